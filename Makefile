@@ -1,0 +1,67 @@
+# relight's front door. `make help` lists the targets; every target creates what it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ENV ?= demo
+# REGION has no default on purpose: the recovery region is always chosen at run time.
+REGION ?=
+ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup test lint render failover discover status teardown local-status local-stop clean
+
+help: ## Show the targets and what they do
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo ""
+	@echo "  Variables: REGION=<aws region> (required where a region is used), ENV=$(ENV), ARGS='extra relight flags'"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv and install relight with its stand-in and dev extras
+
+test: setup ## Run the test suite
+	$(BIN)/pytest -q
+
+lint: setup ## Run ruff and mypy (strict) over the code
+	$(BIN)/ruff check src blueprints tests bench
+	$(BIN)/mypy
+
+define need_region
+	@if [ -z "$(REGION)" ]; then echo "REGION is required, e.g. make $@ REGION=us-west-2"; exit 2; fi
+endef
+
+render: setup ## Write the templates and parameters for ENV in REGION to out/ (no AWS calls)
+	$(need_region)
+	$(BIN)/relight render --env $(ENV) --region $(REGION) --out out/$(ENV)-$(REGION) $(ARGS)
+
+discover: setup ## Show what a failover of ENV into REGION would restore from
+	$(need_region)
+	$(BIN)/relight discover --env $(ENV) --region $(REGION) $(ARGS)
+
+failover: setup ## Rebuild ENV in REGION from the newest copies there (the demo runs on the local stand-in)
+	$(need_region)
+	$(BIN)/relight failover --env $(ENV) --region $(REGION) $(ARGS)
+
+status: setup ## Show ENV's stacks in REGION
+	$(need_region)
+	$(BIN)/relight status --env $(ENV) --region $(REGION) $(ARGS)
+
+teardown: setup ## Delete the stacks relight made for ENV in REGION (never AMIs or snapshots)
+	$(need_region)
+	$(BIN)/relight teardown --env $(ENV) --region $(REGION) $(ARGS)
+
+local-status: setup ## Show whether the local stand-in is running, and where
+	$(BIN)/relight local status
+
+local-stop: setup ## Stop the local stand-in (its simulated world is forgotten)
+	$(BIN)/relight local stop
+
+clean: ## Remove the virtualenv, caches and rendered output (not reports/)
+	-$(BIN)/relight local stop 2>/dev/null
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
