@@ -1,0 +1,196 @@
+"""The blueprint contract and the registry that finds blueprints by name.
+
+A blueprint is one file in `blueprints/` holding a pure function from typed
+options to a `troposphere.Template`, marked with `@blueprint`:
+
+    from relight.blueprint import Options, blueprint
+
+    class QueueOptions(Options):
+        fifo: bool = False
+
+    @blueprint("queue", sample={"fifo": True})
+    def queue(options: QueueOptions) -> Template:
+        ...
+
+Two kinds of stack parameters reach a blueprint:
+
+- *options* (the fields of its `Options` model) shape the template and are
+  literal values known before any AWS call (a CIDR, an instance count);
+- *CloudFormation Parameters* declared in the template carry what is only
+  known at deploy time (a discovered AMI id, another stack's output), so that
+  one failover differs from another only in parameter values.
+
+In `stacks/<env>.yaml`, a stack's `params` holds both: keys that name an
+option go to the function, keys that name a template Parameter are passed to
+CloudFormation.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import typing
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from relight.errors import BlueprintError
+
+if TYPE_CHECKING:
+    from troposphere import Template
+
+_MARK = "__relight_blueprint__"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Options(BaseModel):
+    """Base class of a blueprint's typed options: unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class Blueprint:
+    name: str
+    build: Callable[[Any], Template]
+    options_model: type[Options]
+    sample: Mapping[str, Any]
+    description: str
+    source: Path = field(default=Path("?"))
+
+    def options_from(self, params: Mapping[str, Any]) -> Options:
+        """Validate the option part of a stack's params (the rest are template Parameters)."""
+        values = {k: v for k, v in params.items() if k in self.options_model.model_fields}
+        for key, value in values.items():
+            if isinstance(value, BaseModel):
+                raise BlueprintError(
+                    f"{key}: option {key!r} of blueprint {self.name} shapes the template, "
+                    "so it takes a literal value, not a reference"
+                )
+        try:
+            return self.options_model.model_validate(values)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "(options)"
+            raise BlueprintError(
+                f"{where}: {err['msg'].removeprefix('Value error, ')} (blueprint {self.name})"
+            ) from None
+
+    def render(self, params: Mapping[str, Any]) -> Template:
+        template = self.build(self.options_from(params))
+        template.set_version("2010-09-09")
+        return template
+
+
+def blueprint(
+    name: str, *, sample: Mapping[str, Any] | None = None, description: str = ""
+) -> Callable[[F], F]:
+    """Mark a function `f(options: SomeOptions) -> Template` as the blueprint `name`."""
+
+    def mark(fn: F) -> F:
+        hints = typing.get_type_hints(fn)
+        params = [h for k, h in hints.items() if k != "return"]
+        if len(params) != 1 or not (isinstance(params[0], type) and issubclass(params[0], Options)):
+            raise TypeError(
+                f"blueprint {name}: the function takes exactly one argument, typed with a "
+                "subclass of relight.blueprint.Options"
+            )
+        summary = description or (fn.__doc__ or "").strip().split("\n")[0]
+        setattr(
+            fn,
+            _MARK,
+            Blueprint(
+                name=name,
+                build=fn,
+                options_model=params[0],
+                sample=dict(sample or {}),
+                description=summary,
+            ),
+        )
+        return fn
+
+    return mark
+
+
+@dataclass
+class Registry:
+    """Blueprints by name, loaded from one directory."""
+
+    directory: Path
+    blueprints: dict[str, Blueprint]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.blueprints
+
+    def __getitem__(self, name: str) -> Blueprint:
+        try:
+            return self.blueprints[name]
+        except KeyError:
+            raise BlueprintError(
+                f"unknown blueprint {name!r}; known: {', '.join(self.names())}"
+            ) from None
+
+    def __iter__(self) -> Iterator[Blueprint]:
+        return iter(self.blueprints[n] for n in self.names())
+
+    def names(self) -> list[str]:
+        return sorted(self.blueprints)
+
+
+_loaded: dict[Path, Registry] = {}
+
+
+def _import_file(path: Path) -> Any:
+    module_name = f"relight_blueprints.{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise BlueprintError(f"{path}: cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[module_name]
+        raise BlueprintError(
+            f"{path}: the blueprint failed to import: {type(exc).__name__}: {exc}"
+        ) from exc
+    return module
+
+
+def load_registry(directory: Path) -> Registry:
+    """Import every `*.py` in `directory` (not `_*.py`) and collect its blueprints."""
+    directory = directory.resolve()
+    if directory in _loaded:
+        return _loaded[directory]
+    if not directory.is_dir():
+        raise BlueprintError(
+            f"{directory}: no blueprints directory",
+            hint="put blueprints/ beside stacks/, or set blueprints_dir in the environment file",
+        )
+    found: dict[str, Blueprint] = {}
+    for path in sorted(directory.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        module = _import_file(path)
+        for value in vars(module).values():
+            bp = getattr(value, _MARK, None)
+            if not isinstance(bp, Blueprint):
+                continue
+            if bp.name in found and found[bp.name].source != path:
+                raise BlueprintError(
+                    f"blueprint {bp.name!r} is defined twice: {found[bp.name].source} and {path}"
+                )
+            found[bp.name] = Blueprint(
+                name=bp.name,
+                build=bp.build,
+                options_model=bp.options_model,
+                sample=bp.sample,
+                description=bp.description,
+                source=path,
+            )
+    registry = Registry(directory=directory, blueprints=found)
+    _loaded[directory] = registry
+    return registry

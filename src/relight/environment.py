@@ -1,0 +1,230 @@
+"""The environment model: what `stacks/<env>.yaml` declares, as validated types.
+
+Loading (Jinja2, YAML, error messages) lives in `config.py`; this module is
+only the shape of a valid environment and the checks that need no AWS call.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
+ARTIFACT_KINDS = ("ami", "ebs_snapshot", "rds_snapshot")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def parse_duration(value: Any) -> int:
+    """`90`, `"90s"`, `"15m"`, `"4h"`, `"1d"`, `"2w"` → seconds."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or a string like 15m, 4h, 1d")
+    if isinstance(value, int | float):
+        return int(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a duration; write e.g. 900, 15m, 4h or 1d")
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
+
+
+Seconds = Annotated[int, BeforeValidator(parse_duration), Field(gt=0)]
+
+
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every region botocore knows, in every partition (no AWS call)."""
+    import boto3.session
+
+    session = boto3.session.Session()
+    return frozenset(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("ec2", partition_name=partition)
+    )
+
+
+def check_region(value: str) -> str:
+    if value not in known_regions():
+        close = sorted(r for r in known_regions() if r.split("-")[0] == value.split("-")[0])
+        listed = ", ".join(close[:12]) if close else ", ".join(sorted(known_regions())[:12])
+        raise ValueError(f"{value!r} is not an AWS region; known regions include {listed}")
+    return value
+
+
+Region = Annotated[str, BeforeValidator(lambda v: check_region(str(v)))]
+
+
+class Objectives(_Strict):
+    """Recovery objectives: the oldest data a restore may use, the longest a rebuild may take."""
+
+    rpo: Seconds
+    rto: Seconds
+
+
+class Zones(_Strict):
+    """Which availability zones to build in, chosen by AZ ID, never by name."""
+
+    count: int = Field(default=2, ge=1, le=6)
+    # Per target region, the AZ IDs to use (e.g. usw2-az1). Regions not listed use `count`.
+    ids: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("ids")
+    @classmethod
+    def _ids_look_like_az_ids(cls, ids: dict[str, list[str]]) -> dict[str, list[str]]:
+        for region, zone_ids in ids.items():
+            check_region(region)
+            for zone_id in zone_ids:
+                if not re.fullmatch(r"[a-z]{2,5}\d-az\d+", zone_id):
+                    raise ValueError(
+                        f"{zone_id!r} is not an AZ ID (AZ IDs look like usw2-az1; "
+                        "AZ names such as us-west-2a differ between accounts)"
+                    )
+        return ids
+
+    def count_for(self, region: str) -> int:
+        return len(self.ids[region]) if region in self.ids else self.count
+
+
+class ArtifactLookup(_Strict):
+    """How to find one thing to restore from: the newest match in the target region wins."""
+
+    kind: Literal["ami", "ebs_snapshot", "rds_snapshot"]
+    tags: dict[str, str] = Field(default_factory=dict)
+    name: str | None = Field(default=None, description="AMI name pattern (glob), amis only")
+    owners: list[str] = Field(default_factory=lambda: ["self"])
+    db_instance: str | None = Field(default=None, description="source DB identifier, rds only")
+
+    @model_validator(mode="after")
+    def _fields_fit_kind(self) -> ArtifactLookup:
+        if self.name is not None and self.kind != "ami":
+            raise ValueError(f"'name' applies to kind ami only, not {self.kind}")
+        if self.db_instance is not None and self.kind != "rds_snapshot":
+            raise ValueError(f"'db_instance' applies to kind rds_snapshot only, not {self.kind}")
+        if not (self.tags or self.name or self.db_instance):
+            raise ValueError(
+                "give at least one selector: tags, name (ami) or db_instance (rds_snapshot); "
+                "without one any image or snapshot in the account would match"
+            )
+        for owner in self.owners:
+            if owner != "self" and not re.fullmatch(r"\d{12}", owner):
+                raise ValueError(f"owner {owner!r} must be 'self' or a 12-digit account id")
+        return self
+
+    def describe(self) -> str:
+        """`AMI tagged Role=web named demo-web-*`: how the lookup reads in a message."""
+        noun = {"ami": "AMI", "ebs_snapshot": "EBS snapshot", "rds_snapshot": "RDS snapshot"}
+        parts = [noun[self.kind]]
+        if self.tags:
+            parts.append("tagged " + ",".join(f"{k}={v}" for k, v in sorted(self.tags.items())))
+        if self.name:
+            parts.append(f"named {self.name}")
+        if self.db_instance:
+            parts.append(f"of database {self.db_instance}")
+        if self.owners != ["self"]:
+            parts.append("owned by " + ",".join(self.owners))
+        return " ".join(parts)
+
+
+# Parameter values ---------------------------------------------------------------------------
+
+
+class ArtifactRef(_Strict):
+    artifact: str
+
+
+class OutputRef(_Strict):
+    stack: str
+    output: str
+
+
+class ZonesRef(_Strict):
+    zones: Literal["names"]
+
+
+Literal_ = str | int | float | bool | list[str | int | float]
+ParamValue = Literal_ | ArtifactRef | OutputRef | ZonesRef
+
+_REF_FORMS = "{artifact: NAME}, {output: STACK.OUTPUT} or {zones: names}"
+
+
+def _param_value(value: Any) -> Any:
+    if not isinstance(value, dict):
+        if value is None:
+            raise ValueError("a parameter needs a value; remove the key to use the default")
+        return value
+    if len(value) != 1:
+        raise ValueError(f"a reference has exactly one key: {_REF_FORMS}")
+    ((key, target),) = value.items()
+    if key == "artifact":
+        return ArtifactRef(artifact=str(target))
+    if key == "output":
+        stack, dot, output = str(target).partition(".")
+        if not dot or not stack or not output:
+            raise ValueError(f"'output: {target}' must read STACK.OUTPUT, e.g. network.VpcId")
+        return OutputRef(stack=stack, output=output)
+    if key == "zones":
+        if target != "names":
+            raise ValueError("'zones' takes the value 'names' (the AZ names chosen by AZ ID)")
+        return ZonesRef(zones="names")
+    raise ValueError(f"unknown reference {key!r}; a reference is {_REF_FORMS}")
+
+
+Param = Annotated[ParamValue, BeforeValidator(_param_value)]
+
+
+class StackSpec(_Strict):
+    """One CloudFormation stack: a blueprint, its parameters, what it waits for."""
+
+    blueprint: str
+    params: dict[str, Param] = Field(default_factory=dict)
+    depends_on: list[str] = Field(default_factory=list)
+
+    def output_refs(self) -> list[tuple[str, OutputRef]]:
+        return [(k, v) for k, v in self.params.items() if isinstance(v, OutputRef)]
+
+    def dependencies(self) -> set[str]:
+        """Explicit `depends_on` plus the stacks whose outputs this one reads."""
+        return set(self.depends_on) | {ref.stack for _, ref in self.output_refs()}
+
+
+class Environment(_Strict):
+    """A whole environment: where it lives, what to restore it from, and its stacks."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    home_region: Region
+    recovery_regions: list[Region] = Field(default_factory=list)
+    account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
+    role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    stand_in: bool = Field(
+        default=False, description="run on the local stand-in (moto), never on AWS"
+    )
+    objectives: Objectives
+    tags: dict[str, str] = Field(default_factory=dict)
+    zones: Zones = Field(default_factory=Zones)
+    artifacts: dict[str, ArtifactLookup] = Field(default_factory=dict)
+    stacks: dict[str, StackSpec] = Field(min_length=1)
+    blueprints_dir: str | None = None
+
+    @field_validator("artifacts", "stacks")
+    @classmethod
+    def _keys_are_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if not re.fullmatch(r"[a-z][a-z0-9_-]*", key):
+                raise ValueError(f"{key!r}: names are lower case letters, digits, '-' and '_'")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _no_reserved_tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        for key in tags:
+            if key.startswith(("relight:", "aws:")):
+                raise ValueError(f"tag {key!r}: the prefixes relight: and aws: are reserved")
+        return tags

@@ -1,0 +1,67 @@
+"""relight's exceptions: one root, a few kinds, caught once in the CLI.
+
+Each error carries a message that says where, what, and what to do. The
+`exit_code` tells the CLI how to end: 2 when the input was bad and nothing was
+changed, 1 when an operation was attempted and failed.
+"""
+
+from __future__ import annotations
+
+
+class RelightError(Exception):
+    """Root of every error relight raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}\n  → {self.hint}"
+        return self.message
+
+
+class InputError(RelightError):
+    """Bad input: nothing was changed. Exit 2."""
+
+    exit_code = 2
+
+
+class ConfigError(InputError):
+    """The environment file is malformed or inconsistent."""
+
+
+class BlueprintError(InputError):
+    """A blueprint is unknown, broken, or was given parameters it does not accept."""
+
+
+class RenderError(InputError):
+    """A rendered template is invalid (cfn-lint errors, CloudFormation limits)."""
+
+
+class DiscoveryError(InputError):
+    """An artifact to restore from could not be found in the target region."""
+
+
+class PreflightError(InputError):
+    """The target region cannot take the rebuild; every problem is listed."""
+
+    def __init__(self, problems: list[str], *, hint: str | None = None) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"preflight found {len(problems)} problem(s):\n{lines}", hint=hint)
+
+
+class StandInError(RelightError):
+    """The local stand-in could not be started, found or used."""
+
+
+class AwsError(RelightError):
+    """An AWS call failed in a way relight did not expect."""
+
+
+class DeployError(RelightError):
+    """A stack could not be created, updated or deleted."""

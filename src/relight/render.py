@@ -1,0 +1,252 @@
+"""Step 3 of the data flow: blueprints → a Plan of stacks (name, template, parameters, tags, deps).
+
+Rendering needs no AWS call. Discovered values and other stacks' outputs stay
+references in the plan; `resolve_parameters` turns them into strings at deploy
+time, once discovery has run and the stacks they come from are complete.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from relight.config import LoadedEnvironment
+from relight.environment import ArtifactRef, OutputRef, ParamValue, ZonesRef
+from relight.errors import ConfigError, RenderError
+from relight.lint import Finding, lint_template
+
+# CloudFormation's hard limits per template (and the inline body size).
+MAX_RESOURCES = 500
+MAX_PARAMETERS = 200
+MAX_OUTPUTS = 200
+MAX_INLINE_BODY = 51_200
+
+PURPOSES = ("failover", "test", "drill", "home")
+
+
+@dataclass(frozen=True)
+class StackPlan:
+    key: str  # the stack's name in the environment file
+    name: str  # the CloudFormation stack name
+    blueprint: str
+    body: str  # the template, as JSON
+    parameters: Mapping[str, ParamValue]  # CloudFormation Parameters, references unresolved
+    outputs: tuple[str, ...]
+    depends_on: tuple[str, ...]
+    resource_count: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    loaded: LoadedEnvironment
+    region: str
+    purpose: str
+    namespace: str | None
+    stacks: dict[str, StackPlan] = field(default_factory=dict)  # in creation order
+
+    @property
+    def env_name(self) -> str:
+        return self.loaded.env.name
+
+    def tags(self, key: str, run_id: str) -> dict[str, str]:
+        tags = dict(self.loaded.env.tags)
+        tags.update(
+            {
+                "relight:env": self.env_name,
+                "relight:stack": key,
+                "relight:run": run_id,
+                "relight:purpose": self.purpose,
+            }
+        )
+        if self.namespace:
+            tags["relight:namespace"] = self.namespace
+        return tags
+
+
+def stack_name(env_name: str, key: str, namespace: str | None = None) -> str:
+    """`<env>-<stack>`, or `<env>-<namespace>-<stack>` for drills and test environments."""
+    parts = [env_name, namespace, key] if namespace else [env_name, key]
+    return "-".join(p.replace("_", "-") for p in parts)
+
+
+def _where(loaded: LoadedEnvironment, key: str, suffix: str = "") -> str:
+    return f"{loaded.path}: stacks.{key}.params{suffix}"
+
+
+def _split_params(loaded: LoadedEnvironment, key: str, template: Any) -> dict[str, ParamValue]:
+    """The stack's params that are template Parameters; anything else unknown is an error."""
+    spec = loaded.env.stacks[key]
+    blueprint = loaded.registry[spec.blueprint]
+    options = set(blueprint.options_model.model_fields)
+    declared = template.parameters
+    given = {k: v for k, v in spec.params.items() if k not in options}
+    problems = []
+    for name in given:
+        if name not in declared:
+            problems.append(
+                f"{_where(loaded, key, '.' + name)}: not an option or Parameter of blueprint "
+                f"{spec.blueprint}; options: {', '.join(sorted(options)) or '(none)'}; "
+                f"Parameters: {', '.join(declared) or '(none)'}"
+            )
+    for name, parameter in declared.items():
+        if name not in given and "Default" not in parameter.properties:
+            ptype = parameter.properties.get("Type", "String")
+            problems.append(
+                f"{_where(loaded, key)}: missing {name} ({ptype}), "
+                f"a Parameter of blueprint {spec.blueprint} with no default"
+            )
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return given
+
+
+def _check_limits(name: str, template: Any, body: str) -> None:
+    counts = [
+        ("resources", len(template.resources), MAX_RESOURCES),
+        ("parameters", len(template.parameters), MAX_PARAMETERS),
+        ("outputs", len(template.outputs), MAX_OUTPUTS),
+    ]
+    for what, count, limit in counts:
+        if count > limit:
+            raise RenderError(
+                f"stack {name}: {count} {what}, over CloudFormation's limit of {limit} per template",
+                hint="split it into several stacks in the environment file",
+            )
+    size = len(body.encode())
+    if size > MAX_INLINE_BODY:
+        raise RenderError(
+            f"stack {name}: the template is {size:,} bytes, over CloudFormation's "
+            f"{MAX_INLINE_BODY:,}-byte limit for a template passed inline",
+            hint="split the stack; uploading large templates to S3 is not supported yet",
+        )
+
+
+def _check_zone_counts(loaded: LoadedEnvironment, region: str) -> None:
+    """An `az_count` option must agree with the number of zones chosen in the region."""
+    wanted = loaded.env.zones.count_for(region)
+    for key, spec in loaded.env.stacks.items():
+        count = spec.params.get("az_count")
+        if isinstance(count, int) and count != wanted:
+            raise ConfigError(
+                f"{_where(loaded, key, '.az_count')}: {count}, but zones gives {wanted} "
+                f"zone(s) in {region}; make them agree (a YAML anchor keeps them together)"
+            )
+
+
+def build_plan(
+    loaded: LoadedEnvironment,
+    region: str,
+    *,
+    purpose: str = "failover",
+    namespace: str | None = None,
+) -> Plan:
+    """Render every stack's template and check it against the plan's own references."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"purpose must be one of {PURPOSES}")
+    _check_zone_counts(loaded, region)
+    plan = Plan(loaded=loaded, region=region, purpose=purpose, namespace=namespace)
+    for key in loaded.order:
+        spec = loaded.env.stacks[key]
+        template = loaded.registry[spec.blueprint].render(spec.params)
+        parameters = _split_params(loaded, key, template)
+        for param, value in parameters.items():
+            if isinstance(value, OutputRef):
+                source = plan.stacks[value.stack]
+                if value.output not in source.outputs:
+                    raise ConfigError(
+                        f"{_where(loaded, key, '.' + param)}: stack {value.stack} "
+                        f"(blueprint {source.blueprint}) has no output {value.output!r}; "
+                        f"outputs: {', '.join(source.outputs)}"
+                    )
+        body = json.dumps(template.to_dict(), indent=1, sort_keys=False)
+        name = stack_name(loaded.env.name, key, namespace)
+        _check_limits(name, template, body)
+        plan.stacks[key] = StackPlan(
+            key=key,
+            name=name,
+            blueprint=spec.blueprint,
+            body=body,
+            parameters=parameters,
+            outputs=tuple(template.outputs),
+            depends_on=tuple(sorted(spec.dependencies())),
+            resource_count=len(template.resources),
+        )
+    return plan
+
+
+def lint_plan(plan: Plan) -> dict[str, list[Finding]]:
+    """cfn-lint every template; any error is a RenderError naming stack, rule and path."""
+    findings = {key: lint_template(sp.body, plan.region) for key, sp in plan.stacks.items()}
+    errors = [
+        f"stack {plan.stacks[key].name} (blueprint {plan.stacks[key].blueprint}): {finding}"
+        for key, found in findings.items()
+        for finding in found
+        if finding.severity == "error"
+    ]
+    if errors:
+        raise RenderError(
+            f"cfn-lint found {len(errors)} error(s) in the rendered templates:\n  "
+            + "\n  ".join(errors),
+            hint="fix the blueprint (or its options in the environment file); nothing was deployed",
+        )
+    return findings
+
+
+def _as_parameter_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(_as_parameter_value(v) for v in value)
+    return str(value)
+
+
+def resolve_parameters(
+    stack: StackPlan,
+    *,
+    artifact_ids: Mapping[str, str],
+    zone_names: Sequence[str],
+    outputs: Mapping[str, Mapping[str, str]],
+) -> dict[str, str]:
+    """Turn a stack's parameters into the strings CloudFormation takes."""
+    resolved = {}
+    for name, value in stack.parameters.items():
+        if isinstance(value, ArtifactRef):
+            resolved[name] = artifact_ids[value.artifact]
+        elif isinstance(value, OutputRef):
+            resolved[name] = outputs[value.stack][value.output]
+        elif isinstance(value, ZonesRef):
+            resolved[name] = ",".join(zone_names)
+        else:
+            resolved[name] = _as_parameter_value(value)
+    return resolved
+
+
+def placeholder(value: ParamValue) -> str:
+    """How an unresolved reference reads in a rendered parameters file."""
+    if isinstance(value, ArtifactRef):
+        return f"${{artifact:{value.artifact}}}"
+    if isinstance(value, OutputRef):
+        return f"${{output:{value.stack}.{value.output}}}"
+    if isinstance(value, ZonesRef):
+        return "${zones:names}"
+    return _as_parameter_value(value)
+
+
+def write_plan(plan: Plan, out: Path) -> list[Path]:
+    """Write `<stack>.template.json` and `<stack>.parameters.json` per stack."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for key, sp in plan.stacks.items():
+        template_path = out / f"{key}.template.json"
+        template_path.write_text(sp.body + "\n", encoding="utf-8")
+        params = [
+            {"ParameterKey": name, "ParameterValue": placeholder(value)}
+            for name, value in sp.parameters.items()
+        ]
+        params_path = out / f"{key}.parameters.json"
+        params_path.write_text(json.dumps(params, indent=2) + "\n", encoding="utf-8")
+        written += [template_path, params_path]
+    return written
