@@ -55,6 +55,10 @@ class PreflightError(InputError):
         super().__init__(f"preflight found {len(problems)} problem(s):\n{lines}", hint=hint)
 
 
+class AccountError(InputError):
+    """The credentials act in another account than the environment declares."""
+
+
 class StandInError(RelightError):
     """The local stand-in could not be started, found or used."""
 

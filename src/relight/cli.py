@@ -1,0 +1,403 @@
+"""relight's command line: parse options, call one engine function, print, pick the exit code.
+
+Only typer is imported at start-up; the engine (boto3, troposphere, cfn-lint,
+pydantic) is imported inside each command, so `relight --help` stays fast.
+Exit codes: 0 ok, 1 the operation failed, 2 bad input (nothing was changed).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from relight.config import LoadedEnvironment
+    from relight.operations import Connection
+
+app = typer.Typer(
+    help="Rebuild a whole AWS environment in another region from its newest cross-region copies.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+local_app = typer.Typer(help="The local stand-in (moto on 127.0.0.1).", no_args_is_help=True)
+app.add_typer(local_app, name="local")
+
+EnvOpt = Annotated[
+    str, typer.Option("--env", "-e", help="Environment name (stacks/NAME.yaml) or a YAML path.")
+]
+RegionOpt = Annotated[
+    str, typer.Option("--region", "-r", help="The target region, e.g. us-west-2.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
+StandInOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--stand-in/--aws",
+        help="Run on the local stand-in, or on AWS. Default: what the environment file says.",
+    ),
+]
+ProfileOpt = Annotated[str | None, typer.Option("--profile", help="AWS profile to use.")]
+RoleOpt = Annotated[
+    str | None, typer.Option("--role-arn", help="Role to assume in the recovery account.")
+]
+
+
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    _console(stderr=True).print(f"[bold red]error:[/] {message}", markup=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _errors(debug: bool) -> Iterator[None]:
+    """The one place relight's errors become messages and exit codes."""
+    from relight.errors import RelightError
+
+    try:
+        yield
+    except RelightError as exc:
+        if debug:
+            raise
+        _fail(_escape(str(exc)), exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted. Rerun the same command to continue: finished stacks are kept.", 130)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _load(env: str, region: str | None) -> LoadedEnvironment:
+    from relight.config import load_environment
+    from relight.environment import check_region
+    from relight.errors import InputError
+
+    if region is not None:
+        try:
+            check_region(region)
+        except ValueError as exc:
+            raise InputError(f"--region: {exc}") from None
+    return load_environment(env, region)
+
+
+def _connect(
+    loaded: LoadedEnvironment,
+    region: str,
+    stand_in: bool | None,
+    profile: str | None,
+    role_arn: str | None,
+) -> Connection:
+    from relight.operations import connect
+
+    err = _console(stderr=True)
+    conn = connect(
+        loaded,
+        region,
+        use_stand_in=stand_in,
+        profile=profile,
+        role_arn=role_arn,
+        say=lambda line: err.print(f"[dim]{_escape(line)}[/]"),
+    )
+    _banner(conn)
+    return conn
+
+
+def _banner(conn: Connection) -> None:
+    err = _console(stderr=True)
+    if conn.stand_in:
+        err.print(
+            f"[bold black on yellow] LOCAL STAND-IN [/] moto at {conn.stand_in.endpoint}: "
+            "nothing real is touched; no AWS account is used.",
+        )
+    else:
+        err.print(f"[bold]target:[/] {_escape(conn.describe())}")
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _event_printer(json_out: bool) -> Callable[[str, str, str], None]:
+    err = _console(stderr=True)
+
+    def event(stack: str, status: str, message: str) -> None:
+        colour = "red" if "FAIL" in status or "ROLLBACK" in status else "cyan"
+        extra = f"  {_escape(message)}" if message else ""
+        err.print(f"  {stack:<32} [{colour}]{status}[/]{extra}")
+
+    return event
+
+
+# Commands ------------------------------------------------------------------------------------
+
+
+@app.command()
+def render(
+    env: EnvOpt,
+    region: RegionOpt,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write to.")] = Path("out"),
+    lint: Annotated[bool, typer.Option(help="Run cfn-lint on every template.")] = True,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Write each stack's template and parameters to --out. No AWS calls."""
+    with _errors(debug):
+        from relight.render import build_plan, lint_plan, write_plan
+
+        loaded = _load(env, region)
+        plan = build_plan(loaded, region)
+        findings = lint_plan(plan) if lint else {}
+        written = write_plan(plan, out)
+        if json_out:
+            _print_json(
+                {
+                    "env": loaded.env.name,
+                    "region": region,
+                    "files": [str(p) for p in written],
+                    "warnings": {k: [str(f) for f in v] for k, v in findings.items() if v},
+                }
+            )
+            return
+        con = _console()
+        for key, sp in plan.stacks.items():
+            con.print(
+                f"  {sp.name:<32} {sp.resource_count:>3} resources  "
+                f"→ {out / (key + '.template.json')}"
+            )
+        for key, found in findings.items():
+            for finding in found:
+                con.print(f"  [yellow]warning[/] {plan.stacks[key].name}: {_escape(str(finding))}")
+        con.print(f"{len(plan.stacks)} stacks rendered for {region}; cfn-lint: "
+                  + ("no errors" if lint else "skipped"))
+
+
+@app.command()
+def discover(
+    env: EnvOpt,
+    region: RegionOpt,
+    json_out: JsonOpt = False,
+    stand_in: StandInOpt = None,
+    profile: ProfileOpt = None,
+    role_arn: RoleOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Show what a failover into --region would restore from, and how old it is."""
+    with _errors(debug):
+        from datetime import UTC, datetime
+
+        from relight.operations import artifact_rows, discover_environment
+
+        loaded = _load(env, region)
+        conn = _connect(loaded, region, stand_in, profile, role_arn)
+        found = discover_environment(loaded, conn, now=lambda: datetime.now(UTC))
+        rows = artifact_rows(loaded, found)
+        if json_out:
+            _print_json(rows)
+            return
+        from rich.table import Table
+
+        table = Table(title=f"{loaded.env.name}: restore sources in {region}")
+        for column in ("artifact", "kind", "chosen id", "created", "age", "RPO", "source", "seen"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(
+                row["name"],
+                row["kind"],
+                row["id"],
+                row["created"][:19],
+                row["age"],
+                "[green]ok[/]" if row["rpo_ok"] else "[red]STALE[/]",
+                f"{row['source_id'] or '?'} ({row['source_region'] or '?'})",
+                str(row["candidates"]),
+            )
+        con = _console()
+        con.print(table)
+        con.print("zones: " + ", ".join(f"{z.name} ({z.id})" for z in found.zones))
+
+
+@app.command()
+def failover(
+    env: EnvOpt,
+    region: RegionOpt,
+    accept_stale: Annotated[
+        bool, typer.Option(help="Restore even from artifacts older than the RPO (marked).")
+    ] = False,
+    stack_timeout: Annotated[
+        float | None, typer.Option(help="Seconds to wait for one stack.")
+    ] = None,
+    json_out: JsonOpt = False,
+    stand_in: StandInOpt = None,
+    profile: ProfileOpt = None,
+    role_arn: RoleOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Rebuild the environment in --region from the newest copies there."""
+    with _errors(debug):
+        from relight.operations import failover as run_failover
+        from relight.render import build_plan, lint_plan
+
+        loaded = _load(env, region)
+        plan = build_plan(loaded, region)
+        lint_plan(plan)
+        conn = _connect(loaded, region, stand_in, profile, role_arn)
+        result = run_failover(
+            plan,
+            conn,
+            accept_stale=accept_stale,
+            stack_timeout=stack_timeout,
+            on_event=_event_printer(json_out),
+        )
+        from relight.summary import failover_json, print_failover
+
+        if json_out:
+            _print_json(failover_json(result))
+        else:
+            print_failover(_console(), result)
+        if conn.stand_in:
+            _banner(conn)
+        if not result.ok:
+            raise typer.Exit(1)
+
+
+@app.command()
+def teardown(
+    env: EnvOpt,
+    region: RegionOpt,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    json_out: JsonOpt = False,
+    stand_in: StandInOpt = None,
+    profile: ProfileOpt = None,
+    role_arn: RoleOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Delete the stacks relight made for the environment in --region. Never AMIs or snapshots."""
+    with _errors(debug):
+        from relight.errors import InputError
+        from relight.operations import stacks_to_delete
+        from relight.operations import teardown as run_teardown
+
+        loaded = _load(env, region)
+        conn = _connect(loaded, region, stand_in, profile, role_arn)
+        names = stacks_to_delete(loaded, conn)
+        if not names:
+            _console(stderr=True).print(f"no stacks of {loaded.env.name} in {region}; nothing to do")
+            if json_out:
+                _print_json([])
+            return
+        if not yes:
+            if not sys.stdin.isatty():
+                raise InputError(
+                    f"teardown would delete {len(names)} stack(s): {', '.join(names)}",
+                    hint="pass --yes to confirm (no terminal to ask on)",
+                )
+            typer.confirm(
+                f"Delete {len(names)} stack(s) in {region}: {', '.join(names)}?", abort=True
+            )
+        results = run_teardown(loaded, conn, on_event=_event_printer(json_out))
+        failed = [r for r in results if not r.ok]
+        if json_out:
+            _print_json(
+                [{"name": r.name, "status": r.status, "reason": r.reason} for r in results]
+            )
+        else:
+            _console().print(
+                f"{len(results) - len(failed)} stack(s) deleted, {len(failed)} failed; "
+                "AMIs, snapshots and backups were not touched"
+            )
+        if failed:
+            raise typer.Exit(1)
+
+
+@app.command()
+def status(
+    env: EnvOpt,
+    region: RegionOpt,
+    json_out: JsonOpt = False,
+    stand_in: StandInOpt = None,
+    profile: ProfileOpt = None,
+    role_arn: RoleOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Show the environment's stacks in --region, their state and last change."""
+    with _errors(debug):
+        from relight.operations import status as read_status
+
+        loaded = _load(env, region)
+        conn = _connect(loaded, region, stand_in, profile, role_arn)
+        rows = read_status(loaded, conn)
+        if json_out:
+            _print_json(rows)
+            return
+        from rich.table import Table
+
+        table = Table(title=f"{loaded.env.name} in {region}")
+        for column in ("stack", "name", "status", "purpose", "last change"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(
+                row["stack"], row["name"], row["status"], row["purpose"], row["last_change"][:19]
+            )
+        _console().print(table if rows else f"no stacks of {loaded.env.name} in {region}")
+
+
+# relight local ---------------------------------------------------------------------------------
+
+
+@local_app.command("status")
+def local_status(json_out: JsonOpt = False) -> None:
+    """Show whether the stand-in is running, and where."""
+    from relight import standin
+
+    found = standin.find(standin.state_dir())
+    if json_out:
+        _print_json(found.__dict__ if found else None)
+    elif found:
+        _console().print(
+            f"stand-in running: {found.endpoint} (pid {found.pid}, moto {found.moto_version}, "
+            f"since {found.started_at}, stops after {found.idle_timeout / 3600:.1f} h idle)\n"
+            f"look at it with: aws --endpoint-url {found.endpoint} ec2 describe-instances"
+        )
+    else:
+        _console().print("stand-in not running (it starts when an environment needs it)")
+
+
+@local_app.command("start")
+def local_start(debug: DebugOpt = False) -> None:
+    """Start the stand-in now (relight also starts it on demand)."""
+    with _errors(debug):
+        from relight import standin
+
+        found = standin.ensure_running(standin.state_dir())
+        _console().print(f"stand-in running: {found.endpoint} (pid {found.pid})")
+
+
+@local_app.command("stop")
+def local_stop() -> None:
+    """Stop the stand-in; its simulated world is forgotten."""
+    from relight import standin
+
+    stopped = standin.stop(standin.state_dir())
+    _console().print(
+        f"stand-in stopped (was {stopped.endpoint})" if stopped else "stand-in was not running"
+    )
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,251 @@
+"""One engine function per CLI command: the data flow of DESIGN.md, step by step.
+
+    config.load_environment → render.build_plan (+ lint_plan) → connect → discovery.discover
+    → preflight → deploy.deploy → summary
+
+Each function takes what it needs (the loaded environment, a connection, a
+clock) and returns a result object; `cli.py` only prints it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from relight import standin
+from relight.aws import Aws, AwsTarget, check_account
+from relight.config import LoadedEnvironment
+from relight.deploy import Event, Outcome, StackResult, Stacks, deploy, environment_stacks
+from relight.deploy import teardown as delete_stacks
+from relight.discovery import Artifact, Discovery, discover, human_age, stale
+from relight.errors import InputError, PreflightError
+from relight.render import Plan
+
+STAND_IN_STACK_TIMEOUT = 120.0  # the stand-in creates stacks in well under a second
+AWS_STACK_TIMEOUT = 3600.0
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+@dataclass(frozen=True)
+class Connection:
+    aws: Aws
+    region: str
+    account_id: str
+    stand_in: standin.StandIn | None = None
+
+    def describe(self) -> str:
+        return f"{self.aws.target.describe()}, account {self.account_id}, region {self.region}"
+
+
+def connect(
+    loaded: LoadedEnvironment,
+    region: str,
+    *,
+    use_stand_in: bool | None = None,
+    profile: str | None = None,
+    role_arn: str | None = None,
+    state_dir: Path | None = None,
+    say: Callable[[str], None] = lambda _: None,
+) -> Connection:
+    """Reach AWS or the stand-in (never one in place of the other) and check the account."""
+    on_stand_in = loaded.env.stand_in if use_stand_in is None else use_stand_in
+    if on_stand_in:
+        if profile or role_arn:
+            raise InputError(
+                "--profile and --role-arn do not apply to the local stand-in",
+                hint="pass --aws to act on real AWS instead",
+            )
+        running = standin.ensure_running(state_dir or standin.state_dir())
+        aws = Aws(AwsTarget(endpoint_url=running.endpoint, stand_in=True, max_attempts=3))
+        account = check_account(aws, region, loaded.env.account_id, str(loaded.path))
+        from relight.standin.story import ensure_story
+
+        ensure_story(aws, loaded, run_id=new_run_id(), say=say)
+        return Connection(aws, region, account, running)
+    aws = Aws(AwsTarget(profile=profile, role_arn=role_arn or loaded.env.role_arn))
+    account = check_account(aws, region, loaded.env.account_id, str(loaded.path))
+    return Connection(aws, region, account)
+
+
+def connect_stacks(
+    conn: Connection,
+    *,
+    on_event: Event | None = None,
+    timeout: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Stacks:
+    """CloudFormation in the connection's region; on the stand-in, with moto's janitor."""
+    janitor = None
+    if conn.stand_in:
+        from relight.standin.janitor import clear_vpc_leftovers
+
+        ec2 = conn.aws.client("ec2", conn.region)
+        janitor = lambda message: clear_vpc_leftovers(ec2, message)  # noqa: E731
+    return Stacks(
+        conn.aws.client("cloudformation", conn.region),
+        clock=clock,
+        timeout=timeout or (STAND_IN_STACK_TIMEOUT if conn.stand_in else AWS_STACK_TIMEOUT),
+        janitor=janitor,
+        **({"on_event": on_event} if on_event else {}),
+    )
+
+
+# discover --------------------------------------------------------------------------------------
+
+
+def discover_environment(
+    loaded: LoadedEnvironment, conn: Connection, *, now: Callable[[], datetime]
+) -> Discovery:
+    return discover(
+        conn.aws,
+        loaded.env,
+        conn.region,
+        account_id=conn.account_id,
+        now=now,
+        source=str(loaded.path),
+    )
+
+
+def artifact_rows(loaded: LoadedEnvironment, discovery: Discovery) -> list[dict[str, Any]]:
+    """What `discover --json` prints: one object per artifact."""
+    rpo = loaded.env.objectives.rpo
+    rows = []
+    for name, art in discovery.artifacts.items():
+        age = art.age(discovery.at).total_seconds()
+        rows.append(
+            {
+                "name": name,
+                "kind": art.kind,
+                "id": art.id,
+                "region": art.region,
+                "created": art.created.isoformat(),
+                "data_time": art.data_time.isoformat(),
+                "age_seconds": int(age),
+                "age": human_age(art.age(discovery.at)),
+                "rpo_seconds": rpo,
+                "rpo_ok": age <= rpo,
+                "source_region": art.source_region,
+                "source_id": art.source_id,
+                "candidates": art.candidates,
+                "used_by": sorted(
+                    key
+                    for key, spec in loaded.env.stacks.items()
+                    if any(getattr(v, "artifact", None) == name for v in spec.params.values())
+                ),
+            }
+        )
+    return rows
+
+
+# failover --------------------------------------------------------------------------------------
+
+
+def preflight(
+    plan: Plan, conn: Connection, discovery: Discovery, stacks: Stacks, *, accept_stale: bool
+) -> list[Artifact]:
+    """Every reason the rebuild cannot start, reported together; returns accepted stale ones."""
+    problems = []
+    old = stale(discovery, plan.loaded.env.objectives.rpo)
+    if old and not accept_stale:
+        for art in old:
+            problems.append(
+                f"artifacts.{art.name}: {art.id} holds data {human_age(art.age(discovery.at))} "
+                f"old, over the RPO of {human_age(plan.loaded.env.objectives.rpo)}"
+            )
+    names = {sp.name for sp in plan.stacks.values()}
+    for stack in stacks.list_stacks():
+        tags = {t["Key"]: t["Value"] for t in stack.get("Tags", [])}
+        if stack["StackName"] in names and tags.get("relight:env") != plan.env_name:
+            problems.append(
+                f"stack {stack['StackName']} exists in {conn.region} and is not relight's for "
+                f"{plan.env_name}"
+            )
+    if problems:
+        hint = "pass --accept-stale to restore from stale data anyway" if old else None
+        raise PreflightError(problems, hint=hint)
+    return old
+
+
+@dataclass
+class FailoverResult:
+    run_id: str
+    plan: Plan
+    conn: Connection
+    discovery: Discovery
+    outcome: Outcome
+    stale: list[Artifact] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome.ok
+
+
+def failover(
+    plan: Plan,
+    conn: Connection,
+    *,
+    accept_stale: bool = False,
+    stack_timeout: float | None = None,
+    on_event: Event | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    clock: Callable[[], float] = time.monotonic,
+) -> FailoverResult:
+    """Discover, preflight, deploy. The plan was rendered and linted before any AWS call."""
+    started = clock()
+    run_id = new_run_id(now())
+    stacks = connect_stacks(conn, on_event=on_event, timeout=stack_timeout, clock=clock)
+    discovery = discover_environment(plan.loaded, conn, now=now)
+    accepted = preflight(plan, conn, discovery, stacks, accept_stale=accept_stale)
+    outcome = deploy(stacks, plan, discovery, run_id=run_id)
+    return FailoverResult(
+        run_id=run_id,
+        plan=plan,
+        conn=conn,
+        discovery=discovery,
+        outcome=outcome,
+        stale=accepted,
+        seconds=clock() - started,
+    )
+
+
+# teardown and status ------------------------------------------------------------------------
+
+
+def teardown(
+    loaded: LoadedEnvironment, conn: Connection, *, on_event: Event | None = None
+) -> list[StackResult]:
+    return delete_stacks(connect_stacks(conn, on_event=on_event), loaded.env.name, loaded.order)
+
+
+def stacks_to_delete(loaded: LoadedEnvironment, conn: Connection) -> list[str]:
+    return [s["StackName"] for s in environment_stacks(connect_stacks(conn), loaded.env.name)]
+
+
+def status(loaded: LoadedEnvironment, conn: Connection) -> list[dict[str, Any]]:
+    stacks = connect_stacks(conn)
+    rows = []
+    for stack in environment_stacks(stacks, loaded.env.name):
+        tags = {t["Key"]: t["Value"] for t in stack.get("Tags", [])}
+        changed = stack.get("LastUpdatedTime") or stack.get("CreationTime")
+        rows.append(
+            {
+                "stack": tags.get("relight:stack", ""),
+                "name": stack["StackName"],
+                "status": stack["StackStatus"],
+                "purpose": tags.get("relight:purpose", ""),
+                "run": tags.get("relight:run", ""),
+                "last_change": changed.isoformat() if changed else "",
+            }
+        )
+    order = {key: i for i, key in enumerate(loaded.order)}
+    return sorted(rows, key=lambda r: (order.get(r["stack"], len(order)), r["name"]))

@@ -1,0 +1,232 @@
+"""The stand-in's story: a production world to fail over from, built once and then kept.
+
+For an environment that runs on the stand-in, relight first makes the world a
+real failover would find:
+
+1. base artifacts in the home region (an image, a data snapshot, a database);
+2. the environment itself, deployed in the home region from them by the same
+   planning and deploy code a failover uses (purpose `home`);
+3. its backups: an AMI of its instances, snapshots of their data volumes, a
+   snapshot of its database, each tagged as the environment's lookups expect;
+4. copies of those backups in every recovery region, tagged with their lineage.
+
+A marker object in the stand-in's S3 records that the story ran, so it runs
+once per stand-in world (a restarted stand-in starts from nothing again).
+Only ever used against the stand-in.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from relight.aws import Aws
+from relight.config import LoadedEnvironment
+from relight.deploy import Stacks, deploy
+from relight.discovery import Artifact, Discovery, choose_zones
+from relight.environment import ArtifactLookup, ArtifactRef
+from relight.errors import StandInError
+from relight.render import build_plan
+from relight.replicate import copy_db_snapshot, copy_image, copy_snapshot
+
+MARKER_BUCKET = "relight-stand-in"
+Say = Callable[[str], None]
+
+
+def _marker_key(env_name: str) -> str:
+    return f"stories/{env_name}.json"
+
+
+def story_exists(aws: Aws, env_name: str, region: str) -> bool:
+    s3 = aws.client("s3", region)
+    try:
+        s3.head_object(Bucket=MARKER_BUCKET, Key=_marker_key(env_name))
+    except Exception:  # botocore ClientError (404/NoSuchBucket): no story yet
+        return False
+    return True
+
+
+def _stamp(now: datetime) -> str:
+    return now.strftime("%Y%m%d-%H%M%S")
+
+
+def _image_name(lookup: ArtifactLookup, fallback: str, now: datetime) -> str:
+    pattern = lookup.name or f"{fallback}-*"
+    return pattern.replace("*", _stamp(now)).replace("?", "x")
+
+
+def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+
+class Story:
+    def __init__(self, aws: Aws, loaded: LoadedEnvironment, say: Say) -> None:
+        self.aws = aws
+        self.loaded = loaded
+        self.env = loaded.env
+        self.home = loaded.env.home_region
+        self.ec2 = aws.client("ec2", self.home)
+        self.rds = aws.client("rds", self.home)
+        self.say = say
+
+    # 1. base artifacts -----------------------------------------------------------------------
+
+    def base_artifacts(self, zone: str, now: datetime) -> dict[str, str]:
+        base: dict[str, str] = {}
+        for name, lookup in self.env.artifacts.items():
+            marker = {"relight:stand-in": "base", "Name": f"{self.env.name}-{name}-base"}
+            if lookup.kind == "ami":
+                base[name] = self.ec2.register_image(
+                    Name=f"{self.env.name}-{name}-base-{_stamp(now)}",
+                    RootDeviceName="/dev/xvda",
+                    BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
+                    VirtualizationType="hvm",
+                    Architecture="x86_64",
+                    TagSpecifications=[{"ResourceType": "image", "Tags": _tag_list(marker)}],
+                )["ImageId"]
+            elif lookup.kind == "ebs_snapshot":
+                volume = self.ec2.create_volume(AvailabilityZone=zone, Size=10, Encrypted=True)
+                base[name] = self.ec2.create_snapshot(
+                    VolumeId=volume["VolumeId"],
+                    TagSpecifications=[{"ResourceType": "snapshot", "Tags": _tag_list(marker)}],
+                )["SnapshotId"]
+            else:
+                identifier = lookup.db_instance or f"{self.env.name}-{name}"
+                self.rds.create_db_instance(
+                    DBInstanceIdentifier=identifier,
+                    Engine="postgres",
+                    DBInstanceClass="db.t3.micro",
+                    AllocatedStorage=20,
+                    MasterUsername="relight",
+                    MasterUserPassword=secrets.token_urlsafe(24),  # never shown, never stored
+                    StorageEncrypted=True,
+                    Tags=_tag_list(marker),
+                )
+                base[name] = identifier
+        return base
+
+    # 3. backups of the running home environment ---------------------------------------------
+
+    def _stacks_using(self, artifact: str) -> list[str]:
+        return [
+            f"{self.env.name}-{key}".replace("_", "-")
+            for key, spec in self.env.stacks.items()
+            if any(v == ArtifactRef(artifact=artifact) for v in spec.params.values())
+        ]
+
+    def _instances_of(self, stack_names: list[str]) -> list[dict[str, Any]]:
+        if not stack_names:
+            return []
+        found = self.ec2.describe_instances(
+            Filters=[
+                {"Name": "tag:aws:cloudformation:stack-name", "Values": stack_names},
+                {"Name": "instance-state-name", "Values": ["running"]},
+            ]
+        )
+        return [i for r in found["Reservations"] for i in r["Instances"]]
+
+    def back_up(self, name: str, lookup: ArtifactLookup, base_id: str, now: datetime) -> str:
+        tags = {**lookup.tags, "Name": f"{self.env.name}-{name}-backup"}
+        instances = self._instances_of(self._stacks_using(name))
+        if lookup.kind == "ami":
+            image_name = _image_name(lookup, f"{self.env.name}-{name}", now)
+            if instances:
+                image = self.ec2.create_image(
+                    InstanceId=instances[0]["InstanceId"], Name=image_name, NoReboot=True
+                )["ImageId"]
+            else:
+                image = self.ec2.copy_image(
+                    SourceImageId=base_id, SourceRegion=self.home, Name=image_name
+                )["ImageId"]
+            self.ec2.create_tags(Resources=[image], Tags=_tag_list(tags))
+            return str(image)
+        if lookup.kind == "ebs_snapshot":
+            volumes = self.ec2.describe_volumes(
+                Filters=[{"Name": "snapshot-id", "Values": [base_id]}]
+            )["Volumes"]
+            attached = [v for v in volumes if v.get("Attachments")] or volumes
+            if not attached:
+                raise StandInError(f"story: no volume was restored from {base_id} in {self.home}")
+            return str(
+                self.ec2.create_snapshot(
+                    VolumeId=attached[0]["VolumeId"],
+                    Description=f"backup of {attached[0]['VolumeId']}",
+                    TagSpecifications=[{"ResourceType": "snapshot", "Tags": _tag_list(tags)}],
+                )["SnapshotId"]
+            )
+        snapshot = self.rds.create_db_snapshot(
+            DBInstanceIdentifier=base_id,
+            DBSnapshotIdentifier=f"{base_id}-{_stamp(now)}",
+            Tags=_tag_list(tags),
+        )["DBSnapshot"]
+        return str(snapshot["DBSnapshotArn"])
+
+    # 4. copies in the recovery regions --------------------------------------------------------
+
+    def copy(self, name: str, lookup: ArtifactLookup, backup: str, now: datetime) -> None:
+        tags = {**lookup.tags, "Name": f"{self.env.name}-{name}"}
+        for region in self.env.recovery_regions:
+            if region == self.home:
+                continue
+            if lookup.kind == "ami":
+                image = self.ec2.describe_images(ImageIds=[backup])["Images"][0]
+                copy_image(
+                    self.aws, backup, name=image["Name"], tags=tags, created=now,
+                    source_region=self.home, region=region,
+                )
+            elif lookup.kind == "ebs_snapshot":
+                copy_snapshot(
+                    self.aws, backup, tags=tags, created=now, source_region=self.home,
+                    region=region,
+                )
+            else:
+                copy_db_snapshot(
+                    self.aws, backup, target_id=backup.rsplit(":", 1)[-1] + "-copy",
+                    tags=tags, created=now, source_region=self.home, region=region,
+                )
+
+    # the whole story --------------------------------------------------------------------------
+
+    def run(self, now: datetime, run_id: str) -> None:
+        zones, _ = choose_zones(self.aws, self.home, self.env.zones)
+        self.say(f"stand-in story for {self.env.name}: base images and data in {self.home}")
+        base = self.base_artifacts(zones[0].name, now)
+        plan = build_plan(self.loaded, self.home, purpose="home")
+        inputs = Discovery(
+            region=self.home,
+            at=now,
+            zones=zones,
+            artifacts={
+                name: Artifact(name, lookup.kind, base[name], self.home, now, 1)
+                for name, lookup in self.env.artifacts.items()
+            },
+        )
+        self.say(f"stand-in story: building {self.env.name} in its home region {self.home}")
+        stacks = Stacks(self.aws.client("cloudformation", self.home), timeout=120)
+        outcome = deploy(stacks, plan, inputs, run_id=run_id)
+        if not outcome.ok:
+            reasons = "; ".join(f"{r.name}: {r.reason}" for r in outcome.failed())
+            raise StandInError(f"story: the home build in {self.home} failed: {reasons}")
+        regions = ", ".join(r for r in self.env.recovery_regions if r != self.home)
+        self.say(f"stand-in story: backing up and copying the backups to {regions or '(none)'}")
+        for name, lookup in self.env.artifacts.items():
+            backup = self.back_up(name, lookup, base[name], now)
+            self.copy(name, lookup, backup, now)
+        s3 = self.aws.client("s3", self.home)
+        s3.create_bucket(Bucket=MARKER_BUCKET)
+        s3.put_object(
+            Bucket=MARKER_BUCKET,
+            Key=_marker_key(self.env.name),
+            Body=json.dumps({"env": self.env.name, "at": now.isoformat(), "run": run_id}),
+        )
+
+
+def ensure_story(aws: Aws, loaded: LoadedEnvironment, *, run_id: str, say: Say) -> bool:
+    """Run the story once per stand-in world; True if it ran now."""
+    if story_exists(aws, loaded.env.name, loaded.env.home_region):
+        return False
+    Story(aws, loaded, say).run(datetime.now(UTC), run_id)
+    return True

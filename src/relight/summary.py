@@ -1,0 +1,80 @@
+"""The failover summary, for people (a table) and for machines (JSON)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from relight.discovery import human_age
+from relight.operations import FailoverResult, artifact_rows
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def failover_json(result: FailoverResult) -> dict[str, Any]:
+    stale = {a.name for a in result.stale}
+    artifacts = artifact_rows(result.plan.loaded, result.discovery)
+    for row in artifacts:
+        row["accepted_stale"] = row["name"] in stale
+    return {
+        "ok": result.ok,
+        "run_id": result.run_id,
+        "env": result.plan.env_name,
+        "region": result.conn.region,
+        "account_id": result.conn.account_id,
+        "stand_in": result.conn.stand_in is not None,
+        "seconds": round(result.seconds, 3),
+        "zones": [{"name": z.name, "id": z.id} for z in result.discovery.zones],
+        "artifacts": artifacts,
+        "stacks": [
+            {
+                "stack": r.key,
+                "name": r.name,
+                "action": r.action,
+                "status": r.status,
+                "seconds": round(r.seconds, 3),
+                "reason": r.reason,
+                "outputs": r.outputs,
+            }
+            for r in result.outcome.results.values()
+        ],
+        "api_calls": result.outcome.api_calls,
+    }
+
+
+def print_failover(con: Console, result: FailoverResult) -> None:
+    from rich.table import Table
+
+    data = failover_json(result)
+    stacks = Table(title=f"failover of {data['env']} into {data['region']} (run {data['run_id']})")
+    for column in ("stack", "CloudFormation name", "action", "status", "time", "note"):
+        stacks.add_column(column)
+    for row in data["stacks"]:
+        colour = "green" if row["action"] in ("created", "recreated", "kept") else "red"
+        stacks.add_row(
+            row["stack"],
+            row["name"],
+            f"[{colour}]{row['action']}[/]",
+            row["status"],
+            f"{row['seconds']:.1f} s",
+            row["reason"],
+        )
+    con.print(stacks)
+
+    used = Table(title="restored from")
+    for column in ("artifact", "id", "age of data", "RPO", "copied from"):
+        used.add_column(column)
+    for row in data["artifacts"]:
+        rpo = "[green]ok[/]" if row["rpo_ok"] else "[red]STALE (accepted)[/]"
+        source = f"{row['source_id']} ({row['source_region']})" if row["source_id"] else "?"
+        used.add_row(row["name"], row["id"], row["age"], rpo, source)
+    con.print(used)
+    zones = ", ".join(f"{z['name']} = {z['id']}" for z in data["zones"])
+    con.print(f"zones: {zones}")
+    verdict = "[bold green]done[/]" if result.ok else "[bold red]FAILED[/]"
+    failed = [r for r in result.outcome.failed() if r.action == "failed"]
+    con.print(f"{verdict} in {human_age(result.seconds)}; {data['api_calls']} CloudFormation calls")
+    for r in failed:
+        con.print(f"[red]{r.name}[/]: {r.reason}")
+    if failed:
+        con.print("Fix the cause, then rerun the same command: finished stacks are kept.")
