@@ -113,7 +113,9 @@ def app_tier(options: AppTierOptions) -> Template:
                     InstanceType=options.instance_type,
                     SubnetId=Select(index % options.az_count, Ref(subnets)),
                     SecurityGroupIds=[Ref(group)],
-                    MetadataOptions=ec2.MetadataOptions(HttpTokens="required", HttpEndpoint="enabled"),
+                    MetadataOptions=ec2.MetadataOptions(
+                        HttpTokens="required", HttpEndpoint="enabled"
+                    ),
                     BlockDeviceMappings=[
                         ec2.BlockDeviceMapping(
                             DeviceName=options.root_device,

@@ -25,7 +25,9 @@ class NetworkOptions(Options):
         try:
             network = ipaddress.IPv4Network(value, strict=True)
         except ValueError as exc:
-            raise ValueError(f"{value!r} is not an IPv4 CIDR block like 10.0.0.0/16 ({exc})")
+            raise ValueError(
+                f"{value!r} is not an IPv4 CIDR block like 10.0.0.0/16 ({exc})"
+            ) from None
         if not 16 <= network.prefixlen <= 24:
             raise ValueError(f"{value}: a VPC CIDR must be between /16 and /24 (AWS's limits)")
         return value

@@ -1,3 +1,3 @@
-"""relight: rebuild a whole AWS environment in another region from its newest cross-region copies."""
+"""relight: rebuild a whole AWS environment in another region from its newest copies."""
 
 __version__ = "0.1.0"

@@ -61,7 +61,7 @@ class Aws:
         if self.target.stand_in:
             return boto3.session.Session(
                 aws_access_key_id="relight-stand-in",
-                aws_secret_access_key="relight-stand-in",  # noqa: S106 - moto accepts any key
+                aws_secret_access_key="relight-stand-in",
                 region_name="us-east-1",
             )
         try:
@@ -97,8 +97,12 @@ class Aws:
                     connect_timeout=5 if self.target.stand_in else 30,
                     read_timeout=60,
                 )
-                self._clients[key] = session.client(
-                    service, region_name=region, endpoint_url=self.target.endpoint_url, config=config
+                make: Any = session.client  # typed per service literal; ours is a str
+                self._clients[key] = make(
+                    service,
+                    region_name=region,
+                    endpoint_url=self.target.endpoint_url,
+                    config=config,
                 )
             return self._clients[key]
 
@@ -145,7 +149,7 @@ def assume_role_session(
         metadata=fetch(), refresh_using=fetch, method="sts-assume-role"
     )
     botocore_session = get_session()
-    botocore_session._credentials = credentials  # the documented way has no public setter
+    botocore_session._credentials = credentials  # type: ignore[attr-defined]  # no public setter for refreshable credentials
     return boto3.session.Session(botocore_session=botocore_session)
 
 

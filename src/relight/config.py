@@ -11,15 +11,16 @@ file and the key path; nothing here calls AWS.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from relight.blueprint import Registry, load_registry
 from relight.environment import ArtifactRef, Environment, OutputRef
 from relight.errors import BlueprintError, ConfigError
 from relight.graph import stack_order
-from relight.blueprint import Registry, load_registry
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,9 @@ def render_text(path: Path, text: str, region: str | None, environ: Mapping[str,
         hint = "variables available: region, name, env.VAR (the process environment)"
         if region is None and "region" in str(exc):
             hint = "this command has no target region; guard with {% if region %}"
-        raise ConfigError(f"{path}:{_template_line(exc)}: undefined {exc.message}", hint=hint) from exc
+        unset = re.search(r"'dict object' has no attribute '([^']+)'", exc.message or "")
+        what = f"env.{unset.group(1)}: environment variable not set" if unset else exc.message
+        raise ConfigError(f"{path}:{_template_line(exc)}: undefined {what}", hint=hint) from exc
 
 
 def _template_line(exc: BaseException) -> str:
@@ -97,9 +100,8 @@ def parse_yaml(path: Path, text: str) -> dict[str, Any]:
 
 
 def _key_path(loc: tuple[int | str, ...]) -> str:
-    # Pydantic adds the names of union members and validators to locations; they are not keys.
-    noise = {"function-before[_param_value(), union[str,int,float,bool,list[union[str,int,float]],ArtifactRef,OutputRef,ZonesRef]]"}
-    parts = [str(p) for p in loc if str(p) not in noise and not str(p).startswith("function-")]
+    # Pydantic puts the names of union members and validators in locations; they are not keys.
+    parts = [str(p) for p in loc if not re.search(r"[\[(]|^function-", str(p))]
     return ".".join(parts) or "(top level)"
 
 
@@ -159,9 +161,7 @@ def check_references(path: Path, env: Environment) -> None:
             where = f"stacks.{key}.params.{param}"
             if isinstance(value, ArtifactRef) and value.artifact not in env.artifacts:
                 known = ", ".join(env.artifacts) or "(none declared)"
-                problems.append(
-                    f"{where}: unknown artifact {value.artifact!r}; artifacts: {known}"
-                )
+                problems.append(f"{where}: unknown artifact {value.artifact!r}; artifacts: {known}")
             if isinstance(value, OutputRef):
                 if value.stack not in env.stacks:
                     problems.append(

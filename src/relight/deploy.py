@@ -42,7 +42,7 @@ CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
 Event = Callable[[str, str, str], None]  # (stack name, status, message)
 
 
-def _quiet(stack: str, status: str, message: str) -> None:
+def quiet(stack: str, status: str, message: str) -> None:
     pass
 
 
@@ -97,7 +97,7 @@ class Stacks:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         timeout: float = 1800.0,
-        on_event: Event = _quiet,
+        on_event: Event = quiet,
         janitor: Callable[[str], str | None] | None = None,
     ) -> None:
         self.cfn = cfn
@@ -179,7 +179,9 @@ class Stacks:
             cleared = self.janitor(exc.message) if self.janitor else None
             if not cleared:
                 raise
-            self.on_event(name, "DELETE_IN_PROGRESS", f"stand-in: cleared moto's leftovers in {cleared}")
+            self.on_event(
+                name, "DELETE_IN_PROGRESS", f"stand-in: cleared moto's leftovers in {cleared}"
+            )
         self.on_event(name, "DELETE_IN_PROGRESS", "")
         return self.wait(name, started)
 
@@ -198,7 +200,9 @@ def _deploy_one(
     result = StackResult(sp.key, sp.name, "created", started=stacks.clock(), parameters=parameters)
     existing = stacks.state(sp.name)
     if existing and existing["StackStatus"].endswith("_IN_PROGRESS"):
-        stacks.on_event(sp.name, existing["StackStatus"], "in progress from an earlier run; waiting")
+        stacks.on_event(
+            sp.name, existing["StackStatus"], "in progress from an earlier run; waiting"
+        )
         existing = stacks.wait(sp.name, stacks.clock())
     if existing and _tags(existing).get("relight:env") != plan.env_name:
         raise DeployError(
@@ -252,9 +256,7 @@ def _deploy_one(
     return result
 
 
-def deploy(
-    stacks: Stacks, plan: Plan, discovery: Discovery, *, run_id: str
-) -> Outcome:
+def deploy(stacks: Stacks, plan: Plan, discovery: Discovery, *, run_id: str) -> Outcome:
     """Create the plan's stacks in dependency order; a failure skips only its dependents."""
     outcome = Outcome()
     outputs: dict[str, dict[str, str]] = {}

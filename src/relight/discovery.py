@@ -21,7 +21,7 @@ import fnmatch
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from relight.aws import Aws
@@ -32,6 +32,7 @@ LINEAGE_ID = "relight:source-id"
 LINEAGE_REGION = "relight:source-region"
 LINEAGE_TIME = "relight:source-time"
 
+_NEVER = datetime.min.replace(tzinfo=UTC)  # sorts before every real creation time
 _COPIED = re.compile(r"Copied (snap-[0-9a-f]+) from ([a-z]{2}(?:-[a-z]+)+-\d)")
 
 
@@ -129,7 +130,7 @@ def _image(raw: Mapping[str, Any]) -> Candidate:
     return Candidate(
         kind="ami",
         id=raw["ImageId"],
-        created=_parse_time(raw["CreationDate"]) or datetime.min,
+        created=_parse_time(raw["CreationDate"]) or _NEVER,
         tags=tags,
         owner=str(raw.get("OwnerId", "")),
         name=raw.get("Name", ""),
@@ -164,7 +165,7 @@ def _db_snapshot(raw: Mapping[str, Any]) -> Candidate:
     return Candidate(
         kind="rds_snapshot",
         id=raw["DBSnapshotIdentifier"],
-        created=raw.get("SnapshotCreateTime") or raw.get("OriginalSnapshotCreateTime"),
+        created=raw.get("SnapshotCreateTime") or raw.get("OriginalSnapshotCreateTime") or _NEVER,
         tags=tags,
         owner=str(raw.get("DBSnapshotArn", "::::")).split(":")[4],
         db_instance=raw.get("DBInstanceIdentifier", ""),
@@ -351,7 +352,7 @@ def discover(
     now: Callable[[], datetime],
     source: str = "environment file",
 ) -> Discovery:
-    """Find every artifact of `env` in `region` and choose its zones; all misses reported at once."""
+    """Find every artifact of `env` in `region`, and choose its zones; misses reported together."""
     lister = Lister(aws, region)
     found, missing = find_artifacts(lister, env.artifacts, account_id)
     at = now()
@@ -369,7 +370,9 @@ def discover(
             if holders
             else "copy the backups into this region first"
         )
-        raise DiscoveryError(f"{source}: nothing to restore from\n  " + "\n  ".join(lines), hint=hint)
+        raise DiscoveryError(
+            f"{source}: nothing to restore from\n  " + "\n  ".join(lines), hint=hint
+        )
     zones, zone_calls = choose_zones(aws, region, env.zones)
     return Discovery(
         region=region, at=at, artifacts=found, zones=zones, calls=lister.calls + zone_calls
@@ -379,7 +382,5 @@ def discover(
 def stale(discovery: Discovery, rpo_seconds: int) -> list[Artifact]:
     """Artifacts whose data is older than the RPO."""
     return [
-        a
-        for a in discovery.artifacts.values()
-        if a.age(discovery.at).total_seconds() > rpo_seconds
+        a for a in discovery.artifacts.values() if a.age(discovery.at).total_seconds() > rpo_seconds
     ]

@@ -154,11 +154,20 @@ ParamValue = Literal_ | ArtifactRef | OutputRef | ZonesRef
 _REF_FORMS = "{artifact: NAME}, {output: STACK.OUTPUT} or {zones: names}"
 
 
+_SCALARS = (str, int, float, bool)
+
+
 def _param_value(value: Any) -> Any:
-    if not isinstance(value, dict):
-        if value is None:
-            raise ValueError("a parameter needs a value; remove the key to use the default")
+    if value is None:
+        raise ValueError("a parameter needs a value; remove the key to use the default")
+    if isinstance(value, _SCALARS):
         return value
+    if isinstance(value, list):
+        if not all(isinstance(item, _SCALARS) for item in value):
+            raise ValueError("a list parameter holds strings and numbers only")
+        return value
+    if not isinstance(value, dict):  # e.g. a YAML date: pass it on as text
+        return str(value)
     if len(value) != 1:
         raise ValueError(f"a reference has exactly one key: {_REF_FORMS}")
     ((key, target),) = value.items()

@@ -20,7 +20,7 @@ from typing import Any
 from relight import standin
 from relight.aws import Aws, AwsTarget, check_account
 from relight.config import LoadedEnvironment
-from relight.deploy import Event, Outcome, StackResult, Stacks, deploy, environment_stacks
+from relight.deploy import Event, Outcome, StackResult, Stacks, deploy, environment_stacks, quiet
 from relight.deploy import teardown as delete_stacks
 from relight.discovery import Artifact, Discovery, discover, human_age, stale
 from relight.errors import InputError, PreflightError
@@ -95,7 +95,7 @@ def connect_stacks(
         clock=clock,
         timeout=timeout or (STAND_IN_STACK_TIMEOUT if conn.stand_in else AWS_STACK_TIMEOUT),
         janitor=janitor,
-        **({"on_event": on_event} if on_event else {}),
+        on_event=on_event or quiet,
     )
 
 

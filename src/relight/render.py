@@ -112,7 +112,7 @@ def _check_limits(name: str, template: Any, body: str) -> None:
     for what, count, limit in counts:
         if count > limit:
             raise RenderError(
-                f"stack {name}: {count} {what}, over CloudFormation's limit of {limit} per template",
+                f"stack {name}: {count} {what}, over CloudFormation's limit of {limit}",
                 hint="split it into several stacks in the environment file",
             )
     size = len(body.encode())

@@ -51,9 +51,7 @@ def copy_image(
             Description=f"Copied {image_id} from {source_region} by relight",
         )["ImageId"]
     )
-    ec2.create_tags(
-        Resources=[copy_id], Tags=copy_tags(tags, image_id, source_region, created)
-    )
+    ec2.create_tags(Resources=[copy_id], Tags=copy_tags(tags, image_id, source_region, created))
     return copy_id
 
 

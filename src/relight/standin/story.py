@@ -174,18 +174,32 @@ class Story:
             if lookup.kind == "ami":
                 image = self.ec2.describe_images(ImageIds=[backup])["Images"][0]
                 copy_image(
-                    self.aws, backup, name=image["Name"], tags=tags, created=now,
-                    source_region=self.home, region=region,
+                    self.aws,
+                    backup,
+                    name=image["Name"],
+                    tags=tags,
+                    created=now,
+                    source_region=self.home,
+                    region=region,
                 )
             elif lookup.kind == "ebs_snapshot":
                 copy_snapshot(
-                    self.aws, backup, tags=tags, created=now, source_region=self.home,
+                    self.aws,
+                    backup,
+                    tags=tags,
+                    created=now,
+                    source_region=self.home,
                     region=region,
                 )
             else:
                 copy_db_snapshot(
-                    self.aws, backup, target_id=backup.rsplit(":", 1)[-1] + "-copy",
-                    tags=tags, created=now, source_region=self.home, region=region,
+                    self.aws,
+                    backup,
+                    target_id=backup.rsplit(":", 1)[-1] + "-copy",
+                    tags=tags,
+                    created=now,
+                    source_region=self.home,
+                    region=region,
                 )
 
     # the whole story --------------------------------------------------------------------------

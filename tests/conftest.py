@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BLUEPRINTS = REPO / "blueprints"
+
+# No test may reach real AWS: fake credentials, no profile, no endpoint from the environment.
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    MOTO_EC2_LOAD_DEFAULT_AMIS="false",
+)
+for _var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+    os.environ.pop(_var, None)
+os.environ["AWS_CONFIG_FILE"] = os.devnull
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+
+
+MINIMAL = f"""\
+name: shop
+home_region: us-east-1
+recovery_regions: [us-west-2]
+stand_in: true
+blueprints_dir: {BLUEPRINTS}
+objectives: {{rpo: 4h, rto: 1h}}
+zones: {{count: 2}}
+artifacts:
+  web_ami: {{kind: ami, tags: {{Role: web}}}}
+  web_data: {{kind: ebs_snapshot, tags: {{Role: web-data}}}}
+stacks:
+  network:
+    blueprint: network
+    params:
+      cidr: 10.1.0.0/16
+      az_count: 2
+      AvailabilityZones: {{zones: names}}
+  web:
+    blueprint: app_tier
+    params:
+      az_count: 2
+      ImageId: {{artifact: web_ami}}
+      DataSnapshotId: {{artifact: web_data}}
+      VpcId: {{output: network.VpcId}}
+      SubnetIds: {{output: network.PublicSubnetIds}}
+"""
+
+
+@pytest.fixture
+def write_env(tmp_path: Path) -> Callable[[str], Path]:
+    """Write an environment file into a fresh stacks/ directory; returns its path."""
+
+    def write(text: str, name: str = "shop") -> Path:
+        stacks = tmp_path / "stacks"
+        stacks.mkdir(exist_ok=True)
+        path = stacks / f"{name}.yaml"
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private stand-in state directory; any stand-in started in it is stopped afterwards."""
+    from relight import standin
+
+    directory = tmp_path / "state"
+    monkeypatch.setenv("RELIGHT_STATE_DIR", str(directory))
+    yield directory
+    standin.stop(directory)

@@ -1,0 +1,201 @@
+"""The environment file: good files load, each kind of malformed file gives one clear error."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import MINIMAL, REPO
+
+from relight.config import load_environment
+from relight.environment import ArtifactRef, OutputRef, ZonesRef, parse_duration
+from relight.errors import ConfigError
+from relight.render import build_plan
+
+WriteEnv = Callable[..., Path]
+
+
+def test_demo_environment_loads_with_its_stacks_in_dependency_order() -> None:
+    loaded = load_environment("demo", "us-west-2", cwd=REPO)
+    assert loaded.env.name == "demo"
+    assert loaded.env.stand_in is True
+    assert loaded.order == ("network", "web")
+    web = loaded.env.stacks["web"].params
+    assert web["ImageId"] == ArtifactRef(artifact="web_ami")
+    assert web["VpcId"] == OutputRef(stack="network", output="VpcId")
+    assert loaded.env.stacks["network"].params["AvailabilityZones"] == ZonesRef(zones="names")
+    assert loaded.env.objectives.rpo == 24 * 3600
+
+
+def test_a_path_to_a_yaml_file_is_accepted(write_env: WriteEnv) -> None:
+    path = write_env(MINIMAL)
+    assert load_environment(str(path), "us-west-2").env.name == "shop"
+
+
+def test_output_references_imply_dependencies(write_env: WriteEnv) -> None:
+    loaded = load_environment(str(write_env(MINIMAL)), "us-west-2")
+    assert loaded.env.stacks["web"].dependencies() == {"network"}
+
+
+def test_jinja_sees_the_target_region_and_the_process_environment(write_env: WriteEnv) -> None:
+    text = MINIMAL.replace("cidr: 10.1.0.0/16", "cidr: {{ env.SHOP_CIDR }}").replace(
+        "tags: {Role: web}}", "tags: {Role: web, Region: '{{ region }}'}}"
+    )
+    loaded = load_environment(
+        str(write_env(text)), "us-west-2", environ={"SHOP_CIDR": "10.9.0.0/16"}
+    )
+    assert loaded.env.stacks["network"].params["cidr"] == "10.9.0.0/16"
+    assert loaded.env.artifacts["web_ami"].tags == {"Role": "web", "Region": "us-west-2"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [(90, 90), ("90s", 90), ("15m", 900), ("4h", 14400), ("1d", 86400), ("1.5h", 5400)],
+)
+def test_durations_read_as_seconds(text: object, expected: int) -> None:
+    assert parse_duration(text) == expected
+
+
+def _error(write_env: WriteEnv, text: str, region: str | None = "us-west-2") -> ConfigError:
+    path = write_env(text)
+    with pytest.raises(ConfigError) as caught:
+        loaded = load_environment(str(path), region)
+        if region:
+            build_plan(loaded, region)
+    assert str(path) in str(caught.value), "the message names the file"
+    assert caught.value.exit_code == 2
+    return caught.value
+
+
+def test_bad_yaml_names_the_line(write_env: WriteEnv) -> None:
+    err = _error(write_env, MINIMAL.replace("stacks:\n", "stacks:\n  - [unclosed\n"))
+    assert "not valid YAML" in str(err)
+    assert "shop.yaml:" in str(err)
+
+
+def test_unknown_top_level_key_lists_the_allowed_keys(write_env: WriteEnv) -> None:
+    err = _error(write_env, MINIMAL + "regoin: us-west-2\n")
+    assert "regoin: unknown key" in str(err)
+    assert "home_region" in str(err) and "recovery_regions" in str(err)
+
+
+def test_unknown_nested_key_names_its_path(write_env: WriteEnv) -> None:
+    err = _error(write_env, MINIMAL.replace("blueprint: app_tier", "blueprint: app_tier\n    deps: []"))
+    assert "stacks.web.deps: unknown key; allowed: blueprint, params, depends_on" in str(err)
+
+
+def test_unknown_blueprint_lists_the_known_ones(write_env: WriteEnv) -> None:
+    err = _error(write_env, MINIMAL.replace("blueprint: app_tier", "blueprint: app_teir"))
+    assert "stacks.web.blueprint: unknown blueprint 'app_teir'" in str(err)
+    assert "app_tier" in str(err) and "network" in str(err)
+
+
+def test_output_of_unknown_stack(write_env: WriteEnv) -> None:
+    err = _error(write_env, MINIMAL.replace("{output: network.VpcId}", "{output: netwrk.VpcId}"))
+    assert "stacks.web.params.VpcId: output of unknown stack 'netwrk'" in str(err)
+
+
+def test_depends_on_unknown_stack(write_env: WriteEnv) -> None:
+    text = MINIMAL.replace("blueprint: app_tier", "blueprint: app_tier\n    depends_on: [db]")
+    err = _error(write_env, text)
+    assert "stacks.web.depends_on: unknown stack 'db'" in str(err)
+
+
+def test_unknown_artifact(write_env: WriteEnv) -> None:
+    err = _error(write_env, MINIMAL.replace("{artifact: web_ami}", "{artifact: web_image}"))
+    assert "stacks.web.params.ImageId: unknown artifact 'web_image'" in str(err)
+    assert "web_ami" in str(err)
+
+
+def test_dependency_cycle_is_named(write_env: WriteEnv) -> None:
+    text = MINIMAL.replace("blueprint: network", "blueprint: network\n    depends_on: [web]")
+    err = _error(write_env, text)
+    assert "dependency cycle" in str(err)
+    assert "network" in str(err) and "web" in str(err)
+
+
+def test_invalid_cidr(write_env: WriteEnv) -> None:
+    err = _error(write_env, MINIMAL.replace("cidr: 10.1.0.0/16", "cidr: 10.1.0.0/33"))
+    assert "stacks.network.params.cidr" in str(err)
+    assert "not an IPv4 CIDR" in str(err)
+
+
+def test_cidr_too_small_for_its_subnets(write_env: WriteEnv) -> None:
+    text = MINIMAL.replace("cidr: 10.1.0.0/16", "cidr: 10.1.0.0/24\n      subnet_prefix: 24")
+    err = _error(write_env, text)
+    assert "holds only 1 subnet(s) of /24, 2 needed" in str(err)
+
+
+def test_invalid_region(write_env: WriteEnv) -> None:
+    err = _error(write_env, MINIMAL.replace("home_region: us-east-1", "home_region: us-est-1"))
+    assert "home_region: 'us-est-1' is not an AWS region" in str(err)
+    assert "us-east-1" in str(err)
+
+
+def test_invalid_recovery_region_names_its_index(write_env: WriteEnv) -> None:
+    err = _error(write_env, MINIMAL.replace("[us-west-2]", "[us-west-2, mars-north-1]"))
+    assert "recovery_regions.1: 'mars-north-1' is not an AWS region" in str(err)
+
+
+def test_bad_duration(write_env: WriteEnv) -> None:
+    err = _error(write_env, MINIMAL.replace("rpo: 4h", "rpo: four hours"))
+    assert "objectives.rpo: 'four hours' is not a duration" in str(err)
+
+
+def test_az_names_are_refused_where_az_ids_belong(write_env: WriteEnv) -> None:
+    text = MINIMAL.replace("zones: {count: 2}", "zones: {ids: {us-west-2: [us-west-2a]}}")
+    err = _error(write_env, text)
+    assert "zones.ids: 'us-west-2a' is not an AZ ID" in str(err)
+
+
+def test_undefined_jinja_variable_names_the_line(write_env: WriteEnv) -> None:
+    err = _error(write_env, MINIMAL.replace("cidr: 10.1.0.0/16", "cidr: {{ env.NOPE }}"))
+    assert "shop.yaml:15: undefined env.NOPE: environment variable not set" in str(err)
+
+
+def test_a_reference_where_a_literal_option_belongs(write_env: WriteEnv) -> None:
+    err = _error(write_env, MINIMAL.replace("cidr: 10.1.0.0/16", "cidr: {artifact: web_ami}"))
+    assert "stacks.network.params.cidr: option 'cidr' of blueprint network shapes the template" in str(err)
+
+
+def test_malformed_reference(write_env: WriteEnv) -> None:
+    err = _error(write_env, MINIMAL.replace("{output: network.VpcId}", "{output: VpcId}"))
+    assert "stacks.web.params.VpcId: 'output: VpcId' must read STACK.OUTPUT" in str(err)
+
+
+def test_parameter_the_blueprint_does_not_have(write_env: WriteEnv) -> None:
+    text = MINIMAL.replace("az_count: 2\n      ImageId", "az_count: 2\n      KeyName: ops\n      ImageId")
+    err = _error(write_env, text)
+    assert "stacks.web.params.KeyName: not an option or Parameter of blueprint app_tier" in str(err)
+    assert "ImageId" in str(err) and "instance_count" in str(err)
+
+
+def test_missing_parameter_without_default(write_env: WriteEnv) -> None:
+    err = _error(write_env, MINIMAL.replace("      DataSnapshotId: {artifact: web_data}\n", ""))
+    assert "missing DataSnapshotId (String)" in str(err)
+
+
+def test_output_the_source_stack_does_not_have(write_env: WriteEnv) -> None:
+    err = _error(write_env, MINIMAL.replace("network.VpcId", "network.Vpc"))
+    assert "stack network (blueprint network) has no output 'Vpc'" in str(err)
+    assert "VpcId" in str(err)
+
+
+def test_az_count_must_agree_with_zones(write_env: WriteEnv) -> None:
+    err = _error(write_env, MINIMAL.replace("zones: {count: 2}", "zones: {count: 3}"))
+    assert "stacks.network.params.az_count: 2, but zones gives 3 zone(s) in us-west-2" in str(err)
+
+
+def test_several_problems_are_reported_together(write_env: WriteEnv) -> None:
+    text = MINIMAL.replace("rpo: 4h", "rpo: soon").replace("name: shop", "name: Shop!")
+    err = _error(write_env, text)
+    assert "2 problems" in str(err)
+    assert "name:" in str(err) and "objectives.rpo" in str(err)
+
+
+def test_unknown_environment_name_lists_the_known_ones(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_environment("prod", "us-west-2", cwd=REPO)
+    assert "stacks/prod.yaml" in str(caught.value)
+    assert "demo" in str(caught.value)

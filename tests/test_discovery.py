@@ -1,0 +1,205 @@
+"""Discovery under moto: newest wins, ties, lineage, owners, misses with a helpful message, AZs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from relight.aws import Aws, AwsTarget
+from relight.discovery import (
+    LINEAGE_ID,
+    LINEAGE_REGION,
+    LINEAGE_TIME,
+    Candidate,
+    choose_zones,
+    discover,
+    newest,
+    stale,
+)
+from relight.environment import Environment, Zones
+from relight.errors import DiscoveryError
+
+ACCOUNT = "123456789012"
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def _env(**overrides: object) -> Environment:
+    data: dict[str, object] = {
+        "name": "shop",
+        "home_region": "us-east-1",
+        "recovery_regions": ["us-west-2", "eu-west-1"],
+        "objectives": {"rpo": "4h", "rto": "1h"},
+        "artifacts": {
+            "web_ami": {"kind": "ami", "tags": {"Role": "web"}, "name": "shop-web-*"},
+            "web_data": {"kind": "ebs_snapshot", "tags": {"Role": "web-data"}},
+        },
+        "stacks": {"network": {"blueprint": "network"}},
+    }
+    data.update(overrides)
+    return Environment.model_validate(data)
+
+
+@pytest.fixture
+def aws() -> Iterator[Aws]:
+    with mock_aws():
+        yield Aws(AwsTarget())
+
+
+def _image(region: str, name: str, tags: dict[str, str]) -> str:
+    ec2 = boto3.client("ec2", region)
+    image = ec2.register_image(
+        Name=name,
+        RootDeviceName="/dev/xvda",
+        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
+    )["ImageId"]
+    ec2.create_tags(Resources=[image], Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+    return str(image)
+
+
+def _snapshot(region: str, tags: dict[str, str]) -> str:
+    ec2 = boto3.client("ec2", region)
+    volume = ec2.create_volume(AvailabilityZone=f"{region}a", Size=1)["VolumeId"]
+    return str(
+        ec2.create_snapshot(
+            VolumeId=volume,
+            TagSpecifications=[
+                {"ResourceType": "snapshot", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+            ],
+        )["SnapshotId"]
+    )
+
+
+def _run(aws: Aws, env: Environment, region: str = "us-west-2", now: datetime | None = None):  # type: ignore[no-untyped-def]
+    return discover(aws, env, region, account_id=ACCOUNT, now=lambda: now or datetime.now(UTC))
+
+
+def test_the_newest_match_in_the_target_region_wins(aws: Aws) -> None:
+    import time
+
+    _image("us-west-2", "shop-web-1", {"Role": "web"})
+    time.sleep(1.05)  # moto's creation times have one-second resolution
+    newer = _image("us-west-2", "shop-web-2", {"Role": "web"})
+    _image("us-west-2", "other-web-3", {"Role": "web"})  # name does not match
+    _image("us-west-2", "shop-web-4", {"Role": "db"})  # tag does not match
+    _image("us-east-1", "shop-web-5", {"Role": "web"})  # wrong region
+    _snapshot("us-west-2", {"Role": "web-data"})
+    found = _run(aws, _env())
+    assert found.artifacts["web_ami"].id == newer
+    assert found.artifacts["web_ami"].candidates == 2
+
+
+def test_ties_go_to_the_highest_id() -> None:
+    when = datetime(2030, 1, 1, tzinfo=UTC)
+    a = Candidate(kind="ami", id="ami-0aaa", created=when, tags={}, owner=ACCOUNT)
+    b = Candidate(kind="ami", id="ami-0bbb", created=when, tags={}, owner=ACCOUNT)
+    assert newest([a, b]).id == "ami-0bbb"
+    assert newest([b, a]).id == "ami-0bbb"
+
+
+def test_lineage_and_age_come_from_relight_tags(aws: Aws) -> None:
+    source_time = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    lineage = {
+        LINEAGE_ID: "ami-0source",
+        LINEAGE_REGION: "us-east-1",
+        LINEAGE_TIME: source_time.isoformat(),
+    }
+    _image("us-west-2", "shop-web-1", {"Role": "web", **lineage})
+    _snapshot("us-west-2", {"Role": "web-data"})
+    found = _run(aws, _env())
+    art = found.artifacts["web_ami"]
+    assert (art.source_id, art.source_region) == ("ami-0source", "us-east-1")
+    # The age is the data's age (the source's), not the copy's.
+    assert timedelta(hours=2, minutes=59) < art.age(found.at) < timedelta(hours=3, minutes=1)
+
+
+def test_stale_artifacts_are_those_older_than_the_rpo(aws: Aws) -> None:
+    old = (datetime.now(UTC) - timedelta(hours=5)).isoformat()
+    _image("us-west-2", "shop-web-1", {"Role": "web", LINEAGE_TIME: old})
+    _snapshot("us-west-2", {"Role": "web-data"})
+    found = _run(aws, _env())
+    assert [a.name for a in stale(found, 4 * 3600)] == ["web_ami"]
+    assert stale(found, 6 * 3600) == []
+
+
+def test_another_owner_is_not_matched_unless_named(aws: Aws) -> None:
+    _image("us-west-2", "shop-web-1", {"Role": "web"})
+    _snapshot("us-west-2", {"Role": "web-data"})
+    artifacts = {
+        "web_ami": {"kind": "ami", "tags": {"Role": "web"}, "owners": ["210987654321"]},
+        "web_data": {"kind": "ebs_snapshot", "tags": {"Role": "web-data"}},
+    }
+    with pytest.raises(DiscoveryError, match="owned by 210987654321"):
+        _run(aws, _env(artifacts=artifacts))
+
+
+def test_a_region_without_copies_names_what_the_home_region_holds(aws: Aws) -> None:
+    home = _image("us-east-1", "shop-web-1", {"Role": "web"})
+    with pytest.raises(DiscoveryError) as caught:
+        _run(aws, _env(), region="eu-central-1")
+    message = str(caught.value)
+    assert "artifacts.web_ami: no AMI tagged Role=web named shop-web-* in eu-central-1" in message
+    assert f"newest match in us-east-1 is {home}" in message
+    assert "artifacts.web_data: no EBS snapshot tagged Role=web-data in eu-central-1" in message
+    assert "none in us-east-1 either" in message
+    assert "us-west-2, eu-west-1" in message  # where to fail over instead
+    assert caught.value.exit_code == 2
+
+
+def test_zones_are_chosen_by_az_id(aws: Aws) -> None:
+    zones, _ = choose_zones(aws, "us-west-2", Zones(ids={"us-west-2": ["usw2-az3", "usw2-az1"]}))
+    ec2 = boto3.client("ec2", "us-west-2")
+    names = {
+        z["ZoneId"]: z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]
+    }
+    assert [(z.id, z.name) for z in zones] == [
+        ("usw2-az3", names["usw2-az3"]),
+        ("usw2-az1", names["usw2-az1"]),
+    ]
+
+
+def test_unknown_az_id_lists_the_available_ones(aws: Aws) -> None:
+    with pytest.raises(DiscoveryError, match=r"usw2-az9 not available in us-west-2.*usw2-az1"):
+        choose_zones(aws, "us-west-2", Zones(ids={"us-west-2": ["usw2-az9"]}))
+
+
+def test_more_zones_than_the_region_has(aws: Aws) -> None:
+    with pytest.raises(DiscoveryError, match="6 zones wanted"):
+        choose_zones(aws, "us-west-1", Zones(count=6))
+
+
+def test_rds_snapshots_match_by_database_and_read_copy_lineage(aws: Aws) -> None:
+    rds = boto3.client("rds", "us-east-1")
+    rds.create_db_instance(
+        DBInstanceIdentifier="orders",
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        MasterUsername="u",
+        MasterUserPassword="p4ssw0rd-long",
+        AllocatedStorage=20,
+    )
+    arn = rds.create_db_snapshot(DBInstanceIdentifier="orders", DBSnapshotIdentifier="orders-1")[
+        "DBSnapshot"
+    ]["DBSnapshotArn"]
+    boto3.client("rds", "us-west-2").copy_db_snapshot(
+        SourceDBSnapshotIdentifier=arn,
+        TargetDBSnapshotIdentifier="orders-1-copy",
+        SourceRegion="us-east-1",
+        Tags=[{"Key": LINEAGE_ID, "Value": "orders-1"}, {"Key": LINEAGE_REGION, "Value": "us-east-1"}],
+    )
+    artifacts = {"db": {"kind": "rds_snapshot", "db_instance": "orders"}}
+    found = _run(aws, _env(artifacts=artifacts))
+    art = found.artifacts["db"]
+    assert (art.id, art.source_id, art.source_region) == ("orders-1-copy", "orders-1", "us-east-1")
+
+
+def test_one_listing_per_kind_not_one_call_per_lookup(aws: Aws) -> None:
+    for role in ("a", "b", "c", "d"):
+        _image("us-west-2", f"shop-{role}", {"Role": role})
+    artifacts = {role: {"kind": "ami", "tags": {"Role": role}} for role in ("a", "b", "c", "d")}
+    found = _run(aws, _env(artifacts=artifacts))
+    assert len(found.artifacts) == 4
+    assert found.calls == 2  # one page of images, one zone listing

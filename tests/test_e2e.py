@@ -1,0 +1,173 @@
+"""End to end: the `relight` console script fails the demo over on the local stand-in.
+
+Each step runs the real CLI in a subprocess against a private stand-in, then
+looks at the simulated world through boto3 to check what was built and from
+what. The steps run in order and share one stand-in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from conftest import REPO
+
+from relight import standin
+
+pytestmark = pytest.mark.e2e
+RELIGHT = str(Path(sys.executable).parent / "relight")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    state = tmp_path_factory.mktemp("stand-in")
+    yield {"state": state, "env": {**os.environ, "RELIGHT_STATE_DIR": str(state)}}
+    standin.stop(state)
+
+
+def relight(world: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [RELIGHT, *args], cwd=REPO, env=world["env"], capture_output=True, text=True, timeout=300
+    )
+
+
+def client(world: dict[str, Any], service: str, region: str) -> Any:
+    found = standin.find(world["state"])
+    assert found, "the stand-in is running"
+    return boto3.client(service, region, endpoint_url=found.endpoint)
+
+
+def test_failover_into_us_west_2_succeeds_and_says_it_is_local(world: dict[str, Any]) -> None:
+    run = relight(world, "failover", "--env", "demo", "--region", "us-west-2", "--json")
+    assert run.returncode == 0, run.stderr
+    assert "LOCAL STAND-IN" in run.stderr
+    assert "nothing real is touched" in run.stderr
+    result = json.loads(run.stdout)
+    world["result"] = result
+    assert result["ok"] is True
+    assert result["stand_in"] is True
+    assert [s["action"] for s in result["stacks"]] == ["created", "created"]
+    assert {a["name"] for a in result["artifacts"]} == {"web_ami", "web_data", "orders_db"}
+    for art in result["artifacts"]:
+        assert art["source_region"] == "us-east-1", "each copy knows where it came from"
+        assert art["rpo_ok"] is True
+
+
+def test_the_network_was_built_in_the_zones_chosen_by_az_id(world: dict[str, Any]) -> None:
+    ec2 = client(world, "ec2", "us-west-2")
+    stack = [{"Name": "tag:aws:cloudformation:stack-name", "Values": ["demo-network"]}]
+    vpcs = ec2.describe_vpcs(Filters=stack)["Vpcs"]
+    assert [v["CidrBlock"] for v in vpcs] == ["10.40.0.0/16"]
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpcs[0]["VpcId"]]}])
+    chosen = {z["name"]: z["id"] for z in world["result"]["zones"]}
+    assert len(chosen) == 2
+    assert {(s["AvailabilityZone"], s["AvailabilityZoneId"]) for s in subnets["Subnets"]} == set(
+        chosen.items()
+    )
+
+
+def test_instances_were_made_from_the_discovered_ami_and_snapshot(world: dict[str, Any]) -> None:
+    ec2 = client(world, "ec2", "us-west-2")
+    artifacts = {a["name"]: a for a in world["result"]["artifacts"]}
+    instances = [
+        i
+        for r in ec2.describe_instances(
+            Filters=[
+                {"Name": "tag:aws:cloudformation:stack-name", "Values": ["demo-web"]},
+                {"Name": "instance-state-name", "Values": ["running"]},
+            ]
+        )["Reservations"]
+        for i in r["Instances"]
+    ]
+    assert len(instances) == 2
+    assert {i["ImageId"] for i in instances} == {artifacts["web_ami"]["id"]}
+    assert {i["InstanceType"] for i in instances} == {"t3.micro"}
+    volumes = ec2.describe_volumes(
+        Filters=[{"Name": "attachment.instance-id", "Values": [i["InstanceId"] for i in instances]}]
+    )["Volumes"]
+    data = [v for v in volumes if v["Attachments"][0]["Device"] == "/dev/sdf"]
+    assert len(data) == 2
+    assert {v["SnapshotId"] for v in data} == {artifacts["web_data"]["id"]}
+    assert all(v["Encrypted"] for v in data)
+    groups = ec2.describe_security_groups(
+        Filters=[{"Name": "tag:aws:cloudformation:stack-name", "Values": ["demo-web"]}]
+    )["SecurityGroups"]
+    assert len(groups) == 1
+    assert groups[0]["IpPermissions"][0]["IpRanges"][0]["CidrIp"] == "10.40.0.0/16"
+
+
+def test_a_rerun_converges_and_leaves_finished_stacks_alone(world: dict[str, Any]) -> None:
+    run = relight(world, "failover", "--env", "demo", "--region", "us-west-2", "--json")
+    assert run.returncode == 0, run.stderr
+    assert [s["action"] for s in json.loads(run.stdout)["stacks"]] == ["kept", "kept"]
+
+
+def test_a_region_without_copies_is_refused_and_nothing_is_built(world: dict[str, Any]) -> None:
+    run = relight(world, "failover", "--env", "demo", "--region", "eu-central-1")
+    assert run.returncode == 2
+    assert "nothing to restore from" in run.stderr
+    assert "no AMI tagged Environment=demo,Role=web named demo-web-* in eu-central-1" in run.stderr
+    assert "newest match in us-east-1" in run.stderr
+    assert "recovery_regions: us-west-2, eu-west-1" in run.stderr
+    cfn = client(world, "cloudformation", "eu-central-1")
+    assert cfn.describe_stacks()["Stacks"] == []
+
+
+def test_failover_also_works_in_the_other_recovery_region(world: dict[str, Any]) -> None:
+    run = relight(world, "failover", "--env", "demo", "--region", "eu-west-1")
+    assert run.returncode == 0, run.stderr
+    assert "done" in run.stdout
+    assert "demo-web" in run.stdout
+
+
+def test_status_lists_the_environments_stacks(world: dict[str, Any]) -> None:
+    run = relight(world, "status", "--env", "demo", "--region", "us-west-2", "--json")
+    assert run.returncode == 0, run.stderr
+    rows = json.loads(run.stdout)
+    assert [(r["stack"], r["status"], r["purpose"]) for r in rows] == [
+        ("network", "CREATE_COMPLETE", "failover"),
+        ("web", "CREATE_COMPLETE", "failover"),
+    ]
+
+
+def test_teardown_needs_confirmation_then_deletes_stacks_but_keeps_backups(
+    world: dict[str, Any],
+) -> None:
+    refused = relight(world, "teardown", "--env", "demo", "--region", "us-west-2")
+    assert refused.returncode == 2
+    assert "pass --yes" in refused.stderr
+    ec2 = client(world, "ec2", "us-west-2")
+    images_before = {i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]}
+    run = relight(world, "teardown", "--env", "demo", "--region", "us-west-2", "--yes")
+    assert run.returncode == 0, run.stderr
+    cfn = client(world, "cloudformation", "us-west-2")
+    assert [s["StackName"] for s in cfn.describe_stacks()["Stacks"]] == []
+    assert {i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]} == images_before
+    snapshot_id = {a["name"]: a["id"] for a in world["result"]["artifacts"]}["web_data"]
+    assert ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"]
+    # The other region's failover is untouched.
+    assert client(world, "cloudformation", "eu-west-1").describe_stacks()["Stacks"]
+
+
+def test_discover_prints_the_documented_json(world: dict[str, Any]) -> None:
+    run = relight(world, "discover", "--env", "demo", "--region", "eu-west-1", "--json")
+    assert run.returncode == 0, run.stderr
+    rows = json.loads(run.stdout)
+    for row in rows:
+        assert {"name", "kind", "id", "created", "age_seconds", "rpo_ok", "source_region",
+                "source_id"} <= set(row)
+    assert {r["kind"] for r in rows} == {"ami", "ebs_snapshot", "rds_snapshot"}
+
+
+def test_local_status_shows_the_endpoint(world: dict[str, Any]) -> None:
+    run = relight(world, "local", "status")
+    assert run.returncode == 0
+    assert "stand-in running: http://127.0.0.1:" in run.stdout
+    assert "aws --endpoint-url" in run.stdout
