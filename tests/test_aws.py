@@ -1,0 +1,55 @@
+"""The one way in to AWS: endpoints, retries, the stand-in's credentials, roles, account checks."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from relight.aws import Aws, AwsTarget, check_account
+from relight.errors import AccountError
+
+
+def test_the_standard_endpoint_variable_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    client = Aws(AwsTarget()).client("ec2", "us-west-2")
+    assert client.meta.endpoint_url == "http://127.0.0.1:4566"
+    assert "AWS_ENDPOINT_URL" in AwsTarget().describe()
+
+
+def test_without_it_clients_reach_the_regions_real_endpoint() -> None:
+    client = Aws(AwsTarget()).client("cloudformation", "eu-west-1")
+    assert client.meta.endpoint_url == "https://cloudformation.eu-west-1.amazonaws.com"
+    assert client.meta.config.retries["mode"] == "standard"
+
+
+def test_the_stand_in_gets_its_endpoint_and_throwaway_credentials() -> None:
+    aws = Aws(AwsTarget(endpoint_url="http://127.0.0.1:5999", stand_in=True))
+    client = aws.client("ec2", "us-west-2")
+    assert client.meta.endpoint_url == "http://127.0.0.1:5999"
+    assert aws.session().get_credentials().access_key == "relight-stand-in"
+    assert "LOCAL STAND-IN" in aws.target.describe()
+
+
+def test_clients_are_built_once_per_service_and_region() -> None:
+    aws = Aws(AwsTarget())
+    assert aws.client("ec2", "us-west-2") is aws.client("ec2", "us-west-2")
+    assert aws.client("ec2", "us-west-2") is not aws.client("ec2", "eu-west-1")
+
+
+def test_an_assumed_role_acts_in_the_recovery_account() -> None:
+    with mock_aws():
+        role = "arn:aws:iam::210987654321:role/relight-recovery"
+        aws = Aws(AwsTarget(role_arn=role))
+        assert aws.account_id("us-west-2") == "210987654321"
+
+
+def test_credentials_for_another_account_are_refused() -> None:
+    with mock_aws():
+        with pytest.raises(AccountError) as caught:
+            check_account(Aws(AwsTarget()), "us-west-2", "999999999999", "stacks/shop.yaml")
+        assert "account_id is 999999999999" in str(caught.value)
+        assert "act in account 123456789012" in str(caught.value)
+        assert caught.value.exit_code == 2
+        assert check_account(Aws(AwsTarget()), "us-west-2", "123456789012", "x") == "123456789012"
+        assert boto3.client("sts").get_caller_identity()["Account"] == "123456789012"
