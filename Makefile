@@ -10,7 +10,7 @@ REGION ?=
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint render failover discover status teardown local-status local-stop clean
+.PHONY: help setup test lint render failover discover status teardown local-status local-stop clean bench
 
 help: ## Show the targets and what they do
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -65,3 +65,5 @@ local-stop: setup ## Stop the local stand-in (its simulated world is forgotten)
 clean: ## Remove the virtualenv, caches and rendered output (not reports/)
 	-$(BIN)/relight local stop 2>/dev/null
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+bench: setup ## Print the measured figures (relight --help start-up time)
+	$(BIN)/python bench/cli_startup.py

@@ -54,7 +54,7 @@ class FakeCloudFormation:
 
     # what relight calls ----------------------------------------------------------------------
 
-    def describe_stacks(self, StackName: str) -> dict[str, Any]:  # noqa: N803 - boto3's names
+    def describe_stacks(self, StackName: str) -> dict[str, Any]:
         self.calls.append("DescribeStacks")
         stack = self.stacks.get(StackName)
         if stack is None:
@@ -74,31 +74,43 @@ class FakeCloudFormation:
         self.created.append(name)
         params = {p["ParameterKey"]: p["ParameterValue"] for p in kwargs.get("Parameters", [])}
         behaviour = self.behaviour.get(name, "ok")
-        stack = FakeStack(name, "CREATE_IN_PROGRESS", tags=kwargs.get("Tags", []),
-                          polls_left=self.polls)
+        stack = FakeStack(
+            name, "CREATE_IN_PROGRESS", tags=kwargs.get("Tags", []), polls_left=self.polls
+        )
         if behaviour == "fail":
             stack.final = "ROLLBACK_COMPLETE"
             now = datetime.now(UTC)
             stack.events = [
-                {"Timestamp": now, "LogicalResourceId": "Instance1",
-                 "ResourceStatus": "CREATE_FAILED",
-                 "ResourceStatusReason": "The image id '[ami-0bad]' does not exist"},
-                {"Timestamp": now, "LogicalResourceId": "AppSecurityGroup",
-                 "ResourceStatus": "DELETE_COMPLETE"},
+                {
+                    "Timestamp": now,
+                    "LogicalResourceId": "Instance1",
+                    "ResourceStatus": "CREATE_FAILED",
+                    "ResourceStatusReason": "The image id '[ami-0bad]' does not exist",
+                },
+                {
+                    "Timestamp": now,
+                    "LogicalResourceId": "AppSecurityGroup",
+                    "ResourceStatus": "DELETE_COMPLETE",
+                },
             ]
         else:
-            stack.outputs = {"VpcId": "vpc-1", "PublicSubnetIds": "subnet-1,subnet-2",
-                             "SecurityGroupId": "sg-1", "InstanceIds": "i-1", "Seen": str(params)}
+            stack.outputs = {
+                "VpcId": "vpc-1",
+                "PublicSubnetIds": "subnet-1,subnet-2",
+                "SecurityGroupId": "sg-1",
+                "InstanceIds": "i-1",
+                "Seen": str(params),
+            }
         self.stacks[name] = stack
         return {"StackId": f"arn:stack/{name}"}
 
-    def delete_stack(self, StackName: str) -> None:  # noqa: N803
+    def delete_stack(self, StackName: str) -> None:
         self.calls.append("DeleteStack")
         self.deleted.append(StackName)
         stack = self.stacks[StackName]
         stack.status, stack.final, stack.polls_left = "DELETE_IN_PROGRESS", "DELETE_COMPLETE", 1
 
-    def describe_stack_events(self, StackName: str) -> dict[str, Any]:  # noqa: N803
+    def describe_stack_events(self, StackName: str) -> dict[str, Any]:
         self.calls.append("DescribeStackEvents")
         return {"StackEvents": list(self.stacks[StackName].events)}
 

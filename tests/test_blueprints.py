@@ -7,8 +7,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import BLUEPRINTS
 
+from conftest import BLUEPRINTS
 from relight.blueprint import Blueprint, load_registry
 from relight.errors import BlueprintError
 from relight.lint import lint_template
@@ -59,7 +59,7 @@ def test_subnets_are_carved_from_the_vpc_cidr() -> None:
 
 
 def test_ssh_open_to_the_world_is_refused() -> None:
-    with pytest.raises(BlueprintError, match="SSH.*may not be open to the world"):
+    with pytest.raises(BlueprintError, match=r"SSH.*may not be open to the world"):
         REGISTRY["app_tier"].render({"app_port": 22, "ingress_cidrs": ["0.0.0.0/0"]})
 
 

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import MINIMAL, REPO
 from typer.testing import CliRunner
 
+from conftest import MINIMAL, REPO
 from relight.cli import app
 
 RUNNER = CliRunner()
@@ -41,7 +41,9 @@ def test_render_writes_templates_and_parameters_without_aws(
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("RELIGHT_STATE_DIR", str(tmp_path / "state"))
     out = tmp_path / "out"
-    result = RUNNER.invoke(app, ["render", "--env", "demo", "--region", "us-west-2", "--out", str(out)])
+    result = RUNNER.invoke(
+        app, ["render", "--env", "demo", "--region", "us-west-2", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == [
         "network.parameters.json",
@@ -63,14 +65,31 @@ def test_render_writes_templates_and_parameters_without_aws(
 def test_rendered_templates_pass_the_cfn_lint_command(tmp_path: Path) -> None:
     out = tmp_path / "out"
     subprocess.run(
-        [str(Path(sys.executable).parent / "relight"), "render", "-e", "demo", "-r", "eu-west-1",
-         "-o", str(out), "--no-lint"],
-        cwd=REPO, check=True, capture_output=True,
+        [
+            str(Path(sys.executable).parent / "relight"),
+            "render",
+            "-e",
+            "demo",
+            "-r",
+            "eu-west-1",
+            "-o",
+            str(out),
+            "--no-lint",
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
     )
     lint = subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), "--regions", "eu-west-1", "--",
-         *map(str, sorted(out.glob("*.template.json")))],
-        capture_output=True, text=True,
+        [
+            str(Path(sys.executable).parent / "cfn-lint"),
+            "--regions",
+            "eu-west-1",
+            "--",
+            *map(str, sorted(out.glob("*.template.json"))),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert lint.returncode == 0, lint.stdout + lint.stderr
 

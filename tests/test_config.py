@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import MINIMAL, REPO
 
+from conftest import MINIMAL, REPO
 from relight.config import load_environment
 from relight.environment import ArtifactRef, OutputRef, ZonesRef, parse_duration
 from relight.errors import ConfigError
@@ -81,7 +81,9 @@ def test_unknown_top_level_key_lists_the_allowed_keys(write_env: WriteEnv) -> No
 
 
 def test_unknown_nested_key_names_its_path(write_env: WriteEnv) -> None:
-    err = _error(write_env, MINIMAL.replace("blueprint: app_tier", "blueprint: app_tier\n    deps: []"))
+    err = _error(
+        write_env, MINIMAL.replace("blueprint: app_tier", "blueprint: app_tier\n    deps: []")
+    )
     assert "stacks.web.deps: unknown key; allowed: blueprint, params, depends_on" in str(err)
 
 
@@ -156,7 +158,10 @@ def test_undefined_jinja_variable_names_the_line(write_env: WriteEnv) -> None:
 
 def test_a_reference_where_a_literal_option_belongs(write_env: WriteEnv) -> None:
     err = _error(write_env, MINIMAL.replace("cidr: 10.1.0.0/16", "cidr: {artifact: web_ami}"))
-    assert "stacks.network.params.cidr: option 'cidr' of blueprint network shapes the template" in str(err)
+    assert (
+        "stacks.network.params.cidr: option 'cidr' of blueprint network shapes the template"
+        in str(err)
+    )
 
 
 def test_malformed_reference(write_env: WriteEnv) -> None:
@@ -165,7 +170,9 @@ def test_malformed_reference(write_env: WriteEnv) -> None:
 
 
 def test_parameter_the_blueprint_does_not_have(write_env: WriteEnv) -> None:
-    text = MINIMAL.replace("az_count: 2\n      ImageId", "az_count: 2\n      KeyName: ops\n      ImageId")
+    text = MINIMAL.replace(
+        "az_count: 2\n      ImageId", "az_count: 2\n      KeyName: ops\n      ImageId"
+    )
     err = _error(write_env, text)
     assert "stacks.web.params.KeyName: not an option or Parameter of blueprint app_tier" in str(err)
     assert "ImageId" in str(err) and "instance_count" in str(err)

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import boto3
 import pytest
-from conftest import MINIMAL
-from fakes import FakeClock, FakeCloudFormation
 from moto import mock_aws
 
+from conftest import MINIMAL
+from fakes import FakeClock, FakeCloudFormation
 from relight.config import load_environment
 from relight.deploy import Stacks, backoff, deploy, teardown
 from relight.discovery import Artifact, Discovery, Zone
@@ -24,7 +24,9 @@ from relight.errors import DeployError
 from relight.render import Plan, build_plan
 
 # network ← web ← extra, and network ← batch (an independent branch)
-GRAPH = MINIMAL + """\
+GRAPH = (
+    MINIMAL
+    + """\
   extra:
     blueprint: app_tier
     depends_on: [web]
@@ -43,6 +45,7 @@ GRAPH = MINIMAL + """\
       VpcId: {output: network.VpcId}
       SubnetIds: {output: network.PublicSubnetIds}
 """
+)
 
 
 def _plan(write_env: Callable[..., Path], text: str = GRAPH) -> Plan:
@@ -84,9 +87,7 @@ def test_a_failed_stack_skips_its_dependents_and_independent_branches_finish(wri
     outcome = deploy(_stacks(cfn, clock), _plan(write_env), _inputs(), run_id="r1")
     assert not outcome.ok
     assert outcome.results["web"].action == "failed"
-    assert outcome.results["web"].reason == (
-        "Instance1: The image id '[ami-0bad]' does not exist"
-    )
+    assert outcome.results["web"].reason == ("Instance1: The image id '[ami-0bad]' does not exist")
     assert outcome.results["extra"].action == "skipped"
     assert "shop-extra" not in cfn.created
     assert outcome.results["batch"].action == "created"
@@ -164,7 +165,8 @@ def test_on_moto_stacks_are_created_with_relight_tags(write_env) -> None:  # typ
         outcome = deploy(Stacks(cfn, timeout=30), plan, inputs, run_id="run-1")
         assert outcome.ok, outcome.failed()
         tags = {
-            t["Key"]: t["Value"] for t in cfn.describe_stacks(StackName="shop-web")["Stacks"][0]["Tags"]
+            t["Key"]: t["Value"]
+            for t in cfn.describe_stacks(StackName="shop-web")["Stacks"][0]["Tags"]
         }
         assert tags == {
             "relight:env": "shop",

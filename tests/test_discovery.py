@@ -67,7 +67,10 @@ def _snapshot(region: str, tags: dict[str, str]) -> str:
         ec2.create_snapshot(
             VolumeId=volume,
             TagSpecifications=[
-                {"ResourceType": "snapshot", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+                {
+                    "ResourceType": "snapshot",
+                    "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+                }
             ],
         )["SnapshotId"]
     )
@@ -188,7 +191,10 @@ def test_rds_snapshots_match_by_database_and_read_copy_lineage(aws: Aws) -> None
         SourceDBSnapshotIdentifier=arn,
         TargetDBSnapshotIdentifier="orders-1-copy",
         SourceRegion="us-east-1",
-        Tags=[{"Key": LINEAGE_ID, "Value": "orders-1"}, {"Key": LINEAGE_REGION, "Value": "us-east-1"}],
+        Tags=[
+            {"Key": LINEAGE_ID, "Value": "orders-1"},
+            {"Key": LINEAGE_REGION, "Value": "us-east-1"},
+        ],
     )
     artifacts = {"db": {"kind": "rds_snapshot", "db_instance": "orders"}}
     found = _run(aws, _env(artifacts=artifacts))

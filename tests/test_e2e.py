@@ -17,8 +17,8 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import REPO
 
+from conftest import REPO
 from relight import standin
 
 pytestmark = pytest.mark.e2e
@@ -161,8 +161,16 @@ def test_discover_prints_the_documented_json(world: dict[str, Any]) -> None:
     assert run.returncode == 0, run.stderr
     rows = json.loads(run.stdout)
     for row in rows:
-        assert {"name", "kind", "id", "created", "age_seconds", "rpo_ok", "source_region",
-                "source_id"} <= set(row)
+        assert {
+            "name",
+            "kind",
+            "id",
+            "created",
+            "age_seconds",
+            "rpo_ok",
+            "source_region",
+            "source_id",
+        } <= set(row)
     assert {r["kind"] for r in rows} == {"ami", "ebs_snapshot", "rds_snapshot"}
 
 

@@ -38,8 +38,14 @@ def test_a_stale_state_file_is_removed(state_dir: Path) -> None:
     state_dir.mkdir(parents=True)
     (state_dir / "standin.json").write_text(
         json.dumps(
-            {"pid": 999999, "port": 1, "endpoint": "http://127.0.0.1:1", "started_at": "x",
-             "idle_timeout": 1, "moto_version": "x"}
+            {
+                "pid": 999999,
+                "port": 1,
+                "endpoint": "http://127.0.0.1:1",
+                "started_at": "x",
+                "idle_timeout": 1,
+                "moto_version": "x",
+            }
         )
     )
     assert standin.find(state_dir) is None

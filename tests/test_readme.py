@@ -1,0 +1,30 @@
+"""The README's examples stay true: its blueprint renders and lints, its commands exist."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from conftest import REPO
+from relight.blueprint import load_registry
+from relight.lint import lint_template
+
+README = (REPO / "README.md").read_text()
+
+
+def test_the_readme_blueprint_example_works(tmp_path: Path) -> None:
+    code = re.search(r"```python\n(# blueprints/queue.py.*?)```", README, re.S)
+    assert code, "the README shows how to write a blueprint"
+    (tmp_path / "queue.py").write_text(code.group(1))
+    bp = load_registry(tmp_path)["queue"]
+    body = json.dumps(bp.render(bp.sample).to_dict())
+    assert lint_template(body, "us-west-2") == []
+
+
+def test_the_quick_start_commands_are_make_targets() -> None:
+    makefile = (REPO / "Makefile").read_text()
+    for target in re.findall(r"^make (\w[\w-]*)", README, re.M):
+        assert re.search(rf"^{target}:", makefile, re.M), f"make {target} is in the README"
+    assert "make failover REGION=us-west-2" in README
+    assert "make test" in README
