@@ -58,7 +58,10 @@ RoleOpt = Annotated[
 def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal:  # a log or a pipe: room for whole ids, not 80 columns
+        console.width = max(console.width, 140)
+    return console
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -110,16 +113,15 @@ def _connect(
     from relight.operations import connect
 
     err = _console(stderr=True)
-    conn = connect(
+    return connect(
         loaded,
         region,
         use_stand_in=stand_in,
         profile=profile,
         role_arn=role_arn,
+        announce=_banner,
         say=lambda line: err.print(f"[dim]{_escape(line)}[/]"),
     )
-    _banner(conn)
-    return conn
 
 
 def _banner(conn: Connection) -> None:

@@ -54,9 +54,14 @@ def connect(
     profile: str | None = None,
     role_arn: str | None = None,
     state_dir: Path | None = None,
+    announce: Callable[[Connection], None] = lambda _: None,
     say: Callable[[str], None] = lambda _: None,
 ) -> Connection:
-    """Reach AWS or the stand-in (never one in place of the other) and check the account."""
+    """Reach AWS or the stand-in (never one in place of the other) and check the account.
+
+    `announce` is told where relight acts as soon as that is known, before anything else
+    happens there; `say` receives progress lines.
+    """
     on_stand_in = loaded.env.stand_in if use_stand_in is None else use_stand_in
     if on_stand_in:
         if profile or role_arn:
@@ -67,13 +72,17 @@ def connect(
         running = standin.ensure_running(state_dir or standin.state_dir())
         aws = Aws(AwsTarget(endpoint_url=running.endpoint, stand_in=True, max_attempts=3))
         account = check_account(aws, region, loaded.env.account_id, str(loaded.path))
+        conn = Connection(aws, region, account, running)
+        announce(conn)
         from relight.standin.story import ensure_story
 
         ensure_story(aws, loaded, run_id=new_run_id(), say=say)
-        return Connection(aws, region, account, running)
+        return conn
     aws = Aws(AwsTarget(profile=profile, role_arn=role_arn or loaded.env.role_arn))
     account = check_account(aws, region, loaded.env.account_id, str(loaded.path))
-    return Connection(aws, region, account)
+    conn = Connection(aws, region, account)
+    announce(conn)
+    return conn
 
 
 def connect_stacks(

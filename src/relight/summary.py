@@ -62,18 +62,20 @@ def print_failover(con: Console, result: FailoverResult) -> None:
     con.print(stacks)
 
     used = Table(title="restored from")
-    for column in ("artifact", "id", "age of data", "RPO", "copied from"):
-        used.add_column(column)
+    for column in ("artifact", "id", "age of data", "RPO", "copied from", "used by"):
+        used.add_column(column, no_wrap=column in ("id", "copied from"))
     for row in data["artifacts"]:
         rpo = "[green]ok[/]" if row["rpo_ok"] else "[red]STALE (accepted)[/]"
         source = f"{row['source_id']} ({row['source_region']})" if row["source_id"] else "?"
-        used.add_row(row["name"], row["id"], row["age"], rpo, source)
+        users = ", ".join(row["used_by"]) or "[dim]no stack[/]"
+        used.add_row(row["name"], row["id"], row["age"], rpo, source, users)
     con.print(used)
     zones = ", ".join(f"{z['name']} = {z['id']}" for z in data["zones"])
     con.print(f"zones: {zones}")
     verdict = "[bold green]done[/]" if result.ok else "[bold red]FAILED[/]"
     failed = [r for r in result.outcome.failed() if r.action == "failed"]
-    con.print(f"{verdict} in {human_age(result.seconds)}; {data['api_calls']} CloudFormation calls")
+    took = f"{result.seconds:.1f} s" if result.seconds < 120 else human_age(result.seconds)
+    con.print(f"{verdict} in {took}; {data['api_calls']} CloudFormation calls")
     for r in failed:
         con.print(f"[red]{r.name}[/]: {r.reason}")
     if failed:
