@@ -1,23 +1,51 @@
-"""network: a VPC with one public subnet per availability zone, an internet gateway and routes.
+"""network: a VPC with public, private (app) and data tiers across 1-6 AZs.
 
 The AZ names arrive as the `AvailabilityZones` Parameter, resolved by relight
 from AZ IDs in the target region (never `Fn::GetAZs`, never assumed names).
+
+CIDR plan: the VPC block is cut into four equal tier blocks (public, private,
+data, and one spare for growth), and each tier block into eight AZ slots, so
+a subnet's CIDR depends only on its tier and AZ position: adding an AZ or a
+tier never renumbers the others. For a /16 that gives /21 subnets (2,043
+usable addresses each). Explicit subnet CIDRs can be given instead; overlaps
+and subnets outside the VPC are refused.
+
+Routing: one route table per tier and AZ. Public subnets route to the internet
+gateway; private subnets to a NAT gateway (`nat: single` shares the first
+AZ's, `per-az` gives each AZ its own, `none` gives them no internet route);
+data subnets never route to the internet. Gateway endpoints for S3 and
+DynamoDB attach to every route table.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
-from troposphere import Join, Output, Parameter, Ref, Select, Tags, Template, ec2
+from troposphere import GetAtt, Join, Output, Parameter, Ref, Select, Sub, Tags, Template, ec2, iam
+from troposphere import logs as cwlogs
 
 from relight.blueprint import Options, blueprint
+
+Tier = Literal["public", "private", "data"]
+TIERS: tuple[Tier, ...] = ("public", "private", "data")
+MAX_AZS = 6
+SLOTS_PER_TIER = 8  # AZ slots reserved per tier block, so the plan is stable as AZs are added
+SMALLEST_SUBNET = 28  # AWS refuses subnets smaller than /28
 
 
 class NetworkOptions(Options):
     cidr: str = Field(default="10.0.0.0/16", description="the VPC's IPv4 CIDR, /16 to /24")
-    az_count: int = Field(default=2, ge=1, le=6, description="subnets to make, one per AZ")
-    subnet_prefix: int = Field(default=24, ge=16, le=28, description="prefix length per subnet")
+    az_count: int = Field(default=2, ge=1, le=MAX_AZS, description="AZs to spread over")
+    tiers: list[Tier] = Field(default_factory=lambda: list(TIERS))
+    subnets: dict[Tier, list[str]] = Field(
+        default_factory=dict, description="explicit subnet CIDRs per tier, one per AZ"
+    )
+    nat: Literal["none", "single", "per-az"] = "single"
+    gateway_endpoints: list[Literal["s3", "dynamodb"]] = Field(default_factory=list)
+    flow_logs: bool = Field(default=True, description="VPC flow logs to CloudWatch Logs")
+    flow_log_retention_days: int = Field(default=365, ge=1)
 
     @field_validator("cidr")
     @classmethod
@@ -33,29 +61,80 @@ class NetworkOptions(Options):
         return value
 
     @model_validator(mode="after")
-    def _subnets_fit(self) -> NetworkOptions:
-        vpc = ipaddress.IPv4Network(self.cidr)
-        if self.subnet_prefix < vpc.prefixlen:
-            raise ValueError(
-                f"subnet_prefix /{self.subnet_prefix} is larger than the VPC {self.cidr}"
-            )
-        room = 2 ** (self.subnet_prefix - vpc.prefixlen)
-        if room < self.az_count:
-            raise ValueError(
-                f"{self.cidr} holds only {room} subnet(s) of /{self.subnet_prefix}, "
-                f"{self.az_count} needed; use a larger cidr or a longer subnet_prefix"
-            )
+    def _plan_fits(self) -> NetworkOptions:
+        if "public" not in self.tiers:
+            if self.nat != "none":
+                raise ValueError(f"nat: {self.nat} needs the public tier for its NAT gateways")
+        if self.nat != "none" and "private" not in self.tiers:
+            raise ValueError(f"nat: {self.nat} serves the private tier, which is not in tiers")
+        plan = self.subnet_plan()  # raises on overlaps, strays and too-small blocks
+        del plan
         return self
 
-    def subnet_cidrs(self) -> list[str]:
-        subnets = ipaddress.IPv4Network(self.cidr).subnets(new_prefix=self.subnet_prefix)
-        return [str(next(subnets)) for _ in range(self.az_count)]
+    def subnet_plan(self) -> dict[Tier, list[str]]:
+        """tier → one CIDR per AZ; explicit subnets are checked, the rest computed."""
+        vpc = ipaddress.IPv4Network(self.cidr)
+        plan: dict[Tier, list[str]] = {}
+        for index, tier in enumerate(TIERS):
+            if tier not in self.tiers:
+                continue
+            if tier in self.subnets:
+                plan[tier] = self.subnets[tier]
+                continue
+            slot_prefix = vpc.prefixlen + 2 + 3  # four tier blocks, eight AZ slots each
+            if slot_prefix > SMALLEST_SUBNET:
+                raise ValueError(
+                    f"{self.cidr} is too small for the computed plan (/{slot_prefix} subnets; "
+                    f"AWS's smallest is /{SMALLEST_SUBNET}): use a /23 or larger, or give "
+                    "subnets explicitly"
+                )
+            block = list(vpc.subnets(prefixlen_diff=2))[index]
+            slots = list(block.subnets(new_prefix=slot_prefix))
+            plan[tier] = [str(s) for s in slots[: self.az_count]]
+        self._check(vpc, plan)
+        return plan
+
+    def _check(self, vpc: ipaddress.IPv4Network, plan: dict[Tier, list[str]]) -> None:
+        seen: list[tuple[str, ipaddress.IPv4Network]] = []
+        for tier, cidrs in plan.items():
+            if len(cidrs) != self.az_count:
+                raise ValueError(
+                    f"subnets.{tier}: {len(cidrs)} CIDR(s) given, az_count is {self.az_count}"
+                )
+            for cidr in cidrs:
+                try:
+                    net = ipaddress.IPv4Network(cidr, strict=True)
+                except ValueError as exc:
+                    raise ValueError(f"subnets.{tier}: {cidr!r} is not a CIDR ({exc})") from None
+                if not net.subnet_of(vpc):
+                    raise ValueError(f"subnets.{tier}: {cidr} is outside the VPC {self.cidr}")
+                if net.prefixlen > SMALLEST_SUBNET:
+                    raise ValueError(
+                        f"subnets.{tier}: {cidr} is smaller than AWS's smallest subnet, "
+                        f"/{SMALLEST_SUBNET}"
+                    )
+                for other_name, other in seen:
+                    if net.overlaps(other):
+                        raise ValueError(f"subnets.{tier}: {cidr} overlaps {other_name} {other}")
+                seen.append((f"{tier}", net))
 
 
-@blueprint("network", sample={"cidr": "10.20.0.0/16", "az_count": 3})
+def _name(*parts: str) -> Join:
+    return Join("-", [Ref("AWS::StackName"), *parts])
+
+
+@blueprint(
+    "network",
+    sample={
+        "cidr": "10.20.0.0/16",
+        "az_count": 3,
+        "nat": "per-az",
+        "gateway_endpoints": ["s3", "dynamodb"],
+    },
+)
 def network(options: NetworkOptions) -> Template:
-    """VPC, public subnets across AZs passed in by name, internet gateway and routes."""
-    t = Template(Description="relight network: VPC, public subnets, internet gateway, routes")
+    """VPC with public, private and data subnets per AZ, NAT, routes and gateway endpoints."""
+    t = Template(Description="relight network: VPC, three subnet tiers, NAT, routes, endpoints")
     azs = t.add_parameter(
         Parameter(
             "AvailabilityZones",
@@ -72,53 +151,167 @@ def network(options: NetworkOptions) -> Template:
             Tags=Tags(Name=Ref("AWS::StackName")),
         )
     )
-    igw = t.add_resource(ec2.InternetGateway("InternetGateway"))
-    attach = t.add_resource(
-        ec2.VPCGatewayAttachment("GatewayAttachment", VpcId=Ref(vpc), InternetGatewayId=Ref(igw))
-    )
-    public_rt = t.add_resource(
-        ec2.RouteTable(
-            "PublicRouteTable",
-            VpcId=Ref(vpc),
-            Tags=Tags(Name=Join("-", [Ref("AWS::StackName"), "public"])),
+    t.add_output(Output("VpcId", Value=Ref(vpc), Description="the VPC"))
+    t.add_output(Output("VpcCidr", Value=options.cidr, Description="the VPC's CIDR block"))
+    plan = options.subnet_plan()
+    route_tables: dict[Tier, list[ec2.RouteTable]] = {}
+    subnets: dict[Tier, list[ec2.Subnet]] = {}
+    for tier, cidrs in plan.items():
+        label = tier.capitalize()
+        for az, cidr in enumerate(cidrs, start=1):
+            subnet = t.add_resource(
+                ec2.Subnet(
+                    f"{label}Subnet{az}",
+                    VpcId=Ref(vpc),
+                    CidrBlock=cidr,
+                    AvailabilityZone=Select(az - 1, Ref(azs)),
+                    MapPublicIpOnLaunch=False,
+                    Tags=Tags(Name=_name(tier, str(az)), Tier=tier),
+                )
+            )
+            table = t.add_resource(
+                ec2.RouteTable(
+                    f"{label}RouteTable{az}", VpcId=Ref(vpc), Tags=Tags(Name=_name(tier, str(az)))
+                )
+            )
+            t.add_resource(
+                ec2.SubnetRouteTableAssociation(
+                    f"{label}Subnet{az}Routes", SubnetId=Ref(subnet), RouteTableId=Ref(table)
+                )
+            )
+            subnets.setdefault(tier, []).append(subnet)
+            route_tables.setdefault(tier, []).append(table)
+            t.add_output(Output(f"{label}RouteTable{az}Id", Value=Ref(table)))
+        t.add_output(
+            Output(
+                f"{label}SubnetIds",
+                Value=Join(",", [Ref(s) for s in subnets[tier]]),
+                Description=f"{tier} subnets, in the order of AvailabilityZones",
+            )
         )
-    )
-    t.add_resource(
-        ec2.Route(
-            "PublicDefaultRoute",
-            DependsOn=attach.title,
-            RouteTableId=Ref(public_rt),
-            DestinationCidrBlock="0.0.0.0/0",
-            GatewayId=Ref(igw),
+        t.add_output(
+            Output(f"{label}RouteTableIds", Value=Join(",", [Ref(r) for r in route_tables[tier]]))
         )
-    )
-    subnets = []
-    for index, cidr in enumerate(options.subnet_cidrs()):
-        subnet = t.add_resource(
-            ec2.Subnet(
-                f"PublicSubnet{index + 1}",
+
+    if "public" in subnets:
+        igw = t.add_resource(ec2.InternetGateway("InternetGateway", Tags=Tags(Name=_name("igw"))))
+        attach = t.add_resource(
+            ec2.VPCGatewayAttachment(
+                "GatewayAttachment", VpcId=Ref(vpc), InternetGatewayId=Ref(igw)
+            )
+        )
+        for az, table in enumerate(route_tables["public"], start=1):
+            t.add_resource(
+                ec2.Route(
+                    f"PublicDefaultRoute{az}",
+                    DependsOn=attach.title,
+                    RouteTableId=Ref(table),
+                    DestinationCidrBlock="0.0.0.0/0",
+                    GatewayId=Ref(igw),
+                )
+            )
+    if options.nat != "none":
+        count = options.az_count if options.nat == "per-az" else 1
+        nats = []
+        for az in range(1, count + 1):
+            eip = t.add_resource(
+                ec2.EIP(f"NatAddress{az}", Domain="vpc", Tags=Tags(Name=_name("nat", str(az))))
+            )
+            nats.append(
+                t.add_resource(
+                    ec2.NatGateway(
+                        f"NatGateway{az}",
+                        AllocationId=GetAtt(eip, "AllocationId"),
+                        SubnetId=Ref(subnets["public"][az - 1]),
+                        Tags=Tags(Name=_name("nat", str(az))),
+                    )
+                )
+            )
+        for az, table in enumerate(route_tables["private"], start=1):
+            nat = nats[az - 1] if options.nat == "per-az" else nats[0]
+            t.add_resource(
+                ec2.Route(
+                    f"PrivateDefaultRoute{az}",
+                    RouteTableId=Ref(table),
+                    DestinationCidrBlock="0.0.0.0/0",
+                    NatGatewayId=Ref(nat),
+                )
+            )
+        t.add_output(Output("NatGatewayIds", Value=Join(",", [Ref(n) for n in nats])))
+
+    every_table = [Ref(table) for tables in route_tables.values() for table in tables]
+    for service in options.gateway_endpoints:
+        t.add_resource(
+            ec2.VPCEndpoint(
+                f"{'S3' if service == 's3' else 'DynamoDb'}Endpoint",
                 VpcId=Ref(vpc),
-                CidrBlock=cidr,
-                AvailabilityZone=Select(index, Ref(azs)),
-                MapPublicIpOnLaunch=False,
-                Tags=Tags(Name=Join("-", [Ref("AWS::StackName"), f"public-{index + 1}"])),
+                ServiceName=Sub(f"com.amazonaws.${{AWS::Region}}.{service}"),
+                VpcEndpointType="Gateway",
+                RouteTableIds=every_table,
+            )
+        )
+
+    if options.flow_logs:
+        log_group = t.add_resource(
+            cwlogs.LogGroup(
+                "FlowLogGroup",
+                RetentionInDays=options.flow_log_retention_days,
+                Metadata={
+                    "checkov": {
+                        "skip": [
+                            {
+                                "id": "CKV_AWS_158",
+                                "comment": "flow logs are encrypted by CloudWatch Logs' own key; "
+                                "a customer key is a choice for the account, not the network",
+                            }
+                        ]
+                    }
+                },
+            )
+        )
+        role = t.add_resource(
+            iam.Role(
+                "FlowLogRole",
+                AssumeRolePolicyDocument={
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                },
+                Policies=[
+                    iam.Policy(
+                        PolicyName="write-flow-logs",
+                        PolicyDocument={
+                            "Version": "2012-10-17",
+                            "Statement": [
+                                {
+                                    "Effect": "Allow",
+                                    "Action": [
+                                        "logs:CreateLogStream",
+                                        "logs:PutLogEvents",
+                                        "logs:DescribeLogStreams",
+                                    ],
+                                    "Resource": GetAtt(log_group, "Arn"),
+                                }
+                            ],
+                        },
+                    )
+                ],
             )
         )
         t.add_resource(
-            ec2.SubnetRouteTableAssociation(
-                f"PublicSubnet{index + 1}Routes", SubnetId=Ref(subnet), RouteTableId=Ref(public_rt)
+            ec2.FlowLog(
+                "FlowLog",
+                ResourceId=Ref(vpc),
+                ResourceType="VPC",
+                TrafficType="ALL",
+                LogDestinationType="cloud-watch-logs",
+                LogGroupName=Ref(log_group),
+                DeliverLogsPermissionArn=GetAtt(role, "Arn"),
             )
         )
-        subnets.append(subnet)
-
-    t.add_output(Output("VpcId", Value=Ref(vpc), Description="the VPC"))
-    t.add_output(Output("VpcCidr", Value=options.cidr, Description="the VPC's CIDR block"))
-    t.add_output(
-        Output(
-            "PublicSubnetIds",
-            Value=Join(",", [Ref(s) for s in subnets]),
-            Description="public subnets, in the order of AvailabilityZones",
-        )
-    )
-    t.add_output(Output("PublicRouteTableId", Value=Ref(public_rt)))
     return t

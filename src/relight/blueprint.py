@@ -40,9 +40,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from relight.errors import BlueprintError
 
 if TYPE_CHECKING:
-    from troposphere import Template
+    from troposphere import Parameter, Template
 
 _MARK = "__relight_blueprint__"
+PURPOSE_PARAMETER = "RelightPurpose"
+PURPOSES = ("failover", "test", "drill", "home")
+PROTECTED = "Protected"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -83,6 +86,30 @@ class Blueprint:
         template = self.build(self.options_from(params))
         template.set_version("2010-09-09")
         return template
+
+
+def purpose_parameter(template: Template) -> Parameter:
+    """Declare relight's reserved `RelightPurpose` Parameter and the `Protected` condition.
+
+    relight fills `RelightPurpose` with the run's purpose (failover, test, drill or home);
+    `Protected` is true for failover and home, so deletion protection is on where the
+    environment is the real one and off for drills and test copies, with one template.
+    """
+    from troposphere import Equals, Or, Parameter, Ref
+
+    parameter = template.add_parameter(
+        Parameter(
+            PURPOSE_PARAMETER,
+            Type="String",
+            AllowedValues=list(PURPOSES),
+            Default="failover",
+            Description="Filled by relight: why this stack exists",
+        )
+    )
+    template.add_condition(
+        PROTECTED, Or(Equals(Ref(parameter), "failover"), Equals(Ref(parameter), "home"))
+    )
+    return parameter
 
 
 def blueprint(

@@ -157,8 +157,11 @@ def check_references(path: Path, env: Environment) -> None:
                 )
             elif dep == key:
                 problems.append(f"stacks.{key}.depends_on: a stack cannot depend on itself")
-        for param, value in spec.params.items():
-            where = f"stacks.{key}.params.{param}"
+        for section, param, value in [
+            *(("params", k, v) for k, v in spec.params.items()),
+            *(("stand_in_params", k, v) for k, v in spec.stand_in_params.items()),
+        ]:
+            where = f"stacks.{key}.{section}.{param}"
             if isinstance(value, ArtifactRef) and value.artifact not in env.artifacts:
                 known = ", ".join(env.artifacts) or "(none declared)"
                 problems.append(f"{where}: unknown artifact {value.artifact!r}; artifacts: {known}")
@@ -184,10 +187,12 @@ def check_blueprints(path: Path, env: Environment, registry: Registry) -> None:
                 f"known: {', '.join(registry.names())} (from {registry.directory})"
             )
             continue
-        try:
-            registry[spec.blueprint].options_from(spec.params)
-        except BlueprintError as exc:
-            problems.append(f"stacks.{key}.params.{exc.message}")
+        for section, stand_in in (("params", False), ("stand_in_params", True)):
+            try:
+                registry[spec.blueprint].options_from(spec.params_for(stand_in))
+            except BlueprintError as exc:
+                problems.append(f"stacks.{key}.{section}.{exc.message}")
+                break
     if problems:
         raise ConfigError(f"{path}: " + "\n  ".join(problems))
 

@@ -194,9 +194,17 @@ class StackSpec(_Strict):
     blueprint: str
     params: dict[str, Param] = Field(default_factory=dict)
     depends_on: list[str] = Field(default_factory=list)
+    # The documented switch for what the local stand-in cannot simulate: skip the stack
+    # there, or override some of its params there. Never used on AWS.
+    stand_in_skip: bool = False
+    stand_in_params: dict[str, Param] = Field(default_factory=dict)
+
+    def params_for(self, stand_in: bool) -> dict[str, ParamValue]:
+        return {**self.params, **self.stand_in_params} if stand_in else dict(self.params)
 
     def output_refs(self) -> list[tuple[str, OutputRef]]:
-        return [(k, v) for k, v in self.params.items() if isinstance(v, OutputRef)]
+        every = {**self.params, **self.stand_in_params}
+        return [(k, v) for k, v in every.items() if isinstance(v, OutputRef)]
 
     def dependencies(self) -> set[str]:
         """Explicit `depends_on` plus the stacks whose outputs this one reads."""

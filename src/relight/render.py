@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from relight.blueprint import PURPOSE_PARAMETER, PURPOSES
 from relight.config import LoadedEnvironment
 from relight.environment import ArtifactRef, OutputRef, ParamValue, ZonesRef
 from relight.errors import ConfigError, RenderError
@@ -22,9 +23,9 @@ from relight.lint import Finding, lint_template
 MAX_RESOURCES = 500
 MAX_PARAMETERS = 200
 MAX_OUTPUTS = 200
-MAX_INLINE_BODY = 51_200
+MAX_INLINE_BODY = 51_200  # larger bodies are uploaded to S3 by the deploy step
+MAX_BODY = 1_000_000  # CloudFormation's limit for a template in S3
 
-PURPOSES = ("failover", "test", "drill", "home")
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,9 @@ class Plan:
     region: str
     purpose: str
     namespace: str | None
+    stand_in: bool = False
     stacks: dict[str, StackPlan] = field(default_factory=dict)  # in creation order
+    skipped: dict[str, str] = field(default_factory=dict)  # stack → why it is not built
 
     @property
     def env_name(self) -> str:
@@ -76,14 +79,23 @@ def _where(loaded: LoadedEnvironment, key: str, suffix: str = "") -> str:
     return f"{loaded.path}: stacks.{key}.params{suffix}"
 
 
-def _split_params(loaded: LoadedEnvironment, key: str, template: Any) -> dict[str, ParamValue]:
+def _split_params(
+    loaded: LoadedEnvironment, key: str, template: Any, params: dict[str, ParamValue], purpose: str
+) -> dict[str, ParamValue]:
     """The stack's params that are template Parameters; anything else unknown is an error."""
     spec = loaded.env.stacks[key]
     blueprint = loaded.registry[spec.blueprint]
     options = set(blueprint.options_model.model_fields)
     declared = template.parameters
-    given = {k: v for k, v in spec.params.items() if k not in options}
+    given = {k: v for k, v in params.items() if k not in options}
     problems = []
+    if PURPOSE_PARAMETER in given:
+        problems.append(
+            f"{_where(loaded, key, '.' + PURPOSE_PARAMETER)}: reserved; relight fills it "
+            "with the run's purpose"
+        )
+    elif PURPOSE_PARAMETER in declared:
+        given[PURPOSE_PARAMETER] = purpose
     for name in given:
         if name not in declared:
             problems.append(
@@ -116,19 +128,19 @@ def _check_limits(name: str, template: Any, body: str) -> None:
                 hint="split it into several stacks in the environment file",
             )
     size = len(body.encode())
-    if size > MAX_INLINE_BODY:
+    if size > MAX_BODY:
         raise RenderError(
             f"stack {name}: the template is {size:,} bytes, over CloudFormation's "
-            f"{MAX_INLINE_BODY:,}-byte limit for a template passed inline",
-            hint="split the stack; uploading large templates to S3 is not supported yet",
+            f"{MAX_BODY:,}-byte limit",
+            hint="split it into several stacks in the environment file",
         )
 
 
-def _check_zone_counts(loaded: LoadedEnvironment, region: str) -> None:
+def _check_zone_counts(loaded: LoadedEnvironment, region: str, stand_in: bool) -> None:
     """An `az_count` option must agree with the number of zones chosen in the region."""
     wanted = loaded.env.zones.count_for(region)
     for key, spec in loaded.env.stacks.items():
-        count = spec.params.get("az_count")
+        count = spec.params_for(stand_in).get("az_count")
         if isinstance(count, int) and count != wanted:
             raise ConfigError(
                 f"{_where(loaded, key, '.az_count')}: {count}, but zones gives {wanted} "
@@ -142,16 +154,34 @@ def build_plan(
     *,
     purpose: str = "failover",
     namespace: str | None = None,
+    stand_in: bool = False,
 ) -> Plan:
-    """Render every stack's template and check it against the plan's own references."""
+    """Render every stack's template and check it against the plan's own references.
+
+    With `stand_in`, stacks marked `stand_in_skip` are left out and `stand_in_params`
+    override their params: the documented switch for what the stand-in cannot simulate.
+    """
     if purpose not in PURPOSES:
         raise ValueError(f"purpose must be one of {PURPOSES}")
-    _check_zone_counts(loaded, region)
-    plan = Plan(loaded=loaded, region=region, purpose=purpose, namespace=namespace)
+    _check_zone_counts(loaded, region, stand_in)
+    plan = Plan(
+        loaded=loaded, region=region, purpose=purpose, namespace=namespace, stand_in=stand_in
+    )
     for key in loaded.order:
         spec = loaded.env.stacks[key]
-        template = loaded.registry[spec.blueprint].render(spec.params)
-        parameters = _split_params(loaded, key, template)
+        if stand_in and spec.stand_in_skip:
+            plan.skipped[key] = "stand_in_skip: the local stand-in cannot simulate it"
+            continue
+        needs = sorted({r.stack for _, r in spec.output_refs() if r.stack in plan.skipped})
+        if needs:
+            raise ConfigError(
+                f"{loaded.path}: stacks.{key} needs {', '.join(needs)}, which the stand-in "
+                "skips; mark it stand_in_skip too, or override the references in "
+                "stand_in_params"
+            )
+        params = spec.params_for(stand_in)
+        template = loaded.registry[spec.blueprint].render(params)
+        parameters = _split_params(loaded, key, template, params, purpose)
         for param, value in parameters.items():
             if isinstance(value, OutputRef):
                 source = plan.stacks[value.stack]
@@ -161,7 +191,7 @@ def build_plan(
                         f"(blueprint {source.blueprint}) has no output {value.output!r}; "
                         f"outputs: {', '.join(source.outputs)}"
                     )
-        body = json.dumps(template.to_dict(), indent=1, sort_keys=False)
+        body = json.dumps(template.to_dict(), separators=(",", ":"))
         name = stack_name(loaded.env.name, key, namespace)
         _check_limits(name, template, body)
         plan.stacks[key] = StackPlan(
@@ -171,7 +201,7 @@ def build_plan(
             body=body,
             parameters=parameters,
             outputs=tuple(template.outputs),
-            depends_on=tuple(sorted(spec.dependencies())),
+            depends_on=tuple(sorted(d for d in spec.dependencies() if d not in plan.skipped)),
             resource_count=len(template.resources),
         )
     return plan
@@ -241,7 +271,7 @@ def write_plan(plan: Plan, out: Path) -> list[Path]:
     written = []
     for key, sp in plan.stacks.items():
         template_path = out / f"{key}.template.json"
-        template_path.write_text(sp.body + "\n", encoding="utf-8")
+        template_path.write_text(json.dumps(json.loads(sp.body), indent=2) + "\n", "utf-8")
         params = [
             {"ParameterKey": name, "ParameterValue": placeholder(value)}
             for name, value in sp.parameters.items()

@@ -1,0 +1,279 @@
+"""compute: instances from an AMI, as an Auto Scaling group or as fixed instances.
+
+Both modes launch from one launch template: the AMI and the data volume's
+snapshot are Parameters filled by discovery; root and data volumes are gp3,
+encrypted (with `KmsKeyId` when given, else the account's default EBS key);
+IMDSv2 is required; user data is rendered from a Jinja2 template in
+`blueprints/user_data/`; an IAM role grants Systems Manager access and
+nothing more. Instances spread across the subnets, one per AZ in turn.
+In `asg` mode, the group registers with `TargetGroupArn` when one is given.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import jinja2
+from pydantic import Field, field_validator, model_validator
+from troposphere import (
+    Base64,
+    Equals,
+    GetAtt,
+    If,
+    Join,
+    Not,
+    Output,
+    Parameter,
+    Ref,
+    Select,
+    Sub,
+    Tags,
+    Template,
+    autoscaling,
+    ec2,
+    iam,
+)
+
+from relight.blueprint import Options, blueprint
+
+USER_DATA = Path(__file__).parent / "user_data"
+ADMIN_POLICIES = {"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"}
+
+
+class ComputeOptions(Options):
+    mode: Literal["asg", "instances"] = "asg"
+    instance_type: str = Field(default="t3.micro", pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+    az_count: int = Field(default=2, ge=1, le=6, description="length of SubnetIds")
+    count: int = Field(default=2, ge=1, le=490, description="instances (mode: instances)")
+    min_size: int = Field(default=2, ge=0, le=1000)
+    max_size: int = Field(default=4, ge=1, le=1000)
+    desired: int | None = Field(default=None, ge=0, le=1000)
+    root_device: str = Field(default="/dev/xvda", description="the AMI's root device name")
+    root_volume_gb: int = Field(default=16, ge=8, le=16384)
+    data_volume: bool = Field(default=True, description="restore a data volume from a snapshot")
+    data_device: str = "/dev/sdf"
+    mount_point: str = "/data"
+    delete_data_on_teardown: bool = Field(
+        default=False, description="keep restored data volumes when instances go away"
+    )
+    app_port: int = Field(default=8080, ge=1, le=65535)
+    user_data: str | None = Field(default="web.sh.j2", description="template in user_data/")
+    user_data_environment: dict[str, str] = Field(default_factory=dict)
+    user_data_command: str = ""
+    managed_policies: list[str] = Field(
+        default_factory=list, description="extra AWS managed policy names for the role"
+    )
+    health_check_grace_seconds: int = Field(default=300, ge=0)
+
+    @field_validator("managed_policies")
+    @classmethod
+    def _no_admin(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if name in ADMIN_POLICIES or name.endswith("FullAccess"):
+                raise ValueError(f"{name}: instances get least privilege, not {name}")
+            if not re.fullmatch(r"[A-Za-z0-9+=,.@_/-]+", name):
+                raise ValueError(f"{name!r} is not a managed policy name")
+        return names
+
+    @field_validator("user_data")
+    @classmethod
+    def _template_exists(cls, name: str | None) -> str | None:
+        if name is not None and not (USER_DATA / name).is_file():
+            known = ", ".join(sorted(p.name for p in USER_DATA.glob("*.j2")))
+            raise ValueError(f"no user data template {name!r} in {USER_DATA}; known: {known}")
+        return name
+
+    @model_validator(mode="after")
+    def _sizes(self) -> ComputeOptions:
+        desired = self.desired if self.desired is not None else self.min_size
+        if not self.min_size <= desired <= self.max_size:
+            raise ValueError(
+                f"min_size {self.min_size} <= desired {desired} <= max_size {self.max_size} "
+                "does not hold"
+            )
+        return self
+
+    def rendered_user_data(self) -> str | None:
+        if self.user_data is None:
+            return None
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(USER_DATA),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            autoescape=False,
+        )
+        return env.get_template(self.user_data).render(
+            data_device=self.data_device if self.data_volume else None,
+            mount_point=self.mount_point,
+            app_port=self.app_port,
+            environment=self.user_data_environment,
+            command=self.user_data_command,
+        )
+
+
+def _role(t: Template, options: ComputeOptions) -> iam.InstanceProfile:
+    policies = ["AmazonSSMManagedInstanceCore", *options.managed_policies]
+    role = t.add_resource(
+        iam.Role(
+            "InstanceRole",
+            AssumeRolePolicyDocument={
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "ec2.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            },
+            ManagedPolicyArns=[
+                Sub(f"arn:${{AWS::Partition}}:iam::aws:policy/{name}") for name in policies
+            ],
+            Tags=Tags(Name=Ref("AWS::StackName")),
+        )
+    )
+    return t.add_resource(iam.InstanceProfile("InstanceProfile", Roles=[Ref(role)]))
+
+
+def _volumes(options: ComputeOptions, snapshot: Parameter | None) -> list[object]:
+    key = If("HasKmsKey", Ref("KmsKeyId"), Ref("AWS::NoValue"))
+    volumes = [
+        ec2.LaunchTemplateBlockDeviceMapping(
+            DeviceName=options.root_device,
+            Ebs=ec2.EBSBlockDevice(
+                VolumeType="gp3",
+                VolumeSize=options.root_volume_gb,
+                Encrypted=True,
+                KmsKeyId=key,
+                DeleteOnTermination=True,
+            ),
+        )
+    ]
+    if snapshot is not None:
+        volumes.append(
+            ec2.LaunchTemplateBlockDeviceMapping(
+                DeviceName=options.data_device,
+                Ebs=ec2.EBSBlockDevice(
+                    SnapshotId=Ref(snapshot),
+                    VolumeType="gp3",
+                    Encrypted=True,
+                    KmsKeyId=key,
+                    DeleteOnTermination=options.delete_data_on_teardown,
+                ),
+            )
+        )
+    return volumes
+
+
+@blueprint(
+    "compute",
+    sample={"mode": "asg", "az_count": 3, "min_size": 3, "max_size": 6, "app_port": 8080},
+)
+def compute(options: ComputeOptions) -> Template:
+    """Instances or an Auto Scaling group from an AMI, data volumes from a snapshot, IMDSv2, SSM."""
+    t = Template(Description=f"relight compute ({options.mode})")
+    image = t.add_parameter(
+        Parameter("ImageId", Type="AWS::EC2::Image::Id", Description="AMI to launch from")
+    )
+    snapshot = None
+    if options.data_volume:
+        snapshot = t.add_parameter(
+            Parameter(
+                "DataSnapshotId",
+                Type="String",
+                AllowedPattern=r"^snap-[0-9a-f]+$",
+                Description="EBS snapshot each data volume is restored from",
+            )
+        )
+    t.add_parameter(
+        Parameter(
+            "KmsKeyId",
+            Type="String",
+            Default="",
+            Description="KMS key for the volumes; empty for the account's default EBS key",
+        )
+    )
+    t.add_condition("HasKmsKey", Not(Equals(Ref("KmsKeyId"), "")))
+    subnets = t.add_parameter(
+        Parameter(
+            "SubnetIds",
+            Type="List<AWS::EC2::Subnet::Id>",
+            Description=f"{options.az_count} subnets, one per AZ",
+        )
+    )
+    group = t.add_parameter(Parameter("SecurityGroupId", Type="AWS::EC2::SecurityGroup::Id"))
+    profile = _role(t, options)
+    user_data = options.rendered_user_data()
+    data = ec2.LaunchTemplateData(
+        ImageId=Ref(image),
+        InstanceType=options.instance_type,
+        IamInstanceProfile=ec2.IamInstanceProfile(Arn=GetAtt(profile, "Arn")),
+        SecurityGroupIds=[Ref(group)],
+        MetadataOptions=ec2.MetadataOptions(
+            HttpTokens="required", HttpEndpoint="enabled", HttpPutResponseHopLimit=1
+        ),
+        Monitoring=ec2.Monitoring(Enabled=True),
+        EbsOptimized=True,
+        BlockDeviceMappings=_volumes(options, snapshot),
+        TagSpecifications=[
+            ec2.TagSpecifications(ResourceType=kind, Tags=Tags(Name=Ref("AWS::StackName")))
+            for kind in ("instance", "volume")
+        ],
+    )
+    if user_data is not None:
+        data.UserData = Base64(Sub(user_data))
+    template = t.add_resource(
+        ec2.LaunchTemplate(
+            "LaunchTemplate",
+            LaunchTemplateData=data,
+        )
+    )
+    version = GetAtt(template, "LatestVersionNumber")
+    if options.mode == "asg":
+        target = t.add_parameter(
+            Parameter(
+                "TargetGroupArn",
+                Type="String",
+                Default="",
+                Description="target group to register with; empty for none",
+            )
+        )
+        t.add_condition("HasTargetGroup", Not(Equals(Ref(target), "")))
+        desired = options.desired if options.desired is not None else options.min_size
+        asg = t.add_resource(
+            autoscaling.AutoScalingGroup(
+                "AutoScalingGroup",
+                MinSize=str(options.min_size),
+                MaxSize=str(options.max_size),
+                DesiredCapacity=str(desired),
+                VPCZoneIdentifier=Ref(subnets),
+                LaunchTemplate=autoscaling.LaunchTemplateSpecification(
+                    LaunchTemplateId=Ref(template), Version=version
+                ),
+                TargetGroupARNs=If("HasTargetGroup", [Ref(target)], Ref("AWS::NoValue")),
+                HealthCheckType=If("HasTargetGroup", "ELB", "EC2"),
+                HealthCheckGracePeriod=options.health_check_grace_seconds,
+                Tags=[autoscaling.Tag("Name", Ref("AWS::StackName"), True)],
+            )
+        )
+        t.add_output(Output("AutoScalingGroupName", Value=Ref(asg)))
+    else:
+        instances = [
+            t.add_resource(
+                ec2.Instance(
+                    f"Instance{index + 1}",
+                    LaunchTemplate=ec2.LaunchTemplateSpecification(
+                        LaunchTemplateId=Ref(template), Version=version
+                    ),
+                    SubnetId=Select(index % options.az_count, Ref(subnets)),
+                    Tags=Tags(Name=Join("-", [Ref("AWS::StackName"), str(index + 1)])),
+                )
+            )
+            for index in range(options.count)
+        ]
+        t.add_output(Output("InstanceIds", Value=Join(",", [Ref(i) for i in instances])))
+    t.add_output(Output("InstanceRoleProfileArn", Value=GetAtt(profile, "Arn")))
+    return t

@@ -1,0 +1,245 @@
+"""database: an RDS instance restored from a DB snapshot, or an Aurora cluster from a cluster snapshot.
+
+The snapshot is the `SnapshotIdentifier` Parameter, filled by discovery with
+the newest copy in the target region. No password is in the template: a
+restore keeps the snapshot's master credentials. Storage stays encrypted: an
+RDS instance inherits the snapshot's key (a cross-region copy is encrypted
+with the target region's key when it is copied); an Aurora cluster takes
+`KmsKeyId` when given. The database gets its own security group, open only to
+`ClientSecurityGroupId` on its port. Deletion protection follows relight's
+purpose (on for a failover, off for a drill), and deleting the stack leaves a
+final snapshot (DeletionPolicy Snapshot).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from troposphere import (
+    Equals,
+    GetAtt,
+    If,
+    Join,
+    Not,
+    Output,
+    Parameter,
+    Ref,
+    Sub,
+    Tags,
+    Template,
+    ec2,
+    iam,
+    rds,
+)
+
+from relight.blueprint import PROTECTED, Options, blueprint, purpose_parameter
+
+ENGINE_PORTS = {
+    "postgres": 5432,
+    "mysql": 3306,
+    "mariadb": 3306,
+    "aurora-postgresql": 5432,
+    "aurora-mysql": 3306,
+}
+LOG_EXPORTS = {
+    "postgres": ["postgresql", "upgrade"],
+    "aurora-postgresql": ["postgresql"],
+    "mysql": ["error", "general", "slowquery"],
+    "mariadb": ["error", "general", "slowquery"],
+    "aurora-mysql": ["error", "general", "slowquery"],
+}
+
+
+class DatabaseOptions(Options):
+    mode: Literal["instance", "aurora"] = "instance"
+    engine: Literal["postgres", "mysql", "mariadb", "aurora-postgresql", "aurora-mysql"] = (
+        "postgres"
+    )
+    instance_class: str = Field(default="db.t4g.medium", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+    aurora_instances: int = Field(default=2, ge=1, le=15, description="writer + readers")
+    multi_az: bool = True
+    storage_type: Literal["gp3", "io1", "io2"] = "gp3"
+    backup_retention_days: int = Field(default=7, ge=1, le=35)
+    monitoring_interval: Literal[0, 1, 5, 10, 15, 30, 60] = 60
+    performance_insights: bool = True
+
+    @model_validator(mode="after")
+    def _engine_fits_mode(self) -> DatabaseOptions:
+        aurora = self.engine.startswith("aurora-")
+        if aurora != (self.mode == "aurora"):
+            wanted = "an aurora-* engine" if self.mode == "aurora" else "a non-Aurora engine"
+            raise ValueError(f"mode {self.mode} needs {wanted}, not {self.engine}")
+        return self
+
+    @property
+    def port(self) -> int:
+        return ENGINE_PORTS[self.engine]
+
+
+def _monitoring_role(t: Template) -> iam.Role:
+    return t.add_resource(
+        iam.Role(
+            "MonitoringRole",
+            AssumeRolePolicyDocument={
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "monitoring.rds.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            },
+            ManagedPolicyArns=[
+                Sub(
+                    "arn:${AWS::Partition}:iam::aws:policy/service-role/"
+                    "AmazonRDSEnhancedMonitoringRole"
+                )
+            ],
+        )
+    )
+
+
+@blueprint("database", sample={"mode": "instance", "engine": "postgres", "multi_az": True})
+def database(options: DatabaseOptions) -> Template:
+    """RDS restored from a snapshot (or Aurora from a cluster snapshot), encrypted, no password."""
+    t = Template(Description=f"relight database ({options.mode}, {options.engine}) from a snapshot")
+    purpose_parameter(t)
+    snapshot = t.add_parameter(
+        Parameter(
+            "SnapshotIdentifier",
+            Type="String",
+            MinLength=1,
+            Description="DB (or DB cluster) snapshot to restore, in this region",
+        )
+    )
+    vpc = t.add_parameter(Parameter("VpcId", Type="AWS::EC2::VPC::Id"))
+    subnets = t.add_parameter(
+        Parameter("SubnetIds", Type="List<AWS::EC2::Subnet::Id>", Description="data subnets")
+    )
+    client = t.add_parameter(
+        Parameter(
+            "ClientSecurityGroupId",
+            Type="AWS::EC2::SecurityGroup::Id",
+            Description="the application's group, allowed to connect",
+        )
+    )
+    group = t.add_resource(
+        ec2.SecurityGroup(
+            "DatabaseSecurityGroup",
+            GroupDescription="relight database",
+            VpcId=Ref(vpc),
+            SecurityGroupIngress=[
+                ec2.SecurityGroupRule(
+                    IpProtocol="tcp",
+                    FromPort=options.port,
+                    ToPort=options.port,
+                    SourceSecurityGroupId=Ref(client),
+                    Description=f"{options.engine} from the application",
+                )
+            ],
+            SecurityGroupEgress=[
+                ec2.SecurityGroupRule(
+                    IpProtocol="icmp",
+                    FromPort=252,
+                    ToPort=86,
+                    CidrIp="127.0.0.1/32",
+                    Description="no egress: replaces AWS's default allow-all rule",
+                )
+            ],
+            Tags=Tags(Name=Join("-", [Ref("AWS::StackName"), "db"])),
+        )
+    )
+    subnet_group = t.add_resource(
+        rds.DBSubnetGroup(
+            "SubnetGroup", DBSubnetGroupDescription="relight data subnets", SubnetIds=Ref(subnets)
+        )
+    )
+    monitoring = _monitoring_role(t) if options.monitoring_interval else None
+    common: dict[str, object] = {
+        "DBInstanceClass": options.instance_class,
+        "PubliclyAccessible": False,
+        "AutoMinorVersionUpgrade": True,
+        "EnablePerformanceInsights": options.performance_insights,
+        "MonitoringInterval": options.monitoring_interval,
+        "Tags": Tags(Name=Ref("AWS::StackName")),
+    }
+    if monitoring is not None:
+        common["MonitoringRoleArn"] = GetAtt(monitoring, "Arn")
+    protected = If(PROTECTED, True, False)
+    if options.mode == "instance":
+        instance = t.add_resource(
+            rds.DBInstance(
+                "Database",
+                DeletionPolicy="Snapshot",
+                UpdateReplacePolicy="Snapshot",
+                DBSnapshotIdentifier=Ref(snapshot),
+                DBSubnetGroupName=Ref(subnet_group),
+                VPCSecurityGroups=[Ref(group)],
+                MultiAZ=options.multi_az,
+                StorageType=options.storage_type,
+                BackupRetentionPeriod=options.backup_retention_days,
+                DeletionProtection=protected,
+                EnableIAMDatabaseAuthentication=True,
+                EnableCloudwatchLogsExports=LOG_EXPORTS[options.engine],
+                CopyTagsToSnapshot=True,
+                Metadata={
+                    "checkov": {
+                        "skip": [
+                            {
+                                "id": "CKV_AWS_16",
+                                "comment": "a restore inherits encryption from its snapshot; "
+                                "relight restores from encrypted copies",
+                            }
+                        ]
+                    }
+                },
+                **common,
+            )
+        )
+        t.add_output(Output("Endpoint", Value=GetAtt(instance, "Endpoint.Address")))
+        t.add_output(Output("DatabaseIdentifier", Value=Ref(instance)))
+    else:
+        key = t.add_parameter(
+            Parameter(
+                "KmsKeyId",
+                Type="String",
+                Default="",
+                Description="KMS key in this region; empty to keep the snapshot's",
+            )
+        )
+        t.add_condition("HasKmsKey", Not(Equals(Ref(key), "")))
+        cluster = t.add_resource(
+            rds.DBCluster(
+                "Cluster",
+                DeletionPolicy="Snapshot",
+                UpdateReplacePolicy="Snapshot",
+                Engine=options.engine,
+                SnapshotIdentifier=Ref(snapshot),
+                KmsKeyId=If("HasKmsKey", Ref(key), Ref("AWS::NoValue")),
+                StorageEncrypted=True,
+                DBSubnetGroupName=Ref(subnet_group),
+                VpcSecurityGroupIds=[Ref(group)],
+                BackupRetentionPeriod=options.backup_retention_days,
+                DeletionProtection=protected,
+                EnableIAMDatabaseAuthentication=True,
+                EnableCloudwatchLogsExports=LOG_EXPORTS[options.engine],
+                CopyTagsToSnapshot=True,
+            )
+        )
+        for index in range(options.aurora_instances):
+            t.add_resource(
+                rds.DBInstance(
+                    f"ClusterInstance{index + 1}",
+                    Engine=options.engine,
+                    DBClusterIdentifier=Ref(cluster),
+                    **common,
+                )
+            )
+        t.add_output(Output("Endpoint", Value=GetAtt(cluster, "Endpoint.Address")))
+        t.add_output(Output("ReaderEndpoint", Value=GetAtt(cluster, "ReadEndpoint.Address")))
+        t.add_output(Output("DatabaseIdentifier", Value=Ref(cluster)))
+    t.add_output(Output("Port", Value=str(options.port)))
+    t.add_output(Output("SecurityGroupId", Value=GetAtt(group, "GroupId")))
+    return t
