@@ -10,7 +10,7 @@ REGION ?=
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint render failover discover status teardown local-status local-stop clean bench
+.PHONY: help setup test golden lint render failover discover status teardown local-status local-stop clean bench
 
 help: ## Show the targets and what they do
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,6 +27,9 @@ setup: $(STAMP) ## Create .venv and install relight with its stand-in and dev ex
 
 test: setup ## Run the test suite
 	$(BIN)/pytest -q
+
+golden: setup ## Regenerate tests/golden/ from the blueprints' samples (review the diff)
+	RELIGHT_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/test_golden.py
 
 lint: setup ## Run ruff and mypy (strict) over the code
 	$(BIN)/ruff check src blueprints tests bench

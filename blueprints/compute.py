@@ -1,6 +1,7 @@
 """compute: instances from an AMI, as an Auto Scaling group or as fixed instances.
 
-Both modes launch from one launch template: the AMI and the data volume's
+Both modes launch with the same settings (an Auto Scaling group through a
+launch template, fixed instances with them as their own properties): the AMI and the data volume's
 snapshot are Parameters filled by discovery; root and data volumes are gp3,
 encrypted (with `KmsKeyId` when given, else the account's default EBS key);
 IMDSv2 is required; user data is rendered from a Jinja2 template in
@@ -138,12 +139,18 @@ def _role(t: Template, options: ComputeOptions) -> iam.InstanceProfile:
     return t.add_resource(iam.InstanceProfile("InstanceProfile", Roles=[Ref(role)]))
 
 
-def _volumes(options: ComputeOptions, snapshot: Parameter | None) -> list[object]:
+def _volumes(options: ComputeOptions, snapshot: Parameter | None, fixed: bool) -> list[object]:
+    """Root and data volumes: gp3, encrypted, the data volume restored from the snapshot."""
+    mapping, device = (
+        (ec2.BlockDeviceMapping, ec2.EbsBlockDevice)
+        if fixed
+        else (ec2.LaunchTemplateBlockDeviceMapping, ec2.EBSBlockDevice)
+    )
     key = If("HasKmsKey", Ref("KmsKeyId"), Ref("AWS::NoValue"))
     volumes = [
-        ec2.LaunchTemplateBlockDeviceMapping(
+        mapping(
             DeviceName=options.root_device,
-            Ebs=ec2.EBSBlockDevice(
+            Ebs=device(
                 VolumeType="gp3",
                 VolumeSize=options.root_volume_gb,
                 Encrypted=True,
@@ -154,9 +161,9 @@ def _volumes(options: ComputeOptions, snapshot: Parameter | None) -> list[object
     ]
     if snapshot is not None:
         volumes.append(
-            ec2.LaunchTemplateBlockDeviceMapping(
+            mapping(
                 DeviceName=options.data_device,
-                Ebs=ec2.EBSBlockDevice(
+                Ebs=device(
                     SnapshotId=Ref(snapshot),
                     VolumeType="gp3",
                     Encrypted=True,
@@ -166,6 +173,31 @@ def _volumes(options: ComputeOptions, snapshot: Parameter | None) -> list[object
             )
         )
     return volumes
+
+
+def _launch_settings(
+    options: ComputeOptions,
+    image: Parameter,
+    snapshot: Parameter | None,
+    group: Parameter,
+    fixed: bool,
+) -> dict[str, object]:
+    """What every instance is launched with, shaped for an Instance or a launch template."""
+    settings: dict[str, object] = {
+        "ImageId": Ref(image),
+        "InstanceType": options.instance_type,
+        "SecurityGroupIds": [Ref(group)],
+        "MetadataOptions": ec2.MetadataOptions(
+            HttpTokens="required", HttpEndpoint="enabled", HttpPutResponseHopLimit=1
+        ),
+        "Monitoring": True if fixed else ec2.Monitoring(Enabled=True),
+        "EbsOptimized": True,
+        "BlockDeviceMappings": _volumes(options, snapshot, fixed),
+    }
+    user_data = options.rendered_user_data()
+    if user_data is not None:
+        settings["UserData"] = Base64(Sub(user_data))
+    return settings
 
 
 @blueprint(
@@ -206,32 +238,6 @@ def compute(options: ComputeOptions) -> Template:
     )
     group = t.add_parameter(Parameter("SecurityGroupId", Type="AWS::EC2::SecurityGroup::Id"))
     profile = _role(t, options)
-    user_data = options.rendered_user_data()
-    data = ec2.LaunchTemplateData(
-        ImageId=Ref(image),
-        InstanceType=options.instance_type,
-        IamInstanceProfile=ec2.IamInstanceProfile(Arn=GetAtt(profile, "Arn")),
-        SecurityGroupIds=[Ref(group)],
-        MetadataOptions=ec2.MetadataOptions(
-            HttpTokens="required", HttpEndpoint="enabled", HttpPutResponseHopLimit=1
-        ),
-        Monitoring=ec2.Monitoring(Enabled=True),
-        EbsOptimized=True,
-        BlockDeviceMappings=_volumes(options, snapshot),
-        TagSpecifications=[
-            ec2.TagSpecifications(ResourceType=kind, Tags=Tags(Name=Ref("AWS::StackName")))
-            for kind in ("instance", "volume")
-        ],
-    )
-    if user_data is not None:
-        data.UserData = Base64(Sub(user_data))
-    template = t.add_resource(
-        ec2.LaunchTemplate(
-            "LaunchTemplate",
-            LaunchTemplateData=data,
-        )
-    )
-    version = GetAtt(template, "LatestVersionNumber")
     if options.mode == "asg":
         target = t.add_parameter(
             Parameter(
@@ -243,6 +249,21 @@ def compute(options: ComputeOptions) -> Template:
         )
         t.add_condition("HasTargetGroup", Not(Equals(Ref(target), "")))
         desired = options.desired if options.desired is not None else options.min_size
+        template = t.add_resource(
+            ec2.LaunchTemplate(
+                "LaunchTemplate",
+                LaunchTemplateData=ec2.LaunchTemplateData(
+                    IamInstanceProfile=ec2.IamInstanceProfile(Arn=GetAtt(profile, "Arn")),
+                    TagSpecifications=[
+                        ec2.TagSpecifications(
+                            ResourceType=kind, Tags=Tags(Name=Ref("AWS::StackName"))
+                        )
+                        for kind in ("instance", "volume")
+                    ],
+                    **_launch_settings(options, image, snapshot, group, fixed=False),
+                ),
+            )
+        )
         asg = t.add_resource(
             autoscaling.AutoScalingGroup(
                 "AutoScalingGroup",
@@ -251,7 +272,8 @@ def compute(options: ComputeOptions) -> Template:
                 DesiredCapacity=str(desired),
                 VPCZoneIdentifier=Ref(subnets),
                 LaunchTemplate=autoscaling.LaunchTemplateSpecification(
-                    LaunchTemplateId=Ref(template), Version=version
+                    LaunchTemplateId=Ref(template),
+                    Version=GetAtt(template, "LatestVersionNumber"),
                 ),
                 TargetGroupARNs=If("HasTargetGroup", [Ref(target)], Ref("AWS::NoValue")),
                 HealthCheckType=If("HasTargetGroup", "ELB", "EC2"),
@@ -265,11 +287,10 @@ def compute(options: ComputeOptions) -> Template:
             t.add_resource(
                 ec2.Instance(
                     f"Instance{index + 1}",
-                    LaunchTemplate=ec2.LaunchTemplateSpecification(
-                        LaunchTemplateId=Ref(template), Version=version
-                    ),
+                    IamInstanceProfile=Ref(profile),
                     SubnetId=Select(index % options.az_count, Ref(subnets)),
                     Tags=Tags(Name=Join("-", [Ref("AWS::StackName"), str(index + 1)])),
+                    **_launch_settings(options, image, snapshot, group, fixed=True),
                 )
             )
             for index in range(options.count)

@@ -1,4 +1,4 @@
-"""database: an RDS instance restored from a DB snapshot, or an Aurora cluster from a cluster snapshot.
+"""database: RDS restored from a DB snapshot, or Aurora from a DB cluster snapshot.
 
 The snapshot is the `SnapshotIdentifier` Parameter, filled by discovery with
 the newest copy in the target region. No password is in the template: a

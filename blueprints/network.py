@@ -62,9 +62,8 @@ class NetworkOptions(Options):
 
     @model_validator(mode="after")
     def _plan_fits(self) -> NetworkOptions:
-        if "public" not in self.tiers:
-            if self.nat != "none":
-                raise ValueError(f"nat: {self.nat} needs the public tier for its NAT gateways")
+        if "public" not in self.tiers and self.nat != "none":
+            raise ValueError(f"nat: {self.nat} needs the public tier for its NAT gateways")
         if self.nat != "none" and "private" not in self.tiers:
             raise ValueError(f"nat: {self.nat} serves the private tier, which is not in tiers")
         plan = self.subnet_plan()  # raises on overlaps, strays and too-small blocks

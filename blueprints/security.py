@@ -2,7 +2,8 @@
 
     groups:
       lb:  {ingress: [{cidr: 0.0.0.0/0, ports: [80, 443]}], egress: [{group: web, port: 8080}]}
-      web: {ingress: [{group: lb, port: 8080}], egress: [{cidr: 0.0.0.0/0, port: 443}, {group: db, port: 5432}]}
+      web: {ingress: [{group: lb, port: 8080}],
+            egress: [{cidr: 0.0.0.0/0, port: 443}, {group: db, port: 5432}]}
       db:  {ingress: [{group: web, port: 5432}], egress: []}
 
 Every rule carries a description (one is written when none is given). Egress
@@ -128,7 +129,9 @@ def _describe(direction: str, rule: Rule, low: int, high: int) -> str:
         return rule.description
     peer = rule.cidr or (f"group {rule.group}" if rule.group else rule.prefix_list)
     what = "all traffic" if low == -1 else (f"port {low}" if low == high else f"ports {low}-{high}")
-    return f"{rule.protocol if low != -1 else ''} {what} {'from' if direction == 'ingress' else 'to'} {peer}".strip()
+    towards = "from" if direction == "ingress" else "to"
+    protocol = "" if low == -1 else f"{rule.protocol} "
+    return f"{protocol}{what} {towards} {peer}"
 
 
 def _peer(rule: Rule, groups: dict[str, ec2.SecurityGroup], direction: str) -> dict[str, object]:

@@ -41,15 +41,27 @@ stacks:
     params:
       cidr: 10.1.0.0/16
       az_count: 2
+      nat: none
+      flow_logs: false
       AvailabilityZones: {{zones: names}}
-  web:
-    blueprint: app_tier
+  security:
+    blueprint: security
     params:
+      VpcId: {{output: network.VpcId}}
+      groups:
+        web:
+          ingress: [{{cidr: 10.1.0.0/16, port: 8080}}]
+          egress: [{{cidr: 0.0.0.0/0, port: 443}}]
+  web:
+    blueprint: compute
+    params:
+      mode: instances
+      count: 2
       az_count: 2
       ImageId: {{artifact: web_ami}}
       DataSnapshotId: {{artifact: web_data}}
-      VpcId: {{output: network.VpcId}}
-      SubnetIds: {{output: network.PublicSubnetIds}}
+      SubnetIds: {{output: network.PrivateSubnetIds}}
+      SecurityGroupId: {{output: security.WebSecurityGroupId}}
 """
 
 

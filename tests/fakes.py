@@ -96,8 +96,8 @@ class FakeCloudFormation:
         else:
             stack.outputs = {
                 "VpcId": "vpc-1",
-                "PublicSubnetIds": "subnet-1,subnet-2",
-                "SecurityGroupId": "sg-1",
+                "PrivateSubnetIds": "subnet-1,subnet-2",
+                "WebSecurityGroupId": "sg-1",
                 "InstanceIds": "i-1",
                 "Seen": str(params),
             }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,14 @@ REGISTRY = load_registry(BLUEPRINTS)
 
 
 def test_the_shipped_blueprints_are_registered_by_name() -> None:
-    assert {"network", "app_tier"} <= set(REGISTRY.names())
+    assert REGISTRY.names() == [
+        "compute",
+        "database",
+        "dns",
+        "load_balancer",
+        "network",
+        "security",
+    ]
 
 
 @pytest.mark.parametrize("bp", list(REGISTRY), ids=lambda bp: bp.name)
@@ -27,45 +35,279 @@ def test_sample_renders_and_passes_cfn_lint(bp: Blueprint) -> None:
     assert findings == [], "\n".join(map(str, findings))
 
 
-def test_discovered_values_enter_as_typed_parameters() -> None:
-    template = REGISTRY["app_tier"].render({}).to_dict()
-    assert template["Parameters"]["ImageId"]["Type"] == "AWS::EC2::Image::Id"
-    assert template["Parameters"]["SubnetIds"]["Type"] == "List<AWS::EC2::Subnet::Id>"
+def _resources(name: str, options: dict[str, Any], kind: str) -> dict[str, Any]:
+    template = REGISTRY[name].render(options).to_dict()
+    return {k: r for k, r in template["Resources"].items() if r["Type"] == kind}
 
 
-def test_app_tier_is_secure_by_default() -> None:
-    template = REGISTRY["app_tier"].render({"instance_count": 1}).to_dict()
-    instance = template["Resources"]["Instance1"]["Properties"]
-    assert instance["MetadataOptions"]["HttpTokens"] == "required"
-    volumes = {m["DeviceName"]: m["Ebs"] for m in instance["BlockDeviceMappings"]}
-    assert all(v["Encrypted"] is True for v in volumes.values())
-    assert volumes["/dev/sdf"]["SnapshotId"] == {"Ref": "DataSnapshotId"}
+def _routes_by_table(options: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    routes = _resources("network", options, "AWS::EC2::Route").values()
+    return {r["Properties"]["RouteTableId"]["Ref"]: r["Properties"] for r in routes}
+
+
+# network -------------------------------------------------------------------------------------
+
+
+def test_network_builds_three_tiers_per_az_with_a_table_each() -> None:
+    subnets = _resources("network", {"az_count": 3}, "AWS::EC2::Subnet")
+    assert sorted(subnets) == sorted(
+        f"{tier}Subnet{az}" for tier in ("Public", "Private", "Data") for az in (1, 2, 3)
+    )
+    tables = _resources("network", {"az_count": 3}, "AWS::EC2::RouteTable")
+    assert len(tables) == 9
+    azs = {s["Properties"]["AvailabilityZone"]["Fn::Select"][0] for s in subnets.values()}
+    assert azs == {0, 1, 2}
 
 
 def test_network_never_uses_get_azs() -> None:
     body = json.dumps(REGISTRY["network"].render({"az_count": 3}).to_dict())
     assert "Fn::GetAZs" not in body
-    assert body.count('"Fn::Select"') == 3
 
 
-def test_subnets_are_carved_from_the_vpc_cidr() -> None:
-    template = REGISTRY["network"].render({"cidr": "10.8.0.0/20", "az_count": 2}).to_dict()
-    cidrs = [
-        r["Properties"]["CidrBlock"]
-        for r in template["Resources"].values()
-        if r["Type"] == "AWS::EC2::Subnet"
+@pytest.mark.parametrize(("nat", "gateways"), [("none", 0), ("single", 1), ("per-az", 3)])
+def test_nat_modes(nat: str, gateways: int) -> None:
+    options = {"az_count": 3, "nat": nat}
+    assert len(_resources("network", options, "AWS::EC2::NatGateway")) == gateways
+    routes = _routes_by_table(options)
+    private = [routes.get(f"PrivateRouteTable{az}") for az in (1, 2, 3)]
+    if nat == "none":
+        assert private == [None, None, None]
+    else:
+        targets = {r["NatGatewayId"]["Ref"] for r in private if r}
+        assert len(targets) == gateways
+    assert not any(f"DataRouteTable{az}" in routes for az in (1, 2, 3)), "data never routes out"
+    assert all(routes[f"PublicRouteTable{az}"]["GatewayId"] for az in (1, 2, 3))
+
+
+def test_the_cidr_plan_is_stable_when_azs_are_added() -> None:
+    two = REGISTRY["network"].options_model(cidr="10.8.0.0/16", az_count=2).subnet_plan()
+    three = REGISTRY["network"].options_model(cidr="10.8.0.0/16", az_count=3).subnet_plan()
+    for tier in ("public", "private", "data"):
+        assert three[tier][:2] == two[tier]
+    assert two["public"] == ["10.8.0.0/21", "10.8.8.0/21"]
+    assert two["data"][0] == "10.8.128.0/21"
+
+
+def test_gateway_endpoints_serve_every_route_table() -> None:
+    options = {"az_count": 2, "gateway_endpoints": ["s3", "dynamodb"]}
+    endpoints = _resources("network", options, "AWS::EC2::VPCEndpoint")
+    assert sorted(endpoints) == ["DynamoDbEndpoint", "S3Endpoint"]
+    for endpoint in endpoints.values():
+        assert len(endpoint["Properties"]["RouteTableIds"]) == 6
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"cidr": "10.0.0.0/25"}, "between /16 and /24"),
+        ({"cidr": "10.0.0.0/24"}, "too small for the computed plan"),
+        ({"subnets": {"public": ["10.0.0.0/24", "10.0.0.0/25"]}}, "overlaps"),
+        ({"subnets": {"public": ["10.0.0.0/24", "10.9.0.0/24"]}}, "outside the VPC"),
+        ({"subnets": {"public": ["10.0.0.0/24", "10.0.1.0/29"]}}, "smaller than AWS's smallest"),
+        ({"tiers": ["public", "data"], "nat": "single"}, "serves the private tier"),
+    ],
+)
+def test_bad_network_plans_are_refused(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(BlueprintError, match=message):
+        REGISTRY["network"].options_from(options)
+
+
+# security ------------------------------------------------------------------------------------
+
+
+def test_every_security_rule_has_a_description_and_egress_is_explicit() -> None:
+    template = REGISTRY["security"].render(REGISTRY["security"].sample).to_dict()
+    rules = []
+    for resource in template["Resources"].values():
+        props = resource["Properties"]
+        if resource["Type"] == "AWS::EC2::SecurityGroup":
+            assert props["SecurityGroupEgress"], "never AWS's default allow-all egress"
+            rules += props["SecurityGroupEgress"] + props.get("SecurityGroupIngress", [])
+        else:
+            rules.append(props)
+    assert rules and all(rule.get("Description") for rule in rules)
+    db_egress = template["Resources"]["DbSecurityGroup"]["Properties"]["SecurityGroupEgress"]
+    assert db_egress == [
+        {
+            "CidrIp": "127.0.0.1/32",
+            "Description": "no egress: replaces AWS's default allow-all rule",
+            "FromPort": 252,
+            "IpProtocol": "icmp",
+            "ToPort": 86,
+        }
     ]
-    assert cidrs == ["10.8.0.0/24", "10.8.1.0/24"]
 
 
-def test_ssh_open_to_the_world_is_refused() -> None:
-    with pytest.raises(BlueprintError, match=r"SSH.*may not be open to the world"):
-        REGISTRY["app_tier"].render({"app_port": 22, "ingress_cidrs": ["0.0.0.0/0"]})
+def test_rules_between_groups_reference_each_other() -> None:
+    ingress = _resources("security", REGISTRY["security"].sample, "AWS::EC2::SecurityGroupIngress")
+    web_from_lb = ingress["WebIngress1x1"]["Properties"]
+    assert web_from_lb["SourceSecurityGroupId"] == {"Fn::GetAtt": ["LbSecurityGroup", "GroupId"]}
+    assert web_from_lb["FromPort"] == 8080
 
 
-def test_a_bad_option_value_is_refused_by_name() -> None:
-    with pytest.raises(BlueprintError, match=r"instance_count: .*greater than or equal to 1"):
-        REGISTRY["app_tier"].options_from({"instance_count": 0})
+@pytest.mark.parametrize(
+    ("rule", "service"),
+    [
+        ({"cidr": "0.0.0.0/0", "port": 22}, "SSH"),
+        ({"cidr": "::/0", "port": 3389}, "RDP"),
+        ({"cidr": "0.0.0.0/0", "port": 5432}, "PostgreSQL"),
+        ({"cidr": "0.0.0.0/0", "port_range": [3000, 3400]}, "MySQL"),
+        ({"cidr": "0.0.0.0/0", "protocol": "-1"}, "SSH"),
+    ],
+)
+def test_admin_and_database_ports_open_to_the_world_are_refused(
+    rule: dict[str, Any], service: str
+) -> None:
+    with pytest.raises(BlueprintError, match=f"{service}.*may not be open to"):
+        REGISTRY["security"].options_from({"groups": {"app": {"ingress": [rule]}}})
+
+
+def test_a_rule_to_an_unknown_group_is_refused() -> None:
+    groups = {"web": {"ingress": [{"group": "lb", "port": 80}]}}
+    with pytest.raises(BlueprintError, match="unknown group 'lb'"):
+        REGISTRY["security"].options_from({"groups": groups})
+
+
+# load_balancer -------------------------------------------------------------------------------
+
+
+def test_https_with_a_modern_policy_and_a_redirect_when_a_certificate_is_given() -> None:
+    template = REGISTRY["load_balancer"].render({}).to_dict()
+    https = template["Resources"]["HttpsListener"]
+    assert https["Condition"] == "HasCertificate"
+    assert https["Properties"]["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    action = template["Resources"]["HttpListener"]["Properties"]["DefaultActions"][0]
+    redirect, forward = action["Fn::If"][1:]
+    assert action["Fn::If"][0] == "HasCertificate"
+    assert redirect["RedirectConfig"]["Protocol"] == "HTTPS"
+    assert forward["Type"] == "forward"
+
+
+def test_alb_drops_invalid_headers_and_protection_follows_the_purpose() -> None:
+    template = REGISTRY["load_balancer"].render({}).to_dict()
+    attributes = {
+        a["Key"]: a["Value"]
+        for a in template["Resources"]["LoadBalancer"]["Properties"]["LoadBalancerAttributes"]
+    }
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    assert attributes["deletion_protection.enabled"] == {"Fn::If": ["Protected", "true", "false"]}
+    assert template["Parameters"]["RelightPurpose"]["AllowedValues"] == [
+        "failover",
+        "test",
+        "drill",
+        "home",
+    ]
+
+
+def test_target_group_has_a_health_check() -> None:
+    group = _resources(
+        "load_balancer", {"health_check_path": "/ready"}, "AWS::ElasticLoadBalancingV2::TargetGroup"
+    )["TargetGroup"]["Properties"]
+    assert group["HealthCheckPath"] == "/ready"
+    assert group["HealthCheckEnabled"] is True
+
+
+# compute -------------------------------------------------------------------------------------
+
+
+def test_compute_is_secure_by_default_in_both_modes() -> None:
+    for options in ({"mode": "asg"}, {"mode": "instances", "count": 1}):
+        template = REGISTRY["compute"].render(options).to_dict()
+        if options["mode"] == "asg":
+            launch = template["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]
+        else:
+            launch = template["Resources"]["Instance1"]["Properties"]
+        assert launch["MetadataOptions"]["HttpTokens"] == "required"
+        volumes = {m["DeviceName"]: m["Ebs"] for m in launch["BlockDeviceMappings"]}
+        assert all(v["Encrypted"] is True and v["VolumeType"] == "gp3" for v in volumes.values())
+        assert volumes["/dev/sdf"]["SnapshotId"] == {"Ref": "DataSnapshotId"}
+        assert template["Parameters"]["ImageId"]["Type"] == "AWS::EC2::Image::Id"
+
+
+def test_the_instance_role_grants_systems_manager_and_nothing_wider() -> None:
+    role = _resources("compute", {}, "AWS::IAM::Role")["InstanceRole"]["Properties"]
+    policies = [p["Fn::Sub"] for p in role["ManagedPolicyArns"]]
+    assert policies == ["arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"]
+    assert "Policies" not in role
+    with pytest.raises(BlueprintError, match="least privilege"):
+        REGISTRY["compute"].options_from({"managed_policies": ["AdministratorAccess"]})
+
+
+def test_user_data_is_rendered_from_the_jinja_template() -> None:
+    options = {"user_data_environment": {"APP_ENV": "drill"}, "mount_point": "/srv"}
+    launch = _resources("compute", options, "AWS::EC2::LaunchTemplate")["LaunchTemplate"]
+    script = launch["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"]["Fn::Sub"]
+    assert script.startswith("#!/bin/bash")
+    assert "echo 'APP_ENV=drill' >> /etc/environment" in script
+    assert "mkdir -p /srv" in script
+    assert "${AWS::StackName}" in script
+
+
+def test_the_group_registers_with_the_target_group_when_given() -> None:
+    group = _resources("compute", {}, "AWS::AutoScaling::AutoScalingGroup")["AutoScalingGroup"]
+    assert group["Properties"]["TargetGroupARNs"] == {
+        "Fn::If": ["HasTargetGroup", [{"Ref": "TargetGroupArn"}], {"Ref": "AWS::NoValue"}]
+    }
+
+
+def test_instances_spread_across_the_azs() -> None:
+    instances = _resources(
+        "compute", {"mode": "instances", "count": 4, "az_count": 3}, "AWS::EC2::Instance"
+    )
+    indexes = [i["Properties"]["SubnetId"]["Fn::Select"][0] for i in instances.values()]
+    assert indexes == [0, 1, 2, 0]
+
+
+# database ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"mode": "aurora", "engine": "aurora-postgresql", "instance_class": "db.r6g.large"}],
+)
+def test_database_restores_from_a_snapshot_without_a_password(options: dict[str, Any]) -> None:
+    template = REGISTRY["database"].render(options).to_dict()
+    body = json.dumps(template).lower()
+    assert "password" not in body
+    main = template["Resources"]["Cluster" if options else "Database"]
+    assert main["DeletionPolicy"] == "Snapshot"
+    props = main["Properties"]
+    assert props["DeletionProtection"] == {"Fn::If": ["Protected", True, False]}
+    snapshot = props.get("DBSnapshotIdentifier") or props.get("SnapshotIdentifier")
+    assert snapshot == {"Ref": "SnapshotIdentifier"}
+
+
+def test_the_database_group_admits_only_the_client_group() -> None:
+    group = _resources("database", {}, "AWS::EC2::SecurityGroup")["DatabaseSecurityGroup"]
+    (ingress,) = group["Properties"]["SecurityGroupIngress"]
+    assert ingress["SourceSecurityGroupId"] == {"Ref": "ClientSecurityGroupId"}
+    assert ingress["FromPort"] == 5432
+
+
+def test_engine_and_mode_must_agree() -> None:
+    with pytest.raises(BlueprintError, match="mode aurora needs an aurora-\\* engine"):
+        REGISTRY["database"].options_from({"mode": "aurora", "engine": "postgres"})
+
+
+# dns -----------------------------------------------------------------------------------------
+
+
+def test_failover_record_with_health_check() -> None:
+    template = REGISTRY["dns"].render({"mode": "failover"}).to_dict()
+    record = template["Resources"]["Record"]["Properties"]
+    assert record["Failover"] == "SECONDARY"
+    assert record["HealthCheckId"] == {"Ref": "HealthCheck"}
+    assert record["AliasTarget"]["EvaluateTargetHealth"] is True
+    assert record["HostedZoneName"] == {"Ref": "HostedZoneName"}
+
+
+def test_cutover_is_one_plain_alias_record() -> None:
+    template = REGISTRY["dns"].render({"mode": "cutover"}).to_dict()
+    assert list(template["Resources"]) == ["Record"]
+    assert "Failover" not in template["Resources"]["Record"]["Properties"]
+
+
+# users' blueprints ---------------------------------------------------------------------------
 
 
 def test_a_users_blueprint_file_is_picked_up_by_name(tmp_path: Path) -> None:

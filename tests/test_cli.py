@@ -42,15 +42,13 @@ def test_render_writes_templates_and_parameters_without_aws(
     monkeypatch.setenv("RELIGHT_STATE_DIR", str(tmp_path / "state"))
     out = tmp_path / "out"
     result = RUNNER.invoke(
-        app, ["render", "--env", "demo", "--region", "us-west-2", "--out", str(out)]
+        app, ["render", "--env", "demo", "--region", "us-west-2", "--out", str(out), "--aws"]
     )
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == [
-        "network.parameters.json",
-        "network.template.json",
-        "web.parameters.json",
-        "web.template.json",
-    ]
+    stacks = ["database", "dns", "load_balancer", "network", "security", "web"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"{stack}.{kind}.json" for stack in stacks for kind in ("template", "parameters")
+    )
     template = json.loads((out / "web.template.json").read_text())
     assert template["Parameters"]["ImageId"]["Type"] == "AWS::EC2::Image::Id"
     params = {
@@ -58,47 +56,61 @@ def test_render_writes_templates_and_parameters_without_aws(
         for p in json.loads((out / "web.parameters.json").read_text())
     }
     assert params["ImageId"] == "${artifact:web_ami}"
-    assert params["VpcId"] == "${output:network.VpcId}"
+    assert params["TargetGroupArn"] == "${output:load_balancer.TargetGroupArn}"
     assert not (tmp_path / "state").exists(), "render never starts the stand-in"
 
 
-def test_rendered_templates_pass_the_cfn_lint_command(tmp_path: Path) -> None:
+@pytest.mark.parametrize("region", ["us-west-2", "eu-west-1"])
+def test_the_demo_passes_the_cfn_lint_command_with_no_warnings(tmp_path: Path, region: str) -> None:
     out = tmp_path / "out"
+    bin_dir = Path(sys.executable).parent
     subprocess.run(
         [
-            str(Path(sys.executable).parent / "relight"),
+            bin_dir / "relight",
             "render",
             "-e",
             "demo",
             "-r",
-            "eu-west-1",
+            region,
             "-o",
-            str(out),
+            out,
             "--no-lint",
+            "--aws",
         ],
         cwd=REPO,
         check=True,
         capture_output=True,
     )
+    templates = sorted(out.glob("*.template.json"))
+    assert len(templates) == 6
     lint = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "cfn-lint"),
-            "--regions",
-            "eu-west-1",
-            "--",
-            *map(str, sorted(out.glob("*.template.json"))),
-        ],
+        [bin_dir / "cfn-lint", "--regions", region, "--", *templates],
         capture_output=True,
         text=True,
     )
+    # cfn-lint exits 0 only with no errors and no warnings.
     assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_render_on_the_stand_in_says_what_it_leaves_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPO)
+    out = tmp_path / "out"
+    result = RUNNER.invoke(app, ["render", "-e", "demo", "-r", "us-west-2", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "the stand-in variant" in result.output
+    assert "database" in result.output and "skipped" in result.output
+    assert not (out / "database.template.json").exists()
+    network = (out / "network.template.json").read_text()
+    assert "AWS::EC2::VPCEndpoint" not in network
 
 
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
         (("cidr: 10.1.0.0/16", "cidr: 10.1.0.0/33"), "stacks.network.params.cidr"),
-        (("blueprint: app_tier", "blueprint: nope"), "stacks.web.blueprint: unknown blueprint"),
+        (("blueprint: compute", "blueprint: nope"), "stacks.web.blueprint: unknown blueprint"),
         (("stacks:", "stackz:"), "stackz: unknown key"),
         (("{output: network.VpcId}", "{output: db.VpcId}"), "output of unknown stack 'db'"),
         (("home_region: us-east-1", "home_region: moon-1"), "home_region: 'moon-1' is not"),
@@ -112,6 +124,7 @@ def test_a_malformed_environment_file_exits_2_and_starts_nothing(
     change: tuple[str, str],
     expected: str,
 ) -> None:
+    assert change[0] in MINIMAL, "the case must change the file"
     path = write_env(MINIMAL.replace(*change))
     monkeypatch.setenv("RELIGHT_STATE_DIR", str(tmp_path / "state"))
     result = RUNNER.invoke(app, ["failover", "--env", str(path), "--region", "us-west-2"])

@@ -20,10 +20,13 @@ def test_demo_environment_loads_with_its_stacks_in_dependency_order() -> None:
     loaded = load_environment("demo", "us-west-2", cwd=REPO)
     assert loaded.env.name == "demo"
     assert loaded.env.stand_in is True
-    assert loaded.order == ("network", "web")
+    order = loaded.order
+    assert order[0] == "network"
+    assert order.index("security") < order.index("load_balancer") < order.index("web")
+    assert order.index("load_balancer") < order.index("dns")
     web = loaded.env.stacks["web"].params
     assert web["ImageId"] == ArtifactRef(artifact="web_ami")
-    assert web["VpcId"] == OutputRef(stack="network", output="VpcId")
+    assert web["TargetGroupArn"] == OutputRef(stack="load_balancer", output="TargetGroupArn")
     assert loaded.env.stacks["network"].params["AvailabilityZones"] == ZonesRef(zones="names")
     assert loaded.env.objectives.rpo == 24 * 3600
 
@@ -35,7 +38,7 @@ def test_a_path_to_a_yaml_file_is_accepted(write_env: WriteEnv) -> None:
 
 def test_output_references_imply_dependencies(write_env: WriteEnv) -> None:
     loaded = load_environment(str(write_env(MINIMAL)), "us-west-2")
-    assert loaded.env.stacks["web"].dependencies() == {"network"}
+    assert loaded.env.stacks["web"].dependencies() == {"network", "security"}
 
 
 def test_jinja_sees_the_target_region_and_the_process_environment(write_env: WriteEnv) -> None:
@@ -82,24 +85,24 @@ def test_unknown_top_level_key_lists_the_allowed_keys(write_env: WriteEnv) -> No
 
 def test_unknown_nested_key_names_its_path(write_env: WriteEnv) -> None:
     err = _error(
-        write_env, MINIMAL.replace("blueprint: app_tier", "blueprint: app_tier\n    deps: []")
+        write_env, MINIMAL.replace("blueprint: compute", "blueprint: compute\n    deps: []")
     )
     assert "stacks.web.deps: unknown key; allowed: blueprint, params, depends_on" in str(err)
 
 
 def test_unknown_blueprint_lists_the_known_ones(write_env: WriteEnv) -> None:
-    err = _error(write_env, MINIMAL.replace("blueprint: app_tier", "blueprint: app_teir"))
-    assert "stacks.web.blueprint: unknown blueprint 'app_teir'" in str(err)
-    assert "app_tier" in str(err) and "network" in str(err)
+    err = _error(write_env, MINIMAL.replace("blueprint: compute", "blueprint: compte"))
+    assert "stacks.web.blueprint: unknown blueprint 'compte'" in str(err)
+    assert "compute" in str(err) and "network" in str(err)
 
 
 def test_output_of_unknown_stack(write_env: WriteEnv) -> None:
     err = _error(write_env, MINIMAL.replace("{output: network.VpcId}", "{output: netwrk.VpcId}"))
-    assert "stacks.web.params.VpcId: output of unknown stack 'netwrk'" in str(err)
+    assert "stacks.security.params.VpcId: output of unknown stack 'netwrk'" in str(err)
 
 
 def test_depends_on_unknown_stack(write_env: WriteEnv) -> None:
-    text = MINIMAL.replace("blueprint: app_tier", "blueprint: app_tier\n    depends_on: [db]")
+    text = MINIMAL.replace("blueprint: compute", "blueprint: compute\n    depends_on: [db]")
     err = _error(write_env, text)
     assert "stacks.web.depends_on: unknown stack 'db'" in str(err)
 
@@ -124,9 +127,14 @@ def test_invalid_cidr(write_env: WriteEnv) -> None:
 
 
 def test_cidr_too_small_for_its_subnets(write_env: WriteEnv) -> None:
-    text = MINIMAL.replace("cidr: 10.1.0.0/16", "cidr: 10.1.0.0/24\n      subnet_prefix: 24")
-    err = _error(write_env, text)
-    assert "holds only 1 subnet(s) of /24, 2 needed" in str(err)
+    err = _error(write_env, MINIMAL.replace("cidr: 10.1.0.0/16", "cidr: 10.1.0.0/24"))
+    assert "10.1.0.0/24 is too small for the computed plan" in str(err)
+
+
+def test_overlapping_subnets_are_refused(write_env: WriteEnv) -> None:
+    subnets = "subnets: {public: [10.1.0.0/24, 10.1.0.128/25]}"
+    err = _error(write_env, MINIMAL.replace("nat: none", f"nat: none\n      {subnets}"))
+    assert "subnets.public: 10.1.0.128/25 overlaps public 10.1.0.0/24" in str(err)
 
 
 def test_invalid_region(write_env: WriteEnv) -> None:
@@ -166,16 +174,51 @@ def test_a_reference_where_a_literal_option_belongs(write_env: WriteEnv) -> None
 
 def test_malformed_reference(write_env: WriteEnv) -> None:
     err = _error(write_env, MINIMAL.replace("{output: network.VpcId}", "{output: VpcId}"))
-    assert "stacks.web.params.VpcId: 'output: VpcId' must read STACK.OUTPUT" in str(err)
+    assert "stacks.security.params.VpcId: 'output: VpcId' must read STACK.OUTPUT" in str(err)
 
 
 def test_parameter_the_blueprint_does_not_have(write_env: WriteEnv) -> None:
-    text = MINIMAL.replace(
-        "az_count: 2\n      ImageId", "az_count: 2\n      KeyName: ops\n      ImageId"
-    )
+    text = MINIMAL.replace("mode: instances\n", "mode: instances\n      KeyName: ops\n")
     err = _error(write_env, text)
-    assert "stacks.web.params.KeyName: not an option or Parameter of blueprint app_tier" in str(err)
-    assert "ImageId" in str(err) and "instance_count" in str(err)
+    assert "stacks.web.params.KeyName: not an option or Parameter of blueprint compute" in str(err)
+    assert "ImageId" in str(err) and "instance_type" in str(err)
+
+
+def test_a_structured_value_for_a_parameter_is_refused(write_env: WriteEnv) -> None:
+    err = _error(write_env, MINIMAL.replace("{artifact: web_data}", "{snapshot: web_data}"))
+    assert "stacks.web.params.DataSnapshotId: a Parameter takes a string, a number" in str(err)
+
+
+def test_stand_in_switch_skips_and_overrides_only_on_the_stand_in(write_env: WriteEnv) -> None:
+    zones = "      AvailabilityZones: {zones: names}\n"
+    text = (
+        MINIMAL.replace("flow_logs: false", "flow_logs: true").replace(
+            zones, zones + "    stand_in_params: {flow_logs: false}\n"
+        )
+    ).replace("blueprint: compute", "blueprint: compute\n    stand_in_skip: true")
+    loaded = load_environment(str(write_env(text)), "us-west-2")
+    on_aws = build_plan(loaded, "us-west-2", stand_in=False)
+    local = build_plan(loaded, "us-west-2", stand_in=True)
+    assert "web" in on_aws.stacks and "web" not in local.stacks
+    assert local.skipped == {"web": "stand_in_skip: the local stand-in cannot simulate it"}
+    assert "AWS::EC2::FlowLog" in on_aws.stacks["network"].body
+    assert "AWS::EC2::FlowLog" not in local.stacks["network"].body
+
+
+def test_a_stack_reading_outputs_of_a_skipped_stack_is_refused(write_env: WriteEnv) -> None:
+    text = MINIMAL.replace("blueprint: security", "blueprint: security\n    stand_in_skip: true")
+    loaded = load_environment(str(write_env(text)), "us-west-2")
+    with pytest.raises(ConfigError, match=r"stacks\.web needs security, which the stand-in skips"):
+        build_plan(loaded, "us-west-2", stand_in=True)
+
+
+def test_relight_purpose_is_reserved_and_filled_in(write_env: WriteEnv) -> None:
+    loaded = load_environment("demo", "us-west-2", cwd=REPO)
+    plan = build_plan(loaded, "us-west-2", purpose="drill")
+    assert plan.stacks["load_balancer"].parameters["RelightPurpose"] == "drill"
+    text = MINIMAL.replace("mode: instances\n", "mode: instances\n      RelightPurpose: drill\n")
+    err = _error(write_env, text)
+    assert "RelightPurpose: reserved" in str(err)
 
 
 def test_missing_parameter_without_default(write_env: WriteEnv) -> None:

@@ -23,28 +23,23 @@ from relight.discovery import Artifact, Discovery, Zone
 from relight.errors import DeployError
 from relight.render import Plan, build_plan
 
-# network ← web ← extra, and network ← batch (an independent branch)
+COMPUTE = """\
+    blueprint: compute
+    params:
+      mode: instances
+      az_count: 2
+      ImageId: {artifact: web_ami}
+      DataSnapshotId: {artifact: web_data}
+      SubnetIds: {output: network.PrivateSubnetIds}
+      SecurityGroupId: {output: security.WebSecurityGroupId}
+"""
+# network ← security ← web ← extra, and security ← batch (an independent branch)
 GRAPH = (
     MINIMAL
-    + """\
-  extra:
-    blueprint: app_tier
-    depends_on: [web]
-    params:
-      az_count: 2
-      ImageId: {artifact: web_ami}
-      DataSnapshotId: {artifact: web_data}
-      VpcId: {output: network.VpcId}
-      SubnetIds: {output: network.PublicSubnetIds}
-  batch:
-    blueprint: app_tier
-    params:
-      az_count: 2
-      ImageId: {artifact: web_ami}
-      DataSnapshotId: {artifact: web_data}
-      VpcId: {output: network.VpcId}
-      SubnetIds: {output: network.PublicSubnetIds}
-"""
+    + "  extra:\n"
+    + COMPUTE.replace("    params:", "    depends_on: [web]\n    params:")
+    + "  batch:\n"
+    + COMPUTE
 )
 
 
@@ -75,9 +70,10 @@ def test_stacks_are_created_in_order_with_outputs_as_parameters(write_env) -> No
     assert outcome.ok
     assert cfn.created.index("shop-network") < cfn.created.index("shop-web")
     assert cfn.created.index("shop-web") < cfn.created.index("shop-extra")
+    assert outcome.results["security"].parameters["VpcId"] == "vpc-1"
     web = outcome.results["web"].parameters
-    assert web["VpcId"] == "vpc-1"
     assert web["SubnetIds"] == "subnet-1,subnet-2"
+    assert web["SecurityGroupId"] == "sg-1"
     assert web["ImageId"] == "ami-0123"
     assert outcome.results["network"].parameters["AvailabilityZones"] == "us-west-2b,us-west-2a"
 
@@ -102,6 +98,7 @@ def test_a_rerun_keeps_complete_stacks_and_recreates_failed_leftovers(write_env)
     outcome = deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r2")
     assert outcome.ok
     assert outcome.results["network"].action == "kept"
+    assert outcome.results["security"].action == "kept"
     assert outcome.results["web"].action == "recreated"
     assert cfn.deleted == ["shop-web"]
     assert cfn.created == ["shop-web"]
@@ -145,6 +142,7 @@ def test_teardown_deletes_dependents_first_and_only_this_environments(write_env)
     results = teardown(_stacks(cfn, clock), "shop", plan.loaded.order)
     assert all(r.ok for r in results)
     assert cfn.deleted.index("shop-extra") < cfn.deleted.index("shop-web")
+    assert cfn.deleted.index("shop-web") < cfn.deleted.index("shop-security")
     assert cfn.deleted[-1] == "shop-network"
     assert "other-network" in cfn.stacks
 

@@ -53,60 +53,110 @@ def test_failover_into_us_west_2_succeeds_and_says_it_is_local(world: dict[str, 
     world["result"] = result
     assert result["ok"] is True
     assert result["stand_in"] is True
-    assert [s["action"] for s in result["stacks"]] == ["created", "created"]
+    assert {s["stack"]: s["action"] for s in result["stacks"]} == {
+        "network": "created",
+        "security": "created",
+        "load_balancer": "created",
+        "web": "created",
+        "dns": "created",
+    }
+    assert list(result["skipped"]) == ["database"], "the documented stand-in switch"
     assert {a["name"] for a in result["artifacts"]} == {"web_ami", "web_data", "orders_db"}
     for art in result["artifacts"]:
         assert art["source_region"] == "us-east-1", "each copy knows where it came from"
         assert art["rpo_ok"] is True
 
 
+def _outputs(world: dict[str, Any], stack: str) -> dict[str, str]:
+    found = {s["stack"]: s for s in world["result"]["stacks"]}
+    return dict(found[stack]["outputs"])
+
+
 def test_the_network_was_built_in_the_zones_chosen_by_az_id(world: dict[str, Any]) -> None:
     ec2 = client(world, "ec2", "us-west-2")
-    stack = [{"Name": "tag:aws:cloudformation:stack-name", "Values": ["demo-network"]}]
-    vpcs = ec2.describe_vpcs(Filters=stack)["Vpcs"]
-    assert [v["CidrBlock"] for v in vpcs] == ["10.40.0.0/16"]
-    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpcs[0]["VpcId"]]}])
+    vpc = _outputs(world, "network")["VpcId"]
+    assert ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"][0]["CidrBlock"] == "10.40.0.0/16"
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
+    assert len(subnets) == 9, "public, private and data subnets in three AZs"
     chosen = {z["name"]: z["id"] for z in world["result"]["zones"]}
-    assert len(chosen) == 2
-    assert {(s["AvailabilityZone"], s["AvailabilityZoneId"]) for s in subnets["Subnets"]} == set(
+    assert len(chosen) == 3
+    assert {(s["AvailabilityZone"], s["AvailabilityZoneId"]) for s in subnets} == set(
         chosen.items()
     )
+
+
+def _web_instances(world: dict[str, Any]) -> list[dict[str, Any]]:
+    group = _outputs(world, "web")["AutoScalingGroupName"]
+    asg = client(world, "autoscaling", "us-west-2")
+    (found,) = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
+    ids = [i["InstanceId"] for i in found["Instances"]]
+    ec2 = client(world, "ec2", "us-west-2")
+    return [
+        i for r in ec2.describe_instances(InstanceIds=ids)["Reservations"] for i in r["Instances"]
+    ]
 
 
 def test_instances_were_made_from_the_discovered_ami_and_snapshot(world: dict[str, Any]) -> None:
     ec2 = client(world, "ec2", "us-west-2")
     artifacts = {a["name"]: a for a in world["result"]["artifacts"]}
-    instances = [
-        i
-        for r in ec2.describe_instances(
-            Filters=[
-                {"Name": "tag:aws:cloudformation:stack-name", "Values": ["demo-web"]},
-                {"Name": "instance-state-name", "Values": ["running"]},
-            ]
-        )["Reservations"]
-        for i in r["Instances"]
-    ]
-    assert len(instances) == 2
+    instances = _web_instances(world)
+    assert len(instances) == 3
     assert {i["ImageId"] for i in instances} == {artifacts["web_ami"]["id"]}
-    assert {i["InstanceType"] for i in instances} == {"t3.micro"}
+    assert {i["InstanceType"] for i in instances} == {"t3.small"}
+    private = set(_outputs(world, "network")["PrivateSubnetIds"].split(","))
+    assert {i["SubnetId"] for i in instances} <= private
     volumes = ec2.describe_volumes(
         Filters=[{"Name": "attachment.instance-id", "Values": [i["InstanceId"] for i in instances]}]
     )["Volumes"]
     data = [v for v in volumes if v["Attachments"][0]["Device"] == "/dev/sdf"]
-    assert len(data) == 2
+    assert len(data) == 3
     assert {v["SnapshotId"] for v in data} == {artifacts["web_data"]["id"]}
     assert all(v["Encrypted"] for v in data)
-    groups = ec2.describe_security_groups(
-        Filters=[{"Name": "tag:aws:cloudformation:stack-name", "Values": ["demo-web"]}]
-    )["SecurityGroups"]
-    assert len(groups) == 1
-    assert groups[0]["IpPermissions"][0]["IpRanges"][0]["CidrIp"] == "10.40.0.0/16"
+
+
+def test_the_instances_are_registered_and_healthy_behind_the_load_balancer(
+    world: dict[str, Any],
+) -> None:
+    elb = client(world, "elbv2", "us-west-2")
+    target_group = _outputs(world, "load_balancer")["TargetGroupArn"]
+    health = elb.describe_target_health(TargetGroupArn=target_group)["TargetHealthDescriptions"]
+    assert {h["Target"]["Id"] for h in health} == {i["InstanceId"] for i in _web_instances(world)}
+    assert {h["TargetHealth"]["State"] for h in health} == {"healthy"}
+
+
+def test_the_security_graph_lets_only_the_load_balancer_reach_the_web_tier(
+    world: dict[str, Any],
+) -> None:
+    ec2 = client(world, "ec2", "us-west-2")
+    groups = _outputs(world, "security")
+    (web,) = ec2.describe_security_groups(GroupIds=[groups["WebSecurityGroupId"]])["SecurityGroups"]
+    (rule,) = web["IpPermissions"]
+    assert (rule["FromPort"], rule["ToPort"]) == (8080, 8080)
+    assert [p["GroupId"] for p in rule["UserIdGroupPairs"]] == [groups["LbSecurityGroupId"]]
+    assert rule["IpRanges"] == []
+
+
+def test_dns_points_a_secondary_failover_record_at_the_new_load_balancer(
+    world: dict[str, Any],
+) -> None:
+    route53 = client(world, "route53", "us-east-1")
+    (zone,) = route53.list_hosted_zones_by_name(DNSName="demo.example.com.")["HostedZones"][:1]
+    records = route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
+    ours = [
+        r
+        for r in records
+        if r["Name"] == "www.demo.example.com." and "us-west-2" in r.get("SetIdentifier", "")
+    ]
+    assert len(ours) == 1
+    assert ours[0]["Failover"] == "SECONDARY"
+    assert ours[0]["AliasTarget"]["DNSName"] == _outputs(world, "load_balancer")["DNSName"]
+    assert ours[0]["HealthCheckId"] == _outputs(world, "dns")["HealthCheckId"]
 
 
 def test_a_rerun_converges_and_leaves_finished_stacks_alone(world: dict[str, Any]) -> None:
     run = relight(world, "failover", "--env", "demo", "--region", "us-west-2", "--json")
     assert run.returncode == 0, run.stderr
-    assert [s["action"] for s in json.loads(run.stdout)["stacks"]] == ["kept", "kept"]
+    assert {s["action"] for s in json.loads(run.stdout)["stacks"]} == {"kept"}
 
 
 def test_a_region_without_copies_is_refused_and_nothing_is_built(world: dict[str, Any]) -> None:
@@ -124,17 +174,17 @@ def test_failover_also_works_in_the_other_recovery_region(world: dict[str, Any])
     run = relight(world, "failover", "--env", "demo", "--region", "eu-west-1")
     assert run.returncode == 0, run.stderr
     assert "done" in run.stdout
-    assert "demo-web" in run.stdout
+    assert "demo-load-balancer" in run.stdout
+    assert "not built: database" in run.stdout
 
 
 def test_status_lists_the_environments_stacks(world: dict[str, Any]) -> None:
     run = relight(world, "status", "--env", "demo", "--region", "us-west-2", "--json")
     assert run.returncode == 0, run.stderr
     rows = json.loads(run.stdout)
-    assert [(r["stack"], r["status"], r["purpose"]) for r in rows] == [
-        ("network", "CREATE_COMPLETE", "failover"),
-        ("web", "CREATE_COMPLETE", "failover"),
-    ]
+    assert rows[0]["stack"] == "network"
+    assert {r["stack"] for r in rows} == {"network", "security", "load_balancer", "web", "dns"}
+    assert {(r["status"], r["purpose"]) for r in rows} == {("CREATE_COMPLETE", "failover")}
 
 
 def test_teardown_needs_confirmation_then_deletes_stacks_but_keeps_backups(

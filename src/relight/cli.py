@@ -82,6 +82,14 @@ def _errors(debug: bool) -> Iterator[None]:
         _fail(_escape(str(exc)), exc.exit_code)
     except KeyboardInterrupt:
         _fail("interrupted. Rerun the same command to continue: finished stacks are kept.", 130)
+    except Exception as exc:  # the last resort: never a bare traceback for the operator
+        if debug:
+            raise
+        _fail(
+            _escape(f"unexpected {type(exc).__name__}: {exc}")
+            + "\n  → rerun with --debug for the traceback, and please report it",
+            1,
+        )
 
 
 def _escape(text: str) -> str:
@@ -101,6 +109,10 @@ def _load(env: str, region: str | None) -> LoadedEnvironment:
         except ValueError as exc:
             raise InputError(f"--region: {exc}") from None
     return load_environment(env, region)
+
+
+def _on_stand_in(loaded: LoadedEnvironment, flag: bool | None) -> bool:
+    return loaded.env.stand_in if flag is None else flag
 
 
 def _connect(
@@ -159,6 +171,7 @@ def render(
     region: RegionOpt,
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write to.")] = Path("out"),
     lint: Annotated[bool, typer.Option(help="Run cfn-lint on every template.")] = True,
+    stand_in: StandInOpt = None,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -167,7 +180,7 @@ def render(
         from relight.render import build_plan, lint_plan, write_plan
 
         loaded = _load(env, region)
-        plan = build_plan(loaded, region)
+        plan = build_plan(loaded, region, stand_in=_on_stand_in(loaded, stand_in))
         findings = lint_plan(plan) if lint else {}
         written = write_plan(plan, out)
         if json_out:
@@ -176,11 +189,17 @@ def render(
                     "env": loaded.env.name,
                     "region": region,
                     "files": [str(p) for p in written],
+                    "stand_in": plan.stand_in,
+                    "skipped": plan.skipped,
                     "warnings": {k: [str(f) for f in v] for k, v in findings.items() if v},
                 }
             )
             return
         con = _console()
+        if plan.stand_in:
+            con.print("[yellow]the stand-in variant[/] (stand_in_params applied; --aws for AWS's)")
+        for key, why in plan.skipped.items():
+            con.print(f"  {key:<32} skipped: {why}")
         for key, sp in plan.stacks.items():
             con.print(
                 f"  {sp.name:<32} {sp.resource_count:>3} resources  "
@@ -261,9 +280,10 @@ def failover(
         from relight.render import build_plan, lint_plan
 
         loaded = _load(env, region)
-        plan = build_plan(loaded, region)
+        local = _on_stand_in(loaded, stand_in)
+        plan = build_plan(loaded, region, stand_in=local)
         lint_plan(plan)
-        conn = _connect(loaded, region, stand_in, profile, role_arn)
+        conn = _connect(loaded, region, local, profile, role_arn)
         result = run_failover(
             plan,
             conn,

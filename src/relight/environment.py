@@ -148,10 +148,13 @@ class ZonesRef(_Strict):
     zones: Literal["names"]
 
 
-Literal_ = str | int | float | bool | list[str | int | float]
-ParamValue = Literal_ | ArtifactRef | OutputRef | ZonesRef
+# Structured literals (mappings, lists of mappings) are for blueprint options only; a
+# CloudFormation Parameter takes a scalar, a list of scalars, or a reference.
+Literal_ = str | int | float | bool | list[Any] | dict[str, Any]
+ParamValue = ArtifactRef | OutputRef | ZonesRef | Literal_
 
 _REF_FORMS = "{artifact: NAME}, {output: STACK.OUTPUT} or {zones: names}"
+_REF_KEYS = {"artifact", "output", "zones"}
 
 
 _SCALARS = (str, int, float, bool)
@@ -163,11 +166,11 @@ def _param_value(value: Any) -> Any:
     if isinstance(value, _SCALARS):
         return value
     if isinstance(value, list):
-        if not all(isinstance(item, _SCALARS) for item in value):
-            raise ValueError("a list parameter holds strings and numbers only")
         return value
     if not isinstance(value, dict):  # e.g. a YAML date: pass it on as text
         return str(value)
+    if not _REF_KEYS & set(value):
+        return value  # a structured option value, validated by the blueprint's options
     if len(value) != 1:
         raise ValueError(f"a reference has exactly one key: {_REF_FORMS}")
     ((key, target),) = value.items()

@@ -96,6 +96,16 @@ def _split_params(
         )
     elif PURPOSE_PARAMETER in declared:
         given[PURPOSE_PARAMETER] = purpose
+    for name, value in given.items():
+        scalar_list = isinstance(value, list) and all(
+            isinstance(v, str | int | float | bool) for v in value
+        )
+        if isinstance(value, dict) or (isinstance(value, list) and not scalar_list):
+            problems.append(
+                f"{_where(loaded, key, '.' + name)}: a Parameter takes a string, a number, a "
+                "list of them, or a reference: {artifact: NAME}, {output: STACK.OUTPUT}, "
+                "{zones: names}"
+            )
     for name in given:
         if name not in declared:
             problems.append(

@@ -38,6 +38,7 @@ def failover_json(result: FailoverResult) -> dict[str, Any]:
             }
             for r in result.outcome.results.values()
         ],
+        "skipped": result.plan.skipped,
         "api_calls": result.outcome.api_calls,
     }
 
@@ -60,6 +61,8 @@ def print_failover(con: Console, result: FailoverResult) -> None:
             row["reason"],
         )
     con.print(stacks)
+    for key, why in data["skipped"].items():
+        con.print(f"[yellow]not built:[/] {key}: {why}")
 
     used = Table(title="restored from")
     for column in ("artifact", "id", "age of data", "RPO", "copied from", "used by"):

@@ -21,7 +21,6 @@ import json
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from relight.aws import Aws
 from relight.config import LoadedEnvironment
@@ -29,7 +28,7 @@ from relight.deploy import Stacks, deploy
 from relight.discovery import Artifact, Discovery, choose_zones
 from relight.environment import ArtifactLookup, ArtifactRef
 from relight.errors import StandInError
-from relight.render import build_plan
+from relight.render import Plan, build_plan
 from relight.replicate import copy_db_snapshot, copy_image, copy_snapshot
 
 MARKER_BUCKET = "relight-stand-in"
@@ -110,32 +109,52 @@ class Story:
 
     # 3. backups of the running home environment ---------------------------------------------
 
-    def _stacks_using(self, artifact: str) -> list[str]:
+    def _stacks_using(self, plan: Plan, artifact: str) -> list[str]:
         return [
-            f"{self.env.name}-{key}".replace("_", "-")
-            for key, spec in self.env.stacks.items()
-            if any(v == ArtifactRef(artifact=artifact) for v in spec.params.values())
+            sp.name
+            for sp in plan.stacks.values()
+            if ArtifactRef(artifact=artifact) in sp.parameters.values()
         ]
 
-    def _instances_of(self, stack_names: list[str]) -> list[dict[str, Any]]:
-        if not stack_names:
-            return []
-        found = self.ec2.describe_instances(
-            Filters=[
-                {"Name": "tag:aws:cloudformation:stack-name", "Values": stack_names},
-                {"Name": "instance-state-name", "Values": ["running"]},
-            ]
-        )
-        return [i for r in found["Reservations"] for i in r["Instances"]]
+    def _instances_of(self, stack_names: list[str]) -> list[str]:
+        """Instance ids the stacks made, directly or through their Auto Scaling groups."""
+        cfn = self.aws.client("cloudformation", self.home)
+        instances: list[str] = []
+        groups: list[str] = []
+        for name in stack_names:
+            for resource in cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]:
+                if resource["ResourceType"] == "AWS::EC2::Instance":
+                    instances.append(resource["PhysicalResourceId"])
+                elif resource["ResourceType"] == "AWS::AutoScaling::AutoScalingGroup":
+                    groups.append(resource["PhysicalResourceId"])
+        if groups:
+            asg = self.aws.client("autoscaling", self.home)
+            for group in asg.describe_auto_scaling_groups(AutoScalingGroupNames=groups)[
+                "AutoScalingGroups"
+            ]:
+                instances += [i["InstanceId"] for i in group["Instances"]]
+        return sorted(instances)
 
-    def back_up(self, name: str, lookup: ArtifactLookup, base_id: str, now: datetime) -> str:
+    def hosted_zones(self) -> None:
+        """The hosted zones the stacks name (HostedZoneName params) exist in production."""
+        route53 = self.aws.client("route53", self.home)
+        existing = {z["Name"] for z in route53.list_hosted_zones()["HostedZones"]}
+        for spec in self.env.stacks.values():
+            zone = spec.params.get("HostedZoneName")
+            if isinstance(zone, str) and zone not in existing:
+                route53.create_hosted_zone(Name=zone, CallerReference=f"relight-{zone}")
+                existing.add(zone)
+
+    def back_up(
+        self, plan: Plan, name: str, lookup: ArtifactLookup, base_id: str, now: datetime
+    ) -> str:
         tags = {**lookup.tags, "Name": f"{self.env.name}-{name}-backup"}
-        instances = self._instances_of(self._stacks_using(name))
+        instances = self._instances_of(self._stacks_using(plan, name))
         if lookup.kind == "ami":
             image_name = _image_name(lookup, f"{self.env.name}-{name}", now)
             if instances:
                 image = self.ec2.create_image(
-                    InstanceId=instances[0]["InstanceId"], Name=image_name, NoReboot=True
+                    InstanceId=instances[0], Name=image_name, NoReboot=True
                 )["ImageId"]
             else:
                 image = self.ec2.copy_image(
@@ -208,7 +227,8 @@ class Story:
         zones, _ = choose_zones(self.aws, self.home, self.env.zones)
         self.say(f"stand-in story for {self.env.name}: base images and data in {self.home}")
         base = self.base_artifacts(zones[0].name, now)
-        plan = build_plan(self.loaded, self.home, purpose="home")
+        self.hosted_zones()
+        plan = build_plan(self.loaded, self.home, purpose="home", stand_in=True)
         inputs = Discovery(
             region=self.home,
             at=now,
@@ -227,7 +247,7 @@ class Story:
         regions = ", ".join(r for r in self.env.recovery_regions if r != self.home)
         self.say(f"stand-in story: backing up and copying the backups to {regions or '(none)'}")
         for name, lookup in self.env.artifacts.items():
-            backup = self.back_up(name, lookup, base[name], now)
+            backup = self.back_up(plan, name, lookup, base[name], now)
             self.copy(name, lookup, backup, now)
         s3 = self.aws.client("s3", self.home)
         s3.create_bucket(Bucket=MARKER_BUCKET)
