@@ -10,7 +10,7 @@ REGION ?=
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test golden lint render failover discover status teardown local-status local-stop clean bench
+.PHONY: help setup test golden scan lint render failover discover status teardown local-status local-stop clean bench
 
 help: ## Show the targets and what they do
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -30,6 +30,18 @@ test: setup ## Run the test suite
 
 golden: setup ## Regenerate tests/golden/ from the blueprints' samples (review the diff)
 	RELIGHT_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/test_golden.py
+
+SCAN_VENV := .venv-scan
+
+$(SCAN_VENV)/.installed:
+	$(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SCAN_VENV)/bin/python -m pip install --quiet checkov
+	@touch $@
+
+scan: setup $(SCAN_VENV)/.installed ## Render the demo for AWS and scan it with checkov (own virtualenv)
+	$(BIN)/relight render --env $(ENV) --region $(or $(REGION),us-west-2) --aws --no-lint --out out/scan
+	$(SCAN_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -d out/scan
 
 lint: setup ## Run ruff and mypy (strict) over the code
 	$(BIN)/ruff check src blueprints tests bench
@@ -67,6 +79,6 @@ local-stop: setup ## Stop the local stand-in (its simulated world is forgotten)
 
 clean: ## Remove the virtualenv, caches and rendered output (not reports/)
 	-$(BIN)/relight local stop 2>/dev/null
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SCAN_VENV) out .pytest_cache .mypy_cache .ruff_cache
 bench: setup ## Print the measured figures (relight --help start-up time)
 	$(BIN)/python bench/cli_startup.py

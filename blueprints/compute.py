@@ -47,7 +47,7 @@ class ComputeOptions(Options):
     mode: Literal["asg", "instances"] = "asg"
     instance_type: str = Field(default="t3.micro", pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
     az_count: int = Field(default=2, ge=1, le=6, description="length of SubnetIds")
-    count: int = Field(default=2, ge=1, le=490, description="instances (mode: instances)")
+    count: int = Field(default=2, ge=1, description="instances (mode: instances)")
     min_size: int = Field(default=2, ge=0, le=1000)
     max_size: int = Field(default=4, ge=1, le=1000)
     desired: int | None = Field(default=None, ge=0, le=1000)
@@ -283,6 +283,7 @@ def compute(options: ComputeOptions) -> Template:
         )
         t.add_output(Output("AutoScalingGroupName", Value=Ref(asg)))
     else:
+        settings = _launch_settings(options, image, snapshot, group, fixed=True)  # built once
         instances = [
             t.add_resource(
                 ec2.Instance(
@@ -290,7 +291,7 @@ def compute(options: ComputeOptions) -> Template:
                     IamInstanceProfile=Ref(profile),
                     SubnetId=Select(index % options.az_count, Ref(subnets)),
                     Tags=Tags(Name=Join("-", [Ref("AWS::StackName"), str(index + 1)])),
-                    **_launch_settings(options, image, snapshot, group, fixed=True),
+                    **settings,
                 )
             )
             for index in range(options.count)

@@ -22,7 +22,7 @@ from typing import Any
 
 from relight.discovery import Discovery
 from relight.errors import AwsError, DeployError
-from relight.render import Plan, StackPlan, resolve_parameters
+from relight.render import MAX_INLINE_BODY, Plan, StackPlan, resolve_parameters
 
 COMPLETE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"}
 # Left by a failed earlier run: delete, then create again.
@@ -99,8 +99,11 @@ class Stacks:
         timeout: float = 1800.0,
         on_event: Event = quiet,
         janitor: Callable[[str], str | None] | None = None,
+        template_url: Callable[[str], str] | None = None,
     ) -> None:
         self.cfn = cfn
+        # Uploads a body too large to pass inline and returns its URL (see bucket.py).
+        self.template_url = template_url
         # Stand-in only: clears what moto leaves behind after a delete; returns what it cleared.
         self.janitor = janitor
         self.clock = clock
@@ -171,6 +174,17 @@ class Stacks:
                 return f"{event['LogicalResourceId']}: {event['ResourceStatusReason']}"
         return "no failure reason recorded"
 
+    def template_argument(self, name: str, body: str) -> dict[str, str]:
+        """TemplateBody inline, or TemplateURL for a body over CloudFormation's inline limit."""
+        if len(body.encode()) <= MAX_INLINE_BODY:
+            return {"TemplateBody": body}
+        if self.template_url is None:
+            raise DeployError(
+                f"stack {name}: the template is over {MAX_INLINE_BODY:,} bytes "
+                "and no S3 bucket was given to upload it to"
+            )
+        return {"TemplateURL": self.template_url(body)}
+
     def delete(self, name: str) -> dict[str, Any] | None:
         started = self.clock()
         try:
@@ -227,7 +241,7 @@ def _deploy_one(
             f"create stack {sp.name}",
             stacks.cfn.create_stack,
             StackName=sp.name,
-            TemplateBody=sp.body,
+            **stacks.template_argument(sp.name, sp.body),
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
             Tags=[{"Key": k, "Value": v} for k, v in plan.tags(sp.key, run_id).items()],
             Capabilities=CAPABILITIES,

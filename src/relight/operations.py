@@ -93,6 +93,9 @@ def connect_stacks(
     clock: Callable[[], float] = time.monotonic,
 ) -> Stacks:
     """CloudFormation in the connection's region; on the stand-in, with moto's janitor."""
+    from relight.bucket import TemplateBucket
+
+    bucket = TemplateBucket(conn.aws.client("s3", conn.region), conn.region, conn.account_id)
     janitor = None
     if conn.stand_in:
         from relight.standin.janitor import clear_vpc_leftovers
@@ -104,6 +107,7 @@ def connect_stacks(
         clock=clock,
         timeout=timeout or (STAND_IN_STACK_TIMEOUT if conn.stand_in else AWS_STACK_TIMEOUT),
         janitor=janitor,
+        template_url=bucket.url_for,
         on_event=on_event or quiet,
     )
 

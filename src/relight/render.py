@@ -8,6 +8,7 @@ time, once discovery has run and the stacks they come from are complete.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 from relight.blueprint import PURPOSE_PARAMETER, PURPOSES
 from relight.config import LoadedEnvironment
 from relight.environment import ArtifactRef, OutputRef, ParamValue, ZonesRef
-from relight.errors import ConfigError, RenderError
+from relight.errors import BlueprintError, ConfigError, RenderError
 from relight.lint import Finding, lint_template
 
 # CloudFormation's hard limits per template (and the inline body size).
@@ -25,7 +26,6 @@ MAX_PARAMETERS = 200
 MAX_OUTPUTS = 200
 MAX_INLINE_BODY = 51_200  # larger bodies are uploaded to S3 by the deploy step
 MAX_BODY = 1_000_000  # CloudFormation's limit for a template in S3
-
 
 
 @dataclass(frozen=True)
@@ -146,6 +146,41 @@ def _check_limits(name: str, template: Any, body: str) -> None:
         )
 
 
+# troposphere refuses to add past CloudFormation's limits: "Maximum outputs 200 reached",
+# "Maximum number of resources 500 reached".
+_TROPOSPHERE_LIMIT = re.compile(r"Maximum (?:number of )?(\w+) (\d+) reached")
+
+
+def _render(loaded: LoadedEnvironment, key: str, name: str, params: dict[str, ParamValue]) -> Any:
+    """Run the stack's blueprint; its failures name the stack and the blueprint's file."""
+    blueprint = loaded.registry[loaded.env.stacks[key].blueprint]
+    try:
+        return blueprint.render(params)
+    except BlueprintError as exc:
+        raise ConfigError(f"{loaded.path}: stacks.{key}.params.{exc.message}") from None
+    except ValueError as exc:
+        limit = _TROPOSPHERE_LIMIT.match(str(exc))
+        if limit is None:
+            raise _blueprint_failed(loaded, key, blueprint.source, exc) from exc
+        what, count = limit.groups()
+        raise RenderError(
+            f"stack {name}: more than {count} {what}, over CloudFormation's limit of {count}",
+            hint="split it into several stacks in the environment file",
+        ) from None
+    except Exception as exc:
+        raise _blueprint_failed(loaded, key, blueprint.source, exc) from exc
+
+
+def _blueprint_failed(
+    loaded: LoadedEnvironment, key: str, source: Path, exc: Exception
+) -> BlueprintError:
+    return BlueprintError(
+        f"{loaded.path}: stacks.{key}: blueprint {loaded.env.stacks[key].blueprint} ({source}) "
+        f"failed: {type(exc).__name__}: {exc}",
+        hint="fix the blueprint, or the options the environment file gives it",
+    )
+
+
 def _check_zone_counts(loaded: LoadedEnvironment, region: str, stand_in: bool) -> None:
     """An `az_count` option must agree with the number of zones chosen in the region."""
     wanted = loaded.env.zones.count_for(region)
@@ -190,7 +225,8 @@ def build_plan(
                 "stand_in_params"
             )
         params = spec.params_for(stand_in)
-        template = loaded.registry[spec.blueprint].render(params)
+        name = stack_name(loaded.env.name, key, namespace)
+        template = _render(loaded, key, name, params)
         parameters = _split_params(loaded, key, template, params, purpose)
         for param, value in parameters.items():
             if isinstance(value, OutputRef):
@@ -202,7 +238,6 @@ def build_plan(
                         f"outputs: {', '.join(source.outputs)}"
                     )
         body = json.dumps(template.to_dict(), separators=(",", ":"))
-        name = stack_name(loaded.env.name, key, namespace)
         _check_limits(name, template, body)
         plan.stacks[key] = StackPlan(
             key=key,

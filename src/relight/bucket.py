@@ -1,0 +1,81 @@
+"""The S3 bucket relight owns in a target region, for template bodies over 51,200 bytes.
+
+CloudFormation takes a body up to 51,200 bytes inline and up to 1 MB from S3.
+The bucket is `relight-templates-<account>-<region>`, created when first
+needed: encrypted, versioned, all public access blocked. Each template is
+stored under a key derived from its content hash, so an unchanged template is
+uploaded once. relight never deletes from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from relight.errors import AwsError
+
+
+class TemplateBucket:
+    def __init__(self, s3: Any, region: str, account_id: str) -> None:
+        self.s3 = s3
+        self.region = region
+        self.name = f"relight-templates-{account_id}-{region}"
+        self._ready = False
+        self.uploads = 0
+
+    def _ensure(self) -> None:
+        from botocore.exceptions import ClientError
+
+        if self._ready:
+            return
+        try:
+            self.s3.head_bucket(Bucket=self.name)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+                raise AwsError(
+                    f"S3 bucket {self.name} exists but cannot be used: {exc}",
+                    hint="relight needs s3:GetObject/PutObject on its template bucket",
+                ) from exc
+            location = (
+                {}
+                if self.region == "us-east-1"
+                else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+            )
+            self.s3.create_bucket(Bucket=self.name, **location)
+            self.s3.put_public_access_block(
+                Bucket=self.name,
+                PublicAccessBlockConfiguration={
+                    "BlockPublicAcls": True,
+                    "IgnorePublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "RestrictPublicBuckets": True,
+                },
+            )
+            self.s3.put_bucket_encryption(
+                Bucket=self.name,
+                ServerSideEncryptionConfiguration={
+                    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+                },
+            )
+            self.s3.put_bucket_versioning(
+                Bucket=self.name, VersioningConfiguration={"Status": "Enabled"}
+            )
+        self._ready = True
+
+    def url_for(self, body: str) -> str:
+        """Upload `body` (once per content) and return the URL CloudFormation reads it from."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        key = f"templates/{hashlib.sha256(body.encode()).hexdigest()}.json"
+        try:
+            self._ensure()
+            try:
+                self.s3.head_object(Bucket=self.name, Key=key)
+            except ClientError:
+                self.s3.put_object(
+                    Bucket=self.name, Key=key, Body=body.encode(), ContentType="application/json"
+                )
+                self.uploads += 1
+        except (ClientError, BotoCoreError) as exc:
+            raise AwsError(f"cannot upload a template to s3://{self.name}/{key}: {exc}") from exc
+        return f"{self.s3.meta.endpoint_url}/{self.name}/{key}"
