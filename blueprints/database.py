@@ -33,7 +33,7 @@ from troposphere import (
     rds,
 )
 
-from relight.blueprint import PROTECTED, Options, blueprint, purpose_parameter
+from relight.blueprint import PROTECTED, Options, blueprint, purpose_parameter, scan_skips
 
 ENGINE_PORTS = {
     "postgres": 5432,
@@ -184,17 +184,12 @@ def database(options: DatabaseOptions) -> Template:
                 EnableIAMDatabaseAuthentication=True,
                 EnableCloudwatchLogsExports=LOG_EXPORTS[options.engine],
                 CopyTagsToSnapshot=True,
-                Metadata={
-                    "checkov": {
-                        "skip": [
-                            {
-                                "id": "CKV_AWS_16",
-                                "comment": "a restore inherits encryption from its snapshot; "
-                                "relight restores from encrypted copies",
-                            }
-                        ]
+                Metadata=scan_skips(
+                    {
+                        "CKV_AWS_16": "a restore inherits encryption from its snapshot; "
+                        "relight restores from encrypted copies"
                     }
-                },
+                ),
                 **common,
             )
         )

@@ -26,9 +26,13 @@ from troposphere import (
 )
 from troposphere import elasticloadbalancingv2 as elb
 
-from relight.blueprint import PROTECTED, Options, blueprint, purpose_parameter
+from relight.blueprint import PROTECTED, Options, blueprint, purpose_parameter, scan_skips
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+PLAIN_HTTP = (
+    "this HTTP listener redirects to HTTPS whenever CertificateArn is given; "
+    "without a certificate the environment serves HTTP by choice"
+)
 
 
 class LoadBalancerOptions(Options):
@@ -106,6 +110,12 @@ def load_balancer(options: LoadBalancerOptions) -> Template:
             SecurityGroups=[Ref(group)],
             LoadBalancerAttributes=attributes,
             Tags=Tags(Name=Ref("AWS::StackName")),
+            Metadata=scan_skips(
+                {
+                    "CKV_AWS_91": "access logs are on whenever AccessLogsBucket is given; "
+                    "the log bucket is the account's choice"
+                }
+            ),
         )
     )
     target_protocol = "HTTP" if alb else "TCP"
@@ -156,17 +166,7 @@ def load_balancer(options: LoadBalancerOptions) -> Template:
                 Port=80,
                 Protocol="HTTP",
                 DefaultActions=[If("HasCertificate", redirect, forward)],
-                Metadata={
-                    "checkov": {
-                        "skip": [
-                            {
-                                "id": "CKV_AWS_2",
-                                "comment": "HTTP redirects to HTTPS whenever CertificateArn is "
-                                "given; without one the environment serves HTTP by choice",
-                            }
-                        ]
-                    }
-                },
+                Metadata=scan_skips(dict.fromkeys(("CKV_AWS_2", "CKV_AWS_103"), PLAIN_HTTP)),
             )
         )
     else:

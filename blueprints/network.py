@@ -26,7 +26,7 @@ from pydantic import Field, field_validator, model_validator
 from troposphere import GetAtt, Join, Output, Parameter, Ref, Select, Sub, Tags, Template, ec2, iam
 from troposphere import logs as cwlogs
 
-from relight.blueprint import Options, blueprint
+from relight.blueprint import Options, blueprint, scan_skips
 
 Tier = Literal["public", "private", "data"]
 TIERS: tuple[Tier, ...] = ("public", "private", "data")
@@ -255,17 +255,12 @@ def network(options: NetworkOptions) -> Template:
             cwlogs.LogGroup(
                 "FlowLogGroup",
                 RetentionInDays=options.flow_log_retention_days,
-                Metadata={
-                    "checkov": {
-                        "skip": [
-                            {
-                                "id": "CKV_AWS_158",
-                                "comment": "flow logs are encrypted by CloudWatch Logs' own key; "
-                                "a customer key is a choice for the account, not the network",
-                            }
-                        ]
+                Metadata=scan_skips(
+                    {
+                        "CKV_AWS_158": "flow logs are encrypted by CloudWatch Logs' own key; "
+                        "a customer key is a choice for the account, not the network"
                     }
-                },
+                ),
             )
         )
         role = t.add_resource(

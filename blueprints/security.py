@@ -21,7 +21,7 @@ import re
 from pydantic import Field, model_validator
 from troposphere import GetAtt, Join, Output, Parameter, Ref, Tags, Template, ec2
 
-from relight.blueprint import Options, blueprint
+from relight.blueprint import Options, blueprint, scan_skips
 
 WORLD = {"0.0.0.0/0", "::/0"}
 SENSITIVE_PORTS = {
@@ -120,6 +120,16 @@ class SecurityOptions(Options):
         return self
 
 
+def _world_open(rule: Rule) -> dict[str, str]:
+    """A world-open rule was declared on purpose; sensitive ports were refused above."""
+    why = (
+        f"declared open to {rule.cidr} in the environment's security graph"
+        + (f" ({rule.description})" if rule.description else "")
+        + "; SSH, RDP and database ports are refused by the blueprint"
+    )
+    return {"CKV_AWS_260": why}
+
+
 def _logical(name: str) -> str:
     return name.capitalize()
 
@@ -214,9 +224,13 @@ def security(options: SecurityOptions) -> Template:
                         if direction == "ingress"
                         else ec2.SecurityGroupEgress
                     )
+                    extra = {}
+                    if rule.cidr in WORLD and direction == "ingress":
+                        extra["Metadata"] = scan_skips(_world_open(rule))
                     t.add_resource(
                         kind(
                             f"{_logical(name)}{direction.capitalize()}{index}x{part}",
+                            **extra,
                             GroupId=GetAtt(groups[name], "GroupId"),
                             IpProtocol=rule.protocol,
                             FromPort=low,

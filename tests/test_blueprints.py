@@ -341,3 +341,20 @@ def test_a_broken_blueprint_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "broken.py").write_text("import nonexistent_module_xyz\n")
     with pytest.raises(BlueprintError, match=r"broken.py: the blueprint failed to import"):
         load_registry(tmp_path)
+
+
+def test_every_scan_skip_in_the_demo_carries_its_reason() -> None:
+    from conftest import REPO
+    from relight.config import load_environment
+    from relight.render import build_plan
+
+    plan = build_plan(load_environment("demo", "us-west-2", cwd=REPO), "us-west-2")
+    skips = [
+        skip
+        for sp in plan.stacks.values()
+        for resource in json.loads(sp.body)["Resources"].values()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+    assert skips, "the demo documents what it skips"
+    for skip in skips:
+        assert skip["id"].startswith("CKV_") and len(skip["comment"]) > 40

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from conftest import REPO
 from relight.blueprint import load_registry
+from relight.config import load_environment
 from relight.lint import lint_template
+from relight.render import build_plan
 
 README = (REPO / "README.md").read_text()
 
@@ -20,6 +22,18 @@ def test_the_readme_blueprint_example_works(tmp_path: Path) -> None:
     bp = load_registry(tmp_path)["queue"]
     body = json.dumps(bp.render(bp.sample).to_dict())
     assert lint_template(body, "us-west-2") == []
+
+
+def test_the_readme_environment_example_loads_and_plans(tmp_path: Path) -> None:
+    example = re.search(r"```yaml\n(name: demo .*?)```", README, re.S)
+    assert example, "the README shows an environment file"
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "blueprints").symlink_to(REPO / "blueprints")
+    (tmp_path / "stacks" / "demo.yaml").write_text(example.group(1))
+    loaded = load_environment("demo", "us-west-2", cwd=tmp_path)
+    plan = build_plan(loaded, "us-west-2")
+    assert list(plan.stacks) == ["network", "security", "web"]
+    assert loaded.env.account_id == "123456789012"
 
 
 def test_the_quick_start_commands_are_make_targets() -> None:

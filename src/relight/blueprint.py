@@ -112,6 +112,11 @@ def purpose_parameter(template: Template) -> Parameter:
     return parameter
 
 
+def scan_skips(reasons: dict[str, str]) -> dict[str, Any]:
+    """Resource Metadata that skips checkov checks, each with the reason it does not apply."""
+    return {"checkov": {"skip": [{"id": check, "comment": why} for check, why in reasons.items()]}}
+
+
 def blueprint(
     name: str, *, sample: Mapping[str, Any] | None = None, description: str = ""
 ) -> Callable[[F], F]:
