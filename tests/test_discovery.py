@@ -21,7 +21,6 @@ from relight.discovery import (
     stale,
 )
 from relight.environment import Environment, Zones
-from relight.errors import DiscoveryError
 
 ACCOUNT = "123456789012"
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -135,25 +134,29 @@ def test_another_owner_is_not_matched_unless_named(aws: Aws) -> None:
         "web_ami": {"kind": "ami", "tags": {"Role": "web"}, "owners": ["210987654321"]},
         "web_data": {"kind": "ebs_snapshot", "tags": {"Role": "web-data"}},
     }
-    with pytest.raises(DiscoveryError, match="owned by 210987654321"):
-        _run(aws, _env(artifacts=artifacts))
+    found = _run(aws, _env(artifacts=artifacts))
+    assert "web_ami" not in found.artifacts
+    assert "owned by 210987654321" in found.missing["web_ami"]
 
 
 def test_a_region_without_copies_names_what_the_home_region_holds(aws: Aws) -> None:
     home = _image("us-east-1", "shop-web-1", {"Role": "web"})
-    with pytest.raises(DiscoveryError) as caught:
-        _run(aws, _env(), region="eu-central-1")
-    message = str(caught.value)
-    assert "artifacts.web_ami: no AMI tagged Role=web named shop-web-* in eu-central-1" in message
-    assert f"newest match in us-east-1 is {home}" in message
-    assert "artifacts.web_data: no EBS snapshot tagged Role=web-data in eu-central-1" in message
-    assert "none in us-east-1 either" in message
-    assert "us-west-2, eu-west-1" in message  # where to fail over instead
-    assert caught.value.exit_code == 2
+    missing = _run(aws, _env(), region="eu-central-1").missing
+    assert missing["web_ami"].startswith("no AMI tagged Role=web named shop-web-* in eu-central-1")
+    assert f"newest match in us-east-1 is {home}" in missing["web_ami"]
+    assert (
+        "run relight replicate --env shop --from us-east-1 --to eu-central-1" in missing["web_ami"]
+    )
+    assert missing["web_data"] == (
+        "no EBS snapshot tagged Role=web-data in eu-central-1; none in us-east-1 either"
+    )
 
 
 def test_zones_are_chosen_by_az_id(aws: Aws) -> None:
-    zones, _ = choose_zones(aws, "us-west-2", Zones(ids={"us-west-2": ["usw2-az3", "usw2-az1"]}))
+    zones, problems, _ = choose_zones(
+        aws, "us-west-2", Zones(ids={"us-west-2": ["usw2-az3", "usw2-az1"]})
+    )
+    assert problems == []
     ec2 = boto3.client("ec2", "us-west-2")
     names = {
         z["ZoneId"]: z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]
@@ -165,13 +168,16 @@ def test_zones_are_chosen_by_az_id(aws: Aws) -> None:
 
 
 def test_unknown_az_id_lists_the_available_ones(aws: Aws) -> None:
-    with pytest.raises(DiscoveryError, match=r"usw2-az9 not available in us-west-2.*usw2-az1"):
-        choose_zones(aws, "us-west-2", Zones(ids={"us-west-2": ["usw2-az9"]}))
+    _, problems, _ = choose_zones(aws, "us-west-2", Zones(ids={"us-west-2": ["usw2-az9"]}))
+    assert problems == [
+        "zones.ids.us-west-2: usw2-az9 is not available in us-west-2; "
+        "available AZ IDs: usw2-az1, usw2-az2, usw2-az3, usw2-az4"
+    ]
 
 
 def test_more_zones_than_the_region_has(aws: Aws) -> None:
-    with pytest.raises(DiscoveryError, match="6 zones wanted"):
-        choose_zones(aws, "us-west-1", Zones(count=6))
+    _, problems, _ = choose_zones(aws, "us-west-1", Zones(count=6))
+    assert len(problems) == 1 and "6 zones wanted" in problems[0]
 
 
 def test_rds_snapshots_match_by_database_and_read_copy_lineage(aws: Aws) -> None:

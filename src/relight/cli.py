@@ -229,33 +229,55 @@ def discover(
         from datetime import UTC, datetime
 
         from relight.operations import artifact_rows, discover_environment
+        from relight.render import build_plan
 
         loaded = _load(env, region)
-        conn = _connect(loaded, region, stand_in, profile, role_arn)
-        found = discover_environment(loaded, conn, now=lambda: datetime.now(UTC))
+        local = _on_stand_in(loaded, stand_in)
+        plan = build_plan(loaded, region, stand_in=local)
+        conn = _connect(loaded, region, local, profile, role_arn)
+        found = discover_environment(plan, conn, now=lambda: datetime.now(UTC))
         rows = artifact_rows(loaded, found)
         if json_out:
             _print_json(rows)
-            return
-        from rich.table import Table
+        else:
+            _print_discovery(loaded.env.name, region, rows, found)
+        problems = [f"artifacts.{n}: {why}" for n, why in sorted(found.missing.items())]
+        problems += list(found.zone_problems)
+        if problems:
+            from relight.errors import DiscoveryError
 
-        table = Table(title=f"{loaded.env.name}: restore sources in {region}")
-        for column in ("artifact", "kind", "chosen id", "created", "age", "RPO", "source", "seen"):
-            table.add_column(column)
-        for row in rows:
-            table.add_row(
-                row["name"],
-                row["kind"],
-                row["id"],
-                row["created"][:19],
-                row["age"],
-                "[green]ok[/]" if row["rpo_ok"] else "[red]STALE[/]",
-                f"{row['source_id'] or '?'} ({row['source_region'] or '?'})",
-                str(row["candidates"]),
+            raise DiscoveryError(
+                f"{loaded.path}: {len(problems)} problem(s) in {region}:\n  "
+                + "\n  ".join(problems),
+                hint=f"relight replicate --env {loaded.env.name} --from "
+                f"{loaded.env.home_region} --to {region} makes the missing copies"
+                if found.missing
+                else None,
             )
-        con = _console()
-        con.print(table)
-        con.print("zones: " + ", ".join(f"{z.name} ({z.id})" for z in found.zones))
+
+
+def _print_discovery(env: str, region: str, rows: list[dict[str, Any]], found: Any) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{env}: restore sources in {region}")
+    for column in ("artifact", "kind", "chosen id", "created", "age", "RPO", "source", "seen"):
+        table.add_column(column, no_wrap=column in ("chosen id", "source"))
+    for row in rows:
+        table.add_row(
+            row["name"],
+            row["kind"],
+            row["id"],
+            row["created"][:19],
+            row["age"],
+            "[green]ok[/]" if row["rpo_ok"] else "[red]STALE[/]",
+            f"{row['source_id'] or '?'} ({row['source_region'] or '?'})",
+            str(row["candidates"]),
+        )
+    for name in sorted(found.missing):
+        table.add_row(name, "", "[red]MISSING[/]", "", "", "", "", "0")
+    con = _console()
+    con.print(table)
+    con.print("zones: " + ", ".join(f"{z.name} = {z.id}" for z in found.zones))
 
 
 @app.command()
@@ -300,6 +322,62 @@ def failover(
         if conn.stand_in:
             _banner(conn)
         if not result.ok:
+            raise typer.Exit(1)
+
+
+@app.command()
+def replicate(
+    env: EnvOpt,
+    source: Annotated[str, typer.Option("--from", help="The region to copy from.")],
+    targets: Annotated[list[str], typer.Option("--to", help="A region to copy to (repeat).")],
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="Wait until every copy is usable.")
+    ] = True,
+    prune: Annotated[
+        int | None,
+        typer.Option(help="Delete relight-made copies beyond the newest N (opt-in)."),
+    ] = None,
+    json_out: JsonOpt = False,
+    stand_in: StandInOpt = None,
+    profile: ProfileOpt = None,
+    role_arn: RoleOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Copy the newest AMIs and snapshots to other regions, with lineage; sources stay."""
+    with _errors(debug):
+        from relight.environment import check_region
+        from relight.errors import InputError
+        from relight.operations import replicate_environment
+
+        for region in targets:
+            try:
+                check_region(region)
+            except ValueError as exc:
+                raise InputError(f"--to: {exc}") from None
+        loaded = _load(env, source)
+        local = _on_stand_in(loaded, stand_in)
+        conn = _connect(loaded, source, local, profile, None)
+        err = _console(stderr=True)
+
+        def progress(region: str, artifact: str, status: str, message: str) -> None:
+            colour = "red" if status == "FAILED" else "cyan"
+            err.print(f"  {region:<14} {artifact:<20} [{colour}]{status}[/]  {_escape(message)}")
+
+        results = replicate_environment(
+            loaded, conn, targets, role_arn=role_arn, wait=wait, prune=prune, on_progress=progress
+        )
+        rows = [r.__dict__ for r in results]
+        if json_out:
+            _print_json(rows)
+        else:
+            from relight.replicate import summary_counts
+
+            counts = summary_counts(results)
+            _console().print(
+                ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
+                + f" across {', '.join(targets)}; no source was touched"
+            )
+        if any(r.action == "failed" for r in results):
             raise typer.Exit(1)
 
 

@@ -1,44 +1,51 @@
 """Step 2 of the data flow: find, in the target region, what to restore from.
 
-For each kind of artifact (AMIs, EBS snapshots, RDS snapshots) there is one
-paginated listing per region with server-side filters; every lookup of the
-environment is then matched against that listing, never with an API call per
+For each kind of artifact (AMIs, EBS snapshots, RDS snapshots, Aurora cluster
+snapshots, AWS Backup recovery points) there is one paginated listing per
+region, with the server-side filters every lookup of that kind shares; every
+lookup is then matched against that listing, never with an API call per
 lookup. Only usable states count (available / completed). The newest match
 wins; ties (moto's times have one-second resolution, AWS's can collide too)
 go to the highest id, so the choice is deterministic.
 
 Lineage (where a copy came from) is read from the AWS fields where they are
 set (SourceImageId/SourceRegion, a copied snapshot's description,
-SourceDBSnapshotIdentifier), otherwise from the tags relight writes on the
-copies it makes (`relight:source-id`, `relight:source-region`,
-`relight:source-time`). An artifact's *age* is the age of its data: from the
-source's creation time when known, else from the copy's.
+SourceDBSnapshotIdentifier, SourceBackupVaultArn), otherwise from the tags
+relight writes on the copies it makes (`relight:source-id`,
+`relight:source-region`, `relight:source-time`). An artifact's *age* is the
+age of its data: from the source's creation time when known, else the copy's.
+
+Misses are returned, not raised: preflight reports every problem together.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from relight.aws import Aws
 from relight.environment import ArtifactLookup, Environment, Zones
-from relight.errors import AwsError, DiscoveryError
+from relight.errors import AwsError
 
 LINEAGE_ID = "relight:source-id"
 LINEAGE_REGION = "relight:source-region"
 LINEAGE_TIME = "relight:source-time"
+LINEAGE_VOLUME = "relight:source-volume"
+COPY_MARK = "relight:copy"  # on every copy relight makes; prune touches nothing else
 
 _NEVER = datetime.min.replace(tzinfo=UTC)  # sorts before every real creation time
 _COPIED = re.compile(r"Copied (snap-[0-9a-f]+) from ([a-z]{2}(?:-[a-z]+)+-\d)")
+EC2_PAGE = 1000  # DescribeImages/DescribeSnapshots page size
+RDS_PAGE = 100  # the most RDS returns per page
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """One image or snapshot as listed, in a shape common to every kind."""
+    """One image, snapshot or recovery point as listed, in a shape common to every kind."""
 
     kind: str
     id: str
@@ -47,9 +54,20 @@ class Candidate:
     owner: str
     name: str = ""
     db_instance: str = ""
+    db_cluster: str = ""
+    volume: str = ""
+    resource: str = ""
+    vault: str = ""
+    encrypted: bool = False
+    kms_key: str | None = None
+    backing: tuple[str, ...] = ()  # an AMI's EBS snapshots
     source_id: str | None = None
     source_region: str | None = None
     source_time: datetime | None = None
+
+    @property
+    def relight_copy(self) -> bool:
+        return self.tags.get(COPY_MARK) == "true"
 
 
 @dataclass(frozen=True)
@@ -65,6 +83,8 @@ class Artifact:
     source_id: str | None = None
     source_region: str | None = None
     source_time: datetime | None = None
+    encrypted: bool = False
+    kms_key: str | None = None
 
     @property
     def data_time(self) -> datetime:
@@ -86,7 +106,9 @@ class Discovery:
     region: str
     at: datetime
     artifacts: dict[str, Artifact] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)  # artifact → what was not found
     zones: tuple[Zone, ...] = ()
+    zone_problems: tuple[str, ...] = ()
     calls: int = 0  # AWS API calls made (pages included)
 
     def artifact_ids(self) -> dict[str, str]:
@@ -127,13 +149,17 @@ def _image(raw: Mapping[str, Any]) -> Candidate:
     lineage = _lineage(tags)
     lineage["source_id"] = raw.get("SourceImageId") or lineage["source_id"]
     lineage["source_region"] = raw.get("SourceRegion") or lineage["source_region"]
+    volumes = [m["Ebs"] for m in raw.get("BlockDeviceMappings", []) if "Ebs" in m]
     return Candidate(
         kind="ami",
         id=raw["ImageId"],
-        created=_parse_time(raw["CreationDate"]) or _NEVER,
+        created=_parse_time(raw.get("CreationDate")) or _NEVER,
         tags=tags,
         owner=str(raw.get("OwnerId", "")),
         name=raw.get("Name", ""),
+        encrypted=any(v.get("Encrypted") for v in volumes),
+        kms_key=next((v["KmsKeyId"] for v in volumes if v.get("KmsKeyId")), None),
+        backing=tuple(v["SnapshotId"] for v in volumes if v.get("SnapshotId")),
         **lineage,
     )
 
@@ -150,18 +176,25 @@ def _snapshot(raw: Mapping[str, Any]) -> Candidate:
         created=raw["StartTime"],
         tags=tags,
         owner=str(raw.get("OwnerId", "")),
+        volume=tags.get(LINEAGE_VOLUME) or raw.get("VolumeId", ""),
+        encrypted=bool(raw.get("Encrypted")),
+        kms_key=raw.get("KmsKeyId"),
         **lineage,
     )
 
 
-def _db_snapshot(raw: Mapping[str, Any]) -> Candidate:
-    tags = _tags(raw.get("TagList"))
+def _rds_lineage(raw: Mapping[str, Any], key: str, tags: Mapping[str, str]) -> dict[str, Any]:
     lineage = _lineage(tags)
-    source = raw.get("SourceDBSnapshotIdentifier")
+    source = raw.get(key)
     if source:
         lineage["source_id"] = source.rsplit(":", 1)[-1]
         arn_region = source.split(":")[3] if source.startswith("arn:") else None
         lineage["source_region"] = raw.get("SourceRegion") or arn_region
+    return lineage
+
+
+def _db_snapshot(raw: Mapping[str, Any]) -> Candidate:
+    tags = _tags(raw.get("TagList"))
     return Candidate(
         kind="rds_snapshot",
         id=raw["DBSnapshotIdentifier"],
@@ -169,27 +202,79 @@ def _db_snapshot(raw: Mapping[str, Any]) -> Candidate:
         tags=tags,
         owner=str(raw.get("DBSnapshotArn", "::::")).split(":")[4],
         db_instance=raw.get("DBInstanceIdentifier", ""),
-        **lineage,
+        encrypted=bool(raw.get("Encrypted")),
+        kms_key=raw.get("KmsKeyId"),
+        **_rds_lineage(raw, "SourceDBSnapshotIdentifier", tags),
     )
 
 
+def _cluster_snapshot(raw: Mapping[str, Any]) -> Candidate:
+    tags = _tags(raw.get("TagList"))
+    return Candidate(
+        kind="rds_cluster_snapshot",
+        id=raw["DBClusterSnapshotIdentifier"],
+        created=raw.get("SnapshotCreateTime") or _NEVER,
+        tags=tags,
+        owner=str(raw.get("DBClusterSnapshotArn", "::::")).split(":")[4],
+        db_cluster=raw.get("DBClusterIdentifier", ""),
+        encrypted=bool(raw.get("StorageEncrypted")),
+        kms_key=raw.get("KmsKeyId"),
+        **_rds_lineage(raw, "SourceDBClusterSnapshotArn", tags),
+    )
+
+
+def _recovery_point(raw: Mapping[str, Any]) -> Candidate:
+    source_vault = raw.get("SourceBackupVaultArn") or ""
+    return Candidate(
+        kind="backup_recovery_point",
+        id=raw["RecoveryPointArn"],
+        created=raw.get("CreationDate") or _NEVER,
+        tags={},
+        owner=str(raw.get("RecoveryPointArn", "::::")).split(":")[4],
+        resource=raw.get("ResourceArn", ""),
+        vault=raw.get("BackupVaultName", ""),
+        encrypted=bool(raw.get("IsEncrypted")),
+        kms_key=raw.get("EncryptionKeyArn"),
+        source_region=source_vault.split(":")[3] if source_vault.count(":") > 3 else None,
+        source_id=source_vault.rsplit(":", 1)[-1] or None,
+    )
+
+
+def _shared(lookups: Sequence[ArtifactLookup], attribute: str) -> list[str] | None:
+    """The values every lookup gives for `attribute`, or None when one gives none."""
+    values = [getattr(lookup, attribute) for lookup in lookups]
+    if not values or any(v is None for v in values):
+        return None
+    return sorted(set(values))
+
+
+def _tag_keys(lookups: Sequence[ArtifactLookup]) -> list[str] | None:
+    """A server-side `tag-key` filter: safe only when every lookup requires some tag."""
+    if not lookups or any(not lookup.tags for lookup in lookups):
+        return None
+    return sorted({key for lookup in lookups for key in lookup.tags})
+
+
 class Lister:
-    """Lists every artifact kind in a region once, counting API calls (pages included)."""
+    """Lists each artifact kind in a region once, counting API calls (pages included)."""
 
     def __init__(self, aws: Aws, region: str) -> None:
         self.aws = aws
         self.region = region
         self.calls = 0
 
-    def _pages(self, service: str, operation: str, key: str, **kwargs: Any) -> list[Any]:
+    def _pages(self, service: str, operation: str, key: str, page: int, **kwargs: Any) -> list[Any]:
         from botocore.exceptions import BotoCoreError, ClientError
 
         client = self.aws.client(service, self.region)
         items: list[Any] = []
         try:
-            for page in client.get_paginator(operation).paginate(**kwargs):
+            pages = client.get_paginator(operation).paginate(
+                **kwargs, PaginationConfig={"PageSize": page}
+            )
+            for result in pages:
                 self.calls += 1
-                items.extend(page.get(key, []))
+                items.extend(result.get(key, []))
         except (ClientError, BotoCoreError) as exc:
             raise AwsError(
                 f"cannot list {key} in {self.region} ({operation}): {exc}",
@@ -197,14 +282,21 @@ class Lister:
             ) from exc
         return items
 
-    def list(self, kind: str, owners: list[str]) -> list[Candidate]:
+    def list(self, kind: str, lookups: Sequence[ArtifactLookup]) -> list[Candidate]:
+        """Every usable candidate of `kind` that could match one of `lookups`."""
+        owners = sorted({owner for lookup in lookups for owner in lookup.owners})
+        tag_keys = _tag_keys(lookups)
+        tag_filter = [{"Name": "tag-key", "Values": tag_keys}] if tag_keys else []
         if kind == "ami":
+            names = _shared(lookups, "name")
+            name_filter = [{"Name": "name", "Values": names}] if names else []
             raw = self._pages(
                 "ec2",
                 "describe_images",
                 "Images",
+                EC2_PAGE,
                 Owners=owners,
-                Filters=[{"Name": "state", "Values": ["available"]}],
+                Filters=[{"Name": "state", "Values": ["available"]}, *name_filter, *tag_filter],
             )
             return [_image(r) for r in raw]
         if kind == "ebs_snapshot":
@@ -212,12 +304,47 @@ class Lister:
                 "ec2",
                 "describe_snapshots",
                 "Snapshots",
+                EC2_PAGE,
                 OwnerIds=owners,
-                Filters=[{"Name": "status", "Values": ["completed"]}],
+                Filters=[{"Name": "status", "Values": ["completed"]}, *tag_filter],
             )
             return [_snapshot(r) for r in raw]
-        raw = self._pages("rds", "describe_db_snapshots", "DBSnapshots")
-        return [_db_snapshot(r) for r in raw if r.get("Status") == "available"]
+        shared = any(owner != "self" for owner in owners)
+        if kind == "rds_snapshot":
+            ids = _shared(lookups, "db_instance")
+            filters = [{"Name": "db-instance-id", "Values": ids}] if ids else []
+            raw = self._pages(
+                "rds",
+                "describe_db_snapshots",
+                "DBSnapshots",
+                RDS_PAGE,
+                IncludeShared=shared,
+                **({"Filters": filters} if filters else {}),
+            )
+            return [_db_snapshot(r) for r in raw if r.get("Status") == "available"]
+        if kind == "rds_cluster_snapshot":
+            ids = _shared(lookups, "db_cluster")
+            filters = [{"Name": "db-cluster-id", "Values": ids}] if ids else []
+            raw = self._pages(
+                "rds",
+                "describe_db_cluster_snapshots",
+                "DBClusterSnapshots",
+                RDS_PAGE,
+                IncludeShared=shared,
+                **({"Filters": filters} if filters else {}),
+            )
+            return [_cluster_snapshot(r) for r in raw if r.get("Status") == "available"]
+        found: list[Candidate] = []
+        for vault in sorted({lookup.vault for lookup in lookups if lookup.vault}):
+            raw = self._pages(
+                "backup",
+                "list_recovery_points_by_backup_vault",
+                "RecoveryPoints",
+                RDS_PAGE,
+                BackupVaultName=vault,
+            )
+            found += [_recovery_point(r) for r in raw if r.get("Status") == "COMPLETED"]
+        return found
 
 
 # Matching ------------------------------------------------------------------------------------
@@ -232,6 +359,14 @@ def matches(lookup: ArtifactLookup, candidate: Candidate, account_id: str) -> bo
         return False
     if lookup.db_instance and candidate.db_instance != lookup.db_instance:
         return False
+    if lookup.db_cluster and candidate.db_cluster != lookup.db_cluster:
+        return False
+    if lookup.source_volume and candidate.volume != lookup.source_volume:
+        return False
+    if lookup.vault and (
+        candidate.vault != lookup.vault or (lookup.resource or "") not in candidate.resource
+    ):
+        return False
     owners = {account_id if o == "self" else o for o in lookup.owners}
     return candidate.owner in owners
 
@@ -241,24 +376,26 @@ def newest(found: list[Candidate]) -> Candidate:
     return max(found, key=lambda c: (c.created, c.id))
 
 
-def _owners(lookups: Iterable[ArtifactLookup]) -> list[str]:
-    return sorted({owner for lookup in lookups for owner in lookup.owners})
+def list_by_kind(lister: Lister, lookups: Iterable[ArtifactLookup]) -> dict[str, list[Candidate]]:
+    """One listing per kind, serving every lookup of that kind."""
+    every = list(lookups)
+    return {
+        kind: lister.list(kind, [lookup for lookup in every if lookup.kind == kind])
+        for kind in sorted({lookup.kind for lookup in every})
+    }
 
 
 def find_artifacts(
     lister: Lister, lookups: Mapping[str, ArtifactLookup], account_id: str
-) -> tuple[dict[str, Artifact], dict[str, int]]:
-    """Match every lookup against one listing per kind; returns found ones and missing counts."""
-    listings: dict[str, list[Candidate]] = {}
-    for kind in sorted({lookup.kind for lookup in lookups.values()}):
-        same_kind = [lookup for lookup in lookups.values() if lookup.kind == kind]
-        listings[kind] = lister.list(kind, _owners(same_kind))
+) -> tuple[dict[str, Artifact], list[str]]:
+    """Match every lookup against one listing per kind; returns the found and the missing."""
+    listings = list_by_kind(lister, lookups.values())
     found: dict[str, Artifact] = {}
-    missing: dict[str, int] = {}
+    missing: list[str] = []
     for name, lookup in lookups.items():
         hits = [c for c in listings[lookup.kind] if matches(lookup, c, account_id)]
         if not hits:
-            missing[name] = 0
+            missing.append(name)
             continue
         best = newest(hits)
         found[name] = Artifact(
@@ -271,6 +408,8 @@ def find_artifacts(
             source_id=best.source_id,
             source_region=best.source_region,
             source_time=best.source_time,
+            encrypted=best.encrypted,
+            kms_key=best.kms_key,
         )
     return found, missing
 
@@ -305,21 +444,36 @@ def _elsewhere(
             art = found[name]
             notes[name] = (
                 f"newest match in {env.home_region} is {art.id} "
-                f"({human_age(art.age(now))} old): copy it to {region} first"
+                f"({human_age(art.age(now))} old): run relight replicate --env {env.name} "
+                f"--from {env.home_region} --to {region}"
             )
         else:
             notes[name] = f"none in {env.home_region} either"
     return notes
 
 
-def choose_zones(aws: Aws, region: str, zones: Zones) -> tuple[tuple[Zone, ...], int]:
-    """Pick AZs by AZ ID (given, or the first `count` available ones); returns zones and calls."""
+def choose_zones(
+    aws: Aws, region: str, zones: Zones, instance_types: Sequence[str] = ()
+) -> tuple[tuple[Zone, ...], list[str], int]:
+    """Pick AZs by AZ ID where every instance type is offered; returns zones, problems, calls."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    ec2 = aws.client("ec2", region)
+    calls = 1
     try:
-        raw = aws.client("ec2", region).describe_availability_zones(
-            Filters=[{"Name": "state", "Values": ["available"]}]
-        )["AvailabilityZones"]
+        raw = ec2.describe_availability_zones(Filters=[{"Name": "state", "Values": ["available"]}])[
+            "AvailabilityZones"
+        ]
+        offered: dict[str, set[str]] = {}
+        if instance_types:
+            pages = ec2.get_paginator("describe_instance_type_offerings").paginate(
+                LocationType="availability-zone-id",
+                Filters=[{"Name": "instance-type", "Values": sorted(set(instance_types))}],
+            )
+            for page in pages:
+                calls += 1
+                for offer in page["InstanceTypeOfferings"]:
+                    offered.setdefault(offer["Location"], set()).add(offer["InstanceType"])
     except (ClientError, BotoCoreError) as exc:
         raise AwsError(f"cannot list availability zones in {region}: {exc}") from exc
     by_id = {
@@ -327,20 +481,41 @@ def choose_zones(aws: Aws, region: str, zones: Zones) -> tuple[tuple[Zone, ...],
         for z in raw
         if z.get("ZoneType", "availability-zone") == "availability-zone"
     }
+
+    def lacking(zone_id: str) -> list[str]:
+        return sorted(set(instance_types) - offered.get(zone_id, set()))
+
     if region in zones.ids:
-        unknown = [zid for zid in zones.ids[region] if zid not in by_id]
-        if unknown:
-            raise DiscoveryError(
-                f"zones.ids.{region}: {', '.join(unknown)} not available in {region}; "
-                f"available AZ IDs: {', '.join(sorted(by_id))}"
-            )
-        return tuple(by_id[zid] for zid in zones.ids[region]), 1
-    if len(by_id) < zones.count:
-        raise DiscoveryError(
-            f"zones.count: {zones.count} zones wanted, {region} has {len(by_id)} available "
-            f"({', '.join(sorted(by_id))})"
+        problems = []
+        for zone_id in zones.ids[region]:
+            if zone_id not in by_id:
+                problems.append(
+                    f"zones.ids.{region}: {zone_id} is not available in {region}; "
+                    f"available AZ IDs: {', '.join(sorted(by_id))}"
+                )
+            elif lacking(zone_id):
+                problems.append(
+                    f"zones.ids.{region}: {zone_id} does not offer {', '.join(lacking(zone_id))}"
+                )
+        chosen = tuple(by_id[z] for z in zones.ids[region] if z in by_id)
+        return chosen, problems, calls
+    usable = [zone_id for zone_id in sorted(by_id) if not lacking(zone_id)]
+    if len(usable) < zones.count:
+        detail = "; ".join(
+            f"{zone_id} lacks {', '.join(lacking(zone_id))}"
+            for zone_id in sorted(by_id)
+            if lacking(zone_id)
         )
-    return tuple(by_id[zid] for zid in sorted(by_id)[: zones.count]), 1
+        return (
+            tuple(by_id[z] for z in usable),
+            [
+                f"zones.count: {zones.count} zones wanted, {region} has {len(usable)} that "
+                f"offer every instance type the environment uses ({', '.join(usable) or 'none'})"
+                + (f"; {detail}" if detail else "")
+            ],
+            calls,
+        )
+    return tuple(by_id[z] for z in usable[: zones.count]), [], calls
 
 
 def discover(
@@ -350,32 +525,26 @@ def discover(
     *,
     account_id: str,
     now: Callable[[], datetime],
-    source: str = "environment file",
+    instance_types: Sequence[str] = (),
 ) -> Discovery:
-    """Find every artifact of `env` in `region`, and choose its zones; misses reported together."""
+    """Find every artifact of `env` in `region` and choose its zones; misses are returned."""
     lister = Lister(aws, region)
     found, missing = find_artifacts(lister, env.artifacts, account_id)
     at = now()
-    if missing:
-        notes = _elsewhere(aws, env, region, sorted(missing), account_id, at)
-        lines = [
-            f"artifacts.{name}: no {env.artifacts[name].describe()} in {region}"
-            + (f"; {notes[name]}" if name in notes else "")
-            for name in sorted(missing)
-        ]
-        holders = [r for r in env.recovery_regions if r != region]
-        hint = (
-            f"fail over to a region that holds copies (recovery_regions: {', '.join(holders)}), "
-            "or copy the backups into this one"
-            if holders
-            else "copy the backups into this region first"
-        )
-        raise DiscoveryError(
-            f"{source}: nothing to restore from\n  " + "\n  ".join(lines), hint=hint
-        )
-    zones, zone_calls = choose_zones(aws, region, env.zones)
+    notes = _elsewhere(aws, env, region, missing, account_id, at) if missing else {}
+    zones, zone_problems, zone_calls = choose_zones(aws, region, env.zones, instance_types)
     return Discovery(
-        region=region, at=at, artifacts=found, zones=zones, calls=lister.calls + zone_calls
+        region=region,
+        at=at,
+        artifacts=found,
+        missing={
+            name: f"no {env.artifacts[name].describe()} in {region}"
+            + (f"; {notes[name]}" if name in notes else "")
+            for name in missing
+        },
+        zones=zones,
+        zone_problems=tuple(zone_problems),
+        calls=lister.calls + zone_calls,
     )
 
 

@@ -13,7 +13,20 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
-ARTIFACT_KINDS = ("ami", "ebs_snapshot", "rds_snapshot")
+ARTIFACT_KINDS = (
+    "ami",
+    "ebs_snapshot",
+    "rds_snapshot",
+    "rds_cluster_snapshot",
+    "backup_recovery_point",
+)
+NOUNS = {
+    "ami": "AMI",
+    "ebs_snapshot": "EBS snapshot",
+    "rds_snapshot": "RDS snapshot",
+    "rds_cluster_snapshot": "Aurora cluster snapshot",
+    "backup_recovery_point": "AWS Backup recovery point",
+}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -95,22 +108,41 @@ class Zones(_Strict):
 class ArtifactLookup(_Strict):
     """How to find one thing to restore from: the newest match in the target region wins."""
 
-    kind: Literal["ami", "ebs_snapshot", "rds_snapshot"]
+    kind: Literal[
+        "ami", "ebs_snapshot", "rds_snapshot", "rds_cluster_snapshot", "backup_recovery_point"
+    ]
     tags: dict[str, str] = Field(default_factory=dict)
     name: str | None = Field(default=None, description="AMI name pattern (glob), amis only")
     owners: list[str] = Field(default_factory=lambda: ["self"])
-    db_instance: str | None = Field(default=None, description="source DB identifier, rds only")
+    db_instance: str | None = Field(default=None, description="source DB identifier")
+    db_cluster: str | None = Field(default=None, description="source Aurora cluster identifier")
+    source_volume: str | None = Field(default=None, pattern=r"^vol-[0-9a-f]+$")
+    vault: str | None = Field(default=None, description="AWS Backup vault name")
+    resource: str | None = Field(default=None, description="backed-up resource id or ARN part")
 
     @model_validator(mode="after")
     def _fields_fit_kind(self) -> ArtifactLookup:
-        if self.name is not None and self.kind != "ami":
-            raise ValueError(f"'name' applies to kind ami only, not {self.kind}")
-        if self.db_instance is not None and self.kind != "rds_snapshot":
-            raise ValueError(f"'db_instance' applies to kind rds_snapshot only, not {self.kind}")
-        if not (self.tags or self.name or self.db_instance):
+        applies = {
+            "name": "ami",
+            "db_instance": "rds_snapshot",
+            "db_cluster": "rds_cluster_snapshot",
+            "source_volume": "ebs_snapshot",
+            "vault": "backup_recovery_point",
+            "resource": "backup_recovery_point",
+        }
+        for field, kind in applies.items():
+            if getattr(self, field) is not None and self.kind != kind:
+                raise ValueError(f"'{field}' applies to kind {kind} only, not {self.kind}")
+        if self.kind == "backup_recovery_point":
+            if not (self.vault and self.resource):
+                raise ValueError("a backup_recovery_point lookup names its vault and resource")
+        elif not (
+            self.tags or self.name or self.db_instance or self.db_cluster or self.source_volume
+        ):
             raise ValueError(
-                "give at least one selector: tags, name (ami) or db_instance (rds_snapshot); "
-                "without one any image or snapshot in the account would match"
+                "give at least one selector: tags, name (ami), db_instance (rds_snapshot), "
+                "db_cluster (rds_cluster_snapshot) or source_volume (ebs_snapshot); without "
+                "one any image or snapshot in the account would match"
             )
         for owner in self.owners:
             if owner != "self" and not re.fullmatch(r"\d{12}", owner):
@@ -119,14 +151,19 @@ class ArtifactLookup(_Strict):
 
     def describe(self) -> str:
         """`AMI tagged Role=web named demo-web-*`: how the lookup reads in a message."""
-        noun = {"ami": "AMI", "ebs_snapshot": "EBS snapshot", "rds_snapshot": "RDS snapshot"}
-        parts = [noun[self.kind]]
+        parts = [NOUNS[self.kind]]
         if self.tags:
             parts.append("tagged " + ",".join(f"{k}={v}" for k, v in sorted(self.tags.items())))
         if self.name:
             parts.append(f"named {self.name}")
         if self.db_instance:
             parts.append(f"of database {self.db_instance}")
+        if self.db_cluster:
+            parts.append(f"of cluster {self.db_cluster}")
+        if self.source_volume:
+            parts.append(f"of volume {self.source_volume}")
+        if self.vault:
+            parts.append(f"of {self.resource} in vault {self.vault}")
         if self.owners != ["self"]:
             parts.append("owned by " + ",".join(self.owners))
         return " ".join(parts)
@@ -223,6 +260,11 @@ class Environment(_Strict):
     recovery_regions: list[Region] = Field(default_factory=list)
     account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
     role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    # The account that restores, when backups live in another one: replicate shares the
+    # source artifacts with it and copies them from there.
+    recovery_account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
+    # Per region, the KMS key that copies into it are encrypted with.
+    kms_keys: dict[str, str] = Field(default_factory=dict)
     stand_in: bool = Field(
         default=False, description="run on the local stand-in (moto), never on AWS"
     )

@@ -22,8 +22,9 @@ from relight.aws import Aws, AwsTarget, check_account
 from relight.config import LoadedEnvironment
 from relight.deploy import Event, Outcome, StackResult, Stacks, deploy, environment_stacks, quiet
 from relight.deploy import teardown as delete_stacks
-from relight.discovery import Artifact, Discovery, discover, human_age, stale
-from relight.errors import InputError, PreflightError
+from relight.discovery import Artifact, Discovery, discover, human_age
+from relight.errors import InputError
+from relight.preflight import run_preflight
 from relight.render import Plan
 
 STAND_IN_STACK_TIMEOUT = 120.0  # the stand-in creates stacks in well under a second
@@ -115,16 +116,17 @@ def connect_stacks(
 # discover --------------------------------------------------------------------------------------
 
 
-def discover_environment(
-    loaded: LoadedEnvironment, conn: Connection, *, now: Callable[[], datetime]
-) -> Discovery:
+def discover_environment(plan: Plan, conn: Connection, *, now: Callable[[], datetime]) -> Discovery:
+    """Discovery in the connection's region, choosing AZs that offer the plan's instance types."""
+    from relight.preflight import instance_types
+
     return discover(
         conn.aws,
-        loaded.env,
+        plan.loaded.env,
         conn.region,
         account_id=conn.account_id,
         now=now,
-        source=str(loaded.path),
+        instance_types=instance_types(plan),
     )
 
 
@@ -162,32 +164,6 @@ def artifact_rows(loaded: LoadedEnvironment, discovery: Discovery) -> list[dict[
 # failover --------------------------------------------------------------------------------------
 
 
-def preflight(
-    plan: Plan, conn: Connection, discovery: Discovery, stacks: Stacks, *, accept_stale: bool
-) -> list[Artifact]:
-    """Every reason the rebuild cannot start, reported together; returns accepted stale ones."""
-    problems = []
-    old = stale(discovery, plan.loaded.env.objectives.rpo)
-    if old and not accept_stale:
-        for art in old:
-            problems.append(
-                f"artifacts.{art.name}: {art.id} holds data {human_age(art.age(discovery.at))} "
-                f"old, over the RPO of {human_age(plan.loaded.env.objectives.rpo)}"
-            )
-    names = {sp.name for sp in plan.stacks.values()}
-    for stack in stacks.list_stacks():
-        tags = {t["Key"]: t["Value"] for t in stack.get("Tags", [])}
-        if stack["StackName"] in names and tags.get("relight:env") != plan.env_name:
-            problems.append(
-                f"stack {stack['StackName']} exists in {conn.region} and is not relight's for "
-                f"{plan.env_name}"
-            )
-    if problems:
-        hint = "pass --accept-stale to restore from stale data anyway" if old else None
-        raise PreflightError(problems, hint=hint)
-    return old
-
-
 @dataclass
 class FailoverResult:
     run_id: str
@@ -196,6 +172,7 @@ class FailoverResult:
     discovery: Discovery
     outcome: Outcome
     stale: list[Artifact] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -217,8 +194,8 @@ def failover(
     started = clock()
     run_id = new_run_id(now())
     stacks = connect_stacks(conn, on_event=on_event, timeout=stack_timeout, clock=clock)
-    discovery = discover_environment(plan.loaded, conn, now=now)
-    accepted = preflight(plan, conn, discovery, stacks, accept_stale=accept_stale)
+    discovery = discover_environment(plan, conn, now=now)
+    checked = run_preflight(plan, conn.aws, discovery, stacks, accept_stale=accept_stale)
     outcome = deploy(stacks, plan, discovery, run_id=run_id)
     return FailoverResult(
         run_id=run_id,
@@ -226,9 +203,54 @@ def failover(
         conn=conn,
         discovery=discovery,
         outcome=outcome,
-        stale=accepted,
+        stale=checked.accepted_stale,
+        notes=checked.notes,
         seconds=clock() - started,
     )
+
+
+# replicate -------------------------------------------------------------------------------------
+
+
+def replicate_environment(
+    loaded: LoadedEnvironment,
+    conn: Connection,
+    targets: list[str],
+    *,
+    role_arn: str | None = None,
+    wait: bool = True,
+    prune: int | None = None,
+    on_progress: Callable[[str, str, str, str], None] = lambda *_: None,
+) -> list[Any]:
+    """Copy the newest artifacts from the connection's region to `targets`.
+
+    The connection reads the sources. When the environment declares a recovery account
+    other than the source's, the copies are made there, through `role_arn` (or the
+    environment's); otherwise through the same credentials.
+    """
+    from relight.replicate import Replicator, replicate
+
+    target = conn.aws
+    target_account = conn.account_id
+    recovery = loaded.env.recovery_account_id
+    if recovery and recovery != conn.account_id and not conn.stand_in:
+        role = role_arn or loaded.env.role_arn
+        if not role:
+            raise InputError(
+                f"{loaded.path}: recovery_account_id {recovery} needs role_arn (or --role-arn) "
+                "to copy into it"
+            )
+        target = Aws(AwsTarget(profile=conn.aws.target.profile, role_arn=role))
+        target_account = check_account(target, conn.region, recovery, str(loaded.path))
+    replicator = Replicator(
+        loaded,
+        conn.aws,
+        target,
+        source_account=conn.account_id,
+        target_account=target_account,
+        on_progress=on_progress,
+    )
+    return replicate(replicator, conn.region, targets, wait=wait, prune=prune)
 
 
 # teardown and status ------------------------------------------------------------------------

@@ -1,105 +1,375 @@
-"""Cross-region copies of AMIs, EBS snapshots and RDS snapshots, tagged with their lineage.
+"""Replication: copy the newest AMIs, EBS snapshots and RDS snapshots to recovery regions.
 
-Every copy carries its source's tags (AWS drops them on copy) plus the
-lineage tags discovery reads: `relight:source-id`, `relight:source-region`,
-`relight:source-time`. Nothing here ever deletes a source.
+For every lookup of the environment, the newest match in the source region is
+copied to each target region unless a copy of it is already there (a rerun
+copies nothing twice). Copies are encrypted with the target region's key from
+`kms_keys` (required when the source is encrypted), carry the source's tags,
+and gain lineage tags (`relight:source-id`, `-region`, `-time`, `-volume`)
+plus `relight:copy=true`, the mark `--prune` looks for. At most 20 copies run
+at once per target region (AWS's limit on concurrent snapshot copies).
+Sources are never deleted; `--prune N` deletes only relight-made copies in
+the target regions beyond the newest N of each lookup.
+
+When the environment declares a `recovery_account_id` other than the source's
+account, the sources are first shared with it and the copies are made with the
+recovery account's credentials.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
 
 from relight.aws import Aws
-from relight.discovery import LINEAGE_ID, LINEAGE_REGION, LINEAGE_TIME
+from relight.config import LoadedEnvironment
+from relight.deploy import backoff
+from relight.discovery import (
+    COPY_MARK,
+    LINEAGE_ID,
+    LINEAGE_REGION,
+    LINEAGE_TIME,
+    LINEAGE_VOLUME,
+    Candidate,
+    Lister,
+    list_by_kind,
+    matches,
+    newest,
+)
+from relight.environment import ArtifactLookup
+from relight.errors import AwsError, InputError
+
+MAX_COPIES_PER_REGION = 20
+COPYABLE = ("ami", "ebs_snapshot", "rds_snapshot", "rds_cluster_snapshot")
+Progress = Callable[[str, str, str, str], None]  # (region, artifact, status, message)
 
 
-def copy_tags(
-    source_tags: Mapping[str, str], source_id: str, source_region: str, source_time: datetime
-) -> list[dict[str, str]]:
-    """The source's own tags (not aws:*) plus lineage tags, as an AWS tag list."""
-    tags = {k: v for k, v in source_tags.items() if not k.startswith("aws:")}
+@dataclass
+class CopyResult:
+    artifact: str
+    kind: str
+    source_id: str
+    region: str
+    action: str  # copied, started, up-to-date, deferred, pruned, failed
+    copy_id: str = ""
+    reason: str = ""
+    seconds: float = 0.0
+
+
+def copy_tags(source: Candidate, region: str) -> list[dict[str, str]]:
+    """The source's own tags (not aws:*) plus lineage and the copy mark, as an AWS tag list."""
+    tags = {k: v for k, v in source.tags.items() if not k.startswith(("aws:", "relight:"))}
     tags.update(
         {
-            LINEAGE_ID: source_id,
-            LINEAGE_REGION: source_region,
-            LINEAGE_TIME: source_time.isoformat(timespec="seconds"),
+            LINEAGE_ID: source.id,
+            LINEAGE_REGION: region,
+            LINEAGE_TIME: (source.source_time or source.created).isoformat(timespec="seconds"),
+            COPY_MARK: "true",
         }
     )
+    if source.volume:
+        tags[LINEAGE_VOLUME] = source.volume
     return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
 
 
-def copy_image(
-    aws: Aws,
-    image_id: str,
-    *,
-    name: str,
-    tags: Mapping[str, str],
-    created: datetime,
+def _arn(kind: str, region: str, account: str, name: str) -> str:
+    what = "snapshot" if kind == "rds_snapshot" else "cluster-snapshot"
+    return f"arn:aws:rds:{region}:{account}:{what}:{name}"
+
+
+class Replicator:
+    def __init__(
+        self,
+        loaded: LoadedEnvironment,
+        source: Aws,
+        target: Aws,
+        *,
+        source_account: str,
+        target_account: str,
+        on_progress: Progress = lambda *_: None,
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: float = 6 * 3600.0,
+    ) -> None:
+        self.env = loaded.env
+        self.source = source
+        self.target = target
+        self.source_account = source_account
+        self.target_account = target_account
+        self.on_progress = on_progress
+        self.sleep = sleep
+        self.timeout = timeout
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    # what to copy ---------------------------------------------------------------------------
+
+    def _lookups(self) -> dict[str, ArtifactLookup]:
+        return {n: lk for n, lk in self.env.artifacts.items() if lk.kind in COPYABLE}
+
+    def newest_sources(self, region: str) -> tuple[dict[str, Candidate], list[str]]:
+        lookups = self._lookups()
+        lister = Lister(self.source, region)
+        listings = list_by_kind(lister, lookups.values())
+        self.calls += lister.calls
+        found, problems = {}, []
+        for name, lookup in lookups.items():
+            hits = [c for c in listings[lookup.kind] if matches(lookup, c, self.source_account)]
+            if hits:
+                found[name] = newest(hits)
+            else:
+                problems.append(f"artifacts.{name}: no {lookup.describe()} in {region}")
+        return found, problems
+
+    def existing_copies(self, region: str) -> dict[str, list[Candidate]]:
+        """Per lookup, the candidates already in `region` (copies carry the lookup's tags)."""
+        lookups = self._lookups()
+        lister = Lister(self.target, region)
+        listings = list_by_kind(lister, lookups.values())
+        self.calls += lister.calls
+        return {
+            name: [c for c in listings[lookup.kind] if matches(lookup, c, self.target_account)]
+            for name, lookup in lookups.items()
+        }
+
+    # copying ---------------------------------------------------------------------------------
+
+    def _share(self, source: Candidate, region: str) -> None:
+        """Let the recovery account read a source in another account."""
+        account = self.target_account
+        if account == self.source_account:
+            return
+        if source.kind == "ami":
+            ec2 = self.source.client("ec2", region)
+            ec2.modify_image_attribute(
+                ImageId=source.id, LaunchPermission={"Add": [{"UserId": account}]}
+            )
+            for snapshot in source.backing:
+                ec2.modify_snapshot_attribute(
+                    SnapshotId=snapshot,
+                    Attribute="createVolumePermission",
+                    OperationType="add",
+                    UserIds=[account],
+                )
+        elif source.kind == "ebs_snapshot":
+            self.source.client("ec2", region).modify_snapshot_attribute(
+                SnapshotId=source.id,
+                Attribute="createVolumePermission",
+                OperationType="add",
+                UserIds=[account],
+            )
+        elif source.kind == "rds_snapshot":
+            self.source.client("rds", region).modify_db_snapshot_attribute(
+                DBSnapshotIdentifier=source.id, AttributeName="restore", ValuesToAdd=[account]
+            )
+        else:
+            self.source.client("rds", region).modify_db_cluster_snapshot_attribute(
+                DBClusterSnapshotIdentifier=source.id,
+                AttributeName="restore",
+                ValuesToAdd=[account],
+            )
+
+    def _start(self, source: Candidate, src: str, dst: str) -> str:
+        """Start one copy; returns the copy's id."""
+        key = self.env.kms_keys.get(dst)
+        tags = copy_tags(source, src)
+        encryption: dict[str, Any] = {"KmsKeyId": key} if key else {}
+        if source.kind == "ami":
+            ec2 = self.target.client("ec2", dst)
+            copy_id = str(
+                ec2.copy_image(
+                    SourceImageId=source.id,
+                    SourceRegion=src,
+                    Name=source.name,
+                    Encrypted=True,
+                    CopyImageTags=True,
+                    Description=f"Copied {source.id} from {src} by relight",
+                    **encryption,
+                )["ImageId"]
+            )
+            ec2.create_tags(Resources=[copy_id], Tags=tags)  # carried even where AWS does not
+            return copy_id
+        if source.kind == "ebs_snapshot":
+            return str(
+                self.target.client("ec2", dst).copy_snapshot(
+                    SourceSnapshotId=source.id,
+                    SourceRegion=src,
+                    Encrypted=True,
+                    Description=f"Copied {source.id} from {src} by relight",
+                    TagSpecifications=[{"ResourceType": "snapshot", "Tags": tags}],
+                    **encryption,
+                )["SnapshotId"]
+            )
+        rds = self.target.client("rds", dst)
+        target_id = f"{source.id}-{dst}"[:255]
+        arn = _arn(source.kind, src, source.owner or self.source_account, source.id)
+        if source.kind == "rds_snapshot":
+            rds.copy_db_snapshot(
+                SourceDBSnapshotIdentifier=arn,
+                TargetDBSnapshotIdentifier=target_id,
+                SourceRegion=src,
+                CopyTags=False,
+                Tags=tags,
+                **encryption,
+            )
+        else:
+            rds.copy_db_cluster_snapshot(
+                SourceDBClusterSnapshotIdentifier=arn,
+                TargetDBClusterSnapshotIdentifier=target_id,
+                SourceRegion=src,
+                CopyTags=False,
+                Tags=tags,
+                **encryption,
+            )
+        return target_id
+
+    def _state(self, kind: str, region: str, copy_id: str) -> str:
+        if kind == "ami":
+            images = self.target.client("ec2", region).describe_images(ImageIds=[copy_id])
+            return str(images["Images"][0]["State"]) if images["Images"] else "pending"
+        if kind == "ebs_snapshot":
+            snaps = self.target.client("ec2", region).describe_snapshots(SnapshotIds=[copy_id])
+            return str(snaps["Snapshots"][0]["State"])
+        rds = self.target.client("rds", region)
+        if kind == "rds_snapshot":
+            found = rds.describe_db_snapshots(DBSnapshotIdentifier=copy_id)["DBSnapshots"]
+        else:
+            found = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=copy_id)[
+                "DBClusterSnapshots"
+            ]
+        return str(found[0]["Status"])
+
+    def _wait(self, kind: str, region: str, copy_id: str) -> None:
+        started = time.monotonic()
+        delays = backoff(first=1.0, ceiling=30.0)
+        while True:
+            state = self._state(kind, region, copy_id)
+            if state in ("available", "completed"):
+                return
+            if state in ("failed", "error", "invalid", "deregistered"):
+                raise AwsError(f"copy {copy_id} in {region} ended {state}")
+            if time.monotonic() - started > self.timeout:
+                raise AwsError(f"copy {copy_id} in {region} still {state} after the timeout")
+            self.sleep(next(delays))
+
+    def copy_one(self, name: str, source: Candidate, src: str, dst: str, wait: bool) -> CopyResult:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        result = CopyResult(name, source.kind, source.id, dst, "copied")
+        started = time.monotonic()
+        try:
+            self._share(source, src)
+            result.copy_id = self._start(source, src, dst)
+            self.on_progress(dst, name, "COPYING", f"{source.id} → {result.copy_id}")
+            if wait:
+                self._wait(source.kind, dst, result.copy_id)
+            else:
+                result.action = "started"
+        except (ClientError, BotoCoreError, AwsError) as exc:
+            result.action, result.reason = "failed", str(exc)
+        result.seconds = time.monotonic() - started
+        self.on_progress(dst, name, result.action.upper(), result.reason or result.copy_id)
+        return result
+
+    # pruning ---------------------------------------------------------------------------------
+
+    def prune(self, name: str, copies: list[Candidate], keep: int, region: str) -> list[CopyResult]:
+        """Delete relight-made copies beyond the newest `keep`; nothing else is ever touched."""
+        ours = sorted(
+            (c for c in copies if c.relight_copy), key=lambda c: (c.created, c.id), reverse=True
+        )
+        results = []
+        for old in ours[keep:]:
+            if old.kind == "ami":
+                ec2 = self.target.client("ec2", region)
+                ec2.deregister_image(ImageId=old.id)
+                for snapshot in old.backing:
+                    ec2.delete_snapshot(SnapshotId=snapshot)
+            elif old.kind == "ebs_snapshot":
+                self.target.client("ec2", region).delete_snapshot(SnapshotId=old.id)
+            elif old.kind == "rds_snapshot":
+                self.target.client("rds", region).delete_db_snapshot(DBSnapshotIdentifier=old.id)
+            else:
+                self.target.client("rds", region).delete_db_cluster_snapshot(
+                    DBClusterSnapshotIdentifier=old.id
+                )
+            self.on_progress(region, name, "PRUNED", old.id)
+            results.append(
+                CopyResult(name, old.kind, old.source_id or "", region, "pruned", old.id)
+            )
+        return results
+
+
+def replicate(
+    replicator: Replicator,
     source_region: str,
-    region: str,
-) -> str:
-    """Copy an AMI (with its snapshots) into `region`; tag the copy with its lineage."""
-    ec2 = aws.client("ec2", region)
-    copy_id = str(
-        ec2.copy_image(
-            SourceImageId=image_id,
-            SourceRegion=source_region,
-            Name=name,
-            Encrypted=True,
-            CopyImageTags=True,
-            Description=f"Copied {image_id} from {source_region} by relight",
-        )["ImageId"]
-    )
-    ec2.create_tags(Resources=[copy_id], Tags=copy_tags(tags, image_id, source_region, created))
-    return copy_id
-
-
-def copy_snapshot(
-    aws: Aws,
-    snapshot_id: str,
+    targets: list[str],
     *,
-    tags: Mapping[str, str],
-    created: datetime,
-    source_region: str,
-    region: str,
-) -> str:
-    """Copy an EBS snapshot into `region`, encrypted, tagged with its lineage."""
-    ec2 = aws.client("ec2", region)
-    return str(
-        ec2.copy_snapshot(
-            SourceSnapshotId=snapshot_id,
-            SourceRegion=source_region,
-            Encrypted=True,
-            Description=f"Copied {snapshot_id} from {source_region} by relight",
-            TagSpecifications=[
-                {
-                    "ResourceType": "snapshot",
-                    "Tags": copy_tags(tags, snapshot_id, source_region, created),
-                }
-            ],
-        )["SnapshotId"]
-    )
+    wait: bool = True,
+    prune: int | None = None,
+) -> list[CopyResult]:
+    """Copy the newest source artifacts to every target; returns what happened to each."""
+    env = replicator.env
+    problems = [f"--to {t}: the same region as --from" for t in targets if t == source_region]
+    sources, missing = replicator.newest_sources(source_region)
+    problems += missing
+    for name, source in sources.items():
+        for target in targets:
+            if source.encrypted and target not in env.kms_keys:
+                problems.append(
+                    f"kms_keys.{target}: {source.id} ({name}) is encrypted; give the key in "
+                    f"{target} its copies are encrypted with"
+                )
+    if prune is not None and prune < 1:
+        problems.append("--prune: keep at least 1 copy")
+    if problems:
+        raise InputError(
+            "replication cannot start:\n  " + "\n  ".join(problems),
+            hint="nothing was copied or deleted",
+        )
+    results: list[CopyResult] = []
+    for target in targets:
+        existing = replicator.existing_copies(target)
+        todo = []
+        for name, source in sources.items():
+            done = [c for c in existing[name] if source.id in (c.source_id, c.id)]
+            if done:
+                results.append(
+                    CopyResult(name, source.kind, source.id, target, "up-to-date", done[0].id)
+                )
+                replicator.on_progress(target, name, "UP-TO-DATE", done[0].id)
+            else:
+                todo.append((name, source))
+        deferred = todo[MAX_COPIES_PER_REGION:] if not wait else []
+        for name, source in deferred:
+            results.append(
+                CopyResult(
+                    name,
+                    source.kind,
+                    source.id,
+                    target,
+                    "deferred",
+                    reason=f"over {MAX_COPIES_PER_REGION} copies at once; rerun to continue",
+                )
+            )
+        start = todo[:MAX_COPIES_PER_REGION] if not wait else todo
+        with ThreadPoolExecutor(max_workers=MAX_COPIES_PER_REGION) as pool:
+            futures = [
+                pool.submit(replicator.copy_one, name, source, source_region, target, wait)
+                for name, source in start
+            ]
+            results += [future.result() for future in futures]
+        if prune is not None:
+            existing = replicator.existing_copies(target)
+            for name in sources:
+                results += replicator.prune(name, existing[name], prune, target)
+    return results
 
 
-def copy_db_snapshot(
-    aws: Aws,
-    snapshot_arn: str,
-    *,
-    target_id: str,
-    tags: Mapping[str, str],
-    created: datetime,
-    source_region: str,
-    region: str,
-) -> str:
-    """Copy an RDS snapshot into `region`, its tags carried and lineage added."""
-    rds = aws.client("rds", region)
-    source_id = snapshot_arn.rsplit(":", 1)[-1]
-    copy = rds.copy_db_snapshot(
-        SourceDBSnapshotIdentifier=snapshot_arn,
-        TargetDBSnapshotIdentifier=target_id,
-        SourceRegion=source_region,
-        CopyTags=True,
-        Tags=copy_tags(tags, source_id, source_region, created),
-    )["DBSnapshot"]
-    return str(copy["DBSnapshotIdentifier"])
+def summary_counts(results: list[CopyResult]) -> Mapping[str, int]:
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.action] = counts.get(result.action, 0) + 1
+    return counts

@@ -29,7 +29,7 @@ from relight.discovery import Artifact, Discovery, choose_zones
 from relight.environment import ArtifactLookup, ArtifactRef
 from relight.errors import StandInError
 from relight.render import Plan, build_plan
-from relight.replicate import copy_db_snapshot, copy_image, copy_snapshot
+from relight.replicate import Replicator, replicate
 
 MARKER_BUCKET = "relight-stand-in"
 Say = Callable[[str], None]
@@ -183,48 +183,39 @@ class Story:
         )["DBSnapshot"]
         return str(snapshot["DBSnapshotArn"])
 
-    # 4. copies in the recovery regions --------------------------------------------------------
+    # 4. copies in the recovery regions, by the same code as `relight replicate` --------------
 
-    def copy(self, name: str, lookup: ArtifactLookup, backup: str, now: datetime) -> None:
-        tags = {**lookup.tags, "Name": f"{self.env.name}-{name}"}
-        for region in self.env.recovery_regions:
-            if region == self.home:
-                continue
-            if lookup.kind == "ami":
-                image = self.ec2.describe_images(ImageIds=[backup])["Images"][0]
-                copy_image(
-                    self.aws,
-                    backup,
-                    name=image["Name"],
-                    tags=tags,
-                    created=now,
-                    source_region=self.home,
-                    region=region,
-                )
-            elif lookup.kind == "ebs_snapshot":
-                copy_snapshot(
-                    self.aws,
-                    backup,
-                    tags=tags,
-                    created=now,
-                    source_region=self.home,
-                    region=region,
-                )
-            else:
-                copy_db_snapshot(
-                    self.aws,
-                    backup,
-                    target_id=backup.rsplit(":", 1)[-1] + "-copy",
-                    tags=tags,
-                    created=now,
-                    source_region=self.home,
-                    region=region,
-                )
+    def kms_keys(self) -> None:
+        """The KMS keys the environment names for its regions exist in production."""
+        for region, key in self.env.kms_keys.items():
+            kms = self.aws.client("kms", region)
+            try:
+                kms.describe_key(KeyId=key)
+            except Exception:  # botocore NotFoundException: make it
+                made = kms.create_key(Description=f"relight stand-in: {key}")["KeyMetadata"]
+                if key.startswith("alias/"):
+                    kms.create_alias(AliasName=key, TargetKeyId=made["KeyId"])
+
+    def copy(self) -> None:
+        regions = [r for r in self.env.recovery_regions if r != self.home]
+        if not regions:
+            return
+        account = self.aws.account_id(self.home)
+        replicator = Replicator(
+            self.loaded, self.aws, self.aws, source_account=account, target_account=account
+        )
+        results = replicate(replicator, self.home, regions)
+        failed = [r for r in results if r.action == "failed"]
+        if failed:
+            raise StandInError(
+                "story: copying the backups failed: "
+                + "; ".join(f"{r.artifact} to {r.region}: {r.reason}" for r in failed)
+            )
 
     # the whole story --------------------------------------------------------------------------
 
     def run(self, now: datetime, run_id: str) -> None:
-        zones, _ = choose_zones(self.aws, self.home, self.env.zones)
+        zones, _, _ = choose_zones(self.aws, self.home, self.env.zones)
         self.say(f"stand-in story for {self.env.name}: base images and data in {self.home}")
         base = self.base_artifacts(zones[0].name, now)
         self.hosted_zones()
@@ -247,8 +238,9 @@ class Story:
         regions = ", ".join(r for r in self.env.recovery_regions if r != self.home)
         self.say(f"stand-in story: backing up and copying the backups to {regions or '(none)'}")
         for name, lookup in self.env.artifacts.items():
-            backup = self.back_up(plan, name, lookup, base[name], now)
-            self.copy(name, lookup, backup, now)
+            self.back_up(plan, name, lookup, base[name], now)
+        self.kms_keys()
+        self.copy()
         s3 = self.aws.client("s3", self.home)
         s3.create_bucket(Bucket=MARKER_BUCKET)
         s3.put_object(

@@ -1,0 +1,218 @@
+"""Preflight: prove, before any change, that the target region can take the rebuild.
+
+Every problem is collected and reported together (exit 2, nothing changed):
+artifacts missing or older than the RPO; availability zones that do not offer
+the instance types the templates use; KMS keys (named in parameters, or
+protecting the copies to restore) absent or not enabled in the target region;
+key pairs and hosted zones the stacks name but that do not exist; stack names
+taken by someone else; and, where the account lets them be read, quotas
+(VPCs, Elastic IPs) too small for what the plan adds. The account check runs
+earlier, when relight connects.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from relight.deploy import Stacks
+from relight.discovery import Artifact, Discovery, human_age, stale
+from relight.errors import PreflightError
+from relight.render import Plan
+
+# (service code, quota code, what, resource type the plan adds, how to count what is in use)
+QUOTAS = (
+    ("vpc", "L-F678F1CE", "VPCs per region", "AWS::EC2::VPC", "vpcs"),
+    ("ec2", "L-0263D0A3", "Elastic IP addresses", "AWS::EC2::EIP", "addresses"),
+)
+
+
+@dataclass
+class PreflightResult:
+    accepted_stale: list[Artifact] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # facts worth showing that block nothing
+
+
+def _walk(node: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield key, value
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _walk(item)
+
+
+def instance_types(plan: Plan) -> list[str]:
+    """Every literal EC2 instance type the plan's templates launch."""
+    found = {
+        value
+        for sp in plan.stacks.values()
+        for key, value in _walk(json.loads(sp.body).get("Resources", {}))
+        if key == "InstanceType" and isinstance(value, str)
+    }
+    return sorted(found)
+
+
+def _literal_parameters(plan: Plan, name: str) -> dict[str, str]:
+    """stack → the literal, non-empty value it gives the Parameter `name`."""
+    return {
+        key: value
+        for key, sp in plan.stacks.items()
+        if isinstance(value := sp.parameters.get(name), str) and value
+    }
+
+
+def _resources_of(plan: Plan, resource_type: str, stacks: set[str]) -> int:
+    return sum(
+        1
+        for key, sp in plan.stacks.items()
+        if sp.name in stacks
+        for resource in json.loads(sp.body).get("Resources", {}).values()
+        if resource.get("Type") == resource_type
+    )
+
+
+def _artifacts(
+    plan: Plan, discovery: Discovery, accept_stale: bool
+) -> tuple[list[str], list[Artifact]]:
+    problems = [f"artifacts.{name}: {why}" for name, why in sorted(discovery.missing.items())]
+    rpo = plan.loaded.env.objectives.rpo
+    old = stale(discovery, rpo)
+    if not accept_stale:
+        problems += [
+            f"artifacts.{a.name}: {a.id} holds data {human_age(a.age(discovery.at))} old, "
+            f"over the RPO of {human_age(rpo)}"
+            for a in old
+        ]
+    return problems, old
+
+
+def _kms_keys(plan: Plan, aws: Any, discovery: Discovery) -> list[str]:
+    from botocore.exceptions import ClientError
+
+    wanted = {
+        value: f"stacks.{key}.params.KmsKeyId"
+        for key, value in _literal_parameters(plan, "KmsKeyId").items()
+    }
+    for art in discovery.artifacts.values():
+        if art.encrypted and art.kms_key:
+            wanted.setdefault(art.kms_key, f"artifacts.{art.name} ({art.id} is encrypted with it)")
+    kms = aws.client("kms", plan.region)
+    problems = []
+    for key_id, where in sorted(wanted.items()):
+        try:
+            state = kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"]
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            problems.append(f"{where}: KMS key {key_id} not usable in {plan.region} ({code})")
+            continue
+        if state != "Enabled":
+            problems.append(f"{where}: KMS key {key_id} is {state} in {plan.region}, not Enabled")
+    return problems
+
+
+def _key_pairs(plan: Plan, aws: Any) -> list[str]:
+    from botocore.exceptions import ClientError
+
+    named = _literal_parameters(plan, "KeyName")
+    if not named:
+        return []
+    ec2 = aws.client("ec2", plan.region)
+    problems = []
+    for key, value in sorted(named.items()):
+        try:
+            ec2.describe_key_pairs(KeyNames=[value])
+        except ClientError:
+            problems.append(f"stacks.{key}.params.KeyName: no key pair {value!r} in {plan.region}")
+    return problems
+
+
+def _hosted_zones(plan: Plan, aws: Any) -> list[str]:
+    named = _literal_parameters(plan, "HostedZoneName")
+    if not named:
+        return []
+    route53 = aws.client("route53", plan.region)
+    problems = []
+    for key, zone in sorted(named.items()):
+        found = route53.list_hosted_zones_by_name(DNSName=zone, MaxItems="1")["HostedZones"]
+        if not found or found[0]["Name"] != zone:
+            problems.append(f"stacks.{key}.params.HostedZoneName: no hosted zone {zone}")
+    return problems
+
+
+def _stack_names(plan: Plan, existing: list[dict[str, Any]]) -> list[str]:
+    names = {sp.name for sp in plan.stacks.values()}
+    problems = []
+    for stack in existing:
+        tags = {t["Key"]: t["Value"] for t in stack.get("Tags", [])}
+        if stack["StackName"] in names and tags.get("relight:env") != plan.env_name:
+            problems.append(
+                f"stack {stack['StackName']} exists in {plan.region} and is not relight's for "
+                f"{plan.env_name}; rename the stack in the environment file or remove the other"
+            )
+    return problems
+
+
+def _count_in_use(aws: Any, region: str, what: str) -> int:
+    ec2 = aws.client("ec2", region)
+    if what == "vpcs":
+        return len(ec2.describe_vpcs()["Vpcs"])
+    return len(ec2.describe_addresses()["Addresses"])
+
+
+def _quotas(plan: Plan, aws: Any, existing: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    new = {sp.name for sp in plan.stacks.values()} - {s["StackName"] for s in existing}
+    problems, notes = [], []
+    quotas = aws.client("service-quotas", plan.region)
+    for service, code, what, resource_type, counted in QUOTAS:
+        needed = _resources_of(plan, resource_type, new)
+        if not needed:
+            continue
+        try:
+            limit = int(
+                quotas.get_service_quota(ServiceCode=service, QuotaCode=code)["Quota"]["Value"]
+            )
+        except (ClientError, BotoCoreError) as exc:
+            notes.append(
+                f"quota {what} ({code}) not readable here ({type(exc).__name__}); "
+                f"the plan adds {needed}"
+            )
+            continue
+        used = _count_in_use(aws, plan.region, counted)
+        if used + needed > limit:
+            problems.append(
+                f"quota {what}: {used} in use + {needed} the plan adds > {limit} allowed in "
+                f"{plan.region}; ask for an increase ({service} {code}) or free some"
+            )
+    return problems, notes
+
+
+def run_preflight(
+    plan: Plan, aws: Any, discovery: Discovery, stacks: Stacks, *, accept_stale: bool
+) -> PreflightResult:
+    """Every reason the rebuild cannot start, raised together as one PreflightError."""
+    problems, old = _artifacts(plan, discovery, accept_stale)
+    problems += list(discovery.zone_problems)
+    problems += _kms_keys(plan, aws, discovery)
+    problems += _key_pairs(plan, aws)
+    problems += _hosted_zones(plan, aws)
+    existing = stacks.list_stacks()
+    problems += _stack_names(plan, existing)
+    quota_problems, notes = _quotas(plan, aws, existing)
+    problems += quota_problems
+    if problems:
+        hints = []
+        if old and not accept_stale:
+            hints.append("--accept-stale restores from stale data anyway (marked in the summary)")
+        if discovery.missing:
+            hints.append(
+                f"relight replicate --env {plan.env_name} --from {plan.loaded.env.home_region} "
+                f"--to {plan.region} makes the missing copies"
+            )
+        raise PreflightError(problems, hint="; ".join(hints) or "nothing was changed")
+    return PreflightResult(accepted_stale=old if accept_stale else [], notes=notes)
