@@ -137,3 +137,30 @@ class FakeCloudFormation:
             "Tags": stack.tags,
             "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in stack.outputs.items()],
         }
+
+
+class StubbedAws:
+    """An Aws whose clients are botocore Stubbers, for exact requests and for what moto lacks
+    (cross-account copies, AWS Backup listings, AZs that lack an instance type)."""
+
+    def __init__(self) -> None:
+        from relight.aws import AwsTarget
+
+        self.clients: dict[tuple[str, str], Any] = {}
+        self.stubs: dict[tuple[str, str], Any] = {}
+        self.target = AwsTarget()
+
+    def client(self, service: str, region: str) -> Any:
+        import boto3
+        from botocore.stub import Stubber
+
+        key = (service, region)
+        if key not in self.clients:
+            self.clients[key] = boto3.client(service, region)
+            self.stubs[key] = Stubber(self.clients[key])
+            self.stubs[key].activate()
+        return self.clients[key]
+
+    def stub(self, service: str, region: str) -> Any:
+        self.client(service, region)
+        return self.stubs[(service, region)]

@@ -9,6 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from fakes import StubbedAws
 from relight.aws import Aws, AwsTarget
 from relight.discovery import (
     LINEAGE_ID,
@@ -24,6 +25,7 @@ from relight.environment import Environment, Zones
 
 ACCOUNT = "123456789012"
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
+RP = f"arn:aws:backup:us-west-2:{ACCOUNT}:recovery-point:"
 
 
 def _env(**overrides: object) -> Environment:
@@ -215,3 +217,153 @@ def test_one_listing_per_kind_not_one_call_per_lookup(aws: Aws) -> None:
     found = _run(aws, _env(artifacts=artifacts))
     assert len(found.artifacts) == 4
     assert found.calls == 2  # one page of images, one zone listing
+
+
+def test_snapshots_are_found_by_the_volume_they_came_from(aws: Aws) -> None:
+    ec2 = boto3.client("ec2", "us-west-2")
+    volume = ec2.create_volume(AvailabilityZone="us-west-2a", Size=1)["VolumeId"]
+    other = ec2.create_volume(AvailabilityZone="us-west-2a", Size=1)["VolumeId"]
+    ec2.create_snapshot(VolumeId=other)
+    wanted = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+    _image("us-west-2", "shop-web-1", {"Role": "web"})
+    artifacts = {
+        "web_ami": {"kind": "ami", "tags": {"Role": "web"}},
+        "data": {"kind": "ebs_snapshot", "source_volume": volume},
+    }
+    assert _run(aws, _env(artifacts=artifacts)).artifacts["data"].id == wanted
+
+
+def test_aurora_cluster_snapshots_match_by_cluster(aws: Aws) -> None:
+    rds = boto3.client("rds", "us-west-2")
+    for cluster in ("orders", "audit"):
+        rds.create_db_cluster(
+            DBClusterIdentifier=cluster,
+            Engine="aurora-postgresql",
+            MasterUsername="u",
+            MasterUserPassword="p4ssw0rd-long",
+        )
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier=cluster, DBClusterSnapshotIdentifier=f"{cluster}-1"
+        )
+    artifacts = {"db": {"kind": "rds_cluster_snapshot", "db_cluster": "orders"}}
+    found = _run(aws, _env(artifacts=artifacts))
+    # moto also keeps an automated snapshot of each cluster: a legitimate second candidate.
+    assert found.artifacts["db"].id == "orders-1"
+    assert "audit" not in found.artifacts["db"].id
+
+
+def _stubbed_lookup(artifacts: dict[str, object]) -> tuple[StubbedAws, Environment]:
+    return StubbedAws(), _env(artifacts=artifacts)
+
+
+def _zones_answer(aws: StubbedAws) -> None:
+    """Discovery lists the zones after the artifacts; Stubber answers in order."""
+    aws.stub("ec2", "us-west-2").add_response(
+        "describe_availability_zones",
+        {
+            "AvailabilityZones": [
+                {"ZoneName": "us-west-2a", "ZoneId": "usw2-az1"},
+                {"ZoneName": "us-west-2b", "ZoneId": "usw2-az2"},
+            ]
+        },
+    )
+
+
+def test_only_usable_states_are_asked_for_and_counted() -> None:
+    # moto finishes every copy at once; a stub shows what a copy in progress looks like.
+    aws, env = _stubbed_lookup(
+        {
+            "db": {"kind": "rds_snapshot", "db_instance": "orders"},
+            "data": {"kind": "ebs_snapshot", "tags": {"Role": "data"}},
+        }
+    )
+    when = datetime(2030, 1, 1, tzinfo=UTC)
+    aws.stub("ec2", "us-west-2").add_response(
+        "describe_snapshots",
+        {
+            "Snapshots": [
+                {
+                    "SnapshotId": "snap-1",
+                    "StartTime": when,
+                    "OwnerId": ACCOUNT,
+                    "State": "completed",
+                    "Tags": [{"Key": "Role", "Value": "data"}],
+                }
+            ]
+        },
+        {
+            "OwnerIds": ["self"],
+            "MaxResults": 1000,
+            "Filters": [
+                {"Name": "status", "Values": ["completed"]},
+                {"Name": "tag-key", "Values": ["Role"]},
+            ],
+        },
+    )
+    snapshot = {
+        "DBInstanceIdentifier": "orders",
+        "SnapshotCreateTime": when,
+        "DBSnapshotArn": f"arn:aws:rds:us-west-2:{ACCOUNT}:snapshot:x",
+    }
+    aws.stub("rds", "us-west-2").add_response(
+        "describe_db_snapshots",
+        {
+            "DBSnapshots": [
+                {
+                    **snapshot,
+                    "DBSnapshotIdentifier": "orders-old",
+                    "Status": "available",
+                    "SnapshotCreateTime": when - timedelta(hours=1),
+                },
+                {**snapshot, "DBSnapshotIdentifier": "orders-copying", "Status": "creating"},
+            ]
+        },
+        {
+            "IncludeShared": False,
+            "MaxRecords": 100,
+            "Filters": [{"Name": "db-instance-id", "Values": ["orders"]}],
+        },
+    )
+    _zones_answer(aws)
+    found = discover(aws, env, "us-west-2", account_id=ACCOUNT, now=lambda: NOW)  # type: ignore[arg-type]
+    assert found.artifacts["db"].id == "orders-old", "a copy still in progress is not chosen"
+    assert found.artifacts["data"].id == "snap-1"
+
+
+def test_backup_recovery_points_where_aws_backup_answers() -> None:
+    # moto does not implement ListRecoveryPointsByBackupVault: a stub stands in.
+    aws, env = _stubbed_lookup(
+        {"vol": {"kind": "backup_recovery_point", "vault": "dr", "resource": "vol-0abc"}}
+    )
+    when = datetime(2030, 1, 1, tzinfo=UTC)
+    point = {
+        "BackupVaultName": "dr",
+        "Status": "COMPLETED",
+        "ResourceArn": f"arn:aws:ec2:us-west-2:{ACCOUNT}:volume/vol-0abc",
+        "SourceBackupVaultArn": f"arn:aws:backup:us-east-1:{ACCOUNT}:backup-vault:prod",
+    }
+    aws.stub("backup", "us-west-2").add_response(
+        "list_recovery_points_by_backup_vault",
+        {
+            "RecoveryPoints": [
+                {**point, "RecoveryPointArn": f"{RP}1", "CreationDate": when},
+                {
+                    **point,
+                    "RecoveryPointArn": f"{RP}2",
+                    "CreationDate": when + timedelta(hours=1),
+                    "Status": "PARTIAL",
+                },
+                {
+                    **point,
+                    "RecoveryPointArn": f"{RP}3",
+                    "CreationDate": when + timedelta(hours=2),
+                    "ResourceArn": "arn:aws:ec2:us-west-2:1:volume/vol-0other",
+                },
+            ]
+        },
+        {"BackupVaultName": "dr", "MaxResults": 100},
+    )
+    _zones_answer(aws)
+    found = discover(aws, env, "us-west-2", account_id=ACCOUNT, now=lambda: NOW)  # type: ignore[arg-type]
+    point_found = found.artifacts["vol"]
+    assert (point_found.id, point_found.source_region) == (f"{RP}1", "us-east-1")

@@ -162,10 +162,10 @@ def test_a_rerun_converges_and_leaves_finished_stacks_alone(world: dict[str, Any
 def test_a_region_without_copies_is_refused_and_nothing_is_built(world: dict[str, Any]) -> None:
     run = relight(world, "failover", "--env", "demo", "--region", "eu-central-1")
     assert run.returncode == 2
-    assert "nothing to restore from" in run.stderr
+    assert "preflight found 3 problem(s)" in run.stderr
     assert "no AMI tagged Environment=demo,Role=web named demo-web-* in eu-central-1" in run.stderr
     assert "newest match in us-east-1" in run.stderr
-    assert "recovery_regions: us-west-2, eu-west-1" in run.stderr
+    assert "relight replicate --env demo --from us-east-1 --to eu-central-1" in run.stderr
     cfn = client(world, "cloudformation", "eu-central-1")
     assert cfn.describe_stacks()["Stacks"] == []
 

@@ -183,6 +183,12 @@ def _snapshot(raw: Mapping[str, Any]) -> Candidate:
     )
 
 
+def _account_of(arn: str | None) -> str:
+    """The account field of an ARN ('' when there is none)."""
+    parts = (arn or "").split(":")
+    return parts[4] if len(parts) > 4 else ""
+
+
 def _rds_lineage(raw: Mapping[str, Any], key: str, tags: Mapping[str, str]) -> dict[str, Any]:
     lineage = _lineage(tags)
     source = raw.get(key)
@@ -200,7 +206,7 @@ def _db_snapshot(raw: Mapping[str, Any]) -> Candidate:
         id=raw["DBSnapshotIdentifier"],
         created=raw.get("SnapshotCreateTime") or raw.get("OriginalSnapshotCreateTime") or _NEVER,
         tags=tags,
-        owner=str(raw.get("DBSnapshotArn", "::::")).split(":")[4],
+        owner=_account_of(raw.get("DBSnapshotArn")),
         db_instance=raw.get("DBInstanceIdentifier", ""),
         encrypted=bool(raw.get("Encrypted")),
         kms_key=raw.get("KmsKeyId"),
@@ -215,7 +221,7 @@ def _cluster_snapshot(raw: Mapping[str, Any]) -> Candidate:
         id=raw["DBClusterSnapshotIdentifier"],
         created=raw.get("SnapshotCreateTime") or _NEVER,
         tags=tags,
-        owner=str(raw.get("DBClusterSnapshotArn", "::::")).split(":")[4],
+        owner=_account_of(raw.get("DBClusterSnapshotArn")),
         db_cluster=raw.get("DBClusterIdentifier", ""),
         encrypted=bool(raw.get("StorageEncrypted")),
         kms_key=raw.get("KmsKeyId"),
@@ -230,7 +236,7 @@ def _recovery_point(raw: Mapping[str, Any]) -> Candidate:
         id=raw["RecoveryPointArn"],
         created=raw.get("CreationDate") or _NEVER,
         tags={},
-        owner=str(raw.get("RecoveryPointArn", "::::")).split(":")[4],
+        owner=_account_of(raw.get("RecoveryPointArn")),
         resource=raw.get("ResourceArn", ""),
         vault=raw.get("BackupVaultName", ""),
         encrypted=bool(raw.get("IsEncrypted")),

@@ -214,5 +214,8 @@ def run_preflight(
                 f"relight replicate --env {plan.env_name} --from {plan.loaded.env.home_region} "
                 f"--to {plan.region} makes the missing copies"
             )
+            holders = [r for r in plan.loaded.env.recovery_regions if r != plan.region]
+            if holders:
+                hints.append(f"or fail over to a recovery region: {', '.join(holders)}")
         raise PreflightError(problems, hint="; ".join(hints) or "nothing was changed")
     return PreflightResult(accepted_stale=old if accept_stale else [], notes=notes)

@@ -309,8 +309,12 @@ def replicate(
     *,
     wait: bool = True,
     prune: int | None = None,
+    workers: int = MAX_COPIES_PER_REGION,
 ) -> list[CopyResult]:
-    """Copy the newest source artifacts to every target; returns what happened to each."""
+    """Copy the newest source artifacts to every target; returns what happened to each.
+
+    `workers` bounds the copies in flight per target region (AWS allows 20).
+    """
     env = replicator.env
     problems = [f"--to {t}: the same region as --from" for t in targets if t == source_region]
     sources, missing = replicator.newest_sources(source_region)
@@ -355,7 +359,7 @@ def replicate(
                 )
             )
         start = todo[:MAX_COPIES_PER_REGION] if not wait else todo
-        with ThreadPoolExecutor(max_workers=MAX_COPIES_PER_REGION) as pool:
+        with ThreadPoolExecutor(max_workers=min(workers, MAX_COPIES_PER_REGION)) as pool:
             futures = [
                 pool.submit(replicator.copy_one, name, source, source_region, target, wait)
                 for name, source in start

@@ -1,0 +1,220 @@
+"""Preflight: every reason a rebuild cannot start, reported together, before any change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from conftest import MINIMAL
+from fakes import StubbedAws
+from relight.aws import Aws, AwsTarget
+from relight.config import load_environment
+from relight.deploy import Stacks
+from relight.discovery import Artifact, Discovery, Zone, choose_zones
+from relight.environment import Zones
+from relight.errors import PreflightError
+from relight.preflight import instance_types, run_preflight
+from relight.render import Plan, build_plan
+
+DNS = """\
+  dns:
+    blueprint: dns
+    params:
+      mode: cutover
+      HostedZoneName: shop.example.com.
+      RecordName: www.shop.example.com.
+      LoadBalancerDNSName: lb.example.com
+      LoadBalancerHostedZoneId: Z2O1EMRO9K5GLX
+"""
+
+
+@pytest.fixture
+def aws() -> Iterator[Aws]:
+    with mock_aws():
+        yield Aws(AwsTarget())
+
+
+def _plan(write_env, key: str = "alias/shop") -> Plan:  # type: ignore[no-untyped-def]
+    text = MINIMAL.replace("mode: instances\n", f"mode: instances\n      KmsKeyId: {key}\n") + DNS
+    return build_plan(load_environment(str(write_env(text)), "us-west-2"), "us-west-2")
+
+
+def _discovery(age: timedelta = timedelta(hours=1), missing: bool = False) -> Discovery:
+    now = datetime.now(UTC)
+    made = now - age
+    artifacts = {"web_ami": Artifact("web_ami", "ami", "ami-0123", "us-west-2", made, 1)}
+    if not missing:
+        artifacts["web_data"] = Artifact("web_data", "ebs_snapshot", "snap-1", "us-west-2", made, 1)
+    return Discovery(
+        region="us-west-2",
+        at=now,
+        artifacts=artifacts,
+        missing={"web_data": "no EBS snapshot tagged Role=web-data in us-west-2"}
+        if missing
+        else {},
+        zones=(Zone("us-west-2b", "usw2-az1"), Zone("us-west-2a", "usw2-az2")),
+    )
+
+
+def _ready_world() -> None:
+    kms = boto3.client("kms", "us-west-2")
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName="alias/shop", TargetKeyId=key)
+    boto3.client("route53").create_hosted_zone(Name="shop.example.com.", CallerReference="x")
+
+
+def _stacks() -> Stacks:
+    return Stacks(boto3.client("cloudformation", "us-west-2"))
+
+
+def test_a_ready_region_passes(aws: Aws, write_env) -> None:  # type: ignore[no-untyped-def]
+    _ready_world()
+    result = run_preflight(_plan(write_env), aws, _discovery(), _stacks(), accept_stale=False)
+    assert result.accepted_stale == []
+
+
+def test_every_problem_is_reported_together(aws: Aws, write_env) -> None:  # type: ignore[no-untyped-def]
+    kms = boto3.client("kms", "us-west-2")
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName="alias/shop", TargetKeyId=key)
+    kms.disable_key(KeyId=key)
+    cfn = boto3.client("cloudformation", "us-west-2")
+    cfn.create_stack(
+        StackName="shop-dns",
+        TemplateBody='{"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}',
+        Tags=[{"Key": "owner", "Value": "someone-else"}],
+    )
+    ec2 = boto3.client("ec2", "us-west-2")
+    for n in range(4):  # with the default VPC, 5 of the 5 allowed
+        ec2.create_vpc(CidrBlock=f"10.{n}.0.0/16")
+    discovery = _discovery(age=timedelta(hours=30), missing=True)
+    discovery = Discovery(
+        **{**discovery.__dict__, "zone_problems": ("zones.count: 3 zones wanted",)}
+    )
+    with pytest.raises(PreflightError) as caught:
+        run_preflight(_plan(write_env), aws, discovery, _stacks(), accept_stale=False)
+    problems = caught.value.problems
+    assert problems == [
+        "artifacts.web_data: no EBS snapshot tagged Role=web-data in us-west-2",
+        "artifacts.web_ami: ami-0123 holds data 30.0 h old, over the RPO of 4.0 h",
+        "zones.count: 3 zones wanted",
+        "stacks.web.params.KmsKeyId: KMS key alias/shop is Disabled in us-west-2, not Enabled",
+        "stacks.dns.params.HostedZoneName: no hosted zone shop.example.com.",
+        "stack shop-dns exists in us-west-2 and is not relight's for shop; rename the stack "
+        "in the environment file or remove the other",
+        "quota VPCs per region: 5 in use + 1 the plan adds > 5 allowed in us-west-2; ask for an "
+        "increase (vpc L-F678F1CE) or free some",
+    ]
+    assert caught.value.exit_code == 2
+    assert "--accept-stale" in str(caught.value) and "relight replicate" in str(caught.value)
+
+
+def test_accept_stale_lets_old_data_through_and_marks_it(aws: Aws, write_env) -> None:  # type: ignore[no-untyped-def]
+    _ready_world()
+    result = run_preflight(
+        _plan(write_env), aws, _discovery(age=timedelta(days=2)), _stacks(), accept_stale=True
+    )
+    assert sorted(a.name for a in result.accepted_stale) == ["web_ami", "web_data"]
+
+
+def test_a_missing_kms_key_is_named(aws: Aws, write_env) -> None:  # type: ignore[no-untyped-def]
+    _ready_world()
+    with pytest.raises(PreflightError) as caught:
+        run_preflight(
+            _plan(write_env, key="alias/nope"), aws, _discovery(), _stacks(), accept_stale=False
+        )
+    assert caught.value.problems == [
+        "stacks.web.params.KmsKeyId: KMS key alias/nope not usable in us-west-2 (NotFoundException)"
+    ]
+
+
+def test_the_plans_instance_types_are_read_from_its_templates(write_env) -> None:  # type: ignore[no-untyped-def]
+    text = MINIMAL.replace("mode: instances\n", "mode: instances\n      instance_type: m7g.large\n")
+    plan = build_plan(load_environment(str(write_env(text)), "us-west-2"), "us-west-2")
+    assert instance_types(plan) == ["m7g.large"]
+
+
+def _offering(offered: dict[str, list[str]]) -> StubbedAws:
+    """moto offers every instance type in every AZ; a Stubber shows a type missing in one."""
+    aws = StubbedAws()
+    stub = aws.stub("ec2", "us-west-2")
+    zone_ids = ["usw2-az2", "usw2-az1", "usw2-az3", "usw2-az4"]
+    stub.add_response(
+        "describe_availability_zones",
+        {
+            "AvailabilityZones": [
+                {
+                    "ZoneName": f"us-west-2{letter}",
+                    "ZoneId": zone_id,
+                    "State": "available",
+                    "ZoneType": "availability-zone",
+                }
+                for letter, zone_id in zip("abcd", zone_ids, strict=True)
+            ]
+        },
+    )
+    stub.add_response(
+        "describe_instance_type_offerings",
+        {
+            "InstanceTypeOfferings": [
+                {"InstanceType": t, "LocationType": "availability-zone-id", "Location": z}
+                for z, types in offered.items()
+                for t in types
+            ]
+        },
+        {
+            "LocationType": "availability-zone-id",
+            "Filters": [{"Name": "instance-type", "Values": ["m7g.large", "t3.small"]}],
+        },
+    )
+    return aws
+
+
+def test_zones_that_lack_an_instance_type_are_passed_over() -> None:
+    offered = {
+        "usw2-az1": ["t3.small"],  # no m7g.large here
+        "usw2-az2": ["t3.small", "m7g.large"],
+        "usw2-az3": ["t3.small", "m7g.large"],
+        "usw2-az4": ["t3.small", "m7g.large"],
+    }
+    zones, problems, _ = choose_zones(
+        _offering(offered),
+        "us-west-2",
+        Zones(count=3),
+        ["t3.small", "m7g.large"],  # type: ignore[arg-type]
+    )
+    assert problems == []
+    assert [(z.id, z.name) for z in zones] == [
+        ("usw2-az2", "us-west-2a"),
+        ("usw2-az3", "us-west-2c"),
+        ("usw2-az4", "us-west-2d"),
+    ]
+
+
+def test_too_few_zones_offer_the_types() -> None:
+    offered = {"usw2-az1": ["t3.small"], "usw2-az2": ["t3.small", "m7g.large"]}
+    _, problems, _ = choose_zones(
+        _offering(offered),
+        "us-west-2",
+        Zones(count=2),
+        ["t3.small", "m7g.large"],  # type: ignore[arg-type]
+    )
+    assert len(problems) == 1
+    assert "2 zones wanted, us-west-2 has 1 that offer every instance type" in problems[0]
+    assert "usw2-az1 lacks m7g.large" in problems[0]
+    assert "usw2-az3 lacks m7g.large, t3.small" in problems[0]
+
+
+def test_a_named_zone_without_the_type_is_a_problem() -> None:
+    offered = {"usw2-az1": ["t3.small"], "usw2-az2": ["t3.small", "m7g.large"]}
+    _, problems, _ = choose_zones(
+        _offering(offered),  # type: ignore[arg-type]
+        "us-west-2",
+        Zones(ids={"us-west-2": ["usw2-az1", "usw2-az2"]}),
+        ["t3.small", "m7g.large"],
+    )
+    assert problems == ["zones.ids.us-west-2: usw2-az1 does not offer m7g.large"]
