@@ -92,17 +92,20 @@ def main() -> None:
         relight_render()  # warm imports and the blueprint registry
         ours = statistics.median(timed(relight_render, runs))
         base = statistics.median(timed(troposphere_only, runs))
-    print(f"render {STACKS * PER_STACK} instances in {STACKS + 1} stacks: median {ours:.3f} s "
-          f"over {runs} runs (target < 3 s)")
-    print(f"troposphere alone, same templates: {base:.3f} s; relight's overhead "
-          f"{ours / base:.2f}x")
+    print(
+        f"render {STACKS * PER_STACK} instances in {STACKS + 1} stacks: median {ours:.3f} s "
+        f"over {runs} runs (target < 3 s)"
+    )
+    print(f"troposphere alone, same templates: {base:.3f} s; relight's overhead {ours / base:.2f}x")
 
     demo = build_plan(load_environment("demo", "us-west-2", cwd=REPO), "us-west-2")
     start = time.perf_counter()
     findings = sum(len(lint_template(sp.body, "us-west-2")) for sp in demo.stacks.values())
     lint = time.perf_counter() - start
-    print(f"cfn-lint on the demo ({len(demo.stacks)} templates, us-west-2): {lint:.2f} s, "
-          f"{findings} findings")
+    print(
+        f"cfn-lint on the demo ({len(demo.stacks)} templates, us-west-2): {lint:.2f} s, "
+        f"{findings} findings"
+    )
 
 
 if __name__ == "__main__":
