@@ -224,6 +224,30 @@ def test_discover_prints_the_documented_json(world: dict[str, Any]) -> None:
     assert {r["kind"] for r in rows} == {"ami", "ebs_snapshot", "rds_snapshot"}
 
 
+def test_replicate_finds_the_story_copies_up_to_date(world: dict[str, Any]) -> None:
+    run = relight(
+        world, "replicate", "--env", "demo", "--from", "us-east-1", "--to", "us-west-2", "--json"
+    )
+    assert run.returncode == 0, run.stderr
+    rows = json.loads(run.stdout)
+    assert {(r["artifact"], r["action"]) for r in rows} == {
+        ("web_ami", "up-to-date"),
+        ("web_data", "up-to-date"),
+        ("orders_db", "up-to-date"),
+    }
+
+
+def test_replicate_refuses_encrypted_sources_without_a_key_for_the_region(
+    world: dict[str, Any],
+) -> None:
+    run = relight(
+        world, "replicate", "--env", "demo", "--from", "us-east-1", "--to", "ap-southeast-2"
+    )
+    assert run.returncode == 2
+    assert "kms_keys.ap-southeast-2:" in run.stderr
+    assert "nothing was copied or deleted" in run.stderr
+
+
 def test_local_status_shows_the_endpoint(world: dict[str, Any]) -> None:
     run = relight(world, "local", "status")
     assert run.returncode == 0
