@@ -37,7 +37,7 @@ from troposphere import (
     iam,
 )
 
-from relight.blueprint import Options, blueprint
+from relight.blueprint import Options, blueprint, managed_policy, trusted_by
 
 USER_DATA = Path(__file__).parent / "user_data"
 ADMIN_POLICIES = {"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"}
@@ -120,19 +120,8 @@ def _role(t: Template, options: ComputeOptions) -> iam.InstanceProfile:
     role = t.add_resource(
         iam.Role(
             "InstanceRole",
-            AssumeRolePolicyDocument={
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "ec2.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            },
-            ManagedPolicyArns=[
-                Sub(f"arn:${{AWS::Partition}}:iam::aws:policy/{name}") for name in policies
-            ],
+            AssumeRolePolicyDocument=trusted_by("ec2.amazonaws.com"),
+            ManagedPolicyArns=[managed_policy(name) for name in policies],
             Tags=Tags(Name=Ref("AWS::StackName")),
         )
     )

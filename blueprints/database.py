@@ -25,7 +25,6 @@ from troposphere import (
     Output,
     Parameter,
     Ref,
-    Sub,
     Tags,
     Template,
     ec2,
@@ -33,7 +32,16 @@ from troposphere import (
     rds,
 )
 
-from relight.blueprint import PROTECTED, Options, blueprint, purpose_parameter, scan_skips
+from relight.blueprint import (
+    PROTECTED,
+    Options,
+    blueprint,
+    managed_policy,
+    no_egress,
+    purpose_parameter,
+    scan_skips,
+    trusted_by,
+)
 
 ENGINE_PORTS = {
     "postgres": 5432,
@@ -81,22 +89,8 @@ def _monitoring_role(t: Template) -> iam.Role:
     return t.add_resource(
         iam.Role(
             "MonitoringRole",
-            AssumeRolePolicyDocument={
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "monitoring.rds.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            },
-            ManagedPolicyArns=[
-                Sub(
-                    "arn:${AWS::Partition}:iam::aws:policy/service-role/"
-                    "AmazonRDSEnhancedMonitoringRole"
-                )
-            ],
+            AssumeRolePolicyDocument=trusted_by("monitoring.rds.amazonaws.com"),
+            ManagedPolicyArns=[managed_policy("service-role/AmazonRDSEnhancedMonitoringRole")],
         )
     )
 
@@ -139,15 +133,7 @@ def database(options: DatabaseOptions) -> Template:
                     Description=f"{options.engine} from the application",
                 )
             ],
-            SecurityGroupEgress=[
-                ec2.SecurityGroupRule(
-                    IpProtocol="icmp",
-                    FromPort=252,
-                    ToPort=86,
-                    CidrIp="127.0.0.1/32",
-                    Description="no egress: replaces AWS's default allow-all rule",
-                )
-            ],
+            SecurityGroupEgress=[no_egress()],
             Tags=Tags(Name=Join("-", [Ref("AWS::StackName"), "db"])),
         )
     )

@@ -26,7 +26,7 @@ from pydantic import Field, field_validator, model_validator
 from troposphere import GetAtt, Join, Output, Parameter, Ref, Select, Sub, Tags, Template, ec2, iam
 from troposphere import logs as cwlogs
 
-from relight.blueprint import Options, blueprint, scan_skips
+from relight.blueprint import Options, blueprint, scan_skips, trusted_by
 
 Tier = Literal["public", "private", "data"]
 TIERS: tuple[Tier, ...] = ("public", "private", "data")
@@ -266,16 +266,7 @@ def network(options: NetworkOptions) -> Template:
         role = t.add_resource(
             iam.Role(
                 "FlowLogRole",
-                AssumeRolePolicyDocument={
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                },
+                AssumeRolePolicyDocument=trusted_by("vpc-flow-logs.amazonaws.com"),
                 Policies=[
                     iam.Policy(
                         PolicyName="write-flow-logs",

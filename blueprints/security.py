@@ -21,7 +21,7 @@ import re
 from pydantic import Field, model_validator
 from troposphere import GetAtt, Join, Output, Parameter, Ref, Tags, Template, ec2
 
-from relight.blueprint import Options, blueprint, scan_skips
+from relight.blueprint import Options, blueprint, no_egress, scan_skips
 
 WORLD = {"0.0.0.0/0", "::/0"}
 SENSITIVE_PORTS = {
@@ -195,15 +195,7 @@ def security(options: SecurityOptions) -> Template:
             for rule in group.egress
             if rule.group is None
             for low, high in rule.ranges()
-        ] or [
-            ec2.SecurityGroupRule(
-                IpProtocol="icmp",
-                FromPort=252,
-                ToPort=86,
-                CidrIp="127.0.0.1/32",
-                Description="no egress: replaces AWS's default allow-all rule",
-            )
-        ]
+        ] or [no_egress()]
         groups[name] = t.add_resource(
             ec2.SecurityGroup(
                 f"{_logical(name)}SecurityGroup",

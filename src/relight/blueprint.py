@@ -112,6 +112,36 @@ def purpose_parameter(template: Template) -> Parameter:
     return parameter
 
 
+def trusted_by(service: str) -> dict[str, Any]:
+    """An IAM trust policy that lets one AWS service (e.g. ec2.amazonaws.com) assume the role."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+        ],
+    }
+
+
+def managed_policy(name: str) -> Any:
+    """The ARN of an AWS managed policy, in whichever partition the stack runs."""
+    from troposphere import Sub
+
+    return Sub(f"arn:${{AWS::Partition}}:iam::aws:policy/{name}")
+
+
+def no_egress() -> Any:
+    """A security group egress rule that matches nothing: it replaces AWS's default allow-all."""
+    from troposphere import ec2
+
+    return ec2.SecurityGroupRule(
+        IpProtocol="icmp",
+        FromPort=252,
+        ToPort=86,
+        CidrIp="127.0.0.1/32",
+        Description="no egress: replaces AWS's default allow-all rule",
+    )
+
+
 def scan_skips(reasons: dict[str, str]) -> dict[str, Any]:
     """Resource Metadata that skips checkov checks, each with the reason it does not apply."""
     return {"checkov": {"skip": [{"id": check, "comment": why} for check, why in reasons.items()]}}
