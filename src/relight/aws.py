@@ -23,9 +23,6 @@ from relight.errors import AccountError, AwsError
 if TYPE_CHECKING:
     import boto3
 
-STAND_IN_ACCOUNT = "123456789012"  # moto's account
-
-
 @dataclass(frozen=True)
 class AwsTarget:
     profile: str | None = None

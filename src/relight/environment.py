@@ -13,13 +13,6 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
-ARTIFACT_KINDS = (
-    "ami",
-    "ebs_snapshot",
-    "rds_snapshot",
-    "rds_cluster_snapshot",
-    "backup_recovery_point",
-)
 NOUNS = {
     "ami": "AMI",
     "ebs_snapshot": "EBS snapshot",

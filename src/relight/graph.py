@@ -28,11 +28,3 @@ def stack_order(env: Environment, path: Path) -> tuple[str, ...]:
             hint="remove one depends_on or output reference in that cycle",
         ) from None
 
-
-def dependents(env: Environment) -> dict[str, set[str]]:
-    """stack → the stacks that need it (for teardown order and failure propagation)."""
-    result: dict[str, set[str]] = {key: set() for key in env.stacks}
-    for key, deps in dependency_graph(env).items():
-        for dep in deps:
-            result[dep].add(key)
-    return result
