@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from relight.errors import AccountError, AwsError
 
 if TYPE_CHECKING:
     import boto3
+
 
 @dataclass(frozen=True)
 class AwsTarget:
@@ -41,6 +43,16 @@ class AwsTarget:
         if self.role_arn:
             parts.append(f"role {self.role_arn}")
         return ", ".join(parts)
+
+
+def tag_dict(items: Iterable[Mapping[str, str]] | None) -> dict[str, str]:
+    """AWS's `[{"Key": k, "Value": v}, ...]` as a dict."""
+    return {t["Key"]: t["Value"] for t in items or ()}
+
+
+def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    """A dict of tags in AWS's `[{"Key": k, "Value": v}, ...]` shape, sorted by key."""
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
 
 
 class Aws:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from relight.aws import tag_dict, tag_list
 from relight.discovery import Discovery
 from relight.errors import AwsError, DeployError
 from relight.render import MAX_INLINE_BODY, Plan, StackPlan, resolve_parameters
@@ -204,10 +205,6 @@ def _outputs(stack: Mapping[str, Any]) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
-def _tags(stack: Mapping[str, Any]) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in stack.get("Tags", [])}
-
-
 def _deploy_one(
     stacks: Stacks, plan: Plan, sp: StackPlan, parameters: dict[str, str], run_id: str
 ) -> StackResult:
@@ -218,7 +215,7 @@ def _deploy_one(
             sp.name, existing["StackStatus"], "in progress from an earlier run; waiting"
         )
         existing = stacks.wait(sp.name, stacks.clock())
-    if existing and _tags(existing).get("relight:env") != plan.env_name:
+    if existing and tag_dict(existing.get("Tags")).get("relight:env") != plan.env_name:
         raise DeployError(
             f"stack {sp.name} exists in {plan.region} and is not relight's for environment "
             f"{plan.env_name}; relight will not touch it",
@@ -243,7 +240,7 @@ def _deploy_one(
             StackName=sp.name,
             **stacks.template_argument(sp.name, sp.body),
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-            Tags=[{"Key": k, "Value": v} for k, v in plan.tags(sp.key, run_id).items()],
+            Tags=tag_list(plan.tags(sp.key, run_id)),
             Capabilities=CAPABILITIES,
             OnFailure="ROLLBACK",
         )
@@ -301,7 +298,7 @@ def environment_stacks(
     """The live stacks relight made for this environment (and namespace), by their tags."""
     found = []
     for stack in stacks.list_stacks():
-        tags = _tags(stack)
+        tags = tag_dict(stack.get("Tags"))
         if tags.get("relight:env") == env_name and tags.get("relight:namespace") == namespace:
             found.append(stack)
     return found
@@ -316,12 +313,12 @@ def teardown(
 
     def position(stack: Mapping[str, Any]) -> int:
         # Stacks the environment file no longer names go first: nothing of ours depends on them.
-        return rank.get(_tags(stack).get("relight:stack", ""), len(rank))
+        return rank.get(tag_dict(stack.get("Tags")).get("relight:stack", ""), len(rank))
 
     results = []
     for stack in sorted(found, key=position, reverse=True):
         name = stack["StackName"]
-        key = _tags(stack).get("relight:stack", name)
+        key = tag_dict(stack.get("Tags")).get("relight:stack", name)
         result = StackResult(key, name, "deleted", started=stacks.clock())
         since = datetime.now(UTC)
         try:

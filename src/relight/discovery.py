@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from relight.aws import Aws
+from relight.aws import Aws, tag_dict
 from relight.environment import ArtifactLookup, Environment, Zones
 from relight.errors import AwsError
 
@@ -121,10 +121,6 @@ class Discovery:
 # Listing -------------------------------------------------------------------------------------
 
 
-def _tags(items: Iterable[Mapping[str, str]] | None) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in items or ()}
-
-
 def _parse_time(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value
@@ -145,7 +141,7 @@ def _lineage(tags: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _image(raw: Mapping[str, Any]) -> Candidate:
-    tags = _tags(raw.get("Tags"))
+    tags = tag_dict(raw.get("Tags"))
     lineage = _lineage(tags)
     lineage["source_id"] = raw.get("SourceImageId") or lineage["source_id"]
     lineage["source_region"] = raw.get("SourceRegion") or lineage["source_region"]
@@ -165,7 +161,7 @@ def _image(raw: Mapping[str, Any]) -> Candidate:
 
 
 def _snapshot(raw: Mapping[str, Any]) -> Candidate:
-    tags = _tags(raw.get("Tags"))
+    tags = tag_dict(raw.get("Tags"))
     lineage = _lineage(tags)
     copied = _COPIED.search(raw.get("Description") or "")
     if copied:
@@ -200,7 +196,7 @@ def _rds_lineage(raw: Mapping[str, Any], key: str, tags: Mapping[str, str]) -> d
 
 
 def _db_snapshot(raw: Mapping[str, Any]) -> Candidate:
-    tags = _tags(raw.get("TagList"))
+    tags = tag_dict(raw.get("TagList"))
     return Candidate(
         kind="rds_snapshot",
         id=raw["DBSnapshotIdentifier"],
@@ -215,7 +211,7 @@ def _db_snapshot(raw: Mapping[str, Any]) -> Candidate:
 
 
 def _cluster_snapshot(raw: Mapping[str, Any]) -> Candidate:
-    tags = _tags(raw.get("TagList"))
+    tags = tag_dict(raw.get("TagList"))
     return Candidate(
         kind="rds_cluster_snapshot",
         id=raw["DBClusterSnapshotIdentifier"],

@@ -27,4 +27,3 @@ def stack_order(env: Environment, path: Path) -> tuple[str, ...]:
             f"{path}: stacks: dependency cycle {cycle}",
             hint="remove one depends_on or output reference in that cycle",
         ) from None
-

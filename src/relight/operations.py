@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from relight import standin
-from relight.aws import Aws, AwsTarget, check_account
+from relight.aws import Aws, AwsTarget, check_account, tag_dict
 from relight.config import LoadedEnvironment
 from relight.deploy import Event, Outcome, StackResult, Stacks, deploy, environment_stacks, quiet
 from relight.deploy import teardown as delete_stacks
@@ -270,7 +270,7 @@ def status(loaded: LoadedEnvironment, conn: Connection) -> list[dict[str, Any]]:
     stacks = connect_stacks(conn)
     rows = []
     for stack in environment_stacks(stacks, loaded.env.name):
-        tags = {t["Key"]: t["Value"] for t in stack.get("Tags", [])}
+        tags = tag_dict(stack.get("Tags"))
         changed = stack.get("LastUpdatedTime") or stack.get("CreationTime")
         rows.append(
             {

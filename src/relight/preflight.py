@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from relight.aws import tag_dict
 from relight.deploy import Stacks
 from relight.discovery import Artifact, Discovery, human_age, stale
 from relight.errors import PreflightError
@@ -147,7 +148,7 @@ def _stack_names(plan: Plan, existing: list[dict[str, Any]]) -> list[str]:
     names = {sp.name for sp in plan.stacks.values()}
     problems = []
     for stack in existing:
-        tags = {t["Key"]: t["Value"] for t in stack.get("Tags", [])}
+        tags = tag_dict(stack.get("Tags"))
         if stack["StackName"] in names and tags.get("relight:env") != plan.env_name:
             problems.append(
                 f"stack {stack['StackName']} exists in {plan.region} and is not relight's for "

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from relight.aws import Aws
+from relight.aws import Aws, tag_list
 from relight.config import LoadedEnvironment
 from relight.deploy import backoff
 from relight.discovery import (
@@ -72,7 +72,7 @@ def copy_tags(source: Candidate, region: str) -> list[dict[str, str]]:
     )
     if source.volume:
         tags[LINEAGE_VOLUME] = source.volume
-    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+    return tag_list(tags)
 
 
 def _arn(kind: str, region: str, account: str, name: str) -> str:

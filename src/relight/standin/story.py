@@ -22,7 +22,7 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from relight.aws import Aws
+from relight.aws import Aws, tag_list
 from relight.config import LoadedEnvironment
 from relight.deploy import Stacks, deploy
 from relight.discovery import Artifact, Discovery, choose_zones
@@ -57,10 +57,6 @@ def _image_name(lookup: ArtifactLookup, fallback: str, now: datetime) -> str:
     return pattern.replace("*", _stamp(now)).replace("?", "x")
 
 
-def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
-
-
 class Story:
     def __init__(self, aws: Aws, loaded: LoadedEnvironment, say: Say) -> None:
         self.aws = aws
@@ -84,13 +80,13 @@ class Story:
                     BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
                     VirtualizationType="hvm",
                     Architecture="x86_64",
-                    TagSpecifications=[{"ResourceType": "image", "Tags": _tag_list(marker)}],
+                    TagSpecifications=[{"ResourceType": "image", "Tags": tag_list(marker)}],
                 )["ImageId"]
             elif lookup.kind == "ebs_snapshot":
                 volume = self.ec2.create_volume(AvailabilityZone=zone, Size=10, Encrypted=True)
                 base[name] = self.ec2.create_snapshot(
                     VolumeId=volume["VolumeId"],
-                    TagSpecifications=[{"ResourceType": "snapshot", "Tags": _tag_list(marker)}],
+                    TagSpecifications=[{"ResourceType": "snapshot", "Tags": tag_list(marker)}],
                 )["SnapshotId"]
             else:
                 identifier = lookup.db_instance or f"{self.env.name}-{name}"
@@ -102,7 +98,7 @@ class Story:
                     MasterUsername="relight",
                     MasterUserPassword=secrets.token_urlsafe(24),  # never shown, never stored
                     StorageEncrypted=True,
-                    Tags=_tag_list(marker),
+                    Tags=tag_list(marker),
                 )
                 base[name] = identifier
         return base
@@ -160,7 +156,7 @@ class Story:
                 image = self.ec2.copy_image(
                     SourceImageId=base_id, SourceRegion=self.home, Name=image_name
                 )["ImageId"]
-            self.ec2.create_tags(Resources=[image], Tags=_tag_list(tags))
+            self.ec2.create_tags(Resources=[image], Tags=tag_list(tags))
             return str(image)
         if lookup.kind == "ebs_snapshot":
             volumes = self.ec2.describe_volumes(
@@ -173,13 +169,13 @@ class Story:
                 self.ec2.create_snapshot(
                     VolumeId=attached[0]["VolumeId"],
                     Description=f"backup of {attached[0]['VolumeId']}",
-                    TagSpecifications=[{"ResourceType": "snapshot", "Tags": _tag_list(tags)}],
+                    TagSpecifications=[{"ResourceType": "snapshot", "Tags": tag_list(tags)}],
                 )["SnapshotId"]
             )
         snapshot = self.rds.create_db_snapshot(
             DBInstanceIdentifier=base_id,
             DBSnapshotIdentifier=f"{base_id}-{_stamp(now)}",
-            Tags=_tag_list(tags),
+            Tags=tag_list(tags),
         )["DBSnapshot"]
         return str(snapshot["DBSnapshotArn"])
 
