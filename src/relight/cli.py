@@ -151,7 +151,7 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
-def _event_printer(json_out: bool) -> Callable[[str, str, str], None]:
+def _event_printer() -> Callable[[str, str, str], None]:
     err = _console(stderr=True)
 
     def event(stack: str, status: str, message: str) -> None:
@@ -311,7 +311,7 @@ def failover(
             conn,
             accept_stale=accept_stale,
             stack_timeout=stack_timeout,
-            on_event=_event_printer(json_out),
+            on_event=_event_printer(),
         )
         from relight.summary import failover_json, print_failover
 
@@ -417,7 +417,7 @@ def teardown(
             typer.confirm(
                 f"Delete {len(names)} stack(s) in {region}: {', '.join(names)}?", abort=True
             )
-        results = run_teardown(loaded, conn, on_event=_event_printer(json_out))
+        results = run_teardown(loaded, conn, on_event=_event_printer())
         failed = [r for r in results if not r.ok]
         if json_out:
             _print_json([{"name": r.name, "status": r.status, "reason": r.reason} for r in results])
