@@ -40,10 +40,12 @@ def _marker_key(env_name: str) -> str:
 
 
 def story_exists(aws: Aws, env_name: str, region: str) -> bool:
+    from botocore.exceptions import ClientError
+
     s3 = aws.client("s3", region)
     try:
         s3.head_object(Bucket=MARKER_BUCKET, Key=_marker_key(env_name))
-    except Exception:  # botocore ClientError (404/NoSuchBucket): no story yet
+    except ClientError:  # 404 or no bucket: no story yet
         return False
     return True
 
@@ -183,11 +185,13 @@ class Story:
 
     def kms_keys(self) -> None:
         """The KMS keys the environment names for its regions exist in production."""
+        from botocore.exceptions import ClientError
+
         for region, key in self.env.kms_keys.items():
             kms = self.aws.client("kms", region)
             try:
                 kms.describe_key(KeyId=key)
-            except Exception:  # botocore NotFoundException: make it
+            except ClientError:  # NotFoundException: make it
                 made = kms.create_key(Description=f"relight stand-in: {key}")["KeyMetadata"]
                 if key.startswith("alias/"):
                     kms.create_alias(AliasName=key, TargetKeyId=made["KeyId"])
