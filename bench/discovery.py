@@ -225,7 +225,7 @@ def seed_stand_in(endpoint: str, snapshots: int, images: int, db_snapshots: int)
 # measuring ---------------------------------------------------------------------------------------
 
 
-def measure(aws: Any, env: Any, calls: Any) -> dict[str, float]:
+def measure(aws: Any, env: Any) -> dict[str, float]:
     from relight.discovery import Lister, discover, matches, newest
 
     start = time.perf_counter()
@@ -259,7 +259,7 @@ def main() -> None:
     # 10 + 2 + 5 pages, and the three kinds; the zone listing is the one extra call.
     report(
         "full scale, in-memory fake (10,000 / 2,000 / 500)",
-        measure(fake, env, fake.calls),
+        measure(fake, env),
         10 + 2 + 5 + 3,
     )
 
@@ -276,7 +276,7 @@ def main() -> None:
             aws = Aws(AwsTarget(endpoint_url=running.endpoint, stand_in=True))
             report(
                 "local stand-in over HTTP (2,000 / 200 / 100)",
-                measure(aws, env, None),
+                measure(aws, env),
                 2 + 1 + 1 + 3,
             )
         finally:
