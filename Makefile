@@ -10,12 +10,12 @@ REGION ?=
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test golden scan lint render failover discover status teardown local-status local-stop clean bench
+.PHONY: help setup test golden scan lint render plan failover launch graph discover status teardown local-status local-stop clean bench
 
 help: ## Show the targets and what they do
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo ""
-	@echo "  Variables: REGION=<aws region> (required where a region is used), ENV=$(ENV), ARGS='extra relight flags'"
+	@echo "  Variables: REGION=<aws region> (required where a region is used), ENV=$(ENV), NAME=<test copy>, ARGS='extra relight flags'"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,17 +59,32 @@ discover: setup ## Show what a failover of ENV into REGION would restore from
 	$(need_region)
 	$(BIN)/relight discover --env $(ENV) --region $(REGION) $(ARGS)
 
+plan: setup ## Show what a failover of ENV into REGION would do to each stack (changes nothing)
+	$(need_region)
+	$(BIN)/relight plan --env $(ENV) --region $(REGION) $(ARGS)
+
+# In a terminal relight shows the plan and asks; from a script or CI (no terminal) the make
+# target itself is the confirmation, so it passes --yes. `relight failover` alone never assumes it.
 failover: setup ## Rebuild ENV in REGION from the newest copies there (the demo runs on the local stand-in)
 	$(need_region)
-	$(BIN)/relight failover --env $(ENV) --region $(REGION) $(ARGS)
+	@if [ -t 0 ]; then yes=; else yes=--yes; fi; \
+	set -x; $(BIN)/relight failover --env $(ENV) --region $(REGION) $$yes $(ARGS)
+
+launch: setup ## Build a test copy of ENV in REGION named NAME (stacks ENV-NAME-*)
+	$(need_region)
+	@if [ -z "$(NAME)" ]; then echo "NAME is required, e.g. make launch REGION=us-west-2 NAME=qa"; exit 2; fi
+	$(BIN)/relight launch --env $(ENV) --region $(REGION) --as $(NAME) $(ARGS)
+
+graph: setup ## Print ENV's stack dependency graph (Mermaid; ARGS='--format dot' for Graphviz)
+	$(BIN)/relight graph --env $(ENV) $(ARGS)
 
 status: setup ## Show ENV's stacks in REGION
 	$(need_region)
 	$(BIN)/relight status --env $(ENV) --region $(REGION) $(ARGS)
 
-teardown: setup ## Delete the stacks relight made for ENV in REGION (never AMIs or snapshots)
+teardown: setup ## Delete the stacks relight made for ENV in REGION (NAME= for a test copy; never AMIs or snapshots)
 	$(need_region)
-	$(BIN)/relight teardown --env $(ENV) --region $(REGION) $(ARGS)
+	$(BIN)/relight teardown --env $(ENV) --region $(REGION) $(if $(NAME),--as $(NAME)) $(ARGS)
 
 local-status: setup ## Show whether the local stand-in is running, and where
 	$(BIN)/relight local status

@@ -1,8 +1,13 @@
 """A fake CloudFormation client for what moto cannot produce (see shared/notes/local-stand-in.md):
-stacks that fail and roll back with per-resource events, stacks that never finish, leftovers."""
+stacks that take time, fail and roll back with per-resource events, never finish, are throttled,
+are left over by an earlier run, or are protected from deletion; change sets with and without
+changes. bench/scheduler.py uses it too."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -10,11 +15,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 
+def _error(code: str, message: str, operation: str = "DescribeStacks") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+
 def _missing(name: str) -> ClientError:
-    return ClientError(
-        {"Error": {"Code": "ValidationError", "Message": f"Stack with id {name} does not exist"}},
-        "DescribeStacks",
-    )
+    return _error("ValidationError", f"Stack with id {name} does not exist")
 
 
 @dataclass
@@ -23,9 +29,12 @@ class FakeStack:
     status: str
     tags: list[dict[str, str]] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    polls_left: int = 0  # describe calls that still answer *_IN_PROGRESS
+    parameters: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+    events: list[dict[str, Any]] = field(default_factory=list)  # oldest first
+    ready_at: float = 0.0  # when the operation in progress ends
     final: str = "CREATE_COMPLETE"
+    protected: bool = False
 
 
 class FakeClock:
@@ -42,87 +51,222 @@ class FakeClock:
 
 
 class FakeCloudFormation:
-    """Behaviour per stack name: 'ok' (default), 'fail' (rolls back), 'hang' (never finishes)."""
+    """CloudFormation in (fake or real) time: each operation takes its stack's duration.
 
-    def __init__(self, behaviour: dict[str, str] | None = None, polls: int = 2) -> None:
+    Behaviour per stack name: 'ok' (default), 'fail' (the create rolls back), 'fail-update'
+    (an update rolls back), 'hang' (never finishes). `throttle(operation)` returning True
+    makes that call fail with Throttling, as CloudFormation does under load.
+    """
+
+    def __init__(
+        self,
+        behaviour: dict[str, str] | None = None,
+        *,
+        clock: Callable[[], float] | None = None,
+        durations: dict[str, float] | None = None,
+        duration: float = 0.5,
+        throttle: Callable[[str], bool] | None = None,
+        page_size: int = 100,
+    ) -> None:
         self.behaviour = behaviour or {}
-        self.polls = polls
+        self.clock = clock or FakeClock()
+        self.durations = durations or {}
+        self.duration = duration
+        self.throttle = throttle or (lambda operation: False)
+        self.page_size = page_size
         self.stacks: dict[str, FakeStack] = {}
+        self.change_sets: dict[str, dict[str, Any]] = {}
         self.calls: list[str] = []
         self.created: list[str] = []
+        self.started: dict[str, float] = {}  # name → when its create began
         self.deleted: list[str] = []
+        self.updated: list[str] = []
+        self._ids = itertools.count(1)
 
     # what relight calls ----------------------------------------------------------------------
 
+    def _call(self, operation: str) -> None:
+        self.calls.append(operation)
+        if self.throttle(operation):
+            raise _error("Throttling", "Rate exceeded", operation)
+
     def describe_stacks(self, StackName: str) -> dict[str, Any]:
-        self.calls.append("DescribeStacks")
-        stack = self.stacks.get(StackName)
-        if stack is None:
-            raise _missing(StackName)
-        if stack.polls_left > 0:
-            stack.polls_left -= 1
-        elif stack.status.endswith("_IN_PROGRESS") and self.behaviour.get(StackName) != "hang":
-            stack.status = stack.final
-            if stack.status == "DELETE_COMPLETE":
-                del self.stacks[StackName]
-                raise _missing(StackName)
+        self._call("DescribeStacks")
+        stack = self._advance(StackName)
         return {"Stacks": [self._view(stack)]}
 
     def create_stack(self, **kwargs: Any) -> dict[str, str]:
         name = kwargs["StackName"]
-        self.calls.append("CreateStack")
+        self._call("CreateStack")
+        if name in self.stacks:
+            raise _error("AlreadyExistsException", f"Stack [{name}] already exists", "CreateStack")
         self.created.append(name)
+        self.started[name] = self.clock()
         params = {p["ParameterKey"]: p["ParameterValue"] for p in kwargs.get("Parameters", [])}
-        behaviour = self.behaviour.get(name, "ok")
         stack = FakeStack(
-            name, "CREATE_IN_PROGRESS", tags=kwargs.get("Tags", []), polls_left=self.polls
+            name,
+            "CREATE_IN_PROGRESS",
+            tags=kwargs.get("Tags", []),
+            parameters=params,
+            body=kwargs.get("TemplateBody", kwargs.get("TemplateURL", "")),
+            ready_at=self.clock() + self.durations.get(name, self.duration),
+            protected=bool(kwargs.get("EnableTerminationProtection")),
         )
-        if behaviour == "fail":
+        if self.behaviour.get(name) == "fail":
             stack.final = "ROLLBACK_COMPLETE"
-            now = datetime.now(UTC)
-            stack.events = [
-                {
-                    "Timestamp": now,
-                    "LogicalResourceId": "Instance1",
-                    "ResourceStatus": "CREATE_FAILED",
-                    "ResourceStatusReason": "The image id '[ami-0bad]' does not exist",
-                },
-                {
-                    "Timestamp": now,
-                    "LogicalResourceId": "AppSecurityGroup",
-                    "ResourceStatus": "DELETE_COMPLETE",
-                },
-            ]
-        else:
-            stack.outputs = {
-                "VpcId": "vpc-1",
-                "PrivateSubnetIds": "subnet-1,subnet-2",
-                "WebSecurityGroupId": "sg-1",
-                "InstanceIds": "i-1",
-                "Seen": str(params),
-            }
         self.stacks[name] = stack
+        self._event(stack, name, "CREATE_IN_PROGRESS", "User Initiated")
         return {"StackId": f"arn:stack/{name}"}
 
     def delete_stack(self, StackName: str) -> None:
-        self.calls.append("DeleteStack")
+        self._call("DeleteStack")
+        stack = self._advance(StackName)
+        if stack.protected:
+            raise _error(
+                "ValidationError",
+                f"Stack [{StackName}] cannot be deleted while TerminationProtection is enabled",
+                "DeleteStack",
+            )
         self.deleted.append(StackName)
-        stack = self.stacks[StackName]
-        stack.status, stack.final, stack.polls_left = "DELETE_IN_PROGRESS", "DELETE_COMPLETE", 1
+        stack.status, stack.final = "DELETE_IN_PROGRESS", "DELETE_COMPLETE"
+        stack.ready_at = self.clock() + self.durations.get(StackName, self.duration) / 2
+        self._event(stack, StackName, "DELETE_IN_PROGRESS", "User Initiated")
 
-    def describe_stack_events(self, StackName: str) -> dict[str, Any]:
-        self.calls.append("DescribeStackEvents")
-        return {"StackEvents": list(self.stacks[StackName].events)}
+    def update_termination_protection(
+        self, StackName: str, EnableTerminationProtection: bool
+    ) -> None:
+        self._call("UpdateTerminationProtection")
+        self._advance(StackName).protected = EnableTerminationProtection
+
+    def describe_stack_events(self, StackName: str, NextToken: str = "0") -> dict[str, Any]:
+        self._call("DescribeStackEvents")
+        events = self._advance(StackName).events[::-1]
+        start = int(NextToken)
+        page: dict[str, Any] = {"StackEvents": events[start : start + self.page_size]}
+        if start + self.page_size < len(events):
+            page["NextToken"] = str(start + self.page_size)
+        return page
+
+    def create_change_set(self, **kwargs: Any) -> dict[str, str]:
+        self._call("CreateChangeSet")
+        stack = self._advance(kwargs["StackName"])
+        params = {p["ParameterKey"]: p["ParameterValue"] for p in kwargs.get("Parameters", [])}
+        body = kwargs.get("TemplateBody", kwargs.get("TemplateURL", ""))
+        arn = f"arn:changeSet/{stack.name}/{kwargs['ChangeSetName']}"
+        same = body == stack.body and params == stack.parameters
+        self.change_sets[arn] = {
+            "ChangeSetId": arn,
+            "StackName": stack.name,
+            "Status": "FAILED" if same else "CREATE_COMPLETE",
+            "StatusReason": "The submitted information didn't contain changes. "
+            "Submit different information to create a change set."
+            if same
+            else "",
+            "Changes": []
+            if same
+            else [
+                {
+                    "ResourceChange": {
+                        "Action": "Modify",
+                        "LogicalResourceId": name,
+                        "ResourceType": "AWS::EC2::Instance",
+                        "Replacement": "False",
+                    }
+                }
+                for name, value in params.items()
+                if stack.parameters.get(name) != value
+            ],
+            "parameters": params,
+            "body": body,
+        }
+        return {"Id": arn, "StackId": f"arn:stack/{stack.name}"}
+
+    def describe_change_set(self, ChangeSetName: str) -> dict[str, Any]:
+        self._call("DescribeChangeSet")
+        found = self.change_sets[ChangeSetName]
+        return {k: v for k, v in found.items() if k not in ("parameters", "body")}
+
+    def execute_change_set(self, ChangeSetName: str) -> None:
+        self._call("ExecuteChangeSet")
+        change = self.change_sets.pop(ChangeSetName)
+        stack = self.stacks[change["StackName"]]
+        self.updated.append(stack.name)
+        stack.parameters, stack.body = change["parameters"], change["body"]
+        stack.status = "UPDATE_IN_PROGRESS"
+        stack.final = (
+            "UPDATE_ROLLBACK_COMPLETE"
+            if self.behaviour.get(stack.name) == "fail-update"
+            else "UPDATE_COMPLETE"
+        )
+        stack.ready_at = self.clock() + self.durations.get(stack.name, self.duration)
+        self._event(stack, stack.name, "UPDATE_IN_PROGRESS", "User Initiated")
+
+    def delete_change_set(self, ChangeSetName: str) -> None:
+        self._call("DeleteChangeSet")
+        self.change_sets.pop(ChangeSetName, None)
 
     def get_paginator(self, operation: str) -> Any:
         fake = self
 
         class Paginator:
             def paginate(self) -> list[dict[str, Any]]:
-                fake.calls.append("DescribeStacks")
+                fake._call("DescribeStacks")
+                for name in list(fake.stacks):
+                    with contextlib.suppress(ClientError):
+                        fake._advance(name)
                 return [{"Stacks": [fake._view(s) for s in fake.stacks.values()]}]
 
         return Paginator()
+
+    # time passing ----------------------------------------------------------------------------
+
+    def _advance(self, name: str) -> FakeStack:
+        stack = self.stacks.get(name)
+        if stack is None:
+            raise _missing(name)
+        done = self.clock() >= stack.ready_at and self.behaviour.get(name) != "hang"
+        if stack.status.endswith("_IN_PROGRESS") and stack.status != "REVIEW_IN_PROGRESS" and done:
+            self._complete(stack)
+            if stack.status == "DELETE_COMPLETE":
+                del self.stacks[name]
+                raise _missing(name)
+        return stack
+
+    def _complete(self, stack: FakeStack) -> None:
+        if stack.final == "ROLLBACK_COMPLETE":
+            self._event(
+                stack, "Instance1", "CREATE_FAILED", "The image id '[ami-0bad]' does not exist"
+            )
+            self._event(stack, stack.name, "ROLLBACK_IN_PROGRESS", "Resource creation failed")
+            self._event(stack, "AppSecurityGroup", "DELETE_COMPLETE", "")
+        elif stack.final == "UPDATE_ROLLBACK_COMPLETE":
+            self._event(
+                stack, "Instance1", "UPDATE_FAILED", "Instance type t9.huge is not supported"
+            )
+            self._event(stack, stack.name, "UPDATE_ROLLBACK_IN_PROGRESS", "")
+        elif stack.final == "CREATE_COMPLETE":
+            self._event(stack, "Instance1", "CREATE_COMPLETE", "")
+            stack.outputs = {
+                "VpcId": "vpc-1",
+                "PrivateSubnetIds": "subnet-1,subnet-2",
+                "WebSecurityGroupId": "sg-1",
+                "InstanceIds": "i-1",
+                "Seen": str(stack.parameters),
+            }
+        stack.status = stack.final
+        self._event(stack, stack.name, stack.final, "")
+
+    def _event(self, stack: FakeStack, logical: str, status: str, reason: str) -> None:
+        event = {
+            "EventId": f"e{next(self._ids)}",
+            "StackName": stack.name,
+            "Timestamp": datetime.now(UTC),
+            "LogicalResourceId": logical,
+            "ResourceStatus": status,
+        }
+        if reason:
+            event["ResourceStatusReason"] = reason
+        stack.events.append(event)
 
     # test set-up -----------------------------------------------------------------------------
 
@@ -135,6 +279,7 @@ class FakeCloudFormation:
             "StackName": stack.name,
             "StackStatus": stack.status,
             "Tags": stack.tags,
+            "EnableTerminationProtection": stack.protected,
             "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in stack.outputs.items()],
         }
 

@@ -17,10 +17,13 @@ from moto import mock_aws
 
 from conftest import MINIMAL
 from fakes import FakeClock, FakeCloudFormation
+from relight.cloudformation import Stacks, backoff
 from relight.config import load_environment
-from relight.deploy import Stacks, backoff, deploy, teardown
+from relight.deploy import deploy
+from relight.graph import dependency_graph
+from relight.scheduler import Interrupted
+from relight.teardown import teardown
 from relight.discovery import Artifact, Discovery, Zone
-from relight.errors import DeployError
 from relight.render import Plan, build_plan
 
 COMPUTE = """\
@@ -60,12 +63,21 @@ def _inputs() -> Discovery:
     )
 
 
-def _stacks(cfn: FakeCloudFormation, clock: FakeClock, timeout: float = 600) -> Stacks:
-    return Stacks(cfn, clock=clock, sleep=clock.sleep, timeout=timeout)
+def _fake(
+    behaviour: dict[str, str] | None = None, **kwargs: object
+) -> tuple[FakeCloudFormation, FakeClock]:
+    clock = FakeClock()
+    return FakeCloudFormation(behaviour, clock=clock, **kwargs), clock  # type: ignore[arg-type]
+
+
+def _stacks(
+    cfn: FakeCloudFormation, clock: FakeClock, timeout: float = 600, **kw: object
+) -> Stacks:
+    return Stacks(cfn, clock=clock, sleep=clock.sleep, timeout=timeout, **kw)  # type: ignore[arg-type]
 
 
 def test_stacks_are_created_in_order_with_outputs_as_parameters(write_env) -> None:  # type: ignore[no-untyped-def]
-    cfn, clock = FakeCloudFormation(), FakeClock()
+    cfn, clock = _fake()
     outcome = deploy(_stacks(cfn, clock), _plan(write_env), _inputs(), run_id="r1")
     assert outcome.ok
     assert cfn.created.index("shop-network") < cfn.created.index("shop-web")
@@ -78,73 +90,230 @@ def test_stacks_are_created_in_order_with_outputs_as_parameters(write_env) -> No
     assert outcome.results["network"].parameters["AvailabilityZones"] == "us-west-2b,us-west-2a"
 
 
+def test_a_stack_starts_when_its_own_dependencies_are_done_not_its_level(write_env) -> None:  # type: ignore[no-untyped-def]
+    # web and batch both need only security; tail needs only batch. web takes 60 s.
+    text = (
+        GRAPH + "  tail:\n" + COMPUTE.replace("    params:", "    depends_on: [batch]\n    params:")
+    )
+    cfn, clock = _fake(durations={"shop-web": 60.0}, duration=1.0)
+    outcome = deploy(_stacks(cfn, clock), _plan(write_env, text), _inputs(), run_id="r1")
+    assert outcome.ok
+    assert cfn.started["shop-web"] == cfn.started["shop-batch"], "siblings start together"
+    assert cfn.started["shop-tail"] < cfn.started["shop-web"] + 5, "tail did not wait for web"
+    assert cfn.started["shop-extra"] >= cfn.started["shop-web"] + 60
+
+
+def test_concurrency_bounds_the_stacks_in_flight(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake(duration=10.0)
+    outcome = deploy(_stacks(cfn, clock), _plan(write_env), _inputs(), run_id="r1", concurrency=1)
+    assert outcome.ok
+    starts = sorted(cfn.started.values())
+    assert all(later - earlier >= 10 for earlier, later in zip(starts, starts[1:], strict=False))
+
+
 def test_a_failed_stack_skips_its_dependents_and_independent_branches_finish(write_env) -> None:  # type: ignore[no-untyped-def]
-    cfn, clock = FakeCloudFormation({"shop-web": "fail"}), FakeClock()
+    cfn, clock = _fake({"shop-web": "fail"})
     outcome = deploy(_stacks(cfn, clock), _plan(write_env), _inputs(), run_id="r1")
     assert not outcome.ok
-    assert outcome.results["web"].action == "failed"
-    assert outcome.results["web"].reason == ("Instance1: The image id '[ami-0bad]' does not exist")
+    web = outcome.results["web"]
+    assert (web.action, web.status) == ("failed", "ROLLBACK_COMPLETE")
+    assert web.reason == "Instance1: The image id '[ami-0bad]' does not exist"
     assert outcome.results["extra"].action == "skipped"
+    assert "needs web" in outcome.results["extra"].reason
     assert "shop-extra" not in cfn.created
     assert outcome.results["batch"].action == "created"
 
 
-def test_a_rerun_keeps_complete_stacks_and_recreates_failed_leftovers(write_env) -> None:  # type: ignore[no-untyped-def]
-    cfn, clock = FakeCloudFormation(), FakeClock()
+@pytest.mark.parametrize("status", ["ROLLBACK_COMPLETE", "CREATE_FAILED", "REVIEW_IN_PROGRESS"])
+def test_a_rerun_leaves_unchanged_stacks_alone_and_recreates_failed_leftovers(
+    write_env, status
+) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake()
     plan = _plan(write_env)
     deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
-    cfn.leftover("shop-web", "ROLLBACK_COMPLETE")
+    cfn.leftover("shop-web", status)
     cfn.created.clear()
     outcome = deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r2")
-    assert outcome.ok
-    assert outcome.results["network"].action == "kept"
-    assert outcome.results["security"].action == "kept"
+    assert outcome.ok, outcome.failed()
+    assert outcome.results["network"].action == "unchanged"
+    assert outcome.results["security"].action == "unchanged"
     assert outcome.results["web"].action == "recreated"
     assert cfn.deleted == ["shop-web"]
     assert cfn.created == ["shop-web"]
+    assert cfn.updated == []
+    assert not cfn.change_sets, "change sets without changes are not left behind"
+
+
+def test_changed_parameters_update_the_stack_through_a_change_set(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake()
+    plan = _plan(write_env)
+    deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
+    newer = _inputs()
+    newer.artifacts["web_ami"] = Artifact("web_ami", "ami", "ami-0456", "us-west-2", newer.at, 1)
+    outcome = deploy(_stacks(cfn, clock), plan, newer, run_id="r2")
+    assert outcome.ok
+    assert sorted(cfn.updated) == ["shop-batch", "shop-extra", "shop-web"]
+    web = outcome.results["web"]
+    assert (web.action, web.status) == ("updated", "UPDATE_COMPLETE")
+    assert web.changes == ["Modify ImageId (AWS::EC2::Instance), replacement: False"]
+    assert outcome.results["network"].action == "unchanged"
+    tags = {t["Key"]: t["Value"] for t in cfn.stacks["shop-web"].tags}
+    assert tags["relight:run"] == "r1", "an update keeps the run that made the stack"
+
+
+def test_a_failed_update_reports_the_updates_own_failure(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake({"shop-web": "fail-update"})
+    plan = _plan(write_env)
+    deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
+    newer = _inputs()
+    newer.artifacts["web_ami"] = Artifact("web_ami", "ami", "ami-0456", "us-west-2", newer.at, 1)
+    cfn.page_size = 2  # the failure is found across pages of events
+    outcome = deploy(_stacks(cfn, clock), plan, newer, run_id="r2")
+    web = outcome.results["web"]
+    assert (web.action, web.status) == ("failed", "UPDATE_ROLLBACK_COMPLETE")
+    assert web.reason == "Instance1: Instance type t9.huge is not supported"
+    assert outcome.results["extra"].action == "skipped"
+
+
+def test_progress_shows_only_events_of_the_current_operation(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake(page_size=2)
+    plan = _plan(write_env, MINIMAL)
+    deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
+    seen: list[tuple[str, str, str]] = []
+    newer = _inputs()
+    newer.artifacts["web_ami"] = Artifact("web_ami", "ami", "ami-0456", "us-west-2", newer.at, 1)
+    stacks = _stacks(cfn, clock, on_event=lambda *e: seen.append(e), events=True)
+    deploy(stacks, plan, newer, run_id="r2")
+    web = [status for name, status, _ in seen if name == "shop-web"]
+    assert "UPDATE_IN_PROGRESS" in web
+    assert "Instance1 CREATE_COMPLETE" not in web, "an event of the earlier create was replayed"
 
 
 def test_a_stack_that_never_finishes_times_out(write_env) -> None:  # type: ignore[no-untyped-def]
-    cfn, clock = FakeCloudFormation({"shop-network": "hang"}), FakeClock()
+    cfn, clock = _fake({"shop-network": "hang"})
     outcome = deploy(_stacks(cfn, clock, timeout=120), _plan(write_env), _inputs(), run_id="r1")
     network = outcome.results["network"]
     assert (network.action, network.status) == ("failed", "TIMED_OUT")
-    assert "still CREATE_IN_PROGRESS after 120 s" in network.reason
+    assert "still CREATE_IN_PROGRESS after 12" in network.reason
     assert {r.action for k, r in outcome.results.items() if k != "network"} == {"skipped"}
-    assert clock.now == pytest.approx(120)
+    assert 120 <= clock.now < 135
+
+
+def test_a_throttling_storm_slows_the_deploy_but_does_not_fail_it(write_env) -> None:  # type: ignore[no-untyped-def]
+    counter = iter(range(10**6))
+    storm = lambda operation: next(counter) % 4 != 0  # noqa: E731  three calls in four refused
+    cfn, clock = _fake(throttle=storm)
+    outcome = deploy(_stacks(cfn, clock), _plan(write_env), _inputs(), run_id="r1")
+    assert outcome.ok, outcome.failed()
+    assert outcome.throttled > 10
+    assert sorted(cfn.created) == sorted(set(cfn.created)), "no stack was created twice"
 
 
 def test_polling_backs_off_from_a_fraction_of_a_second_to_ten_seconds() -> None:
-    delays = list(islice(backoff(), 12))
+    delays = list(islice(backoff(), 16))
     assert delays[0] < 0.5
     assert delays == sorted(delays)
     assert delays[-1] == 10.0
 
 
-def test_a_fast_stack_is_seen_fast(write_env) -> None:  # type: ignore[no-untyped-def]
-    cfn, clock = FakeCloudFormation(polls=1), FakeClock()
+def test_a_fast_stack_is_seen_fast_and_a_slow_one_costs_few_calls(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake(duration=0.2)
     deploy(_stacks(cfn, clock), _plan(write_env, MINIMAL), _inputs(), run_id="r1")
-    assert max(clock.sleeps) < 1.0
+    assert clock.now < 3 * 0.5, "three quick stacks in a chain, each seen within ~0.3 s"
+    slow, slow_clock = _fake(duration=600)
+    outcome = deploy(_stacks(slow, slow_clock), _plan(write_env, MINIMAL), _inputs(), run_id="r1")
+    assert outcome.api_calls / 3 < 80, "a 10-minute stack is polled about every 10 s, not 1 s"
 
 
-def test_a_stack_of_the_same_name_that_is_not_ours_is_refused(write_env) -> None:  # type: ignore[no-untyped-def]
-    cfn, clock = FakeCloudFormation(), FakeClock()
+def test_a_stack_of_the_same_name_that_is_not_ours_is_not_touched(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake()
     cfn.leftover("shop-network", "CREATE_COMPLETE", env="someone-else")
-    with pytest.raises(DeployError, match="not relight's for environment shop"):
-        deploy(_stacks(cfn, clock), _plan(write_env), _inputs(), run_id="r1")
+    outcome = deploy(_stacks(cfn, clock), _plan(write_env), _inputs(), run_id="r1")
+    assert "not relight's for environment shop" in outcome.results["network"].reason
+    assert cfn.deleted == [] and cfn.updated == []
+    assert outcome.results["web"].action == "skipped"
+
+
+def test_ctrl_c_says_what_was_in_flight_and_a_rerun_converges(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake(duration=5.0)
+    plan = _plan(write_env)
+
+    def interrupt_at_20_s(seconds: float) -> None:
+        clock.sleep(seconds)
+        if clock.now > 20:
+            raise KeyboardInterrupt
+
+    stacks = Stacks(cfn, clock=clock, sleep=interrupt_at_20_s, timeout=600)
+    with pytest.raises(Interrupted) as stopped:
+        deploy(stacks, plan, _inputs(), run_id="r1")
+    assert stopped.value.in_flight, "something was still in progress"
+    assert {r.action for r in stopped.value.results.values()} == {"created"}
+    created_before = list(cfn.created)
+    outcome = deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r2")
+    assert outcome.ok
+    assert len(cfn.created) == len(set(cfn.created)) == len(plan.stacks), "none made twice"
+    assert all(outcome.results[k].action == "unchanged" for k in stopped.value.results)
+    assert set(cfn.created) - set(created_before)
+
+
+def test_failover_stacks_are_protected_and_teardown_lifts_that_only_with_force(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake()
+    plan = _plan(write_env)
+    deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
+    assert all(s.protected for s in cfn.stacks.values())
+    graph = dependency_graph(plan.loaded.env)
+    kept = teardown(_stacks(cfn, clock), "shop", graph)
+    assert not kept.ok
+    assert {r.action for r in kept.results} == {"protected", "skipped"}
+    assert cfn.deleted == [] and len(kept.left_behind) == len(plan.stacks)
+    gone = teardown(_stacks(cfn, clock), "shop", graph, force=True)
+    assert gone.ok and gone.left_behind == []
+    assert cfn.calls.count("UpdateTerminationProtection") == len(plan.stacks)
+
+
+def test_test_environments_are_not_protected(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake()
+    loaded = load_environment(str(write_env(GRAPH)), "us-west-2")
+    plan = build_plan(loaded, "us-west-2", purpose="test", namespace="qa")
+    deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
+    assert sorted(cfn.stacks) == sorted(f"shop-qa-{k}" for k in plan.stacks)
+    assert not any(s.protected for s in cfn.stacks.values())
 
 
 def test_teardown_deletes_dependents_first_and_only_this_environments(write_env) -> None:  # type: ignore[no-untyped-def]
-    cfn, clock = FakeCloudFormation(), FakeClock()
-    plan = _plan(write_env)
+    cfn, clock = _fake()
+    loaded = load_environment(str(write_env(GRAPH)), "us-west-2")
+    plan = build_plan(loaded, "us-west-2", purpose="test", namespace="qa")
     deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
+    deploy(_stacks(cfn, clock), _plan(write_env), _inputs(), run_id="r1")  # the failover copy
     cfn.leftover("other-network", "CREATE_COMPLETE", env="other")
-    results = teardown(_stacks(cfn, clock), "shop", plan.loaded.order)
-    assert all(r.ok for r in results)
-    assert cfn.deleted.index("shop-extra") < cfn.deleted.index("shop-web")
-    assert cfn.deleted.index("shop-web") < cfn.deleted.index("shop-security")
-    assert cfn.deleted[-1] == "shop-network"
+    done = teardown(_stacks(cfn, clock), "shop", dependency_graph(loaded.env), namespace="qa")
+    assert done.ok, done.results
+    assert cfn.deleted.index("shop-qa-extra") < cfn.deleted.index("shop-qa-web")
+    assert cfn.deleted.index("shop-qa-web") < cfn.deleted.index("shop-qa-security")
+    assert cfn.deleted.index("shop-qa-batch") < cfn.deleted.index("shop-qa-security")
+    assert cfn.deleted[-1] == "shop-qa-network"
     assert "other-network" in cfn.stacks
+    assert sorted(n for n in cfn.stacks if n.startswith("shop-")) == sorted(
+        sp.name for sp in _plan(write_env).stacks.values()
+    ), "the failover stacks outside the namespace are untouched"
+
+
+def test_a_failed_delete_keeps_what_it_needs_and_is_reported(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake({"shop-qa-web": "hang"})
+    loaded = load_environment(str(write_env(GRAPH)), "us-west-2")
+    plan = build_plan(loaded, "us-west-2", purpose="test", namespace="qa")
+    cfn.behaviour = {}
+    deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
+    cfn.behaviour = {"shop-qa-web": "hang"}
+    done = teardown(
+        _stacks(cfn, clock, timeout=60), "shop", dependency_graph(loaded.env), namespace="qa"
+    )
+    actions = {r.key: r.action for r in done.results}
+    assert actions["web"] == "delete-failed"
+    assert actions["security"] == actions["network"] == "skipped"
+    assert actions["batch"] == actions["extra"] == "deleted"
+    assert sorted(done.left_behind) == ["shop-qa-network", "shop-qa-security", "shop-qa-web"]
 
 
 def test_on_moto_stacks_are_created_with_relight_tags(write_env) -> None:  # type: ignore[no-untyped-def]
@@ -166,6 +335,7 @@ def test_on_moto_stacks_are_created_with_relight_tags(write_env) -> None:  # typ
             t["Key"]: t["Value"]
             for t in cfn.describe_stacks(StackName="shop-web")["Stacks"][0]["Tags"]
         }
+        assert cfn.describe_stacks(StackName="shop-web")["Stacks"][0]["EnableTerminationProtection"]
         assert tags == {
             "relight:env": "shop",
             "relight:stack": "web",

@@ -44,8 +44,30 @@ def client(world: dict[str, Any], service: str, region: str) -> Any:
     return boto3.client(service, region, endpoint_url=found.endpoint)
 
 
+def test_plan_shows_every_stack_as_created_and_changes_nothing(world: dict[str, Any]) -> None:
+    run = relight(world, "plan", "--env", "demo", "--region", "us-west-2", "--json")
+    assert run.returncode == 0, run.stderr
+    planned = json.loads(run.stdout)["stacks"]
+    assert {p["key"]: p["action"] for p in planned} == dict.fromkeys(
+        ["network", "security", "load_balancer", "web", "dns"], "create"
+    )
+    web = {p["name"]: p for p in next(p for p in planned if p["key"] == "web")["parameters"]}
+    assert web["ImageId"]["value"].startswith("ami-")
+    assert web["ImageId"]["age_seconds"] >= 0
+    assert web["SubnetIds"]["value"] is None, "known only once the network exists"
+    assert client(world, "cloudformation", "us-west-2").describe_stacks()["Stacks"] == []
+
+
+def test_failover_without_a_terminal_needs_yes_and_changes_nothing(world: dict[str, Any]) -> None:
+    run = relight(world, "failover", "--env", "demo", "--region", "us-west-2")
+    assert run.returncode == 2
+    assert "pass --yes" in run.stderr
+    assert "plan: failover of demo into us-west-2" in run.stderr, "the plan is shown first"
+    assert client(world, "cloudformation", "us-west-2").describe_stacks()["Stacks"] == []
+
+
 def test_failover_into_us_west_2_succeeds_and_says_it_is_local(world: dict[str, Any]) -> None:
-    run = relight(world, "failover", "--env", "demo", "--region", "us-west-2", "--json")
+    run = relight(world, "failover", "--env", "demo", "--region", "us-west-2", "--yes", "--json")
     assert run.returncode == 0, run.stderr
     assert "LOCAL STAND-IN" in run.stderr
     assert "nothing real is touched" in run.stderr
@@ -154,13 +176,36 @@ def test_dns_points_a_secondary_failover_record_at_the_new_load_balancer(
 
 
 def test_a_rerun_converges_and_leaves_finished_stacks_alone(world: dict[str, Any]) -> None:
-    run = relight(world, "failover", "--env", "demo", "--region", "us-west-2", "--json")
+    run = relight(world, "failover", "--env", "demo", "--region", "us-west-2", "--yes", "--json")
     assert run.returncode == 0, run.stderr
-    assert {s["action"] for s in json.loads(run.stdout)["stacks"]} == {"kept"}
+    assert {s["action"] for s in json.loads(run.stdout)["stacks"]} == {"unchanged"}
+    planned = relight(world, "plan", "--env", "demo", "--region", "us-west-2", "--json")
+    assert {p["action"] for p in json.loads(planned.stdout)["stacks"]} == {"no change"}
+
+
+def test_a_test_environment_is_launched_beside_the_failover_and_torn_down_alone(
+    world: dict[str, Any],
+) -> None:
+    run = relight(world, "launch", "--env", "demo", "--region", "us-west-2", "--as", "qa")
+    assert run.returncode == 0, run.stderr
+    cfn = client(world, "cloudformation", "us-west-2")
+    stacks = {s["StackName"]: s for s in cfn.describe_stacks()["Stacks"]}
+    assert "demo-qa-network" in stacks and "demo-network" in stacks
+    tags = {t["Key"]: t["Value"] for t in stacks["demo-qa-web"]["Tags"]}
+    assert (tags["relight:purpose"], tags["relight:namespace"]) == ("test", "qa")
+    assert not stacks["demo-qa-web"]["EnableTerminationProtection"]
+    assert stacks["demo-web"]["EnableTerminationProtection"]
+    down = relight(
+        world, "teardown", "--env", "demo", "--region", "us-west-2", "--as", "qa", "--yes"
+    )
+    assert down.returncode == 0, down.stderr
+    left = [s["StackName"] for s in cfn.describe_stacks()["Stacks"]]
+    assert not [n for n in left if n.startswith("demo-qa-")]
+    assert "demo-network" in left, "the failover stacks are untouched"
 
 
 def test_a_region_without_copies_is_refused_and_nothing_is_built(world: dict[str, Any]) -> None:
-    run = relight(world, "failover", "--env", "demo", "--region", "eu-central-1")
+    run = relight(world, "failover", "--env", "demo", "--region", "eu-central-1", "--yes")
     assert run.returncode == 2
     assert "preflight found 3 problem(s)" in run.stderr
     assert "no AMI tagged Environment=demo,Role=web named demo-web-* in eu-central-1" in run.stderr
@@ -171,7 +216,7 @@ def test_a_region_without_copies_is_refused_and_nothing_is_built(world: dict[str
 
 
 def test_failover_also_works_in_the_other_recovery_region(world: dict[str, Any]) -> None:
-    run = relight(world, "failover", "--env", "demo", "--region", "eu-west-1")
+    run = relight(world, "failover", "--env", "demo", "--region", "eu-west-1", "--yes")
     assert run.returncode == 0, run.stderr
     assert "done" in run.stdout
     assert "demo-load-balancer" in run.stdout
@@ -195,7 +240,12 @@ def test_teardown_needs_confirmation_then_deletes_stacks_but_keeps_backups(
     assert "pass --yes" in refused.stderr
     ec2 = client(world, "ec2", "us-west-2")
     images_before = {i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]}
-    run = relight(world, "teardown", "--env", "demo", "--region", "us-west-2", "--yes")
+    protected = relight(world, "teardown", "--env", "demo", "--region", "us-west-2", "--yes")
+    assert protected.returncode == 1
+    assert "rerun with --force" in protected.stdout
+    cfn = client(world, "cloudformation", "us-west-2")
+    assert len(cfn.describe_stacks()["Stacks"]) == 5, "protected failover stacks stay"
+    run = relight(world, "teardown", "--env", "demo", "--region", "us-west-2", "--yes", "--force")
     assert run.returncode == 0, run.stderr
     cfn = client(world, "cloudformation", "us-west-2")
     assert [s["StackName"] for s in cfn.describe_stacks()["Stacks"]] == []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -151,15 +151,40 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
-def _event_printer() -> Callable[[str, str, str], None]:
+def _progress(names: list[str], title: str, json_out: bool) -> Any:
+    """The live table on a terminal, one line per event otherwise, nothing with --json."""
+    from relight.progress import Lines, LiveTable
+
     err = _console(stderr=True)
+    if json_out:
+        return None
+    if err.is_terminal:
+        return LiveTable(err, names, title)
+    return Lines(err)
 
-    def event(stack: str, status: str, message: str) -> None:
-        colour = "red" if "FAIL" in status or "ROLLBACK" in status else "cyan"
-        extra = f"  {_escape(message)}" if message else ""
-        err.print(f"  {stack:<32} [{colour}]{status}[/]{extra}")
 
-    return event
+ConcurrencyOpt = Annotated[
+    int,
+    typer.Option(
+        "--concurrency", min=1, max=50, help="Stacks in flight at once (CloudFormation's quota)."
+    ),
+]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+AsOpt = Annotated[
+    str | None,
+    typer.Option("--as", help="A test environment's name: stacks <env>-NAME-<stack> (see launch)."),
+]
+
+
+def _confirm(yes: bool, question: str, what: str) -> None:
+    """Ask on a terminal; without one, --yes is the only way on."""
+    from relight.errors import InputError
+
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise InputError(f"{what}; no terminal to ask on", hint="pass --yes to confirm")
+    typer.confirm(question, abort=True)
 
 
 # Commands ------------------------------------------------------------------------------------
@@ -281,48 +306,190 @@ def _print_discovery(env: str, region: str, rows: list[dict[str, Any]], found: A
 
 
 @app.command()
-def failover(
+def plan(
     env: EnvOpt,
     region: RegionOpt,
+    as_name: AsOpt = None,
     accept_stale: Annotated[
-        bool, typer.Option(help="Restore even from artifacts older than the RPO (marked).")
+        bool, typer.Option(help="Plan even with artifacts older than the RPO.")
     ] = False,
-    stack_timeout: Annotated[
-        float | None, typer.Option(help="Seconds to wait for one stack.")
-    ] = None,
     json_out: JsonOpt = False,
     stand_in: StandInOpt = None,
     profile: ProfileOpt = None,
     role_arn: RoleOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Rebuild the environment in --region from the newest copies there."""
+    """Show what failover (or launch --as) would do to each stack. Changes nothing."""
     with _errors(debug):
-        from relight.operations import failover as run_failover
-        from relight.render import build_plan, lint_plan
+        from dataclasses import asdict
+
+        from relight.operations import plan_changes
 
         loaded = _load(env, region)
         local = _on_stand_in(loaded, stand_in)
-        plan = build_plan(loaded, region, stand_in=local)
-        lint_plan(plan)
+        built = _build_plan(loaded, region, local, as_name)
         conn = _connect(loaded, region, local, profile, role_arn)
+        _, planned, notes = plan_changes(built, conn, accept_stale=accept_stale)
+        if json_out:
+            _print_json(
+                {"env": loaded.env.name, "region": region, "stacks": [asdict(p) for p in planned]}
+            )
+            return
+        con = _console()
+        _print_plan(con, planned, f"plan for {built.env_name} in {region}", parameters=True)
+        for note in notes:
+            con.print(f"[dim]note: {_escape(note)}[/]")
+
+
+def _build_plan(loaded: LoadedEnvironment, region: str, local: bool, as_name: str | None) -> Any:
+    from relight.render import build_plan, check_namespace
+
+    if as_name is None:
+        return build_plan(loaded, region, stand_in=local)
+    return build_plan(
+        loaded, region, stand_in=local, purpose="test", namespace=check_namespace(as_name)
+    )
+
+
+def _print_plan(con: Console, planned: list[Any], title: str, *, parameters: bool) -> None:
+    from rich.table import Table
+
+    from relight.discovery import human_age
+
+    colours = {"create": "green", "recreate": "yellow", "update": "yellow", "blocked": "red"}
+    table = Table(title=title)
+    for column in ("stack", "CloudFormation name", "action", "state now", "note"):
+        table.add_column(column, no_wrap=column != "note")
+    for row in planned:
+        colour = colours.get(row.action, "cyan")
+        note = "; ".join([row.note, *row.changes]) if row.changes else row.note
+        table.add_row(
+            row.key, row.name, f"[{colour}]{row.action}[/]", row.status or "-", _escape(note)
+        )
+    con.print(table)
+    if not parameters:
+        return
+    values = Table(title="parameters")
+    for column in ("stack", "parameter", "value", "from", "age of data"):
+        values.add_column(column, no_wrap=column != "value")
+    for row in planned:
+        for param in row.parameters:
+            if param.source == "literal":
+                continue
+            age = human_age(param.age_seconds) if param.age_seconds is not None else ""
+            value = param.value or "[dim](known once it exists)[/]"
+            values.add_row(row.key, param.name, value, param.source, age)
+    con.print(values)
+
+
+@app.command()
+def failover(
+    env: EnvOpt,
+    region: RegionOpt,
+    yes: YesOpt = False,
+    accept_stale: Annotated[
+        bool, typer.Option(help="Restore even from artifacts older than the RPO (marked).")
+    ] = False,
+    stack_timeout: Annotated[
+        float | None, typer.Option(help="Seconds to wait for one stack.")
+    ] = None,
+    concurrency: ConcurrencyOpt = 8,
+    json_out: JsonOpt = False,
+    stand_in: StandInOpt = None,
+    profile: ProfileOpt = None,
+    role_arn: RoleOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Rebuild the environment in --region from the newest copies there (asks first)."""
+    with _errors(debug):
+        _deploy_command(
+            env, region, None, yes, accept_stale, stack_timeout, concurrency, json_out,
+            stand_in, profile, role_arn,
+        )  # fmt: skip
+
+
+@app.command()
+def launch(
+    env: EnvOpt,
+    region: RegionOpt,
+    as_name: Annotated[
+        str, typer.Option("--as", help="The test environment's name: stacks <env>-NAME-<stack>.")
+    ],
+    accept_stale: Annotated[
+        bool, typer.Option(help="Build even from artifacts older than the RPO (marked).")
+    ] = False,
+    stack_timeout: Annotated[
+        float | None, typer.Option(help="Seconds to wait for one stack.")
+    ] = None,
+    concurrency: ConcurrencyOpt = 8,
+    json_out: JsonOpt = False,
+    stand_in: StandInOpt = None,
+    profile: ProfileOpt = None,
+    role_arn: RoleOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Build a full test copy of the environment (purpose test), kept until teardown --as."""
+    with _errors(debug):
+        _deploy_command(
+            env, region, as_name, True, accept_stale, stack_timeout, concurrency, json_out,
+            stand_in, profile, role_arn,
+        )  # fmt: skip
+
+
+def _deploy_command(
+    env: str,
+    region: str,
+    as_name: str | None,
+    yes: bool,
+    accept_stale: bool,
+    stack_timeout: float | None,
+    concurrency: int,
+    json_out: bool,
+    stand_in: bool | None,
+    profile: str | None,
+    role_arn: str | None,
+) -> None:
+    from relight.operations import failover as run_failover
+    from relight.render import lint_plan
+    from relight.summary import failover_json, print_failover
+
+    loaded = _load(env, region)
+    local = _on_stand_in(loaded, stand_in)
+    built = _build_plan(loaded, region, local, as_name)
+    lint_plan(built)
+    conn = _connect(loaded, region, local, profile, role_arn)
+    title = f"{built.purpose} of {built.env_name} into {region}"
+
+    def confirm(planned: list[Any]) -> bool:
+        _print_plan(_console(stderr=True), planned, f"plan: {title}", parameters=False)
+        _confirm(False, f"Deploy these {len(planned)} stacks in {region}?", "failover needs a yes")
+        return True
+
+    progress = _progress([sp.name for sp in built.stacks.values()], title, json_out)
+    with progress if hasattr(progress, "__enter__") else _nothing():
         result = run_failover(
-            plan,
+            built,
             conn,
             accept_stale=accept_stale,
             stack_timeout=stack_timeout,
-            on_event=_event_printer(),
+            concurrency=concurrency,
+            confirm=None if yes else confirm,
+            on_event=progress,
+            events=progress is not None,
         )
-        from relight.summary import failover_json, print_failover
+    if json_out:
+        _print_json(failover_json(result))
+    else:
+        print_failover(_console(), result)
+    if conn.stand_in:
+        _banner(conn)
+    if not result.ok:
+        raise typer.Exit(1)
 
-        if json_out:
-            _print_json(failover_json(result))
-        else:
-            print_failover(_console(), result)
-        if conn.stand_in:
-            _banner(conn)
-        if not result.ok:
-            raise typer.Exit(1)
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
 
 
 @app.command()
@@ -385,7 +552,12 @@ def replicate(
 def teardown(
     env: EnvOpt,
     region: RegionOpt,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_name: AsOpt = None,
+    yes: YesOpt = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Lift termination protection (failover stacks).")
+    ] = False,
+    concurrency: ConcurrencyOpt = 8,
     json_out: JsonOpt = False,
     stand_in: StandInOpt = None,
     profile: ProfileOpt = None,
@@ -394,39 +566,55 @@ def teardown(
 ) -> None:
     """Delete the stacks relight made for the environment in --region. Never AMIs or snapshots."""
     with _errors(debug):
-        from relight.errors import InputError
         from relight.operations import stacks_to_delete
         from relight.operations import teardown as run_teardown
+        from relight.render import check_namespace
 
+        namespace = check_namespace(as_name) if as_name else None
         loaded = _load(env, region)
         conn = _connect(loaded, region, stand_in, profile, role_arn)
-        names = stacks_to_delete(loaded, conn)
+        names = [s["StackName"] for s in stacks_to_delete(loaded, conn, namespace)]
+        what = f"{loaded.env.name}" + (f" --as {as_name}" if as_name else "")
         if not names:
-            _console(stderr=True).print(
-                f"no stacks of {loaded.env.name} in {region}; nothing to do"
-            )
+            _console(stderr=True).print(f"no stacks of {what} in {region}; nothing to do")
             if json_out:
-                _print_json([])
+                _print_json({"deleted": [], "failed": [], "left_behind": []})
             return
-        if not yes:
-            if not sys.stdin.isatty():
-                raise InputError(
-                    f"teardown would delete {len(names)} stack(s): {', '.join(names)}",
-                    hint="pass --yes to confirm (no terminal to ask on)",
-                )
-            typer.confirm(
-                f"Delete {len(names)} stack(s) in {region}: {', '.join(names)}?", abort=True
-            )
-        results = run_teardown(loaded, conn, on_event=_event_printer())
-        failed = [r for r in results if not r.ok]
+        _confirm(
+            yes,
+            f"Delete {len(names)} stack(s) in {region}: {', '.join(names)}?",
+            f"teardown would delete {len(names)} stack(s): {', '.join(names)}",
+        )
+        progress = _progress(names, f"teardown of {what} in {region}", json_out)
+        with progress if hasattr(progress, "__enter__") else _nothing():
+            done = run_teardown(
+                loaded, conn, namespace=namespace, force=force, concurrency=concurrency,
+                on_event=progress,
+            )  # fmt: skip
+        failed = [r for r in done.results if not r.ok]
         if json_out:
-            _print_json([{"name": r.name, "status": r.status, "reason": r.reason} for r in results])
+            _print_json(
+                {
+                    "deleted": [r.name for r in done.results if r.ok],
+                    "failed": [
+                        {"name": r.name, "status": r.status, "reason": r.reason} for r in failed
+                    ],
+                    "left_behind": done.left_behind,
+                }
+            )
         else:
-            _console().print(
-                f"{len(results) - len(failed)} stack(s) deleted, {len(failed)} failed; "
+            con = _console()
+            for r in failed:
+                con.print(f"[red]{r.name}[/]: {r.action}: {_escape(r.reason)}")
+            con.print(
+                f"{len(done.results) - len(failed)} stack(s) deleted, {len(failed)} not; "
                 "AMIs, snapshots and backups were not touched"
             )
-        if failed:
+            if done.left_behind:
+                con.print(f"[red]still there:[/] {', '.join(done.left_behind)}")
+            if any(r.action == "protected" for r in failed):
+                con.print("Termination protection kept them: rerun with --force to lift it.")
+        if not done.ok:
             raise typer.Exit(1)
 
 
@@ -440,7 +628,7 @@ def status(
     role_arn: RoleOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Show the environment's stacks in --region, their state and last change."""
+    """Show the environment's stacks in --region (every namespace), their state and last change."""
     with _errors(debug):
         from relight.operations import status as read_status
 
@@ -453,13 +641,39 @@ def status(
         from rich.table import Table
 
         table = Table(title=f"{loaded.env.name} in {region}")
-        for column in ("stack", "name", "status", "purpose", "last change"):
+        for column in ("stack", "name", "status", "purpose", "protected", "last change"):
             table.add_column(column)
         for row in rows:
             table.add_row(
-                row["stack"], row["name"], row["status"], row["purpose"], row["last_change"][:19]
+                row["stack"],
+                row["name"],
+                row["status"],
+                row["purpose"] + (f" ({row['namespace']})" if row["namespace"] else ""),
+                "yes" if row["protected"] else "",
+                row["last_change"][:19],
             )
         _console().print(table if rows else f"no stacks of {loaded.env.name} in {region}")
+
+
+@app.command()
+def graph(
+    env: EnvOpt,
+    region: Annotated[
+        str | None, typer.Option("--region", "-r", help="Region to render for (default: home).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="mermaid or dot.")] = "mermaid",
+    debug: DebugOpt = False,
+) -> None:
+    """Print the stack dependency graph as Mermaid or Graphviz DOT. No AWS calls."""
+    with _errors(debug):
+        from relight.errors import InputError
+        from relight.graph import to_dot, to_mermaid
+
+        writers = {"mermaid": to_mermaid, "dot": to_dot}
+        if fmt not in writers:
+            raise InputError(f"--format: {fmt!r} is not one of mermaid, dot")
+        loaded = _load(env, region)
+        sys.stdout.write(writers[fmt](loaded.env))
 
 
 # relight local ---------------------------------------------------------------------------------

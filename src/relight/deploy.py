@@ -1,77 +1,81 @@
-"""Step 4 of the data flow: deploy a Plan's stacks through CloudFormation, in dependency order.
+"""Step 4 of the data flow: apply a Plan through CloudFormation, each stack as soon as it can start.
 
 relight never creates resources by hand: each stack is one CloudFormation
 stack, created with the plan's template, its resolved parameters and relight's
-tags. A rerun converges: complete stacks are left alone, stacks that an
-earlier run left failed (ROLLBACK_COMPLETE, CREATE_FAILED, ...) are deleted and
-created again, stacks still in progress are waited for.
+tags. Stacks start the moment their own dependencies are complete (scheduler.py),
+at most `concurrency` at a time; the outputs of finished stacks become the
+parameters of the stacks that use them (never Export/ImportValue: exports cannot
+cross regions and block deletes).
 
-Waiting polls with a backoff that starts at a fraction of a second and grows
-to about 10 s, and every stack has a timeout (which also ends the stand-in's
-stacks that never leave CREATE_IN_PROGRESS). Clock, sleep and the
-CloudFormation client are passed in, so tests can drive every path.
+A rerun converges:
+- a complete stack is updated through a change set, or left alone when the
+  change set would change nothing;
+- a stack that an earlier run left failed (ROLLBACK_COMPLETE, CREATE_FAILED,
+  REVIEW_IN_PROGRESS, ...) is deleted and created again;
+- a stack still in progress (after Ctrl-C, say) is waited for, then treated as above.
+
+When a stack fails, the stacks that need it are not started; independent
+branches finish.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from relight.aws import tag_dict, tag_list
+from relight.cloudformation import (
+    CAPABILITIES,
+    COMPLETE,
+    LEFTOVER,
+    Stacks,
+    TimedOut,
+    in_progress,
+    no_changes,
+    outputs_of,
+)
 from relight.discovery import Discovery
 from relight.errors import AwsError, DeployError
-from relight.render import MAX_INLINE_BODY, Plan, StackPlan, resolve_parameters
+from relight.render import Plan, StackPlan, resolve_parameters
+from relight.scheduler import DEFAULT_CONCURRENCY, Scheduler, Task
 
-COMPLETE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"}
-# Left by a failed earlier run: delete, then create again.
-LEFTOVER = {"ROLLBACK_COMPLETE", "CREATE_FAILED", "ROLLBACK_FAILED", "REVIEW_IN_PROGRESS"}
-FAILED = {
-    "CREATE_FAILED",
-    "ROLLBACK_COMPLETE",
-    "ROLLBACK_FAILED",
-    "DELETE_FAILED",
-    "UPDATE_ROLLBACK_FAILED",
-    "UPDATE_FAILED",
-    "IMPORT_ROLLBACK_COMPLETE",
-    "IMPORT_ROLLBACK_FAILED",
-}
-CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
-
-Event = Callable[[str, str, str], None]  # (stack name, status, message)
-
-
-def quiet(stack: str, status: str, message: str) -> None:
-    pass
+OK_ACTIONS = {"created", "recreated", "updated", "unchanged", "deleted"}
 
 
 @dataclass
 class StackResult:
     key: str
     name: str
-    action: str  # created, recreated, kept, failed, skipped, deleted, delete-failed
+    action: str  # created, recreated, updated, unchanged, failed, skipped | deleted, ...
     status: str = ""
-    started: float = 0.0
-    ended: float = 0.0
+    started: float | None = None  # the engine's clock (monotonic); None: never started
+    ended: float | None = None
     outputs: dict[str, str] = field(default_factory=dict)
     parameters: dict[str, str] = field(default_factory=dict)
+    changes: list[str] = field(default_factory=list)
     reason: str = ""
 
     @property
     def seconds(self) -> float:
+        if self.started is None or self.ended is None:
+            return 0.0
         return max(0.0, self.ended - self.started)
 
     @property
     def ok(self) -> bool:
-        return self.action in {"created", "recreated", "kept", "deleted"}
+        return self.action in OK_ACTIONS
 
 
 @dataclass
 class Outcome:
     results: dict[str, StackResult] = field(default_factory=dict)
     api_calls: int = 0
+    throttled: int = 0
+    # The clock's reading and the wall time when the run began: turns clock readings into times.
+    origin: float = 0.0
+    origin_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def ok(self) -> bool:
@@ -80,258 +84,219 @@ class Outcome:
     def failed(self) -> list[StackResult]:
         return [r for r in self.results.values() if not r.ok]
 
+    def at(self, reading: float | None) -> datetime | None:
+        from datetime import timedelta
 
-def backoff(first: float = 0.25, factor: float = 1.6, ceiling: float = 10.0) -> Iterator[float]:
-    delay = first
-    while True:
-        yield delay
-        delay = min(ceiling, delay * factor)
-
-
-class Stacks:
-    """CloudFormation with domain names: stack_state, create, delete, wait, first_failure."""
-
-    def __init__(
-        self,
-        cfn: Any,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-        timeout: float = 1800.0,
-        on_event: Event = quiet,
-        janitor: Callable[[str], str | None] | None = None,
-        template_url: Callable[[str], str] | None = None,
-    ) -> None:
-        self.cfn = cfn
-        # Uploads a body too large to pass inline and returns its URL (see bucket.py).
-        self.template_url = template_url
-        # Stand-in only: clears what moto leaves behind after a delete; returns what it cleared.
-        self.janitor = janitor
-        self.clock = clock
-        self.sleep = sleep
-        self.timeout = timeout
-        self.on_event = on_event
-        self.calls = 0
-
-    def call(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        self.calls += 1
-        try:
-            return fn(**kwargs)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            if error.get("Code") == "ValidationError" and "does not exist" in error.get(
-                "Message", ""
-            ):
-                return None
-            raise AwsError(f"{what}: {error.get('Code')}: {error.get('Message')}") from exc
-        except BotoCoreError as exc:
-            raise AwsError(f"{what}: {exc}") from exc
-
-    def state(self, name: str) -> dict[str, Any] | None:
-        """The stack as DescribeStacks shows it, or None if there is no such stack."""
-        found = self.call(f"describe stack {name}", self.cfn.describe_stacks, StackName=name)
-        if not found or not found.get("Stacks"):
+        if reading is None:
             return None
-        stack: dict[str, Any] = found["Stacks"][0]
-        return None if stack["StackStatus"] == "DELETE_COMPLETE" else stack
+        return self.origin_at + timedelta(seconds=reading - self.origin)
 
-    def list_stacks(self) -> list[dict[str, Any]]:
-        """Every live stack in the region (one paginated listing)."""
-        stacks: list[dict[str, Any]] = []
-        paginator = self.cfn.get_paginator("describe_stacks")
-        for page in paginator.paginate():
-            self.calls += 1
-            stacks.extend(s for s in page["Stacks"] if s["StackStatus"] != "DELETE_COMPLETE")
-        return stacks
 
-    def wait(self, name: str, started: float) -> dict[str, Any] | None:
-        """Poll until the stack leaves *_IN_PROGRESS (None: it is gone); DeployError on timeout."""
-        delays = backoff()
-        while True:
-            stack = self.state(name)
-            if stack is None or not stack["StackStatus"].endswith("_IN_PROGRESS"):
-                return stack
-            if stack["StackStatus"] == "REVIEW_IN_PROGRESS":
-                return stack
-            waited = self.clock() - started
-            if waited >= self.timeout:
-                raise DeployError(
-                    f"stack {name}: still {stack['StackStatus']} after {waited:.0f} s "
-                    f"(timeout {self.timeout:.0f} s)",
-                    hint="look at its events in the CloudFormation console; rerun to continue",
-                )
-            self.sleep(min(next(delays), max(0.0, self.timeout - waited)))
+def blocked_result(name: str, key: str, failed: list[str], why: str) -> StackResult:
+    return StackResult(key, name, "skipped", reason=f"{why} {', '.join(failed)}")
 
-    def first_failure(self, name: str, since: datetime) -> str:
-        """The first failed resource of the current operation and CloudFormation's reason."""
-        found = self.call(
-            f"describe events of {name}", self.cfn.describe_stack_events, StackName=name
-        )
-        events = [e for e in (found or {}).get("StackEvents", []) if e["Timestamp"] >= since]
-        for event in sorted(events, key=lambda e: e["Timestamp"]):
-            if event["ResourceStatus"].endswith("_FAILED") and event.get("ResourceStatusReason"):
-                return f"{event['LogicalResourceId']}: {event['ResourceStatusReason']}"
-        return "no failure reason recorded"
 
-    def template_argument(self, name: str, body: str) -> dict[str, str]:
-        """TemplateBody inline, or TemplateURL for a body over CloudFormation's inline limit."""
-        if len(body.encode()) <= MAX_INLINE_BODY:
-            return {"TemplateBody": body}
-        if self.template_url is None:
-            raise DeployError(
-                f"stack {name}: the template is over {MAX_INLINE_BODY:,} bytes "
-                "and no S3 bucket was given to upload it to"
-            )
-        return {"TemplateURL": self.template_url(body)}
+class _Run:
+    """One deployment: the plan, where it goes, and what finished stacks produced."""
 
-    def delete(self, name: str) -> dict[str, Any] | None:
-        started = self.clock()
+    def __init__(self, stacks: Stacks, plan: Plan, discovery: Discovery, run_id: str) -> None:
+        self.stacks = stacks
+        self.plan = plan
+        self.run_id = run_id
+        self.artifact_ids = discovery.artifact_ids()
+        self.zone_names = discovery.zone_names()
+        self.outputs: dict[str, dict[str, str]] = {}
+        # Failover stacks are protected from an accidental delete; tests and drills are not.
+        self.protect = plan.purpose == "failover"
+
+    def task(self, key: str) -> Task[StackResult]:
+        sp = self.plan.stacks[key]
+        result = StackResult(key, sp.name, "created", started=self.stacks.clock())
         try:
-            self.call(f"delete stack {name}", self.cfn.delete_stack, StackName=name)
-        except AwsError as exc:
-            cleared = self.janitor(exc.message) if self.janitor else None
-            if not cleared:
-                raise
-            self.on_event(
-                name, "DELETE_IN_PROGRESS", f"stand-in: cleared moto's leftovers in {cleared}"
-            )
-        self.on_event(name, "DELETE_IN_PROGRESS", "")
-        return self.wait(name, started)
-
-
-def _outputs(stack: Mapping[str, Any]) -> dict[str, str]:
-    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-
-
-def _deploy_one(
-    stacks: Stacks, plan: Plan, sp: StackPlan, parameters: dict[str, str], run_id: str
-) -> StackResult:
-    result = StackResult(sp.key, sp.name, "created", started=stacks.clock(), parameters=parameters)
-    existing = stacks.state(sp.name)
-    if existing and existing["StackStatus"].endswith("_IN_PROGRESS"):
-        stacks.on_event(
-            sp.name, existing["StackStatus"], "in progress from an earlier run; waiting"
-        )
-        existing = stacks.wait(sp.name, stacks.clock())
-    if existing and tag_dict(existing.get("Tags")).get("relight:env") != plan.env_name:
-        raise DeployError(
-            f"stack {sp.name} exists in {plan.region} and is not relight's for environment "
-            f"{plan.env_name}; relight will not touch it",
-            hint="rename the stack in the environment file, or remove the other stack yourself",
-        )
-    if existing and existing["StackStatus"] in COMPLETE:
-        result.action, result.status = "kept", existing["StackStatus"]
-        result.outputs = _outputs(existing)
-        result.ended = stacks.clock()
-        stacks.on_event(sp.name, result.status, "already complete; left alone")
-        return result
-    if existing and existing["StackStatus"] in LEFTOVER:
-        stacks.on_event(sp.name, existing["StackStatus"], "left by an earlier run; recreating")
-        stacks.delete(sp.name)
-        result.action = "recreated"
-    since = datetime.now(UTC)
-    started = stacks.clock()
-    try:
-        stacks.call(
-            f"create stack {sp.name}",
-            stacks.cfn.create_stack,
-            StackName=sp.name,
-            **stacks.template_argument(sp.name, sp.body),
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-            Tags=tag_list(plan.tags(sp.key, run_id)),
-            Capabilities=CAPABILITIES,
-            OnFailure="ROLLBACK",
-        )
-    except AwsError as exc:
-        result.action, result.status, result.reason = "failed", "CREATE_REFUSED", exc.message
-        result.ended = stacks.clock()
-        return result
-    stacks.on_event(sp.name, "CREATE_IN_PROGRESS", "")
-    try:
-        final = stacks.wait(sp.name, started)
-    except DeployError as exc:
-        result.action, result.status, result.reason = "failed", "TIMED_OUT", exc.message
-        result.ended = stacks.clock()
-        return result
-    result.ended = stacks.clock()
-    result.status = final["StackStatus"] if final else "GONE"
-    if final and result.status in COMPLETE:
-        result.outputs = _outputs(final)
-        stacks.on_event(sp.name, result.status, f"{result.seconds:.1f} s")
-        return result
-    result.action = "failed"
-    result.reason = stacks.first_failure(sp.name, since) if final else "the stack disappeared"
-    stacks.on_event(sp.name, result.status, result.reason)
-    return result
-
-
-def deploy(stacks: Stacks, plan: Plan, discovery: Discovery, *, run_id: str) -> Outcome:
-    """Create the plan's stacks in dependency order; a failure skips only its dependents."""
-    outcome = Outcome()
-    outputs: dict[str, dict[str, str]] = {}
-    for key, sp in plan.stacks.items():
-        blocked = [d for d in sp.depends_on if not outcome.results[d].ok]
-        if blocked:
-            outcome.results[key] = StackResult(
-                key, sp.name, "skipped", reason=f"needs {', '.join(blocked)}, which did not finish"
-            )
-            stacks.on_event(sp.name, "SKIPPED", outcome.results[key].reason)
-            continue
-        parameters = resolve_parameters(
-            sp,
-            artifact_ids=discovery.artifact_ids(),
-            zone_names=discovery.zone_names(),
-            outputs=outputs,
-        )
-        result = _deploy_one(stacks, plan, sp, parameters, run_id)
-        outcome.results[key] = result
-        outputs[key] = result.outputs
-    outcome.api_calls = stacks.calls
-    return outcome
-
-
-def environment_stacks(
-    stacks: Stacks, env_name: str, namespace: str | None = None
-) -> list[dict[str, Any]]:
-    """The live stacks relight made for this environment (and namespace), by their tags."""
-    found = []
-    for stack in stacks.list_stacks():
-        tags = tag_dict(stack.get("Tags"))
-        if tags.get("relight:env") == env_name and tags.get("relight:namespace") == namespace:
-            found.append(stack)
-    return found
-
-
-def teardown(
-    stacks: Stacks, env_name: str, order: tuple[str, ...], namespace: str | None = None
-) -> list[StackResult]:
-    """Delete this environment's stacks, dependents first. Never touches AMIs or snapshots."""
-    found = environment_stacks(stacks, env_name, namespace)
-    rank = {key: index for index, key in enumerate(order)}
-
-    def position(stack: Mapping[str, Any]) -> int:
-        # Stacks the environment file no longer names go first: nothing of ours depends on them.
-        return rank.get(tag_dict(stack.get("Tags")).get("relight:stack", ""), len(rank))
-
-    results = []
-    for stack in sorted(found, key=position, reverse=True):
-        name = stack["StackName"]
-        key = tag_dict(stack.get("Tags")).get("relight:stack", name)
-        result = StackResult(key, name, "deleted", started=stacks.clock())
-        since = datetime.now(UTC)
-        try:
-            final = stacks.delete(name)
+            yield from self._converge(sp, result)
+        except TimedOut as exc:
+            result.action, result.status, result.reason = "failed", "TIMED_OUT", exc.message
         except (DeployError, AwsError) as exc:
-            result.action, result.reason = "delete-failed", exc.message
+            result.action, result.reason = "failed", exc.message
+            result.status = result.status or "NOT_STARTED"
+        result.ended = self.stacks.clock()
+        self.outputs[key] = result.outputs
+        if result.ok:
+            note = "no change" if result.action == "unchanged" else f"{result.seconds:.1f} s"
+            self.stacks.on_event(sp.name, result.status, note)
         else:
-            if final is not None:
-                result.action, result.status = "delete-failed", final["StackStatus"]
-                result.reason = stacks.first_failure(name, since)
-            else:
-                result.status = "DELETE_COMPLETE"
-        result.ended = stacks.clock()
-        stacks.on_event(name, result.status or "DELETE_FAILED", result.reason)
-        results.append(result)
-    return results
+            self.stacks.on_event(sp.name, result.status, result.reason)
+        return result
+
+    def _converge(self, sp: StackPlan, result: StackResult) -> Task[None]:
+        s = self.stacks
+        existing = yield from s.patiently(lambda: s.state(sp.name))
+        if in_progress(existing) and existing["StackStatus"] != "REVIEW_IN_PROGRESS":  # type: ignore[index]
+            s.on_event(sp.name, existing["StackStatus"], "in progress from an earlier run; waiting")  # type: ignore[index]
+            existing = yield from s.watch(sp.name, s.clock(), None, report=False)
+        if existing:
+            self._check_ours(sp, existing)
+            status = existing["StackStatus"]
+            if status == "UPDATE_ROLLBACK_FAILED":
+                result.status = status
+                raise DeployError(
+                    f"stack {sp.name} is UPDATE_ROLLBACK_FAILED; relight cannot repair it",
+                    hint="continue the rollback in the CloudFormation console "
+                    "(Stack actions → Continue update rollback), then rerun",
+                )
+            if status in LEFTOVER:
+                s.on_event(sp.name, status, "left by an earlier run; deleting to create again")
+                yield from s.delete(sp.name)
+                result.action, existing = "recreated", None
+        result.parameters = resolve_parameters(
+            sp, artifact_ids=self.artifact_ids, zone_names=self.zone_names, outputs=self.outputs
+        )
+        if existing and existing["StackStatus"] in COMPLETE:
+            yield from self._update(sp, existing, result)
+        else:
+            yield from self._create(sp, result)
+
+    def _check_ours(self, sp: StackPlan, existing: Mapping[str, Any]) -> None:
+        if tag_dict(existing.get("Tags")).get("relight:env") != self.plan.env_name:
+            raise DeployError(
+                f"stack {sp.name} exists in {self.plan.region} and is not relight's for "
+                f"environment {self.plan.env_name}; relight will not touch it",
+                hint="rename the stack in the environment file, or remove the other stack yourself",
+            )
+
+    def _parameters(self, result: StackResult) -> list[dict[str, str]]:
+        return [{"ParameterKey": k, "ParameterValue": v} for k, v in result.parameters.items()]
+
+    def _create(self, sp: StackPlan, result: StackResult) -> Task[None]:
+        s = self.stacks
+        started = s.clock()
+        try:
+            yield from s.send(
+                f"create stack {sp.name}",
+                s.cfn.create_stack,
+                StackName=sp.name,
+                **s.template_argument(sp.name, sp.body),
+                Parameters=self._parameters(result),
+                Tags=tag_list(self.plan.tags(sp.key, self.run_id)),
+                Capabilities=CAPABILITIES,
+                OnFailure="ROLLBACK",
+                EnableTerminationProtection=self.protect,
+                ClientRequestToken=f"relight-{self.run_id}-{sp.key}"[:128].replace("_", "-"),
+            )
+        except AwsError as exc:
+            result.status = "CREATE_REFUSED"
+            raise DeployError(exc.message) from exc
+        s.on_event(sp.name, "CREATE_IN_PROGRESS", "")
+        final = yield from s.watch(sp.name, started, None)
+        self._finish(sp, result, final, None, "CREATE_COMPLETE")
+
+    def _update(self, sp: StackPlan, existing: dict[str, Any], result: StackResult) -> Task[None]:
+        s = self.stacks
+        tags = self.plan.tags(sp.key, self.run_id)
+        # Keep the run that made the stack: a tag change alone would touch every resource.
+        tags["relight:run"] = tag_dict(existing.get("Tags")).get("relight:run", self.run_id)
+        try:
+            made = yield from s.send(
+                f"create change set for {sp.name}",
+                s.cfn.create_change_set,
+                StackName=sp.name,
+                ChangeSetName=f"relight-{self.run_id}".replace("_", "-"),
+                ChangeSetType="UPDATE",
+                **s.template_argument(sp.name, sp.body),
+                Parameters=self._parameters(result),
+                Tags=tag_list(tags),
+                Capabilities=CAPABILITIES,
+                Description=f"relight run {self.run_id}",
+            )
+        except AwsError as exc:
+            if not no_changes(exc.message):
+                raise
+            return self._unchanged(result, existing)
+        described = yield from s.change_set(made["Id"])
+        if described["Status"] == "FAILED":
+            s.discard_change_set(made["Id"])
+            reason = described.get("StatusReason", "")
+            if no_changes(reason):
+                return self._unchanged(result, existing)
+            raise DeployError(f"stack {sp.name}: the change set failed: {reason}")
+        result.changes = describe_changes(described["Changes"])
+        mark = s.newest_event(sp.name)
+        started = s.clock()
+        yield from s.send(
+            f"execute change set for {sp.name}", s.cfn.execute_change_set, ChangeSetName=made["Id"]
+        )
+        result.action = "updated"
+        s.on_event(sp.name, "UPDATE_IN_PROGRESS", f"{len(result.changes)} change(s)")
+        final = yield from s.watch(sp.name, started, mark)
+        self._finish(sp, result, final, mark, "UPDATE_COMPLETE")
+
+    @staticmethod
+    def _unchanged(result: StackResult, existing: dict[str, Any]) -> None:
+        result.action, result.status = "unchanged", existing["StackStatus"]
+        result.outputs = outputs_of(existing)
+
+    def _finish(
+        self,
+        sp: StackPlan,
+        result: StackResult,
+        final: dict[str, Any] | None,
+        mark: str | None,
+        success: str,
+    ) -> None:
+        result.status = final["StackStatus"] if final else "GONE"
+        if final and result.status == success:
+            result.outputs = outputs_of(final)
+            return
+        result.action = "failed"
+        result.reason = (
+            self.stacks.first_failure(sp.name, mark)
+            if final
+            else "the stack disappeared while relight waited (deleted by someone else?)"
+        )
+
+
+def describe_changes(changes: list[dict[str, Any]]) -> list[str]:
+    """One line per resource change of a change set: action, resource, type, replacement."""
+    lines = []
+    for change in changes:
+        rc = change.get("ResourceChange", {})
+        what = f"{rc.get('LogicalResourceId', '?')} ({rc.get('ResourceType', '?')})"
+        line = f"{rc.get('Action', '?')} {what}"
+        if rc.get("Action") == "Modify":
+            line += f", replacement: {rc.get('Replacement', '?')}"
+        lines.append(line)
+    return lines
+
+
+def deploy(
+    stacks: Stacks,
+    plan: Plan,
+    discovery: Discovery,
+    *,
+    run_id: str,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> Outcome:
+    """Create or update the plan's stacks, each as soon as its dependencies are complete."""
+    outcome = Outcome(origin=stacks.clock())
+    calls, throttled = stacks.calls, stacks.throttled
+    run = _Run(stacks, plan, discovery, run_id)
+
+    def blocked(key: str, failed: list[str]) -> StackResult:
+        result = blocked_result(plan.stacks[key].name, key, failed, "not started: it needs")
+        stacks.on_event(result.name, "SKIPPED", result.reason)
+        return result
+
+    scheduler = Scheduler(
+        {key: sp.depends_on for key, sp in plan.stacks.items()},
+        run.task,
+        ok=lambda r: r.ok,
+        blocked=blocked,
+        concurrency=concurrency,
+        clock=stacks.clock,
+        sleep=stacks.sleep,
+    )
+    results = scheduler.run()
+    outcome.results = {key: results[key] for key in plan.stacks}
+    outcome.api_calls = stacks.calls - calls
+    outcome.throttled = stacks.throttled - throttled
+    return outcome

@@ -19,13 +19,18 @@ from typing import Any
 
 from relight import standin
 from relight.aws import Aws, AwsTarget, check_account, tag_dict
+from relight.cloudformation import Event, Stacks, quiet
 from relight.config import LoadedEnvironment
-from relight.deploy import Event, Outcome, StackResult, Stacks, deploy, environment_stacks, quiet
-from relight.deploy import teardown as delete_stacks
+from relight.deploy import Outcome, deploy
 from relight.discovery import Artifact, Discovery, discover, human_age
-from relight.errors import InputError
+from relight.errors import InputError, RelightError
+from relight.graph import dependency_graph
 from relight.preflight import run_preflight
+from relight.preview import PlannedStack, preview
 from relight.render import Plan
+from relight.scheduler import DEFAULT_CONCURRENCY
+from relight.teardown import TeardownResult, environment_stacks
+from relight.teardown import teardown as delete_stacks
 
 STAND_IN_STACK_TIMEOUT = 120.0  # the stand-in creates stacks in well under a second
 AWS_STACK_TIMEOUT = 3600.0
@@ -90,6 +95,7 @@ def connect_stacks(
     conn: Connection,
     *,
     on_event: Event | None = None,
+    events: bool = False,
     timeout: float | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Stacks:
@@ -110,6 +116,8 @@ def connect_stacks(
         janitor=janitor,
         template_url=bucket.url_for,
         on_event=on_event or quiet,
+        events=events,
+        lifts_protection=conn.stand_in is None,
     )
 
 
@@ -171,6 +179,7 @@ class FailoverResult:
     conn: Connection
     discovery: Discovery
     outcome: Outcome
+    planned: list[PlannedStack] = field(default_factory=list)
     stale: list[Artifact] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -180,29 +189,64 @@ class FailoverResult:
         return self.outcome.ok
 
 
+Confirm = Callable[[list[PlannedStack]], bool]
+
+
+class Declined(RelightError):
+    """The operator said no at the confirmation: nothing was changed."""
+
+
+def plan_changes(
+    plan: Plan,
+    conn: Connection,
+    *,
+    accept_stale: bool = False,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> tuple[Discovery, list[PlannedStack], list[str]]:
+    """`relight plan`: discovery, preflight, and each stack's action. Changes nothing."""
+    stacks = connect_stacks(conn)
+    discovery = discover_environment(plan, conn, now=now)
+    checked = run_preflight(plan, conn.aws, discovery, stacks, accept_stale=accept_stale)
+    return discovery, preview(stacks, plan, discovery), checked.notes
+
+
 def failover(
     plan: Plan,
     conn: Connection,
     *,
     accept_stale: bool = False,
     stack_timeout: float | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    confirm: Confirm | None = None,
     on_event: Event | None = None,
+    events: bool = False,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     clock: Callable[[], float] = time.monotonic,
 ) -> FailoverResult:
-    """Discover, preflight, deploy. The plan was rendered and linted before any AWS call."""
+    """Discover, preflight, plan, (confirm), deploy. The plan was rendered and linted already.
+
+    Also builds test environments (`relight launch`): the plan's purpose and namespace decide.
+    With `confirm`, the plan is computed exactly (change sets) and shown to it first; a "no"
+    stops before anything changes.
+    """
     started = clock()
     run_id = new_run_id(now())
-    stacks = connect_stacks(conn, on_event=on_event, timeout=stack_timeout, clock=clock)
+    stacks = connect_stacks(
+        conn, on_event=on_event, events=events, timeout=stack_timeout, clock=clock
+    )
     discovery = discover_environment(plan, conn, now=now)
     checked = run_preflight(plan, conn.aws, discovery, stacks, accept_stale=accept_stale)
-    outcome = deploy(stacks, plan, discovery, run_id=run_id)
+    planned = preview(stacks, plan, discovery, change_sets=confirm is not None)
+    if confirm is not None and not confirm(planned):
+        raise Declined("not confirmed; nothing was changed")
+    outcome = deploy(stacks, plan, discovery, run_id=run_id, concurrency=concurrency)
     return FailoverResult(
         run_id=run_id,
         plan=plan,
         conn=conn,
         discovery=discovery,
         outcome=outcome,
+        planned=planned,
         stale=checked.accepted_stale,
         notes=checked.notes,
         seconds=clock() - started,
@@ -257,20 +301,38 @@ def replicate_environment(
 
 
 def teardown(
-    loaded: LoadedEnvironment, conn: Connection, *, on_event: Event | None = None
-) -> list[StackResult]:
-    return delete_stacks(connect_stacks(conn, on_event=on_event), loaded.env.name, loaded.order)
+    loaded: LoadedEnvironment,
+    conn: Connection,
+    *,
+    namespace: str | None = None,
+    force: bool = False,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_event: Event | None = None,
+) -> TeardownResult:
+    return delete_stacks(
+        connect_stacks(conn, on_event=on_event),
+        loaded.env.name,
+        dependency_graph(loaded.env),
+        namespace=namespace,
+        force=force,
+        concurrency=concurrency,
+    )
 
 
-def stacks_to_delete(loaded: LoadedEnvironment, conn: Connection) -> list[str]:
-    return [s["StackName"] for s in environment_stacks(connect_stacks(conn), loaded.env.name)]
+def stacks_to_delete(
+    loaded: LoadedEnvironment, conn: Connection, namespace: str | None = None
+) -> list[dict[str, Any]]:
+    return environment_stacks(connect_stacks(conn), loaded.env.name, namespace)
 
 
 def status(loaded: LoadedEnvironment, conn: Connection) -> list[dict[str, Any]]:
+    """Every stack relight made for the environment in the region, any namespace."""
     stacks = connect_stacks(conn)
     rows = []
-    for stack in environment_stacks(stacks, loaded.env.name):
+    for stack in stacks.list_stacks():
         tags = tag_dict(stack.get("Tags"))
+        if tags.get("relight:env") != loaded.env.name:
+            continue
         changed = stack.get("LastUpdatedTime") or stack.get("CreationTime")
         rows.append(
             {
@@ -278,9 +340,13 @@ def status(loaded: LoadedEnvironment, conn: Connection) -> list[dict[str, Any]]:
                 "name": stack["StackName"],
                 "status": stack["StackStatus"],
                 "purpose": tags.get("relight:purpose", ""),
+                "namespace": tags.get("relight:namespace", ""),
                 "run": tags.get("relight:run", ""),
+                "protected": bool(stack.get("EnableTerminationProtection")),
                 "last_change": changed.isoformat() if changed else "",
             }
         )
     order = {key: i for i, key in enumerate(loaded.order)}
-    return sorted(rows, key=lambda r: (order.get(r["stack"], len(order)), r["name"]))
+    return sorted(
+        rows, key=lambda r: (r["namespace"], order.get(r["stack"], len(order)), r["name"])
+    )

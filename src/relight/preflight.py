@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relight.aws import tag_dict
-from relight.deploy import Stacks
+from relight.cloudformation import Stacks
 from relight.discovery import Artifact, Discovery, human_age, stale
 from relight.errors import PreflightError
 from relight.render import Plan

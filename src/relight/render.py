@@ -25,7 +25,8 @@ MAX_RESOURCES = 500
 MAX_PARAMETERS = 200
 MAX_OUTPUTS = 200
 MAX_INLINE_BODY = 51_200  # larger bodies are uploaded to S3 by the deploy step
-MAX_BODY = 1_000_000  # CloudFormation's limit for a template in S3
+MAX_BODY = 1_000_000
+MAX_STACK_NAME = 128  # CloudFormation's limit for a template in S3
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,21 @@ def stack_name(env_name: str, key: str, namespace: str | None = None) -> str:
     """`<env>-<stack>`, or `<env>-<namespace>-<stack>` for drills and test environments."""
     parts = [env_name, namespace, key] if namespace else [env_name, key]
     return "-".join(p.replace("_", "-") for p in parts)
+
+
+NAMESPACE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+
+
+def check_namespace(name: str) -> str:
+    """A test environment's or drill's name: lowercase letters, digits, hyphens; 1-40."""
+    from relight.errors import InputError
+
+    if not NAMESPACE.match(name) or name.endswith("-") or "--" in name:
+        raise InputError(
+            f"--as {name!r}: use 1-40 lowercase letters, digits and single hyphens, "
+            "starting with a letter (it becomes part of every stack name)"
+        )
+    return name
 
 
 def _where(loaded: LoadedEnvironment, key: str, suffix: str = "") -> str:
@@ -226,6 +242,12 @@ def build_plan(
             )
         params = spec.params_for(stand_in)
         name = stack_name(loaded.env.name, key, namespace)
+        if len(name) > MAX_STACK_NAME:
+            raise ConfigError(
+                f"{loaded.path}: stacks.{key}: the stack name {name!r} is {len(name)} "
+                f"characters; CloudFormation allows {MAX_STACK_NAME}",
+                hint="shorten the environment, stack or --as name",
+            )
         template = _render(loaded, key, name, params)
         parameters = _split_params(loaded, key, template, params, purpose)
         for param, value in parameters.items():

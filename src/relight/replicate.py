@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from relight.aws import Aws, tag_list
+from relight.cloudformation import backoff
 from relight.config import LoadedEnvironment
-from relight.deploy import backoff
 from relight.discovery import (
     COPY_MARK,
     LINEAGE_ID,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from relight.discovery import human_age
@@ -9,6 +10,10 @@ from relight.operations import FailoverResult, artifact_rows
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def failover_json(result: FailoverResult) -> dict[str, Any]:
@@ -34,12 +39,17 @@ def failover_json(result: FailoverResult) -> dict[str, Any]:
                 "status": r.status,
                 "seconds": round(r.seconds, 3),
                 "reason": r.reason,
+                "changes": r.changes,
+                "started": _iso(result.outcome.at(r.started)),
+                "ended": _iso(result.outcome.at(r.ended)),
+                "depends_on": list(result.plan.stacks[r.key].depends_on),
                 "outputs": r.outputs,
             }
             for r in result.outcome.results.values()
         ],
         "skipped": result.plan.skipped,
         "api_calls": result.outcome.api_calls,
+        "throttled": result.outcome.throttled,
     }
 
 
@@ -51,7 +61,7 @@ def print_failover(con: Console, result: FailoverResult) -> None:
     for column in ("stack", "CloudFormation name", "action", "status", "time", "note"):
         stacks.add_column(column)
     for row in data["stacks"]:
-        colour = "green" if row["action"] in ("created", "recreated", "kept") else "red"
+        colour = "red" if row["action"] in ("failed", "skipped") else "green"
         stacks.add_row(
             row["stack"],
             row["name"],
@@ -79,6 +89,8 @@ def print_failover(con: Console, result: FailoverResult) -> None:
     failed = [r for r in result.outcome.failed() if r.action == "failed"]
     took = f"{result.seconds:.1f} s" if result.seconds < 120 else human_age(result.seconds)
     con.print(f"{verdict} in {took}; {data['api_calls']} CloudFormation calls")
+    if data["throttled"]:
+        con.print(f"[yellow]CloudFormation throttled {data['throttled']} call(s)[/]; relight waited")
     for r in failed:
         con.print(f"[red]{r.name}[/]: {r.reason}")
     if failed:

@@ -23,8 +23,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from relight.aws import Aws, tag_list
+from relight.cloudformation import Stacks
 from relight.config import LoadedEnvironment
-from relight.deploy import Stacks, deploy
+from relight.deploy import deploy
 from relight.discovery import Artifact, Discovery, choose_zones
 from relight.environment import ArtifactLookup, ArtifactRef
 from relight.errors import StandInError

@@ -1,0 +1,337 @@
+"""CloudFormation with domain names: a stack's state, its events, waiting, change sets, deletes.
+
+Every call to CloudFormation goes through `Stacks`, which counts calls, turns
+botocore errors into relight's (AwsError, Throttled), and knows how to wait:
+
+- poll with a backoff that starts at a tenth of a second and grows to 10 s, so a
+  stack that finishes fast is seen fast and a slow one costs few calls;
+- read only the events of the current operation (newest first, stopping at the
+  last event seen before it began: no clock comparison between machines);
+- a call throttled even after botocore's own retries (standard mode) does not
+  fail the stack: the poll waits longer and asks again, up to the timeout;
+- every wait has a timeout, which also ends the stand-in's stacks that never
+  leave CREATE_IN_PROGRESS.
+
+The waits are generators (see scheduler.py): they yield seconds to wait and
+return the final state, so one loop can watch many stacks. `run` drives one
+of them alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from relight.errors import AwsError, DeployError
+from relight.render import MAX_INLINE_BODY
+from relight.scheduler import Task
+
+COMPLETE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"}
+# Left by a failed earlier run: delete, then create again.
+LEFTOVER = {
+    "ROLLBACK_COMPLETE",
+    "CREATE_FAILED",
+    "ROLLBACK_FAILED",
+    "REVIEW_IN_PROGRESS",
+    "DELETE_FAILED",
+}
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
+THROTTLING = {
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+}
+# What CloudFormation says when a change set would change nothing (AWS, then moto).
+NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+
+T = TypeVar("T")
+Event = Callable[[str, str, str], None]  # (stack name, status, message)
+
+
+def quiet(stack: str, status: str, message: str) -> None:
+    pass
+
+
+class Throttled(AwsError):
+    """CloudFormation still refused after botocore's retries: wait longer and ask again."""
+
+
+class TimedOut(DeployError):
+    pass
+
+
+def backoff(first: float = 0.1, factor: float = 1.5, ceiling: float = 10.0) -> Iterator[float]:
+    delay = first
+    while True:
+        yield delay
+        delay = min(ceiling, delay * factor)
+
+
+def no_changes(message: str) -> bool:
+    return any(text in message for text in NO_CHANGES)
+
+
+def outputs_of(stack: dict[str, Any]) -> dict[str, str]:
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def in_progress(stack: dict[str, Any] | None) -> bool:
+    return bool(stack) and stack["StackStatus"].endswith("_IN_PROGRESS")  # type: ignore[index]
+
+
+class Stacks:
+    """One region's CloudFormation. Clock, sleep and the client are passed in (tests fake them)."""
+
+    def __init__(
+        self,
+        cfn: Any,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: float = 1800.0,
+        on_event: Event = quiet,
+        events: bool = False,
+        janitor: Callable[[str], str | None] | None = None,
+        template_url: Callable[[str], str] | None = None,
+        lifts_protection: bool = True,
+    ) -> None:
+        self.cfn = cfn
+        self.clock = clock
+        self.sleep = sleep
+        self.timeout = timeout
+        self.on_event = on_event
+        # Read each operation's resource events as it goes (for the progress view): one more
+        # call per poll, so off when nobody watches (--json).
+        self.events = events
+        # Stand-in only: clears what moto leaves behind after a delete; returns what it cleared.
+        self.janitor = janitor
+        # Uploads a body too large to pass inline and returns its URL (see bucket.py).
+        self.template_url = template_url
+        # moto has no UpdateTerminationProtection (and does not enforce the protection).
+        self.lifts_protection = lifts_protection
+        self.calls = 0
+        self.throttled = 0
+
+    # single calls ------------------------------------------------------------------------------
+
+    def call(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        """One API call; None when the stack does not exist; AwsError (or Throttled) otherwise."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        self.calls += 1
+        try:
+            return fn(**kwargs)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code, message = error.get("Code", ""), error.get("Message", "")
+            if code == "ValidationError" and "does not exist" in message:
+                return None
+            if code in THROTTLING:
+                self.throttled += 1
+                raise Throttled(f"{what}: {code}: {message}") from exc
+            raise AwsError(f"{what}: {code}: {message}") from exc
+        except BotoCoreError as exc:
+            raise AwsError(f"{what}: {exc}") from exc
+
+    def patiently(self, attempt: Callable[[], T]) -> Task[T]:
+        """Run `attempt`, waiting out throttling (with backoff, up to the timeout)."""
+        started = self.clock()
+        delays = backoff(first=1.0)
+        while True:
+            try:
+                return attempt()
+            except Throttled as exc:
+                if self.clock() - started >= self.timeout:
+                    raise TimedOut(
+                        f"{exc.message} (throttled for {self.timeout:.0f} s)",
+                        hint="CloudFormation is refusing calls: lower --concurrency, or rerun",
+                    ) from exc
+                yield next(delays)
+
+    def send(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Task[Any]:
+        """One call that changes something, retried while throttled."""
+        return (yield from self.patiently(lambda: self.call(what, fn, **kwargs)))
+
+    def state(self, name: str) -> dict[str, Any] | None:
+        """The stack as DescribeStacks shows it, or None if there is no such stack."""
+        found = self.call(f"describe stack {name}", self.cfn.describe_stacks, StackName=name)
+        if not found or not found.get("Stacks"):
+            return None
+        stack: dict[str, Any] = found["Stacks"][0]
+        return None if stack["StackStatus"] == "DELETE_COMPLETE" else stack
+
+    def list_stacks(self) -> list[dict[str, Any]]:
+        """Every live stack in the region (one paginated listing)."""
+        stacks: list[dict[str, Any]] = []
+        paginator = self.cfn.get_paginator("describe_stacks")
+        for page in paginator.paginate():
+            self.calls += 1
+            stacks.extend(s for s in page["Stacks"] if s["StackStatus"] != "DELETE_COMPLETE")
+        return stacks
+
+    def newest_event(self, name: str) -> str | None:
+        """The id of the stack's newest event: the mark before an operation starts."""
+        page = self.call(
+            f"describe events of {name}", self.cfn.describe_stack_events, StackName=name
+        )
+        events = (page or {}).get("StackEvents", [])
+        return events[0]["EventId"] if events else None
+
+    def events_since(
+        self, name: str, mark: str | None, seen: set[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Events after `mark` (and not in `seen`), oldest first; stops at the first old one."""
+        seen = seen if seen is not None else set()
+        fresh: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"StackName": name}
+            if token:
+                kwargs["NextToken"] = token
+            page = self.call(f"describe events of {name}", self.cfn.describe_stack_events, **kwargs)
+            if page is None:
+                break
+            for event in page.get("StackEvents", []):  # newest first
+                if event["EventId"] == mark or event["EventId"] in seen:
+                    token = None
+                    break
+                fresh.append(event)
+            else:
+                token = page.get("NextToken")
+            if not token:
+                break
+        seen.update(e["EventId"] for e in fresh)
+        return fresh[::-1]
+
+    def first_failure(self, name: str, mark: str | None) -> str:
+        """The first failed resource of the operation after `mark`, with CloudFormation's reason."""
+        for event in self.events_since(name, mark):
+            if event["ResourceStatus"].endswith("_FAILED") and event.get("ResourceStatusReason"):
+                return f"{event['LogicalResourceId']}: {event['ResourceStatusReason']}"
+        return "no failure reason recorded"
+
+    def template_argument(self, name: str, body: str) -> dict[str, str]:
+        """TemplateBody inline, or TemplateURL for a body over CloudFormation's inline limit."""
+        if len(body.encode()) <= MAX_INLINE_BODY:
+            return {"TemplateBody": body}
+        if self.template_url is None:
+            raise DeployError(
+                f"stack {name}: the template is over {MAX_INLINE_BODY:,} bytes "
+                "and no S3 bucket was given to upload it to"
+            )
+        return {"TemplateURL": self.template_url(body)}
+
+    # waits (generators) -------------------------------------------------------------------------
+
+    def watch(
+        self, name: str, started: float, mark: str | None, *, report: bool = True
+    ) -> Task[dict[str, Any] | None]:
+        """Poll until the stack leaves *_IN_PROGRESS; None: it is gone. TimedOut at the timeout.
+
+        With `report` (and `events` on), each new resource event of the operation after `mark`
+        goes to on_event as it appears.
+        """
+        delays = backoff()
+        seen: set[str] = set()
+        while True:
+            yield next(delays)
+            try:
+                stack = self.state(name)
+                if report and self.events and stack is not None:
+                    for event in self.events_since(name, mark, seen):
+                        self._report(name, event)
+            except Throttled:
+                next(delays)  # back off harder while CloudFormation is refusing us
+                stack = {"StackStatus": "THROTTLED_IN_PROGRESS"}
+            if not in_progress(stack) or stack["StackStatus"] == "REVIEW_IN_PROGRESS":  # type: ignore[index]
+                return stack
+            waited = self.clock() - started
+            if waited >= self.timeout:
+                raise TimedOut(
+                    f"stack {name}: still {stack['StackStatus']} after {waited:.0f} s "  # type: ignore[index]
+                    f"(timeout {self.timeout:.0f} s)",
+                    hint="look at its events in the CloudFormation console; rerun to continue",
+                )
+
+    def _report(self, name: str, event: dict[str, Any]) -> None:
+        logical = event.get("LogicalResourceId", "")
+        if logical == name:  # the stack's own events: the caller reports those
+            return
+        reason = event.get("ResourceStatusReason") or ""
+        self.on_event(name, f"{logical} {event['ResourceStatus']}", reason)
+
+    def change_set(self, arn: str) -> Task[dict[str, Any]]:
+        """Wait until a change set is computed; its description with every change (all pages)."""
+        delays = backoff()
+        started = self.clock()
+        while True:
+            yield next(delays)
+            try:
+                found = self.call(
+                    "describe change set", self.cfn.describe_change_set, ChangeSetName=arn
+                )
+            except Throttled:
+                continue
+            if found is None:
+                raise DeployError(f"change set {arn} disappeared")
+            if found["Status"] in ("CREATE_COMPLETE", "FAILED", "DELETE_COMPLETE"):
+                changes = list(found.get("Changes", []))
+                token = found.get("NextToken")
+                while token:
+                    page = self.call(
+                        "describe change set",
+                        self.cfn.describe_change_set,
+                        ChangeSetName=arn,
+                        NextToken=token,
+                    )
+                    changes += page.get("Changes", [])
+                    token = page.get("NextToken")
+                return {**found, "Changes": changes}
+            if self.clock() - started >= self.timeout:
+                raise TimedOut(f"change set {arn}: still {found['Status']}")
+
+    def discard_change_set(self, arn: str) -> None:
+        """Best effort: a change set left behind costs nothing and blocks nothing."""
+        with contextlib.suppress(AwsError):
+            self.call("delete change set", self.cfn.delete_change_set, ChangeSetName=arn)
+
+    def delete(self, name: str, *, force: bool = False) -> Task[None]:
+        """Delete a stack and wait until it is gone; DeployError when the delete failed."""
+        started = self.clock()
+        mark = self.newest_event(name)
+        if force and self.lifts_protection:
+            yield from self.send(
+                f"lift termination protection of {name}",
+                self.cfn.update_termination_protection,
+                StackName=name,
+                EnableTerminationProtection=False,
+            )
+            self.on_event(name, "PROTECTION_LIFTED", "termination protection lifted (--force)")
+        try:
+            yield from self.send(f"delete stack {name}", self.cfn.delete_stack, StackName=name)
+        except AwsError as exc:
+            cleared = self.janitor(exc.message) if self.janitor else None
+            if not cleared:
+                raise
+            self.on_event(
+                name, "DELETE_IN_PROGRESS", f"stand-in: cleared moto's leftovers in {cleared}"
+            )
+        self.on_event(name, "DELETE_IN_PROGRESS", "")
+        final = yield from self.watch(name, started, mark)
+        if final is not None:
+            raise DeployError(
+                f"stack {name}: {final['StackStatus']}: {self.first_failure(name, mark)}",
+                hint="remove what blocks the delete (see the reason), then rerun",
+            )
+
+    def run(self, task: Task[Any]) -> Any:
+        """Drive one wait on its own (outside the scheduler)."""
+        while True:
+            try:
+                delay = next(task)
+            except StopIteration as stop:
+                return stop.value
+            self.sleep(delay)

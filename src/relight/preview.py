@@ -1,0 +1,176 @@
+"""What a deploy of the Plan would do, stack by stack, without changing anything.
+
+The same rendered Plan feeds `relight plan` (this module, display only) and
+`failover` / `launch` / `drill` (deploy.py). For each stack: create, recreate
+(an earlier run left it failed), update or no change (decided by a change set
+that is created, read and deleted again), or wait (an operation is in progress);
+its parameters with the discovered values and their ages; for updates, the
+change set's changes.
+
+A stack whose parameters come from a stack that will be created first cannot
+be previewed exactly: its outputs do not exist yet. The preview says so
+instead of guessing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from relight.aws import tag_dict
+from relight.cloudformation import (
+    CAPABILITIES,
+    COMPLETE,
+    LEFTOVER,
+    Stacks,
+    in_progress,
+    no_changes,
+    outputs_of,
+)
+from relight.deploy import describe_changes
+from relight.discovery import Discovery
+from relight.environment import ArtifactRef, OutputRef, ZonesRef
+from relight.errors import AwsError
+from relight.render import Plan, StackPlan, placeholder, resolve_parameters
+
+
+@dataclass
+class PlannedParameter:
+    name: str
+    value: str | None  # None: known only once the stack it comes from exists
+    source: str  # "artifact web_ami", "output network.VpcId", "zones", "literal"
+    age_seconds: float | None = None  # for artifacts: how old the data is
+
+
+@dataclass
+class PlannedStack:
+    key: str
+    name: str
+    action: str  # create, recreate, update, no change, wait, blocked, update?
+    status: str  # the stack's state now ("" when it does not exist)
+    depends_on: tuple[str, ...]
+    resources: int
+    parameters: list[PlannedParameter] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+    note: str = ""
+
+
+def _decide(plan: Plan, stack: dict[str, Any] | None) -> tuple[str, str]:
+    if stack is None:
+        return "create", ""
+    status = stack["StackStatus"]
+    if tag_dict(stack.get("Tags")).get("relight:env") != plan.env_name:
+        return "blocked", "a stack of this name exists and is not relight's for this environment"
+    if status == "UPDATE_ROLLBACK_FAILED":
+        return "blocked", "UPDATE_ROLLBACK_FAILED: continue the rollback in the console first"
+    if in_progress(stack) and status != "REVIEW_IN_PROGRESS":
+        return "wait", f"{status}: relight waits for it, then decides"
+    if status in LEFTOVER:
+        return "recreate", f"{status}, left by an earlier run: deleted and created again"
+    if status in COMPLETE:
+        return "update", ""
+    return "blocked", f"{status}: not a state relight acts on"
+
+
+def _parameters(
+    sp: StackPlan, discovery: Discovery, outputs: dict[str, dict[str, str]]
+) -> list[PlannedParameter]:
+    rows = []
+    for name, value in sp.parameters.items():
+        if isinstance(value, ArtifactRef):
+            artifact = discovery.artifacts[value.artifact]
+            age = artifact.age(discovery.at).total_seconds()
+            rows.append(PlannedParameter(name, artifact.id, f"artifact {value.artifact}", age))
+        elif isinstance(value, OutputRef):
+            known = outputs.get(value.stack, {}).get(value.output)
+            rows.append(PlannedParameter(name, known, f"output {value.stack}.{value.output}"))
+        elif isinstance(value, ZonesRef):
+            rows.append(PlannedParameter(name, ",".join(discovery.zone_names()), "zones"))
+        else:
+            rows.append(PlannedParameter(name, placeholder(value), "literal"))
+    return rows
+
+
+def preview(
+    stacks: Stacks, plan: Plan, discovery: Discovery, *, change_sets: bool = True
+) -> list[PlannedStack]:
+    """Each stack's action, in creation order. With `change_sets`, updates are computed exactly."""
+    rows: list[PlannedStack] = []
+    outputs: dict[str, dict[str, str]] = {}  # of stacks that exist and will still exist
+    token = secrets.token_hex(3)
+    for key, sp in plan.stacks.items():
+        stack = stacks.state(sp.name)
+        action, note = _decide(plan, stack)
+        row = PlannedStack(
+            key, sp.name, action, stack["StackStatus"] if stack else "", sp.depends_on,
+            sp.resource_count, _parameters(sp, discovery, outputs), note=note,
+        )  # fmt: skip
+        rows.append(row)
+        if action != "update" or stack is None:
+            continue
+        outputs[key] = outputs_of(stack)
+        unknown = sorted(
+            {p.source.split()[1].split(".")[0] for p in row.parameters if p.value is None}
+        )
+        if unknown:
+            row.action = "update?"
+            row.note = f"decided after {', '.join(unknown)} exist (their outputs are parameters)"
+        elif change_sets:
+            _compare(stacks, plan, discovery, sp, row, outputs, token)
+        else:
+            row.action = "update?"
+            row.note = "a change set decides at deploy time: update, or no change"
+    return rows
+
+
+def _compare(
+    stacks: Stacks,
+    plan: Plan,
+    discovery: Discovery,
+    sp: StackPlan,
+    row: PlannedStack,
+    outputs: dict[str, dict[str, str]],
+    token: str,
+) -> None:
+    """Create a change set, read it, delete it: update (with its changes) or no change."""
+    from relight.aws import tag_list
+
+    parameters = resolve_parameters(
+        sp,
+        artifact_ids=discovery.artifact_ids(),
+        zone_names=discovery.zone_names(),
+        outputs=outputs,
+    )
+    current = stacks.state(sp.name) or {}
+    tags = plan.tags(sp.key, "plan")
+    tags["relight:run"] = tag_dict(current.get("Tags")).get("relight:run", "")
+    try:
+        made = stacks.call(
+            f"create change set for {sp.name}",
+            stacks.cfn.create_change_set,
+            StackName=sp.name,
+            ChangeSetName=f"relight-plan-{token}",
+            ChangeSetType="UPDATE",
+            **stacks.template_argument(sp.name, sp.body),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+            Tags=tag_list(tags),
+            Capabilities=CAPABILITIES,
+            Description="relight plan (deleted after reading)",
+        )
+    except AwsError as exc:
+        if not no_changes(exc.message):
+            raise
+        row.action = "no change"
+        return
+    try:
+        described = stacks.run(stacks.change_set(made["Id"]))
+    finally:
+        stacks.discard_change_set(made["Id"])
+    if described["Status"] == "FAILED":
+        reason = described.get("StatusReason", "")
+        row.action = "no change" if no_changes(reason) else "blocked"
+        row.note = "" if no_changes(reason) else f"the change set failed: {reason}"
+        return
+    row.changes = describe_changes(described["Changes"])
+    row.note = f"{len(row.changes)} resource change(s)"
