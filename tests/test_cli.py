@@ -153,3 +153,19 @@ def test_profile_with_the_stand_in_is_refused(
 
 def test_console_script_is_installed() -> None:
     assert os.access(Path(sys.executable).parent / "relight", os.X_OK)
+
+
+def test_ctrl_c_during_a_deploy_names_the_stacks_cloudformation_goes_on_with(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import typer
+
+    from relight.cli import _errors
+    from relight.scheduler import Interrupted
+
+    with pytest.raises(typer.Exit) as stopped, _errors(debug=False):
+        raise Interrupted({}, ["web", "batch"])
+    assert stopped.value.exit_code == 130
+    err = capsys.readouterr().err
+    assert "CloudFormation goes on with: web, batch" in err
+    assert "Rerun the same command" in err

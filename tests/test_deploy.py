@@ -351,3 +351,28 @@ def test_on_moto_stacks_are_created_with_relight_tags(write_env) -> None:  # typ
         ]
         assert len(instances) == 2
         assert {i["ImageId"] for i in instances} == {image}
+
+
+def test_the_live_table_keeps_one_row_per_stack_with_state_elapsed_and_latest_event() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from relight.progress import LiveTable
+
+    clock = FakeClock()
+    view = LiveTable(Console(file=StringIO(), width=120), ["shop-network", "shop-web"], "t", clock)
+    view._start = lambda: None  # type: ignore[method-assign]  # drawing is rich's; rows are ours
+    view("shop-network", "CREATE_IN_PROGRESS", "")
+    clock.now = 3.0
+    view("shop-network", "Vpc CREATE_COMPLETE", "")
+    assert view.rows["shop-network"].status == "CREATE_IN_PROGRESS", "a resource is not the stack"
+    assert view.rows["shop-network"].latest == "Vpc CREATE_COMPLETE"
+    clock.now = 4.5
+    view("shop-network", "CREATE_COMPLETE", "4.5 s")
+    out = StringIO()
+    Console(file=out, width=120).print(view.table())
+    lines = out.getvalue().splitlines()
+    network = next(line for line in lines if "shop-network" in line)
+    assert "CREATE_COMPLETE" in network and "4.5 s" in network
+    assert "waiting" in next(line for line in lines if "shop-web" in line)

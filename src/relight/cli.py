@@ -80,8 +80,18 @@ def _errors(debug: bool) -> Iterator[None]:
         if debug:
             raise
         _fail(_escape(str(exc)), exc.exit_code)
-    except KeyboardInterrupt:
-        _fail("interrupted. Rerun the same command to continue: finished stacks are kept.", 130)
+    except KeyboardInterrupt as exc:
+        in_flight = getattr(exc, "in_flight", None)  # scheduler.Interrupted
+        going_on = (
+            f"\n  CloudFormation goes on with: {', '.join(in_flight)} (a rerun waits for them)"
+            if in_flight
+            else ""
+        )
+        _fail(
+            "interrupted. Rerun the same command to continue: finished stacks are kept."
+            + going_on,
+            130,
+        )
     except Exception as exc:  # the last resort: never a bare traceback for the operator
         if debug:
             raise

@@ -1,0 +1,57 @@
+"""`relight plan`: each stack's action, parameters and ages, computed without changing anything."""
+
+from __future__ import annotations
+
+from test_deploy import GRAPH, _fake, _inputs, _plan, _stacks
+
+from relight.deploy import deploy
+from relight.discovery import Artifact
+from relight.preview import preview
+
+
+def test_an_empty_region_plans_creates_with_ages_and_unknown_outputs(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake()
+    rows = preview(_stacks(cfn, clock), _plan(write_env), _inputs())
+    assert [r.action for r in rows] == ["create"] * 5
+    web = {p.name: p for p in next(r for r in rows if r.key == "web").parameters}
+    assert web["ImageId"].value == "ami-0123"
+    assert web["ImageId"].age_seconds is not None and web["ImageId"].age_seconds < 60
+    assert web["SubnetIds"].value is None, "the network does not exist yet"
+    assert cfn.created == [] and cfn.change_sets == {}
+
+
+def test_a_deployed_environment_plans_no_change_then_an_exact_update(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake()
+    plan = _plan(write_env)
+    deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
+    rows = preview(_stacks(cfn, clock), plan, _inputs())
+    assert {r.action for r in rows} == {"no change"}
+    newer = _inputs()
+    newer.artifacts["web_ami"] = Artifact("web_ami", "ami", "ami-0456", "us-west-2", newer.at, 1)
+    rows = preview(_stacks(cfn, clock), plan, newer)
+    actions = {r.key: r.action for r in rows}
+    assert actions == {
+        "network": "no change",
+        "security": "no change",
+        "web": "update",
+        "extra": "update",
+        "batch": "update",
+    }
+    web = next(r for r in rows if r.key == "web")
+    assert web.changes == ["Modify ImageId (AWS::EC2::Instance), replacement: False"]
+    assert cfn.updated == [] and cfn.change_sets == {}, "the plan's change sets are deleted"
+
+
+def test_leftovers_and_stacks_behind_a_recreated_one_are_said_plainly(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake()
+    plan = _plan(write_env, GRAPH)
+    deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
+    cfn.leftover("shop-security", "ROLLBACK_COMPLETE")
+    cfn.leftover("shop-batch", "UPDATE_IN_PROGRESS")
+    cfn.behaviour["shop-batch"] = "hang"
+    rows = {r.key: r for r in preview(_stacks(cfn, clock), plan, _inputs())}
+    assert rows["security"].action == "recreate"
+    assert rows["web"].action == "update?"
+    assert "after security exist" in rows["web"].note
+    assert rows["batch"].action == "wait"
+    assert cfn.deleted == []
