@@ -75,7 +75,7 @@ def levels(graph: dict[str, tuple[float, list[str]]]) -> dict[str, tuple[float, 
 
 
 def environment(graph: dict[str, tuple[float, list[str]]], directory: Path) -> Path:
-    """An environment file of `security` blueprints wired by depends_on (the fake ignores bodies)."""
+    """An environment of `security` stacks wired by depends_on (the fake ignores bodies)."""
     lines = [
         "name: bench",
         "home_region: us-east-1",
@@ -101,7 +101,6 @@ def deploy_in_simulated_time(graph: dict[str, tuple[float, list[str]]]) -> tuple
     from datetime import UTC, datetime
 
     from fakes import FakeClock, FakeCloudFormation
-
     from relight.cloudformation import Stacks
     from relight.config import load_environment
     from relight.deploy import deploy

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from itertools import islice
+from itertools import islice, pairwise
 from pathlib import Path
 
 import boto3
@@ -20,11 +20,11 @@ from fakes import FakeClock, FakeCloudFormation
 from relight.cloudformation import Stacks, backoff
 from relight.config import load_environment
 from relight.deploy import deploy
+from relight.discovery import Artifact, Discovery, Zone
 from relight.graph import dependency_graph
+from relight.render import Plan, build_plan
 from relight.scheduler import Interrupted
 from relight.teardown import teardown
-from relight.discovery import Artifact, Discovery, Zone
-from relight.render import Plan, build_plan
 
 COMPUTE = """\
     blueprint: compute
@@ -108,7 +108,7 @@ def test_concurrency_bounds_the_stacks_in_flight(write_env) -> None:  # type: ig
     outcome = deploy(_stacks(cfn, clock), _plan(write_env), _inputs(), run_id="r1", concurrency=1)
     assert outcome.ok
     starts = sorted(cfn.started.values())
-    assert all(later - earlier >= 10 for earlier, later in zip(starts, starts[1:], strict=False))
+    assert all(later - earlier >= 10 for earlier, later in pairwise(starts))
 
 
 def test_a_failed_stack_skips_its_dependents_and_independent_branches_finish(write_env) -> None:  # type: ignore[no-untyped-def]

@@ -17,8 +17,8 @@ from moto import mock_aws
 
 from conftest import MINIMAL
 from relight.bucket import TemplateBucket
-from relight.config import load_environment
 from relight.cloudformation import Stacks
+from relight.config import load_environment
 from relight.deploy import deploy
 from relight.discovery import Artifact, Discovery, Zone
 from relight.errors import RenderError

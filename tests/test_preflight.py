@@ -12,8 +12,8 @@ from moto import mock_aws
 from conftest import MINIMAL
 from fakes import StubbedAws
 from relight.aws import Aws, AwsTarget
-from relight.config import load_environment
 from relight.cloudformation import Stacks
+from relight.config import load_environment
 from relight.discovery import Artifact, Discovery, Zone, choose_zones
 from relight.environment import Zones
 from relight.errors import PreflightError

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from test_deploy import GRAPH, _fake, _inputs, _plan, _stacks
-
 from relight.deploy import deploy
 from relight.discovery import Artifact
 from relight.preview import preview
+from test_deploy import GRAPH, _fake, _inputs, _plan, _stacks
 
 
 def test_an_empty_region_plans_creates_with_ages_and_unknown_outputs(write_env) -> None:  # type: ignore[no-untyped-def]

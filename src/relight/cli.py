@@ -88,8 +88,7 @@ def _errors(debug: bool) -> Iterator[None]:
             else ""
         )
         _fail(
-            "interrupted. Rerun the same command to continue: finished stacks are kept."
-            + going_on,
+            "interrupted. Rerun the same command to continue: finished stacks are kept." + going_on,
             130,
         )
     except Exception as exc:  # the last resort: never a bare traceback for the operator

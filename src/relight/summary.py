@@ -90,7 +90,8 @@ def print_failover(con: Console, result: FailoverResult) -> None:
     took = f"{result.seconds:.1f} s" if result.seconds < 120 else human_age(result.seconds)
     con.print(f"{verdict} in {took}; {data['api_calls']} CloudFormation calls")
     if data["throttled"]:
-        con.print(f"[yellow]CloudFormation throttled {data['throttled']} call(s)[/]; relight waited")
+        throttled = data["throttled"]
+        con.print(f"[yellow]CloudFormation throttled {throttled} call(s)[/]; relight waited")
     for r in failed:
         con.print(f"[red]{r.name}[/]: {r.reason}")
     if failed:
