@@ -10,7 +10,7 @@ REGION ?=
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test golden scan lint render plan failover launch graph discover status teardown local-status local-stop clean bench
+.PHONY: help setup test golden scan lint render plan failover launch drill report graph discover status teardown local-status local-stop clean bench
 
 help: ## Show the targets and what they do
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -75,6 +75,13 @@ launch: setup ## Build a test copy of ENV in REGION named NAME (stacks ENV-NAME-
 	@if [ -z "$(NAME)" ]; then echo "NAME is required, e.g. make launch REGION=us-west-2 NAME=qa"; exit 2; fi
 	$(BIN)/relight launch --env $(ENV) --region $(REGION) --as $(NAME) $(ARGS)
 
+drill: setup ## Rehearse a failover of ENV into REGION: build, verify, tear down, report (reports/ENV/)
+	$(need_region)
+	$(BIN)/relight drill --env $(ENV) --region $(REGION) $(ARGS)
+
+report: setup ## List ENV's past drills with RTO, RPO and trend; refresh reports/ENV/index.html
+	$(BIN)/relight report --env $(ENV) $(ARGS)
+
 graph: setup ## Print ENV's stack dependency graph (Mermaid; ARGS='--format dot' for Graphviz)
 	$(BIN)/relight graph --env $(ENV) $(ARGS)
 
@@ -94,7 +101,7 @@ local-stop: setup ## Stop the local stand-in (its simulated world is forgotten)
 
 clean: ## Remove the virtualenv, caches and rendered output (not reports/)
 	-$(BIN)/relight local stop 2>/dev/null
-	rm -rf $(VENV) $(SCAN_VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SCAN_VENV) out reports .pytest_cache .mypy_cache .ruff_cache
 bench: setup ## Print the measured figures (start-up, rendering, cfn-lint, scheduler, stand-in deploy)
 	$(BIN)/python bench/cli_startup.py
 	$(BIN)/python bench/render.py

@@ -502,6 +502,161 @@ def _nothing() -> Iterator[None]:
 
 
 @app.command()
+def drill(
+    env: EnvOpt,
+    region: RegionOpt,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Leave the drill's stacks up (teardown --as drill-ID).")
+    ] = False,
+    drill_id: Annotated[
+        str | None, typer.Option("--drill-id", help="Name the drill (default: a new run id).")
+    ] = None,
+    accept_stale: Annotated[
+        bool, typer.Option(help="Rehearse even from artifacts older than the RPO (marked).")
+    ] = False,
+    warn_only: Annotated[
+        bool,
+        typer.Option(
+            "--objectives-as-warnings", help="A missed RTO or RPO warns instead of failing."
+        ),
+    ] = False,
+    stack_timeout: Annotated[
+        float | None, typer.Option(help="Seconds to wait for one stack.")
+    ] = None,
+    concurrency: ConcurrencyOpt = 8,
+    reports: Annotated[
+        Path, typer.Option("--reports", help="Where reports/<env>/<run>/ go.")
+    ] = Path("reports"),
+    json_out: JsonOpt = False,
+    stand_in: StandInOpt = None,
+    profile: ProfileOpt = None,
+    role_arn: RoleOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Rehearse a failover: build a drill copy, verify it, tear it down, report RTO and RPO."""
+    with _errors(debug):
+        from relight.drill import drill as run_drill
+        from relight.render import check_namespace
+
+        if drill_id is not None:
+            check_namespace(f"drill-{drill_id}")
+        loaded = _load(env, region)
+        conn = _connect(loaded, region, _on_stand_in(loaded, stand_in), profile, role_arn)
+        names = [f"{loaded.env.name}-drill-.../{key}" for key in loaded.order]
+        progress = _progress(names, f"drill of {loaded.env.name} in {region}", json_out)
+        with progress if hasattr(progress, "__enter__") else _nothing():
+            report, paths = run_drill(
+                loaded,
+                conn,
+                drill_id=drill_id,
+                keep=keep,
+                accept_stale=accept_stale,
+                enforce_objectives=not warn_only,
+                stack_timeout=stack_timeout,
+                concurrency=concurrency,
+                on_event=progress,
+                events=progress is not None,
+                reports_dir=reports,
+            )
+        if json_out:
+            _print_json({**report, "files": [str(p) for p in paths]})
+        else:
+            _print_drill(_console(), report, paths)
+        if conn.stand_in:
+            _banner(conn)
+        if not report["ok"]:
+            raise typer.Exit(1)
+
+
+def _print_drill(con: Console, report: dict[str, Any], paths: list[Path]) -> None:
+    from rich.table import Table
+
+    from relight.report import human_duration
+
+    phases = Table(title=f"drill {report['run_id']} of {report['env']} in {report['region']}")
+    for column in ("phase", "status", "time"):
+        phases.add_column(column)
+    for p in report["phases"]:
+        colour = {"ok": "green", "failed": "red"}.get(p["status"], "dim")
+        phases.add_row(p["name"], f"[{colour}]{p['status']}[/]", human_duration(p["seconds"]))
+    con.print(phases)
+    from relight.summary import print_checks
+    from relight.verify import Check
+
+    print_checks(con, [Check(**c) for c in report["verification"]])
+    goals = report["objectives"]
+    for name, measured, target, met in (
+        ("RTO", report["rto_seconds"], goals["rto_seconds"], goals["rto_met"]),
+        ("RPO", report["rpo_seconds"], goals["rpo_seconds"], goals["rpo_met"]),
+    ):
+        verdict = {True: "[green]met[/]", False: "[red]MISSED[/]"}.get(
+            met, "[yellow]not measured[/]"
+        )
+        con.print(
+            f"{name}: {human_duration(measured)} (objective {human_duration(target)}): {verdict}"
+        )
+    if report["timings_note"]:
+        con.print(f"[yellow]{_escape(report['timings_note'])}[/]")
+    teardown = report["teardown"]
+    con.print(f"teardown: {teardown['status']}" + (
+        f"; left behind: {', '.join(teardown['left_behind'])}" if teardown["left_behind"] else ""
+    ))  # fmt: skip
+    for problem in report["problems"]:
+        con.print(f"[red]problem:[/] {_escape(problem)}")
+    con.print("report: " + ", ".join(str(p) for p in paths))
+    con.print("[bold green]drill passed[/]" if report["ok"] else "[bold red]drill FAILED[/]")
+
+
+@app.command()
+def report(
+    env: EnvOpt,
+    reports: Annotated[Path, typer.Option("--reports", help="The reports directory.")] = Path(
+        "reports"
+    ),
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """List past drills with their RTO and RPO, and the trend; refresh reports/<env>/index.html."""
+    with _errors(debug):
+        from rich.table import Table
+
+        from relight.report import history, human_duration, render_index, trend
+
+        name = Path(env).stem
+        rows = history(reports, name)
+        index = reports / name / "index.html"
+        if rows:
+            index.write_text(render_index(name, rows), encoding="utf-8")
+        if json_out:
+            _print_json({"env": name, "runs": rows, "trend": trend(rows)})
+            return
+        con = _console()
+        if not rows:
+            con.print(f"no reports for {name} in {reports}/{name}; run relight drill first")
+            return
+        table = Table(title=f"drills of {name}")
+        for column in ("run", "started", "kind", "result", "RTO", "RPO", "objectives", "where"):
+            table.add_column(column)
+        for row in rows:
+            if row.get("error"):
+                table.add_row(row["run_id"], "", "", "[red]unreadable[/]", "", "", "", row["error"])
+                continue
+            met = {True: "met", False: "[red]missed[/]"}.get(row["objectives_met"], "-")
+            table.add_row(
+                row["run_id"],
+                str(row["started"])[:19],
+                row["kind"],
+                "[green]ok[/]" if row["ok"] else "[red]failed[/]",
+                human_duration(row["rto_seconds"]),
+                human_duration(row["rpo_seconds"]),
+                met,
+                "stand-in" if row["stand_in"] else "AWS",
+            )
+        con.print(table)
+        con.print(f"trend of the RTO: {trend(rows)}; chart: {index}")
+
+
+@app.command()
 def replicate(
     env: EnvOpt,
     source: Annotated[str, typer.Option("--from", help="The region to copy from.")],

@@ -31,6 +31,7 @@ from relight.render import Plan
 from relight.scheduler import DEFAULT_CONCURRENCY
 from relight.teardown import TeardownResult, environment_stacks
 from relight.teardown import teardown as delete_stacks
+from relight.verify import Check, verify
 
 STAND_IN_STACK_TIMEOUT = 120.0  # the stand-in creates stacks in well under a second
 AWS_STACK_TIMEOUT = 3600.0
@@ -180,13 +181,14 @@ class FailoverResult:
     discovery: Discovery
     outcome: Outcome
     planned: list[PlannedStack] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
     stale: list[Artifact] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
-        return self.outcome.ok
+        return self.outcome.ok and not any(c.result == "failed" for c in self.checks)
 
 
 Confirm = Callable[[list[PlannedStack]], bool]
@@ -220,6 +222,7 @@ def failover(
     confirm: Confirm | None = None,
     on_event: Event | None = None,
     events: bool = False,
+    verify_after: bool = True,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     clock: Callable[[], float] = time.monotonic,
 ) -> FailoverResult:
@@ -240,6 +243,11 @@ def failover(
     if confirm is not None and not confirm(planned):
         raise Declined("not confirmed; nothing was changed")
     outcome = deploy(stacks, plan, discovery, run_id=run_id, concurrency=concurrency)
+    checks = (
+        verify(conn.aws, plan, discovery, outcome, stand_in=conn.stand_in is not None)
+        if outcome.ok and verify_after
+        else []
+    )
     return FailoverResult(
         run_id=run_id,
         plan=plan,
@@ -247,6 +255,7 @@ def failover(
         discovery=discovery,
         outcome=outcome,
         planned=planned,
+        checks=checks,
         stale=checked.accepted_stale,
         notes=checked.notes,
         seconds=clock() - started,

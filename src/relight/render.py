@@ -26,7 +26,10 @@ MAX_PARAMETERS = 200
 MAX_OUTPUTS = 200
 MAX_INLINE_BODY = 51_200  # larger bodies are uploaded to S3 by the deploy step
 MAX_BODY = 1_000_000
-MAX_STACK_NAME = 128  # CloudFormation's limit for a template in S3
+MAX_STACK_NAME = 128
+# A blueprint Parameter holding a DNS record name (see blueprints/dns.py): prefixed with the
+# namespace in drills and test environments.
+RECORD_NAME = "RecordName"  # CloudFormation's limit for a template in S3
 
 
 @dataclass(frozen=True)
@@ -250,6 +253,10 @@ def build_plan(
             )
         template = _render(loaded, key, name, params)
         parameters = _split_params(loaded, key, template, params, purpose)
+        record = parameters.get(RECORD_NAME)
+        if namespace and isinstance(record, str):
+            # A drill or test copy never touches production's DNS name: it gets its own.
+            parameters[RECORD_NAME] = f"{namespace}.{record}"
         for param, value in parameters.items():
             if isinstance(value, OutputRef):
                 source = plan.stacks[value.stack]

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from relight.discovery import human_age
 from relight.operations import FailoverResult, artifact_rows
+from relight.verify import Check
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -48,6 +49,7 @@ def failover_json(result: FailoverResult) -> dict[str, Any]:
             for r in result.outcome.results.values()
         ],
         "skipped": result.plan.skipped,
+        "verification": [c.as_dict() for c in result.checks],
         "api_calls": result.outcome.api_calls,
         "throttled": result.outcome.throttled,
     }
@@ -83,6 +85,7 @@ def print_failover(con: Console, result: FailoverResult) -> None:
         users = ", ".join(row["used_by"]) or "[dim]no stack[/]"
         used.add_row(row["name"], row["id"], row["age"], rpo, source, users)
     con.print(used)
+    print_checks(con, result.checks)
     zones = ", ".join(f"{z['name']} = {z['id']}" for z in data["zones"])
     con.print(f"zones: {zones}")
     verdict = "[bold green]done[/]" if result.ok else "[bold red]FAILED[/]"
@@ -96,3 +99,22 @@ def print_failover(con: Console, result: FailoverResult) -> None:
         con.print(f"[red]{r.name}[/]: {r.reason}")
     if failed:
         con.print("Fix the cause, then rerun the same command: finished stacks are kept.")
+
+
+RESULT_COLOURS = {"passed": "green", "failed": "red", "not simulated locally": "yellow"}
+
+
+def print_checks(con: Console, checks: list[Check]) -> None:
+    """The verification table: what was checked, and with what result."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    if not checks:
+        return
+    table = Table(title="verification")
+    for column in ("stack", "check", "result", "detail"):
+        table.add_column(column)
+    for c in checks:
+        colour = RESULT_COLOURS.get(c.result, "dim")
+        table.add_row(c.stack or "", c.check, f"[{colour}]{c.result}[/]", escape(c.detail))
+    con.print(table)

@@ -1,0 +1,338 @@
+"""Fire drills: rebuild the environment in a drill namespace, verify it, tear it down, report.
+
+A drill runs the same steps as a failover (render, discover, preflight, deploy)
+into isolated stacks `<env>-drill-<id>-<stack>` with purpose `drill` (no
+termination protection, deletion protection off, the DNS record under a drill
+name), then verifies what it built (verify.py), then deletes it, always, also
+after a failure, unless asked to keep it. Every phase and every stack is timed:
+
+- RTO is from the start of the run to the moment the environment was verified;
+- RPO is each restored artifact's age at the moment its stack started: how much
+  data a real failover at that moment would have lost.
+
+Both are compared with the environment's objectives. The report (report.py)
+is written whatever happened, so a failed drill leaves its evidence too.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from relight.config import LoadedEnvironment
+from relight.deploy import Outcome, deploy
+from relight.discovery import Discovery
+from relight.environment import ArtifactRef
+from relight.errors import RelightError
+from relight.graph import dependency_graph
+from relight.operations import Connection, connect_stacks, discover_environment, new_run_id
+from relight.preflight import run_preflight
+from relight.render import Plan, build_plan, check_namespace, lint_plan
+from relight.report import SCHEMA, write_reports
+from relight.scheduler import DEFAULT_CONCURRENCY
+from relight.teardown import TeardownResult
+from relight.teardown import teardown as delete_stacks
+from relight.verify import Check, verified, verify
+
+STAND_IN_NOTE = (
+    "Timings are the local stand-in's (moto creates a stack in well under a second), "
+    "not AWS timings: they prove the run works, not how long recovery takes on AWS."
+)
+
+
+@dataclass
+class Phase:
+    name: str
+    start: datetime
+    end: datetime | None = None
+    status: str = "ok"  # ok, failed, skipped
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds() if self.end else 0.0
+
+
+class _Stop(Exception):
+    """A phase failed: later phases are skipped (teardown still runs)."""
+
+
+@dataclass
+class Run:
+    """What one drill (or failover) measured, phase by phase."""
+
+    loaded: LoadedEnvironment
+    conn: Connection
+    kind: str
+    run_id: str
+    namespace: str | None
+    now: Callable[[], datetime]
+    started: datetime
+    phases: list[Phase] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    plan: Plan | None = None
+    discovery: Discovery | None = None
+    outcome: Outcome | None = None
+    checks: list[Check] = field(default_factory=list)
+    verified_at: datetime | None = None
+    teardown: TeardownResult | None = None
+    teardown_status: str = "not run"
+    interrupted: bool = False
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[Phase]:
+        current = Phase(name, self.now())
+        self.phases.append(current)
+        try:
+            yield current
+        except RelightError as exc:
+            current.status = "failed"
+            self.problems.append(f"{name}: {exc}")
+            raise _Stop from exc
+        finally:
+            current.end = self.now()
+        if current.status == "failed":
+            raise _Stop
+
+    def skip_rest(self, names: tuple[str, ...]) -> None:
+        done = {p.name for p in self.phases}
+        for name in names:
+            if name not in done:
+                at = self.now()
+                self.phases.append(Phase(name, at, at, "skipped"))
+
+
+PHASES = ("render", "discover", "preflight", "deploy", "verify", "teardown")
+
+
+def drill(
+    loaded: LoadedEnvironment,
+    conn: Connection,
+    *,
+    drill_id: str | None = None,
+    keep: bool = False,
+    accept_stale: bool = False,
+    enforce_objectives: bool = True,
+    stack_timeout: float | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_event: Callable[[str, str, str], None] | None = None,
+    events: bool = False,
+    reports_dir: Path = Path("reports"),
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    clock: Callable[[], float] = time.monotonic,
+) -> tuple[dict[str, Any], list[Path]]:
+    """Rehearse a failover into the connection's region; the report and the files written."""
+    started = now()
+    run_id = drill_id or new_run_id(started)
+    run = Run(loaded, conn, "drill", run_id, check_namespace(f"drill-{run_id}"), now, started)
+    stacks = connect_stacks(
+        conn, on_event=on_event, events=events, timeout=stack_timeout, clock=clock
+    )
+    try:
+        _rebuild(run, stacks, accept_stale, concurrency)
+    except _Stop:
+        pass
+    except KeyboardInterrupt:
+        run.interrupted = True
+        run.problems.append("interrupted (Ctrl-C); the drill's stacks are torn down all the same")
+    if keep:
+        run.teardown_status = "kept"
+    else:  # always: also after a failure (it finds only this drill's stacks, by their tags)
+        try:
+            with run.phase("teardown"):
+                run.teardown = delete_stacks(
+                    stacks,
+                    loaded.env.name,
+                    dependency_graph(loaded.env),
+                    namespace=run.namespace,
+                    concurrency=concurrency,
+                )
+                run.teardown_status = "ok" if run.teardown.ok else "failed"
+                if not run.teardown.ok:
+                    run.phases[-1].status = "failed"
+                    run.problems.append(
+                        "teardown left behind: " + ", ".join(run.teardown.left_behind or ["?"])
+                    )
+        except _Stop:
+            run.teardown_status = "failed"
+    run.skip_rest(PHASES)
+    report = build_report(run, enforce_objectives=enforce_objectives)
+    paths = write_reports(report, reports_dir)
+    if run.interrupted:
+        raise KeyboardInterrupt
+    return report, paths
+
+
+def _rebuild(run: Run, stacks: Any, accept_stale: bool, concurrency: int) -> None:
+    conn, loaded = run.conn, run.loaded
+    with run.phase("render"):
+        run.plan = build_plan(
+            loaded,
+            conn.region,
+            purpose="drill",
+            namespace=run.namespace,
+            stand_in=conn.stand_in is not None,
+        )
+        lint_plan(run.plan)
+    with run.phase("discover"):
+        run.discovery = discover_environment(run.plan, conn, now=run.now)
+    with run.phase("preflight"):
+        run_preflight(run.plan, conn.aws, run.discovery, stacks, accept_stale=accept_stale)
+    with run.phase("deploy") as deploying:
+        run.outcome = deploy(
+            stacks, run.plan, run.discovery, run_id=run.run_id, concurrency=concurrency
+        )
+        for failed in run.outcome.failed():
+            if failed.action == "failed":
+                run.problems.append(f"deploy: {failed.name}: {failed.reason}")
+        if not run.outcome.ok:
+            deploying.status = "failed"
+    with run.phase("verify") as verifying:
+        run.checks = verify(
+            conn.aws, run.plan, run.discovery, run.outcome, stand_in=conn.stand_in is not None
+        )
+        if verified(run.checks):
+            run.verified_at = run.now()
+        else:
+            verifying.status = "failed"
+            run.problems += [
+                f"verify: {c.stack}: {c.check}: {c.detail}"
+                for c in run.checks
+                if c.result == "failed"
+            ]
+
+
+# the report --------------------------------------------------------------------------------
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _stacks(run: Run) -> list[dict[str, Any]]:
+    if run.plan is None:
+        return []
+    rows = []
+    for key, sp in run.plan.stacks.items():
+        result = run.outcome.results.get(key) if run.outcome else None
+        start = run.outcome.at(result.started) if run.outcome and result else None
+        end = run.outcome.at(result.ended) if run.outcome and result else None
+        rows.append(
+            {
+                "stack": key,
+                "name": sp.name,
+                "action": result.action if result else "skipped",
+                "status": result.status if result else "",
+                "start": _iso(start),
+                "end": _iso(end),
+                "seconds": round(result.seconds, 3) if result else 0.0,
+                "depends_on": list(sp.depends_on),
+                "reason": result.reason if result else "not started",
+            }
+        )
+    return rows
+
+
+def _artifacts(run: Run) -> list[dict[str, Any]]:
+    """Each restored artifact's age when the first stack using it started."""
+    if run.plan is None or run.discovery is None:
+        return []
+    rpo = run.loaded.env.objectives.rpo
+    rows = []
+    for name, artifact in run.discovery.artifacts.items():
+        users = [
+            key
+            for key, sp in run.plan.stacks.items()
+            if any(
+                isinstance(v, ArtifactRef) and v.artifact == name for v in sp.parameters.values()
+            )
+        ]
+        starts = [
+            run.outcome.at(run.outcome.results[k].started)
+            for k in users
+            if run.outcome and k in run.outcome.results and run.outcome.results[k].started
+        ]
+        restored = min((s for s in starts if s), default=None)
+        if restored is None:
+            continue  # not restored in this run (its stack was skipped or not built here)
+        age = (restored - artifact.data_time).total_seconds()
+        rows.append(
+            {
+                "name": name,
+                "kind": artifact.kind,
+                "id": artifact.id,
+                "source_id": artifact.source_id,
+                "source_region": artifact.source_region,
+                "data_time": artifact.data_time.isoformat(),
+                "restored_at": restored.isoformat(),
+                "age_seconds": round(age, 1),
+                "rpo_ok": age <= rpo,
+            }
+        )
+    return rows
+
+
+def build_report(run: Run, *, enforce_objectives: bool) -> dict[str, Any]:
+    """The report dict, schema relight.report/1 (docs/report.md)."""
+    objectives = run.loaded.env.objectives
+    artifacts = _artifacts(run)
+    rto = (run.verified_at - run.started).total_seconds() if run.verified_at else None
+    rpo = max((a["age_seconds"] for a in artifacts), default=None)
+    rto_met = rto <= objectives.rto if rto is not None else None
+    rpo_met = all(a["rpo_ok"] for a in artifacts) if artifacts else None
+    missed = rto_met is False or rpo_met is False
+    ok = (
+        not run.problems
+        and run.verified_at is not None
+        and run.teardown_status in ("ok", "kept", "not run")
+        and not (missed and enforce_objectives)
+    )
+    stand_in = run.conn.stand_in is not None
+    return {
+        "schema": SCHEMA,
+        "run_id": run.run_id,
+        "env": run.loaded.env.name,
+        "region": run.conn.region,
+        "kind": run.kind,
+        "namespace": run.namespace,
+        "stand_in": stand_in,
+        "timings_note": STAND_IN_NOTE if stand_in else "",
+        "started": run.started.isoformat(),
+        "ended": run.now().isoformat(),
+        "ok": ok,
+        "rto_seconds": round(rto, 3) if rto is not None else None,
+        "rpo_seconds": rpo,
+        "objectives": {
+            "rto_seconds": objectives.rto,
+            "rpo_seconds": objectives.rpo,
+            "rto_met": rto_met,
+            "rpo_met": rpo_met,
+            "enforced": enforce_objectives,
+        },
+        "phases": [
+            {
+                "name": p.name,
+                "start": _iso(p.start),
+                "end": _iso(p.end),
+                "seconds": round(p.seconds, 3),
+                "status": p.status,
+            }
+            for p in run.phases
+        ],
+        "stacks": _stacks(run),
+        "artifacts": artifacts,
+        "verification": [c.as_dict() for c in run.checks],
+        "teardown": {
+            "status": run.teardown_status,
+            "stacks": [
+                {"name": r.name, "status": r.status, "reason": r.reason}
+                for r in (run.teardown.results if run.teardown else [])
+            ],
+            "left_behind": run.teardown.left_behind if run.teardown else [],
+        },
+        "problems": list(run.problems),
+    }
