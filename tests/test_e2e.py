@@ -87,6 +87,10 @@ def test_failover_into_us_west_2_succeeds_and_says_it_is_local(world: dict[str, 
     for art in result["artifacts"]:
         assert art["source_region"] == "us-east-1", "each copy knows where it came from"
         assert art["rpo_ok"] is True
+    checks = {(c["stack"], c["check"]): c["result"] for c in result["verification"]}
+    assert checks[("web", "instances running")] == "passed"
+    assert checks[("web", "auto scaling group at desired capacity")] == "passed"
+    assert checks[("load_balancer", "targets healthy")] == "not simulated locally"
 
 
 def _outputs(world: dict[str, Any], stack: str) -> dict[str, str]:
@@ -202,6 +206,40 @@ def test_a_test_environment_is_launched_beside_the_failover_and_torn_down_alone(
     left = [s["StackName"] for s in cfn.describe_stacks()["Stacks"]]
     assert not [n for n in left if n.startswith("demo-qa-")]
     assert "demo-network" in left, "the failover stacks are untouched"
+
+
+def test_a_drill_rehearses_beside_the_failover_leaves_nothing_and_reports(
+    world: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    reports = tmp_path_factory.mktemp("reports")
+    run = relight(
+        world, "drill", "--env", "demo", "--region", "us-west-2", "--reports", str(reports)
+    )
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert "LOCAL STAND-IN" in run.stderr
+    assert "not AWS timings" in run.stdout
+    cfn = client(world, "cloudformation", "us-west-2")
+    names = [s["StackName"] for s in cfn.describe_stacks()["Stacks"]]
+    assert not [n for n in names if "-drill-" in n], "no drill stack is left behind"
+    assert "demo-network" in names, "the failover is untouched"
+    (run_dir,) = [p for p in (reports / "demo").iterdir() if p.is_dir()]
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["ok"] and report["stand_in"] and report["rto_seconds"] > 0
+    assert {p["name"] for p in report["phases"]} >= {"deploy", "verify", "teardown"}
+    assert "<svg" in (run_dir / "report.html").read_text()
+    assert (run_dir / "report.md").exists()
+    zones = client(world, "route53", "us-east-1").list_hosted_zones()["HostedZones"]
+    zone = next(z for z in zones if z["Name"] == "demo.example.com.")
+    records = client(world, "route53", "us-east-1").list_resource_record_sets(
+        HostedZoneId=zone["Id"]
+    )["ResourceRecordSets"]
+    assert not [r for r in records if "drill-" in r["Name"]], "the drill's record went with it"
+    listed = relight(world, "report", "--env", "demo", "--reports", str(reports), "--json")
+    assert listed.returncode == 0, listed.stderr
+    history = json.loads(listed.stdout)
+    assert [r["run_id"] for r in history["runs"]] == [report["run_id"]]
+    assert history["trend"] == "not enough drills"
+    assert (reports / "demo" / "index.html").exists()
 
 
 def test_a_region_without_copies_is_refused_and_nothing_is_built(world: dict[str, Any]) -> None:

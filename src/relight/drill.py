@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from relight.cloudformation import Stacks
 from relight.config import LoadedEnvironment
 from relight.deploy import Outcome, deploy
 from relight.discovery import Discovery
@@ -124,12 +125,16 @@ def drill(
     reports_dir: Path = Path("reports"),
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     clock: Callable[[], float] = time.monotonic,
+    stacks: Stacks | None = None,
 ) -> tuple[dict[str, Any], list[Path]]:
-    """Rehearse a failover into the connection's region; the report and the files written."""
+    """Rehearse a failover into the connection's region; the report and the files written.
+
+    `stacks` replaces the connection's CloudFormation (tests inject failures through it).
+    """
     started = now()
     run_id = drill_id or new_run_id(started)
     run = Run(loaded, conn, "drill", run_id, check_namespace(f"drill-{run_id}"), now, started)
-    stacks = connect_stacks(
+    stacks = stacks or connect_stacks(
         conn, on_event=on_event, events=events, timeout=stack_timeout, clock=clock
     )
     try:
@@ -154,9 +159,14 @@ def drill(
                 run.teardown_status = "ok" if run.teardown.ok else "failed"
                 if not run.teardown.ok:
                     run.phases[-1].status = "failed"
-                    run.problems.append(
-                        "teardown left behind: " + ", ".join(run.teardown.left_behind or ["?"])
-                    )
+                    run.problems += [
+                        f"teardown: {r.name}: {r.action}: {r.reason}"
+                        for r in run.teardown.results
+                        if not r.ok
+                    ]
+                    if run.teardown.left_behind:
+                        left = ", ".join(run.teardown.left_behind)
+                        run.problems.append(f"teardown left behind: {left}")
         except _Stop:
             run.teardown_status = "failed"
     run.skip_rest(PHASES)
@@ -167,7 +177,7 @@ def drill(
     return report, paths
 
 
-def _rebuild(run: Run, stacks: Any, accept_stale: bool, concurrency: int) -> None:
+def _rebuild(run: Run, stacks: Stacks, accept_stale: bool, concurrency: int) -> None:
     conn, loaded = run.conn, run.loaded
     with run.phase("render"):
         run.plan = build_plan(

@@ -1,0 +1,170 @@
+"""Drills: rebuild in a drill namespace, verify, always tear down, and report RTO and RPO.
+
+The happy path runs on moto in-process (create the AMI and snapshot, run the
+drill, look at what is left); failures come from the fake CloudFormation
+(fakes.py), injected through `drill(stacks=...)`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from conftest import MINIMAL
+from fakes import FakeClock, FakeCloudFormation
+from relight.aws import Aws, AwsTarget
+from relight.cloudformation import Stacks
+from relight.config import LoadedEnvironment, load_environment
+from relight.drill import drill
+from relight.operations import Connection
+
+
+def _seed() -> dict[str, str]:
+    ec2 = boto3.client("ec2", "us-west-2")
+    image = ec2.register_image(Name="web-1", RootDeviceName="/dev/xvda")["ImageId"]
+    ec2.create_tags(Resources=[image], Tags=[{"Key": "Role", "Value": "web"}])
+    volume = ec2.create_volume(AvailabilityZone="us-west-2a", Size=1)["VolumeId"]
+    snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+    ec2.create_tags(Resources=[snapshot], Tags=[{"Key": "Role", "Value": "web-data"}])
+    return {"ami": image, "snapshot": snapshot}
+
+
+@pytest.fixture
+def world(
+    write_env: Callable[[str], Path],
+) -> Iterator[tuple[LoadedEnvironment, Connection, dict[str, str]]]:
+    with mock_aws():
+        seeded = _seed()
+        loaded = load_environment(str(write_env(MINIMAL)), "us-west-2")
+        conn = Connection(Aws(AwsTarget()), "us-west-2", "123456789012")
+        yield loaded, conn, seeded
+
+
+def _moto_stacks() -> Stacks:
+    """moto's CloudFormation with the stand-in's janitor (moto leaves VPC leftovers on delete)."""
+    from relight.standin.janitor import clear_vpc_leftovers
+
+    ec2 = boto3.client("ec2", "us-west-2")
+    return Stacks(
+        boto3.client("cloudformation", "us-west-2"),
+        timeout=60,
+        janitor=lambda message: clear_vpc_leftovers(ec2, message),
+    )
+
+
+def _live_stacks() -> list[str]:
+    return [
+        s["StackName"]
+        for s in boto3.client("cloudformation", "us-west-2").describe_stacks()["Stacks"]
+    ]
+
+
+def test_a_drill_builds_verifies_tears_down_and_reports(world: Any, tmp_path: Path) -> None:
+    loaded, conn, seeded = world
+    report, paths = drill(loaded, conn, drill_id="t1", reports_dir=tmp_path, stacks=_moto_stacks())
+    assert report["ok"], report["problems"]
+    assert _live_stacks() == [], "the drill leaves no stacks behind"
+    assert [p["name"] for p in report["phases"]] == [
+        "render", "discover", "preflight", "deploy", "verify", "teardown",
+    ]  # fmt: skip
+    assert {p["status"] for p in report["phases"]} == {"ok"}
+    assert {s["name"] for s in report["stacks"]} == {
+        "shop-drill-t1-network", "shop-drill-t1-security", "shop-drill-t1-web",
+    }  # fmt: skip
+    assert all(s["start"] and s["end"] and s["start"] <= s["end"] for s in report["stacks"])
+    checks = {(c["check"], c["result"]) for c in report["verification"]}
+    assert ("instances running", "passed") in checks
+    assert ("instances made from the expected AMI", "passed") in checks
+    assert 0 < report["rto_seconds"] < 600
+    artifacts = {a["name"]: a for a in report["artifacts"]}
+    assert artifacts["web_ami"]["id"] == seeded["ami"]
+    assert 0 <= artifacts["web_ami"]["age_seconds"] < 600
+    assert report["objectives"] == {
+        "rto_seconds": 3600, "rpo_seconds": 14400, "rto_met": True, "rpo_met": True,
+        "enforced": True,
+    }  # fmt: skip
+    assert report["stand_in"] is False and report["timings_note"] == ""
+    assert [p.name for p in paths] == ["report.json", "report.md", "report.html", "index.html"]
+    assert json.loads(paths[0].read_text())["run_id"] == "t1"
+
+
+def test_a_missed_objective_fails_the_drill_unless_it_is_a_warning(
+    world: Any, tmp_path: Path
+) -> None:
+    loaded, conn, _ = world
+    start = datetime.now(UTC)
+    ticks = iter(range(10**6))
+    slow = lambda: start + timedelta(minutes=10 * next(ticks))  # noqa: E731  every step 10 min
+    report, _ = drill(
+        loaded, conn, drill_id="slow", reports_dir=tmp_path, now=slow, stacks=_moto_stacks()
+    )
+    assert report["objectives"]["rto_met"] is False
+    assert report["rto_seconds"] > 3600
+    assert not report["ok"]
+    warned, _ = drill(
+        loaded,
+        conn,
+        drill_id="warn",
+        reports_dir=tmp_path,
+        now=slow,
+        enforce_objectives=False,
+        stacks=_moto_stacks(),
+    )
+    assert warned["objectives"]["rto_met"] is False
+    assert warned["ok"], "a miss is a warning with enforce_objectives=False"
+
+
+def test_a_failed_deploy_still_tears_down_and_writes_the_report(world: Any, tmp_path: Path) -> None:
+    loaded, conn, _ = world
+    clock = FakeClock()
+    cfn = FakeCloudFormation({"shop-drill-t2-web": "fail"}, clock=clock)
+    stacks = Stacks(cfn, clock=clock, sleep=clock.sleep, timeout=600)
+    report, paths = drill(loaded, conn, drill_id="t2", reports_dir=tmp_path, stacks=stacks)
+    assert not report["ok"]
+    assert {p["name"]: p["status"] for p in report["phases"]} == {
+        "render": "ok", "discover": "ok", "preflight": "ok", "deploy": "failed",
+        "verify": "skipped", "teardown": "ok",
+    }  # fmt: skip
+    assert any("Instance1: The image id" in p for p in report["problems"])
+    assert report["rto_seconds"] is None, "never verified: no RTO"
+    assert report["teardown"]["status"] == "ok"
+    assert cfn.stacks == {}, "everything the drill made (and the rolled-back stack) is gone"
+    assert paths[2].exists()
+
+
+def test_a_failed_teardown_is_reported_and_fails_the_drill(world: Any, tmp_path: Path) -> None:
+    loaded, conn, _ = world
+    clock = FakeClock()
+    cfn = FakeCloudFormation(clock=clock)
+    stacks = Stacks(cfn, clock=clock, sleep=clock.sleep, timeout=60)
+    original = cfn.delete_stack
+
+    def stuck(StackName: str) -> None:
+        original(StackName)
+        if StackName.endswith("-network"):
+            cfn.behaviour[StackName] = "hang"
+
+    cfn.delete_stack = stuck  # type: ignore[method-assign]
+    report, _ = drill(loaded, conn, drill_id="t3", reports_dir=tmp_path, stacks=stacks)
+    assert not report["ok"]
+    assert report["teardown"]["status"] == "failed"
+    assert report["teardown"]["left_behind"] == ["shop-drill-t3-network"]
+
+
+def test_keep_leaves_the_drill_up_for_a_look(world: Any, tmp_path: Path) -> None:
+    loaded, conn, _ = world
+    report, _ = drill(
+        loaded, conn, drill_id="t4", keep=True, reports_dir=tmp_path, stacks=_moto_stacks()
+    )
+    assert report["ok"]
+    assert report["teardown"]["status"] == "kept"
+    assert sorted(_live_stacks()) == [
+        "shop-drill-t4-network", "shop-drill-t4-security", "shop-drill-t4-web",
+    ]  # fmt: skip
