@@ -322,6 +322,9 @@ def plan(
     accept_stale: Annotated[
         bool, typer.Option(help="Plan even with artifacts older than the RPO.")
     ] = False,
+    reports: Annotated[
+        Path, typer.Option("--reports", help="Past drills' reports, to refine the RTO forecast.")
+    ] = Path("reports"),
     json_out: JsonOpt = False,
     stand_in: StandInOpt = None,
     profile: ProfileOpt = None,
@@ -339,15 +342,46 @@ def plan(
         built = _build_plan(loaded, region, local, as_name)
         conn = _connect(loaded, region, local, profile, role_arn)
         _, planned, notes = plan_changes(built, conn, accept_stale=accept_stale)
+        predicted = _forecast(loaded, region, as_name, reports)
         if json_out:
             _print_json(
-                {"env": loaded.env.name, "region": region, "stacks": [asdict(p) for p in planned]}
+                {
+                    "env": loaded.env.name,
+                    "region": region,
+                    "stacks": [asdict(p) for p in planned],
+                    "forecast": predicted.as_dict(),
+                }
             )
             return
         con = _console()
         _print_plan(con, planned, f"plan for {built.env_name} in {region}", parameters=True)
         for note in notes:
             con.print(f"[dim]note: {_escape(note)}[/]")
+        _print_forecast(con, predicted, loaded.env.objectives.rto)
+
+
+def _forecast(loaded: LoadedEnvironment, region: str, as_name: str | None, reports: Path) -> Any:
+    """The RTO forecast for AWS (the full plan, even when acting on the stand-in)."""
+    from relight.forecast import drilled_seconds, forecast
+
+    history, drills = drilled_seconds(reports, loaded.env.name)
+    return forecast(_build_plan(loaded, region, False, as_name), history, drills)
+
+
+def _print_forecast(con: Console, predicted: Any, objective: float) -> None:
+    from relight.report import human_duration
+
+    within = "[green]within[/]" if predicted.seconds <= objective else "[red]OVER[/]"
+    source = (
+        f"{len(predicted.from_drills)} stack(s) timed by {predicted.drills} past AWS drill(s)"
+        if predicted.from_drills
+        else "typical creation times (no AWS drill recorded yet)"
+    )
+    con.print(
+        f"RTO forecast on AWS: {human_duration(predicted.seconds)} "
+        f"(critical path {' → '.join(predicted.critical_path)}; {source}); "
+        f"objective {human_duration(objective)}: {within}"
+    )
 
 
 def _build_plan(loaded: LoadedEnvironment, region: str, local: bool, as_name: str | None) -> Any:
