@@ -3,7 +3,9 @@ from __future__ import annotations
 import os
 import textwrap
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,3 +90,32 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     monkeypatch.setenv("RELIGHT_STATE_DIR", str(directory))
     yield directory
     standin.stop(directory)
+
+
+def moto_web_inputs(region: str = "us-west-2", tags: bool = False) -> Any:
+    """Inside mock_aws: an AMI and a data snapshot in `region`, and the Discovery that found them.
+
+    With `tags`, they carry MINIMAL's lookup tags (Role=web, Role=web-data), so discovery
+    itself can find them.
+    """
+    import boto3
+
+    from relight.discovery import Artifact, Discovery, Zone
+
+    ec2 = boto3.client("ec2", region)
+    image = ec2.register_image(Name="web-1", RootDeviceName="/dev/xvda")["ImageId"]
+    volume = ec2.create_volume(AvailabilityZone=f"{region}a", Size=1)["VolumeId"]
+    snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+    if tags:
+        ec2.create_tags(Resources=[image], Tags=[{"Key": "Role", "Value": "web"}])
+        ec2.create_tags(Resources=[snapshot], Tags=[{"Key": "Role", "Value": "web-data"}])
+    now = datetime.now(UTC)
+    return Discovery(
+        region=region,
+        at=now,
+        artifacts={
+            "web_ami": Artifact("web_ami", "ami", image, region, now, 1),
+            "web_data": Artifact("web_data", "ebs_snapshot", snapshot, region, now, 1),
+        },
+        zones=(Zone(f"{region}b", "usw2-az1"), Zone(f"{region}a", "usw2-az2")),
+    )

@@ -15,7 +15,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from conftest import MINIMAL
+from conftest import MINIMAL, moto_web_inputs
 from fakes import FakeClock, FakeCloudFormation
 from relight.cloudformation import Stacks, backoff
 from relight.config import load_environment
@@ -318,15 +318,9 @@ def test_a_failed_delete_keeps_what_it_needs_and_is_reported(write_env) -> None:
 
 def test_on_moto_stacks_are_created_with_relight_tags(write_env) -> None:  # type: ignore[no-untyped-def]
     with mock_aws():
+        inputs = moto_web_inputs()
+        image = inputs.artifacts["web_ami"].id
         ec2 = boto3.client("ec2", "us-west-2")
-        image = ec2.register_image(Name="web", RootDeviceName="/dev/xvda")["ImageId"]
-        volume = ec2.create_volume(AvailabilityZone="us-west-2a", Size=1)["VolumeId"]
-        snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
-        inputs = _inputs()
-        inputs.artifacts["web_ami"] = Artifact("web_ami", "ami", image, "us-west-2", inputs.at, 1)
-        inputs.artifacts["web_data"] = Artifact(
-            "web_data", "ebs_snapshot", snapshot, "us-west-2", inputs.at, 1
-        )
         cfn = boto3.client("cloudformation", "us-west-2")
         plan = _plan(write_env, MINIMAL.replace("name: shop", "name: shop\ntags: {team: ops}"))
         outcome = deploy(Stacks(cfn, timeout=30), plan, inputs, run_id="run-1")

@@ -17,7 +17,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from conftest import MINIMAL
+from conftest import MINIMAL, moto_web_inputs
 from fakes import FakeClock, FakeCloudFormation
 from relight.aws import Aws, AwsTarget
 from relight.cloudformation import Stacks
@@ -26,22 +26,13 @@ from relight.drill import drill
 from relight.operations import Connection
 
 
-def _seed() -> dict[str, str]:
-    ec2 = boto3.client("ec2", "us-west-2")
-    image = ec2.register_image(Name="web-1", RootDeviceName="/dev/xvda")["ImageId"]
-    ec2.create_tags(Resources=[image], Tags=[{"Key": "Role", "Value": "web"}])
-    volume = ec2.create_volume(AvailabilityZone="us-west-2a", Size=1)["VolumeId"]
-    snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
-    ec2.create_tags(Resources=[snapshot], Tags=[{"Key": "Role", "Value": "web-data"}])
-    return {"ami": image, "snapshot": snapshot}
-
-
 @pytest.fixture
 def world(
     write_env: Callable[[str], Path],
 ) -> Iterator[tuple[LoadedEnvironment, Connection, dict[str, str]]]:
     with mock_aws():
-        seeded = _seed()
+        inputs = moto_web_inputs(tags=True)
+        seeded = {"ami": inputs.artifacts["web_ami"].id}
         loaded = load_environment(str(write_env(MINIMAL)), "us-west-2")
         conn = Connection(Aws(AwsTarget()), "us-west-2", "123456789012")
         yield loaded, conn, seeded

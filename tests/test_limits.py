@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from conftest import MINIMAL
+from conftest import MINIMAL, moto_web_inputs
 from relight.bucket import TemplateBucket
 from relight.cloudformation import Stacks
 from relight.config import load_environment
 from relight.deploy import deploy
-from relight.discovery import Artifact, Discovery, Zone
 from relight.errors import RenderError
 from relight.render import MAX_INLINE_BODY, build_plan
 
@@ -93,20 +91,7 @@ def test_a_large_template_is_deployed_from_relights_own_bucket(write_env: WriteE
         load_environment(str(write_env(_with_instances(300))), "us-west-2"), "us-west-2"
     )
     with mock_aws():
-        ec2 = boto3.client("ec2", "us-west-2")
-        image = ec2.register_image(Name="web", RootDeviceName="/dev/xvda")["ImageId"]
-        volume = ec2.create_volume(AvailabilityZone="us-west-2a", Size=1)["VolumeId"]
-        snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
-        now = datetime.now(UTC)
-        inputs = Discovery(
-            region="us-west-2",
-            at=now,
-            artifacts={
-                "web_ami": Artifact("web_ami", "ami", image, "us-west-2", now, 1),
-                "web_data": Artifact("web_data", "ebs_snapshot", snapshot, "us-west-2", now, 1),
-            },
-            zones=(Zone("us-west-2b", "usw2-az1"), Zone("us-west-2a", "usw2-az2")),
-        )
+        inputs = moto_web_inputs()
         s3 = boto3.client("s3", "us-west-2")
         bucket = TemplateBucket(s3, "us-west-2", "123456789012")
         stacks = Stacks(

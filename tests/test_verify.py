@@ -7,33 +7,18 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from conftest import MINIMAL
+from conftest import MINIMAL, moto_web_inputs
 from relight.aws import Aws, AwsTarget
 from relight.cloudformation import Stacks
 from relight.config import load_environment
 from relight.deploy import deploy
-from relight.discovery import Artifact, Discovery, Zone
+from relight.discovery import Artifact, Discovery
 from relight.render import build_plan
 from relight.verify import verified, verify
 
 
 def _built(write_env: Any) -> tuple[Any, Discovery, Any]:
-    ec2 = boto3.client("ec2", "us-west-2")
-    image = ec2.register_image(Name="web", RootDeviceName="/dev/xvda")["ImageId"]
-    volume = ec2.create_volume(AvailabilityZone="us-west-2a", Size=1)["VolumeId"]
-    snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
-    from datetime import UTC, datetime
-
-    now = datetime.now(UTC)
-    found = Discovery(
-        region="us-west-2",
-        at=now,
-        artifacts={
-            "web_ami": Artifact("web_ami", "ami", image, "us-west-2", now, 1),
-            "web_data": Artifact("web_data", "ebs_snapshot", snapshot, "us-west-2", now, 1),
-        },
-        zones=(Zone("us-west-2a", "usw2-az2"), Zone("us-west-2b", "usw2-az1")),
-    )
+    found = moto_web_inputs()
     plan = build_plan(load_environment(str(write_env(MINIMAL)), "us-west-2"), "us-west-2")
     outcome = deploy(
         Stacks(boto3.client("cloudformation", "us-west-2"), timeout=30), plan, found, run_id="v"

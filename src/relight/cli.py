@@ -179,6 +179,11 @@ ConcurrencyOpt = Annotated[
     ),
 ]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+AcceptStaleOpt = Annotated[
+    bool, typer.Option(help="Go ahead even with artifacts older than the RPO (marked).")
+]
+StackTimeoutOpt = Annotated[float | None, typer.Option(help="Seconds to wait for one stack.")]
+ReportsOpt = Annotated[Path, typer.Option("--reports", help="The reports directory (drills).")]
 AsOpt = Annotated[
     str | None,
     typer.Option("--as", help="A test environment's name: stacks <env>-NAME-<stack> (see launch)."),
@@ -319,12 +324,8 @@ def plan(
     env: EnvOpt,
     region: RegionOpt,
     as_name: AsOpt = None,
-    accept_stale: Annotated[
-        bool, typer.Option(help="Plan even with artifacts older than the RPO.")
-    ] = False,
-    reports: Annotated[
-        Path, typer.Option("--reports", help="Past drills' reports, to refine the RTO forecast.")
-    ] = Path("reports"),
+    accept_stale: AcceptStaleOpt = False,
+    reports: ReportsOpt = Path("reports"),
     json_out: JsonOpt = False,
     stand_in: StandInOpt = None,
     profile: ProfileOpt = None,
@@ -430,12 +431,8 @@ def failover(
     env: EnvOpt,
     region: RegionOpt,
     yes: YesOpt = False,
-    accept_stale: Annotated[
-        bool, typer.Option(help="Restore even from artifacts older than the RPO (marked).")
-    ] = False,
-    stack_timeout: Annotated[
-        float | None, typer.Option(help="Seconds to wait for one stack.")
-    ] = None,
+    accept_stale: AcceptStaleOpt = False,
+    stack_timeout: StackTimeoutOpt = None,
     concurrency: ConcurrencyOpt = 8,
     json_out: JsonOpt = False,
     stand_in: StandInOpt = None,
@@ -458,12 +455,8 @@ def launch(
     as_name: Annotated[
         str, typer.Option("--as", help="The test environment's name: stacks <env>-NAME-<stack>.")
     ],
-    accept_stale: Annotated[
-        bool, typer.Option(help="Build even from artifacts older than the RPO (marked).")
-    ] = False,
-    stack_timeout: Annotated[
-        float | None, typer.Option(help="Seconds to wait for one stack.")
-    ] = None,
+    accept_stale: AcceptStaleOpt = False,
+    stack_timeout: StackTimeoutOpt = None,
     concurrency: ConcurrencyOpt = 8,
     json_out: JsonOpt = False,
     stand_in: StandInOpt = None,
@@ -545,22 +538,16 @@ def drill(
     drill_id: Annotated[
         str | None, typer.Option("--drill-id", help="Name the drill (default: a new run id).")
     ] = None,
-    accept_stale: Annotated[
-        bool, typer.Option(help="Rehearse even from artifacts older than the RPO (marked).")
-    ] = False,
+    accept_stale: AcceptStaleOpt = False,
     warn_only: Annotated[
         bool,
         typer.Option(
             "--objectives-as-warnings", help="A missed RTO or RPO warns instead of failing."
         ),
     ] = False,
-    stack_timeout: Annotated[
-        float | None, typer.Option(help="Seconds to wait for one stack.")
-    ] = None,
+    stack_timeout: StackTimeoutOpt = None,
     concurrency: ConcurrencyOpt = 8,
-    reports: Annotated[
-        Path, typer.Option("--reports", help="Where reports/<env>/<run>/ go.")
-    ] = Path("reports"),
+    reports: ReportsOpt = Path("reports"),
     json_out: JsonOpt = False,
     stand_in: StandInOpt = None,
     profile: ProfileOpt = None,
