@@ -71,3 +71,27 @@ def test_a_stack_that_was_not_built_is_a_failed_check(write_env: Any) -> None:
 
 def test_nothing_checked_is_not_verified() -> None:
     assert not verified([])
+
+
+def test_a_redirect_to_https_counts_as_an_answer_and_is_not_followed() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from relight.verify import _http_status
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(301)
+            self.send_header("Location", "https://127.0.0.1:1/health")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Redirecting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert _http_status(f"http://127.0.0.1:{server.server_port}/health") == 301
+        assert _http_status("http://127.0.0.1:1/nothing-listens") == 0
+    finally:
+        server.shutdown()

@@ -286,10 +286,19 @@ class Verifier:
         return "/"
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect (HTTP to HTTPS, when the listener has a certificate) is an answer in itself:
+    following it would meet a certificate for the site's name, not the load balancer's."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 def _http_status(url: str) -> int:
-    """The HTTP status of a GET (0 when nothing answers within 10 s)."""
+    """The HTTP status of a GET, redirects not followed (0 when nothing answers within 10 s)."""
+    opener = urllib.request.build_opener(_NoRedirect)
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:  # our own LB
+        with opener.open(url, timeout=10) as response:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)
