@@ -97,7 +97,9 @@ def environment(graph: dict[str, tuple[float, list[str]]], directory: Path) -> P
     return path
 
 
-def deploy_in_simulated_time(graph: dict[str, tuple[float, list[str]]]) -> tuple[float, int]:
+def deploy_in_simulated_time(
+    graph: dict[str, tuple[float, list[str]]], events: bool = False
+) -> tuple[float, int]:
     from datetime import UTC, datetime
 
     from fakes import FakeClock, FakeCloudFormation
@@ -114,7 +116,7 @@ def deploy_in_simulated_time(graph: dict[str, tuple[float, list[str]]]) -> tuple
     cfn = FakeCloudFormation(
         clock=clock, durations={plan.stacks[k].name: s for k, (s, _) in graph.items()}
     )
-    stacks = Stacks(cfn, clock=clock, sleep=clock.sleep, timeout=3600)
+    stacks = Stacks(cfn, clock=clock, sleep=clock.sleep, timeout=3600, events=events)
     outcome = deploy(stacks, plan, Discovery("us-west-2", datetime.now(UTC)), run_id="bench")
     assert outcome.ok, outcome.failed()
     return clock.now, outcome.api_calls
@@ -124,6 +126,7 @@ def main() -> None:
     best = critical_path(GRAPH)
     ours, calls = deploy_in_simulated_time(GRAPH)
     batched, batched_calls = deploy_in_simulated_time(levels(GRAPH))
+    _, watched_calls = deploy_in_simulated_time(GRAPH, events=True)
     n = len(GRAPH)
     print(f"{n} stacks, durations {min(s for s, _ in GRAPH.values()):.0f}-"
           f"{max(s for s, _ in GRAPH.values()):.0f} s (simulated time)")  # fmt: skip
@@ -132,6 +135,8 @@ def main() -> None:
           f"{calls} API calls, {calls / n:.1f} per stack")  # fmt: skip
     print(f"level by level:           {batched:7.0f} s  {batched / best:.3f}x  "
           f"{batched_calls} API calls, {batched_calls / n:.1f} per stack")  # fmt: skip
+    print(f"with the progress view reading each operation's events: {watched_calls} API calls, "
+          f"{watched_calls / n:.1f} per stack")  # fmt: skip
 
 
 if __name__ == "__main__":
