@@ -160,16 +160,19 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
-def _progress(names: list[str], title: str, json_out: bool) -> Any:
-    """The live table on a terminal, one line per event otherwise, nothing with --json."""
+@contextmanager
+def _progress(names: list[str], title: str, json_out: bool) -> Iterator[Any]:
+    """The live table on a terminal, one line per event otherwise, nothing (None) with --json."""
     from relight.progress import Lines, LiveTable
 
     err = _console(stderr=True)
     if json_out:
-        return None
-    if err.is_terminal:
-        return LiveTable(err, names, title)
-    return Lines(err)
+        yield None
+    elif err.is_terminal:
+        with LiveTable(err, names, title) as table:
+            yield table
+    else:
+        yield Lines(err)
 
 
 ConcurrencyOpt = Annotated[
@@ -501,8 +504,7 @@ def _deploy_command(
         _confirm(False, f"Deploy these {len(planned)} stacks in {region}?", "failover needs a yes")
         return True
 
-    progress = _progress([sp.name for sp in built.stacks.values()], title, json_out)
-    with progress if hasattr(progress, "__enter__") else _nothing():
+    with _progress([sp.name for sp in built.stacks.values()], title, json_out) as progress:
         result = run_failover(
             built,
             conn,
@@ -521,11 +523,6 @@ def _deploy_command(
         _banner(conn)
     if not result.ok:
         raise typer.Exit(1)
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
 
 
 @app.command()
@@ -564,8 +561,8 @@ def drill(
         loaded = _load(env, region)
         conn = _connect(loaded, region, _on_stand_in(loaded, stand_in), profile, role_arn)
         names = [f"{loaded.env.name}-drill-.../{key}" for key in loaded.order]
-        progress = _progress(names, f"drill of {loaded.env.name} in {region}", json_out)
-        with progress if hasattr(progress, "__enter__") else _nothing():
+        title = f"drill of {loaded.env.name} in {region}"
+        with _progress(names, title, json_out) as progress:
             report, paths = run_drill(
                 loaded,
                 conn,
@@ -770,8 +767,8 @@ def teardown(
             f"Delete {len(names)} stack(s) in {region}: {', '.join(names)}?",
             f"teardown would delete {len(names)} stack(s): {', '.join(names)}",
         )
-        progress = _progress(names, f"teardown of {what} in {region}", json_out)
-        with progress if hasattr(progress, "__enter__") else _nothing():
+        title = f"teardown of {what} in {region}"
+        with _progress(names, title, json_out) as progress:
             done = run_teardown(
                 loaded, conn, namespace=namespace, force=force, concurrency=concurrency,
                 on_event=progress,

@@ -117,7 +117,7 @@ def preview(
             row.action = "update?"
             row.note = f"decided after {', '.join(unknown)} exist (their outputs are parameters)"
         elif change_sets:
-            _compare(stacks, plan, discovery, sp, row, outputs, token)
+            _compare(stacks, plan, discovery, sp, stack, row, outputs, token)
         else:
             row.action = "update?"
             row.note = "a change set decides at deploy time: update, or no change"
@@ -129,6 +129,7 @@ def _compare(
     plan: Plan,
     discovery: Discovery,
     sp: StackPlan,
+    current: dict[str, Any],
     row: PlannedStack,
     outputs: dict[str, dict[str, str]],
     token: str,
@@ -142,7 +143,6 @@ def _compare(
         zone_names=discovery.zone_names(),
         outputs=outputs,
     )
-    current = stacks.state(sp.name) or {}
     tags = plan.tags(sp.key, "plan")
     tags["relight:run"] = tag_dict(current.get("Tags")).get("relight:run", "")
     try:
