@@ -370,3 +370,27 @@ def test_the_live_table_keeps_one_row_per_stack_with_state_elapsed_and_latest_ev
     network = next(line for line in lines if "shop-network" in line)
     assert "CREATE_COMPLETE" in network and "4.5 s" in network
     assert "waiting" in next(line for line in lines if "shop-web" in line)
+
+
+def test_throttled_event_reads_during_an_update_do_not_fail_it(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake()
+    plan = _plan(write_env, MINIMAL)
+    deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
+    refused = iter([True, True, True] + [False] * 10**6)
+    cfn.throttle = lambda operation: operation == "DescribeStackEvents" and next(refused)
+    newer = _inputs()
+    newer.artifacts["web_ami"] = Artifact("web_ami", "ami", "ami-0456", "us-west-2", newer.at, 1)
+    outcome = deploy(_stacks(cfn, clock), plan, newer, run_id="r2")
+    assert outcome.results["web"].action == "updated", outcome.results["web"].reason
+    assert outcome.throttled == 3
+
+
+def test_a_change_set_that_is_never_described_times_out(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake()
+    plan = _plan(write_env, MINIMAL)
+    deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
+    cfn.throttle = lambda operation: operation == "DescribeChangeSet"
+    outcome = deploy(_stacks(cfn, clock, timeout=60), plan, _inputs(), run_id="r2")
+    network = outcome.results["network"]
+    assert (network.action, network.status) == ("failed", "TIMED_OUT")
+    assert clock.now < 120

@@ -117,24 +117,44 @@ class Stacks:
 
     # single calls ------------------------------------------------------------------------------
 
-    def call(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
-        """One API call; None when the stack does not exist; AwsError (or Throttled) otherwise."""
+    @contextlib.contextmanager
+    def _translated(self, what: str) -> Iterator[None]:
+        """botocore's errors as relight's: Throttled, or AwsError naming the call."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        self.calls += 1
         try:
-            return fn(**kwargs)
+            yield
         except ClientError as exc:
             error = exc.response.get("Error", {})
             code, message = error.get("Code", ""), error.get("Message", "")
-            if code == "ValidationError" and "does not exist" in message:
-                return None
             if code in THROTTLING:
                 self.throttled += 1
                 raise Throttled(f"{what}: {code}: {message}") from exc
             raise AwsError(f"{what}: {code}: {message}") from exc
         except BotoCoreError as exc:
             raise AwsError(f"{what}: {exc}") from exc
+
+    def call(
+        self, what: str, fn: Callable[..., Any], *, missing_ok: bool = False, **kwargs: Any
+    ) -> Any:
+        """One API call; AwsError (or Throttled) when it fails. With `missing_ok`, a stack
+        that does not exist is None instead (for reads and deletes, where that is an answer)."""
+        from botocore.exceptions import ClientError
+
+        self.calls += 1
+        try:
+            with self._translated(what):
+                return fn(**kwargs)
+        except AwsError as exc:
+            cause = exc.__cause__
+            if (
+                missing_ok
+                and isinstance(cause, ClientError)
+                and cause.response.get("Error", {}).get("Code") == "ValidationError"
+                and "does not exist" in cause.response["Error"].get("Message", "")
+            ):
+                return None
+            raise
 
     def patiently(self, attempt: Callable[[], T]) -> Task[T]:
         """Run `attempt`, waiting out throttling (with backoff, up to the timeout)."""
@@ -151,13 +171,19 @@ class Stacks:
                     ) from exc
                 yield next(delays)
 
-    def send(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Task[Any]:
-        """One call that changes something, retried while throttled."""
-        return (yield from self.patiently(lambda: self.call(what, fn, **kwargs)))
+    def send(
+        self, what: str, fn: Callable[..., Any], *, missing_ok: bool = False, **kwargs: Any
+    ) -> Task[Any]:
+        """One call, retried while throttled."""
+        return (
+            yield from self.patiently(lambda: self.call(what, fn, missing_ok=missing_ok, **kwargs))
+        )
 
     def state(self, name: str) -> dict[str, Any] | None:
         """The stack as DescribeStacks shows it, or None if there is no such stack."""
-        found = self.call(f"describe stack {name}", self.cfn.describe_stacks, StackName=name)
+        found = self.call(
+            f"describe stack {name}", self.cfn.describe_stacks, missing_ok=True, StackName=name
+        )
         if not found or not found.get("Stacks"):
             return None
         stack: dict[str, Any] = found["Stacks"][0]
@@ -167,15 +193,19 @@ class Stacks:
         """Every live stack in the region (one paginated listing)."""
         stacks: list[dict[str, Any]] = []
         paginator = self.cfn.get_paginator("describe_stacks")
-        for page in paginator.paginate():
-            self.calls += 1
-            stacks.extend(s for s in page["Stacks"] if s["StackStatus"] != "DELETE_COMPLETE")
+        with self._translated("list stacks"):
+            for page in paginator.paginate():
+                self.calls += 1
+                stacks.extend(s for s in page["Stacks"] if s["StackStatus"] != "DELETE_COMPLETE")
         return stacks
 
     def newest_event(self, name: str) -> str | None:
         """The id of the stack's newest event: the mark before an operation starts."""
         page = self.call(
-            f"describe events of {name}", self.cfn.describe_stack_events, StackName=name
+            f"describe events of {name}",
+            self.cfn.describe_stack_events,
+            missing_ok=True,
+            StackName=name,
         )
         events = (page or {}).get("StackEvents", [])
         return events[0]["EventId"] if events else None
@@ -208,12 +238,16 @@ class Stacks:
 
     def first_failure(self, name: str, mark: str | None) -> str:
         """The first failed resource of the operation after `mark`, with CloudFormation's reason."""
-        for event in self.events_since(name, mark):
+        try:
+            events = self.events_since(name, mark)
+        except AwsError as exc:  # the failure stands; only its explanation is missing
+            return f"no failure reason readable ({exc.message})"
+        for event in events:
             if event["ResourceStatus"].endswith("_FAILED") and event.get("ResourceStatusReason"):
                 return f"{event['LogicalResourceId']}: {event['ResourceStatusReason']}"
         return "no failure reason recorded"
 
-    def template_argument(self, name: str, body: str) -> dict[str, str]:
+    def template_argument(self, name: str, body: str) -> dict[str, Any]:
         """TemplateBody inline, or TemplateURL for a body over CloudFormation's inline limit."""
         if len(body.encode()) <= MAX_INLINE_BODY:
             return {"TemplateBody": body}
@@ -274,14 +308,12 @@ class Stacks:
                     "describe change set", self.cfn.describe_change_set, ChangeSetName=arn
                 )
             except Throttled:
-                continue
-            if found is None:
-                raise DeployError(f"change set {arn} disappeared")
+                found = {"Status": "THROTTLED"}
             if found["Status"] in ("CREATE_COMPLETE", "FAILED", "DELETE_COMPLETE"):
                 changes = list(found.get("Changes", []))
                 token = found.get("NextToken")
                 while token:
-                    page = self.call(
+                    page = yield from self.send(
                         "describe change set",
                         self.cfn.describe_change_set,
                         ChangeSetName=arn,
@@ -301,7 +333,7 @@ class Stacks:
     def delete(self, name: str, *, force: bool = False) -> Task[None]:
         """Delete a stack and wait until it is gone; DeployError when the delete failed."""
         started = self.clock()
-        mark = self.newest_event(name)
+        mark = yield from self.patiently(lambda: self.newest_event(name))
         if force and self.lifts_protection:
             yield from self.send(
                 f"lift termination protection of {name}",
@@ -311,7 +343,9 @@ class Stacks:
             )
             self.on_event(name, "PROTECTION_LIFTED", "termination protection lifted (--force)")
         try:
-            yield from self.send(f"delete stack {name}", self.cfn.delete_stack, StackName=name)
+            yield from self.send(
+                f"delete stack {name}", self.cfn.delete_stack, missing_ok=True, StackName=name
+            )
         except AwsError as exc:
             cleared = self.janitor(exc.message) if self.janitor else None
             if not cleared:

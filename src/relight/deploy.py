@@ -118,7 +118,7 @@ class _Run:
             result.action, result.status, result.reason = "failed", "TIMED_OUT", exc.message
         except (DeployError, AwsError) as exc:
             result.action, result.reason = "failed", exc.message
-            result.status = result.status or "NOT_STARTED"
+            result.status = result.status or "FAILED"
         result.ended = self.stacks.clock()
         self.outputs[key] = result.outputs
         if result.ok:
@@ -220,7 +220,7 @@ class _Run:
                 return self._unchanged(result, existing)
             raise DeployError(f"stack {sp.name}: the change set failed: {reason}")
         result.changes = describe_changes(described["Changes"])
-        mark = s.newest_event(sp.name)
+        mark = yield from s.patiently(lambda: s.newest_event(sp.name))
         started = s.clock()
         yield from s.send(
             f"execute change set for {sp.name}", s.cfn.execute_change_set, ChangeSetName=made["Id"]

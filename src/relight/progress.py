@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def colour_of(status: str) -> str:
-    if "FAIL" in status or "ROLLBACK" in status or status in ("TIMED_OUT", "DELETE_FAILED"):
+    if any(word in status for word in ("FAIL", "ROLLBACK", "REFUSED", "TIMED_OUT", "GONE")):
         return "red"
     if status.endswith("_COMPLETE"):
         return "green"
