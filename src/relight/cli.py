@@ -193,15 +193,15 @@ AsOpt = Annotated[
 ]
 
 
-def _confirm(yes: bool, question: str, what: str) -> None:
-    """Ask on a terminal; without one, --yes is the only way on."""
+def _confirm(yes: bool, question: str, what: str) -> bool:
+    """Ask on a terminal; without one, --yes is the only way on. The answer."""
     from relight.errors import InputError
 
     if yes:
-        return
+        return True
     if not sys.stdin.isatty():
         raise InputError(f"{what}; no terminal to ask on", hint="pass --yes to confirm")
-    typer.confirm(question, abort=True)
+    return typer.confirm(question)
 
 
 # Commands ------------------------------------------------------------------------------------
@@ -501,8 +501,8 @@ def _deploy_command(
 
     def confirm(planned: list[Any]) -> bool:
         _print_plan(_console(stderr=True), planned, f"plan: {title}", parameters=False)
-        _confirm(False, f"Deploy these {len(planned)} stacks in {region}?", "failover needs a yes")
-        return True
+        question = f"Deploy these {len(planned)} stacks in {region}?"
+        return _confirm(False, question, "failover needs a yes")
 
     with _progress([sp.name for sp in built.stacks.values()], title, json_out) as progress:
         result = run_failover(
@@ -554,13 +554,19 @@ def drill(
     """Rehearse a failover: build a drill copy, verify it, tear it down, report RTO and RPO."""
     with _errors(debug):
         from relight.drill import drill as run_drill
-        from relight.render import check_namespace
+        from relight.operations import new_run_id
+        from relight.render import check_namespace, stack_name
 
-        if drill_id is not None:
-            check_namespace(f"drill-{drill_id}")
+        drill_id = drill_id or new_run_id()
+        namespace = check_namespace(f"drill-{drill_id}")
         loaded = _load(env, region)
-        conn = _connect(loaded, region, _on_stand_in(loaded, stand_in), profile, role_arn)
-        names = [f"{loaded.env.name}-drill-.../{key}" for key in loaded.order]
+        local = _on_stand_in(loaded, stand_in)
+        conn = _connect(loaded, region, local, profile, role_arn)
+        names = [
+            stack_name(loaded.env.name, key, namespace)
+            for key in loaded.order
+            if not (local and loaded.env.stacks[key].stand_in_skip)
+        ]
         title = f"drill of {loaded.env.name} in {region}"
         with _progress(names, title, json_out) as progress:
             report, paths = run_drill(
@@ -589,7 +595,7 @@ def drill(
 def _print_drill(con: Console, report: dict[str, Any], paths: list[Path]) -> None:
     from rich.table import Table
 
-    from relight.report import human_duration
+    from relight.report import human_duration, objective_rows
 
     phases = Table(title=f"drill {report['run_id']} of {report['env']} in {report['region']}")
     for column in ("phase", "status", "time"):
@@ -602,17 +608,10 @@ def _print_drill(con: Console, report: dict[str, Any], paths: list[Path]) -> Non
     from relight.verify import Check
 
     print_checks(con, [Check(**c) for c in report["verification"]])
-    goals = report["objectives"]
-    for name, measured, target, met in (
-        ("RTO", report["rto_seconds"], goals["rto_seconds"], goals["rto_met"]),
-        ("RPO", report["rpo_seconds"], goals["rpo_seconds"], goals["rpo_met"]),
-    ):
-        verdict = {True: "[green]met[/]", False: "[red]MISSED[/]"}.get(
-            met, "[yellow]not measured[/]"
-        )
-        con.print(
-            f"{name}: {human_duration(measured)} (objective {human_duration(target)}): {verdict}"
-        )
+    colours = {"ok": "green", "failed": "red", "warn": "yellow"}
+    for name, target, measured, verdict, css in objective_rows(report):
+        shown = f"[{colours.get(css, 'dim')}]{verdict}[/]"
+        con.print(f"{name}: {measured} (objective {target}): {shown}")
     if report["timings_note"]:
         con.print(f"[yellow]{_escape(report['timings_note'])}[/]")
     teardown = report["teardown"]
@@ -628,9 +627,7 @@ def _print_drill(con: Console, report: dict[str, Any], paths: list[Path]) -> Non
 @app.command()
 def report(
     env: EnvOpt,
-    reports: Annotated[Path, typer.Option("--reports", help="The reports directory.")] = Path(
-        "reports"
-    ),
+    reports: ReportsOpt = Path("reports"),
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -638,13 +635,11 @@ def report(
     with _errors(debug):
         from rich.table import Table
 
-        from relight.report import history, human_duration, render_index, trend
+        from relight.report import history, human_duration, trend, write_index
 
-        name = Path(env).stem
+        name = _load(env, None).env.name  # drills file their reports under the env's name
         rows = history(reports, name)
-        index = reports / name / "index.html"
-        if rows:
-            index.write_text(render_index(name, rows), encoding="utf-8")
+        index = write_index(reports, name) if rows else reports / name / "index.html"
         if json_out:
             _print_json({"env": name, "runs": rows, "trend": trend(rows)})
             return
@@ -748,30 +743,32 @@ def teardown(
 ) -> None:
     """Delete the stacks relight made for the environment in --region. Never AMIs or snapshots."""
     with _errors(debug):
-        from relight.operations import stacks_to_delete
+        from relight.operations import Declined, stacks_to_delete
         from relight.operations import teardown as run_teardown
         from relight.render import check_namespace
 
         namespace = check_namespace(as_name) if as_name else None
         loaded = _load(env, region)
         conn = _connect(loaded, region, stand_in, profile, role_arn)
-        names = [s["StackName"] for s in stacks_to_delete(loaded, conn, namespace)]
+        found = stacks_to_delete(loaded, conn, namespace)
+        names = [s["StackName"] for s in found]
         what = f"{loaded.env.name}" + (f" --as {as_name}" if as_name else "")
         if not names:
             _console(stderr=True).print(f"no stacks of {what} in {region}; nothing to do")
             if json_out:
                 _print_json({"deleted": [], "failed": [], "left_behind": []})
             return
-        _confirm(
+        if not _confirm(
             yes,
             f"Delete {len(names)} stack(s) in {region}: {', '.join(names)}?",
             f"teardown would delete {len(names)} stack(s): {', '.join(names)}",
-        )
+        ):
+            raise Declined("not confirmed; nothing was deleted")
         title = f"teardown of {what} in {region}"
         with _progress(names, title, json_out) as progress:
             done = run_teardown(
                 loaded, conn, namespace=namespace, force=force, concurrency=concurrency,
-                on_event=progress,
+                on_event=progress, confirmed=found,
             )  # fmt: skip
         failed = [r for r in done.results if not r.ok]
         if json_out:

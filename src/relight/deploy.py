@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from relight.aws import tag_dict, tag_list
@@ -85,11 +85,13 @@ class Outcome:
         return [r for r in self.results.values() if not r.ok]
 
     def at(self, reading: float | None) -> datetime | None:
-        from datetime import timedelta
-
         if reading is None:
             return None
         return self.origin_at + timedelta(seconds=reading - self.origin)
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def blocked_result(name: str, key: str, failed: list[str], why: str) -> StackResult:

@@ -26,9 +26,8 @@ from typing import Any
 
 from relight.cloudformation import Stacks
 from relight.config import LoadedEnvironment
-from relight.deploy import Outcome, deploy
+from relight.deploy import Outcome, deploy, iso
 from relight.discovery import Discovery
-from relight.environment import ArtifactRef
 from relight.errors import RelightError
 from relight.graph import dependency_graph
 from relight.operations import Connection, connect_stacks, discover_environment, new_run_id
@@ -64,11 +63,10 @@ class _Stop(Exception):
 
 @dataclass
 class Run:
-    """What one drill (or failover) measured, phase by phase."""
+    """What one drill measured, phase by phase."""
 
     loaded: LoadedEnvironment
     conn: Connection
-    kind: str
     run_id: str
     namespace: str | None
     now: Callable[[], datetime]
@@ -90,9 +88,10 @@ class Run:
         self.phases.append(current)
         try:
             yield current
-        except RelightError as exc:
+        except Exception as exc:  # any failure: recorded, later phases skipped, teardown still runs
             current.status = "failed"
-            self.problems.append(f"{name}: {exc}")
+            detail = str(exc) if isinstance(exc, RelightError) else f"{type(exc).__name__}: {exc}"
+            self.problems.append(f"{name}: {detail}")
             raise _Stop from exc
         finally:
             current.end = self.now()
@@ -133,7 +132,7 @@ def drill(
     """
     started = now()
     run_id = drill_id or new_run_id(started)
-    run = Run(loaded, conn, "drill", run_id, check_namespace(f"drill-{run_id}"), now, started)
+    run = Run(loaded, conn, run_id, check_namespace(f"drill-{run_id}"), now, started)
     stacks = stacks or connect_stacks(
         conn, on_event=on_event, events=events, timeout=stack_timeout, clock=clock
     )
@@ -148,7 +147,7 @@ def drill(
         run.teardown_status = "kept"
     else:  # always: also after a failure (it finds only this drill's stacks, by their tags)
         try:
-            with run.phase("teardown"):
+            with run.phase("teardown") as tearing_down:
                 run.teardown = delete_stacks(
                     stacks,
                     loaded.env.name,
@@ -158,7 +157,7 @@ def drill(
                 )
                 run.teardown_status = "ok" if run.teardown.ok else "failed"
                 if not run.teardown.ok:
-                    run.phases[-1].status = "failed"
+                    tearing_down.status = "failed"
                     run.problems += [
                         f"teardown: {r.name}: {r.action}: {r.reason}"
                         for r in run.teardown.results
@@ -219,10 +218,6 @@ def _rebuild(run: Run, stacks: Stacks, accept_stale: bool, concurrency: int) -> 
 # the report --------------------------------------------------------------------------------
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
-
-
 def _stacks(run: Run) -> list[dict[str, Any]]:
     if run.plan is None:
         return []
@@ -237,8 +232,8 @@ def _stacks(run: Run) -> list[dict[str, Any]]:
                 "name": sp.name,
                 "action": result.action if result else "skipped",
                 "status": result.status if result else "",
-                "start": _iso(start),
-                "end": _iso(end),
+                "start": iso(start),
+                "end": iso(end),
                 "seconds": round(result.seconds, 3) if result else 0.0,
                 "depends_on": list(sp.depends_on),
                 "reason": result.reason if result else "not started",
@@ -249,24 +244,21 @@ def _stacks(run: Run) -> list[dict[str, Any]]:
 
 def _artifacts(run: Run) -> list[dict[str, Any]]:
     """Each restored artifact's age when the first stack using it started."""
-    if run.plan is None or run.discovery is None:
+    if run.plan is None or run.discovery is None or run.outcome is None:
         return []
     rpo = run.loaded.env.objectives.rpo
+    outcome = run.outcome
+    results = outcome.results
     rows = []
     for name, artifact in run.discovery.artifacts.items():
-        users = [
-            key
-            for key, sp in run.plan.stacks.items()
-            if any(
-                isinstance(v, ArtifactRef) and v.artifact == name for v in sp.parameters.values()
-            )
-        ]
         starts = [
-            run.outcome.at(run.outcome.results[k].started)
-            for k in users
-            if run.outcome and k in run.outcome.results and run.outcome.results[k].started
+            outcome.at(results[key].started)
+            for key in run.plan.stacks
+            if run.loaded.env.stacks[key].uses_artifact(name)
+            and key in results
+            and results[key].started is not None
         ]
-        restored = min((s for s in starts if s), default=None)
+        restored = min((s for s in starts if s is not None), default=None)
         if restored is None:
             continue  # not restored in this run (its stack was skipped or not built here)
         age = (restored - artifact.data_time).total_seconds()
@@ -307,7 +299,7 @@ def build_report(run: Run, *, enforce_objectives: bool) -> dict[str, Any]:
         "run_id": run.run_id,
         "env": run.loaded.env.name,
         "region": run.conn.region,
-        "kind": run.kind,
+        "kind": "drill",
         "namespace": run.namespace,
         "stand_in": stand_in,
         "timings_note": STAND_IN_NOTE if stand_in else "",
@@ -326,8 +318,8 @@ def build_report(run: Run, *, enforce_objectives: bool) -> dict[str, Any]:
         "phases": [
             {
                 "name": p.name,
-                "start": _iso(p.start),
-                "end": _iso(p.end),
+                "start": iso(p.start),
+                "end": iso(p.end),
                 "seconds": round(p.seconds, 3),
                 "status": p.status,
             }

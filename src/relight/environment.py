@@ -239,6 +239,10 @@ class StackSpec(_Strict):
         every = {**self.params, **self.stand_in_params}
         return [(k, v) for k, v in every.items() if isinstance(v, OutputRef)]
 
+    def uses_artifact(self, name: str) -> bool:
+        every = {**self.params, **self.stand_in_params}
+        return any(isinstance(v, ArtifactRef) and v.artifact == name for v in every.values())
+
     def dependencies(self) -> set[str]:
         """Explicit `depends_on` plus the stacks whose outputs this one reads."""
         return set(self.depends_on) | {ref.stack for _, ref in self.output_refs()}

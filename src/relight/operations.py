@@ -161,9 +161,7 @@ def artifact_rows(loaded: LoadedEnvironment, discovery: Discovery) -> list[dict[
                 "source_id": art.source_id,
                 "candidates": art.candidates,
                 "used_by": sorted(
-                    key
-                    for key, spec in loaded.env.stacks.items()
-                    if any(getattr(v, "artifact", None) == name for v in spec.params.values())
+                    key for key, spec in loaded.env.stacks.items() if spec.uses_artifact(name)
                 ),
             }
         )
@@ -180,7 +178,6 @@ class FailoverResult:
     conn: Connection
     discovery: Discovery
     outcome: Outcome
-    planned: list[PlannedStack] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     stale: list[Artifact] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -239,8 +236,7 @@ def failover(
     )
     discovery = discover_environment(plan, conn, now=now)
     checked = run_preflight(plan, conn.aws, discovery, stacks, accept_stale=accept_stale)
-    planned = preview(stacks, plan, discovery, change_sets=confirm is not None)
-    if confirm is not None and not confirm(planned):
+    if confirm is not None and not confirm(preview(stacks, plan, discovery)):
         raise Declined("not confirmed; nothing was changed")
     outcome = deploy(stacks, plan, discovery, run_id=run_id, concurrency=concurrency)
     checks = (
@@ -254,7 +250,6 @@ def failover(
         conn=conn,
         discovery=discovery,
         outcome=outcome,
-        planned=planned,
         checks=checks,
         stale=checked.accepted_stale,
         notes=checked.notes,
@@ -317,6 +312,7 @@ def teardown(
     force: bool = False,
     concurrency: int = DEFAULT_CONCURRENCY,
     on_event: Event | None = None,
+    confirmed: list[dict[str, Any]] | None = None,
 ) -> TeardownResult:
     return delete_stacks(
         connect_stacks(conn, on_event=on_event),
@@ -325,6 +321,7 @@ def teardown(
         namespace=namespace,
         force=force,
         concurrency=concurrency,
+        confirmed=confirmed,
     )
 
 

@@ -75,9 +75,14 @@ def write_reports(report: Report, reports_dir: Path) -> list[Path]:
         _write(run_dir / "report.md", render_markdown(report)),
         _write(run_dir / "report.html", render_html(report)),
     ]
-    rows = history(reports_dir, env)
-    written.append(_write(reports_dir / env / "index.html", render_index(env, rows)))
+    written.append(write_index(reports_dir, env))
     return written
+
+
+def write_index(reports_dir: Path, env: str) -> Path:
+    """(Re)write `reports_dir/<env>/index.html` from every report there."""
+    env = _safe_name(env, "env")
+    return _write(reports_dir / env / "index.html", render_index(env, history(reports_dir, env)))
 
 
 def history(reports_dir: Path, env: str) -> list[Row]:
@@ -246,7 +251,7 @@ def _stand_in_note(report: Report) -> str | None:
     return note or "Timings are the local stand-in's, not AWS timings."
 
 
-def _objective_rows(report: Report) -> list[tuple[str, str, str, str, str]]:
+def objective_rows(report: Report) -> list[tuple[str, str, str, str, str]]:
     """(name, target, measured, verdict, css class) for RTO and RPO."""
     objectives = report.get("objectives") or {}
     enforced = objectives.get("enforced", True)
@@ -312,7 +317,7 @@ def render_markdown(report: Report) -> str:
 
 
 def _md_sections(report: Report) -> list[tuple[str, list[str]]]:
-    objectives = [(n, t, m, v) for n, t, m, v, _ in _objective_rows(report)]
+    objectives = [(n, t, m, v) for n, t, m, v, _ in objective_rows(report)]
     phases = [
         (p.get("name"), p.get("status"), human_duration(p.get("seconds")))
         for p in _list(report, "phases")
@@ -502,7 +507,7 @@ def _html_objectives(report: Report) -> str:
     cards = [
         f'<div class="objective {css}" data-objective="{name.lower()}">'
         f"<b>{name} {_h(verdict)}</b><br>measured {_h(measured)} · target {_h(target)}</div>"
-        for name, target, measured, verdict, css in _objective_rows(report)
+        for name, target, measured, verdict, css in objective_rows(report)
     ]
     objectives = report.get("objectives") or {}
     if objectives.get("enforced") is False:

@@ -56,7 +56,6 @@ class Scheduler(Generic[R]):
         concurrency: int = DEFAULT_CONCURRENCY,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        priority: Sequence[str] = (),
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -67,8 +66,8 @@ class Scheduler(Generic[R]):
         self.concurrency = concurrency
         self.clock = clock
         self.sleep = sleep
-        # Ready nodes start in this order (the plan's order), so runs are repeatable.
-        self.rank = {node: i for i, node in enumerate(priority or list(needs))}
+        # Ready nodes start in the order `needs` lists them (the plan's), so runs are repeatable.
+        self.rank = {node: i for i, node in enumerate(needs)}
 
     def run(self) -> dict[str, R]:
         sorter = graphlib.TopologicalSorter(self.needs)
@@ -87,13 +86,12 @@ class Scheduler(Generic[R]):
         try:
             while sorter.is_active():
                 ready.extend(sorter.get_ready())
-                ready.sort(key=lambda n: self.rank.get(n, len(self.rank)))
+                ready.sort(key=self.rank.__getitem__)
                 while ready and len(tasks) < self.concurrency:
                     node = ready.pop(0)
                     failed = [d for d in self.needs[node] if not self.ok(results[d])]
                     if failed:
-                        finish(node, self.blocked(node, failed))
-                        ready.extend(sorter.get_ready())
+                        finish(node, self.blocked(node, failed))  # its dependents: next round
                         continue
                     tasks[node] = self.start(node)
                     heapq.heappush(due, (self.clock(), next(tie), node))
@@ -113,5 +111,5 @@ class Scheduler(Generic[R]):
         except KeyboardInterrupt:
             for task in tasks.values():
                 task.close()
-            raise Interrupted(results, sorted(tasks, key=lambda n: self.rank.get(n, 0))) from None
+            raise Interrupted(results, sorted(tasks, key=self.rank.__getitem__)) from None
         return results

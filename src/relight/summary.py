@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from relight.deploy import iso
 from relight.discovery import human_age
 from relight.operations import FailoverResult, artifact_rows
 from relight.verify import Check
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
 
 
 def failover_json(result: FailoverResult) -> dict[str, Any]:
@@ -41,8 +37,8 @@ def failover_json(result: FailoverResult) -> dict[str, Any]:
                 "seconds": round(r.seconds, 3),
                 "reason": r.reason,
                 "changes": r.changes,
-                "started": _iso(result.outcome.at(r.started)),
-                "ended": _iso(result.outcome.at(r.ended)),
+                "started": iso(result.outcome.at(r.started)),
+                "ended": iso(result.outcome.at(r.ended)),
                 "depends_on": list(result.plan.stacks[r.key].depends_on),
                 "outputs": r.outputs,
             }

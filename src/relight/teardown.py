@@ -10,7 +10,7 @@ data volumes a stack restored are retained by their DeletionPolicy.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,11 +47,9 @@ def _key(stack: Mapping[str, Any]) -> str:
     return tag_dict(stack.get("Tags")).get("relight:stack") or str(stack["StackName"])
 
 
-def reverse_graph(
-    found: list[dict[str, Any]], graph: Mapping[str, set[str]]
-) -> dict[str, list[str]]:
-    """stack → the found stacks that must be gone before it (those that depend on it)."""
-    keys = {_key(s) for s in found}
+def reverse_graph(keys: Iterable[str], graph: Mapping[str, set[str]]) -> dict[str, list[str]]:
+    """stack → the given stacks that must be gone before it (those that depend on it)."""
+    keys = set(keys)
     return {key: sorted(other for other in keys if key in graph.get(other, set())) for key in keys}
 
 
@@ -63,24 +61,32 @@ def teardown(
     namespace: str | None = None,
     force: bool = False,
     concurrency: int = DEFAULT_CONCURRENCY,
+    confirmed: list[dict[str, Any]] | None = None,
 ) -> TeardownResult:
-    """Delete this environment's stacks in reverse dependency order; report what is left."""
-    found = {_key(s): s for s in environment_stacks(stacks, env_name, namespace)}
+    """Delete this environment's stacks in reverse dependency order; report what is left.
+
+    `confirmed`: the stacks the operator was shown and said yes to (`environment_stacks`);
+    only those are deleted. Without it, they are listed here.
+    """
+    if confirmed is None:
+        confirmed = environment_stacks(stacks, env_name, namespace)
+    found = {_key(s): s for s in confirmed}
 
     def task(key: str) -> Task[StackResult]:
         stack = found[key]
         name = stack["StackName"]
         result = StackResult(key, name, "deleted", started=stacks.clock())
-        if stack.get("EnableTerminationProtection") and not force:
+        protected = bool(stack.get("EnableTerminationProtection"))
+        if protected and not force:
             result.action, result.status = "protected", stack["StackStatus"]
             result.reason = "termination protection is on; --force lifts it"
         else:
-            if stack.get("EnableTerminationProtection") and not stacks.lifts_protection:
+            if protected and not stacks.lifts_protection:
                 stacks.on_event(
                     name, "PROTECTED", "stand-in: moto neither lifts nor enforces the protection"
                 )
             try:
-                yield from stacks.delete(name, force=force)
+                yield from stacks.delete(name, force=protected)
                 result.status = "DELETE_COMPLETE"
             except (DeployError, AwsError) as exc:
                 result.action, result.status, result.reason = (
@@ -89,7 +95,7 @@ def teardown(
                     exc.message,
                 )
         result.ended = stacks.clock()
-        stacks.on_event(name, result.status or "DELETE_FAILED", result.reason)
+        stacks.on_event(name, result.status, result.reason)
         return result
 
     def blocked(key: str, failed: list[str]) -> StackResult:
@@ -98,7 +104,7 @@ def teardown(
         return result
 
     results = Scheduler(
-        reverse_graph(list(found.values()), graph),
+        reverse_graph(found, graph),
         task,
         ok=lambda r: r.ok,
         blocked=blocked,
