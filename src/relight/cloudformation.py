@@ -82,6 +82,38 @@ def in_progress(stack: dict[str, Any] | None) -> bool:
     return bool(stack) and stack["StackStatus"].endswith("_IN_PROGRESS")  # type: ignore[index]
 
 
+def owned_by(stack: dict[str, Any], env_name: str) -> bool:
+    """relight made this stack for this environment (its `relight:env` tag says so)."""
+    tags = {t["Key"]: t["Value"] for t in stack.get("Tags") or []}
+    return tags.get("relight:env") == env_name
+
+
+def classify(stack: dict[str, Any] | None, env_name: str) -> tuple[str, str]:
+    """What a deploy does with the stack of a plan's name, and why: create, recreate (left
+    failed by an earlier run), update (a change set decides: update or no change), wait (an
+    operation is in progress), or blocked (relight will not touch it). Used by deploy and plan."""
+    if stack is None:
+        return "create", ""
+    status = stack["StackStatus"]
+    if not owned_by(stack, env_name):
+        return "blocked", (
+            f"a stack of this name exists and is not relight's for environment {env_name}; "
+            "rename the stack in the environment file, or remove the other stack yourself"
+        )
+    if status == "UPDATE_ROLLBACK_FAILED":
+        return "blocked", (
+            "UPDATE_ROLLBACK_FAILED: continue the rollback in the CloudFormation console "
+            "(Stack actions → Continue update rollback), then rerun"
+        )
+    if in_progress(stack) and status != "REVIEW_IN_PROGRESS":
+        return "wait", f"{status}: relight waits for it, then decides"
+    if status in LEFTOVER:
+        return "recreate", f"{status}, left by an earlier run: deleted and created again"
+    if status in COMPLETE:
+        return "update", ""
+    return "blocked", f"{status}: not a state relight acts on"
+
+
 class Stacks:
     """One region's CloudFormation. Clock, sleep and the client are passed in (tests fake them)."""
 

@@ -28,11 +28,9 @@ from typing import Any
 from relight.aws import tag_dict, tag_list
 from relight.cloudformation import (
     CAPABILITIES,
-    COMPLETE,
-    LEFTOVER,
     Stacks,
     TimedOut,
-    in_progress,
+    classify,
     no_changes,
     outputs_of,
 )
@@ -133,41 +131,25 @@ class _Run:
     def _converge(self, sp: StackPlan, result: StackResult) -> Task[None]:
         s = self.stacks
         existing = yield from s.patiently(lambda: s.state(sp.name))
-        if in_progress(existing) and existing["StackStatus"] != "REVIEW_IN_PROGRESS":  # type: ignore[index]
+        action, why = classify(existing, self.plan.env_name)
+        if action == "wait":
             s.on_event(sp.name, existing["StackStatus"], "in progress from an earlier run; waiting")  # type: ignore[index]
             existing = yield from s.watch(sp.name, s.clock(), None, report=False)
-        if existing:
-            self._check_ours(sp, existing)
-            status = existing["StackStatus"]
-            if status == "UPDATE_ROLLBACK_FAILED":
-                result.status = status
-                raise DeployError(
-                    f"stack {sp.name} is UPDATE_ROLLBACK_FAILED; relight cannot repair it",
-                    hint="continue the rollback in the CloudFormation console "
-                    "(Stack actions → Continue update rollback), then rerun",
-                )
-            if status in LEFTOVER:
-                s.on_event(sp.name, status, "left by an earlier run; deleting to create again")
-                yield from s.delete(sp.name)
-                result.action, existing = "recreated", None
+            action, why = classify(existing, self.plan.env_name)
+        if action in ("blocked", "wait"):
+            result.status = existing["StackStatus"] if existing else ""
+            raise DeployError(f"stack {sp.name} in {self.plan.region}: {why}")
+        if action == "recreate":
+            s.on_event(sp.name, result.status or existing["StackStatus"], why)  # type: ignore[index]
+            yield from s.delete(sp.name)
+            result.action, existing = "recreated", None
         result.parameters = resolve_parameters(
             sp, artifact_ids=self.artifact_ids, zone_names=self.zone_names, outputs=self.outputs
         )
-        if existing and existing["StackStatus"] in COMPLETE:
+        if existing:
             yield from self._update(sp, existing, result)
         else:
             yield from self._create(sp, result)
-
-    def _check_ours(self, sp: StackPlan, existing: Mapping[str, Any]) -> None:
-        if tag_dict(existing.get("Tags")).get("relight:env") != self.plan.env_name:
-            raise DeployError(
-                f"stack {sp.name} exists in {self.plan.region} and is not relight's for "
-                f"environment {self.plan.env_name}; relight will not touch it",
-                hint="rename the stack in the environment file, or remove the other stack yourself",
-            )
-
-    def _parameters(self, result: StackResult) -> list[dict[str, str]]:
-        return [{"ParameterKey": k, "ParameterValue": v} for k, v in result.parameters.items()]
 
     def _create(self, sp: StackPlan, result: StackResult) -> Task[None]:
         s = self.stacks
@@ -178,7 +160,7 @@ class _Run:
                 s.cfn.create_stack,
                 StackName=sp.name,
                 **s.template_argument(sp.name, sp.body),
-                Parameters=self._parameters(result),
+                Parameters=parameter_list(result.parameters),
                 Tags=tag_list(self.plan.tags(sp.key, self.run_id)),
                 Capabilities=CAPABILITIES,
                 OnFailure="ROLLBACK",
@@ -194,21 +176,19 @@ class _Run:
 
     def _update(self, sp: StackPlan, existing: dict[str, Any], result: StackResult) -> Task[None]:
         s = self.stacks
-        tags = self.plan.tags(sp.key, self.run_id)
-        # Keep the run that made the stack: a tag change alone would touch every resource.
-        tags["relight:run"] = tag_dict(existing.get("Tags")).get("relight:run", self.run_id)
         try:
             made = yield from s.send(
                 f"create change set for {sp.name}",
                 s.cfn.create_change_set,
-                StackName=sp.name,
-                ChangeSetName=f"relight-{self.run_id}".replace("_", "-"),
-                ChangeSetType="UPDATE",
-                **s.template_argument(sp.name, sp.body),
-                Parameters=self._parameters(result),
-                Tags=tag_list(tags),
-                Capabilities=CAPABILITIES,
-                Description=f"relight run {self.run_id}",
+                **change_set_request(
+                    s,
+                    self.plan,
+                    sp,
+                    existing,
+                    result.parameters,
+                    name=f"relight-{self.run_id}",
+                    run_id=self.run_id,
+                ),
             )
         except AwsError as exc:
             if not no_changes(exc.message):
@@ -255,6 +235,36 @@ class _Run:
             if final
             else "the stack disappeared while relight waited (deleted by someone else?)"
         )
+
+
+def parameter_list(parameters: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()]
+
+
+def change_set_request(
+    stacks: Stacks,
+    plan: Plan,
+    sp: StackPlan,
+    existing: Mapping[str, Any],
+    parameters: Mapping[str, str],
+    *,
+    name: str,
+    run_id: str,
+) -> dict[str, Any]:
+    """CreateChangeSet's arguments to update `sp` (deploy executes it, plan only reads it)."""
+    tags = plan.tags(sp.key, run_id)
+    # Keep the run that made the stack: a tag change alone would touch every resource.
+    tags["relight:run"] = tag_dict(existing.get("Tags")).get("relight:run", run_id)
+    return {
+        "StackName": sp.name,
+        "ChangeSetName": name.replace("_", "-"),
+        "ChangeSetType": "UPDATE",
+        **stacks.template_argument(sp.name, sp.body),
+        "Parameters": parameter_list(parameters),
+        "Tags": tag_list(tags),
+        "Capabilities": CAPABILITIES,
+        "Description": f"relight {run_id}",
+    }
 
 
 def describe_changes(changes: list[dict[str, Any]]) -> list[str]:

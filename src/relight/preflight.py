@@ -17,8 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from relight.aws import tag_dict
-from relight.cloudformation import Stacks
+from relight.cloudformation import Stacks, owned_by
 from relight.discovery import Artifact, Discovery, human_age, stale
 from relight.errors import PreflightError
 from relight.render import Plan
@@ -148,8 +147,7 @@ def _stack_names(plan: Plan, existing: list[dict[str, Any]]) -> list[str]:
     names = {sp.name for sp in plan.stacks.values()}
     problems = []
     for stack in existing:
-        tags = tag_dict(stack.get("Tags"))
-        if stack["StackName"] in names and tags.get("relight:env") != plan.env_name:
+        if stack["StackName"] in names and not owned_by(stack, plan.env_name):
             problems.append(
                 f"stack {stack['StackName']} exists in {plan.region} and is not relight's for "
                 f"{plan.env_name}; rename the stack in the environment file or remove the other"

@@ -18,17 +18,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from relight.aws import tag_dict
-from relight.cloudformation import (
-    CAPABILITIES,
-    COMPLETE,
-    LEFTOVER,
-    Stacks,
-    in_progress,
-    no_changes,
-    outputs_of,
-)
-from relight.deploy import describe_changes
+from relight.cloudformation import Stacks, classify, no_changes, outputs_of
+from relight.deploy import change_set_request, describe_changes
 from relight.discovery import Discovery
 from relight.environment import ArtifactRef, OutputRef, ZonesRef
 from relight.errors import AwsError
@@ -41,6 +32,7 @@ class PlannedParameter:
     value: str | None  # None: known only once the stack it comes from exists
     source: str  # "artifact web_ami", "output network.VpcId", "zones", "literal"
     age_seconds: float | None = None  # for artifacts: how old the data is
+    from_stack: str | None = None  # for outputs: the stack they come from
 
 
 @dataclass
@@ -56,23 +48,6 @@ class PlannedStack:
     note: str = ""
 
 
-def _decide(plan: Plan, stack: dict[str, Any] | None) -> tuple[str, str]:
-    if stack is None:
-        return "create", ""
-    status = stack["StackStatus"]
-    if tag_dict(stack.get("Tags")).get("relight:env") != plan.env_name:
-        return "blocked", "a stack of this name exists and is not relight's for this environment"
-    if status == "UPDATE_ROLLBACK_FAILED":
-        return "blocked", "UPDATE_ROLLBACK_FAILED: continue the rollback in the console first"
-    if in_progress(stack) and status != "REVIEW_IN_PROGRESS":
-        return "wait", f"{status}: relight waits for it, then decides"
-    if status in LEFTOVER:
-        return "recreate", f"{status}, left by an earlier run: deleted and created again"
-    if status in COMPLETE:
-        return "update", ""
-    return "blocked", f"{status}: not a state relight acts on"
-
-
 def _parameters(
     sp: StackPlan, discovery: Discovery, outputs: dict[str, dict[str, str]]
 ) -> list[PlannedParameter]:
@@ -84,7 +59,8 @@ def _parameters(
             rows.append(PlannedParameter(name, artifact.id, f"artifact {value.artifact}", age))
         elif isinstance(value, OutputRef):
             known = outputs.get(value.stack, {}).get(value.output)
-            rows.append(PlannedParameter(name, known, f"output {value.stack}.{value.output}"))
+            source = f"output {value.stack}.{value.output}"
+            rows.append(PlannedParameter(name, known, source, from_stack=value.stack))
         elif isinstance(value, ZonesRef):
             rows.append(PlannedParameter(name, ",".join(discovery.zone_names()), "zones"))
         else:
@@ -101,18 +77,16 @@ def preview(
     token = secrets.token_hex(3)
     for key, sp in plan.stacks.items():
         stack = stacks.state(sp.name)
-        action, note = _decide(plan, stack)
+        action, note = classify(stack, plan.env_name)
         row = PlannedStack(
             key, sp.name, action, stack["StackStatus"] if stack else "", sp.depends_on,
             sp.resource_count, _parameters(sp, discovery, outputs), note=note,
         )  # fmt: skip
         rows.append(row)
-        if action != "update" or stack is None:
+        if stack is None or action != "update":
             continue
         outputs[key] = outputs_of(stack)
-        unknown = sorted(
-            {p.source.split()[1].split(".")[0] for p in row.parameters if p.value is None}
-        )
+        unknown = sorted({p.from_stack for p in row.parameters if p.value is None and p.from_stack})
         if unknown:
             row.action = "update?"
             row.note = f"decided after {', '.join(unknown)} exist (their outputs are parameters)"
@@ -135,28 +109,18 @@ def _compare(
     token: str,
 ) -> None:
     """Create a change set, read it, delete it: update (with its changes) or no change."""
-    from relight.aws import tag_list
-
     parameters = resolve_parameters(
         sp,
         artifact_ids=discovery.artifact_ids(),
         zone_names=discovery.zone_names(),
         outputs=outputs,
     )
-    tags = plan.tags(sp.key, "plan")
-    tags["relight:run"] = tag_dict(current.get("Tags")).get("relight:run", "")
+    request = change_set_request(
+        stacks, plan, sp, current, parameters, name=f"relight-plan-{token}", run_id="plan"
+    )
     try:
         made = stacks.call(
-            f"create change set for {sp.name}",
-            stacks.cfn.create_change_set,
-            StackName=sp.name,
-            ChangeSetName=f"relight-plan-{token}",
-            ChangeSetType="UPDATE",
-            **stacks.template_argument(sp.name, sp.body),
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-            Tags=tag_list(tags),
-            Capabilities=CAPABILITIES,
-            Description="relight plan (deleted after reading)",
+            f"create change set for {sp.name}", stacks.cfn.create_change_set, **request
         )
     except AwsError as exc:
         if not no_changes(exc.message):
