@@ -244,6 +244,8 @@ class FakeCloudFormation:
                 stack, "Instance1", "UPDATE_FAILED", "Instance type t9.huge is not supported"
             )
             self._event(stack, stack.name, "UPDATE_ROLLBACK_IN_PROGRESS", "")
+        elif stack.final == "UPDATE_COMPLETE":
+            self._event(stack, "Instance1", "UPDATE_COMPLETE", "")
         elif stack.final == "CREATE_COMPLETE":
             self._event(stack, "Instance1", "CREATE_COMPLETE", "")
             stack.outputs = {

@@ -186,6 +186,7 @@ def test_progress_shows_only_events_of_the_current_operation(write_env) -> None:
     deploy(stacks, plan, newer, run_id="r2")
     web = [status for name, status, _ in seen if name == "shop-web"]
     assert "UPDATE_IN_PROGRESS" in web
+    assert "Instance1 UPDATE_COMPLETE" in web, "the update's resource events are shown"
     assert "Instance1 CREATE_COMPLETE" not in web, "an event of the earlier create was replayed"
 
 
@@ -300,10 +301,9 @@ def test_teardown_deletes_dependents_first_and_only_this_environments(write_env)
 
 
 def test_a_failed_delete_keeps_what_it_needs_and_is_reported(write_env) -> None:  # type: ignore[no-untyped-def]
-    cfn, clock = _fake({"shop-qa-web": "hang"})
+    cfn, clock = _fake()
     loaded = load_environment(str(write_env(GRAPH)), "us-west-2")
     plan = build_plan(loaded, "us-west-2", purpose="test", namespace="qa")
-    cfn.behaviour = {}
     deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
     cfn.behaviour = {"shop-qa-web": "hang"}
     done = teardown(
