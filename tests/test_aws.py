@@ -53,3 +53,22 @@ def test_credentials_for_another_account_are_refused() -> None:
         assert caught.value.exit_code == 2
         assert check_account(Aws(AwsTarget()), "us-west-2", "123456789012", "x") == "123456789012"
         assert boto3.client("sts").get_caller_identity()["Account"] == "123456789012"
+
+
+def test_the_role_is_checked_against_the_recovery_account_and_sources_use_plain_credentials(
+    write_env,  # type: ignore[no-untyped-def]
+) -> None:
+    from conftest import MINIMAL
+    from relight.config import load_environment
+    from relight.operations import connect
+
+    text = MINIMAL.replace(
+        "stand_in: true",
+        'account_id: "123456789012"\n'
+        "role_arn: arn:aws:iam::210987654321:role/relight\n"
+        'recovery_account_id: "210987654321"',
+    )
+    loaded = load_environment(str(write_env(text)), "us-west-2")
+    with mock_aws():
+        assert connect(loaded, "us-west-2").account_id == "210987654321"
+        assert connect(loaded, "us-east-1", source_side=True).account_id == "123456789012"

@@ -162,12 +162,14 @@ def assume_role_session(
     return boto3.session.Session(botocore_session=botocore_session)
 
 
-def check_account(aws: Aws, region: str, expected: str | None, source: str) -> str:
+def check_account(
+    aws: Aws, region: str, expected: str | None, source: str, key: str = "account_id"
+) -> str:
     """Refuse to act when the credentials belong to another account than the one declared."""
     actual = aws.account_id(region)
     if expected and actual != expected:
         raise AccountError(
-            f"{source}: account_id is {expected}, but the credentials act in account {actual}",
+            f"{source}: {key} is {expected}, but the credentials act in account {actual}",
             hint="use credentials (or --role-arn) for the declared account; nothing was changed",
         )
     return actual

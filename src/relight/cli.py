@@ -130,6 +130,8 @@ def _connect(
     stand_in: bool | None,
     profile: str | None,
     role_arn: str | None,
+    *,
+    source_side: bool = False,
 ) -> Connection:
     from relight.operations import connect
 
@@ -140,6 +142,7 @@ def _connect(
         use_stand_in=stand_in,
         profile=profile,
         role_arn=role_arn,
+        source_side=source_side,
         announce=_banner,
         say=lambda line: err.print(f"[dim]{_escape(line)}[/]"),
     )
@@ -700,7 +703,7 @@ def replicate(
                 raise InputError(f"--to: {exc}") from None
         loaded = _load(env, source)
         local = _on_stand_in(loaded, stand_in)
-        conn = _connect(loaded, source, local, profile, None)
+        conn = _connect(loaded, source, local, profile, None, source_side=True)
         err = _console(stderr=True)
 
         def progress(region: str, artifact: str, status: str, message: str) -> None:

@@ -60,14 +60,18 @@ def connect(
     use_stand_in: bool | None = None,
     profile: str | None = None,
     role_arn: str | None = None,
+    source_side: bool = False,
     state_dir: Path | None = None,
     announce: Callable[[Connection], None] = lambda _: None,
     say: Callable[[str], None] = lambda _: None,
 ) -> Connection:
     """Reach AWS or the stand-in (never one in place of the other) and check the account.
 
-    `announce` is told where relight acts as soon as that is known, before anything else
-    happens there; `say` receives progress lines.
+    On AWS, `role_arn` (or the environment's) is the role relight assumes to act in the
+    recovery account; those credentials must be in `recovery_account_id` when that is set,
+    else in `account_id`. `source_side` (replicate's reading of the sources) uses the plain
+    credentials, checked against `account_id`. `announce` is told where relight acts as soon
+    as that is known, before anything else happens there; `say` receives progress lines.
     """
     on_stand_in = loaded.env.stand_in if use_stand_in is None else use_stand_in
     if on_stand_in:
@@ -85,8 +89,12 @@ def connect(
 
         ensure_story(aws, loaded, run_id=new_run_id(), say=say)
         return conn
-    aws = Aws(AwsTarget(profile=profile, role_arn=role_arn or loaded.env.role_arn))
-    account = check_account(aws, region, loaded.env.account_id, str(loaded.path))
+    role = None if source_side else role_arn or loaded.env.role_arn
+    key, expected = "account_id", loaded.env.account_id
+    if role and loaded.env.recovery_account_id:
+        key, expected = "recovery_account_id", loaded.env.recovery_account_id
+    aws = Aws(AwsTarget(profile=profile, role_arn=role))
+    account = check_account(aws, region, expected, str(loaded.path), key)
     conn = Connection(aws, region, account)
     announce(conn)
     return conn
