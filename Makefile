@@ -101,7 +101,8 @@ local-stop: setup ## Stop the local stand-in (its simulated world is forgotten)
 
 clean: ## Remove the virtualenv, caches and rendered output (not reports/)
 	-$(BIN)/relight local stop 2>/dev/null
-	rm -rf $(VENV) $(SCAN_VENV) out reports .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SCAN_VENV) out .pytest_cache .mypy_cache .ruff_cache
+
 bench: setup ## Print the measured figures (start-up, rendering, cfn-lint, scheduler, stand-in deploy)
 	$(BIN)/python bench/cli_startup.py
 	$(BIN)/python bench/render.py

@@ -349,7 +349,7 @@ def plan(
         built = _build_plan(loaded, region, local, as_name)
         conn = _connect(loaded, region, local, profile, role_arn)
         _, planned, notes = plan_changes(built, conn, accept_stale=accept_stale)
-        predicted = _forecast(loaded, region, as_name, reports)
+        predicted = _forecast(built, as_name, reports)
         if json_out:
             _print_json(
                 {
@@ -367,12 +367,14 @@ def plan(
         _print_forecast(con, predicted, loaded.env.objectives.rto)
 
 
-def _forecast(loaded: LoadedEnvironment, region: str, as_name: str | None, reports: Path) -> Any:
-    """The RTO forecast for AWS (the full plan, even when acting on the stand-in)."""
+def _forecast(built: Any, as_name: str | None, reports: Path) -> Any:
+    """The RTO forecast for AWS: the plan itself, or its AWS variant when it is the stand-in's."""
     from relight.forecast import drilled_seconds, forecast
 
-    history, drills = drilled_seconds(reports, loaded.env.name)
-    return forecast(_build_plan(loaded, region, False, as_name), history, drills)
+    history, drills = drilled_seconds(reports, built.env_name)
+    if built.stand_in:
+        built = _build_plan(built.loaded, built.region, False, as_name)
+    return forecast(built, history, drills)
 
 
 def _print_forecast(con: Console, predicted: Any, objective: float) -> None:
