@@ -10,8 +10,10 @@ created, so cutover is for a name that does not exist yet; failover routing is
 the way to move an existing name.
 
 The zone is the `HostedZoneName` Parameter (e.g. `example.com.`); the record
-name is the `RecordName` Parameter, so a drill can use its own name and never
-touch production's.
+name is the `RecordName` Parameter. In a drill or a test copy relight fills the
+reserved `RelightNamespace` Parameter, and the record becomes
+`<namespace>.<RecordName>`: production's record is never touched, whatever
+RecordName is given as.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
-from troposphere import Output, Parameter, Ref, Sub, Tags, Template, route53
+from troposphere import If, Join, Output, Parameter, Ref, Sub, Tags, Template, route53
 
-from relight.blueprint import Options, blueprint
+from relight.blueprint import NAMESPACED, Options, blueprint, namespace_parameter
 
 
 class DnsOptions(Options):
@@ -64,12 +66,14 @@ def dns(options: DnsOptions) -> Template:
             Description="the LB's canonical hosted zone id",
         )
     )
+    namespace = namespace_parameter(t)
+    record_name = If(NAMESPACED, Join(".", [Ref(namespace), Ref(name)]), Ref(name))
     alias = route53.AliasTarget(
         DNSName=Ref(target), HostedZoneId=Ref(target_zone), EvaluateTargetHealth=True
     )
     record: dict[str, object] = {
         "HostedZoneName": Ref(zone),
-        "Name": Ref(name),
+        "Name": record_name,
         "Type": options.record_type,
         "AliasTarget": alias,
     }
@@ -95,5 +99,5 @@ def dns(options: DnsOptions) -> Template:
         )
         t.add_output(Output("HealthCheckId", Value=Ref(check)))
     t.add_resource(route53.RecordSetType("Record", **record))
-    t.add_output(Output("RecordName", Value=Ref(name)))
+    t.add_output(Output("RecordName", Value=record_name))
     return t

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -219,6 +220,23 @@ def test_relight_purpose_is_reserved_and_filled_in(write_env: WriteEnv) -> None:
     text = MINIMAL.replace("mode: instances\n", "mode: instances\n      RelightPurpose: drill\n")
     err = _error(write_env, text)
     assert "RelightPurpose: reserved" in str(err)
+
+
+def test_a_drill_or_test_copy_gets_its_own_dns_name_whatever_record_name_is_given_as() -> None:
+    loaded = load_environment("demo", "us-west-2", cwd=REPO)
+    failover = build_plan(loaded, "us-west-2").stacks["dns"]
+    copy = build_plan(loaded, "us-west-2", purpose="test", namespace="qa").stacks["dns"]
+    assert failover.parameters["RelightNamespace"] == ""
+    assert copy.parameters["RelightNamespace"] == "qa"
+    assert copy.parameters["RecordName"] == failover.parameters["RecordName"], "given as is"
+    name = json.loads(copy.body)["Resources"]["Record"]["Properties"]["Name"]
+    assert name == {
+        "Fn::If": [
+            "Namespaced",
+            {"Fn::Join": [".", [{"Ref": "RelightNamespace"}, {"Ref": "RecordName"}]]},
+            {"Ref": "RecordName"},
+        ]
+    }
 
 
 def test_missing_parameter_without_default(write_env: WriteEnv) -> None:

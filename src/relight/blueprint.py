@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 _MARK = "__relight_blueprint__"
 PURPOSE_PARAMETER = "RelightPurpose"
 PURPOSES = ("failover", "test", "drill", "home")
+NAMESPACE_PARAMETER = "RelightNamespace"
+NAMESPACED = "Namespaced"
 PROTECTED = "Protected"
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -109,6 +111,27 @@ def purpose_parameter(template: Template) -> Parameter:
     template.add_condition(
         PROTECTED, Or(Equals(Ref(parameter), "failover"), Equals(Ref(parameter), "home"))
     )
+    return parameter
+
+
+def namespace_parameter(template: Template) -> Parameter:
+    """Declare relight's reserved `RelightNamespace` Parameter and the `Namespaced` condition.
+
+    relight fills it with the test copy's or drill's namespace (`qa`, `drill-<id>`), and with
+    "" for a failover: a blueprint uses it for names that live outside the stack and must
+    not collide with production's, such as a DNS record (see blueprints/dns.py).
+    """
+    from troposphere import Equals, Not, Parameter, Ref
+
+    parameter = template.add_parameter(
+        Parameter(
+            NAMESPACE_PARAMETER,
+            Type="String",
+            Default="",
+            Description="Filled by relight: the test copy's or drill's namespace, or empty",
+        )
+    )
+    template.add_condition(NAMESPACED, Not(Equals(Ref(parameter), "")))
     return parameter
 
 

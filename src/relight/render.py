@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from relight.blueprint import PURPOSE_PARAMETER, PURPOSES
+from relight.blueprint import NAMESPACE_PARAMETER, PURPOSE_PARAMETER, PURPOSES
 from relight.config import LoadedEnvironment
 from relight.environment import ArtifactRef, OutputRef, ParamValue, ZonesRef
 from relight.errors import BlueprintError, ConfigError, RenderError
@@ -25,11 +25,8 @@ MAX_RESOURCES = 500
 MAX_PARAMETERS = 200
 MAX_OUTPUTS = 200
 MAX_INLINE_BODY = 51_200  # larger bodies are uploaded to S3 by the deploy step
-MAX_BODY = 1_000_000
+MAX_BODY = 1_000_000  # CloudFormation's limit for a template in S3
 MAX_STACK_NAME = 128
-# A blueprint Parameter holding a DNS record name (see blueprints/dns.py): prefixed with the
-# namespace in drills and test environments.
-RECORD_NAME = "RecordName"  # CloudFormation's limit for a template in S3
 
 
 @dataclass(frozen=True)
@@ -99,7 +96,11 @@ def _where(loaded: LoadedEnvironment, key: str, suffix: str = "") -> str:
 
 
 def _split_params(
-    loaded: LoadedEnvironment, key: str, template: Any, params: dict[str, ParamValue], purpose: str
+    loaded: LoadedEnvironment,
+    key: str,
+    template: Any,
+    params: dict[str, ParamValue],
+    reserved: dict[str, str],
 ) -> dict[str, ParamValue]:
     """The stack's params that are template Parameters; anything else unknown is an error."""
     spec = loaded.env.stacks[key]
@@ -108,13 +109,11 @@ def _split_params(
     declared = template.parameters
     given = {k: v for k, v in params.items() if k not in options}
     problems = []
-    if PURPOSE_PARAMETER in given:
-        problems.append(
-            f"{_where(loaded, key, '.' + PURPOSE_PARAMETER)}: reserved; relight fills it "
-            "with the run's purpose"
-        )
-    elif PURPOSE_PARAMETER in declared:
-        given[PURPOSE_PARAMETER] = purpose
+    for name, filled in reserved.items():  # relight's own Parameters: filled, never given
+        if name in given:
+            problems.append(f"{_where(loaded, key, '.' + name)}: reserved; relight fills it")
+        elif name in declared:
+            given[name] = filled
     for name, value in given.items():
         scalar_list = isinstance(value, list) and all(
             isinstance(v, str | int | float | bool) for v in value
@@ -252,11 +251,8 @@ def build_plan(
                 hint="shorten the environment, stack or --as name",
             )
         template = _render(loaded, key, name, params)
-        parameters = _split_params(loaded, key, template, params, purpose)
-        record = parameters.get(RECORD_NAME)
-        if namespace and isinstance(record, str):
-            # A drill or test copy never touches production's DNS name: it gets its own.
-            parameters[RECORD_NAME] = f"{namespace}.{record}"
+        reserved = {PURPOSE_PARAMETER: purpose, NAMESPACE_PARAMETER: namespace or ""}
+        parameters = _split_params(loaded, key, template, params, reserved)
         for param, value in parameters.items():
             if isinstance(value, OutputRef):
                 source = plan.stacks[value.stack]
