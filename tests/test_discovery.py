@@ -367,3 +367,13 @@ def test_backup_recovery_points_where_aws_backup_answers() -> None:
     found = discover(aws, env, "us-west-2", account_id=ACCOUNT, now=lambda: NOW)  # type: ignore[arg-type]
     point_found = found.artifacts["vol"]
     assert (point_found.id, point_found.source_region) == (f"{RP}1", "us-east-1")
+
+
+def test_a_lineage_time_without_a_timezone_is_read_as_utc() -> None:
+    from datetime import UTC, datetime
+
+    from relight.times import parse_time
+
+    assert parse_time("2026-11-22T06:00:00") == datetime(2026, 11, 22, 6, tzinfo=UTC)
+    assert parse_time("2026-11-22T06:00:00Z") == datetime(2026, 11, 22, 6, tzinfo=UTC)
+    assert parse_time("not a time") is None

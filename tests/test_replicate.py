@@ -249,3 +249,38 @@ def test_cross_account_sources_are_shared_then_copied_by_the_recovery_account(
         SnapshotId=src["snapshot"], Attribute="createVolumePermission"
     )["CreateVolumePermissions"]
     assert {"UserId": "210987654321"} in shared
+
+
+def test_a_copy_an_earlier_run_left_in_progress_is_waited_for_not_started_again(
+    aws: Aws,
+    write_env,  # type: ignore[no-untyped-def]
+) -> None:
+    from dataclasses import replace
+
+    src = _sources()
+    loaded = _loaded(write_env)
+    replicator = Replicator(loaded, aws, aws, source_account=ACCOUNT, target_account=ACCOUNT)
+    sources, _ = replicator.newest_sources("us-east-1")
+    pending = {
+        name: [replace(c, id=f"copy-of-{c.id}", source_id=c.id, ready=False)]
+        for name, c in sources.items()
+    }
+    waited: list[str] = []
+    replicator.existing_copies = lambda region: pending  # type: ignore[method-assign]
+    replicator._start = lambda *a: pytest.fail("an in-flight copy was started again")  # type: ignore[method-assign]
+    replicator._wait = lambda kind, region, copy_id: waited.append(copy_id)  # type: ignore[method-assign]
+    results = replicate(replicator, "us-east-1", ["us-west-2"])
+    assert sorted(waited) == sorted(f"copy-of-{s}" for s in (src["image"], src["snapshot"]))
+    assert {r.action for r in results} == {"copied"}
+    later = replicate(replicator, "us-east-1", ["us-west-2"], wait=False)
+    assert {r.action for r in later} == {"in-progress"}
+
+
+def test_automated_and_shared_rds_snapshots_get_valid_copy_ids() -> None:
+    from relight.replicate import rds_copy_id
+
+    assert rds_copy_id("rds:orders-2026-11-22-06-00", "us-west-2") == (
+        "rds-orders-2026-11-22-06-00-us-west-2"
+    )
+    shared = "arn:aws:rds:us-east-1:111122223333:snapshot:orders-final"
+    assert rds_copy_id(shared, "eu-west-1") == "orders-final-eu-west-1"

@@ -30,6 +30,7 @@ from typing import Any
 from relight.aws import Aws, tag_dict
 from relight.environment import ArtifactLookup, Environment, Zones
 from relight.errors import AwsError
+from relight.times import parse_time
 
 LINEAGE_ID = "relight:source-id"
 LINEAGE_REGION = "relight:source-region"
@@ -64,6 +65,7 @@ class Candidate:
     source_id: str | None = None
     source_region: str | None = None
     source_time: datetime | None = None
+    ready: bool = True  # False: a copy still in progress (listed only with Lister(pending=True))
 
     @property
     def relight_copy(self) -> bool:
@@ -121,22 +123,11 @@ class Discovery:
 # Listing -------------------------------------------------------------------------------------
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def _lineage(tags: Mapping[str, str]) -> dict[str, Any]:
     return {
         "source_id": tags.get(LINEAGE_ID),
         "source_region": tags.get(LINEAGE_REGION),
-        "source_time": _parse_time(tags.get(LINEAGE_TIME)),
+        "source_time": parse_time(tags.get(LINEAGE_TIME)),
     }
 
 
@@ -149,7 +140,7 @@ def _image(raw: Mapping[str, Any]) -> Candidate:
     return Candidate(
         kind="ami",
         id=raw["ImageId"],
-        created=_parse_time(raw.get("CreationDate")) or _NEVER,
+        created=parse_time(raw.get("CreationDate")) or _NEVER,
         tags=tags,
         owner=str(raw.get("OwnerId", "")),
         name=raw.get("Name", ""),
@@ -157,6 +148,7 @@ def _image(raw: Mapping[str, Any]) -> Candidate:
         kms_key=next((v["KmsKeyId"] for v in volumes if v.get("KmsKeyId")), None),
         backing=tuple(v["SnapshotId"] for v in volumes if v.get("SnapshotId")),
         **lineage,
+        ready=raw.get("State", "available") == "available",
     )
 
 
@@ -176,6 +168,7 @@ def _snapshot(raw: Mapping[str, Any]) -> Candidate:
         encrypted=bool(raw.get("Encrypted")),
         kms_key=raw.get("KmsKeyId"),
         **lineage,
+        ready=raw.get("State", "completed") == "completed",
     )
 
 
@@ -185,11 +178,21 @@ def _account_of(arn: str | None) -> str:
     return parts[4] if len(parts) > 4 else ""
 
 
+def rds_snapshot_id(id_or_arn: str) -> str:
+    """A DB (cluster) snapshot's identifier, from itself or from its ARN."""
+    for marker in (":cluster-snapshot:", ":snapshot:"):
+        if id_or_arn.startswith("arn:") and marker in id_or_arn:
+            return id_or_arn.split(marker, 1)[1]
+    return id_or_arn
+
+
 def _rds_lineage(raw: Mapping[str, Any], key: str, tags: Mapping[str, str]) -> dict[str, Any]:
     lineage = _lineage(tags)
+    if lineage["source_time"] is None:  # a copy made elsewhere: its data is as old as its source
+        lineage["source_time"] = parse_time(raw.get("OriginalSnapshotCreateTime"))
     source = raw.get(key)
     if source:
-        lineage["source_id"] = source.rsplit(":", 1)[-1]
+        lineage["source_id"] = rds_snapshot_id(source)
         arn_region = source.split(":")[3] if source.startswith("arn:") else None
         lineage["source_region"] = raw.get("SourceRegion") or arn_region
     return lineage
@@ -207,6 +210,7 @@ def _db_snapshot(raw: Mapping[str, Any]) -> Candidate:
         encrypted=bool(raw.get("Encrypted")),
         kms_key=raw.get("KmsKeyId"),
         **_rds_lineage(raw, "SourceDBSnapshotIdentifier", tags),
+        ready=raw.get("Status", "available") == "available",
     )
 
 
@@ -222,6 +226,7 @@ def _cluster_snapshot(raw: Mapping[str, Any]) -> Candidate:
         encrypted=bool(raw.get("StorageEncrypted")),
         kms_key=raw.get("KmsKeyId"),
         **_rds_lineage(raw, "SourceDBClusterSnapshotArn", tags),
+        ready=raw.get("Status", "available") == "available",
     )
 
 
@@ -260,9 +265,11 @@ def _tag_keys(lookups: Sequence[ArtifactLookup]) -> list[str] | None:
 class Lister:
     """Lists each artifact kind in a region once, counting API calls (pages included)."""
 
-    def __init__(self, aws: Aws, region: str) -> None:
+    def __init__(self, aws: Aws, region: str, *, pending: bool = False) -> None:
         self.aws = aws
         self.region = region
+        # Also list copies still in progress (replication must not start them twice).
+        self.pending = pending
         self.calls = 0
 
     def _pages(self, service: str, operation: str, key: str, page: int, **kwargs: Any) -> list[Any]:
@@ -284,6 +291,12 @@ class Lister:
             ) from exc
         return items
 
+    def _states(self, ready: str, pending: str) -> list[str]:
+        return [ready, pending] if self.pending else [ready]
+
+    def _rds_states(self) -> set[str]:
+        return {"available", "creating", "copying"} if self.pending else {"available"}
+
     def list(self, kind: str, lookups: Sequence[ArtifactLookup]) -> list[Candidate]:
         """Every usable candidate of `kind` that could match one of `lookups`."""
         owners = sorted({owner for lookup in lookups for owner in lookup.owners})
@@ -298,7 +311,11 @@ class Lister:
                 "Images",
                 EC2_PAGE,
                 Owners=owners,
-                Filters=[{"Name": "state", "Values": ["available"]}, *name_filter, *tag_filter],
+                Filters=[
+                    {"Name": "state", "Values": self._states("available", "pending")},
+                    *name_filter,
+                    *tag_filter,
+                ],
             )
             return [_image(r) for r in raw]
         if kind == "ebs_snapshot":
@@ -308,7 +325,10 @@ class Lister:
                 "Snapshots",
                 EC2_PAGE,
                 OwnerIds=owners,
-                Filters=[{"Name": "status", "Values": ["completed"]}, *tag_filter],
+                Filters=[
+                    {"Name": "status", "Values": self._states("completed", "pending")},
+                    *tag_filter,
+                ],
             )
             return [_snapshot(r) for r in raw]
         shared = any(owner != "self" for owner in owners)
@@ -323,7 +343,7 @@ class Lister:
                 IncludeShared=shared,
                 **({"Filters": filters} if filters else {}),
             )
-            return [_db_snapshot(r) for r in raw if r.get("Status") == "available"]
+            return [_db_snapshot(r) for r in raw if r.get("Status") in self._rds_states()]
         if kind == "rds_cluster_snapshot":
             ids = _shared(lookups, "db_cluster")
             filters = [{"Name": "db-cluster-id", "Values": ids}] if ids else []
@@ -335,7 +355,7 @@ class Lister:
                 IncludeShared=shared,
                 **({"Filters": filters} if filters else {}),
             )
-            return [_cluster_snapshot(r) for r in raw if r.get("Status") == "available"]
+            return [_cluster_snapshot(r) for r in raw if r.get("Status") in self._rds_states()]
         found: list[Candidate] = []
         for vault in sorted({lookup.vault for lookup in lookups if lookup.vault}):
             raw = self._pages(

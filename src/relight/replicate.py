@@ -17,8 +17,9 @@ recovery account's credentials.
 
 from __future__ import annotations
 
-import threading
+import re
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from relight.discovery import (
     list_by_kind,
     matches,
     newest,
+    rds_snapshot_id,
 )
 from relight.environment import ArtifactLookup
 from relight.errors import AwsError, InputError
@@ -76,8 +78,17 @@ def copy_tags(source: Candidate, region: str) -> list[dict[str, str]]:
 
 
 def _arn(kind: str, region: str, account: str, name: str) -> str:
+    if name.startswith("arn:"):  # a snapshot shared with this account is named by its ARN
+        return name
     what = "snapshot" if kind == "rds_snapshot" else "cluster-snapshot"
     return f"arn:aws:rds:{region}:{account}:{what}:{name}"
+
+
+def rds_copy_id(source_id: str, region: str) -> str:
+    """A valid identifier for the copy: letters, digits, single hyphens, starting with a letter
+    (automated snapshots are `rds:<db>-<time>`, shared ones ARNs)."""
+    name = re.sub(r"[^A-Za-z0-9]+", "-", f"{rds_snapshot_id(source_id)}-{region}").strip("-")
+    return (name if name[:1].isalpha() else f"copy-{name}")[:255].rstrip("-")
 
 
 class Replicator:
@@ -101,8 +112,7 @@ class Replicator:
         self.on_progress = on_progress
         self.sleep = sleep
         self.timeout = timeout
-        self.calls = 0
-        self._lock = threading.Lock()
+        self._shared: set[str] = set()
 
     # what to copy ---------------------------------------------------------------------------
 
@@ -111,9 +121,7 @@ class Replicator:
 
     def newest_sources(self, region: str) -> tuple[dict[str, Candidate], list[str]]:
         lookups = self._lookups()
-        lister = Lister(self.source, region)
-        listings = list_by_kind(lister, lookups.values())
-        self.calls += lister.calls
+        listings = list_by_kind(Lister(self.source, region), lookups.values())
         found, problems = {}, []
         for name, lookup in lookups.items():
             hits = [c for c in listings[lookup.kind] if matches(lookup, c, self.source_account)]
@@ -124,11 +132,10 @@ class Replicator:
         return found, problems
 
     def existing_copies(self, region: str) -> dict[str, list[Candidate]]:
-        """Per lookup, the candidates already in `region` (copies carry the lookup's tags)."""
+        """Per lookup, the candidates already in `region` (copies carry the lookup's tags),
+        copies still in progress included (`ready` False): they must not be started twice."""
         lookups = self._lookups()
-        lister = Lister(self.target, region)
-        listings = list_by_kind(lister, lookups.values())
-        self.calls += lister.calls
+        listings = list_by_kind(Lister(self.target, region, pending=True), lookups.values())
         return {
             name: [c for c in listings[lookup.kind] if matches(lookup, c, self.target_account)]
             for name, lookup in lookups.items()
@@ -137,7 +144,10 @@ class Replicator:
     # copying ---------------------------------------------------------------------------------
 
     def _share(self, source: Candidate, region: str) -> None:
-        """Let the recovery account read a source in another account."""
+        """Let the recovery account read a source in another account (once per source)."""
+        if source.id in self._shared:
+            return
+        self._shared.add(source.id)
         account = self.target_account
         if account == self.source_account:
             return
@@ -176,6 +186,8 @@ class Replicator:
         key = self.env.kms_keys.get(dst)
         tags = copy_tags(source, src)
         encryption: dict[str, Any] = {"KmsKeyId": key} if key else {}
+        if source.kind == "rds_cluster_snapshot" and not source.encrypted:
+            encryption = {}  # CopyDBClusterSnapshot refuses a key for an unencrypted snapshot
         if source.kind == "ami":
             ec2 = self.target.client("ec2", dst)
             copy_id = str(
@@ -203,7 +215,7 @@ class Replicator:
                 )["SnapshotId"]
             )
         rds = self.target.client("rds", dst)
-        target_id = f"{source.id}-{dst}"[:255]
+        target_id = rds_copy_id(source.id, dst)
         arn = _arn(source.kind, src, source.owner or self.source_account, source.id)
         if source.kind == "rds_snapshot":
             rds.copy_db_snapshot(
@@ -254,19 +266,30 @@ class Replicator:
                 raise AwsError(f"copy {copy_id} in {region} still {state} after the timeout")
             self.sleep(next(delays))
 
-    def copy_one(self, name: str, source: Candidate, src: str, dst: str, wait: bool) -> CopyResult:
+    def copy_one(
+        self,
+        name: str,
+        source: Candidate,
+        src: str,
+        dst: str,
+        wait: bool,
+        in_progress: str | None = None,
+    ) -> CopyResult:
+        """Copy `source` to `dst` (or, given `in_progress`, the id of a copy an earlier run
+        started, only wait for that one)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        result = CopyResult(name, source.kind, source.id, dst, "copied")
+        result = CopyResult(name, source.kind, source.id, dst, "copied", in_progress or "")
         started = time.monotonic()
         try:
-            self._share(source, src)
-            result.copy_id = self._start(source, src, dst)
-            self.on_progress(dst, name, "COPYING", f"{source.id} → {result.copy_id}")
+            if in_progress is None:
+                self._share(source, src)
+                result.copy_id = self._start(source, src, dst)
+                self.on_progress(dst, name, "COPYING", f"{source.id} → {result.copy_id}")
             if wait:
                 self._wait(source.kind, dst, result.copy_id)
             else:
-                result.action = "started"
+                result.action = "started" if in_progress is None else "in-progress"
         except (ClientError, BotoCoreError, AwsError) as exc:
             result.action, result.reason = "failed", str(exc)
         result.seconds = time.monotonic() - started
@@ -277,29 +300,38 @@ class Replicator:
 
     def prune(self, name: str, copies: list[Candidate], keep: int, region: str) -> list[CopyResult]:
         """Delete relight-made copies beyond the newest `keep`; nothing else is ever touched."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
         ours = sorted(
-            (c for c in copies if c.relight_copy), key=lambda c: (c.created, c.id), reverse=True
+            (c for c in copies if c.relight_copy and c.ready),
+            key=lambda c: (c.created, c.id),
+            reverse=True,
         )
         results = []
         for old in ours[keep:]:
-            if old.kind == "ami":
-                ec2 = self.target.client("ec2", region)
-                ec2.deregister_image(ImageId=old.id)
-                for snapshot in old.backing:
-                    ec2.delete_snapshot(SnapshotId=snapshot)
-            elif old.kind == "ebs_snapshot":
-                self.target.client("ec2", region).delete_snapshot(SnapshotId=old.id)
-            elif old.kind == "rds_snapshot":
-                self.target.client("rds", region).delete_db_snapshot(DBSnapshotIdentifier=old.id)
-            else:
-                self.target.client("rds", region).delete_db_cluster_snapshot(
-                    DBClusterSnapshotIdentifier=old.id
-                )
-            self.on_progress(region, name, "PRUNED", old.id)
-            results.append(
-                CopyResult(name, old.kind, old.source_id or "", region, "pruned", old.id)
-            )
+            result = CopyResult(name, old.kind, old.source_id or "", region, "pruned", old.id)
+            try:
+                self._delete(old, region)
+            except (ClientError, BotoCoreError) as exc:
+                result.action, result.reason = "failed", f"prune {old.id}: {exc}"
+            self.on_progress(region, name, result.action.upper(), result.reason or old.id)
+            results.append(result)
         return results
+
+    def _delete(self, old: Candidate, region: str) -> None:
+        if old.kind == "ami":
+            ec2 = self.target.client("ec2", region)
+            ec2.deregister_image(ImageId=old.id)
+            for snapshot in old.backing:
+                ec2.delete_snapshot(SnapshotId=snapshot)
+        elif old.kind == "ebs_snapshot":
+            self.target.client("ec2", region).delete_snapshot(SnapshotId=old.id)
+        elif old.kind == "rds_snapshot":
+            self.target.client("rds", region).delete_db_snapshot(DBSnapshotIdentifier=old.id)
+        else:
+            self.target.client("rds", region).delete_db_cluster_snapshot(
+                DBClusterSnapshotIdentifier=old.id
+            )
 
 
 def replicate(
@@ -336,18 +368,23 @@ def replicate(
     results: list[CopyResult] = []
     for target in targets:
         existing = replicator.existing_copies(target)
-        todo = []
+        todo: list[tuple[str, Candidate, str | None]] = []  # (name, source, copy in progress)
         for name, source in sources.items():
             done = [c for c in existing[name] if source.id in (c.source_id, c.id)]
-            if done:
+            ready = [c for c in done if c.ready]
+            if ready:
                 results.append(
-                    CopyResult(name, source.kind, source.id, target, "up-to-date", done[0].id)
+                    CopyResult(name, source.kind, source.id, target, "up-to-date", ready[0].id)
                 )
-                replicator.on_progress(target, name, "UP-TO-DATE", done[0].id)
+                replicator.on_progress(target, name, "UP-TO-DATE", ready[0].id)
             else:
-                todo.append((name, source))
-        deferred = todo[MAX_COPIES_PER_REGION:] if not wait else []
-        for name, source in deferred:
+                todo.append((name, source, done[0].id if done else None))
+        # Copies already in flight (an earlier --no-wait) count against AWS's 20.
+        todo.sort(key=lambda item: item[2] is None)
+        room = max(0, MAX_COPIES_PER_REGION - sum(1 for *_, busy in todo if busy))
+        new = [item for item in todo if item[2] is None]
+        deferred = new[room:] if not wait else []
+        for name, source, _ in deferred:
             results.append(
                 CopyResult(
                     name,
@@ -358,11 +395,11 @@ def replicate(
                     reason=f"over {MAX_COPIES_PER_REGION} copies at once; rerun to continue",
                 )
             )
-        start = todo[:MAX_COPIES_PER_REGION] if not wait else todo
+        start = [item for item in todo if item not in deferred]
         with ThreadPoolExecutor(max_workers=min(workers, MAX_COPIES_PER_REGION)) as pool:
             futures = [
-                pool.submit(replicator.copy_one, name, source, source_region, target, wait)
-                for name, source in start
+                pool.submit(replicator.copy_one, name, source, source_region, target, wait, busy)
+                for name, source, busy in start
             ]
             results += [future.result() for future in futures]
         if prune is not None:
@@ -373,7 +410,4 @@ def replicate(
 
 
 def summary_counts(results: list[CopyResult]) -> Mapping[str, int]:
-    counts: dict[str, int] = {}
-    for result in results:
-        counts[result.action] = counts.get(result.action, 0) + 1
-    return counts
+    return Counter(r.action for r in results)

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from relight.errors import RelightError
+from relight.times import parse_time
 
 SCHEMA = "relight.report/1"
 
@@ -133,7 +134,7 @@ def _error_row(run_dir: str, error: str) -> Row:
 
 
 def _history_key(row: Row) -> tuple[bool, datetime, str]:
-    started = _parse_time(row["started"]) or datetime.min.replace(tzinfo=UTC)
+    started = parse_time(row["started"]) or datetime.min.replace(tzinfo=UTC)
     return (row["error"] is not None, started, str(row["run_id"]))
 
 
@@ -217,19 +218,9 @@ def _two_units(amount: int, per: int, big: str, small: str) -> str:
     return f"{high} {big} {low} {small}" if low else f"{high} {big}"
 
 
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def _offset(value: object, origin: datetime | None) -> float | None:
     """Seconds from the run's start to `value`, None when either is missing."""
-    moment = _parse_time(value)
+    moment = parse_time(value)
     if moment is None or origin is None:
         return None
     return (moment - origin).total_seconds()
@@ -613,7 +604,7 @@ def timeline_svg(report: Report) -> str:
     phases run as a band on top. The axis spans from the run's start to the
     latest end seen (run, phase or stack), so every bar fits.
     """
-    origin = _parse_time(report.get("started"))
+    origin = parse_time(report.get("started"))
     stacks = _list(report, "stacks")
     phases = _list(report, "phases")
     span = _span(report, origin, stacks, phases)
