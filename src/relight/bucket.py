@@ -36,12 +36,7 @@ class TemplateBucket:
                     f"S3 bucket {self.name} exists but cannot be used: {exc}",
                     hint="relight needs s3:GetObject/PutObject on its template bucket",
                 ) from exc
-            location = (
-                {}
-                if self.region == "us-east-1"
-                else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
-            )
-            self.s3.create_bucket(Bucket=self.name, **location)
+            create_bucket(self.s3, self.name, self.region)
             self.s3.put_public_access_block(
                 Bucket=self.name,
                 PublicAccessBlockConfiguration={
@@ -79,3 +74,19 @@ class TemplateBucket:
         except (ClientError, BotoCoreError) as exc:
             raise AwsError(f"cannot upload a template to s3://{self.name}/{key}: {exc}") from exc
         return f"{self.s3.meta.endpoint_url}/{self.name}/{key}"
+
+
+def create_bucket(s3: Any, name: str, region: str) -> None:
+    """Create a bucket in `region` (us-east-1 takes no LocationConstraint); one we own is fine."""
+    from botocore.exceptions import ClientError
+
+    location = (
+        {}
+        if region == "us-east-1"
+        else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    )
+    try:
+        s3.create_bucket(Bucket=name, **location)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+            raise

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from relight.aws import Aws, tag_list
+from relight.bucket import create_bucket
 from relight.cloudformation import Stacks
 from relight.config import LoadedEnvironment
 from relight.deploy import deploy
@@ -148,8 +149,8 @@ class Story:
         self, plan: Plan, name: str, lookup: ArtifactLookup, base_id: str, now: datetime
     ) -> str:
         tags = {**lookup.tags, "Name": f"{self.env.name}-{name}-backup"}
-        instances = self._instances_of(self._stacks_using(plan, name))
         if lookup.kind == "ami":
+            instances = self._instances_of(self._stacks_using(plan, name))
             image_name = _image_name(lookup, f"{self.env.name}-{name}", now)
             if instances:
                 image = self.ec2.create_image(
@@ -243,7 +244,7 @@ class Story:
         self.kms_keys()
         self.copy()
         s3 = self.aws.client("s3", self.home)
-        s3.create_bucket(Bucket=MARKER_BUCKET)
+        create_bucket(s3, MARKER_BUCKET, self.home)
         s3.put_object(
             Bucket=MARKER_BUCKET,
             Key=_marker_key(self.env.name),
