@@ -218,3 +218,4 @@ def test_a_named_zone_without_the_type_is_a_problem() -> None:
         ["t3.small", "m7g.large"],
     )
     assert problems == ["zones.ids.us-west-2: usw2-az1 does not offer m7g.large"]
+

@@ -13,7 +13,7 @@ earlier, when relight connects.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,33 +114,45 @@ def _kms_keys(plan: Plan, aws: Any, discovery: Discovery) -> list[str]:
     return problems
 
 
-def _key_pairs(plan: Plan, aws: Any) -> list[str]:
-    from botocore.exceptions import ClientError
+def _named_things(
+    plan: Plan, parameter: str, what: str, exists: Callable[[str], bool]
+) -> list[str]:
+    """Problems for literal `parameter` values naming a `what` that does not exist (each value
+    asked about once; a refused question is a problem too, never a pass)."""
+    from botocore.exceptions import BotoCoreError, ClientError
 
-    named = _literal_parameters(plan, "KeyName")
-    if not named:
-        return []
-    ec2 = aws.client("ec2", plan.region)
+    answers: dict[str, str | None] = {}  # value → problem, or None when it exists
     problems = []
-    for key, value in sorted(named.items()):
-        try:
-            ec2.describe_key_pairs(KeyNames=[value])
-        except ClientError:
-            problems.append(f"stacks.{key}.params.KeyName: no key pair {value!r} in {plan.region}")
+    for key, value in sorted(_literal_parameters(plan, parameter).items()):
+        if value not in answers:
+            try:
+                answers[value] = None if exists(value) else f"no {what} {value}"
+            except (ClientError, BotoCoreError) as exc:
+                answers[value] = f"cannot check {what} {value} ({exc})"
+        if answers[value]:
+            problems.append(f"stacks.{key}.params.{parameter}: {answers[value]}")
     return problems
+
+
+def _key_pairs(plan: Plan, aws: Any) -> list[str]:
+    ec2 = aws.client("ec2", plan.region)
+
+    def exists(name: str) -> bool:
+        by_name = [{"Name": "key-name", "Values": [name]}]
+        return bool(ec2.describe_key_pairs(Filters=by_name)["KeyPairs"])
+
+    return _named_things(plan, "KeyName", "key pair", exists)
 
 
 def _hosted_zones(plan: Plan, aws: Any) -> list[str]:
-    named = _literal_parameters(plan, "HostedZoneName")
-    if not named:
-        return []
     route53 = aws.client("route53", plan.region)
-    problems = []
-    for key, zone in sorted(named.items()):
-        found = route53.list_hosted_zones_by_name(DNSName=zone, MaxItems="1")["HostedZones"]
-        if not found or found[0]["Name"] != zone:
-            problems.append(f"stacks.{key}.params.HostedZoneName: no hosted zone {zone}")
-    return problems
+
+    def exists(zone: str) -> bool:
+        wanted = zone.rstrip(".") + "."  # Route 53 names zones with the trailing dot
+        found = route53.list_hosted_zones_by_name(DNSName=wanted, MaxItems="1")["HostedZones"]
+        return bool(found) and found[0]["Name"] == wanted
+
+    return _named_things(plan, "HostedZoneName", "hosted zone", exists)
 
 
 def _stack_names(plan: Plan, existing: list[dict[str, Any]]) -> list[str]:
