@@ -218,4 +218,3 @@ def test_a_named_zone_without_the_type_is_a_problem() -> None:
         ["t3.small", "m7g.large"],
     )
     assert problems == ["zones.ids.us-west-2: usw2-az1 does not offer m7g.large"]
-
