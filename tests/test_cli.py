@@ -24,7 +24,8 @@ def test_help_does_not_import_the_heavy_libraries() -> None:
         "from relight.cli import main\n"
         "sys.argv = ['relight', '--help']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('boto3', 'botocore', 'troposphere', 'cfnlint', 'pydantic', 'moto')"
+        "heavy = [m for m in ('boto3', 'botocore', 'troposphere', 'cfnlint', 'pydantic', 'moto',"
+        " 'rich', 'jinja2', 'yaml')"
         " if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )

@@ -31,7 +31,7 @@ import importlib.util
 import sys
 import typing
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -268,14 +268,7 @@ def load_registry(directory: Path) -> Registry:
                 raise BlueprintError(
                     f"blueprint {bp.name!r} is defined twice: {found[bp.name].source} and {path}"
                 )
-            found[bp.name] = Blueprint(
-                name=bp.name,
-                build=bp.build,
-                options_model=bp.options_model,
-                sample=bp.sample,
-                description=bp.description,
-                source=path,
-            )
+            found[bp.name] = replace(bp, source=path)
     registry = Registry(directory=directory, blueprints=found)
     _loaded[directory] = registry
     return registry

@@ -107,16 +107,21 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-def _load(env: str, region: str | None) -> LoadedEnvironment:
-    from relight.config import load_environment
+def _check_region(region: str, flag: str) -> None:
     from relight.environment import check_region
     from relight.errors import InputError
 
+    try:
+        check_region(region)
+    except ValueError as exc:
+        raise InputError(f"{flag}: {exc}") from None
+
+
+def _load(env: str, region: str | None, flag: str = "--region") -> LoadedEnvironment:
+    from relight.config import load_environment
+
     if region is not None:
-        try:
-            check_region(region)
-        except ValueError as exc:
-            raise InputError(f"--region: {exc}") from None
+        _check_region(region, flag)
     return load_environment(env, region)
 
 
@@ -694,16 +699,11 @@ def replicate(
 ) -> None:
     """Copy the newest AMIs and snapshots to other regions, with lineage; sources stay."""
     with _errors(debug):
-        from relight.environment import check_region
-        from relight.errors import InputError
         from relight.operations import replicate_environment
 
         for region in targets:
-            try:
-                check_region(region)
-            except ValueError as exc:
-                raise InputError(f"--to: {exc}") from None
-        loaded = _load(env, source)
+            _check_region(region, "--to")
+        loaded = _load(env, source, "--from")
         local = _on_stand_in(loaded, stand_in)
         conn = _connect(loaded, source, local, profile, None, source_side=True)
         err = _console(stderr=True)

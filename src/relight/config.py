@@ -29,7 +29,6 @@ class LoadedEnvironment:
 
     env: Environment
     path: Path
-    root: Path
     registry: Registry
     order: tuple[str, ...]
 
@@ -214,4 +213,4 @@ def load_environment(
     registry = load_registry(directory.resolve())
     check_blueprints(path, env, registry)
     order = stack_order(env, path)
-    return LoadedEnvironment(env=env, path=path, root=root, registry=registry, order=order)
+    return LoadedEnvironment(env=env, path=path, registry=registry, order=order)
