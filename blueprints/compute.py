@@ -20,11 +20,9 @@ import jinja2
 from pydantic import Field, field_validator, model_validator
 from troposphere import (
     Base64,
-    Equals,
     GetAtt,
     If,
     Join,
-    Not,
     Output,
     Parameter,
     Ref,
@@ -37,7 +35,7 @@ from troposphere import (
     iam,
 )
 
-from relight.blueprint import Options, blueprint, managed_policy, trusted_by
+from relight.blueprint import Options, blueprint, managed_policy, optional_parameter, trusted_by
 
 USER_DATA = Path(__file__).parent / "user_data"
 ADMIN_POLICIES = {"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"}
@@ -209,15 +207,12 @@ def compute(options: ComputeOptions) -> Template:
                 Description="EBS snapshot each data volume is restored from",
             )
         )
-    t.add_parameter(
-        Parameter(
-            "KmsKeyId",
-            Type="String",
-            Default="",
-            Description="KMS key for the volumes; empty for the account's default EBS key",
-        )
+    optional_parameter(
+        t,
+        "KmsKeyId",
+        "HasKmsKey",
+        "KMS key for the volumes; empty for the account's default EBS key",
     )
-    t.add_condition("HasKmsKey", Not(Equals(Ref("KmsKeyId"), "")))
     subnets = t.add_parameter(
         Parameter(
             "SubnetIds",
@@ -228,15 +223,9 @@ def compute(options: ComputeOptions) -> Template:
     group = t.add_parameter(Parameter("SecurityGroupId", Type="AWS::EC2::SecurityGroup::Id"))
     profile = _role(t, options)
     if options.mode == "asg":
-        target = t.add_parameter(
-            Parameter(
-                "TargetGroupArn",
-                Type="String",
-                Default="",
-                Description="target group to register with; empty for none",
-            )
+        target = optional_parameter(
+            t, "TargetGroupArn", "HasTargetGroup", "target group to register with; empty for none"
         )
-        t.add_condition("HasTargetGroup", Not(Equals(Ref(target), "")))
         desired = options.desired if options.desired is not None else options.min_size
         template = t.add_resource(
             ec2.LaunchTemplate(

@@ -17,11 +17,9 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 from troposphere import (
-    Equals,
     GetAtt,
     If,
     Join,
-    Not,
     Output,
     Parameter,
     Ref,
@@ -38,6 +36,7 @@ from relight.blueprint import (
     blueprint,
     managed_policy,
     no_egress,
+    optional_parameter,
     purpose_parameter,
     scan_skips,
     trusted_by,
@@ -182,15 +181,9 @@ def database(options: DatabaseOptions) -> Template:
         t.add_output(Output("Endpoint", Value=GetAtt(instance, "Endpoint.Address")))
         t.add_output(Output("DatabaseIdentifier", Value=Ref(instance)))
     else:
-        key = t.add_parameter(
-            Parameter(
-                "KmsKeyId",
-                Type="String",
-                Default="",
-                Description="KMS key in this region; empty to keep the snapshot's",
-            )
+        key = optional_parameter(
+            t, "KmsKeyId", "HasKmsKey", "KMS key in this region; empty to keep the snapshot's"
         )
-        t.add_condition("HasKmsKey", Not(Equals(Ref(key), "")))
         cluster = t.add_resource(
             rds.DBCluster(
                 "Cluster",

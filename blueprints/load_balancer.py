@@ -13,10 +13,8 @@ from typing import Literal
 
 from pydantic import Field
 from troposphere import (
-    Equals,
     GetAtt,
     If,
-    Not,
     Output,
     Parameter,
     Ref,
@@ -26,7 +24,14 @@ from troposphere import (
 )
 from troposphere import elasticloadbalancingv2 as elb
 
-from relight.blueprint import PROTECTED, Options, blueprint, purpose_parameter, scan_skips
+from relight.blueprint import (
+    PROTECTED,
+    Options,
+    blueprint,
+    optional_parameter,
+    purpose_parameter,
+    scan_skips,
+)
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 PLAIN_HTTP = (
@@ -62,24 +67,15 @@ def load_balancer(options: LoadBalancerOptions) -> Template:
     group = t.add_parameter(
         Parameter("SecurityGroupId", Type="AWS::EC2::SecurityGroup::Id", Description="the LB's")
     )
-    certificate = t.add_parameter(
-        Parameter(
-            "CertificateArn",
-            Type="String",
-            Default="",
-            Description="ACM certificate in the target region; empty for HTTP only",
-        )
+    certificate = optional_parameter(
+        t,
+        "CertificateArn",
+        "HasCertificate",
+        "ACM certificate in the target region; empty for HTTP only",
     )
-    logs_bucket = t.add_parameter(
-        Parameter(
-            "AccessLogsBucket",
-            Type="String",
-            Default="",
-            Description="S3 bucket for access logs; empty for none",
-        )
+    logs_bucket = optional_parameter(
+        t, "AccessLogsBucket", "HasAccessLogs", "S3 bucket for access logs; empty for none"
     )
-    t.add_condition("HasCertificate", Not(Equals(Ref(certificate), "")))
-    t.add_condition("HasAccessLogs", Not(Equals(Ref(logs_bucket), "")))
 
     attributes = [
         elb.LoadBalancerAttributes(

@@ -114,6 +114,19 @@ def purpose_parameter(template: Template) -> Parameter:
     return parameter
 
 
+def optional_parameter(
+    template: Template, name: str, condition: str, description: str
+) -> Parameter:
+    """A String Parameter that may be left empty, and the condition true when it is not."""
+    from troposphere import Equals, Not, Parameter, Ref
+
+    parameter = template.add_parameter(
+        Parameter(name, Type="String", Default="", Description=description)
+    )
+    template.add_condition(condition, Not(Equals(Ref(parameter), "")))
+    return parameter
+
+
 def namespace_parameter(template: Template) -> Parameter:
     """Declare relight's reserved `RelightNamespace` Parameter and the `Namespaced` condition.
 
@@ -121,18 +134,12 @@ def namespace_parameter(template: Template) -> Parameter:
     "" for a failover: a blueprint uses it for names that live outside the stack and must
     not collide with production's, such as a DNS record (see blueprints/dns.py).
     """
-    from troposphere import Equals, Not, Parameter, Ref
-
-    parameter = template.add_parameter(
-        Parameter(
-            NAMESPACE_PARAMETER,
-            Type="String",
-            Default="",
-            Description="Filled by relight: the test copy's or drill's namespace, or empty",
-        )
+    return optional_parameter(
+        template,
+        NAMESPACE_PARAMETER,
+        NAMESPACED,
+        "Filled by relight: the test copy's or drill's namespace, or empty",
     )
-    template.add_condition(NAMESPACED, Not(Equals(Ref(parameter), "")))
-    return parameter
 
 
 def trusted_by(service: str) -> dict[str, Any]:
