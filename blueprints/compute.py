@@ -84,9 +84,13 @@ class ComputeOptions(Options):
             raise ValueError(f"no user data template {name!r} in {USER_DATA}; known: {known}")
         return name
 
+    @property
+    def desired_capacity(self) -> int:
+        return self.desired if self.desired is not None else self.min_size
+
     @model_validator(mode="after")
     def _sizes(self) -> ComputeOptions:
-        desired = self.desired if self.desired is not None else self.min_size
+        desired = self.desired_capacity
         if not self.min_size <= desired <= self.max_size:
             raise ValueError(
                 f"min_size {self.min_size} <= desired {desired} <= max_size {self.max_size} "
@@ -226,7 +230,6 @@ def compute(options: ComputeOptions) -> Template:
         target = optional_parameter(
             t, "TargetGroupArn", "HasTargetGroup", "target group to register with; empty for none"
         )
-        desired = options.desired if options.desired is not None else options.min_size
         template = t.add_resource(
             ec2.LaunchTemplate(
                 "LaunchTemplate",
@@ -247,7 +250,7 @@ def compute(options: ComputeOptions) -> Template:
                 "AutoScalingGroup",
                 MinSize=str(options.min_size),
                 MaxSize=str(options.max_size),
-                DesiredCapacity=str(desired),
+                DesiredCapacity=str(options.desired_capacity),
                 VPCZoneIdentifier=Ref(subnets),
                 LaunchTemplate=autoscaling.LaunchTemplateSpecification(
                     LaunchTemplateId=Ref(template),

@@ -130,7 +130,7 @@ def load_balancer(options: LoadBalancerOptions) -> Template:
         "Protocol": target_protocol,
         "TargetType": options.target_type,
         "HealthCheckEnabled": True,
-        "HealthCheckProtocol": target_protocol if not alb else "HTTP",
+        "HealthCheckProtocol": target_protocol,
         "HealthCheckIntervalSeconds": options.health_check_interval,
         "HealthyThresholdCount": 3,
         "UnhealthyThresholdCount": 3,
