@@ -450,14 +450,14 @@ def human_age(delta: timedelta | float) -> str:
 
 
 def _elsewhere(
-    aws: Aws, env: Environment, region: str, missing: list[str], account_id: str, now: datetime
+    home: Lister, env: Environment, region: str, missing: list[str], account_id: str, now: datetime
 ) -> dict[str, str]:
     """For missing artifacts, what the home region holds (one listing per kind there)."""
     if region == env.home_region:
         return {}
     lookups = {name: env.artifacts[name] for name in missing}
     try:
-        found, _ = find_artifacts(Lister(aws, env.home_region), lookups, account_id)
+        found, _ = find_artifacts(home, lookups, account_id)
     except AwsError:
         return {name: f"the home region {env.home_region} did not answer" for name in missing}
     notes = {}
@@ -553,7 +553,8 @@ def discover(
     lister = Lister(aws, region)
     found, missing = find_artifacts(lister, env.artifacts, account_id)
     at = now()
-    notes = _elsewhere(aws, env, region, missing, account_id, at) if missing else {}
+    home = Lister(aws, env.home_region)
+    notes = _elsewhere(home, env, region, missing, account_id, at) if missing else {}
     zones, zone_problems, zone_calls = choose_zones(aws, region, env.zones, instance_types)
     return Discovery(
         region=region,
@@ -566,7 +567,7 @@ def discover(
         },
         zones=zones,
         zone_problems=tuple(zone_problems),
-        calls=lister.calls + zone_calls,
+        calls=lister.calls + home.calls + zone_calls,
     )
 
 

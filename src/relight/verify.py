@@ -78,9 +78,8 @@ class Verifier:
 
     def run(self) -> list[Check]:
         for key, sp in self.plan.stacks.items():
-            result = self.outcome.results.get(key)
-            if result is None or not result.ok:
-                self.add("stack complete", key, FAILED if result else SKIPPED, "not built")
+            if not self.outcome.results[key].ok:
+                self.add("stack complete", key, FAILED, "not built")
                 continue
             try:
                 self._stack(key, sp.name)
