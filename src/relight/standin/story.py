@@ -92,7 +92,7 @@ class Story:
                     VolumeId=volume["VolumeId"],
                     TagSpecifications=[{"ResourceType": "snapshot", "Tags": tag_list(marker)}],
                 )["SnapshotId"]
-            else:
+            elif lookup.kind == "rds_snapshot":
                 identifier = lookup.db_instance or f"{self.env.name}-{name}"
                 self.rds.create_db_instance(
                     DBInstanceIdentifier=identifier,
@@ -105,6 +105,12 @@ class Story:
                     Tags=tag_list(marker),
                 )
                 base[name] = identifier
+            else:
+                raise StandInError(
+                    f"artifacts.{name}: the stand-in's story cannot make a {lookup.kind} "
+                    "(it makes AMIs, EBS snapshots and RDS instance snapshots)",
+                    hint="run this environment with --aws, or drop that lookup for the stand-in",
+                )
         return base
 
     # 3. backups of the running home environment ---------------------------------------------
