@@ -407,15 +407,25 @@ def list_by_kind(lister: Lister, lookups: Iterable[ArtifactLookup]) -> dict[str,
     }
 
 
+def hits_by_lookup(
+    lister: Lister, lookups: Mapping[str, ArtifactLookup], account_id: str
+) -> dict[str, list[Candidate]]:
+    """Per lookup, every candidate it matches, from one listing per kind."""
+    listings = list_by_kind(lister, lookups.values())
+    return {
+        name: [c for c in listings[lookup.kind] if matches(lookup, c, account_id)]
+        for name, lookup in lookups.items()
+    }
+
+
 def find_artifacts(
     lister: Lister, lookups: Mapping[str, ArtifactLookup], account_id: str
 ) -> tuple[dict[str, Artifact], list[str]]:
     """Match every lookup against one listing per kind; returns the found and the missing."""
-    listings = list_by_kind(lister, lookups.values())
     found: dict[str, Artifact] = {}
     missing: list[str] = []
-    for name, lookup in lookups.items():
-        hits = [c for c in listings[lookup.kind] if matches(lookup, c, account_id)]
+    for name, hits in hits_by_lookup(lister, lookups, account_id).items():
+        lookup = lookups[name]
         if not hits:
             missing.append(name)
             continue

@@ -36,8 +36,7 @@ from relight.discovery import (
     LINEAGE_VOLUME,
     Candidate,
     Lister,
-    list_by_kind,
-    matches,
+    hits_by_lookup,
     newest,
     rds_snapshot_id,
 )
@@ -121,25 +120,20 @@ class Replicator:
 
     def newest_sources(self, region: str) -> tuple[dict[str, Candidate], list[str]]:
         lookups = self._lookups()
-        listings = list_by_kind(Lister(self.source, region), lookups.values())
-        found, problems = {}, []
-        for name, lookup in lookups.items():
-            hits = [c for c in listings[lookup.kind] if matches(lookup, c, self.source_account)]
-            if hits:
-                found[name] = newest(hits)
-            else:
-                problems.append(f"artifacts.{name}: no {lookup.describe()} in {region}")
+        hits = hits_by_lookup(Lister(self.source, region), lookups, self.source_account)
+        found = {name: newest(found) for name, found in hits.items() if found}
+        problems = [
+            f"artifacts.{name}: no {lookups[name].describe()} in {region}"
+            for name, found in hits.items()
+            if not found
+        ]
         return found, problems
 
     def existing_copies(self, region: str) -> dict[str, list[Candidate]]:
         """Per lookup, the candidates already in `region` (copies carry the lookup's tags),
         copies still in progress included (`ready` False): they must not be started twice."""
-        lookups = self._lookups()
-        listings = list_by_kind(Lister(self.target, region, pending=True), lookups.values())
-        return {
-            name: [c for c in listings[lookup.kind] if matches(lookup, c, self.target_account)]
-            for name, lookup in lookups.items()
-        }
+        lister = Lister(self.target, region, pending=True)
+        return hits_by_lookup(lister, self._lookups(), self.target_account)
 
     # copying ---------------------------------------------------------------------------------
 
