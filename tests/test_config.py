@@ -267,3 +267,43 @@ def test_unknown_environment_name_lists_the_known_ones(tmp_path: Path) -> None:
         load_environment("prod", "us-west-2", cwd=REPO)
     assert "stacks/prod.yaml" in str(caught.value)
     assert "demo" in str(caught.value)
+
+
+DB_LOOKUP = "  db: {kind: rds_snapshot, db_instance: orders, option_groups: %s}\n"
+
+
+def _with_db_lookup(option_groups: str) -> str:
+    return MINIMAL.replace("stacks:\n", DB_LOOKUP % option_groups + "stacks:\n", 1)
+
+
+def test_option_groups_name_one_per_target_region(write_env: WriteEnv) -> None:
+    text = _with_db_lookup("{us-west-2: orders-tde-west, eu-west-1: orders-tde-eu}")
+    loaded = load_environment(str(write_env(text)), "us-west-2")
+    assert loaded.env.artifacts["db"].option_groups == {
+        "us-west-2": "orders-tde-west",
+        "eu-west-1": "orders-tde-eu",
+    }
+
+
+def test_option_groups_are_keyed_by_real_regions(write_env: WriteEnv) -> None:
+    err = _error(write_env, _with_db_lookup("{us-wst-2: orders-tde-west}"))
+    assert "artifacts.db.option_groups: 'us-wst-2' is not an AWS region" in str(err)
+    assert "us-west-2" in str(err)
+
+
+def test_an_option_group_name_rds_would_refuse_is_refused_here(write_env: WriteEnv) -> None:
+    err = _error(write_env, _with_db_lookup("{us-west-2: orders--tde}"))
+    assert "artifacts.db.option_groups: us-west-2: 'orders--tde' is not an option group name" in (
+        str(err)
+    )
+
+
+def test_option_groups_belong_to_rds_snapshot_lookups_only(write_env: WriteEnv) -> None:
+    text = MINIMAL.replace(
+        "{kind: ami, tags: {Role: web}}",
+        "{kind: ami, tags: {Role: web}, option_groups: {us-west-2: og}}",
+    )
+    err = _error(write_env, text)
+    assert "artifacts.web_ami: 'option_groups' applies to kind rds_snapshot only, not ami" in (
+        str(err)
+    )

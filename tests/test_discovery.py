@@ -377,3 +377,117 @@ def test_a_lineage_time_without_a_timezone_is_read_as_utc() -> None:
     assert parse_time("2026-11-22T06:00:00") == datetime(2026, 11, 22, 6, tzinfo=UTC)
     assert parse_time("2026-11-22T06:00:00Z") == datetime(2026, 11, 22, 6, tzinfo=UTC)
     assert parse_time("not a time") is None
+
+
+VAULT = f"arn:aws:backup:us-west-2:{ACCOUNT}:backup-vault:dr"
+SOURCE_VAULT = f"arn:aws:backup:us-east-1:{ACCOUNT}:backup-vault:prod"
+
+
+def _recovery_points(resource: str, arns: list[str], resource_type: str) -> list[dict[str, object]]:
+    """Recovery points as ListRecoveryPointsByBackupVault returns them for copies in the
+    us-west-2 vault `dr`, oldest first, one hour apart."""
+    when = datetime(2030, 1, 1, tzinfo=UTC)
+    return [
+        {
+            "RecoveryPointArn": arn,
+            "BackupVaultName": "dr",
+            "BackupVaultArn": VAULT,
+            "SourceBackupVaultArn": SOURCE_VAULT,
+            "ResourceArn": resource,
+            "ResourceType": resource_type,
+            "Status": "COMPLETED",
+            "CreationDate": when + timedelta(hours=i),
+        }
+        for i, arn in enumerate(arns)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("resource", "resource_type", "arns", "expected"),
+    [
+        (
+            f"arn:aws:ec2:us-east-1:{ACCOUNT}:instance/i-0abc",
+            "EC2",
+            [
+                "arn:aws:ec2:us-west-2::image/ami-0aaa1111aaaa11111",
+                "arn:aws:ec2:us-west-2::image/ami-0bbb2222bbbb22222",
+            ],
+            "ami-0bbb2222bbbb22222",
+        ),
+        (
+            f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume/vol-0abc",
+            "EBS",
+            [
+                "arn:aws:ec2:us-west-2::snapshot/snap-0aaa1111aaaa11111",
+                "arn:aws:ec2:us-west-2::snapshot/snap-0bbb2222bbbb22222",
+            ],
+            "snap-0bbb2222bbbb22222",
+        ),
+        (
+            f"arn:aws:rds:us-east-1:{ACCOUNT}:db:orders",
+            "RDS",
+            [
+                f"arn:aws:rds:us-west-2:{ACCOUNT}:snapshot:awsbackup:job-1111aaaa",
+                f"arn:aws:rds:us-west-2:{ACCOUNT}:snapshot:awsbackup:job-2222bbbb",
+            ],
+            "awsbackup:job-2222bbbb",
+        ),
+        (
+            f"arn:aws:rds:us-east-1:{ACCOUNT}:cluster:orders",
+            "Aurora",
+            [f"arn:aws:rds:us-west-2:{ACCOUNT}:cluster-snapshot:awsbackup:job-3333cccc"],
+            "awsbackup:job-3333cccc",
+        ),
+    ],
+)
+def test_a_recovery_point_is_owned_by_its_vault_and_restored_by_its_resource_id(
+    resource: str, resource_type: str, arns: list[str], expected: str
+) -> None:
+    # EC2 recovery point ARNs have no account field (arn:aws:ec2:REGION::image/ami-...): the
+    # owner is the vault's account, and CloudFormation's ImageId/SnapshotId/
+    # DBSnapshotIdentifier want the resource id, not the recovery point's ARN.
+    aws, env = _stubbed_lookup(
+        {"point": {"kind": "backup_recovery_point", "vault": "dr", "resource": resource}}
+    )
+    aws.stub("backup", "us-west-2").add_response(
+        "list_recovery_points_by_backup_vault",
+        {"RecoveryPoints": _recovery_points(resource, arns, resource_type)},
+        {"BackupVaultName": "dr", "MaxResults": 100},
+    )
+    _zones_answer(aws)
+    found = discover(aws, env, "us-west-2", account_id=ACCOUNT, now=lambda: NOW)  # type: ignore[arg-type]
+    assert found.missing == {}
+    point = found.artifacts["point"]
+    assert (point.id, point.arn, point.candidates) == (expected, arns[-1], len(arns))
+    assert point.source_region == "us-east-1"
+
+
+def test_a_recovery_point_in_another_accounts_vault_needs_that_owner() -> None:
+    other = "210987654321"
+    resource = f"arn:aws:ec2:us-east-1:{other}:volume/vol-0abc"
+    arn = "arn:aws:ec2:us-west-2::snapshot/snap-0aaa1111aaaa11111"
+    points = _recovery_points(resource, [arn], "EBS")
+    points[0]["BackupVaultArn"] = f"arn:aws:backup:us-west-2:{other}:backup-vault:dr"
+    for owners, found_it in ((["self"], False), ([other], True)):
+        aws, env = _stubbed_lookup(
+            {
+                "vol": {
+                    "kind": "backup_recovery_point",
+                    "vault": "dr",
+                    "resource": "vol-0abc",
+                    "owners": owners,
+                }
+            }
+        )
+        aws.stub("backup", "us-west-2").add_response(
+            "list_recovery_points_by_backup_vault",
+            {"RecoveryPoints": points},
+            {"BackupVaultName": "dr", "MaxResults": 100},
+        )
+        _zones_answer(aws)
+        if not found_it:  # the home region is asked what it holds
+            aws.stub("backup", "us-east-1").add_response(
+                "list_recovery_points_by_backup_vault", {"RecoveryPoints": []}
+            )
+        found = discover(aws, env, "us-west-2", account_id=ACCOUNT, now=lambda: NOW)  # type: ignore[arg-type]
+        assert ("vol" in found.artifacts) is found_it, owners

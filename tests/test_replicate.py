@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import ANY
 from moto import mock_aws
 
 from conftest import MINIMAL
 from fakes import StubbedAws
 from relight.aws import Aws, AwsTarget
 from relight.config import LoadedEnvironment, load_environment
-from relight.discovery import COPY_MARK, LINEAGE_ID, LINEAGE_REGION, LINEAGE_VOLUME
+from relight.discovery import COPY_MARK, LINEAGE_ID, LINEAGE_REGION, LINEAGE_VOLUME, Candidate
 from relight.errors import InputError
-from relight.replicate import Replicator, replicate
+from relight.replicate import Replicator, copy_tags, key_policy_gaps, replicate
 
 ACCOUNT = "123456789012"
 KEYS = "kms_keys: {us-west-2: alias/dr, eu-west-1: alias/dr}\n"
@@ -284,3 +286,455 @@ def test_automated_and_shared_rds_snapshots_get_valid_copy_ids() -> None:
     )
     shared = "arn:aws:rds:us-east-1:111122223333:snapshot:orders-final"
     assert rds_copy_id(shared, "eu-west-1") == "orders-final-eu-west-1"
+
+
+# Real AWS: eventual consistency, partitions, option groups, what cannot be shared ----------
+
+WHEN = datetime(2030, 1, 1, tzinfo=UTC)
+RECOVERY = "210987654321"
+NETWORK_ONLY = "stacks: {net: {blueprint: network, params: {AvailabilityZones: {zones: names}}}}\n"
+
+
+def _env_with(write_env, artifacts: str, extra: str = "") -> LoadedEnvironment:  # type: ignore[no-untyped-def]
+    header = MINIMAL.split("artifacts:\n")[0]  # name, regions, objectives, zones
+    text = header + extra + "artifacts:\n" + artifacts + NETWORK_ONLY
+    return load_environment(str(write_env(text)), "us-west-2")
+
+
+def _not_found(stub: Any, operation: str, code: str, message: str, times: int = 2) -> None:
+    for _ in range(times):
+        stub.add_client_error(
+            operation, service_error_code=code, service_message=message, http_status_code=400
+        )
+
+
+def _ami(**fields: Any) -> Candidate:
+    return Candidate(
+        kind="ami",
+        id="ami-0source",
+        created=WHEN,
+        tags={"Role": "web"},
+        owner=ACCOUNT,
+        name="shop-web-1",
+        **fields,
+    )
+
+
+def _db(**fields: Any) -> Candidate:
+    return Candidate(
+        kind="rds_snapshot",
+        id="orders-1",
+        created=WHEN,
+        tags={},
+        owner=ACCOUNT,
+        db_instance="orders",
+        **fields,
+    )
+
+
+def test_a_new_ami_copy_aws_does_not_see_yet_is_still_tagged_and_waited_for(write_env) -> None:  # type: ignore[no-untyped-def]
+    # Right after CopyImage, EC2 can answer InvalidAMIID.NotFound (eventual consistency).
+    target = StubbedAws()
+    stub = target.stub("ec2", "us-west-2")
+    stub.add_response("copy_image", {"ImageId": "ami-0c0ffee"})
+    missing = "The image id '[ami-0c0ffee]' does not exist"
+    _not_found(stub, "create_tags", "InvalidAMIID.NotFound", missing)
+    source = _ami()
+    stub.add_response(
+        "create_tags",
+        {},
+        {"Resources": ["ami-0c0ffee"], "Tags": copy_tags(source, "us-east-1")},
+    )
+    _not_found(stub, "describe_images", "InvalidAMIID.NotFound", missing)
+    stub.add_response(
+        "describe_images",
+        {"Images": [{"ImageId": "ami-0c0ffee", "State": "available"}]},
+        {"ImageIds": ["ami-0c0ffee"]},
+    )
+    sleeps: list[float] = []
+    replicator = Replicator(
+        _loaded(write_env),
+        StubbedAws(),  # type: ignore[arg-type]
+        target,  # type: ignore[arg-type]
+        source_account=ACCOUNT,
+        target_account=ACCOUNT,
+        sleep=sleeps.append,
+    )
+    result = replicator.copy_one("web_ami", source, "us-east-1", "us-west-2", wait=True)
+    assert (result.action, result.copy_id, result.reason) == ("copied", "ami-0c0ffee", "")
+    stub.assert_no_pending_responses()  # tagged: relight:copy=true, so --prune sees it
+    assert sleeps and sum(sleeps) <= 60
+
+
+def test_a_new_db_snapshot_copy_rds_does_not_see_yet_is_waited_for(write_env) -> None:  # type: ignore[no-untyped-def]
+    target = StubbedAws()
+    stub = target.stub("rds", "us-west-2")
+    stub.add_response("copy_db_snapshot", {"DBSnapshot": {"DBSnapshotIdentifier": "x"}})
+    copy = "orders-1-us-west-2"
+    _not_found(stub, "describe_db_snapshots", "DBSnapshotNotFound", f"DBSnapshot not found: {copy}")
+    stub.add_response(
+        "describe_db_snapshots",
+        {"DBSnapshots": [{"DBSnapshotIdentifier": copy, "Status": "available"}]},
+        {"DBSnapshotIdentifier": copy},
+    )
+    sleeps: list[float] = []
+    replicator = Replicator(
+        _env_with(write_env, "  db: {kind: rds_snapshot, db_instance: orders}\n"),
+        StubbedAws(),  # type: ignore[arg-type]
+        target,  # type: ignore[arg-type]
+        source_account=ACCOUNT,
+        target_account=ACCOUNT,
+        sleep=sleeps.append,
+    )
+    result = replicator.copy_one("db", _db(), "us-east-1", "us-west-2", wait=True)
+    assert (result.action, result.copy_id) == ("copied", copy)
+    stub.assert_no_pending_responses()
+
+
+def test_a_copy_still_not_found_after_the_settling_time_fails(write_env) -> None:  # type: ignore[no-untyped-def]
+    target = StubbedAws()
+    stub = target.stub("ec2", "us-west-2")
+    stub.add_response("copy_snapshot", {"SnapshotId": "snap-0c0ffee"})
+    missing = "The snapshot 'snap-0c0ffee' does not exist."
+    _not_found(stub, "describe_snapshots", "InvalidSnapshot.NotFound", missing, times=3)
+    sleeps: list[float] = []
+    replicator = Replicator(
+        _loaded(write_env),
+        StubbedAws(),  # type: ignore[arg-type]
+        target,  # type: ignore[arg-type]
+        source_account=ACCOUNT,
+        target_account=ACCOUNT,
+        sleep=sleeps.append,
+        settle=3.0,
+    )
+    source = Candidate(kind="ebs_snapshot", id="snap-0source", created=WHEN, tags={}, owner=ACCOUNT)
+    result = replicator.copy_one("web_data", source, "us-east-1", "us-west-2", wait=True)
+    assert result.action == "failed"
+    assert missing in result.reason
+    assert sum(sleeps) == 3.0, "asked again for the settling time, then believed"
+    stub.assert_no_pending_responses()
+
+
+def _copy_db_snapshot_in_china(target: StubbedAws, source_arn: str, listed: bool = True) -> Any:
+    stub = target.stub("rds", "cn-northwest-1")
+    if listed:
+        stub.add_response("describe_db_snapshots", {"DBSnapshots": []})  # no copies there yet
+    stub.add_response(
+        "copy_db_snapshot",
+        {"DBSnapshot": {"DBSnapshotIdentifier": "orders-1-cn-northwest-1"}},
+        {
+            "SourceDBSnapshotIdentifier": source_arn,
+            "TargetDBSnapshotIdentifier": "orders-1-cn-northwest-1",
+            "SourceRegion": "cn-north-1",
+            "CopyTags": False,
+            "Tags": ANY,
+        },  # and no OptionGroupName: the source's option group is a default one
+    )
+    return stub
+
+
+def test_a_source_in_china_is_named_by_its_aws_cn_arn_from_the_listing(write_env) -> None:  # type: ignore[no-untyped-def]
+    arn = f"arn:aws-cn:rds:cn-north-1:{ACCOUNT}:snapshot:orders-1"
+    source = StubbedAws()
+    source.stub("rds", "cn-north-1").add_response(
+        "describe_db_snapshots",
+        {
+            "DBSnapshots": [
+                {
+                    "DBSnapshotIdentifier": "orders-1",
+                    "DBInstanceIdentifier": "orders",
+                    "DBSnapshotArn": arn,
+                    "SnapshotCreateTime": WHEN,
+                    "Status": "available",
+                    "SnapshotType": "manual",
+                    "OptionGroupName": "default:postgres-16",
+                }
+            ]
+        },
+    )
+    target = StubbedAws()
+    stub = _copy_db_snapshot_in_china(target, arn)
+    replicator = Replicator(
+        _env_with(write_env, "  db: {kind: rds_snapshot, db_instance: orders}\n"),
+        source,  # type: ignore[arg-type]
+        target,  # type: ignore[arg-type]
+        source_account=ACCOUNT,
+        target_account=ACCOUNT,
+    )
+    results = replicate(replicator, "cn-north-1", ["cn-northwest-1"], wait=False)
+    assert [(r.action, r.copy_id) for r in results] == [("started", "orders-1-cn-northwest-1")]
+    stub.assert_no_pending_responses()
+
+
+def test_a_source_arn_not_listed_is_built_in_its_regions_partition(write_env) -> None:  # type: ignore[no-untyped-def]
+    target = StubbedAws()
+    built = f"arn:aws-cn:rds:cn-north-1:{ACCOUNT}:snapshot:orders-1"
+    stub = _copy_db_snapshot_in_china(target, built, listed=False)
+    replicator = Replicator(
+        _env_with(write_env, "  db: {kind: rds_snapshot, db_instance: orders}\n"),
+        StubbedAws(),  # type: ignore[arg-type]
+        target,  # type: ignore[arg-type]
+        source_account=ACCOUNT,
+        target_account=ACCOUNT,
+    )
+    result = replicator.copy_one("db", _db(), "cn-north-1", "cn-northwest-1", wait=False)
+    assert (result.action, result.reason) == ("started", "")
+    stub.assert_no_pending_responses()
+
+
+def _listed_db_snapshot(aws: StubbedAws, **fields: Any) -> None:
+    aws.stub("rds", "us-east-1").add_response(
+        "describe_db_snapshots",
+        {
+            "DBSnapshots": [
+                {
+                    "DBSnapshotIdentifier": "orders-1",
+                    "DBInstanceIdentifier": "orders",
+                    "DBSnapshotArn": f"arn:aws:rds:us-east-1:{ACCOUNT}:snapshot:orders-1",
+                    "SnapshotCreateTime": WHEN,
+                    "Status": "available",
+                    "SnapshotType": "manual",
+                    **fields,
+                }
+            ]
+        },
+    )
+
+
+OPTION_GROUPS = (
+    "  db:\n    kind: rds_snapshot\n    db_instance: orders\n"
+    "    option_groups: {us-west-2: orders-tde-west}\n"
+)
+
+
+def test_a_snapshot_with_its_own_option_group_is_copied_with_the_targets_group(write_env) -> None:  # type: ignore[no-untyped-def]
+    source = StubbedAws()
+    _listed_db_snapshot(source, OptionGroupName="orders-tde")
+    target = StubbedAws()
+    stub = target.stub("rds", "us-west-2")
+    stub.add_response("describe_db_snapshots", {"DBSnapshots": []})
+    stub.add_response(
+        "copy_db_snapshot",
+        {"DBSnapshot": {"DBSnapshotIdentifier": "orders-1-us-west-2"}},
+        {
+            "SourceDBSnapshotIdentifier": f"arn:aws:rds:us-east-1:{ACCOUNT}:snapshot:orders-1",
+            "TargetDBSnapshotIdentifier": "orders-1-us-west-2",
+            "SourceRegion": "us-east-1",
+            "CopyTags": False,
+            "Tags": ANY,
+            "OptionGroupName": "orders-tde-west",
+        },
+    )
+    replicator = Replicator(
+        _env_with(write_env, OPTION_GROUPS),
+        source,  # type: ignore[arg-type]
+        target,  # type: ignore[arg-type]
+        source_account=ACCOUNT,
+        target_account=ACCOUNT,
+    )
+    results = replicate(replicator, "us-east-1", ["us-west-2"], wait=False)
+    assert [r.action for r in results] == ["started"]
+    stub.assert_no_pending_responses()
+
+
+def test_a_snapshot_with_its_own_option_group_needs_one_named_for_every_target(write_env) -> None:  # type: ignore[no-untyped-def]
+    source = StubbedAws()
+    _listed_db_snapshot(source, OptionGroupName="orders-tde")
+    target = StubbedAws()  # answers nothing: any call to it fails the test
+    replicator = Replicator(
+        _env_with(write_env, OPTION_GROUPS),
+        source,  # type: ignore[arg-type]
+        target,  # type: ignore[arg-type]
+        source_account=ACCOUNT,
+        target_account=ACCOUNT,
+    )
+    with pytest.raises(InputError) as caught:
+        replicate(replicator, "us-east-1", ["us-west-2", "eu-west-1"])
+    message = str(caught.value)
+    assert "artifacts.db.option_groups.eu-west-1: orders-1 in us-east-1 uses option group " in (
+        message
+    )
+    assert "create one in eu-west-1" in message
+    assert "option_groups.us-west-2" not in message
+    assert target.clients == {}, "nothing was copied"
+
+
+# Cross-account: what AWS will not share --------------------------------------------------
+
+AWS_MANAGED = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/0aaaaaaa-1111-2222-3333-444444444444"
+THEIRS_ONLY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/0bbbbbbb-1111-2222-3333-444444444444"
+SHARED_KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/0ccccccc-1111-2222-3333-444444444444"
+ROOT_ONLY = (
+    '{"Version":"2012-10-17","Id":"key-default-1","Statement":[{"Sid":"Enable IAM User '
+    f'Permissions","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},'
+    '"Action":"kms:*","Resource":"*"}]}'
+)
+WITH_RECOVERY = (
+    '{"Version":"2012-10-17","Statement":['
+    f'{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},'
+    '"Action":"kms:*","Resource":"*"},'
+    f'{{"Sid":"Allow use of the key","Effect":"Allow","Principal":{{"AWS":['
+    f'"arn:aws:iam::{RECOVERY}:root"]}},"Action":["kms:Encrypt","kms:Decrypt",'
+    '"kms:ReEncrypt*","kms:GenerateDataKey*","kms:DescribeKey"],"Resource":"*"},'
+    f'{{"Effect":"Allow","Principal":{{"AWS":"{RECOVERY}"}},"Action":["kms:CreateGrant",'
+    '"kms:ListGrants","kms:RevokeGrant"],"Resource":"*",'
+    '"Condition":{"Bool":{"kms:GrantIsForAWSResource":"true"}}}]}'
+)
+
+
+def _key(kms: Any, arn: str, manager: str, policy: str | None = None) -> None:
+    kms.add_response(
+        "describe_key",
+        {
+            "KeyMetadata": {
+                "AWSAccountId": ACCOUNT,
+                "KeyId": arn.rsplit("/", 1)[1],
+                "Arn": arn,
+                "KeyManager": manager,
+                "KeyState": "Enabled",
+                "Enabled": True,
+            }
+        },
+        {"KeyId": arn},
+    )
+    if policy is not None:
+        kms.add_response(
+            "get_key_policy",
+            {"Policy": policy, "PolicyName": "default"},
+            {"KeyId": arn, "PolicyName": "default"},
+        )
+
+
+def test_what_aws_cannot_share_is_refused_before_anything_is_shared_or_copied(
+    write_env,  # type: ignore[no-untyped-def]
+) -> None:
+    source = StubbedAws()
+    ec2 = source.stub("ec2", "us-east-1")
+    ec2.add_response(
+        "describe_images",
+        {
+            "Images": [
+                {
+                    "ImageId": "ami-0source",
+                    "Name": "shop-web-1",
+                    "CreationDate": "2030-01-01T00:00:00.000Z",
+                    "OwnerId": ACCOUNT,
+                    "State": "available",
+                    "Tags": [{"Key": "Role", "Value": "web"}],
+                    "BlockDeviceMappings": [
+                        {
+                            "DeviceName": "/dev/xvda",
+                            "Ebs": {
+                                "SnapshotId": "snap-0root",
+                                "Encrypted": True,
+                                "KmsKeyId": AWS_MANAGED,  # alias/aws/ebs
+                            },
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+    ec2.add_response(
+        "describe_snapshots",
+        {
+            "Snapshots": [
+                {
+                    "SnapshotId": "snap-0data",
+                    "VolumeId": "vol-0data",
+                    "StartTime": WHEN,
+                    "OwnerId": ACCOUNT,
+                    "State": "completed",
+                    "Encrypted": True,
+                    "KmsKeyId": THEIRS_ONLY,
+                    "Tags": [{"Key": "Role", "Value": "web-data"}],
+                }
+            ]
+        },
+    )
+    automated = "rds:orders-2030-01-01-00-00"
+    _listed_db_snapshot(
+        source,
+        DBSnapshotIdentifier=automated,
+        DBSnapshotArn=f"arn:aws:rds:us-east-1:{ACCOUNT}:snapshot:{automated}",
+        SnapshotType="automated",
+        Encrypted=True,
+        KmsKeyId=SHARED_KEY,
+    )
+    kms = source.stub("kms", "us-east-1")
+    _key(kms, SHARED_KEY, "CUSTOMER", WITH_RECOVERY)  # db: its key is fine
+    _key(kms, AWS_MANAGED, "AWS")  # web_ami
+    _key(kms, THEIRS_ONLY, "CUSTOMER", ROOT_ONLY)  # web_data
+    target = StubbedAws()
+    artifacts = (
+        "  web_ami: {kind: ami, tags: {Role: web}}\n"
+        "  web_data: {kind: ebs_snapshot, tags: {Role: web-data}}\n"
+        "  db: {kind: rds_snapshot, db_instance: orders}\n"
+    )
+    replicator = Replicator(
+        _env_with(write_env, artifacts, extra=KEYS),
+        source,  # type: ignore[arg-type]
+        target,  # type: ignore[arg-type]
+        source_account=ACCOUNT,
+        target_account=RECOVERY,
+    )
+    with pytest.raises(InputError) as caught:
+        replicate(replicator, "us-east-1", ["us-west-2"])
+    lines = str(caught.value).splitlines()
+    problems = [line.strip() for line in lines if line.strip().startswith("artifacts.")]
+    assert len(problems) == 3, problems
+    db, ami, data = problems
+    assert db.startswith(f"artifacts.db: RDS snapshot {automated} in us-east-1 is an automated")
+    assert "copy it to a manual snapshot" in db
+    assert ami.startswith("artifacts.web_ami: AMI ami-0source in us-east-1: encrypted with the ")
+    assert f"AWS managed key {AWS_MANAGED}" in ami
+    assert data.startswith("artifacts.web_data: EBS snapshot snap-0data in us-east-1:")
+    assert f"customer managed key {THEIRS_ONLY}" in data
+    assert "kms:Decrypt, kms:CreateGrant, kms:DescribeKey: add a statement" in data
+    assert f"arn:aws:iam::{RECOVERY}:root" in data
+    assert "nothing was shared, copied or deleted" in str(caught.value)
+    for stub in source.stubs.values():
+        stub.assert_no_pending_responses()  # and no Modify*Attribute call was answered
+    assert target.clients == {}, "nothing was copied"
+
+
+@pytest.mark.parametrize(
+    ("policy", "gaps"),
+    [
+        (WITH_RECOVERY, []),
+        (ROOT_ONLY, ["kms:Decrypt", "kms:CreateGrant", "kms:DescribeKey"]),
+        (
+            '{"Statement":{"Effect":"Allow","Principal":{"AWS":"' + RECOVERY + '"},'
+            '"Action":"kms:*","Resource":"*"}}',
+            [],
+        ),
+        (
+            '{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws-cn:iam::'
+            + RECOVERY
+            + ':root"},"Action":["kms:Describe*","kms:Decrypt"],"Resource":"*"}]}',
+            ["kms:CreateGrant"],
+        ),
+        (
+            '{"Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:*",'
+            '"Resource":"*","Condition":{"StringEquals":{"kms:CallerAccount":"'
+            + RECOVERY
+            + '"}}}]}',
+            [],
+        ),
+        (
+            '{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::'
+            + RECOVERY
+            + ':role/ops"},"Action":"kms:*","Resource":"*"}]}',
+            ["kms:Decrypt", "kms:CreateGrant", "kms:DescribeKey"],
+        ),
+        (
+            '{"Statement":[{"Effect":"Deny","Principal":{"AWS":"' + RECOVERY + '"},'
+            '"Action":"kms:*","Resource":"*"}]}',
+            ["kms:Decrypt", "kms:CreateGrant", "kms:DescribeKey"],
+        ),
+    ],
+)
+def test_a_key_policy_lets_the_recovery_account_use_the_key_when_it_allows_it(
+    policy: str, gaps: list[str]
+) -> None:
+    assert key_policy_gaps(policy, RECOVERY) == gaps

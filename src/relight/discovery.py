@@ -15,6 +15,12 @@ relight writes on the copies it makes (`relight:source-id`,
 `relight:source-region`, `relight:source-time`). An artifact's *age* is the
 age of its data: from the source's creation time when known, else the copy's.
 
+An AWS Backup recovery point is listed by its recovery point ARN but given to
+templates as what they restore from: the AMI id, EBS snapshot id or DB snapshot
+identifier in that ARN (`Artifact.arn` keeps the ARN). EC2 recovery point ARNs
+have no account field (`arn:aws:ec2:REGION::image/ami-...`): the owner is the
+vault's account.
+
 Misses are returned, not raised: preflight reports every problem together.
 """
 
@@ -62,14 +68,26 @@ class Candidate:
     encrypted: bool = False
     kms_key: str | None = None
     backing: tuple[str, ...] = ()  # an AMI's EBS snapshots
+    backing_keys: tuple[str, ...] = ()  # the KMS keys of an AMI's EBS snapshots (can differ)
+    # The ARN AWS gives it: an RDS (cluster) snapshot's, a recovery point's ("" for EC2).
+    arn: str = ""
+    option_group: str = ""  # an RDS snapshot's option group (OptionGroupName)
+    automated: bool = False  # an RDS automated snapshot (SnapshotType "automated", id "rds:...")
     source_id: str | None = None
     source_region: str | None = None
     source_time: datetime | None = None
     ready: bool = True  # False: a copy still in progress (listed only with Lister(pending=True))
+    # What a stack may take besides the id ({artifact: NAME.ATTRIBUTE}): an AMI's root device.
+    attributes: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def relight_copy(self) -> bool:
         return self.tags.get(COPY_MARK) == "true"
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every KMS key that protects it."""
+        return self.backing_keys or ((self.kms_key,) if self.kms_key else ())
 
 
 @dataclass(frozen=True)
@@ -87,6 +105,8 @@ class Artifact:
     source_time: datetime | None = None
     encrypted: bool = False
     kms_key: str | None = None
+    arn: str | None = None  # e.g. the recovery point's ARN when `id` is its AMI or snapshot
+    attributes: Mapping[str, str] = field(default_factory=dict)  # see Candidate.attributes
 
     @property
     def data_time(self) -> datetime:
@@ -114,7 +134,11 @@ class Discovery:
     calls: int = 0  # AWS API calls made (pages included)
 
     def artifact_ids(self) -> dict[str, str]:
-        return {name: a.id for name, a in self.artifacts.items()}
+        """Each artifact's id by its name, and its attributes as `NAME.ATTRIBUTE`."""
+        ids = {name: a.id for name, a in self.artifacts.items()}
+        for name, art in self.artifacts.items():
+            ids.update({f"{name}.{key}": value for key, value in art.attributes.items()})
+        return ids
 
     def zone_names(self) -> list[str]:
         return [z.name for z in self.zones]
@@ -131,12 +155,25 @@ def _lineage(tags: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def root_volume(raw: Mapping[str, Any]) -> dict[str, str]:
+    """An AMI's root device name and root volume size (GiB), as its launch must repeat them."""
+    root = raw.get("RootDeviceName")
+    if not root:
+        return {}
+    found = {"root_device": str(root)}
+    for mapping in raw.get("BlockDeviceMappings", []):
+        if mapping.get("DeviceName") == root and mapping.get("Ebs", {}).get("VolumeSize"):
+            found["root_size_gb"] = str(mapping["Ebs"]["VolumeSize"])
+    return found
+
+
 def _image(raw: Mapping[str, Any]) -> Candidate:
     tags = tag_dict(raw.get("Tags"))
     lineage = _lineage(tags)
     lineage["source_id"] = raw.get("SourceImageId") or lineage["source_id"]
     lineage["source_region"] = raw.get("SourceRegion") or lineage["source_region"]
     volumes = [m["Ebs"] for m in raw.get("BlockDeviceMappings", []) if "Ebs" in m]
+    keys = tuple(dict.fromkeys(v["KmsKeyId"] for v in volumes if v.get("KmsKeyId")))
     return Candidate(
         kind="ami",
         id=raw["ImageId"],
@@ -145,8 +182,10 @@ def _image(raw: Mapping[str, Any]) -> Candidate:
         owner=str(raw.get("OwnerId", "")),
         name=raw.get("Name", ""),
         encrypted=any(v.get("Encrypted") for v in volumes),
-        kms_key=next((v["KmsKeyId"] for v in volumes if v.get("KmsKeyId")), None),
+        kms_key=keys[0] if keys else None,
         backing=tuple(v["SnapshotId"] for v in volumes if v.get("SnapshotId")),
+        attributes=root_volume(raw),
+        backing_keys=keys,
         **lineage,
         ready=raw.get("State", "available") == "available",
     )
@@ -198,14 +237,22 @@ def _rds_lineage(raw: Mapping[str, Any], key: str, tags: Mapping[str, str]) -> d
     return lineage
 
 
+def _automated(raw: Mapping[str, Any], identifier: str) -> bool:
+    return raw.get("SnapshotType") == "automated" or identifier.startswith("rds:")
+
+
 def _db_snapshot(raw: Mapping[str, Any]) -> Candidate:
     tags = tag_dict(raw.get("TagList"))
+    identifier = raw["DBSnapshotIdentifier"]
     return Candidate(
         kind="rds_snapshot",
-        id=raw["DBSnapshotIdentifier"],
+        id=identifier,
         created=raw.get("SnapshotCreateTime") or raw.get("OriginalSnapshotCreateTime") or _NEVER,
         tags=tags,
         owner=_account_of(raw.get("DBSnapshotArn")),
+        arn=raw.get("DBSnapshotArn", ""),
+        option_group=raw.get("OptionGroupName", ""),
+        automated=_automated(raw, identifier),
         db_instance=raw.get("DBInstanceIdentifier", ""),
         encrypted=bool(raw.get("Encrypted")),
         kms_key=raw.get("KmsKeyId"),
@@ -216,12 +263,15 @@ def _db_snapshot(raw: Mapping[str, Any]) -> Candidate:
 
 def _cluster_snapshot(raw: Mapping[str, Any]) -> Candidate:
     tags = tag_dict(raw.get("TagList"))
+    identifier = raw["DBClusterSnapshotIdentifier"]
     return Candidate(
         kind="rds_cluster_snapshot",
-        id=raw["DBClusterSnapshotIdentifier"],
+        id=identifier,
         created=raw.get("SnapshotCreateTime") or _NEVER,
         tags=tags,
         owner=_account_of(raw.get("DBClusterSnapshotArn")),
+        arn=raw.get("DBClusterSnapshotArn", ""),
+        automated=_automated(raw, identifier),
         db_cluster=raw.get("DBClusterIdentifier", ""),
         encrypted=bool(raw.get("StorageEncrypted")),
         kms_key=raw.get("KmsKeyId"),
@@ -230,14 +280,34 @@ def _cluster_snapshot(raw: Mapping[str, Any]) -> Candidate:
     )
 
 
+def recovery_point_resource(arn: str) -> str:
+    """What a template restores from, given a recovery point's ARN: the AMI id
+    (`arn:aws:ec2:REGION::image/ami-...`), the EBS snapshot id
+    (`arn:aws:ec2:REGION::snapshot/snap-...`), the DB (cluster) snapshot identifier
+    (`arn:aws:rds:REGION:ACCOUNT:snapshot:awsbackup:job-...` → `awsbackup:job-...`);
+    otherwise the ARN itself (EFS, DynamoDB, ... restore through AWS Backup)."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6 or parts[0] != "arn":
+        return arn
+    service, resource = parts[2], parts[5]
+    if service == "ec2" and resource.startswith(("image/ami-", "snapshot/snap-")):
+        return resource.split("/", 1)[1]
+    if service == "rds":
+        return rds_snapshot_id(arn)
+    return arn
+
+
 def _recovery_point(raw: Mapping[str, Any]) -> Candidate:
     source_vault = raw.get("SourceBackupVaultArn") or ""
+    arn = raw["RecoveryPointArn"]
     return Candidate(
         kind="backup_recovery_point",
-        id=raw["RecoveryPointArn"],
+        id=recovery_point_resource(arn),
         created=raw.get("CreationDate") or _NEVER,
         tags={},
-        owner=_account_of(raw.get("RecoveryPointArn")),
+        # EC2 recovery point ARNs have no account field: the vault's account owns them.
+        owner=_account_of(raw.get("BackupVaultArn")) or _account_of(arn),
+        arn=arn,
         resource=raw.get("ResourceArn", ""),
         vault=raw.get("BackupVaultName", ""),
         encrypted=bool(raw.get("IsEncrypted")),
@@ -442,6 +512,8 @@ def find_artifacts(
             source_time=best.source_time,
             encrypted=best.encrypted,
             kms_key=best.kms_key,
+            attributes=dict(best.attributes),
+            arn=best.arn or None,
         )
     return found, missing
 

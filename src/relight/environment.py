@@ -112,6 +112,21 @@ class ArtifactLookup(_Strict):
     source_volume: str | None = Field(default=None, pattern=r"^vol-[0-9a-f]+$")
     vault: str | None = Field(default=None, description="AWS Backup vault name")
     resource: str | None = Field(default=None, description="backed-up resource id or ARN part")
+    # Per target region, the option group a copy of an RDS snapshot gets there: a snapshot of
+    # a DB that uses a non-default option group cannot be copied across regions without one.
+    option_groups: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("option_groups")
+    @classmethod
+    def _option_groups_by_region(cls, groups: dict[str, str]) -> dict[str, str]:
+        for region, group in groups.items():
+            check_region(region)
+            if not re.fullmatch(r"[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)", group):
+                raise ValueError(
+                    f"{region}: {group!r} is not an option group name (letters, digits and "
+                    "single hyphens, starting with a letter, not ending with a hyphen)"
+                )
+        return groups
 
     @model_validator(mode="after")
     def _fields_fit_kind(self) -> ArtifactLookup:
@@ -126,6 +141,8 @@ class ArtifactLookup(_Strict):
         for field, kind in applies.items():
             if getattr(self, field) is not None and self.kind != kind:
                 raise ValueError(f"'{field}' applies to kind {kind} only, not {self.kind}")
+        if self.option_groups and self.kind != "rds_snapshot":
+            raise ValueError(f"'option_groups' applies to kind rds_snapshot only, not {self.kind}")
         if self.kind == "backup_recovery_point":
             if not (self.vault and self.resource):
                 raise ValueError("a backup_recovery_point lookup names its vault and resource")
@@ -165,8 +182,21 @@ class ArtifactLookup(_Strict):
 # Parameter values ---------------------------------------------------------------------------
 
 
+# What an artifact offers besides its id, as `{artifact: NAME.ATTRIBUTE}` (AMIs only).
+ARTIFACT_ATTRIBUTES = {
+    "root_device": "the AMI's root device name, e.g. /dev/xvda or /dev/sda1",
+    "root_size_gb": "the size of the AMI's root volume snapshot, in GiB",
+}
+
+
 class ArtifactRef(_Strict):
     artifact: str
+    attribute: str | None = None  # None: the artifact's id
+
+    @property
+    def key(self) -> str:
+        """How discovery's values name it: `web_ami` or `web_ami.root_device`."""
+        return f"{self.artifact}.{self.attribute}" if self.attribute else self.artifact
 
 
 class OutputRef(_Strict):
@@ -205,7 +235,13 @@ def _param_value(value: Any) -> Any:
         raise ValueError(f"a reference has exactly one key: {_REF_FORMS}")
     ((key, target),) = value.items()
     if key == "artifact":
-        return ArtifactRef(artifact=str(target))
+        name, dot, attribute = str(target).partition(".")
+        if dot and attribute not in ARTIFACT_ATTRIBUTES:
+            raise ValueError(
+                f"'artifact: {target}': an artifact offers its id ({name}) or one of "
+                + ", ".join(f"{name}.{a} ({why})" for a, why in ARTIFACT_ATTRIBUTES.items())
+            )
+        return ArtifactRef(artifact=name, attribute=attribute or None)
     if key == "output":
         stack, dot, output = str(target).partition(".")
         if not dot or not stack or not output:

@@ -12,18 +12,29 @@ the target regions beyond the newest N of each lookup.
 
 When the environment declares a `recovery_account_id` other than the source's
 account, the sources are first shared with it and the copies are made with the
-recovery account's credentials.
+recovery account's credentials. What AWS will not share is refused before
+anything is shared or copied: automated RDS snapshots, and sources encrypted
+with an AWS managed key or with a customer managed key whose key policy does not
+let the recovery account use it.
+
+On real AWS a copy just started can be "not found" for a while (eventual
+consistency): reads and tags of a new copy are asked again with a backoff for up
+to `settle` seconds before the copy counts as failed. Source ARNs come from the
+listing (or are built in the source region's partition, never assumed `aws`).
 """
 
 from __future__ import annotations
 
+import fnmatch
+import functools
+import json
 import re
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from relight.aws import Aws, tag_list
 from relight.cloudformation import backoff
@@ -40,12 +51,26 @@ from relight.discovery import (
     newest,
     rds_snapshot_id,
 )
-from relight.environment import ArtifactLookup
+from relight.environment import NOUNS, ArtifactLookup
 from relight.errors import AwsError, InputError
 
 MAX_COPIES_PER_REGION = 20
 COPYABLE = ("ami", "ebs_snapshot", "rds_snapshot", "rds_cluster_snapshot")
 Progress = Callable[[str, str, str, str], None]  # (region, artifact, status, message)
+T = TypeVar("T")
+
+# What EC2 and RDS answer about a copy whose new id has not propagated yet.
+NOT_YET_VISIBLE = frozenset(
+    {
+        "InvalidAMIID.NotFound",  # The image id '[ami-...]' does not exist
+        "InvalidSnapshot.NotFound",  # The snapshot 'snap-...' does not exist.
+        "DBSnapshotNotFound",  # the code RDS sends for DBSnapshotNotFoundFault
+        "DBSnapshotNotFoundFault",
+        "DBClusterSnapshotNotFoundFault",
+    }
+)
+# What the recovery account must be allowed on a customer managed key to copy what it protects.
+KEY_ACTIONS = ("kms:Decrypt", "kms:CreateGrant", "kms:DescribeKey")
 
 
 @dataclass
@@ -76,11 +101,57 @@ def copy_tags(source: Candidate, region: str) -> list[dict[str, str]]:
     return tag_list(tags)
 
 
+@functools.cache
+def partition(region: str) -> str:
+    """The ARN partition of a region (aws, aws-cn, aws-us-gov, ...), as botocore knows it."""
+    import boto3.session
+
+    return str(boto3.session.Session().get_partition_for_region(region))
+
+
 def _arn(kind: str, region: str, account: str, name: str) -> str:
     if name.startswith("arn:"):  # a snapshot shared with this account is named by its ARN
         return name
     what = "snapshot" if kind == "rds_snapshot" else "cluster-snapshot"
-    return f"arn:aws:rds:{region}:{account}:{what}:{name}"
+    return f"arn:{partition(region)}:rds:{region}:{account}:{what}:{name}"
+
+
+def _custom_option_group(source: Candidate) -> bool:
+    """A DB snapshot of a DB with its own option group (RDS's own are named `default:...`)."""
+    return (
+        source.kind == "rds_snapshot"
+        and bool(source.option_group)
+        and not source.option_group.startswith("default:")
+    )
+
+
+def _names_account(principal: Any, account: str) -> bool:
+    """A key policy Principal that names `account` itself (its id or its root ARN), or
+    everyone (`*`: conditions are not evaluated; a wrong guess would block a working copy)."""
+    if principal == "*":
+        return True
+    values = principal.get("AWS", []) if isinstance(principal, dict) else []
+    return any(
+        value in (account, "*") or re.fullmatch(rf"arn:aws[a-z-]*:iam::{account}:root", value)
+        for value in ([values] if isinstance(values, str) else values)
+    )
+
+
+def key_policy_gaps(policy: str, account: str) -> list[str]:
+    """The KEY_ACTIONS a key policy (JSON) does not allow `account` (wildcards count)."""
+    statements = json.loads(policy).get("Statement", [])
+    allowed: list[str] = []
+    for statement in [statements] if isinstance(statements, dict) else statements:
+        if statement.get("Effect") == "Allow" and _names_account(
+            statement.get("Principal"), account
+        ):
+            actions = statement.get("Action", [])
+            allowed += [actions] if isinstance(actions, str) else actions
+    return [
+        action
+        for action in KEY_ACTIONS
+        if not any(fnmatch.fnmatchcase(action.lower(), str(a).lower()) for a in allowed)
+    ]
 
 
 def rds_copy_id(source_id: str, region: str) -> str:
@@ -102,6 +173,7 @@ class Replicator:
         on_progress: Progress = lambda *_: None,
         sleep: Callable[[float], None] = time.sleep,
         timeout: float = 6 * 3600.0,
+        settle: float = 60.0,
     ) -> None:
         self.env = loaded.env
         self.source = source
@@ -111,6 +183,7 @@ class Replicator:
         self.on_progress = on_progress
         self.sleep = sleep
         self.timeout = timeout
+        self.settle = settle  # how long a new copy may be "not found" (eventual consistency)
         self._shared: set[str] = set()
 
     # what to copy ---------------------------------------------------------------------------
@@ -135,7 +208,104 @@ class Replicator:
         lister = Lister(self.target, region, pending=True)
         return hits_by_lookup(lister, self._lookups(), self.target_account)
 
+    # what cannot be copied -------------------------------------------------------------------
+
+    def option_group(self, name: str, source: Candidate, target: str) -> str | None:
+        """The option group a copy of `source` needs in `target` (None: it needs none, or the
+        lookup names none there). A DB snapshot with a non-default option group cannot be
+        copied across regions without naming one in the target region."""
+        if not _custom_option_group(source):
+            return None
+        return self.env.artifacts[name].option_groups.get(target)
+
+    def option_group_problems(
+        self, sources: Mapping[str, Candidate], region: str, targets: list[str]
+    ) -> list[str]:
+        return [
+            f"artifacts.{name}.option_groups.{target}: {source.id} in {region} uses option "
+            f"group {source.option_group}, and a copy to another region needs an option group "
+            f"there: create one in {target} with the same options and name it under "
+            f"artifacts.{name}.option_groups.{target}"
+            for name, source in sorted(sources.items())
+            for target in targets
+            if _custom_option_group(source) and target not in self.env.artifacts[name].option_groups
+        ]
+
+    def sharing_problems(self, sources: Mapping[str, Candidate], region: str) -> list[str]:
+        """What AWS will not share with the recovery account, found before anything is shared:
+        automated RDS snapshots, AWS managed keys, and customer managed keys whose key policy
+        does not let the recovery account use them."""
+        if self.target_account == self.source_account:
+            return []
+        problems = []
+        verdicts: dict[str, str] = {}  # key → what is wrong with it ("" when nothing)
+        for name, source in sorted(sources.items()):
+            what = f"artifacts.{name}: {NOUNS[source.kind]} {source.id} in {region}"
+            if source.automated:
+                problems.append(
+                    f"{what} is an automated snapshot, and AWS shares only manual snapshots: "
+                    f"copy it to a manual snapshot in {region} and let the lookup match that"
+                )
+            for key in source.keys:
+                if key not in verdicts:
+                    verdicts[key] = self._key_problem(key, region)
+                if verdicts[key]:
+                    problems.append(f"{what}: {verdicts[key]}")
+        return problems
+
+    def _key_problem(self, key: str, region: str) -> str:
+        """Why the recovery account cannot use `key` ("" when it can)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        account = self.target_account
+        key_region = key.split(":")[3] if key.startswith("arn:") else region
+        kms = self.source.client("kms", key_region)
+        try:
+            meta = kms.describe_key(KeyId=key)["KeyMetadata"]
+            if meta.get("KeyManager") == "AWS":
+                return (
+                    f"encrypted with the AWS managed key {key}, and AWS cannot share what an "
+                    f"AWS managed key protects with another account: copy it in {region} "
+                    f"encrypted with a customer managed key whose key policy allows account "
+                    f"{account}, and let the lookup match the copy"
+                )
+            policy = kms.get_key_policy(KeyId=meta.get("Arn", key), PolicyName="default")
+            gaps = key_policy_gaps(policy["Policy"], account)
+        except (ClientError, BotoCoreError, ValueError) as exc:
+            return (
+                f"its key {key} cannot be checked ({exc}): let these credentials call "
+                "kms:DescribeKey and kms:GetKeyPolicy on it"
+            )
+        if not gaps:
+            return ""
+        root = f"arn:{partition(key_region)}:iam::{account}:root"
+        return (
+            f"encrypted with the customer managed key {key}, whose key policy does not allow "
+            f"the recovery account {account} {', '.join(gaps)}: add a statement to the key "
+            f"policy that allows {root} {', '.join(KEY_ACTIONS)} (and kms:ReEncrypt*, "
+            "kms:GenerateDataKey*)"
+        )
+
     # copying ---------------------------------------------------------------------------------
+
+    def _visible(self, call: Callable[[], T]) -> T:
+        """`call`, about a copy just started: until its new id has propagated, EC2 and RDS can
+        answer "not found" (eventual consistency). Asked again with a backoff for up to
+        `settle` seconds; only then is "not found" believed."""
+        from botocore.exceptions import ClientError
+
+        delays = backoff(first=1.0, factor=2.0, ceiling=15.0)
+        waited = 0.0
+        while True:
+            try:
+                return call()
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code")
+                if code not in NOT_YET_VISIBLE or waited >= self.settle:
+                    raise
+            delay = min(next(delays), self.settle - waited)
+            self.sleep(delay)
+            waited += delay
 
     def _share(self, source: Candidate, region: str) -> None:
         """Let the recovery account read a source in another account (once per source)."""
@@ -175,8 +345,8 @@ class Replicator:
                 ValuesToAdd=[account],
             )
 
-    def _start(self, source: Candidate, src: str, dst: str) -> str:
-        """Start one copy; returns the copy's id."""
+    def _start(self, source: Candidate, src: str, dst: str, name: str) -> str:
+        """Start one copy (of the source of artifact `name`); returns the copy's id."""
         key = self.env.kms_keys.get(dst)
         tags = copy_tags(source, src)
         encryption: dict[str, Any] = {"KmsKeyId": key} if key else {}
@@ -195,7 +365,8 @@ class Replicator:
                     **encryption,
                 )["ImageId"]
             )
-            ec2.create_tags(Resources=[copy_id], Tags=tags)  # carried even where AWS does not
+            # Carried even where AWS does not; without relight:copy, --prune never sees the copy.
+            self._visible(lambda: ec2.create_tags(Resources=[copy_id], Tags=tags))
             return copy_id
         if source.kind == "ebs_snapshot":
             return str(
@@ -210,8 +381,9 @@ class Replicator:
             )
         rds = self.target.client("rds", dst)
         target_id = rds_copy_id(source.id, dst)
-        arn = _arn(source.kind, src, source.owner or self.source_account, source.id)
+        arn = source.arn or _arn(source.kind, src, source.owner or self.source_account, source.id)
         if source.kind == "rds_snapshot":
+            group = self.option_group(name, source, dst)
             rds.copy_db_snapshot(
                 SourceDBSnapshotIdentifier=arn,
                 TargetDBSnapshotIdentifier=target_id,
@@ -219,6 +391,7 @@ class Replicator:
                 CopyTags=False,
                 Tags=tags,
                 **encryption,
+                **({"OptionGroupName": group} if group else {}),
             )
         else:
             rds.copy_db_cluster_snapshot(
@@ -232,6 +405,9 @@ class Replicator:
         return target_id
 
     def _state(self, kind: str, region: str, copy_id: str) -> str:
+        return self._visible(lambda: self._read_state(kind, region, copy_id))
+
+    def _read_state(self, kind: str, region: str, copy_id: str) -> str:
         if kind == "ami":
             images = self.target.client("ec2", region).describe_images(ImageIds=[copy_id])
             return str(images["Images"][0]["State"]) if images["Images"] else "pending"
@@ -278,7 +454,7 @@ class Replicator:
         try:
             if in_progress is None:
                 self._share(source, src)
-                result.copy_id = self._start(source, src, dst)
+                result.copy_id = self._start(source, src, dst, name)
                 self.on_progress(dst, name, "COPYING", f"{source.id} → {result.copy_id}")
             if wait:
                 self._wait(source.kind, dst, result.copy_id)
@@ -345,6 +521,8 @@ def replicate(
     problems = [f"--to {t}: the same region as --from" for t in targets if t == source_region]
     sources, missing = replicator.newest_sources(source_region)
     problems += missing
+    problems += replicator.option_group_problems(sources, source_region, targets)
+    problems += replicator.sharing_problems(sources, source_region)
     for name, source in sources.items():
         for target in targets:
             if source.encrypted and target not in env.kms_keys:
@@ -357,7 +535,7 @@ def replicate(
     if problems:
         raise InputError(
             "replication cannot start:\n  " + "\n  ".join(problems),
-            hint="nothing was copied or deleted",
+            hint="nothing was shared, copied or deleted",
         )
     results: list[CopyResult] = []
     for target in targets:
