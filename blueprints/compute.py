@@ -33,9 +33,17 @@ from troposphere import (
     autoscaling,
     ec2,
     iam,
+    policies,
 )
 
-from relight.blueprint import Options, blueprint, managed_policy, optional_parameter, trusted_by
+from relight.blueprint import (
+    Options,
+    blueprint,
+    derived_parameter,
+    managed_policy,
+    optional_parameter,
+    trusted_by,
+)
 
 USER_DATA = Path(__file__).parent / "user_data"
 ADMIN_POLICIES = {"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"}
@@ -49,8 +57,6 @@ class ComputeOptions(Options):
     min_size: int = Field(default=2, ge=0, le=1000)
     max_size: int = Field(default=4, ge=1, le=1000)
     desired: int | None = Field(default=None, ge=0, le=1000)
-    root_device: str = Field(default="/dev/xvda", description="the AMI's root device name")
-    root_volume_gb: int = Field(default=16, ge=8, le=16384)
     data_volume: bool = Field(default=True, description="restore a data volume from a snapshot")
     data_device: str = "/dev/sdf"
     mount_point: str = "/data"
@@ -65,6 +71,12 @@ class ComputeOptions(Options):
         default_factory=list, description="extra AWS managed policy names for the role"
     )
     health_check_grace_seconds: int = Field(default=300, ge=0)
+    update_pause_seconds: int = Field(
+        default=60,
+        ge=0,
+        le=3600,
+        description="asg: wait between batches of a rolling replacement (a new AMI, say)",
+    )
 
     @field_validator("managed_policies")
     @classmethod
@@ -131,7 +143,13 @@ def _role(t: Template, options: ComputeOptions) -> iam.InstanceProfile:
 
 
 def _volumes(options: ComputeOptions, snapshot: Parameter | None, fixed: bool) -> list[object]:
-    """Root and data volumes: gp3, encrypted, the data volume restored from the snapshot."""
+    """Root and data volumes: gp3, encrypted, the data volume restored from the snapshot.
+
+    The root volume is the AMI's own: its device name and size come from the discovered
+    image (RootDeviceName, RootVolumeSize), so an AMI rooted at /dev/sda1 gets no extra blank
+    volume and a root snapshot over the size never fails the launch. The data volume has no
+    size: EC2 gives a volume restored from a snapshot the snapshot's size.
+    """
     mapping, device = (
         (ec2.BlockDeviceMapping, ec2.EbsBlockDevice)
         if fixed
@@ -140,10 +158,10 @@ def _volumes(options: ComputeOptions, snapshot: Parameter | None, fixed: bool) -
     key = If("HasKmsKey", Ref("KmsKeyId"), Ref("AWS::NoValue"))
     volumes = [
         mapping(
-            DeviceName=options.root_device,
+            DeviceName=Ref("RootDeviceName"),
             Ebs=device(
                 VolumeType="gp3",
-                VolumeSize=options.root_volume_gb,
+                VolumeSize=Ref("RootVolumeSize"),
                 Encrypted=True,
                 KmsKeyId=key,
                 DeleteOnTermination=True,
@@ -164,6 +182,33 @@ def _volumes(options: ComputeOptions, snapshot: Parameter | None, fixed: bool) -
             )
         )
     return volumes
+
+
+def _rolling_update(options: ComputeOptions) -> policies.UpdatePolicy:
+    """A new launch template version (a newer AMI or data snapshot) replaces the running
+    instances; without an UpdatePolicy only instances launched later would get it.
+
+    Suited to recovery: half the group at a time, so half keeps serving; a pause between
+    batches for the new instances to boot and pass their health checks; the processes that
+    would fight the replacement (health-check replacement, AZ rebalancing, scheduled and
+    alarm-driven scaling) suspended while it runs, as AWS recommends.
+    """
+    desired = options.desired_capacity
+    batch = max(1, (desired + 1) // 2)
+    return policies.UpdatePolicy(
+        AutoScalingRollingUpdate=policies.AutoScalingRollingUpdate(
+            MaxBatchSize=batch,
+            MinInstancesInService=max(0, desired - batch),
+            PauseTime=f"PT{options.update_pause_seconds}S",
+            SuspendProcesses=[
+                "HealthCheck",
+                "ReplaceUnhealthy",
+                "AZRebalance",
+                "AlarmNotification",
+                "ScheduledActions",
+            ],
+        )
+    )
 
 
 def _launch_settings(
@@ -201,6 +246,35 @@ def compute(options: ComputeOptions) -> Template:
     image = t.add_parameter(
         Parameter("ImageId", Type="AWS::EC2::Image::Id", Description="AMI to launch from")
     )
+    derived_parameter(
+        t,
+        "RootDeviceName",
+        source="ImageId",
+        attribute="root_device",
+        Type="String",
+        AllowedPattern=r"^/dev/[a-z0-9]+$",
+        Description="the AMI's root device name (filled from the discovered image)",
+    )
+    derived_parameter(
+        t,
+        "RootVolumeSize",
+        source="ImageId",
+        attribute="root_size_gb",
+        Type="Number",
+        MinValue=1,
+        MaxValue=16384,
+        Description="GiB: the AMI's root snapshot size (filled from the discovered image)",
+    )
+    for name, what in (("DatabaseEndpoint", "address"), ("DatabasePort", "port")):
+        t.add_parameter(
+            Parameter(
+                name,
+                Type="String",
+                Default="",
+                Description=f"the restored database's {what}, for the application "
+                "(user data writes it to /etc/environment); empty for none",
+            )
+        )
     snapshot = None
     if options.data_volume:
         snapshot = t.add_parameter(
@@ -248,6 +322,7 @@ def compute(options: ComputeOptions) -> Template:
         asg = t.add_resource(
             autoscaling.AutoScalingGroup(
                 "AutoScalingGroup",
+                UpdatePolicy=_rolling_update(options),
                 MinSize=str(options.min_size),
                 MaxSize=str(options.max_size),
                 DesiredCapacity=str(options.desired_capacity),

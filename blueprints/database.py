@@ -153,6 +153,22 @@ def database(options: DatabaseOptions) -> Template:
     if monitoring is not None:
         common["MonitoringRoleArn"] = GetAtt(monitoring, "Arn")
     protected = If(PROTECTED, True, False)
+    # A restore gets the engine's default groups unless told otherwise: the environment file
+    # names the ones production uses (they must exist in the target region beforehand).
+    wanted = {"ParameterGroupName": "DB parameter group to restore with"}
+    if options.mode == "aurora":
+        wanted["ClusterParameterGroupName"] = "DB cluster parameter group to restore with"
+    else:
+        wanted["OptionGroupName"] = "option group to restore with"
+    groups = {
+        name: optional_parameter(t, name, f"Has{name}", f"{what}; empty for the default")
+        for name, what in wanted.items()
+    }
+
+    def group_name(name: str) -> If:
+        return If(f"Has{name}", Ref(groups[name]), Ref("AWS::NoValue"))
+
+    common["DBParameterGroupName"] = group_name("ParameterGroupName")
     if options.mode == "instance":
         instance = t.add_resource(
             rds.DBInstance(
@@ -160,6 +176,7 @@ def database(options: DatabaseOptions) -> Template:
                 DeletionPolicy="Snapshot",
                 UpdateReplacePolicy="Snapshot",
                 DBSnapshotIdentifier=Ref(snapshot),
+                OptionGroupName=group_name("OptionGroupName"),
                 DBSubnetGroupName=Ref(subnet_group),
                 VPCSecurityGroups=[Ref(group)],
                 MultiAZ=options.multi_az,
@@ -191,6 +208,7 @@ def database(options: DatabaseOptions) -> Template:
                 UpdateReplacePolicy="Snapshot",
                 Engine=options.engine,
                 SnapshotIdentifier=Ref(snapshot),
+                DBClusterParameterGroupName=group_name("ClusterParameterGroupName"),
                 KmsKeyId=If("HasKmsKey", Ref(key), Ref("AWS::NoValue")),
                 StorageEncrypted=True,
                 DBSubnetGroupName=Ref(subnet_group),

@@ -77,15 +77,18 @@ def load_balancer(options: LoadBalancerOptions) -> Template:
         t, "AccessLogsBucket", "HasAccessLogs", "S3 bucket for access logs; empty for none"
     )
 
-    attributes = [
+    attributes: list[object] = [
         elb.LoadBalancerAttributes(
             Key="deletion_protection.enabled", Value=If(PROTECTED, "true", "false")
         ),
         elb.LoadBalancerAttributes(
             Key="access_logs.s3.enabled", Value=If("HasAccessLogs", "true", "false")
         ),
-        elb.LoadBalancerAttributes(
-            Key="access_logs.s3.bucket", Value=If("HasAccessLogs", Ref(logs_bucket), "")
+        # ELB refuses an empty bucket name: the attribute exists only when logs are on.
+        If(
+            "HasAccessLogs",
+            elb.LoadBalancerAttributes(Key="access_logs.s3.bucket", Value=Ref(logs_bucket)),
+            Ref("AWS::NoValue"),
         ),
     ]
     if alb:

@@ -213,13 +213,21 @@ def network(options: NetworkOptions) -> Template:
         count = options.az_count if options.nat == "per-az" else 1
         nats = []
         for az in range(1, count + 1):
+            # Both need the internet gateway attached first (Gateway.NotAttached otherwise),
+            # and neither refers to the attachment: the order is declared.
             eip = t.add_resource(
-                ec2.EIP(f"NatAddress{az}", Domain="vpc", Tags=Tags(Name=_name("nat", str(az))))
+                ec2.EIP(
+                    f"NatAddress{az}",
+                    DependsOn=attach.title,
+                    Domain="vpc",
+                    Tags=Tags(Name=_name("nat", str(az))),
+                )
             )
             nats.append(
                 t.add_resource(
                     ec2.NatGateway(
                         f"NatGateway{az}",
+                        DependsOn=attach.title,
                         AllocationId=GetAtt(eip, "AllocationId"),
                         SubnetId=Ref(subnets["public"][az - 1]),
                         Tags=Tags(Name=_name("nat", str(az))),

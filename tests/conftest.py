@@ -101,6 +101,7 @@ def moto_web_inputs(region: str = "us-west-2", tags: bool = False) -> Any:
     import boto3
 
     from relight.discovery import Artifact, Discovery, Zone
+    from relight.discovery import root_volume
 
     ec2 = boto3.client("ec2", region)
     image = ec2.register_image(Name="web-1", RootDeviceName="/dev/xvda")["ImageId"]
@@ -114,7 +115,15 @@ def moto_web_inputs(region: str = "us-west-2", tags: bool = False) -> Any:
         region=region,
         at=now,
         artifacts={
-            "web_ami": Artifact("web_ami", "ami", image, region, now, 1),
+            "web_ami": Artifact(
+                "web_ami",
+                "ami",
+                image,
+                region,
+                now,
+                1,
+                attributes=root_volume(ec2.describe_images(ImageIds=[image])["Images"][0]),
+            ),
             "web_data": Artifact("web_data", "ebs_snapshot", snapshot, region, now, 1),
         },
         zones=(Zone(f"{region}b", "usw2-az1"), Zone(f"{region}a", "usw2-az2")),

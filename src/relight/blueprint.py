@@ -48,6 +48,7 @@ PURPOSES = ("failover", "test", "drill", "home")
 NAMESPACE_PARAMETER = "RelightNamespace"
 NAMESPACED = "Namespaced"
 PROTECTED = "Protected"
+DERIVED = "relight:derived"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -125,6 +126,28 @@ def optional_parameter(
     )
     template.add_condition(condition, Not(Equals(Ref(parameter), "")))
     return parameter
+
+
+def derived_parameter(
+    template: Template, name: str, *, source: str, attribute: str, **properties: Any
+) -> Parameter:
+    """A Parameter relight fills from an attribute of the artifact that fills `source`.
+
+    E.g. `RootDeviceName` from the `root_device` of the AMI given as `ImageId`: the stack's
+    params need not name it (they may, to override). Recorded in the template's Metadata under
+    `relight:derived`, where render finds it.
+    """
+    from troposphere import Parameter
+
+    parameter = template.add_parameter(Parameter(name, **properties))
+    template.metadata.setdefault(DERIVED, {})[name] = {"from": source, "attribute": attribute}
+    return parameter
+
+
+def derived_parameters(template: Template) -> dict[str, tuple[str, str]]:
+    """name → (the Parameter it comes from, the attribute), as `derived_parameter` recorded."""
+    found = template.metadata.get(DERIVED, {})
+    return {name: (spec["from"], spec["attribute"]) for name, spec in found.items()}
 
 
 def namespace_parameter(template: Template) -> Parameter:

@@ -164,6 +164,15 @@ def check_references(path: Path, env: Environment) -> None:
             if isinstance(value, ArtifactRef) and value.artifact not in env.artifacts:
                 known = ", ".join(env.artifacts) or "(none declared)"
                 problems.append(f"{where}: unknown artifact {value.artifact!r}; artifacts: {known}")
+            elif (
+                isinstance(value, ArtifactRef)
+                and value.attribute
+                and env.artifacts[value.artifact].kind != "ami"
+            ):
+                problems.append(
+                    f"{where}: {value.key}: only an AMI (kind ami) has a {value.attribute}; "
+                    f"{value.artifact} is a {env.artifacts[value.artifact].kind}"
+                )
             if isinstance(value, OutputRef):
                 if value.stack not in env.stacks:
                     problems.append(

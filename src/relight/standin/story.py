@@ -27,7 +27,7 @@ from relight.bucket import create_bucket
 from relight.cloudformation import Stacks
 from relight.config import LoadedEnvironment
 from relight.deploy import deploy
-from relight.discovery import Artifact, Discovery, choose_zones
+from relight.discovery import Artifact, Discovery, choose_zones, root_volume
 from relight.environment import ArtifactLookup, ArtifactRef
 from relight.errors import StandInError
 from relight.render import Plan, build_plan
@@ -112,6 +112,12 @@ class Story:
                     hint="run this environment with --aws, or drop that lookup for the stand-in",
                 )
         return base
+
+    def _attributes(self, kind: str, ident: str) -> dict[str, str]:
+        """An AMI's root device and size, read back as discovery reads them."""
+        if kind != "ami":
+            return {}
+        return root_volume(self.ec2.describe_images(ImageIds=[ident])["Images"][0])
 
     # 3. backups of the running home environment ---------------------------------------------
 
@@ -233,7 +239,10 @@ class Story:
             at=now,
             zones=zones,
             artifacts={
-                name: Artifact(name, lookup.kind, base[name], self.home, now, 1)
+                name: Artifact(
+                    name, lookup.kind, base[name], self.home, now, 1,
+                    attributes=self._attributes(lookup.kind, base[name]),
+                )  # fmt: skip
                 for name, lookup in self.env.artifacts.items()
             },
         )
