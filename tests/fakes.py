@@ -35,6 +35,7 @@ class FakeStack:
     ready_at: float = 0.0  # when the operation in progress ends
     final: str = "CREATE_COMPLETE"
     protected: bool = False
+    disable_rollback: bool = False
 
 
 class FakeClock:
@@ -53,9 +54,14 @@ class FakeClock:
 class FakeCloudFormation:
     """CloudFormation in (fake or real) time: each operation takes its stack's duration.
 
-    Behaviour per stack name: 'ok' (default), 'fail' (the create rolls back), 'fail-update'
-    (an update rolls back), 'hang' (never finishes). `throttle(operation)` returning True
-    makes that call fail with Throttling, as CloudFormation does under load.
+    Behaviour per stack name: 'ok' (default), 'fail' (the create fails: rolled back, or kept
+    as CREATE_FAILED with what was made when DisableRollback is set), 'fail-once' (the same,
+    but a retry succeeds), 'fail-update' (an update fails), 'hang' (never finishes).
+    `throttle(operation)` returning True makes that call fail with Throttling, as
+    CloudFormation does under load. `replacing` maps a parameter to the resource (logical id,
+    type) that a change of it replaces, as CloudFormation reports it in a change set. A stack
+    whose `RelightPurpose` is failover or home has deletion protection on its database: its
+    delete fails as RDS refuses it, until an update sets another purpose.
     """
 
     def __init__(
@@ -81,6 +87,8 @@ class FakeCloudFormation:
         self.started: dict[str, float] = {}  # name → when its create began
         self.deleted: list[str] = []
         self.updated: list[str] = []
+        self.retried: list[str] = []
+        self.replacing: dict[str, tuple[str, str]] = {}
         self._ids = itertools.count(1)
 
     # what relight calls ----------------------------------------------------------------------
@@ -111,9 +119,16 @@ class FakeCloudFormation:
             body=kwargs.get("TemplateBody", kwargs.get("TemplateURL", "")),
             ready_at=self.clock() + self.durations.get(name, self.duration),
             protected=bool(kwargs.get("EnableTerminationProtection")),
+            disable_rollback=bool(kwargs.get("DisableRollback")),
         )
-        if self.behaviour.get(name) == "fail":
-            stack.final = "ROLLBACK_COMPLETE"
+        if "OnFailure" in kwargs and "DisableRollback" in kwargs:
+            raise _error(
+                "ValidationError",
+                "You cannot specify both DisableRollback and OnFailure.",
+                "CreateStack",
+            )
+        if self.behaviour.get(name) in ("fail", "fail-once"):
+            stack.final = "CREATE_FAILED" if stack.disable_rollback else "ROLLBACK_COMPLETE"
         self.stacks[name] = stack
         self._event(stack, name, "CREATE_IN_PROGRESS", "User Initiated")
         return {"StackId": f"arn:stack/{name}"}
@@ -128,9 +143,44 @@ class FakeCloudFormation:
                 "DeleteStack",
             )
         self.deleted.append(StackName)
-        stack.status, stack.final = "DELETE_IN_PROGRESS", "DELETE_COMPLETE"
+        protected_data = stack.parameters.get("RelightPurpose") in ("failover", "home")
+        stack.status = "DELETE_IN_PROGRESS"
+        stack.final = "DELETE_FAILED" if protected_data else "DELETE_COMPLETE"
         stack.ready_at = self.clock() + self.durations.get(StackName, self.duration) / 2
         self._event(stack, StackName, "DELETE_IN_PROGRESS", "User Initiated")
+
+    def update_stack(self, **kwargs: Any) -> dict[str, str]:
+        """A retry in place (CREATE_FAILED, UPDATE_FAILED) or a direct update; with
+        UsePreviousTemplate and UsePreviousValue parameters as AWS takes them."""
+        self._call("UpdateStack")
+        name = kwargs["StackName"]
+        stack = self._advance(name)
+        allowed = stack.status.endswith("_COMPLETE") or stack.status in (
+            "CREATE_FAILED",
+            "UPDATE_FAILED",
+        )
+        if not allowed or stack.status == "ROLLBACK_COMPLETE":
+            raise _error(
+                "ValidationError",
+                f"Stack:arn:stack/{name} is in {stack.status} state and can not be updated.",
+                "UpdateStack",
+            )
+        params = dict(stack.parameters)
+        for p in kwargs.get("Parameters", []):
+            if not p.get("UsePreviousValue"):
+                params[p["ParameterKey"]] = p["ParameterValue"]
+        body = stack.body if kwargs.get("UsePreviousTemplate") else kwargs.get("TemplateBody", "")
+        retry = stack.status in ("CREATE_FAILED", "UPDATE_FAILED")
+        if not retry and body == stack.body and params == stack.parameters:
+            raise _error("ValidationError", "No updates are to be performed.", "UpdateStack")
+        (self.retried if retry else self.updated).append(name)
+        stack.parameters, stack.body = params, body
+        stack.status, stack.final = "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE"
+        if retry and self.behaviour.get(name) == "fail":
+            stack.final = "UPDATE_FAILED"
+        stack.ready_at = self.clock() + self.durations.get(name, self.duration)
+        self._event(stack, name, "UPDATE_IN_PROGRESS", "User Initiated")
+        return {"StackId": f"arn:stack/{name}"}
 
     def update_termination_protection(
         self, StackName: str, EnableTerminationProtection: bool
@@ -154,6 +204,7 @@ class FakeCloudFormation:
         body = kwargs.get("TemplateBody", kwargs.get("TemplateURL", ""))
         arn = f"arn:changeSet/{stack.name}/{kwargs['ChangeSetName']}"
         same = body == stack.body and params == stack.parameters
+        changed = [name for name, value in params.items() if stack.parameters.get(name) != value]
         self.change_sets[arn] = {
             "ChangeSetId": arn,
             "StackName": stack.name,
@@ -162,42 +213,39 @@ class FakeCloudFormation:
             "Submit different information to create a change set."
             if same
             else "",
-            "Changes": []
-            if same
-            else [
-                {
-                    "ResourceChange": {
-                        "Action": "Modify",
-                        "LogicalResourceId": name,
-                        "ResourceType": "AWS::EC2::Instance",
-                        "Replacement": "False",
-                    }
-                }
-                for name, value in params.items()
-                if stack.parameters.get(name) != value
-            ],
+            "Changes": [] if same else [self._change(name) for name in changed],
             "parameters": params,
             "body": body,
         }
         return {"Id": arn, "StackId": f"arn:stack/{stack.name}"}
+
+    def _change(self, parameter: str) -> dict[str, Any]:
+        logical, kind = self.replacing.get(parameter, (parameter, "AWS::EC2::Instance"))
+        replacement = "True" if parameter in self.replacing else "False"
+        return {
+            "ResourceChange": {
+                "Action": "Modify",
+                "LogicalResourceId": logical,
+                "ResourceType": kind,
+                "Replacement": replacement,
+            }
+        }
 
     def describe_change_set(self, ChangeSetName: str) -> dict[str, Any]:
         self._call("DescribeChangeSet")
         found = self.change_sets[ChangeSetName]
         return {k: v for k, v in found.items() if k not in ("parameters", "body")}
 
-    def execute_change_set(self, ChangeSetName: str) -> None:
+    def execute_change_set(self, ChangeSetName: str, DisableRollback: bool = False) -> None:
         self._call("ExecuteChangeSet")
         change = self.change_sets.pop(ChangeSetName)
         stack = self.stacks[change["StackName"]]
         self.updated.append(stack.name)
         stack.parameters, stack.body = change["parameters"], change["body"]
         stack.status = "UPDATE_IN_PROGRESS"
-        stack.final = (
-            "UPDATE_ROLLBACK_COMPLETE"
-            if self.behaviour.get(stack.name) == "fail-update"
-            else "UPDATE_COMPLETE"
-        )
+        stack.final = "UPDATE_COMPLETE"
+        if self.behaviour.get(stack.name) == "fail-update":
+            stack.final = "UPDATE_FAILED" if DisableRollback else "UPDATE_ROLLBACK_COMPLETE"
         stack.ready_at = self.clock() + self.durations.get(stack.name, self.duration)
         self._event(stack, stack.name, "UPDATE_IN_PROGRESS", "User Initiated")
 
@@ -233,7 +281,26 @@ class FakeCloudFormation:
         return stack
 
     def _complete(self, stack: FakeStack) -> None:
-        if stack.final == "ROLLBACK_COMPLETE":
+        if stack.final == "CREATE_FAILED":  # rollback disabled: what was made stays
+            self._event(stack, "Database", "CREATE_COMPLETE", "")
+            self._event(
+                stack, "Instance1", "CREATE_FAILED", "The image id '[ami-0bad]' does not exist"
+            )
+            if self.behaviour.get(stack.name) == "fail-once":
+                self.behaviour[stack.name] = "ok"
+        elif stack.final == "UPDATE_FAILED":
+            self._event(
+                stack, "Instance1", "UPDATE_FAILED", "Instance type t9.huge is not supported"
+            )
+        elif stack.final == "DELETE_FAILED":
+            self._event(
+                stack,
+                "Database",
+                "DELETE_FAILED",
+                "Cannot delete protected DB Instance, please disable deletion protection "
+                "and try again. (Service: Rds, Status Code: 400)",
+            )
+        elif stack.final == "ROLLBACK_COMPLETE":
             self._event(
                 stack, "Instance1", "CREATE_FAILED", "The image id '[ami-0bad]' does not exist"
             )
@@ -246,17 +313,22 @@ class FakeCloudFormation:
             self._event(stack, stack.name, "UPDATE_ROLLBACK_IN_PROGRESS", "")
         elif stack.final == "UPDATE_COMPLETE":
             self._event(stack, "Instance1", "UPDATE_COMPLETE", "")
+            self._outputs(stack)
         elif stack.final == "CREATE_COMPLETE":
             self._event(stack, "Instance1", "CREATE_COMPLETE", "")
-            stack.outputs = {
-                "VpcId": "vpc-1",
-                "PrivateSubnetIds": "subnet-1,subnet-2",
-                "WebSecurityGroupId": "sg-1",
-                "InstanceIds": "i-1",
-                "Seen": str(stack.parameters),
-            }
+            self._outputs(stack)
         stack.status = stack.final
         self._event(stack, stack.name, stack.final, "")
+
+    @staticmethod
+    def _outputs(stack: FakeStack) -> None:
+        stack.outputs = {
+            "VpcId": "vpc-1",
+            "PrivateSubnetIds": "subnet-1,subnet-2",
+            "WebSecurityGroupId": "sg-1",
+            "InstanceIds": "i-1",
+            "Seen": str(stack.parameters),
+        }
 
     def _event(self, stack: FakeStack, logical: str, status: str, reason: str) -> None:
         event = {
@@ -272,8 +344,10 @@ class FakeCloudFormation:
 
     # test set-up -----------------------------------------------------------------------------
 
-    def leftover(self, name: str, status: str, env: str = "shop") -> None:
-        self.stacks[name] = FakeStack(name, status, tags=[{"Key": "relight:env", "Value": env}])
+    def leftover(self, name: str, status: str, env: str = "shop", protected: bool = False) -> None:
+        self.stacks[name] = FakeStack(
+            name, status, tags=[{"Key": "relight:env", "Value": env}], protected=protected
+        )
 
     @staticmethod
     def _view(stack: FakeStack) -> dict[str, Any]:
@@ -282,6 +356,10 @@ class FakeCloudFormation:
             "StackStatus": stack.status,
             "Tags": stack.tags,
             "EnableTerminationProtection": stack.protected,
+            "DisableRollback": stack.disable_rollback,
+            "Parameters": [
+                {"ParameterKey": k, "ParameterValue": v} for k, v in stack.parameters.items()
+            ],
             "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in stack.outputs.items()],
         }
 

@@ -54,7 +54,7 @@ def test_the_elb_rule_refuses_an_empty_bucket_as_elb_does() -> None:
             },
         }
     }
-    with pytest.raises(ClientError, match="access_logs.s3.bucket"):
+    with pytest.raises(ClientError, match=r"access_logs\.s3\.bucket"):
         aws_rules.elb_attributes(resources)
 
 
@@ -71,7 +71,7 @@ def test_the_ordering_rule_catches_an_eip_that_can_race_the_attachment() -> None
     resources = aws_rules.resolve(_rendered("network", nat="single"), {})
     del resources["NatAddress1"]["DependsOn"]
     del resources["NatGateway1"]["DependsOn"]
-    with pytest.raises(ClientError, match="Gateway.NotAttached"):
+    with pytest.raises(ClientError, match=r"Gateway\.NotAttached"):
         aws_rules.gateway_dependencies(resources)
 
 
@@ -155,3 +155,50 @@ def test_without_an_update_policy_running_instances_keep_the_old_ami() -> None:
     before = aws_rules.resolve(body, {"ImageId": "ami-0old"})
     after = aws_rules.resolve(body, {"ImageId": "ami-0new"})
     assert aws_rules.images_after_update(before, after, "AutoScalingGroup") == "ami-0old"
+
+
+# The application reaches its restored database ----------------------------------------------
+
+
+def test_the_web_tier_is_given_the_restored_databases_endpoint() -> None:
+    from relight.environment import OutputRef
+
+    web = _demo().stacks["web"]
+    assert web.parameters["DatabaseEndpoint"] == OutputRef(stack="database", output="Endpoint")
+    assert "database" in web.depends_on, "the web tier starts once the database is restored"
+    parameters = {"DatabaseEndpoint": "orders.abc.us-west-2.rds.amazonaws.com"}
+    resources = aws_rules.resolve(web.body, parameters)
+    data = resources["LaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    script = data["UserData"]["Fn::Base64"]["Fn::Sub"]
+    assert "echo 'DATABASE_ENDPOINT=${DatabaseEndpoint}' >> /etc/environment" in script
+    local = build_plan(
+        load_environment(str(REPO / "stacks" / "demo.yaml"), "us-west-2"), "us-west-2",
+        stand_in=True,
+    )  # fmt: skip
+    assert "database" not in local.stacks["web"].depends_on, "the stand-in skips the database"
+
+
+@pytest.mark.parametrize("mode", ["instance", "aurora"])
+def test_a_restore_takes_the_named_parameter_groups_or_aws_defaults(mode: str) -> None:
+    engine = "postgres" if mode == "instance" else "aurora-postgresql"
+    body = _rendered("database", mode=mode, engine=engine)
+    named = {"ParameterGroupName": "orders-pg16", "SnapshotIdentifier": "snap"}
+    if mode == "instance":
+        named["OptionGroupName"] = "orders-options"
+    else:
+        named["ClusterParameterGroupName"] = "orders-cluster-pg16"
+    resources = aws_rules.resolve(body, named)
+    if mode == "instance":
+        database = resources["Database"]["Properties"]
+        assert database["DBParameterGroupName"] == "orders-pg16"
+        assert database["OptionGroupName"] == "orders-options"
+    else:
+        assert resources["Cluster"]["Properties"]["DBClusterParameterGroupName"] == (
+            "orders-cluster-pg16"
+        )
+        assert resources["ClusterInstance1"]["Properties"]["DBParameterGroupName"] == "orders-pg16"
+    defaults = aws_rules.resolve(body, {"SnapshotIdentifier": "snap"})
+    holder = defaults["Database" if mode == "instance" else "Cluster"]["Properties"]
+    assert not {"DBParameterGroupName", "OptionGroupName", "DBClusterParameterGroupName"} & set(
+        holder
+    ), "left out, AWS restores with the engine's default groups"

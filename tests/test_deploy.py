@@ -21,6 +21,7 @@ from relight.cloudformation import Stacks, backoff
 from relight.config import load_environment
 from relight.deploy import deploy
 from relight.discovery import Artifact, Discovery, Zone
+from relight.errors import DeployError
 from relight.graph import dependency_graph
 from relight.render import Plan, build_plan
 from relight.scheduler import Interrupted
@@ -46,6 +47,9 @@ GRAPH = (
 )
 
 
+ROOT = {"root_device": "/dev/xvda", "root_size_gb": "8"}
+
+
 def _plan(write_env: Callable[..., Path], text: str = GRAPH) -> Plan:
     return build_plan(load_environment(str(write_env(text)), "us-west-2"), "us-west-2")
 
@@ -56,7 +60,7 @@ def _inputs() -> Discovery:
         region="us-west-2",
         at=now,
         artifacts={
-            "web_ami": Artifact("web_ami", "ami", "ami-0123", "us-west-2", now, 1),
+            "web_ami": Artifact("web_ami", "ami", "ami-0123", "us-west-2", now, 1, attributes=ROOT),
             "web_data": Artifact("web_data", "ebs_snapshot", "snap-0123", "us-west-2", now, 1),
         },
         zones=(Zone("us-west-2b", "usw2-az1"), Zone("us-west-2a", "usw2-az2")),
@@ -116,7 +120,7 @@ def test_a_failed_stack_skips_its_dependents_and_independent_branches_finish(wri
     outcome = deploy(_stacks(cfn, clock), _plan(write_env), _inputs(), run_id="r1")
     assert not outcome.ok
     web = outcome.results["web"]
-    assert (web.action, web.status) == ("failed", "ROLLBACK_COMPLETE")
+    assert (web.action, web.status) == ("failed", "CREATE_FAILED")
     assert web.reason == "Instance1: The image id '[ami-0bad]' does not exist"
     assert outcome.results["extra"].action == "skipped"
     assert "needs web" in outcome.results["extra"].reason
@@ -149,7 +153,9 @@ def test_changed_parameters_update_the_stack_through_a_change_set(write_env) -> 
     plan = _plan(write_env)
     deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
     newer = _inputs()
-    newer.artifacts["web_ami"] = Artifact("web_ami", "ami", "ami-0456", "us-west-2", newer.at, 1)
+    newer.artifacts["web_ami"] = Artifact(
+        "web_ami", "ami", "ami-0456", "us-west-2", newer.at, 1, attributes=ROOT
+    )
     outcome = deploy(_stacks(cfn, clock), plan, newer, run_id="r2")
     assert outcome.ok
     assert sorted(cfn.updated) == ["shop-batch", "shop-extra", "shop-web"]
@@ -166,11 +172,13 @@ def test_a_failed_update_reports_the_updates_own_failure(write_env) -> None:  # 
     plan = _plan(write_env)
     deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
     newer = _inputs()
-    newer.artifacts["web_ami"] = Artifact("web_ami", "ami", "ami-0456", "us-west-2", newer.at, 1)
+    newer.artifacts["web_ami"] = Artifact(
+        "web_ami", "ami", "ami-0456", "us-west-2", newer.at, 1, attributes=ROOT
+    )
     cfn.page_size = 2  # the failure is found across pages of events
     outcome = deploy(_stacks(cfn, clock), plan, newer, run_id="r2")
     web = outcome.results["web"]
-    assert (web.action, web.status) == ("failed", "UPDATE_ROLLBACK_COMPLETE")
+    assert (web.action, web.status) == ("failed", "UPDATE_FAILED")
     assert web.reason == "Instance1: Instance type t9.huge is not supported"
     assert outcome.results["extra"].action == "skipped"
 
@@ -181,7 +189,9 @@ def test_progress_shows_only_events_of_the_current_operation(write_env) -> None:
     deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
     seen: list[tuple[str, str, str]] = []
     newer = _inputs()
-    newer.artifacts["web_ami"] = Artifact("web_ami", "ami", "ami-0456", "us-west-2", newer.at, 1)
+    newer.artifacts["web_ami"] = Artifact(
+        "web_ami", "ami", "ami-0456", "us-west-2", newer.at, 1, attributes=ROOT
+    )
     stacks = _stacks(cfn, clock, on_event=lambda *e: seen.append(e), events=True)
     deploy(stacks, plan, newer, run_id="r2")
     web = [status for name, status, _ in seen if name == "shop-web"]
@@ -379,7 +389,9 @@ def test_throttled_event_reads_during_an_update_do_not_fail_it(write_env) -> Non
     refused = iter([True, True, True] + [False] * 10**6)
     cfn.throttle = lambda operation: operation == "DescribeStackEvents" and next(refused)
     newer = _inputs()
-    newer.artifacts["web_ami"] = Artifact("web_ami", "ami", "ami-0456", "us-west-2", newer.at, 1)
+    newer.artifacts["web_ami"] = Artifact(
+        "web_ami", "ami", "ami-0456", "us-west-2", newer.at, 1, attributes=ROOT
+    )
     outcome = deploy(_stacks(cfn, clock), plan, newer, run_id="r2")
     assert outcome.results["web"].action == "updated", outcome.results["web"].reason
     assert outcome.throttled == 3
@@ -394,3 +406,123 @@ def test_a_change_set_that_is_never_described_times_out(write_env) -> None:  # t
     network = outcome.results["network"]
     assert (network.action, network.status) == ("failed", "TIMED_OUT")
     assert clock.now < 120
+
+
+# Keep progress, retry in place, never replace data ------------------------------------------
+
+
+def _newer(**ids: str) -> Discovery:
+    found = _inputs()
+    for name, new_id in ids.items():
+        old = found.artifacts[name]
+        found.artifacts[name] = Artifact(
+            name, old.kind, new_id, old.region, found.at, 1, attributes=old.attributes
+        )
+    return found
+
+
+def test_a_failed_create_keeps_what_it_made_and_the_rerun_retries_it_in_place(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake({"shop-web": "fail-once"})
+    plan = _plan(write_env)
+    first = deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
+    web = first.results["web"]
+    assert (web.action, web.status) == ("failed", "CREATE_FAILED"), "not rolled back"
+    assert web.kept_resources == ["Database"], "what the failed create made is kept"
+    assert all(s.disable_rollback for s in cfn.stacks.values())
+    cfn.created.clear()
+    again = deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r2")
+    assert again.ok, again.failed()
+    assert again.results["web"].action == "retried"
+    assert cfn.retried == ["shop-web"] and cfn.deleted == []
+    assert cfn.created == ["shop-extra"], "only the stack that never started is created"
+
+
+def test_a_protected_leftover_of_a_failed_failover_is_cleared_by_the_rerun(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake()
+    plan = _plan(write_env)
+    deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
+    cfn.leftover("shop-web", "ROLLBACK_COMPLETE", protected=True)  # AWS refuses its delete
+    outcome = deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r2")
+    assert outcome.results["web"].action == "recreated", outcome.results["web"].reason
+    assert cfn.calls.count("UpdateTerminationProtection") == 1
+    assert cfn.stacks["shop-web"].protected, "the new failover stack is protected again"
+
+
+def test_a_rerun_keeps_the_snapshot_a_stack_was_restored_from(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake()
+    plan = _plan(write_env)
+    deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
+    outcome = deploy(_stacks(cfn, clock), plan, _newer(web_data="snap-0999"), run_id="r2")
+    web = outcome.results["web"]
+    assert web.action == "unchanged"
+    assert web.parameters["DataSnapshotId"] == "snap-0123"
+    assert [(k.parameter, k.kept, k.newer) for k in web.kept_data] == [
+        ("DataSnapshotId", "snap-0123", "snap-0999")
+    ]
+    asked = deploy(
+        _stacks(cfn, clock), plan, _newer(web_data="snap-0999"), run_id="r3",
+        replace_data=frozenset({"web"}),
+    )  # fmt: skip
+    assert asked.results["web"].action == "updated"
+    assert cfn.stacks["shop-web"].parameters["DataSnapshotId"] == "snap-0999"
+
+
+def test_a_change_that_would_replace_a_data_holder_is_refused_unless_named(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake()
+    # A new ImageId replaces an instance (AWS::EC2::Instance: "Update requires: Replacement"),
+    # and these instances hold a data volume restored from a snapshot.
+    cfn.replacing = {"ImageId": ("Instance1", "AWS::EC2::Instance")}
+    plan = _plan(write_env)
+    deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
+    refused = deploy(_stacks(cfn, clock), plan, _newer(web_ami="ami-0456"), run_id="r2")
+    web = refused.results["web"]
+    assert web.action == "failed"
+    assert "would lose data: Instance1 (AWS::EC2::Instance) would be replaced" in web.reason
+    assert "shop-web" not in cfn.updated and not cfn.change_sets, "nothing was changed"
+    allowed = deploy(
+        _stacks(cfn, clock), plan, _newer(web_ami="ami-0456"), run_id="r3",
+        replace_data=frozenset({"web"}),
+    )  # fmt: skip
+    assert allowed.results["web"].action == "updated"
+
+
+LB = """\
+  lb:
+    blueprint: load_balancer
+    params:
+      VpcId: {output: network.VpcId}
+      SubnetIds: {output: network.PrivateSubnetIds}
+      SecurityGroupId: {output: security.WebSecurityGroupId}
+"""
+
+
+def test_teardown_force_lifts_deletion_protection_and_names_final_snapshots(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake()
+    plan = _plan(write_env, MINIMAL + LB)
+    deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
+    assert cfn.stacks["shop-lb"].parameters["RelightPurpose"] == "failover"
+    graph = dependency_graph(plan.loaded.env)
+    asked: list[str] = []
+
+    def snapshots(name: str) -> Callable[[], list[str]]:
+        asked.append(name)
+        return lambda: [f"{name}-final-snapshot"] if name == "shop-lb" else []
+
+    done = teardown(_stacks(cfn, clock), "shop", graph, force=True, final_snapshots=snapshots)
+    assert done.ok, [(r.name, r.reason) for r in done.results]
+    assert done.left_behind == []
+    assert "UpdateStack" in cfn.calls, "deletion protection lifted by an update"
+    lifted = cfn.calls.index("UpdateStack")
+    assert lifted < len(cfn.calls) - 1 - cfn.calls[::-1].index("DeleteStack")
+    lb = next(r for r in done.results if r.name == "shop-lb")
+    assert lb.final_snapshots == ["shop-lb-final-snapshot"]
+    assert sorted(asked) == sorted(sp.name for sp in plan.stacks.values())
+
+
+def test_without_lifting_deletion_protection_the_delete_fails_as_rds_refuses_it(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake()
+    plan = _plan(write_env, MINIMAL + LB)
+    deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
+    stacks = _stacks(cfn, clock)
+    with pytest.raises(DeployError, match="Cannot delete protected DB Instance"):
+        stacks.run(stacks.delete("shop-lb", force=True))

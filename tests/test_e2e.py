@@ -333,7 +333,7 @@ def test_replicate_refuses_encrypted_sources_without_a_key_for_the_region(
     )
     assert run.returncode == 2
     assert "kms_keys.ap-southeast-2:" in run.stderr
-    assert "nothing was copied or deleted" in run.stderr
+    assert "nothing was shared, copied or deleted" in run.stderr
 
 
 def test_local_status_shows_the_endpoint(world: dict[str, Any]) -> None:

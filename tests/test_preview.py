@@ -5,7 +5,7 @@ from __future__ import annotations
 from relight.deploy import deploy
 from relight.discovery import Artifact
 from relight.preview import preview
-from test_deploy import GRAPH, _fake, _inputs, _plan, _stacks
+from test_deploy import GRAPH, ROOT, _fake, _inputs, _newer, _plan, _stacks
 
 
 def test_an_empty_region_plans_creates_with_ages_and_unknown_outputs(write_env) -> None:  # type: ignore[no-untyped-def]
@@ -26,7 +26,9 @@ def test_a_deployed_environment_plans_no_change_then_an_exact_update(write_env) 
     rows = preview(_stacks(cfn, clock), plan, _inputs())
     assert {r.action for r in rows} == {"no change"}
     newer = _inputs()
-    newer.artifacts["web_ami"] = Artifact("web_ami", "ami", "ami-0456", "us-west-2", newer.at, 1)
+    newer.artifacts["web_ami"] = Artifact(
+        "web_ami", "ami", "ami-0456", "us-west-2", newer.at, 1, attributes=ROOT
+    )
     rows = preview(_stacks(cfn, clock), plan, newer)
     actions = {r.key: r.action for r in rows}
     assert actions == {
@@ -54,3 +56,23 @@ def test_leftovers_and_stacks_behind_a_recreated_one_are_said_plainly(write_env)
     assert "after security exist" in rows["web"].note
     assert rows["batch"].action == "wait"
     assert cfn.deleted == []
+
+
+def test_the_plan_shows_the_kept_snapshot_and_a_data_replacement_loudly(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake()
+    cfn.replacing = {"ImageId": ("Instance1", "AWS::EC2::Instance")}
+    plan = _plan(write_env)
+    deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
+    rows = {r.key: r for r in preview(_stacks(cfn, clock), plan, _newer(web_data="snap-0999"))}
+    data = {p.name: p for p in rows["web"].parameters}["DataSnapshotId"]
+    assert data.value == "snap-0123", "the plan shows what deploy will keep"
+    assert "keeps snap-0123" in data.source
+    assert rows["web"].action == "no change"
+    rows = {r.key: r for r in preview(_stacks(cfn, clock), plan, _newer(web_ami="ami-0456"))}
+    assert rows["web"].action == "refused: would lose data"
+    assert "Instance1 (AWS::EC2::Instance) would be replaced" in rows["web"].note
+    assert "--replace-data web" in rows["web"].note
+    named = preview(
+        _stacks(cfn, clock), plan, _newer(web_ami="ami-0456"), replace_data=frozenset({"web"})
+    )
+    assert next(r for r in named if r.key == "web").action == "REPLACES DATA"

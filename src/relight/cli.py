@@ -194,6 +194,16 @@ AcceptStaleOpt = Annotated[
     bool, typer.Option(help="Go ahead even with artifacts older than the RPO (marked).")
 ]
 StackTimeoutOpt = Annotated[float | None, typer.Option(help="Seconds to wait for one stack.")]
+ReplaceDataOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--replace-data",
+        metavar="STACK",
+        help="Restore this stack's database or data volumes again from the newest copies, "
+        "replacing what runs now (repeat per stack). Without it, a stack that exists keeps "
+        "the snapshot it was restored from.",
+    ),
+]
 ReportsOpt = Annotated[Path, typer.Option("--reports", help="The reports directory (drills).")]
 AsOpt = Annotated[
     str | None,
@@ -336,6 +346,7 @@ def plan(
     region: RegionOpt,
     as_name: AsOpt = None,
     accept_stale: AcceptStaleOpt = False,
+    replace_data: ReplaceDataOpt = None,
     reports: ReportsOpt = Path("reports"),
     json_out: JsonOpt = False,
     stand_in: StandInOpt = None,
@@ -347,13 +358,18 @@ def plan(
     with _errors(debug):
         from dataclasses import asdict
 
-        from relight.operations import plan_changes
+        from relight.operations import check_replace_data, plan_changes
 
         loaded = _load(env, region)
         local = _on_stand_in(loaded, stand_in)
         built = _build_plan(loaded, region, local, as_name)
         conn = _connect(loaded, region, local, profile, role_arn)
-        _, planned, notes = plan_changes(built, conn, accept_stale=accept_stale)
+        _, planned, notes = plan_changes(
+            built,
+            conn,
+            accept_stale=accept_stale,
+            replace_data=check_replace_data(built, replace_data or []),
+        )
         predicted = _forecast(built, as_name, reports)
         if json_out:
             _print_json(
@@ -413,7 +429,15 @@ def _print_plan(con: Console, planned: list[Any], title: str, *, parameters: boo
 
     from relight.discovery import human_age
 
-    colours = {"create": "green", "recreate": "yellow", "update": "yellow", "blocked": "red"}
+    colours = {
+        "create": "green",
+        "recreate": "yellow",
+        "retry": "yellow",
+        "update": "yellow",
+        "blocked": "red",
+        "refused: would lose data": "red",
+        "REPLACES DATA": "bold red",
+    }
     table = Table(title=title)
     for column in ("stack", "CloudFormation name", "action", "state now", "note"):
         table.add_column(column, no_wrap=column != "note")
@@ -445,6 +469,7 @@ def failover(
     region: RegionOpt,
     yes: YesOpt = False,
     accept_stale: AcceptStaleOpt = False,
+    replace_data: ReplaceDataOpt = None,
     stack_timeout: StackTimeoutOpt = None,
     concurrency: ConcurrencyOpt = 8,
     json_out: JsonOpt = False,
@@ -457,7 +482,7 @@ def failover(
     with _errors(debug):
         _deploy_command(
             env, region, None, yes, accept_stale, stack_timeout, concurrency, json_out,
-            stand_in, profile, role_arn,
+            stand_in, profile, role_arn, replace_data or [],
         )  # fmt: skip
 
 
@@ -469,6 +494,7 @@ def launch(
         str, typer.Option("--as", help="The test environment's name: stacks <env>-NAME-<stack>.")
     ],
     accept_stale: AcceptStaleOpt = False,
+    replace_data: ReplaceDataOpt = None,
     stack_timeout: StackTimeoutOpt = None,
     concurrency: ConcurrencyOpt = 8,
     json_out: JsonOpt = False,
@@ -481,7 +507,7 @@ def launch(
     with _errors(debug):
         _deploy_command(
             env, region, as_name, True, accept_stale, stack_timeout, concurrency, json_out,
-            stand_in, profile, role_arn,
+            stand_in, profile, role_arn, replace_data or [],
         )  # fmt: skip
 
 
@@ -497,7 +523,9 @@ def _deploy_command(
     stand_in: bool | None,
     profile: str | None,
     role_arn: str | None,
+    replace_data: list[str],
 ) -> None:
+    from relight.operations import check_replace_data
     from relight.operations import failover as run_failover
     from relight.render import lint_plan
     from relight.summary import failover_json, print_failover
@@ -505,7 +533,9 @@ def _deploy_command(
     loaded = _load(env, region)
     local = _on_stand_in(loaded, stand_in)
     built = _build_plan(loaded, region, local, as_name)
+    replacing = check_replace_data(built, replace_data)
     lint_plan(built)
+    continue_with = _continue_command(env, region, as_name, stand_in, profile, role_arn)
     conn = _connect(loaded, region, local, profile, role_arn)
     title = f"{built.purpose} of {built.env_name} into {region}"
 
@@ -524,15 +554,38 @@ def _deploy_command(
             confirm=None if yes else confirm,
             on_event=progress,
             events=progress is not None,
+            replace_data=replacing,
         )
     if json_out:
-        _print_json(failover_json(result))
+        _print_json(failover_json(result, continue_with))
     else:
-        print_failover(_console(), result)
+        print_failover(_console(), result, continue_with)
     if conn.stand_in:
         _banner(conn)
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _continue_command(
+    env: str,
+    region: str,
+    as_name: str | None,
+    stand_in: bool | None,
+    profile: str | None,
+    role_arn: str | None,
+) -> str:
+    """The exact command that continues this failover (or launch) after a failure."""
+    import shlex
+
+    words = ["relight", "launch" if as_name else "failover", "--env", env, "--region", region]
+    if as_name:
+        words += ["--as", as_name]
+    if stand_in is not None:
+        words.append("--stand-in" if stand_in else "--aws")
+    for flag, value in (("--profile", profile), ("--role-arn", role_arn)):
+        if value:
+            words += [flag, value]
+    return shlex.join(words)
 
 
 @app.command()
@@ -737,7 +790,13 @@ def teardown(
     as_name: AsOpt = None,
     yes: YesOpt = False,
     force: Annotated[
-        bool, typer.Option("--force", help="Lift termination protection (failover stacks).")
+        bool,
+        typer.Option(
+            "--force",
+            help="Lift the protection of failover stacks: termination protection, and the "
+            "deletion protection of their load balancers and databases (a final snapshot "
+            "is kept).",
+        ),
     ] = False,
     concurrency: ConcurrencyOpt = 8,
     json_out: JsonOpt = False,
@@ -780,6 +839,7 @@ def teardown(
             _print_json(
                 {
                     "deleted": [r.name for r in done.results if r.ok],
+                    "final_snapshots": [s for r in done.results for s in r.final_snapshots],
                     "failed": [
                         {"name": r.name, "status": r.status, "reason": r.reason} for r in failed
                     ],
@@ -788,6 +848,9 @@ def teardown(
             )
         else:
             con = _console()
+            for r in done.results:
+                for snapshot in r.final_snapshots:
+                    con.print(f"final snapshot kept: {_escape(snapshot)} ({r.name})")
             for r in failed:
                 con.print(f"[red]{r.name}[/]: {r.action}: {_escape(r.reason)}")
             con.print(

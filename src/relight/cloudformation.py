@@ -29,6 +29,8 @@ from relight.render import MAX_INLINE_BODY
 from relight.scheduler import Task
 
 COMPLETE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"}
+# Left failed by an earlier run with rollback disabled: what was made stays, retried in place.
+RETRYABLE = {"CREATE_FAILED", "UPDATE_FAILED"}
 # Left by a failed earlier run: delete, then create again.
 LEFTOVER = {
     "ROLLBACK_COMPLETE",
@@ -91,7 +93,9 @@ def owned_by(stack: dict[str, Any], env_name: str) -> bool:
 def classify(stack: dict[str, Any] | None, env_name: str) -> tuple[str, str]:
     """What a deploy does with the stack of a plan's name, and why: create, recreate (left
     failed by an earlier run), update (a change set decides: update or no change), wait (an
-    operation is in progress), or blocked (relight will not touch it). Used by deploy and plan."""
+    operation is in progress), retry (left CREATE_FAILED or UPDATE_FAILED with rollback disabled:
+    updated in place, keeping what was made), or blocked (relight will not touch it). Used by
+    deploy and plan."""
     if stack is None:
         return "create", ""
     status = stack["StackStatus"]
@@ -107,6 +111,11 @@ def classify(stack: dict[str, Any] | None, env_name: str) -> tuple[str, str]:
         )
     if in_progress(stack) and status != "REVIEW_IN_PROGRESS":
         return "wait", f"{status}: relight waits for it, then decides"
+    if status in RETRYABLE and (stack.get("DisableRollback") or status == "UPDATE_FAILED"):
+        return "retry", (
+            f"{status}, left by an earlier run with its progress kept: retried in place "
+            "(what it made stays)"
+        )
     if status in LEFTOVER:
         return "recreate", f"{status}, left by an earlier run: deleted and created again"
     if status in COMPLETE:
@@ -153,9 +162,15 @@ class Stacks:
     def _translated(self, what: str) -> Iterator[None]:
         """botocore's errors as relight's: Throttled, or AwsError naming the call."""
         from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.parsers import ResponseParserError
 
         try:
             yield
+        except ResponseParserError as exc:  # an endpoint that answered with something broken
+            raise AwsError(
+                f"{what}: the endpoint's answer could not be read ({str(exc).splitlines()[0]})",
+                hint="the endpoint failed (an HTTP 500?); rerun, or check the endpoint",
+            ) from exc
         except ClientError as exc:
             error = exc.response.get("Error", {})
             code, message = error.get("Code", ""), error.get("Message", "")
@@ -270,14 +285,27 @@ class Stacks:
 
     def first_failure(self, name: str, mark: str | None) -> str:
         """The first failed resource of the operation after `mark`, with CloudFormation's reason."""
+        return self.failure(name, mark)[0]
+
+    def failure(self, name: str, mark: str | None) -> tuple[str, list[str]]:
+        """The first failed resource of the operation after `mark` with CloudFormation's reason,
+        and the resources the operation completed (kept when rollback is disabled)."""
         try:
             events = self.events_since(name, mark)
         except AwsError as exc:  # the failure stands; only its explanation is missing
-            return f"no failure reason readable ({exc.message})"
+            return f"no failure reason readable ({exc.message})", []
+        reason = "no failure reason recorded"
         for event in events:
             if event["ResourceStatus"].endswith("_FAILED") and event.get("ResourceStatusReason"):
-                return f"{event['LogicalResourceId']}: {event['ResourceStatusReason']}"
-        return "no failure reason recorded"
+                reason = f"{event['LogicalResourceId']}: {event['ResourceStatusReason']}"
+                break
+        done = {
+            e["LogicalResourceId"]
+            for e in events
+            if e["ResourceStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+            and e["LogicalResourceId"] != name
+        }
+        return reason, sorted(done)
 
     def template_argument(self, name: str, body: str) -> dict[str, Any]:
         """TemplateBody inline, or TemplateURL for a body over CloudFormation's inline limit."""

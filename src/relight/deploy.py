@@ -7,12 +7,25 @@ at most `concurrency` at a time; the outputs of finished stacks become the
 parameters of the stacks that use them (never Export/ImportValue: exports cannot
 cross regions and block deletes).
 
+Progress is kept: every stack is created with rollback disabled (CloudFormation's
+"preserve successfully provisioned resources"), and change sets are executed the same
+way, so a failure keeps what was made (a 20-minute database restore is not thrown away
+because a later resource failed). This holds for drills and test copies too: a drill
+rehearses exactly the path a failover takes, and its teardown removes a failed stack as
+readily as a complete one.
+
 A rerun converges:
 - a complete stack is updated through a change set, or left alone when the
   change set would change nothing;
-- a stack that an earlier run left failed (ROLLBACK_COMPLETE, CREATE_FAILED,
-  REVIEW_IN_PROGRESS, ...) is deleted and created again;
+- a stack left CREATE_FAILED or UPDATE_FAILED with its progress kept is retried in
+  place (UpdateStack with rollback disabled): what it made stays, the rest is made;
+- a stack that an earlier run left empty (ROLLBACK_COMPLETE, REVIEW_IN_PROGRESS, ...) is
+  deleted and created again; relight lifts its own termination protection to do so;
 - a stack still in progress (after Ctrl-C, say) is waited for, then treated as above.
+
+Data is never replaced by a rerun (stateful.py): a stack that exists keeps the snapshot
+it was restored from, and a change set that would replace or delete a database, cluster
+or data volume is refused, unless the operator names the stack (`replace_data`).
 
 When a stack fails, the stacks that need it are not started; independent
 branches finish.
@@ -28,6 +41,7 @@ from typing import Any
 from relight.aws import tag_dict, tag_list
 from relight.cloudformation import (
     CAPABILITIES,
+    RETRYABLE,
     Stacks,
     TimedOut,
     classify,
@@ -38,8 +52,9 @@ from relight.discovery import Discovery
 from relight.errors import AwsError, DeployError
 from relight.render import Plan, StackPlan, resolve_parameters
 from relight.scheduler import DEFAULT_CONCURRENCY, Scheduler, Task
+from relight.stateful import Kept, data_losses, pin
 
-OK_ACTIONS = {"created", "recreated", "updated", "unchanged", "deleted"}
+OK_ACTIONS = {"created", "recreated", "retried", "updated", "unchanged", "deleted"}
 
 
 @dataclass
@@ -54,6 +69,12 @@ class StackResult:
     parameters: dict[str, str] = field(default_factory=dict)
     changes: list[str] = field(default_factory=list)
     reason: str = ""
+    # Stateful parameters kept at the snapshot the stack was restored from (not the newest).
+    kept_data: list[Kept] = field(default_factory=list)
+    # Resources a failed operation made and CloudFormation kept (rollback disabled).
+    kept_resources: list[str] = field(default_factory=list)
+    # Teardown: the final snapshots a deleted stack's databases left (never deleted).
+    final_snapshots: list[str] = field(default_factory=list)
 
     @property
     def seconds(self) -> float:
@@ -99,10 +120,18 @@ def blocked_result(name: str, key: str, failed: list[str], why: str) -> StackRes
 class _Run:
     """One deployment: the plan, where it goes, and what finished stacks produced."""
 
-    def __init__(self, stacks: Stacks, plan: Plan, discovery: Discovery, run_id: str) -> None:
+    def __init__(
+        self,
+        stacks: Stacks,
+        plan: Plan,
+        discovery: Discovery,
+        run_id: str,
+        replace_data: frozenset[str] = frozenset(),
+    ) -> None:
         self.stacks = stacks
         self.plan = plan
         self.run_id = run_id
+        self.replace_data = replace_data
         self.artifact_ids = discovery.artifact_ids()
         self.zone_names = discovery.zone_names()
         self.outputs: dict[str, dict[str, str]] = {}
@@ -140,13 +169,24 @@ class _Run:
             result.status = existing["StackStatus"] if existing else ""
             raise DeployError(f"stack {sp.name} in {self.plan.region}: {why}")
         if action == "recreate":
-            s.on_event(sp.name, result.status or existing["StackStatus"], why)  # type: ignore[index]
-            yield from s.delete(sp.name)
+            assert existing is not None
+            s.on_event(sp.name, result.status or existing["StackStatus"], why)
+            # The stack holds nothing (it rolled back or never started): relight's own
+            # termination protection is lifted, or the delete is refused in every state.
+            yield from s.delete(sp.name, force=bool(existing.get("EnableTerminationProtection")))
             result.action, existing = "recreated", None
-        result.parameters = resolve_parameters(
+        resolved = resolve_parameters(
             sp, artifact_ids=self.artifact_ids, zone_names=self.zone_names, outputs=self.outputs
         )
-        if existing:
+        result.parameters, result.kept_data = pin(
+            resolved, sp.stateful_parameters, existing, sp.key in self.replace_data
+        )
+        for kept in result.kept_data:
+            s.on_event(sp.name, "DATA_KEPT", f"{kept.parameter}: keeps {kept.kept}")
+        if existing and action == "retry":
+            s.on_event(sp.name, existing["StackStatus"], why)
+            yield from self._retry(sp, result)
+        elif existing:
             yield from self._update(sp, existing, result)
         else:
             yield from self._create(sp, result)
@@ -163,7 +203,7 @@ class _Run:
                 Parameters=parameter_list(result.parameters),
                 Tags=tag_list(self.plan.tags(sp.key, self.run_id)),
                 Capabilities=CAPABILITIES,
-                OnFailure="ROLLBACK",
+                DisableRollback=True,  # keep what was made; a rerun retries in place
                 EnableTerminationProtection=self.protect,
                 ClientRequestToken=f"relight-{self.run_id}-{sp.key}"[:128].replace("_", "-"),
             )
@@ -173,6 +213,26 @@ class _Run:
         s.on_event(sp.name, "CREATE_IN_PROGRESS", "")
         final = yield from s.watch(sp.name, started, None)
         self._finish(sp, result, final, None, "CREATE_COMPLETE")
+
+    def _retry(self, sp: StackPlan, result: StackResult) -> Task[None]:
+        """CloudFormation's retry from the point of failure: an update of the failed stack with
+        rollback disabled; what it made stays, what failed is made again."""
+        s = self.stacks
+        mark = yield from s.patiently(lambda: s.newest_event(sp.name))
+        started = s.clock()
+        yield from s.send(
+            f"retry stack {sp.name}",
+            s.cfn.update_stack,
+            StackName=sp.name,
+            **s.template_argument(sp.name, sp.body),
+            Parameters=parameter_list(result.parameters),
+            Capabilities=CAPABILITIES,
+            DisableRollback=True,
+        )
+        result.action = "retried"
+        s.on_event(sp.name, "UPDATE_IN_PROGRESS", "retrying from the point of failure")
+        final = yield from s.watch(sp.name, started, mark)
+        self._finish(sp, result, final, mark, "UPDATE_COMPLETE")
 
     def _update(self, sp: StackPlan, existing: dict[str, Any], result: StackResult) -> Task[None]:
         s = self.stacks
@@ -202,10 +262,22 @@ class _Run:
                 return self._unchanged(result, existing)
             raise DeployError(f"stack {sp.name}: the change set failed: {reason}")
         result.changes = describe_changes(described["Changes"])
+        losses = data_losses(described["Changes"], sp.stateful_resources)
+        if losses and sp.key not in self.replace_data:
+            s.discard_change_set(made["Id"])
+            raise DeployError(
+                f"stack {sp.name}: refused, the update would lose data: {'; '.join(losses)}. "
+                "Nothing was changed",
+                hint=f"if that is meant, rerun with --replace-data {sp.key} (the database "
+                "leaves a final snapshot; a volume does not)",
+            )
         mark = yield from s.patiently(lambda: s.newest_event(sp.name))
         started = s.clock()
         yield from s.send(
-            f"execute change set for {sp.name}", s.cfn.execute_change_set, ChangeSetName=made["Id"]
+            f"execute change set for {sp.name}",
+            s.cfn.execute_change_set,
+            ChangeSetName=made["Id"],
+            DisableRollback=True,
         )
         result.action = "updated"
         s.on_event(sp.name, "UPDATE_IN_PROGRESS", f"{len(result.changes)} change(s)")
@@ -230,11 +302,12 @@ class _Run:
             result.outputs = outputs_of(final)
             return
         result.action = "failed"
-        result.reason = (
-            self.stacks.first_failure(sp.name, mark)
-            if final
-            else "the stack disappeared while relight waited (deleted by someone else?)"
-        )
+        if final is None:
+            result.reason = "the stack disappeared while relight waited (deleted by someone else?)"
+            return
+        result.reason, done = self.stacks.failure(sp.name, mark)
+        if result.status in RETRYABLE:
+            result.kept_resources = done
 
 
 def parameter_list(parameters: Mapping[str, str]) -> list[dict[str, str]]:
@@ -287,11 +360,15 @@ def deploy(
     *,
     run_id: str,
     concurrency: int = DEFAULT_CONCURRENCY,
+    replace_data: frozenset[str] = frozenset(),
 ) -> Outcome:
-    """Create or update the plan's stacks, each as soon as its dependencies are complete."""
+    """Create or update the plan's stacks, each as soon as its dependencies are complete.
+
+    `replace_data`: the stacks (by key) whose databases and data volumes the operator asked
+    to restore again from the newest copies (replacing what runs now)."""
     outcome = Outcome(origin=stacks.clock())
     calls, throttled = stacks.calls, stacks.throttled
-    run = _Run(stacks, plan, discovery, run_id)
+    run = _Run(stacks, plan, discovery, run_id, replace_data)
 
     def blocked(key: str, failed: list[str]) -> StackResult:
         result = blocked_result(plan.stacks[key].name, key, failed, "not started: it needs")

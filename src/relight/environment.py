@@ -220,6 +220,17 @@ _REF_KEYS = {"artifact", "output", "zones"}
 _SCALARS = (str, int, float, bool)
 
 
+def _artifact_ref(target: str) -> ArtifactRef:
+    """`NAME` (the artifact's id) or `NAME.ATTRIBUTE`."""
+    name, dot, attribute = target.partition(".")
+    if dot and attribute not in ARTIFACT_ATTRIBUTES:
+        raise ValueError(
+            f"'artifact: {target}': an artifact offers its id ({name}) or one of "
+            + ", ".join(f"{name}.{a} ({why})" for a, why in ARTIFACT_ATTRIBUTES.items())
+        )
+    return ArtifactRef(artifact=name, attribute=attribute or None)
+
+
 def _param_value(value: Any) -> Any:
     if value is None:
         raise ValueError("a parameter needs a value; remove the key to use the default")
@@ -235,13 +246,7 @@ def _param_value(value: Any) -> Any:
         raise ValueError(f"a reference has exactly one key: {_REF_FORMS}")
     ((key, target),) = value.items()
     if key == "artifact":
-        name, dot, attribute = str(target).partition(".")
-        if dot and attribute not in ARTIFACT_ATTRIBUTES:
-            raise ValueError(
-                f"'artifact: {target}': an artifact offers its id ({name}) or one of "
-                + ", ".join(f"{name}.{a} ({why})" for a, why in ARTIFACT_ATTRIBUTES.items())
-            )
-        return ArtifactRef(artifact=name, attribute=attribute or None)
+        return _artifact_ref(str(target))
     if key == "output":
         stack, dot, output = str(target).partition(".")
         if not dot or not stack or not output:
@@ -271,17 +276,22 @@ class StackSpec(_Strict):
     def params_for(self, stand_in: bool) -> dict[str, ParamValue]:
         return {**self.params, **self.stand_in_params} if stand_in else dict(self.params)
 
-    def output_refs(self) -> list[tuple[str, OutputRef]]:
-        every = {**self.params, **self.stand_in_params}
-        return [(k, v) for k, v in every.items() if isinstance(v, OutputRef)]
+    def output_refs(self, stand_in: bool | None = None) -> list[tuple[str, OutputRef]]:
+        """The outputs this stack reads: on AWS (False), on the stand-in (True), or in
+        either (None: what a graph of the file must hold)."""
+        if stand_in is None:
+            pairs = [*self.params.items(), *self.stand_in_params.items()]
+        else:
+            pairs = list(self.params_for(stand_in).items())
+        return [(k, v) for k, v in pairs if isinstance(v, OutputRef)]
 
     def uses_artifact(self, name: str) -> bool:
         every = {**self.params, **self.stand_in_params}
         return any(isinstance(v, ArtifactRef) and v.artifact == name for v in every.values())
 
-    def dependencies(self) -> set[str]:
-        """Explicit `depends_on` plus the stacks whose outputs this one reads."""
-        return set(self.depends_on) | {ref.stack for _, ref in self.output_refs()}
+    def dependencies(self, stand_in: bool | None = None) -> set[str]:
+        """Explicit `depends_on` plus the stacks whose outputs this one reads (see output_refs)."""
+        return set(self.depends_on) | {ref.stack for _, ref in self.output_refs(stand_in)}
 
 
 class Environment(_Strict):

@@ -208,13 +208,29 @@ def plan_changes(
     conn: Connection,
     *,
     accept_stale: bool = False,
+    replace_data: frozenset[str] = frozenset(),
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> tuple[Discovery, list[PlannedStack], list[str]]:
     """`relight plan`: discovery, preflight, and each stack's action. Changes nothing."""
     stacks = connect_stacks(conn)
     discovery = discover_environment(plan, conn, now=now)
     checked = run_preflight(plan, conn.aws, discovery, stacks, accept_stale=accept_stale)
-    return discovery, preview(stacks, plan, discovery), checked.notes
+    return discovery, preview(stacks, plan, discovery, replace_data=replace_data), checked.notes
+
+
+def check_replace_data(plan: Plan, names: list[str]) -> frozenset[str]:
+    """`--replace-data` names stacks of the plan that hold data; anything else is refused."""
+    from relight.errors import InputError
+
+    holding = [key for key, sp in plan.stacks.items() if sp.stateful_resources]
+    unknown = [name for name in names if name not in holding]
+    if unknown:
+        raise InputError(
+            f"--replace-data {', '.join(unknown)}: not a stack of {plan.env_name} that holds "
+            f"data; stacks that do: {', '.join(holding) or '(none)'}",
+            hint="name the stack as the environment file does (its key under stacks:)",
+        )
+    return frozenset(names)
 
 
 def failover(
@@ -228,6 +244,7 @@ def failover(
     on_event: Event | None = None,
     events: bool = False,
     verify_after: bool = True,
+    replace_data: frozenset[str] = frozenset(),
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     clock: Callable[[], float] = time.monotonic,
 ) -> FailoverResult:
@@ -244,9 +261,12 @@ def failover(
     )
     discovery = discover_environment(plan, conn, now=now)
     checked = run_preflight(plan, conn.aws, discovery, stacks, accept_stale=accept_stale)
-    if confirm is not None and not confirm(preview(stacks, plan, discovery)):
+    planned = preview(stacks, plan, discovery, replace_data=replace_data) if confirm else []
+    if confirm is not None and not confirm(planned):
         raise Declined("not confirmed; nothing was changed")
-    outcome = deploy(stacks, plan, discovery, run_id=run_id, concurrency=concurrency)
+    outcome = deploy(
+        stacks, plan, discovery, run_id=run_id, concurrency=concurrency, replace_data=replace_data
+    )
     checks = (
         verify(conn.aws, plan, discovery, outcome, stand_in=conn.stand_in is not None)
         if outcome.ok and verify_after
@@ -330,7 +350,51 @@ def teardown(
         force=force,
         concurrency=concurrency,
         confirmed=confirmed,
+        final_snapshots=lambda name: final_snapshots(conn, name),
     )
+
+
+def final_snapshots(conn: Connection, stack_name: str) -> Callable[[], list[str]]:
+    """Before a stack's delete: its databases. The function returned lists, after the delete,
+    the snapshots they left (DeletionPolicy Snapshot): manual snapshots made since now."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    since = datetime.now(UTC)
+    cfn, rds = conn.aws.client("cloudformation", conn.region), conn.aws.client("rds", conn.region)
+    kinds = {"AWS::RDS::DBInstance": "instance", "AWS::RDS::DBCluster": "cluster"}
+    held: list[tuple[str, str]] = []
+    try:
+        for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_name):
+            held += [
+                (kinds[r["ResourceType"]], r["PhysicalResourceId"])
+                for r in page["StackResourceSummaries"]
+                if r["ResourceType"] in kinds and r.get("PhysicalResourceId")
+            ]
+    except (ClientError, BotoCoreError):
+        return list  # the delete goes on; only the naming of its snapshots is lost
+
+    def after() -> list[str]:
+        found = []
+        for kind, ident in held:
+            try:
+                if kind == "instance":
+                    snaps = rds.describe_db_snapshots(
+                        DBInstanceIdentifier=ident, SnapshotType="manual"
+                    )["DBSnapshots"]
+                    key = "DBSnapshotIdentifier"
+                else:
+                    snaps = rds.describe_db_cluster_snapshots(
+                        DBClusterIdentifier=ident, SnapshotType="manual"
+                    )["DBClusterSnapshots"]
+                    key = "DBClusterSnapshotIdentifier"
+            except (ClientError, BotoCoreError) as exc:
+                found.append(f"(final snapshot of {ident} not readable: {exc})")
+                continue
+            made = [x for x in snaps if x.get("SnapshotCreateTime", since) >= since]
+            found += [f"{x[key]} (of {ident})" for x in made]
+        return found
+
+    return after
 
 
 def stacks_to_delete(

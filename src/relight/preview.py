@@ -24,6 +24,7 @@ from relight.discovery import Discovery
 from relight.environment import ArtifactRef, OutputRef, ZonesRef
 from relight.errors import AwsError
 from relight.render import Plan, StackPlan, placeholder, resolve_parameters
+from relight.stateful import data_losses, pin
 
 
 @dataclass
@@ -46,6 +47,8 @@ class PlannedStack:
     parameters: list[PlannedParameter] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)
     note: str = ""
+    # Changes that would replace or delete a database, cluster or data volume (stateful.py).
+    data_losses: list[str] = field(default_factory=list)
 
 
 def _parameters(
@@ -56,7 +59,8 @@ def _parameters(
         if isinstance(value, ArtifactRef):
             artifact = discovery.artifacts[value.artifact]
             age = artifact.age(discovery.at).total_seconds()
-            rows.append(PlannedParameter(name, artifact.id, f"artifact {value.artifact}", age))
+            given = discovery.artifact_ids().get(value.key)
+            rows.append(PlannedParameter(name, given, f"artifact {value.key}", age))
         elif isinstance(value, OutputRef):
             known = outputs.get(value.stack, {}).get(value.output)
             source = f"output {value.stack}.{value.output}"
@@ -69,9 +73,17 @@ def _parameters(
 
 
 def preview(
-    stacks: Stacks, plan: Plan, discovery: Discovery, *, change_sets: bool = True
+    stacks: Stacks,
+    plan: Plan,
+    discovery: Discovery,
+    *,
+    change_sets: bool = True,
+    replace_data: frozenset[str] = frozenset(),
 ) -> list[PlannedStack]:
-    """Each stack's action, in creation order. With `change_sets`, updates are computed exactly."""
+    """Each stack's action, in creation order. With `change_sets`, updates are computed exactly.
+
+    A stack that exists keeps the snapshot it was restored from (shown as such) unless it is
+    in `replace_data`; a change that would still replace data is shown as "REPLACES DATA"."""
     rows: list[PlannedStack] = []
     outputs: dict[str, dict[str, str]] = {}  # of stacks that exist and will still exist
     token = secrets.token_hex(3)
@@ -83,7 +95,10 @@ def preview(
             sp.resource_count, _parameters(sp, discovery, outputs), note=note,
         )  # fmt: skip
         rows.append(row)
-        if stack is None or action != "update":
+        if stack is None or action not in ("update", "retry"):
+            continue
+        _keep_data(row, sp, stack, key in replace_data)
+        if action == "retry":
             continue
         outputs[key] = outputs_of(stack)
         unknown = sorted({p.from_stack for p in row.parameters if p.value is None and p.from_stack})
@@ -91,7 +106,7 @@ def preview(
             row.action = "update?"
             row.note = f"decided after {', '.join(unknown)} exist (their outputs are parameters)"
         elif change_sets:
-            _compare(stacks, plan, discovery, sp, stack, row, outputs, token)
+            _compare(stacks, plan, discovery, sp, stack, row, outputs, token, key in replace_data)
         else:
             row.action = "update?"
             row.note = "a change set decides at deploy time: update, or no change"
@@ -107,14 +122,16 @@ def _compare(
     row: PlannedStack,
     outputs: dict[str, dict[str, str]],
     token: str,
+    replace: bool,
 ) -> None:
     """Create a change set, read it, delete it: update (with its changes) or no change."""
-    parameters = resolve_parameters(
+    resolved = resolve_parameters(
         sp,
         artifact_ids=discovery.artifact_ids(),
         zone_names=discovery.zone_names(),
         outputs=outputs,
     )
+    parameters, _ = pin(resolved, sp.stateful_parameters, current, replace)
     request = change_set_request(
         stacks, plan, sp, current, parameters, name=f"relight-plan-{token}", run_id="plan"
     )
@@ -138,3 +155,29 @@ def _compare(
         return
     row.changes = describe_changes(described["Changes"])
     row.note = f"{len(row.changes)} resource change(s)"
+    row.data_losses = data_losses(described["Changes"], sp.stateful_resources)
+    if row.data_losses:
+        row.action = "REPLACES DATA" if replace else "refused: would lose data"
+        row.note = "; ".join(row.data_losses) + (
+            " (asked for by --replace-data)"
+            if replace
+            else f": deploy refuses it; --replace-data {sp.key} allows it"
+        )
+
+
+def _keep_data(row: PlannedStack, sp: StackPlan, stack: dict[str, Any], replace: bool) -> None:
+    """Show the snapshot an existing stack keeps (or, asked to, replaces) per parameter."""
+    for param in row.parameters:
+        if param.name not in sp.stateful_parameters or param.value is None:
+            continue
+        _, kept = pin({param.name: param.value}, [param.name], stack, replace)
+        if kept:
+            param.source += f" (newest; keeps {kept[0].kept}, restored from)"
+            param.value = kept[0].kept
+        elif replace and param.value != _current(stack, param.name):
+            param.source += " (REPLACES the data restored from " + _current(stack, param.name) + ")"
+
+
+def _current(stack: dict[str, Any], name: str) -> str:
+    values = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters") or []}
+    return str(values.get(name, ""))

@@ -14,11 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from relight.blueprint import NAMESPACE_PARAMETER, PURPOSE_PARAMETER, PURPOSES
+from relight.blueprint import (
+    NAMESPACE_PARAMETER,
+    PURPOSE_PARAMETER,
+    PURPOSES,
+    derived_parameters,
+)
 from relight.config import LoadedEnvironment
 from relight.environment import ArtifactRef, OutputRef, ParamValue, ZonesRef
-from relight.errors import BlueprintError, ConfigError, RenderError
+from relight.errors import BlueprintError, ConfigError, DeployError, RenderError
 from relight.lint import Finding, lint_template
+from relight.stateful import stateful_parts
 
 # CloudFormation's hard limits per template (and the inline body size).
 MAX_RESOURCES = 500
@@ -39,6 +45,9 @@ class StackPlan:
     outputs: tuple[str, ...]
     depends_on: tuple[str, ...]
     resource_count: int
+    # What holds data (stateful.py): Parameters feeding snapshot properties, and resources.
+    stateful_parameters: tuple[str, ...] = ()
+    stateful_resources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,6 +123,8 @@ def _split_params(
             problems.append(f"{_where(loaded, key, '.' + name)}: reserved; relight fills it")
         elif name in declared:
             given[name] = filled
+    derived = derived_parameters(template)
+    problems += _derive(derived, given, _where(loaded, key))
     for name, value in given.items():
         scalar_list = isinstance(value, list) and all(
             isinstance(v, str | int | float | bool) for v in value
@@ -132,7 +143,7 @@ def _split_params(
                 f"Parameters: {', '.join(declared) or '(none)'}"
             )
     for name, parameter in declared.items():
-        if name not in given and "Default" not in parameter.properties:
+        if name not in given and name not in derived and "Default" not in parameter.properties:
             ptype = parameter.properties.get("Type", "String")
             problems.append(
                 f"{_where(loaded, key)}: missing {name} ({ptype}), "
@@ -141,6 +152,27 @@ def _split_params(
     if problems:
         raise ConfigError("\n".join(problems))
     return given
+
+
+def _derive(
+    derived: dict[str, tuple[str, str]], given: dict[str, ParamValue], where: str
+) -> list[str]:
+    """Fill the blueprint's derived Parameters the params do not give (an AMI's root device
+    from the artifact given as ImageId, say); problems where that artifact is not known."""
+    problems = []
+    for name, (source, attribute) in derived.items():
+        origin = given.get(source)
+        if name in given:
+            continue
+        if isinstance(origin, ArtifactRef) and not origin.attribute:
+            given[name] = ArtifactRef(artifact=origin.artifact, attribute=attribute)
+        else:
+            problems.append(
+                f"{where}.{name}: missing; relight fills it from the {attribute} of the "
+                f"artifact given as {source}, but {source} is not {{artifact: NAME}}: give "
+                f"{name} yourself"
+            )
+    return problems
 
 
 def _check_limits(name: str, template: Any, body: str) -> None:
@@ -235,7 +267,7 @@ def build_plan(
         if stand_in and spec.stand_in_skip:
             plan.skipped[key] = "stand_in_skip: the local stand-in cannot simulate it"
             continue
-        needs = sorted({r.stack for _, r in spec.output_refs() if r.stack in plan.skipped})
+        needs = sorted({r.stack for _, r in spec.output_refs(stand_in) if r.stack in plan.skipped})
         if needs:
             raise ConfigError(
                 f"{loaded.path}: stacks.{key} needs {', '.join(needs)}, which the stand-in "
@@ -262,8 +294,10 @@ def build_plan(
                         f"(blueprint {source.blueprint}) has no output {value.output!r}; "
                         f"outputs: {', '.join(source.outputs)}"
                     )
-        body = json.dumps(template.to_dict(), separators=(",", ":"))
+        as_dict = template.to_dict()
+        body = json.dumps(as_dict, separators=(",", ":"))
         _check_limits(name, template, body)
+        stateful_parameters, stateful_resources = stateful_parts(as_dict)
         plan.stacks[key] = StackPlan(
             key=key,
             name=name,
@@ -271,8 +305,12 @@ def build_plan(
             body=body,
             parameters=parameters,
             outputs=tuple(template.outputs),
-            depends_on=tuple(sorted(d for d in spec.dependencies() if d not in plan.skipped)),
+            depends_on=tuple(
+                sorted(d for d in spec.dependencies(stand_in) if d not in plan.skipped)
+            ),
             resource_count=len(template.resources),
+            stateful_parameters=stateful_parameters,
+            stateful_resources=stateful_resources,
         )
     return plan
 
@@ -314,7 +352,14 @@ def resolve_parameters(
     resolved = {}
     for name, value in stack.parameters.items():
         if isinstance(value, ArtifactRef):
-            resolved[name] = artifact_ids[value.artifact]
+            if value.key not in artifact_ids:
+                raise DeployError(
+                    f"stack {stack.name}: {name} takes {value.key}, which the chosen "
+                    f"{value.artifact} does not report",
+                    hint="an AMI needs an EBS root device with a size (instance-store AMIs "
+                    "cannot be launched this way); or give the parameter a literal value",
+                )
+            resolved[name] = artifact_ids[value.key]
         elif isinstance(value, OutputRef):
             resolved[name] = outputs[value.stack][value.output]
         elif isinstance(value, ZonesRef):
@@ -327,7 +372,7 @@ def resolve_parameters(
 def placeholder(value: ParamValue) -> str:
     """How an unresolved reference reads in a rendered parameters file."""
     if isinstance(value, ArtifactRef):
-        return f"${{artifact:{value.artifact}}}"
+        return f"${{artifact:{value.key}}}"
     if isinstance(value, OutputRef):
         return f"${{output:{value.stack}.{value.output}}}"
     if isinstance(value, ZonesRef):

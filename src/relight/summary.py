@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
-def failover_json(result: FailoverResult) -> dict[str, Any]:
+def failover_json(result: FailoverResult, continue_with: str = "") -> dict[str, Any]:
+    """The failover as data; `continue_with` is the command that continues a failed run."""
     stale = {a.name for a in result.stale}
     artifacts = artifact_rows(result.plan.loaded, result.discovery)
     for row in artifacts:
@@ -41,6 +42,11 @@ def failover_json(result: FailoverResult) -> dict[str, Any]:
                 "ended": iso(result.outcome.at(r.ended)),
                 "depends_on": list(result.plan.stacks[r.key].depends_on),
                 "outputs": r.outputs,
+                "kept_resources": r.kept_resources,
+                "kept_data": [
+                    {"parameter": k.parameter, "kept": k.kept, "newest": k.newer}
+                    for k in r.kept_data
+                ],
             }
             for r in result.outcome.results.values()
         ],
@@ -48,13 +54,14 @@ def failover_json(result: FailoverResult) -> dict[str, Any]:
         "verification": [c.as_dict() for c in result.checks],
         "api_calls": result.outcome.api_calls,
         "throttled": result.outcome.throttled,
+        "continue_with": continue_with if not result.ok else "",
     }
 
 
-def print_failover(con: Console, result: FailoverResult) -> None:
+def print_failover(con: Console, result: FailoverResult, continue_with: str = "") -> None:
     from rich.table import Table
 
-    data = failover_json(result)
+    data = failover_json(result, continue_with)
     stacks = Table(title=f"failover of {data['env']} into {data['region']} (run {data['run_id']})")
     for column in ("stack", "CloudFormation name", "action", "status", "time", "note"):
         stacks.add_column(column)
@@ -91,10 +98,27 @@ def print_failover(con: Console, result: FailoverResult) -> None:
     if data["throttled"]:
         throttled = data["throttled"]
         con.print(f"[yellow]CloudFormation throttled {throttled} call(s)[/]; relight waited")
+    for r in result.outcome.results.values():
+        for kept in r.kept_data:
+            con.print(
+                f"[yellow]data kept:[/] {r.key}.{kept.parameter} stays {kept.kept}, the snapshot "
+                f"it was restored from (newest copy {kept.newer} not used; "
+                f"--replace-data {r.key} restores from it, replacing what runs now)"
+            )
     for r in failed:
         con.print(f"[red]{r.name}[/]: {r.reason}")
+        if r.kept_resources:
+            con.print(
+                f"  kept (made before the failure; CloudFormation keeps them): "
+                f"{', '.join(r.kept_resources)}"
+            )
     if failed:
-        con.print("Fix the cause, then rerun the same command: finished stacks are kept.")
+        con.print(
+            "Fix the cause, then continue with: "
+            + (f"[bold]{continue_with}[/]" if continue_with else "the same command")
+            + "\n  (complete stacks are left alone; failed ones are retried in place, "
+            "keeping what they made; stacks not started yet are created)"
+        )
 
 
 RESULT_COLOURS = {"passed": "green", "failed": "red", "not simulated locally": "yellow"}

@@ -3,22 +3,32 @@
 Only stacks whose tags say relight made them for this environment and
 namespace are touched. A stack is deleted once every stack that uses its
 outputs is gone (the dependency graph reversed, run by the same scheduler as
-deploy). Termination protection is lifted only when asked (`force`). AMIs,
-snapshots and backups are never deleted: they are not in the stacks, and
-data volumes a stack restored are retained by their DeletionPolicy.
+deploy). Protection is lifted only when asked (`force`): the stack's termination
+protection, and first the deletion protection its load balancers and databases
+carry as a failover's (an update that sets `RelightPurpose` to test, the
+blueprints' documented switch; nothing else changes). AMIs, snapshots and
+backups are never deleted: they are not in the stacks, data volumes a stack
+restored are retained by their DeletionPolicy, and a database leaves a final
+snapshot, which the result names.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from relight.aws import tag_dict
-from relight.cloudformation import Stacks
+from relight.blueprint import PURPOSE_PARAMETER
+from relight.cloudformation import CAPABILITIES, Stacks
 from relight.deploy import StackResult, blocked_result
 from relight.errors import AwsError, DeployError
 from relight.scheduler import DEFAULT_CONCURRENCY, Scheduler, Task
+
+# Purposes whose stacks carry deletion protection on their load balancers and databases.
+PROTECTED_PURPOSES = {"failover", "home"}
+# Before and after a stack's delete: returns the final snapshots its databases left.
+FinalSnapshots = Callable[[str], Callable[[], list[str]]]
 
 
 @dataclass
@@ -53,6 +63,40 @@ def reverse_graph(keys: Iterable[str], graph: Mapping[str, set[str]]) -> dict[st
     return {key: sorted(other for other in keys if key in graph.get(other, set())) for key in keys}
 
 
+def lift_deletion_protection(stacks: Stacks, stack: Mapping[str, Any]) -> Task[bool]:
+    """Turn off the deletion protection a failover's stack gives its load balancers and
+    databases: update it with its own template and parameters but `RelightPurpose` test.
+    False when the stack has none to lift."""
+    name = str(stack["StackName"])
+    given = [p["ParameterKey"] for p in stack.get("Parameters") or []]
+    values = {p["ParameterKey"]: p.get("ParameterValue") for p in stack.get("Parameters") or []}
+    if values.get(PURPOSE_PARAMETER) not in PROTECTED_PURPOSES:
+        return False
+    parameters = [
+        {"ParameterKey": key, "UsePreviousValue": True} for key in given if key != PURPOSE_PARAMETER
+    ] + [{"ParameterKey": PURPOSE_PARAMETER, "ParameterValue": "test"}]
+    mark = yield from stacks.patiently(lambda: stacks.newest_event(name))
+    started = stacks.clock()
+    yield from stacks.send(
+        f"lift deletion protection of {name}",
+        stacks.cfn.update_stack,
+        StackName=name,
+        UsePreviousTemplate=True,
+        Parameters=parameters,
+        Capabilities=CAPABILITIES,
+    )
+    stacks.on_event(name, "UPDATE_IN_PROGRESS", "lifting deletion protection (--force)")
+    final = yield from stacks.watch(name, started, mark)
+    if final is None or final["StackStatus"] != "UPDATE_COMPLETE":
+        status = final["StackStatus"] if final else "GONE"
+        raise DeployError(
+            f"stack {name}: lifting deletion protection ended {status}: "
+            f"{stacks.first_failure(name, mark)}",
+            hint="nothing was deleted; fix the cause, then rerun teardown --force",
+        )
+    return True
+
+
 def teardown(
     stacks: Stacks,
     env_name: str,
@@ -62,11 +106,14 @@ def teardown(
     force: bool = False,
     concurrency: int = DEFAULT_CONCURRENCY,
     confirmed: list[dict[str, Any]] | None = None,
+    final_snapshots: FinalSnapshots | None = None,
 ) -> TeardownResult:
     """Delete this environment's stacks in reverse dependency order; report what is left.
 
     `confirmed`: the stacks the operator was shown and said yes to (`environment_stacks`);
-    only those are deleted. Without it, they are listed here.
+    only those are deleted. Without it, they are listed here. `final_snapshots(name)` is
+    called before a stack's delete and returns what, called after it, lists the final
+    snapshots its databases left.
     """
     if confirmed is None:
         confirmed = environment_stacks(stacks, env_name, namespace)
@@ -83,11 +130,17 @@ def teardown(
         else:
             if protected and not stacks.lifts_protection:
                 stacks.on_event(
-                    name, "PROTECTED", "stand-in: moto neither lifts nor enforces the protection"
+                    name,
+                    "PROTECTED",
+                    "stand-in: moto neither lifts nor enforces termination or deletion protection",
                 )
             try:
+                if force and stacks.lifts_protection:
+                    yield from lift_deletion_protection(stacks, stack)
+                snapshots = final_snapshots(name) if final_snapshots else list
                 yield from stacks.delete(name, force=protected)
                 result.status = "DELETE_COMPLETE"
+                result.final_snapshots = snapshots()
             except (DeployError, AwsError) as exc:
                 result.action, result.status, result.reason = (
                     "delete-failed",

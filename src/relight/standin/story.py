@@ -240,9 +240,14 @@ class Story:
             zones=zones,
             artifacts={
                 name: Artifact(
-                    name, lookup.kind, base[name], self.home, now, 1,
+                    name,
+                    lookup.kind,
+                    base[name],
+                    self.home,
+                    now,
+                    1,
                     attributes=self._attributes(lookup.kind, base[name]),
-                )  # fmt: skip
+                )
                 for name, lookup in self.env.artifacts.items()
             },
         )
