@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from conftest import MINIMAL, moto_web_inputs
+from fakes import FakeClock
 from relight.aws import Aws, AwsTarget
 from relight.cloudformation import Stacks
 from relight.config import load_environment
-from relight.deploy import deploy
+from relight.deploy import Outcome, StackResult, deploy
 from relight.discovery import Artifact, Discovery
 from relight.render import build_plan
 from relight.verify import verified, verify
@@ -95,3 +100,393 @@ def test_a_redirect_to_https_counts_as_an_answer_and_is_not_followed() -> None:
         assert _http_status("http://127.0.0.1:1/nothing-listens") == 0
     finally:
         server.shutdown()
+
+
+# On AWS, in time and at scale ---------------------------------------------------------------
+# moto reports every status check "ok" at once and accepts any number of ids, so these run on
+# small fakes that behave as AWS documents: DescribeInstanceStatus takes at most 100 explicit
+# instance ids; new instances report "initializing" for minutes; groups launch "Pending"
+# members; new targets start "initial"; an ALB answers 503 until a target is healthy.
+
+
+def _error(code: str, message: str, operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+
+class FakeEc2:
+    """Instances with a status-check schedule: instance → how many DescribeInstanceStatus reads
+    it answers "initializing" before "ok" (None: never ok)."""
+
+    def __init__(self, count: int, ami: str, snapshot: str, initializing: dict[str, Any]) -> None:
+        self.instances = {
+            f"i-{n:017x}": {
+                "InstanceId": f"i-{n:017x}",
+                "ImageId": ami,
+                "State": {"Code": 16, "Name": "running"},
+                "BlockDeviceMappings": [
+                    {"DeviceName": "/dev/sdf", "Ebs": {"VolumeId": f"vol-{n:017x}"}}
+                ],
+            }
+            for n in range(count)
+        }
+        self.snapshot = snapshot
+        self.initializing = initializing
+        self.reads: Counter[str] = Counter()
+        self.calls: dict[str, list[int]] = {}  # operation → ids asked per call
+
+    def _asked(self, operation: str, ids: list[str]) -> None:
+        self.calls.setdefault(operation, []).append(len(ids))
+
+    def describe_instances(self, InstanceIds: list[str]) -> dict[str, Any]:
+        self._asked("DescribeInstances", InstanceIds)
+        for i in InstanceIds:
+            if i not in self.instances:
+                raise _error(
+                    "InvalidInstanceID.NotFound",
+                    f"The instance ID '{i}' does not exist",
+                    "DescribeInstances",
+                )
+        return {"Reservations": [{"Instances": [self.instances[i] for i in InstanceIds]}]}
+
+    def describe_instance_status(
+        self, InstanceIds: list[str], IncludeAllInstances: bool = False
+    ) -> dict[str, Any]:
+        self._asked("DescribeInstanceStatus", InstanceIds)
+        if len(InstanceIds) > 100:
+            # AWS's answer, as AWS SDKs have reported it
+            raise _error(
+                "InvalidRequest",
+                f"{len(InstanceIds)} exceeds the maximum number of instance IDs that can be "
+                "specificied (100). Please specify fewer than 100 instance IDs.",
+                "DescribeInstanceStatus",
+            )
+        statuses = []
+        for i in InstanceIds:
+            self.reads[i] += 1
+            polls = self.initializing.get(i, 0)
+            status = "initializing" if polls is None or self.reads[i] <= polls else "ok"
+            statuses.append(
+                {
+                    "InstanceId": i,
+                    "AvailabilityZone": "us-west-2a",
+                    "InstanceState": {"Code": 16, "Name": "running"},
+                    "InstanceStatus": {"Status": status, "Details": []},
+                    "SystemStatus": {"Status": status, "Details": []},
+                }
+            )
+        return {"InstanceStatuses": statuses}
+
+    def describe_volumes(self, VolumeIds: list[str]) -> dict[str, Any]:
+        self._asked("DescribeVolumes", VolumeIds)
+        return {
+            "Volumes": [
+                {"VolumeId": v, "SnapshotId": self.snapshot, "State": "in-use"} for v in VolumeIds
+            ]
+        }
+
+
+class FakeResources:
+    """CloudFormation's ListStackResources: stack name → resource type → physical ids."""
+
+    def __init__(self, stacks: dict[str, dict[str, list[str]]]) -> None:
+        self.stacks = stacks
+
+    def get_paginator(self, operation: str) -> Any:
+        assert operation == "list_stack_resources"
+        stacks = self.stacks
+
+        class Pages:
+            def paginate(self, StackName: str) -> list[dict[str, Any]]:
+                summaries = [
+                    {"ResourceType": kind, "PhysicalResourceId": pid, "LogicalResourceId": pid}
+                    for kind, ids in stacks.get(StackName, {}).items()
+                    for pid in ids
+                ]
+                return [{"StackResourceSummaries": summaries}]
+
+        return Pages()
+
+
+class FakeAutoScaling:
+    """Groups whose members are "Pending" for their first `pending` reads; pages of
+    `page_size` groups, as DescribeAutoScalingGroups pages with NextToken."""
+
+    def __init__(self, groups: dict[str, list[str]], pending: int = 0, page_size: int = 50) -> None:
+        self.groups, self.pending, self.page_size = groups, pending, page_size
+        self.reads = 0
+        self.names_per_call: list[int] = []
+
+    def describe_auto_scaling_groups(
+        self, AutoScalingGroupNames: list[str], NextToken: str = "0"
+    ) -> dict[str, Any]:
+        self.names_per_call.append(len(AutoScalingGroupNames))
+        self.reads += 1
+        start = int(NextToken)
+        names = AutoScalingGroupNames[start : start + self.page_size]
+        state = "Pending" if self.reads <= self.pending else "InService"
+        page: dict[str, Any] = {
+            "AutoScalingGroups": [
+                {
+                    "AutoScalingGroupName": name,
+                    "DesiredCapacity": len(self.groups[name]),
+                    "Instances": [
+                        {"InstanceId": i, "LifecycleState": state, "HealthStatus": "Healthy"}
+                        for i in self.groups[name]
+                    ],
+                }
+                for name in names
+            ]
+        }
+        if start + self.page_size < len(AutoScalingGroupNames):
+            page["NextToken"] = str(start + self.page_size)
+        return page
+
+
+class FakeElbv2:
+    """A target group whose targets are "initial" for their first `initial` reads."""
+
+    def __init__(self, targets: list[str], initial: int) -> None:
+        self.targets, self.initial, self.reads = targets, initial, 0
+
+    def describe_target_health(self, TargetGroupArn: str) -> dict[str, Any]:
+        self.reads += 1
+        state = "initial" if self.reads <= self.initial else "healthy"
+        return {
+            "TargetHealthDescriptions": [
+                {"Target": {"Id": t, "Port": 8080}, "TargetHealth": {"State": state}}
+                for t in self.targets
+            ]
+        }
+
+    def describe_load_balancers(self, LoadBalancerArns: list[str]) -> dict[str, Any]:
+        return {
+            "LoadBalancers": [
+                {
+                    "LoadBalancerArn": arn,
+                    "DNSName": "shop-lb-1.us-west-2.elb.amazonaws.com",
+                    "Scheme": "internet-facing",
+                }
+                for arn in LoadBalancerArns
+            ]
+        }
+
+    def describe_target_groups(self, LoadBalancerArn: str) -> dict[str, Any]:
+        return {"TargetGroups": [{"TargetGroupArn": TG, "HealthCheckPath": "/health"}]}
+
+
+class FakeAws:
+    def __init__(self, **clients: Any) -> None:
+        self.clients = clients
+
+    def client(self, service: str, region: str) -> Any:
+        return self.clients[service]
+
+
+TG = "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/shop-web/73e2d6bc24d8a067"
+LB = "arn:aws:elasticloadbalancing:us-west-2:123456789012:loadbalancer/app/shop-lb/50dc6c495c0c9188"
+
+
+def _on_aws(write_env: Any) -> tuple[Any, Discovery, Outcome]:
+    """MINIMAL's plan, as built: every stack complete, web from ami-0web and snap-0data."""
+    plan = build_plan(load_environment(str(write_env(MINIMAL)), "us-west-2"), "us-west-2")
+    now = datetime.now(UTC)
+    found = Discovery(
+        region="us-west-2",
+        at=now,
+        artifacts={
+            "web_ami": Artifact("web_ami", "ami", "ami-0web", "us-west-2", now, 1),
+            "web_data": Artifact("web_data", "ebs_snapshot", "snap-0data", "us-west-2", now, 1),
+        },
+    )
+    outcome = Outcome(
+        results={key: StackResult(key, sp.name, "created") for key, sp in plan.stacks.items()}
+    )
+    return plan, found, outcome
+
+
+def _fleet(ec2: FakeEc2, **more: Any) -> FakeAws:
+    return FakeAws(
+        ec2=ec2,
+        cloudformation=FakeResources({"shop-web": {"AWS::EC2::Instance": list(ec2.instances)}}),
+        **more,
+    )
+
+
+def _result(checks: list[Any], name: str) -> tuple[str, str]:
+    found = [c for c in checks if c.check == name]
+    assert len(found) == 1, found
+    return found[0].result, found[0].detail
+
+
+def test_the_fake_refuses_more_than_100_instance_ids_as_aws_does() -> None:
+    ec2 = FakeEc2(101, "ami-0web", "snap-0data", {})
+    with pytest.raises(ClientError) as caught:
+        ec2.describe_instance_status(InstanceIds=list(ec2.instances), IncludeAllInstances=True)
+    assert caught.value.response["Error"]["Code"] == "InvalidRequest"
+
+
+def test_250_instances_are_verified_in_batches_of_100(write_env: Any) -> None:
+    plan, found, outcome = _on_aws(write_env)
+    ec2 = FakeEc2(250, "ami-0web", "snap-0data", {})
+    clock = FakeClock()
+    checks = verify(
+        _fleet(ec2), plan, found, outcome, stand_in=False, clock=clock, sleep=clock.sleep
+    )
+    assert _result(checks, "instances running") == ("passed", "250 of 250")
+    assert _result(checks, "instance status checks passed") == (
+        "passed",
+        "250 of 250 status checks ok",
+    )
+    assert _result(checks, "data volumes from the expected snapshot")[0] == "passed"
+    assert ec2.calls == {
+        "DescribeInstances": [100, 100, 50],
+        "DescribeInstanceStatus": [100, 100, 50],
+        "DescribeVolumes": [100, 100, 50],
+    }
+    assert verified(checks)
+    assert clock.sleeps == []
+
+
+def test_initializing_status_checks_are_waited_for_until_they_pass(write_env: Any) -> None:
+    plan, found, outcome = _on_aws(write_env)
+    ec2 = FakeEc2(6, "ami-0web", "snap-0data", {})
+    ec2.initializing = {i: 3 for i in list(ec2.instances)[4:]}  # 2 of 6 ok on the 4th look
+    clock, lines = FakeClock(), []
+    checks = verify(
+        _fleet(ec2),
+        plan,
+        found,
+        outcome,
+        stand_in=False,
+        clock=clock,
+        sleep=clock.sleep,
+        on_progress=lines.append,
+    )
+    assert _result(checks, "instance status checks passed") == ("passed", "6 of 6 status checks ok")
+    assert verified(checks)
+    assert clock.sleeps == [5, 10, 20]  # the backoff: three waits, 35 s in all
+    assert lines == [
+        "waiting: web: 4 of 6 status checks ok, 2 initializing (15 min left)",
+        "waiting: web: 4 of 6 status checks ok, 2 initializing (15 min left)",
+        "waiting: web: 4 of 6 status checks ok, 2 initializing (15 min left)",
+    ]
+
+
+def test_status_checks_that_never_pass_fail_at_the_deadline_saying_how_long(
+    write_env: Any,
+) -> None:
+    plan, found, outcome = _on_aws(write_env)
+    ec2 = FakeEc2(6, "ami-0web", "snap-0data", {})
+    ec2.initializing = {i: None for i in list(ec2.instances)[4:]}
+    clock, lines = FakeClock(), []
+    checks = verify(
+        _fleet(ec2),
+        plan,
+        found,
+        outcome,
+        stand_in=False,
+        clock=clock,
+        sleep=clock.sleep,
+        on_progress=lines.append,
+    )
+    result, detail = _result(checks, "instance status checks passed")
+    assert result == "failed"
+    assert detail.startswith("4 of 6 status checks ok; waited 900 s, still 2 initializing; see why")
+    assert clock.now == 900, "it stopped at the default deadline (900 s), not before, not after"
+    assert clock.sleeps == [5, 10, 20, *[30] * 28, 25]  # the last wait ends at the deadline
+    assert lines[-1] == "waiting: web: 4 of 6 status checks ok, 2 initializing (25 s left)"
+    assert not verified(checks)
+
+
+def test_a_definitive_failure_is_not_waited_for(write_env: Any) -> None:
+    plan, found, outcome = _on_aws(write_env)
+    ec2 = FakeEc2(3, "ami-0web", "snap-0data", {})
+    ec2.initializing = {i: None for i in ec2.instances}
+    gone = next(iter(ec2.instances))
+    ec2.instances[gone]["State"] = {"Code": 48, "Name": "terminated"}
+    clock = FakeClock()
+    checks = verify(
+        _fleet(ec2), plan, found, outcome, stand_in=False, clock=clock, sleep=clock.sleep
+    )
+    assert _result(checks, "instances running") == ("failed", f"2 of 3; {gone} terminated")
+    result, detail = _result(checks, "instance status checks passed")
+    assert result == "skipped"
+    assert "because another check failed" in detail
+    assert clock.sleeps == []
+
+
+def test_a_group_its_targets_and_its_load_balancer_are_waited_for_until_they_serve(
+    write_env: Any,
+) -> None:
+    plan, found, outcome = _on_aws(write_env)
+    ec2 = FakeEc2(2, "ami-0web", "snap-0data", {})
+    members = list(ec2.instances)
+    answers = iter([0, 503, 503, 200])  # no answer, then 503 while no target is healthy
+    seen: list[str] = []
+
+    def http_get(url: str) -> int:
+        seen.append(url)
+        return next(answers)
+
+    aws = FakeAws(
+        ec2=ec2,
+        cloudformation=FakeResources(
+            {
+                "shop-web": {"AWS::AutoScaling::AutoScalingGroup": ["shop-web-asg"]},
+                "shop-security": {
+                    "AWS::ElasticLoadBalancingV2::TargetGroup": [TG],
+                    "AWS::ElasticLoadBalancingV2::LoadBalancer": [LB],
+                },
+            }
+        ),
+        autoscaling=FakeAutoScaling({"shop-web-asg": members}, pending=1),
+        elbv2=FakeElbv2(members, initial=2),
+    )
+    clock, lines = FakeClock(), []
+    checks = verify(
+        aws,
+        plan,
+        found,
+        outcome,
+        stand_in=False,
+        http_get=http_get,
+        clock=clock,
+        sleep=clock.sleep,
+        on_progress=lines.append,
+    )
+    assert _result(checks, "auto scaling group at desired capacity") == (
+        "passed",
+        "shop-web-asg: 2 in service of 2 desired",
+    )
+    assert _result(checks, "targets healthy") == ("passed", "shop-web: 2 of 2 healthy")
+    assert _result(checks, "load balancer answers") == (
+        "passed",
+        "GET http://shop-lb-1.us-west-2.elb.amazonaws.com/health: HTTP 200",
+    )
+    assert verified(checks)
+    assert lines[0] == (
+        "waiting: security: shop-web: 0 of 2 healthy, 2 initial; "
+        "security: GET http://shop-lb-1.us-west-2.elb.amazonaws.com/health, no answer; "
+        "web: shop-web-asg: 0 in service of 2 desired, 2 Pending (15 min left)"
+    )
+    assert clock.sleeps == [5, 10, 20]
+
+
+def test_sixty_groups_are_read_in_batches_of_50_with_every_page(write_env: Any) -> None:
+    plan, found, outcome = _on_aws(write_env)
+    ec2 = FakeEc2(60, "ami-0web", "snap-0data", {})
+    groups = {f"shop-web-{n}": [i] for n, i in enumerate(ec2.instances)}
+    autoscaling = FakeAutoScaling(groups, page_size=20)
+    aws = FakeAws(
+        ec2=ec2,
+        cloudformation=FakeResources(
+            {"shop-web": {"AWS::AutoScaling::AutoScalingGroup": list(groups)}}
+        ),
+        autoscaling=autoscaling,
+    )
+    clock = FakeClock()
+    checks = verify(aws, plan, found, outcome, stand_in=False, clock=clock, sleep=clock.sleep)
+    capacity = [c for c in checks if c.check == "auto scaling group at desired capacity"]
+    assert len(capacity) == 60 and all(c.result == "passed" for c in capacity)
+    assert autoscaling.names_per_call == [50, 50, 50, 10]  # 50 names: pages of 20, 20, 10
+    assert _result(checks, "instances running") == ("passed", "60 of 60")

@@ -91,6 +91,8 @@ def _errors(debug: bool) -> Iterator[None]:
             "interrupted. Rerun the same command to continue: finished stacks are kept." + going_on,
             130,
         )
+    except typer.Exit:  # a command's own exit code, its message already printed
+        raise
     except Exception as exc:  # the last resort: never a bare traceback for the operator
         if debug:
             raise
@@ -140,7 +142,6 @@ def _connect(
 ) -> Connection:
     from relight.operations import connect
 
-    err = _console(stderr=True)
     return connect(
         loaded,
         region,
@@ -149,7 +150,7 @@ def _connect(
         role_arn=role_arn,
         source_side=source_side,
         announce=_banner,
-        say=lambda line: err.print(f"[dim]{_escape(line)}[/]"),
+        say=_say,
     )
 
 
@@ -162,6 +163,11 @@ def _banner(conn: Connection) -> None:
         )
     else:
         err.print(f"[bold]target:[/] {_escape(conn.describe())}")
+
+
+def _say(line: str) -> None:
+    """A progress line for people, on stderr."""
+    _console(stderr=True).print(f"[dim]{_escape(line)}[/]")
 
 
 def _print_json(data: Any) -> None:
@@ -194,6 +200,15 @@ AcceptStaleOpt = Annotated[
     bool, typer.Option(help="Go ahead even with artifacts older than the RPO (marked).")
 ]
 StackTimeoutOpt = Annotated[float | None, typer.Option(help="Seconds to wait for one stack.")]
+VerifyTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--verify-timeout",
+        min=0,
+        help="Seconds verification waits for status checks, group capacity, healthy targets "
+        "and an answering load balancer (AWS reports new ones initializing for minutes).",
+    ),
+]
 ReplaceDataOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -471,6 +486,7 @@ def failover(
     accept_stale: AcceptStaleOpt = False,
     replace_data: ReplaceDataOpt = None,
     stack_timeout: StackTimeoutOpt = None,
+    verify_timeout: VerifyTimeoutOpt = 900.0,
     concurrency: ConcurrencyOpt = 8,
     json_out: JsonOpt = False,
     stand_in: StandInOpt = None,
@@ -482,7 +498,7 @@ def failover(
     with _errors(debug):
         _deploy_command(
             env, region, None, yes, accept_stale, stack_timeout, concurrency, json_out,
-            stand_in, profile, role_arn, replace_data or [],
+            stand_in, profile, role_arn, replace_data or [], verify_timeout,
         )  # fmt: skip
 
 
@@ -496,6 +512,7 @@ def launch(
     accept_stale: AcceptStaleOpt = False,
     replace_data: ReplaceDataOpt = None,
     stack_timeout: StackTimeoutOpt = None,
+    verify_timeout: VerifyTimeoutOpt = 900.0,
     concurrency: ConcurrencyOpt = 8,
     json_out: JsonOpt = False,
     stand_in: StandInOpt = None,
@@ -507,7 +524,7 @@ def launch(
     with _errors(debug):
         _deploy_command(
             env, region, as_name, True, accept_stale, stack_timeout, concurrency, json_out,
-            stand_in, profile, role_arn, replace_data or [],
+            stand_in, profile, role_arn, replace_data or [], verify_timeout,
         )  # fmt: skip
 
 
@@ -524,6 +541,7 @@ def _deploy_command(
     profile: str | None,
     role_arn: str | None,
     replace_data: list[str],
+    verify_timeout: float,
 ) -> None:
     from relight.operations import check_replace_data
     from relight.operations import failover as run_failover
@@ -555,6 +573,8 @@ def _deploy_command(
             on_event=progress,
             events=progress is not None,
             replace_data=replacing,
+            verify_deadline=verify_timeout,
+            on_progress=None if json_out else _say,
         )
     if json_out:
         _print_json(failover_json(result, continue_with))
@@ -606,6 +626,7 @@ def drill(
         ),
     ] = False,
     stack_timeout: StackTimeoutOpt = None,
+    verify_timeout: VerifyTimeoutOpt = 900.0,
     concurrency: ConcurrencyOpt = 8,
     reports: ReportsOpt = Path("reports"),
     json_out: JsonOpt = False,
@@ -644,6 +665,8 @@ def drill(
                 on_event=progress,
                 events=progress is not None,
                 reports_dir=reports,
+                verify_deadline=verify_timeout,
+                on_progress=None if json_out else _say,
             )
         if json_out:
             _print_json({**report, "files": [str(p) for p in paths]})

@@ -37,7 +37,7 @@ from relight.report import SCHEMA, write_reports
 from relight.scheduler import DEFAULT_CONCURRENCY
 from relight.teardown import TeardownResult
 from relight.teardown import teardown as delete_stacks
-from relight.verify import Check, verified, verify
+from relight.verify import DEADLINE_SECONDS, Check, verified, verify
 
 STAND_IN_NOTE = (
     "Timings are the local stand-in's (moto creates a stack in well under a second), "
@@ -125,10 +125,14 @@ def drill(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     clock: Callable[[], float] = time.monotonic,
     stacks: Stacks | None = None,
+    verify_deadline: float = DEADLINE_SECONDS,
+    on_progress: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Any], list[Path]]:
     """Rehearse a failover into the connection's region; the report and the files written.
 
     `stacks` replaces the connection's CloudFormation (tests inject failures through it).
+    Verification waits up to `verify_deadline` seconds for what AWS still reports settling,
+    telling `on_progress` how it goes.
     """
     started = now()
     run_id = drill_id or new_run_id(started)
@@ -137,7 +141,7 @@ def drill(
         conn, on_event=on_event, events=events, timeout=stack_timeout, clock=clock
     )
     try:
-        _rebuild(run, stacks, accept_stale, concurrency)
+        _rebuild(run, stacks, accept_stale, concurrency, verify_deadline, on_progress)
     except _Stop:
         pass
     except KeyboardInterrupt:
@@ -176,7 +180,14 @@ def drill(
     return report, paths
 
 
-def _rebuild(run: Run, stacks: Stacks, accept_stale: bool, concurrency: int) -> None:
+def _rebuild(
+    run: Run,
+    stacks: Stacks,
+    accept_stale: bool,
+    concurrency: int,
+    verify_deadline: float = DEADLINE_SECONDS,
+    on_progress: Callable[[str], None] | None = None,
+) -> None:
     conn, loaded = run.conn, run.loaded
     with run.phase("render"):
         run.plan = build_plan(
@@ -190,7 +201,14 @@ def _rebuild(run: Run, stacks: Stacks, accept_stale: bool, concurrency: int) -> 
     with run.phase("discover"):
         run.discovery = discover_environment(run.plan, conn, now=run.now)
     with run.phase("preflight"):
-        run_preflight(run.plan, conn.aws, run.discovery, stacks, accept_stale=accept_stale)
+        run_preflight(
+            run.plan,
+            conn.aws,
+            run.discovery,
+            stacks,
+            accept_stale=accept_stale,
+            account_id=conn.account_id,
+        )
     with run.phase("deploy") as deploying:
         run.outcome = deploy(
             stacks, run.plan, run.discovery, run_id=run.run_id, concurrency=concurrency
@@ -202,7 +220,13 @@ def _rebuild(run: Run, stacks: Stacks, accept_stale: bool, concurrency: int) -> 
             deploying.status = "failed"
     with run.phase("verify") as verifying:
         run.checks = verify(
-            conn.aws, run.plan, run.discovery, run.outcome, stand_in=conn.stand_in is not None
+            conn.aws,
+            run.plan,
+            run.discovery,
+            run.outcome,
+            stand_in=conn.stand_in is not None,
+            deadline_seconds=verify_deadline,
+            on_progress=on_progress,
         )
         if verified(run.checks):
             run.verified_at = run.now()

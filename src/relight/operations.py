@@ -31,7 +31,7 @@ from relight.render import Plan
 from relight.scheduler import DEFAULT_CONCURRENCY
 from relight.teardown import TeardownResult, environment_stacks
 from relight.teardown import teardown as delete_stacks
-from relight.verify import Check, verify
+from relight.verify import DEADLINE_SECONDS, Check, verify
 
 STAND_IN_STACK_TIMEOUT = 120.0  # the stand-in creates stacks in well under a second
 AWS_STACK_TIMEOUT = 3600.0
@@ -214,7 +214,9 @@ def plan_changes(
     """`relight plan`: discovery, preflight, and each stack's action. Changes nothing."""
     stacks = connect_stacks(conn)
     discovery = discover_environment(plan, conn, now=now)
-    checked = run_preflight(plan, conn.aws, discovery, stacks, accept_stale=accept_stale)
+    checked = run_preflight(
+        plan, conn.aws, discovery, stacks, accept_stale=accept_stale, account_id=conn.account_id
+    )
     return discovery, preview(stacks, plan, discovery, replace_data=replace_data), checked.notes
 
 
@@ -245,6 +247,8 @@ def failover(
     events: bool = False,
     verify_after: bool = True,
     replace_data: frozenset[str] = frozenset(),
+    verify_deadline: float = DEADLINE_SECONDS,
+    on_progress: Callable[[str], None] | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     clock: Callable[[], float] = time.monotonic,
 ) -> FailoverResult:
@@ -260,7 +264,9 @@ def failover(
         conn, on_event=on_event, events=events, timeout=stack_timeout, clock=clock
     )
     discovery = discover_environment(plan, conn, now=now)
-    checked = run_preflight(plan, conn.aws, discovery, stacks, accept_stale=accept_stale)
+    checked = run_preflight(
+        plan, conn.aws, discovery, stacks, accept_stale=accept_stale, account_id=conn.account_id
+    )
     planned = preview(stacks, plan, discovery, replace_data=replace_data) if confirm else []
     if confirm is not None and not confirm(planned):
         raise Declined("not confirmed; nothing was changed")
@@ -268,7 +274,15 @@ def failover(
         stacks, plan, discovery, run_id=run_id, concurrency=concurrency, replace_data=replace_data
     )
     checks = (
-        verify(conn.aws, plan, discovery, outcome, stand_in=conn.stand_in is not None)
+        verify(
+            conn.aws,
+            plan,
+            discovery,
+            outcome,
+            stand_in=conn.stand_in is not None,
+            deadline_seconds=verify_deadline,
+            on_progress=on_progress,
+        )
         if outcome.ok and verify_after
         else []
     )
