@@ -281,6 +281,7 @@ def test_teardown_needs_confirmation_then_deletes_stacks_but_keeps_backups(
     protected = relight(world, "teardown", "--env", "demo", "--region", "us-west-2", "--yes")
     assert protected.returncode == 1
     assert "rerun with --force" in protected.stdout
+    assert "unexpected" not in protected.stderr, "a clean exit 1 is not a crash"
     cfn = client(world, "cloudformation", "us-west-2")
     assert len(cfn.describe_stacks()["Stacks"]) == 5, "protected failover stacks stay"
     run = relight(world, "teardown", "--env", "demo", "--region", "us-west-2", "--yes", "--force")
@@ -322,6 +323,7 @@ def test_replicate_finds_the_story_copies_up_to_date(world: dict[str, Any]) -> N
         ("web_ami", "up-to-date"),
         ("web_data", "up-to-date"),
         ("orders_db", "up-to-date"),
+        ("(kms key)", "grant-present"),  # the story's replication made it
     }
 
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import EndpointConnectionError
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from conftest import MINIMAL
@@ -19,6 +23,14 @@ from relight.environment import Zones
 from relight.errors import PreflightError
 from relight.preflight import instance_types, run_preflight
 from relight.render import Plan, build_plan
+from test_grants import (
+    ACCOUNT,
+    DEFAULT_POLICY,
+    ROLE,
+    expect_policy_and_grants,
+    key_metadata,
+    recommended_policy,
+)
 
 DNS = """\
   dns:
@@ -218,3 +230,222 @@ def test_a_named_zone_without_the_type_is_a_problem() -> None:
         ["t3.small", "m7g.large"],
     )
     assert problems == ["zones.ids.us-west-2: usw2-az1 does not offer m7g.large"]
+
+
+# EC2 Auto Scaling and customer managed KMS keys ---------------------------------------------
+# moto launches without the service-linked role and keeps no KMS grants for it: KMS and IAM are
+# botocore Stubbers with AWS's response shapes (or a fake IAM that cannot be reached); every
+# other preflight call goes to moto.
+
+DATA_KEY = f"arn:aws:kms:us-west-2:{ACCOUNT}:key/0987dcba-09fe-87dc-65ba-ab0987654321"
+
+
+class _Mixed:
+    """An Aws whose named services answer from stubs or fakes, the others from moto."""
+
+    def __init__(self, moto: Aws, **clients: Any) -> None:
+        self.moto, self.clients = moto, clients
+
+    def client(self, service: str, region: str) -> Any:
+        return self.clients.get(service) or self.moto.client(service, region)
+
+
+class _UnreachableIam:
+    """IAM during a us-east-1 outage: no connection to its endpoint."""
+
+    def get_role(self, RoleName: str) -> Any:
+        raise EndpointConnectionError(endpoint_url="https://iam.amazonaws.com/")
+
+
+def _asg_plan(write_env, key: str | None = "alias/shop", stand_in: bool = False) -> Plan:  # type: ignore[no-untyped-def]
+    given = f"      KmsKeyId: {key}\n" if key else ""
+    text = MINIMAL.replace("mode: instances\n", f"mode: asg\n{given}")
+    loaded = load_environment(str(write_env(text)), "us-west-2")
+    return build_plan(loaded, "us-west-2", stand_in=stand_in)
+
+
+def _encrypted(discovery: Discovery, name: str, key: str) -> Discovery:
+    art = discovery.artifacts[name]
+    artifacts = {**discovery.artifacts, name: replace(art, encrypted=True, kms_key=key)}
+    return replace(discovery, artifacts=artifacts)
+
+
+def _stubbed(service: str) -> Stubber:
+    stub = Stubber(boto3.client(service, "us-west-2"))
+    stub.activate()
+    return stub
+
+
+def _role_exists(iam: Stubber) -> None:
+    iam.add_response(
+        "get_role",
+        {
+            "Role": {
+                "Path": "/aws-service-role/autoscaling.amazonaws.com/",
+                "RoleName": "AWSServiceRoleForAutoScaling",
+                "RoleId": "AROAEXAMPLEID12345678",
+                "Arn": ROLE,
+                "CreateDate": datetime(2020, 1, 1, tzinfo=UTC),
+            }
+        },
+        {"RoleName": "AWSServiceRoleForAutoScaling"},
+    )
+
+
+def test_a_customer_key_the_autoscaling_role_may_not_use_is_named_with_its_stack(  # type: ignore[no-untyped-def]
+    aws: Aws, write_env
+) -> None:
+    kms, iam = _stubbed("kms"), _stubbed("iam")
+    # Each key described once (the enabled check and this one share the answer), then IAM,
+    # then each customer managed key's policy and grants.
+    kms.add_response("describe_key", {"KeyMetadata": key_metadata()}, {"KeyId": "alias/shop"})
+    kms.add_response(
+        "describe_key", {"KeyMetadata": key_metadata(arn=DATA_KEY)}, {"KeyId": DATA_KEY}
+    )
+    _role_exists(iam)
+    expect_policy_and_grants(kms, DEFAULT_POLICY)
+    expect_policy_and_grants(kms, DEFAULT_POLICY, arn=DATA_KEY)
+    discovery = _encrypted(_discovery(), "web_data", DATA_KEY)
+    with pytest.raises(PreflightError) as caught:
+        run_preflight(
+            _asg_plan(write_env),
+            _Mixed(aws, kms=kms.client, iam=iam.client),
+            discovery,
+            _stacks(),
+            accept_stale=False,
+        )
+    fix = (
+        ", so the Auto Scaling group's instances would not launch (Client.InternalError: Client "
+        "error on launch); run relight replicate --env shop --from us-east-1 --to us-west-2, "
+        "which creates the grant, or add the role to the key policy"
+    )
+    missing = "kms:CreateGrant, kms:Decrypt, kms:DescribeKey, " + (
+        "kms:GenerateDataKeyWithoutPlaintext, kms:ReEncryptFrom, kms:ReEncryptTo"
+    )
+    assert caught.value.problems == [
+        f"stacks.web.params.KmsKeyId: neither the key policy of alias/shop nor a grant lets "
+        f"{ROLE} use it (missing: {missing}){fix}",
+        f"stacks.web.params.DataSnapshotId (artifacts.web_data: snap-1 is encrypted with it): "
+        f"neither the key policy of {DATA_KEY} nor a grant lets {ROLE} use it "
+        f"(missing: {missing}){fix}",
+    ]
+    kms.assert_no_pending_responses()
+
+
+def test_a_key_whose_policy_lets_the_role_in_passes(aws: Aws, write_env) -> None:  # type: ignore[no-untyped-def]
+    kms, iam = _stubbed("kms"), _stubbed("iam")
+    kms.add_response("describe_key", {"KeyMetadata": key_metadata()}, {"KeyId": "alias/shop"})
+    _role_exists(iam)
+    expect_policy_and_grants(kms, recommended_policy())
+    result = run_preflight(
+        _asg_plan(write_env),
+        _Mixed(aws, kms=kms.client, iam=iam.client),
+        _discovery(),
+        _stacks(),
+        accept_stale=False,
+    )
+    assert result.notes == []
+    kms.assert_no_pending_responses()
+
+
+def test_an_aws_managed_key_passes_without_its_policy_being_read(aws: Aws, write_env) -> None:  # type: ignore[no-untyped-def]
+    kms, iam = _stubbed("kms"), _stubbed("iam")
+    aws_ebs = f"arn:aws:kms:us-west-2:{ACCOUNT}:key/aaaabbbb-1111-2222-3333-444455556666"
+    kms.add_response(
+        "describe_key",
+        {"KeyMetadata": key_metadata("AWS", arn=aws_ebs)},
+        {"KeyId": "alias/aws/ebs"},
+    )
+    _role_exists(iam)  # nothing queued for GetKeyPolicy or ListGrants: asking would fail
+    result = run_preflight(
+        _asg_plan(write_env, key="alias/aws/ebs"),
+        _Mixed(aws, kms=kms.client, iam=iam.client),
+        _discovery(),
+        _stacks(),
+        accept_stale=False,
+    )
+    assert result.notes == []
+    kms.assert_no_pending_responses()
+
+
+def test_a_missing_autoscaling_role_is_a_problem_when_a_customer_key_must_name_it(  # type: ignore[no-untyped-def]
+    aws: Aws, write_env
+) -> None:
+    kms, iam = _stubbed("kms"), _stubbed("iam")
+    kms.add_response("describe_key", {"KeyMetadata": key_metadata()}, {"KeyId": "alias/shop"})
+    iam.add_client_error(
+        "get_role",
+        service_error_code="NoSuchEntity",
+        service_message="The role with name AWSServiceRoleForAutoScaling cannot be found.",
+        http_status_code=404,
+    )
+    with pytest.raises(PreflightError) as caught:
+        run_preflight(
+            _asg_plan(write_env),
+            _Mixed(aws, kms=kms.client, iam=iam.client),
+            _discovery(),
+            _stacks(),
+            accept_stale=False,
+        )
+    assert caught.value.problems == [
+        "iam role AWSServiceRoleForAutoScaling: does not exist in this account, and stacks web "
+        "launch with customer managed KMS key(s) alias/shop that must let it in; run aws iam "
+        "create-service-linked-role --aws-service-name autoscaling.amazonaws.com, then relight "
+        "replicate --env shop --from us-east-1 --to us-west-2, which creates the grant"
+    ]
+
+
+def test_a_missing_role_without_customer_keys_blocks_nothing(aws: Aws, write_env) -> None:  # type: ignore[no-untyped-def]
+    """EC2 Auto Scaling creates its service-linked role with the first group."""
+    iam = _stubbed("iam")
+    iam.add_client_error(
+        "get_role",
+        service_error_code="NoSuchEntity",
+        service_message="The role with name AWSServiceRoleForAutoScaling cannot be found.",
+        http_status_code=404,
+    )
+    result = run_preflight(
+        _asg_plan(write_env, key=None),
+        _Mixed(aws, iam=iam.client),
+        _discovery(),
+        _stacks(),
+        accept_stale=False,
+    )
+    assert result.notes == [
+        "iam role AWSServiceRoleForAutoScaling: does not exist yet; EC2 Auto Scaling creates it "
+        "with the first group (the credentials need iam:CreateServiceLinkedRole)"
+    ]
+    iam.assert_no_pending_responses()
+
+
+def test_iam_out_of_reach_is_a_note_never_a_blocker(aws: Aws, write_env) -> None:  # type: ignore[no-untyped-def]
+    kms = _stubbed("kms")
+    kms.add_response("describe_key", {"KeyMetadata": key_metadata()}, {"KeyId": "alias/shop"})
+    # Without IAM's answer the role is named from the given account and the key's partition:
+    # the policy names exactly that role, so the key passes.
+    expect_policy_and_grants(kms, recommended_policy())
+    result = run_preflight(
+        _asg_plan(write_env),
+        _Mixed(aws, kms=kms.client, iam=_UnreachableIam()),
+        _discovery(),
+        _stacks(),
+        accept_stale=False,
+        account_id=ACCOUNT,
+    )
+    assert result.notes == [
+        "iam role AWSServiceRoleForAutoScaling: not checked, IAM did not answer GetRole "
+        "(EndpointConnectionError; its control plane is in us-east-1); Auto Scaling needs the "
+        "role to launch"
+    ]
+    kms.assert_no_pending_responses()
+
+
+def test_on_the_stand_in_autoscaling_key_access_is_not_checked(aws: Aws, write_env) -> None:  # type: ignore[no-untyped-def]
+    _ready_world()  # moto's key: its default policy would keep the role out
+    result = run_preflight(
+        _asg_plan(write_env, stand_in=True), aws, _discovery(), _stacks(), accept_stale=False
+    )
+    assert result.notes == [
+        "stacks web: Auto Scaling's access to KMS keys not checked on the stand-in (moto "
+        "launches without its service-linked role)"
+    ]

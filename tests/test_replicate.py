@@ -56,8 +56,13 @@ def _sources(volume_size: int = 1) -> dict[str, str]:
 
 
 def _run(aws: Aws, loaded: LoadedEnvironment, targets: list[str], **kw: Any) -> list[Any]:
+    """The copies' results (the Auto Scaling grant on each target's key has its own test)."""
     replicator = Replicator(loaded, aws, aws, source_account=ACCOUNT, target_account=ACCOUNT)
-    return replicate(replicator, "us-east-1", targets, **kw)
+    return _copies(replicate(replicator, "us-east-1", targets, **kw))
+
+
+def _copies(results: list[Any]) -> list[Any]:
+    return [r for r in results if r.kind != "autoscaling_grant"]
 
 
 def _tags(resource: dict[str, Any]) -> dict[str, str]:
@@ -237,11 +242,33 @@ def test_cross_account_sources_are_shared_then_copied_by_the_recovery_account(
         target_account="210987654321",  # type: ignore[arg-type]
     )
     # One worker: the Stubber answers in order, so the copies must not race.
+    # The copies' key lets the recovery account's Auto Scaling role in (its own account).
+    kms = recovery.stub("kms", "us-west-2")
+    key_arn = "arn:aws:kms:us-west-2:210987654321:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    role = (
+        "arn:aws:iam::210987654321:role/aws-service-role/autoscaling.amazonaws.com/"
+        "AWSServiceRoleForAutoScaling"
+    )
+    metadata = {"KeyId": key_arn.rsplit("/", 1)[1], "Arn": key_arn, "KeyManager": "CUSTOMER"}
+    kms.add_response("describe_key", {"KeyMetadata": metadata}, {"KeyId": "alias/dr"})
+    kms.add_response(
+        "get_key_policy",
+        {"Policy": '{"Version": "2012-10-17", "Statement": []}'},
+        {"KeyId": key_arn, "PolicyName": "default"},
+    )
+    kms.add_response("list_grants", {"Grants": []}, {"KeyId": key_arn, "GranteePrincipal": role})
+    kms.add_response(
+        "create_grant",
+        {"GrantId": "g-1", "GrantToken": "t"},
+        {"KeyId": key_arn, "GranteePrincipal": role, "Operations": ANY, "Name": ANY},
+    )
     results = replicate(replicator, "us-east-1", ["us-west-2"], wait=False, workers=1)
     assert sorted((r.artifact, r.action, r.copy_id) for r in results) == [
+        ("(kms key)", "grant-created", ""),
         ("web_ami", "started", "ami-0c0ffee"),
         ("web_data", "started", "snap-0c0ffee"),
     ]
+    kms.assert_no_pending_responses()
     stub.assert_no_pending_responses()
     assert ec2 is recovery.client("ec2", "us-west-2")
     east = boto3.client("ec2", "us-east-1")
@@ -271,10 +298,10 @@ def test_a_copy_an_earlier_run_left_in_progress_is_waited_for_not_started_again(
     replicator.existing_copies = lambda region: pending  # type: ignore[method-assign]
     replicator._start = lambda *a: pytest.fail("an in-flight copy was started again")  # type: ignore[method-assign]
     replicator._wait = lambda kind, region, copy_id: waited.append(copy_id)  # type: ignore[method-assign]
-    results = replicate(replicator, "us-east-1", ["us-west-2"])
+    results = _copies(replicate(replicator, "us-east-1", ["us-west-2"]))
     assert sorted(waited) == sorted(f"copy-of-{s}" for s in (src["image"], src["snapshot"]))
     assert {r.action for r in results} == {"copied"}
-    later = replicate(replicator, "us-east-1", ["us-west-2"], wait=False)
+    later = _copies(replicate(replicator, "us-east-1", ["us-west-2"], wait=False))
     assert {r.action for r in later} == {"in-progress"}
 
 
@@ -738,3 +765,21 @@ def test_a_key_policy_lets_the_recovery_account_use_the_key_when_it_allows_it(
     policy: str, gaps: list[str]
 ) -> None:
     assert key_policy_gaps(policy, RECOVERY) == gaps
+
+
+def test_replication_lets_auto_scaling_use_the_copies_key_once(aws: Aws, write_env) -> None:  # type: ignore[no-untyped-def]
+    _sources()
+    loaded = _loaded(write_env)
+    replicator = Replicator(loaded, aws, aws, source_account=ACCOUNT, target_account=ACCOUNT)
+    first = replicate(replicator, "us-east-1", ["us-west-2"])
+    assert [r.action for r in first if r.kind == "autoscaling_grant"] == ["grant-created"]
+    again = replicate(replicator, "us-east-1", ["us-west-2"])
+    assert [r.action for r in again if r.kind == "autoscaling_grant"] == ["grant-present"]
+    kms = boto3.client("kms", "us-west-2")
+    key = kms.describe_key(KeyId="alias/dr")["KeyMetadata"]["Arn"]
+    grants = kms.list_grants(KeyId=key)["Grants"]
+    assert len(grants) == 1
+    assert grants[0]["GranteePrincipal"].endswith(
+        ":role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+    )
+    assert "Decrypt" in grants[0]["Operations"]

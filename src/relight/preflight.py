@@ -4,10 +4,14 @@ Every problem is collected and reported together (exit 2, nothing changed):
 artifacts missing or older than the RPO; availability zones that do not offer
 the instance types the templates use; KMS keys (named in parameters, or
 protecting the copies to restore) absent or not enabled in the target region;
+customer managed keys that EC2 Auto Scaling's service-linked role may not use
+for the volumes of a stack's Auto Scaling group (see `relight.grants`; a
+missing role is a problem only when such a key must name it, since AWS
+creates the role with the first group otherwise; IAM not answering is a note);
 key pairs and hosted zones the stacks name but that do not exist; stack names
 taken by someone else; and, where the account lets them be read, quotas
 (VPCs, Elastic IPs) too small for what the plan adds. The account check runs
-earlier, when relight connects.
+earlier, when relight connects. Each KMS key is described once.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from typing import Any
 
 from relight.cloudformation import Stacks, owned_by
 from relight.discovery import Artifact, Discovery, human_age, stale
-from relight.errors import PreflightError
+from relight.environment import ArtifactRef
+from relight.errors import AwsError, PreflightError
+from relight.grants import ROLE_NAME, arn_parts, autoscaling_role_arn, key_allows_autoscaling
 from relight.render import Plan
 
 # (service code, quota code, what, resource type the plan adds, how to count what is in use)
@@ -90,7 +96,29 @@ def _artifacts(
     return problems, old
 
 
-def _kms_keys(plan: Plan, aws: Any, discovery: Discovery) -> list[str]:
+class _KeyBook:
+    """Each KMS key's DescribeKey, asked once per preflight (both key checks read it)."""
+
+    def __init__(self, kms: Any) -> None:
+        self.kms = kms
+        self._answers: dict[str, dict[str, Any] | Exception] = {}
+
+    def describe(self, key_id: str) -> dict[str, Any]:
+        """The key's KeyMetadata; raises the ClientError DescribeKey raised (again, from memory)."""
+        from botocore.exceptions import ClientError
+
+        if key_id not in self._answers:
+            try:
+                self._answers[key_id] = dict(self.kms.describe_key(KeyId=key_id)["KeyMetadata"])
+            except ClientError as exc:
+                self._answers[key_id] = exc
+        answer = self._answers[key_id]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def _kms_keys(plan: Plan, book: _KeyBook, discovery: Discovery) -> list[str]:
     from botocore.exceptions import ClientError
 
     wanted = {
@@ -100,11 +128,10 @@ def _kms_keys(plan: Plan, aws: Any, discovery: Discovery) -> list[str]:
     for art in discovery.artifacts.values():
         if art.encrypted and art.kms_key:
             wanted.setdefault(art.kms_key, f"artifacts.{art.name} ({art.id} is encrypted with it)")
-    kms = aws.client("kms", plan.region)
     problems = []
     for key_id, where in sorted(wanted.items()):
         try:
-            state = kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"]
+            state = book.describe(key_id)["KeyState"]
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             problems.append(f"{where}: KMS key {key_id} not usable in {plan.region} ({code})")
@@ -112,6 +139,133 @@ def _kms_keys(plan: Plan, aws: Any, discovery: Discovery) -> list[str]:
         if state != "Enabled":
             problems.append(f"{where}: KMS key {key_id} is {state} in {plan.region}, not Enabled")
     return problems
+
+
+def _autoscaling_stacks(plan: Plan) -> list[str]:
+    """The stacks whose templates launch through an Auto Scaling group."""
+    return [
+        key
+        for key, sp in plan.stacks.items()
+        if any(
+            resource.get("Type") == "AWS::AutoScaling::AutoScalingGroup"
+            for resource in json.loads(sp.body).get("Resources", {}).values()
+        )
+    ]
+
+
+def _launch_keys(plan: Plan, discovery: Discovery, stacks: list[str]) -> dict[str, list[str]]:
+    """KMS key → where those stacks' volumes meet it: the literal KmsKeyId, and the keys of the
+    encrypted AMIs and snapshots they restore from (a volume made from them needs that key too)."""
+    wanted: dict[str, list[str]] = {}
+    for key in stacks:
+        params = plan.stacks[key].parameters
+        given = params.get("KmsKeyId")
+        if isinstance(given, str) and given:
+            wanted.setdefault(given, []).append(f"stacks.{key}.params.KmsKeyId")
+        for name, value in sorted(params.items()):
+            if not isinstance(value, ArtifactRef) or value.artifact not in discovery.artifacts:
+                continue
+            art = discovery.artifacts[value.artifact]
+            if art.kind in ("ami", "ebs_snapshot") and art.encrypted and art.kms_key:
+                wanted.setdefault(art.kms_key, []).append(
+                    f"stacks.{key}.params.{name} (artifacts.{art.name}: {art.id} is encrypted "
+                    "with it)"
+                )
+    return wanted
+
+
+def _autoscaling_role(aws: Any, region: str) -> tuple[str | None, bool, str | None]:
+    """(the role's ARN, whether IAM says it does not exist, a note when IAM could not say)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    iam = aws.client("iam", region)
+    try:
+        role = iam.get_role(RoleName=ROLE_NAME)["Role"]
+    except ClientError as exc:
+        why = str(exc.response.get("Error", {}).get("Code", "error"))
+        if why == "NoSuchEntity":
+            return None, True, None
+    except BotoCoreError as exc:
+        why = type(exc).__name__
+    else:
+        return str(role["Arn"]), False, None
+    note = (
+        f"iam role {ROLE_NAME}: not checked, IAM did not answer GetRole ({why}; its control "
+        "plane is in us-east-1); Auto Scaling needs the role to launch"
+    )
+    return None, False, note
+
+
+def _autoscaling_access(
+    plan: Plan, aws: Any, discovery: Discovery, book: _KeyBook, account_id: str | None
+) -> tuple[list[str], list[str]]:
+    """May EC2 Auto Scaling's service-linked role use the customer managed keys its groups'
+    volumes need? (See relight.grants.) Problems, and notes for what could not be told."""
+    from botocore.exceptions import ClientError
+
+    stacks = _autoscaling_stacks(plan)
+    if not stacks:
+        return [], []
+    if plan.stand_in:
+        return [], [
+            f"stacks {', '.join(stacks)}: Auto Scaling's access to KMS keys not checked on the "
+            "stand-in (moto launches without its service-linked role)"
+        ]
+    wanted = _launch_keys(plan, discovery, stacks)
+    customer: dict[str, dict[str, Any]] = {}
+    for key_id in sorted(wanted):
+        try:
+            meta = book.describe(key_id)
+        except ClientError:
+            continue  # _kms_keys names it
+        if meta.get("KeyManager") != "AWS":
+            customer[key_id] = meta
+    role_arn, missing, note = _autoscaling_role(aws, plan.region)
+    notes = [note] if note else []
+    replicate = (
+        f"relight replicate --env {plan.env_name} --from {plan.loaded.env.home_region} "
+        f"--to {plan.region}"
+    )
+    if missing:
+        return _role_missing(stacks, customer, replicate)
+    env = plan.loaded.env
+    account_id = account_id or (None if env.recovery_account_id else env.account_id)
+    problems = []
+    for key_id, meta in customer.items():
+        partition, key_account = arn_parts(str(meta["Arn"]))
+        role = role_arn or autoscaling_role_arn(partition, account_id or key_account)
+        try:
+            allowed, why = key_allows_autoscaling(book.kms, key_id, role, metadata=meta)
+        except AwsError as exc:
+            notes.append(f"{wanted[key_id][0]}: {exc.message}; {exc.hint}")
+            continue
+        if not allowed:
+            problems += [
+                f"{where}: {why}, so the Auto Scaling group's instances would not launch "
+                f"(Client.InternalError: Client error on launch); run {replicate}, which "
+                "creates the grant, or add the role to the key policy"
+                for where in wanted[key_id]
+            ]
+    return problems, notes
+
+
+def _role_missing(
+    stacks: list[str], customer: dict[str, dict[str, Any]], replicate: str
+) -> tuple[list[str], list[str]]:
+    """Without customer managed keys AWS creates the role with the first group (a note); with
+    them a key must let the role in first, and nothing can name a role that does not exist."""
+    if not customer:
+        return [], [
+            f"iam role {ROLE_NAME}: does not exist yet; EC2 Auto Scaling creates it with the "
+            "first group (the credentials need iam:CreateServiceLinkedRole)"
+        ]
+    return [
+        f"iam role {ROLE_NAME}: does not exist in this account, and stacks "
+        f"{', '.join(stacks)} launch with customer managed KMS key(s) "
+        f"{', '.join(sorted(customer))} that must let it in; run aws iam "
+        f"create-service-linked-role --aws-service-name autoscaling.amazonaws.com, then "
+        f"{replicate}, which creates the grant"
+    ], []
 
 
 def _named_things(
@@ -204,18 +358,32 @@ def _quotas(plan: Plan, aws: Any, existing: list[dict[str, Any]]) -> tuple[list[
 
 
 def run_preflight(
-    plan: Plan, aws: Any, discovery: Discovery, stacks: Stacks, *, accept_stale: bool
+    plan: Plan,
+    aws: Any,
+    discovery: Discovery,
+    stacks: Stacks,
+    *,
+    accept_stale: bool,
+    account_id: str | None = None,
 ) -> PreflightResult:
-    """Every reason the rebuild cannot start, raised together as one PreflightError."""
+    """Every reason the rebuild cannot start, raised together as one PreflightError.
+
+    `account_id` is the account the stacks go into (the credentials'); it names Auto Scaling's
+    service-linked role when IAM cannot be asked for it.
+    """
     problems, old = _artifacts(plan, discovery, accept_stale)
     problems += list(discovery.zone_problems)
-    problems += _kms_keys(plan, aws, discovery)
+    book = _KeyBook(aws.client("kms", plan.region))
+    problems += _kms_keys(plan, book, discovery)
+    access_problems, access_notes = _autoscaling_access(plan, aws, discovery, book, account_id)
+    problems += access_problems
     problems += _key_pairs(plan, aws)
     problems += _hosted_zones(plan, aws)
     existing = stacks.list_stacks()
     problems += _stack_names(plan, existing)
     quota_problems, notes = _quotas(plan, aws, existing)
     problems += quota_problems
+    notes = access_notes + notes
     if problems:
         hints = []
         if old and not accept_stale:

@@ -25,9 +25,7 @@ listing (or are built in the source region's partition, never assumed `aws`).
 
 from __future__ import annotations
 
-import fnmatch
 import functools
-import json
 import re
 import time
 from collections import Counter
@@ -53,6 +51,12 @@ from relight.discovery import (
 )
 from relight.environment import NOUNS, ArtifactLookup
 from relight.errors import AwsError, InputError
+from relight.grants import (
+    account_principal,
+    autoscaling_role_arn,
+    ensure_autoscaling_grant,
+    policy_allows,
+)
 
 MAX_COPIES_PER_REGION = 20
 COPYABLE = ("ami", "ebs_snapshot", "rds_snapshot", "rds_cluster_snapshot")
@@ -70,7 +74,7 @@ NOT_YET_VISIBLE = frozenset(
     }
 )
 # What the recovery account must be allowed on a customer managed key to copy what it protects.
-KEY_ACTIONS = ("kms:Decrypt", "kms:CreateGrant", "kms:DescribeKey")
+KEY_ACTIONS = ("Decrypt", "CreateGrant", "DescribeKey")
 
 
 @dataclass
@@ -125,33 +129,10 @@ def _custom_option_group(source: Candidate) -> bool:
     )
 
 
-def _names_account(principal: Any, account: str) -> bool:
-    """A key policy Principal that names `account` itself (its id or its root ARN), or
-    everyone (`*`: conditions are not evaluated; a wrong guess would block a working copy)."""
-    if principal == "*":
-        return True
-    values = principal.get("AWS", []) if isinstance(principal, dict) else []
-    return any(
-        value in (account, "*") or re.fullmatch(rf"arn:aws[a-z-]*:iam::{account}:root", value)
-        for value in ([values] if isinstance(values, str) else values)
-    )
-
-
 def key_policy_gaps(policy: str, account: str) -> list[str]:
     """The KEY_ACTIONS a key policy (JSON) does not allow `account` (wildcards count)."""
-    statements = json.loads(policy).get("Statement", [])
-    allowed: list[str] = []
-    for statement in [statements] if isinstance(statements, dict) else statements:
-        if statement.get("Effect") == "Allow" and _names_account(
-            statement.get("Principal"), account
-        ):
-            actions = statement.get("Action", [])
-            allowed += [actions] if isinstance(actions, str) else actions
-    return [
-        action
-        for action in KEY_ACTIONS
-        if not any(fnmatch.fnmatchcase(action.lower(), str(a).lower()) for a in allowed)
-    ]
+    allowed = policy_allows(policy, account_principal(account), KEY_ACTIONS)
+    return [f"kms:{action}" for action in KEY_ACTIONS if action not in allowed]
 
 
 def rds_copy_id(source_id: str, region: str) -> str:
@@ -282,8 +263,9 @@ class Replicator:
         return (
             f"encrypted with the customer managed key {key}, whose key policy does not allow "
             f"the recovery account {account} {', '.join(gaps)}: add a statement to the key "
-            f"policy that allows {root} {', '.join(KEY_ACTIONS)} (and kms:ReEncrypt*, "
-            "kms:GenerateDataKey*)"
+            f"policy that allows {root} "
+            + ", ".join(f"kms:{action}" for action in KEY_ACTIONS)
+            + " (and kms:ReEncrypt*, kms:GenerateDataKey*)"
         )
 
     # copying ---------------------------------------------------------------------------------
@@ -466,6 +448,31 @@ class Replicator:
         self.on_progress(dst, name, result.action.upper(), result.reason or result.copy_id)
         return result
 
+    # Auto Scaling's use of the copies' key ---------------------------------------------------
+
+    def grant_autoscaling(self, region: str) -> CopyResult | None:
+        """Let Auto Scaling's service-linked role use the key the copies in `region` are
+        encrypted with (grants.py): an Auto Scaling group launches from them through that
+        role, which a customer managed key refuses without a grant or a policy statement.
+        Made now, before any disaster, so a failover needs no KMS or IAM change."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        key = self.env.kms_keys.get(region)
+        if not key:
+            return None
+        result = CopyResult("(kms key)", "autoscaling_grant", key, region, "grant-present")
+        try:
+            kms = self.target.client("kms", region)
+            role = autoscaling_role_arn(partition(region), self.target_account)
+            done = ensure_autoscaling_grant(kms, key, role)
+            result.action = {"created": "grant-created", "aws-managed": "grant-not-needed"}.get(
+                done, "grant-present"
+            )
+        except (ClientError, BotoCoreError, AwsError) as exc:
+            result.action, result.reason = "failed", f"grant for Auto Scaling on {key}: {exc}"
+        self.on_progress(region, "(kms key)", result.action.upper(), result.reason or key)
+        return result
+
     # pruning ---------------------------------------------------------------------------------
 
     def prune(self, name: str, copies: list[Candidate], keep: int, region: str) -> list[CopyResult]:
@@ -539,45 +546,64 @@ def replicate(
         )
     results: list[CopyResult] = []
     for target in targets:
-        existing = replicator.existing_copies(target)
-        todo: list[tuple[str, Candidate, str | None]] = []  # (name, source, copy in progress)
-        for name, source in sources.items():
-            done = [c for c in existing[name] if source.id in (c.source_id, c.id)]
-            ready = [c for c in done if c.ready]
-            if ready:
-                results.append(
-                    CopyResult(name, source.kind, source.id, target, "up-to-date", ready[0].id)
-                )
-                replicator.on_progress(target, name, "UP-TO-DATE", ready[0].id)
-            else:
-                todo.append((name, source, done[0].id if done else None))
-        # Copies already in flight (an earlier --no-wait) count against AWS's 20.
-        todo.sort(key=lambda item: item[2] is None)
-        room = max(0, MAX_COPIES_PER_REGION - sum(1 for *_, busy in todo if busy))
-        new = [item for item in todo if item[2] is None]
-        deferred = new[room:] if not wait else []
-        for name, source, _ in deferred:
+        results += _replicate_to(replicator, sources, source_region, target, wait, prune, workers)
+    return results
+
+
+def _replicate_to(
+    replicator: Replicator,
+    sources: Mapping[str, Candidate],
+    source_region: str,
+    target: str,
+    wait: bool,
+    prune: int | None,
+    workers: int,
+) -> list[CopyResult]:
+    """One target region: what is up to date, the copies to start (or wait for), the Auto
+    Scaling grant on its key, and the prune."""
+    results: list[CopyResult] = []
+    existing = replicator.existing_copies(target)
+    todo: list[tuple[str, Candidate, str | None]] = []  # (name, source, copy in progress)
+    for name, source in sources.items():
+        done = [c for c in existing[name] if source.id in (c.source_id, c.id)]
+        ready = [c for c in done if c.ready]
+        if ready:
             results.append(
-                CopyResult(
-                    name,
-                    source.kind,
-                    source.id,
-                    target,
-                    "deferred",
-                    reason=f"over {MAX_COPIES_PER_REGION} copies at once; rerun to continue",
-                )
+                CopyResult(name, source.kind, source.id, target, "up-to-date", ready[0].id)
             )
-        start = [item for item in todo if item not in deferred]
-        with ThreadPoolExecutor(max_workers=min(workers, MAX_COPIES_PER_REGION)) as pool:
-            futures = [
-                pool.submit(replicator.copy_one, name, source, source_region, target, wait, busy)
-                for name, source, busy in start
-            ]
-            results += [future.result() for future in futures]
-        if prune is not None:
-            existing = replicator.existing_copies(target)
-            for name in sources:
-                results += replicator.prune(name, existing[name], prune, target)
+            replicator.on_progress(target, name, "UP-TO-DATE", ready[0].id)
+        else:
+            todo.append((name, source, done[0].id if done else None))
+    # Copies already in flight (an earlier --no-wait) count against AWS's 20.
+    todo.sort(key=lambda item: item[2] is None)
+    room = max(0, MAX_COPIES_PER_REGION - sum(1 for *_, busy in todo if busy))
+    new = [item for item in todo if item[2] is None]
+    deferred = new[room:] if not wait else []
+    for name, source, _ in deferred:
+        results.append(
+            CopyResult(
+                name,
+                source.kind,
+                source.id,
+                target,
+                "deferred",
+                reason=f"over {MAX_COPIES_PER_REGION} copies at once; rerun to continue",
+            )
+        )
+    start = [item for item in todo if item not in deferred]
+    with ThreadPoolExecutor(max_workers=min(workers, MAX_COPIES_PER_REGION)) as pool:
+        futures = [
+            pool.submit(replicator.copy_one, name, source, source_region, target, wait, busy)
+            for name, source, busy in start
+        ]
+        results += [future.result() for future in futures]
+    grant = replicator.grant_autoscaling(target)
+    if grant is not None:
+        results.append(grant)
+    if prune is not None:
+        existing = replicator.existing_copies(target)
+        for name in sources:
+            results += replicator.prune(name, existing[name], prune, target)
     return results
 
 
