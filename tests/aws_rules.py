@@ -141,9 +141,7 @@ def gateway_dependencies(resources: Mapping[str, Any]) -> None:
     """Gateway.NotAttached: an EIP for the VPC, a NAT gateway, or a route to the internet
     gateway created before the gateway is attached to the VPC."""
     attachments = {
-        logical
-        for logical, r in resources.items()
-        if r["Type"] == "AWS::EC2::VPCGatewayAttachment"
+        logical for logical, r in resources.items() if r["Type"] == "AWS::EC2::VPCGatewayAttachment"
     }
     if not attachments:
         return
@@ -183,7 +181,7 @@ def launch_volumes(
             elif size < snapshots[snapshot]:
                 raise aws_error(
                     "InvalidBlockDeviceMapping",
-                    f"Volume of size {size}GB is smaller than snapshot '{snapshot}', "
+                    f"Volume of size {size}GB is smaller than  snapshot '{snapshot}', "  # sic
                     f"expect size >= {snapshots[snapshot]}GB",
                     "RunInstances",
                 )

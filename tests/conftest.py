@@ -100,8 +100,7 @@ def moto_web_inputs(region: str = "us-west-2", tags: bool = False) -> Any:
     """
     import boto3
 
-    from relight.discovery import Artifact, Discovery, Zone
-    from relight.discovery import root_volume
+    from relight.discovery import Artifact, Discovery, Zone, root_volume
 
     ec2 = boto3.client("ec2", region)
     image = ec2.register_image(Name="web-1", RootDeviceName="/dev/xvda")["ImageId"]

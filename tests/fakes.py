@@ -171,6 +171,15 @@ class FakeCloudFormation:
                 params[p["ParameterKey"]] = p["ParameterValue"]
         body = stack.body if kwargs.get("UsePreviousTemplate") else kwargs.get("TemplateBody", "")
         retry = stack.status in ("CREATE_FAILED", "UPDATE_FAILED")
+        if retry and not kwargs.get("DisableRollback"):
+            raise _error(
+                "ValidationError",
+                f"This stack is currently in a non-terminal [{stack.status}] state. To update "
+                "the stack from this state, please use the disable-rollback parameter with "
+                "update-stack API. To rollback to the last known good state, use the "
+                "rollback-stack API",
+                "UpdateStack",
+            )
         if not retry and body == stack.body and params == stack.parameters:
             raise _error("ValidationError", "No updates are to be performed.", "UpdateStack")
         (self.retried if retry else self.updated).append(name)

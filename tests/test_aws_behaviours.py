@@ -120,7 +120,7 @@ def test_the_root_volume_is_the_amis_own_device_and_size(mode: str, root: str, s
 
 def test_the_launch_rule_refuses_a_volume_smaller_than_its_snapshot() -> None:
     image = {"BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": "s-1"}}]}
-    with pytest.raises(ClientError, match="smaller than snapshot 's-1', expect size >= 30GB"):
+    with pytest.raises(ClientError, match="smaller than  snapshot 's-1', expect size >= 30GB"):
         aws_rules.launch_volumes(
             [{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 16}}], image, {"s-1": 30}
         )

@@ -66,7 +66,8 @@ def test_the_plan_shows_the_kept_snapshot_and_a_data_replacement_loudly(write_en
     rows = {r.key: r for r in preview(_stacks(cfn, clock), plan, _newer(web_data="snap-0999"))}
     data = {p.name: p for p in rows["web"].parameters}["DataSnapshotId"]
     assert data.value == "snap-0123", "the plan shows what deploy will keep"
-    assert "keeps snap-0123" in data.source
+    assert "newest is snap-0999; keeps the one it was restored from" in data.source
+    assert data.age_seconds is None, "the newest copy's age is not the kept snapshot's"
     assert rows["web"].action == "no change"
     rows = {r.key: r for r in preview(_stacks(cfn, clock), plan, _newer(web_ami="ami-0456"))}
     assert rows["web"].action == "refused: would lose data"

@@ -172,8 +172,9 @@ def _keep_data(row: PlannedStack, sp: StackPlan, stack: dict[str, Any], replace:
             continue
         _, kept = pin({param.name: param.value}, [param.name], stack, replace)
         if kept:
-            param.source += f" (newest; keeps {kept[0].kept}, restored from)"
+            param.source += f" (newest is {param.value}; keeps the one it was restored from)"
             param.value = kept[0].kept
+            param.age_seconds = None  # the age shown would be the newest copy's, not this one's
         elif replace and param.value != _current(stack, param.name):
             param.source += " (REPLACES the data restored from " + _current(stack, param.name) + ")"
 
