@@ -59,6 +59,7 @@ def failover_json(result: FailoverResult, continue_with: str = "") -> dict[str, 
 
 
 def print_failover(con: Console, result: FailoverResult, continue_with: str = "") -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     data = failover_json(result, continue_with)
@@ -73,11 +74,11 @@ def print_failover(con: Console, result: FailoverResult, continue_with: str = ""
             f"[{colour}]{row['action']}[/]",
             row["status"],
             f"{row['seconds']:.1f} s",
-            row["reason"],
+            escape(row["reason"]),  # AWS's reasons hold [brackets] rich would eat
         )
     con.print(stacks)
     for key, why in data["skipped"].items():
-        con.print(f"[yellow]not built:[/] {key}: {why}")
+        con.print(f"[yellow]not built:[/] {key}: {escape(why)}")
 
     used = Table(title="restored from")
     for column in ("artifact", "id", "age of data", "RPO", "copied from", "used by"):
@@ -106,7 +107,7 @@ def print_failover(con: Console, result: FailoverResult, continue_with: str = ""
                 f"--replace-data {r.key} restores from it, replacing what runs now)"
             )
     for r in failed:
-        con.print(f"[red]{r.name}[/]: {r.reason}")
+        con.print(f"[red]{r.name}[/]: {escape(r.reason)}")
         if r.kept_resources:
             con.print(
                 f"  kept (made before the failure; CloudFormation keeps them): "
@@ -115,7 +116,7 @@ def print_failover(con: Console, result: FailoverResult, continue_with: str = ""
     if failed:
         con.print(
             "Fix the cause, then continue with: "
-            + (f"[bold]{continue_with}[/]" if continue_with else "the same command")
+            + (f"[bold]{escape(continue_with)}[/]" if continue_with else "the same command")
             + "\n  (complete stacks are left alone; failed ones are retried in place, "
             "keeping what they made; stacks not started yet are created)"
         )

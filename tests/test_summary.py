@@ -1,0 +1,65 @@
+"""What the operator reads after a failed failover: what was kept, and the command that continues."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+from rich.console import Console
+
+from relight.aws import Aws, AwsTarget
+from relight.cli import _continue_command
+from relight.deploy import deploy
+from relight.operations import Connection, FailoverResult
+from relight.summary import failover_json, print_failover
+from test_deploy import _fake, _inputs, _newer, _plan, _stacks
+
+
+def _printed(result: FailoverResult, continue_with: str) -> str:
+    out = StringIO()
+    print_failover(Console(file=out, width=200, highlight=False), result, continue_with)
+    return out.getvalue()
+
+
+def _result(write_env, outcome, plan, discovery) -> FailoverResult:  # type: ignore[no-untyped-def]
+    conn = Connection(Aws(AwsTarget()), "us-west-2", "123456789012")
+    return FailoverResult("r1", plan, conn, discovery, outcome)
+
+
+def test_a_failed_failover_says_what_it_kept_and_the_exact_command_that_continues(
+    write_env,
+) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake({"shop-web": "fail-once"})
+    plan = _plan(write_env)
+    outcome = deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
+    command = _continue_command("stacks/shop.yaml", "us-west-2", None, False, "dr", None)
+    text = _printed(_result(write_env, outcome, plan, _inputs()), command)
+    assert "shop-web: Instance1: The image id '[ami-0bad]' does not exist" in text
+    assert "kept (made before the failure; CloudFormation keeps them): Database" in text
+    assert (
+        "continue with: relight failover --env stacks/shop.yaml --region us-west-2 --aws "
+        "--profile dr" in text
+    )
+    data = failover_json(_result(write_env, outcome, plan, _inputs()), command)
+    assert data["continue_with"] == command
+    web = next(s for s in data["stacks"] if s["stack"] == "web")
+    assert web["kept_resources"] == ["Database"]
+
+
+def test_a_kept_snapshot_is_said_with_the_flag_that_replaces_it(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake()
+    plan = _plan(write_env)
+    deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
+    newer = _newer(web_data="snap-0999")
+    outcome = deploy(_stacks(cfn, clock), plan, newer, run_id="r2")
+    text = _printed(_result(write_env, outcome, plan, newer), "")
+    assert (
+        "data kept: web.DataSnapshotId stays snap-0123, the snapshot it was restored from "
+        "(newest copy snap-0999 not used; --replace-data web restores from it" in text
+    )
+    assert "continue with" not in text, "nothing failed: nothing to continue"
+
+
+def test_a_test_copy_continues_with_launch_and_its_name() -> None:
+    assert _continue_command("shop", "eu-west-1", "qa", None, None, None) == (
+        "relight launch --env shop --region eu-west-1 --as qa"
+    )
