@@ -1,4 +1,4 @@
-"""What the operator reads after a failed failover: what was kept, and the command that continues."""
+"""What the operator reads after a failed failover: what was kept, the command that continues."""
 
 from __future__ import annotations
 
