@@ -45,6 +45,20 @@ DEFAULT_POLICY = {
 }
 
 
+# The operations of the grant the EC2 Auto Scaling User Guide shows for its service-linked role
+# ("Required AWS KMS key policy for use with encrypted volumes"), written out here to pin them.
+DOCUMENTED_OPERATIONS = [
+    "Encrypt",
+    "Decrypt",
+    "ReEncryptFrom",
+    "ReEncryptTo",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "DescribeKey",
+    "CreateGrant",
+]
+
+
 def recommended_policy(role: str = ROLE) -> dict[str, Any]:
     """The default policy plus the two statements the EC2 Auto Scaling User Guide recommends."""
     return {
@@ -193,16 +207,7 @@ def test_statements_for_another_role_or_too_few_actions_do_not_count(stub: Stubb
 
 def test_a_grant_on_a_later_page_lets_the_role_in(stub: Stubber) -> None:
     stub.add_response("describe_key", {"KeyMetadata": key_metadata()}, {"KeyId": KEY_ARN})
-    everything = [
-        "Encrypt",
-        "Decrypt",
-        "ReEncryptFrom",
-        "ReEncryptTo",
-        "GenerateDataKey",
-        "GenerateDataKeyWithoutPlaintext",
-        "DescribeKey",
-        "CreateGrant",
-    ]
+    everything = DOCUMENTED_OPERATIONS
     expect_policy_and_grants(
         stub, DEFAULT_POLICY, [[grant(["Decrypt"], name="x")], [grant(everything)]]
     )
@@ -213,16 +218,7 @@ def test_a_grant_on_a_later_page_lets_the_role_in(stub: Stubber) -> None:
 def test_the_documented_grant_is_created_once_and_a_second_call_creates_nothing(
     stub: Stubber,
 ) -> None:
-    operations = [
-        "Encrypt",
-        "Decrypt",
-        "ReEncryptFrom",
-        "ReEncryptTo",
-        "GenerateDataKey",
-        "GenerateDataKeyWithoutPlaintext",
-        "DescribeKey",
-        "CreateGrant",
-    ]
+    operations = DOCUMENTED_OPERATIONS
     # First call: the default policy, no grant → exactly this CreateGrant, on the key's ARN.
     stub.add_response("describe_key", {"KeyMetadata": key_metadata()}, {"KeyId": "alias/shop"})
     expect_policy_and_grants(stub, DEFAULT_POLICY)

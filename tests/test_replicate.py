@@ -65,6 +65,19 @@ def _copies(results: list[Any]) -> list[Any]:
     return [r for r in results if r.kind != "autoscaling_grant"]
 
 
+def _settling(loaded: LoadedEnvironment, target: Any, sleeps: list[float], **kw: Any) -> Replicator:
+    """A replicator copying into a stubbed `target` in the same account, recording its sleeps."""
+    return Replicator(
+        loaded,
+        StubbedAws(),  # type: ignore[arg-type]
+        target,
+        source_account=ACCOUNT,
+        target_account=ACCOUNT,
+        sleep=sleeps.append,
+        **kw,
+    )
+
+
 def _tags(resource: dict[str, Any]) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
 
@@ -379,14 +392,7 @@ def test_a_new_ami_copy_aws_does_not_see_yet_is_still_tagged_and_waited_for(writ
         {"ImageIds": ["ami-0c0ffee"]},
     )
     sleeps: list[float] = []
-    replicator = Replicator(
-        _loaded(write_env),
-        StubbedAws(),  # type: ignore[arg-type]
-        target,  # type: ignore[arg-type]
-        source_account=ACCOUNT,
-        target_account=ACCOUNT,
-        sleep=sleeps.append,
-    )
+    replicator = _settling(_loaded(write_env), target, sleeps)
     result = replicator.copy_one("web_ami", source, "us-east-1", "us-west-2", wait=True)
     assert (result.action, result.copy_id, result.reason) == ("copied", "ami-0c0ffee", "")
     stub.assert_no_pending_responses()  # tagged: relight:copy=true, so --prune sees it
@@ -405,13 +411,8 @@ def test_a_new_db_snapshot_copy_rds_does_not_see_yet_is_waited_for(write_env) ->
         {"DBSnapshotIdentifier": copy},
     )
     sleeps: list[float] = []
-    replicator = Replicator(
-        _env_with(write_env, "  db: {kind: rds_snapshot, db_instance: orders}\n"),
-        StubbedAws(),  # type: ignore[arg-type]
-        target,  # type: ignore[arg-type]
-        source_account=ACCOUNT,
-        target_account=ACCOUNT,
-        sleep=sleeps.append,
+    replicator = _settling(
+        _env_with(write_env, "  db: {kind: rds_snapshot, db_instance: orders}\n"), target, sleeps
     )
     result = replicator.copy_one("db", _db(), "us-east-1", "us-west-2", wait=True)
     assert (result.action, result.copy_id) == ("copied", copy)
@@ -425,15 +426,7 @@ def test_a_copy_still_not_found_after_the_settling_time_fails(write_env) -> None
     missing = "The snapshot 'snap-0c0ffee' does not exist."
     _not_found(stub, "describe_snapshots", "InvalidSnapshot.NotFound", missing, times=3)
     sleeps: list[float] = []
-    replicator = Replicator(
-        _loaded(write_env),
-        StubbedAws(),  # type: ignore[arg-type]
-        target,  # type: ignore[arg-type]
-        source_account=ACCOUNT,
-        target_account=ACCOUNT,
-        sleep=sleeps.append,
-        settle=3.0,
-    )
+    replicator = _settling(_loaded(write_env), target, sleeps, settle=3.0)
     source = Candidate(kind="ebs_snapshot", id="snap-0source", created=WHEN, tags={}, owner=ACCOUNT)
     result = replicator.copy_one("web_data", source, "us-east-1", "us-west-2", wait=True)
     assert result.action == "failed"

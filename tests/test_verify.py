@@ -347,10 +347,10 @@ def test_250_instances_are_verified_in_batches_of_100(write_env: Any) -> None:
     assert clock.sleeps == []
 
 
-def test_initializing_status_checks_are_waited_for_until_they_pass(write_env: Any) -> None:
-    plan, found, outcome = _on_aws(write_env)
-    ec2 = FakeEc2(6, "ami-0web", "snap-0data", {})
-    ec2.initializing = {i: 3 for i in list(ec2.instances)[4:]}  # 2 of 6 ok on the 4th look
+def _verify_in_fake_time(
+    ec2: Any, plan: Any, found: Any, outcome: Any
+) -> tuple[list[Any], FakeClock, list[str]]:
+    """Verify against the fake fleet in fake time: the checks, the clock and the progress lines."""
     clock, lines = FakeClock(), []
     checks = verify(
         _fleet(ec2),
@@ -362,6 +362,14 @@ def test_initializing_status_checks_are_waited_for_until_they_pass(write_env: An
         sleep=clock.sleep,
         on_progress=lines.append,
     )
+    return checks, clock, lines
+
+
+def test_initializing_status_checks_are_waited_for_until_they_pass(write_env: Any) -> None:
+    plan, found, outcome = _on_aws(write_env)
+    ec2 = FakeEc2(6, "ami-0web", "snap-0data", {})
+    ec2.initializing = {i: 3 for i in list(ec2.instances)[4:]}  # 2 of 6 ok on the 4th look
+    checks, clock, lines = _verify_in_fake_time(ec2, plan, found, outcome)
     assert _result(checks, "instance status checks passed") == ("passed", "6 of 6 status checks ok")
     assert verified(checks)
     assert clock.sleeps == [5, 10, 20]  # the backoff: three waits, 35 s in all
@@ -378,17 +386,7 @@ def test_status_checks_that_never_pass_fail_at_the_deadline_saying_how_long(
     plan, found, outcome = _on_aws(write_env)
     ec2 = FakeEc2(6, "ami-0web", "snap-0data", {})
     ec2.initializing = {i: None for i in list(ec2.instances)[4:]}
-    clock, lines = FakeClock(), []
-    checks = verify(
-        _fleet(ec2),
-        plan,
-        found,
-        outcome,
-        stand_in=False,
-        clock=clock,
-        sleep=clock.sleep,
-        on_progress=lines.append,
-    )
+    checks, clock, lines = _verify_in_fake_time(ec2, plan, found, outcome)
     result, detail = _result(checks, "instance status checks passed")
     assert result == "failed"
     assert detail.startswith("4 of 6 status checks ok; waited 900 s, still 2 initializing; see why")
