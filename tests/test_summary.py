@@ -63,3 +63,46 @@ def test_a_test_copy_continues_with_launch_and_its_name() -> None:
     assert _continue_command("shop", "eu-west-1", "qa", None, None, None) == (
         "relight launch --env shop --region eu-west-1 --as qa"
     )
+
+
+def test_teardown_names_the_final_snapshot_a_deleted_database_left() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from fakes import StubbedAws
+    from relight.operations import final_snapshots
+
+    aws = StubbedAws()
+    cfn, rds = aws.stub("cloudformation", "us-west-2"), aws.stub("rds", "us-west-2")
+    cfn.add_response(
+        "list_stack_resources",
+        {
+            "StackResourceSummaries": [
+                {
+                    "LogicalResourceId": "Database",
+                    "PhysicalResourceId": "shop-database-db-1a2b",
+                    "ResourceType": "AWS::RDS::DBInstance",
+                    "ResourceStatus": "CREATE_COMPLETE",
+                    "LastUpdatedTimestamp": datetime.now(UTC),
+                }
+            ]
+        },
+        {"StackName": "shop-database"},
+    )
+    conn = Connection(aws, "us-west-2", "123456789012")  # type: ignore[arg-type]
+    after = final_snapshots(conn, "shop-database")  # read before the delete
+    later, earlier = datetime.now(UTC) + timedelta(minutes=5), datetime(2026, 1, 1, tzinfo=UTC)
+    rds.add_response(
+        "describe_db_snapshots",
+        {
+            "DBSnapshots": [
+                {
+                    "DBSnapshotIdentifier": "shop-database-snapshot-1a2b",
+                    "SnapshotCreateTime": later,
+                },
+                {"DBSnapshotIdentifier": "an-older-manual-one", "SnapshotCreateTime": earlier},
+            ]
+        },
+        {"DBInstanceIdentifier": "shop-database-db-1a2b", "SnapshotType": "manual"},
+    )
+    assert after() == ["shop-database-snapshot-1a2b (of shop-database-db-1a2b)"]
+    rds.assert_no_pending_responses()
