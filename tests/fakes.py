@@ -88,6 +88,7 @@ class FakeCloudFormation:
         self.deleted: list[str] = []
         self.updated: list[str] = []
         self.retried: list[str] = []
+        self.log: list[tuple[str, str]] = []  # (operation, stack) of updates and deletes, in order
         self.replacing: dict[str, tuple[str, str]] = {}
         self._ids = itertools.count(1)
 
@@ -143,6 +144,7 @@ class FakeCloudFormation:
                 "DeleteStack",
             )
         self.deleted.append(StackName)
+        self.log.append(("DeleteStack", StackName))
         protected_data = stack.parameters.get("RelightPurpose") in ("failover", "home")
         stack.status = "DELETE_IN_PROGRESS"
         stack.final = "DELETE_FAILED" if protected_data else "DELETE_COMPLETE"
@@ -183,6 +185,7 @@ class FakeCloudFormation:
         if not retry and body == stack.body and params == stack.parameters:
             raise _error("ValidationError", "No updates are to be performed.", "UpdateStack")
         (self.retried if retry else self.updated).append(name)
+        self.log.append(("UpdateStack", name))
         stack.parameters, stack.body = params, body
         stack.status, stack.final = "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE"
         if retry and self.behaviour.get(name) == "fail":

@@ -511,9 +511,11 @@ def test_teardown_force_lifts_deletion_protection_and_names_final_snapshots(writ
     done = teardown(_stacks(cfn, clock), "shop", graph, force=True, final_snapshots=snapshots)
     assert done.ok, [(r.name, r.reason) for r in done.results]
     assert done.left_behind == []
-    assert "UpdateStack" in cfn.calls, "deletion protection lifted by an update"
-    lifted = cfn.calls.index("UpdateStack")
-    assert lifted < len(cfn.calls) - 1 - cfn.calls[::-1].index("DeleteStack")
+    # Only shop-lb carries RelightPurpose (its load balancer's deletion protection): it alone
+    # is updated, to purpose test, before its delete.
+    assert cfn.updated == ["shop-lb"]
+    assert cfn.log.index(("UpdateStack", "shop-lb")) < cfn.log.index(("DeleteStack", "shop-lb"))
+    assert "shop-lb" not in cfn.stacks
     lb = next(r for r in done.results if r.name == "shop-lb")
     assert lb.final_snapshots == ["shop-lb-final-snapshot"]
     assert sorted(asked) == sorted(sp.name for sp in plan.stacks.values())
@@ -526,3 +528,16 @@ def test_without_lifting_deletion_protection_the_delete_fails_as_rds_refuses_it(
     stacks = _stacks(cfn, clock)
     with pytest.raises(DeployError, match="Cannot delete protected DB Instance"):
         stacks.run(stacks.delete("shop-lb", force=True))
+
+
+def test_teardown_force_removes_the_stacks_a_failed_failover_left(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake({"shop-lb": "fail"})
+    plan = _plan(write_env, MINIMAL + LB)
+    first = deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
+    assert first.results["lb"].status == "CREATE_FAILED"
+    done = teardown(_stacks(cfn, clock), "shop", dependency_graph(plan.loaded.env), force=True)
+    assert done.ok, [(r.name, r.reason) for r in done.results]
+    assert done.left_behind == [] and not cfn.stacks
+    # AWS refuses to update a CREATE_FAILED stack without DisableRollback (the fake too); the
+    # retried resource fails again (UPDATE_FAILED), yet the protection of what exists is off.
+    assert cfn.retried == ["shop-lb"]

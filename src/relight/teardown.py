@@ -20,7 +20,7 @@ from typing import Any
 
 from relight.aws import tag_dict
 from relight.blueprint import PURPOSE_PARAMETER
-from relight.cloudformation import CAPABILITIES, Stacks
+from relight.cloudformation import CAPABILITIES, COMPLETE, RETRYABLE, Stacks
 from relight.deploy import StackResult, blocked_result
 from relight.errors import AwsError, DeployError
 from relight.scheduler import DEFAULT_CONCURRENCY, Scheduler, Task
@@ -66,12 +66,23 @@ def reverse_graph(keys: Iterable[str], graph: Mapping[str, set[str]]) -> dict[st
 def lift_deletion_protection(stacks: Stacks, stack: Mapping[str, Any]) -> Task[bool]:
     """Turn off the deletion protection a failover's stack gives its load balancers and
     databases: update it with its own template and parameters but `RelightPurpose` test.
-    False when the stack has none to lift."""
+
+    A stack a failed failover left CREATE_FAILED or UPDATE_FAILED takes that update only
+    with rollback disabled (AWS refuses it otherwise), and may end UPDATE_FAILED again if a
+    resource that failed before fails again: the protection of what exists is lifted all the
+    same, so the delete goes on. A stack in any other state (ROLLBACK_COMPLETE holds nothing;
+    DELETE_FAILED cannot be updated) is left to the delete, whose failure names the resource.
+    False when there was nothing to lift.
+    """
     name = str(stack["StackName"])
+    status = str(stack.get("StackStatus", ""))
     given = [p["ParameterKey"] for p in stack.get("Parameters") or []]
     values = {p["ParameterKey"]: p.get("ParameterValue") for p in stack.get("Parameters") or []}
     if values.get(PURPOSE_PARAMETER) not in PROTECTED_PURPOSES:
         return False
+    if status not in COMPLETE and status not in RETRYABLE:
+        return False
+    failed_before = status in RETRYABLE
     parameters = [
         {"ParameterKey": key, "UsePreviousValue": True} for key in given if key != PURPOSE_PARAMETER
     ] + [{"ParameterKey": PURPOSE_PARAMETER, "ParameterValue": "test"}]
@@ -84,10 +95,12 @@ def lift_deletion_protection(stacks: Stacks, stack: Mapping[str, Any]) -> Task[b
         UsePreviousTemplate=True,
         Parameters=parameters,
         Capabilities=CAPABILITIES,
+        **({"DisableRollback": True} if failed_before else {}),
     )
     stacks.on_event(name, "UPDATE_IN_PROGRESS", "lifting deletion protection (--force)")
     final = yield from stacks.watch(name, started, mark)
-    if final is None or final["StackStatus"] != "UPDATE_COMPLETE":
+    done = {"UPDATE_COMPLETE", "UPDATE_FAILED"} if failed_before else {"UPDATE_COMPLETE"}
+    if final is None or final["StackStatus"] not in done:
         status = final["StackStatus"] if final else "GONE"
         raise DeployError(
             f"stack {name}: lifting deletion protection ended {status}: "
