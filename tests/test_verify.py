@@ -46,15 +46,26 @@ def test_a_good_rebuild_passes_with_evidence(write_env: Any) -> None:
 def test_instances_from_another_ami_fail_verification(write_env: Any) -> None:
     with mock_aws():
         plan, found, outcome = _built(write_env)
-        art = found.artifacts["web_ami"]
-        found.artifacts["web_ami"] = Artifact(
-            "web_ami", "ami", "ami-0other", art.region, art.created, 1
-        )
+        outcome.results["web"].parameters["ImageId"] = "ami-0other"  # what the stack was given
         checks = verify(Aws(AwsTarget()), plan, found, outcome, stand_in=False)
         wrong = next(c for c in checks if c.check == "instances made from the expected AMI")
         assert wrong.result == "failed"
         assert "found ami-" in wrong.detail
         assert not verified(checks)
+
+
+def test_a_stack_that_kept_its_snapshot_is_verified_against_the_kept_one(write_env: Any) -> None:
+    with mock_aws():
+        plan, found, outcome = _built(write_env)
+        kept = outcome.results["web"].parameters["DataSnapshotId"]
+        art = found.artifacts["web_data"]  # a newer copy arrived; the stack kept its own
+        found.artifacts["web_data"] = Artifact(
+            "web_data", "ebs_snapshot", "snap-0newer", art.region, art.created, 1
+        )
+        checks = verify(Aws(AwsTarget()), plan, found, outcome, stand_in=False)
+        data = next(c for c in checks if c.check == "data volumes from the expected snapshot")
+        assert data.result == "passed" and kept in data.detail
+        assert verified(checks)
 
 
 def test_on_the_stand_in_what_moto_fakes_is_not_simulated_never_passed(write_env: Any) -> None:

@@ -299,12 +299,17 @@ class Verifier:
         return found
 
     def _expected_artifacts(self, key: str) -> dict[str, str]:
-        """artifact kind → the id this stack was given (from the plan and discovery)."""
+        """artifact kind → the id this stack was deployed with: the value it was given, which
+        for a snapshot a stack already held is the one it keeps (stateful.py), not the newest
+        copy discovery found."""
+        deployed = self.outcome.results[key].parameters
         expected = {}
-        for value in self.plan.stacks[key].parameters.values():
-            if isinstance(value, ArtifactRef) and value.artifact in self.discovery.artifacts:
+        for name, value in self.plan.stacks[key].parameters.items():
+            if not isinstance(value, ArtifactRef) or value.attribute:
+                continue
+            if value.artifact in self.discovery.artifacts:
                 artifact = self.discovery.artifacts[value.artifact]
-                expected[artifact.kind] = artifact.id
+                expected[artifact.kind] = deployed.get(name, artifact.id)
         return expected
 
     # instances and groups ----------------------------------------------------------------
