@@ -209,6 +209,19 @@ class FakeCloudFormation:
             page["NextToken"] = str(start + self.page_size)
         return page
 
+    def list_stack_resources(self, StackName: str, NextToken: str = "") -> dict[str, Any]:
+        """Each resource the stack's events name, in its latest status."""
+        self._call("ListStackResources")
+        latest: dict[str, str] = {}
+        for event in self._advance(StackName).events:
+            if event["LogicalResourceId"] != StackName:
+                latest[event["LogicalResourceId"]] = event["ResourceStatus"]
+        return {
+            "StackResourceSummaries": [
+                {"LogicalResourceId": k, "ResourceStatus": v} for k, v in latest.items()
+            ]
+        }
+
     def create_change_set(self, **kwargs: Any) -> dict[str, str]:
         self._call("CreateChangeSet")
         stack = self._advance(kwargs["StackName"])

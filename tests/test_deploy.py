@@ -541,3 +541,28 @@ def test_teardown_force_removes_the_stacks_a_failed_failover_left(write_env) -> 
     # AWS refuses to update a CREATE_FAILED stack without DisableRollback (the fake too); the
     # retried resource fails again (UPDATE_FAILED), yet the protection of what exists is off.
     assert cfn.retried == ["shop-lb"]
+
+
+def test_a_retry_that_would_replace_a_database_is_refused_like_an_update(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake({"shop-web": "fail-once"})
+    cfn.replacing = {"ImageId": ("Database", "AWS::RDS::DBInstance")}
+    plan = _plan(write_env)
+    deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")  # web: CREATE_FAILED, Database made
+    again = deploy(_stacks(cfn, clock), plan, _newer(web_ami="ami-0456"), run_id="r2")
+    web = again.results["web"]
+    assert web.action == "failed"
+    assert "would lose data: Database (AWS::RDS::DBInstance) would be replaced" in web.reason
+    assert cfn.retried == [] and "shop-web" not in cfn.updated, "nothing was changed"
+    assert cfn.stacks["shop-web"].status == "CREATE_FAILED"
+
+
+def test_a_retry_after_a_failed_restore_takes_the_newest_snapshot(write_env) -> None:  # type: ignore[no-untyped-def]
+    # The failed create made none of web's data holders (its instances): there is no data
+    # to keep, so a newer, good snapshot is used instead of the one that failed.
+    cfn, clock = _fake({"shop-web": "fail-once"})
+    plan = _plan(write_env)
+    deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
+    again = deploy(_stacks(cfn, clock), plan, _newer(web_data="snap-0999"), run_id="r2")
+    web = again.results["web"]
+    assert (web.action, web.status) == ("retried", "UPDATE_COMPLETE"), web.reason
+    assert web.parameters["DataSnapshotId"] == "snap-0999" and web.kept_data == []

@@ -77,3 +77,17 @@ def test_the_plan_shows_the_kept_snapshot_and_a_data_replacement_loudly(write_en
         _stacks(cfn, clock), plan, _newer(web_ami="ami-0456"), replace_data=frozenset({"web"})
     )
     assert next(r for r in named if r.key == "web").action == "REPLACES DATA"
+
+
+def test_a_failed_stack_is_planned_as_a_retry_with_its_changes_and_their_risk(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake({"shop-web": "fail-once"})
+    cfn.replacing = {"ImageId": ("Database", "AWS::RDS::DBInstance")}
+    plan = _plan(write_env)
+    deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
+    rows = {r.key: r for r in preview(_stacks(cfn, clock), plan, _inputs())}
+    assert rows["web"].action == "retry"
+    assert "retried as it is" in rows["web"].note
+    rows = {r.key: r for r in preview(_stacks(cfn, clock), plan, _newer(web_ami="ami-0456"))}
+    assert rows["web"].action == "refused: would lose data"
+    assert "Database (AWS::RDS::DBInstance) would be replaced" in rows["web"].note
+    assert cfn.retried == [] and cfn.change_sets == {}, "the plan changed nothing"

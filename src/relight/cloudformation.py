@@ -246,6 +246,23 @@ class Stacks:
                 stacks.extend(s for s in page["Stacks"] if s["StackStatus"] != "DELETE_COMPLETE")
         return stacks
 
+    def completed_resources(self, name: str) -> set[str]:
+        """Logical ids of the stack's resources that exist (status *_COMPLETE), every page."""
+        done: set[str] = set()
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"StackName": name, **({"NextToken": token} if token else {})}
+            page = self.call(f"list resources of {name}", self.cfn.list_stack_resources, **kwargs)
+            done |= {
+                r["LogicalResourceId"]
+                for r in page.get("StackResourceSummaries", [])
+                if r.get("ResourceStatus", "").endswith("_COMPLETE")
+                and not r["ResourceStatus"].startswith("DELETE")
+            }
+            token = page.get("NextToken")
+            if not token:
+                return done
+
     def newest_event(self, name: str) -> str | None:
         """The id of the stack's newest event: the mark before an operation starts."""
         page = self.call(

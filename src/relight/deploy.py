@@ -178,18 +178,23 @@ class _Run:
         resolved = resolve_parameters(
             sp, artifact_ids=self.artifact_ids, zone_names=self.zone_names, outputs=self.outputs
         )
+        holding = yield from self._holds_data(sp, existing)
         result.parameters, result.kept_data = pin(
-            resolved, sp.stateful_parameters, existing, sp.key in self.replace_data
-        )
+            resolved, sp.stateful_parameters, existing if holding else None,
+            sp.key in self.replace_data,
+        )  # fmt: skip
         for kept in result.kept_data:
             s.on_event(sp.name, "DATA_KEPT", f"{kept.parameter}: keeps {kept.kept}")
         if existing and action == "retry":
             s.on_event(sp.name, existing["StackStatus"], why)
-            yield from self._retry(sp, result)
+            yield from self._retry(sp, existing, result)
         elif existing:
             yield from self._update(sp, existing, result)
         else:
             yield from self._create(sp, result)
+
+    def _holds_data(self, sp: StackPlan, existing: dict[str, Any] | None) -> Task[bool]:
+        return (yield from self.stacks.patiently(lambda: holds_data(self.stacks, sp, existing)))
 
     def _create(self, sp: StackPlan, result: StackResult) -> Task[None]:
         s = self.stacks
@@ -214,10 +219,17 @@ class _Run:
         final = yield from s.watch(sp.name, started, None)
         self._finish(sp, result, final, None, "CREATE_COMPLETE")
 
-    def _retry(self, sp: StackPlan, result: StackResult) -> Task[None]:
-        """CloudFormation's retry from the point of failure: an update of the failed stack with
-        rollback disabled; what it made stays, what failed is made again."""
+    def _retry(self, sp: StackPlan, existing: dict[str, Any], result: StackResult) -> Task[None]:
+        """CloudFormation's retry from the point of failure, with rollback disabled: what the
+        stack made stays, what failed is made again. What changed since (a template, a
+        parameter) goes through a change set first, so the data-loss refusal holds for a
+        retry too; with nothing changed it is AWS's plain retry (UpdateStack)."""
         s = self.stacks
+        made = yield from self._change_set(sp, existing, result)
+        result.action = "retried"
+        if made is not None:
+            yield from self._execute(sp, made, result, "retrying with the change(s)")
+            return
         mark = yield from s.patiently(lambda: s.newest_event(sp.name))
         started = s.clock()
         yield from s.send(
@@ -229,12 +241,22 @@ class _Run:
             Capabilities=CAPABILITIES,
             DisableRollback=True,
         )
-        result.action = "retried"
         s.on_event(sp.name, "UPDATE_IN_PROGRESS", "retrying from the point of failure")
         final = yield from s.watch(sp.name, started, mark)
         self._finish(sp, result, final, mark, "UPDATE_COMPLETE")
 
     def _update(self, sp: StackPlan, existing: dict[str, Any], result: StackResult) -> Task[None]:
+        made = yield from self._change_set(sp, existing, result)
+        if made is None:
+            return self._unchanged(result, existing)
+        result.action = "updated"
+        yield from self._execute(sp, made, result, f"{len(result.changes)} change(s)")
+
+    def _change_set(
+        self, sp: StackPlan, existing: dict[str, Any], result: StackResult
+    ) -> Task[str | None]:
+        """Create and read the change set that brings the stack to the plan; its id, or None
+        when it would change nothing. Refused (and deleted) when it would lose data."""
         s = self.stacks
         try:
             made = yield from s.send(
@@ -253,13 +275,13 @@ class _Run:
         except AwsError as exc:
             if not no_changes(exc.message):
                 raise
-            return self._unchanged(result, existing)
+            return None
         described = yield from s.change_set(made["Id"])
         if described["Status"] == "FAILED":
             s.discard_change_set(made["Id"])
             reason = described.get("StatusReason", "")
             if no_changes(reason):
-                return self._unchanged(result, existing)
+                return None
             raise DeployError(f"stack {sp.name}: the change set failed: {reason}")
         result.changes = describe_changes(described["Changes"])
         losses = data_losses(described["Changes"], sp.stateful_resources)
@@ -271,16 +293,21 @@ class _Run:
                 hint=f"if that is meant, rerun with --replace-data {sp.key} (the database "
                 "leaves a final snapshot; a volume does not)",
             )
+        return str(made["Id"])
+
+    def _execute(
+        self, sp: StackPlan, change_set: str, result: StackResult, note: str
+    ) -> Task[None]:
+        s = self.stacks
         mark = yield from s.patiently(lambda: s.newest_event(sp.name))
         started = s.clock()
         yield from s.send(
             f"execute change set for {sp.name}",
             s.cfn.execute_change_set,
-            ChangeSetName=made["Id"],
+            ChangeSetName=change_set,
             DisableRollback=True,
         )
-        result.action = "updated"
-        s.on_event(sp.name, "UPDATE_IN_PROGRESS", f"{len(result.changes)} change(s)")
+        s.on_event(sp.name, "UPDATE_IN_PROGRESS", note)
         final = yield from s.watch(sp.name, started, mark)
         self._finish(sp, result, final, mark, "UPDATE_COMPLETE")
 
@@ -308,6 +335,17 @@ class _Run:
         result.reason, done = self.stacks.failure(sp.name, mark)
         if result.status in RETRYABLE:
             result.kept_resources = done
+
+
+def holds_data(stacks: Stacks, sp: StackPlan, existing: Mapping[str, Any] | None) -> bool:
+    """Whether the existing stack holds restored data to keep (deploy and plan). A stack a
+    failed run left may not: when none of its data holders was made (the restore itself
+    failed), its snapshot is not kept, so a retry can use a newer, good one."""
+    if existing is None or not sp.stateful_parameters:
+        return False
+    if existing["StackStatus"] not in RETRYABLE:
+        return True
+    return bool(stacks.completed_resources(sp.name) & set(sp.stateful_resources))
 
 
 def parameter_list(parameters: Mapping[str, str]) -> list[dict[str, str]]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relight.cloudformation import Stacks, classify, no_changes, outputs_of
-from relight.deploy import change_set_request, describe_changes
+from relight.deploy import change_set_request, describe_changes, holds_data
 from relight.discovery import Discovery
 from relight.environment import ArtifactRef, OutputRef, ZonesRef
 from relight.errors import AwsError
@@ -97,10 +97,10 @@ def preview(
         rows.append(row)
         if stack is None or action not in ("update", "retry"):
             continue
-        _keep_data(row, sp, stack, key in replace_data)
-        if action == "retry":
-            continue
-        outputs[key] = outputs_of(stack)
+        if holds_data(stacks, sp, stack):
+            _keep_data(row, sp, stack, key in replace_data)
+        if action == "update":  # a failed stack's outputs are not there yet
+            outputs[key] = outputs_of(stack)
         unknown = sorted({p.from_stack for p in row.parameters if p.value is None and p.from_stack})
         if unknown:
             row.action = "update?"
@@ -131,7 +131,8 @@ def _compare(
         zone_names=discovery.zone_names(),
         outputs=outputs,
     )
-    parameters, _ = pin(resolved, sp.stateful_parameters, current, replace)
+    holding = current if holds_data(stacks, sp, current) else None
+    parameters, _ = pin(resolved, sp.stateful_parameters, holding, replace)
     request = change_set_request(
         stacks, plan, sp, current, parameters, name=f"relight-plan-{token}", run_id="plan"
     )
@@ -142,7 +143,7 @@ def _compare(
     except AwsError as exc:
         if not no_changes(exc.message):
             raise
-        row.action = "no change"
+        _nothing_to_change(row)
         return
     try:
         described = stacks.run(stacks.change_set(made["Id"]))
@@ -150,11 +151,14 @@ def _compare(
         stacks.discard_change_set(made["Id"])
     if described["Status"] == "FAILED":
         reason = described.get("StatusReason", "")
-        row.action = "no change" if no_changes(reason) else "blocked"
-        row.note = "" if no_changes(reason) else f"the change set failed: {reason}"
+        if no_changes(reason):
+            return _nothing_to_change(row)
+        row.action, row.note = "blocked", f"the change set failed: {reason}"
         return
     row.changes = describe_changes(described["Changes"])
-    row.note = f"{len(row.changes)} resource change(s)"
+    row.note = (row.note + "; " if row.action == "retry" else "") + (
+        f"{len(row.changes)} resource change(s)"
+    )
     row.data_losses = data_losses(described["Changes"], sp.stateful_resources)
     if row.data_losses:
         row.action = "REPLACES DATA" if replace else "refused: would lose data"
@@ -163,6 +167,14 @@ def _compare(
             if replace
             else f": deploy refuses it; --replace-data {sp.key} allows it"
         )
+
+
+def _nothing_to_change(row: PlannedStack) -> None:
+    """An update that would change nothing is none; a failed stack is still retried as it is."""
+    if row.action == "retry":
+        row.note += "; nothing changed since: retried as it is"
+    else:
+        row.action = "no change"
 
 
 def _keep_data(row: PlannedStack, sp: StackPlan, stack: dict[str, Any], replace: bool) -> None:
