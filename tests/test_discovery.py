@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 import pytest
@@ -454,12 +455,26 @@ def test_a_recovery_point_is_owned_by_its_vault_and_restored_by_its_resource_id(
         {"RecoveryPoints": _recovery_points(resource, arns, resource_type)},
         {"BackupVaultName": "dr", "MaxResults": 100},
     )
+    root = {"RootDeviceName": "/dev/sda1", "BlockDeviceMappings": [_ebs("/dev/sda1", 30)]}
+    if expected.startswith("ami-"):  # an instance's recovery point is an AMI: its root is read
+        aws.stub("ec2", "us-west-2").add_response(
+            "describe_images",
+            {"Images": [{"ImageId": expected, **root}]},
+            {"ImageIds": [expected]},
+        )
     _zones_answer(aws)
     found = discover(aws, env, "us-west-2", account_id=ACCOUNT, now=lambda: NOW)  # type: ignore[arg-type]
     assert found.missing == {}
     point = found.artifacts["point"]
     assert (point.id, point.arn, point.candidates) == (expected, arns[-1], len(arns))
     assert point.source_region == "us-east-1"
+    if expected.startswith("ami-"):
+        assert found.artifact_ids()["point.root_device"] == "/dev/sda1"
+        assert found.artifact_ids()["point.root_size_gb"] == "30"
+
+
+def _ebs(device: str, size: int) -> dict[str, Any]:
+    return {"DeviceName": device, "Ebs": {"SnapshotId": "snap-0root", "VolumeSize": size}}
 
 
 def test_a_recovery_point_in_another_accounts_vault_needs_that_owner() -> None:

@@ -44,6 +44,9 @@ DNS = """\
 """
 
 
+ROOT = {"root_device": "/dev/xvda", "root_size_gb": "8"}
+
+
 @pytest.fixture
 def aws() -> Iterator[Aws]:
     with mock_aws():
@@ -58,7 +61,9 @@ def _plan(write_env, key: str = "alias/shop") -> Plan:  # type: ignore[no-untype
 def _discovery(age: timedelta = timedelta(hours=1), missing: bool = False) -> Discovery:
     now = datetime.now(UTC)
     made = now - age
-    artifacts = {"web_ami": Artifact("web_ami", "ami", "ami-0123", "us-west-2", made, 1)}
+    artifacts = {
+        "web_ami": Artifact("web_ami", "ami", "ami-0123", "us-west-2", made, 1, attributes=ROOT)
+    }
     if not missing:
         artifacts["web_data"] = Artifact("web_data", "ebs_snapshot", "snap-1", "us-west-2", made, 1)
     return Discovery(
@@ -70,6 +75,27 @@ def _discovery(age: timedelta = timedelta(hours=1), missing: bool = False) -> Di
         else {},
         zones=(Zone("us-west-2b", "usw2-az1"), Zone("us-west-2a", "usw2-az2")),
     )
+
+
+def test_an_ami_that_reports_no_root_volume_is_a_problem_before_anything_changes(  # type: ignore[no-untyped-def]
+    aws: Aws, write_env
+) -> None:
+    _ready_world()
+    found = _discovery()
+    ami = found.artifacts["web_ami"]
+    found.artifacts["web_ami"] = Artifact(
+        "web_ami", "ami", ami.id, ami.region, ami.created, 1, attributes={}
+    )
+    with pytest.raises(PreflightError) as caught:
+        run_preflight(_plan(write_env), aws, found, _stacks(), accept_stale=False)
+    assert caught.value.problems[:2] == [
+        "stacks.web.params.RootDeviceName: takes web_ami.root_device, which ami-0123 does not "
+        "report (the AMI's root device name, e.g. /dev/xvda or /dev/sda1): an AMI with an EBS "
+        "root device reports it; an instance-store AMI cannot be launched this way",
+        "stacks.web.params.RootVolumeSize: takes web_ami.root_size_gb, which ami-0123 does not "
+        "report (the size of the AMI's root volume snapshot, in GiB): an AMI with an EBS root "
+        "device reports it; an instance-store AMI cannot be launched this way",
+    ]
 
 
 def _ready_world() -> None:
@@ -260,6 +286,7 @@ class _UnreachableIam:
 def _asg_plan(write_env, key: str | None = "alias/shop", stand_in: bool = False) -> Plan:  # type: ignore[no-untyped-def]
     given = f"      KmsKeyId: {key}\n" if key else ""
     text = MINIMAL.replace("mode: instances\n", f"mode: asg\n{given}")
+    text = text.replace("stand_in: true\n", "stand_in: true\nkms_keys: {us-west-2: alias/shop}\n")
     loaded = load_environment(str(write_env(text)), "us-west-2")
     return build_plan(loaded, "us-west-2", stand_in=stand_in)
 
@@ -314,20 +341,30 @@ def test_a_customer_key_the_autoscaling_role_may_not_use_is_named_with_its_stack
             _stacks(),
             accept_stale=False,
         )
-    fix = (
+    cannot = (
         ", so the Auto Scaling group's instances would not launch (Client.InternalError: Client "
-        "error on launch); run relight replicate --env shop --from us-east-1 --to us-west-2, "
-        "which creates the grant, or add the role to the key policy"
+        "error on launch); "
+    )
+    # The region's kms_keys key is replicate's to grant; any other key is the operator's.
+    by_replicate = (
+        "run relight replicate --env shop --from us-east-1 --to us-west-2, which creates the "
+        "grant, or add the role to the key policy"
+    )
+    by_hand = (
+        f"add the role to the key policy, or grant it: aws kms create-grant --region us-west-2 "
+        f"--key-id {DATA_KEY} --grantee-principal {ROLE} --operations Encrypt Decrypt "
+        "ReEncryptFrom ReEncryptTo GenerateDataKey GenerateDataKeyWithoutPlaintext DescribeKey "
+        "CreateGrant"
     )
     missing = "kms:CreateGrant, kms:Decrypt, kms:DescribeKey, " + (
         "kms:GenerateDataKeyWithoutPlaintext, kms:ReEncryptFrom, kms:ReEncryptTo"
     )
     assert caught.value.problems == [
         f"stacks.web.params.KmsKeyId: neither the key policy of alias/shop nor a grant lets "
-        f"{ROLE} use it (missing: {missing}){fix}",
+        f"{ROLE} use it (missing: {missing}){cannot}{by_replicate}",
         f"stacks.web.params.DataSnapshotId (artifacts.web_data: snap-1 is encrypted with it): "
         f"neither the key policy of {DATA_KEY} nor a grant lets {ROLE} use it "
-        f"(missing: {missing}){fix}",
+        f"(missing: {missing}){cannot}{by_hand}",
     ]
     kms.assert_no_pending_responses()
 

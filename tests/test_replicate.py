@@ -745,6 +745,12 @@ def test_what_aws_cannot_share_is_refused_before_anything_is_shared_or_copied(
             '{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::'
             + RECOVERY
             + ':role/ops"},"Action":"kms:*","Resource":"*"}]}',
+            [],  # a principal of the recovery account may be named instead of its root
+        ),
+        (
+            '{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::'
+            + "999988887777"
+            + ':role/ops"},"Action":"kms:*","Resource":"*"}]}',
             ["kms:Decrypt", "kms:CreateGrant", "kms:DescribeKey"],
         ),
         (

@@ -31,7 +31,10 @@ def test_a_failed_failover_says_what_it_kept_and_the_exact_command_that_continue
     cfn, clock = _fake({"shop-web": "fail-once"})
     plan = _plan(write_env)
     outcome = deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
-    command = _continue_command("stacks/shop.yaml", "us-west-2", None, False, "dr", None)
+    command = _continue_command(
+        "failover",
+        {"--env": "stacks/shop.yaml", "--region": "us-west-2", "--aws": True, "--profile": "dr"},
+    )
     text = _printed(_result(write_env, outcome, plan, _inputs()), command)
     assert "shop-web: Instance1: The image id '[ami-0bad]' does not exist" in text
     assert "kept (made before the failure; CloudFormation keeps them): Database" in text
@@ -59,10 +62,33 @@ def test_a_kept_snapshot_is_said_with_the_flag_that_replaces_it(write_env) -> No
     assert "continue with" not in text, "nothing failed: nothing to continue"
 
 
-def test_a_test_copy_continues_with_launch_and_its_name() -> None:
-    assert _continue_command("shop", "eu-west-1", "qa", None, None, None) == (
-        "relight launch --env shop --region eu-west-1 --as qa"
+def test_the_continue_command_repeats_every_option_the_run_was_given() -> None:
+    options = {
+        "--env": "shop",
+        "--region": "eu-west-1",
+        "--as": None,
+        "--yes": True,
+        "--stand-in": False,
+        "--accept-stale": True,
+        "--replace-data": ["database", "web"],
+        "--stack-timeout": 5400.0,
+        "--verify-timeout": None,
+    }
+    assert _continue_command("failover", options) == (
+        "relight failover --env shop --region eu-west-1 --yes --accept-stale "
+        "--replace-data database --replace-data web --stack-timeout 5400"
     )
+    assert _continue_command("launch", {"--env": "my shop.yaml", "--as": "qa"}) == (
+        "relight launch --env 'my shop.yaml' --as qa"
+    )
+
+
+def test_the_cli_defaults_agree_with_the_engines() -> None:
+    from relight import cli
+    from relight.scheduler import DEFAULT_CONCURRENCY
+    from relight.verify import DEADLINE_SECONDS
+
+    assert (cli.DEFAULT_VERIFY, cli.DEFAULT_CONCURRENCY) == (DEADLINE_SECONDS, DEFAULT_CONCURRENCY)
 
 
 def test_teardown_names_the_final_snapshot_a_deleted_database_left() -> None:

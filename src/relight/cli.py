@@ -200,6 +200,8 @@ AcceptStaleOpt = Annotated[
     bool, typer.Option(help="Go ahead even with artifacts older than the RPO (marked).")
 ]
 StackTimeoutOpt = Annotated[float | None, typer.Option(help="Seconds to wait for one stack.")]
+DEFAULT_VERIFY = 900.0  # relight.verify.DEADLINE_SECONDS, without importing the engine
+DEFAULT_CONCURRENCY = 8  # relight.scheduler.DEFAULT_CONCURRENCY, likewise
 VerifyTimeoutOpt = Annotated[
     float,
     typer.Option(
@@ -486,8 +488,8 @@ def failover(
     accept_stale: AcceptStaleOpt = False,
     replace_data: ReplaceDataOpt = None,
     stack_timeout: StackTimeoutOpt = None,
-    verify_timeout: VerifyTimeoutOpt = 900.0,
-    concurrency: ConcurrencyOpt = 8,
+    verify_timeout: VerifyTimeoutOpt = DEFAULT_VERIFY,
+    concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
     json_out: JsonOpt = False,
     stand_in: StandInOpt = None,
     profile: ProfileOpt = None,
@@ -512,8 +514,8 @@ def launch(
     accept_stale: AcceptStaleOpt = False,
     replace_data: ReplaceDataOpt = None,
     stack_timeout: StackTimeoutOpt = None,
-    verify_timeout: VerifyTimeoutOpt = 900.0,
-    concurrency: ConcurrencyOpt = 8,
+    verify_timeout: VerifyTimeoutOpt = DEFAULT_VERIFY,
+    concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
     json_out: JsonOpt = False,
     stand_in: StandInOpt = None,
     profile: ProfileOpt = None,
@@ -553,7 +555,24 @@ def _deploy_command(
     built = _build_plan(loaded, region, local, as_name)
     replacing = check_replace_data(built, replace_data)
     lint_plan(built)
-    continue_with = _continue_command(env, region, as_name, stand_in, profile, role_arn)
+    continue_with = _continue_command(
+        "launch" if as_name else "failover",
+        {
+            "--env": env,
+            "--region": region,
+            "--as": as_name,
+            "--yes": yes and not as_name,  # launch never asks
+            "--stand-in": stand_in is True,
+            "--aws": stand_in is False,
+            "--profile": profile,
+            "--role-arn": role_arn,
+            "--accept-stale": accept_stale,
+            "--replace-data": replace_data,
+            "--stack-timeout": stack_timeout,
+            "--verify-timeout": verify_timeout if verify_timeout != DEFAULT_VERIFY else None,
+            "--concurrency": concurrency if concurrency != DEFAULT_CONCURRENCY else None,
+        },
+    )
     conn = _connect(loaded, region, local, profile, role_arn)
     title = f"{built.purpose} of {built.env_name} into {region}"
 
@@ -586,25 +605,21 @@ def _deploy_command(
         raise typer.Exit(1)
 
 
-def _continue_command(
-    env: str,
-    region: str,
-    as_name: str | None,
-    stand_in: bool | None,
-    profile: str | None,
-    role_arn: str | None,
-) -> str:
-    """The exact command that continues this failover (or launch) after a failure."""
+def _continue_command(command: str, options: dict[str, Any]) -> str:
+    """The exact command that continues this failover (or launch) after a failure: the same
+    command with the same options (True: a flag; a list: the option once per value; None,
+    False or an empty list: left out)."""
     import shlex
 
-    words = ["relight", "launch" if as_name else "failover", "--env", env, "--region", region]
-    if as_name:
-        words += ["--as", as_name]
-    if stand_in is not None:
-        words.append("--stand-in" if stand_in else "--aws")
-    for flag, value in (("--profile", profile), ("--role-arn", role_arn)):
-        if value:
-            words += [flag, value]
+    words = ["relight", command]
+    for flag, value in options.items():
+        if value is True:
+            words.append(flag)
+        elif isinstance(value, list):
+            for item in value:
+                words += [flag, str(item)]
+        elif value not in (None, False):
+            words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
     return shlex.join(words)
 
 
@@ -626,8 +641,8 @@ def drill(
         ),
     ] = False,
     stack_timeout: StackTimeoutOpt = None,
-    verify_timeout: VerifyTimeoutOpt = 900.0,
-    concurrency: ConcurrencyOpt = 8,
+    verify_timeout: VerifyTimeoutOpt = DEFAULT_VERIFY,
+    concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
     reports: ReportsOpt = Path("reports"),
     json_out: JsonOpt = False,
     stand_in: StandInOpt = None,
@@ -821,7 +836,7 @@ def teardown(
             "is kept).",
         ),
     ] = False,
-    concurrency: ConcurrencyOpt = 8,
+    concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
     json_out: JsonOpt = False,
     stand_in: StandInOpt = None,
     profile: ProfileOpt = None,

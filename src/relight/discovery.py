@@ -29,7 +29,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -634,6 +634,7 @@ def discover(
     """Find every artifact of `env` in `region` and choose its zones; misses are returned."""
     lister = Lister(aws, region)
     found, missing = find_artifacts(lister, env.artifacts, account_id)
+    found, image_calls = _backed_up_images(aws, region, found)
     at = now()
     home = Lister(aws, env.home_region)
     notes = _elsewhere(home, env, region, missing, account_id, at) if missing else {}
@@ -649,8 +650,36 @@ def discover(
         },
         zones=zones,
         zone_problems=tuple(zone_problems),
-        calls=lister.calls + home.calls + zone_calls,
+        calls=lister.calls + home.calls + zone_calls + image_calls,
     )
+
+
+def _backed_up_images(
+    aws: Aws, region: str, found: dict[str, Artifact]
+) -> tuple[dict[str, Artifact], int]:
+    """AWS Backup recovery points of EC2 instances are AMIs: read their root device as an
+    AMI lookup's listing does (one DescribeImages call for all of them)."""
+    images = {
+        name: art
+        for name, art in found.items()
+        if art.kind == "backup_recovery_point" and art.id.startswith("ami-")
+    }
+    if not images:
+        return found, 0
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    ids = sorted({art.id for art in images.values()})
+    try:
+        described = aws.client("ec2", region).describe_images(ImageIds=ids)["Images"]
+    except (ClientError, BotoCoreError) as exc:
+        raise AwsError(
+            f"cannot describe the backed-up AMIs {', '.join(ids)} in {region}: {exc}"
+        ) from exc
+    roots = {image["ImageId"]: root_volume(image) for image in described}
+    return {
+        name: replace(art, attributes=roots.get(art.id, {})) if name in images else art
+        for name, art in found.items()
+    }, 1
 
 
 def stale(discovery: Discovery, rpo_seconds: int) -> list[Artifact]:

@@ -111,8 +111,11 @@ def role_principal(role_arn: str) -> Callable[[str], bool]:
 
 
 def account_principal(account: str) -> Callable[[str], bool]:
-    """A key-policy principal that names the account: its id or its root ARN (any partition)."""
-    root = re.compile(rf"arn:aws[a-z-]*:iam::{account}:root")
+    """A key-policy principal in the account: its id, its root ARN, or one of its roles or
+    users (any partition). Naming the role that copies is as good as naming the account."""
+    root = re.compile(
+        rf"arn:aws[a-z-]*:(iam|sts)::{account}:(root|role/.+|user/.+|assumed-role/.+)"
+    )
     return lambda value: value == account or bool(root.fullmatch(value))
 
 

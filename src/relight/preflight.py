@@ -23,7 +23,7 @@ from typing import Any
 
 from relight.cloudformation import Stacks, owned_by
 from relight.discovery import Artifact, Discovery, human_age, stale
-from relight.environment import ArtifactRef
+from relight.environment import ARTIFACT_ATTRIBUTES, ArtifactRef
 from relight.errors import AwsError, PreflightError
 from relight.grants import ROLE_NAME, arn_parts, autoscaling_role_arn, key_allows_autoscaling
 from relight.render import Plan
@@ -118,6 +118,25 @@ class _KeyBook:
         return answer
 
 
+def _artifact_attributes(plan: Plan, discovery: Discovery) -> list[str]:
+    """Every `{artifact: NAME.ATTRIBUTE}` a stack takes (an AMI's root device, say) is known:
+    the artifact chosen reports it."""
+    known = discovery.artifact_ids()
+    problems = []
+    for key, sp in plan.stacks.items():
+        for name, value in sp.parameters.items():
+            found = discovery.artifacts.get(getattr(value, "artifact", ""))
+            if not isinstance(value, ArtifactRef) or not value.attribute or found is None:
+                continue
+            if value.key not in known:
+                problems.append(
+                    f"stacks.{key}.params.{name}: takes {value.key}, which {found.id} does not "
+                    f"report ({ARTIFACT_ATTRIBUTES[value.attribute]}): an AMI with an EBS root "
+                    "device reports it; an instance-store AMI cannot be launched this way"
+                )
+    return problems
+
+
 def _kms_keys(plan: Plan, book: _KeyBook, discovery: Discovery) -> list[str]:
     from botocore.exceptions import ClientError
 
@@ -164,6 +183,8 @@ def _launch_keys(plan: Plan, discovery: Discovery, stacks: list[str]) -> dict[st
             wanted.setdefault(given, []).append(f"stacks.{key}.params.KmsKeyId")
         for name, value in sorted(params.items()):
             if not isinstance(value, ArtifactRef) or value.artifact not in discovery.artifacts:
+                continue
+            if value.attribute:  # RootDeviceName and the like: the AMI is counted by its id
                 continue
             art = discovery.artifacts[value.artifact]
             if art.kind in ("ami", "ebs_snapshot") and art.encrypted and art.kms_key:
@@ -240,13 +261,34 @@ def _autoscaling_access(
             notes.append(f"{wanted[key_id][0]}: {exc.message}; {exc.hint}")
             continue
         if not allowed:
+            fix = _grant_fix(book, plan, meta, role, replicate)
             problems += [
                 f"{where}: {why}, so the Auto Scaling group's instances would not launch "
-                f"(Client.InternalError: Client error on launch); run {replicate}, which "
-                "creates the grant, or add the role to the key policy"
+                f"(Client.InternalError: Client error on launch); {fix}"
                 for where in wanted[key_id]
             ]
     return problems, notes
+
+
+def _grant_fix(book: Any, plan: Plan, meta: dict[str, Any], role: str, replicate: str) -> str:
+    """What lets the role in: replicate makes the grant on the key of `kms_keys` for the
+    region; on any other key the operator makes it (or adds the role to the key policy)."""
+    from botocore.exceptions import ClientError
+
+    from relight.grants import GRANT_OPERATIONS
+
+    configured = plan.loaded.env.kms_keys.get(plan.region)
+    try:
+        ours = bool(configured) and book.describe(configured).get("Arn") == meta.get("Arn")
+    except ClientError:
+        ours = False
+    if ours:
+        return f"run {replicate}, which creates the grant, or add the role to the key policy"
+    return (
+        f"add the role to the key policy, or grant it: aws kms create-grant --region "
+        f"{plan.region} --key-id {meta.get('Arn')} --grantee-principal {role} --operations "
+        + " ".join(GRANT_OPERATIONS)
+    )
 
 
 def _role_missing(
@@ -372,6 +414,7 @@ def run_preflight(
     service-linked role when IAM cannot be asked for it.
     """
     problems, old = _artifacts(plan, discovery, accept_stale)
+    problems += _artifact_attributes(plan, discovery)
     problems += list(discovery.zone_problems)
     book = _KeyBook(aws.client("kms", plan.region))
     problems += _kms_keys(plan, book, discovery)

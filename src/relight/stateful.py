@@ -12,6 +12,11 @@ CloudFormation replaces a database whose `DBSnapshotIdentifier` changes (or a vo
   operator named the stack in `--replace-data`;
 - `data_losses` reads a change set and names every change that would replace or delete a
   stateful resource; deploy refuses it (and plan shows it) unless the stack is named.
+
+An Auto Scaling group's instances are not data holders here: the group replaces them by
+design (a rolling update to a newer AMI, an unhealthy instance), each launching with its own
+copy of the data snapshot, and the old volumes are kept (DeleteOnTermination false). State
+that must outlive an instance belongs in a database or on fixed instances.
 """
 
 from __future__ import annotations
