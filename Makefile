@@ -103,8 +103,9 @@ clean: ## Remove the virtualenv, caches and rendered output (not reports/)
 	-$(BIN)/relight local stop 2>/dev/null
 	rm -rf $(VENV) $(SCAN_VENV) out .pytest_cache .mypy_cache .ruff_cache
 
-bench: setup ## Print the measured figures (start-up, rendering, cfn-lint, scheduler, stand-in deploy)
+bench: setup ## Print the measured figures (start-up, rendering, cfn-lint, scheduler, stand-in deploy, dead endpoints)
 	$(BIN)/python bench/cli_startup.py
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/scheduler.py
 	$(BIN)/python bench/standin_graph.py
+	$(BIN)/python bench/dead_endpoint.py

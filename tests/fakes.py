@@ -398,12 +398,15 @@ class StubbedAws:
 
         self.clients: dict[tuple[str, str], Any] = {}
         self.stubs: dict[tuple[str, str], Any] = {}
+        self.bounded: set[tuple[str, str]] = set()
         self.target = AwsTarget()
 
-    def client(self, service: str, region: str) -> Any:
+    def client(self, service: str, region: str, bounded: bool = False) -> Any:
         import boto3
         from botocore.stub import Stubber
 
+        if bounded:  # one stub serves both; which calls were bounded is recorded
+            self.bounded.add((service, region))
         key = (service, region)
         if key not in self.clients:
             self.clients[key] = boto3.client(service, region)

@@ -272,7 +272,7 @@ class _Mixed:
     def __init__(self, moto: Aws, **clients: Any) -> None:
         self.moto, self.clients = moto, clients
 
-    def client(self, service: str, region: str) -> Any:
+    def client(self, service: str, region: str, bounded: bool = False) -> Any:
         return self.clients.get(service) or self.moto.client(service, region)
 
 

@@ -289,7 +289,7 @@ class FakeAws:
     def __init__(self, **clients: Any) -> None:
         self.clients = clients
 
-    def client(self, service: str, region: str) -> Any:
+    def client(self, service: str, region: str, bounded: bool = False) -> Any:
         return self.clients[service]
 
 

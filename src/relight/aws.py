@@ -32,6 +32,12 @@ class AwsTarget:
     endpoint_url: str | None = None
     stand_in: bool = False
     max_attempts: int = 10  # botocore standard retry mode: backoff against throttling
+    # The region whose STS endpoint assumes `role_arn`: the region relight acts in, so the
+    # assumption needs nothing from any other region (never the global sts.amazonaws.com).
+    sts_region: str | None = None
+    # A bounded client (a hint from the home region, a global control plane's read) makes one
+    # attempt and waits at most this long to connect and as long again for the answer.
+    bounded_seconds: float = 3.0
 
     def describe(self) -> str:
         if self.stand_in:
@@ -62,7 +68,7 @@ class Aws:
         self.target = target
         self._lock = threading.Lock()
         self._session: boto3.session.Session | None = None
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients: dict[tuple[str, str, bool], Any] = {}
 
     def _base_session(self) -> boto3.session.Session:
         import boto3.session
@@ -86,26 +92,44 @@ class Aws:
             if self._session is None:
                 base = self._base_session()
                 self._session = (
-                    assume_role_session(base, self.target.role_arn, self.target.endpoint_url)
+                    assume_role_session(
+                        base,
+                        self.target.role_arn,
+                        self.target.endpoint_url,
+                        self.target.sts_region,
+                    )
                     if self.target.role_arn
                     else base
                 )
             return self._session
 
-    def client(self, service: str, region: str) -> Any:
-        """A client for `service` in `region`, with standard retries and the target's endpoint."""
+    def client(self, service: str, region: str, *, bounded: bool = False) -> Any:
+        """A client for `service` in `region`, with standard retries and the target's endpoint.
+
+        `bounded`: for a read that is a hint, not a dependency (the home region during an
+        outage, a global control plane homed in another region): one attempt, and
+        `bounded_seconds` to connect and to read, so a dead endpoint costs seconds.
+        """
         from botocore.config import Config
 
-        key = (service, region)
+        key = (service, region, bounded)
         session = self.session()
         with self._lock:
             if key not in self._clients:
-                config = Config(
-                    retries={"mode": "standard", "max_attempts": self.target.max_attempts},
-                    user_agent_extra="relight",
-                    connect_timeout=5 if self.target.stand_in else 30,
-                    read_timeout=60,
-                )
+                if bounded:
+                    config = Config(
+                        retries={"mode": "standard", "total_max_attempts": 1},
+                        user_agent_extra="relight",
+                        connect_timeout=self.target.bounded_seconds,
+                        read_timeout=self.target.bounded_seconds,
+                    )
+                else:
+                    config = Config(
+                        retries={"mode": "standard", "max_attempts": self.target.max_attempts},
+                        user_agent_extra="relight",
+                        connect_timeout=5 if self.target.stand_in else 30,
+                        read_timeout=60,
+                    )
                 make: Any = session.client  # typed per service literal; ours is a str
                 self._clients[key] = make(
                     service,
@@ -121,28 +145,79 @@ class Aws:
 
         try:
             return str(self.client("sts", region).get_caller_identity()["Account"])
-        except (ClientError, BotoCoreError) as exc:
+        except BotoCoreError as exc:
+            if unreachable(exc):
+                raise AwsError(
+                    f"STS in {region} did not answer ({exc}): relight cannot tell which account "
+                    "it acts in, so it does nothing",
+                    hint=f"{region}'s endpoints are unreachable from here: check the network "
+                    "(proxy, VPC endpoint), or act in another recovery region",
+                ) from exc
+            raise AwsError(
+                f"cannot tell which AWS account these credentials belong to: {exc}",
+                hint="check your credentials (aws sts get-caller-identity), profile and role",
+            ) from exc
+        except ClientError as exc:
             raise AwsError(
                 f"cannot tell which AWS account these credentials belong to: {exc}",
                 hint="check your credentials (aws sts get-caller-identity), profile and role",
             ) from exc
 
 
+def unreachable(exc: BaseException) -> bool:
+    """The endpoint did not answer (refused, timed out, connection dropped): not bad input."""
+    from botocore.exceptions import (
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
+
+    return isinstance(
+        exc,
+        EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError | ConnectionClosedError,
+    )
+
+
+def sts_client(base: boto3.session.Session, region: str | None, endpoint_url: str | None) -> Any:
+    """STS in `region`, at its regional endpoint (sts.REGION.amazonaws.com): never the global
+    endpoint or the profile's default region, which may be the region that is down."""
+    make: Any = base.client
+    if region is None:
+        return make("sts", endpoint_url=endpoint_url)
+    return make("sts", region_name=region, endpoint_url=endpoint_url)
+
+
 def assume_role_session(
-    base: boto3.session.Session, role_arn: str, endpoint_url: str | None
+    base: boto3.session.Session,
+    role_arn: str,
+    endpoint_url: str | None,
+    region: str | None = None,
 ) -> boto3.session.Session:
-    """A session whose credentials come from `role_arn` and refresh before they expire."""
+    """A session whose credentials come from `role_arn` (assumed through STS in `region`) and
+    refresh before they expire."""
     import boto3.session
     from botocore.credentials import RefreshableCredentials
     from botocore.exceptions import BotoCoreError, ClientError
     from botocore.session import get_session
 
-    sts = base.client("sts", endpoint_url=endpoint_url)
+    sts = sts_client(base, region, endpoint_url)
 
     def fetch() -> dict[str, str]:
         try:
             creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="relight")["Credentials"]
-        except (ClientError, BotoCoreError) as exc:
+        except BotoCoreError as exc:
+            where = f"STS in {region}" if region else "STS"
+            raise AwsError(
+                f"cannot assume role {role_arn}: {where} did not answer ({exc})"
+                if unreachable(exc)
+                else f"cannot assume role {role_arn}: {exc}",
+                hint="the endpoint is unreachable from here: check the network, or act in "
+                "another recovery region"
+                if unreachable(exc)
+                else "check the credentials relight starts from (profile, environment)",
+            ) from exc
+        except ClientError as exc:
             raise AwsError(
                 f"cannot assume role {role_arn}: {exc}",
                 hint="the role's trust policy must allow your identity to call sts:AssumeRole",

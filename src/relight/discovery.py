@@ -335,17 +335,21 @@ def _tag_keys(lookups: Sequence[ArtifactLookup]) -> list[str] | None:
 class Lister:
     """Lists each artifact kind in a region once, counting API calls (pages included)."""
 
-    def __init__(self, aws: Aws, region: str, *, pending: bool = False) -> None:
+    def __init__(
+        self, aws: Aws, region: str, *, pending: bool = False, bounded: bool = False
+    ) -> None:
         self.aws = aws
         self.region = region
         # Also list copies still in progress (replication must not start them twice).
         self.pending = pending
+        # A hint, not a dependency (the home region during an outage): one bounded attempt.
+        self.bounded = bounded
         self.calls = 0
 
     def _pages(self, service: str, operation: str, key: str, page: int, **kwargs: Any) -> list[Any]:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        client = self.aws.client(service, self.region)
+        client = self.aws.client(service, self.region, bounded=self.bounded)
         items: list[Any] = []
         try:
             pages = client.get_paginator(operation).paginate(
@@ -541,7 +545,12 @@ def _elsewhere(
     try:
         found, _ = find_artifacts(home, lookups, account_id)
     except AwsError:
-        return {name: f"the home region {env.home_region} did not answer" for name in missing}
+        seconds = home.aws.target.bounded_seconds
+        return {
+            name: f"home region {env.home_region} unreachable (one attempt, {seconds:g} s): "
+            "what it holds is not known; going on without it"
+            for name in missing
+        }
     notes = {}
     for name in missing:
         if name in found:
@@ -636,7 +645,7 @@ def discover(
     found, missing = find_artifacts(lister, env.artifacts, account_id)
     found, image_calls = _backed_up_images(aws, region, found)
     at = now()
-    home = Lister(aws, env.home_region)
+    home = Lister(aws, env.home_region, bounded=True)  # a hint: the home region may be down
     notes = _elsewhere(home, env, region, missing, account_id, at) if missing else {}
     zones, zone_problems, zone_calls = choose_zones(aws, region, env.zones, instance_types)
     return Discovery(

@@ -93,7 +93,7 @@ def connect(
     key, expected = "account_id", loaded.env.account_id
     if role and loaded.env.recovery_account_id:
         key, expected = "recovery_account_id", loaded.env.recovery_account_id
-    aws = Aws(AwsTarget(profile=profile, role_arn=role))
+    aws = Aws(AwsTarget(profile=profile, role_arn=role, sts_region=region))
     account = check_account(aws, region, expected, str(loaded.path), key)
     conn = Connection(aws, region, account)
     announce(conn)
@@ -330,7 +330,9 @@ def replicate_environment(
                 f"{loaded.path}: recovery_account_id {recovery} needs role_arn (or --role-arn) "
                 "to copy into it"
             )
-        target = Aws(AwsTarget(profile=conn.aws.target.profile, role_arn=role))
+        target = Aws(
+            AwsTarget(profile=conn.aws.target.profile, role_arn=role, sts_region=conn.region)
+        )
         target_account = check_account(target, conn.region, recovery, str(loaded.path))
     replicator = Replicator(
         loaded,

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from relight.aws import unreachable
 from relight.cloudformation import Stacks, owned_by
 from relight.discovery import Artifact, Discovery, human_age, stale
 from relight.environment import ARTIFACT_ATTRIBUTES, ArtifactRef
@@ -199,7 +200,7 @@ def _autoscaling_role(aws: Any, region: str) -> tuple[str | None, bool, str | No
     """(the role's ARN, whether IAM says it does not exist, a note when IAM could not say)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    iam = aws.client("iam", region)
+    iam = aws.client("iam", region, bounded=True)  # IAM's control plane is in us-east-1
     try:
         role = iam.get_role(RoleName=ROLE_NAME)["Role"]
     except ClientError as exc:
@@ -311,26 +312,50 @@ def _role_missing(
 
 
 def _named_things(
-    plan: Plan, parameter: str, what: str, exists: Callable[[str], bool]
-) -> list[str]:
+    plan: Plan,
+    parameter: str,
+    what: str,
+    exists: Callable[[str], bool],
+    elsewhere: str | None = None,
+) -> tuple[list[str], list[str]]:
     """Problems for literal `parameter` values naming a `what` that does not exist (each value
-    asked about once; a refused question is a problem too, never a pass)."""
+    asked about once; a refused question is a problem too, never a pass), and notes.
+
+    `elsewhere` names where the service's control plane lives when that is not the target
+    region (Route 53: us-east-1): a question it leaves unanswered is then a note, because
+    a failover must not depend on it. In the target region it is a failure (exit 1).
+    """
     from botocore.exceptions import BotoCoreError, ClientError
 
     answers: dict[str, str | None] = {}  # value → problem, or None when it exists
-    problems = []
+    problems, notes = [], []
     for key, value in sorted(_literal_parameters(plan, parameter).items()):
         if value not in answers:
             try:
                 answers[value] = None if exists(value) else f"no {what} {value}"
-            except (ClientError, BotoCoreError) as exc:
+            except BotoCoreError as exc:
+                if not unreachable(exc):
+                    answers[value] = f"cannot check {what} {value} ({exc})"
+                elif elsewhere:
+                    answers[value] = None
+                    notes.append(
+                        f"stacks.{key}.params.{parameter}: {what} {value} not checked: "
+                        f"{elsewhere} did not answer ({type(exc).__name__})"
+                    )
+                else:
+                    raise AwsError(
+                        f"{plan.region} did not answer while checking {what} {value} ({exc})",
+                        hint="the region's endpoints are unreachable from here: check the "
+                        "network, or fail over to another recovery region",
+                    ) from exc
+            except ClientError as exc:
                 answers[value] = f"cannot check {what} {value} ({exc})"
         if answers[value]:
             problems.append(f"stacks.{key}.params.{parameter}: {answers[value]}")
-    return problems
+    return problems, notes
 
 
-def _key_pairs(plan: Plan, aws: Any) -> list[str]:
+def _key_pairs(plan: Plan, aws: Any) -> tuple[list[str], list[str]]:
     ec2 = aws.client("ec2", plan.region)
 
     def exists(name: str) -> bool:
@@ -340,15 +365,21 @@ def _key_pairs(plan: Plan, aws: Any) -> list[str]:
     return _named_things(plan, "KeyName", "key pair", exists)
 
 
-def _hosted_zones(plan: Plan, aws: Any) -> list[str]:
-    route53 = aws.client("route53", plan.region)
+def _hosted_zones(plan: Plan, aws: Any) -> tuple[list[str], list[str]]:
+    route53 = aws.client("route53", plan.region, bounded=True)  # control plane: us-east-1
 
     def exists(zone: str) -> bool:
         wanted = zone.rstrip(".") + "."  # Route 53 names zones with the trailing dot
         found = route53.list_hosted_zones_by_name(DNSName=wanted, MaxItems="1")["HostedZones"]
         return bool(found) and found[0]["Name"] == wanted
 
-    return _named_things(plan, "HostedZoneName", "hosted zone", exists)
+    return _named_things(
+        plan,
+        "HostedZoneName",
+        "hosted zone",
+        exists,
+        "Route 53 (its control plane is in us-east-1)",
+    )
 
 
 def _stack_names(plan: Plan, existing: list[dict[str, Any]]) -> list[str]:
@@ -418,15 +449,16 @@ def run_preflight(
     problems += list(discovery.zone_problems)
     book = _KeyBook(aws.client("kms", plan.region))
     problems += _kms_keys(plan, book, discovery)
-    access_problems, access_notes = _autoscaling_access(plan, aws, discovery, book, account_id)
+    access_problems, notes = _autoscaling_access(plan, aws, discovery, book, account_id)
     problems += access_problems
-    problems += _key_pairs(plan, aws)
-    problems += _hosted_zones(plan, aws)
+    for found, said in (_key_pairs(plan, aws), _hosted_zones(plan, aws)):
+        problems += found
+        notes += said
     existing = stacks.list_stacks()
     problems += _stack_names(plan, existing)
-    quota_problems, notes = _quotas(plan, aws, existing)
+    quota_problems, quota_notes = _quotas(plan, aws, existing)
     problems += quota_problems
-    notes = access_notes + notes
+    notes += quota_notes
     if problems:
         hints = []
         if old and not accept_stale:

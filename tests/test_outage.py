@@ -1,0 +1,164 @@
+"""The day the home region is gone: what runs during an outage needs nothing from it.
+
+Dead endpoints here are real sockets on 127.0.0.1: a port nobody listens on (refused at
+once) and a server that accepts connections and never answers (a black hole). The tests
+count the connections an endpoint received, never the seconds a call took: the seconds are
+measured by bench/dead_endpoint.py.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+from moto import mock_aws
+
+from conftest import MINIMAL
+from relight.aws import Aws, AwsTarget, check_account, sts_client
+from relight.config import load_environment
+from relight.discovery import discover
+from relight.errors import AwsError
+
+
+class BlackHole:
+    """A TCP server that accepts every connection and never answers; counts them."""
+
+    def __init__(self) -> None:
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(16)
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                return
+            self.accepted.append(connection)  # held open, never answered
+
+    def close(self) -> None:
+        self.server.close()
+        for connection in self.accepted:
+            connection.close()
+
+
+@pytest.fixture
+def black_hole() -> Iterator[BlackHole]:
+    hole = BlackHole()
+    yield hole
+    hole.close()
+
+
+@pytest.fixture
+def refused() -> str:
+    """The URL of a port nobody listens on."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return f"http://127.0.0.1:{port}"
+
+
+def test_a_bounded_client_asks_once_where_a_normal_one_retries(black_hole: BlackHole) -> None:
+    bounded = Aws(AwsTarget(endpoint_url=black_hole.url, bounded_seconds=0.3))
+    with pytest.raises(ReadTimeoutError):
+        bounded.client("ec2", "us-east-1", bounded=True).describe_images(Owners=["self"])
+    assert len(black_hole.accepted) == 1, "one attempt, no retry"
+    config = bounded.client("ec2", "us-east-1", bounded=True).meta.config
+    assert (config.connect_timeout, config.read_timeout) == (0.3, 0.3)
+    normal = Aws(AwsTarget(endpoint_url=black_hole.url, max_attempts=3)).client("ec2", "us-east-1")
+    assert normal.meta.config.read_timeout == 60, "what a normal call would wait, per attempt"
+
+
+def test_the_home_regions_hint_says_unreachable_and_discovery_goes_on(
+    write_env: Any, black_hole: BlackHole
+) -> None:
+    dead = Aws(AwsTarget(endpoint_url=black_hole.url, bounded_seconds=0.3))
+
+    class HomeIsDown:
+        """The target region answers (moto); the home region's endpoint is a black hole."""
+
+        target = dead.target
+
+        def client(self, service: str, region: str, bounded: bool = False) -> Any:
+            if region == "us-east-1":
+                return dead.client(service, region, bounded=bounded)
+            return boto3.client(service, region)
+
+    env = load_environment(str(write_env(MINIMAL)), "us-west-2").env
+    with mock_aws():
+        found = discover(
+            HomeIsDown(),  # type: ignore[arg-type]
+            env,
+            "us-west-2",
+            account_id="123456789012",
+            now=lambda: datetime.now(UTC),
+        )
+    assert found.missing["web_ami"] == (
+        "no AMI tagged Role=web in us-west-2; home region us-east-1 unreachable (one attempt, "
+        "0.3 s): what it holds is not known; going on without it"
+    )
+    assert len(black_hole.accepted) == 1, "one attempt at the home region, then on"
+    assert [z.id for z in found.zones], "the target region's answers are all there"
+
+
+def test_an_unanswered_account_check_names_sts_and_the_region_and_is_no_bad_input(
+    refused: str,
+) -> None:
+    aws = Aws(AwsTarget(endpoint_url=refused, max_attempts=1))
+    with pytest.raises(AwsError) as caught:
+        check_account(aws, "us-west-2", "123456789012", "stacks/shop.yaml")
+    assert caught.value.message.startswith("STS in us-west-2 did not answer")
+    assert "act in another recovery region" in str(caught.value)
+    assert caught.value.exit_code == 1, "an unreachable region is a failure, not bad input"
+
+
+def test_a_role_is_assumed_through_the_target_regions_sts() -> None:
+    base = boto3.session.Session(region_name="us-east-1")  # the operator's default: home
+    sts = sts_client(base, "eu-west-1", None)
+    assert sts.meta.region_name == "eu-west-1"
+    assert sts.meta.endpoint_url == "https://sts.eu-west-1.amazonaws.com"
+
+
+def test_connect_assumes_the_role_in_the_region_it_acts_in(write_env: Any) -> None:
+    from relight.operations import connect
+
+    text = MINIMAL.replace("stand_in: true", "role_arn: arn:aws:iam::210987654321:role/relight")
+    loaded = load_environment(str(write_env(text)), "eu-west-1")
+    with mock_aws():
+        conn = connect(loaded, "eu-west-1")
+    assert conn.aws.target.sts_region == "eu-west-1"
+    assert conn.account_id == "210987654321"
+
+
+def test_an_unanswered_route53_is_a_note_and_never_blocks_a_failover(write_env: Any) -> None:
+    from relight.preflight import _hosted_zones
+    from relight.render import build_plan
+    from test_preflight import DNS
+
+    class Route53Down:
+        def client(self, service: str, region: str, bounded: bool = False) -> Any:
+            assert bounded, "a control plane homed elsewhere is asked with a bounded client"
+
+            class Dead:
+                def list_hosted_zones_by_name(self, **_: Any) -> Any:
+                    raise EndpointConnectionError(endpoint_url="https://route53.amazonaws.com/")
+
+            return Dead()
+
+    plan = build_plan(load_environment(str(write_env(MINIMAL + DNS)), "us-west-2"), "us-west-2")
+    problems, notes = _hosted_zones(plan, Route53Down())
+    assert problems == []
+    assert notes == [
+        "stacks.dns.params.HostedZoneName: hosted zone shop.example.com. not checked: Route 53 "
+        "(its control plane is in us-east-1) did not answer (EndpointConnectionError)"
+    ]
