@@ -10,7 +10,7 @@ import pytest
 
 from conftest import MINIMAL, REPO
 from relight.config import load_environment
-from relight.environment import ArtifactRef, OutputRef, ZonesRef, parse_duration
+from relight.environment import ArtifactRef, OutputRef, ZonesRef, check_region, parse_duration
 from relight.errors import ConfigError
 from relight.render import build_plan
 
@@ -140,8 +140,9 @@ def test_overlapping_subnets_are_refused(write_env: WriteEnv) -> None:
 
 def test_invalid_region(write_env: WriteEnv) -> None:
     err = _error(write_env, MINIMAL.replace("home_region: us-east-1", "home_region: us-est-1"))
-    assert "home_region: 'us-est-1' is not an AWS region" in str(err)
-    assert "us-east-1" in str(err)
+    assert "home_region: 'us-est-1' is not an AWS region; did you mean us-east-1 or us-west-1?" in (
+        str(err)
+    )
 
 
 def test_invalid_recovery_region_names_its_index(write_env: WriteEnv) -> None:
@@ -287,8 +288,8 @@ def test_option_groups_name_one_per_target_region(write_env: WriteEnv) -> None:
 
 def test_option_groups_are_keyed_by_real_regions(write_env: WriteEnv) -> None:
     err = _error(write_env, _with_db_lookup("{us-wst-2: orders-tde-west}"))
-    assert "artifacts.db.option_groups: 'us-wst-2' is not an AWS region" in str(err)
-    assert "us-west-2" in str(err)
+    assert "artifacts.db.option_groups.us-wst-2: 'us-wst-2' is not an AWS region" in str(err)
+    assert "did you mean us-west-2?" in str(err)
 
 
 def test_an_option_group_name_rds_would_refuse_is_refused_here(write_env: WriteEnv) -> None:
@@ -307,3 +308,177 @@ def test_option_groups_belong_to_rds_snapshot_lookups_only(write_env: WriteEnv) 
     assert "artifacts.web_ami: 'option_groups' applies to kind rds_snapshot only, not ami" in (
         str(err)
     )
+
+
+# Refused before any AWS call: each class of bad input names file, line, key path and the fix.
+
+
+def test_a_duplicate_key_is_refused_naming_both_lines(write_env: WriteEnv) -> None:
+    text = MINIMAL.replace("      nat: none\n", "      nat: none\n      cidr: 10.2.0.0/16\n")
+    err = _error(write_env, text)
+    assert str(err).endswith(
+        "shop.yaml:18: stacks.network.params.cidr: duplicate key, first at line 15 (YAML would "
+        "keep only this one): remove or rename one of them"
+    )
+    flow = MINIMAL.replace("port: 8080}", "port: 8080, port: 80}")
+    assert "stacks.security.params.groups.web.ingress.0.port: duplicate key, first at line 26" in (
+        str(_error(write_env, flow))
+    )
+    top = _error(write_env, MINIMAL + "home_region: us-west-2\n")
+    assert "shop.yaml:38: home_region: duplicate key, first at line 2" in str(top)
+
+
+def test_a_merge_key_may_be_overridden_but_a_key_repeated_beside_it_may_not(
+    write_env: WriteEnv,
+) -> None:
+    overridden = MINIMAL.replace("zones: {count: 2}", "zones: {<<: {count: 3}, count: 2}")
+    assert load_environment(str(write_env(overridden)), "us-west-2").env.zones.count == 2
+    repeated = MINIMAL.replace("zones: {count: 2}", "zones: {<<: {count: 3}, count: 2, count: 2}")
+    assert "shop.yaml:7: zones.count: duplicate key, first at line 7" in str(
+        _error(write_env, repeated)
+    )
+
+
+def test_stacks_that_become_the_same_cloudformation_name_are_refused(write_env: WriteEnv) -> None:
+    extra = "  web_tier: {blueprint: compute}\n  web-tier: {blueprint: compute}\n"
+    err = _error(write_env, MINIMAL + extra)
+    assert str(err).endswith(
+        "shop.yaml:39: stacks.web-tier: web_tier and web-tier become the same CloudFormation "
+        "stack name shop-web-tier (relight writes _ as -), so one would replace the other: "
+        "rename web-tier"
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where"),
+    [
+        ("home_region: us-east-1", "home_region: us-wets-2", "home_region"),
+        ("[us-west-2]", "[eu-west-1, us-wets-2]", "recovery_regions.1"),
+        ("stand_in: true", "stand_in: true\nkms_keys: {us-wets-2: alias/dr}", "kms_keys.us-wets-2"),
+        ("zones: {count: 2}", "zones: {ids: {us-wets-2: [usw2-az1]}}", "zones.ids.us-wets-2"),
+        (
+            "tags: {Role: web-data}}",
+            "tags: {Role: web-data}}\n  db: {kind: rds_snapshot, db_instance: orders, "
+            "option_groups: {us-wets-2: og}}",
+            "artifacts.db.option_groups.us-wets-2",
+        ),
+    ],
+    ids=["home_region", "recovery_regions", "kms_keys", "zones.ids", "option_groups"],
+)
+def test_every_region_in_the_file_is_checked_with_a_close_match(
+    write_env: WriteEnv, old: str, new: str, where: str
+) -> None:
+    err = _error(write_env, MINIMAL.replace(old, new))
+    assert f"{where}: 'us-wets-2' is not an AWS region; did you mean us-west-2?" in str(err)
+    assert "include" not in str(err), "no list of regions sharing a prefix"
+
+
+def test_a_region_on_the_command_line_gets_a_close_match_too() -> None:
+    with pytest.raises(
+        ValueError, match=r"^'eu-wset-1' is not an AWS region; did you mean eu-west-1\?$"
+    ):
+        check_region("eu-wset-1")
+    with pytest.raises(ValueError, match="regions read like us-east-1"):
+        check_region("xx")
+
+
+def test_a_file_that_is_not_utf8_names_the_byte(write_env: WriteEnv) -> None:
+    path = write_env(MINIMAL)
+    raw = path.read_bytes().replace(b"stand_in: true", b"stand_in: true  # caf\xe9")
+    path.write_bytes(raw)
+    with pytest.raises(ConfigError) as caught:
+        load_environment(str(path), "us-west-2")
+    offset = raw.index(b"\xe9")
+    assert str(caught.value).startswith(
+        f"{path}:4: not UTF-8 text: byte 0xe9 at offset {offset} (invalid continuation byte)"
+    )
+    assert "save the file as UTF-8" in str(caught.value)
+    assert caught.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("expression", "what"),
+    [
+        ('{{ 1 + "a" }}', "unsupported operand type(s) for +: 'int' and 'str' (TypeError)"),
+        ("{{ 16 // 0 }}", "integer division or modulo by zero (ZeroDivisionError)"),
+        ('{% include "base.yaml" %}', "no loader for this environment specified (TypeError)"),
+    ],
+    ids=["TypeError", "ZeroDivisionError", "include"],
+)
+def test_a_jinja_error_while_rendering_names_the_line(
+    write_env: WriteEnv, expression: str, what: str
+) -> None:
+    err = _error(
+        write_env, MINIMAL.replace("az_count: 2\n      nat", f"az_count: {expression}\n      nat")
+    )
+    assert f"shop.yaml:16: template error: {what}" in str(err)
+    assert "fix the Jinja2 expression on that line" in str(err)
+
+
+LONG_KEY = "k" * 129
+MANY_TAGS = ", ".join(f"t{i}: x" for i in range(46))
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [
+        (
+            f"{{{LONG_KEY}: x}}",
+            f"tags.{LONG_KEY}: the tag key has 129 characters; AWS allows at most 128",
+        ),
+        (
+            f"{{team: {'v' * 257}}}",
+            "tags.team: the value has 257 characters; AWS allows at most 256",
+        ),
+        ("{'team,name': x}", "tags.team,name: the tag key has ',', which AWS refuses in tags"),
+        (
+            "{team: 'a#b!'}",
+            "tags.team: the value has '!', '#', which AWS refuses in tags: use only "
+            "letters, digits, spaces and + - = . _ : / @",
+        ),
+        (
+            "{AWS:team: x}",
+            "tags.AWS:team: tag 'AWS:team': the prefixes relight: and aws: are reserved",
+        ),
+        (
+            f"{{{MANY_TAGS}}}",
+            "tags: 46 tags; a CloudFormation stack takes at most 50 and relight adds up to 5 of "
+            "its own (relight:env, relight:stack, relight:run, relight:purpose, "
+            "relight:namespace): keep at most 45",
+        ),
+    ],
+    ids=["key-length", "value-length", "key-character", "value-character", "reserved", "count"],
+)
+def test_tags_aws_would_refuse_are_refused_now(
+    write_env: WriteEnv, tags: str, expected: str
+) -> None:
+    err = _error(write_env, MINIMAL.replace("stand_in: true", f"stand_in: true\ntags: {tags}"))
+    assert f"shop.yaml:5: {expected}" in str(err)
+
+
+def test_tags_at_aws_limits_are_accepted_and_one_past_them_refused(write_env: WriteEnv) -> None:
+    at_limits = {"k" * 128: "v" * 256, "Owner:team/app@x": "a+b=c.d_e f-g", "Équipe": "café"}
+    tags = dict(at_limits, **{f"t{i}": "x" for i in range(42)})
+    text = MINIMAL.replace("stand_in: true", f"stand_in: true\ntags: {json.dumps(tags)}")
+    loaded = load_environment(str(write_env(text)), "us-west-2")
+    assert len(loaded.env.tags) == 45
+    assert len(build_plan(loaded, "us-west-2", namespace="qa").tags("web", "r1")) == 50
+    past = text.replace('"v' + "v" * 255 + '"', '"v' + "v" * 256 + '"')
+    assert "the value has 257 characters" in str(_error(write_env, past))
+
+
+def test_a_large_broken_file_lists_20_problems_and_counts_the_rest(write_env: WriteEnv) -> None:
+    lookups = "".join(f"  a{i}: {{kind: amy, tags: {{Role: web}}}}\n" for i in range(300))
+    err = _error(write_env, MINIMAL.replace("artifacts:\n", "artifacts:\n" + lookups))
+    lines = str(err).splitlines()
+    assert lines[0].endswith("shop.yaml: 300 problems")
+    assert lines[1].startswith("  line 9: artifacts.a0.kind: Input should be 'ami'")
+    assert lines[20].startswith("  line 28: artifacts.a19.kind:")
+    assert lines[21:] == ["  ... and 280 more"]
+
+
+def test_a_problem_names_its_line(write_env: WriteEnv) -> None:
+    err = _error(write_env, MINIMAL.replace("rpo: 4h", "rpo: soon"))
+    assert "shop.yaml:6: objectives.rpo: 'soon' is not a duration" in str(err)
+    err = _error(write_env, MINIMAL.replace("{output: network.VpcId}", "{output: netwrk.VpcId}"))
+    assert "shop.yaml:23: stacks.security.params.VpcId: output of unknown stack" in str(err)

@@ -5,22 +5,64 @@ environment, `name` for the file's stem), then parsed as YAML, then validated
 into the typed model, then checked for things a model alone cannot see:
 references to unknown artifacts or stacks, unknown blueprints, blueprint
 options, and dependency cycles. Every failure is a `ConfigError` naming the
-file and the key path; nothing here calls AWS.
+file, the line where known and the key path; nothing here calls AWS.
+
+Lines are lines of the rendered text, which are the file's own lines unless a
+Jinja2 loop or a multi-line expression adds some.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from relight.blueprint import Registry, load_registry
 from relight.environment import ArtifactRef, Environment, OutputRef
-from relight.errors import BlueprintError, ConfigError
+from relight.errors import BlueprintError, ConfigError, OptionError
 from relight.graph import stack_order
+
+if TYPE_CHECKING:
+    import yaml
+
+
+# A large broken file lists this many problems and counts the rest.
+MAX_PROBLEMS = 20
+
+# Dotted key path (`stacks.web.params.cidr`, `recovery_regions.1`) → its line in the file.
+KeyLines = dict[str, int]
+# A problem: the line it is on (None: not known), and `key.path: what is wrong and the fix`.
+Problem = tuple[int | None, str]
+
+
+def _locate(problems: list[str], lines: KeyLines | None) -> list[Problem]:
+    """Pair each `key.path: ...` problem with the line of its key, or of its nearest parent."""
+    located: list[Problem] = []
+    for problem in problems:
+        where = problem.partition(": ")[0]
+        line = None
+        while where and lines:
+            if where in lines:
+                line = lines[where]
+                break
+            where = where.rpartition(".")[0]
+        located.append((line, problem))
+    return located
+
+
+def _refuse(path: Path, problems: list[Problem]) -> NoReturn:
+    """One ConfigError for all problems, in file order, at most MAX_PROBLEMS of them."""
+    if len(problems) == 1:
+        ((line, problem),) = problems
+        raise ConfigError(f"{path}:{line}: {problem}" if line else f"{path}: {problem}")
+    ordered = sorted(problems, key=lambda p: p[0] or 0)
+    shown = [f"line {line}: {text}" if line else text for line, text in ordered[:MAX_PROBLEMS]]
+    if len(ordered) > MAX_PROBLEMS:
+        shown.append(f"... and {len(ordered) - MAX_PROBLEMS} more")
+    raise ConfigError(f"{path}: {len(problems)} problems\n  " + "\n  ".join(shown))
 
 
 @dataclass(frozen=True)
@@ -51,6 +93,24 @@ def find_environment_file(ref: str, cwd: Path | None = None) -> Path:
     raise ConfigError(f"--env {ref}: no file stacks/{ref}.yaml", hint=hint)
 
 
+def read_text(path: Path) -> str:
+    """The file as UTF-8 text; anything else is refused with where the first bad byte is."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")
+        raise ConfigError(
+            f"{path}:{line}: not UTF-8 text: byte 0x{data[exc.start]:02x} at offset "
+            f"{exc.start} ({exc.reason})",
+            hint="save the file as UTF-8" + (" (it is UTF-16 now)" if utf16 else ""),
+        ) from None
+
+
 def render_text(path: Path, text: str, region: str | None, environ: Mapping[str, str]) -> str:
     """Render the environment file with Jinja2; undefined variables are errors."""
     import jinja2
@@ -69,6 +129,11 @@ def render_text(path: Path, text: str, region: str | None, environ: Mapping[str,
         unset = re.search(r"'dict object' has no attribute '([^']+)'", exc.message or "")
         what = f"env.{unset.group(1)}: environment variable not set" if unset else exc.message
         raise ConfigError(f"{path}:{_template_line(exc)}: undefined {what}", hint=hint) from exc
+    except Exception as exc:  # the file's own expression failed: {{ 1 + "a" }}, {{ 1 / 0 }}, ...
+        raise ConfigError(
+            f"{path}:{_template_line(exc)}: template error: {exc} ({type(exc).__name__})",
+            hint="fix the Jinja2 expression on that line",
+        ) from exc
 
 
 def _template_line(exc: BaseException) -> str:
@@ -82,20 +147,80 @@ def _template_line(exc: BaseException) -> str:
     return line
 
 
-def parse_yaml(path: Path, text: str) -> dict[str, Any]:
+def _check_keys(
+    root: yaml.Node, key_of: Callable[[yaml.Node], Any]
+) -> tuple[KeyLines, list[Problem]]:
+    """The line of every key path under `root`, and every key a mapping repeats. `key_of` gives
+    a scalar key node's value, so keys that are equal once loaded (`1`, `true`) clash too."""
     import yaml
 
+    lines: KeyLines = {}
+    duplicates: list[Problem] = []
+    seen: set[int] = set()  # an alias repeats a node: visit it once (and survive cycles)
+    todo: list[tuple[yaml.Node, str]] = [(root, "")]
+    while todo:
+        node, where = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        children: list[tuple[yaml.Node, yaml.Node, str]] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = [(item, item, str(i)) for i, item in enumerate(node.value)]
+        elif isinstance(node, yaml.MappingNode):
+            first: dict[Hashable, int] = {}
+            for key_node, value in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(
+                    key_node, yaml.ScalarNode
+                ):
+                    continue  # `<<: *base` may be overridden on purpose; complex keys: no path
+                child = f"{where}.{key_node.value}" if where else str(key_node.value)
+                line = key_node.start_mark.line + 1
+                key = key_of(key_node)
+                if isinstance(key, Hashable) and key in first:
+                    duplicates.append(
+                        (
+                            line,
+                            f"{child}: duplicate key, first at line {first[key]} (YAML would "
+                            "keep only this one): remove or rename one of them",
+                        )
+                    )
+                elif isinstance(key, Hashable):
+                    first[key] = line
+                children.append((key_node, value, str(key_node.value)))
+        for mark_node, value, name in children:
+            child = f"{where}.{name}" if where else name
+            lines.setdefault(child, mark_node.start_mark.line + 1)
+            todo.append((value, child))
+    return lines, duplicates
+
+
+def parse_yaml(path: Path, text: str) -> tuple[dict[str, Any], KeyLines]:
+    """The data and the line of each key path. The safe loader composes the node tree, the
+    keys are checked on it (a duplicate is refused), and only then is it built."""
+    import yaml
+
+    loader = yaml.SafeLoader(text)
     try:
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        if node is None:  # an empty file
+            raise ConfigError(
+                f"{path}: the file is empty; an environment file declares name:, stacks:, ..."
+            )
+        lines, duplicates = _check_keys(node, loader.construct_object)
+        if duplicates:
+            _refuse(path, duplicates)
+        data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         raise ConfigError(f"{where}: not valid YAML: {exc.problem}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping (name:, stacks:, ...)")
-    return data
+    return data, lines
 
 
 def _key_path(loc: tuple[int | str, ...]) -> str:
@@ -123,28 +248,44 @@ def _allowed_keys(model: type[Any], loc: tuple[int | str, ...]) -> list[str]:
     return []
 
 
-def validate_model(path: Path, data: dict[str, Any]) -> Environment:
+def validate_model(path: Path, data: dict[str, Any], lines: KeyLines | None = None) -> Environment:
     from pydantic import ValidationError
 
     try:
         return Environment.model_validate(data)
     except ValidationError as exc:
-        lines = []
+        problems = []
         for err in exc.errors():
             where = _key_path(err["loc"])
             if err["type"] == "extra_forbidden":
                 allowed = _allowed_keys(Environment, err["loc"])
-                lines.append(f"{where}: unknown key; allowed: {', '.join(allowed)}")
+                problems.append(f"{where}: unknown key; allowed: {', '.join(allowed)}")
             elif err["type"] == "missing":
-                lines.append(f"{where}: required key is missing")
+                problems.append(f"{where}: required key is missing")
             else:
-                lines.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
-        if len(lines) == 1:
-            raise ConfigError(f"{path}: {lines[0]}") from None
-        raise ConfigError(f"{path}: {len(lines)} problems\n  " + "\n  ".join(lines)) from None
+                problems.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
+    _refuse(path, _locate(problems, lines))
 
 
-def check_references(path: Path, env: Environment) -> None:
+def check_stack_names(path: Path, env: Environment, lines: KeyLines | None = None) -> None:
+    """No two stacks become the same CloudFormation stack name (`web_tier`, `web-tier`)."""
+    from relight.render import stack_name
+
+    by_name: dict[str, list[str]] = {}
+    for key in env.stacks:
+        by_name.setdefault(stack_name(env.name, key), []).append(key)
+    problems = [
+        f"stacks.{keys[-1]}: {', '.join(keys[:-1])} and {keys[-1]} become the same "
+        f"CloudFormation stack name {name} (relight writes _ as -), so one would replace the "
+        f"other: rename {keys[-1]}"
+        for name, keys in by_name.items()
+        if len(keys) > 1
+    ]
+    if problems:
+        _refuse(path, _locate(problems, lines))
+
+
+def check_references(path: Path, env: Environment, lines: KeyLines | None = None) -> None:
     """Every reference names something that exists."""
     problems = []
     for key, spec in env.stacks.items():
@@ -182,10 +323,12 @@ def check_references(path: Path, env: Environment) -> None:
                 elif value.stack == key:
                     problems.append(f"{where}: a stack cannot read its own outputs")
     if problems:
-        raise ConfigError(f"{path}: " + "\n  ".join(problems))
+        _refuse(path, _locate(problems, lines))
 
 
-def check_blueprints(path: Path, env: Environment, registry: Registry) -> None:
+def check_blueprints(
+    path: Path, env: Environment, registry: Registry, lines: KeyLines | None = None
+) -> None:
     """Every stack names a known blueprint and gives it options it accepts."""
     problems = []
     for key, spec in env.stacks.items():
@@ -199,10 +342,14 @@ def check_blueprints(path: Path, env: Environment, registry: Registry) -> None:
             try:
                 registry[spec.blueprint].options_from(spec.params_for(stand_in))
             except BlueprintError as exc:
-                problems.append(f"stacks.{key}.{section}.{exc.message}")
+                problems.append(
+                    exc.at(f"stacks.{key}.{section}")
+                    if isinstance(exc, OptionError)
+                    else f"stacks.{key}.{section}.{exc.message}"
+                )
                 break
     if problems:
-        raise ConfigError(f"{path}: " + "\n  ".join(problems))
+        _refuse(path, _locate(problems, lines))
 
 
 def load_environment(
@@ -214,12 +361,14 @@ def load_environment(
 ) -> LoadedEnvironment:
     """Read, render, validate and cross-check one environment file."""
     path = find_environment_file(ref, cwd)
-    text = render_text(path, path.read_text(encoding="utf-8"), region, environ or os.environ)
-    env = validate_model(path, parse_yaml(path, text))
-    check_references(path, env)
+    text = render_text(path, read_text(path), region, environ or os.environ)
+    data, lines = parse_yaml(path, text)
+    env = validate_model(path, data, lines)
+    check_stack_names(path, env, lines)
+    check_references(path, env, lines)
     root = path.parent.parent if path.parent.name == "stacks" else path.parent
     directory = (path.parent / env.blueprints_dir) if env.blueprints_dir else root / "blueprints"
     registry = load_registry(directory.resolve())
-    check_blueprints(path, env, registry)
+    check_blueprints(path, env, registry, lines)
     order = stack_order(env, path)
     return LoadedEnvironment(env=env, path=path, registry=registry, order=order)

@@ -6,11 +6,20 @@ only the shape of a valid environment and the checks that need no AWS call.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
 NOUNS = {
@@ -56,15 +65,73 @@ def known_regions() -> frozenset[str]:
     )
 
 
+def _closest_regions(text: str) -> list[str]:
+    """The regions most like `text` (several only when they are equally close), or none."""
+    close = difflib.get_close_matches(text, sorted(known_regions()), n=3)
+    if not close:
+        return []
+
+    def score(region: str) -> float:
+        return difflib.SequenceMatcher(None, text, region).ratio()
+
+    return sorted(r for r in close if score(r) == score(close[0]))
+
+
 def check_region(value: str) -> str:
+    """`value` if it is a region; else a ValueError suggesting the closest one."""
     if value not in known_regions():
-        close = sorted(r for r in known_regions() if r.split("-")[0] == value.split("-")[0])
-        listed = ", ".join(close[:12]) if close else ", ".join(sorted(known_regions())[:12])
-        raise ValueError(f"{value!r} is not an AWS region; known regions include {listed}")
+        close = _closest_regions(value.strip().lower())
+        fix = (
+            f"did you mean {' or '.join(close)}?"
+            if close
+            else "regions read like us-east-1 or eu-west-2 (aws ec2 describe-regions lists them)"
+        )
+        raise ValueError(f"{value!r} is not an AWS region; {fix}")
     return value
 
 
 Region = Annotated[str, BeforeValidator(lambda v: check_region(str(v)))]
+
+# What AWS accepts in a tag (the tagging best-practices page; CloudFormation passes a stack's
+# tags on to the resources it creates, whose services hold to this set), and how many a stack
+# takes: 50, of which relight writes up to 5 itself.
+TAG_KEY_LENGTH = 128
+TAG_VALUE_LENGTH = 256
+STACK_TAGS = 50
+RELIGHT_TAGS = (
+    "relight:env",
+    "relight:stack",
+    "relight:run",
+    "relight:purpose",
+    "relight:namespace",
+)
+_TAG_PUNCTUATION = " +-=._:/@"
+
+
+def _tag_text(text: str, what: str, longest: int) -> str:
+    if len(text) > longest:
+        raise ValueError(
+            f"{what} has {len(text)} characters; AWS allows at most {longest}: shorten it"
+        )
+    bad = sorted({c for c in text if not (c.isalnum() or c in _TAG_PUNCTUATION)})
+    if bad:
+        raise ValueError(
+            f"{what} has {', '.join(repr(c) for c in bad)}, which AWS refuses in tags: use "
+            "only letters, digits, spaces and + - = . _ : / @"
+        )
+    return text
+
+
+def _tag_key(key: str) -> str:
+    if not key:
+        raise ValueError("a tag key cannot be empty")
+    if key.lower().startswith(("relight:", "aws:")):
+        raise ValueError(f"tag {key!r}: the prefixes relight: and aws: are reserved")
+    return _tag_text(key, "the tag key", TAG_KEY_LENGTH)
+
+
+TagKey = Annotated[str, AfterValidator(_tag_key)]
+TagValue = Annotated[str, AfterValidator(lambda v: _tag_text(v, "the value", TAG_VALUE_LENGTH))]
 
 
 class Objectives(_Strict):
@@ -79,13 +146,12 @@ class Zones(_Strict):
 
     count: int = Field(default=2, ge=1, le=6)
     # Per target region, the AZ IDs to use (e.g. usw2-az1). Regions not listed use `count`.
-    ids: dict[str, list[str]] = Field(default_factory=dict)
+    ids: dict[Region, list[str]] = Field(default_factory=dict)
 
     @field_validator("ids")
     @classmethod
     def _ids_look_like_az_ids(cls, ids: dict[str, list[str]]) -> dict[str, list[str]]:
-        for region, zone_ids in ids.items():
-            check_region(region)
+        for zone_ids in ids.values():
             for zone_id in zone_ids:
                 if not re.fullmatch(r"[a-z]{2,5}\d-az\d+", zone_id):
                     raise ValueError(
@@ -114,13 +180,12 @@ class ArtifactLookup(_Strict):
     resource: str | None = Field(default=None, description="backed-up resource id or ARN part")
     # Per target region, the option group a copy of an RDS snapshot gets there: a snapshot of
     # a DB that uses a non-default option group cannot be copied across regions without one.
-    option_groups: dict[str, str] = Field(default_factory=dict)
+    option_groups: dict[Region, str] = Field(default_factory=dict)
 
     @field_validator("option_groups")
     @classmethod
     def _option_groups_by_region(cls, groups: dict[str, str]) -> dict[str, str]:
         for region, group in groups.items():
-            check_region(region)
             if not re.fullmatch(r"[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)", group):
                 raise ValueError(
                     f"{region}: {group!r} is not an option group name (letters, digits and "
@@ -307,12 +372,12 @@ class Environment(_Strict):
     # source artifacts with it and copies them from there.
     recovery_account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
     # Per region, the KMS key that copies into it are encrypted with.
-    kms_keys: dict[str, str] = Field(default_factory=dict)
+    kms_keys: dict[Region, str] = Field(default_factory=dict)
     stand_in: bool = Field(
         default=False, description="run on the local stand-in (moto), never on AWS"
     )
     objectives: Objectives
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: dict[TagKey, TagValue] = Field(default_factory=dict)
     zones: Zones = Field(default_factory=Zones)
     artifacts: dict[str, ArtifactLookup] = Field(default_factory=dict)
     stacks: dict[str, StackSpec] = Field(min_length=1)
@@ -328,8 +393,12 @@ class Environment(_Strict):
 
     @field_validator("tags")
     @classmethod
-    def _no_reserved_tags(cls, tags: dict[str, str]) -> dict[str, str]:
-        for key in tags:
-            if key.startswith(("relight:", "aws:")):
-                raise ValueError(f"tag {key!r}: the prefixes relight: and aws: are reserved")
+    def _tags_fit_a_stack(cls, tags: dict[str, str]) -> dict[str, str]:
+        room = STACK_TAGS - len(RELIGHT_TAGS)
+        if len(tags) > room:
+            raise ValueError(
+                f"{len(tags)} tags; a CloudFormation stack takes at most {STACK_TAGS} and "
+                f"relight adds up to {len(RELIGHT_TAGS)} of its own ({', '.join(RELIGHT_TAGS)}): "
+                f"keep at most {room}"
+            )
         return tags
