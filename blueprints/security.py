@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from typing import Annotated
 
 from pydantic import Field, model_validator
 from troposphere import GetAtt, Join, Output, Parameter, Ref, Tags, Template, ec2
@@ -39,13 +40,16 @@ SENSITIVE_PORTS = {
 }
 
 
+Port = Annotated[int, Field(ge=0, le=65535)]
+
+
 class Rule(Options):
     cidr: str | None = None
     group: str | None = None
     prefix_list: str | None = None
-    port: int | None = Field(default=None, ge=0, le=65535)
-    ports: list[int] = Field(default_factory=list)
-    port_range: tuple[int, int] | None = None
+    port: Port | None = None
+    ports: list[Port] = Field(default_factory=list)
+    port_range: tuple[Port, Port] | None = None
     protocol: str = Field(default="tcp", pattern=r"^(tcp|udp|icmp|icmpv6|-1)$")
     description: str | None = Field(default=None, max_length=255)
 
@@ -65,6 +69,12 @@ class Rule(Options):
                 raise ValueError("protocol -1 (all traffic) takes no ports")
         elif given != 1:
             raise ValueError("give exactly one of port, ports or port_range")
+        if self.port_range is not None and self.port_range[0] > self.port_range[1]:
+            low, high = self.port_range
+            raise ValueError(
+                f"port_range [{low}, {high}]: the low end is above the high end (AWS refuses "
+                f"it); write [{high}, {low}]"
+            )
         return self
 
     def ranges(self) -> list[tuple[int, int]]:

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from relight.errors import BlueprintError
+from relight.errors import BlueprintError, OptionError
 
 if TYPE_CHECKING:
     from troposphere import Parameter, Template
@@ -80,9 +80,9 @@ class Blueprint:
             return self.options_model.model_validate(values)
         except ValidationError as exc:
             err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "(options)"
-            raise BlueprintError(
-                f"{where}: {err['msg'].removeprefix('Value error, ')} (blueprint {self.name})"
+            where = ".".join(str(p) for p in err["loc"])  # "": the options as a whole
+            raise OptionError(
+                where, f"{err['msg'].removeprefix('Value error, ')} (blueprint {self.name})"
             ) from None
 
     def render(self, params: Mapping[str, Any]) -> Template:

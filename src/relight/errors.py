@@ -38,6 +38,20 @@ class BlueprintError(InputError):
     """A blueprint is unknown, broken, or was given parameters it does not accept."""
 
 
+class OptionError(BlueprintError):
+    """A value the environment file gave a blueprint's options is refused: `path` is the key
+    under the stack's params ("" when the options as a whole are at fault), `reason` why."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}" if path else reason)
+        self.path = path
+        self.reason = reason
+
+    def at(self, prefix: str) -> str:
+        """The message under `prefix` (e.g. `stacks.web.params`): `prefix.path: reason`."""
+        return f"{prefix}.{self.path}: {self.reason}" if self.path else f"{prefix}: {self.reason}"
+
+
 class RenderError(InputError):
     """A rendered template is invalid (cfn-lint errors, CloudFormation limits)."""
 

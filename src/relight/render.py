@@ -22,7 +22,7 @@ from relight.blueprint import (
 )
 from relight.config import LoadedEnvironment
 from relight.environment import ArtifactRef, OutputRef, ParamValue, ZonesRef
-from relight.errors import BlueprintError, ConfigError, DeployError, RenderError
+from relight.errors import BlueprintError, ConfigError, DeployError, OptionError, RenderError
 from relight.lint import Finding, lint_template
 from relight.stateful import stateful_parts
 
@@ -206,6 +206,8 @@ def _render(loaded: LoadedEnvironment, key: str, name: str, params: dict[str, Pa
     blueprint = loaded.registry[loaded.env.stacks[key].blueprint]
     try:
         return blueprint.render(params)
+    except OptionError as exc:
+        raise ConfigError(f"{loaded.path}: {exc.at(f'stacks.{key}.params')}") from None
     except BlueprintError as exc:
         raise ConfigError(f"{loaded.path}: stacks.{key}.params.{exc.message}") from None
     except ValueError as exc:
@@ -316,21 +318,44 @@ def build_plan(
 
 
 def lint_plan(plan: Plan) -> dict[str, list[Finding]]:
-    """cfn-lint every template; any error is a RenderError naming stack, rule and path."""
+    """cfn-lint every template; any error is a RenderError naming stack, rule and path, and
+    the environment file's key when the value at fault is one the file gave."""
     findings = {key: lint_template(sp.body, plan.region) for key, sp in plan.stacks.items()}
-    errors = [
-        f"stack {plan.stacks[key].name} (blueprint {plan.stacks[key].blueprint}): {finding}"
-        for key, found in findings.items()
-        for finding in found
-        if finding.severity == "error"
-    ]
+    errors, yours = [], False
+    for key, found in findings.items():
+        for finding in found:
+            if finding.severity != "error":
+                continue
+            given = _given_as(plan, key, finding.value)
+            yours = yours or given is not None
+            where = f"{plan.loaded.path}: {given}: " if given else ""
+            errors.append(
+                f"{where}stack {plan.stacks[key].name} (blueprint {plan.stacks[key].blueprint}): "
+                f"{finding}"
+            )
     if errors:
         raise RenderError(
             f"cfn-lint found {len(errors)} error(s) in the rendered templates:\n  "
             + "\n  ".join(errors),
-            hint="fix the blueprint (or its options in the environment file); nothing was deployed",
+            hint=(
+                "fix the value in the environment file"
+                if yours
+                else "fix the blueprint (or its options in the environment file)"
+            )
+            + "; nothing was deployed",
         )
     return findings
+
+
+def _given_as(plan: Plan, key: str, value: str | None) -> str | None:
+    """The key path under which the environment file gave `value` to the stack, if it did."""
+    if value is None:
+        return None
+    spec = plan.loaded.env.stacks[key]
+    for name, given in spec.params_for(plan.stand_in).items():
+        if isinstance(given, str | int | float) and str(given) == value:
+            return f"stacks.{key}.params.{name}"
+    return None
 
 
 def _as_parameter_value(value: Any) -> str:
