@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import boto3
 import pytest
 from moto import mock_aws
 
-from relight.aws import Aws, AwsTarget, check_account
-from relight.errors import AccountError
+from relight.aws import Aws, AwsTarget, check_account, is_role_arn
+from relight.errors import AccountError, AwsError, InputError
 
 
 def test_the_standard_endpoint_variable_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -72,3 +74,48 @@ def test_the_role_is_checked_against_the_recovery_account_and_sources_use_plain_
     with mock_aws():
         assert connect(loaded, "us-west-2").account_id == "210987654321"
         assert connect(loaded, "us-east-1", source_side=True).account_id == "123456789012"
+
+
+def test_a_profile_the_config_does_not_define_is_bad_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config"
+    config.write_text("[profile prod]\nregion = us-west-2\n[default]\n", encoding="utf-8")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    with pytest.raises(InputError) as caught:
+        Aws(AwsTarget(profile="prdo")).session()
+    assert caught.value.exit_code == 2
+    assert str(caught.value).startswith(
+        "AWS profile 'prdo' is not in ~/.aws/config (or AWS_CONFIG_FILE): the profiles there "
+        "and in ~/.aws/credentials are default, prod\n"
+    )
+    assert Aws(AwsTarget(profile="prod")).session().profile_name == "prod"
+
+
+def test_a_config_file_botocore_cannot_read_stays_an_aws_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config"
+    config.write_text("[profile prod\nregion", encoding="utf-8")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    with pytest.raises(AwsError) as caught:
+        Aws(AwsTarget(profile="prod")).session()
+    assert not isinstance(caught.value, InputError)
+    assert caught.value.exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("arn:aws:iam::210987654321:role/relight", True),
+        ("arn:aws-us-gov:iam::210987654321:role/dr/relight-recovery", True),
+        ("arn:aws-cn:iam::210987654321:role/relight+dr@team", True),
+        ("arn:aws:iam::21098765432:role/relight", False),
+        ("arn:aws:iam::210987654321:user/relight", False),
+        ("arn:aws:iam::210987654321:role/", False),
+        ("arn:aws:iam::210987654321:role/has space", False),
+        ("relight", False),
+    ],
+)
+def test_a_role_arn_has_an_iam_roles_shape(value: str, ok: bool) -> None:
+    assert is_role_arn(value) is ok

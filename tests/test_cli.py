@@ -8,12 +8,17 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import Result
+from moto import mock_aws
 from typer.testing import CliRunner
 
-from conftest import MINIMAL, REPO
+from conftest import MINIMAL, REPO, moto_web_inputs
+from fakes import FakeClock, FakeCloudFormation
 from relight.cli import app
+from relight.cloudformation import Stacks, quiet
 
 RUNNER = CliRunner()
 
@@ -169,4 +174,165 @@ def test_ctrl_c_during_a_deploy_names_the_stacks_cloudformation_goes_on_with(
     assert stopped.value.exit_code == 130
     err = capsys.readouterr().err
     assert "CloudFormation goes on with: web, batch" in err
-    assert "Rerun the same command" in err
+    assert "interrupted" in err
+    assert "unexpected" not in err and "please report it" not in err
+
+
+# Exits: each exit-1 and exit-130 path prints its own message once, never the crash notice ------
+
+CRASH_NOTICE = ("unexpected", "please report it")
+
+
+def use_fake_cloudformation(
+    monkeypatch: pytest.MonkeyPatch,
+    behaviour: dict[str, str],
+    *,
+    interrupt_after: float | None = None,
+) -> FakeCloudFormation:
+    """The CLI's engine gets CloudFormation from `connect_stacks`; here it gets the fake, which
+    makes the failures moto cannot (a failed stack; Ctrl-C, once, `interrupt_after` seconds
+    into the run). The CLI takes no collaborators, so this one patch stands in for passing one."""
+    clock = FakeClock()
+    cfn = FakeCloudFormation(behaviour, clock=clock, duration=5.0)
+    interrupted: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if interrupt_after is not None and clock.now > interrupt_after and not interrupted:
+            interrupted.append(clock.now)
+            raise KeyboardInterrupt
+
+    def connect_stacks(conn: object, **options: Any) -> Stacks:
+        return Stacks(
+            cfn,
+            clock=clock,
+            sleep=sleep,
+            timeout=options.get("timeout") or 600,
+            on_event=options.get("on_event") or quiet,
+            events=options.get("events", False),
+        )
+
+    monkeypatch.setattr("relight.operations.connect_stacks", connect_stacks)
+    monkeypatch.setattr("relight.drill.connect_stacks", connect_stacks)
+    return cfn
+
+
+def _on_moto(path: Path, *args: str) -> Result:
+    """`relight ARGS --env PATH --region us-west-2 --aws` on moto holding MINIMAL's sources."""
+    with mock_aws():
+        moto_web_inputs(tags=True)
+        return RUNNER.invoke(app, [*args, "--env", str(path), "--region", "us-west-2", "--aws"])
+
+
+def test_a_failed_deploy_prints_its_failure_once_and_no_crash_notice(
+    write_env: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_fake_cloudformation(monkeypatch, {"shop-web": "fail"})
+    result = _on_moto(write_env(MINIMAL), "failover", "--yes")
+    assert result.exit_code == 1, result.output
+    assert result.stdout.count("shop-web: Instance1: The image id") == 1
+    assert result.stdout.count("Fix the cause, then continue with: relight failover") == 1
+    assert not any(notice in result.output for notice in CRASH_NOTICE)
+
+
+def test_ctrl_c_during_a_failover_says_how_to_continue_once_and_no_crash_notice(
+    write_env: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_fake_cloudformation(monkeypatch, {}, interrupt_after=7)
+    path = write_env(MINIMAL)
+    result = _on_moto(path, "failover", "--yes")
+    assert result.exit_code == 130, result.output
+    assert result.stderr.count("error: interrupted") == 1
+    assert (
+        "interrupted. Finished stacks are kept; rerun the same command to continue:\n"
+        f"  relight failover --env {path} --region us-west-2 --yes --aws\n"
+    ) in result.stderr
+    assert "CloudFormation goes on with: network (a rerun waits for them)" in result.stderr
+    assert not any(notice in result.output for notice in CRASH_NOTICE)
+
+
+def test_ctrl_c_during_a_drill_names_its_report_and_what_it_tore_down(
+    write_env: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    cfn = use_fake_cloudformation(monkeypatch, {}, interrupt_after=7)
+    reports = tmp_path / "reports"
+    result = _on_moto(write_env(MINIMAL), "drill", "--drill-id", "t1", "--reports", str(reports))
+    assert result.exit_code == 130, result.output
+    report = reports / "shop" / "t1" / "report.html"
+    assert result.stderr.count(f"error: drill t1 interrupted; report: {report}") == 1
+    assert "its stacks were torn down" in result.stderr
+    assert "Finished stacks are kept" not in result.stderr, "a drill removes them"
+    assert report.exists()
+    assert cfn.stacks == {}
+    assert not any(notice in result.output for notice in CRASH_NOTICE)
+
+
+def test_a_drill_interrupted_before_its_report_names_the_command_that_removes_its_stacks(
+    tmp_path: Path,
+) -> None:
+    from relight.cli import _drill_interrupted
+
+    said = _drill_interrupted(
+        "t1",
+        tmp_path / "shop" / "t1" / "report.json",
+        0.0,
+        "relight teardown --env shop --region us-west-2 --as drill-t1 --yes",
+        keep=False,
+    )
+    assert "before its report was written" in said
+    assert "Remove them with: relight teardown --env shop --region us-west-2 --as drill-t1" in said
+
+
+def test_a_kept_drill_interrupted_names_what_is_still_there(tmp_path: Path) -> None:
+    from relight.cli import _drill_interrupted
+
+    report = tmp_path / "report.json"
+    report.write_text(
+        json.dumps({"teardown": {"status": "kept", "left_behind": []}}), encoding="utf-8"
+    )
+    remove = "relight teardown --env shop --region us-west-2 --as drill-t1 --yes"
+    said = _drill_interrupted("t1", report, 0.0, remove, keep=True)
+    assert f"report: {tmp_path / 'report.html'}" in said
+    assert f"still there (--keep): its stacks. Remove them with: {remove}" in said
+
+
+def test_a_failed_drill_prints_drill_failed_once_and_no_crash_notice(
+    write_env: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    use_fake_cloudformation(monkeypatch, {"shop-drill-t2-web": "fail"})
+    result = _on_moto(
+        write_env(MINIMAL), "drill", "--drill-id", "t2", "--reports", str(tmp_path / "reports")
+    )
+    assert result.exit_code == 1, result.output
+    assert result.stdout.count("drill FAILED") == 1
+    assert "problem: deploy: shop-drill-t2-web" in result.stdout
+    assert not any(notice in result.output for notice in CRASH_NOTICE)
+
+
+@pytest.mark.parametrize(
+    ("cause", "code", "said"),
+    [
+        (KeyboardInterrupt, 130, "interrupted at the question; nothing was changed"),
+        (EOFError, 1, "no answer (the input ended at the question); nothing was changed"),
+    ],
+)
+def test_ctrl_c_or_end_of_input_at_the_question_changes_nothing_and_is_no_crash(
+    capsys: pytest.CaptureFixture[str], cause: type[BaseException], code: int, said: str
+) -> None:
+    import click
+    import typer
+
+    from relight.cli import _errors
+
+    def ask() -> None:  # as click.confirm turns both into Abort
+        try:
+            raise cause
+        except (KeyboardInterrupt, EOFError):
+            raise click.exceptions.Abort() from None
+
+    with pytest.raises(typer.Exit) as stopped, _errors(debug=False):
+        ask()
+    assert stopped.value.exit_code == code
+    err = capsys.readouterr().err
+    assert err.count(said) == 1
+    assert not any(notice in err for notice in CRASH_NOTICE)

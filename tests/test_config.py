@@ -482,3 +482,13 @@ def test_a_problem_names_its_line(write_env: WriteEnv) -> None:
     assert "shop.yaml:6: objectives.rpo: 'soon' is not a duration" in str(err)
     err = _error(write_env, MINIMAL.replace("{output: network.VpcId}", "{output: netwrk.VpcId}"))
     assert "shop.yaml:23: stacks.security.params.VpcId: output of unknown stack" in str(err)
+
+
+def test_regions_are_checked_whatever_aws_profile_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    from relight.environment import check_region, known_regions
+
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    known_regions.cache_clear()
+    assert check_region("eu-west-1") == "eu-west-1"
+    with pytest.raises(ValueError, match="did you mean us-west-2"):
+        check_region("us-wets-2")

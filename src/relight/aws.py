@@ -14,12 +14,13 @@ explicitly, with throwaway credentials, so real credentials never reach it.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from relight.errors import AccountError, AwsError
+from relight.errors import AccountError, AwsError, InputError
 
 if TYPE_CHECKING:
     import boto3
@@ -51,6 +52,19 @@ class AwsTarget:
         return ", ".join(parts)
 
 
+# An IAM role's ARN in any partition (aws, aws-cn, aws-us-gov, ...): the account's 12 digits,
+# then the role's path and name (IAM allows letters, digits and +=,.@_- in names, / in paths).
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+ROLE_ARN_SHAPE = (
+    "arn:aws:iam::<12-digit account id>:role/<name> (arn:aws-cn:…, arn:aws-us-gov:… in their "
+    "partitions)"
+)
+
+
+def is_role_arn(value: str) -> bool:
+    return ROLE_ARN.match(value) is not None
+
+
 def tag_dict(items: Iterable[Mapping[str, str]] | None) -> dict[str, str]:
     """AWS's `[{"Key": k, "Value": v}, ...]` as a dict."""
     return {t["Key"]: t["Value"] for t in items or ()}
@@ -79,9 +93,13 @@ class Aws:
                 aws_secret_access_key="relight-stand-in",
                 region_name="us-east-1",
             )
+        from botocore.exceptions import ProfileNotFound
+
         try:
             return boto3.session.Session(profile_name=self.target.profile)
-        except Exception as exc:  # botocore.exceptions.ProfileNotFound and friends
+        except ProfileNotFound as exc:
+            raise missing_profile(self.target.profile) from exc
+        except Exception as exc:  # a config file botocore cannot read, and the like
             raise AwsError(
                 f"AWS profile {self.target.profile!r} cannot be used: {exc}",
                 hint="check ~/.aws/config, or drop --profile to use the default credentials",
@@ -162,6 +180,39 @@ class Aws:
                 f"cannot tell which AWS account these credentials belong to: {exc}",
                 hint="check your credentials (aws sts get-caller-identity), profile and role",
             ) from exc
+
+
+def missing_profile(profile: str | None) -> InputError:
+    """The error for a profile the AWS config files do not define: bad input, nothing tried."""
+    import botocore.session
+
+    name = profile or os.environ.get("AWS_PROFILE", "")
+    named = repr(name) if profile else f"{name!r} (from AWS_PROFILE)"
+    try:
+        known = sorted(botocore.session.Session().available_profiles)
+    except Exception:  # an unreadable config file: the listing is only a help
+        known = []
+    if known:
+        there = f"the profiles there and in ~/.aws/credentials are {', '.join(known)}"
+        fix = "name one of them with --profile" if profile else "set AWS_PROFILE to one of them"
+    else:
+        there = "no profile is defined there or in ~/.aws/credentials"
+        fix = f"define it (aws configure --profile {name})"
+    instead = "leave --profile out" if profile else "unset AWS_PROFILE"
+    return InputError(
+        f"AWS profile {named} is not in ~/.aws/config (or AWS_CONFIG_FILE): {there}",
+        hint=f"{fix}, or {instead} for the default credentials; nothing was changed",
+    )
+
+
+def known_error(exc: BaseException) -> InputError | None:
+    """A botocore error raised outside relight's wrappers (a session made to list regions,
+    say), as the relight error it means; None when it is no known input problem."""
+    from botocore.exceptions import ProfileNotFound
+
+    if isinstance(exc, ProfileNotFound):  # only AWS_PROFILE reaches here; --profile is wrapped
+        return missing_profile(None)
+    return None
 
 
 def unreachable(exc: BaseException) -> bool:

@@ -8,8 +8,10 @@ Exit codes: 0 ok, 1 the operation failed, 2 bad input (nothing was changed).
 from __future__ import annotations
 
 import json
+import math
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -50,8 +52,28 @@ StandInOpt = Annotated[
     ),
 ]
 ProfileOpt = Annotated[str | None, typer.Option("--profile", help="AWS profile to use.")]
+
+
+def _role_arn(value: str | None) -> str | None:
+    """--role-arn has the shape of an IAM role's ARN (else STS's refusal would blame the trust
+    policy, after the command had started)."""
+    from relight.aws import ROLE_ARN_SHAPE, is_role_arn
+
+    if value is not None and not is_role_arn(value):
+        raise typer.BadParameter(f"{value!r} is not an IAM role's ARN: expected {ROLE_ARN_SHAPE}")
+    return value
+
+
 RoleOpt = Annotated[
-    str | None, typer.Option("--role-arn", help="Role to assume in the recovery account.")
+    str | None,
+    typer.Option("--role-arn", callback=_role_arn, help="Role to assume in the recovery account."),
+]
+IntoHomeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--into-home-region",
+        help="Build even when --region is the environment's home region, beside production.",
+    ),
 ]
 
 
@@ -69,17 +91,32 @@ def _fail(message: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
+class _Interruption:
+    """What Ctrl-C leaves behind, as the command running knows it so far: a command sets
+    `says` once it starts changing things (a read-only one changes nothing)."""
+
+    def __init__(self) -> None:
+        self.says: Callable[[], str] = lambda: "interrupted; nothing was changed"
+
+
 @contextmanager
-def _errors(debug: bool) -> Iterator[None]:
-    """The one place relight's errors become messages and exit codes."""
+def _errors(debug: bool) -> Iterator[_Interruption]:
+    """The one place relight's errors become messages and exit codes, each printed once."""
+    import click
+
     from relight.errors import RelightError
 
+    interruption = _Interruption()
     try:
-        yield
+        yield interruption
     except RelightError as exc:
         if debug:
             raise
         _fail(_escape(str(exc)), exc.exit_code)
+    except click.exceptions.Abort as exc:  # Ctrl-C or end of input at a question
+        if isinstance(exc.__context__, EOFError):
+            _fail("no answer (the input ended at the question); nothing was changed", 1)
+        _fail("interrupted at the question; nothing was changed", 130)
     except KeyboardInterrupt as exc:
         in_flight = getattr(exc, "in_flight", None)  # scheduler.Interrupted
         going_on = (
@@ -87,15 +124,17 @@ def _errors(debug: bool) -> Iterator[None]:
             if in_flight
             else ""
         )
-        _fail(
-            "interrupted. Rerun the same command to continue: finished stacks are kept." + going_on,
-            130,
-        )
-    except typer.Exit:  # a command's own exit code, its message already printed
+        _fail(_escape(interruption.says()) + going_on, 130)
+    except (typer.Exit, click.exceptions.Exit):  # a command's own exit, its message printed
         raise
     except Exception as exc:  # the last resort: never a bare traceback for the operator
         if debug:
             raise
+        from relight.aws import known_error
+
+        known = known_error(exc)
+        if known is not None:
+            _fail(_escape(str(known)), known.exit_code)
         _fail(
             _escape(f"unexpected {type(exc).__name__}: {exc}")
             + "\n  → rerun with --debug for the traceback, and please report it",
@@ -199,7 +238,31 @@ YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confir
 AcceptStaleOpt = Annotated[
     bool, typer.Option(help="Go ahead even with artifacts older than the RPO (marked).")
 ]
-StackTimeoutOpt = Annotated[float | None, typer.Option(help="Seconds to wait for one stack.")]
+
+
+def _stack_timeout(value: float | None) -> float | None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(
+            f"{value:g} is not a number of seconds above 0: give how long to wait for one "
+            "stack (e.g. 3600), or leave it out for the default (1 h on AWS, 120 s on the "
+            "stand-in)"
+        )
+    return value
+
+
+def _verify_timeout(value: float) -> float:
+    if not math.isfinite(value):  # min=0 already refuses a negative number
+        raise typer.BadParameter(
+            f"{value:g} is not a number of seconds: give how long verification may wait "
+            "(0 or more, e.g. 900)"
+        )
+    return value
+
+
+StackTimeoutOpt = Annotated[
+    float | None,
+    typer.Option(callback=_stack_timeout, help="Seconds to wait for one stack (above 0)."),
+]
 DEFAULT_VERIFY = 900.0  # relight.verify.DEADLINE_SECONDS, without importing the engine
 DEFAULT_CONCURRENCY = 8  # relight.scheduler.DEFAULT_CONCURRENCY, likewise
 VerifyTimeoutOpt = Annotated[
@@ -207,6 +270,7 @@ VerifyTimeoutOpt = Annotated[
     typer.Option(
         "--verify-timeout",
         min=0,
+        callback=_verify_timeout,
         help="Seconds verification waits for status checks, group capacity, healthy targets "
         "and an answering load balancer (AWS reports new ones initializing for minutes).",
     ),
@@ -256,10 +320,14 @@ def render(
     with _errors(debug):
         from relight.render import build_plan, lint_plan, write_plan
 
+        _check_directory(out, "--out", "<stack>.template.json and <stack>.parameters.json")
         loaded = _load(env, region)
         plan = build_plan(loaded, region, stand_in=_on_stand_in(loaded, stand_in))
         findings = lint_plan(plan) if lint else {}
-        written = write_plan(plan, out)
+        try:
+            written = write_plan(plan, out)
+        except OSError as exc:
+            raise _unwritable(out, exc) from exc
         if json_out:
             _print_json(
                 {
@@ -289,6 +357,30 @@ def render(
             f"{len(plan.stacks)} stacks rendered for {region}; cfn-lint: "
             + ("no errors" if lint else "skipped")
         )
+
+
+def _check_directory(path: Path, flag: str, holds: str) -> None:
+    """`flag`'s path is a directory, or one can be made there: not a file, nor inside one."""
+    from relight.errors import InputError
+
+    for found in (path, *path.parents):
+        if found.exists():
+            if not found.is_dir():
+                inside = "" if found == path else f" inside {found}, which"
+                raise InputError(
+                    f"{flag} {path}:{inside} is a file, not a directory",
+                    hint=f"name a directory (relight makes it when missing) to write {holds} into",
+                )
+            return
+
+
+def _unwritable(out: Path, exc: OSError) -> Exception:
+    from relight.errors import InputError, RelightError
+
+    what = f"--out {out}: cannot write {exc.filename or out}: {exc.strerror or exc}"
+    if isinstance(exc, PermissionError | FileExistsError | IsADirectoryError | NotADirectoryError):
+        return InputError(what, hint="name a directory you can write to")
+    return RelightError(what)
 
 
 @app.command()
@@ -490,6 +582,7 @@ def failover(
     stack_timeout: StackTimeoutOpt = None,
     verify_timeout: VerifyTimeoutOpt = DEFAULT_VERIFY,
     concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
+    into_home: IntoHomeOpt = False,
     json_out: JsonOpt = False,
     stand_in: StandInOpt = None,
     profile: ProfileOpt = None,
@@ -497,10 +590,11 @@ def failover(
     debug: DebugOpt = False,
 ) -> None:
     """Rebuild the environment in --region from the newest copies there (asks first)."""
-    with _errors(debug):
+    with _errors(debug) as interruption:
         _deploy_command(
             env, region, None, yes, accept_stale, stack_timeout, concurrency, json_out,
             stand_in, profile, role_arn, replace_data or [], verify_timeout,
+            into_home=into_home, interruption=interruption,
         )  # fmt: skip
 
 
@@ -516,6 +610,7 @@ def launch(
     stack_timeout: StackTimeoutOpt = None,
     verify_timeout: VerifyTimeoutOpt = DEFAULT_VERIFY,
     concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
+    into_home: IntoHomeOpt = False,
     json_out: JsonOpt = False,
     stand_in: StandInOpt = None,
     profile: ProfileOpt = None,
@@ -523,10 +618,11 @@ def launch(
     debug: DebugOpt = False,
 ) -> None:
     """Build a full test copy of the environment (purpose test), kept until teardown --as."""
-    with _errors(debug):
+    with _errors(debug) as interruption:
         _deploy_command(
             env, region, as_name, True, accept_stale, stack_timeout, concurrency, json_out,
             stand_in, profile, role_arn, replace_data or [], verify_timeout,
+            into_home=into_home, interruption=interruption,
         )  # fmt: skip
 
 
@@ -544,13 +640,18 @@ def _deploy_command(
     role_arn: str | None,
     replace_data: list[str],
     verify_timeout: float,
+    *,
+    into_home: bool,
+    interruption: _Interruption,
 ) -> None:
     from relight.operations import check_replace_data
     from relight.operations import failover as run_failover
-    from relight.render import lint_plan
+    from relight.render import check_namespace, lint_plan
     from relight.summary import failover_json, print_failover
 
     loaded = _load(env, region)
+    namespace = check_namespace(as_name) if as_name else None
+    _check_not_home(loaded, region, into_home, "launch" if as_name else "failover", namespace)
     local = _on_stand_in(loaded, stand_in)
     built = _build_plan(loaded, region, local, as_name)
     replacing = check_replace_data(built, replace_data)
@@ -571,10 +672,15 @@ def _deploy_command(
             "--stack-timeout": stack_timeout,
             "--verify-timeout": verify_timeout if verify_timeout != DEFAULT_VERIFY else None,
             "--concurrency": concurrency if concurrency != DEFAULT_CONCURRENCY else None,
+            "--into-home-region": into_home,
         },
     )
     conn = _connect(loaded, region, local, profile, role_arn)
     title = f"{built.purpose} of {built.env_name} into {region}"
+    interruption.says = lambda: (
+        f"interrupted. Finished stacks are kept; rerun the same command to continue:\n"
+        f"  {continue_with}"
+    )
 
     def confirm(planned: list[Any]) -> bool:
         _print_plan(_console(stderr=True), planned, f"plan: {title}", parameters=False)
@@ -603,6 +709,30 @@ def _deploy_command(
         _banner(conn)
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _check_not_home(
+    loaded: LoadedEnvironment, region: str, meant: bool, command: str, namespace: str | None
+) -> None:
+    """A run that builds stacks refuses the home region unless --into-home-region says it is
+    meant: a failover there would build its stacks beside production's."""
+    from relight.errors import InputError
+
+    env = loaded.env
+    if region != env.home_region or meant:
+        return
+    prefix = "-".join([env.name, *([namespace] if namespace else [])])
+    others = [r for r in env.recovery_regions if r != region]
+    pick = (
+        f"pick a recovery region ({', '.join(others)})"
+        if others
+        else f"pick a recovery region (add it to recovery_regions in {loaded.path})"
+    )
+    raise InputError(
+        f"--region {region} is {env.name}'s home region: a {command} there would build "
+        f"{prefix}-* stacks beside production; {pick}, or pass --into-home-region if that "
+        "is meant"
+    )
 
 
 def _continue_command(command: str, options: dict[str, Any]) -> str:
@@ -644,6 +774,7 @@ def drill(
     verify_timeout: VerifyTimeoutOpt = DEFAULT_VERIFY,
     concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
     reports: ReportsOpt = Path("reports"),
+    into_home: IntoHomeOpt = False,
     json_out: JsonOpt = False,
     stand_in: StandInOpt = None,
     profile: ProfileOpt = None,
@@ -651,16 +782,34 @@ def drill(
     debug: DebugOpt = False,
 ) -> None:
     """Rehearse a failover: build a drill copy, verify it, tear it down, report RTO and RPO."""
-    with _errors(debug):
+    with _errors(debug) as interruption:
         from relight.drill import drill as run_drill
         from relight.operations import new_run_id
-        from relight.render import check_namespace, stack_name
+        from relight.render import stack_name
 
         drill_id = drill_id or new_run_id()
-        namespace = check_namespace(f"drill-{drill_id}")
+        namespace = _drill_namespace(drill_id)
+        _check_directory(reports, "--reports", "the drill's report")
         loaded = _load(env, region)
+        _check_not_home(loaded, region, into_home, "drill", namespace)
         local = _on_stand_in(loaded, stand_in)
         conn = _connect(loaded, region, local, profile, role_arn)
+        remove = _continue_command(
+            "teardown",
+            {
+                "--env": env,
+                "--region": region,
+                "--as": namespace,
+                "--yes": True,
+                "--stand-in": stand_in is True,
+                "--aws": stand_in is False,
+                "--profile": profile,
+                "--role-arn": role_arn,
+            },
+        )
+        report_file = reports / loaded.env.name / drill_id / "report.json"
+        since = time.time() - 1  # a file system's coarse timestamps
+        interruption.says = lambda: _drill_interrupted(drill_id, report_file, since, remove, keep)
         names = [
             stack_name(loaded.env.name, key, namespace)
             for key in loaded.order
@@ -691,6 +840,47 @@ def drill(
             _banner(conn)
         if not report["ok"]:
             raise typer.Exit(1)
+
+
+def _drill_namespace(drill_id: str) -> str:
+    """The drill's namespace, drill-ID; a bad ID is named as the option it came from."""
+    from relight.errors import InputError
+    from relight.render import check_namespace
+
+    try:
+        return check_namespace(f"drill-{drill_id}")
+    except InputError:
+        raise InputError(
+            f"--drill-id {drill_id!r}: use 1-{40 - len('drill-')} lowercase letters, digits and "
+            "single hyphens, not starting or ending with a hyphen (it becomes part of every "
+            "stack name: <env>-drill-ID-<stack>)",
+            hint="or leave --drill-id out for a new run id",
+        ) from None
+
+
+def _drill_interrupted(
+    drill_id: str, report_file: Path, since: float, remove: str, keep: bool
+) -> str:
+    """What a Ctrl-C left of a drill: its report (written after the teardown) says; without
+    one written `since` the run started, the teardown itself was interrupted."""
+    try:
+        fresh = report_file.stat().st_mtime >= since
+        teardown = json.loads(report_file.read_text(encoding="utf-8"))["teardown"]
+    except (OSError, ValueError, KeyError, TypeError):
+        fresh, teardown = False, None
+    if not fresh or not isinstance(teardown, dict):
+        return (
+            f"drill {drill_id} interrupted before its report was written; its stacks may "
+            f"remain. Remove them with: {remove}"
+        )
+    lines = [f"drill {drill_id} interrupted; report: {report_file.with_suffix('.html')}"]
+    if teardown.get("status") == "ok":
+        lines.append("its stacks were torn down")
+    else:
+        left = ", ".join(teardown.get("left_behind") or []) or "its stacks"
+        kept = " (--keep)" if keep else ""
+        lines.append(f"still there{kept}: {left}. Remove them with: {remove}")
+    return "\n  ".join(lines)
 
 
 def _print_drill(con: Console, report: dict[str, Any], paths: list[Path]) -> None:
@@ -789,7 +979,7 @@ def replicate(
     debug: DebugOpt = False,
 ) -> None:
     """Copy the newest AMIs and snapshots to other regions, with lineage; sources stay."""
-    with _errors(debug):
+    with _errors(debug) as interruption:
         from relight.operations import replicate_environment
 
         for region in targets:
@@ -803,6 +993,10 @@ def replicate(
             colour = "red" if status == "FAILED" else "cyan"
             err.print(f"  {region:<14} {artifact:<20} [{colour}]{status}[/]  {_escape(message)}")
 
+        interruption.says = lambda: (
+            "interrupted. Copies AWS has started go on; rerun the same command: it skips "
+            "finished copies and waits for those still in progress."
+        )
         results = replicate_environment(
             loaded, conn, targets, role_arn=role_arn, wait=wait, prune=prune, on_progress=progress
         )
@@ -844,7 +1038,7 @@ def teardown(
     debug: DebugOpt = False,
 ) -> None:
     """Delete the stacks relight made for the environment in --region. Never AMIs or snapshots."""
-    with _errors(debug):
+    with _errors(debug) as interruption:
         from relight.operations import Declined, stacks_to_delete
         from relight.operations import teardown as run_teardown
         from relight.render import check_namespace
@@ -867,6 +1061,10 @@ def teardown(
         ):
             raise Declined("not confirmed; nothing was deleted")
         title = f"teardown of {what} in {region}"
+        interruption.says = lambda: (
+            "interrupted. Deleted stacks are gone, the others stay; rerun the same command "
+            "to delete the rest."
+        )
         with _progress(names, title, json_out) as progress:
             done = run_teardown(
                 loaded, conn, namespace=namespace, force=force, concurrency=concurrency,

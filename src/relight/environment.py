@@ -54,14 +54,13 @@ Seconds = Annotated[int, BeforeValidator(parse_duration), Field(gt=0)]
 
 @functools.cache
 def known_regions() -> frozenset[str]:
-    """Every region botocore knows, in every partition (no AWS call)."""
-    import boto3.session
+    """Every region botocore knows, in every partition (no AWS call, and no profile read: a
+    wrong AWS_PROFILE must not stop a region from being checked)."""
+    from botocore.loaders import create_loader
 
-    session = boto3.session.Session()
+    endpoints = create_loader().load_data("endpoints")
     return frozenset(
-        region
-        for partition in session.get_available_partitions()
-        for region in session.get_available_regions("ec2", partition_name=partition)
+        region for partition in endpoints["partitions"] for region in partition["regions"]
     )
 
 
