@@ -166,7 +166,7 @@ def test_ctrl_c_during_a_deploy_names_the_stacks_cloudformation_goes_on_with(
 ) -> None:
     import typer
 
-    from relight.cli import _errors
+    from relight.cli.common import _errors
     from relight.scheduler import Interrupted
 
     with pytest.raises(typer.Exit) as stopped, _errors(debug=False):
@@ -270,7 +270,7 @@ def test_ctrl_c_during_a_drill_names_its_report_and_what_it_tore_down(
 def test_a_drill_interrupted_before_its_report_names_the_command_that_removes_its_stacks(
     tmp_path: Path,
 ) -> None:
-    from relight.cli import _drill_interrupted
+    from relight.cli.drill import _drill_interrupted
 
     said = _drill_interrupted(
         "t1",
@@ -284,7 +284,7 @@ def test_a_drill_interrupted_before_its_report_names_the_command_that_removes_it
 
 
 def test_a_kept_drill_interrupted_names_what_is_still_there(tmp_path: Path) -> None:
-    from relight.cli import _drill_interrupted
+    from relight.cli.drill import _drill_interrupted
 
     report = tmp_path / "report.json"
     report.write_text(
@@ -322,7 +322,7 @@ def test_ctrl_c_or_end_of_input_at_the_question_changes_nothing_and_is_no_crash(
     import click
     import typer
 
-    from relight.cli import _errors
+    from relight.cli.common import _errors
 
     def ask() -> None:  # as click.confirm turns both into Abort
         try:

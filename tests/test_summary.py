@@ -7,7 +7,7 @@ from io import StringIO
 from rich.console import Console
 
 from relight.aws import Aws, AwsTarget
-from relight.cli import _continue_command
+from relight.cli.common import _continue_command
 from relight.deploy import deploy
 from relight.operations import Connection, FailoverResult
 from relight.summary import failover_json, print_failover
@@ -84,7 +84,7 @@ def test_the_continue_command_repeats_every_option_the_run_was_given() -> None:
 
 
 def test_the_cli_defaults_agree_with_the_engines() -> None:
-    from relight import cli
+    from relight.cli import options as cli
     from relight.scheduler import DEFAULT_CONCURRENCY
     from relight.verify import DEADLINE_SECONDS
 

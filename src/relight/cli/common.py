@@ -1,0 +1,248 @@
+"""What the commands share: the one place errors become messages and exit codes, the
+console, loading the environment, connecting, asking, and the checks several commands make."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from relight.config import LoadedEnvironment
+    from relight.operations import Connection
+
+
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal:  # a log or a pipe: room for whole ids, not 80 columns
+        console.width = max(console.width, 140)
+    return console
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    _console(stderr=True).print(f"[bold red]error:[/] {message}", markup=True)
+    raise typer.Exit(code)
+
+
+class _Interruption:
+    """What Ctrl-C leaves behind, as the command running knows it so far: a command sets
+    `says` once it starts changing things (a read-only one changes nothing)."""
+
+    def __init__(self) -> None:
+        self.says: Callable[[], str] = lambda: "interrupted; nothing was changed"
+
+
+@contextmanager
+def _errors(debug: bool) -> Iterator[_Interruption]:
+    """The one place relight's errors become messages and exit codes, each printed once."""
+    import click
+
+    from relight.errors import RelightError
+
+    interruption = _Interruption()
+    try:
+        yield interruption
+    except RelightError as exc:
+        if debug:
+            raise
+        _fail(_escape(str(exc)), exc.exit_code)
+    except click.exceptions.Abort as exc:  # Ctrl-C or end of input at a question
+        if isinstance(exc.__context__, EOFError):
+            _fail("no answer (the input ended at the question); nothing was changed", 1)
+        _fail("interrupted at the question; nothing was changed", 130)
+    except KeyboardInterrupt as exc:
+        in_flight = getattr(exc, "in_flight", None)  # scheduler.Interrupted
+        going_on = (
+            f"\n  CloudFormation goes on with: {', '.join(in_flight)} (a rerun waits for them)"
+            if in_flight
+            else ""
+        )
+        _fail(_escape(interruption.says()) + going_on, 130)
+    except (typer.Exit, click.exceptions.Exit):  # a command's own exit, its message printed
+        raise
+    except Exception as exc:  # the last resort: never a bare traceback for the operator
+        if debug:
+            raise
+        from relight.aws import known_error
+
+        known = known_error(exc)
+        if known is not None:
+            _fail(_escape(str(known)), known.exit_code)
+        _fail(
+            _escape(f"unexpected {type(exc).__name__}: {exc}")
+            + "\n  → rerun with --debug for the traceback, and please report it",
+            1,
+        )
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _check_region(region: str, flag: str) -> None:
+    from relight.environment import check_region
+    from relight.errors import InputError
+
+    try:
+        check_region(region)
+    except ValueError as exc:
+        raise InputError(f"{flag}: {exc}") from None
+
+
+def _load(env: str, region: str | None, flag: str = "--region") -> LoadedEnvironment:
+    from relight.config import load_environment
+
+    if region is not None:
+        _check_region(region, flag)
+    return load_environment(env, region)
+
+
+def _on_stand_in(loaded: LoadedEnvironment, flag: bool | None) -> bool:
+    return loaded.env.stand_in if flag is None else flag
+
+
+def _connect(
+    loaded: LoadedEnvironment,
+    region: str,
+    stand_in: bool | None,
+    profile: str | None,
+    role_arn: str | None,
+    *,
+    source_side: bool = False,
+) -> Connection:
+    from relight.operations import connect
+
+    return connect(
+        loaded,
+        region,
+        use_stand_in=stand_in,
+        profile=profile,
+        role_arn=role_arn,
+        source_side=source_side,
+        announce=_banner,
+        say=_say,
+    )
+
+
+def _banner(conn: Connection) -> None:
+    err = _console(stderr=True)
+    if conn.stand_in:
+        err.print(
+            f"[bold black on yellow] LOCAL STAND-IN [/] moto at {conn.stand_in.endpoint}: "
+            "nothing real is touched; no AWS account is used.",
+        )
+    else:
+        err.print(f"[bold]target:[/] {_escape(conn.describe())}")
+
+
+def _say(line: str) -> None:
+    """A progress line for people, on stderr."""
+    _console(stderr=True).print(f"[dim]{_escape(line)}[/]")
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+@contextmanager
+def _progress(names: list[str], title: str, json_out: bool) -> Iterator[Any]:
+    """The live table on a terminal, one line per event otherwise, nothing (None) with --json."""
+    from relight.progress import Lines, LiveTable
+
+    err = _console(stderr=True)
+    if json_out:
+        yield None
+    elif err.is_terminal:
+        with LiveTable(err, names, title) as table:
+            yield table
+    else:
+        yield Lines(err)
+
+
+def _confirm(yes: bool, question: str, what: str) -> bool:
+    """Ask on a terminal; without one, --yes is the only way on. The answer."""
+    from relight.errors import InputError
+
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise InputError(f"{what}; no terminal to ask on", hint="pass --yes to confirm")
+    return typer.confirm(question)
+
+
+def _check_directory(path: Path, flag: str, holds: str) -> None:
+    """`flag`'s path is a directory, or one can be made there: not a file, nor inside one."""
+    from relight.errors import InputError
+
+    for found in (path, *path.parents):
+        if found.exists():
+            if not found.is_dir():
+                inside = "" if found == path else f" inside {found}, which"
+                raise InputError(
+                    f"{flag} {path}:{inside} is a file, not a directory",
+                    hint=f"name a directory (relight makes it when missing) to write {holds} into",
+                )
+            return
+
+
+def _build_plan(loaded: LoadedEnvironment, region: str, local: bool, as_name: str | None) -> Any:
+    from relight.render import build_plan, check_namespace
+
+    if as_name is None:
+        return build_plan(loaded, region, stand_in=local)
+    return build_plan(
+        loaded, region, stand_in=local, purpose="test", namespace=check_namespace(as_name)
+    )
+
+
+def _check_not_home(
+    loaded: LoadedEnvironment, region: str, meant: bool, command: str, namespace: str | None
+) -> None:
+    """A run that builds stacks refuses the home region unless --into-home-region says it is
+    meant: a failover there would build its stacks beside production's."""
+    from relight.errors import InputError
+
+    env = loaded.env
+    if region != env.home_region or meant:
+        return
+    prefix = "-".join([env.name, *([namespace] if namespace else [])])
+    others = [r for r in env.recovery_regions if r != region]
+    pick = (
+        f"pick a recovery region ({', '.join(others)})"
+        if others
+        else f"pick a recovery region (add it to recovery_regions in {loaded.path})"
+    )
+    raise InputError(
+        f"--region {region} is {env.name}'s home region: a {command} there would build "
+        f"{prefix}-* stacks beside production; {pick}, or pass --into-home-region if that "
+        "is meant"
+    )
+
+
+def _continue_command(command: str, options: dict[str, Any]) -> str:
+    """The exact command that continues this failover (or launch) after a failure: the same
+    command with the same options (True: a flag; a list: the option once per value; None,
+    False or an empty list: left out)."""
+    import shlex
+
+    words = ["relight", command]
+    for flag, value in options.items():
+        if value is True:
+            words.append(flag)
+        elif isinstance(value, list):
+            for item in value:
+                words += [flag, str(item)]
+        elif value not in (None, False):
+            words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    return shlex.join(words)

@@ -1,0 +1,208 @@
+"""`relight drill`: rehearse a failover (build, verify, tear down, report), and what a Ctrl-C
+during one leaves behind."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from .common import (
+    _banner,
+    _check_directory,
+    _check_not_home,
+    _connect,
+    _console,
+    _continue_command,
+    _errors,
+    _escape,
+    _load,
+    _on_stand_in,
+    _print_json,
+    _progress,
+    _say,
+)
+from .options import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_VERIFY,
+    AcceptStaleOpt,
+    ConcurrencyOpt,
+    DebugOpt,
+    EnvOpt,
+    IntoHomeOpt,
+    JsonOpt,
+    ProfileOpt,
+    RegionOpt,
+    ReportsOpt,
+    RoleOpt,
+    StackTimeoutOpt,
+    StandInOpt,
+    VerifyTimeoutOpt,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def drill(
+    env: EnvOpt,
+    region: RegionOpt,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Leave the drill's stacks up (teardown --as drill-ID).")
+    ] = False,
+    drill_id: Annotated[
+        str | None, typer.Option("--drill-id", help="Name the drill (default: a new run id).")
+    ] = None,
+    accept_stale: AcceptStaleOpt = False,
+    warn_only: Annotated[
+        bool,
+        typer.Option(
+            "--objectives-as-warnings", help="A missed RTO or RPO warns instead of failing."
+        ),
+    ] = False,
+    stack_timeout: StackTimeoutOpt = None,
+    verify_timeout: VerifyTimeoutOpt = DEFAULT_VERIFY,
+    concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
+    reports: ReportsOpt = Path("reports"),
+    into_home: IntoHomeOpt = False,
+    json_out: JsonOpt = False,
+    stand_in: StandInOpt = None,
+    profile: ProfileOpt = None,
+    role_arn: RoleOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Rehearse a failover: build a drill copy, verify it, tear it down, report RTO and RPO."""
+    with _errors(debug) as interruption:
+        from relight.drill import drill as run_drill
+        from relight.operations import new_run_id
+        from relight.render import stack_name
+
+        drill_id = drill_id or new_run_id()
+        namespace = _drill_namespace(drill_id)
+        _check_directory(reports, "--reports", "the drill's report")
+        loaded = _load(env, region)
+        _check_not_home(loaded, region, into_home, "drill", namespace)
+        local = _on_stand_in(loaded, stand_in)
+        conn = _connect(loaded, region, local, profile, role_arn)
+        remove = _continue_command(
+            "teardown",
+            {
+                "--env": env,
+                "--region": region,
+                "--as": namespace,
+                "--yes": True,
+                "--stand-in": stand_in is True,
+                "--aws": stand_in is False,
+                "--profile": profile,
+                "--role-arn": role_arn,
+            },
+        )
+        report_file = reports / loaded.env.name / drill_id / "report.json"
+        since = time.time() - 1  # a file system's coarse timestamps
+        interruption.says = lambda: _drill_interrupted(drill_id, report_file, since, remove, keep)
+        names = [
+            stack_name(loaded.env.name, key, namespace)
+            for key in loaded.order
+            if not (local and loaded.env.stacks[key].stand_in_skip)
+        ]
+        title = f"drill of {loaded.env.name} in {region}"
+        with _progress(names, title, json_out) as progress:
+            report, paths = run_drill(
+                loaded,
+                conn,
+                drill_id=drill_id,
+                keep=keep,
+                accept_stale=accept_stale,
+                enforce_objectives=not warn_only,
+                stack_timeout=stack_timeout,
+                concurrency=concurrency,
+                on_event=progress,
+                events=progress is not None,
+                reports_dir=reports,
+                verify_deadline=verify_timeout,
+                on_progress=None if json_out else _say,
+            )
+        if json_out:
+            _print_json({**report, "files": [str(p) for p in paths]})
+        else:
+            _print_drill(_console(), report, paths)
+        if conn.stand_in:
+            _banner(conn)
+        if not report["ok"]:
+            raise typer.Exit(1)
+
+
+def _drill_namespace(drill_id: str) -> str:
+    """The drill's namespace, drill-ID; a bad ID is named as the option it came from."""
+    from relight.errors import InputError
+    from relight.render import check_namespace
+
+    try:
+        return check_namespace(f"drill-{drill_id}")
+    except InputError:
+        raise InputError(
+            f"--drill-id {drill_id!r}: use 1-{40 - len('drill-')} lowercase letters, digits and "
+            "single hyphens, not starting or ending with a hyphen (it becomes part of every "
+            "stack name: <env>-drill-ID-<stack>)",
+            hint="or leave --drill-id out for a new run id",
+        ) from None
+
+
+def _drill_interrupted(
+    drill_id: str, report_file: Path, since: float, remove: str, keep: bool
+) -> str:
+    """What a Ctrl-C left of a drill: its report (written after the teardown) says; without
+    one written `since` the run started, the teardown itself was interrupted."""
+    try:
+        fresh = report_file.stat().st_mtime >= since
+        teardown = json.loads(report_file.read_text(encoding="utf-8"))["teardown"]
+    except (OSError, ValueError, KeyError, TypeError):
+        fresh, teardown = False, None
+    if not fresh or not isinstance(teardown, dict):
+        return (
+            f"drill {drill_id} interrupted before its report was written; its stacks may "
+            f"remain. Remove them with: {remove}"
+        )
+    lines = [f"drill {drill_id} interrupted; report: {report_file.with_suffix('.html')}"]
+    if teardown.get("status") == "ok":
+        lines.append("its stacks were torn down")
+    else:
+        left = ", ".join(teardown.get("left_behind") or []) or "its stacks"
+        kept = " (--keep)" if keep else ""
+        lines.append(f"still there{kept}: {left}. Remove them with: {remove}")
+    return "\n  ".join(lines)
+
+
+def _print_drill(con: Console, report: dict[str, Any], paths: list[Path]) -> None:
+    from rich.table import Table
+
+    from relight.report import human_duration, objective_rows
+
+    phases = Table(title=f"drill {report['run_id']} of {report['env']} in {report['region']}")
+    for column in ("phase", "status", "time"):
+        phases.add_column(column)
+    for p in report["phases"]:
+        colour = {"ok": "green", "failed": "red"}.get(p["status"], "dim")
+        phases.add_row(p["name"], f"[{colour}]{p['status']}[/]", human_duration(p["seconds"]))
+    con.print(phases)
+    from relight.summary import print_checks
+    from relight.verify import Check
+
+    print_checks(con, [Check(**c) for c in report["verification"]])
+    colours = {"ok": "green", "failed": "red", "warn": "yellow"}
+    for name, target, measured, verdict, css in objective_rows(report):
+        shown = f"[{colours.get(css, 'dim')}]{verdict}[/]"
+        con.print(f"{name}: {measured} (objective {target}): {shown}")
+    if report["timings_note"]:
+        con.print(f"[yellow]{_escape(report['timings_note'])}[/]")
+    teardown = report["teardown"]
+    con.print(f"teardown: {teardown['status']}" + (
+        f"; left behind: {', '.join(teardown['left_behind'])}" if teardown["left_behind"] else ""
+    ))  # fmt: skip
+    for problem in report["problems"]:
+        con.print(f"[red]problem:[/] {_escape(problem)}")
+    con.print("report: " + ", ".join(str(p) for p in paths))
+    con.print("[bold green]drill passed[/]" if report["ok"] else "[bold red]drill FAILED[/]")

@@ -1,0 +1,181 @@
+"""`relight failover` and `relight launch`: build the environment (or a test copy of it) in
+another region, after showing the plan."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from .common import (
+    _banner,
+    _build_plan,
+    _check_not_home,
+    _confirm,
+    _connect,
+    _console,
+    _continue_command,
+    _errors,
+    _Interruption,
+    _load,
+    _on_stand_in,
+    _print_json,
+    _progress,
+    _say,
+)
+from .options import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_VERIFY,
+    AcceptStaleOpt,
+    ConcurrencyOpt,
+    DebugOpt,
+    EnvOpt,
+    IntoHomeOpt,
+    JsonOpt,
+    ProfileOpt,
+    RegionOpt,
+    ReplaceDataOpt,
+    RoleOpt,
+    StackTimeoutOpt,
+    StandInOpt,
+    VerifyTimeoutOpt,
+    YesOpt,
+)
+from .plan import _print_plan
+
+
+def failover(
+    env: EnvOpt,
+    region: RegionOpt,
+    yes: YesOpt = False,
+    accept_stale: AcceptStaleOpt = False,
+    replace_data: ReplaceDataOpt = None,
+    stack_timeout: StackTimeoutOpt = None,
+    verify_timeout: VerifyTimeoutOpt = DEFAULT_VERIFY,
+    concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
+    into_home: IntoHomeOpt = False,
+    json_out: JsonOpt = False,
+    stand_in: StandInOpt = None,
+    profile: ProfileOpt = None,
+    role_arn: RoleOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Rebuild the environment in --region from the newest copies there (asks first)."""
+    with _errors(debug) as interruption:
+        _deploy_command(
+            env, region, None, yes, accept_stale, stack_timeout, concurrency, json_out,
+            stand_in, profile, role_arn, replace_data or [], verify_timeout,
+            into_home=into_home, interruption=interruption,
+        )  # fmt: skip
+
+
+def launch(
+    env: EnvOpt,
+    region: RegionOpt,
+    as_name: Annotated[
+        str, typer.Option("--as", help="The test environment's name: stacks <env>-NAME-<stack>.")
+    ],
+    accept_stale: AcceptStaleOpt = False,
+    replace_data: ReplaceDataOpt = None,
+    stack_timeout: StackTimeoutOpt = None,
+    verify_timeout: VerifyTimeoutOpt = DEFAULT_VERIFY,
+    concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
+    into_home: IntoHomeOpt = False,
+    json_out: JsonOpt = False,
+    stand_in: StandInOpt = None,
+    profile: ProfileOpt = None,
+    role_arn: RoleOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Build a full test copy of the environment (purpose test), kept until teardown --as."""
+    with _errors(debug) as interruption:
+        _deploy_command(
+            env, region, as_name, True, accept_stale, stack_timeout, concurrency, json_out,
+            stand_in, profile, role_arn, replace_data or [], verify_timeout,
+            into_home=into_home, interruption=interruption,
+        )  # fmt: skip
+
+
+def _deploy_command(
+    env: str,
+    region: str,
+    as_name: str | None,
+    yes: bool,
+    accept_stale: bool,
+    stack_timeout: float | None,
+    concurrency: int,
+    json_out: bool,
+    stand_in: bool | None,
+    profile: str | None,
+    role_arn: str | None,
+    replace_data: list[str],
+    verify_timeout: float,
+    *,
+    into_home: bool,
+    interruption: _Interruption,
+) -> None:
+    from relight.operations import check_replace_data
+    from relight.operations import failover as run_failover
+    from relight.render import check_namespace, lint_plan
+    from relight.summary import failover_json, print_failover
+
+    loaded = _load(env, region)
+    namespace = check_namespace(as_name) if as_name else None
+    _check_not_home(loaded, region, into_home, "launch" if as_name else "failover", namespace)
+    local = _on_stand_in(loaded, stand_in)
+    built = _build_plan(loaded, region, local, as_name)
+    replacing = check_replace_data(built, replace_data)
+    lint_plan(built)
+    continue_with = _continue_command(
+        "launch" if as_name else "failover",
+        {
+            "--env": env,
+            "--region": region,
+            "--as": as_name,
+            "--yes": yes and not as_name,  # launch never asks
+            "--stand-in": stand_in is True,
+            "--aws": stand_in is False,
+            "--profile": profile,
+            "--role-arn": role_arn,
+            "--accept-stale": accept_stale,
+            "--replace-data": replace_data,
+            "--stack-timeout": stack_timeout,
+            "--verify-timeout": verify_timeout if verify_timeout != DEFAULT_VERIFY else None,
+            "--concurrency": concurrency if concurrency != DEFAULT_CONCURRENCY else None,
+            "--into-home-region": into_home,
+        },
+    )
+    conn = _connect(loaded, region, local, profile, role_arn)
+    title = f"{built.purpose} of {built.env_name} into {region}"
+    interruption.says = lambda: (
+        f"interrupted. Finished stacks are kept; rerun the same command to continue:\n"
+        f"  {continue_with}"
+    )
+
+    def confirm(planned: list[Any]) -> bool:
+        _print_plan(_console(stderr=True), planned, f"plan: {title}", parameters=False)
+        question = f"Deploy these {len(planned)} stacks in {region}?"
+        return _confirm(False, question, "failover needs a yes")
+
+    with _progress([sp.name for sp in built.stacks.values()], title, json_out) as progress:
+        result = run_failover(
+            built,
+            conn,
+            accept_stale=accept_stale,
+            stack_timeout=stack_timeout,
+            concurrency=concurrency,
+            confirm=None if yes else confirm,
+            on_event=progress,
+            events=progress is not None,
+            replace_data=replacing,
+            verify_deadline=verify_timeout,
+            on_progress=None if json_out else _say,
+        )
+    if json_out:
+        _print_json(failover_json(result, continue_with))
+    else:
+        print_failover(_console(), result, continue_with)
+    if conn.stand_in:
+        _banner(conn)
+    if not result.ok:
+        raise typer.Exit(1)

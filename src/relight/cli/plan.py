@@ -1,0 +1,145 @@
+"""`relight plan`: what a failover (or launch) would do to each stack, and the RTO forecast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .common import (
+    _build_plan,
+    _connect,
+    _console,
+    _errors,
+    _escape,
+    _load,
+    _on_stand_in,
+    _print_json,
+)
+from .options import (
+    AcceptStaleOpt,
+    AsOpt,
+    DebugOpt,
+    EnvOpt,
+    JsonOpt,
+    ProfileOpt,
+    RegionOpt,
+    ReplaceDataOpt,
+    ReportsOpt,
+    RoleOpt,
+    StandInOpt,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def plan(
+    env: EnvOpt,
+    region: RegionOpt,
+    as_name: AsOpt = None,
+    accept_stale: AcceptStaleOpt = False,
+    replace_data: ReplaceDataOpt = None,
+    reports: ReportsOpt = Path("reports"),
+    json_out: JsonOpt = False,
+    stand_in: StandInOpt = None,
+    profile: ProfileOpt = None,
+    role_arn: RoleOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Show what failover (or launch --as) would do to each stack. Changes nothing."""
+    with _errors(debug):
+        from dataclasses import asdict
+
+        from relight.operations import check_replace_data, plan_changes
+
+        loaded = _load(env, region)
+        local = _on_stand_in(loaded, stand_in)
+        built = _build_plan(loaded, region, local, as_name)
+        conn = _connect(loaded, region, local, profile, role_arn)
+        _, planned, notes = plan_changes(
+            built,
+            conn,
+            accept_stale=accept_stale,
+            replace_data=check_replace_data(built, replace_data or []),
+        )
+        predicted = _forecast(built, as_name, reports)
+        if json_out:
+            _print_json(
+                {
+                    "env": loaded.env.name,
+                    "region": region,
+                    "stacks": [asdict(p) for p in planned],
+                    "forecast": predicted.as_dict(),
+                }
+            )
+            return
+        con = _console()
+        _print_plan(con, planned, f"plan for {built.env_name} in {region}", parameters=True)
+        for note in notes:
+            con.print(f"[dim]note: {_escape(note)}[/]")
+        _print_forecast(con, predicted, loaded.env.objectives.rto)
+
+
+def _forecast(built: Any, as_name: str | None, reports: Path) -> Any:
+    """The RTO forecast for AWS: the plan itself, or its AWS variant when it is the stand-in's."""
+    from relight.forecast import drilled_seconds, forecast
+
+    history, drills = drilled_seconds(reports, built.env_name)
+    if built.stand_in:
+        built = _build_plan(built.loaded, built.region, False, as_name)
+    return forecast(built, history, drills)
+
+
+def _print_forecast(con: Console, predicted: Any, objective: float) -> None:
+    from relight.report import human_duration
+
+    within = "[green]within[/]" if predicted.seconds <= objective else "[red]OVER[/]"
+    source = (
+        f"{len(predicted.from_drills)} stack(s) timed by {predicted.drills} past AWS drill(s)"
+        if predicted.from_drills
+        else "typical creation times (no AWS drill recorded yet)"
+    )
+    con.print(
+        f"RTO forecast on AWS: {human_duration(predicted.seconds)} "
+        f"(critical path {' → '.join(predicted.critical_path)}; {source}); "
+        f"objective {human_duration(objective)}: {within}"
+    )
+
+
+def _print_plan(con: Console, planned: list[Any], title: str, *, parameters: bool) -> None:
+    from rich.table import Table
+
+    from relight.discovery import human_age
+
+    colours = {
+        "create": "green",
+        "recreate": "yellow",
+        "retry": "yellow",
+        "update": "yellow",
+        "blocked": "red",
+        "refused: would lose data": "red",
+        "REPLACES DATA": "bold red",
+    }
+    table = Table(title=title)
+    for column in ("stack", "CloudFormation name", "action", "state now", "note"):
+        table.add_column(column, no_wrap=column != "note")
+    for row in planned:
+        colour = colours.get(row.action, "cyan")
+        note = "; ".join([row.note, *row.changes]) if row.changes else row.note
+        table.add_row(
+            row.key, row.name, f"[{colour}]{row.action}[/]", row.status or "-", _escape(note)
+        )
+    con.print(table)
+    if not parameters:
+        return
+    values = Table(title="parameters")
+    for column in ("stack", "parameter", "value", "from", "age of data"):
+        values.add_column(column, no_wrap=column != "value")
+    for row in planned:
+        for param in row.parameters:
+            if param.source == "literal":
+                continue
+            age = human_age(param.age_seconds) if param.age_seconds is not None else ""
+            value = param.value or "[dim](known once it exists)[/]"
+            values.add_row(row.key, param.name, value, param.source, age)
+    con.print(values)

@@ -1,0 +1,72 @@
+"""`relight render`: write each stack's template and parameters, without AWS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import _check_directory, _console, _errors, _escape, _load, _on_stand_in, _print_json
+from .options import DebugOpt, EnvOpt, JsonOpt, RegionOpt, StandInOpt
+
+
+def render(
+    env: EnvOpt,
+    region: RegionOpt,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write to.")] = Path("out"),
+    lint: Annotated[bool, typer.Option(help="Run cfn-lint on every template.")] = True,
+    stand_in: StandInOpt = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Write each stack's template and parameters to --out. No AWS calls."""
+    with _errors(debug):
+        from relight.render import build_plan, lint_plan, write_plan
+
+        _check_directory(out, "--out", "<stack>.template.json and <stack>.parameters.json")
+        loaded = _load(env, region)
+        plan = build_plan(loaded, region, stand_in=_on_stand_in(loaded, stand_in))
+        findings = lint_plan(plan) if lint else {}
+        try:
+            written = write_plan(plan, out)
+        except OSError as exc:
+            raise _unwritable(out, exc) from exc
+        if json_out:
+            _print_json(
+                {
+                    "env": loaded.env.name,
+                    "region": region,
+                    "files": [str(p) for p in written],
+                    "stand_in": plan.stand_in,
+                    "skipped": plan.skipped,
+                    "warnings": {k: [str(f) for f in v] for k, v in findings.items() if v},
+                }
+            )
+            return
+        con = _console()
+        if plan.stand_in:
+            con.print("[yellow]the stand-in variant[/] (stand_in_params applied; --aws for AWS's)")
+        for key, why in plan.skipped.items():
+            con.print(f"  {key:<32} skipped: {why}")
+        for key, sp in plan.stacks.items():
+            con.print(
+                f"  {sp.name:<32} {sp.resource_count:>3} resources  "
+                f"→ {out / (key + '.template.json')}"
+            )
+        for key, found in findings.items():
+            for finding in found:
+                con.print(f"  [yellow]warning[/] {plan.stacks[key].name}: {_escape(str(finding))}")
+        con.print(
+            f"{len(plan.stacks)} stacks rendered for {region}; cfn-lint: "
+            + ("no errors" if lint else "skipped")
+        )
+
+
+def _unwritable(out: Path, exc: OSError) -> Exception:
+    from relight.errors import InputError, RelightError
+
+    what = f"--out {out}: cannot write {exc.filename or out}: {exc.strerror or exc}"
+    if isinstance(exc, PermissionError | FileExistsError | IsADirectoryError | NotADirectoryError):
+        return InputError(what, hint="name a directory you can write to")
+    return RelightError(what)

@@ -1,0 +1,107 @@
+"""`relight teardown`: delete the stacks relight made, never AMIs or snapshots."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .common import _confirm, _connect, _console, _errors, _escape, _load, _print_json, _progress
+from .options import (
+    DEFAULT_CONCURRENCY,
+    AsOpt,
+    ConcurrencyOpt,
+    DebugOpt,
+    EnvOpt,
+    JsonOpt,
+    ProfileOpt,
+    RegionOpt,
+    RoleOpt,
+    StandInOpt,
+    YesOpt,
+)
+
+
+def teardown(
+    env: EnvOpt,
+    region: RegionOpt,
+    as_name: AsOpt = None,
+    yes: YesOpt = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Lift the protection of failover stacks: termination protection, and the "
+            "deletion protection of their load balancers and databases (a final snapshot "
+            "is kept).",
+        ),
+    ] = False,
+    concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
+    json_out: JsonOpt = False,
+    stand_in: StandInOpt = None,
+    profile: ProfileOpt = None,
+    role_arn: RoleOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Delete the stacks relight made for the environment in --region. Never AMIs or snapshots."""
+    with _errors(debug) as interruption:
+        from relight.operations import Declined, stacks_to_delete
+        from relight.operations import teardown as run_teardown
+        from relight.render import check_namespace
+
+        namespace = check_namespace(as_name) if as_name else None
+        loaded = _load(env, region)
+        conn = _connect(loaded, region, stand_in, profile, role_arn)
+        found = stacks_to_delete(loaded, conn, namespace)
+        names = [s["StackName"] for s in found]
+        what = f"{loaded.env.name}" + (f" --as {as_name}" if as_name else "")
+        if not names:
+            _console(stderr=True).print(f"no stacks of {what} in {region}; nothing to do")
+            if json_out:
+                _print_json({"deleted": [], "failed": [], "left_behind": []})
+            return
+        if not _confirm(
+            yes,
+            f"Delete {len(names)} stack(s) in {region}: {', '.join(names)}?",
+            f"teardown would delete {len(names)} stack(s): {', '.join(names)}",
+        ):
+            raise Declined("not confirmed; nothing was deleted")
+        title = f"teardown of {what} in {region}"
+        interruption.says = lambda: (
+            "interrupted. Deleted stacks are gone, the others stay; rerun the same command "
+            "to delete the rest."
+        )
+        with _progress(names, title, json_out) as progress:
+            done = run_teardown(
+                loaded, conn, namespace=namespace, force=force, concurrency=concurrency,
+                on_event=progress, confirmed=found,
+            )  # fmt: skip
+        failed = [r for r in done.results if not r.ok]
+        if json_out:
+            _print_json(
+                {
+                    "deleted": [r.name for r in done.results if r.ok],
+                    "final_snapshots": [s for r in done.results for s in r.final_snapshots],
+                    "failed": [
+                        {"name": r.name, "status": r.status, "reason": r.reason} for r in failed
+                    ],
+                    "left_behind": done.left_behind,
+                }
+            )
+        else:
+            con = _console()
+            for r in done.results:
+                for snapshot in r.final_snapshots:
+                    con.print(f"final snapshot kept: {_escape(snapshot)} ({r.name})")
+            for r in failed:
+                con.print(f"[red]{r.name}[/]: {r.action}: {_escape(r.reason)}")
+            con.print(
+                f"{len(done.results) - len(failed)} stack(s) deleted, {len(failed)} not; "
+                "AMIs, snapshots and backups were not touched"
+            )
+            if done.left_behind:
+                con.print(f"[red]still there:[/] {', '.join(done.left_behind)}")
+            if any(r.action == "protected" for r in failed):
+                con.print("Termination protection kept them: rerun with --force to lift it.")
+        if not done.ok:
+            raise typer.Exit(1)
