@@ -159,3 +159,57 @@ def test_keep_leaves_the_drill_up_for_a_look(world: Any, tmp_path: Path) -> None
     assert sorted(_live_stacks()) == [
         "shop-drill-t4-network", "shop-drill-t4-security", "shop-drill-t4-web",
     ]  # fmt: skip
+
+
+def _drill_lock(loaded: LoadedEnvironment, conn: Connection, drill_id: str) -> Any:
+    from relight.lock import read_lock
+    from relight.operations import lock_ref
+
+    found = read_lock(lock_ref(loaded, conn, f"drill-{drill_id}"))
+    return found[0] if found else None
+
+
+def test_a_drill_whose_id_another_run_holds_refuses_and_writes_no_report(
+    world: Any, tmp_path: Path
+) -> None:
+    from relight.lock import LockHeld, hold
+    from relight.operations import lock_ref
+
+    loaded, conn, _ = world
+    clock = FakeClock()
+    cfn = FakeCloudFormation(clock=clock)
+    stacks = Stacks(cfn, clock=clock, sleep=clock.sleep, timeout=600)
+    with hold(lock_ref(loaded, conn, "drill-t5"), "t5", "relight drill --drill-id t5"):
+        with pytest.raises(LockHeld) as caught:
+            drill(loaded, conn, drill_id="t5", reports_dir=tmp_path, stacks=stacks)
+        assert str(caught.value).startswith("shop --as drill-t5 in us-west-2 is locked by ")
+        assert "--as drill-t5" in (caught.value.hint or "")
+    assert cfn.created == [], "nothing was built"
+    assert not (tmp_path / "shop").exists(), "the running drill's report is left alone"
+
+
+def test_a_drill_gives_its_lock_back_after_a_failure_and_after_ctrl_c(
+    world: Any, tmp_path: Path
+) -> None:
+    loaded, conn, _ = world
+    clock = FakeClock()
+    cfn = FakeCloudFormation({"shop-drill-t6-web": "fail"}, clock=clock)
+    stacks = Stacks(cfn, clock=clock, sleep=clock.sleep, timeout=600)
+    report, _ = drill(loaded, conn, drill_id="t6", reports_dir=tmp_path, stacks=stacks)
+    assert not report["ok"]
+    assert _drill_lock(loaded, conn, "t6") is None
+
+    cfn = FakeCloudFormation(clock=clock)
+    original = cfn.create_stack
+
+    def interrupted(**kwargs: Any) -> dict[str, str]:
+        if kwargs["StackName"].endswith("-web"):
+            raise KeyboardInterrupt
+        return original(**kwargs)
+
+    cfn.create_stack = interrupted  # type: ignore[method-assign]
+    stacks = Stacks(cfn, clock=clock, sleep=clock.sleep, timeout=600)
+    with pytest.raises(KeyboardInterrupt):
+        drill(loaded, conn, drill_id="t7", reports_dir=tmp_path, stacks=stacks)
+    assert _drill_lock(loaded, conn, "t7") is None
+    assert cfn.stacks == {}, "torn down all the same"

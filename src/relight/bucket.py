@@ -1,10 +1,12 @@
-"""The S3 bucket relight owns in a target region, for template bodies over 51,200 bytes.
+"""The S3 bucket relight owns in a target region: template bodies over 51,200 bytes, and
+the run locks.
 
 CloudFormation takes a body up to 51,200 bytes inline and up to 1 MB from S3.
 The bucket is `relight-templates-<account>-<region>`, created when first
 needed: encrypted, versioned, all public access blocked. Each template is
 stored under a key derived from its content hash, so an unchanged template is
-uploaded once. relight never deletes from it.
+uploaded once, and relight never deletes a template. Under `locks/` it keeps
+the lock of each mutating run (lock.py), which the run deletes when it ends.
 """
 
 from __future__ import annotations
@@ -15,15 +17,21 @@ from typing import Any
 from relight.errors import AwsError
 
 
+def bucket_name(account_id: str, region: str) -> str:
+    """The name of relight's own bucket in `region` of `account_id`."""
+    return f"relight-templates-{account_id}-{region}"
+
+
 class TemplateBucket:
     def __init__(self, s3: Any, region: str, account_id: str) -> None:
         self.s3 = s3
         self.region = region
-        self.name = f"relight-templates-{account_id}-{region}"
+        self.name = bucket_name(account_id, region)
         self._ready = False
         self.uploads = 0
 
-    def _ensure(self) -> None:
+    def ensure(self) -> None:
+        """Create the bucket (encrypted, versioned, public access blocked) unless it exists."""
         from botocore.exceptions import ClientError
 
         if self._ready:
@@ -63,7 +71,7 @@ class TemplateBucket:
 
         key = f"templates/{hashlib.sha256(body.encode()).hexdigest()}.json"
         try:
-            self._ensure()
+            self.ensure()
             try:
                 self.s3.head_object(Bucket=self.name, Key=key)
             except ClientError:

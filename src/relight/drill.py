@@ -12,6 +12,10 @@ after a failure, unless asked to keep it. Every phase and every stack is timed:
 
 Both are compared with the environment's objectives. The report (report.py)
 is written whatever happened, so a failed drill leaves its evidence too.
+
+The drill holds the lock of its namespace, `drill-<id>` (lock.py), from before it changes
+anything until its report is written; a drill whose id another live run holds refuses at
+once (`LockHeld`) and writes no report, so the other run's report is left alone.
 """
 
 from __future__ import annotations
@@ -30,7 +34,15 @@ from relight.deploy import Outcome, deploy, iso
 from relight.discovery import Discovery
 from relight.errors import RelightError
 from relight.graph import dependency_graph
-from relight.operations import Connection, connect_stacks, discover_environment, new_run_id
+from relight.lock import LockSettings, RunLock, hold
+from relight.operations import (
+    Connection,
+    connect_stacks,
+    discover_environment,
+    lock_ref,
+    new_run_id,
+    run_command,
+)
 from relight.preflight import run_preflight
 from relight.render import Plan, build_plan, check_namespace, lint_plan
 from relight.report import SCHEMA, write_reports
@@ -127,62 +139,77 @@ def drill(
     stacks: Stacks | None = None,
     verify_deadline: float = DEADLINE_SECONDS,
     on_progress: Callable[[str], None] | None = None,
+    lock: LockSettings | None = None,
 ) -> tuple[dict[str, Any], list[Path]]:
     """Rehearse a failover into the connection's region; the report and the files written.
 
     `stacks` replaces the connection's CloudFormation (tests inject failures through it).
     Verification waits up to `verify_deadline` seconds for what AWS still reports settling,
-    telling `on_progress` how it goes.
+    telling `on_progress` how it goes. The drill holds its namespace's lock (`lock` says
+    how); `LockHeld`, before anything is done, when another run holds it.
     """
     started = now()
     run_id = drill_id or new_run_id(started)
     run = Run(loaded, conn, run_id, check_namespace(f"drill-{run_id}"), now, started)
-    stacks = stacks or connect_stacks(
-        conn, on_event=on_event, events=events, timeout=stack_timeout, clock=clock
+    settings = lock or LockSettings()
+    command = settings.command or run_command(
+        "drill", loaded, "--region", conn.region, "--drill-id", run_id, "--keep" if keep else None
     )
-    try:
-        _rebuild(run, stacks, accept_stale, concurrency, verify_deadline, on_progress)
-    except _Stop:
-        pass
-    except KeyboardInterrupt:
-        run.interrupted = True
-        run.problems.append("interrupted (Ctrl-C); the drill's stacks are torn down all the same")
-    if keep:
-        run.teardown_status = "kept"
-    else:  # always: also after a failure (it finds only this drill's stacks, by their tags)
+    with hold(lock_ref(loaded, conn, run.namespace), run_id, command, settings) as held:
+        stacks = stacks or connect_stacks(
+            conn, on_event=on_event, events=events, timeout=stack_timeout, clock=clock
+        )
         try:
-            with run.phase("teardown") as tearing_down:
-                run.teardown = delete_stacks(
-                    stacks,
-                    loaded.env.name,
-                    dependency_graph(loaded.env),
-                    namespace=run.namespace,
-                    concurrency=concurrency,
-                )
-                run.teardown_status = "ok" if run.teardown.ok else "failed"
-                if not run.teardown.ok:
-                    tearing_down.status = "failed"
-                    run.problems += [
-                        f"teardown: {r.name}: {r.action}: {r.reason}"
-                        for r in run.teardown.results
-                        if not r.ok
-                    ]
-                    if run.teardown.left_behind:
-                        left = ", ".join(run.teardown.left_behind)
-                        run.problems.append(f"teardown left behind: {left}")
+            _rebuild(run, stacks, held, accept_stale, concurrency, verify_deadline, on_progress)
         except _Stop:
-            run.teardown_status = "failed"
-    run.skip_rest(PHASES)
-    report = build_report(run, enforce_objectives=enforce_objectives)
-    paths = write_reports(report, reports_dir)
+            pass
+        except KeyboardInterrupt:
+            run.interrupted = True
+            run.problems.append(
+                "interrupted (Ctrl-C); the drill's stacks are torn down all the same"
+            )
+        if keep:
+            run.teardown_status = "kept"
+        else:  # always: also after a failure (it finds only this drill's stacks, by their tags)
+            _teardown(run, stacks, concurrency)
+        run.skip_rest(PHASES)
+        report = build_report(run, enforce_objectives=enforce_objectives)
+        paths = write_reports(report, reports_dir)
     if run.interrupted:
         raise KeyboardInterrupt
     return report, paths
 
 
+def _teardown(run: Run, stacks: Stacks, concurrency: int) -> None:
+    """Delete the drill's stacks (found by their tags) and record how it went."""
+    try:
+        with run.phase("teardown") as tearing_down:
+            run.teardown = delete_stacks(
+                stacks,
+                run.loaded.env.name,
+                dependency_graph(run.loaded.env),
+                namespace=run.namespace,
+                concurrency=concurrency,
+            )
+            run.teardown_status = "ok" if run.teardown.ok else "failed"
+            if not run.teardown.ok:
+                tearing_down.status = "failed"
+                run.problems += [
+                    f"teardown: {r.name}: {r.action}: {r.reason}"
+                    for r in run.teardown.results
+                    if not r.ok
+                ]
+                if run.teardown.left_behind:
+                    left = ", ".join(run.teardown.left_behind)
+                    run.problems.append(f"teardown left behind: {left}")
+    except _Stop:
+        run.teardown_status = "failed"
+
+
 def _rebuild(
     run: Run,
     stacks: Stacks,
+    held: RunLock,
     accept_stale: bool,
     concurrency: int,
     verify_deadline: float = DEADLINE_SECONDS,
@@ -210,6 +237,7 @@ def _rebuild(
             account_id=conn.account_id,
         )
     with run.phase("deploy") as deploying:
+        held.ensure_held()
         run.outcome = deploy(
             stacks, run.plan, run.discovery, run_id=run.run_id, concurrency=concurrency
         )

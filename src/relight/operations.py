@@ -5,11 +5,17 @@
 
 Each function takes what it needs (the loaded environment, a connection, a
 clock) and returns a result object; `cli.py` only prints it.
+
+Every mutating run (failover, launch, teardown, replicate, and drill in drill.py) holds the
+lock of its environment, region and namespace (lock.py) from just after the account check
+(done by `connect`) until it ends: a second run refuses at once with `LockHeld`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +31,15 @@ from relight.deploy import Outcome, deploy
 from relight.discovery import Artifact, Discovery, discover, human_age
 from relight.errors import InputError, RelightError
 from relight.graph import dependency_graph
+from relight.lock import (
+    REPLICATION,
+    Holder,
+    LockRef,
+    LockSettings,
+    break_lock,
+    hold,
+    read_lock,
+)
 from relight.preflight import run_preflight
 from relight.preview import PlannedStack, preview
 from relight.render import Plan
@@ -98,6 +113,73 @@ def connect(
     conn = Connection(aws, region, account)
     announce(conn)
     return conn
+
+
+# the run lock ----------------------------------------------------------------------------------
+
+
+def env_option(loaded: LoadedEnvironment) -> str:
+    """What `--env` takes to name this environment again: its name when it is
+    `stacks/<name>.yaml` under the current directory, else the file's path."""
+    path = loaded.path
+    try:
+        shown = path.relative_to(Path.cwd())
+    except ValueError:
+        shown = path
+    if shown == Path("stacks") / f"{path.stem}{path.suffix}":
+        return path.stem
+    return str(shown)
+
+
+def lock_ref(
+    loaded: LoadedEnvironment,
+    conn: Connection,
+    namespace: str | None = None,
+    *,
+    replication: bool = False,
+) -> LockRef:
+    """Where the lock of the environment's runs in the connection's region lives: the
+    namespace's (None: the environment's own stacks), or replication's into that region."""
+    return LockRef(
+        conn.aws.client("s3", conn.region),
+        conn.account_id,
+        conn.region,
+        loaded.env.name,
+        REPLICATION if replication else namespace,
+        env_option(loaded),
+    )
+
+
+def run_command(command: str, loaded: LoadedEnvironment, *options: str | None) -> str:
+    """The command line other runs are shown for this run: `relight <command> --env E`
+    and the options that name what it changes (None left out)."""
+    words = ["relight", command, "--env", env_option(loaded)]
+    return shlex.join(words + [o for o in options if o is not None])
+
+
+def lock_holder(
+    loaded: LoadedEnvironment,
+    conn: Connection,
+    namespace: str | None = None,
+    *,
+    replication: bool = False,
+) -> Holder | None:
+    """Who holds the lock now, or None: read-only (a command can say so before it asks)."""
+    found = read_lock(lock_ref(loaded, conn, namespace, replication=replication))
+    return found[0] if found else None
+
+
+def unlock(
+    loaded: LoadedEnvironment,
+    conn: Connection,
+    namespace: str | None = None,
+    *,
+    replication: bool = False,
+) -> Holder | None:
+    """`relight unlock --env E --region R [--as NAME]`: remove the lock whoever holds it, for
+    a run known to be dead that should not be waited for until its lease lapses. Returns the
+    holder it removed, or None when nothing was locked."""
+    return break_lock(lock_ref(loaded, conn, namespace, replication=replication))
 
 
 def connect_stacks(
@@ -251,41 +333,60 @@ def failover(
     on_progress: Callable[[str], None] | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     clock: Callable[[], float] = time.monotonic,
+    lock: LockSettings | None = None,
 ) -> FailoverResult:
     """Discover, preflight, plan, (confirm), deploy. The plan was rendered and linted already.
 
     Also builds test environments (`relight launch`): the plan's purpose and namespace decide.
     With `confirm`, the plan is computed exactly (change sets) and shown to it first; a "no"
-    stops before anything changes.
+    stops before anything changes. The run holds the lock of the environment, region and
+    namespace throughout (`lock` says how); `LockHeld` when another run holds it.
     """
     started = clock()
     run_id = new_run_id(now())
-    stacks = connect_stacks(
-        conn, on_event=on_event, events=events, timeout=stack_timeout, clock=clock
+    settings = lock or LockSettings()
+    launch = plan.purpose == "test"
+    command = settings.command or run_command(
+        "launch" if launch else "failover",
+        plan.loaded,
+        "--region",
+        conn.region,
+        *(("--as", plan.namespace) if plan.namespace else ()),
     )
-    discovery = discover_environment(plan, conn, now=now)
-    checked = run_preflight(
-        plan, conn.aws, discovery, stacks, accept_stale=accept_stale, account_id=conn.account_id
-    )
-    planned = preview(stacks, plan, discovery, replace_data=replace_data) if confirm else []
-    if confirm is not None and not confirm(planned):
-        raise Declined("not confirmed; nothing was changed")
-    outcome = deploy(
-        stacks, plan, discovery, run_id=run_id, concurrency=concurrency, replace_data=replace_data
-    )
-    checks = (
-        verify(
-            conn.aws,
+    ref = lock_ref(plan.loaded, conn, plan.namespace)
+    with hold(ref, run_id, command, settings) as held:
+        stacks = connect_stacks(
+            conn, on_event=on_event, events=events, timeout=stack_timeout, clock=clock
+        )
+        discovery = discover_environment(plan, conn, now=now)
+        checked = run_preflight(
+            plan, conn.aws, discovery, stacks, accept_stale=accept_stale, account_id=conn.account_id
+        )
+        planned = preview(stacks, plan, discovery, replace_data=replace_data) if confirm else []
+        if confirm is not None and not confirm(planned):
+            raise Declined("not confirmed; nothing was changed")
+        held.ensure_held()
+        outcome = deploy(
+            stacks,
             plan,
             discovery,
-            outcome,
-            stand_in=conn.stand_in is not None,
-            deadline_seconds=verify_deadline,
-            on_progress=on_progress,
+            run_id=run_id,
+            concurrency=concurrency,
+            replace_data=replace_data,
         )
-        if outcome.ok and verify_after
-        else []
-    )
+        checks = (
+            verify(
+                conn.aws,
+                plan,
+                discovery,
+                outcome,
+                stand_in=conn.stand_in is not None,
+                deadline_seconds=verify_deadline,
+                on_progress=on_progress,
+            )
+            if outcome.ok and verify_after
+            else []
+        )
     return FailoverResult(
         run_id=run_id,
         plan=plan,
@@ -294,7 +395,7 @@ def failover(
         outcome=outcome,
         checks=checks,
         stale=checked.accepted_stale,
-        notes=checked.notes,
+        notes=held.notes + checked.notes,
         seconds=clock() - started,
     )
 
@@ -311,12 +412,18 @@ def replicate_environment(
     wait: bool = True,
     prune: int | None = None,
     on_progress: Callable[[str, str, str, str], None] = lambda *_: None,
+    lock: LockSettings | None = None,
 ) -> list[Any]:
     """Copy the newest artifacts from the connection's region to `targets`.
 
     The connection reads the sources. When the environment declares a recovery account
     other than the source's, the copies are made there, through `role_arn` (or the
     environment's); otherwise through the same credentials.
+
+    The run holds replication's lock in each target region, where the copies are made (in
+    the account that makes them); `LockHeld` when another replication into one of them runs.
+    Replication has its own lock, not the environment's: a copy can take hours, and must not
+    hold up a failover into that region (nor a failover a replication).
     """
     from relight.replicate import Replicator, replicate
 
@@ -342,7 +449,23 @@ def replicate_environment(
         target_account=target_account,
         on_progress=on_progress,
     )
-    return replicate(replicator, conn.region, targets, wait=wait, prune=prune)
+    settings = lock or LockSettings()
+    command = settings.command or run_command(
+        "replicate", loaded, "--from", conn.region, *(w for t in targets for w in ("--to", t))
+    )
+    run_id = new_run_id()
+    with contextlib.ExitStack() as held:
+        for region in sorted(set(targets)):  # one order for every run
+            ref = LockRef(
+                target.client("s3", region),
+                target_account,
+                region,
+                loaded.env.name,
+                REPLICATION,
+                env_option(loaded),
+            )
+            held.enter_context(hold(ref, run_id, command, settings))
+        return replicate(replicator, conn.region, targets, wait=wait, prune=prune)
 
 
 # teardown and status ------------------------------------------------------------------------
@@ -357,17 +480,30 @@ def teardown(
     concurrency: int = DEFAULT_CONCURRENCY,
     on_event: Event | None = None,
     confirmed: list[dict[str, Any]] | None = None,
+    lock: LockSettings | None = None,
 ) -> TeardownResult:
-    return delete_stacks(
-        connect_stacks(conn, on_event=on_event),
-        loaded.env.name,
-        dependency_graph(loaded.env),
-        namespace=namespace,
-        force=force,
-        concurrency=concurrency,
-        confirmed=confirmed,
-        final_snapshots=lambda name: final_snapshots(conn, name),
+    """Delete the environment's stacks in the namespace, holding its lock (`LockHeld` when
+    another run holds it)."""
+    settings = lock or LockSettings()
+    command = settings.command or run_command(
+        "teardown",
+        loaded,
+        "--region",
+        conn.region,
+        *(("--as", namespace) if namespace else ()),
+        "--force" if force else None,
     )
+    with hold(lock_ref(loaded, conn, namespace), new_run_id(), command, settings):
+        return delete_stacks(
+            connect_stacks(conn, on_event=on_event),
+            loaded.env.name,
+            dependency_graph(loaded.env),
+            namespace=namespace,
+            force=force,
+            concurrency=concurrency,
+            confirmed=confirmed,
+            final_snapshots=lambda name: final_snapshots(conn, name),
+        )
 
 
 def final_snapshots(conn: Connection, stack_name: str) -> Callable[[], list[str]]:

@@ -25,6 +25,7 @@ from . import (
     report,
     status,
     teardown,
+    unlock,
 )
 
 app = typer.Typer(
@@ -51,6 +52,7 @@ app.command()(replicate.replicate)
 app.command()(teardown.teardown)
 app.command()(status.status)
 app.command()(graph.graph)
+app.command()(unlock.unlock)
 
 local_app.command("status")(local.local_status)
 local_app.command("start")(local.local_start)

@@ -12,15 +12,20 @@ real failover would find:
 
 A marker object in the stand-in's S3 records that the story ran, so it runs
 once per stand-in world (a restarted stand-in starts from nothing again).
-Only ever used against the stand-in.
+Two runs that start together on a fresh stand-in both find no marker: the
+first to write a claim (a conditional write, If-None-Match "*", as the run
+lock does) tells the story, the other waits for its marker. Only ever used
+against the stand-in.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from relight.aws import Aws, tag_list
 from relight.bucket import create_bucket
@@ -32,13 +37,21 @@ from relight.environment import ArtifactLookup, ArtifactRef
 from relight.errors import StandInError
 from relight.render import Plan, build_plan
 from relight.replicate import Replicator, replicate
+from relight.times import parse_time
 
 MARKER_BUCKET = "relight-stand-in"
+# How long a run waits for another run's story (it takes seconds to a minute); a claim this
+# old without a marker was left by a run that stopped in the middle of the story.
+STORY_WAIT_SECONDS = 600.0
 Say = Callable[[str], None]
 
 
 def _marker_key(env_name: str) -> str:
     return f"stories/{env_name}.json"
+
+
+def _claim_key(env_name: str) -> str:
+    return f"stories/{env_name}.claim.json"
 
 
 def story_exists(aws: Aws, env_name: str, region: str) -> bool:
@@ -263,18 +276,93 @@ class Story:
             self.back_up(plan, name, lookup, base[name], now)
         self.kms_keys()
         self.copy()
-        s3 = self.aws.client("s3", self.home)
-        create_bucket(s3, MARKER_BUCKET, self.home)
-        s3.put_object(
-            Bucket=MARKER_BUCKET,
-            Key=_marker_key(self.env.name),
-            Body=json.dumps({"env": self.env.name, "at": now.isoformat(), "run": run_id}),
-        )
 
 
-def ensure_story(aws: Aws, loaded: LoadedEnvironment, *, run_id: str, say: Say) -> bool:
-    """Run the story once per stand-in world; True if it ran now."""
-    if story_exists(aws, loaded.env.name, loaded.env.home_region):
-        return False
-    Story(aws, loaded, say).run(datetime.now(UTC), run_id)
+def _code(exc: Any) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _claim(s3: Any, env_name: str, run_id: str, now: datetime) -> bool:
+    """Claim the telling of the story: True for the one run whose conditional write won."""
+    from botocore.exceptions import ClientError
+
+    body = json.dumps({"env": env_name, "run": run_id, "at": now.isoformat()}).encode()
+    try:
+        s3.put_object(Bucket=MARKER_BUCKET, Key=_claim_key(env_name), Body=body, IfNoneMatch="*")
+    except ClientError as exc:
+        if _code(exc) in ("PreconditionFailed", "ConditionalRequestConflict"):
+            return False
+        raise
     return True
+
+
+def _claimed(s3: Any, env_name: str) -> tuple[str, datetime] | None:
+    """The run that claimed the story and when, or None when no claim stands."""
+    from botocore.exceptions import ClientError
+
+    try:
+        got = s3.get_object(Bucket=MARKER_BUCKET, Key=_claim_key(env_name))
+        data = json.loads(got["Body"].read())
+    except ClientError:
+        return None
+    except ValueError:
+        data = {}
+    at = parse_time(data.get("at")) or parse_time(got.get("LastModified")) or datetime.now(UTC)
+    return str(data.get("run", "unknown")), at
+
+
+def ensure_story(
+    aws: Aws,
+    loaded: LoadedEnvironment,
+    *,
+    run_id: str,
+    say: Say,
+    tell: Callable[[], None] | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], None] = time.sleep,
+    wait_seconds: float = STORY_WAIT_SECONDS,
+) -> bool:
+    """Run the story once per stand-in world; True if this run told it.
+
+    Of runs that start together, the one whose claim is written first tells it (`tell`,
+    the Story by default); the others wait for its marker, up to `wait_seconds` after the
+    claim was made. A story that fails gives its claim up, so a later run tells it again.
+    """
+    env_name, home = loaded.env.name, loaded.env.home_region
+    if story_exists(aws, env_name, home):
+        return False
+    s3 = aws.client("s3", home)
+    create_bucket(s3, MARKER_BUCKET, home)
+    said = False
+    while not story_exists(aws, env_name, home):
+        if _claim(s3, env_name, run_id, now()):
+            if story_exists(aws, env_name, home):
+                return False  # told by a run whose claim was given up just before ours
+            try:
+                (tell or (lambda: Story(aws, loaded, say).run(now(), run_id)))()
+            except BaseException:  # failed or interrupted: let a later run tell it
+                s3.delete_object(Bucket=MARKER_BUCKET, Key=_claim_key(env_name))
+                raise
+            s3.put_object(
+                Bucket=MARKER_BUCKET,
+                Key=_marker_key(env_name),
+                Body=json.dumps({"env": env_name, "at": now().isoformat(), "run": run_id}),
+            )
+            return True
+        claim = _claimed(s3, env_name)
+        if claim is None:
+            continue  # given up by the run that made it: claim it again
+        by, since = claim
+        waited = (now() - since).total_seconds()
+        if waited > wait_seconds:
+            raise StandInError(
+                f"the stand-in's first-run setup for {env_name} was started by run {by} "
+                f"{waited:.0f} s ago and never finished: that run was stopped in the middle",
+                hint="relight local stop, then rerun: the stand-in starts from nothing and "
+                "sets itself up again",
+            )
+        if not said:
+            say(f"stand-in story for {env_name}: run {by} is setting it up; waiting for it")
+            said = True
+        sleep(1.0)
+    return False

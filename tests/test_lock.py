@@ -1,0 +1,628 @@
+"""One mutating run at a time: the run lock in relight's bucket, and the stand-in's first run.
+
+The lock's rules are S3's conditional writes. moto 5.2.5 answers them with AWS's codes
+(412 PreconditionFailed for If-None-Match "*" on an existing key and for an If-Match on
+another ETag, 404 NoSuchKey for an If-Match on a missing key, for PutObject and DeleteObject
+alike), but it checks and writes without a lock of its own, so it does not promise what
+AWS does: that of two writes at once exactly one wins. The races therefore run on FakeS3
+below, which behaves as AWS documents (S3 User Guide, "How to prevent object overwrites
+with conditional writes" and "How to perform conditional deletes"), atomically, with a
+pause between its check and its write to let threads meet there; the whole path also runs
+on moto.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from conftest import MINIMAL
+from relight.aws import Aws, AwsTarget
+from relight.config import LoadedEnvironment, load_environment
+from relight.errors import StandInError
+from relight.lock import (
+    REPLICATION,
+    Holder,
+    LockHeld,
+    LockLost,
+    LockRef,
+    LockSettings,
+    RunLock,
+    break_lock,
+    hold,
+    read_lock,
+)
+from relight.operations import Connection, failover, lock_ref, replicate_environment, teardown
+from relight.render import build_plan
+from relight.standin.story import ensure_story
+
+ACCOUNT = "123456789012"
+REGION = "us-west-2"
+PRECONDITION = "At least one of the pre-conditions you specified did not hold"
+
+
+def _error(code: str, message: str, status: int, operation: str) -> ClientError:
+    return ClientError(
+        {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
+        operation,
+    )
+
+
+class FakeS3:
+    """S3 as AWS documents its conditional requests, one request at a time.
+
+    PutObject with If-None-Match "*" fails with 412 PreconditionFailed when the key exists;
+    with If-Match, 412 when the ETag differs and 404 NoSuchKey when there is no such key.
+    DeleteObject with If-Match likewise. `conflicts` answers that many conditional writes
+    with 409 ConditionalRequestConflict ("retry"); `pause` waits between reading the key
+    and writing it (outside the lock), so that racing threads both get that far.
+    """
+
+    def __init__(self, pause: float = 0.0) -> None:
+        self.buckets: dict[str, dict[str, tuple[bytes, str, datetime]]] = {}
+        self.pause = pause
+        self.conflicts = 0
+        self.calls: list[str] = []
+        self._lock = threading.Lock()
+
+    def _objects(self, bucket: str, operation: str) -> dict[str, tuple[bytes, str, datetime]]:
+        if bucket not in self.buckets:
+            raise _error("NoSuchBucket", "The specified bucket does not exist", 404, operation)
+        return self.buckets[bucket]
+
+    def _check(self, key: str, objects: dict[str, Any], operation: str, **condition: str) -> None:
+        current = objects.get(key)
+        if condition.get("IfNoneMatch") == "*" and current is not None:
+            raise _error("PreconditionFailed", PRECONDITION, 412, operation)
+        if "IfMatch" in condition:
+            if current is None:
+                raise _error("NoSuchKey", "The specified key does not exist.", 404, operation)
+            if current[1] != condition["IfMatch"]:
+                raise _error("PreconditionFailed", PRECONDITION, 412, operation)
+
+    def put_object(
+        self, *, Bucket: str, Key: str, Body: bytes, ContentType: str = "", **condition: str
+    ) -> dict[str, Any]:
+        self.calls.append("PutObject")
+        if self.pause:
+            time.sleep(self.pause)
+        with self._lock:
+            objects = self._objects(Bucket, "PutObject")
+            if condition and self.conflicts:
+                self.conflicts -= 1
+                raise _error(
+                    "ConditionalRequestConflict",
+                    "A conflicting operation occurred. Please retry.",
+                    409,
+                    "PutObject",
+                )
+            self._check(Key, objects, "PutObject", **condition)
+            etag = f'"{hashlib.md5(Body).hexdigest()}"'
+            objects[Key] = (Body, etag, datetime.now(UTC))
+            return {"ETag": etag}
+
+    def get_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:
+        self.calls.append("GetObject")
+        with self._lock:
+            objects = self._objects(Bucket, "GetObject")
+            if Key not in objects:
+                raise _error("NoSuchKey", "The specified key does not exist.", 404, "GetObject")
+            body, etag, written = objects[Key]
+            return {"Body": io.BytesIO(body), "ETag": etag, "LastModified": written}
+
+    def delete_object(self, *, Bucket: str, Key: str, **condition: str) -> dict[str, Any]:
+        self.calls.append("DeleteObject")
+        with self._lock:
+            objects = self._objects(Bucket, "DeleteObject")
+            self._check(Key, objects, "DeleteObject", **condition)
+            objects.pop(Key, None)
+            return {"ResponseMetadata": {"HTTPStatusCode": 204}}
+
+    def head_bucket(self, *, Bucket: str) -> None:
+        if Bucket not in self.buckets:
+            raise _error("404", "Not Found", 404, "HeadBucket")
+
+    def create_bucket(self, *, Bucket: str, **_: Any) -> None:
+        self.calls.append("CreateBucket")
+        self.buckets.setdefault(Bucket, {})
+
+    def put_public_access_block(self, **_: Any) -> None:
+        pass
+
+    def put_bucket_encryption(self, **_: Any) -> None:
+        pass
+
+    def put_bucket_versioning(self, **_: Any) -> None:
+        pass
+
+
+class Clock:
+    """A UTC clock that moves only when told."""
+
+    def __init__(self) -> None:
+        self.at = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
+
+
+def _ref(s3: Any, scope: str | None = None) -> LockRef:
+    return LockRef(s3, ACCOUNT, REGION, "shop", scope)
+
+
+def _settings(clock: Callable[[], datetime], said: list[str] | None = None) -> LockSettings:
+    return LockSettings(now=clock, say=(said.append if said is not None else lambda _: None))
+
+
+def _holder(s3: Any, scope: str | None = None) -> str | None:
+    found = read_lock(_ref(s3, scope))
+    return found[0].run_id if found else None
+
+
+# taking it ----------------------------------------------------------------------------------
+
+
+def _race(s3: FakeS3, runs: tuple[str, ...]) -> tuple[list[str], list[LockHeld]]:
+    """Runs that take the lock at the same moment, each in its own thread."""
+    start = threading.Barrier(len(runs))
+    won: list[str] = []
+    refused: list[LockHeld] = []
+
+    def take(run_id: str) -> None:
+        lock = RunLock(_ref(s3), run_id, f"relight failover --env shop # {run_id}", LockSettings())
+        start.wait()
+        try:
+            lock.acquire()
+        except LockHeld as exc:
+            refused.append(exc)
+        else:
+            won.append(run_id)
+
+    threads = [threading.Thread(target=take, args=(run,)) for run in runs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return won, refused
+
+
+def test_of_two_runs_taking_the_lock_at_once_exactly_one_wins() -> None:
+    for _ in range(10):
+        s3 = FakeS3(pause=0.01)
+        won, refused = _race(s3, ("run-a", "run-b"))
+        assert len(won) == 1 and len(refused) == 1
+        assert refused[0].holder.run_id == won[0]
+        assert f"run {won[0]} of " in str(refused[0])
+        assert _holder(s3) == won[0]
+
+
+def test_of_runs_taking_over_a_dead_holders_lock_at_once_exactly_one_wins() -> None:
+    for _ in range(10):
+        s3 = FakeS3(pause=0.01)
+        dead = LockSettings(now=lambda: datetime.now(UTC) - timedelta(hours=1))
+        RunLock(_ref(s3), "run-dead", "relight failover", dead).acquire()
+        won, refused = _race(s3, ("run-a", "run-b", "run-c"))
+        assert len(won) == 1 and len(refused) == 2
+        assert {exc.holder.run_id for exc in refused} == set(won)
+
+
+def test_the_refusal_names_the_holder_and_how_to_break_the_lock() -> None:
+    s3, clock = FakeS3(), Clock()
+    first = RunLock(
+        _ref(s3), "20250601-120000-ab12", "relight failover --env shop", _settings(clock)
+    )
+    first.acquire()
+    clock.advance(100)
+    with pytest.raises(LockHeld) as caught:
+        RunLock(_ref(s3), "run-b", "relight teardown --env shop", _settings(clock)).acquire()
+    message = str(caught.value)
+    me = first.me
+    assert message.startswith("shop in us-west-2 is locked by another run: ")
+    assert f"run 20250601-120000-ab12 of {me.user}@{me.host} (pid {me.pid})" in message
+    assert "`relight failover --env shop`, since 2025-06-01 12:00:00 UTC (100 s ago)" in message
+    assert "s3://relight-templates-123456789012-us-west-2/locks/shop/-.json" in message
+    assert "nothing was changed" in message
+    assert "taken over once its heartbeat is 300 s old (in 3 min at the latest)" in message
+    assert "break it now: relight unlock --env shop --region us-west-2" in message
+    assert caught.value.exit_code == 1
+
+
+def test_each_namespace_and_replication_have_their_own_lock() -> None:
+    s3 = FakeS3()
+    refs = [_ref(s3), _ref(s3, "qa"), _ref(s3, "drill-t1"), _ref(s3, REPLICATION)]
+    for i, ref in enumerate(refs):
+        RunLock(ref, f"run-{i}", "relight ...", LockSettings()).acquire()
+    assert [ref.key for ref in refs] == [
+        "locks/shop/-.json",
+        "locks/shop/qa.json",
+        "locks/shop/drill-t1.json",
+        "locks/shop/-replicate.json",
+    ]
+    assert [ref.unlock_command() for ref in refs[1:]] == [
+        "relight unlock --env shop --region us-west-2 --as qa",
+        "relight unlock --env shop --region us-west-2 --as drill-t1",
+        "relight unlock --env shop --region us-west-2 --replication",
+    ]
+
+
+def test_a_conflicting_write_is_retried_as_s3_asks() -> None:
+    s3 = FakeS3()
+    s3.buckets["relight-templates-123456789012-us-west-2"] = {}
+    s3.conflicts = 1
+    RunLock(_ref(s3), "run-a", "relight failover", LockSettings()).acquire()
+    assert _holder(s3) == "run-a"
+
+
+def test_the_bucket_is_made_when_the_first_lock_needs_it() -> None:
+    s3 = FakeS3()
+    RunLock(_ref(s3), "run-a", "relight failover", LockSettings()).acquire()
+    assert s3.calls[:3] == ["PutObject", "CreateBucket", "PutObject"]
+    assert _holder(s3) == "run-a"
+
+
+# giving it back -----------------------------------------------------------------------------
+
+
+def test_the_lock_is_released_when_the_run_fails() -> None:
+    s3 = FakeS3()
+    with pytest.raises(RuntimeError), hold(_ref(s3), "run-a", "relight failover"):
+        assert _holder(s3) == "run-a"
+        raise RuntimeError("a stack failed")
+    assert _holder(s3) is None
+    with hold(_ref(s3), "run-b", "relight failover"):
+        assert _holder(s3) == "run-b"
+
+
+def test_the_lock_is_released_on_ctrl_c() -> None:
+    s3 = FakeS3()
+    with pytest.raises(KeyboardInterrupt), hold(_ref(s3), "run-a", "relight drill"):
+        raise KeyboardInterrupt
+    assert _holder(s3) is None
+
+
+def test_a_refused_run_leaves_the_holders_lock_alone() -> None:
+    s3 = FakeS3()
+    with hold(_ref(s3), "run-a", "relight failover"):
+        with pytest.raises(LockHeld), hold(_ref(s3), "run-b", "relight failover"):
+            pass
+        assert _holder(s3) == "run-a"
+
+
+# heartbeats, dead holders and take-overs ----------------------------------------------------
+
+
+def test_a_holder_whose_heartbeat_is_older_than_the_lease_is_taken_over_with_a_message() -> None:
+    s3, clock, said = FakeS3(), Clock(), []
+    dead = RunLock(_ref(s3), "run-a", "relight failover --env shop", _settings(clock))
+    dead.acquire()
+    clock.advance(299)
+    with pytest.raises(LockHeld):
+        RunLock(_ref(s3), "run-b", "relight failover", _settings(clock)).acquire()
+    clock.advance(2)
+    heir = RunLock(_ref(s3), "run-b", "relight failover", _settings(clock, said))
+    heir.acquire()
+    assert heir.took_over is not None and heir.took_over.run_id == "run-a"
+    assert _holder(s3) == "run-b"
+    assert len(said) == 1 and said == heir.notes
+    assert said[0].startswith("took over the lock on shop in us-west-2 from run run-a of ")
+    assert "last heartbeat 5 min ago" in said[0]
+    assert "no heartbeat for longer than its lease of 300 s" in said[0]
+
+
+def test_heartbeats_keep_a_long_runs_lock() -> None:
+    s3, clock = FakeS3(), Clock()
+    holder = RunLock(_ref(s3), "run-a", "relight failover", _settings(clock))
+    holder.acquire()
+    for _ in range(10):  # 50 minutes, a heartbeat a minute
+        clock.advance(60)
+        assert holder.beat()
+    with pytest.raises(LockHeld) as caught:
+        RunLock(_ref(s3), "run-b", "relight failover", _settings(clock)).acquire()
+    assert "(10 min ago), last heartbeat 0 s ago" in str(caught.value)
+
+
+def test_the_heartbeat_thread_refreshes_the_lock_while_the_run_works() -> None:
+    s3 = FakeS3()
+    settings = LockSettings(lease_seconds=5, heartbeat_seconds=0.02, say=lambda _: None)
+    with hold(_ref(s3), "run-a", "relight failover", settings):
+        first = read_lock(_ref(s3))
+        assert first is not None
+        beats = [first]
+        deadline = time.monotonic() + 5
+        while beats[-1][1] == first[1] and time.monotonic() < deadline:
+            time.sleep(0.01)
+            found = read_lock(_ref(s3))
+            assert found is not None, "held throughout"
+            beats.append(found)
+        assert beats[-1][0].heartbeat > first[0].heartbeat
+        assert beats[-1][0].since == first[0].since
+    assert _holder(s3) is None
+
+
+def test_the_old_holders_release_does_not_delete_the_new_holders_lock() -> None:
+    s3, clock, said = FakeS3(), Clock(), []
+    old = RunLock(_ref(s3), "run-a", "relight failover", _settings(clock, said))
+    old.acquire()
+    clock.advance(400)  # run-a hung (its machine slept): no heartbeat for 400 s
+    new = RunLock(_ref(s3), "run-b", "relight failover", _settings(clock))
+    new.acquire()
+    old.release()
+    assert _holder(s3) == "run-b"
+    assert said == [
+        "the run lock s3://relight-templates-123456789012-us-west-2/locks/shop/-.json was "
+        "taken over by another run meanwhile; it is left to that run"
+    ]
+
+
+def test_a_holder_that_lost_its_lock_learns_it_at_its_next_heartbeat_and_stops() -> None:
+    s3, clock, said = FakeS3(), Clock(), []
+    old = RunLock(_ref(s3), "run-a", "relight failover", _settings(clock, said))
+    old.acquire()
+    clock.advance(400)
+    RunLock(_ref(s3), "run-b", "relight failover", _settings(clock)).acquire()
+    assert not old.beat()
+    assert said[0].startswith("this run's lock on shop in us-west-2 was taken over by run run-b")
+    with pytest.raises(LockLost):
+        old.ensure_held()
+    old.release()
+    assert _holder(s3) == "run-b"
+
+
+# breaking it --------------------------------------------------------------------------------
+
+
+def test_break_lock_removes_the_lock_and_names_its_holder() -> None:
+    s3, said = FakeS3(), []
+    assert break_lock(_ref(s3)) is None, "nothing to break: no bucket yet"
+    running = RunLock(_ref(s3), "run-a", "relight failover", _settings(Clock(), said))
+    running.acquire()
+    broken = break_lock(_ref(s3))
+    assert isinstance(broken, Holder) and broken.run_id == "run-a"
+    assert _holder(s3) is None
+    assert break_lock(_ref(s3)) is None
+    assert not running.beat(), "a live holder learns at its next heartbeat"
+    assert said == [
+        "this run's lock on shop in us-west-2 was removed (relight unlock); another run may "
+        "be changing the same stacks"
+    ]
+    with hold(_ref(s3), "run-b", "relight failover"):
+        assert _holder(s3) == "run-b"
+
+
+def test_a_lock_relight_cannot_read_is_held_until_its_lease_lapses() -> None:
+    s3, clock = FakeS3(), Clock()
+    s3.buckets["relight-templates-123456789012-us-west-2"] = {
+        "locks/shop/-.json": (b"not json", '"x"', clock.at)
+    }
+    with pytest.raises(LockHeld) as caught:
+        RunLock(_ref(s3), "run-b", "relight failover", _settings(clock)).acquire()
+    assert "run unknown of unknown@unknown" in str(caught.value)
+    clock.advance(301)
+    RunLock(_ref(s3), "run-b", "relight failover", _settings(clock)).acquire()
+    assert _holder(s3) == "run-b"
+
+
+# on moto, through the engine ----------------------------------------------------------------
+
+
+def test_on_moto_the_lock_lives_in_relights_bucket_in_the_target_region() -> None:
+    with mock_aws():
+        s3 = boto3.client("s3", REGION)
+        clock, said = Clock(), []
+        first = RunLock(_ref(s3), "run-a", "relight failover --env shop", _settings(clock))
+        first.acquire()
+        bucket = "relight-templates-123456789012-us-west-2"
+        assert s3.get_bucket_location(Bucket=bucket)["LocationConstraint"] == REGION
+        assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+        body = json.loads(s3.get_object(Bucket=bucket, Key="locks/shop/-.json")["Body"].read())
+        assert set(body) == {
+            "run_id", "user", "host", "command", "pid", "since", "heartbeat", "lease_seconds",
+        }  # fmt: skip
+        assert body["since"] == "2025-06-01T12:00:00.000+00:00" and body["lease_seconds"] == 300
+        with pytest.raises(LockHeld):
+            RunLock(_ref(s3), "run-b", "relight failover", _settings(clock)).acquire()
+        clock.advance(60)
+        assert first.beat()
+        clock.advance(400)
+        second = RunLock(_ref(s3), "run-b", "relight failover", _settings(clock, said))
+        second.acquire()
+        assert said and said[0].startswith("took over the lock on shop in us-west-2 from run run-a")
+        first.release()
+        assert _holder(s3) == "run-b", "moto enforces If-Match on DeleteObject"
+        second.release()
+        assert _holder(s3) is None
+        with hold(_ref(s3), "run-c", "relight failover"):
+            assert break_lock(_ref(s3)) is not None
+        assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [bucket]
+
+
+@pytest.fixture
+def moto_env(
+    write_env: Callable[[str], Path],
+) -> Iterator[tuple[LoadedEnvironment, Connection]]:
+    with mock_aws():
+        loaded = load_environment(str(write_env(MINIMAL)), REGION)
+        yield loaded, Connection(Aws(AwsTarget()), REGION, ACCOUNT)
+
+
+class RecordingAws(Aws):
+    """moto, noting each (service, region) a client is made for."""
+
+    def __init__(self) -> None:
+        super().__init__(AwsTarget())
+        self.made: set[tuple[str, str]] = set()
+
+    def client(self, service: str, region: str, *, bounded: bool = False) -> Any:
+        self.made.add((service, region))
+        return super().client(service, region, bounded=bounded)
+
+
+def test_a_failover_refuses_before_any_stack_is_created_when_another_run_holds_the_lock(
+    moto_env: tuple[LoadedEnvironment, Connection],
+) -> None:
+    loaded, _ = moto_env
+    aws = RecordingAws()
+    conn = Connection(aws, REGION, ACCOUNT)
+    plan = build_plan(loaded, REGION)
+    with hold(lock_ref(loaded, conn), "run-elsewhere", "relight failover --env shop"):
+        aws.made.clear()
+        with pytest.raises(LockHeld) as caught:
+            failover(plan, conn, lock=LockSettings(say=lambda _: None))
+        assert "run run-elsewhere of " in str(caught.value)
+        assert aws.made == {("s3", REGION)}, "only the lock was read, in the target region"
+        cfn = boto3.client("cloudformation", REGION)
+        assert cfn.describe_stacks()["Stacks"] == [], "no stack was created"
+        assert _holder(conn.aws.client("s3", REGION)) == "run-elsewhere"
+
+
+def test_a_test_copy_is_not_held_up_by_the_environments_own_lock(
+    moto_env: tuple[LoadedEnvironment, Connection],
+) -> None:
+    loaded, conn = moto_env
+    with hold(lock_ref(loaded, conn, "qa"), "launch-qa", "relight launch --as qa"):
+        launch = build_plan(loaded, REGION, purpose="test", namespace="qa")
+        with pytest.raises(LockHeld):
+            failover(launch, conn, lock=LockSettings(say=lambda _: None))
+        with hold(lock_ref(loaded, conn), "failover", "relight failover"):
+            pass  # the environment's own lock is free
+
+
+def test_teardown_and_replication_refuse_while_their_lock_is_held(
+    moto_env: tuple[LoadedEnvironment, Connection],
+) -> None:
+    loaded, conn = moto_env
+    with hold(lock_ref(loaded, conn, "qa"), "launch-qa", "relight launch --as qa"):
+        with pytest.raises(LockHeld) as caught:
+            teardown(loaded, conn, namespace="qa")
+        assert "shop --as qa in us-west-2 is locked by another run" in str(caught.value)
+        assert "relight unlock --env" in str(caught.value) and "--as qa" in str(caught.value)
+    east = Connection(conn.aws, "us-east-1", ACCOUNT)
+    with hold(lock_ref(loaded, conn, replication=True), "copying", "relight replicate"):
+        with pytest.raises(LockHeld) as caught:
+            replicate_environment(loaded, east, [REGION])
+        assert str(caught.value).startswith("replication of shop into us-west-2 is locked")
+    assert _holder(conn.aws.client("s3", REGION), REPLICATION) is None
+
+
+# the stand-in's first run -------------------------------------------------------------------
+
+
+def test_two_runs_on_a_fresh_stand_in_tell_its_story_once(
+    moto_env: tuple[LoadedEnvironment, Connection],
+) -> None:
+    loaded, conn = moto_env
+    told: list[str] = []
+    results: dict[str, bool] = {}
+    start = threading.Barrier(2)
+
+    def run(run_id: str) -> None:
+        def tell() -> None:
+            told.append(run_id)
+            time.sleep(0.3)  # the story takes a while
+
+        start.wait()
+        results[run_id] = ensure_story(
+            conn.aws, loaded, run_id=run_id, say=lambda _: None, tell=tell,
+            sleep=lambda _: time.sleep(0.02),
+        )  # fmt: skip
+
+    threads = [threading.Thread(target=run, args=(r,)) for r in ("run-a", "run-b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(told) == 1
+    assert results == {told[0]: True, ({"run-a", "run-b"} - set(told)).pop(): False}
+    assert not ensure_story(conn.aws, loaded, run_id="run-c", say=lambda _: None, tell=told.clear)
+    assert len(told) == 1
+
+
+def test_a_failed_story_is_told_again_by_the_next_run(
+    moto_env: tuple[LoadedEnvironment, Connection],
+) -> None:
+    loaded, conn = moto_env
+
+    def fail() -> None:
+        raise StandInError("story: the home build failed")
+
+    with pytest.raises(StandInError):
+        ensure_story(conn.aws, loaded, run_id="run-a", say=lambda _: None, tell=fail)
+    told: list[str] = []
+    assert ensure_story(
+        conn.aws, loaded, run_id="run-b", say=lambda _: None, tell=lambda: told.append("b")
+    )
+    assert told == ["b"]
+
+
+def test_a_story_whose_teller_stopped_is_reported_not_waited_for_forever(
+    moto_env: tuple[LoadedEnvironment, Connection],
+) -> None:
+    loaded, conn = moto_env
+    telling, finish = threading.Event(), threading.Event()
+
+    def slow() -> None:
+        telling.set()
+        finish.wait(10)
+
+    teller = threading.Thread(
+        target=ensure_story,
+        args=(conn.aws, loaded),
+        kwargs={"run_id": "run-a", "say": lambda _: None, "tell": slow},
+    )
+    teller.start()
+    try:
+        assert telling.wait(10)
+        later = datetime.now(UTC) + timedelta(seconds=700)
+        said: list[str] = []
+        with pytest.raises(StandInError) as caught:
+            ensure_story(
+                conn.aws, loaded, run_id="run-b", say=said.append, now=lambda: later,
+                sleep=lambda _: None,
+            )  # fmt: skip
+        assert "was started by run run-a 70" in str(caught.value)
+        assert "relight local stop" in str(caught.value)
+    finally:
+        finish.set()
+        teller.join()
+
+
+def test_relight_unlock_names_the_holder_it_removes(write_env: Any) -> None:
+    from typer.testing import CliRunner
+
+    from relight.cli import app
+
+    path = write_env(MINIMAL.replace("stand_in: true", 'account_id: "123456789012"'))
+    with mock_aws():
+        s3 = boto3.client("s3", REGION)
+        with hold(_ref(s3), "run-a", "relight failover --env shop"):
+            asked = ["unlock", "--env", str(path), "--region", REGION, "--aws"]
+            refused = CliRunner().invoke(app, asked)  # no terminal, no --yes: nothing removed
+            assert refused.exit_code == 2, refused.output
+            assert "unlock would remove the lock of shop in us-west-2, held by run run-a" in (
+                refused.output
+            )
+            assert _holder(s3) == "run-a"
+            done = CliRunner().invoke(app, [*asked, "--yes"])
+            assert done.exit_code == 0, done.output
+            assert "removed the lock: it was held by run run-a" in done.output
+            assert _holder(s3) is None
+            again = CliRunner().invoke(app, [*asked, "--yes"])
+            assert "the lock of shop in us-west-2 is not held; nothing to do" in again.output
