@@ -109,3 +109,4 @@ bench: setup ## Print the measured figures (start-up, rendering, cfn-lint, sched
 	$(BIN)/python bench/scheduler.py
 	$(BIN)/python bench/standin_graph.py
 	$(BIN)/python bench/dead_endpoint.py
+	$(BIN)/python bench/lint_cache.py

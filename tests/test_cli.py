@@ -63,7 +63,9 @@ def test_render_writes_templates_and_parameters_without_aws(
     }
     assert params["ImageId"] == "${artifact:web_ami}"
     assert params["TargetGroupArn"] == "${output:load_balancer.TargetGroupArn}"
-    assert not (tmp_path / "state").exists(), "render never starts the stand-in"
+    state = tmp_path / "state"
+    assert not (state / "standin.json").exists(), "render never starts the stand-in"
+    assert sorted(p.name for p in state.iterdir()) == ["lint-cache"], "only cfn-lint's cache"
 
 
 @pytest.mark.parametrize("region", ["us-west-2", "eu-west-1"])

@@ -23,7 +23,7 @@ from relight.blueprint import (
 from relight.config import LoadedEnvironment
 from relight.environment import ArtifactRef, OutputRef, ParamValue, ZonesRef
 from relight.errors import BlueprintError, ConfigError, DeployError, OptionError, RenderError
-from relight.lint import Finding, lint_template
+from relight.lint import Finding, lint_templates
 from relight.stateful import stateful_parts
 
 # CloudFormation's hard limits per template (and the inline body size).
@@ -319,8 +319,12 @@ def build_plan(
 
 def lint_plan(plan: Plan) -> dict[str, list[Finding]]:
     """cfn-lint every template; any error is a RenderError naming stack, rule and path, and
-    the environment file's key when the value at fault is one the file gave."""
-    findings = {key: lint_template(sp.body, plan.region) for key, sp in plan.stacks.items()}
+    the environment file's key when the value at fault is one the file gave.
+
+    Findings come from the lint cache (`relight.lint`) when a template was linted before;
+    the others are linted in parallel worker processes."""
+    linted = lint_templates([(sp.body, plan.region) for sp in plan.stacks.values()])
+    findings = dict(zip(plan.stacks, linted, strict=True))
     errors, yours = [], False
     for key, found in findings.items():
         for finding in found:
