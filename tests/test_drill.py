@@ -213,3 +213,31 @@ def test_a_drill_gives_its_lock_back_after_a_failure_and_after_ctrl_c(
         drill(loaded, conn, drill_id="t7", reports_dir=tmp_path, stacks=stacks)
     assert _drill_lock(loaded, conn, "t7") is None
     assert cfn.stacks == {}, "torn down all the same"
+
+
+def test_ctrl_c_during_the_teardown_still_writes_the_report_naming_what_is_left(
+    world: Any, tmp_path: Path
+) -> None:
+    loaded, conn, _ = world
+    clock = FakeClock()
+    cfn = FakeCloudFormation(clock=clock)
+    original = cfn.delete_stack
+
+    def interrupted(StackName: str) -> None:
+        if StackName.endswith("-security"):
+            raise KeyboardInterrupt
+        original(StackName)
+
+    cfn.delete_stack = interrupted  # type: ignore[method-assign]
+    stacks = Stacks(cfn, clock=clock, sleep=clock.sleep, timeout=600)
+    with pytest.raises(KeyboardInterrupt):
+        drill(loaded, conn, drill_id="t8", reports_dir=tmp_path, stacks=stacks)
+    report = json.loads((tmp_path / "shop" / "t8" / "report.json").read_text())
+    assert report["interrupted"] is True and report["ok"] is False
+    assert report["teardown"]["status"] == "interrupted"
+    assert report["teardown"]["left_behind"] == ["shop-drill-t8-network", "shop-drill-t8-security"]
+    assert "teardown interrupted (Ctrl-C): still there: shop-drill-t8-network" in (
+        " ".join(report["problems"])
+    )
+    assert {p["name"]: p["status"] for p in report["phases"]}["teardown"] == "interrupted"
+    assert _drill_lock(loaded, conn, "t8") is None, "the lock is given back all the same"

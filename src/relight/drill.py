@@ -47,7 +47,7 @@ from relight.preflight import run_preflight
 from relight.render import Plan, build_plan, check_namespace, lint_plan
 from relight.report import SCHEMA, write_reports
 from relight.scheduler import DEFAULT_CONCURRENCY
-from relight.teardown import TeardownResult
+from relight.teardown import TeardownResult, environment_stacks
 from relight.teardown import teardown as delete_stacks
 from relight.verify import DEADLINE_SECONDS, Check, verified, verify
 
@@ -204,6 +204,31 @@ def _teardown(run: Run, stacks: Stacks, concurrency: int) -> None:
                     run.problems.append(f"teardown left behind: {left}")
     except _Stop:
         run.teardown_status = "failed"
+    except KeyboardInterrupt:  # the teardown itself: still report, and say what is left
+        run.interrupted = True
+        run.teardown_status = "interrupted"
+        for phase in run.phases:
+            if phase.name == "teardown":
+                phase.status = "interrupted"
+        remaining = _still_there(run, stacks)
+        run.teardown = TeardownResult(run.teardown.results if run.teardown else [], remaining)
+        run.problems.append(
+            "teardown interrupted (Ctrl-C): "
+            + (
+                f"still there: {', '.join(remaining)}"
+                if remaining
+                else "no stack of the drill is left"
+            )
+        )
+
+
+def _still_there(run: Run, stacks: Stacks) -> list[str]:
+    """The drill's stacks that exist now (by their tags); unknown stays empty, not a crash."""
+    try:
+        found = environment_stacks(stacks, run.loaded.env.name, run.namespace)
+    except (RelightError, KeyboardInterrupt):
+        return []
+    return sorted(s["StackName"] for s in found)
 
 
 def _rebuild(
@@ -358,6 +383,7 @@ def build_report(run: Run, *, enforce_objectives: bool) -> dict[str, Any]:
         "started": run.started.isoformat(),
         "ended": run.now().isoformat(),
         "ok": ok,
+        "interrupted": run.interrupted,
         "rto_seconds": round(rto, 3) if rto is not None else None,
         "rpo_seconds": rpo,
         "objectives": {
