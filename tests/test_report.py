@@ -262,6 +262,62 @@ def test_markdown_keeps_a_hostile_reason_inside_its_table_cell() -> None:
     assert len(cells) == 6 and cells[-1].strip().endswith("piped second line")
 
 
+def _spiked(value: Any, spike: str) -> Any:
+    """`value` with `spike` appended to every string in it, however deep."""
+    if isinstance(value, str):
+        return value + spike
+    if isinstance(value, dict):
+        return {k: _spiked(v, spike) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_spiked(v, spike) for v in value]
+    return value
+
+
+def _md_tables(text: str) -> list[list[list[str]]]:
+    """Each Markdown table as rows of cells, split at the pipes that are not escaped."""
+    tables: list[list[list[str]]] = []
+    previous = ""
+    for line in text.splitlines():
+        if line.startswith("|"):
+            if not previous.startswith("|"):
+                tables.append([])
+            tables[-1].append(re.split(r"(?<!\\)\|", line)[1:-1])
+        previous = line
+    return tables
+
+
+def test_markdown_tables_keep_their_columns_whatever_the_values_hold() -> None:
+    spike = " a|b\nc | d\r\ne|"
+    report = _spiked(make_report(problems=["one"]), spike)
+    report["teardown"]["left_behind"] = ["x" + spike]
+    text = render_markdown(report)
+    tables = _md_tables(text)
+    # objectives, phases, stacks, artifacts, verification, teardown's stacks
+    assert len(tables) == 6
+    for table in tables:
+        header, rule, *rows = table
+        assert set(rule) == {" --- "}
+        assert rows and all(len(row) == len(header) for row in rows), table
+    assert "demo-drill-ab12-db a\\|b c \\| d e\\|" in text
+    assert "- one a\\|b c \\| d e\\|\n" in text  # a problem stays one list item
+    assert "Left behind: `x a\\|b c \\| d e\\|`\n" in text
+
+
+def test_markdown_and_html_show_a_field_the_report_lacks_as_a_dash() -> None:
+    report = make_report()
+    del report["stacks"][0]["seconds"], report["stacks"][0]["reason"], report["teardown"]
+    del report["verification"][0]["detail"], report["problems"]
+    text = render_markdown(report)
+    assert "| network | demo-drill-ab12-network | created | CREATE_COMPLETE | — | — |" in text
+    assert "| instances running | web | passed | — |" in text
+    assert "Teardown: **not run**" in text and "Left behind: nothing" in text
+    dom = parse_html(render_html(report))
+    network = next(tr for tr in dom.by_id("stacks").select("tr") if tr.attrs.get("data-stack"))
+    assert [td.text() for td in network.select("td")][-2:] == ["—", "—"]
+    assert dom.by_id("teardown").text() == "Teardown Status: not run Left behind: nothing"
+    assert dom.by_id("problems").text() == "Problems None."
+
+
 # --- HTML -----------------------------------------------------------------------------------
 
 
@@ -374,6 +430,62 @@ def test_html_escapes_every_hostile_value() -> None:
     assert HOSTILE in dom.by_id("verification").text()
     bars, *_ = _bars(html)
     assert '"><img src=x onerror=alert(1)>' in bars
+
+
+# Markup an AWS message could carry: a script, and the end of the SVG a bar's tooltip sits in.
+MARKUP = [
+    "<script>alert(1)</script>",
+    "</title></g></svg><script>alert(1)</script>",
+    '</svg><img src=x onerror="alert(1)">',
+]
+
+
+@pytest.mark.parametrize("markup", MARKUP)
+def test_markup_in_a_stack_reason_or_check_detail_is_text_in_report_html(markup: str) -> None:
+    report = make_report()
+    report["stacks"][2]["reason"] = f"CREATE_FAILED: {markup}"  # db: in the table and its bar
+    report["verification"][0]["detail"] = markup
+    report["teardown"]["stacks"][0]["reason"] = markup
+    html = render_html(report)
+    assert markup not in html
+    assert html.count("<svg") == html.count("</svg>") == 1
+    dom = parse_html(html)
+    assert dom.select("script") == [] and dom.select("img") == []
+    bars, *_ = _bars(html)
+    assert list(bars) == [key for key, *_ in STACKS], "the timeline kept every bar"
+    (title,) = bars["db"].select("title")
+    assert title.text() == f"db: failed CREATE_FAILED, 6.0 s (CREATE_FAILED: {markup})"
+    db = next(tr for tr in dom.by_id("stacks").select("tr") if tr.attrs.get("data-stack") == "db")
+    assert db.select("td")[-1].text() == f"CREATE_FAILED: {markup}"
+    assert dom.by_id("verification").select("tr")[1].select("td")[-1].text() == markup
+    assert markup in dom.by_id("teardown").text()
+
+
+@pytest.mark.parametrize("markup", MARKUP)
+def test_markup_in_a_report_json_is_text_in_index_html(tmp_path: Path, markup: str) -> None:
+    _write_run(tmp_path, "run-1", 0, rto_seconds=30.0)
+    # A report.json edited by hand (or written by a broken tool): history reads it as it is.
+    run_2 = make_report(run_id=markup, kind=markup, started=START + timedelta(minutes=60))
+    (tmp_path / "demo" / "run-2").mkdir()
+    (tmp_path / "demo" / "run-2" / "report.json").write_text(json.dumps(run_2))
+    (tmp_path / "demo" / "other").mkdir()
+    (tmp_path / "demo" / "other" / "report.json").write_text(json.dumps({"schema": markup}))
+
+    html = render_index("demo", history(tmp_path, "demo"))
+
+    assert markup not in html
+    assert html.count("<svg") == html.count("</svg>") == 1
+    dom = parse_html(html)
+    assert dom.select("script") == [] and dom.select("img") == []
+    row = next(tr for tr in dom.by_id("runs").select("tr") if tr.attrs.get("data-run") == markup)
+    assert [td.text() for td in row.select("td")][:3] == [markup, at(3600), markup]
+    assert row.select("a")[0].attrs["href"] == "run-2/report.html"
+    assert markup in dom.by_id("runs").select("tr", "unreadable")[0].text()
+    points = dom.by_id("trend").select("circle", "rto")
+    assert [p.select("title")[0].text() for p in points] == [
+        "run-1: RTO 30.0 s",
+        f"{markup}: RTO 12.3 s",
+    ]
 
 
 def test_html_shows_the_stand_in_notice_only_for_stand_in_runs() -> None:

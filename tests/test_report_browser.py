@@ -33,7 +33,7 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# The CSS colours of the verdict banner and of ok and failed bars (src/relight/report.py).
+# The CSS colours of the verdict banner and of ok and failed bars (templates/page.html.j2).
 FAILED_BANNER = (0xB4, 0x23, 0x18)
 OK_BAR = (0x2E, 0x9D, 0x55)
 FAILED_BAR = (0xD9, 0x2D, 0x20)
