@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -119,3 +124,116 @@ def test_a_config_file_botocore_cannot_read_stays_an_aws_error(
 )
 def test_a_role_arn_has_an_iam_roles_shape(value: str, ok: bool) -> None:
     assert is_role_arn(value) is ok
+
+
+# Every call counted, at the one way in ----------------------------------------------------------
+
+
+class CountingMoto:
+    """moto's server on 127.0.0.1 (what the stand-in runs), counting the requests it receives
+    per service, as the request's signature names it (its credential scope)."""
+
+    def __init__(self) -> None:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        app = DomainDispatcherApplication(create_backend_app)
+        self.received: Counter[str] = Counter()
+
+        def counted(environ: dict[str, Any], start_response: Any) -> Any:
+            signed = environ.get("HTTP_AUTHORIZATION", "")
+            scope = re.search(r"Credential=[^/]+/\d+/[^/]+/([^/]+)/", signed)
+            if scope:  # a request signed for a service (moto's own reset call is not)
+                self.received[scope.group(1)] += 1
+            return app(environ, start_response)
+
+        self.server = make_server(
+            "127.0.0.1", 0, counted, threaded=True, request_handler=MotoRequestHandler
+        )
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def counting_moto() -> Iterator[CountingMoto]:
+    import urllib.request
+
+    server = CountingMoto()
+    yield server
+    # moto's backends live in this process: forget what the test made (moto's reset call)
+    urllib.request.urlopen(urllib.request.Request(f"{server.url}/moto-api/reset", method="POST"))
+    server.close()
+
+
+def test_every_request_of_a_failover_is_counted_verifications_included(
+    write_env: Any, counting_moto: CountingMoto
+) -> None:
+    """Discovery, deploy and verification on moto's server: the counter says what the
+    endpoint received, per service, where CloudFormation's own count saw only the deploy."""
+    from datetime import UTC, datetime
+
+    from conftest import MINIMAL
+    from relight.cloudformation import Stacks
+    from relight.config import load_environment
+    from relight.deploy import deploy
+    from relight.discovery import discover
+    from relight.preflight import instance_types
+    from relight.render import build_plan
+    from relight.verify import verified, verify
+
+    aws = Aws(AwsTarget(endpoint_url=counting_moto.url))
+    ec2 = aws.client("ec2", "us-west-2")  # the backups a failover restores from
+    image = ec2.register_image(Name="web-1", RootDeviceName="/dev/xvda")["ImageId"]
+    volume = ec2.create_volume(AvailabilityZone="us-west-2a", Size=1)["VolumeId"]
+    snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+    ec2.create_tags(Resources=[image], Tags=[{"Key": "Role", "Value": "web"}])
+    ec2.create_tags(Resources=[snapshot], Tags=[{"Key": "Role", "Value": "web-data"}])
+
+    loaded = load_environment(str(write_env(MINIMAL)), "us-west-2")
+    plan = build_plan(loaded, "us-west-2")
+    now = lambda: datetime.now(UTC)  # noqa: E731
+    found = discover(
+        aws,
+        loaded.env,
+        "us-west-2",
+        account_id="123456789012",
+        now=now,
+        instance_types=instance_types(plan),
+    )
+    stacks = Stacks(aws.client("cloudformation", "us-west-2"), timeout=30)
+    outcome = deploy(stacks, plan, found, run_id="count")
+    assert outcome.ok, outcome.failed()
+    checks = verify(aws, plan, found, outcome, stand_in=False, sleep=lambda _: None)
+    assert verified(checks)
+
+    assert aws.calls == dict(counting_moto.received)
+    assert aws.total_calls == sum(counting_moto.received.values())
+    assert aws.retries == 0
+    assert aws.calls["cloudformation"] > stacks.calls == outcome.api_calls, (
+        "verification's ListStackResources are counted too"
+    )
+    assert list(aws.calls) == sorted(aws.calls, key=lambda s: -aws.calls[s]), "most first"
+
+
+def test_clients_of_one_aws_share_its_counter_across_threads() -> None:
+    with mock_aws():
+        aws = Aws(AwsTarget())
+        workers = [
+            threading.Thread(target=lambda: aws.client("sts", "us-west-2").get_caller_identity())
+            for _ in range(8)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        aws.client("ec2", "eu-west-1").describe_availability_zones()
+    assert aws.calls == {"sts": 8, "ec2": 1}
+    assert aws.total_calls == 9

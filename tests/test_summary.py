@@ -132,3 +132,44 @@ def test_teardown_names_the_final_snapshot_a_deleted_database_left() -> None:
     )
     assert after() == ["shop-database-snapshot-1a2b (of shop-database-db-1a2b)"]
     rds.assert_no_pending_responses()
+
+
+def test_the_summary_counts_every_aws_call_per_service_and_keeps_cloudformations(
+    write_env,  # type: ignore[no-untyped-def]
+) -> None:
+    """The summary's "N AWS calls" is every request the run's connection sent (here three the
+    deploy never saw); `api_calls` keeps meaning the deploy's CloudFormation calls."""
+    import boto3
+    from moto import mock_aws
+
+    cfn, clock = _fake()
+    plan = _plan(write_env)
+    outcome = deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
+    with mock_aws():
+        aws = Aws(AwsTarget())
+        aws.client("ec2", "us-west-2").describe_instances()
+        aws.client("ec2", "us-west-2").describe_volumes()
+        aws.client("cloudformation", "us-west-2").list_stacks()
+        boto3.client("sts").get_caller_identity()  # not through relight's Aws: not its call
+    result = FailoverResult("r1", plan, Connection(aws, "us-west-2", "1"), _inputs(), outcome)
+    data = failover_json(result)
+    assert data["aws_calls"] == {"ec2": 2, "cloudformation": 1}
+    assert (data["aws_calls_total"], data["aws_retries"]) == (3, 0)
+    assert data["api_calls"] == outcome.api_calls > 0
+    assert "; 3 AWS calls: ec2 2, cloudformation 1\n" in _printed(result, "")
+
+
+def test_a_load_balancer_not_verifiable_from_here_is_shown_as_neither_pass_nor_failure(
+    write_env,  # type: ignore[no-untyped-def]
+) -> None:
+    from relight.verify import NOT_VERIFIABLE, Check
+
+    cfn, clock = _fake()
+    plan = _plan(write_env)
+    outcome = deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
+    result = _result(write_env, outcome, plan, _inputs())
+    result.checks = [Check("load balancer answers", "web", NOT_VERIFIABLE, "lb.example")]
+    assert result.ok
+    text = _printed(result, "")
+    assert "│ not verifiable from here │" in text
+    assert failover_json(result)["verification"][0]["result"] == "not verifiable from here"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -499,3 +500,150 @@ def test_sixty_groups_are_read_in_batches_of_50_with_every_page(write_env: Any) 
     assert len(capacity) == 60 and all(c.result == "passed" for c in capacity)
     assert autoscaling.names_per_call == [50, 50, 50, 10]  # 50 names: pages of 20, 20, 10
     assert _result(checks, "instances running") == ("passed", "60 of 60")
+
+
+# Against an emulator -------------------------------------------------------------------------
+# An endpoint that is not AWS's (AWS_ENDPOINT_URL, the target's endpoint_url) gives load
+# balancer names that need not resolve from this machine; on AWS a new name appears in DNS
+# after a while, so there it is waited for.
+
+
+class EmulatedElbv2(FakeElbv2):
+    """FakeElbv2 as a client of an emulator: its endpoint is not AWS's."""
+
+    meta = SimpleNamespace(endpoint_url="http://127.0.0.1:4566")  # botocore's client.meta
+
+
+def _balanced(elbv2: FakeElbv2) -> FakeAws:
+    ec2 = FakeEc2(2, "ami-0web", "snap-0data", {})
+    return FakeAws(
+        ec2=ec2,
+        cloudformation=FakeResources(
+            {
+                "shop-web": {"AWS::EC2::Instance": list(ec2.instances)},
+                "shop-security": {"AWS::ElasticLoadBalancingV2::LoadBalancer": [LB]},
+            }
+        ),
+        elbv2=elbv2,
+    )
+
+
+def test_on_an_emulator_a_name_that_does_not_resolve_is_not_verifiable_from_here(
+    write_env: Any,
+) -> None:
+    from relight.verify import NOT_VERIFIABLE
+
+    plan, found, outcome = _on_aws(write_env)
+    asked: list[str] = []
+    clock = FakeClock()
+    checks = verify(
+        _balanced(EmulatedElbv2([], initial=0)),
+        plan,
+        found,
+        outcome,
+        stand_in=False,
+        http_get=lambda url: asked.append(url) or 0,  # type: ignore[func-returns-value]
+        resolves=lambda name: False,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    result, detail = _result(checks, "load balancer answers")
+    assert result == NOT_VERIFIABLE == "not verifiable from here"
+    assert detail == (
+        "shop-lb-1.us-west-2.elb.amazonaws.com does not resolve here: the endpoint "
+        "http://127.0.0.1:4566 is not AWS, and the names it gives need not be in this "
+        "machine's DNS"
+    )
+    assert asked == [] and clock.sleeps == [], "nothing asked of it, nothing waited for"
+    assert verified(checks), "the other checks passed: it fails nothing"
+    assert not verified([c for c in checks if c.check == "load balancer answers"]), "no pass"
+
+
+def test_on_an_emulator_a_name_that_resolves_is_asked_as_on_aws(write_env: Any) -> None:
+    plan, found, outcome = _on_aws(write_env)
+    checks = verify(
+        _balanced(EmulatedElbv2([], initial=0)),
+        plan,
+        found,
+        outcome,
+        stand_in=False,
+        http_get=lambda url: 200,
+        resolves=lambda name: True,
+    )
+    assert _result(checks, "load balancer answers")[0] == "passed"
+
+
+def test_on_aws_a_name_that_does_not_resolve_yet_is_waited_for_until_the_deadline(
+    write_env: Any,
+) -> None:
+    plan, found, outcome = _on_aws(write_env)
+    resolved: list[str] = []
+    clock = FakeClock()
+    checks = verify(
+        _balanced(FakeElbv2([], initial=0)),  # its endpoint is AWS's
+        plan,
+        found,
+        outcome,
+        stand_in=False,
+        http_get=lambda url: 0,  # what a name that does not resolve gives: no answer
+        resolves=lambda name: resolved.append(name) or False,  # type: ignore[func-returns-value]
+        deadline_seconds=60,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    result, detail = _result(checks, "load balancer answers")
+    assert result == "failed"
+    assert detail.startswith(
+        "GET http://shop-lb-1.us-west-2.elb.amazonaws.com/health; waited 60 s, still no answer"
+    )
+    assert clock.now == 60 and clock.sleeps == [5, 10, 20, 25]
+    assert resolved == [], "on AWS the name is asked by HTTP until the deadline, as before"
+
+
+def test_which_endpoints_are_aws() -> None:
+    from relight.aws import aws_endpoint
+
+    for url in (
+        "https://elasticloadbalancing.us-west-2.amazonaws.com",
+        "https://ec2-fips.us-gov-west-1.amazonaws.com",
+        "https://ec2.us-west-2.api.aws",
+        "https://ec2.cn-north-1.amazonaws.com.cn",
+        "https://vpce-0abc-1234.ec2.us-west-2.vpce.amazonaws.com",
+    ):
+        assert aws_endpoint(url), url
+    for url in (
+        "http://127.0.0.1:4566",
+        "http://localhost.localstack.cloud:4566",
+        "https://amazonaws.com.example.org",
+        "http://notamazonaws.com",
+    ):
+        assert not aws_endpoint(url), url
+
+
+def test_a_refused_read_fails_its_check_and_verification_goes_on(write_env: Any) -> None:
+    """AccessDenied on one stack's resources is about that stack: its check fails, saying
+    why; the other stacks are still verified (an endpoint that fails stops it all instead:
+    tests/test_endpoint_failures.py)."""
+
+    class Refusing(FakeResources):
+        def get_paginator(self, operation: str) -> Any:
+            pages = super().get_paginator(operation)
+
+            class Pages:
+                def paginate(self, StackName: str) -> list[dict[str, Any]]:
+                    if StackName == "shop-network":
+                        raise _error("AccessDenied", "not for you", "ListStackResources")
+                    return pages.paginate(StackName=StackName)  # type: ignore[no-any-return]
+
+            return Pages()
+
+    plan, found, outcome = _on_aws(write_env)
+    ec2 = FakeEc2(2, "ami-0web", "snap-0data", {})
+    aws = FakeAws(
+        ec2=ec2, cloudformation=Refusing({"shop-web": {"AWS::EC2::Instance": list(ec2.instances)}})
+    )
+    checks = verify(aws, plan, found, outcome, stand_in=False)
+    refused = [c for c in checks if c.check == "read what the stack holds"]
+    assert [(c.stack, c.result) for c in refused] == [("network", "failed")]
+    assert "AccessDenied" in refused[0].detail
+    assert _result(checks, "instances running") == ("passed", "2 of 2")

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from relight.aws import Aws, tag_dict
+from relight.aws import Aws, tag_dict, translated
 from relight.environment import ArtifactLookup, Environment, Zones
 from relight.errors import AwsError
 from relight.times import parse_time
@@ -347,22 +347,19 @@ class Lister:
         self.calls = 0
 
     def _pages(self, service: str, operation: str, key: str, page: int, **kwargs: Any) -> list[Any]:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         client = self.aws.client(service, self.region, bounded=self.bounded)
         items: list[Any] = []
-        try:
+        with translated(
+            f"cannot list {key} in {self.region}",
+            client,
+            hint=f"check that the credentials may read {key} in {self.region}",
+        ):
             pages = client.get_paginator(operation).paginate(
                 **kwargs, PaginationConfig={"PageSize": page}
             )
             for result in pages:
                 self.calls += 1
                 items.extend(result.get(key, []))
-        except (ClientError, BotoCoreError) as exc:
-            raise AwsError(
-                f"cannot list {key} in {self.region} ({operation}): {exc}",
-                hint="check that the region is reachable and the credentials may read it",
-            ) from exc
         return items
 
     def _states(self, ready: str, pending: str) -> list[str]:
@@ -569,11 +566,9 @@ def choose_zones(
     aws: Aws, region: str, zones: Zones, instance_types: Sequence[str] = ()
 ) -> tuple[tuple[Zone, ...], list[str], int]:
     """Pick AZs by AZ ID where every instance type is offered; returns zones, problems, calls."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     ec2 = aws.client("ec2", region)
     calls = 1
-    try:
+    with translated(f"cannot list availability zones in {region}", ec2):
         raw = ec2.describe_availability_zones(Filters=[{"Name": "state", "Values": ["available"]}])[
             "AvailabilityZones"
         ]
@@ -587,8 +582,6 @@ def choose_zones(
                 calls += 1
                 for offer in page["InstanceTypeOfferings"]:
                     offered.setdefault(offer["Location"], set()).add(offer["InstanceType"])
-    except (ClientError, BotoCoreError) as exc:
-        raise AwsError(f"cannot list availability zones in {region}: {exc}") from exc
     by_id = {
         z["ZoneId"]: Zone(name=z["ZoneName"], id=z["ZoneId"])
         for z in raw
@@ -675,15 +668,10 @@ def _backed_up_images(
     }
     if not images:
         return found, 0
-    from botocore.exceptions import BotoCoreError, ClientError
-
     ids = sorted({art.id for art in images.values()})
-    try:
-        described = aws.client("ec2", region).describe_images(ImageIds=ids)["Images"]
-    except (ClientError, BotoCoreError) as exc:
-        raise AwsError(
-            f"cannot describe the backed-up AMIs {', '.join(ids)} in {region}: {exc}"
-        ) from exc
+    ec2 = aws.client("ec2", region)
+    with translated(f"cannot describe the backed-up AMIs {', '.join(ids)} in {region}", ec2):
+        described = ec2.describe_images(ImageIds=ids)["Images"]
     roots = {image["ImageId"]: root_volume(image) for image in described}
     return {
         name: replace(art, attributes=roots.get(art.id, {})) if name in images else art

@@ -12,6 +12,12 @@ key pairs and hosted zones the stacks name but that do not exist; stack names
 taken by someone else; and, where the account lets them be read, quotas
 (VPCs, Elastic IPs) too small for what the plan adds. The account check runs
 earlier, when relight connects. Each KMS key is described once.
+
+What AWS answers decides a problem; an endpoint that fails in the target region
+(no answer, an answer that cannot be read, HTTP 5xx) says nothing about the
+input: it is an AwsError (exit 1) naming the operation and the endpoint, never
+a "key not usable" problem. Control planes homed elsewhere (IAM, Route 53) and
+Service Quotas leave a note instead.
 """
 
 from __future__ import annotations
@@ -21,7 +27,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from relight.aws import unreachable
+from relight.aws import (
+    aws_failure,
+    endpoint_failed,
+    is_aws_failure,
+    refused,
+    translated,
+    unreachable,
+)
 from relight.cloudformation import Stacks, owned_by
 from relight.discovery import Artifact, Discovery, human_age, stale
 from relight.environment import ARTIFACT_ATTRIBUTES, ArtifactRef
@@ -100,19 +113,25 @@ def _artifacts(
 class _KeyBook:
     """Each KMS key's DescribeKey, asked once per preflight (both key checks read it)."""
 
-    def __init__(self, kms: Any) -> None:
+    def __init__(self, kms: Any, region: str) -> None:
         self.kms = kms
+        self.region = region
         self._answers: dict[str, dict[str, Any] | Exception] = {}
 
     def describe(self, key_id: str) -> dict[str, Any]:
-        """The key's KeyMetadata; raises the ClientError DescribeKey raised (again, from memory)."""
-        from botocore.exceptions import ClientError
-
+        """The key's KeyMetadata; raises the ClientError DescribeKey raised (again, from memory)
+        when KMS refused (no such key, no access), AwsError when KMS itself failed."""
         if key_id not in self._answers:
             try:
                 self._answers[key_id] = dict(self.kms.describe_key(KeyId=key_id)["KeyMetadata"])
-            except ClientError as exc:
-                self._answers[key_id] = exc
+            except Exception as exc:
+                if refused(exc):  # no such key, no access: the checks say so
+                    self._answers[key_id] = exc
+                elif is_aws_failure(exc):  # no answer, an unreadable one, HTTP 5xx
+                    what = f"cannot check KMS key {key_id} in {self.region}"
+                    raise aws_failure(exc, what, self.kms) from exc
+                else:
+                    raise
         answer = self._answers[key_id]
         if isinstance(answer, Exception):
             raise answer
@@ -199,6 +218,7 @@ def _launch_keys(plan: Plan, discovery: Discovery, stacks: list[str]) -> dict[st
 def _autoscaling_role(aws: Any, region: str) -> tuple[str | None, bool, str | None]:
     """(the role's ARN, whether IAM says it does not exist, a note when IAM could not say)."""
     from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError
 
     iam = aws.client("iam", region, bounded=True)  # IAM's control plane is in us-east-1
     try:
@@ -207,7 +227,7 @@ def _autoscaling_role(aws: Any, region: str) -> tuple[str | None, bool, str | No
         why = str(exc.response.get("Error", {}).get("Code", "error"))
         if why == "NoSuchEntity":
             return None, True, None
-    except BotoCoreError as exc:
+    except (BotoCoreError, ResponseParserError) as exc:
         why = type(exc).__name__
     else:
         return str(role["Arn"]), False, None
@@ -257,7 +277,8 @@ def _autoscaling_access(
         partition, key_account = arn_parts(str(meta["Arn"]))
         role = role_arn or autoscaling_role_arn(partition, account_id or key_account)
         try:
-            allowed, why = key_allows_autoscaling(book.kms, key_id, role, metadata=meta)
+            with translated(f"cannot read the policy and grants of KMS key {key_id}", book.kms):
+                allowed, why = key_allows_autoscaling(book.kms, key_id, role, metadata=meta)
         except AwsError as exc:
             notes.append(f"{wanted[key_id][0]}: {exc.message}; {exc.hint}")
             continue
@@ -317,6 +338,7 @@ def _named_things(
     what: str,
     exists: Callable[[str], bool],
     elsewhere: str | None = None,
+    client: Any = None,
 ) -> tuple[list[str], list[str]]:
     """Problems for literal `parameter` values naming a `what` that does not exist (each value
     asked about once; a refused question is a problem too, never a pass), and notes.
@@ -325,31 +347,33 @@ def _named_things(
     region (Route 53: us-east-1): a question it leaves unanswered is then a note, because
     a failover must not depend on it. In the target region it is a failure (exit 1).
     """
-    from botocore.exceptions import BotoCoreError, ClientError
-
     answers: dict[str, str | None] = {}  # value → problem, or None when it exists
     problems, notes = [], []
     for key, value in sorted(_literal_parameters(plan, parameter).items()):
         if value not in answers:
             try:
                 answers[value] = None if exists(value) else f"no {what} {value}"
-            except BotoCoreError as exc:
-                if not unreachable(exc):
+            except Exception as exc:
+                if not is_aws_failure(exc):
+                    raise
+                if not endpoint_failed(exc):  # refused, or a request botocore would not make
                     answers[value] = f"cannot check {what} {value} ({exc})"
                 elif elsewhere:
                     answers[value] = None
                     notes.append(
                         f"stacks.{key}.params.{parameter}: {what} {value} not checked: "
-                        f"{elsewhere} did not answer ({type(exc).__name__})"
+                        f"{elsewhere} {'did not answer' if unreachable(exc) else 'failed'} "
+                        f"({type(exc).__name__})"
                     )
-                else:
+                elif unreachable(exc):
                     raise AwsError(
                         f"{plan.region} did not answer while checking {what} {value} ({exc})",
                         hint="the region's endpoints are unreachable from here: check the "
                         "network, or fail over to another recovery region",
                     ) from exc
-            except ClientError as exc:
-                answers[value] = f"cannot check {what} {value} ({exc})"
+                else:
+                    checking = f"cannot check {what} {value} in {plan.region}"
+                    raise aws_failure(exc, checking, client) from exc
         if answers[value]:
             problems.append(f"stacks.{key}.params.{parameter}: {answers[value]}")
     return problems, notes
@@ -362,7 +386,7 @@ def _key_pairs(plan: Plan, aws: Any) -> tuple[list[str], list[str]]:
         by_name = [{"Name": "key-name", "Values": [name]}]
         return bool(ec2.describe_key_pairs(Filters=by_name)["KeyPairs"])
 
-    return _named_things(plan, "KeyName", "key pair", exists)
+    return _named_things(plan, "KeyName", "key pair", exists, client=ec2)
 
 
 def _hosted_zones(plan: Plan, aws: Any) -> tuple[list[str], list[str]]:
@@ -379,6 +403,7 @@ def _hosted_zones(plan: Plan, aws: Any) -> tuple[list[str], list[str]]:
         "hosted zone",
         exists,
         "Route 53 (its control plane is in us-east-1)",
+        route53,
     )
 
 
@@ -396,14 +421,13 @@ def _stack_names(plan: Plan, existing: list[dict[str, Any]]) -> list[str]:
 
 def _count_in_use(aws: Any, region: str, what: str) -> int:
     ec2 = aws.client("ec2", region)
-    if what == "vpcs":
-        return len(ec2.describe_vpcs()["Vpcs"])
-    return len(ec2.describe_addresses()["Addresses"])
+    with translated(f"cannot count the {what} in use in {region}", ec2):
+        if what == "vpcs":
+            return len(ec2.describe_vpcs()["Vpcs"])
+        return len(ec2.describe_addresses()["Addresses"])
 
 
 def _quotas(plan: Plan, aws: Any, existing: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
-    from botocore.exceptions import BotoCoreError, ClientError
-
     new = {sp.name for sp in plan.stacks.values()} - {s["StackName"] for s in existing}
     problems, notes = [], []
     quotas = aws.client("service-quotas", plan.region)
@@ -415,7 +439,9 @@ def _quotas(plan: Plan, aws: Any, existing: list[dict[str, Any]]) -> tuple[list[
             limit = int(
                 quotas.get_service_quota(ServiceCode=service, QuotaCode=code)["Quota"]["Value"]
             )
-        except (ClientError, BotoCoreError) as exc:
+        except Exception as exc:  # where Service Quotas does not answer, a note
+            if not is_aws_failure(exc):
+                raise
             notes.append(
                 f"quota {what} ({code}) not readable here ({type(exc).__name__}); "
                 f"the plan adds {needed}"
@@ -447,7 +473,7 @@ def run_preflight(
     problems, old = _artifacts(plan, discovery, accept_stale)
     problems += _artifact_attributes(plan, discovery)
     problems += list(discovery.zone_problems)
-    book = _KeyBook(aws.client("kms", plan.region))
+    book = _KeyBook(aws.client("kms", plan.region), plan.region)
     problems += _kms_keys(plan, book, discovery)
     access_problems, notes = _autoscaling_access(plan, aws, discovery, book, account_id)
     problems += access_problems

@@ -1,4 +1,11 @@
-"""The failover summary, for people (a table) and for machines (JSON)."""
+"""The failover summary, for people (a table) and for machines (JSON).
+
+AWS calls: `aws_calls` counts, per service, every HTTP request the run's
+connection sent (`Aws.calls`: discovery, preflight, deploy, verification, the
+lock and the account check; botocore's retries included, `aws_retries` of
+them), which is what the endpoint received. `api_calls` keeps its meaning:
+the CloudFormation calls the deploy itself made.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from relight.deploy import iso
 from relight.discovery import human_age
 from relight.operations import FailoverResult, artifact_rows
-from relight.verify import Check
+from relight.verify import NOT_LOCAL, NOT_VERIFIABLE, Check
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -53,6 +60,9 @@ def failover_json(result: FailoverResult, continue_with: str = "") -> dict[str, 
         "skipped": result.plan.skipped,
         "verification": [c.as_dict() for c in result.checks],
         "api_calls": result.outcome.api_calls,
+        "aws_calls": result.conn.aws.calls,
+        "aws_calls_total": result.conn.aws.total_calls,
+        "aws_retries": result.conn.aws.retries,
         "throttled": result.outcome.throttled,
         "continue_with": continue_with if not result.ok else "",
     }
@@ -95,7 +105,7 @@ def print_failover(con: Console, result: FailoverResult, continue_with: str = ""
     verdict = "[bold green]done[/]" if result.ok else "[bold red]FAILED[/]"
     failed = [r for r in result.outcome.failed() if r.action == "failed"]
     took = f"{result.seconds:.1f} s" if result.seconds < 120 else human_age(result.seconds)
-    con.print(f"{verdict} in {took}; {data['api_calls']} CloudFormation calls")
+    con.print(f"{verdict} in {took}; {_calls_line(data)}")
     if data["throttled"]:
         throttled = data["throttled"]
         con.print(f"[yellow]CloudFormation throttled {throttled} call(s)[/]; relight waited")
@@ -122,7 +132,18 @@ def print_failover(con: Console, result: FailoverResult, continue_with: str = ""
         )
 
 
-RESULT_COLOURS = {"passed": "green", "failed": "red", "not simulated locally": "yellow"}
+def _calls_line(data: dict[str, Any]) -> str:
+    """The calls line: `36 AWS calls: cloudformation 24, ec2 8, elbv2 2 (1 of them a retry)`."""
+    services = ", ".join(f"{service} {n}" for service, n in data["aws_calls"].items())
+    retries = data["aws_retries"]
+    return (
+        f"{data['aws_calls_total']} AWS calls"
+        + (f": {services}" if services else "")
+        + (f" ({retries} of them {'a retry' if retries == 1 else 'retries'})" if retries else "")
+    )
+
+
+RESULT_COLOURS = {"passed": "green", "failed": "red", NOT_LOCAL: "yellow", NOT_VERIFIABLE: "yellow"}
 
 
 def print_checks(con: Console, checks: list[Check]) -> None:

@@ -49,13 +49,24 @@ DescribeInstanceStatus and DescribeVolumes 100 ids, DescribeAutoScalingGroups
 On the local stand-in some of these cannot be shown (moto reports every
 status check "ok" and every target "healthy" without checking anything, and
 its load balancer names do not resolve): those checks say "not simulated
-locally", never "passed". Nothing waits on the stand-in. Used by `failover`
-and `drill`.
+locally", never "passed". Nothing waits on the stand-in. Against another
+emulator (an endpoint that is not AWS's: `AWS_ENDPOINT_URL`, the target's
+`endpoint_url`), a load balancer whose DNS name does not resolve from here is
+"not verifiable from here": like "not simulated locally", never a pass and
+never a failure. On AWS a name that does not resolve yet is pending, read
+again until the deadline (a new load balancer's name takes a while to appear).
+
+When AWS refuses a read (AccessDenied on one resource, say), that check
+fails and says why. When the endpoint itself fails (no answer, an answer that
+cannot be read, HTTP 5xx after botocore's retries) nothing more can be read:
+verification stops with an AwsError (exit 1) naming the operation and the
+endpoint; the stacks stay as they were built. Used by `failover` and `drill`.
 """
 
 from __future__ import annotations
 
 import math
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -64,15 +75,18 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from relight.aws import Aws
+from relight.aws import Aws, aws_endpoint, aws_failure, is_aws_failure, refused
 from relight.deploy import Outcome
 from relight.discovery import Discovery
 from relight.environment import ArtifactRef
 from relight.render import Plan
 
 PASSED, FAILED, NOT_LOCAL, SKIPPED = "passed", "failed", "not simulated locally", "skipped"
+# Against an emulator: what it reports cannot be checked from this machine. Neither a pass nor
+# a failure, as NOT_LOCAL.
+NOT_VERIFIABLE = "not verifiable from here"
 PENDING = "pending"  # a reading that may still change; never the result of a returned Check
 
 DEADLINE_SECONDS = 900.0
@@ -108,7 +122,7 @@ _DB_SETTLING = {
 class Check:
     check: str
     stack: str | None
-    result: str  # passed, failed, not simulated locally, skipped
+    result: str  # passed, failed, not simulated locally, not verifiable from here, skipped
     detail: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -120,7 +134,7 @@ class Reading:
     """One look at a check. PENDING readings are looked at again until the deadline."""
 
     check: str
-    result: str  # PASSED, FAILED, NOT_LOCAL, SKIPPED or PENDING
+    result: str  # PASSED, FAILED, NOT_LOCAL, NOT_VERIFIABLE, SKIPPED or PENDING
     detail: str
     waiting: str = ""  # while PENDING: what is still awaited ("2 initializing")
     hint: str = ""  # where to look when it is still pending at the deadline
@@ -191,6 +205,7 @@ class Verifier:
         *,
         stand_in: bool,
         http_get: Callable[[str], int] | None = None,
+        resolves: Callable[[str], bool] | None = None,
         deadline_seconds: float = DEADLINE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -203,6 +218,7 @@ class Verifier:
         self.outcome = outcome
         self.stand_in = stand_in
         self.http_get = http_get or _http_status
+        self.resolves = resolves or _resolves
         self.deadline_seconds = 0.0 if stand_in else deadline_seconds
         self.clock = clock
         self.sleep = sleep
@@ -223,10 +239,26 @@ class Verifier:
                 continue
             try:
                 probes += [(key, probe) for probe in self._stack(key, sp.name)]
-            except (ClientError, BotoCoreError) as exc:
-                probes.append((key, _constant(_unreadable(exc))))
+            except Exception as exc:
+                probes.append((key, _constant(self._failed_read(key, exc))))
         self._settle(probes)
         return self.checks
+
+    def _read(self, key: str, probe: Probe) -> list[Reading]:
+        try:
+            return probe()
+        except Exception as exc:
+            return [self._failed_read(key, exc)]
+
+    def _failed_read(self, key: str, exc: Exception) -> Reading:
+        """AWS refused a read: that check fails, saying why. Any other failure of AWS stops
+        verification (AwsError): an endpoint that does not answer answers no other check."""
+        if refused(exc):
+            return _unreadable(exc)
+        if is_aws_failure(exc):
+            what = f"verification of {self.plan.stacks[key].name} (deployed) stopped"
+            raise aws_failure(exc, what) from exc
+        raise exc
 
     def _stack(self, key: str, name: str) -> list[Probe]:
         resources = self._resources(name)
@@ -243,7 +275,7 @@ class Verifier:
     def _settle(self, probes: list[tuple[str, Probe]]) -> None:
         """Read every probe; read the pending ones again until they settle or time is up."""
         started = self.clock()
-        readings = [_read(probe) for _, probe in probes]
+        readings = [self._read(key, probe) for key, probe in probes]
         delay = FIRST_WAIT
         while True:
             pending = [n for n, found in enumerate(readings) if _pending(found)]
@@ -255,7 +287,7 @@ class Verifier:
             self.sleep(min(delay, left))
             delay = min(delay * 2, LONGEST_WAIT)
             for n in pending:
-                readings[n] = _read(probes[n][1])
+                readings[n] = self._read(*probes[n])
         waited = self.clock() - started
         for (key, _), found in zip(probes, readings, strict=True):
             for reading in found:
@@ -503,6 +535,7 @@ class Verifier:
             "LoadBalancers",
             token=("Marker", "NextMarker"),
         )
+        emulator = self._emulator()
         probes = []
         for lb in found:
             if lb.get("Scheme") == "internal":
@@ -510,9 +543,24 @@ class Verifier:
                     _constant(Reading(check, SKIPPED, "internal: not reachable from here"))
                 )
                 continue
-            url = f"http://{lb['DNSName']}{self._health_path(lb['LoadBalancerArn'])}"
+            name = lb["DNSName"]
+            if emulator and not self.resolves(name):
+                detail = (
+                    f"{name} does not resolve here: the endpoint {emulator} is not AWS, and the "
+                    "names it gives need not be in this machine's DNS"
+                )
+                probes.append(_constant(Reading(check, NOT_VERIFIABLE, detail)))
+                continue
+            url = f"http://{name}{self._health_path(lb['LoadBalancerArn'])}"
             probes.append(self._answers(url))
         return probes
+
+    def _emulator(self) -> str | None:
+        """The endpoint Elastic Load Balancing is asked at, when it is not AWS's own (an
+        emulator, from AWS_ENDPOINT_URL or the target's endpoint_url); None on AWS."""
+        meta = getattr(self.client("elbv2"), "meta", None)
+        endpoint = getattr(meta, "endpoint_url", None)
+        return endpoint if isinstance(endpoint, str) and not aws_endpoint(endpoint) else None
 
     def _answers(self, url: str) -> Probe:
         def read() -> list[Reading]:
@@ -538,13 +586,6 @@ class Verifier:
 _TARGET_GROUP = "AWS::ElasticLoadBalancingV2::TargetGroup"
 _DATABASES = {"AWS::RDS::DBInstance", "AWS::RDS::DBCluster"}
 _LOAD_BALANCER = "AWS::ElasticLoadBalancingV2::LoadBalancer"
-
-
-def _read(probe: Probe) -> list[Reading]:
-    try:
-        return probe()
-    except (ClientError, BotoCoreError) as exc:
-        return [_unreadable(exc)]
 
 
 def _unreadable(exc: Exception) -> Reading:
@@ -613,6 +654,14 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+def _resolves(name: str) -> bool:
+    """`name` resolves to an address from this machine."""
+    try:
+        return bool(socket.getaddrinfo(name, 80, proto=socket.IPPROTO_TCP))
+    except (OSError, UnicodeError):  # socket.gaierror included; a name IDNA cannot encode
+        return False
+
+
 def _http_status(url: str) -> int:
     """The HTTP status of a GET, redirects not followed (0 when nothing answers within 10 s)."""
     opener = urllib.request.build_opener(_NoRedirect)
@@ -633,13 +682,16 @@ def verify(
     *,
     stand_in: bool,
     http_get: Callable[[str], int] | None = None,
+    resolves: Callable[[str], bool] | None = None,
     deadline_seconds: float = DEADLINE_SECONDS,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     on_progress: Callable[[str], None] | None = None,
 ) -> list[Check]:
     """Every check of what was built, waiting up to `deadline_seconds` for those AWS still
-    reports as settling (never on the stand-in); `on_progress` hears one line a round."""
+    reports as settling (never on the stand-in); `on_progress` hears one line a round.
+    `http_get` (a URL's HTTP status, 0 for no answer) and `resolves` (a DNS name resolves
+    from here) reach the load balancers; AwsError when the endpoint fails (see above)."""
     return Verifier(
         aws,
         plan,
@@ -647,6 +699,7 @@ def verify(
         outcome,
         stand_in=stand_in,
         http_get=http_get,
+        resolves=resolves,
         deadline_seconds=deadline_seconds,
         clock=clock,
         sleep=sleep,
