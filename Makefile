@@ -101,7 +101,7 @@ local-stop: setup ## Stop the local stand-in (its simulated world is forgotten)
 
 clean: ## Remove the virtualenv, caches and rendered output (not reports/)
 	-$(BIN)/relight local stop 2>/dev/null
-	rm -rf $(VENV) $(SCAN_VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SCAN_VENV) .venv-peers out .pytest_cache .mypy_cache .ruff_cache
 
 bench: setup ## Print the measured figures (start-up, rendering, cfn-lint, scheduler, stand-in deploy, dead endpoints)
 	$(BIN)/python bench/cli_startup.py
@@ -110,3 +110,20 @@ bench: setup ## Print the measured figures (start-up, rendering, cfn-lint, sched
 	$(BIN)/python bench/standin_graph.py
 	$(BIN)/python bench/dead_endpoint.py
 	$(BIN)/python bench/lint_cache.py
+
+# Sceptre gets its own virtualenv: 4.7 pins jsonschema<3.3, networkx<2.7 and packaging<25, and
+# .venv (moto[server], cfn-lint) has jsonschema 4, networkx 3 and packaging 26.
+# A failed install is not fatal: bench/peers.py then says Sceptre cannot run and measures relight.
+PEERS_VENV := .venv-peers
+SCEPTRE_VERSION ?= 4.7.0
+ROUNDS ?= 5
+
+$(PEERS_VENV)/.installed:
+	@$(PYTHON) -m venv $(PEERS_VENV) \
+	&& $(PEERS_VENV)/bin/python -m pip install --quiet 'sceptre==$(SCEPTRE_VERSION)' \
+	&& touch $@ \
+	|| echo "bench-peers: Sceptre $(SCEPTRE_VERSION) could not be installed in $(PEERS_VENV) (see above)"
+
+.PHONY: bench-peers
+bench-peers: setup $(PEERS_VENV)/.installed ## relight vs Sceptre on one moto server (7 stacks, cold/warm lint cache), and a second demo failover
+	$(BIN)/python bench/peers.py --rounds $(ROUNDS) --peers $(PEERS_VENV) $(ARGS)

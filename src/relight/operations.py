@@ -334,8 +334,12 @@ def failover(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     clock: Callable[[], float] = time.monotonic,
     lock: LockSettings | None = None,
+    before_change: Callable[[], object] | None = None,
 ) -> FailoverResult:
-    """Discover, preflight, plan, (confirm), deploy. The plan was rendered and linted already.
+    """Discover, preflight, plan, (confirm), deploy. The plan was rendered already, and linted
+    already unless `before_change` finishes that: it is called after preflight, before the plan
+    is computed, shown or deployed (the CLI joins the lint it ran meanwhile there; whatever it
+    raises stops the run before any stack is created or changed).
 
     Also builds test environments (`relight launch`): the plan's purpose and namespace decide.
     With `confirm`, the plan is computed exactly (change sets) and shown to it first; a "no"
@@ -362,6 +366,8 @@ def failover(
         checked = run_preflight(
             plan, conn.aws, discovery, stacks, accept_stale=accept_stale, account_id=conn.account_id
         )
+        if before_change is not None:
+            before_change()
         planned = preview(stacks, plan, discovery, replace_data=replace_data) if confirm else []
         if confirm is not None and not confirm(planned):
             raise Declined("not confirmed; nothing was changed")

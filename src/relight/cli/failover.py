@@ -3,7 +3,10 @@ another region, after showing the plan."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,7 +15,6 @@ from .common import (
     _build_plan,
     _check_not_home,
     _confirm,
-    _connect,
     _console,
     _continue_command,
     _errors,
@@ -42,6 +44,10 @@ from .options import (
     YesOpt,
 )
 from .plan import _print_plan
+
+if TYPE_CHECKING:
+    from relight.config import LoadedEnvironment
+    from relight.operations import Connection
 
 
 def failover(
@@ -125,7 +131,7 @@ def _deploy_command(
     local = _on_stand_in(loaded, stand_in)
     built = _build_plan(loaded, region, local, as_name)
     replacing = check_replace_data(built, replace_data)
-    lint_plan(built)
+    linting = _Background(lambda: lint_plan(built))  # meanwhile: connect, discover, preflight
     continue_with = _continue_command(
         "launch" if as_name else "failover",
         {
@@ -145,7 +151,8 @@ def _deploy_command(
             "--into-home-region": into_home,
         },
     )
-    conn = _connect(loaded, region, local, profile, role_arn)
+    with _lint_first(linting):
+        conn = _connect_linted(loaded, region, local, profile, role_arn, linting)
     title = f"{built.purpose} of {built.env_name} into {region}"
     interruption.says = lambda: (
         f"interrupted. Finished stacks are kept; rerun the same command to continue:\n"
@@ -157,7 +164,8 @@ def _deploy_command(
         question = f"Deploy these {len(planned)} stacks in {region}?"
         return _confirm(False, question, "failover needs a yes")
 
-    with _progress([sp.name for sp in built.stacks.values()], title, json_out) as progress:
+    names = [sp.name for sp in built.stacks.values()]
+    with _progress(names, title, json_out) as progress, _lint_first(linting):
         result = run_failover(
             built,
             conn,
@@ -170,6 +178,7 @@ def _deploy_command(
             replace_data=replacing,
             verify_deadline=verify_timeout,
             on_progress=None if json_out else _say,
+            before_change=linting.result,  # after preflight: a lint error stops it there
         )
     if json_out:
         _print_json(failover_json(result, continue_with))
@@ -179,3 +188,74 @@ def _deploy_command(
         _banner(conn)
     if not result.ok:
         raise typer.Exit(1)
+
+
+# cfn-lint overlapped with connecting, discovery and preflight -----------------------------------
+
+
+class _Background:
+    """`work()` in a daemon thread from the moment this is made (daemon: a Ctrl-C is never held
+    up by it). `result()` waits for it and returns its value or raises its error, every time."""
+
+    def __init__(self, work: Callable[[], object], name: str = "relight-lint") -> None:
+        self._work = work
+        self._value: object = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._work()
+        except BaseException as exc:  # handed to whoever asks for the result
+            self._error = exc
+
+    def result(self) -> object:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+@contextmanager
+def _lint_first(linting: _Background) -> Iterator[None]:
+    """When connecting, discovery or preflight fails while the lint runs, the lint's error (if
+    any) is the one shown, as when lint ran first: it names the file to fix, and the checks
+    after it may change with that fix. Ctrl-C (not an Exception) does not wait for the lint."""
+    try:
+        yield
+    except Exception:
+        linting.result()
+        raise
+
+
+def _connect_linted(
+    loaded: LoadedEnvironment,
+    region: str,
+    stand_in: bool | None,
+    profile: str | None,
+    role_arn: str | None,
+    linting: _Background,
+) -> Connection:
+    """`connect`, except that on a stand-in that has not told its story yet (it builds the
+    environment in its home region) the lint is waited for first: a plan cfn-lint refuses
+    builds no stack anywhere."""
+    from relight.operations import connect
+
+    def announce(conn: Connection) -> None:
+        _banner(conn)
+        if conn.stand_in is not None:
+            from relight.standin.story import story_exists
+
+            if not story_exists(conn.aws, loaded.env.name, loaded.env.home_region):
+                linting.result()
+
+    return connect(
+        loaded,
+        region,
+        use_stand_in=stand_in,
+        profile=profile,
+        role_arn=role_arn,
+        announce=announce,
+        say=_say,
+    )
