@@ -241,3 +241,41 @@ def test_ctrl_c_during_the_teardown_still_writes_the_report_naming_what_is_left(
     )
     assert {p["name"]: p["status"] for p in report["phases"]}["teardown"] == "interrupted"
     assert _drill_lock(loaded, conn, "t8") is None, "the lock is given back all the same"
+
+
+@pytest.mark.parametrize(
+    ("phase", "step"),
+    [
+        ("render", "lint_plan"),
+        ("discover", "discover_environment"),
+        ("preflight", "run_preflight"),
+        ("deploy", "deploy"),
+        ("verify", "verify"),
+    ],
+)
+def test_ctrl_c_in_any_phase_still_tears_down_and_writes_the_report(
+    world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, phase: str, step: str
+) -> None:
+    """Fault injection: the phase's step raises KeyboardInterrupt (as Ctrl-C would)."""
+    import relight.drill as drill_module
+
+    loaded, conn, _ = world
+    clock = FakeClock()
+    cfn = FakeCloudFormation(clock=clock)
+    real = getattr(drill_module, step)
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        if step == "deploy":  # some stacks exist by then: the teardown has work to do
+            real(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(drill_module, step, interrupted)
+    stacks = Stacks(cfn, clock=clock, sleep=clock.sleep, timeout=600)
+    with pytest.raises(KeyboardInterrupt):
+        drill(loaded, conn, drill_id=f"c-{phase}", reports_dir=tmp_path, stacks=stacks)
+    report = json.loads((tmp_path / "shop" / f"c-{phase}" / "report.json").read_text())
+    assert report["interrupted"] is True and report["ok"] is False
+    assert report["teardown"]["status"] == "ok", "torn down all the same"
+    assert cfn.stacks == {}, "nothing of the drill is left"
+    assert any("interrupted (Ctrl-C)" in p for p in report["problems"])
+    assert _drill_lock(loaded, conn, f"c-{phase}") is None, "the lock is given back"
