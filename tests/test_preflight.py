@@ -486,3 +486,44 @@ def test_on_the_stand_in_autoscaling_key_access_is_not_checked(aws: Aws, write_e
         "stacks web: Auto Scaling's access to KMS keys not checked on the stand-in (moto "
         "launches without its service-linked role)"
     ]
+
+
+DATABASE = """\
+  database:
+    blueprint: database
+    params:
+      engine: postgres
+      instance_class: db.t4g.mediun
+      SnapshotIdentifier: orders-final
+      VpcId: {output: network.VpcId}
+      SubnetIds: {output: network.PrivateSubnetIds}
+      ClientSecurityGroupId: {output: security.WebSecurityGroupId}
+"""
+
+
+def test_a_db_instance_class_not_offered_is_named_with_the_close_match(write_env) -> None:  # type: ignore[no-untyped-def]
+    from relight.preflight import _db_classes
+
+    text = MINIMAL.replace("stand_in: true\n", "") + DATABASE
+    plan = build_plan(load_environment(str(write_env(text)), "us-west-2"), "us-west-2")
+    rds = _stubbed("rds")
+    rds.add_response(
+        "describe_orderable_db_instance_options",
+        {"OrderableDBInstanceOptions": []},
+        {"Engine": "postgres", "DBInstanceClass": "db.t4g.mediun", "MaxRecords": 20},
+    )
+    offered = [
+        {"Engine": "postgres", "DBInstanceClass": c} for c in ("db.t4g.medium", "db.r6g.large")
+    ]
+    rds.add_response(
+        "describe_orderable_db_instance_options",
+        {"OrderableDBInstanceOptions": offered},
+        {"Engine": "postgres"},
+    )
+    problems, notes = _db_classes(plan, _Mixed(None, rds=rds.client))  # type: ignore[arg-type]
+    assert problems == [
+        "stacks.database.params.instance_class: db.t4g.mediun is not offered for postgres in "
+        "us-west-2; did you mean db.t4g.medium?"
+    ]
+    assert notes == []
+    rds.assert_no_pending_responses()

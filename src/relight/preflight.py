@@ -76,6 +76,54 @@ def instance_types(plan: Plan) -> list[str]:
     return sorted(found)
 
 
+def _db_classes(plan: Plan, aws: Any) -> tuple[list[str], list[str]]:
+    """Every literal DBInstanceClass is offered for its engine in the target region (RDS
+    DescribeOrderableDBInstanceOptions), with the close matches when it is not. The engine is
+    the template's `Engine`, else the stack's `engine` option (a restore takes the snapshot's)."""
+    import difflib
+
+    from botocore.exceptions import ClientError
+
+    wanted: dict[tuple[str, str], list[str]] = {}  # (engine, class) → stacks
+    for key, sp in plan.stacks.items():
+        option = plan.loaded.env.stacks[key].params_for(plan.stand_in).get("engine")
+        for resource in json.loads(sp.body).get("Resources", {}).values():
+            props = resource.get("Properties", {})
+            klass, engine = props.get("DBInstanceClass"), props.get("Engine", option)
+            if resource.get("Type") == "AWS::RDS::DBInstance" and isinstance(klass, str):
+                wanted.setdefault((str(engine), klass), []).append(key)
+    if plan.stand_in and wanted:
+        return [], ["DB instance classes not checked on the stand-in (moto offers none)"]
+    rds = aws.client("rds", plan.region)
+    problems, notes = [], []
+    for (engine, klass), stacks in sorted(wanted.items()):
+        if engine == "None":  # no engine known: RDS cannot be asked
+            continue
+        try:
+            offered = rds.describe_orderable_db_instance_options(
+                Engine=engine, DBInstanceClass=klass, MaxRecords=20
+            )["OrderableDBInstanceOptions"]
+            if offered:
+                continue
+            pages = rds.get_paginator("describe_orderable_db_instance_options").paginate(
+                Engine=engine, PaginationConfig={"MaxItems": 2000}
+            )
+            classes = {
+                o["DBInstanceClass"] for page in pages for o in page["OrderableDBInstanceOptions"]
+            }
+        except ClientError as exc:
+            notes.append(f"DB instance class {klass} for {engine} not checked ({exc})")
+            continue
+        close = difflib.get_close_matches(klass, sorted(classes), n=3, cutoff=0.6)
+        guess = f"; did you mean {' or '.join(close)}?" if close else ""
+        problems += [
+            f"stacks.{key}.params.instance_class: {klass} is not offered for {engine} in "
+            f"{plan.region}{guess}"
+            for key in stacks
+        ]
+    return problems, notes
+
+
 def _literal_parameters(plan: Plan, name: str) -> dict[str, str]:
     """stack → the literal, non-empty value it gives the Parameter `name`."""
     return {
@@ -472,10 +520,13 @@ def run_preflight(
     """
     problems, old = _artifacts(plan, discovery, accept_stale)
     problems += _artifact_attributes(plan, discovery)
+    class_problems, class_notes = _db_classes(plan, aws)
+    problems += class_problems
     problems += list(discovery.zone_problems)
     book = _KeyBook(aws.client("kms", plan.region), plan.region)
     problems += _kms_keys(plan, book, discovery)
     access_problems, notes = _autoscaling_access(plan, aws, discovery, book, account_id)
+    notes += class_notes
     problems += access_problems
     for found, said in (_key_pairs(plan, aws), _hosted_zones(plan, aws)):
         problems += found
