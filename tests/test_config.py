@@ -492,3 +492,17 @@ def test_regions_are_checked_whatever_aws_profile_says(monkeypatch: pytest.Monke
     assert check_region("eu-west-1") == "eu-west-1"
     with pytest.raises(ValueError, match="did you mean us-west-2"):
         check_region("us-wets-2")
+
+
+def test_line_numbers_after_a_jinja_block_say_they_are_the_rendered_texts(write_env) -> None:  # type: ignore[no-untyped-def]
+    text = MINIMAL.replace(
+        "home_region: us-east-1\n",
+        "{% if false %}\nhome_region: eu-west-1\nrecovery_regions: []\n{% endif %}\n"
+        "home_region: us-east-1\nhome_region: us-east-2\n",
+    )
+    path = write_env(text)
+    with pytest.raises(ConfigError) as caught:
+        load_environment(str(path), "us-west-2")
+    assert str(caught.value).startswith(
+        f"{path} (Jinja2-rendered):4: home_region: duplicate key, first at line 3"
+    )

@@ -566,3 +566,18 @@ def test_a_retry_after_a_failed_restore_takes_the_newest_snapshot(write_env) -> 
     web = again.results["web"]
     assert (web.action, web.status) == ("retried", "UPDATE_COMPLETE"), web.reason
     assert web.parameters["DataSnapshotId"] == "snap-0999" and web.kept_data == []
+
+
+def test_a_run_that_lost_its_lock_stops_before_its_next_change(write_env) -> None:  # type: ignore[no-untyped-def]
+    from relight.lock import LockLost
+
+    cfn, clock = _fake()
+    plan = _plan(write_env)
+
+    def still_held() -> None:  # the lock is lost once the first stack was created
+        if cfn.created:
+            raise LockLost("this run's lock on shop in us-west-2 was taken over by run b")
+
+    with pytest.raises(LockLost, match="taken over by run b"):
+        deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1", still_held=still_held)
+    assert cfn.created == ["shop-network"], "nothing changed after the lock was lost"

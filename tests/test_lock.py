@@ -435,6 +435,7 @@ def test_on_moto_the_lock_lives_in_relights_bucket_in_the_target_region() -> Non
         body = json.loads(s3.get_object(Bucket=bucket, Key="locks/shop/-.json")["Body"].read())
         assert set(body) == {
             "run_id", "user", "host", "command", "pid", "since", "heartbeat", "lease_seconds",
+            "token",
         }  # fmt: skip
         assert body["since"] == "2025-06-01T12:00:00.000+00:00" and body["lease_seconds"] == 300
         with pytest.raises(LockHeld):
@@ -626,3 +627,29 @@ def test_relight_unlock_names_the_holder_it_removes(write_env: Any) -> None:
             assert _holder(s3) is None
             again = CliRunner().invoke(app, [*asked, "--yes"])
             assert "the lock of shop in us-west-2 is not held; nothing to do" in again.output
+
+
+def test_a_run_whose_write_was_answered_late_and_retried_keeps_its_lock() -> None:
+    """A conditional write that went through, whose answer was lost: botocore's retry gets 412.
+    The run must see its own lock there, not refuse itself or give up its lock."""
+    s3, clock = FakeS3(), Clock()
+    run = RunLock(_ref(s3), "run-a", "relight failover", _settings(clock))
+    real_put = s3.put_object
+    replays = {"left": 1}
+
+    def put_then_replay(**kwargs: Any) -> Any:
+        answer = real_put(**kwargs)
+        if replays["left"]:  # the retry of the same request, after the first went through
+            replays["left"] -= 1
+            return real_put(**kwargs)  # raises 412: the condition no longer holds
+        return answer
+
+    s3.put_object = put_then_replay  # type: ignore[method-assign]
+    run.acquire()
+    assert _holder(s3) == "run-a" and run.etag is not None
+    replays["left"] = 1
+    clock.advance(60)
+    assert run.beat(), "its own late write is not a lost lock"
+    run.ensure_held()
+    run.release()
+    assert _holder(s3) is None, "released: the next run is not blocked for a lease"

@@ -65,6 +65,19 @@ def _refuse(path: Path, problems: list[Problem]) -> NoReturn:
     raise ConfigError(f"{path}: {len(problems)} problems\n  " + "\n  ".join(shown))
 
 
+def _lines_moved(source: str, rendered: str) -> bool:
+    """Jinja2 blocks (`{% if %}`, loops, comments) can add or remove lines: the rendered text's
+    line numbers are then not the file's."""
+    return "{%" in source or "{#" in source or source.count("\n") != rendered.count("\n")
+
+
+class _RenderedPath(type(Path())):  # type: ignore[misc]  # Path's concrete class on this OS
+    """The environment file, shown with a note that line numbers are of its rendered text."""
+
+    def __str__(self) -> str:
+        return f"{super().__str__()} (Jinja2-rendered)"
+
+
 @dataclass(frozen=True)
 class LoadedEnvironment:
     """An environment with where it came from and the blueprints it can use."""
@@ -361,14 +374,18 @@ def load_environment(
 ) -> LoadedEnvironment:
     """Read, render, validate and cross-check one environment file."""
     path = find_environment_file(ref, cwd)
-    text = render_text(path, read_text(path), region, environ or os.environ)
-    data, lines = parse_yaml(path, text)
-    env = validate_model(path, data, lines)
-    check_stack_names(path, env, lines)
-    check_references(path, env, lines)
+    source = read_text(path)
+    text = render_text(path, source, region, environ or os.environ)
+    # Line numbers in messages are the rendered text's: where Jinja2 may have moved lines,
+    # the file is named with a note saying so.
+    shown = _RenderedPath(path) if _lines_moved(source, text) else path
+    data, lines = parse_yaml(shown, text)
+    env = validate_model(shown, data, lines)
+    check_stack_names(shown, env, lines)
+    check_references(shown, env, lines)
     root = path.parent.parent if path.parent.name == "stacks" else path.parent
     directory = (path.parent / env.blueprints_dir) if env.blueprints_dir else root / "blueprints"
     registry = load_registry(directory.resolve())
-    check_blueprints(path, env, registry, lines)
-    order = stack_order(env, path)
+    check_blueprints(shown, env, registry, lines)
+    order = stack_order(env, shown)
     return LoadedEnvironment(env=env, path=path, registry=registry, order=order)

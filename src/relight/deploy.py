@@ -33,7 +33,7 @@ branches finish.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -127,11 +127,15 @@ class _Run:
         discovery: Discovery,
         run_id: str,
         replace_data: frozenset[str] = frozenset(),
+        still_held: Callable[[], None] = lambda: None,
     ) -> None:
         self.stacks = stacks
         self.plan = plan
         self.run_id = run_id
         self.replace_data = replace_data
+        # Raises (LockLost) once this run's lock is no longer its own: asked before every
+        # change, so a run that lost its lock stops before its next one.
+        self.still_held = still_held
         self.artifact_ids = discovery.artifact_ids()
         self.zone_names = discovery.zone_names()
         self.outputs: dict[str, dict[str, str]] = {}
@@ -159,6 +163,7 @@ class _Run:
 
     def _converge(self, sp: StackPlan, result: StackResult) -> Task[None]:
         s = self.stacks
+        self.still_held()
         existing = yield from s.patiently(lambda: s.state(sp.name))
         action, why = classify(existing, self.plan.env_name)
         if action == "wait":
@@ -173,6 +178,7 @@ class _Run:
             s.on_event(sp.name, result.status or existing["StackStatus"], why)
             # The stack holds nothing (it rolled back or never started): relight's own
             # termination protection is lifted, or the delete is refused in every state.
+            self.still_held()
             yield from s.delete(sp.name, force=bool(existing.get("EnableTerminationProtection")))
             result.action, existing = "recreated", None
         resolved = resolve_parameters(
@@ -199,6 +205,7 @@ class _Run:
     def _create(self, sp: StackPlan, result: StackResult) -> Task[None]:
         s = self.stacks
         started = s.clock()
+        self.still_held()
         try:
             yield from s.send(
                 f"create stack {sp.name}",
@@ -232,6 +239,7 @@ class _Run:
             return
         mark = yield from s.patiently(lambda: s.newest_event(sp.name))
         started = s.clock()
+        self.still_held()
         yield from s.send(
             f"retry stack {sp.name}",
             s.cfn.update_stack,
@@ -301,6 +309,7 @@ class _Run:
         s = self.stacks
         mark = yield from s.patiently(lambda: s.newest_event(sp.name))
         started = s.clock()
+        self.still_held()
         yield from s.send(
             f"execute change set for {sp.name}",
             s.cfn.execute_change_set,
@@ -399,6 +408,7 @@ def deploy(
     run_id: str,
     concurrency: int = DEFAULT_CONCURRENCY,
     replace_data: frozenset[str] = frozenset(),
+    still_held: Callable[[], None] = lambda: None,
 ) -> Outcome:
     """Create or update the plan's stacks, each as soon as its dependencies are complete.
 
@@ -406,7 +416,7 @@ def deploy(
     to restore again from the newest copies (replacing what runs now)."""
     outcome = Outcome(origin=stacks.clock())
     calls, throttled = stacks.calls, stacks.throttled
-    run = _Run(stacks, plan, discovery, run_id, replace_data)
+    run = _Run(stacks, plan, discovery, run_id, replace_data, still_held)
 
     def blocked(key: str, failed: list[str]) -> StackResult:
         result = blocked_result(plan.stacks[key].name, key, failed, "not started: it needs")

@@ -264,7 +264,12 @@ def _rebuild(
     with run.phase("deploy") as deploying:
         held.ensure_held()
         run.outcome = deploy(
-            stacks, run.plan, run.discovery, run_id=run.run_id, concurrency=concurrency
+            stacks,
+            run.plan,
+            run.discovery,
+            run_id=run.run_id,
+            concurrency=concurrency,
+            still_held=held.ensure_held,
         )
         for failed in run.outcome.failed():
             if failed.action == "failed":

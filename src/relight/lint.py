@@ -393,7 +393,11 @@ def _give(
 
 def serve_worker() -> None:
     """A lint worker: one JSON line [body, region, rules to ignore] at a time on stdin; for
-    each, one JSON line on stdout: the findings as [rule, severity, path, message] lists."""
+    each, one JSON line on stdout: the findings as [rule, severity, path, message] lists.
+    Ctrl-C is the parent's to handle: a worker ends when its stdin closes."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for line in sys.stdin.buffer:
         body, region, ignore = json.loads(line)
         found = run_cfn_lint(body, region, ignore)

@@ -28,6 +28,7 @@ import contextlib
 import getpass
 import json
 import os
+import secrets
 import shlex
 import socket
 import sys
@@ -91,6 +92,9 @@ class Holder:
     since: datetime
     heartbeat: datetime
     lease_seconds: float
+    # Random per lock object: tells this run's own write (a retry answered 412) from another
+    # run's, even one with the same id on the same host.
+    token: str = ""
 
     def to_json(self) -> bytes:
         return json.dumps(
@@ -103,6 +107,7 @@ class Holder:
                 "since": _iso(self.since),
                 "heartbeat": _iso(self.heartbeat),
                 "lease_seconds": self.lease_seconds,
+                "token": self.token,
             },
             indent=2,
         ).encode()
@@ -130,6 +135,7 @@ class Holder:
             lease_seconds=float(lease)
             if isinstance(lease, int | float) and lease > 0
             else LEASE_SECONDS,
+            token=str(data.get("token") or ""),
         )
 
     def silent_for(self, now: datetime) -> float:
@@ -332,6 +338,7 @@ class RunLock:
             since=now,
             heartbeat=now,
             lease_seconds=settings.lease_seconds,
+            token=secrets.token_hex(8),
         )
         self.etag: str | None = None
         self.took_over: Holder | None = None
@@ -386,6 +393,9 @@ class RunLock:
                 continue  # released between our write and our read
             holder, theirs = found
             now = self.settings.now()
+            if self._is_me(holder):  # our write went through; botocore's retry got the 412
+                self.me, self.etag = holder, theirs
+                return
             if not holder.expired(now):
                 raise LockHeld(self.ref, holder, now)
             self.me = replace(self.me, since=now, heartbeat=now)
@@ -422,6 +432,10 @@ class RunLock:
                 etag = self._write(me, IfMatch=self.etag)
             except ClientError as exc:
                 if _code(exc) == "PreconditionFailed" or _status(exc) == 412 or _no_key(exc):
+                    mine = self._still_mine()
+                    if mine is not None:  # our own write, answered late and retried
+                        self.me, self.etag, self._faulted = me, mine, False
+                        return True
                     self._lose()
                     return False
                 self._fault(exc)  # a 409 conflict, throttling, ...: the next beat tries again
@@ -431,6 +445,17 @@ class RunLock:
                 return True
             self.me, self.etag, self._faulted = me, etag, False
             return True
+
+    def _is_me(self, holder: Holder) -> bool:
+        return bool(holder.token) and holder.token == self.me.token
+
+    def _still_mine(self) -> str | None:
+        """The lock's ETag when it still names this run (a write whose answer was lost)."""
+        try:
+            found = read_lock(self.ref)
+        except AwsError:
+            return None
+        return found[1] if found and self._is_me(found[0]) else None
 
     def _fault(self, exc: Exception) -> None:
         if not self._faulted:

@@ -379,6 +379,7 @@ def failover(
             run_id=run_id,
             concurrency=concurrency,
             replace_data=replace_data,
+            still_held=held.ensure_held,
         )
         checks = (
             verify(
@@ -499,7 +500,7 @@ def teardown(
         *(("--as", namespace) if namespace else ()),
         "--force" if force else None,
     )
-    with hold(lock_ref(loaded, conn, namespace), new_run_id(), command, settings):
+    with hold(lock_ref(loaded, conn, namespace), new_run_id(), command, settings) as held:
         return delete_stacks(
             connect_stacks(conn, on_event=on_event),
             loaded.env.name,
@@ -509,6 +510,7 @@ def teardown(
             concurrency=concurrency,
             confirmed=confirmed,
             final_snapshots=lambda name: final_snapshots(conn, name),
+            still_held=held.ensure_held,
         )
 
 

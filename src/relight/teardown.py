@@ -120,6 +120,7 @@ def teardown(
     concurrency: int = DEFAULT_CONCURRENCY,
     confirmed: list[dict[str, Any]] | None = None,
     final_snapshots: FinalSnapshots | None = None,
+    still_held: Callable[[], None] = lambda: None,
 ) -> TeardownResult:
     """Delete this environment's stacks in reverse dependency order; report what is left.
 
@@ -148,6 +149,7 @@ def teardown(
                     "stand-in: moto neither lifts nor enforces termination or deletion protection",
                 )
             try:
+                still_held()  # a run that lost its lock stops before its next delete
                 if force and stacks.lifts_protection:
                     yield from lift_deletion_protection(stacks, stack)
                 snapshots = final_snapshots(name) if final_snapshots else list

@@ -49,8 +49,15 @@ def main(argv: list[str] | None = None) -> int:
     app = DomainDispatcherApplication(create_backend_app)
     last_request = [time.monotonic()]
 
+    conditional = threading.Lock()
+
     def touched(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         last_request[0] = time.monotonic()
+        # moto checks an S3 write's If-None-Match / If-Match and then writes, not atomically;
+        # AWS is atomic, and relight's run lock relies on it: serialize those requests here.
+        if environ.get("HTTP_IF_NONE_MATCH") or environ.get("HTTP_IF_MATCH"):
+            with conditional:
+                return list(app(environ, start_response))
         result: Iterable[bytes] = app(environ, start_response)
         return result
 
