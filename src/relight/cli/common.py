@@ -120,7 +120,10 @@ def _connect(
     role_arn: str | None,
     *,
     source_side: bool = False,
+    announce: Callable[[Connection], None] | None = None,
 ) -> Connection:
+    """Connect (operations.connect), printing the banner as soon as relight knows where it
+    acts; `announce` replaces the banner when a command needs more at that moment."""
     from relight.operations import connect
 
     return connect(
@@ -130,7 +133,7 @@ def _connect(
         profile=profile,
         role_arn=role_arn,
         source_side=source_side,
-        announce=_banner,
+        announce=announce or _banner,
         say=_say,
     )
 

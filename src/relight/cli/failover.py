@@ -15,6 +15,7 @@ from .common import (
     _build_plan,
     _check_not_home,
     _confirm,
+    _connect,
     _console,
     _continue_command,
     _errors,
@@ -240,7 +241,6 @@ def _connect_linted(
     """`connect`, except that on a stand-in that has not told its story yet (it builds the
     environment in its home region) the lint is waited for first: a plan cfn-lint refuses
     builds no stack anywhere."""
-    from relight.operations import connect
 
     def announce(conn: Connection) -> None:
         _banner(conn)
@@ -250,12 +250,4 @@ def _connect_linted(
             if not story_exists(conn.aws, loaded.env.name, loaded.env.home_region):
                 linting.result()
 
-    return connect(
-        loaded,
-        region,
-        use_stand_in=stand_in,
-        profile=profile,
-        role_arn=role_arn,
-        announce=announce,
-        say=_say,
-    )
+    return _connect(loaded, region, stand_in, profile, role_arn, announce=announce)
