@@ -162,3 +162,22 @@ def test_an_unanswered_route53_is_a_note_and_never_blocks_a_failover(write_env: 
         "stacks.dns.params.HostedZoneName: hosted zone shop.example.com. not checked: Route 53 "
         "(its control plane is in us-east-1) did not answer (EndpointConnectionError)"
     ]
+
+
+def test_plan_names_what_a_failover_needs_from_control_planes_in_other_regions() -> None:
+    from conftest import REPO
+    from relight.control_planes import outside_dependencies
+    from relight.render import build_plan
+
+    loaded = load_environment(str(REPO / "stacks" / "demo.yaml"), "us-west-2")
+    found = {
+        (d.stack, d.resource, d.service, d.region)
+        for d in outside_dependencies(build_plan(loaded, "us-west-2"))
+    }
+    assert ("web", "InstanceRole", "IAM", "us-east-1") in found
+    assert ("network", "FlowLogRole", "IAM", "us-east-1") in found
+    assert ("dns", "Record", "Route 53", "us-east-1") in found
+    assert ("dns", "HealthCheck", "Route 53", "us-east-1") in found
+    assert {stack for stack, *_ in found} == {"network", "database", "web", "dns"}
+    at_home = outside_dependencies(build_plan(loaded, "us-east-1"))
+    assert all(d.region != "us-east-1" for d in at_home), "us-east-1's own control planes"

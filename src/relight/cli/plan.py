@@ -63,6 +63,7 @@ def plan(
             replace_data=check_replace_data(built, replace_data or []),
         )
         predicted = _forecast(built, as_name, reports)
+        elsewhere = _elsewhere(built, as_name)
         if json_out:
             _print_json(
                 {
@@ -70,6 +71,7 @@ def plan(
                     "region": region,
                     "stacks": [asdict(p) for p in planned],
                     "forecast": predicted.as_dict(),
+                    "outside_dependencies": [asdict(d) for d in elsewhere],
                 }
             )
             return
@@ -78,6 +80,30 @@ def plan(
         for note in notes:
             con.print(f"[dim]note: {_escape(note)}[/]")
         _print_forecast(con, predicted, loaded.env.objectives.rto)
+        _print_elsewhere(con, elsewhere, region)
+
+
+def _elsewhere(built: Any, as_name: str | None) -> list[Any]:
+    """What the deploy on AWS needs from control planes homed in other regions."""
+    from relight.control_planes import outside_dependencies
+
+    if built.stand_in:
+        built = _build_plan(built.loaded, built.region, False, as_name)
+    return outside_dependencies(built)
+
+
+def _print_elsewhere(con: Console, elsewhere: list[Any], region: str) -> None:
+    if not elsewhere:
+        con.print("needs nothing from another region's control planes: statically stable")
+        return
+    regions = ", ".join(sorted({d.region for d in elsewhere}))
+    con.print(
+        f"[yellow]depends on control planes outside {region}[/] ({regions}): while such a "
+        f"region is down these {len(elsewhere)} resource(s) cannot be created "
+        "(AWS Fault Isolation Boundaries: create them ahead of time)"
+    )
+    for dependency in elsewhere:
+        con.print(f"  {_escape(str(dependency))}")
 
 
 def _forecast(built: Any, as_name: str | None, reports: Path) -> Any:
