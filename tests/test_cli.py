@@ -338,3 +338,25 @@ def test_ctrl_c_or_end_of_input_at_the_question_changes_nothing_and_is_no_crash(
     err = capsys.readouterr().err
     assert err.count(said) == 1
     assert not any(notice in err for notice in CRASH_NOTICE)
+
+
+def test_a_drill_whose_teardown_failed_prints_the_command_that_removes_its_stacks(
+    write_env: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    cfn = use_fake_cloudformation(monkeypatch, {})
+    original = cfn.delete_stack
+
+    def stuck(StackName: str) -> None:
+        original(StackName)
+        if StackName.endswith("-network"):
+            cfn.behaviour[StackName] = "hang"
+
+    cfn.delete_stack = stuck  # type: ignore[method-assign]
+    path = write_env(MINIMAL)
+    result = _on_moto(path, "drill", "--drill-id", "t9", "--reports", str(tmp_path / "reports"))
+    assert result.exit_code == 1, result.output
+    assert "teardown: failed; left behind: shop-drill-t9-network" in result.stdout
+    assert (
+        f"remove the drill's stacks with: relight teardown --env {path} --region us-west-2 "
+        "--as drill-t9 --yes --aws" in result.stdout
+    )

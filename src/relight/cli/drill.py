@@ -128,7 +128,7 @@ def drill(
         if json_out:
             _print_json({**report, "files": [str(p) for p in paths]})
         else:
-            _print_drill(_console(), report, paths)
+            _print_drill(_console(), report, paths, remove)
         if conn.stand_in:
             _banner(conn)
         if not report["ok"]:
@@ -176,7 +176,7 @@ def _drill_interrupted(
     return "\n  ".join(lines)
 
 
-def _print_drill(con: Console, report: dict[str, Any], paths: list[Path]) -> None:
+def _print_drill(con: Console, report: dict[str, Any], paths: list[Path], remove: str = "") -> None:
     from rich.table import Table
 
     from relight.report import human_duration, objective_rows
@@ -204,5 +204,7 @@ def _print_drill(con: Console, report: dict[str, Any], paths: list[Path]) -> Non
     ))  # fmt: skip
     for problem in report["problems"]:
         con.print(f"[red]problem:[/] {_escape(problem)}")
+    if teardown["status"] not in ("ok", "not run") and remove:
+        con.print(f"remove the drill's stacks with: [bold]{_escape(remove)}[/]")
     con.print("report: " + ", ".join(str(p) for p in paths))
     con.print("[bold green]drill passed[/]" if report["ok"] else "[bold red]drill FAILED[/]")
