@@ -664,3 +664,16 @@ def test_write_reports_refuses_another_schema(tmp_path: Path) -> None:
 )
 def test_human_duration(seconds: float | None, text: str) -> None:
     assert human_duration(seconds) == text
+
+
+def test_every_action_the_deploy_engine_counts_as_done_is_green_in_html() -> None:
+    from relight.deploy import OK_ACTIONS
+
+    for action in sorted(OK_ACTIONS):  # "retried" too: a stack continued after a failure
+        report = make_report()
+        report["stacks"][0]["action"] = action
+        dom = parse_html(render_html(report))
+        row = next(tr for tr in dom.by_id("stacks").select("tr") if tr.attrs.get("data-stack"))
+        status = row.select("td")[2]
+        assert "ok" in status.classes and "failed" not in status.classes, action
+        assert f'class="bar ok" data-stack="{report["stacks"][0]["stack"]}"' in render_html(report)

@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 from jinja2 import ChainableUndefined, Environment, PackageLoader, Undefined, select_autoescape
 
+from relight.deploy import OK_ACTIONS
 from relight.errors import RelightError
 from relight.times import parse_time
 
@@ -246,6 +247,9 @@ def _templates(finalize: Callable[[Any], object]) -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(duration=human_duration, px=lambda value: f"{value:.2f}")
+    # What a stack's action looks like: the deploy engine's own list of the actions that
+    # succeeded (retried included), so the page cannot disagree with the run.
+    env.globals["action_class"] = {action: "ok" for action in OK_ACTIONS} | {"skipped": "skipped"}
     return env
 
 
