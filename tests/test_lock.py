@@ -653,3 +653,27 @@ def test_a_run_whose_write_was_answered_late_and_retried_keeps_its_lock() -> Non
     run.ensure_held()
     run.release()
     assert _holder(s3) is None, "released: the next run is not blocked for a lease"
+
+
+def test_an_unreadable_answer_is_a_fault_the_heartbeat_and_release_survive() -> None:
+    """botocore's ResponseParserError (an HTTP 500 page, an answer cut short) is not a
+    BotoCoreError: it must not kill the heartbeat or make release raise."""
+    from botocore.parsers import ResponseParserError
+
+    s3, clock, said = FakeS3(), Clock(), []
+    run = RunLock(_ref(s3), "run-a", "relight failover", _settings(clock, said))
+    run.acquire()
+    real_put, real_delete = s3.put_object, s3.delete_object
+
+    def broken(**_: Any) -> Any:
+        raise ResponseParserError("Unable to parse response, invalid XML received")
+
+    s3.put_object = broken  # type: ignore[method-assign]
+    clock.advance(60)
+    assert run.beat(), "a fault: the next heartbeat tries again"
+    assert said and "could not refresh the run lock" in said[-1]
+    s3.put_object = real_put  # type: ignore[method-assign]
+    s3.delete_object = broken  # type: ignore[method-assign]
+    run.release()  # never raises
+    s3.delete_object = real_delete  # type: ignore[method-assign]
+    run.ensure_held()

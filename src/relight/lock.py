@@ -275,6 +275,7 @@ def _failed(ref: LockRef, action: str, exc: Exception) -> AwsError:
 def read_lock(ref: LockRef) -> tuple[Holder, str] | None:
     """The lock's holder and the ETag of what it wrote last; None when nobody holds it."""
     from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError  # not a BotoCoreError
 
     try:
         got = ref.s3.get_object(Bucket=ref.bucket, Key=ref.key)
@@ -283,7 +284,7 @@ def read_lock(ref: LockRef) -> tuple[Holder, str] | None:
         if _no_key(exc) or _no_bucket(exc):
             return None
         raise _failed(ref, "read", exc) from exc
-    except BotoCoreError as exc:
+    except (BotoCoreError, ResponseParserError) as exc:
         raise _failed(ref, "read", exc) from exc
     written = parse_time(got.get("LastModified")) or utc_now()
     return Holder.from_json(raw, written), str(got["ETag"])
@@ -293,6 +294,7 @@ def break_lock(ref: LockRef) -> Holder | None:
     """Remove the lock whoever holds it (`relight unlock`); the holder it named, or None
     when there was none. A live holder notices at its next heartbeat and stops."""
     from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError  # not a BotoCoreError
 
     for _ in range(ROUNDS):
         found = read_lock(ref)
@@ -307,7 +309,7 @@ def break_lock(ref: LockRef) -> Holder | None:
             if _lost_race(exc):
                 continue  # a heartbeat came in between: read it again
             raise _failed(ref, "remove", exc) from exc
-        except BotoCoreError as exc:
+        except (BotoCoreError, ResponseParserError) as exc:
             raise _failed(ref, "remove", exc) from exc
         return holder
     raise AwsError(
@@ -363,6 +365,7 @@ class RunLock:
         """Write the lock under `condition`; its new ETag, or None when another run's write
         won (the condition did not hold, or the key is gone for an If-Match)."""
         from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.parsers import ResponseParserError  # not a BotoCoreError
 
         try:
             try:
@@ -376,7 +379,7 @@ class RunLock:
             if _lost_race(exc) or _no_key(exc):
                 return None
             raise _failed(self.ref, "take", exc) from exc
-        except BotoCoreError as exc:
+        except (BotoCoreError, ResponseParserError) as exc:
             raise _failed(self.ref, "take", exc) from exc
 
     def acquire(self) -> None:
@@ -423,6 +426,7 @@ class RunLock:
     def beat(self) -> bool:
         """Refresh the heartbeat; False once the lock is no longer this run's."""
         from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.parsers import ResponseParserError  # not a BotoCoreError
 
         with self._mutex:
             if self.etag is None or self.lost is not None:
@@ -440,7 +444,7 @@ class RunLock:
                     return False
                 self._fault(exc)  # a 409 conflict, throttling, ...: the next beat tries again
                 return True
-            except BotoCoreError as exc:
+            except (BotoCoreError, ResponseParserError) as exc:
                 self._fault(exc)
                 return True
             self.me, self.etag, self._faulted = me, etag, False
@@ -502,6 +506,7 @@ class RunLock:
         """Give the lock back, unless another run took it over meanwhile. Never raises: the
         run's own outcome matters more, and an unreleased lock lapses after its lease."""
         from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.parsers import ResponseParserError  # not a BotoCoreError
 
         self._stop.set()
         with self._mutex:
@@ -520,7 +525,7 @@ class RunLock:
                     )
                 else:
                     self._unreleased(exc)
-            except BotoCoreError as exc:
+            except (BotoCoreError, ResponseParserError) as exc:
                 self._unreleased(exc)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
