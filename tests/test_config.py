@@ -485,10 +485,10 @@ def test_a_problem_names_its_line(write_env: WriteEnv) -> None:
 
 
 def test_regions_are_checked_whatever_aws_profile_says(monkeypatch: pytest.MonkeyPatch) -> None:
-    from relight.environment import check_region, known_regions
+    from relight.environment import _partitions, check_region
 
     monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
-    known_regions.cache_clear()
+    _partitions.cache_clear()
     assert check_region("eu-west-1") == "eu-west-1"
     with pytest.raises(ValueError, match="did you mean us-west-2"):
         check_region("us-wets-2")

@@ -53,15 +53,27 @@ Seconds = Annotated[int, BeforeValidator(parse_duration), Field(gt=0)]
 
 
 @functools.cache
-def known_regions() -> frozenset[str]:
-    """Every region botocore knows, in every partition (no AWS call, and no profile read: a
-    wrong AWS_PROFILE must not stop a region from being checked)."""
+def _partitions() -> dict[str, str]:
+    """region → its partition (aws, aws-cn, aws-us-gov, ...), from botocore's endpoint data:
+    no AWS call, and no profile read (a wrong AWS_PROFILE must not stop a region check)."""
     from botocore.loaders import create_loader
 
     endpoints = create_loader().load_data("endpoints")
-    return frozenset(
-        region for partition in endpoints["partitions"] for region in partition["regions"]
-    )
+    return {
+        region: partition["partition"]
+        for partition in endpoints["partitions"]
+        for region in partition["regions"]
+    }
+
+
+def known_regions() -> frozenset[str]:
+    """Every region botocore knows, in every partition."""
+    return frozenset(_partitions())
+
+
+def partition_of(region: str) -> str:
+    """The ARN partition of a region (`aws` for one botocore does not know)."""
+    return _partitions().get(region, "aws")
 
 
 def _closest_regions(text: str) -> list[str]:

@@ -25,7 +25,6 @@ listing (or are built in the source region's partition, never assumed `aws`).
 
 from __future__ import annotations
 
-import functools
 import re
 import time
 from collections import Counter
@@ -49,7 +48,7 @@ from relight.discovery import (
     newest,
     rds_snapshot_id,
 )
-from relight.environment import NOUNS, ArtifactLookup
+from relight.environment import NOUNS, ArtifactLookup, partition_of
 from relight.errors import AwsError, InputError
 from relight.grants import (
     account_principal,
@@ -105,19 +104,11 @@ def copy_tags(source: Candidate, region: str) -> list[dict[str, str]]:
     return tag_list(tags)
 
 
-@functools.cache
-def partition(region: str) -> str:
-    """The ARN partition of a region (aws, aws-cn, aws-us-gov, ...), as botocore knows it."""
-    import boto3.session
-
-    return str(boto3.session.Session().get_partition_for_region(region))
-
-
 def _arn(kind: str, region: str, account: str, name: str) -> str:
     if name.startswith("arn:"):  # a snapshot shared with this account is named by its ARN
         return name
     what = "snapshot" if kind == "rds_snapshot" else "cluster-snapshot"
-    return f"arn:{partition(region)}:rds:{region}:{account}:{what}:{name}"
+    return f"arn:{partition_of(region)}:rds:{region}:{account}:{what}:{name}"
 
 
 def _custom_option_group(source: Candidate) -> bool:
@@ -259,7 +250,7 @@ class Replicator:
             )
         if not gaps:
             return ""
-        root = f"arn:{partition(key_region)}:iam::{account}:root"
+        root = f"arn:{partition_of(key_region)}:iam::{account}:root"
         return (
             f"encrypted with the customer managed key {key}, whose key policy does not allow "
             f"the recovery account {account} {', '.join(gaps)}: add a statement to the key "
@@ -463,7 +454,7 @@ class Replicator:
         result = CopyResult("(kms key)", "autoscaling_grant", key, region, "grant-present")
         try:
             kms = self.target.client("kms", region)
-            role = autoscaling_role_arn(partition(region), self.target_account)
+            role = autoscaling_role_arn(partition_of(region), self.target_account)
             done = ensure_autoscaling_grant(kms, key, role)
             result.action = {"created": "grant-created", "aws-managed": "grant-not-needed"}.get(
                 done, "grant-present"
