@@ -89,7 +89,7 @@ class FakeCloudFormation:
         self.updated: list[str] = []
         self.retried: list[str] = []
         self.log: list[tuple[str, str]] = []  # (operation, stack) of updates and deletes, in order
-        self.replacing: dict[str, tuple[str, str]] = {}
+        self.replacing: dict[str, tuple[str, ...]] = {}
         self._ids = itertools.count(1)
 
     # what relight calls ----------------------------------------------------------------------
@@ -167,11 +167,26 @@ class FakeCloudFormation:
                 f"Stack:arn:stack/{name} is in {stack.status} state and can not be updated.",
                 "UpdateStack",
             )
-        params = dict(stack.parameters)
-        for p in kwargs.get("Parameters", []):
-            if not p.get("UsePreviousValue"):
-                params[p["ParameterKey"]] = p["ParameterValue"]
-        body = stack.body if kwargs.get("UsePreviousTemplate") else kwargs.get("TemplateBody", "")
+        # AWS: a parameter left out takes its default (these stacks' have none: refused), and
+        # the template is given or UsePreviousTemplate says to keep it.
+        given = {p["ParameterKey"]: p for p in kwargs.get("Parameters", [])}
+        missing = sorted(set(stack.parameters) - set(given))
+        if missing:
+            raise _error(
+                "ValidationError", f"Parameters: [{', '.join(missing)}] must have values",
+                "UpdateStack",
+            )  # fmt: skip
+        params = {
+            key: stack.parameters[key] if p.get("UsePreviousValue") else p["ParameterValue"]
+            for key, p in given.items()
+        }
+        if not (kwargs.get("UsePreviousTemplate") or "TemplateBody" in kwargs):
+            raise _error(
+                "ValidationError",
+                "Either Template URL or Template Body must be specified.",
+                "UpdateStack",
+            )
+        body = stack.body if kwargs.get("UsePreviousTemplate") else kwargs["TemplateBody"]
         retry = stack.status in ("CREATE_FAILED", "UPDATE_FAILED")
         if retry and not kwargs.get("DisableRollback"):
             raise _error(
@@ -245,16 +260,16 @@ class FakeCloudFormation:
         return {"Id": arn, "StackId": f"arn:stack/{stack.name}"}
 
     def _change(self, parameter: str) -> dict[str, Any]:
-        logical, kind = self.replacing.get(parameter, (parameter, "AWS::EC2::Instance"))
-        replacement = "True" if parameter in self.replacing else "False"
-        return {
-            "ResourceChange": {
-                "Action": "Modify",
-                "LogicalResourceId": logical,
-                "ResourceType": kind,
-                "Replacement": replacement,
-            }
-        }
+        """The ResourceChange a changed parameter makes: a replacement ("True", or what
+        `replacing` says: "Conditional", or a "Remove" action) where `replacing` names it."""
+        logical, kind, *how = self.replacing.get(parameter, (parameter, "AWS::EC2::Instance"))
+        replacement = (how or ["True"])[0] if parameter in self.replacing else "False"
+        change: dict[str, Any] = {"LogicalResourceId": logical, "ResourceType": kind}
+        if replacement == "Remove":
+            change["Action"] = "Remove"
+        else:
+            change.update(Action="Modify", Replacement=replacement)
+        return {"ResourceChange": change}
 
     def describe_change_set(self, ChangeSetName: str) -> dict[str, Any]:
         self._call("DescribeChangeSet")
@@ -316,6 +331,16 @@ class FakeCloudFormation:
         elif stack.final == "UPDATE_FAILED":
             self._event(
                 stack, "Instance1", "UPDATE_FAILED", "Instance type t9.huge is not supported"
+            )
+        elif stack.final == "DELETE_FAILED" and 'LoadBalancer"' in stack.body:
+            self._event(
+                stack,
+                "LoadBalancer",
+                "DELETE_FAILED",
+                f"Load balancer 'arn:aws:elasticloadbalancing:us-west-2:123456789012:"
+                f"loadbalancer/app/{stack.name}/1' cannot be deleted because deletion "
+                "protection is enabled (Service: AmazonElasticLoadBalancing; Status Code: 400; "
+                "Error Code: OperationNotPermitted)",
             )
         elif stack.final == "DELETE_FAILED":
             self._event(

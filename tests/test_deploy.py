@@ -92,6 +92,8 @@ def test_stacks_are_created_in_order_with_outputs_as_parameters(write_env) -> No
     assert web["SecurityGroupId"] == "sg-1"
     assert web["ImageId"] == "ami-0123"
     assert outcome.results["network"].parameters["AvailabilityZones"] == "us-west-2b,us-west-2a"
+    for sp in _plan(write_env).stacks.values():  # exports cannot cross regions: never used
+        assert "Export" not in sp.body and "Fn::ImportValue" not in sp.body, sp.name
 
 
 def test_a_stack_starts_when_its_own_dependencies_are_done_not_its_level(write_env) -> None:  # type: ignore[no-untyped-def]
@@ -467,17 +469,28 @@ def test_a_rerun_keeps_the_snapshot_a_stack_was_restored_from(write_env) -> None
     assert cfn.stacks["shop-web"].parameters["DataSnapshotId"] == "snap-0999"
 
 
-def test_a_change_that_would_replace_a_data_holder_is_refused_unless_named(write_env) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    ("how", "said"),
+    [
+        ("True", "would be replaced"),
+        ("Conditional", "would be replaced (CloudFormation says: conditionally)"),
+        ("Remove", "would be deleted"),
+    ],
+)
+def test_a_change_that_would_replace_a_data_holder_is_refused_unless_named(
+    write_env, how: str, said: str
+) -> None:  # type: ignore[no-untyped-def]
     cfn, clock = _fake()
     # A new ImageId replaces an instance (AWS::EC2::Instance: "Update requires: Replacement"),
-    # and these instances hold a data volume restored from a snapshot.
-    cfn.replacing = {"ImageId": ("Instance1", "AWS::EC2::Instance")}
+    # and these instances hold a data volume restored from a snapshot. A change set may also
+    # say Replacement "Conditional", or remove the resource.
+    cfn.replacing = {"ImageId": ("Instance1", "AWS::EC2::Instance", how)}
     plan = _plan(write_env)
     deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
     refused = deploy(_stacks(cfn, clock), plan, _newer(web_ami="ami-0456"), run_id="r2")
     web = refused.results["web"]
     assert web.action == "failed"
-    assert "would lose data: Instance1 (AWS::EC2::Instance) would be replaced" in web.reason
+    assert f"would lose data: Instance1 (AWS::EC2::Instance) {said}" in web.reason
     assert "shop-web" not in cfn.updated and not cfn.change_sets, "nothing was changed"
     allowed = deploy(
         _stacks(cfn, clock), plan, _newer(web_ami="ami-0456"), run_id="r3",
@@ -521,13 +534,34 @@ def test_teardown_force_lifts_deletion_protection_and_names_final_snapshots(writ
     assert sorted(asked) == sorted(sp.name for sp in plan.stacks.values())
 
 
-def test_without_lifting_deletion_protection_the_delete_fails_as_rds_refuses_it(write_env) -> None:  # type: ignore[no-untyped-def]
+DB = """\
+  db:
+    blueprint: database
+    params:
+      SnapshotIdentifier: orders-final
+      VpcId: {output: network.VpcId}
+      SubnetIds: {output: network.PrivateSubnetIds}
+      ClientSecurityGroupId: {output: security.WebSecurityGroupId}
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "stack", "refusal"),
+    [
+        (DB, "shop-db", "Cannot delete protected DB Instance"),
+        (LB, "shop-lb", "cannot be deleted because deletion protection is enabled"),
+    ],
+)
+def test_without_lifting_deletion_protection_the_delete_fails_as_rds_refuses_it(  # type: ignore[no-untyped-def]
+    write_env, extra: str, stack: str, refusal: str
+) -> None:
+    # RDS's and ELB's own refusals (InvalidParameterCombination, OperationNotPermitted).
     cfn, clock = _fake()
-    plan = _plan(write_env, MINIMAL + LB)
+    plan = _plan(write_env, MINIMAL + extra)
     deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
     stacks = _stacks(cfn, clock)
-    with pytest.raises(DeployError, match="Cannot delete protected DB Instance"):
-        stacks.run(stacks.delete("shop-lb", force=True))
+    with pytest.raises(DeployError, match=refusal):
+        stacks.run(stacks.delete(stack, force=True))
 
 
 def test_teardown_force_removes_the_stacks_a_failed_failover_left(write_env) -> None:  # type: ignore[no-untyped-def]

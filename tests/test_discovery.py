@@ -455,7 +455,10 @@ def test_a_recovery_point_is_owned_by_its_vault_and_restored_by_its_resource_id(
         {"RecoveryPoints": _recovery_points(resource, arns, resource_type)},
         {"BackupVaultName": "dr", "MaxResults": 100},
     )
-    root = {"RootDeviceName": "/dev/sda1", "BlockDeviceMappings": [_ebs("/dev/sda1", 30)]}
+    root = {  # the root's size, not another mapping's
+        "RootDeviceName": "/dev/sda1",
+        "BlockDeviceMappings": [_ebs("/dev/sdb", 100), _ebs("/dev/sda1", 30)],
+    }
     if expected.startswith("ami-"):  # an instance's recovery point is an AMI: its root is read
         aws.stub("ec2", "us-west-2").add_response(
             "describe_images",

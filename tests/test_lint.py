@@ -312,9 +312,13 @@ def test_an_injected_linter_runs_in_this_process() -> None:
 
 
 def test_workers_default_to_the_cpus_or_the_variable() -> None:
+    import os
+
+    cpus = len(os.sched_getaffinity(0))
     assert lint.default_workers({"RELIGHT_LINT_WORKERS": "3"}) == 3
-    assert lint.default_workers({"RELIGHT_LINT_WORKERS": "0"}) >= 1
-    assert lint.default_workers({"RELIGHT_LINT_WORKERS": "many"}) >= 1
+    assert lint.default_workers({}) == cpus
+    assert lint.default_workers({"RELIGHT_LINT_WORKERS": "0"}) == cpus
+    assert lint.default_workers({"RELIGHT_LINT_WORKERS": "many"}) == cpus
 
 
 def test_lint_plan_lints_an_unchanged_plan_once(

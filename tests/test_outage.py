@@ -77,6 +77,7 @@ def test_a_bounded_client_asks_once_where_a_normal_one_retries(black_hole: Black
     assert (config.connect_timeout, config.read_timeout) == (0.3, 0.3)
     normal = Aws(AwsTarget(endpoint_url=black_hole.url, max_attempts=3)).client("ec2", "us-east-1")
     assert normal.meta.config.read_timeout == 60, "what a normal call would wait, per attempt"
+    assert normal.meta.config.retries["total_max_attempts"] == 4, "the first try and 3 retries"
 
 
 def test_the_home_regions_hint_says_unreachable_and_discovery_goes_on(
@@ -129,14 +130,26 @@ def test_a_role_is_assumed_through_the_target_regions_sts() -> None:
     assert sts.meta.endpoint_url == "https://sts.eu-west-1.amazonaws.com"
 
 
-def test_connect_assumes_the_role_in_the_region_it_acts_in(write_env: Any) -> None:
+def test_connect_assumes_the_role_in_the_region_it_acts_in(
+    write_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import relight.aws
     from relight.operations import connect
 
+    asked: list[str | None] = []
+    real = relight.aws.sts_client
+
+    def spy(base: Any, region: str | None, endpoint_url: str | None) -> Any:
+        asked.append(region)
+        return real(base, region, endpoint_url)
+
+    monkeypatch.setattr(relight.aws, "sts_client", spy)
     text = MINIMAL.replace("stand_in: true", "role_arn: arn:aws:iam::210987654321:role/relight")
     loaded = load_environment(str(write_env(text)), "eu-west-1")
     with mock_aws():
         conn = connect(loaded, "eu-west-1")
     assert conn.aws.target.sts_region == "eu-west-1"
+    assert asked == ["eu-west-1"], "AssumeRole went through STS in the target region"
     assert conn.account_id == "210987654321"
 
 
