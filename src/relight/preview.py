@@ -18,6 +18,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from relight.aws import parameter_dict
 from relight.cloudformation import Stacks, classify, no_changes, outputs_of
 from relight.deploy import change_set_request, describe_changes, holds_data
 from relight.discovery import Discovery
@@ -97,7 +98,8 @@ def preview(
         rows.append(row)
         if stack is None or action not in ("update", "retry"):
             continue
-        if holds_data(stacks, sp, stack):
+        holding = holds_data(stacks, sp, stack)  # one listing of a failed stack's resources
+        if holding:
             _keep_data(row, sp, stack, key in replace_data)
         if action == "update":  # a failed stack's outputs are not there yet
             outputs[key] = outputs_of(stack)
@@ -106,7 +108,10 @@ def preview(
             row.action = "update?"
             row.note = f"decided after {', '.join(unknown)} exist (their outputs are parameters)"
         elif change_sets:
-            _compare(stacks, plan, discovery, sp, stack, row, outputs, token, key in replace_data)
+            _compare(
+                stacks, plan, discovery, sp, stack, row, outputs, token,
+                replace=key in replace_data, holding=holding,
+            )  # fmt: skip
         else:
             row.action = "update?"
             row.note = "a change set decides at deploy time: update, or no change"
@@ -122,7 +127,9 @@ def _compare(
     row: PlannedStack,
     outputs: dict[str, dict[str, str]],
     token: str,
+    *,
     replace: bool,
+    holding: bool,
 ) -> None:
     """Create a change set, read it, delete it: update (with its changes) or no change."""
     resolved = resolve_parameters(
@@ -131,8 +138,7 @@ def _compare(
         zone_names=discovery.zone_names(),
         outputs=outputs,
     )
-    holding = current if holds_data(stacks, sp, current) else None
-    parameters, _ = pin(resolved, sp.stateful_parameters, holding, replace)
+    parameters, _ = pin(resolved, sp.stateful_parameters, current if holding else None, replace)
     request = change_set_request(
         stacks, plan, sp, current, parameters, name=f"relight-plan-{token}", run_id="plan"
     )
@@ -179,18 +185,20 @@ def _nothing_to_change(row: PlannedStack) -> None:
 
 def _keep_data(row: PlannedStack, sp: StackPlan, stack: dict[str, Any], replace: bool) -> None:
     """Show the snapshot an existing stack keeps (or, asked to, replaces) per parameter."""
-    for param in row.parameters:
-        if param.name not in sp.stateful_parameters or param.value is None:
-            continue
-        _, kept = pin({param.name: param.value}, [param.name], stack, replace)
-        if kept:
-            param.source += f" (newest is {param.value}; keeps the one it was restored from)"
-            param.value = kept[0].kept
-            param.age_seconds = None  # the age shown would be the newest copy's, not this one's
-        elif replace and param.value != _current(stack, param.name):
-            param.source += " (REPLACES the data restored from " + _current(stack, param.name) + ")"
-
-
-def _current(stack: dict[str, Any], name: str) -> str:
-    values = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters") or []}
-    return str(values.get(name, ""))
+    shown = {
+        p.name: p
+        for p in row.parameters
+        if p.name in sp.stateful_parameters and p.value is not None
+    }
+    values = {name: str(p.value) for name, p in shown.items()}
+    _, kept = pin(values, shown, stack, replace)
+    for held in kept:
+        param = shown[held.parameter]
+        param.source += f" (newest is {param.value}; keeps the one it was restored from)"
+        param.value = held.kept
+        param.age_seconds = None  # the age shown would be the newest copy's, not this one's
+    if replace:
+        current = parameter_dict(stack)
+        for name, param in shown.items():
+            if current.get(name) and param.value != current[name]:
+                param.source += f" (REPLACES the data restored from {current[name]})"

@@ -25,6 +25,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from relight.aws import parameter_dict
+
 # Resources that are data themselves.
 DATA_TYPES = {
     "AWS::RDS::DBInstance": "database",
@@ -85,9 +87,7 @@ def pin(
     the value it was restored from (unless `replace`). Returns them and what was kept."""
     if existing is None:
         return dict(parameters), []
-    current = {
-        p["ParameterKey"]: p.get("ParameterValue", "") for p in existing.get("Parameters") or []
-    }
+    current = parameter_dict(existing)
     pinned, kept = dict(parameters), []
     for name in stateful:
         old, new = current.get(name), parameters.get(name)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from relight.aws import tag_dict
+from relight.aws import parameter_dict, tag_dict
 from relight.blueprint import PURPOSE_PARAMETER
 from relight.cloudformation import CAPABILITIES, COMPLETE, RETRYABLE, Stacks
 from relight.deploy import StackResult, blocked_result
@@ -76,16 +76,16 @@ def lift_deletion_protection(stacks: Stacks, stack: Mapping[str, Any]) -> Task[b
     """
     name = str(stack["StackName"])
     status = str(stack.get("StackStatus", ""))
-    given = [p["ParameterKey"] for p in stack.get("Parameters") or []]
-    values = {p["ParameterKey"]: p.get("ParameterValue") for p in stack.get("Parameters") or []}
+    values = parameter_dict(stack)
     if values.get(PURPOSE_PARAMETER) not in PROTECTED_PURPOSES:
         return False
     if status not in COMPLETE and status not in RETRYABLE:
         return False
     failed_before = status in RETRYABLE
-    parameters = [
-        {"ParameterKey": key, "UsePreviousValue": True} for key in given if key != PURPOSE_PARAMETER
-    ] + [{"ParameterKey": PURPOSE_PARAMETER, "ParameterValue": "test"}]
+    kept = [{"ParameterKey": key, "UsePreviousValue": True} for key in values]
+    parameters = [p for p in kept if p["ParameterKey"] != PURPOSE_PARAMETER] + [
+        {"ParameterKey": PURPOSE_PARAMETER, "ParameterValue": "test"}
+    ]
     mark = yield from stacks.patiently(lambda: stacks.newest_event(name))
     started = stacks.clock()
     yield from stacks.send(

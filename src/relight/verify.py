@@ -77,7 +77,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from relight.aws import Aws, aws_endpoint, aws_failure, is_aws_failure, refused
+from relight.aws import Aws, aws_endpoint, aws_failure, is_aws_failure, parameter_dict, refused
 from relight.deploy import Outcome
 from relight.discovery import Discovery
 from relight.environment import ArtifactRef
@@ -489,6 +489,19 @@ class Verifier:
     def _databases(
         self, key: str, resources: dict[str, list[str]], expected: dict[str, str]
     ) -> Probe:
+        # Read once, not per round: the stack's parameters do not change while it is watched.
+        name = self.plan.stacks[key].name
+        stack = self.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
+        given = parameter_dict(stack)
+        restored = [
+            _restored_from(given, expected.get(kind))
+            for resource, kind in (
+                ("AWS::RDS::DBInstance", "rds_snapshot"),
+                ("AWS::RDS::DBCluster", "rds_cluster_snapshot"),
+            )
+            if resource in resources and expected.get(kind)
+        ]
+
         def read() -> list[Reading]:
             rds = self.client("rds")
             statuses = [
@@ -500,25 +513,9 @@ class Verifier:
                 rds.describe_db_clusters(DBClusterIdentifier=ident)["DBClusters"][0]["Status"]
                 for ident in resources.get("AWS::RDS::DBCluster", [])
             ]
-            readings = [_database(status) for status in statuses]
-            if "AWS::RDS::DBInstance" in resources:
-                readings += self._restored_from(key, expected.get("rds_snapshot"))
-            if "AWS::RDS::DBCluster" in resources:
-                readings += self._restored_from(key, expected.get("rds_cluster_snapshot"))
-            return readings
+            return [_database(status) for status in statuses] + restored
 
         return read
-
-    def _restored_from(self, key: str, snapshot: str | None) -> list[Reading]:
-        """The stack's snapshot parameter, as CloudFormation holds it, is the discovered one."""
-        if snapshot is None:
-            return []
-        stack = self.client("cloudformation").describe_stacks(StackName=self.plan.stacks[key].name)[
-            "Stacks"
-        ][0]
-        given = {p["ParameterKey"]: p.get("ParameterValue") for p in stack.get("Parameters", [])}
-        result = PASSED if snapshot in given.values() else FAILED
-        return [Reading("database restored from the expected snapshot", result, snapshot)]
 
     def _load_balancers(self, arns: list[str]) -> list[Probe]:
         check = "load balancer answers"
@@ -636,6 +633,12 @@ def _capacity(group: dict[str, Any]) -> Reading:
         "see why with aws autoscaling describe-scaling-activities "
         f"--auto-scaling-group-name {name}",
     )
+
+
+def _restored_from(given: dict[str, str], snapshot: str | None) -> Reading:
+    """The stack's snapshot parameter, as CloudFormation holds it, is the expected one."""
+    result = PASSED if snapshot in given.values() else FAILED
+    return Reading("database restored from the expected snapshot", result, str(snapshot))
 
 
 def _database(status: str) -> Reading:
