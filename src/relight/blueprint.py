@@ -48,6 +48,9 @@ PURPOSES = ("failover", "test", "drill", "home")
 NAMESPACE_PARAMETER = "RelightNamespace"
 NAMESPACED = "Namespaced"
 PROTECTED = "Protected"
+# The purposes whose stacks are the real environment: deletion protection on (teardown --force
+# lifts it by setting another purpose).
+PROTECTED_PURPOSES = ("failover", "home")
 DERIVED = "relight:derived"
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -110,7 +113,7 @@ def purpose_parameter(template: Template) -> Parameter:
         )
     )
     template.add_condition(
-        PROTECTED, Or(Equals(Ref(parameter), "failover"), Equals(Ref(parameter), "home"))
+        PROTECTED, Or(*(Equals(Ref(parameter), purpose) for purpose in PROTECTED_PURPOSES))
     )
     return parameter
 

@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from relight.aws import ROLE_ARN
+
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
 NOUNS = {
     "ami": "AMI",
@@ -378,7 +380,7 @@ class Environment(_Strict):
     home_region: Region
     recovery_regions: list[Region] = Field(default_factory=list)
     account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
-    role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    role_arn: str | None = Field(default=None, pattern=ROLE_ARN.pattern)  # as --role-arn
     # The account that restores, when backups live in another one: replicate shares the
     # source artifacts with it and copies them from there.
     recovery_account_id: str | None = Field(default=None, pattern=r"^\d{12}$")

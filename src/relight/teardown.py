@@ -19,14 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relight.aws import parameter_dict, tag_dict
-from relight.blueprint import PURPOSE_PARAMETER
+from relight.blueprint import PROTECTED_PURPOSES, PURPOSE_PARAMETER
 from relight.cloudformation import CAPABILITIES, COMPLETE, RETRYABLE, Stacks
 from relight.deploy import StackResult, blocked_result
 from relight.errors import AwsError, DeployError
 from relight.scheduler import DEFAULT_CONCURRENCY, Scheduler, Task
 
-# Purposes whose stacks carry deletion protection on their load balancers and databases.
-PROTECTED_PURPOSES = {"failover", "home"}
 # Before and after a stack's delete: returns the final snapshots its databases left.
 FinalSnapshots = Callable[[str], Callable[[], list[str]]]
 
