@@ -615,3 +615,18 @@ def test_a_run_that_lost_its_lock_stops_before_its_next_change(write_env) -> Non
     with pytest.raises(LockLost, match="taken over by run b"):
         deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1", still_held=still_held)
     assert cfn.created == ["shop-network"], "nothing changed after the lock was lost"
+
+
+def test_an_unreadable_cloudformation_answer_is_an_aws_error_naming_the_call() -> None:
+    from botocore.parsers import ResponseParserError
+
+    from relight.errors import AwsError
+
+    class Broken:
+        def describe_stacks(self, **_: object) -> None:
+            raise ResponseParserError("Unable to parse response, invalid XML received: b'<html>'")
+
+    with pytest.raises(AwsError) as caught:
+        Stacks(Broken()).state("shop-web")
+    assert caught.value.message.startswith("describe stack shop-web")
+    assert "invalid XML" in caught.value.message and caught.value.exit_code == 1

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+from relight.aws import aws_failure
 from relight.errors import AwsError, DeployError
 from relight.render import MAX_INLINE_BODY
 from relight.scheduler import Task
@@ -167,10 +168,7 @@ class Stacks:
         try:
             yield
         except ResponseParserError as exc:  # an endpoint that answered with something broken
-            raise AwsError(
-                f"{what}: the endpoint's answer could not be read ({str(exc).splitlines()[0]})",
-                hint="the endpoint failed (an HTTP 500?); rerun, or check the endpoint",
-            ) from exc
+            raise aws_failure(exc, what, self.cfn) from exc
         except ClientError as exc:
             error = exc.response.get("Error", {})
             code, message = error.get("Code", ""), error.get("Message", "")
