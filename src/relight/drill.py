@@ -262,7 +262,6 @@ def _rebuild(
             account_id=conn.account_id,
         )
     with run.phase("deploy") as deploying:
-        held.ensure_held()
         run.outcome = deploy(
             stacks,
             run.plan,

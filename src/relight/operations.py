@@ -371,7 +371,6 @@ def failover(
         planned = preview(stacks, plan, discovery, replace_data=replace_data) if confirm else []
         if confirm is not None and not confirm(planned):
             raise Declined("not confirmed; nothing was changed")
-        held.ensure_held()
         outcome = deploy(
             stacks,
             plan,

@@ -55,15 +55,15 @@ def plan(
         loaded = _load(env, region)
         local = _on_stand_in(loaded, stand_in)
         built = _build_plan(loaded, region, local, as_name)
+        replacing = check_replace_data(built, replace_data or [])  # bad input: before any call
         conn = _connect(loaded, region, local, profile, role_arn)
         _, planned, notes = plan_changes(
-            built,
-            conn,
-            accept_stale=accept_stale,
-            replace_data=check_replace_data(built, replace_data or []),
+            built, conn, accept_stale=accept_stale, replace_data=replacing
         )
-        predicted = _forecast(built, as_name, reports)
-        elsewhere = _elsewhere(built, as_name)
+        # The forecast and the dependencies are about AWS: the plan's AWS variant, built once.
+        on_aws = _build_plan(loaded, region, False, as_name) if built.stand_in else built
+        predicted = _forecast(on_aws, reports)
+        elsewhere = _elsewhere(on_aws)
         if json_out:
             _print_json(
                 {
@@ -83,13 +83,11 @@ def plan(
         _print_elsewhere(con, elsewhere, region)
 
 
-def _elsewhere(built: Any, as_name: str | None) -> list[Any]:
+def _elsewhere(on_aws: Any) -> list[Any]:
     """What the deploy on AWS needs from control planes homed in other regions."""
     from relight.control_planes import outside_dependencies
 
-    if built.stand_in:
-        built = _build_plan(built.loaded, built.region, False, as_name)
-    return outside_dependencies(built)
+    return outside_dependencies(on_aws)
 
 
 def _print_elsewhere(con: Console, elsewhere: list[Any], region: str) -> None:
@@ -106,14 +104,12 @@ def _print_elsewhere(con: Console, elsewhere: list[Any], region: str) -> None:
         con.print(f"  {_escape(str(dependency))}")
 
 
-def _forecast(built: Any, as_name: str | None, reports: Path) -> Any:
-    """The RTO forecast for AWS: the plan itself, or its AWS variant when it is the stand-in's."""
+def _forecast(on_aws: Any, reports: Path) -> Any:
+    """The RTO forecast on AWS, refined by the past AWS drills in `reports`."""
     from relight.forecast import drilled_seconds, forecast
 
-    history, drills = drilled_seconds(reports, built.env_name)
-    if built.stand_in:
-        built = _build_plan(built.loaded, built.region, False, as_name)
-    return forecast(built, history, drills)
+    history, drills = drilled_seconds(reports, on_aws.env_name)
+    return forecast(on_aws, history, drills)
 
 
 def _print_forecast(con: Console, predicted: Any, objective: float) -> None:
