@@ -23,6 +23,7 @@ from relight.discovery import (
     stale,
 )
 from relight.environment import Environment, Zones
+from relight.operations import artifact_rows
 
 ACCOUNT = "123456789012"
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -470,6 +471,8 @@ def test_a_recovery_point_is_owned_by_its_vault_and_restored_by_its_resource_id(
     assert found.missing == {}
     point = found.artifacts["point"]
     assert (point.id, point.arn, point.candidates) == (expected, arns[-1], len(arns))
+    shown = next(r for r in artifact_rows(_loaded_for(env), found) if r["name"] == "point")
+    assert (shown["id"], shown["arn"]) == (expected, arns[-1]), "discover --json shows both"
     assert point.source_region == "us-east-1"
     if expected.startswith("ami-"):
         assert found.artifact_ids()["point.root_device"] == "/dev/sda1"
@@ -509,3 +512,10 @@ def test_a_recovery_point_in_another_accounts_vault_needs_that_owner() -> None:
             )
         found = discover(aws, env, "us-west-2", account_id=ACCOUNT, now=lambda: NOW)  # type: ignore[arg-type]
         assert ("vol" in found.artifacts) is found_it, owners
+
+
+def _loaded_for(env: Any) -> Any:
+    """The least of a LoadedEnvironment that artifact_rows reads: the environment."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(env=env)

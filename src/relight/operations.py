@@ -240,6 +240,7 @@ def artifact_rows(loaded: LoadedEnvironment, discovery: Discovery) -> list[dict[
                 "name": name,
                 "kind": art.kind,
                 "id": art.id,
+                "arn": art.arn,  # an AWS Backup recovery point's, when `id` is its resource's
                 "region": art.region,
                 "created": art.created.isoformat(),
                 "data_time": art.data_time.isoformat(),
