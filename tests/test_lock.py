@@ -677,3 +677,21 @@ def test_an_unreadable_answer_is_a_fault_the_heartbeat_and_release_survive() -> 
     run.release()  # never raises
     s3.delete_object = real_delete  # type: ignore[method-assign]
     run.ensure_held()
+
+
+def test_unlock_removes_only_the_holder_the_operator_was_shown() -> None:
+    from relight.errors import RelightError
+
+    s3, clock = FakeS3(), Clock()
+    first = RunLock(_ref(s3), "run-a", "relight failover", _settings(clock))
+    first.acquire()
+    shown = read_lock(_ref(s3))
+    assert shown is not None
+    first.release()
+    with hold(_ref(s3), "run-b", "relight failover"):  # took it between question and answer
+        with pytest.raises(RelightError, match="changed hands since you were asked"):
+            break_lock(_ref(s3), shown[0])
+        assert _holder(s3) == "run-b", "the other run's lock stays"
+    with hold(_ref(s3), "run-c", "relight failover"):
+        now = read_lock(_ref(s3))
+        assert now is not None and break_lock(_ref(s3), now[0]) is not None

@@ -290,9 +290,11 @@ def read_lock(ref: LockRef) -> tuple[Holder, str] | None:
     return Holder.from_json(raw, written), str(got["ETag"])
 
 
-def break_lock(ref: LockRef) -> Holder | None:
-    """Remove the lock whoever holds it (`relight unlock`); the holder it named, or None
-    when there was none. A live holder notices at its next heartbeat and stops."""
+def break_lock(ref: LockRef, expected: Holder | None = None) -> Holder | None:
+    """Remove the lock (`relight unlock`); the holder it named, or None when there was none.
+    A live holder notices at its next heartbeat and stops. With `expected` (the holder the
+    operator was shown), only that holder's lock is removed: one that changed hands since is
+    left alone (RelightError)."""
     from botocore.exceptions import BotoCoreError, ClientError
     from botocore.parsers import ResponseParserError  # not a BotoCoreError
 
@@ -301,6 +303,15 @@ def break_lock(ref: LockRef) -> Holder | None:
         if found is None:
             return None
         holder, etag = found
+        if expected is not None and (holder.run_id, holder.token) != (
+            expected.run_id,
+            expected.token,
+        ):
+            raise RelightError(
+                f"the lock on {ref.describe()} changed hands since you were asked: now held by "
+                f"{holder.describe(utc_now())}; nothing was removed",
+                hint="rerun relight unlock to see who holds it now",
+            )
         try:
             ref.s3.delete_object(Bucket=ref.bucket, Key=ref.key, IfMatch=etag)
         except ClientError as exc:

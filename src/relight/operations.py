@@ -175,11 +175,14 @@ def unlock(
     namespace: str | None = None,
     *,
     replication: bool = False,
+    expected: Holder | None = None,
 ) -> Holder | None:
-    """`relight unlock --env E --region R [--as NAME]`: remove the lock whoever holds it, for
-    a run known to be dead that should not be waited for until its lease lapses. Returns the
-    holder it removed, or None when nothing was locked."""
-    return break_lock(lock_ref(loaded, conn, namespace, replication=replication))
+    """`relight unlock --env E --region R [--as NAME]`: remove the lock (only `expected`'s,
+    the holder the operator was shown, when given), for a run known to be dead that should
+    not be waited for until its lease lapses. Returns the holder it removed, or None when
+    nothing was locked."""
+    ref = lock_ref(loaded, conn, namespace, replication=replication)
+    return break_lock(ref, expected)
 
 
 def connect_stacks(

@@ -54,7 +54,7 @@ def unlock(
         held = f"{what} of {loaded.env.name} in {region}, held by {holder.describe(now)}"
         if not _confirm(yes, f"Remove {held}?", f"unlock would remove {held}"):
             raise Declined("not confirmed; the lock stays")
-        removed = break_it(loaded, conn, namespace, replication=replication)
+        removed = break_it(loaded, conn, namespace, replication=replication, expected=holder)
         if removed is None:
             _console().print(f"{what} was released meanwhile; nothing removed")
             return
