@@ -194,3 +194,38 @@ def test_plan_names_what_a_failover_needs_from_control_planes_in_other_regions()
     assert {stack for stack, *_ in found} == {"network", "database", "web", "dns"}
     at_home = outside_dependencies(build_plan(loaded, "us-east-1"))
     assert all(d.region != "us-east-1" for d in at_home), "us-east-1's own control planes"
+
+
+def test_a_home_region_that_refuses_is_said_to_refuse_not_to_be_unreachable(
+    write_env: Any,
+) -> None:
+    from botocore.stub import Stubber
+
+    home = boto3.client("ec2", "us-east-1")
+    stub = Stubber(home)
+    stub.add_client_error(
+        "describe_images",
+        "UnauthorizedOperation",
+        "You are not authorized to perform this operation.",
+        403,
+    )
+    stub.activate()
+
+    class HomeRefuses:
+        target = AwsTarget(bounded_seconds=0.3)
+
+        def client(self, service: str, region: str, bounded: bool = False) -> Any:
+            return home if region == "us-east-1" else boto3.client(service, region)
+
+    env = load_environment(str(write_env(MINIMAL)), "us-west-2").env
+    with mock_aws():
+        found = discover(
+            HomeRefuses(),  # type: ignore[arg-type]
+            env,
+            "us-west-2",
+            account_id="123456789012",
+            now=lambda: datetime.now(UTC),
+        )
+    said = found.missing["web_ami"]
+    assert "home region us-east-1 refused the question" in said
+    assert "UnauthorizedOperation" in said and "unreachable" not in said

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from relight.aws import Aws, tag_dict, translated
+from relight.aws import Aws, endpoint_failed, tag_dict, translated
 from relight.environment import ArtifactLookup, Environment, Zones
 from relight.errors import AwsError
 from relight.times import parse_time
@@ -541,11 +541,16 @@ def _elsewhere(
     lookups = {name: env.artifacts[name] for name in missing}
     try:
         found, _ = find_artifacts(home, lookups, account_id)
-    except AwsError:
+    except AwsError as exc:
         seconds = home.aws.target.bounded_seconds
+        why = (
+            f"unreachable (one attempt, {seconds:g} s)"
+            if exc.__cause__ is None or endpoint_failed(exc.__cause__)
+            else f"refused the question ({exc.message})"
+        )
         return {
-            name: f"home region {env.home_region} unreachable (one attempt, {seconds:g} s): "
-            "what it holds is not known; going on without it"
+            name: f"home region {env.home_region} {why}: what it holds is not known; going on "
+            "without it"
             for name in missing
         }
     notes = {}

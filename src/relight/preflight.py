@@ -82,23 +82,20 @@ def _db_classes(plan: Plan, aws: Any) -> tuple[list[str], list[str]]:
     the template's `Engine`, else the stack's `engine` option (a restore takes the snapshot's)."""
     import difflib
 
-    from botocore.exceptions import ClientError
-
     wanted: dict[tuple[str, str], list[str]] = {}  # (engine, class) → stacks
     for key, sp in plan.stacks.items():
         option = plan.loaded.env.stacks[key].params_for(plan.stand_in).get("engine")
         for resource in json.loads(sp.body).get("Resources", {}).values():
             props = resource.get("Properties", {})
             klass, engine = props.get("DBInstanceClass"), props.get("Engine", option)
-            if resource.get("Type") == "AWS::RDS::DBInstance" and isinstance(klass, str):
-                wanted.setdefault((str(engine), klass), []).append(key)
+            is_db = resource.get("Type") == "AWS::RDS::DBInstance"
+            if is_db and isinstance(klass, str) and isinstance(engine, str):  # else: not asked
+                wanted.setdefault((engine, klass), []).append(key)
     if plan.stand_in and wanted:
         return [], ["DB instance classes not checked on the stand-in (moto offers none)"]
     rds = aws.client("rds", plan.region)
     problems, notes = [], []
     for (engine, klass), stacks in sorted(wanted.items()):
-        if engine == "None":  # no engine known: RDS cannot be asked
-            continue
         try:
             offered = rds.describe_orderable_db_instance_options(
                 Engine=engine, DBInstanceClass=klass, MaxRecords=20
@@ -111,9 +108,13 @@ def _db_classes(plan: Plan, aws: Any) -> tuple[list[str], list[str]]:
             classes = {
                 o["DBInstanceClass"] for page in pages for o in page["OrderableDBInstanceOptions"]
             }
-        except ClientError as exc:
-            notes.append(f"DB instance class {klass} for {engine} not checked ({exc})")
-            continue
+        except Exception as exc:
+            if refused(exc):  # RDS said no (AccessDenied, say): a note, the run goes on
+                notes.append(f"DB instance class {klass} for {engine} not checked ({exc})")
+                continue
+            if is_aws_failure(exc):  # the endpoint failed: the operation fails (exit 1)
+                raise aws_failure(exc, f"cannot check DB instance class {klass}", rds) from exc
+            raise
         close = difflib.get_close_matches(klass, sorted(classes), n=3, cutoff=0.6)
         guess = f"; did you mean {' or '.join(close)}?" if close else ""
         problems += [
