@@ -506,3 +506,12 @@ def test_line_numbers_after_a_jinja_block_say_they_are_the_rendered_texts(write_
     assert str(caught.value).startswith(
         f"{path} (Jinja2-rendered):4: home_region: duplicate key, first at line 3"
     )
+
+
+def test_the_tag_limit_counts_exactly_the_tags_relight_adds(write_env) -> None:  # type: ignore[no-untyped-def]
+    from relight.environment import RELIGHT_TAGS
+
+    loaded = load_environment(str(write_env(MINIMAL)), "us-west-2")
+    drill = build_plan(loaded, "us-west-2", purpose="drill", namespace="drill-x")
+    added = set(drill.tags("web", "r1")) - set(loaded.env.tags)
+    assert added == set(RELIGHT_TAGS)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from relight.blueprint import Registry, load_registry
 from relight.environment import ArtifactRef, Environment, OutputRef
-from relight.errors import BlueprintError, ConfigError, OptionError
+from relight.errors import BlueprintError, ConfigError
 from relight.graph import stack_order
 
 if TYPE_CHECKING:
@@ -355,11 +355,7 @@ def check_blueprints(
             try:
                 registry[spec.blueprint].options_from(spec.params_for(stand_in))
             except BlueprintError as exc:
-                problems.append(
-                    exc.at(f"stacks.{key}.{section}")
-                    if isinstance(exc, OptionError)
-                    else f"stacks.{key}.{section}.{exc.message}"
-                )
+                problems.append(exc.at(f"stacks.{key}.{section}"))
                 break
     if problems:
         _refuse(path, _locate(problems, lines))

@@ -37,6 +37,10 @@ class ConfigError(InputError):
 class BlueprintError(InputError):
     """A blueprint is unknown, broken, or was given parameters it does not accept."""
 
+    def at(self, prefix: str) -> str:
+        """The message under `prefix` (e.g. `stacks.web.params`), its key path first."""
+        return f"{prefix}.{self.message}"
+
 
 class OptionError(BlueprintError):
     """A value the environment file gave a blueprint's options is refused: `path` is the key

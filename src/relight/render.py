@@ -22,7 +22,7 @@ from relight.blueprint import (
 )
 from relight.config import LoadedEnvironment
 from relight.environment import ArtifactRef, OutputRef, ParamValue, ZonesRef
-from relight.errors import BlueprintError, ConfigError, DeployError, OptionError, RenderError
+from relight.errors import BlueprintError, ConfigError, DeployError, RenderError
 from relight.lint import Finding, lint_templates
 from relight.stateful import stateful_parts
 
@@ -206,10 +206,8 @@ def _render(loaded: LoadedEnvironment, key: str, name: str, params: dict[str, Pa
     blueprint = loaded.registry[loaded.env.stacks[key].blueprint]
     try:
         return blueprint.render(params)
-    except OptionError as exc:
-        raise ConfigError(f"{loaded.path}: {exc.at(f'stacks.{key}.params')}") from None
     except BlueprintError as exc:
-        raise ConfigError(f"{loaded.path}: stacks.{key}.params.{exc.message}") from None
+        raise ConfigError(f"{loaded.path}: {exc.at(f'stacks.{key}.params')}") from None
     except ValueError as exc:
         limit = _TROPOSPHERE_LIMIT.match(str(exc))
         if limit is None:
