@@ -647,3 +647,41 @@ def test_a_refused_read_fails_its_check_and_verification_goes_on(write_env: Any)
     assert [(c.stack, c.result) for c in refused] == [("network", "failed")]
     assert "AccessDenied" in refused[0].detail
     assert _result(checks, "instances running") == ("passed", "2 of 2")
+
+
+@pytest.mark.parametrize(
+    ("status", "result"),
+    [
+        ("available", "passed"),
+        ("backing-up", "pending"),  # RDS backs a restored database up before it is available
+        ("modifying", "pending"),
+        ("creating", "pending"),
+        ("failed", "failed"),
+        ("incompatible-restore", "failed"),
+        ("stopped", "failed"),
+    ],
+)
+def test_database_states_that_still_lead_to_available_are_waited_for(
+    status: str, result: str
+) -> None:
+    from relight.verify import _database
+
+    assert _database(status).result == result
+
+
+@pytest.mark.parametrize(
+    ("system", "instance", "word"),
+    [
+        ("ok", "ok", "ok"),
+        ("ok", "initializing", "initializing"),
+        ("impaired", "initializing", "impaired"),  # the worst one is shown
+        ("not-applicable", "not-applicable", "not running yet"),
+    ],
+)
+def test_an_instances_two_status_checks_read_as_one_word(
+    system: str, instance: str, word: str
+) -> None:
+    from relight.verify import _status
+
+    entry = {"SystemStatus": {"Status": system}, "InstanceStatus": {"Status": instance}}
+    assert _status(entry) == word
