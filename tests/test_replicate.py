@@ -782,3 +782,24 @@ def test_replication_lets_auto_scaling_use_the_copies_key_once(aws: Aws, write_e
         ":role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
     )
     assert "Decrypt" in grants[0]["Operations"]
+
+
+def test_a_replication_that_lost_its_lock_stops_before_its_next_region(aws: Aws, write_env) -> None:  # type: ignore[no-untyped-def]
+    from relight.lock import LockLost
+
+    _sources()
+    replicator = Replicator(
+        _loaded(write_env), aws, aws, source_account=ACCOUNT, target_account=ACCOUNT
+    )
+    asked: list[int] = []
+
+    def still_held() -> None:  # lost after the first region was done
+        asked.append(1)
+        if len(asked) > 1:
+            raise LockLost("this run's replication lock into eu-west-1 was taken over")
+
+    with pytest.raises(LockLost):
+        replicate(replicator, "us-east-1", ["us-west-2", "eu-west-1"], still_held=still_held)
+    copied = boto3.client("ec2", "eu-west-1").describe_images(Owners=["self"])["Images"]
+    assert copied == [], "nothing copied into the region after the lock was lost"
+    assert boto3.client("ec2", "us-west-2").describe_images(Owners=["self"])["Images"]

@@ -140,13 +140,15 @@ def lock_ref(
 ) -> LockRef:
     """Where the lock of the environment's runs in the connection's region lives: the
     namespace's (None: the environment's own stacks), or replication's into that region."""
+    scope = REPLICATION if replication else namespace
+    return _lock_ref(loaded, conn.aws, conn.account_id, conn.region, scope)
+
+
+def _lock_ref(
+    loaded: LoadedEnvironment, aws: Aws, account: str, region: str, scope: str | None
+) -> LockRef:
     return LockRef(
-        conn.aws.client("s3", conn.region),
-        conn.account_id,
-        conn.region,
-        loaded.env.name,
-        REPLICATION if replication else namespace,
-        env_option(loaded),
+        aws.client("s3", region), account, region, loaded.env.name, scope, env_option(loaded)
     )
 
 
@@ -464,18 +466,22 @@ def replicate_environment(
         "replicate", loaded, "--from", conn.region, *(w for t in targets for w in ("--to", t))
     )
     run_id = new_run_id()
-    with contextlib.ExitStack() as held:
-        for region in sorted(set(targets)):  # one order for every run
-            ref = LockRef(
-                target.client("s3", region),
-                target_account,
-                region,
-                loaded.env.name,
-                REPLICATION,
-                env_option(loaded),
+    with contextlib.ExitStack() as stack:
+        held = [
+            stack.enter_context(
+                hold(_lock_ref(loaded, target, target_account, region, REPLICATION), run_id,
+                     command, settings)
             )
-            held.enter_context(hold(ref, run_id, command, settings))
-        return replicate(replicator, conn.region, targets, wait=wait, prune=prune)
+            for region in sorted(set(targets))  # one order for every run
+        ]  # fmt: skip
+
+        def still_held() -> None:
+            for lock in held:
+                lock.ensure_held()
+
+        return replicate(
+            replicator, conn.region, targets, wait=wait, prune=prune, still_held=still_held
+        )
 
 
 # teardown and status ------------------------------------------------------------------------

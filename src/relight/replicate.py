@@ -510,10 +510,12 @@ def replicate(
     wait: bool = True,
     prune: int | None = None,
     workers: int = MAX_COPIES_PER_REGION,
+    still_held: Callable[[], None] = lambda: None,
 ) -> list[CopyResult]:
     """Copy the newest source artifacts to every target; returns what happened to each.
 
-    `workers` bounds the copies in flight per target region (AWS allows 20).
+    `workers` bounds the copies in flight per target region (AWS allows 20). `still_held`
+    raises once the run's lock is lost: asked before each region's copies and its prune.
     """
     env = replicator.env
     problems = [f"--to {t}: the same region as --from" for t in targets if t == source_region]
@@ -537,7 +539,10 @@ def replicate(
         )
     results: list[CopyResult] = []
     for target in targets:
-        results += _replicate_to(replicator, sources, source_region, target, wait, prune, workers)
+        still_held()
+        results += _replicate_to(
+            replicator, sources, source_region, target, wait, prune, workers, still_held
+        )
     return results
 
 
@@ -549,6 +554,7 @@ def _replicate_to(
     wait: bool,
     prune: int | None,
     workers: int,
+    still_held: Callable[[], None] = lambda: None,
 ) -> list[CopyResult]:
     """One target region: what is up to date, the copies to start (or wait for), the Auto
     Scaling grant on its key, and the prune."""
@@ -592,6 +598,7 @@ def _replicate_to(
     if grant is not None:
         results.append(grant)
     if prune is not None:
+        still_held()  # a prune deletes: never by a run that lost its lock
         existing = replicator.existing_copies(target)
         for name in sources:
             results += replicator.prune(name, existing[name], prune, target)
