@@ -461,6 +461,7 @@ def test_iam_out_of_reach_is_a_note_never_a_blocker(aws: Aws, write_env) -> None
     # Without IAM's answer the role is named from the given account and the key's partition:
     # the policy names exactly that role, so the key passes.
     expect_policy_and_grants(kms, recommended_policy())
+    _own_bucket_made()
     result = run_preflight(
         _asg_plan(write_env),
         _Mixed(aws, kms=kms.client, iam=_UnreachableIam()),
@@ -527,3 +528,22 @@ def test_a_db_instance_class_not_offered_is_named_with_the_close_match(write_env
     ]
     assert notes == []
     rds.assert_no_pending_responses()
+
+
+def _own_bucket_made(account: str = ACCOUNT) -> None:
+    """relight's bucket in us-west-2, as replicate leaves it before a disaster."""
+    boto3.client("s3", "us-west-2").create_bucket(
+        Bucket=f"relight-templates-{account}-us-west-2",
+        CreateBucketConfiguration={"LocationConstraint": "us-west-2"},
+    )
+
+
+def test_a_missing_own_bucket_is_a_note_saying_it_needs_us_east_1(aws: Aws, write_env) -> None:  # type: ignore[no-untyped-def]
+    from relight.preflight import _own_bucket
+
+    plan = _plan(write_env)
+    said = _own_bucket(plan, aws, ACCOUNT)
+    assert len(said) == 1 and "does not exist yet" in said[0] and "us-east-1" in said[0]
+    assert "relight replicate --env shop --from us-east-1 --to us-west-2" in said[0]
+    _own_bucket_made()
+    assert _own_bucket(plan, aws, ACCOUNT) == []

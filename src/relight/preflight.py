@@ -35,6 +35,7 @@ from relight.aws import (
     translated,
     unreachable,
 )
+from relight.bucket import bucket_name
 from relight.cloudformation import Stacks, owned_by
 from relight.discovery import Artifact, Discovery, human_age, stale
 from relight.environment import ARTIFACT_ATTRIBUTES, ArtifactRef
@@ -505,6 +506,34 @@ def _quotas(plan: Plan, aws: Any, existing: list[dict[str, Any]]) -> tuple[list[
     return problems, notes
 
 
+def _own_bucket(plan: Plan, aws: Any, account_id: str | None) -> list[str]:
+    """relight's bucket in the target region (the run lock, large templates) should exist
+    before a disaster: creating and configuring a bucket is documented as depending on
+    us-east-1. A note when it does not (this run creates it), never a blocker."""
+    from botocore.exceptions import ClientError
+
+    if not account_id or plan.region == "us-east-1":
+        return []
+    name = bucket_name(account_id, plan.region)
+    try:
+        aws.client("s3", plan.region).head_bucket(Bucket=name)
+    except ClientError as exc:
+        if refused(exc) and str(exc.response.get("Error", {}).get("Code")) in (
+            "404",
+            "NoSuchBucket",
+        ):
+            return [
+                f"relight's bucket {name} does not exist yet: this run creates it, which needs "
+                "S3's bucket configuration (its control plane depends on us-east-1); make it "
+                f"before a disaster with relight replicate --env {plan.env_name} --from "
+                f"{plan.loaded.env.home_region} --to {plan.region}"
+            ]
+    except Exception as exc:
+        if not is_aws_failure(exc):
+            raise
+    return []
+
+
 def run_preflight(
     plan: Plan,
     aws: Any,
@@ -537,6 +566,7 @@ def run_preflight(
     quota_problems, quota_notes = _quotas(plan, aws, existing)
     problems += quota_problems
     notes += quota_notes
+    notes += _own_bucket(plan, aws, account_id)
     if problems:
         hints = []
         if old and not accept_stale:
