@@ -515,3 +515,18 @@ def test_the_tag_limit_counts_exactly_the_tags_relight_adds(write_env) -> None: 
     drill = build_plan(loaded, "us-west-2", purpose="drill", namespace="drill-x")
     added = set(drill.tags("web", "r1")) - set(loaded.env.tags)
     assert added == set(RELIGHT_TAGS)
+
+
+def test_only_an_image_offers_a_root_device(write_env) -> None:  # type: ignore[no-untyped-def]
+    text = MINIMAL.replace(
+        "      DataSnapshotId: {artifact: web_data}\n",
+        "      DataSnapshotId: {artifact: web_data}\n"
+        "      RootDeviceName: {artifact: web_data.root_device}\n",
+    )
+    with pytest.raises(ConfigError, match=r"web_data\.root_device: only an AMI"):
+        load_environment(str(write_env(text)), "us-west-2")
+    backed_up = text.replace(
+        "  web_data: {kind: ebs_snapshot, tags: {Role: web-data}}",
+        "  web_data: {kind: backup_recovery_point, vault: dr, resource: i-0abc}",
+    )
+    assert load_environment(str(write_env(backed_up)), "us-west-2")  # an instance's backup

@@ -321,10 +321,11 @@ def check_references(path: Path, env: Environment, lines: KeyLines | None = None
             elif (
                 isinstance(value, ArtifactRef)
                 and value.attribute
-                and env.artifacts[value.artifact].kind != "ami"
+                and env.artifacts[value.artifact].kind not in ("ami", "backup_recovery_point")
             ):
                 problems.append(
-                    f"{where}: {value.key}: only an AMI (kind ami) has a {value.attribute}; "
+                    f"{where}: {value.key}: only an AMI (kind ami, or an AWS Backup recovery "
+                    f"point of an instance) has a {value.attribute}; "
                     f"{value.artifact} is a {env.artifacts[value.artifact].kind}"
                 )
             if isinstance(value, OutputRef):
