@@ -85,25 +85,7 @@ def test_the_home_regions_hint_says_unreachable_and_discovery_goes_on(
 ) -> None:
     dead = Aws(AwsTarget(endpoint_url=black_hole.url, bounded_seconds=0.3))
 
-    class HomeIsDown:
-        """The target region answers (moto); the home region's endpoint is a black hole."""
-
-        target = dead.target
-
-        def client(self, service: str, region: str, bounded: bool = False) -> Any:
-            if region == "us-east-1":
-                return dead.client(service, region, bounded=bounded)
-            return boto3.client(service, region)
-
-    env = load_environment(str(write_env(MINIMAL)), "us-west-2").env
-    with mock_aws():
-        found = discover(
-            HomeIsDown(),  # type: ignore[arg-type]
-            env,
-            "us-west-2",
-            account_id="123456789012",
-            now=lambda: datetime.now(UTC),
-        )
+    found = _discover_with_home(write_env, dead.target, dead.client)
     assert found.missing["web_ami"] == (
         "no AMI tagged Role=web in us-west-2; home region us-east-1 unreachable (one attempt, "
         "0.3 s): what it holds is not known; going on without it"
@@ -211,21 +193,30 @@ def test_a_home_region_that_refuses_is_said_to_refuse_not_to_be_unreachable(
     )
     stub.activate()
 
-    class HomeRefuses:
-        target = AwsTarget(bounded_seconds=0.3)
+    found = _discover_with_home(write_env, AwsTarget(bounded_seconds=0.3), lambda *_, **__: home)
+    said = found.missing["web_ami"]
+    assert "home region us-east-1 refused the question" in said
+    assert "UnauthorizedOperation" in said and "unreachable" not in said
 
+
+def _discover_with_home(write_env: Any, target: AwsTarget, home: Any) -> Any:
+    """Discovery into us-west-2 (moto answers there) while us-east-1, the home region,
+    answers through `home(service, region, bounded=...)`."""
+
+    class SplitAws:
         def client(self, service: str, region: str, bounded: bool = False) -> Any:
-            return home if region == "us-east-1" else boto3.client(service, region)
+            if region == "us-east-1":
+                return home(service, region, bounded=bounded)
+            return boto3.client(service, region)
 
+    aws = SplitAws()
+    aws.target = target  # type: ignore[attr-defined]
     env = load_environment(str(write_env(MINIMAL)), "us-west-2").env
     with mock_aws():
-        found = discover(
-            HomeRefuses(),  # type: ignore[arg-type]
+        return discover(
+            aws,  # type: ignore[arg-type]
             env,
             "us-west-2",
             account_id="123456789012",
             now=lambda: datetime.now(UTC),
         )
-    said = found.missing["web_ami"]
-    assert "home region us-east-1 refused the question" in said
-    assert "UnauthorizedOperation" in said and "unreachable" not in said
