@@ -5,14 +5,21 @@ launch template, fixed instances with them as their own properties): the AMI and
 snapshot are Parameters filled by discovery; root and data volumes are gp3,
 encrypted (with `KmsKeyId` when given, else the account's default EBS key);
 IMDSv2 is required; user data is rendered from a Jinja2 template in
-`blueprints/user_data/`; an IAM role grants Systems Manager access and
-nothing more. Instances spread across the subnets, one per AZ in turn.
-In `asg` mode, the group registers with `TargetGroupArn` when one is given.
+`blueprints/user_data/`. Instances spread across the subnets, one per AZ in
+turn. In `asg` mode, the group registers with `TargetGroupArn` when one is given.
+
+No IAM resource is made here: IAM's control plane is in us-east-1, which a
+failover must not depend on. The instance profile comes from the identity
+stack (blueprints/identity.py, deployed ahead of time by `relight prepare`)
+as the `InstanceProfileArn` Parameter, e.g. `{output: identity.WebInstanceProfileArn}`.
+A launch template takes that ARN; an EC2 instance takes the profile's name,
+which the template reads from the ARN's last part (identity makes its profiles
+with the path "/", and the Parameter's pattern refuses a profile with another
+path, where that part would not be the name). So one Parameter serves both modes.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Literal
 
@@ -27,26 +34,20 @@ from troposphere import (
     Parameter,
     Ref,
     Select,
+    Split,
     Sub,
     Tags,
     Template,
     autoscaling,
     ec2,
-    iam,
     policies,
 )
 
-from relight.blueprint import (
-    Options,
-    blueprint,
-    derived_parameter,
-    managed_policy,
-    optional_parameter,
-    trusted_by,
-)
+from relight.blueprint import Options, blueprint, derived_parameter, optional_parameter
 
 USER_DATA = Path(__file__).parent / "user_data"
-ADMIN_POLICIES = {"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"}
+# An instance profile with the path "/" (identity's): the name is all that follows the type.
+INSTANCE_PROFILE_ARN = r"^arn:aws[a-zA-Z-]*:iam::\d{12}:instance-profile/[\w+=,.@-]+$"
 
 
 class ComputeOptions(Options):
@@ -67,9 +68,6 @@ class ComputeOptions(Options):
     user_data: str | None = Field(default="web.sh.j2", description="template in user_data/")
     user_data_environment: dict[str, str] = Field(default_factory=dict)
     user_data_command: str = ""
-    managed_policies: list[str] = Field(
-        default_factory=list, description="extra AWS managed policy names for the role"
-    )
     health_check_grace_seconds: int = Field(default=300, ge=0)
     update_pause_seconds: int = Field(
         default=60,
@@ -77,16 +75,6 @@ class ComputeOptions(Options):
         le=3600,
         description="asg: wait between batches of a rolling replacement (a new AMI, say)",
     )
-
-    @field_validator("managed_policies")
-    @classmethod
-    def _no_admin(cls, names: list[str]) -> list[str]:
-        for name in names:
-            if name in ADMIN_POLICIES or name.endswith("FullAccess"):
-                raise ValueError(f"{name}: instances get least privilege, not {name}")
-            if not re.fullmatch(r"[A-Za-z0-9+=,.@_/-]+", name):
-                raise ValueError(f"{name!r} is not a managed policy name")
-        return names
 
     @field_validator("user_data")
     @classmethod
@@ -127,19 +115,6 @@ class ComputeOptions(Options):
             environment=self.user_data_environment,
             command=self.user_data_command,
         )
-
-
-def _role(t: Template, options: ComputeOptions) -> iam.InstanceProfile:
-    policies = ["AmazonSSMManagedInstanceCore", *options.managed_policies]
-    role = t.add_resource(
-        iam.Role(
-            "InstanceRole",
-            AssumeRolePolicyDocument=trusted_by("ec2.amazonaws.com"),
-            ManagedPolicyArns=[managed_policy(name) for name in policies],
-            Tags=Tags(Name=Ref("AWS::StackName")),
-        )
-    )
-    return t.add_resource(iam.InstanceProfile("InstanceProfile", Roles=[Ref(role)]))
 
 
 def _volumes(options: ComputeOptions, snapshot: Parameter | None, fixed: bool) -> list[object]:
@@ -299,7 +274,15 @@ def compute(options: ComputeOptions) -> Template:
         )
     )
     group = t.add_parameter(Parameter("SecurityGroupId", Type="AWS::EC2::SecurityGroup::Id"))
-    profile = _role(t, options)
+    profile = t.add_parameter(
+        Parameter(
+            "InstanceProfileArn",
+            Type="String",
+            AllowedPattern=INSTANCE_PROFILE_ARN,
+            Description="the instances' profile, from the identity stack (made ahead of time: "
+            "a failover creates no IAM resource)",
+        )
+    )
     if options.mode == "asg":
         target = optional_parameter(
             t, "TargetGroupArn", "HasTargetGroup", "target group to register with; empty for none"
@@ -308,7 +291,7 @@ def compute(options: ComputeOptions) -> Template:
             ec2.LaunchTemplate(
                 "LaunchTemplate",
                 LaunchTemplateData=ec2.LaunchTemplateData(
-                    IamInstanceProfile=ec2.IamInstanceProfile(Arn=GetAtt(profile, "Arn")),
+                    IamInstanceProfile=ec2.IamInstanceProfile(Arn=Ref(profile)),
                     TagSpecifications=[
                         ec2.TagSpecifications(
                             ResourceType=kind, Tags=Tags(Name=Ref("AWS::StackName"))
@@ -340,11 +323,12 @@ def compute(options: ComputeOptions) -> Template:
         t.add_output(Output("AutoScalingGroupName", Value=Ref(asg)))
     else:
         settings = _launch_settings(options, image, snapshot, group, fixed=True)  # built once
+        profile_name = Select(1, Split("instance-profile/", Ref(profile)))  # the path is "/"
         instances = [
             t.add_resource(
                 ec2.Instance(
                     f"Instance{index + 1}",
-                    IamInstanceProfile=Ref(profile),
+                    IamInstanceProfile=profile_name,
                     SubnetId=Select(index % options.az_count, Ref(subnets)),
                     Tags=Tags(Name=Join("-", [Ref("AWS::StackName"), str(index + 1)])),
                     **settings,
@@ -353,5 +337,4 @@ def compute(options: ComputeOptions) -> Template:
             for index in range(options.count)
         ]
         t.add_output(Output("InstanceIds", Value=Join(",", [Ref(i) for i in instances])))
-    t.add_output(Output("InstanceRoleProfileArn", Value=GetAtt(profile, "Arn")))
     return t

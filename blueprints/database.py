@@ -9,6 +9,11 @@ with the target region's key when it is copied); an Aurora cluster takes
 `ClientSecurityGroupId` on its port. Deletion protection follows relight's
 purpose (on for a failover, off for a drill), and deleting the stack leaves a
 final snapshot (DeletionPolicy Snapshot).
+
+Enhanced monitoring (`monitoring_interval` above 0) uses the role given as the
+`MonitoringRoleArn` Parameter: the identity stack's (blueprints/identity.py,
+`rds_monitoring`), made ahead of time. This stack makes no IAM resource, since
+IAM's control plane is in us-east-1, which a failover must not depend on.
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ from troposphere import (
     Tags,
     Template,
     ec2,
-    iam,
     rds,
 )
 
@@ -34,12 +38,10 @@ from relight.blueprint import (
     PROTECTED,
     Options,
     blueprint,
-    managed_policy,
     no_egress,
     optional_parameter,
     purpose_parameter,
     scan_skips,
-    trusted_by,
 )
 
 ENGINE_PORTS = {
@@ -56,6 +58,7 @@ LOG_EXPORTS = {
     "mariadb": ["error", "general", "slowquery"],
     "aurora-mysql": ["error", "general", "slowquery"],
 }
+ROLE_ARN = r"^arn:aws[a-zA-Z-]*:iam::\d{12}:role/.+$"
 
 
 class DatabaseOptions(Options):
@@ -82,16 +85,6 @@ class DatabaseOptions(Options):
     @property
     def port(self) -> int:
         return ENGINE_PORTS[self.engine]
-
-
-def _monitoring_role(t: Template) -> iam.Role:
-    return t.add_resource(
-        iam.Role(
-            "MonitoringRole",
-            AssumeRolePolicyDocument=trusted_by("monitoring.rds.amazonaws.com"),
-            ManagedPolicyArns=[managed_policy("service-role/AmazonRDSEnhancedMonitoringRole")],
-        )
-    )
 
 
 @blueprint("database", sample={"mode": "instance", "engine": "postgres", "multi_az": True})
@@ -141,7 +134,17 @@ def database(options: DatabaseOptions) -> Template:
             "SubnetGroup", DBSubnetGroupDescription="relight data subnets", SubnetIds=Ref(subnets)
         )
     )
-    monitoring = _monitoring_role(t) if options.monitoring_interval else None
+    monitoring = None
+    if options.monitoring_interval:
+        monitoring = t.add_parameter(
+            Parameter(
+                "MonitoringRoleArn",
+                Type="String",
+                AllowedPattern=ROLE_ARN,
+                Description="the RDS enhanced-monitoring role, from the identity stack (made "
+                "ahead of time: a failover creates no IAM resource)",
+            )
+        )
     common: dict[str, object] = {
         "DBInstanceClass": options.instance_class,
         "PubliclyAccessible": False,
@@ -151,7 +154,7 @@ def database(options: DatabaseOptions) -> Template:
         "Tags": Tags(Name=Ref("AWS::StackName")),
     }
     if monitoring is not None:
-        common["MonitoringRoleArn"] = GetAtt(monitoring, "Arn")
+        common["MonitoringRoleArn"] = Ref(monitoring)
     protected = If(PROTECTED, True, False)
     # A restore gets the engine's default groups unless told otherwise: the environment file
     # names the ones production uses (they must exist in the target region beforehand).

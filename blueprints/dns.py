@@ -2,12 +2,29 @@
 
 `failover` mode writes this region's half of a PRIMARY/SECONDARY pair: the
 record, a health check on the load balancer, and the routing role (the
-recovery region is normally SECONDARY; the home region's stack holds
-PRIMARY). Route53 then sends traffic here as soon as the primary's health
-check fails, and back when it recovers. `cutover` mode writes one plain alias
-record. CloudFormation cannot take over a record another stack or a person
-created, so cutover is for a name that does not exist yet; failover routing is
-the way to move an existing name.
+recovery region is normally SECONDARY, prepared ahead of time; the home
+region's stack holds PRIMARY). Route53 sends traffic here as soon as the
+primary's health check fails.
+
+It does not send it back by itself (`failback_latch`, on by default): a home
+region that answers again after an outage may still be missing data written
+here since, so failing back is a decision, not a health check's. The SECONDARY
+stack holds the latch, the CloudWatch alarm `FailbackLatchAlarm` on the metric
+`Relight/FailedOver` with the dimension `Stack=<this stack's name>`; a failover
+publishes 1 to it, and the alarm stays in ALARM while no more data comes
+(TreatMissingData `ignore` keeps an alarm's state when data is missing). The
+PRIMARY stack, given that alarm's name and region as `LatchAlarmName` and
+`LatchAlarmRegion` (the SECONDARY stack's outputs `FailbackLatchAlarm` and
+`FailbackLatchRegion`), checks the home endpoint with a CALCULATED health check
+that is healthy only while both the endpoint answers and the latch alarm is not
+in ALARM. Failing back is deliberate: publish FailedOver=0 with the stack's
+dimension in the recovery region (a CloudWatch data-plane call there), the
+alarm returns to OK and the primary is healthy again once its endpoint is.
+A latch alarm that has never had data (INSUFFICIENT_DATA) counts as healthy.
+
+`cutover` mode writes one plain alias record. CloudFormation cannot take over
+a record another stack or a person created, so cutover is for a name that does
+not exist yet; failover routing is the way to move an existing name.
 
 The zone is the `HostedZoneName` Parameter (e.g. `example.com.`); the record
 name is the `RecordName` Parameter. In a drill or a test copy relight fills the
@@ -21,19 +38,134 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
-from troposphere import If, Join, Output, Parameter, Ref, Sub, Tags, Template, route53
+from troposphere import (
+    And,
+    Equals,
+    If,
+    Join,
+    Not,
+    Or,
+    Output,
+    Parameter,
+    Ref,
+    Sub,
+    Tags,
+    Template,
+    cloudwatch,
+    route53,
+)
 
 from relight.blueprint import NAMESPACED, Options, blueprint, namespace_parameter
+
+LATCH_NAMESPACE = "Relight"
+LATCH_METRIC = "FailedOver"
+HAS_LATCH = "HasLatch"
 
 
 class DnsOptions(Options):
     mode: Literal["failover", "cutover"] = "failover"
     failover_role: Literal["PRIMARY", "SECONDARY"] = "SECONDARY"
+    failback_latch: bool = Field(
+        default=True, description="failover: traffic stays in the recovery region until told"
+    )
     health_check_protocol: Literal["HTTP", "HTTPS"] = "HTTPS"
     health_check_path: str = Field(default="/health", pattern=r"^/")
     health_check_interval: Literal[10, 30] = 30
     failure_threshold: int = Field(default=3, ge=1, le=10)
     record_type: Literal["A", "AAAA"] = "A"
+
+
+def _latch_alarm(t: Template) -> None:
+    """SECONDARY: the alarm a failover sets (FailedOver=1) and only a person clears."""
+    alarm = t.add_resource(
+        cloudwatch.Alarm(
+            "FailbackLatchAlarm",
+            AlarmDescription="relight failback latch: in ALARM once this region took over; "
+            "publish Relight/FailedOver=0 for this stack to let the home region back",
+            Namespace=LATCH_NAMESPACE,
+            MetricName=LATCH_METRIC,
+            Dimensions=[cloudwatch.MetricDimension(Name="Stack", Value=Ref("AWS::StackName"))],
+            Statistic="Maximum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+            TreatMissingData="ignore",  # keep the state: the latch holds until cleared
+        )
+    )
+    t.add_output(
+        Output(
+            "FailbackLatchAlarm",
+            Value=Ref(alarm),
+            Description="for the PRIMARY stack's LatchAlarmName",
+        )
+    )
+    t.add_output(
+        Output(
+            "FailbackLatchRegion",
+            Value=Ref("AWS::Region"),
+            Description="for the PRIMARY stack's LatchAlarmRegion",
+        )
+    )
+
+
+def _latched_check(t: Template, endpoint: route53.HealthCheck) -> route53.HealthCheck:
+    """PRIMARY: healthy while the endpoint is and the recovery side's latch alarm is not set."""
+    name = t.add_parameter(
+        Parameter(
+            "LatchAlarmName",
+            Type="String",
+            Default="",
+            Description="the SECONDARY stack's FailbackLatchAlarm; empty for no latch",
+        )
+    )
+    region = t.add_parameter(
+        Parameter(
+            "LatchAlarmRegion",
+            Type="String",
+            Default="",
+            AllowedPattern=r"^([a-z]{2}(-[a-z]+)+-\d)?$",
+            Description="the SECONDARY stack's FailbackLatchRegion; empty for no latch",
+        )
+    )
+    given = [Not(Equals(Ref(name), "")), Not(Equals(Ref(region), ""))]
+    t.add_condition(HAS_LATCH, And(*given))
+    t.add_rule(
+        "LatchAlarmWhole",
+        {
+            "Assertions": [
+                {
+                    "Assert": Or(And(*given), And(*(Not(g) for g in given))),
+                    "AssertDescription": "give both LatchAlarmName and LatchAlarmRegion, "
+                    "or neither",
+                }
+            ]
+        },
+    )
+    latch = t.add_resource(
+        route53.HealthCheck(
+            "LatchHealthCheck",
+            Condition=HAS_LATCH,
+            HealthCheckConfig=route53.HealthCheckConfig(
+                Type="CLOUDWATCH_METRIC",
+                AlarmIdentifier=route53.AlarmIdentifier(Name=Ref(name), Region=Ref(region)),
+                InsufficientDataHealthStatus="Healthy",
+            ),
+            HealthCheckTags=Tags(Name=Sub("${AWS::StackName}-latch")),
+        )
+    )
+    return t.add_resource(
+        route53.HealthCheck(
+            "LatchedHealthCheck",
+            Condition=HAS_LATCH,
+            HealthCheckConfig=route53.HealthCheckConfig(
+                Type="CALCULATED",
+                ChildHealthChecks=[Ref(endpoint), Ref(latch)],
+                HealthThreshold=2,
+            ),
+            HealthCheckTags=Tags(Name=Sub("${AWS::StackName}-latched")),
+        )
+    )
 
 
 @blueprint("dns", sample={"mode": "failover", "failover_role": "SECONDARY"})
@@ -92,12 +224,18 @@ def dns(options: DnsOptions) -> Template:
                 HealthCheckTags=Tags(Name=Ref("AWS::StackName")),
             )
         )
+        check_id: object = Ref(check)
+        if options.failback_latch and options.failover_role == "SECONDARY":
+            _latch_alarm(t)
+        elif options.failback_latch:
+            latched = _latched_check(t, check)
+            check_id = If(HAS_LATCH, Ref(latched), Ref(check))
         record.update(
             Failover=options.failover_role,
             SetIdentifier=Sub("${AWS::StackName}-${AWS::Region}"),
-            HealthCheckId=Ref(check),
+            HealthCheckId=check_id,
         )
-        t.add_output(Output("HealthCheckId", Value=Ref(check)))
+        t.add_output(Output("HealthCheckId", Value=check_id))
     t.add_resource(route53.RecordSetType("Record", **record))
     t.add_output(Output("RecordName", Value=record_name))
     return t

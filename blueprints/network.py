@@ -15,6 +15,12 @@ gateway; private subnets to a NAT gateway (`nat: single` shares the first
 AZ's, `per-az` gives each AZ its own, `none` gives them no internet route);
 data subnets never route to the internet. Gateway endpoints for S3 and
 DynamoDB attach to every route table.
+
+Flow logs (`flow_logs`) go to a log group named `/relight/flow-logs/<stack name>`,
+delivered with the role given as the `FlowLogRoleArn` Parameter: the identity
+stack's (blueprints/identity.py), made ahead of time, whose policy allows
+writing under `/relight/flow-logs/`. This stack makes no IAM resource, since
+IAM's control plane is in us-east-1, which a failover must not depend on.
 """
 
 from __future__ import annotations
@@ -23,16 +29,18 @@ import ipaddress
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
-from troposphere import GetAtt, Join, Output, Parameter, Ref, Select, Sub, Tags, Template, ec2, iam
+from troposphere import GetAtt, Join, Output, Parameter, Ref, Select, Sub, Tags, Template, ec2
 from troposphere import logs as cwlogs
 
-from relight.blueprint import Options, blueprint, scan_skips, trusted_by
+from relight.blueprint import Options, blueprint, scan_skips
 
 Tier = Literal["public", "private", "data"]
 TIERS: tuple[Tier, ...] = ("public", "private", "data")
 MAX_AZS = 6
 SLOTS_PER_TIER = 8  # AZ slots reserved per tier block, so the plan is stable as AZs are added
 SMALLEST_SUBNET = 28  # AWS refuses subnets smaller than /28
+FLOW_LOG_GROUP = "/relight/flow-logs/${AWS::StackName}"  # identity's flow-log role writes here
+ROLE_ARN = r"^arn:aws[a-zA-Z-]*:iam::\d{12}:role/.+$"
 
 
 class NetworkOptions(Options):
@@ -259,9 +267,19 @@ def network(options: NetworkOptions) -> Template:
         )
 
     if options.flow_logs:
+        role = t.add_parameter(
+            Parameter(
+                "FlowLogRoleArn",
+                Type="String",
+                AllowedPattern=ROLE_ARN,
+                Description="the role flow logs deliver with, from the identity stack (made "
+                "ahead of time: a failover creates no IAM resource)",
+            )
+        )
         log_group = t.add_resource(
             cwlogs.LogGroup(
                 "FlowLogGroup",
+                LogGroupName=Sub(FLOW_LOG_GROUP),
                 RetentionInDays=options.flow_log_retention_days,
                 Metadata=scan_skips(
                     {
@@ -269,31 +287,6 @@ def network(options: NetworkOptions) -> Template:
                         "a customer key is a choice for the account, not the network"
                     }
                 ),
-            )
-        )
-        role = t.add_resource(
-            iam.Role(
-                "FlowLogRole",
-                AssumeRolePolicyDocument=trusted_by("vpc-flow-logs.amazonaws.com"),
-                Policies=[
-                    iam.Policy(
-                        PolicyName="write-flow-logs",
-                        PolicyDocument={
-                            "Version": "2012-10-17",
-                            "Statement": [
-                                {
-                                    "Effect": "Allow",
-                                    "Action": [
-                                        "logs:CreateLogStream",
-                                        "logs:PutLogEvents",
-                                        "logs:DescribeLogStreams",
-                                    ],
-                                    "Resource": GetAtt(log_group, "Arn"),
-                                }
-                            ],
-                        },
-                    )
-                ],
             )
         )
         t.add_resource(
@@ -304,7 +297,7 @@ def network(options: NetworkOptions) -> Template:
                 TrafficType="ALL",
                 LogDestinationType="cloud-watch-logs",
                 LogGroupName=Ref(log_group),
-                DeliverLogsPermissionArn=GetAtt(role, "Arn"),
+                DeliverLogsPermissionArn=Ref(role),
             )
         )
     return t

@@ -64,6 +64,7 @@ stacks:
       DataSnapshotId: {{artifact: web_data}}
       SubnetIds: {{output: network.PrivateSubnetIds}}
       SecurityGroupId: {{output: security.WebSecurityGroupId}}
+      InstanceProfileArn: arn:aws:iam::123456789012:instance-profile/shop-web
 """
 
 

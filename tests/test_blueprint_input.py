@@ -14,6 +14,10 @@ from relight.errors import ConfigError, RenderError
 from relight.render import build_plan, lint_plan
 
 WriteEnv = Callable[[str], Path]
+PROFILE = "      InstanceProfileArn: arn:aws:iam::123456789012:instance-profile/web\n"
+# compute takes its instance profile from the identity stack; MINIMAL's web stack gets a literal
+# one here, added last so the line numbers the messages name stay MINIMAL's.
+ENV = MINIMAL if "InstanceProfileArn" in MINIMAL else MINIMAL + PROFILE
 
 
 def _refused(write_env: WriteEnv, text: str, lint: bool = False) -> tuple[str, int, Path]:
@@ -26,7 +30,7 @@ def _refused(write_env: WriteEnv, text: str, lint: bool = False) -> tuple[str, i
 
 
 def test_a_misspelled_instance_type_names_the_key_and_the_close_match(write_env: WriteEnv) -> None:
-    text = MINIMAL.replace("      count: 2\n", "      count: 2\n      instance_type: t3.smal\n")
+    text = ENV.replace("      count: 2\n", "      count: 2\n      instance_type: t3.smal\n")
     message, code, path = _refused(write_env, text, lint=True)
     assert code == 2
     assert f"{path}: stacks.web.params.instance_type: stack shop-web" in message
@@ -38,7 +42,7 @@ def test_a_misspelled_instance_type_names_the_key_and_the_close_match(write_env:
 def test_a_port_out_of_range_is_the_users_value_not_the_blueprints_failure(
     write_env: WriteEnv, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    text = MINIMAL.replace("port: 8080}]", "ports: [8080, 70000]}]")
+    text = ENV.replace("port: 8080}]", "ports: [8080, 70000]}]")
     message, code, path = _refused(write_env, text)
     assert code == 2
     assert message.startswith(
@@ -50,14 +54,31 @@ def test_a_port_out_of_range_is_the_users_value_not_the_blueprints_failure(
 
 
 def test_a_port_range_whose_low_end_is_above_its_high_end_is_refused(write_env: WriteEnv) -> None:
-    text = MINIMAL.replace("port: 8080}]", "port_range: [9000, 8080]}]")
+    text = ENV.replace("port: 8080}]", "port_range: [9000, 8080]}]")
     message, _, _ = _refused(write_env, text)
     assert "stacks.security.params.groups.web.ingress.0: port_range [9000, 8080]" in message
     assert "write [8080, 9000]" in message
 
 
 def test_an_error_of_the_options_as_a_whole_keeps_a_clean_key_path(write_env: WriteEnv) -> None:
-    text = MINIMAL.replace("      mode: instances\n", "      mode: asg\n      min_size: 9\n")
+    text = ENV.replace("      mode: instances\n", "      mode: asg\n      min_size: 9\n")
     message, _, path = _refused(write_env, text)
     assert f"{path}:30: stacks.web.params: min_size 9 <= desired 9 <= max_size 4" in message
     assert "(options)" not in message
+
+
+def test_an_administrator_policy_for_an_instance_role_names_the_role(write_env: WriteEnv) -> None:
+    identity = (
+        "  identity:\n"
+        "    blueprint: identity\n"
+        "    params:\n"
+        "      instance_roles:\n"
+        "        web: {managed_policies: [AdministratorAccess]}\n"
+    )
+    message, code, path = _refused(write_env, ENV + identity)
+    assert code == 2
+    assert message.startswith(f"{path}:")
+    assert (
+        "stacks.identity.params.instance_roles.web.managed_policies: AdministratorAccess: "
+        "instances get least privilege"
+    ) in message

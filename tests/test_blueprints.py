@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ def test_the_shipped_blueprints_are_registered_by_name() -> None:
         "compute",
         "database",
         "dns",
+        "identity",
         "load_balancer",
         "network",
         "security",
@@ -94,6 +96,21 @@ def test_gateway_endpoints_serve_every_route_table() -> None:
     assert sorted(endpoints) == ["DynamoDbEndpoint", "S3Endpoint"]
     for endpoint in endpoints.values():
         assert len(endpoint["Properties"]["RouteTableIds"]) == 6
+
+
+def test_flow_logs_deliver_with_the_role_given_into_a_group_the_role_may_write() -> None:
+    template = REGISTRY["network"].render({"flow_logs": True}).to_dict()
+    flow_log = template["Resources"]["FlowLog"]["Properties"]
+    assert flow_log["DeliverLogsPermissionArn"] == {"Ref": "FlowLogRoleArn"}
+    assert "identity stack" in template["Parameters"]["FlowLogRoleArn"]["Description"]
+    group = template["Resources"]["FlowLogGroup"]["Properties"]["LogGroupName"]["Fn::Sub"]
+    identity = REGISTRY["identity"].render({"flow_logs": True}).to_dict()
+    statement = identity["Resources"]["FlowLogRole"]["Properties"]["Policies"][0]
+    resources = [r["Fn::Sub"] for r in statement["PolicyDocument"]["Statement"][0]["Resource"]]
+    prefix = resources[0].split(":log-group:")[1].removesuffix("*")
+    assert group.startswith(prefix) and prefix == "/relight/flow-logs/"
+    no_logs = REGISTRY["network"].render({"flow_logs": False}).to_dict()
+    assert "FlowLogRoleArn" not in no_logs["Parameters"]
 
 
 @pytest.mark.parametrize(
@@ -227,13 +244,33 @@ def test_compute_is_secure_by_default_in_both_modes() -> None:
         assert template["Parameters"]["ImageId"]["Type"] == "AWS::EC2::Image::Id"
 
 
-def test_the_instance_role_grants_systems_manager_and_nothing_wider() -> None:
-    role = _resources("compute", {}, "AWS::IAM::Role")["InstanceRole"]["Properties"]
-    policies = [p["Fn::Sub"] for p in role["ManagedPolicyArns"]]
-    assert policies == ["arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"]
-    assert "Policies" not in role
-    with pytest.raises(BlueprintError, match="least privilege"):
-        REGISTRY["compute"].options_from({"managed_policies": ["AdministratorAccess"]})
+def test_compute_launches_with_the_instance_profile_it_is_given_in_both_modes() -> None:
+    asg = REGISTRY["compute"].render({}).to_dict()
+    parameter = asg["Parameters"]["InstanceProfileArn"]
+    assert "Default" not in parameter and "identity stack" in parameter["Description"]
+    launch = asg["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    assert launch["IamInstanceProfile"] == {"Arn": {"Ref": "InstanceProfileArn"}}
+    instances = _resources("compute", {"mode": "instances", "count": 2}, "AWS::EC2::Instance")
+    name = {"Fn::Select": [1, {"Fn::Split": ["instance-profile/", {"Ref": "InstanceProfileArn"}]}]}
+    assert {str(i["Properties"]["IamInstanceProfile"]) for i in instances.values()} == {str(name)}
+    assert "InstanceRoleProfileArn" not in asg["Outputs"]
+
+
+@pytest.mark.parametrize(
+    ("arn", "accepted"),
+    [
+        ("arn:aws:iam::123456789012:instance-profile/shop-identity-WebInstanceProfile-AB12", True),
+        ("arn:aws-cn:iam::123456789012:instance-profile/web", True),
+        ("arn:aws:iam::123456789012:instance-profile/team/web", False),  # the name is not last
+        ("arn:aws:iam::123456789012:role/web", False),
+        ("web", False),
+    ],
+)
+def test_the_instance_profile_parameter_takes_a_profile_at_the_root_path(
+    arn: str, accepted: bool
+) -> None:
+    pattern = REGISTRY["compute"].render({}).to_dict()["Parameters"]["InstanceProfileArn"]
+    assert bool(re.fullmatch(pattern["AllowedPattern"], arn)) is accepted
 
 
 def test_user_data_is_rendered_from_the_jinja_template() -> None:
@@ -287,6 +324,18 @@ def test_the_database_group_admits_only_the_client_group() -> None:
     assert ingress["FromPort"] == 5432
 
 
+@pytest.mark.parametrize("interval", [0, 60])
+def test_enhanced_monitoring_uses_the_role_given(interval: int) -> None:
+    template = REGISTRY["database"].render({"monitoring_interval": interval}).to_dict()
+    props = template["Resources"]["Database"]["Properties"]
+    if interval:
+        assert props["MonitoringRoleArn"] == {"Ref": "MonitoringRoleArn"}
+        assert "Default" not in template["Parameters"]["MonitoringRoleArn"]
+    else:
+        assert "MonitoringRoleArn" not in props
+        assert "MonitoringRoleArn" not in template["Parameters"]
+
+
 def test_engine_and_mode_must_agree() -> None:
     with pytest.raises(BlueprintError, match="mode aurora needs an aurora-\\* engine"):
         REGISTRY["database"].options_from({"mode": "aurora", "engine": "postgres"})
@@ -308,6 +357,192 @@ def test_cutover_is_one_plain_alias_record() -> None:
     template = REGISTRY["dns"].render({"mode": "cutover"}).to_dict()
     assert list(template["Resources"]) == ["Record"]
     assert "Failover" not in template["Resources"]["Record"]["Properties"]
+
+
+def test_the_recovery_side_holds_a_latch_alarm_that_keeps_its_state_without_data() -> None:
+    template = REGISTRY["dns"].render({"failover_role": "SECONDARY"}).to_dict()
+    alarm = template["Resources"]["FailbackLatchAlarm"]
+    assert alarm["Type"] == "AWS::CloudWatch::Alarm"
+    props = alarm["Properties"]
+    assert {k: props[k] for k in ("Namespace", "MetricName", "Statistic")} == {
+        "Namespace": "Relight",
+        "MetricName": "FailedOver",
+        "Statistic": "Maximum",
+    }
+    assert props["Dimensions"] == [{"Name": "Stack", "Value": {"Ref": "AWS::StackName"}}]
+    assert (props["Period"], props["EvaluationPeriods"], props["Threshold"]) == (60, 1, 1)
+    assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert props["TreatMissingData"] == "ignore", "once set, the latch holds until cleared"
+    outputs = template["Outputs"]
+    assert outputs["FailbackLatchAlarm"]["Value"] == {"Ref": "FailbackLatchAlarm"}
+    assert outputs["FailbackLatchRegion"]["Value"] == {"Ref": "AWS::Region"}
+    record = template["Resources"]["Record"]["Properties"]
+    assert record["HealthCheckId"] == {"Ref": "HealthCheck"}, "the recovery side is not latched"
+
+
+def test_the_home_side_is_healthy_only_while_the_endpoint_is_and_the_latch_is_not_set() -> None:
+    template = REGISTRY["dns"].render({"failover_role": "PRIMARY"}).to_dict()
+    parameters = template["Parameters"]
+    assert (
+        parameters["LatchAlarmName"]["Default"] == parameters["LatchAlarmRegion"]["Default"] == ""
+    )
+    resources = template["Resources"]
+    latch = resources["LatchHealthCheck"]
+    assert latch["Condition"] == "HasLatch"
+    assert latch["Properties"]["HealthCheckConfig"] == {
+        "Type": "CLOUDWATCH_METRIC",
+        "AlarmIdentifier": {
+            "Name": {"Ref": "LatchAlarmName"},
+            "Region": {"Ref": "LatchAlarmRegion"},
+        },
+        "InsufficientDataHealthStatus": "Healthy",
+    }
+    both = resources["LatchedHealthCheck"]
+    assert both["Condition"] == "HasLatch"
+    assert both["Properties"]["HealthCheckConfig"] == {
+        "Type": "CALCULATED",
+        "ChildHealthChecks": [{"Ref": "HealthCheck"}, {"Ref": "LatchHealthCheck"}],
+        "HealthThreshold": 2,
+    }
+    assert resources["HealthCheck"]["Properties"]["HealthCheckConfig"]["Type"] == "HTTPS"
+    record = resources["Record"]["Properties"]
+    assert record["Failover"] == "PRIMARY"
+    assert record["HealthCheckId"] == {
+        "Fn::If": ["HasLatch", {"Ref": "LatchedHealthCheck"}, {"Ref": "HealthCheck"}]
+    }
+    assert "FailbackLatchAlarm" not in resources
+    assert "LatchAlarmWhole" in template["Rules"], "a name without a region is refused"
+
+
+@pytest.mark.parametrize("role", ["PRIMARY", "SECONDARY"])
+def test_without_the_latch_the_record_follows_the_endpoint_check_alone(role: str) -> None:
+    template = REGISTRY["dns"].render({"failover_role": role, "failback_latch": False}).to_dict()
+    assert sorted(template["Resources"]) == ["HealthCheck", "Record"]
+    assert template["Resources"]["Record"]["Properties"]["HealthCheckId"] == {"Ref": "HealthCheck"}
+    assert not {"LatchAlarmName", "LatchAlarmRegion"} & set(template["Parameters"])
+
+
+@pytest.mark.parametrize("role", ["PRIMARY", "SECONDARY"])
+def test_a_drill_or_test_copy_never_writes_productions_record(role: str) -> None:
+    template = REGISTRY["dns"].render({"failover_role": role}).to_dict()
+    assert template["Resources"]["Record"]["Properties"]["Name"] == {
+        "Fn::If": [
+            "Namespaced",
+            {"Fn::Join": [".", [{"Ref": "RelightNamespace"}, {"Ref": "RecordName"}]]},
+            {"Ref": "RecordName"},
+        ]
+    }
+
+
+# identity ------------------------------------------------------------------------------------
+
+
+def test_each_instance_role_gets_a_profile_and_outputs_named_after_its_key() -> None:
+    options = {"instance_roles": {"web": {}, "app_server": {}}}
+    template = REGISTRY["identity"].render(options).to_dict()
+    for name in ("Web", "AppServer"):
+        role = template["Resources"][f"{name}InstanceRole"]["Properties"]
+        trusted = role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"]
+        assert trusted == "ec2.amazonaws.com"
+        profile = template["Resources"][f"{name}InstanceProfile"]["Properties"]
+        assert profile["Roles"] == [{"Ref": f"{name}InstanceRole"}]
+    assert sorted(template["Outputs"]) == sorted(
+        f"{name}{output}"
+        for name in ("Web", "AppServer")
+        for output in ("InstanceProfileArn", "InstanceProfileName", "InstanceRoleArn")
+    )
+    assert template["Outputs"]["WebInstanceProfileArn"]["Value"] == {
+        "Fn::GetAtt": ["WebInstanceProfile", "Arn"]
+    }
+    assert template["Outputs"]["AppServerInstanceProfileName"]["Value"] == {
+        "Ref": "AppServerInstanceProfile"
+    }
+
+
+def test_an_instance_role_grants_systems_manager_and_only_the_policies_named() -> None:
+    options = {"instance_roles": {"web": {"managed_policies": ["CloudWatchAgentServerPolicy"]}}}
+    role = _resources("identity", options, "AWS::IAM::Role")["WebInstanceRole"]["Properties"]
+    assert [p["Fn::Sub"] for p in role["ManagedPolicyArns"]] == [
+        "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore",
+        "arn:${AWS::Partition}:iam::aws:policy/CloudWatchAgentServerPolicy",
+    ]
+    assert "Policies" not in role
+
+
+@pytest.mark.parametrize("policy", ["AdministratorAccess", "PowerUserAccess", "AmazonS3FullAccess"])
+def test_administrator_like_policies_are_refused(policy: str) -> None:
+    roles = {"web": {"managed_policies": [policy]}}
+    with pytest.raises(
+        BlueprintError, match=f"instance_roles.web.managed_policies: {policy}: instances get least"
+    ):
+        REGISTRY["identity"].options_from({"instance_roles": roles})
+    assert "managed_policies" not in REGISTRY["compute"].options_model.model_fields
+
+
+@pytest.mark.parametrize(
+    ("roles", "message"),
+    [
+        ({"Web": {}}, "'Web': a role's short name is lowercase"),
+        ({"web-1": {}}, "'web-1': a role's short name"),
+        ({"a_1": {}, "a1": {}}, "'a_1' and 'a1' both become A1"),
+        ({}, "nothing to create"),
+    ],
+)
+def test_bad_identity_options_are_refused(roles: dict[str, Any], message: str) -> None:
+    with pytest.raises(BlueprintError, match=message):
+        REGISTRY["identity"].options_from({"instance_roles": roles})
+
+
+def test_the_flow_log_and_monitoring_roles_trust_their_services() -> None:
+    template = REGISTRY["identity"].render({"flow_logs": True, "rds_monitoring": True}).to_dict()
+    resources = template["Resources"]
+
+    def service(role: str) -> str:
+        document = resources[role]["Properties"]["AssumeRolePolicyDocument"]
+        return str(document["Statement"][0]["Principal"]["Service"])
+
+    assert service("FlowLogRole") == "vpc-flow-logs.amazonaws.com"
+    assert service("MonitoringRole") == "monitoring.rds.amazonaws.com"
+    statement = resources["FlowLogRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    assert [r["Fn::Sub"] for r in statement["Statement"][0]["Resource"]] == [
+        "arn:${AWS::Partition}:logs:*:${AWS::AccountId}:log-group:/relight/flow-logs/*",
+        "arn:${AWS::Partition}:logs:*:${AWS::AccountId}:log-group:/relight/flow-logs/*:*",
+    ]
+    assert template["Outputs"]["FlowLogRoleArn"]["Value"] == {"Fn::GetAtt": ["FlowLogRole", "Arn"]}
+    assert template["Outputs"]["MonitoringRoleArn"]["Value"] == {
+        "Fn::GetAtt": ["MonitoringRole", "Arn"]
+    }
+
+
+def test_identity_names_nothing_so_two_recovery_regions_never_collide() -> None:
+    template = REGISTRY["identity"].render(REGISTRY["identity"].sample).to_dict()
+    for resource in template["Resources"].values():
+        assert not {"RoleName", "InstanceProfileName", "Path"} & set(resource["Properties"])
+        if resource["Type"] == "AWS::IAM::Role":
+            assert resource["Properties"]["Tags"]
+
+
+FAILOVER_TIME = [
+    ("compute", {}),
+    ("compute", {"mode": "instances", "count": 2, "data_volume": False}),
+    ("network", {}),
+    ("network", {"flow_logs": False, "nat": "none"}),
+    ("network", REGISTRY["network"].sample),
+    ("database", {}),
+    ("database", {"monitoring_interval": 0}),
+    ("database", {"mode": "aurora", "engine": "aurora-postgresql", "monitoring_interval": 30}),
+    ("dns", {}),
+    ("dns", {"failover_role": "PRIMARY"}),
+    ("dns", {"failover_role": "PRIMARY", "failback_latch": False}),
+    ("dns", {"mode": "cutover"}),
+]
+
+
+@pytest.mark.parametrize(("name", "options"), FAILOVER_TIME, ids=lambda x: str(x))
+def test_no_iam_resource_is_left_outside_identity(name: str, options: dict[str, Any]) -> None:
+    resources = REGISTRY[name].render(options).to_dict()["Resources"]
+    iam = {k: r["Type"] for k, r in resources.items() if r["Type"].startswith("AWS::IAM::")}
+    assert iam == {}, "IAM's control plane is in us-east-1: roles belong in the identity stack"
 
 
 # users' blueprints ---------------------------------------------------------------------------

@@ -442,9 +442,9 @@ MANY_TAGS = ", ".join(f"t{i}: x" for i in range(46))
         ),
         (
             f"{{{MANY_TAGS}}}",
-            "tags: 46 tags; a CloudFormation stack takes at most 50 and relight adds up to 5 of "
+            "tags: 46 tags; a CloudFormation stack takes at most 50 and relight adds up to 6 of "
             "its own (relight:env, relight:stack, relight:run, relight:purpose, "
-            "relight:namespace): keep at most 45",
+            "relight:namespace, relight:prepared): keep at most 44",
         ),
     ],
     ids=["key-length", "value-length", "key-character", "value-character", "reserved", "count"],
@@ -458,11 +458,11 @@ def test_tags_aws_would_refuse_are_refused_now(
 
 def test_tags_at_aws_limits_are_accepted_and_one_past_them_refused(write_env: WriteEnv) -> None:
     at_limits = {"k" * 128: "v" * 256, "Owner:team/app@x": "a+b=c.d_e f-g", "Équipe": "café"}
-    tags = dict(at_limits, **{f"t{i}": "x" for i in range(42)})
+    tags = dict(at_limits, **{f"t{i}": "x" for i in range(41)})
     text = MINIMAL.replace("stand_in: true", f"stand_in: true\ntags: {json.dumps(tags)}")
     loaded = load_environment(str(write_env(text)), "us-west-2")
-    assert len(loaded.env.tags) == 45
-    assert len(build_plan(loaded, "us-west-2", namespace="qa").tags("web", "r1")) == 50
+    assert len(loaded.env.tags) == 44
+    assert len(build_plan(loaded, "us-west-2", namespace="qa").tags("web", "r1")) == 49
     past = text.replace('"v' + "v" * 255 + '"', '"v' + "v" * 256 + '"')
     assert "the value has 257 characters" in str(_error(write_env, past))
 

@@ -46,6 +46,8 @@ from relight.errors import AccountError, AwsError, InputError, RelightError
 if TYPE_CHECKING:
     import boto3
 
+    from relight.outage import Outage
+
 
 @dataclass(frozen=True)
 class AwsTarget:
@@ -102,10 +104,15 @@ def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
 
 
 class Aws:
-    """Builds and caches boto3 clients per (service, region); safe to share between threads."""
+    """Builds and caches boto3 clients per (service, region); safe to share between threads.
 
-    def __init__(self, target: AwsTarget) -> None:
+    With an `outage` (outage.py), an outage rehearsal: every client it builds, the STS client
+    that assumes the role included, refuses what would need the region switched off.
+    """
+
+    def __init__(self, target: AwsTarget, outage: Outage | None = None) -> None:
         self.target = target
+        self.outage = outage
         self._lock = threading.Lock()
         self._session: boto3.session.Session | None = None
         self._clients: dict[tuple[str, str, bool], Any] = {}
@@ -130,6 +137,35 @@ class Aws:
         """How many of the requests counted were botocore's retries of a call."""
         with self._counting:
             return self._retries
+
+    def down(self, service: str, region: str) -> str | None:
+        """Why a read of `service` in `region` would be refused in this outage rehearsal (the
+        rehearsal declares that region lost: an optional read of it is not even tried), or
+        None."""
+        if self.outage is None:
+            return None
+        return self.outage.why_refused(service, region, "")
+
+    def under_outage(self, outage: Outage) -> Aws:
+        """An Aws for the same target whose every client has `outage` installed: clients,
+        session (the role assumed again, through the outage) and counters of its own."""
+        return Aws(self.target, outage)
+
+    def _instrument(self, client: Any, service: str) -> None:
+        """Watch `client` (see `_watch`) and, in an outage rehearsal, install the outage; a
+        CloudFormation client reads a TemplateURL through S3 in its own region."""
+        self._watch(client, service)
+        if self.outage is None:
+            return
+        fetch = None
+        if service == "cloudformation":
+            fetch = functools.partial(self._read_object, str(client.meta.region_name))
+        self.outage.install(client, fetch=fetch)
+
+    def _read_object(self, region: str, url: str) -> str:
+        from relight.outage import read_s3_object
+
+        return read_s3_object(self.client("s3", region), url)
 
     def _watch(self, client: Any, service: str) -> None:
         """Count `client`'s requests, refuse answers cut short, mark failed calls (see above)."""
@@ -191,7 +227,7 @@ class Aws:
                         self.target.role_arn,
                         self.target.endpoint_url,
                         self.target.sts_region,
-                        watch=self._watch,
+                        watch=self._instrument,
                     )
                     if self.target.role_arn
                     else base
@@ -232,7 +268,7 @@ class Aws:
                     endpoint_url=self.target.endpoint_url,
                     config=config,
                 )
-                self._watch(client, service)
+                self._instrument(client, service)
                 self._clients[key] = client
             return self._clients[key]
 

@@ -2,8 +2,11 @@
 the run locks.
 
 CloudFormation takes a body up to 51,200 bytes inline and up to 1 MB from S3.
-The bucket is `relight-templates-<account>-<region>`, created when first
-needed: encrypted, versioned, all public access blocked. Each template is
+The bucket is `relight-templates-<account>-<region>`, made by `relight prepare` (or when
+first needed): encrypted, versioned, all public access blocked. Creating and configuring a
+bucket depends on us-east-1, so prepare does it before a disaster and writes READY_KEY last;
+a run uses the bucket once READY_KEY is there (an object read, regional) and otherwise
+configures it first or refuses: a half-configured bucket is never used as it is. Each template is
 stored under a key derived from its content hash, so an unchanged template is
 uploaded once, and relight never deletes a template. Under `locks/` it keeps
 the lock of each mutating run (lock.py), which the run deletes when it ends.
@@ -15,6 +18,8 @@ import hashlib
 from typing import Any
 
 from relight.errors import AwsError
+
+READY_KEY = "relight/configured.json"
 
 
 def bucket_name(account_id: str, region: str) -> str:
@@ -31,19 +36,32 @@ class TemplateBucket:
         self.uploads = 0
 
     def ensure(self) -> None:
-        """Create the bucket (encrypted, versioned, public access blocked) unless it exists."""
+        """Use the bucket once it is known configured (its READY_KEY object exists: a data-
+        plane read); otherwise create and configure it now, or refuse (`configure`)."""
         from botocore.exceptions import ClientError
 
         if self._ready:
             return
         try:
-            self.s3.head_bucket(Bucket=self.name)
+            self.s3.head_object(Bucket=self.name, Key=READY_KEY)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            code = exc.response.get("Error", {}).get("Code")
+            if status != 404 and code not in ("404", "NoSuchBucket", "NoSuchKey", "NotFound"):
                 raise AwsError(
                     f"S3 bucket {self.name} exists but cannot be used: {exc}",
                     hint="relight needs s3:GetObject/PutObject on its template bucket",
                 ) from exc
+            self.configure()
+        self._ready = True
+
+    def configure(self) -> None:
+        """Create the bucket unless it exists, then set all of its configuration (public
+        access blocked, encrypted, versioned: each call is idempotent) and, last, write
+        READY_KEY. A bucket is never used half-configured: if a call fails, AwsError."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
             create_bucket(self.s3, self.name, self.region)
             self.s3.put_public_access_block(
                 Bucket=self.name,
@@ -63,6 +81,20 @@ class TemplateBucket:
             self.s3.put_bucket_versioning(
                 Bucket=self.name, VersioningConfiguration={"Status": "Enabled"}
             )
+            self.s3.put_object(
+                Bucket=self.name,
+                Key=READY_KEY,
+                Body=b'{"configured": ["public access block", "encryption", "versioning"]}',
+                ContentType="application/json",
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise AwsError(
+                f"relight's bucket {self.name} in {self.region} could not be created and "
+                f"configured: {exc}",
+                hint="creating and configuring a bucket depends on S3's control plane in "
+                "us-east-1 (AWS Fault Isolation Boundaries); relight never stores templates in "
+                "a bucket it could not configure. Make it before a disaster: relight prepare",
+            ) from exc
         self._ready = True
 
     def url_for(self, body: str) -> str:

@@ -128,6 +128,7 @@ class _Run:
         run_id: str,
         replace_data: frozenset[str] = frozenset(),
         still_held: Callable[[], None] = lambda: None,
+        ready: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.stacks = stacks
         self.plan = plan
@@ -138,7 +139,8 @@ class _Run:
         self.still_held = still_held
         self.artifact_ids = discovery.artifact_ids()
         self.zone_names = discovery.zone_names()
-        self.outputs: dict[str, dict[str, str]] = {}
+        # The outputs of finished stacks, first those prepared ahead of time (prepared.py).
+        self.outputs: dict[str, dict[str, str]] = {k: dict(v) for k, v in (ready or {}).items()}
         # Failover stacks are protected from an accidental delete; tests and drills are not.
         self.protect = plan.purpose == "failover"
 
@@ -409,14 +411,16 @@ def deploy(
     concurrency: int = DEFAULT_CONCURRENCY,
     replace_data: frozenset[str] = frozenset(),
     still_held: Callable[[], None] = lambda: None,
+    ready: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Outcome:
     """Create or update the plan's stacks, each as soon as its dependencies are complete.
 
     `replace_data`: the stacks (by key) whose databases and data volumes the operator asked
-    to restore again from the newest copies (replacing what runs now)."""
+    to restore again from the newest copies (replacing what runs now). `ready`: the outputs
+    of the stacks prepared ahead of time that the plan's stacks read (`Plan.prepared`)."""
     outcome = Outcome(origin=stacks.clock())
     calls, throttled = stacks.calls, stacks.throttled
-    run = _Run(stacks, plan, discovery, run_id, replace_data, still_held)
+    run = _Run(stacks, plan, discovery, run_id, replace_data, still_held, ready)
 
     def blocked(key: str, failed: list[str]) -> StackResult:
         result = blocked_result(plan.stacks[key].name, key, failed, "not started: it needs")

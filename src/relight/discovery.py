@@ -538,6 +538,9 @@ def _elsewhere(
     """For missing artifacts, what the home region holds (one listing per kind there)."""
     if region == env.home_region:
         return {}
+    down = home.aws.down("ec2", env.home_region)
+    if down:  # an outage rehearsal declares it lost: not even tried
+        return {name: f"home region {env.home_region} not asked ({down})" for name in missing}
     lookups = {name: env.artifacts[name] for name in missing}
     try:
         found, _ = find_artifacts(home, lookups, account_id)

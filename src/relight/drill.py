@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,9 +41,11 @@ from relight.operations import (
     discover_environment,
     lock_ref,
     new_run_id,
+    prepare_command,
     run_command,
 )
 from relight.preflight import run_preflight
+from relight.prepared import read_prepared
 from relight.render import Plan, build_plan, check_namespace, lint_plan
 from relight.report import SCHEMA, write_reports
 from relight.scheduler import DEFAULT_CONCURRENCY
@@ -93,6 +95,12 @@ class Run:
     teardown: TeardownResult | None = None
     teardown_status: str = "not run"
     interrupted: bool = False
+    strategy: str = "backup_restore"
+    # The disaster: when the failover phase began (after the rung's standing stacks were
+    # prepared), and the region rehearsed as down (outage.py) then, if any.
+    disaster_at: datetime | None = None
+    outage: Any = None  # relight.outage.Outage | None
+    prepared: Outcome | None = None  # the rung's standing copies, deployed before the disaster
 
     @contextmanager
     def phase(self, name: str) -> Iterator[Phase]:
@@ -118,7 +126,7 @@ class Run:
                 self.phases.append(Phase(name, at, at, "skipped"))
 
 
-PHASES = ("render", "discover", "preflight", "deploy", "verify", "teardown")
+PHASES = ("prepare", "render", "discover", "preflight", "deploy", "verify", "teardown")
 
 
 def drill(
@@ -140,8 +148,16 @@ def drill(
     verify_deadline: float = DEADLINE_SECONDS,
     on_progress: Callable[[str], None] | None = None,
     lock: LockSettings | None = None,
+    strategy: str | None = None,
+    outage: str | None = None,
 ) -> tuple[dict[str, Any], list[Path]]:
     """Rehearse a failover into the connection's region; the report and the files written.
+
+    At `strategy` (default: the environment file's), the drill first prepares its own copies
+    of the rung's standing stacks (reading production's `stands: global` ones), as `relight
+    prepare` would have before a disaster; then the disaster: RTO counts from there. With
+    `outage`, that region (and the global control planes homed there) is switched off for
+    the failover and its verification (outage.py): every refused call is in the report.
 
     `stacks` replaces the connection's CloudFormation (tests inject failures through it).
     Verification waits up to `verify_deadline` seconds for what AWS still reports settling,
@@ -151,16 +167,32 @@ def drill(
     started = now()
     run_id = drill_id or new_run_id(started)
     run = Run(loaded, conn, run_id, check_namespace(f"drill-{run_id}"), now, started)
+    run.strategy = strategy or loaded.env.strategy
+    if outage:
+        from relight.outage import Outage
+
+        run.outage = Outage(outage)
     settings = lock or LockSettings()
     command = settings.command or run_command(
-        "drill", loaded, "--region", conn.region, "--drill-id", run_id, "--keep" if keep else None
+        "drill",
+        loaded,
+        "--region",
+        conn.region,
+        "--drill-id",
+        run_id,
+        "--keep" if keep else None,
+        *(("--strategy", run.strategy) if strategy else ()),
+        *(("--outage", outage) if outage else ()),
     )
     with hold(lock_ref(loaded, conn, run.namespace), run_id, command, settings) as held:
         stacks = stacks or connect_stacks(
             conn, on_event=on_event, events=events, timeout=stack_timeout, clock=clock
         )
         try:
-            _rebuild(run, stacks, held, accept_stale, concurrency, verify_deadline, on_progress)
+            _prepare(run, stacks, held, accept_stale, concurrency)
+            run.disaster_at = run.now()
+            during = _disaster(run, stacks, on_event, events, stack_timeout, clock)
+            _rebuild(run, during, held, accept_stale, concurrency, verify_deadline, on_progress)
         except _Stop:
             pass
         except KeyboardInterrupt:
@@ -190,6 +222,7 @@ def _teardown(run: Run, stacks: Stacks, concurrency: int) -> None:
                 dependency_graph(run.loaded.env),
                 namespace=run.namespace,
                 concurrency=concurrency,
+                prepared=True,  # the drill's own copies of the standing stacks, too
             )
             run.teardown_status = "ok" if run.teardown.ok else "failed"
             if not run.teardown.ok:
@@ -225,10 +258,63 @@ def _teardown(run: Run, stacks: Stacks, concurrency: int) -> None:
 def _still_there(run: Run, stacks: Stacks) -> list[str]:
     """The drill's stacks that exist now (by their tags); unknown stays empty, not a crash."""
     try:
-        found = environment_stacks(stacks, run.loaded.env.name, run.namespace)
+        found = environment_stacks(stacks, run.loaded.env.name, run.namespace, prepared=True)
     except (RelightError, KeyboardInterrupt):
         return []
     return sorted(s["StackName"] for s in found)
+
+
+def _prepare(run: Run, stacks: Stacks, held: RunLock, accept_stale: bool, concurrency: int) -> None:
+    """Before the disaster: the drill's copies of the stacks its rung keeps standing, as
+    `relight prepare` makes production's. Production's global stacks are read, never copied."""
+    conn = run.conn
+    with run.phase("prepare") as preparing:
+        plan = build_plan(
+            run.loaded,
+            conn.region,
+            purpose="drill",
+            namespace=run.namespace,
+            stand_in=conn.stand_in is not None,
+            strategy=run.strategy,
+            phase="prepare",
+        )
+        if not plan.stacks and not plan.prepared:
+            return
+        lint_plan(plan)
+        discovery = discover_environment(plan, conn, now=run.now)
+        ready = read_prepared(stacks, plan, prepare_command(plan, conn.region))
+        run.prepared = deploy(
+            stacks,
+            plan,
+            discovery,
+            run_id=run.run_id,
+            concurrency=concurrency,
+            still_held=held.ensure_held,
+            ready=ready.outputs,
+        )
+        if not run.prepared.ok:
+            preparing.status = "failed"
+            run.problems += [
+                f"prepare: {r.name}: {r.reason}" for r in run.prepared.failed() if r.reason
+            ]
+
+
+def _disaster(
+    run: Run,
+    stacks: Stacks,
+    on_event: Callable[[str, str, str], None] | None,
+    events: bool,
+    stack_timeout: float | None,
+    clock: Callable[[], float],
+) -> Stacks:
+    """The CloudFormation the failover phase uses: with an outage, a connection whose every
+    call passes the outage's refusal first (a new Stacks over it, unless tests gave one)."""
+    if run.outage is None:
+        return stacks
+    run.conn = replace(run.conn, aws=run.conn.aws.under_outage(run.outage))
+    return connect_stacks(
+        run.conn, on_event=on_event, events=events, timeout=stack_timeout, clock=clock
+    )
 
 
 def _rebuild(
@@ -248,6 +334,7 @@ def _rebuild(
             purpose="drill",
             namespace=run.namespace,
             stand_in=conn.stand_in is not None,
+            strategy=run.strategy,
         )
         lint_plan(run.plan)
     with run.phase("discover"):
@@ -261,6 +348,7 @@ def _rebuild(
             accept_stale=accept_stale,
             account_id=conn.account_id,
         )
+        ready = read_prepared(stacks, run.plan, prepare_command(run.plan, conn.region))
     with run.phase("deploy") as deploying:
         run.outcome = deploy(
             stacks,
@@ -269,6 +357,7 @@ def _rebuild(
             run_id=run.run_id,
             concurrency=concurrency,
             still_held=held.ensure_held,
+            ready=ready.outputs,
         )
         for failed in run.outcome.failed():
             if failed.action == "failed":
@@ -359,11 +448,30 @@ def _artifacts(run: Run) -> list[dict[str, Any]]:
     return rows
 
 
+def _outage(run: Run) -> dict[str, Any] | None:
+    """The rehearsed outage: the region, every call refused during the failover phase, and
+    the verdict in words."""
+    if run.outage is None:
+        return None
+    refused = [
+        {"service": r.service, "action": r.action, "region": r.region, "why": r.why}
+        for r in run.outage.refused
+    ]
+    return {
+        "region": run.outage.region,
+        "passed": run.outage.passed,
+        "refused": refused,
+        "notes": run.outage.notes,
+        "summary": run.outage.summary(),
+    }
+
+
 def build_report(run: Run, *, enforce_objectives: bool) -> dict[str, Any]:
     """The report dict, schema relight.report/1 (docs/report.md)."""
     objectives = run.loaded.env.objectives
     artifacts = _artifacts(run)
-    rto = (run.verified_at - run.started).total_seconds() if run.verified_at else None
+    began = run.disaster_at or run.started
+    rto = (run.verified_at - began).total_seconds() if run.verified_at else None
     rpo = max((a["age_seconds"] for a in artifacts), default=None)
     rto_met = rto <= objectives.rto if rto is not None else None
     rpo_met = all(a["rpo_ok"] for a in artifacts) if artifacts else None
@@ -371,6 +479,7 @@ def build_report(run: Run, *, enforce_objectives: bool) -> dict[str, Any]:
     ok = (
         not run.problems
         and run.verified_at is not None
+        and (run.outage is None or run.outage.passed)
         and run.teardown_status in ("ok", "kept", "not run")
         and not (missed and enforce_objectives)
     )
@@ -406,6 +515,12 @@ def build_report(run: Run, *, enforce_objectives: bool) -> dict[str, Any]:
                 "status": p.status,
             }
             for p in run.phases
+        ],
+        "strategy": run.strategy,
+        "outage": _outage(run),
+        "standing": [
+            {"stack": r.key, "name": r.name, "action": r.action, "seconds": round(r.seconds, 3)}
+            for r in (run.prepared.results.values() if run.prepared else [])
         ],
         "stacks": _stacks(run),
         "artifacts": artifacts,

@@ -107,7 +107,7 @@ Region = Annotated[str, BeforeValidator(lambda v: check_region(str(v)))]
 
 # What AWS accepts in a tag (the tagging best-practices page; CloudFormation passes a stack's
 # tags on to the resources it creates, whose services hold to this set), and how many a stack
-# takes: 50, of which relight writes up to 5 itself.
+# takes: 50, of which relight writes up to 6 itself.
 TAG_KEY_LENGTH = 128
 TAG_VALUE_LENGTH = 256
 STACK_TAGS = 50
@@ -117,6 +117,7 @@ RELIGHT_TAGS = (
     "relight:run",
     "relight:purpose",
     "relight:namespace",
+    "relight:prepared",
 )
 _TAG_PUNCTUATION = " +-=._:/@"
 
@@ -338,6 +339,27 @@ def _param_value(value: Any) -> Any:
 
 
 Param = Annotated[ParamValue, BeforeValidator(_param_value)]
+# In stand_in_params and standby_params, null leaves the key of `params` out there (a
+# Parameter that exists only with an option the override turns off, say).
+Override = Annotated[
+    ParamValue | None, BeforeValidator(lambda v: None if v is None else _param_value(v))
+]
+
+
+# The DR ladder (AWS whitepaper "Disaster Recovery of Workloads on AWS"), lowest rung first:
+# what stands ready in a recovery region before a disaster.
+STRATEGIES = ("backup_restore", "pilot_light", "warm_standby")
+Strategy = Literal["backup_restore", "pilot_light", "warm_standby"]
+# A stack's `stands:`: from which rung it is prepared ahead of time (`global`: at every rung,
+# for what a failover may not create: IAM roles, Route 53 records and health checks).
+STANDS = ("global", "pilot_light", "warm_standby")
+Stands = Literal["global", "pilot_light", "warm_standby"]
+_RANK = {"global": 0, "backup_restore": 0, "pilot_light": 1, "warm_standby": 2}
+
+
+def stands_at(stands: str | None, strategy: str) -> bool:
+    """Whether a stack with this `stands:` is prepared ahead of time at `strategy`."""
+    return stands is not None and _RANK[stands] <= _RANK[strategy]
 
 
 class StackSpec(_Strict):
@@ -346,30 +368,58 @@ class StackSpec(_Strict):
     blueprint: str
     params: dict[str, Param] = Field(default_factory=dict)
     depends_on: list[str] = Field(default_factory=list)
+    # Prepared ahead of time (`relight prepare`) from this rung of the ladder up; built at
+    # failover below it. None: always built at failover.
+    stands: Stands | None = None
+    # What the standing copy runs with instead (reduced capacity, say): a stack with these is
+    # prepared with them and scaled up to `params` by the failover (an update in the region).
+    standby_params: dict[str, Override] = Field(default_factory=dict)
     # The documented switch for what the local stand-in cannot simulate: skip the stack
     # there, or override some of its params there. Never used on AWS.
     stand_in_skip: bool = False
-    stand_in_params: dict[str, Param] = Field(default_factory=dict)
+    stand_in_params: dict[str, Override] = Field(default_factory=dict)
 
-    def params_for(self, stand_in: bool) -> dict[str, ParamValue]:
-        return {**self.params, **self.stand_in_params} if stand_in else dict(self.params)
+    def params_for(self, stand_in: bool, standby: bool = False) -> dict[str, ParamValue]:
+        """The params on the stand-in or AWS; `standby`: the standing copy's (prepare)."""
+        params: dict[str, ParamValue | None] = dict(self.params)
+        if stand_in:
+            params.update(self.stand_in_params)
+        if standby:
+            params.update(self.standby_params)
+        return {k: v for k, v in params.items() if v is not None}
 
-    def output_refs(self, stand_in: bool | None = None) -> list[tuple[str, OutputRef]]:
+    @model_validator(mode="after")
+    def _standby_needs_stands(self) -> StackSpec:
+        if self.standby_params and self.stands in (None, "global"):
+            raise ValueError(
+                "standby_params are what a standing copy runs with: give the stack "
+                "stands: pilot_light or stands: warm_standby too"
+            )
+        return self
+
+    def output_refs(
+        self, stand_in: bool | None = None, standby: bool = False
+    ) -> list[tuple[str, OutputRef]]:
         """The outputs this stack reads: on AWS (False), on the stand-in (True), or in
-        either (None: what a graph of the file must hold)."""
+        either (None: what a graph of the file must hold); `standby`: its standing copy's."""
         if stand_in is None:
-            pairs = [*self.params.items(), *self.stand_in_params.items()]
+            pairs: list[tuple[str, ParamValue | None]] = [
+                *self.params.items(),
+                *self.stand_in_params.items(),
+                *self.standby_params.items(),
+            ]
         else:
-            pairs = list(self.params_for(stand_in).items())
+            pairs = list(self.params_for(stand_in, standby).items())
         return [(k, v) for k, v in pairs if isinstance(v, OutputRef)]
 
     def uses_artifact(self, name: str) -> bool:
-        every = {**self.params, **self.stand_in_params}
+        every = {**self.params, **self.stand_in_params, **self.standby_params}
         return any(isinstance(v, ArtifactRef) and v.artifact == name for v in every.values())
 
-    def dependencies(self, stand_in: bool | None = None) -> set[str]:
+    def dependencies(self, stand_in: bool | None = None, standby: bool = False) -> set[str]:
         """Explicit `depends_on` plus the stacks whose outputs this one reads (see output_refs)."""
-        return set(self.depends_on) | {ref.stack for _, ref in self.output_refs(stand_in)}
+        refs = self.output_refs(stand_in, standby)
+        return set(self.depends_on) | {ref.stack for _, ref in refs}
 
 
 class Environment(_Strict):
@@ -389,6 +439,11 @@ class Environment(_Strict):
     stand_in: bool = Field(
         default=False, description="run on the local stand-in (moto), never on AWS"
     )
+    # The rung of the DR ladder: what stands ready in the recovery regions (`--strategy`
+    # overrides it for one run).
+    strategy: Strategy = "backup_restore"
+    # Overrides of the price table (costs.py), e.g. {"ec2:t3.small": 0.025} per hour.
+    prices: dict[str, float] = Field(default_factory=dict)
     objectives: Objectives
     tags: dict[TagKey, TagValue] = Field(default_factory=dict)
     zones: Zones = Field(default_factory=Zones)
@@ -403,6 +458,36 @@ class Environment(_Strict):
             if not re.fullmatch(r"[a-z][a-z0-9_-]*", key):
                 raise ValueError(f"{key!r}: names are lower case letters, digits, '-' and '_'")
         return value
+
+    @field_validator("prices")
+    @classmethod
+    def _prices_are_prices(cls, prices: dict[str, float]) -> dict[str, float]:
+        from relight.costs import check_prices
+
+        check_prices(prices)
+        return prices
+
+    @model_validator(mode="after")
+    def _standing_stacks_read_standing_stacks(self) -> Environment:
+        """A stack prepared from a rung reads only stacks prepared at that rung too: before
+        a disaster nothing else exists."""
+        for key, spec in self.stacks.items():
+            if spec.stands is None:
+                continue
+            refs = {ref for s in (False, True) for _, ref in spec.output_refs(s, standby=True)}
+            for ref in sorted(refs, key=lambda r: (r.stack, r.output)):
+                other = self.stacks.get(ref.stack)
+                if other is None:
+                    continue  # the graph check names an unknown stack
+                if not stands_at(other.stands, spec.stands):
+                    where = "stands: " + other.stands if other.stands else "no stands:"
+                    raise ValueError(
+                        f"stacks.{key} (stands: {spec.stands}) reads {ref.stack}.{ref.output}, "
+                        f"but stacks.{ref.stack} ({where}) is not ready at that rung before a "
+                        f"disaster: give {ref.stack} a stands: at or below {spec.stands}, or "
+                        f"override the value in stacks.{key}.standby_params"
+                    )
+        return self
 
     @field_validator("tags")
     @classmethod

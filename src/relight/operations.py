@@ -41,6 +41,7 @@ from relight.lock import (
     read_lock,
 )
 from relight.preflight import run_preflight
+from relight.prepared import read_prepared
 from relight.preview import PlannedStack, preview
 from relight.render import Plan
 from relight.scheduler import DEFAULT_CONCURRENCY
@@ -355,14 +356,7 @@ def failover(
     started = clock()
     run_id = new_run_id(now())
     settings = lock or LockSettings()
-    launch = plan.purpose == "test"
-    command = settings.command or run_command(
-        "launch" if launch else "failover",
-        plan.loaded,
-        "--region",
-        conn.region,
-        *(("--as", plan.namespace) if plan.namespace else ()),
-    )
+    command = settings.command or plan_command(plan, conn.region)
     ref = lock_ref(plan.loaded, conn, plan.namespace)
     with hold(ref, run_id, command, settings) as held:
         stacks = connect_stacks(
@@ -372,6 +366,7 @@ def failover(
         checked = run_preflight(
             plan, conn.aws, discovery, stacks, accept_stale=accept_stale, account_id=conn.account_id
         )
+        ready = read_prepared(stacks, plan, prepare_command(plan, conn.region))
         if before_change is not None:
             before_change()
         planned = preview(stacks, plan, discovery, replace_data=replace_data) if confirm else []
@@ -385,6 +380,7 @@ def failover(
             concurrency=concurrency,
             replace_data=replace_data,
             still_held=held.ensure_held,
+            ready=ready.outputs,
         )
         checks = (
             verify(
@@ -399,17 +395,110 @@ def failover(
             if outcome.ok and verify_after
             else []
         )
-    return FailoverResult(
-        run_id=run_id,
-        plan=plan,
-        conn=conn,
-        discovery=discovery,
-        outcome=outcome,
-        checks=checks,
-        stale=checked.accepted_stale,
-        notes=held.notes + checked.notes,
-        seconds=clock() - started,
+        result = FailoverResult(
+            run_id=run_id,
+            plan=plan,
+            conn=conn,
+            discovery=discovery,
+            outcome=outcome,
+            checks=checks,
+            stale=checked.accepted_stale,
+            notes=held.notes + checked.notes + ready.notes,
+        )
+        if result.ok and plan.purpose == "failover" and plan.phase == "failover":
+            result.notes += latch_failback(conn, plan, outcome, ready.outputs)
+    result.seconds = clock() - started
+    return result
+
+
+def plan_command(plan: Plan, region: str) -> str:
+    """The command line of the run that deploys `plan` (for locks and messages)."""
+    verb = (
+        "prepare" if plan.phase == "prepare" else "launch" if plan.purpose == "test" else "failover"
     )
+    return run_command(
+        verb,
+        plan.loaded,
+        "--region",
+        region,
+        *(("--as", plan.namespace) if plan.namespace else ()),
+        *(("--strategy", plan.strategy) if plan.strategy != plan.loaded.env.strategy else ()),
+    )
+
+
+def prepare_command(plan: Plan, region: str) -> str:
+    """The command that deploys what `plan` reads as prepared: production's own prepare
+    (a drill's namespace prepares its copies itself, but reads production's global stacks)."""
+    return run_command(
+        "prepare",
+        plan.loaded,
+        "--region",
+        region,
+        *(("--strategy", plan.strategy) if plan.strategy != plan.loaded.env.strategy else ()),
+    )
+
+
+# The failback guard (blueprints/dns.py): a CloudWatch metric in the recovery region whose
+# alarm, once it saw 1, keeps the home region's PRIMARY record unhealthy (TreatMissingData
+# ignore keeps an alarm's state while no data comes). Publishing it is a data-plane call in
+# the region the failover runs in.
+LATCH_OUTPUT = "FailbackLatchAlarm"
+LATCH_NAMESPACE, LATCH_METRIC = "Relight", "FailedOver"
+
+
+def latch_failback(
+    conn: Connection, plan: Plan, outcome: Outcome, ready: dict[str, dict[str, str]]
+) -> list[str]:
+    """After a verified failover: set every failback latch the environment's stacks carry,
+    so Route 53 does not send traffic back to the home region by itself when it answers
+    again (with writes made here since stranded). Notes, never a failure: the failover is
+    done either way."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    names = {
+        k: plan.stacks[k].name for k, r in outcome.results.items() if LATCH_OUTPUT in r.outputs
+    }
+    names |= {k: plan.prepared[k].name for k, out in ready.items() if LATCH_OUTPUT in out}
+    notes = []
+    for key, name in sorted(names.items()):
+        try:
+            conn.aws.client("cloudwatch", conn.region).put_metric_data(
+                Namespace=LATCH_NAMESPACE,
+                MetricData=[
+                    {
+                        "MetricName": LATCH_METRIC,
+                        "Dimensions": [{"Name": "Stack", "Value": name}],
+                        "Value": 1.0,
+                    }
+                ],
+            )
+        except (ClientError, BotoCoreError) as exc:
+            notes.append(
+                f"the failback latch of {name} (stacks.{key}) could not be set: {exc}; Route 53 "
+                "will send traffic back to the home region as soon as it answers again: set it "
+                f"with aws cloudwatch put-metric-data --region {conn.region} --namespace "
+                f"{LATCH_NAMESPACE} --metric-name {LATCH_METRIC} --dimensions Stack={name} "
+                "--value 1"
+            )
+            continue
+        notes.append(
+            f"failback latched ({name}): traffic stays in {conn.region} even when the home "
+            "region answers again; failing back is a deliberate step (README, Failback)"
+        )
+    return notes
+
+
+def prepare(plan: Plan, conn: Connection, **options: Any) -> FailoverResult:
+    """`relight prepare`: before any disaster, while every region is healthy, deploy what a
+    failover at the plan's strategy must find ready in the region (the `stands:` stacks
+    of its rung), and make relight's bucket there fully configured. Takes `failover`'s
+    options; nothing is verified (no traffic reaches a standby yet)."""
+    from relight.bucket import TemplateBucket
+
+    if plan.phase != "prepare":
+        raise ValueError("prepare takes a plan built with phase='prepare'")
+    TemplateBucket(conn.aws.client("s3", conn.region), conn.region, conn.account_id).configure()
+    return failover(plan, conn, verify_after=False, **options)
 
 
 # replicate -------------------------------------------------------------------------------------
@@ -497,6 +586,7 @@ def teardown(
     on_event: Event | None = None,
     confirmed: list[dict[str, Any]] | None = None,
     lock: LockSettings | None = None,
+    prepared: bool = False,
 ) -> TeardownResult:
     """Delete the environment's stacks in the namespace, holding its lock (`LockHeld` when
     another run holds it)."""
@@ -508,6 +598,7 @@ def teardown(
         conn.region,
         *(("--as", namespace) if namespace else ()),
         "--force" if force else None,
+        "--prepared" if prepared else None,
     )
     with hold(lock_ref(loaded, conn, namespace), new_run_id(), command, settings) as held:
         return delete_stacks(
@@ -520,6 +611,7 @@ def teardown(
             confirmed=confirmed,
             final_snapshots=lambda name: final_snapshots(conn, name),
             still_held=held.ensure_held,
+            prepared=prepared,
         )
 
 
@@ -567,9 +659,13 @@ def final_snapshots(conn: Connection, stack_name: str) -> Callable[[], list[str]
 
 
 def stacks_to_delete(
-    loaded: LoadedEnvironment, conn: Connection, namespace: str | None = None
+    loaded: LoadedEnvironment,
+    conn: Connection,
+    namespace: str | None = None,
+    *,
+    prepared: bool = False,
 ) -> list[dict[str, Any]]:
-    return environment_stacks(connect_stacks(conn), loaded.env.name, namespace)
+    return environment_stacks(connect_stacks(conn), loaded.env.name, namespace, prepared=prepared)
 
 
 def status(loaded: LoadedEnvironment, conn: Connection) -> list[dict[str, Any]]:
@@ -590,6 +686,7 @@ def status(loaded: LoadedEnvironment, conn: Connection) -> list[dict[str, Any]]:
                 "namespace": tags.get("relight:namespace", ""),
                 "run": tags.get("relight:run", ""),
                 "protected": bool(stack.get("EnableTerminationProtection")),
+                "prepared": tags.get("relight:prepared", ""),
                 "last_change": changed.isoformat() if changed else "",
             }
         )

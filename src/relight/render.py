@@ -21,7 +21,7 @@ from relight.blueprint import (
     derived_parameters,
 )
 from relight.config import LoadedEnvironment
-from relight.environment import ArtifactRef, OutputRef, ParamValue, ZonesRef
+from relight.environment import ArtifactRef, OutputRef, ParamValue, ZonesRef, stands_at
 from relight.errors import BlueprintError, ConfigError, DeployError, RenderError
 from relight.lint import Finding, lint_templates
 from relight.stateful import stateful_parts
@@ -57,8 +57,12 @@ class Plan:
     purpose: str
     namespace: str | None
     stand_in: bool = False
-    stacks: dict[str, StackPlan] = field(default_factory=dict)  # in creation order
+    strategy: str = "backup_restore"  # the rung of the DR ladder (environment.STRATEGIES)
+    phase: str = "failover"  # failover, prepare (relight prepare) or home (production)
+    stacks: dict[str, StackPlan] = field(default_factory=dict)  # to deploy, in creation order
     skipped: dict[str, str] = field(default_factory=dict)  # stack → why it is not built
+    # Stacks prepared ahead of time that this run reads (their outputs) and never changes.
+    prepared: dict[str, StackPlan] = field(default_factory=dict)
 
     @property
     def env_name(self) -> str:
@@ -76,6 +80,9 @@ class Plan:
         )
         if self.namespace:
             tags["relight:namespace"] = self.namespace
+        stands = self.loaded.env.stacks[key].stands
+        if self.phase != "home" and stands_at(stands, self.strategy):
+            tags["relight:prepared"] = str(stands)
         return tags
 
 
@@ -243,6 +250,9 @@ def _check_zone_counts(loaded: LoadedEnvironment, region: str, stand_in: bool) -
             )
 
 
+PHASES = ("failover", "prepare")
+
+
 def build_plan(
     loaded: LoadedEnvironment,
     region: str,
@@ -250,69 +260,178 @@ def build_plan(
     purpose: str = "failover",
     namespace: str | None = None,
     stand_in: bool = False,
+    strategy: str | None = None,
+    phase: str = "failover",
 ) -> Plan:
     """Render every stack's template and check it against the plan's own references.
+
+    `strategy` (default: the environment file's) and `phase` split the stacks by the DR
+    ladder: phase "prepare" holds what stands ready at that rung (`relight prepare`, with
+    each stack's standby_params); phase "failover" holds the rest, plus the standing stacks
+    it scales up (those with standby_params), and lists the standing ones it reads in
+    `Plan.prepared`. A failover-time stack may hold no resource whose control plane lives in
+    another region (control_planes.py): refused, naming where to move it. Purpose "home"
+    (production itself) holds every stack.
+
+    A drill or test copy (`namespace`) prepares and builds its own copies of the standing
+    stacks, but reads production's `stands: global` ones (IAM roles): those are never copied.
 
     With `stand_in`, stacks marked `stand_in_skip` are left out and `stand_in_params`
     override their params: the documented switch for what the stand-in cannot simulate.
     """
     if purpose not in PURPOSES:
         raise ValueError(f"purpose must be one of {PURPOSES}")
+    if phase not in PHASES:
+        raise ValueError(f"phase must be one of {PHASES}")
+    rung = strategy or loaded.env.strategy
     _check_zone_counts(loaded, region, stand_in)
     plan = Plan(
-        loaded=loaded, region=region, purpose=purpose, namespace=namespace, stand_in=stand_in
+        loaded=loaded,
+        region=region,
+        purpose=purpose,
+        namespace=namespace,
+        stand_in=stand_in,
+        strategy=rung,
+        phase="home" if purpose == "home" else phase,
     )
     for key in loaded.order:
         spec = loaded.env.stacks[key]
         if stand_in and spec.stand_in_skip:
             plan.skipped[key] = "stand_in_skip: the local stand-in cannot simulate it"
             continue
-        needs = sorted({r.stack for _, r in spec.output_refs(stand_in) if r.stack in plan.skipped})
-        if needs:
-            raise ConfigError(
-                f"{loaded.path}: stacks.{key} needs {', '.join(needs)}, which the stand-in "
-                "skips; mark it stand_in_skip too, or override the references in "
-                "stand_in_params"
-            )
-        params = spec.params_for(stand_in)
-        name = stack_name(loaded.env.name, key, namespace)
-        if len(name) > MAX_STACK_NAME:
-            raise ConfigError(
-                f"{loaded.path}: stacks.{key}: the stack name {name!r} is {len(name)} "
-                f"characters; CloudFormation allows {MAX_STACK_NAME}",
-                hint="shorten the environment, stack or --as name",
-            )
-        template = _render(loaded, key, name, params)
-        reserved = {PURPOSE_PARAMETER: purpose, NAMESPACE_PARAMETER: namespace or ""}
-        parameters = _split_params(loaded, key, template, params, reserved)
-        for param, value in parameters.items():
-            if isinstance(value, OutputRef):
-                source = plan.stacks[value.stack]
-                if value.output not in source.outputs:
-                    raise ConfigError(
-                        f"{_where(loaded, key, '.' + param)}: stack {value.stack} "
-                        f"(blueprint {source.blueprint}) has no output {value.output!r}; "
-                        f"outputs: {', '.join(source.outputs)}"
-                    )
-        as_dict = template.to_dict()
-        body = json.dumps(as_dict, separators=(",", ":"))
-        _check_limits(name, template, body)
-        stateful_parameters, stateful_resources = stateful_parts(as_dict)
-        plan.stacks[key] = StackPlan(
-            key=key,
-            name=name,
-            blueprint=spec.blueprint,
-            body=body,
-            parameters=parameters,
-            outputs=tuple(template.outputs),
-            depends_on=tuple(
-                sorted(d for d in spec.dependencies(stand_in) if d not in plan.skipped)
-            ),
-            resource_count=len(template.resources),
-            stateful_parameters=stateful_parameters,
-            stateful_resources=stateful_resources,
+        role = _role(plan, key)
+        standby = plan.phase == "prepare" and bool(spec.standby_params)
+        needs = sorted(
+            {r.stack for _, r in spec.output_refs(stand_in, standby) if r.stack in plan.skipped}
         )
+        if needs and role != "skip":
+            raise ConfigError(
+                f"{loaded.path}: stacks.{key} needs {', '.join(needs)}, which this run does "
+                f"not build ({'; '.join(f'{n}: {plan.skipped[n]}' for n in needs)}); mark it "
+                "stand_in_skip too, or override the references in stand_in_params"
+            )
+        if role == "skip":
+            plan.skipped[key] = _below_rung(plan, key)
+            continue
+        built = _stack_plan(plan, key, standby)
+        if role == "read":
+            plan.prepared[key] = built
+            continue
+        if plan.phase == "failover":
+            _refuse_control_planes(plan, built)
+        plan.stacks[key] = built
     return plan
+
+
+def _role(plan: Plan, key: str) -> str:
+    """What the plan does with a stack: "build" it, "read" it (prepared ahead of time; the
+    plan takes its outputs), or "skip" it (not built at this rung at all)."""
+    spec = plan.loaded.env.stacks[key]
+    if plan.phase == "home":
+        return "build"
+    standing = stands_at(spec.stands, plan.strategy)
+    shared = spec.stands == "global" and plan.namespace is not None  # production's, read
+    if plan.phase == "prepare":
+        if not standing:
+            return "skip"
+        return "read" if shared else "build"
+    if standing:
+        return "build" if spec.standby_params else "read"
+    if spec.stands is not None and _needs_control_planes(plan, key):
+        return "skip"  # stands from a higher rung only: it cannot be built at failover
+    return "build"
+
+
+def _needs_control_planes(plan: Plan, key: str) -> bool:
+    from relight.control_planes import control_plane
+
+    spec = plan.loaded.env.stacks[key]
+    template = _render(plan.loaded, key, key, spec.params_for(plan.stand_in))
+    return any(
+        (where := control_plane(str(r.resource.get("Type", "")))) and where[1] != plan.region
+        for r in template.resources.values()
+    )
+
+
+def _below_rung(plan: Plan, key: str) -> str:
+    spec = plan.loaded.env.stacks[key]
+    if plan.phase == "prepare":
+        return f"built at failover at {plan.strategy} (stands: {spec.stands or '-'})"
+    return (
+        f"stands: {spec.stands}, so it is prepared from that rung up; at {plan.strategy} it "
+        "would need a control plane in another region at failover time, so it is not built"
+    )
+
+
+def _refuse_control_planes(plan: Plan, sp: StackPlan) -> None:
+    """A failover-time stack holds nothing whose creation needs another region's control
+    plane (AWS Fault Isolation Boundaries): the outage may have taken that region."""
+    from relight.control_planes import control_plane
+
+    found = []
+    for logical, resource in json.loads(sp.body).get("Resources", {}).items():
+        where = control_plane(str(resource.get("Type", "")))
+        if where and where[1] != plan.region:
+            found.append(f"{logical} ({resource['Type']}: {where[0]}, control plane in {where[1]})")
+    if found:
+        raise ConfigError(
+            f"{plan.loaded.path}: stacks.{sp.key} (blueprint {sp.blueprint}) is built at "
+            f"failover time in {plan.region}, but holds {', '.join(found)}: while that region "
+            "is down it cannot be created",
+            hint=f"move it into a stack with stands: global (IAM roles: the identity blueprint) "
+            f"that relight prepare deploys before a disaster, and pass its outputs to "
+            f"stacks.{sp.key}; or give stacks.{sp.key} stands: pilot_light if it can wait for "
+            "that rung",
+        )
+
+
+def _stack_plan(plan: Plan, key: str, standby: bool) -> StackPlan:
+    """Render one stack of the plan and check its references."""
+    loaded, stand_in = plan.loaded, plan.stand_in
+    spec = loaded.env.stacks[key]
+    params = spec.params_for(stand_in, standby)
+    shared = spec.stands == "global"  # one per account and region, whoever reads it
+    name = stack_name(loaded.env.name, key, None if shared else plan.namespace)
+    if len(name) > MAX_STACK_NAME:
+        raise ConfigError(
+            f"{loaded.path}: stacks.{key}: the stack name {name!r} is {len(name)} "
+            f"characters; CloudFormation allows {MAX_STACK_NAME}",
+            hint="shorten the environment, stack or --as name",
+        )
+    template = _render(loaded, key, name, params)
+    reserved = {
+        PURPOSE_PARAMETER: "failover" if shared and plan.purpose != "home" else plan.purpose,
+        NAMESPACE_PARAMETER: "" if shared else plan.namespace or "",
+    }
+    parameters = _split_params(loaded, key, template, params, reserved)
+    known = {**plan.prepared, **plan.stacks}
+    for param, value in parameters.items():
+        if isinstance(value, OutputRef):
+            source = known[value.stack]
+            if value.output not in source.outputs:
+                raise ConfigError(
+                    f"{_where(loaded, key, '.' + param)}: stack {value.stack} "
+                    f"(blueprint {source.blueprint}) has no output {value.output!r}; "
+                    f"outputs: {', '.join(source.outputs)}"
+                )
+    as_dict = template.to_dict()
+    body = json.dumps(as_dict, separators=(",", ":"))
+    _check_limits(name, template, body)
+    stateful_parameters, stateful_resources = stateful_parts(as_dict)
+    return StackPlan(
+        key=key,
+        name=name,
+        blueprint=spec.blueprint,
+        body=body,
+        parameters=parameters,
+        outputs=tuple(template.outputs),
+        depends_on=tuple(
+            sorted(d for d in spec.dependencies(stand_in, standby) if d in plan.stacks)
+        ),
+        resource_count=len(template.resources),
+        stateful_parameters=stateful_parameters,
+        stateful_resources=stateful_resources,
+    )
 
 
 def lint_plan(plan: Plan) -> dict[str, list[Finding]]:

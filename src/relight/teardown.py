@@ -25,6 +25,8 @@ from relight.deploy import StackResult, blocked_result
 from relight.errors import AwsError, DeployError
 from relight.scheduler import DEFAULT_CONCURRENCY, Scheduler, Task
 
+PREPARED_TAG = "relight:prepared"
+
 # Before and after a stack's delete: returns the final snapshots its databases left.
 FinalSnapshots = Callable[[str], Callable[[], list[str]]]
 
@@ -40,14 +42,18 @@ class TeardownResult:
 
 
 def environment_stacks(
-    stacks: Stacks, env_name: str, namespace: str | None = None
+    stacks: Stacks, env_name: str, namespace: str | None = None, *, prepared: bool = False
 ) -> list[dict[str, Any]]:
-    """The live stacks relight made for this environment (and namespace), by their tags."""
+    """The live stacks relight made for this environment (and namespace), by their tags;
+    those `relight prepare` made (tagged relight:prepared) only with `prepared`."""
     found = []
     for stack in stacks.list_stacks():
         tags = tag_dict(stack.get("Tags"))
-        if tags.get("relight:env") == env_name and tags.get("relight:namespace") == namespace:
-            found.append(stack)
+        if tags.get("relight:env") != env_name or tags.get("relight:namespace") != namespace:
+            continue
+        if PREPARED_TAG in tags and not prepared:
+            continue
+        found.append(stack)
     return found
 
 
@@ -119,16 +125,18 @@ def teardown(
     confirmed: list[dict[str, Any]] | None = None,
     final_snapshots: FinalSnapshots | None = None,
     still_held: Callable[[], None] = lambda: None,
+    prepared: bool = False,
 ) -> TeardownResult:
     """Delete this environment's stacks in reverse dependency order; report what is left.
 
     `confirmed`: the stacks the operator was shown and said yes to (`environment_stacks`);
     only those are deleted. Without it, they are listed here. `final_snapshots(name)` is
     called before a stack's delete and returns what, called after it, lists the final
-    snapshots its databases left.
+    snapshots its databases left. The stacks `relight prepare` made stand ready for the next
+    failover: left alone unless `prepared`.
     """
     if confirmed is None:
-        confirmed = environment_stacks(stacks, env_name, namespace)
+        confirmed = environment_stacks(stacks, env_name, namespace, prepared=prepared)
     found = {_key(s): s for s in confirmed}
 
     def task(key: str) -> Task[StackResult]:
@@ -178,5 +186,7 @@ def teardown(
         clock=stacks.clock,
         sleep=stacks.sleep,
     ).run()
-    left = [s["StackName"] for s in environment_stacks(stacks, env_name, namespace)]
+    left = [
+        s["StackName"] for s in environment_stacks(stacks, env_name, namespace, prepared=prepared)
+    ]
     return TeardownResult(list(results.values()), left)

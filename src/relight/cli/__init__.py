@@ -20,6 +20,7 @@ from . import (
     graph,
     local,
     plan,
+    prepare,
     render,
     replicate,
     report,
@@ -44,6 +45,7 @@ app.add_typer(local_app, name="local")
 app.command()(render.render)
 app.command()(discover.discover)
 app.command()(plan.plan)
+app.command()(prepare.prepare)
 app.command()(failover.failover)
 app.command()(failover.launch)
 app.command()(drill.drill)

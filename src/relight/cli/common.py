@@ -199,13 +199,26 @@ def _check_directory(path: Path, flag: str, holds: str) -> None:
             return
 
 
-def _build_plan(loaded: LoadedEnvironment, region: str, local: bool, as_name: str | None) -> Any:
+def _build_plan(
+    loaded: LoadedEnvironment,
+    region: str,
+    local: bool,
+    as_name: str | None,
+    strategy: str | None = None,
+    phase: str = "failover",
+) -> Any:
     from relight.render import build_plan, check_namespace
 
     if as_name is None:
-        return build_plan(loaded, region, stand_in=local)
+        return build_plan(loaded, region, stand_in=local, strategy=strategy, phase=phase)
     return build_plan(
-        loaded, region, stand_in=local, purpose="test", namespace=check_namespace(as_name)
+        loaded,
+        region,
+        stand_in=local,
+        purpose="test",
+        namespace=check_namespace(as_name),
+        strategy=strategy,
+        phase=phase,
     )
 
 

@@ -40,6 +40,7 @@ from .options import (
     RoleOpt,
     StackTimeoutOpt,
     StandInOpt,
+    StrategyOpt,
     VerifyTimeoutOpt,
 )
 
@@ -68,6 +69,17 @@ def drill(
     concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
     reports: ReportsOpt = Path("reports"),
     into_home: IntoHomeOpt = False,
+    strategy: StrategyOpt = None,
+    outage: Annotated[
+        str | None,
+        typer.Option(
+            "--outage",
+            metavar="REGION",
+            help="Rehearse with this region switched off: every call to it and to the global "
+            "control planes homed there is refused during the failover (the report lists "
+            "them).",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
     stand_in: StandInOpt = None,
     profile: ProfileOpt = None,
@@ -85,6 +97,7 @@ def drill(
         _check_directory(reports, "--reports", "the drill's report")
         loaded = _load(env, region)
         _check_not_home(loaded, region, into_home, "drill", namespace)
+        _check_outage(outage, region)
         local = _on_stand_in(loaded, stand_in)
         conn = _connect(loaded, region, local, profile, role_arn)
         remove = _continue_command(
@@ -124,6 +137,8 @@ def drill(
                 reports_dir=reports,
                 verify_deadline=verify_timeout,
                 on_progress=None if json_out else _say,
+                strategy=strategy,
+                outage=outage,
             )
         if json_out:
             _print_json({**report, "files": [str(p) for p in paths]})
@@ -133,6 +148,24 @@ def drill(
             _banner(conn)
         if not report["ok"]:
             raise typer.Exit(1)
+
+
+def _check_outage(outage: str | None, region: str) -> None:
+    """--outage names a region (not the one the drill builds in)."""
+    from relight.environment import check_region
+    from relight.errors import InputError
+
+    if outage is None:
+        return
+    try:
+        check_region(outage)
+    except ValueError as exc:
+        raise InputError(f"--outage: {exc}") from None
+    if outage == region:
+        raise InputError(
+            f"--outage {outage} is the region the drill rebuilds in",
+            hint="name the region to rehearse as lost, e.g. the home region",
+        )
 
 
 def _drill_namespace(drill_id: str) -> str:
@@ -207,4 +240,13 @@ def _print_drill(con: Console, report: dict[str, Any], paths: list[Path], remove
     if teardown["status"] not in ("ok", "not run") and remove:
         con.print(f"remove the drill's stacks with: [bold]{_escape(remove)}[/]")
     con.print("report: " + ", ".join(str(p) for p in paths))
+    con.print(f"strategy: {report.get('strategy', 'backup_restore')}")
+    outage = report.get("outage")
+    if outage:
+        for refused in outage["refused"]:
+            con.print(
+                f"[yellow]refused[/] ({outage['region']} down): {refused['service']} "
+                f"{refused['action']} in {refused['region']}: {_escape(refused['why'])}"
+            )
+        con.print(_escape(outage["summary"]))
     con.print("[bold green]drill passed[/]" if report["ok"] else "[bold red]drill FAILED[/]")

@@ -41,6 +41,7 @@ from .options import (
     RoleOpt,
     StackTimeoutOpt,
     StandInOpt,
+    StrategyOpt,
     VerifyTimeoutOpt,
     YesOpt,
 )
@@ -61,6 +62,7 @@ def failover(
     verify_timeout: VerifyTimeoutOpt = DEFAULT_VERIFY,
     concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
     into_home: IntoHomeOpt = False,
+    strategy: StrategyOpt = None,
     json_out: JsonOpt = False,
     stand_in: StandInOpt = None,
     profile: ProfileOpt = None,
@@ -72,7 +74,7 @@ def failover(
         _deploy_command(
             env, region, None, yes, accept_stale, stack_timeout, concurrency, json_out,
             stand_in, profile, role_arn, replace_data or [], verify_timeout,
-            into_home=into_home, interruption=interruption,
+            into_home=into_home, interruption=interruption, strategy=strategy,
         )  # fmt: skip
 
 
@@ -120,21 +122,27 @@ def _deploy_command(
     *,
     into_home: bool,
     interruption: _Interruption,
+    strategy: str | None = None,
+    phase: str = "failover",
 ) -> None:
-    from relight.operations import check_replace_data
+    """failover, launch and prepare: one path (render, connect, discover, preflight, the
+    prepared stacks, confirm, deploy), `phase` "prepare" deploying the rung's standing stacks
+    instead (and not verifying them)."""
+    from relight.operations import check_replace_data, prepare
     from relight.operations import failover as run_failover
     from relight.render import check_namespace, lint_plan
     from relight.summary import failover_json, print_failover
 
     loaded = _load(env, region)
     namespace = check_namespace(as_name) if as_name else None
-    _check_not_home(loaded, region, into_home, "launch" if as_name else "failover", namespace)
+    verb = "prepare" if phase == "prepare" else "launch" if as_name else "failover"
+    _check_not_home(loaded, region, into_home, verb, namespace)
     local = _on_stand_in(loaded, stand_in)
-    built = _build_plan(loaded, region, local, as_name)
+    built = _build_plan(loaded, region, local, as_name, strategy, phase)
     replacing = check_replace_data(built, replace_data)
     linting = _Background(lambda: lint_plan(built))  # meanwhile: connect, discover, preflight
     continue_with = _continue_command(
-        "launch" if as_name else "failover",
+        verb,
         {
             "--env": env,
             "--region": region,
@@ -150,11 +158,16 @@ def _deploy_command(
             "--verify-timeout": verify_timeout if verify_timeout != DEFAULT_VERIFY else None,
             "--concurrency": concurrency if concurrency != DEFAULT_CONCURRENCY else None,
             "--into-home-region": into_home,
+            "--strategy": strategy,
         },
     )
     with _lint_first(linting):
         conn = _connect_linted(loaded, region, local, profile, role_arn, linting)
-    title = f"{built.purpose} of {built.env_name} into {region}"
+    title = (
+        f"prepare {built.env_name} in {region} for {built.strategy}"
+        if phase == "prepare"
+        else f"{built.purpose} of {built.env_name} into {region} ({built.strategy})"
+    )
     interruption.says = lambda: (
         f"interrupted. Finished stacks are kept; rerun the same command to continue:\n"
         f"  {continue_with}"
@@ -163,11 +176,12 @@ def _deploy_command(
     def confirm(planned: list[Any]) -> bool:
         _print_plan(_console(stderr=True), planned, f"plan: {title}", parameters=False)
         question = f"Deploy these {len(planned)} stacks in {region}?"
-        return _confirm(False, question, "failover needs a yes")
+        return _confirm(False, question, f"{verb} needs a yes")
 
     names = [sp.name for sp in built.stacks.values()]
+    run = prepare if phase == "prepare" else run_failover
     with _progress(names, title, json_out) as progress, _lint_first(linting):
-        result = run_failover(
+        result = run(
             built,
             conn,
             accept_stale=accept_stale,

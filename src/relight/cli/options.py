@@ -115,3 +115,25 @@ AsOpt = Annotated[
     str | None,
     typer.Option("--as", help="A test environment's name: stacks <env>-NAME-<stack> (see launch)."),
 ]
+
+STRATEGIES = ("backup_restore", "pilot_light", "warm_standby")  # relight.environment's
+
+
+def _strategy(value: str | None) -> str | None:
+    if value is not None and value not in STRATEGIES:
+        raise typer.BadParameter(
+            f"{value!r} is not a rung of the DR ladder: use {', '.join(STRATEGIES)}"
+        )
+    return value
+
+
+StrategyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--strategy",
+        callback=_strategy,
+        metavar="|".join(STRATEGIES),
+        help="The DR rung for this run: what stands ready in the region before a disaster "
+        "(default: the environment file's strategy).",
+    ),
+]

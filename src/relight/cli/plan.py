@@ -27,6 +27,7 @@ from .options import (
     ReportsOpt,
     RoleOpt,
     StandInOpt,
+    StrategyOpt,
 )
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ def plan(
     accept_stale: AcceptStaleOpt = False,
     replace_data: ReplaceDataOpt = None,
     reports: ReportsOpt = Path("reports"),
+    strategy: StrategyOpt = None,
     json_out: JsonOpt = False,
     stand_in: StandInOpt = None,
     profile: ProfileOpt = None,
@@ -54,33 +56,44 @@ def plan(
 
         loaded = _load(env, region)
         local = _on_stand_in(loaded, stand_in)
-        built = _build_plan(loaded, region, local, as_name)
+        built = _build_plan(loaded, region, local, as_name, strategy)
         replacing = check_replace_data(built, replace_data or [])  # bad input: before any call
         conn = _connect(loaded, region, local, profile, role_arn)
         _, planned, notes = plan_changes(
             built, conn, accept_stale=accept_stale, replace_data=replacing
         )
         # The forecast and the dependencies are about AWS: the plan's AWS variant, built once.
-        on_aws = _build_plan(loaded, region, False, as_name) if built.stand_in else built
+        on_aws = _build_plan(loaded, region, False, as_name, strategy) if built.stand_in else built
         predicted = _forecast(on_aws, reports)
         elsewhere = _elsewhere(on_aws)
+        rungs = _ladder(loaded, region, reports)
         if json_out:
             _print_json(
                 {
                     "env": loaded.env.name,
                     "region": region,
+                    "strategy": built.strategy,
                     "stacks": [asdict(p) for p in planned],
+                    "prepared": {k: sp.name for k, sp in built.prepared.items()},
+                    "not_built": built.skipped,
                     "forecast": predicted.as_dict(),
                     "outside_dependencies": [asdict(d) for d in elsewhere],
+                    "ladder": [r.as_dict() for r in rungs],
                 }
             )
             return
         con = _console()
-        _print_plan(con, planned, f"plan for {built.env_name} in {region}", parameters=True)
+        title = f"plan for {built.env_name} in {region} ({built.strategy})"
+        _print_plan(con, planned, title, parameters=True)
+        for key, sp in built.prepared.items():
+            con.print(f"  {sp.name}: prepared ahead of time (stacks.{key}); read, never changed")
+        for key, why in built.skipped.items():
+            con.print(f"  [dim]{key}: not built: {_escape(why)}[/]")
         for note in notes:
             con.print(f"[dim]note: {_escape(note)}[/]")
         _print_forecast(con, predicted, loaded.env.objectives.rto)
         _print_elsewhere(con, elsewhere, region)
+        _print_ladder(con, rungs, built.strategy, loaded.env.objectives.rto)
 
 
 def _elsewhere(on_aws: Any) -> list[Any]:
@@ -102,6 +115,46 @@ def _print_elsewhere(con: Console, elsewhere: list[Any], region: str) -> None:
     )
     for dependency in elsewhere:
         con.print(f"  {_escape(str(dependency))}")
+
+
+def _ladder(loaded: Any, region: str, reports: Path) -> list[Any]:
+    """The three rungs of the DR ladder on AWS, with the past AWS drills' timings."""
+    from relight.forecast import drilled_seconds
+    from relight.ladder import ladder
+
+    history, drills = drilled_seconds(reports, loaded.env.name)
+    return ladder(loaded, region, history, drills)
+
+
+def _print_ladder(con: Console, rungs: list[Any], current: str, objective: float) -> None:
+    from rich.table import Table
+
+    from relight.costs import PRICES_AS_OF, usd
+    from relight.report import human_duration
+
+    table = Table(title="the DR ladder: forecast RTO on AWS against standing cost")
+    for column in ("strategy", "forecast RTO", "standing cost", "stands ready before a disaster"):
+        table.add_column(column)
+    for rung in rungs:
+        within = "green" if rung.forecast.seconds <= objective else "red"
+        unpriced = f" (+{len(rung.unpriced)} unpriced)" if rung.unpriced else ""
+        table.add_row(
+            rung.strategy + (" (this run)" if rung.strategy == current else ""),
+            f"[{within}]{human_duration(rung.forecast.seconds)}[/]",
+            usd(rung.usd_month) + unpriced,
+            ", ".join(rung.standing) or "-",
+        )
+    con.print(table)
+    con.print(
+        f"[dim]standing cost: on-demand list prices as of {PRICES_AS_OF} (docs/prices.md; "
+        "override with prices: in the environment file); data transfer, snapshots and "
+        "usage-based charges are not counted[/]"
+    )
+    for rung in rungs:
+        for line in rung.unpriced:
+            con.print(
+                f"[dim]  {rung.strategy}: {line.stack}.{line.resource}: {_escape(line.what)}[/]"
+            )
 
 
 def _forecast(on_aws: Any, reports: Path) -> Any:

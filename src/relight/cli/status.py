@@ -35,7 +35,9 @@ def status(
                 row["stack"],
                 row["name"],
                 row["status"],
-                row["purpose"] + (f" ({row['namespace']})" if row["namespace"] else ""),
+                row["purpose"]
+                + (f" ({row['namespace']})" if row["namespace"] else "")
+                + (f", prepared: stands {row['prepared']}" if row["prepared"] else ""),
                 "yes" if row["protected"] else "",
                 row["last_change"][:19],
             )

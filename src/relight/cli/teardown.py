@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -36,6 +36,14 @@ def teardown(
             "is kept).",
         ),
     ] = False,
+    prepared: Annotated[
+        bool,
+        typer.Option(
+            "--prepared",
+            help="Delete the stacks relight prepare made too (IAM roles, DNS pair, standing "
+            "stacks): the next failover would find nothing ready.",
+        ),
+    ] = False,
     concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
     json_out: JsonOpt = False,
     stand_in: StandInOpt = None,
@@ -52,9 +60,15 @@ def teardown(
         namespace = check_namespace(as_name) if as_name else None
         loaded = _load(env, region)
         conn = _connect(loaded, region, stand_in, profile, role_arn)
-        found = stacks_to_delete(loaded, conn, namespace)
+        every = stacks_to_delete(loaded, conn, namespace, prepared=True)
+        kept = [] if prepared else [s["StackName"] for s in every if _is_prepared(s)]
+        found = [s for s in every if s["StackName"] not in kept]
         names = [s["StackName"] for s in found]
         what = f"{loaded.env.name}" + (f" --as {as_name}" if as_name else "")
+        if kept:
+            _console(stderr=True).print(
+                f"left alone (made by relight prepare; --prepared deletes them): {', '.join(kept)}"
+            )
         if not names:
             _console(stderr=True).print(f"no stacks of {what} in {region}; nothing to do")
             if json_out:
@@ -74,7 +88,7 @@ def teardown(
         with _progress(names, title, json_out) as progress:
             done = run_teardown(
                 loaded, conn, namespace=namespace, force=force, concurrency=concurrency,
-                on_event=progress, confirmed=found,
+                on_event=progress, confirmed=found, prepared=prepared,
             )  # fmt: skip
         failed = [r for r in done.results if not r.ok]
         if json_out:
@@ -105,3 +119,11 @@ def teardown(
                 con.print("Termination protection kept them: rerun with --force to lift it.")
         if not done.ok:
             raise typer.Exit(1)
+
+
+def _is_prepared(stack: dict[str, Any]) -> bool:
+    """Made by relight prepare: a teardown without --prepared leaves it alone."""
+    from relight.aws import tag_dict
+    from relight.teardown import PREPARED_TAG
+
+    return PREPARED_TAG in tag_dict(stack.get("Tags"))

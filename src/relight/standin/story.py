@@ -276,6 +276,37 @@ class Story:
             self.back_up(plan, name, lookup, base[name], now)
         self.kms_keys()
         self.copy()
+        self.prepare(now, run_id)
+
+    def prepare(self, now: datetime, run_id: str) -> None:
+        """What `relight prepare` does before a disaster, in each recovery region at the
+        file's strategy: relight's bucket configured, the rung's standing stacks deployed."""
+        from relight.bucket import TemplateBucket
+        from relight.discovery import discover
+        from relight.preflight import instance_types
+
+        account = self.aws.account_id(self.home)
+        for region in (r for r in self.env.recovery_regions if r != self.home):
+            plan = build_plan(self.loaded, region, stand_in=True, phase="prepare")
+            TemplateBucket(self.aws.client("s3", region), region, account).configure()
+            if not plan.stacks:
+                continue
+            self.say(
+                f"stand-in story: preparing {region} ({plan.strategy}): {', '.join(plan.stacks)}"
+            )
+            found = discover(
+                self.aws,
+                self.env,
+                region,
+                account_id=account,
+                now=lambda: now,
+                instance_types=instance_types(plan),
+            )
+            stacks = Stacks(self.aws.client("cloudformation", region), timeout=120)
+            outcome = deploy(stacks, plan, found, run_id=run_id)
+            if not outcome.ok:
+                reasons = "; ".join(f"{r.name}: {r.reason}" for r in outcome.failed())
+                raise StandInError(f"story: preparing {region} failed: {reasons}")
 
 
 def _code(exc: Any) -> str:

@@ -1,0 +1,191 @@
+"""identity: the IAM roles and instance profiles the other blueprints use, made ahead of time.
+
+Why a stack of its own: IAM's control plane is in us-east-1, so creating or
+changing a role needs us-east-1 to answer, and us-east-1 may be the region
+that is down (AWS's "Fault Isolation Boundaries" whitepaper, on static
+stability). This stack is deployed by `relight prepare`, before any outage;
+the stacks a failover deploys (compute, network, database) hold no IAM
+resource and take the ARNs made here as CloudFormation Parameters. Using a
+role that already exists is a data-plane matter, served in every region.
+
+- `instance_roles`: per short name (`web`, `app_server`), a role EC2 may
+  assume, with AmazonSSMManagedInstanceCore and the extra AWS managed
+  policies named (never administrator-like ones), and its instance profile.
+  Outputs `<Name>InstanceProfileArn`, `<Name>InstanceProfileName` and
+  `<Name>InstanceRoleArn`, `<Name>` being the key in CamelCase (app_server →
+  AppServer).
+- `flow_logs`: the role VPC flow logs deliver with, allowed to write only to
+  log groups under `/relight/flow-logs/` (where blueprints/network.py puts
+  its group). Output `FlowLogRoleArn`.
+- `rds_monitoring`: the RDS enhanced-monitoring role. Output `MonitoringRoleArn`.
+
+No role or profile is given a name: CloudFormation makes unique ones, so one
+identity stack per recovery region never collides with another.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, field_validator, model_validator
+from troposphere import GetAtt, Output, Ref, Sub, Tags, Template, iam
+
+from relight.blueprint import Options, blueprint, managed_policy, trusted_by
+
+ADMIN_POLICIES = {"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"}
+FLOW_LOG_PREFIX = "/relight/flow-logs/"  # blueprints/network.py names its log group under it
+ROLE_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def camel(key: str) -> str:
+    """app_server → AppServer: the part of a logical id or an output name a role key gives."""
+    return "".join(part.capitalize() for part in key.split("_"))
+
+
+class InstanceRole(Options):
+    managed_policies: list[str] = Field(
+        default_factory=list,
+        description="AWS managed policy names, besides AmazonSSMManagedInstanceCore",
+    )
+
+    @field_validator("managed_policies")
+    @classmethod
+    def _no_admin(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if name in ADMIN_POLICIES or name.endswith("FullAccess"):
+                raise ValueError(f"{name}: instances get least privilege, not {name}")
+            if not re.fullmatch(r"[A-Za-z0-9+=,.@_/-]+", name):
+                raise ValueError(f"{name!r} is not a managed policy name")
+        return names
+
+
+class IdentityOptions(Options):
+    instance_roles: dict[str, InstanceRole] = Field(
+        default_factory=dict, description="short name (web, app_server) → instance role"
+    )
+    flow_logs: bool = Field(default=False, description="the role VPC flow logs deliver with")
+    rds_monitoring: bool = Field(default=False, description="the RDS enhanced-monitoring role")
+
+    @field_validator("instance_roles")
+    @classmethod
+    def _keys(cls, roles: dict[str, InstanceRole]) -> dict[str, InstanceRole]:
+        seen: dict[str, str] = {}
+        for key in roles:
+            if not ROLE_KEY.fullmatch(key):
+                raise ValueError(
+                    f"{key!r}: a role's short name is lowercase letters, digits and _, "
+                    "starting with a letter (e.g. web, app_server)"
+                )
+            name = camel(key)
+            if name in seen:
+                raise ValueError(
+                    f"{seen[name]!r} and {key!r} both become {name} in output names: rename one"
+                )
+            seen[name] = key
+        return roles
+
+    @model_validator(mode="after")
+    def _something(self) -> IdentityOptions:
+        if not (self.instance_roles or self.flow_logs or self.rds_monitoring):
+            raise ValueError(
+                "nothing to create: give instance_roles, or set flow_logs or rds_monitoring"
+            )
+        return self
+
+
+def _instance_role(t: Template, key: str, role: InstanceRole) -> None:
+    name = camel(key)
+    policies = ["AmazonSSMManagedInstanceCore", *role.managed_policies]
+    made = t.add_resource(
+        iam.Role(
+            f"{name}InstanceRole",
+            AssumeRolePolicyDocument=trusted_by("ec2.amazonaws.com"),
+            ManagedPolicyArns=[managed_policy(policy) for policy in policies],
+            Tags=Tags(Name=Sub(f"${{AWS::StackName}}-{key}")),
+        )
+    )
+    profile = t.add_resource(iam.InstanceProfile(f"{name}InstanceProfile", Roles=[Ref(made)]))
+    t.add_output(
+        Output(
+            f"{name}InstanceProfileArn",
+            Value=GetAtt(profile, "Arn"),
+            Description=f"{key}: for compute's InstanceProfileArn",
+        )
+    )
+    t.add_output(Output(f"{name}InstanceProfileName", Value=Ref(profile)))
+    t.add_output(Output(f"{name}InstanceRoleArn", Value=GetAtt(made, "Arn")))
+
+
+def _flow_log_role(t: Template) -> None:
+    groups = f"arn:${{AWS::Partition}}:logs:*:${{AWS::AccountId}}:log-group:{FLOW_LOG_PREFIX}*"
+    role = t.add_resource(
+        iam.Role(
+            "FlowLogRole",
+            AssumeRolePolicyDocument=trusted_by("vpc-flow-logs.amazonaws.com"),
+            Policies=[
+                iam.Policy(
+                    PolicyName="write-flow-logs",
+                    PolicyDocument={
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": [
+                                    "logs:CreateLogStream",
+                                    "logs:PutLogEvents",
+                                    "logs:DescribeLogStreams",
+                                ],
+                                "Resource": [Sub(groups), Sub(f"{groups}:*")],
+                            }
+                        ],
+                    },
+                )
+            ],
+            Tags=Tags(Name=Sub("${AWS::StackName}-flow-logs")),
+        )
+    )
+    t.add_output(
+        Output(
+            "FlowLogRoleArn",
+            Value=GetAtt(role, "Arn"),
+            Description="for network's FlowLogRoleArn",
+        )
+    )
+
+
+def _monitoring_role(t: Template) -> None:
+    role = t.add_resource(
+        iam.Role(
+            "MonitoringRole",
+            AssumeRolePolicyDocument=trusted_by("monitoring.rds.amazonaws.com"),
+            ManagedPolicyArns=[managed_policy("service-role/AmazonRDSEnhancedMonitoringRole")],
+            Tags=Tags(Name=Sub("${AWS::StackName}-rds-monitoring")),
+        )
+    )
+    t.add_output(
+        Output(
+            "MonitoringRoleArn",
+            Value=GetAtt(role, "Arn"),
+            Description="for database's MonitoringRoleArn",
+        )
+    )
+
+
+@blueprint(
+    "identity",
+    sample={
+        "instance_roles": {"web": {"managed_policies": ["CloudWatchAgentServerPolicy"]}},
+        "flow_logs": True,
+        "rds_monitoring": True,
+    },
+)
+def identity(options: IdentityOptions) -> Template:
+    """IAM roles and instance profiles, prepared ahead of an outage (IAM lives in us-east-1)."""
+    t = Template(Description="relight identity: IAM roles and instance profiles, made ahead")
+    for key, role in options.instance_roles.items():
+        _instance_role(t, key, role)
+    if options.flow_logs:
+        _flow_log_role(t)
+    if options.rds_monitoring:
+        _monitoring_role(t)
+    return t
