@@ -8,14 +8,21 @@ ENV ?= demo
 # REGION has no default on purpose: the recovery region is always chosen at run time.
 REGION ?=
 ARGS ?=
+# The DR rung for prepare, plan, failover and drill (backup_restore, pilot_light, warm_standby);
+# empty: the environment file's strategy.
+STRATEGY ?=
+# drill: the region to rehearse as lost (e.g. OUTAGE=us-east-1)
+OUTAGE ?=
+RUNG = $(if $(STRATEGY),--strategy $(STRATEGY))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test golden scan lint render plan failover launch drill report graph discover status teardown local-status local-stop clean bench
+.PHONY: help setup test golden scan lint render plan prepare failover launch drill report graph discover status teardown local-status local-stop clean bench
 
 help: ## Show the targets and what they do
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo ""
-	@echo "  Variables: REGION=<aws region> (required where a region is used), ENV=$(ENV), NAME=<test copy>, ARGS='extra relight flags'"
+	@echo "  Variables: REGION=<aws region> (required where a region is used), ENV=$(ENV), NAME=<test copy>,"
+	@echo "             STRATEGY=backup_restore|pilot_light|warm_standby, OUTAGE=<region> (drill), ARGS='extra relight flags'"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,25 +66,30 @@ discover: setup ## Show what a failover of ENV into REGION would restore from
 	$(need_region)
 	$(BIN)/relight discover --env $(ENV) --region $(REGION) $(ARGS)
 
-plan: setup ## Show what a failover of ENV into REGION would do to each stack (changes nothing)
+plan: setup ## Show what a failover of ENV into REGION would do, and each DR rung's RTO and cost
 	$(need_region)
-	$(BIN)/relight plan --env $(ENV) --region $(REGION) $(ARGS)
+	$(BIN)/relight plan --env $(ENV) --region $(REGION) $(RUNG) $(ARGS)
+
+prepare: setup ## Before a disaster: stand up in REGION what a failover at STRATEGY must find ready
+	$(need_region)
+	@if [ -t 0 ]; then yes=; else yes=--yes; fi; \
+	set -x; $(BIN)/relight prepare --env $(ENV) --region $(REGION) $(RUNG) $$yes $(ARGS)
 
 # In a terminal relight shows the plan and asks; from a script or CI (no terminal) the make
 # target itself is the confirmation, so it passes --yes. `relight failover` alone never assumes it.
 failover: setup ## Rebuild ENV in REGION from the newest copies there (the demo runs on the local stand-in)
 	$(need_region)
 	@if [ -t 0 ]; then yes=; else yes=--yes; fi; \
-	set -x; $(BIN)/relight failover --env $(ENV) --region $(REGION) $$yes $(ARGS)
+	set -x; $(BIN)/relight failover --env $(ENV) --region $(REGION) $(RUNG) $$yes $(ARGS)
 
 launch: setup ## Build a test copy of ENV in REGION named NAME (stacks ENV-NAME-*)
 	$(need_region)
 	@if [ -z "$(NAME)" ]; then echo "NAME is required, e.g. make launch REGION=us-west-2 NAME=qa"; exit 2; fi
 	$(BIN)/relight launch --env $(ENV) --region $(REGION) --as $(NAME) $(ARGS)
 
-drill: setup ## Rehearse a failover of ENV into REGION: build, verify, tear down, report (reports/ENV/)
+drill: setup ## Rehearse a failover of ENV into REGION (OUTAGE=us-east-1: with it switched off); report in reports/ENV/
 	$(need_region)
-	$(BIN)/relight drill --env $(ENV) --region $(REGION) $(ARGS)
+	$(BIN)/relight drill --env $(ENV) --region $(REGION) $(RUNG) $(if $(OUTAGE),--outage $(OUTAGE)) $(ARGS)
 
 report: setup ## List ENV's past drills with RTO, RPO and trend; refresh reports/ENV/index.html
 	$(BIN)/relight report --env $(ENV) $(ARGS)

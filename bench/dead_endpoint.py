@@ -83,5 +83,6 @@ def main() -> None:
         "computed from its configuration, not measured"
     )
 
+
 if __name__ == "__main__":
     main()

@@ -93,8 +93,22 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     standin.stop(directory)
 
 
+# What MINIMAL's web stack launches with: made before a failover by the identity blueprint in
+# a real environment; moto refuses to launch with a profile that does not exist.
+INSTANCE_PROFILE = "shop-web"
+
+
+def make_instance_profile(iam: Any, name: str = INSTANCE_PROFILE) -> None:
+    """Create the instance profile (and its role) MINIMAL's web stack names, with `iam`."""
+    trust = '{"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}}]}'
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)
+    iam.create_instance_profile(InstanceProfileName=name)
+    iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
+
+
 def moto_web_inputs(region: str = "us-west-2", tags: bool = False) -> Any:
-    """Inside mock_aws: an AMI and a data snapshot in `region`, and the Discovery that found them.
+    """Inside mock_aws: an AMI and a data snapshot in `region`, and the Discovery that found them
+    (and MINIMAL's instance profile).
 
     With `tags`, they carry MINIMAL's lookup tags (Role=web, Role=web-data), so discovery
     itself can find them.
@@ -103,6 +117,7 @@ def moto_web_inputs(region: str = "us-west-2", tags: bool = False) -> Any:
 
     from relight.discovery import Artifact, Discovery, Zone, root_volume
 
+    make_instance_profile(boto3.client("iam", "us-east-1"))
     ec2 = boto3.client("ec2", region)
     image = ec2.register_image(Name="web-1", RootDeviceName="/dev/xvda")["ImageId"]
     volume = ec2.create_volume(AvailabilityZone=f"{region}a", Size=1)["VolumeId"]

@@ -442,3 +442,7 @@ class StubbedAws:
     def stub(self, service: str, region: str) -> Any:
         self.client(service, region)
         return self.stubs[(service, region)]
+
+    def down(self, service: str, region: str) -> str | None:
+        """As relight.aws.Aws outside an outage rehearsal: no region is declared lost."""
+        return None

@@ -180,7 +180,7 @@ def test_every_request_of_a_failover_is_counted_verifications_included(
     endpoint received, per service, where CloudFormation's own count saw only the deploy."""
     from datetime import UTC, datetime
 
-    from conftest import MINIMAL
+    from conftest import MINIMAL, make_instance_profile
     from relight.cloudformation import Stacks
     from relight.config import load_environment
     from relight.deploy import deploy
@@ -190,6 +190,7 @@ def test_every_request_of_a_failover_is_counted_verifications_included(
     from relight.verify import verified, verify
 
     aws = Aws(AwsTarget(endpoint_url=counting_moto.url))
+    make_instance_profile(aws.client("iam", "us-east-1"))
     ec2 = aws.client("ec2", "us-west-2")  # the backups a failover restores from
     image = ec2.register_image(Name="web-1", RootDeviceName="/dev/xvda")["ImageId"]
     volume = ec2.create_volume(AvailabilityZone="us-west-2a", Size=1)["VolumeId"]

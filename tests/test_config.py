@@ -21,13 +21,22 @@ def test_demo_environment_loads_with_its_stacks_in_dependency_order() -> None:
     loaded = load_environment("demo", "us-west-2", cwd=REPO)
     assert loaded.env.name == "demo"
     assert loaded.env.stand_in is True
+    assert loaded.env.strategy == "backup_restore"
     order = loaded.order
-    assert order[0] == "network"
+    assert order[0] == "identity", "IAM roles first: network, database and web read them"
+    assert order.index("identity") < order.index("network") < order.index("security")
     assert order.index("security") < order.index("load_balancer") < order.index("web")
     assert order.index("load_balancer") < order.index("dns")
     web = loaded.env.stacks["web"].params
     assert web["ImageId"] == ArtifactRef(artifact="web_ami")
     assert web["TargetGroupArn"] == OutputRef(stack="load_balancer", output="TargetGroupArn")
+    assert web["InstanceProfileArn"] == OutputRef(stack="identity", output="WebInstanceProfileArn")
+    stands = {key: spec.stands for key, spec in loaded.env.stacks.items()}
+    assert stands == {
+        "identity": "global", "network": "pilot_light", "security": "pilot_light",
+        "load_balancer": "pilot_light", "web": "warm_standby", "database": None,
+        "dns": "pilot_light",
+    }  # fmt: skip
     assert loaded.env.stacks["network"].params["AvailabilityZones"] == ZonesRef(zones="names")
     assert loaded.env.objectives.rpo == 24 * 3600
 
@@ -191,11 +200,17 @@ def test_a_structured_value_for_a_parameter_is_refused(write_env: WriteEnv) -> N
     assert "stacks.web.params.DataSnapshotId: a Parameter takes a string, a number" in str(err)
 
 
+FLOW_LOG_ROLE = "arn:aws:iam::123456789012:role/shop-identity-flow-logs"
+
+
 def test_stand_in_switch_skips_and_overrides_only_on_the_stand_in(write_env: WriteEnv) -> None:
     zones = "      AvailabilityZones: {zones: names}\n"
+    # null in stand_in_params leaves the key out there: no flow logs, so no role to take
     text = (
         MINIMAL.replace("flow_logs: false", "flow_logs: true").replace(
-            zones, zones + "    stand_in_params: {flow_logs: false}\n"
+            zones,
+            zones + f"      FlowLogRoleArn: {FLOW_LOG_ROLE}\n"
+            "    stand_in_params: {flow_logs: false, FlowLogRoleArn: null}\n",
         )
     ).replace("blueprint: compute", "blueprint: compute\n    stand_in_skip: true")
     loaded = load_environment(str(write_env(text)), "us-west-2")
@@ -204,13 +219,19 @@ def test_stand_in_switch_skips_and_overrides_only_on_the_stand_in(write_env: Wri
     assert "web" in on_aws.stacks and "web" not in local.stacks
     assert local.skipped == {"web": "stand_in_skip: the local stand-in cannot simulate it"}
     assert "AWS::EC2::FlowLog" in on_aws.stacks["network"].body
+    assert on_aws.stacks["network"].parameters["FlowLogRoleArn"] == FLOW_LOG_ROLE
     assert "AWS::EC2::FlowLog" not in local.stacks["network"].body
+    assert "FlowLogRoleArn" not in local.stacks["network"].parameters
 
 
 def test_a_stack_reading_outputs_of_a_skipped_stack_is_refused(write_env: WriteEnv) -> None:
     text = MINIMAL.replace("blueprint: security", "blueprint: security\n    stand_in_skip: true")
     loaded = load_environment(str(write_env(text)), "us-west-2")
-    with pytest.raises(ConfigError, match=r"stacks\.web needs security, which the stand-in skips"):
+    with pytest.raises(
+        ConfigError,
+        match=r"stacks\.web needs security, which this run does not build \(security: "
+        r"stand_in_skip: the local stand-in cannot simulate it\); mark it stand_in_skip too",
+    ):
         build_plan(loaded, "us-west-2", stand_in=True)
 
 
@@ -225,11 +246,15 @@ def test_relight_purpose_is_reserved_and_filled_in(write_env: WriteEnv) -> None:
 
 def test_a_drill_or_test_copy_gets_its_own_dns_name_whatever_record_name_is_given_as() -> None:
     loaded = load_environment("demo", "us-west-2", cwd=REPO)
-    failover = build_plan(loaded, "us-west-2").stacks["dns"]
-    copy = build_plan(loaded, "us-west-2", purpose="test", namespace="qa").stacks["dns"]
-    assert failover.parameters["RelightNamespace"] == ""
+    # The demo's DNS pair stands from pilot_light up: prepared before a disaster, with a copy
+    # of its own for a test copy (only stands: global stacks are shared with production).
+    assert "dns" in build_plan(loaded, "us-west-2").skipped, "at backup_restore: by hand"
+    ahead = {"strategy": "pilot_light", "phase": "prepare"}
+    production = build_plan(loaded, "us-west-2", **ahead).stacks["dns"]
+    copy = build_plan(loaded, "us-west-2", purpose="test", namespace="qa", **ahead).stacks["dns"]
+    assert production.parameters["RelightNamespace"] == ""
     assert copy.parameters["RelightNamespace"] == "qa"
-    assert copy.parameters["RecordName"] == failover.parameters["RecordName"], "given as is"
+    assert copy.parameters["RecordName"] == production.parameters["RecordName"], "given as is"
     name = json.loads(copy.body)["Resources"]["Record"]["Properties"]["Name"]
     assert name == {
         "Fn::If": [
@@ -325,7 +350,7 @@ def test_a_duplicate_key_is_refused_naming_both_lines(write_env: WriteEnv) -> No
         str(_error(write_env, flow))
     )
     top = _error(write_env, MINIMAL + "home_region: us-west-2\n")
-    assert "shop.yaml:38: home_region: duplicate key, first at line 2" in str(top)
+    assert "shop.yaml:39: home_region: duplicate key, first at line 2" in str(top)
 
 
 def test_a_merge_key_may_be_overridden_but_a_key_repeated_beside_it_may_not(
@@ -343,7 +368,7 @@ def test_stacks_that_become_the_same_cloudformation_name_are_refused(write_env: 
     extra = "  web_tier: {blueprint: compute}\n  web-tier: {blueprint: compute}\n"
     err = _error(write_env, MINIMAL + extra)
     assert str(err).endswith(
-        "shop.yaml:39: stacks.web-tier: web_tier and web-tier become the same CloudFormation "
+        "shop.yaml:40: stacks.web-tier: web_tier and web-tier become the same CloudFormation "
         "stack name shop-web-tier (relight writes _ as -), so one would replace the other: "
         "rename web-tier"
     )
@@ -511,10 +536,18 @@ def test_line_numbers_after_a_jinja_block_say_they_are_the_rendered_texts(write_
 def test_the_tag_limit_counts_exactly_the_tags_relight_adds(write_env) -> None:  # type: ignore[no-untyped-def]
     from relight.environment import RELIGHT_TAGS
 
-    loaded = load_environment(str(write_env(MINIMAL)), "us-west-2")
-    drill = build_plan(loaded, "us-west-2", purpose="drill", namespace="drill-x")
-    added = set(drill.tags("web", "r1")) - set(loaded.env.tags)
-    assert added == set(RELIGHT_TAGS)
+    # every one of them: a drill's copy of a stack prepared ahead of time (relight:prepared)
+    text = MINIMAL.replace("blueprint: network\n", "blueprint: network\n    stands: pilot_light\n")
+    loaded = load_environment(str(write_env(text)), "us-west-2")
+    drill = build_plan(
+        loaded, "us-west-2", purpose="drill", namespace="drill-x", strategy="pilot_light",
+        phase="prepare",
+    )  # fmt: skip
+    tags = drill.tags("network", "r1")
+    assert set(tags) - set(loaded.env.tags) == set(RELIGHT_TAGS)
+    assert tags["relight:prepared"] == "pilot_light"
+    at_failover = build_plan(loaded, "us-west-2", purpose="drill", namespace="drill-x")
+    assert "relight:prepared" not in at_failover.tags("network", "r1"), "built at failover"
 
 
 def test_only_an_image_offers_a_root_device(write_env) -> None:  # type: ignore[no-untyped-def]

@@ -355,8 +355,24 @@ def test_the_golden_load_balancer_dns_and_security_stacks() -> None:
     lb = stack_costs("load_balancer", _golden("load_balancer"))
     assert monthly_total(lb) == pytest.approx(0.0225 * MONTH)  # the HTTPS listener is free
     assert [line.unpriced for line in lb] == [False, True]  # its addresses: subnets unknown
-    assert monthly_total(stack_costs("dns", _golden("dns"))) == pytest.approx(0.5 + 1.0)
+    dns = stack_costs("dns", _golden("dns"))
+    # an HTTPS health check (one optional feature) and the failback latch: a standard alarm
+    assert [(line.resource, line.what) for line in dns] == [
+        ("FailbackLatchAlarm", "alarm on 1 metric(s)"),
+        ("HealthCheck", "HTTPS health check"),
+        ("HealthCheck", "optional health check features: HTTPS"),
+    ]
+    assert [line.usd_month for line in dns] == pytest.approx([0.10, 0.50, 1.00])
+    assert monthly_total(dns) == pytest.approx(0.5 + 1.0 + 0.1)
     assert stack_costs("security", _golden("security")) == []
+
+
+def test_the_golden_identity_stack_of_iam_roles_costs_nothing_standing() -> None:
+    assert {r["Type"] for r in _golden("identity")["Resources"].values()} == {
+        "AWS::IAM::Role",
+        "AWS::IAM::InstanceProfile",
+    }
+    assert stack_costs("identity", _golden("identity")) == []
 
 
 # The table and its documentation

@@ -36,6 +36,7 @@ COMPUTE = """\
       DataSnapshotId: {artifact: web_data}
       SubnetIds: {output: network.PrivateSubnetIds}
       SecurityGroupId: {output: security.WebSecurityGroupId}
+      InstanceProfileArn: arn:aws:iam::123456789012:instance-profile/shop-web
 """
 # network ← security ← web ← extra, and security ← batch (an independent branch)
 GRAPH = (
@@ -542,6 +543,7 @@ DB = """\
       VpcId: {output: network.VpcId}
       SubnetIds: {output: network.PrivateSubnetIds}
       ClientSecurityGroupId: {output: security.WebSecurityGroupId}
+      MonitoringRoleArn: arn:aws:iam::123456789012:role/shop-rds-monitoring
 """
 
 
@@ -600,6 +602,74 @@ def test_a_retry_after_a_failed_restore_takes_the_newest_snapshot(write_env) -> 
     web = again.results["web"]
     assert (web.action, web.status) == ("retried", "UPDATE_COMPLETE"), web.reason
     assert web.parameters["DataSnapshotId"] == "snap-0999" and web.kept_data == []
+
+
+# Static stability: what stands ready before a disaster is read, never deployed ----------------
+
+PROFILE = "arn:aws:iam::123456789012:instance-profile/shop-web"
+# MINIMAL on the DR ladder: the identity stack (IAM, stands: global), network and security
+# standing from pilot_light, web from warm_standby at one instance, scaled up to two.
+STANDING = (
+    MINIMAL.replace(
+        "stacks:\n",
+        "stacks:\n  identity:\n    blueprint: identity\n    stands: global\n"
+        "    params: {instance_roles: {web: {}}}\n",
+    )
+    .replace("    blueprint: network\n", "    blueprint: network\n    stands: pilot_light\n")
+    .replace("    blueprint: security\n", "    blueprint: security\n    stands: pilot_light\n")
+    .replace(
+        "    blueprint: compute\n",
+        "    blueprint: compute\n    stands: warm_standby\n    standby_params: {count: 1}\n",
+    )
+    .replace(PROFILE, "{output: identity.WebInstanceProfileArn}")
+)
+READY = {
+    "identity": {"WebInstanceProfileArn": PROFILE},
+    "network": {"VpcId": "vpc-0ready", "PrivateSubnetIds": "subnet-0a,subnet-0b"},
+    "security": {"WebSecurityGroupId": "sg-0ready"},
+}
+
+
+def test_a_failover_reads_the_prepared_stacks_outputs_and_builds_only_the_rest(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake()
+    loaded = load_environment(str(write_env(STANDING)), "us-west-2")
+    plan = build_plan(loaded, "us-west-2")  # the file's strategy: backup_restore
+    assert list(plan.prepared) == ["identity"] and list(plan.stacks) == [
+        "network", "security", "web",
+    ]  # fmt: skip
+    assert "identity" not in plan.stacks["web"].depends_on, "a prepared stack is not waited for"
+    outcome = deploy(
+        _stacks(cfn, clock), plan, _inputs(), run_id="r1",
+        ready={"identity": READY["identity"]},
+    )  # fmt: skip
+    assert outcome.ok, outcome.failed()
+    assert "shop-identity" not in cfn.created and sorted(cfn.created) == [
+        "shop-network", "shop-security", "shop-web",
+    ]  # fmt: skip
+    assert outcome.results["web"].parameters["InstanceProfileArn"] == PROFILE
+    assert outcome.results["web"].parameters["SecurityGroupId"] == "sg-1", "built by this run"
+    tags = {t["Key"]: t["Value"] for t in cfn.stacks["shop-web"].tags}
+    assert "relight:prepared" not in tags, "at backup_restore web is built at failover"
+
+
+def test_a_warm_standby_failover_scales_up_its_standing_copy_tagged_prepared(write_env) -> None:  # type: ignore[no-untyped-def]
+    cfn, clock = _fake()
+    loaded = load_environment(str(write_env(STANDING)), "us-west-2")
+    plan = build_plan(loaded, "us-west-2", strategy="warm_standby")
+    assert list(plan.prepared) == ["identity", "network", "security"]
+    assert list(plan.stacks) == ["web"] and plan.stacks["web"].depends_on == ()
+    assert '"Instance2"' in plan.stacks["web"].body, "the failover runs web at its params"
+    outcome = deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1", ready=READY)
+    assert outcome.ok, outcome.failed()
+    assert cfn.created == ["shop-web"], "what stands ready is read, never deployed"
+    web = outcome.results["web"].parameters
+    assert (web["SubnetIds"], web["SecurityGroupId"]) == ("subnet-0a,subnet-0b", "sg-0ready")
+    assert web["InstanceProfileArn"] == PROFILE
+    tags = {t["Key"]: t["Value"] for t in cfn.stacks["shop-web"].tags}
+    assert tags["relight:prepared"] == "warm_standby"
+    prepare = build_plan(loaded, "us-west-2", strategy="warm_standby", phase="prepare")
+    assert list(prepare.stacks) == ["identity", "network", "security", "web"]
+    assert '"Instance2"' not in prepare.stacks["web"].body, "prepared at its standby_params"
 
 
 def test_a_run_that_lost_its_lock_stops_before_its_next_change(write_env) -> None:  # type: ignore[no-untyped-def]

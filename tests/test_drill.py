@@ -63,9 +63,12 @@ def test_a_drill_builds_verifies_tears_down_and_reports(world: Any, tmp_path: Pa
     assert report["ok"], report["problems"]
     assert _live_stacks() == [], "the drill leaves no stacks behind"
     assert [p["name"] for p in report["phases"]] == [
-        "render", "discover", "preflight", "deploy", "verify", "teardown",
+        "prepare", "render", "discover", "preflight", "deploy", "verify", "teardown",
     ]  # fmt: skip
-    assert {p["status"] for p in report["phases"]} == {"ok"}
+    statuses = {p["name"]: p["status"] for p in report["phases"]}
+    assert statuses.pop("prepare") == "skipped", "nothing of MINIMAL stands at backup_restore"
+    assert set(statuses.values()) == {"ok"}
+    assert report["strategy"] == "backup_restore" and report["outage"] is None
     assert {s["name"] for s in report["stacks"]} == {
         "shop-drill-t1-network", "shop-drill-t1-security", "shop-drill-t1-web",
     }  # fmt: skip
@@ -91,10 +94,14 @@ def test_a_missed_objective_fails_the_drill_unless_it_is_a_warning(
 ) -> None:
     loaded, conn, _ = world
     start = datetime.now(UTC)
-    ticks = iter(range(10**6))
-    slow = lambda: start + timedelta(minutes=10 * next(ticks))  # noqa: E731  every step 10 min
+
+    def slow() -> Callable[[], datetime]:
+        """A clock on which every step of a drill takes 10 minutes, from `start`."""
+        ticks = iter(range(10**6))
+        return lambda: start + timedelta(minutes=10 * next(ticks))
+
     report, _ = drill(
-        loaded, conn, drill_id="slow", reports_dir=tmp_path, now=slow, stacks=_moto_stacks()
+        loaded, conn, drill_id="slow", reports_dir=tmp_path, now=slow(), stacks=_moto_stacks()
     )
     assert report["objectives"]["rto_met"] is False
     assert report["rto_seconds"] > 3600
@@ -104,11 +111,11 @@ def test_a_missed_objective_fails_the_drill_unless_it_is_a_warning(
         conn,
         drill_id="warn",
         reports_dir=tmp_path,
-        now=slow,
+        now=slow(),
         enforce_objectives=False,
         stacks=_moto_stacks(),
     )
-    assert warned["objectives"]["rto_met"] is False
+    assert warned["objectives"]["rto_met"] is False, warned["problems"]
     assert warned["ok"], "a miss is a warning with enforce_objectives=False"
 
 
@@ -120,8 +127,8 @@ def test_a_failed_deploy_still_tears_down_and_writes_the_report(world: Any, tmp_
     report, paths = drill(loaded, conn, drill_id="t2", reports_dir=tmp_path, stacks=stacks)
     assert not report["ok"]
     assert {p["name"]: p["status"] for p in report["phases"]} == {
-        "render": "ok", "discover": "ok", "preflight": "ok", "deploy": "failed",
-        "verify": "skipped", "teardown": "ok",
+        "prepare": "skipped", "render": "ok", "discover": "ok", "preflight": "ok",
+        "deploy": "failed", "verify": "skipped", "teardown": "ok",
     }  # fmt: skip
     assert any("Instance1: The image id" in p for p in report["problems"])
     assert report["rto_seconds"] is None, "never verified: no RTO"
@@ -279,3 +286,38 @@ def test_ctrl_c_in_any_phase_still_tears_down_and_writes_the_report(
     assert cfn.stacks == {}, "nothing of the drill is left"
     assert any("interrupted (Ctrl-C)" in p for p in report["problems"])
     assert _drill_lock(loaded, conn, f"c-{phase}") is None, "the lock is given back"
+
+
+def test_an_outage_drill_passes_only_when_no_call_needed_the_lost_region(
+    world: Any, tmp_path: Path
+) -> None:
+    """With us-east-1 switched off, MINIMAL's drill needs nothing from it: passed, and said so.
+    Then a drill whose discovery misses an artifact and asks the home region (relight not
+    told the region is down, as in a real outage) has that call refused before it is sent:
+    listed in the report, and the drill fails."""
+    loaded, conn, _ = world
+    report, _ = drill(
+        loaded, conn, drill_id="o1", reports_dir=tmp_path, stacks=_moto_stacks(), outage="us-east-1"
+    )
+    assert report["ok"], report["problems"]
+    assert report["outage"]["passed"] is True and report["outage"]["refused"] == []
+    assert report["outage"]["summary"] == "passed with us-east-1 down: no call refused"
+
+    boto3.client("ec2", "us-west-2").deregister_image(ImageId=world[2]["ami"])
+    from relight.aws import Aws as RealAws
+
+    unaware = pytest.MonkeyPatch()
+    unaware.setattr(RealAws, "down", lambda self, service, region: None)
+    try:
+        failed, _ = drill(
+            loaded, conn, drill_id="o2", reports_dir=tmp_path, stacks=_moto_stacks(),
+            outage="us-east-1",
+        )  # fmt: skip
+    finally:
+        unaware.undo()
+    assert not failed["ok"]
+    refused = {(r["service"], r["action"], r["region"]) for r in failed["outage"]["refused"]}
+    assert ("ec2", "DescribeImages", "us-east-1") in refused
+    assert failed["outage"]["summary"].startswith("failed with us-east-1 down: ")
+    assert "outage rehearsal" in json.dumps(failed["problems"]) or refused
+    assert _live_stacks() == []

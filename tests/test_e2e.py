@@ -47,15 +47,28 @@ def client(world: dict[str, Any], service: str, region: str) -> Any:
 def test_plan_shows_every_stack_as_created_and_changes_nothing(world: dict[str, Any]) -> None:
     run = relight(world, "plan", "--env", "demo", "--region", "us-west-2", "--json")
     assert run.returncode == 0, run.stderr
-    planned = json.loads(run.stdout)["stacks"]
+    shown = json.loads(run.stdout)
+    planned = shown["stacks"]
     assert {p["key"]: p["action"] for p in planned} == dict.fromkeys(
-        ["network", "security", "load_balancer", "web", "dns"], "create"
+        ["network", "security", "load_balancer", "web"], "create"
     )
+    assert shown["prepared"] == {"identity": "demo-identity"}, "IAM roles: made before"
+    assert "dns" in shown["not_built"], "backup_restore has no standing endpoint for DNS"
+    assert [r["strategy"] for r in shown["ladder"]] == [
+        "backup_restore",
+        "pilot_light",
+        "warm_standby",
+    ]
     web = {p["name"]: p for p in next(p for p in planned if p["key"] == "web")["parameters"]}
     assert web["ImageId"]["value"].startswith("ami-")
     assert web["ImageId"]["age_seconds"] >= 0
     assert web["SubnetIds"]["value"] is None, "known only once the network exists"
-    assert client(world, "cloudformation", "us-west-2").describe_stacks()["Stacks"] == []
+    assert _stack_names(world, "us-west-2") == ["demo-identity"], "only what the story prepared"
+
+
+def _stack_names(world: dict[str, Any], region: str) -> list[str]:
+    stacks = client(world, "cloudformation", region).describe_stacks()["Stacks"]
+    return sorted(s["StackName"] for s in stacks)
 
 
 def test_failover_without_a_terminal_needs_yes_and_changes_nothing(world: dict[str, Any]) -> None:
@@ -63,7 +76,7 @@ def test_failover_without_a_terminal_needs_yes_and_changes_nothing(world: dict[s
     assert run.returncode == 2
     assert "pass --yes" in run.stderr
     assert "plan: failover of demo into us-west-2" in run.stderr, "the plan is shown first"
-    assert client(world, "cloudformation", "us-west-2").describe_stacks()["Stacks"] == []
+    assert _stack_names(world, "us-west-2") == ["demo-identity"]
 
 
 def test_failover_into_us_west_2_succeeds_and_says_it_is_local(world: dict[str, Any]) -> None:
@@ -80,9 +93,11 @@ def test_failover_into_us_west_2_succeeds_and_says_it_is_local(world: dict[str, 
         "security": "created",
         "load_balancer": "created",
         "web": "created",
-        "dns": "created",
     }
-    assert list(result["skipped"]) == ["database"], "the documented stand-in switch"
+    assert result["strategy"] == "backup_restore"
+    assert result["prepared"] == {"identity": "demo-identity"}
+    assert sorted(result["skipped"]) == ["database", "dns"]
+    assert result["skipped"]["database"].startswith("stand_in_skip"), "the stand-in switch"
     assert {a["name"] for a in result["artifacts"]} == {"web_ami", "web_data", "orders_db"}
     for art in result["artifacts"]:
         assert art["source_region"] == "us-east-1", "each copy knows where it came from"
@@ -162,21 +177,52 @@ def test_the_security_graph_lets_only_the_load_balancer_reach_the_web_tier(
     assert rule["IpRanges"] == []
 
 
-def test_dns_points_a_secondary_failover_record_at_the_new_load_balancer(
+def test_pilot_light_prepares_the_dns_pair_and_failover_builds_only_what_is_left(
     world: dict[str, Any],
 ) -> None:
+    prepared = relight(
+        world, "prepare", "--env", "demo", "--region", "eu-west-1", "--strategy", "pilot_light",
+        "--yes", "--json",
+    )  # fmt: skip
+    assert prepared.returncode == 0, prepared.stderr
+    stood = json.loads(prepared.stdout)
+    assert {s["stack"]: s["action"] for s in stood["stacks"]} == {
+        "identity": "unchanged",  # the story prepared it already
+        "network": "created",
+        "security": "created",
+        "load_balancer": "created",
+        "dns": "created",
+    }
+    cfn = client(world, "cloudformation", "eu-west-1")
+    stacks = {s["StackName"]: s for s in cfn.describe_stacks()["Stacks"]}
+    tags = {t["Key"]: t["Value"] for t in stacks["demo-dns"]["Tags"]}
+    assert tags["relight:prepared"] == "pilot_light"
+    lb = {o["OutputKey"]: o["OutputValue"] for o in stacks["demo-load-balancer"]["Outputs"]}
     route53 = client(world, "route53", "us-east-1")
     (zone,) = route53.list_hosted_zones_by_name(DNSName="demo.example.com.")["HostedZones"][:1]
     records = route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
     ours = [
         r
         for r in records
-        if r["Name"] == "www.demo.example.com." and "us-west-2" in r.get("SetIdentifier", "")
+        if r["Name"] == "www.demo.example.com." and "eu-west-1" in r.get("SetIdentifier", "")
     ]
-    assert len(ours) == 1
+    assert len(ours) == 1, "the recovery side of the pair exists before any failover"
     assert ours[0]["Failover"] == "SECONDARY"
-    assert ours[0]["AliasTarget"]["DNSName"] == _outputs(world, "load_balancer")["DNSName"]
-    assert ours[0]["HealthCheckId"] == _outputs(world, "dns")["HealthCheckId"]
+    assert ours[0]["AliasTarget"]["DNSName"] == lb["DNSName"]
+
+    run = relight(
+        world, "failover", "--env", "demo", "--region", "eu-west-1", "--strategy", "pilot_light",
+        "--yes", "--json",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert {s["stack"]: s["action"] for s in result["stacks"]} == {"web": "created"}
+    assert set(result["prepared"]) == {"identity", "network", "security", "load_balancer", "dns"}
+    after = {s["StackName"]: s for s in cfn.describe_stacks()["Stacks"]}
+    for name in ("demo-network", "demo-load-balancer", "demo-dns"):
+        assert after[name].get("LastUpdatedTime") == stacks[name].get("LastUpdatedTime"), (
+            f"{name}: a failover reads prepared stacks and never changes them"
+        )
 
 
 def test_a_rerun_converges_and_leaves_finished_stacks_alone(world: dict[str, Any]) -> None:
@@ -257,7 +303,7 @@ def test_failover_also_works_in_the_other_recovery_region(world: dict[str, Any])
     run = relight(world, "failover", "--env", "demo", "--region", "eu-west-1", "--yes")
     assert run.returncode == 0, run.stderr
     assert "done" in run.stdout
-    assert "demo-load-balancer" in run.stdout
+    assert "demo-load-balancer" in run.stdout, "at backup_restore it is the failover's to build"
     assert "not built: database" in run.stdout
 
 
@@ -265,9 +311,10 @@ def test_status_lists_the_environments_stacks(world: dict[str, Any]) -> None:
     run = relight(world, "status", "--env", "demo", "--region", "us-west-2", "--json")
     assert run.returncode == 0, run.stderr
     rows = json.loads(run.stdout)
-    assert rows[0]["stack"] == "network"
-    assert {r["stack"] for r in rows} == {"network", "security", "load_balancer", "web", "dns"}
+    assert [r["stack"] for r in rows] == ["identity", "network", "security", "load_balancer", "web"]
     assert {(r["status"], r["purpose"]) for r in rows} == {("CREATE_COMPLETE", "failover")}
+    assert {r["stack"]: r["prepared"] for r in rows}["identity"] == "global"
+    assert {r["prepared"] for r in rows if r["stack"] != "identity"} == {""}
 
 
 def test_teardown_needs_confirmation_then_deletes_stacks_but_keeps_backups(
@@ -282,12 +329,13 @@ def test_teardown_needs_confirmation_then_deletes_stacks_but_keeps_backups(
     assert protected.returncode == 1
     assert "rerun with --force" in protected.stdout
     assert "unexpected" not in protected.stderr, "a clean exit 1 is not a crash"
-    cfn = client(world, "cloudformation", "us-west-2")
-    assert len(cfn.describe_stacks()["Stacks"]) == 5, "protected failover stacks stay"
+    assert len(_stack_names(world, "us-west-2")) == 5, "protected failover stacks stay"
+    assert "left alone (made by relight prepare; --prepared deletes them): demo-identity" in (
+        protected.stderr
+    )
     run = relight(world, "teardown", "--env", "demo", "--region", "us-west-2", "--yes", "--force")
     assert run.returncode == 0, run.stderr
-    cfn = client(world, "cloudformation", "us-west-2")
-    assert [s["StackName"] for s in cfn.describe_stacks()["Stacks"]] == []
+    assert _stack_names(world, "us-west-2") == ["demo-identity"], "prepared stacks stay"
     assert {i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]} == images_before
     snapshot_id = {a["name"]: a["id"] for a in world["result"]["artifacts"]}["web_data"]
     assert ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"]

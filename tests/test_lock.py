@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -30,8 +31,9 @@ from moto import mock_aws
 
 from conftest import MINIMAL
 from relight.aws import Aws, AwsTarget
+from relight.bucket import READY_KEY, TemplateBucket
 from relight.config import LoadedEnvironment, load_environment
-from relight.errors import StandInError
+from relight.errors import AwsError, StandInError
 from relight.lock import (
     REPLICATION,
     Holder,
@@ -70,7 +72,8 @@ class FakeS3:
     with If-Match, 412 when the ETag differs and 404 NoSuchKey when there is no such key.
     DeleteObject with If-Match likewise. `conflicts` answers that many conditional writes
     with 409 ConditionalRequestConflict ("retry"); `pause` waits between reading the key
-    and writing it (outside the lock), so that racing threads both get that far.
+    and writing it (outside the lock), so that racing threads both get that far. The
+    operations in `refuse` (CreateBucket and the bucket's configuration) are answered 503.
     """
 
     def __init__(self, pause: float = 0.0) -> None:
@@ -78,6 +81,9 @@ class FakeS3:
         self.pause = pause
         self.conflicts = 0
         self.calls: list[str] = []
+        self.refuse: set[str] = set()  # operations answered 503 (a control plane out of reach)
+        self.configured: dict[str, list[str]] = {}  # bucket: its configuration calls, in order
+        self.meta = SimpleNamespace(endpoint_url=f"https://s3.{REGION}.amazonaws.com")
         self._lock = threading.Lock()
 
     def _objects(self, bucket: str, operation: str) -> dict[str, tuple[bytes, str, datetime]]:
@@ -133,22 +139,44 @@ class FakeS3:
             objects.pop(Key, None)
             return {"ResponseMetadata": {"HTTPStatusCode": 204}}
 
-    def head_bucket(self, *, Bucket: str) -> None:
-        if Bucket not in self.buckets:
-            raise _error("404", "Not Found", 404, "HeadBucket")
+    def head_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:
+        """An answer to HEAD has no body: a missing bucket or key is a bare 404."""
+        self.calls.append("HeadObject")
+        with self._lock:
+            if Key not in self.buckets.get(Bucket, {}):
+                raise _error("404", "Not Found", 404, "HeadObject")
+            _, etag, written = self.buckets[Bucket][Key]
+            return {"ETag": etag, "LastModified": written}
 
     def create_bucket(self, *, Bucket: str, **_: Any) -> None:
         self.calls.append("CreateBucket")
-        self.buckets.setdefault(Bucket, {})
+        self._refuse("CreateBucket")
+        with self._lock:
+            if Bucket in self.buckets:  # outside us-east-1, as S3 answers its owner
+                raise _error(
+                    "BucketAlreadyOwnedByYou", "Your previous request to create the named "
+                    "bucket succeeded and you already own it.", 409, "CreateBucket",
+                )  # fmt: skip
+            self.buckets[Bucket] = {}
 
-    def put_public_access_block(self, **_: Any) -> None:
-        pass
+    def _configure(self, operation: str, bucket: str) -> None:
+        self.calls.append(operation)
+        self._refuse(operation)
+        self._objects(bucket, operation)
+        self.configured.setdefault(bucket, []).append(operation)
 
-    def put_bucket_encryption(self, **_: Any) -> None:
-        pass
+    def _refuse(self, operation: str) -> None:
+        if operation in self.refuse:
+            raise _error("ServiceUnavailable", "Please reduce your request rate.", 503, operation)
 
-    def put_bucket_versioning(self, **_: Any) -> None:
-        pass
+    def put_public_access_block(self, *, Bucket: str, **_: Any) -> None:
+        self._configure("PutPublicAccessBlock", Bucket)
+
+    def put_bucket_encryption(self, *, Bucket: str, **_: Any) -> None:
+        self._configure("PutBucketEncryption", Bucket)
+
+    def put_bucket_versioning(self, *, Bucket: str, **_: Any) -> None:
+        self._configure("PutBucketVersioning", Bucket)
 
 
 class Clock:
@@ -271,11 +299,80 @@ def test_a_conflicting_write_is_retried_as_s3_asks() -> None:
     assert _holder(s3) == "run-a"
 
 
+CONFIGURATION = ["PutPublicAccessBlock", "PutBucketEncryption", "PutBucketVersioning"]
+BUCKET = "relight-templates-123456789012-us-west-2"
+
+
 def test_the_bucket_is_made_when_the_first_lock_needs_it() -> None:
     s3 = FakeS3()
     RunLock(_ref(s3), "run-a", "relight failover", LockSettings()).acquire()
-    assert s3.calls[:3] == ["PutObject", "CreateBucket", "PutObject"]
+    assert s3.calls == ["PutObject", "HeadObject", "CreateBucket", *CONFIGURATION, "PutObject",
+                        "PutObject"]  # fmt: skip
+    assert s3.configured == {BUCKET: CONFIGURATION}
+    assert set(s3.buckets[BUCKET]) == {READY_KEY, "locks/shop/-.json"}, "configured, then locked"
     assert _holder(s3) == "run-a"
+
+
+def test_a_bucket_found_without_its_marker_is_configured_before_use() -> None:
+    """A bucket someone else made, or a run left half-configured: no READY_KEY in it."""
+    s3 = FakeS3()
+    s3.buckets[BUCKET] = {}
+    bucket = TemplateBucket(s3, REGION, ACCOUNT)
+    url = bucket.url_for('{"Resources": {}}')
+    assert s3.calls == [
+        "HeadObject", "CreateBucket", *CONFIGURATION, "PutObject",  # configured, marked last
+        "HeadObject", "PutObject",  # then the template, once
+    ]  # fmt: skip
+    assert s3.configured == {BUCKET: CONFIGURATION}
+    assert json.loads(s3.buckets[BUCKET][READY_KEY][0]) == {
+        "configured": ["public access block", "encryption", "versioning"]
+    }
+    (template,) = set(s3.buckets[BUCKET]) - {READY_KEY}
+    assert url == f"https://s3.us-west-2.amazonaws.com/{BUCKET}/{template}"
+    assert bucket.uploads == 1
+    s3.calls.clear()
+    TemplateBucket(s3, REGION, ACCOUNT).ensure()
+    assert s3.calls == ["HeadObject"], "a configured bucket is used as it is: one object read"
+
+
+@pytest.mark.parametrize("failing", ["CreateBucket", *CONFIGURATION])
+def test_a_bucket_that_cannot_be_configured_is_refused_not_used_half_configured(
+    failing: str,
+) -> None:
+    s3 = FakeS3()
+    s3.refuse = {failing}
+    with pytest.raises(AwsError) as caught:
+        RunLock(_ref(s3), "run-a", "relight failover", LockSettings()).acquire()
+    message = str(caught.value)
+    assert message.startswith(
+        f"relight's bucket {BUCKET} in us-west-2 could not be created and configured: "
+    )
+    assert f"when calling the {failing} operation" in message
+    assert "relight never stores templates in a bucket it could not configure" in message
+    assert "Make it before a disaster: relight prepare" in message
+    assert READY_KEY not in s3.buckets.get(BUCKET, {}), "never marked configured"
+    assert "locks/shop/-.json" not in s3.buckets.get(BUCKET, {}), "no lock taken"
+    with pytest.raises(AwsError, match="could not be created and configured"):
+        TemplateBucket(s3, REGION, ACCOUNT).url_for('{"Resources": {}}')
+    assert set(s3.buckets.get(BUCKET, {})) == set(), "no template stored in it"
+    s3.refuse.clear()  # the control plane is back: the next use configures it all
+    s3.configured.clear()
+    TemplateBucket(s3, REGION, ACCOUNT).url_for('{"Resources": {}}')
+    assert s3.configured == {BUCKET: CONFIGURATION}
+    assert READY_KEY in s3.buckets[BUCKET]
+
+
+def test_a_bucket_whose_marker_relight_may_not_read_is_refused() -> None:
+    s3 = FakeS3()
+    s3.buckets[BUCKET] = {}
+
+    def forbidden(**_: Any) -> Any:
+        raise _error("403", "Forbidden", 403, "HeadObject")
+
+    s3.head_object = forbidden  # type: ignore[method-assign]
+    with pytest.raises(AwsError, match=f"S3 bucket {BUCKET} exists but cannot be used"):
+        TemplateBucket(s3, REGION, ACCOUNT).ensure()
+    assert s3.calls == [] and s3.configured == {}, "not configured over someone else's bucket"
 
 
 # giving it back -----------------------------------------------------------------------------
@@ -432,6 +529,7 @@ def test_on_moto_the_lock_lives_in_relights_bucket_in_the_target_region() -> Non
         bucket = "relight-templates-123456789012-us-west-2"
         assert s3.get_bucket_location(Bucket=bucket)["LocationConstraint"] == REGION
         assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+        s3.head_object(Bucket=bucket, Key=READY_KEY)  # configured, and marked so last
         body = json.loads(s3.get_object(Bucket=bucket, Key="locks/shop/-.json")["Body"].read())
         assert set(body) == {
             "run_id", "user", "host", "command", "pid", "since", "heartbeat", "lease_seconds",

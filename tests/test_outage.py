@@ -8,6 +8,7 @@ measured by bench/dead_endpoint.py.
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -141,6 +142,9 @@ def test_an_unanswered_route53_is_a_note_and_never_blocks_a_failover(write_env: 
     from test_preflight import DNS
 
     class Route53Down:
+        def down(self, service: str, region: str) -> str | None:
+            return None  # relight was not told: it asks, and the endpoint does not answer
+
         def client(self, service: str, region: str, bounded: bool = False) -> Any:
             assert bounded, "a control plane homed elsewhere is asked with a bounded client"
 
@@ -150,7 +154,8 @@ def test_an_unanswered_route53_is_a_note_and_never_blocks_a_failover(write_env: 
 
             return Dead()
 
-    plan = build_plan(load_environment(str(write_env(MINIMAL + DNS)), "us-west-2"), "us-west-2")
+    loaded = load_environment(str(write_env(MINIMAL + DNS)), "us-west-2")
+    plan = build_plan(loaded, "us-west-2", phase="prepare")  # the DNS stack stands: global
     problems, notes = _hosted_zones(plan, Route53Down())
     assert problems == []
     assert notes == [
@@ -159,23 +164,73 @@ def test_an_unanswered_route53_is_a_note_and_never_blocks_a_failover(write_env: 
     ]
 
 
-def test_plan_names_what_a_failover_needs_from_control_planes_in_other_regions() -> None:
+def test_plan_names_what_only_the_prepare_needs_from_control_planes_in_other_regions() -> None:
     from conftest import REPO
     from relight.control_planes import outside_dependencies
     from relight.render import build_plan
 
     loaded = load_environment(str(REPO / "stacks" / "demo.yaml"), "us-west-2")
+    for strategy in ("backup_restore", "pilot_light", "warm_standby"):
+        failing_over = build_plan(loaded, "us-west-2", strategy=strategy)
+        assert outside_dependencies(failing_over) == [], strategy
     found = {
         (d.stack, d.resource, d.service, d.region)
-        for d in outside_dependencies(build_plan(loaded, "us-west-2"))
+        for d in outside_dependencies(
+            build_plan(loaded, "us-west-2", strategy="pilot_light", phase="prepare")
+        )
     }
-    assert ("web", "InstanceRole", "IAM", "us-east-1") in found
-    assert ("network", "FlowLogRole", "IAM", "us-east-1") in found
+    assert ("identity", "WebInstanceRole", "IAM", "us-east-1") in found
     assert ("dns", "Record", "Route 53", "us-east-1") in found
     assert ("dns", "HealthCheck", "Route 53", "us-east-1") in found
-    assert {stack for stack, *_ in found} == {"network", "database", "web", "dns"}
-    at_home = outside_dependencies(build_plan(loaded, "us-east-1"))
+    assert {stack for stack, *_ in found} == {"identity", "dns"}
+    at_home = outside_dependencies(build_plan(loaded, "us-east-1", phase="prepare"))
     assert all(d.region != "us-east-1" for d in at_home), "us-east-1's own control planes"
+
+
+GLOBAL_TYPES = ("AWS::IAM::", "AWS::Route53", "AWS::CloudFront::", "AWS::GlobalAccelerator::")
+
+
+@pytest.mark.parametrize("stand_in", [False, True], ids=["aws", "stand-in"])
+@pytest.mark.parametrize("region", ["us-west-2", "eu-west-1"])
+def test_no_failover_time_template_of_the_demo_holds_a_global_resource(
+    region: str, stand_in: bool
+) -> None:
+    """The rule of the issue, on the rendered templates themselves (not on relight's own list
+    of control planes): IAM, Route 53, CloudFront and Global Accelerator never at failover."""
+    from conftest import REPO
+    from relight.render import build_plan
+
+    loaded = load_environment(str(REPO / "stacks" / "demo.yaml"), region)
+    for strategy in ("backup_restore", "pilot_light", "warm_standby"):
+        for purpose, namespace in (("failover", None), ("drill", "drill-x"), ("test", "qa")):
+            plan = build_plan(
+                loaded, region, purpose=purpose, namespace=namespace, stand_in=stand_in,
+                strategy=strategy,
+            )  # fmt: skip
+            assert plan.stacks, "something is built at failover"
+            for key, sp in plan.stacks.items():
+                types = {r["Type"] for r in json.loads(sp.body)["Resources"].values()}
+                assert not [t for t in types if t.startswith(GLOBAL_TYPES)], (strategy, key)
+
+
+def test_render_refuses_a_global_resource_in_a_failover_time_stack(write_env: Any) -> None:
+    """A stack without `stands:` that holds an IAM role is refused, naming the stack, the
+    resource, the service and where to move it; a `stands: global` one is prepared instead."""
+    from relight.errors import ConfigError
+    from relight.render import build_plan
+
+    identity = "  roles:\n    blueprint: identity\n    params:\n      flow_logs: true\n"
+    loaded = load_environment(str(write_env(MINIMAL + identity)), "us-west-2")
+    with pytest.raises(ConfigError) as refused:
+        build_plan(loaded, "us-west-2")
+    said = str(refused.value)
+    assert "stacks.roles (blueprint identity) is built at failover time in us-west-2" in said
+    assert "FlowLogRole (AWS::IAM::Role: IAM, control plane in us-east-1)" in said
+    assert "stands: global" in said and "relight prepare" in said
+    standing = identity.replace("    params:", "    stands: global\n    params:")
+    loaded = load_environment(str(write_env(MINIMAL + standing)), "us-west-2")
+    assert "roles" in build_plan(loaded, "us-west-2").prepared
+    assert "roles" in build_plan(loaded, "us-west-2", phase="prepare").stacks
 
 
 def test_a_home_region_that_refuses_is_said_to_refuse_not_to_be_unreachable(
@@ -204,6 +259,9 @@ def _discover_with_home(write_env: Any, target: AwsTarget, home: Any) -> Any:
     answers through `home(service, region, bounded=...)`."""
 
     class SplitAws:
+        def down(self, service: str, region: str) -> str | None:
+            return None  # no outage rehearsal: every region is asked
+
         def client(self, service: str, region: str, bounded: bool = False) -> Any:
             if region == "us-east-1":
                 return home(service, region, bounded=bounded)

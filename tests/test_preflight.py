@@ -32,9 +32,12 @@ from test_grants import (
     recommended_policy,
 )
 
+# Route 53's control plane is in us-east-1: the DNS stack stands ready before a disaster
+# (relight prepare), and a failover reads it rather than building it.
 DNS = """\
   dns:
     blueprint: dns
+    stands: global
     params:
       mode: cutover
       HostedZoneName: shop.example.com.
@@ -53,9 +56,12 @@ def aws() -> Iterator[Aws]:
         yield Aws(AwsTarget())
 
 
-def _plan(write_env, key: str = "alias/shop") -> Plan:  # type: ignore[no-untyped-def]
+def _plan(write_env, key: str = "alias/shop", phase: str = "failover") -> Plan:  # type: ignore[no-untyped-def]
+    """The failover (network, security, web; it reads dns), or what `relight prepare` stands
+    up before a disaster (dns)."""
     text = MINIMAL.replace("mode: instances\n", f"mode: instances\n      KmsKeyId: {key}\n") + DNS
-    return build_plan(load_environment(str(write_env(text)), "us-west-2"), "us-west-2")
+    loaded = load_environment(str(write_env(text)), "us-west-2")
+    return build_plan(loaded, "us-west-2", phase=phase)
 
 
 def _discovery(age: timedelta = timedelta(hours=1), missing: bool = False) -> Discovery:
@@ -121,11 +127,12 @@ def test_every_problem_is_reported_together(aws: Aws, write_env) -> None:  # typ
     kms.create_alias(AliasName="alias/shop", TargetKeyId=key)
     kms.disable_key(KeyId=key)
     cfn = boto3.client("cloudformation", "us-west-2")
-    cfn.create_stack(
-        StackName="shop-dns",
-        TemplateBody='{"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}',
-        Tags=[{"Key": "owner", "Value": "someone-else"}],
-    )
+    for name in ("shop-security", "shop-dns"):
+        cfn.create_stack(
+            StackName=name,
+            TemplateBody='{"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}',
+            Tags=[{"Key": "owner", "Value": "someone-else"}],
+        )
     ec2 = boto3.client("ec2", "us-west-2")
     for n in range(4):  # with the default VPC, 5 of the 5 allowed
         ec2.create_vpc(CidrBlock=f"10.{n}.0.0/16")
@@ -136,19 +143,42 @@ def test_every_problem_is_reported_together(aws: Aws, write_env) -> None:  # typ
     with pytest.raises(PreflightError) as caught:
         run_preflight(_plan(write_env), aws, discovery, _stacks(), accept_stale=False)
     problems = caught.value.problems
+    # The failover reads the standing dns stack: its zone and its name are prepare's to check.
     assert problems == [
         "artifacts.web_data: no EBS snapshot tagged Role=web-data in us-west-2",
         "artifacts.web_ami: ami-0123 holds data 30.0 h old, over the RPO of 4.0 h",
         "zones.count: 3 zones wanted",
         "stacks.web.params.KmsKeyId: KMS key alias/shop is Disabled in us-west-2, not Enabled",
-        "stacks.dns.params.HostedZoneName: no hosted zone shop.example.com.",
-        "stack shop-dns exists in us-west-2 and is not relight's for shop; rename the stack "
-        "in the environment file or remove the other",
+        "stack shop-security exists in us-west-2 and is not relight's for shop; rename the "
+        "stack in the environment file or remove the other",
         "quota VPCs per region: 5 in use + 1 the plan adds > 5 allowed in us-west-2; ask for an "
         "increase (vpc L-F678F1CE) or free some",
     ]
     assert caught.value.exit_code == 2
     assert "--accept-stale" in str(caught.value) and "relight replicate" in str(caught.value)
+
+
+def test_before_a_disaster_prepare_reports_the_standing_stacks_problems_together(  # type: ignore[no-untyped-def]
+    aws: Aws, write_env
+) -> None:
+    boto3.client("cloudformation", "us-west-2").create_stack(
+        StackName="shop-dns",
+        TemplateBody='{"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}',
+        Tags=[{"Key": "owner", "Value": "someone-else"}],
+    )
+    plan = _plan(write_env, phase="prepare")
+    assert list(plan.stacks) == ["dns"], "network, security and web are built at failover"
+    with pytest.raises(PreflightError) as caught:
+        run_preflight(plan, aws, _discovery(), _stacks(), accept_stale=False)
+    assert caught.value.problems == [
+        "stacks.dns.params.HostedZoneName: no hosted zone shop.example.com.",
+        "stack shop-dns exists in us-west-2 and is not relight's for shop; rename the stack "
+        "in the environment file or remove the other",
+    ]
+    assert caught.value.exit_code == 2
+    boto3.client("route53").create_hosted_zone(Name="shop.example.com.", CallerReference="x")
+    boto3.client("cloudformation", "us-west-2").delete_stack(StackName="shop-dns")
+    assert run_preflight(plan, aws, _discovery(), _stacks(), accept_stale=False).notes == []
 
 
 def test_accept_stale_lets_old_data_through_and_marks_it(aws: Aws, write_env) -> None:  # type: ignore[no-untyped-def]
@@ -274,6 +304,9 @@ class _Mixed:
 
     def client(self, service: str, region: str, bounded: bool = False) -> Any:
         return self.clients.get(service) or self.moto.client(service, region)
+
+    def down(self, service: str, region: str) -> str | None:
+        return None  # no outage rehearsal
 
 
 class _UnreachableIam:
@@ -499,6 +532,7 @@ DATABASE = """\
       VpcId: {output: network.VpcId}
       SubnetIds: {output: network.PrivateSubnetIds}
       ClientSecurityGroupId: {output: security.WebSecurityGroupId}
+      MonitoringRoleArn: arn:aws:iam::123456789012:role/shop-identity-rds-monitoring
 """
 
 

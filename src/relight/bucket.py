@@ -5,8 +5,10 @@ CloudFormation takes a body up to 51,200 bytes inline and up to 1 MB from S3.
 The bucket is `relight-templates-<account>-<region>`, made by `relight prepare` (or when
 first needed): encrypted, versioned, all public access blocked. Creating and configuring a
 bucket depends on us-east-1, so prepare does it before a disaster and writes READY_KEY last;
-a run uses the bucket once READY_KEY is there (an object read, regional) and otherwise
-configures it first or refuses: a half-configured bucket is never used as it is. Each template is
+a run stores templates in the bucket once READY_KEY is there (an object read, regional) and
+otherwise configures it first or refuses: templates never go into a half-configured bucket.
+The run lock (lock.py) is written into the bucket whenever it exists: it holds no secret, and
+a failover must be able to take it while us-east-1 is down. Each template is
 stored under a key derived from its content hash, so an unchanged template is
 uploaded once, and relight never deletes a template. Under `locks/` it keeps
 the lock of each mutating run (lock.py), which the run deletes when it ends.
@@ -60,6 +62,7 @@ class TemplateBucket:
         access blocked, encrypted, versioned: each call is idempotent) and, last, write
         READY_KEY. A bucket is never used half-configured: if a call fails, AwsError."""
         from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.parsers import ResponseParserError  # not a BotoCoreError
 
         try:
             create_bucket(self.s3, self.name, self.region)
@@ -87,7 +90,7 @@ class TemplateBucket:
                 Body=b'{"configured": ["public access block", "encryption", "versioning"]}',
                 ContentType="application/json",
             )
-        except (ClientError, BotoCoreError) as exc:
+        except (ClientError, BotoCoreError, ResponseParserError) as exc:
             raise AwsError(
                 f"relight's bucket {self.name} in {self.region} could not be created and "
                 f"configured: {exc}",

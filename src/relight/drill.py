@@ -278,7 +278,8 @@ def _prepare(run: Run, stacks: Stacks, held: RunLock, accept_stale: bool, concur
             strategy=run.strategy,
             phase="prepare",
         )
-        if not plan.stacks and not plan.prepared:
+        if not plan.stacks:
+            preparing.status = "skipped"  # nothing stands at this rung but production's own
             return
         lint_plan(plan)
         discovery = discover_environment(plan, conn, now=run.now)

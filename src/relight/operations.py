@@ -306,7 +306,9 @@ def plan_changes(
     checked = run_preflight(
         plan, conn.aws, discovery, stacks, accept_stale=accept_stale, account_id=conn.account_id
     )
-    return discovery, preview(stacks, plan, discovery, replace_data=replace_data), checked.notes
+    ready = read_prepared(stacks, plan, prepare_command(plan, conn.region))
+    planned = preview(stacks, plan, discovery, replace_data=replace_data, ready=ready.outputs)
+    return discovery, planned, checked.notes + ready.notes
 
 
 def check_replace_data(plan: Plan, names: list[str]) -> frozenset[str]:
@@ -369,7 +371,11 @@ def failover(
         ready = read_prepared(stacks, plan, prepare_command(plan, conn.region))
         if before_change is not None:
             before_change()
-        planned = preview(stacks, plan, discovery, replace_data=replace_data) if confirm else []
+        planned = (
+            preview(stacks, plan, discovery, replace_data=replace_data, ready=ready.outputs)
+            if confirm
+            else []
+        )
         if confirm is not None and not confirm(planned):
             raise Declined("not confirmed; nothing was changed")
         outcome = deploy(

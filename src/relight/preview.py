@@ -15,6 +15,7 @@ instead of guessing.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,13 +81,15 @@ def preview(
     *,
     change_sets: bool = True,
     replace_data: frozenset[str] = frozenset(),
+    ready: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[PlannedStack]:
     """Each stack's action, in creation order. With `change_sets`, updates are computed exactly.
 
     A stack that exists keeps the snapshot it was restored from (shown as such) unless it is
     in `replace_data`; a change that would still replace data is shown as "REPLACES DATA"."""
     rows: list[PlannedStack] = []
-    outputs: dict[str, dict[str, str]] = {}  # of stacks that exist and will still exist
+    # of stacks that exist and will still exist: first those prepared ahead of time (`ready`)
+    outputs: dict[str, dict[str, str]] = {k: dict(v) for k, v in (ready or {}).items()}
     token = secrets.token_hex(3)
     for key, sp in plan.stacks.items():
         stack = stacks.state(sp.name)

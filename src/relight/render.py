@@ -305,10 +305,16 @@ def build_plan(
             {r.stack for _, r in spec.output_refs(stand_in, standby) if r.stack in plan.skipped}
         )
         if needs and role != "skip":
+            local = any(plan.skipped[n].startswith("stand_in_skip") for n in needs)
             raise ConfigError(
                 f"{loaded.path}: stacks.{key} needs {', '.join(needs)}, which this run does "
-                f"not build ({'; '.join(f'{n}: {plan.skipped[n]}' for n in needs)}); mark it "
-                "stand_in_skip too, or override the references in stand_in_params"
+                f"not build ({'; '.join(f'{n}: {plan.skipped[n]}' for n in needs)}); "
+                + (
+                    "mark it stand_in_skip too, or override the references in stand_in_params"
+                    if local
+                    else f"give stacks.{key} the same stands: so it is left out at this rung "
+                    "too, or stop reading those outputs"
+                )
             )
         if role == "skip":
             plan.skipped[key] = _below_rung(plan, key)
@@ -434,14 +440,16 @@ def _stack_plan(plan: Plan, key: str, standby: bool) -> StackPlan:
     )
 
 
-def lint_plan(plan: Plan) -> dict[str, list[Finding]]:
-    """cfn-lint every template; any error is a RenderError naming stack, rule and path, and
-    the environment file's key when the value at fault is one the file gave.
+def lint_plan(plan: Plan, *, prepared: bool = False) -> dict[str, list[Finding]]:
+    """cfn-lint every template (with `prepared`, the prepared stacks' too); any error is a
+    RenderError naming stack, rule and path, and the environment file's key when the value at
+    fault is one the file gave.
 
     Findings come from the lint cache (`relight.lint`) when a template was linted before;
     the others are linted in parallel worker processes."""
-    linted = lint_templates([(sp.body, plan.region) for sp in plan.stacks.values()])
-    findings = dict(zip(plan.stacks, linted, strict=True))
+    every = {**plan.prepared, **plan.stacks} if prepared else plan.stacks
+    linted = lint_templates([(sp.body, plan.region) for sp in every.values()])
+    findings = dict(zip(every, linted, strict=True))
     errors, yours = [], False
     for key, found in findings.items():
         for finding in found:
@@ -451,8 +459,7 @@ def lint_plan(plan: Plan) -> dict[str, list[Finding]]:
             yours = yours or given is not None
             where = f"{plan.loaded.path}: {given}: " if given else ""
             errors.append(
-                f"{where}stack {plan.stacks[key].name} (blueprint {plan.stacks[key].blueprint}): "
-                f"{finding}"
+                f"{where}stack {every[key].name} (blueprint {every[key].blueprint}): {finding}"
             )
     if errors:
         raise RenderError(
@@ -527,10 +534,11 @@ def placeholder(value: ParamValue) -> str:
 
 
 def write_plan(plan: Plan, out: Path) -> list[Path]:
-    """Write `<stack>.template.json` and `<stack>.parameters.json` per stack."""
+    """Write `<stack>.template.json` and `<stack>.parameters.json` per stack, the prepared
+    stacks the plan reads included (as `relight prepare` deploys them)."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for key, sp in plan.stacks.items():
+    for key, sp in {**plan.prepared, **plan.stacks}.items():
         template_path = out / f"{key}.template.json"
         template_path.write_text(json.dumps(json.loads(sp.body), indent=2) + "\n", "utf-8")
         params = [

@@ -58,6 +58,8 @@ def failover_json(result: FailoverResult, continue_with: str = "") -> dict[str, 
             for r in result.outcome.results.values()
         ],
         "skipped": result.plan.skipped,
+        "strategy": result.plan.strategy,
+        "prepared": {key: sp.name for key, sp in result.plan.prepared.items()},
         "verification": [c.as_dict() for c in result.checks],
         "api_calls": result.outcome.api_calls,
         "aws_calls": result.conn.aws.calls,
@@ -66,6 +68,17 @@ def failover_json(result: FailoverResult, continue_with: str = "") -> dict[str, 
         "throttled": result.outcome.throttled,
         "continue_with": continue_with if not result.ok else "",
     }
+
+
+def _print_not_built(con: Console, data: dict[str, Any]) -> None:
+    """The stacks this run did not build: left out here, or prepared before the disaster."""
+    from rich.markup import escape
+
+    for key, why in data["skipped"].items():
+        con.print(f"[yellow]not built:[/] {key}: {escape(why)}")
+    if data["prepared"]:
+        ready = ", ".join(f"{name} ({key})" for key, name in data["prepared"].items())
+        con.print(f"ready before the disaster (relight prepare; read, not changed): {ready}")
 
 
 def print_failover(con: Console, result: FailoverResult, continue_with: str = "") -> None:
@@ -87,8 +100,7 @@ def print_failover(con: Console, result: FailoverResult, continue_with: str = ""
             escape(row["reason"]),  # AWS's reasons hold [brackets] rich would eat
         )
     con.print(stacks)
-    for key, why in data["skipped"].items():
-        con.print(f"[yellow]not built:[/] {key}: {escape(why)}")
+    _print_not_built(con, data)
 
     used = Table(title="restored from")
     for column in ("artifact", "id", "age of data", "RPO", "copied from", "used by"):

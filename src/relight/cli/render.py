@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from .common import _check_directory, _console, _errors, _escape, _load, _on_stand_in, _print_json
-from .options import DebugOpt, EnvOpt, JsonOpt, RegionOpt, StandInOpt
+from .options import DebugOpt, EnvOpt, JsonOpt, RegionOpt, StandInOpt, StrategyOpt
 
 
 def render(
@@ -17,17 +17,22 @@ def render(
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write to.")] = Path("out"),
     lint: Annotated[bool, typer.Option(help="Run cfn-lint on every template.")] = True,
     stand_in: StandInOpt = None,
+    strategy: StrategyOpt = None,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Write each stack's template and parameters to --out. No AWS calls."""
+    """Write each stack's template and parameters to --out, those relight prepare deploys
+    included. No AWS calls."""
     with _errors(debug):
         from relight.render import build_plan, lint_plan, write_plan
 
         _check_directory(out, "--out", "<stack>.template.json and <stack>.parameters.json")
         loaded = _load(env, region)
-        plan = build_plan(loaded, region, stand_in=_on_stand_in(loaded, stand_in))
-        findings = lint_plan(plan) if lint else {}
+        plan = build_plan(
+            loaded, region, stand_in=_on_stand_in(loaded, stand_in), strategy=strategy
+        )
+        findings = lint_plan(plan, prepared=True) if lint else {}
+        every = {**plan.prepared, **plan.stacks}
         try:
             written = write_plan(plan, out)
         except OSError as exc:
@@ -39,6 +44,8 @@ def render(
                     "region": region,
                     "files": [str(p) for p in written],
                     "stand_in": plan.stand_in,
+                    "strategy": plan.strategy,
+                    "prepared": list(plan.prepared),
                     "skipped": plan.skipped,
                     "warnings": {k: [str(f) for f in v] for k, v in findings.items() if v},
                 }
@@ -49,16 +56,18 @@ def render(
             con.print("[yellow]the stand-in variant[/] (stand_in_params applied; --aws for AWS's)")
         for key, why in plan.skipped.items():
             con.print(f"  {key:<32} skipped: {why}")
-        for key, sp in plan.stacks.items():
+        for key, sp in every.items():
+            when = "prepared" if key in plan.prepared else "failover"
             con.print(
-                f"  {sp.name:<32} {sp.resource_count:>3} resources  "
+                f"  {sp.name:<32} {sp.resource_count:>3} resources  {when:<8} "
                 f"→ {out / (key + '.template.json')}"
             )
         for key, found in findings.items():
             for finding in found:
-                con.print(f"  [yellow]warning[/] {plan.stacks[key].name}: {_escape(str(finding))}")
+                con.print(f"  [yellow]warning[/] {every[key].name}: {_escape(str(finding))}")
         con.print(
-            f"{len(plan.stacks)} stacks rendered for {region}; cfn-lint: "
+            f"{len(every)} stacks rendered for {region} at {plan.strategy} "
+            f"({len(plan.prepared)} made by relight prepare); cfn-lint: "
             + ("no errors" if lint else "skipped")
         )
 
