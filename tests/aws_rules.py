@@ -3,9 +3,12 @@ and the rules of the services behind it, each as AWS documents it (docs/aws-beha
 
 `resolve(template, parameters)` gives each resource's properties as CloudFormation would
 hand them to the service: conditions evaluated, `Fn::If` chosen, `AWS::NoValue` removed,
-parameter `Ref`s replaced by their values (other references stay as they are). The rule
-functions then raise `botocore.exceptions.ClientError` with the service's own error code and
-text, so a test reads like a deploy against AWS would go.
+`Fn::Split` and `Fn::Select` applied, parameter `Ref`s replaced by their values (pseudo
+parameters and resources' physical ids when the test gives them; other references stay as
+they are); `outputs` likewise for the Outputs. The rule functions then raise
+`botocore.exceptions.ClientError` with the service's own error code and text, so a test reads
+like a deploy against AWS would go; the models (`alarm_states`, `health_check_healthy`,
+`failover_answer`) say what a service does over time with what it was given.
 """
 
 from __future__ import annotations
@@ -24,12 +27,20 @@ def aws_error(code: str, message: str, operation: str) -> ClientError:
 
 
 class _Evaluator:
-    def __init__(self, template: Mapping[str, Any], parameters: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        template: Mapping[str, Any],
+        parameters: Mapping[str, str],
+        physical: Mapping[str, str] | None = None,
+    ) -> None:
         self.template = template
         self.parameters = {
             name: parameters.get(name, spec.get("Default"))
             for name, spec in template.get("Parameters", {}).items()
         }
+        # Pseudo parameters (AWS::StackName, AWS::Region, ...) when the test gives them.
+        self.parameters |= {k: v for k, v in parameters.items() if k.startswith("AWS::")}
+        self.physical = dict(physical or {})  # logical id → what Ref gives (its physical id)
         self.conditions: dict[str, bool] = {}
 
     def condition(self, name: str) -> bool:
@@ -50,6 +61,8 @@ class _Evaluator:
                     return NO_VALUE
                 if arg in self.parameters:
                     return self.parameters[arg]
+                if arg in self.physical:
+                    return self.physical[arg]
                 return node
             if key == "Condition":
                 return self.condition(arg)
@@ -65,21 +78,52 @@ class _Evaluator:
                 return any(self.value(a) for a in arg)
             if key == "Fn::And":
                 return all(self.value(a) for a in arg)
+            if key == "Fn::Split":
+                delimiter, source = (self.value(a) for a in arg)
+                if isinstance(source, str):
+                    return source.split(delimiter)
+                return {key: [delimiter, source]}
+            if key == "Fn::Select":
+                index, items = (self.value(a) for a in arg)
+                if isinstance(items, list):
+                    return items[int(index)]
+                return {key: [index, items]}
         resolved = {k: self.value(v) for k, v in node.items()}
         return {k: v for k, v in resolved.items() if v is not NO_VALUE}
 
 
-def resolve(template: str | Mapping[str, Any], parameters: Mapping[str, str]) -> dict[str, Any]:
+def resolve(
+    template: str | Mapping[str, Any],
+    parameters: Mapping[str, str],
+    physical: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """logical id → {"Type", "Properties", "DependsOn", ...} as CloudFormation would create it
-    (resources whose Condition is false are left out)."""
+    (resources whose Condition is false are left out). `parameters` may give pseudo
+    parameters too (`AWS::StackName`, `AWS::Region`); `physical` what a `Ref` to a resource
+    gives (its physical id): resource references not given stay as they are."""
     body = json.loads(template) if isinstance(template, str) else template
-    evaluator = _Evaluator(body, parameters)
+    evaluator = _Evaluator(body, parameters, physical)
     resources = {}
     for logical, resource in body.get("Resources", {}).items():
         if "Condition" in resource and not evaluator.condition(resource["Condition"]):
             continue
         resources[logical] = evaluator.value(resource)
     return resources
+
+
+def outputs(
+    template: str | Mapping[str, Any],
+    parameters: Mapping[str, str],
+    physical: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """output name → value, as DescribeStacks would give them (as `resolve`)."""
+    body = json.loads(template) if isinstance(template, str) else template
+    evaluator = _Evaluator(body, parameters, physical)
+    return {
+        name: evaluator.value(output["Value"])
+        for name, output in body.get("Outputs", {}).items()
+        if "Condition" not in output or evaluator.condition(output["Condition"])
+    }
 
 
 def references(node: Any) -> Iterator[str]:
@@ -189,6 +233,28 @@ def launch_volumes(
     return attached
 
 
+def instance_profile(spec: Mapping[str, str], profiles: list[Mapping[str, str]]) -> None:
+    """RunInstances, or Auto Scaling launching from a launch template: the instance profile
+    named (`{"Name": ...}`, all AWS::EC2::Instance takes, or `{"Arn": ...}`) must exist among
+    `profiles` (IAM ListInstanceProfiles entries); otherwise the launch fails."""
+    if "Arn" in spec:
+        if spec["Arn"] not in {p["Arn"] for p in profiles}:
+            raise aws_error(
+                "ValidationError",
+                "You must use a valid fully-formed launch template. Value "
+                f"({spec['Arn']}) for parameter iamInstanceProfile.arn is invalid. Invalid IAM "
+                "Instance Profile ARN",
+                "CreateAutoScalingGroup",
+            )
+    elif spec["Name"] not in {p["InstanceProfileName"] for p in profiles}:
+        raise aws_error(
+            "InvalidParameterValue",
+            f"Value ({spec['Name']}) for parameter iamInstanceProfile.name is invalid. Invalid "
+            "IAM Instance Profile name",
+            "RunInstances",
+        )
+
+
 # EC2 Auto Scaling ---------------------------------------------------------------------------
 
 
@@ -210,3 +276,117 @@ def images_after_update(before: Mapping[str, Any], after: Mapping[str, Any], gro
         "AutoScalingReplacingUpdate", {}
     ).get("WillReplace") in (True, "true")
     return image(after) if replaces else image(before)
+
+
+# CloudWatch alarms ----------------------------------------------------------------------------
+
+OPERATORS = {
+    "GreaterThanOrEqualToThreshold": lambda value, threshold: value >= threshold,
+    "GreaterThanThreshold": lambda value, threshold: value > threshold,
+    "LessThanThreshold": lambda value, threshold: value < threshold,
+    "LessThanOrEqualToThreshold": lambda value, threshold: value <= threshold,
+}
+STATISTICS = {
+    "Maximum": max,
+    "Minimum": min,
+    "Sum": sum,
+    "SampleCount": len,
+    "Average": lambda values: sum(values) / len(values),
+}
+
+
+def alarm_sees(alarm: Mapping[str, Any], namespace: str, datum: Mapping[str, Any]) -> bool:
+    """Whether a PutMetricData datum lands on the metric an alarm (its resolved Properties)
+    watches. A metric is its namespace, its name and all of its dimensions: another
+    dimension value, or one dimension more or less, is another metric."""
+
+    def dimensions(items: list[Mapping[str, str]]) -> set[tuple[str, str]]:
+        return {(d["Name"], d["Value"]) for d in items}
+
+    return (
+        alarm["Namespace"] == namespace
+        and alarm["MetricName"] == datum["MetricName"]
+        and dimensions(alarm.get("Dimensions", [])) == dimensions(datum.get("Dimensions", []))
+    )
+
+
+def alarm_states(
+    alarm: Mapping[str, Any], periods: list[list[float]], state: str = "INSUFFICIENT_DATA"
+) -> list[str]:
+    """The alarm's state after each period, given the values its metric received in it (an
+    empty list: no data). An alarm evaluating one period (EvaluationPeriods 1, one datapoint
+    to alarm): the period's statistic against the threshold, ALARM or OK; a period without
+    data as TreatMissingData says: `breaching` ALARM, `notBreaching` OK, `ignore` the
+    current state maintained, `missing` (the default) INSUFFICIENT_DATA, all of the
+    evaluation range being missing."""
+    if int(alarm["EvaluationPeriods"]) != 1 or int(alarm.get("DatapointsToAlarm", 1)) != 1:
+        raise NotImplementedError("only one-period alarms are modelled")
+    compare = OPERATORS[alarm["ComparisonOperator"]]
+    statistic = STATISTICS[alarm["Statistic"]]
+    missing = alarm.get("TreatMissingData", "missing")
+    states = []
+    for values in periods:
+        if values:
+            breaching = compare(statistic(values), float(alarm["Threshold"]))
+            state = "ALARM" if breaching else "OK"
+        elif missing == "breaching":
+            state = "ALARM"
+        elif missing == "notBreaching":
+            state = "OK"
+        elif missing == "missing":
+            state = "INSUFFICIENT_DATA"
+        # "ignore": the state stays as it is
+        states.append(state)
+    return states
+
+
+# Route 53 health checks and failover routing --------------------------------------------------
+
+
+def health_check_healthy(
+    resources: Mapping[str, Any],
+    logical: str,
+    endpoints: Mapping[str, bool],
+    alarms: Mapping[tuple[str, str], str],
+    last_known: Mapping[str, bool] | None = None,
+) -> bool:
+    """Whether Route 53 considers the health check `logical` (of resolved `resources`)
+    healthy. Endpoint checks are as `endpoints` says; a CLOUDWATCH_METRIC check is unhealthy
+    while the alarm it names (by name and region, a key of `alarms`: its state) is in ALARM,
+    healthy in OK, and in INSUFFICIENT_DATA as its InsufficientDataHealthStatus says
+    (LastKnownStatus, the default: `last_known`, healthy for a check that has none yet); a
+    CALCULATED check is healthy when at least HealthThreshold of its children are (more than
+    it has: never; 0: always). `Inverted` turns the result over."""
+    config = resources[logical]["Properties"]["HealthCheckConfig"]
+    kind = config["Type"]
+    if kind == "CALCULATED":
+        children = [child["Ref"] for child in config.get("ChildHealthChecks", [])]
+        healthy = sum(
+            health_check_healthy(resources, c, endpoints, alarms, last_known) for c in children
+        )
+        result = healthy >= int(config["HealthThreshold"])
+    elif kind == "CLOUDWATCH_METRIC":
+        alarm = config["AlarmIdentifier"]
+        state = alarms[(alarm["Name"], alarm["Region"])]  # KeyError: no such alarm there
+        if state == "INSUFFICIENT_DATA":
+            status = config.get("InsufficientDataHealthStatus", "LastKnownStatus")
+            if status == "LastKnownStatus":
+                result = (last_known or {}).get(logical, True)
+            else:
+                result = status == "Healthy"
+        else:
+            result = state == "OK"
+    else:
+        result = endpoints[logical]
+    return not result if config.get("Inverted") in (True, "true") else result
+
+
+def failover_answer(primary_healthy: bool, secondary_healthy: bool) -> str:
+    """Which record of a failover pair Route 53 answers with: the primary while it is
+    healthy, the secondary while the primary is not. Route 53 evaluates this on every query:
+    a primary that is healthy again gets the traffic back."""
+    if primary_healthy:
+        return "PRIMARY"
+    if secondary_healthy:
+        return "SECONDARY"
+    raise NotImplementedError("both records unhealthy: not modelled")

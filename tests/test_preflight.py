@@ -578,6 +578,6 @@ def test_a_missing_own_bucket_is_a_note_saying_it_needs_us_east_1(aws: Aws, writ
     plan = _plan(write_env)
     said = _own_bucket(plan, aws, ACCOUNT)
     assert len(said) == 1 and "does not exist yet" in said[0] and "us-east-1" in said[0]
-    assert "relight replicate --env shop --from us-east-1 --to us-west-2" in said[0]
+    assert "relight prepare --env shop --region us-west-2" in said[0]
     _own_bucket_made()
     assert _own_bucket(plan, aws, ACCOUNT) == []

@@ -9,6 +9,7 @@ from pathlib import Path
 from conftest import REPO
 from relight.blueprint import load_registry
 from relight.config import load_environment
+from relight.ladder import ladder
 from relight.lint import lint_template
 from relight.render import build_plan
 
@@ -33,7 +34,16 @@ def test_the_readme_environment_example_loads_and_plans(tmp_path: Path) -> None:
     loaded = load_environment("demo", "us-west-2", cwd=tmp_path)
     plan = build_plan(loaded, "us-west-2")
     assert list(plan.stacks) == ["network", "security", "web"]
+    assert list(plan.prepared) == ["identity"], "IAM roles are made ahead of time, then read"
     assert loaded.env.account_id == "123456789012"
+    standing = build_plan(loaded, "us-west-2", strategy="warm_standby", phase="prepare")
+    assert list(standing.stacks) == ["identity", "network", "security", "web"]
+    assert list(build_plan(loaded, "us-west-2", strategy="warm_standby").stacks) == ["web"]
+    assert [rung.strategy for rung in ladder(loaded, "us-west-2")] == [
+        "backup_restore",
+        "pilot_light",
+        "warm_standby",
+    ]
 
 
 def test_the_quick_start_commands_are_make_targets() -> None:
@@ -42,3 +52,13 @@ def test_the_quick_start_commands_are_make_targets() -> None:
         assert re.search(rf"^{target}:", makefile, re.M), f"make {target} is in the README"
     assert "make failover REGION=us-west-2" in README
     assert "make test" in README
+
+
+def test_the_readme_failback_command_clears_the_latch_a_failover_sets() -> None:
+    from relight.operations import LATCH_METRIC, LATCH_NAMESPACE
+    from relight.render import stack_name
+
+    command = re.search(r"^aws cloudwatch put-metric-data .*$", README, re.M)
+    assert command, "the README shows how to fail back"
+    assert f"--namespace {LATCH_NAMESPACE} --metric-name {LATCH_METRIC} " in command.group(0)
+    assert f"--dimensions Stack={stack_name('demo', 'dns')} --value 0" in command.group(0)

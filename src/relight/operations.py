@@ -489,7 +489,7 @@ def latch_failback(
             continue
         notes.append(
             f"failback latched ({name}): traffic stays in {conn.region} even when the home "
-            "region answers again; failing back is a deliberate step (README, Failback)"
+            "region answers again; failing back is a deliberate step (README, DNS and failback)"
         )
     return notes
 

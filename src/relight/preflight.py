@@ -534,8 +534,8 @@ def _own_bucket(plan: Plan, aws: Any, account_id: str | None) -> list[str]:
             return [
                 f"relight's bucket {name} does not exist yet: this run creates it, which needs "
                 "S3's bucket configuration (its control plane depends on us-east-1); make it "
-                f"before a disaster with relight replicate --env {plan.env_name} --from "
-                f"{plan.loaded.env.home_region} --to {plan.region}"
+                f"before a disaster with relight prepare --env {plan.env_name} --region "
+                f"{plan.region}"
             ]
     except Exception as exc:
         if not is_aws_failure(exc):

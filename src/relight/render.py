@@ -152,9 +152,11 @@ def _split_params(
     for name, parameter in declared.items():
         if name not in given and name not in derived and "Default" not in parameter.properties:
             ptype = parameter.properties.get("Type", "String")
+            about = parameter.properties.get("Description")
             problems.append(
                 f"{_where(loaded, key)}: missing {name} ({ptype}), "
                 f"a Parameter of blueprint {spec.blueprint} with no default"
+                + (f": {about}" if isinstance(about, str) else "")
             )
     if problems:
         raise ConfigError("\n".join(problems))

@@ -59,6 +59,7 @@ def failover_json(result: FailoverResult, continue_with: str = "") -> dict[str, 
         ],
         "skipped": result.plan.skipped,
         "strategy": result.plan.strategy,
+        "notes": result.notes,
         "prepared": {key: sp.name for key, sp in result.plan.prepared.items()},
         "verification": [c.as_dict() for c in result.checks],
         "api_calls": result.outcome.api_calls,
@@ -79,6 +80,8 @@ def _print_not_built(con: Console, data: dict[str, Any]) -> None:
     if data["prepared"]:
         ready = ", ".join(f"{name} ({key})" for key, name in data["prepared"].items())
         con.print(f"ready before the disaster (relight prepare; read, not changed): {ready}")
+    for note in data["notes"]:
+        con.print(f"[yellow]note:[/] {escape(note)}")
 
 
 def print_failover(con: Console, result: FailoverResult, continue_with: str = "") -> None:
@@ -86,7 +89,8 @@ def print_failover(con: Console, result: FailoverResult, continue_with: str = ""
     from rich.table import Table
 
     data = failover_json(result, continue_with)
-    stacks = Table(title=f"failover of {data['env']} into {data['region']} (run {data['run_id']})")
+    verb = "prepare of" if result.plan.phase == "prepare" else f"{result.plan.purpose} of"
+    stacks = Table(title=f"{verb} {data['env']} into {data['region']} (run {data['run_id']})")
     for column in ("stack", "CloudFormation name", "action", "status", "time", "note"):
         stacks.add_column(column)
     for row in data["stacks"]:

@@ -241,6 +241,14 @@ class Verifier:
                 probes += [(key, probe) for probe in self._stack(key, sp.name)]
             except Exception as exc:
                 probes.append((key, _constant(self._failed_read(key, exc))))
+        # The stacks prepared before the disaster serve too (the pilot light's load balancer
+        # sends traffic to what the failover built): their health is checked alike, with no
+        # artifact expected of them (a failover never deploys them).
+        for key, sp in self.plan.prepared.items():
+            try:
+                probes += [(key, probe) for probe in self._stack(key, sp.name)]
+            except Exception as exc:
+                probes.append((key, _constant(self._failed_read(key, exc))))
         self._settle(probes)
         return self.checks
 
@@ -256,7 +264,8 @@ class Verifier:
         if refused(exc):
             return _unreadable(exc)
         if is_aws_failure(exc):
-            what = f"verification of {self.plan.stacks[key].name} (deployed) stopped"
+            sp = self.plan.stacks.get(key) or self.plan.prepared[key]
+            what = f"verification of {sp.name} (deployed) stopped"
             raise aws_failure(exc, what) from exc
         raise exc
 
@@ -334,6 +343,8 @@ class Verifier:
         """artifact kind → the id this stack was deployed with: the value it was given, which
         for a snapshot a stack already held is the one it keeps (stateful.py), not the newest
         copy discovery found."""
+        if key not in self.plan.stacks:
+            return {}  # prepared ahead of time: not restored by this run
         deployed = self.outcome.results[key].parameters
         expected = {}
         for name, value in self.plan.stacks[key].parameters.items():
@@ -490,7 +501,7 @@ class Verifier:
         self, key: str, resources: dict[str, list[str]], expected: dict[str, str]
     ) -> Probe:
         # Read once, not per round: the stack's parameters do not change while it is watched.
-        name = self.plan.stacks[key].name
+        name = (self.plan.stacks.get(key) or self.plan.prepared[key]).name
         stack = self.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
         given = parameter_dict(stack)
         restored = [
