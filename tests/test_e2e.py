@@ -288,6 +288,40 @@ def test_a_drill_rehearses_beside_the_failover_leaves_nothing_and_reports(
     assert (reports / "demo" / "index.html").exists()
 
 
+@pytest.mark.parametrize("strategy", ["backup_restore", "pilot_light", "warm_standby"])
+def test_an_outage_drill_passes_at_every_rung_with_no_call_to_the_lost_region(
+    world: dict[str, Any], tmp_path_factory: pytest.TempPathFactory, strategy: str
+) -> None:
+    """`make drill REGION=us-west-2 OUTAGE=us-east-1 STRATEGY=...`: each rung's drill prepares
+    its own standing copies, then fails over with us-east-1 and its control planes refused."""
+    reports = tmp_path_factory.mktemp("outage")
+    run = relight(
+        world, "drill", "--env", "demo", "--region", "us-west-2", "--strategy", strategy,
+        "--outage", "us-east-1", "--reports", str(reports), "--json",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr + run.stdout
+    report = json.loads(run.stdout)
+    assert report["strategy"] == strategy
+    assert report["outage"]["region"] == "us-east-1"
+    assert report["outage"]["refused"] == [], "no call to us-east-1 or a control plane there"
+    assert report["outage"]["summary"] == "passed with us-east-1 down: no call refused"
+    phases = {p["name"]: p["status"] for p in report["phases"]}
+    assert phases["prepare"] == ("skipped" if strategy == "backup_restore" else "ok")
+    standing = {s["stack"] for s in report["standing"]}
+    built = {s["stack"] for s in report["stacks"]}
+    assert "identity" not in standing | built, "production's IAM roles are read, never copied"
+    if strategy == "pilot_light":
+        assert standing == {"network", "security", "load_balancer", "dns"}
+        assert built == {"web"}
+    names = [
+        s["StackName"]
+        for s in client(world, "cloudformation", "us-west-2").describe_stacks()["Stacks"]
+    ]
+    assert not [n for n in names if "-drill-" in n], "the drill's standing copies went too"
+    (markdown,) = (reports / "demo").glob("*/report.md")
+    assert "passed with us-east-1 down: no call refused" in markdown.read_text()
+
+
 def test_a_region_without_copies_is_refused_and_nothing_is_built(world: dict[str, Any]) -> None:
     run = relight(world, "failover", "--env", "demo", "--region", "eu-central-1", "--yes")
     assert run.returncode == 2

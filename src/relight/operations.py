@@ -478,7 +478,7 @@ def latch_failback(
                     }
                 ],
             )
-        except (ClientError, BotoCoreError) as exc:
+        except (ClientError, BotoCoreError, RelightError) as exc:
             notes.append(
                 f"the failback latch of {name} (stacks.{key}) could not be set: {exc}; Route 53 "
                 "will send traffic back to the home region as soon as it answers again: set it "

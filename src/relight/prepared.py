@@ -110,7 +110,7 @@ def read_prepared(stacks: Stacks, plan: Plan, refresh: str) -> Prepared:
             )
     if problems:
         raise PreflightError(
-            problems,
+            problems + [f"also: {note}" for note in found.notes],
             hint=f"run {refresh} before a disaster: it deploys what a failover at "
             f"{plan.strategy} finds ready (nothing was changed)",
         )
