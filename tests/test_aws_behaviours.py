@@ -8,22 +8,29 @@ AWS documentation behind every rule.
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
+from moto import mock_aws
 
 import aws_rules
 from conftest import BLUEPRINTS, REPO
+from relight import operations
 from relight.blueprint import load_registry
 from relight.config import load_environment
 from relight.render import build_plan
 
 REGISTRY = load_registry(BLUEPRINTS)
+ACCOUNT = "123456789012"  # moto's
+AMI = "ami-0web"
 
 
-def _demo(region: str = "us-west-2") -> Any:
-    return build_plan(load_environment(str(REPO / "stacks" / "demo.yaml"), region), region)
+def _demo(region: str = "us-west-2", **options: Any) -> Any:
+    loaded = load_environment(str(REPO / "stacks" / "demo.yaml"), region)
+    return build_plan(loaded, region, **options)
 
 
 def _rendered(name: str, **options: Any) -> dict[str, Any]:
@@ -202,3 +209,294 @@ def test_a_restore_takes_the_named_parameter_groups_or_aws_defaults(mode: str) -
     assert not {"DBParameterGroupName", "OptionGroupName", "DBClusterParameterGroupName"} & set(
         holder
     ), "left out, AWS restores with the engine's default groups"
+
+
+# Control planes elsewhere: what is prepared, and what a failover reads -----------------------
+
+
+def _profiles_given(arn: str) -> dict[str, dict[str, str]]:
+    """The instance profile EC2 is asked to launch with, given the identity stack's
+    WebInstanceProfileArn: the demo's group (its launch template takes the ARN), and
+    instances (AWS::EC2::Instance takes a name, which the compute blueprint splits off)."""
+    group = aws_rules.resolve(_demo().stacks["web"].body, {"InstanceProfileArn": arn})
+    data = group["LaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    instances = aws_rules.resolve(
+        _rendered("compute", mode="instances", count=1), {"InstanceProfileArn": arn}
+    )
+    return {
+        "asg": data["IamInstanceProfile"],
+        "instances": {"Name": instances["Instance1"]["Properties"]["IamInstanceProfile"]},
+    }
+
+
+def test_instances_launch_with_the_profile_the_prepared_identity_stack_made() -> None:
+    """IAM's control plane is in us-east-1: the profile must exist before the failover that
+    launches with it. The identity stack (stands: global) is prepared; the web stack takes
+    its WebInstanceProfileArn output, which a failover reads from the prepared stack."""
+    from relight.environment import OutputRef
+
+    plan = _demo()
+    identity = plan.prepared["identity"]
+    assert plan.stacks["web"].parameters["InstanceProfileArn"] == OutputRef(
+        stack="identity", output="WebInstanceProfileArn"
+    )
+    assert "identity" not in plan.stacks, "a failover never creates it"
+    with mock_aws():
+        iam, ec2 = boto3.client("iam"), boto3.client("ec2", "us-west-2")
+        cfn = boto3.client("cloudformation", "us-west-2")
+        missing = f"arn:aws:iam::{ACCOUNT}:instance-profile/demo-identity-WebInstanceProfile-X"
+        for spec in _profiles_given(missing).values():
+            with pytest.raises(ClientError, match="Invalid IAM Instance Profile"):
+                aws_rules.instance_profile(spec, iam.list_instance_profiles()["InstanceProfiles"])
+            with pytest.raises(ClientError, match=r"Instance profile \S+ not found"):  # moto too
+                ec2.run_instances(ImageId=AMI, MinCount=1, MaxCount=1, IamInstanceProfile=spec)
+
+        # relight prepare, before any disaster:
+        cfn.create_stack(
+            StackName=identity.name, TemplateBody=identity.body, Capabilities=["CAPABILITY_IAM"]
+        )
+        (stack,) = cfn.describe_stacks(StackName=identity.name)["Stacks"]
+        arn = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}["WebInstanceProfileArn"]
+        profiles = iam.list_instance_profiles()["InstanceProfiles"]
+        given = _profiles_given(arn)
+        assert given["asg"] == {"Arn": arn}
+        assert given["instances"] == {"Name": arn.split("/")[-1]}
+        for spec in given.values():
+            aws_rules.instance_profile(spec, profiles)
+            launch = ec2.run_instances(ImageId=AMI, MinCount=1, MaxCount=1, IamInstanceProfile=spec)
+            (launched,) = launch["Instances"]
+            assert launched["IamInstanceProfile"]["Arn"] == arn
+
+        # A profile under a path: its ARN ends PATH/NAME, and the name split off is wrong;
+        # the blueprint's AllowedPattern refuses such an ARN before anything launches.
+        iam.create_instance_profile(InstanceProfileName="web", Path="/team/")
+        every = iam.list_instance_profiles()["InstanceProfiles"]
+        (pathed,) = [p for p in every if p["Path"] == "/team/"]
+        assert pathed["Arn"].endswith(":instance-profile/team/web")
+        with pytest.raises(ClientError, match=r"Value \(team/web\) for parameter"):
+            aws_rules.instance_profile(_profiles_given(pathed["Arn"])["instances"], profiles)
+
+
+def test_relights_bucket_is_configured_by_prepare_and_used_by_object_calls_in_an_outage(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Creating and configuring a bucket depends on us-east-1; reading and writing objects is
+    regional. `relight prepare` configures relight's bucket and marks it; during an outage of
+    us-east-1 a failover uses it with object calls only, and a bucket never prepared is
+    refused, not made half-configured."""
+    from relight.aws import Aws, AwsTarget
+    from relight.bucket import READY_KEY, TemplateBucket, bucket_name
+    from relight.errors import AwsError
+    from relight.outage import Outage
+
+    monkeypatch.setattr(operations, "failover", lambda plan, conn, **options: "stacks deployed")
+    body = '{"Resources": {}}'
+    with mock_aws():
+        healthy = Aws(AwsTarget())
+        conn = SimpleNamespace(aws=healthy, region="us-west-2", account_id=ACCOUNT)
+        assert operations.prepare(_demo(phase="prepare"), conn) == "stacks deployed"
+        s3, name = boto3.client("s3", "us-west-2"), bucket_name(ACCOUNT, "us-west-2")
+        blocked = s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
+        assert set(blocked.values()) == {True}
+        rules = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]
+        assert rules["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
+        assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
+        assert s3.head_object(Bucket=name, Key=READY_KEY)["ContentLength"] > 0, "marked last"
+
+        outage = Outage("us-east-1")
+        down = healthy.under_outage(outage)
+        url = TemplateBucket(down.client("s3", "us-west-2"), "us-west-2", ACCOUNT).url_for(body)
+        assert f"/{name}/templates/" in url
+        assert outage.passed, outage.summary()
+        with pytest.raises(AwsError, match="could not be created and configured"):
+            TemplateBucket(down.client("s3", "eu-west-1"), "eu-west-1", ACCOUNT).url_for(body)
+        assert [(r.action, r.region) for r in outage.refused] == [("CreateBucket", "eu-west-1")]
+        assert "depends on us-east-1" in outage.refused[0].why
+        made = {b["Name"] for b in s3.list_buckets()["Buckets"]}
+        assert made == {name}, "nothing was created in eu-west-1"
+
+
+def test_sts_is_regional_even_where_the_operator_configured_legacy_endpoints(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from relight.aws import Aws, AwsTarget, sts_client
+
+    monkeypatch.setenv("AWS_STS_REGIONAL_ENDPOINTS", "legacy")
+    base = boto3.session.Session(region_name="us-east-1")
+    regional = "https://sts.us-west-2.amazonaws.com"
+    assert sts_client(base, "us-west-2", None).meta.endpoint_url == regional
+    assert Aws(AwsTarget()).client("sts", "us-west-2").meta.endpoint_url == regional
+
+
+# The failback latch: the recovery side's alarm, the home side's health check -----------------
+
+RECOVERY = "us-west-2"
+LATCH_ALARM = "demo-dns-FailbackLatchAlarm-1Q2W3E4R"  # the physical name CloudFormation gives it
+ROUTE53_STATISTICS = {"Average", "Minimum", "Maximum", "Sum", "SampleCount"}
+
+
+def _recovery_side() -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """The demo's SECONDARY dns stack as relight prepares it in the recovery region: the plan
+    of a pilot_light failover that reads it, its resolved resources, and its outputs."""
+    plan = _demo(RECOVERY, strategy="pilot_light")
+    dns = plan.prepared["dns"]
+    pseudo = {"AWS::StackName": dns.name, "AWS::Region": RECOVERY}
+    physical = {"FailbackLatchAlarm": LATCH_ALARM}
+    resources = aws_rules.resolve(dns.body, pseudo, physical)
+    return plan, resources, aws_rules.outputs(dns.body, pseudo, physical)
+
+
+def _published_by_a_failover(plan: Any) -> tuple[str, dict[str, Any]]:
+    """The namespace and datum operations.latch_failback publishes after that failover (the
+    dns stack read as prepared, with its latch output)."""
+    sent: list[dict[str, Any]] = []
+    asked: list[tuple[str, str]] = []
+
+    class CloudWatch:
+        def put_metric_data(self, **call: Any) -> None:
+            sent.append(call)
+
+    class Clients:
+        def client(self, service: str, region: str, **_: Any) -> CloudWatch:
+            asked.append((service, region))
+            return CloudWatch()
+
+    conn = SimpleNamespace(aws=Clients(), region=RECOVERY)
+    ready = {"dns": {operations.LATCH_OUTPUT: LATCH_ALARM}}
+    notes = operations.latch_failback(conn, plan, SimpleNamespace(results={}), ready)
+    assert asked == [("cloudwatch", RECOVERY)], "a data-plane call in the region failed over to"
+    assert notes and notes[0].startswith("failback latched")
+    (call,) = sent
+    (datum,) = call["MetricData"]
+    return call["Namespace"], datum
+
+
+def _home_side(latch: dict[str, Any] | None) -> dict[str, Any]:
+    """The home region's PRIMARY dns stack, resolved: latched when given the SECONDARY
+    stack's outputs as LatchAlarmName and LatchAlarmRegion."""
+    body = _rendered("dns", failover_role="PRIMARY", health_check_protocol="HTTP")
+    parameters = {}
+    if latch is not None:
+        parameters = {
+            "LatchAlarmName": latch["FailbackLatchAlarm"],
+            "LatchAlarmRegion": latch["FailbackLatchRegion"],
+        }
+    return aws_rules.resolve(body, parameters)
+
+
+def test_the_latch_alarm_keeps_its_state_and_watches_what_a_failover_publishes() -> None:
+    plan, resources, outputs = _recovery_side()
+    assert resources["FailbackLatchAlarm"]["Type"] == "AWS::CloudWatch::Alarm"
+    alarm = resources["FailbackLatchAlarm"]["Properties"]
+    assert alarm["TreatMissingData"] == "ignore", "no more data: the state is maintained"
+    assert float(alarm["Threshold"]) == 1
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("Relight", "FailedOver")
+    assert alarm["Dimensions"] == [{"Name": "Stack", "Value": plan.prepared["dns"].name}]
+    assert alarm["Statistic"] in ROUTE53_STATISTICS and int(alarm["Period"]) >= 60, (
+        "Route 53 watches standard-resolution alarms with these statistics only"
+    )
+    latch = {k: outputs[k] for k in ("FailbackLatchAlarm", "FailbackLatchRegion")}
+    assert latch == {"FailbackLatchAlarm": LATCH_ALARM, "FailbackLatchRegion": RECOVERY}
+
+    namespace, datum = _published_by_a_failover(plan)
+    assert (namespace, datum["MetricName"]) == (operations.LATCH_NAMESPACE, operations.LATCH_METRIC)
+    assert aws_rules.alarm_sees(alarm, namespace, datum), "the metric the alarm watches"
+    other = {**datum, "Dimensions": [{"Name": "Stack", "Value": "demo-drill-x-dns"}]}
+    assert not aws_rules.alarm_sees(alarm, namespace, other), "another stack: another metric"
+
+    set_then_silent = [[], [datum["Value"]], [], [], []]
+    assert aws_rules.alarm_states(alarm, set_then_silent) == [
+        "INSUFFICIENT_DATA", "ALARM", "ALARM", "ALARM", "ALARM",
+    ]  # fmt: skip
+    cleared = [[datum["Value"]], [], [0.0], []]  # README, Failback: publish 0
+    assert aws_rules.alarm_states(alarm, cleared) == ["ALARM", "ALARM", "OK", "OK"]
+    omitted = {k: v for k, v in alarm.items() if k != "TreatMissingData"}
+    for default in ({**alarm, "TreatMissingData": "missing"}, omitted):
+        assert aws_rules.alarm_states(default, set_then_silent)[2] == "INSUFFICIENT_DATA", (
+            "without ignore, the latch would lapse as soon as no more data comes"
+        )
+
+
+def test_the_home_record_is_healthy_only_while_both_children_of_its_calculated_check_are() -> None:
+    _, _, outputs = _recovery_side()
+    home = _home_side(outputs)
+    record = home["Record"]["Properties"]
+    assert record["Failover"] == "PRIMARY"
+    check = record["HealthCheckId"]["Ref"]
+    config = home[check]["Properties"]["HealthCheckConfig"]
+    assert config["Type"] == "CALCULATED"
+    children = [child["Ref"] for child in config["ChildHealthChecks"]]
+    assert int(config["HealthThreshold"]) == len(children) == 2, "both must be healthy"
+    by_type = {home[c]["Properties"]["HealthCheckConfig"]["Type"]: c for c in children}
+    assert set(by_type) == {"HTTP", "CLOUDWATCH_METRIC"}
+    assert home[by_type["CLOUDWATCH_METRIC"]]["Properties"]["HealthCheckConfig"] == {
+        "Type": "CLOUDWATCH_METRIC",
+        "AlarmIdentifier": {"Name": LATCH_ALARM, "Region": RECOVERY},  # where the alarm is
+        "InsufficientDataHealthStatus": "Healthy",  # a latch never set stops nothing
+    }
+    endpoint = by_type["HTTP"]
+    for up, latch, healthy in [
+        (True, "INSUFFICIENT_DATA", True),
+        (True, "OK", True),
+        (True, "ALARM", False),
+        (False, "OK", False),
+        (False, "INSUFFICIENT_DATA", False),
+    ]:
+        said = aws_rules.health_check_healthy(
+            home, check, {endpoint: up}, {(LATCH_ALARM, RECOVERY): latch}
+        )
+        assert said is healthy, (up, latch)
+
+    plain = _home_side(None)
+    checks = {k for k, r in plain.items() if r["Type"] == "AWS::Route53::HealthCheck"}
+    assert checks == {"HealthCheck"}, "without the latch parameters, no latch resources"
+    assert plain["Record"]["Properties"]["HealthCheckId"] == {"Ref": "HealthCheck"}
+    assert plain["HealthCheck"]["Properties"]["HealthCheckConfig"]["Type"] == "HTTP"
+
+
+def test_traffic_stays_in_the_recovery_region_until_failback_is_decided() -> None:
+    """Route 53 answers with the PRIMARY whenever its health check is healthy, so it sends
+    traffic back to a home region that answers again, with the writes made in the recovery
+    region since then stranded there. The latch holds it until someone decides."""
+    plan, resources, outputs = _recovery_side()
+    alarm = resources["FailbackLatchAlarm"]["Properties"]
+    _, datum = _published_by_a_failover(plan)
+    story = [  # one alarm period a step: (the home endpoint answers, data in the recovery region)
+        (True, []),  # before any disaster: the latch has never had data
+        (False, []),  # the home region goes down: Route 53 fails over
+        (False, [datum["Value"]]),  # relight's failover sets the latch
+        (True, []),  # the home region answers again
+        (True, []),
+        (True, [0.0]),  # the operator fails back (README, Failback)
+    ]
+
+    def answers(home: dict[str, Any], latch_alarm: dict[str, Any]) -> list[str]:
+        check = home["Record"]["Properties"]["HealthCheckId"]["Ref"]
+        states = aws_rules.alarm_states(latch_alarm, [values for _, values in story])
+        return [
+            aws_rules.failover_answer(
+                aws_rules.health_check_healthy(
+                    home, check, {"HealthCheck": up}, {(LATCH_ALARM, RECOVERY): state}
+                ),
+                secondary_healthy=True,
+            )
+            for (up, _), state in zip(story, states, strict=True)
+        ]
+
+    latched = _home_side(outputs)
+    assert answers(latched, alarm) == [
+        "PRIMARY", "SECONDARY", "SECONDARY", "SECONDARY", "SECONDARY", "PRIMARY",
+    ]  # fmt: skip
+    assert answers(_home_side(None), alarm) == [
+        "PRIMARY", "SECONDARY", "SECONDARY", "PRIMARY", "PRIMARY", "PRIMARY",
+    ], "without the latch Route 53 fails back by itself"  # fmt: skip
+    lapsing = {**alarm, "TreatMissingData": "missing"}
+    assert answers(latched, lapsing)[3] == "PRIMARY", "a latch that lapses holds nothing"
+    strict = json.loads(json.dumps(latched))
+    strict["LatchHealthCheck"]["Properties"]["HealthCheckConfig"][
+        "InsufficientDataHealthStatus"
+    ] = "Unhealthy"
+    assert answers(strict, alarm)[0] == "SECONDARY", (
+        "a latch never set would send traffic away before any disaster"
+    )

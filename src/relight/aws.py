@@ -220,7 +220,7 @@ class Aws:
     def session(self) -> boto3.session.Session:
         with self._lock:
             if self._session is None:
-                base = self._base_session()
+                base = regional(self._base_session())
                 self._session = (
                     assume_role_session(
                         base,
@@ -562,10 +562,19 @@ def aws_endpoint(url: str) -> bool:
 def sts_client(base: boto3.session.Session, region: str | None, endpoint_url: str | None) -> Any:
     """STS in `region`, at its regional endpoint (sts.REGION.amazonaws.com): never the global
     endpoint or the profile's default region, which may be the region that is down."""
+    regional(base)
     make: Any = base.client
     if region is None:
         return make("sts", endpoint_url=endpoint_url)
     return make("sts", region_name=region, endpoint_url=endpoint_url)
+
+
+def regional(session: boto3.session.Session) -> boto3.session.Session:
+    """Pin STS to its regional endpoints in `session`, whatever the operator's config says
+    (`sts_regional_endpoints = legacy`, AWS_STS_REGIONAL_ENDPOINTS): legacy sends us-east-1's
+    and other regions' calls to the global endpoint, homed in us-east-1."""
+    session._session.set_config_variable("sts_regional_endpoints", "regional")
+    return session
 
 
 def assume_role_session(

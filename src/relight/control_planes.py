@@ -23,15 +23,18 @@ from dataclasses import dataclass
 
 from relight.render import Plan
 
-# CloudFormation type prefix → (service, the region its control plane lives in).
+# CloudFormation type prefix → (service, the region its control plane lives in). Not covered by
+# type: a WAFv2 web ACL of Scope CLOUDFRONT (its type is regional; its scope is us-east-1's).
 CONTROL_PLANES: dict[str, tuple[str, str]] = {
     "AWS::IAM::": ("IAM", "us-east-1"),
     "AWS::Organizations::": ("AWS Organizations", "us-east-1"),
     "AWS::Route53::": ("Route 53", "us-east-1"),
     "AWS::CloudFront::": ("CloudFront", "us-east-1"),
+    "AWS::Shield::": ("Shield Advanced", "us-east-1"),
     "AWS::GlobalAccelerator::": ("Global Accelerator", "us-west-2"),
     "AWS::Route53RecoveryControl::": ("Route 53 ARC", "us-west-2"),
     "AWS::Route53RecoveryReadiness::": ("Route 53 ARC", "us-west-2"),
+    "AWS::NetworkManager::": ("Network Manager", "us-west-2"),
     # Creating and configuring a bucket (policy, versioning, encryption) is documented as
     # depending on us-east-1; objects are read and written regionally.
     "AWS::S3::Bucket": ("S3 bucket configuration", "us-east-1"),
