@@ -116,59 +116,44 @@ def _instance_role(t: Template, key: str, role: InstanceRole) -> None:
     t.add_output(Output(f"{name}InstanceRoleArn", Value=GetAtt(made, "Arn")))
 
 
-def _flow_log_role(t: Template) -> None:
-    groups = f"arn:${{AWS::Partition}}:logs:*:${{AWS::AccountId}}:log-group:{FLOW_LOG_PREFIX}*"
+def _service_role(
+    t: Template, logical: str, service: str, suffix: str, reader: str, **permissions: object
+) -> None:
+    """A role `service` assumes, and its ARN as the output `<logical>Arn` for `reader`."""
     role = t.add_resource(
         iam.Role(
-            "FlowLogRole",
-            AssumeRolePolicyDocument=trusted_by("vpc-flow-logs.amazonaws.com"),
-            Policies=[
-                iam.Policy(
-                    PolicyName="write-flow-logs",
-                    PolicyDocument={
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Action": [
-                                    "logs:CreateLogStream",
-                                    "logs:PutLogEvents",
-                                    "logs:DescribeLogStreams",
-                                ],
-                                "Resource": [Sub(groups), Sub(f"{groups}:*")],
-                            }
-                        ],
-                    },
-                )
-            ],
-            Tags=Tags(Name=Sub("${AWS::StackName}-flow-logs")),
+            logical,
+            AssumeRolePolicyDocument=trusted_by(service),
+            Tags=Tags(Name=Sub(f"${{AWS::StackName}}-{suffix}")),
+            **permissions,
         )
     )
-    t.add_output(
-        Output(
-            "FlowLogRoleArn",
-            Value=GetAtt(role, "Arn"),
-            Description="for network's FlowLogRoleArn",
-        )
+    t.add_output(Output(f"{logical}Arn", Value=GetAtt(role, "Arn"), Description=f"for {reader}"))
+
+
+def _flow_log_role(t: Template) -> None:
+    groups = f"arn:${{AWS::Partition}}:logs:*:${{AWS::AccountId}}:log-group:{FLOW_LOG_PREFIX}*"
+    statement = {
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+        "Resource": [Sub(groups), Sub(f"{groups}:*")],
+    }
+    policy = iam.Policy(
+        PolicyName="write-flow-logs",
+        PolicyDocument={"Version": "2012-10-17", "Statement": [statement]},
     )
+    _service_role(
+        t, "FlowLogRole", "vpc-flow-logs.amazonaws.com", "flow-logs",
+        "network's FlowLogRoleArn", Policies=[policy],
+    )  # fmt: skip
 
 
 def _monitoring_role(t: Template) -> None:
-    role = t.add_resource(
-        iam.Role(
-            "MonitoringRole",
-            AssumeRolePolicyDocument=trusted_by("monitoring.rds.amazonaws.com"),
-            ManagedPolicyArns=[managed_policy("service-role/AmazonRDSEnhancedMonitoringRole")],
-            Tags=Tags(Name=Sub("${AWS::StackName}-rds-monitoring")),
-        )
-    )
-    t.add_output(
-        Output(
-            "MonitoringRoleArn",
-            Value=GetAtt(role, "Arn"),
-            Description="for database's MonitoringRoleArn",
-        )
-    )
+    _service_role(
+        t, "MonitoringRole", "monitoring.rds.amazonaws.com", "rds-monitoring",
+        "database's MonitoringRoleArn",
+        ManagedPolicyArns=[managed_policy("service-role/AmazonRDSEnhancedMonitoringRole")],
+    )  # fmt: skip
 
 
 @blueprint(
