@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     from werkzeug.serving import make_server
 
+    from relight.standin.extensions import install
+
+    install()  # relight's additions to moto, before the first request (extensions.py)
     app = DomainDispatcherApplication(create_backend_app)
     last_request = [time.monotonic()]
 
