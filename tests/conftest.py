@@ -9,6 +9,11 @@ from typing import Any
 
 import pytest
 
+from relight.standin import extensions
+
+# In-process moto (mock_aws) plays AWS as the stand-in server does: relight's additions first.
+extensions.install()
+
 REPO = Path(__file__).resolve().parent.parent
 BLUEPRINTS = REPO / "blueprints"
 

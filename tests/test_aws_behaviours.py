@@ -182,7 +182,10 @@ def test_the_web_tier_is_given_the_restored_databases_endpoint() -> None:
         load_environment(str(REPO / "stacks" / "demo.yaml"), "us-west-2"), "us-west-2",
         stand_in=True,
     )  # fmt: skip
-    assert "database" not in local.stacks["web"].depends_on, "the stand-in skips the database"
+    assert "database" in local.stacks["web"].depends_on, "the stand-in restores it too"
+    assert local.stacks["web"].parameters["DatabaseEndpoint"] == OutputRef(
+        stack="database", output="Endpoint"
+    )
 
 
 @pytest.mark.parametrize("mode", ["instance", "aurora"])

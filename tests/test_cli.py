@@ -104,17 +104,28 @@ def test_the_demo_passes_the_cfn_lint_command_with_no_warnings(tmp_path: Path, r
 
 
 def test_render_on_the_stand_in_says_what_it_leaves_out(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write_env: Any
 ) -> None:
     monkeypatch.chdir(REPO)
     out = tmp_path / "out"
     result = RUNNER.invoke(app, ["render", "-e", "demo", "-r", "us-west-2", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "the stand-in variant" in result.output
-    assert "database" in result.output and "skipped" in result.output
-    assert not (out / "database.template.json").exists()
+    assert "stand_in_skip" not in result.output, "the stand-in plays the whole demo"
+    assert (out / "database.template.json").exists()
     network = (out / "network.template.json").read_text()
-    assert "AWS::EC2::VPCEndpoint" not in network
+    assert "AWS::EC2::VPCEndpoint" in network and "AWS::EC2::FlowLog" in network
+    # a user's own switch is still honoured, and said
+    mine = MINIMAL.replace("blueprint: security", "blueprint: security\n    stand_in_skip: true")
+    mine = mine.replace(
+        "  web:\n    blueprint: compute", "  web:\n    blueprint: compute\n    stand_in_skip: true"
+    )
+    result = RUNNER.invoke(
+        app, ["render", "-e", str(write_env(mine)), "-r", "us-west-2", "-o", str(out / "mine")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "security" in result.output and "skipped: stand_in_skip" in result.output
+    assert not (out / "mine" / "security.template.json").exists()
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MINIMAL, REPO
+from conftest import BLUEPRINTS, MINIMAL, REPO
 from relight.config import load_environment
 from relight.environment import ArtifactRef, OutputRef, ZonesRef, check_region, parse_duration
-from relight.errors import ConfigError
+from relight.errors import BlueprintError, ConfigError
 from relight.render import build_plan
 
 WriteEnv = Callable[..., Path]
@@ -563,3 +563,117 @@ def test_only_an_image_offers_a_root_device(write_env) -> None:  # type: ignore[
         "  web_data: {kind: backup_recovery_point, vault: dr, resource: i-0abc}",
     )
     assert load_environment(str(write_env(backed_up)), "us-west-2")  # an instance's backup
+
+
+# blueprints_dir: an environment's own blueprints, added to relight's shipped ones ---------------
+
+QUEUE = '''\
+from troposphere import NoValue, Output, Ref, Template, sqs
+
+from relight.blueprint import Options, blueprint
+
+
+class QueueOptions(Options):
+    fifo: bool = False
+
+
+@blueprint("{name}", sample={{}})
+def queue(options: QueueOptions) -> Template:
+    """One SQS queue ({name})."""
+    t = Template()
+    q = t.add_resource(sqs.Queue("Queue", FifoQueue=True if options.fifo else NoValue))
+    t.add_output(Output("QueueUrl", Value=Ref(q)))
+    return t
+'''
+
+
+def _outside_the_checkout(tmp_path: Path, extra: str = "", blueprints_dir: str = "") -> Path:
+    """MINIMAL kept in a directory of its own, not beside relight's blueprints."""
+    text = MINIMAL.replace(f"blueprints_dir: {BLUEPRINTS}\n", blueprints_dir) + extra
+    path = tmp_path / "elsewhere" / "stacks" / "shop.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_an_environment_outside_the_checkout_finds_the_shipped_blueprints(
+    tmp_path: Path,
+) -> None:
+    loaded = load_environment(str(_outside_the_checkout(tmp_path)), "us-west-2")
+    assert loaded.registry["compute"].source == BLUEPRINTS / "compute.py"
+    assert "network" in loaded.registry and "identity" in loaded.registry
+
+
+def test_blueprints_dir_adds_its_blueprints_to_the_shipped_ones(tmp_path: Path) -> None:
+    own = tmp_path / "elsewhere" / "blueprints"
+    own.mkdir(parents=True)
+    (own / "queue.py").write_text(QUEUE.format(name="queue"))
+    jobs = "  jobs: {blueprint: queue, params: {fifo: true}}\n"
+    path = _outside_the_checkout(tmp_path, jobs, "blueprints_dir: ../blueprints\n")
+    loaded = load_environment(str(path), "us-west-2")
+    assert loaded.registry["queue"].source == own / "queue.py"
+    assert loaded.registry["network"].source == BLUEPRINTS / "network.py"
+    assert loaded.registry.replaced == {}
+    assert set(build_plan(loaded, "us-west-2").stacks) == {"network", "jobs", "security", "web"}
+
+
+def test_blueprints_beside_stacks_are_added_without_blueprints_dir(tmp_path: Path) -> None:
+    path = _outside_the_checkout(tmp_path, "  jobs: {blueprint: queue}\n")
+    own = path.parent.parent / "blueprints"
+    own.mkdir()
+    (own / "queue.py").write_text(QUEUE.format(name="queue"))
+    registry = load_environment(str(path), "us-west-2").registry
+    assert {"queue", "compute"} <= set(registry.names())
+
+
+def test_an_own_blueprint_with_a_shipped_name_replaces_it_for_that_environment_only(
+    tmp_path: Path,
+) -> None:
+    own = tmp_path / "elsewhere" / "blueprints"
+    own.mkdir(parents=True)
+    (own / "my_security.py").write_text(QUEUE.format(name="security"))
+    path = _outside_the_checkout(tmp_path, blueprints_dir="blueprints_dir: ../blueprints\n")
+    loaded = load_environment(str(path), "us-west-2")
+    assert loaded.registry["security"].source == own / "my_security.py"
+    assert loaded.registry.replaced == {"security": BLUEPRINTS / "security.py"}
+    with pytest.raises(ConfigError) as caught:  # the file's security stack gets the own one
+        build_plan(loaded, "us-west-2")
+    assert (
+        "stacks.security.params.groups: not an option or Parameter of blueprint security; "
+        "options: fifo" in str(caught.value)
+    )
+    shipped = load_environment("demo", "us-west-2", cwd=REPO).registry
+    assert shipped["security"].source == BLUEPRINTS / "security.py", "others keep the shipped"
+
+
+def test_two_files_of_one_directory_defining_one_blueprint_are_refused_naming_both(
+    tmp_path: Path,
+) -> None:
+    own = tmp_path / "elsewhere" / "blueprints"
+    own.mkdir(parents=True)
+    (own / "a.py").write_text(QUEUE.format(name="queue"))
+    (own / "b.py").write_text(QUEUE.format(name="queue"))
+    path = _outside_the_checkout(tmp_path, blueprints_dir="blueprints_dir: ../blueprints\n")
+    with pytest.raises(BlueprintError) as caught:
+        load_environment(str(path), "us-west-2")
+    assert f"blueprint 'queue' is defined twice: {own / 'a.py'} and {own / 'b.py'}" in str(
+        caught.value
+    )
+
+
+def test_a_blueprints_dir_that_does_not_exist_is_named_at_its_line(tmp_path: Path) -> None:
+    path = _outside_the_checkout(tmp_path, blueprints_dir="blueprints_dir: ../blueprintz\n")
+    with pytest.raises(ConfigError) as caught:
+        load_environment(str(path), "us-west-2")
+    assert f"{path}:5: blueprints_dir: {tmp_path / 'elsewhere' / 'blueprintz'} is not a " in str(
+        caught.value
+    )
+
+
+def test_an_unknown_blueprint_names_where_blueprints_were_looked_for(tmp_path: Path) -> None:
+    path = _outside_the_checkout(tmp_path, "  jobs: {blueprint: queue}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_environment(str(path), "us-west-2")
+    message = str(caught.value)
+    assert "stacks.jobs.blueprint: unknown blueprint 'queue'; known: compute, " in message
+    assert f"(from {BLUEPRINTS}); a blueprint of your own goes in blueprints/ beside " in message

@@ -39,15 +39,8 @@ def world(
 
 
 def _moto_stacks() -> Stacks:
-    """moto's CloudFormation with the stand-in's janitor (moto leaves VPC leftovers on delete)."""
-    from relight.standin.janitor import clear_vpc_leftovers
-
-    ec2 = boto3.client("ec2", "us-west-2")
-    return Stacks(
-        boto3.client("cloudformation", "us-west-2"),
-        timeout=60,
-        janitor=lambda message: clear_vpc_leftovers(ec2, message),
-    )
+    """moto's CloudFormation, as relight's additions play it (conftest installs them)."""
+    return Stacks(boto3.client("cloudformation", "us-west-2"), timeout=60)
 
 
 def _live_stacks() -> list[str]:

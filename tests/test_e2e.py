@@ -50,7 +50,7 @@ def test_plan_shows_every_stack_as_created_and_changes_nothing(world: dict[str, 
     shown = json.loads(run.stdout)
     planned = shown["stacks"]
     assert {p["key"]: p["action"] for p in planned} == dict.fromkeys(
-        ["network", "security", "load_balancer", "web"], "create"
+        ["network", "security", "database", "load_balancer", "web"], "create"
     )
     assert shown["prepared"] == {"identity": "demo-identity"}, "IAM roles: made before"
     assert "dns" in shown["not_built"], "backup_restore has no standing endpoint for DNS"
@@ -91,13 +91,13 @@ def test_failover_into_us_west_2_succeeds_and_says_it_is_local(world: dict[str, 
     assert {s["stack"]: s["action"] for s in result["stacks"]} == {
         "network": "created",
         "security": "created",
+        "database": "created",
         "load_balancer": "created",
         "web": "created",
     }
     assert result["strategy"] == "backup_restore"
     assert result["prepared"] == {"identity": "demo-identity"}
-    assert sorted(result["skipped"]) == ["database", "dns"]
-    assert result["skipped"]["database"].startswith("stand_in_skip"), "the stand-in switch"
+    assert list(result["skipped"]) == ["dns"], "the stand-in plays the database too"
     assert {a["name"] for a in result["artifacts"]} == {"web_ami", "web_data", "orders_db"}
     for art in result["artifacts"]:
         assert art["source_region"] == "us-east-1", "each copy knows where it came from"
@@ -106,6 +106,15 @@ def test_failover_into_us_west_2_succeeds_and_says_it_is_local(world: dict[str, 
     assert checks[("web", "instances running")] == "passed"
     assert checks[("web", "auto scaling group at desired capacity")] == "passed"
     assert checks[("load_balancer", "targets healthy")] == "not simulated locally"
+    # what the stand-in now plays is checked for real, never "not simulated"
+    orders = {a["name"]: a for a in result["artifacts"]}["orders_db"]["id"]
+    assert checks[("database", "database restored from the expected snapshot")] == "passed"
+    assert orders in {
+        c["detail"] for c in result["verification"] if c["check"].startswith("database restored")
+    }
+    assert checks[("web", "instances in the declared security groups")] == "passed"
+    assert checks[("web", "data volumes from the expected snapshot")] == "passed"
+    assert checks[("security", "security groups' egress as declared")] == "passed"
 
 
 def _outputs(world: dict[str, Any], stack: str) -> dict[str, str]:
@@ -216,7 +225,10 @@ def test_pilot_light_prepares_the_dns_pair_and_failover_builds_only_what_is_left
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
-    assert {s["stack"]: s["action"] for s in result["stacks"]} == {"web": "created"}
+    assert {s["stack"]: s["action"] for s in result["stacks"]} == {
+        "database": "created",
+        "web": "created",
+    }
     assert set(result["prepared"]) == {"identity", "network", "security", "load_balancer", "dns"}
     after = {s["StackName"]: s for s in cfn.describe_stacks()["Stacks"]}
     for name in ("demo-network", "demo-load-balancer", "demo-dns"):
@@ -312,7 +324,7 @@ def test_an_outage_drill_passes_at_every_rung_with_no_call_to_the_lost_region(
     assert "identity" not in standing | built, "production's IAM roles are read, never copied"
     if strategy == "pilot_light":
         assert standing == {"network", "security", "load_balancer", "dns"}
-        assert built == {"web"}
+        assert built == {"database", "web"}
     names = [
         s["StackName"]
         for s in client(world, "cloudformation", "us-west-2").describe_stacks()["Stacks"]
@@ -338,14 +350,16 @@ def test_failover_also_works_in_the_other_recovery_region(world: dict[str, Any])
     assert run.returncode == 0, run.stderr
     assert "done" in run.stdout
     assert "demo-load-balancer" in run.stdout, "at backup_restore it is the failover's to build"
-    assert "not built: database" in run.stdout
+    assert "demo-database" in run.stdout, "the stand-in restores the database there too"
 
 
 def test_status_lists_the_environments_stacks(world: dict[str, Any]) -> None:
     run = relight(world, "status", "--env", "demo", "--region", "us-west-2", "--json")
     assert run.returncode == 0, run.stderr
     rows = json.loads(run.stdout)
-    assert [r["stack"] for r in rows] == ["identity", "network", "security", "load_balancer", "web"]
+    assert [r["stack"] for r in rows] == [
+        "identity", "network", "security", "database", "load_balancer", "web",
+    ]  # fmt: skip
     assert {(r["status"], r["purpose"]) for r in rows} == {("CREATE_COMPLETE", "failover")}
     assert {r["stack"]: r["prepared"] for r in rows}["identity"] == "global"
     assert {r["prepared"] for r in rows if r["stack"] != "identity"} == {""}
@@ -363,7 +377,7 @@ def test_teardown_needs_confirmation_then_deletes_stacks_but_keeps_backups(
     assert protected.returncode == 1
     assert "rerun with --force" in protected.stdout
     assert "unexpected" not in protected.stderr, "a clean exit 1 is not a crash"
-    assert len(_stack_names(world, "us-west-2")) == 5, "protected failover stacks stay"
+    assert len(_stack_names(world, "us-west-2")) == 6, "protected failover stacks stay"
     assert "left alone (made by relight prepare; --prepared deletes them): demo-identity" in (
         protected.stderr
     )

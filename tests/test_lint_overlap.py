@@ -208,6 +208,7 @@ def test_on_a_fresh_stand_in_the_lint_is_waited_for_before_its_story_builds_anyt
         return conn
 
     monkeypatch.setattr("relight.operations.connect", connect)
+    monkeypatch.setattr("relight.standin.story.story_fingerprint", lambda env: "told")
     monkeypatch.setattr("relight.standin.story.story_exists", lambda *a: False)
     loaded = SimpleNamespace(env=SimpleNamespace(name="shop", home_region="us-east-1"))
     with pytest.raises(RenderError):

@@ -27,6 +27,7 @@ CloudFormation.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import sys
 import typing
@@ -235,10 +236,18 @@ def blueprint(
 
 @dataclass
 class Registry:
-    """Blueprints by name, loaded from one directory."""
+    """Blueprints by name: an environment's own directory's over relight's shipped ones.
+
+    `directory` is where the environment's own blueprints are (the shipped directory when it
+    has none); `shipped` is relight's own, when it is searched too. A blueprint of the
+    environment's own that has the name of a shipped one replaces it: `replaced` maps such a
+    name to the shipped file that is not used.
+    """
 
     directory: Path
     blueprints: dict[str, Blueprint]
+    shipped: Path | None = None
+    replaced: dict[str, Path] = field(default_factory=dict)
 
     def __contains__(self, name: object) -> bool:
         return name in self.blueprints
@@ -248,7 +257,7 @@ class Registry:
             return self.blueprints[name]
         except KeyError:
             raise BlueprintError(
-                f"unknown blueprint {name!r}; known: {', '.join(self.names())}"
+                f"unknown blueprint {name!r}; known: {', '.join(self.names())} ({self.searched()})"
             ) from None
 
     def __iter__(self) -> Iterator[Blueprint]:
@@ -257,12 +266,51 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(self.blueprints)
 
+    def searched(self) -> str:
+        """Where the blueprints were found, for messages: `from DIR and relight's DIR`."""
+        if self.shipped is None or self.shipped == self.directory:
+            return f"from {self.directory}"
+        return f"from {self.directory}, then relight's own in {self.shipped}"
+
+    def over(self, shipped: Registry) -> Registry:
+        """These blueprints over `shipped` ones: a name defined in both is this one's."""
+        if shipped.directory == self.directory:
+            return self
+        replaced = {
+            name: shipped.blueprints[name].source for name in self.blueprints if name in shipped
+        }
+        return Registry(
+            directory=self.directory,
+            blueprints={**shipped.blueprints, **self.blueprints},
+            shipped=shipped.directory,
+            replaced=replaced,
+        )
+
+
+def shipped_directory() -> Path | None:
+    """relight's own blueprints: `blueprints/` of the checkout relight runs from (beside its
+    `src/`), or None when relight was installed without them."""
+    package = Path(__file__).resolve().parent
+    if package.parent.name != "src":
+        return None
+    directory = package.parent.parent / "blueprints"
+    return directory if directory.is_dir() else None
+
 
 _loaded: dict[Path, Registry] = {}
 
 
+def _module_name(path: Path) -> str:
+    """`relight_blueprints.compute` for a shipped file; a file elsewhere gets its directory's
+    digest too, so an environment's own `compute.py` does not replace the shipped module."""
+    if path.parent == shipped_directory():
+        return f"relight_blueprints.{path.stem}"
+    digest = hashlib.sha1(str(path.parent).encode(), usedforsecurity=False).hexdigest()[:10]
+    return f"relight_blueprints.d{digest}_{path.stem}"
+
+
 def _import_file(path: Path) -> Any:
-    module_name = f"relight_blueprints.{path.stem}"
+    module_name = _module_name(path)
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise BlueprintError(f"{path}: cannot be imported as a Python module")
@@ -305,3 +353,22 @@ def load_registry(directory: Path) -> Registry:
     registry = Registry(directory=directory, blueprints=found)
     _loaded[directory] = registry
     return registry
+
+
+def load_blueprints(own: Path | None) -> Registry:
+    """An environment's blueprints: those in `own` (its own directory; None: it has none)
+    over relight's shipped ones. Of two blueprints with one name, the one in `own` is used
+    (`Registry.replaced` names the shipped file it replaces); two with one name inside one
+    directory are an error."""
+    shipped = shipped_directory()
+    if own is None:
+        if shipped is None:
+            raise BlueprintError(
+                "no blueprints: this relight was installed without its own, and the "
+                "environment names no directory of its own",
+                hint="set blueprints_dir in the environment file, or put blueprints/ beside "
+                "stacks/",
+            )
+        return load_registry(shipped)
+    registry = load_registry(own)
+    return registry.over(load_registry(shipped)) if shipped else registry

@@ -136,7 +136,6 @@ class Stacks:
         timeout: float = 1800.0,
         on_event: Event = quiet,
         events: bool = False,
-        janitor: Callable[[str], str | None] | None = None,
         template_url: Callable[[str], str] | None = None,
         lifts_protection: bool = True,
     ) -> None:
@@ -149,7 +148,6 @@ class Stacks:
         # call per poll, so off when nobody watches (--json).
         self.events = events
         # Stand-in only: clears what moto leaves behind after a delete; returns what it cleared.
-        self.janitor = janitor
         # Uploads a body too large to pass inline and returns its URL (see bucket.py).
         self.template_url = template_url
         # moto has no UpdateTerminationProtection (and does not enforce the protection).
@@ -235,14 +233,21 @@ class Stacks:
         return None if stack["StackStatus"] == "DELETE_COMPLETE" else stack
 
     def list_stacks(self) -> list[dict[str, Any]]:
-        """Every live stack in the region (one paginated listing)."""
-        stacks: list[dict[str, Any]] = []
-        paginator = self.cfn.get_paginator("describe_stacks")
-        with self._translated("list stacks"):
-            for page in paginator.paginate():
-                self.calls += 1
-                stacks.extend(s for s in page["Stacks"] if s["StackStatus"] != "DELETE_COMPLETE")
-        return stacks
+        """Every live stack in the region (one paginated listing, begun again while
+        CloudFormation throttles it, with backoff up to the timeout)."""
+
+        def listing() -> list[dict[str, Any]]:
+            stacks: list[dict[str, Any]] = []
+            paginator = self.cfn.get_paginator("describe_stacks")
+            with self._translated("list stacks"):
+                for page in paginator.paginate():
+                    self.calls += 1
+                    live = (s for s in page["Stacks"] if s["StackStatus"] != "DELETE_COMPLETE")
+                    stacks.extend(live)
+            return stacks
+
+        found: list[dict[str, Any]] = self.run(self.patiently(listing))
+        return found
 
     def completed_resources(self, name: str) -> set[str]:
         """Logical ids of the stack's resources that exist (status *_COMPLETE), every page."""
@@ -417,17 +422,9 @@ class Stacks:
                 EnableTerminationProtection=False,
             )
             self.on_event(name, "PROTECTION_LIFTED", "termination protection lifted (--force)")
-        try:
-            yield from self.send(
-                f"delete stack {name}", self.cfn.delete_stack, missing_ok=True, StackName=name
-            )
-        except AwsError as exc:
-            cleared = self.janitor(exc.message) if self.janitor else None
-            if not cleared:
-                raise
-            self.on_event(
-                name, "DELETE_IN_PROGRESS", f"stand-in: cleared moto's leftovers in {cleared}"
-            )
+        yield from self.send(
+            f"delete stack {name}", self.cfn.delete_stack, missing_ok=True, StackName=name
+        )
         self.on_event(name, "DELETE_IN_PROGRESS", "")
         final = yield from self.watch(name, started, mark)
         if final is not None:

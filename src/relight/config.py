@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from relight.blueprint import Registry, load_registry
+from relight.blueprint import Registry, load_blueprints, shipped_directory
 from relight.environment import ArtifactRef, Environment, OutputRef
 from relight.errors import BlueprintError, ConfigError
 from relight.graph import stack_order
@@ -340,6 +340,37 @@ def check_references(path: Path, env: Environment, lines: KeyLines | None = None
         _refuse(path, _locate(problems, lines))
 
 
+def blueprints_directory(
+    path: Path, env: Environment, lines: KeyLines | None = None, shown: Path | None = None
+) -> Path | None:
+    """The environment's own blueprints directory: `blueprints_dir` (relative to the file),
+    else `blueprints/` beside `stacks/` when there is one; None when it has none.
+
+    Its blueprints are added to relight's shipped ones (blueprint.load_blueprints); one with
+    the name of a shipped blueprint replaces that one for this environment, so a file may
+    keep its own `compute` and never change when relight ships a new blueprint of a name it
+    uses. Two files of one directory defining one name are an error naming both.
+    """
+    if env.blueprints_dir:
+        directory = (path.parent / env.blueprints_dir).resolve()
+        if not directory.is_dir():
+            _refuse(
+                shown or path,
+                _locate(
+                    [
+                        f"blueprints_dir: {directory} is not a directory; it names the "
+                        "environment's own blueprints, added to relight's shipped ones (leave "
+                        "it out to use only those)"
+                    ],
+                    lines,
+                ),
+            )
+        return directory
+    root = path.parent.parent if path.parent.name == "stacks" else path.parent
+    beside = (root / "blueprints").resolve()
+    return beside if beside.is_dir() else None
+
+
 def check_blueprints(
     path: Path, env: Environment, registry: Registry, lines: KeyLines | None = None
 ) -> None:
@@ -347,9 +378,17 @@ def check_blueprints(
     problems = []
     for key, spec in env.stacks.items():
         if spec.blueprint not in registry:
+            own = (
+                ""
+                if registry.directory != shipped_directory()
+                else (
+                    "; a blueprint of your own goes in blueprints/ beside stacks/, or in the "
+                    "directory blueprints_dir names"
+                )
+            )
             problems.append(
                 f"stacks.{key}.blueprint: unknown blueprint {spec.blueprint!r}; "
-                f"known: {', '.join(registry.names())} (from {registry.directory})"
+                f"known: {', '.join(registry.names())} ({registry.searched()}){own}"
             )
             continue
         for section, stand_in in (("params", False), ("stand_in_params", True)):
@@ -380,9 +419,7 @@ def load_environment(
     env = validate_model(shown, data, lines)
     check_stack_names(shown, env, lines)
     check_references(shown, env, lines)
-    root = path.parent.parent if path.parent.name == "stacks" else path.parent
-    directory = (path.parent / env.blueprints_dir) if env.blueprints_dir else root / "blueprints"
-    registry = load_registry(directory.resolve())
+    registry = load_blueprints(blueprints_directory(path, env, lines, shown))
     check_blueprints(shown, env, registry, lines)
     order = stack_order(env, shown)
     return LoadedEnvironment(env=env, path=path, registry=registry, order=order)

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from relight.aws import ROLE_ARN
+from relight.standin.faults import Faults
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
 NOUNS = {
@@ -439,6 +440,8 @@ class Environment(_Strict):
     stand_in: bool = Field(
         default=False, description="run on the local stand-in (moto), never on AWS"
     )
+    # Faults the stand-in injects (standin/faults.py), for drills; ignored on AWS, with a note.
+    stand_in_faults: Faults | None = None
     # The rung of the DR ladder: what stands ready in the recovery regions (`--strategy`
     # overrides it for one run).
     strategy: Strategy = "backup_restore"

@@ -45,6 +45,7 @@ from relight.prepared import read_prepared
 from relight.preview import PlannedStack, preview
 from relight.render import Plan
 from relight.scheduler import DEFAULT_CONCURRENCY
+from relight.standin.faults import send_environment_faults as send_faults
 from relight.teardown import TeardownResult, environment_stacks
 from relight.teardown import teardown as delete_stacks
 from relight.verify import DEADLINE_SECONDS, Check, verify
@@ -88,6 +89,8 @@ def connect(
     else in `account_id`. `source_side` (replicate's reading of the sources) uses the plain
     credentials, checked against `account_id`. `announce` is told where relight acts as soon
     as that is known, before anything else happens there; `say` receives progress lines.
+    The file's `stand_in_faults` go to the stand-in, after its story (standin/faults.py); on
+    AWS they are ignored, with a note.
     """
     on_stand_in = loaded.env.stand_in if use_stand_in is None else use_stand_in
     if on_stand_in:
@@ -104,6 +107,7 @@ def connect(
         from relight.standin.story import ensure_story
 
         ensure_story(aws, loaded, run_id=new_run_id(), say=say)
+        send_faults(loaded.env.name, loaded.env.stand_in_faults, running.endpoint, say)
         return conn
     role = None if source_side else role_arn or loaded.env.role_arn
     key, expected = "account_id", loaded.env.account_id
@@ -113,6 +117,7 @@ def connect(
     account = check_account(aws, region, expected, str(loaded.path), key)
     conn = Connection(aws, region, account)
     announce(conn)
+    send_faults(loaded.env.name, loaded.env.stand_in_faults, None, say)
     return conn
 
 
@@ -196,25 +201,17 @@ def connect_stacks(
     timeout: float | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Stacks:
-    """CloudFormation in the connection's region; on the stand-in, with moto's janitor."""
+    """CloudFormation in the connection's region."""
     from relight.bucket import TemplateBucket
 
     bucket = TemplateBucket(conn.aws.client("s3", conn.region), conn.region, conn.account_id)
-    janitor = None
-    if conn.stand_in:
-        from relight.standin.janitor import clear_vpc_leftovers
-
-        ec2 = conn.aws.client("ec2", conn.region)
-        janitor = lambda message: clear_vpc_leftovers(ec2, message)  # noqa: E731
     return Stacks(
         conn.aws.client("cloudformation", conn.region),
         clock=clock,
         timeout=timeout or (STAND_IN_STACK_TIMEOUT if conn.stand_in else AWS_STACK_TIMEOUT),
-        janitor=janitor,
         template_url=bucket.url_for,
         on_event=on_event or quiet,
         events=events,
-        lifts_protection=conn.stand_in is None,
     )
 
 

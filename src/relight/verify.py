@@ -2,11 +2,16 @@
 
 Each stack's resources (from CloudFormation) are checked by what they are:
 
-- instances: running, made from the expected AMI, status checks passed;
+- instances: running, made from the expected AMI, status checks passed, in the security
+  groups the stack was given (its security-group Parameters, and the groups it makes) and no
+  other (an instance launched without its group lands in the VPC's default group);
 - Auto Scaling groups: at desired capacity, every instance InService;
 - target groups: every target healthy;
 - databases: available, restored from the expected snapshot;
 - volumes: made from the expected snapshots;
+- security groups a stack makes: their egress exactly as its template declares it (the
+  group's own SecurityGroupEgress, else AWS's default allow-all, plus the stack's
+  SecurityGroupEgress resources for it): a rule missing or one not declared fails;
 - load balancers: answering their health path over HTTP, where this machine can reach them.
 
 In time. Right after CloudFormation reports a stack complete, AWS still reports
@@ -32,8 +37,9 @@ What counts as pending (it may still pass) and what as failed (it will not):
   a database "creating", "backing-up", "modifying" and the like; an instance
   id DescribeInstances does not know yet (EC2 is eventually consistent).
 - failed at once: an instance stopping, stopped, shutting down or
-  terminated; instances from another AMI; a running instance without a
-  volume from the expected snapshot; a database failed, stopped or deleting;
+  terminated; instances from another AMI; an instance in a security group the
+  stack was not given; a running instance without a volume from the expected
+  snapshot; egress not as declared; a database failed, stopped or deleting;
   a load balancer answering 4xx (the application answered, and refused).
 
 Group members leaving the group (Terminating, Detaching, ...) are not counted:
@@ -49,12 +55,15 @@ DescribeInstanceStatus and DescribeVolumes 100 ids, DescribeAutoScalingGroups
 On the local stand-in some of these cannot be shown (moto reports every
 status check "ok" and every target "healthy" without checking anything, and
 its load balancer names do not resolve): those checks say "not simulated
-locally", never "passed". Nothing waits on the stand-in. Against another
-emulator (an endpoint that is not AWS's: `AWS_ENDPOINT_URL`, the target's
-`endpoint_url`), a load balancer whose DNS name does not resolve from here is
-"not verifiable from here": like "not simulated locally", never a pass and
-never a failure. On AWS a name that does not resolve yet is pending, read
-again until the deadline (a new load balancer's name takes a while to appear).
+locally", never "passed". The others are checked there as on AWS: the stand-in
+plays instances' security groups, volumes restored from snapshots and egress
+rules as AWS does (standin/moto_ec2.py). Nothing waits on the stand-in.
+Against another emulator (an endpoint that is not AWS's: `AWS_ENDPOINT_URL`,
+the target's `endpoint_url`), a load balancer whose DNS name does not resolve
+from here is "not verifiable from here": like "not simulated locally", never a
+pass and never a failure. On AWS a name that does not resolve yet is pending,
+read again until the deadline (a new load balancer's name takes a while to
+appear).
 
 When AWS refuses a read (AccessDenied on one resource, say), that check
 fails and says why. When the endpoint itself fails (no answer, an answer that
@@ -65,7 +74,9 @@ endpoint; the stacks stay as they were built. Used by `failover` and `drill`.
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import socket
 import time
 import urllib.error
@@ -272,7 +283,9 @@ class Verifier:
     def _stack(self, key: str, name: str) -> list[Probe]:
         resources = self._resources(name)
         expected = self._expected_artifacts(key)
-        probes = [self._fleet(resources, expected)]
+        probes = [self._fleet(resources, expected, self._declared_groups(key, resources))]
+        if _SECURITY_GROUP in resources:
+            probes += self._egress(key, name)
         probes += [self._targets(arn) for arn in resources.get(_TARGET_GROUP, [])]
         if _DATABASES & resources.keys():
             probes.append(self._databases(key, resources, expected))
@@ -357,7 +370,51 @@ class Verifier:
 
     # instances and groups ----------------------------------------------------------------
 
-    def _fleet(self, resources: dict[str, list[str]], expected: dict[str, str]) -> Probe:
+    def _template(self, key: str) -> dict[str, Any]:
+        sp = self.plan.stacks.get(key) or self.plan.prepared[key]
+        template: dict[str, Any] = json.loads(sp.body)
+        return template
+
+    def _given(self, key: str) -> dict[str, str]:
+        """The stack's Parameters as deployed: what this run gave it, or for a stack prepared
+        ahead of time what CloudFormation holds."""
+        if key in self.plan.stacks:
+            return self.outcome.results[key].parameters
+        name = self.plan.prepared[key].name
+        return parameter_dict(
+            self.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
+        )
+
+    def _declared_groups(self, key: str, resources: dict[str, list[str]]) -> set[str] | None:
+        """The security groups the stack's instances may be in: the values of its
+        security-group Parameters and the groups it makes; None when it names none (or has no
+        instances to check)."""
+        if not _FLEET & resources.keys():
+            return None
+        parameters = self._template(key).get("Parameters", {})
+        names = [n for n, p in parameters.items() if p.get("Type") in _GROUP_PARAMETER_TYPES]
+        groups = set(resources.get(_SECURITY_GROUP, []))
+        if names:
+            given = self._given(key)
+            groups |= {g for n in names for g in _GROUP_ID.findall(given.get(n, ""))}
+        return groups or None
+
+    def _logical_ids(self, name: str) -> dict[str, str]:
+        """logical id → physical id, from CloudFormation."""
+        found: dict[str, str] = {}
+        paginator = self.client("cloudformation").get_paginator("list_stack_resources")
+        for page in paginator.paginate(StackName=name):
+            for res in page["StackResourceSummaries"]:
+                if res.get("PhysicalResourceId"):
+                    found[res["LogicalResourceId"]] = res["PhysicalResourceId"]
+        return found
+
+    def _fleet(
+        self,
+        resources: dict[str, list[str]],
+        expected: dict[str, str],
+        security_groups: set[str] | None = None,
+    ) -> Probe:
         """The stack's instances (its own and its groups' members, read afresh each time: a
         group launches and replaces them while it is watched) and its groups' capacity."""
         fixed = list(resources.get("AWS::EC2::Instance", []))
@@ -382,12 +439,14 @@ class Verifier:
                 if not i["LifecycleState"].startswith(_LEAVING)
             ]
             ids = fixed + members
-            readings = self._instances(ids, expected) if ids else []
+            readings = self._instances(ids, expected, security_groups) if ids else []
             return readings + [_capacity(group) for group in groups]
 
         return read
 
-    def _instances(self, ids: list[str], expected: dict[str, str]) -> list[Reading]:
+    def _instances(
+        self, ids: list[str], expected: dict[str, str], groups: set[str] | None = None
+    ) -> list[Reading]:
         try:
             reservations = batched(
                 self.client("ec2").describe_instances,
@@ -412,6 +471,8 @@ class Verifier:
         if "ami" in expected:
             readings.append(_made_from(instances, expected["ami"]))
         readings.append(self._status_checks(ids))
+        if groups is not None:
+            readings.append(_in_groups(instances, groups))
         if "ebs_snapshot" in expected:
             readings.append(self._volumes(instances, expected["ebs_snapshot"]))
         return readings
@@ -462,8 +523,6 @@ class Verifier:
             else []
         )
         restored = [v for v in volumes if v.get("SnapshotId") == snapshot]
-        if self.stand_in and not restored:
-            return Reading(check, NOT_LOCAL, snapshot)
         detail = f"{len(restored)} volume(s) from {snapshot} for {len(instances)} instance(s)"
         if len(restored) >= len(instances):
             return Reading(check, PASSED, detail)
@@ -471,6 +530,38 @@ class Verifier:
         if starting:  # volumes are attached as an instance starts
             return Reading(check, PENDING, detail, f"{starting} instance(s) starting")
         return Reading(check, FAILED, detail)
+
+    # security groups ---------------------------------------------------------------------
+
+    def _egress(self, key: str, name: str) -> list[Probe]:
+        """The egress of the security groups the stack makes, against its template."""
+        check = "security groups' egress as declared"
+        physical = self._logical_ids(name)
+        declared = _declared_egress(self._template(key), physical, self._given(key))
+        groups = {physical[logical]: logical for logical in declared if logical in physical}
+        if not groups:
+            return []
+
+        def read() -> list[Reading]:
+            try:
+                found = self.client("ec2").describe_security_groups(GroupIds=sorted(groups))
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "InvalidGroup.NotFound":
+                    raise
+                return [Reading(check, FAILED, str(exc))]
+            wrong = []
+            for group in found["SecurityGroups"]:
+                logical = groups[group["GroupId"]]
+                required, allowed = declared[logical]
+                missing, extra = _compare_rules(required, allowed, _described_egress(group))
+                if missing or extra:
+                    wrong.append(_egress_difference(group["GroupId"], logical, missing, extra))
+            detail = f"{len(groups) - len(wrong)} of {len(groups)} as declared"
+            if wrong:
+                return [Reading(check, FAILED, f"{detail}; {'; '.join(wrong)}")]
+            return [Reading(check, PASSED, detail)]
+
+        return [read]
 
     # target groups, databases, load balancers --------------------------------------------
 
@@ -594,6 +685,22 @@ class Verifier:
 _TARGET_GROUP = "AWS::ElasticLoadBalancingV2::TargetGroup"
 _DATABASES = {"AWS::RDS::DBInstance", "AWS::RDS::DBCluster"}
 _LOAD_BALANCER = "AWS::ElasticLoadBalancingV2::LoadBalancer"
+_FLEET = {"AWS::EC2::Instance", "AWS::AutoScaling::AutoScalingGroup"}
+_SECURITY_GROUP = "AWS::EC2::SecurityGroup"
+_SECURITY_GROUP_EGRESS = "AWS::EC2::SecurityGroupEgress"
+_GROUP_PARAMETER_TYPES = {"AWS::EC2::SecurityGroup::Id", "List<AWS::EC2::SecurityGroup::Id>"}
+_GROUP_ID = re.compile(r"sg-[0-9a-zA-Z]+")
+_MOST_LISTED = 5  # instances or rules named in a failed check's detail; the rest are counted
+
+# An egress rule as compared: (protocol, from port, to port, destination). In a declared rule,
+# None is a part the template computes in a way relight does not follow: any value matches.
+Rule = tuple[str | None, int | None, int | None, str | None]
+_PROTOCOLS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6", "all": "-1"}
+_DESTINATIONS = ("CidrIp", "CidrIpv6", "DestinationSecurityGroupId", "DestinationPrefixListId")
+# AWS's rules for a group that declares no egress: all IPv4 traffic, and all IPv6 traffic when
+# the VPC has an IPv6 block (allowed, not required).
+_DEFAULT_EGRESS: Rule = ("-1", None, None, "0.0.0.0/0")
+_DEFAULT_EGRESS_V6: Rule = ("-1", None, None, "::/0")
 
 
 def _unreadable(exc: Exception) -> Reading:
@@ -644,6 +751,174 @@ def _capacity(group: dict[str, Any]) -> Reading:
         "see why with aws autoscaling describe-scaling-activities "
         f"--auto-scaling-group-name {name}",
     )
+
+
+def _in_groups(instances: list[dict[str, Any]], declared: set[str]) -> Reading:
+    """Every instance is in some of the declared groups and in no other."""
+    wrong = []
+    for instance in instances:
+        found = sorted(g["GroupId"] for g in instance.get("SecurityGroups", []))
+        if not found or not set(found) <= declared:
+            wrong.append(f"{instance['InstanceId']} in {', '.join(found) or 'no group'}")
+    detail = f"{len(instances) - len(wrong)} of {len(instances)} in {', '.join(sorted(declared))}"
+    if not wrong:
+        return Reading("instances in the declared security groups", PASSED, detail)
+    return Reading(
+        "instances in the declared security groups", FAILED, f"{detail}; {_listed(wrong)}"
+    )
+
+
+def _listed(items: list[str]) -> str:
+    shown = "; ".join(items[:_MOST_LISTED])
+    more = len(items) - _MOST_LISTED
+    return f"{shown}; and {more} more" if more > 0 else shown
+
+
+def _resolved(value: Any, physical: dict[str, str], given: dict[str, str]) -> str | None:
+    """A template value as deployed: a literal, a Parameter's value, a resource's physical id
+    (Ref, or GetAtt ...GroupId); None for anything computed otherwise."""
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, dict) and "Ref" in value:
+        return given.get(value["Ref"]) or physical.get(value["Ref"])
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        target = value["Fn::GetAtt"]
+        logical, attribute = target.split(".", 1) if isinstance(target, str) else target
+        return physical.get(logical) if attribute == "GroupId" else None
+    return None
+
+
+def _logical_target(value: Any) -> str | None:
+    """The logical id a GroupId names (Ref or GetAtt ...GroupId), if it names one."""
+    if isinstance(value, dict) and isinstance(value.get("Ref"), str):
+        return str(value["Ref"])
+    target = value.get("Fn::GetAtt") if isinstance(value, dict) else None
+    if isinstance(target, str):
+        target = target.split(".", 1)
+    return str(target[0]) if isinstance(target, list) and target[1:] == ["GroupId"] else None
+
+
+def _port(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _protocol(value: Any) -> str:
+    name = str(value).lower()
+    return _PROTOCOLS.get(name, name)
+
+
+def _declared_rule(rule: Any, physical: dict[str, str], given: dict[str, str]) -> Rule | None:
+    """An egress rule of the template as compared; None for one with no destination (AWS adds
+    no rule for it)."""
+    if not isinstance(rule, dict):
+        return (None, None, None, None)  # computed (Fn::If, say): matches any one rule
+    peer = next((rule[k] for k in _DESTINATIONS if k in rule), None)
+    if peer is None:
+        return None
+    protocol = _resolved(rule.get("IpProtocol"), physical, given)
+    protocol = _protocol(protocol) if protocol is not None else None
+    destination = _resolved(peer, physical, given)
+    if protocol == "-1":
+        return (protocol, None, None, destination)
+    low = _port(_resolved(rule.get("FromPort"), physical, given))
+    high = _port(_resolved(rule.get("ToPort"), physical, given))
+    return (protocol, low, high, destination)
+
+
+def _declared_egress(
+    template: dict[str, Any], physical: dict[str, str], given: dict[str, str]
+) -> dict[str, tuple[list[Rule], list[Rule]]]:
+    """Each security group the template makes → (the egress rules it must have, those it may
+    have): its own SecurityGroupEgress, or AWS's default allow-all when it declares none, plus
+    the template's SecurityGroupEgress resources for it (one with a Condition: may). A group
+    whose SecurityGroupEgress is computed (Fn::If around the list) is not compared."""
+    resources = template.get("Resources", {})
+    declared: dict[str, tuple[list[Rule], list[Rule]]] = {}
+    for logical, resource in resources.items():
+        if resource.get("Type") != _SECURITY_GROUP:
+            continue
+        inline = resource.get("Properties", {}).get("SecurityGroupEgress")
+        if not inline:
+            declared[logical] = ([_DEFAULT_EGRESS], [_DEFAULT_EGRESS_V6])
+        elif isinstance(inline, list):
+            rules = [_declared_rule(rule, physical, given) for rule in inline]
+            declared[logical] = ([r for r in rules if r is not None], [])
+    for resource in resources.values():
+        if resource.get("Type") != _SECURITY_GROUP_EGRESS:
+            continue
+        properties = resource.get("Properties", {})
+        group = _logical_target(properties.get("GroupId"))
+        rule = _declared_rule(properties, physical, given)
+        if group in declared and rule is not None:
+            declared[group][1 if "Condition" in resource else 0].append(rule)
+    return declared
+
+
+def _described_egress(group: dict[str, Any]) -> list[Rule]:
+    """A group's egress rules as DescribeSecurityGroups gives them, one per destination."""
+    rules: list[Rule] = []
+    for permission in group.get("IpPermissionsEgress", []):
+        protocol = _protocol(permission.get("IpProtocol"))
+        low, high = (
+            (None, None)
+            if protocol == "-1"
+            else (permission.get("FromPort"), permission.get("ToPort"))
+        )
+        peers = (
+            [r["CidrIp"] for r in permission.get("IpRanges", [])]
+            + [r["CidrIpv6"] for r in permission.get("Ipv6Ranges", [])]
+            + [p["GroupId"] for p in permission.get("UserIdGroupPairs", [])]
+            + [p["PrefixListId"] for p in permission.get("PrefixListIds", [])]
+        )
+        rules += [(protocol, low, high, peer) for peer in peers]
+    return rules
+
+
+def _matches(declared: Rule, found: Rule) -> bool:
+    return all(d is None or d == f for d, f in zip(declared, found, strict=True))
+
+
+def _compare_rules(
+    required: list[Rule], allowed: list[Rule], found: list[Rule]
+) -> tuple[list[Rule], list[Rule]]:
+    """(declared rules not found, found rules not declared). Exact rules are matched first,
+    so a partly computed one cannot take the rule an exact one needs."""
+    left = list(found)
+    missing = []
+    for rule in sorted(required, key=lambda r: sum(part is None for part in r)):
+        match = next((f for f in left if _matches(rule, f)), None)
+        if match is None:
+            missing.append(rule)
+        else:
+            left.remove(match)
+    for rule in allowed:
+        match = next((f for f in left if _matches(rule, f)), None)
+        if match is not None:
+            left.remove(match)
+    return missing, left
+
+
+def _rule_text(rule: Rule) -> str:
+    protocol, low, high, peer = rule
+    if protocol == "-1":
+        what = "all traffic"
+    elif low == high:
+        what = f"{protocol or 'any protocol'} {low if low is not None else 'any port'}"
+    else:
+        what = f"{protocol or 'any protocol'} {low}-{high}"
+    return f"{what} to {peer or 'any destination'}"
+
+
+def _egress_difference(group_id: str, logical: str, missing: list[Rule], extra: list[Rule]) -> str:
+    parts = []
+    if extra:
+        parts.append("not declared: " + ", ".join(_rule_text(r) for r in extra))
+    if missing:
+        parts.append("missing: " + ", ".join(_rule_text(r) for r in missing))
+    return f"{group_id} ({logical}) {'; '.join(parts)}"
 
 
 def _restored_from(given: dict[str, str], snapshot: str | None) -> Reading:

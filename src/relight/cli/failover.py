@@ -259,9 +259,10 @@ def _connect_linted(
     def announce(conn: Connection) -> None:
         _banner(conn)
         if conn.stand_in is not None:
-            from relight.standin.story import story_exists
+            from relight.standin.story import story_exists, story_fingerprint
 
-            if not story_exists(conn.aws, loaded.env.name, loaded.env.home_region):
+            told = story_fingerprint(loaded.env)
+            if not story_exists(conn.aws, loaded.env.name, loaded.env.home_region, told):
                 linting.result()
 
     return _connect(loaded, region, stand_in, profile, role_arn, announce=announce)

@@ -4,6 +4,9 @@ Started by `relight.standin.ensure_running` as `python -m relight.standin.server
 It writes its address to the state file once it listens, and removes that
 file when it stops (idle timeout, SIGTERM or SIGINT), so a later relight run
 finds the same simulated world again, or knows that it is gone.
+
+Besides moto's API it answers `/_relight/faults` (faults.py): the faults tests and drills
+inject into its CloudFormation.
 """
 
 from __future__ import annotations
@@ -33,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-file", type=Path, required=True)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--idle-timeout", type=float, default=7200.0, help="seconds")
+    parser.add_argument(
+        "--enforce-termination-protection",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="refuse DeleteStack of a protected stack, as AWS does (moto_cloudformation.py)",
+    )
     args = parser.parse_args(argv)
 
     # An account without moto's ~1,300 preloaded Amazon AMIs: discovery sees only the story's.
@@ -46,9 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     from werkzeug.serving import make_server
 
+    from relight.standin import faults, moto_cloudformation
     from relight.standin.extensions import install
 
     install()  # relight's additions to moto, before the first request (extensions.py)
+    moto_cloudformation.ENFORCE_TERMINATION_PROTECTION = args.enforce_termination_protection
     app = DomainDispatcherApplication(create_backend_app)
     last_request = [time.monotonic()]
 
@@ -56,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def touched(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         last_request[0] = time.monotonic()
+        if str(environ.get("PATH_INFO", "")).startswith(faults.PATH):
+            return faults.wsgi(environ, start_response)
         # moto checks an S3 write's If-None-Match / If-Match and then writes, not atomically;
         # AWS is atomic, and relight's run lock relies on it: serialize those requests here.
         if environ.get("HTTP_IF_NONE_MATCH") or environ.get("HTTP_IF_MATCH"):

@@ -1,0 +1,287 @@
+"""Fault injection on the local stand-in: a resource that fails or hangs, an API that throttles.
+
+For tests and drills only, never on AWS. The stand-in server keeps a set of faults per source
+(a test, an environment file) and its CloudFormation (moto_cloudformation.py) consults them:
+
+- a resource fault makes the create, update or delete of a chosen resource (logical id, glob)
+  of a chosen stack (name, glob) fail with a message, as CloudFormation reports a resource that
+  failed (a `*_FAILED` event with the message as its ResourceStatusReason, then the stack's
+  failure semantics), or hang: stay `*_IN_PROGRESS` until the fault is cleared or its `seconds`
+  have passed, then go on;
+- a throttle refuses the next `count` calls of an API action (`*`: every action of the service)
+  as AWS does under load (`Throttling: Rate exceeded`), before the action runs.
+
+Set them with an HTTP request to the stand-in (`PUT /_relight/faults/<source>` with the JSON of
+`Faults`; `GET` lists them and what fired; `DELETE` clears a source, or all), with the helpers
+below (`set_faults`, `clear_faults`, `read_faults`), or in the environment file:
+
+    stand_in_faults:
+      resources:
+        - {stack: demo-web, resource: AutoScalingGroup, mode: fail, message: "no capacity"}
+      throttle:
+        - {action: DescribeStacks, count: 20}
+
+relight sends the file's faults to the stand-in as the source `environment:<name>` each time it
+connects (replacing what that source had, so removing them from the file clears them); on AWS
+they are ignored, with a note, so a drill's switch left in a file never stops a real failover.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from relight.errors import StandInError
+
+PATH = "/_relight/faults"
+Action = Literal["create", "update", "delete"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ResourceFault(_Strict):
+    """The create, update or delete of a resource (logical id) of a stack fails or hangs."""
+
+    stack: str = Field(min_length=1, description="stack name, a glob: demo-web, demo-*")
+    resource: str = Field(min_length=1, description="logical id, a glob: AutoScalingGroup, *")
+    mode: Literal["fail", "hang"]
+    action: Action = "create"
+    message: str = ""  # fail: the ResourceStatusReason (a default names the fault)
+    seconds: float | None = Field(default=None, gt=0)  # hang: this long (None: until cleared)
+    region: str = "*"  # a glob
+
+    def matches(self, region: str, stack: str, logical_id: str, action: str) -> bool:
+        return (
+            self.action == action
+            and fnmatch.fnmatchcase(region, self.region)
+            and fnmatch.fnmatchcase(stack, self.stack)
+            and fnmatch.fnmatchcase(logical_id, self.resource)
+        )
+
+    def reason(self, logical_id: str) -> str:
+        return self.message or f"stand-in fault: {logical_id} made to fail ({self.action})"
+
+
+class Throttle(_Strict):
+    """The next `count` calls of an action are refused as throttled."""
+
+    action: str = Field(min_length=1, description="API action, e.g. DescribeStacks; * for all")
+    count: int = Field(ge=1)
+    service: str = "cloudformation"
+    region: str = "*"  # a glob
+
+
+def _listed(value: Any) -> Any:
+    """`throttle: {action: ..., count: ...}` is a list of one."""
+    return [value] if isinstance(value, dict) else value
+
+
+class Faults(_Strict):
+    """What one source asks of the stand-in."""
+
+    resources: list[ResourceFault] = Field(default_factory=list)
+    throttle: Annotated[list[Throttle], BeforeValidator(_listed)] = Field(default_factory=list)
+
+    def describe(self) -> str:
+        parts = [
+            f"{f.action} of {f.stack}/{f.resource} {'fails' if f.mode == 'fail' else 'hangs'}"
+            for f in self.resources
+        ] + [f"{t.service} {t.action} throttled {t.count}x" for t in self.throttle]
+        return "; ".join(parts) or "none"
+
+
+# the stand-in server's side -------------------------------------------------------------------
+
+
+class Registry:
+    """The faults the server holds, per source, and what fired (for tests to read)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._sources: dict[str, Faults] = {}
+        self._left: dict[tuple[str, int], int] = {}  # (source, throttle index) → calls left
+        self.hits: list[dict[str, Any]] = []
+
+    def replace(self, source: str, faults: Faults) -> None:
+        with self._lock:
+            self._sources[source] = faults
+            self._left = {k: v for k, v in self._left.items() if k[0] != source}
+            for i, throttle in enumerate(faults.throttle):
+                self._left[(source, i)] = throttle.count
+
+    def clear(self, source: str | None = None) -> None:
+        with self._lock:
+            if source is None:
+                self._sources.clear()
+                self._left.clear()
+                self.hits.clear()
+            else:
+                self._sources.pop(source, None)
+                self._left = {k: v for k, v in self._left.items() if k[0] != source}
+
+    def resource_fault(
+        self, region: str, stack: str, logical_id: str, action: str
+    ) -> ResourceFault | None:
+        """The first fault that applies to this resource action, or None (no side effect)."""
+        with self._lock:
+            for faults in self._sources.values():
+                for fault in faults.resources:
+                    if fault.matches(region, stack, logical_id, action):
+                        return fault
+        return None
+
+    def throttled(self, service: str, action: str, region: str) -> bool:
+        """Whether this call is refused: uses up one of a matching throttle's calls."""
+        with self._lock:
+            for source, faults in self._sources.items():
+                for i, t in enumerate(faults.throttle):
+                    left = self._left.get((source, i), 0)
+                    if (
+                        left > 0
+                        and t.service == service
+                        and (t.action == "*" or t.action == action)
+                        and fnmatch.fnmatchcase(region, t.region)
+                    ):
+                        self._left[(source, i)] = left - 1
+                        self._hit(kind="throttle", service=service, action=action, region=region)
+                        return True
+        return False
+
+    def record(self, **what: Any) -> None:
+        with self._lock:
+            self._hit(**what)
+
+    def _hit(self, **what: Any) -> None:
+        self.hits.append({**what, "at": self._clock()})
+
+    def view(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "sources": {
+                    source: {
+                        **faults.model_dump(),
+                        "throttle_left": [
+                            self._left.get((source, i), 0) for i in range(len(faults.throttle))
+                        ],
+                    }
+                    for source, faults in self._sources.items()
+                },
+                "hits": list(self.hits),
+            }
+
+
+REGISTRY = Registry()
+
+
+def handle(method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    """The stand-in's fault endpoint: GET lists, PUT <source> replaces, DELETE [<source>] clears."""
+    rest = path[len(PATH) :].strip("/")
+    source = urllib.parse.unquote(rest) if rest else None
+    if method == "GET":
+        return 200, REGISTRY.view()
+    if method == "DELETE":
+        REGISTRY.clear(source)
+        return 200, REGISTRY.view()
+    if method in ("PUT", "POST") and source:
+        try:
+            faults = Faults.model_validate(json.loads(body or b"{}"))
+        except (ValueError, ValidationError) as exc:
+            return 400, {"error": str(exc)}
+        REGISTRY.replace(source, faults)
+        return 200, REGISTRY.view()
+    return 400, {"error": f"{method} {path}: use GET {PATH}, PUT {PATH}/<source>, DELETE"}
+
+
+def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """`handle` as a WSGI application (server.py routes `PATH` here, before moto)."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if length else b""
+    status, answer = handle(environ.get("REQUEST_METHOD", "GET"), environ["PATH_INFO"], body)
+    data = json.dumps(answer, default=str).encode()
+    reason = "OK" if status == 200 else "Bad Request"
+    start_response(
+        f"{status} {reason}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
+    )
+    return [data]
+
+
+# relight's and the tests' side ----------------------------------------------------------------
+
+
+def _request(endpoint: str, method: str, source: str | None, body: Any = None) -> dict[str, Any]:
+    url = endpoint.rstrip("/") + PATH
+    if source:
+        url += "/" + urllib.parse.quote(source, safe="")
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            found: dict[str, Any] = json.loads(answer.read())
+            return found
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace")
+        raise StandInError(f"the stand-in refused the faults ({exc.code}): {detail}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise StandInError(
+            f"the stand-in at {endpoint} did not take the faults: {exc}",
+            hint="is it running? relight local status",
+        ) from exc
+
+
+def set_faults(endpoint: str, faults: Faults | dict[str, Any], *, source: str = "test") -> None:
+    """Replace what `source` asks of the stand-in at `endpoint` (the other sources' stay)."""
+    checked = faults if isinstance(faults, Faults) else Faults.model_validate(faults)
+    _request(endpoint, "PUT", source, checked.model_dump())
+
+
+def clear_faults(endpoint: str, source: str | None = None) -> None:
+    """Clear `source`'s faults, or every fault and the record of what fired (None)."""
+    _request(endpoint, "DELETE", source)
+
+
+def read_faults(endpoint: str) -> dict[str, Any]:
+    """The faults per source (with the throttled calls left) and what fired, oldest first."""
+    return _request(endpoint, "GET", None)
+
+
+def environment_source(env_name: str) -> str:
+    return f"environment:{env_name}"
+
+
+def send_environment_faults(
+    env_name: str, faults: Faults | None, endpoint: str | None, say: Callable[[str], None]
+) -> None:
+    """What `connect` does with an environment file's `stand_in_faults`: on the stand-in
+    (`endpoint`), replace that file's faults there (none: clear them); on AWS (None), ignore
+    them and say so."""
+    if endpoint is None:
+        if faults and (faults.resources or faults.throttle):
+            say(
+                "stand_in_faults ignored: relight acts on AWS, and faults are only ever "
+                "injected into the local stand-in"
+            )
+        return
+    source = environment_source(env_name)
+    if faults and (faults.resources or faults.throttle):
+        set_faults(endpoint, faults, source=source)
+        say(f"stand-in faults from the environment file: {faults.describe()}")
+    else:
+        clear_faults(endpoint, source)
