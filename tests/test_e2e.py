@@ -230,6 +230,16 @@ def test_pilot_light_prepares_the_dns_pair_and_failover_builds_only_what_is_left
         "web": "created",
     }
     assert set(result["prepared"]) == {"identity", "network", "security", "load_balancer", "dns"}
+    # the failback latch: the prepared alarm (extensions/cloudwatch.py) and what the failover set
+    cloudwatch = client(world, "cloudwatch", "eu-west-1")
+    (alarm,) = cloudwatch.describe_alarms()["MetricAlarms"]
+    assert alarm["TreatMissingData"] == "ignore"
+    assert alarm["Dimensions"] == [{"Name": "Stack", "Value": "demo-dns"}]
+    published = cloudwatch.list_metrics(Namespace="Relight")["Metrics"]
+    assert [(m["MetricName"], m["Dimensions"]) for m in published] == [
+        ("FailedOver", [{"Name": "Stack", "Value": "demo-dns"}])
+    ]
+    assert any(n.startswith("failback latched (demo-dns)") for n in result["notes"])
     after = {s["StackName"]: s for s in cfn.describe_stacks()["Stacks"]}
     for name in ("demo-network", "demo-load-balancer", "demo-dns"):
         assert after[name].get("LastUpdatedTime") == stacks[name].get("LastUpdatedTime"), (

@@ -1,7 +1,7 @@
 """The stand-in's CloudFormation plays AWS's: failures, rollbacks, retries, deletes, protection.
 
 Each test talks to a real stand-in process (relight.standin, moto 5.2.5 with relight's additions
-from standin/moto_cloudformation.py) through boto3, with small templates, and checks what
+from standin/extensions/cloudformation.py) through boto3, with small templates, and checks what
 DescribeStacks, the stack's events and the EC2 APIs show afterwards, as they would on AWS
 (docs/aws-behaviours.md, C4, C6, C7). Faults (standin/faults.py) make a chosen resource fail or
 hang where no template can.
@@ -768,7 +768,7 @@ def test_install_is_idempotent() -> None:
     """In a process of its own: installing patches moto process-wide."""
     code = (
         "from moto.cloudformation import models\n"
-        "from relight.standin import moto_cloudformation as m\n"
+        "from relight.standin.extensions import cloudformation as m\n"
         "m.install(); first = models.CloudFormationBackend.get_stack\n"
         "m.install(); assert models.CloudFormationBackend.get_stack is first\n"
         "from relight.standin.extensions import install; install(); install()\n"

@@ -1,5 +1,5 @@
-"""The stand-in's EC2 and Auto Scaling (standin/moto_ec2.py): the blueprints' templates, deployed
-on moto with relight's additions, come out as AWS builds them.
+"""The stand-in's EC2 and Auto Scaling (standin/extensions/ec2.py): the blueprints'
+templates, deployed on moto with relight's additions, come out as AWS builds them.
 
 Each test deploys with relight's own deploy (or CloudFormation directly, for a resource no
 blueprint uses) and looks at what the EC2 and Auto Scaling describe APIs show.
@@ -24,7 +24,8 @@ from relight.config import load_environment
 from relight.deploy import Outcome, deploy
 from relight.discovery import Discovery
 from relight.render import Plan, build_plan
-from relight.standin import extensions, moto_ec2
+from relight.standin import extensions
+from relight.standin.extensions import ec2 as moto_ec2
 from relight.verify import verify
 
 REGION = "us-west-2"

@@ -1,4 +1,5 @@
-"""The stand-in's RDS under CloudFormation (standin/moto_rds.py): databases restored from snapshots.
+"""The stand-in's RDS under CloudFormation (standin/extensions/rds.py): databases restored
+from snapshots.
 
 Each test deploys the database blueprint as a failover does (build_plan, deploy) into moto with
 relight's stand-in additions installed, then reads what RDS holds: the instance or cluster
@@ -26,7 +27,8 @@ from relight.config import load_environment
 from relight.deploy import Outcome, deploy
 from relight.discovery import Artifact, Discovery, Zone
 from relight.render import Plan, build_plan
-from relight.standin import extensions, moto_rds
+from relight.standin import extensions
+from relight.standin.extensions import rds as moto_rds
 from relight.verify import Check, verify
 
 REGION = "us-west-2"

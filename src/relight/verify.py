@@ -57,7 +57,7 @@ status check "ok" and every target "healthy" without checking anything, and
 its load balancer names do not resolve): those checks say "not simulated
 locally", never "passed". The others are checked there as on AWS: the stand-in
 plays instances' security groups, volumes restored from snapshots and egress
-rules as AWS does (standin/moto_ec2.py). Nothing waits on the stand-in.
+rules as AWS does (standin/extensions/ec2.py). Nothing waits on the stand-in.
 Against another emulator (an endpoint that is not AWS's: `AWS_ENDPOINT_URL`,
 the target's `endpoint_url`), a load balancer whose DNS name does not resolve
 from here is "not verifiable from here": like "not simulated locally", never a

@@ -6,16 +6,16 @@ listeners, listener rules and health checks have no delete: a stack's delete lef
 the VPC's own delete failed (DependencyViolation) and, as moto had dropped the stack already,
 the VPC was orphaned (shared/notes/local-stand-in.md). And an instance's termination left its
 primary network interface in the subnet. `delete_resource` is what the stand-in's DeleteStack
-(moto_cloudformation.py) does for each resource instead: moto's own delete where its model (or
-an addition's, moto_ec2.py, moto_rds.py) has one, else the service call AWS's delete handler
-makes. Written against moto 5.2.5; never used on AWS, never changes a blueprint.
+(extensions/cloudformation.py) does for each resource instead: moto's own delete where its
+model (or an addition's, extensions/ec2.py, extensions/rds.py) has one, else the service call
+AWS's delete handler makes. Written against moto 5.2.5; never used on AWS, never changes a
+blueprint.
 
 `clear_vpc_leftovers` is the client-side workaround relight used before that: it cleared a
 VPC's leftovers when DeleteStack answered DependencyViolation. The stand-in's DeleteStack no
 longer answers so (a delete that fails leaves the stack DELETE_FAILED, with the reason in its
-events), so it is never called there any more: it can go, with `Stacks(janitor=...)`, its
-wiring in `operations.connect_stacks`, and tests/test_drill.py's use of it (whose in-process
-moto then needs `relight.standin.extensions.install()` instead).
+events), and relight no longer calls it; bench/peers.py still does, for the plain moto server
+it runs Sceptre against.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         "--enforce-termination-protection",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="refuse DeleteStack of a protected stack, as AWS does (moto_cloudformation.py)",
+        help="refuse DeleteStack of a protected stack, as AWS does (extensions/cloudformation.py)",
     )
     args = parser.parse_args(argv)
 
@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     from werkzeug.serving import make_server
 
-    from relight.standin import faults, moto_cloudformation
+    from relight.standin import faults
+    from relight.standin.extensions import cloudformation as moto_cloudformation
     from relight.standin.extensions import install
 
     install()  # relight's additions to moto, before the first request (extensions.py)

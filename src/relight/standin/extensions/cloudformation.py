@@ -30,10 +30,10 @@ What the stand-in does instead, each the AWS behaviour named where it is done be
 - throttles (faults.py) refuse calls before they run, as AWS does under load.
 
 moto still runs each resource's own create, update and delete (its models, or those of
-moto_ec2.py and moto_rds.py, which win in moto's model map); this module only decides when they
-run and what the stack records. Custom resources, stack sets, TimeoutInMinutes and rolling back
-a modified resource (only resources an update added are removed by its rollback) stay as moto
-has them. Written against moto 5.2.5.
+extensions/ec2.py and extensions/rds.py, which win in moto's model map); this module only
+decides when they run and what the stack records. Custom resources, stack sets,
+TimeoutInMinutes and rolling back a modified resource (only resources an update added are
+removed by its rollback) stay as moto has them. Written against moto 5.2.5.
 """
 
 from __future__ import annotations

@@ -1,0 +1,42 @@
+"""relight's additions to moto: what the local stand-in plays that moto alone does not.
+
+The stand-in server (server.py) calls `install()` after importing moto and before serving its
+first request; the tests' in-process moto (tests/conftest.py) does too. One module, a part per
+service moto plays:
+
+- `rds`: DB instances and Aurora clusters restored from snapshots under CloudFormation;
+- `ec2`: instances with their security groups, IMDSv2 and block devices, Auto Scaling spread
+  over its subnets, volumes restored from snapshots, egress as declared, route-table
+  associations;
+- `cloudwatch`: alarms under CloudFormation (the DNS failback latch);
+- `cloudformation`: resources created, updated and deleted one by one with AWS's states,
+  events and failure semantics (rollback, DisableRollback), termination protection, deletes
+  that remove what the stack made, and the fault injection of faults.py.
+
+Each addition's docstring names the AWS behaviour it plays (with AWS's page) and the moto
+version it was written against: `MOTO_TESTED`; pyproject.toml pins moto to that minor version.
+Nothing here runs against AWS.
+
+moto's CloudFormation builds its map of resource types from `CloudFormationModel`'s direct
+subclasses the first time a template is parsed (`moto.cloudformation.parsing.get_model_map`, an
+lru_cache): an addition that plays a resource type differently subclasses moto's model and lists
+`CloudFormationModel` among its bases, so it is found, and later than moto's own, so it wins.
+"""
+
+from __future__ import annotations
+
+MOTO_TESTED = "5.2.5"
+_installed: list[bool] = []
+
+
+def install() -> None:
+    """Install every addition (once per process)."""
+    if _installed:
+        return
+    from relight.standin.extensions import cloudformation, cloudwatch, ec2, rds
+
+    rds.install()
+    ec2.install()
+    cloudwatch.install()
+    cloudformation.install()
+    _installed.append(True)
