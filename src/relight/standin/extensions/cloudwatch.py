@@ -45,7 +45,7 @@ class StackAlarm(CloudFormationModel):
         return self.name
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -75,7 +75,7 @@ class StackAlarm(CloudFormationModel):
         return cls(resource_name)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
+    def update_from_cloudformation_json(
         cls,
         original_resource: StackAlarm,
         new_resource_name: str,
@@ -89,7 +89,7 @@ class StackAlarm(CloudFormationModel):
         )
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
+    def delete_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
