@@ -294,6 +294,14 @@ def test_a_drill_rehearses_beside_the_failover_leaves_nothing_and_reports(
     report = json.loads((run_dir / "report.json").read_text())
     assert report["ok"] and report["stand_in"] and report["rto_seconds"] > 0
     assert {p["name"] for p in report["phases"]} >= {"deploy", "verify", "teardown"}
+    checked = {(c["stack"], c["check"]): c["result"] for c in report["verification"]}
+    for check in (
+        ("database", "database restored from the expected snapshot"),
+        ("web", "instances in the declared security groups"),
+        ("web", "data volumes from the expected snapshot"),
+        ("security", "security groups' egress as declared"),
+    ):
+        assert checked[check] == "passed", check  # played by the stand-in, checked for real
     assert "<svg" in (run_dir / "report.html").read_text()
     assert (run_dir / "report.md").exists()
     zones = client(world, "route53", "us-east-1").list_hosted_zones()["HostedZones"]
