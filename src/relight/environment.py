@@ -156,6 +156,13 @@ class Objectives(_Strict):
     rto: Seconds
 
 
+class Readiness(_Strict):
+    """What `relight readiness` holds the environment to besides its objectives."""
+
+    # The last passing drill into the region may be at most this old.
+    max_drill_age: Seconds = 7 * 86400
+
+
 class Zones(_Strict):
     """Which availability zones to build in, chosen by AZ ID, never by name."""
 
@@ -448,6 +455,7 @@ class Environment(_Strict):
     # Overrides of the price table (costs.py), e.g. {"ec2:t3.small": 0.025} per hour.
     prices: dict[str, float] = Field(default_factory=dict)
     objectives: Objectives
+    readiness: Readiness = Field(default_factory=Readiness)
     tags: dict[TagKey, TagValue] = Field(default_factory=dict)
     zones: Zones = Field(default_factory=Zones)
     artifacts: dict[str, ArtifactLookup] = Field(default_factory=dict)

@@ -15,12 +15,14 @@ import typer
 
 from . import (
     discover,
+    drift,
     drill,
     failover,
     graph,
     local,
     plan,
     prepare,
+    readiness,
     render,
     replicate,
     report,
@@ -45,6 +47,8 @@ app.add_typer(local_app, name="local")
 app.command()(render.render)
 app.command()(discover.discover)
 app.command()(plan.plan)
+app.command()(drift.drift)
+app.command()(readiness.readiness)
 app.command()(prepare.prepare)
 app.command()(failover.failover)
 app.command()(failover.launch)

@@ -1,0 +1,85 @@
+"""`relight drift`: how production in the home region differs from the environment file."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from .common import _connect, _console, _errors, _escape, _load, _on_stand_in, _print_json
+from .options import DebugOpt, EnvOpt, JsonOpt, ProfileOpt, RoleOpt, StandInOpt
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def drift(
+    env: EnvOpt,
+    json_out: JsonOpt = False,
+    stand_in: StandInOpt = None,
+    profile: ProfileOpt = None,
+    role_arn: RoleOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Compare production in the home region with the environment file. Changes nothing.
+
+    Exit 1 when they differ, 0 when they do not.
+    """
+    with _errors(debug):
+        from relight.drift import drift as compare
+        from relight.render import build_plan
+
+        loaded = _load(env, None)
+        home = loaded.env.home_region
+        local = _on_stand_in(loaded, stand_in)
+        plan = build_plan(loaded, home, purpose="home", stand_in=local)
+        conn = _connect(loaded, home, local, profile, role_arn)
+        found = compare(plan, lambda service: conn.aws.client(service, home))
+        if json_out:
+            _print_json(found.as_dict())
+        else:
+            _print_drift(_console(), found)
+    if found.differences:
+        raise typer.Exit(1)
+
+
+def _print_drift(con: Console, found: Any) -> None:
+    from rich.table import Table
+
+    colours = {"changed": "yellow", "only_live": "red", "only_declared": "red"}
+    kinds = {
+        "changed": "differs",
+        "only_live": "in production, not in the file",
+        "only_declared": "in the file, not in production",
+    }
+    for stack in found.stacks:
+        if not stack.differences:
+            con.print(
+                f"[green]{stack.key}[/] ({stack.name}): as declared "
+                f"({stack.compared} resource(s) compared)"
+            )
+            continue
+        table = Table(title=f"{stack.key} ({stack.name}): {len(stack.differences)} difference(s)")
+        for column in ("resource", "physical id", "property", "declared", "live", "kind"):
+            table.add_column(column, no_wrap=column in ("resource", "property"))
+        for d in stack.differences:
+            table.add_row(
+                d.resource,
+                d.physical_id or "-",
+                d.property,
+                _escape(_shown(d.declared)),
+                _escape(_shown(d.live)),
+                f"[{colours[d.kind]}]{kinds[d.kind]}[/]",
+            )
+        con.print(table)
+    count = len(found.differences)
+    if count:
+        con.print(
+            f"[red]drift:[/] {count} difference(s) in {found.env}'s home region {found.region}"
+        )
+    else:
+        con.print(f"no drift: {found.env}'s home region {found.region} is as the file declares")
+
+
+def _shown(value: Any) -> str:
+    return "-" if value is None else str(value)

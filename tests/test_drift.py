@@ -1,0 +1,268 @@
+"""`relight drift`: production in the home region against the environment file.
+
+The end-to-end tests run the real CLI against a private stand-in whose story built the demo
+at home, change production with boto3, and read what drift reports; the comparison
+functions are also tested on hand-made data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from conftest import REPO
+from relight import standin
+from relight.drift import (
+    ALL_EGRESS,
+    CHANGED,
+    ONLY_DECLARED,
+    ONLY_LIVE,
+    Context,
+    Difference,
+    compare_rules,
+    compare_values,
+    declared_group_rules,
+    live_rules,
+)
+
+RELIGHT = str(Path(sys.executable).parent / "relight")
+HOME = "us-east-1"
+
+
+# comparing, on hand-made data ------------------------------------------------------------------
+
+
+def _where(prop: str, declared: Any, live: Any, kind: str) -> Difference:
+    return Difference("web", "demo-web", "Group", "sg-1", prop, declared, live, kind)
+
+
+def _context(**physical: str) -> Context:
+    return Context(
+        stack_name="demo-security",
+        region=HOME,
+        parameters={"ClientSecurityGroupId": "sg-client", "Zones": "a,b,c", "Cert": ""},
+        physical=physical,
+        conditions={"HasCert": {"Fn::Not": [{"Fn::Equals": [{"Ref": "Cert"}, ""]}]}},
+    )
+
+
+def test_references_resolve_with_the_live_stacks_parameters_and_ids() -> None:
+    ctx = _context(WebGroup="sg-web")
+    assert ctx.resolve({"Fn::Select": [1, {"Ref": "Zones"}]}) == "b"
+    assert ctx.resolve({"Fn::GetAtt": ["WebGroup", "GroupId"]}) == "sg-web"
+    assert ctx.resolve({"Ref": "ClientSecurityGroupId"}) == "sg-client"
+    assert ctx.resolve({"Fn::If": ["HasCert", "https", "http"]}) == "http"
+    assert ctx.condition("HasCert") is False
+
+
+def test_a_value_that_differs_is_changed_and_numbers_compare_as_numbers() -> None:
+    found = compare_values(_where, {"MinSize": "3", "MaxSize": "6"}, {"MinSize": 3, "MaxSize": 9})
+    assert found == [_where("MaxSize", 6, 9, CHANGED)]
+
+
+def test_rules_in_only_one_side_are_reported_each_way() -> None:
+    live = live_rules(
+        [
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 8080,
+                "ToPort": 8080,
+                "UserIdGroupPairs": [{"GroupId": "sg-lb"}],
+            },
+            {
+                "IpProtocol": "6",
+                "FromPort": 22,
+                "ToPort": 22,
+                "IpRanges": [{"CidrIp": "10.0.0.0/8"}],
+            },
+        ]
+    )
+    declared = {"tcp 8080 sg-lb", "tcp 443 0.0.0.0/0"}
+    assert compare_rules(_where, "SecurityGroupIngress", declared, live) == [
+        _where("SecurityGroupIngress", None, "tcp 22 10.0.0.0/8", ONLY_LIVE),
+        _where("SecurityGroupIngress", "tcp 443 0.0.0.0/0", None, ONLY_DECLARED),
+    ]
+
+
+def test_a_groups_rules_are_its_inline_and_standalone_ones_resolved() -> None:
+    template = {
+        "Resources": {
+            "WebGroup": {
+                "Type": "AWS::EC2::SecurityGroup",
+                "Properties": {
+                    "SecurityGroupIngress": [
+                        {
+                            "IpProtocol": "tcp",
+                            "FromPort": 5432,
+                            "ToPort": 5432,
+                            "SourceSecurityGroupId": {"Ref": "ClientSecurityGroupId"},
+                        }
+                    ]
+                },
+            },
+            "WebIngress": {
+                "Type": "AWS::EC2::SecurityGroupIngress",
+                "Properties": {
+                    "GroupId": {"Fn::GetAtt": ["WebGroup", "GroupId"]},
+                    "IpProtocol": "tcp",
+                    "FromPort": 8080,
+                    "ToPort": 8080,
+                    "CidrIp": "10.0.0.0/16",
+                },
+            },
+        }
+    }
+    rules = declared_group_rules(template, "WebGroup", _context(WebGroup="sg-web"))
+    assert rules["SecurityGroupIngress"] == {"tcp 5432 sg-client", "tcp 8080 10.0.0.0/16"}
+    assert rules["SecurityGroupEgress"] == {ALL_EGRESS}, "EC2's default: no egress declared"
+
+
+# the command on the stand-in -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    state = tmp_path_factory.mktemp("stand-in")
+    yield {"state": state, "env": {**os.environ, "RELIGHT_STATE_DIR": str(state)}}
+    standin.stop(state)
+
+
+def relight(world: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [RELIGHT, *args], cwd=REPO, env=world["env"], capture_output=True, text=True, timeout=300
+    )
+
+
+def client(world: dict[str, Any], service: str) -> Any:
+    found = standin.find(world["state"])
+    assert found, "the stand-in is running"
+    return boto3.client(
+        service, HOME, endpoint_url=found.endpoint, aws_access_key_id="x", aws_secret_access_key="x"
+    )
+
+
+def physical(world: dict[str, Any], stack: str, logical: str) -> str:
+    resources = client(world, "cloudformation").list_stack_resources(StackName=stack)
+    return next(
+        r["PhysicalResourceId"]
+        for r in resources["StackResourceSummaries"]
+        if r["LogicalResourceId"] == logical
+    )
+
+
+def _differences(run: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+    return [d for s in json.loads(run.stdout)["stacks"] for d in s["differences"]]
+
+
+@pytest.mark.e2e
+def test_production_as_the_story_built_it_has_no_drift(world: dict[str, Any]) -> None:
+    run = relight(world, "drift", "--env", "demo", "--json")
+    assert run.returncode == 0, run.stderr
+    shown = json.loads(run.stdout)
+    assert shown["drift"] is False
+    compared = {s["stack"]: s["compared"] for s in shown["stacks"]}
+    assert compared["network"] == 10, "the VPC and its nine subnets"
+    assert compared["security"] == 2 and compared["web"] == 2 and compared["load_balancer"] == 2
+
+
+@pytest.mark.e2e
+def test_changes_made_by_hand_in_production_are_each_reported(world: dict[str, Any]) -> None:
+    web_group = physical(world, "demo-security", "WebSecurityGroup")
+    client(world, "ec2").authorize_security_group_ingress(
+        GroupId=web_group,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 22,
+                "ToPort": 22,
+                "IpRanges": [{"CidrIp": "10.0.0.0/8"}],
+            }
+        ],
+    )
+    group = physical(world, "demo-web", "AutoScalingGroup")
+    client(world, "autoscaling").update_auto_scaling_group(AutoScalingGroupName=group, MaxSize=9)
+    removed = physical(world, "demo-network", "DataSubnet3")
+    client(world, "ec2").delete_subnet(SubnetId=removed)
+
+    run = relight(world, "drift", "--env", "demo", "--json")
+
+    assert run.returncode == 1, run.stderr
+    found = {(d["stack"], d["resource"], d["property"]): d for d in _differences(run)}
+    assert set(found) == {
+        ("security", "WebSecurityGroup", "SecurityGroupIngress"),
+        ("web", "AutoScalingGroup", "MaxSize"),
+        ("network", "DataSubnet3", "exists"),
+    }
+    rule = found["security", "WebSecurityGroup", "SecurityGroupIngress"]
+    assert (rule["physical_id"], rule["declared"], rule["live"], rule["kind"]) == (
+        web_group,
+        None,
+        "tcp 22 10.0.0.0/8",
+        "only_live",
+    )
+    size = found["web", "AutoScalingGroup", "MaxSize"]
+    assert (size["physical_id"], size["declared"], size["live"], size["kind"]) == (
+        group,
+        6,
+        9,
+        "changed",
+    )
+    subnet = found["network", "DataSubnet3", "exists"]
+    assert (subnet["physical_id"], subnet["kind"]) == (removed, "only_declared")
+
+
+@pytest.mark.e2e
+def test_a_subnet_made_by_hand_and_the_table_are_shown(world: dict[str, Any]) -> None:
+    vpc = physical(world, "demo-network", "Vpc")
+    made = client(world, "ec2").create_subnet(
+        VpcId=vpc, CidrBlock="10.40.200.0/24", AvailabilityZone="us-east-1b"
+    )["Subnet"]["SubnetId"]
+
+    run = relight(world, "drift", "--env", "demo")
+
+    assert run.returncode == 1, run.stderr
+    assert "network (demo-network)" in run.stdout
+    assert made in run.stdout and "in production, not in the file" in run.stdout
+    assert "drift: 4 difference(s) in demo's home region us-east-1" in run.stdout
+
+
+def test_an_unknown_environment_is_bad_input(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [RELIGHT, "drift", "--env", "nonesuch"],
+        cwd=REPO,
+        env={**os.environ, "RELIGHT_STATE_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2, run.stderr
+
+
+@pytest.mark.e2e
+def test_a_new_launch_template_version_and_a_missing_stack_are_reported(
+    world: dict[str, Any],
+) -> None:
+    template = physical(world, "demo-web", "LaunchTemplate")
+    client(world, "ec2").create_launch_template_version(
+        LaunchTemplateId=template,
+        SourceVersion="$Latest",
+        LaunchTemplateData={"InstanceType": "m5.large"},
+    )
+    client(world, "cloudformation").delete_stack(StackName="demo-dns")
+
+    run = relight(world, "drift", "--env", "demo", "--json")
+
+    assert run.returncode == 1, run.stderr
+    found = {(d["stack"], d["resource"], d["property"]): d for d in _differences(run)}
+    size = found["web", "LaunchTemplate", "InstanceType"]
+    assert (size["declared"], size["live"], size["kind"]) == ("t3.small", "m5.large", "changed")
+    stack = found["dns", "-", "stack"]
+    assert (stack["declared"], stack["live"], stack["kind"]) == ("demo-dns", None, "only_declared")

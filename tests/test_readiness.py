@@ -1,0 +1,272 @@
+"""`relight readiness`: would a failover into the region work now? Read-only, on a schedule.
+
+The CLI tests run the console script in a subprocess against one private stand-in that has
+played its story (the demo built at home, backed up, copied, identity prepared); the engine's
+pure parts are tested directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from conftest import BLUEPRINTS, REPO
+from relight import standin
+from relight.discovery import Artifact, Discovery
+from relight.readiness import (
+    ERROR,
+    WARNING,
+    Evaluation,
+    Finding,
+    artifact_findings,
+    drill_findings,
+    evaluations,
+    last_drill,
+    rto_findings,
+    write_evaluation,
+)
+
+RELIGHT = str(Path(sys.executable).parent / "relight")
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    state = tmp_path_factory.mktemp("stand-in")
+    yield {"state": state, "env": {**os.environ, "RELIGHT_STATE_DIR": str(state)}}
+    standin.stop(state)
+
+
+def relight(world: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [RELIGHT, *args], cwd=REPO, env=world["env"], capture_output=True, text=True, timeout=300
+    )
+
+
+def readiness(world: dict[str, Any], reports: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    run = relight(
+        world, "readiness", "--region", "us-west-2", "--reports", str(reports), "--json", *args
+    )
+    assert run.returncode in (0, 1), run.stderr
+    return run.returncode, json.loads(run.stdout)
+
+
+def _stack_names(world: dict[str, Any], region: str) -> list[str]:
+    found = standin.find(world["state"])
+    assert found, "the stand-in is running"
+    cfn = boto3.client("cloudformation", region, endpoint_url=found.endpoint)
+    return sorted(s["StackName"] for s in cfn.describe_stacks()["Stacks"])
+
+
+def _errors(shown: dict[str, Any], check: str) -> list[dict[str, Any]]:
+    return [f for f in shown["findings"] if f["check"] == check and f["severity"] == ERROR]
+
+
+@pytest.mark.e2e
+def test_without_a_drill_the_demo_is_not_ready_and_says_to_drill(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    code, shown = readiness(world, tmp_path, "--env", "demo")
+    assert code == 1
+    assert shown["ready"] is False
+    assert [f["fix"] for f in _errors(shown, "drill")] == [
+        "relight drill --env demo --region us-west-2"
+    ]
+    assert shown["checks"]["artifacts"] == "ok"
+    assert shown["checks"]["prepared"] == "ok"
+    assert shown["checks"]["drift"] == "not checked"
+    assert _stack_names(world, "us-west-2") == ["demo-identity"], "nothing was deployed"
+
+
+@pytest.mark.e2e
+def test_after_a_passing_drill_the_demo_is_ready_and_the_pages_are_written(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    drill = relight(
+        world, "drill", "--env", "demo", "--region", "us-west-2", "--reports", str(tmp_path)
+    )
+    assert drill.returncode == 0, drill.stderr
+    code, shown = readiness(world, tmp_path, "--env", "demo")
+    assert code == 0, shown["findings"]
+    assert shown["ready"] is True
+    assert shown["checks"]["drill"] == "ok"
+    assert shown["last_drill"]["ok"] is True
+    assert 0 < shown["forecast_seconds"] <= shown["rto_seconds"]
+    folder = tmp_path / "demo" / "readiness"
+    page = Path(shown["page"])
+    assert page.parent == folder and page.with_suffix(".json").exists()
+    assert "READY" in page.read_text(encoding="utf-8")
+    assert page.name in (folder / "index.html").read_text(encoding="utf-8")
+    assert _stack_names(world, "us-west-2") == ["demo-identity"], "the drill tore down its copy"
+
+
+@pytest.mark.e2e
+def test_a_drill_older_than_the_maximum_age_is_an_error(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    old = tmp_path / "demo" / "20200101-000000-0000"
+    old.mkdir(parents=True)
+    report = {
+        "schema": "relight.report/1",
+        "env": "demo",
+        "run_id": old.name,
+        "region": "us-west-2",
+        "kind": "drill",
+        "started": "2020-01-01T00:00:00+00:00",
+        "ok": True,
+        "stand_in": True,
+    }
+    (old / "report.json").write_text(json.dumps(report), encoding="utf-8")
+    code, shown = readiness(world, tmp_path, "--env", "demo")
+    assert code == 1
+    [finding] = _errors(shown, "drill")
+    assert "max_drill_age" in finding["message"]
+    assert finding["fix"] == "relight drill --env demo --region us-west-2"
+
+
+@pytest.mark.e2e
+def test_artifacts_older_than_a_tiny_rpo_are_errors_naming_replicate(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    text = (REPO / "stacks" / "demo.yaml").read_text(encoding="utf-8")
+    assert "  rpo: 24h" in text
+    env_file = tmp_path / "demo.yaml"
+    env_file.write_text(
+        text.replace("  rpo: 24h", "  rpo: 1s") + f"\nblueprints_dir: {BLUEPRINTS}\n",
+        encoding="utf-8",
+    )
+    code, shown = readiness(world, tmp_path, "--env", str(env_file))
+    assert code == 1
+    stale = _errors(shown, "artifacts")
+    assert {f["message"].split(":")[0] for f in stale} == {
+        "artifacts.web_ami",
+        "artifacts.web_data",
+        "artifacts.orders_db",
+    }
+    assert all("older than the RPO" in f["message"] for f in stale)
+    assert all(f["fix"].startswith("relight replicate --env ") for f in stale)
+    assert all("--from us-east-1 --to us-west-2" in f["fix"] for f in stale)
+
+
+@pytest.mark.e2e
+def test_pilot_light_without_prepare_is_not_ready_and_names_prepare(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    code, shown = readiness(world, tmp_path, "--env", "demo", "--strategy", "pilot_light")
+    assert code == 1
+    missing = _errors(shown, "prepared")
+    assert any("demo-network" in f["message"] for f in missing)
+    assert {f["fix"] for f in missing} == {
+        "relight prepare --env demo --region us-west-2 --strategy pilot_light"
+    }
+    assert _stack_names(world, "us-west-2") == ["demo-identity"], "nothing was deployed"
+
+
+@pytest.mark.e2e
+def test_an_unknown_strategy_is_bad_input(world: dict[str, Any], tmp_path: Path) -> None:
+    run = relight(world, "readiness", "--env", "demo", "--region", "us-west-2", "--strategy", "hot")
+    assert run.returncode == 2
+
+
+# --- the engine's pure parts ---------------------------------------------------------------
+
+
+def _artifact(name: str, hours_old: float) -> Artifact:
+    return Artifact(
+        name=name,
+        kind="ami",
+        id=f"ami-{name}",
+        region="us-west-2",
+        created=NOW - timedelta(hours=hours_old),
+        candidates=1,
+    )
+
+
+def test_missing_and_stale_artifacts_are_errors_and_copies_in_progress_warnings() -> None:
+    discovery = Discovery(
+        region="us-west-2",
+        at=NOW,
+        artifacts={"fresh": _artifact("fresh", 1), "old": _artifact("old", 30)},
+        missing={"gone": "no AMI tagged Role=gone"},
+    )
+    found = artifact_findings(discovery, 24 * 3600, {"fresh": ["ami-new"]}, "relight replicate")
+    assert [(f.severity, f.message.split(":")[0]) for f in found] == [
+        (ERROR, "artifacts.gone"),
+        (ERROR, "artifacts.old"),
+        (WARNING, "artifacts.fresh"),
+    ]
+    assert all(f.fix == "relight replicate" for f in found)
+
+
+def test_a_failed_last_drill_is_an_error_and_a_recent_passing_one_is_not() -> None:
+    passed = {"run_id": "r1", "started": (NOW - timedelta(days=1)).isoformat(), "ok": True}
+    failed = passed | {"ok": False}
+    assert drill_findings(passed, 7 * 86400, NOW, "relight drill") == []
+    [finding] = drill_findings(failed, 7 * 86400, NOW, "relight drill")
+    assert "failed" in finding.message and finding.severity == ERROR
+    [none] = drill_findings(None, 7 * 86400, NOW, "relight drill")
+    assert none.fix == "relight drill"
+
+
+def test_last_drill_reads_only_this_region_and_place(tmp_path: Path) -> None:
+    for run, region, stand_in, day in (
+        ("a", "us-west-2", True, 1),
+        ("b", "us-west-2", True, 3),
+        ("c", "eu-west-1", True, 5),
+        ("d", "us-west-2", False, 6),
+    ):
+        folder = tmp_path / "demo" / run
+        folder.mkdir(parents=True)
+        report = {
+            "run_id": run,
+            "region": region,
+            "stand_in": stand_in,
+            "ok": True,
+            "started": f"2026-11-0{day}T00:00:00+00:00",
+        }
+        (folder / "report.json").write_text(json.dumps(report), encoding="utf-8")
+    (tmp_path / "demo" / "broken").mkdir()
+    (tmp_path / "demo" / "broken" / "report.json").write_text("{", encoding="utf-8")
+    found = last_drill(tmp_path, "demo", "us-west-2", stand_in=True)
+    assert found is not None and found["run_id"] == "b"
+    assert last_drill(tmp_path, "demo", "eu-central-1", stand_in=True) is None
+
+
+def test_a_forecast_over_the_objective_is_a_warning() -> None:
+    assert rto_findings(1800, 3600, "relight plan") == []
+    [over] = rto_findings(7200, 3600, "relight plan")
+    assert over.severity == WARNING and over.fix == "relight plan"
+
+
+def test_pages_list_every_evaluation_with_its_verdict(tmp_path: Path) -> None:
+    for minute, findings in (
+        (0, []),
+        (1, [Finding("drill", ERROR, "no <drill>", "relight drill")]),
+    ):
+        evaluation = Evaluation(
+            env="demo",
+            region="us-west-2",
+            strategy="backup_restore",
+            at=NOW + timedelta(minutes=minute),
+            stand_in=True,
+            findings=findings,
+            forecast_seconds=100.0,
+            rto_seconds=3600,
+        )
+        write_evaluation(evaluation, tmp_path)
+    folder = tmp_path / "demo" / "readiness"
+    rows = evaluations(folder)
+    assert [r["ready"] for r in rows] == [False, True], "newest first"
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    assert "NOT READY" in index and "20261127T120100Z.html" in index
+    page = (folder / "20261127T120100Z.html").read_text(encoding="utf-8")
+    assert "no &lt;drill&gt;" in page, "escaped"
