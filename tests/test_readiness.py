@@ -83,7 +83,7 @@ def test_without_a_drill_the_demo_is_not_ready_and_says_to_drill(
     ]
     assert shown["checks"]["artifacts"] == "ok"
     assert shown["checks"]["prepared"] == "ok"
-    assert shown["checks"]["drift"] == "not checked"
+    assert shown["checks"]["drift"] == "ok", "production is as the file declares"
     assert _stack_names(world, "us-west-2") == ["demo-identity"], "nothing was deployed"
 
 
@@ -169,6 +169,33 @@ def test_pilot_light_without_prepare_is_not_ready_and_names_prepare(
         "relight prepare --env demo --region us-west-2 --strategy pilot_light"
     }
     assert _stack_names(world, "us-west-2") == ["demo-identity"], "nothing was deployed"
+
+
+@pytest.mark.e2e
+def test_production_that_drifted_is_not_ready_and_names_relight_drift(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    """A rule added by hand to the web tier's group at home: the failover would rebuild the
+    file's shape, not production's."""
+    readiness(world, tmp_path, "--env", "demo")  # the stand-in and its story exist from here
+    found = standin.find(world["state"])
+    assert found
+    ec2 = boto3.client("ec2", "us-east-1", endpoint_url=found.endpoint)
+    named = [{"Name": "tag:Name", "Values": ["demo-security-web"]}]
+    (group,) = ec2.describe_security_groups(Filters=named)["SecurityGroups"]
+    ec2.authorize_security_group_ingress(
+        GroupId=group["GroupId"], IpProtocol="tcp", FromPort=22, ToPort=22, CidrIp="10.0.0.0/8"
+    )
+    try:
+        code, shown = readiness(world, tmp_path, "--env", "demo")
+        assert code == 1
+        drifted = _errors(shown, "drift")
+        assert drifted and all(f["fix"] == "relight drift --env demo" for f in drifted)
+        assert any("22" in f["message"] for f in drifted), drifted
+    finally:
+        ec2.revoke_security_group_ingress(
+            GroupId=group["GroupId"], IpProtocol="tcp", FromPort=22, ToPort=22, CidrIp="10.0.0.0/8"
+        )
 
 
 @pytest.mark.e2e

@@ -53,7 +53,7 @@ class Evaluation:
     forecast_seconds: float | None = None
     rto_seconds: int = 0
     last_drill: dict[str, Any] | None = None
-    not_checked: list[str] = field(default_factory=lambda: ["drift"])
+    not_checked: list[str] = field(default_factory=list)
 
     @property
     def ready(self) -> bool:
@@ -146,7 +146,38 @@ def evaluate(
     on_aws = build_plan(loaded, region, stand_in=False, strategy=strategy)
     result.forecast_seconds = _forecast(on_aws, reports_dir)
     result.findings += rto_findings(result.forecast_seconds, env.objectives.rto, look)
+    result.findings += _drift(loaded, conn, run_command("drift", loaded))
     return result
+
+
+def _drift(loaded: LoadedEnvironment, conn: Connection, fix: str) -> list[Finding]:
+    """Production in the home region against the file (drift.py): each difference is an
+    error (a failover would rebuild another shape). A home region that cannot be read is a
+    warning: readiness runs while it is healthy, and says what it could not check."""
+    from relight.aws import is_aws_failure
+    from relight.drift import drift
+    from relight.errors import RelightError
+    from relight.render import build_plan
+
+    home = loaded.env.home_region
+    plan = build_plan(loaded, home, purpose="home", stand_in=conn.stand_in is not None)
+    try:
+        found = drift(plan, lambda service: conn.aws.client(service, home, bounded=True))
+    except Exception as exc:
+        if not (is_aws_failure(exc) or isinstance(exc, RelightError)):
+            raise
+        why = f"production in {home} could not be read ({exc}): drift not checked"
+        return [Finding("drift", WARNING, why, fix)]
+    return [
+        Finding(
+            "drift",
+            ERROR,
+            f"stacks.{d.stack}: {d.resource} {d.property}: the file declares {d.declared!r}, "
+            f"production has {d.live!r}",
+            fix,
+        )
+        for d in found.differences
+    ]
 
 
 def _preflight(plan: Any, conn: Any, discovery: Any, stacks: Any, fix: str) -> list[Finding]:
