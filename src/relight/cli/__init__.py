@@ -14,6 +14,7 @@ from __future__ import annotations
 import typer
 
 from . import (
+    capture,
     discover,
     drift,
     drill,
@@ -45,6 +46,7 @@ app.add_typer(local_app, name="local")
 
 # In the order `relight --help` lists them.
 app.command()(render.render)
+app.command()(capture.capture)
 app.command()(discover.discover)
 app.command()(plan.plan)
 app.command()(drift.drift)

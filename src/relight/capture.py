@@ -1,0 +1,1060 @@
+"""`relight capture`: read a production VPC in its home region (read-only) and write an
+environment file that rebuilds it with the shipped blueprints.
+
+What the blueprints cannot express is never dropped silently: each such difference becomes a
+`Note` (resource, property, what was found, what the file says instead), written into the
+file as a YAML comment and listed by the command.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from botocore.exceptions import BotoCoreError, ClientError
+
+from relight.errors import RelightError
+
+Client = Callable[[str], Any]  # service name → a boto3 client in the home region
+TIERS = ("public", "private", "data")
+ADMIN_PORTS = {22, 3389, 3306, 5432, 1433, 1521, 6379, 27017, 9200}
+
+
+class CaptureError(RelightError):
+    """Production could not be read."""
+
+
+@dataclass(frozen=True)
+class Note:
+    resource: str
+    property: str
+    text: str
+
+    def line(self) -> str:
+        return f"{self.resource} {self.property}: {self.text}"
+
+
+@dataclass
+class Capture:
+    """The captured environment: the file's text and what it could not reproduce."""
+
+    text: str
+    notes: list[Note]
+
+
+@dataclass
+class _Section:
+    key: str
+    body: dict[str, Any]
+    notes: list[Note] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)
+    source: str = ""  # the production resource it was captured from
+
+
+def _call(what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+    try:
+        return fn(**kwargs)
+    except (ClientError, BotoCoreError) as exc:
+        raise CaptureError(f"capture: could not read {what}: {exc}") from None
+
+
+def _pages(client: Any, op: str, key: str, **kwargs: Any) -> list[Any]:
+    try:
+        out: list[Any] = []
+        for page in client.get_paginator(op).paginate(**kwargs):
+            out.extend(page.get(key, []))
+        return out
+    except (ClientError, BotoCoreError) as exc:
+        raise CaptureError(f"capture: could not read {op}: {exc}") from None
+
+
+def _tags(items: list[dict[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in items or [] if not t["Key"].startswith("aws:")}
+
+
+def _key(text: str, taken: set[str] | None = None) -> str:
+    """A blueprint-friendly key: lower case letters and digits, starting with a letter."""
+    key = re.sub(r"[^a-z0-9]", "", text.lower())
+    key = re.sub(r"^[0-9]+", "", key) or "x"
+    if taken is not None:
+        base, n = key, 2
+        while key in taken:
+            key, n = f"{base}{n}", n + 1
+        taken.add(key)
+    return key
+
+
+def _name_pattern(name: str) -> str:
+    """`web-2024-06-01-1234` → `web-*`: the stable prefix, with a wildcard suffix."""
+    match = re.match(r"^(.*?[-_.])\d", name)
+    return f"{match.group(1)}*" if match else f"{name}*"
+
+
+def find_vpc(client: Client, tags: dict[str, str]) -> str:
+    """The one VPC carrying every tag in `tags` (`--tag Key=Value`)."""
+    filters = [{"Name": f"tag:{k}", "Values": [v]} for k, v in tags.items()]
+    vpcs = _call("VPCs", client("ec2").describe_vpcs, Filters=filters)["Vpcs"]
+    shown = ", ".join(f"{k}={v}" for k, v in tags.items())
+    if len(vpcs) != 1:
+        found = ", ".join(v["VpcId"] for v in vpcs) or "none"
+        raise CaptureError(
+            f"capture: --tag {shown} must select exactly one VPC; found {found}: "
+            "add tags or name it with --vpc"
+        )
+    return str(vpcs[0]["VpcId"])
+
+
+# network ---------------------------------------------------------------------------------------
+
+
+def _network(ec2: Any, vpc_id: str, notes: list[Note]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(network params, facts: subnet → tier, AZ IDs, tiers, comments for the stack)."""
+    vpcs = _call(f"VPC {vpc_id}", ec2.describe_vpcs, VpcIds=[vpc_id])["Vpcs"]
+    if not vpcs:
+        raise CaptureError(f"capture: no VPC {vpc_id} in this region; check --vpc and --region")
+    cidr = vpcs[0]["CidrBlock"]
+    for extra in vpcs[0].get("CidrBlockAssociationSet", [])[1:]:
+        notes.append(
+            Note(vpc_id, "CidrBlock", f"secondary CIDR {extra['CidrBlock']} not reproduced")
+        )
+    if not 16 <= ipaddress.IPv4Network(cidr).prefixlen <= 24:
+        notes.append(Note(vpc_id, "CidrBlock", f"{cidr}: the blueprint takes /16 to /24"))
+    flt = [{"Name": "vpc-id", "Values": [vpc_id]}]
+    by_tier, subnet_tier, az_ids = _tiers(ec2, flt, notes)
+    tiers = [t for t in TIERS if t in by_tier]
+    params: dict[str, Any] = {"cidr": cidr, "az_count": len(az_ids)}
+    if tiers != list(TIERS):
+        params["tiers"] = tiers
+    comments = _subnet_cidrs(params, by_tier, tiers, az_ids, vpc_id, notes)
+    params["nat"] = _nat(ec2, flt, tiers, az_ids, vpc_id, notes)
+    gateway = _gateway_endpoints(ec2, flt, notes)
+    if gateway:
+        params["gateway_endpoints"] = gateway
+    params["flow_logs"] = _flow_logs(ec2, vpc_id, notes)
+    params["AvailabilityZones"] = {"zones": "names"}
+    if params["flow_logs"]:
+        params["FlowLogRoleArn"] = {"output": "identity.FlowLogRoleArn"}
+    facts = {"subnet_tier": subnet_tier, "az_ids": az_ids, "tiers": tiers, "comments": comments}
+    return params, facts
+
+
+def _route_tier(table: Any, notes: list[Note]) -> str:
+    """public: a default route to an internet gateway; private: to a NAT gateway; else data."""
+    for route in (table or {}).get("Routes", []):
+        if route.get("DestinationCidrBlock") != "0.0.0.0/0":
+            continue
+        if route.get("NatGatewayId"):
+            return "private"
+        if str(route.get("GatewayId", "")).startswith("igw-"):
+            return "public"
+        target = next((v for k, v in route.items() if k.endswith("Id")), "?")
+        notes.append(
+            Note(table["RouteTableId"], "Routes 0.0.0.0/0", f"to {target}: not reproduced (data)")
+        )
+    return "data"
+
+
+def _tiers(
+    ec2: Any, flt: list[Any], notes: list[Note]
+) -> tuple[dict[str, dict[str, list[Any]]], dict[str, str], list[str]]:
+    """(tier → AZ ID → subnets, subnet → tier, AZ IDs)."""
+    subnets = _pages(ec2, "describe_subnets", "Subnets", Filters=flt)
+    tables = _pages(ec2, "describe_route_tables", "RouteTables", Filters=flt)
+    main = next((t for t in tables if any(a.get("Main") for a in t.get("Associations", []))), None)
+    table_of = {
+        a["SubnetId"]: t for t in tables for a in t.get("Associations", []) if a.get("SubnetId")
+    }
+    tier_of = {t["RouteTableId"]: _route_tier(t, notes) for t in tables}
+    by_tier: dict[str, dict[str, list[Any]]] = {}
+    subnet_tier: dict[str, str] = {}
+    for s in sorted(subnets, key=lambda s: ipaddress.IPv4Network(s["CidrBlock"])):
+        table = table_of.get(s["SubnetId"], main)
+        t = tier_of[table["RouteTableId"]] if table else "data"
+        subnet_tier[s["SubnetId"]] = t
+        by_tier.setdefault(t, {}).setdefault(s["AvailabilityZoneId"], []).append(s)
+    return by_tier, subnet_tier, sorted({s["AvailabilityZoneId"] for s in subnets})
+
+
+def _subnet_cidrs(
+    params: dict[str, Any],
+    by_tier: dict[str, dict[str, list[Any]]],
+    tiers: list[str],
+    az_ids: list[str],
+    vpc_id: str,
+    notes: list[Note],
+) -> list[str]:
+    """Production's CIDRs as explicit `subnets:` when the blueprint's split differs."""
+    explicit: dict[str, list[str]] = {}
+    for t in tiers:
+        for az in az_ids:
+            found = by_tier[t].get(az, [])
+            if not found:
+                notes.append(
+                    Note(f"{t} tier", "subnets", f"no {t} subnet in {az}; the blueprint makes one")
+                )
+            for extra in found[1:]:
+                notes.append(
+                    Note(
+                        extra["SubnetId"],
+                        "CidrBlock",
+                        f"second {t} subnet {extra['CidrBlock']} in {az} not reproduced "
+                        "(the blueprint makes one subnet per tier and AZ)",
+                    )
+                )
+        explicit[t] = [by_tier[t][az][0]["CidrBlock"] for az in az_ids if by_tier[t].get(az)]
+    computed = _computed_plan(params["cidr"], tiers, len(az_ids))
+    if {t: set(c) for t, c in computed.items()} == {t: set(c) for t, c in explicit.items()}:
+        return []  # the blueprint's own split (which AZ holds which slot is moot in another region)
+    if not all(len(c) == len(az_ids) for c in explicit.values()):
+        notes.append(
+            Note(
+                vpc_id,
+                "subnets",
+                "tiers do not cover every AZ: the blueprint's computed CIDRs are used, not "
+                + "; ".join(f"{t} {', '.join(c)}" for t, c in explicit.items()),
+            )
+        )
+        return []
+    params["subnets"] = explicit
+    split = "; ".join(f"{t} {', '.join(c)}" for t, c in computed.items())
+    return [
+        f"subnets: production's CIDRs, one per AZ in AZ ID order ({', '.join(az_ids)}), "
+        "instead of the blueprint's split" + (f" ({split})" if split else "")
+    ]
+
+
+def _nat(
+    ec2: Any, flt: list[Any], tiers: list[str], az_ids: list[str], vpc_id: str, notes: list[Note]
+) -> str:
+    nats = [
+        n
+        for n in _pages(ec2, "describe_nat_gateways", "NatGateways", Filters=flt)
+        if n.get("State") in ("available", "pending")
+    ]
+    if nats and ("private" not in tiers or "public" not in tiers):
+        notes.append(
+            Note(vpc_id, "NatGateways", "NAT without both public and private tiers: nat: none")
+        )
+        return "none"
+    if len(nats) > 1 and len(nats) != len(az_ids):
+        notes.append(Note(vpc_id, "NatGateways", f"{len(nats)} NAT gateways for {len(az_ids)} AZs"))
+    return "none" if not nats else "single" if len(nats) == 1 else "per-az"
+
+
+def _gateway_endpoints(ec2: Any, flt: list[Any], notes: list[Note]) -> list[str]:
+    gateway: set[str] = set()
+    for e in _pages(ec2, "describe_vpc_endpoints", "VpcEndpoints", Filters=flt):
+        service = e["ServiceName"].rsplit(".", 1)[-1]
+        if e.get("VpcEndpointType", "Gateway") == "Gateway" and service in ("s3", "dynamodb"):
+            gateway.add(service)
+        else:
+            notes.append(
+                Note(e["VpcEndpointId"], "ServiceName", f"{e['ServiceName']} not reproduced")
+            )
+    return [s for s in ("s3", "dynamodb") if s in gateway]
+
+
+def _flow_logs(ec2: Any, vpc_id: str, notes: list[Note]) -> bool:
+    flow = _call(
+        "flow logs",
+        ec2.describe_flow_logs,
+        Filters=[{"Name": "resource-id", "Values": [vpc_id]}],
+    )["FlowLogs"]
+    for f in flow:
+        if f.get("LogDestinationType", "cloud-watch-logs") != "cloud-watch-logs":
+            notes.append(
+                Note(
+                    f["FlowLogId"],
+                    "LogDestinationType",
+                    f"{f['LogDestinationType']}: the blueprint logs to CloudWatch Logs",
+                )
+            )
+    return bool(flow)
+
+
+def _computed_plan(cidr: str, tiers: list[str], az_count: int) -> dict[str, list[str]]:
+    vpc = ipaddress.IPv4Network(cidr)
+    if not 16 <= vpc.prefixlen <= 23:
+        return {}
+    blocks = list(vpc.subnets(prefixlen_diff=2))
+    out: dict[str, list[str]] = {}
+    for index, t in enumerate(TIERS):
+        if t in tiers:
+            slots = list(blocks[index].subnets(new_prefix=vpc.prefixlen + 5))
+            out[t] = [str(s) for s in slots[:az_count]]
+    return out
+
+
+# security groups -------------------------------------------------------------------------------
+
+
+def _security(ec2: Any, vpc_id: str, notes: list[Note]) -> tuple[dict[str, Any], dict[str, str]]:
+    """(groups graph, group id → key)."""
+    flt = [{"Name": "vpc-id", "Values": [vpc_id]}]
+    found = [
+        g
+        for g in _pages(ec2, "describe_security_groups", "SecurityGroups", Filters=flt)
+        if g["GroupName"] != "default"
+    ]
+    taken: set[str] = set()
+    keys = {
+        g["GroupId"]: _key(_tags(g.get("Tags")).get("Name") or g["GroupName"], taken)
+        for g in sorted(found, key=lambda g: g["GroupName"])
+    }
+    groups: dict[str, Any] = {}
+    for g in sorted(found, key=lambda g: keys[g["GroupId"]]):
+        key = keys[g["GroupId"]]
+        entry: dict[str, Any] = {"description": g.get("Description", "")}
+        for direction, perms in (
+            ("ingress", g["IpPermissions"]),
+            ("egress", g["IpPermissionsEgress"]),
+        ):
+            rules = _rules(perms, keys, f"{g['GroupId']} ({key}) {direction}", direction, notes)
+            entry[direction] = rules
+        groups[key] = entry
+    return groups, keys
+
+
+def _rules(
+    perms: list[Any], keys: dict[str, str], where: str, direction: str, notes: list[Note]
+) -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = []
+    for p in perms:
+        protocol = str(p.get("IpProtocol", "-1"))
+        protocol = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}.get(protocol, protocol)
+        if protocol not in ("tcp", "udp", "-1"):  # icmp's types and codes are not ports
+            notes.append(Note(where, "IpProtocol", f"protocol {protocol} not reproduced"))
+            continue
+        ports: dict[str, Any] = {}
+        if protocol != "-1":
+            low, high = p.get("FromPort", -1), p.get("ToPort", -1)
+            ports = {"port": low} if low == high else {"port_range": [low, high]}
+        peers = _peers(p, keys, where, notes)
+        for kind, peer, description in peers:
+            rule: dict[str, Any] = {kind: peer, **ports}
+            if protocol != "tcp":
+                rule["protocol"] = protocol
+            if description:
+                rule["description"] = description
+            if direction == "ingress" and kind == "cidr" and _world_admin(peer, protocol, p):
+                notes.append(
+                    Note(
+                        where,
+                        "IpPermissions",
+                        f"{peer} open on admin/database ports "
+                        f"{p.get('FromPort')}-{p.get('ToPort')}: the blueprint refuses it",
+                    )
+                )
+                continue
+            rules.append(rule)
+    return _merge_ports(rules)
+
+
+def _peers(
+    p: dict[str, Any], keys: dict[str, str], where: str, notes: list[Note]
+) -> list[tuple[str, str, str | None]]:
+    """(cidr or group, the CIDR or the group's key, description) of one permission."""
+    peers: list[tuple[str, str, str | None]] = []
+    for r in p.get("IpRanges", []):
+        peers.append(("cidr", r["CidrIp"], r.get("Description")))
+    for r in p.get("Ipv6Ranges", []):
+        peers.append(("cidr", r["CidrIpv6"], r.get("Description")))
+    for r in p.get("UserIdGroupPairs", []):
+        if r.get("GroupId") in keys:
+            peers.append(("group", keys[r["GroupId"]], r.get("Description")))
+        else:
+            notes.append(
+                Note(
+                    where,
+                    "UserIdGroupPairs",
+                    f"{r.get('GroupId')} is outside the VPC's captured groups (the default "
+                    "group, or another VPC): not reproduced",
+                )
+            )
+    for r in p.get("PrefixListIds", []):
+        notes.append(
+            Note(where, "PrefixListIds", f"{r['PrefixListId']} is regional: not reproduced")
+        )
+    return peers
+
+
+def _world_admin(peer: str, protocol: str, p: dict[str, Any]) -> bool:
+    if not peer.endswith("/0"):
+        return False
+    if protocol == "-1":
+        return True
+    low, high = p.get("FromPort", 0), p.get("ToPort", 0)
+    return any(low <= port <= high for port in ADMIN_PORTS)
+
+
+def _merge_ports(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Single-port rules to the same peer, with the same protocol and description, become one
+    rule with `ports:` (as the demo writes 80 and 443)."""
+    merged: list[dict[str, Any]] = []
+    ports: dict[tuple[Any, ...], list[int]] = {}
+    for rule in rules:
+        if "port" not in rule:
+            merged.append(rule)
+            continue
+        sig = tuple((k, v) for k, v in rule.items() if k != "port")
+        if sig not in ports:
+            ports[sig] = []
+            merged.append({"_sig": sig})
+        ports[sig].append(rule["port"])
+    out: list[dict[str, Any]] = []
+    for rule in merged:
+        if "_sig" not in rule:
+            out.append(rule)
+            continue
+        fields = dict(rule["_sig"])
+        found = sorted(set(ports[rule["_sig"]]))
+        peer = {k: fields.pop(k) for k in ("cidr", "group") if k in fields}
+        shaped = {"port": found[0]} if len(found) == 1 else {"ports": found}
+        out.append({**peer, **shaped, **fields})
+    return out
+
+
+# the rest --------------------------------------------------------------------------------------
+
+
+def capture(
+    client: Client,
+    *,
+    vpc_id: str,
+    region: str,
+    name: str,
+    recovery_regions: list[str],
+    account_id: str | None = None,
+    stand_in: bool = False,
+    blueprints_dir: str | None = None,
+) -> Capture:
+    """Read production around `vpc_id` (read-only) and write the environment file's text."""
+    ec2 = client("ec2")
+    net_notes: list[Note] = []
+    network, facts = _network(ec2, vpc_id, net_notes)
+    sg_notes: list[Note] = []
+    groups, sg_keys = _security(ec2, vpc_id, sg_notes)
+    subnet_tier: dict[str, str] = facts["subnet_tier"]
+    az_count = len(facts["az_ids"])
+    artifacts: dict[str, Any] = {}
+    roles: dict[str, Any] = {}
+    taken = {"identity", "network", "security", "loadbalancer", "database", "dns"}
+    lb, target_groups = _load_balancers(client("elbv2"), vpc_id, sg_keys)
+    asgs, asg_instances = _asgs(client, ec2, subnet_tier)
+    found = _Found(ec2, client, subnet_tier, sg_keys, az_count, artifacts, roles, taken)
+    sections = [_compute(asg, data, found, target_groups) for asg, data in asgs]
+    sections += _fixed_instances(found, vpc_id, asg_instances)
+    unplaced: list[Note] = []  # notes no stack of the file holds: written at its top
+    db = _database(client("rds"), vpc_id, sg_keys, groups, artifacts, unplaced)
+    if db is not None:
+        _wire_database(db, sections)
+        if "data" not in facts["tiers"]:
+            fallback = "private" if "private" in facts["tiers"] else facts["tiers"][0]
+            db.body["params"]["SubnetIds"] = {"output": f"network.{fallback.capitalize()}SubnetIds"}
+            db.notes.append(
+                Note(db.source, "DBSubnetGroup", f"no data tier: the {fallback} subnets are used")
+            )
+        sections.append(db)
+    stacks: list[_Section] = []
+    if roles or network["flow_logs"] or db is not None:
+        identity = {
+            "instance_roles": roles,
+            "flow_logs": bool(network["flow_logs"]),
+            "rds_monitoring": db is not None,
+        }
+        stacks.append(
+            _Section("identity", {"blueprint": "identity", "stands": "global", "params": identity})
+        )
+    stacks.append(
+        _Section(
+            "network",
+            {"blueprint": "network", "params": network},
+            notes=net_notes,
+            comments=facts["comments"],
+        )
+    )
+    if groups:
+        security = {"VpcId": {"output": "network.VpcId"}, "groups": groups}
+        stacks.append(
+            _Section("security", {"blueprint": "security", "params": security}, notes=sg_notes)
+        )
+    elif sg_notes:
+        stacks[-1].notes.extend(sg_notes)
+    if lb is not None:
+        stacks.append(lb)
+    stacks.extend(sections)
+    head: dict[str, Any] = {
+        "name": name,
+        "description": f"captured from {vpc_id} in {region} by relight capture",
+        "home_region": region,
+        "recovery_regions": recovery_regions,
+        "stand_in": stand_in,
+    }
+    if account_id:
+        head["account_id"] = account_id
+    if blueprints_dir:
+        head["blueprints_dir"] = blueprints_dir
+    text = _render(head, vpc_id, region, facts["az_ids"], artifacts, stacks, unplaced)
+    return Capture(text, [*unplaced, *(n for s in stacks for n in s.notes)])
+
+
+def _wire_database(db: _Section, sections: list[_Section]) -> None:
+    """Compute stacks get the database's endpoint; the database a client group."""
+    computes = [s for s in sections if s.body.get("blueprint") == "compute"]
+    for s in computes:
+        s.body["params"]["DatabaseEndpoint"] = {"output": "database.Endpoint"}
+        s.body["params"]["DatabasePort"] = {"output": "database.Port"}
+    if "ClientSecurityGroupId" in db.body["params"]:
+        return
+    group = next(
+        (
+            s.body["params"]["SecurityGroupId"]
+            for s in computes
+            if "SecurityGroupId" in s.body["params"]
+        ),
+        None,
+    )
+    if group is None:
+        db.notes.append(
+            Note(db.source, "ClientSecurityGroupId", "no client group found: give one by hand")
+        )
+        return
+    db.body["params"]["ClientSecurityGroupId"] = group
+    db.notes.append(
+        Note(
+            db.source,
+            "ClientSecurityGroupId",
+            f"no group of the database admits another: {group['output']} (the compute "
+            "stack's) assumed to be its client",
+        )
+    )
+
+
+def _render(
+    head: dict[str, Any],
+    vpc_id: str,
+    region: str,
+    az_ids: list[str],
+    artifacts: dict[str, Any],
+    stacks: list[_Section],
+    unplaced: list[Note],
+) -> str:
+    out: list[str] = [
+        f"# Captured by `relight capture` from {vpc_id} in {region}, read-only.",
+        "# Review it: the comments marked CAPTURE name what the blueprints cannot reproduce.",
+        '# See README.md, "The environment file" and "Bring your own production".',
+        *(f"# CAPTURE: {note.line()}" for note in unplaced),
+        _dump(head),
+        "# Not read from production: set your own objectives.",
+        _dump({"objectives": {"rpo": "24h", "rto": "4h"}}),
+        f"# production's AZs, by AZ ID: {', '.join(az_ids)}",
+        _dump({"zones": {"count": len(az_ids)}}),
+    ]
+    if artifacts:
+        out.append(_dump({"artifacts": artifacts}))
+    out.append("stacks:")
+    for s in stacks:
+        out.append("")
+        out.extend(f"  # CAPTURE: {note.line()}" for note in s.notes)
+        out.extend(f"  # {c}" for c in s.comments)
+        out.append(_dump({s.key: s.body}, indent=2))
+    return "\n".join(out) + "\n"
+
+
+@dataclass
+class _Found:
+    """What the compute stacks are read with and write into."""
+
+    ec2: Any
+    client: Client
+    subnet_tier: dict[str, str]
+    sg_keys: dict[str, str]
+    az_count: int
+    artifacts: dict[str, Any]
+    roles: dict[str, Any]
+    taken: set[str]
+
+
+def _dump(data: dict[str, Any], indent: int = 0) -> str:
+    text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)
+    pad = " " * indent
+    return "\n".join(pad + line for line in text.rstrip("\n").splitlines())
+
+
+def _load_balancers(
+    elbv2: Any, vpc_id: str, sg_keys: dict[str, str]
+) -> tuple[_Section | None, dict[str, str]]:
+    """The VPC's first load balancer as the load_balancer stack; its target group's ARN →
+    the output that replaces it."""
+    balancers = [
+        b
+        for b in _pages(elbv2, "describe_load_balancers", "LoadBalancers")
+        if b.get("VpcId") == vpc_id
+    ]
+    if not balancers:
+        return None, {}
+    lb = balancers[0]
+    where = lb["LoadBalancerName"]
+    section = _Section("load_balancer", {"blueprint": "load_balancer"}, source=where)
+    for other in balancers[1:]:
+        section.notes.append(
+            Note(
+                other["LoadBalancerName"],
+                "LoadBalancer",
+                "a second load balancer: "
+                "not reproduced (one load_balancer stack per file; add another)",
+            )
+        )
+    tgs = _call(
+        "target groups", elbv2.describe_target_groups, LoadBalancerArn=lb["LoadBalancerArn"]
+    )["TargetGroups"]
+    listeners = _call("listeners", elbv2.describe_listeners, LoadBalancerArn=lb["LoadBalancerArn"])[
+        "Listeners"
+    ]
+    params: dict[str, Any] = {
+        "type": lb.get("Type", "application"),
+        "scheme": lb.get("Scheme", "internet-facing"),
+    }
+    arns: dict[str, str] = {}
+    if tgs:
+        tg = tgs[0]
+        params["target_port"] = tg.get("Port", 8080)
+        if tg.get("HealthCheckPath"):
+            params["health_check_path"] = tg["HealthCheckPath"]
+        if tg.get("TargetType", "instance") in ("instance", "ip"):
+            params["target_type"] = tg.get("TargetType", "instance")
+        arns[tg["TargetGroupArn"]] = "load_balancer.TargetGroupArn"
+        for other in tgs[1:]:
+            section.notes.append(
+                Note(where, "TargetGroups", f"{other['TargetGroupName']} not reproduced")
+            )
+    for listener in listeners:
+        port = listener.get("Port")
+        if port not in (80, 443):
+            section.notes.append(
+                Note(
+                    where,
+                    f"Listener {port}",
+                    f"{listener.get('Protocol')} on {port} not reproduced "
+                    "(the blueprint listens on 80, and 443 with a certificate)",
+                )
+            )
+        if listener.get("Certificates"):
+            section.notes.append(
+                Note(
+                    where,
+                    f"Listener {port} Certificates",
+                    "set CertificateArn to an ACM certificate in the target "
+                    "region to turn on HTTPS",
+                )
+            )
+    groups = [sg_keys[g] for g in lb.get("SecurityGroups", []) if g in sg_keys]
+    params["VpcId"] = {"output": "network.VpcId"}
+    params["SubnetIds"] = {"output": "network.PublicSubnetIds"}
+    if groups:
+        params["SecurityGroupId"] = {"output": f"security.{groups[0].capitalize()}SecurityGroupId"}
+        for extra in groups[1:]:
+            section.notes.append(Note(where, "SecurityGroups", f"{extra} not attached"))
+    params["CertificateArn"] = ""
+    section.body["params"] = params
+    return section, arns
+
+
+def _asgs(
+    client: Client, ec2: Any, subnet_tier: dict[str, str]
+) -> tuple[list[tuple[Any, dict[str, Any]]], set[str]]:
+    """The Auto Scaling groups in the VPC's subnets, with their launch template's data; and
+    their instances (not captured again as fixed instances)."""
+    autoscaling = client("autoscaling")
+    found: list[tuple[Any, dict[str, Any]]] = []
+    members: set[str] = set()
+    for g in _pages(autoscaling, "describe_auto_scaling_groups", "AutoScalingGroups"):
+        subnets = [s for s in g.get("VPCZoneIdentifier", "").split(",") if s]
+        if not subnets or not all(s in subnet_tier for s in subnets):
+            continue
+        members.update(i["InstanceId"] for i in g.get("Instances", []))
+        data: dict[str, Any] = {"subnets": subnets, "notes": []}
+        spec = g.get("LaunchTemplate") or (g.get("MixedInstancesPolicy") or {}).get(
+            "LaunchTemplate", {}
+        ).get("LaunchTemplateSpecification")
+        if spec:
+            ident = {
+                k: v for k, v in spec.items() if k in ("LaunchTemplateId", "LaunchTemplateName")
+            }
+            version = spec.get("Version", "$Default")
+            versions = _call(
+                "launch template",
+                ec2.describe_launch_template_versions,
+                Versions=[version],
+                **ident,
+            )["LaunchTemplateVersions"]
+            data["lt"] = versions[0]["LaunchTemplateData"] if versions else {}
+        else:
+            data["notes"].append(
+                Note(
+                    g["AutoScalingGroupName"],
+                    "LaunchConfigurationName",
+                    "launch configurations are not read: set instance_type and "
+                    "the AMI lookup by hand",
+                )
+            )
+            data["lt"] = {}
+        found.append((g, data))
+    return found, members
+
+
+def _image_lookup(
+    ec2: Any, image_id: str, key: str, artifacts: dict[str, Any], notes: list[Note]
+) -> bool:
+    """An AMI lookup by the image's tags, else by a name pattern: never its id."""
+    images = _call(f"AMI {image_id}", ec2.describe_images, ImageIds=[image_id])["Images"]
+    if not images:
+        notes.append(Note(image_id, "ImageId", "image not found: add the lookup by hand"))
+        return False
+    image = images[0]
+    lookup: dict[str, Any] = {"kind": "ami"}
+    tags = _tags(image.get("Tags"))
+    if tags:
+        lookup["tags"] = tags
+    else:
+        lookup["name"] = _name_pattern(image.get("Name", key))
+    artifacts[f"{key}_ami"] = lookup
+    return True
+
+
+def _data_snapshot(
+    ec2: Any,
+    mappings: list[Any],
+    key: str,
+    artifacts: dict[str, Any],
+    notes: list[Note],
+    where: str,
+    roots: set[str],
+) -> bool:
+    """A lookup for the data volume's snapshot, by its tags; `roots`: the root device names."""
+    snaps = [m for m in mappings or [] if (m.get("Ebs") or {}).get("SnapshotId")]
+    if not snaps:
+        return False
+    data = [m for m in snaps if m.get("DeviceName") not in roots]
+    if not data:
+        return False
+    snap_id = data[0]["Ebs"]["SnapshotId"]
+    for extra in data[1:]:
+        notes.append(
+            Note(
+                where,
+                f"BlockDeviceMappings {extra['DeviceName']}",
+                "a second data volume: not reproduced",
+            )
+        )
+    found = _call(f"snapshot {snap_id}", ec2.describe_snapshots, SnapshotIds=[snap_id])["Snapshots"]
+    tags = _tags(found[0].get("Tags")) if found else {}
+    if not tags:
+        notes.append(
+            Note(
+                snap_id,
+                "Tags",
+                "the data snapshot has no tags: tag the snapshots "
+                "relight should restore and put the tags in the lookup",
+            )
+        )
+        tags = {"Role": f"{key}-data"}
+    artifacts[f"{key}_data"] = {"kind": "ebs_snapshot", "tags": tags}
+    return True
+
+
+def _compute(
+    asg: Any, data: dict[str, Any], found: _Found, target_groups: dict[str, str]
+) -> _Section:
+    name = asg["AutoScalingGroupName"]
+    key = _key(_tags(asg.get("Tags")).get("Role") or name, found.taken)
+    lt = data["lt"]
+    section = _Section(key, {"blueprint": "compute"}, notes=data["notes"], source=name)
+    tier = sorted({found.subnet_tier[s] for s in data["subnets"]}, key=TIERS.index)[0]
+    if len(data["subnets"]) != found.az_count:
+        section.notes.append(
+            Note(
+                name,
+                "VPCZoneIdentifier",
+                f"{len(data['subnets'])} subnets; the stack uses all {found.az_count} AZs",
+            )
+        )
+    params: dict[str, Any] = {
+        "mode": "asg",
+        "instance_type": lt.get("InstanceType", "t3.micro"),
+        "az_count": found.az_count,
+        "min_size": asg["MinSize"],
+        "max_size": asg["MaxSize"],
+        "desired": asg["DesiredCapacity"],
+    }
+    groups = lt.get("SecurityGroupIds") or [
+        g for ni in lt.get("NetworkInterfaces", []) for g in ni.get("Groups", [])
+    ]
+    _common(
+        params,
+        section,
+        found,
+        image_id=lt.get("ImageId"),
+        mappings=lt.get("BlockDeviceMappings", []),
+        groups=groups,
+        profile=lt.get("IamInstanceProfile") or {},
+        tier=tier,
+    )
+    arns = asg.get("TargetGroupARNs", [])
+    if arns and arns[0] in target_groups:
+        params["TargetGroupArn"] = {"output": target_groups[arns[0]]}
+    for other in arns[1:] if arns and arns[0] in target_groups else arns:
+        section.notes.append(Note(name, "TargetGroupARNs", f"{other} not registered"))
+    return section
+
+
+def _common(
+    params: dict[str, Any],
+    section: _Section,
+    found: _Found,
+    *,
+    image_id: str | None,
+    mappings: list[Any],
+    groups: list[str],
+    profile: dict[str, Any],
+    tier: str,
+) -> None:
+    """What ASGs and fixed instances share: AMI and data snapshot lookups, subnets, group,
+    instance role."""
+    key, where = section.key, section.source
+    if image_id and _image_lookup(found.ec2, image_id, key, found.artifacts, section.notes):
+        params["ImageId"] = {"artifact": f"{key}_ami"}
+    else:
+        section.notes.append(Note(where, "ImageId", "no AMI read: add the lookup by hand"))
+        found.artifacts[f"{key}_ami"] = {"kind": "ami", "name": f"{key}-*"}
+        params["ImageId"] = {"artifact": f"{key}_ami"}
+    roots = {"/dev/xvda", "/dev/sda1"}
+    if image_id:
+        images = _call(f"AMI {image_id}", found.ec2.describe_images, ImageIds=[image_id])
+        roots |= {i["RootDeviceName"] for i in images["Images"] if i.get("RootDeviceName")}
+    if _data_snapshot(found.ec2, mappings, key, found.artifacts, section.notes, where, roots):
+        params["DataSnapshotId"] = {"artifact": f"{key}_data"}
+    else:
+        params["data_volume"] = False
+    section.notes.append(
+        Note(
+            where,
+            "UserData",
+            "not captured: the blueprint's web.sh.j2 runs instead; give user_data or "
+            "user_data_command for yours",
+        )
+    )
+    params["SubnetIds"] = {"output": f"network.{tier.capitalize()}SubnetIds"}
+    known = [found.sg_keys[g] for g in groups if g in found.sg_keys]
+    if known:
+        params["SecurityGroupId"] = {"output": f"security.{known[0].capitalize()}SecurityGroupId"}
+    else:
+        section.notes.append(Note(where, "SecurityGroupIds", "none captured: give one by hand"))
+    for extra in known[1:]:
+        section.notes.append(
+            Note(where, "SecurityGroupIds", f"{extra}: the blueprint attaches one group")
+        )
+    policies = _policies(found.client, profile, section.notes)
+    found.roles[key] = {"managed_policies": policies}
+    params["InstanceProfileArn"] = {"output": f"identity.{_camel(key)}InstanceProfileArn"}
+    section.body["params"] = params
+
+
+def _camel(key: str) -> str:
+    return "".join(part.capitalize() for part in key.split("_"))
+
+
+def _policies(client: Client, profile: dict[str, Any], notes: list[Note]) -> list[str]:
+    """The instance role's AWS managed policies the identity blueprint accepts; the rest are
+    notes."""
+    ref = profile.get("Name") or (profile.get("Arn") or "").rsplit("/", 1)[-1]
+    if not ref:
+        return []
+    iam = client("iam")
+    try:
+        roles = iam.get_instance_profile(InstanceProfileName=ref)["InstanceProfile"]["Roles"]
+        names: list[str] = []
+        for role in roles:
+            for p in iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"]:
+                if p["PolicyArn"].startswith("arn:aws:iam::aws:policy/") and not (
+                    p["PolicyName"].endswith("FullAccess")
+                    or p["PolicyName"] in ("AdministratorAccess", "PowerUserAccess")
+                    or p["PolicyName"] == "AmazonSSMManagedInstanceCore"
+                ):
+                    names.append(p["PolicyName"])
+                elif p["PolicyName"] != "AmazonSSMManagedInstanceCore":
+                    notes.append(Note(ref, f"policy {p['PolicyName']}", "not reproduced"))
+            for inline in iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"]:
+                notes.append(Note(ref, f"inline policy {inline}", "not reproduced"))
+        return names
+    except (ClientError, BotoCoreError) as exc:
+        notes.append(Note(ref, "IamInstanceProfile", f"not read ({exc}): policies not reproduced"))
+        return []
+
+
+def _fixed_instances(found: _Found, vpc_id: str, in_asgs: set[str]) -> list[_Section]:
+    """Instances outside Auto Scaling groups, grouped by their Role (or Name) tag."""
+    reservations = _pages(
+        found.ec2,
+        "describe_instances",
+        "Reservations",
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc_id]},
+            {"Name": "instance-state-name", "Values": ["pending", "running", "stopped"]},
+        ],
+    )
+    by_label: dict[str, list[Any]] = {}
+    for r in reservations:
+        for i in r["Instances"]:
+            raw = {t["Key"] for t in i.get("Tags", [])}
+            if i["InstanceId"] in in_asgs or "aws:autoscaling:groupName" in raw:
+                continue
+            tags = _tags(i.get("Tags"))
+            by_label.setdefault(tags.get("Role") or tags.get("Name") or "server", []).append(i)
+    sections: list[_Section] = []
+    for label, instances in by_label.items():
+        first = instances[0]
+        section = _Section(
+            _key(label, found.taken), {"blueprint": "compute"}, source=first["InstanceId"]
+        )
+        for other in instances[1:]:
+            if (
+                other["InstanceType"] != first["InstanceType"]
+                or other["ImageId"] != first["ImageId"]
+            ):
+                section.notes.append(
+                    Note(
+                        other["InstanceId"],
+                        "InstanceType/ImageId",
+                        f"differs from {first['InstanceId']}'s; the stack makes them all alike",
+                    )
+                )
+        params: dict[str, Any] = {
+            "mode": "instances",
+            "instance_type": first["InstanceType"],
+            "az_count": found.az_count,
+            "count": len(instances),
+        }
+        mappings = [
+            {"DeviceName": m["DeviceName"], "Ebs": {"SnapshotId": snap}}
+            for m in first.get("BlockDeviceMappings", [])
+            if m["DeviceName"] != first.get("RootDeviceName")
+            and (snap := _volume_snapshot(found.ec2, m))
+        ]
+        _common(
+            params,
+            section,
+            found,
+            image_id=first["ImageId"],
+            mappings=mappings,
+            groups=[g["GroupId"] for g in first.get("SecurityGroups", [])],
+            profile=first.get("IamInstanceProfile") or {},
+            tier=found.subnet_tier.get(first.get("SubnetId", ""), "private"),
+        )
+        sections.append(section)
+    return sections
+
+
+def _volume_snapshot(ec2: Any, mapping: dict[str, Any]) -> str | None:
+    volume = (mapping.get("Ebs") or {}).get("VolumeId")
+    if not volume:
+        return None
+    found = _call(f"volume {volume}", ec2.describe_volumes, VolumeIds=[volume])["Volumes"]
+    return (found[0].get("SnapshotId") or None) if found else None
+
+
+def _database(
+    rds: Any,
+    vpc_id: str,
+    sg_keys: dict[str, str],
+    groups: dict[str, Any],
+    artifacts: dict[str, Any],
+    unplaced: list[Note],
+) -> _Section | None:
+    """The VPC's first RDS instance (not Aurora) as the database stack, restored from the
+    newest snapshot of that instance."""
+    in_vpc = [
+        d
+        for d in _pages(rds, "describe_db_instances", "DBInstances")
+        if (d.get("DBSubnetGroup") or {}).get("VpcId") == vpc_id
+    ]
+    instances = [d for d in in_vpc if not d.get("DBClusterIdentifier")]
+    for member in in_vpc:
+        if member.get("DBClusterIdentifier"):
+            unplaced.append(
+                Note(
+                    member["DBInstanceIdentifier"],
+                    "DBClusterIdentifier",
+                    f"a member of Aurora cluster {member['DBClusterIdentifier']}: not captured "
+                    "(give a database stack with mode: aurora and an rds_cluster_snapshot lookup)",
+                )
+            )
+    if not instances:
+        return None
+    db = instances[0]
+    where = db["DBInstanceIdentifier"]
+    section = _Section("database", {"blueprint": "database"}, source=where)
+    for other in instances[1:]:
+        section.notes.append(
+            Note(
+                other["DBInstanceIdentifier"],
+                "DBInstance",
+                "a second database: not reproduced (add a stack)",
+            )
+        )
+    engine = db["Engine"]
+    if engine not in ("postgres", "mysql", "mariadb"):
+        section.notes.append(
+            Note(
+                where,
+                "Engine",
+                f"{engine}: the blueprint takes postgres, mysql or mariadb; postgres written",
+            )
+        )
+        engine = "postgres"
+    artifact = re.sub(r"[^a-z0-9]+", "_", where.lower()).strip("_") + "_db"
+    artifacts[artifact] = {"kind": "rds_snapshot", "db_instance": where}
+    section.comments.append(f"from {where} ({db['Engine']} {db.get('EngineVersion', '')})")
+    params: dict[str, Any] = {
+        "mode": "instance",
+        "engine": engine,
+        "instance_class": db["DBInstanceClass"],
+        "multi_az": bool(db.get("MultiAZ")),
+    }
+    if db.get("StorageType") in ("gp3", "io1", "io2"):
+        params["storage_type"] = db["StorageType"]
+    elif db.get("StorageType"):
+        section.notes.append(Note(where, "StorageType", f"{db['StorageType']}: gp3 written"))
+    retention = db.get("BackupRetentionPeriod", 7)
+    if 1 <= retention <= 35:
+        params["backup_retention_days"] = retention
+    db_groups = [
+        sg_keys[g["VpcSecurityGroupId"]]
+        for g in db.get("VpcSecurityGroups", [])
+        if g["VpcSecurityGroupId"] in sg_keys
+    ]
+    clients = [r["group"] for g in db_groups for r in groups[g]["ingress"] if "group" in r]
+    params["SnapshotIdentifier"] = {"artifact": artifact}
+    params["VpcId"] = {"output": "network.VpcId"}
+    params["SubnetIds"] = {"output": "network.DataSubnetIds"}
+    if clients:
+        params["ClientSecurityGroupId"] = {
+            "output": f"security.{clients[0].capitalize()}SecurityGroupId"
+        }
+    for g in db_groups:
+        section.notes.append(
+            Note(
+                where,
+                "VpcSecurityGroups",
+                f"{g}: the database blueprint makes its own group, which "
+                "admits ClientSecurityGroupId; the captured one stays in "
+                "security but is not attached",
+            )
+        )
+    params["MonitoringRoleArn"] = {"output": "identity.MonitoringRoleArn"}
+    section.body["params"] = params
+    return section

@@ -1,0 +1,103 @@
+"""`relight capture`: write an environment file from production in its home region."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import _check_region, _console, _errors, _escape
+from .options import DebugOpt, ProfileOpt
+
+StandInOpt = Annotated[
+    bool,
+    typer.Option("--stand-in/--aws", help="Read the local stand-in, or AWS (the default)."),
+]
+
+
+def capture(
+    region: Annotated[str, typer.Option("--region", "-r", help="Production's (home) region.")],
+    name: Annotated[str, typer.Option("--name", help="The environment's name.")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write it: stacks/NAME.yaml.")],
+    vpc: Annotated[str | None, typer.Option("--vpc", help="Production's VPC id.")] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", help="Select the VPC by tag instead: Key=Value (repeatable)."),
+    ] = None,
+    recovery_region: Annotated[
+        list[str] | None,
+        typer.Option("--recovery-region", help="A region to recover into (repeatable)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")] = False,
+    stand_in: StandInOpt = False,
+    profile: ProfileOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Read production (VPC, subnets, security groups, Auto Scaling groups, instances, RDS,
+    load balancer) in its region, read-only, and write an environment file that rebuilds it
+    with the shipped blueprints. What they cannot reproduce is written as comments and listed.
+    """
+    with _errors(debug):
+        from relight import standin
+        from relight.aws import Aws, AwsTarget
+        from relight.capture import capture as read_production
+        from relight.capture import find_vpc
+        from relight.environment import NAME_PATTERN
+        from relight.errors import InputError
+
+        _check_region(region, "--region")
+        for r in recovery_region or []:
+            _check_region(r, "--recovery-region")
+        if not re.fullmatch(NAME_PATTERN, name):
+            raise InputError(
+                f"--name {name!r}: lower case letters, digits and -, 2 to 32 characters"
+            )
+        if (vpc is None) == (not tag):
+            raise InputError("give --vpc VPC_ID or --tag Key=Value (one of them)")
+        tags: dict[str, str] = {}
+        for item in tag or []:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise InputError(f"--tag {item!r}: write Key=Value")
+            tags[key] = value
+        if out.exists() and not force:
+            raise InputError(f"{out} exists: review it, or pass --force to overwrite it")
+        if stand_in:
+            if profile:
+                raise InputError("--profile does not apply to the local stand-in")
+            running = standin.ensure_running(standin.state_dir())
+            aws = Aws(AwsTarget(endpoint_url=running.endpoint, stand_in=True, max_attempts=3))
+        else:
+            aws = Aws(AwsTarget(profile=profile, sts_region=region))
+        err = _console(stderr=True)
+        err.print(
+            f"[bold]reading:[/] {_escape(aws.target.describe())}, region {region} (read-only)"
+        )
+        account = aws.client("sts", region).get_caller_identity()["Account"]
+        vpc_id = vpc or find_vpc(lambda service: aws.client(service, region), tags)
+        captured = read_production(
+            lambda service: aws.client(service, region),
+            vpc_id=vpc_id,
+            region=region,
+            name=name,
+            recovery_regions=list(recovery_region or []),
+            account_id=account,
+            stand_in=stand_in,
+        )
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(captured.text)
+    con = _console()
+    con.print(f"wrote {_escape(str(out))} from {vpc_id} in {region}")
+    if captured.notes:
+        con.print(
+            f"[yellow]{len(captured.notes)} thing(s) the blueprints cannot reproduce[/] "
+            "(commented in the file as CAPTURE):"
+        )
+        for note in captured.notes:
+            con.print(f"  - {_escape(note.line())}")
+    con.print(
+        f"Next: review it, then relight replicate --env {_escape(name)} --from {region} --to R, "
+        f"relight prepare, relight drill, relight readiness on a schedule."
+    )
