@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -147,4 +149,27 @@ def moto_web_inputs(region: str = "us-west-2", tags: bool = False) -> Any:
             "web_data": Artifact("web_data", "ebs_snapshot", snapshot, region, now, 1),
         },
         zones=(Zone(f"{region}b", "usw2-az1"), Zone(f"{region}a", "usw2-az2")),
+    )
+
+
+# The CLI end to end against a private stand-in (one per test module) ---------------------------
+
+RELIGHT = str(Path(sys.executable).parent / "relight")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A private stand-in for the module's tests: its state directory and the environment
+    the `relight` console script runs with; stopped after the module."""
+    from relight import standin
+
+    state = tmp_path_factory.mktemp("stand-in")
+    yield {"state": state, "env": {**os.environ, "RELIGHT_STATE_DIR": str(state)}}
+    standin.stop(state)
+
+
+def relight(world: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the `relight` console script in the checkout against the world's stand-in."""
+    return subprocess.run(
+        [RELIGHT, *args], cwd=REPO, env=world["env"], capture_output=True, text=True, timeout=300
     )

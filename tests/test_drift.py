@@ -10,15 +10,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from conftest import REPO
+from conftest import RELIGHT, REPO, relight
 from relight import standin
 from relight.drift import (
     ALL_EGRESS,
@@ -33,7 +31,6 @@ from relight.drift import (
     live_rules,
 )
 
-RELIGHT = str(Path(sys.executable).parent / "relight")
 HOME = "us-east-1"
 
 
@@ -126,19 +123,6 @@ def test_a_groups_rules_are_its_inline_and_standalone_ones_resolved() -> None:
 
 
 # the command on the stand-in -------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    state = tmp_path_factory.mktemp("stand-in")
-    yield {"state": state, "env": {**os.environ, "RELIGHT_STATE_DIR": str(state)}}
-    standin.stop(state)
-
-
-def relight(world: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [RELIGHT, *args], cwd=REPO, env=world["env"], capture_output=True, text=True, timeout=300
-    )
 
 
 def client(world: dict[str, Any], service: str) -> Any:

@@ -8,34 +8,15 @@ what. The steps run in order and share one stand-in.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from conftest import REPO
+from conftest import relight
 from relight import standin
 
 pytestmark = pytest.mark.e2e
-RELIGHT = str(Path(sys.executable).parent / "relight")
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    state = tmp_path_factory.mktemp("stand-in")
-    yield {"state": state, "env": {**os.environ, "RELIGHT_STATE_DIR": str(state)}}
-    standin.stop(state)
-
-
-def relight(world: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [RELIGHT, *args], cwd=REPO, env=world["env"], capture_output=True, text=True, timeout=300
-    )
 
 
 def client(world: dict[str, Any], service: str, region: str) -> Any:

@@ -8,10 +8,6 @@ pure parts are tested directly.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
-from conftest import BLUEPRINTS, REPO
+from conftest import BLUEPRINTS, REPO, relight
 from relight import standin
 from relight.discovery import Artifact, Discovery
 from relight.readiness import (
@@ -35,21 +31,7 @@ from relight.readiness import (
     write_evaluation,
 )
 
-RELIGHT = str(Path(sys.executable).parent / "relight")
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    state = tmp_path_factory.mktemp("stand-in")
-    yield {"state": state, "env": {**os.environ, "RELIGHT_STATE_DIR": str(state)}}
-    standin.stop(state)
-
-
-def relight(world: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [RELIGHT, *args], cwd=REPO, env=world["env"], capture_output=True, text=True, timeout=300
-    )
 
 
 def readiness(world: dict[str, Any], reports: Path, *args: str) -> tuple[int, dict[str, Any]]:
