@@ -16,7 +16,7 @@ OUTAGE ?=
 RUNG = $(if $(STRATEGY),--strategy $(STRATEGY))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test golden scan lint render plan prepare failover launch drill report graph discover status teardown local-status local-stop clean bench
+.PHONY: help setup test golden scan lint render plan prepare failover launch drill report graph discover status teardown local-status local-stop clean bench drift readiness
 
 help: ## Show the targets and what they do
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -90,6 +90,13 @@ launch: setup ## Build a test copy of ENV in REGION named NAME (stacks ENV-NAME-
 drill: setup ## Rehearse a failover of ENV into REGION (OUTAGE=us-east-1: with it switched off); report in reports/ENV/
 	$(need_region)
 	$(BIN)/relight drill --env $(ENV) --region $(REGION) $(RUNG) $(if $(OUTAGE),--outage $(OUTAGE)) $(ARGS)
+
+readiness: setup ## Would a failover of ENV into REGION work now? (exit 1 when not; run it on a schedule)
+	$(need_region)
+	$(BIN)/relight readiness --env $(ENV) --region $(REGION) $(RUNG) $(ARGS)
+
+drift: setup ## Compare ENV's production in its home region with the environment file (exit 1 on drift)
+	$(BIN)/relight drift --env $(ENV) $(ARGS)
 
 report: setup ## List ENV's past drills with RTO, RPO and trend; refresh reports/ENV/index.html
 	$(BIN)/relight report --env $(ENV) $(ARGS)
