@@ -493,3 +493,31 @@ def test_single_port_rules_to_one_peer_merge_into_ports() -> None:
         {"group": "lb", "port": 8080},
         {"cidr": "10.0.0.0/8", "port_range": [1024, 2048]},
     ]
+
+
+def test_a_subnet_without_its_own_route_table_takes_the_vpcs_main_tables_tier() -> None:
+    """AWS: a subnet not explicitly associated with a route table uses the VPC's main route
+    table. Here the main table routes to an internet gateway: the subnet is public; a subnet
+    with its own table and no default route is data."""
+    from moto import mock_aws
+
+    from relight.capture import _tiers
+
+    with mock_aws():
+        ec2 = boto3.client("ec2", "us-east-1")
+        vpc = ec2.create_vpc(CidrBlock="10.60.0.0/16")["Vpc"]["VpcId"]
+        implicit = ec2.create_subnet(VpcId=vpc, CidrBlock="10.60.0.0/24")["Subnet"]["SubnetId"]
+        own = ec2.create_subnet(VpcId=vpc, CidrBlock="10.60.1.0/24")["Subnet"]["SubnetId"]
+        igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+        by_vpc = [{"Name": "vpc-id", "Values": [vpc]}]
+        (main,) = ec2.describe_route_tables(
+            Filters=[*by_vpc, {"Name": "association.main", "Values": ["true"]}]
+        )["RouteTables"]
+        ec2.create_route(
+            RouteTableId=main["RouteTableId"], DestinationCidrBlock="0.0.0.0/0", GatewayId=igw
+        )
+        table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+        ec2.associate_route_table(RouteTableId=table, SubnetId=own)
+        _, tier_of, _ = _tiers(ec2, by_vpc, [])
+    assert tier_of == {implicit: "public", own: "data"}
