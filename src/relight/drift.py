@@ -47,6 +47,18 @@ class Difference:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def describe(self) -> str:
+        """One line for a person: where, and what differs."""
+        where = f"stacks.{self.stack}: "
+        if self.resource == "-":
+            return where + f"stack {self.stack_name} does not exist in production"
+        what = f"{where}{self.resource} {self.property}: "
+        if self.kind == ONLY_LIVE:
+            return what + f"production has {self.live!r}, which the file does not declare"
+        if self.kind == ONLY_DECLARED:
+            return what + f"the file declares {self.declared!r}, which production lacks"
+        return what + f"the file declares {self.declared!r}, production has {self.live!r}"
+
 
 @dataclass
 class StackDrift:

@@ -168,16 +168,7 @@ def _drift(loaded: LoadedEnvironment, conn: Connection, fix: str) -> list[Findin
             raise
         why = f"production in {home} could not be read ({exc}): drift not checked"
         return [Finding("drift", WARNING, why, fix)]
-    return [
-        Finding(
-            "drift",
-            ERROR,
-            f"stacks.{d.stack}: {d.resource} {d.property}: the file declares {d.declared!r}, "
-            f"production has {d.live!r}",
-            fix,
-        )
-        for d in found.differences
-    ]
+    return [Finding("drift", ERROR, d.describe(), fix) for d in found.differences]
 
 
 def _preflight(plan: Any, conn: Any, discovery: Any, stacks: Any, fix: str) -> list[Finding]:
