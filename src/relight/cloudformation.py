@@ -137,7 +137,6 @@ class Stacks:
         on_event: Event = quiet,
         events: bool = False,
         template_url: Callable[[str], str] | None = None,
-        lifts_protection: bool = True,
     ) -> None:
         self.cfn = cfn
         self.clock = clock
@@ -151,7 +150,6 @@ class Stacks:
         # Uploads a body too large to pass inline and returns its URL (see bucket.py).
         self.template_url = template_url
         # moto has no UpdateTerminationProtection (and does not enforce the protection).
-        self.lifts_protection = lifts_protection
         self.calls = 0
         self.throttled = 0
 
@@ -414,7 +412,7 @@ class Stacks:
         """Delete a stack and wait until it is gone; DeployError when the delete failed."""
         started = self.clock()
         mark = yield from self.patiently(lambda: self.newest_event(name))
-        if force and self.lifts_protection:
+        if force:
             yield from self.send(
                 f"lift termination protection of {name}",
                 self.cfn.update_termination_protection,

@@ -148,15 +148,9 @@ def teardown(
             result.action, result.status = "protected", stack["StackStatus"]
             result.reason = "termination protection is on; --force lifts it"
         else:
-            if protected and not stacks.lifts_protection:
-                stacks.on_event(
-                    name,
-                    "PROTECTED",
-                    "stand-in: moto neither lifts nor enforces termination or deletion protection",
-                )
             try:
                 still_held()  # a run that lost its lock stops before its next delete
-                if force and stacks.lifts_protection:
+                if force:
                     yield from lift_deletion_protection(stacks, stack)
                 snapshots = final_snapshots(name) if final_snapshots else list
                 yield from stacks.delete(name, force=protected)
