@@ -9,8 +9,8 @@ botocore errors into relight's (AwsError, Throttled), and knows how to wait:
   last event seen before it began: no clock comparison between machines);
 - a call throttled even after botocore's own retries (standard mode) does not
   fail the stack: the poll waits longer and asks again, up to the timeout;
-- every wait has a timeout, which also ends the stand-in's stacks that never
-  leave CREATE_IN_PROGRESS.
+- every wait has a timeout (a stack that never finishes, the stand-in's hang fault
+  included, ends there).
 
 The waits are generators (see scheduler.py): they yield seconds to wait and
 return the final state, so one loop can watch many stacks. `run` drives one
@@ -146,10 +146,8 @@ class Stacks:
         # Read each operation's resource events as it goes (for the progress view): one more
         # call per poll, so off when nobody watches (--json).
         self.events = events
-        # Stand-in only: clears what moto leaves behind after a delete; returns what it cleared.
         # Uploads a body too large to pass inline and returns its URL (see bucket.py).
         self.template_url = template_url
-        # moto has no UpdateTerminationProtection (and does not enforce the protection).
         self.calls = 0
         self.throttled = 0
 
