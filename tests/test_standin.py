@@ -53,9 +53,9 @@ def test_a_stale_state_file_is_removed(state_dir: Path) -> None:
 
 
 def test_it_stops_by_itself_when_idle(state_dir: Path) -> None:
-    standin.ensure_running(state_dir, idle_timeout=1.0)
+    pid = standin.ensure_running(state_dir, idle_timeout=1.0).pid
     deadline = time.monotonic() + 15
-    while standin.find(state_dir) and time.monotonic() < deadline:
+    while standin._alive(pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert standin.find(state_dir) is None
     assert "idle for 1 s" in (state_dir / "standin.log").read_text()

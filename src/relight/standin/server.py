@@ -103,13 +103,14 @@ def main(argv: list[str] | None = None) -> int:
         if time.monotonic() - last_request[0] > args.idle_timeout:
             reason = f"idle for {args.idle_timeout:.0f} s"
             break
+    # Said before the listener closes: whoever sees the port closed finds the reason logged.
+    print(f"relight stand-in: {reason}; its simulated world is gone", flush=True)
     server.shutdown()
     try:
         if json.loads(args.state_file.read_text())["pid"] == os.getpid():
             args.state_file.unlink()
     except (OSError, ValueError, KeyError):
         pass
-    print(f"relight stand-in: {reason}; its simulated world is gone", flush=True)
     return 0
 
 
