@@ -44,6 +44,10 @@ class Capture:
 
     text: str
     notes: list[Note]
+    sources: dict[str, str] = field(default_factory=dict)  # stack key → production resource
+    # tier → production's subnet CIDRs in AZ ID order, also for a tier the file cannot hold
+    # (one that misses an AZ): drift compares them with the file's
+    subnets: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -138,7 +142,16 @@ def _network(ec2: Any, vpc_id: str, notes: list[Note]) -> tuple[dict[str, Any], 
     params["AvailabilityZones"] = {"zones": "names"}
     if params["flow_logs"]:
         params["FlowLogRoleArn"] = {"output": "identity.FlowLogRoleArn"}
-    facts = {"subnet_tier": subnet_tier, "az_ids": az_ids, "tiers": tiers, "comments": comments}
+    facts = {
+        "subnet_tier": subnet_tier,
+        "az_ids": az_ids,
+        "tiers": tiers,
+        "comments": comments,
+        "subnets": {
+            t: [by_tier[t][az][0]["CidrBlock"] for az in az_ids if by_tier[t].get(az)]
+            for t in tiers
+        },
+    }
     return params, facts
 
 
@@ -192,10 +205,6 @@ def _subnet_cidrs(
     for t in tiers:
         for az in az_ids:
             found = by_tier[t].get(az, [])
-            if not found:
-                notes.append(
-                    Note(f"{t} tier", "subnets", f"no {t} subnet in {az}; the blueprint makes one")
-                )
             for extra in found[1:]:
                 notes.append(
                     Note(
@@ -209,7 +218,12 @@ def _subnet_cidrs(
     computed = _computed_plan(params["cidr"], tiers, len(az_ids))
     if {t: set(c) for t, c in computed.items()} == {t: set(c) for t, c in explicit.items()}:
         return []  # the blueprint's own split (which AZ holds which slot is moot in another region)
-    if not all(len(c) == len(az_ids) for c in explicit.values()):
+    # A tier that misses an AZ cannot be written (the blueprint makes one subnet per tier and
+    # AZ): the blueprint computes it, the others keep production's CIDRs, if they do not overlap.
+    partial = [t for t, c in explicit.items() if len(c) != len(az_ids)]
+    kept = {t: c for t, c in explicit.items() if t not in partial}
+    made = [ipaddress.IPv4Network(c) for t in partial for c in computed.get(t, [])]
+    if partial and (len(made) < len(partial) or _overlap(made, kept)):
         notes.append(
             Note(
                 vpc_id,
@@ -219,12 +233,30 @@ def _subnet_cidrs(
             )
         )
         return []
-    params["subnets"] = explicit
+    for t in partial:
+        missing = ", ".join(az for az in az_ids if not by_tier[t].get(az))
+        notes.append(
+            Note(
+                f"{t} tier",
+                "subnets",
+                f"no {t} subnet in {missing}: the blueprint makes the tier in every AZ, with "
+                f"its own CIDRs {', '.join(computed[t])}, not production's "
+                f"{', '.join(explicit[t])}",
+            )
+        )
+    if kept:
+        params["subnets"] = kept
     split = "; ".join(f"{t} {', '.join(c)}" for t, c in computed.items())
     return [
         f"subnets: production's CIDRs, one per AZ in AZ ID order ({', '.join(az_ids)}), "
         "instead of the blueprint's split" + (f" ({split})" if split else "")
     ]
+
+
+def _overlap(made: list[ipaddress.IPv4Network], kept: dict[str, list[str]]) -> bool:
+    return any(
+        m.overlaps(ipaddress.IPv4Network(c)) for m in made for cs in kept.values() for c in cs
+    )
 
 
 def _nat(
@@ -431,8 +463,12 @@ def capture(
     account_id: str | None = None,
     stand_in: bool = False,
     blueprints_dir: str | None = None,
+    tags: dict[str, str] | None = None,
 ) -> Capture:
-    """Read production around `vpc_id` (read-only) and write the environment file's text."""
+    """Read production around `vpc_id` (read-only) and write the environment file's text.
+
+    The file's `production:` names the VPC (or the `tags` it was selected by), where
+    `relight drift` reads production again."""
     ec2 = client("ec2")
     net_notes: list[Note] = []
     network, facts = _network(ec2, vpc_id, net_notes)
@@ -493,13 +529,18 @@ def capture(
         "home_region": region,
         "recovery_regions": recovery_regions,
         "stand_in": stand_in,
+        "production": {"tags": dict(tags)} if tags else {"vpc": vpc_id},
     }
     if account_id:
         head["account_id"] = account_id
     if blueprints_dir:
         head["blueprints_dir"] = blueprints_dir
     text = _render(head, vpc_id, region, facts["az_ids"], artifacts, stacks, unplaced)
-    return Capture(text, [*unplaced, *(n for s in stacks for n in s.notes)])
+    sources = {
+        s.key: s.source or (vpc_id if s.key in ("network", "security") else "") for s in stacks
+    }
+    notes = [*unplaced, *(n for s in stacks for n in s.notes)]
+    return Capture(text, notes, sources, facts["subnets"])
 
 
 def _wire_database(db: _Section, sections: list[_Section]) -> None:

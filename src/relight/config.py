@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -86,6 +86,10 @@ class LoadedEnvironment:
     path: Path
     registry: Registry
     order: tuple[str, ...]
+    # The file as read (after Jinja2): its YAML document and text, for what compares the file
+    # itself with production (drift of a captured environment).
+    document: Mapping[str, Any] = field(default_factory=dict)
+    text: str = ""
 
 
 def find_environment_file(ref: str, cwd: Path | None = None) -> Path:
@@ -422,4 +426,6 @@ def load_environment(
     registry = load_blueprints(blueprints_directory(path, env, lines, shown))
     check_blueprints(shown, env, registry, lines)
     order = stack_order(env, shown)
-    return LoadedEnvironment(env=env, path=path, registry=registry, order=order)
+    return LoadedEnvironment(
+        env=env, path=path, registry=registry, order=order, document=data, text=text
+    )

@@ -26,9 +26,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from relight.aws import translated
+from relight.config import LoadedEnvironment
 from relight.render import Plan
 
 CHANGED, ONLY_LIVE, ONLY_DECLARED = "changed", "only_live", "only_declared"
+NOTE = "CAPTURE comment"  # the property of a difference in what capture could not reproduce
 _UNKNOWN = object()  # a template value relight cannot resolve: not compared
 _NO_VALUE = object()  # AWS::NoValue
 
@@ -43,16 +45,38 @@ class Difference:
     declared: Any
     live: Any
     kind: str  # changed, only_live or only_declared
+    # For a captured production (drift_capture.py): the file's key that declares the value,
+    # e.g. "stacks.web.params.instance_type"; empty for stacks relight built.
+    key_path: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def describe(self) -> str:
         """One line for a person: where, and what differs."""
+        if self.key_path:
+            return self._describe_key()
         where = f"stacks.{self.stack}: "
         if self.resource == "-":
             return where + f"stack {self.stack_name} does not exist in production"
-        what = f"{where}{self.resource} {self.property}: "
+        return self._what(f"{where}{self.resource} {self.property}: ")
+
+    def _describe_key(self) -> str:
+        where = f"{self.key_path}: "
+        origin = f" ({self.physical_id})" if self.physical_id else ""
+        if self.property == NOTE:
+            if self.kind == ONLY_LIVE:
+                return (
+                    where + f"production now has what the blueprints cannot reproduce: {self.live}"
+                )
+            return where + f"the file's CAPTURE comment no longer holds: {self.declared}"
+        if self.resource == "-" and self.kind == ONLY_DECLARED:
+            return where + f"production no longer has what this stack was captured from{origin}"
+        if self.resource == "-":
+            return where + f"production has a {self.live} the file does not declare{origin}"
+        return self._what(where)
+
+    def _what(self, what: str) -> str:
         if self.kind == ONLY_LIVE:
             return what + f"production has {self.live!r}, which the file does not declare"
         if self.kind == ONLY_DECLARED:
@@ -556,6 +580,7 @@ class Drift:
     env: str
     region: str
     stacks: list[StackDrift]
+    production: str = ""  # what was read: "the stacks relight built", or a captured VPC
 
     @property
     def differences(self) -> list[Difference]:
@@ -565,6 +590,7 @@ class Drift:
         return {
             "env": self.env,
             "region": self.region,
+            "production": self.production,
             "drift": bool(self.differences),
             "stacks": [s.as_dict() for s in self.stacks],
         }
@@ -587,4 +613,20 @@ def drift(plan: Plan, client: Callable[[str], Any]) -> Drift:
             stacks.append(missing)
             continue
         stacks.append(compare_stack(key, sp.name, json.loads(sp.body), live, reader))
-    return Drift(plan.env_name, plan.region, stacks)
+    return Drift(plan.env_name, plan.region, stacks, production="the stacks relight built")
+
+
+def drift_of(loaded: LoadedEnvironment, client: Callable[[str], Any], *, stand_in: bool) -> Drift:
+    """Production in the home region against the file. A captured production (the file has
+    `production:`) is captured again and compared with the file (drift_capture.py); otherwise
+    the stacks relight built at home are compared with today's render.
+
+    `client(service)` gives a boto3 client in the home region."""
+    if loaded.env.production is not None:
+        from relight.drift_capture import drift_of_captured
+
+        return drift_of_captured(loaded, client)
+    from relight.render import build_plan
+
+    home = loaded.env.home_region
+    return drift(build_plan(loaded, home, purpose="home", stand_in=stand_in), client)

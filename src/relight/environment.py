@@ -163,6 +163,21 @@ class Readiness(_Strict):
     max_drill_age: Seconds = 7 * 86400
 
 
+class Production(_Strict):
+    """Where production runs when relight did not build it (`relight capture` writes this):
+    `relight drift` reads production there again and compares it with the file."""
+
+    vpc: str | None = Field(default=None, pattern=r"^vpc-[0-9a-f]+$")
+    # Select the VPC by its tags instead (what `relight capture --tag` was given).
+    tags: dict[str, str] | None = None
+
+    @model_validator(mode="after")
+    def _one_selector(self) -> Production:
+        if (self.vpc is None) == (not self.tags):
+            raise ValueError("give vpc: VPC_ID or tags: {Key: Value} (one of them)")
+        return self
+
+
 class Zones(_Strict):
     """Which availability zones to build in, chosen by AZ ID, never by name."""
 
@@ -447,6 +462,8 @@ class Environment(_Strict):
     stand_in: bool = Field(
         default=False, description="run on the local stand-in (moto), never on AWS"
     )
+    # Production that relight did not build (captured): where drift reads it.
+    production: Production | None = None
     # Faults the stand-in injects (standin/faults.py), for drills; ignored on AWS, with a note.
     stand_in_faults: Faults | None = None
     # The rung of the DR ladder: what stands ready in the recovery regions (`--strategy`

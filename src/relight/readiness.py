@@ -155,14 +155,16 @@ def _drift(loaded: LoadedEnvironment, conn: Connection, fix: str) -> list[Findin
     error (a failover would rebuild another shape). A home region that cannot be read is a
     warning: readiness runs while it is healthy, and says what it could not check."""
     from relight.aws import is_aws_failure
-    from relight.drift import drift
+    from relight.drift import drift_of
     from relight.errors import RelightError
-    from relight.render import build_plan
 
     home = loaded.env.home_region
-    plan = build_plan(loaded, home, purpose="home", stand_in=conn.stand_in is not None)
     try:
-        found = drift(plan, lambda service: conn.aws.client(service, home, bounded=True))
+        found = drift_of(
+            loaded,
+            lambda service: conn.aws.client(service, home, bounded=True),
+            stand_in=conn.stand_in is not None,
+        )
     except Exception as exc:
         if not (is_aws_failure(exc) or isinstance(exc, RelightError)):
             raise

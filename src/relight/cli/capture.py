@@ -85,6 +85,7 @@ def capture(
             recovery_regions=list(recovery_region or []),
             account_id=account,
             stand_in=stand_in,
+            tags=tags,
         )
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(captured.text)

@@ -26,15 +26,13 @@ def drift(
     Exit 1 when they differ, 0 when they do not.
     """
     with _errors(debug):
-        from relight.drift import drift as compare
-        from relight.render import build_plan
+        from relight.drift import drift_of
 
         loaded = _load(env, None)
         home = loaded.env.home_region
         local = _on_stand_in(loaded, stand_in)
-        plan = build_plan(loaded, home, purpose="home", stand_in=local)
         conn = _connect(loaded, home, local, profile, role_arn)
-        found = compare(plan, lambda service: conn.aws.client(service, home))
+        found = drift_of(loaded, lambda service: conn.aws.client(service, home), stand_in=local)
         if json_out:
             _print_json(found.as_dict())
         else:
@@ -52,21 +50,25 @@ def _print_drift(con: Console, found: Any) -> None:
         "only_live": "in production, not in the file",
         "only_declared": "in the file, not in production",
     }
+    con.print(f"production: {_escape(found.production)} in {found.region}")
     for stack in found.stacks:
+        named = f"{stack.key} ({stack.name})" if stack.name else stack.key
         if not stack.differences:
-            con.print(
-                f"[green]{stack.key}[/] ({stack.name}): as declared "
-                f"({stack.compared} resource(s) compared)"
-            )
+            if stack.compared:
+                con.print(
+                    f"[green]{_escape(named)}[/]: as declared "
+                    f"({stack.compared} resource(s) compared)"
+                )
             continue
-        table = Table(title=f"{stack.key} ({stack.name}): {len(stack.differences)} difference(s)")
-        for column in ("resource", "physical id", "property", "declared", "live", "kind"):
-            table.add_column(column, no_wrap=column in ("resource", "property"))
+        table = Table(title=f"{_escape(named)}: {len(stack.differences)} difference(s)")
+        by_key = any(d.key_path for d in stack.differences)  # a captured production
+        columns = ("resource", "physical id", "property") if not by_key else ("file key",)
+        for column in (*columns, "declared", "live", "kind"):
+            table.add_column(column, no_wrap=column in ("resource", "property", "file key"))
         for d in stack.differences:
+            where = (d.key_path,) if by_key else (d.resource, d.physical_id or "-", d.property)
             table.add_row(
-                d.resource,
-                d.physical_id or "-",
-                d.property,
+                *(_escape(w) for w in where),
                 _escape(_shown(d.declared)),
                 _escape(_shown(d.live)),
                 f"[{colours[d.kind]}]{kinds[d.kind]}[/]",

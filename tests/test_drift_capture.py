@@ -1,0 +1,200 @@
+"""`relight drift` on a captured production: production built with plain boto3 (not by
+relight), captured, changed; drift names exactly what changed, by the file's keys."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from typer.testing import CliRunner
+
+from relight.cli import app
+from relight.drift import CHANGED, NOTE, ONLY_DECLARED, ONLY_LIVE, Difference
+from relight.drift_capture import compare, compare_values, notes_by_stack
+from test_capture import REGION, _production
+
+runner = CliRunner()
+
+
+def _capture(path: Path, *selector: str) -> None:
+    args = ["capture", *selector, "--region", REGION, "--name", "shop", "--out", str(path)]
+    result = runner.invoke(app, [*args, "--recovery-region", "us-west-2"])
+    assert result.exit_code == 0, result.output
+
+
+def _drift(path: Path) -> tuple[int, dict[str, Any]]:
+    result = runner.invoke(app, ["drift", "--env", str(path), "--aws", "--json"])
+    assert result.exit_code in (0, 1), result.output
+    return result.exit_code, json.loads(result.stdout)
+
+
+def _found(report: dict[str, Any]) -> list[tuple[str, str, Any, Any]]:
+    return sorted(
+        (d["key_path"], d["kind"], d["declared"], d["live"])
+        for s in report["stacks"]
+        for d in s["differences"]
+    )
+
+
+def test_drift_of_a_captured_production_names_exactly_what_changed(tmp_path: Path) -> None:
+    """The issue's done-when: an added security group rule, a changed instance type and a
+    removed subnet are reported, and nothing else; before them, no drift (exit 0)."""
+    path = tmp_path / "shop.yaml"
+    with mock_aws():
+        prod = _production()
+        ec2 = boto3.client("ec2", REGION)
+        ec2.create_tags(Resources=[prod["vpc"]], Tags=[{"Key": "app", "Value": "shop"}])
+        _capture(path, "--tag", "app=shop")
+        assert "production:\n  tags: {app: shop}" in path.read_text()
+        before, clean = _drift(path)
+
+        ec2.authorize_security_group_ingress(
+            GroupId=prod["web"],
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 9100,
+                    "ToPort": 9100,
+                    "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "metrics"}],
+                }
+            ],
+        )
+        # moto does not copy SourceVersion's data into the new version as AWS does, so the
+        # new version states all of it
+        ec2.create_launch_template_version(
+            LaunchTemplateName="shop-web",
+            LaunchTemplateData={
+                "ImageId": prod["ami"],
+                "InstanceType": "t3.large",
+                "SecurityGroupIds": [prod["web"]],
+                "BlockDeviceMappings": [
+                    {"DeviceName": "/dev/sdf", "Ebs": {"SnapshotId": prod["data"]}}
+                ],
+            },
+        )
+        gone = ec2.describe_subnets(Filters=[{"Name": "cidr-block", "Values": ["10.50.21.0/24"]}])
+        ec2.delete_subnet(SubnetId=gone["Subnets"][0]["SubnetId"])
+        after, report = _drift(path)
+
+    assert before == 0 and not clean["drift"], _found(clean)
+    assert clean["production"].startswith("captured production vpc-")
+    assert after == 1 and report["drift"]
+    rule = {"cidr": "10.0.0.0/8", "port": 9100, "description": "metrics"}
+    found = _found(report)
+    # the removed subnet, from the blueprint's side too: what a failover will make instead
+    ((where, kind, _, note),) = [f for f in found if f[0] == "stacks.network"]
+    assert (where, kind) == ("stacks.network", ONLY_LIVE)
+    assert note.startswith("data tier subnets: no data subnet in use1-az1")
+    assert [f for f in found if f[0] != "stacks.network"] == [
+        ("stacks.network.params.subnets.data", ONLY_DECLARED, "10.50.21.0/24", None),
+        ("stacks.security.params.groups.web.ingress", ONLY_LIVE, None, rule),
+        ("stacks.web.params.instance_type", CHANGED, "t3.small", "t3.large"),
+    ]
+
+
+def test_the_cli_says_each_difference_by_its_file_key(tmp_path: Path) -> None:
+    path = tmp_path / "shop.yaml"
+    with mock_aws():
+        prod = _production()
+        _capture(path, "--vpc", prod["vpc"])
+        boto3.client("rds", REGION).delete_db_instance(
+            DBInstanceIdentifier="shop-orders", SkipFinalSnapshot=True
+        )
+        result = runner.invoke(app, ["drift", "--env", str(path), "--aws"])
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.output.split())
+    assert f"production: captured production {prod['vpc']} in {REGION}" in text
+    assert "stacks.database" in text and "in the file, not in production" in text
+    assert "drift: " in text and f"shop's home region {REGION}" in text
+
+
+def test_a_stack_whose_source_is_gone_and_one_production_grew() -> None:
+    declared = {"stacks": {"database": {"blueprint": "database", "params": {"engine": "mysql"}}}}
+    live = {"stacks": {"api": {"blueprint": "compute", "params": {"instance_type": "t3.micro"}}}}
+    stacks = compare(declared, "", live, "", {"database": "shop-orders", "api": "shop-api"})
+    described = [d.describe() for s in stacks for d in s.differences]
+    assert described == [
+        "stacks.database: production no longer has what this stack was captured from",
+        "stacks.api: production has a compute stack the file does not declare (shop-api)",
+    ]
+
+
+def test_values_compare_as_a_rebuild_sees_them() -> None:
+    assert list(compare_values("p", {"size": "2", "on": "true"}, {"size": 2, "on": True})) == []
+    # subnets are listed in AZ order: the same CIDRs in another order is one change
+    assert list(compare_values("p.s", ["a", "b"], ["b", "a"])) == [
+        ("p.s", ["a", "b"], ["b", "a"], CHANGED)
+    ]
+    assert list(compare_values("p", {"x": 1}, {"y": 2})) == [
+        ("p.x", 1, None, ONLY_DECLARED),
+        ("p.y", None, 2, ONLY_LIVE),
+    ]
+    assert list(compare_values("p", {"a": [1]}, {"a": {"b": 1}})) == [
+        ("p.a", [1], {"b": 1}, CHANGED)
+    ]
+
+
+def test_capture_comments_belong_to_the_stack_they_precede() -> None:
+    text = (
+        "# CAPTURE: vpc-1 CidrBlock: secondary CIDR 10.1.0.0/16 not reproduced\n"
+        "name: shop\n"
+        "stacks:\n"
+        "\n"
+        "  # CAPTURE: shop-lb Listener 8081: not reproduced\n"
+        "  # a plain comment\n"
+        "  load_balancer:\n"
+        "    blueprint: load_balancer\n"
+        "  web:\n"
+        "    params:\n"
+        "      # CAPTURE: inner note\n"
+        "      x: 1\n"
+    )
+    assert notes_by_stack(text) == {
+        "environment": {"vpc-1 CidrBlock: secondary CIDR 10.1.0.0/16 not reproduced"},
+        "load_balancer": {"shop-lb Listener 8081: not reproduced"},
+        "web": {"inner note"},
+    }
+
+
+def test_a_new_and_a_resolved_capture_comment_are_drift() -> None:
+    doc = {"stacks": {"load_balancer": {"blueprint": "load_balancer", "params": {}}}}
+    old = "stacks:\n  # CAPTURE: shop-lb Listener 8081: not reproduced\n  load_balancer:\n"
+    new = "stacks:\n  # CAPTURE: shop-lb Listener 9090: not reproduced\n  load_balancer:\n"
+    stacks = compare(doc, old, doc, new, {})
+    notes = [d for s in stacks for d in s.differences]
+    assert [(d.property, d.kind) for d in notes] == [(NOTE, ONLY_LIVE), (NOTE, ONLY_DECLARED)]
+    assert notes[0].describe() == (
+        "stacks.load_balancer: production now has what the blueprints cannot reproduce: "
+        "shop-lb Listener 9090: not reproduced"
+    )
+
+
+@pytest.mark.parametrize(
+    ("production", "message"),
+    [
+        ("{vpc: vpc-1, tags: {app: shop}}", "give vpc: VPC_ID or tags: {Key: Value}"),
+        ("{}", "give vpc: VPC_ID or tags: {Key: Value}"),
+        ("{vpc: shop}", "vpc"),
+    ],
+)
+def test_production_names_one_vpc(tmp_path: Path, production: str, message: str) -> None:
+    path = tmp_path / "shop.yaml"
+    path.write_text(
+        "name: shop\nhome_region: us-east-1\nobjectives: {rpo: 1h, rto: 1h}\n"
+        f"production: {production}\n"
+        "stacks:\n  network:\n    blueprint: network\n    params: {cidr: 10.0.0.0/16}\n"
+    )
+    result = runner.invoke(app, ["drift", "--env", str(path), "--aws"])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert str(path.name) in text and "production" in text and message in text
+
+
+def test_a_difference_keeps_its_file_key_in_json() -> None:
+    d = Difference("web", "shop-web", "params", "shop-web", "x", 1, 2, CHANGED, "stacks.web.x")
+    assert d.as_dict()["key_path"] == "stacks.web.x"
+    assert d.describe() == "stacks.web.x: the file declares 1, production has 2"
