@@ -27,6 +27,7 @@ from relight.readiness import (
     drill_findings,
     evaluations,
     last_drill,
+    prepared_drift_findings,
     rto_findings,
     write_evaluation,
 )
@@ -66,6 +67,8 @@ def test_without_a_drill_the_demo_is_not_ready_and_says_to_drill(
     assert shown["checks"]["artifacts"] == "ok"
     assert shown["checks"]["prepared"] == "ok"
     assert shown["checks"]["drift"] == "ok", "production is as the file declares"
+    # the stand-in has no CloudFormation drift detection: labelled, never passed
+    assert shown["checks"]["prepared_drift"] == "not checked"
     assert _stack_names(world, "us-west-2") == ["demo-identity"], "nothing was deployed"
 
 
@@ -279,3 +282,35 @@ def test_pages_list_every_evaluation_with_its_verdict(tmp_path: Path) -> None:
     assert "NOT READY" in index and "20261127T120100Z.html" in index
     page = (folder / "20261127T120100Z.html").read_text(encoding="utf-8")
     assert "no &lt;drill&gt;" in page, "escaped"
+
+
+def test_a_drifted_prepared_stack_is_not_ready_and_says_to_prepare_again() -> None:
+    from relight.drift import CHANGED, Difference, StackDrift
+    from relight.prepared import Detected
+
+    drifted = StackDrift("identity", "demo-identity", exists=True, region="us-west-2")
+    drifted.differences.append(
+        Difference(
+            "identity",
+            "demo-identity",
+            "WebRole",
+            "web-role-1",
+            "/MaxSessionDuration",
+            "3600",
+            "43200",
+            CHANGED,
+            region="us-west-2",
+        )
+    )
+    detected = Detected([drifted], ["demo-identity: drift detection failed for some resources"])
+    refresh = "relight prepare --env demo --region us-west-2"
+    assert prepared_drift_findings(detected, refresh) == [
+        Finding(
+            "prepared_drift",
+            ERROR,
+            "stacks.identity (demo-identity in us-west-2): WebRole /MaxSessionDuration: "
+            "its template declares '3600', the stack has '43200'",
+            refresh,
+        ),
+        Finding("prepared_drift", WARNING, detected.notes[0]),
+    ]

@@ -48,6 +48,8 @@ class Difference:
     # For a captured production (drift_capture.py): the file's key that declares the value,
     # e.g. "stacks.web.params.instance_type"; empty for stacks relight built.
     key_path: str = ""
+    # For a prepared stack in a recovery region (CloudFormation's drift detection): its region.
+    region: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,6 +59,8 @@ class Difference:
         if self.key_path:
             return self._describe_key()
         where = f"stacks.{self.stack}: "
+        if self.region:
+            where = f"stacks.{self.stack} ({self.stack_name} in {self.region}): "
         if self.resource == "-":
             return where + f"stack {self.stack_name} does not exist in production"
         return self._what(f"{where}{self.resource} {self.property}: ")
@@ -77,11 +81,13 @@ class Difference:
         return self._what(where)
 
     def _what(self, what: str) -> str:
+        # a prepared stack (drift detection) is compared with its own template, not the file
+        ours, theirs = ("its template", "the stack") if self.region else ("the file", "production")
         if self.kind == ONLY_LIVE:
-            return what + f"production has {self.live!r}, which the file does not declare"
+            return what + f"{theirs} has {self.live!r}, which {ours} does not declare"
         if self.kind == ONLY_DECLARED:
-            return what + f"the file declares {self.declared!r}, which production lacks"
-        return what + f"the file declares {self.declared!r}, production has {self.live!r}"
+            return what + f"{ours} declares {self.declared!r}, which {theirs} lacks"
+        return what + f"{ours} declares {self.declared!r}, {theirs} has {self.live!r}"
 
 
 @dataclass
@@ -91,11 +97,13 @@ class StackDrift:
     exists: bool
     compared: int = 0  # resources whose properties were read
     differences: list[Difference] = field(default_factory=list)
+    region: str = ""  # a prepared stack's recovery region (empty: the home region)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "stack": self.key,
             "name": self.name,
+            "region": self.region,
             "exists": self.exists,
             "compared": self.compared,
             "differences": [d.as_dict() for d in self.differences],
@@ -581,6 +589,7 @@ class Drift:
     region: str
     stacks: list[StackDrift]
     production: str = ""  # what was read: "the stacks relight built", or a captured VPC
+    notes: list[str] = field(default_factory=list)  # what was not checked, and why
 
     @property
     def differences(self) -> list[Difference]:
@@ -593,6 +602,7 @@ class Drift:
             "production": self.production,
             "drift": bool(self.differences),
             "stacks": [s.as_dict() for s in self.stacks],
+            "notes": self.notes,
         }
 
 
@@ -630,3 +640,36 @@ def drift_of(loaded: LoadedEnvironment, client: Callable[[str], Any], *, stand_i
 
     home = loaded.env.home_region
     return drift(build_plan(loaded, home, purpose="home", stand_in=stand_in), client)
+
+
+def add_prepared(
+    found: Drift,
+    loaded: LoadedEnvironment,
+    client: Callable[[str, str], Any],
+    *,
+    stand_in: bool,
+    regions: Iterable[str] | None = None,
+    timeout: float = 300.0,
+) -> None:
+    """CloudFormation's own drift detection of the stacks `relight prepare` stood up in each
+    recovery region (at the file's strategy), added to `found`. `client(service, region)`.
+
+    The stand-in does not simulate drift detection: that is said in a note, never passed."""
+    from relight.cloudformation import Stacks
+    from relight.prepared import detect_drift
+    from relight.render import build_plan
+
+    for region in regions if regions is not None else loaded.env.recovery_regions:
+        plan = build_plan(loaded, region, stand_in=stand_in)
+        if not plan.prepared:
+            continue
+        if stand_in:
+            names = ", ".join(sp.name for sp in plan.prepared.values())
+            found.notes.append(
+                f"{region}: CloudFormation's drift detection of the prepared stacks ({names}) "
+                "is not simulated by the stand-in: not checked"
+            )
+            continue
+        detected = detect_drift(plan, Stacks(client("cloudformation", region)), timeout=timeout)
+        found.stacks += detected.stacks
+        found.notes += [f"{region}: {note}" for note in detected.missing + detected.notes]

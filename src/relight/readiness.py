@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from relight.discovery import Lister, hits_by_lookup, human_age, stale
 from relight.errors import PreflightError
-from relight.prepared import read_prepared
+from relight.prepared import Detected, detect_drift, read_prepared
 from relight.times import parse_time
 
 if TYPE_CHECKING:
@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 SCHEMA = "relight.readiness/1"
 ERROR, WARNING = "error", "warning"
-CHECKS = ("artifacts", "preflight", "prepared", "drill", "rto", "drift")
+# prepared_drift: CloudFormation's drift detection of the prepared stacks in the region
+CHECKS = ("artifacts", "preflight", "prepared", "prepared_drift", "drill", "rto", "drift")
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,10 @@ def evaluate(
             else Finding("prepared", ERROR, p, refresh)
             for p in exc.problems
         ]
+    if result.stand_in:
+        result.not_checked.append("prepared_drift")  # the stand-in has no drift detection
+    else:
+        result.findings += prepared_drift_findings(detect_drift(plan, stacks), refresh)
     drill = run_command("drill", loaded, "--region", region, *rung)
     result.last_drill = last_drill(reports_dir, env.name, region, stand_in=result.stand_in)
     result.findings += drill_findings(result.last_drill, env.readiness.max_drill_age, at, drill)
@@ -148,6 +153,18 @@ def evaluate(
     result.findings += rto_findings(result.forecast_seconds, env.objectives.rto, look)
     result.findings += _drift(loaded, conn, run_command("drift", loaded))
     return result
+
+
+def prepared_drift_findings(detected: Detected, refresh: str) -> list[Finding]:
+    """CloudFormation's drift detection of the prepared stacks: each difference is an error
+    (the failover would read a prepared stack that is not what was prepared; `relight
+    prepare` puts it back), what it could not check a warning. A missing stack is the
+    `prepared` check's."""
+    return [
+        Finding("prepared_drift", ERROR, d.describe(), refresh)
+        for s in detected.stacks
+        for d in s.differences
+    ] + [Finding("prepared_drift", WARNING, n) for n in detected.notes]
 
 
 def _drift(loaded: LoadedEnvironment, conn: Connection, fix: str) -> list[Finding]:

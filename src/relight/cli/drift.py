@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,26 +13,41 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
+PreparedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--prepared/--home-only",
+        help="Also run CloudFormation's drift detection on the stacks prepared in each "
+        "recovery region (the default), or compare the home region only.",
+    ),
+]
+
+
 def drift(
     env: EnvOpt,
+    prepared: PreparedOpt = True,
     json_out: JsonOpt = False,
     stand_in: StandInOpt = None,
     profile: ProfileOpt = None,
     role_arn: RoleOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Compare production in the home region with the environment file. Changes nothing.
+    """Compare production in the home region with the environment file, and the stacks
+    prepared in the recovery regions with their templates (CloudFormation's drift detection).
+    Changes no resource.
 
     Exit 1 when they differ, 0 when they do not.
     """
     with _errors(debug):
-        from relight.drift import drift_of
+        from relight.drift import add_prepared, drift_of
 
         loaded = _load(env, None)
         home = loaded.env.home_region
         local = _on_stand_in(loaded, stand_in)
         conn = _connect(loaded, home, local, profile, role_arn)
         found = drift_of(loaded, lambda service: conn.aws.client(service, home), stand_in=local)
+        if prepared:
+            add_prepared(found, loaded, conn.aws.client, stand_in=local)
         if json_out:
             _print_json(found.as_dict())
         else:
@@ -53,6 +68,8 @@ def _print_drift(con: Console, found: Any) -> None:
     con.print(f"production: {_escape(found.production)} in {found.region}")
     for stack in found.stacks:
         named = f"{stack.key} ({stack.name})" if stack.name else stack.key
+        if stack.region:
+            named += f" in {stack.region}, CloudFormation's drift detection"
         if not stack.differences:
             if stack.compared:
                 con.print(
@@ -74,6 +91,8 @@ def _print_drift(con: Console, found: Any) -> None:
                 f"[{colours[d.kind]}]{kinds[d.kind]}[/]",
             )
         con.print(table)
+    for note in found.notes:
+        con.print(f"[yellow]note:[/] {_escape(note)}")
     count = len(found.differences)
     if count:
         con.print(
