@@ -250,3 +250,48 @@ def test_a_new_launch_template_version_and_a_missing_stack_are_reported(
     assert (size["declared"], size["live"], size["kind"]) == ("t3.small", "m5.large", "changed")
     stack = found["dns", "-", "stack"]
     assert (stack["declared"], stack["live"], stack["kind"]) == ("demo-dns", None, "only_declared")
+
+
+@pytest.mark.e2e
+def test_a_production_stack_the_file_no_longer_declares_is_reported(
+    world: dict[str, Any],
+) -> None:
+    """A stack relight built at home for the environment (its tags say so) that the file no
+    longer declares: a failover would not rebuild it. Another environment's is not ours."""
+    cfn = client(world, "cloudformation")
+    body = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {}}}})
+    tags = {"relight:env": "demo", "relight:stack": "cache", "relight:purpose": "home"}
+    made = {
+        "demo-cache": tags,
+        "other-cache": {**tags, "relight:env": "other"},
+        "demo-cache-drill": {**tags, "relight:purpose": "drill", "relight:namespace": "d1"},
+    }
+    for name, stack_tags in made.items():
+        cfn.create_stack(
+            StackName=name,
+            TemplateBody=body,
+            Tags=[{"Key": k, "Value": v} for k, v in stack_tags.items()],
+        )
+    try:
+        run = relight(world, "drift", "--env", "demo", "--json")
+        text = relight(world, "drift", "--env", "demo")
+    finally:
+        for name in made:
+            cfn.delete_stack(StackName=name)
+
+    assert run.returncode == 1, run.stderr
+    extra = [d for d in _differences(run) if d["resource"] == "-" and d["kind"] == "only_live"]
+    assert [(d["stack"], d["stack_name"], d["live"]) for d in extra] == [
+        ("cache", "demo-cache", "demo-cache")
+    ]
+    assert "cache (demo-cache)" in text.stdout
+
+
+def test_each_kind_of_stack_difference_says_what_a_failover_would_do() -> None:
+    gone = Difference("dns", "demo-dns", "-", None, "stack", "demo-dns", None, ONLY_DECLARED)
+    extra = Difference("cache", "demo-cache", "-", "arn", "stack", None, "demo-cache", ONLY_LIVE)
+    assert gone.describe() == "stacks.dns: stack demo-dns does not exist in production"
+    assert extra.describe() == (
+        "stacks.cache: stack demo-cache is in production, but the file does not declare this "
+        "stack: a failover would not rebuild it"
+    )

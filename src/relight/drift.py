@@ -27,7 +27,7 @@ from typing import Any
 
 from relight.aws import translated
 from relight.config import LoadedEnvironment
-from relight.render import Plan
+from relight.render import Plan, stack_name
 
 CHANGED, ONLY_LIVE, ONLY_DECLARED = "changed", "only_live", "only_declared"
 NOTE = "CAPTURE comment"  # the property of a difference in what capture could not reproduce
@@ -61,6 +61,11 @@ class Difference:
         where = f"stacks.{self.stack}: "
         if self.region:
             where = f"stacks.{self.stack} ({self.stack_name} in {self.region}): "
+        if self.resource == "-" and self.kind == ONLY_LIVE:
+            return where + (
+                f"stack {self.stack_name} is in production, but the file does not declare "
+                "this stack: a failover would not rebuild it"
+            )
         if self.resource == "-":
             return where + f"stack {self.stack_name} does not exist in production"
         return self._what(f"{where}{self.resource} {self.property}: ")
@@ -357,6 +362,24 @@ class Reader:
         stacks = (found or {}).get("Stacks", [])
         return stacks[0] if stacks and stacks[0]["StackStatus"] != "DELETE_COMPLETE" else None
 
+    def home_stacks(self, env_name: str) -> list[dict[str, Any]]:
+        """The live stacks tagged for the environment's production (`relight:env`, purpose
+        `home`, no namespace): what relight built at home, whatever the file says today."""
+        client = self._client("cloudformation")
+        found = []
+        with translated("cloudformation describe_stacks", client):
+            for page in client.get_paginator("describe_stacks").paginate():
+                for stack in page["Stacks"]:
+                    tags = {t["Key"]: t["Value"] for t in stack.get("Tags") or []}
+                    if (
+                        tags.get("relight:env") == env_name
+                        and tags.get("relight:purpose") == "home"
+                        and "relight:namespace" not in tags
+                        and stack["StackStatus"] != "DELETE_COMPLETE"
+                    ):
+                        found.append(stack)
+        return found
+
     def stack_resources(self, name: str) -> dict[str, str]:
         client = self._client("cloudformation")
         physical: dict[str, str] = {}
@@ -623,7 +646,28 @@ def drift(plan: Plan, client: Callable[[str], Any]) -> Drift:
             stacks.append(missing)
             continue
         stacks.append(compare_stack(key, sp.name, json.loads(sp.body), live, reader))
+    stacks += _undeclared(plan, reader)
     return Drift(plan.env_name, plan.region, stacks, production="the stacks relight built")
+
+
+def _undeclared(plan: Plan, reader: Reader) -> list[StackDrift]:
+    """Production stacks relight built for the environment that the file no longer declares
+    (a stack removed from the file, or renamed): a failover would not rebuild them."""
+    declared = {sp.name for sp in {**plan.prepared, **plan.stacks}.values()}
+    skipped = {stack_name(plan.env_name, key) for key in plan.skipped}
+    found = []
+    for stack in reader.home_stacks(plan.env_name):
+        name = stack["StackName"]
+        if name in declared or name in skipped:
+            continue
+        tags = {t["Key"]: t["Value"] for t in stack.get("Tags") or []}
+        key = tags.get("relight:stack", name)
+        extra = StackDrift(key, name, exists=True)
+        extra.differences.append(
+            Difference(key, name, "-", stack.get("StackId"), "stack", None, name, ONLY_LIVE)
+        )
+        found.append(extra)
+    return found
 
 
 def drift_of(loaded: LoadedEnvironment, client: Callable[[str], Any], *, stand_in: bool) -> Drift:
