@@ -143,6 +143,34 @@ def test_artifacts_older_than_a_tiny_rpo_are_errors_naming_replicate(
 
 
 @pytest.mark.e2e
+def test_a_deleted_copy_is_not_ready_and_its_fixing_command_makes_it_ready(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    """Someone deleted the data volume's snapshot copy in us-west-2: readiness names the
+    artifact and `relight replicate`; running that command brings the check back to ok."""
+    readiness(world, tmp_path, "--env", "demo")  # the stand-in and its story exist from here
+    found = standin.find(world["state"])
+    assert found
+    ec2 = boto3.client("ec2", "us-west-2", endpoint_url=found.endpoint)
+    tagged = [{"Name": "tag:Role", "Values": ["web-data"]}]
+    copies = ec2.describe_snapshots(OwnerIds=["self"], Filters=tagged)["Snapshots"]
+    assert copies, "the story copied the data volume's snapshot to us-west-2"
+    for copy in copies:
+        ec2.delete_snapshot(SnapshotId=copy["SnapshotId"])
+
+    code, shown = readiness(world, tmp_path, "--env", "demo")
+    assert code == 1
+    [missing] = _errors(shown, "artifacts")
+    assert missing["message"].startswith("artifacts.web_data: ")
+    assert missing["fix"] == "relight replicate --env demo --from us-east-1 --to us-west-2"
+
+    fix = relight(world, *missing["fix"].split()[1:])
+    assert fix.returncode == 0, fix.stderr
+    _, after = readiness(world, tmp_path, "--env", "demo")
+    assert after["checks"]["artifacts"] == "ok", after["findings"]
+
+
+@pytest.mark.e2e
 def test_pilot_light_without_prepare_is_not_ready_and_names_prepare(
     world: dict[str, Any], tmp_path: Path
 ) -> None:
