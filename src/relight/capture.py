@@ -57,6 +57,7 @@ class _Section:
     notes: list[Note] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
     source: str = ""  # the production resource it was captured from
+    dns_name: str = ""  # a load balancer's DNSName: the target of production's records
 
 
 def _call(what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
@@ -485,22 +486,15 @@ def capture(
     sections = [_compute(asg, data, found, target_groups) for asg, data in asgs]
     sections += _fixed_instances(found, vpc_id, asg_instances)
     unplaced: list[Note] = []  # notes no stack of the file holds: written at its top
-    db = _database(client("rds"), vpc_id, sg_keys, groups, artifacts, unplaced)
-    if db is not None:
-        _wire_database(db, sections)
-        if "data" not in facts["tiers"]:
-            fallback = "private" if "private" in facts["tiers"] else facts["tiers"][0]
-            db.body["params"]["SubnetIds"] = {"output": f"network.{fallback.capitalize()}SubnetIds"}
-            db.notes.append(
-                Note(db.source, "DBSubnetGroup", f"no data tier: the {fallback} subnets are used")
-            )
-        sections.append(db)
+    dbs = _databases(client("rds"), vpc_id, _Databases(sg_keys, groups, artifacts, unplaced, taken))
+    _wire_database(dbs, sections, facts["tiers"])
+    sections.extend(dbs)
     stacks: list[_Section] = []
-    if roles or network["flow_logs"] or db is not None:
+    if roles or network["flow_logs"] or dbs:
         identity = {
             "instance_roles": roles,
             "flow_logs": bool(network["flow_logs"]),
-            "rds_monitoring": db is not None,
+            "rds_monitoring": bool(dbs),
         }
         stacks.append(
             _Section("identity", {"blueprint": "identity", "stands": "global", "params": identity})
@@ -523,6 +517,10 @@ def capture(
     if lb is not None:
         stacks.append(lb)
     stacks.extend(sections)
+    dns = _dns(client, lb, unplaced) if lb is not None else None
+    if dns is not None:
+        _stand_with_dns(stacks)
+        stacks.append(dns)
     head: dict[str, Any] = {
         "name": name,
         "description": f"captured from {vpc_id} in {region} by relight capture",
@@ -543,12 +541,27 @@ def capture(
     return Capture(text, notes, sources, facts["subnets"])
 
 
-def _wire_database(db: _Section, sections: list[_Section]) -> None:
-    """Compute stacks get the database's endpoint; the database a client group."""
+def _wire_database(dbs: list[_Section], sections: list[_Section], tiers: list[str]) -> None:
+    """Compute stacks get the first database's endpoint; each database a client group and
+    subnets."""
+    if not dbs:
+        return
     computes = [s for s in sections if s.body.get("blueprint") == "compute"]
     for s in computes:
-        s.body["params"]["DatabaseEndpoint"] = {"output": "database.Endpoint"}
-        s.body["params"]["DatabasePort"] = {"output": "database.Port"}
+        s.body["params"]["DatabaseEndpoint"] = {"output": f"{dbs[0].key}.Endpoint"}
+        s.body["params"]["DatabasePort"] = {"output": f"{dbs[0].key}.Port"}
+    for db in dbs:
+        _client_group(db, computes)
+        if "data" not in tiers:
+            fallback = "private" if "private" in tiers else tiers[0]
+            db.body["params"]["SubnetIds"] = {"output": f"network.{fallback.capitalize()}SubnetIds"}
+            db.notes.append(
+                Note(db.source, "DBSubnetGroup", f"no data tier: the {fallback} subnets are used")
+            )
+
+
+def _client_group(db: _Section, computes: list[_Section]) -> None:
+    """The database's client group: the one its group admits, else the compute stack's."""
     if "ClientSecurityGroupId" in db.body["params"]:
         return
     group = next(
@@ -640,7 +653,12 @@ def _load_balancers(
         return None, {}
     lb = balancers[0]
     where = lb["LoadBalancerName"]
-    section = _Section("load_balancer", {"blueprint": "load_balancer"}, source=where)
+    section = _Section(
+        "load_balancer",
+        {"blueprint": "load_balancer"},
+        source=where,
+        dns_name=lb.get("DNSName", ""),
+    )
     for other in balancers[1:]:
         section.notes.append(
             Note(
@@ -1008,45 +1026,94 @@ def _volume_snapshot(ec2: Any, mapping: dict[str, Any]) -> str | None:
     return (found[0].get("SnapshotId") or None) if found else None
 
 
-def _database(
-    rds: Any,
-    vpc_id: str,
-    sg_keys: dict[str, str],
-    groups: dict[str, Any],
-    artifacts: dict[str, Any],
-    unplaced: list[Note],
-) -> _Section | None:
-    """The VPC's first RDS instance (not Aurora) as the database stack, restored from the
-    newest snapshot of that instance."""
-    in_vpc = [
-        d
-        for d in _pages(rds, "describe_db_instances", "DBInstances")
-        if (d.get("DBSubnetGroup") or {}).get("VpcId") == vpc_id
-    ]
-    instances = [d for d in in_vpc if not d.get("DBClusterIdentifier")]
+AURORA_ENGINES = ("aurora-postgresql", "aurora-mysql")
+SERVERLESS_CLASS = "db.r6g.large"  # written for Serverless v2 members (the blueprint's classes)
+
+
+@dataclass
+class _Databases:
+    """What the database stacks are read with and write into."""
+
+    sg_keys: dict[str, str]
+    groups: dict[str, Any]
+    artifacts: dict[str, Any]
+    unplaced: list[Note]
+    taken: set[str]
+    sections: list[_Section] = field(default_factory=list)
+
+    def key(self, identifier: str) -> str:
+        """The first database keeps `database`; the others are named after their identifier."""
+        return "database" if not self.sections else _key(identifier, self.taken)
+
+    def artifact(self, identifier: str) -> str:
+        base = re.sub(r"[^a-z0-9]+", "_", identifier.lower()).strip("_") + "_db"
+        name, n = base, 2
+        while name in self.artifacts:
+            name, n = f"{base}{n}", n + 1
+        return name
+
+
+def _databases(rds: Any, vpc_id: str, dbs: _Databases) -> list[_Section]:
+    """The VPC's RDS instances (not cluster members) and Aurora clusters, each a database
+    stack restored from the newest snapshot of it; the first keeps the key `database`."""
+    subnet_vpcs = {
+        g["DBSubnetGroupName"]: g.get("VpcId")
+        for g in _pages(rds, "describe_db_subnet_groups", "DBSubnetGroups")
+    }
+    everything = _pages(rds, "describe_db_instances", "DBInstances")
+    clusters = sorted(
+        (
+            c
+            for c in _pages(rds, "describe_db_clusters", "DBClusters")
+            if subnet_vpcs.get(c.get("DBSubnetGroup", "")) == vpc_id
+        ),
+        key=lambda c: c["DBClusterIdentifier"],
+    )
+    in_vpc = sorted(
+        (d for d in everything if (d.get("DBSubnetGroup") or {}).get("VpcId") == vpc_id),
+        key=lambda d: d["DBInstanceIdentifier"],
+    )
+    for db in in_vpc:
+        if not db.get("DBClusterIdentifier"):
+            dbs.sections.append(_instance(db, dbs))
+    captured: set[str] = set()
+    for cluster in clusters:
+        name = cluster["DBClusterIdentifier"]
+        members = [d for d in everything if d.get("DBClusterIdentifier") == name]
+        section = _cluster(cluster, members, dbs)
+        if section is not None:
+            dbs.sections.append(section)
+            captured.add(name)
+    _uncaptured_members(in_vpc, captured, dbs.unplaced)
+    for later in dbs.sections[1:]:
+        later.notes.append(
+            Note(
+                later.source,
+                "Endpoint",
+                f"the compute stacks read {dbs.sections[0].key}'s endpoint, not this one's: "
+                f"give {later.key}.Endpoint to the stacks that use it",
+            )
+        )
+    return dbs.sections
+
+
+def _uncaptured_members(in_vpc: list[Any], captured: set[str], unplaced: list[Note]) -> None:
     for member in in_vpc:
-        if member.get("DBClusterIdentifier"):
+        cluster = member.get("DBClusterIdentifier")
+        if cluster and cluster not in captured:
             unplaced.append(
                 Note(
                     member["DBInstanceIdentifier"],
                     "DBClusterIdentifier",
-                    f"a member of Aurora cluster {member['DBClusterIdentifier']}: not captured "
-                    "(give a database stack with mode: aurora and an rds_cluster_snapshot lookup)",
+                    f"a member of cluster {cluster}, which is not captured",
                 )
             )
-    if not instances:
-        return None
-    db = instances[0]
+
+
+def _instance(db: dict[str, Any], dbs: _Databases) -> _Section:
+    """A plain RDS instance as a database stack in instance mode."""
     where = db["DBInstanceIdentifier"]
-    section = _Section("database", {"blueprint": "database"}, source=where)
-    for other in instances[1:]:
-        section.notes.append(
-            Note(
-                other["DBInstanceIdentifier"],
-                "DBInstance",
-                "a second database: not reproduced (add a stack)",
-            )
-        )
+    section = _Section(dbs.key(where), {"blueprint": "database"}, source=where)
     engine = db["Engine"]
     if engine not in ("postgres", "mysql", "mariadb"):
         section.notes.append(
@@ -1057,8 +1124,8 @@ def _database(
             )
         )
         engine = "postgres"
-    artifact = re.sub(r"[^a-z0-9]+", "_", where.lower()).strip("_") + "_db"
-    artifacts[artifact] = {"kind": "rds_snapshot", "db_instance": where}
+    artifact = dbs.artifact(where)
+    dbs.artifacts[artifact] = {"kind": "rds_snapshot", "db_instance": where}
     section.comments.append(f"from {where} ({db['Engine']} {db.get('EngineVersion', '')})")
     params: dict[str, Any] = {
         "mode": "instance",
@@ -1073,12 +1140,143 @@ def _database(
     retention = db.get("BackupRetentionPeriod", 7)
     if 1 <= retention <= 35:
         params["backup_retention_days"] = retention
+    _db_wiring(params, section, artifact, db.get("VpcSecurityGroups", []), dbs)
+    return section
+
+
+def _cluster(cluster: dict[str, Any], members: list[Any], dbs: _Databases) -> _Section | None:
+    """An Aurora cluster as a database stack in aurora mode, restored from the newest cluster
+    snapshot; a cluster the blueprint cannot take at all (Multi-AZ DB clusters, DocumentDB,
+    Neptune) is a note at the file's top."""
+    where = cluster["DBClusterIdentifier"]
+    engine = cluster.get("Engine", "")
+    if engine == "aurora":  # Aurora MySQL 1 (5.6), named before aurora-mysql existed
+        engine = "aurora-mysql"
+        notes = [Note(where, "Engine", "aurora (MySQL 5.6): aurora-mysql written")]
+    elif engine in AURORA_ENGINES:
+        notes = []
+    else:
+        dbs.unplaced.append(
+            Note(
+                where,
+                "Engine",
+                f"a {engine} DB cluster: not captured (the database blueprint restores RDS "
+                "instances and Aurora clusters only)",
+            )
+        )
+        return None
+    section = _Section(dbs.key(where), {"blueprint": "database"}, notes=notes, source=where)
+    artifact = dbs.artifact(where)
+    dbs.artifacts[artifact] = {"kind": "rds_cluster_snapshot", "db_cluster": where}
+    section.comments.append(
+        f"from Aurora cluster {where} ({cluster['Engine']} {cluster.get('EngineVersion', '')})"
+    )
+    params: dict[str, Any] = {
+        "mode": "aurora",
+        "engine": engine,
+        "instance_class": _cluster_class(cluster, members, section.notes),
+        "aurora_instances": _cluster_size(where, members, section.notes),
+    }
+    retention = cluster.get("BackupRetentionPeriod", 7)
+    if 1 <= retention <= 35:
+        params["backup_retention_days"] = retention
+    _cluster_notes(cluster, section.notes)
+    _db_wiring(params, section, artifact, cluster.get("VpcSecurityGroups", []), dbs)
+    return section
+
+
+def _cluster_class(cluster: dict[str, Any], members: list[Any], notes: list[Note]) -> str:
+    """The writer's instance class (the blueprint makes every member alike)."""
+    where = cluster["DBClusterIdentifier"]
+    writers = {
+        m["DBInstanceIdentifier"]
+        for m in cluster.get("DBClusterMembers", [])
+        if m["IsClusterWriter"]
+    }
+    ordered = sorted(
+        members, key=lambda m: (m["DBInstanceIdentifier"] not in writers, m["DBInstanceIdentifier"])
+    )
+    classes = [m["DBInstanceClass"] for m in ordered]
+    scaling = cluster.get("ServerlessV2ScalingConfiguration")
+    if scaling or "db.serverless" in classes:
+        acu = f" ({scaling.get('MinCapacity')}-{scaling.get('MaxCapacity')} ACU)" if scaling else ""
+        notes.append(
+            Note(
+                where,
+                "ServerlessV2ScalingConfiguration",
+                f"Aurora Serverless v2{acu}: the blueprint makes provisioned instances; "
+                f"{SERVERLESS_CLASS} written, choose the class",
+            )
+        )
+        return SERVERLESS_CLASS
+    if not classes:
+        return "db.t4g.medium"
+    for member in ordered[1:]:
+        if member["DBInstanceClass"] != classes[0]:
+            notes.append(
+                Note(
+                    member["DBInstanceIdentifier"],
+                    "DBInstanceClass",
+                    f"{member['DBInstanceClass']} differs from the writer's {classes[0]}; "
+                    "the stack makes every member alike",
+                )
+            )
+    return str(classes[0])
+
+
+def _cluster_size(where: str, members: list[Any], notes: list[Note]) -> int:
+    """aurora_instances: the writer and its readers, 1 to 15."""
+    if not members:
+        notes.append(Note(where, "DBClusterMembers", "no instances: 1 written"))
+        return 1
+    if len(members) > 15:
+        notes.append(
+            Note(where, "DBClusterMembers", f"{len(members)} instances: the blueprint makes 15")
+        )
+        return 15
+    return len(members)
+
+
+def _cluster_notes(cluster: dict[str, Any], notes: list[Note]) -> None:
+    """What the blueprint's Aurora mode does not express."""
+    where = cluster["DBClusterIdentifier"]
+    mode = cluster.get("EngineMode", "provisioned")
+    if mode != "provisioned":
+        notes.append(
+            Note(where, "EngineMode", f"{mode}: the blueprint makes a provisioned cluster")
+        )
+    if cluster.get("GlobalClusterIdentifier"):
+        notes.append(
+            Note(
+                where,
+                "GlobalClusterIdentifier",
+                f"a member of global database {cluster['GlobalClusterIdentifier']}: "
+                "the restored cluster stands alone",
+            )
+        )
+    if cluster.get("StorageType") == "aurora-iopt1":
+        notes.append(
+            Note(where, "StorageType", "aurora-iopt1 (I/O-Optimized): Aurora standard written")
+        )
+    if cluster.get("StorageEncrypted") is False:
+        notes.append(Note(where, "StorageEncrypted", "false: the blueprint's cluster is encrypted"))
+
+
+def _db_wiring(
+    params: dict[str, Any],
+    section: _Section,
+    artifact: str,
+    vpc_groups: list[Any],
+    dbs: _Databases,
+) -> None:
+    """The snapshot, the network, the client group and the monitoring role of a database."""
+    where = section.source
     db_groups = [
-        sg_keys[g["VpcSecurityGroupId"]]
-        for g in db.get("VpcSecurityGroups", [])
-        if g["VpcSecurityGroupId"] in sg_keys
+        dbs.sg_keys[g["VpcSecurityGroupId"]]
+        for g in vpc_groups
+        if g["VpcSecurityGroupId"] in dbs.sg_keys
     ]
-    clients = [r["group"] for g in db_groups for r in groups[g]["ingress"] if "group" in r]
+    clients = [r["group"] for g in db_groups for r in dbs.groups[g]["ingress"] if "group" in r]
     params["SnapshotIdentifier"] = {"artifact": artifact}
     params["VpcId"] = {"output": "network.VpcId"}
     params["SubnetIds"] = {"output": "network.DataSubnetIds"}
@@ -1098,4 +1296,188 @@ def _database(
         )
     params["MonitoringRoleArn"] = {"output": "identity.MonitoringRoleArn"}
     section.body["params"] = params
+
+
+# DNS -------------------------------------------------------------------------------------------
+
+DNS_FEEDS = ("network", "security", "load_balancer")  # what the standing dns stack reads
+
+
+def _dns_target(name: str) -> str:
+    """`dualstack.Shop-LB-1.us-east-1.elb.amazonaws.com.` → `shop-lb-1.us-east-1.elb...`."""
+    return name.lower().rstrip(".").removeprefix("dualstack.")
+
+
+def _points_at(record: dict[str, Any], target: str) -> bool:
+    alias = record.get("AliasTarget")
+    if alias:
+        return _dns_target(alias.get("DNSName", "")) == target
+    if record.get("Type") == "CNAME":
+        return any(_dns_target(r["Value"]) == target for r in record.get("ResourceRecords", []))
+    return False
+
+
+def _record_name(name: str) -> str:
+    """Route 53 writes `*` as the octal escape `\\052`."""
+    return name.replace("\\052", "*")
+
+
+def _route53_records(client: Client, unplaced: list[Note]) -> list[tuple[Any, Any]] | None:
+    """Every (hosted zone, record) of the account, zones by name; None (and a note) when
+    Route 53 cannot be read: the capture goes on without DNS."""
+    try:
+        route53 = client("route53")
+        zones: list[Any] = []
+        for page in route53.get_paginator("list_hosted_zones").paginate():
+            zones.extend(page.get("HostedZones", []))
+        found: list[tuple[Any, Any]] = []
+        for zone in sorted(zones, key=lambda z: (z["Name"], z["Id"])):
+            pages = route53.get_paginator("list_resource_record_sets").paginate(
+                HostedZoneId=zone["Id"]
+            )
+            found.extend((zone, r) for page in pages for r in page.get("ResourceRecordSets", []))
+        return found
+    except (ClientError, BotoCoreError) as exc:
+        unplaced.append(
+            Note(
+                "route53",
+                "hosted zones",
+                f"not read: {exc}; records pointing at the load balancer are not captured "
+                "(add a dns stack by hand)",
+            )
+        )
+        return None
+
+
+def _dns(client: Client, lb: _Section, unplaced: list[Note]) -> _Section | None:
+    """The first public record that points at the load balancer, as the recovery region's
+    SECONDARY half of a failover pair (stacks/demo.yaml's dns)."""
+    records = _route53_records(client, unplaced)
+    target = _dns_target(lb.dns_name)
+    if not records or not target:
+        return None
+    # an alias (what the blueprint writes) before a CNAME; A before AAAA; then by zone, name
+    matched = sorted(
+        ((z, r) for z, r in records if _points_at(r, target)),
+        key=lambda zr: (not zr[1].get("AliasTarget"), zr[1]["Type"], zr[0]["Name"], zr[1]["Name"]),
+    )
+    private = [(z, r) for z, r in matched if (z.get("Config") or {}).get("PrivateZone")]
+    public = [(z, r) for z, r in matched if (z, r) not in private]
+    notes = [
+        Note(
+            f"{_record_name(r['Name'])} {r['Type']}",
+            "PrivateZone",
+            f"in private hosted zone {z['Name']}: not captured (the dns stack writes a "
+            "public failover record)",
+        )
+        for z, r in private
+    ]
+    if not public:
+        unplaced.extend(notes)
+        return None
+    zone, record = public[0]
+    name = _record_name(record["Name"])
+    section = _Section("dns", {"blueprint": "dns", "stands": "pilot_light"}, source=name)
+    section.notes.extend(_record_notes(record, name, lb.source))
+    for z, r in public[1:]:
+        section.notes.append(
+            Note(
+                f"{_record_name(r['Name'])} {r['Type']}",
+                "AliasTarget" if r.get("AliasTarget") else "ResourceRecords",
+                f"in {z['Name']}, also points at {lb.source}: not captured (one record per "
+                "dns stack; add another)",
+            )
+        )
+    section.notes.extend(notes)
+    section.notes.extend(_elsewhere(records, matched, target))
+    section.comments.append(
+        "the recovery region's SECONDARY half of a failover pair: production's record must be "
+        'the PRIMARY (README.md, "DNS and failback")'
+    )
+    params: dict[str, Any] = {"mode": "failover", "failover_role": "SECONDARY"}
+    if record["Type"] == "AAAA":
+        params["record_type"] = "AAAA"
+    params["health_check_protocol"] = "HTTP"  # the captured load balancer has no certificate
+    lb_params = lb.body.get("params", {})
+    if "health_check_path" in lb_params:
+        params["health_check_path"] = lb_params["health_check_path"]
+    params["HostedZoneName"] = zone["Name"]
+    params["RecordName"] = name
+    params["LoadBalancerDNSName"] = {"output": "load_balancer.DNSName"}
+    params["LoadBalancerHostedZoneId"] = {"output": "load_balancer.CanonicalHostedZoneId"}
+    section.body["params"] = params
     return section
+
+
+def _record_notes(record: dict[str, Any], name: str, lb_name: str) -> list[Note]:
+    """What production's record is, as far as the SECONDARY failover record differs."""
+    where = f"{name} {record['Type']}"
+    notes = [
+        Note(
+            where,
+            "health_check_protocol",
+            "HTTP: HTTPS once the load balancer's CertificateArn is set",
+        )
+    ]
+    if record["Type"] == "CNAME":
+        notes.append(
+            Note(where, "Type", f"a CNAME to {lb_name}: the dns stack writes an alias A record")
+        )
+    if record.get("Failover") == "PRIMARY":
+        return notes
+    if record.get("SetIdentifier"):
+        policy = next(
+            (
+                k
+                for k in ("Failover", "Weight", "Region", "GeoLocation", "MultiValueAnswer")
+                if k in record
+            ),
+            "routing policy",
+        )
+        text = f"a {policy} record ({record['SetIdentifier']})"
+    else:
+        text = "a simple record"
+    notes.append(
+        Note(
+            where,
+            "Failover",
+            f"{text}: Route 53 takes the SECONDARY record only beside a PRIMARY failover "
+            "record of the same name; make production's the PRIMARY (the dns blueprint with "
+            "failover_role: PRIMARY)",
+        )
+    )
+    return notes
+
+
+def _elsewhere(
+    records: list[tuple[Any, Any]], matched: list[tuple[Any, Any]], target: str
+) -> list[Note]:
+    """Alias and CNAME records of a captured name that point elsewhere (another half of a
+    routing policy, another type): not captured."""
+    names = {(z["Id"], r["Name"]) for z, r in matched}
+    return [
+        Note(
+            f"{_record_name(r['Name'])} {r['Type']}",
+            "AliasTarget" if r.get("AliasTarget") else "ResourceRecords",
+            f"points at {_target_of(r)}, not the load balancer: not captured",
+        )
+        for z, r in records
+        if (z["Id"], r["Name"]) in names
+        and (r.get("AliasTarget") or r.get("Type") == "CNAME")
+        and not _points_at(r, target)
+    ]
+
+
+def _target_of(record: dict[str, Any]) -> str:
+    alias = record.get("AliasTarget")
+    if alias:
+        return str(alias.get("DNSName", "?"))
+    return ", ".join(r["Value"] for r in record.get("ResourceRecords", []))
+
+
+def _stand_with_dns(stacks: list[_Section]) -> None:
+    """The dns stack stands from pilot_light and reads the load balancer's outputs: the
+    stacks it reads stand there too."""
+    for s in stacks:
+        if s.key in DNS_FEEDS and "stands" not in s.body:
+            s.body = {"blueprint": s.body["blueprint"], "stands": "pilot_light", **s.body}

@@ -35,8 +35,9 @@ def capture(
     profile: ProfileOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Read production (VPC, subnets, security groups, Auto Scaling groups, instances, RDS,
-    load balancer) in its region, read-only, and write an environment file that rebuilds it
+    """Read production (VPC, subnets, security groups, Auto Scaling groups, instances, RDS
+    instances and Aurora clusters, load balancer, the Route 53 record pointing at it) in its
+    region, read-only, and write an environment file that rebuilds it
     with the shipped blueprints. What they cannot reproduce is written as comments and listed.
     """
     with _errors(debug):
