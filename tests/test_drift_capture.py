@@ -86,10 +86,10 @@ def test_drift_of_a_captured_production_names_exactly_what_changed(tmp_path: Pat
     rule = {"cidr": "10.0.0.0/8", "port": 9100, "description": "metrics"}
     found = _found(report)
     # the removed subnet, from the blueprint's side too: what a failover will make instead
-    ((where, kind, _, note),) = [f for f in found if f[0] == "stacks.network"]
-    assert (where, kind) == ("stacks.network", ONLY_LIVE)
+    ((where, kind, _, note),) = [f for f in found if f[0].endswith("(CAPTURE comment)")]
+    assert (where, kind) == ("stacks.network (CAPTURE comment)", ONLY_LIVE)
     assert note.startswith("data tier subnets: no data subnet in use1-az1")
-    assert [f for f in found if f[0] != "stacks.network"] == [
+    assert [f for f in found if not f[0].endswith("(CAPTURE comment)")] == [
         ("stacks.network.params.subnets.data", ONLY_DECLARED, "10.50.21.0/24", None),
         ("stacks.security.params.groups.web.ingress", ONLY_LIVE, None, rule),
         ("stacks.web.params.instance_type", CHANGED, "t3.small", "t3.large"),
@@ -168,7 +168,8 @@ def test_a_new_and_a_resolved_capture_comment_are_drift() -> None:
     notes = [d for s in stacks for d in s.differences]
     assert [(d.property, d.kind) for d in notes] == [(NOTE, ONLY_LIVE), (NOTE, ONLY_DECLARED)]
     assert notes[0].describe() == (
-        "stacks.load_balancer: production now has what the blueprints cannot reproduce: "
+        "stacks.load_balancer (CAPTURE comment): production now has what the blueprints "
+        "cannot reproduce: "
         "shop-lb Listener 9090: not reproduced"
     )
 

@@ -564,6 +564,33 @@ def test_a_db_instance_class_not_offered_is_named_with_the_close_match(write_env
     rds.assert_no_pending_responses()
 
 
+def test_an_aurora_clusters_instances_give_one_problem_for_their_stack(write_env) -> None:  # type: ignore[no-untyped-def]
+    from relight.preflight import _db_classes
+
+    aurora = DATABASE.replace("engine: postgres", "mode: aurora\n      engine: aurora-mysql")
+    aurora = aurora.replace("db.t4g.mediun", "db.r6g.large\n      aurora_instances: 2")
+    text = MINIMAL.replace("stand_in: true\n", "") + aurora
+    plan = build_plan(load_environment(str(write_env(text)), "us-west-2"), "us-west-2")
+    body = plan.stacks["database"].body
+    assert body.count('"AWS::RDS::DBInstance"') == 2, "a writer and a reader"
+    rds = _stubbed("rds")
+    rds.add_response(
+        "describe_orderable_db_instance_options",
+        {"OrderableDBInstanceOptions": []},
+        {"Engine": "aurora-mysql", "DBInstanceClass": "db.r6g.large", "MaxRecords": 20},
+    )
+    rds.add_response(
+        "describe_orderable_db_instance_options",
+        {"OrderableDBInstanceOptions": [{"Engine": "aurora-mysql", "DBInstanceClass": "db.t3.x"}]},
+        {"Engine": "aurora-mysql"},
+    )
+    problems, _ = _db_classes(plan, _Mixed(None, rds=rds.client))  # type: ignore[arg-type]
+    assert problems == [
+        "stacks.database.params.instance_class: db.r6g.large is not offered for aurora-mysql "
+        "in us-west-2"
+    ]
+
+
 def _own_bucket_made(account: str = ACCOUNT) -> None:
     """relight's bucket in us-west-2, as replicate leaves it before a disaster."""
     boto3.client("s3", "us-west-2").create_bucket(

@@ -613,6 +613,7 @@ class Drift:
     stacks: list[StackDrift]
     production: str = ""  # what was read: "the stacks relight built", or a captured VPC
     notes: list[str] = field(default_factory=list)  # what was not checked, and why
+    unit: str = "resource(s)"  # what a stack's `compared` counts
 
     @property
     def differences(self) -> list[Difference]:

@@ -131,6 +131,15 @@ def compare_values(path: str, declared: Any, live: Any) -> Iterator[tuple[str, A
         yield path, declared, live, CHANGED
 
 
+def _leaves(value: Any) -> int:
+    """How many values a YAML value holds (a mapping's and a list's, each scalar one)."""
+    if isinstance(value, Mapping):
+        return sum(_leaves(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(_leaves(v) for v in value)
+    return 1
+
+
 def _difference(
     stack: str, source: str, path: str, declared: Any, live: Any, kind: str
 ) -> Difference:
@@ -173,7 +182,7 @@ def compare(
                 Difference(key, source, "-", source or None, "stack", None, what, ONLY_LIVE, where)
             )
             continue
-        stack.compared = 1
+        stack.compared = sum(_leaves(ours[key].get(part)) for part in COMPARED_STACK)
         for part in COMPARED_STACK:
             for path, a, b, kind in compare_values(
                 f"{where}.{part}", ours[key].get(part), theirs[key].get(part)
@@ -191,7 +200,8 @@ def compare(
 
 
 def _note(key: str, where: str, declared: Any, live: Any, kind: str) -> Difference:
-    return Difference(key, "", NOTE, None, NOTE, declared, live, kind, where or "(top of file)")
+    where = f"{where or '(top of file)'} ({NOTE})"
+    return Difference(key, "", NOTE, None, NOTE, declared, live, kind, where)
 
 
 def _with_partial_tiers(live: dict[str, Any], declared: Mapping[str, Any], fresh: Capture) -> None:
@@ -216,4 +226,5 @@ def drift_of_captured(loaded: LoadedEnvironment, client: Callable[[str], Any]) -
     _with_partial_tiers(live, loaded.document, fresh)
     stacks = compare(loaded.document, loaded.text, live, fresh.text, fresh.sources)
     env = loaded.env
-    return Drift(env.name, env.home_region, stacks, production=f"captured production {vpc_id}")
+    production = f"captured production {vpc_id}"
+    return Drift(env.name, env.home_region, stacks, production, unit="value(s) of the file")

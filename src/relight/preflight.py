@@ -91,7 +91,9 @@ def _db_classes(plan: Plan, aws: Any) -> tuple[list[str], list[str]]:
             klass, engine = props.get("DBInstanceClass"), props.get("Engine", option)
             is_db = resource.get("Type") == "AWS::RDS::DBInstance"
             if is_db and isinstance(klass, str) and isinstance(engine, str):  # else: not asked
-                wanted.setdefault((engine, klass), []).append(key)
+                named = wanted.setdefault((engine, klass), [])
+                if key not in named:  # an Aurora cluster's instances: one problem per stack
+                    named.append(key)
     if plan.stand_in and wanted:
         return [], ["DB instance classes not checked on the stand-in (moto offers none)"]
     rds = aws.client("rds", plan.region)

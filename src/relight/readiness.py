@@ -144,7 +144,10 @@ def evaluate(
     if result.stand_in:
         result.not_checked.append("prepared_drift")  # the stand-in has no drift detection
     else:
-        result.findings += prepared_drift_findings(detect_drift(plan, stacks), refresh)
+        detected = detect_drift(plan, stacks)
+        result.findings += prepared_drift_findings(detected, refresh)
+        if not detected.stacks and not detected.notes:  # none prepared: nothing to check
+            result.not_checked.append("prepared_drift")
     drill = run_command("drill", loaded, "--region", region, *rung)
     result.last_drill = last_drill(reports_dir, env.name, region, stand_in=result.stand_in)
     result.findings += drill_findings(result.last_drill, env.readiness.max_drill_age, at, drill)

@@ -74,7 +74,8 @@ def _print_drift(con: Console, found: Any) -> None:
             if stack.compared:
                 con.print(
                     f"[green]{_escape(named)}[/]: as declared "
-                    f"({stack.compared} resource(s) compared)"
+                    f"({stack.compared} {found.unit if not stack.region else 'resource(s)'} "
+                    "compared)"
                 )
             continue
         table = Table(title=f"{_escape(named)}: {len(stack.differences)} difference(s)")
