@@ -462,6 +462,12 @@ def test_round_trip_capture_replicate_prepare_failover_into_us_west_2(
             ],
         }
         results = {name: runner.invoke(app, argv) for name, argv in steps.items()}
+        home = _shape(REGION, prod["vpc"])
+        rebuilt = [
+            _shape("us-west-2", v["VpcId"])
+            for v in boto3.client("ec2", "us-west-2").describe_vpcs()["Vpcs"]
+            if not v["IsDefault"]
+        ]
     assert results["replicate"].exit_code == 0, results["replicate"].output
     assert results["prepare"].exit_code == 0, results["prepare"].output
     summary = json.loads(results["failover"].stdout)
@@ -479,6 +485,121 @@ def test_round_trip_capture_replicate_prepare_failover_into_us_west_2(
     failed = [c for c in summary["verification"] if c["result"] == "failed"]
     # the one check in-process moto cannot pass: an HTTP GET to the load balancer's DNS name
     assert [c["check"] for c in failed] == ["load balancer answers"], failed
+
+    # the same shape, property by property
+    (shape,) = rebuilt
+    assert shape["cidr"] == home["cidr"] == "10.50.0.0/16"
+    assert (
+        shape["tiers"]
+        == home["tiers"]
+        == {
+            "public": (["10.50.0.0/24", "10.50.1.0/24"], 2),
+            "private": (["10.50.10.0/24", "10.50.11.0/24"], 2),
+            "data": (["10.50.20.0/24", "10.50.21.0/24"], 2),
+        }
+    )
+    for group in ("the load balancer", "the web servers"):
+        assert shape["groups"][group] == home["groups"][group], group
+    assert home["groups"]["the web servers"] == (
+        ["tcp 8080-8080 the load balancer"],
+        ["tcp 443-443 0.0.0.0/0"],
+    )
+    # the database blueprint's own group, open to web only (a CAPTURE comment says so)
+    extra = set(shape["groups"]) - set(home["groups"])
+    assert len(extra) == 1
+    ((database_group_rules, _),) = [shape["groups"][g] for g in extra]
+    assert database_group_rules == ["tcp 5432-5432 the web servers"]
+    # production's 8081 listener is a CAPTURE comment; the blueprint listens on 80
+    assert home["listeners"] == [("HTTP", 80), ("HTTP", 8081)]
+    assert shape["listeners"] == [("HTTP", 80)]
+    assert shape["health_checks"] == home["health_checks"] == [("HTTP", 8080, "/healthz")]
+    assert shape["fleets"] == [("t3.small", 2, 4, 2, 2, 2)], "type, min, max, desired, 2 AZs"
+    assert home["fleets"][0][:4] == shape["fleets"][0][:4]
+    assert shape["databases"] == home["databases"] == [("postgres", "db.t4g.medium", True)]
+
+
+def _shape(region: str, vpc_id: str) -> dict[str, Any]:
+    """What the issue calls the shape, read with plain boto3 in `region`: CIDRs, subnets per
+    tier and AZ, security group rules (peers named by their group's description), listeners
+    and health checks, instance types and counts, database engine and class."""
+    ec2 = boto3.client("ec2", region)
+    in_vpc = [{"Name": "vpc-id", "Values": [vpc_id]}]
+    vpc = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]
+    subnets = ec2.describe_subnets(Filters=in_vpc)["Subnets"]
+    tier_of: dict[str, str] = {}
+    for table in ec2.describe_route_tables(Filters=in_vpc)["RouteTables"]:
+        out = [r for r in table["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
+        target = out[0] if out else {}
+        tier = "private" if target.get("NatGatewayId") else "public" if target else "data"
+        for a in table.get("Associations", []):
+            if a.get("SubnetId"):
+                tier_of[a["SubnetId"]] = tier
+    tiers: dict[str, Any] = {}
+    for sub in subnets:
+        tier = tiers.setdefault(tier_of[sub["SubnetId"]], {"cidrs": [], "azs": set()})
+        tier["cidrs"].append(sub["CidrBlock"])
+        tier["azs"].add(sub["AvailabilityZoneId"])
+    groups = {
+        g["GroupId"]: g
+        for g in ec2.describe_security_groups(Filters=in_vpc)["SecurityGroups"]
+        if g["GroupName"] != "default"
+    }
+    named = {gid: g["Description"] for gid, g in groups.items()}
+
+    def rules(permissions: list[dict[str, Any]]) -> list[str]:
+        texts = []
+        for p in permissions:
+            peers = [r["CidrIp"] for r in p.get("IpRanges", [])]
+            peers += [named.get(r["GroupId"], r["GroupId"]) for r in p.get("UserIdGroupPairs", [])]
+            texts += [f"{p['IpProtocol']} {p.get('FromPort')}-{p.get('ToPort')} {x}" for x in peers]
+        # blueprint.no_egress: the rule that matches nothing, there to remove AWS's allow-all
+        return sorted(t for t in texts if t != "icmp 252-86 127.0.0.1/32")
+
+    elbv2 = boto3.client("elbv2", region)
+    balancers = [
+        b for b in elbv2.describe_load_balancers()["LoadBalancers"] if b["VpcId"] == vpc_id
+    ]
+    listeners = [
+        (li["Protocol"], li["Port"])
+        for b in balancers
+        for li in elbv2.describe_listeners(LoadBalancerArn=b["LoadBalancerArn"])["Listeners"]
+    ]
+    checks = [
+        (t["Protocol"], t["Port"], t["HealthCheckPath"])
+        for t in elbv2.describe_target_groups()["TargetGroups"]
+        if t["VpcId"] == vpc_id
+    ]
+    own_subnets = {sub["SubnetId"] for sub in subnets}
+    fleets = []
+    for asg in boto3.client("autoscaling", region).describe_auto_scaling_groups()[
+        "AutoScalingGroups"
+    ]:
+        if not set(asg["VPCZoneIdentifier"].split(",")) <= own_subnets:
+            continue
+        spec = asg["LaunchTemplate"]
+        data = ec2.describe_launch_template_versions(
+            LaunchTemplateId=spec["LaunchTemplateId"], Versions=[spec["Version"]]
+        )["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+        placed = {i["AvailabilityZone"] for i in asg["Instances"]}
+        counts = (asg["MinSize"], asg["MaxSize"], asg["DesiredCapacity"], len(asg["Instances"]))
+        fleets.append((data["InstanceType"], *counts, len(placed)))
+    databases = [
+        (d["Engine"], d["DBInstanceClass"], d["MultiAZ"])
+        for d in boto3.client("rds", region).describe_db_instances()["DBInstances"]
+        if (d.get("DBSubnetGroup") or {}).get("VpcId") == vpc_id
+    ]
+    return {
+        "cidr": vpc["CidrBlock"],
+        "tiers": {t: (sorted(v["cidrs"]), len(v["azs"])) for t, v in tiers.items()},
+        "groups": {
+            g["Description"]: (rules(g["IpPermissions"]), rules(g["IpPermissionsEgress"]))
+            for g in groups.values()
+        },
+        "listeners": sorted(listeners),
+        "health_checks": sorted(checks),
+        "fleets": sorted(fleets),
+        "databases": sorted(databases),
+    }
 
 
 def test_single_port_rules_to_one_peer_merge_into_ports() -> None:
