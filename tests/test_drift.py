@@ -235,10 +235,20 @@ def test_a_new_launch_template_version_and_a_missing_stack_are_reported(
     world: dict[str, Any],
 ) -> None:
     template = physical(world, "demo-web", "LaunchTemplate")
-    client(world, "ec2").create_launch_template_version(
+    ec2 = client(world, "ec2")
+    made = ec2.create_launch_template_version(
         LaunchTemplateId=template,
         SourceVersion="$Latest",
         LaunchTemplateData={"InstanceType": "m5.large"},
+    )["LaunchTemplateVersion"]["VersionNumber"]
+    group = physical(world, "demo-web", "AutoScalingGroup")
+    client(world, "autoscaling").update_auto_scaling_group(
+        AutoScalingGroupName=group,
+        LaunchTemplate={"LaunchTemplateId": template, "Version": str(made)},
+    )
+    # a newer version nobody launches with yet is not what runs: not compared
+    ec2.create_launch_template_version(
+        LaunchTemplateId=template, LaunchTemplateData={"InstanceType": "t3.nano"}
     )
     client(world, "cloudformation").delete_stack(StackName="demo-dns")
 

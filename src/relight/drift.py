@@ -7,8 +7,8 @@ resources, and reads the properties that matter for a rebuild with describe call
 - network: the VPC's CIDR; each subnet's CIDR and AZ; subnets in the VPC the stack did not make;
 - security groups: every ingress and egress rule (protocol, ports, CIDR, group or prefix list),
   the template's inline rules and its standalone rule resources together;
-- compute: the Auto Scaling group's min, max and desired size; the launch template's (newest
-  version's) and a fixed instance's instance type;
+- compute: the Auto Scaling group's min, max and desired size; the instance type of the
+  launch template version the group launches with, and a fixed instance's;
 - load balancer: each listener's port and protocol, listeners the stack did not make; the
   target group's port, protocol and health check path and port;
 - database: engine, instance class, Multi-AZ.
@@ -416,15 +416,15 @@ class Reader:
         )
         return next(iter((found or {}).get("AutoScalingGroups", [])), None)
 
-    def launch_template(self, template_id: str) -> dict[str, Any] | None:
+    def launch_template(self, template_id: str, version: str = "$Latest") -> dict[str, Any] | None:
         found = self._call(
             "ec2",
             "describe_launch_template_versions",
             LaunchTemplateId=template_id,
-            Versions=["$Latest"],
+            Versions=[version],
         )
-        version = next(iter((found or {}).get("LaunchTemplateVersions", [])), None)
-        return None if version is None else dict(version.get("LaunchTemplateData", {}))
+        data = next(iter((found or {}).get("LaunchTemplateVersions", [])), None)
+        return None if data is None else dict(data.get("LaunchTemplateData", {}))
 
     def instance(self, instance_id: str) -> dict[str, Any] | None:
         found = self._call("ec2", "describe_instances", InstanceIds=[instance_id])
@@ -553,6 +553,9 @@ def compare_stack(
             )
             continue
         if kind == "AWS::EC2::LaunchTemplate":
+            in_use = _versions_in_use(resources, physical, reader).get(str(physical_id))
+            if in_use is not None:  # the version the Auto Scaling group launches
+                live = reader.launch_template(str(physical_id), in_use) or {}
             data = props.get("LaunchTemplateData", {})
             declared = {"InstanceType": ctx.resolve(data.get("InstanceType"))}
             result.differences += compare_values(where, declared, live)
@@ -564,6 +567,22 @@ def compare_stack(
         if kind == "AWS::EC2::VPC" and physical_id:
             result.differences += _extra_subnets(physical, physical_id, reader, where)
     return result
+
+
+def _versions_in_use(
+    resources: Mapping[str, Any], physical: Mapping[str, str], reader: Reader
+) -> dict[str, str]:
+    """Launch template id → the version the stack's Auto Scaling groups launch with (a number,
+    `$Latest` or `$Default`): what runs, not a newer version nobody uses yet."""
+    found = {}
+    for name, resource in resources.items():
+        if resource.get("Type") != "AWS::AutoScaling::AutoScalingGroup" or name not in physical:
+            continue
+        group = reader.auto_scaling_group(physical[name]) or {}
+        spec = group.get("LaunchTemplate") or {}
+        if spec.get("LaunchTemplateId") and spec.get("Version"):
+            found[spec["LaunchTemplateId"]] = str(spec["Version"])
+    return found
 
 
 def _extra_subnets(
