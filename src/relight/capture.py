@@ -58,6 +58,8 @@ class _Section:
     comments: list[str] = field(default_factory=list)
     source: str = ""  # the production resource it was captured from
     dns_name: str = ""  # a load balancer's DNSName: the target of production's records
+    # a load balancer: the instances its target group holds; fixed instances: their ids
+    instances: list[str] = field(default_factory=list)
 
 
 def _call(what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
@@ -480,12 +482,13 @@ def capture(
     artifacts: dict[str, Any] = {}
     roles: dict[str, Any] = {}
     taken = {"identity", "network", "security", "loadbalancer", "database", "dns"}
-    lb, target_groups = _load_balancers(client("elbv2"), vpc_id, sg_keys)
-    asgs, asg_instances = _asgs(client, ec2, subnet_tier)
+    unplaced: list[Note] = []  # notes no stack of the file holds: written at its top
     found = _Found(ec2, client, subnet_tier, sg_keys, az_count, artifacts, roles, taken)
+    lbs, target_groups = _load_balancers(client("elbv2"), vpc_id, found, unplaced)
+    asgs, asg_instances = _asgs(client, ec2, subnet_tier)
     sections = [_compute(asg, data, found, target_groups) for asg, data in asgs]
     sections += _fixed_instances(found, vpc_id, asg_instances)
-    unplaced: list[Note] = []  # notes no stack of the file holds: written at its top
+    _fixed_targets(lbs, sections)
     dbs = _databases(client("rds"), vpc_id, _Databases(sg_keys, groups, artifacts, unplaced, taken))
     _wire_database(dbs, sections, facts["tiers"])
     sections.extend(dbs)
@@ -514,12 +517,11 @@ def capture(
         )
     elif sg_notes:
         stacks[-1].notes.extend(sg_notes)
-    if lb is not None:
-        stacks.append(lb)
+    stacks.extend(lbs)
     stacks.extend(sections)
-    dns = _dns(client, lb, unplaced) if lb is not None else None
+    dns = _dns(client, lbs, unplaced) if lbs else None
     if dns is not None:
-        _stand_with_dns(stacks)
+        _stand_with_dns(stacks, dns)
         stacks.append(dns)
     head: dict[str, Any] = {
         "name": name,
@@ -640,57 +642,141 @@ def _dump(data: dict[str, Any], indent: int = 0) -> str:
 
 
 def _load_balancers(
-    elbv2: Any, vpc_id: str, sg_keys: dict[str, str]
-) -> tuple[_Section | None, dict[str, str]]:
-    """The VPC's first load balancer as the load_balancer stack; its target group's ARN →
-    the output that replaces it."""
-    balancers = [
-        b
-        for b in _pages(elbv2, "describe_load_balancers", "LoadBalancers")
-        if b.get("VpcId") == vpc_id
-    ]
-    if not balancers:
-        return None, {}
-    lb = balancers[0]
+    elbv2: Any,
+    vpc_id: str,
+    found: _Found,
+    unplaced: list[Note],
+) -> tuple[list[_Section], dict[str, str]]:
+    """Every ALB and NLB of the VPC as a load_balancer stack, by name: the first keeps the key
+    `load_balancer`, the others are named after theirs. And each one's target group's ARN →
+    the output of its own stack that replaces it."""
+    balancers = sorted(
+        (
+            b
+            for b in _pages(elbv2, "describe_load_balancers", "LoadBalancers")
+            if b.get("VpcId") == vpc_id
+        ),
+        key=lambda b: b["LoadBalancerName"],
+    )
+    sections: list[_Section] = []
+    arns: dict[str, str] = {}
+    for lb in balancers:
+        kind = lb.get("Type", "application")
+        if kind not in ("application", "network"):
+            unplaced.append(
+                Note(
+                    lb["LoadBalancerName"],
+                    "Type",
+                    f"a {kind} load balancer: not captured (the load_balancer blueprint makes "
+                    "ALBs and NLBs)",
+                )
+            )
+            continue
+        key = "load_balancer" if not sections else _key(lb["LoadBalancerName"], found.taken)
+        sections.append(_balancer(elbv2, lb, key, found, arns))
+    return sections, arns
+
+
+def _balancer(
+    elbv2: Any, lb: dict[str, Any], key: str, found: _Found, arns: dict[str, str]
+) -> _Section:
+    """One load balancer as the stack `key`; its first target group's ARN into `arns`."""
     where = lb["LoadBalancerName"]
     section = _Section(
-        "load_balancer",
-        {"blueprint": "load_balancer"},
-        source=where,
-        dns_name=lb.get("DNSName", ""),
+        key, {"blueprint": "load_balancer"}, source=where, dns_name=lb.get("DNSName", "")
     )
-    for other in balancers[1:]:
-        section.notes.append(
-            Note(
-                other["LoadBalancerName"],
-                "LoadBalancer",
-                "a second load balancer: "
-                "not reproduced (one load_balancer stack per file; add another)",
-            )
-        )
-    tgs = _call(
-        "target groups", elbv2.describe_target_groups, LoadBalancerArn=lb["LoadBalancerArn"]
-    )["TargetGroups"]
-    listeners = _call("listeners", elbv2.describe_listeners, LoadBalancerArn=lb["LoadBalancerArn"])[
-        "Listeners"
-    ]
     params: dict[str, Any] = {
         "type": lb.get("Type", "application"),
         "scheme": lb.get("Scheme", "internet-facing"),
     }
-    arns: dict[str, str] = {}
+    tgs = _call(
+        f"target groups of {where}",
+        elbv2.describe_target_groups,
+        LoadBalancerArn=lb["LoadBalancerArn"],
+    )["TargetGroups"]
     if tgs:
-        tg = tgs[0]
-        params["target_port"] = tg.get("Port", 8080)
-        if tg.get("HealthCheckPath"):
-            params["health_check_path"] = tg["HealthCheckPath"]
-        if tg.get("TargetType", "instance") in ("instance", "ip"):
-            params["target_type"] = tg.get("TargetType", "instance")
-        arns[tg["TargetGroupArn"]] = "load_balancer.TargetGroupArn"
-        for other in tgs[1:]:
-            section.notes.append(
-                Note(where, "TargetGroups", f"{other['TargetGroupName']} not reproduced")
+        _target_group(params, section, tgs, arns)
+        section.instances = _registered(elbv2, tgs[0])
+    _listener_notes(elbv2, lb, section)
+    tier = _lb_tier(lb, found.subnet_tier, section)
+    groups = [found.sg_keys[g] for g in lb.get("SecurityGroups", []) if g in found.sg_keys]
+    params["VpcId"] = {"output": "network.VpcId"}
+    params["SubnetIds"] = {"output": f"network.{tier.capitalize()}SubnetIds"}
+    if groups:
+        params["SecurityGroupId"] = {"output": f"security.{groups[0].capitalize()}SecurityGroupId"}
+        for extra in groups[1:]:
+            section.notes.append(Note(where, "SecurityGroups", f"{extra} not attached"))
+    params["CertificateArn"] = ""
+    section.body["params"] = params
+    return section
+
+
+def _target_group(
+    params: dict[str, Any], section: _Section, tgs: list[Any], arns: dict[str, str]
+) -> None:
+    """The first target group's settings; the stack's own TargetGroupArn replaces its ARN
+    (unless an earlier load balancer's stack already does: a group shared by both)."""
+    where, tg = section.source, tgs[0]
+    params["target_port"] = tg.get("Port", 8080)
+    if tg.get("HealthCheckPath"):
+        params["health_check_path"] = tg["HealthCheckPath"]
+    if tg.get("TargetType", "instance") in ("instance", "ip"):
+        params["target_type"] = tg.get("TargetType", "instance")
+    if tg["TargetGroupArn"] in arns:
+        section.notes.append(
+            Note(
+                where,
+                "TargetGroups",
+                f"{tg['TargetGroupName']} also serves another load balancer: its targets "
+                f"register with {arns[tg['TargetGroupArn']]}, not this stack's",
             )
+        )
+    else:
+        arns[tg["TargetGroupArn"]] = f"{section.key}.TargetGroupArn"
+    for other in tgs[1:]:
+        section.notes.append(
+            Note(where, "TargetGroups", f"{other['TargetGroupName']} not reproduced")
+        )
+
+
+def _registered(elbv2: Any, tg: dict[str, Any]) -> list[str]:
+    """The instances registered in an instance target group."""
+    if tg.get("TargetType", "instance") != "instance":
+        return []
+    found = _call(
+        f"targets of {tg['TargetGroupName']}",
+        elbv2.describe_target_health,
+        TargetGroupArn=tg["TargetGroupArn"],
+    )["TargetHealthDescriptions"]
+    return sorted({d["Target"]["Id"] for d in found})
+
+
+def _fixed_targets(lbs: list[_Section], sections: list[_Section]) -> None:
+    """Fixed instances registered in a load balancer's target group: the compute blueprint
+    registers only an Auto Scaling group (TargetGroupArn); the load balancer stack registers
+    fixed instances itself (TargetInstanceIds), which the file leaves to the reader."""
+    for s in sections:
+        if s.body.get("params", {}).get("mode") != "instances":
+            continue
+        for lb in lbs:
+            if set(s.instances) & set(lb.instances):
+                s.notes.append(
+                    Note(
+                        s.source,
+                        "TargetGroup",
+                        f"registered with {lb.source}'s target group: not reproduced (fixed "
+                        f"instances register through the load balancer: give {lb.key} "
+                        f"target_instance_count: {s.body['params']['count']} and "
+                        f"TargetInstanceIds: {{output: {s.key}.InstanceIds}})",
+                    )
+                )
+
+
+def _listener_notes(elbv2: Any, lb: dict[str, Any], section: _Section) -> None:
+    where = lb["LoadBalancerName"]
+    listeners = _call(
+        f"listeners of {where}", elbv2.describe_listeners, LoadBalancerArn=lb["LoadBalancerArn"]
+    )["Listeners"]
     for listener in listeners:
         port = listener.get("Port")
         if port not in (80, 443):
@@ -711,16 +797,25 @@ def _load_balancers(
                     "region to turn on HTTPS",
                 )
             )
-    groups = [sg_keys[g] for g in lb.get("SecurityGroups", []) if g in sg_keys]
-    params["VpcId"] = {"output": "network.VpcId"}
-    params["SubnetIds"] = {"output": "network.PublicSubnetIds"}
-    if groups:
-        params["SecurityGroupId"] = {"output": f"security.{groups[0].capitalize()}SecurityGroupId"}
-        for extra in groups[1:]:
-            section.notes.append(Note(where, "SecurityGroups", f"{extra} not attached"))
-    params["CertificateArn"] = ""
-    section.body["params"] = params
-    return section, arns
+
+
+def _lb_tier(lb: dict[str, Any], subnet_tier: dict[str, str], section: _Section) -> str:
+    """The tier of the load balancer's subnets (public when none is known)."""
+    found = {
+        subnet_tier[z["SubnetId"]]
+        for z in lb.get("AvailabilityZones", [])
+        if z.get("SubnetId") in subnet_tier
+    }
+    tiers = sorted(found, key=TIERS.index) or ["public"]
+    if len(tiers) > 1:
+        section.notes.append(
+            Note(
+                section.source,
+                "Subnets",
+                f"in the {' and '.join(tiers)} tiers: the stack uses the {tiers[0]} subnets",
+            )
+        )
+    return tiers[0]
 
 
 def _asgs(
@@ -864,10 +959,12 @@ def _compute(
         tier=tier,
     )
     arns = asg.get("TargetGroupARNs", [])
-    if arns and arns[0] in target_groups:
-        params["TargetGroupArn"] = {"output": target_groups[arns[0]]}
-    for other in arns[1:] if arns and arns[0] in target_groups else arns:
-        section.notes.append(Note(name, "TargetGroupARNs", f"{other} not registered"))
+    wired = next((arn for arn in arns if arn in target_groups), None)
+    if wired is not None:  # the load balancer stack whose target group replaces it
+        params["TargetGroupArn"] = {"output": target_groups[wired]}
+    for other in arns:
+        if other != wired:
+            section.notes.append(Note(name, "TargetGroupARNs", f"{other} not registered"))
     return section
 
 
@@ -978,7 +1075,10 @@ def _fixed_instances(found: _Found, vpc_id: str, in_asgs: set[str]) -> list[_Sec
     for label, instances in by_label.items():
         first = instances[0]
         section = _Section(
-            _key(label, found.taken), {"blueprint": "compute"}, source=first["InstanceId"]
+            _key(label, found.taken),
+            {"blueprint": "compute"},
+            source=first["InstanceId"],
+            instances=sorted(i["InstanceId"] for i in instances),
         )
         for other in instances[1:]:
             if (
@@ -1300,7 +1400,7 @@ def _db_wiring(
 
 # DNS -------------------------------------------------------------------------------------------
 
-DNS_FEEDS = ("network", "security", "load_balancer")  # what the standing dns stack reads
+DNS_FEEDS = ("network", "security")  # what the standing dns stack reads, beside its LB stack
 
 
 def _dns_target(name: str) -> str:
@@ -1349,32 +1449,72 @@ def _route53_records(client: Client, unplaced: list[Note]) -> list[tuple[Any, An
         return None
 
 
-def _dns(client: Client, lb: _Section, unplaced: list[Note]) -> _Section | None:
-    """The first public record that points at the load balancer, as the recovery region's
-    SECONDARY half of a failover pair (stacks/demo.yaml's dns)."""
+def _dns(client: Client, lbs: list[_Section], unplaced: list[Note]) -> _Section | None:
+    """The first public record that points at a captured load balancer (the first, in the
+    file's order, that has one), as the recovery region's SECONDARY half of a failover pair
+    (stacks/demo.yaml's dns); records pointing at the others are notes."""
     records = _route53_records(client, unplaced)
-    target = _dns_target(lb.dns_name)
-    if not records or not target:
+    if not records:
         return None
-    # an alias (what the blueprint writes) before a CNAME; A before AAAA; then by zone, name
-    matched = sorted(
+    found = [(lb, _matched(records, lb)) for lb in lbs if _dns_target(lb.dns_name)]
+    private = [note for _, matched in found for note in _private_notes(matched)]
+    public = [(lb, p) for lb, p in ((lb, _public(m)) for lb, m in found) if p]
+    if not public:
+        unplaced.extend(private)
+        return None
+    lb, chosen = public[0]
+    section = _dns_section(lb, chosen)
+    for other, extra in public[1:]:
+        section.notes.extend(
+            Note(
+                f"{_record_name(r['Name'])} {r['Type']}",
+                "AliasTarget" if r.get("AliasTarget") else "ResourceRecords",
+                f"in {z['Name']}, points at {other.source}: not captured (one dns stack per "
+                f"file; add another, reading {other.key}'s outputs)",
+            )
+            for z, r in extra
+        )
+    section.notes.extend(private)
+    matched = next(m for s, m in found if s is lb)
+    targets = [_dns_target(s.dns_name) for s, _ in found]
+    section.notes.extend(_elsewhere(records, matched, targets))
+    return section
+
+
+def _matched(records: list[tuple[Any, Any]], lb: _Section) -> list[tuple[Any, Any]]:
+    """The records pointing at the load balancer: an alias (what the blueprint writes) before
+    a CNAME; A before AAAA; then by zone, name."""
+    target = _dns_target(lb.dns_name)
+    return sorted(
         ((z, r) for z, r in records if _points_at(r, target)),
         key=lambda zr: (not zr[1].get("AliasTarget"), zr[1]["Type"], zr[0]["Name"], zr[1]["Name"]),
     )
-    private = [(z, r) for z, r in matched if (z.get("Config") or {}).get("PrivateZone")]
-    public = [(z, r) for z, r in matched if (z, r) not in private]
-    notes = [
+
+
+def _private(zone: dict[str, Any]) -> bool:
+    return bool((zone.get("Config") or {}).get("PrivateZone"))
+
+
+def _public(matched: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+    return [(z, r) for z, r in matched if not _private(z)]
+
+
+def _private_notes(matched: list[tuple[Any, Any]]) -> list[Note]:
+    return [
         Note(
             f"{_record_name(r['Name'])} {r['Type']}",
             "PrivateZone",
             f"in private hosted zone {z['Name']}: not captured (the dns stack writes a "
             "public failover record)",
         )
-        for z, r in private
+        for z, r in matched
+        if _private(z)
     ]
-    if not public:
-        unplaced.extend(notes)
-        return None
+
+
+def _dns_section(lb: _Section, public: list[tuple[Any, Any]]) -> _Section:
+    """The dns stack for the first of `public`, the records pointing at `lb`; the others are
+    notes."""
     zone, record = public[0]
     name = _record_name(record["Name"])
     section = _Section("dns", {"blueprint": "dns", "stands": "pilot_light"}, source=name)
@@ -1388,8 +1528,15 @@ def _dns(client: Client, lb: _Section, unplaced: list[Note]) -> _Section | None:
                 "dns stack; add another)",
             )
         )
-    section.notes.extend(notes)
-    section.notes.extend(_elsewhere(records, matched, target))
+    if lb.body.get("params", {}).get("scheme") == "internal":
+        section.notes.append(
+            Note(
+                f"{name} {record['Type']}",
+                "health_check_path",
+                f"{lb.source} is internal: Route 53's health checkers (on the internet) cannot "
+                "reach it; give the record a health check that can",
+            )
+        )
     section.comments.append(
         "the recovery region's SECONDARY half of a failover pair: production's record must be "
         'the PRIMARY (README.md, "DNS and failback")'
@@ -1403,8 +1550,8 @@ def _dns(client: Client, lb: _Section, unplaced: list[Note]) -> _Section | None:
         params["health_check_path"] = lb_params["health_check_path"]
     params["HostedZoneName"] = zone["Name"]
     params["RecordName"] = name
-    params["LoadBalancerDNSName"] = {"output": "load_balancer.DNSName"}
-    params["LoadBalancerHostedZoneId"] = {"output": "load_balancer.CanonicalHostedZoneId"}
+    params["LoadBalancerDNSName"] = {"output": f"{lb.key}.DNSName"}
+    params["LoadBalancerHostedZoneId"] = {"output": f"{lb.key}.CanonicalHostedZoneId"}
     section.body["params"] = params
     return section
 
@@ -1450,10 +1597,10 @@ def _record_notes(record: dict[str, Any], name: str, lb_name: str) -> list[Note]
 
 
 def _elsewhere(
-    records: list[tuple[Any, Any]], matched: list[tuple[Any, Any]], target: str
+    records: list[tuple[Any, Any]], matched: list[tuple[Any, Any]], targets: list[str]
 ) -> list[Note]:
     """Alias and CNAME records of a captured name that point elsewhere (another half of a
-    routing policy, another type): not captured."""
+    routing policy, another type), not at any captured load balancer: not captured."""
     names = {(z["Id"], r["Name"]) for z, r in matched}
     return [
         Note(
@@ -1464,7 +1611,7 @@ def _elsewhere(
         for z, r in records
         if (z["Id"], r["Name"]) in names
         and (r.get("AliasTarget") or r.get("Type") == "CNAME")
-        and not _points_at(r, target)
+        and not any(_points_at(r, target) for target in targets)
     ]
 
 
@@ -1475,9 +1622,10 @@ def _target_of(record: dict[str, Any]) -> str:
     return ", ".join(r["Value"] for r in record.get("ResourceRecords", []))
 
 
-def _stand_with_dns(stacks: list[_Section]) -> None:
-    """The dns stack stands from pilot_light and reads the load balancer's outputs: the
-    stacks it reads stand there too."""
+def _stand_with_dns(stacks: list[_Section], dns: _Section) -> None:
+    """The dns stack stands from pilot_light and reads a load balancer's outputs: that stack,
+    and the stacks it reads, stand there too."""
+    lb = str(dns.body["params"]["LoadBalancerDNSName"]["output"]).split(".", 1)[0]
     for s in stacks:
-        if s.key in DNS_FEEDS and "stands" not in s.body:
+        if s.key in (*DNS_FEEDS, lb) and "stands" not in s.body:
             s.body = {"blueprint": s.body["blueprint"], "stands": "pilot_light", **s.body}
