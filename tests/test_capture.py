@@ -300,7 +300,7 @@ def test_captured_shape(captured: Any) -> None:
 
 
 def test_untagged_ami_becomes_a_name_pattern() -> None:
-    from relight.capture import _name_pattern
+    from relight.capture.compute import _name_pattern
 
     assert _name_pattern("shop-web-2026-11-01") == "shop-web-*"
     assert _name_pattern("golden") == "golden*"
@@ -603,7 +603,7 @@ def _shape(region: str, vpc_id: str) -> dict[str, Any]:
 
 
 def test_single_port_rules_to_one_peer_merge_into_ports() -> None:
-    from relight.capture import _merge_ports
+    from relight.capture.security import _merge_ports
 
     rules = [{"cidr": "0.0.0.0/0", "port": p, "description": "web"} for p in (443, 80, 8443)] + [
         {"group": "lb", "port": 8080},
@@ -622,7 +622,7 @@ def test_a_subnet_without_its_own_route_table_takes_the_vpcs_main_tables_tier() 
     with its own table and no default route is data."""
     from moto import mock_aws
 
-    from relight.capture import _tiers
+    from relight.capture.network import _tiers
 
     with mock_aws():
         ec2 = boto3.client("ec2", "us-east-1")

@@ -11,7 +11,8 @@ import yaml
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from relight.capture import Capture, _cluster, _Databases, capture
+from relight.capture import Capture, capture
+from relight.capture.databases import _cluster, _Databases
 from relight.config import load_environment
 from relight.render import build_plan, lint_plan
 from test_capture import REGION, _production

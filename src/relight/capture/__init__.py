@@ -1,0 +1,242 @@
+"""`relight capture`: read a production VPC in its home region (read-only) and write an
+environment file that rebuilds it with the shipped blueprints.
+
+What the blueprints cannot express is never dropped silently: each such difference becomes a
+`Note` (resource, property, what was found, what the file says instead), written into the
+file as a YAML comment and listed by the command.
+
+The package, one module per part of production:
+
+- `common`: the shared types (`Capture`, `Note`, `CaptureError`, `_Section`, `_Found`) and
+  helpers (`_call`, `_pages`, `_tags`, `_key`)
+- `network`: the VPC, its subnets and tiers, NAT, gateway endpoints, flow logs
+- `security`: security groups and their rules
+- `load_balancers`: ALBs and NLBs, their target groups and listeners
+- `compute`: Auto Scaling groups, fixed instances, AMI and snapshot lookups, instance roles
+- `databases`: RDS instances and Aurora clusters
+- `dns`: the Route 53 record pointing at a captured load balancer
+- here: `find_vpc`, and `capture`, which reads them all, wires the stacks together and
+  writes the file
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from relight.capture.common import (
+    TIERS,
+    Capture,
+    CaptureError,
+    Client,
+    Note,
+    _call,
+    _Found,
+    _Section,
+)
+from relight.capture.compute import _asgs, _compute, _fixed_instances
+from relight.capture.databases import AURORA_ENGINES, SERVERLESS_CLASS, _Databases, _databases
+from relight.capture.dns import DNS_FEEDS, _dns, _stand_with_dns
+from relight.capture.load_balancers import _fixed_targets, _load_balancers
+from relight.capture.network import _network
+from relight.capture.security import ADMIN_PORTS, _security
+
+__all__ = [
+    "ADMIN_PORTS",
+    "AURORA_ENGINES",
+    "DNS_FEEDS",
+    "SERVERLESS_CLASS",
+    "TIERS",
+    "Capture",
+    "CaptureError",
+    "Client",
+    "Note",
+    "capture",
+    "find_vpc",
+]
+
+
+def find_vpc(client: Client, tags: dict[str, str]) -> str:
+    """The one VPC carrying every tag in `tags` (`--tag Key=Value`)."""
+    filters = [{"Name": f"tag:{k}", "Values": [v]} for k, v in tags.items()]
+    vpcs = _call("VPCs", client("ec2").describe_vpcs, Filters=filters)["Vpcs"]
+    shown = ", ".join(f"{k}={v}" for k, v in tags.items())
+    if len(vpcs) != 1:
+        found = ", ".join(v["VpcId"] for v in vpcs) or "none"
+        raise CaptureError(
+            f"capture: --tag {shown} must select exactly one VPC; found {found}: "
+            "add tags or name it with --vpc"
+        )
+    return str(vpcs[0]["VpcId"])
+
+
+def capture(
+    client: Client,
+    *,
+    vpc_id: str,
+    region: str,
+    name: str,
+    recovery_regions: list[str],
+    account_id: str | None = None,
+    stand_in: bool = False,
+    blueprints_dir: str | None = None,
+    tags: dict[str, str] | None = None,
+) -> Capture:
+    """Read production around `vpc_id` (read-only) and write the environment file's text.
+
+    The file's `production:` names the VPC (or the `tags` it was selected by), where
+    `relight drift` reads production again."""
+    ec2 = client("ec2")
+    net_notes: list[Note] = []
+    network, facts = _network(ec2, vpc_id, net_notes)
+    sg_notes: list[Note] = []
+    groups, sg_keys = _security(ec2, vpc_id, sg_notes)
+    subnet_tier: dict[str, str] = facts["subnet_tier"]
+    az_count = len(facts["az_ids"])
+    artifacts: dict[str, Any] = {}
+    roles: dict[str, Any] = {}
+    taken = {"identity", "network", "security", "loadbalancer", "database", "dns"}
+    unplaced: list[Note] = []  # notes no stack of the file holds: written at its top
+    found = _Found(ec2, client, subnet_tier, sg_keys, az_count, artifacts, roles, taken)
+    lbs, target_groups = _load_balancers(client("elbv2"), vpc_id, found, unplaced)
+    asgs, asg_instances = _asgs(client, ec2, subnet_tier)
+    sections = [_compute(asg, data, found, target_groups) for asg, data in asgs]
+    sections += _fixed_instances(found, vpc_id, asg_instances)
+    _fixed_targets(lbs, sections)
+    dbs = _databases(client("rds"), vpc_id, _Databases(sg_keys, groups, artifacts, unplaced, taken))
+    _wire_database(dbs, sections, facts["tiers"])
+    sections.extend(dbs)
+    stacks: list[_Section] = []
+    if roles or network["flow_logs"] or dbs:
+        identity = {
+            "instance_roles": roles,
+            "flow_logs": bool(network["flow_logs"]),
+            "rds_monitoring": bool(dbs),
+        }
+        stacks.append(
+            _Section("identity", {"blueprint": "identity", "stands": "global", "params": identity})
+        )
+    stacks.append(
+        _Section(
+            "network",
+            {"blueprint": "network", "params": network},
+            notes=net_notes,
+            comments=facts["comments"],
+        )
+    )
+    if groups:
+        security = {"VpcId": {"output": "network.VpcId"}, "groups": groups}
+        stacks.append(
+            _Section("security", {"blueprint": "security", "params": security}, notes=sg_notes)
+        )
+    elif sg_notes:
+        stacks[-1].notes.extend(sg_notes)
+    stacks.extend(lbs)
+    stacks.extend(sections)
+    dns = _dns(client, lbs, unplaced) if lbs else None
+    if dns is not None:
+        _stand_with_dns(stacks, dns)
+        stacks.append(dns)
+    head: dict[str, Any] = {
+        "name": name,
+        "description": f"captured from {vpc_id} in {region} by relight capture",
+        "home_region": region,
+        "recovery_regions": recovery_regions,
+        "stand_in": stand_in,
+        "production": {"tags": dict(tags)} if tags else {"vpc": vpc_id},
+    }
+    if account_id:
+        head["account_id"] = account_id
+    if blueprints_dir:
+        head["blueprints_dir"] = blueprints_dir
+    text = _render(head, vpc_id, region, facts["az_ids"], artifacts, stacks, unplaced)
+    sources = {
+        s.key: s.source or (vpc_id if s.key in ("network", "security") else "") for s in stacks
+    }
+    notes = [*unplaced, *(n for s in stacks for n in s.notes)]
+    return Capture(text, notes, sources, facts["subnets"])
+
+
+def _wire_database(dbs: list[_Section], sections: list[_Section], tiers: list[str]) -> None:
+    """Compute stacks get the first database's endpoint; each database a client group and
+    subnets."""
+    if not dbs:
+        return
+    computes = [s for s in sections if s.body.get("blueprint") == "compute"]
+    for s in computes:
+        s.body["params"]["DatabaseEndpoint"] = {"output": f"{dbs[0].key}.Endpoint"}
+        s.body["params"]["DatabasePort"] = {"output": f"{dbs[0].key}.Port"}
+    for db in dbs:
+        _client_group(db, computes)
+        if "data" not in tiers:
+            fallback = "private" if "private" in tiers else tiers[0]
+            db.body["params"]["SubnetIds"] = {"output": f"network.{fallback.capitalize()}SubnetIds"}
+            db.notes.append(
+                Note(db.source, "DBSubnetGroup", f"no data tier: the {fallback} subnets are used")
+            )
+
+
+def _client_group(db: _Section, computes: list[_Section]) -> None:
+    """The database's client group: the one its group admits, else the compute stack's."""
+    if "ClientSecurityGroupId" in db.body["params"]:
+        return
+    group = next(
+        (
+            s.body["params"]["SecurityGroupId"]
+            for s in computes
+            if "SecurityGroupId" in s.body["params"]
+        ),
+        None,
+    )
+    if group is None:
+        db.notes.append(
+            Note(db.source, "ClientSecurityGroupId", "no client group found: give one by hand")
+        )
+        return
+    db.body["params"]["ClientSecurityGroupId"] = group
+    db.notes.append(
+        Note(
+            db.source,
+            "ClientSecurityGroupId",
+            f"no group of the database admits another: {group['output']} (the compute "
+            "stack's) assumed to be its client",
+        )
+    )
+
+
+def _render(
+    head: dict[str, Any],
+    vpc_id: str,
+    region: str,
+    az_ids: list[str],
+    artifacts: dict[str, Any],
+    stacks: list[_Section],
+    unplaced: list[Note],
+) -> str:
+    out: list[str] = [
+        f"# Captured by `relight capture` from {vpc_id} in {region}, read-only.",
+        "# Review it: the comments marked CAPTURE name what the blueprints cannot reproduce.",
+        '# See README.md, "The environment file" and "Bring your own production".',
+        *(f"# CAPTURE: {note.line()}" for note in unplaced),
+        _dump(head),
+        "# Not read from production: set your own objectives.",
+        _dump({"objectives": {"rpo": "24h", "rto": "4h"}}),
+        f"# production's AZs, by AZ ID: {', '.join(az_ids)}",
+        _dump({"zones": {"count": len(az_ids)}}),
+    ]
+    if artifacts:
+        out.append(_dump({"artifacts": artifacts}))
+    out.append("stacks:")
+    for s in stacks:
+        out.append("")
+        out.extend(f"  # CAPTURE: {note.line()}" for note in s.notes)
+        out.extend(f"  # {c}" for c in s.comments)
+        out.append(_dump({s.key: s.body}, indent=2))
+    return "\n".join(out) + "\n"
+
+
+def _dump(data: dict[str, Any], indent: int = 0) -> str:
+    text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)
+    pad = " " * indent
+    return "\n".join(pad + line for line in text.rstrip("\n").splitlines())
