@@ -32,8 +32,8 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## Create .venv and install relight with its stand-in and dev extras
 
-test: setup ## Run the test suite
-	$(BIN)/pytest -q
+test: setup ## Run the test suite (a worker per core; each test file stays on one worker, with its stand-in)
+	$(BIN)/pytest -q -n auto --dist loadfile
 
 golden: setup ## Regenerate tests/golden/ from the blueprints' samples (review the diff)
 	RELIGHT_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/test_golden.py
