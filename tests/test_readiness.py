@@ -171,6 +171,35 @@ def test_a_deleted_copy_is_not_ready_and_its_fixing_command_makes_it_ready(
 
 
 @pytest.mark.e2e
+def test_a_prepared_stack_out_of_step_with_the_file_is_not_ready_and_names_prepare(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    """The file now gives the web role a managed policy the prepared identity stack lacks: a
+    failover would go on with the stack as it stands (a warning there); readiness says not
+    ready, with the prepare command."""
+    readiness(world, tmp_path, "--env", "demo")  # the story prepared identity from demo.yaml
+    text = (REPO / "stacks" / "demo.yaml").read_text(encoding="utf-8")
+    old = "        web: {managed_policies: []}"
+    assert old in text
+    policy = "AmazonSSMManagedInstanceCore"
+    env_file = tmp_path / "demo.yaml"
+    env_file.write_text(
+        text.replace(old, f"        web: {{managed_policies: [{policy}]}}")
+        + f"\nblueprints_dir: {BLUEPRINTS}\n",
+        encoding="utf-8",
+    )
+    code, shown = readiness(world, tmp_path, "--env", str(env_file))
+    assert code == 1
+    [stale] = _errors(shown, "prepared")
+    assert stale["message"].startswith(
+        "stack demo-identity (stacks.identity, stands: global) differs from today's render "
+        "(its template)"
+    )
+    assert stale["fix"] == f"relight prepare --env {env_file} --region us-west-2"
+    assert _stack_names(world, "us-west-2") == ["demo-identity"], "nothing was deployed"
+
+
+@pytest.mark.e2e
 def test_pilot_light_without_prepare_is_not_ready_and_names_prepare(
     world: dict[str, Any], tmp_path: Path
 ) -> None:

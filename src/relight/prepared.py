@@ -29,6 +29,9 @@ from relight.render import Plan, StackPlan, placeholder
 class Prepared:
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)  # stack key → outputs
     notes: list[str] = field(default_factory=list)  # what is out of date, or unused and absent
+    # the notes about stacks that differ from today's render (a failover goes on with them;
+    # readiness says the region is not ready until they are prepared again)
+    stale: list[str] = field(default_factory=list)
 
 
 def readers(plan: Plan, key: str) -> list[str]:
@@ -108,6 +111,7 @@ def read_prepared(stacks: Stacks, plan: Plan, refresh: str) -> Prepared:
                 f"{where} differs from today's render ({'; '.join(changed)}): this run uses it "
                 f"as it stands; refresh it with {refresh} while every region is healthy"
             )
+            found.stale.append(found.notes[-1])
     if problems:
         raise PreflightError(
             problems + [f"also: {note}" for note in found.notes],

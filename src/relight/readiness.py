@@ -133,7 +133,10 @@ def evaluate(
     refresh = prepare_command(plan, region)
     try:
         ready = read_prepared(stacks, plan, refresh)
-        result.findings += [Finding("prepared", WARNING, n, refresh) for n in ready.notes]
+        result.findings += [
+            Finding("prepared", ERROR if n in ready.stale else WARNING, n, refresh)
+            for n in ready.notes
+        ]
     except PreflightError as exc:
         result.findings += [
             Finding("prepared", WARNING, p.removeprefix("also: "), refresh)
