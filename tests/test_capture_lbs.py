@@ -8,42 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import yaml
 from moto import mock_aws
 
-from relight.capture import Capture, capture
-from relight.config import load_environment
-from relight.render import build_plan, lint_plan
 from test_capture import REGION, _production
+from test_capture_more import _capture, _renders
 
 SECOND = "shop-lb-internal"  # sorts after shop-lb: the first keeps `load_balancer`
 SECOND_KEY = "shoplbinternal"
-
-
-def _capture() -> Capture:
-    vpc = boto3.client("ec2", REGION).describe_vpcs(
-        Filters=[{"Name": "cidr", "Values": ["10.50.0.0/16"]}]
-    )["Vpcs"][0]["VpcId"]
-    return capture(
-        lambda service: boto3.client(service, REGION),
-        vpc_id=vpc,
-        region=REGION,
-        name="shop",
-        recovery_regions=["us-west-2"],
-        account_id="123456789012",
-        stand_in=True,
-    )
-
-
-def _renders(result: Capture, tmp_path: Path, strategy: str | None = None) -> Any:
-    """The file as written validates, renders and lints clean; its document and plan."""
-    path = tmp_path / "shop.yaml"
-    path.write_text(result.text)
-    plan = build_plan(load_environment(str(path)), "us-west-2", stand_in=True, strategy=strategy)
-    lint_plan(plan, prepared=True)  # raises on any lint error
-    for note in result.notes:
-        assert f"# CAPTURE: {note.line()}" in result.text
-    return yaml.safe_load(result.text), plan
 
 
 def _group(ec2: Any, vpc: str, name: str) -> str:

@@ -74,11 +74,11 @@ def _dns(client: Client, lbs: list[_Section], unplaced: list[Note]) -> _Section 
     section = _dns_section(lb, chosen)
     for other, extra in public[1:]:
         section.notes.extend(
-            Note(
-                f"{_record_name(r['Name'])} {r['Type']}",
-                "AliasTarget" if r.get("AliasTarget") else "ResourceRecords",
-                f"in {z['Name']}, points at {other.source}: not captured (one dns stack per "
-                f"file; add another, reading {other.key}'s outputs)",
+            _uncaptured(
+                z,
+                r,
+                f"points at {other.source}: not captured (one dns stack per file; add "
+                f"another, reading {other.key}'s outputs)",
             )
             for z, r in extra
         )
@@ -87,6 +87,13 @@ def _dns(client: Client, lbs: list[_Section], unplaced: list[Note]) -> _Section 
     targets = [_dns_target(s.dns_name) for s, _ in found]
     section.notes.extend(_elsewhere(records, matched, targets))
     return section
+
+
+def _uncaptured(zone: dict[str, Any], record: dict[str, Any], why: str) -> Note:
+    """A record of `zone` the file does not hold, and why."""
+    where = "AliasTarget" if record.get("AliasTarget") else "ResourceRecords"
+    name = f"{_record_name(record['Name'])} {record['Type']}"
+    return Note(name, where, f"in {zone['Name']}, {why}")
 
 
 def _matched(records: list[tuple[Any, Any]], lb: _Section) -> list[tuple[Any, Any]]:
@@ -127,15 +134,14 @@ def _dns_section(lb: _Section, public: list[tuple[Any, Any]]) -> _Section:
     name = _record_name(record["Name"])
     section = _Section("dns", {"blueprint": "dns", "stands": "pilot_light"}, source=name)
     section.notes.extend(_record_notes(record, name, lb.source))
-    for z, r in public[1:]:
-        section.notes.append(
-            Note(
-                f"{_record_name(r['Name'])} {r['Type']}",
-                "AliasTarget" if r.get("AliasTarget") else "ResourceRecords",
-                f"in {z['Name']}, also points at {lb.source}: not captured (one record per "
-                "dns stack; add another)",
-            )
+    section.notes.extend(
+        _uncaptured(
+            z,
+            r,
+            f"also points at {lb.source}: not captured (one record per dns stack; add another)",
         )
+        for z, r in public[1:]
+    )
     if lb.body.get("params", {}).get("scheme") == "internal":
         section.notes.append(
             Note(
