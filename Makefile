@@ -16,7 +16,7 @@ OUTAGE ?=
 RUNG = $(if $(STRATEGY),--strategy $(STRATEGY))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-parallel golden scan lint render plan prepare failover launch drill report graph discover status teardown local-status local-stop clean bench drift readiness
+.PHONY: help setup test test-serial golden scan lint render plan prepare failover launch drill report graph discover status teardown local-status local-stop clean bench drift readiness
 
 help: ## Show the targets and what they do
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,11 +32,11 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## Create .venv and install relight with its stand-in and dev extras
 
-test: setup ## Run the test suite (the README's and CI's command)
-	$(BIN)/pytest -q
-
-test-parallel: setup ## The suite on a worker per core (pytest-xdist; a test file stays on one worker, with its stand-in)
+test: setup ## Run the test suite: a worker per core (pytest-xdist), each test file on one worker with its own stand-in
 	$(BIN)/pytest -q -n auto --dist loadfile
+
+test-serial: setup ## The suite in one process (slower; for a debugger or a single-core machine)
+	$(BIN)/pytest -q
 
 golden: setup ## Regenerate tests/golden/ from the blueprints' samples (review the diff)
 	RELIGHT_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/test_golden.py

@@ -292,9 +292,13 @@ def test_ctrl_c_leaves_what_cloudformation_goes_on_with_and_the_rerun_waits_for_
     faults({"resources": [{"stack": "demo-ctrlc-web", "resource": "LaunchTemplate",
                            "mode": "hang"}]})  # fmt: skip
     command = [RELIGHT, "launch", "--env", "demo", "--region", REGION, "--as", "ctrlc", "--json"]
+    # Ctrl-C at a terminal. A shell starts a background job with SIGINT ignored, and Python
+    # keeps a signal ignored that it starts with (then KeyboardInterrupt never comes): so that
+    # a suite run in the background (`make test &`) still tests Ctrl-C, the child starts with
+    # SIGINT at its default, as a foreground command's is.
     running = subprocess.Popen(
         command, cwd=REPO, env=world["env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
+        text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     deadline = time.monotonic() + 120
     while not read_faults(world["endpoint"])["hits"] and time.monotonic() < deadline:
