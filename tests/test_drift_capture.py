@@ -199,3 +199,30 @@ def test_a_difference_keeps_its_file_key_in_json() -> None:
     d = Difference("web", "shop-web", "params", "shop-web", "x", 1, 2, CHANGED, "stacks.web.x")
     assert d.as_dict()["key_path"] == "stacks.web.x"
     assert d.describe() == "stacks.web.x: the file declares 1, production has 2"
+
+
+def test_what_cannot_be_read_today_is_not_checked_not_a_change(tmp_path: Path) -> None:
+    """Route 53 refuses the drift run's read (it answered at capture): drift says the records
+    were not checked, and reports no difference for them."""
+    from botocore.exceptions import ClientError
+
+    from relight.config import load_environment
+    from relight.drift import drift_of
+
+    def refusing(name: str) -> Any:
+        if name == "route53":
+            raise ClientError(
+                {"Error": {"Code": "AccessDenied", "Message": "not authorized"}},
+                "ListHostedZones",
+            )
+        return boto3.client(name, REGION)
+
+    path = tmp_path / "shop.yaml"
+    with mock_aws():
+        prod = _production()
+        _capture(path, "--vpc", prod["vpc"])
+        found = drift_of(load_environment(str(path)), refusing, stand_in=False)
+    assert found.differences == []
+    ((note,),) = [found.notes]
+    assert note.startswith("not checked: route53 hosted zones: not read: ")
+    assert "AccessDenied" in note

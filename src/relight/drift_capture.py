@@ -227,4 +227,10 @@ def drift_of_captured(loaded: LoadedEnvironment, client: Callable[[str], Any]) -
     stacks = compare(loaded.document, loaded.text, live, fresh.text, fresh.sources)
     env = loaded.env
     production = f"captured production {vpc_id}"
-    return Drift(env.name, env.home_region, stacks, production, unit="value(s) of the file")
+    found = Drift(env.name, env.home_region, stacks, production, unit="value(s) of the file")
+    unread = {n.line() for n in fresh.notes if n.unread}
+    for stack in stacks:  # what could not be read today is not checked, not a change
+        kept = [d for d in stack.differences if not (d.property == NOTE and d.live in unread)]
+        found.notes += [f"not checked: {d.live}" for d in stack.differences if d not in kept]
+        stack.differences = kept
+    return found

@@ -25,6 +25,9 @@ class Note:
     resource: str
     property: str
     text: str
+    # production could not be read here (a refused call): not a fact about production, so
+    # drift says it was not checked rather than that production changed
+    unread: bool = False
 
     def line(self) -> str:
         return f"{self.resource} {self.property}: {self.text}"

@@ -247,7 +247,9 @@ def _policies(client: Client, profile: dict[str, Any], notes: list[Note]) -> lis
                 notes.append(Note(ref, f"inline policy {inline}", "not reproduced"))
         return names
     except (ClientError, BotoCoreError) as exc:
-        notes.append(Note(ref, "IamInstanceProfile", f"not read ({exc}): policies not reproduced"))
+        notes.append(
+            Note(ref, "IamInstanceProfile", f"not read ({exc}): policies not reproduced", True)
+        )
         return []
 
 

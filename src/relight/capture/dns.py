@@ -52,6 +52,7 @@ def _route53_records(client: Client, unplaced: list[Note]) -> list[tuple[Any, An
                 "hosted zones",
                 f"not read: {exc}; records pointing at the load balancer are not captured "
                 "(add a dns stack by hand)",
+                unread=True,
             )
         )
         return None
