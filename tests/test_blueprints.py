@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conftest import BLUEPRINTS
+from conftest import BLUEPRINTS, REPO
 from relight.blueprint import Blueprint, load_registry
 from relight.errors import BlueprintError
 from relight.lint import lint_template
@@ -596,3 +596,20 @@ def test_every_scan_skip_in_the_demo_carries_its_reason() -> None:
     assert skips, "the demo documents what it skips"
     for skip in skips:
         assert skip["id"].startswith("CKV_") and len(skip["comment"]) > 40
+
+
+def test_the_shipped_blueprints_are_found_in_a_checkout_and_in_an_installed_wheel(
+    tmp_path: Path,
+) -> None:
+    from relight.blueprint import shipped_directory
+
+    checkout = tmp_path / "checkout"
+    (checkout / "src" / "relight").mkdir(parents=True)
+    (checkout / "blueprints").mkdir()
+    assert shipped_directory(checkout / "src" / "relight") == checkout / "blueprints"
+    wheel = tmp_path / "site-packages" / "relight"
+    (wheel / "_blueprints").mkdir(parents=True)
+    assert shipped_directory(wheel) == wheel / "_blueprints"
+    assert shipped_directory(tmp_path / "bare" / "relight") is None
+    pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"blueprints" = "relight/_blueprints"' in pyproject

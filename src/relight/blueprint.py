@@ -287,14 +287,15 @@ class Registry:
         )
 
 
-def shipped_directory() -> Path | None:
+def shipped_directory(package: Path | None = None) -> Path | None:
     """relight's own blueprints: `blueprints/` of the checkout relight runs from (beside its
-    `src/`), or None when relight was installed without them."""
-    package = Path(__file__).resolve().parent
-    if package.parent.name != "src":
-        return None
-    directory = package.parent.parent / "blueprints"
-    return directory if directory.is_dir() else None
+    `src/`), else the copy an installed wheel carries (`relight/_blueprints`, pyproject.toml's
+    force-include), or None when there is neither."""
+    package = package or Path(__file__).resolve().parent
+    candidates = [package / "_blueprints"]
+    if package.parent.name == "src":
+        candidates.insert(0, package.parent.parent / "blueprints")
+    return next((d for d in candidates if d.is_dir()), None)
 
 
 _loaded: dict[Path, Registry] = {}
