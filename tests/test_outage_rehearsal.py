@@ -305,6 +305,22 @@ def test_the_role_is_assumed_through_the_outage_too(moto: None) -> None:
     assert outage.passed
 
 
+def test_the_assumed_roles_sts_stays_regional_where_the_operator_configured_legacy(
+    moto: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The account check after --role-arn goes through the assumed role's own session: legacy
+    endpoints there would send it to the global STS endpoint, homed in us-east-1."""
+    monkeypatch.setenv("AWS_STS_REGIONAL_ENDPOINTS", "legacy")
+    role = "arn:aws:iam::210987654321:role/relight-recovery"
+    outage = Outage("us-east-1")
+    away = Aws(AwsTarget(role_arn=role, sts_region="us-west-2"), outage)
+    assert away.account_id("us-west-2") == "210987654321"
+    assert (
+        away.client("sts", "us-west-2").meta.endpoint_url == "https://sts.us-west-2.amazonaws.com"
+    )
+    assert outage.passed, outage.summary()
+
+
 def test_under_outage_keeps_the_target_and_builds_its_own_clients(moto: None) -> None:
     healthy = Aws(AwsTarget(max_attempts=4))
     outage = Outage("us-east-1")

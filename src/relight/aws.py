@@ -586,7 +586,9 @@ def assume_role_session(
     watch: Callable[[Any, str], None] | None = None,
 ) -> boto3.session.Session:
     """A session whose credentials come from `role_arn` (assumed through STS in `region`) and
-    refresh before they expire. `watch` is shown the STS client (Aws counts its calls)."""
+    refresh before they expire, its STS regional like `base`'s (`regional`: a fresh botocore
+    session reads the operator's config again). `watch` is shown the STS client (Aws counts
+    its calls)."""
     import boto3.session
     from botocore.credentials import RefreshableCredentials
     from botocore.exceptions import BotoCoreError, ClientError
@@ -630,7 +632,7 @@ def assume_role_session(
     )
     botocore_session = get_session()
     botocore_session._credentials = credentials  # type: ignore[attr-defined]  # no public setter for refreshable credentials
-    return boto3.session.Session(botocore_session=botocore_session)
+    return regional(boto3.session.Session(botocore_session=botocore_session))
 
 
 def check_account(
