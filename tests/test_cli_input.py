@@ -66,6 +66,20 @@ def test_a_launch_or_drill_into_the_home_region_is_refused_naming_its_stacks(
     assert not state_dir.exists(), "the stand-in was never started"
 
 
+def test_a_prepare_into_the_home_region_is_refused_without_naming_an_option_it_lacks(
+    write_env: Callable[[str], Path], state_dir: Path
+) -> None:
+    path = write_env(MINIMAL)
+    result = RUNNER.invoke(app, ["prepare", "--env", str(path), "--region", "us-east-1"])
+    assert result.exit_code == 2, result.output
+    assert (
+        "--region us-east-1 is shop's home region: a prepare there would build shop-* stacks "
+        "beside production; pick a recovery region (us-west-2)\n"
+    ) in result.stderr
+    assert "--into-home-region" not in result.stderr, "prepare has no such option"
+    assert not state_dir.exists(), "the stand-in was never started"
+
+
 def test_into_home_region_lets_the_failover_go_on_and_its_continue_command_keeps_it(
     write_env: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -223,10 +223,17 @@ def _build_plan(
 
 
 def _check_not_home(
-    loaded: LoadedEnvironment, region: str, meant: bool, command: str, namespace: str | None
+    loaded: LoadedEnvironment,
+    region: str,
+    meant: bool,
+    command: str,
+    namespace: str | None,
+    *,
+    overridable: bool = True,
 ) -> None:
     """A run that builds stacks refuses the home region unless --into-home-region says it is
-    meant: a failover there would build its stacks beside production's."""
+    meant: a failover there would build its stacks beside production's. A command without
+    that option (`overridable` False: prepare) is not told to pass it."""
     from relight.errors import InputError
 
     env = loaded.env
@@ -241,8 +248,8 @@ def _check_not_home(
     )
     raise InputError(
         f"--region {region} is {env.name}'s home region: a {command} there would build "
-        f"{prefix}-* stacks beside production; {pick}, or pass --into-home-region if that "
-        "is meant"
+        f"{prefix}-* stacks beside production; {pick}"
+        + (", or pass --into-home-region if that is meant" if overridable else "")
     )
 
 

@@ -136,7 +136,7 @@ def _deploy_command(
     loaded = _load(env, region)
     namespace = check_namespace(as_name) if as_name else None
     verb = "prepare" if phase == "prepare" else "launch" if as_name else "failover"
-    _check_not_home(loaded, region, into_home, verb, namespace)
+    _check_not_home(loaded, region, into_home, verb, namespace, overridable=phase != "prepare")
     local = _on_stand_in(loaded, stand_in)
     built = _build_plan(loaded, region, local, as_name, strategy, phase)
     replacing = check_replace_data(built, replace_data)
