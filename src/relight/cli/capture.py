@@ -11,7 +11,9 @@ import typer
 from .common import _check_region, _console, _errors, _escape
 from .options import DebugOpt, ProfileOpt
 
-StandInOpt = Annotated[
+# Not options.StandInOpt: capture has no environment file to take the default from (it writes
+# one), so it reads AWS unless told otherwise.
+CaptureStandInOpt = Annotated[
     bool,
     typer.Option("--stand-in/--aws", help="Read the local stand-in, or AWS (the default)."),
 ]
@@ -31,7 +33,7 @@ def capture(
         typer.Option("--recovery-region", help="A region to recover into (repeatable)."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")] = False,
-    stand_in: StandInOpt = False,
+    stand_in: CaptureStandInOpt = False,
     profile: ProfileOpt = None,
     debug: DebugOpt = False,
 ) -> None:
