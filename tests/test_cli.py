@@ -39,6 +39,18 @@ def test_help_does_not_import_the_heavy_libraries() -> None:
     assert "HEAVY []" in run.stdout
 
 
+def test_the_clis_copies_of_the_engines_constants_match_it() -> None:
+    """options.py copies these so that --help imports no engine (pydantic, botocore)."""
+    from typing import get_args
+
+    from relight import environment, scheduler, verify
+    from relight.cli import options
+
+    assert options.STRATEGIES == environment.STRATEGIES == get_args(environment.Strategy)
+    assert options.DEFAULT_VERIFY == verify.DEADLINE_SECONDS
+    assert options.DEFAULT_CONCURRENCY == scheduler.DEFAULT_CONCURRENCY
+
+
 def test_render_writes_templates_and_parameters_without_aws(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
