@@ -308,8 +308,10 @@ def _disaster(
     stack_timeout: float | None,
     clock: Callable[[], float],
 ) -> Stacks:
-    """The CloudFormation the failover phase uses: with an outage, a connection whose every
-    call passes the outage's refusal first (a new Stacks over it, unless tests gave one)."""
+    """The CloudFormation the failover phase uses: with an outage, a new Stacks over a
+    connection whose every call passes the outage's refusal first (also when tests gave
+    `stacks`: theirs would bypass the outage; it still serves the prepare phase and the
+    teardown)."""
     if run.outage is None:
         return stacks
     run.conn = replace(run.conn, aws=run.conn.aws.under_outage(run.outage))

@@ -375,7 +375,6 @@ STRATEGIES = ("backup_restore", "pilot_light", "warm_standby")
 Strategy = Literal["backup_restore", "pilot_light", "warm_standby"]
 # A stack's `stands:`: from which rung it is prepared ahead of time (`global`: at every rung,
 # for what a failover may not create: IAM roles, Route 53 records and health checks).
-STANDS = ("global", "pilot_light", "warm_standby")
 Stands = Literal["global", "pilot_light", "warm_standby"]
 _RANK = {"global": 0, "backup_restore": 0, "pilot_light": 1, "warm_standby": 2}
 
