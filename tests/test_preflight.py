@@ -591,12 +591,16 @@ def test_an_aurora_clusters_instances_give_one_problem_for_their_stack(write_env
     ]
 
 
-def _own_bucket_made(account: str = ACCOUNT) -> None:
-    """relight's bucket in us-west-2, as replicate leaves it before a disaster."""
-    boto3.client("s3", "us-west-2").create_bucket(
-        Bucket=f"relight-templates-{account}-us-west-2",
-        CreateBucketConfiguration={"LocationConstraint": "us-west-2"},
-    )
+def _own_bucket_made(account: str = ACCOUNT, configured: bool = True) -> None:
+    """relight's bucket in us-west-2, as replicate or prepare leaves it before a disaster
+    (configured: READY_KEY written last), or as a run cut short left it."""
+    from relight.bucket import READY_KEY
+
+    s3 = boto3.client("s3", "us-west-2")
+    name = f"relight-templates-{account}-us-west-2"
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    if configured:
+        s3.put_object(Bucket=name, Key=READY_KEY, Body=b"{}")
 
 
 def test_a_missing_own_bucket_is_a_note_saying_it_needs_us_east_1(aws: Aws, write_env) -> None:  # type: ignore[no-untyped-def]
@@ -608,3 +612,17 @@ def test_a_missing_own_bucket_is_a_note_saying_it_needs_us_east_1(aws: Aws, writ
     assert "relight prepare --env shop --region us-west-2" in said[0]
     _own_bucket_made()
     assert _own_bucket(plan, aws, ACCOUNT) == []
+
+
+def test_an_own_bucket_left_unconfigured_is_a_note_saying_it_needs_us_east_1(
+    aws: Aws, write_env
+) -> None:  # type: ignore[no-untyped-def]
+    from relight.preflight import _own_bucket
+
+    _own_bucket_made(configured=False)
+    (said,) = _own_bucket(_plan(write_env), aws, ACCOUNT)
+    assert said.startswith(
+        f"relight's bucket relight-templates-{ACCOUNT}-us-west-2 exists but was not configured "
+        "by relight prepare (no relight/configured.json): this run configures it"
+    )
+    assert "us-east-1" in said and "relight prepare --env shop --region us-west-2" in said

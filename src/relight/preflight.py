@@ -35,7 +35,7 @@ from relight.aws import (
     translated,
     unreachable,
 )
-from relight.bucket import bucket_name
+from relight.bucket import READY_KEY, bucket_name
 from relight.cloudformation import Stacks, owned_by
 from relight.discovery import Artifact, Discovery, human_age, stale
 from relight.environment import ARTIFACT_ATTRIBUTES, ArtifactRef
@@ -518,31 +518,48 @@ def _quotas(plan: Plan, aws: Any, existing: list[dict[str, Any]]) -> tuple[list[
 
 
 def _own_bucket(plan: Plan, aws: Any, account_id: str | None) -> list[str]:
-    """relight's bucket in the target region (the run lock, large templates) should exist
-    before a disaster: creating and configuring a bucket is documented as depending on
-    us-east-1. A note when it does not (this run creates it), never a blocker."""
+    """relight's bucket in the target region (the run lock, large templates) should exist,
+    configured by prepare (its READY_KEY written last), before a disaster: creating and
+    configuring a bucket is documented as depending on us-east-1. A note when it does not
+    exist or was left unconfigured (this run would create or configure it), never a
+    blocker."""
     from botocore.exceptions import ClientError
 
     if not account_id or plan.region == "us-east-1":
         return []
     name = bucket_name(account_id, plan.region)
+    s3 = aws.client("s3", plan.region)
     try:
-        aws.client("s3", plan.region).head_bucket(Bucket=name)
+        try:
+            s3.head_object(Bucket=name, Key=READY_KEY)  # a regional object read
+            return []
+        except ClientError as exc:
+            if not _missing(exc):
+                return []  # another refusal (access): the run says it when it uses the bucket
+        s3.head_bucket(Bucket=name)
+        state = (
+            f"exists but was not configured by relight prepare (no {READY_KEY}): this "
+            "run configures it"
+        )
     except ClientError as exc:
-        if refused(exc) and str(exc.response.get("Error", {}).get("Code")) in (
-            "404",
-            "NoSuchBucket",
-        ):
-            return [
-                f"relight's bucket {name} does not exist yet: this run creates it, which needs "
-                "S3's bucket configuration (its control plane depends on us-east-1); make it "
-                f"before a disaster with relight prepare --env {plan.env_name} --region "
-                f"{plan.region}"
-            ]
+        if not _missing(exc):
+            return []
+        state = "does not exist yet: this run creates it"
     except Exception as exc:
         if not is_aws_failure(exc):
             raise
-    return []
+        return []
+    return [
+        f"relight's bucket {name} {state}, which needs S3's bucket configuration (its "
+        "control plane depends on us-east-1); make it before a disaster with relight "
+        f"prepare --env {plan.env_name} --region {plan.region}"
+    ]
+
+
+def _missing(exc: Any) -> bool:
+    """S3 said the bucket or the object is not there (a HEAD's 404 has no body: code "404")."""
+    code = str(exc.response.get("Error", {}).get("Code"))
+    return refused(exc) and code in ("404", "NoSuchBucket", "NoSuchKey", "NotFound")
 
 
 def run_preflight(
