@@ -305,3 +305,27 @@ def test_a_file_whose_lookups_changed_since_its_story_gets_it_told_again(
     assert said[0].startswith(f"{TELLS} the file's artifacts, regions or keys changed")
     assert set(_found(changed, RECOVERY)) == set(changed.env.artifacts)
     assert not ensure_story(_aws(), changed, run_id="run-d", say=lambda _: None)
+
+
+def test_the_storys_calls_are_not_counted_as_the_runs(
+    world: Callable[[str], LoadedEnvironment], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The story builds the simulated production on a run's first contact with the stand-in:
+    its calls (Route 53's hosted zone, the home build) are not the run's, whose summary
+    counts what the run itself sent."""
+    from relight import operations, standin
+
+    loaded = world(MINIMAL)
+    running = standin.StandIn(
+        pid=1, port=1, endpoint="http://127.0.0.1:1", started_at="x", idle_timeout=1.0,
+        moto_version="x", state_file=tmp_path / "standin.json",
+    )  # fmt: skip
+    told: list[Aws] = []
+    monkeypatch.setattr(standin, "ensure_running", lambda directory: running)
+    monkeypatch.setattr(operations, "check_account", lambda *a, **k: "123456789012")
+    monkeypatch.setattr(operations, "send_faults", lambda *a, **k: None)
+    monkeypatch.setattr("relight.standin.story.ensure_story", lambda aws, *a, **k: told.append(aws))
+    conn = operations.connect(loaded, "us-west-2", use_stand_in=True, state_dir=tmp_path)
+    (story_aws,) = told
+    assert story_aws is not conn.aws, "the story counts its calls apart"
+    assert story_aws.target == conn.aws.target, "on the same stand-in"

@@ -106,7 +106,8 @@ def connect(
         announce(conn)
         from relight.standin.story import ensure_story
 
-        ensure_story(aws, loaded, run_id=new_run_id(), say=say)
+        # its own Aws: the story's calls (the simulated production) are not this run's
+        ensure_story(Aws(aws.target), loaded, run_id=new_run_id(), say=say)
         send_faults(loaded.env.name, loaded.env.stand_in_faults, running.endpoint, say)
         return conn
     role = None if source_side else role_arn or loaded.env.role_arn
