@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     from relight.standin.extensions import cloudformation as moto_cloudformation
     from relight.standin.extensions import install
 
-    install()  # relight's additions to moto, before the first request (extensions.py)
+    install()  # relight's additions to moto, before the first request (extensions/__init__.py)
     moto_cloudformation.ENFORCE_TERMINATION_PROTECTION = args.enforce_termination_protection
     app = DomainDispatcherApplication(create_backend_app)
     last_request = [time.monotonic()]

@@ -1,4 +1,4 @@
-"""CloudFormation as AWS plays it, where moto 5.2.5 does not (see extensions.py).
+"""CloudFormation as AWS plays it, where moto 5.2.5 does not (see extensions/__init__.py).
 
 What was measured against moto 5.2.5 (shared/notes/local-stand-in.md), before these additions:
 
@@ -53,10 +53,10 @@ from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult, BaseResponse, EmptyResult
 from moto.core.utils import utcnow
 
+from relight.aws import tag_dict
 from relight.standin.faults import REGISTRY, ResourceFault
 from relight.standin.janitor import delete_resource
 
-MOTO_TESTED = "5.2.5"
 # The AWS pages the behaviours below are played from.
 _DOCS = "https://docs.aws.amazon.com/AWSCloudFormation/latest/"
 FAILURE_OPTIONS = _DOCS + "UserGuide/stack-failure-options.html"  # rollback, DisableRollback
@@ -616,16 +616,21 @@ def create_stack(
         order = _order(stack.template_dict.get("Resources", {}), strict=True)
         _check_export_names(self, stack)
         self.stacks[stack.stack_id] = stack
-        stack.disable_rollback = bool(disable_rollback) or on_failure == "DO_NOTHING"
-        rmap = stack.resource_map
-        rmap.tags.update(
-            {"aws:cloudformation:stack-name": name, "aws:cloudformation:stack-id": stack.stack_id}
+        _start_create(
+            stack, order, bool(disable_rollback) or on_failure == "DO_NOTHING", on_failure
         )
-        operation = _Operation(
-            "CREATE", [("create", n) for n in order], stack.disable_rollback, on_failure
-        )
-        _start(stack, operation, "CREATE_IN_PROGRESS")
         return stack
+
+
+def _start_create(stack: Any, order: list[str], keep: bool, on_failure: str = "ROLLBACK") -> None:
+    """A create (CreateStack, a CREATE change set): the resources in `order`, each tagged with
+    the stack's name and id; `keep`: rollback disabled."""
+    stack.disable_rollback = keep
+    stack.resource_map.tags.update(
+        {"aws:cloudformation:stack-name": stack.name, "aws:cloudformation:stack-id": stack.stack_id}
+    )
+    operation = _Operation("CREATE", [("create", n) for n in order], keep, on_failure)
+    _start(stack, operation, "CREATE_IN_PROGRESS")
 
 
 def _check_export_names(backend: Any, stack: Any) -> None:
@@ -786,13 +791,7 @@ def execute_change_set(
         if change_set.change_set_type == "CREATE":
             _switch(stack, change_set.template, change_set.template_dict, change_set.parameters)
             order = _order(change_set.template_dict.get("Resources", {}), strict=True)
-            stack.disable_rollback = bool(disable_rollback)
-            stack.resource_map.tags.update(
-                {"aws:cloudformation:stack-name": stack.name,
-                 "aws:cloudformation:stack-id": stack.stack_id}
-            )  # fmt: skip
-            operation = _Operation("CREATE", [("create", n) for n in order], disable_rollback)
-            _start(stack, operation, "CREATE_IN_PROGRESS")
+            _start_create(stack, order, bool(disable_rollback))
         else:
             _start_update(
                 stack, change_set.template, change_set.parameters, disable_rollback,
@@ -866,7 +865,7 @@ def _create_stack_response(self: Any) -> ActionResult:
         template=body,
         parameters=self._get_params_from_list(self._get_param("Parameters", [])),
         notification_arns=self._get_param("NotificationARNs", []),
-        tags={item["Key"]: item["Value"] for item in self._get_param("Tags", [])},
+        tags=tag_dict(self._get_param("Tags", [])),
         role_arn=self._get_param("RoleARN"),
         enable_termination_protection=self._get_param("EnableTerminationProtection"),
         timeout_in_mins=self._get_param("TimeoutInMinutes"),
@@ -900,7 +899,7 @@ def _update_stack_response(self: Any) -> ActionResult:
                 message=f"Invalid input for parameter key {param['ParameterKey']}. Cannot "
                 "specify usePreviousValue as true and non empty value for a parameter"
             )
-    tags = {item["Key"]: item["Value"] for item in self._get_param("Tags", [])} or None
+    tags = tag_dict(self._get_param("Tags", [])) or None
     disable_rollback = bool(self._get_param("DisableRollback"))
     retry = stack.status in ("CREATE_FAILED", "UPDATE_FAILED")
     if retry and not disable_rollback:

@@ -103,5 +103,5 @@ class StackAlarm(CloudFormationModel):
 
 
 def install() -> None:
-    """Nothing to patch: defining StackAlarm registers it in moto's model map (the package's
-    install() clears that map's cache)."""
+    """Nothing to patch: defining StackAlarm registers it in moto's model map (ec2.install(),
+    run before this by the package's install(), clears that map's cache)."""

@@ -1,4 +1,4 @@
-"""EC2 and Auto Scaling as AWS plays them, where moto 5.2.5 does not (see extensions.py).
+"""EC2 and Auto Scaling as AWS plays them, where moto 5.2.5 does not (see extensions/__init__.py).
 
 What was measured against moto 5.2.5 with the blueprints' own templates (compute in both
 modes, network, security), before these additions:
@@ -37,16 +37,13 @@ from moto.ec2.models.instances import Instance, InstanceBackend
 from moto.ec2.models.security_groups import SecurityGroup
 from moto.ec2.models.subnets import SubnetRouteTableAssociation
 
+from relight.standin.extensions import template_flag as _flag
+
 _installed: list[bool] = []
 
 
 def _backend(account_id: str, region_name: str) -> Any:
     return ec2_backends[account_id][region_name]
-
-
-def _flag(value: Any) -> bool:
-    """A template boolean: true, "true" or "True" (a Parameter's value is a string)."""
-    return str(value).lower() == "true"
 
 
 class StandInInstance(Instance, CloudFormationModel):

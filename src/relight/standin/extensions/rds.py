@@ -36,12 +36,10 @@ from moto.core.common_models import CloudFormationModel
 from moto.rds.exceptions import InvalidParameterCombination, RDSClientError
 from moto.rds.models import DBCluster, DBInstance, RDSBackend, rds_backends
 
+from relight.aws import tag_dict
+from relight.standin.extensions import template_flag as _flag
+
 Convert = Callable[[Any], Any]
-
-
-def _flag(value: Any) -> bool:
-    """A CloudFormation Boolean: true/false, or the strings a Parameter gives."""
-    return value if isinstance(value, bool) else str(value).lower() == "true"
 
 
 def _name(value: Any) -> str:
@@ -175,7 +173,7 @@ def _tags(model: Any, properties: dict[str, Any]) -> list[dict[str, str]]:
     backend = cloudformation_backends[model.account_id][model.region]
     stack = backend.stacks.get(stack_id)
     found: dict[str, str] = dict(getattr(stack, "tags", None) or {})
-    found.update({t["Key"]: t["Value"] for t in properties.get("Tags") or []})
+    found.update(tag_dict(properties.get("Tags")))
     if stack is not None:
         found["aws:cloudformation:stack-name"] = stack.name
         found["aws:cloudformation:stack-id"] = stack_id
