@@ -33,6 +33,25 @@ os.environ["AWS_CONFIG_FILE"] = os.devnull
 os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
 
 
+# MINIMAL's network and security stacks, which the tests' other environments build on too.
+NETWORK_AND_SECURITY = """\
+  network:
+    blueprint: network
+    params:
+      cidr: 10.1.0.0/16
+      az_count: 2
+      nat: none
+      flow_logs: false
+      AvailabilityZones: {zones: names}
+  security:
+    blueprint: security
+    params:
+      VpcId: {output: network.VpcId}
+      groups:
+        web:
+          ingress: [{cidr: 10.1.0.0/16, port: 8080}]
+          egress: [{cidr: 0.0.0.0/0, port: 443}]
+"""
 MINIMAL = f"""\
 name: shop
 home_region: us-east-1
@@ -45,23 +64,7 @@ artifacts:
   web_ami: {{kind: ami, tags: {{Role: web}}}}
   web_data: {{kind: ebs_snapshot, tags: {{Role: web-data}}}}
 stacks:
-  network:
-    blueprint: network
-    params:
-      cidr: 10.1.0.0/16
-      az_count: 2
-      nat: none
-      flow_logs: false
-      AvailabilityZones: {{zones: names}}
-  security:
-    blueprint: security
-    params:
-      VpcId: {{output: network.VpcId}}
-      groups:
-        web:
-          ingress: [{{cidr: 10.1.0.0/16, port: 8080}}]
-          egress: [{{cidr: 0.0.0.0/0, port: 443}}]
-  web:
+{NETWORK_AND_SECURITY}  web:
     blueprint: compute
     params:
       mode: instances

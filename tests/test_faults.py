@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,7 +23,7 @@ import boto3
 import pytest
 from pydantic import ValidationError
 
-from conftest import REPO
+from conftest import RELIGHT, REPO, relight
 from relight import standin
 from relight.errors import ConfigError
 from relight.standin.faults import (
@@ -36,7 +35,6 @@ from relight.standin.faults import (
     set_faults,
 )
 
-RELIGHT = str(Path(sys.executable).parent / "relight")
 REGION = "us-west-2"
 
 
@@ -167,12 +165,6 @@ def faults(world: dict[str, Any]) -> Iterator[Callable[[dict[str, Any]], None]]:
     """Set the test's faults; every fault is cleared afterwards."""
     yield lambda wanted: set_faults(world["endpoint"], wanted)
     clear_faults(world["endpoint"])
-
-
-def relight(world: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [RELIGHT, *args], cwd=REPO, env=world["env"], capture_output=True, text=True, timeout=300
-    )
 
 
 def _cfn(world: dict[str, Any]) -> Any:

@@ -20,8 +20,8 @@ import pytest
 from moto import mock_aws
 from troposphere import GetAtt, Output, Template, rds
 
-from conftest import BLUEPRINTS
-from relight.aws import Aws, AwsTarget
+from conftest import BLUEPRINTS, NETWORK_AND_SECURITY
+from relight.aws import Aws, AwsTarget, tag_dict
 from relight.cloudformation import Stacks
 from relight.config import load_environment
 from relight.deploy import Outcome, deploy
@@ -43,23 +43,7 @@ zones: {{count: 2}}
 artifacts:
   orders: {{kind: KIND, LOOKUP: orders}}
 stacks:
-  network:
-    blueprint: network
-    params:
-      cidr: 10.1.0.0/16
-      az_count: 2
-      nat: none
-      flow_logs: false
-      AvailabilityZones: {{zones: names}}
-  security:
-    blueprint: security
-    params:
-      VpcId: {{output: network.VpcId}}
-      groups:
-        web:
-          ingress: [{{cidr: 10.1.0.0/16, port: 8080}}]
-          egress: [{{cidr: 0.0.0.0/0, port: 443}}]
-  db:
+{NETWORK_AND_SECURITY}  db:
     blueprint: database
     params:
       OPTIONS
@@ -161,9 +145,7 @@ def _instance(identifier: str) -> dict[str, Any]:
 
 
 def _tags(arn: str) -> dict[str, str]:
-    return {
-        t["Key"]: t["Value"] for t in _rds().list_tags_for_resource(ResourceName=arn)["TagList"]
-    }
+    return tag_dict(_rds().list_tags_for_resource(ResourceName=arn)["TagList"])
 
 
 def test_the_database_stack_restores_its_instance_from_the_snapshot_it_names(
