@@ -25,11 +25,14 @@ from relight.drift import (
     ONLY_LIVE,
     Context,
     Difference,
+    Reader,
     compare_rules,
+    compare_stack,
     compare_values,
     declared_group_rules,
     live_rules,
 )
+from test_capture import _allow
 
 HOME = "us-east-1"
 
@@ -122,6 +125,48 @@ def test_a_groups_rules_are_its_inline_and_standalone_ones_resolved() -> None:
     assert rules["SecurityGroupEgress"] == {ALL_EGRESS}, "EC2's default: no egress declared"
 
 
+class _CountingReader(Reader):
+    """Two launch templates and the Auto Scaling group that launches the first at version 2."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda service: None)
+        self.calls: list[tuple[str, ...]] = []
+
+    def stack_resources(self, name: str) -> dict[str, str]:
+        return {"First": "lt-1", "Second": "lt-2", "Group": "asg-1"}
+
+    def auto_scaling_group(self, name: str) -> dict[str, Any] | None:
+        self.calls.append(("describe_auto_scaling_groups", name))
+        spec = {"LaunchTemplateId": "lt-1", "Version": "2"}
+        return {"MinSize": 1, "MaxSize": 2, "DesiredCapacity": 1, "LaunchTemplate": spec}
+
+    def launch_template(self, template_id: str, version: str = "$Latest") -> dict[str, Any]:
+        self.calls.append(("describe_launch_template_versions", template_id, version))
+        return {"InstanceType": "m5.large"}
+
+
+def test_each_launch_template_and_group_is_described_once_at_the_version_in_use() -> None:
+    data = {"LaunchTemplateData": {"InstanceType": "t3.small"}}
+    template = {
+        "Resources": {
+            "First": {"Type": "AWS::EC2::LaunchTemplate", "Properties": data},
+            "Second": {"Type": "AWS::EC2::LaunchTemplate", "Properties": data},
+            "Group": {"Type": "AWS::AutoScaling::AutoScalingGroup", "Properties": {}},
+        }
+    }
+    reader = _CountingReader()
+    found = compare_stack("web", "demo-web", template, {}, reader)
+    assert reader.calls == [
+        ("describe_auto_scaling_groups", "asg-1"),
+        ("describe_launch_template_versions", "lt-1", "2"),
+        ("describe_launch_template_versions", "lt-2", "$Latest"),
+    ]
+    assert [(d.resource, d.declared, d.live) for d in found.differences] == [
+        ("First", "t3.small", "m5.large"),
+        ("Second", "t3.small", "m5.large"),
+    ]
+
+
 # the command on the stand-in -------------------------------------------------------------------
 
 
@@ -160,17 +205,7 @@ def test_production_as_the_story_built_it_has_no_drift(world: dict[str, Any]) ->
 @pytest.mark.e2e
 def test_changes_made_by_hand_in_production_are_each_reported(world: dict[str, Any]) -> None:
     web_group = physical(world, "demo-security", "WebSecurityGroup")
-    client(world, "ec2").authorize_security_group_ingress(
-        GroupId=web_group,
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 22,
-                "ToPort": 22,
-                "IpRanges": [{"CidrIp": "10.0.0.0/8"}],
-            }
-        ],
-    )
+    _allow(client(world, "ec2"), web_group, "10.0.0.0/8", 22)
     group = physical(world, "demo-web", "AutoScalingGroup")
     client(world, "autoscaling").update_auto_scaling_group(AutoScalingGroupName=group, MaxSize=9)
     removed = physical(world, "demo-network", "DataSubnet3")

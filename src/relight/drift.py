@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from relight.aws import translated
+from relight.aws import parameter_dict, tag_dict, translated
 from relight.config import LoadedEnvironment
 from relight.render import Plan, stack_name
 
@@ -357,6 +357,13 @@ class Reader:
                 return None
             raise
 
+    def _first(
+        self, key: str, service: str, operation: str, **kwargs: Any
+    ) -> dict[str, Any] | None:
+        """The first item of the answer's `key` list; None when there is none."""
+        found = self._call(service, operation, **kwargs)
+        return next(iter((found or {}).get(key, [])), None)
+
     def stack(self, name: str) -> dict[str, Any] | None:
         found = self._call("cloudformation", "describe_stacks", StackName=name)
         stacks = (found or {}).get("Stacks", [])
@@ -370,7 +377,7 @@ class Reader:
         with translated("cloudformation describe_stacks", client):
             for page in client.get_paginator("describe_stacks").paginate():
                 for stack in page["Stacks"]:
-                    tags = {t["Key"]: t["Value"] for t in stack.get("Tags") or []}
+                    tags = tag_dict(stack.get("Tags"))
                     if (
                         tags.get("relight:env") == env_name
                         and tags.get("relight:purpose") == "home"
@@ -391,8 +398,7 @@ class Reader:
         return physical
 
     def vpc(self, vpc_id: str) -> dict[str, Any] | None:
-        found = self._call("ec2", "describe_vpcs", VpcIds=[vpc_id])
-        return next(iter((found or {}).get("Vpcs", [])), None)
+        return self._first("Vpcs", "ec2", "describe_vpcs", VpcIds=[vpc_id])
 
     def subnets(self, vpc_id: str) -> list[dict[str, Any]]:
         found = self._call(
@@ -401,29 +407,28 @@ class Reader:
         return list((found or {}).get("Subnets", []))
 
     def subnet(self, subnet_id: str) -> dict[str, Any] | None:
-        found = self._call(
-            "ec2", "describe_subnets", Filters=[{"Name": "subnet-id", "Values": [subnet_id]}]
-        )
-        return next(iter((found or {}).get("Subnets", [])), None)
+        subnet = [{"Name": "subnet-id", "Values": [subnet_id]}]
+        return self._first("Subnets", "ec2", "describe_subnets", Filters=subnet)
 
     def security_group(self, group_id: str) -> dict[str, Any] | None:
-        found = self._call("ec2", "describe_security_groups", GroupIds=[group_id])
-        return next(iter((found or {}).get("SecurityGroups", [])), None)
+        return self._first("SecurityGroups", "ec2", "describe_security_groups", GroupIds=[group_id])
 
     def auto_scaling_group(self, name: str) -> dict[str, Any] | None:
-        found = self._call(
-            "autoscaling", "describe_auto_scaling_groups", AutoScalingGroupNames=[name]
+        return self._first(
+            "AutoScalingGroups",
+            "autoscaling",
+            "describe_auto_scaling_groups",
+            AutoScalingGroupNames=[name],
         )
-        return next(iter((found or {}).get("AutoScalingGroups", [])), None)
 
     def launch_template(self, template_id: str, version: str = "$Latest") -> dict[str, Any] | None:
-        found = self._call(
+        data = self._first(
+            "LaunchTemplateVersions",
             "ec2",
             "describe_launch_template_versions",
             LaunchTemplateId=template_id,
             Versions=[version],
         )
-        data = next(iter((found or {}).get("LaunchTemplateVersions", [])), None)
         return None if data is None else dict(data.get("LaunchTemplateData", {}))
 
     def instance(self, instance_id: str) -> dict[str, Any] | None:
@@ -439,42 +444,31 @@ class Reader:
         return list((found or {}).get("Listeners", []))
 
     def listener(self, arn: str) -> dict[str, Any] | None:
-        found = self._call("elbv2", "describe_listeners", ListenerArns=[arn])
-        return next(iter((found or {}).get("Listeners", [])), None)
+        return self._first("Listeners", "elbv2", "describe_listeners", ListenerArns=[arn])
 
     def target_group(self, arn: str) -> dict[str, Any] | None:
-        found = self._call("elbv2", "describe_target_groups", TargetGroupArns=[arn])
-        return next(iter((found or {}).get("TargetGroups", [])), None)
+        return self._first("TargetGroups", "elbv2", "describe_target_groups", TargetGroupArns=[arn])
 
     def db_instance(self, name: str) -> dict[str, Any] | None:
-        found = self._call("rds", "describe_db_instances", DBInstanceIdentifier=name)
-        return next(iter((found or {}).get("DBInstances", [])), None)
+        return self._first("DBInstances", "rds", "describe_db_instances", DBInstanceIdentifier=name)
 
 
 # comparing, resource by resource ---------------------------------------------------------------
 
-# resource type → the template properties compared, and how a live description names them
-COMPARED: dict[str, dict[str, str]] = {
-    "AWS::EC2::VPC": {"CidrBlock": "CidrBlock"},
-    "AWS::EC2::Subnet": {"CidrBlock": "CidrBlock", "AvailabilityZone": "AvailabilityZone"},
-    "AWS::AutoScaling::AutoScalingGroup": {
-        "MinSize": "MinSize",
-        "MaxSize": "MaxSize",
-        "DesiredCapacity": "DesiredCapacity",
-    },
-    "AWS::EC2::Instance": {"InstanceType": "InstanceType"},
-    "AWS::ElasticLoadBalancingV2::Listener": {"Port": "Port", "Protocol": "Protocol"},
-    "AWS::ElasticLoadBalancingV2::TargetGroup": {
-        "Port": "Port",
-        "Protocol": "Protocol",
-        "HealthCheckPath": "HealthCheckPath",
-        "HealthCheckPort": "HealthCheckPort",
-    },
-    "AWS::RDS::DBInstance": {
-        "Engine": "Engine",
-        "DBInstanceClass": "DBInstanceClass",
-        "MultiAZ": "MultiAZ",
-    },
+# resource type → the template properties compared (a live description names them alike)
+COMPARED: dict[str, tuple[str, ...]] = {
+    "AWS::EC2::VPC": ("CidrBlock",),
+    "AWS::EC2::Subnet": ("CidrBlock", "AvailabilityZone"),
+    "AWS::AutoScaling::AutoScalingGroup": ("MinSize", "MaxSize", "DesiredCapacity"),
+    "AWS::EC2::Instance": ("InstanceType",),
+    "AWS::ElasticLoadBalancingV2::Listener": ("Port", "Protocol"),
+    "AWS::ElasticLoadBalancingV2::TargetGroup": (
+        "Port",
+        "Protocol",
+        "HealthCheckPath",
+        "HealthCheckPort",
+    ),
+    "AWS::RDS::DBInstance": ("Engine", "DBInstanceClass", "MultiAZ"),
 }
 
 
@@ -484,13 +478,35 @@ def _describe(reader: Reader, kind: str, physical: str) -> dict[str, Any] | None
         "AWS::EC2::Subnet": reader.subnet,
         "AWS::EC2::SecurityGroup": reader.security_group,
         "AWS::AutoScaling::AutoScalingGroup": reader.auto_scaling_group,
-        "AWS::EC2::LaunchTemplate": reader.launch_template,
         "AWS::EC2::Instance": reader.instance,
         "AWS::ElasticLoadBalancingV2::Listener": reader.listener,
         "AWS::ElasticLoadBalancingV2::TargetGroup": reader.target_group,
         "AWS::RDS::DBInstance": reader.db_instance,
     }
     return readers[kind](physical)
+
+
+class _Described:
+    """One stack's resources as describe calls show them, each described once: an Auto
+    Scaling group is read for itself and for the launch template version it launches."""
+
+    def __init__(
+        self, reader: Reader, resources: Mapping[str, Any], physical: Mapping[str, str]
+    ) -> None:
+        self._reader, self._resources, self._physical = reader, resources, physical
+        self._described: dict[str, dict[str, Any] | None] = {}
+        self._versions: dict[str, str] | None = None  # launch template id → version in use
+
+    def __call__(self, kind: str, physical_id: str) -> dict[str, Any] | None:
+        if kind == "AWS::EC2::LaunchTemplate":
+            # the version the Auto Scaling group launches (what runs), else the newest
+            if self._versions is None:
+                self._versions = _versions_in_use(self._resources, self._physical, self)
+            version = self._versions.get(physical_id, "$Latest")
+            return self._reader.launch_template(physical_id, version)
+        if physical_id not in self._described:
+            self._described[physical_id] = _describe(self._reader, kind, physical_id)
+        return self._described[physical_id]
 
 
 def compare_stack(
@@ -501,14 +517,13 @@ def compare_stack(
     ctx = Context(
         stack_name=name,
         region="",
-        parameters={
-            p["ParameterKey"]: p.get("ParameterValue", "") for p in live_stack.get("Parameters", [])
-        },
+        parameters=parameter_dict(live_stack),
         physical=physical,
         conditions=template.get("Conditions", {}),
     )
     result = StackDrift(key, name, exists=True)
     resources = template.get("Resources", {})
+    describe = _Described(reader, resources, physical)
     for logical, resource in resources.items():
         kind = resource.get("Type", "")
         watched = kind in COMPARED or kind in (
@@ -531,7 +546,7 @@ def compare_stack(
                     resources, physical, physical_id, reader, where
                 )
             continue
-        live = _describe(reader, kind, physical_id) if physical_id else None
+        live = describe(kind, physical_id) if physical_id else None
         if live is None:
             result.differences.append(where("exists", True, False, ONLY_DECLARED))
             continue
@@ -553,16 +568,13 @@ def compare_stack(
             )
             continue
         if kind == "AWS::EC2::LaunchTemplate":
-            in_use = _versions_in_use(resources, physical, reader).get(str(physical_id))
-            if in_use is not None:  # the version the Auto Scaling group launches
-                live = reader.launch_template(str(physical_id), in_use) or {}
             data = props.get("LaunchTemplateData", {})
             declared = {"InstanceType": ctx.resolve(data.get("InstanceType"))}
             result.differences += compare_values(where, declared, live)
             continue
         names = COMPARED[kind]
         declared = {p: ctx.resolve(props[p]) for p in names if p in props}
-        live_values = {p: live[field_] for p, field_ in names.items() if field_ in live}
+        live_values = {p: live[p] for p in names if p in live}
         result.differences += compare_values(where, declared, live_values)
         if kind == "AWS::EC2::VPC" and physical_id:
             result.differences += _extra_subnets(physical, physical_id, reader, where)
@@ -570,7 +582,9 @@ def compare_stack(
 
 
 def _versions_in_use(
-    resources: Mapping[str, Any], physical: Mapping[str, str], reader: Reader
+    resources: Mapping[str, Any],
+    physical: Mapping[str, str],
+    describe: Callable[[str, str], dict[str, Any] | None],
 ) -> dict[str, str]:
     """Launch template id → the version the stack's Auto Scaling groups launch with (a number,
     `$Latest` or `$Default`): what runs, not a newer version nobody uses yet."""
@@ -578,7 +592,7 @@ def _versions_in_use(
     for name, resource in resources.items():
         if resource.get("Type") != "AWS::AutoScaling::AutoScalingGroup" or name not in physical:
             continue
-        group = reader.auto_scaling_group(physical[name]) or {}
+        group = describe("AWS::AutoScaling::AutoScalingGroup", physical[name]) or {}
         spec = group.get("LaunchTemplate") or {}
         if spec.get("LaunchTemplateId") and spec.get("Version"):
             found[spec["LaunchTemplateId"]] = str(spec["Version"])
@@ -680,8 +694,7 @@ def _undeclared(plan: Plan, reader: Reader) -> list[StackDrift]:
         name = stack["StackName"]
         if name in declared or name in skipped:
             continue
-        tags = {t["Key"]: t["Value"] for t in stack.get("Tags") or []}
-        key = tags.get("relight:stack", name)
+        key = tag_dict(stack.get("Tags")).get("relight:stack", name)
         extra = StackDrift(key, name, exists=True)
         extra.differences.append(
             Difference(key, name, "-", stack.get("StackId"), "stack", None, name, ONLY_LIVE)
