@@ -20,9 +20,10 @@ from typing import Any
 
 from relight.config import LoadedEnvironment
 from relight.costs import CostLine, monthly_total, stack_costs
-from relight.environment import STRATEGIES, ArtifactRef, OutputRef, ZonesRef
+from relight.environment import STRATEGIES
 from relight.forecast import Forecast, forecast
-from relight.render import build_plan, placeholder
+from relight.prepared import literal_parameters
+from relight.render import build_plan
 
 
 @dataclass(frozen=True)
@@ -64,15 +65,6 @@ class Rung:
         }
 
 
-def _literals(parameters: Mapping[str, Any]) -> dict[str, str]:
-    """The parameter values known before any AWS call (references are not)."""
-    return {
-        name: placeholder(value)
-        for name, value in parameters.items()
-        if not isinstance(value, ArtifactRef | OutputRef | ZonesRef)
-    }
-
-
 def ladder(
     loaded: LoadedEnvironment,
     region: str,
@@ -91,7 +83,7 @@ def ladder(
                 key,
                 json.loads(sp.body),
                 loaded.env.prices,
-                parameters=_literals(sp.parameters),
+                parameters=literal_parameters(sp.parameters),
             )
         ]
         rungs.append(

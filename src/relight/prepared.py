@@ -15,12 +15,13 @@ refreshes it: the failover goes on with what stands, as it must on the day of an
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from relight.aws import parameter_dict
 from relight.cloudformation import COMPLETE, Stacks, outputs_of, owned_by
-from relight.environment import ArtifactRef, OutputRef, ZonesRef
+from relight.environment import ArtifactRef, OutputRef, ParamValue, ZonesRef
 from relight.errors import PreflightError
 from relight.render import Plan, StackPlan, placeholder
 
@@ -43,6 +44,15 @@ def readers(plan: Plan, key: str) -> list[str]:
     ]
 
 
+def literal_parameters(parameters: Mapping[str, ParamValue]) -> dict[str, str]:
+    """The parameter values known before any AWS call, as deployed (references are not)."""
+    return {
+        name: placeholder(value)
+        for name, value in parameters.items()
+        if not isinstance(value, ArtifactRef | OutputRef | ZonesRef)
+    }
+
+
 def differences(sp: StackPlan, stack: dict[str, Any], template: Any) -> list[str]:
     """How a prepared stack differs from today's render: its template, its literal
     parameters (references are what they were when prepared, and may differ by design)."""
@@ -51,11 +61,9 @@ def differences(sp: StackPlan, stack: dict[str, Any], template: Any) -> list[str
     if body != json.loads(sp.body):
         found.append("its template")
     deployed = parameter_dict(stack)
-    for name, value in sp.parameters.items():
-        if isinstance(value, ArtifactRef | OutputRef | ZonesRef):
-            continue
-        if deployed.get(name) != placeholder(value):
-            found.append(f"parameter {name} ({deployed.get(name)!r}, now {placeholder(value)!r})")
+    for name, value in literal_parameters(sp.parameters).items():
+        if deployed.get(name) != value:
+            found.append(f"parameter {name} ({deployed.get(name)!r}, now {value!r})")
     return found
 
 
@@ -70,15 +78,14 @@ def read_prepared(stacks: Stacks, plan: Plan, refresh: str) -> Prepared:
         stack = stacks.state(sp.name)
         needed = readers(plan, key)
         where = f"stack {sp.name} (stacks.{key}, stands: {stands})"
-        usable = stack is not None and owned_by(stack, plan.env_name)
-        if not usable or stack is None or stack["StackStatus"] not in COMPLETE:
-            state = (
-                "does not exist"
-                if stack is None
-                else "is not relight's"
-                if not usable
-                else f"is {stack['StackStatus']}"
-            )
+        state = ""
+        if stack is None:
+            state = "does not exist"
+        elif not owned_by(stack, plan.env_name):
+            state = "is not relight's"
+        elif stack["StackStatus"] not in COMPLETE:
+            state = f"is {stack['StackStatus']}"
+        if stack is None or state:
             text = f"{where} {state} in {plan.region}"
             if needed:
                 problems.append(f"{text}; {', '.join(needed)} read(s) its outputs")
