@@ -65,15 +65,10 @@ class Evaluation:
         verdicts = {}
         for check in CHECKS:
             found = {f.severity for f in self.findings if f.check == check}
-            verdicts[check] = (
-                "not checked"
-                if check in self.not_checked
-                else ERROR
-                if ERROR in found
-                else WARNING
-                if found
-                else "ok"
-            )
+            if check in self.not_checked:
+                verdicts[check] = "not checked"
+            else:
+                verdicts[check] = ERROR if ERROR in found else WARNING if found else "ok"
         return verdicts
 
     def as_dict(self) -> dict[str, Any]:
@@ -154,7 +149,10 @@ def evaluate(
     drill = run_command("drill", loaded, "--region", region, *rung)
     result.last_drill = last_drill(reports_dir, env.name, region, stand_in=result.stand_in)
     result.findings += drill_findings(result.last_drill, env.readiness.max_drill_age, at, drill)
-    on_aws = build_plan(loaded, region, stand_in=False, strategy=strategy)
+    # the forecast is AWS's: the plan already is, unless the environment is on the stand-in
+    on_aws = (
+        build_plan(loaded, region, stand_in=False, strategy=strategy) if result.stand_in else plan
+    )
     result.forecast_seconds = _forecast(on_aws, reports_dir)
     result.findings += rto_findings(result.forecast_seconds, env.objectives.rto, look)
     result.findings += _drift(loaded, conn, run_command("drift", loaded))
