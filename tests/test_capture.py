@@ -18,6 +18,45 @@ from relight.render import build_plan, lint_plan
 REGION = "us-east-1"
 
 
+def _allow(
+    ec2: Any, gid: str, peer: str, port: int, *, egress: bool = False, description: str = ""
+) -> None:
+    """One TCP rule on group `gid`: to or from `peer`, a CIDR or another group's id."""
+    call = ec2.authorize_security_group_egress if egress else ec2.authorize_security_group_ingress
+    described = {"Description": description} if description else {}
+    if peer.startswith("sg-"):
+        peers: dict[str, Any] = {"UserIdGroupPairs": [{"GroupId": peer, **described}]}
+    else:
+        peers = {"IpRanges": [{"CidrIp": peer, **described}]}
+    call(
+        GroupId=gid,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": port, "ToPort": port, **peers}],
+    )
+
+
+def _forward(
+    elbv2: Any, lb_arn: str, name: str, vpc: str, port: int, path: str, listeners: tuple[int, ...]
+) -> str:
+    """An HTTP target group (`port`, health check `path`) that the load balancer's HTTP
+    `listeners` forward to; its ARN."""
+    tg: str = elbv2.create_target_group(
+        Name=name,
+        Protocol="HTTP",
+        Port=port,
+        VpcId=vpc,
+        HealthCheckPath=path,
+        TargetType="instance",
+    )["TargetGroups"][0]["TargetGroupArn"]
+    for listener in listeners:
+        elbv2.create_listener(
+            LoadBalancerArn=lb_arn,
+            Protocol="HTTP",
+            Port=listener,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}],
+        )
+    return tg
+
+
 def _production() -> dict[str, Any]:
     """The issue's production: 3 tiers in 2 AZs, IGW, one NAT, lb/web groups, an ASG, RDS."""
     ec2 = boto3.client("ec2", REGION)
@@ -60,51 +99,11 @@ def _production() -> dict[str, Any]:
             GroupId=gid,
             IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
         )
-    ec2.authorize_security_group_ingress(
-        GroupId=lb_id,
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": p,
-                "ToPort": p,
-                "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "from the internet"}],
-            }
-            for p in (80, 443)
-        ],
-    )
-    ec2.authorize_security_group_egress(
-        GroupId=lb_id,
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 8080,
-                "ToPort": 8080,
-                "UserIdGroupPairs": [{"GroupId": web_id, "Description": "to web"}],
-            }
-        ],
-    )
-    ec2.authorize_security_group_ingress(
-        GroupId=web_id,
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 8080,
-                "ToPort": 8080,
-                "UserIdGroupPairs": [{"GroupId": lb_id, "Description": "from the lb"}],
-            }
-        ],
-    )
-    ec2.authorize_security_group_egress(
-        GroupId=web_id,
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 443,
-                "ToPort": 443,
-                "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "HTTPS out"}],
-            }
-        ],
-    )
+    for port in (80, 443):
+        _allow(ec2, lb_id, "0.0.0.0/0", port, description="from the internet")
+    _allow(ec2, lb_id, web_id, 8080, egress=True, description="to web")
+    _allow(ec2, web_id, lb_id, 8080, description="from the lb")
+    _allow(ec2, web_id, "0.0.0.0/0", 443, egress=True, description="HTTPS out")
 
     reservation = ec2.run_instances(ImageId=_any_image(ec2), MinCount=1, MaxCount=1)
     builder = reservation["Instances"][0]["InstanceId"]
@@ -134,21 +133,8 @@ def _production() -> dict[str, Any]:
     alb = elbv2.create_load_balancer(
         Name="shop-lb", Subnets=subnets["public"], SecurityGroups=[lb_id], Type="application"
     )["LoadBalancers"][0]["LoadBalancerArn"]
-    tg = elbv2.create_target_group(
-        Name="shop-web",
-        Protocol="HTTP",
-        Port=8080,
-        VpcId=vpc,
-        HealthCheckPath="/healthz",
-        TargetType="instance",
-    )["TargetGroups"][0]["TargetGroupArn"]
-    for port in (80, 8081):  # 8081: an extra listener the blueprint cannot express
-        elbv2.create_listener(
-            LoadBalancerArn=alb,
-            Protocol="HTTP",
-            Port=port,
-            DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}],
-        )
+    # 8081: an extra listener the blueprint cannot express
+    tg = _forward(elbv2, alb, "shop-web", vpc, 8080, "/healthz", listeners=(80, 8081))
     boto3.client("autoscaling", REGION).create_auto_scaling_group(
         TargetGroupARNs=[tg],
         AutoScalingGroupName="shop-web",
@@ -360,17 +346,7 @@ def test_what_the_blueprints_cannot_express_is_commented_never_dropped(tmp_path:
             ec2.associate_route_table(RouteTableId=table, SubnetId=sid["SubnetId"])
             public.append(sid["SubnetId"])
         app = ec2.create_security_group(GroupName="app", Description="app", VpcId=vpc)["GroupId"]
-        ec2.authorize_security_group_ingress(
-            GroupId=app,
-            IpPermissions=[
-                {
-                    "IpProtocol": "tcp",
-                    "FromPort": 22,
-                    "ToPort": 22,
-                    "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
-                }
-            ],
-        )
+        _allow(ec2, app, "0.0.0.0/0", 22)
         ec2.create_vpc_endpoint(
             VpcId=vpc,
             ServiceName=f"com.amazonaws.{REGION}.sqs",

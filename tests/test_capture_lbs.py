@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from test_capture import REGION, _production
+from test_capture import REGION, _allow, _forward, _production
 from test_capture_more import _capture, _renders
 
 SECOND = "shop-lb-internal"  # sorts after shop-lb: the first keeps `load_balancer`
@@ -23,21 +23,6 @@ def _group(ec2: Any, vpc: str, name: str) -> str:
         GroupId=gid, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
     )
     return gid
-
-
-def _allow(ec2: Any, gid: str, peer: str, port: int, egress: bool = False) -> None:
-    call = ec2.authorize_security_group_egress if egress else ec2.authorize_security_group_ingress
-    call(
-        GroupId=gid,
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": port,
-                "ToPort": port,
-                "UserIdGroupPairs": [{"GroupId": peer}],
-            }
-        ],
-    )
 
 
 def _internal_api(prod: dict[str, Any]) -> dict[str, Any]:
@@ -56,17 +41,7 @@ def _internal_api(prod: dict[str, Any]) -> dict[str, Any]:
     ]
     assert len(private) == 2
     lb_group, api_group = _group(ec2, vpc, "api-lb"), _group(ec2, vpc, "api")
-    ec2.authorize_security_group_ingress(
-        GroupId=lb_group,
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 80,
-                "ToPort": 80,
-                "IpRanges": [{"CidrIp": "10.50.0.0/16", "Description": "from the VPC"}],
-            }
-        ],
-    )
+    _allow(ec2, lb_group, "10.50.0.0/16", 80, description="from the VPC")
     _allow(ec2, lb_group, api_group, 9090, egress=True)
     _allow(ec2, api_group, lb_group, 9090)
     elbv2 = boto3.client("elbv2", REGION)
@@ -77,20 +52,7 @@ def _internal_api(prod: dict[str, Any]) -> dict[str, Any]:
         Scheme="internal",
         Type="application",
     )["LoadBalancers"][0]
-    tg = elbv2.create_target_group(
-        Name="shop-api",
-        Protocol="HTTP",
-        Port=9090,
-        VpcId=vpc,
-        HealthCheckPath="/ready",
-        TargetType="instance",
-    )["TargetGroups"][0]["TargetGroupArn"]
-    elbv2.create_listener(
-        LoadBalancerArn=lb["LoadBalancerArn"],
-        Protocol="HTTP",
-        Port=80,
-        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}],
-    )
+    tg = _forward(elbv2, lb["LoadBalancerArn"], "shop-api", vpc, 9090, "/ready", listeners=(80,))
     ec2.create_launch_template(
         LaunchTemplateName="shop-api",
         LaunchTemplateData={

@@ -15,7 +15,7 @@ from relight.capture import Capture, capture
 from relight.capture.databases import _cluster, _Databases
 from relight.config import load_environment
 from relight.render import build_plan, lint_plan
-from test_capture import REGION, _production
+from test_capture import REGION, _allow, _production
 
 DENIED = (
     "User: arn:aws:iam::123456789012:user/capture is not authorized to perform: "
@@ -54,17 +54,7 @@ def _aurora(prod: dict[str, Any], name: str = "shop-aurora", members: int = 2) -
     """An Aurora PostgreSQL cluster in the data subnets, behind a group that admits web."""
     ec2 = boto3.client("ec2", REGION)
     db = ec2.create_security_group(GroupName=f"{name}-db", Description="db", VpcId=prod["vpc"])
-    ec2.authorize_security_group_ingress(
-        GroupId=db["GroupId"],
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 5432,
-                "ToPort": 5432,
-                "UserIdGroupPairs": [{"GroupId": prod["web"], "Description": "from web"}],
-            }
-        ],
-    )
+    _allow(ec2, db["GroupId"], prod["web"], 5432, description="from web")
     rds = boto3.client("rds", REGION)
     rds.create_db_cluster(
         DBClusterIdentifier=name,

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from relight.cli import app
 from relight.drift import CHANGED, NOTE, ONLY_DECLARED, ONLY_LIVE, Difference
 from relight.drift_capture import compare, compare_values, notes_by_stack
-from test_capture import REGION, _production
+from test_capture import REGION, _allow, _production
 
 runner = CliRunner()
 
@@ -52,17 +52,7 @@ def test_drift_of_a_captured_production_names_exactly_what_changed(tmp_path: Pat
         assert "production:\n  tags: {app: shop}" in path.read_text()
         before, clean = _drift(path)
 
-        ec2.authorize_security_group_ingress(
-            GroupId=prod["web"],
-            IpPermissions=[
-                {
-                    "IpProtocol": "tcp",
-                    "FromPort": 9100,
-                    "ToPort": 9100,
-                    "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "metrics"}],
-                }
-            ],
-        )
+        _allow(ec2, prod["web"], "10.0.0.0/8", 9100, description="metrics")
         # moto does not copy SourceVersion's data into the new version as AWS does, so the
         # new version states all of it
         ec2.create_launch_template_version(
