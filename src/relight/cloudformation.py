@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from relight.aws import aws_failure
+from relight.aws import aws_failure, tag_dict
 from relight.errors import AwsError, DeployError
 from relight.render import MAX_INLINE_BODY
 from relight.scheduler import Task
@@ -87,8 +87,7 @@ def in_progress(stack: dict[str, Any] | None) -> bool:
 
 def owned_by(stack: dict[str, Any], env_name: str) -> bool:
     """relight made this stack for this environment (its `relight:env` tag says so)."""
-    tags = {t["Key"]: t["Value"] for t in stack.get("Tags") or []}
-    return tags.get("relight:env") == env_name
+    return tag_dict(stack.get("Tags")).get("relight:env") == env_name
 
 
 def classify(stack: dict[str, Any] | None, env_name: str) -> tuple[str, str]:
