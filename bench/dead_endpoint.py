@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from relight.aws import Aws, AwsTarget, unreachable
+from relight.aws.clients import Aws, AwsTarget, unreachable
 
 
 def refused_url() -> str:

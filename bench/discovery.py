@@ -36,7 +36,7 @@ ACCOUNT = "123456789012"
 
 
 def environment():  # type: ignore[no-untyped-def]
-    from relight.environment import Environment
+    from relight.model.environment import Environment
 
     artifacts: dict[str, Any] = {}
     for n in range(EBS_ROLES):
@@ -228,7 +228,7 @@ def seed_stand_in(endpoint: str, snapshots: int, images: int, db_snapshots: int)
 
 def one_listing_per_lookup(aws: Any, env: Any) -> int:
     """The baseline: for every lookup, its own server-filtered listing; returns the calls."""
-    from relight.discovery import (
+    from relight.steps.discovery import (
         EC2_PAGE,
         RDS_PAGE,
         _db_snapshot,
@@ -269,7 +269,7 @@ def one_listing_per_lookup(aws: Any, env: Any) -> int:
 
 
 def measure(aws: Any, env: Any) -> dict[str, float]:
-    from relight.discovery import discover
+    from relight.steps.discovery import discover
 
     start = time.perf_counter()
     found = discover(aws, env, "us-west-2", account_id=ACCOUNT, now=lambda: datetime.now(UTC))
@@ -283,7 +283,7 @@ def measure(aws: Any, env: Any) -> dict[str, float]:
 
 def pages_plus_kinds(snapshots: int, images: int, db_snapshots: int) -> int:
     """The bound relight should meet: every page of each kind's listing, plus one per kind."""
-    from relight.discovery import EC2_PAGE, RDS_PAGE
+    from relight.steps.discovery import EC2_PAGE, RDS_PAGE
 
     pages = -(-snapshots // EC2_PAGE) + -(-images // EC2_PAGE) + -(-db_snapshots // RDS_PAGE)
     return pages + 3
@@ -300,7 +300,7 @@ def report(title: str, m: dict[str, float], bound: int) -> None:
 
 def main() -> None:
     from relight import standin
-    from relight.aws import Aws, AwsTarget
+    from relight.aws.clients import Aws, AwsTarget
 
     env = environment()
     fake = FakeAws(10_000, 2_000, 500)

@@ -26,8 +26,8 @@ VARIANTS = {"stand-in": True, "aws": False}
 
 def one(variant: str) -> None:
     """In a fresh interpreter: lint_plan on the variant's plan; seconds and templates as JSON."""
-    from relight.config import load_environment
-    from relight.render import build_plan, lint_plan
+    from relight.model.config import load_environment
+    from relight.steps.render import build_plan, lint_plan
 
     loaded = load_environment(str(REPO / "stacks" / "demo.yaml"), "us-west-2")
     plan = build_plan(loaded, "us-west-2", stand_in=VARIANTS[variant])
@@ -72,7 +72,7 @@ def main() -> None:
         one(sys.argv[2])
         return
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
-    from relight.lint import cfn_lint_version, default_workers
+    from relight.steps.lint import cfn_lint_version, default_workers
 
     print(
         f"lint_plan on the demo (us-west-2), cfn-lint {cfn_lint_version()}, "

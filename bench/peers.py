@@ -112,7 +112,7 @@ class Relight:
 def sceptre_project(directory: Path, plan: Any, zones: list[str]) -> Path:
     """A Sceptre project deploying the plan's templates: one stack config per stack, outputs
     passed by `!stack_output` (which also orders the stacks), depends_on as dependencies."""
-    from relight.environment import OutputRef, ZonesRef
+    from relight.model.environment import OutputRef, ZonesRef
 
     (directory / "templates").mkdir(parents=True)
     group = directory / "config" / SCEPTRE_GROUP
@@ -227,8 +227,8 @@ def median(values: list[float]) -> float:
 
 def graph(args: argparse.Namespace, tmp: Path) -> None:
     from relight import standin
-    from relight.config import load_environment
-    from relight.render import build_plan
+    from relight.model.config import load_environment
+    from relight.steps.render import build_plan
     from standin_graph import environment
 
     env_file = environment(tmp)

@@ -69,10 +69,10 @@ def timed(fn, runs: int) -> list[float]:  # type: ignore[no-untyped-def]
 
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
-    from relight.blueprint import load_registry
-    from relight.config import load_environment
-    from relight.lint import LintCache, lint_template
-    from relight.render import build_plan
+    from relight.model.blueprint import load_registry
+    from relight.model.config import load_environment
+    from relight.steps.lint import LintCache, lint_template
+    from relight.steps.render import build_plan
 
     registry = load_registry(REPO / "blueprints")
     with tempfile.TemporaryDirectory() as tmp:

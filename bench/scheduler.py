@@ -103,11 +103,11 @@ def deploy_in_simulated_time(
     from datetime import UTC, datetime
 
     from fakes import FakeClock, FakeCloudFormation
-    from relight.cloudformation import Stacks
-    from relight.config import load_environment
-    from relight.deploy import deploy
-    from relight.discovery import Discovery
-    from relight.render import build_plan
+    from relight.aws.cloudformation import Stacks
+    from relight.model.config import load_environment
+    from relight.steps.deploy import deploy
+    from relight.steps.discovery import Discovery
+    from relight.steps.render import build_plan
 
     with tempfile.TemporaryDirectory() as tmp:
         loaded = load_environment(str(environment(graph, Path(tmp))), "us-west-2")

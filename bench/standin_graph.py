@@ -55,12 +55,12 @@ def environment(directory: Path) -> Path:
 
 def main(runs: int) -> None:
     from relight import standin
-    from relight.aws import Aws, AwsTarget
-    from relight.cloudformation import Stacks
-    from relight.config import load_environment
-    from relight.deploy import deploy
-    from relight.discovery import Discovery, Zone
-    from relight.render import build_plan
+    from relight.aws.clients import Aws, AwsTarget
+    from relight.aws.cloudformation import Stacks
+    from relight.model.config import load_environment
+    from relight.steps.deploy import deploy
+    from relight.steps.discovery import Discovery, Zone
+    from relight.steps.render import build_plan
 
     with tempfile.TemporaryDirectory() as tmp:
         loaded = load_environment(str(environment(Path(tmp))), "us-west-2")

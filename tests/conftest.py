@@ -125,7 +125,7 @@ def moto_web_inputs(region: str = "us-west-2", tags: bool = False) -> Any:
     """
     import boto3
 
-    from relight.discovery import Artifact, Discovery, Zone, root_volume
+    from relight.steps.discovery import Artifact, Discovery, Zone, root_volume
 
     make_instance_profile(boto3.client("iam", "us-east-1"))
     ec2 = boto3.client("ec2", region)

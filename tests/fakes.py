@@ -419,7 +419,7 @@ class StubbedAws:
     (cross-account copies, AWS Backup listings, AZs that lack an instance type)."""
 
     def __init__(self) -> None:
-        from relight.aws import AwsTarget
+        from relight.aws.clients import AwsTarget
 
         self.clients: dict[tuple[str, str], Any] = {}
         self.stubs: dict[tuple[str, str], Any] = {}
@@ -444,5 +444,5 @@ class StubbedAws:
         return self.stubs[(service, region)]
 
     def down(self, service: str, region: str) -> str | None:
-        """As relight.aws.Aws outside an outage rehearsal: no region is declared lost."""
+        """As relight.aws.clients.Aws outside an outage rehearsal: no region is declared lost."""
         return None

@@ -13,8 +13,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from relight.aws import Aws, AwsTarget, check_account, is_role_arn
+from relight.aws.clients import Aws, AwsTarget, check_account
 from relight.errors import AccountError, AwsError, InputError
+from relight.model.environment import is_role_arn
 
 
 def test_the_standard_endpoint_variable_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -66,8 +67,8 @@ def test_the_role_is_checked_against_the_recovery_account_and_sources_use_plain_
     write_env,  # type: ignore[no-untyped-def]
 ) -> None:
     from conftest import MINIMAL
-    from relight.config import load_environment
-    from relight.operations import connect
+    from relight.commands.operations import connect
+    from relight.model.config import load_environment
 
     text = MINIMAL.replace(
         "stand_in: true",
@@ -181,13 +182,13 @@ def test_every_request_of_a_failover_is_counted_verifications_included(
     from datetime import UTC, datetime
 
     from conftest import MINIMAL, make_instance_profile
-    from relight.cloudformation import Stacks
-    from relight.config import load_environment
-    from relight.deploy import deploy
-    from relight.discovery import discover
-    from relight.preflight import instance_types
-    from relight.render import build_plan
-    from relight.verify import verified, verify
+    from relight.aws.cloudformation import Stacks
+    from relight.model.config import load_environment
+    from relight.steps.deploy import deploy
+    from relight.steps.discovery import discover
+    from relight.steps.preflight import instance_types
+    from relight.steps.render import build_plan
+    from relight.steps.verify import verified, verify
 
     aws = Aws(AwsTarget(endpoint_url=counting_moto.url))
     make_instance_profile(aws.client("iam", "us-east-1"))

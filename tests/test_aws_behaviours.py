@@ -18,10 +18,10 @@ from moto import mock_aws
 
 import aws_rules
 from conftest import BLUEPRINTS, REPO
-from relight import operations
-from relight.blueprint import load_registry
-from relight.config import load_environment
-from relight.render import build_plan
+from relight.commands import operations
+from relight.model.blueprint import load_registry
+from relight.model.config import load_environment
+from relight.steps.render import build_plan
 
 REGISTRY = load_registry(BLUEPRINTS)
 ACCOUNT = "123456789012"  # moto's
@@ -168,7 +168,7 @@ def test_without_an_update_policy_running_instances_keep_the_old_ami() -> None:
 
 
 def test_the_web_tier_is_given_the_restored_databases_endpoint() -> None:
-    from relight.environment import OutputRef
+    from relight.model.environment import OutputRef
 
     web = _demo().stacks["web"]
     assert web.parameters["DatabaseEndpoint"] == OutputRef(stack="database", output="Endpoint")
@@ -236,7 +236,7 @@ def test_instances_launch_with_the_profile_the_prepared_identity_stack_made() ->
     """IAM's control plane is in us-east-1: the profile must exist before the failover that
     launches with it. The identity stack (stands: global) is prepared; the web stack takes
     its WebInstanceProfileArn output, which a failover reads from the prepared stack."""
-    from relight.environment import OutputRef
+    from relight.model.environment import OutputRef
 
     plan = _demo()
     identity = plan.prepared["identity"]
@@ -287,10 +287,10 @@ def test_relights_bucket_is_configured_by_prepare_and_used_by_object_calls_in_an
     regional. `relight prepare` configures relight's bucket and marks it; during an outage of
     us-east-1 a failover uses it with object calls only, and a bucket never prepared is
     refused, not made half-configured."""
-    from relight.aws import Aws, AwsTarget
-    from relight.bucket import READY_KEY, TemplateBucket, bucket_name
+    from relight.aws.bucket import READY_KEY, TemplateBucket, bucket_name
+    from relight.aws.clients import Aws, AwsTarget
+    from relight.aws.outage import Outage
     from relight.errors import AwsError
-    from relight.outage import Outage
 
     monkeypatch.setattr(operations, "failover", lambda plan, conn, **options: "stacks deployed")
     body = '{"Resources": {}}'
@@ -322,7 +322,7 @@ def test_relights_bucket_is_configured_by_prepare_and_used_by_object_calls_in_an
 def test_sts_is_regional_even_where_the_operator_configured_legacy_endpoints(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from relight.aws import Aws, AwsTarget, sts_client
+    from relight.aws.clients import Aws, AwsTarget, sts_client
 
     monkeypatch.setenv("AWS_STS_REGIONAL_ENDPOINTS", "legacy")
     base = boto3.session.Session(region_name="us-east-1")

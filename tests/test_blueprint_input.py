@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from conftest import MINIMAL
-from relight.config import load_environment
 from relight.errors import ConfigError, RenderError
-from relight.render import build_plan, lint_plan
+from relight.model.config import load_environment
+from relight.steps.render import build_plan, lint_plan
 
 WriteEnv = Callable[[str], Path]
 PROFILE = "      InstanceProfileArn: arn:aws:iam::123456789012:instance-profile/web\n"

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from conftest import BLUEPRINTS, REPO
-from relight.blueprint import Blueprint, load_registry
 from relight.errors import BlueprintError
-from relight.lint import lint_template
+from relight.model.blueprint import Blueprint, load_registry
+from relight.steps.lint import lint_template
 
 REGISTRY = load_registry(BLUEPRINTS)
 
@@ -553,7 +553,7 @@ def test_a_users_blueprint_file_is_picked_up_by_name(tmp_path: Path) -> None:
         textwrap.dedent(
             '''
             from troposphere import Template, sqs
-            from relight.blueprint import Options, blueprint
+            from relight.model.blueprint import Options, blueprint
 
             class QueueOptions(Options):
                 fifo: bool = False
@@ -583,8 +583,8 @@ def test_a_broken_blueprint_file_is_named(tmp_path: Path) -> None:
 
 def test_every_scan_skip_in_the_demo_carries_its_reason() -> None:
     from conftest import REPO
-    from relight.config import load_environment
-    from relight.render import build_plan
+    from relight.model.config import load_environment
+    from relight.steps.render import build_plan
 
     plan = build_plan(load_environment("demo", "us-west-2", cwd=REPO), "us-west-2")
     skips = [
@@ -601,7 +601,7 @@ def test_every_scan_skip_in_the_demo_carries_its_reason() -> None:
 def test_the_shipped_blueprints_are_found_in_a_checkout_and_in_an_installed_wheel(
     tmp_path: Path,
 ) -> None:
-    from relight.blueprint import shipped_directory
+    from relight.model.blueprint import shipped_directory
 
     checkout = tmp_path / "checkout"
     (checkout / "src" / "relight").mkdir(parents=True)

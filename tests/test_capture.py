@@ -12,8 +12,8 @@ import yaml
 from moto import mock_aws
 
 from relight.capture import capture
-from relight.config import load_environment
-from relight.render import build_plan, lint_plan
+from relight.model.config import load_environment
+from relight.steps.render import build_plan, lint_plan
 
 REGION = "us-east-1"
 
@@ -411,7 +411,7 @@ def test_round_trip_capture_replicate_prepare_failover_into_us_west_2(
 
     # In-process moto offers no orderable DB instance classes (the stand-in skips the check
     # for the same reason); everything else in preflight runs.
-    monkeypatch.setattr("relight.preflight._db_classes", lambda plan, aws: ([], []))
+    monkeypatch.setattr("relight.steps.preflight._db_classes", lambda plan, aws: ([], []))
     runner = CliRunner()
     path = tmp_path / "stacks" / "shop.yaml"
     with mock_aws():

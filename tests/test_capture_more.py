@@ -13,8 +13,8 @@ from moto import mock_aws
 
 from relight.capture import Capture, capture
 from relight.capture.databases import _cluster, _Databases
-from relight.config import load_environment
-from relight.render import build_plan, lint_plan
+from relight.model.config import load_environment
+from relight.steps.render import build_plan, lint_plan
 from test_capture import REGION, _allow, _production
 
 DENIED = (

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from conftest import MINIMAL, REPO, moto_web_inputs
 from fakes import FakeClock, FakeCloudFormation
+from relight.aws.cloudformation import Stacks, quiet
 from relight.cli import app
-from relight.cloudformation import Stacks, quiet
 
 RUNNER = CliRunner()
 
@@ -195,7 +195,7 @@ def test_ctrl_c_during_a_deploy_names_the_stacks_cloudformation_goes_on_with(
     import typer
 
     from relight.cli.common import _errors
-    from relight.scheduler import Interrupted
+    from relight.model.scheduler import Interrupted
 
     with pytest.raises(typer.Exit) as stopped, _errors(debug=False):
         raise Interrupted({}, ["web", "batch"])
@@ -240,8 +240,8 @@ def use_fake_cloudformation(
             events=options.get("events", False),
         )
 
-    monkeypatch.setattr("relight.operations.connect_stacks", connect_stacks)
-    monkeypatch.setattr("relight.drill.connect_stacks", connect_stacks)
+    monkeypatch.setattr("relight.commands.operations.connect_stacks", connect_stacks)
+    monkeypatch.setattr("relight.commands.drill.connect_stacks", connect_stacks)
     return cfn
 
 

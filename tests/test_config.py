@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from conftest import BLUEPRINTS, MINIMAL, REPO
-from relight.config import load_environment
-from relight.environment import ArtifactRef, OutputRef, ZonesRef, check_region, parse_duration
 from relight.errors import BlueprintError, ConfigError
-from relight.render import build_plan
+from relight.model.config import load_environment
+from relight.model.environment import ArtifactRef, OutputRef, ZonesRef, check_region, parse_duration
+from relight.steps.render import build_plan
 
 WriteEnv = Callable[..., Path]
 
@@ -510,7 +510,7 @@ def test_a_problem_names_its_line(write_env: WriteEnv) -> None:
 
 
 def test_regions_are_checked_whatever_aws_profile_says(monkeypatch: pytest.MonkeyPatch) -> None:
-    from relight.environment import _partitions, check_region
+    from relight.model.environment import _partitions, check_region
 
     monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
     _partitions.cache_clear()
@@ -534,7 +534,7 @@ def test_line_numbers_after_a_jinja_block_say_they_are_the_rendered_texts(write_
 
 
 def test_the_tag_limit_counts_exactly_the_tags_relight_adds(write_env) -> None:  # type: ignore[no-untyped-def]
-    from relight.environment import RELIGHT_TAGS
+    from relight.model.environment import RELIGHT_TAGS
 
     # every one of them: a drill's copy of a stack prepared ahead of time (relight:prepared)
     text = MINIMAL.replace("blueprint: network\n", "blueprint: network\n    stands: pilot_light\n")
@@ -570,7 +570,7 @@ def test_only_an_image_offers_a_root_device(write_env) -> None:  # type: ignore[
 QUEUE = '''\
 from troposphere import NoValue, Output, Ref, Template, sqs
 
-from relight.blueprint import Options, blueprint
+from relight.model.blueprint import Options, blueprint
 
 
 class QueueOptions(Options):

@@ -9,17 +9,14 @@ from typing import Any
 import pytest
 
 from conftest import REPO
-from relight.costs import (
+from relight.dr.costs import CostLine, monthly_total, stack_costs, usd
+from relight.model.prices import (
     HOURS_PER_MONTH,
     PRICES,
     PRICES_AS_OF,
     PRICES_SOURCE,
-    CostLine,
     check_prices,
-    monthly_total,
-    stack_costs,
     unit,
-    usd,
 )
 
 GOLDEN = REPO / "tests" / "golden"

@@ -17,15 +17,16 @@ from moto import mock_aws
 
 from conftest import MINIMAL, moto_web_inputs
 from fakes import FakeClock, FakeCloudFormation
-from relight.cloudformation import Stacks, backoff
-from relight.config import load_environment
-from relight.deploy import deploy
-from relight.discovery import Artifact, Discovery, Zone
+from relight.aws.cloudformation import Stacks, backoff
 from relight.errors import DeployError
-from relight.graph import dependency_graph
-from relight.render import Plan, build_plan
-from relight.scheduler import Interrupted
-from relight.teardown import teardown
+from relight.model.config import load_environment
+from relight.model.graph import dependency_graph
+from relight.model.plan import Plan
+from relight.model.scheduler import Interrupted
+from relight.steps.deploy import deploy
+from relight.steps.discovery import Artifact, Discovery, Zone
+from relight.steps.render import build_plan
+from relight.steps.teardown import teardown
 
 COMPUTE = """\
     blueprint: compute
@@ -365,7 +366,7 @@ def test_the_live_table_keeps_one_row_per_stack_with_state_elapsed_and_latest_ev
 
     from rich.console import Console
 
-    from relight.progress import LiveTable
+    from relight.steps.progress import LiveTable
 
     clock = FakeClock()
     view = LiveTable(Console(file=StringIO(), width=120), ["shop-network", "shop-web"], "t", clock)
@@ -673,7 +674,7 @@ def test_a_warm_standby_failover_scales_up_its_standing_copy_tagged_prepared(wri
 
 
 def test_a_run_that_lost_its_lock_stops_before_its_next_change(write_env) -> None:  # type: ignore[no-untyped-def]
-    from relight.lock import LockLost
+    from relight.aws.lock import LockLost
 
     cfn, clock = _fake()
     plan = _plan(write_env)

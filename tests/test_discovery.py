@@ -11,8 +11,10 @@ import pytest
 from moto import mock_aws
 
 from fakes import StubbedAws
-from relight.aws import Aws, AwsTarget
-from relight.discovery import (
+from relight.aws.clients import Aws, AwsTarget
+from relight.commands.operations import artifact_rows
+from relight.model.environment import Environment, Zones
+from relight.steps.discovery import (
     LINEAGE_ID,
     LINEAGE_REGION,
     LINEAGE_TIME,
@@ -22,8 +24,6 @@ from relight.discovery import (
     newest,
     stale,
 )
-from relight.environment import Environment, Zones
-from relight.operations import artifact_rows
 
 ACCOUNT = "123456789012"
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -374,7 +374,7 @@ def test_backup_recovery_points_where_aws_backup_answers() -> None:
 def test_a_lineage_time_without_a_timezone_is_read_as_utc() -> None:
     from datetime import UTC, datetime
 
-    from relight.times import parse_time
+    from relight.model.times import parse_time
 
     assert parse_time("2026-11-22T06:00:00") == datetime(2026, 11, 22, 6, tzinfo=UTC)
     assert parse_time("2026-11-22T06:00:00Z") == datetime(2026, 11, 22, 6, tzinfo=UTC)

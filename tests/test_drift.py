@@ -18,14 +18,11 @@ import pytest
 
 from conftest import RELIGHT, REPO, relight
 from relight import standin
-from relight.drift import (
+from relight.drift.differences import CHANGED, ONLY_DECLARED, ONLY_LIVE, Difference
+from relight.drift.reading import Reader
+from relight.drift.stacks import (
     ALL_EGRESS,
-    CHANGED,
-    ONLY_DECLARED,
-    ONLY_LIVE,
     Context,
-    Difference,
-    Reader,
     compare_rules,
     compare_stack,
     compare_values,

@@ -13,8 +13,8 @@ from moto import mock_aws
 from typer.testing import CliRunner
 
 from relight.cli import app
-from relight.drift import CHANGED, NOTE, ONLY_DECLARED, ONLY_LIVE, Difference
-from relight.drift_capture import compare, compare_values, notes_by_stack
+from relight.drift.captured import compare, compare_values, notes_by_stack
+from relight.drift.differences import CHANGED, NOTE, ONLY_DECLARED, ONLY_LIVE, Difference
 from test_capture import REGION, _allow, _production
 
 runner = CliRunner()
@@ -196,8 +196,8 @@ def test_what_cannot_be_read_today_is_not_checked_not_a_change(tmp_path: Path) -
     were not checked, and reports no difference for them."""
     from botocore.exceptions import ClientError
 
-    from relight.config import load_environment
-    from relight.drift import drift_of
+    from relight.drift.production import drift_of
+    from relight.model.config import load_environment
 
     def refusing(name: str) -> Any:
         if name == "route53":

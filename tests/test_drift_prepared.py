@@ -19,11 +19,11 @@ import pytest
 from botocore.stub import Stubber
 
 from fakes import FakeClock
-from relight.cloudformation import Stacks
-from relight.config import load_environment
-from relight.drift import CHANGED, ONLY_DECLARED, ONLY_LIVE, Drift, add_prepared
-from relight.prepared import detect_drift
-from relight.render import build_plan
+from relight.aws.cloudformation import Stacks
+from relight.drift.differences import CHANGED, ONLY_DECLARED, ONLY_LIVE, Drift
+from relight.drift.prepared import add_prepared, detect_drift
+from relight.model.config import load_environment
+from relight.steps.render import build_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 27, tzinfo=UTC)

@@ -19,11 +19,11 @@ from moto import mock_aws
 
 from conftest import MINIMAL, moto_web_inputs
 from fakes import FakeClock, FakeCloudFormation
-from relight.aws import Aws, AwsTarget
-from relight.cloudformation import Stacks
-from relight.config import LoadedEnvironment, load_environment
-from relight.drill import drill
-from relight.operations import Connection
+from relight.aws.clients import Aws, AwsTarget
+from relight.aws.cloudformation import Stacks
+from relight.commands.drill import drill
+from relight.commands.operations import Connection
+from relight.model.config import LoadedEnvironment, load_environment
 
 
 @pytest.fixture
@@ -162,8 +162,8 @@ def test_keep_leaves_the_drill_up_for_a_look(world: Any, tmp_path: Path) -> None
 
 
 def _drill_lock(loaded: LoadedEnvironment, conn: Connection, drill_id: str) -> Any:
-    from relight.lock import read_lock
-    from relight.operations import lock_ref
+    from relight.aws.lock import read_lock
+    from relight.commands.operations import lock_ref
 
     found = read_lock(lock_ref(loaded, conn, f"drill-{drill_id}"))
     return found[0] if found else None
@@ -172,8 +172,8 @@ def _drill_lock(loaded: LoadedEnvironment, conn: Connection, drill_id: str) -> A
 def test_a_drill_whose_id_another_run_holds_refuses_and_writes_no_report(
     world: Any, tmp_path: Path
 ) -> None:
-    from relight.lock import LockHeld, hold
-    from relight.operations import lock_ref
+    from relight.aws.lock import LockHeld, hold
+    from relight.commands.operations import lock_ref
 
     loaded, conn, _ = world
     clock = FakeClock()
@@ -257,7 +257,7 @@ def test_ctrl_c_in_any_phase_still_tears_down_and_writes_the_report(
     world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, phase: str, step: str
 ) -> None:
     """Fault injection: the phase's step raises KeyboardInterrupt (as Ctrl-C would)."""
-    import relight.drill as drill_module
+    import relight.commands.drill as drill_module
 
     loaded, conn, _ = world
     clock = FakeClock()
@@ -297,7 +297,7 @@ def test_an_outage_drill_passes_only_when_no_call_needed_the_lost_region(
     assert report["outage"]["summary"] == "passed with us-east-1 down: no call refused"
 
     boto3.client("ec2", "us-west-2").deregister_image(ImageId=world[2]["ami"])
-    from relight.aws import Aws as RealAws
+    from relight.aws.clients import Aws as RealAws
 
     unaware = pytest.MonkeyPatch()
     unaware.setattr(RealAws, "down", lambda self, service, region: None)

@@ -20,9 +20,9 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import MINIMAL
-from relight.aws import Aws, AwsTarget, known_error
-from relight.config import load_environment
+from relight.aws.clients import Aws, AwsTarget, known_error
 from relight.errors import AwsError
+from relight.model.config import load_environment
 
 # What werkzeug (and so moto's server) answers for an error it does not handle.
 HTML_500 = (
@@ -101,7 +101,7 @@ def test_discovery_against_a_broken_endpoint_is_an_aws_error_naming_the_call(
 ) -> None:
     from datetime import UTC, datetime
 
-    from relight.discovery import discover
+    from relight.steps.discovery import discover
 
     env = load_environment(str(write_env(MINIMAL)), "us-west-2").env
     with pytest.raises(AwsError) as caught:
@@ -118,8 +118,8 @@ def test_preflights_kms_check_against_a_broken_endpoint_is_an_aws_error_not_a_pr
 ) -> None:
     """A KMS that fails says nothing about the key: no "key not usable" problem (exit 2), an
     AwsError (exit 1) instead."""
-    from relight.cloudformation import Stacks
-    from relight.preflight import run_preflight
+    from relight.aws.cloudformation import Stacks
+    from relight.steps.preflight import run_preflight
     from test_preflight import _discovery, _plan
 
     aws = broken.aws()
@@ -134,7 +134,7 @@ def test_preflights_kms_check_against_a_broken_endpoint_is_an_aws_error_not_a_pr
 def test_verification_against_a_broken_endpoint_stops_with_an_aws_error(
     write_env: Any, broken: BrokenEndpoint
 ) -> None:
-    from relight.verify import verify
+    from relight.steps.verify import verify
     from test_verify import _on_aws
 
     plan, found, outcome = _on_aws(write_env)
@@ -155,7 +155,7 @@ def test_verification_against_a_broken_endpoint_stops_with_an_aws_error(
 def test_the_message_says_what_the_endpoint_did(mode: str, said: str, write_env: Any) -> None:
     from datetime import UTC, datetime
 
-    from relight.discovery import discover
+    from relight.steps.discovery import discover
 
     endpoint = BrokenEndpoint(mode)
     env = load_environment(str(write_env(MINIMAL)), "us-west-2").env

@@ -26,8 +26,8 @@ from pydantic import ValidationError
 from conftest import RELIGHT, REPO, relight
 from relight import standin
 from relight.errors import ConfigError
+from relight.model.faults import Faults
 from relight.standin.faults import (
-    Faults,
     Registry,
     clear_faults,
     read_faults,
@@ -126,7 +126,7 @@ def _env_file(tmp_path: Path, faults: str | None) -> Path:
 def test_a_fault_the_stand_in_cannot_play_is_refused_when_the_file_is_loaded(
     tmp_path: Path,
 ) -> None:
-    from relight.config import load_environment
+    from relight.model.config import load_environment
 
     path = _env_file(
         tmp_path, "  resources:\n    - {stack: demo-web, resource: Web, mode: explode}\n"

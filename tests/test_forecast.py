@@ -6,15 +6,15 @@ import json
 from pathlib import Path
 
 from conftest import REPO
-from relight.config import load_environment
-from relight.forecast import (
+from relight.dr.forecast import (
     BEFORE_DEPLOY_SECONDS,
     VERIFY_SECONDS,
     drilled_seconds,
     forecast,
     stack_seconds,
 )
-from relight.render import build_plan
+from relight.model.config import load_environment
+from relight.steps.render import build_plan
 
 PLAN = build_plan(load_environment("demo", "us-west-2", cwd=REPO), "us-west-2")
 

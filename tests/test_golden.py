@@ -11,7 +11,7 @@ import os
 import pytest
 
 from conftest import BLUEPRINTS, REPO
-from relight.blueprint import Blueprint, load_registry
+from relight.model.blueprint import Blueprint, load_registry
 
 GOLDEN = REPO / "tests" / "golden"
 REGISTRY = load_registry(BLUEPRINTS)

@@ -12,13 +12,13 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from relight.errors import AwsError
-from relight.grants import (
+from relight.aws.grants import (
     autoscaling_role_arn,
     autoscaling_role_for_key,
     ensure_autoscaling_grant,
     key_allows_autoscaling,
 )
+from relight.errors import AwsError
 
 ACCOUNT = "111122223333"
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"

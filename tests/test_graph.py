@@ -6,8 +6,8 @@ from typer.testing import CliRunner
 
 from conftest import REPO
 from relight.cli import app
-from relight.config import load_environment
-from relight.graph import to_dot, to_mermaid
+from relight.model.config import load_environment
+from relight.model.graph import to_dot, to_mermaid
 
 DEMO = load_environment("demo", "us-west-2", cwd=REPO).env
 

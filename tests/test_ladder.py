@@ -1,7 +1,7 @@
-"""The DR ladder side by side (relight.ladder): each rung's forecast RTO and standing cost.
+"""The DR ladder side by side (relight.dr.ladder): each rung's forecast RTO and standing cost.
 
 Rendering only: the rungs come from the demo environment's file, the costs from the rendered
-prepare plans (relight.costs), the RTO from the failover plans (relight.forecast). The plan
+prepare plans (relight.dr.costs), the RTO from the failover plans (relight.dr.forecast). The plan
 command's printing of the ladder runs in-process on moto.
 """
 
@@ -18,11 +18,12 @@ from typer.testing import CliRunner
 
 from conftest import BLUEPRINTS, MINIMAL, REPO, moto_web_inputs
 from relight.cli import app
-from relight.config import load_environment
-from relight.costs import HOURS_PER_MONTH, PRICES, monthly_total, stack_costs
+from relight.dr.costs import monthly_total, stack_costs
+from relight.dr.ladder import Rung, ladder
 from relight.errors import ConfigError
-from relight.ladder import Rung, ladder
-from relight.render import build_plan
+from relight.model.config import load_environment
+from relight.model.prices import HOURS_PER_MONTH, PRICES
+from relight.steps.render import build_plan
 
 REGION = "us-west-2"
 DEMO = REPO / "stacks" / "demo.yaml"

@@ -20,12 +20,13 @@ from moto import mock_aws
 
 from conftest import MINIMAL, REPO, moto_web_inputs
 from fakes import StubbedAws
-from relight.aws import Aws, AwsTarget
-from relight.config import load_environment
-from relight.deploy import Outcome, StackResult
-from relight.lock import LockSettings
-from relight.operations import Connection, failover, latch_failback
-from relight.render import Plan, build_plan
+from relight.aws.clients import Aws, AwsTarget
+from relight.aws.lock import LockSettings
+from relight.commands.operations import Connection, failover, latch_failback
+from relight.model.config import load_environment
+from relight.model.plan import Plan
+from relight.steps.deploy import Outcome, StackResult
+from relight.steps.render import build_plan
 
 REGION = "us-west-2"
 ACCOUNT = "123456789012"

@@ -15,12 +15,13 @@ import pytest
 from moto import mock_aws
 
 from conftest import MINIMAL, moto_web_inputs
-from relight.bucket import READY_KEY, TemplateBucket
-from relight.cloudformation import Stacks
-from relight.config import load_environment
-from relight.deploy import deploy
+from relight.aws.bucket import READY_KEY, TemplateBucket
+from relight.aws.cloudformation import Stacks
 from relight.errors import RenderError
-from relight.render import MAX_INLINE_BODY, build_plan
+from relight.model.config import load_environment
+from relight.model.plan import MAX_INLINE_BODY
+from relight.steps.deploy import deploy
+from relight.steps.render import build_plan
 
 WriteEnv = Callable[..., Path]
 
@@ -59,7 +60,7 @@ def test_too_many_parameters_or_outputs(tmp_path: Path, what: str, limit: int) -
         textwrap.dedent(
             f"""
             from troposphere import Output, Parameter, Template, sqs
-            from relight.blueprint import Options, blueprint
+            from relight.model.blueprint import Options, blueprint
 
             class WideOptions(Options):
                 pass

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-import relight.lint as lint
+import relight.steps.lint as lint
 from conftest import MINIMAL
-from relight.config import load_environment
-from relight.lint import Finding, LintCache, lint_template, lint_templates
-from relight.render import build_plan, lint_plan
+from relight.model.config import load_environment
+from relight.steps.lint import Finding, LintCache, lint_template, lint_templates
+from relight.steps.render import build_plan, lint_plan
 
 BODY = json.dumps({"Resources": {"Bucket": {"Type": "AWS::S3::Bucket"}}})
 OTHER = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})

@@ -22,8 +22,8 @@ from typer.testing import CliRunner
 
 from conftest import MINIMAL, moto_web_inputs
 from fakes import FakeClock, FakeCloudFormation
+from relight.aws.cloudformation import Stacks, quiet
 from relight.cli import app
-from relight.cloudformation import Stacks, quiet
 from relight.errors import PreflightError, RenderError
 
 RUNNER = CliRunner()
@@ -61,7 +61,7 @@ def run(
     def invoke(
         lint_error: str | None = None, preflight_error: str | None = None
     ) -> tuple[Any, Recorder, FakeCloudFormation]:
-        import relight.operations as operations
+        import relight.commands.operations as operations
 
         record = Recorder()
         real_discover, real_preflight, real_deploy = (
@@ -115,12 +115,12 @@ def run(
                 events=options.get("events", False),
             )
 
-        monkeypatch.setattr("relight.render.lint_plan", slow_lint)
-        monkeypatch.setattr("relight.operations.discover_environment", discover)
-        monkeypatch.setattr("relight.operations.run_preflight", preflight)
-        monkeypatch.setattr("relight.operations.deploy", deploy)
-        monkeypatch.setattr("relight.operations.connect_stacks", connect_stacks)
-        monkeypatch.setattr("relight.operations.verify", lambda *a, **k: [])
+        monkeypatch.setattr("relight.steps.render.lint_plan", slow_lint)
+        monkeypatch.setattr("relight.commands.operations.discover_environment", discover)
+        monkeypatch.setattr("relight.commands.operations.run_preflight", preflight)
+        monkeypatch.setattr("relight.commands.operations.deploy", deploy)
+        monkeypatch.setattr("relight.commands.operations.connect_stacks", connect_stacks)
+        monkeypatch.setattr("relight.commands.operations.verify", lambda *a, **k: [])
         path = write_env(MINIMAL)
         with mock_aws():
             moto_web_inputs(tags=True)
@@ -207,7 +207,7 @@ def test_on_a_fresh_stand_in_the_lint_is_waited_for_before_its_story_builds_anyt
         events.append("story")
         return conn
 
-    monkeypatch.setattr("relight.operations.connect", connect)
+    monkeypatch.setattr("relight.commands.operations.connect", connect)
     monkeypatch.setattr("relight.standin.story.story_fingerprint", lambda env: "told")
     monkeypatch.setattr("relight.standin.story.story_exists", lambda *a: False)
     loaded = SimpleNamespace(env=SimpleNamespace(name="shop", home_region="us-east-1"))

@@ -30,11 +30,9 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from conftest import MINIMAL
-from relight.aws import Aws, AwsTarget
-from relight.bucket import READY_KEY, TemplateBucket
-from relight.config import LoadedEnvironment, load_environment
-from relight.errors import AwsError, StandInError
-from relight.lock import (
+from relight.aws.bucket import READY_KEY, TemplateBucket
+from relight.aws.clients import Aws, AwsTarget
+from relight.aws.lock import (
     REPLICATION,
     Holder,
     LockHeld,
@@ -46,9 +44,17 @@ from relight.lock import (
     hold,
     read_lock,
 )
-from relight.operations import Connection, failover, lock_ref, replicate_environment, teardown
-from relight.render import build_plan
+from relight.commands.operations import (
+    Connection,
+    failover,
+    lock_ref,
+    replicate_environment,
+    teardown,
+)
+from relight.errors import AwsError, StandInError
+from relight.model.config import LoadedEnvironment, load_environment
 from relight.standin.story import ensure_story
+from relight.steps.render import build_plan
 
 ACCOUNT = "123456789012"
 REGION = "us-west-2"

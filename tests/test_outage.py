@@ -21,10 +21,10 @@ from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from moto import mock_aws
 
 from conftest import MINIMAL
-from relight.aws import Aws, AwsTarget, check_account, sts_client
-from relight.config import load_environment
-from relight.discovery import discover
+from relight.aws.clients import Aws, AwsTarget, check_account, sts_client
 from relight.errors import AwsError
+from relight.model.config import load_environment
+from relight.steps.discovery import discover
 
 
 class BlackHole:
@@ -116,17 +116,17 @@ def test_a_role_is_assumed_through_the_target_regions_sts() -> None:
 def test_connect_assumes_the_role_in_the_region_it_acts_in(
     write_env: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import relight.aws
-    from relight.operations import connect
+    import relight.aws.clients
+    from relight.commands.operations import connect
 
     asked: list[str | None] = []
-    real = relight.aws.sts_client
+    real = relight.aws.clients.sts_client
 
     def spy(base: Any, region: str | None, endpoint_url: str | None) -> Any:
         asked.append(region)
         return real(base, region, endpoint_url)
 
-    monkeypatch.setattr(relight.aws, "sts_client", spy)
+    monkeypatch.setattr(relight.aws.clients, "sts_client", spy)
     text = MINIMAL.replace("stand_in: true", "role_arn: arn:aws:iam::210987654321:role/relight")
     loaded = load_environment(str(write_env(text)), "eu-west-1")
     with mock_aws():
@@ -137,8 +137,8 @@ def test_connect_assumes_the_role_in_the_region_it_acts_in(
 
 
 def test_an_unanswered_route53_is_a_note_and_never_blocks_a_failover(write_env: Any) -> None:
-    from relight.preflight import _hosted_zones
-    from relight.render import build_plan
+    from relight.steps.preflight import _hosted_zones
+    from relight.steps.render import build_plan
     from test_preflight import DNS
 
     class Route53Down:
@@ -166,8 +166,8 @@ def test_an_unanswered_route53_is_a_note_and_never_blocks_a_failover(write_env: 
 
 def test_plan_names_what_only_the_prepare_needs_from_control_planes_in_other_regions() -> None:
     from conftest import REPO
-    from relight.control_planes import outside_dependencies
-    from relight.render import build_plan
+    from relight.model.control_planes import outside_dependencies
+    from relight.steps.render import build_plan
 
     loaded = load_environment(str(REPO / "stacks" / "demo.yaml"), "us-west-2")
     for strategy in ("backup_restore", "pilot_light", "warm_standby"):
@@ -198,7 +198,7 @@ def test_no_failover_time_template_of_the_demo_holds_a_global_resource(
     """The rule of the issue, on the rendered templates themselves (not on relight's own list
     of control planes): IAM, Route 53, CloudFront and Global Accelerator never at failover."""
     from conftest import REPO
-    from relight.render import build_plan
+    from relight.steps.render import build_plan
 
     loaded = load_environment(str(REPO / "stacks" / "demo.yaml"), region)
     for strategy in ("backup_restore", "pilot_light", "warm_standby"):
@@ -217,7 +217,7 @@ def test_render_refuses_a_global_resource_in_a_failover_time_stack(write_env: An
     """A stack without `stands:` that holds an IAM role is refused, naming the stack, the
     resource, the service and where to move it; a `stands: global` one is prepared instead."""
     from relight.errors import ConfigError
-    from relight.render import build_plan
+    from relight.steps.render import build_plan
 
     identity = "  roles:\n    blueprint: identity\n    params:\n      flow_logs: true\n"
     loaded = load_environment(str(write_env(MINIMAL + identity)), "us-west-2")

@@ -1,6 +1,6 @@
 """Every command an outage calls for works with the home region's endpoints dead.
 
-On moto in-process, with us-east-1 switched off (relight.outage) for every client relight
+On moto in-process, with us-east-1 switched off (relight.aws.outage) for every client relight
 builds: discover, plan, failover (with verification), status and teardown into us-west-2 each
 succeed, and none of them made a call to us-east-1 or to a global control plane homed there.
 What must exist before a disaster (relight's bucket, the instance profile web launches with)
@@ -19,15 +19,15 @@ import pytest
 from moto import mock_aws
 
 from conftest import MINIMAL, moto_web_inputs
-from relight import operations
-from relight.aws import Aws, AwsTarget
-from relight.bucket import TemplateBucket
-from relight.config import LoadedEnvironment, load_environment
-from relight.lock import LockSettings
-from relight.operations import Connection
-from relight.outage import Outage, Refused
-from relight.render import build_plan
+from relight.aws.bucket import TemplateBucket
+from relight.aws.clients import Aws, AwsTarget
+from relight.aws.lock import LockSettings
+from relight.aws.outage import Outage, Refused
+from relight.commands import operations
+from relight.commands.operations import Connection
+from relight.model.config import LoadedEnvironment, load_environment
 from relight.standin import StandIn
+from relight.steps.render import build_plan
 
 REGION, HOME, ACCOUNT = "us-west-2", "us-east-1", "123456789012"
 QUIET = LockSettings(say=lambda _: None)

@@ -17,9 +17,9 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from moto import mock_aws
 
-from relight.aws import Aws, AwsTarget, aws_failure, unreachable
+from relight.aws.clients import Aws, AwsTarget, aws_failure, unreachable
+from relight.aws.outage import Outage, Refused, refusal, s3_location
 from relight.errors import AwsError
-from relight.outage import Outage, Refused, refusal, s3_location
 
 ROLE = {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {}}}
 VPC = {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.9.0.0/16"}}

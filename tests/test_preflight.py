@@ -15,14 +15,15 @@ from moto import mock_aws
 
 from conftest import MINIMAL
 from fakes import StubbedAws
-from relight.aws import Aws, AwsTarget
-from relight.cloudformation import Stacks
-from relight.config import load_environment
-from relight.discovery import Artifact, Discovery, Zone, choose_zones
-from relight.environment import Zones
+from relight.aws.clients import Aws, AwsTarget
+from relight.aws.cloudformation import Stacks
 from relight.errors import PreflightError
-from relight.preflight import instance_types, run_preflight
-from relight.render import Plan, build_plan
+from relight.model.config import load_environment
+from relight.model.environment import Zones
+from relight.model.plan import Plan
+from relight.steps.discovery import Artifact, Discovery, Zone, choose_zones
+from relight.steps.preflight import instance_types, run_preflight
+from relight.steps.render import build_plan
 from test_grants import (
     ACCOUNT,
     DEFAULT_POLICY,
@@ -537,7 +538,7 @@ DATABASE = """\
 
 
 def test_a_db_instance_class_not_offered_is_named_with_the_close_match(write_env) -> None:  # type: ignore[no-untyped-def]
-    from relight.preflight import _db_classes
+    from relight.steps.preflight import _db_classes
 
     text = MINIMAL.replace("stand_in: true\n", "") + DATABASE
     plan = build_plan(load_environment(str(write_env(text)), "us-west-2"), "us-west-2")
@@ -565,7 +566,7 @@ def test_a_db_instance_class_not_offered_is_named_with_the_close_match(write_env
 
 
 def test_an_aurora_clusters_instances_give_one_problem_for_their_stack(write_env) -> None:  # type: ignore[no-untyped-def]
-    from relight.preflight import _db_classes
+    from relight.steps.preflight import _db_classes
 
     aurora = DATABASE.replace("engine: postgres", "mode: aurora\n      engine: aurora-mysql")
     aurora = aurora.replace("db.t4g.mediun", "db.r6g.large\n      aurora_instances: 2")
@@ -594,7 +595,7 @@ def test_an_aurora_clusters_instances_give_one_problem_for_their_stack(write_env
 def _own_bucket_made(account: str = ACCOUNT, configured: bool = True) -> None:
     """relight's bucket in us-west-2, as replicate or prepare leaves it before a disaster
     (configured: READY_KEY written last), or as a run cut short left it."""
-    from relight.bucket import READY_KEY
+    from relight.aws.bucket import READY_KEY
 
     s3 = boto3.client("s3", "us-west-2")
     name = f"relight-templates-{account}-us-west-2"
@@ -604,7 +605,7 @@ def _own_bucket_made(account: str = ACCOUNT, configured: bool = True) -> None:
 
 
 def test_a_missing_own_bucket_is_a_note_saying_it_needs_us_east_1(aws: Aws, write_env) -> None:  # type: ignore[no-untyped-def]
-    from relight.preflight import _own_bucket
+    from relight.steps.preflight import _own_bucket
 
     plan = _plan(write_env)
     said = _own_bucket(plan, aws, ACCOUNT)
@@ -617,7 +618,7 @@ def test_a_missing_own_bucket_is_a_note_saying_it_needs_us_east_1(aws: Aws, writ
 def test_an_own_bucket_left_unconfigured_is_a_note_saying_it_needs_us_east_1(
     aws: Aws, write_env
 ) -> None:  # type: ignore[no-untyped-def]
-    from relight.preflight import _own_bucket
+    from relight.steps.preflight import _own_bucket
 
     _own_bucket_made(configured=False)
     (said,) = _own_bucket(_plan(write_env), aws, ACCOUNT)

@@ -1,4 +1,4 @@
-"""What `relight prepare` stood up, as a failover finds it (relight.prepared).
+"""What `relight prepare` stood up, as a failover finds it (relight.dr.prepared).
 
 A failover reads the outputs of the stacks prepared ahead of time and never changes them. One
 that a failover stack reads and that is missing, unfinished, not relight's, or lacks an output
@@ -25,14 +25,15 @@ from moto import mock_aws
 
 from conftest import MINIMAL, REPO
 from relight import standin
-from relight.cloudformation import Stacks
-from relight.config import load_environment
-from relight.deploy import deploy
-from relight.discovery import Discovery
+from relight.aws.cloudformation import Stacks
+from relight.commands.operations import prepare_command
+from relight.dr.prepared import differences, read_prepared
 from relight.errors import PreflightError
-from relight.operations import prepare_command
-from relight.prepared import differences, read_prepared
-from relight.render import Plan, build_plan
+from relight.model.config import load_environment
+from relight.model.plan import Plan
+from relight.steps.deploy import deploy
+from relight.steps.discovery import Discovery
+from relight.steps.render import build_plan
 
 REGION = "us-west-2"
 PROFILE = "arn:aws:iam::123456789012:instance-profile/shop-web"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from relight.deploy import deploy
-from relight.discovery import Artifact
-from relight.preview import preview
+from relight.steps.deploy import deploy
+from relight.steps.discovery import Artifact
+from relight.steps.preview import preview
 from test_deploy import GRAPH, ROOT, _fake, _inputs, _newer, _plan, _stacks
 
 

@@ -17,8 +17,7 @@ import pytest
 
 from conftest import BLUEPRINTS, REPO, relight
 from relight import standin
-from relight.discovery import Artifact, Discovery
-from relight.readiness import (
+from relight.commands.readiness import (
     ERROR,
     WARNING,
     Evaluation,
@@ -31,6 +30,7 @@ from relight.readiness import (
     rto_findings,
     write_evaluation,
 )
+from relight.steps.discovery import Artifact, Discovery
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -342,8 +342,8 @@ def test_pages_list_every_evaluation_with_its_verdict(tmp_path: Path) -> None:
 
 
 def test_a_drifted_prepared_stack_is_not_ready_and_says_to_prepare_again() -> None:
-    from relight.drift import CHANGED, Difference, StackDrift
-    from relight.prepared import Detected
+    from relight.drift.differences import CHANGED, Difference, StackDrift
+    from relight.drift.prepared import Detected
 
     drifted = StackDrift("identity", "demo-identity", exists=True, region="us-west-2")
     drifted.differences.append(

@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 
 from conftest import REPO
-from relight.blueprint import load_registry
-from relight.config import load_environment
-from relight.ladder import ladder
-from relight.lint import lint_template
-from relight.render import build_plan
+from relight.dr.ladder import ladder
+from relight.model.blueprint import load_registry
+from relight.model.config import load_environment
+from relight.steps.lint import lint_template
+from relight.steps.render import build_plan
 
 README = (REPO / "README.md").read_text()
 
@@ -55,8 +55,8 @@ def test_the_quick_start_commands_are_make_targets() -> None:
 
 
 def test_the_readme_failback_command_clears_the_latch_a_failover_sets() -> None:
-    from relight.operations import LATCH_METRIC, LATCH_NAMESPACE
-    from relight.render import stack_name
+    from relight.commands.operations import LATCH_METRIC, LATCH_NAMESPACE
+    from relight.model.plan import stack_name
 
     command = re.search(r"^aws cloudwatch put-metric-data .*$", README, re.M)
     assert command, "the README shows how to fail back"

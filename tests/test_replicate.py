@@ -15,11 +15,11 @@ from moto import mock_aws
 
 from conftest import MINIMAL
 from fakes import StubbedAws
-from relight.aws import Aws, AwsTarget
-from relight.config import LoadedEnvironment, load_environment
-from relight.discovery import COPY_MARK, LINEAGE_ID, LINEAGE_REGION, LINEAGE_VOLUME, Candidate
+from relight.aws.clients import Aws, AwsTarget
 from relight.errors import InputError
-from relight.replicate import Replicator, copy_tags, key_policy_gaps, replicate
+from relight.model.config import LoadedEnvironment, load_environment
+from relight.steps.discovery import COPY_MARK, LINEAGE_ID, LINEAGE_REGION, LINEAGE_VOLUME, Candidate
+from relight.steps.replicate import Replicator, copy_tags, key_policy_gaps, replicate
 
 ACCOUNT = "123456789012"
 KEYS = "kms_keys: {us-west-2: alias/dr, eu-west-1: alias/dr}\n"
@@ -319,7 +319,7 @@ def test_a_copy_an_earlier_run_left_in_progress_is_waited_for_not_started_again(
 
 
 def test_automated_and_shared_rds_snapshots_get_valid_copy_ids() -> None:
-    from relight.replicate import rds_copy_id
+    from relight.steps.replicate import rds_copy_id
 
     assert rds_copy_id("rds:orders-2026-11-22-06-00", "us-west-2") == (
         "rds-orders-2026-11-22-06-00-us-west-2"
@@ -785,7 +785,7 @@ def test_replication_lets_auto_scaling_use_the_copies_key_once(aws: Aws, write_e
 
 
 def test_a_replication_that_lost_its_lock_stops_before_its_next_region(aws: Aws, write_env) -> None:  # type: ignore[no-untyped-def]
-    from relight.lock import LockLost
+    from relight.aws.lock import LockLost
 
     _sources()
     replicator = Replicator(

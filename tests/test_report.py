@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from relight.errors import RelightError
-from relight.report import (
+from relight.dr.report import (
     SCHEMA,
     history,
     human_duration,
@@ -24,6 +23,7 @@ from relight.report import (
     trend,
     write_reports,
 )
+from relight.errors import RelightError
 
 START = datetime(2026, 11, 22, 6, 15, tzinfo=UTC)
 HOSTILE = '<script>alert("x")</script> & "quoted" | piped'
@@ -667,7 +667,7 @@ def test_human_duration(seconds: float | None, text: str) -> None:
 
 
 def test_every_action_the_deploy_engine_counts_as_done_is_green_in_html() -> None:
-    from relight.deploy import OK_ACTIONS
+    from relight.steps.deploy import OK_ACTIONS
 
     for action in sorted(OK_ACTIONS):  # "retried" too: a stack continued after a failure
         report = make_report()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from relight.report import write_reports
+from relight.dr.report import write_reports
 from test_report import STACKS, make_report, parse_html
 
 TIMEOUT = 60

@@ -25,7 +25,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from relight import standin
-from relight.cloudformation import Stacks, classify, no_changes
+from relight.aws.cloudformation import Stacks, classify, no_changes
 from relight.errors import StandInError
 from relight.standin.faults import clear_faults, read_faults, set_faults
 

@@ -18,15 +18,16 @@ import pytest
 from moto import mock_aws
 
 from conftest import MINIMAL, moto_web_inputs
-from relight.aws import Aws, AwsTarget
-from relight.cloudformation import Stacks
-from relight.config import load_environment
-from relight.deploy import Outcome, deploy
-from relight.discovery import Discovery
-from relight.render import Plan, build_plan
+from relight.aws.clients import Aws, AwsTarget
+from relight.aws.cloudformation import Stacks
+from relight.model.config import load_environment
+from relight.model.plan import Plan
 from relight.standin import extensions
 from relight.standin.extensions import ec2 as moto_ec2
-from relight.verify import verify
+from relight.steps.deploy import Outcome, deploy
+from relight.steps.discovery import Discovery
+from relight.steps.render import build_plan
+from relight.steps.verify import verify
 
 REGION = "us-west-2"
 

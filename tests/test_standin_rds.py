@@ -21,15 +21,17 @@ from moto import mock_aws
 from troposphere import GetAtt, Output, Template, rds
 
 from conftest import BLUEPRINTS, NETWORK_AND_SECURITY
-from relight.aws import Aws, AwsTarget, tag_dict
-from relight.cloudformation import Stacks
-from relight.config import load_environment
-from relight.deploy import Outcome, deploy
-from relight.discovery import Artifact, Discovery, Zone
-from relight.render import Plan, build_plan
+from relight.aws.clients import Aws, AwsTarget
+from relight.aws.cloudformation import Stacks
+from relight.model.config import load_environment
+from relight.model.plan import Plan
+from relight.model.shapes import tag_dict
 from relight.standin import extensions
 from relight.standin.extensions import rds as moto_rds
-from relight.verify import Check, verify
+from relight.steps.deploy import Outcome, deploy
+from relight.steps.discovery import Artifact, Discovery, Zone
+from relight.steps.render import build_plan
+from relight.steps.verify import Check, verify
 
 REGION = "us-west-2"
 ENV = f"""\

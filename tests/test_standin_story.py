@@ -18,11 +18,10 @@ import pytest
 from moto import mock_aws
 
 from conftest import MINIMAL, make_instance_profile
-from relight.aws import Aws, AwsTarget
-from relight.config import LoadedEnvironment, load_environment
-from relight.discovery import Lister, find_artifacts
-from relight.environment import ArtifactLookup
+from relight.aws.clients import Aws, AwsTarget
 from relight.errors import InputError
+from relight.model.config import LoadedEnvironment, load_environment
+from relight.model.environment import ArtifactLookup
 from relight.standin.story import (
     MARKER_BUCKET,
     Story,
@@ -30,6 +29,7 @@ from relight.standin.story import (
     story_exists,
     unseedable,
 )
+from relight.steps.discovery import Lister, find_artifacts
 
 ACCOUNT = "123456789012"
 HOME, RECOVERY = "us-east-1", "us-west-2"

@@ -6,11 +6,11 @@ from io import StringIO
 
 from rich.console import Console
 
-from relight.aws import Aws, AwsTarget
+from relight.aws.clients import Aws, AwsTarget
 from relight.cli.common import _continue_command
-from relight.deploy import deploy
-from relight.operations import Connection, FailoverResult
-from relight.summary import failover_json, print_failover
+from relight.commands.operations import Connection, FailoverResult
+from relight.commands.summary import failover_json, print_failover
+from relight.steps.deploy import deploy
 from test_deploy import _fake, _inputs, _newer, _plan, _stacks
 
 
@@ -85,8 +85,8 @@ def test_the_continue_command_repeats_every_option_the_run_was_given() -> None:
 
 def test_the_cli_defaults_agree_with_the_engines() -> None:
     from relight.cli import options as cli
-    from relight.scheduler import DEFAULT_CONCURRENCY
-    from relight.verify import DEADLINE_SECONDS
+    from relight.model.scheduler import DEFAULT_CONCURRENCY
+    from relight.steps.verify import DEADLINE_SECONDS
 
     assert (cli.DEFAULT_VERIFY, cli.DEFAULT_CONCURRENCY) == (DEADLINE_SECONDS, DEFAULT_CONCURRENCY)
 
@@ -95,7 +95,7 @@ def test_teardown_names_the_final_snapshot_a_deleted_database_left() -> None:
     from datetime import UTC, datetime, timedelta
 
     from fakes import StubbedAws
-    from relight.operations import final_snapshots
+    from relight.commands.operations import final_snapshots
 
     aws = StubbedAws()
     cfn, rds = aws.stub("cloudformation", "us-west-2"), aws.stub("rds", "us-west-2")
@@ -162,7 +162,7 @@ def test_the_summary_counts_every_aws_call_per_service_and_keeps_cloudformations
 def test_a_load_balancer_not_verifiable_from_here_is_shown_as_neither_pass_nor_failure(
     write_env,  # type: ignore[no-untyped-def]
 ) -> None:
-    from relight.verify import NOT_VERIFIABLE, Check
+    from relight.steps.verify import NOT_VERIFIABLE, Check
 
     cfn, clock = _fake()
     plan = _plan(write_env)

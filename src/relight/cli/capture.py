@@ -44,11 +44,11 @@ def capture(
     """
     with _errors(debug):
         from relight import standin
-        from relight.aws import Aws, AwsTarget
+        from relight.aws.clients import Aws, AwsTarget
         from relight.capture import capture as read_production
         from relight.capture import find_vpc
-        from relight.environment import NAME_PATTERN
         from relight.errors import InputError
+        from relight.model.environment import NAME_PATTERN
 
         _check_region(region, "--region")
         for r in recovery_region or []:

@@ -15,8 +15,8 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from relight.config import LoadedEnvironment
-    from relight.operations import Connection
+    from relight.commands.operations import Connection
+    from relight.model.config import LoadedEnvironment
 
 
 def _console(stderr: bool = False) -> Console:
@@ -72,7 +72,7 @@ def _errors(debug: bool) -> Iterator[_Interruption]:
     except Exception as exc:  # the last resort: never a bare traceback for the operator
         if debug:
             raise
-        from relight.aws import known_error
+        from relight.aws.clients import known_error
 
         known = known_error(exc)
         if known is not None:
@@ -91,8 +91,8 @@ def _escape(text: str) -> str:
 
 
 def _check_region(region: str, flag: str) -> None:
-    from relight.environment import check_region
     from relight.errors import InputError
+    from relight.model.environment import check_region
 
     try:
         check_region(region)
@@ -101,7 +101,7 @@ def _check_region(region: str, flag: str) -> None:
 
 
 def _load(env: str, region: str | None, flag: str = "--region") -> LoadedEnvironment:
-    from relight.config import load_environment
+    from relight.model.config import load_environment
 
     if region is not None:
         _check_region(region, flag)
@@ -124,7 +124,7 @@ def _connect(
 ) -> Connection:
     """Connect (operations.connect), printing the banner as soon as relight knows where it
     acts; `announce` replaces the banner when a command needs more at that moment."""
-    from relight.operations import connect
+    from relight.commands.operations import connect
 
     return connect(
         loaded,
@@ -161,7 +161,7 @@ def _print_json(data: Any) -> None:
 @contextmanager
 def _progress(names: list[str], title: str, json_out: bool) -> Iterator[Any]:
     """The live table on a terminal, one line per event otherwise, nothing (None) with --json."""
-    from relight.progress import Lines, LiveTable
+    from relight.steps.progress import Lines, LiveTable
 
     err = _console(stderr=True)
     if json_out:
@@ -207,7 +207,8 @@ def _build_plan(
     strategy: str | None = None,
     phase: str = "failover",
 ) -> Any:
-    from relight.render import build_plan, check_namespace
+    from relight.model.plan import check_namespace
+    from relight.steps.render import build_plan
 
     if as_name is None:
         return build_plan(loaded, region, stand_in=local, strategy=strategy, phase=phase)

@@ -21,8 +21,8 @@ def discover(
     with _errors(debug):
         from datetime import UTC, datetime
 
-        from relight.operations import artifact_rows, discover_environment
-        from relight.render import build_plan
+        from relight.commands.operations import artifact_rows, discover_environment
+        from relight.steps.render import build_plan
 
         loaded = _load(env, region)
         local = _on_stand_in(loaded, stand_in)

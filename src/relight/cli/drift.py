@@ -39,7 +39,8 @@ def drift(
     Exit 1 when they differ, 0 when they do not.
     """
     with _errors(debug):
-        from relight.drift import add_prepared, drift_of
+        from relight.drift.prepared import add_prepared
+        from relight.drift.production import drift_of
 
         loaded = _load(env, None)
         home = loaded.env.home_region

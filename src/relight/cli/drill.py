@@ -88,9 +88,9 @@ def drill(
 ) -> None:
     """Rehearse a failover: build a drill copy, verify it, tear it down, report RTO and RPO."""
     with _errors(debug) as interruption:
-        from relight.drill import drill as run_drill
-        from relight.operations import new_run_id
-        from relight.render import stack_name
+        from relight.commands.drill import drill as run_drill
+        from relight.commands.operations import new_run_id
+        from relight.model.plan import stack_name
 
         drill_id = drill_id or new_run_id()
         namespace = _drill_namespace(drill_id)
@@ -152,8 +152,8 @@ def drill(
 
 def _check_outage(outage: str | None, region: str) -> None:
     """--outage names a region (not the one the drill builds in)."""
-    from relight.environment import check_region
     from relight.errors import InputError
+    from relight.model.environment import check_region
 
     if outage is None:
         return
@@ -171,7 +171,7 @@ def _check_outage(outage: str | None, region: str) -> None:
 def _drill_namespace(drill_id: str) -> str:
     """The drill's namespace, drill-ID; a bad ID is named as the option it came from."""
     from relight.errors import InputError
-    from relight.render import check_namespace
+    from relight.model.plan import check_namespace
 
     try:
         return check_namespace(f"drill-{drill_id}")
@@ -212,7 +212,7 @@ def _drill_interrupted(
 def _print_drill(con: Console, report: dict[str, Any], paths: list[Path], remove: str = "") -> None:
     from rich.table import Table
 
-    from relight.report import human_duration, objective_rows
+    from relight.dr.report import human_duration, objective_rows
 
     phases = Table(title=f"drill {report['run_id']} of {report['env']} in {report['region']}")
     for column in ("phase", "status", "time"):
@@ -221,8 +221,8 @@ def _print_drill(con: Console, report: dict[str, Any], paths: list[Path], remove
         colour = {"ok": "green", "failed": "red"}.get(p["status"], "dim")
         phases.add_row(p["name"], f"[{colour}]{p['status']}[/]", human_duration(p["seconds"]))
     con.print(phases)
-    from relight.summary import print_checks
-    from relight.verify import Check
+    from relight.commands.summary import print_checks
+    from relight.steps.verify import Check
 
     print_checks(con, [Check(**c) for c in report["verification"]])
     colours = {"ok": "green", "failed": "red", "warn": "yellow"}

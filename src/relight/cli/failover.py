@@ -48,8 +48,8 @@ from .options import (
 from .plan import _print_plan
 
 if TYPE_CHECKING:
-    from relight.config import LoadedEnvironment
-    from relight.operations import Connection
+    from relight.commands.operations import Connection
+    from relight.model.config import LoadedEnvironment
 
 
 def failover(
@@ -128,10 +128,11 @@ def _deploy_command(
     """failover, launch and prepare: one path (render, connect, discover, preflight, the
     prepared stacks, confirm, deploy), `phase` "prepare" deploying the rung's standing stacks
     instead (and not verifying them)."""
-    from relight.operations import check_replace_data, prepare
-    from relight.operations import failover as run_failover
-    from relight.render import check_namespace, lint_plan
-    from relight.summary import failover_json, print_failover
+    from relight.commands.operations import check_replace_data, prepare
+    from relight.commands.operations import failover as run_failover
+    from relight.commands.summary import failover_json, print_failover
+    from relight.model.plan import check_namespace
+    from relight.steps.render import lint_plan
 
     loaded = _load(env, region)
     namespace = check_namespace(as_name) if as_name else None

@@ -22,7 +22,7 @@ def graph(
     """Print the stack dependency graph as Mermaid or Graphviz DOT. No AWS calls."""
     with _errors(debug):
         from relight.errors import InputError
-        from relight.graph import to_dot, to_mermaid
+        from relight.model.graph import to_dot, to_mermaid
 
         writers = {"mermaid": to_mermaid, "dot": to_dot}
         if fmt not in writers:

@@ -33,7 +33,7 @@ ProfileOpt = Annotated[str | None, typer.Option("--profile", help="AWS profile t
 def _role_arn(value: str | None) -> str | None:
     """--role-arn has the shape of an IAM role's ARN (else STS's refusal would blame the trust
     policy, after the command had started)."""
-    from relight.aws import ROLE_ARN_SHAPE, is_role_arn
+    from relight.model.environment import ROLE_ARN_SHAPE, is_role_arn
 
     if value is not None and not is_role_arn(value):
         raise typer.BadParameter(f"{value!r} is not an IAM role's ARN: expected {ROLE_ARN_SHAPE}")
@@ -88,8 +88,8 @@ StackTimeoutOpt = Annotated[
     float | None,
     typer.Option(callback=_stack_timeout, help="Seconds to wait for one stack (above 0)."),
 ]
-DEFAULT_VERIFY = 900.0  # relight.verify.DEADLINE_SECONDS, without importing the engine
-DEFAULT_CONCURRENCY = 8  # relight.scheduler.DEFAULT_CONCURRENCY, likewise
+DEFAULT_VERIFY = 900.0  # relight.steps.verify.DEADLINE_SECONDS, without importing the engine
+DEFAULT_CONCURRENCY = 8  # relight.model.scheduler.DEFAULT_CONCURRENCY, likewise
 VerifyTimeoutOpt = Annotated[
     float,
     typer.Option(
@@ -116,7 +116,7 @@ AsOpt = Annotated[
     typer.Option("--as", help="A test environment's name: stacks <env>-NAME-<stack> (see launch)."),
 ]
 
-STRATEGIES = ("backup_restore", "pilot_light", "warm_standby")  # relight.environment's
+STRATEGIES = ("backup_restore", "pilot_light", "warm_standby")  # relight.model.environment's
 
 
 def _strategy(value: str | None) -> str | None:

@@ -52,7 +52,7 @@ def plan(
     with _errors(debug):
         from dataclasses import asdict
 
-        from relight.operations import check_replace_data, plan_changes
+        from relight.commands.operations import check_replace_data, plan_changes
 
         loaded = _load(env, region)
         local = _on_stand_in(loaded, stand_in)
@@ -98,7 +98,7 @@ def plan(
 
 def _elsewhere(on_aws: Any) -> list[Any]:
     """What the deploy on AWS needs from control planes homed in other regions."""
-    from relight.control_planes import outside_dependencies
+    from relight.model.control_planes import outside_dependencies
 
     return outside_dependencies(on_aws)
 
@@ -119,8 +119,8 @@ def _print_elsewhere(con: Console, elsewhere: list[Any], region: str) -> None:
 
 def _ladder(loaded: Any, region: str, reports: Path) -> list[Any]:
     """The three rungs of the DR ladder on AWS, with the past AWS drills' timings."""
-    from relight.forecast import drilled_seconds
-    from relight.ladder import ladder
+    from relight.dr.forecast import drilled_seconds
+    from relight.dr.ladder import ladder
 
     history, drills = drilled_seconds(reports, loaded.env.name)
     return ladder(loaded, region, history, drills)
@@ -129,8 +129,9 @@ def _ladder(loaded: Any, region: str, reports: Path) -> list[Any]:
 def _print_ladder(con: Console, rungs: list[Any], current: str, objective: float) -> None:
     from rich.table import Table
 
-    from relight.costs import PRICES_AS_OF, usd
-    from relight.report import human_duration
+    from relight.dr.costs import usd
+    from relight.dr.report import human_duration
+    from relight.model.prices import PRICES_AS_OF
 
     table = Table(title="the DR ladder: forecast RTO on AWS against standing cost")
     for column in ("strategy", "forecast RTO", "standing cost", "stands ready before a disaster"):
@@ -159,14 +160,14 @@ def _print_ladder(con: Console, rungs: list[Any], current: str, objective: float
 
 def _forecast(on_aws: Any, reports: Path) -> Any:
     """The RTO forecast on AWS, refined by the past AWS drills in `reports`."""
-    from relight.forecast import drilled_seconds, forecast
+    from relight.dr.forecast import drilled_seconds, forecast
 
     history, drills = drilled_seconds(reports, on_aws.env_name)
     return forecast(on_aws, history, drills)
 
 
 def _print_forecast(con: Console, predicted: Any, objective: float) -> None:
-    from relight.report import human_duration
+    from relight.dr.report import human_duration
 
     within = "[green]within[/]" if predicted.seconds <= objective else "[red]OVER[/]"
     source = (
@@ -184,7 +185,7 @@ def _print_forecast(con: Console, predicted: Any, objective: float) -> None:
 def _print_plan(con: Console, planned: list[Any], title: str, *, parameters: bool) -> None:
     from rich.table import Table
 
-    from relight.discovery import human_age
+    from relight.model.times import human_age
 
     colours = {
         "create": "green",

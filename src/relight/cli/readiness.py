@@ -44,7 +44,7 @@ def readiness(
     """Say whether a failover into the region would work now, and how long it would take.
     Deploys nothing, changes nothing. Exit 0 ready, 1 not ready, 2 bad input."""
     with _errors(debug):
-        from relight.readiness import evaluate, write_evaluation
+        from relight.commands.readiness import evaluate, write_evaluation
 
         loaded = _load(env, region)
         _check_directory(reports, "--reports", "the readiness pages")
@@ -61,7 +61,7 @@ def readiness(
 
 
 def _print(result: Any, page: Path) -> None:
-    from relight.report import human_duration
+    from relight.dr.report import human_duration
 
     con = _console()
     verdict = "[bold green]READY[/]" if result.ready else "[bold red]NOT READY[/]"

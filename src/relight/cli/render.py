@@ -24,7 +24,7 @@ def render(
     """Write each stack's template and parameters to --out, those relight prepare deploys
     included. No AWS calls."""
     with _errors(debug):
-        from relight.render import build_plan, lint_plan, write_plan
+        from relight.steps.render import build_plan, lint_plan, write_plan
 
         _check_directory(out, "--out", "<stack>.template.json and <stack>.parameters.json")
         loaded = _load(env, region)

@@ -38,7 +38,7 @@ def replicate(
 ) -> None:
     """Copy the newest AMIs and snapshots to other regions, with lineage; sources stay."""
     with _errors(debug) as interruption:
-        from relight.operations import replicate_environment
+        from relight.commands.operations import replicate_environment
 
         for region in targets:
             _check_region(region, "--to")
@@ -62,7 +62,7 @@ def replicate(
         if json_out:
             _print_json(rows)
         else:
-            from relight.replicate import summary_counts
+            from relight.steps.replicate import summary_counts
 
             counts = summary_counts(results)
             _console().print(

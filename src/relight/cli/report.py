@@ -18,7 +18,7 @@ def report(
     with _errors(debug):
         from rich.table import Table
 
-        from relight.report import history, human_duration, trend, write_index
+        from relight.dr.report import history, human_duration, trend, write_index
 
         name = _load(env, None).env.name  # drills file their reports under the env's name
         rows = history(reports, name)

@@ -53,9 +53,9 @@ def teardown(
 ) -> None:
     """Delete the stacks relight made for the environment in --region. Never AMIs or snapshots."""
     with _errors(debug) as interruption:
-        from relight.operations import Declined, stacks_to_delete
-        from relight.operations import teardown as run_teardown
-        from relight.render import check_namespace
+        from relight.commands.operations import Declined, stacks_to_delete
+        from relight.commands.operations import teardown as run_teardown
+        from relight.model.plan import check_namespace
 
         namespace = check_namespace(as_name) if as_name else None
         loaded = _load(env, region)
@@ -123,7 +123,7 @@ def teardown(
 
 def _is_prepared(stack: dict[str, Any]) -> bool:
     """Made by relight prepare: a teardown without --prepared leaves it alone."""
-    from relight.aws import tag_dict
-    from relight.teardown import PREPARED_TAG
+    from relight.model.shapes import tag_dict
+    from relight.steps.teardown import PREPARED_TAG
 
     return PREPARED_TAG in tag_dict(stack.get("Tags"))

@@ -38,9 +38,9 @@ def unlock(
     with _errors(debug):
         from datetime import UTC, datetime
 
-        from relight.operations import Declined, lock_holder
-        from relight.operations import unlock as break_it
-        from relight.render import check_namespace
+        from relight.commands.operations import Declined, lock_holder
+        from relight.commands.operations import unlock as break_it
+        from relight.model.plan import check_namespace
 
         namespace = check_namespace(as_name) if as_name else None
         loaded = _load(env, region)

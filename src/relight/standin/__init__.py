@@ -21,11 +21,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from relight.errors import StandInError
+from relight.model.config import state_dir as state_dir  # where the stand-in keeps its state
 
 DEFAULT_IDLE_TIMEOUT = 2 * 3600.0
 START_TIMEOUT = 60.0
@@ -40,11 +41,6 @@ class StandIn:
     idle_timeout: float
     moto_version: str
     state_file: Path
-
-
-def state_dir(environ: Mapping[str, str] | None = None) -> Path:
-    environ = os.environ if environ is None else environ
-    return Path(environ.get("RELIGHT_STATE_DIR") or ".relight").resolve()
 
 
 def _alive(pid: int) -> bool:

@@ -43,17 +43,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from relight.aws import Aws, tag_list
-from relight.bucket import create_bucket
-from relight.cloudformation import Stacks
-from relight.config import LoadedEnvironment
-from relight.deploy import deploy
-from relight.discovery import Artifact, Discovery, Lister, choose_zones, find_artifacts, root_volume
-from relight.environment import ArtifactLookup, ArtifactRef, Environment
+from relight.aws.bucket import create_bucket
+from relight.aws.clients import Aws
+from relight.aws.cloudformation import Stacks
 from relight.errors import InputError, RelightError, StandInError
-from relight.render import Plan, build_plan
-from relight.replicate import Replicator, replicate
-from relight.times import parse_time
+from relight.model.config import LoadedEnvironment
+from relight.model.environment import ArtifactLookup, ArtifactRef, Environment
+from relight.model.plan import Plan
+from relight.model.shapes import tag_list
+from relight.model.times import parse_time
+from relight.steps.deploy import deploy
+from relight.steps.discovery import (
+    Artifact,
+    Discovery,
+    Lister,
+    choose_zones,
+    find_artifacts,
+    root_volume,
+)
+from relight.steps.render import build_plan
+from relight.steps.replicate import Replicator, replicate
 
 MARKER_BUCKET = "relight-stand-in"
 # How long a run waits for another run's story (it takes seconds to a minute); a claim this
@@ -569,9 +578,9 @@ class Story:
     def prepare(self, now: datetime, run_id: str) -> None:
         """What `relight prepare` does before a disaster, in each recovery region at the
         file's strategy: relight's bucket configured, the rung's standing stacks deployed."""
-        from relight.bucket import TemplateBucket
-        from relight.discovery import discover
-        from relight.preflight import instance_types
+        from relight.aws.bucket import TemplateBucket
+        from relight.steps.discovery import discover
+        from relight.steps.preflight import instance_types
 
         account = self.aws.account_id(self.home)
         for region in self.recovery:

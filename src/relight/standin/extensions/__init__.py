@@ -25,15 +25,8 @@ lru_cache): an addition that plays a resource type differently subclasses moto's
 
 from __future__ import annotations
 
-from typing import Any
-
 MOTO_TESTED = "5.2.5"
 _installed: list[bool] = []
-
-
-def template_flag(value: Any) -> bool:
-    """A CloudFormation Boolean: true/false, or the strings a Parameter gives ("true", "True")."""
-    return value if isinstance(value, bool) else str(value).lower() == "true"
 
 
 def install() -> None:

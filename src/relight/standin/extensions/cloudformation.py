@@ -53,8 +53,9 @@ from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult, BaseResponse, EmptyResult
 from moto.core.utils import utcnow
 
-from relight.aws import tag_dict
-from relight.standin.faults import REGISTRY, ResourceFault
+from relight.model.faults import ResourceFault
+from relight.model.shapes import tag_dict
+from relight.standin.faults import REGISTRY
 from relight.standin.janitor import delete_resource
 
 # The AWS pages the behaviours below are played from.

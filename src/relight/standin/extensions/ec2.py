@@ -37,7 +37,7 @@ from moto.ec2.models.instances import Instance, InstanceBackend
 from moto.ec2.models.security_groups import SecurityGroup
 from moto.ec2.models.subnets import SubnetRouteTableAssociation
 
-from relight.standin.extensions import template_flag as _flag
+from relight.standin.extensions.common import template_flag as _flag
 
 _installed: list[bool] = []
 

@@ -36,8 +36,8 @@ from moto.core.common_models import CloudFormationModel
 from moto.rds.exceptions import InvalidParameterCombination, RDSClientError
 from moto.rds.models import DBCluster, DBInstance, RDSBackend, rds_backends
 
-from relight.aws import tag_dict
-from relight.standin.extensions import template_flag as _flag
+from relight.model.shapes import tag_dict
+from relight.standin.extensions.common import template_flag as _flag
 
 Convert = Callable[[Any], Any]
 

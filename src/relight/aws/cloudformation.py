@@ -1,0 +1,439 @@
+"""CloudFormation with domain names: a stack's state, its events, waiting, change sets, deletes.
+
+Every call to CloudFormation goes through `Stacks`, which counts calls, turns
+botocore errors into relight's (AwsError, Throttled), and knows how to wait:
+
+- poll with a backoff that starts at a tenth of a second and grows to 10 s, so a
+  stack that finishes fast is seen fast and a slow one costs few calls;
+- read only the events of the current operation (newest first, stopping at the
+  last event seen before it began: no clock comparison between machines);
+- a call throttled even after botocore's own retries (standard mode) does not
+  fail the stack: the poll waits longer and asks again, up to the timeout;
+- every wait has a timeout (a stack that never finishes, the stand-in's hang fault
+  included, ends there).
+
+The waits are generators (see scheduler.py): they yield seconds to wait and
+return the final state, so one loop can watch many stacks. `run` drives one
+of them alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from relight.aws.clients import aws_failure
+from relight.errors import AwsError, DeployError
+from relight.model.plan import MAX_INLINE_BODY
+from relight.model.scheduler import Task
+from relight.model.shapes import tag_dict
+
+COMPLETE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"}
+# Left failed by an earlier run with rollback disabled: what was made stays, retried in place.
+RETRYABLE = {"CREATE_FAILED", "UPDATE_FAILED"}
+# Left by a failed earlier run: delete, then create again.
+LEFTOVER = {
+    "ROLLBACK_COMPLETE",
+    "CREATE_FAILED",
+    "ROLLBACK_FAILED",
+    "REVIEW_IN_PROGRESS",
+    "DELETE_FAILED",
+}
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
+THROTTLING = {
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+}
+# What CloudFormation says when a change set would change nothing (AWS, then moto).
+NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+
+T = TypeVar("T")
+Event = Callable[[str, str, str], None]  # (stack name, status, message)
+
+
+def quiet(stack: str, status: str, message: str) -> None:
+    pass
+
+
+class Throttled(AwsError):
+    """CloudFormation still refused after botocore's retries: wait longer and ask again."""
+
+
+class TimedOut(DeployError):
+    pass
+
+
+def backoff(first: float = 0.1, factor: float = 1.5, ceiling: float = 10.0) -> Iterator[float]:
+    delay = first
+    while True:
+        yield delay
+        delay = min(ceiling, delay * factor)
+
+
+def no_changes(message: str) -> bool:
+    return any(text in message for text in NO_CHANGES)
+
+
+def outputs_of(stack: dict[str, Any]) -> dict[str, str]:
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def in_progress(stack: dict[str, Any] | None) -> bool:
+    return bool(stack) and stack["StackStatus"].endswith("_IN_PROGRESS")  # type: ignore[index]
+
+
+def owned_by(stack: dict[str, Any], env_name: str) -> bool:
+    """relight made this stack for this environment (its `relight:env` tag says so)."""
+    return tag_dict(stack.get("Tags")).get("relight:env") == env_name
+
+
+def classify(stack: dict[str, Any] | None, env_name: str) -> tuple[str, str]:
+    """What a deploy does with the stack of a plan's name, and why: create, recreate (left
+    failed by an earlier run), update (a change set decides: update or no change), wait (an
+    operation is in progress), retry (left CREATE_FAILED or UPDATE_FAILED with rollback disabled:
+    updated in place, keeping what was made), or blocked (relight will not touch it). Used by
+    deploy and plan."""
+    if stack is None:
+        return "create", ""
+    status = stack["StackStatus"]
+    if not owned_by(stack, env_name):
+        return "blocked", (
+            f"a stack of this name exists and is not relight's for environment {env_name}; "
+            "rename the stack in the environment file, or remove the other stack yourself"
+        )
+    if status == "UPDATE_ROLLBACK_FAILED":
+        return "blocked", (
+            "UPDATE_ROLLBACK_FAILED: continue the rollback in the CloudFormation console "
+            "(Stack actions → Continue update rollback), then rerun"
+        )
+    if in_progress(stack) and status != "REVIEW_IN_PROGRESS":
+        return "wait", f"{status}: relight waits for it, then decides"
+    if status in RETRYABLE and (stack.get("DisableRollback") or status == "UPDATE_FAILED"):
+        return "retry", (
+            f"{status}, left by an earlier run with its progress kept: retried in place "
+            "(what it made stays)"
+        )
+    if status in LEFTOVER:
+        return "recreate", f"{status}, left by an earlier run: deleted and created again"
+    if status in COMPLETE:
+        return "update", ""
+    return "blocked", f"{status}: not a state relight acts on"
+
+
+class Stacks:
+    """One region's CloudFormation. Clock, sleep and the client are passed in (tests fake them)."""
+
+    def __init__(
+        self,
+        cfn: Any,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: float = 1800.0,
+        on_event: Event = quiet,
+        events: bool = False,
+        template_url: Callable[[str], str] | None = None,
+    ) -> None:
+        self.cfn = cfn
+        self.clock = clock
+        self.sleep = sleep
+        self.timeout = timeout
+        self.on_event = on_event
+        # Read each operation's resource events as it goes (for the progress view): one more
+        # call per poll, so off when nobody watches (--json).
+        self.events = events
+        # Uploads a body too large to pass inline and returns its URL (see bucket.py).
+        self.template_url = template_url
+        self.calls = 0
+        self.throttled = 0
+
+    # single calls ------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _translated(self, what: str) -> Iterator[None]:
+        """botocore's errors as relight's: Throttled, or AwsError naming the call."""
+        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.parsers import ResponseParserError
+
+        try:
+            yield
+        except ResponseParserError as exc:  # an endpoint that answered with something broken
+            raise aws_failure(exc, what, self.cfn) from exc
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code, message = error.get("Code", ""), error.get("Message", "")
+            if code in THROTTLING:
+                self.throttled += 1
+                raise Throttled(f"{what}: {code}: {message}") from exc
+            raise AwsError(f"{what}: {code}: {message}") from exc
+        except BotoCoreError as exc:
+            raise AwsError(f"{what}: {exc}") from exc
+
+    def call(
+        self, what: str, fn: Callable[..., Any], *, missing_ok: bool = False, **kwargs: Any
+    ) -> Any:
+        """One API call; AwsError (or Throttled) when it fails. With `missing_ok`, a stack
+        that does not exist is None instead (for reads and deletes, where that is an answer)."""
+        from botocore.exceptions import ClientError
+
+        self.calls += 1
+        try:
+            with self._translated(what):
+                return fn(**kwargs)
+        except AwsError as exc:
+            cause = exc.__cause__
+            if (
+                missing_ok
+                and isinstance(cause, ClientError)
+                and cause.response.get("Error", {}).get("Code") == "ValidationError"
+                and "does not exist" in cause.response["Error"].get("Message", "")
+            ):
+                return None
+            raise
+
+    def patiently(self, attempt: Callable[[], T]) -> Task[T]:
+        """Run `attempt`, waiting out throttling (with backoff, up to the timeout)."""
+        started = self.clock()
+        delays = backoff(first=1.0)
+        while True:
+            try:
+                return attempt()
+            except Throttled as exc:
+                if self.clock() - started >= self.timeout:
+                    raise TimedOut(
+                        f"{exc.message} (throttled for {self.timeout:.0f} s)",
+                        hint="CloudFormation is refusing calls: lower --concurrency, or rerun",
+                    ) from exc
+                yield next(delays)
+
+    def send(
+        self, what: str, fn: Callable[..., Any], *, missing_ok: bool = False, **kwargs: Any
+    ) -> Task[Any]:
+        """One call, retried while throttled."""
+        return (
+            yield from self.patiently(lambda: self.call(what, fn, missing_ok=missing_ok, **kwargs))
+        )
+
+    def state(self, name: str) -> dict[str, Any] | None:
+        """The stack as DescribeStacks shows it, or None if there is no such stack."""
+        found = self.call(
+            f"describe stack {name}", self.cfn.describe_stacks, missing_ok=True, StackName=name
+        )
+        if not found or not found.get("Stacks"):
+            return None
+        stack: dict[str, Any] = found["Stacks"][0]
+        return None if stack["StackStatus"] == "DELETE_COMPLETE" else stack
+
+    def list_stacks(self) -> list[dict[str, Any]]:
+        """Every live stack in the region (one paginated listing, begun again while
+        CloudFormation throttles it, with backoff up to the timeout)."""
+
+        def listing() -> list[dict[str, Any]]:
+            stacks: list[dict[str, Any]] = []
+            paginator = self.cfn.get_paginator("describe_stacks")
+            with self._translated("list stacks"):
+                for page in paginator.paginate():
+                    self.calls += 1
+                    live = (s for s in page["Stacks"] if s["StackStatus"] != "DELETE_COMPLETE")
+                    stacks.extend(live)
+            return stacks
+
+        found: list[dict[str, Any]] = self.run(self.patiently(listing))
+        return found
+
+    def completed_resources(self, name: str) -> set[str]:
+        """Logical ids of the stack's resources that exist (status *_COMPLETE), every page."""
+        done: set[str] = set()
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"StackName": name, **({"NextToken": token} if token else {})}
+            page = self.call(f"list resources of {name}", self.cfn.list_stack_resources, **kwargs)
+            done |= {
+                r["LogicalResourceId"]
+                for r in page.get("StackResourceSummaries", [])
+                if r.get("ResourceStatus", "").endswith("_COMPLETE")
+                and not r["ResourceStatus"].startswith("DELETE")
+            }
+            token = page.get("NextToken")
+            if not token:
+                return done
+
+    def newest_event(self, name: str) -> str | None:
+        """The id of the stack's newest event: the mark before an operation starts."""
+        page = self.call(
+            f"describe events of {name}",
+            self.cfn.describe_stack_events,
+            missing_ok=True,
+            StackName=name,
+        )
+        events = (page or {}).get("StackEvents", [])
+        return events[0]["EventId"] if events else None
+
+    def events_since(
+        self, name: str, mark: str | None, seen: set[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Events after `mark` (and not in `seen`), oldest first; stops at the first old one."""
+        seen = seen if seen is not None else set()
+        fresh: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"StackName": name}
+            if token:
+                kwargs["NextToken"] = token
+            page = self.call(f"describe events of {name}", self.cfn.describe_stack_events, **kwargs)
+            if page is None:
+                break
+            for event in page.get("StackEvents", []):  # newest first
+                if event["EventId"] == mark or event["EventId"] in seen:
+                    token = None
+                    break
+                fresh.append(event)
+            else:
+                token = page.get("NextToken")
+            if not token:
+                break
+        seen.update(e["EventId"] for e in fresh)
+        return fresh[::-1]
+
+    def first_failure(self, name: str, mark: str | None) -> str:
+        """The first failed resource of the operation after `mark`, with CloudFormation's reason."""
+        return self.failure(name, mark)[0]
+
+    def failure(self, name: str, mark: str | None) -> tuple[str, list[str]]:
+        """The first failed resource of the operation after `mark` with CloudFormation's reason,
+        and the resources the operation completed (kept when rollback is disabled)."""
+        try:
+            events = self.events_since(name, mark)
+        except AwsError as exc:  # the failure stands; only its explanation is missing
+            return f"no failure reason readable ({exc.message})", []
+        reason = "no failure reason recorded"
+        for event in events:
+            if event["ResourceStatus"].endswith("_FAILED") and event.get("ResourceStatusReason"):
+                reason = f"{event['LogicalResourceId']}: {event['ResourceStatusReason']}"
+                break
+        done = {
+            e["LogicalResourceId"]
+            for e in events
+            if e["ResourceStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+            and e["LogicalResourceId"] != name
+        }
+        return reason, sorted(done)
+
+    def template_argument(self, name: str, body: str) -> dict[str, Any]:
+        """TemplateBody inline, or TemplateURL for a body over CloudFormation's inline limit."""
+        if len(body.encode()) <= MAX_INLINE_BODY:
+            return {"TemplateBody": body}
+        if self.template_url is None:
+            raise DeployError(
+                f"stack {name}: the template is over {MAX_INLINE_BODY:,} bytes "
+                "and no S3 bucket was given to upload it to"
+            )
+        return {"TemplateURL": self.template_url(body)}
+
+    # waits (generators) -------------------------------------------------------------------------
+
+    def watch(
+        self, name: str, started: float, mark: str | None, *, report: bool = True
+    ) -> Task[dict[str, Any] | None]:
+        """Poll until the stack leaves *_IN_PROGRESS; None: it is gone. TimedOut at the timeout.
+
+        With `report` (and `events` on), each new resource event of the operation after `mark`
+        goes to on_event as it appears.
+        """
+        delays = backoff()
+        seen: set[str] = set()
+        while True:
+            yield next(delays)
+            try:
+                stack = self.state(name)
+                if report and self.events and stack is not None:
+                    for event in self.events_since(name, mark, seen):
+                        self._report(name, event)
+            except Throttled:
+                next(delays)  # back off harder while CloudFormation is refusing us
+                stack = {"StackStatus": "THROTTLED_IN_PROGRESS"}
+            if not in_progress(stack) or stack["StackStatus"] == "REVIEW_IN_PROGRESS":  # type: ignore[index]
+                return stack
+            waited = self.clock() - started
+            if waited >= self.timeout:
+                raise TimedOut(
+                    f"stack {name}: still {stack['StackStatus']} after {waited:.0f} s "  # type: ignore[index]
+                    f"(timeout {self.timeout:.0f} s)",
+                    hint="look at its events in the CloudFormation console; rerun to continue",
+                )
+
+    def _report(self, name: str, event: dict[str, Any]) -> None:
+        logical = event.get("LogicalResourceId", "")
+        if logical == name:  # the stack's own events: the caller reports those
+            return
+        reason = event.get("ResourceStatusReason") or ""
+        self.on_event(name, f"{logical} {event['ResourceStatus']}", reason)
+
+    def change_set(self, arn: str) -> Task[dict[str, Any]]:
+        """Wait until a change set is computed; its description with every change (all pages)."""
+        delays = backoff()
+        started = self.clock()
+        while True:
+            yield next(delays)
+            try:
+                found = self.call(
+                    "describe change set", self.cfn.describe_change_set, ChangeSetName=arn
+                )
+            except Throttled:
+                found = {"Status": "THROTTLED"}
+            if found["Status"] in ("CREATE_COMPLETE", "FAILED", "DELETE_COMPLETE"):
+                changes = list(found.get("Changes", []))
+                token = found.get("NextToken")
+                while token:
+                    page = yield from self.send(
+                        "describe change set",
+                        self.cfn.describe_change_set,
+                        ChangeSetName=arn,
+                        NextToken=token,
+                    )
+                    changes += page.get("Changes", [])
+                    token = page.get("NextToken")
+                return {**found, "Changes": changes}
+            if self.clock() - started >= self.timeout:
+                raise TimedOut(f"change set {arn}: still {found['Status']}")
+
+    def discard_change_set(self, arn: str) -> None:
+        """Best effort: a change set left behind costs nothing and blocks nothing."""
+        with contextlib.suppress(AwsError):
+            self.call("delete change set", self.cfn.delete_change_set, ChangeSetName=arn)
+
+    def delete(self, name: str, *, force: bool = False) -> Task[None]:
+        """Delete a stack and wait until it is gone; DeployError when the delete failed."""
+        started = self.clock()
+        mark = yield from self.patiently(lambda: self.newest_event(name))
+        if force:
+            yield from self.send(
+                f"lift termination protection of {name}",
+                self.cfn.update_termination_protection,
+                StackName=name,
+                EnableTerminationProtection=False,
+            )
+            self.on_event(name, "PROTECTION_LIFTED", "termination protection lifted (--force)")
+        yield from self.send(
+            f"delete stack {name}", self.cfn.delete_stack, missing_ok=True, StackName=name
+        )
+        self.on_event(name, "DELETE_IN_PROGRESS", "")
+        final = yield from self.watch(name, started, mark)
+        if final is not None:
+            raise DeployError(
+                f"stack {name}: {final['StackStatus']}: {self.first_failure(name, mark)}",
+                hint="remove what blocks the delete (see the reason), then rerun",
+            )
+
+    def run(self, task: Task[Any]) -> Any:
+        """Drive one wait on its own (outside the scheduler)."""
+        while True:
+            try:
+                delay = next(task)
+            except StopIteration as stop:
+                return stop.value
+            self.sleep(delay)

@@ -1,0 +1,563 @@
+"""One mutating run at a time per environment, region and namespace: a lease kept in S3.
+
+A run that changes an environment (failover, launch, drill, teardown, replicate) first
+takes the lock `locks/<env>/<namespace or ->.json` in relight's own bucket in the region it
+changes (`relight-templates-<account>-<region>`, bucket.py). Only that region is called:
+the home region may be the one that is down. The same code runs on the stand-in.
+
+Every write is an S3 conditional request, so of two runs on two machines only one wins:
+
+- taking it: PutObject with If-None-Match "*". The loser gets 412 PreconditionFailed,
+  reads who holds the lock and refuses at once (LockHeld, exit 1; nothing was changed);
+- holding it: every `heartbeat_seconds` a daemon thread rewrites the lock's `heartbeat`
+  with If-Match on the ETag it last wrote;
+- a holder whose heartbeat is older than its lease has died (killed, its machine lost):
+  the next run takes the lock over with If-Match on that holder's ETag and says whose lock
+  it took and why. Of two runs taking over at once, one wins; the other is refused;
+- releasing it: DeleteObject with If-Match on the run's own ETag, on every exit (errors,
+  Ctrl-C), so a run whose lock was taken over never deletes its successor's.
+
+`break_lock` (the command `relight unlock`) removes a lock whose holder is known to be dead
+without waiting for its lease. `relight replicate` locks each target region under its own
+scope, REPLICATION, so a long copy never holds up a failover (see operations.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+import os
+import secrets
+import shlex
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from relight.aws.bucket import TemplateBucket, bucket_name
+from relight.errors import AwsError, RelightError
+from relight.model.times import human_age, parse_time
+
+LEASE_SECONDS = 300.0
+HEARTBEAT_SECONDS = 60.0
+# The scope of `relight replicate`'s lock in a target region. Namespaces start with a letter,
+# so no test copy or drill can share it.
+REPLICATION = "-replicate"
+# Rounds of "write, read the holder, take over" before a key that keeps changing is given up.
+ROUNDS = 4
+
+Clock = Callable[[], datetime]
+Say = Callable[[str], None]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_stderr(line: str) -> None:
+    """The default for messages about the lock: they must not go unseen."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _shown(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+        return os.environ.get("USER") or "unknown"
+
+
+@dataclass(frozen=True)
+class Holder:
+    """The run a lock names: what the lock object holds."""
+
+    run_id: str
+    user: str
+    host: str
+    command: str
+    pid: int
+    since: datetime
+    heartbeat: datetime
+    lease_seconds: float
+    # Random per lock object: tells this run's own write (a retry answered 412) from another
+    # run's, even one with the same id on the same host.
+    token: str = ""
+
+    def to_json(self) -> bytes:
+        return json.dumps(
+            {
+                "run_id": self.run_id,
+                "user": self.user,
+                "host": self.host,
+                "command": self.command,
+                "pid": self.pid,
+                "since": _iso(self.since),
+                "heartbeat": _iso(self.heartbeat),
+                "lease_seconds": self.lease_seconds,
+                "token": self.token,
+            },
+            indent=2,
+        ).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes, written: datetime) -> Holder:
+        """The holder a lock object names. What relight cannot read (another tool's object, a
+        truncated write) is held by "unknown" since `written`, with the default lease."""
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            data = {}
+        lease = data.get("lease_seconds")
+        pid = data.get("pid")
+        return cls(
+            run_id=str(data.get("run_id") or "unknown"),
+            user=str(data.get("user") or "unknown"),
+            host=str(data.get("host") or "unknown"),
+            command=str(data.get("command") or "unknown"),
+            pid=pid if isinstance(pid, int) else 0,
+            since=parse_time(data.get("since")) or written,
+            heartbeat=parse_time(data.get("heartbeat")) or written,
+            lease_seconds=float(lease)
+            if isinstance(lease, int | float) and lease > 0
+            else LEASE_SECONDS,
+            token=str(data.get("token") or ""),
+        )
+
+    def silent_for(self, now: datetime) -> float:
+        """Seconds since the holder's last heartbeat."""
+        return (now - self.heartbeat).total_seconds()
+
+    def expired(self, now: datetime) -> bool:
+        """No heartbeat for longer than the lease: the holder is taken to be dead."""
+        return self.silent_for(now) > self.lease_seconds
+
+    def describe(self, now: datetime) -> str:
+        return (
+            f"run {self.run_id} of {self.user}@{self.host} (pid {self.pid}), "
+            f"`{self.command}`, since {_shown(self.since)} "
+            f"({human_age(now - self.since)} ago), last heartbeat "
+            f"{human_age(self.silent_for(now))} ago"
+        )
+
+
+@dataclass(frozen=True)
+class LockRef:
+    """Where the lock of one environment, region and scope lives, and how to name it."""
+
+    s3: Any  # an S3 client in `region`
+    account_id: str
+    region: str
+    env: str
+    scope: str | None = None  # a namespace (launch --as, drill-<id>), REPLICATION, or None
+    env_option: str | None = None  # what `--env` takes to name the environment; default: env
+
+    @property
+    def bucket(self) -> str:
+        return bucket_name(self.account_id, self.region)
+
+    @property
+    def key(self) -> str:
+        return f"locks/{self.env}/{self.scope or '-'}.json"
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    def describe(self) -> str:
+        if self.scope == REPLICATION:
+            return f"replication of {self.env} into {self.region}"
+        if self.scope:
+            return f"{self.env} --as {self.scope} in {self.region}"
+        return f"{self.env} in {self.region}"
+
+    def unlock_command(self) -> str:
+        words = ["relight", "unlock", "--env", self.env_option or self.env]
+        words += ["--region", self.region]
+        if self.scope == REPLICATION:
+            words.append("--replication")
+        elif self.scope:
+            words += ["--as", self.scope]
+        return shlex.join(words)
+
+
+class LockHeld(RelightError):
+    """Another run holds the lock: this run could not start, and nothing was changed."""
+
+    exit_code = 1
+
+    def __init__(self, ref: LockRef, holder: Holder, now: datetime) -> None:
+        self.holder = holder
+        self.url = ref.url
+        self.unlock_command = ref.unlock_command()
+        lapses = max(0.0, holder.lease_seconds - holder.silent_for(now))
+        super().__init__(
+            f"{ref.describe()} is locked by another run: {holder.describe(now)} "
+            f"(lock {ref.url}); nothing was changed",
+            hint=f"let that run finish. If it died, its lock is taken over once its heartbeat "
+            f"is {holder.lease_seconds:g} s old (in {human_age(lapses)} at the latest); to "
+            f"break it now: {self.unlock_command}",
+        )
+
+
+class LockLost(RelightError):
+    """This run's lock was taken over or broken while it ran: it stops before changing more."""
+
+
+@dataclass(frozen=True)
+class LockSettings:
+    """How a run holds its lock. `command` is what other runs are shown (default: the
+    operation's own command line); `now` is the clock leases are measured with; `say`
+    receives the messages about the lock (a take-over, a lost lock)."""
+
+    command: str | None = None
+    lease_seconds: float = LEASE_SECONDS
+    heartbeat_seconds: float = HEARTBEAT_SECONDS
+    now: Clock = utc_now
+    say: Say = to_stderr
+
+    def __post_init__(self) -> None:
+        if not 0 < self.heartbeat_seconds < self.lease_seconds:
+            raise ValueError("a lock's heartbeat must come more often than its lease lapses")
+
+
+# S3's answers -----------------------------------------------------------------------------
+
+
+def _code(exc: Any) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _status(exc: Any) -> int:
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+
+
+def _lost_race(exc: Any) -> bool:
+    """412 PreconditionFailed (the condition did not hold) or 409 ConditionalRequestConflict
+    (another conditional write to the key was under way: S3 says to read and retry)."""
+    return _code(exc) in ("PreconditionFailed", "ConditionalRequestConflict") or _status(exc) in (
+        409,
+        412,
+    )
+
+
+def _no_key(exc: Any) -> bool:
+    return _code(exc) in ("NoSuchKey", "404") or (_status(exc) == 404 and not _no_bucket(exc))
+
+
+def _no_bucket(exc: Any) -> bool:
+    return _code(exc) == "NoSuchBucket"
+
+
+def _failed(ref: LockRef, action: str, exc: Exception) -> AwsError:
+    return AwsError(
+        f"cannot {action} the run lock {ref.url}: {exc}",
+        hint=f"relight keeps its run locks in its own bucket in {ref.region} and needs "
+        "s3:GetObject, s3:PutObject and s3:DeleteObject on it (s3:CreateBucket the first "
+        "time); nothing was changed",
+    )
+
+
+def read_lock(ref: LockRef) -> tuple[Holder, str] | None:
+    """The lock's holder and the ETag of what it wrote last; None when nobody holds it."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError  # not a BotoCoreError
+
+    try:
+        got = ref.s3.get_object(Bucket=ref.bucket, Key=ref.key)
+        raw = got["Body"].read()
+    except ClientError as exc:
+        if _no_key(exc) or _no_bucket(exc):
+            return None
+        raise _failed(ref, "read", exc) from exc
+    except (BotoCoreError, ResponseParserError) as exc:
+        raise _failed(ref, "read", exc) from exc
+    written = parse_time(got.get("LastModified")) or utc_now()
+    return Holder.from_json(raw, written), str(got["ETag"])
+
+
+def break_lock(ref: LockRef, expected: Holder | None = None) -> Holder | None:
+    """Remove the lock (`relight unlock`); the holder it named, or None when there was none.
+    A live holder notices at its next heartbeat and stops. With `expected` (the holder the
+    operator was shown), only that holder's lock is removed: one that changed hands since is
+    left alone (RelightError)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError  # not a BotoCoreError
+
+    for _ in range(ROUNDS):
+        found = read_lock(ref)
+        if found is None:
+            return None
+        holder, etag = found
+        if expected is not None and (holder.run_id, holder.token) != (
+            expected.run_id,
+            expected.token,
+        ):
+            raise RelightError(
+                f"the lock on {ref.describe()} changed hands since you were asked: now held by "
+                f"{holder.describe(utc_now())}; nothing was removed",
+                hint="rerun relight unlock to see who holds it now",
+            )
+        try:
+            ref.s3.delete_object(Bucket=ref.bucket, Key=ref.key, IfMatch=etag)
+        except ClientError as exc:
+            if _no_key(exc):
+                return None  # released meanwhile
+            if _lost_race(exc):
+                continue  # a heartbeat came in between: read it again
+            raise _failed(ref, "remove", exc) from exc
+        except (BotoCoreError, ResponseParserError) as exc:
+            raise _failed(ref, "remove", exc) from exc
+        return holder
+    raise AwsError(
+        f"cannot remove the run lock {ref.url}: it changed under each of {ROUNDS} attempts",
+        hint="its holder is alive and beating: let it finish, or try again",
+    )
+
+
+# holding it ---------------------------------------------------------------------------------
+
+
+class RunLock:
+    """The lock of one run: taken by `acquire`, kept by heartbeats, given back by `release`.
+
+    Use `hold(...)`, which does all three around the run.
+    """
+
+    def __init__(self, ref: LockRef, run_id: str, command: str, settings: LockSettings) -> None:
+        self.ref = ref
+        self.settings = settings
+        now = settings.now()
+        self.me = Holder(
+            run_id=run_id,
+            user=_user(),
+            host=socket.gethostname(),
+            command=command,
+            pid=os.getpid(),
+            since=now,
+            heartbeat=now,
+            lease_seconds=settings.lease_seconds,
+            token=secrets.token_hex(8),
+        )
+        self.etag: str | None = None
+        self.took_over: Holder | None = None
+        self.lost: str | None = None
+        self.notes: list[str] = []  # what the run should report about its lock
+        self._mutex = threading.Lock()  # one S3 write at a time: heartbeat or release
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._faulted = False
+
+    def _write(self, holder: Holder, **condition: str) -> str:
+        got = self.ref.s3.put_object(
+            Bucket=self.ref.bucket,
+            Key=self.ref.key,
+            Body=holder.to_json(),
+            ContentType="application/json",
+            **condition,
+        )
+        return str(got["ETag"])
+
+    def _try(self, holder: Holder, **condition: str) -> str | None:
+        """Write the lock under `condition`; its new ETag, or None when another run's write
+        won (the condition did not hold, or the key is gone for an If-Match)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.parsers import ResponseParserError  # not a BotoCoreError
+
+        try:
+            try:
+                return self._write(holder, **condition)
+            except ClientError as exc:
+                if not _no_bucket(exc):
+                    raise
+                TemplateBucket(self.ref.s3, self.ref.region, self.ref.account_id).ensure()
+                return self._write(holder, **condition)
+        except ClientError as exc:
+            if _lost_race(exc) or _no_key(exc):
+                return None
+            raise _failed(self.ref, "take", exc) from exc
+        except (BotoCoreError, ResponseParserError) as exc:
+            raise _failed(self.ref, "take", exc) from exc
+
+    def acquire(self) -> None:
+        """Take the lock, or take over a dead holder's; LockHeld when a live run holds it."""
+        for _ in range(ROUNDS):
+            now = self.settings.now()
+            self.me = replace(self.me, since=now, heartbeat=now)
+            etag = self._try(self.me, IfNoneMatch="*")
+            if etag:
+                self.etag = etag
+                return
+            found = read_lock(self.ref)
+            if found is None:
+                continue  # released between our write and our read
+            holder, theirs = found
+            now = self.settings.now()
+            if self._is_me(holder):  # our write went through; botocore's retry got the 412
+                self.me, self.etag = holder, theirs
+                return
+            if not holder.expired(now):
+                raise LockHeld(self.ref, holder, now)
+            self.me = replace(self.me, since=now, heartbeat=now)
+            etag = self._try(self.me, IfMatch=theirs)
+            if etag:
+                self.etag, self.took_over = etag, holder
+                self._tell(
+                    f"took over the lock on {self.ref.describe()} from {holder.describe(now)}: "
+                    f"no heartbeat for longer than its lease of {holder.lease_seconds:g} s, so "
+                    "that run is taken to be dead"
+                )
+                return
+        found = read_lock(self.ref)
+        if found is not None:
+            raise LockHeld(self.ref, found[0], self.settings.now())
+        raise AwsError(
+            f"cannot take the run lock {self.ref.url}: it changed under each of {ROUNDS} attempts",
+            hint="other runs are starting on the same environment right now: try again",
+        )
+
+    def _tell(self, message: str) -> None:
+        self.notes.append(message)
+        self.settings.say(message)
+
+    def beat(self) -> bool:
+        """Refresh the heartbeat; False once the lock is no longer this run's."""
+        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.parsers import ResponseParserError  # not a BotoCoreError
+
+        with self._mutex:
+            if self.etag is None or self.lost is not None:
+                return False
+            me = replace(self.me, heartbeat=self.settings.now())
+            try:
+                etag = self._write(me, IfMatch=self.etag)
+            except ClientError as exc:
+                if _code(exc) == "PreconditionFailed" or _status(exc) == 412 or _no_key(exc):
+                    mine = self._still_mine()
+                    if mine is not None:  # our own write, answered late and retried
+                        self.me, self.etag, self._faulted = me, mine, False
+                        return True
+                    self._lose()
+                    return False
+                self._fault(exc)  # a 409 conflict, throttling, ...: the next beat tries again
+                return True
+            except (BotoCoreError, ResponseParserError) as exc:
+                self._fault(exc)
+                return True
+            self.me, self.etag, self._faulted = me, etag, False
+            return True
+
+    def _is_me(self, holder: Holder) -> bool:
+        return bool(holder.token) and holder.token == self.me.token
+
+    def _still_mine(self) -> str | None:
+        """The lock's ETag when it still names this run (a write whose answer was lost)."""
+        try:
+            found = read_lock(self.ref)
+        except AwsError:
+            return None
+        return found[1] if found and self._is_me(found[0]) else None
+
+    def _fault(self, exc: Exception) -> None:
+        if not self._faulted:
+            self._faulted = True
+            self.settings.say(
+                f"could not refresh the run lock {self.ref.url} ({exc}); trying again in "
+                f"{self.settings.heartbeat_seconds:g} s"
+            )
+
+    def _lose(self) -> None:
+        now = self.settings.now()
+        try:
+            found = read_lock(self.ref)
+        except AwsError:
+            found = None
+        by = f"taken over by {found[0].describe(now)}" if found else "removed (relight unlock)"
+        self.lost = (
+            f"this run's lock on {self.ref.describe()} was {by}; another run may be changing "
+            "the same stacks"
+        )
+        self._tell(self.lost)
+
+    def ensure_held(self) -> None:
+        """Stop before the next change once the lock is lost."""
+        if self.lost is not None:
+            raise LockLost(
+                self.lost,
+                hint="this run stopped before its next change: let the other run finish, then "
+                "rerun",
+            )
+
+    def start_heartbeat(self) -> None:
+        def run() -> None:
+            while not self._stop.wait(self.settings.heartbeat_seconds):
+                if not self.beat():
+                    return
+
+        self._thread = threading.Thread(
+            target=run, name=f"relight-lock {self.ref.key}", daemon=True
+        )
+        self._thread.start()
+
+    def release(self) -> None:
+        """Give the lock back, unless another run took it over meanwhile. Never raises: the
+        run's own outcome matters more, and an unreleased lock lapses after its lease."""
+        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.parsers import ResponseParserError  # not a BotoCoreError
+
+        self._stop.set()
+        with self._mutex:
+            etag, self.etag = self.etag, None
+            if etag is None or self.lost is not None:
+                return
+            try:
+                self.ref.s3.delete_object(Bucket=self.ref.bucket, Key=self.ref.key, IfMatch=etag)
+            except ClientError as exc:
+                if _no_key(exc):
+                    pass  # removed by relight unlock
+                elif _lost_race(exc):
+                    self.settings.say(
+                        f"the run lock {self.ref.url} was taken over by another run meanwhile; "
+                        "it is left to that run"
+                    )
+                else:
+                    self._unreleased(exc)
+            except (BotoCoreError, ResponseParserError) as exc:
+                self._unreleased(exc)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    def _unreleased(self, exc: Exception) -> None:
+        self.settings.say(
+            f"could not release the run lock {self.ref.url} ({exc}): it lapses "
+            f"{self.settings.lease_seconds:g} s after its last heartbeat, or remove it with: "
+            f"{self.ref.unlock_command()}"
+        )
+
+
+@contextlib.contextmanager
+def hold(
+    ref: LockRef, run_id: str, command: str, settings: LockSettings | None = None
+) -> Iterator[RunLock]:
+    """Hold the lock for the run inside the `with`: taken first (LockHeld when another live
+    run holds it), heartbeats while it runs, released on every exit, Ctrl-C included."""
+    lock = RunLock(ref, run_id, command, settings or LockSettings())
+    try:
+        lock.acquire()
+        lock.start_heartbeat()
+        yield lock
+    finally:
+        lock.release()

@@ -1,0 +1,377 @@
+"""`relight readiness`: would a failover into a region work now, and how long would it take?
+
+The one command to run on a schedule. It deploys nothing and changes nothing in AWS: it
+discovers the artifacts in the region, runs preflight, reads the prepared stacks, reads the
+past drill reports and forecasts the RTO, and turns every problem into a finding with a
+severity (an error means not ready) and the command that fixes it. Drift of the stacks that
+stand is not checked here.
+
+Each evaluation is kept beside the drill reports: `reports/<env>/readiness/<timestamp>.json`
+and `.html`, with `index.html` listing them all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from relight.dr.prepared import read_prepared
+from relight.drift.prepared import Detected, detect_drift
+from relight.errors import PreflightError
+from relight.model.times import human_age, parse_time
+from relight.steps.discovery import Lister, hits_by_lookup, stale
+
+if TYPE_CHECKING:
+    from relight.commands.operations import Connection
+    from relight.model.config import LoadedEnvironment
+
+SCHEMA = "relight.readiness/1"
+ERROR, WARNING = "error", "warning"
+# prepared_drift: CloudFormation's drift detection of the prepared stacks in the region
+CHECKS = ("artifacts", "preflight", "prepared", "prepared_drift", "drill", "rto", "drift")
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str  # one of CHECKS
+    severity: str  # ERROR (not ready) or WARNING
+    message: str
+    fix: str | None = None  # the command that fixes it
+
+
+@dataclass
+class Evaluation:
+    env: str
+    region: str
+    strategy: str
+    at: datetime
+    stand_in: bool
+    findings: list[Finding] = field(default_factory=list)
+    forecast_seconds: float | None = None
+    rto_seconds: int = 0
+    last_drill: dict[str, Any] | None = None
+    not_checked: list[str] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return not any(f.severity == ERROR for f in self.findings)
+
+    def checks(self) -> dict[str, str]:
+        """Each check's verdict: ok, warning, error or not checked."""
+        verdicts = {}
+        for check in CHECKS:
+            found = {f.severity for f in self.findings if f.check == check}
+            if check in self.not_checked:
+                verdicts[check] = "not checked"
+            else:
+                verdicts[check] = ERROR if ERROR in found else WARNING if found else "ok"
+        return verdicts
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "env": self.env,
+            "region": self.region,
+            "strategy": self.strategy,
+            "at": self.at.isoformat(),
+            "stand_in": self.stand_in,
+            "ready": self.ready,
+            "checks": self.checks(),
+            "findings": [asdict(f) for f in self.findings],
+            "forecast_seconds": self.forecast_seconds,
+            "rto_seconds": self.rto_seconds,
+            "last_drill": self.last_drill,
+        }
+
+
+def evaluate(
+    loaded: LoadedEnvironment,
+    region: str,
+    conn: Connection,
+    reports_dir: Path,
+    *,
+    strategy: str | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Evaluation:
+    """Every reason a failover of `loaded` into `region` would not work now. Read-only."""
+    from relight.commands.operations import (
+        connect_stacks,
+        discover_environment,
+        prepare_command,
+        run_command,
+    )
+    from relight.steps.render import build_plan
+
+    plan = build_plan(loaded, region, stand_in=conn.stand_in is not None, strategy=strategy)
+    env = loaded.env
+    at = now()
+    result = Evaluation(
+        env=env.name,
+        region=region,
+        strategy=plan.strategy,
+        at=at,
+        stand_in=conn.stand_in is not None,
+        rto_seconds=env.objectives.rto,
+    )
+    rung = ("--strategy", plan.strategy) if plan.strategy != env.strategy else ()
+    replicate = run_command("replicate", loaded, "--from", env.home_region, "--to", region)
+    stacks = connect_stacks(conn)
+    discovery = discover_environment(plan, conn, now=lambda: at)
+    pending = _pending(conn.aws, region, env.artifacts, conn.account_id, discovery.artifacts)
+    result.findings += artifact_findings(discovery, env.objectives.rpo, pending, replicate)
+    look = run_command("plan", loaded, "--region", region, *rung)
+    result.findings += _preflight(plan, conn, discovery, stacks, look)
+    refresh = prepare_command(plan, region)
+    try:
+        ready = read_prepared(stacks, plan, refresh)
+        result.findings += [
+            Finding("prepared", ERROR if n in ready.stale else WARNING, n, refresh)
+            for n in ready.notes
+        ]
+    except PreflightError as exc:
+        result.findings += [
+            Finding("prepared", WARNING, p.removeprefix("also: "), refresh)
+            if p.startswith("also: ")
+            else Finding("prepared", ERROR, p, refresh)
+            for p in exc.problems
+        ]
+    if result.stand_in:
+        result.not_checked.append("prepared_drift")  # the stand-in has no drift detection
+    else:
+        detected = detect_drift(plan, stacks)
+        result.findings += prepared_drift_findings(detected, refresh)
+        if not detected.stacks and not detected.notes:  # none prepared: nothing to check
+            result.not_checked.append("prepared_drift")
+    drill = run_command("drill", loaded, "--region", region, *rung)
+    result.last_drill = last_drill(reports_dir, env.name, region, stand_in=result.stand_in)
+    result.findings += drill_findings(result.last_drill, env.readiness.max_drill_age, at, drill)
+    # the forecast is AWS's: the plan already is, unless the environment is on the stand-in
+    on_aws = (
+        build_plan(loaded, region, stand_in=False, strategy=strategy) if result.stand_in else plan
+    )
+    result.forecast_seconds = _forecast(on_aws, reports_dir)
+    result.findings += rto_findings(result.forecast_seconds, env.objectives.rto, look)
+    result.findings += _drift(loaded, conn, run_command("drift", loaded))
+    return result
+
+
+def prepared_drift_findings(detected: Detected, refresh: str) -> list[Finding]:
+    """CloudFormation's drift detection of the prepared stacks: each difference is an error
+    (the failover would read a prepared stack that is not what was prepared; `relight
+    prepare` puts it back), what it could not check a warning. A missing stack is the
+    `prepared` check's."""
+    return [
+        Finding("prepared_drift", ERROR, d.describe(), refresh)
+        for s in detected.stacks
+        for d in s.differences
+    ] + [Finding("prepared_drift", WARNING, n) for n in detected.notes]
+
+
+def _drift(loaded: LoadedEnvironment, conn: Connection, fix: str) -> list[Finding]:
+    """Production in the home region against the file (drift.py): each difference is an
+    error (a failover would rebuild another shape). A home region that cannot be read is a
+    warning: readiness runs while it is healthy, and says what it could not check."""
+    from relight.aws.clients import is_aws_failure
+    from relight.drift.production import drift_of
+    from relight.errors import RelightError
+
+    home = loaded.env.home_region
+    try:
+        found = drift_of(
+            loaded,
+            lambda service: conn.aws.client(service, home, bounded=True),
+            stand_in=conn.stand_in is not None,
+        )
+    except Exception as exc:
+        if not (is_aws_failure(exc) or isinstance(exc, RelightError)):
+            raise
+        why = f"production in {home} could not be read ({exc}): drift not checked"
+        return [Finding("drift", WARNING, why, fix)]
+    return [Finding("drift", ERROR, d.describe(), fix) for d in found.differences]
+
+
+def _preflight(plan: Any, conn: Any, discovery: Any, stacks: Any, fix: str) -> list[Finding]:
+    """Preflight's problems as errors, its notes as warnings. Stale artifacts are the
+    artifact check's findings, not repeated here."""
+    from relight.steps.preflight import run_preflight
+
+    try:
+        checked = run_preflight(
+            plan, conn.aws, discovery, stacks, accept_stale=True, account_id=conn.account_id
+        )
+    except PreflightError as exc:
+        missing = tuple(f"artifacts.{name}:" for name in discovery.missing)
+        return [
+            Finding("preflight", ERROR, p, fix) for p in exc.problems if not p.startswith(missing)
+        ]
+    return [Finding("preflight", WARNING, note, fix) for note in checked.notes]
+
+
+def _pending(
+    aws: Any, region: str, lookups: Mapping[str, Any], account_id: str, chosen: Mapping[str, Any]
+) -> dict[str, list[str]]:
+    """Per artifact, the ids of copies still in progress newer than what discovery chose."""
+    listed = hits_by_lookup(Lister(aws, region, pending=True), lookups, account_id)
+    found = {}
+    for name, hits in listed.items():
+        best = chosen.get(name)
+        ids = [h.id for h in hits if not h.ready and (best is None or h.created > best.created)]
+        if ids:
+            found[name] = ids
+    return found
+
+
+def artifact_findings(
+    discovery: Any, rpo: int, pending: Mapping[str, list[str]], replicate: str
+) -> list[Finding]:
+    """Missing artifacts and those older than the RPO are errors; copies in progress warnings."""
+    found = []
+    for name, what in discovery.missing.items():
+        waiting = " (a copy is in progress)" if name in pending else ""
+        found.append(Finding("artifacts", ERROR, f"artifacts.{name}: {what}{waiting}", replicate))
+    for art in stale(discovery, rpo):
+        age = human_age(art.age(discovery.at))
+        found.append(
+            Finding(
+                "artifacts",
+                ERROR,
+                f"artifacts.{art.name}: {art.id} holds data {age} old, older than the RPO "
+                f"({human_age(rpo)})",
+                replicate,
+            )
+        )
+    for name, ids in pending.items():
+        if name in discovery.missing:
+            continue
+        found.append(
+            Finding(
+                "artifacts",
+                WARNING,
+                f"artifacts.{name}: copy {', '.join(ids)} still in progress in {discovery.region}",
+                replicate,
+            )
+        )
+    return found
+
+
+def last_drill(
+    reports_dir: Path, env: str, region: str, *, stand_in: bool
+) -> dict[str, Any] | None:
+    """The newest drill report into `region` run where this evaluation runs (AWS or the
+    stand-in): its run id, when it started, and whether it passed. None when there is none."""
+    newest: dict[str, Any] | None = None
+    for path in sorted((reports_dir / env).glob("*/report.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue
+        if not isinstance(data, dict) or data.get("region") != region:
+            continue
+        if bool(data.get("stand_in", False)) != stand_in:
+            continue
+        started = parse_time(data.get("started"))
+        if started is None:
+            continue
+        if newest is None or started > newest["started"]:
+            newest = {
+                "run_id": str(data.get("run_id") or path.parent.name),
+                "started": started,
+                "ok": bool(data.get("ok")),
+            }
+    if newest is None:
+        return None
+    return newest | {"started": newest["started"].isoformat()}
+
+
+def drill_findings(
+    drill: Mapping[str, Any] | None, max_age: int, at: datetime, fix: str
+) -> list[Finding]:
+    """No drill, a failed last drill, or one older than `max_age` is an error."""
+    if drill is None:
+        return [Finding("drill", ERROR, "no drill into this region has been recorded", fix)]
+    found = []
+    if not drill["ok"]:
+        found.append(Finding("drill", ERROR, f"the last drill ({drill['run_id']}) failed", fix))
+    started = parse_time(drill["started"])
+    age = (at - started).total_seconds() if started else 0.0
+    if age > max_age:
+        found.append(
+            Finding(
+                "drill",
+                ERROR,
+                f"the last drill ({drill['run_id']}) is {human_age(age)} old, more than "
+                f"readiness.max_drill_age ({human_age(max_age)})",
+                fix,
+            )
+        )
+    return found
+
+
+def _forecast(on_aws: Any, reports_dir: Path) -> float:
+    from relight.dr.forecast import drilled_seconds, forecast
+
+    history, drills = drilled_seconds(reports_dir, on_aws.env_name)
+    return float(forecast(on_aws, history, drills).seconds)
+
+
+def rto_findings(forecast_seconds: float, rto: int, fix: str) -> list[Finding]:
+    """A forecast over the RTO objective is a warning: the failover works, but too slowly."""
+    if forecast_seconds <= rto:
+        return []
+    return [
+        Finding(
+            "rto",
+            WARNING,
+            f"the RTO forecast on AWS, {human_age(forecast_seconds)}, is over the "
+            f"objective ({human_age(rto)}); the DR ladder shows which rung meets it",
+            fix,
+        )
+    ]
+
+
+# --- the pages ---------------------------------------------------------------------------------
+
+
+def write_evaluation(evaluation: Evaluation, reports_dir: Path) -> list[Path]:
+    """`reports/<env>/readiness/<timestamp>.json` and `.html`, and the refreshed index.html."""
+    from relight.dr.report import _safe_name, _write
+
+    folder = reports_dir / _safe_name(evaluation.env, "env") / "readiness"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = evaluation.at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    data = evaluation.as_dict()
+    return [
+        _write(folder / f"{stamp}.json", json.dumps(data, indent=2) + "\n"),
+        _write(folder / f"{stamp}.html", render_html(data)),
+        _write(folder / "index.html", render_index(evaluation.env, evaluations(folder))),
+    ]
+
+
+def evaluations(folder: Path) -> list[dict[str, Any]]:
+    """Every readable evaluation in `folder`, newest first, with its page's link."""
+    rows = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("schema") == SCHEMA:
+            rows.append(data | {"href": quote(path.with_suffix(".html").name)})
+    return sorted(rows, key=lambda r: str(r.get("at")), reverse=True)
+
+
+def render_html(data: Mapping[str, Any]) -> str:
+    from relight.dr.report import _HTML
+
+    return _HTML.get_template("readiness.html.j2").render(r=data)
+
+
+def render_index(env: str, rows: Sequence[Mapping[str, Any]]) -> str:
+    from relight.dr.report import _HTML
+
+    return _HTML.get_template("readiness-index.html.j2").render(env=env, runs=rows)

@@ -1,0 +1,132 @@
+"""What `relight prepare` stood up before a disaster, as a failover finds it.
+
+A failover never creates what needs a control plane homed in another region (IAM roles,
+Route 53 records and health checks), nor, above backup_restore, what its rung keeps
+standing (network, load balancer, scaled-down compute). It reads those stacks' outputs in
+the target region and never changes them; the warm standby's compute, which it scales up,
+is deployed as one of its own stacks.
+
+A prepared stack a failover stack reads that is missing or unfinished stops the run before
+anything changes (exit 2: run `relight prepare` first). One that differs from today's
+render (its template, or a literal parameter) is a warning naming the command that
+refreshes it: the failover goes on with what stands, as it must on the day of an outage.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from relight.aws.cloudformation import COMPLETE, Stacks, outputs_of, owned_by
+from relight.errors import PreflightError
+from relight.model.environment import ArtifactRef, OutputRef, ParamValue, ZonesRef
+from relight.model.plan import Plan, StackPlan
+from relight.model.shapes import parameter_dict
+from relight.steps.render import placeholder
+
+
+@dataclass
+class Prepared:
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)  # stack key → outputs
+    notes: list[str] = field(default_factory=list)  # what is out of date, or unused and absent
+    # the notes about stacks that differ from today's render (a failover goes on with them;
+    # readiness says the region is not ready until they are prepared again)
+    stale: list[str] = field(default_factory=list)
+
+
+def readers(plan: Plan, key: str) -> list[str]:
+    """The stacks of the plan that read outputs of `key`."""
+    return [
+        k
+        for k, sp in plan.stacks.items()
+        if any(isinstance(v, OutputRef) and v.stack == key for v in sp.parameters.values())
+    ]
+
+
+def literal_parameters(parameters: Mapping[str, ParamValue]) -> dict[str, str]:
+    """The parameter values known before any AWS call, as deployed (references are not)."""
+    return {
+        name: placeholder(value)
+        for name, value in parameters.items()
+        if not isinstance(value, ArtifactRef | OutputRef | ZonesRef)
+    }
+
+
+def differences(sp: StackPlan, stack: dict[str, Any], template: Any) -> list[str]:
+    """How a prepared stack differs from today's render: its template, its literal
+    parameters (references are what they were when prepared, and may differ by design)."""
+    found = []
+    body = json.loads(template) if isinstance(template, str) else template
+    if body != json.loads(sp.body):
+        found.append("its template")
+    deployed = parameter_dict(stack)
+    for name, value in literal_parameters(sp.parameters).items():
+        if deployed.get(name) != value:
+            found.append(f"parameter {name} ({deployed.get(name)!r}, now {value!r})")
+    return found
+
+
+def read_prepared(stacks: Stacks, plan: Plan, refresh: str) -> Prepared:
+    """The outputs of the plan's prepared stacks in its region; PreflightError (nothing
+    changed) when one a failover stack reads is missing or unfinished. `refresh` is the
+    command that prepares them."""
+    found = Prepared()
+    problems = []
+    for key, sp in plan.prepared.items():
+        stands = plan.loaded.env.stacks[key].stands
+        stack = stacks.state(sp.name)
+        needed = readers(plan, key)
+        where = f"stack {sp.name} (stacks.{key}, stands: {stands})"
+        state = ""
+        if stack is None:
+            state = "does not exist"
+        elif not owned_by(stack, plan.env_name):
+            state = "is not relight's"
+        elif stack["StackStatus"] not in COMPLETE:
+            state = f"is {stack['StackStatus']}"
+        if stack is None or state:
+            text = f"{where} {state} in {plan.region}"
+            if needed:
+                problems.append(f"{text}; {', '.join(needed)} read(s) its outputs")
+            else:
+                found.notes.append(f"{text}: nothing this run builds needs it; run {refresh}")
+            continue
+        found.outputs[key] = outputs_of(stack)
+        lacking = sorted(
+            {
+                f"{v.output} (read by {k})"
+                for k, s in plan.stacks.items()
+                for v in s.parameters.values()
+                if isinstance(v, OutputRef)
+                and v.stack == key
+                and v.output not in found.outputs[key]
+            }
+        )
+        if lacking:
+            problems.append(f"{where} is out of date: it has no output {', '.join(lacking)}")
+            continue
+        template = stacks.call(
+            f"read the template of {sp.name}",
+            stacks.cfn.get_template,
+            StackName=sp.name,
+            TemplateStage="Original",
+        )["TemplateBody"]
+        changed = differences(sp, stack, template)
+        if changed:
+            found.notes.append(
+                f"{where} differs from today's render ({'; '.join(changed)}): this run uses it "
+                f"as it stands; refresh it with {refresh} while every region is healthy"
+            )
+            found.stale.append(found.notes[-1])
+    if problems:
+        raise PreflightError(
+            problems + [f"also: {note}" for note in found.notes],
+            hint=f"run {refresh} before a disaster: it deploys what a failover at "
+            f"{plan.strategy} finds ready (nothing was changed)",
+        )
+    return found
+
+
+# CloudFormation's own drift detection ----------------------------------------------------------

@@ -1,0 +1,543 @@
+"""The environment model: what `stacks/<env>.yaml` declares, as validated types.
+
+Loading (Jinja2, YAML, error messages) lives in `config.py`; this module is
+only the shape of a valid environment and the checks that need no AWS call.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from relight.model.faults import Faults
+
+NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
+NOUNS = {
+    "ami": "AMI",
+    "ebs_snapshot": "EBS snapshot",
+    "rds_snapshot": "RDS snapshot",
+    "rds_cluster_snapshot": "Aurora cluster snapshot",
+    "backup_recovery_point": "AWS Backup recovery point",
+}
+# An IAM role's ARN in any partition (aws, aws-cn, aws-us-gov, ...): the account's 12 digits,
+# then the role's path and name (IAM allows letters, digits and +=,.@_- in names, / in paths).
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+
+
+ROLE_ARN_SHAPE = (
+    "arn:aws:iam::<12-digit account id>:role/<name> (arn:aws-cn:…, arn:aws-us-gov:… in their "
+    "partitions)"
+)
+
+
+def is_role_arn(value: str) -> bool:
+    return ROLE_ARN.match(value) is not None
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def parse_duration(value: Any) -> int:
+    """`90`, `"90s"`, `"15m"`, `"4h"`, `"1d"`, `"2w"` → seconds."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or a string like 15m, 4h, 1d")
+    if isinstance(value, int | float):
+        return int(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a duration; write e.g. 900, 15m, 4h or 1d")
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
+
+
+Seconds = Annotated[int, BeforeValidator(parse_duration), Field(gt=0)]
+
+
+@functools.cache
+def _partitions() -> dict[str, str]:
+    """region → its partition (aws, aws-cn, aws-us-gov, ...), from botocore's endpoint data:
+    no AWS call, and no profile read (a wrong AWS_PROFILE must not stop a region check)."""
+    from botocore.loaders import create_loader
+
+    endpoints = create_loader().load_data("endpoints")
+    return {
+        region: partition["partition"]
+        for partition in endpoints["partitions"]
+        for region in partition["regions"]
+    }
+
+
+def known_regions() -> frozenset[str]:
+    """Every region botocore knows, in every partition."""
+    return frozenset(_partitions())
+
+
+def partition_of(region: str) -> str:
+    """The ARN partition of a region (`aws` for one botocore does not know)."""
+    return _partitions().get(region, "aws")
+
+
+def _closest_regions(text: str) -> list[str]:
+    """The regions most like `text` (several only when they are equally close), or none."""
+    close = difflib.get_close_matches(text, sorted(known_regions()), n=3)
+    if not close:
+        return []
+
+    def score(region: str) -> float:
+        return difflib.SequenceMatcher(None, text, region).ratio()
+
+    return sorted(r for r in close if score(r) == score(close[0]))
+
+
+def check_region(value: str) -> str:
+    """`value` if it is a region; else a ValueError suggesting the closest one."""
+    if value not in known_regions():
+        close = _closest_regions(value.strip().lower())
+        fix = (
+            f"did you mean {' or '.join(close)}?"
+            if close
+            else "regions read like us-east-1 or eu-west-2 (aws ec2 describe-regions lists them)"
+        )
+        raise ValueError(f"{value!r} is not an AWS region; {fix}")
+    return value
+
+
+Region = Annotated[str, BeforeValidator(lambda v: check_region(str(v)))]
+
+# What AWS accepts in a tag (the tagging best-practices page; CloudFormation passes a stack's
+# tags on to the resources it creates, whose services hold to this set), and how many a stack
+# takes: 50, of which relight writes up to 6 itself.
+TAG_KEY_LENGTH = 128
+TAG_VALUE_LENGTH = 256
+STACK_TAGS = 50
+RELIGHT_TAGS = (
+    "relight:env",
+    "relight:stack",
+    "relight:run",
+    "relight:purpose",
+    "relight:namespace",
+    "relight:prepared",
+)
+_TAG_PUNCTUATION = " +-=._:/@"
+
+
+def _tag_text(text: str, what: str, longest: int) -> str:
+    if len(text) > longest:
+        raise ValueError(
+            f"{what} has {len(text)} characters; AWS allows at most {longest}: shorten it"
+        )
+    bad = sorted({c for c in text if not (c.isalnum() or c in _TAG_PUNCTUATION)})
+    if bad:
+        raise ValueError(
+            f"{what} has {', '.join(repr(c) for c in bad)}, which AWS refuses in tags: use "
+            "only letters, digits, spaces and + - = . _ : / @"
+        )
+    return text
+
+
+def _tag_key(key: str) -> str:
+    if not key:
+        raise ValueError("a tag key cannot be empty")
+    if key.lower().startswith(("relight:", "aws:")):
+        raise ValueError(f"tag {key!r}: the prefixes relight: and aws: are reserved")
+    return _tag_text(key, "the tag key", TAG_KEY_LENGTH)
+
+
+TagKey = Annotated[str, AfterValidator(_tag_key)]
+TagValue = Annotated[str, AfterValidator(lambda v: _tag_text(v, "the value", TAG_VALUE_LENGTH))]
+
+
+class Objectives(_Strict):
+    """Recovery objectives: the oldest data a restore may use, the longest a rebuild may take."""
+
+    rpo: Seconds
+    rto: Seconds
+
+
+class Readiness(_Strict):
+    """What `relight readiness` holds the environment to besides its objectives."""
+
+    # The last passing drill into the region may be at most this old.
+    max_drill_age: Seconds = 7 * 86400
+
+
+class Production(_Strict):
+    """Where production runs when relight did not build it (`relight capture` writes this):
+    `relight drift` reads production there again and compares it with the file."""
+
+    vpc: str | None = Field(default=None, pattern=r"^vpc-[0-9a-f]+$")
+    # Select the VPC by its tags instead (what `relight capture --tag` was given).
+    tags: dict[str, str] | None = None
+
+    @model_validator(mode="after")
+    def _one_selector(self) -> Production:
+        if (self.vpc is None) == (not self.tags):
+            raise ValueError("give vpc: VPC_ID or tags: {Key: Value} (one of them)")
+        return self
+
+
+class Zones(_Strict):
+    """Which availability zones to build in, chosen by AZ ID, never by name."""
+
+    count: int = Field(default=2, ge=1, le=6)
+    # Per target region, the AZ IDs to use (e.g. usw2-az1). Regions not listed use `count`.
+    ids: dict[Region, list[str]] = Field(default_factory=dict)
+
+    @field_validator("ids")
+    @classmethod
+    def _ids_look_like_az_ids(cls, ids: dict[str, list[str]]) -> dict[str, list[str]]:
+        for zone_ids in ids.values():
+            for zone_id in zone_ids:
+                if not re.fullmatch(r"[a-z]{2,5}\d-az\d+", zone_id):
+                    raise ValueError(
+                        f"{zone_id!r} is not an AZ ID (AZ IDs look like usw2-az1; "
+                        "AZ names such as us-west-2a differ between accounts)"
+                    )
+        return ids
+
+    def count_for(self, region: str) -> int:
+        return len(self.ids[region]) if region in self.ids else self.count
+
+
+class ArtifactLookup(_Strict):
+    """How to find one thing to restore from: the newest match in the target region wins."""
+
+    kind: Literal[
+        "ami", "ebs_snapshot", "rds_snapshot", "rds_cluster_snapshot", "backup_recovery_point"
+    ]
+    tags: dict[str, str] = Field(default_factory=dict)
+    name: str | None = Field(default=None, description="AMI name pattern (glob), amis only")
+    owners: list[str] = Field(default_factory=lambda: ["self"])
+    db_instance: str | None = Field(default=None, description="source DB identifier")
+    db_cluster: str | None = Field(default=None, description="source Aurora cluster identifier")
+    source_volume: str | None = Field(default=None, pattern=r"^vol-[0-9a-f]+$")
+    vault: str | None = Field(default=None, description="AWS Backup vault name")
+    resource: str | None = Field(default=None, description="backed-up resource id or ARN part")
+    # Per target region, the option group a copy of an RDS snapshot gets there: a snapshot of
+    # a DB that uses a non-default option group cannot be copied across regions without one.
+    option_groups: dict[Region, str] = Field(default_factory=dict)
+
+    @field_validator("option_groups")
+    @classmethod
+    def _option_groups_by_region(cls, groups: dict[str, str]) -> dict[str, str]:
+        for region, group in groups.items():
+            if not re.fullmatch(r"[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)", group):
+                raise ValueError(
+                    f"{region}: {group!r} is not an option group name (letters, digits and "
+                    "single hyphens, starting with a letter, not ending with a hyphen)"
+                )
+        return groups
+
+    @model_validator(mode="after")
+    def _fields_fit_kind(self) -> ArtifactLookup:
+        applies = {
+            "name": "ami",
+            "db_instance": "rds_snapshot",
+            "db_cluster": "rds_cluster_snapshot",
+            "source_volume": "ebs_snapshot",
+            "vault": "backup_recovery_point",
+            "resource": "backup_recovery_point",
+        }
+        for field, kind in applies.items():
+            if getattr(self, field) is not None and self.kind != kind:
+                raise ValueError(f"'{field}' applies to kind {kind} only, not {self.kind}")
+        if self.option_groups and self.kind != "rds_snapshot":
+            raise ValueError(f"'option_groups' applies to kind rds_snapshot only, not {self.kind}")
+        if self.kind == "backup_recovery_point":
+            if not (self.vault and self.resource):
+                raise ValueError("a backup_recovery_point lookup names its vault and resource")
+        elif not (
+            self.tags or self.name or self.db_instance or self.db_cluster or self.source_volume
+        ):
+            raise ValueError(
+                "give at least one selector: tags, name (ami), db_instance (rds_snapshot), "
+                "db_cluster (rds_cluster_snapshot) or source_volume (ebs_snapshot); without "
+                "one any image or snapshot in the account would match"
+            )
+        for owner in self.owners:
+            if owner != "self" and not re.fullmatch(r"\d{12}", owner):
+                raise ValueError(f"owner {owner!r} must be 'self' or a 12-digit account id")
+        return self
+
+    def describe(self) -> str:
+        """`AMI tagged Role=web named demo-web-*`: how the lookup reads in a message."""
+        parts = [NOUNS[self.kind]]
+        if self.tags:
+            parts.append("tagged " + ",".join(f"{k}={v}" for k, v in sorted(self.tags.items())))
+        if self.name:
+            parts.append(f"named {self.name}")
+        if self.db_instance:
+            parts.append(f"of database {self.db_instance}")
+        if self.db_cluster:
+            parts.append(f"of cluster {self.db_cluster}")
+        if self.source_volume:
+            parts.append(f"of volume {self.source_volume}")
+        if self.vault:
+            parts.append(f"of {self.resource} in vault {self.vault}")
+        if self.owners != ["self"]:
+            parts.append("owned by " + ",".join(self.owners))
+        return " ".join(parts)
+
+
+# Parameter values ---------------------------------------------------------------------------
+
+
+# What an artifact offers besides its id, as `{artifact: NAME.ATTRIBUTE}` (AMIs only).
+ARTIFACT_ATTRIBUTES = {
+    "root_device": "the AMI's root device name, e.g. /dev/xvda or /dev/sda1",
+    "root_size_gb": "the size of the AMI's root volume snapshot, in GiB",
+}
+
+
+class ArtifactRef(_Strict):
+    artifact: str
+    attribute: str | None = None  # None: the artifact's id
+
+    @property
+    def key(self) -> str:
+        """How discovery's values name it: `web_ami` or `web_ami.root_device`."""
+        return f"{self.artifact}.{self.attribute}" if self.attribute else self.artifact
+
+
+class OutputRef(_Strict):
+    stack: str
+    output: str
+
+
+class ZonesRef(_Strict):
+    zones: Literal["names"]
+
+
+# Structured literals (mappings, lists of mappings) are for blueprint options only; a
+# CloudFormation Parameter takes a scalar, a list of scalars, or a reference.
+Literal_ = str | int | float | bool | list[Any] | dict[str, Any]
+ParamValue = ArtifactRef | OutputRef | ZonesRef | Literal_
+
+_REF_FORMS = "{artifact: NAME}, {output: STACK.OUTPUT} or {zones: names}"
+_REF_KEYS = {"artifact", "output", "zones"}
+
+
+_SCALARS = (str, int, float, bool)
+
+
+def _artifact_ref(target: str) -> ArtifactRef:
+    """`NAME` (the artifact's id) or `NAME.ATTRIBUTE`."""
+    name, dot, attribute = target.partition(".")
+    if dot and attribute not in ARTIFACT_ATTRIBUTES:
+        raise ValueError(
+            f"'artifact: {target}': an artifact offers its id ({name}) or one of "
+            + ", ".join(f"{name}.{a} ({why})" for a, why in ARTIFACT_ATTRIBUTES.items())
+        )
+    return ArtifactRef(artifact=name, attribute=attribute or None)
+
+
+def _param_value(value: Any) -> Any:
+    if value is None:
+        raise ValueError("a parameter needs a value; remove the key to use the default")
+    if isinstance(value, _SCALARS):
+        return value
+    if isinstance(value, list):
+        return value
+    if not isinstance(value, dict):  # e.g. a YAML date: pass it on as text
+        return str(value)
+    if not _REF_KEYS & set(value):
+        return value  # a structured option value, validated by the blueprint's options
+    if len(value) != 1:
+        raise ValueError(f"a reference has exactly one key: {_REF_FORMS}")
+    ((key, target),) = value.items()
+    if key == "artifact":
+        return _artifact_ref(str(target))
+    if key == "output":
+        stack, dot, output = str(target).partition(".")
+        if not dot or not stack or not output:
+            raise ValueError(f"'output: {target}' must read STACK.OUTPUT, e.g. network.VpcId")
+        return OutputRef(stack=stack, output=output)
+    if key == "zones":
+        if target != "names":
+            raise ValueError("'zones' takes the value 'names' (the AZ names chosen by AZ ID)")
+        return ZonesRef(zones="names")
+    raise ValueError(f"unknown reference {key!r}; a reference is {_REF_FORMS}")
+
+
+Param = Annotated[ParamValue, BeforeValidator(_param_value)]
+# In stand_in_params and standby_params, null leaves the key of `params` out there (a
+# Parameter that exists only with an option the override turns off, say).
+Override = Annotated[
+    ParamValue | None, BeforeValidator(lambda v: None if v is None else _param_value(v))
+]
+
+
+# The DR ladder (AWS whitepaper "Disaster Recovery of Workloads on AWS"), lowest rung first:
+# what stands ready in a recovery region before a disaster.
+STRATEGIES = ("backup_restore", "pilot_light", "warm_standby")
+Strategy = Literal["backup_restore", "pilot_light", "warm_standby"]
+# A stack's `stands:`: from which rung it is prepared ahead of time (`global`: at every rung,
+# for what a failover may not create: IAM roles, Route 53 records and health checks).
+Stands = Literal["global", "pilot_light", "warm_standby"]
+_RANK = {"global": 0, "backup_restore": 0, "pilot_light": 1, "warm_standby": 2}
+
+
+def stands_at(stands: str | None, strategy: str) -> bool:
+    """Whether a stack with this `stands:` is prepared ahead of time at `strategy`."""
+    return stands is not None and _RANK[stands] <= _RANK[strategy]
+
+
+class StackSpec(_Strict):
+    """One CloudFormation stack: a blueprint, its parameters, what it waits for."""
+
+    blueprint: str
+    params: dict[str, Param] = Field(default_factory=dict)
+    depends_on: list[str] = Field(default_factory=list)
+    # Prepared ahead of time (`relight prepare`) from this rung of the ladder up; built at
+    # failover below it. None: always built at failover.
+    stands: Stands | None = None
+    # What the standing copy runs with instead (reduced capacity, say): a stack with these is
+    # prepared with them and scaled up to `params` by the failover (an update in the region).
+    standby_params: dict[str, Override] = Field(default_factory=dict)
+    # The documented switch for what the local stand-in cannot simulate: skip the stack
+    # there, or override some of its params there. Never used on AWS.
+    stand_in_skip: bool = False
+    stand_in_params: dict[str, Override] = Field(default_factory=dict)
+
+    def params_for(self, stand_in: bool, standby: bool = False) -> dict[str, ParamValue]:
+        """The params on the stand-in or AWS; `standby`: the standing copy's (prepare)."""
+        params: dict[str, ParamValue | None] = dict(self.params)
+        if stand_in:
+            params.update(self.stand_in_params)
+        if standby:
+            params.update(self.standby_params)
+        return {k: v for k, v in params.items() if v is not None}
+
+    @model_validator(mode="after")
+    def _standby_needs_stands(self) -> StackSpec:
+        if self.standby_params and self.stands in (None, "global"):
+            raise ValueError(
+                "standby_params are what a standing copy runs with: give the stack "
+                "stands: pilot_light or stands: warm_standby too"
+            )
+        return self
+
+    def output_refs(
+        self, stand_in: bool | None = None, standby: bool = False
+    ) -> list[tuple[str, OutputRef]]:
+        """The outputs this stack reads: on AWS (False), on the stand-in (True), or in
+        either (None: what a graph of the file must hold); `standby`: its standing copy's."""
+        if stand_in is None:
+            pairs: list[tuple[str, ParamValue | None]] = [
+                *self.params.items(),
+                *self.stand_in_params.items(),
+                *self.standby_params.items(),
+            ]
+        else:
+            pairs = list(self.params_for(stand_in, standby).items())
+        return [(k, v) for k, v in pairs if isinstance(v, OutputRef)]
+
+    def uses_artifact(self, name: str) -> bool:
+        every = {**self.params, **self.stand_in_params, **self.standby_params}
+        return any(isinstance(v, ArtifactRef) and v.artifact == name for v in every.values())
+
+    def dependencies(self, stand_in: bool | None = None, standby: bool = False) -> set[str]:
+        """Explicit `depends_on` plus the stacks whose outputs this one reads (see output_refs)."""
+        refs = self.output_refs(stand_in, standby)
+        return set(self.depends_on) | {ref.stack for _, ref in refs}
+
+
+class Environment(_Strict):
+    """A whole environment: where it lives, what to restore it from, and its stacks."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    home_region: Region
+    recovery_regions: list[Region] = Field(default_factory=list)
+    account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
+    role_arn: str | None = Field(default=None, pattern=ROLE_ARN.pattern)  # as --role-arn
+    # The account that restores, when backups live in another one: replicate shares the
+    # source artifacts with it and copies them from there.
+    recovery_account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
+    # Per region, the KMS key that copies into it are encrypted with.
+    kms_keys: dict[Region, str] = Field(default_factory=dict)
+    stand_in: bool = Field(
+        default=False, description="run on the local stand-in (moto), never on AWS"
+    )
+    # Production that relight did not build (captured): where drift reads it.
+    production: Production | None = None
+    # Faults the stand-in injects (standin/faults.py), for drills; ignored on AWS, with a note.
+    stand_in_faults: Faults | None = None
+    # The rung of the DR ladder: what stands ready in the recovery regions (`--strategy`
+    # overrides it for one run).
+    strategy: Strategy = "backup_restore"
+    # Overrides of the price table (costs.py), e.g. {"ec2:t3.small": 0.025} per hour.
+    prices: dict[str, float] = Field(default_factory=dict)
+    objectives: Objectives
+    readiness: Readiness = Field(default_factory=Readiness)
+    tags: dict[TagKey, TagValue] = Field(default_factory=dict)
+    zones: Zones = Field(default_factory=Zones)
+    artifacts: dict[str, ArtifactLookup] = Field(default_factory=dict)
+    stacks: dict[str, StackSpec] = Field(min_length=1)
+    blueprints_dir: str | None = None
+
+    @field_validator("artifacts", "stacks")
+    @classmethod
+    def _keys_are_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if not re.fullmatch(r"[a-z][a-z0-9_-]*", key):
+                raise ValueError(f"{key!r}: names are lower case letters, digits, '-' and '_'")
+        return value
+
+    @field_validator("prices")
+    @classmethod
+    def _prices_are_prices(cls, prices: dict[str, float]) -> dict[str, float]:
+        from relight.model.prices import check_prices
+
+        check_prices(prices)
+        return prices
+
+    @model_validator(mode="after")
+    def _standing_stacks_read_standing_stacks(self) -> Environment:
+        """A stack prepared from a rung reads only stacks prepared at that rung too: before
+        a disaster nothing else exists."""
+        for key, spec in self.stacks.items():
+            if spec.stands is None:
+                continue
+            refs = {ref for s in (False, True) for _, ref in spec.output_refs(s, standby=True)}
+            for ref in sorted(refs, key=lambda r: (r.stack, r.output)):
+                other = self.stacks.get(ref.stack)
+                if other is None:
+                    continue  # the graph check names an unknown stack
+                if not stands_at(other.stands, spec.stands):
+                    where = "stands: " + other.stands if other.stands else "no stands:"
+                    raise ValueError(
+                        f"stacks.{key} (stands: {spec.stands}) reads {ref.stack}.{ref.output}, "
+                        f"but stacks.{ref.stack} ({where}) is not ready at that rung before a "
+                        f"disaster: give {ref.stack} a stands: at or below {spec.stands}, or "
+                        f"override the value in stacks.{key}.standby_params"
+                    )
+        return self
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_fit_a_stack(cls, tags: dict[str, str]) -> dict[str, str]:
+        room = STACK_TAGS - len(RELIGHT_TAGS)
+        if len(tags) > room:
+            raise ValueError(
+                f"{len(tags)} tags; a CloudFormation stack takes at most {STACK_TAGS} and "
+                f"relight adds up to {len(RELIGHT_TAGS)} of its own ({', '.join(RELIGHT_TAGS)}): "
+                f"keep at most {room}"
+            )
+        return tags

@@ -1,0 +1,482 @@
+"""Step 3 of the data flow: blueprints → a Plan of stacks (name, template, parameters, tags, deps).
+
+Rendering needs no AWS call. Discovered values and other stacks' outputs stay
+references in the plan; `resolve_parameters` turns them into strings at deploy
+time, once discovery has run and the stacks they come from are complete.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from relight.errors import BlueprintError, ConfigError, DeployError, RenderError
+from relight.model.blueprint import (
+    NAMESPACE_PARAMETER,
+    PURPOSE_PARAMETER,
+    PURPOSES,
+    derived_parameters,
+)
+from relight.model.config import LoadedEnvironment
+from relight.model.environment import ArtifactRef, OutputRef, ParamValue, ZonesRef, stands_at
+from relight.model.plan import (
+    MAX_BODY,
+    MAX_OUTPUTS,
+    MAX_PARAMETERS,
+    MAX_RESOURCES,
+    MAX_STACK_NAME,
+    Plan,
+    StackPlan,
+    stack_name,
+)
+from relight.model.stateful import stateful_parts
+from relight.steps.lint import Finding, lint_templates
+
+
+def _where(loaded: LoadedEnvironment, key: str, suffix: str = "") -> str:
+    return f"{loaded.path}: stacks.{key}.params{suffix}"
+
+
+def _split_params(
+    loaded: LoadedEnvironment,
+    key: str,
+    template: Any,
+    params: dict[str, ParamValue],
+    reserved: dict[str, str],
+) -> dict[str, ParamValue]:
+    """The stack's params that are template Parameters; anything else unknown is an error."""
+    spec = loaded.env.stacks[key]
+    blueprint = loaded.registry[spec.blueprint]
+    options = set(blueprint.options_model.model_fields)
+    declared = template.parameters
+    given = {k: v for k, v in params.items() if k not in options}
+    problems = []
+    for name, filled in reserved.items():  # relight's own Parameters: filled, never given
+        if name in given:
+            problems.append(f"{_where(loaded, key, '.' + name)}: reserved; relight fills it")
+        elif name in declared:
+            given[name] = filled
+    derived = derived_parameters(template)
+    problems += _derive(derived, given, _where(loaded, key))
+    for name, value in given.items():
+        scalar_list = isinstance(value, list) and all(
+            isinstance(v, str | int | float | bool) for v in value
+        )
+        if isinstance(value, dict) or (isinstance(value, list) and not scalar_list):
+            problems.append(
+                f"{_where(loaded, key, '.' + name)}: a Parameter takes a string, a number, a "
+                "list of them, or a reference: {artifact: NAME}, {output: STACK.OUTPUT}, "
+                "{zones: names}"
+            )
+    for name in given:
+        if name not in declared:
+            problems.append(
+                f"{_where(loaded, key, '.' + name)}: not an option or Parameter of blueprint "
+                f"{spec.blueprint}; options: {', '.join(sorted(options)) or '(none)'}; "
+                f"Parameters: {', '.join(declared) or '(none)'}"
+            )
+    for name, parameter in declared.items():
+        if name not in given and name not in derived and "Default" not in parameter.properties:
+            ptype = parameter.properties.get("Type", "String")
+            about = parameter.properties.get("Description")
+            problems.append(
+                f"{_where(loaded, key)}: missing {name} ({ptype}), "
+                f"a Parameter of blueprint {spec.blueprint} with no default"
+                + (f": {about}" if isinstance(about, str) else "")
+            )
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return given
+
+
+def _derive(
+    derived: dict[str, tuple[str, str]], given: dict[str, ParamValue], where: str
+) -> list[str]:
+    """Fill the blueprint's derived Parameters the params do not give (an AMI's root device
+    from the artifact given as ImageId, say); problems where that artifact is not known."""
+    problems = []
+    for name, (source, attribute) in derived.items():
+        origin = given.get(source)
+        if name in given:
+            continue
+        if isinstance(origin, ArtifactRef) and not origin.attribute:
+            given[name] = ArtifactRef(artifact=origin.artifact, attribute=attribute)
+        else:
+            problems.append(
+                f"{where}.{name}: missing; relight fills it from the {attribute} of the "
+                f"artifact given as {source}, but {source} is not {{artifact: NAME}}: give "
+                f"{name} yourself"
+            )
+    return problems
+
+
+def _check_limits(name: str, template: Any, body: str) -> None:
+    counts = [
+        ("resources", len(template.resources), MAX_RESOURCES),
+        ("parameters", len(template.parameters), MAX_PARAMETERS),
+        ("outputs", len(template.outputs), MAX_OUTPUTS),
+    ]
+    for what, count, limit in counts:
+        if count > limit:
+            raise RenderError(
+                f"stack {name}: {count} {what}, over CloudFormation's limit of {limit}",
+                hint="split it into several stacks in the environment file",
+            )
+    size = len(body.encode())
+    if size > MAX_BODY:
+        raise RenderError(
+            f"stack {name}: the template is {size:,} bytes, over CloudFormation's "
+            f"{MAX_BODY:,}-byte limit",
+            hint="split it into several stacks in the environment file",
+        )
+
+
+# troposphere refuses to add past CloudFormation's limits: "Maximum outputs 200 reached",
+# "Maximum number of resources 500 reached".
+_TROPOSPHERE_LIMIT = re.compile(r"Maximum (?:number of )?(\w+) (\d+) reached")
+
+
+def _render(loaded: LoadedEnvironment, key: str, name: str, params: dict[str, ParamValue]) -> Any:
+    """Run the stack's blueprint; its failures name the stack and the blueprint's file."""
+    blueprint = loaded.registry[loaded.env.stacks[key].blueprint]
+    try:
+        return blueprint.render(params)
+    except BlueprintError as exc:
+        raise ConfigError(f"{loaded.path}: {exc.at(f'stacks.{key}.params')}") from None
+    except ValueError as exc:
+        limit = _TROPOSPHERE_LIMIT.match(str(exc))
+        if limit is None:
+            raise _blueprint_failed(loaded, key, blueprint.source, exc) from exc
+        what, count = limit.groups()
+        raise RenderError(
+            f"stack {name}: more than {count} {what}, over CloudFormation's limit of {count}",
+            hint="split it into several stacks in the environment file",
+        ) from None
+    except Exception as exc:
+        raise _blueprint_failed(loaded, key, blueprint.source, exc) from exc
+
+
+def _blueprint_failed(
+    loaded: LoadedEnvironment, key: str, source: Path, exc: Exception
+) -> BlueprintError:
+    return BlueprintError(
+        f"{loaded.path}: stacks.{key}: blueprint {loaded.env.stacks[key].blueprint} ({source}) "
+        f"failed: {type(exc).__name__}: {exc}",
+        hint="fix the blueprint, or the options the environment file gives it",
+    )
+
+
+def _check_zone_counts(loaded: LoadedEnvironment, region: str, stand_in: bool) -> None:
+    """An `az_count` option must agree with the number of zones chosen in the region."""
+    wanted = loaded.env.zones.count_for(region)
+    for key, spec in loaded.env.stacks.items():
+        count = spec.params_for(stand_in).get("az_count")
+        if isinstance(count, int) and count != wanted:
+            raise ConfigError(
+                f"{_where(loaded, key, '.az_count')}: {count}, but zones gives {wanted} "
+                f"zone(s) in {region}; make them agree (a YAML anchor keeps them together)"
+            )
+
+
+PHASES = ("failover", "prepare")
+
+
+def build_plan(
+    loaded: LoadedEnvironment,
+    region: str,
+    *,
+    purpose: str = "failover",
+    namespace: str | None = None,
+    stand_in: bool = False,
+    strategy: str | None = None,
+    phase: str = "failover",
+) -> Plan:
+    """Render every stack's template and check it against the plan's own references.
+
+    `strategy` (default: the environment file's) and `phase` split the stacks by the DR
+    ladder: phase "prepare" holds what stands ready at that rung (`relight prepare`, with
+    each stack's standby_params); phase "failover" holds the rest, plus the standing stacks
+    it scales up (those with standby_params), and lists the standing ones it reads in
+    `Plan.prepared`. A failover-time stack may hold no resource whose control plane lives in
+    another region (control_planes.py): refused, naming where to move it. Purpose "home"
+    (production itself) holds every stack.
+
+    A drill or test copy (`namespace`) prepares and builds its own copies of the standing
+    stacks, but reads production's `stands: global` ones (IAM roles): those are never copied.
+
+    With `stand_in`, stacks marked `stand_in_skip` are left out and `stand_in_params`
+    override their params: the documented switch for what the stand-in cannot simulate.
+    """
+    if purpose not in PURPOSES:
+        raise ValueError(f"purpose must be one of {PURPOSES}")
+    if phase not in PHASES:
+        raise ValueError(f"phase must be one of {PHASES}")
+    rung = strategy or loaded.env.strategy
+    _check_zone_counts(loaded, region, stand_in)
+    plan = Plan(
+        loaded=loaded,
+        region=region,
+        purpose=purpose,
+        namespace=namespace,
+        stand_in=stand_in,
+        strategy=rung,
+        phase="home" if purpose == "home" else phase,
+    )
+    for key in loaded.order:
+        spec = loaded.env.stacks[key]
+        if stand_in and spec.stand_in_skip:
+            plan.skipped[key] = "stand_in_skip: the local stand-in cannot simulate it"
+            continue
+        role = _role(plan, key)
+        standby = plan.phase == "prepare" and bool(spec.standby_params)
+        needs = sorted(
+            {r.stack for _, r in spec.output_refs(stand_in, standby) if r.stack in plan.skipped}
+        )
+        if needs and role != "skip":
+            local = any(plan.skipped[n].startswith("stand_in_skip") for n in needs)
+            raise ConfigError(
+                f"{loaded.path}: stacks.{key} needs {', '.join(needs)}, which this run does "
+                f"not build ({'; '.join(f'{n}: {plan.skipped[n]}' for n in needs)}); "
+                + (
+                    "mark it stand_in_skip too, or override the references in stand_in_params"
+                    if local
+                    else f"give stacks.{key} the same stands: so it is left out at this rung "
+                    "too, or stop reading those outputs"
+                )
+            )
+        if role == "skip":
+            plan.skipped[key] = _below_rung(plan, key)
+            continue
+        built = _stack_plan(plan, key, standby)
+        if role == "read":
+            plan.prepared[key] = built
+            continue
+        if plan.phase == "failover":
+            _refuse_control_planes(plan, built)
+        plan.stacks[key] = built
+    return plan
+
+
+def _role(plan: Plan, key: str) -> str:
+    """What the plan does with a stack: "build" it, "read" it (prepared ahead of time; the
+    plan takes its outputs), or "skip" it (not built at this rung at all)."""
+    spec = plan.loaded.env.stacks[key]
+    if plan.phase == "home":
+        return "build"
+    standing = stands_at(spec.stands, plan.strategy)
+    shared = spec.stands == "global" and plan.namespace is not None  # production's, read
+    if plan.phase == "prepare":
+        if not standing:
+            return "skip"
+        return "read" if shared else "build"
+    if standing:
+        return "build" if spec.standby_params else "read"
+    if spec.stands is not None and _needs_control_planes(plan, key):
+        return "skip"  # stands from a higher rung only: it cannot be built at failover
+    return "build"
+
+
+def _needs_control_planes(plan: Plan, key: str) -> bool:
+    from relight.model.control_planes import control_plane
+
+    spec = plan.loaded.env.stacks[key]
+    template = _render(plan.loaded, key, key, spec.params_for(plan.stand_in))
+    return any(
+        (where := control_plane(str(r.resource.get("Type", "")))) and where[1] != plan.region
+        for r in template.resources.values()
+    )
+
+
+def _below_rung(plan: Plan, key: str) -> str:
+    spec = plan.loaded.env.stacks[key]
+    if plan.phase == "prepare":
+        return f"built at failover at {plan.strategy} (stands: {spec.stands or '-'})"
+    return (
+        f"stands: {spec.stands}, so it is prepared from that rung up; at {plan.strategy} it "
+        "would need a control plane in another region at failover time, so it is not built"
+    )
+
+
+def _refuse_control_planes(plan: Plan, sp: StackPlan) -> None:
+    """A failover-time stack holds nothing whose creation needs another region's control
+    plane (AWS Fault Isolation Boundaries): the outage may have taken that region."""
+    from relight.model.control_planes import control_plane
+
+    found = []
+    for logical, resource in json.loads(sp.body).get("Resources", {}).items():
+        where = control_plane(str(resource.get("Type", "")))
+        if where and where[1] != plan.region:
+            found.append(f"{logical} ({resource['Type']}: {where[0]}, control plane in {where[1]})")
+    if found:
+        raise ConfigError(
+            f"{plan.loaded.path}: stacks.{sp.key} (blueprint {sp.blueprint}) is built at "
+            f"failover time in {plan.region}, but holds {', '.join(found)}: while that region "
+            "is down it cannot be created",
+            hint=f"move it into a stack with stands: global (IAM roles: the identity blueprint) "
+            f"that relight prepare deploys before a disaster, and pass its outputs to "
+            f"stacks.{sp.key}; or give stacks.{sp.key} stands: pilot_light if it can wait for "
+            "that rung",
+        )
+
+
+def _stack_plan(plan: Plan, key: str, standby: bool) -> StackPlan:
+    """Render one stack of the plan and check its references."""
+    loaded, stand_in = plan.loaded, plan.stand_in
+    spec = loaded.env.stacks[key]
+    params = spec.params_for(stand_in, standby)
+    shared = spec.stands == "global"  # one per account and region, whoever reads it
+    name = stack_name(loaded.env.name, key, None if shared else plan.namespace)
+    if len(name) > MAX_STACK_NAME:
+        raise ConfigError(
+            f"{loaded.path}: stacks.{key}: the stack name {name!r} is {len(name)} "
+            f"characters; CloudFormation allows {MAX_STACK_NAME}",
+            hint="shorten the environment, stack or --as name",
+        )
+    template = _render(loaded, key, name, params)
+    reserved = {
+        PURPOSE_PARAMETER: "failover" if shared and plan.purpose != "home" else plan.purpose,
+        NAMESPACE_PARAMETER: "" if shared else plan.namespace or "",
+    }
+    parameters = _split_params(loaded, key, template, params, reserved)
+    known = {**plan.prepared, **plan.stacks}
+    for param, value in parameters.items():
+        if isinstance(value, OutputRef):
+            source = known[value.stack]
+            if value.output not in source.outputs:
+                raise ConfigError(
+                    f"{_where(loaded, key, '.' + param)}: stack {value.stack} "
+                    f"(blueprint {source.blueprint}) has no output {value.output!r}; "
+                    f"outputs: {', '.join(source.outputs)}"
+                )
+    as_dict = template.to_dict()
+    body = json.dumps(as_dict, separators=(",", ":"))
+    _check_limits(name, template, body)
+    stateful_parameters, stateful_resources = stateful_parts(as_dict)
+    return StackPlan(
+        key=key,
+        name=name,
+        blueprint=spec.blueprint,
+        body=body,
+        parameters=parameters,
+        outputs=tuple(template.outputs),
+        depends_on=tuple(
+            sorted(d for d in spec.dependencies(stand_in, standby) if d in plan.stacks)
+        ),
+        resource_count=len(template.resources),
+        stateful_parameters=stateful_parameters,
+        stateful_resources=stateful_resources,
+    )
+
+
+def lint_plan(plan: Plan, *, prepared: bool = False) -> dict[str, list[Finding]]:
+    """cfn-lint every template (with `prepared`, the prepared stacks' too); any error is a
+    RenderError naming stack, rule and path, and the environment file's key when the value at
+    fault is one the file gave.
+
+    Findings come from the lint cache (`relight.steps.lint`) when a template was linted before;
+    the others are linted in parallel worker processes."""
+    every = {**plan.prepared, **plan.stacks} if prepared else plan.stacks
+    linted = lint_templates([(sp.body, plan.region) for sp in every.values()])
+    findings = dict(zip(every, linted, strict=True))
+    errors, yours = [], False
+    for key, found in findings.items():
+        for finding in found:
+            if finding.severity != "error":
+                continue
+            given = _given_as(plan, key, finding.value)
+            yours = yours or given is not None
+            where = f"{plan.loaded.path}: {given}: " if given else ""
+            errors.append(
+                f"{where}stack {every[key].name} (blueprint {every[key].blueprint}): {finding}"
+            )
+    if errors:
+        raise RenderError(
+            f"cfn-lint found {len(errors)} error(s) in the rendered templates:\n  "
+            + "\n  ".join(errors),
+            hint=(
+                "fix the value in the environment file"
+                if yours
+                else "fix the blueprint (or its options in the environment file)"
+            )
+            + "; nothing was deployed",
+        )
+    return findings
+
+
+def _given_as(plan: Plan, key: str, value: str | None) -> str | None:
+    """The key path under which the environment file gave `value` to the stack, if it did."""
+    if value is None:
+        return None
+    spec = plan.loaded.env.stacks[key]
+    for name, given in spec.params_for(plan.stand_in).items():
+        if isinstance(given, str | int | float) and str(given) == value:
+            return f"stacks.{key}.params.{name}"
+    return None
+
+
+def _as_parameter_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(_as_parameter_value(v) for v in value)
+    return str(value)
+
+
+def resolve_parameters(
+    stack: StackPlan,
+    *,
+    artifact_ids: Mapping[str, str],
+    zone_names: Sequence[str],
+    outputs: Mapping[str, Mapping[str, str]],
+) -> dict[str, str]:
+    """Turn a stack's parameters into the strings CloudFormation takes."""
+    resolved = {}
+    for name, value in stack.parameters.items():
+        if isinstance(value, ArtifactRef):
+            if value.key not in artifact_ids:
+                raise DeployError(
+                    f"stack {stack.name}: {name} takes {value.key}, which the chosen "
+                    f"{value.artifact} does not report",
+                    hint="an AMI needs an EBS root device with a size (instance-store AMIs "
+                    "cannot be launched this way); or give the parameter a literal value",
+                )
+            resolved[name] = artifact_ids[value.key]
+        elif isinstance(value, OutputRef):
+            resolved[name] = outputs[value.stack][value.output]
+        elif isinstance(value, ZonesRef):
+            resolved[name] = ",".join(zone_names)
+        else:
+            resolved[name] = _as_parameter_value(value)
+    return resolved
+
+
+def placeholder(value: ParamValue) -> str:
+    """How an unresolved reference reads in a rendered parameters file."""
+    if isinstance(value, ArtifactRef):
+        return f"${{artifact:{value.key}}}"
+    if isinstance(value, OutputRef):
+        return f"${{output:{value.stack}.{value.output}}}"
+    if isinstance(value, ZonesRef):
+        return "${zones:names}"
+    return _as_parameter_value(value)
+
+
+def write_plan(plan: Plan, out: Path) -> list[Path]:
+    """Write `<stack>.template.json` and `<stack>.parameters.json` per stack, the prepared
+    stacks the plan reads included (as `relight prepare` deploys them)."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for key, sp in {**plan.prepared, **plan.stacks}.items():
+        template_path = out / f"{key}.template.json"
+        template_path.write_text(json.dumps(json.loads(sp.body), indent=2) + "\n", "utf-8")
+        params = [
+            {"ParameterKey": name, "ParameterValue": placeholder(value)}
+            for name, value in sp.parameters.items()
+        ]
+        params_path = out / f"{key}.parameters.json"
+        params_path.write_text(json.dumps(params, indent=2) + "\n", encoding="utf-8")
+        written += [template_path, params_path]
+    return written
