@@ -16,7 +16,7 @@ OUTAGE ?=
 RUNG = $(if $(STRATEGY),--strategy $(STRATEGY))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-serial golden scan lint render plan prepare failover launch drill report graph discover status teardown local-status local-stop clean bench drift readiness
+.PHONY: help setup test test-serial golden scan lint render plan prepare failover launch drill report graph discover status teardown local-status local-stop clean bench drift readiness docs
 
 help: ## Show the targets and what they do
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -56,6 +56,9 @@ scan: setup $(SCAN_VENV)/.installed ## Render the demo for AWS and scan it with 
 lint: setup ## Run ruff and mypy (strict) over the code
 	$(BIN)/ruff check src blueprints tests bench
 	$(BIN)/mypy
+
+docs: setup ## Build the documentation pages with MkDocs into site/ (strict: a broken link fails)
+	$(BIN)/mkdocs build --strict --site-dir site
 
 define need_region
 	@if [ -z "$(REGION)" ]; then echo "REGION is required, e.g. make $@ REGION=us-west-2"; exit 2; fi
@@ -123,7 +126,7 @@ local-stop: setup ## Stop the local stand-in (its simulated world is forgotten)
 
 clean: ## Remove the virtualenv, caches and rendered output (not reports/)
 	-$(BIN)/relight local stop 2>/dev/null
-	rm -rf $(VENV) $(SCAN_VENV) .venv-peers out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SCAN_VENV) .venv-peers out site .pytest_cache .mypy_cache .ruff_cache
 
 bench: setup ## Print the measured figures (start-up, rendering, cfn-lint, scheduler, stand-in deploy, dead endpoints)
 	$(BIN)/python bench/cli_startup.py

@@ -1,4 +1,5 @@
-"""The README's examples stay true: its blueprint renders and lints, its commands exist."""
+"""The examples of the README and its pages stay true: the blueprint renders and lints, the
+environment file loads and plans, the failback command clears the latch, the commands exist."""
 
 from __future__ import annotations
 
@@ -14,11 +15,15 @@ from relight.steps.lint import lint_template
 from relight.steps.render import build_plan
 
 README = (REPO / "README.md").read_text()
+DOCS = REPO / "docs"
+BLUEPRINTS_PAGE = (DOCS / "blueprints.md").read_text()
+ENVIRONMENT_PAGE = (DOCS / "environment-file.md").read_text()
+FAILBACK_PAGE = (DOCS / "dns-and-failback.md").read_text()
 
 
 def test_the_readme_blueprint_example_works(tmp_path: Path) -> None:
-    code = re.search(r"```python\n(# blueprints/queue.py.*?)```", README, re.S)
-    assert code, "the README shows how to write a blueprint"
+    code = re.search(r"```python\n(# blueprints/queue.py.*?)```", BLUEPRINTS_PAGE, re.S)
+    assert code, "docs/blueprints.md shows how to write a blueprint"
     (tmp_path / "queue.py").write_text(code.group(1))
     bp = load_registry(tmp_path)["queue"]
     body = json.dumps(bp.render(bp.sample).to_dict())
@@ -26,8 +31,8 @@ def test_the_readme_blueprint_example_works(tmp_path: Path) -> None:
 
 
 def test_the_readme_environment_example_loads_and_plans(tmp_path: Path) -> None:
-    example = re.search(r"```yaml\n(name: demo .*?)```", README, re.S)
-    assert example, "the README shows an environment file"
+    example = re.search(r"```yaml\n(name: demo .*?)```", ENVIRONMENT_PAGE, re.S)
+    assert example, "docs/environment-file.md shows an environment file"
     (tmp_path / "stacks").mkdir()
     (tmp_path / "blueprints").symlink_to(REPO / "blueprints")
     (tmp_path / "stacks" / "demo.yaml").write_text(example.group(1))
@@ -58,7 +63,7 @@ def test_the_readme_failback_command_clears_the_latch_a_failover_sets() -> None:
     from relight.commands.operations import LATCH_METRIC, LATCH_NAMESPACE
     from relight.model.plan import stack_name
 
-    command = re.search(r"^aws cloudwatch put-metric-data .*$", README, re.M)
-    assert command, "the README shows how to fail back"
+    command = re.search(r"^aws cloudwatch put-metric-data .*$", FAILBACK_PAGE, re.M)
+    assert command, "docs/dns-and-failback.md shows how to fail back"
     assert f"--namespace {LATCH_NAMESPACE} --metric-name {LATCH_METRIC} " in command.group(0)
     assert f"--dimensions Stack={stack_name('demo', 'dns')} --value 0" in command.group(0)
