@@ -16,12 +16,15 @@ instance), which is what relight avoids by listing each kind once:
 
 Target: under 2 s, and no more calls than pages plus kinds.
 Usage: .venv/bin/python bench/discovery.py   (the stand-in seeding takes about a minute)
+       .venv/bin/python bench/discovery.py --quick   (a hundredth of the scale: the suite's check
+                                                   that this script still works, no figure)
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -154,8 +157,8 @@ class FakeAws:
         )
         self.rds = FakeClient({"describe_db_snapshots": ("DBSnapshots", dbs)}, self.calls)
 
-    def client(self, service: str, region: str) -> Any:
-        return self.ec2 if service == "ec2" else self.rds
+    def client(self, service: str, region: str, *, bounded: bool = False) -> Any:
+        return self.ec2 if service == "ec2" else self.rds  # as Aws.client; nothing to bound here
 
 
 # 2. the stand-in ------------------------------------------------------------------------------
@@ -228,14 +231,13 @@ def seed_stand_in(endpoint: str, snapshots: int, images: int, db_snapshots: int)
 
 def one_listing_per_lookup(aws: Any, env: Any) -> int:
     """The baseline: for every lookup, its own server-filtered listing; returns the calls."""
-    from relight.steps.discovery import (
+    from relight.steps.discovery import matches, newest
+    from relight.steps.discovery.listing import (
         EC2_PAGE,
         RDS_PAGE,
         _db_snapshot,
         _image,
         _snapshot,
-        matches,
-        newest,
     )
 
     calls = 0
@@ -302,15 +304,18 @@ def main() -> None:
     from relight import standin
     from relight.aws.clients import Aws, AwsTarget
 
+    quick = "--quick" in sys.argv[1:]
     env = environment()
-    fake = FakeAws(10_000, 2_000, 500)
+    full = (100, 30, 10) if quick else (10_000, 2_000, 500)
+    fake = FakeAws(*full)
     report(
-        "full scale, in-memory fake (10,000 / 2,000 / 500)",
+        f"{'quick' if quick else 'full'} scale, in-memory fake "
+        f"({full[0]:,} / {full[1]:,} / {full[2]:,})",
         measure(fake, env),
-        pages_plus_kinds(10_000, 2_000, 500),
+        pages_plus_kinds(*full),
     )
 
-    scale = (2_000, 200, 100)
+    scale = (60, 30, 10) if quick else (2_000, 200, 100)  # quick: every lookup still finds one
     with tempfile.TemporaryDirectory() as tmp:
         running = standin.ensure_running(Path(tmp))
         try:
@@ -325,7 +330,7 @@ def main() -> None:
             rds = aws.client("rds", "us-west-2").get_paginator("describe_db_snapshots")
             db_snapshots = sum(len(p["DBSnapshots"]) for p in rds.paginate())
             report(
-                "local stand-in over HTTP (2,000 / 200 / 100)",
+                f"local stand-in over HTTP ({scale[0]:,} / {scale[1]:,} / {scale[2]:,})",
                 measure(aws, env),
                 pages_plus_kinds(scale[0], scale[1], db_snapshots),
             )

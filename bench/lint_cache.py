@@ -7,6 +7,8 @@ Each measurement runs in a fresh interpreter, as a `relight` command does, and t
   warm             : the same cache directory again, after the parallel cold run filled it
 Rounds interleave the three, per variant. Prints the medians and the ratios.
 Usage: .venv/bin/python bench/lint_cache.py [rounds]   (default 5)
+       .venv/bin/python bench/lint_cache.py --quick    (one round of the stand-in variant: the
+                                                        suite's check that this script still works)
 """
 
 from __future__ import annotations
@@ -71,7 +73,8 @@ def main() -> None:
     if sys.argv[1:2] == ["--one"]:
         one(sys.argv[2])
         return
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    quick = "--quick" in sys.argv[1:]
+    rounds = 1 if quick else int(sys.argv[1]) if len(sys.argv) > 1 else 5
     from relight.steps.lint import cfn_lint_version, default_workers
 
     print(
@@ -79,7 +82,7 @@ def main() -> None:
         f"{default_workers()} CPU(s), {rounds} rounds, each run in a fresh interpreter"
     )
     with tempfile.TemporaryDirectory() as tmp:
-        for variant in VARIANTS:
+        for variant in list(VARIANTS)[:1] if quick else VARIANTS:
             times: dict[str, list[float]] = {
                 "cold, sequential": [],
                 "cold, parallel": [],

@@ -26,7 +26,7 @@ Sceptre lives in its own virtualenv, .venv-peers (`make bench-peers` makes it): 
 jsonschema<3.3, networkx<2.7 and packaging<25, below what moto[server] and cfn-lint need. Without
 a working Sceptre this says why and still measures relight.
 
-Usage: .venv/bin/python bench/peers.py [--rounds 5] [--demo-runs 5] [--peers .venv-peers]
+Usage: .venv/bin/python bench/peers.py [--rounds 5] [--demo-runs 5] [--peers .venv-peers] [--quick]
        [--relight-src ROOT]  (relight, its blueprints and the demo from another checkout, e.g.
        `git archive HEAD` unpacked, for a before/after or while the work tree is being edited)
        [--skip-demo] [--skip-graph]
@@ -205,6 +205,10 @@ class World:
         for batch in ([n for n in names if n != network], [network]):
             for name in batch:
                 try:
+                    # relight's failover stacks have termination protection; Sceptre's do not.
+                    self.cfn.update_termination_protection(
+                        StackName=name, EnableTerminationProtection=False
+                    )
                     self.cfn.delete_stack(StackName=name)
                 except ClientError as exc:
                     error = exc.response.get("Error", {})
@@ -346,7 +350,12 @@ def main() -> None:
     parser.add_argument("--relight-src", type=Path, default=None)
     parser.add_argument("--skip-demo", action="store_true")
     parser.add_argument("--skip-graph", action="store_true")
+    parser.add_argument(
+        "--quick", action="store_true", help="one round, one demo rerun: the suite's smoke run"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.demo_runs = 1, 1
     args.root = REPO
     args.peers = args.peers.resolve()  # the tools run in other directories
     if args.relight_src is not None:  # this process, and every one it starts, uses that relight
