@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from relight.aws.clients import Aws, AwsTarget, check_account
 from relight.errors import AccountError, AwsError, InputError
-from relight.model.environment import is_role_arn
+from relight.model.values import is_role_arn
 
 
 def test_the_standard_endpoint_variable_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -67,7 +67,7 @@ def test_the_role_is_checked_against_the_recovery_account_and_sources_use_plain_
     write_env,  # type: ignore[no-untyped-def]
 ) -> None:
     from conftest import MINIMAL
-    from relight.commands.operations import connect
+    from relight.commands.connection import connect
     from relight.model.config import load_environment
 
     text = MINIMAL.replace(

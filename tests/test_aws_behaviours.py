@@ -18,7 +18,7 @@ from moto import mock_aws
 
 import aws_rules
 from conftest import BLUEPRINTS, REPO
-from relight.commands import operations
+from relight.commands import failover
 from relight.model.blueprint import load_registry
 from relight.model.config import load_environment
 from relight.steps.render import build_plan
@@ -292,12 +292,12 @@ def test_relights_bucket_is_configured_by_prepare_and_used_by_object_calls_in_an
     from relight.aws.outage import Outage
     from relight.errors import AwsError
 
-    monkeypatch.setattr(operations, "failover", lambda plan, conn, **options: "stacks deployed")
+    monkeypatch.setattr(failover, "failover", lambda plan, conn, **options: "stacks deployed")
     body = '{"Resources": {}}'
     with mock_aws():
         healthy = Aws(AwsTarget())
         conn = SimpleNamespace(aws=healthy, region="us-west-2", account_id=ACCOUNT)
-        assert operations.prepare(_demo(phase="prepare"), conn) == "stacks deployed"
+        assert failover.prepare(_demo(phase="prepare"), conn) == "stacks deployed"
         s3, name = boto3.client("s3", "us-west-2"), bucket_name(ACCOUNT, "us-west-2")
         blocked = s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
         assert set(blocked.values()) == {True}
@@ -350,7 +350,7 @@ def _recovery_side() -> tuple[Any, dict[str, Any], dict[str, Any]]:
 
 
 def _published_by_a_failover(plan: Any) -> tuple[str, dict[str, Any]]:
-    """The namespace and datum operations.latch_failback publishes after that failover (the
+    """The namespace and datum commands.failover.latch_failback publishes after that failover (the
     dns stack read as prepared, with its latch output)."""
     sent: list[dict[str, Any]] = []
     asked: list[tuple[str, str]] = []
@@ -365,8 +365,8 @@ def _published_by_a_failover(plan: Any) -> tuple[str, dict[str, Any]]:
             return CloudWatch()
 
     conn = SimpleNamespace(aws=Clients(), region=RECOVERY)
-    ready = {"dns": {operations.LATCH_OUTPUT: LATCH_ALARM}}
-    notes = operations.latch_failback(conn, plan, SimpleNamespace(results={}), ready)
+    ready = {"dns": {failover.LATCH_OUTPUT: LATCH_ALARM}}
+    notes = failover.latch_failback(conn, plan, SimpleNamespace(results={}), ready)
     assert asked == [("cloudwatch", RECOVERY)], "a data-plane call in the region failed over to"
     assert notes and notes[0].startswith("failback latched")
     (call,) = sent
@@ -403,7 +403,7 @@ def test_the_latch_alarm_keeps_its_state_and_watches_what_a_failover_publishes()
     assert latch == {"FailbackLatchAlarm": LATCH_ALARM, "FailbackLatchRegion": RECOVERY}
 
     namespace, datum = _published_by_a_failover(plan)
-    assert (namespace, datum["MetricName"]) == (operations.LATCH_NAMESPACE, operations.LATCH_METRIC)
+    assert (namespace, datum["MetricName"]) == (failover.LATCH_NAMESPACE, failover.LATCH_METRIC)
     assert aws_rules.alarm_sees(alarm, namespace, datum), "the metric the alarm watches"
     other = {**datum, "Dimensions": [{"Name": "Stack", "Value": "demo-drill-x-dns"}]}
     assert not aws_rules.alarm_sees(alarm, namespace, other), "another stack: another metric"
@@ -412,7 +412,7 @@ def test_the_latch_alarm_keeps_its_state_and_watches_what_a_failover_publishes()
     assert aws_rules.alarm_states(alarm, set_then_silent) == [
         "INSUFFICIENT_DATA", "ALARM", "ALARM", "ALARM", "ALARM",
     ]  # fmt: skip
-    cleared = [[datum["Value"]], [], [0.0], []]  # README, Failback: publish 0
+    cleared = [[datum["Value"]], [], [0.0], []]  # docs/dns-and-failback.md, Failing back: publish 0
     assert aws_rules.alarm_states(alarm, cleared) == ["ALARM", "ALARM", "OK", "OK"]
     omitted = {k: v for k, v in alarm.items() if k != "TreatMissingData"}
     for default in ({**alarm, "TreatMissingData": "missing"}, omitted):
@@ -471,7 +471,7 @@ def test_traffic_stays_in_the_recovery_region_until_failback_is_decided() -> Non
         (False, [datum["Value"]]),  # relight's failover sets the latch
         (True, []),  # the home region answers again
         (True, []),
-        (True, [0.0]),  # the operator fails back (README, Failback)
+        (True, [0.0]),  # the operator fails back (docs/dns-and-failback.md, Failing back)
     ]
 
     def answers(home: dict[str, Any], latch_alarm: dict[str, Any]) -> list[str]:

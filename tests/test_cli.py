@@ -43,8 +43,9 @@ def test_the_clis_copies_of_the_engines_constants_match_it() -> None:
     """options.py copies these so that --help imports no engine (pydantic, botocore)."""
     from typing import get_args
 
-    from relight import environment, scheduler, verify
     from relight.cli import options
+    from relight.model import environment, scheduler
+    from relight.steps import verify
 
     assert options.STRATEGIES == environment.STRATEGIES == get_args(environment.Strategy)
     assert options.DEFAULT_VERIFY == verify.DEADLINE_SECONDS
@@ -240,7 +241,10 @@ def use_fake_cloudformation(
             events=options.get("events", False),
         )
 
-    monkeypatch.setattr("relight.commands.operations.connect_stacks", connect_stacks)
+    monkeypatch.setattr("relight.commands.connection.connect_stacks", connect_stacks)
+    monkeypatch.setattr("relight.commands.failover.connect_stacks", connect_stacks)
+    monkeypatch.setattr("relight.commands.teardown.connect_stacks", connect_stacks)
+    monkeypatch.setattr("relight.commands.status.connect_stacks", connect_stacks)
     monkeypatch.setattr("relight.commands.drill.connect_stacks", connect_stacks)
     return cfn
 

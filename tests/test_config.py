@@ -11,7 +11,8 @@ import pytest
 from conftest import BLUEPRINTS, MINIMAL, REPO
 from relight.errors import BlueprintError, ConfigError
 from relight.model.config import load_environment
-from relight.model.environment import ArtifactRef, OutputRef, ZonesRef, check_region, parse_duration
+from relight.model.environment import ArtifactRef, OutputRef, ZonesRef
+from relight.model.values import check_region, parse_duration
 from relight.steps.render import build_plan
 
 WriteEnv = Callable[..., Path]
@@ -510,7 +511,7 @@ def test_a_problem_names_its_line(write_env: WriteEnv) -> None:
 
 
 def test_regions_are_checked_whatever_aws_profile_says(monkeypatch: pytest.MonkeyPatch) -> None:
-    from relight.model.environment import _partitions, check_region
+    from relight.model.values import _partitions, check_region
 
     monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
     _partitions.cache_clear()
@@ -534,7 +535,7 @@ def test_line_numbers_after_a_jinja_block_say_they_are_the_rendered_texts(write_
 
 
 def test_the_tag_limit_counts_exactly_the_tags_relight_adds(write_env) -> None:  # type: ignore[no-untyped-def]
-    from relight.model.environment import RELIGHT_TAGS
+    from relight.model.values import RELIGHT_TAGS
 
     # every one of them: a drill's copy of a stack prepared ahead of time (relight:prepared)
     text = MINIMAL.replace("blueprint: network\n", "blueprint: network\n    stands: pilot_light\n")

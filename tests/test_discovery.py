@@ -12,7 +12,7 @@ from moto import mock_aws
 
 from fakes import StubbedAws
 from relight.aws.clients import Aws, AwsTarget
-from relight.commands.operations import artifact_rows
+from relight.commands.discover import artifact_rows
 from relight.model.environment import Environment, Zones
 from relight.steps.discovery import (
     LINEAGE_ID,

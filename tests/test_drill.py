@@ -21,8 +21,8 @@ from conftest import MINIMAL, moto_web_inputs
 from fakes import FakeClock, FakeCloudFormation
 from relight.aws.clients import Aws, AwsTarget
 from relight.aws.cloudformation import Stacks
+from relight.commands.connection import Connection
 from relight.commands.drill import drill
-from relight.commands.operations import Connection
 from relight.model.config import LoadedEnvironment, load_environment
 
 
@@ -162,8 +162,8 @@ def test_keep_leaves_the_drill_up_for_a_look(world: Any, tmp_path: Path) -> None
 
 
 def _drill_lock(loaded: LoadedEnvironment, conn: Connection, drill_id: str) -> Any:
-    from relight.aws.lock import read_lock
-    from relight.commands.operations import lock_ref
+    from relight.aws.lease import read_lock
+    from relight.commands.connection import lock_ref
 
     found = read_lock(lock_ref(loaded, conn, f"drill-{drill_id}"))
     return found[0] if found else None
@@ -173,7 +173,7 @@ def test_a_drill_whose_id_another_run_holds_refuses_and_writes_no_report(
     world: Any, tmp_path: Path
 ) -> None:
     from relight.aws.lock import LockHeld, hold
-    from relight.commands.operations import lock_ref
+    from relight.commands.connection import lock_ref
 
     loaded, conn, _ = world
     clock = FakeClock()

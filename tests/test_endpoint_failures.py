@@ -20,7 +20,8 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import MINIMAL
-from relight.aws.clients import Aws, AwsTarget, known_error
+from relight.aws.clients import Aws, AwsTarget
+from relight.aws.failures import known_error
 from relight.errors import AwsError
 from relight.model.config import load_environment
 

@@ -1,4 +1,4 @@
-"""The failback latch a verified failover sets (operations.latch_failback).
+"""The failback latch a verified failover sets (commands.failover.latch_failback).
 
 Route 53 would send traffic back to the home region as soon as it answers again; the dns
 blueprint's alarm keeps the PRIMARY record unhealthy once it saw the metric Relight/FailedOver
@@ -22,7 +22,8 @@ from conftest import MINIMAL, REPO, moto_web_inputs
 from fakes import StubbedAws
 from relight.aws.clients import Aws, AwsTarget
 from relight.aws.lock import LockSettings
-from relight.commands.operations import Connection, failover, latch_failback
+from relight.commands.connection import Connection
+from relight.commands.failover import failover, latch_failback
 from relight.model.config import load_environment
 from relight.model.plan import Plan
 from relight.steps.deploy import Outcome, StackResult

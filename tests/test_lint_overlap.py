@@ -61,13 +61,13 @@ def run(
     def invoke(
         lint_error: str | None = None, preflight_error: str | None = None
     ) -> tuple[Any, Recorder, FakeCloudFormation]:
-        import relight.commands.operations as operations
+        import relight.commands.failover as failover
 
         record = Recorder()
         real_discover, real_preflight, real_deploy = (
-            operations.discover_environment,
-            operations.run_preflight,
-            operations.deploy,
+            failover.discover_environment,
+            failover.run_preflight,
+            failover.deploy,
         )
 
         def slow_lint(plan: Any) -> dict[str, list[Any]]:
@@ -116,11 +116,11 @@ def run(
             )
 
         monkeypatch.setattr("relight.steps.render.lint_plan", slow_lint)
-        monkeypatch.setattr("relight.commands.operations.discover_environment", discover)
-        monkeypatch.setattr("relight.commands.operations.run_preflight", preflight)
-        monkeypatch.setattr("relight.commands.operations.deploy", deploy)
-        monkeypatch.setattr("relight.commands.operations.connect_stacks", connect_stacks)
-        monkeypatch.setattr("relight.commands.operations.verify", lambda *a, **k: [])
+        monkeypatch.setattr("relight.commands.failover.discover_environment", discover)
+        monkeypatch.setattr("relight.commands.failover.run_preflight", preflight)
+        monkeypatch.setattr("relight.commands.failover.deploy", deploy)
+        monkeypatch.setattr("relight.commands.failover.connect_stacks", connect_stacks)
+        monkeypatch.setattr("relight.commands.failover.verify", lambda *a, **k: [])
         path = write_env(MINIMAL)
         with mock_aws():
             moto_web_inputs(tags=True)
@@ -207,7 +207,7 @@ def test_on_a_fresh_stand_in_the_lint_is_waited_for_before_its_story_builds_anyt
         events.append("story")
         return conn
 
-    monkeypatch.setattr("relight.commands.operations.connect", connect)
+    monkeypatch.setattr("relight.commands.connection.connect", connect)
     monkeypatch.setattr("relight.standin.story.story_fingerprint", lambda env: "told")
     monkeypatch.setattr("relight.standin.story.story_exists", lambda *a: False)
     loaded = SimpleNamespace(env=SimpleNamespace(name="shop", home_region="us-east-1"))

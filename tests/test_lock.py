@@ -32,25 +32,12 @@ from moto import mock_aws
 from conftest import MINIMAL
 from relight.aws.bucket import READY_KEY, TemplateBucket
 from relight.aws.clients import Aws, AwsTarget
-from relight.aws.lock import (
-    REPLICATION,
-    Holder,
-    LockHeld,
-    LockLost,
-    LockRef,
-    LockSettings,
-    RunLock,
-    break_lock,
-    hold,
-    read_lock,
-)
-from relight.commands.operations import (
-    Connection,
-    failover,
-    lock_ref,
-    replicate_environment,
-    teardown,
-)
+from relight.aws.lease import REPLICATION, Holder, LockRef, break_lock, read_lock
+from relight.aws.lock import LockHeld, LockLost, LockSettings, RunLock, hold
+from relight.commands.connection import Connection, lock_ref
+from relight.commands.failover import failover
+from relight.commands.replicate import replicate_environment
+from relight.commands.teardown import teardown
 from relight.errors import AwsError, StandInError
 from relight.model.config import LoadedEnvironment, load_environment
 from relight.standin.story import ensure_story

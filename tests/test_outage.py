@@ -117,7 +117,7 @@ def test_connect_assumes_the_role_in_the_region_it_acts_in(
     write_env: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import relight.aws.clients
-    from relight.commands.operations import connect
+    from relight.commands.connection import connect
 
     asked: list[str | None] = []
     real = relight.aws.clients.sts_client
@@ -137,7 +137,7 @@ def test_connect_assumes_the_role_in_the_region_it_acts_in(
 
 
 def test_an_unanswered_route53_is_a_note_and_never_blocks_a_failover(write_env: Any) -> None:
-    from relight.steps.preflight import _hosted_zones
+    from relight.steps.preflight.names import _hosted_zones
     from relight.steps.render import build_plan
     from test_preflight import DNS
 

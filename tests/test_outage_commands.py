@@ -23,8 +23,8 @@ from relight.aws.bucket import TemplateBucket
 from relight.aws.clients import Aws, AwsTarget
 from relight.aws.lock import LockSettings
 from relight.aws.outage import Outage, Refused
-from relight.commands import operations
-from relight.commands.operations import Connection
+from relight.commands import discover, failover, status, teardown
+from relight.commands.connection import Connection
 from relight.model.config import LoadedEnvironment, load_environment
 from relight.standin import StandIn
 from relight.steps.render import build_plan
@@ -61,19 +61,19 @@ def test_every_outage_time_command_works_with_the_home_region_switched_off(
     loaded, conn, outage = world
     plan = build_plan(loaded, REGION)
 
-    found = operations.discover_environment(plan, conn, now=now)
+    found = discover.discover_environment(plan, conn, now=now)
     assert sorted(found.artifacts) == ["web_ami", "web_data"] and found.missing == {}
     assert [z.name for z in found.zones], "zones chosen in us-west-2"
     assert outage.refused == [], "discover"
 
-    _, planned, _ = operations.plan_changes(plan, conn)
+    _, planned, _ = failover.plan_changes(plan, conn)
     assert {p.key: p.action for p in planned} == dict.fromkeys(
         ["network", "security", "web"], "create"
     )
     assert _stack_names() == [], "plan changes nothing"
     assert outage.refused == [], "plan"
 
-    done = operations.failover(plan, conn, lock=QUIET, verify_deadline=60)
+    done = failover.failover(plan, conn, lock=QUIET, verify_deadline=60)
     assert done.ok, (done.outcome.failed(), done.checks)
     assert {r.key: r.action for r in done.outcome.results.values()} == dict.fromkeys(
         ["network", "security", "web"], "created"
@@ -81,7 +81,7 @@ def test_every_outage_time_command_works_with_the_home_region_switched_off(
     assert {c.result for c in done.checks} == {"passed"}
     assert outage.refused == [], "failover and its verification"
 
-    rows = operations.status(loaded, conn)
+    rows = status.status(loaded, conn)
     assert [(r["name"], r["status"]) for r in rows] == [
         ("shop-network", "CREATE_COMPLETE"),
         ("shop-security", "CREATE_COMPLETE"),
@@ -93,7 +93,7 @@ def test_every_outage_time_command_works_with_the_home_region_switched_off(
     # moto has no UpdateTerminationProtection (nor enforces it); on the stand-in relight does
     # not lift it: the teardown runs as it would there.
     local = Connection(conn.aws, REGION, ACCOUNT, StandIn(0, 0, "", "", 0.0, "", Path()))
-    gone = operations.teardown(loaded, local, force=True, lock=QUIET)
+    gone = teardown.teardown(loaded, local, force=True, lock=QUIET)
     assert gone.left_behind == [], gone.results
     assert {r.key: r.action for r in gone.results} == dict.fromkeys(
         ["network", "security", "web"], "deleted"
@@ -110,7 +110,7 @@ def test_a_missing_artifact_is_not_even_asked_of_the_home_region_the_outage_decl
     boto3.client("ec2", REGION).delete_tags(
         Resources=[_image()], Tags=[{"Key": "Role"}]
     )  # the copy of web_ami is gone
-    found = operations.discover_environment(build_plan(loaded, REGION), conn, now=now)
+    found = discover.discover_environment(build_plan(loaded, REGION), conn, now=now)
     assert found.missing["web_ami"] == (
         "no AMI tagged Role=web in us-west-2; home region us-east-1 not asked "
         "(us-east-1 is switched off)"
@@ -127,7 +127,7 @@ def test_without_the_hint_discovery_asks_the_home_region_is_refused_and_goes_on(
     loaded, conn, outage = world
     monkeypatch.setattr(Aws, "down", lambda self, service, region: None)
     boto3.client("ec2", REGION).delete_tags(Resources=[_image()], Tags=[{"Key": "Role"}])
-    found = operations.discover_environment(build_plan(loaded, REGION), conn, now=now)
+    found = discover.discover_environment(build_plan(loaded, REGION), conn, now=now)
     seconds = conn.aws.target.bounded_seconds
     assert found.missing["web_ami"] == (
         "no AMI tagged Role=web in us-west-2; home region us-east-1 unreachable (one attempt, "

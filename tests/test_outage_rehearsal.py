@@ -17,7 +17,8 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from moto import mock_aws
 
-from relight.aws.clients import Aws, AwsTarget, aws_failure, unreachable
+from relight.aws.clients import Aws, AwsTarget
+from relight.aws.failures import aws_failure, unreachable
 from relight.aws.outage import Outage, Refused, refusal, s3_location
 from relight.errors import AwsError
 

@@ -538,7 +538,7 @@ DATABASE = """\
 
 
 def test_a_db_instance_class_not_offered_is_named_with_the_close_match(write_env) -> None:  # type: ignore[no-untyped-def]
-    from relight.steps.preflight import _db_classes
+    from relight.steps.preflight.capacity import _db_classes
 
     text = MINIMAL.replace("stand_in: true\n", "") + DATABASE
     plan = build_plan(load_environment(str(write_env(text)), "us-west-2"), "us-west-2")
@@ -566,7 +566,7 @@ def test_a_db_instance_class_not_offered_is_named_with_the_close_match(write_env
 
 
 def test_an_aurora_clusters_instances_give_one_problem_for_their_stack(write_env) -> None:  # type: ignore[no-untyped-def]
-    from relight.steps.preflight import _db_classes
+    from relight.steps.preflight.capacity import _db_classes
 
     aurora = DATABASE.replace("engine: postgres", "mode: aurora\n      engine: aurora-mysql")
     aurora = aurora.replace("db.t4g.mediun", "db.r6g.large\n      aurora_instances: 2")
@@ -605,7 +605,7 @@ def _own_bucket_made(account: str = ACCOUNT, configured: bool = True) -> None:
 
 
 def test_a_missing_own_bucket_is_a_note_saying_it_needs_us_east_1(aws: Aws, write_env) -> None:  # type: ignore[no-untyped-def]
-    from relight.steps.preflight import _own_bucket
+    from relight.steps.preflight.names import _own_bucket
 
     plan = _plan(write_env)
     said = _own_bucket(plan, aws, ACCOUNT)
@@ -618,7 +618,7 @@ def test_a_missing_own_bucket_is_a_note_saying_it_needs_us_east_1(aws: Aws, writ
 def test_an_own_bucket_left_unconfigured_is_a_note_saying_it_needs_us_east_1(
     aws: Aws, write_env
 ) -> None:  # type: ignore[no-untyped-def]
-    from relight.steps.preflight import _own_bucket
+    from relight.steps.preflight.names import _own_bucket
 
     _own_bucket_made(configured=False)
     (said,) = _own_bucket(_plan(write_env), aws, ACCOUNT)

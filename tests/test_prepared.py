@@ -26,7 +26,7 @@ from moto import mock_aws
 from conftest import MINIMAL, REPO
 from relight import standin
 from relight.aws.cloudformation import Stacks
-from relight.commands.operations import prepare_command
+from relight.commands.connection import prepare_command
 from relight.dr.prepared import differences, read_prepared
 from relight.errors import PreflightError
 from relight.model.config import load_environment

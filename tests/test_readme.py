@@ -60,7 +60,7 @@ def test_the_quick_start_commands_are_make_targets() -> None:
 
 
 def test_the_readme_failback_command_clears_the_latch_a_failover_sets() -> None:
-    from relight.commands.operations import LATCH_METRIC, LATCH_NAMESPACE
+    from relight.commands.failover import LATCH_METRIC, LATCH_NAMESPACE
     from relight.model.plan import stack_name
 
     command = re.search(r"^aws cloudwatch put-metric-data .*$", FAILBACK_PAGE, re.M)

@@ -19,7 +19,8 @@ from relight.aws.clients import Aws, AwsTarget
 from relight.errors import InputError
 from relight.model.config import LoadedEnvironment, load_environment
 from relight.steps.discovery import COPY_MARK, LINEAGE_ID, LINEAGE_REGION, LINEAGE_VOLUME, Candidate
-from relight.steps.replicate import Replicator, copy_tags, key_policy_gaps, replicate
+from relight.steps.replicate import Replicator, replicate
+from relight.steps.replicate.copies import copy_tags, key_policy_gaps
 
 ACCOUNT = "123456789012"
 KEYS = "kms_keys: {us-west-2: alias/dr, eu-west-1: alias/dr}\n"
@@ -319,7 +320,7 @@ def test_a_copy_an_earlier_run_left_in_progress_is_waited_for_not_started_again(
 
 
 def test_automated_and_shared_rds_snapshots_get_valid_copy_ids() -> None:
-    from relight.steps.replicate import rds_copy_id
+    from relight.steps.replicate.copies import rds_copy_id
 
     assert rds_copy_id("rds:orders-2026-11-22-06-00", "us-west-2") == (
         "rds-orders-2026-11-22-06-00-us-west-2"

@@ -1,7 +1,7 @@
 """The stand-in's CloudFormation plays AWS's: failures, rollbacks, retries, deletes, protection.
 
 Each test talks to a real stand-in process (relight.standin, moto 5.2.5 with relight's additions
-from standin/extensions/cloudformation.py) through boto3, with small templates, and checks what
+from standin/extensions/cloudformation/) through boto3, with small templates, and checks what
 DescribeStacks, the stack's events and the EC2 APIs show afterwards, as they would on AWS
 (docs/aws-behaviours.md, C4, C6, C7). Faults (standin/faults.py) make a chosen resource fail or
 hang where no template can.

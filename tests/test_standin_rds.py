@@ -1,4 +1,4 @@
-"""The stand-in's RDS under CloudFormation (standin/extensions/rds.py): databases restored
+"""The stand-in's RDS under CloudFormation (standin/extensions/rds/): databases restored
 from snapshots.
 
 Each test deploys the database blueprint as a failover does (build_plan, deploy) into moto with
@@ -300,7 +300,7 @@ def test_deleting_the_stack_leaves_a_final_snapshot_of_the_database_with_its_tag
     assert identifier not in {
         d["DBInstanceIdentifier"] for d in _rds().describe_db_instances()["DBInstances"]
     }
-    # What teardown looks for (operations.final_snapshots): manual snapshots of the database
+    # What teardown looks for (commands.teardown.final_snapshots): manual snapshots of the database
     # made since the delete began.
     (final,) = _rds().describe_db_snapshots(DBInstanceIdentifier=identifier, SnapshotType="manual")[
         "DBSnapshots"

@@ -313,7 +313,8 @@ def test_the_storys_calls_are_not_counted_as_the_runs(
     """The story builds the simulated production on a run's first contact with the stand-in:
     its calls (Route 53's hosted zone, the home build) are not the run's, whose summary
     counts what the run itself sent."""
-    from relight import operations, standin
+    from relight import standin
+    from relight.commands import connection
 
     loaded = world(MINIMAL)
     running = standin.StandIn(
@@ -322,10 +323,10 @@ def test_the_storys_calls_are_not_counted_as_the_runs(
     )  # fmt: skip
     told: list[Aws] = []
     monkeypatch.setattr(standin, "ensure_running", lambda directory: running)
-    monkeypatch.setattr(operations, "check_account", lambda *a, **k: "123456789012")
-    monkeypatch.setattr(operations, "send_faults", lambda *a, **k: None)
+    monkeypatch.setattr(connection, "check_account", lambda *a, **k: "123456789012")
+    monkeypatch.setattr(connection, "send_faults", lambda *a, **k: None)
     monkeypatch.setattr("relight.standin.story.ensure_story", lambda aws, *a, **k: told.append(aws))
-    conn = operations.connect(loaded, "us-west-2", use_stand_in=True, state_dir=tmp_path)
+    conn = connection.connect(loaded, "us-west-2", use_stand_in=True, state_dir=tmp_path)
     (story_aws,) = told
     assert story_aws is not conn.aws, "the story counts its calls apart"
     assert story_aws.target == conn.aws.target, "on the same stand-in"

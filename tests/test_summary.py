@@ -8,7 +8,8 @@ from rich.console import Console
 
 from relight.aws.clients import Aws, AwsTarget
 from relight.cli.common import _continue_command
-from relight.commands.operations import Connection, FailoverResult
+from relight.commands.connection import Connection
+from relight.commands.failover import FailoverResult
 from relight.commands.summary import failover_json, print_failover
 from relight.steps.deploy import deploy
 from test_deploy import _fake, _inputs, _newer, _plan, _stacks
@@ -95,7 +96,7 @@ def test_teardown_names_the_final_snapshot_a_deleted_database_left() -> None:
     from datetime import UTC, datetime, timedelta
 
     from fakes import StubbedAws
-    from relight.commands.operations import final_snapshots
+    from relight.commands.teardown import final_snapshots
 
     aws = StubbedAws()
     cfn, rds = aws.stub("cloudformation", "us-west-2"), aws.stub("rds", "us-west-2")

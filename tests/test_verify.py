@@ -94,7 +94,7 @@ def test_a_redirect_to_https_counts_as_an_answer_and_is_not_followed() -> None:
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    from relight.steps.verify import _http_status
+    from relight.steps.verify.load_balancers import _http_status
 
     class Redirecting(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -601,7 +601,7 @@ def test_on_aws_a_name_that_does_not_resolve_yet_is_waited_for_until_the_deadlin
 
 
 def test_which_endpoints_are_aws() -> None:
-    from relight.aws.clients import aws_endpoint
+    from relight.aws.failures import aws_endpoint
 
     for url in (
         "https://elasticloadbalancing.us-west-2.amazonaws.com",
@@ -664,7 +664,7 @@ def test_a_refused_read_fails_its_check_and_verification_goes_on(write_env: Any)
 def test_database_states_that_still_lead_to_available_are_waited_for(
     status: str, result: str
 ) -> None:
-    from relight.steps.verify import _database
+    from relight.steps.verify.databases import _database
 
     assert _database(status).result == result
 
@@ -681,7 +681,7 @@ def test_database_states_that_still_lead_to_available_are_waited_for(
 def test_an_instances_two_status_checks_read_as_one_word(
     system: str, instance: str, word: str
 ) -> None:
-    from relight.steps.verify import _status
+    from relight.steps.verify.instances import _status
 
     entry = {"SystemStatus": {"Status": system}, "InstanceStatus": {"Status": instance}}
     assert _status(entry) == word

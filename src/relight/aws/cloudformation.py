@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from relight.aws.clients import aws_failure
+from relight.aws.failures import aws_failure
 from relight.errors import AwsError, DeployError
 from relight.model.plan import MAX_INLINE_BODY
 from relight.model.scheduler import Task

@@ -217,7 +217,7 @@ def _render(
     out: list[str] = [
         f"# Captured by `relight capture` from {vpc_id} in {region}, read-only.",
         "# Review it: the comments marked CAPTURE name what the blueprints cannot reproduce.",
-        '# See README.md, "The environment file" and "Bring your own production".',
+        "# See docs/environment-file.md and docs/capture.md.",
         *(f"# CAPTURE: {note.line()}" for note in unplaced),
         _dump(head),
         "# Not read from production: set your own objectives.",

@@ -154,7 +154,7 @@ def _dns_section(lb: _Section, public: list[tuple[Any, Any]]) -> _Section:
         )
     section.comments.append(
         "the recovery region's SECONDARY half of a failover pair: production's record must be "
-        'the PRIMARY (README.md, "DNS and failback")'
+        "the PRIMARY (docs/dns-and-failback.md)"
     )
     params: dict[str, Any] = {"mode": "failover", "failover_role": "SECONDARY"}
     if record["Type"] == "AAAA":

@@ -15,7 +15,7 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from relight.commands.operations import Connection
+    from relight.commands.connection import Connection
     from relight.model.config import LoadedEnvironment
 
 
@@ -72,7 +72,7 @@ def _errors(debug: bool) -> Iterator[_Interruption]:
     except Exception as exc:  # the last resort: never a bare traceback for the operator
         if debug:
             raise
-        from relight.aws.clients import known_error
+        from relight.aws.failures import known_error
 
         known = known_error(exc)
         if known is not None:
@@ -92,7 +92,7 @@ def _escape(text: str) -> str:
 
 def _check_region(region: str, flag: str) -> None:
     from relight.errors import InputError
-    from relight.model.environment import check_region
+    from relight.model.values import check_region
 
     try:
         check_region(region)
@@ -122,9 +122,9 @@ def _connect(
     source_side: bool = False,
     announce: Callable[[Connection], None] | None = None,
 ) -> Connection:
-    """Connect (operations.connect), printing the banner as soon as relight knows where it
+    """Connect (commands.connection.connect), printing the banner as soon as relight knows where it
     acts; `announce` replaces the banner when a command needs more at that moment."""
-    from relight.commands.operations import connect
+    from relight.commands.connection import connect
 
     return connect(
         loaded,

@@ -21,7 +21,7 @@ def discover(
     with _errors(debug):
         from datetime import UTC, datetime
 
-        from relight.commands.operations import artifact_rows, discover_environment
+        from relight.commands.discover import artifact_rows, discover_environment
         from relight.steps.render import build_plan
 
         loaded = _load(env, region)

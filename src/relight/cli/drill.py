@@ -88,8 +88,8 @@ def drill(
 ) -> None:
     """Rehearse a failover: build a drill copy, verify it, tear it down, report RTO and RPO."""
     with _errors(debug) as interruption:
+        from relight.commands.connection import new_run_id
         from relight.commands.drill import drill as run_drill
-        from relight.commands.operations import new_run_id
         from relight.model.plan import stack_name
 
         drill_id = drill_id or new_run_id()
@@ -153,7 +153,7 @@ def drill(
 def _check_outage(outage: str | None, region: str) -> None:
     """--outage names a region (not the one the drill builds in)."""
     from relight.errors import InputError
-    from relight.model.environment import check_region
+    from relight.model.values import check_region
 
     if outage is None:
         return

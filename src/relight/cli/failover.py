@@ -48,7 +48,7 @@ from .options import (
 from .plan import _print_plan
 
 if TYPE_CHECKING:
-    from relight.commands.operations import Connection
+    from relight.commands.connection import Connection
     from relight.model.config import LoadedEnvironment
 
 
@@ -128,8 +128,8 @@ def _deploy_command(
     """failover, launch and prepare: one path (render, connect, discover, preflight, the
     prepared stacks, confirm, deploy), `phase` "prepare" deploying the rung's standing stacks
     instead (and not verifying them)."""
-    from relight.commands.operations import check_replace_data, prepare
-    from relight.commands.operations import failover as run_failover
+    from relight.commands.failover import check_replace_data, prepare
+    from relight.commands.failover import failover as run_failover
     from relight.commands.summary import failover_json, print_failover
     from relight.model.plan import check_namespace
     from relight.steps.render import lint_plan

@@ -33,7 +33,7 @@ ProfileOpt = Annotated[str | None, typer.Option("--profile", help="AWS profile t
 def _role_arn(value: str | None) -> str | None:
     """--role-arn has the shape of an IAM role's ARN (else STS's refusal would blame the trust
     policy, after the command had started)."""
-    from relight.model.environment import ROLE_ARN_SHAPE, is_role_arn
+    from relight.model.values import ROLE_ARN_SHAPE, is_role_arn
 
     if value is not None and not is_role_arn(value):
         raise typer.BadParameter(f"{value!r} is not an IAM role's ARN: expected {ROLE_ARN_SHAPE}")

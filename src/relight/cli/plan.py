@@ -52,7 +52,7 @@ def plan(
     with _errors(debug):
         from dataclasses import asdict
 
-        from relight.commands.operations import check_replace_data, plan_changes
+        from relight.commands.failover import check_replace_data, plan_changes
 
         loaded = _load(env, region)
         local = _on_stand_in(loaded, stand_in)

@@ -38,7 +38,7 @@ def replicate(
 ) -> None:
     """Copy the newest AMIs and snapshots to other regions, with lineage; sources stay."""
     with _errors(debug) as interruption:
-        from relight.commands.operations import replicate_environment
+        from relight.commands.replicate import replicate_environment
 
         for region in targets:
             _check_region(region, "--to")

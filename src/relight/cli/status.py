@@ -17,7 +17,7 @@ def status(
 ) -> None:
     """Show the environment's stacks in --region (every namespace), their state and last change."""
     with _errors(debug):
-        from relight.commands.operations import status as read_status
+        from relight.commands.status import status as read_status
 
         loaded = _load(env, region)
         conn = _connect(loaded, region, stand_in, profile, role_arn)

@@ -53,8 +53,9 @@ def teardown(
 ) -> None:
     """Delete the stacks relight made for the environment in --region. Never AMIs or snapshots."""
     with _errors(debug) as interruption:
-        from relight.commands.operations import Declined, stacks_to_delete
-        from relight.commands.operations import teardown as run_teardown
+        from relight.commands.connection import Declined
+        from relight.commands.teardown import stacks_to_delete
+        from relight.commands.teardown import teardown as run_teardown
         from relight.model.plan import check_namespace
 
         namespace = check_namespace(as_name) if as_name else None

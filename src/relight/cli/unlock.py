@@ -38,8 +38,9 @@ def unlock(
     with _errors(debug):
         from datetime import UTC, datetime
 
-        from relight.commands.operations import Declined, lock_holder
-        from relight.commands.operations import unlock as break_it
+        from relight.commands.connection import Declined
+        from relight.commands.status import lock_holder
+        from relight.commands.status import unlock as break_it
         from relight.model.plan import check_namespace
 
         namespace = check_namespace(as_name) if as_name else None

@@ -3,15 +3,16 @@
 A drill runs the same steps as a failover (render, discover, preflight, deploy)
 into isolated stacks `<env>-drill-<id>-<stack>` with purpose `drill` (no
 termination protection, deletion protection off, the DNS record under a drill
-name), then verifies what it built (verify.py), then deletes it, always, also
+name), then verifies what it built (steps/verify/), then deletes it, always, also
 after a failure, unless asked to keep it. Every phase and every stack is timed:
 
 - RTO is from the start of the run to the moment the environment was verified;
 - RPO is each restored artifact's age at the moment its stack started: how much
   data a real failover at that moment would have lost.
 
-Both are compared with the environment's objectives. The report (report.py)
-is written whatever happened, so a failed drill leaves its evidence too.
+Both are compared with the environment's objectives. The report (drill_report.py builds
+it, report.py writes it) is written whatever happened, so a failed drill leaves its
+evidence too.
 
 The drill holds the lock of its namespace, `drill-<id>` (lock.py), from before it changes
 anything until its report is written; a drill whose id another live run holds refuses at
@@ -21,111 +22,37 @@ once (`LockHeld`) and writes no report, so the other run's report is left alone.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from relight.aws.cloudformation import Stacks
 from relight.aws.lock import LockSettings, RunLock, hold
-from relight.commands.operations import (
+from relight.commands.connection import (
     Connection,
     connect_stacks,
-    discover_environment,
     lock_ref,
     new_run_id,
     prepare_command,
     run_command,
 )
+from relight.commands.discover import discover_environment
+from relight.commands.drill_report import Run, Stop, build_report
 from relight.dr.prepared import read_prepared
-from relight.dr.report import SCHEMA, write_reports
+from relight.dr.report import write_reports
 from relight.errors import RelightError
 from relight.model.config import LoadedEnvironment
 from relight.model.graph import dependency_graph
-from relight.model.plan import Plan, check_namespace
+from relight.model.plan import check_namespace
 from relight.model.scheduler import DEFAULT_CONCURRENCY
-from relight.steps.deploy import Outcome, deploy, iso
-from relight.steps.discovery import Discovery
+from relight.steps.deploy import deploy
 from relight.steps.preflight import run_preflight
 from relight.steps.render import build_plan, lint_plan
 from relight.steps.teardown import TeardownResult, environment_stacks
 from relight.steps.teardown import teardown as delete_stacks
-from relight.steps.verify import DEADLINE_SECONDS, Check, verified, verify
-
-STAND_IN_NOTE = (
-    "Timings are the local stand-in's (moto creates a stack in well under a second), "
-    "not AWS timings: they prove the run works, not how long recovery takes on AWS."
-)
-
-
-@dataclass
-class Phase:
-    name: str
-    start: datetime
-    end: datetime | None = None
-    status: str = "ok"  # ok, failed, skipped
-
-    @property
-    def seconds(self) -> float:
-        return (self.end - self.start).total_seconds() if self.end else 0.0
-
-
-class _Stop(Exception):
-    """A phase failed: later phases are skipped (teardown still runs)."""
-
-
-@dataclass
-class Run:
-    """What one drill measured, phase by phase."""
-
-    loaded: LoadedEnvironment
-    conn: Connection
-    run_id: str
-    namespace: str | None
-    now: Callable[[], datetime]
-    started: datetime
-    phases: list[Phase] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    plan: Plan | None = None
-    discovery: Discovery | None = None
-    outcome: Outcome | None = None
-    checks: list[Check] = field(default_factory=list)
-    verified_at: datetime | None = None
-    teardown: TeardownResult | None = None
-    teardown_status: str = "not run"
-    interrupted: bool = False
-    strategy: str = "backup_restore"
-    # The disaster: when the failover phase began (after the rung's standing stacks were
-    # prepared), and the region rehearsed as down (outage.py) then, if any.
-    disaster_at: datetime | None = None
-    outage: Any = None  # relight.aws.outage.Outage | None
-    prepared: Outcome | None = None  # the rung's standing copies, deployed before the disaster
-
-    @contextmanager
-    def phase(self, name: str) -> Iterator[Phase]:
-        current = Phase(name, self.now())
-        self.phases.append(current)
-        try:
-            yield current
-        except Exception as exc:  # any failure: recorded, later phases skipped, teardown still runs
-            current.status = "failed"
-            detail = str(exc) if isinstance(exc, RelightError) else f"{type(exc).__name__}: {exc}"
-            self.problems.append(f"{name}: {detail}")
-            raise _Stop from exc
-        finally:
-            current.end = self.now()
-        if current.status == "failed":
-            raise _Stop
-
-    def skip_rest(self, names: tuple[str, ...]) -> None:
-        done = {p.name for p in self.phases}
-        for name in names:
-            if name not in done:
-                at = self.now()
-                self.phases.append(Phase(name, at, at, "skipped"))
-
+from relight.steps.verify import DEADLINE_SECONDS, verified, verify
 
 PHASES = ("prepare", "render", "discover", "preflight", "deploy", "verify", "teardown")
 
@@ -194,7 +121,7 @@ def drill(
             run.disaster_at = run.now()
             during = _disaster(run, stacks, on_event, events, stack_timeout, clock)
             _rebuild(run, during, held, accept_stale, concurrency, verify_deadline, on_progress)
-        except _Stop:
+        except Stop:
             pass
         except KeyboardInterrupt:
             run.interrupted = True
@@ -236,7 +163,7 @@ def _teardown(run: Run, stacks: Stacks, concurrency: int) -> None:
                 if run.teardown.left_behind:
                     left = ", ".join(run.teardown.left_behind)
                     run.problems.append(f"teardown left behind: {left}")
-    except _Stop:
+    except Stop:
         run.teardown_status = "failed"
     except KeyboardInterrupt:  # the teardown itself: still report, and say what is left
         run.interrupted = True
@@ -387,155 +314,3 @@ def _rebuild(
                 for c in run.checks
                 if c.result == "failed"
             ]
-
-
-# the report --------------------------------------------------------------------------------
-
-
-def _stacks(run: Run) -> list[dict[str, Any]]:
-    if run.plan is None:
-        return []
-    rows = []
-    for key, sp in run.plan.stacks.items():
-        result = run.outcome.results.get(key) if run.outcome else None
-        start = run.outcome.at(result.started) if run.outcome and result else None
-        end = run.outcome.at(result.ended) if run.outcome and result else None
-        rows.append(
-            {
-                "stack": key,
-                "name": sp.name,
-                "action": result.action if result else "skipped",
-                "status": result.status if result else "",
-                "start": iso(start),
-                "end": iso(end),
-                "seconds": round(result.seconds, 3) if result else 0.0,
-                "depends_on": list(sp.depends_on),
-                "reason": result.reason if result else "not started",
-            }
-        )
-    return rows
-
-
-def _artifacts(run: Run) -> list[dict[str, Any]]:
-    """Each restored artifact's age when the first stack using it started."""
-    if run.plan is None or run.discovery is None or run.outcome is None:
-        return []
-    rpo = run.loaded.env.objectives.rpo
-    outcome = run.outcome
-    results = outcome.results
-    rows = []
-    for name, artifact in run.discovery.artifacts.items():
-        starts = [
-            outcome.at(results[key].started)
-            for key in run.plan.stacks
-            if run.loaded.env.stacks[key].uses_artifact(name)
-            and key in results
-            and results[key].started is not None
-        ]
-        restored = min((s for s in starts if s is not None), default=None)
-        if restored is None:
-            continue  # not restored in this run (its stack was skipped or not built here)
-        age = (restored - artifact.data_time).total_seconds()
-        rows.append(
-            {
-                "name": name,
-                "kind": artifact.kind,
-                "id": artifact.id,
-                "source_id": artifact.source_id,
-                "source_region": artifact.source_region,
-                "data_time": artifact.data_time.isoformat(),
-                "restored_at": restored.isoformat(),
-                "age_seconds": round(age, 1),
-                "rpo_ok": age <= rpo,
-            }
-        )
-    return rows
-
-
-def _outage(run: Run) -> dict[str, Any] | None:
-    """The rehearsed outage: the region, every call refused during the failover phase, and
-    the verdict in words."""
-    if run.outage is None:
-        return None
-    refused = [
-        {"service": r.service, "action": r.action, "region": r.region, "why": r.why}
-        for r in run.outage.refused
-    ]
-    return {
-        "region": run.outage.region,
-        "passed": run.outage.passed,
-        "refused": refused,
-        "notes": run.outage.notes,
-        "summary": run.outage.summary(),
-    }
-
-
-def build_report(run: Run, *, enforce_objectives: bool) -> dict[str, Any]:
-    """The report dict, schema relight.report/1 (docs/report.md)."""
-    objectives = run.loaded.env.objectives
-    artifacts = _artifacts(run)
-    began = run.disaster_at or run.started
-    rto = (run.verified_at - began).total_seconds() if run.verified_at else None
-    rpo = max((a["age_seconds"] for a in artifacts), default=None)
-    rto_met = rto <= objectives.rto if rto is not None else None
-    rpo_met = all(a["rpo_ok"] for a in artifacts) if artifacts else None
-    missed = rto_met is False or rpo_met is False
-    ok = (
-        not run.problems
-        and run.verified_at is not None
-        and (run.outage is None or run.outage.passed)
-        and run.teardown_status in ("ok", "kept", "not run")
-        and not (missed and enforce_objectives)
-    )
-    stand_in = run.conn.stand_in is not None
-    return {
-        "schema": SCHEMA,
-        "run_id": run.run_id,
-        "env": run.loaded.env.name,
-        "region": run.conn.region,
-        "kind": "drill",
-        "namespace": run.namespace,
-        "stand_in": stand_in,
-        "timings_note": STAND_IN_NOTE if stand_in else "",
-        "started": run.started.isoformat(),
-        "ended": run.now().isoformat(),
-        "ok": ok,
-        "interrupted": run.interrupted,
-        "rto_seconds": round(rto, 3) if rto is not None else None,
-        "rpo_seconds": rpo,
-        "objectives": {
-            "rto_seconds": objectives.rto,
-            "rpo_seconds": objectives.rpo,
-            "rto_met": rto_met,
-            "rpo_met": rpo_met,
-            "enforced": enforce_objectives,
-        },
-        "phases": [
-            {
-                "name": p.name,
-                "start": iso(p.start),
-                "end": iso(p.end),
-                "seconds": round(p.seconds, 3),
-                "status": p.status,
-            }
-            for p in run.phases
-        ],
-        "strategy": run.strategy,
-        "outage": _outage(run),
-        "standing": [
-            {"stack": r.key, "name": r.name, "action": r.action, "seconds": round(r.seconds, 3)}
-            for r in (run.prepared.results.values() if run.prepared else [])
-        ],
-        "stacks": _stacks(run),
-        "artifacts": artifacts,
-        "verification": [c.as_dict() for c in run.checks],
-        "teardown": {
-            "status": run.teardown_status,
-            "stacks": [
-                {"name": r.name, "status": r.status, "reason": r.reason}
-                for r in (run.teardown.results if run.teardown else [])
-            ],
-            "left_behind": run.teardown.left_behind if run.teardown else [],
-        },
-        "problems": list(run.problems),
-    }

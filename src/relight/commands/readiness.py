@@ -27,7 +27,7 @@ from relight.model.times import human_age, parse_time
 from relight.steps.discovery import Lister, hits_by_lookup, stale
 
 if TYPE_CHECKING:
-    from relight.commands.operations import Connection
+    from relight.commands.connection import Connection
     from relight.model.config import LoadedEnvironment
 
 SCHEMA = "relight.readiness/1"
@@ -99,12 +99,8 @@ def evaluate(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Evaluation:
     """Every reason a failover of `loaded` into `region` would not work now. Read-only."""
-    from relight.commands.operations import (
-        connect_stacks,
-        discover_environment,
-        prepare_command,
-        run_command,
-    )
+    from relight.commands.connection import connect_stacks, prepare_command, run_command
+    from relight.commands.discover import discover_environment
     from relight.steps.render import build_plan
 
     plan = build_plan(loaded, region, stand_in=conn.stand_in is not None, strategy=strategy)
@@ -173,10 +169,10 @@ def prepared_drift_findings(detected: Detected, refresh: str) -> list[Finding]:
 
 
 def _drift(loaded: LoadedEnvironment, conn: Connection, fix: str) -> list[Finding]:
-    """Production in the home region against the file (drift.py): each difference is an
+    """Production in the home region against the file (relight.drift): each difference is an
     error (a failover would rebuild another shape). A home region that cannot be read is a
     warning: readiness runs while it is healthy, and says what it could not check."""
-    from relight.aws.clients import is_aws_failure
+    from relight.aws.failures import is_aws_failure
     from relight.drift.production import drift_of
     from relight.errors import RelightError
 

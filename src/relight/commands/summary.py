@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from relight.commands.operations import FailoverResult, artifact_rows
+from relight.commands.discover import artifact_rows
+from relight.commands.failover import FailoverResult
 from relight.model.times import human_age
 from relight.steps.deploy import iso
 from relight.steps.verify import NOT_LOCAL, NOT_VERIFIABLE, Check

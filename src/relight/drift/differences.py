@@ -21,7 +21,7 @@ class Difference:
     declared: Any
     live: Any
     kind: str  # changed, only_live or only_declared
-    # For a captured production (drift_capture.py): the file's key that declares the value,
+    # For a captured production (captured.py): the file's key that declares the value,
     # e.g. "stacks.web.params.instance_type"; empty for stacks relight built.
     key_path: str = ""
     # For a prepared stack in a recovery region (CloudFormation's drift detection): its region.

@@ -12,7 +12,7 @@ from relight.model.config import LoadedEnvironment
 
 def drift_of(loaded: LoadedEnvironment, client: Callable[[str], Any], *, stand_in: bool) -> Drift:
     """Production in the home region against the file. A captured production (the file has
-    `production:`) is captured again and compared with the file (drift_capture.py); otherwise
+    `production:`) is captured again and compared with the file (captured.py); otherwise
     the stacks relight built at home are compared with today's render.
 
     `client(service)` gives a boto3 client in the home region."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from relight.aws.clients import translated
+from relight.aws.failures import translated
 from relight.model.shapes import tag_dict
 
 

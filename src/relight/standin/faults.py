@@ -1,7 +1,7 @@
 """Fault injection on the local stand-in: a resource that fails or hangs, an API that throttles.
 
 For tests and drills only, never on AWS. The stand-in server keeps a set of faults per source
-(a test, an environment file) and its CloudFormation (extensions/cloudformation.py) consults them:
+(a test, an environment file) and its CloudFormation (extensions/cloudformation/) consults them:
 
 - a resource fault makes the create, update or delete of a chosen resource (logical id, glob)
   of a chosen stack (name, glob) fail with a message, as CloudFormation reports a resource that

@@ -6,8 +6,8 @@ listeners, listener rules and health checks have no delete: a stack's delete lef
 the VPC's own delete failed (DependencyViolation) and, as moto had dropped the stack already,
 the VPC was orphaned (shared/notes/local-stand-in.md). And an instance's termination left its
 primary network interface in the subnet. `delete_resource` is what the stand-in's DeleteStack
-(extensions/cloudformation.py) does for each resource instead: moto's own delete where its
-model (or an addition's, extensions/ec2.py, extensions/rds.py) has one, else the service call
+(extensions/cloudformation/) does for each resource instead: moto's own delete where its
+model (or an addition's, extensions/ec2.py, extensions/rds/) has one, else the service call
 AWS's delete handler makes. Written against moto 5.2.5; never used on AWS, never changes a
 blueprint.
 

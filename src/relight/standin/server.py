@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         "--enforce-termination-protection",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="refuse DeleteStack of a protected stack, as AWS does (extensions/cloudformation.py)",
+        help="refuse DeleteStack of a protected stack, as AWS does (extensions/cloudformation/)",
     )
     args = parser.parse_args(argv)
 
@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     from werkzeug.serving import make_server
 
     from relight.standin import faults
-    from relight.standin.extensions import cloudformation as moto_cloudformation
     from relight.standin.extensions import install
+    from relight.standin.extensions.cloudformation import lifecycle as moto_cloudformation
 
     install()  # relight's additions to moto, before the first request (extensions/__init__.py)
     moto_cloudformation.ENFORCE_TERMINATION_PROTECTION = args.enforce_termination_protection

@@ -1,8 +1,8 @@
 """relight's additions to moto: what the local stand-in plays that moto alone does not.
 
 The stand-in server (server.py) calls `install()` after importing moto and before serving its
-first request; the tests' in-process moto (tests/conftest.py) does too. One module, a part per
-service moto plays:
+first request; the tests' in-process moto (tests/conftest.py) does too. One module (or, for
+the larger, a package) per service moto plays:
 
 - `rds`: DB instances and Aurora clusters restored from snapshots under CloudFormation;
 - `ec2`: instances with their security groups, IMDSv2 and block devices, Auto Scaling spread

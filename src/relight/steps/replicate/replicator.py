@@ -1,64 +1,31 @@
-"""Replication: copy the newest AMIs, EBS snapshots and RDS snapshots to recovery regions.
-
-For every lookup of the environment, the newest match in the source region is
-copied to each target region unless a copy of it is already there (a rerun
-copies nothing twice). Copies are encrypted with the target region's key from
-`kms_keys` (required when the source is encrypted), carry the source's tags,
-and gain lineage tags (`relight:source-id`, `-region`, `-time`, `-volume`)
-plus `relight:copy=true`, the mark `--prune` looks for. At most 20 copies run
-at once per target region (AWS's limit on concurrent snapshot copies).
-Sources are never deleted; `--prune N` deletes only relight-made copies in
-the target regions beyond the newest N of each lookup.
-
-When the environment declares a `recovery_account_id` other than the source's
-account, the sources are first shared with it and the copies are made with the
-recovery account's credentials. What AWS will not share is refused before
-anything is shared or copied: automated RDS snapshots, and sources encrypted
-with an AWS managed key or with a customer managed key whose key policy does not
-let the recovery account use it.
-
-On real AWS a copy just started can be "not found" for a while (eventual
-consistency): reads and tags of a new copy are asked again with a backoff for up
-to `settle` seconds before the copy counts as failed. Source ARNs come from the
-listing (or are built in the source region's partition, never assumed `aws`).
-"""
+"""`Replicator`: replication's AWS calls between a source and a target account: the newest
+sources and the copies already made, what cannot be copied or shared, sharing and starting
+copies and waiting for them, the Auto Scaling grant on the copies' key, and pruning."""
 
 from __future__ import annotations
 
-import re
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from relight.aws.clients import Aws
 from relight.aws.cloudformation import backoff
-from relight.aws.grants import (
-    account_principal,
-    autoscaling_role_arn,
-    ensure_autoscaling_grant,
-    policy_allows,
-)
-from relight.errors import AwsError, InputError
+from relight.aws.grants import autoscaling_role_arn, ensure_autoscaling_grant
+from relight.errors import AwsError
 from relight.model.config import LoadedEnvironment
-from relight.model.environment import NOUNS, ArtifactLookup, partition_of
-from relight.model.shapes import tag_list
-from relight.steps.discovery import (
-    COPY_MARK,
-    LINEAGE_ID,
-    LINEAGE_REGION,
-    LINEAGE_TIME,
-    LINEAGE_VOLUME,
-    Candidate,
-    Lister,
-    hits_by_lookup,
-    newest,
-    rds_snapshot_id,
+from relight.model.environment import NOUNS, ArtifactLookup
+from relight.model.values import partition_of
+from relight.steps.discovery import Candidate, Lister, hits_by_lookup, newest
+from relight.steps.replicate.copies import (
+    KEY_ACTIONS,
+    CopyResult,
+    _arn,
+    _custom_option_group,
+    copy_tags,
+    key_policy_gaps,
+    rds_copy_id,
 )
 
-MAX_COPIES_PER_REGION = 20
 COPYABLE = ("ami", "ebs_snapshot", "rds_snapshot", "rds_cluster_snapshot")
 Progress = Callable[[str, str, str, str], None]  # (region, artifact, status, message)
 T = TypeVar("T")
@@ -73,65 +40,6 @@ NOT_YET_VISIBLE = frozenset(
         "DBClusterSnapshotNotFoundFault",
     }
 )
-# What the recovery account must be allowed on a customer managed key to copy what it protects.
-KEY_ACTIONS = ("Decrypt", "CreateGrant", "DescribeKey")
-
-
-@dataclass
-class CopyResult:
-    artifact: str
-    kind: str
-    source_id: str
-    region: str
-    action: str  # copied, started, up-to-date, deferred, pruned, failed
-    copy_id: str = ""
-    reason: str = ""
-    seconds: float = 0.0
-
-
-def copy_tags(source: Candidate, region: str) -> list[dict[str, str]]:
-    """The source's own tags (not aws:*) plus lineage and the copy mark, as an AWS tag list."""
-    tags = {k: v for k, v in source.tags.items() if not k.startswith(("aws:", "relight:"))}
-    tags.update(
-        {
-            LINEAGE_ID: source.id,
-            LINEAGE_REGION: region,
-            LINEAGE_TIME: (source.source_time or source.created).isoformat(timespec="seconds"),
-            COPY_MARK: "true",
-        }
-    )
-    if source.volume:
-        tags[LINEAGE_VOLUME] = source.volume
-    return tag_list(tags)
-
-
-def _arn(kind: str, region: str, account: str, name: str) -> str:
-    if name.startswith("arn:"):  # a snapshot shared with this account is named by its ARN
-        return name
-    what = "snapshot" if kind == "rds_snapshot" else "cluster-snapshot"
-    return f"arn:{partition_of(region)}:rds:{region}:{account}:{what}:{name}"
-
-
-def _custom_option_group(source: Candidate) -> bool:
-    """A DB snapshot of a DB with its own option group (RDS's own are named `default:...`)."""
-    return (
-        source.kind == "rds_snapshot"
-        and bool(source.option_group)
-        and not source.option_group.startswith("default:")
-    )
-
-
-def key_policy_gaps(policy: str, account: str) -> list[str]:
-    """The KEY_ACTIONS a key policy (JSON) does not allow `account` (wildcards count)."""
-    allowed = policy_allows(policy, account_principal(account), KEY_ACTIONS)
-    return [f"kms:{action}" for action in KEY_ACTIONS if action not in allowed]
-
-
-def rds_copy_id(source_id: str, region: str) -> str:
-    """A valid identifier for the copy: letters, digits, single hyphens, starting with a letter
-    (automated snapshots are `rds:<db>-<time>`, shared ones ARNs)."""
-    name = re.sub(r"[^A-Za-z0-9]+", "-", f"{rds_snapshot_id(source_id)}-{region}").strip("-")
-    return (name if name[:1].isalpha() else f"copy-{name}")[:255].rstrip("-")
 
 
 class Replicator:
@@ -501,110 +409,3 @@ class Replicator:
             self.target.client("rds", region).delete_db_cluster_snapshot(
                 DBClusterSnapshotIdentifier=old.id
             )
-
-
-def replicate(
-    replicator: Replicator,
-    source_region: str,
-    targets: list[str],
-    *,
-    wait: bool = True,
-    prune: int | None = None,
-    workers: int = MAX_COPIES_PER_REGION,
-    still_held: Callable[[], None] = lambda: None,
-) -> list[CopyResult]:
-    """Copy the newest source artifacts to every target; returns what happened to each.
-
-    `workers` bounds the copies in flight per target region (AWS allows 20). `still_held`
-    raises once the run's lock is lost: asked before each region's copies and its prune.
-    """
-    env = replicator.env
-    problems = [f"--to {t}: the same region as --from" for t in targets if t == source_region]
-    sources, missing = replicator.newest_sources(source_region)
-    problems += missing
-    problems += replicator.option_group_problems(sources, source_region, targets)
-    problems += replicator.sharing_problems(sources, source_region)
-    for name, source in sources.items():
-        for target in targets:
-            if source.encrypted and target not in env.kms_keys:
-                problems.append(
-                    f"kms_keys.{target}: {source.id} ({name}) is encrypted; give the key in "
-                    f"{target} its copies are encrypted with"
-                )
-    if prune is not None and prune < 1:
-        problems.append("--prune: keep at least 1 copy")
-    if problems:
-        raise InputError(
-            "replication cannot start:\n  " + "\n  ".join(problems),
-            hint="nothing was shared, copied or deleted",
-        )
-    results: list[CopyResult] = []
-    for target in targets:
-        still_held()
-        results += _replicate_to(
-            replicator, sources, source_region, target, wait, prune, workers, still_held
-        )
-    return results
-
-
-def _replicate_to(
-    replicator: Replicator,
-    sources: Mapping[str, Candidate],
-    source_region: str,
-    target: str,
-    wait: bool,
-    prune: int | None,
-    workers: int,
-    still_held: Callable[[], None] = lambda: None,
-) -> list[CopyResult]:
-    """One target region: what is up to date, the copies to start (or wait for), the Auto
-    Scaling grant on its key, and the prune."""
-    results: list[CopyResult] = []
-    existing = replicator.existing_copies(target)
-    todo: list[tuple[str, Candidate, str | None]] = []  # (name, source, copy in progress)
-    for name, source in sources.items():
-        done = [c for c in existing[name] if source.id in (c.source_id, c.id)]
-        ready = [c for c in done if c.ready]
-        if ready:
-            results.append(
-                CopyResult(name, source.kind, source.id, target, "up-to-date", ready[0].id)
-            )
-            replicator.on_progress(target, name, "UP-TO-DATE", ready[0].id)
-        else:
-            todo.append((name, source, done[0].id if done else None))
-    # Copies already in flight (an earlier --no-wait) count against AWS's 20.
-    todo.sort(key=lambda item: item[2] is None)
-    room = max(0, MAX_COPIES_PER_REGION - sum(1 for *_, busy in todo if busy))
-    new = [item for item in todo if item[2] is None]
-    deferred = new[room:] if not wait else []
-    for name, source, _ in deferred:
-        results.append(
-            CopyResult(
-                name,
-                source.kind,
-                source.id,
-                target,
-                "deferred",
-                reason=f"over {MAX_COPIES_PER_REGION} copies at once; rerun to continue",
-            )
-        )
-    start = [item for item in todo if item not in deferred]
-    with ThreadPoolExecutor(max_workers=min(workers, MAX_COPIES_PER_REGION)) as pool:
-        futures = [
-            pool.submit(replicator.copy_one, name, source, source_region, target, wait, busy)
-            for name, source, busy in start
-        ]
-        results += [future.result() for future in futures]
-    grant = replicator.grant_autoscaling(target)
-    if grant is not None:
-        results.append(grant)
-    if prune is not None:
-        still_held()  # a prune deletes: never by a run that lost its lock
-        existing = replicator.existing_copies(target)
-        for name in sources:
-            results += replicator.prune(name, existing[name], prune, target)
-    return results
-
-
-def summary_counts(results: list[CopyResult]) -> Mapping[str, int]:
-    return Counter(r.action for r in results)

@@ -1,0 +1,194 @@
+"""What the commands share: the connection to AWS or the stand-in, run ids, where the run
+lock lives, the command lines runs are shown by, and CloudFormation in the connection's region.
+
+Every mutating run (failover, launch, teardown, replicate, and drill in drill.py) holds the lock
+of its environment, region and namespace (lock.py) from just after the account check (done by
+`connect`) until it ends: a second run refuses at once with `LockHeld`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shlex
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from relight import standin
+from relight.aws.clients import Aws, AwsTarget, check_account
+from relight.aws.cloudformation import Event, Stacks, quiet
+from relight.aws.lease import REPLICATION, LockRef
+from relight.errors import InputError, RelightError
+from relight.model.config import LoadedEnvironment
+from relight.model.plan import Plan
+from relight.standin.faults import send_environment_faults as send_faults
+
+STAND_IN_STACK_TIMEOUT = 120.0  # the stand-in creates stacks in well under a second
+AWS_STACK_TIMEOUT = 3600.0
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+@dataclass(frozen=True)
+class Connection:
+    aws: Aws
+    region: str
+    account_id: str
+    stand_in: standin.StandIn | None = None
+
+    def describe(self) -> str:
+        return f"{self.aws.target.describe()}, account {self.account_id}, region {self.region}"
+
+
+def connect(
+    loaded: LoadedEnvironment,
+    region: str,
+    *,
+    use_stand_in: bool | None = None,
+    profile: str | None = None,
+    role_arn: str | None = None,
+    source_side: bool = False,
+    state_dir: Path | None = None,
+    announce: Callable[[Connection], None] = lambda _: None,
+    say: Callable[[str], None] = lambda _: None,
+) -> Connection:
+    """Reach AWS or the stand-in (never one in place of the other) and check the account.
+
+    On AWS, `role_arn` (or the environment's) is the role relight assumes to act in the
+    recovery account; those credentials must be in `recovery_account_id` when that is set,
+    else in `account_id`. `source_side` (replicate's reading of the sources) uses the plain
+    credentials, checked against `account_id`. `announce` is told where relight acts as soon
+    as that is known, before anything else happens there; `say` receives progress lines.
+    The file's `stand_in_faults` go to the stand-in, after its story (standin/faults.py); on
+    AWS they are ignored, with a note.
+    """
+    on_stand_in = loaded.env.stand_in if use_stand_in is None else use_stand_in
+    if on_stand_in:
+        if profile or role_arn:
+            raise InputError(
+                "--profile and --role-arn do not apply to the local stand-in",
+                hint="pass --aws to act on real AWS instead",
+            )
+        running = standin.ensure_running(state_dir or standin.state_dir())
+        aws = Aws(AwsTarget(endpoint_url=running.endpoint, stand_in=True, max_attempts=3))
+        account = check_account(aws, region, loaded.env.account_id, str(loaded.path))
+        conn = Connection(aws, region, account, running)
+        announce(conn)
+        from relight.standin.story import ensure_story
+
+        # its own Aws: the story's calls (the simulated production) are not this run's
+        ensure_story(Aws(aws.target), loaded, run_id=new_run_id(), say=say)
+        send_faults(loaded.env.name, loaded.env.stand_in_faults, running.endpoint, say)
+        return conn
+    role = None if source_side else role_arn or loaded.env.role_arn
+    key, expected = "account_id", loaded.env.account_id
+    if role and loaded.env.recovery_account_id:
+        key, expected = "recovery_account_id", loaded.env.recovery_account_id
+    aws = Aws(AwsTarget(profile=profile, role_arn=role, sts_region=region))
+    account = check_account(aws, region, expected, str(loaded.path), key)
+    conn = Connection(aws, region, account)
+    announce(conn)
+    send_faults(loaded.env.name, loaded.env.stand_in_faults, None, say)
+    return conn
+
+
+class Declined(RelightError):
+    """The operator said no at the confirmation: nothing was changed."""
+
+
+# the run lock ----------------------------------------------------------------------------------
+
+
+def env_option(loaded: LoadedEnvironment) -> str:
+    """What `--env` takes to name this environment again: its name when it is
+    `stacks/<name>.yaml` under the current directory, else the file's path."""
+    path = loaded.path
+    try:
+        shown = path.relative_to(Path.cwd())
+    except ValueError:
+        shown = path
+    if shown == Path("stacks") / f"{path.stem}{path.suffix}":
+        return path.stem
+    return str(shown)
+
+
+def lock_ref(
+    loaded: LoadedEnvironment,
+    conn: Connection,
+    namespace: str | None = None,
+    *,
+    replication: bool = False,
+) -> LockRef:
+    """Where the lock of the environment's runs in the connection's region lives: the
+    namespace's (None: the environment's own stacks), or replication's into that region."""
+    scope = REPLICATION if replication else namespace
+    return lock_ref_at(loaded, conn.aws, conn.account_id, conn.region, scope)
+
+
+def lock_ref_at(
+    loaded: LoadedEnvironment, aws: Aws, account: str, region: str, scope: str | None
+) -> LockRef:
+    return LockRef(
+        aws.client("s3", region), account, region, loaded.env.name, scope, env_option(loaded)
+    )
+
+
+def run_command(command: str, loaded: LoadedEnvironment, *options: str | None) -> str:
+    """The command line other runs are shown for this run: `relight <command> --env E`
+    and the options that name what it changes (None left out)."""
+    words = ["relight", command, "--env", env_option(loaded)]
+    return shlex.join(words + [o for o in options if o is not None])
+
+
+def plan_command(plan: Plan, region: str) -> str:
+    """The command line of the run that deploys `plan` (for locks and messages)."""
+    verb = (
+        "prepare" if plan.phase == "prepare" else "launch" if plan.purpose == "test" else "failover"
+    )
+    return run_command(
+        verb,
+        plan.loaded,
+        "--region",
+        region,
+        *(("--as", plan.namespace) if plan.namespace else ()),
+        *(("--strategy", plan.strategy) if plan.strategy != plan.loaded.env.strategy else ()),
+    )
+
+
+def prepare_command(plan: Plan, region: str) -> str:
+    """The command that deploys what `plan` reads as prepared: production's own prepare
+    (a drill's namespace prepares its copies itself, but reads production's global stacks)."""
+    return run_command(
+        "prepare",
+        plan.loaded,
+        "--region",
+        region,
+        *(("--strategy", plan.strategy) if plan.strategy != plan.loaded.env.strategy else ()),
+    )
+
+
+def connect_stacks(
+    conn: Connection,
+    *,
+    on_event: Event | None = None,
+    events: bool = False,
+    timeout: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Stacks:
+    """CloudFormation in the connection's region."""
+    from relight.aws.bucket import TemplateBucket
+
+    bucket = TemplateBucket(conn.aws.client("s3", conn.region), conn.region, conn.account_id)
+    return Stacks(
+        conn.aws.client("cloudformation", conn.region),
+        clock=clock,
+        timeout=timeout or (STAND_IN_STACK_TIMEOUT if conn.stand_in else AWS_STACK_TIMEOUT),
+        template_url=bucket.url_for,
+        on_event=on_event or quiet,
+        events=events,
+    )

@@ -1,0 +1,247 @@
+"""`relight failover`, `launch`, `prepare` and `plan`: the data flow, step by step.
+
+    config.load_environment → render.build_plan (+ lint_plan) → connect → discovery.discover
+    → preflight → deploy.deploy → summary
+
+Each function takes what it needs (the plan, a connection, a clock) and returns a result
+object; the CLI only prints it. A verified failover then sets the failback latch its stacks
+carry.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from relight.aws.cloudformation import Event
+from relight.aws.lock import LockSettings, hold
+from relight.commands.connection import (
+    Connection,
+    Declined,
+    connect_stacks,
+    lock_ref,
+    new_run_id,
+    plan_command,
+    prepare_command,
+)
+from relight.commands.discover import discover_environment
+from relight.dr.prepared import read_prepared
+from relight.errors import RelightError
+from relight.model.plan import Plan
+from relight.model.scheduler import DEFAULT_CONCURRENCY
+from relight.steps.deploy import Outcome, deploy
+from relight.steps.discovery import Artifact, Discovery
+from relight.steps.preflight import run_preflight
+from relight.steps.preview import PlannedStack, preview
+from relight.steps.verify import DEADLINE_SECONDS, Check, verify
+
+
+@dataclass
+class FailoverResult:
+    run_id: str
+    plan: Plan
+    conn: Connection
+    discovery: Discovery
+    outcome: Outcome
+    checks: list[Check] = field(default_factory=list)
+    stale: list[Artifact] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome.ok and not any(c.result == "failed" for c in self.checks)
+
+
+Confirm = Callable[[list[PlannedStack]], bool]
+
+
+def plan_changes(
+    plan: Plan,
+    conn: Connection,
+    *,
+    accept_stale: bool = False,
+    replace_data: frozenset[str] = frozenset(),
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> tuple[Discovery, list[PlannedStack], list[str]]:
+    """`relight plan`: discovery, preflight, and each stack's action. Changes nothing."""
+    stacks = connect_stacks(conn)
+    discovery = discover_environment(plan, conn, now=now)
+    checked = run_preflight(
+        plan, conn.aws, discovery, stacks, accept_stale=accept_stale, account_id=conn.account_id
+    )
+    ready = read_prepared(stacks, plan, prepare_command(plan, conn.region))
+    planned = preview(stacks, plan, discovery, replace_data=replace_data, ready=ready.outputs)
+    return discovery, planned, checked.notes + ready.notes
+
+
+def check_replace_data(plan: Plan, names: list[str]) -> frozenset[str]:
+    """`--replace-data` names stacks of the plan that hold data; anything else is refused."""
+    from relight.errors import InputError
+
+    holding = [key for key, sp in plan.stacks.items() if sp.stateful_resources]
+    unknown = [name for name in names if name not in holding]
+    if unknown:
+        raise InputError(
+            f"--replace-data {', '.join(unknown)}: not a stack of {plan.env_name} that holds "
+            f"data; stacks that do: {', '.join(holding) or '(none)'}",
+            hint="name the stack as the environment file does (its key under stacks:)",
+        )
+    return frozenset(names)
+
+
+def failover(
+    plan: Plan,
+    conn: Connection,
+    *,
+    accept_stale: bool = False,
+    stack_timeout: float | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    confirm: Confirm | None = None,
+    on_event: Event | None = None,
+    events: bool = False,
+    verify_after: bool = True,
+    replace_data: frozenset[str] = frozenset(),
+    verify_deadline: float = DEADLINE_SECONDS,
+    on_progress: Callable[[str], None] | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    clock: Callable[[], float] = time.monotonic,
+    lock: LockSettings | None = None,
+    before_change: Callable[[], object] | None = None,
+) -> FailoverResult:
+    """Discover, preflight, plan, (confirm), deploy. The plan was rendered already, and linted
+    already unless `before_change` finishes that: it is called after preflight, before the plan
+    is computed, shown or deployed (the CLI joins the lint it ran meanwhile there; whatever it
+    raises stops the run before any stack is created or changed).
+
+    Also builds test environments (`relight launch`): the plan's purpose and namespace decide.
+    With `confirm`, the plan is computed exactly (change sets) and shown to it first; a "no"
+    stops before anything changes. The run holds the lock of the environment, region and
+    namespace throughout (`lock` says how); `LockHeld` when another run holds it.
+    """
+    started = clock()
+    run_id = new_run_id(now())
+    settings = lock or LockSettings()
+    command = settings.command or plan_command(plan, conn.region)
+    ref = lock_ref(plan.loaded, conn, plan.namespace)
+    with hold(ref, run_id, command, settings) as held:
+        stacks = connect_stacks(
+            conn, on_event=on_event, events=events, timeout=stack_timeout, clock=clock
+        )
+        discovery = discover_environment(plan, conn, now=now)
+        checked = run_preflight(
+            plan, conn.aws, discovery, stacks, accept_stale=accept_stale, account_id=conn.account_id
+        )
+        ready = read_prepared(stacks, plan, prepare_command(plan, conn.region))
+        if before_change is not None:
+            before_change()
+        planned = (
+            preview(stacks, plan, discovery, replace_data=replace_data, ready=ready.outputs)
+            if confirm
+            else []
+        )
+        if confirm is not None and not confirm(planned):
+            raise Declined("not confirmed; nothing was changed")
+        outcome = deploy(
+            stacks,
+            plan,
+            discovery,
+            run_id=run_id,
+            concurrency=concurrency,
+            replace_data=replace_data,
+            still_held=held.ensure_held,
+            ready=ready.outputs,
+        )
+        checks = (
+            verify(
+                conn.aws,
+                plan,
+                discovery,
+                outcome,
+                stand_in=conn.stand_in is not None,
+                deadline_seconds=verify_deadline,
+                on_progress=on_progress,
+            )
+            if outcome.ok and verify_after
+            else []
+        )
+        result = FailoverResult(
+            run_id=run_id,
+            plan=plan,
+            conn=conn,
+            discovery=discovery,
+            outcome=outcome,
+            checks=checks,
+            stale=checked.accepted_stale,
+            notes=held.notes + checked.notes + ready.notes,
+        )
+        if result.ok and plan.purpose == "failover" and plan.phase == "failover":
+            result.notes += latch_failback(conn, plan, outcome, ready.outputs)
+    result.seconds = clock() - started
+    return result
+
+
+# The failback guard (blueprints/dns.py): a CloudWatch metric in the recovery region whose
+# alarm, once it saw 1, keeps the home region's PRIMARY record unhealthy (TreatMissingData
+# ignore keeps an alarm's state while no data comes). Publishing it is a data-plane call in
+# the region the failover runs in.
+LATCH_OUTPUT = "FailbackLatchAlarm"
+LATCH_NAMESPACE, LATCH_METRIC = "Relight", "FailedOver"
+
+
+def latch_failback(
+    conn: Connection, plan: Plan, outcome: Outcome, ready: dict[str, dict[str, str]]
+) -> list[str]:
+    """After a verified failover: set every failback latch the environment's stacks carry,
+    so Route 53 does not send traffic back to the home region by itself when it answers
+    again (with writes made here since stranded). Notes, never a failure: the failover is
+    done either way."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    names = {
+        k: plan.stacks[k].name for k, r in outcome.results.items() if LATCH_OUTPUT in r.outputs
+    }
+    names |= {k: plan.prepared[k].name for k, out in ready.items() if LATCH_OUTPUT in out}
+    notes = []
+    for key, name in sorted(names.items()):
+        try:
+            conn.aws.client("cloudwatch", conn.region).put_metric_data(
+                Namespace=LATCH_NAMESPACE,
+                MetricData=[
+                    {
+                        "MetricName": LATCH_METRIC,
+                        "Dimensions": [{"Name": "Stack", "Value": name}],
+                        "Value": 1.0,
+                    }
+                ],
+            )
+        except (ClientError, BotoCoreError, RelightError) as exc:
+            notes.append(
+                f"the failback latch of {name} (stacks.{key}) could not be set: {exc}; Route 53 "
+                "will send traffic back to the home region as soon as it answers again: set it "
+                f"with aws cloudwatch put-metric-data --region {conn.region} --namespace "
+                f"{LATCH_NAMESPACE} --metric-name {LATCH_METRIC} --dimensions Stack={name} "
+                "--value 1"
+            )
+            continue
+        notes.append(
+            f"failback latched ({name}): traffic stays in {conn.region} even when the home "
+            "region answers again; failing back is a deliberate step (docs/dns-and-failback.md)"
+        )
+    return notes
+
+
+def prepare(plan: Plan, conn: Connection, **options: Any) -> FailoverResult:
+    """`relight prepare`: before any disaster, while every region is healthy, deploy what a
+    failover at the plan's strategy must find ready in the region (the `stands:` stacks
+    of its rung), and make relight's bucket there fully configured. Takes `failover`'s
+    options; nothing is verified (no traffic reaches a standby yet)."""
+    from relight.aws.bucket import TemplateBucket
+
+    if plan.phase != "prepare":
+        raise ValueError("prepare takes a plan built with phase='prepare'")
+    TemplateBucket(conn.aws.client("s3", conn.region), conn.region, conn.account_id).configure()
+    return failover(plan, conn, verify_after=False, **options)

@@ -1,0 +1,115 @@
+"""`relight teardown`: delete the environment's stacks in a namespace, holding its lock, and
+name the final snapshots its databases leave."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from relight.aws.cloudformation import Event
+from relight.aws.lock import LockSettings, hold
+from relight.commands.connection import (
+    Connection,
+    connect_stacks,
+    lock_ref,
+    new_run_id,
+    run_command,
+)
+from relight.model.config import LoadedEnvironment
+from relight.model.graph import dependency_graph
+from relight.model.scheduler import DEFAULT_CONCURRENCY
+from relight.steps.teardown import TeardownResult, environment_stacks
+from relight.steps.teardown import teardown as delete_stacks
+
+
+def teardown(
+    loaded: LoadedEnvironment,
+    conn: Connection,
+    *,
+    namespace: str | None = None,
+    force: bool = False,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_event: Event | None = None,
+    confirmed: list[dict[str, Any]] | None = None,
+    lock: LockSettings | None = None,
+    prepared: bool = False,
+) -> TeardownResult:
+    """Delete the environment's stacks in the namespace, holding its lock (`LockHeld` when
+    another run holds it)."""
+    settings = lock or LockSettings()
+    command = settings.command or run_command(
+        "teardown",
+        loaded,
+        "--region",
+        conn.region,
+        *(("--as", namespace) if namespace else ()),
+        "--force" if force else None,
+        "--prepared" if prepared else None,
+    )
+    with hold(lock_ref(loaded, conn, namespace), new_run_id(), command, settings) as held:
+        return delete_stacks(
+            connect_stacks(conn, on_event=on_event),
+            loaded.env.name,
+            dependency_graph(loaded.env),
+            namespace=namespace,
+            force=force,
+            concurrency=concurrency,
+            confirmed=confirmed,
+            final_snapshots=lambda name: final_snapshots(conn, name),
+            still_held=held.ensure_held,
+            prepared=prepared,
+        )
+
+
+def final_snapshots(conn: Connection, stack_name: str) -> Callable[[], list[str]]:
+    """Before a stack's delete: its databases. The function returned lists, after the delete,
+    the snapshots they left (DeletionPolicy Snapshot): manual snapshots made since now."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    since = datetime.now(UTC)
+    cfn, rds = conn.aws.client("cloudformation", conn.region), conn.aws.client("rds", conn.region)
+    kinds = {"AWS::RDS::DBInstance": "instance", "AWS::RDS::DBCluster": "cluster"}
+    held: list[tuple[str, str]] = []
+    try:
+        for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_name):
+            held += [
+                (kinds[r["ResourceType"]], r["PhysicalResourceId"])
+                for r in page["StackResourceSummaries"]
+                if r["ResourceType"] in kinds and r.get("PhysicalResourceId")
+            ]
+    except (ClientError, BotoCoreError):
+        return list  # the delete goes on; only the naming of its snapshots is lost
+
+    def after() -> list[str]:
+        found = []
+        for kind, ident in held:
+            try:
+                if kind == "instance":
+                    snaps = rds.describe_db_snapshots(
+                        DBInstanceIdentifier=ident, SnapshotType="manual"
+                    )["DBSnapshots"]
+                    key = "DBSnapshotIdentifier"
+                else:
+                    snaps = rds.describe_db_cluster_snapshots(
+                        DBClusterIdentifier=ident, SnapshotType="manual"
+                    )["DBClusterSnapshots"]
+                    key = "DBClusterSnapshotIdentifier"
+            except (ClientError, BotoCoreError) as exc:
+                found.append(f"(final snapshot of {ident} not readable: {exc})")
+                continue
+            made = [x for x in snaps if x.get("SnapshotCreateTime", since) >= since]
+            found += [f"{x[key]} (of {ident})" for x in made]
+        return found
+
+    return after
+
+
+def stacks_to_delete(
+    loaded: LoadedEnvironment,
+    conn: Connection,
+    namespace: str | None = None,
+    *,
+    prepared: bool = False,
+) -> list[dict[str, Any]]:
+    return environment_stacks(connect_stacks(conn), loaded.env.name, namespace, prepared=prepared)
