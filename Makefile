@@ -53,9 +53,11 @@ scan: setup $(SCAN_VENV)/.installed ## Render the demo for AWS and scan it with 
 	$(BIN)/relight render --env $(ENV) --region $(or $(REGION),us-west-2) --aws --no-lint --out out/scan
 	$(SCAN_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -d out/scan
 
-lint: setup ## Run ruff and mypy (strict) over the code
+lint: setup ## Run ruff, mypy (strict) and import-linter (the layers, pyproject.toml) over the code
 	$(BIN)/ruff check src blueprints tests bench
+	$(BIN)/ruff format --check src blueprints tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 docs: setup ## Build the documentation pages with MkDocs into site/ (strict: a broken link fails)
 	$(BIN)/mkdocs build --strict --site-dir site
@@ -128,13 +130,15 @@ clean: ## Remove the virtualenv, caches and rendered output (not reports/)
 	-$(BIN)/relight local stop 2>/dev/null
 	rm -rf $(VENV) $(SCAN_VENV) .venv-peers out site .pytest_cache .mypy_cache .ruff_cache
 
-bench: setup ## Print the measured figures (start-up, rendering, cfn-lint, scheduler, stand-in deploy, dead endpoints)
+# Every script also has a --quick mode, which the suite runs (tests/test_bench.py) so none rots.
+bench: setup ## Print the measured figures (start-up, rendering, cfn-lint, scheduler, stand-in deploy, dead endpoints, lint cache, discovery)
 	$(BIN)/python bench/cli_startup.py
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/scheduler.py
 	$(BIN)/python bench/standin_graph.py
 	$(BIN)/python bench/dead_endpoint.py
 	$(BIN)/python bench/lint_cache.py
+	$(BIN)/python bench/discovery.py
 
 # Sceptre gets its own virtualenv: 4.7 pins jsonschema<3.3, networkx<2.7 and packaging<25, and
 # .venv (moto[server], cfn-lint) has jsonschema 4, networkx 3 and packaging 26.
