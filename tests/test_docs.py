@@ -273,3 +273,23 @@ def test_every_make_command_a_page_shows_is_a_target() -> None:
     for page in _pages():
         for target in re.findall(r"^make (\w[\w-]*)", page.read_text(encoding="utf-8"), re.M):
             assert re.search(rf"^{target}:", makefile, re.M), f"make {target} in {_shown(page)}"
+
+
+DOC_POINTER = re.compile(r"\bdocs/([a-z0-9-]+\.md)(?:#([a-z0-9_-]+))?")
+
+
+def test_every_page_a_message_points_to_exists() -> None:
+    """What relight prints or writes (a note, a captured file's header) may send the reader to
+    a page: that page, and its anchor, must exist."""
+    import ast
+
+    pointers = []
+    for module in sorted((REPO / "src" / "relight").rglob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                pointers += [(module.name, *m) for m in DOC_POINTER.findall(node.value)]
+    assert len(pointers) >= 3, pointers  # the capture header, the DNS note, the latch note
+    for module, page, anchor in pointers:
+        assert (DOCS / page).is_file(), f"{module} points to docs/{page}, which does not exist"
+        if anchor:
+            assert anchor in anchors(DOCS / page), f"{module}: docs/{page}#{anchor} is no heading"

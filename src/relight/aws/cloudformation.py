@@ -12,7 +12,7 @@ botocore errors into relight's (AwsError, Throttled), and knows how to wait:
 - every wait has a timeout (a stack that never finishes, the stand-in's hang fault
   included, ends there).
 
-The waits are generators (see scheduler.py): they yield seconds to wait and
+The waits are generators (see model/scheduler.py): they yield seconds to wait and
 return the final state, so one loop can watch many stacks. `run` drives one
 of them alone.
 """

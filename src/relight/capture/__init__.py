@@ -17,6 +17,9 @@ The package, one module per part of production:
 - `dns`: the Route 53 record pointing at a captured load balancer
 - here: `find_vpc`, and `capture`, which reads them all, wires the stacks together and
   writes the file
+
+The parts never import each other (an import contract in pyproject.toml says so). Capture
+imports only `relight.errors`: it reads production with the clients it is given.
 """
 
 from __future__ import annotations

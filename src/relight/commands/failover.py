@@ -1,7 +1,13 @@
 """`relight failover`, `launch`, `prepare` and `plan`: the data flow, step by step.
 
-    config.load_environment → render.build_plan (+ lint_plan) → connect → discovery.discover
-    → preflight → deploy.deploy → summary
+The CLI loads the file (`model.config.load_environment`), renders and lints the plan
+(`steps.render.build_plan`, `lint_plan`) and connects (`commands.connection.connect`); then
+
+    failover: discover (commands.discover) → preflight (steps.preflight) → deploy
+    (steps.deploy) → verify (steps.verify) → the failback latch (latch_failback, below)
+
+and the CLI prints the result (`commands.summary`). `plan` stops before the deploy with
+what it would change (`plan_changes`, `steps.preview`).
 
 Each function takes what it needs (the plan, a connection, a clock) and returns a result
 object; the CLI only prints it. A verified failover then sets the failback latch its stacks

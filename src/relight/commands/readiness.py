@@ -335,16 +335,16 @@ def rto_findings(forecast_seconds: float, rto: int, fix: str) -> list[Finding]:
 
 def write_evaluation(evaluation: Evaluation, reports_dir: Path) -> list[Path]:
     """`reports/<env>/readiness/<timestamp>.json` and `.html`, and the refreshed index.html."""
-    from relight.dr.report import _safe_name, _write
+    from relight.dr.report import safe_name, write_page
 
-    folder = reports_dir / _safe_name(evaluation.env, "env") / "readiness"
+    folder = reports_dir / safe_name(evaluation.env, "env") / "readiness"
     folder.mkdir(parents=True, exist_ok=True)
     stamp = evaluation.at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     data = evaluation.as_dict()
     return [
-        _write(folder / f"{stamp}.json", json.dumps(data, indent=2) + "\n"),
-        _write(folder / f"{stamp}.html", render_html(data)),
-        _write(folder / "index.html", render_index(evaluation.env, evaluations(folder))),
+        write_page(folder / f"{stamp}.json", json.dumps(data, indent=2) + "\n"),
+        write_page(folder / f"{stamp}.html", render_html(data)),
+        write_page(folder / "index.html", render_index(evaluation.env, evaluations(folder))),
     ]
 
 
@@ -362,12 +362,12 @@ def evaluations(folder: Path) -> list[dict[str, Any]]:
 
 
 def render_html(data: Mapping[str, Any]) -> str:
-    from relight.dr.report import _HTML
+    from relight.dr.report import render_page
 
-    return _HTML.get_template("readiness.html.j2").render(r=data)
+    return render_page("readiness.html.j2", r=data)
 
 
 def render_index(env: str, rows: Sequence[Mapping[str, Any]]) -> str:
-    from relight.dr.report import _HTML
+    from relight.dr.report import render_page
 
-    return _HTML.get_template("readiness-index.html.j2").render(env=env, runs=rows)
+    return render_page("readiness-index.html.j2", env=env, runs=rows)

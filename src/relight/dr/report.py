@@ -57,21 +57,25 @@ def write_reports(report: Report, reports_dir: Path) -> list[Path]:
             f"not {SCHEMA!r}",
             hint="build the report with relight's drill code, which sets the schema",
         )
-    env = _safe_name(report.get("env"), "env")
-    run_dir = reports_dir / env / _safe_name(report.get("run_id"), "run_id")
+    env = safe_name(report.get("env"), "env")
+    run_dir = reports_dir / env / safe_name(report.get("run_id"), "run_id")
     run_dir.mkdir(parents=True, exist_ok=True)
     return [
-        _write(run_dir / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n"),
-        _write(run_dir / "report.md", render_markdown(report)),
-        _write(run_dir / "report.html", render_html(report)),
+        write_page(
+            run_dir / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+        ),
+        write_page(run_dir / "report.md", render_markdown(report)),
+        write_page(run_dir / "report.html", render_html(report)),
         write_index(reports_dir, env),
     ]
 
 
 def write_index(reports_dir: Path, env: str) -> Path:
     """(Re)write `reports_dir/<env>/index.html` from every report there."""
-    env = _safe_name(env, "env")
-    return _write(reports_dir / env / "index.html", render_index(env, history(reports_dir, env)))
+    env = safe_name(env, "env")
+    return write_page(
+        reports_dir / env / "index.html", render_index(env, history(reports_dir, env))
+    )
 
 
 def history(reports_dir: Path, env: str) -> list[Row]:
@@ -164,7 +168,7 @@ def trend(rows: Sequence[Row]) -> str:
     return "steady"
 
 
-def _safe_name(value: object, field: str) -> str:
+def safe_name(value: object, field: str) -> str:
     if not isinstance(value, str) or not _SAFE_NAME.match(value):
         raise RelightError(
             f"report: {field} {value!r} cannot be used as a directory name",
@@ -173,7 +177,7 @@ def _safe_name(value: object, field: str) -> str:
     return value
 
 
-def _write(path: Path, text: str) -> Path:
+def write_page(path: Path, text: str) -> Path:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
@@ -256,6 +260,11 @@ def _templates(finalize: Callable[[Any], object]) -> Environment:
 # HTML is autoescaped. Markdown is not: every value goes through _md_text instead.
 _HTML = _templates(_shown)
 _MARKDOWN = _templates(_md_text)
+
+
+def render_page(template: str, **context: Any) -> str:
+    """One of templates/ as HTML (autoescaped), for pages laid out beside the reports'."""
+    return _HTML.get_template(template).render(**context)
 
 
 def objective_rows(report: Report) -> list[tuple[str, str, str, str, str]]:

@@ -24,7 +24,7 @@ DRIFT_KINDS = {"NOT_EQUAL": "changed", "ADD": "only_live", "REMOVE": "only_decla
 class Detected:
     """CloudFormation's drift detection of a region's prepared stacks."""
 
-    stacks: list[Any] = field(default_factory=list)  # drift.StackDrift, one per stack checked
+    stacks: list[StackDrift] = field(default_factory=list)  # one per stack checked
     notes: list[str] = field(default_factory=list)  # what was not checked, and why
     missing: list[str] = field(default_factory=list)  # prepared stacks that do not exist
 
@@ -74,8 +74,8 @@ def detect_drift(plan: Plan, stacks: Stacks, *, timeout: float = 300.0) -> Detec
 
 def _stack_drift(
     key: str, name: str, region: str, drifts: list[dict[str, Any]]
-) -> tuple[Any, list[str]]:
-    """The stack's drift.StackDrift from its resource drifts, and the resources unchecked."""
+) -> tuple[StackDrift, list[str]]:
+    """The stack's StackDrift from its resource drifts, and the resources unchecked."""
     result = StackDrift(key, name, exists=True, region=region)
     unchecked = []
     for r in drifts:

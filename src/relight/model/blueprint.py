@@ -3,7 +3,7 @@
 A blueprint is one file in `blueprints/` holding a pure function from typed
 options to a `troposphere.Template`, marked with `@blueprint`:
 
-    from relight.model.blueprint import Options, blueprint
+    from relight.blueprint import Options, blueprint
 
     class QueueOptions(Options):
         fifo: bool = False

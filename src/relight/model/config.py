@@ -429,10 +429,3 @@ def load_environment(
     return LoadedEnvironment(
         env=env, path=path, registry=registry, order=order, document=data, text=text
     )
-
-
-def state_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """Where relight keeps what it makes on this machine (the stand-in, the lint cache):
-    `$RELIGHT_STATE_DIR`, or `.relight` in the working directory."""
-    environ = os.environ if environ is None else environ
-    return Path(environ.get("RELIGHT_STATE_DIR") or ".relight").resolve()

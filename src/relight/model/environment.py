@@ -359,12 +359,13 @@ class Environment(_Strict):
     )
     # Production that relight did not build (captured): where drift reads it.
     production: Production | None = None
-    # Faults the stand-in injects (standin/faults.py), for drills; ignored on AWS, with a note.
+    # Faults the stand-in injects (schema model/faults.py, injected by standin/faults.py), for
+    # drills; ignored on AWS, with a note.
     stand_in_faults: Faults | None = None
     # The rung of the DR ladder: what stands ready in the recovery regions (`--strategy`
     # overrides it for one run).
     strategy: Strategy = "backup_restore"
-    # Overrides of the price table (costs.py), e.g. {"ec2:t3.small": 0.025} per hour.
+    # Overrides of the price table (model/prices.py), e.g. {"ec2:t3.small": 0.025} per hour.
     prices: dict[str, float] = Field(default_factory=dict)
     objectives: Objectives
     readiness: Readiness = Field(default_factory=Readiness)

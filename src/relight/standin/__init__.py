@@ -7,6 +7,12 @@ or `--stand-in` asks for it, never as a fallback) and keeps its address in
 a long idle time; `relight local stop` stops it at once.
 
 The state directory is `$RELIGHT_STATE_DIR`, or `.relight/` in the current directory.
+
+The package: this module starts, finds and stops the server process; `server` is the
+process itself (moto's server with relight's `extensions/` installed and the `faults`
+endpoint); `janitor` deletes what a stack made as AWS would; `story/` tells the first
+run's production story (build at home, back up, replicate, prepare). It imports the
+steps, the AWS layer and the model; never `dr`, `drift` or the commands.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from relight.errors import StandInError
-from relight.model.config import state_dir as state_dir  # where the stand-in keeps its state
+from relight.model.paths import state_dir as state_dir  # where the stand-in keeps its state
 
 DEFAULT_IDLE_TIMEOUT = 2 * 3600.0
 START_TIMEOUT = 60.0

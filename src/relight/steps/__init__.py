@@ -1,4 +1,4 @@
-"""The steps of the data flow (DESIGN.md): discover, render, preflight, deploy, verify.
+"""The steps of the data flow (README, "How a failover works"): discover, render, deploy, verify.
 
 `discovery` finds the newest copies and the zones in the target region; `render` turns
 the environment and blueprints into a plan, checked by `lint` (cfn-lint, with its

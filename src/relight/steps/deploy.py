@@ -2,7 +2,7 @@
 
 relight never creates resources by hand: each stack is one CloudFormation
 stack, created with the plan's template, its resolved parameters and relight's
-tags. Stacks start the moment their own dependencies are complete (scheduler.py),
+tags. Stacks start the moment their own dependencies are complete (model/scheduler.py),
 at most `concurrency` at a time; the outputs of finished stacks become the
 parameters of the stacks that use them (never Export/ImportValue: exports cannot
 cross regions and block deletes).
@@ -23,7 +23,7 @@ A rerun converges:
   deleted and created again; relight lifts its own termination protection to do so;
 - a stack still in progress (after Ctrl-C, say) is waited for, then treated as above.
 
-Data is never replaced by a rerun (stateful.py): a stack that exists keeps the snapshot
+Data is never replaced by a rerun (model/stateful.py): a stack that exists keeps the snapshot
 it was restored from, and a change set that would replace or delete a database, cluster
 or data volume is refused, unless the operator names the stack (`replace_data`).
 

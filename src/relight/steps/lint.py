@@ -124,7 +124,7 @@ def cfn_lint_version() -> str:
 
 
 def default_cache_dir() -> Path:
-    from relight.model.config import state_dir
+    from relight.model.paths import state_dir
 
     return state_dir() / "lint-cache"
 

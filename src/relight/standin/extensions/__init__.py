@@ -15,6 +15,7 @@ the larger, a package) per service moto plays:
 
 Each addition's docstring names the AWS behaviour it plays (with AWS's page) and the moto
 version it was written against: `MOTO_TESTED`; pyproject.toml pins moto to that minor version.
+What several additions share (a CloudFormation Boolean) is in `common`.
 Nothing here runs against AWS.
 
 moto's CloudFormation builds its map of resource types from `CloudFormationModel`'s direct

@@ -76,8 +76,9 @@ The package, one module per kind of check:
 - `common`: the results (`Check`, `Reading`), the deadline and AWS's batch sizes,
   `batched`, and `VerifierBase`, what the checks of every kind share
 - `instances`: instances running, from the expected AMI, status checks passed, in the
-  declared security groups, their volumes from the expected snapshot
-- `load_balancers`: Auto Scaling groups' capacity, targets' health, load balancers answering
+  declared security groups, their volumes from the expected snapshot; Auto Scaling groups'
+  capacity
+- `load_balancers`: targets' health, load balancers answering
 - `databases`: databases available, restored from the expected snapshot
 - `security_groups`: the egress of the security groups a stack makes
 - `run`: the `Verifier`, which reads every check and waits for the pending ones, and `verify`

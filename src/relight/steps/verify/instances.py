@@ -1,6 +1,6 @@
 """The instances a stack holds, its own and its Auto Scaling groups' members: running, made
 from the expected AMI, status checks passed, in the security groups the stack was given and no
-other, their volumes made from the expected snapshot."""
+other, their volumes made from the expected snapshot; and each group at its desired capacity."""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from relight.steps.verify.common import (
     _counted,
     batched,
 )
-from relight.steps.verify.load_balancers import _capacity
 
 _GONE = {"stopping", "stopped", "shutting-down", "terminated"}
 _LEAVING = ("Terminating", "Terminated", "Detaching", "Detached")  # group lifecycle prefixes
@@ -225,3 +224,23 @@ def _listed(items: list[str]) -> str:
     shown = "; ".join(items[:_MOST_LISTED])
     more = len(items) - _MOST_LISTED
     return f"{shown}; and {more} more" if more > 0 else shown
+
+
+def _capacity(group: dict[str, Any]) -> Reading:
+    check = "auto scaling group at desired capacity"
+    name = group["AutoScalingGroupName"]
+    members = group.get("Instances", [])
+    serving = sum(1 for i in members if i["LifecycleState"] == "InService")
+    desired = group["DesiredCapacity"]
+    detail = f"{name}: {serving} in service of {desired} desired"
+    if serving >= desired:
+        return Reading(check, PASSED, detail)
+    waiting = _counted(i["LifecycleState"] for i in members if i["LifecycleState"] != "InService")
+    return Reading(
+        check,
+        PENDING,
+        detail,
+        waiting or "no instance launched",
+        "see why with aws autoscaling describe-scaling-activities "
+        f"--auto-scaling-group-name {name}",
+    )

@@ -1,5 +1,5 @@
-"""Auto Scaling groups at their desired capacity, every target of a target group healthy,
-and load balancers answering their health path over HTTP where this machine can reach them."""
+"""Every target of a target group healthy, and load balancers answering their health path
+over HTTP where this machine can reach them."""
 
 from __future__ import annotations
 
@@ -24,26 +24,6 @@ from relight.steps.verify.common import (
     _counted,
     batched,
 )
-
-
-def _capacity(group: dict[str, Any]) -> Reading:
-    check = "auto scaling group at desired capacity"
-    name = group["AutoScalingGroupName"]
-    members = group.get("Instances", [])
-    serving = sum(1 for i in members if i["LifecycleState"] == "InService")
-    desired = group["DesiredCapacity"]
-    detail = f"{name}: {serving} in service of {desired} desired"
-    if serving >= desired:
-        return Reading(check, PASSED, detail)
-    waiting = _counted(i["LifecycleState"] for i in members if i["LifecycleState"] != "InService")
-    return Reading(
-        check,
-        PENDING,
-        detail,
-        waiting or "no instance launched",
-        "see why with aws autoscaling describe-scaling-activities "
-        f"--auto-scaling-group-name {name}",
-    )
 
 
 class LoadBalancerChecks(VerifierBase):
