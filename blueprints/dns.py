@@ -9,18 +9,26 @@ primary's health check fails.
 It does not send it back by itself (`failback_latch`, on by default): a home
 region that answers again after an outage may still be missing data written
 here since, so failing back is a decision, not a health check's. The SECONDARY
-stack holds the latch, the CloudWatch alarm `FailbackLatchAlarm` on the metric
-`Relight/FailedOver` with the dimension `Stack=<this stack's name>`; a failover
-publishes 1 to it, and the alarm stays in ALARM while no more data comes
-(TreatMissingData `ignore` keeps an alarm's state when data is missing). The
-PRIMARY stack, given that alarm's name and region as `LatchAlarmName` and
-`LatchAlarmRegion` (the SECONDARY stack's outputs `FailbackLatchAlarm` and
-`FailbackLatchRegion`), checks the home endpoint with a CALCULATED health check
-that is healthy only while both the endpoint answers and the latch alarm is not
-in ALARM. Failing back is deliberate: publish FailedOver=0 with the stack's
-dimension in the recovery region (a CloudWatch data-plane call there), the
-alarm returns to OK and the primary is healthy again once its endpoint is.
-A latch alarm that has never had data (INSUFFICIENT_DATA) counts as healthy.
+stack holds the latch, the CloudWatch alarm `FailbackLatchAlarm`, named
+`<this stack's name>-failback-latch` (a recreated SECONDARY keeps the name the
+PRIMARY refers to), on the metric `Relight/FailedOver` with the dimension
+`Stack=<this stack's name>`; a failover publishes 1 to it. The PRIMARY stack,
+given that alarm's name and region as `LatchAlarmName` and `LatchAlarmRegion`
+(the SECONDARY stack's outputs `FailbackLatchAlarm` and `FailbackLatchRegion`),
+checks the home endpoint with a CALCULATED health check that is healthy only
+while both the endpoint answers and the latch check is healthy.
+
+Route 53 reads the alarm's data stream, not the alarm's state: once the single
+FailedOver=1 point is older than the alarm's period the stream has insufficient
+data, whatever the alarm's TreatMissingData. So the latch check's
+InsufficientDataHealthStatus is `LastKnownStatus`: unhealthy after the failover's
+1, it stays unhealthy until a 0 arrives; a check that never had data counts as
+healthy (AWS's default for a new check), so nothing changes before a disaster.
+Failing back is deliberate: publish FailedOver=0 with the stack's dimension in
+the recovery region (a CloudWatch data-plane call there); the latch check turns
+healthy, and stays so, and the primary is healthy again once its endpoint is.
+The alarm keeps TreatMissingData `ignore` so that its own state, shown on the
+console, says the same as the check.
 
 `cutover` mode writes one plain alias record. CloudFormation cannot take over
 a record another stack or a person created, so cutover is for a name that does
@@ -80,6 +88,7 @@ def _latch_alarm(t: Template) -> None:
     alarm = t.add_resource(
         cloudwatch.Alarm(
             "FailbackLatchAlarm",
+            AlarmName=Sub("${AWS::StackName}-failback-latch"),
             AlarmDescription="relight failback latch: in ALARM once this region took over; "
             "publish Relight/FailedOver=0 for this stack to let the home region back",
             Namespace=LATCH_NAMESPACE,
@@ -149,7 +158,9 @@ def _latched_check(t: Template, endpoint: route53.HealthCheck) -> route53.Health
             HealthCheckConfig=route53.HealthCheckConfig(
                 Type="CLOUDWATCH_METRIC",
                 AlarmIdentifier=route53.AlarmIdentifier(Name=Ref(name), Region=Ref(region)),
-                InsufficientDataHealthStatus="Healthy",
+                # Route 53 reads the alarm's data stream: when the failover's point ages out,
+                # the last known status (unhealthy) holds; a check never set is healthy.
+                InsufficientDataHealthStatus="LastKnownStatus",
             ),
             HealthCheckTags=Tags(Name=Sub("${AWS::StackName}-latch")),
         )

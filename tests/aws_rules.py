@@ -14,6 +14,7 @@ like a deploy against AWS would go; the models (`alarm_states`, `health_check_he
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -78,6 +79,12 @@ class _Evaluator:
                 return any(self.value(a) for a in arg)
             if key == "Fn::And":
                 return all(self.value(a) for a in arg)
+            if key == "Fn::Sub" and isinstance(arg, str):
+                known = {**self.parameters, **self.physical}
+                names = re.findall(r"\$\{([^}!]+)\}", arg)
+                if all(name in known for name in names):
+                    return re.sub(r"\$\{([^}!]+)\}", lambda m: str(known[m.group(1)]), arg)
+                return node
             if key == "Fn::Split":
                 delimiter, source = (self.value(a) for a in arg)
                 if isinstance(source, str):
@@ -338,6 +345,18 @@ def alarm_states(
         # "ignore": the state stays as it is
         states.append(state)
     return states
+
+
+def route53_sees(alarm: Mapping[str, Any], periods: list[list[float]]) -> list[str]:
+    """What a Route 53 CLOUDWATCH_METRIC health check reads of an alarm after each period.
+
+    Route 53 "monitors the data stream for the corresponding alarm instead of monitoring the
+    alarm state" (Route 53 Developer Guide, "How Amazon Route 53 determines whether a health
+    check is healthy"): a period with data is ALARM or OK as the alarm's threshold says, and
+    one without is INSUFFICIENT_DATA, whatever the alarm's TreatMissingData keeps for its own
+    state. The health check then applies its InsufficientDataHealthStatus
+    (`health_check_healthy`, with `last_known`)."""
+    return alarm_states({**alarm, "TreatMissingData": "missing"}, periods)
 
 
 # Route 53 health checks and failover routing --------------------------------------------------

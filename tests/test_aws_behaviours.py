@@ -334,7 +334,7 @@ def test_sts_is_regional_even_where_the_operator_configured_legacy_endpoints(
 # The failback latch: the recovery side's alarm, the home side's health check -----------------
 
 RECOVERY = "us-west-2"
-LATCH_ALARM = "demo-dns-FailbackLatchAlarm-1Q2W3E4R"  # the physical name CloudFormation gives it
+LATCH_ALARM = "demo-dns-failback-latch"  # the name the SECONDARY stack gives its alarm
 ROUTE53_STATISTICS = {"Average", "Minimum", "Maximum", "Sum", "SampleCount"}
 
 
@@ -344,7 +344,9 @@ def _recovery_side() -> tuple[Any, dict[str, Any], dict[str, Any]]:
     plan = _demo(RECOVERY, strategy="pilot_light")
     dns = plan.prepared["dns"]
     pseudo = {"AWS::StackName": dns.name, "AWS::Region": RECOVERY}
-    physical = {"FailbackLatchAlarm": LATCH_ALARM}
+    # Ref of an AWS::CloudWatch::Alarm is its name: the AlarmName the template gives it.
+    named = aws_rules.resolve(dns.body, pseudo)["FailbackLatchAlarm"]["Properties"]["AlarmName"]
+    physical = {"FailbackLatchAlarm": named}
     resources = aws_rules.resolve(dns.body, pseudo, physical)
     return plan, resources, aws_rules.outputs(dns.body, pseudo, physical)
 
@@ -417,8 +419,17 @@ def test_the_latch_alarm_keeps_its_state_and_watches_what_a_failover_publishes()
     omitted = {k: v for k, v in alarm.items() if k != "TreatMissingData"}
     for default in ({**alarm, "TreatMissingData": "missing"}, omitted):
         assert aws_rules.alarm_states(default, set_then_silent)[2] == "INSUFFICIENT_DATA", (
-            "without ignore, the latch would lapse as soon as no more data comes"
+            "without ignore, the alarm's own state would lapse as soon as no more data comes"
         )
+    # Route 53 does not read that state: it reads the data stream, which has insufficient
+    # data once the failover's single point is older than the period, ignore or not. What
+    # holds the latch is the health check's LastKnownStatus (the next test).
+    assert aws_rules.route53_sees(alarm, set_then_silent) == [
+        "INSUFFICIENT_DATA", "ALARM", "INSUFFICIENT_DATA", "INSUFFICIENT_DATA", "INSUFFICIENT_DATA",
+    ]  # fmt: skip
+    assert aws_rules.route53_sees(alarm, cleared) == [
+        "ALARM", "INSUFFICIENT_DATA", "OK", "INSUFFICIENT_DATA",
+    ]  # fmt: skip
 
 
 def test_the_home_record_is_healthy_only_while_both_children_of_its_calculated_check_are() -> None:
@@ -436,20 +447,24 @@ def test_the_home_record_is_healthy_only_while_both_children_of_its_calculated_c
     assert home[by_type["CLOUDWATCH_METRIC"]]["Properties"]["HealthCheckConfig"] == {
         "Type": "CLOUDWATCH_METRIC",
         "AlarmIdentifier": {"Name": LATCH_ALARM, "Region": RECOVERY},  # where the alarm is
-        "InsufficientDataHealthStatus": "Healthy",  # a latch never set stops nothing
+        # A latch once set holds after its point ages out; one never set is healthy.
+        "InsufficientDataHealthStatus": "LastKnownStatus",
     }
-    endpoint = by_type["HTTP"]
-    for up, latch, healthy in [
-        (True, "INSUFFICIENT_DATA", True),
-        (True, "OK", True),
-        (True, "ALARM", False),
-        (False, "OK", False),
-        (False, "INSUFFICIENT_DATA", False),
+    endpoint, latch_check = by_type["HTTP"], by_type["CLOUDWATCH_METRIC"]
+    for up, latch, known, healthy in [
+        (True, "INSUFFICIENT_DATA", None, True),  # never had data: healthy (a new check)
+        (True, "INSUFFICIENT_DATA", True, True),
+        (True, "INSUFFICIENT_DATA", False, False),  # set by a failover, the point aged out
+        (True, "OK", False, True),
+        (True, "ALARM", True, False),
+        (False, "OK", True, False),
+        (False, "INSUFFICIENT_DATA", None, False),
     ]:
+        last_known = {} if known is None else {latch_check: known}
         said = aws_rules.health_check_healthy(
-            home, check, {endpoint: up}, {(LATCH_ALARM, RECOVERY): latch}
+            home, check, {endpoint: up}, {(LATCH_ALARM, RECOVERY): latch}, last_known
         )
-        assert said is healthy, (up, latch)
+        assert said is healthy, (up, latch, known)
 
     plain = _home_side(None)
     checks = {k for k, r in plain.items() if r["Type"] == "AWS::Route53::HealthCheck"}
@@ -461,7 +476,9 @@ def test_the_home_record_is_healthy_only_while_both_children_of_its_calculated_c
 def test_traffic_stays_in_the_recovery_region_until_failback_is_decided() -> None:
     """Route 53 answers with the PRIMARY whenever its health check is healthy, so it sends
     traffic back to a home region that answers again, with the writes made in the recovery
-    region since then stranded there. The latch holds it until someone decides."""
+    region since then stranded there. The latch holds it until someone decides, read as
+    Route 53 reads it: the alarm's data stream, and the latch check's last known status once
+    the failover's single point has aged out."""
     plan, resources, outputs = _recovery_side()
     alarm = resources["FailbackLatchAlarm"]["Properties"]
     _, datum = _published_by_a_failover(plan)
@@ -469,37 +486,53 @@ def test_traffic_stays_in_the_recovery_region_until_failback_is_decided() -> Non
         (True, []),  # before any disaster: the latch has never had data
         (False, []),  # the home region goes down: Route 53 fails over
         (False, [datum["Value"]]),  # relight's failover sets the latch
-        (True, []),  # the home region answers again
+        (True, []),  # the home region answers again; the failover's point has aged out
         (True, []),
         (True, [0.0]),  # the operator fails back (docs/dns-and-failback.md, Failing back)
+        (True, []),  # the 0 ages out too: home keeps the traffic
     ]
 
-    def answers(home: dict[str, Any], latch_alarm: dict[str, Any]) -> list[str]:
+    def answers(home: dict[str, Any]) -> list[str]:
         check = home["Record"]["Properties"]["HealthCheckId"]["Ref"]
-        states = aws_rules.alarm_states(latch_alarm, [values for _, values in story])
-        return [
-            aws_rules.failover_answer(
-                aws_rules.health_check_healthy(
-                    home, check, {"HealthCheck": up}, {(LATCH_ALARM, RECOVERY): state}
-                ),
-                secondary_healthy=True,
-            )
-            for (up, _), state in zip(story, states, strict=True)
+        seen = aws_rules.route53_sees(alarm, [values for _, values in story])
+        latch_checks = [
+            k
+            for k, r in home.items()
+            if r["Type"] == "AWS::Route53::HealthCheck"
+            and r["Properties"]["HealthCheckConfig"]["Type"] == "CLOUDWATCH_METRIC"
         ]
+        last_known: dict[str, bool] = {}
+        said = []
+        for (up, _), state in zip(story, seen, strict=True):
+            alarms = {(LATCH_ALARM, RECOVERY): state}
+            healthy = aws_rules.health_check_healthy(
+                home, check, {"HealthCheck": up}, alarms, last_known
+            )
+            said.append(aws_rules.failover_answer(healthy, secondary_healthy=True))
+            if state != "INSUFFICIENT_DATA":  # what Route 53 last knew of the latch check
+                for latch in latch_checks:
+                    last_known[latch] = aws_rules.health_check_healthy(
+                        home, latch, {}, alarms, last_known
+                    )
+        return said
 
     latched = _home_side(outputs)
-    assert answers(latched, alarm) == [
-        "PRIMARY", "SECONDARY", "SECONDARY", "SECONDARY", "SECONDARY", "PRIMARY",
+    assert answers(latched) == [
+        "PRIMARY", "SECONDARY", "SECONDARY", "SECONDARY", "SECONDARY", "PRIMARY", "PRIMARY",
     ]  # fmt: skip
-    assert answers(_home_side(None), alarm) == [
-        "PRIMARY", "SECONDARY", "SECONDARY", "PRIMARY", "PRIMARY", "PRIMARY",
+    assert answers(_home_side(None)) == [
+        "PRIMARY", "SECONDARY", "SECONDARY", "PRIMARY", "PRIMARY", "PRIMARY", "PRIMARY",
     ], "without the latch Route 53 fails back by itself"  # fmt: skip
-    lapsing = {**alarm, "TreatMissingData": "missing"}
-    assert answers(latched, lapsing)[3] == "PRIMARY", "a latch that lapses holds nothing"
-    strict = json.loads(json.dumps(latched))
-    strict["LatchHealthCheck"]["Properties"]["HealthCheckConfig"][
-        "InsufficientDataHealthStatus"
-    ] = "Unhealthy"
-    assert answers(strict, alarm)[0] == "SECONDARY", (
+
+    def latch_status(status: str) -> dict[str, Any]:
+        changed = json.loads(json.dumps(latched))
+        config = changed["LatchHealthCheck"]["Properties"]["HealthCheckConfig"]
+        config["InsufficientDataHealthStatus"] = status
+        return changed
+
+    assert answers(latch_status("Healthy"))[3] == "PRIMARY", (
+        "Healthy when data is insufficient: the latch lapses as the failover's point ages out"
+    )
+    assert answers(latch_status("Unhealthy"))[0] == "SECONDARY", (
         "a latch never set would send traffic away before any disaster"
     )

@@ -373,6 +373,9 @@ def test_the_recovery_side_holds_a_latch_alarm_that_keeps_its_state_without_data
     assert (props["Period"], props["EvaluationPeriods"], props["Threshold"]) == (60, 1, 1)
     assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     assert props["TreatMissingData"] == "ignore", "once set, the latch holds until cleared"
+    assert props["AlarmName"] == {"Fn::Sub": "${AWS::StackName}-failback-latch"}, (
+        "a fixed name: a recreated SECONDARY keeps the name the PRIMARY refers to"
+    )
     outputs = template["Outputs"]
     assert outputs["FailbackLatchAlarm"]["Value"] == {"Ref": "FailbackLatchAlarm"}
     assert outputs["FailbackLatchRegion"]["Value"] == {"Ref": "AWS::Region"}
@@ -395,7 +398,7 @@ def test_the_home_side_is_healthy_only_while_the_endpoint_is_and_the_latch_is_no
             "Name": {"Ref": "LatchAlarmName"},
             "Region": {"Ref": "LatchAlarmRegion"},
         },
-        "InsufficientDataHealthStatus": "Healthy",
+        "InsufficientDataHealthStatus": "LastKnownStatus",
     }
     both = resources["LatchedHealthCheck"]
     assert both["Condition"] == "HasLatch"
