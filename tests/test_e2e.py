@@ -17,6 +17,7 @@ from conftest import relight
 from relight import standin
 
 pytestmark = pytest.mark.e2e
+ACCOUNT = "123456789012"  # moto's, the stand-in's account
 
 
 def client(world: dict[str, Any], service: str, region: str) -> Any:
@@ -226,6 +227,34 @@ def test_pilot_light_prepares_the_dns_pair_and_failover_builds_only_what_is_left
         assert after[name].get("LastUpdatedTime") == stacks[name].get("LastUpdatedTime"), (
             f"{name}: a failover reads prepared stacks and never changes them"
         )
+    assert alarm["AlarmName"] == "demo-dns-failback-latch", "a fixed name the PRIMARY can keep"
+
+    # eu-west-1 now serves demo: prepare there is refused before it changes anything.
+    again = relight(
+        world, "prepare", "--env", "demo", "--region", "eu-west-1", "--strategy", "pilot_light",
+        "--yes",
+    )  # fmt: skip
+    assert again.returncode == 2, again.stdout + again.stderr
+    said = " ".join(again.stderr.split())
+    assert "demo serves from eu-west-1 since" in said and "nothing was changed" in said
+    assert "stacks/demo.yaml" in said, "the file the refusal is about"
+    assert "run relight failover --env demo --region eu-west-1" in said
+    marker = f"s3://relight-templates-{ACCOUNT}-eu-west-1/relight/serving/demo.json"
+    assert f"aws s3 rm {marker} --region eu-west-1" in said
+    unchanged = {s["StackName"]: s for s in cfn.describe_stacks()["Stacks"]}
+    assert {n: s.get("LastUpdatedTime") for n, s in unchanged.items()} == {
+        n: s.get("LastUpdatedTime") for n, s in after.items()
+    }, "nothing was changed"
+    # The marker is what refuses: without it (failed back, or removed by hand) prepare runs.
+    s3 = client(world, "s3", "eu-west-1")
+    s3.delete_object(
+        Bucket=f"relight-templates-{ACCOUNT}-eu-west-1", Key="relight/serving/demo.json"
+    )
+    allowed = relight(
+        world, "prepare", "--env", "demo", "--region", "eu-west-1", "--strategy", "pilot_light",
+        "--yes", "--json",
+    )  # fmt: skip
+    assert allowed.returncode == 0, allowed.stderr
 
 
 def test_a_rerun_converges_and_leaves_finished_stacks_alone(world: dict[str, Any]) -> None:

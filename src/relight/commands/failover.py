@@ -186,6 +186,7 @@ def failover(
         )
         if result.ok and plan.purpose == "failover" and plan.phase == "failover":
             result.notes += latch_failback(conn, plan, outcome, ready.outputs)
+            result.notes += mark_region_serving(conn, plan, run_id, now())
     result.seconds = clock() - started
     return result
 
@@ -240,14 +241,61 @@ def latch_failback(
     return notes
 
 
+def mark_region_serving(conn: Connection, plan: Plan, run_id: str, at: datetime) -> list[str]:
+    """After a verified failover: record in the region's bucket that it serves the environment
+    (aws/serving.py), which `prepare` reads before it changes anything. A note, never a
+    failure, when it cannot be written."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from relight.aws.serving import Serving, mark_serving, marker_url
+
+    marker = Serving(plan.env_name, conn.region, at.isoformat(), run_id, plan.strategy)
+    try:
+        mark_serving(conn.aws.client("s3", conn.region), conn.account_id, marker)
+    except (ClientError, BotoCoreError, RelightError) as exc:
+        url = marker_url(conn.account_id, conn.region, plan.env_name)
+        return [
+            f"could not record that {conn.region} serves {plan.env_name} ({url}): {exc}; "
+            f"relight prepare there will not know it holds a failover"
+        ]
+    return []
+
+
+def refuse_serving_region(plan: Plan, conn: Connection) -> None:
+    """`prepare` in a region that serves the environment (a verified failover left its
+    marker there) would move the standing stacks back to their standby scale under live
+    traffic: refused, before anything changes (exit 2)."""
+    from relight.aws.serving import marker_url, read_serving
+    from relight.errors import InputError
+
+    if plan.namespace is not None:  # a drill's own standing copies: production is not touched
+        return
+    env, region = plan.env_name, conn.region
+    serving = read_serving(conn.aws.client("s3", region), conn.account_id, region, env)
+    if serving is None:
+        return
+    url = marker_url(conn.account_id, region, env)
+    raise InputError(
+        f"{plan.loaded.path}: {env} serves from {region} since {serving.since} (failover run "
+        f"{serving.run_id}, at {serving.strategy}): relight prepare there would move its "
+        "standing stacks back to their standby_params under live traffic; nothing was changed",
+        hint=f"to apply a changed file to what serves in {region}, run relight failover --env "
+        f"{env} --region {region}; prepare {region} again once {env} has failed back home "
+        f"(docs/dns-and-failback.md#failing-back). If {region} no longer serves {env}, remove "
+        f"the marker: aws s3 rm {url} --region {region}",
+    )
+
+
 def prepare(plan: Plan, conn: Connection, **options: Any) -> FailoverResult:
     """`relight prepare`: before any disaster, while every region is healthy, deploy what a
     failover at the plan's strategy must find ready in the region (the `stands:` stacks
     of its rung), and make relight's bucket there fully configured. Takes `failover`'s
-    options; nothing is verified (no traffic reaches a standby yet)."""
+    options; nothing is verified (no traffic reaches a standby yet). Refused in a region
+    that serves the environment (`refuse_serving_region`)."""
     from relight.aws.bucket import TemplateBucket
 
     if plan.phase != "prepare":
         raise ValueError("prepare takes a plan built with phase='prepare'")
+    refuse_serving_region(plan, conn)
     TemplateBucket(conn.aws.client("s3", conn.region), conn.region, conn.account_id).configure()
     return failover(plan, conn, verify_after=False, **options)

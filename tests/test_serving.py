@@ -1,0 +1,92 @@
+"""A region that serves is not disturbed: the marker a verified failover leaves, and prepare's
+refusal (issue 19, B3). The whole sequence on the stand-in is in test_e2e.py
+(`test_pilot_light_prepares_the_dns_pair_and_failover_builds_only_what_is_left`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from conftest import REPO
+from relight.aws.bucket import bucket_name
+from relight.aws.clients import Aws, AwsTarget
+from relight.aws.serving import Serving, marker_key, read_serving
+from relight.commands import failover
+from relight.errors import InputError
+from relight.model.config import load_environment
+from relight.steps.render import build_plan
+
+ACCOUNT = "123456789012"  # moto's
+REGION = "us-west-2"
+
+
+def _plan(**options: Any) -> Any:
+    loaded = load_environment(str(REPO / "stacks" / "demo.yaml"), REGION)
+    return build_plan(loaded, REGION, **options)
+
+
+def _conn() -> Any:
+    return SimpleNamespace(aws=Aws(AwsTarget()), region=REGION, account_id=ACCOUNT)
+
+
+def test_no_bucket_or_no_marker_means_the_region_does_not_serve() -> None:
+    with mock_aws():
+        s3 = boto3.client("s3", REGION)
+        assert read_serving(s3, ACCOUNT, REGION, "demo") is None, "no bucket yet"
+        s3.create_bucket(
+            Bucket=bucket_name(ACCOUNT, REGION),
+            CreateBucketConfiguration={"LocationConstraint": REGION},
+        )
+        assert read_serving(s3, ACCOUNT, REGION, "demo") is None, "a bucket, no marker"
+        failover.refuse_serving_region(_plan(phase="prepare"), _conn())  # nothing raised
+
+
+def test_a_verified_failover_marks_its_region_and_prepare_there_is_refused() -> None:
+    plan = _plan()
+    at = datetime(2026, 12, 6, 14, 0, tzinfo=UTC)
+    with mock_aws():
+        s3 = boto3.client("s3", REGION)
+        s3.create_bucket(
+            Bucket=bucket_name(ACCOUNT, REGION),
+            CreateBucketConfiguration={"LocationConstraint": REGION},
+        )
+        assert failover.mark_region_serving(_conn(), plan, "run-1", at) == []
+        assert read_serving(s3, ACCOUNT, REGION, "demo") == Serving(
+            "demo", REGION, at.isoformat(), "run-1", "backup_restore"
+        )
+        with pytest.raises(InputError) as refused:
+            failover.prepare(_plan(phase="prepare"), _conn())
+        said = str(refused.value)
+        assert refused.value.exit_code == 2
+        assert said.startswith(f"{REPO / 'stacks' / 'demo.yaml'}: demo serves from {REGION}")
+        assert "since 2026-12-06T14:00:00+00:00 (failover run run-1" in said
+        assert "nothing was changed" in said
+        assert f"aws s3 rm s3://{bucket_name(ACCOUNT, REGION)}/{marker_key('demo')}" in said
+        keys = [
+            o["Key"] for o in s3.list_objects_v2(Bucket=bucket_name(ACCOUNT, REGION))["Contents"]
+        ]
+        assert keys == [marker_key("demo")], "refused before the bucket was even configured"
+
+
+def test_a_drill_prepares_its_own_copies_while_production_serves() -> None:
+    with mock_aws():
+        s3 = boto3.client("s3", REGION)
+        s3.create_bucket(
+            Bucket=bucket_name(ACCOUNT, REGION),
+            CreateBucketConfiguration={"LocationConstraint": REGION},
+        )
+        failover.mark_region_serving(_conn(), _plan(), "run-1", datetime.now(UTC))
+        drill = _plan(phase="prepare", purpose="drill", namespace="drill-x")
+        failover.refuse_serving_region(drill, _conn())  # production is not touched: allowed
+
+
+def test_a_marker_that_cannot_be_written_is_a_note_not_a_failure() -> None:
+    with mock_aws():  # no bucket in the region: the write fails
+        notes = failover.mark_region_serving(_conn(), _plan(), "run-1", datetime.now(UTC))
+    assert len(notes) == 1 and notes[0].startswith(f"could not record that {REGION} serves demo")
+    assert "relight prepare there will not know it holds a failover" in notes[0]
