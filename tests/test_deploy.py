@@ -471,6 +471,21 @@ def test_a_rerun_keeps_the_snapshot_a_stack_was_restored_from(write_env) -> None
     assert cfn.stacks["shop-web"].parameters["DataSnapshotId"] == "snap-0999"
 
 
+def test_an_auto_scaling_fleet_launches_from_the_newest_copy_on_a_rerun(write_env) -> None:  # type: ignore[no-untyped-def]
+    # Issue 19, B2: a launch template holds no data (each instance restores its own copy), so
+    # its snapshot is not pinned: a warm standby deployed by prepare weeks ago scales up, at
+    # failover, from the newest copy, not from the one of the day it was prepared.
+    cfn, clock = _fake()
+    fleet = MINIMAL.replace("      mode: instances\n      count: 2\n", "      mode: asg\n")
+    plan = _plan(write_env, fleet)
+    assert plan.stacks["web"].stateful_parameters == (), "no data holder: nothing to pin"
+    deploy(_stacks(cfn, clock), plan, _inputs(), run_id="r1")
+    outcome = deploy(_stacks(cfn, clock), plan, _newer(web_data="snap-0999"), run_id="r2")
+    web = outcome.results["web"]
+    assert web.action == "updated" and web.kept_data == []
+    assert cfn.stacks["shop-web"].parameters["DataSnapshotId"] == "snap-0999"
+
+
 @pytest.mark.parametrize(
     ("how", "said"),
     [

@@ -85,10 +85,13 @@ def plan_changes(
 
 
 def check_replace_data(plan: Plan, names: list[str]) -> frozenset[str]:
-    """`--replace-data` names stacks of the plan that hold data; anything else is refused."""
+    """`--replace-data` names stacks of the plan that hold data (or are fed a snapshot a rerun
+    would keep); anything else is refused."""
     from relight.errors import InputError
 
-    holding = [key for key, sp in plan.stacks.items() if sp.stateful_resources]
+    holding = [
+        key for key, sp in plan.stacks.items() if sp.stateful_resources or sp.stateful_parameters
+    ]
     unknown = [name for name in names if name not in holding]
     if unknown:
         raise InputError(

@@ -15,8 +15,11 @@ CloudFormation replaces a database whose `DBSnapshotIdentifier` changes (or a vo
 
 An Auto Scaling group's instances are not data holders here: the group replaces them by
 design (a rolling update to a newer AMI, an unhealthy instance), each launching with its own
-copy of the data snapshot, and the old volumes are kept (DeleteOnTermination false). State
-that must outlive an instance belongs in a database or on fixed instances.
+copy of the data snapshot, and the old volumes are kept (DeleteOnTermination false). Nor is
+its launch template: the snapshot it names is not pinned, so a rerun moves it to the newest
+copy, and a warm standby deployed by `prepare` long ago scales up at failover from today's
+copy, not from the one of the day it was prepared. State that must outlive an instance
+belongs in a database or on fixed instances.
 """
 
 from __future__ import annotations
@@ -67,11 +70,14 @@ def stateful_parts(template: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[
     parameters: set[str] = set()
     resources: set[str] = set()
     for logical, resource in template.get("Resources", {}).items():
+        if resource.get("Type") == "AWS::EC2::LaunchTemplate":
+            # Holds no data: each instance the group launches restores its own copy, so the
+            # newest copy is what a launch should get (pinning it restored stale data).
+            continue
         fed = set(_refs_under(resource.get("Properties", {}))) & declared
         if fed:
             parameters |= fed
-            if resource.get("Type") != "AWS::EC2::LaunchTemplate":  # its instances are the ASG's
-                resources.add(logical)
+            resources.add(logical)
         if resource.get("Type") in DATA_TYPES:
             resources.add(logical)
     return tuple(sorted(parameters)), tuple(sorted(resources))
