@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -184,6 +185,59 @@ def test_prune_keeps_the_newest_and_touches_only_relight_copies(aws: Aws, write_
     assert images == {copies[2]["web_ami"]}
     east = boto3.client("ec2", "us-east-1")
     assert len(east.describe_images(Owners=["self"])["Images"]) == 3, "sources never pruned"
+
+
+def test_prune_keeps_a_copy_a_stack_or_an_auto_scaling_group_still_uses(
+    aws: Aws, write_env
+) -> None:  # type: ignore[no-untyped-def]
+    # Issue 19: a database kept across reruns and a fleet launching from its template still
+    # need the copies they were made from; deleting them would fail the next update or launch.
+    loaded = _loaded(write_env)
+    copies = []
+    for _ in range(3):
+        _sources()
+        copies.append({r.artifact: r.copy_id for r in _run(aws, loaded, ["us-west-2"])})
+        time.sleep(1.05)
+    oldest_data, middle_ami = copies[0]["web_data"], copies[1]["web_ami"]
+    cfn = boto3.client("cloudformation", "us-west-2")
+    cfn.create_stack(
+        StackName="shop-web",
+        TemplateBody=json.dumps(
+            {
+                "Parameters": {"DataSnapshotId": {"Type": "String"}},
+                "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+            }
+        ),
+        Parameters=[{"ParameterKey": "DataSnapshotId", "ParameterValue": oldest_data}],
+        Tags=[{"Key": "relight:env", "Value": "shop"}],
+    )
+    ec2 = boto3.client("ec2", "us-west-2")
+    template = ec2.create_launch_template(
+        LaunchTemplateName="shop-web-fleet",
+        LaunchTemplateData={"ImageId": middle_ami, "InstanceType": "t3.micro"},
+    )["LaunchTemplate"]
+    boto3.client("autoscaling", "us-west-2").create_auto_scaling_group(
+        AutoScalingGroupName="shop-web-fleet",
+        LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"], "Version": "$Latest"},
+        MinSize=0,
+        MaxSize=1,
+        AvailabilityZones=["us-west-2a"],
+    )
+    results = _run(aws, loaded, ["us-west-2"], prune=1)
+    by_id = {r.copy_id: r for r in results if r.action in ("pruned", "in-use")}
+    assert by_id[oldest_data].action == "in-use"
+    assert by_id[oldest_data].reason == "kept: still used by stack shop-web (DataSnapshotId)"
+    assert by_id[middle_ami].action == "in-use"
+    assert by_id[middle_ami].reason.startswith(
+        "kept: still used by Auto Scaling group shop-web-fleet (launch template shop-web-fleet"
+    )
+    assert {by_id[copies[0]["web_ami"]].action, by_id[copies[1]["web_data"]].action} == {
+        "pruned"
+    }, "what nothing uses still goes"
+    left = {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
+    assert oldest_data in left
+    images = {i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]}
+    assert images == {middle_ami, copies[2]["web_ami"]}
 
 
 def test_no_wait_starts_at_most_twenty_copies_per_region(aws: Aws, write_env) -> None:  # type: ignore[no-untyped-def]

@@ -40,6 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from relight.errors import InputError
 from relight.steps.discovery import Candidate
 from relight.steps.replicate.copies import CopyResult
+from relight.steps.replicate.in_use import copies_in_use
 from relight.steps.replicate.replicator import Replicator
 
 __all__ = ["MAX_COPIES_PER_REGION", "CopyResult", "Replicator", "replicate", "summary_counts"]
@@ -144,9 +145,26 @@ def _replicate_to(
         results.append(grant)
     if prune is not None:
         still_held()  # a prune deletes: never by a run that lost its lock
-        existing = replicator.existing_copies(target)
-        for name in sources:
-            results += replicator.prune(name, existing[name], prune, target)
+        results += _prune(replicator, sources, target, prune)
+    return results
+
+
+def _prune(
+    replicator: Replicator, sources: Mapping[str, Candidate], target: str, keep: int
+) -> list[CopyResult]:
+    """Prune each lookup's copies in `target`, keeping those still in use (in_use.py). When
+    what uses them cannot be read, nothing is pruned there: a failure that says so."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        in_use = copies_in_use(replicator.target, target)
+    except (ClientError, BotoCoreError) as exc:
+        why = f"prune skipped in {target}: cannot read what still uses the copies: {exc}"
+        return [CopyResult("(prune)", "-", "", target, "failed", reason=why)]
+    existing = replicator.existing_copies(target)
+    results: list[CopyResult] = []
+    for name in sources:
+        results += replicator.prune(name, existing[name], keep, target, in_use)
     return results
 
 

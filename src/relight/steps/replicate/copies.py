@@ -30,7 +30,7 @@ class CopyResult:
     kind: str
     source_id: str
     region: str
-    action: str  # copied, started, up-to-date, deferred, pruned, failed
+    action: str  # copied, started, up-to-date, deferred, pruned, in-use (kept by prune), failed
     copy_id: str = ""
     reason: str = ""
     seconds: float = 0.0

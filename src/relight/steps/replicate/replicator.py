@@ -375,8 +375,17 @@ class Replicator:
 
     # pruning ---------------------------------------------------------------------------------
 
-    def prune(self, name: str, copies: list[Candidate], keep: int, region: str) -> list[CopyResult]:
-        """Delete relight-made copies beyond the newest `keep`; nothing else is ever touched."""
+    def prune(
+        self,
+        name: str,
+        copies: list[Candidate],
+        keep: int,
+        region: str,
+        in_use: Mapping[str, str] | None = None,
+    ) -> list[CopyResult]:
+        """Delete relight-made copies beyond the newest `keep`; nothing else is ever touched,
+        and a copy a stack or an Auto Scaling group in the region still uses (`in_use`, id →
+        by what: in_use.py) is kept and said so."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         ours = sorted(
@@ -386,6 +395,15 @@ class Replicator:
         )
         results = []
         for old in ours[keep:]:
+            user = next((in_use[i] for i in (old.id, *old.backing) if in_use and i in in_use), None)
+            if user is not None:
+                result = CopyResult(
+                    name, old.kind, old.source_id or "", region, "in-use", old.id,
+                    reason=f"kept: still used by {user}",
+                )  # fmt: skip
+                self.on_progress(region, name, "IN-USE", f"{old.id} {result.reason}")
+                results.append(result)
+                continue
             result = CopyResult(name, old.kind, old.source_id or "", region, "pruned", old.id)
             try:
                 self._delete(old, region)

@@ -1,0 +1,70 @@
+"""What a region's running stacks still restore or launch from: copies `--prune` must keep.
+
+A copy beyond the newest N may still be in use: a stack restored from it keeps it as its
+parameter (a database kept across reruns, a fixed instance's data volume), and an Auto
+Scaling group launches every new instance from the AMI and snapshots of its launch
+template's version. Deleting it would make the stack's next update, or the group's next
+launch, fail (`InvalidSnapshot.NotFound`, an AMI that no longer exists). So before a prune
+relight reads, in the target region only:
+
+- the parameters of every stack relight made there (tagged `relight:env`: production,
+  prepared stacks, drills and test copies alike);
+- the image and snapshots of the launch template version each Auto Scaling group there
+  launches with.
+
+Read-only, regional calls. A copy named by either is kept, and the prune says by what.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from relight.model.shapes import parameter_dict, tag_dict
+
+
+def copies_in_use(aws: Any, region: str) -> dict[str, str]:
+    """id (AMI, EBS snapshot, DB or cluster snapshot) → what uses it, in `region`."""
+    used: dict[str, str] = {}
+    cfn = aws.client("cloudformation", region)
+    for page in cfn.get_paginator("describe_stacks").paginate():
+        for stack in page["Stacks"]:
+            if "relight:env" not in tag_dict(stack.get("Tags")):
+                continue
+            for key, value in parameter_dict(stack).items():
+                for item in str(value).split(","):
+                    used.setdefault(item.strip(), f"stack {stack['StackName']} ({key})")
+    autoscaling = aws.client("autoscaling", region)
+    ec2 = aws.client("ec2", region)
+    for page in autoscaling.get_paginator("describe_auto_scaling_groups").paginate():
+        for group in page["AutoScalingGroups"]:
+            for version in _launch_template_versions(ec2, group):
+                data = version.get("LaunchTemplateData", {})
+                where = (
+                    f"Auto Scaling group {group['AutoScalingGroupName']} (launch template "
+                    f"{version.get('LaunchTemplateName', '?')} version "
+                    f"{version.get('VersionNumber', '?')})"
+                )
+                ids = [data.get("ImageId")] + [
+                    m.get("Ebs", {}).get("SnapshotId") for m in data.get("BlockDeviceMappings", [])
+                ]
+                for found in filter(None, ids):
+                    used.setdefault(found, where)
+    return used
+
+
+def _launch_template_versions(ec2: Any, group: dict[str, Any]) -> list[dict[str, Any]]:
+    """The launch template version a group launches with ($Default and $Latest resolved)."""
+    spec = group.get("LaunchTemplate") or (
+        group.get("MixedInstancesPolicy", {})
+        .get("LaunchTemplate", {})
+        .get("LaunchTemplateSpecification")
+    )
+    if not spec:
+        return []
+    ask = {"Versions": [str(spec.get("Version") or "$Default")]}
+    if spec.get("LaunchTemplateId"):
+        ask["LaunchTemplateId"] = spec["LaunchTemplateId"]
+    else:
+        ask["LaunchTemplateName"] = spec["LaunchTemplateName"]
+    answer = ec2.describe_launch_template_versions(**ask)
+    return list(answer.get("LaunchTemplateVersions", []))
