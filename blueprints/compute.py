@@ -214,6 +214,10 @@ def _launch_settings(
 @blueprint(
     "compute",
     sample={"mode": "asg", "az_count": 3, "min_size": 3, "max_size": 6, "app_port": 8080},
+    # A warm standby's fleet is not in service behind the load balancer before the failover:
+    # otherwise the recovery region's record could turn healthy early and take traffic to a
+    # standby with no database. The failover registers it (an update of the group).
+    standby={"TargetGroupArn": ""},
 )
 def compute(options: ComputeOptions) -> Template:
     """Instances or an Auto Scaling group from an AMI, data volumes from a snapshot, IMDSv2, SSM."""

@@ -278,3 +278,30 @@ def test_a_pilot_light_failover_before_prepare_exits_2_and_builds_nothing(
     cfn = boto3.client("cloudformation", REGION, endpoint_url=found.endpoint)
     names = sorted(s["StackName"] for s in cfn.describe_stacks()["Stacks"])
     assert names == ["demo-identity"], "only what the stand-in's story prepared"
+
+
+def test_a_warm_standby_fleet_stands_out_of_service_until_the_failover() -> None:
+    """Issue 19: registered in the target group before any disaster, the standby fleet could
+    make the recovery region's record healthy and take traffic to a standby with no database.
+    The compute blueprint gives its standing copy no target group (`standby=`); the failover
+    registers the fleet. A file's own standby_params still win."""
+    from conftest import REPO
+    from relight.model.config import load_environment
+    from relight.model.environment import OutputRef
+    from relight.steps.render import build_plan
+
+    loaded = load_environment(str(REPO / "stacks" / "demo.yaml"), "us-west-2")
+    standing = build_plan(loaded, "us-west-2", strategy="warm_standby", phase="prepare")
+    assert standing.stacks["web"].parameters["TargetGroupArn"] == ""
+    serving = build_plan(loaded, "us-west-2", strategy="warm_standby")
+    assert serving.stacks["web"].parameters["TargetGroupArn"] == OutputRef(
+        stack="load_balancer", output="TargetGroupArn"
+    )
+    web = loaded.env.stacks["web"]
+    chosen = web.model_copy(
+        update={"standby_params": {**web.standby_params, "TargetGroupArn": "tg"}}
+    )
+    stacks = {**loaded.env.stacks, "web": chosen}
+    mine = type(loaded)(**{**vars(loaded), "env": loaded.env.model_copy(update={"stacks": stacks})})
+    kept = build_plan(mine, "us-west-2", strategy="warm_standby", phase="prepare")
+    assert kept.stacks["web"].parameters["TargetGroupArn"] == "tg", "the file's standby_params win"

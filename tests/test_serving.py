@@ -90,3 +90,27 @@ def test_a_marker_that_cannot_be_written_is_a_note_not_a_failure() -> None:
         notes = failover.mark_region_serving(_conn(), _plan(), "run-1", datetime.now(UTC))
     assert len(notes) == 1 and notes[0].startswith(f"could not record that {REGION} serves demo")
     assert "relight prepare there will not know it holds a failover" in notes[0]
+
+
+def test_a_teardown_that_leaves_nothing_a_failover_built_clears_the_marker(write_env) -> None:  # type: ignore[no-untyped-def]
+    from conftest import MINIMAL
+    from relight.aws.lock import LockSettings
+    from relight.commands import teardown
+    from relight.commands.connection import Connection
+
+    loaded = load_environment(str(write_env(MINIMAL)), REGION)
+    with mock_aws():
+        s3 = boto3.client("s3", REGION)
+        s3.create_bucket(
+            Bucket=bucket_name(ACCOUNT, REGION),
+            CreateBucketConfiguration={"LocationConstraint": REGION},
+        )
+        conn = Connection(Aws(AwsTarget()), REGION, ACCOUNT)
+        failover.mark_region_serving(conn, build_plan(loaded, REGION), "run-1", datetime.now(UTC))
+        drill = teardown.teardown(loaded, conn, namespace="drill-x", lock=LockSettings(say=print))
+        assert drill.ok and read_serving(s3, ACCOUNT, REGION, "shop") is not None, (
+            "a drill's teardown says nothing of what serves"
+        )
+        gone = teardown.teardown(loaded, conn, lock=LockSettings(say=print))
+        assert gone.ok
+        assert read_serving(s3, ACCOUNT, REGION, "shop") is None, "nothing serves there now"

@@ -84,5 +84,17 @@ def read_serving(s3: Any, account_id: str, region: str, env: str) -> Serving | N
 
 
 def clear_serving(s3: Any, account_id: str, region: str, env: str) -> None:
-    """Remove the marker (the environment no longer serves from `region`)."""
-    s3.delete_object(Bucket=bucket_name(account_id, region), Key=marker_key(env))
+    """Remove the marker (the environment no longer serves from `region`); no bucket, or no
+    marker, is nothing to remove."""
+    from botocore.exceptions import ClientError
+
+    try:
+        s3.delete_object(Bucket=bucket_name(account_id, region), Key=marker_key(env))
+    except ClientError as exc:
+        if no_bucket(exc) or no_key(exc):
+            return
+        raise AwsError(
+            f"cannot remove {marker_url(account_id, region, env)}: {exc}",
+            hint="relight needs s3:DeleteObject on its own bucket in the target region; "
+            "remove the marker by hand before the next relight prepare there",
+        ) from exc

@@ -48,8 +48,9 @@ def teardown(
         "--prepared" if prepared else None,
     )
     with hold(lock_ref(loaded, conn, namespace), new_run_id(), command, settings) as held:
-        return delete_stacks(
-            connect_stacks(conn, on_event=on_event),
+        stacks = connect_stacks(conn, on_event=on_event)
+        result = delete_stacks(
+            stacks,
             loaded.env.name,
             dependency_graph(loaded.env),
             namespace=namespace,
@@ -60,6 +61,14 @@ def teardown(
             still_held=held.ensure_held,
             prepared=prepared,
         )
+        if namespace is None and result.ok and not environment_stacks(stacks, loaded.env.name):
+            # Nothing a failover built is left: the region no longer serves (aws/serving.py).
+            from relight.aws.serving import clear_serving
+
+            clear_serving(
+                conn.aws.client("s3", conn.region), conn.account_id, conn.region, loaded.env.name
+            )
+        return result
 
 
 def final_snapshots(conn: Connection, stack_name: str) -> Callable[[], list[str]]:

@@ -70,6 +70,10 @@ class Blueprint:
     sample: Mapping[str, Any]
     description: str
     source: Path = field(default=Path("?"))
+    # Template Parameters the blueprint gives a standing copy (`relight prepare`, a stack's
+    # standby_params) unless the file's standby_params say otherwise, e.g. compute's
+    # {"TargetGroupArn": ""}: a standby fleet takes no traffic before the failover.
+    standby: Mapping[str, str] = field(default_factory=dict)
 
     def options_from(self, params: Mapping[str, Any]) -> Options:
         """Validate the option part of a stack's params (the rest are template Parameters)."""
@@ -205,9 +209,15 @@ def scan_skips(reasons: dict[str, str]) -> dict[str, Any]:
 
 
 def blueprint(
-    name: str, *, sample: Mapping[str, Any] | None = None, description: str = ""
+    name: str,
+    *,
+    sample: Mapping[str, Any] | None = None,
+    description: str = "",
+    standby: Mapping[str, str] | None = None,
 ) -> Callable[[F], F]:
-    """Mark a function `f(options: SomeOptions) -> Template` as the blueprint `name`."""
+    """Mark a function `f(options: SomeOptions) -> Template` as the blueprint `name`.
+
+    `standby`: Parameters a standing copy of a stack gets (before the file's standby_params)."""
 
     def mark(fn: F) -> F:
         hints = typing.get_type_hints(fn)
@@ -227,6 +237,7 @@ def blueprint(
                 options_model=params[0],
                 sample=dict(sample or {}),
                 description=summary,
+                standby=dict(standby or {}),
             ),
         )
         return fn

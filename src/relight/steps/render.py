@@ -336,6 +336,15 @@ def _stack_plan(plan: Plan, key: str, standby: bool) -> StackPlan:
             hint="shorten the environment, stack or --as name",
         )
     template = _render(loaded, key, name, params)
+    if standby:  # the blueprint's standby Parameter values, under the file's standby_params
+        given = loaded.registry[spec.blueprint].standby
+        params.update(
+            {
+                k: v
+                for k, v in given.items()
+                if k in template.parameters and k not in spec.standby_params
+            }
+        )
     reserved = {
         PURPOSE_PARAMETER: "failover" if shared and plan.purpose != "home" else plan.purpose,
         NAMESPACE_PARAMETER: "" if shared else plan.namespace or "",
