@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -238,6 +239,21 @@ def test_prune_keeps_a_copy_a_stack_or_an_auto_scaling_group_still_uses(
     assert oldest_data in left
     images = {i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]}
     assert images == {middle_ami, copies[2]["web_ami"]}
+
+
+def test_no_prune_while_a_relight_stack_there_is_mid_operation() -> None:
+    from relight.steps.replicate.in_use import Busy, copies_in_use
+
+    class Stacks:
+        def get_paginator(self, name: str) -> Any:
+            assert name == "describe_stacks"
+            page = {"Stacks": [{"StackName": "shop-web", "StackStatus": "UPDATE_IN_PROGRESS",
+                                "Tags": [{"Key": "relight:env", "Value": "shop"}]}]}  # fmt: skip
+            return SimpleNamespace(paginate=lambda: [page])
+
+    aws = SimpleNamespace(client=lambda service, region: Stacks())
+    with pytest.raises(Busy, match="stack shop-web is UPDATE_IN_PROGRESS"):
+        copies_in_use(aws, "us-west-2")
 
 
 def test_no_wait_starts_at_most_twenty_copies_per_region(aws: Aws, write_env) -> None:  # type: ignore[no-untyped-def]

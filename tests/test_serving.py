@@ -55,7 +55,7 @@ def test_a_verified_failover_marks_its_region_and_prepare_there_is_refused() -> 
             Bucket=bucket_name(ACCOUNT, REGION),
             CreateBucketConfiguration={"LocationConstraint": REGION},
         )
-        assert failover.mark_region_serving(_conn(), plan, "run-1", at) == []
+        assert failover.mark_region_serving(_conn(), plan, "run-1", at, "serving") == []
         assert read_serving(s3, ACCOUNT, REGION, "demo") == Serving(
             "demo", REGION, at.isoformat(), "run-1", "backup_restore"
         )
@@ -80,14 +80,16 @@ def test_a_drill_prepares_its_own_copies_while_production_serves() -> None:
             Bucket=bucket_name(ACCOUNT, REGION),
             CreateBucketConfiguration={"LocationConstraint": REGION},
         )
-        failover.mark_region_serving(_conn(), _plan(), "run-1", datetime.now(UTC))
+        failover.mark_region_serving(_conn(), _plan(), "run-1", datetime.now(UTC), "serving")
         drill = _plan(phase="prepare", purpose="drill", namespace="drill-x")
         failover.refuse_serving_region(drill, _conn())  # production is not touched: allowed
 
 
 def test_a_marker_that_cannot_be_written_is_a_note_not_a_failure() -> None:
     with mock_aws():  # no bucket in the region: the write fails
-        notes = failover.mark_region_serving(_conn(), _plan(), "run-1", datetime.now(UTC))
+        notes = failover.mark_region_serving(
+            _conn(), _plan(), "run-1", datetime.now(UTC), "serving"
+        )
     assert len(notes) == 1 and notes[0].startswith(f"could not record that {REGION} serves demo")
     assert "relight prepare there will not know it holds a failover" in notes[0]
 
@@ -106,7 +108,9 @@ def test_a_teardown_that_leaves_nothing_a_failover_built_clears_the_marker(write
             CreateBucketConfiguration={"LocationConstraint": REGION},
         )
         conn = Connection(Aws(AwsTarget()), REGION, ACCOUNT)
-        failover.mark_region_serving(conn, build_plan(loaded, REGION), "run-1", datetime.now(UTC))
+        failover.mark_region_serving(
+            conn, build_plan(loaded, REGION), "run-1", datetime.now(UTC), "serving"
+        )
         drill = teardown.teardown(loaded, conn, namespace="drill-x", lock=LockSettings(say=print))
         assert drill.ok and read_serving(s3, ACCOUNT, REGION, "shop") is not None, (
             "a drill's teardown says nothing of what serves"

@@ -24,13 +24,17 @@ from relight.errors import AwsError
 PREFIX = "relight/serving/"
 
 
+FAILING_OVER, SERVING = "failing over", "serving"
+
+
 @dataclass(frozen=True)
 class Serving:
     env: str
     region: str
-    since: str  # ISO 8601, when the failover was verified
+    since: str  # ISO 8601: when the failover started changing the region, or was verified
     run_id: str
     strategy: str
+    state: str = SERVING  # FAILING_OVER from the failover's first change until it is verified
 
     def as_dict(self) -> dict[str, str]:
         return {
@@ -39,6 +43,7 @@ class Serving:
             "since": self.since,
             "run_id": self.run_id,
             "strategy": self.strategy,
+            "state": self.state,
         }
 
 
@@ -71,15 +76,22 @@ def read_serving(s3: Any, account_id: str, region: str, env: str) -> Serving | N
             return None
         raise AwsError(
             f"cannot read {marker_url(account_id, region, env)}: {exc}",
-            hint="relight needs s3:GetObject on its own bucket in the target region",
+            hint="relight needs s3:GetObject and s3:ListBucket on its own bucket in the target "
+            "region (without ListBucket, S3 answers a missing object with 403, not 404)",
         ) from exc
-    data = json.loads(answer["Body"].read() or b"{}")
+    try:
+        data = json.loads(answer["Body"].read() or b"{}")
+    except ValueError:  # unreadable: it still says a failover touched the region
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
     return Serving(
         env=str(data.get("env", env)),
         region=str(data.get("region", region)),
-        since=str(data.get("since", "")),
-        run_id=str(data.get("run_id", "")),
-        strategy=str(data.get("strategy", "")),
+        since=str(data.get("since", "?")),
+        run_id=str(data.get("run_id", "?")),
+        strategy=str(data.get("strategy", "?")),
+        state=str(data.get("state", SERVING)),
     )
 
 

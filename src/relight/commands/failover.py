@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from relight.aws.cloudformation import Event
 from relight.aws.lock import LockSettings, hold
+from relight.aws.serving import FAILING_OVER, SERVING, Serving
 from relight.commands.connection import (
     Connection,
     Declined,
@@ -145,6 +146,9 @@ def failover(
             plan, conn.aws, discovery, stacks, accept_stale=accept_stale, account_id=conn.account_id
         )
         ready = read_prepared(stacks, plan, prepare_command(plan, conn.region))
+        production = plan.purpose == "failover" and plan.phase == "failover"
+        if production and region_serves(conn, plan) is not None:
+            plan = keep_launches(plan)  # a rerun while serving: the fleet does not roll
         if before_change is not None:
             before_change()
         planned = (
@@ -154,6 +158,7 @@ def failover(
         )
         if confirm is not None and not confirm(planned):
             raise Declined("not confirmed; nothing was changed")
+        marked = mark_region_serving(conn, plan, run_id, now(), FAILING_OVER) if production else []
         outcome = deploy(
             stacks,
             plan,
@@ -185,11 +190,11 @@ def failover(
             outcome=outcome,
             checks=checks,
             stale=checked.accepted_stale,
-            notes=held.notes + checked.notes + ready.notes,
+            notes=held.notes + checked.notes + ready.notes + marked,
         )
-        if result.ok and plan.purpose == "failover" and plan.phase == "failover":
+        if result.ok and production:
             result.notes += latch_failback(conn, plan, outcome, ready.outputs)
-            result.notes += mark_region_serving(conn, plan, run_id, now())
+            result.notes += mark_region_serving(conn, plan, run_id, now(), SERVING)
     result.seconds = clock() - started
     return result
 
@@ -244,15 +249,18 @@ def latch_failback(
     return notes
 
 
-def mark_region_serving(conn: Connection, plan: Plan, run_id: str, at: datetime) -> list[str]:
-    """After a verified failover: record in the region's bucket that it serves the environment
-    (aws/serving.py), which `prepare` reads before it changes anything. A note, never a
-    failure, when it cannot be written."""
+def mark_region_serving(
+    conn: Connection, plan: Plan, run_id: str, at: datetime, state: str
+) -> list[str]:
+    """Record in the region's bucket that a production failover changes it (FAILING_OVER,
+    before its first change: a failed or interrupted failover may already take traffic) and
+    that it serves once verified (SERVING): aws/serving.py, which `prepare` reads before it
+    changes anything. A note, never a failure, when it cannot be written."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     from relight.aws.serving import Serving, mark_serving, marker_url
 
-    marker = Serving(plan.env_name, conn.region, at.isoformat(), run_id, plan.strategy)
+    marker = Serving(plan.env_name, conn.region, at.isoformat(), run_id, plan.strategy, state)
     try:
         mark_serving(conn.aws.client("s3", conn.region), conn.account_id, marker)
     except (ClientError, BotoCoreError, RelightError) as exc:
@@ -264,22 +272,44 @@ def mark_region_serving(conn: Connection, plan: Plan, run_id: str, at: datetime)
     return []
 
 
+def region_serves(conn: Connection, plan: Plan) -> Serving | None:
+    """The marker of a failover of the environment into the region, if there is one."""
+    from relight.aws.serving import read_serving
+
+    return read_serving(
+        conn.aws.client("s3", conn.region), conn.account_id, conn.region, plan.env_name
+    )
+
+
+def keep_launches(plan: Plan) -> Plan:
+    """The plan with each launch template's snapshot kept like restored data (stateful.py):
+    while the region serves, a newer copy must not roll the serving fleet."""
+    stacks = {
+        key: replace(
+            sp, stateful_parameters=tuple(sorted({*sp.stateful_parameters, *sp.launch_parameters}))
+        )
+        for key, sp in plan.stacks.items()
+    }
+    return replace(plan, stacks=stacks)
+
+
 def refuse_serving_region(plan: Plan, conn: Connection) -> None:
     """`prepare` in a region that serves the environment (a verified failover left its
     marker there) would move the standing stacks back to their standby scale under live
     traffic: refused, before anything changes (exit 2)."""
-    from relight.aws.serving import marker_url, read_serving
+    from relight.aws.serving import marker_url
     from relight.errors import InputError
 
     if plan.namespace is not None:  # a drill's own standing copies: production is not touched
         return
     env, region = plan.env_name, conn.region
-    serving = read_serving(conn.aws.client("s3", region), conn.account_id, region, env)
+    serving = region_serves(conn, plan)
     if serving is None:
         return
     url = marker_url(conn.account_id, region, env)
+    how = "serves from" if serving.state == SERVING else "has been failing over into"
     raise InputError(
-        f"{plan.loaded.path}: {env} serves from {region} since {serving.since} (failover run "
+        f"{plan.loaded.path}: {env} {how} {region} since {serving.since} (failover run "
         f"{serving.run_id}, at {serving.strategy}): relight prepare there would move its "
         "standing stacks back to their standby_params under live traffic; nothing was changed",
         hint=f"to apply a changed file to what serves in {region}, run relight failover --env "
@@ -301,4 +331,11 @@ def prepare(plan: Plan, conn: Connection, **options: Any) -> FailoverResult:
         raise ValueError("prepare takes a plan built with phase='prepare'")
     refuse_serving_region(plan, conn)
     TemplateBucket(conn.aws.client("s3", conn.region), conn.region, conn.account_id).configure()
-    return failover(plan, conn, verify_after=False, **options)
+    given = options.pop("before_change", None)
+
+    def before_change() -> None:  # again under the lock: a failover may have run meanwhile
+        refuse_serving_region(plan, conn)
+        if given is not None:
+            given()
+
+    return failover(plan, conn, verify_after=False, before_change=before_change, **options)

@@ -61,7 +61,13 @@ def teardown(
             still_held=held.ensure_held,
             prepared=prepared,
         )
-        if namespace is None and result.ok and not environment_stacks(stacks, loaded.env.name):
+        deleted = any(r.action == "deleted" for r in result.results)
+        if (
+            namespace is None
+            and deleted
+            and result.ok
+            and not environment_stacks(stacks, loaded.env.name)
+        ):
             # Nothing a failover built is left: the region no longer serves (aws/serving.py).
             from relight.aws.serving import clear_serving
 

@@ -42,6 +42,8 @@ class StackPlan:
     # What holds data (stateful.py): Parameters feeding snapshot properties, and resources.
     stateful_parameters: tuple[str, ...] = ()
     stateful_resources: tuple[str, ...] = ()
+    # Parameters feeding a launch template's snapshot: kept only while the region serves.
+    launch_parameters: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

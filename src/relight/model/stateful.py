@@ -83,6 +83,18 @@ def stateful_parts(template: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[
     return tuple(sorted(parameters)), tuple(sorted(resources))
 
 
+def launch_parameters(template: Mapping[str, Any]) -> tuple[str, ...]:
+    """Parameters that feed a launch template's snapshot properties. Not data (see above), so
+    never kept at failover; but while the region serves, a rerun keeps them (a newer copy
+    would roll the serving fleet onto data from elsewhere): commands.failover."""
+    declared = set(template.get("Parameters", {}))
+    fed: set[str] = set()
+    for resource in template.get("Resources", {}).values():
+        if resource.get("Type") == "AWS::EC2::LaunchTemplate":
+            fed |= set(_refs_under(resource.get("Properties", {}))) & declared
+    return tuple(sorted(fed))
+
+
 def pin(
     parameters: Mapping[str, str],
     stateful: Iterable[str],

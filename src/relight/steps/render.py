@@ -32,7 +32,7 @@ from relight.model.plan import (
     StackPlan,
     stack_name,
 )
-from relight.model.stateful import stateful_parts
+from relight.model.stateful import launch_parameters, stateful_parts
 from relight.steps.lint import Finding, lint_templates
 
 
@@ -377,6 +377,7 @@ def _stack_plan(plan: Plan, key: str, standby: bool) -> StackPlan:
         resource_count=len(template.resources),
         stateful_parameters=stateful_parameters,
         stateful_resources=stateful_resources,
+        launch_parameters=launch_parameters(as_dict),
     )
 
 

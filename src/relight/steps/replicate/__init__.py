@@ -40,7 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from relight.errors import InputError
 from relight.steps.discovery import Candidate
 from relight.steps.replicate.copies import CopyResult
-from relight.steps.replicate.in_use import copies_in_use
+from relight.steps.replicate.in_use import Busy, copies_in_use
 from relight.steps.replicate.replicator import Replicator
 
 __all__ = ["MAX_COPIES_PER_REGION", "CopyResult", "Replicator", "replicate", "summary_counts"]
@@ -158,6 +158,9 @@ def _prune(
 
     try:
         in_use = copies_in_use(replicator.target, target)
+    except Busy as busy:
+        why = f"prune skipped in {target}: {busy}; rerun the prune once it is done"
+        return [CopyResult("(prune)", "-", "", target, "failed", reason=why)]
     except (ClientError, BotoCoreError) as exc:
         why = f"prune skipped in {target}: cannot read what still uses the copies: {exc}"
         return [CopyResult("(prune)", "-", "", target, "failed", reason=why)]

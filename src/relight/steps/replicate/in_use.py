@@ -13,6 +13,7 @@ relight reads, in the target region only:
   launches with.
 
 Read-only, regional calls. A copy named by either is kept, and the prune says by what.
+While a relight stack there is mid-operation nothing is pruned in that region (`Busy`).
 """
 
 from __future__ import annotations
@@ -22,14 +23,23 @@ from typing import Any
 from relight.model.shapes import parameter_dict, tag_dict
 
 
+class Busy(Exception):
+    """A relight stack in the region is in the middle of an operation: no prune now."""
+
+
 def copies_in_use(aws: Any, region: str) -> dict[str, str]:
-    """id (AMI, EBS snapshot, DB or cluster snapshot) → what uses it, in `region`."""
+    """id (AMI, EBS snapshot, DB or cluster snapshot) → what uses it, in `region`. `Busy`
+    while a relight stack there is mid-operation: its parameters may already name the new
+    copies while a rollback would need the old ones (and a deploy may not have reached the
+    stack that will name the copy it chose)."""
     used: dict[str, str] = {}
     cfn = aws.client("cloudformation", region)
     for page in cfn.get_paginator("describe_stacks").paginate():
         for stack in page["Stacks"]:
             if "relight:env" not in tag_dict(stack.get("Tags")):
                 continue
+            if stack["StackStatus"].endswith("_IN_PROGRESS"):
+                raise Busy(f"stack {stack['StackName']} is {stack['StackStatus']}")
             for key, value in parameter_dict(stack).items():
                 for item in str(value).split(","):
                     used.setdefault(item.strip(), f"stack {stack['StackName']} ({key})")
