@@ -177,7 +177,7 @@ class Incident(RuleBasedStateMachine):
         assert result.ok, result.outcome.failed()
         self.prepared = True
 
-    @precondition(lambda self: self.prepared)
+    @precondition(lambda self: self.prepared or self.serving)
     @rule()
     def fail_over(self) -> None:
         newest = _newest(self._copies()[1])
@@ -224,9 +224,14 @@ class Incident(RuleBasedStateMachine):
     @precondition(lambda self: self.serving)
     @rule()
     def tear_down(self) -> None:
-        result = teardown.teardown(self.loaded, self.local, force=True, lock=QUIET)
+        """Every stack of this environment is a standing one (the failover only scaled them
+        up), so a teardown that leaves the standing stacks deletes nothing and the region
+        still serves: only `--prepared` ends it."""
+        kept = teardown.teardown(self.loaded, self.local, force=True, lock=QUIET)
+        assert kept.ok and not [r for r in kept.results if r.action == "deleted"], kept.results
+        result = teardown.teardown(self.loaded, self.local, force=True, prepared=True, lock=QUIET)
         assert result.ok, result.results
-        self.serving = False
+        self.serving = self.prepared = False
 
     # what always holds --------------------------------------------------------------------------
 

@@ -115,6 +115,18 @@ def test_a_teardown_that_leaves_nothing_a_failover_built_clears_the_marker(write
         assert drill.ok and read_serving(s3, ACCOUNT, REGION, "shop") is not None, (
             "a drill's teardown says nothing of what serves"
         )
+        idle = teardown.teardown(loaded, conn, lock=LockSettings(say=print))
+        assert idle.ok and read_serving(s3, ACCOUNT, REGION, "shop") is not None, (
+            "a teardown that deleted nothing says nothing of what serves"
+        )
+        boto3.client("cloudformation", REGION).create_stack(
+            StackName="shop-web",
+            TemplateBody='{"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}',
+            Tags=[
+                {"Key": "relight:env", "Value": "shop"},
+                {"Key": "relight:stack", "Value": "web"},
+            ],
+        )
         gone = teardown.teardown(loaded, conn, lock=LockSettings(say=print))
-        assert gone.ok
+        assert gone.ok and [r.action for r in gone.results] == ["deleted"], gone.results
         assert read_serving(s3, ACCOUNT, REGION, "shop") is None, "nothing serves there now"
