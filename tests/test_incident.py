@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from moto import mock_aws
 
-from conftest import BLUEPRINTS, NETWORK_AND_SECURITY, make_instance_profile
+from conftest import MINIMAL, NETWORK_AND_SECURITY, make_instance_profile
 from relight.aws.bucket import TemplateBucket
 from relight.aws.clients import Aws, AwsTarget
 from relight.aws.lock import LockSettings
@@ -51,35 +51,18 @@ QUIET = LockSettings(say=lambda _: None)
 STANDING = NETWORK_AND_SECURITY.replace(
     "    blueprint: network\n", "    blueprint: network\n    stands: pilot_light\n"
 ).replace("    blueprint: security\n", "    blueprint: security\n    stands: pilot_light\n")
-WARM = f"""\
-name: shop
-home_region: us-east-1
-recovery_regions: [us-west-2]
-blueprints_dir: {BLUEPRINTS}
-strategy: warm_standby
-objectives: {{rpo: 4h, rto: 1h}}
-zones: {{count: 2}}
-artifacts:
-  web_ami: {{kind: ami, tags: {{Role: web}}}}
-  web_data: {{kind: ebs_snapshot, tags: {{Role: web-data}}}}
-stacks:
-{STANDING}  web:
-    blueprint: compute
-    stands: warm_standby
-    params:
-      mode: asg
-      az_count: 2
-      min_size: 2
-      max_size: 4
-      ImageId: {{artifact: web_ami}}
-      DataSnapshotId: {{artifact: web_data}}
-      SubnetIds: {{output: network.PrivateSubnetIds}}
-      SecurityGroupId: {{output: security.WebSecurityGroupId}}
-      InstanceProfileArn: arn:aws:iam::123456789012:instance-profile/shop-web
-    standby_params:
-      min_size: 1
-      desired: 1
-"""
+# MINIMAL (tests/conftest.py) as a warm standby: network and security stand from pilot_light,
+# the web fleet (an Auto Scaling group) from warm_standby with one instance.
+WARM = (
+    MINIMAL.replace("stand_in: true\n", "strategy: warm_standby\n")
+    .replace(NETWORK_AND_SECURITY, STANDING)
+    .replace(
+        "    blueprint: compute\n    params:\n      mode: instances\n      count: 2\n",
+        "    blueprint: compute\n    stands: warm_standby\n    params:\n      mode: asg\n"
+        "      min_size: 2\n      max_size: 4\n",
+    )
+    + "    standby_params:\n      min_size: 1\n      desired: 1\n"
+)
 SERVING_SIZE = 2  # the fleet's min_size at failover; the standby runs 1
 COPY_TAGS = [
     {"Key": "relight:copy", "Value": "true"},
