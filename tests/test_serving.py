@@ -107,6 +107,9 @@ def test_a_teardown_that_leaves_nothing_a_failover_built_clears_the_marker(write
             Bucket=bucket_name(ACCOUNT, REGION),
             CreateBucketConfiguration={"LocationConstraint": REGION},
         )
+        s3.put_bucket_versioning(  # as prepare configures it: a delete leaves a delete marker
+            Bucket=bucket_name(ACCOUNT, REGION), VersioningConfiguration={"Status": "Enabled"}
+        )
         conn = Connection(Aws(AwsTarget()), REGION, ACCOUNT)
         failover.mark_region_serving(
             conn, build_plan(loaded, REGION), "run-1", datetime.now(UTC), "serving"
