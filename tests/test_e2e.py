@@ -240,7 +240,7 @@ def test_pilot_light_prepares_the_dns_pair_and_failover_builds_only_what_is_left
     assert "stacks/demo.yaml" in said, "the file the refusal is about"
     assert "run relight failover --env demo --region eu-west-1" in said
     marker = f"s3://relight-templates-{ACCOUNT}-eu-west-1/relight/serving/demo.json"
-    assert f"aws s3 rm {marker} --region eu-west-1" in said
+    assert f"aws s3 rm {marker} --region eu-west-1 --endpoint-url http://127.0.0.1:" in said
     unchanged = {s["StackName"]: s for s in cfn.describe_stacks()["Stacks"]}
     assert {n: s.get("LastUpdatedTime") for n, s in unchanged.items()} == {
         n: s.get("LastUpdatedTime") for n, s in after.items()

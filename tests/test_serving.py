@@ -31,7 +31,7 @@ def _plan(**options: Any) -> Any:
 
 
 def _conn() -> Any:
-    return SimpleNamespace(aws=Aws(AwsTarget()), region=REGION, account_id=ACCOUNT)
+    return SimpleNamespace(aws=Aws(AwsTarget()), region=REGION, account_id=ACCOUNT, stand_in=None)
 
 
 def test_no_bucket_or_no_marker_means_the_region_does_not_serve() -> None:

@@ -307,15 +307,17 @@ def refuse_serving_region(plan: Plan, conn: Connection) -> None:
     if serving is None:
         return
     url = marker_url(conn.account_id, region, env)
+    endpoint = f" --endpoint-url {conn.stand_in.endpoint}" if conn.stand_in is not None else ""
     how = "serves from" if serving.state == SERVING else "has been failing over into"
     raise InputError(
         f"{plan.loaded.path}: {env} {how} {region} since {serving.since} (failover run "
-        f"{serving.run_id}, at {serving.strategy}): relight prepare there would move its "
-        "standing stacks back to their standby_params under live traffic; nothing was changed",
+        f"{serving.run_id}, at {serving.strategy}): relight prepare there would redeploy what "
+        "stands ready before a disaster (a warm standby's fleet back at its standby_params) "
+        "under live traffic; nothing was changed",
         hint=f"to apply a changed file to what serves in {region}, run relight failover --env "
         f"{env} --region {region}; prepare {region} again once {env} has failed back home "
         f"(docs/dns-and-failback.md#failing-back). If {region} no longer serves {env}, remove "
-        f"the marker: aws s3 rm {url} --region {region}",
+        f"the marker: aws s3 rm {url} --region {region}{endpoint}",
     )
 
 
