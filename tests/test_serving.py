@@ -17,7 +17,7 @@ from relight.aws.bucket import bucket_name
 from relight.aws.clients import Aws, AwsTarget
 from relight.aws.serving import Serving, marker_key, read_serving
 from relight.commands import failover
-from relight.errors import InputError
+from relight.errors import AwsError, InputError
 from relight.model.config import load_environment
 from relight.steps.render import build_plan
 
@@ -133,3 +133,20 @@ def test_a_teardown_that_leaves_nothing_a_failover_built_clears_the_marker(write
         gone = teardown.teardown(loaded, conn, lock=LockSettings(say=print))
         assert gone.ok and [r.action for r in gone.results] == ["deleted"], gone.results
         assert read_serving(s3, ACCOUNT, REGION, "shop") is None, "nothing serves there now"
+
+
+def test_a_marker_that_cannot_be_read_never_stops_a_failover() -> None:
+    from botocore.exceptions import ClientError
+
+    class S3:
+        def get_object(self, **_: Any) -> Any:
+            raise ClientError({"Error": {"Code": "AccessDenied"}}, "GetObject")
+
+    conn = SimpleNamespace(aws=SimpleNamespace(client=lambda *a, **k: S3()), region=REGION,
+                           account_id=ACCOUNT, stand_in=None)  # fmt: skip
+    serving, notes = failover.already_serving(conn, _plan())
+    assert serving is False
+    assert len(notes) == 1 and notes[0].startswith(f"could not read whether {REGION} already")
+    assert "s3:ListBucket" in notes[0], "the note says which permission is missing"
+    with pytest.raises(AwsError, match="s3:ListBucket"):  # prepare, unlike a failover, stops
+        failover.refuse_serving_region(_plan(phase="prepare"), conn)

@@ -147,7 +147,8 @@ def failover(
         )
         ready = read_prepared(stacks, plan, prepare_command(plan, conn.region))
         production = plan.purpose == "failover" and plan.phase == "failover"
-        if production and region_serves(conn, plan) is not None:
+        serving, unread = already_serving(conn, plan) if production else (False, [])
+        if serving:
             plan = keep_launches(plan)  # a rerun while serving: the fleet does not roll
         if before_change is not None:
             before_change()
@@ -190,7 +191,7 @@ def failover(
             outcome=outcome,
             checks=checks,
             stale=checked.accepted_stale,
-            notes=held.notes + checked.notes + ready.notes + marked,
+            notes=held.notes + checked.notes + ready.notes + unread + marked,
         )
         if result.ok and production:
             result.notes += latch_failback(conn, plan, outcome, ready.outputs)
@@ -279,6 +280,19 @@ def region_serves(conn: Connection, plan: Plan) -> Serving | None:
     return read_serving(
         conn.aws.client("s3", conn.region), conn.account_id, conn.region, plan.env_name
     )
+
+
+def already_serving(conn: Connection, plan: Plan) -> tuple[bool, list[str]]:
+    """Whether a production failover reruns in a region that serves, and a note when the
+    marker cannot be read: a failover never stops on it (treated as not serving: the fleet
+    then launches from the newest copy)."""
+    try:
+        return region_serves(conn, plan) is not None, []
+    except RelightError as exc:
+        return False, [
+            f"could not read whether {conn.region} already serves {plan.env_name} ({exc}); "
+            "taken as not serving: a newer copy, if any, rolls the fleet"
+        ]
 
 
 def keep_launches(plan: Plan) -> Plan:
