@@ -21,7 +21,8 @@ keeping a fleet scaled by hand.
 
 from __future__ import annotations
 
-import itertools
+import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,6 @@ COPY_TAGS = [
     {"Key": "relight:copy", "Value": "true"},
     {"Key": "relight:source-region", "Value": "us-east-1"},
 ]
-_worlds = itertools.count()
 
 
 def _newest(copies: list[tuple[Any, str]]) -> str:
@@ -81,8 +81,9 @@ class Incident(RuleBasedStateMachine):
         super().__init__()
         self.mock = mock_aws()
         self.mock.start()
-        folder = Path(f"/tmp/relight-incident-{next(_worlds)}/stacks")
-        folder.mkdir(parents=True, exist_ok=True)
+        self.home = Path(tempfile.mkdtemp(prefix="relight-incident-"))
+        folder = self.home / "stacks"
+        folder.mkdir()
         (folder / "shop.yaml").write_text(WARM, encoding="utf-8")
         self.loaded = load_environment(str(folder / "shop.yaml"), REGION)
         make_instance_profile(boto3.client("iam", "us-east-1"))
@@ -102,6 +103,7 @@ class Incident(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.mock.stop()
+        shutil.rmtree(self.home, ignore_errors=True)
 
     # the world --------------------------------------------------------------------------------
 

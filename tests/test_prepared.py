@@ -10,6 +10,7 @@ The stacks live in moto (in-process); the last test runs the CLI against the loc
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -302,6 +303,6 @@ def test_a_warm_standby_fleet_stands_out_of_service_until_the_failover() -> None
         update={"standby_params": {**web.standby_params, "TargetGroupArn": "tg"}}
     )
     stacks = {**loaded.env.stacks, "web": chosen}
-    mine = type(loaded)(**{**vars(loaded), "env": loaded.env.model_copy(update={"stacks": stacks})})
+    mine = dataclasses.replace(loaded, env=loaded.env.model_copy(update={"stacks": stacks}))
     kept = build_plan(mine, "us-west-2", strategy="warm_standby", phase="prepare")
     assert kept.stacks["web"].parameters["TargetGroupArn"] == "tg", "the file's standby_params win"
