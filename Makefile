@@ -16,7 +16,7 @@ OUTAGE ?=
 RUNG = $(if $(STRATEGY),--strategy $(STRATEGY))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-serial golden scan lint render plan prepare failover launch drill report graph discover status teardown local-status local-stop clean bench drift readiness docs
+.PHONY: help setup test test-serial golden scan lint render plan prepare failover failback launch drill report graph discover status teardown local-status local-stop clean bench drift readiness docs
 
 help: ## Show the targets and what they do
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -89,6 +89,15 @@ failover: setup ## Rebuild ENV in REGION from the newest copies there (the demo 
 	$(need_region)
 	@if [ -t 0 ]; then yes=; else yes=--yes; fi; \
 	set -x; $(BIN)/relight failover --env $(ENV) --region $(REGION) $(RUNG) $$yes $(ARGS)
+
+# FROM: the region the environment failed over to. UNGRACEFUL=1 keeps serving there while the
+# data is copied home (no outage; the writes after the snapshot stay there); TEARDOWN=1 deletes
+# everything there afterwards instead of returning it to its rung.
+FROM ?=
+failback: setup ## Once the home region is back: bring ENV home from FROM (e.g. FROM=us-west-2)
+	@if [ -z "$(FROM)" ]; then echo "FROM is required, e.g. make failback FROM=us-west-2"; exit 2; fi
+	@if [ -t 0 ]; then yes=; else yes=--yes; fi; \
+	set -x; $(BIN)/relight failback --env $(ENV) --from $(FROM) $$yes $(if $(UNGRACEFUL),--ungraceful) $(if $(TEARDOWN),--teardown) $(ARGS)
 
 launch: setup ## Build a test copy of ENV in REGION named NAME (stacks ENV-NAME-*)
 	$(need_region)

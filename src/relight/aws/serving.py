@@ -57,34 +57,14 @@ def marker_url(account_id: str, region: str, env: str) -> str:
 
 def mark_serving(s3: Any, account_id: str, marker: Serving) -> None:
     """Record that `marker.region` serves `marker.env` (after a verified failover)."""
-    s3.put_object(
-        Bucket=bucket_name(account_id, marker.region),
-        Key=marker_key(marker.env),
-        Body=(json.dumps(marker.as_dict(), indent=2) + "\n").encode(),
-        ContentType="application/json",
-    )
+    write_record(s3, account_id, marker.region, marker_key(marker.env), marker.as_dict())
 
 
 def read_serving(s3: Any, account_id: str, region: str, env: str) -> Serving | None:
     """The marker of `env` in `region`, or None (no marker, or no bucket yet)."""
-    from botocore.exceptions import ClientError
-
-    try:
-        answer = s3.get_object(Bucket=bucket_name(account_id, region), Key=marker_key(env))
-    except ClientError as exc:
-        if no_key(exc) or no_bucket(exc):
-            return None
-        raise AwsError(
-            f"cannot read {marker_url(account_id, region, env)}: {exc}",
-            hint="relight needs s3:GetObject and s3:ListBucket on its own bucket in the target "
-            "region (without ListBucket, S3 answers a missing object with 403, not 404)",
-        ) from exc
-    try:
-        data = json.loads(answer["Body"].read() or b"{}")
-    except ValueError:  # unreadable: it still says a failover touched the region
-        data = {}
-    if not isinstance(data, dict):
-        data = {}
+    data = read_record(s3, account_id, region, marker_key(env))
+    if data is None:
+        return None
     return Serving(
         env=str(data.get("env", env)),
         region=str(data.get("region", region)),
@@ -95,18 +75,68 @@ def read_serving(s3: Any, account_id: str, region: str, env: str) -> Serving | N
     )
 
 
+def read_record(s3: Any, account_id: str, region: str, key: str) -> dict[str, Any] | None:
+    """One of relight's JSON records in its bucket in `region`, or None (no such object, or
+    no bucket yet). An unreadable body reads as {}: the record still says something ran."""
+    from botocore.exceptions import ClientError
+
+    url = f"s3://{bucket_name(account_id, region)}/{key}"
+    try:
+        answer = s3.get_object(Bucket=bucket_name(account_id, region), Key=key)
+    except ClientError as exc:
+        if no_key(exc) or no_bucket(exc):
+            return None
+        raise AwsError(
+            f"cannot read {url}: {exc}",
+            hint="relight needs s3:GetObject and s3:ListBucket on its own bucket in the target "
+            "region (without ListBucket, S3 answers a missing object with 403, not 404)",
+        ) from exc
+    try:
+        data = json.loads(answer["Body"].read() or b"{}")
+    except ValueError:
+        data = {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_record(s3: Any, account_id: str, region: str, key: str, data: dict[str, Any]) -> None:
+    s3.put_object(
+        Bucket=bucket_name(account_id, region),
+        Key=key,
+        Body=(json.dumps(data, indent=2, sort_keys=True) + "\n").encode(),
+        ContentType="application/json",
+    )
+
+
 def clear_serving(s3: Any, account_id: str, region: str, env: str) -> None:
     """Remove the marker (the environment no longer serves from `region`); no bucket, or no
     marker, is nothing to remove."""
+    delete_record(
+        s3,
+        account_id,
+        region,
+        marker_key(env),
+        hint="relight needs s3:DeleteObject on its own bucket in the target region; "
+        "remove the marker by hand before the next relight prepare there",
+    )
+
+
+def delete_record(s3: Any, account_id: str, region: str, key: str, hint: str) -> None:
     from botocore.exceptions import ClientError
 
     try:
-        s3.delete_object(Bucket=bucket_name(account_id, region), Key=marker_key(env))
+        s3.delete_object(Bucket=bucket_name(account_id, region), Key=key)
     except ClientError as exc:
         if no_bucket(exc) or no_key(exc):
             return
         raise AwsError(
-            f"cannot remove {marker_url(account_id, region, env)}: {exc}",
-            hint="relight needs s3:DeleteObject on its own bucket in the target region; "
-            "remove the marker by hand before the next relight prepare there",
+            f"cannot remove s3://{bucket_name(account_id, region)}/{key}: {exc}", hint=hint
         ) from exc
+
+
+# A failback's progress (commands/failback.py): what each finished phase made, so a rerun
+# goes on from the first unfinished phase and never redoes one whose result is in use.
+FAILBACK_PREFIX = "relight/failback/"
+
+
+def failback_key(env: str) -> str:
+    return f"{FAILBACK_PREFIX}{env}.json"

@@ -18,6 +18,7 @@ from . import (
     discover,
     drift,
     drill,
+    failback,
     failover,
     graph,
     local,
@@ -54,6 +55,7 @@ app.command()(readiness.readiness)
 app.command()(prepare.prepare)
 app.command()(failover.failover)
 app.command()(failover.launch)
+app.command()(failback.failback)
 app.command()(drill.drill)
 app.command()(report.report)
 app.command()(replicate.replicate)

@@ -17,7 +17,7 @@ carry.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -121,6 +121,7 @@ def failover(
     clock: Callable[[], float] = time.monotonic,
     lock: LockSettings | None = None,
     before_change: Callable[[], object] | None = None,
+    bring: Mapping[str, Artifact] | None = None,
 ) -> FailoverResult:
     """Discover, preflight, plan, (confirm), deploy. The plan was rendered already, and linted
     already unless `before_change` finishes that: it is called after preflight, before the plan
@@ -131,6 +132,7 @@ def failover(
     With `confirm`, the plan is computed exactly (change sets) and shown to it first; a "no"
     stops before anything changes. The run holds the lock of the environment, region and
     namespace throughout (`lock` says how); `LockHeld` when another run holds it.
+    `bring`: artifacts chosen already (a failback's copies home), in place of discovery's.
     """
     started = clock()
     run_id = new_run_id(now())
@@ -142,6 +144,9 @@ def failover(
             conn, on_event=on_event, events=events, timeout=stack_timeout, clock=clock
         )
         discovery = discover_environment(plan, conn, now=now)
+        for name, artifact in (bring or {}).items():
+            discovery.artifacts[name] = artifact
+            discovery.missing.pop(name, None)
         checked = run_preflight(
             plan, conn.aws, discovery, stacks, accept_stale=accept_stale, account_id=conn.account_id
         )
@@ -224,30 +229,42 @@ def latch_failback(
     notes = []
     for key, name in sorted(names.items()):
         try:
-            conn.aws.client("cloudwatch", conn.region).put_metric_data(
-                Namespace=LATCH_NAMESPACE,
-                MetricData=[
-                    {
-                        "MetricName": LATCH_METRIC,
-                        "Dimensions": [{"Name": "Stack", "Value": name}],
-                        "Value": 1.0,
-                    }
-                ],
-            )
+            put_latch(conn, name, 1.0)
         except (ClientError, BotoCoreError, RelightError) as exc:
             notes.append(
                 f"the failback latch of {name} (stacks.{key}) could not be set: {exc}; Route 53 "
                 "will send traffic back to the home region as soon as it answers again: set it "
-                f"with aws cloudwatch put-metric-data --region {conn.region} --namespace "
-                f"{LATCH_NAMESPACE} --metric-name {LATCH_METRIC} --dimensions Stack={name} "
-                "--value 1"
+                f"with {latch_command(conn.region, name, 1)}"
             )
             continue
         notes.append(
             f"failback latched ({name}): traffic stays in {conn.region} even when the home "
-            "region answers again; failing back is a deliberate step (docs/dns-and-failback.md)"
+            "region answers again; failing back is a deliberate step (relight failback)"
         )
     return notes
+
+
+def put_latch(conn: Connection, stack_name: str, value: float) -> None:
+    """Publish the latch metric of a SECONDARY stack: 1 holds traffic in the recovery region,
+    0 lets the home region have it back (a CloudWatch data-plane call there)."""
+    conn.aws.client("cloudwatch", conn.region).put_metric_data(
+        Namespace=LATCH_NAMESPACE,
+        MetricData=[
+            {
+                "MetricName": LATCH_METRIC,
+                "Dimensions": [{"Name": "Stack", "Value": stack_name}],
+                "Value": value,
+            }
+        ],
+    )
+
+
+def latch_command(region: str, stack_name: str, value: int) -> str:
+    """The aws command that does what `put_latch` does, for a message."""
+    return (
+        f"aws cloudwatch put-metric-data --region {region} --namespace {LATCH_NAMESPACE} "
+        f"--metric-name {LATCH_METRIC} --dimensions Stack={stack_name} --value {value}"
+    )
 
 
 def mark_region_serving(

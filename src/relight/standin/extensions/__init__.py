@@ -9,6 +9,8 @@ the larger, a package) per service moto plays:
   over its subnets, volumes restored from snapshots, egress as declared, route-table
   associations;
 - `cloudwatch`: alarms under CloudFormation (the DNS failback latch);
+- `autoscaling`: a CloudFormation update's rolling replacement of a group's instances (called
+  by `cloudformation`);
 - `cloudformation`: resources created, updated and deleted one by one with AWS's states,
   events and failure semantics (rollback, DisableRollback), termination protection, deletes
   that remove what the stack made, and the fault injection of faults.py.

@@ -132,14 +132,16 @@ def _spread_over_zones(launch: Any) -> Any:
 
     moto's `FakeAutoScalingGroup.replace_autoscaling_group_instances` puts every instance in the
     first subnet of `VPCZoneIdentifier` ("to make things easier"). Replaced with the same launch
-    made once per subnet, each subnet taking its share; a group with one subnet or none is
-    launched by moto's own. Written against moto 5.2.5.
+    made once per subnet, each subnet taking its share, from the launch template version the group
+    names (moto's own launch takes the template's default version: a group updated to a newer
+    version kept launching the old one); a group with no subnet is launched by moto's own.
+    Written against moto 5.2.5.
     """
 
     @functools.wraps(launch)
     def spread(self: Any, count_needed: int, propagated_tags: dict[str, str]) -> None:
         subnets = self.vpc_zone_identifier.split(",") if self.vpc_zone_identifier else []
-        if len(subnets) < 2:
+        if not subnets:
             return launch(self, count_needed, propagated_tags)  # type: ignore[no-any-return]
         ec2 = self.autoscaling_backend.ec2_backend
         zone_of = {s.id: s.availability_zone for s in ec2.describe_subnets(subnet_ids=subnets)}
@@ -158,6 +160,8 @@ def _spread_over_zones(launch: Any) -> Any:
                 if self.ec2_launch_template.id
                 else {"LaunchTemplateName": self.ec2_launch_template.name}
             )
+            # the version the group names (moto's own launch takes the template's default)
+            template["Version"] = str(self.launch_template_version or "$Default")
         public_ip = self.launch_config.associate_public_ip_address if self.launch_config else None
         for subnet in subnets:
             if not share[subnet]:

@@ -254,7 +254,7 @@ def _modified(
         return {**body, "Properties": body.get("Properties") or {}}
 
     changed = {p for p in {*old_params, *params} if old_params.get(p) != params.get(p)}
-    return {
+    modified = {
         name
         for name, body in new.items()
         if name in made
@@ -264,6 +264,35 @@ def _modified(
             or _conditions(body) & flipped
         )
     }
+    # A resource reading an attribute that an update of its source changes is changed too:
+    # a new launch template version (LatestVersionNumber) updates the group that launches it.
+    while more := {
+        name
+        for name, body in new.items()
+        if name in made and name not in modified and _versions_read(body) & modified
+    }:
+        modified |= more
+    return modified
+
+
+VERSION_ATTRIBUTES = frozenset({"LatestVersionNumber", "DefaultVersionNumber"})
+
+
+def _versions_read(node: Any) -> set[str]:
+    """The resources whose version attributes (VERSION_ATTRIBUTES) a fragment reads."""
+    found: set[str] = set()
+    if isinstance(node, list):
+        for item in node:
+            found |= _versions_read(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Fn::GetAtt":
+                parts = value.split(".", 1) if isinstance(value, str) else value
+                if isinstance(parts, list) and len(parts) == 2 and parts[1] in VERSION_ATTRIBUTES:
+                    found.add(str(parts[0]))
+            else:
+                found |= _versions_read(value)
+    return found
 
 
 def update_stack(

@@ -9,6 +9,7 @@ from typing import Any
 
 from moto.cloudformation import models, parsing
 
+from relight.standin.extensions.autoscaling import launch_version, roll
 from relight.standin.extensions.cloudformation.failure import _begin
 from relight.standin.extensions.cloudformation.order import _needed_by
 from relight.standin.extensions.cloudformation.state import (
@@ -75,6 +76,10 @@ def _update(stack: Any, logical_id: str, operation: _Operation) -> str:
     stopped = _begin(stack, logical_id, "update", operation)
     if stopped:
         return stopped
+    rolling = body.get("Type") == "AWS::AutoScaling::AutoScalingGroup" and bool(
+        body.get("UpdatePolicy", {}).get("AutoScalingRollingUpdate")
+    )
+    before = launch_version(rmap._parsed_resources.get(logical_id)) if rolling else None
     try:
         changed = parsing.parse_and_update_resource(
             logical_id, body, rmap, account_id=stack.account_id, region_name=stack.region_name
@@ -87,6 +92,8 @@ def _update(stack: Any, logical_id: str, operation: _Operation) -> str:
         note = f"stand-in: moto cannot update {body['Type']} in place; it is kept as it was"
     else:
         rmap._parsed_resources[logical_id] = changed
+        if rolling and (replaced := roll(changed, before)):
+            note = f"rolling update: {replaced} instance(s) replaced"
     progress.bodies[logical_id] = body
     _event(stack, logical_id, "UPDATE_COMPLETE", note)
     return "done"

@@ -1,0 +1,276 @@
+"""What `relight failback` would do, phase by phase (`plan_failback`): read only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from relight.aws.serving import (
+    Serving,
+    failback_key,
+    marker_url,
+    read_record,
+    read_serving,
+)
+from relight.commands.connection import (
+    Connection,
+    connect_stacks,
+)
+from relight.errors import InputError
+from relight.model.config import LoadedEnvironment
+from relight.model.plan import Plan
+from relight.steps.failback import (
+    Holder,
+    data_holders,
+)
+
+PHASES = ("stop", "snapshot", "home", "verify", "release", "return")
+TITLES = {
+    "stop": "stop writes in {recovery}",
+    "snapshot": "(a) snapshot what {recovery} has been writing, and copy it to {home}",
+    "home": "(b) bring {home}'s stacks to the environment file with that data",
+    "verify": "(c) verify {home}",
+    "release": "(d) release the failback latch: Route 53 moves traffic to {home}",
+    "return": "(e) {recovery} back to {strategy}",
+}
+
+
+@dataclass
+class Phase:
+    key: str
+    title: str
+    actions: list[str]
+    done: bool = False  # by an earlier run (the progress record says so)
+    skipped: bool = False  # not part of this failback (stop, ungraceful)
+
+
+@dataclass
+class FailbackPlan:
+    loaded: LoadedEnvironment
+    recovery: str
+    home: str
+    graceful: bool
+    teardown: bool
+    serving: Serving | None
+    recovery_plan: Plan
+    home_plan: Plan
+    holders: list[Holder]
+    latches: list[str]  # R's stacks holding a failback latch
+    phases: list[Phase]
+    progress: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def strategy(self) -> str:
+        return self.recovery_plan.strategy
+
+    def replacing(self) -> frozenset[str]:
+        """The home stacks whose data holders are replaced by what comes home."""
+        stacks = self.home_plan.stacks
+        return frozenset(
+            h.stack
+            for h in self.holders
+            if h.stack in stacks
+            and any(
+                getattr(stacks[h.stack].parameters.get(p), "artifact", None) == h.artifact
+                for p in stacks[h.stack].stateful_parameters
+            )
+        )
+
+
+@dataclass
+class FailbackResult:
+    plan: FailbackPlan
+    run_id: str
+    done: list[str] = field(default_factory=list)  # phases finished by this run
+    failed: str = ""  # the phase that failed, if one did
+    reason: str = ""
+    notes: list[str] = field(default_factory=list)
+    times: dict[str, str] = field(default_factory=dict)  # phase → when it finished (ISO 8601)
+    seconds: float = 0.0
+    home_result: Any = None  # the home phase's FailoverResult
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+# the plan -----------------------------------------------------------------------------------
+
+
+def check_failback(loaded: LoadedEnvironment, recovery: str) -> str:
+    """The home region, once `--from` is known to be one of the file's recovery regions."""
+    env = loaded.env
+    if recovery == env.home_region:
+        raise InputError(
+            f"{loaded.path}: --from {recovery} is {env.name}'s home_region: a failback goes from "
+            "the region the environment failed over to, back home",
+            hint=f"name the region that serves now: one of {', '.join(env.recovery_regions)}",
+        )
+    if recovery not in env.recovery_regions:
+        raise InputError(
+            f"{loaded.path}: --from {recovery} is not one of recovery_regions "
+            f"({', '.join(env.recovery_regions)})",
+            hint="name the region the environment failed over to",
+        )
+    return env.home_region
+
+
+def home_plan(loaded: LoadedEnvironment, stand_in: bool) -> Plan:
+    """Production in the home region, as the file says: every stack but the recovery side of
+    the DNS pair (a stack holding the failback latch, FailbackLatchAlarm). The home region's
+    PRIMARY record is production's own and failback does not touch it; its latch check reads
+    the alarm in R."""
+    from relight.commands.failover import LATCH_OUTPUT
+    from relight.steps.render import build_plan
+
+    plan = build_plan(loaded, loaded.env.home_region, purpose="home", stand_in=stand_in)
+    latched = {k for k, sp in plan.stacks.items() if LATCH_OUTPUT in sp.outputs}
+    changed = True
+    while changed:  # and whatever reads their outputs
+        changed = False
+        for key, sp in list(plan.stacks.items()):
+            if key not in latched and latched & set(sp.depends_on):
+                latched.add(key)
+                changed = True
+    for key in latched:
+        del plan.stacks[key]
+        plan.skipped[key] = (
+            "the recovery side of the DNS pair (holds the failback latch): not built at home"
+        )
+    return plan
+
+
+def plan_failback(
+    loaded: LoadedEnvironment,
+    recovery: Connection,
+    home: Connection,
+    *,
+    graceful: bool,
+    teardown: bool,
+    stand_in: bool,
+) -> FailbackPlan:
+    """What `relight failback` would do, phase by phase. Changes nothing. InputError (exit 2)
+    when nothing records that the environment failed over into `recovery`."""
+    from relight.commands.failover import LATCH_OUTPUT
+    from relight.steps.render import build_plan
+
+    env = loaded.env
+    s3 = recovery.aws.client("s3", recovery.region)
+    serving = read_serving(s3, recovery.account_id, recovery.region, env.name)
+    progress = read_record(s3, recovery.account_id, recovery.region, failback_key(env.name))
+    if serving is None and progress is None:
+        raise InputError(
+            f"{loaded.path}: no failover of {env.name} into {recovery.region} is recorded "
+            f"({marker_url(recovery.account_id, recovery.region, env.name)} is not there): "
+            "nothing to fail back; nothing was changed",
+            hint=f"relight status --env {env.name} shows which region serves; a failover "
+            "records it when it is verified",
+        )
+    strategy = str((progress or {}).get("strategy") or (serving.strategy if serving else ""))
+    if strategy not in ("backup_restore", "pilot_light", "warm_standby"):
+        strategy = env.strategy
+    rplan = build_plan(loaded, recovery.region, stand_in=stand_in, strategy=strategy)
+    hplan = home_plan(loaded, stand_in)
+    done = set((progress or {}).get("done", []))
+    if progress is not None:  # a rerun: the mode the failback started with
+        graceful, teardown = bool(progress.get("graceful")), bool(progress.get("teardown"))
+    holders, notes = data_holders(rplan, recovery.aws, recovery.region)
+    if "snapshot" in done:  # taken by an earlier run: what R holds now does not matter
+        notes = []
+    rstacks = connect_stacks(recovery).list_stacks()
+    mine = [
+        s
+        for s in rstacks
+        if _tag(s, "relight:env") == env.name and not _tag(s, "relight:namespace")
+    ]
+    latches = sorted(
+        s["StackName"]
+        for s in mine
+        if any(o.get("OutputKey") == LATCH_OUTPUT for o in s.get("Outputs", []))
+    )
+    existing = {s["StackName"]: s["StackStatus"] for s in connect_stacks(home).list_stacks()}
+    plan = FailbackPlan(
+        loaded, recovery.region, home.region, graceful, teardown, serving, rplan, hplan,
+        holders, latches, [], progress or {}, notes,
+    )  # fmt: skip
+    taken = {t["artifact"]: t for t in plan.progress.get("taken", [])}
+    names = {"recovery": recovery.region, "home": home.region, "strategy": strategy}
+    actions = {
+        "stop": [
+            f"scale the Auto Scaling groups of {env.name}'s stacks in {recovery.region} to "
+            "zero and stop their instances: writes stop, and so does service, until traffic "
+            f"reaches {home.region}"
+        ],
+        "snapshot": [
+            f"{h.describe}: snapshot"
+            + (f" (taken already: {taken[h.artifact]['snapshot']})" if h.artifact in taken else "")
+            + f", copied to {home.region} as artifacts.{h.artifact}"
+            for h in holders
+        ]
+        or [f"nothing in {recovery.region} holds data: nothing to bring home"],
+        "home": _home_actions(plan, existing),
+        "verify": [f"the checks a failover makes, on {home.region}'s stacks"],
+        "release": [
+            f"{name}: publish FailedOver=0 in {recovery.region} (Route 53 sends traffic home "
+            "once the home endpoint is healthy)"
+            for name in latches
+        ]
+        + [f"remove {recovery.region}'s serving marker"],
+        "return": _return_actions(plan, mine, teardown),
+    }
+    if teardown:
+        names["strategy"] = "nothing (--teardown)"
+    for key in PHASES:
+        plan.phases.append(
+            Phase(
+                key,
+                TITLES[key].format(**names),
+                actions[key],
+                done=key in done,
+                skipped=key == "stop" and not graceful,
+            )
+        )
+    return plan
+
+
+def _tag(stack: dict[str, Any], key: str) -> str:
+    return next((t["Value"] for t in stack.get("Tags", []) if t["Key"] == key), "")
+
+
+def _home_actions(plan: FailbackPlan, existing: dict[str, str]) -> list[str]:
+    replacing = plan.replacing()
+    lines = []
+    for key, sp in plan.home_plan.stacks.items():
+        status = existing.get(sp.name)
+        if status is None:
+            lines.append(f"{sp.name}: create")
+        elif key in replacing:
+            lines.append(
+                f"{sp.name} ({status}): update; its data is replaced from the copy brought "
+                "home (the old database leaves a final snapshot)"
+            )
+        elif any(h.stack == key for h in plan.holders):
+            lines.append(
+                f"{sp.name} ({status}): update; its instances roll onto the data brought home "
+                "(their old volumes are kept)"
+            )
+        else:
+            lines.append(f"{sp.name} ({status}): update to the file, through a change set")
+    lines += [f"{key}: left out ({why})" for key, why in plan.home_plan.skipped.items()]
+    return lines
+
+
+def _return_actions(plan: FailbackPlan, mine: list[dict[str, Any]], teardown: bool) -> list[str]:
+    if teardown:
+        return [
+            f"delete {s['StackName']} (final snapshots kept)"
+            for s in sorted(mine, key=lambda s: str(s["StackName"]))
+        ] or ["nothing stands there"]
+    prepared = [s for s in mine if _tag(s, "relight:prepared")]
+    built = [s for s in mine if not _tag(s, "relight:prepared")]
+    lines = [
+        f"delete {s['StackName']}: built by the failover (final snapshots kept)" for s in built
+    ]
+    lines += [f"{s['StackName']}: back to what prepare leaves at {plan.strategy}" for s in prepared]
+    return lines or ["nothing stands there"]

@@ -1,0 +1,326 @@
+"""`failback`: the phases of a failback plan run in order, each recorded in R's bucket when done."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from relight.aws.lock import LockSettings, hold
+from relight.aws.serving import clear_serving, delete_record, failback_key, write_record
+from relight.commands.connection import (
+    Connection,
+    Declined,
+    connect_stacks,
+    lock_ref,
+    new_run_id,
+    run_command,
+)
+from relight.commands.failback.planning import PHASES, FailbackPlan, FailbackResult, _tag
+from relight.errors import AwsError, RelightError
+from relight.steps.failback import (
+    Taken,
+    copy_home,
+    home_artifact,
+    restore_commands,
+    stop_writes,
+    take_snapshot,
+    wait_ready,
+)
+
+Confirm = Callable[[list[Any]], bool]
+
+
+def failback(
+    plan: FailbackPlan,
+    recovery: Connection,
+    home: Connection,
+    *,
+    confirm_home: Confirm | None = None,
+    on_progress: Callable[[str], None] = lambda _: None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    clock: Callable[[], float] = time.monotonic,
+    lock: LockSettings | None = None,
+    snapshot_timeout: float = 6 * 3600.0,
+    stop_timeout: float = 900.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> FailbackResult:
+    """Run the phases not done yet, in order; stops at the first that fails (a rerun goes on
+    from there). `confirm_home` is shown the home region's exact plan (change sets) before
+    (b) changes anything; a "no" stops there, with what came before kept."""
+    started = clock()
+    env = plan.loaded.env
+    run_id = str(plan.progress.get("run_id") or new_run_id(now()))
+    progress = plan.progress or {
+        "run_id": run_id,
+        "started": now().isoformat(timespec="seconds"),
+        "recovery": plan.recovery,
+        "home": plan.home,
+        "graceful": plan.graceful,
+        "teardown": plan.teardown,
+        "strategy": plan.strategy,
+        "done": [],
+        "taken": [],
+        "times": {},
+    }
+    result = FailbackResult(plan, run_id, notes=list(plan.notes))
+    s3 = recovery.aws.client("s3", recovery.region)
+    settings = lock or LockSettings()
+    command = settings.command or run_command("failback", plan.loaded, "--from", plan.recovery)
+
+    def save() -> None:
+        write_record(s3, recovery.account_id, recovery.region, failback_key(env.name), progress)
+
+    def finish(key: str) -> None:
+        progress["done"] = [*progress["done"], key]
+        progress["times"][key] = now().isoformat(timespec="seconds")
+        result.done.append(key)
+        save()
+
+    bring: dict[str, Any] = {}
+    try:
+        for phase in plan.phases:
+            if phase.skipped or phase.key in progress["done"] or phase.key == "verify":
+                continue  # verify: with home, which a rerun redoes until home verifies
+            on_progress(f"{phase.title} …")
+            if phase.key == "home":
+                bring = bring or _brought(plan, progress)
+                result.home_result = _home_phase(plan, home, bring, confirm_home, clock)
+                _check_home(plan, result.home_result, finish, progress)
+                continue
+            if phase.key == "return":
+                result.notes += _return_phase(plan, recovery, settings)
+            else:
+                with hold(lock_ref(plan.loaded, recovery), run_id, command, settings):
+                    _recovery_phase(
+                        phase.key, plan, recovery, home, progress, save, bring,
+                        stop_timeout=stop_timeout, snapshot_timeout=snapshot_timeout,
+                        sleep=sleep, clock=clock, run_id=run_id,
+                    )  # fmt: skip
+            finish(phase.key)
+    except RelightError as exc:
+        result.failed = next(
+            (p.key for p in plan.phases if p.key not in progress["done"] and not p.skipped),
+            "?",
+        )
+        result.reason = str(exc)
+        if progress.get("stopped") and "release" not in progress["done"]:
+            result.notes.append(
+                f"{plan.recovery}'s fleet is scaled to zero (graceful): to serve from "
+                f"{plan.recovery} again meanwhile, "
+                + "; ".join(restore_commands(plan.recovery, progress["stopped"]))
+            )
+        if isinstance(exc, Declined) and not progress["done"]:
+            return result  # nothing was changed: no record either
+        save()
+    else:
+        delete_record(
+            s3,
+            recovery.account_id,
+            recovery.region,
+            failback_key(env.name),
+            hint="remove it by hand: the failback is done",
+        )
+    result.times = {k: progress["times"][k] for k in PHASES if k in progress["times"]}
+    result.seconds = clock() - started
+    return result
+
+
+def _recovery_phase(
+    key: str,
+    plan: FailbackPlan,
+    recovery: Connection,
+    home: Connection,
+    progress: dict[str, Any],
+    save: Callable[[], None],
+    bring: dict[str, Any],
+    *,
+    stop_timeout: float,
+    snapshot_timeout: float,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+    run_id: str,
+) -> None:
+    env = plan.loaded.env
+    if key == "stop":
+        names = [s["StackName"] for s in _env_stacks(recovery, env.name)]
+        progress["stopped"] = stop_writes(
+            recovery.aws, recovery.region, names, timeout=stop_timeout, sleep=sleep, clock=clock
+        )
+        save()
+        return
+    if key == "snapshot":
+        bring.update(_snapshot_phase(plan, recovery, home, progress, save, run_id,
+                                     snapshot_timeout, sleep, clock))  # fmt: skip
+        return
+    # release: the latch, then the marker
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from relight.commands.failover import latch_command, put_latch
+
+    for name in plan.latches:
+        try:
+            put_latch(recovery, name, 0.0)
+        except (ClientError, BotoCoreError) as exc:
+            raise AwsError(
+                f"could not release the failback latch of {name} in {recovery.region}: {exc}",
+                hint=f"rerun the failback, or release it by hand: "
+                f"{latch_command(recovery.region, name, 0)}",
+            ) from exc
+    clear_serving(
+        recovery.aws.client("s3", recovery.region), recovery.account_id, recovery.region, env.name
+    )
+
+
+def _snapshot_phase(
+    plan: FailbackPlan,
+    recovery: Connection,
+    home: Connection,
+    progress: dict[str, Any],
+    save: Callable[[], None],
+    run_id: str,
+    timeout: float,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> dict[str, Any]:
+    from relight.steps.replicate.replicator import Replicator
+
+    taken = {t["artifact"]: Taken(**t) for t in progress["taken"]}
+    for holder in plan.holders:  # start them all first: they run side by side
+        if holder.artifact in taken:
+            continue
+        ident = take_snapshot(plan.loaded, recovery.aws, recovery.region, holder, run_id)
+        taken[holder.artifact] = Taken(
+            holder.artifact, holder.kind, ident, datetime.now(UTC).isoformat(timespec="seconds")
+        )
+        progress["taken"] = [t.as_dict() for t in taken.values()]
+        save()
+    replicator = Replicator(
+        plan.loaded,
+        recovery.aws,
+        home.aws,
+        source_account=recovery.account_id,
+        target_account=home.account_id,
+        sleep=sleep,
+        timeout=timeout,
+    )
+    brought = {}
+    for name, t in sorted(taken.items()):
+        source = wait_ready(
+            recovery.aws, recovery.region, t.kind, t.snapshot, timeout=timeout, sleep=sleep,
+            clock=clock,
+        )  # fmt: skip
+        if not t.copy:
+            t = Taken(t.artifact, t.kind, t.snapshot, t.taken_at,
+                      copy_home(replicator, t, source, recovery.region, home.region))  # fmt: skip
+            taken[name] = t
+            progress["taken"] = [x.as_dict() for x in taken.values()]
+            save()
+        brought[name] = home_artifact(t, recovery.region, home.region)
+    return brought
+
+
+def _brought(plan: FailbackPlan, progress: dict[str, Any]) -> dict[str, Any]:
+    """What an earlier run brought home (its record), as home's artifacts."""
+    return {
+        t["artifact"]: home_artifact(Taken(**t), plan.recovery, plan.home)
+        for t in progress.get("taken", [])
+        if t.get("copy")
+    }
+
+
+def _check_home(
+    plan: FailbackPlan, home_result: Any, finish: Callable[[str], None], progress: dict[str, Any]
+) -> None:
+    """(b) done when every home stack deployed; (c) when the checks pass too."""
+    outcome = home_result.outcome
+    if not outcome.ok:
+        failed = [r for r in outcome.results.values() if not r.ok]
+        raise AwsError(
+            f"{plan.home}'s stacks did not all deploy: "
+            + "; ".join(f"{r.name}: {r.reason}" for r in failed),
+            hint="fix what the stacks say and rerun the failback: it goes on from (b)",
+        )
+    if "home" not in progress["done"]:
+        finish("home")
+    failed_checks = [c for c in home_result.checks if c.result == "failed"]
+    if failed_checks:
+        raise AwsError(
+            f"{plan.home} did not verify: " + "; ".join(c.detail for c in failed_checks),
+            hint="traffic has not moved: fix it and rerun the failback; it deploys and "
+            "verifies again, with the same data",
+        )
+    finish("verify")
+
+
+def _home_phase(
+    plan: FailbackPlan,
+    home: Connection,
+    bring: dict[str, Any],
+    confirm: Confirm | None,
+    clock: Callable[[], float],
+) -> Any:
+    from relight.commands.failover import failover
+
+    return failover(
+        plan.home_plan,
+        home,
+        replace_data=plan.replacing(),
+        confirm=confirm,
+        bring=bring,
+        accept_stale=True,  # what comes home is the newest data there is
+        clock=clock,
+    )
+
+
+def _env_stacks(conn: Connection, env: str) -> list[dict[str, Any]]:
+    return [
+        s
+        for s in connect_stacks(conn).list_stacks()
+        if _tag(s, "relight:env") == env and not _tag(s, "relight:namespace")
+    ]
+
+
+def _return_phase(plan: FailbackPlan, recovery: Connection, settings: LockSettings) -> list[str]:
+    """(e): R torn down (--teardown), or back at its rung: the standing stacks redeployed as
+    prepare leaves them, then what the failover built deleted. Final snapshots kept."""
+    from relight.commands.failover import prepare
+    from relight.commands.teardown import teardown
+    from relight.steps.render import build_plan
+
+    notes: list[str] = []
+    if not plan.teardown and plan.strategy != "backup_restore":
+        standing = build_plan(
+            plan.loaded,
+            plan.recovery,
+            stand_in=plan.recovery_plan.stand_in,
+            strategy=plan.strategy,
+            phase="prepare",
+        )
+        prepared = prepare(standing, recovery, lock=LockSettings(say=settings.say))
+        if not prepared.outcome.ok:
+            raise AwsError(
+                f"{plan.recovery}'s standing stacks did not go back to {plan.strategy}: "
+                + "; ".join(
+                    f"{r.name}: {r.reason}" for r in prepared.outcome.results.values() if not r.ok
+                ),
+                hint="rerun the failback: it goes on from here",
+            )
+    down = teardown(
+        plan.loaded,
+        recovery,
+        force=True,
+        prepared=plan.teardown,
+        lock=LockSettings(say=settings.say),
+    )
+    for r in down.results:
+        if r.final_snapshots:
+            notes.append(f"{r.name} deleted; final snapshots kept: {', '.join(r.final_snapshots)}")
+    if not down.ok:
+        raise AwsError(
+            f"in {plan.recovery}, not deleted: "
+            + ", ".join(down.left_behind or [r.name for r in down.results if not r.ok]),
+            hint="rerun the failback: it goes on from here",
+        )
+    return notes
