@@ -121,9 +121,8 @@ report: setup ## List ENV's past drills with RTO, RPO and trend; refresh reports
 graph: setup ## Print ENV's stack dependency graph (Mermaid; ARGS='--format dot' for Graphviz)
 	$(BIN)/relight graph --env $(ENV) $(ARGS)
 
-status: setup ## Show ENV's stacks in REGION
-	$(need_region)
-	$(BIN)/relight status --env $(ENV) --region $(REGION) $(ARGS)
+status: setup ## Which region serves ENV, since when, its latch and data (REGION=: that region's stacks)
+	$(BIN)/relight status --env $(ENV) $(if $(REGION),--region $(REGION)) $(ARGS)
 
 teardown: setup ## Delete the stacks relight made for ENV in REGION (NAME= for a test copy; never AMIs or snapshots)
 	$(need_region)

@@ -51,6 +51,8 @@ class Holder:
     kind: str  # rds_snapshot, rds_cluster_snapshot or ebs_snapshot
     resource: str  # DB instance id, cluster id or volume id
     describe: str  # for the plan: "database demo-database-x (stacks.database)"
+    instance: str = ""  # a data volume's instance, and its device there
+    device: str = ""
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,8 @@ def _holder(
         "ebs_snapshot",
         ident,
         f"data volume {ident} at {device} of {instance} ({where})",
+        instance,
+        device,
     )
 
 
@@ -246,15 +250,26 @@ def stop_writes(
     region: str,
     stack_names: list[str],
     *,
+    keep: list[Holder] = [],  # noqa: B006 (read only)
     timeout: float = 900.0,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, dict[str, int]]:
     """Scale every Auto Scaling group of the stacks to zero and stop their fixed instances, and
-    wait until none runs. Returns each group's sizes before ({name: {min, max, desired}}), so
-    they can be restored."""
+    wait until none runs. The data volumes of `keep` (to be snapshotted next) are kept when
+    their instance terminates (DeleteOnTermination false): the snapshot of a volume whose
+    instance has shut down is consistent. Returns each group's sizes before ({name: {min,
+    max, desired}}), so they can be restored."""
     found = fleets(aws, region, stack_names)
     autoscaling, ec2 = aws.client("autoscaling", region), aws.client("ec2", region)
+    for holder in keep:
+        if holder.instance and holder.device:
+            ec2.modify_instance_attribute(
+                InstanceId=holder.instance,
+                BlockDeviceMappings=[
+                    {"DeviceName": holder.device, "Ebs": {"DeleteOnTermination": False}}
+                ],
+            )
     before: dict[str, dict[str, int]] = {}
     if found["groups"]:
         groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=found["groups"])

@@ -96,7 +96,7 @@ def failback(
                     _recovery_phase(
                         phase.key, plan, recovery, home, progress, save, bring,
                         stop_timeout=stop_timeout, snapshot_timeout=snapshot_timeout,
-                        sleep=sleep, clock=clock, run_id=run_id,
+                        sleep=sleep, clock=clock, run_id=run_id, say=on_progress,
                     )  # fmt: skip
             finish(phase.key)
     except RelightError as exc:
@@ -141,13 +141,15 @@ def _recovery_phase(
     sleep: Callable[[float], None],
     clock: Callable[[], float],
     run_id: str,
+    say: Callable[[str], None],
 ) -> None:
     env = plan.loaded.env
     if key == "stop":
         names = [s["StackName"] for s in _env_stacks(recovery, env.name)]
         progress["stopped"] = stop_writes(
-            recovery.aws, recovery.region, names, timeout=stop_timeout, sleep=sleep, clock=clock
-        )
+            recovery.aws, recovery.region, names, keep=plan.holders, timeout=stop_timeout,
+            sleep=sleep, clock=clock,
+        )  # fmt: skip
         save()
         return
     if key == "snapshot":
@@ -159,6 +161,16 @@ def _recovery_phase(
 
     from relight.commands.failover import latch_command, put_latch
 
+    if plan.latches and plan.serving is not None:
+
+        def waiting(seconds: float) -> None:
+            say(
+                f"waiting {seconds:.0f} s for the minute the latch was set in to end (its "
+                "alarm reads one-minute maxima: a 0 in the same minute would not count)"
+            )
+            sleep(seconds)
+
+        past_latch_minute(plan.serving.since, datetime.now(UTC), waiting)
     for name in plan.latches:
         try:
             put_latch(recovery, name, 0.0)
@@ -171,6 +183,25 @@ def _recovery_phase(
     clear_serving(
         recovery.aws.client("s3", recovery.region), recovery.account_id, recovery.region, env.name
     )
+
+
+def past_latch_minute(since: str, now: datetime, sleep: Callable[[float], None]) -> float:
+    """Wait, if need be, until the minute the failover set the latch in is over: the latch
+    alarm takes the Maximum of one-minute periods, so a 0 published in the same minute as
+    the 1 leaves that minute at 1, and the check's LastKnownStatus would then hold it
+    unhealthy. Only a failback within a minute of its failover waits (a rehearsal); how long
+    it waited."""
+    from datetime import timedelta
+
+    try:
+        set_at = datetime.fromisoformat(since)
+    except ValueError:
+        return 0.0
+    wait = (set_at.replace(second=0, microsecond=0) + timedelta(minutes=1) - now).total_seconds()
+    if not 0 < wait <= 60:
+        return 0.0
+    sleep(wait + 1.0)
+    return wait + 1.0
 
 
 def _snapshot_phase(

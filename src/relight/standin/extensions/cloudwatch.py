@@ -1,4 +1,5 @@
-"""The stand-in's CloudWatch under CloudFormation: `AWS::CloudWatch::Alarm`.
+"""The stand-in's CloudWatch: `AWS::CloudWatch::Alarm` under CloudFormation, and statistics
+over periods that start on the minute.
 
 moto 5.2.5's CloudFormation has no model for it (a template that declares one gets nothing,
 and its outputs are missing), so the `dns` blueprint's failback latch did not exist locally.
@@ -102,6 +103,55 @@ class StackAlarm(CloudFormationModel):
         _backend(account_id, region_name).delete_alarms([self.name])
 
 
+def _aligned_statistics(
+    self: Any,
+    namespace: str,
+    metric_name: str,
+    start_time: Any,
+    end_time: Any,
+    period: int,
+    stats: list[str],
+    dimensions: list[dict[str, str]],
+    unit: str | None = None,
+) -> list[Any]:
+    """GetMetricStatistics with its periods on the clock: "Start time less than 15 days ago -
+    Round down to the nearest whole minute. For example, 12:32:34 is rounded down to
+    12:32:00." (CloudWatch API Reference, GetMetricStatistics, StartTime), each period then
+    following from there. moto 5.2.5 started its first period at the first data point's
+    time, so a 0 published a minute after a 1 could share its period (and its Maximum): the
+    failback latch read as still set. Filtering as moto does; written against moto 5.2.5."""
+    from datetime import timedelta
+
+    from moto.cloudwatch.exceptions import InvalidParameterValue
+    from moto.cloudwatch.models import Statistics
+
+    start = start_time.replace(second=0, microsecond=0)
+    end = end_time.replace(microsecond=0)
+    if start >= end:
+        raise InvalidParameterValue(
+            "The parameter StartTime must be less than the parameter EndTime."
+        )
+    step = timedelta(seconds=period)
+    windows: dict[int, Any] = {}
+    for datum in sorted(self.get_all_metrics(), key=lambda d: d.timestamp):
+        if datum.namespace != namespace or datum.name != metric_name:
+            continue
+        if not start <= datum.timestamp < end or (unit and datum.unit != unit):
+            continue
+        if dimensions and not datum.filter(None, None, dimensions):
+            continue
+        k = (datum.timestamp - start) // step
+        if k not in windows:
+            windows[k] = Statistics(stats, start + k * step)
+        windows[k].metric_data.append(datum)
+        windows[k].unit = datum.unit
+    return [windows[k] for k in sorted(windows)]
+
+
 def install() -> None:
-    """Nothing to patch: defining StackAlarm registers it in moto's model map (ec2.install(),
-    run before this by the package's install(), clears that map's cache)."""
+    """GetMetricStatistics with its periods on the clock (`_aligned_statistics`); StackAlarm
+    needs no patch: defining it registers it in moto's model map (ec2.install(), run before
+    this by the package's install(), clears that map's cache)."""
+    from moto.cloudwatch.models import CloudWatchBackend
+
+    CloudWatchBackend.get_metric_statistics = _aligned_statistics  # type: ignore[method-assign]
