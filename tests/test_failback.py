@@ -274,3 +274,42 @@ def test_the_latch_is_released_only_after_the_minute_it_was_set_in() -> None:
     assert past_latch_minute(set_at.isoformat(), set_at + timedelta(hours=5), waited.append) == 0
     assert past_latch_minute("?", set_at, waited.append) == 0
     assert waited == [16.0, 2.0]
+
+
+def test_a_drill_with_failback_rehearses_the_way_back_and_deletes_what_it_made(
+    world: dict[str, Any], tmp_path: Any
+) -> None:
+    before_home = {s["SnapshotId"] for s in client(world, "ec2", HOME).describe_snapshots(
+        OwnerIds=["self"])["Snapshots"]}  # fmt: skip
+    run = relight(
+        world, "drill", "--env", "demo", "--region", R, "--drill-id", "fb1", "--with-failback",
+        "--reports", str(tmp_path), "--json",
+    )  # fmt: skip
+    assert run.returncode == 0, said(run)
+    report = json.loads(run.stdout)
+    assert report["ok"] is True
+    failback = report["failback"]
+    assert failback["ok"] is True and failback["home"] == HOME
+    assert list(failback["phases"]) == ["snapshot", "home", "verify"]
+    assert failback["rto_seconds"] > 0 and len(failback["brought_home"]) == 2
+    events = [e["event"] for e in report["events"]]
+    assert events.index("failback verify done") > events.index("us-west-2 verified")
+    deleted = " ".join(report["teardown"]["deleted"])
+    for what in ("-final-", "vol-", "snap-", "-failback-orders-db-"):
+        assert f"{what}" in deleted
+    assert "(us-east-1)" in deleted and "(us-west-2)" in deleted, "in both regions"
+    for region in (R, HOME):
+        cfn = client(world, "cloudformation", region)
+        assert not [s for s in cfn.describe_stacks()["Stacks"] if "-drill-fb1-" in s["StackName"]]
+        volumes = client(world, "ec2", region).describe_volumes(
+            Filters=[{"Name": "tag:Name", "Values": ["demo-drill-fb1-web"]}]
+        )["Volumes"]
+        assert volumes == [], f"the drill's data volumes in {region} are gone"
+        snapshots = client(world, "rds", region).describe_db_snapshots(SnapshotType="manual")
+        assert not [
+            s for s in snapshots["DBSnapshots"] if "drill-fb1" in s["DBSnapshotIdentifier"]
+        ], "no final snapshot of the drill's databases is left"
+    after_home = {s["SnapshotId"] for s in client(world, "ec2", HOME).describe_snapshots(
+        OwnerIds=["self"])["Snapshots"]}  # fmt: skip
+    assert after_home == before_home, "the copies brought home were deleted"
+    assert objects(world, "relight/failback/") == []

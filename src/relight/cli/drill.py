@@ -80,6 +80,14 @@ def drill(
             "them).",
         ),
     ] = None,
+    with_failback: Annotated[
+        bool,
+        typer.Option(
+            "--with-failback",
+            help="Rehearse the way back too: the drill's data copied home, its copy built and "
+            "verified there (with its own RTO), then both torn down.",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
     stand_in: StandInOpt = None,
     profile: ProfileOpt = None,
@@ -100,6 +108,19 @@ def drill(
         _check_outage(outage, region)
         local = _on_stand_in(loaded, stand_in)
         conn = _connect(loaded, region, local, profile, role_arn)
+        home = (
+            _connect(
+                loaded,
+                loaded.env.home_region,
+                local,
+                profile,
+                role_arn,
+                source_side=True,
+                announce=lambda _: None,
+            )
+            if with_failback
+            else None
+        )
         remove = _continue_command(
             "teardown",
             {
@@ -139,6 +160,7 @@ def drill(
                 on_progress=None if json_out else _say,
                 strategy=strategy,
                 outage=outage,
+                home=home,
             )
         if json_out:
             _print_json({**report, "files": [str(p) for p in paths]})
@@ -231,7 +253,18 @@ def _print_drill(con: Console, report: dict[str, Any], paths: list[Path], remove
         con.print(f"{name}: {measured} (objective {target}): {shown}")
     if report["timings_note"]:
         con.print(f"[yellow]{_escape(report['timings_note'])}[/]")
+    failback = report.get("failback")
+    if failback:
+        shown = (
+            "[green]verified[/]" if failback["ok"] else f"[red]stopped at {failback['failed']}[/]"
+        )
+        con.print(
+            f"failback to {failback['home']}: {shown} in "
+            f"{human_duration(failback['rto_seconds'])} (snapshot to home verified)"
+        )
     teardown = report["teardown"]
+    if teardown.get("deleted"):
+        con.print(f"deleted what the drill made: {', '.join(teardown['deleted'])}")
     con.print(f"teardown: {teardown['status']}" + (
         f"; left behind: {', '.join(teardown['left_behind'])}" if teardown["left_behind"] else ""
     ))  # fmt: skip

@@ -54,7 +54,9 @@ from relight.steps.teardown import TeardownResult, environment_stacks
 from relight.steps.teardown import teardown as delete_stacks
 from relight.steps.verify import DEADLINE_SECONDS, verified, verify
 
-PHASES = ("prepare", "render", "discover", "preflight", "deploy", "verify", "teardown")
+PHASES = (
+    "prepare", "render", "discover", "preflight", "deploy", "verify", "failback", "teardown"
+)  # fmt: skip
 
 
 def drill(
@@ -78,6 +80,7 @@ def drill(
     lock: LockSettings | None = None,
     strategy: str | None = None,
     outage: str | None = None,
+    home: Connection | None = None,
 ) -> tuple[dict[str, Any], list[Path]]:
     """Rehearse a failover into the connection's region; the report and the files written.
 
@@ -91,6 +94,10 @@ def drill(
     Verification waits up to `verify_deadline` seconds for what AWS still reports settling,
     telling `on_progress` how it goes. The drill holds its namespace's lock (`lock` says
     how); `LockHeld`, before anything is done, when another run holds it.
+
+    With `home` (a connection to the home region), the drill rehearses the way back too
+    once verified (drill_failback.py): its data copied home, its copy built and verified
+    there, with its own RTO; both copies are then deleted, with what they made.
     """
     started = now()
     run_id = drill_id or new_run_id(started)
@@ -121,6 +128,9 @@ def drill(
             run.disaster_at = run.now()
             during = _disaster(run, stacks, on_event, events, stack_timeout, clock)
             _rebuild(run, during, held, accept_stale, concurrency, verify_deadline, on_progress)
+            if home is not None:
+                run.conn = conn  # the outage, if one was rehearsed, is over: the way back
+                _rehearse_failback(run, home, on_progress)
         except Stop:
             pass
         except KeyboardInterrupt:
@@ -131,8 +141,9 @@ def drill(
         if keep:
             run.teardown_status = "kept"
         else:  # always: also after a failure (it finds only this drill's stacks, by their tags)
-            _teardown(run, stacks, concurrency)
-        run.skip_rest(PHASES)
+            run.conn = conn
+            _teardown(run, stacks, concurrency, home)
+        run.skip_rest(PHASES if home else tuple(p for p in PHASES if p != "failback"))
         report = build_report(run, enforce_objectives=enforce_objectives)
         paths = write_reports(report, reports_dir)
     if run.interrupted:
@@ -140,8 +151,23 @@ def drill(
     return report, paths
 
 
-def _teardown(run: Run, stacks: Stacks, concurrency: int) -> None:
-    """Delete the drill's stacks (found by their tags) and record how it went."""
+def _rehearse_failback(
+    run: Run, home: Connection, on_progress: Callable[[str], None] | None
+) -> None:
+    from relight.commands.drill_failback import rehearse_failback
+
+    with run.phase("failback") as failing_back:
+        result = rehearse_failback(run, home, on_progress)
+        if not result.ok:
+            failing_back.status = "failed"
+            run.problems.append(f"failback: {result.failed}: {result.reason}")
+
+
+def _teardown(run: Run, stacks: Stacks, concurrency: int, home: Connection | None) -> None:
+    """Delete the drill's stacks (found by their tags), in the home region too after a
+    failback rehearsal, and what they made (drill_failback.py); record how it went."""
+    from relight.commands.teardown import final_snapshots
+
     try:
         with run.phase("teardown") as tearing_down:
             run.teardown = delete_stacks(
@@ -151,7 +177,9 @@ def _teardown(run: Run, stacks: Stacks, concurrency: int) -> None:
                 namespace=run.namespace,
                 concurrency=concurrency,
                 prepared=True,  # the drill's own copies of the standing stacks, too
+                final_snapshots=lambda name: final_snapshots(run.conn, name),
             )
+            _delete_made(run, home, concurrency)
             run.teardown_status = "ok" if run.teardown.ok else "failed"
             if not run.teardown.ok:
                 tearing_down.status = "failed"
@@ -181,6 +209,38 @@ def _teardown(run: Run, stacks: Stacks, concurrency: int) -> None:
                 else "no stack of the drill is left"
             )
         )
+
+
+def _delete_made(run: Run, home: Connection | None, concurrency: int) -> None:
+    """What the drill's stacks left (final snapshots, data volumes) and, after a failback
+    rehearsal, its copy at home and the snapshots and copies it made: deleted."""
+    from relight.aws.serving import delete_record
+    from relight.commands.drill_failback import delete_home_copy, delete_made, final_snapshot_ids
+
+    taken = run.failback.taken if run.failback is not None else []
+    names = [r.name for r in run.teardown.results] if run.teardown else []
+    made = final_snapshot_ids(run.teardown) + [(t["kind"], t["snapshot"]) for t in taken]
+    deleted, failed = delete_made(run.conn, names, made)
+    if home is not None:
+        run.home_teardown = delete_home_copy(run, home, concurrency)
+        copies = [(t["kind"], t["copy"]) for t in taken if t.get("copy")]
+        home_names = [r.name for r in run.home_teardown.results]
+        more, failed_home = delete_made(
+            home, home_names, final_snapshot_ids(run.home_teardown) + copies
+        )
+        deleted, failed = deleted + more, failed + failed_home
+        run.problems += [
+            f"teardown in {home.region}: {r.name}: {r.action}: {r.reason}"
+            for r in run.home_teardown.results
+            if not r.ok
+        ]
+        if run.failback is not None:  # a rehearsal that stopped leaves its record: gone too
+            delete_record(
+                run.conn.aws.client("s3", run.conn.region), run.conn.account_id,
+                run.conn.region, run.failback.plan.record_key, hint="",
+            )  # fmt: skip
+    run.deleted += deleted
+    run.problems += [f"teardown: not deleted: {f}" for f in failed]
 
 
 def _still_there(run: Run, stacks: Stacks) -> list[str]:

@@ -69,6 +69,9 @@ class Run:
     disaster_at: datetime | None = None
     outage: Any = None  # relight.aws.outage.Outage | None
     prepared: Outcome | None = None  # the rung's standing copies, deployed before the disaster
+    failback: Any = None  # --with-failback: the rehearsal's FailbackResult (drill_failback.py)
+    home_teardown: TeardownResult | None = None  # its copy in the home region, deleted
+    deleted: list[str] = field(default_factory=list)  # snapshots and volumes the drill made
 
     @contextmanager
     def phase(self, name: str) -> Iterator[Phase]:
@@ -241,6 +244,48 @@ def build_report(run: Run, *, enforce_objectives: bool) -> dict[str, Any]:
                 for r in (run.teardown.results if run.teardown else [])
             ],
             "left_behind": run.teardown.left_behind if run.teardown else [],
+            "home": [
+                {"name": r.name, "status": r.status, "reason": r.reason}
+                for r in (run.home_teardown.results if run.home_teardown else [])
+            ],
+            "deleted": list(run.deleted),
         },
+        "failback": _failback(run),
+        "events": events(run),
         "problems": list(run.problems),
     }
+
+
+def _failback(run: Run) -> dict[str, Any] | None:
+    """--with-failback: the rehearsed return, its RTO from the snapshot's start to home
+    verified, and when each phase finished."""
+    result = run.failback
+    if result is None:
+        return None
+    return {
+        "ok": result.ok,
+        "home": result.plan.home,
+        "rto_seconds": round(result.seconds, 3),
+        "phases": result.times,
+        "failed": result.failed,
+        "reason": result.reason,
+        "brought_home": [
+            f"{t['artifact']}: {t['snapshot']} → {t['copy']}" for t in result.taken if t.get("copy")
+        ],
+    }
+
+
+def events(run: Run) -> list[dict[str, str]]:
+    """The drill's lifecycle, in order: what happened to the environment and when."""
+    found = [("started", run.started)]
+    found += [(f"{p.name} {p.status}", p.end) for p in run.phases if p.end is not None]
+    if run.disaster_at:
+        found.append(("disaster (the failover begins)", run.disaster_at))
+    if run.verified_at:
+        found.append((f"{run.conn.region} verified", run.verified_at))
+    if run.failback is not None:
+        found += [
+            (f"failback {phase} done", datetime.fromisoformat(at))
+            for phase, at in run.failback.times.items()
+        ]
+    return [{"at": at.isoformat(), "event": what} for what, at in sorted(found, key=lambda e: e[1])]

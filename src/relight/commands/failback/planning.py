@@ -59,6 +59,14 @@ class FailbackPlan:
     phases: list[Phase]
     progress: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    # A drill's rehearsal (drill_failback.py): its namespace, whose lock the drill holds.
+    namespace: str | None = None
+
+    @property
+    def record_key(self) -> str:
+        """Where its progress is recorded in R's bucket."""
+        name = self.loaded.env.name
+        return failback_key(f"{name}-{self.namespace}" if self.namespace else name)
 
     @property
     def strategy(self) -> str:
@@ -89,6 +97,7 @@ class FailbackResult:
     times: dict[str, str] = field(default_factory=dict)  # phase → when it finished (ISO 8601)
     seconds: float = 0.0
     home_result: Any = None  # the home phase's FailoverResult
+    taken: list[dict[str, str]] = field(default_factory=list)  # snapshots in R, copies home
 
     @property
     def ok(self) -> bool:
@@ -116,15 +125,28 @@ def check_failback(loaded: LoadedEnvironment, recovery: str) -> str:
     return env.home_region
 
 
-def home_plan(loaded: LoadedEnvironment, stand_in: bool) -> Plan:
+def home_plan(loaded: LoadedEnvironment, stand_in: bool, namespace: str | None = None) -> Plan:
     """Production in the home region, as the file says: every stack but the recovery side of
     the DNS pair (a stack holding the failback latch, FailbackLatchAlarm). The home region's
     PRIMARY record is production's own and failback does not touch it; its latch check reads
-    the alarm in R."""
+    the alarm in R. With a drill's `namespace`: its copy there, built as a backup_restore
+    failover builds it (production's global stacks read)."""
     from relight.commands.failover import LATCH_OUTPUT
     from relight.steps.render import build_plan
 
-    plan = build_plan(loaded, loaded.env.home_region, purpose="home", stand_in=stand_in)
+    home = loaded.env.home_region
+    plan = (
+        build_plan(loaded, home, purpose="home", stand_in=stand_in)
+        if namespace is None
+        else build_plan(
+            loaded,
+            home,
+            purpose="drill",
+            namespace=namespace,
+            stand_in=stand_in,
+            strategy="backup_restore",
+        )
+    )
     latched = {k for k, sp in plan.stacks.items() if LATCH_OUTPUT in sp.outputs}
     changed = True
     while changed:  # and whatever reads their outputs
@@ -274,3 +296,28 @@ def _return_actions(plan: FailbackPlan, mine: list[dict[str, Any]], teardown: bo
     ]
     lines += [f"{s['StackName']}: back to what prepare leaves at {plan.strategy}" for s in prepared]
     return lines or ["nothing stands there"]
+
+
+def plan_rehearsal(
+    loaded: LoadedEnvironment,
+    recovery: Connection,
+    home: Connection,
+    namespace: str,
+    recovery_plan: Plan,
+) -> FailbackPlan:
+    """A drill's failback (drill --with-failback): its data in R snapshotted and copied home,
+    its copy built and verified there. No stop, no latch, no return: the drill tears both
+    down itself."""
+    hplan = home_plan(loaded, recovery_plan.stand_in, namespace)
+    holders, notes = data_holders(recovery_plan, recovery.aws, recovery.region)
+    names = {"recovery": recovery.region, "home": home.region, "strategy": "-"}
+    phases = [
+        Phase(key, TITLES[key].format(**names), [], skipped=key not in REHEARSED) for key in PHASES
+    ]
+    return FailbackPlan(
+        loaded, recovery.region, home.region, False, True, None, recovery_plan, hplan,
+        holders, [], phases, {}, notes, namespace,
+    )  # fmt: skip
+
+
+REHEARSED = ("snapshot", "home", "verify")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
 from relight.aws.lock import LockSettings, hold
-from relight.aws.serving import clear_serving, delete_record, failback_key, write_record
+from relight.aws.serving import clear_serving, delete_record, write_record
 from relight.commands.connection import (
     Connection,
     Declined,
@@ -50,7 +51,6 @@ def failback(
     from there). `confirm_home` is shown the home region's exact plan (change sets) before
     (b) changes anything; a "no" stops there, with what came before kept."""
     started = clock()
-    env = plan.loaded.env
     run_id = str(plan.progress.get("run_id") or new_run_id(now()))
     progress = plan.progress or {
         "run_id": run_id,
@@ -70,7 +70,7 @@ def failback(
     command = settings.command or run_command("failback", plan.loaded, "--from", plan.recovery)
 
     def save() -> None:
-        write_record(s3, recovery.account_id, recovery.region, failback_key(env.name), progress)
+        write_record(s3, recovery.account_id, recovery.region, plan.record_key, progress)
 
     def finish(key: str) -> None:
         progress["done"] = [*progress["done"], key]
@@ -92,7 +92,7 @@ def failback(
             if phase.key == "return":
                 result.notes += _return_phase(plan, recovery, settings)
             else:
-                with hold(lock_ref(plan.loaded, recovery), run_id, command, settings):
+                with _recovery_lock(plan, recovery, run_id, command, settings):
                     _recovery_phase(
                         phase.key, plan, recovery, home, progress, save, bring,
                         stop_timeout=stop_timeout, snapshot_timeout=snapshot_timeout,
@@ -119,12 +119,23 @@ def failback(
             s3,
             recovery.account_id,
             recovery.region,
-            failback_key(env.name),
+            plan.record_key,
             hint="remove it by hand: the failback is done",
         )
     result.times = {k: progress["times"][k] for k in PHASES if k in progress["times"]}
+    result.taken = list(progress["taken"])
     result.seconds = clock() - started
     return result
+
+
+def _recovery_lock(
+    plan: FailbackPlan, recovery: Connection, run_id: str, command: str, settings: LockSettings
+) -> AbstractContextManager[object]:
+    """Production's lock in R; a drill's rehearsal runs under its namespace's, which the drill
+    holds already."""
+    if plan.namespace is not None:
+        return nullcontext()
+    return hold(lock_ref(plan.loaded, recovery), run_id, command, settings)
 
 
 def _recovery_phase(

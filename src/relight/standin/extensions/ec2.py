@@ -113,13 +113,41 @@ def _launch_template_metadata(run_instances: Any) -> Any:
         security_group_names: list[str],
         **kwargs: Any,
     ) -> Any:
-        if kwargs.get("launch_template") and not kwargs.get("metadata_options"):
-            data = self._get_template_from_args(kwargs["launch_template"]).data
-            if data.get("MetadataOptions"):
-                kwargs["metadata_options"] = dict(data["MetadataOptions"])
-        return run_instances(self, image_id, count, user_data, security_group_names, **kwargs)
+        data = (
+            self._get_template_from_args(kwargs["launch_template"]).data
+            if kwargs.get("launch_template")
+            else {}
+        )
+        if data.get("MetadataOptions") and not kwargs.get("metadata_options"):
+            kwargs["metadata_options"] = dict(data["MetadataOptions"])
+        made = run_instances(self, image_id, count, user_data, security_group_names, **kwargs)
+        _tag_volumes(self, made, data)
+        return made
 
     return run
+
+
+def _tag_volumes(backend: Any, reservation: Any, data: dict[str, Any]) -> None:
+    """A launch template's `TagSpecifications` for `volume` tag the volumes of each instance it
+    launches: "The tags to apply to the resources that are created during instance launch.
+    ... volume" (EC2 API Reference, LaunchTemplateTagSpecificationRequest). moto tagged only
+    the instances, so a stack's data volumes, kept after their instances (DeleteOnTermination
+    false), could not be found by the stack's name."""
+    tags = {
+        t["Key"]: t["Value"]
+        for spec in data.get("TagSpecifications", [])
+        if spec.get("ResourceType") == "volume"
+        for t in spec.get("Tags", [])
+    }
+    if not tags:
+        return
+    volumes = [
+        block.volume_id
+        for instance in reservation.instances
+        for _, block in instance.get_block_device_mapping
+    ]
+    if volumes:
+        backend.create_tags(volumes, tags)
 
 
 def _spread_over_zones(launch: Any) -> Any:
