@@ -78,6 +78,12 @@ def test_failover_into_us_west_2_succeeds_and_says_it_is_local(world: dict[str, 
         "web": "created",
     }
     assert result["strategy"] == "backup_restore"
+    assert [e["event"] for e in result["events"]] == [
+        "started", "first change (marked failing over)", "deployed", "verified",
+        "us-west-2 marked serving",
+    ]  # fmt: skip
+    times = [e["at"] for e in result["events"]]
+    assert times == sorted(times), "the lifecycle in the order it happened"
     assert result["prepared"] == {"identity": "demo-identity"}
     assert list(result["skipped"]) == ["dns"], "the stand-in plays the database too"
     assert {a["name"] for a in result["artifacts"]} == {"web_ami", "web_data", "orders_db"}
@@ -412,6 +418,19 @@ def test_teardown_needs_confirmation_then_deletes_stacks_but_keeps_backups(
     run = relight(world, "teardown", "--env", "demo", "--region", "us-west-2", "--yes", "--force")
     assert run.returncode == 0, run.stderr
     assert _stack_names(world, "us-west-2") == ["demo-identity"], "prepared stacks stay"
+    # The web fleet's data volumes outlive it (DeleteOnTermination false), and are named.
+    kept = ec2.describe_volumes(
+        Filters=[
+            {"Name": "tag:Name", "Values": ["demo-web"]},
+            {"Name": "status", "Values": ["available"]},
+        ]
+    )["Volumes"]
+    assert kept, "the fleet's data volumes are kept"
+    for volume in kept:
+        assert f"data volume kept: {volume['VolumeId']}" in run.stdout
+    assert f"aws ec2 delete-volume --region us-west-2 --volume-id {kept[0]['VolumeId']}" in (
+        " ".join(run.stdout.split())
+    )
     assert {i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]} == images_before
     snapshot_id = {a["name"]: a["id"] for a in world["result"]["artifacts"]}["web_data"]
     assert ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"]

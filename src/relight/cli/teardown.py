@@ -101,25 +101,37 @@ def teardown(
                         {"name": r.name, "status": r.status, "reason": r.reason} for r in failed
                     ],
                     "left_behind": done.left_behind,
+                    "kept_volumes": done.kept_volumes,
                 }
             )
         else:
-            con = _console()
-            for r in done.results:
-                for snapshot in r.final_snapshots:
-                    con.print(f"final snapshot kept: {_escape(snapshot)} ({r.name})")
-            for r in failed:
-                con.print(f"[red]{r.name}[/]: {r.action}: {_escape(r.reason)}")
-            con.print(
-                f"{len(done.results) - len(failed)} stack(s) deleted, {len(failed)} not; "
-                "AMIs, snapshots and backups were not touched"
-            )
-            if done.left_behind:
-                con.print(f"[red]still there:[/] {', '.join(done.left_behind)}")
-            if any(r.action == "protected" for r in failed):
-                con.print("Termination protection kept them: rerun with --force to lift it.")
+            _print_done(done, region)
         if not done.ok:
             raise typer.Exit(1)
+
+
+def _print_done(done: Any, region: str) -> None:
+    con = _console()
+    failed = [r for r in done.results if not r.ok]
+    for r in done.results:
+        for snapshot in r.final_snapshots:
+            con.print(f"final snapshot kept: {_escape(snapshot)} ({r.name})")
+    for volume in done.kept_volumes:
+        con.print(
+            f"data volume kept: {_escape(volume)}; delete it once its data is not "
+            f"needed: aws ec2 delete-volume --region {region} --volume-id "
+            f"{volume.split()[0]}"
+        )
+    for r in failed:
+        con.print(f"[red]{r.name}[/]: {r.action}: {_escape(r.reason)}")
+    con.print(
+        f"{len(done.results) - len(failed)} stack(s) deleted, {len(failed)} not; "
+        "AMIs, snapshots and backups were not touched"
+    )
+    if done.left_behind:
+        con.print(f"[red]still there:[/] {', '.join(done.left_behind)}")
+    if any(r.action == "protected" for r in failed):
+        con.print("Termination protection kept them: rerun with --force to lift it.")
 
 
 def _is_prepared(stack: dict[str, Any]) -> bool:

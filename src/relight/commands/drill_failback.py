@@ -84,18 +84,13 @@ def delete_made(
         "ebs_snapshot": lambda i: ec2.delete_snapshot(SnapshotId=i),
         "volume": lambda i: ec2.delete_volume(VolumeId=i),
     }
+    from relight.commands.teardown import leftover_volumes
+
     found: list[tuple[str, str]] = list(snapshots)
-    if stack_names:
-        try:
-            volumes = ec2.describe_volumes(
-                Filters=[
-                    {"Name": "tag:Name", "Values": stack_names},
-                    {"Name": "status", "Values": ["available"]},
-                ]
-            )["Volumes"]
-            found += [("volume", v["VolumeId"]) for v in volumes]
-        except (ClientError, BotoCoreError) as exc:
-            failed.append(f"data volumes of {', '.join(stack_names)} not listed: {exc}")
+    try:
+        found += [("volume", v["VolumeId"]) for v in leftover_volumes(conn, stack_names)]
+    except (ClientError, BotoCoreError) as exc:
+        failed.append(f"data volumes of {', '.join(stack_names)} not listed: {exc}")
     for kind, ident in found:
         try:
             calls[kind](ident)

@@ -57,6 +57,7 @@ class FailoverResult:
     stale: list[Artifact] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    events: list[tuple[str, datetime]] = field(default_factory=list)  # the lifecycle, in order
 
     @property
     def ok(self) -> bool:
@@ -135,6 +136,7 @@ def failover(
     `bring`: artifacts chosen already (a failback's copies home), in place of discovery's.
     """
     started = clock()
+    lifecycle = [("started", now())]
     run_id = new_run_id(now())
     settings = lock or LockSettings()
     command = settings.command or plan_command(plan, conn.region)
@@ -165,6 +167,9 @@ def failover(
         if confirm is not None and not confirm(planned):
             raise Declined("not confirmed; nothing was changed")
         marked = mark_region_serving(conn, plan, run_id, now(), FAILING_OVER) if production else []
+        lifecycle.append(
+            ("first change (marked failing over)" if production else "first change", now())
+        )
         outcome = deploy(
             stacks,
             plan,
@@ -175,6 +180,7 @@ def failover(
             still_held=held.ensure_held,
             ready=ready.outputs,
         )
+        lifecycle.append(("deployed" if outcome.ok else "deploy failed", now()))
         checks = (
             verify(
                 conn.aws,
@@ -197,10 +203,14 @@ def failover(
             checks=checks,
             stale=checked.accepted_stale,
             notes=held.notes + checked.notes + ready.notes + unread + marked,
+            events=lifecycle,
         )
+        if checks:
+            lifecycle.append(("verified" if result.ok else "verification failed", now()))
         if result.ok and production:
             result.notes += latch_failback(conn, plan, outcome, ready.outputs)
             result.notes += mark_region_serving(conn, plan, run_id, now(), SERVING)
+            lifecycle.append((f"{conn.region} marked serving", now()))
     result.seconds = clock() - started
     return result
 

@@ -59,6 +59,7 @@ def failover_json(result: FailoverResult, continue_with: str = "") -> dict[str, 
             for r in result.outcome.results.values()
         ],
         "skipped": result.plan.skipped,
+        "events": [{"at": at.isoformat(), "event": what} for what, at in result.events],
         "strategy": result.plan.strategy,
         "notes": result.notes,
         "prepared": {key: sp.name for key, sp in result.plan.prepared.items()},

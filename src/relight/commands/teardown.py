@@ -61,6 +61,9 @@ def teardown(
             still_held=held.ensure_held,
             prepared=prepared,
         )
+        result.kept_volumes = kept_volumes(
+            conn, [r.name for r in result.results if r.action == "deleted"]
+        )
         deleted = any(r.action == "deleted" for r in result.results)
         if (
             namespace is None
@@ -75,6 +78,36 @@ def teardown(
                 conn.aws.client("s3", conn.region), conn.account_id, conn.region, loaded.env.name
             )
         return result
+
+
+def leftover_volumes(conn: Connection, stack_names: list[str]) -> list[dict[str, Any]]:
+    """The data volumes the stacks' instances left (tagged Name=<stack> by the launch
+    template, state available): kept on purpose when their instances go (DeleteOnTermination
+    false)."""
+    if not stack_names:
+        return []
+    answer = conn.aws.client("ec2", conn.region).describe_volumes(
+        Filters=[
+            {"Name": "tag:Name", "Values": stack_names},
+            {"Name": "status", "Values": ["available"]},
+        ]
+    )
+    return list(answer["Volumes"])
+
+
+def kept_volumes(conn: Connection, stack_names: list[str]) -> list[str]:
+    """`leftover_volumes`, named for people so they are not forgotten; best effort (a failure
+    to list them names nothing)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        volumes = leftover_volumes(conn, stack_names)
+    except (ClientError, BotoCoreError):
+        return []
+    return sorted(
+        f"{v['VolumeId']} (from {v.get('SnapshotId') or 'nothing'}, {v['Size']} GiB)"
+        for v in volumes
+    )
 
 
 def final_snapshots(conn: Connection, stack_name: str) -> Callable[[], list[str]]:

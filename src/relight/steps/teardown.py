@@ -35,6 +35,7 @@ FinalSnapshots = Callable[[str], Callable[[], list[str]]]
 class TeardownResult:
     results: list[StackResult] = field(default_factory=list)
     left_behind: list[str] = field(default_factory=list)  # stacks still there afterwards
+    kept_volumes: list[str] = field(default_factory=list)  # data volumes the stacks' instances left
 
     @property
     def ok(self) -> bool:
