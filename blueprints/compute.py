@@ -8,6 +8,15 @@ IMDSv2 is required; user data is rendered from a Jinja2 template in
 `blueprints/user_data/`. Instances spread across the subnets, one per AZ in
 turn. In `asg` mode, the group registers with `TargetGroupArn` when one is given.
 
+In `asg` mode the group's DesiredCapacity is the `DesiredCapacity` Parameter when it is given
+and the options' size (`desired`, else `min_size`) when it is empty. CloudFormation sets the
+group to the template's value whenever it updates the group, so a size hard-coded here would
+shrink a fleet scaled by hand during an incident on the next rerun; relight's deploy fills the
+Parameter with the live size of an existing group when that is larger (steps/live_scale.py).
+With `wait_for_signals` (on by default) each instance signals CloudFormation once the
+application answers `health_check_path` locally, and the group's creation (CreationPolicy) and
+rolling updates (WaitOnResourceSignals) wait for those signals instead of a blind pause.
+
 No IAM resource is made here: IAM's control plane is in us-east-1, which a
 failover must not depend on. The instance profile comes from the identity
 stack (blueprints/identity.py, deployed ahead of time by `relight prepare`)
@@ -27,9 +36,11 @@ import jinja2
 from pydantic import Field, field_validator, model_validator
 from troposphere import (
     Base64,
+    Equals,
     GetAtt,
     If,
     Join,
+    Not,
     Output,
     Parameter,
     Ref,
@@ -48,6 +59,7 @@ from relight.blueprint import Options, blueprint, derived_parameter, optional_pa
 USER_DATA = Path(__file__).parent / "user_data"
 # An instance profile with the path "/" (identity's): the name is all that follows the type.
 INSTANCE_PROFILE_ARN = r"^arn:aws[a-zA-Z-]*:iam::\d{12}:instance-profile/[\w+=,.@-]+$"
+GROUP = "AutoScalingGroup"  # the group's logical id: what the instances signal
 
 
 class ComputeOptions(Options):
@@ -73,7 +85,32 @@ class ComputeOptions(Options):
         default=60,
         ge=0,
         le=3600,
-        description="asg: wait between batches of a rolling replacement (a new AMI, say)",
+        description="asg without wait_for_signals: the blind wait between batches of a "
+        "rolling replacement (a new AMI, say)",
+    )
+    wait_for_signals: bool = Field(
+        default=True,
+        description="asg: each instance signals CloudFormation once the application is ready; "
+        "the group's creation and rolling updates wait for the signals",
+    )
+    health_check_path: str | None = Field(
+        default="/health",
+        pattern=r"^/[A-Za-z0-9._~/-]*$",
+        description="asg: ready means this path answers on app_port locally (null: ready "
+        "once the user data is done)",
+    )
+    signal_timeout_seconds: int = Field(
+        default=900,
+        ge=60,
+        le=3600,
+        description="asg: how long CloudFormation waits for the signals of a creation or of "
+        "a batch of a rolling update (the rolling update's PauseTime: at most 1 h)",
+    )
+    min_successful_percent: int = Field(
+        default=100,
+        ge=0,
+        le=100,
+        description="asg: the share of a rolling update's new instances that must signal success",
     )
 
     @field_validator("user_data")
@@ -98,6 +135,27 @@ class ComputeOptions(Options):
             )
         return self
 
+    @property
+    def signals(self) -> bool:
+        """Whether CloudFormation waits for the instances' signals (asg mode only)."""
+        return self.mode == "asg" and self.wait_for_signals
+
+    @model_validator(mode="after")
+    def _something_signals(self) -> ComputeOptions:
+        """With signals, the user data must send them: else every creation and rolling update
+        would wait signal_timeout_seconds and fail."""
+        if not self.signals:
+            return self
+        script = self.rendered_user_data()
+        if script is None or "cfn-signal" not in script:
+            what = "no user data" if script is None else f"user data {self.user_data!r}"
+            raise ValueError(
+                f"wait_for_signals: {what} sends no signal (cfn-signal), so CloudFormation "
+                "would wait for signals that never come; signal as web.sh.j2 does, or set "
+                "wait_for_signals: false"
+            )
+        return self
+
     def rendered_user_data(self) -> str | None:
         if self.user_data is None:
             return None
@@ -114,7 +172,18 @@ class ComputeOptions(Options):
             app_port=self.app_port,
             environment=self.user_data_environment,
             command=self.user_data_command,
+            signal=self._signal() if self.signals else None,
         )
+
+    def _signal(self) -> dict[str, object]:
+        """What the user data needs to signal the group: its logical id, what to ask locally,
+        and how long (a FAILURE before CloudFormation's own timeout says why, and sooner)."""
+        path = self.health_check_path
+        return {
+            "resource": GROUP,
+            "health_url": f"http://127.0.0.1:{self.app_port}{path}" if path else None,
+            "wait_seconds": max(30, self.signal_timeout_seconds - 120),
+        }
 
 
 def _volumes(options: ComputeOptions, snapshot: Parameter | None, fixed: bool) -> list[object]:
@@ -163,18 +232,29 @@ def _rolling_update(options: ComputeOptions) -> policies.UpdatePolicy:
     """A new launch template version (a newer AMI or data snapshot) replaces the running
     instances; without an UpdatePolicy only instances launched later would get it.
 
-    Suited to recovery: half the group at a time, so half keeps serving; a pause between
-    batches for the new instances to boot and pass their health checks; the processes that
-    would fight the replacement (health-check replacement, AZ rebalancing, scheduled and
-    alarm-driven scaling) suspended while it runs, as AWS recommends.
+    Suited to recovery: half the group (at the options' size) at a time, so the rest keeps
+    serving; with signals, each batch's new instances must signal that the application
+    answers before the next batch (PauseTime is then how long CloudFormation waits for them,
+    and an update whose instances do not signal fails); without, a blind pause between
+    batches. The processes that would fight the replacement (health-check replacement, AZ
+    rebalancing, scheduled and alarm-driven scaling) are suspended while it runs, as AWS
+    recommends.
     """
     desired = options.desired_capacity
     batch = max(1, (desired + 1) // 2)
+    waiting: dict[str, object] = (
+        {
+            "PauseTime": f"PT{options.signal_timeout_seconds}S",
+            "WaitOnResourceSignals": True,
+            "MinSuccessfulInstancesPercent": options.min_successful_percent,
+        }
+        if options.signals
+        else {"PauseTime": f"PT{options.update_pause_seconds}S"}
+    )
     return policies.UpdatePolicy(
         AutoScalingRollingUpdate=policies.AutoScalingRollingUpdate(
             MaxBatchSize=batch,
             MinInstancesInService=max(0, desired - batch),
-            PauseTime=f"PT{options.update_pause_seconds}S",
             SuspendProcesses=[
                 "HealthCheck",
                 "ReplaceUnhealthy",
@@ -182,8 +262,38 @@ def _rolling_update(options: ComputeOptions) -> policies.UpdatePolicy:
                 "AlarmNotification",
                 "ScheduledActions",
             ],
+            **waiting,
         )
     )
+
+
+def _creation_policy(options: ComputeOptions) -> policies.CreationPolicy:
+    """The group is CREATE_COMPLETE once each instance it starts with has signalled. A creation
+    starts at the options' size: relight fills DesiredCapacity only for a group that exists,
+    and a creation policy applies only when CloudFormation creates the group."""
+    return policies.CreationPolicy(
+        ResourceSignal=policies.ResourceSignal(
+            Count=options.desired_capacity, Timeout=f"PT{options.signal_timeout_seconds}S"
+        )
+    )
+
+
+def _desired_capacity(t: Template, options: ComputeOptions) -> If:
+    """The group's DesiredCapacity: the Parameter when given (relight's deploy gives the live
+    size of an existing group when it is larger), else the options' size."""
+    t.add_parameter(
+        Parameter(
+            "DesiredCapacity",
+            Type="String",
+            Default="",
+            AllowedPattern=r"^[0-9]*$",
+            Description="the group's desired capacity; empty for the blueprint's "
+            f"({options.desired_capacity}). relight fills it with an existing group's live "
+            "size when that is larger, so a rerun never shrinks a fleet scaled by hand",
+        )
+    )
+    t.add_condition("HasDesiredCapacity", Not(Equals(Ref("DesiredCapacity"), "")))
+    return If("HasDesiredCapacity", Ref("DesiredCapacity"), str(options.desired_capacity))
 
 
 def _launch_settings(
@@ -306,13 +416,20 @@ def compute(options: ComputeOptions) -> Template:
                 ),
             )
         )
+        desired = _desired_capacity(t, options)
+        signalled = (
+            {"CreationPolicy": _creation_policy(options)}
+            if options.signals and options.desired_capacity > 0
+            else {}
+        )
         asg = t.add_resource(
             autoscaling.AutoScalingGroup(
-                "AutoScalingGroup",
+                GROUP,
                 UpdatePolicy=_rolling_update(options),
+                **signalled,
                 MinSize=str(options.min_size),
                 MaxSize=str(options.max_size),
-                DesiredCapacity=str(options.desired_capacity),
+                DesiredCapacity=desired,
                 VPCZoneIdentifier=Ref(subnets),
                 LaunchTemplate=autoscaling.LaunchTemplateSpecification(
                     LaunchTemplateId=Ref(template),

@@ -1,22 +1,32 @@
 """An incident is a sequence, not a command: the operator's commands in random orders, with
 what must always hold checked after every step (Hypothesis' RuleBasedStateMachine).
 
-The world is moto in-process with relight's stand-in additions (tests/conftest.py): a warm
-standby of MINIMAL in us-west-2 (network and security stand from pilot_light, the web fleet
-from warm_standby with one instance), its copies tagged as `relight replicate` tags them.
-The rules are the commands an incident runs through over days: newer copies arrive,
-`prepare`, `failover` (and its reruns), the fleet scaled by hand, `replicate --prune 1`,
-`teardown`. The invariants:
+The world is moto in-process with relight's stand-in additions (tests/conftest.py): MINIMAL
+with a database, as a warm standby in us-west-2 (network and security stand from
+pilot_light, the web fleet from warm_standby with one instance, the database restored at
+failover), its copies tagged as `relight replicate` tags them; and its production in
+us-east-1, built from the home region's own backups. The rules are the commands an incident
+runs through over days: newer copies arrive, `prepare`, `failover` (and its reruns), the
+fleet scaled by hand, `replicate --prune 1`, `failback` (graceful or not), `teardown`. The
+invariants, checked after every step:
 
 - a serving fleet launches from the newest copy there was when its failover started (a rerun
-  while it serves does not roll it onto a newer one);
+  while it serves does not roll it onto a newer one), and its database was restored from the
+  newest database copy then;
 - while a region serves, prepare never moves its fleet back to the standby's scale;
 - prune never deletes a copy a relight stack there still names;
-- the region's serving marker is there exactly while a failover's stacks are.
+- the region's serving marker is there exactly while a failover's stacks are;
+- traffic goes to exactly one region, the one the marker names or else home, and that
+  region has instances in service (the DNS pair as its latch and health checks decide it:
+  the SECONDARY only once latched, the PRIMARY otherwise);
+- no database relight made is gone without a final snapshot;
+- after a failback, home restores from what the recovery region had written, and a teardown
+  leaves nothing of relight's.
 
 Seeded and bounded for CI (`derandomize`, a few examples of a few steps); Hypothesis prints
-the failing sequence. Not modelled yet (issue 19): failback, drills in the sequence, a rerun
-keeping a fleet scaled by hand.
+the failing sequence. Not modelled: drills in the sequence (test_failback.py rehearses one
+end to end), a failback that stops half-way (test_failback.py), Route 53 itself (the rules of
+its data stream are tests/aws_rules.py's).
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ from typing import Any
 
 import boto3
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from moto import mock_aws
 
@@ -39,6 +50,7 @@ from relight.aws.lock import LockSettings
 from relight.aws.serving import read_serving
 from relight.commands import failover, teardown
 from relight.commands.connection import Connection
+from relight.commands.failback import failback, plan_failback
 from relight.errors import InputError
 from relight.model.config import load_environment
 from relight.model.shapes import parameter_dict, tag_dict
@@ -47,7 +59,7 @@ from relight.steps.render import build_plan
 from relight.steps.replicate import Replicator
 from relight.steps.replicate import _prune as prune_copies
 
-REGION, ACCOUNT = "us-west-2", "123456789012"
+REGION, HOME, ACCOUNT = "us-west-2", "us-east-1", "123456789012"
 QUIET = LockSettings(say=lambda _: None)
 STANDING = NETWORK_AND_SECURITY.replace(
     "    blueprint: network\n", "    blueprint: network\n    stands: pilot_light\n"
@@ -63,6 +75,21 @@ WARM = (
         "      min_size: 2\n      max_size: 4\n",
     )
     + "    standby_params:\n      min_size: 1\n      desired: 1\n"
+    + """\
+  database:
+    blueprint: database
+    params:
+      multi_az: false
+      SnapshotIdentifier: {artifact: orders_db}
+      VpcId: {output: network.VpcId}
+      SubnetIds: {output: network.PrivateSubnetIds}
+      ClientSecurityGroupId: {output: security.WebSecurityGroupId}
+      MonitoringRoleArn: arn:aws:iam::123456789012:role/shop-rds-monitoring
+"""
+).replace(
+    "  web_data: {kind: ebs_snapshot, tags: {Role: web-data}}\n",
+    "  web_data: {kind: ebs_snapshot, tags: {Role: web-data}}\n"
+    "  orders_db: {kind: rds_snapshot, db_instance: shop-orders}\n",
 )
 SERVING_SIZE = 2  # the fleet's min_size at failover; the standby runs 1
 COPY_TAGS = [
@@ -86,18 +113,30 @@ class Incident(RuleBasedStateMachine):
         folder.mkdir()
         (folder / "shop.yaml").write_text(WARM, encoding="utf-8")
         self.loaded = load_environment(str(folder / "shop.yaml"), REGION)
-        make_instance_profile(boto3.client("iam", "us-east-1"))
+        make_instance_profile(boto3.client("iam", HOME))
         self.ec2 = boto3.client("ec2", REGION)
+        self.rds = boto3.client("rds", REGION)
         self.s3 = boto3.client("s3", REGION)
         self.cfn = boto3.client("cloudformation", REGION)
-        TemplateBucket(self.s3, REGION, ACCOUNT).configure()
         aws = Aws(AwsTarget())
         self.conn = Connection(aws, REGION, ACCOUNT)
         # Teardown as on the stand-in: moto has no UpdateTerminationProtection to lift.
         self.local = Connection(aws, REGION, ACCOUNT, StandIn(0, 0, "", "", 0.0, "", Path()))
+        self.at_home = Connection(aws, HOME, ACCOUNT, StandIn(0, 0, "", "", 0.0, "", Path()))
+        for region in (REGION, HOME):
+            TemplateBucket(boto3.client("s3", region), region, ACCOUNT).configure()
+            boto3.client("rds", region).create_db_instance(
+                DBInstanceIdentifier="shop-orders", Engine="postgres",
+                DBInstanceClass="db.t3.micro", AllocatedStorage=20, MasterUsername="shop",
+                MasterUserPassword="not-a-secret-1",
+            )  # fmt: skip
         self.prepared = False
         self.serving = False
         self.restored_from = ""  # the newest data copy when the serving failover started
+        self.db_restored_from = ""  # the newest database copy then
+        self.databases: dict[str, set[str]] = {REGION: set(), HOME: set()}  # ever made
+        self.copies = 0
+        self._production()
         self.new_copies()
         self.prepare()  # before any disaster: the warm standby stands
 
@@ -106,6 +145,21 @@ class Incident(RuleBasedStateMachine):
         shutil.rmtree(self.home, ignore_errors=True)
 
     # the world --------------------------------------------------------------------------------
+
+    def _production(self) -> None:
+        """Production in the home region, built from the home region's own backups."""
+        ec2 = boto3.client("ec2", HOME)
+        image = ec2.register_image(Name="web-image", RootDeviceName="/dev/xvda")["ImageId"]
+        volume = ec2.create_volume(AvailabilityZone=f"{HOME}a", Size=1)["VolumeId"]
+        snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+        ec2.create_tags(Resources=[image], Tags=[{"Key": "Role", "Value": "web"}])
+        ec2.create_tags(Resources=[snapshot], Tags=[{"Key": "Role", "Value": "web-data"}])
+        boto3.client("rds", HOME).create_db_snapshot(
+            DBInstanceIdentifier="shop-orders", DBSnapshotIdentifier="shop-orders-home"
+        )
+        plan = build_plan(self.loaded, HOME, purpose="home")
+        built = failover.failover(plan, self.at_home, lock=QUIET, verify_after=False)
+        assert built.ok, built.outcome.failed()
 
     def _copies(self) -> tuple[list[tuple[Any, str]], list[tuple[Any, str]]]:
         images = self.ec2.describe_images(
@@ -119,19 +173,30 @@ class Incident(RuleBasedStateMachine):
             [(s["StartTime"], s["SnapshotId"]) for s in snapshots],
         )
 
-    def _web(self) -> dict[str, Any] | None:
-        stacks = self.cfn.describe_stacks()["Stacks"]
-        return next((s for s in stacks if s["StackName"] == "shop-web"), None)
+    def _database_copies(self) -> list[tuple[Any, str]]:
+        found = self.rds.describe_db_snapshots(DBInstanceIdentifier="shop-orders")["DBSnapshots"]
+        return [(s["SnapshotCreateTime"], s["DBSnapshotIdentifier"]) for s in found]
 
-    def _fleet_size(self) -> int | None:
-        groups = boto3.client("autoscaling", REGION).describe_auto_scaling_groups()
+    def _stack(self, name: str, region: str = REGION) -> dict[str, Any] | None:
+        stacks = boto3.client("cloudformation", region).describe_stacks()["Stacks"]
+        return next((s for s in stacks if s["StackName"] == name), None)
+
+    def _web(self) -> dict[str, Any] | None:
+        return self._stack("shop-web")
+
+    def _fleet(self, region: str = REGION) -> dict[str, Any] | None:
+        groups = boto3.client("autoscaling", region).describe_auto_scaling_groups()
         ours = [
-            g["DesiredCapacity"]
+            g
             for g in groups["AutoScalingGroups"]
             if tag_dict(g.get("Tags")).get("aws:cloudformation:stack-name") == "shop-web"
             or g["AutoScalingGroupName"].startswith("shop-web")
         ]
         return ours[0] if ours else None
+
+    def _fleet_size(self) -> int | None:
+        fleet = self._fleet()
+        return fleet["DesiredCapacity"] if fleet else None
 
     # the operator's commands --------------------------------------------------------------------
 
@@ -139,12 +204,18 @@ class Incident(RuleBasedStateMachine):
     def new_copies(self) -> None:
         """A newer backup arrives in the recovery region (as relight replicate leaves it)."""
         time.sleep(1.01)  # moto stamps creation to the second: this one is newer, not a tie
+        self.copies += 1
         image = self.ec2.register_image(Name="web-image", RootDeviceName="/dev/xvda")["ImageId"]
         volume = self.ec2.create_volume(AvailabilityZone=f"{REGION}a", Size=1)["VolumeId"]
         snapshot = self.ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
         self.ec2.create_tags(Resources=[image], Tags=[{"Key": "Role", "Value": "web"}, *COPY_TAGS])
         self.ec2.create_tags(
             Resources=[snapshot], Tags=[{"Key": "Role", "Value": "web-data"}, *COPY_TAGS]
+        )
+        self.rds.create_db_snapshot(
+            DBInstanceIdentifier="shop-orders",
+            DBSnapshotIdentifier=f"shop-orders-copy-{self.copies}",
+            Tags=COPY_TAGS,
         )
 
     @rule()
@@ -166,6 +237,8 @@ class Incident(RuleBasedStateMachine):
     @rule()
     def fail_over(self) -> None:
         newest = _newest(self._copies()[1])
+        newest_database = _newest(self._database_copies())
+        database_before = self._stack("shop-database")
         plan = build_plan(self.loaded, REGION)
         try:
             result = failover.failover(plan, self.conn, lock=QUIET, verify_after=False)
@@ -175,6 +248,8 @@ class Incident(RuleBasedStateMachine):
         assert result.ok, result.outcome.failed()
         if not self.serving:  # a rerun while serving keeps what the fleet launches from
             self.restored_from = newest
+        if database_before is None:  # a database that exists keeps its data on a rerun
+            self.db_restored_from = newest_database
         self.serving = True
 
     @precondition(lambda self: self.serving)
@@ -207,15 +282,56 @@ class Incident(RuleBasedStateMachine):
         assert not [r for r in results if r.action == "failed"], results
 
     @precondition(lambda self: self.serving)
+    @rule(graceful=st.booleans())
+    def fail_back(self, graceful: bool) -> None:
+        """The home region is back: relight failback, graceful (writes stop first) or not."""
+        plan = plan_failback(
+            self.loaded, self.local, self.at_home, graceful=graceful, teardown=False,
+            stand_in=False,
+        )  # fmt: skip
+        result = failback(plan, self.local, self.at_home, sleep=lambda _: None, lock=QUIET)
+        assert result.ok, (result.failed, result.reason)
+        assert result.done == [
+            *(["stop"] if graceful else []), "snapshot", "home", "verify", "release", "return"
+        ]  # fmt: skip
+        taken = {t["artifact"]: t for t in result.taken}
+        home_db = self._stack("shop-database", HOME)
+        assert home_db is not None
+        assert parameter_dict(home_db)["SnapshotIdentifier"] == taken["orders_db"]["copy"]
+        rds_home = boto3.client("rds", HOME)
+        (copy,) = rds_home.describe_db_snapshots(DBSnapshotIdentifier=taken["orders_db"]["copy"])[
+            "DBSnapshots"
+        ]
+        lineage = tag_dict(
+            rds_home.list_tags_for_resource(ResourceName=copy["DBSnapshotArn"])["TagList"]
+        )
+        assert lineage["relight:source-id"] == taken["orders_db"]["snapshot"]
+        home_web = self._stack("shop-web", HOME)
+        assert home_web is not None
+        assert parameter_dict(home_web)["DataSnapshotId"] == taken["web_data"]["copy"]
+        assert self._stack("shop-database") is None, "R's database went with the failback"
+        assert self._fleet_size() == 1, "R is back to its standby"
+        self.serving = False
+
+    @precondition(lambda self: self.serving)
     @rule()
     def tear_down(self) -> None:
-        """Every stack of this environment is a standing one (the failover only scaled them
-        up), so a teardown that leaves the standing stacks deletes nothing and the region
-        still serves: only `--prepared` ends it."""
+        """A teardown that leaves the standing stacks deletes what the failover built (the
+        database) and the region still serves from the scaled-up fleet; `--prepared` ends
+        it and leaves nothing of relight's."""
         kept = teardown.teardown(self.loaded, self.local, force=True, lock=QUIET)
-        assert kept.ok and not [r for r in kept.results if r.action == "deleted"], kept.results
+        assert kept.ok, kept.results
+        assert [r.name for r in kept.results if r.action == "deleted"] == ["shop-database"]
+        self.db_restored_from = ""
         result = teardown.teardown(self.loaded, self.local, force=True, prepared=True, lock=QUIET)
         assert result.ok, result.results
+        left = [
+            s["StackName"]
+            for s in self.cfn.describe_stacks()["Stacks"]
+            if "relight:env" in tag_dict(s.get("Tags"))
+        ]
+        assert left == [], f"teardown left {left}"
+        assert read_serving(self.s3, ACCOUNT, REGION, "shop") is None
         self.serving = self.prepared = False
 
     # what always holds --------------------------------------------------------------------------
@@ -225,6 +341,9 @@ class Incident(RuleBasedStateMachine):
         web = self._web()
         if self.serving and web is not None:
             assert parameter_dict(web)["DataSnapshotId"] == self.restored_from
+        database = self._stack("shop-database")
+        if self.serving and database is not None:
+            assert parameter_dict(database)["SnapshotIdentifier"] == self.db_restored_from
 
     @invariant()
     def a_serving_fleet_is_never_moved_back_to_the_standby(self) -> None:
@@ -247,6 +366,26 @@ class Incident(RuleBasedStateMachine):
     def the_marker_says_whether_the_region_serves(self) -> None:
         marked = read_serving(self.s3, ACCOUNT, REGION, "shop") is not None
         assert marked == self.serving
+
+    @invariant()
+    def traffic_goes_to_one_region_with_instances_in_service(self) -> None:
+        serving = REGION if read_serving(self.s3, ACCOUNT, REGION, "shop") else HOME
+        fleet = self._fleet(serving)
+        assert fleet is not None, f"traffic goes to {serving}, which has no fleet"
+        in_service = [i for i in fleet["Instances"] if i["LifecycleState"] == "InService"]
+        assert in_service, f"traffic goes to {serving}, where no instance is in service"
+
+    @invariant()
+    def no_database_is_gone_without_a_final_snapshot(self) -> None:
+        for region, seen in self.databases.items():
+            rds = boto3.client("rds", region)
+            now = {d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"]}
+            seen |= {d for d in now if d.startswith("shop-database")}
+            for gone in seen - now:
+                finals = rds.describe_db_snapshots(
+                    DBInstanceIdentifier=gone, SnapshotType="manual"
+                )["DBSnapshots"]
+                assert finals, f"{gone} in {region} was deleted without a final snapshot"
 
 
 Incident.TestCase.settings = settings(

@@ -280,6 +280,7 @@ def _prepare(run: Run, stacks: Stacks, held: RunLock, accept_stale: bool, concur
             concurrency=concurrency,
             still_held=held.ensure_held,
             ready=ready.outputs,
+            autoscaling=conn.aws.client("autoscaling", conn.region),
         )
         if not run.prepared.ok:
             preparing.status = "failed"
@@ -349,6 +350,7 @@ def _rebuild(
             concurrency=concurrency,
             still_held=held.ensure_held,
             ready=ready.outputs,
+            autoscaling=conn.aws.client("autoscaling", conn.region),
         )
         for failed in run.outcome.failed():
             if failed.action == "failed":

@@ -179,6 +179,7 @@ def failover(
             replace_data=replace_data,
             still_held=held.ensure_held,
             ready=ready.outputs,
+            autoscaling=conn.aws.client("autoscaling", conn.region),
         )
         lifecycle.append(("deployed" if outcome.ok else "deploy failed", now()))
         checks = (
@@ -202,7 +203,7 @@ def failover(
             outcome=outcome,
             checks=checks,
             stale=checked.accepted_stale,
-            notes=held.notes + checked.notes + ready.notes + unread + marked,
+            notes=held.notes + checked.notes + ready.notes + unread + marked + outcome.notes,
             events=lifecycle,
         )
         if checks:

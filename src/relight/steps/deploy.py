@@ -25,7 +25,9 @@ A rerun converges:
 
 Data is never replaced by a rerun (model/stateful.py): a stack that exists keeps the snapshot
 it was restored from, and a change set that would replace or delete a database, cluster
-or data volume is refused, unless the operator names the stack (`replace_data`).
+or data volume is refused, unless the operator names the stack (`replace_data`). Nor is a
+fleet shrunk (steps/live_scale.py): an existing Auto Scaling group keeps its live size when
+that is larger than the plan's, and the run says so.
 
 When a stack fails, the stacks that need it are not started; independent
 branches finish.
@@ -33,6 +35,7 @@ branches finish.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -53,6 +56,7 @@ from relight.model.scheduler import DEFAULT_CONCURRENCY, Scheduler, Task
 from relight.model.shapes import tag_dict, tag_list
 from relight.model.stateful import Kept, data_losses, pin
 from relight.steps.discovery import Discovery
+from relight.steps.live_scale import ScaleKept, keep_live_scale
 from relight.steps.render import resolve_parameters
 
 OK_ACTIONS = {"created", "recreated", "retried", "updated", "unchanged", "deleted"}
@@ -76,6 +80,10 @@ class StackResult:
     kept_resources: list[str] = field(default_factory=list)
     # Teardown: the final snapshots a deleted stack's databases left (never deleted).
     final_snapshots: list[str] = field(default_factory=list)
+    # Auto Scaling groups kept at their live size, larger than the plan's (live_scale.py).
+    kept_scale: list[ScaleKept] = field(default_factory=list)
+    # What the run should say about this stack (a kept size, a size it could not read).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def seconds(self) -> float:
@@ -104,6 +112,11 @@ class Outcome:
     def failed(self) -> list[StackResult]:
         return [r for r in self.results.values() if not r.ok]
 
+    @property
+    def notes(self) -> list[str]:
+        """What the run should say about its stacks, stack by stack."""
+        return [note for r in self.results.values() for note in r.notes]
+
     def at(self, reading: float | None) -> datetime | None:
         if reading is None:
             return None
@@ -130,8 +143,11 @@ class _Run:
         replace_data: frozenset[str] = frozenset(),
         still_held: Callable[[], None] = lambda: None,
         ready: Mapping[str, Mapping[str, str]] | None = None,
+        autoscaling: Any = None,
     ) -> None:
         self.stacks = stacks
+        # Reads the live size of existing groups (without one, the plan's size is deployed).
+        self.autoscaling = autoscaling
         self.plan = plan
         self.run_id = run_id
         self.replace_data = replace_data
@@ -194,6 +210,8 @@ class _Run:
         )  # fmt: skip
         for kept in result.kept_data:
             s.on_event(sp.name, "DATA_KEPT", f"{kept.parameter}: keeps {kept.kept}")
+        if existing is not None and self.autoscaling is not None and "DesiredCapacity" in sp.body:
+            yield from self._keep_scale(sp, existing, result)
         if existing and action == "retry":
             s.on_event(sp.name, existing["StackStatus"], why)
             yield from self._retry(sp, existing, result)
@@ -201,6 +219,22 @@ class _Run:
             yield from self._update(sp, existing, result)
         else:
             yield from self._create(sp, result)
+
+    def _keep_scale(
+        self, sp: StackPlan, existing: dict[str, Any], result: StackResult
+    ) -> Task[None]:
+        """An existing group keeps its live size when larger than the plan's (live_scale.py)."""
+        s, template = self.stacks, json.loads(sp.body)
+        autoscaling = self.autoscaling
+        result.parameters, result.kept_scale, unread = yield from s.patiently(
+            lambda: keep_live_scale(s, autoscaling, sp.name, template, result.parameters, existing)
+        )
+        said = [("SIZE_UNREAD", f"{sp.key}: its groups' live size is not known: {unread}")]
+        said = said if unread else []  # a kept size is a group's news, not the stack's state
+        said += [(f"{kept.logical} SIZE_KEPT", kept.note(sp.key)) for kept in result.kept_scale]
+        for status, note in said:
+            result.notes.append(note)
+            s.on_event(sp.name, status, note)
 
     def _holds_data(self, sp: StackPlan, existing: dict[str, Any] | None) -> Task[bool]:
         return (yield from self.stacks.patiently(lambda: holds_data(self.stacks, sp, existing)))
@@ -413,15 +447,18 @@ def deploy(
     replace_data: frozenset[str] = frozenset(),
     still_held: Callable[[], None] = lambda: None,
     ready: Mapping[str, Mapping[str, str]] | None = None,
+    autoscaling: Any = None,
 ) -> Outcome:
     """Create or update the plan's stacks, each as soon as its dependencies are complete.
 
     `replace_data`: the stacks (by key) whose databases and data volumes the operator asked
     to restore again from the newest copies (replacing what runs now). `ready`: the outputs
-    of the stacks prepared ahead of time that the plan's stacks read (`Plan.prepared`)."""
+    of the stacks prepared ahead of time that the plan's stacks read (`Plan.prepared`).
+    `autoscaling`: the region's Auto Scaling client, which reads the live size of existing
+    groups (live_scale.py); every command passes its connection's."""
     outcome = Outcome(origin=stacks.clock())
     calls, throttled = stacks.calls, stacks.throttled
-    run = _Run(stacks, plan, discovery, run_id, replace_data, still_held, ready)
+    run = _Run(stacks, plan, discovery, run_id, replace_data, still_held, ready, autoscaling)
 
     def blocked(key: str, failed: list[str]) -> StackResult:
         result = blocked_result(plan.stacks[key].name, key, failed, "not started: it needs")

@@ -83,7 +83,8 @@ class Story(HomeBuild):
         inputs = Discovery(region=self.home, at=now, zones=zones, artifacts=base)
         self.say(f"stand-in story: building {self.env.name} in its home region {self.home}")
         stacks = Stacks(self.aws.client("cloudformation", self.home), timeout=120)
-        outcome = deploy(stacks, plan, inputs, run_id=run_id)
+        autoscaling = self.aws.client("autoscaling", self.home)
+        outcome = deploy(stacks, plan, inputs, run_id=run_id, autoscaling=autoscaling)
         if not outcome.ok:
             reasons = "; ".join(f"{r.name}: {r.reason}" for r in outcome.failed())
             raise StandInError(
@@ -131,7 +132,10 @@ class Story(HomeBuild):
                 instance_types=instance_types(plan),
             )
             stacks = Stacks(self.aws.client("cloudformation", region), timeout=120)
-            outcome = deploy(stacks, plan, found, run_id=run_id)
+            outcome = deploy(
+                stacks, plan, found, run_id=run_id,
+                autoscaling=self.aws.client("autoscaling", region),
+            )  # fmt: skip
             if not outcome.ok:
                 reasons = "; ".join(f"{r.name}: {r.reason}" for r in outcome.failed())
                 raise StandInError(f"story: preparing {region} failed: {reasons}")
