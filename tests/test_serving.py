@@ -71,6 +71,27 @@ def test_a_verified_failover_marks_its_region_and_prepare_there_is_refused() -> 
             o["Key"] for o in s3.list_objects_v2(Bucket=bucket_name(ACCOUNT, REGION))["Contents"]
         ]
         assert keys == [marker_key("demo")], "refused before the bucket was even configured"
+        assert "relight failback --env demo --from us-west-2" in said
+        assert "relight teardown" not in said, "it served: failing back is the way"
+
+
+def test_after_a_failover_that_never_served_the_refusal_says_to_tear_it_down() -> None:
+    at = datetime(2026, 12, 6, 14, 0, tzinfo=UTC)
+    with mock_aws():
+        s3 = boto3.client("s3", REGION)
+        s3.create_bucket(
+            Bucket=bucket_name(ACCOUNT, REGION),
+            CreateBucketConfiguration={"LocationConstraint": REGION},
+        )
+        failover.mark_region_serving(_conn(), _plan(), "run-2", at, "failing over")
+        with pytest.raises(InputError) as refused:
+            failover.prepare(_plan(phase="prepare"), _conn())
+    said = " ".join(str(refused.value).split())
+    assert "demo has been failing over into us-west-2 since" in said
+    assert (
+        "if that failover failed and us-west-2 never served, once its stacks are torn down" in said
+    )
+    assert "(relight teardown --env demo --region us-west-2 --force)" in said
 
 
 def test_a_drill_prepares_its_own_copies_while_production_serves() -> None:
@@ -150,3 +171,31 @@ def test_a_marker_that_cannot_be_read_never_stops_a_failover() -> None:
     assert "s3:ListBucket" in notes[0], "the note says which permission is missing"
     with pytest.raises(AwsError, match="s3:ListBucket"):  # prepare, unlike a failover, stops
         failover.refuse_serving_region(_plan(phase="prepare"), conn)
+
+
+def test_a_failover_beside_production_in_its_home_region_marks_nothing(write_env) -> None:  # type: ignore[no-untyped-def]
+    """--into-home-region builds beside production: the home region does not now serve from
+    a failover, and nothing there should later ask for a failback."""
+    from conftest import MINIMAL, make_instance_profile
+    from relight.aws.bucket import TemplateBucket
+    from relight.aws.lock import LockSettings
+    from relight.commands.connection import Connection
+
+    home = "us-east-1"
+    with mock_aws():
+        loaded = load_environment(str(write_env(MINIMAL)), home)
+        make_instance_profile(boto3.client("iam", home))
+        ec2, s3 = boto3.client("ec2", home), boto3.client("s3", home)
+        TemplateBucket(s3, home, ACCOUNT).configure()
+        image = ec2.register_image(Name="web", RootDeviceName="/dev/xvda")["ImageId"]
+        volume = ec2.create_volume(AvailabilityZone=f"{home}a", Size=1)["VolumeId"]
+        snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+        ec2.create_tags(Resources=[image], Tags=[{"Key": "Role", "Value": "web"}])
+        ec2.create_tags(Resources=[snapshot], Tags=[{"Key": "Role", "Value": "web-data"}])
+        conn = Connection(Aws(AwsTarget()), home, ACCOUNT)
+        result = failover.failover(
+            build_plan(loaded, home), conn, verify_after=False, lock=LockSettings(say=print)
+        )
+        assert result.ok, result.outcome.failed()
+        assert read_serving(s3, ACCOUNT, home, "shop") is None
+        assert [e for e, _ in result.events][:2] == ["started", "first change"]

@@ -153,7 +153,13 @@ def failover(
             plan, conn.aws, discovery, stacks, accept_stale=accept_stale, account_id=conn.account_id
         )
         ready = read_prepared(stacks, plan, prepare_command(plan, conn.region))
-        production = plan.purpose == "failover" and plan.phase == "failover"
+        # Production failing over into a recovery region (not a test copy, a drill, or a
+        # failover beside production in its home region): it will serve from there.
+        production = (
+            plan.purpose == "failover"
+            and plan.phase == "failover"
+            and conn.region != plan.loaded.env.home_region
+        )
         serving, unread = already_serving(conn, plan) if production else (False, [])
         if serving:
             plan = keep_launches(plan)  # a rerun while serving: the fleet does not roll
@@ -358,8 +364,15 @@ def refuse_serving_region(plan: Plan, conn: Connection) -> None:
         "under live traffic; nothing was changed",
         hint=f"to apply a changed file to what serves in {region}, run relight failover --env "
         f"{env} --region {region}; prepare {region} again once {env} has failed back home "
-        f"(docs/dns-and-failback.md#failing-back). If {region} no longer serves {env}, remove "
-        f"the marker: aws s3 rm {url} --region {region}{endpoint}",
+        f"(relight failback --env {env} --from {region})"
+        + (
+            f", or, if that failover failed and {region} never served, once its stacks are "
+            f"torn down (relight teardown --env {env} --region {region} --force)"
+            if serving.state != SERVING
+            else ""
+        )
+        + f". If {region} no longer serves {env}, remove the marker: aws s3 rm {url} --region "
+        f"{region}{endpoint}",
     )
 
 
