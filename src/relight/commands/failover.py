@@ -36,12 +36,13 @@ from relight.commands.connection import (
 )
 from relight.commands.discover import discover_environment
 from relight.dr.prepared import read_prepared
-from relight.errors import RelightError
+from relight.errors import PreflightError, RelightError
 from relight.model.plan import Plan
 from relight.model.scheduler import DEFAULT_CONCURRENCY
 from relight.steps.deploy import Outcome, deploy
 from relight.steps.discovery import Artifact, Discovery
 from relight.steps.preflight import run_preflight
+from relight.steps.preflight.kept import KeptCopy, kept_copies, kept_problems
 from relight.steps.preview import PlannedStack, preview
 from relight.steps.verify import DEADLINE_SECONDS, Check, verify
 
@@ -58,6 +59,7 @@ class FailoverResult:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     events: list[tuple[str, datetime]] = field(default_factory=list)  # the lifecycle, in order
+    kept: list[KeptCopy] = field(default_factory=list)  # snapshots existing stacks keep, aged
 
     @property
     def ok(self) -> bool:
@@ -82,8 +84,58 @@ def plan_changes(
         plan, conn.aws, discovery, stacks, accept_stale=accept_stale, account_id=conn.account_id
     )
     ready = read_prepared(stacks, plan, prepare_command(plan, conn.region))
+    kept = check_kept(plan, conn, stacks, discovery, replace_data, accept_stale)
     planned = preview(stacks, plan, discovery, replace_data=replace_data, ready=ready.outputs)
+    by_parameter = {(k.stack, k.parameter): k for k in kept}
+    for row in planned:
+        for param in row.parameters:
+            found = by_parameter.get((row.key, param.name))
+            if found is not None:
+                param.age_seconds = found.age_seconds  # the kept snapshot's, not the newest's
     return discovery, planned, checked.notes + ready.notes
+
+
+def _production(plan: Plan, conn: Connection) -> bool:
+    """Production failing over into a recovery region (not a test copy, a drill, or a
+    failover beside production in its home region): it will serve from there."""
+    return (
+        plan.purpose == "failover"
+        and plan.phase == "failover"
+        and conn.region != plan.loaded.env.home_region
+    )
+
+
+def check_kept(
+    plan: Plan,
+    conn: Connection,
+    stacks: Any,
+    discovery: Discovery,
+    replace_data: frozenset[str],
+    accept_stale: bool,
+) -> list[KeptCopy]:
+    """The snapshots existing stacks keep (steps/preflight/kept.py), with their ages; a run
+    stops (PreflightError, exit 2) on one older than the RPO, unless a verified failover
+    made the region serve (then what the stack holds is live data, written since; a marker
+    that cannot be read counts so too: the failover goes on, as it does on that marker)."""
+    if plan.phase != "failover":
+        return []
+    existing = {s["StackName"]: s for s in stacks.list_stacks()}
+    kept = kept_copies(plan, conn.aws, existing, discovery, replace_data)
+    if not kept:
+        return kept
+    try:
+        marker = region_serves(conn, plan) if _production(plan, conn) else None
+    except RelightError:
+        return kept
+    if marker is not None and marker.state == SERVING:
+        return kept
+    problems = kept_problems(kept, plan.loaded.env.objectives.rpo, accept_stale)
+    if problems:
+        raise PreflightError(
+            problems,
+            hint="nothing was changed; see docs/commands.md#data-is-never-replaced-by-a-rerun",
+        )
+    return kept
 
 
 def check_replace_data(plan: Plan, names: list[str]) -> frozenset[str]:
@@ -153,14 +205,9 @@ def failover(
             plan, conn.aws, discovery, stacks, accept_stale=accept_stale, account_id=conn.account_id
         )
         ready = read_prepared(stacks, plan, prepare_command(plan, conn.region))
-        # Production failing over into a recovery region (not a test copy, a drill, or a
-        # failover beside production in its home region): it will serve from there.
-        production = (
-            plan.purpose == "failover"
-            and plan.phase == "failover"
-            and conn.region != plan.loaded.env.home_region
-        )
+        production = _production(plan, conn)
         serving, unread = already_serving(conn, plan) if production else (False, [])
+        kept = check_kept(plan, conn, stacks, discovery, replace_data, accept_stale)
         if serving:
             plan = keep_launches(plan)  # a rerun while serving: the fleet does not roll
         if before_change is not None:
@@ -211,6 +258,7 @@ def failover(
             stale=checked.accepted_stale,
             notes=held.notes + checked.notes + ready.notes + unread + marked + outcome.notes,
             events=lifecycle,
+            kept=kept,
         )
         if checks:
             lifecycle.append(("verified" if result.ok else "verification failed", now()))

@@ -21,6 +21,12 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
+def _kept_age(result: FailoverResult, stack: str, parameter: str) -> float | None:
+    """The age of the data in the snapshot a stack keeps (steps/preflight/kept.py)."""
+    found = [k for k in result.kept if k.stack == stack and k.parameter == parameter]
+    return round(found[0].age_seconds, 1) if found and found[0].age_seconds is not None else None
+
+
 def failover_json(result: FailoverResult, continue_with: str = "") -> dict[str, Any]:
     """The failover as data; `continue_with` is the command that continues a failed run."""
     stale = {a.name for a in result.stale}
@@ -52,7 +58,12 @@ def failover_json(result: FailoverResult, continue_with: str = "") -> dict[str, 
                 "outputs": r.outputs,
                 "kept_resources": r.kept_resources,
                 "kept_data": [
-                    {"parameter": k.parameter, "kept": k.kept, "newest": k.newer}
+                    {
+                        "parameter": k.parameter,
+                        "kept": k.kept,
+                        "newest": k.newer,
+                        "age_seconds": _kept_age(result, r.key, k.parameter),
+                    }
                     for k in r.kept_data
                 ],
             }
@@ -129,10 +140,13 @@ def print_failover(con: Console, result: FailoverResult, continue_with: str = ""
         con.print(f"[yellow]CloudFormation throttled {throttled} call(s)[/]; relight waited")
     for r in result.outcome.results.values():
         for kept in r.kept_data:
+            age = _kept_age(result, r.key, kept.parameter)
+            aged = f" (its data {human_age(age)} old)" if age is not None else ""
             con.print(
-                f"[yellow]data kept:[/] {r.key}.{kept.parameter} stays {kept.kept}, the snapshot "
-                f"it was restored from (newest copy {kept.newer} not used; "
-                f"--replace-data {r.key} restores from it, replacing what runs now)"
+                f"[yellow]data kept:[/] {r.key}.{kept.parameter} stays {kept.kept}{aged}, the "
+                f"snapshot it was restored from; the artifacts above list the newest copy, "
+                f"{kept.newer}, which {r.key} does not use (--replace-data {r.key} restores from "
+                "it, replacing what runs now)"
             )
     for r in failed:
         con.print(f"[red]{r.name}[/]: {escape(r.reason)}")

@@ -360,3 +360,30 @@ class Lister:
             )
             found += [_recovery_point(r) for r in raw if r.get("Status") == "COMPLETED"]
         return found
+
+
+def describe_one(aws: Any, region: str, kind: str, ident: str) -> Candidate | None:
+    """One AMI, EBS snapshot, or (cluster) DB snapshot by its id, read as a listing reads it
+    (lineage included), or None when it is not there (deleted since, say)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        if kind == "ami":
+            found = aws.client("ec2", region).describe_images(ImageIds=[ident])["Images"]
+            return _image(found[0]) if found else None
+        if kind == "ebs_snapshot":
+            found = aws.client("ec2", region).describe_snapshots(SnapshotIds=[ident])
+            return _snapshot(found["Snapshots"][0]) if found["Snapshots"] else None
+        rds = aws.client("rds", region)
+        if kind == "rds_snapshot":
+            found = rds.describe_db_snapshots(DBSnapshotIdentifier=ident)["DBSnapshots"]
+            return _db_snapshot(found[0]) if found else None
+        if kind == "rds_cluster_snapshot":
+            found = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=ident)
+            clusters = found["DBClusterSnapshots"]
+            return _cluster_snapshot(clusters[0]) if clusters else None
+    except ClientError as exc:
+        if "NotFound" in str(exc.response.get("Error", {}).get("Code", "")):
+            return None
+        raise
+    return None
