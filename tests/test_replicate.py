@@ -241,6 +241,74 @@ def test_prune_keeps_a_copy_a_stack_or_an_auto_scaling_group_still_uses(
     assert images == {middle_ami, copies[2]["web_ami"]}
 
 
+def test_prune_reads_launch_configurations_mixed_instance_overrides_and_passes_deleted_templates(
+    aws: Aws, write_env
+) -> None:  # type: ignore[no-untyped-def]
+    """What else a group may launch from (a launch configuration, a MixedInstancesPolicy's
+    override template) keeps its copies; a group whose template was deleted launches nothing
+    and does not stop the prune."""
+    loaded = _loaded(write_env)
+    copies = []
+    for _ in range(3):
+        _sources()
+        copies.append({r.artifact: r.copy_id for r in _run(aws, loaded, ["us-west-2"])})
+        time.sleep(1.05)
+    ec2 = boto3.client("ec2", "us-west-2")
+    autoscaling = boto3.client("autoscaling", "us-west-2")
+    autoscaling.create_launch_configuration(
+        LaunchConfigurationName="old-fleet", ImageId=copies[0]["web_ami"], InstanceType="t3.micro"
+    )
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="old-fleet", LaunchConfigurationName="old-fleet", MinSize=0,
+        MaxSize=1, AvailabilityZones=["us-west-2a"],
+    )  # fmt: skip
+    base = ec2.create_launch_template(
+        LaunchTemplateName="mixed-base", LaunchTemplateData={"InstanceType": "t3.micro"}
+    )["LaunchTemplate"]
+    other = ec2.create_launch_template(
+        LaunchTemplateName="mixed-arm",
+        LaunchTemplateData={
+            "ImageId": copies[1]["web_ami"],
+            "BlockDeviceMappings": [
+                {"DeviceName": "/dev/sdf", "Ebs": {"SnapshotId": copies[0]["web_data"]}}
+            ],
+        },
+    )["LaunchTemplate"]
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="mixed",
+        MixedInstancesPolicy={
+            "LaunchTemplate": {
+                "LaunchTemplateSpecification": {"LaunchTemplateId": base["LaunchTemplateId"]},
+                "Overrides": [
+                    {"InstanceType": "t4g.micro", "LaunchTemplateSpecification": {
+                        "LaunchTemplateId": other["LaunchTemplateId"], "Version": "$Latest"}},
+                ],
+            }
+        },
+        MinSize=0, MaxSize=1, AvailabilityZones=["us-west-2a"],
+    )  # fmt: skip
+    gone = ec2.create_launch_template(
+        LaunchTemplateName="gone", LaunchTemplateData={"ImageId": copies[1]["web_ami"]}
+    )["LaunchTemplate"]
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="orphan",
+        LaunchTemplate={"LaunchTemplateId": gone["LaunchTemplateId"]},
+        MinSize=0, MaxSize=1, AvailabilityZones=["us-west-2a"],
+    )  # fmt: skip
+    ec2.delete_launch_template(LaunchTemplateId=gone["LaunchTemplateId"])
+
+    results = _run(aws, loaded, ["us-west-2"], prune=1)
+    by_id = {r.copy_id: r for r in results if r.action in ("pruned", "in-use")}
+    assert by_id[copies[0]["web_ami"]].reason == (
+        "kept: still used by Auto Scaling group old-fleet (launch configuration old-fleet)"
+    )
+    assert by_id[copies[1]["web_ami"]].reason.startswith(
+        "kept: still used by Auto Scaling group mixed (launch template mixed-arm"
+    )
+    assert by_id[copies[0]["web_data"]].action == "in-use"
+    assert by_id[copies[1]["web_data"]].action == "pruned", "the orphan did not stop the prune"
+
+
 def test_no_prune_while_a_relight_stack_there_is_mid_operation() -> None:
     from relight.steps.replicate.in_use import Busy, copies_in_use
 

@@ -9,11 +9,14 @@ relight reads, in the target region only:
 
 - the parameters of every stack relight made there (tagged `relight:env`: production,
   prepared stacks, drills and test copies alike);
-- the image and snapshots of the launch template version each Auto Scaling group there
-  launches with.
+- the image and snapshots of what each Auto Scaling group there launches with: its launch
+  template version, those a MixedInstancesPolicy names (its own and each override's), or
+  its launch configuration.
 
-Read-only, regional calls. A copy named by either is kept, and the prune says by what.
-While a relight stack there is mid-operation nothing is pruned in that region (`Busy`).
+Read-only, regional calls. A copy named by any is kept, and the prune says by what. While a
+relight stack there is mid-operation nothing is pruned in that region (`Busy`). A group
+whose launch template or configuration no longer exists launches nothing, and is passed
+over; one that cannot be read for another reason (access denied) stops the prune there.
 """
 
 from __future__ import annotations
@@ -47,30 +50,48 @@ def copies_in_use(aws: Any, region: str) -> dict[str, str]:
     ec2 = aws.client("ec2", region)
     for page in autoscaling.get_paginator("describe_auto_scaling_groups").paginate():
         for group in page["AutoScalingGroups"]:
-            for version in _launch_template_versions(ec2, group):
-                data = version.get("LaunchTemplateData", {})
-                where = (
-                    f"Auto Scaling group {group['AutoScalingGroupName']} (launch template "
-                    f"{version.get('LaunchTemplateName', '?')} version "
-                    f"{version.get('VersionNumber', '?')})"
-                )
+            name = group["AutoScalingGroupName"]
+            for where, data in _launches(autoscaling, ec2, group):
                 ids = [data.get("ImageId")] + [
                     m.get("Ebs", {}).get("SnapshotId") for m in data.get("BlockDeviceMappings", [])
                 ]
                 for found in filter(None, ids):
-                    used.setdefault(found, where)
+                    used.setdefault(found, f"Auto Scaling group {name} ({where})")
     return used
 
 
-def _launch_template_versions(ec2: Any, group: dict[str, Any]) -> list[dict[str, Any]]:
-    """The launch template version a group launches with ($Default and $Latest resolved)."""
-    spec = group.get("LaunchTemplate") or (
-        group.get("MixedInstancesPolicy", {})
-        .get("LaunchTemplate", {})
-        .get("LaunchTemplateSpecification")
-    )
-    if not spec:
-        return []
+def _launches(autoscaling: Any, ec2: Any, group: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(what, its launch data: ImageId and BlockDeviceMappings) for everything the group may
+    launch from: its launch template version, a MixedInstancesPolicy's template and each
+    override's, or its launch configuration. Gone (deleted since): nothing."""
+    from botocore.exceptions import ClientError
+
+    mixed = group.get("MixedInstancesPolicy", {}).get("LaunchTemplate", {})
+    specs = [group.get("LaunchTemplate"), mixed.get("LaunchTemplateSpecification")]
+    specs += [o.get("LaunchTemplateSpecification") for o in mixed.get("Overrides", [])]
+    found: list[tuple[str, Any]] = []
+    try:
+        for spec in filter(None, specs):
+            for version in _launch_template_versions(ec2, spec):
+                where = (
+                    f"launch template {version.get('LaunchTemplateName', '?')} version "
+                    f"{version.get('VersionNumber', '?')}"
+                )
+                found.append((where, version.get("LaunchTemplateData", {})))
+        if group.get("LaunchConfigurationName"):
+            configs = autoscaling.describe_launch_configurations(
+                LaunchConfigurationNames=[group["LaunchConfigurationName"]]
+            )["LaunchConfigurations"]
+            found += [(f"launch configuration {c['LaunchConfigurationName']}", c) for c in configs]
+    except ClientError as exc:
+        if "NotFound" in str(exc.response.get("Error", {}).get("Code", "")):
+            return found  # a template deleted since: the group launches nothing from it
+        raise
+    return found
+
+
+def _launch_template_versions(ec2: Any, spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The launch template version a specification names ($Default and $Latest resolved)."""
     ask = {"Versions": [str(spec.get("Version") or "$Default")]}
     if spec.get("LaunchTemplateId"):
         ask["LaunchTemplateId"] = spec["LaunchTemplateId"]
