@@ -116,6 +116,24 @@ def make_instance_profile(iam: Any, name: str = INSTANCE_PROFILE) -> None:
     iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
 
 
+def web_artifacts(
+    region: str, tags: bool = True, extra: list[dict[str, str]] | None = None
+) -> tuple[str, str]:
+    """Inside mock_aws: an AMI and a data snapshot in `region` (with MINIMAL's lookup tags,
+    Role=web and Role=web-data, and `extra`), as a backup or relight replicate leaves them."""
+    import boto3
+
+    ec2 = boto3.client("ec2", region)
+    image = ec2.register_image(Name="web-1", RootDeviceName="/dev/xvda")["ImageId"]
+    volume = ec2.create_volume(AvailabilityZone=f"{region}a", Size=1)["VolumeId"]
+    snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+    if tags:
+        more = list(extra or [])
+        ec2.create_tags(Resources=[image], Tags=[{"Key": "Role", "Value": "web"}, *more])
+        ec2.create_tags(Resources=[snapshot], Tags=[{"Key": "Role", "Value": "web-data"}, *more])
+    return image, snapshot
+
+
 def moto_web_inputs(region: str = "us-west-2", tags: bool = False) -> Any:
     """Inside mock_aws: an AMI and a data snapshot in `region`, and the Discovery that found them
     (and MINIMAL's instance profile).
@@ -129,12 +147,7 @@ def moto_web_inputs(region: str = "us-west-2", tags: bool = False) -> Any:
 
     make_instance_profile(boto3.client("iam", "us-east-1"))
     ec2 = boto3.client("ec2", region)
-    image = ec2.register_image(Name="web-1", RootDeviceName="/dev/xvda")["ImageId"]
-    volume = ec2.create_volume(AvailabilityZone=f"{region}a", Size=1)["VolumeId"]
-    snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
-    if tags:
-        ec2.create_tags(Resources=[image], Tags=[{"Key": "Role", "Value": "web"}])
-        ec2.create_tags(Resources=[snapshot], Tags=[{"Key": "Role", "Value": "web-data"}])
+    image, snapshot = web_artifacts(region, tags)
     now = datetime.now(UTC)
     return Discovery(
         region=region,

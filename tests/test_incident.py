@@ -46,7 +46,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from moto import mock_aws
 
-from conftest import MINIMAL, NETWORK_AND_SECURITY, make_instance_profile
+from conftest import MINIMAL, NETWORK_AND_SECURITY, make_instance_profile, web_artifacts
 from relight.aws.bucket import TemplateBucket
 from relight.aws.clients import Aws, AwsTarget
 from relight.aws.lock import LockSettings
@@ -152,12 +152,7 @@ class Incident(RuleBasedStateMachine):
 
     def _production(self) -> None:
         """Production in the home region, built from the home region's own backups."""
-        ec2 = boto3.client("ec2", HOME)
-        image = ec2.register_image(Name="web-image", RootDeviceName="/dev/xvda")["ImageId"]
-        volume = ec2.create_volume(AvailabilityZone=f"{HOME}a", Size=1)["VolumeId"]
-        snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
-        ec2.create_tags(Resources=[image], Tags=[{"Key": "Role", "Value": "web"}])
-        ec2.create_tags(Resources=[snapshot], Tags=[{"Key": "Role", "Value": "web-data"}])
+        web_artifacts(HOME)
         boto3.client("rds", HOME).create_db_snapshot(
             DBInstanceIdentifier="shop-orders", DBSnapshotIdentifier="shop-orders-home"
         )
@@ -209,13 +204,7 @@ class Incident(RuleBasedStateMachine):
         """A newer backup arrives in the recovery region (as relight replicate leaves it)."""
         time.sleep(1.01)  # moto stamps creation to the second: this one is newer, not a tie
         self.copies += 1
-        image = self.ec2.register_image(Name="web-image", RootDeviceName="/dev/xvda")["ImageId"]
-        volume = self.ec2.create_volume(AvailabilityZone=f"{REGION}a", Size=1)["VolumeId"]
-        snapshot = self.ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
-        self.ec2.create_tags(Resources=[image], Tags=[{"Key": "Role", "Value": "web"}, *COPY_TAGS])
-        self.ec2.create_tags(
-            Resources=[snapshot], Tags=[{"Key": "Role", "Value": "web-data"}, *COPY_TAGS]
-        )
+        web_artifacts(REGION, extra=COPY_TAGS)
         self.rds.create_db_snapshot(
             DBInstanceIdentifier="shop-orders",
             DBSnapshotIdentifier=f"shop-orders-copy-{self.copies}",

@@ -18,7 +18,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from conftest import MINIMAL, make_instance_profile
+from conftest import MINIMAL, make_instance_profile, web_artifacts
 from relight.aws.bucket import TemplateBucket
 from relight.aws.clients import Aws, AwsTarget
 from relight.aws.lock import LockSettings
@@ -65,12 +65,7 @@ def world(write_env: Any) -> Iterator[dict[str, Any]]:
         loaded = load_environment(str(write_env(WITH_DATABASE)), REGION)
         make_instance_profile(boto3.client("iam", "us-east-1"))
         TemplateBucket(boto3.client("s3", REGION), REGION, ACCOUNT).configure()
-        ec2 = boto3.client("ec2", REGION)
-        image = ec2.register_image(Name="web", RootDeviceName="/dev/xvda")["ImageId"]
-        volume = ec2.create_volume(AvailabilityZone=f"{REGION}a", Size=1)["VolumeId"]
-        snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
-        ec2.create_tags(Resources=[image], Tags=[{"Key": "Role", "Value": "web"}])
-        ec2.create_tags(Resources=[snapshot], Tags=[{"Key": "Role", "Value": "web-data"}])
+        web_artifacts(REGION)
         boto3.client("rds", REGION).create_db_instance(
             DBInstanceIdentifier="shop-orders", Engine="postgres", DBInstanceClass="db.t3.micro",
             AllocatedStorage=20, MasterUsername="shop", MasterUserPassword="not-a-secret-1",

@@ -176,7 +176,7 @@ def test_a_marker_that_cannot_be_read_never_stops_a_failover() -> None:
 def test_a_failover_beside_production_in_its_home_region_marks_nothing(write_env) -> None:  # type: ignore[no-untyped-def]
     """--into-home-region builds beside production: the home region does not now serve from
     a failover, and nothing there should later ask for a failback."""
-    from conftest import MINIMAL, make_instance_profile
+    from conftest import MINIMAL, make_instance_profile, web_artifacts
     from relight.aws.bucket import TemplateBucket
     from relight.aws.lock import LockSettings
     from relight.commands.connection import Connection
@@ -185,13 +185,9 @@ def test_a_failover_beside_production_in_its_home_region_marks_nothing(write_env
     with mock_aws():
         loaded = load_environment(str(write_env(MINIMAL)), home)
         make_instance_profile(boto3.client("iam", home))
-        ec2, s3 = boto3.client("ec2", home), boto3.client("s3", home)
+        s3 = boto3.client("s3", home)
         TemplateBucket(s3, home, ACCOUNT).configure()
-        image = ec2.register_image(Name="web", RootDeviceName="/dev/xvda")["ImageId"]
-        volume = ec2.create_volume(AvailabilityZone=f"{home}a", Size=1)["VolumeId"]
-        snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
-        ec2.create_tags(Resources=[image], Tags=[{"Key": "Role", "Value": "web"}])
-        ec2.create_tags(Resources=[snapshot], Tags=[{"Key": "Role", "Value": "web-data"}])
+        web_artifacts(home)
         conn = Connection(Aws(AwsTarget()), home, ACCOUNT)
         result = failover.failover(
             build_plan(loaded, home), conn, verify_after=False, lock=LockSettings(say=print)
