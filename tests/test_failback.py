@@ -313,3 +313,67 @@ def test_a_drill_with_failback_rehearses_the_way_back_and_deletes_what_it_made(
         OwnerIds=["self"])["Snapshots"]}  # fmt: skip
     assert after_home == before_home, "the copies brought home were deleted"
     assert objects(world, "relight/failback/") == []
+
+
+def test_a_graceful_stop_keeps_traffic_in_r_behind_a_maintenance_page(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Route 53 answers with the PRIMARY when both records are unhealthy: taking R's fleet
+    away would send users to home's old stack. So R's listeners answer Route 53's check and
+    503 for everything else until the failback is done; a failback that stops says how to
+    reopen R, and the rerun removes the page."""
+    from relight.commands.connection import connect
+    from relight.commands.failback import failback, plan_failback, running
+    from relight.model.config import load_environment
+
+    warm = ("--strategy", "warm_standby")
+    prepared = relight(world, "prepare", "--env", "demo", "--region", R, *warm, "--yes")
+    assert prepared.returncode == 0, said(prepared)
+    run = relight(world, "failover", "--env", "demo", "--region", R, *warm, "--yes")
+    assert run.returncode == 0, said(run)
+    loaded = load_environment(str(REPO / "stacks" / "demo.yaml"), R)
+    recovery = connect(loaded, R, use_stand_in=True, state_dir=world["state"])
+    home = connect(loaded, HOME, use_stand_in=True, state_dir=world["state"])
+    elbv2 = client(world, "elbv2", R)
+    (balancer,) = [
+        b
+        for b in elbv2.describe_load_balancers()["LoadBalancers"]
+        if "demo" in b["LoadBalancerName"]
+    ]
+    (listener,) = elbv2.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]
+
+    def rules() -> list[tuple[str, list[str], str]]:
+        found = elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
+        return sorted(
+            (
+                r["Priority"],
+                [v for c in r.get("Conditions", []) for v in c.get("Values", [])],
+                r["Actions"][0].get("FixedResponseConfig", {}).get("StatusCode", ""),
+            )
+            for r in found
+            if not r.get("IsDefault")
+        )
+
+    def broken(*_: Any) -> Any:
+        raise AwsError("us-east-1 throttled the change set")
+
+    plan = plan_failback(loaded, recovery, home, graceful=True, teardown=False, stand_in=True)
+    assert plan.paths == ["/health"], "the SECONDARY's health check path, read from its stack"
+    with monkeypatch.context() as patched:
+        patched.setattr(running, "_home_phase", broken)
+        first = failback(plan, recovery, home, sleep=lambda _: None)
+    assert first.failed == "home" and first.done == ["stop", "snapshot"]
+    assert rules() == [("1", ["/health"], "200"), ("2", ["/*"], "503")]
+    reopen = " ".join(first.notes)
+    assert "us-west-2 answers 503 (the graceful stop's maintenance page)" in reopen
+    assert "aws elbv2 delete-rule --region us-west-2 --rule-arn arn:" in reopen
+    assert group(world, R)["DesiredCapacity"] == 3, "the fleet keeps running: its data stays"
+
+    second = failback(
+        plan_failback(loaded, recovery, home, graceful=True, teardown=False, stand_in=True),
+        recovery,
+        home,
+        sleep=lambda _: None,
+    )
+    assert second.ok, second.reason
+    assert rules() == [], "the maintenance page is gone with the failback"

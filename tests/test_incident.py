@@ -7,8 +7,9 @@ pilot_light, the web fleet from warm_standby with one instance, the database res
 failover), its copies tagged as `relight replicate` tags them; and its production in
 us-east-1, built from the home region's own backups. The rules are the commands an incident
 runs through over days: newer copies arrive, `prepare`, `failover` (and its reruns), the
-fleet scaled by hand, `replicate --prune 1`, `failback` (graceful or not), `teardown`. The
-invariants, checked after every step:
+fleet scaled by hand, `replicate --prune 1`, `failback` (graceful, refused here for want of a
+load balancer to put a maintenance page on; ungraceful), `teardown`. The invariants, checked
+after every step:
 
 - a serving fleet launches from the newest copy there was when its failover started (a rerun
   while it serves does not roll it onto a newer one), and its database was restored from the
@@ -41,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -278,16 +280,25 @@ class Incident(RuleBasedStateMachine):
     @precondition(lambda self: self.serving)
     @rule(graceful=st.booleans())
     def fail_back(self, graceful: bool) -> None:
-        """The home region is back: relight failback, graceful (writes stop first) or not."""
+        """The home region is back: relight failback, graceful (writes stop first) or not.
+        This world has no load balancer to put a maintenance page on: a graceful failback is
+        refused before any change, and the operator goes on without the stop."""
+        if graceful:
+            size = self._fleet_size()
+            with pytest.raises(InputError, match="a graceful failback stops writes in us-west-2"):
+                plan_failback(
+                    self.loaded, self.local, self.at_home, graceful=True, teardown=False,
+                    stand_in=False,
+                )  # fmt: skip
+            assert read_serving(self.s3, ACCOUNT, REGION, "shop") is not None
+            assert self._fleet_size() == size, "a refused failback changed the fleet"
         plan = plan_failback(
-            self.loaded, self.local, self.at_home, graceful=graceful, teardown=False,
+            self.loaded, self.local, self.at_home, graceful=False, teardown=False,
             stand_in=False,
         )  # fmt: skip
         result = failback(plan, self.local, self.at_home, sleep=lambda _: None, lock=QUIET)
         assert result.ok, (result.failed, result.reason)
-        assert result.done == [
-            *(["stop"] if graceful else []), "snapshot", "home", "verify", "release", "return"
-        ]  # fmt: skip
+        assert result.done == ["snapshot", "home", "verify", "release", "return"]
         taken = {t["artifact"]: t for t in result.taken}
         home_db = self._stack("shop-database", HOME)
         assert home_db is not None

@@ -308,3 +308,48 @@ def test_an_unchanged_rerun_changes_nothing_and_keeps_the_size(write_env) -> Non
         outcome, _ = _deploy(write_env, _asg(), inputs, "r3")
         assert outcome.results["web"].action == "unchanged", "the kept size is the stack's now"
         assert _group()["DesiredCapacity"] == 4
+
+
+# A warm standby (MINIMAL's network and security from pilot_light, the web fleet from
+# warm_standby at its standby_params), shaped as tests/test_incident.py's WARM.
+WARM = (
+    MINIMAL.replace("stand_in: true\n", "stand_in: true\nstrategy: warm_standby\n")
+    .replace("    blueprint: network\n", "    blueprint: network\n    stands: pilot_light\n")
+    .replace("    blueprint: security\n", "    blueprint: security\n    stands: pilot_light\n")
+    .replace(
+        "    blueprint: compute\n    params:\n      mode: instances\n      count: 2\n",
+        "    blueprint: compute\n    stands: warm_standby\n    params:\n      mode: asg\n"
+        "      min_size: 3\n      max_size: 6\n",
+    )
+    + "    standby_params:\n      min_size: 1\n      desired: 1\n"
+)
+
+
+def test_prepare_deploys_the_standbys_own_size_not_the_live_one(write_env) -> None:  # type: ignore[no-untyped-def]
+    """The failover left the fleet at 3; prepare (a failback's last phase, refused while the
+    region serves) puts it back at the standby's 1: no live size is kept, nothing said."""
+    loaded = load_environment(str(write_env(WARM)), "us-west-2")
+    cfn = boto3.client("cloudformation", "us-west-2")
+
+    def run(phase: str, inputs: Discovery, ready: dict[str, dict[str, str]]) -> Outcome:
+        plan = build_plan(loaded, "us-west-2", phase=phase)
+        stacks = Stacks(cfn, timeout=30, on_event=lambda *e: None)
+        autoscaling = boto3.client("autoscaling", "us-west-2")
+        outcome = deploy(stacks, plan, inputs, run_id=phase, ready=ready, autoscaling=autoscaling)
+        assert outcome.ok, outcome.failed()
+        return outcome
+
+    with mock_aws():
+        inputs = moto_web_inputs()
+        prepared = run("prepare", inputs, {})
+        assert set(prepared.results) == {"network", "security", "web"}
+        assert _group()["DesiredCapacity"] == 1
+        ready = {k: r.outputs for k, r in prepared.results.items() if k != "web"}
+        assert set(run("failover", inputs, ready).results) == {"web"}
+        assert _group()["DesiredCapacity"] == 3, "the failover scales the standby up"
+        outcome = run("prepare", inputs, {})
+        web = outcome.results["web"]
+        assert web.action == "updated"
+        assert _group()["DesiredCapacity"] == 1, "back to the standby's size"
+        assert web.kept_scale == [] and outcome.notes == []
+        assert web.parameters.get("DesiredCapacity", "") == ""

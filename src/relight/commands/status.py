@@ -3,7 +3,10 @@ region, and who holds the lock of its runs there (and removing it)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from relight.aws.lease import Holder, break_lock, read_lock
@@ -110,40 +113,122 @@ def region_state(loaded: LoadedEnvironment, conn: Connection, now: datetime) -> 
 
 
 def _latches(conn: Connection, stack_names: list[str], now: datetime) -> dict[str, str]:
-    """Each failback latch among the stacks, read as Route 53 reads it: the alarm's data
-    stream, not its state (docs/aws-behaviours.md, D3). The newest one-minute period with
-    data: 1 is latched (traffic held in this region), 0 released; no data at all, never set
-    (or set more than 15 days ago, beyond what CloudWatch keeps at one minute)."""
-    from datetime import timedelta
-
-    from relight.commands.failover import LATCH_METRIC, LATCH_NAMESPACE, LATCH_OUTPUT
+    """Each failback latch among the stacks (`_latch`), by stack name."""
+    from relight.commands.failover import LATCH_OUTPUT
 
     cfn = conn.aws.client("cloudformation", conn.region)
     cloudwatch = conn.aws.client("cloudwatch", conn.region)
     found = {}
     for name in stack_names:
         stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
-        if not any(o.get("OutputKey") == LATCH_OUTPUT for o in stack.get("Outputs", [])):
-            continue
-        state = "never set"
-        for span, period in ((timedelta(hours=3), 60), (timedelta(days=15), 3600)):
-            points = cloudwatch.get_metric_statistics(
-                Namespace=LATCH_NAMESPACE,
-                MetricName=LATCH_METRIC,
-                Dimensions=[{"Name": "Stack", "Value": name}],
-                # periods start on the minute (as CloudWatch's own one-minute periods do)
-                StartTime=(now - span).replace(second=0, microsecond=0),
-                EndTime=now + timedelta(minutes=1),
-                Period=period,
-                Statistics=["Maximum"],
-            )["Datapoints"]
-            if points:
-                last = max(points, key=lambda p: p["Timestamp"])
-                at = last["Timestamp"].isoformat(timespec="minutes")
-                state = f"latched ({at})" if last["Maximum"] >= 1 else f"released ({at})"
-                break
-        found[name] = state
+        if any(o.get("OutputKey") == LATCH_OUTPUT for o in stack.get("Outputs", [])):
+            found[name] = _latch(cloudwatch, name, now)
     return found
+
+
+# What CloudWatch keeps (CloudWatch API Reference, GetMetricStatistics): "Data points with a
+# period of 60 seconds (1-minute) are available for 15 days", "with a period of 3600 seconds
+# (1 hour) are available for 455 days"; at most 1,440 data points a call; a start time more
+# than 63 days ago takes periods that are multiples of 3600 (and is rounded down to the hour).
+MINUTES_KEPT = timedelta(days=15)
+# Where the newest data is looked for, nearest first (at most 457 periods a call).
+LOOK_BACK = ((timedelta(hours=3), 60), (timedelta(days=15), 3600), (timedelta(days=455), 86400))
+# A period holding both a 1 and a 0 is read again in the next finer one, if CloudWatch has it.
+FINER = {86400: 3600, 3600: 60}
+
+
+@dataclass(frozen=True)
+class _Period:
+    """The newest period with data of a latch's metric (its Maximum and Minimum)."""
+
+    start: datetime
+    seconds: int
+    maximum: float
+    minimum: float
+
+    @property
+    def mixed(self) -> bool:
+        """Both a 1 (set) and a 0 (released) in the period: its Maximum alone would say set."""
+        return self.maximum >= 1 > self.minimum
+
+
+def _latch(cloudwatch: Any, name: str, now: datetime) -> str:
+    """A failback latch read as Route 53 reads it: the alarm's data stream, not its state
+    (docs/aws-behaviours.md, D3), whose alarm is the Maximum over 60 s. The newest period
+    with data: 1 is latched (traffic held in this region), 0 released; no data in the 455
+    days CloudWatch keeps it, never set (or not since). The newest data is looked for in
+    minutes over 3 hours, then hours over 15 days, then days over 455 (`LOOK_BACK`); an hour
+    or a day that holds both a 1 and a 0 is read again in hours, then minutes, as far as
+    CloudWatch still has them, so a 1 released within the same hour is not read as set. One
+    older than 15 days, with a 1 and a 0 in its newest hour, is said as such: the order is
+    gone."""
+    read = functools.partial(_newest_period, cloudwatch, name)
+    end = now + timedelta(minutes=1)
+    for span, seconds in LOOK_BACK:
+        # on the minute, and the days on midnight (UTC): a start more than 15 days ago is
+        # rounded down (to 5 minutes, or beyond 63 days to the hour) by CloudWatch itself
+        start = (now - span).replace(second=0, microsecond=0)
+        if seconds == 86400:
+            start = start.replace(hour=0, minute=0)
+        elif seconds == 3600:
+            start = start.replace(minute=0)
+        newest = read(start, end, seconds)
+        if newest is not None:
+            return _said(_refined(read, newest, now))
+    return "never set"
+
+
+def _newest_period(
+    cloudwatch: Any, name: str, start: datetime, end: datetime, seconds: int
+) -> _Period | None:
+    """The newest period with data of the stack's latch metric between `start` and `end`."""
+    from relight.commands.failover import LATCH_METRIC, LATCH_NAMESPACE
+
+    points = cloudwatch.get_metric_statistics(
+        Namespace=LATCH_NAMESPACE,
+        MetricName=LATCH_METRIC,
+        Dimensions=[{"Name": "Stack", "Value": name}],
+        StartTime=start,
+        EndTime=end,
+        Period=seconds,
+        Statistics=["Maximum", "Minimum"],
+    )["Datapoints"]
+    if not points:
+        return None
+    last = max(points, key=lambda p: p["Timestamp"])
+    return _Period(last["Timestamp"], seconds, float(last["Maximum"]), float(last["Minimum"]))
+
+
+def _refined(
+    read: Callable[[datetime, datetime, int], _Period | None], newest: _Period, now: datetime
+) -> _Period:
+    """The newest period, read again in finer ones while it holds both a 1 and a 0 and
+    CloudWatch still has the finer data (minutes: 15 days)."""
+    while newest.mixed and newest.seconds in FINER:
+        seconds = FINER[newest.seconds]
+        if seconds < 3600 and newest.start < now - MINUTES_KEPT:
+            break
+        finer = read(newest.start, newest.start + timedelta(seconds=newest.seconds), seconds)
+        if finer is None:
+            break
+        newest = finer
+    return newest
+
+
+def _said(newest: _Period) -> str:
+    """What the newest period says: latched, released, or (a 1 and a 0 in an hour or a day
+    CloudWatch no longer has the minutes of) either."""
+    day = newest.start.date().isoformat()
+    if newest.seconds < 3600 or not newest.mixed:
+        at = day if newest.seconds >= 86400 else newest.start.isoformat(timespec="minutes")
+        return f"latched ({at})" if newest.maximum >= 1 else f"released ({at})"
+    when = day
+    if newest.seconds < 86400:
+        until = newest.start + timedelta(seconds=newest.seconds)
+        when = f"{day} between {newest.start:%H:%M} and {until:%H:%M}"
+    return (
+        f"latched or released on {when} (older than 15 days: CloudWatch no longer has the minute)"
+    )
 
 
 def _data_ages(loaded: LoadedEnvironment, conn: Connection, now: datetime) -> dict[str, float]:
@@ -167,7 +252,7 @@ def incident(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "serves": where["region"],
             "since": marker.get("since"),
             "state": marker.get("state"),
-            "latched": any(v.startswith("latched") for v in where.get("latches", {}).values()),
+            "latched": any(v.startswith("latched (") for v in where.get("latches", {}).values()),
             "failback": f"relight failback --env {loaded_name(rows)} --from {where['region']}",
         }
     else:

@@ -27,7 +27,9 @@ Data is never replaced by a rerun (model/stateful.py): a stack that exists keeps
 it was restored from, and a change set that would replace or delete a database, cluster
 or data volume is refused, unless the operator names the stack (`replace_data`). Nor is a
 fleet shrunk (steps/live_scale.py): an existing Auto Scaling group keeps its live size when
-that is larger than the plan's, and the run says so.
+that is larger than the plan's, and the run says so; except that prepare deploys the standby's
+own size (a prepare plan is refused in a region that serves, and a failback's last phase uses
+it to put the recovery region back at its rung).
 
 When a stack fails, the stacks that need it are not started; independent
 branches finish.
@@ -210,7 +212,7 @@ class _Run:
         )  # fmt: skip
         for kept in result.kept_data:
             s.on_event(sp.name, "DATA_KEPT", f"{kept.parameter}: keeps {kept.kept}")
-        if existing is not None and self.autoscaling is not None and "DesiredCapacity" in sp.body:
+        if existing is not None and self._keeps_scale(sp):
             yield from self._keep_scale(sp, existing, result)
         if existing and action == "retry":
             s.on_event(sp.name, existing["StackStatus"], why)
@@ -220,10 +222,23 @@ class _Run:
         else:
             yield from self._create(sp, result)
 
+    def _keeps_scale(self, sp: StackPlan) -> bool:
+        """Whether an existing stack's groups keep their live size: a stack that sizes a
+        group, in any plan but a prepare one. Prepare deploys the standby's own size: it is
+        refused in a region that serves (commands/failover.py), and a failback's last phase
+        uses it to put the recovery region back at its rung, so a fleet the failover left at
+        3 goes back to the standby's 1."""
+        return (
+            self.autoscaling is not None
+            and self.plan.phase != "prepare"
+            and "DesiredCapacity" in sp.body
+        )
+
     def _keep_scale(
         self, sp: StackPlan, existing: dict[str, Any], result: StackResult
     ) -> Task[None]:
-        """An existing group keeps its live size when larger than the plan's (live_scale.py)."""
+        """An existing group keeps its live size when larger than the plan's (live_scale.py);
+        never in a prepare plan (`_keeps_scale`)."""
         s, template = self.stacks, json.loads(sp.body)
         autoscaling = self.autoscaling
         result.parameters, result.kept_scale, unread = yield from s.patiently(

@@ -13,7 +13,10 @@ and the planned size, at least MinSize and at most MaxSize:
 - a plan that scales up on purpose wins (a warm standby's failover, from its standby size to
   the file's: the file's size is the larger);
 - a template that lowers MaxSize below the live size is obeyed (CloudFormation would refuse a
-  size above it anyway).
+  size above it anyway);
+- prepare deploys the standby's own size: deploy does not keep the live size in a plan of
+  phase "prepare" (`relight prepare` is refused in a region that serves, and `relight
+  failback`'s last phase uses it to put the recovery region back at its rung).
 
 What is kept is said (`ScaleKept.note`). The live size cannot be read (no permission, no
 answer): the stack's last value of the Parameter is kept instead when it is larger, and that

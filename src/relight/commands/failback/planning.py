@@ -19,10 +19,7 @@ from relight.commands.connection import (
 from relight.errors import InputError
 from relight.model.config import LoadedEnvironment
 from relight.model.plan import Plan
-from relight.steps.failback import (
-    Holder,
-    data_holders,
-)
+from relight.steps.failback import Holder, data_holders, health_paths, listeners
 
 PHASES = ("stop", "snapshot", "home", "verify", "release", "return")
 TITLES = {
@@ -61,6 +58,10 @@ class FailbackPlan:
     notes: list[str] = field(default_factory=list)
     # A drill's rehearsal (drill_failback.py): its namespace, whose lock the drill holds.
     namespace: str | None = None
+    # graceful: R's HTTP(S) listeners the maintenance page goes on, and the health check paths
+    # it keeps answering (steps/failback.py)
+    listeners: list[str] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
 
     @property
     def record_key(self) -> str:
@@ -212,17 +213,39 @@ def plan_failback(
         if any(o.get("OutputKey") == LATCH_OUTPUT for o in s.get("Outputs", []))
     )
     existing = {s["StackName"]: s["StackStatus"] for s in connect_stacks(home).list_stacks()}
+    web, others = listeners(recovery.aws, recovery.region, [s["StackName"] for s in mine])
+    if graceful and "stop" not in done and (others or not web):
+        raise InputError(
+            f"{loaded.path}: a graceful failback stops writes in {recovery.region} with a "
+            "maintenance page on its application load balancers, and "
+            + (
+                f"{env.name}'s stacks there have listeners no rule can answer for (a network "
+                f"load balancer's: {', '.join(others)})"
+                if others
+                else f"{env.name}'s stacks there have none"
+            )
+            + "; nothing was changed",
+            hint="pass --ungraceful (no stop: the writes made there after the snapshot stay "
+            "there), after stopping what writes yourself if you can",
+        )
     plan = FailbackPlan(
         loaded, recovery.region, home.region, graceful, teardown, serving, rplan, hplan,
-        holders, latches, [], progress or {}, notes,
+        holders, latches, [], progress or {}, notes, listeners=web, paths=health_paths(rplan),
     )  # fmt: skip
     taken = {t["artifact"]: t for t in plan.progress.get("taken", [])}
     names = {"recovery": recovery.region, "home": home.region, "strategy": strategy}
     actions = {
         "stop": [
-            f"scale the Auto Scaling groups of {env.name}'s stacks in {recovery.region} to "
-            "zero and stop their instances: writes stop, and so does service, until traffic "
-            f"reaches {home.region}"
+            f"a maintenance page on {len(web)} listener(s) of {env.name}'s load balancers in "
+            f"{recovery.region}: every request answered 503"
+            + (
+                f", but Route 53's health check ({', '.join(plan.paths)}), answered 200"
+                if plan.paths
+                else ""
+            )
+            + f"; traffic stays in {recovery.region} (not the home region's old stack), "
+            "nothing is written there, and the fleet keeps running; then in-flight requests "
+            "drain"
         ],
         "snapshot": [
             f"{h.describe}: snapshot"

@@ -23,9 +23,10 @@ from relight.errors import AwsError, RelightError
 from relight.steps.failback import (
     Taken,
     copy_home,
+    end_maintenance,
     home_artifact,
-    restore_commands,
-    stop_writes,
+    reopen_commands,
+    start_maintenance,
     take_snapshot,
     wait_ready,
 )
@@ -44,7 +45,6 @@ def failback(
     clock: Callable[[], float] = time.monotonic,
     lock: LockSettings | None = None,
     snapshot_timeout: float = 6 * 3600.0,
-    stop_timeout: float = 900.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> FailbackResult:
     """Run the phases not done yet, in order; stops at the first that fails (a rerun goes on
@@ -90,12 +90,13 @@ def failback(
                 _check_home(plan, result.home_result, finish, progress)
                 continue
             if phase.key == "return":
-                result.notes += _return_phase(plan, recovery, settings)
+                _settle(plan, recovery, progress, say=on_progress, sleep=sleep)
+                result.notes += _return_phase(plan, recovery, settings, progress)
             else:
                 with _recovery_lock(plan, recovery, run_id, command, settings):
                     _recovery_phase(
                         phase.key, plan, recovery, home, progress, save, bring,
-                        stop_timeout=stop_timeout, snapshot_timeout=snapshot_timeout,
+                        snapshot_timeout=snapshot_timeout,
                         sleep=sleep, clock=clock, run_id=run_id, say=on_progress,
                     )  # fmt: skip
             finish(phase.key)
@@ -105,11 +106,11 @@ def failback(
             "?",
         )
         result.reason = str(exc)
-        if progress.get("stopped") and "release" not in progress["done"]:
+        if progress.get("maintenance") and "release" not in progress["done"]:
             result.notes.append(
-                f"{plan.recovery}'s fleet is scaled to zero (graceful): to serve from "
-                f"{plan.recovery} again meanwhile, "
-                + "; ".join(restore_commands(plan.recovery, progress["stopped"]))
+                f"{plan.recovery} answers 503 (the graceful stop's maintenance page): rerun the "
+                f"failback to go on, or to serve from {plan.recovery} again meanwhile: "
+                + "; ".join(reopen_commands(plan.recovery, progress["maintenance"]))
             )
         if isinstance(exc, Declined) and not progress["done"]:
             return result  # nothing was changed: no record either
@@ -126,6 +127,13 @@ def failback(
     result.taken = list(progress["taken"])
     result.seconds = clock() - started
     return result
+
+
+# How long in-flight requests get to finish once R answers 503 (a request the load balancer
+# had already sent on may still write); and, after the latch's release, how long Route 53's
+# checks and DNS caches take to send traffic home before R is changed.
+DRAIN_SECONDS = 30.0
+SETTLE_SECONDS = 180.0
 
 
 def _recovery_lock(
@@ -147,7 +155,6 @@ def _recovery_phase(
     save: Callable[[], None],
     bring: dict[str, Any],
     *,
-    stop_timeout: float,
     snapshot_timeout: float,
     sleep: Callable[[float], None],
     clock: Callable[[], float],
@@ -156,12 +163,13 @@ def _recovery_phase(
 ) -> None:
     env = plan.loaded.env
     if key == "stop":
-        names = [s["StackName"] for s in _env_stacks(recovery, env.name)]
-        progress["stopped"] = stop_writes(
-            recovery.aws, recovery.region, names, keep=plan.holders, timeout=stop_timeout,
-            sleep=sleep, clock=clock,
-        )  # fmt: skip
+        made = start_maintenance(recovery.aws, recovery.region, plan.listeners, plan.paths)
+        progress["maintenance"] = [m.as_dict() for m in made]
         save()
+        drain = 0.0 if recovery.stand_in is not None else DRAIN_SECONDS
+        if drain:
+            say(f"waiting {drain:.0f} s for the requests in flight in {recovery.region} to end")
+            sleep(drain)
         return
     if key == "snapshot":
         bring.update(_snapshot_phase(plan, recovery, home, progress, save, run_id,
@@ -324,7 +332,39 @@ def _env_stacks(conn: Connection, env: str) -> list[dict[str, Any]]:
     ]
 
 
-def _return_phase(plan: FailbackPlan, recovery: Connection, settings: LockSettings) -> list[str]:
+def _settle(
+    plan: FailbackPlan,
+    recovery: Connection,
+    progress: dict[str, Any],
+    *,
+    say: Callable[[str], None],
+    sleep: Callable[[float], None],
+) -> None:
+    """Before R is changed: once the latch is released, Route 53's checks and DNS caches take a
+    while to send traffic home; R answers meanwhile (in the ungraceful mode, still writing).
+    The 0 is published again in a later minute, so the alarm's stream holds more than one."""
+    from relight.commands.failover import put_latch
+
+    if not plan.latches or recovery.stand_in is not None:
+        return
+    released = progress["times"].get("release")
+    if released:
+        waited = (datetime.now(UTC) - datetime.fromisoformat(released)).total_seconds()
+        if waited >= SETTLE_SECONDS:
+            return
+    say(
+        f"waiting {SETTLE_SECONDS:.0f} s for Route 53 to send traffic to {plan.home} before "
+        f"{plan.recovery} changes (its health checks, then DNS caches)"
+    )
+    sleep(SETTLE_SECONDS / 2)
+    for name in plan.latches:
+        put_latch(recovery, name, 0.0)
+    sleep(SETTLE_SECONDS / 2)
+
+
+def _return_phase(
+    plan: FailbackPlan, recovery: Connection, settings: LockSettings, progress: dict[str, Any]
+) -> list[str]:
     """(e): R torn down (--teardown), or back at its rung: the standing stacks redeployed as
     prepare leaves them, then what the failover built deleted. Final snapshots kept."""
     from relight.commands.failover import prepare
@@ -332,6 +372,8 @@ def _return_phase(plan: FailbackPlan, recovery: Connection, settings: LockSettin
     from relight.steps.render import build_plan
 
     notes: list[str] = []
+    if progress.get("maintenance"):  # the graceful stop's page: R answers normally again
+        end_maintenance(recovery.aws, recovery.region, progress["maintenance"])
     if not plan.teardown and plan.strategy != "backup_restore":
         standing = build_plan(
             plan.loaded,
