@@ -186,6 +186,14 @@ def test_an_incident_start_to_finish_at_warm_standby(world: dict[str, Any]) -> N
         fleet
     ), "the home fleet rolled onto the data brought home"
 
+    # Home's own database from before the incident was kept, by name, before it was replaced.
+    before = [
+        s
+        for s in rds_home.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+        if "-database-before-failback-" in s["DBSnapshotIdentifier"]
+    ]
+    assert len(before) == 1 and before[0]["DBSnapshotIdentifier"] in " ".join(result["notes"])
+
     # The latch released, us-west-2 no longer serves, and it is back at its rung.
     home_again = status(world)
     assert home_again["serves"] == HOME and home_again.get("failback_in_progress") is None
@@ -377,3 +385,50 @@ def test_a_graceful_stop_keeps_traffic_in_r_behind_a_maintenance_page(
     )
     assert second.ok, second.reason
     assert rules() == [], "the maintenance page is gone with the failback"
+
+
+def test_a_copy_home_is_recorded_as_it_starts_and_a_rerun_waits_for_the_same_one() -> None:
+    """A failback stopped while its copy runs (a timeout, a Ctrl-C) must not start another
+    one, nor be refused by RDS's DBSnapshotAlreadyExists on the copy's fixed identifier."""
+    from relight.steps.discovery import Candidate
+    from relight.steps.failback import Taken, copy_home
+    from relight.steps.replicate.copies import CopyResult, rds_copy_id
+
+    calls: list[tuple[bool, str | None]] = []
+    answers: list[CopyResult] = []
+
+    class Replicator:
+        def copy_one(self, name: str, source: Any, src: str, dst: str, wait: bool,
+                     in_progress: str | None = None) -> CopyResult:  # fmt: skip
+            calls.append((wait, in_progress))
+            return answers.pop(0)
+
+    source = Candidate("rds_snapshot", "demo-failback-orders-db-1", datetime.now(UTC), {}, ACCOUNT)
+    taken = Taken("orders_db", "rds_snapshot", source.id, "2026-12-06T10:00:00+00:00")
+    recorded: list[str] = []
+    answers[:] = [
+        CopyResult("orders_db", "rds_snapshot", source.id, HOME, "started", "copy-1"),
+        CopyResult("orders_db", "rds_snapshot", source.id, HOME, "failed", "copy-1", "timeout"),
+    ]
+    with pytest.raises(AwsError, match="timeout"):
+        copy_home(Replicator(), taken, source, R, HOME, recorded.append)  # type: ignore[arg-type]
+    assert recorded == ["copy-1"], "recorded before the wait"
+
+    answers[:] = [CopyResult("orders_db", "rds_snapshot", source.id, HOME, "copied", "copy-1")]
+    again = Taken(
+        *[getattr(taken, f) for f in ("artifact", "kind", "snapshot", "taken_at")], "copy-1"
+    )
+    assert copy_home(Replicator(), again, source, R, HOME, recorded.append) == "copy-1"  # type: ignore[arg-type]
+    assert calls[-1] == (True, "copy-1") and recorded == ["copy-1"], "no second copy started"
+
+    already = (
+        "DBSnapshotAlreadyExistsFault: Cannot create the snapshot because a snapshot with the "
+        "identifier ... already exists"
+    )
+    answers[:] = [
+        CopyResult("orders_db", "rds_snapshot", source.id, HOME, "failed", "", already),
+        CopyResult("orders_db", "rds_snapshot", source.id, HOME, "copied", "x"),
+    ]
+    assert copy_home(Replicator(), taken, source, R, HOME, recorded.append) == rds_copy_id(  # type: ignore[arg-type]
+        source.id, HOME
+    ), "a copy started by a run that stopped before recording it is found by its identifier"

@@ -86,6 +86,7 @@ def failback(
             on_progress(f"{phase.title} …")
             if phase.key == "home":
                 bring = bring or _brought(plan, progress)
+                result.notes += keep_home_data(plan, home, run_id, progress, save)
                 result.home_result = _home_phase(plan, home, bring, confirm_home, clock)
                 _check_home(plan, result.home_result, finish, progress)
                 continue
@@ -261,13 +262,14 @@ def _snapshot_phase(
             recovery.aws, recovery.region, t.kind, t.snapshot, timeout=timeout, sleep=sleep,
             clock=clock,
         )  # fmt: skip
-        if not t.copy:
-            t = Taken(t.artifact, t.kind, t.snapshot, t.taken_at,
-                      copy_home(replicator, t, source, recovery.region, home.region))  # fmt: skip
-            taken[name] = t
+
+        def started(copy: str, name: str = name, t: Taken = t) -> None:
+            taken[name] = Taken(t.artifact, t.kind, t.snapshot, t.taken_at, copy)
             progress["taken"] = [x.as_dict() for x in taken.values()]
             save()
-        brought[name] = home_artifact(t, recovery.region, home.region)
+
+        copy_home(replicator, t, source, recovery.region, home.region, started)
+        brought[name] = home_artifact(taken[name], recovery.region, home.region)
     return brought
 
 
@@ -322,6 +324,59 @@ def _home_phase(
         accept_stale=True,  # what comes home is the newest data there is
         clock=clock,
     )
+
+
+def keep_home_data(
+    plan: FailbackPlan,
+    home: Connection,
+    run_id: str,
+    progress: dict[str, Any],
+    save: Callable[[], None],
+) -> list[str]:
+    """Before (b) replaces a home database: a manual snapshot of it (the home region's own
+    data from before the incident, kept whatever happens next), then its deletion protection
+    lifted (the blueprints' RelightPurpose switch, as `teardown --force` lifts it). With the
+    protection on, CloudFormation could not delete the replaced database: "If CloudFormation
+    can't delete the old resource, it removes the old resource from the stack and continues
+    updating the stack", leaving it running, unmanaged, with no final snapshot."""
+    from relight.steps.failback import snapshot_name
+    from relight.steps.teardown import lift_deletion_protection
+
+    if progress.get("kept_home"):
+        return []
+    stacks = connect_stacks(home)
+    existing = {s["StackName"]: s for s in stacks.list_stacks()}
+    cfn, rds = home.aws.client("cloudformation", home.region), home.aws.client("rds", home.region)
+    kept = []
+    for key in sorted(plan.replacing()):
+        stack = existing.get(plan.home_plan.stacks[key].name)
+        if stack is None:
+            continue
+        for page in cfn.get_paginator("list_stack_resources").paginate(
+            StackName=stack["StackName"]
+        ):
+            for r in page["StackResourceSummaries"]:
+                ident, kind = r.get("PhysicalResourceId"), r["ResourceType"]
+                name = snapshot_name(plan.loaded.env.name, f"{key}-before-failback", run_id)
+                if not ident:
+                    continue
+                if kind == "AWS::RDS::DBInstance":
+                    rds.create_db_snapshot(DBSnapshotIdentifier=name, DBInstanceIdentifier=ident)
+                elif kind == "AWS::RDS::DBCluster":
+                    rds.create_db_cluster_snapshot(
+                        DBClusterSnapshotIdentifier=name, DBClusterIdentifier=ident
+                    )
+                else:
+                    continue
+                kept.append(f"{name} (of {ident})")
+        stacks.run(lift_deletion_protection(stacks, stack))
+    progress["kept_home"] = kept or ["(no database to keep)"]
+    save()
+    return [
+        f"{plan.home}'s database before the failback kept as a manual snapshot: {k}; the "
+        "stack then replaces it with what came home"
+        for k in kept
+    ]
 
 
 def _env_stacks(conn: Connection, env: str) -> list[dict[str, Any]]:

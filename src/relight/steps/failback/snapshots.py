@@ -13,6 +13,7 @@ from relight.errors import AwsError
 from relight.model.config import LoadedEnvironment
 from relight.steps.discovery import Artifact, Candidate
 from relight.steps.failback.holders import FAILBACK_TAG, Holder, Taken
+from relight.steps.replicate.copies import CopyResult
 from relight.steps.replicate.replicator import Replicator
 
 # snapshots, and their copies home ---------------------------------------------------------------
@@ -142,19 +143,45 @@ def _state(aws: Aws, region: str, kind: str, ident: str) -> str:
 
 
 def copy_home(
-    replicator: Replicator, taken: Taken, source: Candidate, recovery: str, home: str
+    replicator: Replicator,
+    taken: Taken,
+    source: Candidate,
+    recovery: str,
+    home: str,
+    started: Callable[[str], None] = lambda _: None,
 ) -> str:
     """Copy a failback snapshot home (encrypted with the home region's key of the file) and
-    wait for it; the copy's id. Replication's own path: shared first across accounts."""
-    result = replicator.copy_one(taken.artifact, source, recovery, home, wait=True)
+    wait for it; the copy's id. Replication's own path: shared first across accounts. The copy
+    is started first and `started` told its id (to record it), then waited for: a failback
+    stopped while it copies waits for the same copy when run again (`taken.copy`), and an
+    RDS copy whose start was recorded too late is found by its identifier."""
+    from relight.steps.replicate.copies import rds_copy_id
+
+    copy = taken.copy
+    if not copy:
+        first = replicator.copy_one(taken.artifact, source, recovery, home, wait=False)
+        if (
+            first.action == "failed"
+            and "AlreadyExists" in first.reason
+            and taken.kind != "ebs_snapshot"
+        ):
+            first.copy_id, first.action = rds_copy_id(source.id, home), "started"
+        _failed(first, taken, recovery, home)
+        copy = first.copy_id
+        started(copy)
+    done = replicator.copy_one(taken.artifact, source, recovery, home, wait=True, in_progress=copy)
+    _failed(done, taken, recovery, home)
+    return copy
+
+
+def _failed(result: CopyResult, taken: Taken, recovery: str, home: str) -> None:
     if result.action == "failed":
         raise AwsError(
             f"the copy of {taken.snapshot} ({taken.artifact}) from {recovery} to {home} "
             f"failed: {result.reason}",
             hint="check the home region's key (kms_keys) allows this account, and rerun the "
-            "failback: it copies the same snapshot again",
+            "failback: it goes on with the same snapshot",
         )
-    return result.copy_id
 
 
 def home_artifact(taken: Taken, recovery: str, home: str) -> Artifact:
