@@ -195,10 +195,12 @@ def test_without_cfn_signal_the_aws_cli_signals_with_the_instance_id(tmp_path: P
     assert any("X-aws-ec2-metadata-token: token-1" in line for line in asked), "IMDSv2"
 
 
+@pytest.mark.parametrize("path", [None, ""], ids=["None", "empty: what a file can say"])
 def test_without_a_health_path_an_instance_is_ready_when_its_user_data_is_done(
-    tmp_path: Path,
+    tmp_path: Path, path: str | None
 ) -> None:
-    code, where = _run(tmp_path, False, ("curl", "cfn-signal"), health_check_path=None)
+    # In an environment file null means "the default" (params_for drops it): "" says none.
+    code, where = _run(tmp_path, False, ("curl", "cfn-signal"), health_check_path=path)
     assert code == 0
     assert _log(where, "cfn-signal") == [f"--success true {SIGNAL}"]
     assert _log(where, "curl") == []

@@ -126,8 +126,26 @@ def failback(
         )
     result.times = {k: progress["times"][k] for k in PHASES if k in progress["times"]}
     result.taken = list(progress["taken"])
+    if result.ok and plan.namespace is None:
+        result.notes += _lookups_after(plan)
     result.seconds = clock() - started
     return result
+
+
+def _lookups_after(plan: FailbackPlan) -> list[str]:
+    """A lookup by database name no longer finds home's backups: the database home now runs
+    is the one (b) restored, under the name its stack gave it."""
+    notes = []
+    for holder in plan.holders:
+        lookup = plan.loaded.env.artifacts.get(holder.artifact)
+        named = getattr(lookup, "db_instance", None) or getattr(lookup, "db_cluster", None)
+        if named:
+            notes.append(
+                f"artifacts.{holder.artifact} looks for backups of {named}; home now runs the "
+                f"database stacks.{holder.stack} restored: point the lookup at it (or at tags "
+                "its backups carry), or replication will keep copying the old one's"
+            )
+    return notes
 
 
 # How long in-flight requests get to finish once R answers 503 (a request the load balancer
@@ -241,7 +259,9 @@ def _snapshot_phase(
     for holder in plan.holders:  # start them all first: they run side by side
         if holder.artifact in taken:
             continue
-        ident = take_snapshot(plan.loaded, recovery.aws, recovery.region, holder, run_id)
+        ident = take_snapshot(
+            plan.loaded, recovery.aws, recovery.region, holder, run_id, plan.namespace
+        )
         taken[holder.artifact] = Taken(
             holder.artifact, holder.kind, ident, datetime.now(UTC).isoformat(timespec="seconds")
         )
@@ -453,6 +473,13 @@ def _return_phase(
         prepared=plan.teardown,
         lock=LockSettings(say=settings.say),
     )
+    if plan.teardown and plan.latches:
+        notes.append(
+            f"the failback latch alarm of {', '.join(plan.latches)} went with its stack; the "
+            f"home region's PRIMARY health check still names it: the next relight prepare in "
+            f"{plan.recovery} makes it again under the same name, then redeploy the PRIMARY "
+            "stack so Route 53 watches the new alarm (docs/dns-and-failback.md)"
+        )
     for r in down.results:
         if r.final_snapshots:
             notes.append(f"{r.name} deleted; final snapshots kept: {', '.join(r.final_snapshots)}")

@@ -26,13 +26,22 @@ def snapshot_name(env: str, artifact: str, run_id: str) -> str:
 
 
 def take_snapshot(
-    loaded: LoadedEnvironment, aws: Aws, region: str, holder: Holder, run_id: str
+    loaded: LoadedEnvironment,
+    aws: Aws,
+    region: str,
+    holder: Holder,
+    run_id: str,
+    namespace: str | None = None,
 ) -> str:
-    """Start the snapshot of a holder in `region`, tagged with the artifact's lookup tags (so
-    the home region's discovery finds it later as it would a backup) and the failback run."""
+    """Start the snapshot of a holder in `region`, tagged with the failback run and, for
+    production, the artifact's lookup tags (its copy home carries them: home's discovery then
+    finds the data home runs on as it would a backup). A drill's rehearsal (`namespace`) gets
+    no lookup tags, so its snapshots and copies are never taken for production's data."""
     lookup = loaded.env.artifacts.get(holder.artifact)
-    tags = {**(lookup.tags if lookup is not None else {}), FAILBACK_TAG: run_id}
-    tags["relight:env"] = loaded.env.name
+    shared = lookup.tags if lookup is not None and namespace is None else {}
+    tags = {**shared, FAILBACK_TAG: run_id, "relight:env": loaded.env.name}
+    if namespace is not None:
+        tags["relight:namespace"] = namespace
     tag_list = [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
     if holder.kind == "ebs_snapshot":
         answer = aws.client("ec2", region).create_snapshot(
