@@ -14,6 +14,7 @@ copies it to the recovery region, as a backup schedule and replication would.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +23,7 @@ import pytest
 
 from conftest import REPO, relight
 from relight import standin
-from relight.errors import AwsError
+from relight.errors import AwsError, PreflightError
 
 pytestmark = pytest.mark.e2e
 ACCOUNT = "123456789012"
@@ -364,6 +365,15 @@ def test_a_graceful_stop_keeps_traffic_in_r_behind_a_maintenance_page(
 
     def broken(*_: Any) -> Any:
         raise AwsError("us-east-1 throttled the change set")
+
+    # What would stop the copies home stops the failback before anything changes.
+    keyless = replace(loaded, env=loaded.env.model_copy(update={"kms_keys": {R: "alias/x"}}))
+    with pytest.raises(PreflightError) as refused:
+        plan_failback(keyless, recovery, home, graceful=True, teardown=False, stand_in=True)
+    assert "stacks/demo.yaml: kms_keys.us-east-1: orders_db, web_data in us-west-2 are " in (
+        " ".join(str(refused.value).split())
+    )
+    assert refused.value.exit_code == 2 and objects(world, "relight/failback/") == []
 
     plan = plan_failback(loaded, recovery, home, graceful=True, teardown=False, stand_in=True)
     assert plan.paths == ["/health"], "the SECONDARY's health check path, read from its stack"

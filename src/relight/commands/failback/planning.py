@@ -213,6 +213,8 @@ def plan_failback(
         if any(o.get("OutputKey") == LATCH_OUTPUT for o in s.get("Outputs", []))
     )
     existing = {s["StackName"]: s["StackStatus"] for s in connect_stacks(home).list_stacks()}
+    if "snapshot" not in done:
+        check_copies(loaded, recovery, home, holders)
     web, others = listeners(recovery.aws, recovery.region, [s["StackName"] for s in mine])
     if graceful and "stop" not in done and (others or not web):
         raise InputError(
@@ -277,6 +279,39 @@ def plan_failback(
             )
         )
     return plan
+
+
+def check_copies(
+    loaded: LoadedEnvironment, recovery: Connection, home: Connection, holders: list[Holder]
+) -> None:
+    """What would stop the copies home, found before anything changes (exit 2): no key for
+    the home region in `kms_keys`, an option group the home region lacks, or (across accounts)
+    a key the home account may not use."""
+    from relight.errors import PreflightError
+    from relight.steps.failback.holders import holder_sources
+    from relight.steps.replicate.replicator import Replicator
+
+    if not holders:
+        return
+    sources = holder_sources(recovery.aws, recovery.region, holders)
+    replicator = Replicator(
+        loaded, recovery.aws, home.aws,
+        source_account=recovery.account_id, target_account=home.account_id,
+    )  # fmt: skip
+    problems = replicator.option_group_problems(sources, recovery.region, [home.region])
+    problems += replicator.sharing_problems(sources, recovery.region)
+    encrypted = sorted(name for name, source in sources.items() if source.encrypted)
+    if encrypted and not loaded.env.kms_keys.get(home.region):
+        problems.append(
+            f"kms_keys.{home.region}: {', '.join(encrypted)} in {recovery.region} are encrypted, "
+            f"and a copy to another region must name a key there: give the key copies to "
+            f"{home.region} are encrypted with"
+        )
+    if problems:
+        raise PreflightError(
+            [f"{loaded.path}: {p}" for p in problems],
+            hint="nothing was changed: fix these, then run relight failback again",
+        )
 
 
 def _tag(stack: dict[str, Any], key: str) -> str:

@@ -207,3 +207,39 @@ def _data_volume(
             if mapping.get("DeviceName") == device and mapping.get("Ebs", {}).get("VolumeId"):
                 return instance, str(mapping["Ebs"]["VolumeId"])
     return None
+
+
+def holder_sources(aws: Aws, region: str, holders: list[Holder]) -> dict[str, Any]:
+    """Each holder as replication sees a source (a `Candidate`): its key and option group, so
+    what stops a copy home is found before anything is stopped or snapshotted."""
+    from relight.steps.discovery import Candidate
+
+    found: dict[str, Any] = {}
+    now = datetime.now(UTC)
+    for h in holders:
+        if h.kind == "rds_snapshot":
+            (db,) = aws.client("rds", region).describe_db_instances(
+                DBInstanceIdentifier=h.resource
+            )["DBInstances"]
+            groups = [g.get("OptionGroupName", "") for g in db.get("OptionGroupMemberships", [])]
+            found[h.artifact] = Candidate(
+                h.kind, h.resource, now, {}, "", encrypted=bool(db.get("StorageEncrypted")),
+                kms_key=db.get("KmsKeyId"), option_group=groups[0] if groups else "",
+            )  # fmt: skip
+        elif h.kind == "rds_cluster_snapshot":
+            (cluster,) = aws.client("rds", region).describe_db_clusters(
+                DBClusterIdentifier=h.resource
+            )["DBClusters"]
+            found[h.artifact] = Candidate(
+                h.kind, h.resource, now, {}, "", encrypted=bool(cluster.get("StorageEncrypted")),
+                kms_key=cluster.get("KmsKeyId"),
+            )  # fmt: skip
+        else:
+            (volume,) = aws.client("ec2", region).describe_volumes(VolumeIds=[h.resource])[
+                "Volumes"
+            ]
+            found[h.artifact] = Candidate(
+                h.kind, h.resource, now, {}, "", encrypted=bool(volume.get("Encrypted")),
+                kms_key=volume.get("KmsKeyId"),
+            )  # fmt: skip
+    return found
