@@ -95,9 +95,9 @@ class ComputeOptions(Options):
     )
     health_check_path: str | None = Field(
         default="/health",
-        pattern=r"^/[A-Za-z0-9._~/-]*$",
-        description="asg: ready means this path answers on app_port locally (null: ready "
-        "once the user data is done)",
+        pattern=r"^(/[A-Za-z0-9._~/-]*)?$",
+        description='asg: ready means this path answers on app_port locally ("": ready '
+        "once the user data is done; in a file, null means the default)",
     )
     signal_timeout_seconds: int = Field(
         default=900,
