@@ -131,8 +131,9 @@ def window_text(plan: FailbackPlan) -> str:
     """What the failback loses, said before it starts."""
     if plan.graceful:
         return (
-            f"nothing is lost: writes stop in {plan.recovery} before the snapshot; service "
-            f"is down from then until Route 53 sends traffic to {plan.home}"
+            f"nothing is lost: writes stop in {plan.recovery} before the snapshot (it answers "
+            f"503 from then until Route 53 sends traffic to {plan.home}); one instance's data "
+            "volume comes home, each instance having its own"
         )
     return (
         f"the writes {plan.recovery} takes between the snapshot (a) and the latch's release "
@@ -141,6 +142,8 @@ def window_text(plan: FailbackPlan) -> str:
 
 
 def _print_result(con: Console, result: FailbackResult) -> None:
+    from relight.commands.connection import env_option
+
     plan = result.plan
     for phase, at in result.times.items():
         con.print(f"  {phase}: done at {at}")
@@ -155,7 +158,7 @@ def _print_result(con: Console, result: FailbackResult) -> None:
     con.print(
         f"[red]failback stopped at {result.failed}:[/] {_escape(result.reason)}\n"
         f"  what is done is kept; rerun to go on: relight failback --env "
-        f"{plan.loaded.env.name} --from {plan.recovery}"
+        f"{env_option(plan.loaded)} --from {plan.recovery}"
     )
 
 

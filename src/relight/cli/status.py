@@ -77,7 +77,9 @@ def _incident(
             announce=None if i == 0 else (lambda _: None),
         )  # fmt: skip
         rows.append(region_state(loaded, conn, now))
-    summary = incident(rows)
+    from relight.commands.connection import env_option
+
+    summary = incident(rows, env_option(loaded))
     if json_out:
         _print_json({"env": env.name, **summary, "regions": rows})
         return
@@ -124,8 +126,8 @@ def _print_incident(name: str, summary: dict[str, Any], rows: list[dict[str, Any
         progress = summary["failback_in_progress"]
         con.print(
             f"a failback from {progress['from']} is in progress (done: "
-            f"{', '.join(progress['done']) or 'nothing yet'}); rerun it to go on: relight "
-            f"failback --env {name} --from {progress['from']}"
+            f"{', '.join(progress['done']) or 'nothing yet'}); rerun it to go on: "
+            f"{progress['rerun']}"
         )
     elif summary.get("failback"):
         con.print(

@@ -29,6 +29,7 @@ from relight.commands.connection import (
     Connection,
     Declined,
     connect_stacks,
+    env_option,
     lock_ref,
     new_run_id,
     plan_command,
@@ -402,6 +403,7 @@ def refuse_serving_region(plan: Plan, conn: Connection) -> None:
     serving = region_serves(conn, plan)
     if serving is None:
         return
+    option = env_option(plan.loaded)  # what --env takes to name this file again
     url = marker_url(conn.account_id, region, env)
     endpoint = f" --endpoint-url {conn.stand_in.endpoint}" if conn.stand_in is not None else ""
     how = "serves from" if serving.state == SERVING else "has been failing over into"
@@ -411,11 +413,11 @@ def refuse_serving_region(plan: Plan, conn: Connection) -> None:
         "stands ready before a disaster (a warm standby's fleet back at its standby_params) "
         "under live traffic; nothing was changed",
         hint=f"to apply a changed file to what serves in {region}, run relight failover --env "
-        f"{env} --region {region}; prepare {region} again once {env} has failed back home "
-        f"(relight failback --env {env} --from {region})"
+        f"{option} --region {region}; prepare {region} again once {env} has failed back home "
+        f"(relight failback --env {option} --from {region})"
         + (
             f", or, if that failover failed and {region} never served, once its stacks are "
-            f"torn down (relight teardown --env {env} --region {region} --force)"
+            f"torn down (relight teardown --env {option} --region {region} --force)"
             if serving.state != SERVING
             else ""
         )

@@ -239,7 +239,7 @@ def _data_ages(loaded: LoadedEnvironment, conn: Connection, now: datetime) -> di
     return {name: a.age(now).total_seconds() for name, a in found.artifacts.items()}
 
 
-def incident(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def incident(rows: list[dict[str, Any]], env: str) -> dict[str, Any]:
     """Which region serves, from the regions' states: a recovery region whose marker says
     serving (or failing over), else home. A failback recorded in progress is named."""
     serving = [r for r in rows if r.get("serving")]
@@ -253,7 +253,7 @@ def incident(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "since": marker.get("since"),
             "state": marker.get("state"),
             "latched": any(v.startswith("latched (") for v in where.get("latches", {}).values()),
-            "failback": f"relight failback --env {loaded_name(rows)} --from {where['region']}",
+            "failback": f"relight failback --env {env} --from {where['region']}",
         }
     else:
         summary = {"serves": home, "since": None, "state": "home", "latched": False,
@@ -262,6 +262,7 @@ def incident(rows: list[dict[str, Any]]) -> dict[str, Any]:
         summary["failback_in_progress"] = {
             "from": failing_back[0]["region"],
             "done": failing_back[0]["failback"].get("done", []),
+            "rerun": f"relight failback --env {env} --from {failing_back[0]['region']}",
         }
     if len(serving) > 1:
         summary["warning"] = (
@@ -270,7 +271,3 @@ def incident(rows: list[dict[str, Any]]) -> dict[str, Any]:
             + "; only one takes traffic (Route 53 has one PRIMARY and one SECONDARY)"
         )
     return summary
-
-
-def loaded_name(rows: list[dict[str, Any]]) -> str:
-    return str(rows[0].get("env", "")) if rows else ""

@@ -12,10 +12,7 @@ from relight.aws.serving import (
     read_record,
     read_serving,
 )
-from relight.commands.connection import (
-    Connection,
-    connect_stacks,
-)
+from relight.commands.connection import Connection, connect_stacks, env_option
 from relight.errors import InputError
 from relight.model.config import LoadedEnvironment
 from relight.model.plan import Plan
@@ -187,7 +184,7 @@ def plan_failback(
             f"{loaded.path}: no failover of {env.name} into {recovery.region} is recorded "
             f"({marker_url(recovery.account_id, recovery.region, env.name)} is not there): "
             "nothing to fail back; nothing was changed",
-            hint=f"relight status --env {env.name} shows which region serves; a failover "
+            hint=f"relight status --env {env_option(loaded)} shows which region serves; a failover "
             "records it when it is verified",
         )
     strategy = str((progress or {}).get("strategy") or (serving.strategy if serving else ""))
@@ -328,7 +325,8 @@ def _home_actions(plan: FailbackPlan, existing: dict[str, str]) -> list[str]:
         elif key in replacing:
             lines.append(
                 f"{sp.name} ({status}): update; its data is replaced from the copy brought "
-                "home (the old database leaves a final snapshot)"
+                "home (the old database is kept first as a manual snapshot, its deletion "
+                "protection lifted; it then leaves a final snapshot too)"
             )
         elif any(h.stack == key for h in plan.holders):
             lines.append(

@@ -480,6 +480,10 @@ def _return_phase(
             f"{plan.recovery} makes it again under the same name, then redeploy the PRIMARY "
             "stack so Route 53 watches the new alarm (docs/dns-and-failback.md)"
         )
+    notes += [
+        f"{plan.recovery}: data volume kept: {volume} (delete it once its data is not needed)"
+        for volume in down.kept_volumes
+    ]
     for r in down.results:
         if r.final_snapshots:
             notes.append(f"{r.name} deleted; final snapshots kept: {', '.join(r.final_snapshots)}")
