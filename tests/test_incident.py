@@ -95,6 +95,9 @@ WARM = (
     "  web_data: {kind: ebs_snapshot, tags: {Role: web-data}}\n",
     "  web_data: {kind: ebs_snapshot, tags: {Role: web-data}}\n"
     "  orders_db: {kind: rds_snapshot, db_instance: shop-orders}\n",
+).replace(
+    "zones: {count: 2}\n",
+    "zones: {count: 2}\nkms_keys: {us-east-1: alias/shop, us-west-2: alias/shop}\n",
 )
 SERVING_SIZE = 2  # the fleet's min_size at failover; the standby runs 1
 COPY_TAGS = [
@@ -130,6 +133,9 @@ class Incident(RuleBasedStateMachine):
         self.at_home = Connection(aws, HOME, ACCOUNT, StandIn(0, 0, "", "", 0.0, "", Path()))
         for region in (REGION, HOME):
             TemplateBucket(boto3.client("s3", region), region, ACCOUNT).configure()
+            kms = boto3.client("kms", region)  # the key copies into the region are made with
+            key = kms.create_key()["KeyMetadata"]["KeyId"]
+            kms.create_alias(AliasName="alias/shop", TargetKeyId=key)
             boto3.client("rds", region).create_db_instance(
                 DBInstanceIdentifier="shop-orders", Engine="postgres",
                 DBInstanceClass="db.t3.micro", AllocatedStorage=20, MasterUsername="shop",

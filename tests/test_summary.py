@@ -57,8 +57,9 @@ def test_a_kept_snapshot_is_said_with_the_flag_that_replaces_it(write_env) -> No
     outcome = deploy(_stacks(cfn, clock), plan, newer, run_id="r2")
     text = _printed(_result(write_env, outcome, plan, newer), "")
     assert (
-        "data kept: web.DataSnapshotId stays snap-0123, the snapshot it was restored from "
-        "(newest copy snap-0999 not used; --replace-data web restores from it" in text
+        "data kept: web.DataSnapshotId stays snap-0123, the snapshot it was restored from; "
+        "the artifacts above list the newest copy, snap-0999, which web does not use "
+        "(--replace-data web restores from it" in " ".join(text.split())
     )
     assert "continue with" not in text, "nothing failed: nothing to continue"
 
