@@ -72,15 +72,16 @@ STANDING = NETWORK_AND_SECURITY.replace(
 # MINIMAL (tests/conftest.py) as a warm standby: network and security stand from pilot_light,
 # the web fleet (an Auto Scaling group) from warm_standby with one instance.
 WARM = (
-    MINIMAL.replace("stand_in: true\n", "strategy: warm_standby\n")
-    .replace(NETWORK_AND_SECURITY, STANDING)
-    .replace(
-        "    blueprint: compute\n    params:\n      mode: instances\n      count: 2\n",
-        "    blueprint: compute\n    stands: warm_standby\n    params:\n      mode: asg\n"
-        "      min_size: 2\n      max_size: 4\n",
-    )
-    + "    standby_params:\n      min_size: 1\n      desired: 1\n"
-    + """\
+    (
+        MINIMAL.replace("stand_in: true\n", "strategy: warm_standby\n")
+        .replace(NETWORK_AND_SECURITY, STANDING)
+        .replace(
+            "    blueprint: compute\n    params:\n      mode: instances\n      count: 2\n",
+            "    blueprint: compute\n    stands: warm_standby\n    params:\n      mode: asg\n"
+            "      min_size: 2\n      max_size: 4\n",
+        )
+        + "    standby_params:\n      min_size: 1\n      desired: 1\n"
+        + """\
   database:
     blueprint: database
     params:
@@ -91,13 +92,16 @@ WARM = (
       ClientSecurityGroupId: {output: security.WebSecurityGroupId}
       MonitoringRoleArn: arn:aws:iam::123456789012:role/shop-rds-monitoring
 """
-).replace(
-    "  web_data: {kind: ebs_snapshot, tags: {Role: web-data}}\n",
-    "  web_data: {kind: ebs_snapshot, tags: {Role: web-data}}\n"
-    "  orders_db: {kind: rds_snapshot, db_instance: shop-orders}\n",
-).replace(
-    "zones: {count: 2}\n",
-    "zones: {count: 2}\nkms_keys: {us-east-1: alias/shop, us-west-2: alias/shop}\n",
+    )
+    .replace(
+        "  web_data: {kind: ebs_snapshot, tags: {Role: web-data}}\n",
+        "  web_data: {kind: ebs_snapshot, tags: {Role: web-data}}\n"
+        "  orders_db: {kind: rds_snapshot, db_instance: shop-orders}\n",
+    )
+    .replace(
+        "zones: {count: 2}\n",
+        "zones: {count: 2}\nkms_keys: {us-east-1: alias/shop, us-west-2: alias/shop}\n",
+    )
 )
 SERVING_SIZE = 2  # the fleet's min_size at failover; the standby runs 1
 COPY_TAGS = [
