@@ -314,3 +314,30 @@ def test_an_outage_drill_passes_only_when_no_call_needed_the_lost_region(
     assert failed["outage"]["summary"].startswith("failed with us-east-1 down: ")
     assert "home region us-east-1 unreachable" in failed["problems"][0], "the hint gave up"
     assert _live_stacks() == []
+
+
+def test_an_outage_drill_reports_the_reads_preflight_skipped(world: Any, tmp_path: Path) -> None:
+    """With us-east-1 rehearsed as down, preflight does not ask IAM (its control plane is
+    there) for Auto Scaling's role, and says so: the note reaches the screen's report, its
+    JSON and its Markdown (issue 20: the drill discarded preflight's notes)."""
+    loaded, conn, _ = world
+    asg = MINIMAL.replace(
+        "    params:\n      mode: instances\n      count: 2\n",
+        "    params:\n      mode: asg\n      min_size: 1\n      max_size: 2\n",
+    )
+    loaded = load_environment(str(_write(loaded.path.parent, asg)), "us-west-2")
+    report, paths = drill(
+        loaded, conn, drill_id="t9", reports_dir=tmp_path, stacks=_moto_stacks(),
+        outage="us-east-1",
+    )  # fmt: skip
+    said = [n for n in report["notes"] if "AWSServiceRoleForAutoScaling: not checked" in n]
+    assert said, report["notes"]
+    markdown = next(p for p in paths if p.suffix == ".md").read_text(encoding="utf-8")
+    assert "## Notes" in markdown and said[0] in markdown
+    assert json.loads(next(p for p in paths if p.name == "report.json").read_text())["notes"]
+
+
+def _write(folder: Path, text: str) -> Path:
+    path = folder / "shop.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -268,6 +268,8 @@ def _print_drill(con: Console, report: dict[str, Any], paths: list[Path], remove
     con.print(f"teardown: {teardown['status']}" + (
         f"; left behind: {', '.join(teardown['left_behind'])}" if teardown["left_behind"] else ""
     ))  # fmt: skip
+    for note in report.get("notes", []):
+        con.print(f"[yellow]note:[/] {_escape(note)}")
     for problem in report["problems"]:
         con.print(f"[red]problem:[/] {_escape(problem)}")
     if teardown["status"] not in ("ok", "not run") and remove:

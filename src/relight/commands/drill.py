@@ -332,7 +332,7 @@ def _rebuild(
     with run.phase("discover"):
         run.discovery = discover_environment(run.plan, conn, now=run.now)
     with run.phase("preflight"):
-        run_preflight(
+        checked = run_preflight(
             run.plan,
             conn.aws,
             run.discovery,
@@ -341,6 +341,7 @@ def _rebuild(
             account_id=conn.account_id,
         )
         ready = read_prepared(stacks, run.plan, prepare_command(run.plan, conn.region))
+        run.notes += checked.notes + ready.notes  # a skipped read among them: in the report
     with run.phase("deploy") as deploying:
         run.outcome = deploy(
             stacks,

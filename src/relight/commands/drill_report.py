@@ -72,6 +72,7 @@ class Run:
     failback: Any = None  # --with-failback: the rehearsal's FailbackResult (drill_failback.py)
     home_teardown: TeardownResult | None = None  # its copy in the home region, deleted
     deleted: list[str] = field(default_factory=list)  # snapshots and volumes the drill made
+    notes: list[str] = field(default_factory=list)  # what preflight noted (a read it skipped)
 
     @contextmanager
     def phase(self, name: str) -> Iterator[Phase]:
@@ -252,6 +253,7 @@ def build_report(run: Run, *, enforce_objectives: bool) -> dict[str, Any]:
         },
         "failback": _failback(run),
         "events": events(run),
+        "notes": list(run.notes),
         "problems": list(run.problems),
     }
 
