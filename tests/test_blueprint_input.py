@@ -82,3 +82,30 @@ def test_an_administrator_policy_for_an_instance_role_names_the_role(write_env: 
         "stacks.identity.params.instance_roles.web.managed_policies: AdministratorAccess: "
         "instances get least privilege"
     ) in message
+
+
+def test_a_refused_standby_value_names_standby_params_and_its_line(write_env: WriteEnv) -> None:
+    """Issue 20: the message said `params`, with no line, for a value given in standby_params."""
+    web = "  web:\n    blueprint: compute\n"
+    fleet = "      mode: asg\n      min_size: 2\n      max_size: 4\n"
+    text = (
+        ENV.replace(web, web + "    stands: warm_standby\n")
+        .replace("      mode: instances\n      count: 2\n", fleet)
+        .replace(
+            "  network:\n    blueprint: network\n",
+            "  network:\n    blueprint: network\n    stands: pilot_light\n",
+        )
+        .replace(
+            "  security:\n    blueprint: security\n",
+            "  security:\n    blueprint: security\n    stands: pilot_light\n",
+        )
+        + "    standby_params:\n      desired: many\n"
+    )
+    path = write_env(text)
+    line = text.splitlines().index("      desired: many") + 1
+    loaded = load_environment(str(path), "us-west-2")
+    with pytest.raises(ConfigError) as caught:
+        build_plan(loaded, "us-west-2", strategy="warm_standby", phase="prepare")
+    message = str(caught.value)
+    assert message.startswith(f"{path}:{line}: stacks.web.standby_params.desired: "), message
+    assert "valid integer" in message and caught.value.exit_code == 2

@@ -429,3 +429,14 @@ def load_environment(
     return LoadedEnvironment(
         env=env, path=path, registry=registry, order=order, document=data, text=text
     )
+
+
+def placed(loaded: LoadedEnvironment, problem: str) -> str:
+    """`file:line: problem` for a `key.path: ...` problem, the line of its key (or of its
+    nearest parent) in the file as read; `file: problem` when not known."""
+    try:
+        lines = parse_yaml(loaded.path, loaded.text)[1] if loaded.text else {}
+    except ConfigError:
+        lines = {}
+    ((line, _),) = _locate([problem], lines)
+    return f"{loaded.path}:{line}: {problem}" if line else f"{loaded.path}: {problem}"

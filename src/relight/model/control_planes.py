@@ -21,7 +21,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from relight.model.plan import Plan
+from relight.errors import ConfigError
+from relight.model.plan import Plan, StackPlan
 
 # CloudFormation type prefix → (service, the region its control plane lives in). Not covered by
 # type: a WAFv2 web ACL of Scope CLOUDFRONT (its type is regional; its scope is us-east-1's).
@@ -117,3 +118,23 @@ def outside_dependencies(plan: Plan) -> list[Dependency]:
             if where and where[1] != plan.region:
                 found.append(Dependency(key, logical, resource["Type"], *where))
     return found
+
+
+def refuse_control_planes(plan: Plan, sp: StackPlan) -> None:
+    """A failover-time stack holds nothing whose creation needs another region's control
+    plane (AWS Fault Isolation Boundaries): the outage may have taken that region."""
+    found = []
+    for logical, resource in json.loads(sp.body).get("Resources", {}).items():
+        where = control_plane(str(resource.get("Type", "")))
+        if where and where[1] != plan.region:
+            found.append(f"{logical} ({resource['Type']}: {where[0]}, control plane in {where[1]})")
+    if found:
+        raise ConfigError(
+            f"{plan.loaded.path}: stacks.{sp.key} (blueprint {sp.blueprint}) is built at "
+            f"failover time in {plan.region}, but holds {', '.join(found)}: while that region "
+            "is down it cannot be created",
+            hint=f"move it into a stack with stands: global (IAM roles: the identity blueprint) "
+            f"that relight prepare deploys before a disaster, and pass its outputs to "
+            f"stacks.{sp.key}; or give stacks.{sp.key} stands: pilot_light if it can wait for "
+            "that rung",
+        )

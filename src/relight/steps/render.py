@@ -21,6 +21,7 @@ from relight.model.blueprint import (
     derived_parameters,
 )
 from relight.model.config import LoadedEnvironment
+from relight.model.control_planes import refuse_control_planes
 from relight.model.environment import ArtifactRef, OutputRef, ParamValue, ZonesRef, stands_at
 from relight.model.plan import (
     MAX_BODY,
@@ -139,13 +140,36 @@ def _check_limits(name: str, template: Any, body: str) -> None:
 _TROPOSPHERE_LIMIT = re.compile(r"Maximum (?:number of )?(\w+) (\d+) reached")
 
 
-def _render(loaded: LoadedEnvironment, key: str, name: str, params: dict[str, ParamValue]) -> Any:
+def _option_problem(loaded: LoadedEnvironment, key: str, exc: BlueprintError, standby: bool) -> str:
+    """`file:line: stacks.KEY.SECTION.option: why`, SECTION being where the refused value was
+    given: standby_params (prepare's standing copy) or stand_in_params override params."""
+    from relight.errors import OptionError
+    from relight.model.config import placed
+
+    spec = loaded.env.stacks[key]
+    option = exc.path.split(".")[0] if isinstance(exc, OptionError) else ""
+    section = "params"
+    if option and standby and option in spec.standby_params:
+        section = "standby_params"
+    elif option and option in spec.stand_in_params and option not in spec.params:
+        section = "stand_in_params"
+    return placed(loaded, exc.at(f"stacks.{key}.{section}"))
+
+
+def _render(
+    loaded: LoadedEnvironment,
+    key: str,
+    name: str,
+    params: dict[str, ParamValue],
+    standby: bool = False,
+) -> Any:
     """Run the stack's blueprint; its failures name the stack and the blueprint's file."""
-    blueprint = loaded.registry[loaded.env.stacks[key].blueprint]
+    spec = loaded.env.stacks[key]
+    blueprint = loaded.registry[spec.blueprint]
     try:
         return blueprint.render(params)
     except BlueprintError as exc:
-        raise ConfigError(f"{loaded.path}: {exc.at(f'stacks.{key}.params')}") from None
+        raise ConfigError(_option_problem(loaded, key, exc, standby)) from None
     except ValueError as exc:
         limit = _TROPOSPHERE_LIMIT.match(str(exc))
         if limit is None:
@@ -255,7 +279,7 @@ def build_plan(
             plan.prepared[key] = built
             continue
         if plan.phase == "failover":
-            _refuse_control_planes(plan, built)
+            refuse_control_planes(plan, built)
         plan.stacks[key] = built
     return plan
 
@@ -300,28 +324,6 @@ def _below_rung(plan: Plan, key: str) -> str:
     )
 
 
-def _refuse_control_planes(plan: Plan, sp: StackPlan) -> None:
-    """A failover-time stack holds nothing whose creation needs another region's control
-    plane (AWS Fault Isolation Boundaries): the outage may have taken that region."""
-    from relight.model.control_planes import control_plane
-
-    found = []
-    for logical, resource in json.loads(sp.body).get("Resources", {}).items():
-        where = control_plane(str(resource.get("Type", "")))
-        if where and where[1] != plan.region:
-            found.append(f"{logical} ({resource['Type']}: {where[0]}, control plane in {where[1]})")
-    if found:
-        raise ConfigError(
-            f"{plan.loaded.path}: stacks.{sp.key} (blueprint {sp.blueprint}) is built at "
-            f"failover time in {plan.region}, but holds {', '.join(found)}: while that region "
-            "is down it cannot be created",
-            hint=f"move it into a stack with stands: global (IAM roles: the identity blueprint) "
-            f"that relight prepare deploys before a disaster, and pass its outputs to "
-            f"stacks.{sp.key}; or give stacks.{sp.key} stands: pilot_light if it can wait for "
-            "that rung",
-        )
-
-
 def _stack_plan(plan: Plan, key: str, standby: bool) -> StackPlan:
     """Render one stack of the plan and check its references."""
     loaded, stand_in = plan.loaded, plan.stand_in
@@ -335,7 +337,7 @@ def _stack_plan(plan: Plan, key: str, standby: bool) -> StackPlan:
             f"characters; CloudFormation allows {MAX_STACK_NAME}",
             hint="shorten the environment, stack or --as name",
         )
-    template = _render(loaded, key, name, params)
+    template = _render(loaded, key, name, params, standby)
     if standby:  # the blueprint's standby Parameter values, under the file's standby_params
         given = loaded.registry[spec.blueprint].standby
         params.update(
