@@ -41,7 +41,7 @@ class Finding:
     check: str  # one of CHECKS
     severity: str  # ERROR (not ready) or WARNING
     message: str
-    fix: str | None = None  # the command that fixes it
+    fix: str | None = None  # the command that fixes it, or what to do (wait for a copy)
 
 
 @dataclass
@@ -228,8 +228,17 @@ def artifact_findings(
     """Missing artifacts and those older than the RPO are errors; copies in progress warnings."""
     found = []
     for name, what in discovery.missing.items():
-        waiting = " (a copy is in progress)" if name in pending else ""
-        found.append(Finding("artifacts", ERROR, f"artifacts.{name}: {what}{waiting}", replicate))
+        if name in pending:  # nothing to start: the copy is on its way
+            found.append(
+                Finding(
+                    "artifacts",
+                    ERROR,
+                    f"artifacts.{name}: {what} (a copy is in progress: {', '.join(pending[name])})",
+                    _wait(replicate),
+                )
+            )
+            continue
+        found.append(Finding("artifacts", ERROR, f"artifacts.{name}: {what}", replicate))
     for art in stale(discovery, rpo):
         age = human_age(art.age(discovery.at))
         found.append(
@@ -249,10 +258,18 @@ def artifact_findings(
                 "artifacts",
                 WARNING,
                 f"artifacts.{name}: copy {', '.join(ids)} still in progress in {discovery.region}",
-                replicate,
+                _wait(replicate),
             )
         )
     return found
+
+
+def _wait(replicate: str) -> str:
+    """The remedy for a copy in progress: waiting, not another copy."""
+    return (
+        f"wait for the copy to finish, then evaluate again ({replicate} waits for a copy in "
+        "progress and never starts a second one)"
+    )
 
 
 def last_drill(
