@@ -18,7 +18,7 @@ from relight.commands.connection import (
     new_run_id,
     run_command,
 )
-from relight.commands.failback.planning import PHASES, FailbackPlan, FailbackResult, _tag
+from relight.commands.failback.planning import PHASES, FailbackPlan, FailbackResult
 from relight.errors import AwsError, RelightError
 from relight.steps.failback import (
     Taken,
@@ -396,14 +396,6 @@ def keep_home_data(
         f"{plan.home}'s database before the failback kept as a manual snapshot: {k}; the "
         "stack then replaces it with what came home"
         for k in kept
-    ]
-
-
-def _env_stacks(conn: Connection, env: str) -> list[dict[str, Any]]:
-    return [
-        s
-        for s in connect_stacks(conn).list_stacks()
-        if _tag(s, "relight:env") == env and not _tag(s, "relight:namespace")
     ]
 
 

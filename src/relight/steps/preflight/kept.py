@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from relight.model.environment import ArtifactRef
@@ -89,12 +88,3 @@ def kept_problems(kept: list[KeptCopy], rpo_seconds: float, accept_stale: bool) 
             f"snapshot)" + ("" if k.age_seconds is None else ", or --accept-stale to keep it")
         )
     return problems
-
-
-def data_time(kept: KeptCopy, at: datetime) -> str:
-    """When a kept snapshot's data was taken, for a summary."""
-    from datetime import timedelta
-
-    if kept.age_seconds is None:
-        return "unknown"
-    return (at - timedelta(seconds=kept.age_seconds)).isoformat(timespec="seconds")
