@@ -98,7 +98,8 @@ def _read(points: list[tuple[datetime, float]]) -> tuple[str, KeptCloudWatch]:
     cloudwatch = KeptCloudWatch(points)
     clients = {"cloudformation": Stacks(), "cloudwatch": cloudwatch}
     conn = SimpleNamespace(region="us-west-2", aws=SimpleNamespace(client=lambda s, _: clients[s]))
-    found = _latches(conn, [STACK, "shop-web"], NOW)  # type: ignore[arg-type]
+    listed = [Stacks().describe_stacks(n)["Stacks"][0] for n in (STACK, "shop-web")]
+    found = _latches(conn, listed, NOW)  # type: ignore[arg-type]
     assert list(found) == [STACK], "a stack without a latch is not listed"
     return found[STACK], cloudwatch
 
@@ -185,7 +186,8 @@ def _moto_latch(now: datetime, points: list[tuple[datetime, float]]) -> str:
             ],
         )
     conn = SimpleNamespace(region="us-west-2", aws=SimpleNamespace(client=boto3.client))
-    return _latches(conn, [STACK], now)[STACK]  # type: ignore[arg-type]
+    listed = Stacks().describe_stacks(STACK)["Stacks"]
+    return _latches(conn, listed, now)[STACK]  # type: ignore[arg-type]
 
 
 def test_on_moto_set_and_released_in_one_hour_more_than_3_hours_ago_is_released() -> None:

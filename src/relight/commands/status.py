@@ -43,11 +43,13 @@ def unlock(
     return break_lock(ref, expected)
 
 
-def status(loaded: LoadedEnvironment, conn: Connection) -> list[dict[str, Any]]:
-    """Every stack relight made for the environment in the region, any namespace."""
-    stacks = connect_stacks(conn)
+def status(
+    loaded: LoadedEnvironment, conn: Connection, listed: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Every stack relight made for the environment in the region, any namespace (from
+    `listed`, the region's DescribeStacks, when the caller has it already)."""
     rows = []
-    for stack in stacks.list_stacks():
+    for stack in connect_stacks(conn).list_stacks() if listed is None else listed:
         tags = tag_dict(stack.get("Tags"))
         if tags.get("relight:env") != loaded.env.name:
             continue
@@ -96,7 +98,8 @@ def region_state(loaded: LoadedEnvironment, conn: Connection, now: datetime) -> 
             if record is not None
             else None
         )
-        rows = status(loaded, conn)
+        listed = connect_stacks(conn).list_stacks()  # with their outputs: the latches' too
+        rows = status(loaded, conn, listed)
         mine = [r for r in rows if not r["namespace"]]
         row["stacks"] = {
             "failover": sum(1 for r in mine if r["purpose"] == "failover" and not r["prepared"]),
@@ -104,7 +107,8 @@ def region_state(loaded: LoadedEnvironment, conn: Connection, now: datetime) -> 
             "home": sum(1 for r in mine if r["purpose"] == "home"),
             "drills and test copies": sum(1 for r in rows if r["namespace"]),
         }
-        row["latches"] = _latches(conn, [r["name"] for r in mine], now)
+        names = {r["name"] for r in mine}
+        row["latches"] = _latches(conn, [s for s in listed if s["StackName"] in names], now)
         if not row["home"]:
             row["data_age"] = _data_ages(loaded, conn, now)
     except (RelightError, ClientError, BotoCoreError) as exc:  # unreachable: a finding here
@@ -112,18 +116,17 @@ def region_state(loaded: LoadedEnvironment, conn: Connection, now: datetime) -> 
     return row
 
 
-def _latches(conn: Connection, stack_names: list[str], now: datetime) -> dict[str, str]:
-    """Each failback latch among the stacks (`_latch`), by stack name."""
+def _latches(conn: Connection, stacks: list[dict[str, Any]], now: datetime) -> dict[str, str]:
+    """Each failback latch among the stacks (as DescribeStacks gives them, outputs included;
+    `_latch`), by stack name."""
     from relight.commands.failover import LATCH_OUTPUT
 
-    cfn = conn.aws.client("cloudformation", conn.region)
     cloudwatch = conn.aws.client("cloudwatch", conn.region)
-    found = {}
-    for name in stack_names:
-        stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
-        if any(o.get("OutputKey") == LATCH_OUTPUT for o in stack.get("Outputs", [])):
-            found[name] = _latch(cloudwatch, name, now)
-    return found
+    return {
+        s["StackName"]: _latch(cloudwatch, s["StackName"], now)
+        for s in stacks
+        if any(o.get("OutputKey") == LATCH_OUTPUT for o in s.get("Outputs", []))
+    }
 
 
 # What CloudWatch keeps (CloudWatch API Reference, GetMetricStatistics): "Data points with a
