@@ -80,14 +80,15 @@ def start_maintenance(
     elbv2 = aws.client("elbv2", region)
     made = []
     for arn in web_listeners:
-        taken = {r["Priority"] for r in elbv2.describe_rules(ListenerArn=arn)["Rules"]}
-        free = (str(n) for n in range(1, 50001) if str(n) not in taken)
+        rules_now = elbv2.describe_rules(ListenerArn=arn)["Rules"]
+        taken = {int(r["Priority"]) for r in rules_now if r["Priority"] != "default"}
+        free = (n for n in range(1, 50001) if n not in taken)
         rules = []
         if paths:
             rules.append(
                 elbv2.create_rule(
                     ListenerArn=arn,
-                    Priority=int(next(free)),
+                    Priority=next(free),
                     Conditions=[{"Field": "path-pattern", "Values": paths[:3]}],
                     Actions=[_fixed(200, HEALTH_BODY)],
                 )["Rules"][0]["RuleArn"]
@@ -95,7 +96,7 @@ def start_maintenance(
         rules.append(
             elbv2.create_rule(
                 ListenerArn=arn,
-                Priority=int(next(free)),
+                Priority=next(free),
                 Conditions=[{"Field": "path-pattern", "Values": ["/*"]}],
                 Actions=[_fixed(503, MAINTENANCE_BODY)],
             )["Rules"][0]["RuleArn"]
