@@ -22,9 +22,11 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 from troposphere import (
+    Equals,
     GetAtt,
     If,
     Join,
+    Not,
     Output,
     Parameter,
     Ref,
@@ -38,19 +40,16 @@ from relight.blueprint import (
     PROTECTED,
     Options,
     blueprint,
+    derived_parameter,
     no_egress,
     optional_parameter,
     purpose_parameter,
     scan_skips,
 )
 
-ENGINE_PORTS = {
-    "postgres": 5432,
-    "mysql": 3306,
-    "mariadb": 3306,
-    "aurora-postgresql": 5432,
-    "aurora-mysql": 3306,
-}
+# EngineLifecycleSupport on a DB instance: "applies only to RDS for MySQL and RDS for
+# PostgreSQL" (an Aurora cluster carries it; MariaDB has no Extended Support).
+LIFECYCLE_ENGINES = {"postgres", "mysql"}
 LOG_EXPORTS = {
     "postgres": ["postgresql", "upgrade"],
     "aurora-postgresql": ["postgresql"],
@@ -61,6 +60,14 @@ LOG_EXPORTS = {
 ROLE_ARN = r"^arn:aws[a-zA-Z-]*:iam::\d{12}:role/.+$"
 
 
+class GroupSpec(Options):
+    """A custom DB (cluster) parameter group: its family and the settings that differ from the
+    family's defaults (capture writes them from production's group)."""
+
+    family: str = Field(pattern=r"^[a-z][a-z0-9.-]*$", description="e.g. postgres16")
+    parameters: dict[str, str] = Field(default_factory=dict)
+
+
 class DatabaseOptions(Options):
     mode: Literal["instance", "aurora"] = "instance"
     engine: Literal["postgres", "mysql", "mariadb", "aurora-postgresql", "aurora-mysql"] = (
@@ -69,22 +76,99 @@ class DatabaseOptions(Options):
     instance_class: str = Field(default="db.t4g.medium", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
     aurora_instances: int = Field(default=2, ge=1, le=15, description="writer + readers")
     multi_az: bool = True
-    storage_type: Literal["gp3", "io1", "io2"] = "gp3"
+    # None: the snapshot's storage type (a restore keeps it); set it to change it on restore.
+    storage_type: Literal["gp3", "io1", "io2"] | None = None
     backup_retention_days: int = Field(default=7, ge=1, le=35)
     monitoring_interval: Literal[0, 1, 5, 10, 15, 30, 60] = 60
     performance_insights: bool = True
+    # Production's custom groups, made by this stack (None: name one, or AWS's default).
+    parameter_group: GroupSpec | None = None
+    cluster_parameter_group: GroupSpec | None = None
+    # Explicit, as AWS's default is: a major version past its end of standard support restores
+    # into paid Extended Support. "...-disabled" avoids that charge, but then RDS upgrades the
+    # restored database to a newer major version on its own (preflight warns either way).
+    engine_lifecycle_support: Literal[
+        "open-source-rds-extended-support", "open-source-rds-extended-support-disabled"
+    ] = "open-source-rds-extended-support"
 
     @model_validator(mode="after")
     def _engine_fits_mode(self) -> DatabaseOptions:
+        if self.cluster_parameter_group is not None and self.mode != "aurora":
+            raise ValueError("cluster_parameter_group is for mode aurora only")
         aurora = self.engine.startswith("aurora-")
         if aurora != (self.mode == "aurora"):
             wanted = "an aurora-* engine" if self.mode == "aurora" else "a non-Aurora engine"
             raise ValueError(f"mode {self.mode} needs {wanted}, not {self.engine}")
         return self
 
-    @property
-    def port(self) -> int:
-        return ENGINE_PORTS[self.engine]
+
+def _group(name: str, spec: GroupSpec, options: DatabaseOptions) -> object:
+    what = "cluster parameter group" if name.startswith("Cluster") else "parameter group"
+    kind = rds.DBClusterParameterGroup if name.startswith("Cluster") else rds.DBParameterGroup
+    return kind(
+        name.removesuffix("Name"),
+        Description=f"relight {options.engine} {what} (as production's)",
+        Family=spec.family,
+        Parameters=dict(spec.parameters),
+        Tags=Tags(Name=Ref("AWS::StackName")),
+    )
+
+
+def _storage(t: Template, options: DatabaseOptions) -> object:
+    """The storage type asked for, else the snapshot's: a restore left without one takes AWS's
+    default (gp3), not the snapshot's."""
+    if options.storage_type is not None:
+        return options.storage_type
+    kept = derived_parameter(
+        t,
+        "StorageType",
+        source="SnapshotIdentifier",
+        attribute="storage_type",
+        Type="String",
+        Default="",
+        AllowedValues=["", "gp2", "gp3", "io1", "io2", "standard"],
+        Description="the snapshot's storage type (filled from it); empty: AWS's default",
+    )
+    t.add_condition("HasStorageType", Not(Equals(Ref(kept), "")))
+    return If("HasStorageType", Ref(kept), Ref("AWS::NoValue"))
+
+
+def _groups(t: Template, options: DatabaseOptions) -> dict[str, object]:
+    """The groups to restore with, by Parameter name (R4, R12, R15).
+
+    A restore gets the engine's default groups unless told otherwise. A group declared in the
+    params (`parameter_group`, `cluster_parameter_group`: its family and settings, as capture
+    records them) is made by this stack in the target region, beside the database that uses
+    it; otherwise a Parameter may name one that exists there (preflight checks it). The option
+    group is the snapshot copy's own: the one replicate named to CopyDBSnapshot."""
+    wanted = {"ParameterGroupName": "DB parameter group to restore with"}
+    if options.mode == "aurora":
+        wanted["ClusterParameterGroupName"] = "DB cluster parameter group to restore with"
+    groups: dict[str, object] = {}
+    declared = {"ParameterGroupName": options.parameter_group}
+    if options.mode == "aurora":
+        declared["ClusterParameterGroupName"] = options.cluster_parameter_group
+    for name, what in wanted.items():
+        spec = declared[name]
+        if spec is None:
+            given = optional_parameter(t, name, f"Has{name}", f"{what}; empty for the default")
+            groups[name] = If(f"Has{name}", Ref(given), Ref("AWS::NoValue"))
+        else:
+            groups[name] = Ref(t.add_resource(_group(name, spec, options)))
+    if options.mode == "instance":
+        option_group = derived_parameter(
+            t,
+            "OptionGroupName",
+            source="SnapshotIdentifier",
+            attribute="option_group",
+            Type="String",
+            Default="",
+            Description="option group to restore with: the snapshot copy's (filled from it; "
+            "replicate copies with artifacts.NAME.option_groups); empty for the default",
+        )
+        t.add_condition("HasOptionGroupName", Not(Equals(Ref(option_group), "")))
+        groups["OptionGroupName"] = If("HasOptionGroupName", Ref(option_group), Ref("AWS::NoValue"))
+    return groups
 
 
 @blueprint("database", sample={"mode": "instance", "engine": "postgres", "multi_az": True})
@@ -99,6 +183,18 @@ def database(options: DatabaseOptions) -> Template:
             MinLength=1,
             Description="DB (or DB cluster) snapshot to restore, in this region",
         )
+    )
+    # A restore keeps the snapshot's port (RestoreDBInstanceFromDBSnapshot, RestoreDBCluster-
+    # FromSnapshot: "Default: The same port as the original"), which need not be the engine's.
+    port = derived_parameter(
+        t,
+        "Port",
+        source="SnapshotIdentifier",
+        attribute="port",
+        Type="Number",
+        MinValue=1150,
+        MaxValue=65535,
+        Description="the port the restored database keeps: the snapshot's (filled from it)",
     )
     vpc = t.add_parameter(Parameter("VpcId", Type="AWS::EC2::VPC::Id"))
     subnets = t.add_parameter(
@@ -119,8 +215,8 @@ def database(options: DatabaseOptions) -> Template:
             SecurityGroupIngress=[
                 ec2.SecurityGroupRule(
                     IpProtocol="tcp",
-                    FromPort=options.port,
-                    ToPort=options.port,
+                    FromPort=Ref(port),
+                    ToPort=Ref(port),
                     SourceSecurityGroupId=Ref(client),
                     Description=f"{options.engine} from the application",
                 )
@@ -156,23 +252,18 @@ def database(options: DatabaseOptions) -> Template:
     if monitoring is not None:
         common["MonitoringRoleArn"] = Ref(monitoring)
     protected = If(PROTECTED, True, False)
-    # A restore gets the engine's default groups unless told otherwise: the environment file
-    # names the ones production uses (they must exist in the target region beforehand).
-    wanted = {"ParameterGroupName": "DB parameter group to restore with"}
-    if options.mode == "aurora":
-        wanted["ClusterParameterGroupName"] = "DB cluster parameter group to restore with"
-    else:
-        wanted["OptionGroupName"] = "option group to restore with"
-    groups = {
-        name: optional_parameter(t, name, f"Has{name}", f"{what}; empty for the default")
-        for name, what in wanted.items()
-    }
+    groups = _groups(t, options)
 
-    def group_name(name: str) -> If:
-        return If(f"Has{name}", Ref(groups[name]), Ref("AWS::NoValue"))
+    def group_name(name: str) -> object:
+        return groups[name]
 
     common["DBParameterGroupName"] = group_name("ParameterGroupName")
     if options.mode == "instance":
+        storage = _storage(t, options)
+        if options.engine in LIFECYCLE_ENGINES:
+            common_instance = {"EngineLifecycleSupport": options.engine_lifecycle_support}
+        else:
+            common_instance = {}
         instance = t.add_resource(
             rds.DBInstance(
                 "Database",
@@ -183,12 +274,13 @@ def database(options: DatabaseOptions) -> Template:
                 DBSubnetGroupName=Ref(subnet_group),
                 VPCSecurityGroups=[Ref(group)],
                 MultiAZ=options.multi_az,
-                StorageType=options.storage_type,
+                StorageType=storage,
                 BackupRetentionPeriod=options.backup_retention_days,
                 DeletionProtection=protected,
                 EnableIAMDatabaseAuthentication=True,
                 EnableCloudwatchLogsExports=LOG_EXPORTS[options.engine],
                 CopyTagsToSnapshot=True,
+                **common_instance,
                 Metadata=scan_skips(
                     {
                         "CKV_AWS_16": "a restore inherits encryption from its snapshot; "
@@ -212,8 +304,10 @@ def database(options: DatabaseOptions) -> Template:
                 Engine=options.engine,
                 SnapshotIdentifier=Ref(snapshot),
                 DBClusterParameterGroupName=group_name("ClusterParameterGroupName"),
+                # No StorageEncrypted: with SnapshotIdentifier it is inherited from the snapshot
+                # (AWS::RDS::DBCluster); a key given here re-encrypts the restore with it.
                 KmsKeyId=If("HasKmsKey", Ref(key), Ref("AWS::NoValue")),
-                StorageEncrypted=True,
+                EngineLifecycleSupport=options.engine_lifecycle_support,
                 DBSubnetGroupName=Ref(subnet_group),
                 VpcSecurityGroupIds=[Ref(group)],
                 BackupRetentionPeriod=options.backup_retention_days,
@@ -235,6 +329,6 @@ def database(options: DatabaseOptions) -> Template:
         t.add_output(Output("Endpoint", Value=GetAtt(cluster, "Endpoint.Address")))
         t.add_output(Output("ReaderEndpoint", Value=GetAtt(cluster, "ReadEndpoint.Address")))
         t.add_output(Output("DatabaseIdentifier", Value=Ref(cluster)))
-    t.add_output(Output("Port", Value=str(options.port)))
+    t.add_output(Output("Port", Value=Ref(port)))
     t.add_output(Output("SecurityGroupId", Value=GetAtt(group, "GroupId")))
     return t

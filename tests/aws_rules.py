@@ -185,6 +185,27 @@ def elb_attributes(resources: Mapping[str, Any]) -> None:
                 )
 
 
+# RDS ----------------------------------------------------------------------------------------
+
+
+def cluster_restore(resources: Mapping[str, Any]) -> None:
+    """AWS::RDS::DBCluster, StorageEncrypted: "If you specify the SnapshotIdentifier or
+    SourceDBInstanceIdentifier property, don't specify this property. The value is inherited
+    from the snapshot or source DB instance". AWS documents no error text for it: the text here
+    is the rule's own."""
+    for logical, resource in resources.items():
+        props = resource.get("Properties", {})
+        if resource["Type"] != "AWS::RDS::DBCluster" or "StorageEncrypted" not in props:
+            continue
+        if "SnapshotIdentifier" in props or "SourceDBInstanceIdentifier" in props:
+            raise aws_error(
+                "InvalidParameterCombination",
+                f"{logical}: StorageEncrypted is inherited from the snapshot; don't specify it "
+                "with SnapshotIdentifier",
+                "RestoreDBClusterFromSnapshot",
+            )
+
+
 # EC2 ----------------------------------------------------------------------------------------
 
 

@@ -321,7 +321,7 @@ def test_the_database_group_admits_only_the_client_group() -> None:
     group = _resources("database", {}, "AWS::EC2::SecurityGroup")["DatabaseSecurityGroup"]
     (ingress,) = group["Properties"]["SecurityGroupIngress"]
     assert ingress["SourceSecurityGroupId"] == {"Ref": "ClientSecurityGroupId"}
-    assert ingress["FromPort"] == 5432
+    assert ingress["FromPort"] == ingress["ToPort"] == {"Ref": "Port"}, "the port the restore keeps"
 
 
 @pytest.mark.parametrize("interval", [0, 60])

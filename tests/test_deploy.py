@@ -556,6 +556,7 @@ DB = """\
     blueprint: database
     params:
       SnapshotIdentifier: orders-final
+      Port: 5432                  # a literal snapshot: its port is given, not discovered
       VpcId: {output: network.VpcId}
       SubnetIds: {output: network.PrivateSubnetIds}
       ClientSecurityGroupId: {output: security.WebSecurityGroupId}

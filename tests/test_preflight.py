@@ -530,6 +530,7 @@ DATABASE = """\
       engine: postgres
       instance_class: db.t4g.mediun
       SnapshotIdentifier: orders-final
+      Port: 5432                  # a literal snapshot: its port is given, not discovered
       VpcId: {output: network.VpcId}
       SubnetIds: {output: network.PrivateSubnetIds}
       ClientSecurityGroupId: {output: security.WebSecurityGroupId}

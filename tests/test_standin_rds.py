@@ -74,7 +74,9 @@ def _rds(region: str = REGION) -> Any:
     return boto3.client("rds", region)
 
 
-def _copied_snapshot(storage: int = 50, name: str = "orders-copy") -> dict[str, Any]:
+def _copied_snapshot(
+    storage: int = 50, name: str = "orders-copy", port: int = 5432
+) -> dict[str, Any]:
     """Production's database in us-east-1 (Multi-AZ, encrypted), snapshotted and copied into
     REGION with REGION's key, as relight replicate copies it: the copy, as RDS describes it."""
     home = _rds("us-east-1")
@@ -82,7 +84,7 @@ def _copied_snapshot(storage: int = 50, name: str = "orders-copy") -> dict[str, 
         home.create_db_instance(
             DBInstanceIdentifier="orders", Engine="postgres", EngineVersion="16.3",
             DBInstanceClass="db.t3.micro", AllocatedStorage=storage, MasterUsername="shop",
-            MasterUserPassword="not-a-secret-1", StorageEncrypted=True, MultiAZ=True,
+            MasterUserPassword="not-a-secret-1", StorageEncrypted=True, MultiAZ=True, Port=port,
         )  # fmt: skip
     else:
         home.modify_db_instance(DBInstanceIdentifier="orders", AllocatedStorage=storage)
@@ -114,12 +116,22 @@ def _cluster_snapshot() -> dict[str, Any]:
 
 
 def _found(kind: str, snapshot: str) -> Discovery:
+    """Discovery's answer: the snapshot, with what its restore keeps (port, storage, ...)."""
+    from relight.steps.discovery.listing import rds_restore_keeps
+
     now = datetime.now(UTC)
+    if kind == "rds_snapshot":
+        (raw,) = _rds().describe_db_snapshots(DBSnapshotIdentifier=snapshot)["DBSnapshots"]
+    else:
+        (raw,) = _rds().describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snapshot)[
+            "DBClusterSnapshots"
+        ]
+    kept = rds_restore_keeps(raw)
     return Discovery(
         region=REGION,
         at=now,
         zones=(Zone(f"{REGION}b", "usw2-az1"), Zone(f"{REGION}a", "usw2-az2")),
-        artifacts={"orders": Artifact("orders", kind, snapshot, REGION, now, 1)},
+        artifacts={"orders": Artifact("orders", kind, snapshot, REGION, now, 1, attributes=kept)},
     )
 
 
@@ -189,6 +201,24 @@ def test_the_database_stack_restores_its_instance_from_the_snapshot_it_names(
     (restored,) = checks["database restored from the expected snapshot"]
     assert (restored.result, restored.detail) == ("passed", "orders-copy")
     assert [c.result for c in checks["database available"]] == ["passed"]
+
+
+def test_a_restore_keeps_the_snapshots_port_and_the_stack_opens_and_outputs_that_port(
+    write_env: Callable[[str], Path],
+) -> None:
+    """Production listens on 6543, not PostgreSQL's 5432: the restore keeps 6543 (R11), so the
+    group admits 6543 and `Port` says 6543, filled from the snapshot discovery chose."""
+    snapshot = _copied_snapshot(port=6543)
+    assert snapshot["Port"] == 6543
+    found = _found("rds_snapshot", snapshot["DBSnapshotIdentifier"])
+    _, outcome = _deploy(write_env, INSTANCE, found)
+    outputs = outcome.results["db"].outputs
+    db = _instance(outputs["DatabaseIdentifier"])
+    assert db["Endpoint"]["Port"] == 6543
+    assert outputs["Port"] == "6543"
+    ec2 = boto3.client("ec2", REGION)
+    (group,) = ec2.describe_security_groups(GroupIds=[outputs["SecurityGroupId"]])["SecurityGroups"]
+    assert [(p["FromPort"], p["ToPort"]) for p in group["IpPermissions"]] == [(6543, 6543)]
 
 
 def test_a_template_naming_only_the_snapshot_restores_single_az_and_its_getatts_resolve() -> None:

@@ -180,10 +180,15 @@ class ArtifactLookup(_Strict):
 # Parameter values ---------------------------------------------------------------------------
 
 
-# What an artifact offers besides its id, as `{artifact: NAME.ATTRIBUTE}` (AMIs only).
+# What an artifact offers besides its id, as `{artifact: NAME.ATTRIBUTE}`: an AMI's root
+# device, and what a restore keeps of a DB (cluster) snapshot.
 ARTIFACT_ATTRIBUTES = {
     "root_device": "the AMI's root device name, e.g. /dev/xvda or /dev/sda1",
     "root_size_gb": "the size of the AMI's root volume snapshot, in GiB",
+    "port": "the port of a DB (cluster) snapshot, which its restore keeps",
+    "storage_type": "the storage type of a DB snapshot, e.g. gp3",
+    "option_group": "the option group of a DB snapshot ('' for the engine's default)",
+    "engine_version": "the engine version of a DB (cluster) snapshot, e.g. 16.4",
 }
 
 

@@ -61,7 +61,7 @@ def _split_params(
         elif name in declared:
             given[name] = filled
     derived = derived_parameters(template)
-    problems += _derive(derived, given, _where(loaded, key))
+    problems += _derive(derived, given, _where(loaded, key), declared)
     for name, value in given.items():
         scalar_list = isinstance(value, list) and all(
             isinstance(v, str | int | float | bool) for v in value
@@ -94,7 +94,10 @@ def _split_params(
 
 
 def _derive(
-    derived: dict[str, tuple[str, str]], given: dict[str, ParamValue], where: str
+    derived: dict[str, tuple[str, str]],
+    given: dict[str, ParamValue],
+    where: str,
+    declared: dict[str, Any],
 ) -> list[str]:
     """Fill the blueprint's derived Parameters the params do not give (an AMI's root device
     from the artifact given as ImageId, say); problems where that artifact is not known."""
@@ -105,7 +108,7 @@ def _derive(
             continue
         if isinstance(origin, ArtifactRef) and not origin.attribute:
             given[name] = ArtifactRef(artifact=origin.artifact, attribute=attribute)
-        else:
+        elif "Default" not in declared[name].properties:  # else: its default serves
             problems.append(
                 f"{where}.{name}: missing; relight fills it from the {attribute} of the "
                 f"artifact given as {source}, but {source} is not {{artifact: NAME}}: give "

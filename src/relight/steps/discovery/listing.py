@@ -56,7 +56,8 @@ class Candidate:
     source_region: str | None = None
     source_time: datetime | None = None
     ready: bool = True  # False: a copy still in progress (listed only with Lister(pending=True))
-    # What a stack may take besides the id ({artifact: NAME.ATTRIBUTE}): an AMI's root device.
+    # What a stack may take besides the id ({artifact: NAME.ATTRIBUTE}): an AMI's root device,
+    # what a restore keeps of a DB snapshot (its port, storage type, option group).
     attributes: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -159,6 +160,21 @@ def _rds_lineage(raw: Mapping[str, Any], key: str, tags: Mapping[str, str]) -> d
     return lineage
 
 
+def rds_restore_keeps(raw: Mapping[str, Any]) -> dict[str, str]:
+    """What a restore from a DB (cluster) snapshot keeps of it, as a stack may take it: its
+    port, storage type, option group, engine and engine version ({artifact: NAME.port}...)."""
+    found = {
+        "port": raw.get("Port"),
+        "engine": raw.get("Engine"),
+        "engine_version": raw.get("EngineVersion"),
+    }
+    kept = {key: str(value) for key, value in found.items() if value}
+    if "DBSnapshotIdentifier" in raw:  # an instance snapshot ("": not reported, AWS's default)
+        kept["storage_type"] = str(raw.get("StorageType") or "")
+        kept["option_group"] = str(raw.get("OptionGroupName") or "")
+    return kept
+
+
 def _automated(raw: Mapping[str, Any], identifier: str) -> bool:
     return raw.get("SnapshotType") == "automated" or identifier.startswith("rds:")
 
@@ -180,6 +196,7 @@ def _db_snapshot(raw: Mapping[str, Any]) -> Candidate:
         kms_key=raw.get("KmsKeyId"),
         **_rds_lineage(raw, "SourceDBSnapshotIdentifier", tags),
         ready=raw.get("Status", "available") == "available",
+        attributes=rds_restore_keeps(raw),
     )
 
 
@@ -199,6 +216,7 @@ def _cluster_snapshot(raw: Mapping[str, Any]) -> Candidate:
         kms_key=raw.get("KmsKeyId"),
         **_rds_lineage(raw, "SourceDBClusterSnapshotArn", tags),
         ready=raw.get("Status", "available") == "available",
+        attributes=rds_restore_keeps(raw),
     )
 
 

@@ -25,6 +25,7 @@ The package, one module per kind of check:
 - `artifacts`: the artifacts to restore from, and the KMS keys (`_KeyBook`)
 - `autoscaling`: Auto Scaling's access to the customer managed keys its groups' volumes need
 - `capacity`: DB instance classes and quotas
+- `databases`: each restore as RDS will make it (engine version, storage, flags, groups, support)
 - `names`: key pairs, hosted zones, stack names, relight's bucket
 - here: `run_preflight`, which asks them all and raises every problem together
 """
@@ -41,6 +42,7 @@ from relight.steps.discovery import Artifact, Discovery
 from relight.steps.preflight.artifacts import _artifact_attributes, _artifacts, _KeyBook, _kms_keys
 from relight.steps.preflight.autoscaling import _autoscaling_access
 from relight.steps.preflight.capacity import _db_classes, _quotas
+from relight.steps.preflight.databases import check_databases
 from relight.steps.preflight.names import _hosted_zones, _key_pairs, _own_bucket, _stack_names
 from relight.steps.preflight.templates import instance_types
 
@@ -71,6 +73,10 @@ def run_preflight(
     problems += _artifact_attributes(plan, discovery)
     class_problems, class_notes = _db_classes(plan, aws)
     problems += class_problems
+    unoffered = {p.split(".")[1] for p in class_problems if p.startswith("stacks.")}
+    db_problems, db_notes = check_databases(plan, aws, discovery, skip=unoffered)
+    problems += db_problems
+    class_notes += db_notes
     problems += list(discovery.zone_problems)
     book = _KeyBook(aws.client("kms", plan.region), plan.region)
     problems += _kms_keys(plan, book, discovery)

@@ -68,10 +68,15 @@ def _artifact_attributes(plan: Plan, discovery: Discovery) -> list[str]:
             if not isinstance(value, ArtifactRef) or not value.attribute or found is None:
                 continue
             if value.key not in known:
+                fix = (
+                    "an AMI with an EBS root device reports it; an instance-store AMI cannot be "
+                    "launched this way"
+                    if found.kind == "ami"
+                    else f"give {name} in stacks.{key}.params yourself"
+                )
                 problems.append(
                     f"stacks.{key}.params.{name}: takes {value.key}, which {found.id} does not "
-                    f"report ({ARTIFACT_ATTRIBUTES[value.attribute]}): an AMI with an EBS root "
-                    "device reports it; an instance-store AMI cannot be launched this way"
+                    f"report ({ARTIFACT_ATTRIBUTES[value.attribute]}): {fix}"
                 )
     return problems
 

@@ -52,9 +52,11 @@ _INSTANCE_PROPERTIES: dict[str, tuple[str, Convert]] = {
     "PromotionTier": ("promotion_tier", int),
 }
 # What a restore does not take from the source database when the template leaves it out
-# (RestoreDBInstanceFromDBSnapshot: Single-AZ by default; the rest are the properties' defaults).
+# (RestoreDBInstanceFromDBSnapshot: Single-AZ by default; StorageType "Default: io1 if the Iops
+# parameter is specified, otherwise gp3"; the rest are the properties' defaults).
 _INSTANCE_RESTORE_DEFAULTS: dict[str, Any] = {
     "multi_az": False,
+    "storage_type": "gp3",
     "deletion_protection": False,
     "enable_iam_database_authentication": False,
     "enable_cloudwatch_logs_exports": [],
