@@ -412,6 +412,9 @@ def test_round_trip_capture_replicate_prepare_failover_into_us_west_2(
     # In-process moto offers no orderable DB instance classes (the stand-in skips the check
     # for the same reason); everything else in preflight runs.
     monkeypatch.setattr("relight.steps.preflight._db_classes", lambda plan, aws: ([], []))
+    monkeypatch.setattr(
+        "relight.steps.preflight.check_databases", lambda plan, aws, found, skip: ([], [])
+    )
     runner = CliRunner()
     path = tmp_path / "stacks" / "shop.yaml"
     with mock_aws():
@@ -446,6 +449,7 @@ def test_round_trip_capture_replicate_prepare_failover_into_us_west_2(
         ]
     assert results["replicate"].exit_code == 0, results["replicate"].output
     assert results["prepare"].exit_code == 0, results["prepare"].output
+    assert results["failover"].stdout, results["failover"].output
     summary = json.loads(results["failover"].stdout)
     states = {s["stack"]: s["status"] for s in summary["stacks"]}
     assert states == dict.fromkeys(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relight.capture.common import Note, _key, _pages, _Section
+from relight.capture.db_groups import cluster_parameter_group, groups_of, parameter_group
 
 AURORA_ENGINES = ("aurora-postgresql", "aurora-mysql")
 SERVERLESS_CLASS = "db.r6g.large"  # written for Serverless v2 members (the blueprint's classes)
@@ -22,6 +23,7 @@ class _Databases:
     unplaced: list[Note]
     taken: set[str]
     sections: list[_Section] = field(default_factory=list)
+    rds: Any = None  # to read custom parameter groups
 
     def key(self, identifier: str) -> str:
         """The first database keeps `database`; the others are named after their identifier."""
@@ -38,6 +40,7 @@ class _Databases:
 def _databases(rds: Any, vpc_id: str, dbs: _Databases) -> list[_Section]:
     """The VPC's RDS instances (not cluster members) and Aurora clusters, each a database
     stack restored from the newest snapshot of it; the first keeps the key `database`."""
+    dbs.rds = rds
     subnet_vpcs = {
         g["DBSubnetGroupName"]: g.get("VpcId")
         for g in _pages(rds, "describe_db_subnet_groups", "DBSubnetGroups")
@@ -115,10 +118,10 @@ def _instance(db: dict[str, Any], dbs: _Databases) -> _Section:
         "instance_class": db["DBInstanceClass"],
         "multi_az": bool(db.get("MultiAZ")),
     }
-    if db.get("StorageType") in ("gp3", "io1", "io2"):
-        params["storage_type"] = db["StorageType"]
-    elif db.get("StorageType"):
-        section.notes.append(Note(where, "StorageType", f"{db['StorageType']}: gp3 written"))
+    # Storage type, port and engine version are the snapshot's: the restore keeps them.
+    groups_of(dbs.rds, db, params, section.notes)
+    if db.get("EngineLifecycleSupport") == "open-source-rds-extended-support-disabled":
+        params["engine_lifecycle_support"] = db["EngineLifecycleSupport"]
     retention = db.get("BackupRetentionPeriod", 7)
     if 1 <= retention <= 35:
         params["backup_retention_days"] = retention
@@ -162,9 +165,25 @@ def _cluster(cluster: dict[str, Any], members: list[Any], dbs: _Databases) -> _S
     retention = cluster.get("BackupRetentionPeriod", 7)
     if 1 <= retention <= 35:
         params["backup_retention_days"] = retention
+    _cluster_groups(dbs.rds, cluster, members, params)
     _cluster_notes(cluster, section.notes)
     _db_wiring(params, section, artifact, cluster.get("VpcSecurityGroups", []), dbs)
     return section
+
+
+def _cluster_groups(
+    rds: Any, cluster: dict[str, Any], members: list[Any], params: dict[str, Any]
+) -> None:
+    """The cluster's custom parameter group, and its members' (the writer's first)."""
+    spec = cluster_parameter_group(rds, cluster.get("DBClusterParameterGroup"))
+    if spec is not None:
+        params["cluster_parameter_group"] = spec
+    names = [g["DBParameterGroupName"] for m in members for g in m.get("DBParameterGroups", [])]
+    member = parameter_group(rds, names[0] if names else None)
+    if member is not None:
+        params["parameter_group"] = member
+    if cluster.get("EngineLifecycleSupport") == "open-source-rds-extended-support-disabled":
+        params["engine_lifecycle_support"] = cluster["EngineLifecycleSupport"]
 
 
 def _cluster_class(cluster: dict[str, Any], members: list[Any], notes: list[Note]) -> str:

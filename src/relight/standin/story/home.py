@@ -21,6 +21,7 @@ from relight.steps.discovery import (
     Artifact,
     Lister,
     find_artifacts,
+    rds_restore_keeps,
     root_volume,
 )
 
@@ -196,10 +197,19 @@ class HomeBuild:
                 raise
 
     def _attributes(self, kind: str, ident: str) -> dict[str, str]:
-        """An AMI's root device and size, read back as discovery reads them."""
-        if kind != "ami":
+        """An AMI's root device and size, or what a restore keeps of a DB (cluster) snapshot
+        (its port, storage type, ...), read back as discovery reads them."""
+        if kind == "ami":
+            return root_volume(self.ec2.describe_images(ImageIds=[ident])["Images"][0])
+        if kind == "rds_snapshot":
+            found = self.rds.describe_db_snapshots(DBSnapshotIdentifier=ident)["DBSnapshots"]
+        elif kind == "rds_cluster_snapshot":
+            found = self.rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=ident)[
+                "DBClusterSnapshots"
+            ]
+        else:
             return {}
-        return root_volume(self.ec2.describe_images(ImageIds=[ident])["Images"][0])
+        return rds_restore_keeps(found[0])
 
     # 3. backups of the running home environment ---------------------------------------------
 

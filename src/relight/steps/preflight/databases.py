@@ -101,8 +101,9 @@ def _restores(plan: Plan, discovery: Discovery) -> Iterator[Restore]:
 
 
 def _why(exc: Exception, rds: Any, what: str, notes: list[str]) -> None:
-    """RDS refusing the question is a note; an endpoint failing is the run failing (exit 1)."""
-    if refused(exc):
+    """RDS refusing the question is a note, as is an emulator that does not implement it (moto
+    in process); an endpoint failing is the run failing (exit 1)."""
+    if refused(exc) or isinstance(exc, NotImplementedError):
         notes.append(f"{what} not checked ({exc})")
         return
     if is_aws_failure(exc):
