@@ -466,6 +466,19 @@ def test_a_recovery_point_is_owned_by_its_vault_and_restored_by_its_resource_id(
             {"Images": [{"ImageId": expected, **root}]},
             {"ImageIds": [expected]},
         )
+    kept = {"Port": 6543, "Engine": "postgres", "EngineVersion": "16.4"}
+    if resource_type == "RDS":  # a DB snapshot: what its restore keeps is read (R11, R19)
+        aws.stub("rds", "us-west-2").add_response(
+            "describe_db_snapshots",
+            {"DBSnapshots": [{"DBSnapshotIdentifier": expected, "StorageType": "gp3", **kept}]},
+            {"DBSnapshotIdentifier": expected},
+        )
+    if resource_type == "Aurora":
+        aws.stub("rds", "us-west-2").add_response(
+            "describe_db_cluster_snapshots",
+            {"DBClusterSnapshots": [{"DBClusterSnapshotIdentifier": expected, **kept}]},
+            {"DBClusterSnapshotIdentifier": expected},
+        )
     _zones_answer(aws)
     found = discover(aws, env, "us-west-2", account_id=ACCOUNT, now=lambda: NOW)  # type: ignore[arg-type]
     assert found.missing == {}
@@ -477,6 +490,9 @@ def test_a_recovery_point_is_owned_by_its_vault_and_restored_by_its_resource_id(
     if expected.startswith("ami-"):
         assert found.artifact_ids()["point.root_device"] == "/dev/sda1"
         assert found.artifact_ids()["point.root_size_gb"] == "30"
+    if resource_type in ("RDS", "Aurora"):
+        assert found.artifact_ids()["point.port"] == "6543", "the port its restore keeps"
+        assert found.artifact_ids()["point.engine_version"] == "16.4"
 
 
 def _ebs(device: str, size: int) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from datetime import datetime
 
 from relight.aws.clients import Aws
 from relight.model.environment import Environment
+from relight.steps.discovery.backed_up import backed_up_databases
 from relight.steps.discovery.choosing import (
     Artifact,
     Discovery,
@@ -109,6 +110,7 @@ def discover(
     lister = Lister(aws, region)
     found, missing = find_artifacts(lister, env.artifacts, account_id)
     found, image_calls = _backed_up_images(aws, region, found)
+    found, database_calls = backed_up_databases(aws, region, found)
     at = now()
     home = Lister(aws, env.home_region, bounded=True)  # a hint: the home region may be down
     notes = _elsewhere(home, env, region, missing, account_id, at) if missing else {}
@@ -124,5 +126,5 @@ def discover(
         },
         zones=zones,
         zone_problems=tuple(zone_problems),
-        calls=lister.calls + home.calls + zone_calls + image_calls,
+        calls=lister.calls + home.calls + zone_calls + image_calls + database_calls,
     )
