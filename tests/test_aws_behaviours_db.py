@@ -155,3 +155,35 @@ def test_an_aurora_restore_inherits_encryption_from_its_snapshot() -> None:
     resources["Cluster"]["Properties"]["StorageEncrypted"] = True  # as the blueprint had it
     with pytest.raises(ClientError, match="don't specify it with SnapshotIdentifier"):
         aws_rules.cluster_restore(resources)
+
+
+def test_a_kept_snapshot_keeps_the_port_storage_and_option_group_it_was_restored_with() -> None:
+    """R1 with R11, R15, R17: a rerun keeps the snapshot a database was restored from, and with
+    it what was filled from that snapshot; a newer copy's storage type or option group would
+    otherwise modify the live database."""
+    import json
+
+    from relight.model.stateful import pin, stateful_parts
+
+    database = _demo().stacks["database"]
+    parameters, _ = stateful_parts(json.loads(database.body))
+    assert {"SnapshotIdentifier", "Port", "StorageType", "OptionGroupName"} <= set(parameters)
+    live = {
+        "Parameters": [
+            {"ParameterKey": "SnapshotIdentifier", "ParameterValue": "orders-copy-1"},
+            {"ParameterKey": "StorageType", "ParameterValue": "gp2"},
+            {"ParameterKey": "OptionGroupName", "ParameterValue": "orders-options"},
+        ]
+    }
+    newer = {
+        "SnapshotIdentifier": "orders-copy-2",
+        "StorageType": "gp3",
+        "OptionGroupName": "orders-options-v2",
+    }
+    pinned, kept = pin(newer, parameters, live, replace=False)
+    assert pinned == {
+        "SnapshotIdentifier": "orders-copy-1",
+        "StorageType": "gp2",
+        "OptionGroupName": "orders-options",
+    }
+    assert {k.parameter for k in kept} == set(newer)

@@ -60,7 +60,12 @@ def _copy(name: str, data_age: timedelta) -> None:
 
 
 @pytest.fixture
-def world(write_env: Any) -> Iterator[dict[str, Any]]:
+def world(write_env: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    # In-process moto offers no orderable options for postgres nor lifecycle dates: the
+    # restore's engine version is checked with a Stubber (test_preflight_databases.py).
+    monkeypatch.setattr(
+        "relight.steps.preflight.check_databases", lambda plan, aws, found, skip: ([], [])
+    )
     with mock_aws():
         loaded = load_environment(str(write_env(WITH_DATABASE)), REGION)
         make_instance_profile(boto3.client("iam", "us-east-1"))

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from relight.model.blueprint import DERIVED
 from relight.model.shapes import parameter_dict
 
 # Resources that are data themselves.
@@ -80,6 +81,10 @@ def stateful_parts(template: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[
             resources.add(logical)
         if resource.get("Type") in DATA_TYPES:
             resources.add(logical)
+    # What relight fills from that snapshot goes with it (a database's Port, storage type and
+    # option group: what its restore kept), never from a newer copy the stack does not use.
+    derived = template.get("Metadata", {}).get(DERIVED, {})
+    parameters |= {name for name, spec in derived.items() if spec.get("from") in parameters}
     return tuple(sorted(parameters)), tuple(sorted(resources))
 
 
