@@ -12,6 +12,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from botocore.stub import Stubber
 
 from conftest import MINIMAL
@@ -239,3 +240,20 @@ def test_a_named_parameter_group_missing_in_the_target_region_is_refused(
         "and settings under parameter_group (relight capture writes them) and the stack makes it"
     ]
     rds.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    ("engine", "version", "major"),
+    [
+        ("postgres", "16.4", "16"),
+        ("postgres", "9.6.22", "9.6"),
+        ("aurora-postgresql", "15.4", "15"),
+        ("mysql", "8.0.35", "8.0"),
+        ("aurora-mysql", "8.0.mysql_aurora.3.05.2", "8.0"),
+    ],
+)
+def test_the_major_version_asked_about_is_rdss(engine: str, version: str, major: str) -> None:
+    """DescribeDBMajorEngineVersions takes MajorEngineVersion as RDS names it."""
+    from relight.steps.preflight.databases import _major
+
+    assert _major(engine, version) == major

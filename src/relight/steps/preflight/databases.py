@@ -160,12 +160,15 @@ def _major(engine: str, version: str) -> str:
     """RDS's major version: 16 of postgres 16.4, 8.0 of mysql 8.0.35 (and of Aurora MySQL's
     8.0.mysql_aurora.3.05.2)."""
     parts = version.split(".")
-    if engine.endswith("postgresql") or engine == "postgres":
-        return parts[0] if int(parts[0]) >= 10 else ".".join(parts[:2])
+    postgres = engine.endswith("postgresql") or engine == "postgres"
+    if postgres and parts[0].isdigit() and int(parts[0]) >= 10:
+        return parts[0]
     return ".".join(parts[:2])
 
 
 def _lifecycle(rds: Any, restore: Restore, now: datetime, notes: list[str]) -> None:
+    if restore.engine == "mariadb":  # no Extended Support: its lifecycle is standard only
+        return
     major = _major(restore.engine, restore.version)
     answer = rds.describe_db_major_engine_versions(Engine=restore.engine, MajorEngineVersion=major)
     for version in answer.get("DBMajorEngineVersions", []):
