@@ -26,6 +26,7 @@ from relight.steps.failback import (
     end_maintenance,
     home_artifact,
     reopen_commands,
+    restore_keeps,
     start_maintenance,
     take_snapshot,
     wait_ready,
@@ -85,7 +86,7 @@ def failback(
                 continue  # verify: with home, which a rerun redoes until home verifies
             on_progress(f"{phase.title} …")
             if phase.key == "home":
-                bring = bring or _brought(plan, progress)
+                bring = bring or _brought(plan, progress, home.aws)
                 result.notes += keep_home_data(plan, home, run_id, progress, save)
                 result.home_result = _home_phase(plan, home, bring, confirm_home, clock)
                 _check_home(plan, result.home_result, finish, progress)
@@ -289,14 +290,20 @@ def _snapshot_phase(
             save()
 
         copy_home(replicator, t, source, recovery.region, home.region, started)
-        brought[name] = home_artifact(taken[name], recovery.region, home.region)
+        keeps = restore_keeps(home.aws, home.region, t.kind, taken[name].copy)
+        brought[name] = home_artifact(taken[name], recovery.region, home.region, keeps)
     return brought
 
 
-def _brought(plan: FailbackPlan, progress: dict[str, Any]) -> dict[str, Any]:
+def _brought(plan: FailbackPlan, progress: dict[str, Any], aws: Any) -> dict[str, Any]:
     """What an earlier run brought home (its record), as home's artifacts."""
     return {
-        t["artifact"]: home_artifact(Taken(**t), plan.recovery, plan.home)
+        t["artifact"]: home_artifact(
+            Taken(**t),
+            plan.recovery,
+            plan.home,
+            restore_keeps(aws, plan.home, t["kind"], t["copy"]),
+        )
         for t in progress.get("taken", [])
         if t.get("copy")
     }

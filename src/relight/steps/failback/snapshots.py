@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from relight.aws.clients import Aws
 from relight.aws.cloudformation import backoff
+from relight.aws.failures import translated
 from relight.errors import AwsError
 from relight.model.config import LoadedEnvironment
 from relight.steps.discovery import Artifact, Candidate
@@ -193,8 +194,29 @@ def _failed(result: CopyResult, taken: Taken, recovery: str, home: str) -> None:
         )
 
 
-def home_artifact(taken: Taken, recovery: str, home: str) -> Artifact:
-    """The copy at home as discovery would have found it: its data's time is the snapshot's."""
+def restore_keeps(aws: Aws, region: str, kind: str, ident: str) -> dict[str, str]:
+    """What a restore keeps of a DB (cluster) snapshot (its port, storage type, option group),
+    read as discovery reads it; nothing for another kind."""
+    from relight.steps.discovery.listing import rds_restore_keeps
+
+    rds = aws.client("rds", region)
+    with translated(f"cannot describe {ident} in {region}", rds):
+        if kind == "rds_snapshot":
+            raw = rds.describe_db_snapshots(DBSnapshotIdentifier=ident)["DBSnapshots"][0]
+        elif kind == "rds_cluster_snapshot":
+            raw = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=ident)[
+                "DBClusterSnapshots"
+            ][0]
+        else:
+            return {}
+    return rds_restore_keeps(raw)
+
+
+def home_artifact(
+    taken: Taken, recovery: str, home: str, attributes: Mapping[str, str] | None = None
+) -> Artifact:
+    """The copy at home as discovery would have found it: its data's time is the snapshot's,
+    and `attributes` what its restore keeps (`restore_keeps`)."""
     return Artifact(
         taken.artifact,
         taken.kind,
@@ -206,4 +228,5 @@ def home_artifact(taken: Taken, recovery: str, home: str) -> Artifact:
         source_region=recovery,
         source_time=datetime.fromisoformat(taken.taken_at),
         encrypted=True,
+        attributes=dict(attributes or {}),
     )
