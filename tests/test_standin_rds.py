@@ -221,6 +221,29 @@ def test_a_restore_keeps_the_snapshots_port_and_the_stack_opens_and_outputs_that
     assert [(p["FromPort"], p["ToPort"]) for p in group["IpPermissions"]] == [(6543, 6543)]
 
 
+def test_production_parameter_group_is_made_by_the_stack_and_the_restore_uses_it(
+    write_env: Callable[[str], Path],
+) -> None:
+    """R12 on the stand-in: the group declared in the file is made in the recovery region by
+    the database stack, with its settings, and the restored database is in it."""
+    declared = INSTANCE.replace(
+        "      multi_az: true\n",
+        "      multi_az: true\n      parameter_group:\n        family: postgres16\n"
+        '        parameters: {log_min_duration_statement: "500"}\n',
+    )
+    found = _found("rds_snapshot", _copied_snapshot()["DBSnapshotIdentifier"])
+    _, outcome = _deploy(write_env, declared, found)
+    db = _instance(outcome.results["db"].outputs["DatabaseIdentifier"])
+    (group,) = [g["DBParameterGroupName"] for g in db["DBParameterGroups"]]
+    assert not group.startswith("default."), "the stack's own group, not the engine's default"
+    described = _rds().describe_db_parameter_groups(DBParameterGroupName=group)
+    assert described["DBParameterGroups"][0]["DBParameterGroupFamily"] == "postgres16"
+    settings = _rds().describe_db_parameters(DBParameterGroupName=group)["Parameters"]
+    assert {"log_min_duration_statement": "500"}.items() <= {
+        p["ParameterName"]: p.get("ParameterValue") for p in settings
+    }.items()
+
+
 def test_a_template_naming_only_the_snapshot_restores_single_az_and_its_getatts_resolve() -> None:
     # moto alone fails this template ("engine None not supported").
     snapshot = _copied_snapshot(storage=30)
