@@ -110,6 +110,15 @@ COPY_TAGS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _no_orderable_options_in_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process moto offers no orderable options for postgres nor lifecycle dates: the
+    restore's engine version is checked with a Stubber (test_preflight_databases.py)."""
+    monkeypatch.setattr(
+        "relight.steps.preflight.check_databases", lambda plan, aws, found, skip: ([], [])
+    )
+
+
 def _newest(copies: list[tuple[Any, str]]) -> str:
     """The rule discovery applies: the newest by creation time, ties to the highest id."""
     return max(copies)[1]
