@@ -6,7 +6,9 @@ so Service Quotas is a fake here that answers as AWS documents (Q1)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -20,7 +22,7 @@ from relight.aws.cloudformation import Stacks
 from relight.aws.quotas import QUOTAS, QuotaBook, vcpu_quota
 from relight.errors import PreflightError
 from relight.model.config import load_environment
-from relight.model.plan import Plan
+from relight.model.plan import Plan, StackPlan
 from relight.steps.discovery import Zone
 from relight.steps.preflight import run_preflight
 from relight.steps.preflight.quotas import quota_problems
@@ -245,3 +247,52 @@ def test_load_balancers_db_instances_and_stacks_are_counted(moto: None, write_en
 
 def _cfn() -> Any:
     return boto3.client("cloudformation", REGION)
+
+
+def _with_stack(plan: Plan, key: str, resources: dict[str, Any]) -> Plan:
+    """The plan with one more stack whose template holds `resources` (hand-written, as a
+    blueprint of the user's would render them)."""
+    body = json.dumps({"Resources": resources})
+    added = StackPlan(key, f"shop-{key}", "custom", body, {}, (), (), len(resources))
+    return replace(plan, stacks={**plan.stacks, key: added})
+
+
+DATA = {
+    "Db": {"Type": "AWS::RDS::DBInstance", "Properties": {"DBInstanceClass": "db.t3.micro"}},
+    "Member": {  # in a cluster: its cluster leaves a cluster snapshot, not this
+        "Type": "AWS::RDS::DBInstance",
+        "Properties": {"DBClusterIdentifier": {"Ref": "Cluster"}},
+    },
+    "Scratch": {"Type": "AWS::RDS::DBInstance", "DeletionPolicy": "Delete", "Properties": {}},
+    "Alb": {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "Properties": {}},
+    "Nlb": {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "Properties": {"Type": "network"}},
+}
+
+
+def test_load_balancers_db_instances_and_a_drills_final_snapshots_are_counted(  # type: ignore[no-untyped-def]
+    moto: None, write_env
+) -> None:
+    rds = boto3.client("rds", REGION)
+    rds.create_db_instance(
+        DBInstanceIdentifier="prod", DBInstanceClass="db.t3.micro", Engine="postgres",
+        MasterUsername="u", MasterUserPassword="password1", AllocatedStorage=20,
+    )  # fmt: skip
+    rds.create_db_snapshot(DBInstanceIdentifier="prod", DBSnapshotIdentifier="kept")
+    tight = {
+        QUOTAS["albs"].code: 0, QUOTAS["nlbs"].code: 1, QUOTAS["db_instances"].code: 3,
+        QUOTAS["manual_snapshots"].code: 1, STANDARD.code: 100,
+    }  # fmt: skip
+    quotas = FakeServiceQuotas(applied=tight)
+    drill = _with_stack(_plan(write_env, purpose="drill"), "data", DATA)
+    problems, _ = quota_problems(drill, QuotaAws(quotas), [], ())
+    assert [p.partition(" allowed")[0] for p in problems] == [
+        "quota Application Load Balancers per Region (elasticloadbalancing L-53DA6B97): 0 in use "
+        "+ 1 the plan adds (data) > 0",
+        "quota DB instances (rds L-7B6409FD): 1 in use + 3 the plan adds (data) > 3",
+        # the drill's teardown leaves one final snapshot (Db's): 1 kept + 1 > 1
+        "quota Manual DB instance snapshots (rds L-272F1212): 1 in use + 1 the plan adds (data) "
+        "> 1",
+    ]
+    failover = _with_stack(_plan(write_env), "data", DATA)
+    problems, _ = quota_problems(failover, QuotaAws(quotas), [], ())
+    assert "Manual DB instance snapshots" not in " ".join(problems), "a failover is not torn down"
