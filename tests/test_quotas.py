@@ -232,7 +232,7 @@ def test_nat_gateways_count_per_zone(moto: None, write_env) -> None:  # type: ig
     ]
 
 
-def test_load_balancers_db_instances_and_stacks_are_counted(moto: None, write_env) -> None:  # type: ignore[no-untyped-def]
+def test_new_stacks_count_against_the_stack_quota(moto: None, write_env) -> None:  # type: ignore[no-untyped-def]
     plan = _plan(write_env)
     quotas = FakeServiceQuotas(applied={QUOTAS["stacks"].code: 3, STANDARD.code: 100})
     existing = [{"StackName": f"other-{n}"} for n in range(2)]
@@ -296,3 +296,33 @@ def test_load_balancers_db_instances_and_a_drills_final_snapshots_are_counted(  
     failover = _with_stack(_plan(write_env), "data", DATA)
     problems, _ = quota_problems(failover, QuotaAws(quotas), [], ())
     assert "Manual DB instance snapshots" not in " ".join(problems), "a failover is not torn down"
+
+
+def test_the_stand_in_answers_service_quotas_defaults_and_rds_account_quotas(moto: None) -> None:
+    """moto alone has no GetAWSDefaultServiceQuota nor RDS DescribeAccountAttributes (an HTTP
+    500 on the server); relight.standin.extensions.quotas answers them (conftest installs it)."""
+    sq = boto3.client("service-quotas", REGION)
+    assert (
+        sq.get_aws_default_service_quota(ServiceCode="rds", QuotaCode="L-272F1212")["Quota"][
+            "Value"
+        ]
+        == 100
+    )
+    assert (
+        sq.get_aws_default_service_quota(ServiceCode="ec2", QuotaCode=STANDARD.code)["Quota"][
+            "Value"
+        ]
+        == 256
+    ), "the stand-in account's own vCPU quota"
+    with pytest.raises(ClientError) as caught:
+        sq.get_aws_default_service_quota(ServiceCode="ec2", QuotaCode="L-00000000")
+    assert caught.value.response["Error"]["Code"] == "NoSuchResourceException"
+    rds = boto3.client("rds", REGION)
+    rds.create_db_instance(
+        DBInstanceIdentifier="orders", DBInstanceClass="db.t3.micro", Engine="postgres",
+        MasterUsername="u", MasterUserPassword="password1", AllocatedStorage=20,
+    )  # fmt: skip
+    rds.create_db_snapshot(DBInstanceIdentifier="orders", DBSnapshotIdentifier="orders-1")
+    quotas = {q["AccountQuotaName"]: q for q in rds.describe_account_attributes()["AccountQuotas"]}
+    assert (quotas["DBInstances"]["Used"], quotas["DBInstances"]["Max"]) == (1, 40)
+    assert (quotas["ManualSnapshots"]["Used"], quotas["ManualSnapshots"]["Max"]) == (1, 100)
