@@ -326,3 +326,18 @@ def test_the_stand_in_answers_service_quotas_defaults_and_rds_account_quotas(mot
     quotas = {q["AccountQuotaName"]: q for q in rds.describe_account_attributes()["AccountQuotas"]}
     assert (quotas["DBInstances"]["Used"], quotas["DBInstances"]["Max"]) == (1, 40)
     assert (quotas["ManualSnapshots"]["Used"], quotas["ManualSnapshots"]["Max"]) == (1, 100)
+
+
+def test_readiness_reports_a_quota_shortfall_as_an_error_with_the_request(  # type: ignore[no-untyped-def]
+    moto: None, write_env
+) -> None:
+    from relight.commands.connection import Connection
+    from relight.commands.readiness import ERROR, _preflight
+
+    _ready_world()
+    conn = Connection(QuotaAws(FakeServiceQuotas(applied={STANDARD.code: 8})), REGION, "1" * 12)  # type: ignore[arg-type]
+    found = _preflight(_plan(write_env), conn, _discovery(), Stacks(_cfn()), "relight plan")
+    errors = [f for f in found if f.severity == ERROR]
+    assert [(f.check, f.severity) for f in errors] == [("preflight", ERROR)]
+    assert errors[0].message.startswith(f"quota {STANDARD.name} (vCPUs) (ec2 L-1216C47A): 0 in use")
+    assert errors[0].message.endswith("--desired-value 16 --region us-west-2")

@@ -16,9 +16,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from relight.aws.failures import translated
+from relight.aws.failures import aws_failure, is_aws_failure, refused, translated
 from relight.aws.quotas import QUOTAS, QuotaBook, request_command, vcpu_quota
-from relight.errors import RelightError
 from relight.model.environment import ZonesRef
 from relight.model.plan import Plan, StackPlan
 
@@ -299,13 +298,19 @@ class _Usage:
         kinds = kinds | {i["InstanceType"] for i in self._running_instances()}
         if not kinds:
             return {}
+        ec2 = self.aws.client("ec2", self.region)
         try:
-            found = self._all(
-                "ec2", "describe_instance_types", "InstanceTypes", InstanceTypes=sorted(kinds)
+            pages = ec2.get_paginator("describe_instance_types").paginate(
+                InstanceTypes=sorted(kinds)
             )
-        except RelightError as exc:  # an instance type EC2 does not know: zones name it
-            self.notes.append(f"vCPU quotas not checked: {exc}")
-            return {}
+            found = [t for page in pages for t in page["InstanceTypes"]]
+        except Exception as exc:
+            if refused(exc):  # EC2 said no (a type it does not know: zones name it): a note
+                self.notes.append(f"vCPU quotas not checked in {self.region} ({exc})")
+                return {}
+            if is_aws_failure(exc):
+                raise aws_failure(exc, "cannot read the instance types' vCPUs", ec2) from exc
+            raise
         return {t["InstanceType"]: int(t["VCpuInfo"]["DefaultVCpus"]) for t in found}
 
     def vcpus_in_use(self, vcpus: dict[str, int]) -> Counter[str]:
