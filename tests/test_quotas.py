@@ -165,7 +165,7 @@ def test_the_default_is_the_quota_where_none_is_applied(moto: None, write_env) -
         ("GetServiceQuota", STANDARD.code),
         ("GetAWSDefaultServiceQuota", STANDARD.code),
     ]
-    quotas = FakeServiceQuotas(applied={STANDARD.code: 16})  # an increase granted: it fits
+    quotas = FakeServiceQuotas(applied={STANDARD.code: 28})  # an increase granted: it fits
     result = run_preflight(
         _plan(write_env), QuotaAws(quotas), _discovery(), Stacks(_cfn()), accept_stale=False
     )
@@ -188,10 +188,10 @@ def test_without_service_quotas_the_documented_default_is_used_and_said(
         "--desired-value 6 --region us-west-2"
     ]
     assert notes == [
-        "Service Quotas did not answer in us-west-2 (AccessDeniedException): compared with "
+        "Service Quotas gave no value in us-west-2 (AccessDeniedException): compared with "
         "AWS's documented defaults, so an increase granted to the account is not seen: Stack "
         "count (cloudformation L-0485CB21, 2000), VPCs per Region (vpc L-F678F1CE, 5)",
-        "Service Quotas did not answer in us-west-2 (AccessDeniedException): not checked, as "
+        "Service Quotas gave no value in us-west-2 (AccessDeniedException): not checked, as "
         f"AWS sets them per account: {STANDARD.name} (ec2 L-1216C47A)",
     ]
     assert len(quotas.asked) == 1, "a refused Service Quotas is asked once per run"
@@ -341,3 +341,17 @@ def test_readiness_reports_a_quota_shortfall_as_an_error_with_the_request(  # ty
     assert [(f.check, f.severity) for f in errors] == [("preflight", ERROR)]
     assert errors[0].message.startswith(f"quota {STANDARD.name} (vCPUs) (ec2 L-1216C47A): 0 in use")
     assert errors[0].message.endswith("--desired-value 16 --region us-west-2")
+
+
+def test_a_fleet_that_fits_but_could_not_scale_to_its_maximum_is_a_note(
+    moto: None, write_env
+) -> None:  # type: ignore[no-untyped-def]
+    quotas = FakeServiceQuotas(applied={STANDARD.code: 20})  # 16 launched; up to 28 (6 x 4 + 4)
+    problems, notes = quota_problems(_plan(write_env), QuotaAws(quotas), [], ())
+    assert not [p for p in problems if STANDARD.code in p]
+    assert [n for n in notes if STANDARD.name in n] == [
+        f"quota {STANDARD.name} (ec2 L-1216C47A): room for what the plan launches, not for its "
+        "Auto Scaling groups' maximum size (0 vCPUs in use + 28 > 20 in us-west-2); a scale-out "
+        "would be refused: aws service-quotas request-service-quota-increase --service-code ec2 "
+        "--quota-code L-1216C47A --desired-value 28 --region us-west-2"
+    ]

@@ -121,7 +121,7 @@ class QuotaBook:
                 if not is_aws_failure(exc):
                     raise
                 if _code(exc) == "NoSuchResourceException":  # no applied value: the default
-                    why = "no such quota here" if call != "get_service_quota" else None
+                    why = "no such quota" if call != "get_service_quota" else None
                     continue
                 why = self._unreadable = _code(exc) or type(exc).__name__
         (self._unchecked if quota.default is None else self._defaulted)[key] = str(why)
@@ -142,13 +142,13 @@ class QuotaBook:
         said = []
         if self._defaulted:
             said.append(
-                f"Service Quotas did not answer in {self.region} ({why(self._defaulted)}): "
+                f"Service Quotas gave no value in {self.region} ({why(self._defaulted)}): "
                 f"compared with AWS's documented defaults, so an increase granted to the "
                 f"account is not seen: {named(self._defaulted)}"
             )
         if self._unchecked:
             said.append(
-                f"Service Quotas did not answer in {self.region} ({why(self._unchecked)}): not "
+                f"Service Quotas gave no value in {self.region} ({why(self._unchecked)}): not "
                 f"checked, as AWS sets them per account: {named(self._unchecked)}"
             )
         return said

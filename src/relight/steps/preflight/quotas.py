@@ -134,18 +134,20 @@ def _number(sp: StackPlan, body: dict[str, Any], value: Any) -> int:
     return max(found, default=0)
 
 
-def _instances(plan: Plan) -> dict[tuple[str, str], int]:
-    """(stack name, instance type) → how many instances the stack runs once deployed."""
-    runs: Counter[tuple[str, str]] = Counter()
+def _instances(plan: Plan) -> dict[tuple[str, str], tuple[int, int]]:
+    """(stack name, instance type) → how many instances the stack runs once deployed, and how
+    many it may scale to (an Auto Scaling group's MaxSize)."""
+    runs: dict[tuple[str, str], tuple[int, int]] = {}
     for sp in plan.stacks.values():
         body = json.loads(sp.body)
         resources = body.get("Resources", {})
         for resource in resources.values():
             props = resource.get("Properties", {})
             if resource.get("Type") == "AWS::EC2::Instance":
-                count, kind = 1, props.get("InstanceType")
+                count, most, kind = 1, 1, props.get("InstanceType")
             elif resource.get("Type") == "AWS::AutoScaling::AutoScalingGroup":
                 count = _number(sp, body, props.get("DesiredCapacity", props.get("MinSize")))
+                most = max(count, _number(sp, body, props.get("MaxSize")))
                 ref = props.get("LaunchTemplate", {}).get("LaunchTemplateId", {})
                 template = resources.get(ref.get("Ref", "") if isinstance(ref, dict) else "", {})
                 data = template.get("Properties", {}).get("LaunchTemplateData", {})
@@ -153,9 +155,10 @@ def _instances(plan: Plan) -> dict[tuple[str, str], int]:
             else:
                 continue
             for literal in _literal(sp, body, kind)[:1]:
-                if count:
-                    runs[(sp.name, str(literal))] += count
-    return dict(runs)
+                if most:
+                    was = runs.get((sp.name, str(literal)), (0, 0))
+                    runs[(sp.name, str(literal))] = (was[0] + count, was[1] + most)
+    return runs
 
 
 def _nat_gateways(stacks: list[StackPlan], zones: list[str]) -> Counter[str]:
@@ -197,27 +200,43 @@ def _nat_shortfalls(book: QuotaBook, usage: _Usage, nat: Counter[str], region: s
 
 
 def _vcpu_shortfalls(
-    book: QuotaBook, usage: _Usage, runs: dict[tuple[str, str], int], plan: Plan
+    book: QuotaBook, usage: _Usage, runs: dict[tuple[str, str], tuple[int, int]], plan: Plan
 ) -> list[str]:
+    """A shortfall for the instances the stacks run once deployed; a note where only their
+    groups' maximum size would not fit (a scale-out during the incident would be refused)."""
     vcpus = usage.vcpus_of({kind for _, kind in runs})
     running = usage.running()  # (stack, type) → instances running now
     adds: Counter[str] = Counter()
+    at_most: Counter[str] = Counter()
     by: dict[str, list[str]] = {}
     keys = {sp.name: sp.key for sp in plan.stacks.values()}
-    for (stack, kind), count in runs.items():
+    for (stack, kind), (count, most) in runs.items():
         quota = vcpu_quota(kind)
         if quota is None or kind not in vcpus:
             usage.notes.append(f"vCPU quota for {kind} not checked (family class not known)")
             continue
-        more = max(0, count - running.get((stack, kind), 0))
-        if more:
-            adds[quota] += more * vcpus[kind]
-            by.setdefault(quota, []).append(f"{keys[stack]}: {more} x {kind}")
+        now = running.get((stack, kind), 0)
+        at_most[quota] += max(0, most - now) * vcpus[kind]
+        if count > now:
+            adds[quota] += (count - now) * vcpus[kind]
+            by.setdefault(quota, []).append(f"{keys[stack]}: {count - now} x {kind}")
     used = usage.vcpus_in_use(vcpus)
-    return [
-        _shortfall(book, quota, used.get(quota, 0), n, by[quota], plan.region, " (vCPUs)")
-        for quota, n in sorted(adds.items())
-    ]
+    problems = []
+    for quota, peak in sorted(at_most.items()):
+        short = _shortfall(book, quota, used.get(quota, 0), adds[quota], by.get(quota, []),
+                           plan.region, " (vCPUs)")  # fmt: skip
+        limit = book.value(quota)
+        if short or adds[quota]:
+            problems.append(short)
+        if not short and limit is not None and used.get(quota, 0) + peak > limit:
+            q = QUOTAS[quota]
+            usage.notes.append(
+                f"quota {q.name} ({q.service} {q.code}): room for what the plan launches, not "
+                f"for its Auto Scaling groups' maximum size ({used.get(quota, 0)} vCPUs in use + "
+                f"{peak} > {limit} in {plan.region}); a scale-out would be refused: "
+                f"{request_command(q, used.get(quota, 0) + peak, plan.region)}"
+            )
+    return problems
 
 
 class _Usage:
