@@ -341,3 +341,33 @@ def _write(folder: Path, text: str) -> Path:
     path = folder / "shop.yaml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def test_a_drill_deletes_only_the_final_snapshots_it_made_and_names_them_in_its_report(
+    world: Any,
+) -> None:
+    """A final snapshot is a manual DB snapshot (Q8): it counts against the region's quota until
+    deleted. The drill deletes those its own databases left, never another."""
+    from relight.commands.drill_failback import delete_made, final_snapshot_ids
+    from relight.dr.report import render_markdown
+    from relight.steps.deploy import StackResult
+    from relight.steps.teardown import TeardownResult
+
+    _, conn, _ = world
+    rds = boto3.client("rds", "us-west-2")
+    for name in ("shop-drill-t1-db", "orders"):
+        rds.create_db_instance(
+            DBInstanceIdentifier=name, DBInstanceClass="db.t3.micro", Engine="postgres",
+            MasterUsername="u", MasterUserPassword="password1", AllocatedStorage=20,
+        )  # fmt: skip
+    rds.create_db_snapshot(DBInstanceIdentifier="shop-drill-t1-db", DBSnapshotIdentifier="d-final")
+    rds.create_db_snapshot(DBInstanceIdentifier="orders", DBSnapshotIdentifier="orders-manual")
+    torn = StackResult("db", "shop-drill-t1-db", "deleted")
+    torn.final_snapshots = ["d-final (of shop-drill-t1-db)", "(final snapshot of x not readable)"]
+    deleted, failed = delete_made(conn, [], final_snapshot_ids(TeardownResult([torn])))
+    assert (deleted, failed) == (["d-final (us-west-2)"], [])
+    manual = rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+    left = [s["DBSnapshotIdentifier"] for s in manual]
+    assert left == ["orders-manual"], "production's snapshot is not the drill's to delete"
+    report = {"teardown": {"status": "ok", "stacks": [], "left_behind": [], "deleted": deleted}}
+    assert "failback copies): `d-final (us-west-2)`" in render_markdown(report)

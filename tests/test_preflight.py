@@ -152,8 +152,10 @@ def test_every_problem_is_reported_together(aws: Aws, write_env) -> None:  # typ
         "stacks.web.params.KmsKeyId: KMS key alias/shop is Disabled in us-west-2, not Enabled",
         "stack shop-security exists in us-west-2 and is not relight's for shop; rename the "
         "stack in the environment file or remove the other",
-        "quota VPCs per region: 5 in use + 1 the plan adds > 5 allowed in us-west-2; ask for an "
-        "increase (vpc L-F678F1CE) or free some",
+        "quota VPCs per Region (vpc L-F678F1CE): 5 in use + 1 the plan adds (network) > 5 "
+        "allowed in us-west-2; free some, or ask for more: aws service-quotas "
+        "request-service-quota-increase --service-code vpc --quota-code L-F678F1CE "
+        "--desired-value 6 --region us-west-2",
     ]
     assert caught.value.exit_code == 2
     assert "--accept-stale" in str(caught.value) and "relight replicate" in str(caught.value)

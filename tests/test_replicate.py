@@ -942,3 +942,68 @@ def test_a_replication_that_lost_its_lock_stops_before_its_next_region(aws: Aws,
     copied = boto3.client("ec2", "eu-west-1").describe_images(Owners=["self"])["Images"]
     assert copied == [], "nothing copied into the region after the lock was lost"
     assert boto3.client("ec2", "us-west-2").describe_images(Owners=["self"])["Images"]
+
+
+class _FullRds:
+    """RDS in the target region whose manual DB snapshot quota is `most` (Q7): Describe-
+    AccountAttributes says so, with Used counted as AWS counts it (the stand-in's answer)."""
+
+    def __init__(self, inner: Any, most: int) -> None:
+        self.inner, self.most = inner, most
+
+    def describe_account_attributes(self) -> dict[str, Any]:
+        answer = self.inner.describe_account_attributes()
+        for quota in answer["AccountQuotas"]:
+            if quota["AccountQuotaName"] == "ManualSnapshots":
+                quota["Max"] = self.most
+        return answer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class _QuotaAws:
+    def __init__(self, inner: Aws, most: int) -> None:
+        self.inner, self.most = inner, most
+
+    def client(self, service: str, region: str, **kw: Any) -> Any:
+        found = self.inner.client(service, region, **kw)
+        return _FullRds(found, self.most) if (service, region) == ("rds", "us-west-2") else found
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_db_snapshot_copies_beyond_the_snapshot_quota_are_not_started_and_prune_is_counted(  # type: ignore[no-untyped-def]
+    aws: Aws, write_env
+) -> None:
+    rds = boto3.client("rds", "us-east-1")
+    rds.create_db_instance(
+        DBInstanceIdentifier="orders", DBInstanceClass="db.t3.micro", Engine="postgres",
+        MasterUsername="u", MasterUserPassword="password1", AllocatedStorage=20,
+    )  # fmt: skip
+    loaded = _env_with(write_env, "  db: {kind: rds_snapshot, db_instance: orders}\n")
+    target = _QuotaAws(aws, most=2)
+    replicator = Replicator(loaded, aws, target, source_account=ACCOUNT, target_account=ACCOUNT)  # type: ignore[arg-type]
+    for n in (1, 2):  # two copies fit
+        rds.create_db_snapshot(DBInstanceIdentifier="orders", DBSnapshotIdentifier=f"orders-{n}")
+        copied = _copies(replicate(replicator, "us-east-1", ["us-west-2"]))
+        assert [r.action for r in copied] == ["copied"]
+        time.sleep(1.1)  # the next snapshot is newer by the second
+    west = boto3.client("rds", "us-west-2")
+    rds.create_db_snapshot(DBInstanceIdentifier="orders", DBSnapshotIdentifier="orders-3")
+    held = _copies(replicate(replicator, "us-east-1", ["us-west-2"]))
+    assert [(r.action, r.source_id) for r in held] == [("failed", "orders-3")]
+    assert held[0].reason == (
+        "quota Manual DB instance snapshots (rds L-272F1212): 2 in use + 1 copies > 2 allowed in "
+        "us-west-2; not copied. --prune 1 deletes relight's older copies (1 here), then rerun; "
+        "or ask for more: aws service-quotas request-service-quota-increase --service-code rds "
+        "--quota-code L-272F1212 --desired-value 3 --region us-west-2"
+    )
+    assert len(west.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]) == 2
+    # With --prune 1 the copy is still held (prune runs after the copies), the oldest copy goes,
+    # and the rerun finds room.
+    pruned = _copies(replicate(replicator, "us-east-1", ["us-west-2"], prune=1))
+    assert sorted(r.action for r in pruned) == ["failed", "pruned"]
+    again = _copies(replicate(replicator, "us-east-1", ["us-west-2"]))
+    assert [(r.action, r.source_id) for r in again] == [("copied", "orders-3")]

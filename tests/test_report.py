@@ -314,7 +314,10 @@ def test_markdown_and_html_show_a_field_the_report_lacks_as_a_dash() -> None:
     dom = parse_html(render_html(report))
     network = next(tr for tr in dom.by_id("stacks").select("tr") if tr.attrs.get("data-stack"))
     assert [td.text() for td in network.select("td")][-2:] == ["—", "—"]
-    assert dom.by_id("teardown").text() == "Teardown Status: not run Left behind: nothing"
+    assert dom.by_id("teardown").text() == (
+        "Teardown Status: not run Left behind: nothing Deleted (what the drill made: its "
+        "databases' final snapshots, data volumes, failback copies): nothing"
+    )
     assert dom.by_id("problems").text() == "Problems None."
 
 

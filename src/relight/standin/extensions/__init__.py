@@ -9,6 +9,7 @@ the larger, a package) per service moto plays:
   over its subnets, volumes restored from snapshots, egress as declared, route-table
   associations;
 - `cloudwatch`: alarms under CloudFormation (the DNS failback latch);
+- `quotas`: Service Quotas' documented defaults, RDS's account quotas (DescribeAccountAttributes);
 - `autoscaling`: a CloudFormation update's rolling replacement of a group's instances (called
   by `cloudformation`);
 - `cloudformation`: resources created, updated and deleted one by one with AWS's states,
@@ -36,10 +37,11 @@ def install() -> None:
     """Install every addition (once per process)."""
     if _installed:
         return
-    from relight.standin.extensions import cloudformation, cloudwatch, ec2, rds
+    from relight.standin.extensions import cloudformation, cloudwatch, ec2, quotas, rds
 
     rds.install()
     ec2.install()
     cloudwatch.install()
     cloudformation.install()
+    quotas.install()
     _installed.append(True)

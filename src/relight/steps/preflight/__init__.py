@@ -9,8 +9,9 @@ for the volumes of a stack's Auto Scaling group (see `relight.aws.grants`; a
 missing role is a problem only when such a key must name it, since AWS
 creates the role with the first group otherwise; IAM not answering is a note);
 key pairs and hosted zones the stacks name but that do not exist; stack names
-taken by someone else; and, where the account lets them be read, quotas
-(VPCs, Elastic IPs) too small for what the plan adds. The account check runs
+taken by someone else; and quotas too small for what is in use plus what the plan adds
+(On-Demand vCPUs per family class, VPCs, Elastic IPs, NAT gateways per zone, load balancers,
+DB instances, a drill's final snapshots, stacks). The account check runs
 earlier, when relight connects. Each KMS key is described once.
 
 What AWS answers decides a problem; an endpoint that fails in the target region
@@ -24,8 +25,9 @@ The package, one module per kind of check:
 - `templates`: what the plan's templates say, read without asking AWS (`instance_types`)
 - `artifacts`: the artifacts to restore from, and the KMS keys (`_KeyBook`)
 - `autoscaling`: Auto Scaling's access to the customer managed keys its groups' volumes need
-- `capacity`: DB instance classes and quotas
+- `capacity`: DB instance classes
 - `databases`: each restore as RDS will make it (engine version, storage, flags, groups, support)
+- `quotas`: service quotas against what is in use plus what the plan adds
 - `names`: key pairs, hosted zones, stack names, relight's bucket
 - here: `run_preflight`, which asks them all and raises every problem together
 """
@@ -41,9 +43,10 @@ from relight.model.plan import Plan
 from relight.steps.discovery import Artifact, Discovery
 from relight.steps.preflight.artifacts import _artifact_attributes, _artifacts, _KeyBook, _kms_keys
 from relight.steps.preflight.autoscaling import _autoscaling_access
-from relight.steps.preflight.capacity import _db_classes, _quotas
+from relight.steps.preflight.capacity import _db_classes
 from relight.steps.preflight.databases import check_databases
 from relight.steps.preflight.names import _hosted_zones, _key_pairs, _own_bucket, _stack_names
+from relight.steps.preflight.quotas import quota_problems
 from relight.steps.preflight.templates import instance_types
 
 __all__ = ["PreflightResult", "instance_types", "run_preflight"]
@@ -88,8 +91,8 @@ def run_preflight(
         notes += said
     existing = stacks.list_stacks()
     problems += _stack_names(plan, existing)
-    quota_problems, quota_notes = _quotas(plan, aws, existing)
-    problems += quota_problems
+    short, quota_notes = quota_problems(plan, aws, existing, discovery.zones)
+    problems += short
     notes += quota_notes
     notes += _own_bucket(plan, aws, account_id)
     if problems:

@@ -1,21 +1,14 @@
 """Room in the target region for what the plan launches: the DB instance classes offered for
-their engines, and the quotas (VPCs, Elastic IPs) the new stacks count against. (Zones that do
-not offer the instance types come from discovery, as its zone problems.)"""
+their engines. (Zones that do not offer the instance types come from discovery, as its zone
+problems; quotas are quotas.py's.)"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from relight.aws.failures import aws_failure, is_aws_failure, refused, translated
+from relight.aws.failures import aws_failure, is_aws_failure, refused
 from relight.model.plan import Plan
-from relight.steps.preflight.templates import _resources_of
-
-# (service code, quota code, what, resource type the plan adds, how to count what is in use)
-QUOTAS = (
-    ("vpc", "L-F678F1CE", "VPCs per region", "AWS::EC2::VPC", "vpcs"),
-    ("ec2", "L-0263D0A3", "Elastic IP addresses", "AWS::EC2::EIP", "addresses"),
-)
 
 
 def _db_classes(plan: Plan, aws: Any) -> tuple[list[str], list[str]]:
@@ -66,41 +59,4 @@ def _db_classes(plan: Plan, aws: Any) -> tuple[list[str], list[str]]:
             f"{plan.region}{guess}"
             for key in stacks
         ]
-    return problems, notes
-
-
-def _count_in_use(aws: Any, region: str, what: str) -> int:
-    ec2 = aws.client("ec2", region)
-    with translated(f"cannot count the {what} in use in {region}", ec2):
-        if what == "vpcs":
-            return len(ec2.describe_vpcs()["Vpcs"])
-        return len(ec2.describe_addresses()["Addresses"])
-
-
-def _quotas(plan: Plan, aws: Any, existing: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
-    new = {sp.name for sp in plan.stacks.values()} - {s["StackName"] for s in existing}
-    problems, notes = [], []
-    quotas = aws.client("service-quotas", plan.region)
-    for service, code, what, resource_type, counted in QUOTAS:
-        needed = _resources_of(plan, resource_type, new)
-        if not needed:
-            continue
-        try:
-            limit = int(
-                quotas.get_service_quota(ServiceCode=service, QuotaCode=code)["Quota"]["Value"]
-            )
-        except Exception as exc:  # where Service Quotas does not answer, a note
-            if not is_aws_failure(exc):
-                raise
-            notes.append(
-                f"quota {what} ({code}) not readable here ({type(exc).__name__}); "
-                f"the plan adds {needed}"
-            )
-            continue
-        used = _count_in_use(aws, plan.region, counted)
-        if used + needed > limit:
-            problems.append(
-                f"quota {what}: {used} in use + {needed} the plan adds > {limit} allowed in "
-                f"{plan.region}; ask for an increase ({service} {code}) or free some"
-            )
     return problems, notes

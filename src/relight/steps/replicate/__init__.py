@@ -25,6 +25,7 @@ listing (or are built in the source region's partition, never assumed `aws`).
 The package:
 
 - `copies`: what a copy is (`CopyResult`, its tags and identifier, `key_policy_gaps`)
+- `room`: room for DB snapshot copies under the manual DB snapshot quota (what `--prune` frees)
 - `replicator`: `Replicator`, the AWS calls: what to copy, what cannot be copied or shared,
   copying, the Auto Scaling grant, pruning
 - here: `replicate`, which refuses what cannot be done before anything is shared or copied,
@@ -42,6 +43,7 @@ from relight.steps.discovery import Candidate
 from relight.steps.replicate.copies import CopyResult
 from relight.steps.replicate.in_use import Busy, copies_in_use
 from relight.steps.replicate.replicator import Replicator
+from relight.steps.replicate.room import hold_over_quota, manual_snapshot_room
 
 __all__ = ["MAX_COPIES_PER_REGION", "CopyResult", "Replicator", "replicate", "summary_counts"]
 
@@ -134,6 +136,14 @@ def _replicate_to(
             )
         )
     start = [item for item in todo if item not in deferred]
+    copying_db = any(s.kind == "rds_snapshot" and busy is None for _, s, busy in start)
+    snapshots = (
+        manual_snapshot_room(replicator.target.client("rds", target)) if copying_db else None
+    )
+    start, held = hold_over_quota(start, snapshots, existing, target, prune)
+    for result in held:
+        replicator.on_progress(target, result.artifact, "FAILED", result.reason)
+    results += held
     with ThreadPoolExecutor(max_workers=min(workers, MAX_COPIES_PER_REGION)) as pool:
         futures = [
             pool.submit(replicator.copy_one, name, source, source_region, target, wait, busy)
