@@ -23,6 +23,7 @@ from relight.model.blueprint import (
 from relight.model.config import LoadedEnvironment
 from relight.model.control_planes import refuse_control_planes
 from relight.model.environment import ArtifactRef, OutputRef, ParamValue, ZonesRef, stands_at
+from relight.model.failover_pairs import refuse_second_pair
 from relight.model.plan import (
     MAX_BODY,
     MAX_OUTPUTS,
@@ -275,6 +276,7 @@ def build_plan(
             plan.skipped[key] = _below_rung(plan, key)
             continue
         built = _stack_plan(plan, key, standby)
+        refuse_second_pair(plan, built)  # built or read: one region holds a failover record
         if role == "read":
             plan.prepared[key] = built
             continue
@@ -288,6 +290,8 @@ def _role(plan: Plan, key: str) -> str:
     """What the plan does with a stack: "build" it, "read" it (prepared ahead of time; the
     plan takes its outputs), or "skip" it (not built at this rung at all)."""
     spec = plan.loaded.env.stacks[key]
+    if not spec.stands_in(plan.region):
+        return "skip"  # its regions: leave this region out
     if plan.phase == "home":
         return "build"
     standing = stands_at(spec.stands, plan.strategy)
@@ -316,6 +320,8 @@ def _needs_control_planes(plan: Plan, key: str) -> bool:
 
 def _below_rung(plan: Plan, key: str) -> str:
     spec = plan.loaded.env.stacks[key]
+    if not spec.stands_in(plan.region):
+        return f"regions: {', '.join(spec.regions or [])}: it stands only there"
     if plan.phase == "prepare":
         return f"built at failover at {plan.strategy} (stands: {spec.stands or '-'})"
     return (
