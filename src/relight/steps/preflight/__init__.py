@@ -8,7 +8,8 @@ customer managed keys that EC2 Auto Scaling's service-linked role may not use
 for the volumes of a stack's Auto Scaling group (see `relight.aws.grants`; a
 missing role is a problem only when such a key must name it, since AWS
 creates the role with the first group otherwise; IAM not answering is a note);
-key pairs and hosted zones the stacks name but that do not exist; stack names
+key pairs and hosted zones the stacks name but that do not exist; a record name
+already holding a simple or CNAME record a failover record cannot stand beside; stack names
 taken by someone else; and, where the account lets them be read, quotas
 (VPCs, Elastic IPs) too small for what the plan adds. The account check runs
 earlier, when relight connects. Each KMS key is described once.
@@ -26,6 +27,7 @@ The package, one module per kind of check:
 - `autoscaling`: Auto Scaling's access to the customer managed keys its groups' volumes need
 - `capacity`: DB instance classes and quotas
 - `names`: key pairs, hosted zones, stack names, relight's bucket
+- `records`: the name a failover record takes holds no record Route 53 refuses it beside
 - here: `run_preflight`, which asks them all and raises every problem together
 """
 
@@ -42,6 +44,7 @@ from relight.steps.preflight.artifacts import _artifact_attributes, _artifacts, 
 from relight.steps.preflight.autoscaling import _autoscaling_access
 from relight.steps.preflight.capacity import _db_classes, _quotas
 from relight.steps.preflight.names import _hosted_zones, _key_pairs, _own_bucket, _stack_names
+from relight.steps.preflight.records import names_taken
 from relight.steps.preflight.templates import instance_types
 
 __all__ = ["PreflightResult", "instance_types", "run_preflight"]
@@ -77,7 +80,7 @@ def run_preflight(
     access_problems, notes = _autoscaling_access(plan, aws, discovery, book, account_id)
     notes += class_notes
     problems += access_problems
-    for found, said in (_key_pairs(plan, aws), _hosted_zones(plan, aws)):
+    for found, said in (_key_pairs(plan, aws), _hosted_zones(plan, aws), names_taken(plan, aws)):
         problems += found
         notes += said
     existing = stacks.list_stacks()
