@@ -119,6 +119,7 @@ def test_a_latch_alarm_in_the_recovery_account_is_refused_with_the_reason(
     assert message.startswith(f"{path}:{_line(path, '  dns:')}: stacks.dns: its failback latch")
     assert "recovery account 222222222222" in message and "account 111111111111" in message
     assert "reads alarms in its own account, never another's" in message
+    assert "role_arn: a role in account 111111111111" in caught.value.hint
     assert "failback_latch: false" in caught.value.hint
     # Without the latch the record alone is made (its zone is checked by preflight).
     path = _env(write_env, recovery="[us-west-2]", accounts=accounts, latch=LATCH_OFF)

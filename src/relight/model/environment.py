@@ -300,6 +300,9 @@ class StackSpec(_Strict):
     # out. A Route 53 failover record needs it when it could stand in two regions
     # (model/failover_pairs.py). None: every region a run names.
     regions: list[Region] | None = Field(default=None, min_length=1)
+    # The stack is made in another account, as this role (assumed through STS in the region
+    # relight acts in): the dns stack's, when the hosted zone is another account's.
+    role_arn: str | None = Field(default=None, pattern=ROLE_ARN.pattern)
 
     @field_validator("regions")
     @classmethod

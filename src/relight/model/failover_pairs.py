@@ -19,7 +19,8 @@ The same rule holds the latch (blueprints/dns.py): a CLOUDWATCH_METRIC health ch
 alarm by name and region only (AlarmIdentifier has no account), so the home side's latch check
 reads an alarm in its own account. A SECONDARY with a latch, made in the recovery account
 (`recovery_account_id`) while the zone and the PRIMARY are in `account_id`, would hold an alarm
-that check can never read: refused with the reason.
+that check can never read: refused with the reason, unless the stack is made in the zone's
+account through its `role_arn` (aws/accounts.py).
 """
 
 from __future__ import annotations
@@ -98,8 +99,8 @@ def _refuse_latch_in_another_account(plan: Plan, sp: StackPlan) -> None:
     with `recovery_account_id` that is not the account of the zone and its PRIMARY."""
     env = plan.loaded.env
     recovery, home = env.recovery_account_id, env.account_id
-    if recovery is None or home is None or recovery == home:
-        return
+    if env.stacks[sp.key].role_arn or recovery is None or home is None or recovery == home:
+        return  # made in its role's account (the zone's), or in the zone's account itself
     resources = json.loads(sp.body).get("Resources", {}).values()
     if not any(r.get("Type") == ALARM for r in resources):
         return
@@ -114,7 +115,7 @@ def _refuse_latch_in_another_account(plan: Plan, sp: StackPlan) -> None:
             "(AlarmIdentifier): it reads alarms in its own account, never another's; "
             "nothing was changed",
         ),
-        hint=f"set failback_latch: false in stacks.{sp.key}.params (fail back by hand as "
-        "docs/dns-and-failback.md says), or keep the recovery side in the account of the "
-        "zone and its PRIMARY",
+        hint=f"give stacks.{sp.key} role_arn: a role in account {home} (the zone's) that "
+        "relight assumes to make the stack there, latch included; or set failback_latch: "
+        f"false in stacks.{sp.key}.params and fail back by hand (docs/dns-and-failback.md)",
     )

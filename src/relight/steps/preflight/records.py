@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from relight.aws.accounts import account_of, as_role
 from relight.aws.failures import endpoint_failed, is_aws_failure, unreachable
 from relight.model.failover_pairs import failover_records
 from relight.model.plan import Plan, StackPlan
@@ -183,11 +184,17 @@ def names_taken(plan: Plan, aws: Any) -> tuple[list[str], list[str]]:
         return [], [
             f"stacks.{w.stack}: the records at {w.name} not checked ({down})" for w in wanted
         ]
-    route53 = aws.client("route53", plan.region, bounded=True)
-    problems, notes = [], []
+    problems: list[str] = []
+    notes: list[str] = []
+    clients: dict[str | None, Any] = {}
     for want in wanted:
+        role = plan.loaded.env.stacks[want.stack].role_arn
+        as_whom = f" as {role}" if role else ""
         try:
-            records = _records_at(route53, want.zone, want.name)
+            if role not in clients:
+                acting = as_role(aws, role, plan.region) if role else aws
+                clients[role] = acting.client("route53", plan.region, bounded=True)
+            records = _records_at(clients[role], want.zone, want.name)
         except Exception as exc:
             if not is_aws_failure(exc):
                 raise
@@ -200,10 +207,17 @@ def names_taken(plan: Plan, aws: Any) -> tuple[list[str], list[str]]:
             else:
                 problems.append(
                     f"stacks.{want.stack}.params.RecordName: cannot read the records at "
-                    f"{want.name} in zone {want.zone} ({exc}); relight needs "
-                    "route53:ListResourceRecordSets there"
+                    f"{want.name} in zone {want.zone}{as_whom} ({exc}); relight needs "
+                    "route53:ListHostedZonesByName and route53:ListResourceRecordSets there"
+                    + (f", and to be trusted by {role}" if role else "")
                 )
             continue
+        if records is None and role:  # without a role, the zone check (names.py) says it
+            problems.append(
+                f"stacks.{want.stack}.params.HostedZoneName: no hosted zone {want.zone} in "
+                f"account {account_of(role)} (stacks.{want.stack}.role_arn's); name the role "
+                "of the account that owns the zone"
+            )
         for record in records or []:
             why = _conflict(want, record)
             if why:
