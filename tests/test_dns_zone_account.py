@@ -101,6 +101,12 @@ def test_the_dns_stack_is_made_in_the_zones_account_through_its_role(
     ]
     assert boto3.client("cloudwatch", REGION).list_metrics(Namespace="Relight")["Metrics"] == []
 
+    stacks = connect_stacks(conn)  # a failover reads it there; teardown deletes it there
+    assert stacks.state("shop-dns")["Outputs"], "its outputs (the latch's name) are read"
+    stacks.run(stacks.delete("shop-dns", force=True))  # prepared stacks are protected
+    assert stacks.state("shop-dns") is None
+    assert [s["StackName"] for s in stacks.list_stacks()] == []
+
 
 def test_a_zone_the_role_cannot_see_and_a_record_in_the_way_are_named_before_any_change(
     zone_account: boto3.Session, write_env: Callable[[str], Path]
