@@ -65,6 +65,14 @@ def test_a_secondary_record_that_could_stand_in_two_recovery_regions_is_refused_
         assert caught.value.exit_code == 2
 
 
+def test_a_failover_that_reads_the_standing_pair_is_not_refused_over_it(
+    write_env: Callable[[str], Path],
+) -> None:
+    loaded = load_environment(str(_env(write_env)), "us-west-2")
+    plan = build_plan(loaded, "us-west-2", strategy="pilot_light")
+    assert "dns" in plan.prepared, "read, not built: Route 53 is not changed by a failover"
+
+
 def test_one_recovery_region_without_regions_is_refused_only_when_prepared_elsewhere(
     write_env: Callable[[str], Path],
 ) -> None:

@@ -135,3 +135,15 @@ def test_a_zone_the_role_cannot_see_and_a_record_in_the_way_are_named_before_any
     (problem,) = caught.value.problems
     assert "holds a simple A record (192.0.2.7)" in problem
     assert zone_account.client("cloudformation", REGION).describe_stacks()["Stacks"] == []
+
+
+def test_only_the_stacks_with_a_role_and_their_copies_are_routed() -> None:
+    from relight.aws.accounts import StackRoles
+
+    roles = StackRoles("shop", {"dns_pair": ROLE}, frozenset({"dns_pair", "network", "web"}))
+    assert roles.role_for("shop-dns-pair") == ROLE
+    assert roles.role_for("shop-drill-1-dns-pair") == ROLE, "a drill's or test copy's"
+    assert roles.role_for("shop-network") is None
+    assert roles.role_for("other-dns-pair") is None, "another environment's"
+    tricky = StackRoles("shop", {"pair": ROLE}, frozenset({"pair", "dns_pair"}))
+    assert tricky.role_for("shop-dns-pair") is None, "another stack whose name ends alike"

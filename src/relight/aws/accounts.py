@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from relight.aws.clients import Aws
+from relight.model.plan import stack_name as stack_name_of
 
 
 def account_of(role_arn: str) -> str:
@@ -46,13 +47,14 @@ class StackRoles:
     def role_for(self, stack_name: str) -> str | None:
         """The role a stack of the environment is made with (its own name, or a drill's or
         test copy's `<env>-<namespace>-<key>`), None for the connection's own account."""
-        prefix = f"{self.env}-"
-        if not stack_name.startswith(prefix):
-            return None
-        if stack_name[len(prefix) :] in self.keys - set(self.roles):
-            return None  # another stack of the environment whose key ends like one of these
+        if stack_name in {stack_name_of(self.env, k) for k in self.keys - set(self.roles)}:
+            return None  # another stack of the environment whose name ends like one of these
         for key, role in self.roles.items():
-            if stack_name == prefix + key or stack_name.endswith(f"-{key}"):
+            own = stack_name_of(self.env, key)
+            suffix = own.removeprefix(self.env)  # `-<key>`, hyphens for underscores
+            if stack_name == own or (
+                stack_name.startswith(f"{self.env}-") and stack_name.endswith(suffix)
+            ):
                 return role
         return None
 

@@ -11,8 +11,10 @@ which moto, the stand-in, quietly keeps beside the first.
 So a stack's `regions:` (StackSpec.regions) limits where it stands, and a plan refuses a stack
 with a failover record that could stand in two regions: its `regions:` names more than one, or
 it has none and the environment has more than one recovery region, or the run's region is not
-the one recovery region. Rendering needs no AWS call; this is checked at render time, before
-any run changes anything. `relight prepare` in a region the stack's `regions:` leaves out
+the one recovery region. Rendering needs no AWS call; this is checked when the plan is built,
+for the stacks it builds (so `relight prepare` refuses before anything changes), and by
+`relight render` for the prepared stacks too; a failover that only reads the standing stack is
+not refused over it. `relight prepare` in a region the stack's `regions:` leaves out
 leaves it out (build_plan skips it, saying why).
 
 The same rule holds the latch (blueprints/dns.py): a CLOUDWATCH_METRIC health check names its
@@ -56,6 +58,14 @@ def stand_regions(plan: Plan, key: str) -> list[str]:
     if spec.regions is not None:
         return sorted(spec.regions)
     return sorted({*plan.loaded.env.recovery_regions, plan.region})
+
+
+def refuse_second_pairs(plan: Plan) -> None:
+    """`refuse_second_pair` for every stack of the plan, the prepared ones it reads too
+    (`relight render`, which writes both). A failover itself checks only what it builds: the
+    standing pair is prepare's, and the worst day is no time to refuse over it."""
+    for sp in (*plan.prepared.values(), *plan.stacks.values()):
+        refuse_second_pair(plan, sp)
 
 
 def refuse_second_pair(plan: Plan, sp: StackPlan) -> None:

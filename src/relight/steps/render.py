@@ -276,10 +276,10 @@ def build_plan(
             plan.skipped[key] = _below_rung(plan, key)
             continue
         built = _stack_plan(plan, key, standby)
-        refuse_second_pair(plan, built)  # built or read: one region holds a failover record
-        if role == "read":
+        if role == "read":  # a failover never stops on it: `relight render` checks it too
             plan.prepared[key] = built
             continue
+        refuse_second_pair(plan, built)  # one region holds a failover record
         if plan.phase == "failover":
             refuse_control_planes(plan, built)
         plan.stacks[key] = built
