@@ -101,6 +101,11 @@ def test_the_dns_stack_is_made_in_the_zones_account_through_its_role(
     ]
     assert boto3.client("cloudwatch", REGION).list_metrics(Namespace="Relight")["Metrics"] == []
 
+    from relight.commands.status import _latches
+
+    read = _latches(conn, connect_stacks(conn).list_stacks(), datetime.now(UTC))
+    assert read["shop-dns"].startswith("latched ("), "status reads the latch where it lives"
+
     stacks = connect_stacks(conn)  # a failover reads it there; teardown deletes it there
     assert stacks.state("shop-dns")["Outputs"], "its outputs (the latch's name) are read"
     stacks.run(stacks.delete("shop-dns", force=True))  # prepared stacks are protected
