@@ -290,10 +290,10 @@ def _role(plan: Plan, key: str) -> str:
     """What the plan does with a stack: "build" it, "read" it (prepared ahead of time; the
     plan takes its outputs), or "skip" it (not built at this rung at all)."""
     spec = plan.loaded.env.stacks[key]
-    if plan.phase == "home":
-        return "build"  # production holds every stack; regions: are the recovery side's
     if not spec.stands_in(plan.region):
-        return "skip"  # its regions: leave this region out
+        return "skip"  # its regions: leave this region out (home too: no SECONDARY there)
+    if plan.phase == "home":
+        return "build"
     standing = stands_at(spec.stands, plan.strategy)
     shared = spec.stands == "global" and plan.namespace is not None  # production's, read
     if plan.phase == "prepare":
