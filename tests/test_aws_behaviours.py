@@ -19,6 +19,7 @@ from moto import mock_aws
 import aws_rules
 from conftest import BLUEPRINTS, REPO
 from relight.commands import failover
+from relight.commands.connection import Connection
 from relight.model.blueprint import load_registry
 from relight.model.config import load_environment
 from relight.steps.render import build_plan
@@ -296,7 +297,7 @@ def test_relights_bucket_is_configured_by_prepare_and_used_by_object_calls_in_an
     body = '{"Resources": {}}'
     with mock_aws():
         healthy = Aws(AwsTarget())
-        conn = SimpleNamespace(aws=healthy, region="us-west-2", account_id=ACCOUNT)
+        conn = Connection(healthy, "us-west-2", ACCOUNT)
         assert failover.prepare(_demo(phase="prepare"), conn) == "stacks deployed"
         s3, name = boto3.client("s3", "us-west-2"), bucket_name(ACCOUNT, "us-west-2")
         blocked = s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
@@ -366,7 +367,7 @@ def _published_by_a_failover(plan: Any) -> tuple[str, dict[str, Any]]:
             asked.append((service, region))
             return CloudWatch()
 
-    conn = SimpleNamespace(aws=Clients(), region=RECOVERY)
+    conn = Connection(Clients(), RECOVERY, ACCOUNT)  # a Connection's stacks: its own account
     ready = {"dns": {failover.LATCH_OUTPUT: LATCH_ALARM}}
     notes = failover.latch_failback(conn, plan, SimpleNamespace(results={}), ready)
     assert asked == [("cloudwatch", RECOVERY)], "a data-plane call in the region failed over to"

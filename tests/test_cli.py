@@ -106,7 +106,7 @@ def test_the_demo_passes_the_cfn_lint_command_with_no_warnings(tmp_path: Path, r
         capture_output=True,
     )
     templates = sorted(out.glob("*.template.json"))
-    assert len(templates) == 7
+    assert len(templates) == (7 if region == "us-west-2" else 6), "dns: regions: [us-west-2]"
     lint = subprocess.run(
         [bin_dir / "cfn-lint", "--regions", region, "--", *templates],
         capture_output=True,

@@ -1,6 +1,6 @@
 """A region that serves is not disturbed: the marker a verified failover leaves, and prepare's
 refusal (issue 19, B3). The whole sequence on the stand-in is in test_e2e.py
-(`test_pilot_light_prepares_the_dns_pair_and_failover_builds_only_what_is_left`)."""
+(`test_pilot_light_in_another_region_stands_all_but_the_dns_pair_and_failover_builds_the_rest`)."""
 
 from __future__ import annotations
 

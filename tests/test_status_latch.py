@@ -22,6 +22,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from relight.commands.connection import Connection
 from relight.commands.failover import LATCH_METRIC, LATCH_NAMESPACE, LATCH_OUTPUT
 from relight.commands.status import _latches
 
@@ -97,7 +98,8 @@ class Stacks:
 def _read(points: list[tuple[datetime, float]]) -> tuple[str, KeptCloudWatch]:
     cloudwatch = KeptCloudWatch(points)
     clients = {"cloudformation": Stacks(), "cloudwatch": cloudwatch}
-    conn = SimpleNamespace(region="us-west-2", aws=SimpleNamespace(client=lambda s, _: clients[s]))
+    clients_of = SimpleNamespace(client=lambda s, _: clients[s])
+    conn = Connection(clients_of, "us-west-2", "123456789012")  # type: ignore[arg-type]
     listed = [Stacks().describe_stacks(n)["Stacks"][0] for n in (STACK, "shop-web")]
     found = _latches(conn, listed, NOW)  # type: ignore[arg-type]
     assert list(found) == [STACK], "a stack without a latch is not listed"
@@ -185,7 +187,7 @@ def _moto_latch(now: datetime, points: list[tuple[datetime, float]]) -> str:
                 }
             ],
         )
-    conn = SimpleNamespace(region="us-west-2", aws=SimpleNamespace(client=boto3.client))
+    conn = Connection(SimpleNamespace(client=boto3.client), "us-west-2", "123456789012")  # type: ignore[arg-type]
     listed = Stacks().describe_stacks(STACK)["Stacks"]
     return _latches(conn, listed, now)[STACK]  # type: ignore[arg-type]
 

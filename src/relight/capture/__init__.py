@@ -40,7 +40,7 @@ from relight.capture.common import (
 )
 from relight.capture.compute import _asgs, _compute, _fixed_instances
 from relight.capture.databases import AURORA_ENGINES, SERVERLESS_CLASS, _Databases, _databases
-from relight.capture.dns import DNS_FEEDS, _dns, _stand_with_dns
+from relight.capture.dns import DNS_FEEDS, _dns, _in_one_region, _stand_with_dns
 from relight.capture.load_balancers import _fixed_targets, _load_balancers
 from relight.capture.network import _network
 from relight.capture.security import ADMIN_PORTS, _security
@@ -139,6 +139,7 @@ def capture(
     stacks.extend(sections)
     dns = _dns(client, lbs, unplaced) if lbs else None
     if dns is not None:
+        _in_one_region(dns, recovery_regions)
         _stand_with_dns(stacks, dns)
         stacks.append(dns)
     head: dict[str, Any] = {

@@ -244,3 +244,14 @@ def _stand_with_dns(stacks: list[_Section], dns: _Section) -> None:
     for s in stacks:
         if s.key in (*DNS_FEEDS, lb) and "stands" not in s.body:
             s.body = {"blueprint": s.body["blueprint"], "stands": "pilot_light", **s.body}
+
+
+def _in_one_region(dns: _Section, recovery_regions: list[str]) -> None:
+    """A name has one SECONDARY record: with several recovery regions the dns stack stands in
+    the first only (`regions:`; model/failover_pairs.py refuses it otherwise)."""
+    if len(recovery_regions) > 1:
+        dns.body["regions"] = [recovery_regions[0]]
+        dns.comments.append(
+            f"a name has one SECONDARY record: it stands in {recovery_regions[0]} only "
+            "(regions:); a failover elsewhere switches DNS by hand"
+        )

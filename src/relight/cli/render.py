@@ -24,6 +24,7 @@ def render(
     """Write each stack's template and parameters to --out, those relight prepare deploys
     included. No AWS calls."""
     with _errors(debug):
+        from relight.model.failover_pairs import refuse_second_pairs
         from relight.steps.render import build_plan, lint_plan, write_plan
 
         _check_directory(out, "--out", "<stack>.template.json and <stack>.parameters.json")
@@ -31,6 +32,7 @@ def render(
         plan = build_plan(
             loaded, region, stand_in=_on_stand_in(loaded, stand_in), strategy=strategy
         )
+        refuse_second_pairs(plan)  # the prepared stacks it writes too
         findings = lint_plan(plan, prepared=True) if lint else {}
         every = {**plan.prepared, **plan.stacks}
         try:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from relight import standin
+from relight.aws.accounts import RoutedCloudFormation, StackRoles
 from relight.aws.clients import Aws, AwsTarget, check_account
 from relight.aws.cloudformation import Event, Stacks, quiet
 from relight.aws.lease import REPLICATION, LockRef
@@ -40,9 +41,24 @@ class Connection:
     region: str
     account_id: str
     stand_in: standin.StandIn | None = None
+    roles: StackRoles | None = None  # the stacks made in another account (their role_arn)
 
     def describe(self) -> str:
         return f"{self.aws.target.describe()}, account {self.account_id}, region {self.region}"
+
+    def aws_for(self, stack_name: str) -> Aws:
+        """The Aws a stack is made and read with: its role_arn's, or the connection's."""
+        role = self.roles.role_for(stack_name) if self.roles else None
+        if role is None or self.roles is None:
+            return self.aws
+        return self.roles.aws(self.aws, role, self.region)
+
+
+def stack_roles(loaded: LoadedEnvironment) -> StackRoles | None:
+    """The environment's stacks with a role_arn: made in that role's account."""
+    stacks = loaded.env.stacks
+    roles = {key: spec.role_arn for key, spec in stacks.items() if spec.role_arn}
+    return StackRoles(loaded.env.name, roles, frozenset(stacks)) if roles else None
 
 
 def connect(
@@ -77,7 +93,7 @@ def connect(
         running = standin.ensure_running(state_dir or standin.state_dir())
         aws = Aws(AwsTarget(endpoint_url=running.endpoint, stand_in=True, max_attempts=3))
         account = check_account(aws, region, loaded.env.account_id, str(loaded.path))
-        conn = Connection(aws, region, account, running)
+        conn = Connection(aws, region, account, running, stack_roles(loaded))
         announce(conn)
         from relight.standin.story import ensure_story
 
@@ -91,7 +107,7 @@ def connect(
         key, expected = "recovery_account_id", loaded.env.recovery_account_id
     aws = Aws(AwsTarget(profile=profile, role_arn=role, sts_region=region))
     account = check_account(aws, region, expected, str(loaded.path), key)
-    conn = Connection(aws, region, account)
+    conn = Connection(aws, region, account, roles=stack_roles(loaded))
     announce(conn)
     send_faults(loaded.env.name, loaded.env.stand_in_faults, None, say)
     return conn
@@ -184,8 +200,15 @@ def connect_stacks(
     from relight.aws.bucket import TemplateBucket
 
     bucket = TemplateBucket(conn.aws.client("s3", conn.region), conn.region, conn.account_id)
+    cfn = conn.aws.client("cloudformation", conn.region)
+    if conn.roles is not None:  # stacks of another account go there (aws/accounts.py)
+        others = {
+            role: conn.roles.aws(conn.aws, role, conn.region).client("cloudformation", conn.region)
+            for role in set(conn.roles.roles.values())
+        }
+        cfn = RoutedCloudFormation(cfn, others, conn.roles)
     return Stacks(
-        conn.aws.client("cloudformation", conn.region),
+        cfn,
         clock=clock,
         timeout=timeout or (STAND_IN_STACK_TIMEOUT if conn.stand_in else AWS_STACK_TIMEOUT),
         template_url=bucket.url_for,

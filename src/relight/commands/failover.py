@@ -312,8 +312,9 @@ def latch_failback(
 
 def put_latch(conn: Connection, stack_name: str, value: float) -> None:
     """Publish the latch metric of a SECONDARY stack: 1 holds traffic in the recovery region,
-    0 lets the home region have it back (a CloudWatch data-plane call there)."""
-    conn.aws.client("cloudwatch", conn.region).put_metric_data(
+    0 lets the home region have it back (a CloudWatch data-plane call there), in the account
+    the stack was made in (its role_arn's, aws/accounts.py)."""
+    conn.aws_for(stack_name).client("cloudwatch", conn.region).put_metric_data(
         Namespace=LATCH_NAMESPACE,
         MetricData=[
             {

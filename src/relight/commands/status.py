@@ -121,9 +121,11 @@ def _latches(conn: Connection, stacks: list[dict[str, Any]], now: datetime) -> d
     `_latch`), by stack name."""
     from relight.commands.failover import LATCH_OUTPUT
 
-    cloudwatch = conn.aws.client("cloudwatch", conn.region)
+    def cloudwatch(name: str) -> Any:  # in the account the stack lives in (its role_arn's)
+        return conn.aws_for(name).client("cloudwatch", conn.region)
+
     return {
-        s["StackName"]: _latch(cloudwatch, s["StackName"], now)
+        s["StackName"]: _latch(cloudwatch(s["StackName"]), s["StackName"], now)
         for s in stacks
         if any(o.get("OutputKey") == LATCH_OUTPUT for o in s.get("Outputs", []))
     }

@@ -301,6 +301,24 @@ class StackSpec(_Strict):
     # there, or override some of its params there. Never used on AWS.
     stand_in_skip: bool = False
     stand_in_params: dict[str, Override] = Field(default_factory=dict)
+    # The only regions the stack stands in (prepared, built, drilled); elsewhere it is left
+    # out. A Route 53 failover record needs it when it could stand in two regions
+    # (model/failover_pairs.py). None: every region a run names.
+    regions: list[Region] | None = Field(default=None, min_length=1)
+    # The stack is made in another account, as this role (assumed through STS in the region
+    # relight acts in): the dns stack's, when the hosted zone is another account's.
+    role_arn: str | None = Field(default=None, pattern=ROLE_ARN.pattern)
+
+    @field_validator("regions")
+    @classmethod
+    def _regions_once(cls, regions: list[str] | None) -> list[str] | None:
+        if regions is not None and len(set(regions)) != len(regions):
+            raise ValueError(f"{regions}: each region once")
+        return regions
+
+    def stands_in(self, region: str) -> bool:
+        """Whether `regions:` lets the stack stand in `region`."""
+        return self.regions is None or region in self.regions
 
     def params_for(self, stand_in: bool, standby: bool = False) -> dict[str, ParamValue]:
         """The params on the stand-in or AWS; `standby`: the standing copy's (prepare)."""

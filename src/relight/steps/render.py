@@ -23,6 +23,7 @@ from relight.model.blueprint import (
 from relight.model.config import LoadedEnvironment
 from relight.model.control_planes import refuse_control_planes
 from relight.model.environment import ArtifactRef, OutputRef, ParamValue, ZonesRef, stands_at
+from relight.model.failover_pairs import refuse_second_pair
 from relight.model.plan import (
     MAX_BODY,
     MAX_OUTPUTS,
@@ -278,9 +279,10 @@ def build_plan(
             plan.skipped[key] = _below_rung(plan, key)
             continue
         built = _stack_plan(plan, key, standby)
-        if role == "read":
+        if role == "read":  # a failover never stops on it: `relight render` checks it too
             plan.prepared[key] = built
             continue
+        refuse_second_pair(plan, built)  # one region holds a failover record
         if plan.phase == "failover":
             refuse_control_planes(plan, built)
         plan.stacks[key] = built
@@ -291,6 +293,8 @@ def _role(plan: Plan, key: str) -> str:
     """What the plan does with a stack: "build" it, "read" it (prepared ahead of time; the
     plan takes its outputs), or "skip" it (not built at this rung at all)."""
     spec = plan.loaded.env.stacks[key]
+    if not spec.stands_in(plan.region):
+        return "skip"  # its regions: leave this region out (home too: no SECONDARY there)
     if plan.phase == "home":
         return "build"
     standing = stands_at(spec.stands, plan.strategy)
@@ -319,6 +323,8 @@ def _needs_control_planes(plan: Plan, key: str) -> bool:
 
 def _below_rung(plan: Plan, key: str) -> str:
     spec = plan.loaded.env.stacks[key]
+    if not spec.stands_in(plan.region):
+        return f"regions: {', '.join(spec.regions or [])}: it stands only there"
     if plan.phase == "prepare":
         return f"built at failover at {plan.strategy} (stands: {spec.stands or '-'})"
     return (

@@ -8,7 +8,8 @@ customer managed keys that EC2 Auto Scaling's service-linked role may not use
 for the volumes of a stack's Auto Scaling group (see `relight.aws.grants`; a
 missing role is a problem only when such a key must name it, since AWS
 creates the role with the first group otherwise; IAM not answering is a note);
-key pairs and hosted zones the stacks name but that do not exist; stack names
+key pairs and hosted zones the stacks name but that do not exist; a record name
+already holding a simple or CNAME record a failover record cannot stand beside; stack names
 taken by someone else; and quotas too small for what is in use plus what the plan adds
 (On-Demand vCPUs per family class, VPCs, Elastic IPs, NAT gateways per zone, load balancers,
 DB instances, a drill's final snapshots, stacks). The account check runs
@@ -29,6 +30,7 @@ The package, one module per kind of check:
 - `databases`: each restore as RDS will make it (engine version, storage, flags, groups, support)
 - `quotas`: service quotas against what is in use plus what the plan adds
 - `names`: key pairs, hosted zones, stack names, relight's bucket
+- `records`: the name a failover record takes holds no record Route 53 refuses it beside
 - here: `run_preflight`, which asks them all and raises every problem together
 """
 
@@ -47,6 +49,7 @@ from relight.steps.preflight.capacity import _db_classes
 from relight.steps.preflight.databases import check_databases
 from relight.steps.preflight.names import _hosted_zones, _key_pairs, _own_bucket, _stack_names
 from relight.steps.preflight.quotas import quota_problems
+from relight.steps.preflight.records import names_taken
 from relight.steps.preflight.templates import instance_types
 
 __all__ = ["PreflightResult", "instance_types", "run_preflight"]
@@ -86,7 +89,7 @@ def run_preflight(
     access_problems, notes = _autoscaling_access(plan, aws, discovery, book, account_id)
     notes += class_notes
     problems += access_problems
-    for found, said in (_key_pairs(plan, aws), _hosted_zones(plan, aws)):
+    for found, said in (_key_pairs(plan, aws), _hosted_zones(plan, aws), names_taken(plan, aws)):
         problems += found
         notes += said
     existing = stacks.list_stacks()

@@ -22,6 +22,7 @@ def _named_things(
     exists: Callable[[str], bool],
     elsewhere: str | None = None,
     client: Any = None,
+    only: Callable[[str], bool] = lambda key: True,
 ) -> tuple[list[str], list[str]]:
     """Problems for literal `parameter` values naming a `what` that does not exist (each value
     asked about once; a refused question is a problem too, never a pass), and notes.
@@ -33,6 +34,8 @@ def _named_things(
     answers: dict[str, str | None] = {}  # value → problem, or None when it exists
     problems, notes = [], []
     for key, value in sorted(_literal_parameters(plan, parameter).items()):
+        if not only(key):
+            continue
         if value not in answers:
             try:
                 answers[value] = None if exists(value) else f"no {what} {value}"
@@ -93,6 +96,7 @@ def _hosted_zones(plan: Plan, aws: Any) -> tuple[list[str], list[str]]:
         exists,
         "Route 53 (its control plane is in us-east-1)",
         route53,
+        only=lambda key: not plan.loaded.env.stacks[key].role_arn,  # records.py: as its role
     )
 
 
