@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relight.aws.failures import translated
+from relight.errors import AwsError
 from relight.model.scheduler import Task
 from relight.model.shapes import tag_dict
 
@@ -168,8 +169,16 @@ def clear_vpc_extras(
 ) -> Task[Cleared]:
     """Before `stack_name`'s delete: remove what GuardDuty added to the VPCs it made; name the
     rest. With anything named, nothing is removed (the stack's delete would fail anyway)."""
-    with translated(f"cannot read what stack {stack_name} made", cfn):
-        vpcs, own = _stack_resources(cfn, stack_name)
+    from botocore.exceptions import ClientError
+
+    try:
+        with translated(f"cannot read what stack {stack_name} made", cfn):
+            vpcs, own = _stack_resources(cfn, stack_name)
+    except AwsError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, ClientError) and "does not exist" in str(cause):
+            return Cleared()  # gone already: its delete has nothing to fail on
+        raise
     if not vpcs:
         return Cleared()
     with translated(f"cannot list what is in the VPC of stack {stack_name}", ec2):

@@ -86,7 +86,7 @@ def vpc_extras(conn: Connection, stacks: Stacks) -> VpcExtras:
     """Before a stack's delete, in the connection's region: what GuardDuty added to the VPCs it
     made, removed; what another hand added, named (aws/vpc_extras.py)."""
     return lambda name: clear_vpc_extras(
-        conn.aws.client("cloudformation", conn.region),
+        stacks.cfn,
         conn.aws.client("ec2", conn.region),
         conn.region,
         name,
