@@ -93,5 +93,8 @@ def test_the_zones_are_read_from_the_deployed_stack_this_plan_updates(write_env)
     assert standing_zones(plan, cfn) == Standing(
         "shop-network", "AvailabilityZones", ("us-west-2c", "us-west-2a")
     )
+    # moto reports a CommaDelimitedList Parameter as its Python list's repr: read alike
+    cfn.stacks["shop-network"].parameters = {"AvailabilityZones": "['us-west-2c', 'us-west-2a']"}
+    assert standing_zones(plan, cfn).names == ("us-west-2c", "us-west-2a")  # type: ignore[union-attr]
     cfn.stacks["shop-network"].status = "ROLLBACK_COMPLETE"  # holds nothing: recreated anew
     assert standing_zones(plan, cfn) is None

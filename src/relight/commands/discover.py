@@ -57,8 +57,9 @@ def standing_zones(plan: Plan, cfn: Any) -> Standing | None:
             raise
         if stack.get("StackStatus") in GONE:
             continue
-        value = parameter_dict(stack).get(parameter, "")
-        names = tuple(n.strip() for n in value.split(",") if n.strip())
+        # AWS gives a CommaDelimitedList's value comma-joined; moto its Python list's repr.
+        value = parameter_dict(stack).get(parameter, "").strip().strip("[]")
+        names = tuple(n.strip().strip("'\"") for n in value.split(",") if n.strip())
         if names:
             return Standing(stack=sp.name, parameter=parameter, names=names)
     return None
