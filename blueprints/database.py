@@ -86,6 +86,13 @@ class DatabaseOptions(Options):
     def port(self) -> int:
         return ENGINE_PORTS[self.engine]
 
+    def fewest_zones(self) -> tuple[int, str] | None:
+        return 2, (
+            'its DB subnet group must cover at least 2 AZs (RDS refuses fewer: "The DB subnet '
+            "group doesn't meet Availability Zone (AZ) coverage requirement. ... Add subnets to "
+            'cover at least 2 AZs.")'
+        )
+
 
 @blueprint("database", sample={"mode": "instance", "engine": "postgres", "multi_az": True})
 def database(options: DatabaseOptions) -> Template:
