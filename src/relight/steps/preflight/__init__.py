@@ -41,6 +41,7 @@ from relight.steps.discovery import Artifact, Discovery
 from relight.steps.preflight.artifacts import _artifact_attributes, _artifacts, _KeyBook, _kms_keys
 from relight.steps.preflight.autoscaling import _autoscaling_access
 from relight.steps.preflight.capacity import _db_classes, _quotas
+from relight.steps.preflight.ebs import ebs_optimization
 from relight.steps.preflight.names import _hosted_zones, _key_pairs, _own_bucket, _stack_names
 from relight.steps.preflight.templates import instance_types
 
@@ -77,7 +78,11 @@ def run_preflight(
     access_problems, notes = _autoscaling_access(plan, aws, discovery, book, account_id)
     notes += class_notes
     problems += access_problems
-    for found, said in (_key_pairs(plan, aws), _hosted_zones(plan, aws)):
+    for found, said in (
+        _key_pairs(plan, aws),
+        _hosted_zones(plan, aws),
+        ebs_optimization(plan, aws),
+    ):
         problems += found
         notes += said
     existing = stacks.list_stacks()
