@@ -110,3 +110,16 @@ def test_what_another_hand_added_is_named_with_its_command_and_nothing_is_remove
     assert ec2.endpoints[guardduty_endpoint].service == GUARDDUTY_SERVICE
     assert done.left_behind == [NETWORK]
     assert all(r.ok for r in done.results if r.name != NETWORK), "the other stacks went"
+
+
+def test_a_stack_already_gone_has_nothing_to_clear_and_no_vpc_is_read() -> None:
+    clock = FakeClock()
+    cfn, ec2 = FakeCloudFormation(clock=clock), FakeVpcEc2("vpc-1")
+    task = clear_vpc_extras(cfn, ec2, "us-west-2", "shop-qa-network", clock=clock)
+    try:
+        next(task)
+    except StopIteration as done:
+        assert done.value.removed == [] and done.value.left == []
+    else:
+        raise AssertionError("nothing to wait for")
+    assert ec2.calls == []
