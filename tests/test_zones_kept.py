@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fakes import FakeClock, FakeCloudFormation, StubbedAws
+from relight.aws.cloudformation import Stacks
 from relight.commands.discover import standing_zones
 from relight.model.config import load_environment
 from relight.model.environment import Zones
@@ -86,15 +87,28 @@ def test_zone_ids_in_the_file_that_would_move_the_network_are_refused_with_the_f
 
 def test_the_zones_are_read_from_the_deployed_stack_this_plan_updates(write_env) -> None:  # type: ignore[no-untyped-def]
     plan = build_plan(load_environment(str(write_env(GRAPH)), "us-west-2"), "us-west-2")
-    cfn = FakeCloudFormation(clock=FakeClock())
-    assert standing_zones(plan, cfn) is None, "nothing deployed yet: a new network chooses"
+    clock = FakeClock()
+    cfn = FakeCloudFormation(clock=clock)
+    stacks = Stacks(cfn, clock=clock, sleep=clock.sleep)  # type: ignore[arg-type]
+    assert standing_zones(plan, stacks) is None, "nothing deployed yet: a new network chooses"
     cfn.leftover("shop-network", "UPDATE_COMPLETE")
     cfn.stacks["shop-network"].parameters = {"AvailabilityZones": "us-west-2c,us-west-2a"}
-    assert standing_zones(plan, cfn) == Standing(
+    assert standing_zones(plan, stacks) == Standing(
         "shop-network", "AvailabilityZones", ("us-west-2c", "us-west-2a")
     )
     # moto reports a CommaDelimitedList Parameter as its Python list's repr: read alike
     cfn.stacks["shop-network"].parameters = {"AvailabilityZones": "['us-west-2c', 'us-west-2a']"}
-    assert standing_zones(plan, cfn).names == ("us-west-2c", "us-west-2a")  # type: ignore[union-attr]
+    assert standing_zones(plan, stacks).names == ("us-west-2c", "us-west-2a")  # type: ignore[union-attr]
     cfn.stacks["shop-network"].status = "ROLLBACK_COMPLETE"  # holds nothing: recreated anew
-    assert standing_zones(plan, cfn) is None
+    assert standing_zones(plan, stacks) is None
+
+
+def test_reading_the_standing_zones_waits_out_throttling(write_env) -> None:  # type: ignore[no-untyped-def]
+    plan = build_plan(load_environment(str(write_env(GRAPH)), "us-west-2"), "us-west-2")
+    clock = FakeClock()
+    cfn = FakeCloudFormation(clock=clock, throttle=lambda op: clock.now < 5)
+    cfn.leftover("shop-network", "UPDATE_COMPLETE")
+    cfn.stacks["shop-network"].parameters = {"AvailabilityZones": "us-west-2c,us-west-2a"}
+    stacks = Stacks(cfn, clock=clock, sleep=clock.sleep)  # type: ignore[arg-type]
+    assert standing_zones(plan, stacks).names == ("us-west-2c", "us-west-2a")  # type: ignore[union-attr]
+    assert clock.sleeps, "throttled, then asked again"

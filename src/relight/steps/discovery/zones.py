@@ -32,7 +32,6 @@ def _keep(
     usable: Callable[[str], bool],
     zones: Zones,
     region: str,
-    lacking: Callable[[str], list[str]],
 ) -> tuple[tuple[Zone, ...], list[str]]:
     """The standing stack's zones (an impaired one too: the subnets stand there), then, for a
     larger count, the first usable others."""
@@ -49,11 +48,7 @@ def _keep(
                 "tear that stack down and rerun to choose anew"
             )
             continue
-        if lacking(zone.id):
-            problems.append(
-                f"{where}; {name} ({zone.id}) does not offer {', '.join(lacking(zone.id))}"
-            )
-        kept.append(zone)
+        kept.append(zone)  # one that lacks an instance type too: the network cannot move
     kept_ids = [z.id for z in kept]
     if region in zones.ids and zones.ids[region][: len(kept_ids)] != kept_ids:
         problems.append(
@@ -114,7 +109,7 @@ def choose_zones(
         def fits(zone_id: str) -> bool:
             return zone_id in by_id and not lacking(zone_id)
 
-        return (*_keep(standing, listed, fits, zones, region, lacking), calls)
+        return (*_keep(standing, listed, fits, zones, region), calls)
     if region in zones.ids:
         problems = []
         for zone_id in zones.ids[region]:
