@@ -54,7 +54,13 @@ from troposphere import (
     policies,
 )
 
-from relight.blueprint import Options, blueprint, derived_parameter, optional_parameter
+from relight.blueprint import (
+    Options,
+    blueprint,
+    derived_parameter,
+    optional_parameter,
+    scan_skips,
+)
 
 USER_DATA = Path(__file__).parent / "user_data"
 # An instance profile with the path "/" (identity's): the name is all that follows the type.
@@ -65,6 +71,12 @@ GROUP = "AutoScalingGroup"  # the group's logical id: what the instances signal
 class ComputeOptions(Options):
     mode: Literal["asg", "instances"] = "asg"
     instance_type: str = Field(default="t3.micro", pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+    ebs_optimized: bool = Field(
+        default=False,
+        description="ask for EBS optimization: only for a type that supports it without having "
+        "it by default (current types are EBS-optimized by default; preflight refuses a type "
+        "that does not support it)",
+    )
     az_count: int = Field(default=2, ge=1, le=6, description="length of SubnetIds")
     count: int = Field(default=2, ge=1, description="instances (mode: instances)")
     min_size: int = Field(default=2, ge=0, le=1000)
@@ -296,6 +308,16 @@ def _desired_capacity(t: Template, options: ComputeOptions) -> If:
     return If("HasDesiredCapacity", Ref("DesiredCapacity"), str(options.desired_capacity))
 
 
+# checkov asks every instance for EbsOptimized; the type decides (E20 in aws-behaviours.md).
+_NOT_ASKED = scan_skips(
+    {
+        "CKV_AWS_135": "EBS optimization comes with the instance type (current types have it by "
+        "default); asking for it is refused where the type does not support it, so it is asked "
+        "only with the ebs_optimized option, which preflight checks against the type"
+    }
+)
+
+
 def _launch_settings(
     options: ComputeOptions,
     image: Parameter,
@@ -312,9 +334,10 @@ def _launch_settings(
             HttpTokens="required", HttpEndpoint="enabled", HttpPutResponseHopLimit=1
         ),
         "Monitoring": True if fixed else ec2.Monitoring(Enabled=True),
-        "EbsOptimized": True,
         "BlockDeviceMappings": _volumes(options, snapshot, fixed),
     }
+    if options.ebs_optimized:  # only asked for: RunInstances refuses it where unsupported
+        settings["EbsOptimized"] = True
     user_data = options.rendered_user_data()
     if user_data is not None:
         settings["UserData"] = Base64(Sub(user_data))
@@ -452,6 +475,7 @@ def compute(options: ComputeOptions) -> Template:
                     IamInstanceProfile=profile_name,
                     SubnetId=Select(index % options.az_count, Ref(subnets)),
                     Tags=Tags(Name=Join("-", [Ref("AWS::StackName"), str(index + 1)])),
+                    **({} if options.ebs_optimized else {"Metadata": _NOT_ASKED}),
                     **settings,
                 )
             )

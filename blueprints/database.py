@@ -170,6 +170,13 @@ def _groups(t: Template, options: DatabaseOptions) -> dict[str, object]:
         groups["OptionGroupName"] = If("HasOptionGroupName", Ref(option_group), Ref("AWS::NoValue"))
     return groups
 
+    def fewest_zones(self) -> tuple[int, str] | None:
+        return 2, (
+            'its DB subnet group must cover at least 2 AZs (RDS refuses fewer: "The DB subnet '
+            "group doesn't meet Availability Zone (AZ) coverage requirement. ... Add subnets to "
+            'cover at least 2 AZs.")'
+        )
+
 
 @blueprint("database", sample={"mode": "instance", "engine": "postgres", "multi_az": True})
 def database(options: DatabaseOptions) -> Template:

@@ -53,6 +53,15 @@ class LoadBalancerOptions(Options):
         default=0, ge=0, le=100, description="fixed instances to register (TargetInstanceIds)"
     )
 
+    def fewest_zones(self) -> tuple[int, str] | None:
+        if self.type != "application":
+            return None  # a network load balancer takes subnets from one or more zones
+        return 2, (
+            "an Application Load Balancer takes subnets from at least two Availability Zones "
+            '(CreateLoadBalancer: "You must specify subnets from at least two Availability '
+            'Zones"; ELB refuses fewer)'
+        )
+
 
 @blueprint("load_balancer", sample={"type": "application", "target_port": 8080})
 def load_balancer(options: LoadBalancerOptions) -> Template:

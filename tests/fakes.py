@@ -90,6 +90,11 @@ class FakeCloudFormation:
         self.retried: list[str] = []
         self.log: list[tuple[str, str]] = []  # (operation, stack) of updates and deletes, in order
         self.replacing: dict[str, tuple[str, ...]] = {}
+        # stack → the resources (type, physical id) ListStackResources names besides its events'
+        self.resources: dict[str, list[dict[str, str]]] = {}
+        # stack → what refuses its delete now (the reason its resource's DELETE_FAILED gives)
+        self.delete_blockers: dict[str, Callable[[], str | None]] = {}
+        self._delete_failures: dict[str, str] = {}
         self._ids = itertools.count(1)
 
     # what relight calls ----------------------------------------------------------------------
@@ -146,8 +151,12 @@ class FakeCloudFormation:
         self.deleted.append(StackName)
         self.log.append(("DeleteStack", StackName))
         protected_data = stack.parameters.get("RelightPurpose") in ("failover", "home")
+        blocker = self.delete_blockers.get(StackName)
+        refused = blocker() if blocker else None
+        if refused:
+            self._delete_failures[StackName] = refused
         stack.status = "DELETE_IN_PROGRESS"
-        stack.final = "DELETE_FAILED" if protected_data else "DELETE_COMPLETE"
+        stack.final = "DELETE_FAILED" if protected_data or refused else "DELETE_COMPLETE"
         stack.ready_at = self.clock() + self.durations.get(StackName, self.duration) / 2
         self._event(stack, StackName, "DELETE_IN_PROGRESS", "User Initiated")
 
@@ -235,6 +244,7 @@ class FakeCloudFormation:
             "StackResourceSummaries": [
                 {"LogicalResourceId": k, "ResourceStatus": v} for k, v in latest.items()
             ]
+            + self.resources.get(StackName, [])
         }
 
     def create_change_set(self, **kwargs: Any) -> dict[str, str]:
@@ -332,6 +342,8 @@ class FakeCloudFormation:
             self._event(
                 stack, "Instance1", "UPDATE_FAILED", "Instance type t9.huge is not supported"
             )
+        elif stack.final == "DELETE_FAILED" and stack.name in self._delete_failures:
+            self._event(stack, "Vpc", "DELETE_FAILED", self._delete_failures.pop(stack.name))
         elif stack.final == "DELETE_FAILED" and 'LoadBalancer"' in stack.body:
             self._event(
                 stack,

@@ -102,6 +102,7 @@ def teardown(
                     ],
                     "left_behind": done.left_behind,
                     "kept_volumes": done.kept_volumes,
+                    "removed": done.removed_extras,
                 }
             )
         else:
@@ -122,6 +123,8 @@ def _print_done(done: Any, region: str) -> None:
             f"needed: aws ec2 delete-volume --region {region} --volume-id "
             f"{volume.split()[0]}"
         )
+    for removed in done.removed_extras:
+        con.print(f"removed before the VPC's delete: {_escape(removed)}")
     for r in failed:
         con.print(f"[red]{r.name}[/]: {r.action}: {_escape(r.reason)}")
     con.print(

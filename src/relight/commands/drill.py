@@ -166,7 +166,7 @@ def _rehearse_failback(
 def _teardown(run: Run, stacks: Stacks, concurrency: int, home: Connection | None) -> None:
     """Delete the drill's stacks (found by their tags), in the home region too after a
     failback rehearsal, and what they made (drill_failback.py); record how it went."""
-    from relight.commands.teardown import final_snapshots
+    from relight.commands.teardown import final_snapshots, vpc_extras
 
     try:
         with run.phase("teardown") as tearing_down:
@@ -178,6 +178,7 @@ def _teardown(run: Run, stacks: Stacks, concurrency: int, home: Connection | Non
                 concurrency=concurrency,
                 prepared=True,  # the drill's own copies of the standing stacks, too
                 final_snapshots=lambda name: final_snapshots(run.conn, name),
+                vpc_extras=vpc_extras(run.conn, stacks),
             )
             _delete_made(run, home, concurrency)
             run.teardown_status = "ok" if run.teardown.ok else "failed"

@@ -41,16 +41,18 @@ def rehearse_failback(
 
 def delete_home_copy(run: Run, home: Connection, concurrency: int) -> TeardownResult:
     """The drill's stacks in the home region (a failback rehearsal's), final snapshots named."""
-    from relight.commands.teardown import final_snapshots
+    from relight.commands.teardown import final_snapshots, vpc_extras
 
+    stacks = connect_stacks(home)
     return delete_stacks(
-        connect_stacks(home),
+        stacks,
         run.loaded.env.name,
         dependency_graph(run.loaded.env),
         namespace=run.namespace,
         concurrency=concurrency,
         prepared=True,
         final_snapshots=lambda name: final_snapshots(home, name),
+        vpc_extras=vpc_extras(home, stacks),
     )
 
 

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from relight.aws.cloudformation import Event
+from relight.aws.cloudformation import Event, Stacks
 from relight.aws.lock import LockSettings, hold
+from relight.aws.vpc_extras import clear_vpc_extras
 from relight.commands.connection import (
     Connection,
     connect_stacks,
@@ -19,7 +20,7 @@ from relight.commands.connection import (
 from relight.model.config import LoadedEnvironment
 from relight.model.graph import dependency_graph
 from relight.model.scheduler import DEFAULT_CONCURRENCY
-from relight.steps.teardown import TeardownResult, environment_stacks
+from relight.steps.teardown import TeardownResult, VpcExtras, environment_stacks
 from relight.steps.teardown import teardown as delete_stacks
 
 
@@ -60,6 +61,7 @@ def teardown(
             final_snapshots=lambda name: final_snapshots(conn, name),
             still_held=held.ensure_held,
             prepared=prepared,
+            vpc_extras=vpc_extras(conn, stacks),
         )
         result.kept_volumes = kept_volumes(
             conn, [r.name for r in result.results if r.action == "deleted"]
@@ -78,6 +80,18 @@ def teardown(
                 conn.aws.client("s3", conn.region), conn.account_id, conn.region, loaded.env.name
             )
         return result
+
+
+def vpc_extras(conn: Connection, stacks: Stacks) -> VpcExtras:
+    """Before a stack's delete, in the connection's region: what GuardDuty added to the VPCs it
+    made, removed; what another hand added, named (aws/vpc_extras.py)."""
+    return lambda name: clear_vpc_extras(
+        stacks.cfn,
+        conn.aws.client("ec2", conn.region),
+        conn.region,
+        name,
+        clock=stacks.clock,
+    )
 
 
 def leftover_volumes(conn: Connection, stack_names: list[str]) -> list[dict[str, Any]]:

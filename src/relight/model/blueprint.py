@@ -61,6 +61,11 @@ class Options(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    def fewest_zones(self) -> tuple[int, str] | None:
+        """The fewest Availability Zones a stack of these options can stand in, and AWS's
+        reason (the environment file's zones are checked against it); None: one will do."""
+        return None
+
 
 @dataclass(frozen=True)
 class Blueprint:

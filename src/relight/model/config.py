@@ -405,6 +405,36 @@ def check_blueprints(
         _refuse(path, _locate(problems, lines))
 
 
+def check_zone_needs(
+    path: Path, env: Environment, registry: Registry, lines: KeyLines | None = None
+) -> None:
+    """The zones (and every stack's `az_count`) are at least the most any stack's blueprint
+    needs (`Options.fewest_zones`): an ALB or a DB subnet group in one zone is refused by AWS."""
+    needs = []
+    for key, spec in env.stacks.items():
+        need = registry[spec.blueprint].options_from(spec.params_for(False)).fewest_zones()
+        if need is not None:
+            needs.append((need[0], key, spec.blueprint, need[1]))
+    if not needs:
+        return
+    fewest, key, name, why = max(needs, key=lambda n: n[0])
+    given: list[tuple[str, int]] = [("zones.count", env.zones.count)]
+    given += [(f"zones.ids.{region}", len(ids)) for region, ids in env.zones.ids.items()]
+    for other, spec in env.stacks.items():
+        count = spec.params_for(False).get("az_count")
+        if isinstance(count, int):
+            given.append((f"stacks.{other}.params.az_count", count))
+    problems = [
+        f"{where}: {count}, but stacks.{key} (blueprint {name}) needs at least {fewest} zones: "
+        f"{why}; give {fewest} or more (zones.count, zones.ids and every az_count agree: a YAML "
+        "anchor keeps them together)"
+        for where, count in given
+        if count < fewest
+    ]
+    if problems:
+        _refuse(path, _locate(problems, lines))
+
+
 def load_environment(
     ref: str,
     region: str | None = None,
@@ -425,6 +455,7 @@ def load_environment(
     check_references(shown, env, lines)
     registry = load_blueprints(blueprints_directory(path, env, lines, shown))
     check_blueprints(shown, env, registry, lines)
+    check_zone_needs(shown, env, registry, lines)
     order = stack_order(env, shown)
     return LoadedEnvironment(
         env=env, path=path, registry=registry, order=order, document=data, text=text

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relight.aws.cloudformation import CAPABILITIES, COMPLETE, RETRYABLE, Stacks
+from relight.aws.vpc_extras import Cleared
 from relight.errors import AwsError, DeployError
 from relight.model.blueprint import PROTECTED_PURPOSES, PURPOSE_PARAMETER
 from relight.model.scheduler import DEFAULT_CONCURRENCY, Scheduler, Task
@@ -29,6 +30,9 @@ PREPARED_TAG = "relight:prepared"
 
 # Before and after a stack's delete: returns the final snapshots its databases left.
 FinalSnapshots = Callable[[str], Callable[[], list[str]]]
+# Before a stack's delete: what other services added to the VPCs it made, removed or named
+# (aws/vpc_extras.py).
+VpcExtras = Callable[[str], Task[Cleared]]
 
 
 @dataclass
@@ -36,6 +40,8 @@ class TeardownResult:
     results: list[StackResult] = field(default_factory=list)
     left_behind: list[str] = field(default_factory=list)  # stacks still there afterwards
     kept_volumes: list[str] = field(default_factory=list)  # data volumes the stacks' instances left
+    # What other services added to a VPC relight made, removed before the VPC's delete.
+    removed_extras: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -127,6 +133,7 @@ def teardown(
     final_snapshots: FinalSnapshots | None = None,
     still_held: Callable[[], None] = lambda: None,
     prepared: bool = False,
+    vpc_extras: VpcExtras | None = None,
 ) -> TeardownResult:
     """Delete this environment's stacks in reverse dependency order; report what is left.
 
@@ -134,11 +141,26 @@ def teardown(
     only those are deleted. Without it, they are listed here. `final_snapshots(name)` is
     called before a stack's delete and returns what, called after it, lists the final
     snapshots its databases left. The stacks `relight prepare` made stand ready for the next
-    failover: left alone unless `prepared`.
+    failover: left alone unless `prepared`. `vpc_extras(name)`, before a stack's delete, removes
+    what GuardDuty added to the VPCs the stack made and names what another hand added: a stack
+    whose VPC holds such a thing is not deleted (its delete would fail on the VPC), and the
+    reason names each with the command that removes it.
     """
     if confirmed is None:
         confirmed = environment_stacks(stacks, env_name, namespace, prepared=prepared)
     found = {_key(s): s for s in confirmed}
+    removed: list[str] = []
+
+    def _clear_vpc(name: str) -> Task[list[str]]:
+        """What other services added to the stack's VPCs: GuardDuty's removed (and said), the
+        rest returned, named."""
+        if vpc_extras is None:
+            return []
+        cleared = yield from vpc_extras(name)
+        removed.extend(cleared.removed)
+        for line in cleared.removed:
+            stacks.on_event(name, "REMOVED", line)
+        return cleared.left
 
     def task(key: str) -> Task[StackResult]:
         stack = found[key]
@@ -153,10 +175,19 @@ def teardown(
                 still_held()  # a run that lost its lock stops before its next delete
                 if force:
                     yield from lift_deletion_protection(stacks, stack)
-                snapshots = final_snapshots(name) if final_snapshots else list
-                yield from stacks.delete(name, force=protected)
-                result.status = "DELETE_COMPLETE"
-                result.final_snapshots = snapshots()
+                left = yield from _clear_vpc(name)
+                if left:
+                    result.action, result.status = "kept", str(stack.get("StackStatus", ""))
+                    result.reason = (
+                        "not deleted: its VPC holds what CloudFormation did not make, so the "
+                        "VPC's delete would fail (DependencyViolation); remove each, then rerun "
+                        f"teardown: {'; '.join(left)}"
+                    )
+                else:
+                    snapshots = final_snapshots(name) if final_snapshots else list
+                    yield from stacks.delete(name, force=protected)
+                    result.status = "DELETE_COMPLETE"
+                    result.final_snapshots = snapshots()
             except (DeployError, AwsError) as exc:
                 result.action, result.status, result.reason = (
                     "delete-failed",
@@ -184,4 +215,4 @@ def teardown(
     left = [
         s["StackName"] for s in environment_stacks(stacks, env_name, namespace, prepared=prepared)
     ]
-    return TeardownResult(list(results.values()), left)
+    return TeardownResult(list(results.values()), left, removed_extras=removed)

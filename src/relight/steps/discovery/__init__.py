@@ -28,7 +28,8 @@ The package:
 - `listing`: the listings of a region (`Lister`), each item read as a `Candidate`
 - `choosing`: the newest match of each lookup (`Artifact`), ages and lineage, what the
   home region holds for a miss, `stale`, and `Discovery`, all that was found
-- `zones`: the availability zones chosen by AZ ID (`Zone`, `choose_zones`)
+- `zones`: the availability zones chosen by AZ ID, or kept where a deployed stack stands
+  (`Zone`, `Standing`, `choose_zones`)
 - here: `discover`, which does it all for an environment and a region
 """
 
@@ -67,7 +68,7 @@ from relight.steps.discovery.listing import (
     recovery_point_resource,
     root_volume,
 )
-from relight.steps.discovery.zones import Zone, choose_zones
+from relight.steps.discovery.zones import Standing, Zone, choose_zones
 
 __all__ = [
     "COPY_MARK",
@@ -81,6 +82,7 @@ __all__ = [
     "Candidate",
     "Discovery",
     "Lister",
+    "Standing",
     "Zone",
     "choose_zones",
     "discover",
@@ -105,6 +107,7 @@ def discover(
     account_id: str,
     now: Callable[[], datetime],
     instance_types: Sequence[str] = (),
+    standing: Standing | None = None,
 ) -> Discovery:
     """Find every artifact of `env` in `region` and choose its zones; misses are returned."""
     lister = Lister(aws, region)
@@ -114,7 +117,9 @@ def discover(
     at = now()
     home = Lister(aws, env.home_region, bounded=True)  # a hint: the home region may be down
     notes = _elsewhere(home, env, region, missing, account_id, at) if missing else {}
-    zones, zone_problems, zone_calls = choose_zones(aws, region, env.zones, instance_types)
+    zones, zone_problems, zone_calls = choose_zones(
+        aws, region, env.zones, instance_types, standing
+    )
     return Discovery(
         region=region,
         at=at,

@@ -47,6 +47,7 @@ from relight.steps.preflight.artifacts import _artifact_attributes, _artifacts, 
 from relight.steps.preflight.autoscaling import _autoscaling_access
 from relight.steps.preflight.capacity import _db_classes
 from relight.steps.preflight.databases import check_databases
+from relight.steps.preflight.ebs import ebs_optimization
 from relight.steps.preflight.names import _hosted_zones, _key_pairs, _own_bucket, _stack_names
 from relight.steps.preflight.quotas import quota_problems
 from relight.steps.preflight.records import names_taken
@@ -89,7 +90,12 @@ def run_preflight(
     access_problems, notes = _autoscaling_access(plan, aws, discovery, book, account_id)
     notes += class_notes
     problems += access_problems
-    for found, said in (_key_pairs(plan, aws), _hosted_zones(plan, aws), names_taken(plan, aws)):
+    for found, said in (
+        _key_pairs(plan, aws),
+        _hosted_zones(plan, aws),
+        names_taken(plan, aws),
+        ebs_optimization(plan, aws),
+    ):
         problems += found
         notes += said
     existing = stacks.list_stacks()
