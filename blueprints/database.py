@@ -101,6 +101,13 @@ class DatabaseOptions(Options):
             raise ValueError(f"mode {self.mode} needs {wanted}, not {self.engine}")
         return self
 
+    def fewest_zones(self) -> tuple[int, str] | None:
+        return 2, (
+            'its DB subnet group must cover at least 2 AZs (RDS refuses fewer: "The DB subnet '
+            "group doesn't meet Availability Zone (AZ) coverage requirement. ... Add subnets to "
+            'cover at least 2 AZs.")'
+        )
+
 
 def _group(name: str, spec: GroupSpec, options: DatabaseOptions) -> object:
     what = "cluster parameter group" if name.startswith("Cluster") else "parameter group"
@@ -169,13 +176,6 @@ def _groups(t: Template, options: DatabaseOptions) -> dict[str, object]:
         t.add_condition("HasOptionGroupName", Not(Equals(Ref(option_group), "")))
         groups["OptionGroupName"] = If("HasOptionGroupName", Ref(option_group), Ref("AWS::NoValue"))
     return groups
-
-    def fewest_zones(self) -> tuple[int, str] | None:
-        return 2, (
-            'its DB subnet group must cover at least 2 AZs (RDS refuses fewer: "The DB subnet '
-            "group doesn't meet Availability Zone (AZ) coverage requirement. ... Add subnets to "
-            'cover at least 2 AZs.")'
-        )
 
 
 @blueprint("database", sample={"mode": "instance", "engine": "postgres", "multi_az": True})
