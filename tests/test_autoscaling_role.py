@@ -179,11 +179,10 @@ def test_plan_failover_and_drill_with_aws_managed_keys_make_no_iam_call(
 
 
 def test_relight_prepare_leaves_the_record_a_failover_reads(asg_env: Any) -> None:
+    from conftest import moto_web_inputs
     from relight.aws.lock import LockSettings
     from relight.commands import failover
     from relight.commands.connection import Connection
-
-    from conftest import moto_web_inputs
 
     plan, _ = asg_env
     moto_web_inputs(tags=True)
