@@ -216,7 +216,7 @@ def _pending(
     found = {}
     for name, hits in listed.items():
         best = chosen.get(name)
-        ids = [h.id for h in hits if not h.ready and (best is None or h.created > best.created)]
+        ids = [h.id for h in hits if not h.ready and (best is None or h.data_time > best.data_time)]
         if ids:
             found[name] = ids
     return found
