@@ -105,3 +105,32 @@ def test_a_global_stack_is_tagged_with_its_own_purpose_not_failover(
     assert prepare.tags("dns", "r1")["relight:prepared"] == "global"
     failover = build_plan(loaded, "us-west-2")
     assert failover.tags("web", "r1")["relight:purpose"] == "failover"
+
+
+def test_an_older_file_missing_several_parameters_gets_them_all_with_lines_and_wiring(
+    write_env: Callable[[str], Path],
+) -> None:
+    """Tried as a new user would: a file written before the compute blueprint took an
+    instance profile, that also forgot the security stack's VPC. Every missing Parameter at
+    once, each at its line, with how to wire it; nothing is rendered half."""
+    from relight.errors import ConfigError
+
+    older = MINIMAL.replace(
+        "      InstanceProfileArn: arn:aws:iam::123456789012:instance-profile/shop-web\n", ""
+    ).replace("      VpcId: {output: network.VpcId}\n", "")
+    assert older != MINIMAL and "InstanceProfileArn" not in older and "VpcId" not in older
+    path = write_env(older)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    security = lines.index("  security:") + 3  # its params: line
+    web = lines.index("  web:") + 3
+    with pytest.raises(ConfigError) as caught:
+        build_plan(load_environment(str(path), "us-west-2"), "us-west-2")
+    text = caught.value.message
+    assert text.startswith(f"{path}: 2 problems\n"), text
+    assert f"line {security}: stacks.security.params: missing VpcId (AWS::EC2::VPC::Id)" in text
+    assert "wire it: VpcId: {output: network.VpcId}" in text
+    assert f"line {web}: stacks.web.params: missing InstanceProfileArn" in text
+    assert (
+        "add a stack with blueprint identity, with `stands: global` (it holds IAM resources" in text
+    )
+    assert "InstanceProfileArn: {output: identity.WebInstanceProfileArn}" in text
