@@ -134,3 +134,23 @@ def test_an_older_file_missing_several_parameters_gets_them_all_with_lines_and_w
         "add a stack with blueprint identity, with `stands: global` (it holds IAM resources" in text
     )
     assert "InstanceProfileArn: {output: identity.WebInstanceProfileArn}" in text
+
+
+def test_the_readme_names_the_checks_a_plain_emulator_cannot_pass() -> None:
+    """The README said relight runs unchanged against an AWS emulator; against plain moto
+    every failover ends FAILED in verification. It names those checks, as verify names them."""
+    import inspect
+
+    from relight.steps.verify import instances, security_groups
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("**Against an AWS emulator**", 1)[1].split("\n\n", 1)[0]
+    checks = {
+        "security groups' egress as declared": security_groups,
+        "instances in the declared security groups": instances,
+    }
+    for check, module in checks.items():
+        assert f'"{check}"' in section.replace("\n", " "), check
+        assert f'"{check}"' in inspect.getsource(module), f"verify no longer names {check!r}"
+    assert "FAILED in verification" in section.replace("\n", " ")
+    assert "runs unchanged against an AWS emulator" not in readme
