@@ -156,11 +156,10 @@ def rds_snapshot_id(id_or_arn: str) -> str:
 def _rds_lineage(raw: Mapping[str, Any], key: str, tags: Mapping[str, str]) -> dict[str, Any]:
     lineage = _lineage(tags)
     # AWS keeps the time of the CreateDBSnapshot on every copy ("Doesn't change when the
-    # snapshot is copied"), and SnapshotCreateTime "Changes for the copy": AWS's own field
-    # first, relight's lineage tag where AWS gives none (cluster snapshots).
-    original = parse_time(raw.get("OriginalSnapshotCreateTime"))
-    if original is not None:
-        lineage["source_time"] = original
+    # snapshot is copied"), while SnapshotCreateTime "Changes for the copy". relight's lineage
+    # tag is written from that same time; without it (a copy made elsewhere), AWS's field.
+    if lineage["source_time"] is None:
+        lineage["source_time"] = parse_time(raw.get("OriginalSnapshotCreateTime"))
     source = raw.get(key)
     if source:
         lineage["source_id"] = rds_snapshot_id(source)
