@@ -293,12 +293,14 @@ def test_relights_bucket_is_configured_by_prepare_and_used_by_object_calls_in_an
     from relight.aws.outage import Outage
     from relight.errors import AwsError
 
-    monkeypatch.setattr(failover, "failover", lambda plan, conn, **options: "stacks deployed")
+    monkeypatch.setattr(
+        failover, "failover", lambda plan, conn, **options: SimpleNamespace(notes=["deployed"])
+    )
     body = '{"Resources": {}}'
     with mock_aws():
         healthy = Aws(AwsTarget())
         conn = Connection(healthy, "us-west-2", ACCOUNT)
-        assert failover.prepare(_demo(phase="prepare"), conn) == "stacks deployed"
+        assert failover.prepare(_demo(phase="prepare"), conn).notes[0] == "deployed"
         s3, name = boto3.client("s3", "us-west-2"), bucket_name(ACCOUNT, "us-west-2")
         blocked = s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
         assert set(blocked.values()) == {True}

@@ -535,3 +535,127 @@ def _loaded_for(env: Any) -> Any:
     from types import SimpleNamespace
 
     return SimpleNamespace(env=env)
+
+
+# The newest data wins (issue 20, item 9): a copy's own time is when it was copied, not when
+# its data was captured. Replicate tags each copy with its source's time (relight:source-time);
+# AWS keeps the original's time on a DB snapshot copy (OriginalSnapshotCreateTime).
+
+
+RDS_ARN = f"arn:aws:rds:us-west-2:{ACCOUNT}:"
+
+
+def _lineage(source_id: str, captured: datetime) -> dict[str, str]:
+    return {
+        LINEAGE_ID: source_id,
+        LINEAGE_REGION: "us-east-1",
+        LINEAGE_TIME: captured.isoformat(timespec="seconds"),
+    }
+
+
+def test_an_ebs_copy_made_later_of_older_data_loses_and_the_rpo_reads_the_data_time(
+    aws: Aws,
+) -> None:
+    import time
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    _image("us-west-2", "shop-web-1", {"Role": "web"})
+    fresh = _snapshot(
+        "us-west-2", {"Role": "web-data", **_lineage("snap-0new", now - timedelta(hours=1))}
+    )
+    time.sleep(1.05)  # moto's times have one-second resolution: the old data's copy is later
+    _snapshot("us-west-2", {"Role": "web-data", **_lineage("snap-0old", now - timedelta(hours=9))})
+    found = _run(aws, _env())
+    art = found.artifacts["web_data"]
+    assert (art.id, art.source_id, art.candidates) == (fresh, "snap-0new", 2)
+    assert timedelta(minutes=59) < art.age(found.at) < timedelta(hours=1, minutes=1)
+    assert stale(found, 4 * 3600) == [], "the RPO is measured on the data chosen"
+
+
+def test_an_ami_copy_made_later_of_older_data_loses(aws: Aws) -> None:
+    import time
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    fresh = _image(
+        "us-west-2", "shop-web-1", {"Role": "web", **_lineage("ami-0new", now - timedelta(hours=2))}
+    )
+    time.sleep(1.05)
+    _image(
+        "us-west-2", "shop-web-2", {"Role": "web", **_lineage("ami-0old", now - timedelta(days=2))}
+    )
+    _snapshot("us-west-2", {"Role": "web-data"})
+    found = _run(aws, _env())
+    assert found.artifacts["web_ami"].id == fresh
+    assert found.artifacts["web_ami"].source_id == "ami-0new"
+    assert [a.name for a in stale(found, 4 * 3600)] == []
+
+
+def _db_snapshot(
+    identifier: str, copied: datetime, original: datetime | None, **tags: str
+) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "DBSnapshotIdentifier": identifier,
+        "DBInstanceIdentifier": "orders",
+        "SnapshotCreateTime": copied,  # "Changes for the copy when the snapshot is copied"
+        "DBSnapshotArn": f"arn:aws:rds:us-west-2:{ACCOUNT}:snapshot:{identifier}",
+        "SourceDBSnapshotIdentifier": f"arn:aws:rds:us-east-1:{ACCOUNT}:snapshot:{identifier}-src",
+        "SourceRegion": "us-east-1",
+        "Status": "available",
+        "TagList": [{"Key": k.replace("_", ":"), "Value": v} for k, v in tags.items()],
+    }
+    if original is not None:
+        found["OriginalSnapshotCreateTime"] = original  # "Doesn't change when ... copied"
+    return found
+
+
+def test_a_db_snapshot_copy_is_as_old_as_its_original_snapshot() -> None:
+    """RDS keeps the original's time on the copy: that decides, not when it was copied (a
+    copy made elsewhere carries no relight lineage tag)."""
+    aws, env = _stubbed_lookup({"db": {"kind": "rds_snapshot", "db_instance": "orders"}})
+    aws.stub("rds", "us-west-2").add_response(
+        "describe_db_snapshots",
+        {
+            "DBSnapshots": [
+                # copied first, of the newer data
+                _db_snapshot("orders-a", NOW - timedelta(hours=2), NOW - timedelta(hours=3)),
+                # copied last, of data from the day before
+                _db_snapshot("orders-b", NOW - timedelta(minutes=10), NOW - timedelta(hours=27)),
+            ]
+        },
+    )
+    _zones_answer(aws)
+    found = discover(aws, env, "us-west-2", account_id=ACCOUNT, now=lambda: NOW)  # type: ignore[arg-type]
+    art = found.artifacts["db"]
+    assert (art.id, art.source_time) == ("orders-a", NOW - timedelta(hours=3))
+    assert art.age(NOW) == timedelta(hours=3)
+    assert stale(found, 4 * 3600) == []
+    assert [a.id for a in stale(found, 2 * 3600)] == ["orders-a"]
+
+
+def test_an_aurora_cluster_snapshot_copy_is_dated_by_its_lineage_tag() -> None:
+    """DBClusterSnapshot has no original time: replicate's relight:source-time decides."""
+    aws, env = _stubbed_lookup({"db": {"kind": "rds_cluster_snapshot", "db_cluster": "orders"}})
+
+    def cluster(identifier: str, copied: datetime, captured: datetime) -> dict[str, Any]:
+        return {
+            "DBClusterSnapshotIdentifier": identifier,
+            "DBClusterIdentifier": "orders",
+            "SnapshotCreateTime": copied,
+            "DBClusterSnapshotArn": f"{RDS_ARN}cluster-snapshot:{identifier}",
+            "Status": "available",
+            "TagList": [{"Key": LINEAGE_TIME, "Value": captured.isoformat()}],
+        }
+
+    aws.stub("rds", "us-west-2").add_response(
+        "describe_db_cluster_snapshots",
+        {
+            "DBClusterSnapshots": [
+                cluster("orders-a", NOW - timedelta(hours=2), NOW - timedelta(hours=3)),
+                cluster("orders-b", NOW - timedelta(minutes=5), NOW - timedelta(hours=30)),
+            ]
+        },
+    )
+    _zones_answer(aws)
+    found = discover(aws, env, "us-west-2", account_id=ACCOUNT, now=lambda: NOW)  # type: ignore[arg-type]
+    assert found.artifacts["db"].id == "orders-a"
+    assert found.artifacts["db"].age(NOW) == timedelta(hours=3)

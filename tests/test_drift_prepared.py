@@ -247,3 +247,34 @@ def test_the_stand_in_says_it_does_not_simulate_drift_detection() -> None:
     regions = loaded.env.recovery_regions
     assert [n.split(":")[0] for n in found.notes] == regions
     assert all("not simulated by the stand-in: not checked" in n for n in found.notes)
+
+
+def test_a_recovery_region_never_prepared_is_one_line_not_a_note_per_stack() -> None:
+    """drift reads every recovery region; one where relight prepare never ran holds none of
+    the prepared stacks (issue 20, item 8): it is named once, and a prepared one as before."""
+    loaded = load_environment(str(ROOT / "stacks" / "demo.yaml"))
+    regions = list(loaded.env.recovery_regions)
+    assert len(regions) >= 2
+    clients: dict[str, Any] = {}
+    for region in regions:
+        cfn = boto3.client(
+            "cloudformation",
+            region_name=region,
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+        )
+        stub = Stubber(cfn)
+        for sp in build_plan(loaded, region).prepared.values():
+            stub.add_client_error(
+                "describe_stacks",
+                "ValidationError",
+                f"Stack with id {sp.name} does not exist",
+                expected_params={"StackName": sp.name},
+            )
+        stub.activate()
+        clients[region] = cfn
+    found = Drift("demo", "us-east-1", [])
+    add_prepared(found, loaded, lambda service, region: clients[region], stand_in=False)
+    assert found.notes == [
+        "never prepared (none of its prepared stacks exists), so not checked: " + ", ".join(regions)
+    ]

@@ -316,10 +316,13 @@ def test_an_outage_drill_passes_only_when_no_call_needed_the_lost_region(
     assert _live_stacks() == []
 
 
-def test_an_outage_drill_reports_the_reads_preflight_skipped(world: Any, tmp_path: Path) -> None:
-    """With us-east-1 rehearsed as down, preflight does not ask IAM (its control plane is
-    there) for Auto Scaling's role, and says so: the note reaches the screen's report, its
-    JSON and its Markdown (issue 20: the drill discarded preflight's notes)."""
+def test_an_outage_drill_asks_no_iam_and_reports_what_preflight_noted(
+    world: Any, tmp_path: Path
+) -> None:
+    """With us-east-1 rehearsed as down, preflight asks IAM nothing about Auto Scaling's role
+    (prepare made it; issue 20, item 1), so nothing is refused; what preflight notes instead,
+    that prepare has not recorded the role, reaches the screen's report, its JSON and its
+    Markdown (issue 20: the drill discarded preflight's notes)."""
     loaded, conn, _ = world
     asg = MINIMAL.replace(
         "    params:\n      mode: instances\n      count: 2\n",
@@ -330,11 +333,16 @@ def test_an_outage_drill_reports_the_reads_preflight_skipped(world: Any, tmp_pat
         loaded, conn, drill_id="t9", reports_dir=tmp_path, stacks=_moto_stacks(),
         outage="us-east-1",
     )  # fmt: skip
-    said = [n for n in report["notes"] if "AWSServiceRoleForAutoScaling: not checked" in n]
-    assert said, report["notes"]
+    assert report["outage"]["refused"] == [] and report["outage"]["passed"], report["outage"]
+    assert not [n for n in report["notes"] if "not checked" in n and "iam" in n], report["notes"]
+    said = [n for n in report["notes"] if "has not recorded it in us-west-2" in n]
+    assert said and "relight prepare --env shop --region us-west-2" in said[0], report["notes"]
     markdown = next(p for p in paths if p.suffix == ".md").read_text(encoding="utf-8")
     assert "## Notes" in markdown and said[0] in markdown
-    assert json.loads(next(p for p in paths if p.name == "report.json").read_text())["notes"]
+    assert (
+        said[0]
+        in json.loads(next(p for p in paths if p.name == "report.json").read_text())["notes"]
+    )
 
 
 def _write(folder: Path, text: str) -> Path:

@@ -383,7 +383,9 @@ def test_status_lists_the_environments_stacks(world: dict[str, Any]) -> None:
     assert [r["stack"] for r in rows] == [
         "identity", "network", "security", "database", "load_balancer", "web",
     ]  # fmt: skip
-    assert {(r["status"], r["purpose"]) for r in rows} == {("CREATE_COMPLETE", "failover")}
+    assert {r["status"] for r in rows} == {"CREATE_COMPLETE"}
+    assert {r["stack"]: r["purpose"] for r in rows}["identity"] == "global", "made by prepare"
+    assert {r["purpose"] for r in rows if r["stack"] != "identity"} == {"failover"}
     assert {r["stack"]: r["prepared"] for r in rows}["identity"] == "global"
     assert {r["prepared"] for r in rows if r["stack"] != "identity"} == {""}
 

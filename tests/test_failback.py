@@ -200,7 +200,11 @@ def test_an_incident_start_to_finish_at_warm_standby(world: dict[str, Any]) -> N
     assert home_again["serves"] == HOME and home_again.get("failback_in_progress") is None
     (west,) = [r for r in home_again["regions"] if r["region"] == R]
     assert west["serving"] is None and west["latches"]["demo-dns"].startswith("released")
-    assert objects(world, "relight/") == ["relight/configured.json"], "marker and record gone"
+    # prepare's record of Auto Scaling's role and grants stays: the role and grants stay too
+    assert objects(world, "relight/") == [
+        "relight/configured.json",
+        "relight/prepared/demo/autoscaling.json",
+    ], "the serving marker and the failback record gone"
     stacks = {
         s["StackName"] for s in client(world, "cloudformation", R).describe_stacks()["Stacks"]
     }

@@ -35,7 +35,8 @@ QUIET = LockSettings(say=lambda _: None)
 WITH_DATABASE = MINIMAL.replace(
     "  web_data: {kind: ebs_snapshot, tags: {Role: web-data}}\n",
     "  web_data: {kind: ebs_snapshot, tags: {Role: web-data}}\n"
-    "  orders_db: {kind: rds_snapshot, db_instance: shop-orders}\n",
+    # relight's copies only: moto's instance also has an automated snapshot, with newer data
+    "  orders_db: {kind: rds_snapshot, db_instance: shop-orders, tags: {relight:copy: 'true'}}\n",
 ) + (
     "  database:\n    blueprint: database\n    params:\n      multi_az: false\n"
     "      SnapshotIdentifier: {artifact: orders_db}\n      VpcId: {output: network.VpcId}\n"

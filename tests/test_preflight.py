@@ -339,52 +339,62 @@ def _stubbed(service: str) -> Stubber:
     return stub
 
 
-def _role_exists(iam: Stubber) -> None:
-    iam.add_response(
-        "get_role",
-        {
-            "Role": {
-                "Path": "/aws-service-role/autoscaling.amazonaws.com/",
-                "RoleName": "AWSServiceRoleForAutoScaling",
-                "RoleId": "AROAEXAMPLEID12345678",
-                "Arn": ROLE,
-                "CreateDate": datetime(2020, 1, 1, tzinfo=UTC),
-            }
-        },
-        {"RoleName": "AWSServiceRoleForAutoScaling"},
-    )
+class _NoIam:
+    """IAM, which a failover must not call (its control plane is in us-east-1): any call fails
+    the test."""
+
+    def __getattr__(self, operation: str) -> Any:
+        raise AssertionError(f"preflight called IAM {operation} at failover time")
+
+
+def _prepared(role: str = ROLE) -> None:
+    """relight's bucket in us-west-2 with the record `relight prepare` leaves there."""
+    from relight.aws.prepared_record import AutoscalingRecord, write_autoscaling_record
+
+    _own_bucket_made()
+    record = AutoscalingRecord(role_arn=role, role="present", at="2026-12-01T00:00:00+00:00")
+    write_autoscaling_record(boto3.client("s3", "us-west-2"), ACCOUNT, "us-west-2", "shop", record)
+
+
+NOT_RECORDED = (
+    "iam role AWSServiceRoleForAutoScaling: relight prepare has not recorded it in us-west-2; "
+    "if it does not exist, EC2 Auto Scaling creates it with the first group, an IAM call whose "
+    "control plane is in us-east-1: run relight prepare --env shop --region us-west-2 while "
+    "every region is healthy"
+)
 
 
 def test_a_customer_key_the_autoscaling_role_may_not_use_is_named_with_its_stack(  # type: ignore[no-untyped-def]
     aws: Aws, write_env
 ) -> None:
-    kms, iam = _stubbed("kms"), _stubbed("iam")
-    # Each key described once (the enabled check and this one share the answer), then IAM,
-    # then each customer managed key's policy and grants.
+    kms = _stubbed("kms")
+    # Each key described once (the enabled check and this one share the answer), then each
+    # customer managed key's policy and grants; IAM is never asked.
     kms.add_response("describe_key", {"KeyMetadata": key_metadata()}, {"KeyId": "alias/shop"})
     kms.add_response(
         "describe_key", {"KeyMetadata": key_metadata(arn=DATA_KEY)}, {"KeyId": DATA_KEY}
     )
-    _role_exists(iam)
     expect_policy_and_grants(kms, DEFAULT_POLICY)
     expect_policy_and_grants(kms, DEFAULT_POLICY, arn=DATA_KEY)
     discovery = _encrypted(_discovery(), "web_data", DATA_KEY)
+    _prepared()
     with pytest.raises(PreflightError) as caught:
         run_preflight(
             _asg_plan(write_env),
-            _Mixed(aws, kms=kms.client, iam=iam.client),
+            _Mixed(aws, kms=kms.client, iam=_NoIam()),
             discovery,
             _stacks(),
             accept_stale=False,
+            account_id=ACCOUNT,
         )
     cannot = (
         ", so the Auto Scaling group's instances would not launch (Client.InternalError: Client "
         "error on launch); "
     )
-    # The region's kms_keys key is replicate's to grant; any other key is the operator's.
-    by_replicate = (
-        "run relight replicate --env shop --from us-east-1 --to us-west-2, which creates the "
-        "grant, or add the role to the key policy"
+    # The keys the file names (kms_keys, KmsKeyId) are prepare's to grant; others the operator's.
+    by_prepare = (
+        "run relight prepare --env shop --region us-west-2 while every region is healthy: it "
+        "creates the role and the grant (or add the role to the key policy)"
     )
     by_hand = (
         f"add the role to the key policy, or grant it: aws kms create-grant --region us-west-2 "
@@ -397,7 +407,7 @@ def test_a_customer_key_the_autoscaling_role_may_not_use_is_named_with_its_stack
     )
     assert caught.value.problems == [
         f"stacks.web.params.KmsKeyId: neither the key policy of alias/shop nor a grant lets "
-        f"{ROLE} use it (missing: {missing}){cannot}{by_replicate}",
+        f"{ROLE} use it (missing: {missing}){cannot}{by_prepare}",
         f"stacks.web.params.DataSnapshotId (artifacts.web_data: snap-1 is encrypted with it): "
         f"neither the key policy of {DATA_KEY} nor a grant lets {ROLE} use it "
         f"(missing: {missing}){cannot}{by_hand}",
@@ -405,97 +415,90 @@ def test_a_customer_key_the_autoscaling_role_may_not_use_is_named_with_its_stack
     kms.assert_no_pending_responses()
 
 
-def test_a_key_whose_policy_lets_the_role_in_passes(aws: Aws, write_env) -> None:  # type: ignore[no-untyped-def]
-    kms, iam = _stubbed("kms"), _stubbed("iam")
+def test_a_key_whose_policy_lets_the_prepared_role_in_passes_without_asking_iam(  # type: ignore[no-untyped-def]
+    aws: Aws, write_env
+) -> None:
+    kms = _stubbed("kms")
     kms.add_response("describe_key", {"KeyMetadata": key_metadata()}, {"KeyId": "alias/shop"})
-    _role_exists(iam)
     expect_policy_and_grants(kms, recommended_policy())
+    _prepared()
     result = run_preflight(
         _asg_plan(write_env),
-        _Mixed(aws, kms=kms.client, iam=iam.client),
+        _Mixed(aws, kms=kms.client, iam=_NoIam()),
         _discovery(),
         _stacks(),
         accept_stale=False,
+        account_id=ACCOUNT,
     )
     assert result.notes == []
     kms.assert_no_pending_responses()
 
 
+def test_the_role_is_checked_as_prepare_recorded_it(aws: Aws, write_env) -> None:  # type: ignore[no-untyped-def]
+    """A key policy naming the documented role does not let in another role prepare found."""
+    other = ROLE.replace("AWSServiceRoleForAutoScaling", "AWSServiceRoleForAutoScaling_x")
+    kms = _stubbed("kms")
+    kms.add_response("describe_key", {"KeyMetadata": key_metadata()}, {"KeyId": "alias/shop"})
+    expect_policy_and_grants(kms, recommended_policy(), role=other)
+    _prepared(role=other)
+    with pytest.raises(PreflightError) as caught:
+        run_preflight(
+            _asg_plan(write_env),
+            _Mixed(aws, kms=kms.client, iam=_NoIam()),
+            _discovery(),
+            _stacks(),
+            accept_stale=False,
+            account_id=ACCOUNT,
+        )
+    assert caught.value.problems[0].startswith(
+        f"stacks.web.params.KmsKeyId: neither the key policy of alias/shop nor a grant lets "
+        f"{other} use it"
+    )
+
+
 def test_an_aws_managed_key_passes_without_its_policy_being_read(aws: Aws, write_env) -> None:  # type: ignore[no-untyped-def]
-    kms, iam = _stubbed("kms"), _stubbed("iam")
+    kms = _stubbed("kms")
     aws_ebs = f"arn:aws:kms:us-west-2:{ACCOUNT}:key/aaaabbbb-1111-2222-3333-444455556666"
     kms.add_response(
         "describe_key",
         {"KeyMetadata": key_metadata("AWS", arn=aws_ebs)},
         {"KeyId": "alias/aws/ebs"},
-    )
-    _role_exists(iam)  # nothing queued for GetKeyPolicy or ListGrants: asking would fail
+    )  # nothing queued for GetKeyPolicy or ListGrants: asking would fail
+    _prepared()
     result = run_preflight(
         _asg_plan(write_env, key="alias/aws/ebs"),
-        _Mixed(aws, kms=kms.client, iam=iam.client),
+        _Mixed(aws, kms=kms.client, iam=_NoIam()),
         _discovery(),
         _stacks(),
         accept_stale=False,
+        account_id=ACCOUNT,
     )
     assert result.notes == []
     kms.assert_no_pending_responses()
 
 
-def test_a_missing_autoscaling_role_is_a_problem_when_a_customer_key_must_name_it(  # type: ignore[no-untyped-def]
+def test_a_role_prepare_never_recorded_is_a_note_naming_prepare_and_iam_is_not_asked(  # type: ignore[no-untyped-def]
     aws: Aws, write_env
 ) -> None:
-    kms, iam = _stubbed("kms"), _stubbed("iam")
-    kms.add_response("describe_key", {"KeyMetadata": key_metadata()}, {"KeyId": "alias/shop"})
-    iam.add_client_error(
-        "get_role",
-        service_error_code="NoSuchEntity",
-        service_message="The role with name AWSServiceRoleForAutoScaling cannot be found.",
-        http_status_code=404,
-    )
-    with pytest.raises(PreflightError) as caught:
-        run_preflight(
-            _asg_plan(write_env),
-            _Mixed(aws, kms=kms.client, iam=iam.client),
-            _discovery(),
-            _stacks(),
-            accept_stale=False,
-        )
-    assert caught.value.problems == [
-        "iam role AWSServiceRoleForAutoScaling: does not exist in this account, and stacks web "
-        "launch with customer managed KMS key(s) alias/shop that must let it in; run aws iam "
-        "create-service-linked-role --aws-service-name autoscaling.amazonaws.com, then relight "
-        "replicate --env shop --from us-east-1 --to us-west-2, which creates the grant"
-    ]
-
-
-def test_a_missing_role_without_customer_keys_blocks_nothing(aws: Aws, write_env) -> None:  # type: ignore[no-untyped-def]
-    """EC2 Auto Scaling creates its service-linked role with the first group."""
-    iam = _stubbed("iam")
-    iam.add_client_error(
-        "get_role",
-        service_error_code="NoSuchEntity",
-        service_message="The role with name AWSServiceRoleForAutoScaling cannot be found.",
-        http_status_code=404,
-    )
+    """EC2 Auto Scaling creates its service-linked role with the first group, but by IAM,
+    whose control plane is in us-east-1: the fix is `relight prepare`, never `relight plan`."""
+    _own_bucket_made()
     result = run_preflight(
         _asg_plan(write_env, key=None),
-        _Mixed(aws, iam=iam.client),
+        _Mixed(aws, iam=_NoIam()),
         _discovery(),
         _stacks(),
         accept_stale=False,
+        account_id=ACCOUNT,
     )
-    assert result.notes == [
-        "iam role AWSServiceRoleForAutoScaling: does not exist yet; EC2 Auto Scaling creates it "
-        "with the first group (the credentials need iam:CreateServiceLinkedRole)"
-    ]
-    iam.assert_no_pending_responses()
+    assert result.notes == [NOT_RECORDED]
 
 
-def test_iam_out_of_reach_is_a_note_never_a_blocker(aws: Aws, write_env) -> None:  # type: ignore[no-untyped-def]
+def test_iam_out_of_reach_blocks_nothing_as_it_is_never_asked(aws: Aws, write_env) -> None:  # type: ignore[no-untyped-def]
     kms = _stubbed("kms")
     kms.add_response("describe_key", {"KeyMetadata": key_metadata()}, {"KeyId": "alias/shop"})
-    # Without IAM's answer the role is named from the given account and the key's partition:
-    # the policy names exactly that role, so the key passes.
+    # Without prepare's record the role is named from the given account and the key's
+    # partition: the policy names exactly that role, so the key passes.
     expect_policy_and_grants(kms, recommended_policy())
     _own_bucket_made()
     result = run_preflight(
@@ -506,11 +509,7 @@ def test_iam_out_of_reach_is_a_note_never_a_blocker(aws: Aws, write_env) -> None
         accept_stale=False,
         account_id=ACCOUNT,
     )
-    assert result.notes == [
-        "iam role AWSServiceRoleForAutoScaling: not checked, IAM did not answer GetRole "
-        "(EndpointConnectionError; its control plane is in us-east-1); Auto Scaling needs the "
-        "role to launch"
-    ]
+    assert result.notes == [NOT_RECORDED]
     kms.assert_no_pending_responses()
 
 

@@ -1007,3 +1007,34 @@ def test_db_snapshot_copies_beyond_the_snapshot_quota_are_not_started_and_prune_
     assert sorted(r.action for r in pruned) == ["failed", "pruned"]
     again = _copies(replicate(replicator, "us-east-1", ["us-west-2"]))
     assert [(r.action, r.source_id) for r in again] == [("copied", "orders-3")]
+
+
+def test_prune_keeps_the_copy_of_the_newest_data_not_the_newest_copy(aws: Aws, write_env) -> None:  # type: ignore[no-untyped-def]
+    """Issue 20, item 9: discovery restores the copy of the newest data; prune keeps that
+    one, though a copy of older data was made after it (a rerun of an old source)."""
+    from datetime import timedelta
+
+    ec2 = boto3.client("ec2", "us-west-2")
+    volume = ec2.create_volume(AvailabilityZone="us-west-2a", Size=1)["VolumeId"]
+    made = [ec2.create_snapshot(VolumeId=volume)["SnapshotId"] for _ in range(2)]
+    now = datetime.now(UTC)
+
+    def copy(snapshot: str, copied_hours_ago: int, data_hours_ago: int) -> Candidate:
+        return Candidate(
+            kind="ebs_snapshot",
+            id=snapshot,
+            created=now - timedelta(hours=copied_hours_ago),
+            tags={COPY_MARK: "true"},
+            owner=ACCOUNT,
+            source_time=now - timedelta(hours=data_hours_ago),
+        )
+
+    newest_data = copy(made[0], copied_hours_ago=2, data_hours_ago=3)
+    newest_copy = copy(made[1], copied_hours_ago=1, data_hours_ago=30)
+    replicator = Replicator(
+        _loaded(write_env), aws, aws, source_account=ACCOUNT, target_account=ACCOUNT
+    )
+    results = replicator.prune("web_data", [newest_copy, newest_data], 1, "us-west-2")
+    assert [(r.copy_id, r.action) for r in results] == [(made[1], "pruned")]
+    left = {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
+    assert made[0] in left and made[1] not in left

@@ -233,3 +233,44 @@ def ensure_autoscaling_grant(kms: Any, key_id: str, role_arn: str) -> str:
             "with encrypted volumes')",
         ) from exc
     return "created"
+
+
+SERVICE_NAME = "autoscaling.amazonaws.com"
+
+
+def role_name_taken(exc: Any) -> bool:
+    """IAM's answer to CreateServiceLinkedRole when the role exists already: `InvalidInput`
+    "Service role name AWSServiceRoleForAutoScaling has been taken in this account, please try
+    a different suffix." (the code alone also means a malformed request: the text decides)."""
+    error = getattr(exc, "response", {}).get("Error", {})
+    if error.get("Code") == "EntityAlreadyExists":  # moto's answer (the stand-in), not AWS's
+        return True
+    return error.get("Code") == "InvalidInput" and "has been taken" in str(error.get("Message"))
+
+
+def ensure_autoscaling_role(iam: Any, partition: str, account: str) -> tuple[str, str]:
+    """Create EC2 Auto Scaling's default service-linked role (CreateServiceLinkedRole, an IAM
+    control-plane call: made by `relight prepare` while IAM is up, never at failover).
+
+    Returns ("created" or "present", the role's ARN). A role that exists already answers
+    InvalidInput (`role_name_taken`): nothing to do, and its ARN is the documented one.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        role = iam.create_service_linked_role(AWSServiceName=SERVICE_NAME)["Role"]
+    except ClientError as exc:
+        if role_name_taken(exc):
+            return "present", autoscaling_role_arn(partition, account)
+        raise AwsError(
+            f"iam role {ROLE_NAME}: cannot be created ({exc})",
+            hint="the credentials need iam:CreateServiceLinkedRole for "
+            f"{SERVICE_NAME}; or create it once by hand: aws iam create-service-linked-role "
+            f"--aws-service-name {SERVICE_NAME}",
+        ) from exc
+    except BotoCoreError as exc:
+        raise AwsError(
+            f"iam role {ROLE_NAME}: IAM did not answer CreateServiceLinkedRole ({exc})",
+            hint="IAM's control plane is in us-east-1: run relight prepare again once it answers",
+        ) from exc
+    return "created", str(role["Arn"])

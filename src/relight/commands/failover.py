@@ -446,4 +446,16 @@ def prepare(plan: Plan, conn: Connection, **options: Any) -> FailoverResult:
         if given is not None:
             given()
 
-    return failover(plan, conn, verify_after=False, before_change=before_change, **options)
+    result = failover(plan, conn, verify_after=False, before_change=before_change, **options)
+    result.notes += _prepare_autoscaling(plan, conn)
+    return result
+
+
+def _prepare_autoscaling(plan: Plan, conn: Connection) -> list[str]:
+    """Auto Scaling's role and grants, made while IAM is up (dr/autoscaling_role.py)."""
+    from relight.dr.autoscaling_role import prepare_autoscaling
+
+    try:
+        return prepare_autoscaling(plan, conn.aws, conn.account_id, lambda: datetime.now(UTC))
+    except RelightError as exc:
+        return [f"{exc.message}; {exc.hint}" if exc.hint else exc.message]

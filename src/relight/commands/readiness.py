@@ -121,8 +121,8 @@ def evaluate(
     pending = _pending(conn.aws, region, env.artifacts, conn.account_id, discovery.artifacts)
     result.findings += artifact_findings(discovery, env.objectives.rpo, pending, replicate)
     look = run_command("plan", loaded, "--region", region, *rung)
-    result.findings += _preflight(plan, conn, discovery, stacks, look)
     refresh = prepare_command(plan, region)
+    result.findings += _preflight(plan, conn, discovery, stacks, look, refresh)
     try:
         ready = read_prepared(stacks, plan, refresh)
         result.findings += [
@@ -188,13 +188,44 @@ def _drift(loaded: LoadedEnvironment, conn: Connection, fix: str) -> list[Findin
             raise
         why = f"production in {home} could not be read ({exc}): drift not checked"
         return [Finding("drift", WARNING, why, fix)]
+    unbuilt = _not_built_by_relight(loaded, found)
+    if unbuilt:
+        return [unbuilt]
     return [Finding("drift", ERROR, d.describe(), fix) for d in found.differences]
 
 
-def _preflight(plan: Any, conn: Any, discovery: Any, stacks: Any, fix: str) -> list[Finding]:
+def _not_built_by_relight(loaded: LoadedEnvironment, found: Any) -> Finding | None:
+    """A file written by hand for a production relight did not build: none of its stacks
+    exists at home, so comparing stacks says only that, and `relight drift` repeats it. The
+    file must say where production is (`production:`), which `relight capture` writes."""
+    if loaded.env.production is not None or not found.stacks:
+        return None
+    if any(s.exists for s in found.stacks):
+        return None
+    home, env = loaded.env.home_region, loaded.env.name
+    names = ", ".join(s.name for s in found.stacks)
+    return Finding(
+        "drift",
+        WARNING,
+        f"{loaded.path}: none of the stacks the file declares ({names}) exists in {home}: "
+        "production was not built by relight, so there is nothing to compare them with; "
+        "drift not checked. Say where production is with `production: {vpc: VPC-ID}` in the "
+        "file, or let relight capture write the file from production",
+        f"relight capture --region {home} --name {env} --out {loaded.path}.captured.yaml "
+        "--vpc VPC-ID",
+    )
+
+
+def _preflight(
+    plan: Any, conn: Any, discovery: Any, stacks: Any, look: str, refresh: str
+) -> list[Finding]:
     """Preflight's problems as errors, its notes as warnings. Stale artifacts are the
-    artifact check's findings, not repeated here."""
+    artifact check's findings, not repeated here. The fix is `relight plan` (`look`), or
+    `relight prepare` (`refresh`) for what only prepare makes (Auto Scaling's role, a grant)."""
     from relight.steps.preflight import run_preflight
+
+    def fix(text: str) -> str:
+        return refresh if "relight prepare" in text else look
 
     try:
         checked = run_preflight(
@@ -203,9 +234,11 @@ def _preflight(plan: Any, conn: Any, discovery: Any, stacks: Any, fix: str) -> l
     except PreflightError as exc:
         missing = tuple(f"artifacts.{name}:" for name in discovery.missing)
         return [
-            Finding("preflight", ERROR, p, fix) for p in exc.problems if not p.startswith(missing)
+            Finding("preflight", ERROR, p, fix(p))
+            for p in exc.problems
+            if not p.startswith(missing)
         ]
-    return [Finding("preflight", WARNING, note, fix) for note in checked.notes]
+    return [Finding("preflight", WARNING, note, fix(note)) for note in checked.notes]
 
 
 def _pending(
@@ -216,7 +249,7 @@ def _pending(
     found = {}
     for name, hits in listed.items():
         best = chosen.get(name)
-        ids = [h.id for h in hits if not h.ready and (best is None or h.created > best.created)]
+        ids = [h.id for h in hits if not h.ready and (best is None or h.data_time > best.data_time)]
         if ids:
             found[name] = ids
     return found

@@ -97,6 +97,27 @@ def _print_not_built(con: Console, data: dict[str, Any]) -> None:
         con.print(f"[yellow]note:[/] {escape(note)}")
 
 
+def _print_restored(con: Console, result: FailoverResult, data: dict[str, Any]) -> None:
+    """What the stacks restored from. `prepare` restores only what its standing stacks use
+    (nothing at backup_restore: no table then)."""
+    from rich.table import Table
+
+    rows = data["artifacts"]
+    if result.plan.phase == "prepare":
+        rows = [r for r in rows if set(r["used_by"]) & set(result.plan.stacks)]
+        if not rows:
+            return
+    used = Table(title="restored from")
+    for column in ("artifact", "id", "age of data", "RPO", "copied from", "used by"):
+        used.add_column(column, no_wrap=column in ("id", "copied from"))
+    for row in rows:
+        rpo = "[green]ok[/]" if row["rpo_ok"] else "[red]STALE (accepted)[/]"
+        source = f"{row['source_id']} ({row['source_region']})" if row["source_id"] else "?"
+        users = ", ".join(row["used_by"]) or "[dim]no stack[/]"
+        used.add_row(row["name"], row["id"], row["age"], rpo, source, users)
+    con.print(used)
+
+
 def print_failover(con: Console, result: FailoverResult, continue_with: str = "") -> None:
     from rich.markup import escape
     from rich.table import Table
@@ -119,15 +140,7 @@ def print_failover(con: Console, result: FailoverResult, continue_with: str = ""
     con.print(stacks)
     _print_not_built(con, data)
 
-    used = Table(title="restored from")
-    for column in ("artifact", "id", "age of data", "RPO", "copied from", "used by"):
-        used.add_column(column, no_wrap=column in ("id", "copied from"))
-    for row in data["artifacts"]:
-        rpo = "[green]ok[/]" if row["rpo_ok"] else "[red]STALE (accepted)[/]"
-        source = f"{row['source_id']} ({row['source_region']})" if row["source_id"] else "?"
-        users = ", ".join(row["used_by"]) or "[dim]no stack[/]"
-        used.add_row(row["name"], row["id"], row["age"], rpo, source, users)
-    con.print(used)
+    _print_restored(con, result, data)
     print_checks(con, result.checks)
     zones = ", ".join(f"{z['name']} = {z['id']}" for z in data["zones"])
     con.print(f"zones: {zones}")

@@ -142,7 +142,10 @@ def add_prepared(
     """CloudFormation's own drift detection of the stacks `relight prepare` stood up in each
     recovery region (at the file's strategy), added to `found`. `client(service, region)`.
 
-    The stand-in does not simulate drift detection: that is said in a note, never passed."""
+    The stand-in does not simulate drift detection: that is said in a note, never passed. A
+    region where none of the prepared stacks exists was never prepared: one line names all such
+    regions, rather than a note per stack."""
+    never: list[str] = []
     for region in regions if regions is not None else loaded.env.recovery_regions:
         plan = build_plan(loaded, region, stand_in=stand_in)
         if not plan.prepared:
@@ -155,5 +158,17 @@ def add_prepared(
             )
             continue
         detected = detect_drift(plan, Stacks(client("cloudformation", region)), timeout=timeout)
+        if (
+            not detected.stacks
+            and not detected.notes
+            and len(detected.missing) == len(plan.prepared)
+        ):
+            never.append(region)
+            continue
         found.stacks += detected.stacks
         found.notes += [f"{region}: {note}" for note in detected.missing + detected.notes]
+    if never:
+        found.notes.append(
+            f"never prepared (none of its prepared stacks exists), so not checked: "
+            f"{', '.join(never)}"
+        )

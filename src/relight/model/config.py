@@ -471,3 +471,13 @@ def placed(loaded: LoadedEnvironment, problem: str) -> str:
         lines = {}
     ((line, _),) = _locate([problem], lines)
     return f"{loaded.path}:{line}: {problem}" if line else f"{loaded.path}: {problem}"
+
+
+def refuse_placed(loaded: LoadedEnvironment, problems: list[str]) -> NoReturn:
+    """One ConfigError for every `key.path: ...` problem, each with the line of its key, in
+    file order (as a file's own problems are refused)."""
+    try:
+        lines = parse_yaml(loaded.path, loaded.text)[1] if loaded.text else {}
+    except ConfigError:
+        lines = {}
+    _refuse(loaded.path, _locate(problems, lines))

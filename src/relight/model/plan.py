@@ -79,7 +79,13 @@ class Plan:
         stands = self.loaded.env.stacks[key].stands
         if self.phase != "home" and stands_at(stands, self.strategy):
             tags["relight:prepared"] = str(stands)
+        if self.phase != "home" and stands == "global":
+            # made once for every region by prepare (IAM, DNS), never by a failover
+            tags["relight:purpose"] = GLOBAL_PURPOSE
         return tags
+
+
+GLOBAL_PURPOSE = "global"  # the purpose tag of a `stands: global` stack (identity, DNS)
 
 
 def stack_name(env_name: str, key: str, namespace: str | None = None) -> str:

@@ -18,9 +18,8 @@ from relight.model.blueprint import (
     NAMESPACE_PARAMETER,
     PURPOSE_PARAMETER,
     PURPOSES,
-    derived_parameters,
 )
-from relight.model.config import LoadedEnvironment
+from relight.model.config import LoadedEnvironment, refuse_placed
 from relight.model.control_planes import refuse_control_planes
 from relight.model.environment import ArtifactRef, OutputRef, ParamValue, ZonesRef, stands_at
 from relight.model.failover_pairs import refuse_second_pair
@@ -36,86 +35,7 @@ from relight.model.plan import (
 )
 from relight.model.stateful import launch_parameters, stateful_parts
 from relight.steps.lint import Finding, lint_templates
-
-
-def _where(loaded: LoadedEnvironment, key: str, suffix: str = "") -> str:
-    return f"{loaded.path}: stacks.{key}.params{suffix}"
-
-
-def _split_params(
-    loaded: LoadedEnvironment,
-    key: str,
-    template: Any,
-    params: dict[str, ParamValue],
-    reserved: dict[str, str],
-) -> dict[str, ParamValue]:
-    """The stack's params that are template Parameters; anything else unknown is an error."""
-    spec = loaded.env.stacks[key]
-    blueprint = loaded.registry[spec.blueprint]
-    options = set(blueprint.options_model.model_fields)
-    declared = template.parameters
-    given = {k: v for k, v in params.items() if k not in options}
-    problems = []
-    for name, filled in reserved.items():  # relight's own Parameters: filled, never given
-        if name in given:
-            problems.append(f"{_where(loaded, key, '.' + name)}: reserved; relight fills it")
-        elif name in declared:
-            given[name] = filled
-    derived = derived_parameters(template)
-    problems += _derive(derived, given, _where(loaded, key), declared)
-    for name, value in given.items():
-        scalar_list = isinstance(value, list) and all(
-            isinstance(v, str | int | float | bool) for v in value
-        )
-        if isinstance(value, dict) or (isinstance(value, list) and not scalar_list):
-            problems.append(
-                f"{_where(loaded, key, '.' + name)}: a Parameter takes a string, a number, a "
-                "list of them, or a reference: {artifact: NAME}, {output: STACK.OUTPUT}, "
-                "{zones: names}"
-            )
-    for name in given:
-        if name not in declared:
-            problems.append(
-                f"{_where(loaded, key, '.' + name)}: not an option or Parameter of blueprint "
-                f"{spec.blueprint}; options: {', '.join(sorted(options)) or '(none)'}; "
-                f"Parameters: {', '.join(declared) or '(none)'}"
-            )
-    for name, parameter in declared.items():
-        if name not in given and name not in derived and "Default" not in parameter.properties:
-            ptype = parameter.properties.get("Type", "String")
-            about = parameter.properties.get("Description")
-            problems.append(
-                f"{_where(loaded, key)}: missing {name} ({ptype}), "
-                f"a Parameter of blueprint {spec.blueprint} with no default"
-                + (f": {about}" if isinstance(about, str) else "")
-            )
-    if problems:
-        raise ConfigError("\n".join(problems))
-    return given
-
-
-def _derive(
-    derived: dict[str, tuple[str, str]],
-    given: dict[str, ParamValue],
-    where: str,
-    declared: dict[str, Any],
-) -> list[str]:
-    """Fill the blueprint's derived Parameters the params do not give (an AMI's root device
-    from the artifact given as ImageId, say); problems where that artifact is not known."""
-    problems = []
-    for name, (source, attribute) in derived.items():
-        origin = given.get(source)
-        if name in given:
-            continue
-        if isinstance(origin, ArtifactRef) and not origin.attribute:
-            given[name] = ArtifactRef(artifact=origin.artifact, attribute=attribute)
-        elif "Default" not in declared[name].properties:  # else: its default serves
-            problems.append(
-                f"{where}.{name}: missing; relight fills it from the {attribute} of the "
-                f"artifact given as {source}, but {source} is not {{artifact: NAME}}: give "
-                f"{name} yourself"
-            )
-    return problems
+from relight.steps.parameters import ParameterProblems, _where, split_params
 
 
 def _check_limits(name: str, template: Any, body: str) -> None:
@@ -253,6 +173,7 @@ def build_plan(
         strategy=rung,
         phase="home" if purpose == "home" else phase,
     )
+    problems: list[str] = []
     for key in loaded.order:
         spec = loaded.env.stacks[key]
         if stand_in and spec.stand_in_skip:
@@ -278,7 +199,11 @@ def build_plan(
         if role == "skip":
             plan.skipped[key] = _below_rung(plan, key)
             continue
-        built = _stack_plan(plan, key, standby)
+        try:
+            built = _stack_plan(plan, key, standby)
+        except ParameterProblems as exc:  # every stack's, refused together below
+            problems += exc.problems
+            continue
         if role == "read":  # a failover never stops on it: `relight render` checks it too
             plan.prepared[key] = built
             continue
@@ -286,6 +211,8 @@ def build_plan(
         if plan.phase == "failover":
             refuse_control_planes(plan, built)
         plan.stacks[key] = built
+    if problems:
+        refuse_placed(loaded, problems)
     return plan
 
 
@@ -360,10 +287,10 @@ def _stack_plan(plan: Plan, key: str, standby: bool) -> StackPlan:
         PURPOSE_PARAMETER: "failover" if shared and plan.purpose != "home" else plan.purpose,
         NAMESPACE_PARAMETER: "" if shared else plan.namespace or "",
     }
-    parameters = _split_params(loaded, key, template, params, reserved)
     known = {**plan.prepared, **plan.stacks}
+    parameters = split_params(loaded, key, template, params, reserved, known)
     for param, value in parameters.items():
-        if isinstance(value, OutputRef):
+        if isinstance(value, OutputRef) and value.stack in known:  # else its own problems
             source = known[value.stack]
             if value.output not in source.outputs:
                 raise ConfigError(

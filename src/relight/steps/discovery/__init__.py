@@ -4,16 +4,20 @@ For each kind of artifact (AMIs, EBS snapshots, RDS snapshots, Aurora cluster
 snapshots, AWS Backup recovery points) there is one paginated listing per
 region, with the server-side filters every lookup of that kind shares; every
 lookup is then matched against that listing, never with an API call per
-lookup. Only usable states count (available / completed). The newest match
-wins; ties (moto's times have one-second resolution, AWS's can collide too)
+lookup. Only usable states count (available / completed). The match with the
+newest *data* wins: by its source's capture time (a copy's own time is when
+it was copied, so a copy made later of older data loses), then by its own
+time; ties (moto's times have one-second resolution, AWS's can collide too)
 go to the highest id, so the choice is deterministic.
 
 Lineage (where a copy came from) is read from the AWS fields where they are
 set (SourceImageId/SourceRegion, a copied snapshot's description,
 SourceDBSnapshotIdentifier, SourceBackupVaultArn), otherwise from the tags
 relight writes on the copies it makes (`relight:source-id`,
-`relight:source-region`, `relight:source-time`). An artifact's *age* is the
-age of its data: from the source's creation time when known, else the copy's.
+`relight:source-region`, `relight:source-time`); a DB snapshot's time is AWS's
+`OriginalSnapshotCreateTime`, which a copy keeps. An artifact's *age* (and the
+RPO check) is the age of its data: the source's time when known, else the
+copy's.
 
 An AWS Backup recovery point is listed by its recovery point ARN but given to
 templates as what they restore from: the AMI id, EBS snapshot id or DB snapshot

@@ -88,8 +88,10 @@ def matches(lookup: ArtifactLookup, candidate: Candidate, account_id: str) -> bo
 
 
 def newest(found: list[Candidate]) -> Candidate:
-    """The newest candidate; ties go to the highest id."""
-    return max(found, key=lambda c: (c.created, c.id))
+    """The candidate with the newest data: by the time its source was captured (a copy made
+    later of older data loses to an earlier copy of newer data), then by when it was made;
+    ties go to the highest id."""
+    return max(found, key=lambda c: (c.data_time, c.created, c.id))
 
 
 def list_by_kind(lister: Lister, lookups: Iterable[ArtifactLookup]) -> dict[str, list[Candidate]]:

@@ -61,6 +61,12 @@ class Candidate:
     attributes: Mapping[str, str] = field(default_factory=dict)
 
     @property
+    def data_time(self) -> datetime:
+        """When its data was captured: the source's time (a copy's own time is when it was
+        copied; AWS keeps the original's only for DB snapshots), else its own."""
+        return self.source_time or self.created
+
+    @property
     def relight_copy(self) -> bool:
         return self.tags.get(COPY_MARK) == "true"
 
@@ -150,7 +156,10 @@ def rds_snapshot_id(id_or_arn: str) -> str:
 
 def _rds_lineage(raw: Mapping[str, Any], key: str, tags: Mapping[str, str]) -> dict[str, Any]:
     lineage = _lineage(tags)
-    if lineage["source_time"] is None:  # a copy made elsewhere: its data is as old as its source
+    # AWS keeps the time of the CreateDBSnapshot on every copy ("Doesn't change when the
+    # snapshot is copied"), while SnapshotCreateTime "Changes for the copy". relight's lineage
+    # tag is written from that same time; without it (a copy made elsewhere), AWS's field.
+    if lineage["source_time"] is None:
         lineage["source_time"] = parse_time(raw.get("OriginalSnapshotCreateTime"))
     source = raw.get(key)
     if source:

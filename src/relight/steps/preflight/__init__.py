@@ -5,9 +5,9 @@ artifacts missing or older than the RPO; availability zones that do not offer
 the instance types the templates use; KMS keys (named in parameters, or
 protecting the copies to restore) absent or not enabled in the target region;
 customer managed keys that EC2 Auto Scaling's service-linked role may not use
-for the volumes of a stack's Auto Scaling group (see `relight.aws.grants`; a
-missing role is a problem only when such a key must name it, since AWS
-creates the role with the first group otherwise; IAM not answering is a note);
+for the volumes of a stack's Auto Scaling group (see `relight.aws.grants`;
+asked of KMS alone, never IAM: `relight prepare` made the role and recorded
+it, and a role it has not recorded is a note naming prepare);
 key pairs and hosted zones the stacks name but that do not exist; a record name
 already holding a simple or CNAME record a failover record cannot stand beside; stack names
 taken by someone else; and quotas too small for what is in use plus what the plan adds
@@ -18,8 +18,8 @@ earlier, when relight connects. Each KMS key is described once.
 What AWS answers decides a problem; an endpoint that fails in the target region
 (no answer, an answer that cannot be read, HTTP 5xx) says nothing about the
 input: it is an AwsError (exit 1) naming the operation and the endpoint, never
-a "key not usable" problem. Control planes homed elsewhere (IAM, Route 53) and
-Service Quotas leave a note instead.
+a "key not usable" problem. Route 53 (its control plane is homed elsewhere) and
+Service Quotas leave a note instead; IAM is not asked.
 
 The package, one module per kind of check:
 
@@ -73,8 +73,8 @@ def run_preflight(
 ) -> PreflightResult:
     """Every reason the rebuild cannot start, raised together as one PreflightError.
 
-    `account_id` is the account the stacks go into (the credentials'); it names Auto Scaling's
-    service-linked role when IAM cannot be asked for it.
+    `account_id` is the account the stacks go into (the credentials'); it names relight's
+    bucket (prepare's record of Auto Scaling's role) and the role when prepare recorded none.
     """
     problems, old = _artifacts(plan, discovery, accept_stale)
     problems += _artifact_attributes(plan, discovery)

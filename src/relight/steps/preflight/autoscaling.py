@@ -1,7 +1,9 @@
 """May EC2 Auto Scaling's service-linked role use the customer managed keys the volumes of a
-stack's Auto Scaling group need (see `relight.aws.grants`)? A missing role is a problem only
-when such a key must name it, since AWS creates the role with the first group otherwise; IAM
-not answering is a note. Each problem says what lets the role in."""
+stack's Auto Scaling group need (see `relight.aws.grants`)? Each problem says what lets the
+role in. Asked without IAM, whose control plane is in us-east-1: `relight prepare` creates
+the role and the grants while IAM is up and records them (`relight.aws.prepared_record`); a
+failover reads that record and asks KMS in the target region, and with AWS managed keys (or
+none) it reads no key policy at all."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 
 from relight.aws.failures import translated
 from relight.aws.grants import ROLE_NAME, arn_parts, autoscaling_role_arn, key_allows_autoscaling
+from relight.aws.prepared_record import AutoscalingRecord, read_autoscaling_record
 from relight.errors import AwsError
 from relight.model.environment import ArtifactRef
 from relight.model.plan import Plan
@@ -17,7 +20,7 @@ from relight.steps.discovery import Discovery
 from relight.steps.preflight.artifacts import _KeyBook
 
 
-def _autoscaling_stacks(plan: Plan) -> list[str]:
+def autoscaling_stacks(plan: Plan) -> list[str]:
     """The stacks whose templates launch through an Auto Scaling group."""
     return [
         key
@@ -52,40 +55,43 @@ def _launch_keys(plan: Plan, discovery: Discovery, stacks: list[str]) -> dict[st
     return wanted
 
 
-def _autoscaling_role(aws: Any, region: str) -> tuple[str | None, bool, str | None]:
-    """(the role's ARN, whether IAM says it does not exist, a note when IAM could not say)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-    from botocore.parsers import ResponseParserError
-
-    down = aws.down("iam", region)
-    if down:
-        return None, False, f"iam role {ROLE_NAME}: not checked ({down})"
-    iam = aws.client("iam", region, bounded=True)  # IAM's control plane is in us-east-1
+def _prepared_role(
+    plan: Plan, aws: Any, account_id: str | None
+) -> tuple[AutoscalingRecord | None, list[str]]:
+    """What `relight prepare` recorded about Auto Scaling's role in the region (a regional S3
+    read, never IAM), and a note when it recorded nothing."""
+    if not account_id:
+        return None, []
     try:
-        role = iam.get_role(RoleName=ROLE_NAME)["Role"]
-    except ClientError as exc:
-        why = str(exc.response.get("Error", {}).get("Code", "error"))
-        if why == "NoSuchEntity":
-            return None, True, None
-    except (BotoCoreError, ResponseParserError) as exc:
-        why = type(exc).__name__
-    else:
-        return str(role["Arn"]), False, None
-    note = (
-        f"iam role {ROLE_NAME}: not checked, IAM did not answer GetRole ({why}; its control "
-        "plane is in us-east-1); Auto Scaling needs the role to launch"
-    )
-    return None, False, note
+        record = read_autoscaling_record(
+            aws.client("s3", plan.region), account_id, plan.region, plan.env_name
+        )
+    except AwsError as exc:
+        return None, [f"iam role {ROLE_NAME}: what relight prepare recorded not read ({exc})"]
+    if record is not None:
+        return record, []
+    return None, [
+        f"iam role {ROLE_NAME}: relight prepare has not recorded it in {plan.region}; if it "
+        "does not exist, EC2 Auto Scaling creates it with the first group, an IAM call whose "
+        f"control plane is in us-east-1: run {_prepare(plan)} while every region is healthy"
+    ]
+
+
+def _prepare(plan: Plan) -> str:
+    return f"relight prepare --env {plan.env_name} --region {plan.region}"
 
 
 def _autoscaling_access(
     plan: Plan, aws: Any, discovery: Discovery, book: _KeyBook, account_id: str | None
 ) -> tuple[list[str], list[str]]:
     """May EC2 Auto Scaling's service-linked role use the customer managed keys its groups'
-    volumes need? (See relight.aws.grants.) Problems, and notes for what could not be told."""
+    volumes need? (See relight.aws.grants.) Problems, and notes for what could not be told.
+
+    No IAM call: the role's ARN is the one `relight prepare` recorded, else the documented
+    one in the account; KMS (regional) says whether a key lets it in."""
     from botocore.exceptions import ClientError
 
-    stacks = _autoscaling_stacks(plan)
+    stacks = autoscaling_stacks(plan)
     if not stacks:
         return [], []
     if plan.stand_in:
@@ -93,6 +99,9 @@ def _autoscaling_access(
             f"stacks {', '.join(stacks)}: Auto Scaling's access to KMS keys not checked on the "
             "stand-in (moto launches without its service-linked role)"
         ]
+    env = plan.loaded.env
+    account_id = account_id or (None if env.recovery_account_id else env.account_id)
+    record, notes = _prepared_role(plan, aws, account_id)
     wanted = _launch_keys(plan, discovery, stacks)
     customer: dict[str, dict[str, Any]] = {}
     for key_id in sorted(wanted):
@@ -102,20 +111,14 @@ def _autoscaling_access(
             continue  # _kms_keys names it
         if meta.get("KeyManager") != "AWS":
             customer[key_id] = meta
-    role_arn, missing, note = _autoscaling_role(aws, plan.region)
-    notes = [note] if note else []
-    replicate = (
-        f"relight replicate --env {plan.env_name} --from {plan.loaded.env.home_region} "
-        f"--to {plan.region}"
-    )
-    if missing:
-        return _role_missing(stacks, customer, replicate)
-    env = plan.loaded.env
-    account_id = account_id or (None if env.recovery_account_id else env.account_id)
     problems = []
     for key_id, meta in customer.items():
         partition, key_account = arn_parts(str(meta["Arn"]))
-        role = role_arn or autoscaling_role_arn(partition, account_id or key_account)
+        role = (
+            record.role_arn
+            if record
+            else autoscaling_role_arn(partition, account_id or key_account)
+        )
         try:
             with translated(f"cannot read the policy and grants of KMS key {key_id}", book.kms):
                 allowed, why = key_allows_autoscaling(book.kms, key_id, role, metadata=meta)
@@ -123,7 +126,7 @@ def _autoscaling_access(
             notes.append(f"{wanted[key_id][0]}: {exc.message}; {exc.hint}")
             continue
         if not allowed:
-            fix = _grant_fix(book, plan, meta, role, replicate)
+            fix = _grant_fix(book, plan, meta, role)
             problems += [
                 f"{where}: {why}, so the Auto Scaling group's instances would not launch "
                 f"(Client.InternalError: Client error on launch); {fix}"
@@ -132,20 +135,17 @@ def _autoscaling_access(
     return problems, notes
 
 
-def _grant_fix(book: Any, plan: Plan, meta: dict[str, Any], role: str, replicate: str) -> str:
-    """What lets the role in: replicate makes the grant on the key of `kms_keys` for the
-    region; on any other key the operator makes it (or adds the role to the key policy)."""
-    from botocore.exceptions import ClientError
-
+def _grant_fix(book: Any, plan: Plan, meta: dict[str, Any], role: str) -> str:
+    """What lets the role in: `relight prepare` (while IAM is up) makes the role and the
+    grant on the keys the file names (the region's `kms_keys`, a KmsKeyId parameter); on any
+    other key the operator makes the grant (or adds the role to the key policy)."""
     from relight.aws.grants import GRANT_OPERATIONS
 
-    configured = plan.loaded.env.kms_keys.get(plan.region)
-    try:
-        ours = bool(configured) and book.describe(configured).get("Arn") == meta.get("Arn")
-    except ClientError:
-        ours = False
-    if ours:
-        return f"run {replicate}, which creates the grant, or add the role to the key policy"
+    if meta.get("Arn") in _named_keys(book, plan):
+        return (
+            f"run {_prepare(plan)} while every region is healthy: it creates the role and the "
+            "grant (or add the role to the key policy)"
+        )
     return (
         f"add the role to the key policy, or grant it: aws kms create-grant --region "
         f"{plan.region} --key-id {meta.get('Arn')} --grantee-principal {role} --operations "
@@ -153,20 +153,28 @@ def _grant_fix(book: Any, plan: Plan, meta: dict[str, Any], role: str, replicate
     )
 
 
-def _role_missing(
-    stacks: list[str], customer: dict[str, dict[str, Any]], replicate: str
-) -> tuple[list[str], list[str]]:
-    """Without customer managed keys AWS creates the role with the first group (a note); with
-    them a key must let the role in first, and nothing can name a role that does not exist."""
-    if not customer:
-        return [], [
-            f"iam role {ROLE_NAME}: does not exist yet; EC2 Auto Scaling creates it with the "
-            "first group (the credentials need iam:CreateServiceLinkedRole)"
-        ]
-    return [
-        f"iam role {ROLE_NAME}: does not exist in this account, and stacks "
-        f"{', '.join(stacks)} launch with customer managed KMS key(s) "
-        f"{', '.join(sorted(customer))} that must let it in; run aws iam "
-        f"create-service-linked-role --aws-service-name autoscaling.amazonaws.com, then "
-        f"{replicate}, which creates the grant"
-    ], []
+def _named_keys(book: Any, plan: Plan) -> set[str]:
+    """The ARNs of the keys `relight prepare` grants (prepared_keys), as far as KMS says."""
+    from botocore.exceptions import ClientError
+
+    found = set()
+    for key in prepared_keys(plan):
+        try:
+            found.add(str(book.describe(key).get("Arn")))
+        except ClientError:
+            continue
+    return found
+
+
+def prepared_keys(plan: Plan) -> list[str]:
+    """The keys `relight prepare` lets Auto Scaling's role use: the region's `kms_keys` key
+    (the copies' key) and the KmsKeyId parameters of the stacks that launch through a group."""
+    keys = []
+    configured = plan.loaded.env.kms_keys.get(plan.region)
+    if configured:
+        keys.append(configured)
+    for key in autoscaling_stacks(plan):
+        given = plan.stacks[key].parameters.get("KmsKeyId")
+        if isinstance(given, str) and given and given not in keys:
+            keys.append(given)
+    return keys

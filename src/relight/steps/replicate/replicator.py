@@ -390,7 +390,7 @@ class Replicator:
 
         ours = sorted(
             (c for c in copies if c.relight_copy and c.ready),
-            key=lambda c: (c.created, c.id),
+            key=lambda c: (c.data_time, c.created, c.id),  # as discovery chooses (newest)
             reverse=True,
         )
         results = []
