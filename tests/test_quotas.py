@@ -336,9 +336,11 @@ def test_readiness_reports_a_quota_shortfall_as_an_error_with_the_request(  # ty
 
     _ready_world()
     conn = Connection(QuotaAws(FakeServiceQuotas(applied={STANDARD.code: 8})), REGION, "1" * 12)  # type: ignore[arg-type]
-    found = _preflight(_plan(write_env), conn, _discovery(), Stacks(_cfn()), "relight plan")
+    found = _preflight(
+        _plan(write_env), conn, _discovery(), Stacks(_cfn()), "relight plan", "relight prepare"
+    )
     errors = [f for f in found if f.severity == ERROR]
-    assert [(f.check, f.severity) for f in errors] == [("preflight", ERROR)]
+    assert [(f.check, f.severity, f.fix) for f in errors] == [("preflight", ERROR, "relight plan")]
     assert errors[0].message.startswith(f"quota {STANDARD.name} (vCPUs) (ec2 L-1216C47A): 0 in use")
     assert errors[0].message.endswith("--desired-value 16 --region us-west-2")
 
