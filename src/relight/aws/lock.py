@@ -11,7 +11,8 @@ Every write is an S3 conditional request, so of two runs on two machines only on
   reads who holds the lock and refuses at once (LockHeld, exit 1; nothing was changed);
 - holding it: every `heartbeat_seconds` a daemon thread rewrites the lock's `heartbeat`
   with If-Match on the ETag it last wrote;
-- a holder whose heartbeat is older than its lease has died (killed, its machine lost):
+- a holder whose heartbeat is older than its lease has died (killed, its machine lost), the
+  heartbeat's age measured by S3's clock alone (lease.py), never the holder's against ours:
   the next run takes the lock over with If-Match on that holder's ETag and says whose lock
   it took and why. Of two runs taking over at once, one wins; the other is refused;
 - releasing it: DeleteObject with If-Match on the run's own ETag, on every exit (errors,
@@ -31,7 +32,6 @@ import contextlib
 import getpass
 import os
 import secrets
-import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -53,6 +53,7 @@ from relight.aws.lease import (
     status,
     utc_now,
 )
+from relight.aws.liveness import Whereabouts
 from relight.errors import AwsError, RelightError
 from relight.model.times import human_age
 
@@ -101,14 +102,16 @@ class LockLost(RelightError):
 @dataclass(frozen=True)
 class LockSettings:
     """How a run holds its lock. `command` is what other runs are shown (default: the
-    operation's own command line); `now` is the clock leases are measured with; `say`
-    receives the messages about the lock (a take-over, a lost lock)."""
+    operation's own command line); `now` is this machine's clock (what the lock shows; ages
+    are S3's, lease.py); `say` receives the messages about the lock (a take-over, a lost
+    lock); `here` says where this run lives, to tell a holder on this machine that is gone."""
 
     command: str | None = None
     lease_seconds: float = LEASE_SECONDS
     heartbeat_seconds: float = HEARTBEAT_SECONDS
     now: Clock = utc_now
     say: Say = to_stderr
+    here: Callable[[], Whereabouts] = Whereabouts.here  # where this run lives (liveness.py)
 
     def __post_init__(self) -> None:
         if not 0 < self.heartbeat_seconds < self.lease_seconds:
@@ -128,16 +131,21 @@ class RunLock:
         self.ref = ref
         self.settings = settings
         now = settings.now()
+        here = settings.here()
         self.me = Holder(
             run_id=run_id,
             user=_user(),
-            host=socket.gethostname(),
+            host=here.host,
             command=command,
-            pid=os.getpid(),
+            pid=here.pid,
             since=now,
             heartbeat=now,
             lease_seconds=settings.lease_seconds,
             token=secrets.token_hex(8),
+            machine_id=here.machine_id,
+            boot_id=here.boot_id,
+            pid_namespace=here.pid_namespace,
+            started=here.started,
         )
         self.etag: str | None = None
         self.took_over: Holder | None = None
@@ -188,27 +196,33 @@ class RunLock:
             if etag:
                 self.etag = etag
                 return
-            found = read_lock(self.ref)
+            found = read_lock(self.ref, self.settings.now)
             if found is None:
                 continue  # released between our write and our read
             holder, theirs = found
             now = self.settings.now()
             if self._is_me(holder):  # our write went through; botocore's retry got the 412
-                self.me, self.etag = holder, theirs
+                self.etag = theirs
                 return
-            if not holder.expired(now):
+            gone = None if holder.expired(now) else holder.whereabouts.gone(self.settings.here())
+            if gone is None and not holder.expired(now):
                 raise LockHeld(self.ref, holder, now)
             self.me = replace(self.me, since=now, heartbeat=now)
             etag = self._try(self.me, IfMatch=theirs)
             if etag:
                 self.etag, self.took_over = etag, holder
+                why = (
+                    f"{gone}, so that run is dead"
+                    if gone
+                    else f"no heartbeat for longer than its lease of {holder.lease_seconds:g} s, "
+                    "so that run is taken to be dead"
+                )
                 self._tell(
                     f"took over the lock on {self.ref.describe()} from {holder.describe(now)}: "
-                    f"no heartbeat for longer than its lease of {holder.lease_seconds:g} s, so "
-                    "that run is taken to be dead"
+                    + why
                 )
                 return
-        found = read_lock(self.ref)
+        found = read_lock(self.ref, self.settings.now)
         if found is not None:
             raise LockHeld(self.ref, found[0], self.settings.now())
         raise AwsError(
@@ -253,7 +267,7 @@ class RunLock:
     def _still_mine(self) -> str | None:
         """The lock's ETag when it still names this run (a write whose answer was lost)."""
         try:
-            found = read_lock(self.ref)
+            found = read_lock(self.ref, self.settings.now)
         except AwsError:
             return None
         return found[1] if found and self._is_me(found[0]) else None
@@ -267,11 +281,11 @@ class RunLock:
             )
 
     def _lose(self) -> None:
-        now = self.settings.now()
         try:
-            found = read_lock(self.ref)
+            found = read_lock(self.ref, self.settings.now)
         except AwsError:
             found = None
+        now = self.settings.now()
         by = f"taken over by {found[0].describe(now)}" if found else "removed (relight unlock)"
         self.lost = (
             f"this run's lock on {self.ref.describe()} was {by}; another run may be changing "
