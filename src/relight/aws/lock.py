@@ -18,6 +18,13 @@ Every write is an S3 conditional request, so of two runs on two machines only on
 - releasing it: DeleteObject with If-Match on the run's own ETag, on every exit (errors,
   Ctrl-C), so a run whose lock was taken over never deletes its successor's.
 
+A run that is refused changes nothing, not even relight's bucket: with `defer_bucket`, a run
+that finds no bucket in the region (it was never prepared) does not make one to lock in. It
+checks first, unlocked (nothing can be locked without the bucket, and no other run holds a
+lock there), and takes the lock at its first change (`take`, or `ensure_held`): only then is
+the bucket made and configured, and of two runs that got that far, the lock's conditional
+write lets one through.
+
 `break_lock` (the command `relight unlock`) removes a lock whose holder is known to be dead
 without waiting for its lease. `relight replicate` locks each target region under its own
 scope, REPLICATION, so a long copy never holds up a failover (see relight.commands.connection).
@@ -95,6 +102,10 @@ class LockHeld(RelightError):
         )
 
 
+class _NoBucket(Exception):
+    """relight's bucket does not exist, and this run may not make it yet."""
+
+
 class LockLost(RelightError):
     """This run's lock was taken over or broken while it ran: it stops before changing more."""
 
@@ -127,9 +138,20 @@ class RunLock:
     Use `hold(...)`, which does all three around the run.
     """
 
-    def __init__(self, ref: LockRef, run_id: str, command: str, settings: LockSettings) -> None:
+    def __init__(
+        self,
+        ref: LockRef,
+        run_id: str,
+        command: str,
+        settings: LockSettings,
+        *,
+        defer_bucket: bool = False,
+    ) -> None:
         self.ref = ref
         self.settings = settings
+        # False until the run's first change when `defer_bucket`: no bucket is made before.
+        self._may_make_bucket = not defer_bucket
+        self.waiting = False  # no bucket yet: the lock is taken at the run's first change
         now = settings.now()
         here = settings.here()
         self.me = Holder(
@@ -178,6 +200,8 @@ class RunLock:
             except ClientError as exc:
                 if not no_bucket(exc):
                     raise
+                if not self._may_make_bucket:
+                    raise _NoBucket from exc
                 TemplateBucket(self.ref.s3, self.ref.region, self.ref.account_id).ensure()
                 return self._write(holder, **condition)
         except ClientError as exc:
@@ -188,7 +212,31 @@ class RunLock:
             raise failed(self.ref, "take", exc) from exc
 
     def acquire(self) -> None:
-        """Take the lock, or take over a dead holder's; LockHeld when a live run holds it."""
+        """Take the lock, or take over a dead holder's; LockHeld when a live run holds it.
+        With `defer_bucket` and no bucket in the region: `waiting`, until the first change."""
+        try:
+            self._acquire()
+        except _NoBucket:
+            self.waiting = True
+
+    def take(self, *, configure: bool = False) -> None:
+        """The run's first change comes next. A lock that waited for relight's bucket makes
+        and configures it now (AwsError when it cannot), then takes the lock (LockHeld when
+        another run got there first: still nothing was changed). `configure` (prepare): the
+        bucket is configured now, made or not."""
+        if configure or self.waiting:
+            bucket = TemplateBucket(self.ref.s3, self.ref.region, self.ref.account_id)
+            if configure:
+                bucket.configure()
+            else:
+                bucket.ensure()
+        if self.waiting:
+            self._may_make_bucket = True
+            self._acquire()
+            self.waiting = False
+            self.start_heartbeat()
+
+    def _acquire(self) -> None:
         for _ in range(ROUNDS):
             now = self.settings.now()
             self.me = replace(self.me, since=now, heartbeat=now)
@@ -294,7 +342,10 @@ class RunLock:
         self._tell(self.lost)
 
     def ensure_held(self) -> None:
-        """Stop before the next change once the lock is lost."""
+        """Before the next change: the lock is taken if it waited for relight's bucket; the
+        run stops once the lock is lost."""
+        if self.waiting:
+            self.take()
         if self.lost is not None:
             raise LockLost(
                 self.lost,
@@ -351,14 +402,22 @@ class RunLock:
 
 @contextlib.contextmanager
 def hold(
-    ref: LockRef, run_id: str, command: str, settings: LockSettings | None = None
+    ref: LockRef,
+    run_id: str,
+    command: str,
+    settings: LockSettings | None = None,
+    *,
+    defer_bucket: bool = False,
 ) -> Iterator[RunLock]:
     """Hold the lock for the run inside the `with`: taken first (LockHeld when another live
-    run holds it), heartbeats while it runs, released on every exit, Ctrl-C included."""
-    lock = RunLock(ref, run_id, command, settings or LockSettings())
+    run holds it), heartbeats while it runs, released on every exit, Ctrl-C included. With
+    `defer_bucket`, a region without relight's bucket gets none until the run's first change
+    (`RunLock.take`, `ensure_held`): the lock waits until then."""
+    lock = RunLock(ref, run_id, command, settings or LockSettings(), defer_bucket=defer_bucket)
     try:
         lock.acquire()
-        lock.start_heartbeat()
+        if not lock.waiting:
+            lock.start_heartbeat()
         yield lock
     finally:
         lock.release()
