@@ -124,6 +124,33 @@ def test_a_prepare_without_yes_and_without_a_terminal_makes_no_bucket_marker_or_
     assert "pass --yes to confirm" in result.stderr
 
 
+# runs that change nothing make nothing either -------------------------------------------------
+
+
+def test_a_drill_stopped_by_its_preflight_and_a_teardown_with_nothing_to_do_make_no_bucket(
+    write_env: Callable[[str], Path], tmp_path: Path
+) -> None:
+    path = write_env(MINIMAL)
+    with mock_aws():
+        make_instance_profile(boto3.client("iam", "us-east-1"))
+        drill = RUNNER.invoke(
+            app,
+            ["drill", "--env", str(path), "--region", REGION, "--aws",
+             "--reports", str(tmp_path / "reports")],
+        )  # fmt: skip
+        assert _relights_buckets() == []
+        teardown = RUNNER.invoke(
+            app, ["teardown", "--env", str(path), "--region", REGION, "--aws", "--yes"]
+        )
+        assert _relights_buckets() == []
+        assert _stacks() == []
+    assert drill.exit_code == 1, drill.output
+    assert "preflight found 2 problem(s)" in drill.output
+    assert "artifacts.web_ami: no AMI tagged Role=web in us-west-2" in drill.output
+    assert teardown.exit_code == 0, teardown.output
+    assert "no stacks of shop in us-west-2; nothing to do" in teardown.output
+
+
 # the lock that waits for the bucket -----------------------------------------------------------
 
 
