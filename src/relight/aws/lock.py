@@ -174,6 +174,7 @@ class RunLock:
         self.lost: str | None = None
         self.notes: list[str] = []  # what the run should report about its lock
         self._mutex = threading.Lock()  # one S3 write at a time: heartbeat or release
+        self._taking = threading.Lock()  # one first change takes a waiting lock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._faulted = False
@@ -224,17 +225,18 @@ class RunLock:
         and configures it now (AwsError when it cannot), then takes the lock (LockHeld when
         another run got there first: still nothing was changed). `configure` (prepare): the
         bucket is configured now, made or not."""
-        if configure or self.waiting:
-            bucket = TemplateBucket(self.ref.s3, self.ref.region, self.ref.account_id)
-            if configure:
-                bucket.configure()
-            else:
-                bucket.ensure()
-        if self.waiting:
-            self._may_make_bucket = True
-            self._acquire()
-            self.waiting = False
-            self.start_heartbeat()
+        with self._taking:  # deploy's threads may each ask before their first change
+            if configure or self.waiting:
+                bucket = TemplateBucket(self.ref.s3, self.ref.region, self.ref.account_id)
+                if configure:
+                    bucket.configure()
+                else:
+                    bucket.ensure()
+            if self.waiting:
+                self._may_make_bucket = True
+                self._acquire()
+                self.waiting = False
+                self.start_heartbeat()
 
     def _acquire(self) -> None:
         for _ in range(ROUNDS):
