@@ -122,7 +122,7 @@ def test_a_prepare_without_yes_and_without_a_terminal_makes_no_bucket_marker_or_
         assert _stacks() == ["shop-identity"]
     assert "prepare needs a yes; no terminal to ask on" in result.stderr
     assert "pass --yes to confirm" in result.stderr
-    assert "target:" not in result.stderr, "refused before it connected: nothing to ask it"
+    assert "plan: prepare shop in us-west-2" in result.stderr, "the plan is shown first"
 
 
 # runs that change nothing make nothing either -------------------------------------------------

@@ -173,20 +173,14 @@ def _progress(names: list[str], title: str, json_out: bool) -> Iterator[Any]:
         yield Lines(err)
 
 
-def _can_ask(yes: bool, what: str) -> None:
-    """Refuse (exit 2) a run that will need a yes it cannot get: no --yes and no terminal.
-    Said before the run starts, so that it changes nothing, not even relight's bucket."""
-    from relight.errors import InputError
-
-    if not yes and not sys.stdin.isatty():
-        raise InputError(f"{what}; no terminal to ask on", hint="pass --yes to confirm")
-
-
 def _confirm(yes: bool, question: str, what: str) -> bool:
     """Ask on a terminal; without one, --yes is the only way on. The answer."""
+    from relight.errors import InputError
+
     if yes:
         return True
-    _can_ask(yes, what)
+    if not sys.stdin.isatty():
+        raise InputError(f"{what}; no terminal to ask on", hint="pass --yes to confirm")
     return typer.confirm(question)
 
 

@@ -13,7 +13,6 @@ import typer
 from .common import (
     _banner,
     _build_plan,
-    _can_ask,
     _check_not_home,
     _confirm,
     _connect,
@@ -139,7 +138,6 @@ def _deploy_command(
     namespace = check_namespace(as_name) if as_name else None
     verb = "prepare" if phase == "prepare" else "launch" if as_name else "failover"
     _check_not_home(loaded, region, into_home, verb, namespace, overridable=phase != "prepare")
-    _can_ask(yes, f"{verb} needs a yes")  # before anything starts: nothing to undo
     local = _on_stand_in(loaded, stand_in)
     built = _build_plan(loaded, region, local, as_name, strategy, phase)
     replacing = check_replace_data(built, replace_data)
