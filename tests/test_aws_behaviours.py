@@ -290,12 +290,20 @@ def test_relights_bucket_is_configured_by_prepare_and_used_by_object_calls_in_an
     refused, not made half-configured."""
     from relight.aws.bucket import READY_KEY, TemplateBucket, bucket_name
     from relight.aws.clients import Aws, AwsTarget
+    from relight.aws.lock import hold
     from relight.aws.outage import Outage
+    from relight.commands.connection import lock_ref
     from relight.errors import AwsError
 
-    monkeypatch.setattr(
-        failover, "failover", lambda plan, conn, **options: SimpleNamespace(notes=["deployed"])
-    )
+    def checked_and_confirmed(plan: Any, conn: Any, **options: Any) -> Any:
+        """failover's own path up to its first change, where prepare's bucket is made."""
+        with hold(
+            lock_ref(plan.loaded, conn), "run-1", "relight prepare", defer_bucket=True
+        ) as held:
+            held.take(configure=plan.phase == "prepare")
+        return SimpleNamespace(notes=["deployed"])
+
+    monkeypatch.setattr(failover, "failover", checked_and_confirmed)
     body = '{"Resources": {}}'
     with mock_aws():
         healthy = Aws(AwsTarget())

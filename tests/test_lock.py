@@ -13,20 +13,16 @@ on moto.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from conftest import MINIMAL
@@ -42,147 +38,15 @@ from relight.errors import AwsError, StandInError
 from relight.model.config import LoadedEnvironment, load_environment
 from relight.standin.story import ensure_story
 from relight.steps.render import build_plan
+from s3_fake import REGION, Clock, FakeS3, error
 
 ACCOUNT = "123456789012"
-REGION = "us-west-2"
-PRECONDITION = "At least one of the pre-conditions you specified did not hold"
 
 
-def _error(code: str, message: str, status: int, operation: str) -> ClientError:
-    return ClientError(
-        {
-            "Error": {"Code": code, "Message": message},
-            "ResponseMetadata": {"HTTPStatusCode": status},
-        },
-        operation,
-    )
-
-
-class FakeS3:
-    """S3 as AWS documents its conditional requests, one request at a time.
-
-    PutObject with If-None-Match "*" fails with 412 PreconditionFailed when the key exists;
-    with If-Match, 412 when the ETag differs and 404 NoSuchKey when there is no such key.
-    DeleteObject with If-Match likewise. `conflicts` answers that many conditional writes
-    with 409 ConditionalRequestConflict ("retry"); `pause` waits between reading the key
-    and writing it (outside the lock), so that racing threads both get that far. The
-    operations in `refuse` (CreateBucket and the bucket's configuration) are answered 503.
-    """
-
-    def __init__(self, pause: float = 0.0) -> None:
-        self.buckets: dict[str, dict[str, tuple[bytes, str, datetime]]] = {}
-        self.pause = pause
-        self.conflicts = 0
-        self.calls: list[str] = []
-        self.refuse: set[str] = set()  # operations answered 503 (a control plane out of reach)
-        self.configured: dict[str, list[str]] = {}  # bucket: its configuration calls, in order
-        self.meta = SimpleNamespace(endpoint_url=f"https://s3.{REGION}.amazonaws.com")
-        self._lock = threading.Lock()
-
-    def _objects(self, bucket: str, operation: str) -> dict[str, tuple[bytes, str, datetime]]:
-        if bucket not in self.buckets:
-            raise _error("NoSuchBucket", "The specified bucket does not exist", 404, operation)
-        return self.buckets[bucket]
-
-    def _check(self, key: str, objects: dict[str, Any], operation: str, **condition: str) -> None:
-        current = objects.get(key)
-        if condition.get("IfNoneMatch") == "*" and current is not None:
-            raise _error("PreconditionFailed", PRECONDITION, 412, operation)
-        if "IfMatch" in condition:
-            if current is None:
-                raise _error("NoSuchKey", "The specified key does not exist.", 404, operation)
-            if current[1] != condition["IfMatch"]:
-                raise _error("PreconditionFailed", PRECONDITION, 412, operation)
-
-    def put_object(
-        self, *, Bucket: str, Key: str, Body: bytes, ContentType: str = "", **condition: str
-    ) -> dict[str, Any]:
-        self.calls.append("PutObject")
-        if self.pause:
-            time.sleep(self.pause)
-        with self._lock:
-            objects = self._objects(Bucket, "PutObject")
-            if condition and self.conflicts:
-                self.conflicts -= 1
-                raise _error(
-                    "ConditionalRequestConflict",
-                    "A conflicting operation occurred. Please retry.",
-                    409,
-                    "PutObject",
-                )
-            self._check(Key, objects, "PutObject", **condition)
-            etag = f'"{hashlib.md5(Body).hexdigest()}"'
-            objects[Key] = (Body, etag, datetime.now(UTC))
-            return {"ETag": etag}
-
-    def get_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:
-        self.calls.append("GetObject")
-        with self._lock:
-            objects = self._objects(Bucket, "GetObject")
-            if Key not in objects:
-                raise _error("NoSuchKey", "The specified key does not exist.", 404, "GetObject")
-            body, etag, written = objects[Key]
-            return {"Body": io.BytesIO(body), "ETag": etag, "LastModified": written}
-
-    def delete_object(self, *, Bucket: str, Key: str, **condition: str) -> dict[str, Any]:
-        self.calls.append("DeleteObject")
-        with self._lock:
-            objects = self._objects(Bucket, "DeleteObject")
-            self._check(Key, objects, "DeleteObject", **condition)
-            objects.pop(Key, None)
-            return {"ResponseMetadata": {"HTTPStatusCode": 204}}
-
-    def head_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:
-        """An answer to HEAD has no body: a missing bucket or key is a bare 404."""
-        self.calls.append("HeadObject")
-        with self._lock:
-            if Key not in self.buckets.get(Bucket, {}):
-                raise _error("404", "Not Found", 404, "HeadObject")
-            _, etag, written = self.buckets[Bucket][Key]
-            return {"ETag": etag, "LastModified": written}
-
-    def create_bucket(self, *, Bucket: str, **_: Any) -> None:
-        self.calls.append("CreateBucket")
-        self._refuse("CreateBucket")
-        with self._lock:
-            if Bucket in self.buckets:  # outside us-east-1, as S3 answers its owner
-                raise _error(
-                    "BucketAlreadyOwnedByYou", "Your previous request to create the named "
-                    "bucket succeeded and you already own it.", 409, "CreateBucket",
-                )  # fmt: skip
-            self.buckets[Bucket] = {}
-
-    def _configure(self, operation: str, bucket: str) -> None:
-        self.calls.append(operation)
-        self._refuse(operation)
-        self._objects(bucket, operation)
-        self.configured.setdefault(bucket, []).append(operation)
-
-    def _refuse(self, operation: str) -> None:
-        if operation in self.refuse:
-            raise _error("ServiceUnavailable", "Please reduce your request rate.", 503, operation)
-
-    def put_public_access_block(self, *, Bucket: str, **_: Any) -> None:
-        self._configure("PutPublicAccessBlock", Bucket)
-
-    def put_bucket_encryption(self, *, Bucket: str, **_: Any) -> None:
-        self._configure("PutBucketEncryption", Bucket)
-
-    def put_bucket_versioning(self, *, Bucket: str, **_: Any) -> None:
-        self._configure("PutBucketVersioning", Bucket)
-
-
-class Clock:
-    """A UTC clock that moves only when told."""
-
-    def __init__(self) -> None:
-        self.at = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, seconds: float) -> None:
-        self.at += timedelta(seconds=seconds)
+def _timed() -> tuple[FakeS3, Clock]:
+    """S3 and the runs on one clock."""
+    clock = Clock()
+    return FakeS3(clock=clock), clock
 
 
 def _ref(s3: Any, scope: str | None = None) -> LockRef:
@@ -237,16 +101,17 @@ def test_of_two_runs_taking_the_lock_at_once_exactly_one_wins() -> None:
 
 def test_of_runs_taking_over_a_dead_holders_lock_at_once_exactly_one_wins() -> None:
     for _ in range(10):
-        s3 = FakeS3(pause=0.01)
-        dead = LockSettings(now=lambda: datetime.now(UTC) - timedelta(hours=1))
-        RunLock(_ref(s3), "run-dead", "relight failover", dead).acquire()
+        ago = {"by": timedelta(hours=1)}  # S3's clock: the dead run wrote an hour ago
+        s3 = FakeS3(pause=0.01, clock=lambda ago=ago: datetime.now(UTC) - ago["by"])
+        RunLock(_ref(s3), "run-dead", "relight failover", LockSettings()).acquire()
+        ago["by"] = timedelta(0)
         won, refused = _race(s3, ("run-a", "run-b", "run-c"))
         assert len(won) == 1 and len(refused) == 2
         assert {exc.holder.run_id for exc in refused} == set(won)
 
 
 def test_the_refusal_names_the_holder_and_how_to_break_the_lock() -> None:
-    s3, clock = FakeS3(), Clock()
+    s3, clock = _timed()
     first = RunLock(
         _ref(s3), "20250601-120000-ab12", "relight failover --env shop", _settings(clock)
     )
@@ -360,7 +225,7 @@ def test_a_bucket_whose_marker_relight_may_not_read_is_refused() -> None:
     s3.buckets[BUCKET] = {}
 
     def forbidden(**_: Any) -> Any:
-        raise _error("403", "Forbidden", 403, "HeadObject")
+        raise error("403", "Forbidden", 403, "HeadObject")
 
     s3.head_object = forbidden  # type: ignore[method-assign]
     with pytest.raises(AwsError, match=f"S3 bucket {BUCKET} exists but cannot be used"):
@@ -400,7 +265,7 @@ def test_a_refused_run_leaves_the_holders_lock_alone() -> None:
 
 
 def test_a_holder_whose_heartbeat_is_older_than_the_lease_is_taken_over_with_a_message() -> None:
-    s3, clock, said = FakeS3(), Clock(), []
+    s3, clock, said = *_timed(), []
     dead = RunLock(_ref(s3), "run-a", "relight failover --env shop", _settings(clock))
     dead.acquire()
     clock.advance(299)
@@ -418,7 +283,7 @@ def test_a_holder_whose_heartbeat_is_older_than_the_lease_is_taken_over_with_a_m
 
 
 def test_heartbeats_keep_a_long_runs_lock() -> None:
-    s3, clock = FakeS3(), Clock()
+    s3, clock = _timed()
     holder = RunLock(_ref(s3), "run-a", "relight failover", _settings(clock))
     holder.acquire()
     for _ in range(10):  # 50 minutes, a heartbeat a minute
@@ -442,13 +307,15 @@ def test_the_heartbeat_thread_refreshes_the_lock_while_the_run_works() -> None:
             found = read_lock(_ref(s3))
             assert found is not None, "held throughout"
             beats.append(found)
-        assert beats[-1][0].heartbeat > first[0].heartbeat
-        assert beats[-1][0].since == first[0].since
+        assert beats[-1][1] != first[1], "rewritten"
+        written = json.loads(s3.buckets[BUCKET]["locks/shop/-.json"][0])
+        assert written["heartbeat"] > written["since"], "the heartbeat moved, not the start"
+        assert beats[-1][0].token == first[0].token
     assert _holder(s3) is None
 
 
 def test_the_old_holders_release_does_not_delete_the_new_holders_lock() -> None:
-    s3, clock, said = FakeS3(), Clock(), []
+    s3, clock, said = *_timed(), []
     old = RunLock(_ref(s3), "run-a", "relight failover", _settings(clock, said))
     old.acquire()
     clock.advance(400)  # run-a hung (its machine slept): no heartbeat for 400 s
@@ -463,7 +330,7 @@ def test_the_old_holders_release_does_not_delete_the_new_holders_lock() -> None:
 
 
 def test_a_holder_that_lost_its_lock_learns_it_at_its_next_heartbeat_and_stops() -> None:
-    s3, clock, said = FakeS3(), Clock(), []
+    s3, clock, said = *_timed(), []
     old = RunLock(_ref(s3), "run-a", "relight failover", _settings(clock, said))
     old.acquire()
     clock.advance(400)
@@ -498,7 +365,7 @@ def test_break_lock_removes_the_lock_and_names_its_holder() -> None:
 
 
 def test_a_lock_relight_cannot_read_is_held_until_its_lease_lapses() -> None:
-    s3, clock = FakeS3(), Clock()
+    s3, clock = _timed()
     s3.buckets["relight-templates-123456789012-us-west-2"] = {
         "locks/shop/-.json": (b"not json", '"x"', clock.at)
     }
@@ -526,7 +393,7 @@ def test_on_moto_the_lock_lives_in_relights_bucket_in_the_target_region() -> Non
         body = json.loads(s3.get_object(Bucket=bucket, Key="locks/shop/-.json")["Body"].read())
         assert set(body) == {
             "run_id", "user", "host", "command", "pid", "since", "heartbeat", "lease_seconds",
-            "token",
+            "token", "machine_id", "boot_id", "pid_namespace", "started",
         }  # fmt: skip
         assert body["since"] == "2025-06-01T12:00:00.000+00:00" and body["lease_seconds"] == 300
         with pytest.raises(LockHeld):
@@ -723,7 +590,7 @@ def test_relight_unlock_names_the_holder_it_removes(write_env: Any) -> None:
 def test_a_run_whose_write_was_answered_late_and_retried_keeps_its_lock() -> None:
     """A conditional write that went through, whose answer was lost: botocore's retry gets 412.
     The run must see its own lock there, not refuse itself or give up its lock."""
-    s3, clock = FakeS3(), Clock()
+    s3, clock = _timed()
     run = RunLock(_ref(s3), "run-a", "relight failover", _settings(clock))
     real_put = s3.put_object
     replays = {"left": 1}
@@ -751,7 +618,7 @@ def test_an_unreadable_answer_is_a_fault_the_heartbeat_and_release_survive() -> 
     BotoCoreError: it must not kill the heartbeat or make release raise."""
     from botocore.parsers import ResponseParserError
 
-    s3, clock, said = FakeS3(), Clock(), []
+    s3, clock, said = *_timed(), []
     run = RunLock(_ref(s3), "run-a", "relight failover", _settings(clock, said))
     run.acquire()
     real_put, real_delete = s3.put_object, s3.delete_object
@@ -773,7 +640,7 @@ def test_an_unreadable_answer_is_a_fault_the_heartbeat_and_release_survive() -> 
 def test_unlock_removes_only_the_holder_the_operator_was_shown() -> None:
     from relight.errors import RelightError
 
-    s3, clock = FakeS3(), Clock()
+    s3, clock = _timed()
     first = RunLock(_ref(s3), "run-a", "relight failover", _settings(clock))
     first.acquire()
     shown = read_lock(_ref(s3))

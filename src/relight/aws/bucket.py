@@ -2,8 +2,9 @@
 the run locks.
 
 CloudFormation takes a body up to 51,200 bytes inline and up to 1 MB from S3.
-The bucket is `relight-templates-<account>-<region>`, made by `relight prepare` (or when
-first needed): encrypted, versioned, all public access blocked. Creating and configuring a
+The bucket is `relight-templates-<account>-<region>`, made by `relight prepare` (or by the
+first change of a run that needs it: never by a run that is refused, lock.py): encrypted,
+versioned, all public access blocked. Creating and configuring a
 bucket depends on us-east-1, so prepare does it before a disaster and writes READY_KEY last;
 a run stores templates in the bucket once READY_KEY is there (an object read, regional) and
 otherwise configures it first or refuses: templates never go into a half-configured bucket.

@@ -6,17 +6,29 @@ in the region a run changes (bucket.py), and how to name it to the operator. `re
 reads who holds it; `break_lock` (the command `relight unlock`) removes a lock whose holder
 is known to be dead without waiting for its lease. Taking, renewing and releasing the lock
 are in lock.py.
+
+How long a holder has been silent is measured by S3 alone: every heartbeat rewrites the
+object, so its `LastModified` is S3's time of the last heartbeat, and the `Date` header of
+the answer that read it is S3's time now. Their difference is the holder's silence, whatever
+the holder's and the reader's clocks say (a skew of minutes must neither take over a live
+run's lock nor hold up the take-over of a dead one's). `read_lock` places the holder's
+times on the reader's clock by that measure; the holder's own `heartbeat` field is shown,
+never compared. Only an answer without a `Date` header (an emulator; S3 always sends it)
+falls back to the holder's recorded heartbeat.
 """
 
 from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from relight.aws.bucket import bucket_name
+from relight.aws.liveness import Whereabouts
 from relight.errors import AwsError, RelightError
 from relight.model.times import human_age, parse_time
 
@@ -55,6 +67,18 @@ class Holder:
     # Random per lock object: tells this run's own write (a retry answered 412) from another
     # run's, even one with the same id on the same host.
     token: str = ""
+    # Where the run lives (liveness.py): on its own machine, a rerun knows at once that it is
+    # gone. Empty in a lock written without them: the lease decides.
+    machine_id: str = ""
+    boot_id: str = ""
+    pid_namespace: str = ""
+    started: str = ""
+
+    @property
+    def whereabouts(self) -> Whereabouts:
+        return Whereabouts(
+            self.host, self.pid, self.machine_id, self.boot_id, self.pid_namespace, self.started
+        )
 
     def to_json(self) -> bytes:
         return json.dumps(
@@ -68,6 +92,10 @@ class Holder:
                 "heartbeat": _iso(self.heartbeat),
                 "lease_seconds": self.lease_seconds,
                 "token": self.token,
+                "machine_id": self.machine_id,
+                "boot_id": self.boot_id,
+                "pid_namespace": self.pid_namespace,
+                "started": self.started,
             },
             indent=2,
         ).encode()
@@ -96,7 +124,16 @@ class Holder:
             if isinstance(lease, int | float) and lease > 0
             else LEASE_SECONDS,
             token=str(data.get("token") or ""),
+            machine_id=str(data.get("machine_id") or ""),
+            boot_id=str(data.get("boot_id") or ""),
+            pid_namespace=str(data.get("pid_namespace") or ""),
+            started=str(data.get("started") or ""),
         )
+
+    def heard_at(self, heartbeat: datetime) -> Holder:
+        """This holder with its last heartbeat at `heartbeat` (on the reader's clock), its
+        start moved with it: the run's length is measured on the holder's own clock."""
+        return replace(self, since=heartbeat - (self.heartbeat - self.since), heartbeat=heartbeat)
 
     def silent_for(self, now: datetime) -> float:
         """Seconds since the holder's last heartbeat."""
@@ -192,8 +229,25 @@ def failed(ref: LockRef, action: str, exc: Exception) -> AwsError:
     )
 
 
-def read_lock(ref: LockRef) -> tuple[Holder, str] | None:
-    """The lock's holder and the ETag of what it wrote last; None when nobody holds it."""
+def s3_silence(answer: dict[str, Any]) -> float | None:
+    """Seconds since the object in `answer` (a GetObject's) was last written, by S3's clock:
+    the answer's `Date` header minus the object's `LastModified`. None without either."""
+    written = answer.get("LastModified")
+    header = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+    if not isinstance(written, datetime) or not header:
+        return None
+    try:
+        served = parsedate_to_datetime(str(header))
+    except (TypeError, ValueError):
+        return None
+    if served.tzinfo is None:
+        served = served.replace(tzinfo=UTC)
+    return max(0.0, (served - written).total_seconds())
+
+
+def read_lock(ref: LockRef, now: Callable[[], datetime] = utc_now) -> tuple[Holder, str] | None:
+    """The lock's holder and the ETag of what it wrote last; None when nobody holds it.
+    The holder's heartbeat is placed on `now`'s clock by S3's measure of its silence."""
     from botocore.exceptions import BotoCoreError, ClientError
     from botocore.parsers import ResponseParserError  # not a BotoCoreError
 
@@ -207,7 +261,11 @@ def read_lock(ref: LockRef) -> tuple[Holder, str] | None:
     except (BotoCoreError, ResponseParserError) as exc:
         raise failed(ref, "read", exc) from exc
     written = parse_time(got.get("LastModified")) or utc_now()
-    return Holder.from_json(raw, written), str(got["ETag"])
+    holder = Holder.from_json(raw, written)
+    silence = s3_silence(got)
+    if silence is not None:
+        holder = holder.heard_at(now() - timedelta(seconds=silence))
+    return holder, str(got["ETag"])
 
 
 def break_lock(ref: LockRef, expected: Holder | None = None) -> Holder | None:

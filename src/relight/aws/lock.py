@@ -11,11 +11,19 @@ Every write is an S3 conditional request, so of two runs on two machines only on
   reads who holds the lock and refuses at once (LockHeld, exit 1; nothing was changed);
 - holding it: every `heartbeat_seconds` a daemon thread rewrites the lock's `heartbeat`
   with If-Match on the ETag it last wrote;
-- a holder whose heartbeat is older than its lease has died (killed, its machine lost):
+- a holder whose heartbeat is older than its lease has died (killed, its machine lost), the
+  heartbeat's age measured by S3's clock alone (lease.py), never the holder's against ours:
   the next run takes the lock over with If-Match on that holder's ETag and says whose lock
   it took and why. Of two runs taking over at once, one wins; the other is refused;
 - releasing it: DeleteObject with If-Match on the run's own ETag, on every exit (errors,
   Ctrl-C), so a run whose lock was taken over never deletes its successor's.
+
+A run that is refused changes nothing, not even relight's bucket: with `defer_bucket`, a run
+that finds no bucket in the region (it was never prepared) does not make one to lock in. It
+checks first, unlocked (nothing can be locked without the bucket, and no other run holds a
+lock there), and takes the lock at its first change (`take`, or `ensure_held`): only then is
+the bucket made and configured, and of two runs that got that far, the lock's conditional
+write lets one through.
 
 `break_lock` (the command `relight unlock`) removes a lock whose holder is known to be dead
 without waiting for its lease. `relight replicate` locks each target region under its own
@@ -31,7 +39,6 @@ import contextlib
 import getpass
 import os
 import secrets
-import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -53,6 +60,7 @@ from relight.aws.lease import (
     status,
     utc_now,
 )
+from relight.aws.liveness import Whereabouts
 from relight.errors import AwsError, RelightError
 from relight.model.times import human_age
 
@@ -94,6 +102,10 @@ class LockHeld(RelightError):
         )
 
 
+class _NoBucket(Exception):
+    """relight's bucket does not exist, and this run may not make it yet."""
+
+
 class LockLost(RelightError):
     """This run's lock was taken over or broken while it ran: it stops before changing more."""
 
@@ -101,14 +113,16 @@ class LockLost(RelightError):
 @dataclass(frozen=True)
 class LockSettings:
     """How a run holds its lock. `command` is what other runs are shown (default: the
-    operation's own command line); `now` is the clock leases are measured with; `say`
-    receives the messages about the lock (a take-over, a lost lock)."""
+    operation's own command line); `now` is this machine's clock (what the lock shows; ages
+    are S3's, lease.py); `say` receives the messages about the lock (a take-over, a lost
+    lock); `here` says where this run lives, to tell a holder on this machine that is gone."""
 
     command: str | None = None
     lease_seconds: float = LEASE_SECONDS
     heartbeat_seconds: float = HEARTBEAT_SECONDS
     now: Clock = utc_now
     say: Say = to_stderr
+    here: Callable[[], Whereabouts] = Whereabouts.here  # where this run lives (liveness.py)
 
     def __post_init__(self) -> None:
         if not 0 < self.heartbeat_seconds < self.lease_seconds:
@@ -124,26 +138,43 @@ class RunLock:
     Use `hold(...)`, which does all three around the run.
     """
 
-    def __init__(self, ref: LockRef, run_id: str, command: str, settings: LockSettings) -> None:
+    def __init__(
+        self,
+        ref: LockRef,
+        run_id: str,
+        command: str,
+        settings: LockSettings,
+        *,
+        defer_bucket: bool = False,
+    ) -> None:
         self.ref = ref
         self.settings = settings
+        # False until the run's first change when `defer_bucket`: no bucket is made before.
+        self._may_make_bucket = not defer_bucket
+        self.waiting = False  # no bucket yet: the lock is taken at the run's first change
         now = settings.now()
+        here = settings.here()
         self.me = Holder(
             run_id=run_id,
             user=_user(),
-            host=socket.gethostname(),
+            host=here.host,
             command=command,
-            pid=os.getpid(),
+            pid=here.pid,
             since=now,
             heartbeat=now,
             lease_seconds=settings.lease_seconds,
             token=secrets.token_hex(8),
+            machine_id=here.machine_id,
+            boot_id=here.boot_id,
+            pid_namespace=here.pid_namespace,
+            started=here.started,
         )
         self.etag: str | None = None
         self.took_over: Holder | None = None
         self.lost: str | None = None
         self.notes: list[str] = []  # what the run should report about its lock
         self._mutex = threading.Lock()  # one S3 write at a time: heartbeat or release
+        self._taking = threading.Lock()  # one first change takes a waiting lock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._faulted = False
@@ -170,6 +201,8 @@ class RunLock:
             except ClientError as exc:
                 if not no_bucket(exc):
                     raise
+                if not self._may_make_bucket:
+                    raise _NoBucket from exc
                 TemplateBucket(self.ref.s3, self.ref.region, self.ref.account_id).ensure()
                 return self._write(holder, **condition)
         except ClientError as exc:
@@ -180,7 +213,32 @@ class RunLock:
             raise failed(self.ref, "take", exc) from exc
 
     def acquire(self) -> None:
-        """Take the lock, or take over a dead holder's; LockHeld when a live run holds it."""
+        """Take the lock, or take over a dead holder's; LockHeld when a live run holds it.
+        With `defer_bucket` and no bucket in the region: `waiting`, until the first change."""
+        try:
+            self._acquire()
+        except _NoBucket:
+            self.waiting = True
+
+    def take(self, *, configure: bool = False) -> None:
+        """The run's first change comes next. A lock that waited for relight's bucket makes
+        and configures it now (AwsError when it cannot), then takes the lock (LockHeld when
+        another run got there first: still nothing was changed). `configure` (prepare): the
+        bucket is configured now, made or not."""
+        with self._taking:  # deploy's threads may each ask before their first change
+            if configure or self.waiting:
+                bucket = TemplateBucket(self.ref.s3, self.ref.region, self.ref.account_id)
+                if configure:
+                    bucket.configure()
+                else:
+                    bucket.ensure()
+            if self.waiting:
+                self._may_make_bucket = True
+                self._acquire()
+                self.waiting = False
+                self.start_heartbeat()
+
+    def _acquire(self) -> None:
         for _ in range(ROUNDS):
             now = self.settings.now()
             self.me = replace(self.me, since=now, heartbeat=now)
@@ -188,27 +246,33 @@ class RunLock:
             if etag:
                 self.etag = etag
                 return
-            found = read_lock(self.ref)
+            found = read_lock(self.ref, self.settings.now)
             if found is None:
                 continue  # released between our write and our read
             holder, theirs = found
             now = self.settings.now()
             if self._is_me(holder):  # our write went through; botocore's retry got the 412
-                self.me, self.etag = holder, theirs
+                self.etag = theirs
                 return
-            if not holder.expired(now):
+            gone = None if holder.expired(now) else holder.whereabouts.gone(self.settings.here())
+            if gone is None and not holder.expired(now):
                 raise LockHeld(self.ref, holder, now)
             self.me = replace(self.me, since=now, heartbeat=now)
             etag = self._try(self.me, IfMatch=theirs)
             if etag:
                 self.etag, self.took_over = etag, holder
+                why = (
+                    f"{gone}, so that run is dead"
+                    if gone
+                    else f"no heartbeat for longer than its lease of {holder.lease_seconds:g} s, "
+                    "so that run is taken to be dead"
+                )
                 self._tell(
                     f"took over the lock on {self.ref.describe()} from {holder.describe(now)}: "
-                    f"no heartbeat for longer than its lease of {holder.lease_seconds:g} s, so "
-                    "that run is taken to be dead"
+                    + why
                 )
                 return
-        found = read_lock(self.ref)
+        found = read_lock(self.ref, self.settings.now)
         if found is not None:
             raise LockHeld(self.ref, found[0], self.settings.now())
         raise AwsError(
@@ -253,7 +317,7 @@ class RunLock:
     def _still_mine(self) -> str | None:
         """The lock's ETag when it still names this run (a write whose answer was lost)."""
         try:
-            found = read_lock(self.ref)
+            found = read_lock(self.ref, self.settings.now)
         except AwsError:
             return None
         return found[1] if found and self._is_me(found[0]) else None
@@ -267,11 +331,11 @@ class RunLock:
             )
 
     def _lose(self) -> None:
-        now = self.settings.now()
         try:
-            found = read_lock(self.ref)
+            found = read_lock(self.ref, self.settings.now)
         except AwsError:
             found = None
+        now = self.settings.now()
         by = f"taken over by {found[0].describe(now)}" if found else "removed (relight unlock)"
         self.lost = (
             f"this run's lock on {self.ref.describe()} was {by}; another run may be changing "
@@ -280,7 +344,10 @@ class RunLock:
         self._tell(self.lost)
 
     def ensure_held(self) -> None:
-        """Stop before the next change once the lock is lost."""
+        """Before the next change: the lock is taken if it waited for relight's bucket; the
+        run stops once the lock is lost."""
+        if self.waiting:
+            self.take()
         if self.lost is not None:
             raise LockLost(
                 self.lost,
@@ -337,14 +404,22 @@ class RunLock:
 
 @contextlib.contextmanager
 def hold(
-    ref: LockRef, run_id: str, command: str, settings: LockSettings | None = None
+    ref: LockRef,
+    run_id: str,
+    command: str,
+    settings: LockSettings | None = None,
+    *,
+    defer_bucket: bool = False,
 ) -> Iterator[RunLock]:
     """Hold the lock for the run inside the `with`: taken first (LockHeld when another live
-    run holds it), heartbeats while it runs, released on every exit, Ctrl-C included."""
-    lock = RunLock(ref, run_id, command, settings or LockSettings())
+    run holds it), heartbeats while it runs, released on every exit, Ctrl-C included. With
+    `defer_bucket`, a region without relight's bucket gets none until the run's first change
+    (`RunLock.take`, `ensure_held`): the lock waits until then."""
+    lock = RunLock(ref, run_id, command, settings or LockSettings(), defer_bucket=defer_bucket)
     try:
         lock.acquire()
-        lock.start_heartbeat()
+        if not lock.waiting:
+            lock.start_heartbeat()
         yield lock
     finally:
         lock.release()

@@ -119,7 +119,8 @@ def drill(
         *(("--strategy", run.strategy) if strategy else ()),
         *(("--outage", outage) if outage else ()),
     )
-    with hold(lock_ref(loaded, conn, run.namespace), run_id, command, settings) as held:
+    ref = lock_ref(loaded, conn, run.namespace)
+    with hold(ref, run_id, command, settings, defer_bucket=True) as held:
         stacks = stacks or connect_stacks(
             conn, on_event=on_event, events=events, timeout=stack_timeout, clock=clock
         )

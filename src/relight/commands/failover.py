@@ -194,7 +194,7 @@ def failover(
     settings = lock or LockSettings()
     command = settings.command or plan_command(plan, conn.region)
     ref = lock_ref(plan.loaded, conn, plan.namespace)
-    with hold(ref, run_id, command, settings) as held:
+    with hold(ref, run_id, command, settings, defer_bucket=True) as held:
         stacks = connect_stacks(
             conn, on_event=on_event, events=events, timeout=stack_timeout, clock=clock
         )
@@ -220,6 +220,7 @@ def failover(
         )
         if confirm is not None and not confirm(planned):
             raise Declined("not confirmed; nothing was changed")
+        held.take(configure=plan.phase == "prepare")  # checked and confirmed: changes begin
         marked = mark_region_serving(conn, plan, run_id, now(), FAILING_OVER) if production else []
         lifecycle.append(
             ("first change (marked failing over)" if production else "first change", now())
@@ -432,13 +433,11 @@ def prepare(plan: Plan, conn: Connection, **options: Any) -> FailoverResult:
     failover at the plan's strategy must find ready in the region (the `stands:` stacks
     of its rung), and make relight's bucket there fully configured. Takes `failover`'s
     options; nothing is verified (no traffic reaches a standby yet). Refused in a region
-    that serves the environment (`refuse_serving_region`)."""
-    from relight.aws.bucket import TemplateBucket
-
+    that serves the environment (`refuse_serving_region`). The bucket is made and configured
+    once the run is checked and confirmed (`RunLock.take`): a refused prepare makes nothing."""
     if plan.phase != "prepare":
         raise ValueError("prepare takes a plan built with phase='prepare'")
     refuse_serving_region(plan, conn)
-    TemplateBucket(conn.aws.client("s3", conn.region), conn.region, conn.account_id).configure()
     given = options.pop("before_change", None)
 
     def before_change() -> None:  # again under the lock: a failover may have run meanwhile

@@ -70,7 +70,7 @@ def replicate_environment(
         held = [
             stack.enter_context(
                 hold(lock_ref_at(loaded, target, target_account, region, REPLICATION), run_id,
-                     command, settings)
+                     command, settings, defer_bucket=True)
             )
             for region in sorted(set(targets))  # one order for every run
         ]  # fmt: skip

@@ -48,7 +48,9 @@ def teardown(
         "--force" if force else None,
         "--prepared" if prepared else None,
     )
-    with hold(lock_ref(loaded, conn, namespace), new_run_id(), command, settings) as held:
+    with hold(
+        lock_ref(loaded, conn, namespace), new_run_id(), command, settings, defer_bucket=True
+    ) as held:
         stacks = connect_stacks(conn, on_event=on_event)
         result = delete_stacks(
             stacks,
