@@ -19,7 +19,7 @@ from moto import mock_aws
 from conftest import MINIMAL
 from relight.aws.clients import Aws, AwsTarget
 from relight.aws.cloudformation import Stacks
-from relight.aws.quotas import QUOTAS, QuotaBook, vcpu_quota
+from relight.aws.quotas import QUOTAS, QuotaBook, dedicated_host_only, vcpu_quota
 from relight.errors import PreflightError
 from relight.model.config import load_environment
 from relight.model.plan import Plan, StackPlan
@@ -127,6 +127,15 @@ def test_instance_types_count_against_their_family_classes_vcpu_quota() -> None:
     assert QUOTAS[vcpu_quota("x2gd.large") or ""].code == "L-7295265B"
     assert QUOTAS[vcpu_quota("u-6tb1.metal") or ""].code == "L-43DA4232"
     assert vcpu_quota("q9.large") is None
+
+
+def test_mac_instances_count_against_no_on_demand_vcpu_quota() -> None:
+    # mac1/mac2 run only on Dedicated Hosts: not the standard class that "m" would give
+    assert vcpu_quota("mac2.metal") is None
+    assert vcpu_quota("mac1.metal") is None
+    assert vcpu_quota("mac2-m2pro.metal") is None
+    assert dedicated_host_only("mac2.metal") and not dedicated_host_only("m5.large")
+    assert QUOTAS[vcpu_quota("m7g.large") or ""].code == "L-1216C47A"
 
 
 def test_a_fleet_over_the_vcpu_quota_is_refused_naming_the_quota_and_the_request(  # type: ignore[no-untyped-def]

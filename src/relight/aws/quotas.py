@@ -70,15 +70,33 @@ _FAMILY_CLASS = {
 }
 
 
-def vcpu_quota(instance_type: str) -> str | None:
-    """The key of the On-Demand vCPU quota an instance type counts against (m5.large: the
-    standard class; g4dn.xlarge: G and VT; u-6tb1.metal: High Memory), None when unknown."""
+# Families that run only on Dedicated Hosts (mac1, mac2, ...): no On-Demand vCPU quota applies
+# (Q2); their hosts have a quota of their own, per host type, which relight does not count.
+DEDICATED_HOST_ONLY = frozenset({"mac"})
+
+
+def _letters(instance_type: str) -> str:
     family = instance_type.split(".")[0].split("-")[0].lower()
     letters = ""
     for char in family:
         if char.isdigit():
             break
         letters += char
+    return letters
+
+
+def dedicated_host_only(instance_type: str) -> bool:
+    """mac2.metal and its kin launch only onto an allocated Dedicated Host."""
+    return _letters(instance_type) in DEDICATED_HOST_ONLY
+
+
+def vcpu_quota(instance_type: str) -> str | None:
+    """The key of the On-Demand vCPU quota an instance type counts against (m5.large: the
+    standard class; g4dn.xlarge: G and VT; u-6tb1.metal: High Memory), None when unknown or
+    when none applies (mac instances run only on Dedicated Hosts)."""
+    letters = _letters(instance_type)
+    if letters in DEDICATED_HOST_ONLY:
+        return None
     return _FAMILY_CLASS.get(letters) or _FAMILY_CLASS.get(letters[:1]) if letters else None
 
 

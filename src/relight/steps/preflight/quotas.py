@@ -17,7 +17,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from relight.aws.failures import aws_failure, is_aws_failure, refused, translated
-from relight.aws.quotas import QUOTAS, QuotaBook, request_command, vcpu_quota
+from relight.aws.quotas import (
+    QUOTAS,
+    QuotaBook,
+    dedicated_host_only,
+    request_command,
+    vcpu_quota,
+)
 from relight.model.environment import ZonesRef
 from relight.model.plan import Plan, StackPlan
 
@@ -212,6 +218,13 @@ def _vcpu_shortfalls(
     keys = {sp.name: sp.key for sp in plan.stacks.values()}
     for (stack, kind), (count, most) in runs.items():
         quota = vcpu_quota(kind)
+        if dedicated_host_only(kind):
+            usage.notes.append(
+                f"vCPU quota for {kind} not checked: it runs only on a Dedicated Host, which "
+                "the On-Demand vCPU quotas do not count (allocate the host in the target "
+                "region before a disaster)"
+            )
+            continue
         if quota is None or kind not in vcpus:
             usage.notes.append(f"vCPU quota for {kind} not checked (family class not known)")
             continue
