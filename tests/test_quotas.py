@@ -307,6 +307,36 @@ def test_load_balancers_db_instances_and_a_drills_final_snapshots_are_counted(  
     assert "Manual DB instance snapshots" not in " ".join(problems), "a failover is not torn down"
 
 
+def test_a_drills_aurora_final_cluster_snapshot_counts_against_the_cluster_snapshot_quota(  # type: ignore[no-untyped-def]
+    moto: None, write_env
+) -> None:
+    """An Aurora cluster's teardown leaves a manual DB cluster snapshot (DeletionPolicy
+    Snapshot, the default), counted against "Manual DB cluster snapshots" (Q10), not Q7."""
+    rds = boto3.client("rds", REGION)
+    rds.create_db_cluster(
+        DBClusterIdentifier="prod", Engine="aurora-postgresql", MasterUsername="u",
+        MasterUserPassword="password1",
+    )  # fmt: skip
+    rds.create_db_cluster_snapshot(DBClusterIdentifier="prod", DBClusterSnapshotIdentifier="kept")
+    cluster = {
+        "Cluster": {"Type": "AWS::RDS::DBCluster", "Properties": {"Engine": "aurora-postgresql"}},
+        "Scratch": {"Type": "AWS::RDS::DBCluster", "DeletionPolicy": "Delete", "Properties": {}},
+    }
+    tight = {QUOTAS["manual_cluster_snapshots"].code: 1, STANDARD.code: 100}
+    quotas = FakeServiceQuotas(applied=tight)
+    drill = _with_stack(_plan(write_env, purpose="drill"), "aurora", cluster)
+    problems, _ = quota_problems(drill, QuotaAws(quotas), [], ())
+    assert problems == [
+        "quota Manual DB cluster snapshots (rds L-9B510759): 1 in use + 1 the plan adds (aurora) "
+        "> 1 allowed in us-west-2; free some, or ask for more: aws service-quotas "
+        "request-service-quota-increase --service-code rds --quota-code L-9B510759 "
+        "--desired-value 2 --region us-west-2"
+    ]
+    failover = _with_stack(_plan(write_env), "aurora", cluster)
+    problems, _ = quota_problems(failover, QuotaAws(quotas), [], ())
+    assert problems == [], "a failover is not torn down"
+
+
 def test_the_stand_in_answers_service_quotas_defaults_and_rds_account_quotas(moto: None) -> None:
     """moto alone has no GetAWSDefaultServiceQuota nor RDS DescribeAccountAttributes (an HTTP
     500 on the server); relight.standin.extensions.quotas answers them (conftest installs it)."""

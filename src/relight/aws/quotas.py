@@ -35,6 +35,7 @@ QUOTAS: dict[str, Quota] = {
     "nlbs": Quota("elasticloadbalancing", "L-69A177A2", "Network Load Balancers per Region", 50),
     "db_instances": Quota("rds", "L-7B6409FD", "DB instances", 40),
     "manual_snapshots": Quota("rds", "L-272F1212", "Manual DB instance snapshots", 100),
+    "manual_cluster_snapshots": Quota("rds", "L-9B510759", "Manual DB cluster snapshots", 100),
     "stacks": Quota("cloudformation", "L-0485CB21", "Stack count", 2000),
     # Running On-Demand instances, in vCPUs, one quota per instance family class (Q2)
     "vcpus_standard": Quota(
