@@ -74,6 +74,28 @@ def _orderable(rds: Stubber, version: str, offered: list[dict[str, Any]]) -> Non
     )
 
 
+def _any_class(rds: Stubber, version: str, offered: list[dict[str, Any]]) -> None:
+    """The same question without the class: is the version offered in the region at all?"""
+    rds.add_response(
+        "describe_orderable_db_instance_options",
+        {"OrderableDBInstanceOptions": offered},
+        {"Engine": "postgres", "EngineVersion": version, "Vpc": True, "MaxRecords": 20},
+    )
+
+
+def _family(rds: Stubber, version: str, family: str) -> None:
+    """DescribeDBEngineVersions: the parameter group family of an engine version."""
+    rds.add_response(
+        "describe_db_engine_versions",
+        {
+            "DBEngineVersions": [
+                {"Engine": "postgres", "EngineVersion": version, "DBParameterGroupFamily": family}
+            ]
+        },
+        {"Engine": "postgres", "EngineVersion": version},
+    )
+
+
 def _support(rds: Stubber, major: str, standard_ends: datetime) -> None:
     """DescribeDBMajorEngineVersions: the phases of a major version and when each ends."""
     rds.add_response(
@@ -124,6 +146,7 @@ def test_a_class_rds_does_not_offer_for_the_snapshots_engine_version_is_refused(
     EngineVersion=11.22, ..."). Preflight names the stack, the key and how to find a class."""
     rds = _stubbed("rds")
     _orderable(rds, "11.22", [])
+    _any_class(rds, "11.22", [_option("gp2") | {"DBInstanceClass": "db.m6g.large"}])
     _support(rds, "11", datetime(2024, 2, 29, tzinfo=UTC))
     problems, notes = check_databases(
         _plan(write_env),
@@ -143,6 +166,97 @@ def test_a_class_rds_does_not_offer_for_the_snapshots_engine_version_is_refused(
         "the restore runs in RDS Extended Support, charged per vCPU-hour "
         "(engine_lifecycle_support: open-source-rds-extended-support); upgrade production to a "
         "supported major version to end it"
+    ]
+    rds.assert_no_pending_responses()
+
+
+def test_an_engine_version_rds_does_not_offer_in_the_region_blames_the_version_not_the_class(
+    write_env,  # type: ignore[no-untyped-def]
+) -> None:
+    """No class at all runs the snapshot's 11.22 in the region: changing instance_class cannot
+    help ("To restore from a DB snapshot with an unsupported engine version, you must first
+    upgrade the engine version of the snapshot"). Preflight names the snapshot and the upgrade."""
+    rds = _stubbed("rds")
+    _orderable(rds, "11.22", [])
+    _any_class(rds, "11.22", [])
+    _support(rds, "11", datetime(2024, 2, 29, tzinfo=UTC))
+    problems, _ = check_databases(
+        _plan(write_env),
+        _Mixed(None, rds=rds.client),
+        _found(),
+        skip=set(),  # type: ignore[arg-type]
+    )
+    assert problems == [
+        "stacks.database.params.SnapshotIdentifier: RDS does not offer postgres 11.22 (the "
+        f"version of {SNAPSHOT}, which the restore keeps) in us-west-2 on any class; upgrade "
+        "the snapshot's engine version (aws rds modify-db-snapshot --db-snapshot-identifier "
+        f"{SNAPSHOT} --engine-version VERSION --region us-west-2), choosing one RDS offers "
+        "there (aws rds describe-db-engine-versions --engine postgres --region us-west-2), or "
+        "upgrade production's engine version and take a new snapshot"
+    ]
+    assert "instance_class" not in problems[0]
+    rds.assert_no_pending_responses()
+
+
+def test_a_declared_parameter_group_family_must_be_the_snapshots_versions(
+    write_env,  # type: ignore[no-untyped-def]
+) -> None:
+    """Production moved to postgres 17: the captured family postgres16 would be created, then
+    the restore refused ("can be applied only to a DB instance running a database engine and
+    engine version compatible with that DB parameter group family")."""
+    rds = _stubbed("rds")
+    _orderable(rds, "17.2", [_option("gp2")])
+    _support(rds, "17", datetime(2030, 2, 28, tzinfo=UTC))
+    _family(rds, "17.2", "postgres17")
+    problems, _ = check_databases(
+        _plan(write_env, "      parameter_group: {family: postgres16}\n"),
+        _Mixed(None, rds=rds.client),
+        _found("17.2"),
+        skip=set(),  # type: ignore[arg-type]
+    )
+    assert problems == [
+        "stacks.database.params.parameter_group.family: postgres16 does not fit postgres 17.2 "
+        f"(the version of {SNAPSHOT}, which the restore keeps), whose parameter group family "
+        "is postgres17; RDS would refuse the restore. Set parameter_group.family to postgres17 "
+        "(relight capture writes production's), checking its parameters still apply"
+    ]
+    rds.assert_no_pending_responses()
+
+
+def test_a_named_parameter_groups_family_must_be_the_snapshots_versions(
+    write_env,  # type: ignore[no-untyped-def]
+) -> None:
+    """A group named by ParameterGroupName exists, but DescribeDBParameterGroups gives its
+    DBParameterGroupFamily as postgres16, and the snapshot is postgres 17.2."""
+    rds = _stubbed("rds")
+    rds.add_response(
+        "describe_db_parameter_groups",
+        {
+            "DBParameterGroups": [
+                {
+                    "DBParameterGroupName": "orders-pg16",
+                    "DBParameterGroupFamily": "postgres16",
+                    "Description": "orders",
+                }
+            ]
+        },
+        {"DBParameterGroupName": "orders-pg16"},
+    )
+    _orderable(rds, "17.2", [_option("gp2")])
+    _support(rds, "17", datetime(2030, 2, 28, tzinfo=UTC))
+    _family(rds, "17.2", "postgres17")
+    problems, _ = check_databases(
+        _plan(write_env, "      ParameterGroupName: orders-pg16\n"),
+        _Mixed(None, rds=rds.client),
+        _found("17.2"),
+        skip=set(),  # type: ignore[arg-type]
+    )
+    assert problems == [
+        "stacks.database.params.ParameterGroupName: the group's family, postgres16, does not "
+        "fit postgres 17.2 "
+        f"(the version of {SNAPSHOT}, which the restore keeps), whose parameter group family "
+        "is postgres17; RDS would refuse the restore. Name a postgres17 group that exists in "
+        "us-west-2, or declare one under parameter_group"
     ]
     rds.assert_no_pending_responses()
 

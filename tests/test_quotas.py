@@ -19,7 +19,7 @@ from moto import mock_aws
 from conftest import MINIMAL
 from relight.aws.clients import Aws, AwsTarget
 from relight.aws.cloudformation import Stacks
-from relight.aws.quotas import QUOTAS, QuotaBook, vcpu_quota
+from relight.aws.quotas import QUOTAS, QuotaBook, dedicated_host_only, vcpu_quota
 from relight.errors import PreflightError
 from relight.model.config import load_environment
 from relight.model.plan import Plan, StackPlan
@@ -127,6 +127,15 @@ def test_instance_types_count_against_their_family_classes_vcpu_quota() -> None:
     assert QUOTAS[vcpu_quota("x2gd.large") or ""].code == "L-7295265B"
     assert QUOTAS[vcpu_quota("u-6tb1.metal") or ""].code == "L-43DA4232"
     assert vcpu_quota("q9.large") is None
+
+
+def test_mac_instances_count_against_no_on_demand_vcpu_quota() -> None:
+    # mac1/mac2 run only on Dedicated Hosts: not the standard class that "m" would give
+    assert vcpu_quota("mac2.metal") is None
+    assert vcpu_quota("mac1.metal") is None
+    assert vcpu_quota("mac2-m2pro.metal") is None
+    assert dedicated_host_only("mac2.metal") and not dedicated_host_only("m5.large")
+    assert QUOTAS[vcpu_quota("m7g.large") or ""].code == "L-1216C47A"
 
 
 def test_a_fleet_over_the_vcpu_quota_is_refused_naming_the_quota_and_the_request(  # type: ignore[no-untyped-def]
@@ -296,6 +305,36 @@ def test_load_balancers_db_instances_and_a_drills_final_snapshots_are_counted(  
     failover = _with_stack(_plan(write_env), "data", DATA)
     problems, _ = quota_problems(failover, QuotaAws(quotas), [], ())
     assert "Manual DB instance snapshots" not in " ".join(problems), "a failover is not torn down"
+
+
+def test_a_drills_aurora_final_cluster_snapshot_counts_against_the_cluster_snapshot_quota(  # type: ignore[no-untyped-def]
+    moto: None, write_env
+) -> None:
+    """An Aurora cluster's teardown leaves a manual DB cluster snapshot (DeletionPolicy
+    Snapshot, the default), counted against "Manual DB cluster snapshots" (Q10), not Q7."""
+    rds = boto3.client("rds", REGION)
+    rds.create_db_cluster(
+        DBClusterIdentifier="prod", Engine="aurora-postgresql", MasterUsername="u",
+        MasterUserPassword="password1",
+    )  # fmt: skip
+    rds.create_db_cluster_snapshot(DBClusterIdentifier="prod", DBClusterSnapshotIdentifier="kept")
+    cluster = {
+        "Cluster": {"Type": "AWS::RDS::DBCluster", "Properties": {"Engine": "aurora-postgresql"}},
+        "Scratch": {"Type": "AWS::RDS::DBCluster", "DeletionPolicy": "Delete", "Properties": {}},
+    }
+    tight = {QUOTAS["manual_cluster_snapshots"].code: 1, STANDARD.code: 100}
+    quotas = FakeServiceQuotas(applied=tight)
+    drill = _with_stack(_plan(write_env, purpose="drill"), "aurora", cluster)
+    problems, _ = quota_problems(drill, QuotaAws(quotas), [], ())
+    assert problems == [
+        "quota Manual DB cluster snapshots (rds L-9B510759): 1 in use + 1 the plan adds (aurora) "
+        "> 1 allowed in us-west-2; free some, or ask for more: aws service-quotas "
+        "request-service-quota-increase --service-code rds --quota-code L-9B510759 "
+        "--desired-value 2 --region us-west-2"
+    ]
+    failover = _with_stack(_plan(write_env), "aurora", cluster)
+    problems, _ = quota_problems(failover, QuotaAws(quotas), [], ())
+    assert problems == [], "a failover is not torn down"
 
 
 def test_the_stand_in_answers_service_quotas_defaults_and_rds_account_quotas(moto: None) -> None:

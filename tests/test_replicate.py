@@ -1009,6 +1009,45 @@ def test_db_snapshot_copies_beyond_the_snapshot_quota_are_not_started_and_prune_
     assert [(r.action, r.source_id) for r in again] == [("copied", "orders-3")]
 
 
+def test_aurora_cluster_snapshot_copies_are_held_by_the_cluster_snapshot_quota() -> None:
+    """Aurora copies are manual DB cluster snapshots: DescribeAccountAttributes counts them
+    under ManualClusterSnapshots (Q10), apart from ManualSnapshots (Q7). A full cluster quota
+    holds the cluster copy and lets the instance copy go (its own quota has room)."""
+    from botocore.stub import Stubber
+
+    from relight.steps.replicate.room import hold_over_quota, manual_snapshot_room
+
+    rds = boto3.client("rds", "us-west-2", aws_access_key_id="a", aws_secret_access_key="b")
+    stub = Stubber(rds)
+    stub.add_response(
+        "describe_account_attributes",
+        {
+            "AccountQuotas": [
+                {"AccountQuotaName": "DBInstances", "Used": 3, "Max": 40},
+                {"AccountQuotaName": "ManualSnapshots", "Used": 10, "Max": 100},
+                {"AccountQuotaName": "ManualClusterSnapshots", "Used": 100, "Max": 100},
+            ]
+        },
+        {},
+    )
+    with stub:
+        room = manual_snapshot_room(rds)
+    assert room == {"rds_snapshot": (10, 100), "rds_cluster_snapshot": (100, 100)}
+    now = datetime.now(UTC)
+    cluster = Candidate("rds_cluster_snapshot", "orders-aurora-1", now, {}, ACCOUNT)
+    instance = Candidate("rds_snapshot", "orders-1", now, {}, ACCOUNT)
+    start = [("aurora", cluster, None), ("db", instance, None)]
+    started, held = hold_over_quota(start, room, {}, "us-west-2", None)
+    assert started == [("db", instance, None)]
+    assert [(r.action, r.source_id) for r in held] == [("failed", "orders-aurora-1")]
+    assert held[0].reason == (
+        "quota Manual DB cluster snapshots (rds L-9B510759): 100 in use + 1 copies > 100 "
+        "allowed in us-west-2; not copied. --prune 1 deletes relight's older copies (0 here), "
+        "then rerun; or ask for more: aws service-quotas request-service-quota-increase "
+        "--service-code rds --quota-code L-9B510759 --desired-value 101 --region us-west-2"
+    )
+
+
 def test_prune_keeps_the_copy_of_the_newest_data_not_the_newest_copy(aws: Aws, write_env) -> None:  # type: ignore[no-untyped-def]
     """Issue 20, item 9: discovery restores the copy of the newest data; prune keeps that
     one, though a copy of older data was made after it (a rerun of an old source)."""

@@ -35,6 +35,7 @@ QUOTAS: dict[str, Quota] = {
     "nlbs": Quota("elasticloadbalancing", "L-69A177A2", "Network Load Balancers per Region", 50),
     "db_instances": Quota("rds", "L-7B6409FD", "DB instances", 40),
     "manual_snapshots": Quota("rds", "L-272F1212", "Manual DB instance snapshots", 100),
+    "manual_cluster_snapshots": Quota("rds", "L-9B510759", "Manual DB cluster snapshots", 100),
     "stacks": Quota("cloudformation", "L-0485CB21", "Stack count", 2000),
     # Running On-Demand instances, in vCPUs, one quota per instance family class (Q2)
     "vcpus_standard": Quota(
@@ -70,15 +71,33 @@ _FAMILY_CLASS = {
 }
 
 
-def vcpu_quota(instance_type: str) -> str | None:
-    """The key of the On-Demand vCPU quota an instance type counts against (m5.large: the
-    standard class; g4dn.xlarge: G and VT; u-6tb1.metal: High Memory), None when unknown."""
+# Families that run only on Dedicated Hosts (mac1, mac2, ...): no On-Demand vCPU quota applies
+# (Q2); their hosts have a quota of their own, per host type, which relight does not count.
+DEDICATED_HOST_ONLY = frozenset({"mac"})
+
+
+def _letters(instance_type: str) -> str:
     family = instance_type.split(".")[0].split("-")[0].lower()
     letters = ""
     for char in family:
         if char.isdigit():
             break
         letters += char
+    return letters
+
+
+def dedicated_host_only(instance_type: str) -> bool:
+    """mac2.metal and its kin launch only onto an allocated Dedicated Host."""
+    return _letters(instance_type) in DEDICATED_HOST_ONLY
+
+
+def vcpu_quota(instance_type: str) -> str | None:
+    """The key of the On-Demand vCPU quota an instance type counts against (m5.large: the
+    standard class; g4dn.xlarge: G and VT; u-6tb1.metal: High Memory), None when unknown or
+    when none applies (mac instances run only on Dedicated Hosts)."""
+    letters = _letters(instance_type)
+    if letters in DEDICATED_HOST_ONLY:
+        return None
     return _FAMILY_CLASS.get(letters) or _FAMILY_CLASS.get(letters[:1]) if letters else None
 
 

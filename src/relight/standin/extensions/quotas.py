@@ -9,9 +9,10 @@ DescribeAccountAttributes: both raise NotImplementedError, an HTTP 500 on the se
   default AWS documents, in Service Quotas' shape. The On-Demand vCPU quotas AWS sets per
   account and documents no default for: the stand-in's account has `STANDIN_VCPUS` of each
   instance family class (its own choice, as an account's are; enough for the demo's fleet).
-- RDS DescribeAccountAttributes answers `DBInstances` and `ManualSnapshots` as AWS documents
-  them (API_AccountQuota: "Used" is the count in the account, "Max" the quota): the backend's
-  DB instances and manual DB snapshots in the region, against the documented defaults.
+- RDS DescribeAccountAttributes answers `DBInstances`, `ManualSnapshots` and
+  `ManualClusterSnapshots` as AWS documents them (API_AccountQuota: "Used" is the count in the
+  account, "Max" the quota): the backend's DB instances, manual DB snapshots and manual DB
+  cluster snapshots in the region, against the documented defaults.
 
 Nothing here runs against AWS; the defaults are AWS's, so the stand-in refuses no demo.
 """
@@ -58,9 +59,11 @@ def _default_quota(self: ServiceQuotasResponse) -> str:
 def _account_attributes(self: RDSResponse) -> ActionResult:
     backend: Any = rds_backends[self.current_account][self.region]
     manual = [s for s in backend.database_snapshots.values() if s.snapshot_type == "manual"]
+    clustered = [s for s in backend.cluster_snapshots.values() if s.snapshot_type == "manual"]
     quotas = [
         ("DBInstances", len(backend.databases), QUOTAS["db_instances"].default),
         ("ManualSnapshots", len(manual), QUOTAS["manual_snapshots"].default),
+        ("ManualClusterSnapshots", len(clustered), QUOTAS["manual_cluster_snapshots"].default),
     ]
     return ActionResult(
         {

@@ -38,6 +38,13 @@ FLAGS = (
 )  # fmt: skip
 
 
+# A declared group's resource type → the params key that declares its family.
+GROUPS = {
+    "AWS::RDS::DBParameterGroup": "parameter_group.family",
+    "AWS::RDS::DBClusterParameterGroup": "cluster_parameter_group.family",
+}
+
+
 @dataclass
 class Restore:
     """One database a stack restores: from which snapshot, as what."""
@@ -50,6 +57,8 @@ class Restore:
     storage: str | None = None  # None: not an instance's (Aurora's is the cluster's)
     wants: dict[str, bool] = field(default_factory=dict)  # FLAGS property → asked for
     lifecycle: str = EXTENDED
+    key: str = "SnapshotIdentifier"  # the params key naming the snapshot
+    families: dict[str, str] = field(default_factory=dict)  # params key → group family
 
 
 def _snapshot_parameter(props: dict[str, Any]) -> str | None:
@@ -77,7 +86,13 @@ def _restores(plan: Plan, discovery: Discovery) -> Iterator[Restore]:
                 art.attributes["engine"],
                 art.attributes["engine_version"],
                 lifecycle=str(props.get("EngineLifecycleSupport", EXTENDED)),
+                key=_snapshot_parameter(props) or "SnapshotIdentifier",
             )
+            for resource_type, said in GROUPS.items():
+                for r in resources.values():
+                    family = r.get("Properties", {}).get("Family")
+                    if r.get("Type") == resource_type and isinstance(family, str):
+                        restore.families[said] = family
             members = [
                 r.get("Properties", {})
                 for r in resources.values()
@@ -121,12 +136,32 @@ def _offered(rds: Any, restore: Restore) -> list[dict[str, Any]]:
     return [o for page in pages for o in page["OrderableDBInstanceOptions"]]
 
 
-def _combination(plan: Plan, restore: Restore, offered: list[dict[str, Any]]) -> list[str]:
+def _version_offered(rds: Any, restore: Restore) -> bool:
+    """Whether RDS offers the snapshot's engine version in the region at all, on any class."""
+    answer = rds.describe_orderable_db_instance_options(
+        Engine=restore.engine, EngineVersion=restore.version, Vpc=True, MaxRecords=20
+    )
+    return bool(answer.get("OrderableDBInstanceOptions"))
+
+
+def _combination(
+    plan: Plan, restore: Restore, offered: list[dict[str, Any]], version_offered: bool = True
+) -> list[str]:
     where = f"stacks.{restore.stack}.params"
     what = (
         f"RDS does not offer {restore.klass} for {restore.engine} {restore.version} (the "
         f"version of {restore.artifact.id}, which the restore keeps) in {plan.region}"
     )
+    if not offered and not version_offered:
+        return [
+            f"{where}.{restore.key}: RDS does not offer {restore.engine} {restore.version} (the "
+            f"version of {restore.artifact.id}, which the restore keeps) in {plan.region} on "
+            "any class; upgrade the snapshot's engine version (aws rds modify-db-snapshot "
+            f"--db-snapshot-identifier {restore.artifact.id} --engine-version VERSION "
+            f"--region {plan.region}), choosing one RDS offers there (aws rds "
+            f"describe-db-engine-versions --engine {restore.engine} --region {plan.region}), "
+            "or upgrade production's engine version and take a new snapshot"
+        ]
     if not offered:
         return [
             f"{where}.instance_class: {what}; choose a class RDS lists for that version "
@@ -195,26 +230,37 @@ def _lifecycle(rds: Any, restore: Restore, now: datetime, notes: list[str]) -> N
                 )
 
 
-def _groups(plan: Plan, rds: Any, notes: list[str]) -> list[str]:
+def _groups(
+    plan: Plan, rds: Any, notes: list[str], families: dict[str, dict[str, str]]
+) -> list[str]:
     """Every parameter group a stack names exists in the target region (RDS refuses the
-    restore otherwise: DBParameterGroupNotFound, DBClusterParameterGroupNotFound)."""
+    restore otherwise: DBParameterGroupNotFound, DBClusterParameterGroupNotFound). The family
+    of each one found is put in `families` (stack → params key → family)."""
     from botocore.exceptions import ClientError
 
     asks = {
-        "ParameterGroupName": ("describe_db_parameter_groups", "DBParameterGroupName"),
+        "ParameterGroupName": (
+            "describe_db_parameter_groups",
+            "DBParameterGroupName",
+            "DBParameterGroups",
+        ),
         "ClusterParameterGroupName": (
             "describe_db_cluster_parameter_groups",
             "DBClusterParameterGroupName",
+            "DBClusterParameterGroups",
         ),
     }
     problems = []
     for key, sp in plan.stacks.items():
-        for name, (operation, argument) in asks.items():
+        for name, (operation, argument, listed) in asks.items():
             group = sp.parameters.get(name)
             if not isinstance(group, str) or not group:
                 continue
             try:
-                getattr(rds, operation)(**{argument: group})
+                answer = getattr(rds, operation)(**{argument: group})
+                for found in answer.get(listed, []):
+                    if found.get("DBParameterGroupFamily"):
+                        families.setdefault(key, {})[name] = found["DBParameterGroupFamily"]
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "")
                 if code.endswith("NotFound"):
@@ -232,6 +278,36 @@ def _groups(plan: Plan, rds: Any, notes: list[str]) -> list[str]:
     return problems
 
 
+def _family(rds: Any, restore: Restore, plan: Plan) -> list[str]:
+    """A parameter group "can be applied only to a DB instance running a database engine and
+    engine version compatible with that DB parameter group family": the snapshot's version's
+    family (DescribeDBEngineVersions) must be every group's."""
+    if not restore.families:
+        return []
+    answer = rds.describe_db_engine_versions(Engine=restore.engine, EngineVersion=restore.version)
+    wanted = {v.get("DBParameterGroupFamily") for v in answer.get("DBEngineVersions", [])}
+    wanted.discard(None)
+    if len(wanted) != 1:
+        return []
+    family = str(wanted.pop())
+    return [
+        f"stacks.{restore.stack}.params.{key}: "
+        + (got if key.endswith(".family") else f"the group's family, {got},")
+        + f" does not fit {restore.engine} "
+        f"{restore.version} (the version of {restore.artifact.id}, which the restore keeps), "
+        f"whose parameter group family is {family}; RDS would refuse the restore. "
+        + (
+            f"Set {key} to {family} (relight capture writes production's), checking its "
+            "parameters still apply"
+            if key.endswith(".family")
+            else f"Name a {family} group that exists in {plan.region}, or declare one under "
+            + ("cluster_parameter_group" if "Cluster" in key else "parameter_group")
+        )
+        for key, got in sorted(restore.families.items())
+        if got != family
+    ]
+
+
 def check_databases(
     plan: Plan, aws: Any, discovery: Discovery, skip: set[str]
 ) -> tuple[list[str], list[str]]:
@@ -245,16 +321,24 @@ def check_databases(
         )  # fmt: skip
     rds = aws.client("rds", plan.region)
     notes: list[str] = []
-    problems = _groups(plan, rds, notes)
+    named: dict[str, dict[str, str]] = {}
+    problems = _groups(plan, rds, notes, named)
     for restore in restores:
         what = f"the {restore.engine} {restore.version} restore of stack {restore.stack}"
         if restore.klass:
             try:
-                problems += _combination(plan, restore, _offered(rds, restore))
+                offered = _offered(rds, restore)
+                version = bool(offered) or _version_offered(rds, restore)
+                problems += _combination(plan, restore, offered, version)
             except Exception as exc:
                 _why(exc, rds, what, notes)
         try:
             _lifecycle(rds, restore, discovery.at, notes)
         except Exception as exc:
             _why(exc, rds, f"the support dates of {what}", notes)
+        restore.families.update(named.get(restore.stack, {}))
+        try:
+            problems += _family(rds, restore, plan)
+        except Exception as exc:
+            _why(exc, rds, f"the parameter group family of {what}", notes)
     return problems, notes

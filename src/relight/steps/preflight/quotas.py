@@ -17,7 +17,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from relight.aws.failures import aws_failure, is_aws_failure, refused, translated
-from relight.aws.quotas import QUOTAS, QuotaBook, request_command, vcpu_quota
+from relight.aws.quotas import (
+    QUOTAS,
+    QuotaBook,
+    dedicated_host_only,
+    request_command,
+    vcpu_quota,
+)
 from relight.model.environment import ZonesRef
 from relight.model.plan import Plan, StackPlan
 
@@ -43,6 +49,7 @@ def quota_problems(
     adds["stacks"] = (len(new), [sp.key for sp in new])
     if plan.purpose == "drill":  # the final snapshots its teardown leaves, then deletes
         adds["manual_snapshots"] = _count(new, _leaves_final_snapshot)
+        adds["manual_cluster_snapshots"] = _count(new, _leaves_final_cluster_snapshot)
     wanted = {k: v for k, v in adds.items() if v[0]}
     nat = _nat_gateways(new, zone_names)
     runs = _instances(plan)
@@ -102,11 +109,20 @@ def _is_load_balancer(resource: dict[str, Any], kind: str) -> bool:
 def _leaves_final_snapshot(resource: dict[str, Any]) -> bool:
     """A DB instance outside a cluster leaves a manual DB snapshot when its stack is deleted
     (DeletionPolicy Snapshot, AWS's default for it: R3); a cluster's leaves a cluster snapshot,
-    which counts elsewhere."""
+    which counts against Q10 (_leaves_final_cluster_snapshot)."""
     props = resource.get("Properties", {})
     return (
         resource.get("Type") == "AWS::RDS::DBInstance"
         and "DBClusterIdentifier" not in props
+        and resource.get("DeletionPolicy", "Snapshot") == "Snapshot"
+    )
+
+
+def _leaves_final_cluster_snapshot(resource: dict[str, Any]) -> bool:
+    """An Aurora DB cluster leaves a manual DB cluster snapshot when its stack is deleted
+    (DeletionPolicy Snapshot, AWS's default for AWS::RDS::DBCluster too): quota Q10."""
+    return (
+        resource.get("Type") == "AWS::RDS::DBCluster"
         and resource.get("DeletionPolicy", "Snapshot") == "Snapshot"
     )
 
@@ -212,6 +228,13 @@ def _vcpu_shortfalls(
     keys = {sp.name: sp.key for sp in plan.stacks.values()}
     for (stack, kind), (count, most) in runs.items():
         quota = vcpu_quota(kind)
+        if dedicated_host_only(kind):
+            usage.notes.append(
+                f"vCPU quota for {kind} not checked: it runs only on a Dedicated Host, which "
+                "the On-Demand vCPU quotas do not count (allocate the host in the target "
+                "region before a disaster)"
+            )
+            continue
         if quota is None or kind not in vcpus:
             usage.notes.append(f"vCPU quota for {kind} not checked (family class not known)")
             continue
@@ -271,6 +294,15 @@ class _Usage:
         if key == "manual_snapshots":
             return len(
                 self._all("rds", "describe_db_snapshots", "DBSnapshots", SnapshotType="manual")
+            )
+        if key == "manual_cluster_snapshots":
+            return len(
+                self._all(
+                    "rds",
+                    "describe_db_cluster_snapshots",
+                    "DBClusterSnapshots",
+                    SnapshotType="manual",
+                )
             )
         raise KeyError(key)
 

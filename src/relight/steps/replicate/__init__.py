@@ -43,7 +43,7 @@ from relight.steps.discovery import Candidate
 from relight.steps.replicate.copies import CopyResult
 from relight.steps.replicate.in_use import Busy, copies_in_use
 from relight.steps.replicate.replicator import Replicator
-from relight.steps.replicate.room import hold_over_quota, manual_snapshot_room
+from relight.steps.replicate.room import SNAPSHOT_QUOTAS, hold_over_quota, manual_snapshot_room
 
 __all__ = ["MAX_COPIES_PER_REGION", "CopyResult", "Replicator", "replicate", "summary_counts"]
 
@@ -136,7 +136,7 @@ def _replicate_to(
             )
         )
     start = [item for item in todo if item not in deferred]
-    copying_db = any(s.kind == "rds_snapshot" and busy is None for _, s, busy in start)
+    copying_db = any(s.kind in SNAPSHOT_QUOTAS and busy is None for _, s, busy in start)
     snapshots = (
         manual_snapshot_room(replicator.target.client("rds", target)) if copying_db else None
     )
