@@ -1,14 +1,19 @@
 """A fake Route 53 that refuses record changes as Route 53 does, where moto (5.2.5) accepts
 them: a failover record beside a simple record of the same name and type, any record beside a
-CNAME of the same name, a second record of a failover role. Names are kept as Route 53 keeps
-them (lower case, a trailing dot, `*` as `\\052`); ListResourceRecordSets pages as it does.
+CNAME of the same name, a failover record beside a weighted, latency, geolocation or
+multivalue record of the same name and type, a second record of a failover role. Names are kept
+as Route 53 keeps them (lower case, a trailing dot, `*` as `\\052`); ListResourceRecordSets
+pages as it does.
 
 Texts: "Tried to create resource record set [...] but it already exists" (AnalogJ/lexicon#179,
 barnybug/cli53#317), "RRSet of type A with DNS name ... is not permitted because a conflicting
 RRSet of type CNAME with the same DNS name already exists in zone ..." (presslabs/zinc#178),
 "RRSet with DNS name ..., type A, SetIdentifier ... cannot be created as a non-weighted set
 exists with the same name and type." (as quoted around kubernetes-sigs/external-dns#1411).
-For a second SECONDARY no text of AWS's was found: the fake's is marked as its own.
+For a second SECONDARY no text of AWS's was found: the fake's is marked as its own. A failover
+record beside another policy's is refused with the non-weighted text turned to failover
+("...a non-weighted set exists..." when a weighted record meets latency ones,
+kubernetes-sigs/external-dns#4345): the exact words for failover were not found.
 """
 
 from __future__ import annotations
@@ -109,6 +114,11 @@ class FakeRoute53:
                 raise _refused(
                     f"RRSet with DNS name {name}, type {kind}, SetIdentifier {ident} cannot be "
                     "created as a non-weighted set exists with the same name and type."
+                )
+            if new.get("Failover") and "Failover" not in old:
+                raise _refused(  # the text of the non-weighted refusal, for the failover policy
+                    f"RRSet with DNS name {name}, type {kind}, SetIdentifier {ident} cannot be "
+                    "created as a non-failover set exists with the same name and type."
                 )
             if new.get("Failover") and old.get("Failover") == new["Failover"]:
                 raise _refused(  # the fake's own words: AWS's text for this was not found

@@ -156,6 +156,9 @@ class FakeS3:
     def put_bucket_versioning(self, *, Bucket: str, **_: Any) -> None:
         self._configure("PutBucketVersioning", Bucket)
 
+    def put_bucket_lifecycle_configuration(self, *, Bucket: str, **_: Any) -> None:
+        self._configure("PutBucketLifecycleConfiguration", Bucket)
+
 
 class Clock:
     """A UTC clock that moves only when told."""

@@ -182,6 +182,56 @@ def test_another_regions_secondary_is_refused_and_the_pair_or_our_own_record_pas
     assert _preflight(plan, route53).notes == []
 
 
+@pytest.mark.parametrize(
+    ("policy", "element"),
+    [
+        ("weighted", {"Weight": 100}),
+        ("latency", {"Region": "us-east-1"}),
+        ("geolocation", {"GeoLocation": {"CountryCode": "*"}}),
+        ("multivalue answer", {"MultiValueAnswer": True}),
+    ],
+)
+def test_a_name_holding_another_routing_policys_record_is_refused_naming_the_policy(
+    route53: FakeRoute53, write_env: Callable[[str], Path], policy: str, element: dict[str, Any]
+) -> None:
+    zone = route53.zone("shop.example.com.")
+    _create(route53, zone, Name=NAME, Type="A", TTL=60, SetIdentifier="home",
+            ResourceRecords=[{"Value": "192.0.2.10"}], **element)  # fmt: skip
+    held = [dict(r) for r in route53.records[zone]]
+    with pytest.raises(PreflightError) as caught:
+        _preflight(_plan(write_env), route53)
+    said = _aws_says(route53, zone, _secondary())  # Route 53 (the fake) refuses it too
+    assert "cannot be created as a non-failover set exists with the same name and type" in said
+    (problem,) = caught.value.problems
+    assert problem.startswith(
+        f"stacks.dns.params.RecordName: {NAME} (A) in zone shop.example.com. holds a {policy} A "
+        "record (home, 192.0.2.10): Route 53 takes one routing policy per name and type"
+    )
+    assert "move www.shop.example.com. to failover routing first" in problem
+    assert caught.value.exit_code == 2
+    assert route53.records[zone] == held, "nothing changed in Route 53"
+
+
+def test_two_zones_of_the_records_zone_name_are_refused_naming_hostedzoneid(
+    route53: FakeRoute53, write_env: Callable[[str], Path]
+) -> None:
+    public = route53.zone("shop.example.com.")
+    private = route53.zone("shop.example.com.")  # a private zone of the same name
+    route53.zone("zz.example.com.")
+    with pytest.raises(PreflightError) as caught:
+        _preflight(_plan(write_env), route53)
+    assert caught.value.problems == [
+        "stacks.dns.params.HostedZoneName: more than one hosted zone is named "
+        f"shop.example.com. ({public}, {private}, a public and a private one, say), and "
+        "CloudFormation will not create a record that names its zone by HostedZoneName then "
+        '("If you have multiple hosted zones with the same domain name, you must specify the '
+        'hosted zone using HostedZoneId"); delete or rename the zone the record is not meant '
+        "for, or give the record its zone by HostedZoneId in a blueprint of your own"
+    ]
+    assert caught.value.exit_code == 2
+    assert "ChangeResourceRecordSets" not in route53.calls, "nothing changed in Route 53"
+
+
 def test_route53_out_of_reach_is_a_note_and_a_failover_asks_route53_nothing(
     route53: FakeRoute53, write_env: Callable[[str], Path]
 ) -> None:

@@ -157,7 +157,12 @@ def test_a_conflicting_write_is_retried_as_s3_asks() -> None:
     assert _holder(s3) == "run-a"
 
 
-CONFIGURATION = ["PutPublicAccessBlock", "PutBucketEncryption", "PutBucketVersioning"]
+CONFIGURATION = [
+    "PutPublicAccessBlock",
+    "PutBucketEncryption",
+    "PutBucketVersioning",
+    "PutBucketLifecycleConfiguration",
+]
 BUCKET = "relight-templates-123456789012-us-west-2"
 
 
@@ -183,7 +188,7 @@ def test_a_bucket_found_without_its_marker_is_configured_before_use() -> None:
     ]  # fmt: skip
     assert s3.configured == {BUCKET: CONFIGURATION}
     assert json.loads(s3.buckets[BUCKET][READY_KEY][0]) == {
-        "configured": ["public access block", "encryption", "versioning"]
+        "configured": ["public access block", "encryption", "versioning", "lifecycle"]
     }
     (template,) = set(s3.buckets[BUCKET]) - {READY_KEY}
     assert url == f"https://s3.us-west-2.amazonaws.com/{BUCKET}/{template}"

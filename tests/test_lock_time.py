@@ -142,7 +142,6 @@ def _take(s3: FakeS3, clock: Clock, said: list[str]) -> RunLock:
             "reused",
             "process {pid} on {host} is another program now (its pid reused), so that run is dead",
         ),
-        ("rebooted", "{host} has restarted since that run began, so that run is dead"),
     ],
 )
 def test_a_gone_holder_on_this_machine_is_taken_over_at_once_saying_why(
@@ -153,10 +152,7 @@ def test_a_gone_holder_on_this_machine_is_taken_over_at_once_saying_why(
     holder = {
         "pid": replace(here, pid=_dead_pid()),
         "reused": replace(here, started=str(int(here.started) + 1)),  # this pid, earlier run
-        "rebooted": replace(here, boot_id="another-boot", machine_id=here.machine_id or "m"),
     }[change]
-    if change == "rebooted" and not here.machine_id:
-        pytest.skip("no /etc/machine-id: a reboot cannot be told from another machine")
     s3, clock, said = FakeS3(), Clock(), []
     s3.clock = clock
     _held_by(s3, holder, clock)
@@ -167,6 +163,46 @@ def test_a_gone_holder_on_this_machine_is_taken_over_at_once_saying_why(
     assert said == heir.notes and len(said) == 1
     assert said[0].startswith("took over the lock on shop in us-west-2 from run run-a of ")
     assert said[0].endswith(why.format(pid=holder.pid, host=here.host))
+
+
+def test_a_holder_silent_since_before_this_boot_is_taken_over_at_once() -> None:
+    """The holder's machine id and host are this machine's, its boot id another: it ran here
+    before a reboot only if its lock has been silent (by S3's clock) longer than this machine
+    has been up."""
+    me = Whereabouts("laptop", 4242, "m-1", "boot-2", "pid:[1]", "99", uptime=120.0)
+    before = replace(me, boot_id="boot-1", pid=17, uptime=None)
+    s3, clock, said = FakeS3(), Clock(), []
+    s3.clock = clock
+    _held_by(s3, before, clock)
+    clock.advance(121)  # silent 121 s by S3's clock; this machine has been up 120 s
+    heir = RunLock(_ref(s3), "run-b", "relight failover", _settings(clock, said, lambda: me))
+    heir.acquire()
+    assert heir.took_over is not None and heir.took_over.run_id == "run-a"
+    assert _holder(s3) == "run-b"
+    assert said[0].endswith(
+        "laptop has restarted since that run began (its lock silent 121 s, this machine up "
+        "120 s), so that run is dead"
+    )
+
+
+def test_a_clone_with_this_machines_id_that_wrote_since_this_boot_waits_for_its_lease() -> None:
+    """A cloned image carries the same machine id and host name: a holder with another boot id
+    whose lock was written after this machine booted may be alive elsewhere."""
+    me = Whereabouts("laptop", 4242, "m-1", "boot-2", "pid:[1]", "99", uptime=3600.0)
+    clone = replace(me, boot_id="boot-of-the-clone", pid=17, uptime=None)
+    s3, clock = FakeS3(), Clock()
+    s3.clock = clock
+    _held_by(s3, clone, clock)
+    clock.advance(60)  # a heartbeat's silence: far less than this machine's hour up
+    heir = RunLock(_ref(s3), "run-b", "relight failover", _settings(clock, [], lambda: me))
+    with pytest.raises(LockHeld) as caught:
+        heir.acquire()
+    assert "let that run finish" in caught.value.hint
+    assert _holder(s3) == "run-a", "nothing was changed"
+    clock.advance(241)  # the lease lapses: taken over by the lease, not the boot id
+    said: list[str] = []
+    RunLock(_ref(s3), "run-b", "relight failover", _settings(clock, said, lambda: me)).acquire()
+    assert "no heartbeat for longer than its lease of 300 s" in said[0]
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,12 @@ from test_prepared import LADDER
 RUNNER = CliRunner()
 ACCOUNT = "123456789012"
 BUCKET = f"relight-templates-{ACCOUNT}-{REGION}"
-CONFIGURATION = ["PutPublicAccessBlock", "PutBucketEncryption", "PutBucketVersioning"]
+CONFIGURATION = [
+    "PutPublicAccessBlock",
+    "PutBucketEncryption",
+    "PutBucketVersioning",
+    "PutBucketLifecycleConfiguration",
+]
 
 
 def _relights_buckets() -> list[str]:

@@ -12,7 +12,8 @@ The run lock (lock.py) is written into the bucket whenever it exists: it holds n
 a failover must be able to take it while us-east-1 is down. Each template is
 stored under a key derived from its content hash, so an unchanged template is
 uploaded once, and relight never deletes a template. Under `locks/` it keeps
-the lock of each mutating run (lock.py), which the run deletes when it ends.
+the lock of each mutating run (lock.py), which the run deletes when it ends; a lifecycle rule
+expires the lock's noncurrent versions (one per heartbeat) a day after they are replaced.
 """
 
 from __future__ import annotations
@@ -23,6 +24,20 @@ from typing import Any
 from relight.errors import AwsError
 
 READY_KEY = "relight/configured.json"
+# Each heartbeat rewrites a lock (lock.py) and each release deletes it: in a versioned bucket
+# every one leaves a noncurrent version or a delete marker. Under `locks/` they expire a day
+# after they stop being current (at most 10 newer ones kept), and a lone delete marker goes.
+LOCK_VERSIONS_LIFECYCLE = {
+    "Rules": [
+        {
+            "ID": "relight-lock-versions",
+            "Filter": {"Prefix": "locks/"},
+            "Status": "Enabled",
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 1, "NewerNoncurrentVersions": 10},
+            "Expiration": {"ExpiredObjectDeleteMarker": True},
+        }
+    ]
+}
 
 
 def bucket_name(account_id: str, region: str) -> str:
@@ -60,7 +75,8 @@ class TemplateBucket:
 
     def configure(self) -> None:
         """Create the bucket unless it exists, then set all of its configuration (public
-        access blocked, encrypted, versioned: each call is idempotent) and, last, write
+        access blocked, encrypted, versioned, old lock versions expired: each call is
+        idempotent, so an existing bucket gets what it lacks) and, last, write
         READY_KEY. A bucket is never used half-configured: if a call fails, AwsError."""
         from botocore.exceptions import BotoCoreError, ClientError
         from botocore.parsers import ResponseParserError  # not a BotoCoreError
@@ -85,10 +101,14 @@ class TemplateBucket:
             self.s3.put_bucket_versioning(
                 Bucket=self.name, VersioningConfiguration={"Status": "Enabled"}
             )
+            self.s3.put_bucket_lifecycle_configuration(
+                Bucket=self.name, LifecycleConfiguration=LOCK_VERSIONS_LIFECYCLE
+            )
             self.s3.put_object(
                 Bucket=self.name,
                 Key=READY_KEY,
-                Body=b'{"configured": ["public access block", "encryption", "versioning"]}',
+                Body=b'{"configured": ["public access block", "encryption", "versioning", '
+                b'"lifecycle"]}',
                 ContentType="application/json",
             )
         except (ClientError, BotoCoreError, ResponseParserError) as exc:

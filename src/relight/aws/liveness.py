@@ -8,7 +8,11 @@ the pid and the process's start time), and here they are compared with this mach
 
 The answer is "gone" only when it is certain:
 
-- the same machine (host name and `/etc/machine-id`) booted since (another boot id);
+- the same machine (host name and `/etc/machine-id`) booted since (another boot id), and the
+  lock has been silent (by S3's clock, lease.py) for longer than this machine has been up
+  (`/proc/uptime`): a holder here before the boot cannot have written after it. Cloned VM and
+  container images carry the same machine id, and host names repeat, so a boot id alone could
+  be a live run on another machine: a lock written since this boot waits for its lease;
 - the same host, boot and pid namespace, and no process has that pid (`os.kill(pid, 0)`), or
   only a dead one not yet reaped;
 - the same host, boot and pid namespace, and the process with that pid started at another
@@ -27,6 +31,7 @@ from pathlib import Path
 
 MACHINE_ID = Path("/etc/machine-id")
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+UPTIME = Path("/proc/uptime")
 
 
 def _read(path: Path) -> str:
@@ -34,6 +39,14 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="ascii").strip()
     except (OSError, UnicodeDecodeError):
         return ""
+
+
+def _uptime() -> float | None:
+    """Seconds since this machine booted (the first field of /proc/uptime); None without it."""
+    try:
+        return float(_read(UPTIME).split()[0])
+    except (IndexError, ValueError):
+        return None
 
 
 def _pid_namespace() -> str:
@@ -68,6 +81,7 @@ class Whereabouts:
     boot_id: str = ""
     pid_namespace: str = ""
     started: str = ""
+    uptime: float | None = None  # this machine's, when read here; never recorded in a lock
 
     @classmethod
     def here(cls) -> Whereabouts:
@@ -80,18 +94,25 @@ class Whereabouts:
             boot_id=_read(BOOT_ID),
             pid_namespace=_pid_namespace(),
             started=started(pid),
+            uptime=_uptime(),
         )
 
-    def gone(self, here: Whereabouts | None = None) -> str | None:
+    def gone(self, here: Whereabouts | None = None, silence: float | None = None) -> str | None:
         """Why this run is known to be gone, seen from `here` (default: this process); None
-        when it may still run or nothing can be known from here."""
+        when it may still run or nothing can be known from here. `silence`: seconds since its
+        lock was last written, by S3's clock."""
         me = here or Whereabouts.here()
         if self.host != me.host or not self.boot_id or not me.boot_id:
             return None
         if self.boot_id != me.boot_id:
-            if self.machine_id and self.machine_id == me.machine_id:
-                return f"{self.host} has restarted since that run began"
-            return None  # another machine of the same name, or one that cannot say
+            if not self.machine_id or self.machine_id != me.machine_id:
+                return None  # another machine of the same name, or one that cannot say
+            if silence is None or me.uptime is None or silence <= me.uptime:
+                return None  # written since this boot: a clone of this machine may hold it
+            return (
+                f"{self.host} has restarted since that run began (its lock silent "
+                f"{silence:.0f} s, this machine up {me.uptime:.0f} s)"
+            )
         if not self.pid_namespace or self.pid_namespace != me.pid_namespace or self.pid <= 0:
             return None
         if not _exists(self.pid) or _stat(self.pid)[:1] == ["Z"]:  # Z: dead, not yet reaped

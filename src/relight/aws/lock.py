@@ -254,7 +254,11 @@ class RunLock:
             if self._is_me(holder):  # our write went through; botocore's retry got the 412
                 self.etag = theirs
                 return
-            gone = None if holder.expired(now) else holder.whereabouts.gone(self.settings.here())
+            gone = (
+                None
+                if holder.expired(now)
+                else holder.whereabouts.gone(self.settings.here(), holder.silent_for(now))
+            )
             if gone is None and not holder.expired(now):
                 raise LockHeld(self.ref, holder, now)
             self.me = replace(self.me, since=now, heartbeat=now)

@@ -128,12 +128,35 @@ def _conflict(want: Wanted, record: dict[str, Any]) -> str | None:
             f"{want.set_identifier} cannot be created as a non-weighted set exists with the "
             'same name and type.")'
         )
+    if "Failover" not in record:
+        return (
+            f"a {_policy(record)} {kind} record ({record['SetIdentifier']}, {_target(record)}): "
+            "Route 53 takes one routing policy per name and type, and refuses a failover record "
+            "beside records of another (the ResourceRecordSet reference: \"You can't create "
+            "non-failover resource record sets that have the same values for the Name and Type "
+            'elements as failover resource record sets", and so for each policy)'
+        )
     if record.get("Failover") == want.role and record["SetIdentifier"] != want.set_identifier:
         return (
             f"a {want.role} failover record already ({record['SetIdentifier']}, "
             f"{_target(record)}): a name has one PRIMARY and one SECONDARY record"
         )
     return None
+
+
+_POLICIES = (
+    ("Weight", "weighted"),
+    ("Region", "latency"),
+    ("GeoLocation", "geolocation"),
+    ("GeoProximityLocation", "geoproximity"),
+    ("MultiValueAnswer", "multivalue answer"),
+    ("CidrRoutingConfig", "IP-based"),
+)
+
+
+def _policy(record: dict[str, Any]) -> str:
+    """The routing policy of a record with a SetIdentifier, by the element that sets it."""
+    return next((name for key, name in _POLICIES if key in record), "non-failover")
 
 
 def _target(record: dict[str, Any]) -> str:
@@ -144,12 +167,24 @@ def _target(record: dict[str, Any]) -> str:
     return ", ".join(values) or "no value"
 
 
+class SameNamedZones(Exception):
+    """More than one hosted zone of the record's zone name (a public and a private one):
+    CloudFormation will not create a record that names its zone by HostedZoneName."""
+
+    def __init__(self, ids: list[str]) -> None:
+        super().__init__(", ".join(ids))
+        self.ids = ids
+
+
 def _records_at(route53: Any, zone: str, name: str) -> list[dict[str, Any]] | None:
     """Every record at `name` in the public or private zone named `zone` (None: no such zone;
     preflight's zone check names that)."""
-    zones = route53.list_hosted_zones_by_name(DNSName=zone, MaxItems="1")["HostedZones"]
-    if not zones or zones[0]["Name"] != zone:
+    listed = route53.list_hosted_zones_by_name(DNSName=zone, MaxItems="2")["HostedZones"]
+    zones = [z for z in listed if z["Name"] == zone]
+    if not zones:
         return None
+    if len(zones) > 1:
+        raise SameNamedZones([z["Id"] for z in zones])
     found: list[dict[str, Any]] = []
     start = {"StartRecordName": name}
     while True:
@@ -195,6 +230,17 @@ def names_taken(plan: Plan, aws: Any) -> tuple[list[str], list[str]]:
                 acting = as_role(aws, role, plan.region) if role else aws
                 clients[role] = acting.client("route53", plan.region, bounded=True)
             records = _records_at(clients[role], want.zone, want.name)
+        except SameNamedZones as two:
+            problems.append(
+                f"stacks.{want.stack}.params.HostedZoneName: more than one hosted zone is named "
+                f"{want.zone}{as_whom} ({two}, a public and a private one, say), and "
+                "CloudFormation will not create a record that names its zone by HostedZoneName "
+                'then ("If you have multiple hosted zones with the same domain name, you must '
+                'specify the hosted zone using HostedZoneId"); delete or rename the zone the '
+                "record is not meant for, or give the record its zone by HostedZoneId in a "
+                "blueprint of your own"
+            )
+            continue
         except Exception as exc:
             if not is_aws_failure(exc):
                 raise
