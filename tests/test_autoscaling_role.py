@@ -193,3 +193,139 @@ def test_relight_prepare_leaves_the_record_a_failover_reads(asg_env: Any) -> Non
     assert (
         record is not None and record.role_arn == ROLE and record.keys == {"alias/shop": "created"}
     )
+
+
+def _warm_with_key(write_env: Callable[[str], Path]) -> Any:
+    """MINIMAL at warm_standby: network and security stand from pilot_light, the web fleet
+    (an Auto Scaling group) from warm_standby, its volumes under the customer managed key
+    alias/shop (KmsKeyId, and the region's kms_keys)."""
+    from conftest import NETWORK_AND_SECURITY
+
+    standing = NETWORK_AND_SECURITY.replace(
+        "    blueprint: network\n", "    blueprint: network\n    stands: pilot_light\n"
+    ).replace("    blueprint: security\n", "    blueprint: security\n    stands: pilot_light\n")
+    text = (
+        ASG.replace(
+            "stand_in: true\n",
+            "strategy: warm_standby\nkms_keys: {us-west-2: alias/shop}\n",
+        )
+        .replace(NETWORK_AND_SECURITY, standing)
+        .replace("    blueprint: compute\n", "    blueprint: compute\n    stands: warm_standby\n")
+        .replace("      max_size: 2\n", "      max_size: 2\n      KmsKeyId: alias/shop\n")
+    )
+    assert "stands: warm_standby" in text and "KmsKeyId: alias/shop" in text
+    loaded = load_environment(str(write_env(text)), REGION)
+    plan = build_plan(loaded, REGION, phase="prepare")  # not the stand-in: Auto Scaling checked
+    assert not plan.stand_in and "web" in plan.stacks
+    return plan
+
+
+def test_prepare_at_warm_standby_with_a_customer_managed_key_grants_before_it_launches(
+    write_env: Callable[[str], Path],
+) -> None:
+    """The review of issue 20: prepare ran preflight and its deploy before it made the role
+    and the grant, so preflight refused the key ("... run relight prepare"), a loop. The role
+    may use a customer managed key only through its key policy or a grant, made before the
+    group launches (A8/A9): prepare counts the keys it grants as granted and grants them
+    after confirmation, under the lock, before its deploy."""
+    from conftest import moto_web_inputs
+    from relight.aws.lock import LockSettings
+    from relight.commands import failover
+    from relight.commands.connection import Connection
+
+    with mock_aws():
+        kms = boto3.client("kms", REGION)
+        key = kms.create_key()["KeyMetadata"]["Arn"]
+        kms.create_alias(AliasName="alias/shop", TargetKeyId=key)
+        moto_web_inputs(tags=True)
+        plan = _warm_with_key(write_env)
+        conn = Connection(Aws(AwsTarget()), REGION, ACCOUNT)
+        seen: list[str] = []
+        deploy = failover.deploy
+
+        def deploying(*args: Any, **kwargs: Any) -> Any:  # what the deploy finds granted
+            seen.extend(g["GranteePrincipal"] for g in kms.list_grants(KeyId=key)["Grants"])
+            return deploy(*args, **kwargs)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(failover, "deploy", deploying)
+            done = failover.prepare(plan, conn, lock=LockSettings(say=lambda _: None))
+        assert done.outcome.ok, done.outcome
+        assert seen == [ROLE]  # granted before the deploy launched the group
+        assert "KMS key alias/shop: Auto Scaling's grant created" in done.notes
+        assert "web" in done.outcome.results
+
+
+def test_a_refused_prepare_at_warm_standby_makes_no_role_and_no_grant(
+    write_env: Callable[[str], Path],
+) -> None:
+    from conftest import moto_web_inputs
+    from relight.aws.lock import LockSettings
+    from relight.commands import failover
+    from relight.commands.connection import Connection, Declined
+
+    with mock_aws():
+        kms = boto3.client("kms", REGION)
+        key = kms.create_key()["KeyMetadata"]["Arn"]
+        kms.create_alias(AliasName="alias/shop", TargetKeyId=key)
+        moto_web_inputs(tags=True)
+        plan = _warm_with_key(write_env)
+        conn = Connection(Aws(AwsTarget()), REGION, ACCOUNT)
+        with pytest.raises(Declined):
+            failover.prepare(
+                plan, conn, lock=LockSettings(say=lambda _: None), confirm=lambda _: False
+            )
+        assert kms.list_grants(KeyId=key)["Grants"] == []
+        assert "iam" not in conn.aws.calls
+        assert boto3.client("s3", REGION).list_buckets()["Buckets"] == []
+
+
+def test_a_grant_kms_refuses_stops_a_warm_standby_prepare_before_its_deploy(
+    write_env: Callable[[str], Path],
+) -> None:
+    """A group this prepare stands up launches with the customer managed key: without the
+    grant its instances would fail ("Client error on launch"), so KMS refusing the grant
+    (AccessDeniedException, as AWS answers a caller without kms:CreateGrant) stops the run
+    before the deploy, with the fix, instead of a note after a failed launch."""
+    from conftest import moto_web_inputs
+    from relight.aws.lock import LockSettings
+    from relight.commands import failover
+    from relight.commands.connection import Connection
+
+    with mock_aws():
+        kms = boto3.client("kms", REGION)
+        key = kms.create_key()["KeyMetadata"]["Arn"]
+        kms.create_alias(AliasName="alias/shop", TargetKeyId=key)
+        moto_web_inputs(tags=True)
+        plan = _warm_with_key(write_env)
+        conn = Connection(Aws(AwsTarget()), REGION, ACCOUNT)
+
+        from relight.aws import grants
+        from relight.dr import autoscaling_role
+
+        class Refusing:  # KMS in the region, refusing CreateGrant as AWS refuses the caller
+            def __init__(self, inner: Any) -> None:
+                self.inner = inner
+
+            def create_grant(self, **_: Any) -> Any:
+                raise ClientError(
+                    {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}},
+                    "CreateGrant",
+                )
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(self.inner, name)
+
+        def granting(kms_client: Any, key_id: str, role: str) -> str:
+            return grants.ensure_autoscaling_grant(Refusing(kms_client), key_id, role)
+
+        deployed: list[bool] = []
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(autoscaling_role, "ensure_autoscaling_grant", granting)
+            patch.setattr(failover, "deploy", lambda *a, **k: deployed.append(True))
+            with pytest.raises(AwsError) as caught:
+                failover.prepare(plan, conn, lock=LockSettings(say=lambda _: None))
+        assert "KMS key alias/shop: cannot grant" in caught.value.message
+        assert "kms:CreateGrant" in (caught.value.hint or "")
+        assert deployed == [], "nothing deployed without the grant"
+        assert boto3.client("cloudformation", REGION).describe_stacks()["Stacks"] == []

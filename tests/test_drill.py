@@ -379,3 +379,81 @@ def test_a_drill_deletes_only_the_final_snapshots_it_made_and_names_them_in_its_
     assert left == ["orders-manual"], "production's snapshot is not the drill's to delete"
     report = {"teardown": {"status": "ok", "stacks": [], "left_behind": [], "deleted": deleted}}
     assert "failback copies): `d-final (us-west-2)`" in render_markdown(report)
+
+
+def test_final_snapshots_are_told_by_identifier_not_by_a_local_clock_that_runs_ahead(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The review of issue 20: teardown took as final the manual snapshots made since this
+    machine's now; on a laptop a few minutes fast, RDS's SnapshotCreateTime of the final
+    snapshot is "before" it, the drill never deletes it and it counts against the manual
+    snapshot quota (Q8). The new ones are those whose identifiers were not there before the
+    delete. RDS and CloudFormation are played by a fake that answers as they document."""
+    from relight.commands import teardown
+
+    aws_now = datetime(2026, 12, 6, 20, 0, tzinfo=UTC)
+
+    class Ahead(datetime):  # this machine's clock, ten minutes ahead of AWS's
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return aws_now + timedelta(minutes=10)
+
+    monkeypatch.setattr(teardown, "datetime", Ahead, raising=False)
+
+    def snap(kind: str, ident: str, owner: str, minutes: int) -> dict[str, Any]:
+        key = "DBSnapshotIdentifier" if kind == "instance" else "DBClusterSnapshotIdentifier"
+        owner_key = "DBInstanceIdentifier" if kind == "instance" else "DBClusterIdentifier"
+        return {
+            key: ident,
+            owner_key: owner,
+            "SnapshotType": "manual",
+            "SnapshotCreateTime": aws_now + timedelta(minutes=minutes),
+        }
+
+    class Rds:
+        def __init__(self) -> None:
+            self.instance = [snap("instance", "orders-copy", "shop-orders", -60)]
+            self.cluster = [snap("cluster", "ledger-copy", "shop-ledger", -60)]
+
+        def describe_db_snapshots(self, **kw: Any) -> Any:
+            wanted = kw["DBInstanceIdentifier"]
+            got = [s for s in self.instance if s["DBInstanceIdentifier"] == wanted]
+            return {"DBSnapshots": got}
+
+        def describe_db_cluster_snapshots(self, **kw: Any) -> Any:
+            wanted = kw["DBClusterIdentifier"]
+            got = [s for s in self.cluster if s["DBClusterIdentifier"] == wanted]
+            return {"DBClusterSnapshots": got}
+
+        def get_paginator(self, op: str) -> Any:
+            return _OnePage(getattr(self, op))
+
+    class Cfn:
+        def get_paginator(self, op: str) -> Any:
+            assert op == "list_stack_resources"
+            summaries = [
+                {"ResourceType": "AWS::RDS::DBInstance", "PhysicalResourceId": "shop-orders"},
+                {"ResourceType": "AWS::RDS::DBCluster", "PhysicalResourceId": "shop-ledger"},
+                {"ResourceType": "AWS::EC2::VPC", "PhysicalResourceId": "vpc-1"},
+            ]
+            return _OnePage(lambda **_: {"StackResourceSummaries": summaries})
+
+    class _OnePage:
+        def __init__(self, call: Any) -> None:
+            self.call = call
+
+        def paginate(self, **kw: Any) -> Any:
+            return [self.call(**kw)]
+
+    rds, cfn = Rds(), Cfn()
+
+    class Clients:
+        def client(self, service: str, region: str, bounded: bool = False) -> Any:
+            return {"rds": rds, "cloudformation": cfn}[service]
+
+    conn = Connection(Clients(), "us-west-2", "123456789012")  # type: ignore[arg-type]
+    after = teardown.final_snapshots(conn, "shop-drill-t1-db")
+    # the delete: each database leaves its final snapshot, stamped by AWS's clock
+    rds.instance.append(snap("instance", "shop-orders-final", "shop-orders", 1))
+    rds.cluster.append(snap("cluster", "shop-ledger-final", "shop-ledger", 1))
+    assert after() == ["shop-orders-final (of shop-orders)", "shop-ledger-final (of shop-ledger)"]

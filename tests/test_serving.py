@@ -195,3 +195,62 @@ def test_a_failover_beside_production_in_its_home_region_marks_nothing(write_env
         assert result.ok, result.outcome.failed()
         assert read_serving(s3, ACCOUNT, home, "shop") is None
         assert [e for e, _ in result.events][:2] == ["started", "first change"]
+
+
+def test_prepare_into_a_region_without_its_bucket_checks_again_once_the_lock_is_held(
+    write_env,
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    """The review of issue 20: with no bucket in the region the lock waits until the first
+    change (`RunLock.take`), so the check "again under the lock" ran with no lock held; a
+    failover that marked the region meanwhile went unseen. It runs again right after take."""
+    from conftest import MINIMAL, moto_web_inputs
+    from relight.aws.lock import LockSettings
+    from relight.commands.connection import Connection
+
+    checks: list[list[str]] = []  # the keys in relight's bucket at each check
+    check = failover.refuse_serving_region
+
+    def checking(plan: Any, conn: Any) -> None:
+        s3 = boto3.client("s3", REGION)
+        names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+        listed = s3.list_objects_v2(Bucket=names[0]) if names else {}
+        checks.append([o["Key"] for o in listed.get("Contents", [])])
+        check(plan, conn)
+
+    monkeypatch.setattr(failover, "refuse_serving_region", checking)
+    joined: list[str] = []
+
+    def meanwhile() -> None:  # the CLI's lint join; the first time, a failover marks R
+        joined.append("lint")
+        if len(joined) == 1:
+            boto3.client("s3", REGION).create_bucket(
+                Bucket=bucket_name(ACCOUNT, REGION),
+                CreateBucketConfiguration={"LocationConstraint": REGION},
+            )
+            at = datetime(2026, 12, 6, 14, 0, tzinfo=UTC)
+            failover.mark_region_serving(_conn(), plan, "run-9", at, "failing over")
+
+    with mock_aws():
+        moto_web_inputs(tags=True)
+        loaded = load_environment(str(write_env(MINIMAL)), REGION)
+        plan = build_plan(loaded, REGION, stand_in=True)
+        with pytest.raises(InputError) as refused:
+            failover.prepare(
+                build_plan(loaded, REGION, stand_in=True, phase="prepare"),
+                Connection(Aws(AwsTarget()), REGION, ACCOUNT),
+                before_change=meanwhile,
+                lock=LockSettings(say=lambda _: None),
+            )
+        said = " ".join(str(refused.value).split())
+        assert "shop has been failing over into us-west-2 since" in said, said
+        assert refused.value.exit_code == 2
+        assert len(checks) == 3, checks  # before the lock, while it waited, and under it
+        assert checks[:2] == [[], []], "no bucket yet: no lock held"
+        assert any("lock" in key for key in checks[2]), f"checked again under the lock: {checks}"
+        s3 = boto3.client("s3", REGION)
+        listed = s3.list_objects_v2(Bucket=bucket_name(ACCOUNT, REGION))["Contents"]
+        left = [o["Key"] for o in listed]
+        assert marker_key("shop") in left and not any("lock" in k for k in left), left
+        stacks = boto3.client("cloudformation", REGION).list_stacks()["StackSummaries"]
+        assert stacks == [], "nothing deployed"

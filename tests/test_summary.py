@@ -117,8 +117,17 @@ def test_teardown_names_the_final_snapshot_a_deleted_database_left() -> None:
         {"StackName": "shop-database"},
     )
     conn = Connection(aws, "us-west-2", "123456789012")  # type: ignore[arg-type]
-    after = final_snapshots(conn, "shop-database")  # read before the delete
     later, earlier = datetime.now(UTC) + timedelta(minutes=5), datetime(2026, 1, 1, tzinfo=UTC)
+    rds.add_response(  # before the delete: the manual snapshots the database has already
+        "describe_db_snapshots",
+        {
+            "DBSnapshots": [
+                {"DBSnapshotIdentifier": "an-older-manual-one", "SnapshotCreateTime": earlier}
+            ]
+        },
+        {"DBInstanceIdentifier": "shop-database-db-1a2b", "SnapshotType": "manual"},
+    )
+    after = final_snapshots(conn, "shop-database")  # read before the delete
     rds.add_response(
         "describe_db_snapshots",
         {

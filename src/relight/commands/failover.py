@@ -176,6 +176,7 @@ def failover(
     lock: LockSettings | None = None,
     before_change: Callable[[], object] | None = None,
     bring: Mapping[str, Artifact] | None = None,
+    after_take: Callable[[], list[str]] | None = None,
 ) -> FailoverResult:
     """Discover, preflight, plan, (confirm), deploy. The plan was rendered already, and linted
     already unless `before_change` finishes that: it is called after preflight, before the plan
@@ -187,6 +188,10 @@ def failover(
     stops before anything changes. The run holds the lock of the environment, region and
     namespace throughout (`lock` says how); `LockHeld` when another run holds it.
     `bring`: artifacts chosen already (a failback's copies home), in place of discovery's.
+    A lock that waited for relight's bucket is taken only at the first change
+    (`RunLock.take`): `before_change` is then called again, under it. `after_take`: what
+    must exist before the deploy (prepare's Auto Scaling role and grants), made once the run
+    is checked, confirmed and holds the lock; its notes join the result's.
     """
     started = clock()
     lifecycle = [("started", now())]
@@ -220,7 +225,11 @@ def failover(
         )
         if confirm is not None and not confirm(planned):
             raise Declined("not confirmed; nothing was changed")
+        waited = held.waiting
         held.take(configure=plan.phase == "prepare")  # checked and confirmed: changes begin
+        if waited and before_change is not None:
+            before_change()  # checked before without a lock: again, now that it is held
+        made = after_take() if after_take is not None else []
         marked = mark_region_serving(conn, plan, run_id, now(), FAILING_OVER) if production else []
         lifecycle.append(
             ("first change (marked failing over)" if production else "first change", now())
@@ -258,7 +267,7 @@ def failover(
             outcome=outcome,
             checks=checks,
             stale=checked.accepted_stale,
-            notes=held.notes + checked.notes + ready.notes + unread + marked + outcome.notes,
+            notes=held.notes + checked.notes + ready.notes + unread + marked + made + outcome.notes,
             events=lifecycle,
             kept=kept,
         )
@@ -434,7 +443,10 @@ def prepare(plan: Plan, conn: Connection, **options: Any) -> FailoverResult:
     of its rung), and make relight's bucket there fully configured. Takes `failover`'s
     options; nothing is verified (no traffic reaches a standby yet). Refused in a region
     that serves the environment (`refuse_serving_region`). The bucket is made and configured
-    once the run is checked and confirmed (`RunLock.take`): a refused prepare makes nothing."""
+    once the run is checked and confirmed (`RunLock.take`): a refused prepare makes nothing.
+    Auto Scaling's service-linked role and its grants on the customer managed keys are made
+    then too, before the deploy launches any group (preflight counts the keys prepare grants
+    as granted)."""
     if plan.phase != "prepare":
         raise ValueError("prepare takes a plan built with phase='prepare'")
     refuse_serving_region(plan, conn)
@@ -445,16 +457,27 @@ def prepare(plan: Plan, conn: Connection, **options: Any) -> FailoverResult:
         if given is not None:
             given()
 
-    result = failover(plan, conn, verify_after=False, before_change=before_change, **options)
-    result.notes += _prepare_autoscaling(plan, conn)
-    return result
+    return failover(
+        plan,
+        conn,
+        verify_after=False,
+        before_change=before_change,
+        after_take=lambda: _prepare_autoscaling(plan, conn),  # before the deploy launches
+        **options,
+    )
 
 
 def _prepare_autoscaling(plan: Plan, conn: Connection) -> list[str]:
-    """Auto Scaling's role and grants, made while IAM is up (dr/autoscaling_role.py)."""
+    """Auto Scaling's role and grants, made while IAM is up (dr/autoscaling_role.py). When
+    IAM or KMS refuses, a note, unless a group this prepare stands up launches with a key
+    that needs the grant: then the run stops before its deploy (exit 1, with the fix)."""
     from relight.dr.autoscaling_role import prepare_autoscaling
+
+    from relight.steps.preflight.autoscaling import autoscaling_stacks, prepared_keys
 
     try:
         return prepare_autoscaling(plan, conn.aws, conn.account_id, lambda: datetime.now(UTC))
     except RelightError as exc:
+        if autoscaling_stacks(plan) and prepared_keys(plan):
+            raise  # a group this prepare stands up would launch without its grant: stop here
         return [f"{exc.message}; {exc.hint}" if exc.hint else exc.message]

@@ -4,7 +4,6 @@ name the final snapshots its databases leave."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from relight.aws.cloudformation import Event, Stacks
@@ -126,12 +125,34 @@ def kept_volumes(conn: Connection, stack_names: list[str]) -> list[str]:
     )
 
 
+def _manual_snapshots(rds: Any, kind: str, ident: str) -> set[str]:
+    """The identifiers of the manual snapshots of a DB instance or cluster, every page."""
+    if kind == "instance":
+        op, arg, field, key = (
+            "describe_db_snapshots",
+            "DBInstanceIdentifier",
+            "DBSnapshots",
+            "DBSnapshotIdentifier",
+        )
+    else:
+        op, arg, field, key = (
+            "describe_db_cluster_snapshots",
+            "DBClusterIdentifier",
+            "DBClusterSnapshots",
+            "DBClusterSnapshotIdentifier",
+        )
+    pages = rds.get_paginator(op).paginate(**{arg: ident, "SnapshotType": "manual"})
+    return {str(x[key]) for page in pages for x in page[field]}
+
+
 def final_snapshots(conn: Connection, stack_name: str) -> Callable[[], list[str]]:
-    """Before a stack's delete: its databases. The function returned lists, after the delete,
-    the snapshots they left (DeletionPolicy Snapshot): manual snapshots made since now."""
+    """Before a stack's delete: its databases, and the manual snapshots each has already. The
+    function returned lists, after the delete, the snapshots they left (DeletionPolicy
+    Snapshot): those whose identifiers were not there before. By identifier, never by time:
+    this machine's clock and RDS's SnapshotCreateTime are two clocks (a laptop a few minutes
+    fast would miss the final snapshot, and a drill would never delete it: row Q8)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    since = datetime.now(UTC)
     cfn, rds = conn.aws.client("cloudformation", conn.region), conn.aws.client("rds", conn.region)
     kinds = {"AWS::RDS::DBInstance": "instance", "AWS::RDS::DBCluster": "cluster"}
     held: list[tuple[str, str]] = []
@@ -144,26 +165,26 @@ def final_snapshots(conn: Connection, stack_name: str) -> Callable[[], list[str]
             ]
     except (ClientError, BotoCoreError):
         return list  # the delete goes on; only the naming of its snapshots is lost
+    before: dict[tuple[str, str], set[str] | str] = {}
+    for kind, ident in held:
+        try:
+            before[(kind, ident)] = _manual_snapshots(rds, kind, ident)
+        except (ClientError, BotoCoreError) as exc:
+            before[(kind, ident)] = str(exc)  # cannot tell the new ones from the old
 
     def after() -> list[str]:
         found = []
         for kind, ident in held:
+            had = before[(kind, ident)]
+            if isinstance(had, str):
+                found.append(f"(final snapshot of {ident} not readable: {had})")
+                continue
             try:
-                if kind == "instance":
-                    snaps = rds.describe_db_snapshots(
-                        DBInstanceIdentifier=ident, SnapshotType="manual"
-                    )["DBSnapshots"]
-                    key = "DBSnapshotIdentifier"
-                else:
-                    snaps = rds.describe_db_cluster_snapshots(
-                        DBClusterIdentifier=ident, SnapshotType="manual"
-                    )["DBClusterSnapshots"]
-                    key = "DBClusterSnapshotIdentifier"
+                now = _manual_snapshots(rds, kind, ident)
             except (ClientError, BotoCoreError) as exc:
                 found.append(f"(final snapshot of {ident} not readable: {exc})")
                 continue
-            made = [x for x in snaps if x.get("SnapshotCreateTime", since) >= since]
-            found += [f"{x[key]} (of {ident})" for x in made]
+            found += [f"{name} (of {ident})" for name in sorted(now - had)]
         return found
 
     return after

@@ -111,6 +111,11 @@ def _autoscaling_access(
             continue  # _kms_keys names it
         if meta.get("KeyManager") != "AWS":
             customer[key_id] = meta
+    if customer and plan.phase == "prepare":
+        # prepare itself grants the role these keys (after confirmation, before its deploy:
+        # commands/failover.prepare): what it is about to grant counts as granted
+        granting = _named_keys(book, plan)
+        customer = {k: m for k, m in customer.items() if m.get("Arn") not in granting}
     problems = []
     for key_id, meta in customer.items():
         partition, key_account = arn_parts(str(meta["Arn"]))
