@@ -472,7 +472,6 @@ def _prepare_autoscaling(plan: Plan, conn: Connection) -> list[str]:
     IAM or KMS refuses, a note, unless a group this prepare stands up launches with a key
     that needs the grant: then the run stops before its deploy (exit 1, with the fix)."""
     from relight.dr.autoscaling_role import prepare_autoscaling
-
     from relight.steps.preflight.autoscaling import autoscaling_stacks, prepared_keys
 
     try:

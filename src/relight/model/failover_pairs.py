@@ -98,8 +98,8 @@ def refuse_second_pair(plan: Plan, sp: StackPlan) -> None:
                 "nothing was changed",
             ),
             hint=f"give stacks.{sp.key} the one region its record stands in, e.g. regions: "
-            f"[{plan.region if plan.region in regions else regions[0]}]; prepare and failover elsewhere leave it out (switch DNS there "
-            "by hand, docs/dns-and-failback.md)",
+            f"[{plan.region if plan.region in regions else regions[0]}]; prepare and failover "
+            "elsewhere leave it out (switch DNS there by hand, docs/dns-and-failback.md)",
         )
     _refuse_latch_in_another_account(plan, sp)
 
