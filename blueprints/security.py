@@ -154,6 +154,12 @@ def _describe(direction: str, rule: Rule, low: int, high: int) -> str:
     return f"{protocol}{what} {towards} {peer}"
 
 
+def _ports(low: int, high: int) -> dict[str, int]:
+    """FromPort/ToPort, left out for all traffic (protocol -1), which takes none: EC2 ignores
+    them there and cfn-lint warns W3687."""
+    return {} if low == -1 else {"FromPort": low, "ToPort": high}
+
+
 def _peer(rule: Rule, groups: dict[str, ec2.SecurityGroup], direction: str) -> dict[str, object]:
     if rule.group is not None:
         key = "SourceSecurityGroupId" if direction == "ingress" else "DestinationSecurityGroupId"
@@ -197,8 +203,7 @@ def security(options: SecurityOptions) -> Template:
         inline = [
             ec2.SecurityGroupRule(
                 IpProtocol=rule.protocol,
-                FromPort=low,
-                ToPort=high,
+                **_ports(low, high),
                 Description=_describe("egress", rule, low, high),
                 **_peer(rule, {}, "egress"),
             )
@@ -235,8 +240,7 @@ def security(options: SecurityOptions) -> Template:
                             **extra,
                             GroupId=GetAtt(groups[name], "GroupId"),
                             IpProtocol=rule.protocol,
-                            FromPort=low,
-                            ToPort=high,
+                            **_ports(low, high),
                             Description=_describe(direction, rule, low, high),
                             **_peer(rule, groups, direction),
                         )

@@ -179,6 +179,28 @@ def test_admin_and_database_ports_open_to_the_world_are_refused(
         REGISTRY["security"].options_from({"groups": {"app": {"ingress": [rule]}}})
 
 
+def test_an_all_traffic_rule_gives_no_ports_and_lints_without_a_finding() -> None:
+    """Protocol -1 (all traffic) takes no ports: EC2 ignores FromPort/ToPort with it and
+    cfn-lint warns W3687 where a template gives them. The blueprint leaves both out, inline
+    and as a rule resource, so what it renders lints with no finding at all (issue 21)."""
+    groups = {
+        "web": {
+            "description": "web",
+            "ingress": [{"cidr": "10.0.0.0/8", "protocol": "-1"}],
+            "egress": [{"cidr": "0.0.0.0/0", "protocol": "-1"}],
+        }
+    }
+    template = REGISTRY["security"].render({"groups": groups}).to_dict()
+    resources = template["Resources"]
+    inline = resources["WebSecurityGroup"]["Properties"]["SecurityGroupEgress"]
+    ingress = resources["WebIngress1x1"]["Properties"]
+    for rule in (inline[0], ingress):
+        assert rule["IpProtocol"] == "-1"
+        assert "FromPort" not in rule and "ToPort" not in rule
+    assert ingress["Description"] == "all traffic from 10.0.0.0/8"
+    assert lint_template(json.dumps(template), "us-west-2") == []
+
+
 def test_a_rule_to_an_unknown_group_is_refused() -> None:
     groups = {"web": {"ingress": [{"group": "lb", "port": 80}]}}
     with pytest.raises(BlueprintError, match="unknown group 'lb'"):

@@ -64,6 +64,7 @@ def test_render_writes_templates_and_parameters_without_aws(
         app, ["render", "--env", "demo", "--region", "us-west-2", "--out", str(out), "--aws"]
     )
     assert result.exit_code == 0, result.output
+    assert "cfn-lint: no errors, no warnings" in result.output
     # backup_restore: identity is prepared (written too); dns stands from pilot_light only
     stacks = ["database", "identity", "load_balancer", "network", "security", "web"]
     assert sorted(p.name for p in out.iterdir()) == sorted(
@@ -390,3 +391,14 @@ def test_a_drill_whose_teardown_failed_prints_the_command_that_removes_its_stack
         f"remove the drill's stacks with: relight teardown --env {path} --region us-west-2 "
         "--as drill-t9 --yes --aws" in result.stdout
     )
+
+
+def test_the_render_summary_counts_cfn_lints_warnings_and_never_says_only_no_errors() -> None:
+    """Issue 21: "cfn-lint: no errors" was printed while warnings stood above it."""
+    from relight.cli.render import _lint_said
+    from relight.steps.lint import Finding
+
+    warned = Finding("W3687", "warning", "Resources/X/Properties/FromPort", "ignored")
+    assert _lint_said({"web": [], "security": []}) == "no errors, no warnings"
+    assert _lint_said({"web": [warned], "security": []}) == "no errors, 1 warning (above)"
+    assert _lint_said({"web": [warned], "security": [warned]}) == "no errors, 2 warnings (above)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -70,8 +71,17 @@ def render(
         con.print(
             f"{len(every)} stacks rendered for {region} at {plan.strategy} "
             f"({len(plan.prepared)} made by relight prepare); cfn-lint: "
-            + ("no errors" if lint else "skipped")
+            + (_lint_said(findings) if lint else "skipped")
         )
+
+
+def _lint_said(findings: Mapping[str, Sequence[object]]) -> str:
+    """What cfn-lint found, counted: errors stop the render before this, so what is left are
+    warnings (and informational findings), never called "no errors" while there are some."""
+    count = sum(len(found) for found in findings.values())
+    if not count:
+        return "no errors, no warnings"
+    return f"no errors, {count} warning{'s' if count != 1 else ''} (above)"
 
 
 def _unwritable(out: Path, exc: OSError) -> Exception:
