@@ -200,7 +200,8 @@ def test_captured_file_validates_and_renders_lint_clean(captured: Any) -> None:
         "database",
         "identity",
     }
-    lint_plan(plan, prepared=True)  # raises on any lint error
+    found = lint_plan(plan, prepared=True)  # raises on any lint error
+    assert {k: v for k, v in found.items() if v} == {}, "no warning either"
 
 
 def test_captured_shape(captured: Any) -> None:
@@ -324,7 +325,8 @@ def test_cli_capture_writes_the_file_and_lists_what_it_cannot_reproduce(tmp_path
     doc = yaml.safe_load(out.read_text())
     assert doc["account_id"] == "123456789012" and doc["recovery_regions"] == ["us-west-2"]
     assert doc["stand_in"] is False
-    lint_plan(build_plan(load_environment(str(out)), "us-west-2"))  # as written, no edits
+    found = lint_plan(build_plan(load_environment(str(out)), "us-west-2"))  # as written
+    assert {k: v for k, v in found.items() if v} == {}, "no error, no warning, no edits"
     assert again.exit_code == 2 and "--force" in again.output  # never overwrites a review
 
 
@@ -380,7 +382,8 @@ def test_what_the_blueprints_cannot_express_is_commented_never_dropped(tmp_path:
         )
     path = tmp_path / "batch.yaml"
     path.write_text(result.text)
-    lint_plan(build_plan(load_environment(str(path)), "us-west-2", stand_in=True))
+    found = lint_plan(build_plan(load_environment(str(path)), "us-west-2", stand_in=True))
+    assert {k: v for k, v in found.items() if v} == {}, "no error, no warning"
     doc = yaml.safe_load(result.text)
     net = doc["stacks"]["network"]["params"]
     assert net["tiers"] == ["public"] and net["nat"] == "none" and "subnets" not in net

@@ -44,7 +44,8 @@ def _renders(result: Capture, tmp_path: Path, strategy: str | None = None) -> An
     path = tmp_path / "shop.yaml"
     path.write_text(result.text)
     plan = build_plan(load_environment(str(path)), "us-west-2", stand_in=True, strategy=strategy)
-    lint_plan(plan, prepared=True)  # raises on any lint error
+    found = lint_plan(plan, prepared=True)  # raises on any lint error
+    assert {k: v for k, v in found.items() if v} == {}, "no warning either"
     for note in result.notes:
         assert f"# CAPTURE: {note.line()}" in result.text
     return yaml.safe_load(result.text), plan
