@@ -194,3 +194,20 @@ def test_plan_prints_the_ladder_table_marking_this_runs_rung(
     assert "(this run)" not in rows["pilot_light"] + rows["warm_standby"]
     assert "$0.00/month" in rows["backup_restore"]
     assert "network, security, web" in rows["warm_standby"]
+
+
+def test_prepare_says_of_the_dns_pair_at_backup_restore_what_render_and_failover_say() -> None:
+    """Issue 21: prepare at backup_restore said "dns: built at failover" while render and the
+    failover leave it out (its Route 53 records need a control plane in another region). Both
+    now say the same: prepared from its rung up, not built at this one; a stack a failover
+    does build is still "built at failover"."""
+    from relight.model.config import load_environment
+    from relight.steps.render import build_plan
+
+    loaded = load_environment("demo", "us-west-2")
+    prepare = build_plan(loaded, "us-west-2", phase="prepare", strategy="backup_restore")
+    failover = build_plan(loaded, "us-west-2", strategy="backup_restore")
+    assert "dns" not in failover.stacks
+    assert prepare.skipped["dns"] == failover.skipped["dns"]
+    assert "so it is not built" in prepare.skipped["dns"]
+    assert prepare.skipped["network"] == "built at failover at backup_restore (stands: pilot_light)"

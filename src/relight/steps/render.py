@@ -252,9 +252,9 @@ def _below_rung(plan: Plan, key: str) -> str:
     spec = plan.loaded.env.stacks[key]
     if not spec.stands_in(plan.region):
         return f"regions: {', '.join(spec.regions or [])}: it stands only there"
-    if plan.phase == "prepare":
+    if plan.phase == "prepare" and not (spec.stands and _needs_control_planes(plan, key)):
         return f"built at failover at {plan.strategy} (stands: {spec.stands or '-'})"
-    return (
+    return (  # what a failover at this rung does with it, said alike by render and prepare
         f"stands: {spec.stands}, so it is prepared from that rung up; at {plan.strategy} it "
         "would need a control plane in another region at failover time, so it is not built"
     )
