@@ -216,3 +216,158 @@ def test_what_cannot_be_read_today_is_not_checked_not_a_change(tmp_path: Path) -
     ((note,),) = [found.notes]
     assert note.startswith("not checked: route53 hosted zones: not read: ")
     assert "AccessDenied" in note
+
+
+# Item 5 of issue 21: what capture only notes is listed once as "not compared", never as a
+# difference; and a per-region value is compared by its home region's entry.
+
+HOME_CERT_DOMAIN = "shop.example.com"
+WEST_ARN = "arn:aws:acm:us-west-2:123456789012:certificate/west-2222"
+
+
+def test_what_capture_only_notes_is_listed_once_as_not_compared(tmp_path: Path) -> None:
+    path = tmp_path / "shop.yaml"
+    with mock_aws():
+        prod = _production()
+        _capture(path, "--vpc", prod["vpc"])
+        written = [
+            line.strip().removeprefix("# CAPTURE: ")
+            for line in path.read_text().splitlines()
+            if line.strip().startswith("# CAPTURE: ")
+        ]
+        code, report = _drift(path)
+        shown = runner.invoke(app, ["drift", "--env", str(path), "--aws", "--home-only"])
+    assert code == 0 and not report["drift"], _found(report)
+    listed = report["not_compared"]
+    assert written and len(listed) == len(set(written)) == len(set(listed))
+    assert {item.split(": ", 1)[1] for item in listed} == set(written)
+    assert any(i.startswith("stacks.web: ") and "UserData: not captured" in i for i in listed)
+    text = " ".join(shown.output.split())
+    assert shown.exit_code == 0, shown.output
+    assert text.count("not compared:") == 1
+    assert f"not compared: {len(listed)} properties capture only notes" in text
+    assert "not_compared in `relight drift --json`" in text
+    assert "UserData" not in text  # the list is in --json, not on every run's screen
+
+
+def test_a_noted_property_new_in_production_is_still_a_difference(tmp_path: Path) -> None:
+    path = tmp_path / "shop.yaml"
+    with mock_aws():
+        prod = _production()
+        _capture(path, "--vpc", prod["vpc"])
+        elbv2 = boto3.client("elbv2", REGION)
+        (lb,) = elbv2.describe_load_balancers()["LoadBalancers"]
+        (tg,) = elbv2.describe_target_groups()["TargetGroups"]
+        elbv2.create_listener(
+            LoadBalancerArn=lb["LoadBalancerArn"],
+            Protocol="HTTP",
+            Port=8082,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}],
+        )
+        code, report = _drift(path)
+    assert code == 1
+    ((where, kind, declared, live),) = [f for f in _found(report) if "8082" in str(f[3])]
+    assert where.endswith("(CAPTURE comment)") and kind == ONLY_LIVE and declared is None
+    assert "Listener 8082" in str(live)
+    assert not any("8082" in item for item in report["not_compared"])
+    assert report["not_compared"]  # the notes both hold stay listed, not compared
+
+
+def test_readiness_does_not_turn_noted_properties_into_findings(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from relight.commands.readiness import _drift as readiness_drift
+    from relight.model.config import load_environment
+
+    path = tmp_path / "shop.yaml"
+    with mock_aws():
+        prod = _production()
+        _capture(path, "--vpc", prod["vpc"])
+        loaded = load_environment(str(path))
+        aws = SimpleNamespace(
+            client=lambda service, region, bounded=False: boto3.client(service, region)
+        )
+        conn = SimpleNamespace(aws=aws, stand_in=None)
+        findings = readiness_drift(loaded, conn, "relight drift --env shop")  # type: ignore[arg-type]
+    assert "# CAPTURE: " in path.read_text()
+    assert findings == []
+
+
+def _certificate_listener() -> str:
+    """An HTTPS listener on production's load balancer, with an ACM certificate; its ARN."""
+    acm = boto3.client("acm", REGION)
+    arn: str = acm.request_certificate(DomainName=HOME_CERT_DOMAIN)["CertificateArn"]
+    elbv2 = boto3.client("elbv2", REGION)
+    (lb,) = elbv2.describe_load_balancers()["LoadBalancers"]
+    (tg,) = elbv2.describe_target_groups()["TargetGroups"]
+    elbv2.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"],
+        Protocol="HTTPS",
+        Port=443,
+        Certificates=[{"CertificateArn": arn}],
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}],
+    )
+    return arn
+
+
+def _fill_recovery_certificate(path: Path) -> None:
+    """Do what capture's note asks: the recovery region's certificate ARN, in the per-region
+    form (capture writes it so; a file captured before writes a plain value: made the home
+    region's entry)."""
+    import re
+
+    text = path.read_text()
+    if "REPLACE-ME" in text and "per_region" in text:
+        text = re.sub(r"(us-west-2: )['\"]?REPLACE-ME[^\n]*", rf"\g<1>{WEST_ARN}", text)
+    else:
+        text = re.sub(
+            r"CertificateArn: (.*)",
+            lambda m: (
+                "CertificateArn: {per_region: {us-east-1: "
+                + (m.group(1) if m.group(1) not in ("", "''") else "''")
+                + f", us-west-2: {WEST_ARN}}}}}"
+            ),
+            text,
+        )
+    path.write_text(text)
+
+
+def test_a_filled_in_recovery_regions_certificate_is_not_drift(tmp_path: Path) -> None:
+    from relight.model.config import load_environment
+    from relight.steps.render import build_plan
+
+    path = tmp_path / "shop.yaml"
+    with mock_aws():
+        prod = _production()
+        _certificate_listener()
+        _capture(path, "--vpc", prod["vpc"])
+        _fill_recovery_certificate(path)
+        code, report = _drift(path)
+    assert code == 0 and not report["drift"], _found(report)
+    loaded = load_environment(str(path))
+    (lb,) = [k for k, s in loaded.env.stacks.items() if s.blueprint == "load_balancer"]
+    plan = build_plan(loaded, "us-west-2")
+    assert plan.stacks[lb].parameters["CertificateArn"] == WEST_ARN
+
+
+def test_drift_compares_the_home_regions_entry_of_a_per_region_value() -> None:
+    home = "arn:aws:acm:us-east-1:123456789012:certificate/home-1111"
+    other = "arn:aws:acm:us-east-1:123456789012:certificate/new-3333"
+
+    def doc(entries: dict[str, str]) -> dict[str, Any]:
+        return {
+            "home_region": REGION,
+            "stacks": {"lb": {"params": {"CertificateArn": {"per_region": entries}}}},
+        }
+
+    from relight.drift.captured import home_entries
+
+    declared = home_entries(doc({REGION: home, "us-west-2": WEST_ARN}), REGION)
+    fresh = home_entries(doc({REGION: home, "us-west-2": "REPLACE-ME: a certificate"}), REGION)
+    changed = home_entries(doc({REGION: other, "us-west-2": "REPLACE-ME: a certificate"}), REGION)
+    assert [d for s in compare(declared, "", fresh, "", {}) for d in s.differences] == []
+    ((difference,),) = [
+        s.differences for s in compare(declared, "", changed, "", {}) if s.differences
+    ]
+    assert difference.key_path == "stacks.lb.params.CertificateArn"
+    assert (difference.declared, difference.live, difference.kind) == (home, other, CHANGED)

@@ -95,6 +95,13 @@ def _print_drift(con: Console, found: Any) -> None:
         con.print(table)
     for note in found.notes:
         con.print(f"[yellow]note:[/] {_escape(note)}")
+    if found.not_compared:  # once, never as differences: the list is in --json
+        count = len(found.not_compared)
+        con.print(
+            f"not compared: {count} {'property' if count == 1 else 'properties'} capture only "
+            "notes (its CAPTURE comments: what the blueprints cannot reproduce); the list is "
+            "not_compared in `relight drift --json`; a comment new or gone is a difference"
+        )
     count = len(found.differences)
     if count:
         con.print(

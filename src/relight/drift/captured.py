@@ -10,6 +10,10 @@ that capture would write with what the file says, key by key:
 - `zones` and `artifacts` (a new AMI family, a database renamed);
 - the CAPTURE comments: what the blueprints cannot reproduce, new or gone.
 
+A per-region value (`{per_region: {home: ARN, R: ...}}`, a certificate capture read in the
+home region) is compared by its home region's entry: production is the home region, and a
+recovery region's entry filled in (as capture's placeholder asks) is not drift.
+
 A difference is named by the file's key (e.g. `stacks.web.params.instance_type`), so the
 person knows what to change: the file, to follow production, or production back.
 """
@@ -35,6 +39,7 @@ from relight.drift.differences import (
     same,
 )
 from relight.model.config import LoadedEnvironment
+from relight.model.per_region import PER_REGION
 
 ENVIRONMENT = "environment"  # the pseudo-stack of the file's top-level keys
 COMPARED_TOP = ("zones", "artifacts")
@@ -192,6 +197,9 @@ def compare(
         stack_drift = next((s for s in found if s.key == key), top)
         where = "" if key == ENVIRONMENT else f"stacks.{key}"
         old, new = notes[0].get(key, set()), notes[1].get(key, set())
+        stack_drift.not_compared += [
+            f"{where or '(top of file)'}: {text}" for text in sorted(old & new)
+        ]
         for text in sorted(new - old):
             stack_drift.differences.append(_note(key, where, None, text, ONLY_LIVE))
         for text in sorted(old - new):
@@ -219,13 +227,37 @@ def _with_partial_tiers(live: dict[str, Any], declared: Mapping[str, Any], fresh
                 theirs[tier] = fresh.subnets[tier]
 
 
+def home_entries(document: Mapping[str, Any], home: str) -> dict[str, Any]:
+    """The document with each stack param of the form `{per_region: {...}}` read as its home
+    region's entry (left whole when it has none, so the difference shows the form)."""
+    out = dict(document)
+    stacks = {}
+    for key, spec in (document.get("stacks") or {}).items():
+        params = spec.get("params") if isinstance(spec, Mapping) else None
+        if isinstance(params, Mapping):
+            spec = {**spec, "params": {k: _home_entry(v, home) for k, v in params.items()}}
+        stacks[key] = spec
+    if stacks:
+        out["stacks"] = stacks
+    return out
+
+
+def _home_entry(value: Any, home: str) -> Any:
+    if isinstance(value, Mapping) and set(value) == {PER_REGION}:
+        entries = value[PER_REGION]
+        if isinstance(entries, Mapping) and home in entries:
+            return entries[home]
+    return value
+
+
 def drift_of_captured(loaded: LoadedEnvironment, client: Callable[[str], Any]) -> Drift:
     """Production named by the file's `production:` against the file. Read-only."""
     vpc_id, fresh = recapture(loaded, client)
-    live = yaml.safe_load(fresh.text)
-    _with_partial_tiers(live, loaded.document, fresh)
-    stacks = compare(loaded.document, loaded.text, live, fresh.text, fresh.sources)
     env = loaded.env
+    live = home_entries(yaml.safe_load(fresh.text), env.home_region)
+    declared = home_entries(loaded.document, env.home_region)
+    _with_partial_tiers(live, declared, fresh)
+    stacks = compare(declared, loaded.text, live, fresh.text, fresh.sources)
     production = f"captured production {vpc_id}"
     found = Drift(env.name, env.home_region, stacks, production, unit="value(s) of the file")
     unread = {n.line() for n in fresh.notes if n.unread}

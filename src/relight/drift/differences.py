@@ -79,6 +79,9 @@ class StackDrift:
     compared: int = 0  # resources whose properties were read
     differences: list[Difference] = field(default_factory=list)
     region: str = ""  # a prepared stack's recovery region (empty: the home region)
+    # A captured production: what capture only notes (a CAPTURE comment in the file and in
+    # production alike), `where: the note`; not compared, listed once by Drift.not_compared.
+    not_compared: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -109,6 +112,12 @@ class Drift:
     def differences(self) -> list[Difference]:
         return [d for s in self.stacks for d in s.differences]
 
+    @property
+    def not_compared(self) -> list[str]:
+        """What capture only notes (it cannot reproduce it), so drift cannot compare it: each
+        once, by its file key. Never a difference; a note new or gone is one."""
+        return [n for s in self.stacks for n in s.not_compared]
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "env": self.env,
@@ -117,4 +126,5 @@ class Drift:
             "drift": bool(self.differences),
             "stacks": [s.as_dict() for s in self.stacks],
             "notes": self.notes,
+            "not_compared": self.not_compared,
         }

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from relight.model.faults import Faults
+from relight.model.per_region import PER_REGION, PerRegion
 from relight.model.values import (
     RELIGHT_TAGS,
     ROLE_ARN,
@@ -214,10 +215,12 @@ class ZonesRef(_Strict):
 # Structured literals (mappings, lists of mappings) are for blueprint options only; a
 # CloudFormation Parameter takes a scalar, a list of scalars, or a reference.
 Literal_ = str | int | float | bool | list[Any] | dict[str, Any]
-ParamValue = ArtifactRef | OutputRef | ZonesRef | Literal_
+ParamValue = ArtifactRef | OutputRef | ZonesRef | PerRegion | Literal_
 
-_REF_FORMS = "{artifact: NAME}, {output: STACK.OUTPUT} or {zones: names}"
-_REF_KEYS = {"artifact", "output", "zones"}
+_REF_FORMS = (
+    "{artifact: NAME}, {output: STACK.OUTPUT}, {zones: names} or {per_region: {REGION: VALUE, ...}}"
+)
+_REF_KEYS = {"artifact", "output", "zones", PER_REGION}
 
 
 _SCALARS = (str, int, float, bool)
@@ -234,12 +237,20 @@ def _artifact_ref(target: str) -> ArtifactRef:
     return ArtifactRef(artifact=name, attribute=attribute or None)
 
 
+def _per_region(target: Any) -> PerRegion:
+    from pydantic import ValidationError
+
+    try:
+        return PerRegion.model_validate({PER_REGION: target})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ValueError(err["msg"].removeprefix("Value error, ")) from None
+
+
 def _param_value(value: Any) -> Any:
     if value is None:
         raise ValueError("a parameter needs a value; remove the key to use the default")
-    if isinstance(value, _SCALARS):
-        return value
-    if isinstance(value, list):
+    if isinstance(value, (*_SCALARS, list)):
         return value
     if not isinstance(value, dict):  # e.g. a YAML date: pass it on as text
         return str(value)
@@ -259,6 +270,8 @@ def _param_value(value: Any) -> Any:
         if target != "names":
             raise ValueError("'zones' takes the value 'names' (the AZ names chosen by AZ ID)")
         return ZonesRef(zones="names")
+    if key == PER_REGION:  # the target region's entry, resolved when a plan is built
+        return _per_region(target)
     raise ValueError(f"unknown reference {key!r}; a reference is {_REF_FORMS}")
 
 

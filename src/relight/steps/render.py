@@ -23,6 +23,7 @@ from relight.model.config import LoadedEnvironment, refuse_placed
 from relight.model.control_planes import refuse_control_planes
 from relight.model.environment import ArtifactRef, OutputRef, ParamValue, ZonesRef, stands_at
 from relight.model.failover_pairs import refuse_second_pair
+from relight.model.per_region import kms_key_problem, per_region_problem, resolve
 from relight.model.plan import (
     MAX_BODY,
     MAX_OUTPUTS,
@@ -164,6 +165,9 @@ def build_plan(
         raise ValueError(f"phase must be one of {PHASES}")
     rung = strategy or loaded.env.strategy
     _check_zone_counts(loaded, region, stand_in)
+    unfilled = kms_key_problem(loaded.env.kms_keys, region)
+    if unfilled and purpose != "home":  # home builds nothing from copies
+        refuse_placed(loaded, [unfilled])
     plan = Plan(
         loaded=loaded,
         region=region,
@@ -260,11 +264,33 @@ def _below_rung(plan: Plan, key: str) -> str:
     )
 
 
+def _for_region(plan: Plan, key: str, params: dict[str, ParamValue]) -> dict[str, ParamValue]:
+    """The params with each `{per_region: ...}` value resolved to the plan's region's entry;
+    one without an entry, or still capture's placeholder, is a problem (ParameterProblems)."""
+    spec = plan.loaded.env.stacks[key]
+
+    def where(name: str) -> str:
+        if plan.phase == "prepare" and name in spec.standby_params:
+            return f"stacks.{key}.standby_params.{name}"
+        if plan.stand_in and name in spec.stand_in_params:
+            return f"stacks.{key}.stand_in_params.{name}"
+        return f"stacks.{key}.params.{name}"
+
+    problems = [
+        problem
+        for name, value in params.items()
+        if (problem := per_region_problem(where(name), value, plan.region))
+    ]
+    if problems:
+        raise ParameterProblems(problems)
+    return {name: resolve(value, plan.region) for name, value in params.items()}
+
+
 def _stack_plan(plan: Plan, key: str, standby: bool) -> StackPlan:
     """Render one stack of the plan and check its references."""
     loaded, stand_in = plan.loaded, plan.stand_in
     spec = loaded.env.stacks[key]
-    params = spec.params_for(stand_in, standby)
+    params = _for_region(plan, key, spec.params_for(stand_in, standby))
     shared = spec.stands == "global"  # one per account and region, whoever reads it
     name = stack_name(loaded.env.name, key, None if shared else plan.namespace)
     if len(name) > MAX_STACK_NAME:

@@ -1,0 +1,106 @@
+"""Values that differ per region, and the placeholders capture writes for them.
+
+Some values exist once per region: a certificate ARN (ACM certificates are regional), a KMS
+key (keys are regional; a copy into another region is encrypted with a key there). The
+environment file holds them in two homes:
+
+- a param value `{per_region: {us-east-1: VALUE, us-west-2: VALUE}}`, resolved when a plan is
+  built for a region to that region's entry (`resolve`); drift of a captured production
+  compares the home region's entry only, so filling in a recovery region's is not drift;
+- the top-level `kms_keys: {REGION: KEY}`, which replicate copies with.
+
+`relight capture` writes what it cannot know as a placeholder starting `REPLACE-ME` (a
+recovery region's certificate, a key in a recovery region). A run for a region whose value
+is still a placeholder is refused before anything changes (`placeholder_problems`), naming
+the key and the fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from relight.model.values import check_region
+
+PLACEHOLDER = "REPLACE-ME"
+PER_REGION = "per_region"
+
+
+def is_placeholder(value: Any) -> bool:
+    """Whether `value` is a placeholder capture wrote for the person to fill in."""
+    return isinstance(value, str) and value.strip().startswith(PLACEHOLDER)
+
+
+class PerRegion(BaseModel):
+    """`{per_region: {REGION: VALUE, ...}}`: a param whose value is the target region's entry."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    per_region: dict[str, str | int | float | bool | list[str | int | float | bool]] = Field(
+        min_length=1
+    )
+
+    @field_validator("per_region", mode="before")
+    @classmethod
+    def _regions(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ValueError(
+                "per_region maps each region to its value, e.g. "
+                "{per_region: {us-east-1: arn:..., us-west-2: arn:...}}"
+            )
+        if not value:
+            raise ValueError("per_region names at least one region and its value")
+        for region, entry in value.items():
+            check_region(str(region))
+            if entry is None or isinstance(entry, dict):
+                raise ValueError(
+                    f"per_region.{region}: a value per region is a string, a number or a list "
+                    "of them"
+                )
+        return value
+
+    def entry(self, region: str) -> Any:
+        """The region's value (a KeyError for a region without one)."""
+        return self.per_region[region]
+
+
+def resolve(value: Any, region: str) -> Any:
+    """`value` as a plan for `region` uses it: a per_region value's entry for the region (the
+    entry stays the whole PerRegion when the region has none, for `problems` to name)."""
+    if isinstance(value, PerRegion) and region in value.per_region:
+        return value.entry(region)
+    return value
+
+
+def per_region_problem(where: str, value: Any, region: str) -> str | None:
+    """Why a param `where` (`stacks.KEY.params.NAME`) cannot be given in `region`, if so."""
+    if not isinstance(value, PerRegion):
+        return None
+    if region not in value.per_region:
+        return (
+            f"{where}: per_region has no entry for {region} (it has "
+            f"{', '.join(value.per_region)}): add `{region}: VALUE` under {where}.per_region"
+        )
+    entry = value.entry(region)
+    if is_placeholder(entry):
+        return (
+            f"{where}.per_region.{region}: still the placeholder capture wrote "
+            f"({str(entry).strip()}): replace it with the value in {region}"
+        )
+    return None
+
+
+def kms_key_problem(kms_keys: dict[str, str], region: str) -> str | None:
+    """Why `kms_keys.REGION` cannot be used yet, if so: it is still capture's placeholder."""
+    key = kms_keys.get(region)
+    if key is None or not is_placeholder(key):
+        return None
+    return (
+        f"kms_keys.{region}: still the placeholder capture wrote ({key.strip()}); copies into "
+        f"{region} are encrypted with a key there: create one (aws kms create-key --region "
+        f"{region} --description 'relight copies', then aws kms create-alias --region {region} "
+        "--alias-name alias/relight-dr --target-key-id KEY_ID) or replicate the home key "
+        f"(aws kms replicate-key --key-id HOME_KEY_ID --replica-region {region}, for a "
+        f"multi-Region key), and write its ARN or alias as kms_keys.{region}"
+    )
