@@ -41,6 +41,7 @@ from relight.capture.common import (
 from relight.capture.compute import _asgs, _compute, _fixed_instances
 from relight.capture.databases import AURORA_ENGINES, SERVERLESS_CLASS, _Databases, _databases
 from relight.capture.dns import DNS_FEEDS, _dns, _in_one_region, _stand_with_dns
+from relight.capture.kms import encrypted_artifacts, kms_placeholders
 from relight.capture.load_balancers import _fixed_targets, _load_balancers
 from relight.capture.network import _network
 from relight.capture.security import ADMIN_PORTS, _security
@@ -154,7 +155,12 @@ def capture(
         head["account_id"] = account_id
     if blueprints_dir:
         head["blueprints_dir"] = blueprints_dir
-    text = _render(head, vpc_id, region, facts["az_ids"], artifacts, stacks, unplaced)
+    encrypted = encrypted_artifacts(client, artifacts, unplaced)
+    kms_keys, kms_note = kms_placeholders(encrypted, region, recovery_regions)
+    if kms_note is not None:  # replicate needs a key per recovery region: say so at the top
+        unplaced.append(kms_note)
+    head_lines = [_dump(head), *kms_keys]
+    text = _render(head_lines, vpc_id, region, facts["az_ids"], artifacts, stacks, unplaced)
     sources = {
         s.key: s.source or (vpc_id if s.key in ("network", "security") else "") for s in stacks
     }
@@ -210,7 +216,7 @@ def _client_group(db: _Section, computes: list[_Section]) -> None:
 
 
 def _render(
-    head: dict[str, Any],
+    head: list[str],
     vpc_id: str,
     region: str,
     az_ids: list[str],
@@ -223,7 +229,7 @@ def _render(
         "# Review it: the comments marked CAPTURE name what the blueprints cannot reproduce.",
         "# See docs/environment-file.md and docs/capture.md.",
         *(f"# CAPTURE: {note.line()}" for note in unplaced),
-        _dump(head),
+        *head,
         "# Not read from production: set your own objectives.",
         _dump({"objectives": {"rpo": "24h", "rto": "4h"}}),
         f"# production's AZs, by AZ ID: {', '.join(az_ids)}",

@@ -37,8 +37,13 @@ def replicate_environment(
     Replication has its own lock, not the environment's: a copy can take hours, and must not
     hold up a failover into that region (nor a failover a replication).
     """
+    from relight.model.config import refuse_placed
+    from relight.model.per_region import kms_key_problem
     from relight.steps.replicate import Replicator, replicate
 
+    unfilled = [p for t in targets if (p := kms_key_problem(loaded.env.kms_keys, t))]
+    if unfilled:  # before any lock, share or copy: capture's placeholder is not a key
+        refuse_placed(loaded, unfilled)
     target = conn.aws
     target_account = conn.account_id
     recovery = loaded.env.recovery_account_id

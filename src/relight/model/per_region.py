@@ -97,7 +97,7 @@ def kms_key_problem(kms_keys: dict[str, str], region: str) -> str | None:
     if key is None or not is_placeholder(key):
         return None
     return (
-        f"kms_keys.{region}: still the placeholder capture wrote ({key.strip()}); copies into "
+        f"kms_keys.{region}: still the placeholder capture wrote ({PLACEHOLDER}…); copies into "
         f"{region} are encrypted with a key there: create one (aws kms create-key --region "
         f"{region} --description 'relight copies', then aws kms create-alias --region {region} "
         "--alias-name alias/relight-dr --target-key-id KEY_ID) or replicate the home key "
