@@ -371,3 +371,35 @@ def test_drift_compares_the_home_regions_entry_of_a_per_region_value() -> None:
     ]
     assert difference.key_path == "stacks.lb.params.CertificateArn"
     assert (difference.declared, difference.live, difference.kind) == (home, other, CHANGED)
+
+
+def test_drift_right_after_capture_of_encrypted_data_compares_and_notes_the_unready_region(
+    tmp_path: Path,
+) -> None:
+    """A fresh capture holds REPLACE-ME placeholders (kms_keys here): drift still compares
+    production (exit 0, no difference) and says the recovery region was not checked, rather
+    than refusing the file."""
+    path = tmp_path / "shop.yaml"
+    with mock_aws():
+        prod = _production()
+        rds = boto3.client("rds", REGION)
+        key = boto3.client("kms", REGION).create_key()["KeyMetadata"]["Arn"]
+        rds.create_db_instance(
+            DBInstanceIdentifier="shop-ledger",
+            Engine="postgres",
+            DBInstanceClass="db.t4g.medium",
+            DBSubnetGroupName="shop-data",
+            AllocatedStorage=20,
+            MasterUsername="app",
+            MasterUserPassword="not-a-secret-1",
+            StorageEncrypted=True,
+            KmsKeyId=key,
+        )
+        _capture(path, "--vpc", prod["vpc"])
+        code, report = _drift(path)
+    assert "REPLACE-ME" in path.read_text()
+    assert code == 0 and not report["drift"], _found(report)
+    assert any(
+        n.startswith("us-west-2: prepared stacks not checked: ") and "kms_keys.us-west-2" in n
+        for n in report["notes"]
+    ), report["notes"]

@@ -163,3 +163,28 @@ def test_the_jinja_form_is_the_other_home_of_a_per_region_value(write_env: Write
     for region, arn in (("us-east-1", HOME_ARN), ("us-west-2", WEST_ARN)):
         plan = build_plan(load_environment(str(path), region), region)
         assert plan.stacks["lb"].parameters["CertificateArn"] == arn
+
+
+def test_a_certificate_or_key_of_another_region_is_refused_as_a_regions_entry(
+    write_env: WriteEnv,
+) -> None:
+    """ACM certificates and KMS keys are regional (docs/aws-behaviours.md K4, K5): the home
+    certificate pasted as the recovery region's entry would fail the failover's listener."""
+    pasted = f"{{per_region: {{us-east-1: {HOME_ARN}, us-west-2: {HOME_ARN}}}}}"
+    path = write_env(_env(pasted))
+    with pytest.raises(ConfigError) as caught:
+        load_environment(str(path))
+    text = " ".join(str(caught.value).split())
+    assert str(path) in text
+    assert (
+        f"stacks.lb.params.CertificateArn: per_region.us-west-2: {HOME_ARN} is an ACM "
+        "certificate in us-east-1, not us-west-2: certificates are regional, so us-west-2 needs "
+        "its own (aws acm import-certificate or request-certificate --region us-west-2)"
+    ) in text
+
+    home_key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    keyed = _env(FILLED).replace("stacks:\n", f"kms_keys: {{us-west-2: '{home_key}'}}\nstacks:\n")
+    with pytest.raises(ConfigError) as caught:
+        load_environment(str(write_env(keyed, name="keyed")))
+    text = " ".join(str(caught.value).split())
+    assert f"kms_keys: us-west-2: {home_key} is a KMS key in us-east-1, not us-west-2" in text

@@ -12,7 +12,7 @@ from typing import Any
 
 from relight.aws.cloudformation import Stacks
 from relight.drift.differences import ONLY_DECLARED, Difference, Drift, StackDrift
-from relight.errors import AwsError
+from relight.errors import AwsError, ConfigError
 from relight.model.config import LoadedEnvironment
 from relight.model.plan import Plan
 from relight.steps.render import build_plan
@@ -147,7 +147,11 @@ def add_prepared(
     regions, rather than a note per stack."""
     never: list[str] = []
     for region in regions if regions is not None else loaded.env.recovery_regions:
-        plan = build_plan(loaded, region, stand_in=stand_in)
+        try:
+            plan = build_plan(loaded, region, stand_in=stand_in)
+        except ConfigError as exc:  # e.g. capture's REPLACE-ME still there: never prepared
+            found.notes.append(f"{region}: prepared stacks not checked: {exc}")
+            continue
         if not plan.prepared:
             continue
         if stand_in:

@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from relight.model.faults import Faults
-from relight.model.per_region import PER_REGION, PerRegion
+from relight.model.per_region import PER_REGION, PerRegion, regional_arn_problem
 from relight.model.values import (
     RELIGHT_TAGS,
     ROLE_ARN,
@@ -418,6 +418,15 @@ class Environment(_Strict):
             if not re.fullmatch(r"[a-z][a-z0-9_-]*", key):
                 raise ValueError(f"{key!r}: names are lower case letters, digits, '-' and '_'")
         return value
+
+    @field_validator("kms_keys")
+    @classmethod
+    def _keys_of_their_region(cls, keys: dict[str, str]) -> dict[str, str]:
+        for region, key in keys.items():
+            wrong = regional_arn_problem(region, key)
+            if wrong:
+                raise ValueError(f"{region}: {wrong}")
+        return keys
 
     @field_validator("prices")
     @classmethod

@@ -17,6 +17,7 @@ the key and the fix.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -25,6 +26,29 @@ from relight.model.values import check_region
 
 PLACEHOLDER = "REPLACE-ME"
 PER_REGION = "per_region"
+# An ARN of a regional resource that cannot serve another region: an ACM certificate ("You
+# cannot copy a certificate between regions") or a KMS key ("you can't use KMS keys from one
+# Amazon Web Services Region in another"); docs/aws-behaviours.md K4, K5.
+_REGIONAL_ARN = re.compile(r"^arn:aws[a-z-]*:(acm|kms):([a-z0-9-]+):")
+_WHAT = {"acm": "an ACM certificate", "kms": "a KMS key"}
+
+
+def regional_arn_problem(region: str, value: Any) -> str | None:
+    """Why `value` cannot be the entry of `region`: an ACM or KMS ARN of another region."""
+    match = _REGIONAL_ARN.match(value) if isinstance(value, str) else None
+    if match is None or match.group(2) == region:
+        return None
+    service, other = match.groups()
+    return (
+        f"{value} is {_WHAT[service]} in {other}, not {region}: {_WHAT[service].split()[-1]}s "
+        f"are regional, so {region} needs its own ("
+        + (
+            f"aws acm import-certificate or request-certificate --region {region}"
+            if service == "acm"
+            else f"aws kms create-key --region {region}, or a multi-Region replica"
+        )
+        + ")"
+    )
 
 
 def is_placeholder(value: Any) -> bool:
@@ -58,6 +82,9 @@ class PerRegion(BaseModel):
                     f"per_region.{region}: a value per region is a string, a number or a list "
                     "of them"
                 )
+            wrong = regional_arn_problem(str(region), entry)
+            if wrong:
+                raise ValueError(f"per_region.{region}: {wrong}")
         return value
 
     def entry(self, region: str) -> Any:
