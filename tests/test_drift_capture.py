@@ -403,3 +403,71 @@ def test_drift_right_after_capture_of_encrypted_data_compares_and_notes_the_unre
         n.startswith("us-west-2: prepared stacks not checked: ") and "kms_keys.us-west-2" in n
         for n in report["notes"]
     ), report["notes"]
+
+
+def _leaves_of(value: Any, path: str, where: tuple[Any, ...] = ()) -> Any:
+    """(key path as drift names it, the route to the leaf) for every scalar in `value`; a list
+    item is named by its list's path (drift compares a list item by item)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves_of(item, f"{path}.{key}", (*where, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from ((path, r) for _, r in _leaves_of(item, path, (*where, index)))
+    else:
+        yield path, where
+
+
+def _changed(value: Any) -> Any:
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int | float):
+        return value + 1
+    return f"{value}-changed"
+
+
+def test_every_value_capture_writes_is_compared_by_drift() -> None:
+    """Generic over what capture writes (so also over params added later): change any one
+    value of a fresh capture's stacks (blueprint, params), zones or artifacts in the file,
+    and drift names exactly that key; each stack's `compared` counts all its values."""
+    import copy
+
+    import yaml
+
+    from relight.capture import capture
+    from relight.drift.captured import home_entries
+
+    with mock_aws():
+        prod = _production()
+        _certificate_listener()
+        fresh = capture(
+            lambda service: boto3.client(service, REGION),
+            vpc_id=prod["vpc"], region=REGION, name="shop", recovery_regions=["us-west-2"],
+        )  # fmt: skip
+    live = home_entries(yaml.safe_load(fresh.text), REGION)
+    parts = [("zones", live["zones"]), ("artifacts", live.get("artifacts") or {})]
+    for key, spec in live["stacks"].items():
+        parts += [(f"stacks.{key}.{part}", spec[part]) for part in ("blueprint", "params")]
+    routes = [
+        (path, (*prefix.split("."), *route))
+        for prefix, value in parts
+        for path, route in _leaves_of(value, prefix)
+    ]
+    assert len(routes) > 60, "production's capture has values in every part"
+    for path, route in routes:
+        declared = copy.deepcopy(live)
+        holder = declared
+        for step in route[:-1]:
+            holder = holder[step]
+        holder[route[-1]] = _changed(holder[route[-1]])
+        found = [
+            d.key_path
+            for s in compare(declared, fresh.text, live, fresh.text, fresh.sources)
+            for d in s.differences
+        ]
+        assert found and set(found) == {path}, (path, found)
+    stacks = compare(live, fresh.text, live, fresh.text, fresh.sources)
+    for stack in stacks[1:]:
+        spec = live["stacks"][stack.key]
+        count = sum(1 for part in ("blueprint", "params") for _ in _leaves_of(spec[part], ""))
+        assert stack.compared == count, stack.key
