@@ -1,6 +1,6 @@
 """Capture writes `kms_keys` placeholders for encrypted artifacts (issue 21, item 4): one per
 recovery region, naming the artifacts and their home key, and a CAPTURE note saying replicate
-needs them. replicate, render, prepare and failover refuse a placeholder with exit 2 before
+needs them. replicate, render, prepare, failover and drill refuse a placeholder with exit 2 before
 any AWS change; filled in with a key of the region, replicate copies with it."""
 
 from __future__ import annotations
@@ -128,6 +128,7 @@ def test_every_run_into_the_region_refuses_the_placeholder_then_replicate_copies
             ],
             "prepare": ["prepare", *env, "--region", WEST, "--yes"],
             "failover": ["failover", *env, "--region", WEST, "--yes"],
+            "drill": ["drill", *env, "--region", WEST, "--reports", str(tmp_path / "reports")],
         }
         refused = {name: RUNNER.invoke(app, argv) for name, argv in runs.items()}
         stacks = boto3.client("cloudformation", WEST).list_stacks()["StackSummaries"]

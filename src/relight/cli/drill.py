@@ -107,6 +107,7 @@ def drill(
         _check_not_home(loaded, region, into_home, "drill", namespace)
         _check_outage(outage, region)
         local = _on_stand_in(loaded, stand_in)
+        _refuse_placeholders(loaded, region, local)  # before the drill's lock and bucket
         conn = _connect(loaded, region, local, profile, role_arn)
         home = (
             _connect(
@@ -285,3 +286,14 @@ def _print_drill(con: Console, report: dict[str, Any], paths: list[Path], remove
             )
         con.print(_escape(outage["summary"]))
     con.print("[bold green]drill passed[/]" if report["ok"] else "[bold red]drill FAILED[/]")
+
+
+def _refuse_placeholders(loaded: Any, region: str, stand_in: bool) -> None:
+    """Exit 2 on what capture left as REPLACE-ME for `region` (kms_keys, per_region values), or
+    a per_region value without an entry for it: the drill would stop there after its lock."""
+    from relight.model.config import refuse_placed
+    from relight.model.per_region import region_problems
+
+    problems = region_problems(loaded.env, region, stand_in)
+    if problems:
+        refuse_placed(loaded, problems)

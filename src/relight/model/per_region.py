@@ -131,3 +131,22 @@ def kms_key_problem(kms_keys: dict[str, str], region: str) -> str | None:
         f"(aws kms replicate-key --key-id HOME_KEY_ID --replica-region {region}, for a "
         f"multi-Region key), and write its ARN or alias as kms_keys.{region}"
     )
+
+
+def region_problems(env: Any, region: str, stand_in: bool) -> list[str]:
+    """Every placeholder or missing per-region entry that a run in `region` would meet:
+    `kms_keys.REGION` and each stack's params (its stand-in and standby overrides too), for
+    a command that must refuse before it takes a lock or makes anything (a drill)."""
+    problems = [p for p in [kms_key_problem(env.kms_keys, region)] if p]
+    for key, spec in env.stacks.items():
+        if not spec.stands_in(region) or (stand_in and spec.stand_in_skip):
+            continue
+        sections = [("params", spec.params), ("standby_params", spec.standby_params)]
+        if stand_in:
+            sections.append(("stand_in_params", spec.stand_in_params))
+        for section, params in sections:
+            for name, value in params.items():
+                problem = per_region_problem(f"stacks.{key}.{section}.{name}", value, region)
+                if problem:
+                    problems.append(problem)
+    return problems
