@@ -4,7 +4,9 @@ With a `CertificateArn`, an HTTPS listener (TLS 1.3 policy) serves the
 traffic and the HTTP listener redirects to it; without one, HTTP forwards to
 the target group. The certificate is a Parameter, so one template serves
 both. Deletion protection follows relight's purpose: on for a failover, off
-for a drill or a test copy. ALBs drop invalid header fields.
+for a drill or a test copy. ALBs drop invalid header fields. The target group's
+health check is the options' (protocol, port, path, interval, timeout, thresholds, matcher),
+each refused when Elastic Load Balancing would refuse it (docs/aws-behaviours.md, L5, L6).
 """
 
 from __future__ import annotations

@@ -16,11 +16,15 @@ import boto3
 import pytest
 import yaml
 from botocore.exceptions import ClientError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from moto import mock_aws
 
+import aws_rules
 from conftest import BLUEPRINTS, NETWORK_AND_SECURITY, REPO
 from relight.capture import capture
-from relight.errors import ConfigError, RenderError
+from relight.errors import ConfigError, OptionError, RenderError
+from relight.model.blueprint import load_registry
 from relight.model.config import load_environment
 from relight.steps.render import build_plan
 from test_capture import REGION, _production
@@ -611,3 +615,114 @@ def test_drift_names_a_health_check_production_changed_after_the_capture(tmp_pat
         ("stacks.load_balancer.params.health_check_matcher", "changed", "200", "200-202"),
         ("stacks.load_balancer.params.unhealthy_threshold", "changed", 2, 6),
     ]
+
+
+# ELB's health check rules (docs/aws-behaviours.md L5, L6), played by tests/aws_rules.py ------
+
+REGISTRY = load_registry(BLUEPRINTS)
+CODES = st.sampled_from(
+    [
+        "200",
+        "200,202",
+        "200-299",
+        "200-399",
+        "200-499",
+        "200-599",
+        "300-302,200",
+        "199",
+        "600",
+        "200-",
+        "299-200",
+        "abc",
+        "2000",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    kind=st.sampled_from(["application", "network"]),
+    check=st.sampled_from([None, "HTTP", "HTTPS", "TCP"]),
+    interval=st.integers(1, 320),
+    timeout=st.none() | st.integers(1, 130),
+    healthy=st.integers(1, 11),
+    unhealthy=st.integers(1, 11),
+    matcher=st.none() | CODES,
+)
+def test_the_blueprint_takes_exactly_the_health_checks_elb_takes(
+    kind: str,
+    check: str | None,
+    interval: int,
+    timeout: int | None,
+    healthy: int,
+    unhealthy: int,
+    matcher: str | None,
+) -> None:
+    """What the blueprint renders ELB creates; what it refuses (naming the key) ELB refuses."""
+    options: dict[str, Any] = {
+        "type": kind,
+        "health_check_interval": interval,
+        "healthy_threshold": healthy,
+        "unhealthy_threshold": unhealthy,
+    }
+    given_ = {"health_check_protocol": check, "health_check_timeout": timeout}
+    options |= {k: v for k, v in given_.items() if v is not None}
+    if matcher is not None:
+        options["health_check_matcher"] = matcher
+    protocol = "HTTP" if kind == "application" else "TCP"
+    raw = {
+        "Protocol": protocol,
+        "HealthCheckProtocol": check or protocol,
+        "HealthCheckIntervalSeconds": interval,
+        "HealthyThresholdCount": healthy,
+        "UnhealthyThresholdCount": unhealthy,
+    }
+    if timeout is not None:
+        raw["HealthCheckTimeoutSeconds"] = timeout
+    if matcher is not None:
+        raw["Matcher"] = {"HttpCode": matcher}
+    try:
+        template = REGISTRY["load_balancer"].render(options).to_dict()
+    except OptionError as refused:
+        # the key to fix: the one given, or the timeout the file must add (interval 5, say)
+        assert refused.path.startswith(("health_check_", "healthy_", "unhealthy_"))
+        group = {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": raw}
+        with pytest.raises(ClientError):
+            aws_rules.target_group_health_check({"TargetGroup": group})
+        return
+    resources = aws_rules.resolve(template, {"RelightPurpose": "failover"})
+    aws_rules.target_group_health_check(resources)  # raises ELB's error otherwise
+
+
+@pytest.mark.parametrize(
+    ("props", "code", "text"),
+    [
+        (
+            {"HealthCheckIntervalSeconds": 10, "HealthCheckTimeoutSeconds": 10},
+            "ValidationError",
+            "Health check interval must be greater than the timeout.",
+        ),
+        ({"HealthCheckIntervalSeconds": 5}, "ValidationError", "greater than the timeout"),
+        (
+            {"Protocol": "TCP", "HealthCheckProtocol": "TCP", "Matcher": {"HttpCode": "200"}},
+            "InvalidConfigurationRequest",
+            "Health check matchers are not supported for TCP health checks",
+        ),
+        (
+            {"Protocol": "HTTP", "HealthCheckProtocol": "TCP"},
+            "InvalidConfigurationRequest",
+            "The TCP protocol is not supported for health checks if the protocol of the target "
+            "group is HTTP or HTTPS",
+        ),
+        ({"Matcher": {"HttpCode": "500"}}, "ValidationError", "between 200 and 499"),
+        ({"HealthyThresholdCount": 11}, "ValidationError", "less than or equal to 10"),
+    ],
+)
+def test_the_elb_rule_refuses_what_elb_refuses_with_its_code_and_text(
+    props: dict[str, Any], code: str, text: str
+) -> None:
+    group = {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": props}
+    with pytest.raises(ClientError) as caught:
+        aws_rules.target_group_health_check({"TargetGroup": group})
+    assert caught.value.response["Error"]["Code"] == code
+    assert text in caught.value.response["Error"]["Message"]
