@@ -101,6 +101,13 @@ class LoadBalancerOptions(Options):
             )
         return value
 
+    @field_validator("health_check_port")
+    @classmethod
+    def _port_in_range(cls, value: str) -> str:
+        if value != "traffic-port" and not 1 <= int(value) <= 65535:
+            raise ValueError(f"{value} is not a port (1-65535) or traffic-port")
+        return value
+
     @field_validator("health_check_timeout")
     @classmethod
     def _timeout_below_interval(cls, value: int | None, info: ValidationInfo) -> int | None:

@@ -338,6 +338,7 @@ stacks:
             '"The TCP protocol is not supported for health checks if the protocol of the target '
             'group is HTTP or HTTPS"',
         ),
+        ("application", "health_check_port: '70000'", "health_check_port", "not a port"),
         (
             "network",
             "health_check_matcher: '200'",
