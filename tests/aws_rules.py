@@ -185,6 +185,82 @@ def elb_attributes(resources: Mapping[str, Any]) -> None:
                 )
 
 
+def _constraint(value: object, member: str, bound: str) -> ClientError:
+    return aws_error(
+        "ValidationError",
+        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
+        f"constraint: Member must have value {bound}",
+        "CreateTargetGroup",
+    )
+
+
+def target_group_health_check(resources: Mapping[str, Any]) -> None:
+    """CreateTargetGroup's health check rules (ELB API Reference, CreateTargetGroup and
+    Matcher): interval 5-300, timeout 2-120 and below the interval (the timeout AWS takes
+    when none is given: 6 s for an HTTP target group, 10 s for TCP, TLS or HTTPS), thresholds
+    2-10; a TCP health check only for a TCP/TLS/UDP target group, with no matcher and no
+    path; HTTP codes 200-499 for an HTTP/HTTPS target group, 200-599 for a TCP/TLS one."""
+    for resource in resources.values():
+        if resource["Type"] != "AWS::ElasticLoadBalancingV2::TargetGroup":
+            continue
+        props = resource["Properties"]
+        protocol = props.get("Protocol", "HTTP")
+        web = protocol in ("HTTP", "HTTPS")
+        check = props.get("HealthCheckProtocol", "HTTP" if web else "TCP")
+        interval = props.get("HealthCheckIntervalSeconds", 30)
+        timeout = props.get("HealthCheckTimeoutSeconds", 6 if protocol == "HTTP" else 10)
+        for member, value, low, high in (
+            ("healthCheckIntervalSeconds", interval, 5, 300),
+            ("healthCheckTimeoutSeconds", timeout, 2, 120),
+            ("healthyThresholdCount", props.get("HealthyThresholdCount", 5), 2, 10),
+            ("unhealthyThresholdCount", props.get("UnhealthyThresholdCount", 2), 2, 10),
+        ):
+            if value < low:
+                raise _constraint(value, member, f"greater than or equal to {low}")
+            if value > high:
+                raise _constraint(value, member, f"less than or equal to {high}")
+        if check == "TCP":
+            if web:
+                raise aws_error(
+                    "InvalidConfigurationRequest",
+                    "The TCP protocol is not supported for health checks if the protocol of "
+                    "the target group is HTTP or HTTPS",
+                    "CreateTargetGroup",
+                )
+            for key, what in (("Matcher", "matchers"), ("HealthCheckPath", "paths")):
+                if key in props:
+                    raise aws_error(
+                        "InvalidConfigurationRequest",
+                        f"Health check {what} are not supported for TCP health checks",
+                        "CreateTargetGroup",
+                    )
+        if interval <= timeout:
+            raise aws_error(
+                "ValidationError",
+                "Health check interval must be greater than the timeout.",
+                "CreateTargetGroup",
+            )
+        code = props.get("Matcher", {}).get("HttpCode")
+        high = 499 if web else 599
+        if code is not None and not _http_codes(str(code), 200, high):
+            raise aws_error(
+                "ValidationError",
+                f"Health check matcher HTTP code '{code}' must be values between 200 and "
+                f"{high}: one code, a list (200,202) or a range (200-299)",
+                "CreateTargetGroup",
+            )
+
+
+def _http_codes(text: str, low: int, high: int) -> bool:
+    for part in text.split(","):
+        bounds = part.split("-")
+        if len(bounds) > 2 or not all(b.isdigit() and len(b) == 3 for b in bounds):
+            return False
+        if not low <= int(bounds[0]) <= int(bounds[-1]) <= high:
+            return False
+    return True
+
+
 # RDS ----------------------------------------------------------------------------------------
 
 

@@ -11,7 +11,8 @@ The package, one module per part of production:
   helpers (`_call`, `_pages`, `_tags`, `_key`)
 - `network`: the VPC, its subnets and tiers, NAT, gateway endpoints, flow logs
 - `security`: security groups and their rules
-- `load_balancers`: ALBs and NLBs, their target groups and listeners
+- `load_balancers`: ALBs and NLBs, their target groups and listeners (with `lb_settings`:
+  health checks and attributes; `certificates`: the listener's certificate per region)
 - `compute`: Auto Scaling groups, fixed instances, AMI and snapshot lookups, instance roles
 - `databases`: RDS instances and Aurora clusters
 - `dns`: the Route 53 record pointing at a captured load balancer
@@ -103,7 +104,7 @@ def capture(
     taken = {"identity", "network", "security", "loadbalancer", "database", "dns"}
     unplaced: list[Note] = []  # notes no stack of the file holds: written at its top
     found = _Found(ec2, client, subnet_tier, sg_keys, az_count, artifacts, roles, taken)
-    lbs, target_groups = _load_balancers(client("elbv2"), vpc_id, found, unplaced)
+    lbs, target_groups = _load_balancers(client("elbv2"), vpc_id, found, unplaced, recovery_regions)
     asgs, asg_instances = _asgs(client, ec2, subnet_tier)
     sections = [_compute(asg, data, found, target_groups) for asg, data in asgs]
     sections += _fixed_instances(found, vpc_id, asg_instances)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from relight.capture.certificates import certificate_value
 from relight.capture.common import TIERS, Note, _call, _Found, _key, _pages, _Section
+from relight.capture.lb_settings import balancer_attributes, health_check, target_group_attributes
 
 
 def _load_balancers(
@@ -13,6 +15,7 @@ def _load_balancers(
     vpc_id: str,
     found: _Found,
     unplaced: list[Note],
+    recovery_regions: list[str] | None = None,
 ) -> tuple[list[_Section], dict[str, str]]:
     """Every ALB and NLB of the VPC as a load_balancer stack, by name: the first keeps the key
     `load_balancer`, the others are named after theirs. And each one's target group's ARN →
@@ -40,12 +43,17 @@ def _load_balancers(
             )
             continue
         key = "load_balancer" if not sections else _key(lb["LoadBalancerName"], found.taken)
-        sections.append(_balancer(elbv2, lb, key, found, arns))
+        sections.append(_balancer(elbv2, lb, key, found, arns, recovery_regions or []))
     return sections, arns
 
 
 def _balancer(
-    elbv2: Any, lb: dict[str, Any], key: str, found: _Found, arns: dict[str, str]
+    elbv2: Any,
+    lb: dict[str, Any],
+    key: str,
+    found: _Found,
+    arns: dict[str, str],
+    recovery_regions: list[str],
 ) -> _Section:
     """One load balancer as the stack `key`; its first target group's ARN into `arns`."""
     where = lb["LoadBalancerName"]
@@ -63,8 +71,12 @@ def _balancer(
     )["TargetGroups"]
     if tgs:
         _target_group(params, section, tgs, arns)
+        health_check(tgs[0], params["type"], params, section)
+        target_group_attributes(elbv2, tgs[0], params, section)
         section.instances = _registered(elbv2, tgs[0])
-    _listener_notes(elbv2, lb, section)
+    for attribute, value, why in balancer_attributes(elbv2, lb, params, section):
+        section.comments.append(f"changed on purpose: {attribute} is {value} in production: {why}")
+    certificate = _listener_notes(elbv2, lb, section)
     tier = _lb_tier(lb, found.subnet_tier, section)
     groups = [found.sg_keys[g] for g in lb.get("SecurityGroups", []) if g in found.sg_keys]
     params["VpcId"] = {"output": "network.VpcId"}
@@ -74,6 +86,11 @@ def _balancer(
         for extra in groups[1:]:
             section.notes.append(Note(where, "SecurityGroups", f"{extra} not attached"))
     params["CertificateArn"] = ""
+    if certificate:
+        params["CertificateArn"], note = certificate_value(
+            found.client("acm"), certificate, where, "Listener 443 Certificates", recovery_regions
+        )
+        section.notes.append(note)
     section.body["params"] = params
     return section
 
@@ -139,12 +156,15 @@ def _fixed_targets(lbs: list[_Section], sections: list[_Section]) -> None:
                 )
 
 
-def _listener_notes(elbv2: Any, lb: dict[str, Any], section: _Section) -> None:
+def _listener_notes(elbv2: Any, lb: dict[str, Any], section: _Section) -> str:
+    """Notes for the listeners the blueprint does not make; the certificate ARN of the one it
+    makes on 443 (HTTPS or TLS), or ""."""
     where = lb["LoadBalancerName"]
     listeners = _call(
         f"listeners of {where}", elbv2.describe_listeners, LoadBalancerArn=lb["LoadBalancerArn"]
     )["Listeners"]
-    for listener in listeners:
+    certificate = ""
+    for listener in sorted(listeners, key=lambda x: x.get("Port", 0)):
         port = listener.get("Port")
         if port not in (80, 443):
             section.notes.append(
@@ -155,15 +175,19 @@ def _listener_notes(elbv2: Any, lb: dict[str, Any], section: _Section) -> None:
                     "(the blueprint listens on 80, and 443 with a certificate)",
                 )
             )
-        if listener.get("Certificates"):
+        certificates = [c["CertificateArn"] for c in listener.get("Certificates", [])]
+        if port == 443 and certificates:
+            certificate = certificates[0]
+        elif certificates:
             section.notes.append(
                 Note(
                     where,
                     f"Listener {port} Certificates",
-                    "set CertificateArn to an ACM certificate in the target "
-                    "region to turn on HTTPS",
+                    f"{', '.join(certificates)} not reproduced (the blueprint's HTTPS listener "
+                    "is on 443)",
                 )
             )
+    return certificate
 
 
 def _lb_tier(lb: dict[str, Any], subnet_tier: dict[str, str], section: _Section) -> str:
