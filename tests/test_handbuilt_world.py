@@ -546,3 +546,19 @@ def test_the_capture_summary_on_screen_shows_the_ledger(journey: dict[str, Any])
         assert status in output, status
     # the additions production never had are said, not silent
     assert "changed on purpose" in json.dumps(_ledger(journey)).replace("_", " ").lower()
+
+
+# ---------------------------------------------------------------------------------------------
+# The walk-through in docs/capture.md is this world's
+
+
+def test_the_walk_through_captures_this_world_as_this_test_does() -> None:
+    from conftest import REPO
+
+    page = (REPO / "docs" / "capture.md").read_text()
+    selector = " ".join(f"--tag {k}={v}" for k, v in VPC_TAGS.items())
+    assert f"relight capture --region {REGION} {selector} --name shop" in page
+    assert f"--recovery-region {RECOVERY} --out stacks/shop.yaml" in page
+    assert "stacks/shop.capture.json" in page and "<!-- refresh after ledger merge -->" in page
+    for step in ("kms_keys", "per_region", "aws acm request-certificate", "relight drift"):
+        assert step in page, step
