@@ -78,11 +78,20 @@ def _fingerprint(world: World) -> str:
 
 
 def _replace_after(text: str, anchor: str, old: str, new: str) -> str:
-    """`old` replaced by `new` at its first place after `anchor`, comments and all kept (the
-    file's CAPTURE comments are what drift compares, so the file is edited as text)."""
+    """The recovery region's value after `anchor` (`old`, as YAML read it) replaced by `new`,
+    comments and all kept (the file's CAPTURE comments are what drift compares, so the file
+    is edited as text): `old` itself where the text spells it so, else the value of the first
+    `us-west-2:` after the anchor (block or flow style, quoted or not)."""
     start = text.index(anchor)
-    at = text.index(old, start)
-    return text[:at] + new + text[at + len(old) :]
+    if old and old in text[start:]:
+        at = text.index(old, start)
+        return text[:at] + new + text[at + len(old) :]
+    value = r"'[^']*'|\"[^\"]*\"|(?:[^\s,}#][^,}\n#]*[^\s,}#]|[^\s,}#])?"
+    entry = re.compile(rf"({re.escape(RECOVERY)}:[ \t]*)({value})")
+    found = entry.search(text, start)
+    assert found, f"no {RECOVERY} entry after {anchor!r}"
+    spaced = new if found.group(1).endswith((" ", "\t")) else f" {new}"
+    return text[: found.start(2)] + spaced + text[found.end(2) :]
 
 
 def _the_named_steps(path: Path) -> list[str]:
@@ -97,12 +106,13 @@ def _the_named_steps(path: Path) -> list[str]:
     text = path.read_text()
     doc = yaml.safe_load(text)
     done = []
-    placeholder = (doc.get("kms_keys") or {}).get(RECOVERY)
-    if placeholder:
+    keys = doc.get("kms_keys") or {}
+    if RECOVERY in keys:
+        placeholder = "" if keys[RECOVERY] is None else str(keys[RECOVERY])
         kms = boto3.client("kms", RECOVERY)
         key = kms.create_key(Description="shop copies in us-west-2")["KeyMetadata"]["KeyId"]
         kms.create_alias(AliasName="alias/shop-dr", TargetKeyId=key)
-        text = _replace_after(text, "kms_keys:", str(placeholder), "alias/shop-dr")
+        text = _replace_after(text, "kms_keys:", placeholder, "alias/shop-dr")
         done.append("kms_keys")
     for key, stack in (doc.get("stacks") or {}).items():
         arn = (stack.get("params") or {}).get("CertificateArn")
@@ -110,7 +120,7 @@ def _the_named_steps(path: Path) -> list[str]:
             requested = boto3.client("acm", RECOVERY).request_certificate(
                 DomainName=DOMAIN, ValidationMethod="DNS", SubjectAlternativeNames=[f"www.{DOMAIN}"]
             )["CertificateArn"]
-            entry = str(arn["per_region"][RECOVERY])
+            entry = str(arn["per_region"].get(RECOVERY) or "")
             text = _replace_after(text, f"\n  {key}:", entry, requested)
             done.append(f"stacks.{key}.params.CertificateArn")
     path.write_text(text)
