@@ -144,6 +144,13 @@ def journey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         )
         world = build_world()
         found["world"] = world
+        found["instances"] = [
+            i["InstanceId"]
+            for g in boto3.client("autoscaling", REGION).describe_auto_scaling_groups()[
+                "AutoScalingGroups"
+            ]
+            for i in g["Instances"]
+        ]
         before = _fingerprint(world)
         selector = [arg for k, v in VPC_TAGS.items() for arg in ("--tag", f"{k}={v}")]
         found["capture"] = runner.invoke(
@@ -529,8 +536,11 @@ def test_every_resource_of_the_world_is_in_the_ledger(journey: dict[str, Any]) -
         world.load_balancer,
         world.target_group,
         *world.listeners,
+        world.extra["igw"],
+        world.extra["nat"],
         world.launch_template,
         world.asg,
+        *journey["instances"],
         world.scheduled_action,
         world.database,
         DOMAIN,
