@@ -570,7 +570,6 @@ def test_a_certificate_that_cannot_be_read_is_said_so_and_capture_goes_on() -> N
     }
 
 
-@pytest.mark.xfail(strict=True, reason="per_region lands with the next branch")
 def test_the_captured_certificate_renders_for_the_home_region_and_refuses_the_placeholder(
     tmp_path: Path,
 ) -> None:

@@ -318,7 +318,13 @@ def _fill_recovery_certificate(path: Path) -> None:
 
     text = path.read_text()
     if "REPLACE-ME" in text and "per_region" in text:
-        text = re.sub(r"(us-west-2: )['\"]?REPLACE-ME[^\n]*", rf"\g<1>{WEST_ARN}", text)
+        # the us-west-2 entry under per_region, with the lines a long placeholder wraps onto
+        text = re.sub(
+            r"(per_region:\n(?:\s+us-east-1: [^\n]*\n)?(\s+)us-west-2: )['\"]?REPLACE-ME[^\n]*"
+            r"(?:\n\2\s+[^\n]*)*",
+            rf"\g<1>{WEST_ARN}",
+            text,
+        )
     else:
         text = re.sub(
             r"CertificateArn: (.*)",

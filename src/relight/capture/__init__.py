@@ -247,7 +247,19 @@ def _render(
     return "\n".join(out) + "\n"
 
 
+class _Dumper(yaml.SafeDumper):
+    """Leaf mappings in flow style, except a `per_region` value's: a person edits its entries one
+    by one (the recovery region's placeholder), so each stands on its own line."""
+
+    def represent_mapping(self, tag: str, mapping: Any, flow_style: bool | None = None) -> Any:
+        node = super().represent_mapping(tag, mapping, flow_style)
+        for key, value in node.value:
+            if key.value == "per_region":
+                value.flow_style = False
+        return node
+
+
 def _dump(data: dict[str, Any], indent: int = 0) -> str:
-    text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)
+    text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=None, width=100)
     pad = " " * indent
     return "\n".join(pad + line for line in text.rstrip("\n").splitlines())

@@ -247,9 +247,10 @@ def _stand_with_dns(stacks: list[_Section], dns: _Section) -> None:
 
 
 def _in_one_region(dns: _Section, recovery_regions: list[str]) -> None:
-    """A name has one SECONDARY record: with several recovery regions the dns stack stands in
-    the first only (`regions:`; model/failover_pairs.py refuses it otherwise)."""
-    if len(recovery_regions) > 1:
+    """A name has one SECONDARY record: the dns stack stands in the first recovery region only
+    (`regions:`; model/failover_pairs.py refuses it otherwise, counting the home region too, where
+    a test copy of production may be rendered)."""
+    if recovery_regions:
         dns.body["regions"] = [recovery_regions[0]]
         dns.comments.append(
             f"a name has one SECONDARY record: it stands in {recovery_regions[0]} only "
