@@ -27,7 +27,7 @@ PROTOCOL = {"all": "-1", "icmp": "1", "tcp": "6", "udp": "17", "icmpv6": "58"}
 
 class AwsNacls:
     """A moto EC2 client whose DescribeNetworkAcls answers as AWS documents (docs/aws-
-    behaviours.md E16): every NACL ends with the rule `*` (32767, deny all, both ways), and an
+    behaviours.md E31): every NACL ends with the rule `*` (32767, deny all, both ways), and an
     ICMP entry carries its `IcmpTypeCode`. moto 5.2.5 leaves both out of a custom NACL."""
 
     def __init__(self, ec2: Any) -> None:
@@ -447,3 +447,60 @@ def test_a_bad_nacl_rule_names_the_file_and_key_and_builds_nothing(write_env: An
     assert f"{path}" in message
     assert "stacks.network.params.network_acls.public.ingress.0" in message
     assert "protocol tcp needs the ports it applies to: give port or port_range" in message
+
+
+def test_drift_compares_what_capture_now_writes_public_ips_and_production_tags(
+    tmp_path: Path,
+) -> None:
+    """Drift reads production as capture does: a VPC tag changed and a public subnet that no
+    longer maps public addresses are named by their file keys; before, no drift."""
+    from typer.testing import CliRunner
+
+    from relight.cli import app
+    from relight.drift.differences import CHANGED, ONLY_DECLARED
+    from test_capture import _production as shop
+
+    runner = CliRunner()
+    path = tmp_path / "shop.yaml"
+
+    def drift() -> tuple[int, list[tuple[str, str, Any, Any]]]:
+        result = runner.invoke(app, ["drift", "--env", str(path), "--aws", "--json"])
+        assert result.exit_code in (0, 1), result.output
+        report = json.loads(result.stdout)
+        found = [
+            (d["key_path"], d["kind"], d["declared"], d["live"])
+            for s in report["stacks"]
+            for d in s["differences"]
+        ]
+        return result.exit_code, found
+
+    with mock_aws():
+        prod = shop()
+        ec2 = boto3.client("ec2", REGION)
+        ec2.create_tags(
+            Resources=[prod["vpc"]],
+            Tags=[{"Key": "app", "Value": "shop"}, {"Key": "Team", "Value": "payments"}],
+        )
+        public = ec2.describe_subnets(
+            Filters=[{"Name": "cidr-block", "Values": ["10.50.0.0/24", "10.50.1.0/24"]}]
+        )["Subnets"]
+        for subnet in public:
+            ec2.modify_subnet_attribute(
+                SubnetId=subnet["SubnetId"], MapPublicIpOnLaunch={"Value": True}
+            )
+        args = ["capture", "--tag", "app=shop", "--region", REGION, "--name", "shop"]
+        made = runner.invoke(app, [*args, "--out", str(path), "--recovery-region", "us-west-2"])
+        assert made.exit_code == 0, made.output
+        written = yaml.safe_load(path.read_text())
+        assert written["tags"] == {"Team": "payments", "app": "shop"}
+        assert written["stacks"]["network"]["params"]["public_ip_on_launch"] == ["public"]
+        before, clean = drift()
+        ec2.create_tags(Resources=[prod["vpc"]], Tags=[{"Key": "Team", "Value": "billing"}])
+        ec2.modify_subnet_attribute(
+            SubnetId=public[1]["SubnetId"], MapPublicIpOnLaunch={"Value": False}
+        )
+        after, found = drift()
+    assert (before, clean) == (0, [])
+    assert after == 1
+    assert ("tags.Team", CHANGED, "payments", "billing") in found
+    assert ("stacks.network.params.public_ip_on_launch", ONLY_DECLARED, ["public"], None) in found
