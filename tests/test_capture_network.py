@@ -28,7 +28,8 @@ PROTOCOL = {"all": "-1", "icmp": "1", "tcp": "6", "udp": "17", "icmpv6": "58"}
 class AwsNacls:
     """A moto EC2 client whose DescribeNetworkAcls answers as AWS documents (docs/aws-
     behaviours.md E31): every NACL ends with the rule `*` (32767, deny all, both ways), and an
-    ICMP entry carries its `IcmpTypeCode`. moto 5.2.5 leaves both out of a custom NACL."""
+    ICMP entry carries its `IcmpTypeCode`. moto 5.2.5 leaves the `*` rules out of a custom NACL
+    and drops the type and code CreateNetworkAclEntry was given."""
 
     def __init__(self, ec2: Any) -> None:
         self._ec2 = ec2
