@@ -35,6 +35,7 @@ IAM's control plane is in us-east-1, which a failover must not depend on.
 from __future__ import annotations
 
 import ipaddress
+from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -90,12 +91,11 @@ class AclRule(Options):
             low, high = self.port_range
             raise ValueError(f"port_range [{low}, {high}]: the low end is above the high end")
         icmp = [x for x in (self.icmp_type, self.icmp_code) if x is not None]
-        if number == 1 and len(icmp) != 2:
+        if (number == 1 and len(icmp) != 2) or (number == 58 and len(icmp) == 1):
             raise ValueError(
-                "protocol icmp needs icmp_type and icmp_code (-1 for all; AWS requires them)"
+                f"protocol {self.protocol} needs icmp_type and icmp_code (-1 for all; AWS "
+                "requires them for icmp)"
             )
-        if number == 58 and len(icmp) == 1:
-            raise ValueError("give both icmp_type and icmp_code, or neither")
         if number not in (1, 58) and icmp:
             raise ValueError(
                 f"protocol {self.protocol} has no ICMP type or code: remove icmp_type/icmp_code"
@@ -105,15 +105,11 @@ class AclRule(Options):
     def _one_block(self) -> None:
         if (self.cidr is None) == (self.ipv6_cidr is None):
             raise ValueError("a rule names exactly one of cidr (IPv4) or ipv6_cidr (IPv6)")
-        block, kind = (
-            (self.cidr, ipaddress.IPv4Network)
-            if self.cidr is not None
-            else (self.ipv6_cidr, ipaddress.IPv6Network)
-        )
+        key, kind = ("cidr", IPv4Network) if self.cidr else ("ipv6_cidr", IPv6Network)
         try:
-            kind(block, strict=True)
+            kind(getattr(self, key), strict=True)
         except ValueError as exc:
-            key = "cidr" if self.cidr is not None else "ipv6_cidr"
+            block = getattr(self, key)
             raise ValueError(
                 f"{key} {block!r} is not an {kind.__name__[:4]} CIDR ({exc})"
             ) from None
