@@ -14,7 +14,16 @@ Routing: one route table per tier and AZ. Public subnets route to the internet
 gateway; private subnets to a NAT gateway (`nat: single` shares the first
 AZ's, `per-az` gives each AZ its own, `none` gives them no internet route);
 data subnets never route to the internet. Gateway endpoints for S3 and
-DynamoDB attach to every route table.
+DynamoDB attach to every route table, or to the route tables of the tiers
+`endpoint_tiers` names for the service.
+
+Subnets map a public IPv4 address at launch only in the tiers
+`public_ip_on_launch` names (none by default).
+
+Network ACLs: a tier named in `network_acls` gets a NACL of its own, with
+exactly the rules given (AWS evaluates them lowest number first; a packet no
+rule matches is denied), associated with every subnet of the tier; the other
+tiers keep the VPC's default NACL, which allows all traffic.
 
 Flow logs (`flow_logs`) go to a log group named `/relight/flow-logs/<stack name>`,
 delivered with the role given as the `FlowLogRoleArn` Parameter: the identity
@@ -26,7 +35,8 @@ IAM's control plane is in us-east-1, which a failover must not depend on.
 from __future__ import annotations
 
 import ipaddress
-from typing import Literal
+from ipaddress import IPv4Network, IPv6Network
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from troposphere import GetAtt, Join, Output, Parameter, Ref, Select, Sub, Tags, Template, ec2
@@ -41,6 +51,98 @@ SLOTS_PER_TIER = 8  # AZ slots reserved per tier block, so the plan is stable as
 SMALLEST_SUBNET = 28  # AWS refuses subnets smaller than /28
 FLOW_LOG_GROUP = "/relight/flow-logs/${AWS::StackName}"  # identity's flow-log role writes here
 ROLE_ARN = r"^arn:aws[a-zA-Z-]*:iam::\d{12}:role/.+$"
+Service = Literal["s3", "dynamodb"]
+# NACL protocols by name; any other IANA protocol number (0-255) is given as a number.
+PROTOCOLS = {"all": -1, "-1": -1, "icmp": 1, "tcp": 6, "udp": 17, "icmpv6": 58}
+PORTED = (6, 17)  # AWS::EC2::NetworkAclEntry: PortRange is required for TCP and UDP
+Port = Annotated[int, Field(ge=0, le=65535)]
+IcmpValue = Annotated[int, Field(ge=-1, le=255)]
+
+
+class AclRule(Options):
+    """One NACL entry: `{rule: 100, protocol: tcp, action: allow, cidr: 0.0.0.0/0, port: 443}`."""
+
+    rule: int = Field(ge=1, le=32766, description="rule number; AWS evaluates lowest first")
+    protocol: str | int = Field(description="all, tcp, udp, icmp, icmpv6 or a number 0-255")
+    action: Literal["allow", "deny"]
+    cidr: str | None = Field(default=None, description="an IPv4 CIDR block")
+    ipv6_cidr: str | None = Field(default=None, description="an IPv6 CIDR block")
+    port: Port | None = None
+    port_range: tuple[Port, Port] | None = None
+    icmp_type: IcmpValue | None = Field(default=None, description="-1 for every type")
+    icmp_code: IcmpValue | None = Field(default=None, description="-1 for every code")
+
+    @model_validator(mode="after")
+    def _whole(self) -> AclRule:
+        number = self.number()  # raises on an unknown protocol
+        self._one_block()
+        ports = sum(x is not None for x in (self.port, self.port_range))
+        if number in PORTED and ports != 1:
+            raise ValueError(
+                f"protocol {self.protocol} needs the ports it applies to: give port or "
+                "port_range (AWS requires a port range for TCP and UDP)"
+            )
+        if number not in PORTED and ports:
+            raise ValueError(
+                f"protocol {self.protocol} has no ports: remove port/port_range (only tcp and "
+                "udp take them)"
+            )
+        if self.port_range is not None and self.port_range[0] > self.port_range[1]:
+            low, high = self.port_range
+            raise ValueError(f"port_range [{low}, {high}]: the low end is above the high end")
+        icmp = [x for x in (self.icmp_type, self.icmp_code) if x is not None]
+        if (number == 1 and len(icmp) != 2) or (number == 58 and len(icmp) == 1):
+            raise ValueError(
+                f"protocol {self.protocol} needs icmp_type and icmp_code (-1 for all; AWS "
+                "requires them for icmp)"
+            )
+        if number not in (1, 58) and icmp:
+            raise ValueError(
+                f"protocol {self.protocol} has no ICMP type or code: remove icmp_type/icmp_code"
+            )
+        return self
+
+    def _one_block(self) -> None:
+        if (self.cidr is None) == (self.ipv6_cidr is None):
+            raise ValueError("a rule names exactly one of cidr (IPv4) or ipv6_cidr (IPv6)")
+        key, kind = ("cidr", IPv4Network) if self.cidr else ("ipv6_cidr", IPv6Network)
+        try:
+            kind(getattr(self, key), strict=True)
+        except ValueError as exc:
+            block = getattr(self, key)
+            raise ValueError(
+                f"{key} {block!r} is not an {kind.__name__[:4]} CIDR ({exc})"
+            ) from None
+
+    def number(self) -> int:
+        """The protocol as CloudFormation takes it: a number, -1 for all."""
+        text = str(self.protocol).strip().lower()
+        if text in PROTOCOLS:
+            return PROTOCOLS[text]
+        if text.isdigit() and 0 <= int(text) <= 255:
+            return int(text)
+        raise ValueError(
+            f"protocol {self.protocol!r} is not one of all, tcp, udp, icmp, icmpv6 or an "
+            "IANA protocol number 0-255"
+        )
+
+
+class TierAcl(Options):
+    ingress: list[AclRule] = Field(default_factory=list)
+    egress: list[AclRule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_numbers(self) -> TierAcl:
+        for direction in ("ingress", "egress"):
+            seen: set[int] = set()
+            for index, rule in enumerate(getattr(self, direction)):
+                if rule.rule in seen:
+                    raise ValueError(
+                        f"{direction}.{index}: rule number {rule.rule} is used twice in "
+                        f"{direction} (AWS takes each number once per direction): renumber one"
+                    )
+                seen.add(rule.rule)
+        return self
 
 
 class NetworkOptions(Options):
@@ -51,7 +153,17 @@ class NetworkOptions(Options):
         default_factory=dict, description="explicit subnet CIDRs per tier, one per AZ"
     )
     nat: Literal["none", "single", "per-az"] = "single"
-    gateway_endpoints: list[Literal["s3", "dynamodb"]] = Field(default_factory=list)
+    gateway_endpoints: list[Service] = Field(default_factory=list)
+    endpoint_tiers: dict[Service, list[Tier]] = Field(
+        default_factory=dict,
+        description="the tiers whose route tables a gateway endpoint is on (default: every tier)",
+    )
+    public_ip_on_launch: list[Tier] = Field(
+        default_factory=list, description="tiers whose subnets map a public IPv4 at launch"
+    )
+    network_acls: dict[Tier, TierAcl] = Field(
+        default_factory=dict, description="a NACL of its own per tier (default: the VPC's)"
+    )
     flow_logs: bool = Field(default=True, description="VPC flow logs to CloudWatch Logs")
     flow_log_retention_days: int = Field(default=365, ge=1)
 
@@ -76,7 +188,32 @@ class NetworkOptions(Options):
             raise ValueError(f"nat: {self.nat} serves the private tier, which is not in tiers")
         plan = self.subnet_plan()  # raises on overlaps, strays and too-small blocks
         del plan
+        self._tiers_named()
         return self
+
+    def _tiers_named(self) -> None:
+        named = {
+            "public_ip_on_launch": list(self.public_ip_on_launch),
+            "network_acls": list(self.network_acls),
+            **{f"endpoint_tiers.{s}": list(t) for s, t in self.endpoint_tiers.items()},
+        }
+        for key, tiers in named.items():
+            missing = [t for t in tiers if t not in self.tiers]
+            if missing:
+                raise ValueError(
+                    f"{key}: {', '.join(missing)} is not in tiers ({', '.join(self.tiers)})"
+                )
+        for service, tiers in self.endpoint_tiers.items():
+            if service not in self.gateway_endpoints:
+                raise ValueError(
+                    f"endpoint_tiers.{service}: no {service} gateway endpoint; add {service} to "
+                    "gateway_endpoints or remove the key"
+                )
+            if not tiers:
+                raise ValueError(
+                    f"endpoint_tiers.{service}: name at least one tier, or remove {service} "
+                    "from gateway_endpoints"
+                )
 
     def subnet_plan(self) -> dict[Tier, list[str]]:
         """tier → one CIDR per AZ; explicit subnets are checked, the rest computed."""
@@ -172,8 +309,9 @@ def network(options: NetworkOptions) -> Template:
                     VpcId=Ref(vpc),
                     CidrBlock=cidr,
                     AvailabilityZone=Select(az - 1, Ref(azs)),
-                    MapPublicIpOnLaunch=False,
+                    MapPublicIpOnLaunch=tier in options.public_ip_on_launch,
                     Tags=Tags(Name=_name(tier, str(az)), Tier=tier),
+                    **_public_ip_reason(tier in options.public_ip_on_launch),
                 )
             )
             table = t.add_resource(
@@ -254,15 +392,18 @@ def network(options: NetworkOptions) -> Template:
             )
         t.add_output(Output("NatGatewayIds", Value=Join(",", [Ref(n) for n in nats])))
 
-    every_table = [Ref(table) for tables in route_tables.values() for table in tables]
+    _network_acls(t, options, vpc, subnets)
     for service in options.gateway_endpoints:
+        served = options.endpoint_tiers.get(service, list(route_tables))
         t.add_resource(
             ec2.VPCEndpoint(
                 f"{'S3' if service == 's3' else 'DynamoDb'}Endpoint",
                 VpcId=Ref(vpc),
                 ServiceName=Sub(f"com.amazonaws.${{AWS::Region}}.{service}"),
                 VpcEndpointType="Gateway",
-                RouteTableIds=every_table,
+                RouteTableIds=[
+                    Ref(r) for tier in route_tables if tier in served for r in route_tables[tier]
+                ],
             )
         )
 
@@ -301,3 +442,58 @@ def network(options: NetworkOptions) -> Template:
             )
         )
     return t
+
+
+def _public_ip_reason(maps: bool) -> dict[str, object]:
+    if not maps:
+        return {}
+    return {
+        "Metadata": scan_skips(
+            {"CKV_AWS_130": "public_ip_on_launch: production's subnets of this tier map one"}
+        )
+    }
+
+
+def _network_acls(
+    t: Template, options: NetworkOptions, vpc: ec2.VPC, subnets: dict[Tier, list[ec2.Subnet]]
+) -> None:
+    """A NACL per tier in `network_acls`, its entries, and its subnets' associations."""
+    for tier, acl in options.network_acls.items():
+        label = tier.capitalize()
+        nacl = t.add_resource(
+            ec2.NetworkAcl(f"{label}NetworkAcl", VpcId=Ref(vpc), Tags=Tags(Name=_name(tier)))
+        )
+        for egress, rules in ((False, acl.ingress), (True, acl.egress)):
+            for rule in sorted(rules, key=lambda r: r.rule):
+                t.add_resource(
+                    _entry(f"{label}Acl{'Out' if egress else 'In'}{rule.rule}", nacl, rule, egress)
+                )
+        for az, subnet in enumerate(subnets[tier], start=1):
+            t.add_resource(
+                ec2.SubnetNetworkAclAssociation(
+                    f"{label}Subnet{az}Acl", SubnetId=Ref(subnet), NetworkAclId=Ref(nacl)
+                )
+            )
+        t.add_output(Output(f"{label}NetworkAclId", Value=Ref(nacl)))
+
+
+def _entry(title: str, nacl: ec2.NetworkAcl, rule: AclRule, egress: bool) -> ec2.NetworkAclEntry:
+    extra: dict[str, object] = {}
+    if rule.cidr is not None:
+        extra["CidrBlock"] = rule.cidr
+    else:
+        extra["Ipv6CidrBlock"] = rule.ipv6_cidr
+    low_high = (rule.port, rule.port) if rule.port is not None else rule.port_range
+    if low_high is not None:
+        extra["PortRange"] = ec2.PortRange(From=low_high[0], To=low_high[1])
+    if rule.icmp_type is not None and rule.icmp_code is not None:
+        extra["Icmp"] = ec2.ICMP(Type=rule.icmp_type, Code=rule.icmp_code)
+    return ec2.NetworkAclEntry(
+        title,
+        NetworkAclId=Ref(nacl),
+        RuleNumber=rule.rule,
+        Protocol=rule.number(),
+        RuleAction=rule.action,
+        Egress=egress,
+        **extra,
+    )

@@ -9,7 +9,8 @@ The package, one module per part of production:
 
 - `common`: the shared types (`Capture`, `Note`, `CaptureError`, `_Section`, `_Found`) and
   helpers (`_call`, `_pages`, `_tags`, `_key`)
-- `network`: the VPC, its subnets and tiers, NAT, gateway endpoints, flow logs
+- `network`: the VPC, its subnets and tiers, NAT, gateway endpoints, flow logs, production's
+  own tags (the VPC's); `network_acls`, its part for the network ACLs
 - `security`: security groups and their rules
 - `load_balancers`: ALBs and NLBs, their target groups and listeners (with `lb_settings`:
   health checks and attributes; `certificates`: the listener's certificate per region)
@@ -20,7 +21,8 @@ The package, one module per part of production:
   writes the file
 
 The parts never import each other (an import contract in pyproject.toml says so). Capture
-imports only `relight.errors`: it reads production with the clients it is given.
+imports only `relight.errors` and the model's checks of single values (`relight.model.values`,
+for tags): it reads production with the clients it is given.
 """
 
 from __future__ import annotations
@@ -62,15 +64,30 @@ __all__ = [
 ]
 
 
+RELIGHT_BUILT = "relight:env"  # a stack tag relight puts on every stack it makes
+
+
 def find_vpc(client: Client, tags: dict[str, str]) -> str:
-    """The one VPC carrying every tag in `tags` (`--tag Key=Value`)."""
+    """The one VPC carrying every tag in `tags` (`--tag Key=Value`), relight's own left out.
+
+    A captured file's `tags:` are production's, and CloudFormation passes a stack's tags on to
+    the VPC it makes: a copy relight built in the same region (a test environment, a drill)
+    carries them too, with relight's own `relight:env`. That copy is never production."""
     filters = [{"Name": f"tag:{k}", "Values": [v]} for k, v in tags.items()]
-    vpcs = _call("VPCs", client("ec2").describe_vpcs, Filters=filters)["Vpcs"]
+    found = _call("VPCs", client("ec2").describe_vpcs, Filters=filters)["Vpcs"]
+    built = [v["VpcId"] for v in found if any(t["Key"] == RELIGHT_BUILT for t in v.get("Tags", []))]
+    vpcs = [v for v in found if v["VpcId"] not in built]
     shown = ", ".join(f"{k}={v}" for k, v in tags.items())
     if len(vpcs) != 1:
-        found = ", ".join(v["VpcId"] for v in vpcs) or "none"
+        ids = ", ".join(v["VpcId"] for v in vpcs) or "none"
+        left_out = (
+            f" ({', '.join(built)} left out: tagged {RELIGHT_BUILT}, built by relight, not "
+            "production)"
+            if built
+            else ""
+        )
         raise CaptureError(
-            f"capture: --tag {shown} must select exactly one VPC; found {found}: "
+            f"capture: --tag {shown} must select exactly one VPC; found {ids}{left_out}: "
             "add tags or name it with --vpc"
         )
     return str(vpcs[0]["VpcId"])
@@ -156,6 +173,8 @@ def capture(
         head["account_id"] = account_id
     if blueprints_dir:
         head["blueprints_dir"] = blueprints_dir
+    if facts["tags"]:
+        head["tags"] = facts["tags"]  # production's own, which the rebuilt resources carry
     encrypted = encrypted_artifacts(client, artifacts, unplaced)
     kms_keys, kms_note = kms_placeholders(encrypted, region, recovery_regions)
     if kms_note is not None:  # replicate needs a key per recovery region: say so at the top

@@ -1,12 +1,20 @@
-"""Capture: the network stack (VPC, subnets and their tiers, NAT, gateway endpoints, flow
-logs)."""
+"""Capture: the network stack (VPC, subnets and their tiers, public IPv4 addresses at launch,
+NAT, gateway endpoints and the tiers they serve, network ACLs, flow logs) and production's own
+tags (the VPC's)."""
 
 from __future__ import annotations
 
 import ipaddress
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from relight.capture.common import TIERS, CaptureError, Note, _call, _pages
+from relight.capture.network_acls import _network_acls
+from relight.model.values import RELIGHT_TAGS, STACK_TAGS, TagKey, TagValue
+
+_TAG_KEY: TypeAdapter[str] = TypeAdapter(TagKey)
+_TAG_VALUE: TypeAdapter[str] = TypeAdapter(TagValue)
 
 
 def _network(ec2: Any, vpc_id: str, notes: list[Note]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -22,21 +30,33 @@ def _network(ec2: Any, vpc_id: str, notes: list[Note]) -> tuple[dict[str, Any], 
     if not 16 <= ipaddress.IPv4Network(cidr).prefixlen <= 24:
         notes.append(Note(vpc_id, "CidrBlock", f"{cidr}: the blueprint takes /16 to /24"))
     flt = [{"Name": "vpc-id", "Values": [vpc_id]}]
-    by_tier, subnet_tier, az_ids = _tiers(ec2, flt, notes)
+    by_tier, subnet_tier, az_ids, table_of = _read_tiers(ec2, flt, notes)
     tiers = [t for t in TIERS if t in by_tier]
     params: dict[str, Any] = {"cidr": cidr, "az_count": len(az_ids)}
     if tiers != list(TIERS):
         params["tiers"] = tiers
     comments = _subnet_cidrs(params, by_tier, tiers, az_ids, vpc_id, notes)
+    public_ips = _public_ips(by_tier, tiers, notes)
+    if public_ips:
+        params["public_ip_on_launch"] = public_ips
     params["nat"] = _nat(ec2, flt, tiers, az_ids, vpc_id, notes)
-    gateway = _gateway_endpoints(ec2, flt, notes)
+    tier_tables: dict[str, set[str]] = {}
+    for subnet, table in table_of.items():
+        tier_tables.setdefault(subnet_tier[subnet], set()).add(table)
+    gateway, served = _gateway_endpoints(ec2, flt, tiers, tier_tables, notes)
     if gateway:
         params["gateway_endpoints"] = gateway
+    if served:
+        params["endpoint_tiers"] = served
+    acls = _network_acls(ec2, flt, subnet_tier, notes)
+    if acls:
+        params["network_acls"] = acls
     params["flow_logs"] = _flow_logs(ec2, vpc_id, notes)
     params["AvailabilityZones"] = {"zones": "names"}
     if params["flow_logs"]:
         params["FlowLogRoleArn"] = {"output": "identity.FlowLogRoleArn"}
     facts = {
+        "tags": _production_tags(vpc_id, vpcs[0].get("Tags"), notes),
         "subnet_tier": subnet_tier,
         "az_ids": az_ids,
         "tiers": tiers,
@@ -69,6 +89,15 @@ def _tiers(
     ec2: Any, flt: list[Any], notes: list[Note]
 ) -> tuple[dict[str, dict[str, list[Any]]], dict[str, str], list[str]]:
     """(tier → AZ ID → subnets, subnet → tier, AZ IDs)."""
+    by_tier, subnet_tier, az_ids, _ = _read_tiers(ec2, flt, notes)
+    return by_tier, subnet_tier, az_ids
+
+
+def _read_tiers(
+    ec2: Any, flt: list[Any], notes: list[Note]
+) -> tuple[dict[str, dict[str, list[Any]]], dict[str, str], list[str], dict[str, str]]:
+    """(tier → AZ ID → subnets, subnet → tier, AZ IDs, subnet → its route table's id: its own,
+    else the VPC's main table)."""
     subnets = _pages(ec2, "describe_subnets", "Subnets", Filters=flt)
     tables = _pages(ec2, "describe_route_tables", "RouteTables", Filters=flt)
     main = next((t for t in tables if any(a.get("Main") for a in t.get("Associations", []))), None)
@@ -78,12 +107,39 @@ def _tiers(
     tier_of = {t["RouteTableId"]: _route_tier(t, notes) for t in tables}
     by_tier: dict[str, dict[str, list[Any]]] = {}
     subnet_tier: dict[str, str] = {}
+    subnet_table: dict[str, str] = {}
     for s in sorted(subnets, key=lambda s: ipaddress.IPv4Network(s["CidrBlock"])):
         table = table_of.get(s["SubnetId"], main)
         t = tier_of[table["RouteTableId"]] if table else "data"
         subnet_tier[s["SubnetId"]] = t
+        if table:
+            subnet_table[s["SubnetId"]] = table["RouteTableId"]
         by_tier.setdefault(t, {}).setdefault(s["AvailabilityZoneId"], []).append(s)
-    return by_tier, subnet_tier, sorted({s["AvailabilityZoneId"] for s in subnets})
+    return by_tier, subnet_tier, sorted({s["AvailabilityZoneId"] for s in subnets}), subnet_table
+
+
+def _public_ips(
+    by_tier: dict[str, dict[str, list[Any]]], tiers: list[str], notes: list[Note]
+) -> list[str]:
+    """The tiers whose subnets all map a public IPv4 at launch (`MapPublicIpOnLaunch`)."""
+    out: list[str] = []
+    for t in tiers:
+        subnets = [s for found in by_tier[t].values() for s in found]
+        maps = [s["SubnetId"] for s in subnets if s.get("MapPublicIpOnLaunch")]
+        if maps and len(maps) == len(subnets):
+            out.append(t)
+        elif maps:
+            others = [s["SubnetId"] for s in subnets if not s.get("MapPublicIpOnLaunch")]
+            notes.append(
+                Note(
+                    f"{t} tier",
+                    "MapPublicIpOnLaunch",
+                    f"{', '.join(maps)} map a public IPv4 address at launch, {', '.join(others)} "
+                    f"do not: the blueprint sets it per tier, and the file maps none in the {t} "
+                    f"tier; add {t} to public_ip_on_launch if its instances need one",
+                )
+            )
+    return out
 
 
 def _subnet_cidrs(
@@ -171,17 +227,118 @@ def _nat(
     return "none" if not nats else "single" if len(nats) == 1 else "per-az"
 
 
-def _gateway_endpoints(ec2: Any, flt: list[Any], notes: list[Note]) -> list[str]:
-    gateway: set[str] = set()
+def _gateway_endpoints(
+    ec2: Any,
+    flt: list[Any],
+    tiers: list[str],
+    tier_tables: dict[str, set[str]],
+    notes: list[Note],
+) -> tuple[list[str], dict[str, list[str]]]:
+    """(gateway endpoints, the tiers each is on where not every tier): a tier is on when its
+    subnets' route tables are among the endpoint's `RouteTableIds`."""
+    tables: dict[str, set[str]] = {}
+    ids: dict[str, list[str]] = {}
     for e in _pages(ec2, "describe_vpc_endpoints", "VpcEndpoints", Filters=flt):
         service = e["ServiceName"].rsplit(".", 1)[-1]
         if e.get("VpcEndpointType", "Gateway") == "Gateway" and service in ("s3", "dynamodb"):
-            gateway.add(service)
+            tables.setdefault(service, set()).update(e.get("RouteTableIds") or [])
+            ids.setdefault(service, []).append(e["VpcEndpointId"])
         else:
             notes.append(
-                Note(e["VpcEndpointId"], "ServiceName", f"{e['ServiceName']} not reproduced")
+                Note(
+                    e["VpcEndpointId"],
+                    "ServiceName",
+                    f"{e['ServiceName']} not reproduced ({e.get('VpcEndpointType', '?')} "
+                    "endpoint: the blueprint makes S3 and DynamoDB gateway endpoints only)",
+                )
             )
-    return [s for s in ("s3", "dynamodb") if s in gateway]
+    gateway: list[str] = []
+    served: dict[str, list[str]] = {}
+    for service in (s for s in ("s3", "dynamodb") if s in tables):
+        on = _endpoint_tiers(", ".join(ids[service]), tables[service], tiers, tier_tables, notes)
+        if not on:
+            continue
+        gateway.append(service)
+        if on != tiers:
+            served[service] = on
+    return gateway, served
+
+
+def _endpoint_tiers(
+    endpoint: str,
+    tables: set[str],
+    tiers: list[str],
+    tier_tables: dict[str, set[str]],
+    notes: list[Note],
+) -> list[str]:
+    on = []
+    for t in tiers:
+        have, want = tables & tier_tables.get(t, set()), tier_tables.get(t, set())
+        if have:
+            on.append(t)
+        if have and have != want:
+            notes.append(
+                Note(
+                    endpoint,
+                    "RouteTableIds",
+                    f"on {', '.join(sorted(have))} of the {t} tier's route tables, not on "
+                    f"{', '.join(sorted(want - have))}: the file puts it on every {t} route "
+                    "table (the blueprint serves whole tiers)",
+                )
+            )
+    stray = tables - set().union(*tier_tables.values())
+    if stray:
+        notes.append(
+            Note(
+                endpoint,
+                "RouteTableIds",
+                f"{', '.join(sorted(stray))} serve(s) no subnet: not reproduced",
+            )
+        )
+    if not on:
+        notes.append(
+            Note(
+                endpoint,
+                "RouteTableIds",
+                "on no subnet's route table: not reproduced (it would serve no subnet)",
+            )
+        )
+    return on
+
+
+def _production_tags(vpc_id: str, items: list[Any] | None, notes: list[Note]) -> dict[str, str]:
+    """The VPC's own tags, as the file's top-level `tags:` (stack tags, which CloudFormation
+    passes on to the stacks' resources): not Name (each resource has its own), not aws:* (AWS's)
+    or relight:* (relight's), and no more than a stack takes beside relight's own."""
+    room = STACK_TAGS - len(RELIGHT_TAGS)
+    kept: dict[str, str] = {}
+    left: list[str] = []
+    for tag in sorted(items or [], key=lambda t: str(t["Key"])):
+        key, value = str(tag["Key"]), str(tag.get("Value", ""))
+        if key == "Name" or key.lower().startswith(("aws:", "relight:")):
+            continue
+        try:
+            _TAG_KEY.validate_python(key)
+            _TAG_VALUE.validate_python(value)
+        except ValidationError as exc:
+            reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            notes.append(Note(vpc_id, f"Tags {key}", f"not reproduced: {reason}"))
+            continue
+        if len(kept) == room:
+            left.append(key)
+            continue
+        kept[key] = value
+    if left:
+        notes.append(
+            Note(
+                vpc_id,
+                "Tags",
+                f"{', '.join(left)} not reproduced: a CloudFormation stack takes {STACK_TAGS} "
+                f"tags, and relight adds up to {len(RELIGHT_TAGS)} of its own; the first {room} "
+                "are in tags:",
+            )
+        )
+    return kept
 
 
 def _flow_logs(ec2: Any, vpc_id: str, notes: list[Note]) -> bool:

@@ -7,7 +7,8 @@ that capture would write with what the file says, key by key:
 
 - per stack: its `blueprint` and its `params` (the parts capture writes from production); a
   stack's `stands`, `standby_params` and the like are the file's own choices, not compared;
-- `zones` and `artifacts` (a new AMI family, a database renamed);
+- `zones`, `artifacts` (a new AMI family, a database renamed) and `tags` (production's own,
+  read from its VPC);
 - the CAPTURE comments: what the blueprints cannot reproduce, new or gone.
 
 A per-region value (`{per_region: {home: ARN, R: ...}}`, a certificate capture read in the
@@ -42,7 +43,7 @@ from relight.model.config import LoadedEnvironment
 from relight.model.per_region import PER_REGION
 
 ENVIRONMENT = "environment"  # the pseudo-stack of the file's top-level keys
-COMPARED_TOP = ("zones", "artifacts")
+COMPARED_TOP = ("zones", "artifacts", "tags")  # tags: production's own, from its VPC
 COMPARED_STACK = ("blueprint", "params")
 _STACK_KEY = re.compile(r"^  ([a-z][a-z0-9_-]*):\s*$")
 _NOTE = re.compile(r"^\s*# CAPTURE: (.*?)\s*$")

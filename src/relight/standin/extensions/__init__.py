@@ -7,7 +7,7 @@ the larger, a package) per service moto plays:
 - `rds`: DB instances and Aurora clusters restored from snapshots under CloudFormation;
 - `ec2`: instances with their security groups, IMDSv2 and block devices, Auto Scaling spread
   over its subnets, volumes restored from snapshots, egress as declared, route-table
-  associations;
+  associations; `ec2_network`: subnets' public addresses at launch and network ACLs;
 - `cloudwatch`: alarms under CloudFormation (the DNS failback latch);
 - `quotas`: Service Quotas' documented defaults, RDS's account quotas (DescribeAccountAttributes);
 - `autoscaling`: a CloudFormation update's rolling replacement of a group's instances (called
@@ -37,10 +37,11 @@ def install() -> None:
     """Install every addition (once per process)."""
     if _installed:
         return
-    from relight.standin.extensions import cloudformation, cloudwatch, ec2, quotas, rds
+    from relight.standin.extensions import cloudformation, cloudwatch, ec2, ec2_network, quotas, rds
 
     rds.install()
     ec2.install()
+    ec2_network.install()
     cloudwatch.install()
     cloudformation.install()
     quotas.install()
