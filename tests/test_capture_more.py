@@ -293,6 +293,7 @@ def test_a_record_pointing_at_the_load_balancer_becomes_a_dns_stack(tmp_path: Pa
     assert stacks["dns"] == {
         "blueprint": "dns",
         "stands": "pilot_light",
+        "regions": ["us-west-2"],  # one SECONDARY per name: never the home region's copy too
         "params": {
             "mode": "failover",
             "failover_role": "SECONDARY",
