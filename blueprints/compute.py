@@ -29,6 +29,7 @@ path, where that part would not be the name). So one Parameter serves both modes
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 from typing import Literal
 
@@ -55,7 +56,8 @@ from troposphere import (
 )
 
 from relight.blueprint import (
-    Options,
+    FleetOptions,
+    ScheduledAction,
     blueprint,
     derived_parameter,
     optional_parameter,
@@ -68,7 +70,9 @@ INSTANCE_PROFILE_ARN = r"^arn:aws[a-zA-Z-]*:iam::\d{12}:instance-profile/[\w+=,.
 GROUP = "AutoScalingGroup"  # the group's logical id: what the instances signal
 
 
-class ComputeOptions(Options):
+class ComputeOptions(FleetOptions):
+    """The fleet's shape; its data volume and group settings are `FleetOptions`."""
+
     mode: Literal["asg", "instances"] = "asg"
     instance_type: str = Field(default="t3.micro", pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
     ebs_optimized: bool = Field(
@@ -82,8 +86,6 @@ class ComputeOptions(Options):
     min_size: int = Field(default=2, ge=0, le=1000)
     max_size: int = Field(default=4, ge=1, le=1000)
     desired: int | None = Field(default=None, ge=0, le=1000)
-    data_volume: bool = Field(default=True, description="restore a data volume from a snapshot")
-    data_device: str = "/dev/sdf"
     mount_point: str = "/data"
     delete_data_on_teardown: bool = Field(
         default=False, description="keep restored data volumes when instances go away"
@@ -147,6 +149,17 @@ class ComputeOptions(Options):
             )
         return self
 
+    @model_validator(mode="after")
+    def _group_only(self) -> ComputeOptions:
+        if self.mode == "instances" and self.scheduled_actions:
+            raise ValueError("scheduled_actions: only an Auto Scaling group (mode: asg) has them")
+        return self
+
+    @property
+    def empty_data(self) -> bool:
+        """Whether the data volume may be created empty (no DataSnapshotId given)."""
+        return self.data_volume and self.data_volume_size is not None
+
     @property
     def signals(self) -> bool:
         """Whether CloudFormation waits for the instances' signals (asg mode only)."""
@@ -180,6 +193,7 @@ class ComputeOptions(Options):
         )
         return env.get_template(self.user_data).render(
             data_device=self.data_device if self.data_volume else None,
+            format_if_empty=self.empty_data,
             mount_point=self.mount_point,
             app_port=self.app_port,
             environment=self.user_data_environment,
@@ -203,8 +217,10 @@ def _volumes(options: ComputeOptions, snapshot: Parameter | None, fixed: bool) -
 
     The root volume is the AMI's own: its device name and size come from the discovered
     image (RootDeviceName, RootVolumeSize), so an AMI rooted at /dev/sda1 gets no extra blank
-    volume and a root snapshot over the size never fails the launch. The data volume has no
-    size: EC2 gives a volume restored from a snapshot the snapshot's size.
+    volume and a root snapshot over the size never fails the launch. Without
+    `data_volume_size` the data volume has no size: EC2 gives a volume restored from a snapshot
+    the snapshot's size. With it, the snapshot is optional (empty: a blank volume of that
+    size) and a restored volume is grown to it (EC2 refuses a size below the snapshot's).
     """
     mapping, device = (
         (ec2.BlockDeviceMapping, ec2.EbsBlockDevice)
@@ -225,18 +241,25 @@ def _volumes(options: ComputeOptions, snapshot: Parameter | None, fixed: bool) -
         )
     ]
     if snapshot is not None:
-        volumes.append(
-            mapping(
-                DeviceName=options.data_device,
-                Ebs=device(
-                    SnapshotId=Ref(snapshot),
-                    VolumeType="gp3",
-                    Encrypted=True,
-                    KmsKeyId=key,
-                    DeleteOnTermination=options.delete_data_on_teardown,
-                ),
-            )
-        )
+        data: dict[str, object] = {
+            "SnapshotId": (
+                If("HasDataSnapshot", Ref(snapshot), Ref("AWS::NoValue"))
+                if options.empty_data
+                else Ref(snapshot)
+            ),
+            "VolumeType": options.data_volume_type,
+            "Encrypted": options.data_volume_encrypted,
+            "KmsKeyId": key if options.data_volume_encrypted else Ref("AWS::NoValue"),
+            "DeleteOnTermination": options.delete_data_on_teardown,
+        }
+        for name, value in (
+            ("VolumeSize", options.data_volume_size),
+            ("Iops", options.data_volume_iops),
+            ("Throughput", options.data_volume_throughput),
+        ):
+            if value is not None:
+                data[name] = value
+        volumes.append(mapping(DeviceName=options.data_device, Ebs=device(**data)))
     return volumes
 
 
@@ -306,6 +329,46 @@ def _desired_capacity(t: Template, options: ComputeOptions) -> If:
     )
     t.add_condition("HasDesiredCapacity", Not(Equals(Ref("DesiredCapacity"), "")))
     return If("HasDesiredCapacity", Ref("DesiredCapacity"), str(options.desired_capacity))
+
+
+def _group_settings(options: ComputeOptions) -> dict[str, object]:
+    """The group's settings production had beyond AWS's defaults (capture writes them only
+    then): left out, AWS's defaults apply, as before the options existed."""
+    found: dict[str, object] = {}
+    if options.default_cooldown is not None:
+        found["Cooldown"] = str(options.default_cooldown)
+    if options.default_instance_warmup is not None:
+        found["DefaultInstanceWarmup"] = options.default_instance_warmup
+    if options.max_instance_lifetime is not None:
+        found["MaxInstanceLifetime"] = options.max_instance_lifetime
+    if options.termination_policies:
+        found["TerminationPolicies"] = list(options.termination_policies)
+    if options.capacity_rebalance:
+        found["CapacityRebalance"] = True
+    return found
+
+
+def _scheduled_action(name: str, group: object, action: ScheduledAction) -> object:
+    """One `AWS::AutoScaling::ScheduledAction` on the group; CloudFormation names it."""
+    when = {
+        "StartTime": action.start_time,
+        "EndTime": action.end_time,
+    }
+    props: dict[str, object] = {
+        key: (value.astimezone(UTC) if value.tzinfo else value).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for key, value in when.items()
+        if value is not None
+    }
+    for key, value in (
+        ("Recurrence", action.recurrence),
+        ("TimeZone", action.time_zone),
+        ("MinSize", action.min_size),
+        ("MaxSize", action.max_size),
+        ("DesiredCapacity", action.desired),
+    ):
+        if value is not None:
+            props[key] = value
+    return autoscaling.ScheduledAction(name, AutoScalingGroupName=Ref(group), **props)
 
 
 # checkov asks every instance for EbsOptimized; the type decides (E20 in aws-behaviours.md).
@@ -388,7 +451,16 @@ def compute(options: ComputeOptions) -> Template:
             )
         )
     snapshot = None
-    if options.data_volume:
+    if options.empty_data:
+        snapshot = optional_parameter(
+            t,
+            "DataSnapshotId",
+            "HasDataSnapshot",
+            "EBS snapshot each data volume is restored from; empty for an empty volume of "
+            f"{options.data_volume_size} GiB",
+        )
+        snapshot.AllowedPattern = r"^(snap-[0-9a-f]+)?$"
+    elif options.data_volume:
         snapshot = t.add_parameter(
             Parameter(
                 "DataSnapshotId",
@@ -459,11 +531,18 @@ def compute(options: ComputeOptions) -> Template:
                     Version=GetAtt(template, "LatestVersionNumber"),
                 ),
                 TargetGroupARNs=If("HasTargetGroup", [Ref(target)], Ref("AWS::NoValue")),
-                HealthCheckType=If("HasTargetGroup", "ELB", "EC2"),
+                HealthCheckType=(
+                    If("HasTargetGroup", "ELB", "EC2")
+                    if options.health_check_type == "ELB"
+                    else "EC2"
+                ),
                 HealthCheckGracePeriod=options.health_check_grace_seconds,
                 Tags=[autoscaling.Tag("Name", Ref("AWS::StackName"), True)],
+                **_group_settings(options),
             )
         )
+        for index, action in enumerate(options.scheduled_actions):
+            t.add_resource(_scheduled_action(f"ScheduledAction{index + 1}", asg, action))
         t.add_output(Output("AutoScalingGroupName", Value=Ref(asg)))
     else:
         settings = _launch_settings(options, image, snapshot, group, fixed=True)  # built once
