@@ -29,7 +29,6 @@ path, where that part would not be the name). So one Parameter serves both modes
 
 from __future__ import annotations
 
-from datetime import UTC
 from pathlib import Path
 from typing import Literal
 
@@ -57,7 +56,6 @@ from troposphere import (
 
 from relight.blueprint import (
     FleetOptions,
-    ScheduledAction,
     blueprint,
     derived_parameter,
     optional_parameter,
@@ -154,11 +152,6 @@ class ComputeOptions(FleetOptions):
         if self.mode == "instances" and self.scheduled_actions:
             raise ValueError("scheduled_actions: only an Auto Scaling group (mode: asg) has them")
         return self
-
-    @property
-    def empty_data(self) -> bool:
-        """Whether the data volume may be created empty (no DataSnapshotId given)."""
-        return self.data_volume and self.data_volume_size is not None
 
     @property
     def signals(self) -> bool:
@@ -331,46 +324,6 @@ def _desired_capacity(t: Template, options: ComputeOptions) -> If:
     return If("HasDesiredCapacity", Ref("DesiredCapacity"), str(options.desired_capacity))
 
 
-def _group_settings(options: ComputeOptions) -> dict[str, object]:
-    """The group's settings production had beyond AWS's defaults (capture writes them only
-    then): left out, AWS's defaults apply, as before the options existed."""
-    found: dict[str, object] = {}
-    if options.default_cooldown is not None:
-        found["Cooldown"] = str(options.default_cooldown)
-    if options.default_instance_warmup is not None:
-        found["DefaultInstanceWarmup"] = options.default_instance_warmup
-    if options.max_instance_lifetime is not None:
-        found["MaxInstanceLifetime"] = options.max_instance_lifetime
-    if options.termination_policies:
-        found["TerminationPolicies"] = list(options.termination_policies)
-    if options.capacity_rebalance:
-        found["CapacityRebalance"] = True
-    return found
-
-
-def _scheduled_action(name: str, group: object, action: ScheduledAction) -> object:
-    """One `AWS::AutoScaling::ScheduledAction` on the group; CloudFormation names it."""
-    when = {
-        "StartTime": action.start_time,
-        "EndTime": action.end_time,
-    }
-    props: dict[str, object] = {
-        key: (value.astimezone(UTC) if value.tzinfo else value).strftime("%Y-%m-%dT%H:%M:%SZ")
-        for key, value in when.items()
-        if value is not None
-    }
-    for key, value in (
-        ("Recurrence", action.recurrence),
-        ("TimeZone", action.time_zone),
-        ("MinSize", action.min_size),
-        ("MaxSize", action.max_size),
-        ("DesiredCapacity", action.desired),
-    ):
-        if value is not None:
-            props[key] = value
-    return autoscaling.ScheduledAction(name, AutoScalingGroupName=Ref(group), **props)
-
-
 # checkov asks every instance for EbsOptimized; the type decides (E20 in aws-behaviours.md).
 _NOT_ASKED = scan_skips(
     {
@@ -538,11 +491,17 @@ def compute(options: ComputeOptions) -> Template:
                 ),
                 HealthCheckGracePeriod=options.health_check_grace_seconds,
                 Tags=[autoscaling.Tag("Name", Ref("AWS::StackName"), True)],
-                **_group_settings(options),
+                **options.group_settings(),
             )
         )
         for index, action in enumerate(options.scheduled_actions):
-            t.add_resource(_scheduled_action(f"ScheduledAction{index + 1}", asg, action))
+            t.add_resource(
+                autoscaling.ScheduledAction(
+                    f"ScheduledAction{index + 1}",
+                    AutoScalingGroupName=Ref(asg),
+                    **action.properties(),
+                )
+            )
         t.add_output(Output("AutoScalingGroupName", Value=Ref(asg)))
     else:
         settings = _launch_settings(options, image, snapshot, group, fixed=True)  # built once

@@ -5,7 +5,7 @@ its lifecycle hooks. Production is built with plain boto3 (moto); each case is c
 written, validated, rendered, and linted with no finding at all.
 
 moto 5.2.5 has put/describe for scheduled actions and lifecycle hooks; it does not refuse a
-scheduled action's start time in the past as Auto Scaling does (E27), so that rule is played
+scheduled action's start time in the past as Auto Scaling does (A12), so that rule is played
 by `_scheduled_actions` reading what moto keeps, with the clock passed in."""
 
 from __future__ import annotations
@@ -183,6 +183,66 @@ def test_untagged_snapshots_of_the_volume_are_named_and_looked_up_by_a_tag_to_se
     assert len(named) == 1 and "Role=batch-data" in named[0].text
 
 
+def test_fixed_instances_data_volume_is_read_from_its_volume_and_its_tagged_snapshots(
+    tmp_path: Path,
+) -> None:
+    """mode: instances: the attached volume's size, type, IOPS and throughput, and the
+    newest tagged snapshot of it (today's code wrote data_volume: false for a volume made
+    empty, with no note)."""
+    with mock_aws():
+        prod = _production()
+        ec2 = boto3.client("ec2", REGION)
+        subnet = ec2.describe_subnets(
+            Filters=[{"Name": "cidr-block", "Values": ["10.50.10.0/24"]}]
+        )["Subnets"][0]
+        instance = ec2.run_instances(
+            ImageId=prod["ami"],
+            MinCount=1,
+            MaxCount=1,
+            InstanceType="t3.small",
+            SubnetId=subnet["SubnetId"],
+            SecurityGroupIds=[prod["web"]],
+            TagSpecifications=[
+                {"ResourceType": "instance", "Tags": [{"Key": "Role", "Value": "ledger"}]}
+            ],
+        )["Instances"][0]["InstanceId"]
+        volume = ec2.create_volume(
+            AvailabilityZone=subnet["AvailabilityZone"],
+            Size=200,
+            VolumeType="io2",
+            Iops=5000,
+            Encrypted=True,
+        )["VolumeId"]
+        ec2.attach_volume(VolumeId=volume, InstanceId=instance, Device="/dev/sdh")
+        _, empty_doc, _ = _captured(tmp_path)
+        ec2.create_snapshot(
+            VolumeId=volume,
+            TagSpecifications=[
+                {"ResourceType": "snapshot", "Tags": [{"Key": "Role", "Value": "ledger-data"}]}
+            ],
+        )
+        result, doc, plan = _captured(tmp_path)
+    empty = empty_doc["stacks"]["ledger"]["params"]
+    assert (empty["mode"], empty["data_device"], empty["data_volume_size"]) == (
+        "instances",
+        "/dev/sdh",
+        200,
+    )
+    assert (empty["data_volume_type"], empty["data_volume_iops"]) == ("io2", 5000)
+    assert "DataSnapshotId" not in empty
+    params = doc["stacks"]["ledger"]["params"]
+    assert params["DataSnapshotId"] == {"artifact": "ledger_data"}
+    assert doc["artifacts"]["ledger_data"] == {
+        "kind": "ebs_snapshot",
+        "tags": {"Role": "ledger-data"},
+    }
+    instance_props = _template(plan, "ledger")["Resources"]["Instance1"]["Properties"]
+    ebs = instance_props["BlockDeviceMappings"][1]["Ebs"]
+    assert (ebs["VolumeSize"], ebs["VolumeType"], ebs["Iops"]) == (200, "io2", 5000)
+    assert "Throughput" not in ebs
+    assert not any(n.resource == instance and "EMPTY" in n.text for n in result.notes)
+
+
 def test_the_groups_health_check_grace_and_settings_are_written_as_read(tmp_path: Path) -> None:
     with mock_aws():
         prod = _production()
@@ -278,11 +338,12 @@ def test_scheduled_actions_are_written_and_rendered_one_resource_each(tmp_path: 
 
 
 def test_warmup_and_lifetime_moto_does_not_keep_are_written_as_read() -> None:
-    """moto 5.2.5 drops MaxInstanceLifetime and DefaultInstanceWarmup from its answer; the
-    group here is DescribeAutoScalingGroups' shape as AWS documents it."""
+    """moto 5.2.5 drops MaxInstanceLifetime and DefaultInstanceWarmup from its answer, and
+    keeps one health check type; the group here is DescribeAutoScalingGroups' shape as AWS
+    documents it (HealthCheckType a comma-separated list, EC2's always on)."""
     group = {
         "AutoScalingGroupName": "shop-batch",
-        "HealthCheckType": "ELB",
+        "HealthCheckType": "ELB,EBS",
         "HealthCheckGracePeriod": 0,
         "DefaultCooldown": 300,
         "TerminationPolicies": ["Default"],
@@ -290,7 +351,11 @@ def test_warmup_and_lifetime_moto_does_not_keep_are_written_as_read() -> None:
         "DefaultInstanceWarmup": 90,
     }
     params: dict[str, Any] = {}
-    _group_settings(group, params, [])
+    notes: list[Any] = []
+    _group_settings(group, params, notes)
+    assert [(n.property, n.text) for n in notes] == [
+        ("HealthCheckType", "EBS health checks: not reproduced (EC2, ELB only)")
+    ]
     assert params == {
         "health_check_type": "ELB",
         "health_check_grace_seconds": 0,
@@ -392,7 +457,7 @@ def test_a_start_time_in_the_past_is_left_out_as_auto_scaling_refuses_it() -> No
             "scheduled_actions.0",
             "at least one",
         ),
-        ({"max_instance_lifetime": 3600}, "max_instance_lifetime", "86400-31536000"),
+        ({"max_instance_lifetime": 3600}, "max_instance_lifetime", "at least 86400"),
     ],
 )
 def test_what_aws_refuses_is_refused_at_render_naming_the_file_and_key(

@@ -17,11 +17,13 @@ def _group_settings(asg: dict[str, Any], params: dict[str, Any], notes: list[Not
     """HealthCheckType and HealthCheckGracePeriod always, as read; the rest when they differ
     from AWS's defaults (the blueprint leaves them to AWS otherwise)."""
     name = asg["AutoScalingGroupName"]
-    kind = asg.get("HealthCheckType", "EC2")
-    if kind in ("EC2", "ELB"):
-        params["health_check_type"] = kind
-    else:  # VPC_LATTICE, EBS: health checks the blueprint does not make
-        notes.append(Note(name, "HealthCheckType", f"{kind}: not reproduced (EC2 or ELB only)"))
+    # "A comma-separated value string of one or more health check types"; EC2's is always on
+    kinds = [k.strip() for k in (asg.get("HealthCheckType") or "EC2").split(",") if k.strip()]
+    params["health_check_type"] = "ELB" if "ELB" in kinds else "EC2"
+    for other in (k for k in kinds if k not in ("EC2", "ELB")):  # EBS, VPC_LATTICE
+        notes.append(
+            Note(name, "HealthCheckType", f"{other} health checks: not reproduced (EC2, ELB only)")
+        )
     params["health_check_grace_seconds"] = int(asg.get("HealthCheckGracePeriod") or 0)
     cooldown = asg.get("DefaultCooldown")
     if cooldown is not None and cooldown != AWS_COOLDOWN:

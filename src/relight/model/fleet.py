@@ -9,7 +9,7 @@ render, naming the option, instead of by EC2 at launch, during a failover.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import (
@@ -145,6 +145,30 @@ class ScheduledAction(BaseModel):
             raise ValueError(f"scheduled action {self.name!r} ends before it starts")
         return self
 
+    def properties(self) -> dict[str, object]:
+        """Its `AWS::AutoScaling::ScheduledAction` properties, but the group's name (times in
+        UTC: "in YYYY-MM-DDThh:mm:ssZ format in UTC/GMT only")."""
+        props: dict[str, object] = {
+            key: _utc(value)
+            for key, value in (("StartTime", self.start_time), ("EndTime", self.end_time))
+            if value is not None
+        }
+        for key, value in (
+            ("Recurrence", self.recurrence),
+            ("TimeZone", self.time_zone),
+            ("MinSize", self.min_size),
+            ("MaxSize", self.max_size),
+            ("DesiredCapacity", self.desired),
+        ):
+            if value is not None:
+                props[key] = value
+        return props
+
+
+def _utc(when: datetime) -> str:
+    """A naive time is UTC already."""
+    return (when.astimezone(UTC) if when.tzinfo else when).strftime("%Y-%m-%dT%H:%M:%SZ")
+
 
 class FleetOptions(Options):
     """The options of a fleet's data volume and of its Auto Scaling group's settings beyond
@@ -176,7 +200,7 @@ class FleetOptions(Options):
     default_cooldown: int | None = Field(default=None, ge=0, description="seconds (AWS: 300)")
     default_instance_warmup: int | None = Field(default=None, ge=0, description="seconds")
     max_instance_lifetime: int | None = Field(
-        default=None, description="seconds: 0 (none) or 86400-31536000"
+        default=None, description="seconds: 0 (none) or at least 86400"
     )
     termination_policies: list[str] | None = None
     capacity_rebalance: bool = False
@@ -202,9 +226,31 @@ class FleetOptions(Options):
     @field_validator("max_instance_lifetime")
     @classmethod
     def _lifetime(cls, seconds: int | None) -> int | None:
-        if seconds is not None and seconds != 0 and not 86400 <= seconds <= 31536000:
+        if seconds is not None and seconds != 0 and seconds < 86400:
             raise ValueError(
-                f"{seconds} s: Auto Scaling takes 0 (no limit) or 86400-31536000 seconds "
-                "(1 to 365 days)"
+                f"{seconds} s: Auto Scaling takes 0 (no limit) or at least 86400 seconds "
+                "(1 day: CreateAutoScalingGroup MaxInstanceLifetime)"
             )
         return seconds
+
+    @property
+    def empty_data(self) -> bool:
+        """Whether the data volume may be created empty (no DataSnapshotId given)."""
+        return self.data_volume and self.data_volume_size is not None
+
+    def group_settings(self) -> dict[str, object]:
+        """The Auto Scaling group's properties for the settings production had beyond AWS's
+        defaults (capture writes them only then): left out, AWS's defaults apply, as before
+        the options existed."""
+        found: dict[str, object] = {}
+        if self.default_cooldown is not None:
+            found["Cooldown"] = str(self.default_cooldown)
+        if self.default_instance_warmup is not None:
+            found["DefaultInstanceWarmup"] = self.default_instance_warmup
+        if self.max_instance_lifetime is not None:
+            found["MaxInstanceLifetime"] = self.max_instance_lifetime
+        if self.termination_policies:
+            found["TerminationPolicies"] = list(self.termination_policies)
+        if self.capacity_rebalance:
+            found["CapacityRebalance"] = True
+        return found
