@@ -491,3 +491,71 @@ def test_the_demo_renders_the_same_compute_template_as_before_the_options() -> N
     assert not [r for r in plain["Resources"].values() if r["Type"].endswith("ScheduledAction")]
     assert "mkfs" not in json.dumps(plain)
     assert doc["stacks"]["web"]["params"].get("data_volume_size") is None
+
+
+def test_round_trip_of_a_fleet_with_an_empty_data_volume_and_a_scheduled_action(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The captured file, as written, fails over into us-west-2 (in-process moto) with the
+    batch fleet: its launch template makes the data volume empty at the size read, and its
+    group gets production's scheduled action and settings."""
+    from typer.testing import CliRunner
+
+    from relight.cli import app
+
+    # as test_capture's round trip: in-process moto offers no orderable DB instance classes
+    monkeypatch.setattr("relight.steps.preflight._db_classes", lambda plan, aws: ([], []))
+    monkeypatch.setattr(
+        "relight.steps.preflight.check_databases", lambda plan, aws, found, skip: ([], [])
+    )
+    runner = CliRunner()
+    path = tmp_path / "stacks" / "shop.yaml"
+    with mock_aws():
+        prod = _production()
+        _batch_fleet(prod, GP3, HealthCheckType="EC2", HealthCheckGracePeriod=45)
+        boto3.client("autoscaling", REGION).put_scheduled_update_group_action(
+            AutoScalingGroupName="shop-batch",
+            ScheduledActionName="night",
+            Recurrence="0 20 * * *",
+            DesiredCapacity=1,
+        )
+        boto3.client("rds", REGION).create_db_snapshot(
+            DBSnapshotIdentifier="shop-orders-nightly", DBInstanceIdentifier="shop-orders"
+        )
+        args = ["--vpc", prod["vpc"], "--region", REGION, "--name", "shop", "--out", str(path)]
+        captured = runner.invoke(app, ["capture", *args, "--recovery-region", "us-west-2"])
+        assert captured.exit_code == 0, captured.output
+        env = ["--env", str(path), "--aws"]
+        results = {
+            name: runner.invoke(app, argv)
+            for name, argv in {
+                "replicate": ["replicate", *env, "--from", REGION, "--to", "us-west-2"],
+                "prepare": ["prepare", *env, "--region", "us-west-2", "--yes"],
+                "failover": [
+                    *("failover", *env, "--region", "us-west-2", "--yes", "--json"),
+                    *("--verify-timeout", "1"),
+                ],
+            }.items()
+        }
+        west = boto3.client("autoscaling", "us-west-2")
+        groups = west.describe_auto_scaling_groups()["AutoScalingGroups"]
+        batch = next(g for g in groups if g["AutoScalingGroupName"].startswith("shop-batch"))
+        actions = west.describe_scheduled_actions(
+            AutoScalingGroupName=batch["AutoScalingGroupName"]
+        )["ScheduledUpdateGroupActions"]
+        versions = boto3.client("ec2", "us-west-2").describe_launch_template_versions(
+            LaunchTemplateId=batch["LaunchTemplate"]["LaunchTemplateId"], Versions=["$Latest"]
+        )["LaunchTemplateVersions"]
+    for name in ("replicate", "prepare"):
+        assert results[name].exit_code == 0, results[name].output
+    summary = json.loads(results["failover"].stdout)
+    states = {s["stack"]: s["status"] for s in summary["stacks"]}
+    assert states["batch"] == "CREATE_COMPLETE", states
+    assert (batch["HealthCheckType"], batch["HealthCheckGracePeriod"]) == ("EC2", 45)
+    assert [(a["Recurrence"], a["DesiredCapacity"]) for a in actions] == [("0 20 * * *", 1)]
+    (data,) = [
+        m
+        for m in versions[0]["LaunchTemplateData"]["BlockDeviceMappings"]
+        if m["DeviceName"] == "/dev/sdg"
+    ]
+    assert data["Ebs"]["VolumeSize"] == 50 and "SnapshotId" not in data["Ebs"]
