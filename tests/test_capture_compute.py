@@ -137,10 +137,15 @@ def test_a_data_volume_without_snapshot_is_restored_from_its_volumes_tagged_snap
         volume = ec2.create_volume(AvailabilityZone=az, Size=60, VolumeType="gp3")["VolumeId"]
         ec2.attach_volume(VolumeId=volume, InstanceId=member["InstanceId"], Device="/dev/sdg")
         ec2.create_snapshot(VolumeId=volume)  # an older one, untagged
-        tags = [{"Key": "Role", "Value": "batch-data"}, {"Key": "Backup", "Value": "daily"}]
-        ec2.create_snapshot(
-            VolumeId=volume, TagSpecifications=[{"ResourceType": "snapshot", "Tags": tags}]
-        )
+        for day in ("2026-12-01", "2026-12-02"):  # a tag of each snapshot's own: not looked up
+            tags = [
+                {"Key": "Role", "Value": "batch-data"},
+                {"Key": "Backup", "Value": "daily"},
+                {"Key": "Taken", "Value": day},
+            ]
+            ec2.create_snapshot(
+                VolumeId=volume, TagSpecifications=[{"ResourceType": "snapshot", "Tags": tags}]
+            )
         result, doc, plan = _captured(tmp_path)
     params = doc["stacks"]["batch"]["params"]
     assert params["DataSnapshotId"] == {"artifact": "batch_data"}

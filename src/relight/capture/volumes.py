@@ -146,9 +146,9 @@ def _lookup(
     if not snaps:
         return None
     newest = snaps[0]
-    tagged = next((s for s in snaps if _tags(s.get("Tags"))), None)
-    if tagged is not None:
-        found.artifacts[name] = {"kind": "ebs_snapshot", "tags": _tags(tagged.get("Tags"))}
+    tagged = [s for s in snaps if _tags(s.get("Tags"))]
+    if tagged:
+        found.artifacts[name] = {"kind": "ebs_snapshot", "tags": _common_tags(tagged)}
     else:
         placeholder = {"Role": f"{key}-data"}
         found.artifacts[name] = {"kind": "ebs_snapshot", "tags": placeholder}
@@ -162,7 +162,16 @@ def _lookup(
             )
         )
     params["DataSnapshotId"] = {"artifact": name}
-    return dict(tagged or newest)
+    return dict(tagged[0] if tagged else newest)
+
+
+def _common_tags(snapshots: list[Any]) -> dict[str, str]:
+    """The tags every tagged snapshot carries (the newest first): a tag that differs from one
+    snapshot to the next (a date, a run id) would make the lookup find only the snapshot it
+    was read from, never a newer one. With nothing in common, the newest's tags."""
+    tags = [_tags(s.get("Tags")) for s in snapshots]
+    common = {k: v for k, v in tags[0].items() if all(t.get(k) == v for t in tags[1:])}
+    return common or tags[0]
 
 
 def _volume_snapshots(ec2: Any, device: str, instances: list[str]) -> list[Any]:
