@@ -22,6 +22,7 @@ from moto import mock_aws
 
 from relight.capture import Capture
 from relight.capture.fleet import _group_settings, _scheduled_actions
+from relight.capture.volumes import _data_volume
 from relight.errors import RelightError
 from relight.model.blueprint import load_blueprints
 from relight.model.config import load_environment
@@ -34,7 +35,7 @@ DEMO = Path(__file__).resolve().parent.parent / "stacks" / "demo.yaml"
 
 def _batch_fleet(prod: dict[str, Any], data: dict[str, Any], **group: Any) -> str:
     """A second fleet, `shop-batch` (Role=batch), whose launch template's data volume is
-    `data` (no SnapshotId unless given); its instance ids."""
+    `data` (no SnapshotId unless given); its subnets."""
     ec2 = boto3.client("ec2", REGION)
     ec2.create_launch_template(
         LaunchTemplateName="shop-batch",
@@ -186,6 +187,33 @@ def test_untagged_snapshots_of_the_volume_are_named_and_looked_up_by_a_tag_to_se
     }
     named = [n for n in result.notes if snap in n.text]
     assert len(named) == 1 and "Role=batch-data" in named[0].text
+
+
+def test_an_instance_store_mapping_is_named_never_dropped() -> None:
+    """moto's launch fails on a launch template with an instance store mapping (KeyError 'Ebs'),
+    so the mappings are given as DescribeLaunchTemplateVersions documents them."""
+    params: dict[str, Any] = {}
+    notes: list[Any] = []
+    mappings = [
+        {"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}},
+        {"DeviceName": "/dev/sdb", "VirtualName": "ephemeral0"},
+        {"DeviceName": "/dev/sdc", "NoDevice": ""},
+    ]
+    _data_volume(
+        None,  # type: ignore[arg-type]  # no AWS call: there is no EBS data volume
+        params,
+        notes,
+        key="batch",
+        where="shop-batch",
+        mappings=mappings,
+        roots={"/dev/xvda"},
+        instances=[],
+    )
+    assert params == {"data_volume": False}
+    assert [(n.property, n.text) for n in notes] == [
+        ("BlockDeviceMappings /dev/sdb", "ephemeral0: not an EBS volume, not reproduced"),
+        ("BlockDeviceMappings /dev/sdc", "NoDevice: not an EBS volume, not reproduced"),
+    ]
 
 
 def test_fixed_instances_data_volume_is_read_from_its_volume_and_its_tagged_snapshots(

@@ -32,6 +32,16 @@ def _data_volume(
 ) -> None:
     """Write the data volume's options and its snapshot lookup into `params`."""
     data = [m for m in mappings or [] if m.get("Ebs") and m.get("DeviceName") not in roots]
+    for other in mappings or []:
+        if not other.get("Ebs") and other.get("DeviceName") not in roots:
+            what = other.get("VirtualName") or ("NoDevice" if "NoDevice" in other else "no Ebs")
+            notes.append(
+                Note(
+                    where,
+                    f"BlockDeviceMappings {other.get('DeviceName')}",
+                    f"{what}: not an EBS volume, not reproduced",
+                )
+            )
     if not data:
         params["data_volume"] = False
         return
