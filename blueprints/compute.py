@@ -241,7 +241,8 @@ def _volumes(options: ComputeOptions, snapshot: Parameter | None, fixed: bool) -
                 else Ref(snapshot)
             ),
             "VolumeType": options.data_volume_type,
-            "Encrypted": options.data_volume_encrypted,
+            # false leaves it to the snapshot and the account's encryption by default
+            "Encrypted": True if options.data_volume_encrypted else Ref("AWS::NoValue"),
             "KmsKeyId": key if options.data_volume_encrypted else Ref("AWS::NoValue"),
             "DeleteOnTermination": options.delete_data_on_teardown,
         }

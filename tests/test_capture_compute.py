@@ -189,6 +189,17 @@ def test_untagged_snapshots_of_the_volume_are_named_and_looked_up_by_a_tag_to_se
     assert len(named) == 1 and "Role=batch-data" in named[0].text
 
 
+def test_an_unencrypted_data_volume_asks_for_no_encryption_value() -> None:
+    """data_volume_encrypted: false leaves Encrypted and KmsKeyId out rather than asking for
+    an unencrypted volume (the snapshot's encryption, and the account's encryption by default,
+    hold); the default asks for encryption, as before."""
+    compute = load_blueprints(None)["compute"]
+    plain = _data_mapping(compute.render({}).to_dict())["Ebs"]
+    assert plain["Encrypted"] is True and "Fn::If" in plain["KmsKeyId"]
+    off = _data_mapping(compute.render({"data_volume_encrypted": False}).to_dict())["Ebs"]
+    assert off["Encrypted"] == off["KmsKeyId"] == {"Ref": "AWS::NoValue"}
+
+
 def test_an_instance_store_mapping_is_named_never_dropped() -> None:
     """moto's launch fails on a launch template with an instance store mapping (KeyError 'Ebs'),
     so the mappings are given as DescribeLaunchTemplateVersions documents them."""
@@ -288,12 +299,27 @@ def test_the_groups_health_check_grace_and_settings_are_written_as_read(tmp_path
             TerminationPolicies=["OldestInstance"],
             CapacityRebalance=True,
         )
-        boto3.client("autoscaling", REGION).put_lifecycle_hook(
+        autoscaling = boto3.client("autoscaling", REGION)
+        autoscaling.put_lifecycle_hook(
             AutoScalingGroupName="shop-batch",
             LifecycleHookName="drain",
             LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
             HeartbeatTimeout=300,
             DefaultResult="CONTINUE",
+        )
+        autoscaling.put_scaling_policy(
+            AutoScalingGroupName="shop-batch",
+            PolicyName="cpu-50",
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingConfiguration={
+                "PredefinedMetricSpecification": {
+                    "PredefinedMetricType": "ASGAverageCPUUtilization"
+                },
+                "TargetValue": 50.0,
+            },
+        )
+        autoscaling.suspend_processes(
+            AutoScalingGroupName="shop-batch", ScalingProcesses=["AZRebalance"]
         )
         result, doc, plan = _captured(tmp_path)
     params = doc["stacks"]["batch"]["params"]
@@ -312,6 +338,9 @@ def test_the_groups_health_check_grace_and_settings_are_written_as_read(tmp_path
     hook = [n for n in result.notes if n.property == "LifecycleHook drain"]
     assert len(hook) == 1 and "EC2_INSTANCE_TERMINATING" in hook[0].text
     assert "not reproduced" in hook[0].text and "identity stack" in hook[0].text
+    said = {n.property: n.text for n in result.notes if n.resource == "shop-batch"}
+    assert said["ScalingPolicy cpu-50"].startswith("TargetTrackingScaling: not reproduced")
+    assert said["SuspendedProcesses"] == "AZRebalance: not suspended in the rebuild"
 
 
 def test_scheduled_actions_are_written_and_rendered_one_resource_each(tmp_path: Path) -> None:
@@ -382,12 +411,16 @@ def test_warmup_and_lifetime_moto_does_not_keep_are_written_as_read() -> None:
         "TerminationPolicies": ["Default"],
         "MaxInstanceLifetime": 604800,
         "DefaultInstanceWarmup": 90,
+        "NewInstancesProtectedFromScaleIn": True,
+        "WarmPoolConfiguration": {"MinSize": 1, "PoolState": "Stopped"},
     }
     params: dict[str, Any] = {}
     notes: list[Any] = []
     _group_settings(group, params, notes)
     assert [(n.property, n.text) for n in notes] == [
-        ("HealthCheckType", "EBS health checks: not reproduced (EC2, ELB only)")
+        ("HealthCheckType", "EBS health checks: not reproduced (EC2, ELB only)"),
+        ("WarmPoolConfiguration", "a warm pool: not reproduced"),
+        ("NewInstancesProtectedFromScaleIn", "true: not reproduced"),
     ]
     assert params == {
         "health_check_type": "ELB",

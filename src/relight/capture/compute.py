@@ -10,7 +10,12 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from relight.capture.common import TIERS, Client, Note, _call, _Found, _key, _pages, _Section, _tags
-from relight.capture.fleet import _group_settings, _lifecycle_hooks, _scheduled_actions
+from relight.capture.fleet import (
+    _group_settings,
+    _lifecycle_hooks,
+    _scaling_policies,
+    _scheduled_actions,
+)
 from relight.capture.volumes import _data_volume
 
 
@@ -124,6 +129,7 @@ def _compute(
     autoscaling = found.client("autoscaling")
     _scheduled_actions(autoscaling, name, params, section.notes)
     _lifecycle_hooks(autoscaling, name, section.notes)
+    _scaling_policies(autoscaling, name, section.notes)
     arns = asg.get("TargetGroupARNs", [])
     wired = next((arn for arn in arns if arn in target_groups), None)
     if wired is not None:  # the load balancer stack whose target group replaces it

@@ -37,6 +37,45 @@ def _group_settings(asg: dict[str, Any], params: dict[str, Any], notes: list[Not
         params["termination_policies"] = list(policies)
     if asg.get("CapacityRebalance"):
         params["capacity_rebalance"] = True
+    _unexpressed(asg, notes)
+
+
+def _unexpressed(asg: dict[str, Any], notes: list[Note]) -> None:
+    """What the blueprint cannot express of a group, named."""
+    name = asg["AutoScalingGroupName"]
+    said = {
+        "MixedInstancesPolicy": "its instance types and purchase options are not reproduced: "
+        "the stack launches the launch template's instance type, on demand",
+        "WarmPoolConfiguration": "a warm pool: not reproduced",
+        "PlacementGroup": "a placement group: not reproduced",
+    }
+    for key, text in said.items():
+        if asg.get(key):
+            notes.append(Note(name, key, text))
+    if asg.get("NewInstancesProtectedFromScaleIn"):
+        notes.append(Note(name, "NewInstancesProtectedFromScaleIn", "true: not reproduced"))
+    suspended = sorted(p["ProcessName"] for p in asg.get("SuspendedProcesses") or [])
+    if suspended:
+        notes.append(
+            Note(
+                name, "SuspendedProcesses", f"{', '.join(suspended)}: not suspended in the rebuild"
+            )
+        )
+
+
+def _scaling_policies(autoscaling: Any, name: str, notes: list[Note]) -> None:
+    """Scaling policies are named, not reproduced (their alarms and metrics are not read)."""
+    for policy in _pages(
+        autoscaling, "describe_policies", "ScalingPolicies", AutoScalingGroupName=name
+    ):
+        notes.append(
+            Note(
+                name,
+                f"ScalingPolicy {policy['PolicyName']}",
+                f"{policy.get('PolicyType', 'SimpleScaling')}: not reproduced; the rebuilt "
+                "group holds the size the file gives it (add the policy in the recovery region)",
+            )
+        )
 
 
 def _scheduled_actions(

@@ -189,7 +189,10 @@ class FleetOptions(Options):
     )
     data_volume_throughput: int | None = Field(default=None, description="MiB/s, gp3 only")
     data_volume_encrypted: bool = Field(
-        default=True, description="with KmsKeyId when given, else the account's default EBS key"
+        default=True,
+        description="with KmsKeyId when given, else the account's default EBS key; false asks "
+        "nothing (a snapshot's volume keeps its encryption, and an account that encrypts by "
+        "default still encrypts)",
     )
     health_check_type: Literal["EC2", "ELB"] = Field(
         default="ELB",
