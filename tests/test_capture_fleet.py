@@ -194,7 +194,7 @@ class _Actions:
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
 
-def test_a_start_time_in_the_past_is_left_out_as_auto_scaling_refuses_it() -> None:
+def test_no_start_time_that_can_pass_is_written_for_a_recurring_action() -> None:
     client = _Actions(
         [
             {
@@ -213,6 +213,12 @@ def test_a_start_time_in_the_past_is_left_out_as_auto_scaling_refuses_it() -> No
                 "StartTime": datetime(2027, 1, 1, 9, tzinfo=UTC),
                 "DesiredCapacity": 5,
             },
+            {  # Auto Scaling may report a recurring action's next run as its StartTime
+                "ScheduledActionName": "recurring-ahead",
+                "Recurrence": "0 20 * * *",
+                "StartTime": datetime(2026, 12, 6, 20, tzinfo=UTC),
+                "DesiredCapacity": 1,
+            },
             {
                 "ScheduledActionName": "ended",
                 "Recurrence": "0 8 * * *",
@@ -227,9 +233,12 @@ def test_a_start_time_in_the_past_is_left_out_as_auto_scaling_refuses_it() -> No
     assert params["scheduled_actions"] == [
         {"name": "recurring", "recurrence": "0 8 * * *", "min_size": 2},
         {"name": "once-ahead", "start_time": "2027-01-01T09:00:00Z", "desired": 5},
+        {"name": "recurring-ahead", "recurrence": "0 20 * * *", "desired": 1},
     ]
     said = {n.property: n.text for n in notes}
-    assert "has passed: left out" in said["ScheduledAction recurring StartTime"]
+    for recurring in ("recurring", "recurring-ahead"):
+        text = said[f"ScheduledAction {recurring} StartTime"]
+        assert "not written" in text and "refuses a start time in the past" in text
     assert "ran 2026-11-01" in said["ScheduledAction once-done"]
     assert "ended 2026-06-01" in said["ScheduledAction ended"]
     assert "remove start_time" in said["ScheduledAction once-ahead StartTime"]

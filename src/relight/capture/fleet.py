@@ -86,8 +86,9 @@ def _scheduled_actions(
     now: datetime | None = None,
 ) -> None:
     """The group's scheduled actions as `scheduled_actions`. Auto Scaling refuses a start time
-    in the past, so one that has passed is left out (a recurring action runs on by its
-    recurrence; a one-time action that has passed has run, and is not written)."""
+    in the past, so a recurring action is written without one (it runs by its recurrence from
+    the rebuild on), and a one-time action only while it is ahead (one that has passed has
+    run, and is not written)."""
     now = now or datetime.now(UTC)
     written: list[dict[str, Any]] = []
     for action in _pages(
@@ -104,18 +105,21 @@ def _scheduled_actions(
                 Note(name, f"ScheduledAction {label}", f"ended {end:%Y-%m-%d}: not written")
             )
             continue
-        if start is not None and start <= now:
-            if not recurrence:
-                notes.append(
-                    Note(name, f"ScheduledAction {label}", f"ran {start:%Y-%m-%d}: not written")
-                )
-                continue
+        if start is not None and not recurrence and start <= now:
+            notes.append(
+                Note(name, f"ScheduledAction {label}", f"ran {start:%Y-%m-%d}: not written")
+            )
+            continue
+        if start is not None and recurrence:
+            # a recurring action's StartTime is at most a boundary that passes: in the file it
+            # would make every rebuild after it fail (Auto Scaling refuses a past start time)
             notes.append(
                 Note(
                     name,
                     f"ScheduledAction {label} StartTime",
-                    f"{start:%Y-%m-%dT%H:%M:%SZ} has passed: left out (Auto Scaling refuses a "
-                    "start time in the past); the recurrence runs from the rebuild on",
+                    f"{start:%Y-%m-%dT%H:%M:%SZ}: not written (Auto Scaling refuses a start "
+                    "time in the past, so a file holding it fails once it has passed); the "
+                    "recurrence runs from the rebuild on",
                 )
             )
             start = None
