@@ -117,9 +117,10 @@ def _scheduled_actions(
                 Note(
                     name,
                     f"ScheduledAction {label} StartTime",
-                    f"{start:%Y-%m-%dT%H:%M:%SZ}: not written (Auto Scaling refuses a start "
-                    "time in the past, so a file holding it fails once it has passed); the "
-                    "recurrence runs from the rebuild on",
+                    # no time in the text: it may be the next run, and drift compares notes
+                    "not written (Auto Scaling refuses a start time in the past, so a file "
+                    "holding one fails once it has passed); the recurrence runs from the "
+                    "rebuild on",
                 )
             )
             start = None
