@@ -182,8 +182,10 @@ def test_untagged_snapshots_of_the_volume_are_named_and_looked_up_by_a_tag_to_se
         "kind": "ebs_snapshot",
         "tags": {"Role": "batch-data"},
     }
-    named = [n for n in result.notes if snap in n.text]
+    named = [n for n in result.notes if "carry no tags" in n.text]
     assert len(named) == 1 and "Role=batch-data" in named[0].text
+    assert named[0].property == "BlockDeviceMappings /dev/sdg"
+    assert snap not in result.text  # never an id: the next snapshot would be drift
 
 
 def test_an_unencrypted_data_volume_asks_for_no_encryption_value() -> None:

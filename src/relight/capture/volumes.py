@@ -166,9 +166,11 @@ def _lookup(
             Note(
                 where,
                 f"BlockDeviceMappings {device}",
-                f"{len(snaps)} snapshot(s) of its volumes (newest {newest['SnapshotId']}) "
-                f"carry no tags: tag the ones to restore Role={placeholder['Role']} (the "
-                "lookup written), or put their own tags in the lookup",
+                # no count or id in the text: they change with each snapshot, and drift
+                # compares notes
+                "the snapshots of its volumes carry no tags: tag the ones to restore "
+                f"Role={placeholder['Role']} (the lookup written), or put their own tags in "
+                "the lookup",
             )
         )
     params["DataSnapshotId"] = {"artifact": name}
