@@ -149,8 +149,12 @@ class ComputeOptions(FleetOptions):
 
     @model_validator(mode="after")
     def _group_only(self) -> ComputeOptions:
-        if self.mode == "instances" and self.scheduled_actions:
-            raise ValueError("scheduled_actions: only an Auto Scaling group (mode: asg) has them")
+        given = sorted(self.GROUP_ONLY & self.model_fields_set) if self.mode == "instances" else []
+        if given:
+            raise ValueError(
+                f"{', '.join(given)}: only an Auto Scaling group (mode: asg) has this; fixed "
+                "instances (mode: instances) would ignore it"
+            )
         return self
 
     @property

@@ -314,6 +314,11 @@ def test_fixed_instances_data_volume_is_read_from_its_volume_and_its_tagged_snap
             "at least one",
         ),
         ({"max_instance_lifetime": 3600}, "max_instance_lifetime", "at least 86400"),
+        (
+            {"mode": "instances", "count": 2, "default_cooldown": 60},
+            "",
+            "default_cooldown: only an Auto Scaling group (mode: asg) has this",
+        ),
     ],
 )
 def test_what_aws_refuses_is_refused_at_render_naming_the_file_and_key(
@@ -326,7 +331,8 @@ def test_what_aws_refuses_is_refused_at_render_naming_the_file_and_key(
     with pytest.raises(RelightError) as refused:
         build_plan(load_environment(str(path)), "us-west-2")
     message = str(refused.value)
-    assert f"stacks.web.params.{where}" in message and says in message
+    key = f"stacks.web.params.{where}" if where else "stacks.web.params: "  # the options
+    assert key in message and says in message
     assert str(path) in message or "demo.yaml" in message
 
 

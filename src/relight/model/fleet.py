@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -208,6 +208,19 @@ class FleetOptions(Options):
     termination_policies: list[str] | None = None
     capacity_rebalance: bool = False
     scheduled_actions: list[ScheduledAction] = Field(default_factory=list)
+
+    # what only an Auto Scaling group has (mode: asg)
+    GROUP_ONLY: ClassVar[frozenset[str]] = frozenset(
+        {
+            "health_check_type",
+            "default_cooldown",
+            "default_instance_warmup",
+            "max_instance_lifetime",
+            "termination_policies",
+            "capacity_rebalance",
+            "scheduled_actions",
+        }
+    )
 
     @field_validator("data_volume_size")
     @classmethod
