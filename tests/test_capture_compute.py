@@ -353,3 +353,48 @@ def test_the_demo_renders_the_same_compute_template_as_before_the_options() -> N
     assert not [r for r in plain["Resources"].values() if r["Type"].endswith("ScheduledAction")]
     assert "mkfs" not in json.dumps(plain)
     assert doc["stacks"]["web"]["params"].get("data_volume_size") is None
+
+
+def test_preflight_refuses_a_data_volume_smaller_than_the_snapshot_it_restores(  # type: ignore[no-untyped-def]
+    write_env,
+) -> None:
+    """EC2 refuses a launch whose volume is smaller than its snapshot (E1): with
+    data_volume_size, preflight compares it with the snapshot discovery chose, and refuses
+    before any stack is created (moto launches it anyway)."""
+    from dataclasses import replace
+
+    from conftest import MINIMAL
+    from relight.aws.clients import Aws, AwsTarget
+    from relight.errors import PreflightError
+    from relight.steps.discovery.listing import _snapshot
+    from relight.steps.preflight import run_preflight
+    from test_preflight import DNS, _discovery, _ready_world, _stacks
+
+    text = MINIMAL.replace(
+        "mode: instances\n",
+        "mode: instances\n      KmsKeyId: alias/shop\n      data_volume_size: 40\n",
+    )
+    plan = build_plan(load_environment(str(write_env(text + DNS)), "us-west-2"), "us-west-2")
+    with mock_aws():
+        _ready_world()
+        ec2 = boto3.client("ec2", "us-west-2")
+        volume = ec2.create_volume(AvailabilityZone="us-west-2a", Size=60)["VolumeId"]
+        raw = ec2.create_snapshot(VolumeId=volume)
+        found = _discovery()
+        listed = _snapshot({**raw, "Tags": []})  # as discovery lists it: its size reported
+        assert listed.attributes == {"size_gb": "60"}
+        found.artifacts["web_data"] = replace(
+            found.artifacts["web_data"], id=raw["SnapshotId"], attributes=listed.attributes
+        )
+        with pytest.raises(PreflightError) as caught:
+            run_preflight(plan, Aws(AwsTarget()), found, _stacks(), accept_stale=False)
+        created = boto3.client("cloudformation", "us-west-2").list_stacks()["StackSummaries"]
+        grown = replace(found.artifacts["web_data"], attributes={"size_gb": "40"})
+        found.artifacts["web_data"] = grown
+        run_preflight(plan, Aws(AwsTarget()), found, _stacks(), accept_stale=False)  # passes
+    assert caught.value.problems == [
+        f"stacks.web.params.data_volume_size: 40 GiB is below the 60 GiB of {raw['SnapshotId']} "
+        "(web_data in us-west-2, its DataSnapshotId), and EC2 refuses a volume smaller than "
+        "its snapshot: set data_volume_size: 60 or more"
+    ]
+    assert created == []
