@@ -2,11 +2,13 @@
 
 Both modes launch with the same settings (an Auto Scaling group through a
 launch template, fixed instances with them as their own properties): the AMI and the data volume's
-snapshot are Parameters filled by discovery; root and data volumes are gp3,
+snapshot are Parameters filled by discovery; the root volume is gp3 and the data volume as its
+options say (gp3 by default; empty at `data_volume_size` when no snapshot is given), both
 encrypted (with `KmsKeyId` when given, else the account's default EBS key);
 IMDSv2 is required; user data is rendered from a Jinja2 template in
 `blueprints/user_data/`. Instances spread across the subnets, one per AZ in
-turn. In `asg` mode, the group registers with `TargetGroupArn` when one is given.
+turn. In `asg` mode, the group registers with `TargetGroupArn` when one is given, and has
+the health checks, settings and scheduled actions its options give (`FleetOptions`).
 
 In `asg` mode the group's DesiredCapacity is the `DesiredCapacity` Parameter when it is given
 and the options' size (`desired`, else `min_size`) when it is empty. CloudFormation sets the
