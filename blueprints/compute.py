@@ -2,11 +2,13 @@
 
 Both modes launch with the same settings (an Auto Scaling group through a
 launch template, fixed instances with them as their own properties): the AMI and the data volume's
-snapshot are Parameters filled by discovery; root and data volumes are gp3,
+snapshot are Parameters filled by discovery; the root volume is gp3 and the data volume as its
+options say (gp3 by default; empty at `data_volume_size` when no snapshot is given), both
 encrypted (with `KmsKeyId` when given, else the account's default EBS key);
 IMDSv2 is required; user data is rendered from a Jinja2 template in
 `blueprints/user_data/`. Instances spread across the subnets, one per AZ in
-turn. In `asg` mode, the group registers with `TargetGroupArn` when one is given.
+turn. In `asg` mode, the group registers with `TargetGroupArn` when one is given, and has
+the health checks, settings and scheduled actions its options give (`FleetOptions`).
 
 In `asg` mode the group's DesiredCapacity is the `DesiredCapacity` Parameter when it is given
 and the options' size (`desired`, else `min_size`) when it is empty. CloudFormation sets the
@@ -55,7 +57,7 @@ from troposphere import (
 )
 
 from relight.blueprint import (
-    Options,
+    FleetOptions,
     blueprint,
     derived_parameter,
     optional_parameter,
@@ -68,7 +70,9 @@ INSTANCE_PROFILE_ARN = r"^arn:aws[a-zA-Z-]*:iam::\d{12}:instance-profile/[\w+=,.
 GROUP = "AutoScalingGroup"  # the group's logical id: what the instances signal
 
 
-class ComputeOptions(Options):
+class ComputeOptions(FleetOptions):
+    """The fleet's shape; its data volume and group settings are `FleetOptions`."""
+
     mode: Literal["asg", "instances"] = "asg"
     instance_type: str = Field(default="t3.micro", pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
     ebs_optimized: bool = Field(
@@ -82,8 +86,6 @@ class ComputeOptions(Options):
     min_size: int = Field(default=2, ge=0, le=1000)
     max_size: int = Field(default=4, ge=1, le=1000)
     desired: int | None = Field(default=None, ge=0, le=1000)
-    data_volume: bool = Field(default=True, description="restore a data volume from a snapshot")
-    data_device: str = "/dev/sdf"
     mount_point: str = "/data"
     delete_data_on_teardown: bool = Field(
         default=False, description="keep restored data volumes when instances go away"
@@ -147,6 +149,16 @@ class ComputeOptions(Options):
             )
         return self
 
+    @model_validator(mode="after")
+    def _group_only(self) -> ComputeOptions:
+        given = sorted(self.GROUP_ONLY & self.model_fields_set) if self.mode == "instances" else []
+        if given:
+            raise ValueError(
+                f"{', '.join(given)}: only an Auto Scaling group (mode: asg) has this; fixed "
+                "instances (mode: instances) would ignore it"
+            )
+        return self
+
     @property
     def signals(self) -> bool:
         """Whether CloudFormation waits for the instances' signals (asg mode only)."""
@@ -180,6 +192,7 @@ class ComputeOptions(Options):
         )
         return env.get_template(self.user_data).render(
             data_device=self.data_device if self.data_volume else None,
+            format_if_empty=self.empty_data,
             mount_point=self.mount_point,
             app_port=self.app_port,
             environment=self.user_data_environment,
@@ -203,8 +216,10 @@ def _volumes(options: ComputeOptions, snapshot: Parameter | None, fixed: bool) -
 
     The root volume is the AMI's own: its device name and size come from the discovered
     image (RootDeviceName, RootVolumeSize), so an AMI rooted at /dev/sda1 gets no extra blank
-    volume and a root snapshot over the size never fails the launch. The data volume has no
-    size: EC2 gives a volume restored from a snapshot the snapshot's size.
+    volume and a root snapshot over the size never fails the launch. Without
+    `data_volume_size` the data volume has no size: EC2 gives a volume restored from a snapshot
+    the snapshot's size. With it, the snapshot is optional (empty: a blank volume of that
+    size) and a restored volume is grown to it (EC2 refuses a size below the snapshot's).
     """
     mapping, device = (
         (ec2.BlockDeviceMapping, ec2.EbsBlockDevice)
@@ -225,18 +240,26 @@ def _volumes(options: ComputeOptions, snapshot: Parameter | None, fixed: bool) -
         )
     ]
     if snapshot is not None:
-        volumes.append(
-            mapping(
-                DeviceName=options.data_device,
-                Ebs=device(
-                    SnapshotId=Ref(snapshot),
-                    VolumeType="gp3",
-                    Encrypted=True,
-                    KmsKeyId=key,
-                    DeleteOnTermination=options.delete_data_on_teardown,
-                ),
-            )
-        )
+        data: dict[str, object] = {
+            "SnapshotId": (
+                If("HasDataSnapshot", Ref(snapshot), Ref("AWS::NoValue"))
+                if options.empty_data
+                else Ref(snapshot)
+            ),
+            "VolumeType": options.data_volume_type,
+            # false leaves it to the snapshot and the account's encryption by default
+            "Encrypted": True if options.data_volume_encrypted else Ref("AWS::NoValue"),
+            "KmsKeyId": key if options.data_volume_encrypted else Ref("AWS::NoValue"),
+            "DeleteOnTermination": options.delete_data_on_teardown,
+        }
+        for name, value in (
+            ("VolumeSize", options.data_volume_size),
+            ("Iops", options.data_volume_iops),
+            ("Throughput", options.data_volume_throughput),
+        ):
+            if value is not None:
+                data[name] = value
+        volumes.append(mapping(DeviceName=options.data_device, Ebs=device(**data)))
     return volumes
 
 
@@ -388,7 +411,16 @@ def compute(options: ComputeOptions) -> Template:
             )
         )
     snapshot = None
-    if options.data_volume:
+    if options.empty_data:
+        snapshot = optional_parameter(
+            t,
+            "DataSnapshotId",
+            "HasDataSnapshot",
+            "EBS snapshot each data volume is restored from; empty for an empty volume of "
+            f"{options.data_volume_size} GiB",
+        )
+        snapshot.AllowedPattern = r"^(snap-[0-9a-f]+)?$"
+    elif options.data_volume:
         snapshot = t.add_parameter(
             Parameter(
                 "DataSnapshotId",
@@ -459,11 +491,24 @@ def compute(options: ComputeOptions) -> Template:
                     Version=GetAtt(template, "LatestVersionNumber"),
                 ),
                 TargetGroupARNs=If("HasTargetGroup", [Ref(target)], Ref("AWS::NoValue")),
-                HealthCheckType=If("HasTargetGroup", "ELB", "EC2"),
+                HealthCheckType=(
+                    If("HasTargetGroup", "ELB", "EC2")
+                    if options.health_check_type == "ELB"
+                    else "EC2"
+                ),
                 HealthCheckGracePeriod=options.health_check_grace_seconds,
                 Tags=[autoscaling.Tag("Name", Ref("AWS::StackName"), True)],
+                **options.group_settings(),
             )
         )
+        for index, action in enumerate(options.scheduled_actions):
+            t.add_resource(
+                autoscaling.ScheduledAction(
+                    f"ScheduledAction{index + 1}",
+                    AutoScalingGroupName=Ref(asg),
+                    **action.properties(),
+                )
+            )
         t.add_output(Output("AutoScalingGroupName", Value=Ref(asg)))
     else:
         settings = _launch_settings(options, image, snapshot, group, fixed=True)  # built once

@@ -27,6 +27,11 @@ from relight.model.blueprint import (
     scan_skips,
     trusted_by,
 )
+from relight.model.fleet import (
+    FleetOptions,
+    ScheduledAction,
+    VolumeType,
+)
 
 __all__ = [
     "DERIVED",
@@ -37,7 +42,10 @@ __all__ = [
     "PURPOSES",
     "PURPOSE_PARAMETER",
     "Blueprint",
+    "FleetOptions",
     "Options",
+    "ScheduledAction",
+    "VolumeType",
     "blueprint",
     "derived_parameter",
     "managed_policy",

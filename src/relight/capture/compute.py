@@ -1,5 +1,6 @@
-"""Capture: the compute stacks (Auto Scaling groups, fixed instances, their AMI and data
-snapshot lookups, instance roles)."""
+"""Capture: the compute stacks (Auto Scaling groups, fixed instances, their AMI lookups,
+instance roles). Their data volumes are read in `volumes`, the groups' settings, scheduled
+actions and lifecycle hooks in `fleet`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,13 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from relight.capture.common import TIERS, Client, Note, _call, _Found, _key, _pages, _Section, _tags
+from relight.capture.fleet import (
+    _group_settings,
+    _lifecycle_hooks,
+    _scaling_policies,
+    _scheduled_actions,
+)
+from relight.capture.volumes import _data_volume
 
 
 def _name_pattern(name: str) -> str:
@@ -79,47 +87,6 @@ def _image_lookup(
     return True
 
 
-def _data_snapshot(
-    ec2: Any,
-    mappings: list[Any],
-    key: str,
-    artifacts: dict[str, Any],
-    notes: list[Note],
-    where: str,
-    roots: set[str],
-) -> bool:
-    """A lookup for the data volume's snapshot, by its tags; `roots`: the root device names."""
-    snaps = [m for m in mappings or [] if (m.get("Ebs") or {}).get("SnapshotId")]
-    if not snaps:
-        return False
-    data = [m for m in snaps if m.get("DeviceName") not in roots]
-    if not data:
-        return False
-    snap_id = data[0]["Ebs"]["SnapshotId"]
-    for extra in data[1:]:
-        notes.append(
-            Note(
-                where,
-                f"BlockDeviceMappings {extra['DeviceName']}",
-                "a second data volume: not reproduced",
-            )
-        )
-    found = _call(f"snapshot {snap_id}", ec2.describe_snapshots, SnapshotIds=[snap_id])["Snapshots"]
-    tags = _tags(found[0].get("Tags")) if found else {}
-    if not tags:
-        notes.append(
-            Note(
-                snap_id,
-                "Tags",
-                "the data snapshot has no tags: tag the snapshots "
-                "relight should restore and put the tags in the lookup",
-            )
-        )
-        tags = {"Role": f"{key}-data"}
-    artifacts[f"{key}_data"] = {"kind": "ebs_snapshot", "tags": tags}
-    return True
-
-
 def _compute(
     asg: Any, data: dict[str, Any], found: _Found, target_groups: dict[str, str]
 ) -> _Section:
@@ -144,6 +111,7 @@ def _compute(
         "max_size": asg["MaxSize"],
         "desired": asg["DesiredCapacity"],
     }
+    _group_settings(asg, params, section.notes)
     groups = lt.get("SecurityGroupIds") or [
         g for ni in lt.get("NetworkInterfaces", []) for g in ni.get("Groups", [])
     ]
@@ -156,7 +124,12 @@ def _compute(
         groups=groups,
         profile=lt.get("IamInstanceProfile") or {},
         tier=tier,
+        instances=[i["InstanceId"] for i in asg.get("Instances", [])],
     )
+    autoscaling = found.client("autoscaling")
+    _scheduled_actions(autoscaling, name, params, section.notes)
+    _lifecycle_hooks(autoscaling, name, section.notes)
+    _scaling_policies(autoscaling, name, section.notes)
     arns = asg.get("TargetGroupARNs", [])
     wired = next((arn for arn in arns if arn in target_groups), None)
     if wired is not None:  # the load balancer stack whose target group replaces it
@@ -177,6 +150,7 @@ def _common(
     groups: list[str],
     profile: dict[str, Any],
     tier: str,
+    instances: list[str],
 ) -> None:
     """What ASGs and fixed instances share: AMI and data snapshot lookups, subnets, group,
     instance role."""
@@ -191,10 +165,16 @@ def _common(
     if image_id:
         images = _call(f"AMI {image_id}", found.ec2.describe_images, ImageIds=[image_id])
         roots |= {i["RootDeviceName"] for i in images["Images"] if i.get("RootDeviceName")}
-    if _data_snapshot(found.ec2, mappings, key, found.artifacts, section.notes, where, roots):
-        params["DataSnapshotId"] = {"artifact": f"{key}_data"}
-    else:
-        params["data_volume"] = False
+    _data_volume(
+        found,
+        params,
+        section.notes,
+        key=key,
+        where=where,
+        mappings=mappings,
+        roots=roots,
+        instances=instances,
+    )
     section.notes.append(
         Note(
             where,
@@ -300,10 +280,10 @@ def _fixed_instances(found: _Found, vpc_id: str, in_asgs: set[str]) -> list[_Sec
             "count": len(instances),
         }
         mappings = [
-            {"DeviceName": m["DeviceName"], "Ebs": {"SnapshotId": snap}}
+            {"DeviceName": m["DeviceName"], "Ebs": ebs}
             for m in first.get("BlockDeviceMappings", [])
             if m["DeviceName"] != first.get("RootDeviceName")
-            and (snap := _volume_snapshot(found.ec2, m))
+            and (ebs := _volume_as_mapping(found.ec2, m))
         ]
         _common(
             params,
@@ -314,14 +294,29 @@ def _fixed_instances(found: _Found, vpc_id: str, in_asgs: set[str]) -> list[_Sec
             groups=[g["GroupId"] for g in first.get("SecurityGroups", [])],
             profile=first.get("IamInstanceProfile") or {},
             tier=found.subnet_tier.get(first.get("SubnetId", ""), "private"),
+            instances=[i["InstanceId"] for i in instances],
         )
         sections.append(section)
     return sections
 
 
-def _volume_snapshot(ec2: Any, mapping: dict[str, Any]) -> str | None:
+def _volume_as_mapping(ec2: Any, mapping: dict[str, Any]) -> dict[str, Any] | None:
+    """A fixed instance's attached volume, as a launch's mapping would give it."""
     volume = (mapping.get("Ebs") or {}).get("VolumeId")
     if not volume:
         return None
     found = _call(f"volume {volume}", ec2.describe_volumes, VolumeIds=[volume])["Volumes"]
-    return (found[0].get("SnapshotId") or None) if found else None
+    if not found:
+        return None
+    v = found[0]
+    ebs = {
+        "SnapshotId": v.get("SnapshotId") or None,
+        "VolumeSize": v.get("Size"),
+        "VolumeType": v.get("VolumeType"),
+        "Iops": v.get("Iops"),
+        "Throughput": v.get("Throughput"),
+        "Encrypted": v.get("Encrypted"),
+        "KmsKeyId": v.get("KmsKeyId"),
+        "DeleteOnTermination": (mapping.get("Ebs") or {}).get("DeleteOnTermination"),
+    }
+    return {k: value for k, value in ebs.items() if value is not None}

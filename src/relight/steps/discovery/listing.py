@@ -137,6 +137,8 @@ def _snapshot(raw: Mapping[str, Any]) -> Candidate:
         kms_key=raw.get("KmsKeyId"),
         **lineage,
         ready=raw.get("State", "completed") == "completed",
+        # GiB: a volume made from it is at least this big (preflight.ebs.data_volume_sizes)
+        attributes={"size_gb": str(raw["VolumeSize"])} if raw.get("VolumeSize") else {},
     )
 
 

@@ -47,7 +47,7 @@ from relight.steps.preflight.artifacts import _artifact_attributes, _artifacts, 
 from relight.steps.preflight.autoscaling import _autoscaling_access
 from relight.steps.preflight.capacity import _db_classes
 from relight.steps.preflight.databases import check_databases
-from relight.steps.preflight.ebs import ebs_optimization
+from relight.steps.preflight.ebs import data_volume_sizes, ebs_optimization
 from relight.steps.preflight.names import _hosted_zones, _key_pairs, _own_bucket, _stack_names
 from relight.steps.preflight.quotas import quota_problems
 from relight.steps.preflight.records import names_taken
@@ -78,6 +78,7 @@ def run_preflight(
     """
     problems, old = _artifacts(plan, discovery, accept_stale)
     problems += _artifact_attributes(plan, discovery)
+    problems += data_volume_sizes(plan, discovery)
     class_problems, class_notes = _db_classes(plan, aws)
     problems += class_problems
     unoffered = {p.split(".")[1] for p in class_problems if p.startswith("stacks.")}

@@ -1,4 +1,5 @@
-"""EBS optimization only where the instance type supports it.
+"""EBS optimization only where the instance type supports it; a data volume no smaller than
+the snapshot it is restored from.
 
 An instance type is EBS-optimized by default, supports it when asked, or does not support it
 (DescribeInstanceTypes `EbsInfo.EbsOptimizedSupport`: default, supported, unsupported); asking
@@ -13,7 +14,9 @@ import json
 from typing import Any
 
 from relight.aws.failures import aws_failure, is_aws_failure, refused
+from relight.model.environment import ArtifactRef
 from relight.model.plan import Plan
+from relight.steps.discovery import Discovery
 
 LAUNCHERS = {
     "AWS::EC2::Instance": lambda props: props,
@@ -70,3 +73,53 @@ def ebs_optimization(plan: Plan, aws: Any) -> tuple[list[str], list[str]]:
         for key in stacks
     ]
     return problems, []
+
+
+def _sized_from(node: Any) -> list[tuple[str, int]]:
+    """(the Parameter a volume's SnapshotId takes, its VolumeSize) for each block device
+    mapping below `node` that gives both (a size grows the restored volume)."""
+    found: list[tuple[str, int]] = []
+    if isinstance(node, list):
+        for item in node:
+            found += _sized_from(item)
+    elif isinstance(node, dict):
+        ebs = node.get("Ebs")
+        if isinstance(ebs, dict) and isinstance(ebs.get("VolumeSize"), int):
+            refs = [r for r in _refs(ebs.get("SnapshotId")) if r != "AWS::NoValue"]
+            found += [(ref, ebs["VolumeSize"]) for ref in refs]
+        for value in node.values():
+            found += _sized_from(value)
+    return found
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, list):
+        return [r for item in node for r in _refs(item)]
+    if isinstance(node, dict):
+        if isinstance(node.get("Ref"), str):
+            return [node["Ref"]]
+        return [r for value in node.values() for r in _refs(value)]
+    return []
+
+
+def data_volume_sizes(plan: Plan, discovery: Discovery) -> list[str]:
+    """A volume restored from a snapshot with a size below the snapshot's is refused at launch
+    (InvalidBlockDeviceMapping, E1): in the middle of a failover. Checked here against the
+    snapshot discovery chose (its `size_gb`), before anything is created."""
+    problems: list[str] = []
+    for key, sp in plan.stacks.items():
+        sized = _sized_from(json.loads(sp.body).get("Resources", {}))
+        for parameter, size in dict.fromkeys(sized):
+            value = sp.parameters.get(parameter)
+            if not isinstance(value, ArtifactRef) or value.artifact not in discovery.artifacts:
+                continue
+            art = discovery.artifacts[value.artifact]
+            snapshot = int(art.attributes.get("size_gb", 0))
+            if size < snapshot:
+                problems.append(
+                    f"stacks.{key}.params.data_volume_size: {size} GiB is below the "
+                    f"{snapshot} GiB of {art.id} ({value.artifact} in {plan.region}, "
+                    f"its {parameter}), and EC2 refuses a volume smaller than its snapshot: "
+                    f"set data_volume_size: {snapshot} or more"
+                )
+    return problems
