@@ -24,6 +24,83 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from relight.capture.ledger.identity import IDENTITY
+from relight.capture.ledger.kinds import (
+    ASG,
+    CLUSTER,
+    CLUSTER_PARAMS,
+    DB,
+    DB_PARAMS,
+    DB_SUBNETS,
+    ENDPOINT,
+    ENI,
+    FLOW_LOG,
+    GROUP,
+    HOOK,
+    IGW,
+    IMAGE,
+    INSTANCE,
+    LB,
+    LISTENER,
+    LT,
+    NACL,
+    NAT,
+    PROFILE,
+    RECORD,
+    ROLE,
+    ROUTE_TABLE,
+    SCHEDULED,
+    SNAPSHOT,
+    SUBNET,
+    TG,
+    VOLUME,
+    VPC,
+    ZONE,
+)
+
+# the types, re-exported: the ledger's modules name them as table.VPC etc.
+__all__ = [
+    "ASG",
+    "CLUSTER",
+    "CLUSTER_PARAMS",
+    "DB",
+    "DB_PARAMS",
+    "DB_SUBNETS",
+    "ENDPOINT",
+    "ENI",
+    "FLOW_LOG",
+    "GROUP",
+    "HOOK",
+    "IDENTITY",
+    "IGW",
+    "IMAGE",
+    "INSTANCE",
+    "LB",
+    "LISTENER",
+    "LT",
+    "NACL",
+    "NAT",
+    "PROFILE",
+    "RECORD",
+    "ROLE",
+    "ROUTE_TABLE",
+    "ROWS",
+    "SCHEDULED",
+    "SNAPSHOT",
+    "SSM",
+    "SUBNET",
+    "TG",
+    "VOLUME",
+    "VPC",
+    "ZONE",
+    "Row",
+    "changed",
+    "identity",
+    "noted",
+    "reproduced",
+    "row",
+]
+
 
 @dataclass(frozen=True)
 class Row:
@@ -55,37 +132,6 @@ def _is(value: Any) -> Callable[[Any], bool]:
 def _imdsv2(v: Any) -> bool:
     return isinstance(v, dict) and v.get("HttpTokens") == "required"
 
-
-VPC = "AWS::EC2::VPC"
-SUBNET = "AWS::EC2::Subnet"
-ROUTE_TABLE = "AWS::EC2::RouteTable"
-IGW = "AWS::EC2::InternetGateway"
-NAT = "AWS::EC2::NatGateway"
-ENDPOINT = "AWS::EC2::VPCEndpoint"
-FLOW_LOG = "AWS::EC2::FlowLog"
-NACL = "AWS::EC2::NetworkAcl"
-ENI = "AWS::EC2::NetworkInterface"
-GROUP = "AWS::EC2::SecurityGroup"
-LT = "AWS::EC2::LaunchTemplateVersion"
-INSTANCE = "AWS::EC2::Instance"
-VOLUME = "AWS::EC2::Volume"
-IMAGE = "AWS::EC2::Image"
-SNAPSHOT = "AWS::EC2::Snapshot"
-LB = "AWS::ElasticLoadBalancingV2::LoadBalancer"
-TG = "AWS::ElasticLoadBalancingV2::TargetGroup"
-LISTENER = "AWS::ElasticLoadBalancingV2::Listener"
-ASG = "AWS::AutoScaling::AutoScalingGroup"
-SCHEDULED = "AWS::AutoScaling::ScheduledAction"
-HOOK = "AWS::AutoScaling::LifecycleHook"
-DB = "AWS::RDS::DBInstance"
-CLUSTER = "AWS::RDS::DBCluster"
-DB_SUBNETS = "AWS::RDS::DBSubnetGroup"
-DB_PARAMS = "AWS::RDS::DBParameterGroup"
-CLUSTER_PARAMS = "AWS::RDS::DBClusterParameterGroup"
-ZONE = "AWS::Route53::HostedZone"
-RECORD = "AWS::Route53::RecordSet"
-PROFILE = "AWS::IAM::InstanceProfile"
-ROLE = "AWS::IAM::Role"
 
 NET = "stacks.network.params"
 SG = "stacks.security.params.groups.{group}"
@@ -410,203 +456,6 @@ ROWS[CLUSTER] = {
         k: reproduced("artifacts.{artifact}")
         for k in ("EngineVersion", "Port", "MasterUsername", "DatabaseName", "AllocatedStorage")
     },
-}
-
-_STATE = ("State", "OwnerId", "CreateTime", "CreationTime", "CreatedTime")
-IDENTITY: dict[str, tuple[str, ...]] = {
-    VPC: ("VpcId", "IsDefault", "DhcpOptionsId", "BlockPublicAccessStates", *_STATE),
-    SUBNET: (
-        "SubnetId",
-        "SubnetArn",
-        "VpcId",
-        "AvailabilityZone",
-        "AvailableIpAddressCount",
-        "DefaultForAz",
-        *_STATE,
-    ),
-    ROUTE_TABLE: ("RouteTableId", "VpcId", *_STATE),
-    IGW: ("InternetGatewayId", "Attachments", *_STATE),
-    NAT: ("NatGatewayId", "VpcId", "NatGatewayAddresses", "ProvisionedBandwidth", *_STATE),
-    ENDPOINT: (
-        "VpcEndpointId",
-        "VpcId",
-        "CreationTimestamp",
-        "DnsEntries",
-        "NetworkInterfaceIds",
-        "RequesterManaged",
-        "LastError",
-        *_STATE,
-    ),
-    FLOW_LOG: (
-        "FlowLogId",
-        "ResourceId",
-        "FlowLogStatus",
-        "DeliverLogsStatus",
-        "DeliverLogsErrorMessage",
-        *_STATE,
-    ),
-    NACL: ("NetworkAclId", "VpcId", "IsDefault", *_STATE),
-    ENI: ("NetworkInterfaceId",),
-    GROUP: ("GroupId", "VpcId", "SecurityGroupArn", *_STATE),
-    LB: (
-        "LoadBalancerArn",
-        "LoadBalancerName",
-        "DNSName",
-        "CanonicalHostedZoneId",
-        "VpcId",
-        *_STATE,
-    ),
-    TG: ("TargetGroupArn", "TargetGroupName", "LoadBalancerArns", "VpcId"),
-    LISTENER: ("ListenerArn", "LoadBalancerArn"),
-    ASG: (
-        "AutoScalingGroupName",
-        "AutoScalingGroupARN",
-        "Instances",
-        "AvailabilityZones",
-        "ServiceLinkedRoleARN",
-        "Status",
-        *_STATE,
-    ),
-    SCHEDULED: ("ScheduledActionARN", "AutoScalingGroupName", "Time"),
-    HOOK: ("LifecycleHookName", "AutoScalingGroupName"),
-    LT: (
-        "LaunchTemplateId",
-        "LaunchTemplateName",
-        "VersionNumber",
-        "VersionDescription",
-        "CreatedBy",
-        "DefaultVersion",
-        "Operator",
-        *_STATE,
-    ),
-    INSTANCE: (
-        "InstanceId",
-        "LaunchTime",
-        "PrivateIpAddress",
-        "PublicIpAddress",
-        "PrivateDnsName",
-        "PublicDnsName",
-        "NetworkInterfaces",
-        "VpcId",
-        "Architecture",
-        "Hypervisor",
-        "RootDeviceName",
-        "RootDeviceType",
-        "VirtualizationType",
-        "AmiLaunchIndex",
-        "ProductCodes",
-        "ClientToken",
-        "StateTransitionReason",
-        "StateReason",
-        "Platform",
-        "PlatformDetails",
-        "UsageOperation",
-        "UsageOperationUpdateTime",
-        "BootMode",
-        "CurrentInstanceBootMode",
-        *_STATE,
-    ),
-    VOLUME: ("VolumeId", "Attachments", "AvailabilityZone", *_STATE),
-    IMAGE: (
-        "ImageId",
-        "ImageLocation",
-        "CreationDate",
-        "Public",
-        "Hypervisor",
-        "ImageType",
-        "PlatformDetails",
-        "UsageOperation",
-        "SourceInstanceId",
-        "ImageOwnerAlias",
-        "Description",
-        "Architecture",
-        "BlockDeviceMappings",
-        "RootDeviceName",
-        "RootDeviceType",
-        "VirtualizationType",
-        "EnaSupport",
-        "SriovNetSupport",
-        "BootMode",
-        "ProductCodes",
-        "Platform",
-        "DeprecationTime",
-        "TpmSupport",
-        "ImdsSupport",
-        "LastLaunchedTime",
-        "SourceImageId",
-        "SourceImageRegion",
-        "DeregistrationProtection",
-        "FreeTierEligible",
-        *_STATE,
-    ),
-    SNAPSHOT: (
-        "SnapshotId",
-        "VolumeId",
-        "StartTime",
-        "Progress",
-        "Description",
-        "StorageTier",
-        "DataEncryptionKeyId",
-        "StateMessage",
-        "CompletionTime",
-        "TransferType",
-        *_STATE,
-    ),
-    DB: (
-        "DBInstanceIdentifier",
-        "DBInstanceArn",
-        "DbiResourceId",
-        "DBInstanceStatus",
-        "Endpoint",
-        "InstanceCreateTime",
-        "LatestRestorableTime",
-        "AvailabilityZone",
-        "SecondaryAvailabilityZone",
-        "PendingModifiedValues",
-        "ReadReplicaDBInstanceIdentifiers",
-        "StatusInfos",
-        "DbInstancePort",
-        "CertificateDetails",
-        "ActivityStreamStatus",
-        "DBClusterIdentifier",
-        "AssociatedRoles",
-        "DomainMemberships",
-        *_STATE,
-    ),
-    CLUSTER: (
-        "DBClusterIdentifier",
-        "DBClusterArn",
-        "DbClusterResourceId",
-        "Status",
-        "Endpoint",
-        "ReaderEndpoint",
-        "ClusterCreateTime",
-        "EarliestRestorableTime",
-        "LatestRestorableTime",
-        "HostedZoneId",
-        "AvailabilityZones",
-        "MultiAZ",
-        "AssociatedRoles",
-        "ReadReplicaIdentifiers",
-        "CustomEndpoints",
-        "DomainMemberships",
-        "ActivityStreamStatus",
-        *_STATE,
-    ),
-    DB_SUBNETS: (
-        "DBSubnetGroupName",
-        "DBSubnetGroupArn",
-        "DBSubnetGroupDescription",
-        "VpcId",
-        "SubnetGroupStatus",
-        "SupportedNetworkTypes",
-    ),
-    DB_PARAMS: ("DBParameterGroupName", "DBParameterGroupArn", "Description"),
-    CLUSTER_PARAMS: ("DBClusterParameterGroupName", "DBClusterParameterGroupArn", "Description"),
-    ZONE: ("Id", "CallerReference", "ResourceRecordSetCount", "Config", "LinkedService"),
-    RECORD: (),
-    PROFILE: ("InstanceProfileName", "InstanceProfileId", "Arn", "Path", "CreateDate"),
-    ROLE: ("RoleName",),
 }
 
 
