@@ -217,6 +217,9 @@ def test_a_lambda_eni_and_an_unknown_tagged_resource_are_listed_as_not_read() ->
     queue = found["orders"]
     assert (queue["type"], queue["status"], queue["found_by"]) == ("sqs", "not read", "tags")
     assert result.ledger.tags == {"Environment": "shop"}  # the VPC's own tags, not Name
+    # the group carries no Environment tag (and GetResources never returns groups): it is
+    # in the ledger because capture's own describe call read it
+    assert (found["shop-web"]["status"], found["shop-web"]["found_by"]) == ("captured", "capture")
     assert found[prod["vpc"]]["status"] == "captured", (
         "a tagged resource capture read is not doubled"
     )
@@ -242,6 +245,12 @@ def test_eni_owners_as_aws_documents_them() -> None:
     assert eni_owner(
         {"RequesterId": "amazon-elb", "Description": "ELB app/shop-lb/50dc6c495c0c9188"}
     ) == (t.LB, "shop-lb")
+    assert eni_owner(
+        {"InterfaceType": "network_load_balancer", "Description": "ELB net/nlb/1f"}
+    ) == (
+        t.LB,
+        "nlb",
+    )
     assert eni_owner({"RequesterId": "amazon-rds", "Description": "RDSNetworkInterface"})[0] == t.DB
     assert eni_owner(
         {"InterfaceType": "vpc_endpoint", "Description": "VPC Endpoint Interface vpce-0d8d"}

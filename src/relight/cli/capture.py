@@ -134,7 +134,7 @@ def _print_ledger(con: Any, ledger: Any, path: Path) -> None:
     con.print("[bold]coverage ledger[/] (what capture found, and what it did with each property):")
     for line in ledger.lines():
         con.print(f"  {_escape(line)}")
-    con.print(f"  the full ledger: {_escape(str(path))} (docs/capture.md)")
+    con.print(f"  the full ledger: {_escape(str(path))} (docs/capture.md#the-coverage-ledger)")
 
 
 def _write(out: Path, ledger_out: Path, captured: Any) -> None:

@@ -124,7 +124,7 @@ def eni_owner(eni: dict[str, Any]) -> tuple[str, str]:
         "VPC Endpoint Interface"
     ):
         return t.ENDPOINT, last
-    if desc.startswith("ELB ") or requester == "amazon-elb":
+    if kind in ("load_balancer", "network_load_balancer") or desc.startswith("ELB "):
         parts = desc[4:].split("/")
         return t.LB, parts[1] if len(parts) > 1 else ""
     if requester == "amazon-rds" or desc == "RDSNetworkInterface":
