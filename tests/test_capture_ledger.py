@@ -55,6 +55,65 @@ def _prop(resource: dict[str, Any], name: str) -> dict[str, Any]:
     return found
 
 
+def _everything(vpc: str) -> dict[str, list[str]]:
+    """Every id in or attached to the VPC, as boto3 lists them, independently of capture."""
+    ec2, elbv2, rds = _clients("ec2"), _clients("elbv2"), _clients("rds")
+    flt = [{"Name": "vpc-id", "Values": [vpc]}]
+    lbs = [b for b in elbv2.describe_load_balancers()["LoadBalancers"] if b["VpcId"] == vpc]
+    subnets = ec2.describe_subnets(Filters=flt)["Subnets"]
+    ours = {s["SubnetId"] for s in subnets}
+    asgs = _clients("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
+    dbs = rds.describe_db_instances()["DBInstances"]
+    clusters = rds.describe_db_clusters()["DBClusters"]
+    reservations = ec2.describe_instances(Filters=flt)["Reservations"]
+    return {
+        "subnets": [s["SubnetId"] for s in subnets],
+        "tables": [
+            r["RouteTableId"] for r in ec2.describe_route_tables(Filters=flt)["RouteTables"]
+        ],
+        "groups": [
+            g["GroupId"] for g in ec2.describe_security_groups(Filters=flt)["SecurityGroups"]
+        ],
+        "acls": [a["NetworkAclId"] for a in ec2.describe_network_acls(Filters=flt)["NetworkAcls"]],
+        "enis": [
+            e["NetworkInterfaceId"]
+            for e in ec2.describe_network_interfaces(Filters=flt)["NetworkInterfaces"]
+        ],
+        "instances": [i["InstanceId"] for r in reservations for i in r["Instances"]],
+        "nats": [n["NatGatewayId"] for n in ec2.describe_nat_gateways(Filters=flt)["NatGateways"]],
+        "flows": [
+            f["FlowLogId"]
+            for f in ec2.describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpc]}])[
+                "FlowLogs"
+            ]
+        ],
+        "load balancers": [b["LoadBalancerArn"] for b in lbs],
+        "target groups": [
+            g["TargetGroupArn"]
+            for b in lbs
+            for g in elbv2.describe_target_groups(LoadBalancerArn=b["LoadBalancerArn"])[
+                "TargetGroups"
+            ]
+        ],
+        "listeners": [
+            x["ListenerArn"]
+            for b in lbs
+            for x in elbv2.describe_listeners(LoadBalancerArn=b["LoadBalancerArn"])["Listeners"]
+        ],
+        "groups of instances": [
+            g["AutoScalingGroupName"]
+            for g in asgs
+            if set(g["VPCZoneIdentifier"].split(",")) <= ours
+        ],
+        "databases": [
+            d["DBInstanceIdentifier"]
+            for d in dbs
+            if (d.get("DBSubnetGroup") or {}).get("VpcId") == vpc
+        ],
+        "clusters": [c["DBClusterIdentifier"] for c in clusters],
+    }
+
+
 @pytest.fixture(scope="module")
 def shop() -> tuple[dict[str, Any], Any, dict[str, list[str]]]:
     """The capture fixture of test_capture.py, captured, and every id of the VPC as boto3
@@ -62,43 +121,23 @@ def shop() -> tuple[dict[str, Any], Any, dict[str, list[str]]]:
     with mock_aws():
         prod = _production()
         result = _capture(_clients, prod["vpc"])
-        ec2 = _clients("ec2")
-        vpc = [{"Name": "vpc-id", "Values": [prod["vpc"]]}]
-        ids = {
-            "subnets": [s["SubnetId"] for s in ec2.describe_subnets(Filters=vpc)["Subnets"]],
-            "tables": [
-                r["RouteTableId"] for r in ec2.describe_route_tables(Filters=vpc)["RouteTables"]
-            ],
-            "groups": [
-                g["GroupId"] for g in ec2.describe_security_groups(Filters=vpc)["SecurityGroups"]
-            ],
-            "acls": [
-                a["NetworkAclId"] for a in ec2.describe_network_acls(Filters=vpc)["NetworkAcls"]
-            ],
-            "enis": [
-                e["NetworkInterfaceId"]
-                for e in ec2.describe_network_interfaces(Filters=vpc)["NetworkInterfaces"]
-            ],
-            "instances": [
-                i["InstanceId"]
-                for r in ec2.describe_instances(Filters=vpc)["Reservations"]
-                for i in r["Instances"]
-            ],
-            "nats": [
-                n["NatGatewayId"] for n in ec2.describe_nat_gateways(Filters=vpc)["NatGateways"]
-            ],
-            "flows": [f["FlowLogId"] for f in ec2.describe_flow_logs()["FlowLogs"]],
-        }
+        ids = _everything(prod["vpc"])
     return prod, result, ids
+
+
+def _missing(ledger: Ledger, ids: dict[str, list[str]]) -> list[str]:
+    found = _by_id(ledger)
+    return [f"{kind} {i}" for kind, group in ids.items() for i in group if i not in found]
 
 
 def test_every_resource_of_the_capture_fixture_appears_in_the_ledger(shop: Any) -> None:
     prod, result, ids = shop
     ledger = result.ledger
     found = _by_id(ledger)
-    expected = [prod["vpc"], prod["lb"], prod["web"], prod["ami"], prod["data"]]
-    expected += [i for group in ids.values() for i in group]
-    assert [i for i in expected if i not in found] == [], "nothing found is left out"
+    assert _missing(ledger, ids) == [], "nothing found is left out"
+    assert all(
+        i in found for i in (prod["vpc"], prod["lb"], prod["web"], prod["ami"], prod["data"])
+    )
     kinds = {r["type"] for r in ledger.resources}
     for kind in (t.LB, t.TG, t.LISTENER, t.ASG, t.LT, t.DB, t.DB_SUBNETS, t.IGW, t.VOLUME):
         assert kind in kinds, kind
@@ -116,6 +155,47 @@ def test_every_resource_of_the_capture_fixture_appears_in_the_ledger(shop: Any) 
     assert {found[e]["status"] for e in ids["enis"]} == {"captured"}
     owners = {found[e]["owner"].split(" ")[0] for e in ids["enis"]}
     assert owners == {t.INSTANCE, t.NAT}
+
+
+def _second_balancer(prod: dict[str, Any]) -> None:
+    from test_capture_lbs import _internal_api
+
+    _internal_api(prod)
+
+
+def _aurora_cluster(prod: dict[str, Any]) -> None:
+    from test_capture_more import _aurora
+
+    _aurora(prod)
+
+
+def _records(prod: dict[str, Any]) -> None:
+    from test_capture_more import _alias, _zone
+
+    lb = _clients("elbv2").describe_load_balancers()["LoadBalancers"][0]
+    target = f"dualstack.{lb['DNSName'].upper()}."
+    _zone("shop.example.com", [_alias(lb["CanonicalHostedZoneId"], "www.shop.example.com", target)])
+    _zone("other.example.com", [_alias("Z1", "x.other.example.com", "elsewhere.example.net.")])
+
+
+@pytest.mark.parametrize("more", [_second_balancer, _aurora_cluster, _records])
+def test_every_resource_of_the_other_capture_fixtures_appears_in_the_ledger(more: Any) -> None:
+    with mock_aws():
+        prod = _production()
+        more(prod)
+        result = _capture(_clients, prod["vpc"])
+        ids = _everything(prod["vpc"])
+    assert _missing(result.ledger, ids) == []
+    kinds = {r["type"]: r for r in result.ledger.resources}
+    if more is _records:  # the record pointing at the load balancer and its zone, no other
+        record = kinds[t.RECORD]
+        assert record["stack"] == "dns" and "www.shop.example.com A" in record["id"]
+        assert _prop(record, "AliasTarget")["key"] == "stacks.dns.params.LoadBalancerDNSName"
+        assert [r["id"] for r in result.ledger.resources if r["type"] == t.ZONE] == [
+            record["id"].split(" ")[0]
+        ]
+    if more is _aurora_cluster:
+        assert kinds[t.CLUSTER]["status"] == "captured" and kinds[t.CLUSTER]["stack"]
 
 
 def test_each_property_names_its_file_key_or_its_note(shop: Any) -> None:
@@ -350,6 +430,10 @@ def test_cli_prints_the_summary_writes_the_ledger_and_refuses_an_existing_one(
     assert f"resources: {summary['resources']['found']} found" in first.output
     assert f"{summary['properties']['reproduced']} reproduced" in first.output
     assert "not read: AWS::EC2::NetworkAcl" in first.output
+    assert "AWS::EC2::NetworkAcl: 1 (1 not read)" in first.output
+    assert (
+        f"AWS::EC2::Subnet: {summary['resources']['by_type']['AWS::EC2::Subnet']}" in first.output
+    )
     assert f"the full ledger: {ledger}" in first.output.replace("\n", "")
     assert written["version"] == 1 and written["vpc"] == prod["vpc"]
     assert again.exit_code == 2

@@ -104,9 +104,12 @@ class Ledger:
         s = self.summary()
         res, props = s["resources"], s["properties"]
         out = [
-            f"resources: {res['found']} found, {res[CAPTURED]} captured, {res[NOT_READ]} not read",
-            "properties: " + ", ".join(f"{props[k]} {k}" for k in STATUSES),
+            f"resources: {res['found']} found, {res[CAPTURED]} captured, {res[NOT_READ]} not read"
         ]
+        for kind, n in res["by_type"].items():
+            missed = res["not_read_by_type"].get(kind, 0)
+            out.append(f"  {kind}: {n}" + (f" ({missed} not read)" if missed else ""))
+        out.append("properties: " + ", ".join(f"{props[k]} {k}" for k in STATUSES))
         missed = [r for r in self.resources if r["status"] == NOT_READ]
         for r in missed:
             why = f" ({r['owner']})" if r.get("owner") else ""

@@ -81,7 +81,8 @@ def judge(res: Resource, doc: Any, notes: list[Note]) -> list[dict[str, Any]]:
             entry.update(status=NOT_READ, production=_plain(value))
         elif row.same is not None:
             if row.same(value):
-                entry.update(status=REPRODUCED, key=f"the {res.stack or 'rebuild'}'s blueprint")
+                where = f"stacks.{res.stack}.blueprint" if res.stack else "the blueprint"
+                entry.update(status=REPRODUCED, key=where, by="the blueprint's fixed value")
             else:
                 entry.update(
                     status=CHANGED, production=_plain(value), rebuild=row.rebuild, why=row.why

@@ -106,7 +106,10 @@ def _ident(kind: str, item: dict[str, Any], id_field: str, params: dict[str, Any
     if kind == t.RECORD:
         name = str(item.get("Name", "")).rstrip(".")
         extra = f" {item['SetIdentifier']}" if item.get("SetIdentifier") else ""
-        return f"{params.get('HostedZoneId', '')} {name} {item.get('Type')}{extra}"
+        zone = str(params.get("HostedZoneId", "")).rsplit("/", 1)[-1]
+        return f"{zone} {name} {item.get('Type')}{extra}"
+    if kind == t.ZONE:  # `/hostedzone/Z123`: a record names its zone by `Z123`
+        return str(item.get(id_field, "")).rsplit("/", 1)[-1]
     return str(item.get(id_field, ""))
 
 
