@@ -253,8 +253,51 @@ def test_what_the_rebuild_adds_is_changed_on_purpose_with_productions_value_and_
     imds = _prop(template, "LaunchTemplateData.MetadataOptions")
     assert imds["status"] == "changed on purpose" and imds["production"] is None
     assert "IMDSv2" in imds["rebuild"]
+    profile = _prop(template, "LaunchTemplateData.IamInstanceProfile")
+    assert (profile["status"], profile["production"]) == ("changed on purpose", None)
+    assert t.SSM in profile["rebuild"]
     # what production already has as the rebuild does is not a change
     assert _prop(db, "AutoMinorVersionUpgrade")["status"] == "reproduced"
+
+
+def test_an_instance_role_without_the_ssm_policy_is_changed_on_purpose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Production's instances have a role with CloudWatch's agent policy and no SSM: the
+    policy is reproduced, the SSM policy the identity blueprint adds is a change."""
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")  # AWS's managed policies
+    with mock_aws():
+        prod = _production()
+        iam = _clients("iam")
+        trust = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
+        iam.create_role(RoleName="shop-web", AssumeRolePolicyDocument=trust)
+        iam.attach_role_policy(
+            RoleName="shop-web",
+            PolicyArn="arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
+        )
+        arn = iam.create_instance_profile(InstanceProfileName="shop-web")["InstanceProfile"]["Arn"]
+        iam.add_role_to_instance_profile(InstanceProfileName="shop-web", RoleName="shop-web")
+        ec2 = _clients("ec2")
+        (first,) = ec2.describe_launch_template_versions(LaunchTemplateName="shop-web")[
+            "LaunchTemplateVersions"
+        ]
+        data = {**first["LaunchTemplateData"], "IamInstanceProfile": {"Arn": arn}}
+        ec2.create_launch_template_version(LaunchTemplateName="shop-web", LaunchTemplateData=data)
+        result = _capture(_clients, prod["vpc"])
+    roles = [r for r in result.ledger.resources if r["type"] == t.ROLE]
+    assert len(roles) == 1 and roles[0]["stack"] == "web"
+    policies = _prop(roles[0], "AttachedPolicies")
+    assert policies == {
+        "property": "AttachedPolicies",
+        "status": "reproduced",
+        "key": "stacks.identity.params.instance_roles.web.managed_policies",
+    }
+    ssm = _prop(roles[0], f"AttachedPolicies.{t.SSM}")
+    assert (ssm["status"], ssm["production"]) == ("changed on purpose", None)
+    template = next(r for r in result.ledger.resources if r["type"] == t.LT)
+    assert _prop(template, "LaunchTemplateData.IamInstanceProfile")["key"] == (
+        "stacks.identity.params.instance_roles.web"
+    )
 
 
 def test_a_property_the_table_does_not_know_is_not_read_with_productions_value() -> None:

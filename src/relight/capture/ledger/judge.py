@@ -69,9 +69,8 @@ def judge(res: Resource, doc: Any, notes: list[Note]) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     rows = t.ROWS.get(res.kind, {})
     props = dict(properties_of(res))
-    for name, absent in rows.items():
-        if absent.absent and name not in props:
-            props[name] = None
+    missing = [name for name, r in rows.items() if name not in props and (r.absent or r.if_absent)]
+    props.update(dict.fromkeys(missing))
     for name, value in props.items():
         if t.identity(res.kind, name) or name == "LaunchTemplateData":
             continue
@@ -79,6 +78,9 @@ def judge(res: Resource, doc: Any, notes: list[Note]) -> list[dict[str, Any]]:
         row = rows.get(name)
         if row is None:
             entry.update(status=NOT_READ, production=_plain(value))
+        elif name in missing and row.if_absent:
+            rebuild, why = row.if_absent
+            entry.update(status=CHANGED, production=None, rebuild=rebuild, why=why)
         elif row.same is not None:
             if row.same(value):
                 where = f"stacks.{res.stack}.blueprint" if res.stack else "the blueprint"

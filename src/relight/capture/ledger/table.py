@@ -11,6 +11,8 @@ the describe response spells it), what capture does with it.
   `same(production's value)` holds, the rebuild agrees with production (reproduced by the
   blueprint); otherwise `changed on purpose`. `absent=True`: also judged when production's
   response lacks the property (its value is then None).
+- `reproduced(..., if_absent=(rebuild, why))`: reproduced when production has it; when its
+  response lacks it, the rebuild adds it anyway: `changed on purpose`.
 
 `IDENTITY` lists, once per type, the fields that are runtime state or identity (ids, ARNs,
 states, times, names AWS assigns): they are not configuration and are left out of the counts.
@@ -111,10 +113,16 @@ class Row:
     same: Callable[[Any], bool] | None = None
     absent: bool = False
     note_on: str = ""  # the note's resource ends with this (a group's "ingress" or "egress")
+    if_absent: tuple[str, str] = ()  # (rebuild, why) when production lacks the property
 
 
-def reproduced(*keys: str, notes: tuple[str, ...] = (), note_on: str = "") -> Row:
-    return Row(keys=keys, notes=notes, note_on=note_on)
+def reproduced(
+    *keys: str,
+    notes: tuple[str, ...] = (),
+    note_on: str = "",
+    if_absent: tuple[str, str] = (),
+) -> Row:
+    return Row(keys=keys, notes=notes, note_on=note_on, if_absent=if_absent)
 
 
 def noted(*notes: str) -> Row:
@@ -147,7 +155,15 @@ _LT_INSTANCE: dict[str, Row] = {
     "SecurityGroupIds": reproduced(f"{P}.SecurityGroupId", notes=("SecurityGroupIds",)),
     "SecurityGroups": reproduced(f"{P}.SecurityGroupId", notes=("SecurityGroupIds",)),
     "NetworkInterfaces": reproduced(f"{P}.SecurityGroupId", notes=("SecurityGroupIds",)),
-    "IamInstanceProfile": reproduced(ROLE_KEY, notes=("IamInstanceProfile",)),
+    "IamInstanceProfile": reproduced(
+        ROLE_KEY,
+        notes=("IamInstanceProfile",),
+        if_absent=(
+            f"an instance profile whose role has {SSM}",
+            "the identity blueprint gives every instance a role, so it can be reached and "
+            "patched through Systems Manager without SSH",
+        ),
+    ),
     "BlockDeviceMappings": reproduced(*DATA, notes=("BlockDeviceMappings",)),
     "UserData": noted("UserData"),
     "MetadataOptions": changed(
