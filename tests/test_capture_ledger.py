@@ -269,7 +269,9 @@ def test_an_instance_role_without_the_ssm_policy_is_changed_on_purpose(
     with mock_aws():
         prod = _production()
         iam = _clients("iam")
-        trust = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
+        ec2_trust = {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}}
+        statement = {**ec2_trust, "Action": "sts:AssumeRole"}
+        trust = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
         iam.create_role(RoleName="shop-web", AssumeRolePolicyDocument=trust)
         iam.attach_role_policy(
             RoleName="shop-web",
