@@ -113,14 +113,14 @@ class Row:
     same: Callable[[Any], bool] | None = None
     absent: bool = False
     note_on: str = ""  # the note's resource ends with this (a group's "ingress" or "egress")
-    if_absent: tuple[str, str] = ()  # (rebuild, why) when production lacks the property
+    if_absent: tuple[str, str] | None = None  # (rebuild, why) when production lacks it
 
 
 def reproduced(
     *keys: str,
     notes: tuple[str, ...] = (),
     note_on: str = "",
-    if_absent: tuple[str, str] = (),
+    if_absent: tuple[str, str] | None = None,
 ) -> Row:
     return Row(keys=keys, notes=notes, note_on=note_on, if_absent=if_absent)
 
