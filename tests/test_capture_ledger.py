@@ -485,3 +485,54 @@ def test_cli_prints_the_summary_writes_the_ledger_and_refuses_an_existing_one(
     assert f"{ledger} exists" in again.output.replace("\n", "") and "--force" in again.output
     assert refused_left_nothing
     assert forced.exit_code == 0 and out.exists()
+
+
+def test_a_databases_parameter_and_option_groups_are_in_the_ledger() -> None:
+    """A custom parameter group is reproduced (its family and settings); a custom option group
+    is the sweep's (capture only names it in a note): not read, with the note on the DB."""
+    with mock_aws():
+        prod = _production()
+        rds = _clients("rds")
+        rds.create_db_parameter_group(
+            DBParameterGroupName="orders-params",
+            DBParameterGroupFamily="mysql8.0",
+            Description="orders",
+        )
+        rds.create_option_group(
+            OptionGroupName="orders-audit",
+            EngineName="mysql",
+            MajorEngineVersion="8.0",
+            OptionGroupDescription="audit",
+        )
+        rds.create_db_instance(
+            DBInstanceIdentifier="shop-audit",
+            Engine="mysql",
+            DBInstanceClass="db.t4g.medium",
+            DBSubnetGroupName="shop-data",
+            AllocatedStorage=20,
+            MasterUsername="app",
+            MasterUserPassword="not-a-secret-1",
+            DBParameterGroupName="orders-params",
+            OptionGroupName="orders-audit",
+        )
+        result = _capture(_clients, prod["vpc"])
+    found = _by_id(result.ledger)
+    params = found["orders-params"]
+    assert (params["type"], params["status"], params["stack"]) == (
+        t.DB_PARAMS,
+        "captured",
+        "database",
+    )
+    assert _prop(params, "DBParameterGroupFamily")["key"] == (
+        "stacks.database.params.parameter_group.family"
+    )
+    options = found["orders-audit"]
+    assert (options["type"], options["status"], options["found_by"]) == (
+        t.OPTIONS,
+        "not read",
+        "sweep",
+    )
+    db = found["shop-audit"]
+    assert _prop(db, "OptionGroupMemberships")["note"].startswith(
+        "shop-audit OptionGroupMemberships: option group orders-audit: make one"
+    )

@@ -77,6 +77,7 @@ EXTRACT: dict[tuple[str, str], tuple[str, str, str, tuple[str, ...]]] = {
         "DBClusterParameterGroupName",
         (),
     ),
+    ("rds", "DescribeOptionGroups"): ("OptionGroupsList", t.OPTIONS, "OptionGroupName", ()),
     ("route53", "ListHostedZones"): ("HostedZones", t.ZONE, "Id", ("Name",)),
     ("route53", "ListResourceRecordSets"): ("ResourceRecordSets", t.RECORD, "", ()),
 }

@@ -176,6 +176,9 @@ def _users(kept: list[Resource]) -> dict[str, str]:
                 f"pg:{g['DBParameterGroupName']}" for g in r.props.get("DBParameterGroups", [])
             ]
             refs.append(f"cpg:{r.props.get('DBClusterParameterGroup', '')}")
+            refs += [
+                f"og:{m.get('OptionGroupName')}" for m in r.props.get("OptionGroupMemberships", [])
+            ]
             net = r.props.get("DBSubnetGroup")
             refs.append(f"sg:{net.get('DBSubnetGroupName') if isinstance(net, dict) else net}")
         for ref in refs:
@@ -183,7 +186,13 @@ def _users(kept: list[Resource]) -> dict[str, str]:
     return user
 
 
-_PREFIXED = {t.DB_PARAMS: "pg:", t.CLUSTER_PARAMS: "cpg:", t.DB_SUBNETS: "sg:", t.PROFILE: ""}
+_PREFIXED = {
+    t.DB_PARAMS: "pg:",
+    t.CLUSTER_PARAMS: "cpg:",
+    t.DB_SUBNETS: "sg:",
+    t.OPTIONS: "og:",
+    t.PROFILE: "",
+}
 
 
 def _owned(kept: list[Resource], by: dict[tuple[str, str], Resource]) -> None:

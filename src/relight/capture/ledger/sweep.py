@@ -7,7 +7,6 @@ production's tags (the Resource Groups Tagging API). A refused call is an entry 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,76 +36,78 @@ def _camel(op: str) -> str:
     return "".join(part.capitalize() for part in op.split("_"))
 
 
+# one call of the sweep: (service, operation, paginated, its parameters)
+_Read = tuple[str, str, bool, dict[str, Any]]
+
+
+def _reads(vpc_id: str, kept: list[Resource], tags: dict[str, str]) -> list[_Read]:
+    """The sweep's calls, in order."""
+    vpc = {"Filters": [{"Name": "vpc-id", "Values": [vpc_id]}]}
+    out: list[_Read] = [
+        ("ec2", "describe_network_interfaces", True, vpc),
+        ("ec2", "describe_network_acls", True, vpc),
+        (
+            "ec2",
+            "describe_internet_gateways",
+            True,
+            {"Filters": [{"Name": "attachment.vpc-id", "Values": [vpc_id]}]},
+        ),
+    ]
+    for asg in (r for r in kept if r.kind == t.ASG):
+        out.append(
+            ("autoscaling", "describe_scheduled_actions", True, {"AutoScalingGroupName": asg.id})
+        )
+        out.append(
+            ("autoscaling", "describe_lifecycle_hooks", False, {"AutoScalingGroupName": asg.id})
+        )
+    instances = sorted(r.id for r in kept if r.kind == t.INSTANCE)
+    for start in range(0, len(instances), 200):
+        flt = [{"Name": "attachment.instance-id", "Values": instances[start : start + 200]}]
+        out.append(("ec2", "describe_volumes", True, {"Filters": flt}))
+    for lb in (r for r in kept if r.kind == t.LB):
+        out.append(
+            ("elbv2", "describe_load_balancer_attributes", False, {"LoadBalancerArn": lb.id})
+        )
+    for name in _option_groups(kept):
+        out.append(("rds", "describe_option_groups", True, {"OptionGroupName": name}))
+    if tags:
+        filters = [{"Key": k, "Values": [v]} for k, v in sorted(tags.items())]
+        out.append(("resourcegroupstaggingapi", "get_resources", True, {"TagFilters": filters}))
+    return out
+
+
 def sweep(
     factory: Client, vpc_id: str, kept: list[Resource], tags: dict[str, str]
 ) -> tuple[Recorder, list[Unread]]:
     """Run the sweep's calls through a recorder of their own; the refused ones as `Unread`."""
     rec = Recorder(factory, origin="sweep")
     unread: list[Unread] = []
-
-    def read(service: str, op: str, fn: Callable[[Any], None]) -> None:
-        try:
-            fn(rec.client(service))
-        except (ClientError, BotoCoreError) as exc:
-            unread.append(Unread(f"{service}:{_camel(op)}", _action(service, _camel(op)), str(exc)))
-
-    def pages(op: str, **kwargs: Any) -> Callable[[Any], None]:
-        def walk(c: Any) -> None:
-            for _ in c.get_paginator(op).paginate(**kwargs):
-                pass  # the recorder keeps each page
-
-        return walk
-
-    def once(op: str, **kwargs: Any) -> Callable[[Any], None]:
-        def call(c: Any) -> None:
-            getattr(c, op)(**kwargs)
-
-        return call
-
-    vpc = [{"Name": "vpc-id", "Values": [vpc_id]}]
     with rec:
-        read(
-            "ec2", "describe_network_interfaces", pages("describe_network_interfaces", Filters=vpc)
-        )
-        read("ec2", "describe_network_acls", pages("describe_network_acls", Filters=vpc))
-        read(
-            "ec2",
-            "describe_internet_gateways",
-            pages(
-                "describe_internet_gateways",
-                Filters=[{"Name": "attachment.vpc-id", "Values": [vpc_id]}],
-            ),
-        )
-        for asg in (r for r in kept if r.kind == t.ASG):
-            read(
-                "autoscaling",
-                "describe_scheduled_actions",
-                pages("describe_scheduled_actions", AutoScalingGroupName=asg.id),
-            )
-            read(
-                "autoscaling",
-                "describe_lifecycle_hooks",
-                once("describe_lifecycle_hooks", AutoScalingGroupName=asg.id),
-            )
-        instances = sorted(r.id for r in kept if r.kind == t.INSTANCE)
-        for start in range(0, len(instances), 200):
-            chunk = instances[start : start + 200]
-            flt = [{"Name": "attachment.instance-id", "Values": chunk}]
-            read("ec2", "describe_volumes", pages("describe_volumes", Filters=flt))
-        for lb in (r for r in kept if r.kind == t.LB):
-            read(
-                "elbv2",
-                "describe_load_balancer_attributes",
-                once("describe_load_balancer_attributes", LoadBalancerArn=lb.id),
-            )
-        if tags:
-            filters = [{"Key": k, "Values": [v]} for k, v in sorted(tags.items())]
-            read(
-                "resourcegroupstaggingapi",
-                "get_resources",
-                pages("get_resources", TagFilters=filters),
-            )
+        for service, op, paginated, kwargs in _reads(vpc_id, kept, tags):
+            try:
+                client = rec.client(service)
+                if paginated:
+                    for _ in client.get_paginator(op).paginate(**kwargs):
+                        pass  # the recorder keeps each page
+                else:
+                    getattr(client, op)(**kwargs)
+            except (ClientError, BotoCoreError) as exc:
+                name = _camel(op)
+                unread.append(Unread(f"{service}:{name}", _action(service, name), str(exc)))
     return rec, unread
+
+
+def _option_groups(kept: list[Resource]) -> list[str]:
+    """The captured databases' own option groups (not AWS's `default:` ones)."""
+    return sorted(
+        {
+            str(m["OptionGroupName"])
+            for r in kept
+            if r.kind == t.DB
+            for m in r.props.get("OptionGroupMemberships", [])
+            if m.get("OptionGroupName") and not str(m["OptionGroupName"]).startswith("default:")
+        }
+    )
 
 
 # ENI owners: (InterfaceType, Description prefix, RequesterId) → the owner's type
