@@ -253,6 +253,15 @@ def test_what_the_rebuild_adds_is_changed_on_purpose_with_productions_value_and_
     imds = _prop(template, "LaunchTemplateData.MetadataOptions")
     assert imds["status"] == "changed on purpose" and imds["production"] is None
     assert "IMDSv2" in imds["rebuild"]
+    # the instances' unencrypted volumes (AWS made them from the launch template and the
+    # image) and the data snapshot: the rebuild encrypts every volume
+    volumes = [r for r in result.ledger.resources if r["type"] == t.VOLUME]
+    assert volumes and all(r["owner"] for r in volumes)
+    for volume in volumes:
+        assert _prop(volume, "Encrypted")["status"] == "changed on purpose"
+        assert [p["property"] for p in volume["properties"]] == ["Encrypted"]
+    snapshot = next(r for r in result.ledger.resources if r["type"] == t.SNAPSHOT)
+    assert _prop(snapshot, "Encrypted")["production"] is False
     profile = _prop(template, "LaunchTemplateData.IamInstanceProfile")
     assert (profile["status"], profile["production"]) == ("changed on purpose", None)
     assert t.SSM in profile["rebuild"]

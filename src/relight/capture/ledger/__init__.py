@@ -144,10 +144,8 @@ def build_ledger(
     for res in everything:
         if res.kind == t.ENI:
             ledger.resources.append(_eni(res, everything, captured_dbs))
-        elif res.key in known:
+        elif res.key in known or res.owner:
             ledger.resources.append(_read(res, doc, notes))
-        elif res.owner:
-            ledger.resources.append(_entry(res, CAPTURED))
         else:
             ledger.resources.append(_entry(res, NOT_READ))
     names = {n for r in everything for n in r.names}
@@ -208,6 +206,8 @@ def _entry(res: Resource, status: str) -> dict[str, Any]:
 def _read(res: Resource, doc: Any, notes: list[Note]) -> dict[str, Any]:
     entry = _entry(res, CAPTURED)
     if res.owner:  # a group's member instance: its properties are the launch template's
+        if res.kind in t.OWNED:
+            entry["properties"] = judge(res, doc, notes, t.OWNED[res.kind])
         return entry
     entry["properties"] = judge(res, doc, notes)
     return entry

@@ -63,12 +63,17 @@ def _keys(res: Resource, row: t.Row, doc: Any) -> list[str]:
     return out
 
 
-def judge(res: Resource, doc: Any, notes: list[Note]) -> list[dict[str, Any]]:
+def judge(
+    res: Resource, doc: Any, notes: list[Note], rows: dict[str, t.Row] | None = None
+) -> list[dict[str, Any]]:
     """The resource's properties as ledger entries, in the response's order; identity fields
-    are left out (the table lists them once per type)."""
+    are left out (the table lists them once per type). With `rows`, only those properties."""
     entries: list[dict[str, Any]] = []
-    rows = t.ROWS.get(res.kind, {})
+    only = rows is not None
+    rows = t.ROWS.get(res.kind, {}) if rows is None else rows
     props = dict(properties_of(res))
+    if only:
+        props = {k: v for k, v in props.items() if k in rows}
     missing = [name for name, r in rows.items() if name not in props and (r.absent or r.if_absent)]
     props.update(dict.fromkeys(missing))
     for name, value in props.items():

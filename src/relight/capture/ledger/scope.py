@@ -87,8 +87,10 @@ class _Links:
             r.stack = self.stack_of.get(p.get("AutoScalingGroupName", ""), "")
         elif r.kind in (t.LT, t.INSTANCE):
             self.compute(r)
-        elif r.kind in (t.DB, t.CLUSTER):
-            r.stack = self.stack_of.get(r.id, "")
+        elif r.kind in (t.DB, t.CLUSTER):  # an Aurora member: its cluster's stack
+            r.stack = self.stack_of.get(r.id) or self.stack_of.get(
+                p.get("DBClusterIdentifier") or "", ""
+            )
         elif r.kind in (t.ZONE, t.RECORD):
             r.stack = "dns" if "dns" in self.placed.sources else ""
 

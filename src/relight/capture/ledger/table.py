@@ -84,6 +84,7 @@ __all__ = [
     "NACL",
     "NAT",
     "OPTIONS",
+    "OWNED",
     "PROFILE",
     "RECORD",
     "ROLE",
@@ -350,7 +351,11 @@ ROWS: dict[str, dict[str, Row]] = {
     },
     SNAPSHOT: {
         "Tags": reproduced("artifacts.{stack}_data.tags", notes=("Tags",)),
-        "Encrypted": reproduced("artifacts.{stack}_data"),
+        "Encrypted": changed(
+            "true: the volume restored from it is encrypted",
+            "the compute blueprint encrypts every volume, also one from an unencrypted snapshot",
+            _is(True),
+        ),
         "KmsKeyId": reproduced("kms_keys", notes=("KmsKeyId",)),
         "VolumeSize": reproduced("artifacts.{stack}_data"),
     },
@@ -473,6 +478,16 @@ ROWS[CLUSTER] = {
     **{
         k: reproduced("artifacts.{artifact}")
         for k in ("EngineVersion", "Port", "MasterUsername", "DatabaseName", "AllocatedStorage")
+    },
+}
+
+
+# a resource another makes (a launched instance's volume): only what the rebuild sets itself
+OWNED: dict[str, dict[str, Row]] = {
+    VOLUME: {
+        "Encrypted": changed(
+            "true", "the compute blueprint encrypts every volume it launches", _is(True)
+        ),
     },
 }
 
