@@ -15,6 +15,8 @@ The package, one module per part of production:
 - `compute`: Auto Scaling groups, fixed instances, AMI and snapshot lookups, instance roles
 - `databases`: RDS instances and Aurora clusters
 - `dns`: the Route 53 record pointing at a captured load balancer
+- `ledger`: the coverage ledger of what capture found and did with each property (its reads
+  recorded, plus a sweep of its own), written beside the file
 - here: `find_vpc`, and `capture`, which reads them all, wires the stacks together and
   writes the file
 
