@@ -545,3 +545,32 @@ def test_a_databases_parameter_and_option_groups_are_in_the_ledger() -> None:
     assert _prop(db, "OptionGroupMemberships")["note"].startswith(
         "shop-audit OptionGroupMemberships: option group orders-audit: make one"
     )
+
+
+def test_scheduled_actions_and_lifecycle_hooks_of_a_captured_group_are_swept() -> None:
+    """Capture does not read them yet (issue 21, item 2): the sweep finds them, not read."""
+    with mock_aws():
+        prod = _production()
+        autoscaling = _clients("autoscaling")
+        autoscaling.put_scheduled_update_group_action(
+            AutoScalingGroupName="shop-web",
+            ScheduledActionName="night",
+            Recurrence="0 22 * * *",
+            MinSize=1,
+            MaxSize=2,
+            DesiredCapacity=1,
+        )
+        autoscaling.put_lifecycle_hook(
+            AutoScalingGroupName="shop-web",
+            LifecycleHookName="drain",
+            LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
+            HeartbeatTimeout=300,
+        )
+        result = _capture(_clients, prod["vpc"])
+    swept = {r["type"]: r for r in result.ledger.resources if r["type"] in (t.SCHEDULED, t.HOOK)}
+    assert set(swept) == {t.SCHEDULED, t.HOOK}
+    for entry in swept.values():
+        assert (entry["status"], entry["found_by"], entry["stack"]) == ("not read", "sweep", "web")
+    assert swept[t.HOOK]["id"] == "shop-web:drain"
+    lines = [line.strip() for line in result.ledger.lines()]
+    assert f"not read: {t.HOOK} shop-web:drain" in lines
