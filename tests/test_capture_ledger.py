@@ -195,7 +195,17 @@ def test_every_resource_of_the_other_capture_fixtures_appears_in_the_ledger(more
             record["id"].split(" ")[0]
         ]
     if more is _aurora_cluster:
-        assert kinds[t.CLUSTER]["status"] == "captured" and kinds[t.CLUSTER]["stack"]
+        cluster = kinds[t.CLUSTER]
+        assert cluster["status"] == "captured" and cluster["stack"]
+        members = [
+            r
+            for r in result.ledger.resources
+            if r["type"] == t.DB and r.get("stack") == cluster["stack"]
+        ]
+        assert len(members) == 2, "the writer and its reader, in their cluster's stack"
+        for member in members:
+            assert _prop(member, "DBInstanceClass")["status"] == "reproduced"
+            assert _prop(member, "EngineVersion")["key"].startswith("artifacts.")
 
 
 def test_each_property_names_its_file_key_or_its_note(shop: Any) -> None:

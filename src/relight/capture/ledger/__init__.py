@@ -189,7 +189,8 @@ def _artifacts(found: list[Resource], doc: Any) -> None:
     for name, spec in (doc.get("artifacts") or {}).items():
         ident = spec.get("db_instance") or spec.get("db_cluster")
         for r in found:
-            if ident and r.kind in (t.DB, t.CLUSTER) and r.id == ident:
+            member = r.props.get("DBClusterIdentifier")  # an Aurora member: its cluster's
+            if ident and r.kind in (t.DB, t.CLUSTER) and ident in (r.id, member):
                 r.context["artifact"] = name
 
 

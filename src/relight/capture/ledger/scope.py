@@ -23,8 +23,10 @@ class Placed:
     subnets: dict[str, list[str]]  # tier → production's subnet CIDRs
 
 
-def _in_vpc(res: Resource, vpc: str, subnets: set[str], lbs: set[str], db_nets: set[str]) -> bool:
+def _in_vpc(res: Resource, vpc: str, ours: dict[str, set[str]]) -> bool:
+    """`ours`: the VPC's subnets, load balancers, DB subnet groups and Aurora clusters."""
     p = res.props
+    subnets, lbs, db_nets, clusters = (ours[k] for k in ("subnets", "lbs", "db_nets", "clusters"))
     if res.kind == t.LB:
         return p.get("VpcId") == vpc
     if res.kind == t.TG:
@@ -34,8 +36,10 @@ def _in_vpc(res: Resource, vpc: str, subnets: set[str], lbs: set[str], db_nets: 
     if res.kind == t.ASG:
         zone = [s for s in str(p.get("VPCZoneIdentifier", "")).split(",") if s]
         return bool(zone) and set(zone) <= subnets
-    if res.kind == t.DB:
-        return (p.get("DBSubnetGroup") or {}).get("VpcId") == vpc
+    if res.kind == t.DB:  # an Aurora member may report no subnet group: its cluster's
+        return (p.get("DBSubnetGroup") or {}).get("VpcId") == vpc or (
+            p.get("DBClusterIdentifier") in clusters
+        )
     if res.kind == t.CLUSTER:
         return p.get("DBSubnetGroup") in db_nets
     if res.kind == t.DB_SUBNETS:
@@ -50,7 +54,9 @@ def scope(found: dict[tuple[str, str], Resource], placed: Placed) -> list[Resour
     subnets = {r.id for r in of if r.kind == t.SUBNET and r.props.get("VpcId") == vpc}
     lbs = {r.id for r in of if r.kind == t.LB and r.props.get("VpcId") == vpc}
     db_nets = {r.id for r in of if r.kind == t.DB_SUBNETS and r.props.get("VpcId") == vpc}
-    kept = [r for r in of if _in_vpc(r, vpc, subnets, lbs, db_nets)]
+    clusters = {r.id for r in of if r.kind == t.CLUSTER and r.props.get("DBSubnetGroup") in db_nets}
+    ours = {"subnets": subnets, "lbs": lbs, "db_nets": db_nets, "clusters": clusters}
+    kept = [r for r in of if _in_vpc(r, vpc, ours)]
     _link(kept, placed)
     return _referenced(kept)
 
