@@ -584,3 +584,43 @@ def test_scheduled_actions_and_lifecycle_hooks_of_a_captured_group_are_swept() -
     assert swept[t.HOOK]["id"] == "shop-web:drain"
     lines = [line.strip() for line in result.ledger.lines()]
     assert f"not read: {t.HOOK} shop-web:drain" in lines
+
+
+def test_a_fixed_instance_and_its_data_volume_are_judged_by_the_compute_stacks_keys() -> None:
+    with mock_aws():
+        prod = _production()
+        ec2 = _clients("ec2")
+        private = ec2.describe_subnets(
+            Filters=[{"Name": "cidr-block", "Values": ["10.50.10.0/24"]}]
+        )["Subnets"][0]["SubnetId"]
+        (instance,) = ec2.run_instances(
+            ImageId=prod["ami"],
+            InstanceType="t3.large",
+            MinCount=1,
+            MaxCount=1,
+            SubnetId=private,
+            SecurityGroupIds=[prod["web"]],
+            BlockDeviceMappings=[
+                {"DeviceName": "/dev/sdf", "Ebs": {"SnapshotId": prod["data"], "VolumeType": "gp3"}}
+            ],
+            TagSpecifications=[
+                {"ResourceType": "instance", "Tags": [{"Key": "Role", "Value": "batch"}]}
+            ],
+        )["Instances"]
+        result = _capture(_clients, prod["vpc"])
+    found = _by_id(result.ledger)
+    batch = found[instance["InstanceId"]]
+    assert (batch["status"], batch["stack"], batch.get("owner")) == ("captured", "batch", None)
+    assert _prop(batch, "InstanceType")["key"] == "stacks.batch.params.instance_type"
+    (data,) = [
+        r
+        for r in result.ledger.resources
+        if r["type"] == t.VOLUME and r.get("stack") == "batch" and not r.get("owner")
+    ]
+    assert _prop(data, "SnapshotId")["key"] == "stacks.batch.params.DataSnapshotId"
+    # the data volume's type: a key of the shared contract this file does not hold yet
+    assert _prop(data, "VolumeType") == {
+        "property": "VolumeType",
+        "status": "not read",
+        "production": "gp3",
+    }
