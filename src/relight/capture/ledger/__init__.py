@@ -7,7 +7,8 @@ comment), changes it on purpose (and why), or does not read it. Written beside t
 - `resources`: the resources in those responses
 - `scope`: which belong to the VPC, and the stack each is captured into
 - `sweep`: the ledger's own reads (ENIs, NACLs, scheduled actions, hooks, volumes, tags)
-- `table`: the one declarative table of (type, property) → what capture does with it
+- `table`: the one declarative table of (type, property) → what capture does with it (its
+  rows built with `rows`; the type names in `kinds`; the identity fields in `identity`)
 - `judge`: each property against the table and the captured file
 """
 

@@ -14,17 +14,12 @@ the describe response spells it), what capture does with it.
 - `reproduced(..., if_absent=(rebuild, why))`: reproduced when production has it; when its
   response lacks it, the rebuild adds it anyway: `changed on purpose`.
 
-`IDENTITY` lists, once per type, the fields that are runtime state or identity (ids, ARNs,
-states, times, names AWS assigns): they are not configuration and are left out of the counts.
-A property in neither is `not read`, so a field AWS adds appears in the ledger, never vanishes.
-Item-2 branches add rows here (and nothing else) when capture starts writing a key.
+`IDENTITY` (identity.py) lists the fields that are runtime state or identity, left out of the
+counts. A property in neither is `not read`, so a field AWS adds appears, never vanishes.
+When capture starts writing a key, its row is added here (and nothing else changes).
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 from relight.capture.ledger.identity import IDENTITY
 from relight.capture.ledger.kinds import (
@@ -60,6 +55,7 @@ from relight.capture.ledger.kinds import (
     VPC,
     ZONE,
 )
+from relight.capture.ledger.rows import Row, changed, imdsv2, is_, noted, reproduced
 
 # the types, re-exported: the ledger's modules name them as table.VPC etc.
 __all__ = [
@@ -107,43 +103,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Row:
-    keys: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
-    rebuild: str = ""  # changed on purpose: the rebuild's value
-    why: str = ""
-    same: Callable[[Any], bool] | None = None
-    absent: bool = False
-    note_on: str = ""  # the note's resource ends with this (a group's "ingress" or "egress")
-    if_absent: tuple[str, str] | None = None  # (rebuild, why) when production lacks it
-
-
-def reproduced(
-    *keys: str,
-    notes: tuple[str, ...] = (),
-    note_on: str = "",
-    if_absent: tuple[str, str] | None = None,
-) -> Row:
-    return Row(keys=keys, notes=notes, note_on=note_on, if_absent=if_absent)
-
-
-def noted(*notes: str) -> Row:
-    return Row(notes=notes)
-
-
-def changed(rebuild: str, why: str, same: Callable[[Any], bool], *, absent: bool = False) -> Row:
-    return Row(rebuild=rebuild, why=why, same=same, absent=absent)
-
-
-def _is(value: Any) -> Callable[[Any], bool]:
-    return lambda v: v == value
-
-
-def _imdsv2(v: Any) -> bool:
-    return isinstance(v, dict) and v.get("HttpTokens") == "required"
-
-
 NET = "stacks.network.params"
 SG = "stacks.security.params.groups.{group}"
 P = "stacks.{stack}.params"
@@ -172,13 +131,13 @@ _LT_INSTANCE: dict[str, Row] = {
     "MetadataOptions": changed(
         "HttpTokens: required (IMDSv2)",
         "the compute blueprint requires IMDSv2, relight's secure default",
-        _imdsv2,
+        imdsv2,
         absent=True,
     ),
     "KeyName": changed(
         "no key pair",
         "the rebuilt instances are reached through SSM Session Manager, not SSH keys",
-        _is(None),
+        is_(None),
     ),
     "TagSpecifications": _TAGS,
     "Tags": _TAGS,
@@ -189,7 +148,7 @@ ROWS: dict[str, dict[str, Row]] = {
         "CidrBlock": reproduced(f"{NET}.cidr", notes=("CidrBlock",)),
         "CidrBlockAssociationSet": reproduced(f"{NET}.cidr", notes=("CidrBlock",)),
         "InstanceTenancy": changed(
-            "default", "the network blueprint makes default-tenancy VPCs", _is("default")
+            "default", "the network blueprint makes default-tenancy VPCs", is_("default")
         ),
         "Tags": _TAGS,
     },
@@ -224,16 +183,16 @@ ROWS: dict[str, dict[str, Row]] = {
     FLOW_LOG: {
         "LogDestinationType": reproduced(f"{NET}.flow_logs", notes=("LogDestinationType",)),
         "DeliverLogsPermissionArn": reproduced("stacks.identity.params.flow_logs"),
-        "TrafficType": changed("ALL", "the network blueprint logs all traffic", _is("ALL")),
+        "TrafficType": changed("ALL", "the network blueprint logs all traffic", is_("ALL")),
         "LogGroupName": changed(
             "the network stack's own log group",
             "a log group is regional: the recovery region writes to its own",
-            _is(None),
+            is_(None),
         ),
         "LogDestination": changed(
             "the network stack's own log group",
             "a log destination is regional: the recovery region writes to its own",
-            _is(None),
+            is_(None),
         ),
         "Tags": _TAGS,
     },
@@ -262,26 +221,26 @@ ROWS: dict[str, dict[str, Row]] = {
         "Scheme": reproduced(f"{P}.scheme"),
         "AvailabilityZones": reproduced(f"{P}.SubnetIds", notes=("Subnets",)),
         "SecurityGroups": reproduced(f"{P}.SecurityGroupId", notes=("SecurityGroups",)),
-        "IpAddressType": changed("ipv4", "the load_balancer blueprint makes IPv4", _is("ipv4")),
+        "IpAddressType": changed("ipv4", "the load_balancer blueprint makes IPv4", is_("ipv4")),
         "Attributes.deletion_protection.enabled": changed(
             "true (false in a drill)",
             "a rebuilt load balancer is protected from deletion by mistake",
-            _is("true"),
+            is_("true"),
         ),
         "Attributes.routing.http.drop_invalid_header_fields.enabled": changed(
             "true",
             "the blueprint drops invalid HTTP headers (a request smuggling defence)",
-            _is("true"),
+            is_("true"),
         ),
         "Attributes.idle_timeout.timeout_seconds": changed(
             "60 (the blueprint's idle_timeout default)",
             "capture does not write idle_timeout: set it to production's",
-            _is("60"),
+            is_("60"),
         ),
         "Attributes.access_logs.s3.enabled": changed(
             "false unless AccessLogsBucket is given",
             "an access-log bucket is regional: give one in the recovery region",
-            _is("false"),
+            is_("false"),
         ),
         "Tags": _TAGS,
     },
@@ -354,7 +313,7 @@ ROWS: dict[str, dict[str, Row]] = {
         "Encrypted": changed(
             "true: the volume restored from it is encrypted",
             "the compute blueprint encrypts every volume, also one from an unencrypted snapshot",
-            _is(True),
+            is_(True),
         ),
         "KmsKeyId": reproduced("kms_keys", notes=("KmsKeyId",)),
         "VolumeSize": reproduced("artifacts.{stack}_data"),
@@ -394,31 +353,31 @@ ROWS: dict[str, dict[str, Row]] = {
             "60 (enhanced monitoring every minute)",
             "the database blueprint turns on enhanced monitoring so a restored database "
             "can be watched from its first minute",
-            _is(60),
+            is_(60),
         ),
         "PerformanceInsightsEnabled": changed(
             "true",
             "the database blueprint turns on Performance Insights (7 days are free)",
-            _is(True),
+            is_(True),
         ),
         "IAMDatabaseAuthenticationEnabled": changed(
             "true",
             "the database blueprint allows IAM authentication beside passwords",
-            _is(True),
+            is_(True),
         ),
         "DeletionProtection": changed(
             "true (false in a drill)",
             "a restored database is protected from deletion by mistake",
-            _is(True),
+            is_(True),
         ),
         "PubliclyAccessible": changed(
-            "false", "the database blueprint never makes a public database", _is(False)
+            "false", "the database blueprint never makes a public database", is_(False)
         ),
         "AutoMinorVersionUpgrade": changed(
-            "true", "the database blueprint takes minor engine patches", _is(True)
+            "true", "the database blueprint takes minor engine patches", is_(True)
         ),
         "CopyTagsToSnapshot": changed(
-            "true", "snapshots carry the tags relight's lookups find them by", _is(True)
+            "true", "snapshots carry the tags relight's lookups find them by", is_(True)
         ),
     },
     DB_SUBNETS: {"Subnets": reproduced(f"{P}.SubnetIds", notes=("DBSubnetGroup",))},
@@ -486,7 +445,7 @@ ROWS[CLUSTER] = {
 OWNED: dict[str, dict[str, Row]] = {
     VOLUME: {
         "Encrypted": changed(
-            "true", "the compute blueprint encrypts every volume it launches", _is(True)
+            "true", "the compute blueprint encrypts every volume it launches", is_(True)
         ),
     },
 }
