@@ -17,6 +17,8 @@ The package, one module per part of production:
 - `compute`: Auto Scaling groups, fixed instances, AMI and snapshot lookups, instance roles
 - `databases`: RDS instances and Aurora clusters
 - `dns`: the Route 53 record pointing at a captured load balancer
+- `ledger`: the coverage ledger of what capture found and did with each property (its reads
+  recorded, plus a sweep of its own), written beside the file
 - here: `find_vpc`, and `capture`, which reads them all, wires the stacks together and
   writes the file
 
@@ -45,6 +47,7 @@ from relight.capture.compute import _asgs, _compute, _fixed_instances
 from relight.capture.databases import AURORA_ENGINES, SERVERLESS_CLASS, _Databases, _databases
 from relight.capture.dns import DNS_FEEDS, _dns, _in_one_region, _stand_with_dns
 from relight.capture.kms import encrypted_artifacts, kms_placeholders
+from relight.capture.ledger import Placed, Recorder, build_ledger
 from relight.capture.load_balancers import _fixed_targets, _load_balancers
 from relight.capture.network import _network
 from relight.capture.security import ADMIN_PORTS, _security
@@ -104,11 +107,53 @@ def capture(
     stand_in: bool = False,
     blueprints_dir: str | None = None,
     tags: dict[str, str] | None = None,
+    ledger: bool = True,
 ) -> Capture:
     """Read production around `vpc_id` (read-only) and write the environment file's text.
 
     The file's `production:` names the VPC (or the `tags` it was selected by), where
-    `relight drift` reads production again."""
+    `relight drift` reads production again. With `ledger` (the default), capture's reads are
+    recorded and swept around for the coverage ledger (`Capture.ledger`); drift passes
+    `ledger=False`: no recording, and none of the sweep's calls."""
+    args: dict[str, Any] = {
+        "vpc_id": vpc_id,
+        "region": region,
+        "name": name,
+        "recovery_regions": recovery_regions,
+        "account_id": account_id,
+        "stand_in": stand_in,
+        "blueprints_dir": blueprints_dir,
+        "tags": tags,
+    }
+    if not ledger:
+        return _capture(client, **args)[0]
+    with Recorder(client) as recorder:
+        result, placed = _capture(recorder.client, **args)
+    result.ledger = build_ledger(
+        recorder.calls,
+        client,
+        placed=placed,
+        text=result.text,
+        notes=result.notes,
+        environment=name,
+        region=region,
+        tags=tags,
+    )
+    return result
+
+
+def _capture(
+    client: Client,
+    *,
+    vpc_id: str,
+    region: str,
+    name: str,
+    recovery_regions: list[str],
+    account_id: str | None,
+    stand_in: bool,
+    blueprints_dir: str | None,
+    tags: dict[str, str] | None,
+) -> tuple[Capture, Placed]:
     ec2 = client("ec2")
     net_notes: list[Note] = []
     network, facts = _network(ec2, vpc_id, net_notes)
@@ -185,7 +230,14 @@ def capture(
         s.key: s.source or (vpc_id if s.key in ("network", "security") else "") for s in stacks
     }
     notes = [*unplaced, *(n for s in stacks for n in s.notes)]
-    return Capture(text, notes, sources, facts["subnets"])
+    fixed = {
+        i: s.key
+        for s in sections
+        if s.body["params"].get("mode") == "instances"
+        for i in s.instances
+    }
+    placed = Placed(vpc_id, sources, sg_keys, fixed, facts["subnets"])
+    return Capture(text, notes, sources, facts["subnets"]), placed
 
 
 def _wire_database(dbs: list[_Section], sections: list[_Section], tiers: list[str]) -> None:

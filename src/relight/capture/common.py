@@ -6,11 +6,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from relight.errors import RelightError
+
+if TYPE_CHECKING:
+    from relight.capture.ledger import Ledger
 
 Client = Callable[[str], Any]  # service name → a boto3 client in the home region
 TIERS = ("public", "private", "data")
@@ -43,6 +46,8 @@ class Capture:
     # tier → production's subnet CIDRs in AZ ID order, also for a tier the file cannot hold
     # (one that misses an AZ): drift compares them with the file's
     subnets: dict[str, list[str]] = field(default_factory=dict)
+    # the coverage ledger (docs/capture.md): None when not asked for (drift)
+    ledger: Ledger | None = None
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -32,7 +32,9 @@ def capture(
         list[str] | None,
         typer.Option("--recovery-region", help="A region to recover into (repeatable)."),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite --out and its ledger if they exist.")
+    ] = False,
     stand_in: CaptureStandInOpt = False,
     profile: ProfileOpt = None,
     debug: DebugOpt = False,
@@ -47,6 +49,7 @@ def capture(
         from relight.aws.clients import Aws, AwsTarget
         from relight.capture import capture as read_production
         from relight.capture import find_vpc
+        from relight.capture.ledger import ledger_path
         from relight.errors import InputError
         from relight.model.environment import NAME_PATTERN
 
@@ -65,8 +68,8 @@ def capture(
             if not sep or not key:
                 raise InputError(f"--tag {item!r}: write Key=Value")
             tags[key] = value
-        if out.exists() and not force:
-            raise InputError(f"{out} exists: review it, or pass --force to overwrite it")
+        ledger_out = ledger_path(out)
+        _refuse_existing(out, ledger_out, force)
         if stand_in:
             if profile:
                 raise InputError("--profile does not apply to the local stand-in")
@@ -90,10 +93,16 @@ def capture(
             stand_in=stand_in,
             tags=tags,
         )
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(captured.text)
+        _write(out, ledger_out, captured)
     con = _console()
     con.print(f"wrote {_escape(str(out))} from {vpc_id} in {region}")
+    if captured.ledger is not None:
+        con.print(
+            "[bold]coverage ledger[/] (what capture found and what it did with each property):"
+        )
+        for line in captured.ledger.lines():
+            con.print(f"  {_escape(line)}")
+        con.print(f"  the full ledger: {_escape(str(ledger_out))} (docs/capture.md)")
     if captured.notes:
         con.print(
             f"[yellow]{len(captured.notes)} thing(s) the blueprints cannot reproduce[/] "
@@ -105,3 +114,32 @@ def capture(
         f"Next: review it, then relight replicate --env {_escape(name)} --from {region} --to R, "
         f"relight prepare, relight drill, relight readiness on a schedule."
     )
+
+
+def _refuse_existing(out: Path, ledger_out: Path, force: bool) -> None:
+    """Before anything is read or written: the file or its ledger exists, and no --force."""
+    from relight.errors import InputError
+
+    for path in (out, ledger_out):
+        if path.exists() and not force:
+            raise InputError(
+                f"{path} exists: review it, or pass --force to overwrite {out} and {ledger_out}"
+            )
+
+
+def _print_ledger(con: Any, ledger: Any, path: Path) -> None:
+    """The ledger's summary on screen, and where the full ledger is."""
+    if ledger is None:
+        return
+    con.print("[bold]coverage ledger[/] (what capture found, and what it did with each property):")
+    for line in ledger.lines():
+        con.print(f"  {_escape(line)}")
+    con.print(f"  the full ledger: {_escape(str(path))} (docs/capture.md#the-coverage-ledger)")
+
+
+def _write(out: Path, ledger_out: Path, captured: Any) -> None:
+    """The environment file, and its coverage ledger beside it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(captured.text)
+    if captured.ledger is not None:
+        ledger_out.write_text(captured.ledger.to_json())

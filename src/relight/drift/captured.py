@@ -63,6 +63,7 @@ def recapture(loaded: LoadedEnvironment, client: Callable[[str], Any]) -> tuple[
         recovery_regions=list(env.recovery_regions),
         stand_in=env.stand_in,
         tags=dict(tags) if tags else None,
+        ledger=False,  # drift needs no ledger: no recording, none of the sweep's calls
     )
 
 

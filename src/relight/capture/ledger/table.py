@@ -1,0 +1,460 @@
+"""The ledger's one declarative table: for each (resource type, AWS property name exactly as
+the describe response spells it), what capture does with it.
+
+- `reproduced(key, ...)`: the file key path(s) that reproduce it. Placeholders: `{stack}` (the
+  stack the resource is captured into), `{group}` (a security group's key), `{tier}` (a
+  subnet's tier), `{artifact}` (the artifact that looks it up). It counts as reproduced only
+  when the captured file holds one of the keys; a `# CAPTURE:` note on the property (its
+  `Note.property`, or a prefix of it, listed in `notes`) makes it `noted` instead.
+- `noted(...)`: capture never writes it; it is `noted` when a note names it, else not read.
+- `changed(rebuild, why, same)`: a value the rebuild sets whatever production has; when
+  `same(production's value)` holds, the rebuild agrees with production (reproduced by the
+  blueprint); otherwise `changed on purpose`. `absent=True`: also judged when production's
+  response lacks the property (its value is then None).
+- `reproduced(..., if_absent=(rebuild, why))`: reproduced when production has it; when its
+  response lacks it, the rebuild adds it anyway: `changed on purpose`.
+
+`IDENTITY` (identity.py) lists the fields that are runtime state or identity, left out of the
+counts. A property in neither is `not read`, so a field AWS adds appears, never vanishes.
+When capture starts writing a key, its row is added here (and nothing else changes).
+"""
+
+from __future__ import annotations
+
+from relight.capture.ledger.identity import IDENTITY
+from relight.capture.ledger.kinds import (
+    ASG,
+    CLUSTER,
+    CLUSTER_PARAMS,
+    DB,
+    DB_PARAMS,
+    DB_SUBNETS,
+    ENDPOINT,
+    ENI,
+    FLOW_LOG,
+    GROUP,
+    HOOK,
+    IGW,
+    IMAGE,
+    INSTANCE,
+    LB,
+    LISTENER,
+    LT,
+    NACL,
+    NAT,
+    OPTIONS,
+    PROFILE,
+    RECORD,
+    ROLE,
+    ROUTE_TABLE,
+    SCHEDULED,
+    SNAPSHOT,
+    SUBNET,
+    TG,
+    VOLUME,
+    VPC,
+    ZONE,
+)
+from relight.capture.ledger.rows import Row, changed, imdsv2, is_, noted, reproduced
+
+# the types, re-exported: the ledger's modules name them as table.VPC etc.
+__all__ = [
+    "ASG",
+    "CLUSTER",
+    "CLUSTER_PARAMS",
+    "DB",
+    "DB_PARAMS",
+    "DB_SUBNETS",
+    "ENDPOINT",
+    "ENI",
+    "FLOW_LOG",
+    "GROUP",
+    "HOOK",
+    "IDENTITY",
+    "IGW",
+    "IMAGE",
+    "INSTANCE",
+    "LB",
+    "LISTENER",
+    "LT",
+    "NACL",
+    "NAT",
+    "OPTIONS",
+    "OWNED",
+    "PROFILE",
+    "RECORD",
+    "ROLE",
+    "ROUTE_TABLE",
+    "ROWS",
+    "SCHEDULED",
+    "SNAPSHOT",
+    "SSM",
+    "SUBNET",
+    "TG",
+    "VOLUME",
+    "VPC",
+    "ZONE",
+    "Row",
+    "changed",
+    "identity",
+    "noted",
+    "reproduced",
+    "row",
+]
+
+
+NET = "stacks.network.params"
+SG = "stacks.security.params.groups.{group}"
+P = "stacks.{stack}.params"
+ROLE_KEY = "stacks.identity.params.instance_roles.{stack}"
+DATA = (f"{P}.DataSnapshotId", f"{P}.data_volume_size")
+SSM = "AmazonSSMManagedInstanceCore"
+_TAGS = reproduced("tags")  # the file's top-level tags: CloudFormation propagates them
+
+_LT_INSTANCE: dict[str, Row] = {
+    "InstanceType": reproduced(f"{P}.instance_type"),
+    "ImageId": reproduced("artifacts.{stack}_ami", notes=("ImageId",)),
+    "SecurityGroupIds": reproduced(f"{P}.SecurityGroupId", notes=("SecurityGroupIds",)),
+    "SecurityGroups": reproduced(f"{P}.SecurityGroupId", notes=("SecurityGroupIds",)),
+    "NetworkInterfaces": reproduced(f"{P}.SecurityGroupId", notes=("SecurityGroupIds",)),
+    "IamInstanceProfile": reproduced(
+        ROLE_KEY,
+        notes=("IamInstanceProfile",),
+        if_absent=(
+            f"an instance profile whose role has {SSM}",
+            "the identity blueprint gives every instance a role, so it can be reached and "
+            "patched through Systems Manager without SSH",
+        ),
+    ),
+    "BlockDeviceMappings": reproduced(*DATA, notes=("BlockDeviceMappings",)),
+    "UserData": noted("UserData"),
+    "MetadataOptions": changed(
+        "HttpTokens: required (IMDSv2)",
+        "the compute blueprint requires IMDSv2, relight's secure default",
+        imdsv2,
+        absent=True,
+    ),
+    "KeyName": changed(
+        "no key pair",
+        "the rebuilt instances are reached through SSM Session Manager, not SSH keys",
+        is_(None),
+    ),
+    "TagSpecifications": _TAGS,
+    "Tags": _TAGS,
+}
+
+ROWS: dict[str, dict[str, Row]] = {
+    VPC: {
+        "CidrBlock": reproduced(f"{NET}.cidr", notes=("CidrBlock",)),
+        "CidrBlockAssociationSet": reproduced(f"{NET}.cidr", notes=("CidrBlock",)),
+        "InstanceTenancy": changed(
+            "default", "the network blueprint makes default-tenancy VPCs", is_("default")
+        ),
+        "Tags": _TAGS,
+    },
+    SUBNET: {
+        "CidrBlock": reproduced(
+            f"{NET}.subnets.{{tier}}", f"{NET}.cidr", notes=("CidrBlock", "subnets")
+        ),
+        "AvailabilityZoneId": reproduced(f"{NET}.az_count"),
+        "MapPublicIpOnLaunch": reproduced(f"{NET}.public_ip_on_launch"),
+        "Tags": _TAGS,
+    },
+    ROUTE_TABLE: {
+        "Routes": reproduced(f"{NET}.nat", notes=("Routes",)),
+        "Associations": reproduced(f"{NET}.az_count"),
+        "Tags": _TAGS,
+    },
+    IGW: {"Tags": _TAGS},
+    NAT: {
+        "SubnetId": reproduced(f"{NET}.nat", notes=("NatGateways",)),
+        "ConnectivityType": reproduced(f"{NET}.nat", notes=("NatGateways",)),
+        "Tags": _TAGS,
+    },
+    ENDPOINT: {
+        "ServiceName": reproduced(f"{NET}.gateway_endpoints", notes=("ServiceName",)),
+        "VpcEndpointType": reproduced(f"{NET}.gateway_endpoints", notes=("ServiceName",)),
+        "RouteTableIds": reproduced(f"{NET}.endpoint_tiers", notes=("RouteTableIds",)),
+        "SubnetIds": noted("ServiceName"),
+        "Groups": noted("ServiceName"),
+        "PrivateDnsEnabled": noted("ServiceName"),
+        "Tags": _TAGS,
+    },
+    FLOW_LOG: {
+        "LogDestinationType": reproduced(f"{NET}.flow_logs", notes=("LogDestinationType",)),
+        "DeliverLogsPermissionArn": reproduced("stacks.identity.params.flow_logs"),
+        "TrafficType": changed("ALL", "the network blueprint logs all traffic", is_("ALL")),
+        "LogGroupName": changed(
+            "the network stack's own log group",
+            "a log group is regional: the recovery region writes to its own",
+            is_(None),
+        ),
+        "LogDestination": changed(
+            "the network stack's own log group",
+            "a log destination is regional: the recovery region writes to its own",
+            is_(None),
+        ),
+        "Tags": _TAGS,
+    },
+    NACL: {
+        "Entries": reproduced(f"{NET}.network_acls.{{tier}}", notes=("Entries",)),
+        "Associations": reproduced(f"{NET}.network_acls.{{tier}}", notes=("Entries",)),
+        "Tags": _TAGS,
+    },
+    GROUP: {
+        "GroupName": reproduced(SG),
+        "Description": reproduced(f"{SG}.description"),
+        "IpPermissions": reproduced(
+            f"{SG}.ingress",
+            notes=("IpPermissions", "IpProtocol", "UserIdGroupPairs", "PrefixListIds"),
+            note_on="ingress",
+        ),
+        "IpPermissionsEgress": reproduced(
+            f"{SG}.egress",
+            notes=("IpPermissions", "IpProtocol", "UserIdGroupPairs", "PrefixListIds"),
+            note_on="egress",
+        ),
+        "Tags": _TAGS,
+    },
+    LB: {
+        "Type": reproduced(f"{P}.type", notes=("Type",)),
+        "Scheme": reproduced(f"{P}.scheme"),
+        "AvailabilityZones": reproduced(f"{P}.SubnetIds", notes=("Subnets",)),
+        "SecurityGroups": reproduced(f"{P}.SecurityGroupId", notes=("SecurityGroups",)),
+        "IpAddressType": changed("ipv4", "the load_balancer blueprint makes IPv4", is_("ipv4")),
+        "Attributes.deletion_protection.enabled": changed(
+            "true (false in a drill)",
+            "a rebuilt load balancer is protected from deletion by mistake",
+            is_("true"),
+        ),
+        "Attributes.routing.http.drop_invalid_header_fields.enabled": changed(
+            "true",
+            "the blueprint drops invalid HTTP headers (a request smuggling defence)",
+            is_("true"),
+        ),
+        "Attributes.idle_timeout.timeout_seconds": changed(
+            "60 (the blueprint's idle_timeout default)",
+            "capture does not write idle_timeout: set it to production's",
+            is_("60"),
+        ),
+        "Attributes.access_logs.s3.enabled": changed(
+            "false unless AccessLogsBucket is given",
+            "an access-log bucket is regional: give one in the recovery region",
+            is_("false"),
+        ),
+        "Tags": _TAGS,
+    },
+    TG: {
+        "Port": reproduced(f"{P}.target_port"),
+        "TargetType": reproduced(f"{P}.target_type"),
+        "HealthCheckPath": reproduced(f"{P}.health_check_path"),
+        "HealthCheckIntervalSeconds": reproduced(f"{P}.health_check_interval"),
+        "HealthCheckTimeoutSeconds": reproduced(f"{P}.health_check_timeout"),
+        "HealthyThresholdCount": reproduced(f"{P}.healthy_threshold"),
+        "UnhealthyThresholdCount": reproduced(f"{P}.unhealthy_threshold"),
+        "Matcher": reproduced(f"{P}.health_check_matcher"),
+        "Tags": _TAGS,
+    },
+    LISTENER: {
+        "Port": reproduced("stacks.{stack}", notes=("Listener {port}",)),
+        "Protocol": reproduced("stacks.{stack}", notes=("Listener {port}",)),
+        "Certificates": reproduced(f"{P}.CertificateArn", notes=("Listener {port} Certificates",)),
+        "DefaultActions": reproduced(f"{P}.target_port", notes=("TargetGroups",)),
+    },
+    ASG: {
+        "MinSize": reproduced(f"{P}.min_size"),
+        "MaxSize": reproduced(f"{P}.max_size"),
+        "DesiredCapacity": reproduced(f"{P}.desired"),
+        "VPCZoneIdentifier": reproduced(f"{P}.SubnetIds", notes=("VPCZoneIdentifier",)),
+        "LaunchTemplate": reproduced(f"{P}.instance_type"),
+        "MixedInstancesPolicy": reproduced(f"{P}.instance_type"),
+        "LaunchConfigurationName": noted("LaunchConfigurationName"),
+        "TargetGroupARNs": reproduced(f"{P}.TargetGroupArn", notes=("TargetGroupARNs",)),
+        "TrafficSources": reproduced(f"{P}.TargetGroupArn", notes=("TargetGroupARNs",)),
+        "HealthCheckType": reproduced(f"{P}.health_check_type"),
+        "HealthCheckGracePeriod": reproduced(f"{P}.health_check_grace_seconds"),
+        "Tags": _TAGS,
+    },
+    SCHEDULED: {
+        name: reproduced(f"{P}.scheduled_actions")
+        for name in (
+            "ScheduledActionName",
+            "Recurrence",
+            "StartTime",
+            "EndTime",
+            "MinSize",
+            "MaxSize",
+            "DesiredCapacity",
+            "TimeZone",
+        )
+    },
+    LT: {f"LaunchTemplateData.{k}": row for k, row in _LT_INSTANCE.items()},
+    INSTANCE: {
+        **{k: row for k, row in _LT_INSTANCE.items() if k != "TagSpecifications"},
+        "SubnetId": reproduced(f"{P}.SubnetIds"),
+        "Placement": reproduced(f"{P}.az_count"),
+    },
+    VOLUME: {
+        "SnapshotId": reproduced(f"{P}.DataSnapshotId", notes=("BlockDeviceMappings",)),
+        "Size": reproduced(f"{P}.data_volume_size", f"{P}.DataSnapshotId"),
+        "VolumeType": reproduced(f"{P}.data_volume_type"),
+        "Iops": reproduced(f"{P}.data_volume_iops"),
+        "Throughput": reproduced(f"{P}.data_volume_throughput"),
+        "Encrypted": reproduced(f"{P}.data_volume_encrypted", f"{P}.DataSnapshotId"),
+        "KmsKeyId": reproduced("kms_keys", notes=("KmsKeyId",)),
+        "Tags": _TAGS,
+    },
+    IMAGE: {
+        "Tags": reproduced("artifacts.{stack}_ami.tags", "artifacts.{stack}_ami.name"),
+        "Name": reproduced("artifacts.{stack}_ami.name", "artifacts.{stack}_ami.tags"),
+    },
+    SNAPSHOT: {
+        "Tags": reproduced("artifacts.{stack}_data.tags", notes=("Tags",)),
+        "Encrypted": changed(
+            "true: the volume restored from it is encrypted",
+            "the compute blueprint encrypts every volume, also one from an unencrypted snapshot",
+            is_(True),
+        ),
+        "KmsKeyId": reproduced("kms_keys", notes=("KmsKeyId",)),
+        "VolumeSize": reproduced("artifacts.{stack}_data"),
+    },
+    DB: {
+        "DBInstanceClass": reproduced(f"{P}.instance_class"),
+        "Engine": reproduced(f"{P}.engine", notes=("Engine",)),
+        "MultiAZ": reproduced(f"{P}.multi_az"),
+        "BackupRetentionPeriod": reproduced(f"{P}.backup_retention_days"),
+        "DBParameterGroups": reproduced(f"{P}.parameter_group", "stacks.{stack}"),
+        "OptionGroupMemberships": reproduced("stacks.{stack}", notes=("OptionGroupMemberships",)),
+        "VpcSecurityGroups": reproduced(
+            f"{P}.ClientSecurityGroupId", notes=("VpcSecurityGroups", "ClientSecurityGroupId")
+        ),
+        "DBSubnetGroup": reproduced(f"{P}.SubnetIds", notes=("DBSubnetGroup",)),
+        "EngineLifecycleSupport": reproduced(f"{P}.engine_lifecycle_support", "stacks.{stack}"),
+        "MonitoringRoleArn": reproduced(f"{P}.MonitoringRoleArn"),
+        "TagList": _TAGS,
+        # the snapshot's: a restore keeps them
+        **{
+            k: reproduced("artifacts.{artifact}")
+            for k in (
+                "EngineVersion",
+                "AllocatedStorage",
+                "StorageType",
+                "Iops",
+                "StorageThroughput",
+                "StorageEncrypted",
+                "Port",
+                "MasterUsername",
+                "DBName",
+                "LicenseModel",
+            )
+        },
+        "KmsKeyId": reproduced("kms_keys", notes=("KmsKeyId",)),
+        "MonitoringInterval": changed(
+            "60 (enhanced monitoring every minute)",
+            "the database blueprint turns on enhanced monitoring so a restored database "
+            "can be watched from its first minute",
+            is_(60),
+        ),
+        "PerformanceInsightsEnabled": changed(
+            "true",
+            "the database blueprint turns on Performance Insights (7 days are free)",
+            is_(True),
+        ),
+        "IAMDatabaseAuthenticationEnabled": changed(
+            "true",
+            "the database blueprint allows IAM authentication beside passwords",
+            is_(True),
+        ),
+        "DeletionProtection": changed(
+            "true (false in a drill)",
+            "a restored database is protected from deletion by mistake",
+            is_(True),
+        ),
+        "PubliclyAccessible": changed(
+            "false", "the database blueprint never makes a public database", is_(False)
+        ),
+        "AutoMinorVersionUpgrade": changed(
+            "true", "the database blueprint takes minor engine patches", is_(True)
+        ),
+        "CopyTagsToSnapshot": changed(
+            "true", "snapshots carry the tags relight's lookups find them by", is_(True)
+        ),
+    },
+    DB_SUBNETS: {"Subnets": reproduced(f"{P}.SubnetIds", notes=("DBSubnetGroup",))},
+    DB_PARAMS: {"DBParameterGroupFamily": reproduced(f"{P}.parameter_group.family")},
+    CLUSTER_PARAMS: {"DBParameterGroupFamily": reproduced(f"{P}.cluster_parameter_group.family")},
+    ZONE: {"Name": reproduced("stacks.dns.params.HostedZoneName")},
+    RECORD: {
+        "Name": reproduced("stacks.dns.params.RecordName", notes=("Name",)),
+        "Type": reproduced("stacks.dns.params.RecordName", notes=("Type",)),
+        "AliasTarget": reproduced("stacks.dns.params.LoadBalancerDNSName"),
+        "Failover": reproduced("stacks.dns.params.failover_role", notes=("Failover",)),
+        "SetIdentifier": noted("SetIdentifier"),
+        "HealthCheckId": reproduced(
+            "stacks.dns.params.health_check_path", notes=("HealthCheckId",)
+        ),
+        "TTL": noted("TTL"),
+        "ResourceRecords": noted("ResourceRecords"),
+    },
+    PROFILE: {"Roles": reproduced(ROLE_KEY, notes=("IamInstanceProfile",))},
+    ROLE: {
+        "AttachedPolicies": reproduced(f"{ROLE_KEY}.managed_policies", notes=("policy",)),
+        "InlinePolicies": noted("inline policy"),
+        f"AttachedPolicies.{SSM}": changed(
+            f"{SSM} attached",
+            "the identity blueprint adds it so instances can be reached and patched through "
+            "Systems Manager without SSH",
+            bool,
+            absent=True,
+        ),
+    },
+}
+
+_DB_COMMON = {
+    k: ROWS[DB][k]
+    for k in (
+        "DeletionProtection",
+        "IAMDatabaseAuthenticationEnabled",
+        "CopyTagsToSnapshot",
+        "BackupRetentionPeriod",
+        "TagList",
+        "KmsKeyId",
+        "VpcSecurityGroups",
+        "EngineLifecycleSupport",
+    )
+}
+ROWS[CLUSTER] = {
+    **_DB_COMMON,
+    "Engine": reproduced(f"{P}.engine", notes=("Engine",)),
+    "EngineMode": reproduced(f"{P}.mode", notes=("EngineMode",)),
+    "DBClusterMembers": reproduced(f"{P}.aurora_instances", notes=("DBClusterMembers",)),
+    "DBClusterParameterGroup": reproduced(f"{P}.cluster_parameter_group", "stacks.{stack}"),
+    "DBSubnetGroup": reproduced(f"{P}.SubnetIds", notes=("DBSubnetGroup",)),
+    "ServerlessV2ScalingConfiguration": noted("ServerlessV2ScalingConfiguration"),
+    "GlobalClusterIdentifier": noted("GlobalClusterIdentifier"),
+    "StorageType": reproduced("stacks.{stack}", notes=("StorageType",)),
+    "StorageEncrypted": reproduced("artifacts.{artifact}", notes=("StorageEncrypted",)),
+    **{
+        k: reproduced("artifacts.{artifact}")
+        for k in ("EngineVersion", "Port", "MasterUsername", "DatabaseName", "AllocatedStorage")
+    },
+}
+
+
+# a resource another makes (a launched instance's volume): only what the rebuild sets itself
+OWNED: dict[str, dict[str, Row]] = {
+    VOLUME: {
+        "Encrypted": changed(
+            "true", "the compute blueprint encrypts every volume it launches", is_(True)
+        ),
+    },
+}
+
+
+def row(kind: str, prop: str) -> Row | None:
+    """The table's row for a property, or None: not read."""
+    return ROWS.get(kind, {}).get(prop)
+
+
+def identity(kind: str, prop: str) -> bool:
+    return prop in IDENTITY.get(kind, ()) or prop == "ResponseMetadata"
