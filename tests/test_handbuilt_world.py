@@ -523,7 +523,6 @@ def _status(entry: dict[str, Any]) -> str:
     return re.sub(r"[_-]", " ", str(entry["status"])).lower()
 
 
-@_needs("ledger")
 def test_every_resource_of_the_world_is_in_the_ledger(journey: dict[str, Any]) -> None:
     world: World = journey["world"]
     shown = json.dumps(_ledger(journey))
@@ -549,7 +548,6 @@ def test_every_resource_of_the_world_is_in_the_ledger(journey: dict[str, Any]) -
     assert [resource for resource in expected if resource not in shown] == []
 
 
-@_needs("ledger")
 def test_every_property_the_ledger_lists_is_reproduced_or_named(journey: dict[str, Any]) -> None:
     entries = list(_entries(_ledger(journey)))
     assert entries, "the ledger lists properties with their status"
@@ -559,7 +557,6 @@ def test_every_property_the_ledger_lists_is_reproduced_or_named(journey: dict[st
     assert all(e.get("key") or e.get("file_key") for e in reproduced), "each names its file key"
 
 
-@_needs("ledger", "net", "compute", "lb")
 def test_the_issues_dropped_properties_are_reproduced_in_the_ledger(
     journey: dict[str, Any],
 ) -> None:
@@ -575,7 +572,6 @@ def test_the_issues_dropped_properties_are_reproduced_in_the_ledger(
         assert named.get(prop) == "reproduced", (prop, named.get(prop))
 
 
-@_needs("ledger")
 def test_the_capture_summary_on_screen_shows_the_ledger(journey: dict[str, Any]) -> None:
     output = " ".join(journey["capture"].output.split())
     assert "shop.capture.json" in output
@@ -601,7 +597,6 @@ def test_the_walk_through_captures_this_world_as_this_test_does() -> None:
         assert step in page, step
 
 
-@_needs("ledger")
 def test_what_the_rebuild_adds_is_changed_on_purpose_in_the_ledger(journey: dict[str, Any]) -> None:
     """Additions production never had (enhanced monitoring, Performance Insights, IAM database
     authentication, the load balancer's deletion protection) are said, with why."""
