@@ -233,6 +233,11 @@ def _doc(journey: dict[str, Any]) -> dict[str, Any]:
     return loaded
 
 
+def _text(journey: dict[str, Any]) -> str:
+    assert journey["capture"].exit_code == 0, journey["capture"].output
+    return str(journey["captured_text"])
+
+
 def _params(journey: dict[str, Any], blueprint: str) -> dict[str, Any]:
     (stack,) = [s for s in _doc(journey)["stacks"].values() if s["blueprint"] == blueprint]
     params: dict[str, Any] = stack["params"]
@@ -508,9 +513,10 @@ def _ledger(journey: dict[str, Any]) -> Any:
 
 
 def _entries(node: Any) -> Iterator[dict[str, Any]]:
-    """Every object of the ledger that carries a `status` (a property's line)."""
+    """Every property's line of the ledger (an object with a `property` and its `status`; a
+    resource's own line has a `type` and is `captured` or `not read`)."""
     if isinstance(node, dict):
-        if "status" in node:
+        if "status" in node and "property" in node:
             yield node
         for value in node.values():
             yield from _entries(value)
@@ -553,6 +559,15 @@ def test_every_property_the_ledger_lists_is_reproduced_or_named(journey: dict[st
     assert entries, "the ledger lists properties with their status"
     unnamed = [e for e in entries if _status(e) not in LEDGER_STATUSES]
     assert unnamed == [], "reproduced, noted, changed on purpose or not read: nothing else"
+    resources = _ledger(journey)["resources"]
+    assert {_status(r) for r in resources} <= {"captured", "not read"}
+    # what capture reads of the world is judged; what stays not read is what it does not read
+    # (the database's windows and CA, the NACL's and the default group's own rules and tags, the
+    # AMI builder's interface): never a key capture writes
+    doc = _doc(journey)
+    for entry in (e for e in entries if _status(e) == "not read"):
+        assert entry["property"] not in ("MapPublicIpOnLaunch", "Matcher", "HealthCheckType")
+    assert "public_ip_on_launch" in doc["stacks"]["network"]["params"]
     reproduced = [e for e in entries if _status(e) == "reproduced"]
     assert all(e.get("key") or e.get("file_key") for e in reproduced), "each names its file key"
 
@@ -592,7 +607,7 @@ def test_the_walk_through_captures_this_world_as_this_test_does() -> None:
     selector = " ".join(f"--tag {k}={v}" for k, v in VPC_TAGS.items())
     assert f"relight capture --region {REGION} {selector} --name shop" in page
     assert f"--recovery-region {RECOVERY} --out stacks/shop.yaml" in page
-    assert "stacks/shop.capture.json" in page and "<!-- refresh after ledger merge -->" in page
+    assert "stacks/shop.capture.json" in page and "refresh after ledger merge" not in page
     for step in ("kms_keys", "per_region", "aws acm request-certificate", "relight drift"):
         assert step in page, step
 
@@ -610,7 +625,15 @@ def test_what_the_rebuild_adds_is_changed_on_purpose_in_the_ledger(journey: dict
         "MonitoringInterval",
         "PerformanceInsightsEnabled",
         "IAMDatabaseAuthenticationEnabled",
-        "deletion_protection.enabled",
+        "Attributes.deletion_protection.enabled",
     ):
         assert prop in on_purpose, (prop, sorted(on_purpose))
         assert on_purpose[prop].get("reason") or on_purpose[prop].get("why"), prop
+    # the file's `# changed on purpose:` comments and the ledger say the same, with one reason
+    comments = re.findall(
+        r"# changed on purpose: (\S+) is (\S+) in production: (.+)", _text(journey)
+    )
+    assert comments, "the load balancer's deletion protection is said beside its stack"
+    for attribute, value, why in comments:
+        entry = on_purpose[f"Attributes.{attribute}"]
+        assert (str(entry["production"]), entry["why"]) == (value, why)

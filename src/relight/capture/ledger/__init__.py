@@ -195,8 +195,19 @@ def _artifacts(found: list[Resource], doc: Any) -> None:
                 r.context["artifact"] = name
 
 
+# the name a person knows a resource by, where its id is an ARN
+_NAMES = {
+    t.LB: "LoadBalancerName",
+    t.TG: "TargetGroupName",
+    t.SCHEDULED: "ScheduledActionName",
+    t.POLICY: "PolicyName",
+}
+
+
 def _entry(res: Resource, status: str) -> dict[str, Any]:
     entry: dict[str, Any] = {"type": res.kind, "id": res.id, "status": status}
+    if res.props.get(_NAMES.get(res.kind, "")):
+        entry["name"] = str(res.props[_NAMES[res.kind]])
     if res.stack:
         entry["stack"] = res.stack
     if res.owner:

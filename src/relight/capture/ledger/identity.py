@@ -24,6 +24,7 @@ from relight.capture.ledger.kinds import (
     NACL,
     NAT,
     OPTIONS,
+    POLICY,
     PROFILE,
     RECORD,
     ROLE,
@@ -94,6 +95,7 @@ IDENTITY: dict[str, tuple[str, ...]] = {
     ),
     SCHEDULED: ("ScheduledActionARN", "AutoScalingGroupName", "Time"),
     HOOK: ("LifecycleHookName", "AutoScalingGroupName"),
+    POLICY: ("PolicyARN", "PolicyName", "AutoScalingGroupName"),
     LT: (
         "LaunchTemplateId",
         "LaunchTemplateName",

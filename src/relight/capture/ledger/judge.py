@@ -5,6 +5,7 @@ value, the rebuild's, why), or not read."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from relight.capture.common import Note
@@ -13,15 +14,24 @@ from relight.capture.ledger.resources import Resource
 
 REPRODUCED, NOTED, CHANGED, NOT_READ = "reproduced", "noted", "changed on purpose", "not read"
 STATUSES = (REPRODUCED, NOTED, CHANGED, NOT_READ)
+_ITEM = re.compile(r"([^\[]+)\[name=([^\]]+)\]")
 
 
 def has(doc: Any, path: str) -> bool:
-    """Whether the captured document holds the key path (`stacks.web.params.min_size`)."""
+    """Whether the captured document holds the key path (`stacks.web.params.min_size`); a
+    part `key[name=X]` is the item of the list at `key` whose `name` is X."""
     node = doc
     for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
+        found = _ITEM.fullmatch(part)
+        key = found.group(1) if found else part
+        if not isinstance(node, dict) or key not in node:
             return False
-        node = node[part]
+        node = node[key]
+        if found:
+            items = [i for i in node or [] if isinstance(i, dict) and i.get("name") == found[2]]
+            if not items:
+                return False
+            node = items[0]
     return True
 
 
@@ -63,6 +73,37 @@ def _keys(res: Resource, row: t.Row, doc: Any) -> list[str]:
     return out
 
 
+def _where(res: Resource, row: t.Row) -> str:
+    """The key a default stands in for: the row's first (absent from the file), else the
+    stack that makes the resource."""
+    for template in row.keys:
+        try:
+            return template.format(**res.context, stack=res.stack)
+        except KeyError:
+            continue
+    return f"stacks.{res.stack}" if res.stack else "the blueprint"
+
+
+def _by_keys(res: Resource, row: t.Row, doc: Any, notes: list[Note], value: Any) -> dict[str, Any]:
+    """A row with keys or notes: noted, reproduced (a key, or production has the default),
+    else not read."""
+    entry: dict[str, Any] = {}
+    keys, named = _keys(res, row, doc), _notes_for(res, row, notes)
+    if named:
+        entry.update(status=NOTED, note=named[0])
+        if len(named) > 1:
+            entry["more_notes"] = named[1:]
+        if keys:
+            entry["key"] = keys[0]
+    elif keys:
+        entry.update(status=REPRODUCED, key=keys[0])
+    elif row.default is not None and row.default(value, res.props):
+        entry.update(status=REPRODUCED, key=_where(res, row), by=row.by)
+    else:
+        entry.update(status=NOT_READ, production=_plain(value))
+    return entry
+
+
 def judge(
     res: Resource, doc: Any, notes: list[Note], rows: dict[str, t.Row] | None = None
 ) -> list[dict[str, Any]]:
@@ -86,6 +127,8 @@ def judge(
         elif name in missing and row.if_absent:
             rebuild, why = row.if_absent
             entry.update(status=CHANGED, production=None, rebuild=rebuild, why=why)
+        elif row.changed_when is not None and row.changed_when(value, res.props):
+            entry.update(status=CHANGED, production=_plain(value), rebuild=row.rebuild, why=row.why)
         elif row.same is not None:
             if row.same(value):
                 where = f"stacks.{res.stack}.blueprint" if res.stack else "the blueprint"
@@ -95,17 +138,7 @@ def judge(
                     status=CHANGED, production=_plain(value), rebuild=row.rebuild, why=row.why
                 )
         else:
-            keys, named = _keys(res, row, doc), _notes_for(res, row, notes)
-            if named:
-                entry.update(status=NOTED, note=named[0])
-                if len(named) > 1:
-                    entry["more_notes"] = named[1:]
-                if keys:
-                    entry["key"] = keys[0]
-            elif keys:
-                entry.update(status=REPRODUCED, key=keys[0])
-            else:
-                entry.update(status=NOT_READ, production=_plain(value))
+            entry.update(_by_keys(res, row, doc, notes, value))
         entries.append(entry)
     return entries
 

@@ -52,6 +52,12 @@ EXTRACT: dict[tuple[str, str], tuple[str, str, str, tuple[str, ...]]] = {
         ("ScheduledActionName",),
     ),
     ("autoscaling", "DescribeLifecycleHooks"): ("LifecycleHooks", t.HOOK, "", ()),
+    ("autoscaling", "DescribePolicies"): (
+        "ScalingPolicies",
+        t.POLICY,
+        "PolicyARN",
+        ("PolicyName",),
+    ),
     ("rds", "DescribeDBInstances"): (
         "DBInstances",
         t.DB,
@@ -102,6 +108,8 @@ class Resource:
 def _ident(kind: str, item: dict[str, Any], id_field: str, params: dict[str, Any]) -> str:
     if kind == t.LT:
         return f"{item.get('LaunchTemplateId')}:{item.get('VersionNumber')}"
+    if kind == t.SCHEDULED and not item.get(id_field):  # an ARN, where AWS gives one
+        return f"{item.get('AutoScalingGroupName')}:{item.get('ScheduledActionName')}"
     if kind == t.HOOK:
         return f"{item.get('AutoScalingGroupName')}:{item.get('LifecycleHookName')}"
     if kind == t.RECORD:
@@ -160,6 +168,11 @@ def _others(call: Call, add: Callable[[str, str, dict[str, Any], set[str], str],
             f"Attributes.{a['Key']}": a.get("Value") for a in call.response.get("Attributes", [])
         }
         add(t.LB, call.params.get("LoadBalancerArn", ""), attrs, set(), call.origin)
+    elif op == ("elbv2", "DescribeTargetGroupAttributes"):
+        attrs = {
+            f"Attributes.{a['Key']}": a.get("Value") for a in call.response.get("Attributes", [])
+        }
+        add(t.TG, call.params.get("TargetGroupArn", ""), attrs, set(), call.origin)
     elif op == ("iam", "GetInstanceProfile"):
         profile = call.response.get("InstanceProfile", {})
         name = str(profile.get("InstanceProfileName", ""))

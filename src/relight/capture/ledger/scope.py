@@ -89,8 +89,15 @@ class _Links:
             r.stack = next((self.lb_stack[a] for a in arns if self.lb_stack.get(a)), "")
             if r.kind == t.LISTENER:
                 r.context["port"] = str(p.get("Port", ""))
-        elif r.kind in (t.ASG, t.SCHEDULED, t.HOOK):
+        elif r.kind in (t.ASG, t.SCHEDULED, t.HOOK, t.POLICY):
             r.stack = self.stack_of.get(p.get("AutoScalingGroupName", ""), "")
+            for field, name in (
+                ("action", "ScheduledActionName"),
+                ("hook", "LifecycleHookName"),
+                ("policy", "PolicyName"),
+            ):
+                if p.get(name):
+                    r.context[field] = str(p[name])
         elif r.kind in (t.LT, t.INSTANCE):
             self.compute(r)
         elif r.kind in (t.DB, t.CLUSTER):  # an Aurora member: its cluster's stack
@@ -108,6 +115,8 @@ class _Links:
             r.context["tier"] = tier
         if r.kind == t.NAT:
             r.names.add(self.placed.vpc_id)
+        if r.kind == t.ENDPOINT and r.props.get("ServiceName"):  # com.amazonaws.<region>.s3
+            r.context["svc"] = str(r.props["ServiceName"]).rsplit(".", 1)[-1]
 
     def compute(self, r: Resource) -> None:
         p = r.props

@@ -21,6 +21,7 @@ When capture starts writing a key, its row is added here (and nothing else chang
 
 from __future__ import annotations
 
+from relight.capture.lb_settings import BALANCER_DEFAULTS, CHANGED_ON_PURPOSE, TARGET_GROUP_DEFAULTS
 from relight.capture.ledger.identity import IDENTITY
 from relight.capture.ledger.kinds import (
     ASG,
@@ -43,6 +44,7 @@ from relight.capture.ledger.kinds import (
     NACL,
     NAT,
     OPTIONS,
+    POLICY,
     PROFILE,
     RECORD,
     ROLE,
@@ -55,7 +57,28 @@ from relight.capture.ledger.kinds import (
     VPC,
     ZONE,
 )
-from relight.capture.ledger.rows import Row, changed, imdsv2, is_, noted, reproduced
+from relight.capture.ledger.predicates import (
+    TLS_POLICY,
+    other_logs,
+    plain_listener,
+    recurring,
+    same_logs,
+    tls,
+    unsticky,
+)
+from relight.capture.ledger.rows import (
+    BLUEPRINT_DEFAULT,
+    Row,
+    at_default,
+    changed,
+    empty,
+    equals,
+    imdsv2,
+    is_,
+    noted,
+    reproduced,
+)
+from relight.capture.ledger.table_network import NETWORK_ROWS
 
 # the types, re-exported: the ledger's modules name them as table.VPC etc.
 __all__ = [
@@ -81,6 +104,7 @@ __all__ = [
     "NAT",
     "OPTIONS",
     "OWNED",
+    "POLICY",
     "PROFILE",
     "RECORD",
     "ROLE",
@@ -110,6 +134,8 @@ ROLE_KEY = "stacks.identity.params.instance_roles.{stack}"
 DATA = (f"{P}.DataSnapshotId", f"{P}.data_volume_size")
 SSM = "AmazonSSMManagedInstanceCore"
 _TAGS = reproduced("tags")  # the file's top-level tags: CloudFormation propagates them
+_NO_IPV6 = at_default(empty, "the network blueprint makes IPv4-only networks, as production's")
+_ACTION = "{stack}.params.scheduled_actions[name={action}]"
 
 _LT_INSTANCE: dict[str, Row] = {
     "InstanceType": reproduced(f"{P}.instance_type"),
@@ -144,108 +170,56 @@ _LT_INSTANCE: dict[str, Row] = {
 }
 
 ROWS: dict[str, dict[str, Row]] = {
-    VPC: {
-        "CidrBlock": reproduced(f"{NET}.cidr", notes=("CidrBlock",)),
-        "CidrBlockAssociationSet": reproduced(f"{NET}.cidr", notes=("CidrBlock",)),
-        "InstanceTenancy": changed(
-            "default", "the network blueprint makes default-tenancy VPCs", is_("default")
-        ),
-        "Tags": _TAGS,
-    },
-    SUBNET: {
-        "CidrBlock": reproduced(
-            f"{NET}.subnets.{{tier}}", f"{NET}.cidr", notes=("CidrBlock", "subnets")
-        ),
-        "AvailabilityZoneId": reproduced(f"{NET}.az_count"),
-        "MapPublicIpOnLaunch": reproduced(f"{NET}.public_ip_on_launch"),
-        "Tags": _TAGS,
-    },
-    ROUTE_TABLE: {
-        "Routes": reproduced(f"{NET}.nat", notes=("Routes",)),
-        "Associations": reproduced(f"{NET}.az_count"),
-        "Tags": _TAGS,
-    },
-    IGW: {"Tags": _TAGS},
-    NAT: {
-        "SubnetId": reproduced(f"{NET}.nat", notes=("NatGateways",)),
-        "ConnectivityType": reproduced(f"{NET}.nat", notes=("NatGateways",)),
-        "Tags": _TAGS,
-    },
-    ENDPOINT: {
-        "ServiceName": reproduced(f"{NET}.gateway_endpoints", notes=("ServiceName",)),
-        "VpcEndpointType": reproduced(f"{NET}.gateway_endpoints", notes=("ServiceName",)),
-        "RouteTableIds": reproduced(f"{NET}.endpoint_tiers", notes=("RouteTableIds",)),
-        "SubnetIds": noted("ServiceName"),
-        "Groups": noted("ServiceName"),
-        "PrivateDnsEnabled": noted("ServiceName"),
-        "Tags": _TAGS,
-    },
-    FLOW_LOG: {
-        "LogDestinationType": reproduced(f"{NET}.flow_logs", notes=("LogDestinationType",)),
-        "DeliverLogsPermissionArn": reproduced("stacks.identity.params.flow_logs"),
-        "TrafficType": changed("ALL", "the network blueprint logs all traffic", is_("ALL")),
-        "LogGroupName": changed(
-            "the network stack's own log group",
-            "a log group is regional: the recovery region writes to its own",
-            is_(None),
-        ),
-        "LogDestination": changed(
-            "the network stack's own log group",
-            "a log destination is regional: the recovery region writes to its own",
-            is_(None),
-        ),
-        "Tags": _TAGS,
-    },
-    NACL: {
-        "Entries": reproduced(f"{NET}.network_acls.{{tier}}", notes=("Entries",)),
-        "Associations": reproduced(f"{NET}.network_acls.{{tier}}", notes=("Entries",)),
-        "Tags": _TAGS,
-    },
-    GROUP: {
-        "GroupName": reproduced(SG),
-        "Description": reproduced(f"{SG}.description"),
-        "IpPermissions": reproduced(
-            f"{SG}.ingress",
-            notes=("IpPermissions", "IpProtocol", "UserIdGroupPairs", "PrefixListIds"),
-            note_on="ingress",
-        ),
-        "IpPermissionsEgress": reproduced(
-            f"{SG}.egress",
-            notes=("IpPermissions", "IpProtocol", "UserIdGroupPairs", "PrefixListIds"),
-            note_on="egress",
-        ),
-        "Tags": _TAGS,
-    },
+    **NETWORK_ROWS,
     LB: {
         "Type": reproduced(f"{P}.type", notes=("Type",)),
         "Scheme": reproduced(f"{P}.scheme"),
         "AvailabilityZones": reproduced(f"{P}.SubnetIds", notes=("Subnets",)),
         "SecurityGroups": reproduced(f"{P}.SecurityGroupId", notes=("SecurityGroups",)),
         "IpAddressType": changed("ipv4", "the load_balancer blueprint makes IPv4", is_("ipv4")),
-        "Attributes.deletion_protection.enabled": changed(
-            "true (false in a drill)",
-            "a rebuilt load balancer is protected from deletion by mistake",
-            is_("true"),
-        ),
-        "Attributes.routing.http.drop_invalid_header_fields.enabled": changed(
-            "true",
-            "the blueprint drops invalid HTTP headers (a request smuggling defence)",
-            is_("true"),
-        ),
-        "Attributes.idle_timeout.timeout_seconds": changed(
-            "60 (the blueprint's idle_timeout default)",
-            "capture does not write idle_timeout: set it to production's",
-            is_("60"),
-        ),
-        "Attributes.access_logs.s3.enabled": changed(
-            "false unless AccessLogsBucket is given",
-            "an access-log bucket is regional: give one in the recovery region",
-            is_("false"),
-        ),
+        # the same reasons as the `# changed on purpose:` comments capture writes beside the
+        # stack (lb_settings.CHANGED_ON_PURPOSE): one source
+        **{
+            f"Attributes.{key}": changed("true", why, is_("true"))
+            for (key, _value), why in CHANGED_ON_PURPOSE.items()
+        },
+        "Attributes.idle_timeout.timeout_seconds": reproduced(f"{P}.idle_timeout"),
+        "Attributes.access_logs.s3.enabled": noted("access_logs.s3", default=equals("false")),
+        "Attributes.access_logs.s3.bucket": noted("access_logs.s3", default=empty),
+        "Attributes.access_logs.s3.prefix": noted("access_logs.s3", default=empty),
+        **{
+            f"Attributes.{key}": noted(key, default=equals(value))
+            for key, (value, _what) in BALANCER_DEFAULTS.items()
+        },
         "Tags": _TAGS,
     },
     TG: {
         "Port": reproduced(f"{P}.target_port"),
+        "Protocol": reproduced(f"{P}.type", notes=("TargetGroup Protocol",)),
+        "ProtocolVersion": noted("TargetGroup ProtocolVersion", default=equals("HTTP1")),
+        "HealthCheckProtocol": reproduced(
+            f"{P}.health_check_protocol", notes=("HealthCheckProtocol",)
+        ),
+        "HealthCheckPort": reproduced(f"{P}.health_check_port"),
+        "HealthCheckEnabled": changed(
+            "true", "the load_balancer blueprint's target group always checks health", is_(True)
+        ),
+        "IpAddressType": changed("ipv4", "the load_balancer blueprint makes IPv4", is_("ipv4")),
+        "Attributes.deregistration_delay.timeout_seconds": reproduced(f"{P}.deregistration_delay"),
+        "Attributes.stickiness.enabled": noted("TargetGroup stickiness", default=equals("false")),
+        **{
+            f"Attributes.stickiness.{key}": noted("TargetGroup stickiness", default=unsticky)
+            for key in (
+                "type",
+                "lb_cookie.duration_seconds",
+                "app_cookie.cookie_name",
+                "app_cookie.duration_seconds",
+            )
+        },
+        **{
+            f"Attributes.{key}": noted(key, default=equals(value))
+            for key, (value, _what) in TARGET_GROUP_DEFAULTS.items()
+        },
         "TargetType": reproduced(f"{P}.target_type"),
         "HealthCheckPath": reproduced(f"{P}.health_check_path"),
         "HealthCheckIntervalSeconds": reproduced(f"{P}.health_check_interval"),
@@ -260,6 +234,14 @@ ROWS: dict[str, dict[str, Row]] = {
         "Protocol": reproduced("stacks.{stack}", notes=("Listener {port}",)),
         "Certificates": reproduced(f"{P}.CertificateArn", notes=("Listener {port} Certificates",)),
         "DefaultActions": reproduced(f"{P}.target_port", notes=("TargetGroups",)),
+        "SslPolicy": reproduced(
+            default=plain_listener,
+            by="an HTTP listener uses no TLS policy",
+            changed_when=tls,
+            rebuild=TLS_POLICY,
+            why="the load_balancer blueprint's HTTPS listener takes TLS 1.3 and 1.2 only",
+        ),
+        "AlpnPolicy": at_default(empty),
     },
     ASG: {
         "MinSize": reproduced(f"{P}.min_size"),
@@ -267,25 +249,77 @@ ROWS: dict[str, dict[str, Row]] = {
         "DesiredCapacity": reproduced(f"{P}.desired"),
         "VPCZoneIdentifier": reproduced(f"{P}.SubnetIds", notes=("VPCZoneIdentifier",)),
         "LaunchTemplate": reproduced(f"{P}.instance_type"),
-        "MixedInstancesPolicy": reproduced(f"{P}.instance_type"),
+        "MixedInstancesPolicy": noted("MixedInstancesPolicy"),
+        "WarmPoolConfiguration": noted("WarmPoolConfiguration"),
+        "PlacementGroup": noted("PlacementGroup"),
+        "NewInstancesProtectedFromScaleIn": noted(
+            "NewInstancesProtectedFromScaleIn", default=equals(False)
+        ),
+        "SuspendedProcesses": noted("SuspendedProcesses", default=empty),
+        # written only when production's differs from AWS's default
+        "DefaultCooldown": reproduced(f"{P}.default_cooldown", default=equals(300)),
+        "DefaultInstanceWarmup": reproduced(f"{P}.default_instance_warmup", default=empty),
+        "MaxInstanceLifetime": reproduced(f"{P}.max_instance_lifetime", default=empty),
+        "TerminationPolicies": reproduced(f"{P}.termination_policies", default=equals(["Default"])),
+        "CapacityRebalance": reproduced(f"{P}.capacity_rebalance", default=equals(False)),
+        "LoadBalancerNames": at_default(empty, BLUEPRINT_DEFAULT),  # Classic Load Balancers
+        "EnabledMetrics": at_default(empty, BLUEPRINT_DEFAULT),
         "LaunchConfigurationName": noted("LaunchConfigurationName"),
         "TargetGroupARNs": reproduced(f"{P}.TargetGroupArn", notes=("TargetGroupARNs",)),
         "TrafficSources": reproduced(f"{P}.TargetGroupArn", notes=("TargetGroupARNs",)),
-        "HealthCheckType": reproduced(f"{P}.health_check_type"),
+        "HealthCheckType": reproduced(f"{P}.health_check_type", notes=("HealthCheckType",)),
         "HealthCheckGracePeriod": reproduced(f"{P}.health_check_grace_seconds"),
         "Tags": _TAGS,
     },
     SCHEDULED: {
-        name: reproduced(f"{P}.scheduled_actions")
-        for name in (
-            "ScheduledActionName",
-            "Recurrence",
-            "StartTime",
-            "EndTime",
-            "MinSize",
-            "MaxSize",
-            "DesiredCapacity",
-            "TimeZone",
+        "ScheduledActionName": reproduced(f"stacks.{_ACTION}"),
+        **{
+            prop: reproduced(f"stacks.{_ACTION}.{key}")
+            for prop, key in (
+                ("Recurrence", "recurrence"),
+                ("EndTime", "end_time"),
+                ("MinSize", "min_size"),
+                ("MaxSize", "max_size"),
+                ("DesiredCapacity", "desired"),
+                ("TimeZone", "time_zone"),
+            )
+        },
+        "StartTime": reproduced(
+            f"stacks.{_ACTION}.start_time",
+            changed_when=recurring,
+            rebuild="no start time: the recurrence runs from the rebuild on",
+            why="Auto Scaling refuses a start time in the past, and a recurring action's "
+            "passes: a file holding one would fail every rebuild after it",
+        ),
+    },
+    HOOK: {
+        prop: noted("LifecycleHook {hook}")
+        for prop in (
+            "LifecycleTransition",
+            "NotificationTargetARN",
+            "RoleARN",
+            "NotificationMetadata",
+            "HeartbeatTimeout",
+            "GlobalTimeout",
+            "DefaultResult",
+        )
+    },
+    POLICY: {
+        prop: noted("ScalingPolicy {policy}")
+        for prop in (
+            "PolicyType",
+            "AdjustmentType",
+            "MinAdjustmentStep",
+            "MinAdjustmentMagnitude",
+            "ScalingAdjustment",
+            "Cooldown",
+            "StepAdjustments",
+            "MetricAggregationType",
+            "EstimatedInstanceWarmup",
+            "Alarms",
+            "TargetTrackingConfiguration",
+            "PredictiveScalingConfiguration",
+            "Enabled",
         )
     },
     LT: {f"LaunchTemplateData.{k}": row for k, row in _LT_INSTANCE.items()},
@@ -332,6 +366,15 @@ ROWS: dict[str, dict[str, Row]] = {
         "EngineLifecycleSupport": reproduced(f"{P}.engine_lifecycle_support", "stacks.{stack}"),
         "MonitoringRoleArn": reproduced(f"{P}.MonitoringRoleArn"),
         "TagList": _TAGS,
+        "DBSecurityGroups": at_default(empty),  # EC2-Classic's, none in a VPC
+        "EnabledCloudwatchLogsExports": reproduced(
+            default=same_logs,
+            by="the database blueprint exports the engine's logs, as production does",
+            changed_when=other_logs,
+            rebuild="the engine's logs exported to CloudWatch Logs (blueprints/database.py)",
+            why="the database blueprint exports the engine's logs so a restored database's "
+            "errors can be read from its first minute",
+        ),
         # the snapshot's: a restore keeps them
         **{
             k: reproduced("artifacts.{artifact}")
