@@ -637,3 +637,14 @@ def test_what_the_rebuild_adds_is_changed_on_purpose_in_the_ledger(journey: dict
     for attribute, value, why in comments:
         entry = on_purpose[f"Attributes.{attribute}"]
         assert (str(entry["production"]), entry["why"]) == (value, why)
+
+
+def test_capture_ends_with_the_next_commands_for_this_file_and_region(
+    journey: dict[str, Any],
+) -> None:
+    """The next step is written for the user: the placeholders first, then the commands with
+    this file's name and the recovery region given, not a letter to replace."""
+    output = " ".join(journey["capture"].output.split())
+    assert "replace its 2 REPLACE-ME value(s)" in output, output
+    assert f"relight replicate --env shop --from {REGION} --to {RECOVERY}" in output, output
+    assert f"relight prepare --env shop --region {RECOVERY}" in output, output

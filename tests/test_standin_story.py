@@ -330,3 +330,31 @@ def test_the_storys_calls_are_not_counted_as_the_runs(
     (story_aws,) = told
     assert story_aws is not conn.aws, "the story counts its calls apart"
     assert story_aws.target == conn.aws.target, "on the same stand-in"
+
+
+def test_a_captured_production_standing_at_home_is_not_built_again_beside_it(
+    world: Callable[[str], LoadedEnvironment],
+) -> None:
+    """A file `relight capture` wrote names production (`production:`): when every lookup
+    finds its backup there, the story copies and prepares without building a relight copy of
+    production in the home region, which `capture --tag` and drift would then have to tell
+    from production."""
+    ec2 = boto3.client("ec2", HOME)
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    image = ec2.register_image(
+        Name="web-golden",
+        RootDeviceName="/dev/xvda",
+        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
+    )["ImageId"]
+    ec2.create_tags(Resources=[image], Tags=[{"Key": "Role", "Value": "web"}])
+    volume = ec2.create_volume(AvailabilityZone=f"{HOME}a", Size=8)["VolumeId"]
+    snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+    ec2.create_tags(Resources=[snapshot], Tags=[{"Key": "Role", "Value": "web-data"}])
+    captured = MINIMAL.replace("stacks:\n", f"production: {{vpc: {vpc}}}\nstacks:\n", 1)
+    loaded = world(captured)
+    said: list[str] = []
+    _tell(loaded, said)
+    assert any("production stands in us-east-1" in line for line in said), said
+    assert boto3.client("cloudformation", HOME).describe_stacks()["Stacks"] == []
+    assert [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]] == [vpc]
+    assert set(_found(loaded, RECOVERY)) == {"web_ami", "web_data"}, "copied all the same"

@@ -110,9 +110,22 @@ def capture(
         )
         for note in captured.notes:
             con.print(f"  - {_escape(note.line())}")
+    to = recovery_region[0] if recovery_region else "R"
+    env = _escape(str(out) if out.parent.name != "stacks" else name)
+    first = (
+        f"replace its {placeholders} REPLACE-ME value(s) (the notes say with what), "
+        if (
+            placeholders := sum(
+                "REPLACE-ME" in line and not line.lstrip().startswith("#")
+                for line in captured.text.splitlines()
+            )
+        )
+        else ""
+    )
     con.print(
-        f"Next: review it, then relight replicate --env {_escape(name)} --from {region} --to R, "
-        f"relight prepare, relight drill, relight readiness on a schedule."
+        f"Next: review it, {first}then relight replicate --env {env} --from {region} "
+        f"--to {to}, relight prepare --env {env} --region {to}, relight drill, relight "
+        "readiness on a schedule."
     )
 
 

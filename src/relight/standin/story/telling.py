@@ -71,6 +71,18 @@ class Story(HomeBuild):
                 f"stand-in story for {self.env.name}: already in {self.home}, used as they are: "
                 + ", ".join(f"{name} {art.id}" for name, art in sorted(found.items()))
             )
+        if self.env.production is not None and len(found) == len(self.env.artifacts):
+            # a captured production stands at home already (the file's `production:`), and
+            # every lookup finds its backup there: no copy of it is built beside it, which
+            # `relight capture --tag` and drift would then have to tell from production
+            self.say(
+                f"stand-in story for {self.env.name}: production stands in {self.home} "
+                "(the file's production:); not built again"
+            )
+            self.kms_keys()
+            self.copy()
+            self.prepare(now, run_id)
+            return
         if len(found) < len(self.env.artifacts):
             self.say(f"stand-in story for {self.env.name}: base images and data in {self.home}")
         base = {
