@@ -374,8 +374,14 @@ def test_a_lambda_eni_and_an_unknown_tagged_resource_are_listed_as_not_read() ->
             Description="AWS Lambda VPC ENI-orders-fn-1a2b3c4d-aaaa-bbbb-cccc-123456789012",
         )["NetworkInterface"]["NetworkInterfaceId"]
         _clients("sqs").create_queue(QueueName="orders", tags={"Environment": "shop"})
+        # a copy relight built in the home region carries production's tags too (E34)
+        _clients("sqs").create_queue(
+            QueueName="shop-drill-orders",
+            tags={"Environment": "shop", "relight:env": "shop-drill"},
+        )
         result = _capture(_clients, prod["vpc"])
     found = _by_id(result.ledger)
+    assert "shop-drill-orders" not in found, "relight's own copy is not production's"
     assert found[lambda_eni]["status"] == "not read"
     assert found[lambda_eni]["owner"] == "AWS::Lambda::Function orders-fn"
     queue = found["orders"]

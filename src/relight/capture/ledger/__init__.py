@@ -154,7 +154,7 @@ def build_ledger(
         for item in call.response.get("ResourceTagMappingList", []):
             arn = item["ResourceARN"]
             kind, ident = arn_kind(arn)
-            if arn in names or ident in names:
+            if arn in names or ident in names or _relights_own(item):
                 continue
             names |= {arn, ident}
             ledger.resources.append(
@@ -162,6 +162,12 @@ def build_ledger(
             )
     ledger.unread = [{"call": u.call, "permission": u.permission, "error": u.error} for u in unread]
     return ledger
+
+
+def _relights_own(item: dict[str, Any]) -> bool:
+    """A resource of a copy relight built (a drill in the home region): its stack's tags,
+    production's among them, propagate to it (E34), and `relight:env` says it is relight's."""
+    return any(tag.get("Key") == "relight:env" for tag in item.get("Tags", []))
 
 
 def _gateways(read: list[Resource]) -> set[tuple[str, str]]:
