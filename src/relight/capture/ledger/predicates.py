@@ -7,10 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from relight.capture.forced import tls_differs
 from relight.capture.network_acls import ALLOW_ALL, ALLOW_ALL_V6, LAST_RULES
-
-# the listeners' TLS policy the load_balancer blueprint sets (blueprints/load_balancer.py)
-TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
 def allow_all(entries: Any) -> bool:
@@ -66,7 +64,7 @@ def recurring(_value: Any, props: dict[str, Any]) -> bool:
 
 def tls(value: Any, props: dict[str, Any]) -> bool:
     """An HTTPS/TLS listener whose policy is not the blueprint's."""
-    return props.get("Protocol") in ("HTTPS", "TLS") and value != TLS_POLICY
+    return tls_differs({**props, "SslPolicy": value})
 
 
 def plain_listener(_value: Any, props: dict[str, Any]) -> bool:
