@@ -236,8 +236,9 @@ def eni_entry(res: Resource, found: list[Resource]) -> dict[str, Any]:
     """An interface is captured when capture read its owner; an RDS one only with the
     database it belongs to (by subnet and security groups), never for any database."""
     kind, owner = eni_owner(res.props)
-    if kind == RDS and rds_owner(res.props, found):
-        kind, owner = t.DB, rds_owner(res.props, found)
+    database = rds_owner(res.props, found) if kind == RDS else ""
+    if database:
+        kind, owner = t.DB, database
     for r in found:  # a NAT gateway and an interface endpoint name their interfaces
         held = [a.get("NetworkInterfaceId") for a in r.props.get("NatGatewayAddresses", [])]
         if res.id in held + list(r.props.get("NetworkInterfaceIds", [])):
