@@ -20,7 +20,7 @@ from relight.capture.ledger import Ledger, Recorder, ledger_path
 from relight.capture.ledger import table as t
 from relight.capture.ledger.judge import judge
 from relight.capture.ledger.resources import Resource
-from relight.capture.ledger.sweep import arn_kind, eni_owner
+from relight.capture.ledger.sweep import arn_kind
 from test_capture import REGION, _production
 
 DENIED = (
@@ -374,8 +374,14 @@ def test_a_lambda_eni_and_an_unknown_tagged_resource_are_listed_as_not_read() ->
             Description="AWS Lambda VPC ENI-orders-fn-1a2b3c4d-aaaa-bbbb-cccc-123456789012",
         )["NetworkInterface"]["NetworkInterfaceId"]
         _clients("sqs").create_queue(QueueName="orders", tags={"Environment": "shop"})
+        # a copy relight built in the home region carries production's tags too (E34)
+        _clients("sqs").create_queue(
+            QueueName="shop-drill-orders",
+            tags={"Environment": "shop", "relight:env": "shop-drill"},
+        )
         result = _capture(_clients, prod["vpc"])
     found = _by_id(result.ledger)
+    assert "shop-drill-orders" not in found, "relight's own copy is not production's"
     assert found[lambda_eni]["status"] == "not read"
     assert found[lambda_eni]["owner"] == "AWS::Lambda::Function orders-fn"
     queue = found["orders"]
@@ -393,37 +399,7 @@ def test_a_lambda_eni_and_an_unknown_tagged_resource_are_listed_as_not_read() ->
     assert "not read: sqs orders" in lines
 
 
-def test_eni_owners_as_aws_documents_them() -> None:
-    """moto gives every ENI InterfaceType `interface` and a made-up RequesterId; AWS's fields
-    (EC2 API Reference, NetworkInterface) are modelled here."""
-    assert eni_owner({"InterfaceType": "lambda", "RequesterId": "AROAEXAMPLE:orders"})[0] == (
-        "AWS::Lambda::Function"
-    )
-    assert (
-        eni_owner({"InterfaceType": "efs", "Description": "EFS mount target for fs-12 (fsmt-3)"})[0]
-        == "AWS::EFS::MountTarget"
-    )
-    assert eni_owner(
-        {"InterfaceType": "nat_gateway", "Description": "Interface for NAT Gateway nat-0a"}
-    ) == (t.NAT, "nat-0a")
-    assert eni_owner(
-        {"RequesterId": "amazon-elb", "Description": "ELB app/shop-lb/50dc6c495c0c9188"}
-    ) == (t.LB, "shop-lb")
-    assert eni_owner(
-        {"InterfaceType": "network_load_balancer", "Description": "ELB net/nlb/1f"}
-    ) == (
-        t.LB,
-        "nlb",
-    )
-    assert eni_owner({"RequesterId": "amazon-rds", "Description": "RDSNetworkInterface"})[0] == t.DB
-    assert eni_owner(
-        {"InterfaceType": "vpc_endpoint", "Description": "VPC Endpoint Interface vpce-0d8d"}
-    ) == (t.ENDPOINT, "vpce-0d8d")
-    assert eni_owner({"Attachment": {"InstanceId": "i-0abc"}}) == (t.INSTANCE, "i-0abc")
-    assert eni_owner({"RequesterId": "727000000000", "RequesterManaged": True}) == (
-        "unknown requester",
-        "727000000000",
-    )
+def test_an_arn_names_its_type_and_id() -> None:
     assert arn_kind("arn:aws:lambda:us-east-1:123456789012:function:orders") == (
         "lambda:function",
         "orders",

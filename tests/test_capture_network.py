@@ -29,7 +29,9 @@ class AwsNacls:
     """A moto EC2 client whose DescribeNetworkAcls answers as AWS documents (docs/aws-
     behaviours.md E31): every NACL ends with the rule `*` (32767, deny all, both ways), and an
     ICMP entry carries its `IcmpTypeCode`. moto 5.2.5 leaves the `*` rules out of a custom NACL
-    and drops the type and code CreateNetworkAclEntry was given."""
+    and drops the type and code CreateNetworkAclEntry was given. In a VPC with an IPv6 block
+    (E31) every NACL also ends with the IPv6 `*` rule, number 32768 (deny ::/0, both ways), and
+    the default NACL allows all IPv6 traffic with rule 101: moto 5.2.5 adds neither."""
 
     def __init__(self, ec2: Any) -> None:
         self._ec2 = ec2
@@ -62,17 +64,25 @@ class AwsNacls:
         for e in acl["Entries"]:
             key = (acl["NetworkAclId"], e["RuleNumber"], e["Egress"])
             entries.append({**e, "IcmpTypeCode": self._icmp[key]} if key in self._icmp else e)
+        vpc = self._ec2.describe_vpcs(VpcIds=[acl["VpcId"]])["Vpcs"][0]
+        ipv6 = bool(vpc.get("Ipv6CidrBlockAssociationSet"))
+        aws_own = [(32767, "deny", "CidrBlock", "0.0.0.0/0")]
+        if ipv6:
+            aws_own.append((32768, "deny", "Ipv6CidrBlock", "::/0"))
+            if acl.get("IsDefault"):
+                aws_own.append((101, "allow", "Ipv6CidrBlock", "::/0"))
         for egress in (False, True):
-            if not any(e["RuleNumber"] == 32767 and e["Egress"] == egress for e in entries):
-                entries.append(
-                    {
-                        "RuleNumber": 32767,
-                        "Protocol": "-1",
-                        "RuleAction": "deny",
-                        "Egress": egress,
-                        "CidrBlock": "0.0.0.0/0",
-                    }
-                )
+            for number, action, field, cidr in aws_own:
+                if not any(e["RuleNumber"] == number and e["Egress"] == egress for e in entries):
+                    entries.append(
+                        {
+                            "RuleNumber": number,
+                            "Protocol": "-1",
+                            "RuleAction": action,
+                            "Egress": egress,
+                            field: cidr,
+                        }
+                    )
         return {**acl, "Entries": entries}
 
 
@@ -142,13 +152,13 @@ def _associate(ec2: Any, vpc: str, acl: str, subnet: str) -> None:
     ec2.replace_network_acl_association(AssociationId=current, NetworkAclId=acl)
 
 
-def _production(ec2: AwsNacls) -> dict[str, Any]:
+def _production(ec2: AwsNacls, ipv6: bool = False) -> dict[str, Any]:
     """Three tiers in two AZs: the public subnets map public IPv4s at launch and share one
     route table; each private subnet has its own (through one NAT); the data subnets share one
     without a way out. S3's gateway endpoint is on the private and data tables, DynamoDB's on
     the data table only. The data tier has a NACL of its own. The VPC carries production's
-    tags beside its Name."""
-    vpc = ec2.create_vpc(CidrBlock="10.70.0.0/16")["Vpc"]["VpcId"]
+    tags beside its Name. With `ipv6`, the VPC also has an Amazon-provided IPv6 block."""
+    vpc = ec2.create_vpc(CidrBlock="10.70.0.0/16", AmazonProvidedIpv6CidrBlock=ipv6)["Vpc"]["VpcId"]
     ec2.create_tags(
         Resources=[vpc],
         Tags=[
@@ -448,3 +458,36 @@ def test_a_bad_nacl_rule_names_the_file_and_key_and_builds_nothing(write_env: An
     assert f"{path}" in message
     assert "stacks.network.params.network_acls.public.ingress.0" in message
     assert "protocol tcp needs the ports it applies to: give port or port_range" in message
+
+
+def test_an_ipv6_vpcs_nacls_leave_out_awss_own_ipv6_rule_and_the_file_renders(
+    tmp_path: Path,
+) -> None:
+    """In a VPC with an IPv6 block every NACL ends with AWS's IPv6 `*` rule, 32768, and the
+    default NACL allows IPv6 with rule 101 (E31, AwsNacls answers so): the data tier's NACL is
+    written without 32768 (the blueprint, as CreateNetworkAclEntry, refuses it: "Rulenumber
+    must be in range 1..32766"), the default NACL is AWS's allow-all (no Note, reproduced in
+    the ledger), the file renders, and capture changes nothing."""
+    with mock_aws():
+        ec2 = AwsNacls(boto3.client("ec2", REGION))
+        prod = _production(ec2, ipv6=True)
+        flt = [{"Name": "vpc-id", "Values": [prod["vpc"]]}]
+        live = ec2.get_paginator("describe_network_acls").paginate(Filters=flt)
+        numbers = {
+            e["RuleNumber"] for page in live for a in page["NetworkAcls"] for e in a["Entries"]
+        }
+        assert {101, 32767, 32768} <= numbers, "the fake answers as AWS documents"
+        before = _state(ec2, prod["vpc"])
+        result = _capture(ec2, prod["vpc"])
+        assert _state(ec2, prod["vpc"]) == before, "capture changes nothing"
+    net = yaml.safe_load(result.text)["stacks"]["network"]["params"]
+    assert net["network_acls"]["data"] == DATA_RULES, "AWS's `*` rules are not written"
+    assert not [n for n in result.notes if n.property in ("Entries", "Associations")]
+    acls = [r for r in result.ledger.resources if r["type"] == "AWS::EC2::NetworkAcl"]
+    for acl in acls:
+        entries = next(p for p in acl["properties"] if p["property"] == "Entries")
+        assert entries["status"] == "reproduced", acl["id"]
+    assert len(acls) == 2
+    template = _renders(result, tmp_path)
+    made = _of(template, "AWS::EC2::NetworkAclEntry").values()
+    assert sorted(e["RuleNumber"] for e in made) == [100, 100, 110, 120]

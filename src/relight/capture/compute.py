@@ -16,6 +16,7 @@ from relight.capture.fleet import (
     _scaling_policies,
     _scheduled_actions,
 )
+from relight.capture.forced import metadata_comment
 from relight.capture.volumes import _data_volume
 
 
@@ -112,6 +113,7 @@ def _compute(
         "desired": asg["DesiredCapacity"],
     }
     _group_settings(asg, params, section.notes)
+    section.comments.extend(metadata_comment(lt.get("MetadataOptions")))
     groups = lt.get("SecurityGroupIds") or [
         g for ni in lt.get("NetworkInterfaces", []) for g in ni.get("Groups", [])
     ]
@@ -261,6 +263,10 @@ def _fixed_instances(found: _Found, vpc_id: str, in_asgs: set[str]) -> list[_Sec
             source=first["InstanceId"],
             instances=sorted(i["InstanceId"] for i in instances),
         )
+        for i in instances:
+            for comment in metadata_comment(i.get("MetadataOptions")):
+                if comment not in section.comments:
+                    section.comments.append(comment)
         for other in instances[1:]:
             if (
                 other["InstanceType"] != first["InstanceType"]

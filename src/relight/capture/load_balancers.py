@@ -7,6 +7,7 @@ from typing import Any
 
 from relight.capture.certificates import certificate_value
 from relight.capture.common import TIERS, Note, _call, _Found, _key, _pages, _Section
+from relight.capture.forced import TLS_POLICY, TLS_WHY, tls_differs
 from relight.capture.lb_settings import balancer_attributes, health_check, target_group_attributes
 
 
@@ -178,6 +179,11 @@ def _listener_notes(elbv2: Any, lb: dict[str, Any], section: _Section) -> str:
         certificates = [c["CertificateArn"] for c in listener.get("Certificates", [])]
         if port == 443 and certificates:
             certificate = certificates[0]
+            if tls_differs(listener):
+                section.comments.append(
+                    f"changed on purpose: SslPolicy is {listener.get('SslPolicy')} in "
+                    f"production; the rebuild's: {TLS_POLICY}: {TLS_WHY}"
+                )
         elif certificates:
             section.notes.append(
                 Note(

@@ -3,8 +3,9 @@ own per tier), or a Note saying what is not reproduced and why.
 
 AWS: every subnet is associated with exactly one NACL, the VPC's default one unless another is
 associated; the default NACL allows all traffic (rules 100, and 101 for IPv6, both ways); each
-NACL ends with the rule `*` (number 32767) that denies what no other rule matched, which no
-one can change or remove, and which CloudFormation adds by itself."""
+NACL ends with the rule `*` that denies what no other rule matched (number 32767, and 32768 for
+IPv6 in a VPC with an IPv6 block), which no one can change or remove, and which AWS adds by
+itself: CreateNetworkAclEntry refuses either number ("Rulenumber must be in range 1..32766")."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 from relight.capture.common import Note, _pages
 
-LAST_RULE = 32767  # the `*` rule: in every NACL, not written
+LAST_RULES = (32767, 32768)  # the `*` rules (IPv4, IPv6): AWS's own, not written
 NAMES = {"-1": "all", "1": "icmp", "6": "tcp", "17": "udp", "58": "icmpv6"}
 ALLOW_ALL = {
     (egress, 100, "-1", "allow", "0.0.0.0/0") for egress in (False, True)
@@ -32,7 +33,7 @@ def _network_acls(
     for acl in _pages(ec2, "describe_network_acls", "NetworkAcls", Filters=flt):
         acl_id = acl["NetworkAclId"]
         served = sorted(a["SubnetId"] for a in acl.get("Associations", []) if a.get("SubnetId"))
-        entries = [e for e in acl.get("Entries", []) if e["RuleNumber"] != LAST_RULE]
+        entries = [e for e in acl.get("Entries", []) if e["RuleNumber"] not in LAST_RULES]
         if acl.get("IsDefault"):
             _default_acl(acl_id, entries, served, notes)
             continue

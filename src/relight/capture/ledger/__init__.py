@@ -24,11 +24,12 @@ import yaml
 
 from relight.capture.common import Client, Note
 from relight.capture.ledger import table as t
+from relight.capture.ledger.eni import RDS, eni_owner, rds_owner
 from relight.capture.ledger.judge import STATUSES, judge
 from relight.capture.ledger.record import Call, Recorder
 from relight.capture.ledger.resources import Resource, extract
 from relight.capture.ledger.scope import Placed, scope
-from relight.capture.ledger.sweep import arn_kind, eni_owner, sweep
+from relight.capture.ledger.sweep import arn_kind, sweep
 
 VERSION = 1
 CAPTURED, NOT_READ = "captured", "not read"
@@ -141,10 +142,9 @@ def build_ledger(
     everything = scope(found, placed)
     ledger = Ledger(environment, region, placed.vpc_id, selection)
     _artifacts(everything, doc)
-    captured_dbs = any(r.kind in (t.DB, t.CLUSTER) and r.stack for r in everything)
     for res in everything:
         if res.kind == t.ENI:
-            ledger.resources.append(_eni(res, everything, captured_dbs))
+            ledger.resources.append(eni_entry(res, everything))
         elif res.key in known or res.owner:
             ledger.resources.append(_read(res, doc, notes))
         else:
@@ -154,7 +154,7 @@ def build_ledger(
         for item in call.response.get("ResourceTagMappingList", []):
             arn = item["ResourceARN"]
             kind, ident = arn_kind(arn)
-            if arn in names or ident in names:
+            if arn in names or ident in names or _relights_own(item):
                 continue
             names |= {arn, ident}
             ledger.resources.append(
@@ -162,6 +162,12 @@ def build_ledger(
             )
     ledger.unread = [{"call": u.call, "permission": u.permission, "error": u.error} for u in unread]
     return ledger
+
+
+def _relights_own(item: dict[str, Any]) -> bool:
+    """A resource of a copy relight built (a drill in the home region): its stack's tags,
+    production's among them, propagate to it (E34), and `relight:env` says it is relight's."""
+    return any(tag.get("Key") == "relight:env" for tag in item.get("Tags", []))
 
 
 def _gateways(read: list[Resource]) -> set[tuple[str, str]]:
@@ -226,8 +232,13 @@ def _read(res: Resource, doc: Any, notes: list[Note]) -> dict[str, Any]:
     return entry
 
 
-def _eni(res: Resource, found: list[Resource], dbs: bool) -> dict[str, Any]:
+def eni_entry(res: Resource, found: list[Resource]) -> dict[str, Any]:
+    """An interface is captured when capture read its owner; an RDS one only with the
+    database it belongs to (by subnet and security groups), never for any database."""
     kind, owner = eni_owner(res.props)
+    database = rds_owner(res.props, found) if kind == RDS else ""
+    if database:
+        kind, owner = t.DB, database
     for r in found:  # a NAT gateway and an interface endpoint name their interfaces
         held = [a.get("NetworkInterfaceId") for a in r.props.get("NatGatewayAddresses", [])]
         if res.id in held + list(r.props.get("NetworkInterfaceIds", [])):
@@ -235,7 +246,7 @@ def _eni(res: Resource, found: list[Resource], dbs: bool) -> dict[str, Any]:
     have = {(r.kind, n) for r in found for n in r.names if r.stack or r.owner}
     ok = (
         (kind, owner) in have
-        or (kind == t.DB and dbs)
+        or (kind == t.DB and bool(owner))
         or (
             kind == t.INSTANCE
             and any(r.kind == t.INSTANCE and r.id == owner and (r.stack or r.owner) for r in found)

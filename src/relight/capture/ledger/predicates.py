@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from relight.capture.network_acls import ALLOW_ALL, ALLOW_ALL_V6, LAST_RULE
-
-# the listeners' TLS policy the load_balancer blueprint sets (blueprints/load_balancer.py)
-TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+from relight.capture.forced import tls_differs
+from relight.capture.network_acls import ALLOW_ALL, ALLOW_ALL_V6, LAST_RULES
 
 
 def allow_all(entries: Any) -> bool:
-    """AWS's rules of a default NACL (allow all, both ways; the `*` rule 32767 in every one)."""
+    """AWS's rules of a default NACL (allow all, both ways, with its IPv6 pair when the
+    VPC has IPv6; the `*` rules 32767 and, for IPv6, 32768 are AWS's own in every NACL)."""
     found = {
         (
             bool(e.get("Egress")),
@@ -24,7 +23,7 @@ def allow_all(entries: Any) -> bool:
             e.get("CidrBlock") or e.get("Ipv6CidrBlock"),
         )
         for e in entries or []
-        if e.get("RuleNumber") != LAST_RULE
+        if e.get("RuleNumber") not in LAST_RULES
     }
     return found in (ALLOW_ALL, ALLOW_ALL_V6 | ALLOW_ALL)
 
@@ -65,7 +64,7 @@ def recurring(_value: Any, props: dict[str, Any]) -> bool:
 
 def tls(value: Any, props: dict[str, Any]) -> bool:
     """An HTTPS/TLS listener whose policy is not the blueprint's."""
-    return props.get("Protocol") in ("HTTPS", "TLS") and value != TLS_POLICY
+    return tls_differs({**props, "SslPolicy": value})
 
 
 def plain_listener(_value: Any, props: dict[str, Any]) -> bool:

@@ -86,7 +86,3 @@ def changed(rebuild: str, why: str, same: Callable[[Any], bool], *, absent: bool
 
 def is_(value: Any) -> Callable[[Any], bool]:
     return lambda v: v == value
-
-
-def imdsv2(v: Any) -> bool:
-    return isinstance(v, dict) and v.get("HttpTokens") == "required"

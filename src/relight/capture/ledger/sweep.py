@@ -110,36 +110,6 @@ def _option_groups(kept: list[Resource]) -> list[str]:
     )
 
 
-# ENI owners: (InterfaceType, Description prefix, RequesterId) → the owner's type
-def eni_owner(eni: dict[str, Any]) -> tuple[str, str]:
-    """(owner type, owner id or name) of a network interface, from the fields AWS documents:
-    InterfaceType, RequesterId (who made it for you), Description, Attachment.InstanceId."""
-    kind = str(eni.get("InterfaceType", "interface"))
-    desc = str(eni.get("Description", ""))
-    requester = str(eni.get("RequesterId", ""))
-    instance = str((eni.get("Attachment") or {}).get("InstanceId", ""))
-    last = desc.rsplit(" ", 1)[-1] if desc else ""
-    if kind == "nat_gateway" or desc.startswith("Interface for NAT Gateway"):
-        return t.NAT, last
-    if kind in ("vpc_endpoint", "gateway_load_balancer_endpoint") or desc.startswith(
-        "VPC Endpoint Interface"
-    ):
-        return t.ENDPOINT, last
-    if kind in ("load_balancer", "network_load_balancer") or desc.startswith("ELB "):
-        parts = desc[4:].split("/")
-        return t.LB, parts[1] if len(parts) > 1 else ""
-    if requester == "amazon-rds" or desc == "RDSNetworkInterface":
-        return t.DB, ""
-    if kind == "lambda" or desc.startswith("AWS Lambda VPC ENI"):
-        name = desc.removeprefix("AWS Lambda VPC ENI-").rsplit("-", 5)[0] if desc else ""
-        return "AWS::Lambda::Function", name
-    if kind == "efs" or desc.startswith("EFS mount target"):
-        return "AWS::EFS::MountTarget", last
-    if instance and not eni.get("RequesterManaged"):
-        return t.INSTANCE, instance
-    return "unknown requester", requester or instance or "?"
-
-
 # an ARN's service[:type] → the type the ledger names it by, for those capture reads
 _ARN_KIND = {
     "ec2:vpc": t.VPC,

@@ -21,6 +21,13 @@ When capture starts writing a key, its row is added here (and nothing else chang
 
 from __future__ import annotations
 
+from relight.capture.forced import (
+    METADATA_REBUILD,
+    METADATA_WHY,
+    TLS_POLICY,
+    TLS_WHY,
+    metadata_same,
+)
 from relight.capture.lb_settings import BALANCER_DEFAULTS, CHANGED_ON_PURPOSE, TARGET_GROUP_DEFAULTS
 from relight.capture.ledger.identity import IDENTITY
 from relight.capture.ledger.kinds import (
@@ -58,7 +65,6 @@ from relight.capture.ledger.kinds import (
     ZONE,
 )
 from relight.capture.ledger.predicates import (
-    TLS_POLICY,
     other_logs,
     plain_listener,
     recurring,
@@ -73,7 +79,6 @@ from relight.capture.ledger.rows import (
     changed,
     empty,
     equals,
-    imdsv2,
     is_,
     noted,
     reproduced,
@@ -154,12 +159,7 @@ _LT_INSTANCE: dict[str, Row] = {
     ),
     "BlockDeviceMappings": reproduced(*DATA, notes=("BlockDeviceMappings",)),
     "UserData": noted("UserData"),
-    "MetadataOptions": changed(
-        "HttpTokens: required (IMDSv2)",
-        "the compute blueprint requires IMDSv2, relight's secure default",
-        imdsv2,
-        absent=True,
-    ),
+    "MetadataOptions": changed(METADATA_REBUILD, METADATA_WHY, metadata_same, absent=True),
     "KeyName": changed(
         "no key pair",
         "the rebuilt instances are reached through SSM Session Manager, not SSH keys",
@@ -239,7 +239,7 @@ ROWS: dict[str, dict[str, Row]] = {
             by="an HTTP listener uses no TLS policy",
             changed_when=tls,
             rebuild=TLS_POLICY,
-            why="the load_balancer blueprint's HTTPS listener takes TLS 1.3 and 1.2 only",
+            why=TLS_WHY,
         ),
         "AlpnPolicy": at_default(empty),
     },
