@@ -490,7 +490,8 @@ def test_a_recovery_regions_certificate_placeholder_is_a_note_not_drift(tmp_path
         before = path.read_text()
         code, report = _drift(path)
     assert code == 0 and not report["drift"], _found(report)
-    (note,) = [n for n in report["notes"] if "REPLACE-ME" in n]
+    notes = [n for n in report["notes"] if "REPLACE-ME" in n]
+    (note,) = notes
     assert note.startswith("us-west-2: stacks.")
     assert ".params.CertificateArn.per_region.us-west-2: still the placeholder" in note
     assert "before the outage" in note

@@ -15,6 +15,7 @@ from relight.drift.differences import ONLY_DECLARED, Difference, Drift, StackDri
 from relight.errors import AwsError, ConfigError
 from relight.model.config import LoadedEnvironment
 from relight.model.plan import Plan
+from relight.model.per_region import region_problems
 from relight.steps.render import build_plan
 
 DRIFT_KINDS = {"NOT_EQUAL": "changed", "ADD": "only_live", "REMOVE": "only_declared"}
@@ -147,6 +148,11 @@ def add_prepared(
     regions, rather than a note per stack."""
     never: list[str] = []
     for region in regions if regions is not None else loaded.env.recovery_regions:
+        unfilled = region_problems(loaded.env, region, stand_in)  # drift_of notes each
+        if unfilled:
+            keys = ", ".join(p.split(": ", 1)[0] for p in unfilled)
+            found.notes.append(f"{region}: prepared stacks not checked: fill {keys} first")
+            continue
         try:
             plan = build_plan(loaded, region, stand_in=stand_in)
         except ConfigError as exc:  # e.g. capture's REPLACE-ME still there: never prepared
