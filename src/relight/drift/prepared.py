@@ -14,8 +14,8 @@ from relight.aws.cloudformation import Stacks
 from relight.drift.differences import ONLY_DECLARED, Difference, Drift, StackDrift
 from relight.errors import AwsError, ConfigError
 from relight.model.config import LoadedEnvironment
-from relight.model.plan import Plan
 from relight.model.per_region import region_problems
+from relight.model.plan import Plan
 from relight.steps.render import build_plan
 
 DRIFT_KINDS = {"NOT_EQUAL": "changed", "ADD": "only_live", "REMOVE": "only_declared"}

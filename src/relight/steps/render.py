@@ -170,13 +170,7 @@ def build_plan(
     rung = strategy or loaded.env.strategy
     _check_zone_counts(loaded, region, stand_in)
     if purpose != "home":  # home builds nothing from copies and reads no recovery entry
-        # Every stack's placeholders for the region, whatever this phase builds: prepare at
-        # backup_restore builds no load balancer, yet its certificate must be requested before
-        # the outage (ACM: "you must request or import a certificate for each region"; its
-        # DNS validation is a Route 53 change, whose control plane is in us-east-1; docs K5)
-        unfilled = region_problems(loaded.env, region, stand_in)
-        if unfilled:
-            refuse_placed(loaded, unfilled)
+        _refuse_unfilled(loaded, region, stand_in)
     plan = Plan(
         loaded=loaded,
         region=region,
@@ -227,6 +221,16 @@ def build_plan(
     if problems:
         refuse_placed(loaded, problems)
     return plan
+
+
+def _refuse_unfilled(loaded: LoadedEnvironment, region: str, stand_in: bool) -> None:
+    """Every stack's placeholders for the region, whatever this phase builds: prepare at
+    backup_restore builds no load balancer, yet its certificate must be requested before the
+    outage (ACM: "you must request or import a certificate for each region"; its DNS
+    validation is a Route 53 change, whose control plane is in us-east-1; docs K5)."""
+    unfilled = region_problems(loaded.env, region, stand_in)
+    if unfilled:
+        refuse_placed(loaded, unfilled)
 
 
 def _role(plan: Plan, key: str) -> str:
