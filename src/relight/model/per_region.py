@@ -143,7 +143,7 @@ def key_commands(region: str, home_keys: list[str], home: str | None = None) -> 
     (CreateKey MultiRegion: "You cannot change this value after you create the KMS key"), so
     a single-Region key gets the create-key and create-alias commands only (docs K6)."""
     create = (
-        f"create one (aws kms create-key --region {region} --description 'relight copies', "
+        f"create one (aws kms create-key --region {region} --description relight-copies, "
         f"then aws kms create-alias --region {region} --alias-name alias/relight-dr "
         "--target-key-id KEY_ID, the KeyId create-key returns)"
     )
