@@ -726,3 +726,36 @@ def test_the_elb_rule_refuses_what_elb_refuses_with_its_code_and_text(
         aws_rules.target_group_health_check({"TargetGroup": group})
     assert caught.value.response["Error"]["Code"] == code
     assert text in caught.value.response["Error"]["Message"]
+
+
+def test_a_wildcard_certificates_command_keeps_its_names_whole_in_a_shell(tmp_path: Path) -> None:
+    """The Note's command is pasted into a shell: an unquoted `*.shop.example.com` would be
+    expanded into the files that match it. Each name is quoted, so the shell (here bash, in
+    a directory holding such a file) hands the AWS CLI the names as ACM gave them."""
+    import re
+    import shlex
+    import subprocess
+
+    with mock_aws():
+        _production()
+        arn = boto3.client("acm", REGION).request_certificate(
+            DomainName="*.shop.example.com",
+            SubjectAlternativeNames=["*.shop.example.com", "shop.example.com"],
+            ValidationMethod="DNS",
+        )["CertificateArn"]
+        _https(arn)
+        result = _capture_to(["us-west-2"])
+    (command,) = re.findall(
+        r"us-west-2: `(aws acm request-certificate [^`]*)`", _certificate_note(result).text
+    )
+    (tmp_path / "www.shop.example.com").write_text("")  # what the glob would match
+    shown = subprocess.run(
+        ["bash", "-c", "printf '%s\\n' " + command.removeprefix("aws ")],
+        cwd=tmp_path, capture_output=True, text=True, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    expected = [
+        *("acm", "request-certificate", "--region", "us-west-2"),
+        *("--domain-name", "*.shop.example.com"),
+        *("--subject-alternative-names", "shop.example.com", "--validation-method", "DNS"),
+    ]
+    assert shown == expected == shlex.split(command)[1:]

@@ -23,10 +23,11 @@ RUNNER = CliRunner()
 WEST = "us-west-2"
 
 
-def _encrypt(prod: dict[str, Any]) -> str:
+def _encrypt(prod: dict[str, Any], *, multi_region: bool = False) -> str:
     """Production's data is encrypted with its own key: a newer data-volume snapshot of an
     encrypted volume, and an encrypted database with its nightly snapshot. The key's ARN."""
-    key = boto3.client("kms", REGION).create_key(Description="shop data")["KeyMetadata"]["Arn"]
+    kms = boto3.client("kms", REGION)
+    key = kms.create_key(Description="shop data", MultiRegion=multi_region)["KeyMetadata"]["Arn"]
     ec2 = boto3.client("ec2", REGION)
     zone = ec2.describe_availability_zones()["AvailabilityZones"][0]["ZoneName"]
     volume = ec2.create_volume(AvailabilityZone=zone, Size=10, Encrypted=True, KmsKeyId=key)
@@ -156,3 +157,41 @@ def test_every_run_into_the_region_refuses_the_placeholder_then_replicate_copies
     assert data and all(s.get("KmsKeyId") == west_key for s in data)
     ledger = [s for s in db_copies if "shop-ledger" in s["DBSnapshotIdentifier"]]
     assert ledger and all(s.get("KmsKeyId") == west_key for s in ledger)
+
+
+@pytest.mark.parametrize("multi_region", [True, False])
+def test_replicate_key_is_offered_only_for_a_multi_region_key_with_its_id_and_region(
+    tmp_path: Path, multi_region: bool
+) -> None:
+    """ReplicateKey replicates a multi-Region primary key (KeyId: its id or ARN), called in
+    its own region; whether a key is multi-Region is fixed at CreateKey ("You cannot change
+    this value after you create the KMS key"). So the placeholder, and the refusal of every
+    run into the region, give the home key's own replicate-key command for an `mrk-` key,
+    and for a single-Region key only create-key and create-alias (docs K6)."""
+    path = tmp_path / "stacks" / "shop.yaml"
+    with mock_aws():
+        prod = _production()
+        key = _encrypt(prod, multi_region=multi_region)
+        args = ["--vpc", prod["vpc"], "--region", REGION, "--name", "shop", "--out", str(path)]
+        captured = RUNNER.invoke(app, ["capture", *args, "--recovery-region", WEST])
+        assert captured.exit_code == 0, captured.output
+        before = path.read_text()
+        refused = RUNNER.invoke(
+            app, ["render", "--env", str(path), "--region", WEST, "--out", str(tmp_path / "r")]
+        )
+    key_id = key.rsplit("/", 1)[1]
+    assert key_id.startswith("mrk-") is multi_region
+    placeholder = yaml.safe_load(before)["kms_keys"][WEST]
+    assert refused.exit_code == 2, refused.output
+    said = " ".join(refused.output.split())
+    assert "kms_keys.us-west-2" in said and path.name in said and "HOME_KEY_ID" not in said
+    replicate = f"aws kms replicate-key --key-id {key_id} --region {REGION} --replica-region {WEST}"
+    for text in (placeholder, said):
+        assert f"aws kms create-key --region {WEST}" in text
+        assert f"aws kms create-alias --region {WEST} --alias-name alias/relight-dr" in text
+        if multi_region:
+            assert replicate in text
+        else:
+            assert "replicate-key" not in text
+            assert f"{key} is a single-Region key, which cannot be replicated" in text
+    assert path.read_text() == before and not (tmp_path / "r").exists()

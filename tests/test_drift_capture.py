@@ -477,3 +477,22 @@ def test_every_value_capture_writes_is_compared_by_drift() -> None:
         spec = live["stacks"][stack.key]
         count = sum(1 for part in ("blueprint", "params") for _ in _leaves_of(spec[part], ""))
         assert stack.compared == count, stack.key
+
+
+def test_a_recovery_regions_certificate_placeholder_is_a_note_not_drift(tmp_path: Path) -> None:
+    """Not drift (production is the home region's), but said: every run into us-west-2 refuses
+    it, and requesting the certificate then needs Route 53's control plane (docs K5)."""
+    path = tmp_path / "shop.yaml"
+    with mock_aws():
+        prod = _production()
+        _certificate_listener()
+        _capture(path, "--vpc", prod["vpc"])
+        before = path.read_text()
+        code, report = _drift(path)
+    assert code == 0 and not report["drift"], _found(report)
+    notes = [n for n in report["notes"] if "REPLACE-ME" in n]
+    (note,) = notes
+    assert note.startswith("us-west-2: stacks.")
+    assert ".params.CertificateArn.per_region.us-west-2: still the placeholder" in note
+    assert "before the outage" in note
+    assert path.read_text() == before

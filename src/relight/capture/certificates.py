@@ -11,6 +11,7 @@ ARN is written as it is."""
 
 from __future__ import annotations
 
+from shlex import quote
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -90,9 +91,11 @@ def _command(kind: str, region: str, names: list[str]) -> str:
             f"aws acm import-certificate --region {region} --certificate fileb://certificate.pem "
             "--private-key fileb://private-key.pem --certificate-chain fileb://certificate-chain.pem"
         )
-    command = f"aws acm request-certificate --region {region} --domain-name {names[0]}"
+    # each name quoted for the shell: a wildcard name (*.example.com) is otherwise expanded
+    # by the shell into whatever files match it in the directory the command is pasted in
+    command = f"aws acm request-certificate --region {region} --domain-name {quote(names[0])}"
     if len(names) > 1:
-        command += f" --subject-alternative-names {' '.join(names[1:])}"
-    if kind == "PRIVATE":
-        return command + " --certificate-authority-arn <your private CA's ARN in " + region + ">"
+        command += f" --subject-alternative-names {' '.join(quote(n) for n in names[1:])}"
+    if kind == "PRIVATE":  # the CA's ARN is the person's to give: a word the shell leaves be
+        return command + f" --certificate-authority-arn PRIVATE_CA_ARN_IN_{region}"
     return command + " --validation-method DNS"

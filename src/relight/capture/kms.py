@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from relight.capture.common import CaptureError, Client, Note, _call
+from relight.model.per_region import key_commands
 
 PLACEHOLDER = "REPLACE-ME"
 NOUNS = {
@@ -153,9 +154,8 @@ def kms_placeholders(
 
     def placeholder(region: str) -> str:
         return (
-            f"{PLACEHOLDER}: a KMS key in {region} for {what} ({home_keys}); create one "
-            f"(aws kms create-key --region {region}) or use a multi-Region replica of the "
-            f"home key (aws kms replicate-key --replica-region {region})"
+            f"{PLACEHOLDER}: a KMS key in {region} for {what} ({home_keys}); "
+            f"{key_commands(region, keys, home)}"
         )
 
     if recovery_regions:

@@ -103,6 +103,18 @@ def evaluate(
     from relight.commands.discover import discover_environment
     from relight.steps.render import build_plan
 
+    unfilled = unfilled_findings(loaded, region, stand_in=conn.stand_in is not None)
+    if unfilled:  # no plan can be built for the region: the rest cannot be checked
+        return Evaluation(
+            env=loaded.env.name,
+            region=region,
+            strategy=strategy or loaded.env.strategy,
+            at=now(),
+            stand_in=conn.stand_in is not None,
+            findings=unfilled,
+            rto_seconds=loaded.env.objectives.rto,
+            not_checked=[c for c in CHECKS if c != "preflight"],
+        )
     plan = build_plan(loaded, region, stand_in=conn.stand_in is not None, strategy=strategy)
     env = loaded.env
     at = now()
@@ -154,6 +166,25 @@ def evaluate(
     result.findings += rto_findings(result.forecast_seconds, env.objectives.rto, look)
     result.findings += _drift(loaded, conn, run_command("drift", loaded))
     return result
+
+
+def unfilled_findings(loaded: LoadedEnvironment, region: str, *, stand_in: bool) -> list[Finding]:
+    """What capture left as REPLACE-ME for `region` (or a per_region value without its entry),
+    in every stack whatever the rung builds when: each an error, to be filled before the
+    outage (a certificate is requested and DNS-validated through Route 53, a key made, while
+    the home region and us-east-1 answer; docs/aws-behaviours.md K4, K5)."""
+    from relight.model.config import placed
+    from relight.model.per_region import region_problems
+
+    fix = (
+        f"before the outage: request or import the certificate, or create or replicate the "
+        f"key, in {region}, write its ARN in {loaded.path} at that key, and run relight "
+        "readiness again"
+    )
+    return [
+        Finding("preflight", ERROR, placed(loaded, problem), fix)
+        for problem in region_problems(loaded.env, region, stand_in)
+    ]
 
 
 def prepared_drift_findings(detected: Detected, refresh: str) -> list[Finding]:

@@ -41,7 +41,9 @@ def replicate_environment(
     from relight.model.per_region import kms_key_problem
     from relight.steps.replicate import Replicator, replicate
 
-    unfilled = [p for t in targets if (p := kms_key_problem(loaded.env.kms_keys, t))]
+    unfilled = [
+        p for t in targets if (p := kms_key_problem(loaded.env.kms_keys, t, loaded.env.home_region))
+    ]
     if unfilled:  # before any lock, share or copy: capture's placeholder is not a key
         refuse_placed(loaded, unfilled)
     target = conn.aws

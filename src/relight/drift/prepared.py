@@ -14,6 +14,7 @@ from relight.aws.cloudformation import Stacks
 from relight.drift.differences import ONLY_DECLARED, Difference, Drift, StackDrift
 from relight.errors import AwsError, ConfigError
 from relight.model.config import LoadedEnvironment
+from relight.model.per_region import region_problems
 from relight.model.plan import Plan
 from relight.steps.render import build_plan
 
@@ -147,6 +148,11 @@ def add_prepared(
     regions, rather than a note per stack."""
     never: list[str] = []
     for region in regions if regions is not None else loaded.env.recovery_regions:
+        unfilled = region_problems(loaded.env, region, stand_in)  # drift_of notes each
+        if unfilled:
+            keys = ", ".join(p.split(": ", 1)[0] for p in unfilled)
+            found.notes.append(f"{region}: prepared stacks not checked: fill {keys} first")
+            continue
         try:
             plan = build_plan(loaded, region, stand_in=stand_in)
         except ConfigError as exc:  # e.g. capture's REPLACE-ME still there: never prepared

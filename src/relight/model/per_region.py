@@ -118,26 +118,62 @@ def per_region_problem(where: str, value: Any, region: str) -> str | None:
     return None
 
 
-def kms_key_problem(kms_keys: dict[str, str], region: str) -> str | None:
-    """Why `kms_keys.REGION` cannot be used yet, if so: it is still capture's placeholder."""
+def kms_key_problem(kms_keys: dict[str, str], region: str, home: str | None = None) -> str | None:
+    """Why `kms_keys.REGION` cannot be used yet, if so: it is still capture's placeholder.
+    The commands name the home keys the placeholder names (capture writes them in it)."""
     key = kms_keys.get(region)
     if key is None or not is_placeholder(key):
         return None
+    named = list(dict.fromkeys(m.group(0) for m in _KMS_KEY.finditer(key)))
     return (
         f"kms_keys.{region}: still the placeholder capture wrote ({PLACEHOLDER}…); copies into "
-        f"{region} are encrypted with a key there: create one (aws kms create-key --region "
-        f"{region} --description 'relight copies', then aws kms create-alias --region {region} "
-        "--alias-name alias/relight-dr --target-key-id KEY_ID) or replicate the home key "
-        f"(aws kms replicate-key --key-id HOME_KEY_ID --replica-region {region}, for a "
-        f"multi-Region key), and write its ARN or alias as kms_keys.{region}"
+        f"{region} are encrypted with a key there: {key_commands(region, named, home)}; then "
+        f"write its ARN or alias as kms_keys.{region}"
     )
+
+
+# A KMS key's ARN: its region and key id (a multi-Region key's id begins `mrk-`).
+_KMS_KEY = re.compile(r"arn:aws[a-z-]*:kms:([a-z0-9-]+):\d{12}:key/([A-Za-z0-9-]+)")
+
+
+def key_commands(region: str, home_keys: list[str], home: str | None = None) -> str:
+    """The `aws kms` commands that make a key in `region` for data encrypted with
+    `home_keys` (ARNs or ids; a bare id's region is `home`). Only a multi-Region key can be
+    replicated, from its own region, and whether a key is one is fixed when it is created
+    (CreateKey MultiRegion: "You cannot change this value after you create the KMS key"), so
+    a single-Region key gets the create-key and create-alias commands only (docs K6)."""
+    create = (
+        f"create one (aws kms create-key --region {region} --description relight-copies, "
+        f"then aws kms create-alias --region {region} --alias-name alias/relight-dr "
+        "--target-key-id KEY_ID, the KeyId create-key returns)"
+    )
+    replicas, single = [], []
+    for key in home_keys:
+        match = _KMS_KEY.fullmatch(key)
+        where, key_id = (match.group(1), match.group(2)) if match else (home, key)
+        if key_id.startswith("mrk-") and where:
+            replicas.append(
+                f"aws kms replicate-key --key-id {key_id} --region {where} "
+                f"--replica-region {region}"
+            )
+        else:
+            single.append(key)
+    said = create
+    if replicas:
+        said = f"replicate the multi-Region home key ({'; '.join(replicas)}) or {said}"
+    if single:
+        said += (
+            f"; {', '.join(single)} is a single-Region key, which cannot be replicated "
+            "(a key is multi-Region only if created so)"
+        )
+    return said
 
 
 def region_problems(env: Any, region: str, stand_in: bool) -> list[str]:
     """Every placeholder or missing per-region entry that a run in `region` would meet:
     `kms_keys.REGION` and each stack's params (its stand-in and standby overrides too), for
     a command that must refuse before it takes a lock or makes anything (a drill)."""
-    problems = [p for p in [kms_key_problem(env.kms_keys, region)] if p]
+    problems = [p for p in [kms_key_problem(env.kms_keys, region, env.home_region)] if p]
     for key, spec in env.stacks.items():
         if not spec.stands_in(region) or (stand_in and spec.stand_in_skip):
             continue

@@ -23,7 +23,11 @@ from relight.model.config import LoadedEnvironment, refuse_placed
 from relight.model.control_planes import refuse_control_planes
 from relight.model.environment import ArtifactRef, OutputRef, ParamValue, ZonesRef, stands_at
 from relight.model.failover_pairs import refuse_second_pair
-from relight.model.per_region import kms_key_problem, per_region_problem, resolve
+from relight.model.per_region import (
+    per_region_problem,
+    region_problems,
+    resolve,
+)
 from relight.model.plan import (
     MAX_BODY,
     MAX_OUTPUTS,
@@ -165,9 +169,8 @@ def build_plan(
         raise ValueError(f"phase must be one of {PHASES}")
     rung = strategy or loaded.env.strategy
     _check_zone_counts(loaded, region, stand_in)
-    unfilled = kms_key_problem(loaded.env.kms_keys, region)
-    if unfilled and purpose != "home":  # home builds nothing from copies
-        refuse_placed(loaded, [unfilled])
+    if purpose != "home":  # home builds nothing from copies and reads no recovery entry
+        _refuse_unfilled(loaded, region, stand_in)
     plan = Plan(
         loaded=loaded,
         region=region,
@@ -218,6 +221,16 @@ def build_plan(
     if problems:
         refuse_placed(loaded, problems)
     return plan
+
+
+def _refuse_unfilled(loaded: LoadedEnvironment, region: str, stand_in: bool) -> None:
+    """Every stack's placeholders for the region, whatever this phase builds: prepare at
+    backup_restore builds no load balancer, yet its certificate must be requested before the
+    outage (ACM: "you must request or import a certificate for each region"; its DNS
+    validation is a Route 53 change, whose control plane is in us-east-1; docs K5)."""
+    unfilled = region_problems(loaded.env, region, stand_in)
+    if unfilled:
+        refuse_placed(loaded, unfilled)
 
 
 def _role(plan: Plan, key: str) -> str:
