@@ -68,6 +68,7 @@ USER_DATA = Path(__file__).parent / "user_data"
 # An instance profile with the path "/" (identity's): the name is all that follows the type.
 INSTANCE_PROFILE_ARN = r"^arn:aws[a-zA-Z-]*:iam::\d{12}:instance-profile/[\w+=,.@-]+$"
 GROUP = "AutoScalingGroup"  # the group's logical id: what the instances signal
+DEVICE_WAIT_SECONDS = 300  # how long the user data waits for the data volume to appear
 
 
 class ComputeOptions(FleetOptions):
@@ -88,7 +89,10 @@ class ComputeOptions(FleetOptions):
     desired: int | None = Field(default=None, ge=0, le=1000)
     mount_point: str = "/data"
     delete_data_on_teardown: bool = Field(
-        default=False, description="keep restored data volumes when instances go away"
+        default=False,
+        description="the data volume's DeleteOnTermination: false keeps restored data volumes "
+        "when instances go away (capture writes true for a group whose production volumes "
+        "are deleted on termination: nothing reattaches a group's kept volume)",
     )
     app_port: int = Field(default=8080, ge=1, le=65535)
     user_data: str | None = Field(default="web.sh.j2", description="template in user_data/")
@@ -192,6 +196,7 @@ class ComputeOptions(FleetOptions):
         )
         return env.get_template(self.user_data).render(
             data_device=self.data_device if self.data_volume else None,
+            device_wait_seconds=DEVICE_WAIT_SECONDS,
             format_if_empty=self.empty_data,
             mount_point=self.mount_point,
             app_port=self.app_port,

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from relight.errors import RelightError
+from relight.model.blueprint import load_blueprints
 from relight.model.config import load_environment
 from relight.steps.render import build_plan
 
@@ -195,3 +196,143 @@ def test_ratios_ec2_refuses_are_refused_at_render_naming_the_file_and_key(
 def test_ratios_at_the_limit_render(tmp_path: Path, options: dict[str, Any]) -> None:
     path = _env(tmp_path, **options)
     assert "web" in build_plan(load_environment(str(path)), "us-west-2").stacks
+
+
+def test_in_asg_mode_production_s_delete_on_termination_is_reproduced(tmp_path: Path) -> None:
+    """A group replaces and scales in its instances by itself and nothing reattaches a kept
+    volume: in asg mode capture carries production's DeleteOnTermination (true here) instead
+    of keeping volumes that would pile up unattached; one that is false stays the default."""
+    from moto import mock_aws
+
+    from test_capture import _production
+    from test_capture_compute import GP3, _batch_fleet, _captured
+
+    with mock_aws():
+        _batch_fleet(_production(), {**GP3, "DeleteOnTermination": True})
+        result, doc, plan = _captured(tmp_path)
+    params = doc["stacks"]["batch"]["params"]
+    assert params["mode"] == "asg" and params["delete_data_on_teardown"] is True
+    data = _launch_data(plan, "batch")["BlockDeviceMappings"][1]
+    assert data["DeviceName"] == "/dev/sdg" and data["Ebs"]["DeleteOnTermination"] is True
+    said = [f"{n.resource} {n.property}" for n in result.notes]
+    assert not [n for n in said if n.startswith("shop-batch") and "DeleteOnTermination" in n]
+    with mock_aws():
+        _batch_fleet(_production(), {**GP3, "DeleteOnTermination": False})
+        (tmp_path / "kept").mkdir()
+        _, kept, _ = _captured(tmp_path / "kept")
+    assert "delete_data_on_teardown" not in kept["stacks"]["batch"]["params"]
+
+
+def _launch_data(plan: Any, key: str) -> dict[str, Any]:
+    template = json.loads(plan.stacks[key].body)
+    return dict(template["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"])
+
+
+# ---------------------------------------------------------------------------------------------
+# The user data finds the EBS volume mapped at data_device, never a guessed disk (E29)
+
+BEGIN, END = "# relight: data device begin", "# relight: data device end"
+
+
+def _device_lookup(tmp_path: Path, **options: Any) -> str:
+    """The rendered user data's device lookup, as CloudFormation's Fn::Sub leaves it (the
+    script has no ${...} of its own there), to run on its own."""
+    compute = load_blueprints(None)["compute"]
+    script = compute.options_from(options).rendered_user_data()  # type: ignore[attr-defined]
+    assert script is not None and "${" not in script[script.index(BEGIN) : script.index(END)]
+    return "set -euo pipefail\n" + script[script.index(BEGIN) : script.index(END)]
+
+
+def _block(path: Path, minor: int) -> None:
+    import os
+    import stat
+
+    try:
+        os.mknod(path, 0o600 | stat.S_IFBLK, os.makedev(259, minor))
+    except PermissionError:
+        pytest.skip("making a block device needs root")
+
+
+def _nitro(tmp_path: Path, names: dict[str, str | None]) -> tuple[Path, Path]:
+    """A fake /dev of a Nitro instance: each NVMe disk with, for EBS, its by-id link and the
+    mapping name its controller holds (None: an instance store disk, not EBS), and an `nvme`
+    that answers Identify Controller with 4096 bytes, the name at byte 3072."""
+    root, tools = tmp_path / "root", tmp_path / "bin"
+    (root / "dev" / "disk" / "by-id").mkdir(parents=True)
+    tools.mkdir()
+    for minor, (disk, name) in enumerate(names.items(), start=1):
+        _block(root / "dev" / disk, minor)
+        if name is None:
+            store = (
+                root / "dev" / "disk" / "by-id" / f"nvme-Amazon_EC2_NVMe_Instance_Storage_{disk}"
+            )
+            store.symlink_to(f"../../{disk}")
+            continue
+        (
+            root / "dev" / "disk" / "by-id" / f"nvme-Amazon_Elastic_Block_Store_vol0{minor}"
+        ).symlink_to(f"../../{disk}")
+        (tools / f"{disk}.idctrl").write_bytes(
+            bytes(3072) + name.encode().ljust(32, b" ") + bytes(4096 - 3104)
+        )
+    nvme = tools / "nvme"
+    nvme.write_text(f'#!/bin/bash\ncat "{tools}/$(basename "$3").idctrl"\n')
+    nvme.chmod(0o755)
+    return root, tools
+
+
+def _run(tmp_path: Path, script: str, root: Path, tools: Path) -> Any:
+    import os
+    import subprocess
+
+    lookup = tmp_path / "lookup.sh"
+    lookup.write_text(script + '\necho "DEVICE=$device"\n')
+    env = {
+        **os.environ,
+        "PATH": f"{tools}:{os.environ['PATH']}",
+        "RELIGHT_DEV_ROOT": str(root),
+        "RELIGHT_DEVICE_WAIT": "0",
+    }
+    return subprocess.run(
+        ["bash", str(lookup)], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+
+
+@pytest.mark.parametrize("name", ["sdf", "/dev/sdf", "xvdf"])
+def test_the_data_device_is_the_ebs_volume_whose_controller_names_the_mapping(
+    tmp_path: Path, name: str
+) -> None:
+    """Ubuntu on an instance type with NVMe instance store: nvme1n1 is the instance store,
+    the data volume nvme2n1; no /dev/sdf link. The lookup takes nvme2n1, never nvme1n1."""
+    root, tools = _nitro(tmp_path, {"nvme0n1": "xvda", "nvme1n1": None, "nvme2n1": name})
+    ran = _run(tmp_path, _device_lookup(tmp_path, data_volume_size=10), root, tools)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert f"DEVICE={root}/dev/nvme2n1" in ran.stdout
+
+
+def test_amazon_linux_s_udev_link_is_taken_when_it_points_at_an_ebs_volume(
+    tmp_path: Path,
+) -> None:
+    """Amazon Linux links /dev/sdf to the EBS device (its udev rules read the controller);
+    the link is taken when it points at a device EBS's by-id names, even without nvme-cli."""
+    root, tools = _nitro(tmp_path, {"nvme0n1": "xvda", "nvme1n1": None, "nvme2n1": "sdf"})
+    (tools / "nvme").unlink()
+    (root / "dev" / "sdf").symlink_to("nvme2n1")
+    ran = _run(tmp_path, _device_lookup(tmp_path, data_volume_size=10), root, tools)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert f"DEVICE={root}/dev/nvme2n1" in ran.stdout
+
+
+def test_without_the_ebs_volume_the_user_data_fails_and_formats_nothing(tmp_path: Path) -> None:
+    """Only an instance store disk at nvme1n1, where the old script would have run mkfs: the
+    lookup gives up after its wait, says so, and fails (the signal is FAILURE)."""
+    root, tools = _nitro(tmp_path, {"nvme0n1": "xvda", "nvme1n1": None})
+    script = _device_lookup(tmp_path, data_volume_size=10)
+    ran = _run(tmp_path, script, root, tools)
+    assert ran.returncode == 1 and "DEVICE=" not in ran.stdout
+    assert "relight: no EBS volume mapped at /dev/sdf after 0 s; nothing mounted or formatted" in (
+        ran.stdout
+    )
+    compute = load_blueprints(None)["compute"]
+    whole = compute.options_from({"data_volume_size": 10}).rendered_user_data()  # type: ignore[attr-defined]
+    assert whole.index(END) < whole.index("mkfs")  # mkfs only on the device found
+    assert "/dev/nvme1n1" not in whole
