@@ -336,3 +336,18 @@ def test_without_the_ebs_volume_the_user_data_fails_and_formats_nothing(tmp_path
     whole = compute.options_from({"data_volume_size": 10}).rendered_user_data()  # type: ignore[attr-defined]
     assert whole.index(END) < whole.index("mkfs")  # mkfs only on the device found
     assert "/dev/nvme1n1" not in whole
+
+
+def test_readiness_says_what_the_plan_leaves_out_days_ahead(tmp_path: Path) -> None:
+    """readiness runs on a schedule while production is healthy: an action that has passed
+    is a warning there, naming the file and key, long before a failover needs the file."""
+    from relight.commands.readiness import WARNING, left_out_findings
+
+    path = _env(tmp_path, scheduled_actions=[ONE_TIME, AHEAD])
+    plan = build_plan(load_environment(str(path)), "us-west-2", now=NOW)
+    found = left_out_findings(plan)
+    assert [(f.check, f.severity, f.fix) for f in found] == [("preflight", WARNING, f"edit {path}")]
+    assert found[0].message.startswith(
+        f"{path}: stacks.web.params.scheduled_actions[name=black-friday]: its start time "
+        "2026-11-27T08:00Z has passed"
+    )

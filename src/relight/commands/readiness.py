@@ -123,10 +123,7 @@ def evaluate(
     look = run_command("plan", loaded, "--region", region, *rung)
     refresh = prepare_command(plan, region)
     result.findings += _preflight(plan, conn, discovery, stacks, look, refresh)
-    # left out of every plan from now on (model/passed_actions.py): said days ahead
-    result.findings += [
-        Finding("preflight", WARNING, w, f"edit {loaded.path}") for w in plan.warnings
-    ]
+    result.findings += left_out_findings(plan)
     try:
         ready = read_prepared(stacks, plan, refresh)
         result.findings += [
@@ -158,6 +155,12 @@ def evaluate(
     result.findings += rto_findings(result.forecast_seconds, env.objectives.rto, look)
     result.findings += _drift(loaded, conn, run_command("drift", loaded))
     return result
+
+
+def left_out_findings(plan: Any) -> list[Finding]:
+    """What every plan leaves out of the file from now on (a scheduled action whose time has
+    passed: model/passed_actions.py), as warnings: said days ahead of a failover."""
+    return [Finding("preflight", WARNING, w, f"edit {plan.loaded.path}") for w in plan.warnings]
 
 
 def prepared_drift_findings(detected: Detected, refresh: str) -> list[Finding]:
