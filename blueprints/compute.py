@@ -68,6 +68,7 @@ USER_DATA = Path(__file__).parent / "user_data"
 # An instance profile with the path "/" (identity's): the name is all that follows the type.
 INSTANCE_PROFILE_ARN = r"^arn:aws[a-zA-Z-]*:iam::\d{12}:instance-profile/[\w+=,.@-]+$"
 GROUP = "AutoScalingGroup"  # the group's logical id: what the instances signal
+DEVICE_WAIT_SECONDS = 300  # how long the user data waits for the data volume to appear
 
 
 class ComputeOptions(FleetOptions):
@@ -88,7 +89,10 @@ class ComputeOptions(FleetOptions):
     desired: int | None = Field(default=None, ge=0, le=1000)
     mount_point: str = "/data"
     delete_data_on_teardown: bool = Field(
-        default=False, description="keep restored data volumes when instances go away"
+        default=False,
+        description="the data volume's DeleteOnTermination: false keeps restored data volumes "
+        "when instances go away (capture writes true for a group whose production volumes "
+        "are deleted on termination: nothing reattaches a group's kept volume)",
     )
     app_port: int = Field(default=8080, ge=1, le=65535)
     user_data: str | None = Field(default="web.sh.j2", description="template in user_data/")
@@ -192,6 +196,7 @@ class ComputeOptions(FleetOptions):
         )
         return env.get_template(self.user_data).render(
             data_device=self.data_device if self.data_volume else None,
+            device_wait_seconds=DEVICE_WAIT_SECONDS,
             format_if_empty=self.empty_data,
             mount_point=self.mount_point,
             app_port=self.app_port,
@@ -300,6 +305,21 @@ def _rolling_update(options: ComputeOptions) -> policies.UpdatePolicy:
             **waiting,
         )
     )
+
+
+def _update_policy(options: ComputeOptions) -> policies.UpdatePolicy:
+    """The rolling update, and with scheduled actions the `AutoScalingScheduledAction` policy:
+    "When you update a stack with an Auto Scaling group and scheduled action, CloudFormation
+    always sets the min size, max size, and desired capacity properties of your group to the
+    values that are defined in the AWS::AutoScaling::AutoScalingGroup section of your
+    template"; `IgnoreUnmodifiedGroupSizeProperties` leaves those the template did not change
+    alone, so a rerun while an action is in effect does not undo it (row A13)."""
+    policy = _rolling_update(options)
+    if options.scheduled_actions:
+        policy.AutoScalingScheduledAction = policies.AutoScalingScheduledAction(
+            IgnoreUnmodifiedGroupSizeProperties=True
+        )
+    return policy
 
 
 def _creation_policy(options: ComputeOptions) -> policies.CreationPolicy:
@@ -480,7 +500,7 @@ def compute(options: ComputeOptions) -> Template:
         asg = t.add_resource(
             autoscaling.AutoScalingGroup(
                 GROUP,
-                UpdatePolicy=_rolling_update(options),
+                UpdatePolicy=_update_policy(options),
                 **signalled,
                 MinSize=str(options.min_size),
                 MaxSize=str(options.max_size),

@@ -110,15 +110,22 @@ def _encryption(
                 "the stack's KmsKeyId (and in kms_keys for replicate)",
             )
         )
-    if ebs.get("DeleteOnTermination"):
-        notes.append(
-            Note(
-                where,
-                f"BlockDeviceMappings {device} DeleteOnTermination",
-                "true in production; the rebuilt data volumes are kept when instances go "
-                "away (delete_data_on_teardown: false, relight's default: changed on purpose)",
-            )
+    if not ebs.get("DeleteOnTermination"):
+        return
+    if params.get("mode") == "asg":
+        # Reproduced: an Auto Scaling group replaces and scales in instances by itself, and
+        # nothing reattaches a kept volume, so kept volumes would pile up unattached (E28).
+        params["delete_data_on_teardown"] = True
+        return
+    notes.append(
+        Note(
+            where,
+            f"BlockDeviceMappings {device} DeleteOnTermination",
+            "true in production; the rebuilt data volumes of fixed instances are kept when "
+            "instances go away (delete_data_on_teardown: false, relight's default: changed "
+            "on purpose)",
         )
+    )
 
 
 def _lookup(

@@ -211,16 +211,27 @@ def _build_plan(
     from relight.steps.render import build_plan
 
     if as_name is None:
-        return build_plan(loaded, region, stand_in=local, strategy=strategy, phase=phase)
-    return build_plan(
-        loaded,
-        region,
-        stand_in=local,
-        purpose="test",
-        namespace=check_namespace(as_name),
-        strategy=strategy,
-        phase=phase,
-    )
+        plan = build_plan(loaded, region, stand_in=local, strategy=strategy, phase=phase)
+    else:
+        plan = build_plan(
+            loaded,
+            region,
+            stand_in=local,
+            purpose="test",
+            namespace=check_namespace(as_name),
+            strategy=strategy,
+            phase=phase,
+        )
+    _say_plan_warnings(plan)
+    return plan
+
+
+def _say_plan_warnings(plan: Any) -> None:
+    """What the plan left out of the file (a scheduled action whose time has passed), on
+    stderr: said by render, plan, prepare and failover alike."""
+    err = _console(stderr=True)
+    for warning in plan.warnings:
+        err.print(f"[yellow]warning:[/] {_escape(warning)}")
 
 
 def _check_not_home(

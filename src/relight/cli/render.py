@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from .common import _check_directory, _console, _errors, _escape, _load, _on_stand_in, _print_json
+from .common import (
+    _check_directory,
+    _console,
+    _errors,
+    _escape,
+    _load,
+    _on_stand_in,
+    _print_json,
+    _say_plan_warnings,
+)
 from .options import DebugOpt, EnvOpt, JsonOpt, RegionOpt, StandInOpt, StrategyOpt
 
 
@@ -34,6 +43,7 @@ def render(
             loaded, region, stand_in=_on_stand_in(loaded, stand_in), strategy=strategy
         )
         refuse_second_pairs(plan)  # the prepared stacks it writes too
+        _say_plan_warnings(plan)
         findings = lint_plan(plan, prepared=True) if lint else {}
         every = {**plan.prepared, **plan.stacks}
         try:
@@ -51,6 +61,7 @@ def render(
                     "prepared": list(plan.prepared),
                     "skipped": plan.skipped,
                     "warnings": {k: [str(f) for f in v] for k, v in findings.items() if v},
+                    "left_out": plan.warnings,
                 }
             )
             return

@@ -103,21 +103,21 @@ def evaluate(
     from relight.commands.discover import discover_environment
     from relight.steps.render import build_plan
 
+    at = now()
     unfilled = unfilled_findings(loaded, region, stand_in=conn.stand_in is not None)
     if unfilled:  # no plan can be built for the region: the rest cannot be checked
         return Evaluation(
             env=loaded.env.name,
             region=region,
             strategy=strategy or loaded.env.strategy,
-            at=now(),
+            at=at,
             stand_in=conn.stand_in is not None,
             findings=unfilled,
             rto_seconds=loaded.env.objectives.rto,
             not_checked=[c for c in CHECKS if c != "preflight"],
         )
-    plan = build_plan(loaded, region, stand_in=conn.stand_in is not None, strategy=strategy)
+    plan = build_plan(loaded, region, stand_in=conn.stand_in is not None, strategy=strategy, now=at)
     env = loaded.env
-    at = now()
     result = Evaluation(
         env=env.name,
         region=region,
@@ -135,6 +135,7 @@ def evaluate(
     look = run_command("plan", loaded, "--region", region, *rung)
     refresh = prepare_command(plan, region)
     result.findings += _preflight(plan, conn, discovery, stacks, look, refresh)
+    result.findings += left_out_findings(plan)
     try:
         ready = read_prepared(stacks, plan, refresh)
         result.findings += [
@@ -185,6 +186,12 @@ def unfilled_findings(loaded: LoadedEnvironment, region: str, *, stand_in: bool)
         Finding("preflight", ERROR, placed(loaded, problem), fix)
         for problem in region_problems(loaded.env, region, stand_in)
     ]
+
+
+def left_out_findings(plan: Any) -> list[Finding]:
+    """What every plan leaves out of the file from now on (a scheduled action whose time has
+    passed: model/passed_actions.py), as warnings: said days ahead of a failover."""
+    return [Finding("preflight", WARNING, w, f"edit {plan.loaded.path}") for w in plan.warnings]
 
 
 def prepared_drift_findings(detected: Detected, refresh: str) -> list[Finding]:

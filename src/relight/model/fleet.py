@@ -91,6 +91,53 @@ def check_volume_throughput(throughput: int | None, kind: str) -> int | None:
     return throughput
 
 
+# The ratios EC2 refuses a volume past (EBS User Guide, "Amazon EBS volume types" and
+# "Provisioned IOPS SSD volumes"; row E27): IOPS per GiB of size, and for gp3 MiB/s of
+# throughput per IOPS. gp3's baseline (3,000 IOPS, 125 MiB/s) comes with any size.
+IOPS_PER_GIB: dict[str, int] = {"gp3": 500, "io1": 50, "io2": 1000}
+GP3_BASELINE_IOPS, GP3_BASELINE_THROUGHPUT = 3000, 125
+GP3_MIB_PER_IOPS = 0.25
+RATIO_SOURCE = "EBS User Guide, Amazon EBS volume types"
+
+
+def check_volume_ratios(
+    kind: str, size: int | None, iops: int | None, throughput: int | None
+) -> list[tuple[str, str]]:
+    """(option, why) for each ratio EC2 would refuse: IOPS over the type's IOPS per GiB of
+    `size` (checked only when the size is given: a volume restored at its snapshot's size is
+    checked by preflight's size, not here), a gp3 throughput over a quarter of its IOPS."""
+    found: list[tuple[str, str]] = []
+    per_gib = IOPS_PER_GIB.get(kind)
+    baseline = GP3_BASELINE_IOPS if kind == "gp3" else 0
+    if per_gib and size is not None and iops is not None and iops > max(baseline, per_gib * size):
+        found.append(
+            (
+                "data_volume_iops",
+                f"{iops} IOPS on a {size} GiB {kind} volume is over {per_gib} IOPS per GiB "
+                f"({RATIO_SOURCE}): at most {per_gib * size}; lower the IOPS or set "
+                f"data_volume_size to at least {-(-iops // per_gib)}",
+            )
+        )
+    if kind == "gp3" and throughput is not None:
+        provisioned = iops if iops is not None else GP3_BASELINE_IOPS
+        allowed = max(GP3_BASELINE_THROUGHPUT, int(provisioned * GP3_MIB_PER_IOPS))
+        if throughput > allowed:
+            found.append(
+                (
+                    "data_volume_throughput",
+                    f"{throughput} MiB/s on a gp3 volume of {provisioned} IOPS is over "
+                    f"{GP3_MIB_PER_IOPS} MiB/s per IOPS ({RATIO_SOURCE}): at most {allowed}; "
+                    f"lower it or set data_volume_iops to at least {throughput * 4}",
+                )
+            )
+    return found
+
+
+def _refuse_ratios(found: list[tuple[str, str]]) -> None:
+    if found:
+        raise ValueError("; ".join(why for _, why in found))
+
+
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?#LW-]+$")
 
 
@@ -232,12 +279,20 @@ class FleetOptions(Options):
     def _iops(cls, iops: int | None, info: ValidationInfo) -> int | None:
         if not info.data.get("data_volume", True):
             return iops
-        return check_volume_iops(iops, info.data.get("data_volume_type", "gp3"))
+        kind = info.data.get("data_volume_type", "gp3")
+        checked = check_volume_iops(iops, kind)
+        _refuse_ratios(check_volume_ratios(kind, info.data.get("data_volume_size"), checked, None))
+        return checked
 
     @field_validator("data_volume_throughput")
     @classmethod
     def _throughput(cls, throughput: int | None, info: ValidationInfo) -> int | None:
-        return check_volume_throughput(throughput, info.data.get("data_volume_type", "gp3"))
+        kind = info.data.get("data_volume_type", "gp3")
+        checked = check_volume_throughput(throughput, kind)
+        if info.data.get("data_volume", True):
+            iops = info.data.get("data_volume_iops")
+            _refuse_ratios(check_volume_ratios(kind, None, iops, checked))
+        return checked
 
     @field_validator("max_instance_lifetime")
     @classmethod

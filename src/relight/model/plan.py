@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from relight.errors import InputError
@@ -59,6 +60,10 @@ class Plan:
     skipped: dict[str, str] = field(default_factory=dict)  # stack → why it is not built
     # Stacks prepared ahead of time that this run reads (their outputs) and never changes.
     prepared: dict[str, StackPlan] = field(default_factory=dict)
+    # What the plan left out of the file and why, `file: key: why` (a scheduled action whose
+    # time has passed): shown by render, plan, prepare and readiness.
+    warnings: list[str] = field(default_factory=list)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))  # the plan's clock
 
     @property
     def env_name(self) -> str:

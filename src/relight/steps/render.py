@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,8 @@ from relight.model.config import LoadedEnvironment, refuse_placed
 from relight.model.control_planes import refuse_control_planes
 from relight.model.environment import ArtifactRef, OutputRef, ParamValue, ZonesRef, stands_at
 from relight.model.failover_pairs import refuse_second_pair
-from relight.model.per_region import (
-    per_region_problem,
-    region_problems,
-    resolve,
-)
+from relight.model.passed_actions import OPTION, leave_out_passed
+from relight.model.per_region import per_region_problem, region_problems, resolve
 from relight.model.plan import (
     MAX_BODY,
     MAX_OUTPUTS,
@@ -146,6 +144,7 @@ def build_plan(
     stand_in: bool = False,
     strategy: str | None = None,
     phase: str = "failover",
+    now: datetime | None = None,
 ) -> Plan:
     """Render every stack's template and check it against the plan's own references.
 
@@ -162,6 +161,9 @@ def build_plan(
 
     With `stand_in`, stacks marked `stand_in_skip` are left out and `stand_in_params`
     override their params: the documented switch for what the stand-in cannot simulate.
+
+    `now` (default: the clock's UTC time) decides which scheduled actions have passed: those
+    are left out, each a warning in `Plan.warnings` (model/passed_actions.py).
     """
     if purpose not in PURPOSES:
         raise ValueError(f"purpose must be one of {PURPOSES}")
@@ -179,6 +181,7 @@ def build_plan(
         stand_in=stand_in,
         strategy=rung,
         phase="home" if purpose == "home" else phase,
+        now=now or datetime.now(UTC),
     )
     problems: list[str] = []
     for key in loaded.order:
@@ -296,7 +299,13 @@ def _for_region(plan: Plan, key: str, params: dict[str, ParamValue]) -> dict[str
     ]
     if problems:
         raise ParameterProblems(problems)
-    return {name: resolve(value, plan.region) for name, value in params.items()}
+    resolved = {name: resolve(value, plan.region) for name, value in params.items()}
+    actions = resolved.get(OPTION)
+    if isinstance(actions, list) and actions:
+        kept, left_out = leave_out_passed(actions, plan.now)
+        resolved[OPTION] = kept
+        plan.warnings.extend(f"{_where(plan.loaded, key)}.{why}" for why in left_out)
+    return resolved
 
 
 def _stack_plan(plan: Plan, key: str, standby: bool) -> StackPlan:

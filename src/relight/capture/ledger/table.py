@@ -322,7 +322,13 @@ ROWS: dict[str, dict[str, Row]] = {
             "Enabled",
         )
     },
-    LT: {f"LaunchTemplateData.{k}": row for k, row in _LT_INSTANCE.items()},
+    LT: {
+        **{f"LaunchTemplateData.{k}": row for k, row in _LT_INSTANCE.items()},
+        # asg mode: production's DeleteOnTermination is reproduced, not changed (E28)
+        "LaunchTemplateData.BlockDeviceMappings": reproduced(
+            *DATA, f"{P}.delete_data_on_teardown", notes=("BlockDeviceMappings",)
+        ),
+    },
     INSTANCE: {
         **{k: row for k, row in _LT_INSTANCE.items() if k != "TagSpecifications"},
         "SubnetId": reproduced(f"{P}.SubnetIds"),
