@@ -231,7 +231,7 @@ def _launch_data(plan: Any, key: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 # The user data finds the EBS volume mapped at data_device, never a guessed disk (E29)
 
-BEGIN, END = "# relight: data device begin", "# relight: data device end"
+BEGIN, END = "dev_root=", 'echo "relight: the EBS volume mapped at'
 
 
 def _device_lookup(tmp_path: Path, **options: Any) -> str:

@@ -188,3 +188,42 @@ def test_a_certificate_or_key_of_another_region_is_refused_as_a_regions_entry(
         load_environment(str(write_env(keyed, name="keyed")))
     text = " ".join(str(caught.value).split())
     assert f"kms_keys: us-west-2: {home_key} is a KMS key in us-east-1, not us-west-2" in text
+
+
+@pytest.mark.parametrize("key", ["", "relight copies in us-west-2", "my-key"])
+def test_a_kms_keys_entry_that_is_not_a_key_is_refused_when_the_file_loads(
+    write_env: WriteEnv, key: str
+) -> None:
+    """KMS takes a key id, a key ARN, an alias name or an alias ARN (K7); a description or an
+    empty value would pass validation and fail replicate half-way, copying nothing."""
+    text = _env_with_kms_key(key)
+    with pytest.raises(ConfigError) as caught:
+        load_environment(str(write_env(text)), "us-west-2")
+    message = str(caught.value)
+    assert "kms_keys" in message and "is not a KMS key" in message, message
+    assert "alias/NAME" in message, "names the forms it takes"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "1234abcd-12ab-34cd-56ef-1234567890ab",
+        "mrk-1234abcd12ab34cd56ef1234567890ab",
+        "alias/shop-dr",
+        "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "arn:aws:kms:us-west-2:111122223333:alias/shop-dr",
+    ],
+)
+def test_each_form_kms_takes_is_a_kms_keys_entry(write_env: WriteEnv, key: str) -> None:
+    loaded = load_environment(str(write_env(_env_with_kms_key(key))), "us-west-2")
+    assert loaded.env.kms_keys["us-west-2"] == key
+
+
+def _env_with_kms_key(key: str) -> str:
+    quoted = json.dumps(key)
+    return (
+        "name: shop\nhome_region: us-east-1\nrecovery_regions: [us-west-2]\n"
+        "objectives: {rpo: 24h, rto: 4h}\n"
+        f"kms_keys: {{us-west-2: {quoted}}}\n"
+        f"blueprints_dir: {BLUEPRINTS}\nstacks:\n{NETWORK_AND_SECURITY}"
+    )

@@ -21,7 +21,12 @@ from pydantic import (
 )
 
 from relight.model.faults import Faults
-from relight.model.per_region import PER_REGION, PerRegion, regional_arn_problem
+from relight.model.per_region import (
+    PER_REGION,
+    PerRegion,
+    kms_key_form_problem,
+    regional_arn_problem,
+)
 from relight.model.values import (
     RELIGHT_TAGS,
     ROLE_ARN,
@@ -423,7 +428,7 @@ class Environment(_Strict):
     @classmethod
     def _keys_of_their_region(cls, keys: dict[str, str]) -> dict[str, str]:
         for region, key in keys.items():
-            wrong = regional_arn_problem(region, key)
+            wrong = kms_key_form_problem(key) or regional_arn_problem(region, key)
             if wrong:
                 raise ValueError(f"{region}: {wrong}")
         return keys

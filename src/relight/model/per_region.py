@@ -132,6 +132,27 @@ def kms_key_problem(kms_keys: dict[str, str], region: str, home: str | None = No
     )
 
 
+# What a KMS API takes as a KeyId ("Key ID", "Key ARN", "Alias name", "Alias ARN"; a
+# multi-Region key's id begins `mrk-`): docs/aws-behaviours.md K7.
+_KEY_FORMS = re.compile(
+    r"(mrk-)?[0-9a-f]{32}|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}"
+    r"|alias/[A-Za-z0-9/_-]+"
+    r"|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key/[A-Za-z0-9-]+|alias/[A-Za-z0-9/_-]+)",
+    re.IGNORECASE,
+)
+
+
+def kms_key_form_problem(key: str) -> str | None:
+    """Why `key` is not a KMS key reference at all (a description, an empty value), if so;
+    capture's REPLACE-ME placeholder is judged by `kms_key_problem` instead."""
+    if is_placeholder(key) or _KEY_FORMS.fullmatch(key.strip()):
+        return None
+    return (
+        f"{key!r} is not a KMS key: give its key id (1234abcd-12ab-34cd-56ef-1234567890ab), "
+        "its ARN, an alias (alias/NAME) or an alias ARN"
+    )
+
+
 # A KMS key's ARN: its region and key id (a multi-Region key's id begins `mrk-`).
 _KMS_KEY = re.compile(r"arn:aws[a-z-]*:kms:([a-z0-9-]+):\d{12}:key/([A-Za-z0-9-]+)")
 
