@@ -648,3 +648,12 @@ def test_capture_ends_with_the_next_commands_for_this_file_and_region(
     assert "replace its 2 REPLACE-ME value(s)" in output, output
     assert f"relight replicate --env shop --from {REGION} --to {RECOVERY}" in output, output
     assert f"relight prepare --env shop --region {RECOVERY}" in output, output
+
+
+def test_the_readmes_ledger_summary_is_this_worlds(journey: dict[str, Any]) -> None:
+    """The README shows the ledger of this world's capture: its counts stay the real ones."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    output = journey["capture"].output
+    for line in output.splitlines():
+        if line.startswith(("  resources: ", "  properties: ")):
+            assert line in readme, f"README.md: refresh the ledger summary to {line.strip()!r}"
