@@ -6,8 +6,7 @@ us-west-2, and find drift 0; every resource of the world is in the ledger
 
 The whole journey runs once per module (one `mock_aws`, in-process moto, as
 tests/test_capture.py's round trip), recording each step's result without judging it; each
-test then judges one class of the issue. A test that needs another engineer's branch of
-issue 21 is a strict xfail naming it: after the merge its marker comes off, one by one."""
+test then judges one class of the issue."""
 
 from __future__ import annotations
 
@@ -30,11 +29,6 @@ from relight.steps.render import build_plan, lint_plan
 
 RECOVERY = "us-west-2"
 LEDGER_STATUSES = {"reproduced", "noted", "changed on purpose", "not read"}
-
-
-def _needs(*branches: str) -> pytest.MarkDecorator:
-    names = " and ".join(branches)
-    return pytest.mark.xfail(strict=True, reason=f"needs the {names} branch(es) of issue 21")
 
 
 # ---------------------------------------------------------------------------------------------
