@@ -71,13 +71,14 @@ def _asgs(
 
 def _image_lookup(
     ec2: Any, image_id: str, key: str, artifacts: dict[str, Any], notes: list[Note]
-) -> bool:
-    """An AMI lookup by the image's tags, else by a name pattern: never its id."""
+) -> dict[str, Any] | None:
+    """An AMI lookup by the image's tags, else by a name pattern: never its id. The image
+    read, or None when it is not found."""
     images = _call(f"AMI {image_id}", ec2.describe_images, ImageIds=[image_id])["Images"]
     if not images:
         notes.append(Note(image_id, "ImageId", "image not found: add the lookup by hand"))
-        return False
-    image = images[0]
+        return None
+    image: dict[str, Any] = images[0]
     lookup: dict[str, Any] = {"kind": "ami"}
     tags = _tags(image.get("Tags"))
     if tags:
@@ -85,7 +86,7 @@ def _image_lookup(
     else:
         lookup["name"] = _name_pattern(image.get("Name", key))
     artifacts[f"{key}_ami"] = lookup
-    return True
+    return image
 
 
 def _compute(
@@ -157,16 +158,18 @@ def _common(
     """What ASGs and fixed instances share: AMI and data snapshot lookups, subnets, group,
     instance role."""
     key, where = section.key, section.source
-    if image_id and _image_lookup(found.ec2, image_id, key, found.artifacts, section.notes):
-        params["ImageId"] = {"artifact": f"{key}_ami"}
-    else:
+    image = (
+        _image_lookup(found.ec2, image_id, key, found.artifacts, section.notes)
+        if image_id
+        else None
+    )
+    if image is None:
         section.notes.append(Note(where, "ImageId", "no AMI read: add the lookup by hand"))
         found.artifacts[f"{key}_ami"] = {"kind": "ami", "name": f"{key}-*"}
-        params["ImageId"] = {"artifact": f"{key}_ami"}
+    params["ImageId"] = {"artifact": f"{key}_ami"}
     roots = {"/dev/xvda", "/dev/sda1"}
-    if image_id:
-        images = _call(f"AMI {image_id}", found.ec2.describe_images, ImageIds=[image_id])
-        roots |= {i["RootDeviceName"] for i in images["Images"] if i.get("RootDeviceName")}
+    if image and image.get("RootDeviceName"):
+        roots.add(image["RootDeviceName"])
     _data_volume(
         found,
         params,

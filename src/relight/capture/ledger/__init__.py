@@ -136,7 +136,7 @@ def build_ledger(
     doc = yaml.safe_load(text) or {}
     read = scope(extract(calls), placed)
     selection = dict(tags) if tags else _vpc_tags(read, placed.vpc_id)
-    swept, unread = sweep(factory, placed.vpc_id, read, selection)
+    swept, unread = sweep(factory, placed.vpc_id, read, selection, calls)
     found = extract([*calls, *swept.calls])
     known = {r.key for r in read} | _gateways(read)
     everything = scope(found, placed)

@@ -7,6 +7,8 @@ production's tags (the Resource Groups Tagging API). A refused call is an entry 
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from relight.capture.common import Client
 from relight.capture.ledger import table as t
-from relight.capture.ledger.record import Recorder
+from relight.capture.ledger.record import Call, Recorder
 from relight.capture.ledger.resources import Resource
 
 # boto3's service name → the IAM action prefix of its calls
@@ -77,13 +79,22 @@ def _reads(vpc_id: str, kept: list[Resource], tags: dict[str, str]) -> list[_Rea
 
 
 def sweep(
-    factory: Client, vpc_id: str, kept: list[Resource], tags: dict[str, str]
+    factory: Client,
+    vpc_id: str,
+    kept: list[Resource],
+    tags: dict[str, str],
+    done: Sequence[Call] = (),
 ) -> tuple[Recorder, list[Unread]]:
-    """Run the sweep's calls through a recorder of their own; the refused ones as `Unread`."""
+    """Run the sweep's calls through a recorder of their own; the refused ones as `Unread`.
+    A read capture itself already made (`done`: the same operation and parameters, e.g. the
+    NACLs, a group's scheduled actions) is not made again: its answer is in `done`."""
+    made = {(c.service, c.operation, _key(c.params)) for c in done}
     rec = Recorder(factory, origin="sweep")
     unread: list[Unread] = []
     with rec:
         for service, op, paginated, kwargs in _reads(vpc_id, kept, tags):
+            if (service, _camel(op), _key(kwargs)) in made:
+                continue
             try:
                 client = rec.client(service)
                 if paginated:
@@ -95,6 +106,12 @@ def sweep(
                 name = _camel(op)
                 unread.append(Unread(f"{service}:{name}", _action(service, name), str(exc)))
     return rec, unread
+
+
+def _key(params: dict[str, Any]) -> str:
+    """A call's parameters, pagination aside, as one comparable string."""
+    paging = {"NextToken", "MaxResults", "MaxRecords", "Marker", "PaginationToken"}
+    return json.dumps({k: v for k, v in params.items() if k not in paging}, sort_keys=True)
 
 
 def _option_groups(kept: list[Resource]) -> list[str]:
