@@ -150,6 +150,9 @@ class FakeS3:
     def put_public_access_block(self, *, Bucket: str, **_: Any) -> None:
         self._configure("PutPublicAccessBlock", Bucket)
 
+    def put_bucket_policy(self, *, Bucket: str, **_: Any) -> None:
+        self._configure("PutBucketPolicy", Bucket)
+
     def put_bucket_encryption(self, *, Bucket: str, **_: Any) -> None:
         self._configure("PutBucketEncryption", Bucket)
 

@@ -159,6 +159,7 @@ def test_a_conflicting_write_is_retried_as_s3_asks() -> None:
 
 CONFIGURATION = [
     "PutPublicAccessBlock",
+    "PutBucketPolicy",
     "PutBucketEncryption",
     "PutBucketVersioning",
     "PutBucketLifecycleConfiguration",
@@ -188,8 +189,10 @@ def test_a_bucket_found_without_its_marker_is_configured_before_use() -> None:
     ]  # fmt: skip
     assert s3.configured == {BUCKET: CONFIGURATION}
     assert json.loads(s3.buckets[BUCKET][READY_KEY][0]) == {
-        "configured": ["public access block", "encryption", "versioning", "lifecycle"]
-    }
+        "configured": [
+            "public access block", "tls-only policy", "encryption", "versioning", "lifecycle"
+        ]
+    }  # fmt: skip
     (template,) = set(s3.buckets[BUCKET]) - {READY_KEY}
     assert url == f"https://s3.us-west-2.amazonaws.com/{BUCKET}/{template}"
     assert bucket.uploads == 1

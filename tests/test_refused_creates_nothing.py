@@ -35,6 +35,7 @@ ACCOUNT = "123456789012"
 BUCKET = f"relight-templates-{ACCOUNT}-{REGION}"
 CONFIGURATION = [
     "PutPublicAccessBlock",
+    "PutBucketPolicy",
     "PutBucketEncryption",
     "PutBucketVersioning",
     "PutBucketLifecycleConfiguration",

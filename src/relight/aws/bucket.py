@@ -4,7 +4,8 @@ the run locks.
 CloudFormation takes a body up to 51,200 bytes inline and up to 1 MB from S3.
 The bucket is `relight-templates-<account>-<region>`, made by `relight prepare` (or by the
 first change of a run that needs it: never by a run that is refused, lock.py): encrypted,
-versioned, all public access blocked. Creating and configuring a
+versioned, all public access blocked, and reachable only over TLS (`tls_only_policy`); every
+request names the account that must own it (bucket_owner.py). Creating and configuring a
 bucket depends on us-east-1, so prepare does it before a disaster and writes READY_KEY last;
 a run stores templates in the bucket once READY_KEY is there (an object read, regional) and
 otherwise configures it first or refuses: templates never go into a half-configured bucket.
@@ -19,8 +20,10 @@ expires the lock's noncurrent versions (one per heartbeat) a day after they are 
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
+from relight.aws.bucket_owner import foreign_bucket
 from relight.errors import AwsError
 
 READY_KEY = "relight/configured.json"
@@ -40,6 +43,33 @@ LOCK_VERSIONS_LIFECYCLE = {
 }
 
 
+# What relight asks of its bucket, for the hints: without s3:ListBucket, S3 answers a missing
+# object with 403 AccessDenied, not 404 (GetObject, HeadObject: Permissions).
+BUCKET_PERMISSIONS = (
+    "relight needs s3:GetObject, s3:PutObject, s3:DeleteObject and s3:ListBucket on its own "
+    "bucket (without s3:ListBucket, S3 answers a missing object with 403, not 404)"
+)
+
+
+def tls_only_policy(name: str) -> dict[str, Any]:
+    """The bucket policy that denies every S3 action on the bucket and its objects to a request
+    not sent over TLS (`aws:SecureTransport` false): AWS's documented form. A Deny grants
+    nothing, so BlockPublicPolicy does not refuse it."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AllowSSLRequestsOnly",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+
+
 def bucket_name(account_id: str, region: str) -> str:
     """The name of relight's own bucket in `region` of `account_id`."""
     return f"relight-templates-{account_id}-{region}"
@@ -50,6 +80,7 @@ class TemplateBucket:
         self.s3 = s3
         self.region = region
         self.name = bucket_name(account_id, region)
+        self.account_id = account_id
         self._ready = False
         self.uploads = 0
 
@@ -68,21 +99,23 @@ class TemplateBucket:
             if status != 404 and code not in ("404", "NoSuchBucket", "NoSuchKey", "NotFound"):
                 raise AwsError(
                     f"S3 bucket {self.name} exists but cannot be used: {exc}",
-                    hint="relight needs s3:GetObject/PutObject on its template bucket",
+                    hint=f"{BUCKET_PERMISSIONS}. The bucket is this account's own, or S3 would "
+                    "not say whose it is (s3:ListAllMyBuckets lets relight tell a bucket of "
+                    "another account apart)",
                 ) from exc
             self.configure()
         self._ready = True
 
     def configure(self) -> None:
         """Create the bucket unless it exists, then set all of its configuration (public
-        access blocked, encrypted, versioned, old lock versions expired: each call is
+        access blocked, TLS only, encrypted, versioned, old lock versions expired: each call is
         idempotent, so an existing bucket gets what it lacks) and, last, write
         READY_KEY. A bucket is never used half-configured: if a call fails, AwsError."""
         from botocore.exceptions import BotoCoreError, ClientError
         from botocore.parsers import ResponseParserError  # not a BotoCoreError
 
         try:
-            create_bucket(self.s3, self.name, self.region)
+            create_bucket(self.s3, self.name, self.region, self.account_id)
             self.s3.put_public_access_block(
                 Bucket=self.name,
                 PublicAccessBlockConfiguration={
@@ -91,6 +124,9 @@ class TemplateBucket:
                     "BlockPublicPolicy": True,
                     "RestrictPublicBuckets": True,
                 },
+            )
+            self.s3.put_bucket_policy(
+                Bucket=self.name, Policy=json.dumps(tls_only_policy(self.name))
             )
             self.s3.put_bucket_encryption(
                 Bucket=self.name,
@@ -107,8 +143,8 @@ class TemplateBucket:
             self.s3.put_object(
                 Bucket=self.name,
                 Key=READY_KEY,
-                Body=b'{"configured": ["public access block", "encryption", "versioning", '
-                b'"lifecycle"]}',
+                Body=b'{"configured": ["public access block", "tls-only policy", "encryption", '
+                b'"versioning", "lifecycle"]}',
                 ContentType="application/json",
             )
         except (ClientError, BotoCoreError, ResponseParserError) as exc:
@@ -140,8 +176,10 @@ class TemplateBucket:
         return f"{self.s3.meta.endpoint_url}/{self.name}/{key}"
 
 
-def create_bucket(s3: Any, name: str, region: str) -> None:
-    """Create a bucket in `region` (us-east-1 takes no LocationConstraint); one we own is fine."""
+def create_bucket(s3: Any, name: str, region: str, account_id: str | None = None) -> None:
+    """Create a bucket in `region` (us-east-1 takes no LocationConstraint); one we own is fine.
+    A name another account holds (BucketAlreadyExists: "The requested bucket name is not
+    available") is `ForeignBucket` when `account_id` is given (relight's own bucket)."""
     from botocore.exceptions import ClientError
 
     location = (
@@ -152,5 +190,8 @@ def create_bucket(s3: Any, name: str, region: str) -> None:
     try:
         s3.create_bucket(Bucket=name, **location)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+        code = exc.response.get("Error", {}).get("Code")
+        if code == "BucketAlreadyExists" and account_id:
+            raise foreign_bucket(name, account_id) from exc
+        if code != "BucketAlreadyOwnedByYou":
             raise

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from relight.aws.bucket_owner import expect_owner
 from relight.aws.failures import (
     CALL,
     ENDPOINT,
@@ -95,6 +96,7 @@ class Aws:
         self._counting = threading.Lock()
         self._requests: Counter[str] = Counter()
         self._retries = 0
+        self._account: str | None = None  # the account the credentials act in, once asked
 
     @property
     def calls(self) -> dict[str, int]:
@@ -125,7 +127,9 @@ class Aws:
     def under_outage(self, outage: Outage) -> Aws:
         """An Aws for the same target whose every client has `outage` installed: clients,
         session (the role assumed again, through the outage) and counters of its own."""
-        return Aws(self.target, outage)
+        twin = Aws(self.target, outage)
+        twin._account = self._account
+        return twin
 
     def _instrument(self, client: Any, service: str) -> None:
         """Watch `client` (see `_watch`) and, in an outage rehearsal, install the outage; a
@@ -245,8 +249,15 @@ class Aws:
                     config=config,
                 )
                 self._instrument(client, service)
+                if service == "s3":  # every S3 request names the bucket's owner: bucket_owner.py
+                    expect_owner(client, functools.partial(self.owner, region))
                 self._clients[key] = client
             return self._clients[key]
+
+    def owner(self, region: str) -> str:
+        """The account the credentials act in: the one `account_id` found, else asked of STS in
+        `region` now. Every S3 request names it as its bucket's expected owner."""
+        return self._account or self.account_id(region)
 
     def account_id(self, region: str) -> str:
         """The account the credentials act in (an STS call)."""
@@ -255,7 +266,8 @@ class Aws:
 
         sts = self.client("sts", region)
         try:
-            return str(sts.get_caller_identity()["Account"])
+            self._account = str(sts.get_caller_identity()["Account"])
+            return self._account
         except ResponseParserError as exc:
             what = f"STS in {region} failed: relight cannot tell which account it acts in"
             raise aws_failure(exc, what, sts) from exc

@@ -224,7 +224,8 @@ def failed(ref: LockRef, action: str, exc: Exception) -> AwsError:
     return AwsError(
         f"cannot {action} the run lock {ref.url}: {exc}",
         hint=f"relight keeps its run locks in its own bucket in {ref.region} and needs "
-        "s3:GetObject, s3:PutObject and s3:DeleteObject on it (s3:CreateBucket the first "
+        "s3:GetObject, s3:PutObject, s3:DeleteObject and s3:ListBucket on it (without "
+        "s3:ListBucket S3 answers a missing lock with 403, not 404; s3:CreateBucket the first "
         "time); nothing was changed",
     )
 

@@ -278,8 +278,12 @@ class Outage:
 def read_s3_object(s3: Any, url: str) -> str:
     """The text of the S3 object at `url` (a TemplateURL: path-style, virtual-hosted or an
     emulator's `<endpoint>/<bucket>/<key>`), read through the client `s3`."""
+    from relight.aws.bucket_owner import owner_and_region
+
     bucket, key = s3_location(url)
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    owner = owner_and_region(bucket)[0]  # relight's bucket names its account: it must own it
+    named = {"ExpectedBucketOwner": owner} if owner else {}
+    body = s3.get_object(Bucket=bucket, Key=key, **named)["Body"].read()
     return body.decode("utf-8") if isinstance(body, bytes) else str(body)
 
 

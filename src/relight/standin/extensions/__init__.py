@@ -10,6 +10,8 @@ the larger, a package) per service moto plays:
   associations; `ec2_network`: subnets' public addresses at launch and network ACLs;
 - `cloudwatch`: alarms under CloudFormation (the DNS failback latch);
 - `quotas`: Service Quotas' documented defaults, RDS's account quotas (DescribeAccountAttributes);
+- `s3`: the bucket owner condition (ExpectedBucketOwner) and bucket policies' conditions
+  (the TLS-only policy of relight's bucket);
 - `autoscaling`: a CloudFormation update's rolling replacement of a group's instances (called
   by `cloudformation`);
 - `cloudformation`: resources created, updated and deleted one by one with AWS's states,
@@ -37,7 +39,15 @@ def install() -> None:
     """Install every addition (once per process)."""
     if _installed:
         return
-    from relight.standin.extensions import cloudformation, cloudwatch, ec2, ec2_network, quotas, rds
+    from relight.standin.extensions import (
+        cloudformation,
+        cloudwatch,
+        ec2,
+        ec2_network,
+        quotas,
+        rds,
+        s3,
+    )
 
     rds.install()
     ec2.install()
@@ -45,4 +55,5 @@ def install() -> None:
     cloudwatch.install()
     cloudformation.install()
     quotas.install()
+    s3.install()
     _installed.append(True)
