@@ -93,13 +93,10 @@ def owns(client: Any, name: str) -> bool | None:
     """Whether the caller's account owns bucket `name` (ListBuckets lists only the caller's own
     buckets), or None when S3 will not say (ListBuckets refused, or did not answer)."""
     from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError  # not a BotoCoreError
 
     try:
         found = client.list_buckets(Prefix=name).get("Buckets", [])
-    except (ClientError, BotoCoreError):
+    except (ClientError, BotoCoreError, ResponseParserError):  # an outage's refusal included
         return None
-    except Exception as exc:  # an outage rehearsal's refusal, a parser's error: cannot tell
-        if type(exc).__module__.startswith(("botocore", "relight")):
-            return None
-        raise
     return any(bucket.get("Name") == name for bucket in found)
