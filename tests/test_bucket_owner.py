@@ -304,3 +304,32 @@ def test_the_stand_ins_loopback_is_the_one_place_the_condition_cannot_hold() -> 
     assert not secure_transport("http://s3.us-west-2.amazonaws.com/b/k")
     assert secure_transport("http://127.0.0.1:5000/b/k"), "the stand-in: plain http, loopback"
     assert not secure_transport("http://10.0.0.5:5000/b/k")
+
+
+@pytest.mark.e2e
+def test_on_the_stand_in_a_stranger_holding_the_bucket_name_stops_the_demos_prepare(
+    state_dir: Path,
+) -> None:
+    """The stand-in server, a second account (moto's `x-moto-account-id`) creating the demo's
+    bucket name in us-west-2 first; `relight prepare` in a process of its own."""
+    import os
+    import subprocess
+    import sys
+
+    from relight import standin
+
+    running = standin.ensure_running(state_dir)
+    theirs = _as_account(boto3.client("s3", REGION, endpoint_url=running.endpoint), STRANGER)
+    theirs.create_bucket(Bucket=BUCKET, **WHERE)
+    run = subprocess.run(
+        [str(Path(sys.executable).parent / "relight"), "prepare", "--env", "demo", "--region",
+         REGION, "--yes"],
+        cwd=REPO, env={**os.environ, "RELIGHT_STATE_DIR": str(state_dir)},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert f"relight's bucket {BUCKET} is owned by another account, not {ACCOUNT}" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert theirs.list_objects_v2(Bucket=BUCKET).get("Contents", []) == [], "nothing written"
+    cfn = boto3.client("cloudformation", REGION, endpoint_url=running.endpoint)
+    assert cfn.describe_stacks()["Stacks"] == [], "no stack made in us-west-2"
