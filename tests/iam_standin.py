@@ -126,15 +126,17 @@ def _models() -> dict[str, Any]:
 
 def iam_action(service: str, operation: str) -> str:
     """The IAM action a call needs: the table's (`relight.model.permissions.iam_action`) once
-    it is merged, else `<IAM prefix>:<operation>` with S3's exceptions."""
+    it is merged, else (and for a call the table does not know) `<IAM prefix>:<operation>`
+    with S3's exceptions."""
     try:
         from relight.model import permissions
-    except ImportError:  # the table is being written on another branch of issue 22
+
+        return str(permissions.iam_action(service, operation))
+    except (ImportError, LookupError, ValueError):  # no table yet (issue 22), or not in it
         if service == "s3" and operation in S3_ACTIONS:
             return S3_ACTIONS[operation]
         signing = _models()[service].signing_name
         return f"{IAM_PREFIX.get(signing, signing)}:{operation}"
-    return str(permissions.iam_action(service, operation))
 
 
 def policy_of(calls: frozenset[str]) -> dict[str, Any]:

@@ -171,3 +171,55 @@ def test_one_action_less_fails_the_failover_naming_it_and_builds_nothing(users: 
     assert "demo-network" in shown
     assert users.stacks() == before == ["demo-identity"], "no stack was created"
     assert len(users.admin("ec2").describe_vpcs()["Vpcs"]) == vpcs
+
+
+def test_what_moto_does_not_check_resources_conditions_and_pass_role(users: Users) -> None:
+    """Why the users hold the policy's moto view, and what a run on the stand-in cannot prove."""
+    template = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
+    role = users.admin("iam").create_role(
+        RoleName="relight-proof-cfn",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "sts:AssumeRole",
+                        "Principal": {"Service": "cloudformation.amazonaws.com"},
+                    }
+                ]
+            }
+        ),
+    )["Role"]["Arn"]
+    stack_arns = f"arn:aws:cloudformation:{REGION}:123456789012:stack/*"
+    scoped = create_user(
+        users.endpoint, "relight-proof-scoped", _allow("cloudformation:DescribeStacks", stack_arns)
+    )
+    elsewhere = create_user(
+        users.endpoint,
+        "relight-proof-elsewhere",
+        _allow(
+            "cloudformation:DescribeStacks",
+            "*",
+            {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}},
+        ),
+    )
+    no_pass = create_user(
+        users.endpoint, "relight-proof-no-pass", _allow("cloudformation:CreateStack", "*")
+    )
+    with enforced(users.endpoint):
+        with pytest.raises(ClientError) as by_arn:
+            users.client(scoped, "cloudformation").describe_stacks()
+        users.client(elsewhere, "cloudformation").describe_stacks()  # AWS: refused in us-west-2
+        made = users.client(no_pass, "cloudformation").create_stack(
+            StackName="relight-proof-passed", TemplateBody=template, RoleARN=role
+        )  # AWS: refused without iam:PassRole on the role
+    assert "not authorized to perform: cloudformation:DescribeStacks" in str(by_arn.value)
+    assert made["StackId"]
+    users.admin("cloudformation").delete_stack(StackName="relight-proof-passed")
+
+
+def _allow(action: str, resource: str, condition: dict[str, Any] | None = None) -> dict[str, Any]:
+    statement: dict[str, Any] = {"Effect": "Allow", "Action": action, "Resource": resource}
+    if condition:
+        statement["Condition"] = condition
+    return {"Version": "2012-10-17", "Statement": [statement]}
