@@ -344,16 +344,18 @@ def check_databases(
     problems = _groups(plan, rds, notes, named)
     for restore in restores:
         what = f"the {restore.engine} {restore.version} restore of stack {restore.stack}"
-        if restore.klass and _no_catalogue(rds, restore.engine):
-            notes.append(
-                f"the instance class and version of {what} not checked: the endpoint "
-                f"{rds.meta.endpoint_url} is not AWS and lists no classes for {restore.engine}"
-            )
-        elif restore.klass:
+        if restore.klass:
             try:
-                offered = _offered(rds, restore)
-                version = bool(offered) or _version_offered(rds, restore)
-                problems += _combination(plan, restore, offered, version)
+                if _no_catalogue(rds, restore.engine):
+                    notes.append(
+                        f"the instance class and version of {what} not checked: the endpoint "
+                        f"{rds.meta.endpoint_url} is not AWS and lists no classes for "
+                        f"{restore.engine}"
+                    )
+                else:
+                    offered = _offered(rds, restore)
+                    version = bool(offered) or _version_offered(rds, restore)
+                    problems += _combination(plan, restore, offered, version)
             except Exception as exc:
                 _why(exc, rds, what, notes)
         try:
