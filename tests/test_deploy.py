@@ -717,3 +717,51 @@ def test_an_unreadable_cloudformation_answer_is_an_aws_error_naming_the_call() -
         Stacks(Broken()).state("shop-web")
     assert caught.value.message.startswith("describe stack shop-web")
     assert "invalid XML" in caught.value.message and caught.value.exit_code == 1
+
+
+class _NoCreateStack(FakeCloudFormation):
+    """CloudFormation to an identity whose policy lacks cloudformation:CreateStack: the query
+    API's AccessDenied (HTTP 403), naming the identity and the action, as AWS and moto say it."""
+
+    def create_stack(self, **kwargs: object) -> dict[str, str]:
+        from botocore.exceptions import ClientError
+
+        self._call("CreateStack")
+        raise ClientError(
+            {
+                "Error": {"Code": "AccessDenied", "Message": DENIED_TEXT},
+                "ResponseMetadata": {"HTTPStatusCode": 403},
+            },
+            "CreateStack",
+        )
+
+
+DENIED_TEXT = (
+    "User: arn:aws:iam::123456789012:user/operator is not authorized to perform: "
+    "cloudformation:CreateStack on resource: arn:aws:cloudformation:us-west-2:123456789012:"
+    "stack/shop-network/* because no identity-based policy allows the "
+    "cloudformation:CreateStack action"
+)
+
+
+def test_a_create_the_policy_does_not_allow_names_the_action_and_what_to_grant(write_env) -> None:  # type: ignore[no-untyped-def]
+    from botocore.exceptions import ClientError
+
+    from relight.aws.failures import aws_failure
+
+    clock = FakeClock()
+    cfn = _NoCreateStack(None, clock=clock)
+    outcome = deploy(_stacks(cfn, clock), _plan(write_env), _inputs(), run_id="r1")
+    network = outcome.results["network"]
+    assert (network.action, network.status) == ("failed", "CREATE_REFUSED")
+    refusal = ClientError(
+        {"Error": {"Code": "AccessDenied", "Message": DENIED_TEXT},
+         "ResponseMetadata": {"HTTPStatusCode": 403}},
+        "CreateStack",
+    )  # fmt: skip
+    said = aws_failure(refusal, "create stack shop-network", cfn)
+    assert said.hint, "what to do about it"
+    assert network.reason == f"{said.message}; {said.hint}"
+    assert "cloudformation:CreateStack" in network.reason
+    assert cfn.created == [], "nothing was created"
+    assert outcome.results["web"].action == "skipped"

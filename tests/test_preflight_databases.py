@@ -12,6 +12,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 from botocore.stub import Stubber
 
@@ -371,3 +372,66 @@ def test_the_major_version_asked_about_is_rdss(engine: str, version: str, major:
     from relight.steps.preflight.databases import _major
 
     assert _major(engine, version) == major
+
+
+class _Emulator:
+    """RDS at an emulator's endpoint, as moto's server answers: no instance class listed for
+    postgres, and HTTP 500 (no AWS error, unreadable) for DescribeDBMajorEngineVersions, which
+    it does not implement. The orderable-options questions go to a Stubber."""
+
+    def __init__(self, stub: Stubber) -> None:
+        self._client = stub.client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def describe_db_major_engine_versions(self, **_: Any) -> dict[str, Any]:
+        from botocore.parsers import ResponseParserError
+
+        from relight.aws.failures import CALL, Call
+
+        failure = ResponseParserError("Unable to parse response (syntax error: line 1, column 0)")
+        setattr(failure, CALL, Call("DescribeDBMajorEngineVersions", EMULATOR))
+        raise failure
+
+
+EMULATOR = "http://127.0.0.1:5000"
+
+
+def test_an_emulator_listing_no_classes_or_unable_to_answer_is_a_note_not_a_refusal(
+    write_env,  # type: ignore[no-untyped-def]
+) -> None:
+    """On AWS an empty catalogue refuses the restore (the two tests above) and an unreadable
+    answer fails the run; an emulator (AWS_ENDPOINT_URL: moto's server, LocalStack) lists no
+    class for postgres and cannot answer the support dates, so those are not checked, said so."""
+    from relight.steps.preflight.capacity import _db_classes
+
+    stub = Stubber(boto3.client("rds", "us-west-2", endpoint_url=EMULATOR))
+    stub.activate()
+    empty: dict[str, Any] = {"OrderableDBInstanceOptions": []}
+    stub.add_response(
+        "describe_orderable_db_instance_options", empty, {"Engine": "postgres", "MaxRecords": 20}
+    )
+    rds = _Emulator(stub)
+    plan = _plan(write_env)
+    problems, notes = check_databases(plan, _Mixed(None, rds=rds), _found(), skip=set())  # type: ignore[arg-type]
+    assert problems == []
+    assert notes == [
+        "the instance class and version of the postgres 11.22 restore of stack database not "
+        f"checked: the endpoint {EMULATOR} is not AWS and lists no classes for postgres",
+        "the support dates of the postgres 11.22 restore of stack database not checked: the "
+        f"endpoint {EMULATOR} is not AWS and cannot answer DescribeDBMajorEngineVersions",
+    ]
+    stub.add_response(
+        "describe_orderable_db_instance_options",
+        empty,
+        {"Engine": "postgres", "DBInstanceClass": "db.m5.large", "MaxRecords": 20},
+    )
+    stub.add_response("describe_orderable_db_instance_options", empty, {"Engine": "postgres"})
+    problems, notes = _db_classes(plan, _Mixed(None, rds=rds))  # type: ignore[arg-type]
+    assert problems == []
+    assert notes == [
+        f"DB instance class db.m5.large for postgres not checked: the endpoint {EMULATOR} is "
+        "not AWS and lists no classes for postgres"
+    ]
+    stub.assert_no_pending_responses()

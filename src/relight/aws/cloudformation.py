@@ -63,6 +63,24 @@ class Throttled(AwsError):
     """CloudFormation still refused after botocore's retries: wait longer and ask again."""
 
 
+# The codes of an identity whose policy lacks the action (CloudFormation's query API answers
+# AccessDenied; moto's server too, for every service).
+ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException"})
+
+
+class AccessRefused(AwsError):
+    """A stack operation the credentials may not make: `aws_failure` says which action and
+    what to grant (its hint), which the stack's failure carries to the summary."""
+
+
+def failure_reason(exc: AwsError | DeployError) -> str:
+    """A stack's failure as its summary shows it: for an access refusal (itself, or what a
+    DeployError was raised from), with what to grant."""
+    refused = exc if isinstance(exc, AccessRefused) else exc.__cause__
+    hint = refused.hint if isinstance(refused, AccessRefused) else None
+    return f"{exc.message}; {hint}" if hint else exc.message
+
+
 class TimedOut(DeployError):
     pass
 
@@ -169,6 +187,9 @@ class Stacks:
             if code in THROTTLING:
                 self.throttled += 1
                 raise Throttled(f"{what}: {code}: {message}") from exc
+            if code in ACCESS_DENIED:
+                failure = aws_failure(exc, what, self.cfn)
+                raise AccessRefused(failure.message, hint=failure.hint) from exc
             raise AwsError(f"{what}: {code}: {message}") from exc
         except BotoCoreError as exc:
             raise AwsError(f"{what}: {exc}") from exc

@@ -49,6 +49,7 @@ from relight.aws.cloudformation import (
     Stacks,
     TimedOut,
     classify,
+    failure_reason,
     no_changes,
     outputs_of,
 )
@@ -171,7 +172,7 @@ class _Run:
         except TimedOut as exc:
             result.action, result.status, result.reason = "failed", "TIMED_OUT", exc.message
         except (DeployError, AwsError) as exc:
-            result.action, result.reason = "failed", exc.message
+            result.action, result.reason = "failed", failure_reason(exc)
             result.status = result.status or "FAILED"
         result.ended = self.stacks.clock()
         self.outputs[key] = result.outputs

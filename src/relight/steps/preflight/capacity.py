@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from relight.aws.failures import aws_failure, is_aws_failure, refused
+from relight.aws.failures import aws_endpoint, aws_failure, is_aws_failure, refused
 from relight.model.plan import Plan
 
 
@@ -52,6 +52,13 @@ def _db_classes(plan: Plan, aws: Any) -> tuple[list[str], list[str]]:
             if is_aws_failure(exc):  # the endpoint failed: the operation fails (exit 1)
                 raise aws_failure(exc, f"cannot check DB instance class {klass}", rds) from exc
             raise
+        if not classes and not aws_endpoint(str(rds.meta.endpoint_url)):
+            # AWS lists classes for every engine it runs; an emulator may list none at all
+            notes.append(
+                f"DB instance class {klass} for {engine} not checked: the endpoint "
+                f"{rds.meta.endpoint_url} is not AWS and lists no classes for {engine}"
+            )
+            continue
         close = difflib.get_close_matches(klass, sorted(classes), n=3, cutoff=0.6)
         guess = f"; did you mean {' or '.join(close)}?" if close else ""
         problems += [

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from relight.aws.failures import aws_failure, is_aws_failure, refused
+from relight.aws.failures import CALL, aws_endpoint, aws_failure, is_aws_failure, refused
 from relight.model.environment import ArtifactRef
 from relight.model.plan import Plan
 from relight.steps.discovery import Artifact, Discovery
@@ -117,13 +117,32 @@ def _restores(plan: Plan, discovery: Discovery) -> Iterator[Restore]:
 
 def _why(exc: Exception, rds: Any, what: str, notes: list[str]) -> None:
     """RDS refusing the question is a note, as is an emulator that does not implement it (moto
-    in process); an endpoint failing is the run failing (exit 1)."""
+    in process; a moto server answers HTTP 500 with no AWS error, unreadable: a note too when
+    the endpoint is not AWS's); an endpoint failing is the run failing (exit 1)."""
     if refused(exc) or isinstance(exc, NotImplementedError):
         notes.append(f"{what} not checked ({exc})")
+        return
+    from botocore.parsers import ResponseParserError
+
+    endpoint = str(rds.meta.endpoint_url)
+    if isinstance(exc, ResponseParserError) and not aws_endpoint(endpoint):
+        operation = getattr(getattr(exc, CALL, None), "operation", "the question")
+        notes.append(f"{what} not checked: the endpoint {endpoint} is not AWS and cannot "
+                     f"answer {operation}")  # fmt: skip
         return
     if is_aws_failure(exc):
         raise aws_failure(exc, f"cannot check {what}", rds) from exc
     raise exc
+
+
+def _no_catalogue(rds: Any, engine: str) -> bool:
+    """An emulator's endpoint (not AWS's) that lists no instance class at all for `engine`:
+    AWS lists classes for every engine it runs, moto's server for none of the open-source
+    ones, so there is nothing to check against."""
+    if aws_endpoint(str(rds.meta.endpoint_url)):
+        return False
+    answer = rds.describe_orderable_db_instance_options(Engine=engine, MaxRecords=20)
+    return not answer.get("OrderableDBInstanceOptions")
 
 
 def _offered(rds: Any, restore: Restore) -> list[dict[str, Any]]:
@@ -327,9 +346,16 @@ def check_databases(
         what = f"the {restore.engine} {restore.version} restore of stack {restore.stack}"
         if restore.klass:
             try:
-                offered = _offered(rds, restore)
-                version = bool(offered) or _version_offered(rds, restore)
-                problems += _combination(plan, restore, offered, version)
+                if _no_catalogue(rds, restore.engine):
+                    notes.append(
+                        f"the instance class and version of {what} not checked: the endpoint "
+                        f"{rds.meta.endpoint_url} is not AWS and lists no classes for "
+                        f"{restore.engine}"
+                    )
+                else:
+                    offered = _offered(rds, restore)
+                    version = bool(offered) or _version_offered(rds, restore)
+                    problems += _combination(plan, restore, offered, version)
             except Exception as exc:
                 _why(exc, rds, what, notes)
         try:
