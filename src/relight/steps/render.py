@@ -40,7 +40,7 @@ from relight.model.plan import (
 from relight.model.stateful import launch_parameters, stateful_parts
 from relight.steps.lint import Finding, lint_templates
 from relight.steps.parameters import ParameterProblems, _where, split_params
-from relight.steps.service_role import with_service_role
+from relight.steps.service_role import warn_without_identity, with_service_role
 
 
 def _check_limits(name: str, template: Any, body: str) -> None:
@@ -225,6 +225,7 @@ def build_plan(
         plan.stacks[key] = built
     if problems:
         refuse_placed(loaded, problems)
+    warn_without_identity(plan)
     return plan
 
 

@@ -261,7 +261,7 @@ def uses_role(plan: Plan, key: str) -> bool:
     return plan.phase != "home" and identity is not None and key != identity
 
 
-def role_argument(plan: Plan, key: str, outputs: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+def role_argument(plan: Plan, key: str, outputs: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
     """`{"RoleARN": ...}` for a stack operation on `key` (the identity stack's output in the
     plan's region, from `outputs`: stack key → outputs), or `{}` when it passes none.
     DeployError when the role is not there (prepare has not made it)."""
@@ -280,16 +280,17 @@ def role_argument(plan: Plan, key: str, outputs: Mapping[str, Mapping[str, str]]
     return {"RoleARN": arn}
 
 
-def refuse_without_identity(plan: Plan) -> None:
-    """An environment without an identity stack has no CloudFormation service role to pass:
-    refused before anything runs (ConfigError naming the file and the fix)."""
-    if plan.phase == "home" or identity_key(plan) is not None:
+def warn_without_identity(plan: Plan) -> None:
+    """An environment without an identity stack has no CloudFormation service role: its stacks
+    run with the operator's own credentials, as before the role existed. Not refused (files
+    written before it keep working), but every prepare plan says so in its warnings."""
+    if plan.phase != "prepare" or identity_key(plan) is not None:
         return
-    raise ConfigError(
-        f"{plan.loaded.path}: stacks: no stack of blueprint {IDENTITY_BLUEPRINT}: relight runs "
-        "every stack operation with the CloudFormation service role it makes",
-        hint="add one, e.g. `identity: {blueprint: identity, stands: global, params: {}}` "
-        "under stacks:, then run relight prepare (docs/environment-file.md)",
+    plan.warnings.append(
+        f"{plan.loaded.path}: stacks: no stack of blueprint {IDENTITY_BLUEPRINT}, so no "
+        "CloudFormation service role: CloudFormation acts with your own credentials, which "
+        "may expire during a long restore; add `identity: {blueprint: identity, stands: "
+        "global, params: {}}` under stacks: and run relight prepare"
     )
 
 

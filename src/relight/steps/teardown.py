@@ -101,6 +101,9 @@ def lift_deletion_protection(
     ]
     mark = yield from stacks.patiently(lambda: stacks.newest_event(name))
     started = stacks.clock()
+    extra: dict[str, Any] = {"DisableRollback": True} if failed_before else {}
+    if role_arn:
+        extra["RoleARN"] = role_arn
     yield from stacks.send(
         f"lift deletion protection of {name}",
         stacks.cfn.update_stack,
@@ -108,8 +111,7 @@ def lift_deletion_protection(
         UsePreviousTemplate=True,
         Parameters=parameters,
         Capabilities=CAPABILITIES,
-        **({"DisableRollback": True} if failed_before else {}),
-        **({"RoleARN": role_arn} if role_arn else {}),
+        **extra,
     )
     stacks.on_event(name, "UPDATE_IN_PROGRESS", "lifting deletion protection (--force)")
     final = yield from stacks.watch(name, started, mark)
