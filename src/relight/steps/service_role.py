@@ -59,8 +59,14 @@ NO_HANDLERS: dict[str, tuple[tuple[str, ...], str]] = {
         "aws-resource-cloudformation-waitconditionhandle.html (no resource outside the stack)",
     ),
 }
-# The service a type's service-linked role belongs to, where it is not `<prefix>.amazonaws.com`.
-LINKED_SERVICES = {"elasticloadbalancingv2": "elasticloadbalancing"}
+# The service a type's service-linked role belongs to, where it is not the type's namespace
+# (`AWS::RDS::...` → rds.amazonaws.com): flow logs delivered to Firehose use the log delivery
+# role (AWSServiceRoleForLogDelivery, VPC User Guide, "Publish flow logs to Amazon Data
+# Firehose").
+LINKED_SERVICES = {
+    "AWS::EC2::FlowLog": "delivery.logs",
+    "AWS::ElasticLoadBalancingV2": "elasticloadbalancing",
+}
 PARTITION, ACCOUNT = "${AWS::Partition}", "${AWS::AccountId}"  # resolved by CloudFormation
 
 
@@ -128,8 +134,9 @@ def _role_arn(partition: str, account: str, name: str) -> str:
 
 
 def _linked_service(kind: str) -> str:
-    service = kind.split("::")[1].lower()
-    return f"{LINKED_SERVICES.get(service, service)}.amazonaws.com"
+    namespace = "::".join(kind.split("::")[:2])
+    service = LINKED_SERVICES.get(kind) or LINKED_SERVICES.get(namespace)
+    return f"{service or kind.split('::')[1].lower()}.amazonaws.com"
 
 
 def service_role_policy(
