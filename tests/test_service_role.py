@@ -19,8 +19,8 @@ from moto import mock_aws
 
 from conftest import MINIMAL
 from fakes import FakeClock, FakeCloudFormation
-from relight.aws.cloudformation import Stacks
 from relight.aws.clients import assume_role_session
+from relight.aws.cloudformation import Stacks
 from relight.dr.prepared import read_prepared
 from relight.errors import ConfigError, PreflightError, RenderError
 from relight.model.config import load_environment
@@ -348,13 +348,14 @@ def _credentials(hours: int) -> dict[str, Any]:
     }
 
 
-def _stubbed(answers: list[tuple[int, str | None]]) -> tuple[list[int], list[int]]:
-    """assume_role_session against a stubbed STS answering each DurationSeconds in turn: a
-    ValidationError with the message given, or credentials. (asked, granted)."""
+def _stubbed(answers: list[tuple[int, str | None]]) -> list[int]:
+    """assume_role_session against a stubbed STS that expects each DurationSeconds in turn and
+    answers a ValidationError with the message given, or credentials; every one must have
+    been asked, in that order. What `granted` was told."""
     base = boto3.session.Session(
         aws_access_key_id="AKIAEXAMPLE", aws_secret_access_key="x", region_name=REGION
     )
-    asked: list[int] = []
+    stubs: list[Stubber] = []
     granted: list[int] = []
     role = "arn:aws:iam::123456789012:role/operator"
 
@@ -368,21 +369,22 @@ def _stubbed(answers: list[tuple[int, str | None]]) -> tuple[list[int], list[int
                 )
             else:
                 stub.add_response("assume_role", _credentials(seconds // 3600), expected)
-            asked.append(seconds)
         stub.activate()
+        stubs.append(stub)
 
     assume_role_session(base, role, None, REGION, watch=watch, granted=granted.append)
-    return asked, granted
+    stubs[0].assert_no_pending_responses()
+    return granted
 
 
 def test_an_assumed_role_is_asked_for_twelve_hours_and_gets_them_when_allowed() -> None:
-    asked, granted = _stubbed([(43_200, None)])
+    granted = _stubbed([(43_200, None)])
     assert granted == [43_200]
 
 
 def test_a_role_allowing_less_is_stepped_down_on_stss_documented_refusal() -> None:
     over = "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
-    asked, granted = _stubbed([(43_200, over), (28_800, over), (21_600, over), (14_400, None)])
+    granted = _stubbed([(43_200, over), (28_800, over), (21_600, over), (14_400, None)])
     assert granted == [14_400], "the longest the role allows (MaxSessionDuration 4 h)"
 
 
@@ -391,5 +393,5 @@ def test_a_chained_role_gets_one_hour_at_once() -> None:
         "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by "
         "role chaining."
     )
-    asked, granted = _stubbed([(43_200, chained), (3_600, None)])
+    granted = _stubbed([(43_200, chained), (3_600, None)])
     assert granted == [3_600]
