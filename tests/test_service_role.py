@@ -395,3 +395,24 @@ def test_a_chained_role_gets_one_hour_at_once() -> None:
     )
     granted = _stubbed([(43_200, chained), (3_600, None)])
     assert granted == [3_600]
+
+
+def test_a_stack_left_empty_is_deleted_and_made_again_with_the_role(
+    write_env: Callable[..., Path],
+) -> None:
+    cfn, stacks = _fake()
+    prepare = _ladder(write_env, phase="prepare", strategy="pilot_light")
+    prepared = deploy(stacks, prepare, _inputs(), run_id="p1")
+    role = prepared.results["identity"].outputs["CloudFormationRoleArn"]
+    ready = {k: r.outputs for k, r in prepared.results.items()}
+    ready["identity"]["WebInstanceProfileArn"] = PROFILE
+    cfn.behaviour["shop-web"] = "fail-once"  # an earlier run's create, rolled back: empty
+    cfn.create_stack(StackName="shop-web", Tags=[{"Key": "relight:env", "Value": "shop"}])
+    stacks.run(stacks.watch("shop-web", 0.0, None))
+    assert cfn.stacks["shop-web"].status == "ROLLBACK_COMPLETE"
+    cfn.behaviour["shop-web"] = "ok"
+    cfn.roles.clear()
+    outcome = deploy(stacks, _ladder(write_env, strategy="pilot_light"), _inputs(), run_id="f1",
+                     ready=ready)  # fmt: skip
+    assert outcome.results["web"].action == "recreated", outcome.results["web"].reason
+    assert cfn.roles == [("DeleteStack", "shop-web", role), ("CreateStack", "shop-web", role)]

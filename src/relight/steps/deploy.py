@@ -202,7 +202,9 @@ class _Run:
             # The stack holds nothing (it rolled back or never started): relight's own
             # termination protection is lifted, or the delete is refused in every state.
             self.still_held()
-            yield from s.delete(sp.name, force=bool(existing.get("EnableTerminationProtection")))
+            role = role_argument(self.plan, sp.key, self.outputs).get("RoleARN")
+            protected = bool(existing.get("EnableTerminationProtection"))
+            yield from s.delete(sp.name, force=protected, role_arn=role)
             result.action, existing = "recreated", None
         resolved = resolve_parameters(
             sp, artifact_ids=self.artifact_ids, zone_names=self.zone_names, outputs=self.outputs
