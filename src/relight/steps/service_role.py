@@ -29,6 +29,7 @@ counted), so `split` cuts the document into managed policies of at most that siz
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -111,6 +112,28 @@ def handler_actions(region: str, kind: str, stacks: Iterable[str] = ()) -> set[s
     }
 
 
+@functools.cache
+def _iam_actions() -> dict[str, frozenset[str]]:
+    """IAM's actions per service prefix, lowercase: AWS's Service Authorization Reference as
+    cfn-lint ships it (`cfnlint/data/AdditionalSpecs/Policies.json`, its W3037 rule's)."""
+    from cfnlint import data
+    from cfnlint.helpers import load_resource
+
+    services = load_resource(data.AdditionalSpecs, "Policies.json")
+    return {k: frozenset(v.get("Actions", {})) for k, v in services.items()}
+
+
+def iam_knows(action: str) -> bool:
+    """Whether IAM defines `action` (a wildcard: whether it matches one). A few registry
+    schemas name actions IAM does not (`s3:rest.put.object`, `managed-fleets:*`): a policy
+    cannot grant those, and cfn-lint warns about them, so the role leaves them out."""
+    service, _, name = action.lower().partition(":")
+    known = _iam_actions().get(service)
+    if not known:
+        return False
+    return any(fnmatch.fnmatchcase(a, name) for a in known) if "*" in name else name in known
+
+
 def _underivable(kind: str, stacks: Iterable[str], why: str) -> RenderError:
     return RenderError(
         f"stacks {', '.join(stacks) or '?'}: resource type {kind}: relight cannot derive the "
@@ -155,6 +178,8 @@ def service_role_policy(
     for kind, stacks in resource_types(plan).items():
         for action in handler_actions(plan.region, kind, stacks):
             prefix = action.split(":")[0].lower()
+            if not iam_knows(action):
+                continue
             if action.lower() == "iam:passrole":
                 continue
             if action.lower() == "iam:createservicelinkedrole":
