@@ -424,3 +424,18 @@ def test_a_stack_left_empty_is_deleted_and_made_again_with_the_role(
                      ready=ready)  # fmt: skip
     assert outcome.results["web"].action == "recreated", outcome.results["web"].reason
     assert cfn.roles == [("DeleteStack", "shop-web", role), ("CreateStack", "shop-web", role)]
+
+
+def test_an_environment_without_an_identity_stack_is_warned_at_prepare_and_passes_no_role(
+    write_env: Callable[..., Path],
+) -> None:
+    """Decided: not refused (files written before the role keep working), but prepare says
+    CloudFormation then acts with the operator's credentials, and how to fix it."""
+    loaded = load_environment(str(write_env(MINIMAL)), REGION)
+    prepare = build_plan(loaded, REGION, phase="prepare")
+    (warning,) = prepare.warnings
+    assert warning.startswith(f"{loaded.path}: stacks: no stack of blueprint identity")
+    assert "identity: {blueprint: identity, stands: global, params: {}}" in warning
+    cfn, stacks = _fake()
+    assert deploy(stacks, build_plan(loaded, REGION), _inputs(), run_id="f1").ok
+    assert {arn for _, _, arn in cfn.roles} == {""}, "no role to pass"
