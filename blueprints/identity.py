@@ -18,6 +18,13 @@ role that already exists is a data-plane matter, served in every region.
   log groups under `/relight/flow-logs/` (where blueprints/network.py puts
   its group). Output `FlowLogRoleArn`.
 - `rds_monitoring`: the RDS enhanced-monitoring role. Output `MonitoringRoleArn`.
+- always, the CloudFormation service role (`CloudFormationRole`, trusted by
+  cloudformation.amazonaws.com): every stack operation on the environment's other stacks
+  passes it as RoleARN, so CloudFormation acts with it, not with the operator's session.
+  Its policy (`cloudformation_policy`) is filled by relight when it renders the identity
+  stack, derived from the resource types of the environment's other stacks in the region
+  (relight.steps.service_role, where the scoping is explained); it is attached as managed
+  policies of at most 6,144 characters each. Output `CloudFormationRoleArn`.
 
 No role or profile is given a name: CloudFormation makes unique ones, so one
 identity stack per recovery region never collides with another.
@@ -25,12 +32,16 @@ identity stack per recovery region never collides with another.
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 from troposphere import GetAtt, Output, Ref, Sub, Tags, Template, iam
 
 from relight.blueprint import Options, blueprint, managed_policy, trusted_by
+
+POLICY_LIMIT = 6_144  # IAM: a managed policy's size, white space not counted
 
 ADMIN_POLICIES = {"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"}
 FLOW_LOG_PREFIX = "/relight/flow-logs/"  # blueprints/network.py names its log group under it
@@ -65,6 +76,11 @@ class IdentityOptions(Options):
     )
     flow_logs: bool = Field(default=False, description="the role VPC flow logs deliver with")
     rds_monitoring: bool = Field(default=False, description="the RDS enhanced-monitoring role")
+    cloudformation_policy: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="filled by relight (relight.steps.service_role), never by the file: the "
+        "CloudFormation service role's managed policy documents",
+    )
 
     @field_validator("instance_roles")
     @classmethod
@@ -84,13 +100,16 @@ class IdentityOptions(Options):
             seen[name] = key
         return roles
 
-    @model_validator(mode="after")
-    def _something(self) -> IdentityOptions:
-        if not (self.instance_roles or self.flow_logs or self.rds_monitoring):
-            raise ValueError(
-                "nothing to create: give instance_roles, or set flow_logs or rds_monitoring"
-            )
-        return self
+    @field_validator("cloudformation_policy")
+    @classmethod
+    def _fits(cls, documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for document in documents:
+            size = len(json.dumps(document, separators=(",", ":")))
+            if size > POLICY_LIMIT:
+                raise ValueError(
+                    f"a policy of {size:,} characters: IAM's managed policies hold {POLICY_LIMIT:,}"
+                )
+        return documents
 
 
 def _instance_role(t: Template, key: str, role: InstanceRole) -> None:
@@ -156,21 +175,79 @@ def _monitoring_role(t: Template) -> None:
     )  # fmt: skip
 
 
+def _substituted(value: Any) -> Any:
+    """The document with every string naming `${AWS::...}` as Fn::Sub (account, partition)."""
+    if isinstance(value, dict):
+        return {k: _substituted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substituted(v) for v in value]
+    return Sub(value) if isinstance(value, str) and "${AWS::" in value else value
+
+
+def _cloudformation_role(t: Template, documents: list[dict[str, Any]]) -> None:
+    role = t.add_resource(
+        iam.Role(
+            "CloudFormationRole",
+            AssumeRolePolicyDocument=trusted_by("cloudformation.amazonaws.com"),
+            Tags=Tags(Name=Sub("${AWS::StackName}-cloudformation")),
+        )
+    )
+    for number, document in enumerate(documents, start=1):
+        t.add_resource(
+            iam.ManagedPolicy(
+                f"CloudFormationPolicy{number}",
+                Description=Sub(f"${{AWS::StackName}}: CloudFormation's permissions ({number})"),
+                PolicyDocument=_substituted(document),
+                Roles=[Ref(role)],
+            )
+        )
+    t.add_output(
+        Output(
+            "CloudFormationRoleArn",
+            Value=GetAtt(role, "Arn"),
+            Description="RoleARN of every stack operation on the environment's other stacks",
+        )
+    )
+
+
 @blueprint(
     "identity",
     sample={
         "instance_roles": {"web": {"managed_policies": ["CloudWatchAgentServerPolicy"]}},
         "flow_logs": True,
         "rds_monitoring": True,
+        "cloudformation_policy": [
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["ec2:CreateVpc", "ec2:DeleteVpc", "ec2:Describe*"],
+                        "Resource": "*",
+                        "Condition": {"StringEquals": {"aws:RequestedRegion": "us-west-2"}},
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": "iam:PassRole",
+                        "Resource": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/"
+                        "demo-identity-*",
+                    },
+                ],
+            }
+        ],
     },
 )
 def identity(options: IdentityOptions) -> Template:
     """IAM roles and instance profiles, prepared ahead of an outage (IAM lives in us-east-1)."""
-    t = Template(Description="relight identity: IAM roles and instance profiles, made ahead")
+    t = Template(
+        Description="relight identity: IAM roles, instance profiles and the CloudFormation "
+        "service role, made ahead"
+    )
     for key, role in options.instance_roles.items():
         _instance_role(t, key, role)
     if options.flow_logs:
         _flow_log_role(t)
     if options.rds_monitoring:
         _monitoring_role(t)
+    _cloudformation_role(t, options.cloudformation_policy)
     return t

@@ -36,6 +36,7 @@ class FakeStack:
     final: str = "CREATE_COMPLETE"
     protected: bool = False
     disable_rollback: bool = False
+    role_arn: str = ""  # the service role CloudFormation uses for every operation on it
 
 
 class FakeClock:
@@ -96,8 +97,25 @@ class FakeCloudFormation:
         self.delete_blockers: dict[str, Callable[[], str | None]] = {}
         self._delete_failures: dict[str, str] = {}
         self._ids = itertools.count(1)
+        # (operation, stack, the RoleARN it passed or "") of every create, update, change set
+        # and delete, in order
+        self.roles: list[tuple[str, str, str]] = []
+        self.gone_roles: set[str] = set()  # service roles deleted since: unusable
 
     # what relight calls ----------------------------------------------------------------------
+
+    def _role(self, operation: str, stack: FakeStack | None, kwargs: dict[str, Any]) -> str:
+        """The service role an operation runs with, as AWS documents RoleARN: the one given
+        becomes the stack's for every later operation; without one, the stack's own. A role
+        that no longer exists fails the call as CloudFormation does."""
+        given = kwargs.get("RoleARN") or ""
+        self.roles.append((operation, kwargs["StackName"], given))
+        role = given or (stack.role_arn if stack else "")
+        if role in self.gone_roles:
+            raise _error(
+                "ValidationError", f"Role {role} is invalid or cannot be assumed", operation
+            )
+        return role
 
     def _call(self, operation: str) -> None:
         self.calls.append(operation)
@@ -114,6 +132,7 @@ class FakeCloudFormation:
         self._call("CreateStack")
         if name in self.stacks:
             raise _error("AlreadyExistsException", f"Stack [{name}] already exists", "CreateStack")
+        role = self._role("CreateStack", None, kwargs)
         self.created.append(name)
         self.started[name] = self.clock()
         params = {p["ParameterKey"]: p["ParameterValue"] for p in kwargs.get("Parameters", [])}
@@ -126,6 +145,7 @@ class FakeCloudFormation:
             ready_at=self.clock() + self.durations.get(name, self.duration),
             protected=bool(kwargs.get("EnableTerminationProtection")),
             disable_rollback=bool(kwargs.get("DisableRollback")),
+            role_arn=role,
         )
         if "OnFailure" in kwargs and "DisableRollback" in kwargs:
             raise _error(
@@ -139,9 +159,12 @@ class FakeCloudFormation:
         self._event(stack, name, "CREATE_IN_PROGRESS", "User Initiated")
         return {"StackId": f"arn:stack/{name}"}
 
-    def delete_stack(self, StackName: str) -> None:
+    def delete_stack(self, StackName: str, RoleARN: str = "") -> None:
         self._call("DeleteStack")
         stack = self._advance(StackName)
+        stack.role_arn = self._role(
+            "DeleteStack", stack, {"StackName": StackName, "RoleARN": RoleARN}
+        )
         if stack.protected:
             raise _error(
                 "ValidationError",
@@ -166,6 +189,7 @@ class FakeCloudFormation:
         self._call("UpdateStack")
         name = kwargs["StackName"]
         stack = self._advance(name)
+        role = self._role("UpdateStack", stack, kwargs)
         allowed = stack.status.endswith("_COMPLETE") or stack.status in (
             "CREATE_FAILED",
             "UPDATE_FAILED",
@@ -210,6 +234,7 @@ class FakeCloudFormation:
             raise _error("ValidationError", "No updates are to be performed.", "UpdateStack")
         (self.retried if retry else self.updated).append(name)
         self.log.append(("UpdateStack", name))
+        stack.role_arn = role
         stack.parameters, stack.body = params, body
         stack.status, stack.final = "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE"
         if retry and self.behaviour.get(name) == "fail":
@@ -250,6 +275,7 @@ class FakeCloudFormation:
     def create_change_set(self, **kwargs: Any) -> dict[str, str]:
         self._call("CreateChangeSet")
         stack = self._advance(kwargs["StackName"])
+        role = self._role("CreateChangeSet", stack, kwargs)
         params = {p["ParameterKey"]: p["ParameterValue"] for p in kwargs.get("Parameters", [])}
         body = kwargs.get("TemplateBody", kwargs.get("TemplateURL", ""))
         arn = f"arn:changeSet/{stack.name}/{kwargs['ChangeSetName']}"
@@ -266,6 +292,7 @@ class FakeCloudFormation:
             "Changes": [] if same else [self._change(name) for name in changed],
             "parameters": params,
             "body": body,
+            "role": role,
         }
         return {"Id": arn, "StackId": f"arn:stack/{stack.name}"}
 
@@ -284,7 +311,7 @@ class FakeCloudFormation:
     def describe_change_set(self, ChangeSetName: str) -> dict[str, Any]:
         self._call("DescribeChangeSet")
         found = self.change_sets[ChangeSetName]
-        return {k: v for k, v in found.items() if k not in ("parameters", "body")}
+        return {k: v for k, v in found.items() if k not in ("parameters", "body", "role")}
 
     def execute_change_set(self, ChangeSetName: str, DisableRollback: bool = False) -> None:
         self._call("ExecuteChangeSet")
@@ -292,6 +319,7 @@ class FakeCloudFormation:
         stack = self.stacks[change["StackName"]]
         self.updated.append(stack.name)
         stack.parameters, stack.body = change["parameters"], change["body"]
+        stack.role_arn = change["role"]
         stack.status = "UPDATE_IN_PROGRESS"
         stack.final = "UPDATE_COMPLETE"
         if self.behaviour.get(stack.name) == "fail-update":
@@ -390,6 +418,12 @@ class FakeCloudFormation:
             "WebSecurityGroupId": "sg-1",
             "InstanceIds": "i-1",
             "Seen": str(stack.parameters),
+            # the identity stack's service role
+            **(
+                {"CloudFormationRoleArn": f"arn:aws:iam::123456789012:role/{stack.name}-CfnRole"}
+                if "CloudFormationRole" in stack.body
+                else {}
+            ),
         }
 
     def _event(self, stack: FakeStack, logical: str, status: str, reason: str) -> None:
@@ -419,6 +453,7 @@ class FakeCloudFormation:
             "Tags": stack.tags,
             "EnableTerminationProtection": stack.protected,
             "DisableRollback": stack.disable_rollback,
+            **({"RoleARN": stack.role_arn} if stack.role_arn else {}),
             "Parameters": [
                 {"ParameterKey": k, "ParameterValue": v} for k, v in stack.parameters.items()
             ],

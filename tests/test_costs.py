@@ -368,6 +368,7 @@ def test_the_golden_identity_stack_of_iam_roles_costs_nothing_standing() -> None
     assert {r["Type"] for r in _golden("identity")["Resources"].values()} == {
         "AWS::IAM::Role",
         "AWS::IAM::InstanceProfile",
+        "AWS::IAM::ManagedPolicy",  # the CloudFormation service role's
     }
     assert stack_costs("identity", _golden("identity")) == []
 

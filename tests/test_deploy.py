@@ -640,8 +640,9 @@ STANDING = (
     )
     .replace(PROFILE, "{output: identity.WebInstanceProfileArn}")
 )
+SERVICE_ROLE = "arn:aws:iam::123456789012:role/shop-identity-CloudFormationRole-0ready"
 READY = {
-    "identity": {"WebInstanceProfileArn": PROFILE},
+    "identity": {"WebInstanceProfileArn": PROFILE, "CloudFormationRoleArn": SERVICE_ROLE},
     "network": {"VpcId": "vpc-0ready", "PrivateSubnetIds": "subnet-0a,subnet-0b"},
     "security": {"WebSecurityGroupId": "sg-0ready"},
 }

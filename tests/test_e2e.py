@@ -105,6 +105,27 @@ def test_failover_into_us_west_2_succeeds_and_says_it_is_local(world: dict[str, 
     assert checks[("security", "security groups' egress as declared")] == "passed"
 
 
+def test_every_stack_the_failover_made_runs_with_the_identity_stacks_service_role(
+    world: dict[str, Any],
+) -> None:
+    """CloudFormation keeps the RoleARN a stack was created with (DescribeStacks shows it):
+    every stack of the failover has the identity stack's CloudFormation role; the identity
+    stack itself, made by prepare with the operator's credentials, has none."""
+    stacks = client(world, "cloudformation", "us-west-2").describe_stacks()["Stacks"]
+    found = {s["StackName"]: s for s in stacks}
+    identity = found["demo-identity"]
+    role = {o["OutputKey"]: o["OutputValue"] for o in identity["Outputs"]}["CloudFormationRoleArn"]
+    assert role.startswith(f"arn:aws:iam::{ACCOUNT}:role/demo-identity-CloudFormationRole")
+    assert "RoleARN" not in identity, "the bootstrap: made with the operator's credentials"
+    made = {name: s.get("RoleARN") for name, s in found.items() if name != "demo-identity"}
+    assert sorted(made) == [
+        "demo-database", "demo-load-balancer", "demo-network", "demo-security", "demo-web",
+    ]  # fmt: skip
+    assert set(made.values()) == {role}
+    iam = client(world, "iam", "us-east-1")
+    assert iam.get_role(RoleName=role.rsplit("/", 1)[1])["Role"]["Arn"] == role
+
+
 def _outputs(world: dict[str, Any], stack: str) -> dict[str, str]:
     found = {s["stack"]: s for s in world["result"]["stacks"]}
     return dict(found[stack]["outputs"])

@@ -152,6 +152,8 @@ IDENTITY_WITH_LATCH = json.dumps(
         "Outputs": {
             "WebInstanceProfileArn": {"Value": PROFILE},
             "FailbackLatchAlarm": {"Value": "shop-latch"},
+            # the service role every other stack operation passes (steps/service_role.py)
+            "CloudFormationRoleArn": {"Value": f"arn:aws:iam::{ACCOUNT}:role/shop-cfn"},
         },
     }
 )

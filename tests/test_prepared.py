@@ -103,6 +103,7 @@ def test_a_failover_whose_prepared_stack_does_not_exist_is_refused_naming_prepar
     assert refused.problems == [
         "stack shop-identity (stacks.identity, stands: global) does not exist in us-west-2; "
         "web read(s) its outputs"
+        "; every stack this run builds passes its CloudFormation service role (RoleARN)"
     ]
     assert refused.hint == (
         "run relight prepare --env shop --region us-west-2 before a disaster: it deploys what "
@@ -123,24 +124,28 @@ def test_at_a_strategy_other_than_the_files_the_hint_names_it_and_every_missing_
         "stack shop-security",
     ]
     assert "stack shop-network (stacks.network, stands: pilot_light) does not exist" in str(refused)
-    assert all(p.endswith("web read(s) its outputs") for p in refused.problems)
+    assert all("web read(s) its outputs" in p for p in refused.problems)
     assert "relight prepare --env shop --region us-west-2 --strategy pilot_light " in str(
         refused.hint
     )
     assert "a failover at pilot_light finds ready" in str(refused.hint)
 
 
-def test_a_prepared_stack_nothing_reads_is_a_note_not_a_refusal(
+def test_a_missing_identity_stack_is_refused_even_when_no_stack_reads_its_outputs(
     write_env: Callable[..., Path], here: Path, cfn: Any
 ) -> None:
+    """Every stack a failover builds passes the identity stack's CloudFormation service role,
+    so a missing identity stack stops the run (before, nothing reading it made it a note)."""
     unread = LADDER.replace("{output: identity.WebInstanceProfileArn}", PROFILE)
     plan = _plan(write_env, unread)
-    ready = read_prepared(Stacks(cfn, timeout=30), plan, prepare_command(plan, REGION))
-    assert ready.outputs == {}
-    assert ready.notes == [
-        "stack shop-identity (stacks.identity, stands: global) does not exist in us-west-2: "
-        "nothing this run builds needs it; run relight prepare --env shop --region us-west-2"
+    refused = _refused(cfn, plan)
+    assert refused.exit_code == 2
+    assert refused.problems == [
+        "stack shop-identity (stacks.identity, stands: global) does not exist in us-west-2"
+        "; every stack this run builds passes its CloudFormation service role (RoleARN)"
     ]
+    assert "relight prepare --env shop --region us-west-2" in str(refused.hint)
+    assert cfn.describe_stacks()["Stacks"] == []
 
 
 # prepared --------------------------------------------------------------------------------------
@@ -225,6 +230,7 @@ def test_a_stack_of_the_prepared_name_that_is_not_relights_is_refused(
     assert refused.problems == [
         "stack shop-identity (stacks.identity, stands: global) is not relight's in us-west-2; "
         "web read(s) its outputs"
+        "; every stack this run builds passes its CloudFormation service role (RoleARN)"
     ]
     cfn.update_stack(
         StackName="shop-identity",
@@ -249,6 +255,7 @@ def test_an_unfinished_prepared_stack_is_refused_with_its_status(
     assert refused.problems == [
         "stack shop-identity (stacks.identity, stands: global) is REVIEW_IN_PROGRESS in "
         "us-west-2; web read(s) its outputs"
+        "; every stack this run builds passes its CloudFormation service role (RoleARN)"
     ]
 
 

@@ -97,6 +97,9 @@ class Aws:
         self._requests: Counter[str] = Counter()
         self._retries = 0
         self._account: str | None = None  # the account the credentials act in, once asked
+        # The role session STS granted, in seconds (an assumed role only; see
+        # assume_role_session): said with the target, so the operator knows how long it lasts.
+        self.session_seconds: int | None = None
 
     @property
     def calls(self) -> dict[str, int]:
@@ -208,11 +211,15 @@ class Aws:
                         self.target.endpoint_url,
                         self.target.sts_region,
                         watch=self._instrument,
+                        granted=self._granted,
                     )
                     if self.target.role_arn
                     else base
                 )
             return self._session
+
+    def _granted(self, seconds: int) -> None:
+        self.session_seconds = seconds
 
     def client(self, service: str, region: str, *, bounded: bool = False) -> Any:
         """A client for `service` in `region`, with standard retries and the target's endpoint.
@@ -310,6 +317,15 @@ def regional(session: boto3.session.Session) -> boto3.session.Session:
     return session
 
 
+# The longest role session AWS grants (a role's MaxSessionDuration is 1 to 12 hours), then the
+# steps down tried when STS answers that the role allows less; role chaining allows 1 hour.
+SESSION_SECONDS = (43_200, 28_800, 21_600, 14_400, 7_200, 3_600)
+CHAINED_SECONDS = 3_600
+# STS's ValidationError messages for a DurationSeconds above what the role allows.
+OVER_ROLE_MAXIMUM = "exceeds the MaxSessionDuration set for this role"
+OVER_CHAINING_LIMIT = "exceeds the 1 hour session limit for roles assumed by role chaining"
+
+
 def assume_role_session(
     base: boto3.session.Session,
     role_arn: str,
@@ -317,11 +333,18 @@ def assume_role_session(
     region: str | None = None,
     *,
     watch: Callable[[Any, str], None] | None = None,
+    granted: Callable[[int], None] | None = None,
 ) -> boto3.session.Session:
     """A session whose credentials come from `role_arn` (assumed through STS in `region`) and
     refresh before they expire, its STS regional like `base`'s (`regional`: a fresh botocore
     session reads the operator's config again). `watch` is shown the STS client (Aws counts
-    its calls)."""
+    its calls).
+
+    It asks for the longest session the role allows: 12 hours first, stepping down while STS
+    answers that the role's MaxSessionDuration is lower (read only through IAM, homed in
+    us-east-1: not asked), and 1 hour at once for a chained role (credentials that are a
+    role's session themselves). `granted` is told the duration STS granted; refreshes ask
+    for it again, not for 12 hours."""
     import boto3.session
     from botocore.credentials import RefreshableCredentials
     from botocore.exceptions import BotoCoreError, ClientError
@@ -331,10 +354,30 @@ def assume_role_session(
     sts = sts_client(base, region, endpoint_url)
     if watch is not None:
         watch(sts, "sts")
+    durations = list(SESSION_SECONDS)
+
+    def assume() -> dict[str, Any]:
+        while True:
+            try:
+                answer: dict[str, Any] = sts.assume_role(
+                    RoleArn=role_arn, RoleSessionName="relight", DurationSeconds=durations[0]
+                )
+            except ClientError as exc:
+                message = str(exc.response.get("Error", {}).get("Message", ""))
+                if OVER_CHAINING_LIMIT in message and durations[0] > CHAINED_SECONDS:
+                    durations[:] = [CHAINED_SECONDS]
+                    continue
+                if OVER_ROLE_MAXIMUM in message and len(durations) > 1:
+                    del durations[0]
+                    continue
+                raise
+            if granted is not None:
+                granted(durations[0])
+            return answer
 
     def fetch() -> dict[str, str]:
         try:
-            creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="relight")["Credentials"]
+            creds = assume()["Credentials"]
         except ResponseParserError as exc:
             raise aws_failure(exc, f"cannot assume role {role_arn}", sts) from exc
         except BotoCoreError as exc:

@@ -427,8 +427,9 @@ class Stacks:
         with contextlib.suppress(AwsError):
             self.call("delete change set", self.cfn.delete_change_set, ChangeSetName=arn)
 
-    def delete(self, name: str, *, force: bool = False) -> Task[None]:
-        """Delete a stack and wait until it is gone; DeployError when the delete failed."""
+    def delete(self, name: str, *, force: bool = False, role_arn: str | None = None) -> Task[None]:
+        """Delete a stack and wait until it is gone; DeployError when the delete failed.
+        `role_arn`: the CloudFormation service role the delete runs with (RoleARN)."""
         started = self.clock()
         mark = yield from self.patiently(lambda: self.newest_event(name))
         if force:
@@ -440,7 +441,11 @@ class Stacks:
             )
             self.on_event(name, "PROTECTION_LIFTED", "termination protection lifted (--force)")
         yield from self.send(
-            f"delete stack {name}", self.cfn.delete_stack, missing_ok=True, StackName=name
+            f"delete stack {name}",
+            self.cfn.delete_stack,
+            missing_ok=True,
+            StackName=name,
+            **({"RoleARN": role_arn} if role_arn else {}),
         )
         self.on_event(name, "DELETE_IN_PROGRESS", "")
         final = yield from self.watch(name, started, mark)

@@ -44,7 +44,11 @@ class Connection:
     roles: StackRoles | None = None  # the stacks made in another account (their role_arn)
 
     def describe(self) -> str:
-        return f"{self.aws.target.describe()}, account {self.account_id}, region {self.region}"
+        said = f"{self.aws.target.describe()}, account {self.account_id}, region {self.region}"
+        seconds = self.aws.session_seconds
+        if seconds:  # how long the assumed role's session lasts before it is refreshed
+            said += f", role session {seconds / 3600:g} h (refreshed before it expires)"
+        return said
 
     def aws_for(self, stack_name: str) -> Aws:
         """The Aws a stack is made and read with: its role_arn's, or the connection's."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from relight.aws.cloudformation import Event, Stacks
+from relight.aws.cloudformation import Event, Stacks, outputs_of
 from relight.aws.lock import LockSettings, hold
 from relight.aws.vpc_extras import clear_vpc_extras
 from relight.commands.connection import (
@@ -18,6 +18,7 @@ from relight.commands.connection import (
 )
 from relight.model.config import LoadedEnvironment
 from relight.model.graph import dependency_graph
+from relight.model.plan import IDENTITY_BLUEPRINT, SERVICE_ROLE_OUTPUT, stack_name
 from relight.model.scheduler import DEFAULT_CONCURRENCY
 from relight.steps.teardown import TeardownResult, VpcExtras, environment_stacks
 from relight.steps.teardown import teardown as delete_stacks
@@ -63,6 +64,8 @@ def teardown(
             still_held=held.ensure_held,
             prepared=prepared,
             vpc_extras=vpc_extras(conn, stacks),
+            role_arn=service_role_arn(stacks, loaded),
+            identity=identity_stack_key(loaded),
         )
         result.kept_volumes = kept_volumes(
             conn, [r.name for r in result.results if r.action == "deleted"]
@@ -81,6 +84,24 @@ def teardown(
                 conn.aws.client("s3", conn.region), conn.account_id, conn.region, loaded.env.name
             )
         return result
+
+
+def identity_stack_key(loaded: LoadedEnvironment) -> str | None:
+    """The key of the environment's identity stack (blueprint identity), or None."""
+    return next(
+        (k for k, s in loaded.env.stacks.items() if s.blueprint == IDENTITY_BLUEPRINT), None
+    )
+
+
+def service_role_arn(stacks: Stacks, loaded: LoadedEnvironment) -> str | None:
+    """The CloudFormation service role in the region (the identity stack's output), which
+    every update and delete passes; None without one (CloudFormation then uses the role the
+    stack was made with, if any)."""
+    key = identity_stack_key(loaded)
+    if key is None:
+        return None
+    found = stacks.state(stack_name(loaded.env.name, key))
+    return outputs_of(found).get(SERVICE_ROLE_OUTPUT) if found else None
 
 
 def vpc_extras(conn: Connection, stacks: Stacks) -> VpcExtras:

@@ -22,9 +22,10 @@ from typing import Any
 from relight.aws.cloudformation import COMPLETE, Stacks, outputs_of, owned_by
 from relight.errors import PreflightError
 from relight.model.environment import ArtifactRef, OutputRef, ParamValue, ZonesRef
-from relight.model.plan import Plan, StackPlan
+from relight.model.plan import SERVICE_ROLE_OUTPUT, Plan, StackPlan, identity_key
 from relight.model.shapes import parameter_dict
 from relight.steps.render import placeholder
+from relight.steps.service_role import uses_role
 
 
 @dataclass
@@ -43,6 +44,16 @@ def readers(plan: Plan, key: str) -> list[str]:
         for k, sp in plan.stacks.items()
         if any(isinstance(v, OutputRef) and v.stack == key for v in sp.parameters.values())
     ]
+
+
+ROLE_NEEDED = "; every stack this run builds passes its CloudFormation service role (RoleARN)"
+
+
+def _role_output(plan: Plan, key: str) -> list[OutputRef]:
+    """The identity stack's service-role output, read by every stack that passes the role."""
+    if key != identity_key(plan) or not any(uses_role(plan, k) for k in plan.stacks):
+        return []
+    return [OutputRef(stack=key, output=SERVICE_ROLE_OUTPUT)]
 
 
 def literal_parameters(parameters: Mapping[str, ParamValue]) -> dict[str, str]:
@@ -88,8 +99,10 @@ def read_prepared(stacks: Stacks, plan: Plan, refresh: str) -> Prepared:
             state = f"is {stack['StackStatus']}"
         if stack is None or state:
             text = f"{where} {state} in {plan.region}"
-            if needed:
-                problems.append(f"{text}; {', '.join(needed)} read(s) its outputs")
+            role = ROLE_NEEDED if _role_output(plan, key) else ""
+            if needed or role:
+                reads = f"; {', '.join(needed)} read(s) its outputs" if needed else ""
+                problems.append(f"{text}{reads}{role}")
             else:
                 found.notes.append(f"{text}: nothing this run builds needs it; run {refresh}")
             continue
@@ -102,6 +115,11 @@ def read_prepared(stacks: Stacks, plan: Plan, refresh: str) -> Prepared:
                 if isinstance(v, OutputRef)
                 and v.stack == key
                 and v.output not in found.outputs[key]
+            }
+            | {
+                f"{v.output} (the CloudFormation service role every stack passes)"
+                for v in _role_output(plan, key)
+                if v.output not in found.outputs[key]
             }
         )
         if lacking:

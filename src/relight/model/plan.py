@@ -110,3 +110,20 @@ def check_namespace(name: str) -> str:
             "starting with a letter (it becomes part of every stack name)"
         )
     return name
+
+
+# The CloudFormation service role (steps/service_role.py): made by the environment's identity
+# stack (the stack built from this blueprint, `stands: global`), read as this output in the
+# target region, and passed as RoleARN by every stack operation on the environment's other
+# stacks.
+IDENTITY_BLUEPRINT = "identity"
+SERVICE_ROLE_OUTPUT = "CloudFormationRoleArn"
+
+
+def identity_key(plan: Plan) -> str | None:
+    """The key of the environment's identity stack (the first stack of blueprint `identity`
+    in the file), or None when it has none."""
+    for key, spec in plan.loaded.env.stacks.items():
+        if spec.blueprint == IDENTITY_BLUEPRINT:
+            return key
+    return None

@@ -56,11 +56,13 @@ from relight.aws.cloudformation import (
 from relight.errors import AwsError, DeployError
 from relight.model.plan import Plan, StackPlan
 from relight.model.scheduler import DEFAULT_CONCURRENCY, Scheduler, Task
-from relight.model.shapes import tag_dict, tag_list
+from relight.model.shapes import tag_list
 from relight.model.stateful import Kept, data_losses, pin
+from relight.steps.change_sets import change_set_request, describe_changes, parameter_list
 from relight.steps.discovery import Discovery
 from relight.steps.live_scale import ScaleKept, keep_live_scale
 from relight.steps.render import resolve_parameters
+from relight.steps.service_role import role_argument, role_dependencies
 
 OK_ACTIONS = {"created", "recreated", "retried", "updated", "unchanged", "deleted"}
 
@@ -201,7 +203,9 @@ class _Run:
             # The stack holds nothing (it rolled back or never started): relight's own
             # termination protection is lifted, or the delete is refused in every state.
             self.still_held()
-            yield from s.delete(sp.name, force=bool(existing.get("EnableTerminationProtection")))
+            role = role_argument(self.plan, sp.key, self.outputs).get("RoleARN")
+            protected = bool(existing.get("EnableTerminationProtection"))
+            yield from s.delete(sp.name, force=protected, role_arn=role)
             result.action, existing = "recreated", None
         resolved = resolve_parameters(
             sp, artifact_ids=self.artifact_ids, zone_names=self.zone_names, outputs=self.outputs
@@ -259,11 +263,13 @@ class _Run:
         s = self.stacks
         started = s.clock()
         self.still_held()
+        role = role_argument(self.plan, sp.key, self.outputs)
         try:
             yield from s.send(
                 f"create stack {sp.name}",
                 s.cfn.create_stack,
                 StackName=sp.name,
+                **role,
                 **s.template_argument(sp.name, sp.body),
                 Parameters=parameter_list(result.parameters),
                 Tags=tag_list(self.plan.tags(sp.key, self.run_id)),
@@ -293,10 +299,12 @@ class _Run:
         mark = yield from s.patiently(lambda: s.newest_event(sp.name))
         started = s.clock()
         self.still_held()
+        role = role_argument(self.plan, sp.key, self.outputs)
         yield from s.send(
             f"retry stack {sp.name}",
             s.cfn.update_stack,
             StackName=sp.name,
+            **role,
             **s.template_argument(sp.name, sp.body),
             Parameters=parameter_list(result.parameters),
             Capabilities=CAPABILITIES,
@@ -319,6 +327,7 @@ class _Run:
         """Create and read the change set that brings the stack to the plan; its id, or None
         when it would change nothing. Refused (and deleted) when it would lose data."""
         s = self.stacks
+        role = role_argument(self.plan, sp.key, self.outputs).get("RoleARN")
         try:
             made = yield from s.send(
                 f"create change set for {sp.name}",
@@ -331,6 +340,7 @@ class _Run:
                     result.parameters,
                     name=f"relight-{self.run_id}",
                     run_id=self.run_id,
+                    role_arn=role,
                 ),
             )
         except AwsError as exc:
@@ -410,49 +420,6 @@ def holds_data(stacks: Stacks, sp: StackPlan, existing: Mapping[str, Any] | None
     return bool(stacks.completed_resources(sp.name) & set(sp.stateful_resources))
 
 
-def parameter_list(parameters: Mapping[str, str]) -> list[dict[str, str]]:
-    return [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()]
-
-
-def change_set_request(
-    stacks: Stacks,
-    plan: Plan,
-    sp: StackPlan,
-    existing: Mapping[str, Any],
-    parameters: Mapping[str, str],
-    *,
-    name: str,
-    run_id: str,
-) -> dict[str, Any]:
-    """CreateChangeSet's arguments to update `sp` (deploy executes it, plan only reads it)."""
-    tags = plan.tags(sp.key, run_id)
-    # Keep the run that made the stack: a tag change alone would touch every resource.
-    tags["relight:run"] = tag_dict(existing.get("Tags")).get("relight:run", run_id)
-    return {
-        "StackName": sp.name,
-        "ChangeSetName": name.replace("_", "-"),
-        "ChangeSetType": "UPDATE",
-        **stacks.template_argument(sp.name, sp.body),
-        "Parameters": parameter_list(parameters),
-        "Tags": tag_list(tags),
-        "Capabilities": CAPABILITIES,
-        "Description": f"relight {run_id}",
-    }
-
-
-def describe_changes(changes: list[dict[str, Any]]) -> list[str]:
-    """One line per resource change of a change set: action, resource, type, replacement."""
-    lines = []
-    for change in changes:
-        rc = change.get("ResourceChange", {})
-        what = f"{rc.get('LogicalResourceId', '?')} ({rc.get('ResourceType', '?')})"
-        line = f"{rc.get('Action', '?')} {what}"
-        if rc.get("Action") == "Modify":
-            line += f", replacement: {rc.get('Replacement', '?')}"
-        lines.append(line)
-    return lines
-
-
 def deploy(
     stacks: Stacks,
     plan: Plan,
@@ -482,7 +449,7 @@ def deploy(
         return result
 
     scheduler = Scheduler(
-        {key: sp.depends_on for key, sp in plan.stacks.items()},
+        role_dependencies(plan),
         run.task,
         ok=lambda r: r.ok,
         blocked=blocked,

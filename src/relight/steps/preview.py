@@ -20,14 +20,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relight.aws.cloudformation import Stacks, classify, no_changes, outputs_of
-from relight.errors import AwsError
+from relight.errors import AwsError, DeployError
 from relight.model.environment import ArtifactRef, OutputRef, ZonesRef
 from relight.model.plan import Plan, StackPlan
 from relight.model.shapes import parameter_dict
 from relight.model.stateful import data_losses, pin
-from relight.steps.deploy import change_set_request, describe_changes, holds_data
+from relight.steps.change_sets import change_set_request, describe_changes
+from relight.steps.deploy import holds_data
 from relight.steps.discovery import Discovery
 from relight.steps.render import placeholder, resolve_parameters
+from relight.steps.service_role import role_argument
 
 
 @dataclass
@@ -143,9 +145,14 @@ def _compare(
         outputs=outputs,
     )
     parameters, _ = pin(resolved, sp.stateful_parameters, current if holding else None, replace)
+    try:  # the role the deploy would pass; without it (not prepared), the stack's own
+        role = role_argument(plan, sp.key, outputs).get("RoleARN")
+    except DeployError:
+        role = current.get("RoleARN")
     request = change_set_request(
-        stacks, plan, sp, current, parameters, name=f"relight-plan-{token}", run_id="plan"
-    )
+        stacks, plan, sp, current, parameters, name=f"relight-plan-{token}", run_id="plan",
+        role_arn=role,
+    )  # fmt: skip
     try:
         made = stacks.call(
             f"create change set for {sp.name}", stacks.cfn.create_change_set, **request

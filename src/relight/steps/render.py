@@ -27,6 +27,7 @@ from relight.model.failover_pairs import refuse_second_pair
 from relight.model.passed_actions import OPTION, leave_out_passed
 from relight.model.per_region import per_region_problem, region_problems, resolve
 from relight.model.plan import (
+    IDENTITY_BLUEPRINT,
     MAX_BODY,
     MAX_OUTPUTS,
     MAX_PARAMETERS,
@@ -39,6 +40,7 @@ from relight.model.plan import (
 from relight.model.stateful import launch_parameters, stateful_parts
 from relight.steps.lint import Finding, lint_templates
 from relight.steps.parameters import ParameterProblems, _where, split_params
+from relight.steps.service_role import warn_without_identity, with_service_role
 
 
 def _check_limits(name: str, template: Any, body: str) -> None:
@@ -223,6 +225,7 @@ def build_plan(
         plan.stacks[key] = built
     if problems:
         refuse_placed(loaded, problems)
+    warn_without_identity(plan)
     return plan
 
 
@@ -313,6 +316,8 @@ def _stack_plan(plan: Plan, key: str, standby: bool) -> StackPlan:
     loaded, stand_in = plan.loaded, plan.stand_in
     spec = loaded.env.stacks[key]
     params = _for_region(plan, key, spec.params_for(stand_in, standby))
+    if spec.blueprint == IDENTITY_BLUEPRINT:  # its CloudFormation role, from the other stacks
+        params = with_service_role(plan, key, params)
     shared = spec.stands == "global"  # one per account and region, whoever reads it
     name = stack_name(loaded.env.name, key, None if shared else plan.namespace)
     if len(name) > MAX_STACK_NAME:

@@ -74,7 +74,9 @@ def reverse_graph(keys: Iterable[str], graph: Mapping[str, set[str]]) -> dict[st
     return {key: sorted(other for other in keys if key in graph.get(other, set())) for key in keys}
 
 
-def lift_deletion_protection(stacks: Stacks, stack: Mapping[str, Any]) -> Task[bool]:
+def lift_deletion_protection(
+    stacks: Stacks, stack: Mapping[str, Any], role_arn: str | None = None
+) -> Task[bool]:
     """Turn off the deletion protection a failover's stack gives its load balancers and
     databases: update it with its own template and parameters but `RelightPurpose` test.
 
@@ -99,6 +101,9 @@ def lift_deletion_protection(stacks: Stacks, stack: Mapping[str, Any]) -> Task[b
     ]
     mark = yield from stacks.patiently(lambda: stacks.newest_event(name))
     started = stacks.clock()
+    extra: dict[str, Any] = {"DisableRollback": True} if failed_before else {}
+    if role_arn:
+        extra["RoleARN"] = role_arn
     yield from stacks.send(
         f"lift deletion protection of {name}",
         stacks.cfn.update_stack,
@@ -106,7 +111,7 @@ def lift_deletion_protection(stacks: Stacks, stack: Mapping[str, Any]) -> Task[b
         UsePreviousTemplate=True,
         Parameters=parameters,
         Capabilities=CAPABILITIES,
-        **({"DisableRollback": True} if failed_before else {}),
+        **extra,
     )
     stacks.on_event(name, "UPDATE_IN_PROGRESS", "lifting deletion protection (--force)")
     final = yield from stacks.watch(name, started, mark)
@@ -134,6 +139,8 @@ def teardown(
     still_held: Callable[[], None] = lambda: None,
     prepared: bool = False,
     vpc_extras: VpcExtras | None = None,
+    role_arn: str | None = None,
+    identity: str | None = None,
 ) -> TeardownResult:
     """Delete this environment's stacks in reverse dependency order; report what is left.
 
@@ -145,6 +152,11 @@ def teardown(
     what GuardDuty added to the VPCs the stack made and names what another hand added: a stack
     whose VPC holds such a thing is not deleted (its delete would fail on the VPC), and the
     reason names each with the command that removes it.
+
+    `role_arn`: the CloudFormation service role (the identity stack's output) every update
+    and delete passes, but that of `identity` (the identity stack's key): made with the
+    operator's credentials, it is deleted with them, after every other stack (its role is
+    what deletes them).
     """
     if confirmed is None:
         confirmed = environment_stacks(stacks, env_name, namespace, prepared=prepared)
@@ -171,10 +183,11 @@ def teardown(
             result.action, result.status = "protected", stack["StackStatus"]
             result.reason = "termination protection is on; --force lifts it"
         else:
+            role = None if key == identity else role_arn
             try:
                 still_held()  # a run that lost its lock stops before its next delete
                 if force:
-                    yield from lift_deletion_protection(stacks, stack)
+                    yield from lift_deletion_protection(stacks, stack, role)
                 left = yield from _clear_vpc(name)
                 if left:
                     result.action, result.status = "kept", str(stack.get("StackStatus", ""))
@@ -185,7 +198,7 @@ def teardown(
                     )
                 else:
                     snapshots = final_snapshots(name) if final_snapshots else list
-                    yield from stacks.delete(name, force=protected)
+                    yield from stacks.delete(name, force=protected, role_arn=role)
                     result.status = "DELETE_COMPLETE"
                     result.final_snapshots = snapshots()
             except (DeployError, AwsError) as exc:
@@ -203,8 +216,11 @@ def teardown(
         stacks.on_event(result.name, "SKIPPED", result.reason)
         return result
 
+    order = reverse_graph(found, graph)
+    if identity in order:  # its role deletes the others: it goes last
+        order[identity] = sorted(k for k in order if k != identity)
     results = Scheduler(
-        reverse_graph(found, graph),
+        order,
         task,
         ok=lambda r: r.ok,
         blocked=blocked,
