@@ -43,6 +43,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from relight.aws.clients import Aws
+from relight.aws.secrets import SecretReplica, describe_secret
+from relight.model.app_secrets import app_secrets
 from relight.model.environment import Environment
 from relight.steps.discovery.backed_up import backed_up_databases
 from relight.steps.discovery.choosing import (
@@ -124,6 +126,7 @@ def discover(
     zones, zone_problems, zone_calls = choose_zones(
         aws, region, env.zones, instance_types, standing
     )
+    secrets = find_secrets(aws, env, region)
     return Discovery(
         region=region,
         at=at,
@@ -135,5 +138,16 @@ def discover(
         },
         zones=zones,
         zone_problems=tuple(zone_problems),
-        calls=lister.calls + home.calls + zone_calls + image_calls + database_calls,
+        calls=lister.calls + home.calls + zone_calls + image_calls + database_calls + len(secrets),
+        secrets=secrets,
     )
+
+
+def find_secrets(aws: Aws, env: Environment, region: str) -> dict[str, SecretReplica | None]:
+    """The application secrets the environment's stacks name, described in `region` alone
+    (metadata, never the value; the home region is not asked)."""
+    names = sorted(set(app_secrets(env, region).values()))
+    if not names:
+        return {}
+    client = aws.client("secretsmanager", region)
+    return {name: describe_secret(client, name, region) for name in names}
