@@ -267,3 +267,103 @@ def test_a_region_secrets_manager_cannot_be_asked_in_is_a_failure_not_a_missing_
     with pytest.raises(AwsError) as caught:
         find_secrets(stubbed, plan.loaded.env, "us-west-2")  # type: ignore[arg-type]
     assert "cannot describe secret demo/orders-app in us-west-2" in caught.value.message
+
+
+# 4. capture records the secret's name -----------------------------------------------------------
+
+
+def _captured(secrets: dict[str, dict[str, str]]) -> Any:
+    """The hand-built production (tests/handbuilt_world.py) with these secrets (name → tags)
+    in its region, captured by its tags."""
+    from handbuilt_world import REGION, VPC_TAGS, build_world
+    from relight.capture import capture, find_vpc
+
+    build_world()
+    sm = boto3.client("secretsmanager", REGION)
+    for name, tags in secrets.items():
+        sm.create_secret(
+            Name=name,
+            SecretString=f"value-of-{name}",
+            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        )
+
+    def factory(service: str) -> Any:
+        return boto3.client(service, REGION)
+
+    return capture(
+        factory,
+        vpc_id=find_vpc(factory, VPC_TAGS),
+        region=REGION,
+        name="shop",
+        recovery_regions=["us-west-2"],
+        tags=VPC_TAGS,
+    )
+
+
+def test_capture_names_the_one_secret_tagged_as_production_as_the_databases_app_secret() -> None:
+    import yaml
+
+    with mock_aws():
+        result = _captured(
+            {
+                "shop/app": {"team": "shop", "env": "prod"},
+                "shop/staging-app": {"team": "shop", "env": "staging"},  # not production's
+            }
+        )
+    written = yaml.safe_load(result.text)
+    database = written["stacks"]["database"]["params"]
+    assert database["app_secret"] == "shop/app"
+    computes = [s for s in written["stacks"].values() if s["blueprint"] == "compute"]
+    assert computes and all(
+        s["params"]["AppSecretArn"] == {"output": "database.AppSecretArn"} for s in computes
+    )
+    roles = written["stacks"]["identity"]["params"]["instance_roles"]
+    assert roles and all(role["secrets"] == ["shop/app"] for role in roles.values())
+    assert "# CAPTURE: secrets app_secret: shop/app (tagged team=shop, env=prod)" in result.text
+    assert "value-of-" not in result.text
+    assert "value-of-" not in json.dumps(result.ledger, default=str)
+
+
+def test_capture_notes_several_tagged_secrets_instead_of_choosing_one() -> None:
+    import yaml
+
+    with mock_aws():
+        result = _captured(
+            {
+                "shop/app": {"team": "shop", "env": "prod"},
+                "shop/api": {"team": "shop", "env": "prod"},
+            }
+        )
+    assert "app_secret" not in yaml.safe_load(result.text)["stacks"]["database"]["params"]
+    assert (
+        "# CAPTURE: secrets app_secret: secrets tagged team=shop, env=prod: shop/api, shop/app; "
+        "name the one each database's application reads as its app_secret" in result.text
+    )
+
+
+def test_an_rds_managed_master_password_is_noted_by_name_never_taken_as_the_app_secret() -> None:
+    """DescribeDBInstances' MasterUserSecret, as RDS documents it (moto does not manage master
+    passwords): the note names the secret, and says a restore keeps the snapshot's password."""
+    from relight.capture.common import Note
+    from relight.capture.databases import _managed_password
+
+    notes: list[Note] = []
+    db = {
+        "DBInstanceIdentifier": "orders",
+        "MasterUserSecret": {
+            "SecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
+            "rds!db-0123abcd-4567-89ef-0123-456789abcdef-AbC123",
+            "SecretStatus": "active",
+        },
+    }
+    _managed_password(db, "orders", notes)
+    (note,) = notes
+    assert note.property == "MasterUserSecret"
+    assert note.text.startswith(
+        "the master password is an RDS-managed secret "
+        "(rds!db-0123abcd-4567-89ef-0123-456789abcdef) in the home region only: the restored "
+        "database keeps the snapshot's password, and relight does not name RDS's secret as "
+        "app_secret"
+    )
+    _managed_password({"DBInstanceIdentifier": "plain"}, "plain", notes)
+    assert len(notes) == 1, "no note for a password RDS does not manage"
