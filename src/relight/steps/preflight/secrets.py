@@ -52,11 +52,8 @@ def _why_not(
     if found is None:
         return f"secret {name} has no replica in {region}"
     if found.primary_region != home:
-        source = (
-            f"a replica of {found.primary_region}'s"
-            if found.primary_region
-            else "a secret of its own"
-        )
+        own = found.primary_region in (None, region)  # made there, or promoted standalone
+        source = "a secret of its own" if own else f"a replica of {found.primary_region}'s"
         return (
             f"secret {name} in {region} is {source}, not a replica of {home}'s primary "
             f"({found.arn})"
