@@ -183,6 +183,22 @@ def test_a_secret_with_no_replica_in_the_region_is_refused_with_the_command_that
         ]
 
 
+def test_at_home_the_primary_itself_serves_and_its_absence_says_to_create_it(
+    aws: Aws, write_env: WriteEnv
+) -> None:
+    """A failback (or a test copy) builds in the home region, where the primary lives."""
+    path = _demo(write_env)
+    assert _problems(aws, _plan(path, "us-east-1")) == [
+        f"{path}: stacks.database.params.app_secret: secret demo/orders-app does not exist in "
+        "us-east-1: create it there (`aws secretsmanager create-secret --name demo/orders-app "
+        "--region us-east-1`), then replicate it to the recovery regions"
+    ]
+    home_arn = _home_secret()
+    plan = _plan(path, "us-east-1")
+    assert _problems(aws, plan) == []
+    assert _discovery(aws, plan).artifact_ids()[f"secret:{SECRET}"] == home_arn
+
+
 def test_a_secret_of_the_same_name_that_is_not_the_homes_replica_is_refused(
     aws: Aws, write_env: WriteEnv
 ) -> None:

@@ -29,13 +29,19 @@ def app_secret_problems(plan: Plan, discovery: Discovery, book: _KeyBook) -> lis
         why = _why_not(found, name, env.home_region, plan.region, book)
         if why is None:
             continue
+        where = f"{plan.loaded.path}: stacks.{key}.params.{APP_SECRET_OPTION}"
+        if plan.region == env.home_region:  # the primary lives here: nothing to replicate
+            problems.append(
+                f"{where}: {why}: create it there (`aws secretsmanager create-secret --name "
+                f"{name} --region {plan.region}`), then replicate it to the recovery regions"
+            )
+            continue
         kms_key = _own_key(env.kms_keys.get(plan.region))
         fix = replicate_command(name, env.home_region, plan.region, kms_key)
         if found is not None and found.primary_region != env.home_region:
             fix += " --force-overwrite-replica-secret"  # it replaces the secret of that name
         problems.append(
-            f"{plan.loaded.path}: stacks.{key}.params.{APP_SECRET_OPTION}: {why}; the "
-            f"application would get no secret in {plan.region}: run `{fix}`"
+            f"{where}: {why}; the application would get no secret in {plan.region}: run `{fix}`"
         )
     return problems
 
@@ -50,7 +56,10 @@ def _why_not(
 ) -> str | None:
     """Why the secret cannot serve in `region`, None when it can."""
     if found is None:
-        return f"secret {name} has no replica in {region}"
+        what = "does not exist" if region == home else "has no replica"
+        return f"secret {name} {what} in {region}"
+    if region == home:  # the primary itself (a failback home, a test copy there)
+        return None
     if found.primary_region != home:
         own = found.primary_region in (None, region)  # made there, or promoted standalone
         source = "a secret of its own" if own else f"a replica of {found.primary_region}'s"
