@@ -114,8 +114,10 @@ def discover(
     now: Callable[[], datetime],
     instance_types: Sequence[str] = (),
     standing: Standing | None = None,
+    secrets: bool = True,
 ) -> Discovery:
-    """Find every artifact of `env` in `region` and choose its zones; misses are returned."""
+    """Find every artifact of `env` in `region` and choose its zones; misses are returned.
+    With `secrets` (the default), the application secrets are described there too."""
     lister = Lister(aws, region)
     found, missing = find_artifacts(lister, env.artifacts, account_id)
     found, image_calls = _backed_up_images(aws, region, found)
@@ -126,7 +128,7 @@ def discover(
     zones, zone_problems, zone_calls = choose_zones(
         aws, region, env.zones, instance_types, standing
     )
-    secrets = find_secrets(aws, env, region)
+    found_secrets = find_secrets(aws, env, region) if secrets else {}
     return Discovery(
         region=region,
         at=at,
@@ -138,8 +140,13 @@ def discover(
         },
         zones=zones,
         zone_problems=tuple(zone_problems),
-        calls=lister.calls + home.calls + zone_calls + image_calls + database_calls + len(secrets),
-        secrets=secrets,
+        calls=lister.calls
+        + home.calls
+        + zone_calls
+        + image_calls
+        + database_calls
+        + len(found_secrets),
+        secrets=found_secrets,
     )
 
 
