@@ -420,7 +420,11 @@ def compute(options: ComputeOptions) -> Template:
         MaxValue=16384,
         Description="GiB: the AMI's root snapshot size (filled from the discovered image)",
     )
-    for name, what in (("DatabaseEndpoint", "address"), ("DatabasePort", "port")):
+    for name, what in (
+        ("DatabaseEndpoint", "address"),
+        ("DatabasePort", "port"),
+        ("AppSecretArn", "application secret's ARN in this region (never its value)"),
+    ):
         t.add_parameter(
             Parameter(
                 name,

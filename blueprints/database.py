@@ -14,13 +14,19 @@ Enhanced monitoring (`monitoring_interval` above 0) uses the role given as the
 `MonitoringRoleArn` Parameter: the identity stack's (blueprints/identity.py,
 `rds_monitoring`), made ahead of time. This stack makes no IAM resource, since
 IAM's control plane is in us-east-1, which a failover must not depend on.
+
+`app_secret` names the application's Secrets Manager secret (its name, the same in every
+region it is replicated to). The stack then takes `AppSecretArn`, which relight fills at
+deploy with the ARN of the secret's replica in the target region (never its value), and
+gives it as the output `AppSecretArn` for the application's stack.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from troposphere import (
     Equals,
     GetAtt,
@@ -58,6 +64,9 @@ LOG_EXPORTS = {
     "aurora-mysql": ["error", "general", "slowquery"],
 }
 ROLE_ARN = r"^arn:aws[a-zA-Z-]*:iam::\d{12}:role/.+$"
+SECRET_ARN = r"^arn:aws[a-zA-Z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$"
+# CreateSecret's Name: "ASCII letters, numbers, and the following characters: /_+=.@-".
+SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
 
 
 class GroupSpec(Options):
@@ -90,6 +99,27 @@ class DatabaseOptions(Options):
     engine_lifecycle_support: Literal[
         "open-source-rds-extended-support", "open-source-rds-extended-support-disabled"
     ] = "open-source-rds-extended-support"
+
+    # The application's Secrets Manager secret, by name (replicated to the recovery regions).
+    app_secret: str | None = None
+
+    @field_validator("app_secret")
+    @classmethod
+    def _secret_name(cls, name: str | None) -> str | None:
+        if name is None:
+            return None
+        if name.startswith("arn:"):
+            raise ValueError(
+                f"{name!r} is an ARN, and a secret's ARN names one region (the home region's "
+                "would point at the region that is lost): give the secret's name, the same in "
+                "every region it is replicated to"
+            )
+        if not SECRET_NAME.fullmatch(name):
+            raise ValueError(
+                f"{name!r} is not a Secrets Manager secret name (1 to 512 ASCII letters, "
+                "digits and /_+=.@-)"
+            )
+        return name
 
     @model_validator(mode="after")
     def _engine_fits_mode(self) -> DatabaseOptions:
@@ -338,4 +368,26 @@ def database(options: DatabaseOptions) -> Template:
         t.add_output(Output("DatabaseIdentifier", Value=Ref(cluster)))
     t.add_output(Output("Port", Value=Ref(port)))
     t.add_output(Output("SecurityGroupId", Value=GetAtt(group, "GroupId")))
+    if options.app_secret is not None:
+        _app_secret(t, options.app_secret)
     return t
+
+
+def _app_secret(t: Template, name: str) -> None:
+    """The application's secret: its ARN in this region, filled by relight, passed through."""
+    arn = t.add_parameter(
+        Parameter(
+            "AppSecretArn",
+            Type="String",
+            AllowedPattern=SECRET_ARN,
+            Description=f"the ARN of secret {name} in this region (its replica; relight fills "
+            "it): the application reads the value, never the template",
+        )
+    )
+    t.add_output(
+        Output(
+            "AppSecretArn",
+            Value=Ref(arn),
+            Description="the application's secret in this region, for the compute stack",
+        )
+    )

@@ -14,6 +14,9 @@ role that already exists is a data-plane matter, served in every region.
   Outputs `<Name>InstanceProfileArn`, `<Name>InstanceProfileName` and
   `<Name>InstanceRoleArn`, `<Name>` being the key in CamelCase (app_server →
   AppServer).
+  `instance_roles.<key>.secrets`: Secrets Manager secret names the role may read
+  (GetSecretValue on `...:secret:<name>-??????` in the region it runs in, and kms:Decrypt
+  through Secrets Manager there for a customer managed key).
 - `flow_logs`: the role VPC flow logs deliver with, allowed to write only to
   log groups under `/relight/flow-logs/` (where blueprints/network.py puts
   its group). Output `FlowLogRoleArn`.
@@ -46,6 +49,7 @@ POLICY_LIMIT = 6_144  # IAM: a managed policy's size, white space not counted
 ADMIN_POLICIES = {"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"}
 FLOW_LOG_PREFIX = "/relight/flow-logs/"  # blueprints/network.py names its log group under it
 ROLE_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
 
 
 def camel(key: str) -> str:
@@ -67,6 +71,23 @@ class InstanceRole(Options):
                 raise ValueError(f"{name}: instances get least privilege, not {name}")
             if not re.fullmatch(r"[A-Za-z0-9+=,.@_/-]+", name):
                 raise ValueError(f"{name!r} is not a managed policy name")
+        return names
+
+    secrets: list[str] = Field(
+        default_factory=list,
+        description="Secrets Manager secret names the instances may read (GetSecretValue)",
+    )
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if name.startswith("arn:") or not SECRET_NAME.fullmatch(name):
+                raise ValueError(
+                    f"{name!r}: give a secret's name (ASCII letters, digits and /_+=.@-), not "
+                    "an ARN: an ARN names one region, and the role reads the secret in the "
+                    "region it runs in"
+                )
         return names
 
 
@@ -121,6 +142,7 @@ def _instance_role(t: Template, key: str, role: InstanceRole) -> None:
             AssumeRolePolicyDocument=trusted_by("ec2.amazonaws.com"),
             ManagedPolicyArns=[managed_policy(policy) for policy in policies],
             Tags=Tags(Name=Sub(f"${{AWS::StackName}}-{key}")),
+            **({"Policies": [_read_secrets(role.secrets)]} if role.secrets else {}),
         )
     )
     profile = t.add_resource(iam.InstanceProfile(f"{name}InstanceProfile", Roles=[Ref(made)]))
@@ -133,6 +155,32 @@ def _instance_role(t: Template, key: str, role: InstanceRole) -> None:
     )
     t.add_output(Output(f"{name}InstanceProfileName", Value=Ref(profile)))
     t.add_output(Output(f"{name}InstanceRoleArn", Value=GetAtt(made, "Arn")))
+
+
+def _read_secrets(names: list[str]) -> iam.Policy:
+    """GetSecretValue on the named secrets in the region the role is used in (a secret's ARN
+    ends with a hyphen and six random characters: `-??????`), and kms:Decrypt only through
+    Secrets Manager there (for a secret under a customer managed key)."""
+    arns = [
+        Sub(
+            f"arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{name}-??????"
+        )
+        for name in names
+    ]
+    via = Sub("secretsmanager.${AWS::Region}.amazonaws.com")
+    statements = [
+        {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": arns},
+        {
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:ViaService": via}},
+        },
+    ]
+    return iam.Policy(
+        PolicyName="read-app-secrets",
+        PolicyDocument={"Version": "2012-10-17", "Statement": statements},
+    )
 
 
 def _service_role(

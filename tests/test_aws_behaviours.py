@@ -178,7 +178,10 @@ def test_the_web_tier_is_given_the_restored_databases_endpoint() -> None:
     resources = aws_rules.resolve(web.body, parameters)
     data = resources["LaunchTemplate"]["Properties"]["LaunchTemplateData"]
     script = data["UserData"]["Fn::Base64"]["Fn::Sub"]
-    assert "echo 'DATABASE_ENDPOINT=${DatabaseEndpoint}' >> /etc/environment" in script
+    assert (
+        "printf 'DATABASE_ENDPOINT=%s\\nDATABASE_PORT=%s\\nAPP_SECRET_ARN=%s\\n' "
+        "'${DatabaseEndpoint}' '${DatabasePort}' '${AppSecretArn}' >> /etc/environment"
+    ) in script
     local = build_plan(
         load_environment(str(REPO / "stacks" / "demo.yaml"), "us-west-2"), "us-west-2",
         stand_in=True,

@@ -381,7 +381,9 @@ def test_an_outage_drill_passes_at_every_rung_with_no_call_to_the_lost_region(
 def test_a_region_without_copies_is_refused_and_nothing_is_built(world: dict[str, Any]) -> None:
     run = relight(world, "failover", "--env", "demo", "--region", "eu-central-1", "--yes")
     assert run.returncode == 2
-    assert "preflight found 3 problem(s)" in run.stderr
+    # the three artifacts, and the application's secret (no replica there either)
+    assert "preflight found 4 problem(s)" in run.stderr
+    assert "secret demo/orders-app has no replica in eu-central-1" in " ".join(run.stderr.split())
     assert "no AMI tagged Environment=demo,Role=web named demo-web-* in eu-central-1" in run.stderr
     assert "newest match in us-east-1" in run.stderr
     assert "relight replicate --env demo --from us-east-1 --to eu-central-1" in run.stderr

@@ -179,12 +179,12 @@ def test_a_prepared_stack_out_of_step_with_the_file_is_not_ready_and_names_prepa
     ready, with the prepare command."""
     readiness(world, tmp_path, "--env", "demo")  # the story prepared identity from demo.yaml
     text = (REPO / "stacks" / "demo.yaml").read_text(encoding="utf-8")
-    old = "        web: {managed_policies: []}"
+    old = "        web: {managed_policies: [],"
     assert old in text
     policy = "AmazonSSMManagedInstanceCore"
     env_file = tmp_path / "demo.yaml"
     env_file.write_text(
-        text.replace(old, f"        web: {{managed_policies: [{policy}]}}")
+        text.replace(old, f"        web: {{managed_policies: [{policy}],")
         + f"\nblueprints_dir: {BLUEPRINTS}\n",
         encoding="utf-8",
     )

@@ -17,6 +17,7 @@ The package, one module per part of production:
 - `compute`: Auto Scaling groups, fixed instances, AMI and snapshot lookups, instance roles
 - `databases`: RDS instances and Aurora clusters
 - `dns`: the Route 53 record pointing at a captured load balancer
+- `secrets`: the application's secret, by name (ListSecrets with the selection tags)
 - `ledger`: the coverage ledger of what capture found and did with each property (its reads
   recorded, plus a sweep of its own), written beside the file
 - here: `find_vpc`, and `capture`, which reads them all, wires the stacks together and
@@ -50,6 +51,7 @@ from relight.capture.kms import encrypted_artifacts, kms_placeholders
 from relight.capture.ledger import Placed, Recorder, build_ledger
 from relight.capture.load_balancers import _fixed_targets, _load_balancers
 from relight.capture.network import _network
+from relight.capture.secrets import _app_secret
 from relight.capture.security import ADMIN_PORTS, _security
 
 __all__ = [
@@ -173,6 +175,9 @@ def _capture(
     _fixed_targets(lbs, sections)
     dbs = _databases(client("rds"), vpc_id, _Databases(sg_keys, groups, artifacts, unplaced, taken))
     _wire_database(dbs, sections, facts["tiers"])
+    computes = [s for s in sections if s.body.get("blueprint") == "compute"]
+    if dbs and tags:
+        _app_secret(client("secretsmanager"), tags, region, dbs, computes, roles, unplaced)
     sections.extend(dbs)
     stacks: list[_Section] = []
     if roles or network["flow_logs"] or dbs:

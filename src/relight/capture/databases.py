@@ -126,7 +126,30 @@ def _instance(db: dict[str, Any], dbs: _Databases) -> _Section:
     if 1 <= retention <= 35:
         params["backup_retention_days"] = retention
     _db_wiring(params, section, artifact, db.get("VpcSecurityGroups", []), dbs)
+    _managed_password(db, where, section.notes)
     return section
+
+
+def _managed_password(db: dict[str, Any], where: str, notes: list[Note]) -> None:
+    """An RDS-managed master password (MasterUserSecret): noted by name, never written as the
+    application's secret. A restore keeps the snapshot's master password (RestoreDBInstance-
+    FromDBSnapshot's ManageMasterUserPassword is for RDS for Oracle only), while RDS manages
+    that secret in the home region alone and deletes it with the instance."""
+    secret = (db.get("MasterUserSecret") or {}).get("SecretArn")
+    if not secret:
+        return
+    # the secret's name: its ARN's last part without the six characters Secrets Manager adds
+    name = re.sub(r"-[A-Za-z0-9]{6}$", "", secret.split(":secret:", 1)[-1])
+    notes.append(
+        Note(
+            where,
+            "MasterUserSecret",
+            f"the master password is an RDS-managed secret ({name}) in the home region only: "
+            "the restored database keeps the snapshot's password, and relight does not name "
+            "RDS's secret as app_secret; keep the credentials the application uses in a secret "
+            "of your own, replicated to the recovery regions, and name it as app_secret",
+        )
+    )
 
 
 def _cluster(cluster: dict[str, Any], members: list[Any], dbs: _Databases) -> _Section | None:
@@ -167,6 +190,7 @@ def _cluster(cluster: dict[str, Any], members: list[Any], dbs: _Databases) -> _S
         params["backup_retention_days"] = retention
     _cluster_groups(dbs.rds, cluster, members, params)
     _cluster_notes(cluster, section.notes)
+    _managed_password(cluster, where, section.notes)
     _db_wiring(params, section, artifact, cluster.get("VpcSecurityGroups", []), dbs)
     return section
 

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
-    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    # emoji=False: rich would print a secret's ARN (`...:secret:name-AbCdEf`) with an emoji
+    # for `:secret:`; ids are printed as they are.
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False)
     if not console.is_terminal:  # a log or a pipe: room for whole ids, not 80 columns
         console.width = max(console.width, 140)
     return console

@@ -263,6 +263,8 @@ def _preflight(
     from relight.steps.preflight import run_preflight
 
     def fix(text: str) -> str:
+        if "`aws secretsmanager replicate-secret-to-regions" in text:  # the command it names
+            return text.rsplit("`", 2)[-2]
         return refresh if "relight prepare" in text else look
 
     try:

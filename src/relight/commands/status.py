@@ -240,7 +240,10 @@ def _data_ages(loaded: LoadedEnvironment, conn: Connection, now: datetime) -> di
     """Seconds since the data of the newest copy of each artifact there was taken."""
     from relight.steps.discovery import discover
 
-    found = discover(conn.aws, loaded.env, conn.region, account_id=conn.account_id, now=lambda: now)
+    found = discover(
+        conn.aws, loaded.env, conn.region, account_id=conn.account_id, now=lambda: now,
+        secrets=False,  # the ages of the data only
+    )  # fmt: skip
     return {name: a.age(now).total_seconds() for name, a in found.artifacts.items()}
 
 

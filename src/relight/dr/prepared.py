@@ -21,7 +21,7 @@ from typing import Any
 
 from relight.aws.cloudformation import COMPLETE, Stacks, outputs_of, owned_by
 from relight.errors import PreflightError
-from relight.model.environment import ArtifactRef, OutputRef, ParamValue, ZonesRef
+from relight.model.environment import ArtifactRef, OutputRef, ParamValue, SecretRef, ZonesRef
 from relight.model.plan import SERVICE_ROLE_OUTPUT, Plan, StackPlan, identity_key
 from relight.model.shapes import parameter_dict
 from relight.steps.render import placeholder
@@ -61,7 +61,7 @@ def literal_parameters(parameters: Mapping[str, ParamValue]) -> dict[str, str]:
     return {
         name: placeholder(value)
         for name, value in parameters.items()
-        if not isinstance(value, ArtifactRef | OutputRef | ZonesRef)
+        if not isinstance(value, ArtifactRef | OutputRef | ZonesRef | SecretRef)
     }
 
 

@@ -47,6 +47,8 @@ _MARK = "__relight_blueprint__"
 PURPOSE_PARAMETER = "RelightPurpose"
 PURPOSES = ("failover", "test", "drill", "home")
 NAMESPACE_PARAMETER = "RelightNamespace"
+# The application secret's ARN in the target region, filled by relight (database: app_secret).
+APP_SECRET_PARAMETER = "AppSecretArn"
 NAMESPACED = "Namespaced"
 PROTECTED = "Protected"
 # The purposes whose stacks are the real environment: deletion protection on (teardown --force

@@ -217,10 +217,22 @@ class ZonesRef(_Strict):
     zones: Literal["names"]
 
 
+class SecretRef(_Strict):
+    """The ARN, in the target region, of the application's secret named `secret` (a database
+    stack's `app_secret`): filled by relight, never written in the environment file."""
+
+    secret: str
+
+    @property
+    def key(self) -> str:
+        """How discovery's values name it: `secret:NAME`."""
+        return f"secret:{self.secret}"
+
+
 # Structured literals (mappings, lists of mappings) are for blueprint options only; a
 # CloudFormation Parameter takes a scalar, a list of scalars, or a reference.
 Literal_ = str | int | float | bool | list[Any] | dict[str, Any]
-ParamValue = ArtifactRef | OutputRef | ZonesRef | PerRegion | Literal_
+ParamValue = ArtifactRef | OutputRef | ZonesRef | SecretRef | PerRegion | Literal_
 
 _REF_FORMS = (
     "{artifact: NAME}, {output: STACK.OUTPUT}, {zones: names} or {per_region: {REGION: VALUE, ...}}"

@@ -38,7 +38,7 @@ def split_params(
     key: str,
     template: Any,
     params: dict[str, ParamValue],
-    reserved: dict[str, str],
+    reserved: Mapping[str, ParamValue],
     built: Mapping[str, StackPlan],
 ) -> dict[str, ParamValue]:
     """The stack's params that are template Parameters; anything else unknown, or a Parameter

@@ -21,7 +21,7 @@ from typing import Any
 
 from relight.aws.cloudformation import Stacks, classify, no_changes, outputs_of
 from relight.errors import AwsError, DeployError
-from relight.model.environment import ArtifactRef, OutputRef, ZonesRef
+from relight.model.environment import ArtifactRef, OutputRef, SecretRef, ZonesRef
 from relight.model.plan import Plan, StackPlan
 from relight.model.shapes import parameter_dict
 from relight.model.stateful import data_losses, pin
@@ -72,6 +72,9 @@ def _parameters(
             rows.append(PlannedParameter(name, known, source, from_stack=value.stack))
         elif isinstance(value, ZonesRef):
             rows.append(PlannedParameter(name, ",".join(discovery.zone_names()), "zones"))
+        elif isinstance(value, SecretRef):
+            arn = discovery.artifact_ids().get(value.key)
+            rows.append(PlannedParameter(name, arn, f"secret {value.secret} in this region"))
         else:
             rows.append(PlannedParameter(name, placeholder(value), "literal"))
     return rows

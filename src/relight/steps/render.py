@@ -15,14 +15,23 @@ from pathlib import Path
 from typing import Any
 
 from relight.errors import BlueprintError, ConfigError, DeployError, RenderError
+from relight.model.app_secrets import app_secret
 from relight.model.blueprint import (
+    APP_SECRET_PARAMETER,
     NAMESPACE_PARAMETER,
     PURPOSE_PARAMETER,
     PURPOSES,
 )
 from relight.model.config import LoadedEnvironment, refuse_placed
 from relight.model.control_planes import refuse_control_planes
-from relight.model.environment import ArtifactRef, OutputRef, ParamValue, ZonesRef, stands_at
+from relight.model.environment import (
+    ArtifactRef,
+    OutputRef,
+    ParamValue,
+    SecretRef,
+    ZonesRef,
+    stands_at,
+)
 from relight.model.failover_pairs import refuse_second_pair
 from relight.model.passed_actions import OPTION, leave_out_passed
 from relight.model.per_region import per_region_problem, region_problems, resolve
@@ -336,10 +345,13 @@ def _stack_plan(plan: Plan, key: str, standby: bool) -> StackPlan:
                 if k in template.parameters and k not in spec.standby_params
             }
         )
-    reserved = {
+    reserved: dict[str, ParamValue] = {
         PURPOSE_PARAMETER: "failover" if shared and plan.purpose != "home" else plan.purpose,
         NAMESPACE_PARAMETER: "" if shared else plan.namespace or "",
     }
+    secret = app_secret(spec.params)
+    if secret is not None:  # its ARN in the target region, found by discovery
+        reserved[APP_SECRET_PARAMETER] = SecretRef(secret=secret)
     known = {**plan.prepared, **plan.stacks}
     parameters = split_params(loaded, key, template, params, reserved, known)
     for param, value in parameters.items():
@@ -449,6 +461,14 @@ def resolve_parameters(
             resolved[name] = outputs[value.stack][value.output]
         elif isinstance(value, ZonesRef):
             resolved[name] = ",".join(zone_names)
+        elif isinstance(value, SecretRef):
+            if value.key not in artifact_ids:
+                raise DeployError(
+                    f"stack {stack.name}: {name} takes the ARN of secret {value.secret}, "
+                    "which has no replica in this region",
+                    hint="replicate the secret to this region (preflight names the command)",
+                )
+            resolved[name] = artifact_ids[value.key]
         else:
             resolved[name] = _as_parameter_value(value)
     return resolved
@@ -462,6 +482,8 @@ def placeholder(value: ParamValue) -> str:
         return f"${{output:{value.stack}.{value.output}}}"
     if isinstance(value, ZonesRef):
         return "${zones:names}"
+    if isinstance(value, SecretRef):
+        return f"${{{value.key}}}"
     return _as_parameter_value(value)
 
 

@@ -10,7 +10,10 @@ real failover would find:
    planning and deploy code a failover uses (purpose `home`);
 3. its backups: an AMI of its instances, snapshots of their data volumes, a
    snapshot of its database or cluster, each named and tagged as its lookup asks;
-4. copies of those backups in every recovery region, tagged with their lineage.
+4. copies of those backups in every recovery region, tagged with their lineage;
+5. the application secrets the database stacks name (`app_secret`), made in the home region
+   with a random value and replicated to every recovery region (before the home build,
+   whose database stack takes the secret's ARN).
 
 Some lookups ask for what the stand-in cannot hold (an EBS snapshot of a given volume id, an
 image another account owns, an AWS Backup recovery point): before it makes anything, the
@@ -31,6 +34,7 @@ The package, each module importing only those listed before it:
 
 - `common`: what the others share (`Say`, the timestamp in names, an AWS error's code);
 - `lookups`: what the story can make for a lookup, and why not (`unseedable`);
+- `secrets`: the application secrets, made at home and replicated (`tell_secrets`);
 - `home`: the story in the home region (`HomeBuild`): base artifacts and backups;
 - `telling`: the whole story (`Story`): the home build, then the recovery regions;
 - `bookkeeping`: the marker and the claims, and `ensure_story`.

@@ -17,6 +17,7 @@ from typing import Any
 from relight.aws.bucket import create_bucket
 from relight.aws.clients import Aws
 from relight.errors import StandInError
+from relight.model.app_secrets import app_secrets
 from relight.model.config import LoadedEnvironment
 from relight.model.environment import Environment
 from relight.model.times import parse_time
@@ -64,6 +65,7 @@ def story_fingerprint(env: Environment) -> str:
         "recovery": sorted(env.recovery_regions),
         "kms_keys": env.kms_keys,
         "artifacts": {name: lk.model_dump(mode="json") for name, lk in env.artifacts.items()},
+        "app_secrets": sorted(set(app_secrets(env, env.home_region).values())),
     }
     return hashlib.sha256(json.dumps(asked, sort_keys=True).encode()).hexdigest()[:16]
 

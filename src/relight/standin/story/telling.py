@@ -10,6 +10,7 @@ from relight.aws.cloudformation import Stacks
 from relight.errors import InputError, StandInError
 from relight.model.environment import ArtifactLookup
 from relight.standin.story.home import HomeBuild
+from relight.standin.story.secrets import tell_secrets
 from relight.steps.deploy import deploy
 from relight.steps.discovery import (
     Artifact,
@@ -80,6 +81,7 @@ class Story(HomeBuild):
                 "(the file's production:); not built again"
             )
             self.kms_keys()
+            tell_secrets(self.aws, self.env, self.recovery, self.say)
             self.copy()
             self.prepare(now, run_id)
             return
@@ -91,8 +93,9 @@ class Story(HomeBuild):
             for name, lookup in self.env.artifacts.items()
         }
         self.hosted_zones()
+        secrets = tell_secrets(self.aws, self.env, self.recovery, self.say)
         plan = build_plan(self.loaded, self.home, purpose="home", stand_in=True)
-        inputs = Discovery(region=self.home, at=now, zones=zones, artifacts=base)
+        inputs = Discovery(region=self.home, at=now, zones=zones, artifacts=base, secrets=secrets)
         self.say(f"stand-in story: building {self.env.name} in its home region {self.home}")
         stacks = Stacks(self.aws.client("cloudformation", self.home), timeout=120)
         autoscaling = self.aws.client("autoscaling", self.home)

@@ -43,6 +43,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from relight.aws.clients import Aws
+from relight.aws.secrets import SecretReplica, describe_secret
+from relight.model.app_secrets import app_secrets
 from relight.model.environment import Environment
 from relight.steps.discovery.backed_up import backed_up_databases
 from relight.steps.discovery.choosing import (
@@ -112,8 +114,10 @@ def discover(
     now: Callable[[], datetime],
     instance_types: Sequence[str] = (),
     standing: Standing | None = None,
+    secrets: bool = True,
 ) -> Discovery:
-    """Find every artifact of `env` in `region` and choose its zones; misses are returned."""
+    """Find every artifact of `env` in `region` and choose its zones; misses are returned.
+    With `secrets` (the default), the application secrets are described there too."""
     lister = Lister(aws, region)
     found, missing = find_artifacts(lister, env.artifacts, account_id)
     found, image_calls = _backed_up_images(aws, region, found)
@@ -124,6 +128,7 @@ def discover(
     zones, zone_problems, zone_calls = choose_zones(
         aws, region, env.zones, instance_types, standing
     )
+    found_secrets = find_secrets(aws, env, region) if secrets else {}
     return Discovery(
         region=region,
         at=at,
@@ -135,5 +140,21 @@ def discover(
         },
         zones=zones,
         zone_problems=tuple(zone_problems),
-        calls=lister.calls + home.calls + zone_calls + image_calls + database_calls,
+        calls=lister.calls
+        + home.calls
+        + zone_calls
+        + image_calls
+        + database_calls
+        + len(found_secrets),
+        secrets=found_secrets,
     )
+
+
+def find_secrets(aws: Aws, env: Environment, region: str) -> dict[str, SecretReplica | None]:
+    """The application secrets the environment's stacks name, described in `region` alone
+    (metadata, never the value; the home region is not asked)."""
+    names = sorted(set(app_secrets(env, region).values()))
+    if not names:
+        return {}
+    client = aws.client("secretsmanager", region)
+    return {name: describe_secret(client, name, region) for name in names}

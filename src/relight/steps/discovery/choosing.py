@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from relight.aws.clients import Aws
 from relight.aws.failures import endpoint_failed, translated
+from relight.aws.secrets import SecretReplica
 from relight.errors import AwsError
 from relight.model.environment import ArtifactLookup, Environment
 from relight.model.times import human_age
@@ -54,12 +55,17 @@ class Discovery:
     zones: tuple[Zone, ...] = ()
     zone_problems: tuple[str, ...] = ()
     calls: int = 0  # AWS API calls made (pages included)
+    # The application secrets by name, as Secrets Manager in the region describes them (None:
+    # not there); their values are never read.
+    secrets: dict[str, SecretReplica | None] = field(default_factory=dict)
 
     def artifact_ids(self) -> dict[str, str]:
-        """Each artifact's id by its name, and its attributes as `NAME.ATTRIBUTE`."""
+        """Each artifact's id by its name, its attributes as `NAME.ATTRIBUTE`, and the ARN of
+        each application secret found in the region as `secret:NAME`."""
         ids = {name: a.id for name, a in self.artifacts.items()}
         for name, art in self.artifacts.items():
             ids.update({f"{name}.{key}": value for key, value in art.attributes.items()})
+        ids.update({f"secret:{n}": found.arn for n, found in self.secrets.items() if found})
         return ids
 
     def zone_names(self) -> list[str]:

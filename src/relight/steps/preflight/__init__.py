@@ -8,6 +8,8 @@ customer managed keys that EC2 Auto Scaling's service-linked role may not use
 for the volumes of a stack's Auto Scaling group (see `relight.aws.grants`;
 asked of KMS alone, never IAM: `relight prepare` made the role and recorded
 it, and a role it has not recorded is a note naming prepare);
+application secrets (a database's `app_secret`) with no replica of the home region's
+primary in the target region, or one under a KMS key not usable there;
 key pairs and hosted zones the stacks name but that do not exist; a record name
 already holding a simple or CNAME record a failover record cannot stand beside; stack names
 taken by someone else; and quotas too small for what is in use plus what the plan adds
@@ -31,6 +33,8 @@ The package, one module per kind of check:
 - `quotas`: service quotas against what is in use plus what the plan adds
 - `names`: key pairs, hosted zones, stack names, relight's bucket
 - `records`: the name a failover record takes holds no record Route 53 refuses it beside
+- `secrets`: each database's `app_secret` is replicated to the target region from the home
+  region's primary, under a key usable there (Secrets Manager and KMS in the target region)
 - here: `run_preflight`, which asks them all and raises every problem together
 """
 
@@ -51,6 +55,7 @@ from relight.steps.preflight.ebs import data_volume_sizes, ebs_optimization
 from relight.steps.preflight.names import _hosted_zones, _key_pairs, _own_bucket, _stack_names
 from relight.steps.preflight.quotas import quota_problems
 from relight.steps.preflight.records import names_taken
+from relight.steps.preflight.secrets import app_secret_problems
 from relight.steps.preflight.templates import instance_types
 
 __all__ = ["PreflightResult", "instance_types", "run_preflight"]
@@ -88,6 +93,7 @@ def run_preflight(
     problems += list(discovery.zone_problems)
     book = _KeyBook(aws.client("kms", plan.region), plan.region)
     problems += _kms_keys(plan, book, discovery)
+    problems += app_secret_problems(plan, discovery, book)
     access_problems, notes = _autoscaling_access(plan, aws, discovery, book, account_id)
     notes += class_notes
     problems += access_problems
