@@ -72,7 +72,7 @@ def policy_for(loaded: LoadedEnvironment, who: str, commands: Sequence[str] = ()
         return document
     scope = scope_of(loaded)
     if who == "readiness":
-        return policy(scope, SCHEDULED)
+        return policy(scope, SCHEDULED, assume_roles=roles_assumed(loaded))
     if who == "replicate":
         return policy(scope, REPLICATE, assume_roles=[r for r in [loaded.env.role_arn] if r])
     return policy(scope, tuple(commands) or known, assume_roles=roles_assumed(loaded))

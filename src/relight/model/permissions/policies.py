@@ -23,6 +23,7 @@ from relight.model.permissions.actions import iam_action, needs_permission, spli
 from relight.model.permissions.calls import CALLS, STORY
 
 VERSION = "2012-10-17"
+ASSUME_ROLE = "sts:AssumeRole"
 
 # The IAM prefixes of global services: their control plane has no region to hold them to.
 GLOBAL_PREFIXES = frozenset({"iam", "route53", "cloudfront", "organizations"})
@@ -98,13 +99,14 @@ def operator_commands() -> tuple[str, ...]:
 
 
 def actions_of(commands: Iterable[str], calls: Mapping[str, frozenset[str]] = CALLS) -> set[str]:
-    """The IAM actions the commands' calls need (GetCallerIdentity needs none)."""
+    """The IAM actions the commands' calls need (GetCallerIdentity needs none; sts:AssumeRole
+    is granted on the environment's roles only, by `policy`)."""
     found = set()
     for command in commands:
         for call in calls.get(command, frozenset()):
             if needs_permission(call):
                 found.add(iam_action(*split_call(call)))
-    return found
+    return found - {ASSUME_ROLE}
 
 
 def policy(
@@ -120,7 +122,7 @@ def policy(
     statements = _statements(scope, actions)
     if assume_roles:
         statements.append(
-            _statement("AssumeTheEnvironmentsRoles", {"sts:AssumeRole"}, sorted(set(assume_roles)))
+            _statement("AssumeOnlyTheEnvironmentsRoles", {ASSUME_ROLE}, sorted(set(assume_roles)))
         )
     return {"Version": VERSION, "Statement": statements}
 
