@@ -199,6 +199,7 @@ def relight(world: dict[str, Any], *args: str) -> subprocess.CompletedProcess[st
 # from the table.
 
 CALL_LOG = "RELIGHT_CALL_LOG"
+_MADE_LOG = pytest.StashKey[Path]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -212,6 +213,7 @@ def pytest_configure(config: pytest.Config) -> None:
         handle, path = tempfile.mkstemp(prefix="relight-calls-", suffix=".log")
         os.close(handle)
         os.environ[CALL_LOG] = path
+        config.stash[_MADE_LOG] = Path(path)  # removed once checked
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -242,6 +244,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(session.config, "workerinput"):
         return  # the controller checks the whole session's log
     message = call_table_failures(Path(os.environ[CALL_LOG]))
+    made = session.config.stash.get(_MADE_LOG, None)
+    if made is not None:
+        made.unlink(missing_ok=True)
     if message is None:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

@@ -60,14 +60,15 @@ def test_the_operator_policy_is_valid_iam_json_scoped_to_the_environment() -> No
     assert bucket["Resource"][1] == "arn:aws:s3:::relight-templates-123456789012-us-west-2"
     objects = _statement(document, "RelightsBucketObjects")
     assert "s3:GetObject" in objects["Action"] and "s3:PutObject" in objects["Action"]
-    unscoped = _statement(
-        document, "NotScopableByResourceReadsCopiesAndKeysInTheEnvironmentsRegions"
-    )
+    unscoped = _statement(document, "ReadsAwsCannotScopeByResourceInTheEnvironmentsRegions")
     assert unscoped["Resource"] == "*"
     assert unscoped["Condition"] == {
         "StringEquals": {"aws:RequestedRegion": ["us-east-1", "us-west-2", "eu-west-1"]}
     }
     assert not any(a.startswith(("iam:", "route53:")) for a in unscoped["Action"])
+    assert all(re.match(r"[\w-]+:(Describe|List|Get)", a) for a in unscoped["Action"])
+    writes = _statement(document, "WritesNotScopedByResourceInTheEnvironmentsRegions")
+    assert "ec2:CopyImage" in writes["Action"] and writes["Condition"] == unscoped["Condition"]
     assert "sts:GetCallerIdentity" not in _actions(document)  # needs no permission
     assert "*" not in _actions(document) and not any(a.endswith(":*") for a in _actions(document))
 

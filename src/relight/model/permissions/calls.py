@@ -2,113 +2,19 @@
 
 Filled from the code and from the call log of the suite (`RELIGHT_CALL_LOG`, relight.aws.clients);
 tests/conftest.py fails the suite when a call it made is missing here. Whoever adds an AWS call
-adds it here in the same commit, at the end of its command's set, one per line. The stand-in's
-story (`stand-in story`: building the simulated production) is listed, never in an operator policy.
-A drill's teardown and failback are the `drill` command's calls.
+adds it in the same commit, at the end of its command's set, one per line: the commands that
+change something are here, the read-only ones in reads.py, the stand-in's story (`stand-in
+story`: building the simulated production, never in an operator policy) in story.py. A drill's
+teardown and failback are the `drill` command's calls.
 """
 
 from __future__ import annotations
 
-STORY = "stand-in story"
+from relight.model.permissions.reads import READS
+from relight.model.permissions.story import STORY, STORY_CALLS
 
 CALLS: dict[str, frozenset[str]] = {
-    "capture": frozenset(
-        {
-            "acm.DescribeCertificate",
-            "autoscaling.DescribeAutoScalingGroups",
-            "autoscaling.DescribeLifecycleHooks",
-            "autoscaling.DescribePolicies",
-            "autoscaling.DescribeScheduledActions",
-            "ec2.DescribeFlowLogs",
-            "ec2.DescribeImages",
-            "ec2.DescribeInstances",
-            "ec2.DescribeInternetGateways",
-            "ec2.DescribeLaunchTemplateVersions",
-            "ec2.DescribeNatGateways",
-            "ec2.DescribeNetworkAcls",
-            "ec2.DescribeNetworkInterfaces",
-            "ec2.DescribeRouteTables",
-            "ec2.DescribeSecurityGroups",
-            "ec2.DescribeSnapshots",
-            "ec2.DescribeSubnets",
-            "ec2.DescribeVolumes",
-            "ec2.DescribeVpcEndpoints",
-            "ec2.DescribeVpcs",
-            "elbv2.DescribeListeners",
-            "elbv2.DescribeLoadBalancerAttributes",
-            "elbv2.DescribeLoadBalancers",
-            "elbv2.DescribeTargetGroupAttributes",
-            "elbv2.DescribeTargetGroups",
-            "elbv2.DescribeTargetHealth",
-            "iam.GetInstanceProfile",
-            "iam.ListAttachedRolePolicies",
-            "iam.ListRolePolicies",
-            "rds.DescribeDBClusterParameterGroups",
-            "rds.DescribeDBClusterParameters",
-            "rds.DescribeDBClusters",
-            "rds.DescribeDBInstances",
-            "rds.DescribeDBParameterGroups",
-            "rds.DescribeDBParameters",
-            "rds.DescribeDBSubnetGroups",
-            "rds.DescribeOptionGroups",
-            "resourcegroupstaggingapi.GetResources",
-            "route53.ListHostedZones",
-            "route53.ListResourceRecordSets",
-            "sts.AssumeRole",
-            "sts.GetCallerIdentity",
-        }
-    ),
-    "discover": frozenset(
-        {
-            "backup.ListRecoveryPointsByBackupVault",
-            "cloudformation.DescribeStacks",
-            "ec2.DescribeAvailabilityZones",
-            "ec2.DescribeImages",
-            "ec2.DescribeInstanceTypeOfferings",
-            "ec2.DescribeSnapshots",
-            "rds.DescribeDBClusterSnapshots",
-            "rds.DescribeDBSnapshots",
-            "sts.AssumeRole",
-            "sts.GetCallerIdentity",
-        }
-    ),
-    "drift": frozenset(
-        {
-            "acm.DescribeCertificate",
-            "autoscaling.DescribeAutoScalingGroups",
-            "autoscaling.DescribeLifecycleHooks",
-            "autoscaling.DescribePolicies",
-            "autoscaling.DescribeScheduledActions",
-            "cloudformation.DescribeStacks",
-            "cloudformation.ListStackResources",
-            "ec2.DescribeFlowLogs",
-            "ec2.DescribeImages",
-            "ec2.DescribeInstances",
-            "ec2.DescribeLaunchTemplateVersions",
-            "ec2.DescribeNatGateways",
-            "ec2.DescribeNetworkAcls",
-            "ec2.DescribeRouteTables",
-            "ec2.DescribeSecurityGroups",
-            "ec2.DescribeSnapshots",
-            "ec2.DescribeSubnets",
-            "ec2.DescribeVolumes",
-            "ec2.DescribeVpcEndpoints",
-            "ec2.DescribeVpcs",
-            "elbv2.DescribeListeners",
-            "elbv2.DescribeLoadBalancerAttributes",
-            "elbv2.DescribeLoadBalancers",
-            "elbv2.DescribeTargetGroupAttributes",
-            "elbv2.DescribeTargetGroups",
-            "elbv2.DescribeTargetHealth",
-            "rds.DescribeDBClusters",
-            "rds.DescribeDBInstances",
-            "rds.DescribeDBSubnetGroups",
-            "route53.ListHostedZones",
-            "route53.ListResourceRecordSets",
-            "sts.AssumeRole",
-            "sts.GetCallerIdentity",
-        }
-    ),
+    **READS,
     "drill": frozenset(
         {
             "autoscaling.DescribeAutoScalingGroups",
@@ -342,43 +248,6 @@ CALLS: dict[str, frozenset[str]] = {
             "sts.GetCallerIdentity",
         }
     ),
-    "plan": frozenset(
-        {
-            "backup.ListRecoveryPointsByBackupVault",
-            "cloudformation.CreateChangeSet",
-            "cloudformation.DeleteChangeSet",
-            "cloudformation.DescribeChangeSet",
-            "cloudformation.DescribeStacks",
-            "cloudformation.GetTemplate",
-            "ec2.DescribeAddresses",
-            "ec2.DescribeAvailabilityZones",
-            "ec2.DescribeImages",
-            "ec2.DescribeInstanceTypeOfferings",
-            "ec2.DescribeInstanceTypes",
-            "ec2.DescribeInstances",
-            "ec2.DescribeKeyPairs",
-            "ec2.DescribeNatGateways",
-            "ec2.DescribeSnapshots",
-            "ec2.DescribeVpcs",
-            "elbv2.DescribeLoadBalancers",
-            "kms.DescribeKey",
-            "rds.DescribeDBClusterParameterGroups",
-            "rds.DescribeDBClusterSnapshots",
-            "rds.DescribeDBEngineVersions",
-            "rds.DescribeDBInstances",
-            "rds.DescribeDBMajorEngineVersions",
-            "rds.DescribeDBParameterGroups",
-            "rds.DescribeDBSnapshots",
-            "rds.DescribeOrderableDBInstanceOptions",
-            "route53.ListHostedZonesByName",
-            "route53.ListResourceRecordSets",
-            "s3.HeadObject",
-            "service-quotas.GetAWSDefaultServiceQuota",
-            "service-quotas.GetServiceQuota",
-            "sts.AssumeRole",
-            "sts.GetCallerIdentity",
-        }
-    ),
     "prepare": frozenset(
         {
             "backup.ListRecoveryPointsByBackupVault",
@@ -427,47 +296,6 @@ CALLS: dict[str, frozenset[str]] = {
             "sts.GetCallerIdentity",
         }
     ),
-    "readiness": frozenset(
-        {
-            "autoscaling.DescribeAutoScalingGroups",
-            "backup.ListRecoveryPointsByBackupVault",
-            "cloudformation.DescribeStacks",
-            "cloudformation.GetTemplate",
-            "cloudformation.ListStackResources",
-            "ec2.DescribeAddresses",
-            "ec2.DescribeAvailabilityZones",
-            "ec2.DescribeImages",
-            "ec2.DescribeInstanceTypeOfferings",
-            "ec2.DescribeInstanceTypes",
-            "ec2.DescribeInstances",
-            "ec2.DescribeKeyPairs",
-            "ec2.DescribeLaunchTemplateVersions",
-            "ec2.DescribeNatGateways",
-            "ec2.DescribeSecurityGroups",
-            "ec2.DescribeSnapshots",
-            "ec2.DescribeSubnets",
-            "ec2.DescribeVpcs",
-            "elbv2.DescribeListeners",
-            "elbv2.DescribeLoadBalancers",
-            "elbv2.DescribeTargetGroups",
-            "kms.DescribeKey",
-            "rds.DescribeDBClusterParameterGroups",
-            "rds.DescribeDBClusterSnapshots",
-            "rds.DescribeDBEngineVersions",
-            "rds.DescribeDBInstances",
-            "rds.DescribeDBMajorEngineVersions",
-            "rds.DescribeDBParameterGroups",
-            "rds.DescribeDBSnapshots",
-            "rds.DescribeOrderableDBInstanceOptions",
-            "route53.ListHostedZonesByName",
-            "route53.ListResourceRecordSets",
-            "s3.HeadObject",
-            "service-quotas.GetAWSDefaultServiceQuota",
-            "service-quotas.GetServiceQuota",
-            "sts.AssumeRole",
-            "sts.GetCallerIdentity",
-        }
-    ),
     "replicate": frozenset(
         {
             "autoscaling.DescribeLaunchConfigurations",
@@ -505,19 +333,6 @@ CALLS: dict[str, frozenset[str]] = {
             "sts.GetCallerIdentity",
         }
     ),
-    "status": frozenset(
-        {
-            "cloudformation.DescribeStacks",
-            "cloudwatch.GetMetricStatistics",
-            "ec2.DescribeAvailabilityZones",
-            "ec2.DescribeImages",
-            "ec2.DescribeSnapshots",
-            "rds.DescribeDBSnapshots",
-            "s3.GetObject",
-            "sts.AssumeRole",
-            "sts.GetCallerIdentity",
-        }
-    ),
     "teardown": frozenset(
         {
             "cloudformation.DeleteStack",
@@ -547,45 +362,5 @@ CALLS: dict[str, frozenset[str]] = {
             "sts.GetCallerIdentity",
         }
     ),
-    STORY: frozenset(
-        {
-            "autoscaling.DescribeAutoScalingGroups",
-            "cloudformation.CreateStack",
-            "cloudformation.DescribeStacks",
-            "cloudformation.ListStackResources",
-            "ec2.CopyImage",
-            "ec2.CopySnapshot",
-            "ec2.CreateImage",
-            "ec2.CreateSnapshot",
-            "ec2.CreateTags",
-            "ec2.CreateVolume",
-            "ec2.DescribeAvailabilityZones",
-            "ec2.DescribeImages",
-            "ec2.DescribeSnapshots",
-            "ec2.DescribeVolumes",
-            "ec2.RegisterImage",
-            "kms.CreateAlias",
-            "kms.CreateGrant",
-            "kms.CreateKey",
-            "kms.DescribeKey",
-            "kms.GetKeyPolicy",
-            "kms.ListGrants",
-            "rds.CopyDBSnapshot",
-            "rds.CreateDBInstance",
-            "rds.CreateDBSnapshot",
-            "rds.DescribeAccountAttributes",
-            "rds.DescribeDBSnapshots",
-            "route53.CreateHostedZone",
-            "route53.ListHostedZones",
-            "s3.CreateBucket",
-            "s3.DeleteObject",
-            "s3.GetObject",
-            "s3.PutBucketEncryption",
-            "s3.PutBucketLifecycleConfiguration",
-            "s3.PutBucketVersioning",
-            "s3.PutObject",
-            "s3.PutPublicAccessBlock",
-            "sts.GetCallerIdentity",
-        }
-    ),
+    STORY: STORY_CALLS,
 }

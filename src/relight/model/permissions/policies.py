@@ -8,9 +8,11 @@ Each action goes to the statement of what AWS lets a policy scope it to:
 - S3: relight's bucket (`relight-templates-<account>-<region>`) and its objects;
 - `iam:PassRole`: the CloudFormation service role of the identity stack only
   (`<identity stack>-*`), passed to CloudFormation only;
-- what AWS cannot scope to a resource (Describe*, List*, copies of AMIs and snapshots named by
-  their source, quotas, KMS keys found by alias): `Resource: "*"`, held to the environment's
-  regions by `aws:RequestedRegion`; the global control planes (IAM, Route 53) have no region.
+- what AWS cannot scope to a resource (Describe*, List*, Get*: the reads) and the writes this
+  table does not scope (copies of AMIs and snapshots named by their source, snapshots, grants on
+  keys found by alias, the maintenance page's listener rules): `Resource: "*"`, each in its own
+  statement, held to the environment's regions by `aws:RequestedRegion`; the global control
+  planes (IAM, Route 53) have no region.
 """
 
 from __future__ import annotations
@@ -141,6 +143,10 @@ def _statement(
     return statement
 
 
+def _reads(action: str) -> bool:
+    return action.split(":", 1)[1].startswith(("Describe", "List", "Get"))
+
+
 def _in_regions(scope: Scope) -> dict[str, Any]:
     return {"StringEquals": {"aws:RequestedRegion": list(scope.regions)}}
 
@@ -174,15 +180,16 @@ def _statements(scope: Scope, actions: set[str]) -> list[dict[str, Any]]:
     if objects:
         resources = [f"arn:{p}:s3:::relight-templates-{acct}-{r}/*" for r in scope.regions]
         out.append(_statement("RelightsBucketObjects", objects, resources))
-    if regional:
-        out.append(
-            _statement(
-                "NotScopableByResourceReadsCopiesAndKeysInTheEnvironmentsRegions",
-                regional,
-                "*",
-                _in_regions(scope),
-            )
-        )
+    reads = [a for a in regional if _reads(a)]
+    writes = [a for a in regional if not _reads(a)]
+    if reads:
+        sid = "ReadsAwsCannotScopeByResourceInTheEnvironmentsRegions"
+        out.append(_statement(sid, reads, "*", _in_regions(scope)))
+    if writes:
+        # copies named by their source, snapshots and rules of resources CloudFormation named,
+        # grants on keys found by alias: not scoped by resource here (tags could narrow some)
+        sid = "WritesNotScopedByResourceInTheEnvironmentsRegions"
+        out.append(_statement(sid, writes, "*", _in_regions(scope)))
     if global_:
         out.append(_statement("GlobalControlPlanesNotScopableByRegion", global_, "*"))
     return out
