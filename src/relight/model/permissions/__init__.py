@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from relight.model.permissions.actions import iam_action
-from relight.model.permissions.calls import CALLS, STORY
+from relight.model.permissions.calls import CALLS
+from relight.model.permissions.story import STORY
 
 __all__ = ["CALLS", "NO_COMMAND", "STORY", "iam_action", "missing_calls"]
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from relight.model.permissions.actions import iam_action, needs_permission, split_call
-from relight.model.permissions.calls import CALLS, STORY
+from relight.model.permissions.calls import CALLS
+from relight.model.permissions.story import STORY
 
 VERSION = "2012-10-17"
 ASSUME_ROLE = "sts:AssumeRole"
