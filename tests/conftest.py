@@ -189,3 +189,70 @@ def relight(world: dict[str, Any], *args: str) -> subprocess.CompletedProcess[st
     return subprocess.run(
         [RELIGHT, *args], cwd=REPO, env=world["env"], capture_output=True, text=True, timeout=300
     )
+
+
+# The table of calls kept honest (relight.model.permissions) --------------------------------------
+#
+# Every client relight builds writes each API call to RELIGHT_CALL_LOG (relight.aws.clients); the
+# whole session writes to one file (subprocess CLI runs inherit it; pytest-xdist's workers get it
+# from the controller), and at the end the controller fails the session when a call is missing
+# from the table.
+
+CALL_LOG = "RELIGHT_CALL_LOG"
+_MADE_LOG = pytest.StashKey[Path]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:  # an xdist worker: the controller's log
+        os.environ[CALL_LOG] = workerinput[CALL_LOG]
+        return
+    if not os.environ.get(CALL_LOG):
+        import tempfile
+
+        handle, path = tempfile.mkstemp(prefix="relight-calls-", suffix=".log")
+        os.close(handle)
+        os.environ[CALL_LOG] = path
+        config.stash[_MADE_LOG] = Path(path)  # removed once checked
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:  # pytest-xdist's hook, on the controller
+    node.workerinput[CALL_LOG] = os.environ[CALL_LOG]
+
+
+def call_table_failures(log: Path) -> str | None:
+    """The message that fails the session when the call log `log` holds calls the table
+    lacks, or None."""
+    from relight.model.permissions import missing_calls
+
+    if not log.exists():
+        return None
+    with log.open(encoding="utf-8") as lines:
+        missing = missing_calls(lines)
+    if not missing:
+        return None
+    return (
+        f"{len(missing)} AWS call(s) the suite made are missing from relight's table of calls "
+        "(src/relight/model/permissions/calls.py: add each to its command's set; `-` is a call "
+        "made outside a command, which must be in some command's set):\n"
+        + "\n".join(f"  {line}" for line in missing)
+    )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput"):
+        return  # the controller checks the whole session's log
+    message = call_table_failures(Path(os.environ[CALL_LOG]))
+    made = session.config.stash.get(_MADE_LOG, None)
+    if made is not None:
+        made.unlink(missing_ok=True)
+    if message is None:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line("")
+        reporter.write_line(message, red=True, bold=True)
+    else:
+        print(message, file=sys.stderr)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

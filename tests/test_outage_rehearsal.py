@@ -30,6 +30,14 @@ def template(**resources: Any) -> str:
     return json.dumps({"Resources": resources})
 
 
+@pytest.fixture(autouse=True)
+def _probes_are_not_relights_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests call operations relight never makes (IAM's ListRoles, Cost Explorer, bucket
+    encryption reads) to show what an outage refuses: not relight's calls, so not written to
+    the call log the suite checks against relight's table (tests/conftest.py)."""
+    monkeypatch.delenv("RELIGHT_CALL_LOG", raising=False)
+
+
 @pytest.fixture
 def moto() -> Iterator[None]:
     with mock_aws():

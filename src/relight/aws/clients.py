@@ -19,7 +19,13 @@ Every client it builds is watched through botocore's event system:
   without enforcing it) or, from a JSON service, not JSON at all is refused as a
   `ResponseParserError` instead of being read as an empty answer;
 - a call that fails without an answer (no connection, an unreadable answer) is
-  marked with its operation and endpoint, so `aws_failure` can name them.
+  marked with its operation and endpoint, so `aws_failure` can name them; an error
+  answer is marked with its endpoint, service, command and environment, so a refusal
+  (access denied) names the IAM action and the `relight policy` that grants it;
+- with `RELIGHT_CALL_LOG` naming a file, every API call (botocore's `before-call`:
+  once per call, not per retry) appends `<command>\t<service>\t<Operation>` to it, the
+  command being `AwsTarget.command` (`-` when none): the record tests/conftest.py checks
+  against the table of calls (relight.model.permissions.CALLS).
 
 How a failed call becomes an `AwsError` (`aws_failure`, `translated`) is in
 failures.py.
@@ -39,7 +45,10 @@ from urllib.parse import urlsplit
 from relight.aws.bucket_owner import expect_owner
 from relight.aws.failures import (
     CALL,
+    COMMAND,
     ENDPOINT,
+    ENVIRONMENT,
+    SERVICE,
     Call,
     aws_failure,
     missing_profile,
@@ -67,6 +76,11 @@ class AwsTarget:
     # A bounded client (a hint from the home region, a global control plane's read) makes one
     # attempt and waits at most this long to connect and as long again for the answer.
     bounded_seconds: float = 3.0
+    # The CLI command these calls are made for (`failover`, `drill`, ...; the stand-in's story:
+    # `stand-in story`): what the call log records, and what an access-denied error advises.
+    command: str | None = None
+    # What `--env` takes to name the environment (for the `relight policy` an error advises).
+    env: str | None = None
 
     def describe(self) -> str:
         if self.stand_in:
@@ -168,12 +182,19 @@ class Aws:
 
         def answered(http_response: Any, parsed: Any, **_: Any) -> None:
             if http_response.status_code >= 300 and isinstance(parsed, dict):
-                # `parsed` becomes the ClientError's `response`: it says where it came from
+                # `parsed` becomes the ClientError's `response`: it says where it came from,
+                # which service refused, and for which command of which environment
                 where = urlsplit(str(getattr(http_response, "url", "") or endpoint))
                 metadata = parsed.setdefault("ResponseMetadata", {})
                 metadata[ENDPOINT] = f"{where.scheme}://{where.netloc}"
+                metadata[SERVICE] = service
+                metadata[COMMAND] = self.target.command
+                metadata[ENVIRONMENT] = self.target.env
 
         events = client.meta.events
+        log = os.environ.get(CALL_LOG)
+        if log:
+            events.register("before-call", functools.partial(_log_call, log, self.target.command))
         events.register("before-send", sent)  # once per attempt: retries are requests too
         events.register("before-parse", refuse_broken_answer)
         events.register("after-call", answered)  # an error answer (a ClientError to be)
@@ -297,6 +318,17 @@ class Aws:
                 sts,
                 hint="check your credentials (aws sts get-caller-identity), profile and role",
             ) from exc
+
+
+CALL_LOG = "RELIGHT_CALL_LOG"
+_call_log_lock = threading.Lock()
+
+
+def _log_call(path: str, command: str | None, model: Any, **_: Any) -> None:
+    """botocore's `before-call` hook: one line per API call (not per retry) in the call log."""
+    line = f"{command or '-'}\t{model.service_model.service_name}\t{model.name}\n"
+    with _call_log_lock, open(path, "a", encoding="utf-8") as log:
+        log.write(line)
 
 
 def sts_client(base: boto3.session.Session, region: str | None, endpoint_url: str | None) -> Any:

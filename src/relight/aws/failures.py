@@ -86,6 +86,11 @@ CALL = "_relight_call"
 _CUT_SHORT = "_relight_cut_short"
 # The key in a ClientError's response["ResponseMetadata"] that names the endpoint it came from.
 ENDPOINT = "RelightEndpoint"
+# The keys that name the botocore service that answered, and the command and environment
+# (`AwsTarget.command`, `AwsTarget.env`) the call was made for.
+SERVICE = "RelightService"
+COMMAND = "RelightCommand"
+ENVIRONMENT = "RelightEnvironment"
 
 
 @dataclass(frozen=True)
@@ -240,6 +245,8 @@ def aws_failure(
             said = message if code.isdigit() else said  # a bare status: an HTML error page
             detail = f"{site}: HTTP {_status(exc)}" + (f" ({said})" if said else "")
             advice = _SERVER_HINT
+        elif denied(exc):
+            detail, advice = access_denied(exc, site)
         else:
             detail = f"{site}: {said}"
             advice = hint or "check that the credentials may do this (their role's policy)"
@@ -249,6 +256,66 @@ def aws_failure(
         detail = f"{site}: {exc}"
         advice = hint or "check the credentials (profile, role, environment) and the endpoint"
     return AwsError(f"{what}: {detail}" if what else detail, hint=advice)
+
+
+# The error codes of an identity's missing permission: the query APIs' (S3, STS, IAM,
+# CloudFormation, RDS, Auto Scaling), the JSON APIs' (KMS, Service Quotas, Secrets Manager), EC2's
+# (its message is encoded and names no action), SNS's.
+DENIED_CODES = frozenset(
+    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
+)
+# AWS's (and moto's) text: "User: arn:aws:sts::1:assumed-role/r/s is not authorized to perform:
+# ec2:DescribeImages [on resource: ...]"
+_NOT_AUTHORIZED = re.compile(r"User: (arn:\S+) is not authorized to perform: ([\w-]+:\w+)")
+# The `relight policy --for` that grants a command's calls.
+_POLICY_FOR = {"readiness": "readiness", "drift": "readiness", "status": "readiness"}
+
+
+def denied(exc: BaseException) -> bool:
+    """`exc` says the identity may not make the call (its policy lacks the action); S3's HEAD
+    answers carry no code, only 403."""
+    from botocore.exceptions import ClientError
+
+    if not isinstance(exc, ClientError):
+        return False
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    return code in DENIED_CODES or (code == "403" and _status(exc) == 403)
+
+
+def access_denied(exc: Any, site: str) -> tuple[str, str]:
+    """What an access-denied answer means and what to do: the IAM action the call needs (from
+    the message when it names one, else from relight's table: EC2's message is encoded), the
+    identity refused when the message names it, and the `relight policy` to attach to it."""
+    from relight.model.permissions.actions import iam_action
+
+    error = exc.response.get("Error", {})
+    metadata = exc.response.get("ResponseMetadata", {})
+    code, message = str(error.get("Code", "")), str(error.get("Message", ""))
+    service = str(metadata.get(SERVICE) or "")
+    operation = str(getattr(exc, "operation_name", "") or "")
+    named = _NOT_AUTHORIZED.search(message)
+    who = named.group(1) if named else "these credentials"
+    if named:
+        action = named.group(2)
+    elif service and operation:
+        action = iam_action(service, operation)
+    else:
+        action = f"the IAM action of {operation or 'this call'}"
+    said = "encoded authorization failure message" if "Encoded authorization" in message else ""
+    detail = f"{site}: access denied ({code or 'HTTP 403'}): {who} may not {action}"
+    if action == "s3:GetObject" and operation == "HeadObject":
+        detail += " (or, when the key does not exist, s3:ListBucket on the bucket: without it "
+        detail += "S3 answers 403 for a missing key)"
+    if said:
+        detail += f" ({said}: aws sts decode-authorization-message tells more)"
+    command = metadata.get(COMMAND)
+    env = metadata.get(ENVIRONMENT) or "ENV"
+    which = _POLICY_FOR.get(str(command), "replicate" if command == "replicate" else "operator")
+    advice = (
+        f"grant {action} to {who}: `relight policy --env {env} --for {which}` prints "
+        f"the least-privilege policy relight needs; attach it to {who}"
+    )
+    return detail, advice
 
 
 @contextlib.contextmanager

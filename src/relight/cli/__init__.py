@@ -23,6 +23,7 @@ from . import (
     graph,
     local,
     plan,
+    policy,
     prepare,
     readiness,
     render,
@@ -32,6 +33,7 @@ from . import (
     teardown,
     unlock,
 )
+from .common import named
 
 app = typer.Typer(
     help="Rebuild a whole AWS environment in another region from its newest cross-region copies.",
@@ -46,23 +48,24 @@ local_app = typer.Typer(
 app.add_typer(local_app, name="local")
 
 # In the order `relight --help` lists them.
-app.command()(render.render)
-app.command()(capture.capture)
-app.command()(discover.discover)
-app.command()(plan.plan)
-app.command()(drift.drift)
-app.command()(readiness.readiness)
-app.command()(prepare.prepare)
-app.command()(failover.failover)
-app.command()(failover.launch)
-app.command()(failback.failback)
-app.command()(drill.drill)
-app.command()(report.report)
-app.command()(replicate.replicate)
-app.command()(teardown.teardown)
-app.command()(status.status)
-app.command()(graph.graph)
-app.command()(unlock.unlock)
+app.command()(named(render.render))
+app.command()(named(capture.capture))
+app.command()(named(discover.discover))
+app.command()(named(plan.plan))
+app.command()(named(drift.drift))
+app.command()(named(readiness.readiness))
+app.command()(named(prepare.prepare))
+app.command()(named(failover.failover))
+app.command()(named(failover.launch))
+app.command()(named(failback.failback))
+app.command()(named(drill.drill))
+app.command()(named(report.report))
+app.command()(named(replicate.replicate))
+app.command()(named(teardown.teardown))
+app.command()(named(status.status))
+app.command()(named(graph.graph))
+app.command()(named(unlock.unlock))
+app.command()(named(policy.policy))
 
 local_app.command("status")(local.local_status)
 local_app.command("start")(local.local_start)

@@ -74,9 +74,13 @@ def capture(
             if profile:
                 raise InputError("--profile does not apply to the local stand-in")
             running = standin.ensure_running(standin.state_dir())
-            aws = Aws(AwsTarget(endpoint_url=running.endpoint, stand_in=True, max_attempts=3))
+            aws = Aws(
+                AwsTarget(
+                    endpoint_url=running.endpoint, stand_in=True, max_attempts=3, command="capture"
+                )
+            )
         else:
-            aws = Aws(AwsTarget(profile=profile, sts_region=region))
+            aws = Aws(AwsTarget(profile=profile, sts_region=region, command="capture"))
         err = _console(stderr=True)
         err.print(
             f"[bold]reading:[/] {_escape(aws.target.describe())}, region {region} (read-only)"

@@ -3,12 +3,14 @@ console, loading the environment, connecting, asking, and the checks several com
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
@@ -17,6 +19,10 @@ if TYPE_CHECKING:
 
     from relight.commands.connection import Connection
     from relight.model.config import LoadedEnvironment
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def _console(stderr: bool = False) -> Console:
@@ -137,7 +143,32 @@ def _connect(
         source_side=source_side,
         announce=announce or _banner,
         say=_say,
+        command=_command_name(),
     )
+
+
+_COMMAND: ContextVar[str | None] = ContextVar("relight_command", default=None)
+
+
+def named(command: Callable[P, R]) -> Callable[P, R]:
+    """`command` (a CLI command's function), telling `_connect` its name while it runs (typer
+    runs a command outside click's context): the command AWS calls are made for
+    (AwsTarget.command)."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        token = _COMMAND.set(command.__name__.replace("_", "-"))
+        try:
+            return command(*args, **kwargs)
+        finally:
+            _COMMAND.reset(token)
+
+    return run
+
+
+def _command_name() -> str | None:
+    """The name of the CLI command running (`failover`, `drill`, ...)."""
+    return _COMMAND.get()
 
 
 def _banner(conn: Connection) -> None:

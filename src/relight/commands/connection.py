@@ -12,7 +12,7 @@ import secrets
 import shlex
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from relight.standin.faults import send_environment_faults as send_faults
 
 STAND_IN_STACK_TIMEOUT = 120.0  # the stand-in creates stacks in well under a second
 AWS_STACK_TIMEOUT = 3600.0
+STORY = "stand-in story"  # the command the stand-in's story (the simulated production) is
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -76,6 +77,7 @@ def connect(
     state_dir: Path | None = None,
     announce: Callable[[Connection], None] = lambda _: None,
     say: Callable[[str], None] = lambda _: None,
+    command: str | None = None,
 ) -> Connection:
     """Reach AWS or the stand-in (never one in place of the other) and check the account.
 
@@ -84,6 +86,8 @@ def connect(
     else in `account_id`. `source_side` (replicate's reading of the sources) uses the plain
     credentials, checked against `account_id`. `announce` is told where relight acts as soon
     as that is known, before anything else happens there; `say` receives progress lines.
+    `command` is the CLI command the calls are made for (AwsTarget.command: the call log and
+    the policy an access-denied error advises); the stand-in's story is `stand-in story`.
     The file's `stand_in_faults` go to the stand-in, after its story (standin/faults.py); on
     AWS they are ignored, with a note.
     """
@@ -95,21 +99,38 @@ def connect(
                 hint="pass --aws to act on real AWS instead",
             )
         running = standin.ensure_running(state_dir or standin.state_dir())
-        aws = Aws(AwsTarget(endpoint_url=running.endpoint, stand_in=True, max_attempts=3))
+        aws = Aws(
+            AwsTarget(
+                endpoint_url=running.endpoint,
+                stand_in=True,
+                max_attempts=3,
+                command=command,
+                env=env_option(loaded),
+            )
+        )
         account = check_account(aws, region, loaded.env.account_id, str(loaded.path))
         conn = Connection(aws, region, account, running, stack_roles(loaded))
         announce(conn)
         from relight.standin.story import ensure_story
 
         # its own Aws: the story's calls (the simulated production) are not this run's
-        ensure_story(Aws(aws.target), loaded, run_id=new_run_id(), say=say)
+        story = Aws(replace(aws.target, command=STORY))
+        ensure_story(story, loaded, run_id=new_run_id(), say=say)
         send_faults(loaded.env.name, loaded.env.stand_in_faults, running.endpoint, say)
         return conn
     role = None if source_side else role_arn or loaded.env.role_arn
     key, expected = "account_id", loaded.env.account_id
     if role and loaded.env.recovery_account_id:
         key, expected = "recovery_account_id", loaded.env.recovery_account_id
-    aws = Aws(AwsTarget(profile=profile, role_arn=role, sts_region=region))
+    aws = Aws(
+        AwsTarget(
+            profile=profile,
+            role_arn=role,
+            sts_region=region,
+            command=command,
+            env=env_option(loaded),
+        )
+    )
     account = check_account(aws, region, expected, str(loaded.path), key)
     conn = Connection(aws, region, account, roles=stack_roles(loaded))
     announce(conn)

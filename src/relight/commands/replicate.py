@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
-from relight.aws.clients import Aws, AwsTarget, check_account
+from relight.aws.clients import Aws, check_account
 from relight.aws.lease import REPLICATION
 from relight.aws.lock import LockSettings, hold
 from relight.commands.connection import Connection, lock_ref_at, new_run_id, run_command
@@ -56,9 +57,7 @@ def replicate_environment(
                 f"{loaded.path}: recovery_account_id {recovery} needs role_arn (or --role-arn) "
                 "to copy into it"
             )
-        target = Aws(
-            AwsTarget(profile=conn.aws.target.profile, role_arn=role, sts_region=conn.region)
-        )
+        target = Aws(replace(conn.aws.target, role_arn=role, sts_region=conn.region))
         target_account = check_account(target, conn.region, recovery, str(loaded.path))
     replicator = Replicator(
         loaded,

@@ -1,0 +1,48 @@
+"""The AWS calls of the stand-in's story (building the simulated production): listed in CALLS
+(calls.py) so the suite's check knows them, never in an operator policy."""
+
+from __future__ import annotations
+
+STORY = "stand-in story"
+
+STORY_CALLS: frozenset[str] = frozenset(
+    {
+        "autoscaling.DescribeAutoScalingGroups",
+        "cloudformation.CreateStack",
+        "cloudformation.DescribeStacks",
+        "cloudformation.ListStackResources",
+        "ec2.CopyImage",
+        "ec2.CopySnapshot",
+        "ec2.CreateImage",
+        "ec2.CreateSnapshot",
+        "ec2.CreateTags",
+        "ec2.CreateVolume",
+        "ec2.DescribeAvailabilityZones",
+        "ec2.DescribeImages",
+        "ec2.DescribeSnapshots",
+        "ec2.DescribeVolumes",
+        "ec2.RegisterImage",
+        "kms.CreateAlias",
+        "kms.CreateGrant",
+        "kms.CreateKey",
+        "kms.DescribeKey",
+        "kms.GetKeyPolicy",
+        "kms.ListGrants",
+        "rds.CopyDBSnapshot",
+        "rds.CreateDBInstance",
+        "rds.CreateDBSnapshot",
+        "rds.DescribeAccountAttributes",
+        "rds.DescribeDBSnapshots",
+        "route53.CreateHostedZone",
+        "route53.ListHostedZones",
+        "s3.CreateBucket",
+        "s3.DeleteObject",
+        "s3.GetObject",
+        "s3.PutBucketEncryption",
+        "s3.PutBucketLifecycleConfiguration",
+        "s3.PutBucketVersioning",
+        "s3.PutObject",
+        "s3.PutPublicAccessBlock",
+        "sts.GetCallerIdentity",
+    }
+)

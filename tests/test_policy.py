@@ -1,0 +1,146 @@
+"""`relight policy` prints least-privilege IAM policies from the table of calls: valid IAM JSON,
+scoped to the environment's stacks, bucket and service role where AWS allows it, read-only for a
+schedule, and the same JSON docs/aws.md shows for the demo."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from typer.testing import CliRunner
+
+from conftest import REPO
+from relight.cli import app
+from relight.model.permissions import CALLS, STORY, iam_action
+from relight.model.permissions.actions import split_call
+
+RUNNER = CliRunner()
+DEMO = str(REPO / "stacks" / "demo.yaml")
+
+
+def _policy(*args: str) -> dict[str, Any]:
+    run = RUNNER.invoke(app, ["policy", "--env", DEMO, *args])
+    assert run.exit_code == 0, run.output
+    document: dict[str, Any] = json.loads(run.stdout)
+    return document
+
+
+def _actions(document: dict[str, Any]) -> set[str]:
+    return {a for s in document["Statement"] for a in s["Action"]}
+
+
+def _statement(document: dict[str, Any], sid: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(s for s in document["Statement"] if s["Sid"] == sid)
+    return found
+
+
+def test_the_operator_policy_is_valid_iam_json_scoped_to_the_environment() -> None:
+    document = _policy("--for", "operator")
+    assert document["Version"] == "2012-10-17"
+    sids = [s["Sid"] for s in document["Statement"]]
+    assert len(sids) == len(set(sids))
+    for statement in document["Statement"]:
+        assert set(statement) <= {"Sid", "Effect", "Action", "Resource", "Condition"}
+        assert statement["Effect"] == "Allow"
+        assert statement["Action"] == sorted(set(statement["Action"]))
+        assert re.fullmatch(r"[A-Za-z0-9]+", statement["Sid"])
+    stacks = _statement(document, "TheEnvironmentsStacksAndTheirChangeSets")
+    assert "cloudformation:CreateStack" in stacks["Action"]
+    assert "arn:aws:cloudformation:us-west-2:123456789012:stack/demo-*/*" in stacks["Resource"]
+    assert all(r.startswith("arn:aws:cloudformation:") for r in stacks["Resource"])
+    passing = _statement(document, "PassOnlyTheCloudFormationServiceRoleToCloudFormation")
+    assert passing["Action"] == ["iam:PassRole"]
+    assert passing["Resource"] == "arn:aws:iam::123456789012:role/demo-identity-*"
+    assert passing["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}
+    }
+    bucket = _statement(document, "RelightsBucket")
+    assert "s3:ListBucket" in bucket["Action"]  # without it a missing key is a 403
+    assert bucket["Resource"][1] == "arn:aws:s3:::relight-templates-123456789012-us-west-2"
+    objects = _statement(document, "RelightsBucketObjects")
+    assert "s3:GetObject" in objects["Action"] and "s3:PutObject" in objects["Action"]
+    unscoped = _statement(document, "ReadsAwsCannotScopeByResourceInTheEnvironmentsRegions")
+    assert unscoped["Resource"] == "*"
+    assert unscoped["Condition"] == {
+        "StringEquals": {"aws:RequestedRegion": ["us-east-1", "us-west-2", "eu-west-1"]}
+    }
+    assert not any(a.startswith(("iam:", "route53:")) for a in unscoped["Action"])
+    assert all(re.match(r"[\w-]+:(Describe|List|Get)", a) for a in unscoped["Action"])
+    writes = _statement(document, "WritesNotScopedByResourceInTheEnvironmentsRegions")
+    assert "ec2:CopyImage" in writes["Action"] and writes["Condition"] == unscoped["Condition"]
+    assert "sts:GetCallerIdentity" not in _actions(document)  # needs no permission
+    assert "*" not in _actions(document) and not any(a.endswith(":*") for a in _actions(document))
+
+
+def test_every_operator_call_is_granted_and_the_stand_ins_story_is_not() -> None:
+    granted = _actions(_policy())
+    operator = {c for command, calls in CALLS.items() if command != STORY for c in calls}
+    needed = {iam_action(*split_call(c)) for c in operator} - {
+        "sts:GetCallerIdentity",
+        "sts:AssumeRole",  # the demo assumes no role
+    }
+    assert needed <= granted
+    story_only = {iam_action(*split_call(c)) for c in CALLS[STORY]} - needed
+    assert story_only, "the story makes what an operator never does (the simulated production)"
+    assert story_only.isdisjoint(granted)
+
+
+def test_a_command_narrows_the_operator_policy_to_its_own_calls() -> None:
+    discover = _actions(_policy("--command", "discover"))
+    assert discover == {
+        iam_action(*split_call(c))
+        for c in CALLS["discover"]
+        if c not in {"sts.GetCallerIdentity", "sts.AssumeRole"}
+    }
+    assert "cloudformation:CreateStack" not in discover
+
+
+def test_the_readiness_policy_is_read_only() -> None:
+    document = _policy("--for", "readiness")
+    writes = [a for a in _actions(document) if not re.match(r"[\w-]+:(Describe|List|Get)", a)]
+    assert writes == []
+    for command in ("readiness", "drift", "status"):
+        needed = {iam_action(*split_call(c)) for c in CALLS[command]}
+        assert needed - {"sts:GetCallerIdentity", "sts:AssumeRole"} <= _actions(document)
+
+
+def test_replicate_assumes_only_the_environments_role_across_accounts(tmp_path: Any) -> None:
+    text = (REPO / "stacks" / "demo.yaml").read_text(encoding="utf-8")
+    text = text.replace(
+        'account_id: "123456789012"',
+        'account_id: "123456789012"\nrecovery_account_id: "210987654321"\n'
+        "role_arn: arn:aws:iam::210987654321:role/relight-recovery",
+    ).replace("stand_in: true", "stand_in: false")
+    path = tmp_path / "demo.yaml"
+    path.write_text(text, encoding="utf-8")
+    run = RUNNER.invoke(app, ["policy", "--env", str(path), "--for", "replicate"])
+    assert run.exit_code == 0, run.output
+    document = json.loads(run.stdout)
+    assume = _statement(document, "AssumeOnlyTheEnvironmentsRoles")
+    assert assume["Resource"] == ["arn:aws:iam::210987654321:role/relight-recovery"]
+    assert "ec2:CopyImage" in _actions(document) and "rds:CopyDBSnapshot" in _actions(document)
+    # two accounts: no single account in the ARNs
+    bucket = _statement(document, "RelightsBucketObjects")
+    assert all(r.startswith("arn:aws:s3:::relight-templates-*-") for r in bucket["Resource"])
+
+
+def test_a_wrong_for_or_command_is_refused_with_exit_2_and_prints_no_policy() -> None:
+    run = RUNNER.invoke(app, ["policy", "--env", DEMO, "--for", "admin"])
+    assert run.exit_code == 2
+    assert "--for 'admin' is not one of operator, service, replicate, readiness" in run.output
+    assert "Statement" not in run.output
+    run = RUNNER.invoke(app, ["policy", "--env", DEMO, "--command", "deploy"])
+    assert run.exit_code == 2
+    assert "--command 'deploy' is not a command that calls AWS" in run.output
+    assert "failover" in run.output and "Statement" not in run.output
+
+
+def test_docs_show_the_demos_operator_policy_as_the_command_prints_it() -> None:
+    page = (REPO / "docs" / "aws.md").read_text(encoding="utf-8")
+    shown = re.search(
+        r"relight policy --env demo --for operator\n```\n\n```json\n(.*?)\n```", page, re.S
+    )
+    assert shown, "docs/aws.md shows `relight policy --env demo --for operator` and its JSON"
+    assert json.loads(shown.group(1)) == _policy("--for", "operator")
+    assert "relight policy" in (REPO / "README.md").read_text(encoding="utf-8")
