@@ -136,11 +136,53 @@ def test_a_wrong_for_or_command_is_refused_with_exit_2_and_prints_no_policy() ->
     assert "failover" in run.output and "Statement" not in run.output
 
 
-def test_docs_show_the_demos_operator_policy_as_the_command_prints_it() -> None:
-    page = (REPO / "docs" / "aws.md").read_text(encoding="utf-8")
+def test_the_readme_shows_the_demos_operator_policy_as_the_command_prints_it() -> None:
+    page = (REPO / "README.md").read_text(encoding="utf-8")
+    section = page[page.index("## On real AWS") : page.index("## Where to read next")]
     shown = re.search(
-        r"relight policy --env demo --for operator\n```\n\n```json\n(.*?)\n```", page, re.S
+        r"relight policy --env demo --for operator</code></summary>\n\n```json\n(.*?)\n```",
+        section,
+        re.S,
     )
-    assert shown, "docs/aws.md shows `relight policy --env demo --for operator` and its JSON"
+    assert shown, "README's 'On real AWS' shows `relight policy --env demo --for operator`"
     assert json.loads(shown.group(1)) == _policy("--for", "operator")
-    assert "relight policy" in (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_service_policy_printed_is_what_the_identity_stack_gives_its_role() -> None:
+    """`--for service` prints the role's policy in the region asked, with the file's account in
+    its ARNs: the same statements the identity stack's managed policies hold there."""
+    from relight.model.config import load_environment
+    from relight.steps.render import build_plan
+    from relight.steps.service_role import service_role_policy
+
+    printed = _policy("--for", "service", "--region", "eu-west-1")
+    plan = build_plan(load_environment(DEMO), "eu-west-1", phase="prepare")
+    assert printed == service_role_policy(plan, account="123456789012", partition="aws")
+    regional = _statement(printed, "StackResources")
+    assert regional["Condition"] == {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}
+    assert {"ec2:CreateVpc", "rds:RestoreDBInstanceFromDBSnapshot"} <= set(regional["Action"])
+    passed = _statement(printed, "PassIdentityRoles")["Resource"]
+    assert passed == "arn:aws:iam::123456789012:role/demo-identity-*"
+    assert _policy("--for", "service") != printed  # the first recovery region's: us-west-2
+    wrong = ["policy", "--env", DEMO, "--for", "operator", "--region", "us-west-2"]
+    run = RUNNER.invoke(app, wrong)
+    assert run.exit_code == 2 and "--region chooses the service role's region" in run.output
+
+
+def test_prepare_may_make_the_identity_stacks_roles_and_a_failover_may_not() -> None:
+    """The identity stack is made with the operator's own credentials (the bootstrap):
+    CloudFormation creates its roles as the operator, so prepare's policy holds the IAM
+    actions of their registry handlers, on the identity stack's own names only; a failover's
+    holds none of them (its stacks run under the service role)."""
+    prepare = _policy("--for", "operator", "--command", "prepare")
+    own = _statement(prepare, "TheIdentityStacksOwnResourcesMadeAsTheOperator")
+    assert {"iam:CreateRole", "iam:CreatePolicy", "iam:CreateInstanceProfile"} <= set(own["Action"])
+    assert own["Resource"] == [
+        f"arn:aws:iam::123456789012:{kind}/demo-identity-*"
+        for kind in ("role", "policy", "instance-profile")
+    ]
+    assert not any(a.endswith(("UserPolicy", "GroupPolicy")) for a in own["Action"])
+    failover = _policy("--for", "operator", "--command", "failover")
+    assert not {a for a in _actions(failover) if a.startswith("iam:Create")} - {
+        "iam:CreateServiceLinkedRole"
+    }

@@ -26,11 +26,18 @@ def policy(
         list[str] | None,
         typer.Option("--command", help="Only this command's actions (--for operator; repeat)."),
     ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region",
+            help="--for service: the recovery region whose role to print (default: the first).",
+        ),
+    ] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Print the least-privilege IAM policy relight needs, as JSON. No AWS calls."""
     with _errors(debug):
         from relight.commands.policy import policy_for
 
-        document = policy_for(_load(env, None), who, command or ())
+        document = policy_for(_load(env, region), who, command or (), region)
         sys.stdout.write(json.dumps(document, indent=2) + "\n")

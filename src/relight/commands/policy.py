@@ -9,6 +9,7 @@ CloudFormation service role's, from the templates' resource types
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,10 +50,16 @@ def roles_assumed(loaded: LoadedEnvironment) -> list[str]:
     return sorted(set(roles))
 
 
-def policy_for(loaded: LoadedEnvironment, who: str, commands: Sequence[str] = ()) -> dict[str, Any]:
-    """The policy document for `who` (one of FOR); `commands` narrows `operator` to them."""
+def policy_for(
+    loaded: LoadedEnvironment, who: str, commands: Sequence[str] = (), region: str | None = None
+) -> dict[str, Any]:
+    """The policy document for `who` (one of FOR); `commands` narrows `operator` to them;
+    `region` is the recovery region whose service role `service` prints (default: the first
+    of recovery_regions)."""
     if who not in FOR:
         raise InputError(f"--for {who!r} is not one of {', '.join(FOR)}")
+    if region and who != "service":
+        raise InputError(f"--region chooses the service role's region: --for service, not {who}")
     if commands and who != "operator":
         raise InputError(f"--command narrows --for operator only, not --for {who}")
     known = operator_commands()
@@ -63,16 +70,86 @@ def policy_for(loaded: LoadedEnvironment, who: str, commands: Sequence[str] = ()
             + ", ".join(known)
         )
     if who == "service":
-        import importlib
-
-        # the role's policy, from the templates' resource types (written beside this on
-        # another branch of issue 22: imported by name, so this module stands without it)
-        service_role = importlib.import_module("relight.steps.service_role")
-        document: dict[str, Any] = service_role.service_role_policy(loaded)
-        return document
+        return service_policy(loaded, region)
     scope = scope_of(loaded)
     if who == "readiness":
         return policy(scope, SCHEDULED, assume_roles=roles_assumed(loaded))
     if who == "replicate":
         return policy(scope, REPLICATE, assume_roles=[r for r in [loaded.env.role_arn] if r])
-    return policy(scope, tuple(commands) or known, assume_roles=roles_assumed(loaded))
+    chosen = tuple(commands) or known
+    document = policy(scope, chosen, assume_roles=roles_assumed(loaded))
+    if scope.identity_stack and set(chosen) & BOOTSTRAP_COMMANDS:
+        document["Statement"] += bootstrap_statements(loaded, scope)
+    return document
+
+
+# The commands that create or delete the identity stack with the operator's own credentials
+# (the bootstrap: prepare makes it, teardown of a region deletes it last): CloudFormation then
+# makes its IAM resources as the operator, so the operator needs what their handlers need.
+BOOTSTRAP_COMMANDS = frozenset({"prepare", "teardown"})
+# IAM's List* actions on every role, policy or profile (Service Authorization Reference, IAM:
+# no resource type): `Resource: "*"`.
+UNSCOPED_IAM_LISTS = frozenset({"iam:ListRoles", "iam:ListPolicies", "iam:ListInstanceProfiles"})
+
+
+def bootstrap_statements(loaded: LoadedEnvironment, scope: Scope) -> list[dict[str, Any]]:
+    """What CloudFormation needs, acting with the operator's credentials, to create, update and
+    delete the identity stack's resources (AWS's registry schemas, as for the service role):
+    held to the identity stack's own roles, policies and instance profiles (CloudFormation
+    names them `<stack>-<logical id>-<suffix>`); the List* reads IAM cannot scope on `*`."""
+    from relight.steps.render import build_plan
+    from relight.steps.service_role import handler_actions, iam_knows
+
+    region = loaded.env.recovery_regions[0]
+    plan = build_plan(loaded, region, phase="prepare")
+    key = next(k for k, s in loaded.env.stacks.items() if s.blueprint == "identity")
+    body = json.loads(plan.stacks[key].body)
+    kinds = sorted({str(r["Type"]) for r in body.get("Resources", {}).values()})
+    actions = {
+        a
+        for kind in kinds
+        for a in handler_actions(region, kind, [key])
+        if iam_knows(a) and not a.endswith(("GroupPolicy", "UserPolicy"))  # roles' only
+    }
+    lists = sorted(actions & UNSCOPED_IAM_LISTS)
+    own = sorted(actions - set(lists))
+    p, acct, name = scope.partition, scope.account, scope.identity_stack
+    resources = [
+        f"arn:{p}:iam::{acct}:{kind}/{name}-*" for kind in ("role", "policy", "instance-profile")
+    ]
+    return [
+        {
+            "Sid": "TheIdentityStacksOwnResourcesMadeAsTheOperator",
+            "Effect": "Allow",
+            "Action": own,
+            "Resource": resources,
+        },
+        {
+            "Sid": "IamListsNotScopableByResource",
+            "Effect": "Allow",
+            "Action": lists,
+            "Resource": "*",
+        },
+    ]
+
+
+def service_policy(loaded: LoadedEnvironment, region: str | None) -> dict[str, Any]:
+    """The CloudFormation service role's policy in `region`: exactly what the identity stack
+    gives the role there (relight.steps.service_role), rendered from the environment's
+    templates, with the file's account (any, `*`, when it names none) and the region's
+    partition in its ARNs, so the JSON is a policy IAM takes as printed."""
+    from relight.steps.render import build_plan
+    from relight.steps.service_role import service_role_policy
+
+    env = loaded.env
+    regions = [*env.recovery_regions, env.home_region]
+    chosen = region or env.recovery_regions[0]
+    if chosen not in regions:
+        raise InputError(
+            f"--region {chosen}: {loaded.path} names {', '.join(regions)}",
+            hint="the service role stands in each region the environment is rebuilt in",
+        )
+    from relight.model.values import partition_of
+
+    plan = build_plan(loaded, chosen, stand_in=False)
+    return service_role_policy(plan, account=env.account_id or "*", partition=partition_of(chosen))

@@ -36,6 +36,9 @@ OVERRIDES: dict[str, str] = {
     "s3.PutBucketLifecycleConfiguration": "s3:PutLifecycleConfiguration",
     "s3.GetBucketLifecycleConfiguration": "s3:GetLifecycleConfiguration",
     "s3.GetObjectAttributes": "s3:GetObject",
+    # ListBuckets: "You must have the s3:ListAllMyBuckets permission to use this operation"
+    "s3.ListBuckets": "s3:ListAllMyBuckets",
+    # DeleteObject with a VersionId needs s3:DeleteObjectVersion; relight deletes without one
 }
 
 # Calls no policy has to allow: STS GetCallerIdentity "No permissions are required to perform

@@ -79,6 +79,12 @@ OBJECT_ACTIONS = frozenset(
         "s3:PutObjectTagging",
     }
 )
+# S3 actions on the account, not a bucket (resource type none: `Resource: "*"`).
+ACCOUNT_ACTIONS = frozenset({"s3:ListAllMyBuckets"})
+# S3 answers a missing key with 403, not 404, to whoever lacks s3:ListBucket on the bucket
+# (GetObject and HeadObject in the S3 API Reference): relight tells "no lock" and "not
+# prepared" from "refused" by the 404, so every policy that reads objects has it.
+READS_OBJECTS = frozenset({"s3:GetObject"})
 # The operator commands (every command of the table but the stand-in's story), and those a
 # schedule runs read-only.
 SCHEDULED = ("readiness", "drift", "status")
@@ -145,7 +151,7 @@ def _statement(
 
 
 def _reads(action: str) -> bool:
-    return action.split(":", 1)[1].startswith(("Describe", "List", "Get"))
+    return action.split(":", 1)[1].startswith(("Describe", "List", "Get"))  # ListAllMyBuckets
 
 
 def _in_regions(scope: Scope) -> dict[str, Any]:
@@ -155,10 +161,12 @@ def _in_regions(scope: Scope) -> dict[str, Any]:
 def _statements(scope: Scope, actions: set[str]) -> list[dict[str, Any]]:
     p, acct, env = scope.partition, scope.account, scope.env
     stacks = sorted(actions & STACK_ACTIONS)
-    s3 = {a for a in actions if a.startswith("s3:")}
+    s3 = {a for a in actions if a.startswith("s3:")} - ACCOUNT_ACTIONS
+    if s3 & READS_OBJECTS:
+        s3.add("s3:ListBucket")
     objects = sorted(s3 & OBJECT_ACTIONS)
     bucket = sorted(s3 - OBJECT_ACTIONS)
-    rest = actions - set(stacks) - s3
+    rest = actions - set(stacks) - s3  # ACCOUNT_ACTIONS among the reads
     global_ = sorted(a for a in rest if a.split(":")[0] in GLOBAL_PREFIXES)
     regional = sorted(a for a in rest if a.split(":")[0] not in GLOBAL_PREFIXES)
     out = []

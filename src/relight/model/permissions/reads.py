@@ -45,6 +45,7 @@ READS: dict[str, frozenset[str]] = {
             "resourcegroupstaggingapi.GetResources",
             "route53.ListHostedZones",
             "route53.ListResourceRecordSets",
+            "secretsmanager.ListSecrets",
             "sts.AssumeRole",
             "sts.GetCallerIdentity",
         }
@@ -59,6 +60,7 @@ READS: dict[str, frozenset[str]] = {
             "ec2.DescribeSnapshots",
             "rds.DescribeDBClusterSnapshots",
             "rds.DescribeDBSnapshots",
+            "secretsmanager.DescribeSecret",
             "sts.AssumeRole",
             "sts.GetCallerIdentity",
         }
@@ -94,6 +96,7 @@ READS: dict[str, frozenset[str]] = {
             "route53.ListHostedZonesByName",
             "route53.ListResourceRecordSets",
             "s3.HeadObject",
+            "secretsmanager.DescribeSecret",
             "service-quotas.GetAWSDefaultServiceQuota",
             "service-quotas.GetServiceQuota",
             "sts.AssumeRole",
@@ -133,6 +136,7 @@ READS: dict[str, frozenset[str]] = {
             "rds.DescribeDBSubnetGroups",
             "route53.ListHostedZones",
             "route53.ListResourceRecordSets",
+            "secretsmanager.ListSecrets",
             "sts.AssumeRole",
             "sts.GetCallerIdentity",
         }
@@ -172,6 +176,7 @@ READS: dict[str, frozenset[str]] = {
             "route53.ListHostedZonesByName",
             "route53.ListResourceRecordSets",
             "s3.HeadObject",
+            "secretsmanager.DescribeSecret",
             "service-quotas.GetAWSDefaultServiceQuota",
             "service-quotas.GetServiceQuota",
             "sts.AssumeRole",

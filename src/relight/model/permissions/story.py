@@ -38,11 +38,16 @@ STORY_CALLS: frozenset[str] = frozenset(
         "s3.CreateBucket",
         "s3.DeleteObject",
         "s3.GetObject",
+        "s3.ListBuckets",
         "s3.PutBucketEncryption",
         "s3.PutBucketLifecycleConfiguration",
+        "s3.PutBucketPolicy",
         "s3.PutBucketVersioning",
         "s3.PutObject",
         "s3.PutPublicAccessBlock",
+        "secretsmanager.CreateSecret",
+        "secretsmanager.DescribeSecret",
+        "secretsmanager.ReplicateSecretToRegions",
         "sts.GetCallerIdentity",
     }
 )
