@@ -27,7 +27,9 @@ def _policy(*args: str) -> dict[str, Any]:
 
 
 def _actions(document: dict[str, Any]) -> set[str]:
-    return {a for s in document["Statement"] for a in s["Action"]}
+    """The actions a document allows (an Action is a list, or one string)."""
+    allowed = [s["Action"] for s in document["Statement"] if s["Effect"] == "Allow"]
+    return {a for action in allowed for a in ([action] if isinstance(action, str) else action)}
 
 
 def _statement(document: dict[str, Any], sid: str) -> dict[str, Any]:
@@ -48,10 +50,21 @@ def test_the_operator_policy_is_valid_iam_json_scoped_to_the_environment() -> No
     stacks = _statement(document, "TheEnvironmentsStacksAndTheirChangeSets")
     assert "cloudformation:CreateStack" in stacks["Action"]
     assert "arn:aws:cloudformation:us-west-2:123456789012:stack/demo-*/*" in stacks["Resource"]
-    assert all(r.startswith("arn:aws:cloudformation:") for r in stacks["Resource"])
+    assert all(re.match(r"arn:aws:cloudformation:[\w-]+:\d+:stack/", r) for r in stacks["Resource"])
+    # an on-call operator may not write IAM: no role, policy or trust to change, only
+    # Auto Scaling's service-linked role to make, and the service role to pass
+    iam_writes = {a for a in _actions(document) if re.match(r"iam:(?!Get|List)", a)}
+    assert iam_writes == {"iam:CreateServiceLinkedRole", "iam:PassRole"}
+    linked = _statement(document, "OnlyAutoScalingsServiceLinkedRole")
+    assert linked["Condition"] == {
+        "StringEquals": {"iam:AWSServiceName": "autoscaling.amazonaws.com"}
+    }
     passing = _statement(document, "PassOnlyTheCloudFormationServiceRoleToCloudFormation")
     assert passing["Action"] == ["iam:PassRole"]
-    assert passing["Resource"] == "arn:aws:iam::123456789012:role/demo-identity-*"
+    # the service role only, never the identity stack's instance or flow-log roles
+    assert passing["Resource"] == (
+        "arn:aws:iam::123456789012:role/demo-identity-CloudFormationRole-*"
+    )
     assert passing["Condition"] == {
         "StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}
     }
@@ -128,7 +141,8 @@ def test_replicate_assumes_only_the_environments_role_across_accounts(tmp_path: 
 def test_a_wrong_for_or_command_is_refused_with_exit_2_and_prints_no_policy() -> None:
     run = RUNNER.invoke(app, ["policy", "--env", DEMO, "--for", "admin"])
     assert run.exit_code == 2
-    assert "--for 'admin' is not one of operator, service, replicate, readiness" in run.output
+    named = "--for 'admin' is not one of operator, bootstrap, service, replicate, readiness"
+    assert named in run.output
     assert "Statement" not in run.output
     run = RUNNER.invoke(app, ["policy", "--env", DEMO, "--command", "deploy"])
     assert run.exit_code == 2
@@ -169,20 +183,55 @@ def test_the_service_policy_printed_is_what_the_identity_stack_gives_its_role() 
     assert run.exit_code == 2 and "--region chooses the service role's region" in run.output
 
 
-def test_prepare_may_make_the_identity_stacks_roles_and_a_failover_may_not() -> None:
-    """The identity stack is made with the operator's own credentials (the bootstrap):
-    CloudFormation creates its roles as the operator, so prepare's policy holds the IAM
-    actions of their registry handlers, on the identity stack's own names only; a failover's
-    holds none of them (its stacks run under the service role)."""
-    prepare = _policy("--for", "operator", "--command", "prepare")
-    own = _statement(prepare, "TheIdentityStacksOwnResourcesMadeAsTheOperator")
+def test_the_bootstrap_is_an_administrators_policy_held_to_the_identity_stacks_names() -> None:
+    """The identity stack is made with the credentials of whoever runs the prepare that makes
+    or changes it: CloudFormation creates its roles as them. Those IAM actions could give the
+    service role any permission, so they are `--for bootstrap` (an administrator's), never in
+    the operator's policy, and held to the identity stack's own names."""
+    bootstrap = _policy("--for", "bootstrap")
+    own = _statement(bootstrap, "TheIdentityStacksOwnResourcesMadeThroughCloudFormation")
     assert {"iam:CreateRole", "iam:CreatePolicy", "iam:CreateInstanceProfile"} <= set(own["Action"])
     assert own["Resource"] == [
         f"arn:aws:iam::123456789012:{kind}/demo-identity-*"
         for kind in ("role", "policy", "instance-profile")
     ]
     assert not any(a.endswith(("UserPolicy", "GroupPolicy")) for a in own["Action"])
-    failover = _policy("--for", "operator", "--command", "failover")
-    assert not {a for a in _actions(failover) if a.startswith("iam:Create")} - {
-        "iam:CreateServiceLinkedRole"
-    }
+    operator = _actions(_policy("--for", "operator"))
+    assert not operator & {"iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy"}
+
+
+def test_every_action_of_every_policy_is_one_iam_defines() -> None:
+    """Each action printed is an action of AWS's Service Authorization Reference (as cfn-lint
+    ships it): `tag:GetResources`, not the botocore service name."""
+    from relight.steps.service_role import iam_knows
+
+    for who in ("operator", "bootstrap", "service", "replicate", "readiness"):
+        unknown = sorted(a for a in _actions(_policy("--for", who)) if not iam_knows(a))
+        assert unknown == [], who
+    assert "tag:GetResources" in _actions(_policy("--for", "operator", "--command", "capture"))
+
+
+def test_an_encrypted_copy_gets_the_kms_actions_ebs_checks_on_the_callers_behalf() -> None:
+    """No call log sees what EBS checks as the caller when it copies under relight's key."""
+    replicate = _actions(_policy("--for", "replicate"))
+    assert {
+        "kms:Decrypt",
+        "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:ReEncryptFrom",
+        "kms:ReEncryptTo",
+        "kms:CreateGrant",
+        "ec2:CreateTags",
+    } <= replicate
+    status = _actions(_policy("--for", "operator", "--command", "status"))
+    assert not {a for a in status if a.startswith("kms:")} - {"kms:DescribeKey"}
+
+
+def test_a_policy_past_a_managed_policys_size_says_so() -> None:
+    from relight.cli.policy import MANAGED_POLICY_CHARACTERS
+
+    run = RUNNER.invoke(app, ["policy", "--env", DEMO, "--for", "service"])
+    size = len(json.dumps(json.loads(run.stdout), separators=(",", ":")))
+    assert size > MANAGED_POLICY_CHARACTERS  # the demo's role: two managed policies
+    assert f"this policy is {size:,} characters" in run.stderr
+    small = RUNNER.invoke(app, ["policy", "--env", DEMO, "--for", "readiness"])
+    assert "characters" not in small.stderr

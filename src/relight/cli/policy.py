@@ -11,6 +11,9 @@ import typer
 from .common import _errors, _load
 from .options import DebugOpt, EnvOpt
 
+# IAM and AWS STS quotas: "Managed policy size: 6,144 characters" (white space not counted)
+MANAGED_POLICY_CHARACTERS = 6144
+
 
 def policy(
     env: EnvOpt,
@@ -18,8 +21,10 @@ def policy(
         str,
         typer.Option(
             "--for",
-            help="operator (the person or pipeline running relight), service (the "
-            "CloudFormation service role), replicate, or readiness (read-only, on a schedule).",
+            help="operator (the person or pipeline running relight), bootstrap (an "
+            "administrator's, for the prepare that makes or changes the identity stack's IAM "
+            "roles), service (the CloudFormation service role), replicate, or readiness "
+            "(read-only, on a schedule).",
         ),
     ] = "operator",
     command: Annotated[
@@ -41,3 +46,11 @@ def policy(
 
         document = policy_for(_load(env, region), who, command or (), region)
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        size = len(json.dumps(document, separators=(",", ":")))
+        if size > MANAGED_POLICY_CHARACTERS:
+            sys.stderr.write(
+                f"note: this policy is {size:,} characters (white space not counted); an IAM "
+                f"managed policy holds {MANAGED_POLICY_CHARACTERS:,} and a role's inline "
+                "policies 10,240 in all: attach it inline to a role, or split its statements "
+                "into two managed policies\n"
+            )

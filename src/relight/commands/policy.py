@@ -24,7 +24,7 @@ from relight.model.permissions.policies import (
 )
 from relight.model.plan import stack_name
 
-FOR = ("operator", "service", "replicate", "readiness")
+FOR = ("operator", "bootstrap", "service", "replicate", "readiness")
 
 
 def scope_of(loaded: LoadedEnvironment) -> Scope:
@@ -38,8 +38,10 @@ def scope_of(loaded: LoadedEnvironment) -> Scope:
         (stack_name(env.name, key) for key, s in env.stacks.items() if s.blueprint == "identity"),
         None,
     )
+    from relight.model.values import partition_of
+
     regions = tuple(dict.fromkeys([env.home_region, *env.recovery_regions]))
-    return Scope(env.name, account, regions, identity)
+    return Scope(env.name, account, regions, identity, partition_of(env.home_region))
 
 
 def roles_assumed(loaded: LoadedEnvironment) -> list[str]:
@@ -76,27 +78,32 @@ def policy_for(
         return policy(scope, SCHEDULED, assume_roles=roles_assumed(loaded))
     if who == "replicate":
         return policy(scope, REPLICATE, assume_roles=[r for r in [loaded.env.role_arn] if r])
-    chosen = tuple(commands) or known
-    document = policy(scope, chosen, assume_roles=roles_assumed(loaded))
-    if scope.identity_stack and set(chosen) & BOOTSTRAP_COMMANDS:
-        document["Statement"] += bootstrap_statements(loaded, scope)
-    return document
+    if who == "bootstrap":
+        return bootstrap_policy(loaded, scope)
+    return policy(scope, tuple(commands) or known, assume_roles=roles_assumed(loaded))
 
 
-# The commands that create or delete the identity stack with the operator's own credentials
-# (the bootstrap: prepare makes it, teardown of a region deletes it last): CloudFormation then
-# makes its IAM resources as the operator, so the operator needs what their handlers need.
-BOOTSTRAP_COMMANDS = frozenset({"prepare", "teardown"})
 # IAM's List* actions on every role, policy or profile (Service Authorization Reference, IAM:
 # no resource type): `Resource: "*"`.
 UNSCOPED_IAM_LISTS = frozenset({"iam:ListRoles", "iam:ListPolicies", "iam:ListInstanceProfiles"})
 
 
-def bootstrap_statements(loaded: LoadedEnvironment, scope: Scope) -> list[dict[str, Any]]:
-    """What CloudFormation needs, acting with the operator's credentials, to create, update and
-    delete the identity stack's resources (AWS's registry schemas, as for the service role):
-    held to the identity stack's own roles, policies and instance profiles (CloudFormation
-    names them `<stack>-<logical id>-<suffix>`); the List* reads IAM cannot scope on `*`."""
+def bootstrap_policy(loaded: LoadedEnvironment, scope: Scope) -> dict[str, Any]:
+    """The bootstrap's policy: what CloudFormation needs, acting with the credentials of whoever
+    runs the `relight prepare` that creates, changes or (teardown --prepared) deletes the
+    identity stack, to make its IAM resources (AWS's registry schemas, as for the service
+    role), held to the identity stack's own roles, policies and instance profiles
+    (CloudFormation names them `<stack>-<logical id>-<suffix>`); IAM's List* on `*`.
+
+    It is not in the operator's policy: whoever may change those roles' permissions may give
+    the CloudFormation service role any permission, so it is an administrator's, used when the
+    identity stack is made or changes (like `cdk bootstrap`), never the on-call engineer's."""
+    if not scope.identity_stack:
+        raise InputError(
+            f"{loaded.path}: stacks: no stack uses the identity blueprint, so there is no "
+            "bootstrap (and no CloudFormation service role)",
+            hint="add `identity: {blueprint: identity, stands: global, params: {}}` to stacks:",
+        )
     from relight.steps.render import build_plan
     from relight.steps.service_role import handler_actions, iam_knows
 
@@ -117,9 +124,9 @@ def bootstrap_statements(loaded: LoadedEnvironment, scope: Scope) -> list[dict[s
     resources = [
         f"arn:{p}:iam::{acct}:{kind}/{name}-*" for kind in ("role", "policy", "instance-profile")
     ]
-    return [
+    statements = [
         {
-            "Sid": "TheIdentityStacksOwnResourcesMadeAsTheOperator",
+            "Sid": "TheIdentityStacksOwnResourcesMadeThroughCloudFormation",
             "Effect": "Allow",
             "Action": own,
             "Resource": resources,
@@ -131,6 +138,7 @@ def bootstrap_statements(loaded: LoadedEnvironment, scope: Scope) -> list[dict[s
             "Resource": "*",
         },
     ]
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def service_policy(loaded: LoadedEnvironment, region: str | None) -> dict[str, Any]:

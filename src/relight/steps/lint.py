@@ -41,6 +41,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from relight.errors import RenderError
+from relight.model.plan import MAX_BODY, MAX_OUTPUTS, MAX_PARAMETERS, MAX_RESOURCES
+
 # rule id → why relight does not apply it. Keep this list short and every reason true.
 IGNORED_RULES: dict[str, str] = {}
 
@@ -419,3 +422,26 @@ def lint_templates(
 ) -> list[list[Finding]]:
     """`lint_template` for each (body, region), in order; those not cached linted in parallel."""
     return (LintCache() if cache is None else cache).lint_many(templates)
+
+
+def check_limits(name: str, template: Any, body: str) -> None:
+    """RenderError when a rendered template is past CloudFormation's limits (resources,
+    parameters, outputs, the body's bytes)."""
+    counts = [
+        ("resources", len(template.resources), MAX_RESOURCES),
+        ("parameters", len(template.parameters), MAX_PARAMETERS),
+        ("outputs", len(template.outputs), MAX_OUTPUTS),
+    ]
+    for what, count, limit in counts:
+        if count > limit:
+            raise RenderError(
+                f"stack {name}: {count} {what}, over CloudFormation's limit of {limit}",
+                hint="split it into several stacks in the environment file",
+            )
+    size = len(body.encode())
+    if size > MAX_BODY:
+        raise RenderError(
+            f"stack {name}: the template is {size:,} bytes, over CloudFormation's "
+            f"{MAX_BODY:,}-byte limit",
+            hint="split it into several stacks in the environment file",
+        )

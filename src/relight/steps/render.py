@@ -37,41 +37,15 @@ from relight.model.passed_actions import OPTION, leave_out_passed
 from relight.model.per_region import per_region_problem, region_problems, resolve
 from relight.model.plan import (
     IDENTITY_BLUEPRINT,
-    MAX_BODY,
-    MAX_OUTPUTS,
-    MAX_PARAMETERS,
-    MAX_RESOURCES,
     MAX_STACK_NAME,
     Plan,
     StackPlan,
     stack_name,
 )
 from relight.model.stateful import launch_parameters, stateful_parts
-from relight.steps.lint import Finding, lint_templates
+from relight.steps.lint import Finding, check_limits, lint_templates
 from relight.steps.parameters import ParameterProblems, _where, split_params
 from relight.steps.service_role import warn_without_identity, with_service_role
-
-
-def _check_limits(name: str, template: Any, body: str) -> None:
-    counts = [
-        ("resources", len(template.resources), MAX_RESOURCES),
-        ("parameters", len(template.parameters), MAX_PARAMETERS),
-        ("outputs", len(template.outputs), MAX_OUTPUTS),
-    ]
-    for what, count, limit in counts:
-        if count > limit:
-            raise RenderError(
-                f"stack {name}: {count} {what}, over CloudFormation's limit of {limit}",
-                hint="split it into several stacks in the environment file",
-            )
-    size = len(body.encode())
-    if size > MAX_BODY:
-        raise RenderError(
-            f"stack {name}: the template is {size:,} bytes, over CloudFormation's "
-            f"{MAX_BODY:,}-byte limit",
-            hint="split it into several stacks in the environment file",
-        )
-
 
 # troposphere refuses to add past CloudFormation's limits: "Maximum outputs 200 reached",
 # "Maximum number of resources 500 reached".
@@ -365,7 +339,7 @@ def _stack_plan(plan: Plan, key: str, standby: bool) -> StackPlan:
                 )
     as_dict = template.to_dict()
     body = json.dumps(as_dict, separators=(",", ":"))
-    _check_limits(name, template, body)
+    check_limits(name, template, body)
     stateful_parameters, stateful_resources = stateful_parts(as_dict)
     return StackPlan(
         key=key,

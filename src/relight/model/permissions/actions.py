@@ -16,6 +16,9 @@ PREFIXES: dict[str, str] = {
     "elbv2": "elasticloadbalancing",
     "elb": "elasticloadbalancing",
     "service-quotas": "servicequotas",
+    # "you must add the following permissions to your IAM policy: tag:GetResources"
+    # (Resource Groups Tagging API Reference, Overview)
+    "resourcegroupstaggingapi": "tag",
 }
 
 # "<service>.<Operation>" → the IAM action, where it is not the operation's own name.
@@ -39,6 +42,33 @@ OVERRIDES: dict[str, str] = {
     # ListBuckets: "You must have the s3:ListAllMyBuckets permission to use this operation"
     "s3.ListBuckets": "s3:ListAllMyBuckets",
     # DeleteObject with a VersionId needs s3:DeleteObjectVersion; relight deletes without one
+}
+
+# What a call needs besides its own action: checks the service makes on the caller's behalf,
+# which no call log can see. EBS: "You must grant users permission to call the following actions
+# in order to use EBS encryption: kms:CreateGrant, kms:Decrypt, kms:DescribeKey,
+# kms:GenerateDataKeyWithoutPlainText, kms:ReEncrypt" (EBS User Guide, Amazon EBS encryption
+# requirements), for a copy made under relight's key; a copy tagged as it is made also needs
+# ec2:CreateTags (EC2 API Reference, CopySnapshot TagSpecifications). RDS: a copy under a KMS
+# key needs kms:CreateGrant and kms:DescribeKey on it (RDS User Guide, Copying a DB snapshot).
+EBS_ENCRYPTION = frozenset(
+    {
+        "kms:CreateGrant",
+        "kms:Decrypt",
+        "kms:DescribeKey",
+        "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:ReEncryptFrom",
+        "kms:ReEncryptTo",
+        "ec2:CreateTags",
+    }
+)
+RDS_COPY = frozenset({"kms:CreateGrant", "kms:DescribeKey"})
+IMPLIED: dict[str, frozenset[str]] = {
+    "ec2.CopySnapshot": EBS_ENCRYPTION,
+    "ec2.CopyImage": EBS_ENCRYPTION,
+    "ec2.CreateSnapshot": frozenset({"ec2:CreateTags"}),
+    "rds.CopyDBSnapshot": RDS_COPY,
+    "rds.CopyDBClusterSnapshot": RDS_COPY,
 }
 
 # Calls no policy has to allow: STS GetCallerIdentity "No permissions are required to perform

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from relight.model.permissions.actions import iam_action, needs_permission, split_call
+from relight.model.permissions.actions import IMPLIED, iam_action, needs_permission, split_call
 from relight.model.permissions.calls import CALLS
 from relight.model.permissions.story import STORY
 
@@ -85,6 +85,10 @@ ACCOUNT_ACTIONS = frozenset({"s3:ListAllMyBuckets"})
 # (GetObject and HeadObject in the S3 API Reference): relight tells "no lock" and "not
 # prepared" from "refused" by the 404, so every policy that reads objects has it.
 READS_OBJECTS = frozenset({"s3:GetObject"})
+# The CloudFormation service role's logical id in the identity stack (blueprints/identity.py):
+# CloudFormation names the role `<identity stack>-CloudFormationRole-<suffix>`.
+SERVICE_ROLE_LOGICAL_ID = "CloudFormationRole"
+LINKED_ROLE = "iam:CreateServiceLinkedRole"
 # The operator commands (every command of the table but the stand-in's story), and those a
 # schedule runs read-only.
 SCHEDULED = ("readiness", "drift", "status")
@@ -108,13 +112,15 @@ def operator_commands() -> tuple[str, ...]:
 
 
 def actions_of(commands: Iterable[str], calls: Mapping[str, frozenset[str]] = CALLS) -> set[str]:
-    """The IAM actions the commands' calls need (GetCallerIdentity needs none; sts:AssumeRole
-    is granted on the environment's roles only, by `policy`)."""
+    """The IAM actions the commands' calls need, and what the services check on the caller's
+    behalf for them (IMPLIED: the KMS actions of an encrypted copy); GetCallerIdentity needs
+    none; sts:AssumeRole is granted on the environment's roles only, by `policy`."""
     found = set()
     for command in commands:
         for call in calls.get(command, frozenset()):
             if needs_permission(call):
                 found.add(iam_action(*split_call(call)))
+            found |= IMPLIED.get(call, frozenset())
     return found - {ASSUME_ROLE}
 
 
@@ -167,19 +173,20 @@ def _statements(scope: Scope, actions: set[str]) -> list[dict[str, Any]]:
     objects = sorted(s3 & OBJECT_ACTIONS)
     bucket = sorted(s3 - OBJECT_ACTIONS)
     rest = actions - set(stacks) - s3  # ACCOUNT_ACTIONS among the reads
+    linked = sorted(rest & {LINKED_ROLE})
+    rest -= {LINKED_ROLE}
     global_ = sorted(a for a in rest if a.split(":")[0] in GLOBAL_PREFIXES)
     regional = sorted(a for a in rest if a.split(":")[0] not in GLOBAL_PREFIXES)
     out = []
     if stacks:
         resources = [f"arn:{p}:cloudformation:{r}:{acct}:stack/{env}-*/*" for r in scope.regions]
-        resources += [f"arn:{p}:cloudformation:{r}:{acct}:changeSet/*/*" for r in scope.regions]
         out.append(_statement("TheEnvironmentsStacksAndTheirChangeSets", stacks, resources))
     if set(stacks) & PASSES_ROLE and scope.identity_stack:
         out.append(
             _statement(
                 "PassOnlyTheCloudFormationServiceRoleToCloudFormation",
                 {"iam:PassRole"},
-                f"arn:{p}:iam::{acct}:role/{scope.identity_stack}-*",
+                f"arn:{p}:iam::{acct}:role/{scope.identity_stack}-{SERVICE_ROLE_LOGICAL_ID}-*",
                 {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
             )
         )
@@ -199,6 +206,16 @@ def _statements(scope: Scope, actions: set[str]) -> list[dict[str, Any]]:
         # grants on keys found by alias: not scoped by resource here (tags could narrow some)
         sid = "WritesNotScopedByResourceInTheEnvironmentsRegions"
         out.append(_statement(sid, writes, "*", _in_regions(scope)))
+    if linked:  # prepare makes Auto Scaling's role, and no other (dr/autoscaling_role.py)
+        out.append(
+            _statement(
+                "OnlyAutoScalingsServiceLinkedRole",
+                linked,
+                f"arn:{p}:iam::{acct}:role/aws-service-role/autoscaling.amazonaws.com/"
+                "AWSServiceRoleForAutoScaling*",
+                {"StringEquals": {"iam:AWSServiceName": "autoscaling.amazonaws.com"}},
+            )
+        )
     if global_:
         out.append(_statement("GlobalControlPlanesNotScopableByRegion", global_, "*"))
     return out

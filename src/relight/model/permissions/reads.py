@@ -95,6 +95,7 @@ READS: dict[str, frozenset[str]] = {
             "rds.DescribeOrderableDBInstanceOptions",
             "route53.ListHostedZonesByName",
             "route53.ListResourceRecordSets",
+            "s3.HeadBucket",
             "s3.HeadObject",
             "secretsmanager.DescribeSecret",
             "service-quotas.GetAWSDefaultServiceQuota",

@@ -29,6 +29,7 @@ STORY_CALLS: frozenset[str] = frozenset(
         "kms.GetKeyPolicy",
         "kms.ListGrants",
         "rds.CopyDBSnapshot",
+        "rds.CreateDBCluster",
         "rds.CreateDBInstance",
         "rds.CreateDBSnapshot",
         "rds.DescribeAccountAttributes",
