@@ -180,15 +180,15 @@ def _capture(
         _app_secret(client("secretsmanager"), tags, region, dbs, computes, roles, unplaced)
     sections.extend(dbs)
     stacks: list[_Section] = []
-    if roles or network["flow_logs"] or dbs:
-        identity = {
-            "instance_roles": roles,
-            "flow_logs": bool(network["flow_logs"]),
-            "rds_monitoring": bool(dbs),
-        }
-        stacks.append(
-            _Section("identity", {"blueprint": "identity", "stands": "global", "params": identity})
-        )
+    # always: its CloudFormation service role runs every other stack (blueprints/identity.py)
+    identity = {
+        "instance_roles": roles,
+        "flow_logs": bool(network["flow_logs"]),
+        "rds_monitoring": bool(dbs),
+    }
+    stacks.append(
+        _Section("identity", {"blueprint": "identity", "stands": "global", "params": identity})
+    )
     stacks.append(
         _Section(
             "network",
