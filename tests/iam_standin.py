@@ -16,9 +16,7 @@ docs/stand-in.md ("IAM enforcement"); the two things this harness adapts to:
   its moto view is `*`. S3 statements keep their resources. Conditions are left as they are
   (moto evaluates none of an identity policy's: no request context).
 
-The policy is one input (`operator_policy`): `relight policy --env E --for operator` once the
-command exists, else the policy of the calls the demo's prepare, failover, drill and teardown
-were seen making (`DEMO_CALLS`).
+The policies are `relight policy`'s own output (`relight_policy`).
 """
 
 from __future__ import annotations
@@ -58,62 +56,6 @@ S3_ACTIONS = {
     "GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
     "DeleteObjects": "s3:DeleteObject",
 }
-# What the demo's prepare, failover, drill and teardown call on the stand-in, as seen through
-# botocore on this branch (`relight.model.permissions.CALLS` replaces it once merged).
-DEMO_CALLS = frozenset(
-    [
-        "autoscaling.DescribeAutoScalingGroups",
-        "cloudformation.CreateChangeSet",
-        "cloudformation.CreateStack",
-        "cloudformation.DeleteChangeSet",
-        "cloudformation.DeleteStack",
-        "cloudformation.DescribeChangeSet",
-        "cloudformation.DescribeStackEvents",
-        "cloudformation.DescribeStacks",
-        "cloudformation.GetTemplate",
-        "cloudformation.ListStackResources",
-        "cloudformation.UpdateStack",
-        "cloudformation.UpdateTerminationProtection",
-        "ec2.DeleteVolume",
-        "ec2.DescribeAddresses",
-        "ec2.DescribeAvailabilityZones",
-        "ec2.DescribeImages",
-        "ec2.DescribeInstanceStatus",
-        "ec2.DescribeInstanceTypeOfferings",
-        "ec2.DescribeInstanceTypes",
-        "ec2.DescribeInstances",
-        "ec2.DescribeNatGateways",
-        "ec2.DescribeSecurityGroups",
-        "ec2.DescribeSnapshots",
-        "ec2.DescribeSubnets",
-        "ec2.DescribeVolumes",
-        "ec2.DescribeVpcEndpoints",
-        "ec2.DescribeVpcs",
-        "elbv2.DescribeLoadBalancers",
-        "elbv2.DescribeTargetHealth",
-        "iam.CreateServiceLinkedRole",
-        "kms.DescribeKey",
-        "kms.GetKeyPolicy",
-        "kms.ListGrants",
-        "rds.DeleteDBSnapshot",
-        "rds.DescribeDBInstances",
-        "rds.DescribeDBMajorEngineVersions",
-        "rds.DescribeDBSnapshots",
-        "rds.DescribeOrderableDBInstanceOptions",
-        "s3.CreateBucket",
-        "s3.DeleteObject",
-        "s3.GetObject",
-        "s3.HeadObject",
-        "s3.PutBucketEncryption",
-        "s3.PutBucketLifecycleConfiguration",
-        "s3.PutBucketVersioning",
-        "s3.PutObject",
-        "s3.PutPublicAccessBlock",
-        "service-quotas.GetAWSDefaultServiceQuota",
-        "service-quotas.GetServiceQuota",
-        "sts.GetCallerIdentity",
-    ]
-)
 
 
 @cache
@@ -148,22 +90,22 @@ def policy_of(calls: frozenset[str]) -> dict[str, Any]:
     }
 
 
-def operator_policy(
-    env_file: Path, relight: str, env: dict[str, str]
-) -> tuple[dict[str, Any], str]:
-    """The operator's policy for `env_file`, and where it came from: `relight policy` when the
-    command exists (issue 22, item 2), else `policy_of(DEMO_CALLS)`."""
-    run = subprocess.run(
-        [relight, "policy", "--env", str(env_file), "--for", "operator"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if run.returncode == 0:
-        return json.loads(run.stdout), "relight policy --for operator"
-    assert "No such command" in run.stderr, run.stderr  # the command exists, and failed
-    return policy_of(DEMO_CALLS), "the calls seen on this branch (no relight policy yet)"
+def relight_policy(env_file: Path, relight: str, env: dict[str, str], *who: str) -> dict[str, Any]:
+    """`relight policy --env FILE --for W` for each W of `who`, as one document (their
+    statements together, the Sids made unique by the `--for` they came from)."""
+    statements: list[dict[str, Any]] = []
+    for name in who:
+        run = subprocess.run(
+            [relight, "policy", "--env", str(env_file), "--for", name],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.returncode == 0, run.stderr
+        for statement in json.loads(run.stdout)["Statement"]:
+            statements.append({**statement, "Sid": f"{name.capitalize()}{statement['Sid']}"})
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def _listed(value: Any) -> list[str]:
