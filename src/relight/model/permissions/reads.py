@@ -2,6 +2,47 @@
 
 from __future__ import annotations
 
+# What a plan reads: discovery, preflight and the change preview (a failover reads it all too).
+PLAN: frozenset[str] = frozenset(
+    {
+        "backup.ListRecoveryPointsByBackupVault",
+        "cloudformation.CreateChangeSet",
+        "cloudformation.DeleteChangeSet",
+        "cloudformation.DescribeChangeSet",
+        "cloudformation.DescribeStacks",
+        "cloudformation.GetTemplate",
+        "ec2.DescribeAddresses",
+        "ec2.DescribeAvailabilityZones",
+        "ec2.DescribeImages",
+        "ec2.DescribeInstanceTypeOfferings",
+        "ec2.DescribeInstanceTypes",
+        "ec2.DescribeInstances",
+        "ec2.DescribeKeyPairs",
+        "ec2.DescribeNatGateways",
+        "ec2.DescribeSnapshots",
+        "ec2.DescribeVpcs",
+        "elbv2.DescribeLoadBalancers",
+        "kms.DescribeKey",
+        "rds.DescribeDBClusterParameterGroups",
+        "rds.DescribeDBClusterSnapshots",
+        "rds.DescribeDBEngineVersions",
+        "rds.DescribeDBInstances",
+        "rds.DescribeDBMajorEngineVersions",
+        "rds.DescribeDBParameterGroups",
+        "rds.DescribeDBSnapshots",
+        "rds.DescribeOrderableDBInstanceOptions",
+        "route53.ListHostedZonesByName",
+        "route53.ListResourceRecordSets",
+        "s3.HeadBucket",
+        "s3.HeadObject",
+        "secretsmanager.DescribeSecret",
+        "service-quotas.GetAWSDefaultServiceQuota",
+        "service-quotas.GetServiceQuota",
+        "sts.AssumeRole",
+        "sts.GetCallerIdentity",
+    }
+)
+
 READS: dict[str, frozenset[str]] = {
     "capture": frozenset(
         {
@@ -65,45 +106,7 @@ READS: dict[str, frozenset[str]] = {
             "sts.GetCallerIdentity",
         }
     ),
-    "plan": frozenset(
-        {
-            "backup.ListRecoveryPointsByBackupVault",
-            "cloudformation.CreateChangeSet",
-            "cloudformation.DeleteChangeSet",
-            "cloudformation.DescribeChangeSet",
-            "cloudformation.DescribeStacks",
-            "cloudformation.GetTemplate",
-            "ec2.DescribeAddresses",
-            "ec2.DescribeAvailabilityZones",
-            "ec2.DescribeImages",
-            "ec2.DescribeInstanceTypeOfferings",
-            "ec2.DescribeInstanceTypes",
-            "ec2.DescribeInstances",
-            "ec2.DescribeKeyPairs",
-            "ec2.DescribeNatGateways",
-            "ec2.DescribeSnapshots",
-            "ec2.DescribeVpcs",
-            "elbv2.DescribeLoadBalancers",
-            "kms.DescribeKey",
-            "rds.DescribeDBClusterParameterGroups",
-            "rds.DescribeDBClusterSnapshots",
-            "rds.DescribeDBEngineVersions",
-            "rds.DescribeDBInstances",
-            "rds.DescribeDBMajorEngineVersions",
-            "rds.DescribeDBParameterGroups",
-            "rds.DescribeDBSnapshots",
-            "rds.DescribeOrderableDBInstanceOptions",
-            "route53.ListHostedZonesByName",
-            "route53.ListResourceRecordSets",
-            "s3.HeadBucket",
-            "s3.HeadObject",
-            "secretsmanager.DescribeSecret",
-            "service-quotas.GetAWSDefaultServiceQuota",
-            "service-quotas.GetServiceQuota",
-            "sts.AssumeRole",
-            "sts.GetCallerIdentity",
-        }
-    ),
+    "plan": PLAN,
     "drift": frozenset(
         {
             "acm.DescribeCertificate",
