@@ -439,3 +439,50 @@ def test_an_environment_without_an_identity_stack_is_warned_at_prepare_and_passe
     cfn, stacks = _fake()
     assert deploy(stacks, build_plan(loaded, REGION), _inputs(), run_id="f1").ok
     assert {arn for _, _, arn in cfn.roles} == {""}, "no role to pass"
+
+
+def test_a_role_prepared_before_a_new_resource_type_is_refused_naming_what_it_lacks(
+    write_env: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CloudFormation uses the stack's role for every operation on it: a role prepared before
+    the environment gained a resource type would refuse that type's stack halfway through the
+    failover. Preflight compares the deployed role's policy with today's, before any change."""
+    from relight.steps.service_role import role_lacks
+
+    monkeypatch.chdir(tmp_path)
+    plan = _ladder(write_env)
+    today = json.loads(plan.prepared["identity"].body)
+    assert role_lacks(plan, today) == []
+    policies = [r for r in today["Resources"].values() if r["Type"] == "AWS::IAM::ManagedPolicy"]
+    statement = next(
+        s
+        for p in policies
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if "ec2:CreateVpc" in s["Action"]
+    )
+    statement["Action"].remove("ec2:CreateVpc")  # as if prepared before the network stack
+    assert role_lacks(plan, today) == ["ec2:CreateVpc"]
+    deployed = {
+        "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}, **{
+            k: {"Type": r["Type"], "Properties": {  # the role itself left out: moto's IAM
+                "PolicyDocument": r["Properties"]["PolicyDocument"]}}
+            for k, r in today["Resources"].items() if r["Type"] == "AWS::IAM::ManagedPolicy"
+        }},
+        "Outputs": {"CloudFormationRoleArn": {"Value": "arn:aws:iam::123456789012:role/x"},
+                    "WebInstanceProfileArn": {"Value": PROFILE}},
+    }  # fmt: skip
+    with mock_aws():
+        cfn = boto3.client("cloudformation", REGION)
+        cfn.create_stack(
+            StackName="shop-identity", TemplateBody=json.dumps(deployed),
+            Tags=[{"Key": "relight:env", "Value": "shop"}],
+        )  # fmt: skip
+        with pytest.raises(PreflightError) as refused:
+            read_prepared(Stacks(cfn, timeout=30), plan, "relight prepare --env shop")
+        (problem,) = refused.value.problems
+        assert problem.startswith(
+            "stack shop-identity (stacks.identity, stands: global): its CloudFormation service "
+            "role, as last prepared, may not ec2:CreateVpc, which the stacks this run builds need"
+        )
+        assert "run relight prepare --env shop while IAM (us-east-1) answers" in problem
+        assert [s["StackName"] for s in cfn.describe_stacks()["Stacks"]] == ["shop-identity"]

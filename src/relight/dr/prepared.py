@@ -25,7 +25,7 @@ from relight.model.environment import ArtifactRef, OutputRef, ParamValue, Secret
 from relight.model.plan import SERVICE_ROLE_OUTPUT, Plan, StackPlan, identity_key
 from relight.model.shapes import parameter_dict
 from relight.steps.render import placeholder
-from relight.steps.service_role import uses_role
+from relight.steps.service_role import role_lacks, uses_role
 
 
 @dataclass
@@ -131,6 +131,16 @@ def read_prepared(stacks: Stacks, plan: Plan, refresh: str) -> Prepared:
             StackName=sp.name,
             TemplateStage="Original",
         )["TemplateBody"]
+        lacks = role_lacks(plan, template) if _role_output(plan, key) else []
+        if lacks:  # a stack of a type added since then would be refused halfway through
+            shown = ", ".join(lacks[:6]) + (f" and {len(lacks) - 6} more" if len(lacks) > 6 else "")
+            problems.append(
+                f"{where}: its CloudFormation service role, as last prepared, may not {shown}, "
+                "which the stacks this run builds need (a resource type added since the last "
+                f"prepare); run {refresh} while IAM (us-east-1) answers, or build only what the "
+                "role was prepared for"
+            )
+            continue
         changed = differences(sp, stack, template)
         if changed:
             found.notes.append(

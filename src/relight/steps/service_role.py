@@ -334,3 +334,30 @@ def role_dependencies(plan: Plan) -> dict[str, tuple[str, ...]]:
         key: tuple(sorted({*sp.depends_on, *(first if uses_role(plan, key) else ())}))
         for key, sp in plan.stacks.items()
     }
+
+
+def role_lacks(plan: Plan, deployed: str | Mapping[str, Any]) -> list[str]:
+    """The actions today's service role policy allows (`service_role_policy`) that the role in
+    the deployed identity stack's template (`deployed`: its body) does not: what a stack of a
+    resource type added since the last prepare would be refused mid-deploy. Empty when the
+    deployed role holds them all."""
+    body = json.loads(deployed) if isinstance(deployed, str) else deployed
+    held: set[str] = set()
+    for resource in (body.get("Resources") or {}).values():
+        if resource.get("Type") != "AWS::IAM::ManagedPolicy":
+            continue
+        for statement in (
+            resource.get("Properties", {}).get("PolicyDocument", {}).get("Statement", [])
+        ):
+            if statement.get("Effect") == "Allow":
+                action = statement.get("Action", [])
+                held |= {action} if isinstance(action, str) else set(action)
+    wanted = {
+        action
+        for statement in service_role_policy(plan)["Statement"]
+        if statement["Effect"] == "Allow"
+        for action in (
+            [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        )
+    }
+    return sorted(wanted - held)
