@@ -467,7 +467,7 @@ def test_a_role_prepared_before_a_new_resource_type_is_refused_naming_what_it_la
             k: {"Type": r["Type"], "Properties": {  # the role itself left out: moto's IAM
                 "PolicyDocument": r["Properties"]["PolicyDocument"]}}
             for k, r in today["Resources"].items() if r["Type"] == "AWS::IAM::ManagedPolicy"
-        }},
+        }, "CloudFormationRole": today["Resources"]["CloudFormationRole"]},
         "Outputs": {"CloudFormationRoleArn": {"Value": "arn:aws:iam::123456789012:role/x"},
                     "WebInstanceProfileArn": {"Value": PROFILE}},
     }  # fmt: skip

@@ -340,8 +340,11 @@ def role_lacks(plan: Plan, deployed: str | Mapping[str, Any]) -> list[str]:
     """The actions today's service role policy allows (`service_role_policy`) that the role in
     the deployed identity stack's template (`deployed`: its body) does not: what a stack of a
     resource type added since the last prepare would be refused mid-deploy. Empty when the
+    template does not make relight's role itself (its ARN only given as an output), or when the
     deployed role holds them all."""
     body = json.loads(deployed) if isinstance(deployed, str) else deployed
+    if ROLE_LOGICAL_ID not in (body.get("Resources") or {}):
+        return []  # a role the template does not make (an output only): its policy is not ours
     held: set[str] = set()
     for resource in (body.get("Resources") or {}).values():
         if resource.get("Type") != "AWS::IAM::ManagedPolicy":
