@@ -237,6 +237,20 @@ def _fake() -> tuple[FakeCloudFormation, Stacks]:
     return cfn, Stacks(cfn, clock=clock, sleep=clock.sleep, timeout=600)
 
 
+def _prepared_pilot_light(
+    write_env: Callable[..., Path],
+) -> tuple[FakeCloudFormation, Stacks, str, dict[str, dict[str, str]]]:
+    """A fake CloudFormation where prepare stood the pilot light up: its role's ARN, and the
+    prepared stacks' outputs a failover reads."""
+    cfn, stacks = _fake()
+    prepare = _ladder(write_env, phase="prepare", strategy="pilot_light")
+    prepared = deploy(stacks, prepare, _inputs(), run_id="p1")
+    role = prepared.results["identity"].outputs["CloudFormationRoleArn"]
+    ready = {k: dict(r.outputs) for k, r in prepared.results.items()}
+    ready["identity"]["WebInstanceProfileArn"] = PROFILE  # the fake makes no profile
+    return cfn, stacks, role, ready
+
+
 def test_prepare_makes_the_identity_stack_first_and_every_other_with_its_role(
     write_env: Callable[..., Path],
 ) -> None:
@@ -258,12 +272,7 @@ def test_prepare_makes_the_identity_stack_first_and_every_other_with_its_role(
 def test_a_failover_creates_updates_and_retries_with_the_prepared_role(
     write_env: Callable[..., Path],
 ) -> None:
-    cfn, stacks = _fake()
-    prepare = _ladder(write_env, phase="prepare", strategy="pilot_light")
-    prepared = deploy(stacks, prepare, _inputs(), run_id="p1")
-    role = prepared.results["identity"].outputs["CloudFormationRoleArn"]
-    ready = {k: r.outputs for k, r in prepared.results.items()}
-    ready["identity"]["WebInstanceProfileArn"] = PROFILE  # the fake makes no profile
+    cfn, stacks, role, ready = _prepared_pilot_light(write_env)
     failover = _ladder(write_env, strategy="pilot_light")
     assert list(failover.stacks) == ["web"]
     cfn.roles.clear()
@@ -408,12 +417,7 @@ def test_a_chained_role_gets_one_hour_at_once() -> None:
 def test_a_stack_left_empty_is_deleted_and_made_again_with_the_role(
     write_env: Callable[..., Path],
 ) -> None:
-    cfn, stacks = _fake()
-    prepare = _ladder(write_env, phase="prepare", strategy="pilot_light")
-    prepared = deploy(stacks, prepare, _inputs(), run_id="p1")
-    role = prepared.results["identity"].outputs["CloudFormationRoleArn"]
-    ready = {k: r.outputs for k, r in prepared.results.items()}
-    ready["identity"]["WebInstanceProfileArn"] = PROFILE
+    cfn, stacks, role, ready = _prepared_pilot_light(write_env)
     cfn.behaviour["shop-web"] = "fail-once"  # an earlier run's create, rolled back: empty
     cfn.create_stack(StackName="shop-web", Tags=[{"Key": "relight:env", "Value": "shop"}])
     stacks.run(stacks.watch("shop-web", 0.0, None))
