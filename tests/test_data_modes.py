@@ -206,6 +206,26 @@ def test_prepare_with_data_replica_makes_a_cross_region_replica_on_the_stand_in(
     assert replica["DBInstanceArn"] in home["ReadReplicaDBInstanceIdentifiers"]
 
 
+def test_a_replica_mode_drill_restores_a_snapshot_and_leaves_the_replica_replicating(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    rds = _client(world, "rds", REGION)
+    replicas = [d for d in rds.describe_db_instances()["DBInstances"]
+                if d.get("ReadReplicaSourceDBInstanceIdentifier")]  # fmt: skip
+    assert len(replicas) == 1
+    run = relight(
+        world,
+        *("drill", "--env", "demo", "--region", REGION, "--reports", str(tmp_path)),
+        *("--strategy", "pilot_light", "--data", "replica"),
+    )
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert "database restored from the expected snapshot" in run.stdout
+    after = rds.describe_db_instances(DBInstanceIdentifier=replicas[0]["DBInstanceIdentifier"])
+    still = after["DBInstances"][0]
+    assert still["ReadReplicaSourceDBInstanceIdentifier"] == SOURCE, "still replicating"
+    assert still["DBInstanceStatus"] == "available"
+
+
 def test_a_failover_with_data_snapshot_over_the_standing_replica_is_refused(
     world: dict[str, Any],
 ) -> None:
