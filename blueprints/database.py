@@ -24,7 +24,7 @@ gives it as the output `AppSecretArn` for the application's stack.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from troposphere import (
@@ -36,8 +36,6 @@ from troposphere import (
     Output,
     Parameter,
     Ref,
-    Select,
-    Split,
     Tags,
     Template,
     ec2,
@@ -409,260 +407,38 @@ def _app_secret(t: Template, name: str) -> None:
     )
 
 
-# The replica (data: replica) ------------------------------------------------------------------
+# The replica (data: replica): in _database_replica.py, beside this file ------------------------
 
 
 def _replica(options: DatabaseOptions) -> Template:
-    """A cross-region read replica of the home DB instance (mode instance), made by `relight
-    prepare` in the recovery region and promoted by a failover.
-
-    `ReplicaSourceArn` is the home instance's ARN and `KmsKeyId` the region's key (relight
-    fills both; RDS: "if the source DB instance is in a different AWS Region, you must specify
-    a KMS key ID"). The replica inherits engine, version, storage, master user and port from its
-    source, so its security group's rule takes the port from the replica itself, in a resource
-    of its own. `VPCSecurityGroups` is always given: without it an update reverts the replica
-    to the VPC's default group. DeletionPolicy is Delete, said outright: RDS takes no final
-    snapshot of a read replica (docs/aws-behaviours.md D2), and the snapshot is the source's.
-    """
-    if options.mode != "instance":
-        return _secondary(options)
-    t = Template(Description=f"relight database (replica of the home {options.engine} instance)")
-    purpose_parameter(t)
-    source = t.add_parameter(
-        Parameter(
-            "ReplicaSourceArn",
-            Type="String",
-            AllowedPattern=r"^arn:aws[a-zA-Z-]*:rds:[a-z0-9-]+:\d{12}:db:[a-zA-Z][a-zA-Z0-9-]*$",
-            Description="the home DB instance's ARN, which this replica replicates (relight "
-            "fills it from the environment's home region and account)",
-        )
+    """A cross-region read replica of the home instance, or (mode aurora) a secondary cluster
+    of the home cluster's global database (`_database_replica.py`)."""
+    parts = _replica_parts()
+    shared = parts.Shared(
+        groups=lambda t: _groups(t, options, replica=True),
+        app_secret=_app_secret,
+        log_exports=LOG_EXPORTS[options.engine],
+        role_pattern=ROLE_ARN,
     )
-    key = t.add_parameter(
-        Parameter(
-            "KmsKeyId",
-            Type="String",
-            MinLength=1,
-            Description="the KMS key in this region the replica is encrypted with (kms_keys)",
-        )
-    )
-    vpc = t.add_parameter(Parameter("VpcId", Type="AWS::EC2::VPC::Id"))
-    subnets = t.add_parameter(
-        Parameter("SubnetIds", Type="List<AWS::EC2::Subnet::Id>", Description="data subnets")
-    )
-    client = t.add_parameter(
-        Parameter(
-            "ClientSecurityGroupId",
-            Type="AWS::EC2::SecurityGroup::Id",
-            Description="the application's group, allowed to connect",
-        )
-    )
-    group = t.add_resource(
-        ec2.SecurityGroup(
-            "DatabaseSecurityGroup",
-            GroupDescription="relight database",
-            VpcId=Ref(vpc),
-            SecurityGroupEgress=[no_egress()],
-            Tags=Tags(Name=Join("-", [Ref("AWS::StackName"), "db"])),
-        )
-    )
-    subnet_group = t.add_resource(
-        rds.DBSubnetGroup(
-            "SubnetGroup", DBSubnetGroupDescription="relight data subnets", SubnetIds=Ref(subnets)
-        )
-    )
-    extra: dict[str, object] = {}
-    if options.monitoring_interval:
-        role = t.add_parameter(
-            Parameter(
-                "MonitoringRoleArn",
-                Type="String",
-                AllowedPattern=ROLE_ARN,
-                Description="the RDS enhanced-monitoring role, from the identity stack",
-            )
-        )
-        extra["MonitoringRoleArn"] = Ref(role)
-    groups = _groups(t, options, replica=True)
-    replica = t.add_resource(
-        rds.DBInstance(
-            "Database",
-            # troposphere's check predates AWS's: it wants Engine and StorageEncrypted (a
-            # replica inherits both; AWS::RDS::DBInstance says not to give StorageEncrypted
-            # with SourceDBInstanceIdentifier) and refuses MultiAZ, which a replica takes.
-            # cfn-lint checks the template against CloudFormation's schema instead.
-            validation=False,
-            DeletionPolicy="Delete",
-            UpdateReplacePolicy="Delete",
-            SourceDBInstanceIdentifier=Ref(source),
-            SourceRegion=Select(3, Split(":", Ref(source))),
-            KmsKeyId=Ref(key),
-            DBInstanceClass=options.instance_class,
-            DBSubnetGroupName=Ref(subnet_group),
-            VPCSecurityGroups=[Ref(group)],
-            DBParameterGroupName=groups["ParameterGroupName"],
-            OptionGroupName=groups["OptionGroupName"],
-            MultiAZ=options.multi_az,
-            PubliclyAccessible=False,
-            AutoMinorVersionUpgrade=True,
-            EnablePerformanceInsights=options.performance_insights,
-            MonitoringInterval=options.monitoring_interval,
-            DeletionProtection=If(PROTECTED, True, False),
-            EnableIAMDatabaseAuthentication=True,
-            EnableCloudwatchLogsExports=LOG_EXPORTS[options.engine],
-            CopyTagsToSnapshot=True,
-            Tags=Tags(Name=Ref("AWS::StackName")),
-            **extra,
-        )
-    )
-    port = GetAtt(replica, "Endpoint.Port")
-    t.add_resource(
-        ec2.SecurityGroupIngress(
-            "DatabaseIngress",
-            GroupId=GetAtt(group, "GroupId"),
-            IpProtocol="tcp",
-            FromPort=port,
-            ToPort=port,
-            SourceSecurityGroupId=Ref(client),
-            Description=f"{options.engine} from the application",
-        )
-    )
-    t.add_output(Output("Endpoint", Value=GetAtt(replica, "Endpoint.Address")))
-    t.add_output(Output("Port", Value=port))
-    t.add_output(Output("DatabaseIdentifier", Value=Ref(replica)))
-    t.add_output(Output("SecurityGroupId", Value=GetAtt(group, "GroupId")))
-    t.add_output(Output("DataMode", Value="replica"))
-    t.add_output(Output("ReplicaSourceArn", Value=Ref(source)))
-    if options.app_secret is not None:
-        _app_secret(t, options.app_secret)
-    return t
+    if options.mode == "instance":
+        return parts.replica_instance(options, shared)  # type: ignore[no-any-return]
+    return parts.secondary_cluster(options, shared)  # type: ignore[no-any-return]
 
 
-def _secondary(options: DatabaseOptions) -> Template:
-    """A secondary cluster of the home cluster's Aurora global database (mode aurora), made by
-    `relight prepare` in the recovery region, detached and promoted by a failover.
+def _replica_parts() -> Any:
+    """`_database_replica.py` (not a blueprint: load_registry skips `_` files), loaded once
+    from beside this file when a replica is rendered."""
+    import importlib.util
+    import sys
+    from pathlib import Path
 
-    `GlobalClusterIdentifier` is the global database prepare made (or found) in the home region
-    with the home cluster as its primary; `EngineVersion` must equal the global database's
-    (relight fills it: prepare checks them equal); `KmsKeyId` is the region's key. A secondary
-    has no master user of its own: it replicates the primary's. Its instances
-    (`aurora_instances`) are readers until the failover promotes the cluster.
-    """
-    t = Template(Description=f"relight database (secondary {options.engine} cluster)")
-    purpose_parameter(t)
-    source = t.add_parameter(
-        Parameter(
-            "ReplicaSourceArn",
-            Type="String",
-            AllowedPattern=r"^arn:aws[a-zA-Z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[a-zA-Z][a-zA-Z0-9-]*$",
-            Description="the home (primary) DB cluster's ARN (relight fills it)",
+    name = f"{__name__}_replica_parts"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).with_name("_database_replica.py")
         )
-    )
-    global_id = t.add_parameter(
-        Parameter(
-            "GlobalClusterIdentifier",
-            Type="String",
-            MinLength=1,
-            Description="the Aurora global database this cluster joins (relight fills it)",
-        )
-    )
-    version = t.add_parameter(
-        Parameter(
-            "EngineVersion",
-            Type="String",
-            MinLength=1,
-            Description="the global database's engine version (relight fills it)",
-        )
-    )
-    key = t.add_parameter(
-        Parameter("KmsKeyId", Type="String", MinLength=1, Description="this region's KMS key")
-    )
-    vpc = t.add_parameter(Parameter("VpcId", Type="AWS::EC2::VPC::Id"))
-    subnets = t.add_parameter(
-        Parameter("SubnetIds", Type="List<AWS::EC2::Subnet::Id>", Description="data subnets")
-    )
-    client = t.add_parameter(
-        Parameter(
-            "ClientSecurityGroupId",
-            Type="AWS::EC2::SecurityGroup::Id",
-            Description="the application's group, allowed to connect",
-        )
-    )
-    group = t.add_resource(
-        ec2.SecurityGroup(
-            "DatabaseSecurityGroup",
-            GroupDescription="relight database",
-            VpcId=Ref(vpc),
-            SecurityGroupEgress=[no_egress()],
-            Tags=Tags(Name=Join("-", [Ref("AWS::StackName"), "db"])),
-        )
-    )
-    subnet_group = t.add_resource(
-        rds.DBSubnetGroup(
-            "SubnetGroup", DBSubnetGroupDescription="relight data subnets", SubnetIds=Ref(subnets)
-        )
-    )
-    groups = _groups(t, options, replica=True)
-    cluster = t.add_resource(
-        rds.DBCluster(
-            "Cluster",
-            DeletionPolicy="Delete",  # its data is the global database's (the primary's)
-            UpdateReplacePolicy="Delete",
-            Engine=options.engine,
-            EngineVersion=Ref(version),
-            GlobalClusterIdentifier=Ref(global_id),
-            KmsKeyId=Ref(key),
-            StorageEncrypted=True,
-            DBSubnetGroupName=Ref(subnet_group),
-            VpcSecurityGroupIds=[Ref(group)],
-            DBClusterParameterGroupName=groups["ClusterParameterGroupName"],
-            BackupRetentionPeriod=options.backup_retention_days,
-            DeletionProtection=If(PROTECTED, True, False),
-            EnableIAMDatabaseAuthentication=True,
-            EnableCloudwatchLogsExports=LOG_EXPORTS[options.engine],
-            CopyTagsToSnapshot=True,
-        )
-    )
-    extra: dict[str, object] = {}
-    if options.monitoring_interval:
-        role = t.add_parameter(
-            Parameter("MonitoringRoleArn", Type="String", AllowedPattern=ROLE_ARN)
-        )
-        extra["MonitoringRoleArn"] = Ref(role)
-    for index in range(options.aurora_instances):
-        t.add_resource(
-            rds.DBInstance(
-                f"ClusterInstance{index + 1}",
-                Engine=options.engine,
-                DBClusterIdentifier=Ref(cluster),
-                DBInstanceClass=options.instance_class,
-                DBParameterGroupName=groups["ParameterGroupName"],
-                PubliclyAccessible=False,
-                AutoMinorVersionUpgrade=True,
-                EnablePerformanceInsights=options.performance_insights,
-                MonitoringInterval=options.monitoring_interval,
-                Tags=Tags(Name=Ref("AWS::StackName")),
-                **extra,
-            )
-        )
-    port = GetAtt(cluster, "Endpoint.Port")
-    t.add_resource(
-        ec2.SecurityGroupIngress(
-            "DatabaseIngress",
-            GroupId=GetAtt(group, "GroupId"),
-            IpProtocol="tcp",
-            FromPort=port,
-            ToPort=port,
-            SourceSecurityGroupId=Ref(client),
-            Description=f"{options.engine} from the application",
-        )
-    )
-    t.add_output(Output("Endpoint", Value=GetAtt(cluster, "Endpoint.Address")))
-    t.add_output(Output("ReaderEndpoint", Value=GetAtt(cluster, "ReadEndpoint.Address")))
-    t.add_output(Output("Port", Value=port))
-    t.add_output(Output("DatabaseIdentifier", Value=Ref(cluster)))
-    t.add_output(Output("SecurityGroupId", Value=GetAtt(group, "GroupId")))
-    t.add_output(Output("DataMode", Value="replica"))
-    t.add_output(Output("ReplicaSourceArn", Value=Ref(source)))
-    t.add_output(Output("GlobalClusterIdentifier", Value=Ref(global_id)))
-    if options.app_secret is not None:
-        _app_secret(t, options.app_secret)
-    return t
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
