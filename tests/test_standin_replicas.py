@@ -1,4 +1,4 @@
-"""The stand-in's read replicas and Aurora global databases (standin/extensions/rds/replicas.py),
+"""The stand-in's read replicas and Aurora global databases (standin/extensions/rds/promotion.py),
 driven through the RDS API as a failover drives them: PromoteReadReplica and
 RemoveFromGlobalCluster in the recovery region, the replica's StatusInfos, and RDS's errors.
 Written against moto 5.2.6 (which leaves a promoted instance naming its source and swallows

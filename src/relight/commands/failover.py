@@ -40,6 +40,7 @@ from relight.commands.connection import (
 from relight.commands.discover import discover_environment
 from relight.dr.prepared import read_prepared
 from relight.errors import PreflightError, RelightError
+from relight.model import data_modes
 from relight.model.plan import Plan
 from relight.model.scheduler import DEFAULT_CONCURRENCY
 from relight.steps.deploy import Outcome, deploy
@@ -106,11 +107,7 @@ def replica_keys(plan: Plan) -> list[str]:
     """The database stacks this run promotes: replica mode, in a production failover."""
     if plan.phase != "failover" or plan.namespace is not None:
         return []
-    try:  # TEMPORARY until i23-model's CORE is merged
-        from relight.model.data_modes import replica_keys as keys
-    except ImportError:
-        return []
-    return list(keys(plan))
+    return data_modes.replica_keys(plan)
 
 
 def check_promotable(plan: Plan, conn: Connection, stacks: Any, accept_stale: bool) -> list[str]:

@@ -25,14 +25,14 @@ behaviour here while every RDS API sees the same object. A cluster member keeps 
 default. What the two models share (reading a template's properties, identifiers, tags, how an
 update and a delete treat a database) is in common.py. What a failover does to a replica-mode
 database (PromoteReadReplica, RemoveFromGlobalCluster, a replica's StatusInfos) is in
-replicas.py.
+promotion.py; the replica CloudFormation makes, replicas.py.
 """
 
 from __future__ import annotations
 
 from moto.cloudformation import parsing
 
-from relight.standin.extensions.rds import replicas
+from relight.standin.extensions.rds import promotion
 from relight.standin.extensions.rds.clusters import RestoredDBCluster
 from relight.standin.extensions.rds.instances import RestoredDBInstance
 
@@ -42,8 +42,8 @@ def install() -> None:
 
     They exist once this module is imported; moto's model map is an lru_cache built when the
     first template is parsed, so it is rebuilt here if it was built without them. Read
-    replicas' promotion and Aurora global databases' detach: replicas.py."""
-    replicas.install()
+    replicas' promotion and Aurora global databases' detach: promotion.py."""
+    promotion.install()
     models = parsing.get_model_map()
     if models.get("AWS::RDS::DBInstance") is not RestoredDBInstance or (
         models.get("AWS::RDS::DBCluster") is not RestoredDBCluster
