@@ -289,3 +289,74 @@ def test_a_replica_promoted_outside_a_failover_is_refused_unless_accepted_stale(
     assert accepted.startswith("WARNING:") and "the failover serves it as it is" in accepted
     [rerun] = _check(stacks, failover_began=True).notes
     assert rerun.endswith("promoted by an earlier run of this failover; it is not promoted again")
+
+
+# verification of what was promoted -----------------------------------------------------------
+
+
+def _verify_promoted(web_was_given: str) -> list[Any]:
+    """The promoted database's checks (steps/verify/databases.py) for a prepared stack
+    `shop-database` whose outputs name the replica, and a web stack deployed with
+    `DatabaseEndpoint=web_was_given`."""
+    import json as _json
+
+    from relight.model.environment import OutputRef
+    from relight.steps.verify import Verifier
+
+    template = {
+        "Resources": {"Nothing": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": {"DatabaseIdentifier": {"Value": "orders-replica"}},
+    }
+    boto3.client("cloudformation", REGION).create_stack(
+        StackName=STACK, TemplateBody=_json.dumps(template)
+    )
+    web = SimpleNamespace(
+        name="shop-web",
+        parameters={"DatabaseEndpoint": OutputRef(stack="database", output="Endpoint")},
+    )
+    plan = SimpleNamespace(
+        region=REGION,
+        stacks={"web": web},
+        prepared={"database": SimpleNamespace(name=STACK, parameters={})},
+    )
+    outcome = SimpleNamespace(
+        results={"web": SimpleNamespace(ok=True, parameters={"DatabaseEndpoint": web_was_given})}
+    )
+    verifier = Verifier(Aws(AwsTarget()), plan, None, outcome, stand_in=True, promoted=["database"])
+    [probe] = verifier._promoted("database")
+    return [(r.check, r.result, r.detail) for r in probe()]
+
+
+ENDPOINT = "orders-replica.aaaaaaaaaa.us-west-2.rds.amazonaws.com"
+
+
+def test_verification_passes_a_promoted_database_the_app_stack_reads(
+    world: tuple[Any, Any],
+) -> None:
+    home, here = world
+    _replica(home, here)
+    here.promote_read_replica(DBInstanceIdentifier="orders-replica")
+    here.describe_db_instances()  # the first look still sees "modifying"
+    assert _verify_promoted(ENDPOINT) == [
+        ("promoted database writable", "passed",
+         "DB instance orders-replica stands alone (available): not a replica; available, takes "
+         "writes"),
+        ("reads the promoted endpoint (web.DatabaseEndpoint)", "passed",
+         f"web was deployed with DatabaseEndpoint={ENDPOINT}"),
+    ]  # fmt: skip
+
+
+def test_verification_fails_a_database_still_a_replica_and_a_stack_given_another_endpoint(
+    world: tuple[Any, Any],
+) -> None:
+    home, here = world
+    _replica(home, here)
+    [writable, reads] = _verify_promoted("orders.old-home.example")
+    assert writable[:2] == ("promoted database writable", "failed")
+    assert writable[2].endswith("(replication: replicating): still a replica, read-only")
+    assert reads == (
+        "reads the promoted endpoint (web.DatabaseEndpoint)",
+        "failed",
+        "web was deployed with DatabaseEndpoint=orders.old-home.example, not the promoted "
+        f"database's endpoint {ENDPOINT}",
+    )
