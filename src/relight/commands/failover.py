@@ -39,6 +39,7 @@ from relight.commands.connection import (
 )
 from relight.commands.discover import discover_environment
 from relight.dr.prepared import read_prepared
+from relight.dr.replica_sources import check_sources, ensure_global_clusters
 from relight.errors import PreflightError, RelightError
 from relight.model import data_modes
 from relight.model.plan import Plan
@@ -509,15 +510,19 @@ def prepare(plan: Plan, conn: Connection, **options: Any) -> FailoverResult:
 
     def before_change() -> None:  # again under the lock: a failover may have run meanwhile
         refuse_serving_region(plan, conn)
+        check_sources(plan, conn.aws)  # replicas: their home sources replicate (read-only)
         if given is not None:
             given()
+
+    def after_take() -> list[str]:  # before the deploy: Aurora's global database at home
+        return ensure_global_clusters(plan, conn.aws) + _prepare_autoscaling(plan, conn)
 
     return failover(
         plan,
         conn,
         verify_after=False,
         before_change=before_change,
-        after_take=lambda: _prepare_autoscaling(plan, conn),  # before the deploy launches
+        after_take=after_take,
         **options,
     )
 

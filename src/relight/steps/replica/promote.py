@@ -19,7 +19,7 @@ look that found it available and writable, are returned (`Promotion`).
 A rerun finds a database promoted already (a failover that stopped after its promotion): that
 is a note, not an error, and it is only waited for. A promotion still not done at the deadline
 stops the failover (DeployError) before anything else changes; the rerun goes on from there.
-docs/aws-behaviours.md, rows D20-D25.
+docs/aws-behaviours.md, rows D20-D24.
 """
 
 from __future__ import annotations

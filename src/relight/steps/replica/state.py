@@ -6,7 +6,7 @@ replica, absent once promoted; `StatusInfos`, the "read replication" entry: repl
 error, stopped, terminated, ...; `DBInstanceStatus`; `Endpoint`), DescribeDBClusters for an
 Aurora cluster (`GlobalClusterIdentifier`, `ReplicationSourceIdentifier`, `Status`,
 `Endpoint`) with, while the cluster is in a global database, DescribeGlobalClusters for its
-member entry (`IsWriter`, `SynchronizationStatus`). docs/aws-behaviours.md, rows D20-D25.
+member entry (`IsWriter`, `SynchronizationStatus`). docs/aws-behaviours.md, rows D20-D24.
 
 A database the region does not hold is `exists=False`, never an error; a failure of the
 endpoint (or a refusal other than "not found") is an AwsError naming the call.

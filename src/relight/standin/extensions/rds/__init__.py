@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from moto.cloudformation import parsing
 
+from relight.standin.extensions.rds import globals as _globals
 from relight.standin.extensions.rds import promotion
 from relight.standin.extensions.rds.clusters import RestoredDBCluster
 from relight.standin.extensions.rds.instances import RestoredDBInstance
@@ -41,8 +42,10 @@ def install() -> None:
     """Make moto's CloudFormation use the models above (written against moto 5.2.5).
 
     They exist once this module is imported; moto's model map is an lru_cache built when the
-    first template is parsed, so it is rebuilt here if it was built without them. Read
+    first template is parsed, so it is rebuilt here if it was built without them. moto's
+    CreateGlobalCluster is wrapped so its source cluster is the writer (globals.py). Read
     replicas' promotion and Aurora global databases' detach: promotion.py."""
+    _globals.install()
     promotion.install()
     models = parsing.get_model_map()
     if models.get("AWS::RDS::DBInstance") is not RestoredDBInstance or (

@@ -9,10 +9,10 @@ Written against moto 5.2.6, whose RDS falls short here:
 - RemoveFromGlobalCluster swallows every error (a global database or a cluster that does not
   exist, a cluster not a member) and leaves the cluster naming the global database;
 - DescribeGlobalClusters ignores `GlobalClusterIdentifier` and answers only the global
-  databases made through us-east-1's endpoint;
-- a global database made from an existing cluster lists that cluster as no writer.
+  databases made through us-east-1's endpoint (that the cluster a global database is made
+  from is its writer is globals.py's).
 
-Here, as RDS documents them (docs/aws-behaviours.md, rows D20-D25):
+Here, as RDS documents them (docs/aws-behaviours.md, rows D20-D24):
 
 - PromoteReadReplica of a replica makes it a standalone instance: it no longer reports its
   source, the source no longer lists it, `BackupRetentionPeriod` (and the backup window) are
@@ -30,8 +30,7 @@ Here, as RDS documents them (docs/aws-behaviours.md, rows D20-D25):
   `DBClusterNotFoundFault`, a cluster not a member `InvalidParameterValue` "... is not found in
   global cluster ...";
 - DescribeGlobalClusters answers every region's global databases (they are global), filtered
-  by `GlobalClusterIdentifier` (`GlobalClusterNotFoundFault` when none matches); the cluster a
-  global database is made from is its writer (`IsWriter`).
+  by `GlobalClusterIdentifier` (`GlobalClusterNotFoundFault` when none matches).
 
 Statuses move on with the describes that watch them, never with a clock: a test waits for
 nothing.
@@ -195,7 +194,6 @@ def install() -> None:
     """Play the behaviours above (written against moto 5.2.6)."""
     if getattr(RDSBackend, "_relight_replicas", False):
         return
-    create_global = RDSBackend.create_global_cluster
     describe_instances = RDSBackend.describe_db_instances
     describe_clusters = RDSBackend.describe_db_clusters
 
@@ -211,13 +209,6 @@ def install() -> None:
             _settled(cluster)
         return found
 
-    def create_global_cluster(self: RDSBackend, *args: Any, **kwargs: Any) -> GlobalCluster:
-        made = create_global(self, *args, **kwargs)
-        for member in made.members:  # made from an existing cluster: it stays its writer
-            member.is_writer = True
-        return made
-
-    RDSBackend.create_global_cluster = create_global_cluster  # type: ignore[method-assign]
     RDSBackend.describe_db_instances = describe_db_instances  # type: ignore[method-assign]
     RDSBackend.describe_db_clusters = describe_db_clusters  # type: ignore[method-assign]
     RDSBackend.promote_read_replica = promote_read_replica  # type: ignore[method-assign]
