@@ -3,8 +3,10 @@
 The CLI loads the file (`model.config.load_environment`), renders and lints the plan
 (`steps.render.build_plan`, `lint_plan`) and connects (`commands.connection.connect`); then
 
-    failover: discover (commands.discover) → preflight (steps.preflight) → deploy
-    (steps.deploy) → verify (steps.verify) → the failback latch (latch_failback, below)
+    failover: discover (commands.discover) → preflight (steps.preflight, and the replicas a
+    replica-mode failover promotes: steps.replica.preflight) → promote them
+    (steps.replica.promote) → deploy (steps.deploy) → verify (steps.verify) → the failback
+    latch (latch_failback, below)
 
 and the CLI prints the result (`commands.summary`). `plan` stops before the deploy with
 what it would change (`plan_changes`, `steps.preview`).
@@ -43,6 +45,7 @@ from relight.dr.replica_sources import (
     refuse_replacing_replicas,
 )
 from relight.errors import PreflightError, RelightError
+from relight.model import data_modes
 from relight.model.plan import Plan
 from relight.model.scheduler import DEFAULT_CONCURRENCY
 from relight.steps.deploy import Outcome, deploy
@@ -50,6 +53,8 @@ from relight.steps.discovery import Artifact, Discovery
 from relight.steps.preflight import run_preflight
 from relight.steps.preflight.kept import KeptCopy, kept_copies, kept_problems
 from relight.steps.preview import PlannedStack, preview
+from relight.steps.replica.preflight import check_replicas
+from relight.steps.replica.promote import Promotion, promote_replicas
 from relight.steps.verify import DEADLINE_SECONDS, Check, verify
 
 
@@ -66,6 +71,7 @@ class FailoverResult:
     seconds: float = 0.0
     events: list[tuple[str, datetime]] = field(default_factory=list)  # the lifecycle, in order
     kept: list[KeptCopy] = field(default_factory=list)  # snapshots existing stacks keep, aged
+    promotions: list[Promotion] = field(default_factory=list)  # replica-mode databases promoted
 
     @property
     def ok(self) -> bool:
@@ -89,6 +95,7 @@ def plan_changes(
     checked = run_preflight(
         plan, conn.aws, discovery, stacks, accept_stale=accept_stale, account_id=conn.account_id
     )
+    replicas = check_promotable(plan, conn, stacks, accept_stale)
     ready = read_prepared(stacks, plan, prepare_command(plan, conn.region))
     kept = check_kept(plan, conn, stacks, discovery, replace_data, accept_stale)
     planned = preview(stacks, plan, discovery, replace_data=replace_data, ready=ready.outputs)
@@ -98,7 +105,36 @@ def plan_changes(
             found = by_parameter.get((row.key, param.name))
             if found is not None:
                 param.age_seconds = found.age_seconds  # the kept snapshot's, not the newest's
-    return discovery, planned, checked.notes + ready.notes
+    return discovery, planned, checked.notes + replicas + ready.notes
+
+
+def replica_keys(plan: Plan) -> list[str]:
+    """The database stacks this run promotes: replica mode, in a production failover."""
+    if plan.phase != "failover" or plan.namespace is not None:
+        return []
+    return data_modes.replica_keys(plan)
+
+
+def check_promotable(plan: Plan, conn: Connection, stacks: Any, accept_stale: bool) -> list[str]:
+    """Preflight of the replicas a replica-mode failover promotes (steps/replica/preflight.py):
+    PreflightError (exit 2, nothing changed) when one is missing; its notes otherwise."""
+    keys = replica_keys(plan)
+    if not keys:
+        return []
+    try:
+        marker = region_serves(conn, plan)
+    except RelightError:
+        marker = None  # unreadable: a database found promoted is then refused, with the way on
+    return check_replicas(
+        plan,
+        conn.aws_for,
+        conn.region,
+        stacks,
+        keys,
+        failover_began=marker is not None,
+        accept_stale=accept_stale,
+        prepare=prepare_command(plan, conn.region),
+    ).notes
 
 
 def _production(plan: Plan, conn: Connection) -> bool:
@@ -216,6 +252,7 @@ def failover(
         checked = run_preflight(
             plan, conn.aws, discovery, stacks, accept_stale=accept_stale, account_id=conn.account_id
         )
+        replicas = check_promotable(plan, conn, stacks, accept_stale)
         ready = read_prepared(stacks, plan, prepare_command(plan, conn.region))
         production = _production(plan, conn)
         serving, unread = already_serving(conn, plan) if production else (False, [])
@@ -240,6 +277,14 @@ def failover(
         lifecycle.append(
             ("first change (marked failing over)" if production else "first change", now())
         )
+        promotions = (
+            promote_replicas(conn, plan, ready.outputs, keys=replica_keys(plan), clock=clock,
+                             on_progress=on_progress)
+            if production
+            else []
+        )  # fmt: skip
+        for promoted in promotions:
+            lifecycle.append((f"promoted {promoted.key} ({promoted.seconds:.0f} s)", now()))
         outcome = deploy(
             stacks,
             plan,
@@ -261,6 +306,7 @@ def failover(
                 stand_in=conn.stand_in is not None,
                 deadline_seconds=verify_deadline,
                 on_progress=on_progress,
+                promoted=[p.key for p in promotions],
             )
             if outcome.ok and verify_after
             else []
@@ -273,9 +319,18 @@ def failover(
             outcome=outcome,
             checks=checks,
             stale=checked.accepted_stale,
-            notes=held.notes + checked.notes + ready.notes + unread + marked + made + outcome.notes,
+            notes=held.notes
+            + checked.notes
+            + replicas
+            + ready.notes
+            + unread
+            + marked
+            + made
+            + [p.line() for p in promotions]
+            + outcome.notes,
             events=lifecycle,
             kept=kept,
+            promotions=promotions,
         )
         if checks:
             lifecycle.append(("verified" if result.ok else "verification failed", now()))

@@ -44,6 +44,9 @@ FAILOVER: frozenset[str] = PLAN | frozenset(
         "s3.PutBucketVersioning",
         "s3.PutObject",
         "s3.PutPublicAccessBlock",
+        "rds.PromoteReadReplica",
+        "rds.RemoveFromGlobalCluster",
+        "rds.DescribeGlobalClusters",
     }
 )
 FAILBACK: frozenset[str] = frozenset(
