@@ -33,7 +33,10 @@ if TYPE_CHECKING:
 SCHEMA = "relight.readiness/1"
 ERROR, WARNING = "error", "warning"
 # prepared_drift: CloudFormation's drift detection of the prepared stacks in the region
-CHECKS = ("artifacts", "preflight", "prepared", "prepared_drift", "drill", "rto", "drift")
+# replica: each replica-mode database's replica exists, replicates and lags under the RPO
+CHECKS = (
+    "artifacts", "preflight", "prepared", "replica", "prepared_drift", "drill", "rto", "drift"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -136,8 +139,10 @@ def evaluate(
     refresh = prepare_command(plan, region)
     result.findings += _preflight(plan, conn, discovery, stacks, look, refresh)
     result.findings += left_out_findings(plan)
+    outputs: Mapping[str, Any] = {}
     try:
         ready = read_prepared(stacks, plan, refresh)
+        outputs = ready.outputs
         result.findings += [
             Finding("prepared", ERROR if n in ready.stale else WARNING, n, refresh)
             for n in ready.notes
@@ -149,6 +154,7 @@ def evaluate(
             else Finding("prepared", ERROR, p, refresh)
             for p in exc.problems
         ]
+    result.findings += replica_findings(plan, conn, outputs, at, refresh)
     if result.stand_in:
         result.not_checked.append("prepared_drift")  # the stand-in has no drift detection
     else:
@@ -167,6 +173,32 @@ def evaluate(
     result.findings += rto_findings(result.forecast_seconds, env.objectives.rto, look)
     result.findings += _drift(loaded, conn, run_command("drift", loaded))
     return result
+
+
+def replica_findings(
+    plan: Any, conn: Connection, outputs: Mapping[str, Any], at: datetime, refresh: str
+) -> list[Finding]:
+    """Each replica-mode database (`replica_keys`): its replica exists in the region,
+    replicates, and lags under the RPO objective (steps/replica/health.py). In the region
+    only: RDS and CloudWatch there."""
+    from relight.model.data_modes import replica_keys
+    from relight.steps.replica.health import replica_problems
+
+    keys = replica_keys(plan)
+    if not keys:
+        return []
+    region, loaded = conn.region, plan.loaded
+    prepare = refresh if "--data" in refresh else f"{refresh} --data replica"
+    rds, cloudwatch = conn.aws.client("rds", region), conn.aws.client("cloudwatch", region)
+    return [
+        Finding("replica", p.severity, p.message, p.fix)
+        for key in keys
+        for p in replica_problems(
+            key, outputs.get(key), where=f"{loaded.path}: stacks.{key}", region=region,
+            rpo=loaded.env.objectives.rpo, at=at, rds=rds, cloudwatch=cloudwatch,
+            prepare=prepare,
+        )  # fmt: skip
+    ]
 
 
 def unfilled_findings(loaded: LoadedEnvironment, region: str, *, stand_in: bool) -> list[Finding]:
