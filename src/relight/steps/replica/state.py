@@ -1,0 +1,210 @@
+"""What RDS in the recovery region says of a replica-mode database: `read_replica_state`.
+
+Every call is made in the recovery region (the home region may be gone): DescribeDBInstances
+for an instance (`ReadReplicaSourceDBInstanceIdentifier`: the source's ARN for a cross-region
+replica, absent once promoted; `StatusInfos`, the "read replication" entry: replicating,
+error, stopped, terminated, ...; `DBInstanceStatus`; `Endpoint`), DescribeDBClusters for an
+Aurora cluster (`GlobalClusterIdentifier`, `ReplicationSourceIdentifier`, `Status`,
+`Endpoint`) with, while the cluster is in a global database, DescribeGlobalClusters for its
+member entry (`IsWriter`, `SynchronizationStatus`). docs/aws-behaviours.md, rows D20-D25.
+
+A database the region does not hold is `exists=False`, never an error; a failure of the
+endpoint (or a refusal other than "not found") is an AwsError naming the call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from relight.aws.failures import translated
+
+Kind = Literal["instance", "cluster"]
+INSTANCE: Kind = "instance"
+CLUSTER: Kind = "cluster"
+REPLICATION = "read replication"  # StatusInfos' StatusType of a read replica
+NOT_FOUND = {
+    "DBInstanceNotFound",
+    "DBInstanceNotFoundFault",
+    "DBClusterNotFoundFault",
+    "GlobalClusterNotFoundFault",
+}
+STOPPED = {"error", "stopped", "terminated"}  # replication has stopped: data no longer flows
+
+
+@dataclass(frozen=True)
+class ReplicaState:
+    """A replica-mode database in the recovery region, as RDS there reports it."""
+
+    key: str  # the stack's key in the environment file
+    kind: str  # "instance" or "cluster"
+    identifier: str  # the DB instance identifier, or the secondary cluster's
+    region: str
+    exists: bool
+    replicating: bool  # a replica whose replication runs (StatusInfos / the member's sync)
+    promoted: bool  # stands alone (no source, out of any global cluster) and takes writes
+    status: str  # DBInstanceStatus or the cluster's Status; "missing" when it does not exist
+    source_arn: str | None  # what it replicates from (None once promoted)
+    endpoint: str | None
+    port: int | None
+    detail: str  # one line for a person: what it is and how its replication stands
+
+    @property
+    def replica(self) -> bool:
+        """Still a replica (it has a source): promotion has not happened yet."""
+        return self.exists and not self.promoted
+
+    @property
+    def available(self) -> bool:
+        return self.status == "available"
+
+
+def read_replica_state(
+    rds_client: Any, key: str, kind: str, identifier: str, region: str
+) -> ReplicaState:
+    """The replica `identifier` (an instance's or a cluster's, per `kind`) as RDS in `region`
+    (the client's) reports it now."""
+    if kind == INSTANCE:
+        return _instance(rds_client, key, identifier, region)
+    if kind == CLUSTER:
+        return _cluster(rds_client, key, identifier, region)
+    raise ValueError(f"kind is 'instance' or 'cluster', not {kind!r}")
+
+
+def _missing(key: str, kind: str, identifier: str, region: str) -> ReplicaState:
+    what = "DB instance" if kind == INSTANCE else "DB cluster"
+    return ReplicaState(
+        key, kind, identifier, region, exists=False, replicating=False, promoted=False,
+        status="missing", source_arn=None, endpoint=None, port=None,
+        detail=f"{what} {identifier} does not exist in {region}",
+    )  # fmt: skip
+
+
+def _describe(call: Any, what: str, client: Any, **kwargs: Any) -> dict[str, Any] | None:
+    """One describe call; None when RDS answers that the database does not exist."""
+    from botocore.exceptions import ClientError
+
+    with translated(what, client):
+        try:
+            return dict(call(**kwargs))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in NOT_FOUND:
+                return None
+            raise
+
+
+def replication_status(instance: dict[str, Any]) -> str | None:
+    """The "read replication" entry of an instance's StatusInfos (None: not reported)."""
+    for info in instance.get("StatusInfos") or []:
+        if info.get("StatusType") == REPLICATION:
+            return str(info.get("Status") or "") or None
+    return None
+
+
+def _instance(rds: Any, key: str, identifier: str, region: str) -> ReplicaState:
+    answer = _describe(
+        rds.describe_db_instances,
+        f"cannot read DB instance {identifier} in {region}",
+        rds,
+        DBInstanceIdentifier=identifier,
+    )
+    if answer is None or not answer.get("DBInstances"):
+        return _missing(key, INSTANCE, identifier, region)
+    db = answer["DBInstances"][0]
+    status = str(db.get("DBInstanceStatus") or "")
+    source = db.get("ReadReplicaSourceDBInstanceIdentifier") or None
+    endpoint = db.get("Endpoint") or {}
+    replication = replication_status(db)
+    if source is None:
+        detail = f"DB instance {identifier} stands alone ({status}): not a replica"
+    else:
+        said = replication or "not reported"
+        detail = f"DB instance {identifier} replicates from {source} (replication: {said})"
+        for info in db.get("StatusInfos") or []:
+            if info.get("StatusType") == REPLICATION and info.get("Message"):
+                detail += f": {info['Message']}"
+    return ReplicaState(
+        key, INSTANCE, identifier, region, exists=True,
+        replicating=source is not None and replication == "replicating",
+        promoted=source is None, status=status, source_arn=source,
+        endpoint=endpoint.get("Address"), port=_port(endpoint.get("Port")), detail=detail,
+    )  # fmt: skip
+
+
+def _cluster(rds: Any, key: str, identifier: str, region: str) -> ReplicaState:
+    answer = _describe(
+        rds.describe_db_clusters,
+        f"cannot read DB cluster {identifier} in {region}",
+        rds,
+        DBClusterIdentifier=identifier,
+    )
+    if answer is None or not answer.get("DBClusters"):
+        return _missing(key, CLUSTER, identifier, region)
+    db = answer["DBClusters"][0]
+    status = str(db.get("Status") or "")
+    arn = str(db.get("DBClusterArn") or "")
+    global_id = db.get("GlobalClusterIdentifier") or None
+    member = _member(rds, global_id, arn, region) if global_id else None
+    source = db.get("ReplicationSourceIdentifier") or None
+    if global_id and member is None:
+        # The cluster names a global database that does not list it (yet, or any more):
+        # detached as far as replication goes.
+        global_id = None
+    if member is not None:
+        writer = bool(member.get("IsWriter"))
+        sync = str(member.get("SynchronizationStatus") or "connected")
+        primary = _writer_arn(rds, global_id, region) if not writer else arn
+        source = None if writer else (primary or source)
+        replicating = not writer and sync == "connected"
+        detail = (
+            f"DB cluster {identifier} is the writer of global database {global_id}"
+            if writer
+            else f"DB cluster {identifier} is a secondary of global database {global_id} "
+            f"(from {primary or 'its primary'}; synchronization: {sync})"
+        )
+    else:
+        replicating = source is not None
+        detail = (
+            f"DB cluster {identifier} replicates from {source}"
+            if source
+            else f"DB cluster {identifier} stands alone ({status}): in no global database"
+        )
+    return ReplicaState(
+        key, CLUSTER, identifier, region, exists=True, replicating=replicating,
+        promoted=source is None, status=status, source_arn=source,
+        endpoint=db.get("Endpoint") or None, port=_port(db.get("Port")), detail=detail,
+    )  # fmt: skip
+
+
+def _global(rds: Any, global_id: str, region: str) -> dict[str, Any] | None:
+    answer = _describe(
+        rds.describe_global_clusters,
+        f"cannot read global database {global_id} from {region}",
+        rds,
+        GlobalClusterIdentifier=global_id.rsplit(":", 1)[-1],
+    )
+    clusters = (answer or {}).get("GlobalClusters") or []
+    return dict(clusters[0]) if clusters else None
+
+
+def _member(rds: Any, global_id: str, arn: str, region: str) -> dict[str, Any] | None:
+    found = _global(rds, global_id, region)
+    for member in (found or {}).get("GlobalClusterMembers") or []:
+        if member.get("DBClusterArn") == arn:
+            return dict(member)
+    return None
+
+
+def _writer_arn(rds: Any, global_id: str | None, region: str) -> str | None:
+    found = _global(rds, global_id, region) if global_id else None
+    for member in (found or {}).get("GlobalClusterMembers") or []:
+        if member.get("IsWriter"):
+            return str(member.get("DBClusterArn"))
+    return None
+
+
+def _port(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
