@@ -194,10 +194,16 @@ def replica_findings(
         Finding("replica", p.severity, p.message, p.fix)
         for key in keys
         for p in replica_problems(
-            key, outputs.get(key), where=f"{loaded.path}: stacks.{key}", region=region,
-            rpo=loaded.env.objectives.rpo, at=at, rds=rds, cloudwatch=cloudwatch,
+            key,
+            outputs.get(key),
+            where=f"{loaded.path}: stacks.{key}",
+            region=region,
+            rpo=loaded.env.objectives.rpo,
+            at=at,
+            rds=rds,
+            cloudwatch=cloudwatch,
             prepare=prepare,
-        )  # fmt: skip
+        )
     ]
 
 
