@@ -123,6 +123,7 @@ def drill(
         run_id,
         "--keep" if keep else None,
         *(("--strategy", run.strategy) if strategy else ()),
+        *(("--data", data) if data else ()),
         *(("--outage", outage) if outage else ()),
         *(("--data", data) if data else ()),
     )
