@@ -72,6 +72,8 @@ def test_the_snapshot_is_the_drills_and_the_replica_stays_a_replica(west: Any) -
     assert (artifact.name, artifact.kind, artifact.id) == ("orders_db", "rds_snapshot",
                                                            snap.snapshot_id)  # fmt: skip
     assert artifact.data_time == snap.taken_at - timedelta(seconds=42)
+    assert artifact.attributes["engine"] == "postgres"  # what the restore keeps, as discovery's
+    assert artifact.attributes["port"] == str(listed["Port"])
     after = read_replica_state(west["rds"], "database", "instance", "orders-replica", "us-west-2")
     assert after == before  # read and snapshotted, nothing else
 

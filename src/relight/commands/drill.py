@@ -125,7 +125,6 @@ def drill(
         *(("--strategy", run.strategy) if strategy else ()),
         *(("--data", data) if data else ()),
         *(("--outage", outage) if outage else ()),
-        *(("--data", data) if data else ()),
     )
     ref = lock_ref(loaded, conn, run.namespace)
     with hold(ref, run_id, command, settings, defer_bucket=True) as held:

@@ -74,7 +74,6 @@ class Run:
     home_teardown: TeardownResult | None = None  # its copy in the home region, deleted
     deleted: list[str] = field(default_factory=list)  # snapshots and volumes the drill made
     notes: list[str] = field(default_factory=list)  # what preflight noted (a read it skipped)
-    data: str | None = None  # the run's --data override
     replicas: list[Any] = field(default_factory=list)  # drill_replica.ReplicaDrill, per database
 
     @contextmanager

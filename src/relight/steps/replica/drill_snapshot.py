@@ -20,13 +20,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from relight.aws.failures import translated
 from relight.errors import AwsError, RelightError
 from relight.steps.discovery.choosing import Artifact
+from relight.steps.discovery.listing import rds_restore_keeps
 from relight.steps.replica.lag import Lag, replica_lag
 
 PURPOSE = "drill"
@@ -50,6 +51,7 @@ class DrillSnapshot:
     lag: Lag  # the replica's lag just before (its newest value: the drill's RPO)
     encrypted: bool = False
     kms_key: str | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)  # what a restore keeps of it
 
     @property
     def snapshot_kind(self) -> str:
@@ -79,6 +81,7 @@ class DrillSnapshot:
             encrypted=self.encrypted,
             kms_key=self.kms_key,
             arn=self.snapshot_arn,
+            attributes=dict(self.attributes),
         )
 
 
@@ -132,6 +135,7 @@ def take_drill_snapshot(
         taken_at=taken_at, seconds=clock() - started, lag=lag,
         encrypted=bool(found.get("StorageEncrypted") or found.get("Encrypted")),
         kms_key=found.get("KmsKeyId"),
+        attributes=rds_restore_keeps(found),
     )  # fmt: skip
 
 

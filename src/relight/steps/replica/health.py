@@ -56,8 +56,9 @@ def replica_problems(
     seconds of data lost. `outputs`: the prepared stack's outputs (None: not prepared);
     `where`: the file and key to name (`stacks/demo.yaml: stacks.database`); `prepare`:
     the command that makes the replica. Read-only."""
-    if read_state is None:
-        from relight.steps.replica.state import read_replica_state as read_state
+    from relight.steps.replica.state import read_replica_state
+
+    read = read_state or read_replica_state
     identifier = (outputs or {}).get("DatabaseIdentifier")
     if not identifier:
         return [
@@ -71,7 +72,7 @@ def replica_problems(
         ]
     kind = replica_kind(outputs or {})
     noun = "secondary cluster" if kind == "cluster" else "read replica"
-    state = read_state(rds, key, kind, identifier, region)
+    state = read(rds, key, kind, identifier, region)
     if not state.exists:
         return [
             ReplicaProblem(
