@@ -106,6 +106,7 @@ def evaluate(
     from relight.commands.connection import connect_stacks, prepare_command, run_command
     from relight.commands.discover import discover_environment
     from relight.steps.render import build_plan
+    from relight.steps.replica.health import plan_replica_problems
 
     at = now()
     unfilled = unfilled_findings(loaded, region, stand_in=conn.stand_in is not None)
@@ -158,7 +159,10 @@ def evaluate(
             else Finding("prepared", ERROR, p, refresh)
             for p in exc.problems
         ]
-    result.findings += replica_findings(plan, conn, outputs, at, refresh)
+    result.findings += [  # each replica-mode database's replica (steps/replica/health.py)
+        Finding("replica", p.severity, p.message, p.fix)
+        for p in plan_replica_problems(plan, conn.aws, conn.region, outputs, at, refresh)
+    ]
     if result.stand_in:
         result.not_checked.append("prepared_drift")  # the stand-in has no drift detection
     else:
@@ -179,38 +183,6 @@ def evaluate(
     result.findings += rto_findings(result.forecast_seconds, env.objectives.rto, look)
     result.findings += _drift(loaded, conn, run_command("drift", loaded))
     return result
-
-
-def replica_findings(
-    plan: Any, conn: Connection, outputs: Mapping[str, Any], at: datetime, refresh: str
-) -> list[Finding]:
-    """Each replica-mode database (`replica_keys`): its replica exists in the region,
-    replicates, and lags under the RPO objective (steps/replica/health.py). In the region
-    only: RDS and CloudWatch there."""
-    from relight.model.data_modes import replica_keys
-    from relight.steps.replica.health import replica_problems
-
-    keys = replica_keys(plan)
-    if not keys:
-        return []
-    region, loaded = conn.region, plan.loaded
-    prepare = refresh if "--data" in refresh else f"{refresh} --data replica"
-    rds, cloudwatch = conn.aws.client("rds", region), conn.aws.client("cloudwatch", region)
-    return [
-        Finding("replica", p.severity, p.message, p.fix)
-        for key in keys
-        for p in replica_problems(
-            key,
-            outputs.get(key),
-            where=f"{loaded.path}: stacks.{key}",
-            region=region,
-            rpo=loaded.env.objectives.rpo,
-            at=at,
-            rds=rds,
-            cloudwatch=cloudwatch,
-            prepare=prepare,
-        )
-    ]
 
 
 def unfilled_findings(loaded: LoadedEnvironment, region: str, *, stand_in: bool) -> list[Finding]:

@@ -33,6 +33,37 @@ class ReplicaProblem:
     fix: str
 
 
+def plan_replica_problems(
+    plan: Any, aws: Any, region: str, outputs: Mapping[str, Any], at: datetime, refresh: str
+) -> list[ReplicaProblem]:
+    """`replica_problems` of each replica-mode database of `plan` (`replica_keys`), with the
+    prepared stacks' `outputs`; `refresh` is the prepare command (`--data replica` added).
+    RDS and CloudWatch in the region only."""
+    from relight.model.data_modes import replica_keys
+
+    keys = replica_keys(plan)
+    if not keys:
+        return []
+    loaded = plan.loaded
+    prepare = refresh if "--data" in refresh else f"{refresh} --data replica"
+    rds, cloudwatch = aws.client("rds", region), aws.client("cloudwatch", region)
+    return [
+        problem
+        for key in keys
+        for problem in replica_problems(
+            key,
+            outputs.get(key),
+            where=f"{loaded.path}: stacks.{key}",
+            region=region,
+            rpo=loaded.env.objectives.rpo,
+            at=at,
+            rds=rds,
+            cloudwatch=cloudwatch,
+            prepare=prepare,
+        )
+    ]
+
+
 def replica_kind(outputs: Mapping[str, Any]) -> str:
     """An Aurora secondary names its global cluster; an instance replica does not."""
     return "cluster" if outputs.get("GlobalClusterIdentifier") else "instance"
