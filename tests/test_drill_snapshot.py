@@ -102,3 +102,27 @@ def test_snapshot_names_are_what_rds_accepts() -> None:
     assert snapshot_name("20261207-050000-ab12", "orders_db") == (
         "relight-drill-20261207-050000-ab12-orders-db"
     )
+
+
+def test_the_report_says_when_productions_replica_is_not_as_it_was() -> None:
+    from relight.dr.report import replica_lines
+
+    drilled = {
+        "stack": "database", "replica": "orders-replica", "rpo_seconds": None,
+        "rpo_label": "unknown: no lag datapoint when the snapshot was taken",
+        "snapshot": "relight-drill-r-database", "snapshot_seconds": 61.0,
+        "snapshot_deleted": False, "promotion_seconds": 300.0,
+        "promotion_label": "forecast: a drill never promotes production's replica",
+        "untouched": False,
+        "after": {"status": "available", "replicating": False, "promoted": True},
+    }  # fmt: skip
+    assert replica_lines({"replicas": [drilled]}) == [
+        "database: data mode replica; RPO — (unknown: no lag datapoint when the snapshot was "
+        "taken)",
+        "database: snapshot relight-drill-r-database of replica orders-replica took 1 min 1 s "
+        "(measured); not deleted",
+        "database: the promotion a failover would have made: 5 min (forecast: a drill never "
+        "promotes production's replica)",
+        "database: production's replica orders-replica is not as it was: status available, "
+        "replicating False, promoted True",
+    ]
