@@ -165,3 +165,32 @@ def test_the_faults_describe_a_replica_fault_for_a_newcomer() -> None:
         {"replicas": [{"db": "*", "lag": 90}, {"db": "orders", "mode": "stopped"}]}
     )
     assert faults.describe() == "replica * lags 90 s; replica orders stopped replicating"
+
+
+def test_on_the_stand_in_an_aurora_secondary_reports_its_global_replication_lag() -> None:
+    with mock_aws():
+        east = boto3.client("rds", region_name="us-east-1")
+        primary = east.create_db_cluster(
+            DBClusterIdentifier="orders", Engine="aurora-postgresql",
+            MasterUsername="admin", MasterUserPassword="secret123",
+        )["DBCluster"]  # fmt: skip
+        east.create_global_cluster(
+            GlobalClusterIdentifier="orders-global",
+            SourceDBClusterIdentifier=primary["DBClusterArn"],
+        )
+        boto3.client("rds", region_name="us-west-2").create_db_cluster(
+            DBClusterIdentifier="orders-west", Engine="aurora-postgresql",
+            GlobalClusterIdentifier="orders-global",
+        )  # fmt: skip
+        west = boto3.client("cloudwatch", region_name="us-west-2")
+        east_cw = boto3.client("cloudwatch", region_name="us-east-1")
+        try:
+            assert replica_lag_seconds(west, "cluster", "orders-west", _now()) == 2.0
+            # the primary (the writer) publishes none
+            assert replica_lag_seconds(east_cw, "cluster", "orders", _now()) is None
+            REGISTRY.replace("test-replica", Faults.model_validate(
+                {"replicas": [{"db": "orders-west", "lag": 30}]}
+            ))  # fmt: skip
+            assert replica_lag_seconds(west, "cluster", "orders-west", _now()) == 30.0
+        finally:
+            REGISTRY.clear("test-replica")
