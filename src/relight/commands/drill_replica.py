@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relight.aws.cloudformation import Stacks, outputs_of
-from relight.errors import RelightError
+from relight.errors import InputError, RelightError
 from relight.model.environment import ArtifactRef
 from relight.model.plan import stack_name
 
@@ -91,13 +91,17 @@ def production_replicas(run: Any, stacks: Stacks) -> list[tuple[str, dict[str, s
     from relight.model.data_modes import replica_keys
     from relight.steps.render import build_plan
 
-    production = build_plan(
-        run.loaded,
-        run.conn.region,
-        stand_in=run.conn.stand_in is not None,
-        strategy=run.strategy,
-        data=run.data,
-    )
+    try:
+        production = build_plan(
+            run.loaded,
+            run.conn.region,
+            stand_in=run.conn.stand_in is not None,
+            strategy=run.strategy,
+            data=run.data,
+        )
+    except InputError as exc:  # e.g. replicas refused at this rung: production has none here
+        run.notes.append(f"no replica of production's read at {run.strategy}: {exc.message}")
+        return []
     found = []
     for key in replica_keys(production):
         stack = stacks.state(stack_name(run.loaded.env.name, key))
