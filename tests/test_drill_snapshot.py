@@ -126,3 +126,24 @@ def test_the_report_says_when_productions_replica_is_not_as_it_was() -> None:
         "database: production's replica orders-replica is not as it was: status available, "
         "replicating False, promoted True",
     ]
+
+
+def test_a_drill_where_production_can_have_no_replica_reads_none(tmp_path: Any) -> None:
+    from types import SimpleNamespace
+
+    from conftest import REPO
+    from relight.commands.drill_replica import production_replicas
+    from relight.model.config import load_environment
+
+    text = (REPO / "stacks" / "demo.yaml").read_text()
+    text = text.replace("    blueprint: database\n", "    blueprint: database\n    data: replica\n")
+    (tmp_path / "demo.yaml").write_text(text + f"blueprints_dir: {REPO / 'blueprints'}\n")
+    loaded = load_environment(str(tmp_path / "demo.yaml"), "us-west-2")
+    run = SimpleNamespace(
+        loaded=loaded, conn=SimpleNamespace(region="us-west-2", stand_in=object()),
+        strategy="backup_restore", data=None, notes=[],
+    )  # fmt: skip
+    assert production_replicas(run, stacks=None) == []  # type: ignore[arg-type]
+    [note] = run.notes
+    assert note.startswith("no replica of production's read at backup_restore: ")
+    assert "stacks.database.data: replica" in note
