@@ -280,6 +280,7 @@ def _print_drill(con: Console, report: dict[str, Any], paths: list[Path], remove
         con.print(f"remove the drill's stacks with: [bold]{_escape(remove)}[/]")
     con.print("report: " + ", ".join(str(p) for p in paths))
     con.print(f"strategy: {report.get('strategy', 'backup_restore')}")
+    _print_replicas(con, report)
     outage = report.get("outage")
     if outage:
         for refused in outage["refused"]:
@@ -289,6 +290,14 @@ def _print_drill(con: Console, report: dict[str, Any], paths: list[Path], remove
             )
         con.print(_escape(outage["summary"]))
     con.print("[bold green]drill passed[/]" if report["ok"] else "[bold red]drill FAILED[/]")
+
+
+def _print_replicas(con: Console, report: dict[str, Any]) -> None:
+    """A replica-mode database's lines: RPO and snapshot measured, promotion forecast."""
+    from relight.dr.report import replica_lines
+
+    for line in replica_lines(report):
+        con.print(_escape(line))
 
 
 def _refuse_placeholders(loaded: Any, region: str, stand_in: bool) -> None:

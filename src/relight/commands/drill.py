@@ -39,6 +39,7 @@ from relight.commands.connection import (
     run_command,
 )
 from relight.commands.discover import discover_environment
+from relight.commands.drill_replica import finish_replicas, snapshot_replicas
 from relight.commands.drill_report import Run, Stop, build_report
 from relight.dr.prepared import read_prepared
 from relight.dr.report import write_reports
@@ -99,6 +100,9 @@ def drill(
     With `home` (a connection to the home region), the drill rehearses the way back too
     once verified (drill_failback.py): its data copied home, its copy built and verified
     there, with its own RTO; both copies are then deleted, with what they made.
+
+    `data` (the run's `--data`): a replica-mode database restores from the drill's own
+    snapshot of production's replica, which is never promoted or changed (drill_replica.py).
     """
     started = now()
     run_id = drill_id or new_run_id(started)
@@ -131,7 +135,9 @@ def drill(
             _prepare(run, stacks, held, accept_stale, concurrency)
             run.disaster_at = run.now()
             during = _disaster(run, stacks, on_event, events, stack_timeout, clock)
-            _rebuild(run, during, held, accept_stale, concurrency, verify_deadline, on_progress)
+            _rebuild(
+                run, during, held, accept_stale, concurrency, verify_deadline, on_progress, clock
+            )
             if home is not None:
                 run.conn = conn  # the outage, if one was rehearsed, is over: the way back
                 _rehearse_failback(run, home, on_progress)
@@ -226,6 +232,7 @@ def _delete_made(run: Run, home: Connection | None, concurrency: int) -> None:
     names = [r.name for r in run.teardown.results] if run.teardown else []
     made = final_snapshot_ids(run.teardown) + [(t["kind"], t["snapshot"]) for t in taken]
     deleted, failed = delete_made(run.conn, names, made)
+    finish_replicas(run)  # the drill's snapshots of production's replicas, by name and tags
     if home is not None:
         run.home_teardown = delete_home_copy(run, home, concurrency)
         copies = [(t["kind"], t["copy"]) for t in taken if t.get("copy")]
@@ -323,6 +330,7 @@ def _rebuild(
     concurrency: int,
     verify_deadline: float = DEADLINE_SECONDS,
     on_progress: Callable[[str], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> None:
     conn, loaded = run.conn, run.loaded
     with run.phase("render"):
@@ -338,6 +346,7 @@ def _rebuild(
         lint_plan(run.plan)
     with run.phase("discover"):
         run.discovery = discover_environment(run.plan, conn, now=run.now)
+        snapshot_replicas(run, stacks, clock)  # never from production's replica itself
     with run.phase("preflight"):
         checked = run_preflight(
             run.plan,

@@ -74,6 +74,7 @@ class Run:
     home_teardown: TeardownResult | None = None  # its copy in the home region, deleted
     deleted: list[str] = field(default_factory=list)  # snapshots and volumes the drill made
     notes: list[str] = field(default_factory=list)  # what preflight noted (a read it skipped)
+    replicas: list[Any] = field(default_factory=list)  # drill_replica.ReplicaDrill, per database
 
     @contextmanager
     def phase(self, name: str) -> Iterator[Phase]:
@@ -231,6 +232,8 @@ def build_report(run: Run, *, enforce_objectives: bool) -> dict[str, Any]:
             for p in run.phases
         ],
         "strategy": run.strategy,
+        "data": "replica" if run.replicas else (run.data or "snapshot"),
+        "replicas": [r.as_dict() for r in run.replicas],
         "outage": _outage(run),
         "standing": [
             {"stack": r.key, "name": r.name, "action": r.action, "seconds": round(r.seconds, 3)}

@@ -33,7 +33,10 @@ if TYPE_CHECKING:
 SCHEMA = "relight.readiness/1"
 ERROR, WARNING = "error", "warning"
 # prepared_drift: CloudFormation's drift detection of the prepared stacks in the region
-CHECKS = ("artifacts", "preflight", "prepared", "prepared_drift", "drill", "rto", "drift")
+# replica: each replica-mode database's replica exists, replicates and lags under the RPO
+CHECKS = (
+    "artifacts", "preflight", "prepared", "replica", "prepared_drift", "drill", "rto", "drift"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ def evaluate(
     from relight.commands.connection import connect_stacks, prepare_command, run_command
     from relight.commands.discover import discover_environment
     from relight.steps.render import build_plan
+    from relight.steps.replica.health import plan_replica_problems
 
     at = now()
     unfilled = unfilled_findings(loaded, region, stand_in=conn.stand_in is not None)
@@ -140,8 +144,10 @@ def evaluate(
     refresh = prepare_command(plan, region)
     result.findings += _preflight(plan, conn, discovery, stacks, look, refresh)
     result.findings += left_out_findings(plan)
+    outputs: Mapping[str, Any] = {}
     try:
         ready = read_prepared(stacks, plan, refresh)
+        outputs = ready.outputs
         result.findings += [
             Finding("prepared", ERROR if n in ready.stale else WARNING, n, refresh)
             for n in ready.notes
@@ -153,6 +159,10 @@ def evaluate(
             else Finding("prepared", ERROR, p, refresh)
             for p in exc.problems
         ]
+    result.findings += [  # each replica-mode database's replica (steps/replica/health.py)
+        Finding("replica", p.severity, p.message, p.fix)
+        for p in plan_replica_problems(plan, conn.aws, conn.region, outputs, at, refresh)
+    ]
     if result.stand_in:
         result.not_checked.append("prepared_drift")  # the stand-in has no drift detection
     else:

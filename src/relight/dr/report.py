@@ -299,9 +299,43 @@ def _run_context(report: Report) -> Row:
         "stacks": [s | {"bar": _bar(s, origin, span)} for s in _list(report, "stacks")],
         "artifacts": [a | _artifact_words(a) for a in _list(report, "artifacts")],
         "teardown": report.get("teardown") or {"status": "not run"},
+        "replica_lines": replica_lines(report),
         "span": span,
         "ticks": _ticks(span),
     }
+
+
+def replica_lines(report: Report) -> list[str]:
+    """A drill's replica-mode databases in words: the measured RPO (the replica's lag when the
+    drill's snapshot was taken) and snapshot time, the forecast promotion (labelled so), and
+    whether production's replica was left as it was (drill_replica.py)."""
+    lines = []
+    for r in _list(report, "replicas"):
+        key, replica = r.get("stack"), r.get("replica")
+        rpo = r.get("rpo_seconds")
+        lines += [
+            f"{key}: data mode replica; RPO {human_duration(rpo)} ({r.get('rpo_label')})",
+            f"{key}: snapshot {r.get('snapshot')} of replica {replica} took "
+            f"{human_duration(r.get('snapshot_seconds'))} (measured)"
+            + ("" if r.get("snapshot_deleted") else "; not deleted"),
+            f"{key}: the promotion a failover would have made: "
+            f"{human_duration(r.get('promotion_seconds'))} ({r.get('promotion_label')})",
+        ]
+        after = r.get("after") or {}
+        if r.get("untouched"):
+            lines.append(
+                f"{key}: production's replica {replica} left as it was: replicating from "
+                f"{r.get('source_arn')}, status {after.get('status')}"
+            )
+        elif after:
+            lines.append(
+                f"{key}: production's replica {replica} is not as it was: status "
+                f"{after.get('status')}, replicating {after.get('replicating')}, promoted "
+                f"{after.get('promoted')}"
+            )
+        else:
+            lines.append(f"{key}: production's replica {replica} was not read again")
+    return lines
 
 
 def _list(report: Report, key: str) -> list[Row]:

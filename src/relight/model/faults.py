@@ -50,6 +50,24 @@ class Throttle(_Strict):
     region: str = "*"  # a glob
 
 
+class ReplicaFault(_Strict):
+    """A replica (DB instance or Aurora secondary cluster, identifier glob) lags by `lag`
+    seconds, or has stopped replicating (`mode: stopped`: ReplicaLag -1 and StatusInfos
+    "error", as RDS reports a broken replication; a secondary cluster publishes no lag)."""
+
+    db: str = Field(min_length=1, description="DB instance or cluster identifier, a glob")
+    mode: Literal["lag", "stopped"] = "lag"
+    lag: float | None = Field(default=None, ge=0)  # mode lag: seconds behind its source
+    message: str = ""  # mode stopped: the StatusInfos message (a default names the fault)
+    region: str = "*"  # a glob
+
+    def matches(self, region: str, identifier: str) -> bool:
+        return fnmatch.fnmatchcase(region, self.region) and fnmatch.fnmatchcase(identifier, self.db)
+
+    def reason(self) -> str:
+        return self.message or f"stand-in fault: replication of {self.db} stopped"
+
+
 def _listed(value: Any) -> Any:
     """`throttle: {action: ..., count: ...}` is a list of one."""
     return [value] if isinstance(value, dict) else value
@@ -60,10 +78,19 @@ class Faults(_Strict):
 
     resources: list[ResourceFault] = Field(default_factory=list)
     throttle: Annotated[list[Throttle], BeforeValidator(_listed)] = Field(default_factory=list)
+    replicas: Annotated[list[ReplicaFault], BeforeValidator(_listed)] = Field(default_factory=list)
 
     def describe(self) -> str:
-        parts = [
-            f"{f.action} of {f.stack}/{f.resource} {'fails' if f.mode == 'fail' else 'hangs'}"
-            for f in self.resources
-        ] + [f"{t.service} {t.action} throttled {t.count}x" for t in self.throttle]
+        parts = (
+            [
+                f"{f.action} of {f.stack}/{f.resource} {'fails' if f.mode == 'fail' else 'hangs'}"
+                for f in self.resources
+            ]
+            + [f"{t.service} {t.action} throttled {t.count}x" for t in self.throttle]
+            + [
+                f"replica {r.db} "
+                + (f"lags {r.lag:g} s" if r.mode == "lag" else "stopped replicating")
+                for r in self.replicas
+            ]
+        )
         return "; ".join(parts) or "none"

@@ -9,7 +9,10 @@ For tests and drills only, never on AWS. The stand-in server keeps a set of faul
   failure semantics), or hang: stay `*_IN_PROGRESS` until the fault is cleared or its `seconds`
   have passed, then go on;
 - a throttle refuses the next `count` calls of an API action (`*`: every action of the service)
-  as AWS does under load (`Throttling: Rate exceeded`), before the action runs.
+  as AWS does under load (`Throttling: Rate exceeded`), before the action runs;
+- a replica fault makes a read replica (or an Aurora secondary cluster) lag by `lag` seconds,
+  or stop replicating (`mode: stopped`), in what CloudWatch and DescribeDBInstances report
+  of it (extensions/replica_lag.py).
 
 Set them with an HTTP request to the stand-in (`PUT /_relight/faults/<source>` with the JSON of
 `Faults`; `GET` lists them and what fired; `DELETE` clears a source, or all), with the helpers
@@ -20,6 +23,9 @@ below (`set_faults`, `clear_faults`, `read_faults`), or in the environment file:
         - {stack: demo-web, resource: AutoScalingGroup, mode: fail, message: "no capacity"}
       throttle:
         - {action: DescribeStacks, count: 20}
+      replicas:
+        - {db: "*", lag: 600}        # every replica ten minutes behind its source
+        # - {db: "*", mode: stopped}  # or none replicating at all
 
 relight sends the file's faults to the stand-in as the source `environment:<name>` each time it
 connects (replacing what that source had, so removing them from the file clears them); on AWS
@@ -41,7 +47,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from relight.errors import StandInError
-from relight.model.faults import Faults, ResourceFault
+from relight.model.faults import Faults, ReplicaFault, ResourceFault
 
 PATH = "/_relight/faults"
 
@@ -84,6 +90,15 @@ class Registry:
             for faults in self._sources.values():
                 for fault in faults.resources:
                     if fault.matches(region, stack, logical_id, action):
+                        return fault
+        return None
+
+    def replica_fault(self, region: str, identifier: str) -> ReplicaFault | None:
+        """The first replica fault for this DB instance or cluster, or None."""
+        with self._lock:
+            for faults in self._sources.values():
+                for fault in faults.replicas:
+                    if fault.matches(region, identifier):
                         return fault
         return None
 
@@ -218,14 +233,14 @@ def send_environment_faults(
     (`endpoint`), replace that file's faults there (none: clear them); on AWS (None), ignore
     them and say so."""
     if endpoint is None:
-        if faults and (faults.resources or faults.throttle):
+        if faults and (faults.resources or faults.throttle or faults.replicas):
             say(
                 "stand_in_faults ignored: relight acts on AWS, and faults are only ever "
                 "injected into the local stand-in"
             )
         return
     source = environment_source(env_name)
-    if faults and (faults.resources or faults.throttle):
+    if faults and (faults.resources or faults.throttle or faults.replicas):
         set_faults(endpoint, faults, source=source)
         say(f"stand-in faults from the environment file: {faults.describe()}")
     else:

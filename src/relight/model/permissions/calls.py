@@ -317,6 +317,14 @@ DRILL: frozenset[str] = (
             "rds.DeleteDBClusterSnapshot",
             "rds.DeleteDBSnapshot",
             "rds.ListTagsForResource",
+            # a replica-mode database: the drill's snapshot of production's replica, its lag
+            "cloudwatch.GetMetricStatistics",
+            "rds.CreateDBClusterSnapshot",
+            "rds.DescribeDBClusterSnapshots",
+            "rds.DescribeDBClusters",
+            "rds.DescribeDBInstances",
+            "rds.DescribeDBSnapshots",
+            "rds.DescribeGlobalClusters",
         }
     )
 )

@@ -148,6 +148,8 @@ READS: dict[str, frozenset[str]] = {
     "readiness": frozenset(
         {
             "autoscaling.DescribeAutoScalingGroups",
+            "cloudwatch.GetMetricStatistics",  # a replica's lag (steps/replica/lag.py)
+            "rds.DescribeGlobalClusters",  # an Aurora secondary's membership
             "backup.ListRecoveryPointsByBackupVault",
             "cloudformation.DescribeStacks",
             "cloudformation.GetTemplate",

@@ -9,6 +9,8 @@ the larger, a package) per service moto plays:
   over its subnets, volumes restored from snapshots, egress as declared, route-table
   associations; `ec2_network`: subnets' public addresses at launch and network ACLs;
 - `cloudwatch`: alarms under CloudFormation (the DNS failback latch);
+- `replica_lag`: read replicas' ReplicaLag (and Aurora secondaries' replication lag) in
+  CloudWatch, their StatusInfos, and the replica faults of faults.py;
 - `quotas`: Service Quotas' documented defaults, RDS's account quotas (DescribeAccountAttributes);
 - `s3`: the bucket owner condition (ExpectedBucketOwner) and bucket policies' conditions
   (the TLS-only policy of relight's bucket);
@@ -46,6 +48,7 @@ def install() -> None:
         ec2_network,
         quotas,
         rds,
+        replica_lag,
         s3,
     )
 
@@ -53,6 +56,7 @@ def install() -> None:
     ec2.install()
     ec2_network.install()
     cloudwatch.install()
+    replica_lag.install()
     cloudformation.install()
     quotas.install()
     s3.install()
