@@ -79,6 +79,7 @@ def plan(
                     "env": loaded.env.name,
                     "region": region,
                     "strategy": built.strategy,
+                    "data": _data_of(built),
                     "stacks": [asdict(p) for p in planned],
                     "prepared": {k: sp.name for k, sp in built.prepared.items()},
                     "not_built": built.skipped,
@@ -191,6 +192,9 @@ def _print_ladder(con: Console, rungs: Any, current: tuple[str, str], objective:
                 f"({promotions}: {source}); RPO: the database's (snapshot: its newest copy's "
                 "age; replica: its lag, CloudWatch in the region)[/]"
             )
+        said = {r.rpo.detail for r in rungs if r.rpo is not None and r.rpo.detail}
+        for detail in sorted(said):
+            con.print(f"[yellow]replica RPO unknown: {_escape(detail)}[/]")
         if rungs.other_copies:
             ages = ", ".join(f"{a} {human_age(s)}" for a, s in rungs.other_copies.items())
             con.print(f"[dim]restored from copies on every row: {ages} old[/]")
@@ -200,11 +204,9 @@ def _print_ladder(con: Console, rungs: Any, current: tuple[str, str], objective:
         "usage-based charges are not counted[/]"
     )
     for rung in rungs:
+        row = f"{rung.strategy}/{rung.data}" if two_axes else rung.strategy
         for line in rung.unpriced:
-            con.print(
-                f"[dim]  {rung.strategy}/{rung.data}: {line.stack}.{line.resource}: "
-                f"{_escape(line.what)}[/]"
-            )
+            con.print(f"[dim]  {row}: {line.stack}.{line.resource}: {_escape(line.what)}[/]")
 
 
 def _forecast(on_aws: Any, reports: Path) -> Any:

@@ -39,8 +39,8 @@ from relight.dr.rpo import (
     storage_of,
 )
 from relight.model.config import LoadedEnvironment
-from relight.model.data_modes import data_mode, replica_keys
-from relight.model.environment import DATA_MODES, STRATEGIES, stands_at
+from relight.model.data_modes import data_mode, replica_keys, rung_for
+from relight.model.environment import DATA_MODES, STRATEGIES
 from relight.steps.render import build_plan
 
 
@@ -133,26 +133,15 @@ def databases(loaded: LoadedEnvironment) -> list[str]:
     return [k for k, spec in loaded.env.stacks.items() if data_mode(spec, None) is not None]
 
 
-def replica_rung(loaded: LoadedEnvironment, key: str) -> str | None:
-    """The lowest rung at which a replica of database stack `key` can stand: every stack it
-    reads stands there (prepared ahead of time). None: no rung (it reads a stack that never
-    stands)."""
-    spec = loaded.env.stacks[key]
-    reads = spec.dependencies(False)
-    for strategy in STRATEGIES:
-        if all(stands_at(loaded.env.stacks[r].stands, strategy) for r in reads):
-            return strategy
-    return None
-
-
 def _needs(loaded: LoadedEnvironment, keys: list[str], strategy: str) -> str | None:
-    """What a replica row at `strategy` needs that is not there: the rung, or None (it stands)."""
-    order = {s: i for i, s in enumerate(STRATEGIES)}
-    wanted = [replica_rung(loaded, k) for k in keys]
-    if any(w is None for w in wanted):
-        return "a stands: for what the database reads"
-    highest = max((w for w in wanted if w is not None), key=lambda s: order[s])
-    return highest if order[highest] > order[strategy] else None
+    """What a replica row at `strategy` lacks (model.data_modes.rung_for): the rung at which
+    every stack the databases read stands, when above this one; None when it stands here."""
+    wanted = [rung_for(loaded.env, k, False) for k in keys]
+    never = sorted({n for _, ns in wanted for n in ns})
+    if never:
+        return f"stands: on {', '.join(never)}"
+    highest = max(STRATEGIES.index(r) for r, _ in wanted if r is not None)
+    return STRATEGIES[highest] if highest > STRATEGIES.index(strategy) else None
 
 
 def ladder(

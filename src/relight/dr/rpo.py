@@ -50,8 +50,9 @@ class Observed:
 @dataclass(frozen=True)
 class Rpo:
     seconds: float | None  # None: only "seconds" is known (a replica not measured)
-    label: str  # what plan prints
+    label: str  # what plan prints in the cell
     source: str  # "copy age", "replica lag" or "forecast"
+    detail: str = ""  # why, when the cell cannot say it in a few words (printed below)
 
     @property
     def forecast(self) -> bool:
@@ -59,7 +60,8 @@ class Rpo:
 
     def as_dict(self) -> dict[str, Any]:
         seconds = None if self.seconds is None else round(self.seconds, 1)
-        return {"seconds": seconds, "label": self.label, "source": self.source}
+        found = {"seconds": seconds, "label": self.label, "source": self.source}
+        return {**found, "detail": self.detail} if self.detail else found
 
 
 def artifacts_of(specs: Iterable[StackSpec]) -> list[str]:
@@ -93,7 +95,7 @@ def replica_rpo(keys: list[str], observed: Observed | None) -> Rpo:
     stopped = [r for r in readings if r is not None and not r.replicating]
     if stopped:
         why = "; ".join(f"{r.key}: {r.detail or 'not replicating'}" for r in stopped)
-        return Rpo(None, f"unknown: the replica does not replicate ({why})", "replica lag")
+        return Rpo(None, "unknown: not replicating", "replica lag", detail=why)
     lags = [r.lag_seconds for r in readings if r is not None]
     known = [lag for lag in lags if lag is not None]
     if len(known) < len(lags) or not known:
