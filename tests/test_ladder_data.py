@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from conftest import BLUEPRINTS, REPO, relight
+from relight.aws.clients import Aws, AwsTarget
+from relight.commands.connection import Connection
+from relight.commands.ladder_readings import observe
 from relight.dr.costs import stack_costs
 from relight.dr.forecast import (
     BEFORE_DEPLOY_SECONDS,
@@ -29,7 +35,10 @@ from relight.dr.rpo import Observed, ReplicaReading
 from relight.errors import BlueprintError
 from relight.model.config import load_environment
 from relight.model.prices import HOURS_PER_MONTH, PRICES
+from relight.steps.discovery import Artifact as DiscoveredArtifact
+from relight.steps.discovery import Discovery
 from relight.steps.render import build_plan
+from relight.steps.replica.state import ReplicaState
 
 REGION = "us-west-2"
 DEMO = REPO / "stacks" / "demo.yaml"
@@ -394,3 +403,65 @@ def test_plan_json_gives_each_rows_rpo_rto_and_cost_from_what_the_region_holds(
             "replicates from arn:aws:rds:us-east-1:123456789012:db:demo-orders" in (found["detail"])
         )
     assert _rows(after)[("warm_standby", "replica")]["rpo"] == found, "the same replica"
+
+
+def _replica_stack(region: str) -> None:
+    """The prepared database stack's outputs, as the replica template gives them."""
+    boto3.client("cloudformation", region_name=region).create_stack(
+        StackName="demo-database",
+        TemplateBody=json.dumps({
+            "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+            "Outputs": {
+                "DataMode": {"Value": "replica"},
+                "DatabaseIdentifier": {"Value": "demo-orders-replica"},
+            },
+        }),
+    )  # fmt: skip
+
+
+def _state(replicating: bool) -> Callable[..., ReplicaState]:
+    def read(_rds: Any, key: str, kind: str, identifier: str, region: str) -> ReplicaState:
+        return ReplicaState(
+            key, kind, identifier, region, exists=True, replicating=replicating,
+            promoted=False, status="available", source_arn="arn:aws:rds:us-east-1:1:db:x",
+            endpoint=None, port=None, detail=f"{identifier}: replication {replicating}",
+        )  # fmt: skip
+
+    return read
+
+
+def test_plan_reads_the_replicas_lag_in_the_region_with_its_kind_and_identifier() -> None:
+    """What plan hands the ladder: the copies' ages and sizes from discovery (no call), and
+    the replica named by the prepared stack's outputs, its lag read for its kind."""
+    loaded = load_environment(str(DEMO), REGION)
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    copy = DiscoveredArtifact(
+        name="orders_db", kind="rds_snapshot", id="demo-orders-1", region=REGION,
+        created=now - timedelta(hours=2), candidates=1, attributes={"allocated_gb": "20"},
+    )  # fmt: skip
+    discovery = Discovery(region=REGION, at=now, artifacts={"orders_db": copy})
+    asked: list[tuple[str, str, datetime]] = []
+
+    def lag(_cloudwatch: Any, kind: str, identifier: str, when: datetime) -> float:
+        asked.append((kind, identifier, when))
+        return 1.5
+
+    with mock_aws():
+        conn = Connection(Aws(AwsTarget()), REGION, "123456789012")
+        plan = build_plan(loaded, REGION, strategy="pilot_light", data="replica")
+        nothing = observe(plan, conn, discovery, now, state_reader=_state(True), lag_reader=lag)
+        assert nothing.replicas["database"] == ReplicaReading(
+            "database", exists=False, detail="no replica-mode stack demo-database"
+        )
+        assert asked == []
+        _replica_stack(REGION)
+        seen = observe(plan, conn, discovery, now, state_reader=_state(True), lag_reader=lag)
+        stopped = observe(plan, conn, discovery, now, state_reader=_state(False), lag_reader=lag)
+    assert seen.copy_ages == {"orders_db": 7200.0}
+    assert seen.storage_gb == {"orders_db": 20.0}
+    assert seen.replicas["database"] == ReplicaReading(
+        "database", exists=True, replicating=True, lag_seconds=1.5, detail="available"
+    )
+    assert asked == [("instance", "demo-orders-replica", now)], "read once, for the replica"
+    assert stopped.replicas["database"].replicating is False
+    assert stopped.replicas["database"].detail == "demo-orders-replica: replication False"
