@@ -37,6 +37,11 @@ from relight.commands.connection import (
 )
 from relight.commands.discover import discover_environment
 from relight.dr.prepared import read_prepared
+from relight.dr.replica_sources import (
+    check_sources,
+    ensure_global_clusters,
+    refuse_replacing_replicas,
+)
 from relight.errors import PreflightError, RelightError
 from relight.model.plan import Plan
 from relight.model.scheduler import DEFAULT_CONCURRENCY
@@ -121,6 +126,7 @@ def check_kept(
     if plan.phase != "failover":
         return []
     existing = {s["StackName"]: s for s in stacks.list_stacks()}
+    refuse_replacing_replicas(plan, existing, replace_data)  # --data snapshot over a replica
     kept = kept_copies(plan, conn.aws, existing, discovery, replace_data)
     if not kept:
         return kept
@@ -454,15 +460,19 @@ def prepare(plan: Plan, conn: Connection, **options: Any) -> FailoverResult:
 
     def before_change() -> None:  # again under the lock: a failover may have run meanwhile
         refuse_serving_region(plan, conn)
+        check_sources(plan, conn.aws)  # replicas: their home sources replicate (read-only)
         if given is not None:
             given()
+
+    def after_take() -> list[str]:  # before the deploy: Aurora's global database at home
+        return ensure_global_clusters(plan, conn.aws) + _prepare_autoscaling(plan, conn)
 
     return failover(
         plan,
         conn,
         verify_after=False,
         before_change=before_change,
-        after_take=lambda: _prepare_autoscaling(plan, conn),  # before the deploy launches
+        after_take=after_take,
         **options,
     )
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from moto.cloudformation import parsing
 
+from relight.standin.extensions.rds import globals as _globals
 from relight.standin.extensions.rds.clusters import RestoredDBCluster
 from relight.standin.extensions.rds.instances import RestoredDBInstance
 
@@ -38,7 +39,9 @@ def install() -> None:
     """Make moto's CloudFormation use the models above (written against moto 5.2.5).
 
     They exist once this module is imported; moto's model map is an lru_cache built when the
-    first template is parsed, so it is rebuilt here if it was built without them."""
+    first template is parsed, so it is rebuilt here if it was built without them. moto's
+    CreateGlobalCluster is wrapped so its source cluster is the writer (globals.py)."""
+    _globals.install()
     models = parsing.get_model_map()
     if models.get("AWS::RDS::DBInstance") is not RestoredDBInstance or (
         models.get("AWS::RDS::DBCluster") is not RestoredDBCluster
