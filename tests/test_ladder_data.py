@@ -32,7 +32,6 @@ from relight.dr.forecast import (
 )
 from relight.dr.ladder import Ladder, ladder
 from relight.dr.rpo import Observed, ReplicaReading
-from relight.errors import BlueprintError
 from relight.model.config import load_environment
 from relight.model.prices import HOURS_PER_MONTH, PRICES
 from relight.steps.discovery import Artifact as DiscoveredArtifact
@@ -305,10 +304,6 @@ stacks:
 """
 
 
-@pytest.mark.xfail(
-    raises=BlueprintError,
-    reason="issue 23's model part renders no Aurora secondary yet (data: replica, mode: aurora)",
-)
 def test_an_aurora_secondary_is_forecast_and_priced_as_the_global_databases_copy(
     write_env: Callable[..., Path],
 ) -> None:
