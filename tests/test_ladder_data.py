@@ -158,13 +158,16 @@ def test_the_rpo_is_the_newest_copys_age_or_the_replicas_lag_else_a_labelled_for
 
 def test_plan_reads_the_copies_and_prices_the_replicas_storage_from_the_newest_copy() -> None:
     loaded = load_environment(str(DEMO), REGION)
-    seen = Observed(storage_gb={"orders_db": 20.0})
+    seen = Observed(storage_gb={"orders_db": 20.0}, storage_type={"orders_db": "gp3"})
     row = ladder(loaded, REGION, observed=seen).row("pilot_light", "replica")
     storage = [x for x in row.lines if x.stack == "database" and "storage" in x.what]
     assert [(x.what, x.unpriced) for x in storage] == [
-        ("20 GB gp2 storage (its source's), Multi-AZ", False)
-    ]
-    assert storage[0].usd_month == pytest.approx(2 * 20 * PRICES["rds:storage_gp2"])
+        ("20 GB gp3 storage (its source's), Multi-AZ", False)
+    ], "a replica inherits its source's storage, the type too"
+    assert storage[0].usd_month == pytest.approx(2 * 20 * PRICES["rds:storage_gp3"])
+    io2 = Observed(storage_gb={"orders_db": 20.0}, storage_type={"orders_db": "io2"})
+    unlisted = ladder(loaded, REGION, observed=io2).row("pilot_light", "replica").unpriced
+    assert any("no price for rds:storage_io2" in x.what for x in unlisted)
 
 
 def test_measured_promotions_of_past_aws_drills_replace_the_typical_time(tmp_path: Path) -> None:
@@ -454,6 +457,7 @@ def test_plan_reads_the_replicas_lag_in_the_region_with_its_kind_and_identifier(
         stopped = observe(plan, conn, discovery, now, state_reader=_state(False), lag_reader=lag)
     assert seen.copy_ages == {"orders_db": 7200.0}
     assert seen.storage_gb == {"orders_db": 20.0}
+    assert seen.storage_type == {}, "the copy reports none: AWS's default"
     assert seen.replicas["database"] == ReplicaReading(
         "database", exists=True, replicating=True, lag_seconds=1.5, detail="available"
     )

@@ -63,11 +63,13 @@ def observe(
     copy_ages = {
         name: artifact.age(now).total_seconds() for name, artifact in discovery.artifacts.items()
     }
-    storage = {}
+    storage, storage_type = {}, {}
     for name, artifact in discovery.artifacts.items():
         size = artifact.attributes.get("allocated_gb")
         if size:
             storage[name] = float(size)
+        if artifact.attributes.get("storage_type"):  # a DB snapshot's ("": AWS's default)
+            storage_type[name] = artifact.attributes["storage_type"]
     keys = databases(plan.loaded)
     replicas = {}
     if keys:
@@ -75,7 +77,9 @@ def observe(
         lags = lag_reader or _lag_reader()
         for key in keys:
             replicas[key] = _replica(plan, conn, key, now, states, lags)
-    return Observed(copy_ages=copy_ages, storage_gb=storage, replicas=replicas)
+    return Observed(
+        copy_ages=copy_ages, storage_gb=storage, storage_type=storage_type, replicas=replicas
+    )
 
 
 def _replica(

@@ -82,18 +82,21 @@ def stack_costs(
     *,
     parameters: Mapping[str, Any] | None = None,
     source_storage_gb: float | None = None,
+    source_storage_type: str | None = None,
 ) -> list[CostLine]:
     """What one rendered template keeps running, a line per priced part of a resource.
 
     `prices` override or extend PRICES; `parameters` are Parameter values known before deploy
     (they win over Defaults); `source_storage_gb` is the allocated storage of the database a
     replica in the template copies (a read replica's, or an Aurora secondary's, is its
-    source's), when known. Lines come in the template's resource order.
+    source's), when known, and `source_storage_type` its storage type (a read replica given
+    none inherits it). Lines come in the template's resource order.
     """
     overrides = dict(prices or {})
     check_prices(overrides)
     costing = _Costing(stack, _Template(template, parameters or {}), {**PRICES, **overrides})
     costing.source_gb = source_storage_gb
+    costing.source_type = source_storage_type
     return costing.lines()
 
 
@@ -213,6 +216,7 @@ class _Costing:
         self.t = template
         self.prices = prices
         self.source_gb: float | None = None  # a replica's storage: its source's, when known
+        self.source_type: str | None = None  # and its storage type
         self.handlers: dict[str, Callable[[Mapping[str, Any]], list[_Part]]] = {
             "AWS::EC2::Instance": self._instance,
             "AWS::AutoScaling::AutoScalingGroup": self._group,
@@ -373,8 +377,9 @@ class _Costing:
             deployment = "Multi-AZ given at deploy time: counted as Multi-AZ"
         parts: list[_Part] = [(f"{klass}, {deployment}", f"rds:{klass}", copies)]
         size = _number(self.t.value(props.get("AllocatedStorage")))
-        storage = self.t.value(props.get("StorageType", "gp2"))
         replica = "SourceDBInstanceIdentifier" in props and "AllocatedStorage" not in props
+        inherited = self.source_type if replica and self.source_type else "gp2"
+        storage = self.t.value(props.get("StorageType", inherited))
         source = " (its source's)" if replica else ""
         if replica and size is None:
             size = self.source_gb

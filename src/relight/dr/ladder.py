@@ -188,19 +188,19 @@ def _row(
     preparing = build_plan(loaded, region, strategy=strategy, phase="prepare", data=data)
     promoted = replica_keys(failing_over)
     replicas = set(replica_keys(preparing))
-    lines = [
-        line
-        for key, sp in preparing.stacks.items()
-        for line in stack_costs(
+    lines = []
+    for key, sp in preparing.stacks.items():
+        size, kind = (
+            storage_of(loaded.env.stacks[key], observed) if key in replicas else (None, None)
+        )
+        lines += stack_costs(
             key,
             json.loads(sp.body),
             loaded.env.prices,
             parameters=literal_parameters(sp.parameters),
-            source_storage_gb=storage_of(loaded.env.stacks[key], observed)
-            if key in replicas
-            else None,
+            source_storage_gb=size,
+            source_storage_type=kind,
         )
-    ]
     return Rung(
         strategy=strategy,
         data=data,

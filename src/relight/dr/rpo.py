@@ -44,6 +44,7 @@ class Observed:
 
     copy_ages: Mapping[str, float] = field(default_factory=dict)  # artifact → seconds
     storage_gb: Mapping[str, float] = field(default_factory=dict)  # artifact → allocated GiB
+    storage_type: Mapping[str, str] = field(default_factory=dict)  # artifact → e.g. gp3
     replicas: Mapping[str, ReplicaReading] = field(default_factory=dict)  # stack → reading
 
 
@@ -119,13 +120,14 @@ def other_copies(
     }
 
 
-def storage_of(spec: StackSpec, observed: Observed | None) -> float | None:
-    """The allocated storage of the database a replica-mode stack copies: that of the newest
-    copy of the snapshot artifact its `SnapshotIdentifier` names, when plan discovered it."""
+def storage_of(spec: StackSpec, observed: Observed | None) -> tuple[float | None, str | None]:
+    """The allocated storage and storage type of the database a replica-mode stack copies:
+    those of the newest copy of the snapshot artifact its `SnapshotIdentifier` names, when
+    plan discovered it."""
     ref = spec.params.get("SnapshotIdentifier")
     if observed is None or not isinstance(ref, ArtifactRef):
-        return None
-    return observed.storage_gb.get(ref.artifact)
+        return None, None
+    return observed.storage_gb.get(ref.artifact), observed.storage_type.get(ref.artifact)
 
 
 def as_mapping(values: Mapping[str, float]) -> dict[str, float]:
