@@ -176,11 +176,9 @@ def test_measured_promotions_of_past_aws_drills_replace_the_typical_time(tmp_pat
         [(90.0, False, True), (150.0, False, True), (5.0, True, True), (900.0, False, False)]
     ):
         (reports / f"r{run}").mkdir(parents=True)
-        report = {
-            "stand_in": stand_in,
-            "stacks": [],
-            "promotions": [{"stack": "database", "seconds": seconds, "measured": measured}],
-        }
+        label = "measured: promoted" if measured else "forecast: a drill never promotes"
+        replica = {"stack": "database", "promotion_seconds": seconds, "promotion_label": label}
+        report = {"stand_in": stand_in, "stacks": [], "replicas": [replica]}
         (reports / f"r{run}" / "report.json").write_text(json.dumps(report))
     history, drills = drilled_seconds(tmp_path / "reports", "demo")
     assert history == {"database:promotion": [90.0, 150.0]}, "the stand-in's and forecasts: out"

@@ -14,7 +14,8 @@ A database in data mode replica is not restored at failover: relight promotes it
 replica (PromoteReadReplica; an Aurora secondary: RemoveFromGlobalCluster), and the stacks
 reading its outputs wait for the promotion instead of a restore. The promotion starts with
 the deploy and takes TYPICAL_PROMOTION_SECONDS, or the median of the promotion times past
-AWS drills measured (`promotions` in their report.json).
+AWS drills measured (a `replicas` entry of their report.json whose `promotion_label` says
+"measured"; a drill that only forecasts it is not counted).
 """
 
 from __future__ import annotations
@@ -159,10 +160,12 @@ def drilled_seconds(reports_dir: Path, env: str) -> tuple[dict[str, list[float]]
         for stack in report.get("stacks", []):
             if stack.get("action") in ("created", "recreated") and stack.get("seconds"):
                 times.setdefault(stack["stack"], []).append(float(stack["seconds"]))
-        for promoted in report.get("promotions", []):  # measured ones only, never forecasts
-            if isinstance(promoted, dict) and promoted.get("measured") and promoted.get("seconds"):
-                key = promotion_key(str(promoted.get("stack")))
-                times.setdefault(key, []).append(float(promoted["seconds"]))
+        for replica in report.get("replicas") or []:  # a promotion it measured, not forecast
+            if not isinstance(replica, dict) or not replica.get("promotion_seconds"):
+                continue
+            if str(replica.get("promotion_label", "")).startswith("measured"):
+                key = promotion_key(str(replica.get("stack")))
+                times.setdefault(key, []).append(float(replica["promotion_seconds"]))
     return times, drills
 
 
