@@ -462,3 +462,19 @@ def test_plan_reads_the_replicas_lag_in_the_region_with_its_kind_and_identifier(
     assert asked == [("instance", "demo-orders-replica", now)], "read once, for the replica"
     assert stopped.replicas["database"].replicating is False
     assert stopped.replicas["database"].detail == "demo-orders-replica: replication False"
+
+
+def test_a_replica_whose_reads_never_stand_needs_their_stands_at_every_rung(
+    write_env: Callable[..., Path],
+) -> None:
+    """No rung holds a replica of a database that reads a stack built at failover only."""
+    text = AURORA.replace(
+        "    blueprint: network\n    stands: pilot_light\n", "    blueprint: network\n"
+    )
+    rows = ladder(load_environment(str(write_env(text, "shop")), REGION), REGION)
+    replicas = [r for r in rows if r.data == "replica"]
+    assert [(r.strategy, r.needs) for r in replicas] == [
+        (s, "a stands: on network") for s in STRATEGIES
+    ]
+    assert all(r.forecast is None and r.usd_month == 0 and not r.lines for r in replicas)
+    assert all(r.forecast is not None for r in rows if r.data == "snapshot")

@@ -138,8 +138,8 @@ def _needs(loaded: LoadedEnvironment, keys: list[str], strategy: str) -> str | N
     every stack the databases read stands, when above this one; None when it stands here."""
     wanted = [rung_for(loaded.env, k, False) for k in keys]
     never = sorted({n for _, ns in wanted for n in ns})
-    if never:
-        return f"stands: on {', '.join(never)}"
+    if never:  # what it reads is built at failover at every rung: no rung holds the replica
+        return f"a stands: on {', '.join(never)}"
     highest = max(STRATEGIES.index(r) for r, _ in wanted if r is not None)
     return STRATEGIES[highest] if highest > STRATEGIES.index(strategy) else None
 
