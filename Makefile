@@ -78,7 +78,7 @@ discover: setup ## Show what a failover of ENV into REGION would restore from
 	$(need_region)
 	$(BIN)/relight discover --env $(ENV) --region $(REGION) $(ARGS)
 
-plan: setup ## Show what a failover of ENV into REGION would do, and each DR rung's RTO and cost
+plan: setup ## Show what a failover of ENV into REGION would do, and each DR rung and data mode's RPO, RTO and cost
 	$(need_region)
 	$(BIN)/relight plan --env $(ENV) --region $(REGION) $(RUNG) $(ARGS)
 

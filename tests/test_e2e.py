@@ -36,11 +36,11 @@ def test_plan_shows_every_stack_as_created_and_changes_nothing(world: dict[str, 
     )
     assert shown["prepared"] == {"identity": "demo-identity"}, "IAM roles: made before"
     assert "dns" in shown["not_built"], "backup_restore has no standing endpoint for DNS"
-    assert [r["strategy"] for r in shown["ladder"]] == [
-        "backup_restore",
-        "pilot_light",
-        "warm_standby",
-    ]
+    assert [(r["strategy"], r["data"]) for r in shown["ladder"]] == [
+        (strategy, data)
+        for strategy in ("backup_restore", "pilot_light", "warm_standby")
+        for data in ("snapshot", "replica")
+    ], "a row per rung and data mode"
     web = {p["name"]: p for p in next(p for p in planned if p["key"] == "web")["parameters"]}
     assert web["ImageId"]["value"].startswith("ami-")
     assert web["ImageId"]["age_seconds"] >= 0

@@ -61,7 +61,7 @@ def plan(
         built = _build_plan(loaded, region, local, as_name, strategy, data=data)
         replacing = check_replace_data(built, replace_data or [])  # bad input: before any call
         conn = _connect(loaded, region, local, profile, role_arn)
-        _, planned, notes = plan_changes(
+        discovery, planned, notes = plan_changes(
             built, conn, accept_stale=accept_stale, replace_data=replacing
         )
         # The forecast and the dependencies are about AWS: the plan's AWS variant, built once.
@@ -72,19 +72,21 @@ def plan(
         )
         predicted = _forecast(on_aws, reports)
         elsewhere = _elsewhere(on_aws)
-        rungs = _ladder(loaded, region, reports)
+        rungs = _ladder(loaded, region, reports, _observe(built, conn, discovery))
         if json_out:
             _print_json(
                 {
                     "env": loaded.env.name,
                     "region": region,
                     "strategy": built.strategy,
+                    "data": _data_of(built),
                     "stacks": [asdict(p) for p in planned],
                     "prepared": {k: sp.name for k, sp in built.prepared.items()},
                     "not_built": built.skipped,
                     "forecast": predicted.as_dict(),
                     "outside_dependencies": [asdict(d) for d in elsewhere],
-                    "ladder": [r.as_dict() for r in rungs],
+                    "ladder": rungs.as_dicts(),
+                    "ladder_notes": rungs.notes(),
                 }
             )
             return
@@ -99,7 +101,7 @@ def plan(
             con.print(f"[dim]note: {_escape(note)}[/]")
         _print_forecast(con, predicted, loaded.env.objectives.rto)
         _print_elsewhere(con, elsewhere, region)
-        _print_ladder(con, rungs, built.strategy, loaded.env.objectives.rto)
+        _print_ladder(con, rungs, (built.strategy, _data_of(built)), loaded.env.objectives.rto)
 
 
 def _elsewhere(on_aws: Any) -> list[Any]:
@@ -123,45 +125,88 @@ def _print_elsewhere(con: Console, elsewhere: list[Any], region: str) -> None:
         con.print(f"  {_escape(str(dependency))}")
 
 
-def _ladder(loaded: Any, region: str, reports: Path) -> list[Any]:
-    """The three rungs of the DR ladder on AWS, with the past AWS drills' timings."""
+def _observe(built: Any, conn: Any, discovery: Any) -> Any:
+    """What the recovery region holds for the ladder: copies' ages and sizes, the replicas."""
+    from datetime import UTC, datetime
+
+    from relight.commands.ladder_readings import observe
+
+    return observe(built, conn, discovery, datetime.now(UTC))
+
+
+def _data_of(built: Any) -> str:
+    """This run's data mode, as the ladder's rows name it."""
+    from relight.model.data_modes import replica_keys
+
+    return "replica" if replica_keys(built) else "snapshot"
+
+
+def _ladder(loaded: Any, region: str, reports: Path, observed: Any = None) -> Any:
+    """The DR ladder on AWS, per rung and data mode, with the past AWS drills' timings."""
     from relight.dr.forecast import drilled_seconds
     from relight.dr.ladder import ladder
 
     history, drills = drilled_seconds(reports, loaded.env.name)
-    return ladder(loaded, region, history, drills)
+    return ladder(loaded, region, history, drills, observed)
 
 
-def _print_ladder(con: Console, rungs: list[Any], current: str, objective: float) -> None:
+def _print_ladder(con: Console, rungs: Any, current: tuple[str, str], objective: float) -> None:
     from rich.table import Table
 
     from relight.dr.costs import usd
     from relight.dr.report import human_duration
     from relight.model.prices import PRICES_AS_OF
+    from relight.model.times import human_age
 
-    table = Table(title="the DR ladder: forecast RTO on AWS against standing cost")
-    for column in ("strategy", "forecast RTO", "standing cost", "stands ready before a disaster"):
+    two_axes = bool(rungs.databases)
+    table = Table(title="the DR ladder: RPO, forecast RTO on AWS and standing cost")
+    columns = ["strategy", "data", "RPO", "forecast RTO", "standing cost", "stands ready"]
+    for column in columns if two_axes else [c for c in columns if c != "data"]:
         table.add_column(column)
     for rung in rungs:
+        this = " (this run)" if (rung.strategy, rung.data) == current else ""
+        cells = [rung.strategy + this] + ([rung.data] if two_axes else [])
+        if rung.forecast is None:
+            table.add_row(*cells, "-", f"[dim]needs {rung.needs}[/]", "not priced", "-")
+            continue
         within = "green" if rung.forecast.seconds <= objective else "red"
         unpriced = f" (+{len(rung.unpriced)} unpriced)" if rung.unpriced else ""
+        standing = [f"{k} (replica)" if k in rung.promoted else k for k in rung.standing]
         table.add_row(
-            rung.strategy + (" (this run)" if rung.strategy == current else ""),
+            *cells,
+            _escape(rung.rpo.label) if rung.rpo else "-",
             f"[{within}]{human_duration(rung.forecast.seconds)}[/]",
             usd(rung.usd_month) + unpriced,
-            ", ".join(rung.standing) or "-",
+            ", ".join(standing) or "-",
         )
     con.print(table)
+    if two_axes:
+        replica = next((r for r in rungs if r.forecast and r.forecast.promotions), None)
+        if replica is not None and replica.forecast is not None:
+            promotions = ", ".join(
+                f"{k} {human_duration(v)}" for k, v in replica.forecast.promotions.items()
+            )
+            source = "past AWS drills" if replica.forecast.from_drills else "typical, a forecast"
+            con.print(
+                f"[dim]replica: the failover promotes the standing replica instead of restoring "
+                f"({promotions}: {source}); RPO: the database's (snapshot: its newest copy's "
+                "age; replica: its lag, CloudWatch in the region)[/]"
+            )
+        said = {r.rpo.detail for r in rungs if r.rpo is not None and r.rpo.detail}
+        for detail in sorted(said):
+            con.print(f"[yellow]replica RPO unknown: {_escape(detail)}[/]")
+        if rungs.other_copies:
+            ages = ", ".join(f"{a} {human_age(s)}" for a, s in rungs.other_copies.items())
+            con.print(f"[dim]restored from copies on every row: {ages} old[/]")
     con.print(
         f"[dim]standing cost: on-demand list prices as of {PRICES_AS_OF} (docs/prices.md; "
         "override with prices: in the environment file); data transfer, snapshots and "
         "usage-based charges are not counted[/]"
     )
     for rung in rungs:
+        row = f"{rung.strategy}/{rung.data}" if two_axes else rung.strategy
         for line in rung.unpriced:
-            con.print(
-                f"[dim]  {rung.strategy}: {line.stack}.{line.resource}: {_escape(line.what)}[/]"
-            )
+            con.print(f"[dim]  {row}: {line.stack}.{line.resource}: {_escape(line.what)}[/]")
 
 
 def _forecast(on_aws: Any, reports: Path) -> Any:
@@ -183,7 +228,7 @@ def _print_forecast(con: Console, predicted: Any, objective: float) -> None:
     )
     con.print(
         f"RTO forecast on AWS: {human_duration(predicted.seconds)} "
-        f"(critical path {' → '.join(predicted.critical_path)}; {source}); "
+        f"(critical path {predicted.path_text()}; {source}); "
         f"objective {human_duration(objective)}: {within}"
     )
 

@@ -12,8 +12,11 @@ the month while it merely exists:
   VPC endpoints (per AZ; gateway endpoints are free), load balancers (per hour;
   an internet-facing one also holds one public IPv4 address per AZ);
 - RDS DB instances (single-AZ price, doubled for Multi-AZ, with their storage
-  when AllocatedStorage is given) and Aurora DB instances (`aurora:` prices,
-  their cluster itself has no hourly price);
+  when AllocatedStorage is given; a read replica's storage is its source's, priced when
+  the caller knows that size, `source_storage_gb`) and Aurora DB instances (`aurora:`
+  prices, their cluster itself has no hourly price); the secondary cluster of an Aurora
+  global database also holds a copy of the volume, priced per GB-month from the source's
+  size when known;
 - Route 53 health checks (with their optional features) and hosted zones,
   CloudWatch alarms.
 
@@ -22,7 +25,8 @@ groups, listeners, launch templates, log groups...) costs nothing standing.
 
 Not counted, because it depends on traffic or is the same on every rung, so it
 does not change the comparison: data transfer and NAT/endpoint data processing,
-load balancer capacity units (LCU/NLCU), requests, Aurora storage and I/O,
+load balancer capacity units (LCU/NLCU), requests, Aurora storage and I/O (but for a
+global database's secondary: its copy of the volume), replicated write I/O,
 snapshot and backup storage, provisioned IOPS and throughput above the gp3
 baseline, public IPv4 addresses an instance gets from its subnet, Gateway Load
 Balancer endpoints, and the extra metrics of anomaly-detection alarms.
@@ -77,15 +81,23 @@ def stack_costs(
     prices: Mapping[str, float] | None = None,
     *,
     parameters: Mapping[str, Any] | None = None,
+    source_storage_gb: float | None = None,
+    source_storage_type: str | None = None,
 ) -> list[CostLine]:
     """What one rendered template keeps running, a line per priced part of a resource.
 
     `prices` override or extend PRICES; `parameters` are Parameter values known before deploy
-    (they win over Defaults). Lines come in the template's resource order.
+    (they win over Defaults); `source_storage_gb` is the allocated storage of the database a
+    replica in the template copies (a read replica's, or an Aurora secondary's, is its
+    source's), when known, and `source_storage_type` its storage type (a read replica given
+    none inherits it). Lines come in the template's resource order.
     """
     overrides = dict(prices or {})
     check_prices(overrides)
-    return _Costing(stack, _Template(template, parameters or {}), {**PRICES, **overrides}).lines()
+    costing = _Costing(stack, _Template(template, parameters or {}), {**PRICES, **overrides})
+    costing.source_gb = source_storage_gb
+    costing.source_type = source_storage_type
+    return costing.lines()
 
 
 def _number(value: Any) -> float | None:
@@ -203,6 +215,8 @@ class _Costing:
         self.stack = stack
         self.t = template
         self.prices = prices
+        self.source_gb: float | None = None  # a replica's storage: its source's, when known
+        self.source_type: str | None = None  # and its storage type
         self.handlers: dict[str, Callable[[Mapping[str, Any]], list[_Part]]] = {
             "AWS::EC2::Instance": self._instance,
             "AWS::AutoScaling::AutoScalingGroup": self._group,
@@ -363,16 +377,29 @@ class _Costing:
             deployment = "Multi-AZ given at deploy time: counted as Multi-AZ"
         parts: list[_Part] = [(f"{klass}, {deployment}", f"rds:{klass}", copies)]
         size = _number(self.t.value(props.get("AllocatedStorage")))
-        storage = self.t.value(props.get("StorageType", "gp2"))
+        replica = "SourceDBInstanceIdentifier" in props and "AllocatedStorage" not in props
+        inherited = self.source_type if replica and self.source_type else "gp2"
+        storage = self.t.value(props.get("StorageType", inherited))
+        source = " (its source's)" if replica else ""
+        if replica and size is None:
+            size = self.source_gb
         if size is None or not isinstance(storage, str):
-            parts.append(("DB storage: size from a snapshot or deploy time", None, 0))
+            why = (
+                "a read replica's is its source's, not known here (plan reads it from the "
+                "newest snapshot copy)"
+                if replica
+                else "size from a snapshot or deploy time"
+            )
+            parts.append((f"DB storage: {why}", None, 0))
         else:
-            what = f"{size:g} GB {storage} storage, {deployment}"
+            what = f"{size:g} GB {storage} storage{source}, {deployment}"
             parts.append((what, f"rds:storage_{storage}", copies * size))
         return parts
 
     def _cluster(self, props: Mapping[str, Any]) -> list[_Part]:
         engine = self.t.value(props.get("Engine"))
+        if str(engine).startswith("aurora") and "GlobalClusterIdentifier" in props:
+            return self._secondary(props)
         if "DBClusterInstanceClass" not in props or str(engine).startswith("aurora"):
             return []  # an Aurora cluster's instances are priced as DB instances
         # A Multi-AZ DB cluster: a writer and two readers that the cluster creates itself.
@@ -380,6 +407,16 @@ class _Costing:
         if not isinstance(klass, str):
             return [("Multi-AZ DB cluster: instance class given at deploy time", None, 0)]
         return [(f"Multi-AZ DB cluster of 3 x {klass}", f"rds-cluster:{klass}", 1)]
+
+    def _secondary(self, _props: Mapping[str, Any]) -> list[_Part]:
+        """A secondary cluster of an Aurora global database: its instances are priced as DB
+        instances; it also keeps a full copy of the cluster volume, as large as the source's
+        (Aurora Standard storage; its I/O and the replicated writes bill by use: not counted)."""
+        if self.source_gb is None:
+            why = "its source's size, not known here (plan reads it from the newest snapshot copy)"
+            return [(f"Aurora global database secondary storage: {why}", None, 0)]
+        what = f"{self.source_gb:g} GB Aurora storage (the global database's copy)"
+        return [(what, "aurora:storage_standard", self.source_gb)]
 
     def _health_check(self, props: Mapping[str, Any]) -> list[_Part]:
         config = self.t.mapping(props.get("HealthCheckConfig"))

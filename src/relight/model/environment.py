@@ -195,6 +195,7 @@ ARTIFACT_ATTRIBUTES = {
     "storage_type": "the storage type of a DB snapshot, e.g. gp3",
     "option_group": "the option group of a DB snapshot ('' for the engine's default)",
     "engine_version": "the engine version of a DB (cluster) snapshot, e.g. 16.4",
+    "allocated_gb": "the allocated storage of a DB (cluster) snapshot, in GiB",
 }
 
 

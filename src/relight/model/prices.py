@@ -110,6 +110,8 @@ PRICES: dict[str, float] = {
     "aurora:db.t4g.medium": 0.073,
     "aurora:db.r5.large": 0.29,
     "aurora:db.r6g.large": 0.26,
+    # Aurora Standard storage, per GB-month (counted for a global database's secondary only)
+    "aurora:storage_standard": 0.10,
     # Route 53, per month; health checks of AWS endpoints (others cost more)
     "route53:health_check": 0.50,
     "route53:health_check_feature": 1.00,  # HTTPS, string matching, fast interval, latency

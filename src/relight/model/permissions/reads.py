@@ -11,6 +11,7 @@ PLAN: frozenset[str] = frozenset(
         "cloudformation.DescribeChangeSet",
         "cloudformation.DescribeStacks",
         "cloudformation.GetTemplate",
+        "cloudwatch.GetMetricStatistics",  # the ladder: a replica's lag in the region
         "ec2.DescribeAddresses",
         "ec2.DescribeAvailabilityZones",
         "ec2.DescribeImages",
@@ -25,11 +26,13 @@ PLAN: frozenset[str] = frozenset(
         "kms.DescribeKey",
         "rds.DescribeDBClusterParameterGroups",
         "rds.DescribeDBClusterSnapshots",
+        "rds.DescribeDBClusters",  # the ladder: an Aurora secondary's state (replica mode)
         "rds.DescribeDBEngineVersions",
         "rds.DescribeDBInstances",
         "rds.DescribeDBMajorEngineVersions",
         "rds.DescribeDBParameterGroups",
         "rds.DescribeDBSnapshots",
+        "rds.DescribeGlobalClusters",  # the ladder: the secondary's global database member
         "rds.DescribeOrderableDBInstanceOptions",
         "route53.ListHostedZonesByName",
         "route53.ListResourceRecordSets",

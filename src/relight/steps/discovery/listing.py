@@ -173,11 +173,13 @@ def _rds_lineage(raw: Mapping[str, Any], key: str, tags: Mapping[str, str]) -> d
 
 def rds_restore_keeps(raw: Mapping[str, Any]) -> dict[str, str]:
     """What a restore from a DB (cluster) snapshot keeps of it, as a stack may take it: its
-    port, storage type, option group, engine and engine version ({artifact: NAME.port}...)."""
+    port, storage type, option group, engine, engine version and allocated storage
+    ({artifact: NAME.port}...; the ladder prices a replica's storage by the last)."""
     found = {
         "port": raw.get("Port"),
         "engine": raw.get("Engine"),
         "engine_version": raw.get("EngineVersion"),
+        "allocated_gb": raw.get("AllocatedStorage"),
     }
     kept = {key: str(value) for key, value in found.items() if value}
     if "DBSnapshotIdentifier" in raw:  # an instance snapshot ("": not reported, AWS's default)
