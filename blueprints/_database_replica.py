@@ -150,7 +150,7 @@ def replica_instance(options: Any, shared: Shared) -> Template:
     a KMS key ID"). The replica inherits engine, version, storage, master user and port from its
     source, so its security group's rule takes the port from the replica itself. Its security
     group is always given (a cross-region replica otherwise gets the VPC's default). No
-    BackupRetentionPeriod (a replica's backups are off, docs D2), and DeletionPolicy Delete,
+    BackupRetentionPeriod (a replica's backups are off, docs D13), and DeletionPolicy Delete,
     said outright: RDS takes no final snapshot of a read replica; the data is the source's.
     """
     t = Template(Description=f"relight database (replica of the home {options.engine} instance)")

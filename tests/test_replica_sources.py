@@ -3,7 +3,7 @@
 (standin/extensions/rds/replicas.py, globals.py).
 
 The home databases live in moto (in-process, relight's stand-in additions installed); each
-refusal names the stack and what to do, and nothing is made. Rows D3-D8 of
+refusal names the stack and what to do, and nothing is made. Rows D14-D19 of
 docs/aws-behaviours.md.
 """
 

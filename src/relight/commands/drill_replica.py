@@ -20,15 +20,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relight.aws.cloudformation import Stacks, outputs_of
+from relight.dr.forecast import TYPICAL_PROMOTION_SECONDS
 from relight.errors import InputError, RelightError
 from relight.model.environment import ArtifactRef
 from relight.model.plan import stack_name
 
 # What a promotion takes, forecast (a drill never promotes production's replica, so it is
-# never measured here): RDS reboots a promoted instance ("a few minutes"); an Aurora
-# secondary detached from its global database is writable in about a minute. relight's
-# assumption, not AWS's figure: the report labels it so.
-PROMOTION_FORECAST = {"instance": 300.0, "cluster": 60.0}
+# never measured here): the ladder's typical times (dr/forecast.py, docs D41-D42); the
+# report labels the figure a forecast.
+PROMOTION_FORECAST = TYPICAL_PROMOTION_SECONDS
 FORECAST_LABEL = "forecast: a drill never promotes production's replica"
 
 

@@ -17,7 +17,6 @@ A read that fails leaves that cell a forecast, saying why; it never fails the pl
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -32,6 +31,7 @@ from relight.dr.rpo import Observed, ReplicaReading
 from relight.errors import RelightError
 from relight.model.plan import Plan, stack_name
 from relight.steps.discovery import Discovery
+from relight.steps.replica.lag import replica_lag_seconds
 from relight.steps.replica.state import ReplicaState, read_replica_state
 
 StateReader = Callable[[Any, str, str, str, str], ReplicaState]
@@ -39,15 +39,6 @@ StateReader = Callable[[Any, str, str, str, str], ReplicaState]
 LagReader = Callable[[Any, str, str, datetime], "float | None"]
 # A read that fails leaves its cell a forecast: the plan goes on.
 _READ_ERRORS = (RelightError, BotoCoreError, ClientError)
-
-
-def _lag_reader() -> Any:
-    """`replica_lag_seconds` (issue 23's contract, owned by its readiness part), or None in a
-    build that does not hold it yet: the ladder then says the lag was not read."""
-    try:
-        return importlib.import_module("relight.steps.replica.lag").replica_lag_seconds
-    except (ImportError, AttributeError):
-        return None
 
 
 def observe(
@@ -74,7 +65,7 @@ def observe(
     replicas = {}
     if keys:
         states = state_reader or read_replica_state
-        lags = lag_reader or _lag_reader()
+        lags = lag_reader or replica_lag_seconds
         for key in keys:
             replicas[key] = _replica(plan, conn, key, now, states, lags)
     return Observed(
@@ -88,7 +79,7 @@ def _replica(
     key: str,
     now: datetime,
     states: StateReader,
-    lags: LagReader | None,
+    lags: LagReader,
 ) -> ReplicaReading:
     name = stack_name(plan.loaded.env.name, key)
     try:
@@ -108,9 +99,6 @@ def _replica(
         return ReplicaReading(
             key, exists=bool(state.exists), replicating=False, detail=str(state.detail)
         )
-    if lags is None:
-        why = "lag not read (no lag reader in this build)"
-        return ReplicaReading(key, exists=True, replicating=True, detail=why)
     try:
         lag = lags(conn.aws.client("cloudwatch", conn.region), kind, identifier, now)
     except _READ_ERRORS:

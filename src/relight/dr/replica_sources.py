@@ -4,7 +4,7 @@ region (data: replica, model/data_modes.py).
 Prepare runs while every region is healthy, so it may read the home region (and, for Aurora,
 make the global database there). Before any change, `check_sources` reads each replica's
 source and refuses (PreflightError, exit 2, nothing changed), naming what to do, a source RDS
-will not replicate across regions (docs/aws-behaviours.md D3-D7):
+will not replicate across regions (docs/aws-behaviours.md D14-D18):
 
 - an RDS instance without automated backups (backup retention 0);
 - an engine without cross-region read replicas (RDS: SQL Server and RDS Custom have none);

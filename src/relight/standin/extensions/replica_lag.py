@@ -15,10 +15,11 @@ ladder had nothing to read locally. Here:
 - a replica fault (faults.py, `replicas:`) makes one lag by N seconds, or stop replicating:
   ReplicaLag -1 and StatusInfos Status "error", Normal false, with the fault's message (a
   secondary cluster that stopped publishes nothing);
-- a promoted instance (no longer a replica) reports neither;
-- the cluster a global database is made from (CreateGlobalCluster's
-  SourceDBClusterIdentifier) is its writer, as on AWS: moto 5.2.6 lists it with IsWriter
-  false, so it read as a secondary (and published a lag).
+- a promoted instance (no longer a replica) reports neither.
+
+A replica's StatusInfos (the fault's "error" among them) is rds/promotion.py's; that the
+cluster a global database is made from is its writer (so it publishes no lag) is
+rds/globals.py's.
 
 Written against moto 5.2.6.
 """
@@ -117,45 +118,7 @@ def _secondaries_everywhere(account_id: str, region: str) -> list[Any]:
     return list(seen.values())
 
 
-def _status_infos(self: Any) -> list[dict[str, Any]] | None:
-    """DescribeDBInstances' StatusInfos of a read replica: replicating, or the fault's error."""
-    if not is_replica(self):
-        return None
-    fault = _fault(self.region, self.db_instance_identifier)
-    if fault and fault.mode == "stopped":
-        return [
-            {
-                "StatusType": "read replication",
-                "Normal": False,
-                "Status": "error",
-                "Message": fault.reason(),
-            }
-        ]
-    return [{"StatusType": "read replication", "Normal": True, "Status": "replicating"}]
-
-
-def _writer_from_source(original: Any) -> Any:
-    """CreateGlobalCluster with a source cluster: "you can specify an existing Aurora cluster
-    during the create operation, and this cluster becomes the primary cluster of the global
-    database" (RDS API Reference, CreateGlobalCluster): its writer."""
-
-    def create_global_cluster(self: Any, *args: Any, **kwargs: Any) -> Any:
-        made = original(self, *args, **kwargs)
-        if made.members and not any(m.is_writer for m in made.members):
-            made.members[0].is_writer = True
-        return made
-
-    create_global_cluster.__doc__ = original.__doc__
-    return create_global_cluster
-
-
 def install() -> None:
-    """ReplicaLagMetrics registers itself by being defined; StatusInfos on moto's DBInstance;
-    the source cluster of a global database its writer."""
-    from moto.rds.models import DBInstance, RDSBackend
-
-    DBInstance.status_infos = property(_status_infos)  # type: ignore[attr-defined]
-    if not getattr(RDSBackend.create_global_cluster, "_relight", False):
-        patched = _writer_from_source(RDSBackend.create_global_cluster)
-        patched._relight = True
-        RDSBackend.create_global_cluster = patched  # type: ignore[method-assign]
+    """Nothing to patch: `ReplicaLagMetrics` registers itself with moto by being defined (a
+    replica's StatusInfos, its fault's error included, is rds/promotion.py's; that the
+    cluster a global database is made from is its writer, rds/globals.py's)."""

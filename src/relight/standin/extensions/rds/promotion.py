@@ -122,19 +122,20 @@ def promote_read_replica(self: RDSBackend, db_kwargs: dict[str, Any]) -> DBInsta
 
 
 def status_infos(self: DBInstance) -> list[dict[str, Any]] | None:
-    """A replica's `StatusInfos`: replicating while its source exists, error once it is gone."""
+    """A replica's `StatusInfos`: replicating while its source exists, error once it is gone
+    or while a replica fault stops it (faults.py, `replicas:` mode stopped)."""
     if not self.is_replica:
         return None
-    if _source(self.backend, self) is not None:
+    from relight.standin.faults import REGISTRY
+
+    fault = REGISTRY.replica_fault(self.region, self.db_instance_identifier)
+    if fault is not None and fault.mode == "stopped":
+        message = fault.reason()
+    elif _source(self.backend, self) is None:
+        message = "Replication has stopped: the source DB instance cannot be reached."
+    else:
         return [{"StatusType": REPLICATION, "Normal": True, "Status": "replicating"}]
-    return [
-        {
-            "StatusType": REPLICATION,
-            "Normal": False,
-            "Status": "error",
-            "Message": "Replication has stopped: the source DB instance cannot be reached.",
-        }
-    ]
+    return [{"StatusType": REPLICATION, "Normal": False, "Status": "error", "Message": message}]
 
 
 def _global_clusters(backend: RDSBackend) -> list[GlobalCluster]:

@@ -12,7 +12,7 @@ played here:
   security groups, Multi-AZ, groups, monitoring, deletion protection), the zone is one of its
   subnet group's, and its backups are off ("All read replica DB instances are created with
   backups disabled", CreateDBInstanceReadReplica);
-- the template's `KmsKeyId` is ignored: the replica is encrypted with it (docs D1);
+- the template's `KmsKeyId` is ignored: the replica is encrypted with it (docs D12);
 - deleting a cross-region replica leaves its ARN in the source's list (moto removes the
   identifier): the ARN is removed too.
 """
@@ -63,7 +63,7 @@ def replica(
     keeps one under another name)."""
     source = str(properties["SourceDBInstanceIdentifier"])
     if not backend.find_db_from_id(source).backup_retention_period:
-        raise RDSClientError("InvalidDBInstanceState", NO_BACKUPS)  # docs D3: RDS's code, text
+        raise RDSClientError("InvalidDBInstanceState", NO_BACKUPS)  # docs D14: RDS's code, text
     settings = {k: v for k, v in given.items() if k in _REPLICA_PROPERTIES}
     zones = _subnet_zones(backend, settings.get("db_subnet_group_name"))
     settings["availability_zone"] = zones[0] if zones else f"{backend.region_name}a"
