@@ -79,6 +79,26 @@ def test_failover_reads_the_replica_and_builds_what_reads_it(tmp_path: Path) -> 
     assert replica_keys(plan) == ["database"]
 
 
+def test_a_replica_mode_failover_needs_no_copy_of_the_database(tmp_path: Path) -> None:
+    """The promoted replica restores from nothing: its lookup's copy missing (or stale) is no
+    reason to refuse the failover; at data: snapshot the same discovery is refused."""
+    from datetime import UTC, datetime
+
+    from relight.model.data_modes import replica_only_artifacts
+    from relight.steps.discovery import Discovery
+    from relight.steps.preflight.artifacts import _artifacts
+
+    gone = Discovery(region=REGION, at=datetime.now(UTC), missing={"orders_db": "no copy"})
+    replica = build_plan(demo(tmp_path, REPLICA), REGION, stand_in=True, strategy="pilot_light")
+    assert replica_only_artifacts(replica) == {"orders_db"}
+    assert _artifacts(replica, gone, accept_stale=False) == ([], [])
+    snapshot = build_plan(
+        demo(tmp_path), REGION, stand_in=True, strategy="pilot_light", data="snapshot"
+    )
+    assert replica_only_artifacts(snapshot) == set()
+    assert _artifacts(snapshot, gone, accept_stale=False)[0] == ["artifacts.orders_db: no copy"]
+
+
 def test_the_runs_data_overrides_the_file_both_ways(tmp_path: Path) -> None:
     plain = demo(tmp_path)
     plan = build_plan(plain, REGION, stand_in=True, strategy="pilot_light", data="replica")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from relight.commands.discover import artifact_rows
 from relight.commands.failover import FailoverResult
+from relight.model.data_modes import replica_only_artifacts
 from relight.model.times import human_age
 from relight.steps.deploy import iso
 from relight.steps.verify import NOT_LOCAL, NOT_VERIFIABLE, Check
@@ -110,10 +111,12 @@ def _print_not_built(con: Console, data: dict[str, Any]) -> None:
 
 def _print_restored(con: Console, result: FailoverResult, data: dict[str, Any]) -> None:
     """What the stacks restored from. `prepare` restores only what its standing stacks use
-    (nothing at backup_restore: no table then)."""
+    (nothing at backup_restore: no table then); a replica-mode database restores from nothing
+    (prepare makes it a replica, the failover promotes it)."""
     from rich.table import Table
 
-    rows = data["artifacts"]
+    unused = replica_only_artifacts(result.plan)  # promoted replicas restore from none
+    rows = [r for r in data["artifacts"] if r["name"] not in unused]
     if result.plan.phase == "prepare":
         rows = [r for r in rows if set(r["used_by"]) & set(result.plan.stacks)]
         if not rows:

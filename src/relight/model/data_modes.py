@@ -69,6 +69,23 @@ def replica_keys(plan: Plan) -> list[str]:
     return [key for key in plan.loaded.order if key in every and replicates(plan, key)]
 
 
+def replica_only_artifacts(plan: Plan) -> set[str]:
+    """The artifacts this run restores nothing from: every stack of the plan that names them is
+    a replica-mode database, which is promoted, not restored (its lookup only says which home
+    database it replicates). A failover neither needs them found nor within the RPO."""
+    replicas = set(replica_keys(plan))
+    if not replicas:
+        return set()
+    others = {*plan.stacks, *plan.prepared} - replicas
+    env = plan.loaded.env
+    return {
+        name
+        for name in env.artifacts
+        if any(env.stacks[k].uses_artifact(name) for k in replicas)
+        and not any(env.stacks[k].uses_artifact(name) for k in others)
+    }
+
+
 def replica_source(env: Environment, key: str) -> tuple[ReplicaKind, str] | None:
     """What the replica of stack `key` replicates: ("instance", the home DB instance's
     identifier) or ("cluster", the home DB cluster's), from the lookup its

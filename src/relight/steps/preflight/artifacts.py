@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from relight.aws.failures import aws_failure, is_aws_failure, refused
+from relight.model.data_modes import replica_only_artifacts
 from relight.model.environment import ARTIFACT_ATTRIBUTES, ArtifactRef
 from relight.model.plan import Plan
 from relight.model.times import human_age
@@ -17,9 +18,14 @@ from relight.steps.preflight.templates import _literal_parameters
 def _artifacts(
     plan: Plan, discovery: Discovery, accept_stale: bool
 ) -> tuple[list[str], list[Artifact]]:
-    problems = [f"artifacts.{name}: {why}" for name, why in sorted(discovery.missing.items())]
+    unused = replica_only_artifacts(plan)  # a promoted replica restores from none of them
+    problems = [
+        f"artifacts.{name}: {why}"
+        for name, why in sorted(discovery.missing.items())
+        if name not in unused
+    ]
     rpo = plan.loaded.env.objectives.rpo
-    old = stale(discovery, rpo)
+    old = [a for a in stale(discovery, rpo) if a.name not in unused]
     if not accept_stale:
         problems += [
             f"artifacts.{a.name}: {a.id} holds data {human_age(a.age(discovery.at))} old, "
