@@ -25,6 +25,25 @@ def _client(world: dict[str, Any], service: str) -> Any:
     return boto3.client(service, REGION, endpoint_url=found.endpoint)
 
 
+def test_a_replica_mode_drill_before_prepare_fails_saying_the_failover_would_be_refused(
+    world: dict[str, Any], tmp_path: Any
+) -> None:
+    """Runs first, on the module's fresh stand-in: no replica stands yet. The drill still
+    measures the rest (restoring from the newest copy) but does not pass: the failover it
+    rehearses would be refused for want of the replica."""
+    run = relight(
+        world, "drill", "--env", "demo", "--region", REGION, *RUNG,
+        "--reports", str(tmp_path),
+    )  # fmt: skip
+    said = " ".join((run.stdout + run.stderr).split())
+    assert run.returncode == 1, said
+    assert "stacks.database: data: replica, but production's replica is not prepared in" in said
+    assert "--strategy pilot_light --data replica" in said
+    assert "drill passed" not in said
+    cfn = _client(world, "cloudformation")
+    assert "demo-database" not in {s["StackName"] for s in cfn.describe_stacks()["Stacks"]}
+
+
 @pytest.fixture(scope="module")
 def prepared(world: dict[str, Any]) -> dict[str, Any]:
     """The demo prepared at pilot light with its database a replica in us-west-2."""

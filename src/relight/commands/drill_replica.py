@@ -112,7 +112,8 @@ def production_replicas(run: Any, stacks: Stacks) -> list[tuple[str, dict[str, s
 def snapshot_replicas(run: Any, stacks: Stacks, clock: Any) -> None:
     """In the drill's discover phase: each replica-mode database restores from the drill's
     own snapshot of production's replica (recorded in `run.replicas`); without a replica in
-    the region it restores from discovery's newest copy, and a note says so."""
+    the region it restores from discovery's newest copy, and the drill fails, saying so: the
+    failover it rehearses would be refused."""
     from relight.steps.replica.drill_snapshot import take_drill_snapshot
     from relight.steps.replica.health import replica_kind
     from relight.steps.replica.state import read_replica_state
@@ -124,17 +125,20 @@ def snapshot_replicas(run: Any, stacks: Stacks, clock: Any) -> None:
         artifact = _artifact_of(env.stacks[key])
         identifier = outputs.get("DatabaseIdentifier")
         if not identifier or artifact is None:
-            run.notes.append(
+            run.problems.append(
                 f"stacks.{key}: data: replica, but production's replica is not prepared in "
-                f"{region}: the drill restored from the newest snapshot copy instead"
+                f"{region}, so a failover at {run.strategy} would be refused: run `relight "
+                f"prepare --env {env.name} --region {region} --strategy {run.strategy} --data "
+                "replica` (the drill restored from the newest snapshot copy instead)"
             )
             continue
         kind = replica_kind(outputs)
         before = read_replica_state(rds, key, kind, identifier, region)
         if not before.replica:
-            run.notes.append(
-                f"stacks.{key}: production's replica {identifier}: {before.detail}; the drill "
-                "restored from the newest snapshot copy instead"
+            run.problems.append(
+                f"stacks.{key}: production's replica {identifier}: {before.detail}, so a "
+                "failover would have no replica to promote (the drill restored from the newest "
+                "snapshot copy instead)"
             )
             continue
         snap = take_drill_snapshot(
