@@ -13,7 +13,10 @@ ARGS ?=
 STRATEGY ?=
 # drill: the region to rehearse as lost (e.g. OUTAGE=us-east-1)
 OUTAGE ?=
-RUNG = $(if $(STRATEGY),--strategy $(STRATEGY))
+# The data mode of every database stack for render, plan, prepare, failover, drill, readiness and
+# launch (snapshot, replica); empty: each stack's data: in the environment file.
+DATA ?=
+RUNG = $(if $(STRATEGY),--strategy $(STRATEGY)) $(if $(DATA),--data $(DATA))
 
 .DEFAULT_GOAL := help
 .PHONY: help setup test test-serial golden scan lint render plan prepare failover failback launch drill report graph discover status teardown local-status local-stop clean bench drift readiness docs
@@ -22,7 +25,8 @@ help: ## Show the targets and what they do
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo ""
 	@echo "  Variables: REGION=<aws region> (required where a region is used), ENV=$(ENV), NAME=<test copy>,"
-	@echo "             STRATEGY=backup_restore|pilot_light|warm_standby, OUTAGE=<region> (drill), ARGS='extra relight flags'"
+	@echo "             STRATEGY=backup_restore|pilot_light|warm_standby, DATA=snapshot|replica, OUTAGE=<region> (drill),"
+	@echo "             ARGS='extra relight flags'"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -68,7 +72,7 @@ endef
 
 render: setup ## Write the templates and parameters for ENV in REGION to out/ (no AWS calls)
 	$(need_region)
-	$(BIN)/relight render --env $(ENV) --region $(REGION) --out out/$(ENV)-$(REGION) $(ARGS)
+	$(BIN)/relight render --env $(ENV) --region $(REGION) --out out/$(ENV)-$(REGION) $(RUNG) $(ARGS)
 
 discover: setup ## Show what a failover of ENV into REGION would restore from
 	$(need_region)
@@ -102,7 +106,7 @@ failback: setup ## Once the home region is back: bring ENV home from FROM (e.g. 
 launch: setup ## Build a test copy of ENV in REGION named NAME (stacks ENV-NAME-*)
 	$(need_region)
 	@if [ -z "$(NAME)" ]; then echo "NAME is required, e.g. make launch REGION=us-west-2 NAME=qa"; exit 2; fi
-	$(BIN)/relight launch --env $(ENV) --region $(REGION) --as $(NAME) $(ARGS)
+	$(BIN)/relight launch --env $(ENV) --region $(REGION) --as $(NAME) $(if $(DATA),--data $(DATA)) $(ARGS)
 
 drill: setup ## Rehearse a failover of ENV into REGION (OUTAGE=us-east-1: with it switched off); report in reports/ENV/
 	$(need_region)

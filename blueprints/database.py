@@ -36,6 +36,8 @@ from troposphere import (
     Output,
     Parameter,
     Ref,
+    Select,
+    Split,
     Tags,
     Template,
     ec2,
@@ -79,6 +81,10 @@ class GroupSpec(Options):
 
 class DatabaseOptions(Options):
     mode: Literal["instance", "aurora"] = "instance"
+    # Filled by relight from the stack's data mode (`data:`, `--data`): snapshot restores from
+    # the copy at failover; replica makes a cross-region read replica of the home database
+    # (an Aurora global database's secondary cluster), which the failover promotes.
+    data: Literal["snapshot", "replica"] = "snapshot"
     engine: Literal["postgres", "mysql", "mariadb", "aurora-postgresql", "aurora-mysql"] = (
         "postgres"
     )
@@ -170,7 +176,7 @@ def _storage(t: Template, options: DatabaseOptions) -> object:
     return If("HasStorageType", Ref(kept), Ref("AWS::NoValue"))
 
 
-def _groups(t: Template, options: DatabaseOptions) -> dict[str, object]:
+def _groups(t: Template, options: DatabaseOptions, replica: bool = False) -> dict[str, object]:
     """The groups to restore with, by Parameter name (R4, R12, R15).
 
     A restore gets the engine's default groups unless told otherwise. A group declared in the
@@ -192,7 +198,15 @@ def _groups(t: Template, options: DatabaseOptions) -> dict[str, object]:
             groups[name] = If(f"Has{name}", Ref(given), Ref("AWS::NoValue"))
         else:
             groups[name] = Ref(t.add_resource(_group(name, spec, options)))
-    if options.mode == "instance":
+    if options.mode == "instance" and replica:  # no snapshot to take it from
+        given = optional_parameter(
+            t,
+            "OptionGroupName",
+            "HasOptionGroupName",
+            "option group in this region; empty for the default",
+        )
+        groups["OptionGroupName"] = If("HasOptionGroupName", Ref(given), Ref("AWS::NoValue"))
+    elif options.mode == "instance":
         option_group = derived_parameter(
             t,
             "OptionGroupName",
@@ -211,6 +225,8 @@ def _groups(t: Template, options: DatabaseOptions) -> dict[str, object]:
 @blueprint("database", sample={"mode": "instance", "engine": "postgres", "multi_az": True})
 def database(options: DatabaseOptions) -> Template:
     """RDS restored from a snapshot (or Aurora from a cluster snapshot), encrypted, no password."""
+    if options.data == "replica":
+        return _replica(options)
     t = Template(Description=f"relight database ({options.mode}, {options.engine}) from a snapshot")
     purpose_parameter(t)
     snapshot = t.add_parameter(
@@ -391,3 +407,135 @@ def _app_secret(t: Template, name: str) -> None:
             Description="the application's secret in this region, for the compute stack",
         )
     )
+
+
+# The replica (data: replica) ------------------------------------------------------------------
+
+
+def _replica(options: DatabaseOptions) -> Template:
+    """A cross-region read replica of the home DB instance (mode instance), made by `relight
+    prepare` in the recovery region and promoted by a failover.
+
+    `ReplicaSourceArn` is the home instance's ARN and `KmsKeyId` the region's key (relight
+    fills both; RDS: "if the source DB instance is in a different AWS Region, you must specify
+    a KMS key ID"). The replica inherits engine, version, storage, master user and port from its
+    source, so its security group's rule takes the port from the replica itself, in a resource
+    of its own. `VPCSecurityGroups` is always given: without it an update reverts the replica
+    to the VPC's default group. DeletionPolicy is Delete, said outright: RDS takes no final
+    snapshot of a read replica (docs/aws-behaviours.md D2), and the snapshot is the source's.
+    """
+    if options.mode != "instance":
+        return _secondary(options)
+    t = Template(Description=f"relight database (replica of the home {options.engine} instance)")
+    purpose_parameter(t)
+    source = t.add_parameter(
+        Parameter(
+            "ReplicaSourceArn",
+            Type="String",
+            AllowedPattern=r"^arn:aws[a-zA-Z-]*:rds:[a-z0-9-]+:\d{12}:db:[a-zA-Z][a-zA-Z0-9-]*$",
+            Description="the home DB instance's ARN, which this replica replicates (relight "
+            "fills it from the environment's home region and account)",
+        )
+    )
+    key = t.add_parameter(
+        Parameter(
+            "KmsKeyId",
+            Type="String",
+            MinLength=1,
+            Description="the KMS key in this region the replica is encrypted with (kms_keys)",
+        )
+    )
+    vpc = t.add_parameter(Parameter("VpcId", Type="AWS::EC2::VPC::Id"))
+    subnets = t.add_parameter(
+        Parameter("SubnetIds", Type="List<AWS::EC2::Subnet::Id>", Description="data subnets")
+    )
+    client = t.add_parameter(
+        Parameter(
+            "ClientSecurityGroupId",
+            Type="AWS::EC2::SecurityGroup::Id",
+            Description="the application's group, allowed to connect",
+        )
+    )
+    group = t.add_resource(
+        ec2.SecurityGroup(
+            "DatabaseSecurityGroup",
+            GroupDescription="relight database",
+            VpcId=Ref(vpc),
+            SecurityGroupEgress=[no_egress()],
+            Tags=Tags(Name=Join("-", [Ref("AWS::StackName"), "db"])),
+        )
+    )
+    subnet_group = t.add_resource(
+        rds.DBSubnetGroup(
+            "SubnetGroup", DBSubnetGroupDescription="relight data subnets", SubnetIds=Ref(subnets)
+        )
+    )
+    extra: dict[str, object] = {}
+    if options.monitoring_interval:
+        role = t.add_parameter(
+            Parameter(
+                "MonitoringRoleArn",
+                Type="String",
+                AllowedPattern=ROLE_ARN,
+                Description="the RDS enhanced-monitoring role, from the identity stack",
+            )
+        )
+        extra["MonitoringRoleArn"] = Ref(role)
+    groups = _groups(t, options, replica=True)
+    replica = t.add_resource(
+        rds.DBInstance(
+            "Database",
+            # troposphere's check predates AWS's: it wants Engine and StorageEncrypted (a
+            # replica inherits both; AWS::RDS::DBInstance says not to give StorageEncrypted
+            # with SourceDBInstanceIdentifier) and refuses MultiAZ, which a replica takes.
+            # cfn-lint checks the template against CloudFormation's schema instead.
+            validation=False,
+            DeletionPolicy="Delete",
+            UpdateReplacePolicy="Delete",
+            SourceDBInstanceIdentifier=Ref(source),
+            SourceRegion=Select(3, Split(":", Ref(source))),
+            KmsKeyId=Ref(key),
+            DBInstanceClass=options.instance_class,
+            DBSubnetGroupName=Ref(subnet_group),
+            VPCSecurityGroups=[Ref(group)],
+            DBParameterGroupName=groups["ParameterGroupName"],
+            OptionGroupName=groups["OptionGroupName"],
+            MultiAZ=options.multi_az,
+            PubliclyAccessible=False,
+            AutoMinorVersionUpgrade=True,
+            EnablePerformanceInsights=options.performance_insights,
+            MonitoringInterval=options.monitoring_interval,
+            DeletionProtection=If(PROTECTED, True, False),
+            EnableIAMDatabaseAuthentication=True,
+            EnableCloudwatchLogsExports=LOG_EXPORTS[options.engine],
+            CopyTagsToSnapshot=True,
+            Tags=Tags(Name=Ref("AWS::StackName")),
+            **extra,
+        )
+    )
+    port = GetAtt(replica, "Endpoint.Port")
+    t.add_resource(
+        ec2.SecurityGroupIngress(
+            "DatabaseIngress",
+            GroupId=GetAtt(group, "GroupId"),
+            IpProtocol="tcp",
+            FromPort=port,
+            ToPort=port,
+            SourceSecurityGroupId=Ref(client),
+            Description=f"{options.engine} from the application",
+        )
+    )
+    t.add_output(Output("Endpoint", Value=GetAtt(replica, "Endpoint.Address")))
+    t.add_output(Output("Port", Value=port))
+    t.add_output(Output("DatabaseIdentifier", Value=Ref(replica)))
+    t.add_output(Output("SecurityGroupId", Value=GetAtt(group, "GroupId")))
+    t.add_output(Output("DataMode", Value="replica"))
+    t.add_output(Output("ReplicaSourceArn", Value=Ref(source)))
+    if options.app_secret is not None:
+        _app_secret(t, options.app_secret)
+    return t
+
+
+def _secondary(options: DatabaseOptions) -> Template:
+    """A secondary cluster of the home cluster's Aurora global database (mode aurora)."""
+    raise ValueError("data: replica of an Aurora cluster is not rendered yet")

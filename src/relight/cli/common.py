@@ -239,12 +239,13 @@ def _build_plan(
     as_name: str | None,
     strategy: str | None = None,
     phase: str = "failover",
+    data: str | None = None,
 ) -> Any:
     from relight.model.plan import check_namespace
     from relight.steps.render import build_plan
 
     if as_name is None:
-        plan = build_plan(loaded, region, stand_in=local, strategy=strategy, phase=phase)
+        plan = build_plan(loaded, region, stand_in=local, strategy=strategy, phase=phase, data=data)
     else:
         plan = build_plan(
             loaded,
@@ -254,6 +255,7 @@ def _build_plan(
             namespace=check_namespace(as_name),
             strategy=strategy,
             phase=phase,
+            data=data,
         )
     _say_plan_warnings(plan)
     return plan

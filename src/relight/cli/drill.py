@@ -30,6 +30,7 @@ from .options import (
     DEFAULT_VERIFY,
     AcceptStaleOpt,
     ConcurrencyOpt,
+    DataOpt,
     DebugOpt,
     EnvOpt,
     IntoHomeOpt,
@@ -70,6 +71,7 @@ def drill(
     reports: ReportsOpt = Path("reports"),
     into_home: IntoHomeOpt = False,
     strategy: StrategyOpt = None,
+    data: DataOpt = None,
     outage: Annotated[
         str | None,
         typer.Option(
@@ -160,6 +162,7 @@ def drill(
                 verify_deadline=verify_timeout,
                 on_progress=None if json_out else _say,
                 strategy=strategy,
+                data=data,
                 outage=outage,
                 home=home,
             )

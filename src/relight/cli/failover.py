@@ -31,6 +31,7 @@ from .options import (
     DEFAULT_VERIFY,
     AcceptStaleOpt,
     ConcurrencyOpt,
+    DataOpt,
     DebugOpt,
     EnvOpt,
     IntoHomeOpt,
@@ -63,6 +64,7 @@ def failover(
     concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
     into_home: IntoHomeOpt = False,
     strategy: StrategyOpt = None,
+    data: DataOpt = None,
     json_out: JsonOpt = False,
     stand_in: StandInOpt = None,
     profile: ProfileOpt = None,
@@ -74,7 +76,7 @@ def failover(
         _deploy_command(
             env, region, None, yes, accept_stale, stack_timeout, concurrency, json_out,
             stand_in, profile, role_arn, replace_data or [], verify_timeout,
-            into_home=into_home, interruption=interruption, strategy=strategy,
+            into_home=into_home, interruption=interruption, strategy=strategy, data=data,
         )  # fmt: skip
 
 
@@ -90,6 +92,7 @@ def launch(
     verify_timeout: VerifyTimeoutOpt = DEFAULT_VERIFY,
     concurrency: ConcurrencyOpt = DEFAULT_CONCURRENCY,
     into_home: IntoHomeOpt = False,
+    data: DataOpt = None,
     json_out: JsonOpt = False,
     stand_in: StandInOpt = None,
     profile: ProfileOpt = None,
@@ -101,7 +104,7 @@ def launch(
         _deploy_command(
             env, region, as_name, True, accept_stale, stack_timeout, concurrency, json_out,
             stand_in, profile, role_arn, replace_data or [], verify_timeout,
-            into_home=into_home, interruption=interruption,
+            into_home=into_home, interruption=interruption, data=data,
         )  # fmt: skip
 
 
@@ -124,6 +127,7 @@ def _deploy_command(
     interruption: _Interruption,
     strategy: str | None = None,
     phase: str = "failover",
+    data: str | None = None,
 ) -> None:
     """failover, launch and prepare: one path (render, connect, discover, preflight, the
     prepared stacks, confirm, deploy), `phase` "prepare" deploying the rung's standing stacks
@@ -139,7 +143,7 @@ def _deploy_command(
     verb = "prepare" if phase == "prepare" else "launch" if as_name else "failover"
     _check_not_home(loaded, region, into_home, verb, namespace, overridable=phase != "prepare")
     local = _on_stand_in(loaded, stand_in)
-    built = _build_plan(loaded, region, local, as_name, strategy, phase)
+    built = _build_plan(loaded, region, local, as_name, strategy, phase, data)
     replacing = check_replace_data(built, replace_data)
     linting = _Background(lambda: lint_plan(built))  # meanwhile: connect, discover, preflight
     continue_with = _continue_command(
@@ -160,6 +164,7 @@ def _deploy_command(
             "--concurrency": concurrency if concurrency != DEFAULT_CONCURRENCY else None,
             "--into-home-region": into_home,
             "--strategy": strategy,
+            "--data": data,
         },
     )
     with _lint_first(linting):

@@ -137,3 +137,27 @@ StrategyOpt = Annotated[
         "(default: the environment file's strategy).",
     ),
 ]
+
+DATA_MODES = ("snapshot", "replica")  # relight.model.environment's
+
+
+def _data(value: str | None) -> str | None:
+    if value is not None and value not in DATA_MODES:
+        raise typer.BadParameter(
+            f"{value!r} is not a data mode: use {', '.join(DATA_MODES)} (snapshot: restored from "
+            "the newest copy at failover; replica: a cross-region replica promoted at failover)"
+        )
+    return value
+
+
+DataOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--data",
+        callback=_data,
+        metavar="|".join(DATA_MODES),
+        help="Every database stack's data mode for this run: restored from a snapshot copy, or "
+        "a cross-region replica that prepare makes and a failover promotes (default: each "
+        "stack's data: in the environment file, else snapshot).",
+    ),
+]

@@ -18,6 +18,7 @@ from .common import (
 from .options import (
     AcceptStaleOpt,
     AsOpt,
+    DataOpt,
     DebugOpt,
     EnvOpt,
     JsonOpt,
@@ -42,6 +43,7 @@ def plan(
     replace_data: ReplaceDataOpt = None,
     reports: ReportsOpt = Path("reports"),
     strategy: StrategyOpt = None,
+    data: DataOpt = None,
     json_out: JsonOpt = False,
     stand_in: StandInOpt = None,
     profile: ProfileOpt = None,
@@ -56,14 +58,18 @@ def plan(
 
         loaded = _load(env, region)
         local = _on_stand_in(loaded, stand_in)
-        built = _build_plan(loaded, region, local, as_name, strategy)
+        built = _build_plan(loaded, region, local, as_name, strategy, data=data)
         replacing = check_replace_data(built, replace_data or [])  # bad input: before any call
         conn = _connect(loaded, region, local, profile, role_arn)
         _, planned, notes = plan_changes(
             built, conn, accept_stale=accept_stale, replace_data=replacing
         )
         # The forecast and the dependencies are about AWS: the plan's AWS variant, built once.
-        on_aws = _build_plan(loaded, region, False, as_name, strategy) if built.stand_in else built
+        on_aws = (
+            _build_plan(loaded, region, False, as_name, strategy, data=data)
+            if built.stand_in
+            else built
+        )
         predicted = _forecast(on_aws, reports)
         elsewhere = _elsewhere(on_aws)
         rungs = _ladder(loaded, region, reports)

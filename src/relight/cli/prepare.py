@@ -9,6 +9,7 @@ from .options import (
     DEFAULT_VERIFY,
     AcceptStaleOpt,
     ConcurrencyOpt,
+    DataOpt,
     DebugOpt,
     EnvOpt,
     JsonOpt,
@@ -26,6 +27,7 @@ def prepare(
     env: EnvOpt,
     region: RegionOpt,
     strategy: StrategyOpt = None,
+    data: DataOpt = None,
     yes: YesOpt = False,
     accept_stale: AcceptStaleOpt = False,
     stack_timeout: StackTimeoutOpt = None,
@@ -44,4 +46,5 @@ def prepare(
             env, region, None, yes, accept_stale, stack_timeout, concurrency, json_out,
             stand_in, profile, role_arn, [], DEFAULT_VERIFY,
             into_home=False, interruption=interruption, strategy=strategy, phase="prepare",
+            data=data,
         )  # fmt: skip

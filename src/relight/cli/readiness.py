@@ -18,6 +18,7 @@ from .common import (
     _print_json,
 )
 from .options import (
+    DataOpt,
     DebugOpt,
     EnvOpt,
     JsonOpt,
@@ -34,6 +35,7 @@ def readiness(
     env: EnvOpt,
     region: RegionOpt,
     strategy: StrategyOpt = None,
+    data: DataOpt = None,
     reports: ReportsOpt = Path("reports"),
     json_out: JsonOpt = False,
     stand_in: StandInOpt = None,
@@ -50,7 +52,7 @@ def readiness(
         _check_directory(reports, "--reports", "the readiness pages")
         local = _on_stand_in(loaded, stand_in)
         conn = _connect(loaded, region, local, profile, role_arn)
-        result = evaluate(loaded, region, conn, reports, strategy=strategy)
+        result = evaluate(loaded, region, conn, reports, strategy=strategy, data=data)
         written = write_evaluation(result, reports)
         if json_out:
             _print_json(result.as_dict() | {"page": str(written[1])})

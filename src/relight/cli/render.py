@@ -18,7 +18,7 @@ from .common import (
     _print_json,
     _say_plan_warnings,
 )
-from .options import DebugOpt, EnvOpt, JsonOpt, RegionOpt, StandInOpt, StrategyOpt
+from .options import DataOpt, DebugOpt, EnvOpt, JsonOpt, RegionOpt, StandInOpt, StrategyOpt
 
 
 def render(
@@ -28,6 +28,7 @@ def render(
     lint: Annotated[bool, typer.Option(help="Run cfn-lint on every template.")] = True,
     stand_in: StandInOpt = None,
     strategy: StrategyOpt = None,
+    data: DataOpt = None,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -40,7 +41,7 @@ def render(
         _check_directory(out, "--out", "<stack>.template.json and <stack>.parameters.json")
         loaded = _load(env, region)
         plan = build_plan(
-            loaded, region, stand_in=_on_stand_in(loaded, stand_in), strategy=strategy
+            loaded, region, stand_in=_on_stand_in(loaded, stand_in), strategy=strategy, data=data
         )
         refuse_second_pairs(plan)  # the prepared stacks it writes too
         _say_plan_warnings(plan)

@@ -81,6 +81,7 @@ def drill(
     strategy: str | None = None,
     outage: str | None = None,
     home: Connection | None = None,
+    data: str | None = None,
 ) -> tuple[dict[str, Any], list[Path]]:
     """Rehearse a failover into the connection's region; the report and the files written.
 
@@ -103,6 +104,7 @@ def drill(
     run_id = drill_id or new_run_id(started)
     run = Run(loaded, conn, run_id, check_namespace(f"drill-{run_id}"), now, started)
     run.strategy = strategy or loaded.env.strategy
+    run.data = data
     if outage:
         from relight.aws.outage import Outage
 
@@ -117,6 +119,7 @@ def drill(
         run_id,
         "--keep" if keep else None,
         *(("--strategy", run.strategy) if strategy else ()),
+        *(("--data", data) if data else ()),
         *(("--outage", outage) if outage else ()),
     )
     ref = lock_ref(loaded, conn, run.namespace)
@@ -267,6 +270,7 @@ def _prepare(run: Run, stacks: Stacks, held: RunLock, accept_stale: bool, concur
             stand_in=conn.stand_in is not None,
             strategy=run.strategy,
             phase="prepare",
+            data=run.data,
         )
         if not plan.stacks:
             preparing.status = "skipped"  # nothing stands at this rung but production's own
@@ -329,6 +333,7 @@ def _rebuild(
             namespace=run.namespace,
             stand_in=conn.stand_in is not None,
             strategy=run.strategy,
+            data=run.data,
         )
         lint_plan(run.plan)
     with run.phase("discover"):

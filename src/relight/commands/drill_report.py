@@ -64,6 +64,7 @@ class Run:
     teardown_status: str = "not run"
     interrupted: bool = False
     strategy: str = "backup_restore"
+    data: str | None = None  # the run's --data (a drill renders replicas as snapshot restores)
     # The disaster: when the failover phase began (after the rung's standing stacks were
     # prepared), and the region rehearsed as down (outage.py) then, if any.
     disaster_at: datetime | None = None

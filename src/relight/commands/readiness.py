@@ -97,6 +97,7 @@ def evaluate(
     *,
     strategy: str | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    data: str | None = None,
 ) -> Evaluation:
     """Every reason a failover of `loaded` into `region` would not work now. Read-only."""
     from relight.commands.connection import connect_stacks, prepare_command, run_command
@@ -116,7 +117,9 @@ def evaluate(
             rto_seconds=loaded.env.objectives.rto,
             not_checked=[c for c in CHECKS if c != "preflight"],
         )
-    plan = build_plan(loaded, region, stand_in=conn.stand_in is not None, strategy=strategy, now=at)
+    plan = build_plan(
+        loaded, region, stand_in=conn.stand_in is not None, strategy=strategy, now=at, data=data
+    )
     env = loaded.env
     result = Evaluation(
         env=env.name,
@@ -126,7 +129,8 @@ def evaluate(
         stand_in=conn.stand_in is not None,
         rto_seconds=env.objectives.rto,
     )
-    rung = ("--strategy", plan.strategy) if plan.strategy != env.strategy else ()
+    rung: tuple[str, ...] = ("--strategy", plan.strategy) if plan.strategy != env.strategy else ()
+    rung += ("--data", data) if data else ()
     replicate = run_command("replicate", loaded, "--from", env.home_region, "--to", region)
     stacks = connect_stacks(conn)
     discovery = discover_environment(plan, conn, now=lambda: at)
@@ -161,7 +165,9 @@ def evaluate(
     result.findings += drill_findings(result.last_drill, env.readiness.max_drill_age, at, drill)
     # the forecast is AWS's: the plan already is, unless the environment is on the stand-in
     on_aws = (
-        build_plan(loaded, region, stand_in=False, strategy=strategy) if result.stand_in else plan
+        build_plan(loaded, region, stand_in=False, strategy=strategy, data=data)
+        if result.stand_in
+        else plan
     )
     result.forecast_seconds = _forecast(on_aws, reports_dir)
     result.findings += rto_findings(result.forecast_seconds, env.objectives.rto, look)

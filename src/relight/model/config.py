@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from relight.errors import BlueprintError, ConfigError
 from relight.model.blueprint import Registry, load_blueprints, shipped_directory
+from relight.model.data_modes import data_problems
 from relight.model.environment import ArtifactRef, Environment, OutputRef
 from relight.model.graph import stack_order
 
@@ -453,6 +454,9 @@ def load_environment(
     env = validate_model(shown, data, lines)
     check_stack_names(shown, env, lines)
     check_references(shown, env, lines)
+    wrong = data_problems(env)
+    if wrong:
+        _refuse(shown, _locate(wrong, lines))
     registry = load_blueprints(blueprints_directory(path, env, lines, shown))
     check_blueprints(shown, env, registry, lines)
     check_zone_needs(shown, env, registry, lines)

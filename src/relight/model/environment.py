@@ -310,6 +310,13 @@ Stands = Literal["global", "pilot_light", "warm_standby"]
 _RANK = {"global": 0, "backup_restore": 0, "pilot_light": 1, "warm_standby": 2}
 
 
+# The data axis of the ladder, per database stack (`data:`, `--data` per run): restored from
+# snapshot copies at failover, or a cross-region read replica (an Aurora global database's
+# secondary cluster) that `relight prepare` keeps replicating and a failover promotes.
+DATA_MODES = ("snapshot", "replica")
+DataMode = Literal["snapshot", "replica"]
+
+
 def stands_at(stands: str | None, strategy: str) -> bool:
     """Whether a stack with this `stands:` is prepared ahead of time at `strategy`."""
     return stands is not None and _RANK[stands] <= _RANK[strategy]
@@ -338,6 +345,9 @@ class StackSpec(_Strict):
     # The stack is made in another account, as this role (assumed through STS in the region
     # relight acts in): the dns stack's, when the hosted zone is another account's.
     role_arn: str | None = Field(default=None, pattern=ROLE_ARN.pattern)
+    # A database stack's data mode (model/data_modes.py): restored from a snapshot copy at
+    # failover ("snapshot", the default), or a replica prepared ahead of time and promoted.
+    data: DataMode | None = None
 
     @field_validator("regions")
     @classmethod

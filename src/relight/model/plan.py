@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from relight.errors import InputError
+from relight.model.data_modes import replicates
 from relight.model.environment import ParamValue, stands_at
 
 if TYPE_CHECKING:
@@ -56,6 +57,9 @@ class Plan:
     stand_in: bool = False
     strategy: str = "backup_restore"  # the rung of the DR ladder (environment.STRATEGIES)
     phase: str = "failover"  # failover, prepare (relight prepare) or home (production)
+    # The run's `--data` (snapshot or replica): every database stack's data mode in this run,
+    # over the file's `data:` (model/data_modes.py). None: the file's.
+    data: str | None = None
     stacks: dict[str, StackPlan] = field(default_factory=dict)  # to deploy, in creation order
     skipped: dict[str, str] = field(default_factory=dict)  # stack → why it is not built
     # Stacks prepared ahead of time that this run reads (their outputs) and never changes.
@@ -84,12 +88,15 @@ class Plan:
         stands = self.loaded.env.stacks[key].stands
         if self.phase != "home" and stands_at(stands, self.strategy):
             tags["relight:prepared"] = str(stands)
+        elif replicates(self, key):  # prepared, protected and kept like a standing stack
+            tags["relight:prepared"] = REPLICA_PREPARED
         if self.phase != "home" and stands == "global":
             # made once for every region by prepare (IAM, DNS), never by a failover
             tags["relight:purpose"] = GLOBAL_PURPOSE
         return tags
 
 
+REPLICA_PREPARED = "replica"  # the relight:prepared tag of a replica-mode database stack
 GLOBAL_PURPOSE = "global"  # the purpose tag of a `stands: global` stack (identity, DNS)
 
 

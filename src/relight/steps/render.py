@@ -24,6 +24,7 @@ from relight.model.blueprint import (
 )
 from relight.model.config import LoadedEnvironment, refuse_placed
 from relight.model.control_planes import refuse_control_planes
+from relight.model.data_modes import replicates
 from relight.model.environment import (
     ArtifactRef,
     OutputRef,
@@ -43,6 +44,7 @@ from relight.model.plan import (
     stack_name,
 )
 from relight.model.stateful import launch_parameters, stateful_parts
+from relight.steps.data_render import check_data, data_params
 from relight.steps.lint import Finding, check_limits, lint_templates
 from relight.steps.parameters import ParameterProblems, _where, split_params
 from relight.steps.service_role import warn_without_identity, with_service_role
@@ -130,6 +132,7 @@ def build_plan(
     strategy: str | None = None,
     phase: str = "failover",
     now: datetime | None = None,
+    data: str | None = None,
 ) -> Plan:
     """Render every stack's template and check it against the plan's own references.
 
@@ -149,6 +152,11 @@ def build_plan(
 
     `now` (default: the clock's UTC time) decides which scheduled actions have passed: those
     are left out, each a warning in `Plan.warnings` (model/passed_actions.py).
+
+    `data` (the run's `--data`, default: each stack's `data:`) is the database stacks' data
+    mode (model/data_modes.py): a replica-mode stack is prepared (phase prepare builds it) and
+    read at failover like a standing stack, at a rung where what it reads stands (below it the
+    run is refused, steps/data_render.py); a namespaced plan renders it as a snapshot restore.
     """
     if purpose not in PURPOSES:
         raise ValueError(f"purpose must be one of {PURPOSES}")
@@ -167,7 +175,9 @@ def build_plan(
         strategy=rung,
         phase="home" if purpose == "home" else phase,
         now=now or datetime.now(UTC),
+        data=data,
     )
+    check_data(plan)
     problems: list[str] = []
     for key in loaded.order:
         spec = loaded.env.stacks[key]
@@ -230,6 +240,8 @@ def _role(plan: Plan, key: str) -> str:
         return "skip"  # its regions: leave this region out (home too: no SECONDARY there)
     if plan.phase == "home":
         return "build"
+    if replicates(plan, key):  # prepared ahead of time (check_data: where its reads stand)
+        return "build" if plan.phase == "prepare" else "read"
     standing = stands_at(spec.stands, plan.strategy)
     shared = spec.stands == "global" and plan.namespace is not None  # production's, read
     if plan.phase == "prepare":
@@ -247,7 +259,8 @@ def _needs_control_planes(plan: Plan, key: str) -> bool:
     from relight.model.control_planes import control_plane
 
     spec = plan.loaded.env.stacks[key]
-    template = _render(plan.loaded, key, key, spec.params_for(plan.stand_in))
+    params = data_params(plan, key, spec.params_for(plan.stand_in))
+    template = _render(plan.loaded, key, key, params)
     return any(
         (where := control_plane(str(r.resource.get("Type", "")))) and where[1] != plan.region
         for r in template.resources.values()
@@ -298,7 +311,7 @@ def _stack_plan(plan: Plan, key: str, standby: bool) -> StackPlan:
     """Render one stack of the plan and check its references."""
     loaded, stand_in = plan.loaded, plan.stand_in
     spec = loaded.env.stacks[key]
-    params = _for_region(plan, key, spec.params_for(stand_in, standby))
+    params = data_params(plan, key, _for_region(plan, key, spec.params_for(stand_in, standby)))
     if spec.blueprint == IDENTITY_BLUEPRINT:  # its CloudFormation role, from the other stacks
         params = with_service_role(plan, key, params)
     shared = spec.stands == "global"  # one per account and region, whoever reads it

@@ -202,6 +202,8 @@ PREPARE: frozenset[str] = frozenset(
         "rds.DescribeDBClusterParameterGroups",
         "rds.DescribeDBClusterSnapshots",
         "rds.DescribeDBEngineVersions",
+        # a replica-mode database (data: replica): the quota of DB instances in the region
+        "rds.DescribeDBInstances",
         "rds.DescribeDBMajorEngineVersions",
         "rds.DescribeDBParameterGroups",
         "rds.DescribeDBSnapshots",

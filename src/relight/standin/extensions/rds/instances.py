@@ -22,6 +22,7 @@ from relight.standin.extensions.rds.common import (
     _StackDatabase,
     _subnet_zones,
 )
+from relight.standin.extensions.rds.replicas import replica, unlist_replica
 
 # CloudFormation property → (moto's keyword, conversion). What a restore takes from the template.
 _INSTANCE_PROPERTIES: dict[str, tuple[str, Convert]] = {
@@ -89,7 +90,8 @@ class RestoredDBInstance(_StackDatabase, DBInstance, CloudFormationModel):
     Multi-AZ (Single-AZ when not given), storage type, deletion protection and the rest. An
     `Engine` other than the snapshot's is refused; MasterUsername, MasterUserPassword and the
     other properties the page says not to give with it are not used. A snapshot that does not
-    exist fails the create. Without it (or empty): moto's own create, or with
+    exist fails the create. With `SourceDBInstanceIdentifier` (an instance's ARN, in another
+    region too): a read replica of it (replicas.py). Without either: moto's own create, or with
     `DBClusterIdentifier` a member of that cluster.
 
     Tags: the stack's, the template's and the aws:cloudformation:* ones. On delete,
@@ -114,6 +116,9 @@ class RestoredDBInstance(_StackDatabase, DBInstance, CloudFormationModel):
         identifier = properties.get("DBInstanceIdentifier") or _identifier(resource_name)
         if properties.get("DBSnapshotIdentifier"):
             model = cls._restore(backend, identifier, properties)
+        elif properties.get("SourceDBInstanceIdentifier"):
+            given = _settings(properties, _INSTANCE_PROPERTIES)
+            model = replica(backend, identifier, properties, given, _INSTANCE_ATTRIBUTES)
         elif properties.get("DBClusterIdentifier"):
             model = cls._member(backend, identifier, properties)
         else:
@@ -136,6 +141,7 @@ class RestoredDBInstance(_StackDatabase, DBInstance, CloudFormationModel):
             properties.get("DBInstanceIdentifier") or None,
             str(properties.get("Engine") or "").lower(),
             properties.get("DBClusterIdentifier") or None,
+            properties.get("SourceDBInstanceIdentifier") or None,
         )
 
     @classmethod
@@ -185,6 +191,7 @@ class RestoredDBInstance(_StackDatabase, DBInstance, CloudFormationModel):
 
     @staticmethod
     def _remove(model: Any, final_snapshot: str | None) -> None:
+        unlist_replica(model)
         model.backend.delete_db_instance(
             model.db_instance_identifier, final_db_snapshot_identifier=final_snapshot
         )
