@@ -1,6 +1,7 @@
 """RDS's read replicas as AWS plays them, over moto (5.2.6 falls short here).
 
-moto keeps `ReadReplicaSourceDBInstanceIdentifier` after PromoteReadReplica, promotes a DB
+moto keeps `ReadReplicaSourceDBInstanceIdentifier` after PromoteReadReplica (and the replica's
+backups off, where PromoteReadReplica's BackupRetentionPeriod is "Default: 1"), promotes a DB
 instance that is no replica without a word, and makes a replica of a source whose automated
 backups are off. `ReplicaRds` wraps a moto RDS client and answers as RDS does (docs/
 aws-behaviours.md D50, D51): a promoted instance names no source; PromoteReadReplica of an
@@ -26,7 +27,9 @@ def _refused(operation: str, code: str, message: str) -> ClientError:
 
 @dataclass
 class Promotions:
-    promoted: set[str] = field(default_factory=set)  # "region/identifier"
+    # "region/identifier" → its backup retention: PromoteReadReplica's BackupRetentionPeriod,
+    # "Default: 1" (a read replica has backups off until then)
+    promoted: dict[str, int] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)  # PromoteReadReplica, in order
 
 
@@ -40,8 +43,10 @@ class ReplicaRds:
     def describe_db_instances(self, **kwargs: Any) -> dict[str, Any]:
         answer = dict(self._client.describe_db_instances(**kwargs))
         for db in answer["DBInstances"]:
-            if f"{self._region}/{db['DBInstanceIdentifier']}" in self._record.promoted:
+            days = self._record.promoted.get(f"{self._region}/{db['DBInstanceIdentifier']}")
+            if days is not None:
                 db.pop("ReadReplicaSourceDBInstanceIdentifier", None)
+                db["BackupRetentionPeriod"] = days
         return answer
 
     def promote_read_replica(self, **kwargs: Any) -> dict[str, Any]:
@@ -53,7 +58,9 @@ class ReplicaRds:
             )
         self._record.calls.append(f"{self._region}/{ident}")
         answer = dict(self._client.promote_read_replica(**kwargs))
-        self._record.promoted.add(f"{self._region}/{ident}")
+        self._record.promoted[f"{self._region}/{ident}"] = int(
+            kwargs.get("BackupRetentionPeriod", 1)
+        )
         answer["DBInstance"].pop("ReadReplicaSourceDBInstanceIdentifier", None)
         return answer
 

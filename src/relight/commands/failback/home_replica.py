@@ -22,35 +22,31 @@ from relight.errors import AwsError, InputError
 from relight.model.plan import StackPlan
 from relight.steps.failback.replica import ReplicaHolder
 
-# The database blueprint's Parameter naming a replica's source, in replica mode.
-SOURCE_PARAMETERS = ("SourceDBInstanceIdentifier", "ReplicaSourceArn", "SourceArn")
+PURPOSE = "RelightPurpose"  # the blueprints' deletion-protection switch (production: on)
 
 
 def replica_stack(plan: Any, holder: ReplicaHolder, source_arn: str) -> StackPlan:
-    """Home's database stack `holder.stack` in replica mode, replicating `source_arn`."""
+    """Home's database stack `holder.stack` in replica mode, replicating `source_arn`: rendered
+    as `relight prepare` renders it (phase prepare, `--data replica`: the replica template, home's
+    key from `kms_keys`), its source R's database and its purpose home's."""
+    from relight.model.data_modes import SOURCE_PARAMETER
     from relight.steps.render import build_plan
 
-    try:
-        rendered = build_plan(
-            plan.loaded, plan.home, purpose="home", stand_in=plan.recovery_plan.stand_in,
-            data="replica",  # type: ignore[call-arg]  # the model's --data (issue 23)
-        )  # fmt: skip
-    except TypeError as exc:  # a relight whose model has no data modes yet
+    rendered = build_plan(
+        plan.loaded, plan.home, stand_in=plan.recovery_plan.stand_in, phase="prepare",
+        strategy="warm_standby", data="replica",
+    )  # fmt: skip
+    sp = rendered.stacks.get(holder.stack)
+    if sp is None or SOURCE_PARAMETER not in sp.parameters:
         raise InputError(
-            f"{plan.loaded.path}: stacks.{holder.stack}.data: replica, but this relight "
-            "renders no replica-mode database stack",
-            hint="upgrade relight, or fail back by hand (docs/dns-and-failback.md)",
-        ) from exc
-    sp = rendered.stacks.get(holder.stack) or rendered.prepared.get(holder.stack)
-    if sp is None:
-        raise InputError(f"{plan.loaded.path}: stacks.{holder.stack} is not built at home")
-    name = next((p for p in SOURCE_PARAMETERS if p in sp.parameters), None)
-    if name is None:
-        raise InputError(
-            f"{plan.loaded.path}: stacks.{holder.stack}: its replica-mode template takes no "
-            f"source parameter ({', '.join(SOURCE_PARAMETERS)})"
+            f"{plan.loaded.path}: stacks.{holder.stack}: not rendered as a replica at "
+            f"{plan.home} ({rendered.skipped.get(holder.stack, 'no replica template')})"
         )
-    return replace(sp, parameters={**sp.parameters, name: source_arn})
+    params = {**sp.parameters, SOURCE_PARAMETER: source_arn}
+    at_home = plan.home_plan.stacks.get(holder.stack)
+    if at_home is not None and PURPOSE in at_home.parameters:
+        params[PURPOSE] = at_home.parameters[PURPOSE]
+    return replace(sp, parameters=params)
 
 
 def deploy_home_replica(plan: Any, home: Connection, holder: ReplicaHolder, source_arn: str) -> str:
@@ -63,7 +59,7 @@ def deploy_home_replica(plan: Any, home: Connection, holder: ReplicaHolder, sour
     standing = {**plan.home_plan.stacks, **plan.home_plan.prepared}
     alone = replace(
         plan.home_plan,
-        stacks={holder.stack: sp},
+        stacks={holder.stack: replace(sp, depends_on=())},  # what it reads stands: read
         prepared={k: standing[k] for k in sp.depends_on if k in standing},
     )
     result = failover(

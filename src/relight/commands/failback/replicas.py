@@ -278,23 +278,48 @@ def lined_up(plan: Any, progress: dict[str, Any], holder: ReplicaHolder) -> bool
 
 
 def retire_promoted(
-    plan: Any, recovery: Connection, progress: dict[str, Any], lock: Any
+    plan: Any,
+    recovery: Connection,
+    progress: dict[str, Any],
+    lock: Any,
+    save: Callable[[], None],
+    *,
+    sleep: Callable[[float], None],
 ) -> list[str]:
-    """(return), before R goes back to its rung: R's promoted database, whose data home now
-    holds, deleted with its stack (a final snapshot kept), so the prepare that follows makes a
-    new replica there, of home's database. Only when the file's lookup names that database
-    (`lined_up`); otherwise it stays, and `lookups_after` says what to change."""
+    """(return), before anything in R is deleted: each database the failover promoted there
+    kept as a manual snapshot first (its stack's template is the replica's, DeletionPolicy
+    Delete: RDS takes no final snapshot of a read replica, so none would be left). Then, unless
+    --teardown deletes everything, its stack deleted, so the prepare that follows makes a new
+    replica there, of home's database; only when the file's lookup names that database
+    (`lined_up`): otherwise it stays, and `lookups_after` says what to change."""
     from relight.commands.connection import connect_stacks
     from relight.commands.teardown import teardown
+    from relight.steps.failback import snapshot_name, wait_ready
 
     notes: list[str] = []
     stacks = connect_stacks(recovery)
+    rds = recovery.aws.client("rds", recovery.region)
+    kept = progress.setdefault("kept_promoted", {})
     for holder in plan.replicas:
-        if not lined_up(plan, progress, holder):
-            continue
         stack = stacks.state(holder.stack_name)
         if stack is None:
             continue  # a rerun: deleted already
+        if holder.stack not in kept:
+            name = snapshot_name(plan.loaded.env.name, f"{holder.stack}-promoted",
+                                 str(progress.get("run_id", "")))  # fmt: skip
+            rds.create_db_snapshot(
+                DBSnapshotIdentifier=name, DBInstanceIdentifier=holder.identifier
+            )
+            kept[holder.stack] = name
+            save()
+        wait_ready(recovery.aws, recovery.region, "rds_snapshot", kept[holder.stack],
+                   timeout=REPLICA_TIMEOUT, sleep=sleep)  # fmt: skip
+        notes.append(
+            f"{holder.identifier} in {recovery.region} (promoted at failover) kept as the manual "
+            f"snapshot {kept[holder.stack]}"
+        )
+        if plan.teardown or not lined_up(plan, progress, holder):
+            continue
         down = teardown(
             plan.loaded, recovery, force=True, prepared=True, confirmed=[stack], lock=lock
         )
@@ -304,10 +329,5 @@ def retire_promoted(
                 "was not deleted: " + "; ".join(r.reason for r in down.results if not r.ok),
                 hint="rerun the failback: it goes on from here",
             )
-        for r in down.results:
-            if r.final_snapshots:
-                notes.append(
-                    f"{r.name} deleted (home holds its data now); final snapshots kept: "
-                    + ", ".join(r.final_snapshots)
-                )
+        notes.append(f"{holder.stack_name} deleted in {recovery.region}: home holds its data now")
     return notes

@@ -106,7 +106,7 @@ def failback(
                 continue
             if phase.key == "return":
                 _settle(plan, recovery, progress, say=on_progress, sleep=sleep)
-                result.notes += _return_phase(plan, recovery, settings, progress)
+                result.notes += _return_phase(plan, recovery, settings, progress, save, sleep)
             else:
                 with _recovery_lock(plan, recovery, run_id, command, settings):
                     result.notes += _recovery_phase(
@@ -431,7 +431,12 @@ def _settle(
 
 
 def _return_phase(
-    plan: FailbackPlan, recovery: Connection, settings: LockSettings, progress: dict[str, Any]
+    plan: FailbackPlan,
+    recovery: Connection,
+    settings: LockSettings,
+    progress: dict[str, Any],
+    save: Callable[[], None],
+    sleep: Callable[[float], None],
 ) -> list[str]:
     """(e): R torn down (--teardown), or back at its rung: the standing stacks redeployed as
     prepare leaves them, then what the failover built deleted. Final snapshots kept."""
@@ -442,8 +447,8 @@ def _return_phase(
     notes: list[str] = []
     if progress.get("maintenance"):  # the graceful stop's page: R answers normally again
         end_maintenance(recovery.aws, recovery.region, progress["maintenance"])
-    if not plan.teardown:
-        notes += retire_promoted(plan, recovery, progress, LockSettings(say=settings.say))
+    notes += retire_promoted(plan, recovery, progress, LockSettings(say=settings.say), save,
+                             sleep=sleep)  # fmt: skip
     if not plan.teardown and plan.strategy != "backup_restore":
         standing = build_plan(
             plan.loaded,
