@@ -12,12 +12,14 @@ The world is test_incident.py's warm standby in moto in-process (relight's stand
 make the replica from CloudFormation), its database in replica mode; `fake_replicas.ReplicaAws`
 plays RDS's promotion (moto keeps a promoted instance's source). The failover's promotion is
 played with `steps.failback.replica.promote` until the failover promotes by itself (i23-promote's
-`promote_replicas`). A fixed sequence rather than Hypothesis rules: every step builds stacks in
-moto, and the order is the point (the snapshot mode's machine is test_incident.py).
+`promote_replicas`). The fixed sequence walks every step once; `ReplicaIncident` runs the same
+commands in Hypothesis' orders up to the failback (seeded, 3 sequences of 5 steps in CI;
+`RELIGHT_INCIDENT_EXAMPLES=N` runs N unseeded).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -25,6 +27,8 @@ from typing import Any
 
 import boto3
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from moto import mock_aws
 
 from conftest import make_instance_profile
@@ -184,7 +188,7 @@ def test_an_incident_in_replica_mode_from_prepare_to_the_return(world: World) ->
     result = failover.failover(build_plan(world.loaded, REGION), world.conn, lock=QUIET,
                                verify_after=False)  # fmt: skip
     assert result.ok, result.outcome.failed()
-    promote(world.rds[REGION], "database", replica, REGION)  # the failover's own, until then
+    promote(world.rds[REGION], "database", replica, REGION)  # the failover's own, played
     world.promoted, world.serving = replica, True
     web = world.stack("shop-web")
     assert web is not None
@@ -249,3 +253,93 @@ def test_an_incident_in_replica_mode_from_prepare_to_the_return(world: World) ->
     assert any("artifacts.orders_db.db_instance names shop-orders" in n for n in back.notes)
     _invariants(world)
     assert tag_dict(world.stack("shop-database", HOME)["Tags"])["relight:purpose"] == "home"  # type: ignore[index]
+
+
+class ReplicaIncident(RuleBasedStateMachine):
+    """The replica mode's commands in random orders until the failback, `_invariants` after
+    every step. A sequence ends at the failback: after it R's promoted database stays until the
+    file's lookup names home's new one (test above), so a second failover is not modelled."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mock = mock_aws()
+        self.mock.start()
+        self.world = World()
+        self.back = False
+        self.drills = 0
+        self.prepare()  # before any disaster: the replica stands
+
+    def teardown(self) -> None:
+        self.mock.stop()
+        shutil.rmtree(self.world.folder, ignore_errors=True)
+
+    @precondition(lambda self: not self.back)
+    @rule()
+    def prepare(self) -> None:
+        world = self.world
+        before = world.output("shop-database", "DatabaseIdentifier") if world.promoted else ""
+        try:
+            made = failover.prepare(
+                build_plan(world.loaded, REGION, phase="prepare"), world.conn, lock=QUIET
+            )
+        except InputError as refused:
+            assert world.serving, f"prepare refused while nothing serves: {refused}"
+            assert before == world.output("shop-database", "DatabaseIdentifier")
+            return
+        assert not world.serving, "prepare ran in a region that serves"
+        assert made.ok, made.outcome.failed()
+
+    @precondition(lambda self: not self.back)
+    @rule()
+    def fail_over(self) -> None:
+        world = self.world
+        result = failover.failover(build_plan(world.loaded, REGION), world.conn, lock=QUIET,
+                                   verify_after=False)  # fmt: skip
+        assert result.ok, result.outcome.failed()
+        ident = world.output("shop-database", "DatabaseIdentifier")
+        if not world.promoted:  # the failover's promotion, played (see the module's doc)
+            promote(world.rds[REGION], "database", ident, REGION)
+            world.promoted = ident
+            failover.failover(build_plan(world.loaded, REGION), world.conn, lock=QUIET,
+                              verify_after=False)  # web onto the promoted endpoint  # fmt: skip
+        world.serving = True
+
+    @precondition(lambda self: not self.back)
+    @rule()
+    def drill(self) -> None:
+        world = self.world
+        self.drills += 1
+        name = f"d{self.drills}"
+        plan = build_plan(world.loaded, REGION, purpose="drill", namespace=name,
+                          strategy="backup_restore")  # fmt: skip
+        drilled = failover.failover(plan, world.conn, lock=QUIET, verify_after=False)
+        assert drilled.ok, drilled.outcome.failed()
+        down = teardown.teardown(world.loaded, world.local, namespace=name, force=True,
+                                 lock=QUIET)  # fmt: skip
+        assert down.ok, down.results
+
+    @precondition(lambda self: self.world.serving and not self.back)
+    @rule()
+    def fail_back(self) -> None:
+        world = self.world
+        plan = plan_failback(world.loaded, world.local, world.at_home, graceful=False,
+                             teardown=False, stand_in=False)  # fmt: skip
+        back = failback(plan, world.local, world.at_home, sleep=lambda _: None, lock=QUIET)
+        assert back.ok, (back.failed, back.reason)
+        home_db = world.output("shop-database", "DatabaseIdentifier", HOME)
+        assert "ReadReplicaSourceDBInstanceIdentifier" not in world.database(home_db, HOME)
+        world.serving, self.back = False, True
+
+    @invariant()
+    def what_always_holds(self) -> None:
+        _invariants(self.world)
+
+
+ReplicaIncident.TestCase.settings = settings(
+    max_examples=int(os.environ.get("RELIGHT_INCIDENT_EXAMPLES") or 3),
+    stateful_step_count=5,
+    deadline=None,
+    derandomize=not os.environ.get("RELIGHT_INCIDENT_EXAMPLES"),
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestReplicaIncident = ReplicaIncident.TestCase

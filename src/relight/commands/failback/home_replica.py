@@ -80,3 +80,8 @@ def deploy_home_replica(plan: Any, home: Connection, holder: ReplicaHolder, sour
 
 
 HOOKS = ReplicaHooks(deploy=deploy_home_replica, stack=replica_stack)
+
+
+def resolve(hooks: ReplicaHooks | None) -> ReplicaHooks:
+    """The hooks given (a test's), else these."""
+    return HOOKS if hooks is None else hooks

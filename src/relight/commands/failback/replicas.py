@@ -227,26 +227,14 @@ def _contract_lag(home: Connection) -> Callable[[str], LagOf]:
     return lag_of
 
 
-def as_replicas(plan: Any, progress: dict[str, Any], hooks: ReplicaHooks | None) -> None:
+def as_replicas(plan: Any, progress: dict[str, Any], hooks: ReplicaHooks) -> None:
     """The home plan with each replica-mode database stack as the replica phase made it (the
-    same template and source), so the home phase changes nothing in it. `hooks` None: the
-    default ones (home_replica)."""
-    if not plan.replicas:
-        return
-    stack = resolve(hooks).stack
+    same template and source), so the home phase changes nothing in it."""
+    stack = hooks.stack
     for holder in plan.replicas:
         source = progress.get("replicas", {}).get(holder.stack, {}).get("source")
         if source:
             plan.home_plan.stacks[holder.stack] = stack(plan, holder, source)
-
-
-def resolve(hooks: ReplicaHooks | None) -> ReplicaHooks:
-    """The hooks given, else home_replica's (home's database stack rendered in replica mode)."""
-    if hooks is not None:
-        return hooks
-    from relight.commands.failback import home_replica
-
-    return home_replica.HOOKS
 
 
 def lookups_after(plan: Any, progress: dict[str, Any]) -> list[str]:

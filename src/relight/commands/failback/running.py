@@ -18,13 +18,13 @@ from relight.commands.connection import (
     run_command,
 )
 from relight.commands.failback.home_data import keep_home_data
+from relight.commands.failback.home_replica import resolve
 from relight.commands.failback.planning import PHASES, FailbackPlan, FailbackResult
 from relight.commands.failback.replicas import (
     REPLICA_PHASES,
     ReplicaHooks,
     as_replicas,
     lookups_after,
-    resolve,
     retire_promoted,
     run_promote,
     run_replica,
@@ -100,7 +100,7 @@ def failback(
             if phase.key == "home":
                 bring = bring or _brought(plan, progress, home.aws)
                 result.notes += keep_home_data(plan, home, run_id, progress, save)
-                as_replicas(plan, progress, hooks)  # home's database stacks as replicas
+                as_replicas(plan, progress, resolve(hooks))  # home's replica-mode stacks
                 result.home_result = _home_phase(plan, home, bring, confirm_home, clock)
                 _check_home(plan, result.home_result, finish, progress)
                 continue

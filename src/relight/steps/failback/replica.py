@@ -200,6 +200,15 @@ def wait_replicating(
             )
         if state.available and state.source_arn == source_arn and reported in (None, "replicating"):
             return state
+        if state.available and state.source_arn is None:
+            raise AwsError(
+                f"home's stacks.{holder.stack} holds {identifier} in {region}, a database that "
+                f"stands alone, not a replica of {source_arn}: the stack was made a replica of it "
+                "by an earlier failback and promoted then, so this failback's deploy changed "
+                "nothing",
+                hint=f"keep it as a manual snapshot, delete home's stacks.{holder.stack} stack, "
+                "then rerun the failback: it makes the replica again",
+            )
         if waited >= timeout:
             raise AwsError(
                 f"the home replica {identifier} in {region} is not replicating from "
