@@ -537,5 +537,132 @@ def _replica(options: DatabaseOptions) -> Template:
 
 
 def _secondary(options: DatabaseOptions) -> Template:
-    """A secondary cluster of the home cluster's Aurora global database (mode aurora)."""
-    raise ValueError("data: replica of an Aurora cluster is not rendered yet")
+    """A secondary cluster of the home cluster's Aurora global database (mode aurora), made by
+    `relight prepare` in the recovery region, detached and promoted by a failover.
+
+    `GlobalClusterIdentifier` is the global database prepare made (or found) in the home region
+    with the home cluster as its primary; `EngineVersion` must equal the global database's
+    (relight fills it: prepare checks them equal); `KmsKeyId` is the region's key. A secondary
+    has no master user of its own: it replicates the primary's. Its instances
+    (`aurora_instances`) are readers until the failover promotes the cluster.
+    """
+    t = Template(Description=f"relight database (secondary {options.engine} cluster)")
+    purpose_parameter(t)
+    source = t.add_parameter(
+        Parameter(
+            "ReplicaSourceArn",
+            Type="String",
+            AllowedPattern=r"^arn:aws[a-zA-Z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[a-zA-Z][a-zA-Z0-9-]*$",
+            Description="the home (primary) DB cluster's ARN (relight fills it)",
+        )
+    )
+    global_id = t.add_parameter(
+        Parameter(
+            "GlobalClusterIdentifier",
+            Type="String",
+            MinLength=1,
+            Description="the Aurora global database this cluster joins (relight fills it)",
+        )
+    )
+    version = t.add_parameter(
+        Parameter(
+            "EngineVersion",
+            Type="String",
+            MinLength=1,
+            Description="the global database's engine version (relight fills it)",
+        )
+    )
+    key = t.add_parameter(
+        Parameter("KmsKeyId", Type="String", MinLength=1, Description="this region's KMS key")
+    )
+    vpc = t.add_parameter(Parameter("VpcId", Type="AWS::EC2::VPC::Id"))
+    subnets = t.add_parameter(
+        Parameter("SubnetIds", Type="List<AWS::EC2::Subnet::Id>", Description="data subnets")
+    )
+    client = t.add_parameter(
+        Parameter(
+            "ClientSecurityGroupId",
+            Type="AWS::EC2::SecurityGroup::Id",
+            Description="the application's group, allowed to connect",
+        )
+    )
+    group = t.add_resource(
+        ec2.SecurityGroup(
+            "DatabaseSecurityGroup",
+            GroupDescription="relight database",
+            VpcId=Ref(vpc),
+            SecurityGroupEgress=[no_egress()],
+            Tags=Tags(Name=Join("-", [Ref("AWS::StackName"), "db"])),
+        )
+    )
+    subnet_group = t.add_resource(
+        rds.DBSubnetGroup(
+            "SubnetGroup", DBSubnetGroupDescription="relight data subnets", SubnetIds=Ref(subnets)
+        )
+    )
+    groups = _groups(t, options, replica=True)
+    cluster = t.add_resource(
+        rds.DBCluster(
+            "Cluster",
+            DeletionPolicy="Delete",  # its data is the global database's (the primary's)
+            UpdateReplacePolicy="Delete",
+            Engine=options.engine,
+            EngineVersion=Ref(version),
+            GlobalClusterIdentifier=Ref(global_id),
+            KmsKeyId=Ref(key),
+            StorageEncrypted=True,
+            DBSubnetGroupName=Ref(subnet_group),
+            VpcSecurityGroupIds=[Ref(group)],
+            DBClusterParameterGroupName=groups["ClusterParameterGroupName"],
+            BackupRetentionPeriod=options.backup_retention_days,
+            DeletionProtection=If(PROTECTED, True, False),
+            EnableIAMDatabaseAuthentication=True,
+            EnableCloudwatchLogsExports=LOG_EXPORTS[options.engine],
+            CopyTagsToSnapshot=True,
+        )
+    )
+    extra: dict[str, object] = {}
+    if options.monitoring_interval:
+        role = t.add_parameter(
+            Parameter("MonitoringRoleArn", Type="String", AllowedPattern=ROLE_ARN)
+        )
+        extra["MonitoringRoleArn"] = Ref(role)
+    for index in range(options.aurora_instances):
+        t.add_resource(
+            rds.DBInstance(
+                f"ClusterInstance{index + 1}",
+                Engine=options.engine,
+                DBClusterIdentifier=Ref(cluster),
+                DBInstanceClass=options.instance_class,
+                DBParameterGroupName=groups["ParameterGroupName"],
+                PubliclyAccessible=False,
+                AutoMinorVersionUpgrade=True,
+                EnablePerformanceInsights=options.performance_insights,
+                MonitoringInterval=options.monitoring_interval,
+                Tags=Tags(Name=Ref("AWS::StackName")),
+                **extra,
+            )
+        )
+    port = GetAtt(cluster, "Endpoint.Port")
+    t.add_resource(
+        ec2.SecurityGroupIngress(
+            "DatabaseIngress",
+            GroupId=GetAtt(group, "GroupId"),
+            IpProtocol="tcp",
+            FromPort=port,
+            ToPort=port,
+            SourceSecurityGroupId=Ref(client),
+            Description=f"{options.engine} from the application",
+        )
+    )
+    t.add_output(Output("Endpoint", Value=GetAtt(cluster, "Endpoint.Address")))
+    t.add_output(Output("ReaderEndpoint", Value=GetAtt(cluster, "ReadEndpoint.Address")))
+    t.add_output(Output("Port", Value=port))
+    t.add_output(Output("DatabaseIdentifier", Value=Ref(cluster)))
+    t.add_output(Output("SecurityGroupId", Value=GetAtt(group, "GroupId")))
+    t.add_output(Output("DataMode", Value="replica"))
+    t.add_output(Output("ReplicaSourceArn", Value=Ref(source)))
+    t.add_output(Output("GlobalClusterIdentifier", Value=Ref(global_id)))
+    if options.app_secret is not None:
+        _app_secret(t, options.app_secret)
+    return t

@@ -63,7 +63,9 @@ def test_prepare_at_pilot_light_makes_the_replica_of_the_home_instance(tmp_path:
     assert made["Properties"]["SourceDBInstanceIdentifier"] == {"Ref": "ReplicaSourceArn"}
     assert made["Properties"]["KmsKeyId"] == {"Ref": "KmsKeyId"}
     assert "DBSnapshotIdentifier" not in made["Properties"]
-    assert made["Properties"]["VPCSecurityGroups"], "given always: an update reverts them"
+    assert made["Properties"]["VPCSecurityGroups"], "given always: else the VPC's default"
+    assert made["DeletionPolicy"] == "Delete", "RDS takes no final snapshot of a replica"
+    assert "BackupRetentionPeriod" not in made["Properties"], "a replica's backups are off"
     assert {"DataMode", "ReplicaSourceArn", "Endpoint", "Port"} <= set(body["Outputs"])
     assert plan.tags("database", "run")["relight:prepared"] == "replica"
     assert replica_keys(plan) == ["database"]
@@ -202,3 +204,79 @@ def test_prepare_with_data_replica_makes_a_cross_region_replica_on_the_stand_in(
         DBInstanceIdentifier="demo-orders"
     )["DBInstances"][0]
     assert replica["DBInstanceArn"] in home["ReadReplicaDBInstanceIdentifiers"]
+
+
+# --data snapshot while a replica stands: deploy's data-loss guard refuses to replace it ----------
+
+GUARDED = f"""\
+name: shop
+home_region: us-east-1
+recovery_regions: [us-west-2]
+account_id: "123456789012"
+stand_in: true
+blueprints_dir: {REPO / "blueprints"}
+objectives: {{rpo: 4h, rto: 1h}}
+kms_keys: {{us-west-2: alias/shop}}
+zones: {{count: 2}}
+artifacts:
+  orders: {{kind: rds_snapshot, db_instance: orders}}
+stacks:
+  network:
+    blueprint: network
+    stands: pilot_light
+    params: {{cidr: 10.1.0.0/16, az_count: 2, nat: none, flow_logs: false,
+              AvailabilityZones: {{zones: names}}}}
+  db:
+    blueprint: database
+    data: replica
+    params:
+      monitoring_interval: 0
+      SnapshotIdentifier: {{artifact: orders}}
+      VpcId: {{output: network.VpcId}}
+      SubnetIds: {{output: network.PrivateSubnetIds}}
+      ClientSecurityGroupId: sg-0123456789abcdef0
+"""
+
+
+def test_data_snapshot_while_the_replica_stands_is_refused_as_data_loss(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime
+
+    from fakes import FakeClock, FakeCloudFormation
+    from relight.aws.cloudformation import Stacks
+    from relight.steps.deploy import deploy
+    from relight.steps.discovery import Artifact, Discovery, Zone
+
+    path = tmp_path / "shop.yaml"
+    path.write_text(GUARDED)
+    loaded = load_environment(str(path), REGION)
+    clock = FakeClock()
+    cfn = FakeCloudFormation(clock=clock)
+    now = datetime.now(UTC)
+    kept = {"port": "5432", "storage_type": "gp3", "option_group": ""}
+    found = Discovery(
+        region=REGION,
+        at=now,
+        artifacts={"orders": Artifact("orders", "rds_snapshot", "orders-1", REGION, now, 1,
+                                      attributes=kept)},
+        zones=(Zone("us-west-2b", "usw2-az1"), Zone("us-west-2a", "usw2-az2")),
+    )  # fmt: skip
+
+    def stacks() -> Stacks:
+        return Stacks(cfn, clock=clock, sleep=clock.sleep, timeout=600)  # type: ignore[arg-type]
+
+    prepared = build_plan(loaded, REGION, strategy="pilot_light", phase="prepare")
+    assert deploy(stacks(), prepared, found, run_id="r1").ok
+    replica_body = cfn.stacks["shop-db"].body
+    # The snapshot template adds SnapshotIdentifier: CloudFormation replaces the replica
+    # (AWS::RDS::DBInstance DBSnapshotIdentifier, SourceDBInstanceIdentifier: Replacement).
+    cfn.replacing = {"SnapshotIdentifier": ("Database", "AWS::RDS::DBInstance")}
+    back = build_plan(loaded, REGION, strategy="pilot_light", data="snapshot")
+    assert "db" in back.stacks, "--data snapshot builds the database at failover"
+    outcome = deploy(stacks(), back, found, run_id="r2", ready={"network": cfn.stacks[
+        "shop-network"].outputs})  # fmt: skip
+    refused = outcome.results["db"]
+    assert refused.action == "failed"
+    assert "would lose data: Database (AWS::RDS::DBInstance)" in refused.reason
+    assert cfn.stacks["shop-db"].body == replica_body and "shop-db" not in cfn.updated

@@ -3,8 +3,10 @@
 The CLI loads the file (`model.config.load_environment`), renders and lints the plan
 (`steps.render.build_plan`, `lint_plan`) and connects (`commands.connection.connect`); then
 
-    failover: discover (commands.discover) → preflight (steps.preflight) → deploy
-    (steps.deploy) → verify (steps.verify) → the failback latch (latch_failback, below)
+    failover: discover (commands.discover) → preflight (steps.preflight, and the replicas a
+    replica-mode failover promotes: steps.replica.preflight) → promote them
+    (steps.replica.promote) → deploy (steps.deploy) → verify (steps.verify) → the failback
+    latch (latch_failback, below)
 
 and the CLI prints the result (`commands.summary`). `plan` stops before the deploy with
 what it would change (`plan_changes`, `steps.preview`).
@@ -37,7 +39,9 @@ from relight.commands.connection import (
 )
 from relight.commands.discover import discover_environment
 from relight.dr.prepared import read_prepared
+from relight.dr.replica_sources import check_sources, ensure_global_clusters
 from relight.errors import PreflightError, RelightError
+from relight.model import data_modes
 from relight.model.plan import Plan
 from relight.model.scheduler import DEFAULT_CONCURRENCY
 from relight.steps.deploy import Outcome, deploy
@@ -45,6 +49,8 @@ from relight.steps.discovery import Artifact, Discovery
 from relight.steps.preflight import run_preflight
 from relight.steps.preflight.kept import KeptCopy, kept_copies, kept_problems
 from relight.steps.preview import PlannedStack, preview
+from relight.steps.replica.preflight import check_replicas
+from relight.steps.replica.promote import Promotion, promote_replicas
 from relight.steps.verify import DEADLINE_SECONDS, Check, verify
 
 
@@ -61,6 +67,7 @@ class FailoverResult:
     seconds: float = 0.0
     events: list[tuple[str, datetime]] = field(default_factory=list)  # the lifecycle, in order
     kept: list[KeptCopy] = field(default_factory=list)  # snapshots existing stacks keep, aged
+    promotions: list[Promotion] = field(default_factory=list)  # replica-mode databases promoted
 
     @property
     def ok(self) -> bool:
@@ -84,6 +91,7 @@ def plan_changes(
     checked = run_preflight(
         plan, conn.aws, discovery, stacks, accept_stale=accept_stale, account_id=conn.account_id
     )
+    replicas = check_promotable(plan, conn, stacks, accept_stale)
     ready = read_prepared(stacks, plan, prepare_command(plan, conn.region))
     kept = check_kept(plan, conn, stacks, discovery, replace_data, accept_stale)
     planned = preview(stacks, plan, discovery, replace_data=replace_data, ready=ready.outputs)
@@ -93,7 +101,36 @@ def plan_changes(
             found = by_parameter.get((row.key, param.name))
             if found is not None:
                 param.age_seconds = found.age_seconds  # the kept snapshot's, not the newest's
-    return discovery, planned, checked.notes + ready.notes
+    return discovery, planned, checked.notes + replicas + ready.notes
+
+
+def replica_keys(plan: Plan) -> list[str]:
+    """The database stacks this run promotes: replica mode, in a production failover."""
+    if plan.phase != "failover" or plan.namespace is not None:
+        return []
+    return data_modes.replica_keys(plan)
+
+
+def check_promotable(plan: Plan, conn: Connection, stacks: Any, accept_stale: bool) -> list[str]:
+    """Preflight of the replicas a replica-mode failover promotes (steps/replica/preflight.py):
+    PreflightError (exit 2, nothing changed) when one is missing; its notes otherwise."""
+    keys = replica_keys(plan)
+    if not keys:
+        return []
+    try:
+        marker = region_serves(conn, plan)
+    except RelightError:
+        marker = None  # unreadable: a database found promoted is then refused, with the way on
+    return check_replicas(
+        plan,
+        conn.aws_for,
+        conn.region,
+        stacks,
+        keys,
+        failover_began=marker is not None,
+        accept_stale=accept_stale,
+        prepare=prepare_command(plan, conn.region),
+    ).notes
 
 
 def _production(plan: Plan, conn: Connection) -> bool:
@@ -210,6 +247,7 @@ def failover(
         checked = run_preflight(
             plan, conn.aws, discovery, stacks, accept_stale=accept_stale, account_id=conn.account_id
         )
+        replicas = check_promotable(plan, conn, stacks, accept_stale)
         ready = read_prepared(stacks, plan, prepare_command(plan, conn.region))
         production = _production(plan, conn)
         serving, unread = already_serving(conn, plan) if production else (False, [])
@@ -234,6 +272,14 @@ def failover(
         lifecycle.append(
             ("first change (marked failing over)" if production else "first change", now())
         )
+        promotions = (
+            promote_replicas(conn, plan, ready.outputs, keys=replica_keys(plan), clock=clock,
+                             on_progress=on_progress)
+            if production
+            else []
+        )  # fmt: skip
+        for promoted in promotions:
+            lifecycle.append((f"promoted {promoted.key} ({promoted.seconds:.0f} s)", now()))
         outcome = deploy(
             stacks,
             plan,
@@ -255,6 +301,7 @@ def failover(
                 stand_in=conn.stand_in is not None,
                 deadline_seconds=verify_deadline,
                 on_progress=on_progress,
+                promoted=[p.key for p in promotions],
             )
             if outcome.ok and verify_after
             else []
@@ -267,9 +314,18 @@ def failover(
             outcome=outcome,
             checks=checks,
             stale=checked.accepted_stale,
-            notes=held.notes + checked.notes + ready.notes + unread + marked + made + outcome.notes,
+            notes=held.notes
+            + checked.notes
+            + replicas
+            + ready.notes
+            + unread
+            + marked
+            + made
+            + [p.line() for p in promotions]
+            + outcome.notes,
             events=lifecycle,
             kept=kept,
+            promotions=promotions,
         )
         if checks:
             lifecycle.append(("verified" if result.ok else "verification failed", now()))
@@ -454,15 +510,19 @@ def prepare(plan: Plan, conn: Connection, **options: Any) -> FailoverResult:
 
     def before_change() -> None:  # again under the lock: a failover may have run meanwhile
         refuse_serving_region(plan, conn)
+        check_sources(plan, conn.aws)  # replicas: their home sources replicate (read-only)
         if given is not None:
             given()
+
+    def after_take() -> list[str]:  # before the deploy: Aurora's global database at home
+        return ensure_global_clusters(plan, conn.aws) + _prepare_autoscaling(plan, conn)
 
     return failover(
         plan,
         conn,
         verify_after=False,
         before_change=before_change,
-        after_take=lambda: _prepare_autoscaling(plan, conn),  # before the deploy launches
+        after_take=after_take,
         **options,
     )
 

@@ -73,6 +73,17 @@ def failover_json(result: FailoverResult, continue_with: str = "") -> dict[str, 
         "events": [{"at": at.isoformat(), "event": what} for what, at in result.events],
         "strategy": result.plan.strategy,
         "notes": result.notes,
+        "promotions": [
+            {
+                "stack": p.key,
+                "identifier": p.identifier,
+                "kind": p.kind,
+                "seconds": round(p.seconds, 3),
+                "endpoint": p.endpoint,
+                "already": p.already,
+            }
+            for p in result.promotions
+        ],
         "prepared": {key: sp.name for key, sp in result.plan.prepared.items()},
         "verification": [c.as_dict() for c in result.checks],
         "api_calls": result.outcome.api_calls,

@@ -37,6 +37,8 @@ SNAPSHOT_PARAMETER = "SnapshotIdentifier"
 # The replica's source, a Parameter of the replica template relight fills (its ARN).
 SOURCE_PARAMETER = "ReplicaSourceArn"
 KMS_PARAMETER = "KmsKeyId"
+GLOBAL_PARAMETER = "GlobalClusterIdentifier"
+VERSION_PARAMETER = "EngineVersion"
 LOWEST_REPLICA_RUNG = "pilot_light"  # the demo's; the rung a stack's reads need is computed
 
 ReplicaKind = Literal["instance", "cluster"]
@@ -90,6 +92,12 @@ def source_arn(env: Environment, kind: ReplicaKind, identifier: str) -> str:
     home = env.home_region
     what = "db" if kind == "instance" else "cluster"
     return f"arn:{partition_of(home)}:rds:{home}:{env.account_id}:{what}:{identifier}"
+
+
+def global_cluster_id(env: Environment, key: str) -> str:
+    """The Aurora global database of stack `key`'s home cluster, as relight names one it makes
+    (`<env>-<stack>-global`); prepare uses an existing one whose primary is the home cluster."""
+    return f"{env.name}-{key}-global".replace("_", "-")
 
 
 def data_problems(env: Environment, override: str | None = None) -> list[str]:

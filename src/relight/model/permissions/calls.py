@@ -44,6 +44,9 @@ FAILOVER: frozenset[str] = PLAN | frozenset(
         "s3.PutBucketVersioning",
         "s3.PutObject",
         "s3.PutPublicAccessBlock",
+        "rds.PromoteReadReplica",
+        "rds.RemoveFromGlobalCluster",
+        "rds.DescribeGlobalClusters",
     }
 )
 FAILBACK: frozenset[str] = frozenset(
@@ -202,8 +205,12 @@ PREPARE: frozenset[str] = frozenset(
         "rds.DescribeDBClusterParameterGroups",
         "rds.DescribeDBClusterSnapshots",
         "rds.DescribeDBEngineVersions",
-        # a replica-mode database (data: replica): the quota of DB instances in the region
+        # a replica-mode database (data: replica): the quota of DB instances in the region, its
+        # home source's backups and replicas; an Aurora source's global database (made at home)
+        "rds.CreateGlobalCluster",
+        "rds.DescribeDBClusters",
         "rds.DescribeDBInstances",
+        "rds.DescribeGlobalClusters",
         "rds.DescribeDBMajorEngineVersions",
         "rds.DescribeDBParameterGroups",
         "rds.DescribeDBSnapshots",

@@ -131,7 +131,9 @@ class Story(HomeBuild):
 
         account = self.aws.account_id(self.home)
         for region in self.recovery:
-            plan = build_plan(self.loaded, region, stand_in=True, phase="prepare")
+            # Replicas (data: replica) are the operator's `relight prepare --strategy ...` to
+            # make: the story stands up the file's rung with every database from snapshots.
+            plan = build_plan(self.loaded, region, stand_in=True, phase="prepare", data="snapshot")
             TemplateBucket(self.aws.client("s3", region), region, account).configure()
             if not plan.stacks:
                 continue

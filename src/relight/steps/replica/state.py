@@ -6,7 +6,7 @@ replica, absent once promoted; `StatusInfos`, the "read replication" entry: repl
 error, stopped, terminated, ...; `DBInstanceStatus`; `Endpoint`), DescribeDBClusters for an
 Aurora cluster (`GlobalClusterIdentifier`, `ReplicationSourceIdentifier`, `Status`,
 `Endpoint`) with, while the cluster is in a global database, DescribeGlobalClusters for its
-member entry (`IsWriter`, `SynchronizationStatus`). docs/aws-behaviours.md, rows D20-D25.
+member entry (`IsWriter`, `SynchronizationStatus`). docs/aws-behaviours.md, rows D20-D24.
 
 A database the region does not hold is `exists=False`, never an error; a failure of the
 endpoint (or a refusal other than "not found") is an AwsError naming the call.
@@ -150,11 +150,13 @@ def _cluster(rds: Any, key: str, identifier: str, region: str) -> ReplicaState:
         # The cluster names a global database that does not list it (yet, or any more):
         # detached as far as replication goes.
         global_id = None
+    promoted = source is None
     if member is not None:
         writer = bool(member.get("IsWriter"))
         sync = str(member.get("SynchronizationStatus") or "connected")
-        primary = _writer_arn(rds, global_id, region) if not writer else arn
-        source = None if writer else (primary or source)
+        primary = arn if writer else _writer_arn(rds, global_id, region)
+        source = None if writer else (primary or source or global_id)
+        promoted = writer  # the writer of its global database takes writes
         replicating = not writer and sync == "connected"
         detail = (
             f"DB cluster {identifier} is the writer of global database {global_id}"
@@ -171,7 +173,7 @@ def _cluster(rds: Any, key: str, identifier: str, region: str) -> ReplicaState:
         )
     return ReplicaState(
         key, CLUSTER, identifier, region, exists=True, replicating=replicating,
-        promoted=source is None, status=status, source_arn=source,
+        promoted=promoted, status=status, source_arn=source,
         endpoint=db.get("Endpoint") or None, port=_port(db.get("Port")), detail=detail,
     )  # fmt: skip
 
@@ -183,8 +185,12 @@ def _global(rds: Any, global_id: str, region: str) -> dict[str, Any] | None:
         rds,
         GlobalClusterIdentifier=global_id.rsplit(":", 1)[-1],
     )
-    clusters = (answer or {}).get("GlobalClusters") or []
-    return dict(clusters[0]) if clusters else None
+    wanted = global_id.rsplit(":", 1)[-1].lower()
+    for found in (answer or {}).get("GlobalClusters") or []:
+        names = (found.get("GlobalClusterIdentifier"), found.get("GlobalClusterArn"))
+        if wanted in {str(n).rsplit(":", 1)[-1].lower() for n in names if n}:
+            return dict(found)
+    return None
 
 
 def _member(rds: Any, global_id: str, arn: str, region: str) -> dict[str, Any] | None:

@@ -1,9 +1,14 @@
 """A stack's databases (RDS instances and Aurora clusters): available, restored from the
-expected snapshot."""
+expected snapshot; and a database the failover promoted (replica mode, issue 23): writable (no
+longer a replica; for Aurora, out of its global database), and every stack that reads its
+`Endpoint` (`{output: KEY.Endpoint}`) deployed with the promoted database's endpoint."""
 
 from __future__ import annotations
 
+from relight.aws.cloudformation import outputs_of
+from relight.model.environment import OutputRef
 from relight.model.shapes import parameter_dict
+from relight.steps.replica.state import CLUSTER, INSTANCE, ReplicaState, read_replica_state
 from relight.steps.verify.common import FAILED, PASSED, PENDING, Probe, Reading, VerifierBase
 
 _DB_SETTLING = {
@@ -21,6 +26,8 @@ _DB_SETTLING = {
     "storage-optimization",
     "upgrading",
 }
+WRITABLE = "promoted database writable"
+READS = "reads the promoted endpoint"
 
 
 class DatabaseChecks(VerifierBase):
@@ -56,6 +63,62 @@ class DatabaseChecks(VerifierBase):
             return [_database(status) for status in statuses] + restored
 
         return read
+
+    def _promoted(self, key: str) -> list[Probe]:
+        """The database of stack `key`, promoted by this failover: writable, and the endpoint
+        every stack reading its `Endpoint` was deployed with."""
+        name = (self.plan.stacks.get(key) or self.plan.prepared[key]).name
+        stack = self.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
+        outputs = outputs_of(stack)
+        kind = CLUSTER if outputs.get("GlobalClusterIdentifier") else INSTANCE
+        identifier = outputs.get("DatabaseIdentifier", "")
+        readers = self._endpoint_readers(key)
+
+        def read() -> list[Reading]:
+            state = read_replica_state(self.client("rds"), key, kind, identifier, self.region)
+            return [_writable(state)] + [
+                _reads(reader, param, given, state) for reader, param, given in readers
+            ]
+
+        return [read]
+
+    def _endpoint_readers(self, key: str) -> list[tuple[str, str, str | None]]:
+        """(stack, parameter, the value it was deployed with) of each stack given `key`'s
+        Endpoint output."""
+        found = []
+        for reader, sp in [*self.plan.stacks.items(), *self.plan.prepared.items()]:
+            for param, value in sp.parameters.items():
+                if isinstance(value, OutputRef) and value.stack == key:
+                    if value.output != "Endpoint":
+                        continue
+                    if reader in self.plan.stacks and not self.outcome.results[reader].ok:
+                        continue  # not built: its own check says so
+                    found.append((reader, param, self._given(reader).get(param)))
+        return found
+
+
+def _writable(state: ReplicaState) -> Reading:
+    if not state.exists:
+        return Reading(WRITABLE, FAILED, state.detail)
+    if state.promoted and state.available:
+        return Reading(WRITABLE, PASSED, f"{state.detail}; available, takes writes")
+    if state.promoted and (state.status in _DB_SETTLING or state.status == "promoting"):
+        return Reading(WRITABLE, PENDING, state.detail, f"{state.status}, not yet available")
+    if state.promoted:
+        return Reading(WRITABLE, FAILED, f"{state.detail}; status {state.status}")
+    return Reading(WRITABLE, FAILED, f"{state.detail}: still a replica, read-only")
+
+
+def _reads(reader: str, param: str, given: str | None, state: ReplicaState) -> Reading:
+    check = f"{READS} ({reader}.{param})"
+    if given and given == state.endpoint:
+        return Reading(check, PASSED, f"{reader} was deployed with {param}={given}")
+    return Reading(
+        check,
+        FAILED,
+        f"{reader} was deployed with {param}={given or '(nothing)'}, not the promoted "
+        f"database's endpoint {state.endpoint}",
+    )
 
 
 def _restored_from(given: dict[str, str], snapshot: str | None) -> Reading:

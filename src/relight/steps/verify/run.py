@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from relight.aws.clients import Aws
 from relight.aws.failures import aws_failure, is_aws_failure, refused
@@ -51,6 +51,7 @@ class Verifier(InstanceChecks, LoadBalancerChecks, DatabaseChecks, EgressChecks)
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         on_progress: Callable[[str], None] | None = None,
+        promoted: Sequence[str] = (),
     ) -> None:
         self.aws = aws
         self.region = plan.region
@@ -65,6 +66,7 @@ class Verifier(InstanceChecks, LoadBalancerChecks, DatabaseChecks, EgressChecks)
         self.sleep = sleep
         self.on_progress = on_progress or (lambda line: None)
         self.checks: list[Check] = []
+        self.promoted = tuple(promoted)
 
     def add(self, check: str, stack: str | None, result: str, detail: str = "") -> None:
         self.checks.append(Check(check, stack, result, detail))
@@ -85,6 +87,12 @@ class Verifier(InstanceChecks, LoadBalancerChecks, DatabaseChecks, EgressChecks)
         for key, sp in self.plan.prepared.items():
             try:
                 probes += [(key, probe) for probe in self._stack(key, sp.name)]
+            except Exception as exc:
+                probes.append((key, _constant(self._failed_read(key, exc))))
+        # The databases the failover promoted: writable, and read by the stacks that use them.
+        for key in self.promoted:
+            try:
+                probes += [(key, probe) for probe in self._promoted(key)]
             except Exception as exc:
                 probes.append((key, _constant(self._failed_read(key, exc))))
         self._settle(probes)
@@ -221,11 +229,13 @@ def verify(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     on_progress: Callable[[str], None] | None = None,
+    promoted: Sequence[str] = (),
 ) -> list[Check]:
     """Every check of what was built, waiting up to `deadline_seconds` for those AWS still
     reports as settling (never on the stand-in); `on_progress` hears one line a round.
     `http_get` (a URL's HTTP status, 0 for no answer) and `resolves` (a DNS name resolves
-    from here) reach the load balancers; AwsError when the endpoint fails (see above)."""
+    from here) reach the load balancers; AwsError when the endpoint fails (see above).
+    `promoted`: the keys of the database stacks the failover promoted (replica mode)."""
     return Verifier(
         aws,
         plan,
@@ -238,4 +248,5 @@ def verify(
         clock=clock,
         sleep=sleep,
         on_progress=on_progress,
+        promoted=promoted,
     ).run()

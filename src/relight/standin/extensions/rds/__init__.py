@@ -23,13 +23,17 @@ to its model (`_adopt`, common.py), so that CloudFormation's delete and GetAtt r
 behaviour here while every RDS API sees the same object. A cluster member keeps moto's class
 (its storage and keys are its cluster's), and moto's delete, as its DeletionPolicy is Delete by
 default. What the two models share (reading a template's properties, identifiers, tags, how an
-update and a delete treat a database) is in common.py.
+update and a delete treat a database) is in common.py. What a failover does to a replica-mode
+database (PromoteReadReplica, RemoveFromGlobalCluster, a replica's StatusInfos) is in
+promotion.py; the replica CloudFormation makes, replicas.py.
 """
 
 from __future__ import annotations
 
 from moto.cloudformation import parsing
 
+from relight.standin.extensions.rds import globals as _globals
+from relight.standin.extensions.rds import promotion
 from relight.standin.extensions.rds.clusters import RestoredDBCluster
 from relight.standin.extensions.rds.instances import RestoredDBInstance
 
@@ -38,7 +42,11 @@ def install() -> None:
     """Make moto's CloudFormation use the models above (written against moto 5.2.5).
 
     They exist once this module is imported; moto's model map is an lru_cache built when the
-    first template is parsed, so it is rebuilt here if it was built without them."""
+    first template is parsed, so it is rebuilt here if it was built without them. moto's
+    CreateGlobalCluster is wrapped so its source cluster is the writer (globals.py). Read
+    replicas' promotion and Aurora global databases' detach: promotion.py."""
+    _globals.install()
+    promotion.install()
     models = parsing.get_model_map()
     if models.get("AWS::RDS::DBInstance") is not RestoredDBInstance or (
         models.get("AWS::RDS::DBCluster") is not RestoredDBCluster

@@ -48,6 +48,9 @@ _CLUSTER_PROPERTIES: dict[str, tuple[str, Convert]] = {
     "MasterUsername": ("master_username", str),
     "MasterUserPassword": ("master_user_password", str),
     "DatabaseName": ("database_name", str),
+    # A secondary cluster of an Aurora global database (data: replica): it joins it, as a
+    # reader, and replicates the primary (no master user of its own).
+    "GlobalClusterIdentifier": ("global_cluster_identifier", str),
 }
 _CLUSTER_RESTORE_DEFAULTS: dict[str, Any] = {
     "deletion_protection": False,

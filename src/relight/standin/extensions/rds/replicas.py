@@ -22,10 +22,16 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from moto.rds.exceptions import RDSClientError
 from moto.rds.models import RDSBackend, rds_backends
 
 from relight.standin.extensions.rds.common import _set, _subnet_zones
 
+# CreateDBInstanceReadReplica of a source without automated backups: InvalidDBInstanceState.
+NO_BACKUPS = (
+    "Automated backups are not enabled for this database instance. To enable automated "
+    "backups, use ModifyDBInstance to set the backup retention period to a non-zero value."
+)
 # The template's properties a replica takes (the rest it inherits from its source).
 _REPLICA_PROPERTIES = (
     "db_instance_class",
@@ -56,6 +62,8 @@ def replica(
     region, with the template's settings (`given`, as moto's keywords; `attributes`: where moto
     keeps one under another name)."""
     source = str(properties["SourceDBInstanceIdentifier"])
+    if not backend.find_db_from_id(source).backup_retention_period:
+        raise RDSClientError("InvalidDBInstanceState", NO_BACKUPS)  # docs D3: RDS's code, text
     settings = {k: v for k, v in given.items() if k in _REPLICA_PROPERTIES}
     zones = _subnet_zones(backend, settings.get("db_subnet_group_name"))
     settings["availability_zone"] = zones[0] if zones else f"{backend.region_name}a"
