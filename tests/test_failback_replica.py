@@ -307,3 +307,48 @@ def test_after_the_return_the_lookup_that_names_the_old_database_is_named(world:
     )
     plan.loaded = replace(world.loaded, env=env)
     assert lookups_after(plan, progress) == []
+
+
+def test_a_failback_stopped_in_the_replica_phases_goes_on_from_its_record(world: Any) -> None:
+    """A deploy that fails after the source is recorded, then a promotion RDS throttles: each
+    rerun goes on from what the record says, making and promoting the replica once."""
+    from botocore.exceptions import ClientError
+
+    source = _database(R, PROMOTED)
+    (holder,) = find_replicas(world.loaded, world.recovery, [_stack("database", PROMOTED)], {})
+    plan = _plan(world, [holder], graceful=False)
+    progress: dict[str, Any] = {"done": [], "times": {}}
+    made: list[str] = []
+
+    def failing(plan: Any, home: Connection, holder: ReplicaHolder, source: str) -> str:
+        raise AwsError("demo-database in us-east-1: CREATE_FAILED (Rate exceeded)")
+
+    with pytest.raises(AwsError, match="Rate exceeded"):
+        run_replica(plan, world.recovery, world.home, progress, lambda: None, deploy=failing,
+                    sleep=lambda _: None)  # fmt: skip
+    assert progress["replicas"] == {"database": {"source": source}}
+    run_replica(plan, world.recovery, world.home, progress, lambda: None, deploy=_deploy(made),
+                sleep=lambda _: None)  # fmt: skip
+    assert made == [source] and progress["replicas"]["database"]["identifier"]
+
+    rds = world.home.aws.client("rds", HOME)
+    throttled = {"left": 1}
+    real = rds._client.promote_read_replica
+
+    def once_throttled(**kwargs: Any) -> Any:
+        if throttled["left"]:
+            throttled["left"] -= 1
+            error = {"Code": "Throttling", "Message": "Rate exceeded"}
+            raise ClientError({"Error": error}, "PromoteReadReplica")
+        return real(**kwargs)
+
+    rds._client.promote_read_replica = once_throttled
+    home = Connection(SimpleNamespace(client=lambda service, region: rds), HOME, ACCOUNT)  # type: ignore[arg-type]
+    with pytest.raises(AwsError, match="rerun the failback") as stopped:
+        run_promote(plan, home, progress, lambda: None, sleep=lambda _: None)
+    assert "could not promote demo-database-home in us-east-1" in str(stopped.value)
+    assert "promoted" not in progress["replicas"]["database"]
+    run_promote(plan, home, progress, lambda: None, sleep=lambda _: None)
+    assert progress["replicas"]["database"]["promoted"]
+    assert world.record.calls == [f"{HOME}/demo-database-home"] * 2, "throttled, then promoted"
+    assert list(world.record.promoted) == [f"{HOME}/demo-database-home"]

@@ -9,12 +9,11 @@ What always holds (`_invariants`):
 - while R serves, its app stack reads the database relight promoted (its `DatabaseEndpoint`).
 
 The world is test_incident.py's warm standby in moto in-process (relight's stand-in additions
-make the replica from CloudFormation), its database in replica mode; `fake_replicas.ReplicaAws`
-plays RDS's promotion (moto keeps a promoted instance's source). The failover's promotion is
-played with `steps.failback.replica.promote` until the failover promotes by itself (i23-promote's
-`promote_replicas`). The fixed sequence walks every step once; `ReplicaIncident` runs the same
-commands in Hypothesis' orders up to the failback (seeded, 3 sequences of 5 steps in CI;
-`RELIGHT_INCIDENT_EXAMPLES=N` runs N unseeded).
+make the replica from CloudFormation and play its promotion), its database in replica mode;
+`fake_replicas.ReplicaAws` counts relight's PromoteReadReplica calls. The failover promotes
+R's replica itself (`steps.replica.promote`). The fixed sequence walks every step once;
+`ReplicaIncident` runs the same commands in Hypothesis' orders up to the failback (seeded, 3
+sequences of 5 steps in CI; `RELIGHT_INCIDENT_EXAMPLES=N` runs N unseeded).
 """
 
 from __future__ import annotations
@@ -42,7 +41,6 @@ from relight.errors import InputError
 from relight.model.config import load_environment
 from relight.model.shapes import parameter_dict, tag_dict
 from relight.standin import StandIn
-from relight.steps.failback.replica import promote
 from relight.steps.render import build_plan
 from test_incident import ACCOUNT, COPY_TAGS, HOME, QUIET, REGION, WARM
 
@@ -188,12 +186,8 @@ def test_an_incident_in_replica_mode_from_prepare_to_the_return(world: World) ->
     result = failover.failover(build_plan(world.loaded, REGION), world.conn, lock=QUIET,
                                verify_after=False)  # fmt: skip
     assert result.ok, result.outcome.failed()
-    promote(world.rds[REGION], "database", replica, REGION)  # the failover's own, played
+    assert world.record.calls == [f"{REGION}/{replica}"], "the failover promoted R's replica"
     world.promoted, world.serving = replica, True
-    web = world.stack("shop-web")
-    assert web is not None
-    failover.failover(build_plan(world.loaded, REGION), world.conn, lock=QUIET,
-                      verify_after=False)  # a rerun: web gets the promoted endpoint  # fmt: skip
     _invariants(world)
 
     # 3. prepare while R serves is refused; a failover rerun leaves the database as it is.
@@ -297,11 +291,9 @@ class ReplicaIncident(RuleBasedStateMachine):
                                    verify_after=False)  # fmt: skip
         assert result.ok, result.outcome.failed()
         ident = world.output("shop-database", "DatabaseIdentifier")
-        if not world.promoted:  # the failover's promotion, played (see the module's doc)
-            promote(world.rds[REGION], "database", ident, REGION)
+        if not world.promoted:  # the failover promoted it
+            assert world.record.calls == [f"{REGION}/{ident}"]
             world.promoted = ident
-            failover.failover(build_plan(world.loaded, REGION), world.conn, lock=QUIET,
-                              verify_after=False)  # web onto the promoted endpoint  # fmt: skip
         world.serving = True
 
     @precondition(lambda self: not self.back)
