@@ -64,7 +64,7 @@ def deploy_home_replica(plan: Any, home: Connection, holder: ReplicaHolder, sour
     )
     result = failover(
         alone, home, replace_data=frozenset({holder.stack}), accept_stale=True,
-        verify_after=False,
+        verify_after=False, unused=frozenset(r.artifact for r in plan.replicas),
     )  # fmt: skip
     made = result.outcome.results.get(holder.stack)
     if made is None or not made.ok:

@@ -371,6 +371,7 @@ def _home_phase(
         bring=bring,
         accept_stale=True,  # what comes home is the newest data there is
         clock=clock,
+        unused=frozenset(r.artifact for r in plan.replicas),  # replicas, not restored
     )
 
 
