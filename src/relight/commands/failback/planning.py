@@ -367,7 +367,16 @@ def _return_actions(plan: FailbackPlan, mine: list[dict[str, Any]], teardown: bo
     lines = [
         f"delete {s['StackName']}: built by the failover (final snapshots kept)" for s in built
     ]
-    lines += [f"{s['StackName']}: back to what prepare leaves at {plan.strategy}" for s in prepared]
+    replicas = {r.stack_name: r for r in plan.replicas}
+    lines += [
+        f"{s['StackName']}: back to what prepare leaves at {plan.strategy}"
+        if s["StackName"] not in replicas
+        else f"{s['StackName']}: the database the failover promoted "
+        f"({replicas[s['StackName']].identifier}) kept as a manual snapshot; then, if the "
+        "file's lookup names home's new database, deleted and made again as a replica of it "
+        "(else kept, and the summary says what to change)"
+        for s in prepared
+    ]
     return lines or ["nothing stands there"]
 
 

@@ -59,6 +59,7 @@ FAILBACK: frozenset[str] = frozenset(
         "cloudformation.DescribeStackEvents",
         "cloudformation.DescribeStacks",
         "cloudformation.ExecuteChangeSet",
+        "cloudformation.GetTemplate",
         "cloudformation.ListStackResources",
         "cloudformation.ListStacks",
         "cloudformation.UpdateStack",

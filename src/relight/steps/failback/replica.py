@@ -275,7 +275,8 @@ def promote(rds: Any, key: str, identifier: str, region: str) -> bool:
     if found.promoted:
         return False
     try:
-        rds.promote_read_replica(DBInstanceIdentifier=identifier)  # backups: 1 day, the default
+        # backups on (RDS's default, said outright): the next prepare replicates this database
+        rds.promote_read_replica(DBInstanceIdentifier=identifier, BackupRetentionPeriod=1)
     except ClientError as exc:
         error = exc.response["Error"]
         if error["Code"] == "InvalidDBInstanceState" and NOT_A_REPLICA in error["Message"]:
