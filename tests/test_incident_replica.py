@@ -335,3 +335,64 @@ ReplicaIncident.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestReplicaIncident = ReplicaIncident.TestCase
+
+
+def test_once_the_lookup_names_homes_new_database_the_return_makes_rs_replica_of_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failback stopped after the promotion; the operator points `db_instance` at home's new
+    database (the summary's advice) and reruns: the return deletes R's promoted database (kept
+    as a manual snapshot) and the prepare it runs makes R's replica of home's new database."""
+    from relight.commands.failback import running
+    from relight.errors import AwsError
+
+    prepared = failover.prepare(build_plan(world.loaded, REGION, phase="prepare"), world.conn,
+                                lock=QUIET)  # fmt: skip
+    assert prepared.ok, prepared.outcome.failed()
+    served = failover.failover(build_plan(world.loaded, REGION), world.conn, lock=QUIET,
+                               verify_after=False)  # fmt: skip
+    assert served.ok, served.outcome.failed()
+    promoted = world.output("shop-database", "DatabaseIdentifier")
+
+    def broken(*_: Any) -> Any:
+        raise AwsError("us-east-1 throttled the change set", hint="rerun")
+
+    def plan() -> Any:
+        return plan_failback(world.loaded, world.local, world.at_home, graceful=False,
+                             teardown=False, stand_in=False)  # fmt: skip
+
+    with monkeypatch.context() as patched:
+        patched.setattr(running, "_home_phase", broken)
+        first = failback(plan(), world.local, world.at_home, sleep=lambda _: None, lock=QUIET)
+    assert not first.ok and first.failed == "home"
+    assert first.done == ["replica", "snapshot", "promote"]
+    home_db = world.output("shop-database", "DatabaseIdentifier", HOME)
+
+    path = world.folder / "stacks" / "shop.yaml"
+    path.write_text(path.read_text().replace("db_instance: shop-orders", f"db_instance: {home_db}"))
+    world.loaded = load_environment(str(path), REGION)
+    # The return's prepare finds backups of home's new database in R, as replicate leaves them.
+    blocked = plan()
+    rds_home = boto3.client("rds", HOME)
+    rds_home.create_db_snapshot(DBInstanceIdentifier=home_db, DBSnapshotIdentifier="home-new")
+    source = rds_home.describe_db_snapshots(DBSnapshotIdentifier="home-new")["DBSnapshots"][0]
+    boto3.client("rds", REGION).copy_db_snapshot(  # as relight replicate copies it
+        SourceDBSnapshotIdentifier=source["DBSnapshotArn"], TargetDBSnapshotIdentifier="home-new",
+        SourceRegion=HOME, Tags=COPY_TAGS,
+    )  # fmt: skip
+    left = [p.key for p in blocked.phases if not p.done and not p.skipped]
+    assert left == ["home", "verify", "release", "return"]
+    again = failback(blocked, world.local, world.at_home, sleep=lambda _: None, lock=QUIET)
+    assert again.ok, (again.failed, again.reason)
+    assert again.done == ["home", "verify", "release", "return"]
+    assert world.record.calls == [f"{REGION}/{promoted}", f"{HOME}/{home_db}"], "once each"
+    replica = world.output("shop-database", "DatabaseIdentifier")
+    assert replica != promoted, "R's promoted database went; a new replica stands"
+    home_arn = world.database(home_db, HOME)["DBInstanceArn"]
+    assert world.database(replica).get("ReadReplicaSourceDBInstanceIdentifier") == home_arn
+    assert world.output("shop-database", "ReplicaSourceArn") == home_arn
+    kept = boto3.client("rds", REGION).describe_db_snapshots(
+        DBInstanceIdentifier=promoted, SnapshotType="manual"
+    )["DBSnapshots"]
+    assert kept, "R's promoted database left a manual snapshot before its stack went"
+    assert not any("db_instance names" in n for n in again.notes), "nothing left to change"

@@ -265,23 +265,19 @@ def lined_up(plan: Any, progress: dict[str, Any], holder: ReplicaHolder) -> bool
     )
 
 
-def retire_promoted(
+def keep_promoted(
     plan: Any,
     recovery: Connection,
     progress: dict[str, Any],
-    lock: Any,
     save: Callable[[], None],
     *,
     sleep: Callable[[float], None],
 ) -> list[str]:
     """(return), before anything in R is deleted: each database the failover promoted there
-    kept as a manual snapshot first (its stack's template is the replica's, DeletionPolicy
-    Delete: RDS takes no final snapshot of a read replica, so none would be left). Then, unless
-    --teardown deletes everything, its stack deleted, so the prepare that follows makes a new
-    replica there, of home's database; only when the file's lookup names that database
-    (`lined_up`): otherwise it stays, and `lookups_after` says what to change."""
+    kept as a manual snapshot, waited for until available (its stack's template is the
+    replica's, DeletionPolicy Delete: RDS takes no final snapshot of a read replica, so none
+    would be left)."""
     from relight.commands.connection import connect_stacks
-    from relight.commands.teardown import teardown
     from relight.steps.failback import snapshot_name, wait_ready
 
     notes: list[str] = []
@@ -289,10 +285,9 @@ def retire_promoted(
     rds = recovery.aws.client("rds", recovery.region)
     kept = progress.setdefault("kept_promoted", {})
     for holder in plan.replicas:
-        stack = stacks.state(holder.stack_name)
-        if stack is None:
-            continue  # a rerun: deleted already
         if holder.stack not in kept:
+            if stacks.state(holder.stack_name) is None:
+                continue  # gone before this run kept it: nothing to keep
             name = snapshot_name(plan.loaded.env.name, f"{holder.stack}-promoted",
                                  str(progress.get("run_id", "")))  # fmt: skip
             rds.create_db_snapshot(
@@ -306,16 +301,102 @@ def retire_promoted(
             f"{holder.identifier} in {recovery.region} (promoted at failover) kept as the manual "
             f"snapshot {kept[holder.stack]}"
         )
-        if plan.teardown or not lined_up(plan, progress, holder):
-            continue
+    return notes
+
+
+def renewed(plan: Any, progress: dict[str, Any]) -> list[ReplicaHolder]:
+    """The replica-mode stacks the return makes again in R, as replicas of home's new
+    database: only when the file's lookup names it (`lined_up`), and not with --teardown."""
+    if plan.teardown:
+        return []
+    return [h for h in plan.replicas if lined_up(plan, progress, h)]
+
+
+def without_renewed(standing: Any, plan: Any, progress: dict[str, Any]) -> Any:
+    """The prepare plan of the return without the stacks `renew_replicas` makes again after the
+    teardown (their source changed: a prepare now would be a replacement, refused)."""
+    from dataclasses import replace
+
+    keys = {h.stack for h in renewed(plan, progress)}
+    if not keys:
+        return standing
+    return replace(standing, stacks={k: v for k, v in standing.stacks.items() if k not in keys})
+
+
+def renew_replicas(
+    plan: Any, recovery: Connection, progress: dict[str, Any], lock: Any
+) -> list[str]:
+    """(return), after the teardown of what the failover built (what read the database is
+    gone): each lined-up replica-mode stack deleted (its database kept by `keep_promoted`) and
+    prepared again, a new replica in R of home's new database."""
+    from dataclasses import replace
+
+    from relight.commands.connection import connect_stacks
+    from relight.commands.failover import prepare
+    from relight.commands.teardown import teardown
+    from relight.steps.render import build_plan
+
+    notes: list[str] = []
+    holders = renewed(plan, progress)
+    if not holders:
+        return notes
+    stacks = connect_stacks(recovery)
+    for holder in holders:
+        stack = stacks.state(holder.stack_name)
+        if stack is None or _replicates_home(stack, progress, holder):
+            continue  # a rerun: deleted already, or made again already
         down = teardown(
             plan.loaded, recovery, force=True, prepared=True, confirmed=[stack], lock=lock
         )
-        if not down.ok:
+        failed = [r for r in down.results if not r.ok]  # the others stay: not asked to go
+        if failed:
             raise AwsError(
                 f"{holder.stack_name} in {recovery.region} (the database promoted at failover) "
-                "was not deleted: " + "; ".join(r.reason for r in down.results if not r.ok),
+                "was not deleted: " + "; ".join(f"{r.status}: {r.reason}" for r in failed),
                 hint="rerun the failback: it goes on from here",
             )
         notes.append(f"{holder.stack_name} deleted in {recovery.region}: home holds its data now")
+    standing = build_plan(
+        plan.loaded, plan.recovery, stand_in=plan.recovery_plan.stand_in,
+        strategy=plan.strategy, phase="prepare",
+    )  # fmt: skip
+    keys = {h.stack for h in holders}
+    others = {**standing.stacks, **standing.prepared}
+    alone = replace(
+        standing,
+        stacks={k: replace(standing.stacks[k], depends_on=()) for k in keys},
+        prepared={k: v for k, v in others.items() if k not in keys},
+    )
+    from relight.errors import InputError
+
+    try:
+        made = prepare(alone, recovery, lock=lock)
+    except InputError as refused:  # before any change: what prepare needs first (a backup)
+        notes.append(
+            f"{recovery.region}'s new replica of home's database is not made yet: {refused}; "
+            f"then run relight prepare --region {recovery.region} (it makes the replica)"
+        )
+        return notes
+    if not made.outcome.ok:
+        raise AwsError(
+            f"{plan.recovery}'s new replica of home's database was not made: "
+            + "; ".join(f"{r.name}: {r.reason}" for r in made.outcome.results.values() if not r.ok),
+            hint="rerun the failback: it goes on from here",
+        )
+    notes += [
+        f"{h.stack_name} in {recovery.region}: a new replica of home's "
+        f"{progress['replicas'][h.stack]['identifier']}"
+        for h in holders
+    ]
     return notes
+
+
+def _replicates_home(stack: Any, progress: dict[str, Any], holder: ReplicaHolder) -> bool:
+    """Whether R's stack is already the new replica (its source: home's new database)."""
+    ident = progress.get("replicas", {}).get(holder.stack, {}).get("identifier", "")
+    source = next(
+        (o.get("OutputValue", "") for o in stack.get("Outputs", [])
+         if o.get("OutputKey") == "ReplicaSourceArn"),
+        "",
+    )  # fmt: skip
+    return bool(ident) and str(source).endswith(f":db:{ident}")

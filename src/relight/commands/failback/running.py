@@ -24,10 +24,12 @@ from relight.commands.failback.replicas import (
     REPLICA_PHASES,
     ReplicaHooks,
     as_replicas,
+    keep_promoted,
     lookups_after,
-    retire_promoted,
+    renew_replicas,
     run_promote,
     run_replica,
+    without_renewed,
 )
 from relight.errors import AwsError, RelightError
 from relight.steps.failback import (
@@ -448,8 +450,7 @@ def _return_phase(
     notes: list[str] = []
     if progress.get("maintenance"):  # the graceful stop's page: R answers normally again
         end_maintenance(recovery.aws, recovery.region, progress["maintenance"])
-    notes += retire_promoted(plan, recovery, progress, LockSettings(say=settings.say), save,
-                             sleep=sleep)  # fmt: skip
+    notes += keep_promoted(plan, recovery, progress, save, sleep=sleep)
     if not plan.teardown and plan.strategy != "backup_restore":
         standing = build_plan(
             plan.loaded,
@@ -458,6 +459,7 @@ def _return_phase(
             strategy=plan.strategy,
             phase="prepare",
         )
+        standing = without_renewed(standing, plan, progress)  # made again after the teardown
         prepared = prepare(standing, recovery, lock=LockSettings(say=settings.say))
         if not prepared.outcome.ok:
             raise AwsError(
@@ -494,4 +496,4 @@ def _return_phase(
             + ", ".join(down.left_behind or [r.name for r in down.results if not r.ok]),
             hint="rerun the failback: it goes on from here",
         )
-    return notes
+    return notes + renew_replicas(plan, recovery, progress, LockSettings(say=settings.say))
