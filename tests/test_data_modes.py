@@ -206,6 +206,44 @@ def test_prepare_with_data_replica_makes_a_cross_region_replica_on_the_stand_in(
     assert replica["DBInstanceArn"] in home["ReadReplicaDBInstanceIdentifiers"]
 
 
+def test_a_replica_mode_drill_restores_a_snapshot_and_leaves_the_replica_replicating(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    rds = _client(world, "rds", REGION)
+    replicas = [d for d in rds.describe_db_instances()["DBInstances"]
+                if d.get("ReadReplicaSourceDBInstanceIdentifier")]  # fmt: skip
+    assert len(replicas) == 1
+    run = relight(
+        world,
+        *("drill", "--env", "demo", "--region", REGION, "--reports", str(tmp_path)),
+        *("--strategy", "pilot_light", "--data", "replica"),
+    )
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert "database restored from the expected snapshot" in run.stdout
+    after = rds.describe_db_instances(DBInstanceIdentifier=replicas[0]["DBInstanceIdentifier"])
+    still = after["DBInstances"][0]
+    assert still["ReadReplicaSourceDBInstanceIdentifier"] == SOURCE, "still replicating"
+    assert still["DBInstanceStatus"] == "available"
+
+
+def test_a_failover_with_data_snapshot_over_the_standing_replica_is_refused(
+    world: dict[str, Any],
+) -> None:
+    cfn = _client(world, "cloudformation", REGION)
+    before = cfn.get_template(StackName="demo-database")["TemplateBody"]
+    run = relight(
+        world,
+        *("failover", "--env", "demo", "--region", REGION),
+        *("--strategy", "pilot_light", "--data", "snapshot", "--yes"),
+    )
+    assert run.returncode == 2, run.stderr + run.stdout
+    assert "stack demo-database (stacks.database) holds the replica" in run.stderr
+    assert "--replace-data database" in run.stderr
+    assert cfn.get_template(StackName="demo-database")["TemplateBody"] == before
+    names = [s["StackName"] for s in cfn.describe_stacks()["Stacks"]]
+    assert "demo-web" not in names, "nothing was built"
+
+
 # --data snapshot while a replica stands: deploy's data-loss guard refuses to replace it ----------
 
 GUARDED = f"""\

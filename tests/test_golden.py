@@ -32,3 +32,24 @@ def test_rendered_sample_matches_golden_file(bp: Blueprint) -> None:
 
 def test_every_golden_file_has_a_blueprint() -> None:
     assert sorted(p.stem for p in GOLDEN.glob("*.json")) == REGISTRY.names()
+
+
+# The database blueprint in replica mode (data: replica; model/data_modes.py), instance and Aurora.
+GOLDEN_DATA = REPO / "tests" / "golden_data"
+DATA_VARIANTS = {
+    "database-replica": {"mode": "instance", "engine": "postgres", "data": "replica"},
+    "database-secondary": {"mode": "aurora", "engine": "aurora-postgresql", "data": "replica"},
+}
+
+
+@pytest.mark.parametrize("name", list(DATA_VARIANTS))
+def test_the_database_in_replica_mode_matches_its_golden_file(name: str) -> None:
+    bp = REGISTRY["database"]
+    rendered = json.dumps(bp.render(DATA_VARIANTS[name]).to_dict(), indent=2, sort_keys=True)
+    path = GOLDEN_DATA / f"{name}.json"
+    if UPDATE:
+        GOLDEN_DATA.mkdir(exist_ok=True)
+        path.write_text(rendered + "\n", encoding="utf-8")
+    assert rendered + "\n" == path.read_text(encoding="utf-8"), (
+        f"{name} renders differently from {path.name}; if intended, run make golden"
+    )

@@ -252,3 +252,32 @@ def test_deleting_the_replica_stack_unlists_it_from_its_source() -> None:
     boto3.client("cloudformation", REGION).delete_stack(StackName="replica")
     assert listed() == []
     assert boto3.client("rds", REGION).describe_db_instances()["DBInstances"] == []
+
+
+def test_a_cloudformation_cluster_with_a_global_identifier_joins_as_a_reader() -> None:
+    primary = _home_cluster()
+    boto3.client("rds", HOME).create_global_cluster(
+        GlobalClusterIdentifier="orders-global", SourceDBClusterIdentifier=primary["DBClusterArn"]
+    )
+    t = Template()
+    t.add_resource(
+        rds.DBCluster(
+            "Cluster",
+            Engine="aurora-postgresql",
+            EngineVersion="15.4",
+            GlobalClusterIdentifier="orders-global",
+            KmsKeyId="alias/x",
+            StorageEncrypted=True,
+            DeletionPolicy="Delete",
+        )
+    )
+    cfn = boto3.client("cloudformation", REGION)
+    cfn.create_stack(StackName="secondary", TemplateBody=t.to_json())
+    assert cfn.describe_stacks(StackName="secondary")["Stacks"][0]["StackStatus"] == (
+        "CREATE_COMPLETE"
+    )
+    (made,) = boto3.client("rds", REGION).describe_db_clusters()["DBClusters"]
+    assert made["GlobalClusterIdentifier"] == "orders-global"
+    (found,) = boto3.client("rds", REGION).describe_global_clusters()["GlobalClusters"]
+    members = {m["DBClusterArn"]: m["IsWriter"] for m in found["GlobalClusterMembers"]}
+    assert members == {primary["DBClusterArn"]: True, made["DBClusterArn"]: False}

@@ -198,6 +198,7 @@ def plan_command(plan: Plan, region: str) -> str:
         region,
         *(("--as", plan.namespace) if plan.namespace else ()),
         *(("--strategy", plan.strategy) if plan.strategy != plan.loaded.env.strategy else ()),
+        *(("--data", plan.data) if plan.data else ()),
     )
 
 
@@ -210,6 +211,7 @@ def prepare_command(plan: Plan, region: str) -> str:
         "--region",
         region,
         *(("--strategy", plan.strategy) if plan.strategy != plan.loaded.env.strategy else ()),
+        *(("--data", plan.data) if plan.data and plan.namespace is None else ()),
     )
 
 

@@ -39,7 +39,11 @@ from relight.commands.connection import (
 )
 from relight.commands.discover import discover_environment
 from relight.dr.prepared import read_prepared
-from relight.dr.replica_sources import check_sources, ensure_global_clusters
+from relight.dr.replica_sources import (
+    check_sources,
+    ensure_global_clusters,
+    refuse_replacing_replicas,
+)
 from relight.errors import PreflightError, RelightError
 from relight.model import data_modes
 from relight.model.plan import Plan
@@ -158,6 +162,7 @@ def check_kept(
     if plan.phase != "failover":
         return []
     existing = {s["StackName"]: s for s in stacks.list_stacks()}
+    refuse_replacing_replicas(plan, existing, replace_data)  # --data snapshot over a replica
     kept = kept_copies(plan, conn.aws, existing, discovery, replace_data)
     if not kept:
         return kept

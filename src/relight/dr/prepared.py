@@ -21,6 +21,7 @@ from typing import Any
 
 from relight.aws.cloudformation import COMPLETE, Stacks, outputs_of, owned_by
 from relight.errors import PreflightError
+from relight.model.data_modes import replicates
 from relight.model.environment import ArtifactRef, OutputRef, ParamValue, SecretRef, ZonesRef
 from relight.model.plan import SERVICE_ROLE_OUTPUT, Plan, StackPlan, identity_key
 from relight.model.shapes import parameter_dict
@@ -89,7 +90,8 @@ def read_prepared(stacks: Stacks, plan: Plan, refresh: str) -> Prepared:
         stands = plan.loaded.env.stacks[key].stands
         stack = stacks.state(sp.name)
         needed = readers(plan, key)
-        where = f"stack {sp.name} (stacks.{key}, stands: {stands})"
+        how = f"stands: {stands}" if stands or not replicates(plan, key) else "data: replica"
+        where = f"stack {sp.name} (stacks.{key}, {how})"
         state = ""
         if stack is None:
             state = "does not exist"

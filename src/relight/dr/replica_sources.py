@@ -33,9 +33,10 @@ from relight.model.data_modes import (
     global_cluster_id,
     replica_keys,
     replica_source,
+    replicates,
     source_arn,
 )
-from relight.model.plan import Plan
+from relight.model.plan import REPLICA_PREPARED, Plan
 
 # CreateDBInstanceReadReplica, SourceDBInstanceIdentifier: "Each DB instance can have up to 15
 # read replicas, except for the following engines: Db2 - Can have up to three replicas. Oracle
@@ -217,3 +218,28 @@ def ensure_global_clusters(plan: Plan, aws: Any) -> list[str]:
         )
         plan.stacks[key] = replace(sp, parameters=parameters)
     return notes
+
+
+def refuse_replacing_replicas(
+    plan: Plan, existing: dict[str, dict[str, Any]], replace_data: frozenset[str]
+) -> None:
+    """A run that would build, as a snapshot restore, a stack that holds a standing replica
+    (tagged relight:prepared replica; `--data snapshot` over a replica-mode stack) replaces the
+    replica: what it replicated, and its replication, would be gone. Refused (PreflightError,
+    nothing changed) unless `--replace-data KEY` asks for it. This does not wait for the change
+    set to say so: the stand-in's change sets carry no Replacement (docs C8)."""
+    problems = []
+    for key, sp in plan.stacks.items():
+        tags = {t["Key"]: t["Value"] for t in existing.get(sp.name, {}).get("Tags", [])}
+        if tags.get("relight:prepared") != REPLICA_PREPARED or replicates(plan, key):
+            continue
+        if key in replace_data:
+            continue
+        problems.append(
+            f"stack {sp.name} (stacks.{key}) holds the replica relight prepare made; a "
+            f"snapshot restore there (--data snapshot) would replace it and lose what it "
+            f"replicated: run with its data mode (data: replica), or name it with "
+            f"--replace-data {key} to restore it from the newest snapshot instead"
+        )
+    if problems:
+        raise PreflightError(problems, hint="nothing was changed")
