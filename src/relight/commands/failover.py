@@ -218,6 +218,7 @@ def failover(
     lock: LockSettings | None = None,
     before_change: Callable[[], object] | None = None,
     bring: Mapping[str, Artifact] | None = None,
+    unused: frozenset[str] = frozenset(),
     after_take: Callable[[], list[str]] | None = None,
 ) -> FailoverResult:
     """Discover, preflight, plan, (confirm), deploy. The plan was rendered already, and linted
@@ -230,6 +231,8 @@ def failover(
     stops before anything changes. The run holds the lock of the environment, region and
     namespace throughout (`lock` says how); `LockHeld` when another run holds it.
     `bring`: artifacts chosen already (a failback's copies home), in place of discovery's.
+    `unused`: artifacts no stack of the plan takes (a failback's replica-mode databases, made
+    replicas instead of restored): left out of discovery's results and preflight.
     A lock that waited for relight's bucket is taken only at the first change
     (`RunLock.take`): `before_change` is then called again, under it. `after_take`: what
     must exist before the deploy (prepare's Auto Scaling role and grants), made once the run
@@ -248,6 +251,9 @@ def failover(
         discovery = discover_environment(plan, conn, now=now)
         for name, artifact in (bring or {}).items():
             discovery.artifacts[name] = artifact
+            discovery.missing.pop(name, None)
+        for name in unused:
+            discovery.artifacts.pop(name, None)
             discovery.missing.pop(name, None)
         checked = run_preflight(
             plan, conn.aws, discovery, stacks, accept_stale=accept_stale, account_id=conn.account_id

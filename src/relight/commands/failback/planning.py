@@ -17,9 +17,13 @@ from relight.errors import InputError
 from relight.model.config import LoadedEnvironment
 from relight.model.plan import Plan
 from relight.steps.failback import Holder, data_holders, health_paths, listeners
+from relight.steps.failback.replica import ReplicaHolder
 
-PHASES = ("stop", "snapshot", "home", "verify", "release", "return")
+# replica and promote: only for a replica-mode database a failover promoted (replicas.py)
+PHASES = ("replica", "stop", "snapshot", "promote", "home", "verify", "release", "return")
 TITLES = {
+    "replica": "make {home}'s database a read replica of what {recovery} promoted",
+    "promote": "promote {home}'s replica once it has caught up",
     "stop": "stop writes in {recovery}",
     "snapshot": "(a) snapshot what {recovery} has been writing, and copy it to {home}",
     "home": "(b) bring {home}'s stacks to the environment file with that data",
@@ -59,6 +63,8 @@ class FailbackPlan:
     # it keeps answering (steps/failback.py)
     listeners: list[str] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
+    # replica-mode databases the failover promoted: they go home as replicas (replicas.py)
+    replicas: list[ReplicaHolder] = field(default_factory=list)
 
     @property
     def record_key(self) -> str:
@@ -172,6 +178,7 @@ def plan_failback(
 ) -> FailbackPlan:
     """What `relight failback` would do, phase by phase. Changes nothing. InputError (exit 2)
     when nothing records that the environment failed over into `recovery`."""
+    from relight.commands.failback.replicas import REPLICA_PHASES, find_replicas, replica_actions
     from relight.commands.failover import LATCH_OUTPUT
     from relight.steps.render import build_plan
 
@@ -210,6 +217,9 @@ def plan_failback(
         if any(o.get("OutputKey") == LATCH_OUTPUT for o in s.get("Outputs", []))
     )
     existing = {s["StackName"]: s["StackStatus"] for s in connect_stacks(home).list_stacks()}
+    replicas = find_replicas(loaded, recovery, mine, progress or {})
+    going = {r.stack for r in replicas}  # home as replicas: no snapshot, no copy
+    holders = [h for h in holders if h.stack not in going]
     if "snapshot" not in done:
         check_copies(loaded, recovery, home, holders)
     web, others = listeners(recovery.aws, recovery.region, [s["StackName"] for s in mine])
@@ -230,6 +240,7 @@ def plan_failback(
     plan = FailbackPlan(
         loaded, recovery.region, home.region, graceful, teardown, serving, rplan, hplan,
         holders, latches, [], progress or {}, notes, listeners=web, paths=health_paths(rplan),
+        replicas=replicas,
     )  # fmt: skip
     taken = {t["artifact"]: t for t in plan.progress.get("taken", [])}
     names = {"recovery": recovery.region, "home": home.region, "strategy": strategy}
@@ -262,10 +273,13 @@ def plan_failback(
         ]
         + [f"remove {recovery.region}'s serving marker"],
         "return": _return_actions(plan, mine, teardown),
+        **replica_actions(plan),
     }
     if teardown:
         names["strategy"] = "nothing (--teardown)"
     for key in PHASES:
+        if key in REPLICA_PHASES and not replicas:
+            continue
         plan.phases.append(
             Phase(
                 key,
@@ -317,10 +331,13 @@ def _tag(stack: dict[str, Any], key: str) -> str:
 
 def _home_actions(plan: FailbackPlan, existing: dict[str, str]) -> list[str]:
     replacing = plan.replacing()
+    replicas = {r.stack for r in plan.replicas}
     lines = []
     for key, sp in plan.home_plan.stacks.items():
         status = existing.get(sp.name)
-        if status is None:
+        if key in replicas:
+            lines.append(f"{sp.name}: the promoted replica (phases replica, promote): unchanged")
+        elif status is None:
             lines.append(f"{sp.name}: create")
         elif key in replacing:
             lines.append(
@@ -350,7 +367,16 @@ def _return_actions(plan: FailbackPlan, mine: list[dict[str, Any]], teardown: bo
     lines = [
         f"delete {s['StackName']}: built by the failover (final snapshots kept)" for s in built
     ]
-    lines += [f"{s['StackName']}: back to what prepare leaves at {plan.strategy}" for s in prepared]
+    replicas = {r.stack_name: r for r in plan.replicas}
+    lines += [
+        f"{s['StackName']}: back to what prepare leaves at {plan.strategy}"
+        if s["StackName"] not in replicas
+        else f"{s['StackName']}: the database the failover promoted "
+        f"({replicas[s['StackName']].identifier}) kept as a manual snapshot; then, if the "
+        "file's lookup names home's new database, deleted and made again as a replica of it "
+        "(else kept, and the summary says what to change)"
+        for s in prepared
+    ]
     return lines or ["nothing stands there"]
 
 

@@ -13,12 +13,24 @@ from relight.aws.serving import clear_serving, delete_record, write_record
 from relight.commands.connection import (
     Connection,
     Declined,
-    connect_stacks,
     lock_ref,
     new_run_id,
     run_command,
 )
+from relight.commands.failback.home_data import keep_home_data
+from relight.commands.failback.home_replica import resolve
 from relight.commands.failback.planning import PHASES, FailbackPlan, FailbackResult
+from relight.commands.failback.replicas import (
+    REPLICA_PHASES,
+    ReplicaHooks,
+    as_replicas,
+    keep_promoted,
+    lookups_after,
+    renew_replicas,
+    run_promote,
+    run_replica,
+    without_renewed,
+)
 from relight.errors import AwsError, RelightError
 from relight.steps.failback import (
     Taken,
@@ -47,10 +59,12 @@ def failback(
     lock: LockSettings | None = None,
     snapshot_timeout: float = 6 * 3600.0,
     sleep: Callable[[float], None] = time.sleep,
+    hooks: ReplicaHooks | None = None,
 ) -> FailbackResult:
     """Run the phases not done yet, in order; stops at the first that fails (a rerun goes on
     from there). `confirm_home` is shown the home region's exact plan (change sets) before
-    (b) changes anything; a "no" stops there, with what came before kept."""
+    (b) changes anything; a "no" stops there, with what came before kept. `hooks`: how a
+    replica-mode database's home stack is made a replica (replicas.py; default home_replica)."""
     started = clock()
     run_id = str(plan.progress.get("run_id") or new_run_id(now()))
     progress = plan.progress or {
@@ -88,17 +102,18 @@ def failback(
             if phase.key == "home":
                 bring = bring or _brought(plan, progress, home.aws)
                 result.notes += keep_home_data(plan, home, run_id, progress, save)
+                as_replicas(plan, progress, resolve(hooks))  # home's replica-mode stacks
                 result.home_result = _home_phase(plan, home, bring, confirm_home, clock)
                 _check_home(plan, result.home_result, finish, progress)
                 continue
             if phase.key == "return":
                 _settle(plan, recovery, progress, say=on_progress, sleep=sleep)
-                result.notes += _return_phase(plan, recovery, settings, progress)
+                result.notes += _return_phase(plan, recovery, settings, progress, save, sleep)
             else:
                 with _recovery_lock(plan, recovery, run_id, command, settings):
-                    _recovery_phase(
+                    result.notes += _recovery_phase(
                         phase.key, plan, recovery, home, progress, save, bring,
-                        snapshot_timeout=snapshot_timeout,
+                        snapshot_timeout=snapshot_timeout, hooks=hooks, now=now,
                         sleep=sleep, clock=clock, run_id=run_id, say=on_progress,
                     )  # fmt: skip
             finish(phase.key)
@@ -128,7 +143,7 @@ def failback(
     result.times = {k: progress["times"][k] for k in PHASES if k in progress["times"]}
     result.taken = list(progress["taken"])
     if result.ok and plan.namespace is None:
-        result.notes += _lookups_after(plan)
+        result.notes += _lookups_after(plan) + lookups_after(plan, progress)
     result.seconds = clock() - started
     return result
 
@@ -176,12 +191,19 @@ def _recovery_phase(
     bring: dict[str, Any],
     *,
     snapshot_timeout: float,
+    hooks: ReplicaHooks | None,
+    now: Callable[[], datetime],
     sleep: Callable[[float], None],
     clock: Callable[[], float],
     run_id: str,
     say: Callable[[str], None],
-) -> None:
+) -> list[str]:
+    """stop, snapshot, release, and a replica-mode database's replica and promote: under R's
+    lock (nothing else changes R meanwhile). Notes for the summary."""
     env = plan.loaded.env
+    if key in REPLICA_PHASES:
+        return _replica_phase(key, plan, recovery, home, progress, save, hooks, run_id,
+                              now=now, sleep=sleep, say=say)  # fmt: skip
     if key == "stop":
         made = start_maintenance(recovery.aws, recovery.region, plan.listeners, plan.paths)
         progress["maintenance"] = [m.as_dict() for m in made]
@@ -190,11 +212,11 @@ def _recovery_phase(
         if drain:
             say(f"waiting {drain:.0f} s for the requests in flight in {recovery.region} to end")
             sleep(drain)
-        return
+        return []
     if key == "snapshot":
         bring.update(_snapshot_phase(plan, recovery, home, progress, save, run_id,
                                      snapshot_timeout, sleep, clock))  # fmt: skip
-        return
+        return []
     # release: the latch, then the marker
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -222,6 +244,7 @@ def _recovery_phase(
     clear_serving(
         recovery.aws.client("s3", recovery.region), recovery.account_id, recovery.region, env.name
     )
+    return []
 
 
 def past_latch_minute(since: str, now: datetime, sleep: Callable[[float], None]) -> float:
@@ -350,60 +373,34 @@ def _home_phase(
         bring=bring,
         accept_stale=True,  # what comes home is the newest data there is
         clock=clock,
+        unused=frozenset(r.artifact for r in plan.replicas),  # replicas, not restored
     )
 
 
-def keep_home_data(
+def _replica_phase(
+    key: str,
     plan: FailbackPlan,
+    recovery: Connection,
     home: Connection,
-    run_id: str,
     progress: dict[str, Any],
     save: Callable[[], None],
+    hooks: ReplicaHooks | None,
+    run_id: str,
+    *,
+    now: Callable[[], datetime],
+    sleep: Callable[[float], None],
+    say: Callable[[str], None],
 ) -> list[str]:
-    """Before (b) replaces a home database: a manual snapshot of it (the home region's own
-    data from before the incident, kept whatever happens next), then its deletion protection
-    lifted (the blueprints' RelightPurpose switch, as `teardown --force` lifts it). With the
-    protection on, CloudFormation could not delete the replaced database: "If CloudFormation
-    can't delete the old resource, it removes the old resource from the stack and continues
-    updating the stack", leaving it running, unmanaged, with no final snapshot."""
-    from relight.steps.failback import snapshot_name
-    from relight.steps.teardown import lift_deletion_protection
-
-    if progress.get("kept_home"):
-        return []
-    stacks = connect_stacks(home)
-    existing = {s["StackName"]: s for s in stacks.list_stacks()}
-    cfn, rds = home.aws.client("cloudformation", home.region), home.aws.client("rds", home.region)
-    kept = []
-    for key in sorted(plan.replacing()):
-        stack = existing.get(plan.home_plan.stacks[key].name)
-        if stack is None:
-            continue
-        for page in cfn.get_paginator("list_stack_resources").paginate(
-            StackName=stack["StackName"]
-        ):
-            for r in page["StackResourceSummaries"]:
-                ident, kind = r.get("PhysicalResourceId"), r["ResourceType"]
-                name = snapshot_name(plan.loaded.env.name, f"{key}-before-failback", run_id)
-                if not ident:
-                    continue
-                if kind == "AWS::RDS::DBInstance":
-                    rds.create_db_snapshot(DBSnapshotIdentifier=name, DBInstanceIdentifier=ident)
-                elif kind == "AWS::RDS::DBCluster":
-                    rds.create_db_cluster_snapshot(
-                        DBClusterSnapshotIdentifier=name, DBClusterIdentifier=ident
-                    )
-                else:
-                    continue
-                kept.append(f"{name} (of {ident})")
-        stacks.run(lift_deletion_protection(stacks, stack))
-    progress["kept_home"] = kept or ["(no database to keep)"]
-    save()
-    return [
-        f"{plan.home}'s database before the failback kept as a manual snapshot: {k}; the "
-        "stack then replaces it with what came home"
-        for k in kept
-    ]
+    """replica: home's old database kept, then home's database stack made R's replica;
+    promote: caught up (graceful) and promoted (replicas.py)."""
+    if key == "replica":
+        keys = frozenset(r.stack for r in plan.replicas)
+        notes = keep_home_data(plan, home, run_id, progress, save, keys, "kept_home_replica")
+        deploy = resolve(hooks).deploy
+        run_replica(plan, recovery, home, progress, save, deploy=deploy, sleep=sleep)
+        return notes
+    return run_promote(plan, home, progress, save, lag_of=resolve(hooks).lag_of, now=now,
+                       sleep=sleep, say=say)  # fmt: skip
 
 
 def _settle(
@@ -437,7 +434,12 @@ def _settle(
 
 
 def _return_phase(
-    plan: FailbackPlan, recovery: Connection, settings: LockSettings, progress: dict[str, Any]
+    plan: FailbackPlan,
+    recovery: Connection,
+    settings: LockSettings,
+    progress: dict[str, Any],
+    save: Callable[[], None],
+    sleep: Callable[[float], None],
 ) -> list[str]:
     """(e): R torn down (--teardown), or back at its rung: the standing stacks redeployed as
     prepare leaves them, then what the failover built deleted. Final snapshots kept."""
@@ -448,6 +450,7 @@ def _return_phase(
     notes: list[str] = []
     if progress.get("maintenance"):  # the graceful stop's page: R answers normally again
         end_maintenance(recovery.aws, recovery.region, progress["maintenance"])
+    notes += keep_promoted(plan, recovery, progress, save, sleep=sleep)
     if not plan.teardown and plan.strategy != "backup_restore":
         standing = build_plan(
             plan.loaded,
@@ -456,6 +459,7 @@ def _return_phase(
             strategy=plan.strategy,
             phase="prepare",
         )
+        standing = without_renewed(standing, plan, progress)  # made again after the teardown
         prepared = prepare(standing, recovery, lock=LockSettings(say=settings.say))
         if not prepared.outcome.ok:
             raise AwsError(
@@ -492,4 +496,4 @@ def _return_phase(
             + ", ".join(down.left_behind or [r.name for r in down.results if not r.ok]),
             hint="rerun the failback: it goes on from here",
         )
-    return notes
+    return notes + renew_replicas(plan, recovery, progress, LockSettings(say=settings.say))
