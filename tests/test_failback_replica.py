@@ -37,6 +37,7 @@ from relight.steps.failback.replica import (
     caught_up,
     promote,
     wait_caught_up,
+    wait_promoted,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -352,3 +353,22 @@ def test_a_failback_stopped_in_the_replica_phases_goes_on_from_its_record(world:
     assert progress["replicas"]["database"]["promoted"]
     assert world.record.calls == [f"{HOME}/demo-database-home"] * 2, "throttled, then promoted"
     assert list(world.record.promoted) == [f"{HOME}/demo-database-home"]
+
+
+def test_home_promoted_and_running_its_first_backup_is_writable_not_waited_through() -> None:
+    class FirstBackup:
+        """DescribeDBInstances right after PromoteReadReplica: standalone, backing-up (D25)."""
+
+        def __init__(self) -> None:
+            self.looks = 0
+
+        def describe_db_instances(self, **_: Any) -> dict[str, Any]:
+            self.looks += 1
+            return {"DBInstances": [{
+                "DBInstanceIdentifier": "x", "DBInstanceStatus": "backing-up",
+                "Endpoint": {"Address": "x.home.rds.amazonaws.com", "Port": 5432},
+            }]}  # fmt: skip
+
+    rds, slept = FirstBackup(), []
+    state = wait_promoted(rds, "database", "x", HOME, sleep=slept.append, timeout=60)
+    assert (state.writable, state.backing_up, rds.looks, slept) == (True, True, 1, [])

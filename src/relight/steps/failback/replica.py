@@ -303,11 +303,12 @@ def wait_promoted(
     timeout: float,
     interval: float = 15.0,
 ) -> ReplicaState:
-    """Wait until the promoted replica is available and names no source (writable)."""
+    """Wait until the promoted replica names no source and takes writes: available, or
+    backing up (its first backup, which promotion starts: D25)."""
     waited = 0.0
     while True:
         found = read_replica_state(rds, key, "instance", identifier, region)
-        if found.promoted and found.available:
+        if found.writable:
             return found
         if waited >= timeout:
             raise AwsError(
