@@ -173,6 +173,9 @@ def test_a_promoted_database_goes_home_as_a_replica_and_is_promoted_once_past_th
     notes = run_promote(plan, world.home, progress, save, lag_of=lag_of, now=clock.now,
                         sleep=clock.sleep)  # fmt: skip
     assert world.record.calls == [f"{HOME}/demo-database-home"], "promoted once, at home"
+    # backups kept as the stack's backup_retention_days (demo.yaml gives none: the
+    # blueprint's 7), as the failover's promotion keeps them, not RDS's default of 1
+    assert world.record.promoted == {f"{HOME}/demo-database-home": 7}
     assert readings[0] < STOP + timedelta(minutes=5) <= readings[-1] - timedelta(seconds=60), (
         "read until the heartbeat after the stop was replayed, and not promoted before"
     )
@@ -197,6 +200,7 @@ def test_ungraceful_promotes_at_once_without_reading_the_lag(world: Any) -> None
     source = _database(R, PROMOTED)
     (holder,) = find_replicas(world.loaded, world.recovery, [_stack("database", PROMOTED)], {})
     plan = _plan(world, [holder], graceful=False)
+    world.loaded.env.stacks["database"].params["backup_retention_days"] = 21
     progress: dict[str, Any] = {"done": [], "times": {}}
     run_replica(plan, world.recovery, world.home, progress, lambda: None, deploy=_deploy([]),
                 sleep=lambda _: None)  # fmt: skip
@@ -206,6 +210,7 @@ def test_ungraceful_promotes_at_once_without_reading_the_lag(world: Any) -> None
 
     run_promote(plan, world.home, progress, lambda: None, lag_of=never, sleep=lambda _: None)
     assert world.record.calls == [f"{HOME}/demo-database-home"]
+    assert world.record.promoted == {f"{HOME}/demo-database-home": 21}, "the stack's retention"
     assert progress["replicas"]["database"]["source"] == source
     assert "caught_up" not in progress["replicas"]["database"]
 
@@ -289,7 +294,7 @@ def test_a_promotion_another_run_made_meanwhile_is_not_an_error() -> None:
             raise ClientError({"Error": error}, "PromoteReadReplica")
 
     raced = Raced()
-    assert promote(raced, "database", "x", HOME) is False
+    assert promote(raced, "database", "x", HOME, retention_days=7) is False
     assert raced.calls == 1
 
 

@@ -46,6 +46,7 @@ from relight.steps.failback.replica import (
     wait_replicating,
 )
 from relight.steps.replica.lag import replica_lag_seconds
+from relight.steps.replica.promote import retention_days
 
 REPLICA_PHASES = ("replica", "promote")
 # Makes home's database stack of a holder a replica of `source_arn` (R's promoted database);
@@ -198,7 +199,8 @@ def run_promote(
                 )  # fmt: skip
                 record["caught_up"] = {"at": now().isoformat(timespec="seconds"), "lag": lag}
             save()
-        promote(rds, holder.stack, ident, home.region)
+        promote(rds, holder.stack, ident, home.region,
+                retention_days=retention_days(plan, holder.stack))  # fmt: skip
         state = wait_promoted(rds, holder.stack, ident, home.region, sleep=sleep,
                               timeout=promote_timeout)  # fmt: skip
         record["promoted"] = now().isoformat(timespec="seconds")
