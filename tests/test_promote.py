@@ -2,7 +2,7 @@
 recovery region only, and the preflight that comes before any change.
 
 RDS is moto in-process with the stand-in's additions (which play PromoteReadReplica and
-RemoveFromGlobalCluster as RDS documents them: docs/aws-behaviours.md D20-D25), or, where RDS
+RemoveFromGlobalCluster as RDS documents them: docs/aws-behaviours.md D20-D27), or, where RDS
 must stay a replica past the deadline, a fake that answers as DescribeDBInstances does. The plan
 is the part of one these steps read: the prepared stack's name, its params, the file.
 """
