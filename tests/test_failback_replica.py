@@ -304,7 +304,10 @@ def test_after_the_return_the_lookup_that_names_the_old_database_is_named(world:
     progress = {"replicas": {"database": {"identifier": "demo-database-home"}}}
     (note,) = lookups_after(plan, progress)
     assert f"{world.loaded.path}: artifacts.orders_db.db_instance names demo-orders" in note
-    assert "set db_instance: demo-database-home before the next relight prepare" in note
+    assert (
+        "set db_instance: demo-database-home before the next relight prepare in us-west-2; "
+        "until then that prepare replicates demo-orders, or is refused if demo-orders is gone"
+    ) in note
     lined = world.loaded.env.artifacts["orders_db"].model_copy(
         update={"db_instance": "demo-database-home"}
     )

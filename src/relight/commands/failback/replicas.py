@@ -243,8 +243,10 @@ def lookups_after(plan: Any, progress: dict[str, Any]) -> list[str]:
             notes.append(
                 f"{plan.loaded.path}: artifacts.{holder.artifact}.db_instance names {named}, "
                 f"but home's database is now {ident} (the promoted replica of stacks."
-                f"{holder.stack}): set db_instance: {ident} before the next relight prepare in "
-                f"{plan.recovery}, or the replica it makes there replicates the old database"
+                f"{holder.stack}, a name CloudFormation gave it): set db_instance: {ident} "
+                f"before the next relight prepare in {plan.recovery}; until then that prepare "
+                f"replicates {named}, or is refused if {named} is gone, and the lookup's "
+                f"snapshots are {named}'s"
             )
     return notes
 
