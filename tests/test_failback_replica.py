@@ -37,6 +37,7 @@ from relight.steps.failback.replica import (
     caught_up,
     promote,
     wait_caught_up,
+    wait_promoted,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -172,6 +173,9 @@ def test_a_promoted_database_goes_home_as_a_replica_and_is_promoted_once_past_th
     notes = run_promote(plan, world.home, progress, save, lag_of=lag_of, now=clock.now,
                         sleep=clock.sleep)  # fmt: skip
     assert world.record.calls == [f"{HOME}/demo-database-home"], "promoted once, at home"
+    # backups kept as the stack's backup_retention_days (demo.yaml gives none: the
+    # blueprint's 7), as the failover's promotion keeps them, not RDS's default of 1
+    assert world.record.promoted == {f"{HOME}/demo-database-home": 7}
     assert readings[0] < STOP + timedelta(minutes=5) <= readings[-1] - timedelta(seconds=60), (
         "read until the heartbeat after the stop was replayed, and not promoted before"
     )
@@ -196,6 +200,7 @@ def test_ungraceful_promotes_at_once_without_reading_the_lag(world: Any) -> None
     source = _database(R, PROMOTED)
     (holder,) = find_replicas(world.loaded, world.recovery, [_stack("database", PROMOTED)], {})
     plan = _plan(world, [holder], graceful=False)
+    world.loaded.env.stacks["database"].params["backup_retention_days"] = 21
     progress: dict[str, Any] = {"done": [], "times": {}}
     run_replica(plan, world.recovery, world.home, progress, lambda: None, deploy=_deploy([]),
                 sleep=lambda _: None)  # fmt: skip
@@ -205,6 +210,7 @@ def test_ungraceful_promotes_at_once_without_reading_the_lag(world: Any) -> None
 
     run_promote(plan, world.home, progress, lambda: None, lag_of=never, sleep=lambda _: None)
     assert world.record.calls == [f"{HOME}/demo-database-home"]
+    assert world.record.promoted == {f"{HOME}/demo-database-home": 21}, "the stack's retention"
     assert progress["replicas"]["database"]["source"] == source
     assert "caught_up" not in progress["replicas"]["database"]
 
@@ -288,7 +294,7 @@ def test_a_promotion_another_run_made_meanwhile_is_not_an_error() -> None:
             raise ClientError({"Error": error}, "PromoteReadReplica")
 
     raced = Raced()
-    assert promote(raced, "database", "x", HOME) is False
+    assert promote(raced, "database", "x", HOME, retention_days=7) is False
     assert raced.calls == 1
 
 
@@ -298,7 +304,10 @@ def test_after_the_return_the_lookup_that_names_the_old_database_is_named(world:
     progress = {"replicas": {"database": {"identifier": "demo-database-home"}}}
     (note,) = lookups_after(plan, progress)
     assert f"{world.loaded.path}: artifacts.orders_db.db_instance names demo-orders" in note
-    assert "set db_instance: demo-database-home before the next relight prepare" in note
+    assert (
+        "set db_instance: demo-database-home before the next relight prepare in us-west-2; "
+        "until then that prepare replicates demo-orders, or is refused if demo-orders is gone"
+    ) in note
     lined = world.loaded.env.artifacts["orders_db"].model_copy(
         update={"db_instance": "demo-database-home"}
     )
@@ -352,3 +361,22 @@ def test_a_failback_stopped_in_the_replica_phases_goes_on_from_its_record(world:
     assert progress["replicas"]["database"]["promoted"]
     assert world.record.calls == [f"{HOME}/demo-database-home"] * 2, "throttled, then promoted"
     assert list(world.record.promoted) == [f"{HOME}/demo-database-home"]
+
+
+def test_home_promoted_and_running_its_first_backup_is_writable_not_waited_through() -> None:
+    class FirstBackup:
+        """DescribeDBInstances right after PromoteReadReplica: standalone, backing-up (D25)."""
+
+        def __init__(self) -> None:
+            self.looks = 0
+
+        def describe_db_instances(self, **_: Any) -> dict[str, Any]:
+            self.looks += 1
+            return {"DBInstances": [{
+                "DBInstanceIdentifier": "x", "DBInstanceStatus": "backing-up",
+                "Endpoint": {"Address": "x.home.rds.amazonaws.com", "Port": 5432},
+            }]}  # fmt: skip
+
+    rds, slept = FirstBackup(), []
+    state = wait_promoted(rds, "database", "x", HOME, sleep=slept.append, timeout=60)
+    assert (state.writable, state.backing_up, rds.looks, slept) == (True, True, 1, [])

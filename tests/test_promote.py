@@ -2,7 +2,7 @@
 recovery region only, and the preflight that comes before any change.
 
 RDS is moto in-process with the stand-in's additions (which play PromoteReadReplica and
-RemoveFromGlobalCluster as RDS documents them: docs/aws-behaviours.md D20-D25), or, where RDS
+RemoveFromGlobalCluster as RDS documents them: docs/aws-behaviours.md D20-D27), or, where RDS
 must stay a replica past the deadline, a fake that answers as DescribeDBInstances does. The plan
 is the part of one these steps read: the prepared stack's name, its params, the file.
 """
@@ -213,6 +213,184 @@ def test_a_promotion_not_done_by_the_deadline_stops_the_failover_saying_how_to_g
     assert "the promotion is not asked twice" in str(stopped.value)
 
 
+class ScriptedRds:
+    """RDS as DescribeDBInstances answers a replica through a backup (D25): each describe takes
+    the next of `states` (status, still a replica), the last repeating. PromoteReadReplica is
+    refused with InvalidDBInstanceState while the instance last described is backing up (as
+    RDS refuses a replica in the backing-up status) or `refuse` more times."""
+
+    def __init__(self, states: list[tuple[str, bool]], refuse: int = 0) -> None:
+        self.states, self.refuse = list(states), refuse
+        self.now: tuple[str, bool] = states[0]
+        self.promoted: list[dict[str, Any]] = []
+
+    def describe_db_instances(self, **_: Any) -> dict[str, Any]:
+        self.now = self.states.pop(0) if len(self.states) > 1 else self.states[0]
+        status, replica = self.now
+        db: dict[str, Any] = {
+            "DBInstanceIdentifier": "orders-replica",
+            "DBInstanceStatus": status,
+            "Endpoint": {"Address": "orders-replica.x.us-west-2.rds.amazonaws.com"},
+        }
+        if replica:
+            db["ReadReplicaSourceDBInstanceIdentifier"] = "arn:aws:rds:us-east-1:1:db:orders"
+            db["StatusInfos"] = [{"StatusType": "read replication", "Status": "replicating"}]
+        return {"DBInstances": [db]}
+
+    def promote_read_replica(self, **request: Any) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        if self.now[0] == "backing-up" or self.refuse:
+            self.refuse = max(0, self.refuse - 1)
+            self.now = ("backing-up", True)
+            raise ClientError(
+                {"Error": {"Code": "InvalidDBInstanceState", "Message": "backing-up"}},
+                "PromoteReadReplica",
+            )
+        self.promoted.append(request)
+        return {}
+
+
+def _promote_scripted(rds: ScriptedRds, **options: Any) -> tuple[Promotion, list[str], Clock]:
+    aws = SimpleNamespace(client=lambda service, region: rds)
+    conn = SimpleNamespace(region=REGION, aws_for=lambda name: aws)
+    clock, lines = Clock(), []
+    [done] = promote_replicas(
+        conn, _plan(), READY, keys=["database"], clock=clock, sleep=clock.sleep,
+        on_progress=lines.append, **options,
+    )  # fmt: skip
+    return done, lines, clock
+
+
+def test_a_promoted_instance_running_its_first_backup_is_writable_and_not_waited_through() -> None:
+    # promoted at once, then backing-up (its first backup) for as long as RDS takes
+    rds = ScriptedRds([("available", True), ("backing-up", False)])
+    done, lines, clock = _promote_scripted(rds)
+    assert rds.promoted == [{"DBInstanceIdentifier": "orders-replica", "BackupRetentionPeriod": 14}]
+    assert clock.slept == []  # not one look more: it takes writes while the backup runs
+    assert (done.already, done.backing_up) == (False, True)
+    assert lines[-1] == (
+        "DB instance orders-replica (stacks.database) promoted in 0 s; writable; its first "
+        "backup is running at orders-replica.x.us-west-2.rds.amazonaws.com"
+    )
+
+
+def test_a_replica_that_is_backing_up_is_promoted_once_its_backup_is_done() -> None:
+    rds = ScriptedRds(
+        [("backing-up", True), ("backing-up", True), ("available", True),
+         ("modifying", True), ("available", False)]
+    )  # fmt: skip
+    done, lines, clock = _promote_scripted(rds)
+    assert len(rds.promoted) == 1  # asked once, after the backup (RDS would have refused)
+    assert "is backing-up: RDS promotes no read replica while it is backing up" in lines[0]
+    assert lines[1] == (
+        "waiting: instance orders-replica backing-up, still a replica: PromoteReadReplica once "
+        "its backup is done (3600 s left)"
+    )
+    assert lines[2].startswith("promoting DB instance orders-replica")
+    assert (done.seconds, done.backing_up) == (6.0, False)
+    assert clock.slept == [2.0, 4.0]
+
+
+def test_a_promotion_refused_because_a_backup_began_meanwhile_is_asked_again_after_it() -> None:
+    rds = ScriptedRds(
+        [("available", True), ("backing-up", True), ("backing-up", True),
+         ("available", True), ("available", False)],
+        refuse=1,
+    )  # fmt: skip
+    done, lines, _ = _promote_scripted(rds)
+    assert len(rds.promoted) == 1 and not done.already
+    assert sum("is backing-up: RDS promotes no read replica" in line for line in lines) == 1
+    assert "writable at" in lines[-1]
+
+
+def test_a_replica_still_backing_up_at_the_deadline_stops_saying_it_was_not_promoted() -> None:
+    rds = ScriptedRds([("backing-up", True)])
+    with pytest.raises(DeployError) as stopped:
+        _promote_scripted(rds, deadline_seconds=60)
+    assert rds.promoted == []
+    assert "was still backing up when relight stopped waiting, so it was not promoted" in str(
+        stopped.value
+    )
+
+
+class GlobalsUnreadable:
+    """The recovery region's RDS (moto's), but DescribeGlobalClusters fails: throttled, a 500,
+    or its endpoint gone, as it may in a regional outage."""
+
+    def __init__(self, rds: Any, failure: Exception) -> None:
+        self.rds, self.failure, self.asked = rds, failure, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.rds, name)
+
+    def describe_global_clusters(self, **_: Any) -> dict[str, Any]:
+        self.asked += 1
+        raise self.failure
+
+
+def _unreadable_globals() -> list[Exception]:
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    return [
+        ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}},
+                    "DescribeGlobalClusters"),
+        ClientError({"Error": {"Code": "InternalFailure", "Message": ""},
+                     "ResponseMetadata": {"HTTPStatusCode": 500}}, "DescribeGlobalClusters"),
+        EndpointConnectionError(endpoint_url="https://rds.us-west-2.amazonaws.com/"),
+    ]  # fmt: skip
+
+
+def _aurora_secondary(home: Any, here: Any) -> str:
+    home.create_db_cluster(
+        DBClusterIdentifier="orders", Engine="aurora-postgresql", MasterUsername="app",
+        MasterUserPassword="not-a-real-password",
+    )  # fmt: skip
+    primary = str(home.describe_db_clusters()["DBClusters"][0]["DBClusterArn"])
+    home.create_global_cluster(
+        GlobalClusterIdentifier="orders-g", SourceDBClusterIdentifier=primary
+    )
+    here.create_db_cluster(
+        DBClusterIdentifier="orders-secondary", Engine="aurora-postgresql",
+        GlobalClusterIdentifier="orders-g",
+    )  # fmt: skip
+    return primary
+
+
+AURORA = {
+    "database": {"DatabaseIdentifier": "orders-secondary", "GlobalClusterIdentifier": "orders-g"}
+}
+
+
+@pytest.mark.parametrize("failure", _unreadable_globals(), ids=["throttled", "500", "endpoint"])
+def test_an_unreadable_global_database_does_not_stop_an_aurora_promotion(
+    world: tuple[Any, Any], failure: Exception
+) -> None:
+    home, here = world
+    primary = _aurora_secondary(home, here)
+    rds = GlobalsUnreadable(here, failure)
+    aws = SimpleNamespace(client=lambda service, region: rds)
+    conn = SimpleNamespace(region=REGION, aws_for=lambda name: aws)
+    # preflight: a warning (its replication is unknown), not a refusal
+    found = check_replicas(
+        _plan(), lambda name: aws, REGION, Stacks(AURORA["database"]), ["database"],
+        prepare="relight prepare", failover_began=False,
+    )  # fmt: skip
+    [note] = found.notes
+    assert "its membership could not be read" in note and "is not known" in note
+    assert found.states["database"].replica and not found.states["database"].membership_known
+    clock, lines = Clock(), []
+    [done] = promote_replicas(
+        conn, _plan(), AURORA, keys=["database"], clock=clock, sleep=clock.sleep,
+        on_progress=lines.append,
+    )  # fmt: skip
+    assert rds.asked >= 2  # asked, failed, and the cluster's own answer was taken instead
+    assert (done.kind, done.already) == ("cluster", False)
+    members = here.describe_global_clusters(GlobalClusterIdentifier="orders-g")["GlobalClusters"]
+    assert [m["DBClusterArn"] for m in members[0]["GlobalClusterMembers"]] == [primary]
+    assert "RemoveFromGlobalCluster (detach and promote)" in lines[0]
+
+
 # preflight ------------------------------------------------------------------------------------
 
 
@@ -360,3 +538,22 @@ def test_verification_fails_a_database_still_a_replica_and_a_stack_given_another
         "web was deployed with DatabaseEndpoint=orders.old-home.example, not the promoted "
         f"database's endpoint {ENDPOINT}",
     )
+
+
+def test_verification_passes_a_promoted_database_running_its_first_backup() -> None:
+    from relight.steps.replica.state import ReplicaState
+    from relight.steps.verify.databases import _writable
+
+    def state(status: str, promoted: bool) -> ReplicaState:
+        return ReplicaState(
+            "database", "instance", "orders-replica", REGION, exists=True, replicating=False,
+            promoted=promoted, status=status, source_arn=None if promoted else "arn",
+            endpoint="x", port=5432, detail="DB instance orders-replica",
+        )  # fmt: skip
+
+    first_backup = _writable(state("backing-up", True))
+    assert (first_backup.result, first_backup.detail) == (
+        "passed",
+        "DB instance orders-replica; writable; its first backup is running",
+    )
+    assert _writable(state("backing-up", False)).result == "failed"  # a replica: read-only

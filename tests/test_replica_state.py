@@ -177,3 +177,44 @@ def test_an_aurora_cluster_out_of_any_global_database_is_promoted() -> None:
         True, False, True, None,
     )  # fmt: skip
     assert "in no global database" in state.detail
+
+
+@pytest.mark.parametrize(
+    ("code", "status"), [("Throttling", 400), ("InternalFailure", 500), ("AccessDenied", 403)]
+)
+def test_a_global_database_that_cannot_be_read_leaves_membership_unknown_not_an_error(
+    code: str, status: int
+) -> None:
+    client, stub = _rds()
+    stub.add_response(
+        "describe_db_clusters",
+        {"DBClusters": [_cluster(GlobalClusterIdentifier=GLOBAL)]},
+        {"DBClusterIdentifier": "demo-replica"},
+    )
+    stub.add_client_error(
+        "describe_global_clusters", code, "no answer", http_status_code=status,
+        expected_params={"GlobalClusterIdentifier": GLOBAL},
+    )  # fmt: skip
+    with stub:
+        state = read_replica_state(client, "database", "cluster", "demo-replica", "us-west-2")
+    # still in the global database by its own GlobalClusterIdentifier: a secondary, not
+    # promoted; whether it replicates is not known
+    assert (state.exists, state.promoted, state.replicating) == (True, False, False)
+    assert state.membership_known is False
+    assert state.detail.startswith(
+        "DB cluster demo-replica is in global database demo-global (its own "
+        "GlobalClusterIdentifier); its membership could not be read: cannot read global "
+        "database demo-global from us-west-2"
+    )
+
+
+def test_a_promoted_instance_backing_up_is_writable_and_a_replica_backing_up_is_not() -> None:
+    client, stub = _rds()
+    promoted = _read(stub, client, _instance(DBInstanceStatus="backing-up"))
+    assert (promoted.writable, promoted.backing_up, promoted.available) == (True, True, False)
+    client, stub = _rds()
+    replica = _read(
+        stub, client,
+        _instance(DBInstanceStatus="backing-up", ReadReplicaSourceDBInstanceIdentifier=HOME_ARN),
+    )  # fmt: skip
+    assert (replica.writable, replica.replica) == (False, True)

@@ -46,6 +46,7 @@ from relight.steps.failback.replica import (
     wait_replicating,
 )
 from relight.steps.replica.lag import replica_lag_seconds
+from relight.steps.replica.promote import retention_days
 
 REPLICA_PHASES = ("replica", "promote")
 # Makes home's database stack of a holder a replica of `source_arn` (R's promoted database);
@@ -198,7 +199,8 @@ def run_promote(
                 )  # fmt: skip
                 record["caught_up"] = {"at": now().isoformat(timespec="seconds"), "lag": lag}
             save()
-        promote(rds, holder.stack, ident, home.region)
+        promote(rds, holder.stack, ident, home.region,
+                retention_days=retention_days(plan, holder.stack))  # fmt: skip
         state = wait_promoted(rds, holder.stack, ident, home.region, sleep=sleep,
                               timeout=promote_timeout)  # fmt: skip
         record["promoted"] = now().isoformat(timespec="seconds")
@@ -241,8 +243,10 @@ def lookups_after(plan: Any, progress: dict[str, Any]) -> list[str]:
             notes.append(
                 f"{plan.loaded.path}: artifacts.{holder.artifact}.db_instance names {named}, "
                 f"but home's database is now {ident} (the promoted replica of stacks."
-                f"{holder.stack}): set db_instance: {ident} before the next relight prepare in "
-                f"{plan.recovery}, or the replica it makes there replicates the old database"
+                f"{holder.stack}, a name CloudFormation gave it): set db_instance: {ident} "
+                f"before the next relight prepare in {plan.recovery}; until then that prepare "
+                f"replicates {named}, or is refused if {named} is gone, and the lookup's "
+                f"snapshots are {named}'s"
             )
     return notes
 

@@ -266,17 +266,21 @@ def wait_caught_up(
         waited += interval
 
 
-def promote(rds: Any, key: str, identifier: str, region: str) -> bool:
-    """PromoteReadReplica in the home region; False when it is promoted already (a rerun).
-    RDS refuses a second promotion (InvalidDBInstanceState), so the state is read first."""
+def promote(rds: Any, key: str, identifier: str, region: str, *, retention_days: int) -> bool:
+    """PromoteReadReplica in the home region, backups kept `retention_days` (the stack's
+    `backup_retention_days`, as the failover's promotion keeps them: `steps.replica.promote.
+    retention_days`); False when it is promoted already (a rerun). RDS refuses a second
+    promotion (InvalidDBInstanceState), so the state is read first."""
     found = read_replica_state(rds, key, "instance", identifier, region)
     if not found.exists:
         raise AwsError(f"the home replica {identifier} in {region} is not there to promote")
     if found.promoted:
         return False
     try:
-        # backups on (RDS's default, said outright): the next prepare replicates this database
-        rds.promote_read_replica(DBInstanceIdentifier=identifier, BackupRetentionPeriod=1)
+        # backups on (the next prepare replicates this database), kept as the stack says
+        rds.promote_read_replica(
+            DBInstanceIdentifier=identifier, BackupRetentionPeriod=retention_days
+        )
     except ClientError as exc:
         error = exc.response["Error"]
         if error["Code"] == "InvalidDBInstanceState" and NOT_A_REPLICA in error["Message"]:
@@ -303,11 +307,12 @@ def wait_promoted(
     timeout: float,
     interval: float = 15.0,
 ) -> ReplicaState:
-    """Wait until the promoted replica is available and names no source (writable)."""
+    """Wait until the promoted replica names no source and takes writes: available, or
+    backing up (its first backup, which promotion starts: D25)."""
     waited = 0.0
     while True:
         found = read_replica_state(rds, key, "instance", identifier, region)
-        if found.promoted and found.available:
+        if found.writable:
             return found
         if waited >= timeout:
             raise AwsError(

@@ -96,6 +96,12 @@ def check_replicas(
                 "RDS has made it; run the failover again once it is available, or "
                 "--data snapshot"
             )
+        elif state.replica and not state.membership_known:
+            found.notes.append(
+                f"WARNING: {where}: {state.detail}. Whether it still replicates is not known; "
+                "the failover detaches it all the same (RemoveFromGlobalCluster answers for "
+                "itself). To restore the newest snapshot copy instead: --data snapshot"
+            )
         elif state.replica and not state.replicating:
             found.notes.append(
                 f"WARNING: {where}: {state.detail}: replication has stopped, so its data is "

@@ -5,8 +5,11 @@ replica_keys`), prepared ahead of time and read by the failover (its outputs in
 `ready_outputs[key]`):
 
 - an RDS instance: PromoteReadReplica (`BackupRetentionPeriod` = the stack's
-  `backup_retention_days`, 7 when not given, as the blueprint's), then wait until it is
-  "available" and no longer names a source (it takes writes);
+  `backup_retention_days`, 7 when not given, as the blueprint's), then wait until it no longer
+  names a source and is "available", or "backing-up": promotion turns backups on and RDS
+  starts the first backup at once, which may take long, and the instance takes writes
+  meanwhile. A replica found "backing-up" is not asked yet (RDS promotes no replica while it
+  is backing up): it is waited for, then asked;
 - an Aurora secondary cluster: RemoveFromGlobalCluster (the global database's identifier, the
   secondary's ARN: "detach and promote", AWS's way out of an unplanned outage of the primary's
   region), then wait until it is "available" and out of the global database.
@@ -19,7 +22,7 @@ look that found it available and writable, are returned (`Promotion`).
 A rerun finds a database promoted already (a failover that stopped after its promotion): that
 is a note, not an error, and it is only waited for. A promotion still not done at the deadline
 stops the failover (DeployError) before anything else changes; the rerun goes on from there.
-docs/aws-behaviours.md, rows D20-D24.
+docs/aws-behaviours.md, rows D20-D27.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ from relight.steps.replica.state import CLUSTER, INSTANCE, ReplicaState, read_re
 DEADLINE_SECONDS = 3600.0
 FIRST_WAIT, LONGEST_WAIT = 2.0, 30.0
 DEFAULT_RETENTION_DAYS = 7  # blueprints/database.py backup_retention_days
+# What _start / _ask did: asked RDS to promote; found it promoted (a rerun, or meanwhile);
+# found it backing up, so not asked yet (the wait asks once the backup is done)
+ASKED, ALREADY, DEFERRED = "asked", "already", "deferred"
 
 
 class Connected(Protocol):
@@ -61,13 +67,15 @@ class Promotion:
     seconds: float  # from the call (or the first look, when already promoted) to writable
     endpoint: str | None
     already: bool  # promoted before this run: a rerun
+    backing_up: bool = False  # writable while its first backup after promotion runs
 
     def line(self) -> str:
         what = "DB instance" if self.kind == INSTANCE else "DB cluster"
+        writable = "writable; its first backup is running" if self.backing_up else "writable"
         how = (
-            "was promoted already (an earlier run); writable"
+            f"was promoted already (an earlier run); {writable}"
             if self.already
-            else f"promoted in {self.seconds:.0f} s; writable"
+            else f"promoted in {self.seconds:.0f} s; {writable}"
         )
         return f"{what} {self.identifier} (stacks.{self.key}) {how} at {self.endpoint}"
 
@@ -134,25 +142,30 @@ def promote_replicas(
 
         keys = replica_keys(plan)
     say = on_progress or (lambda line: None)
-    started: dict[str, tuple[Target, Any, float, bool]] = {}
+    started: dict[str, tuple[Target, Any, float, str]] = {}
     for target in targets(plan, ready_outputs, keys):
         rds = conn.aws_for(target.stack_name).client("rds", conn.region)
         began = clock()
-        already = _start(rds, target, conn.region, say)
-        started[target.key] = (target, rds, began, already)
+        how = _start(rds, target, conn.region, say)
+        started[target.key] = (target, rds, began, how)
     promotions = []
-    for target, rds, began, already in started.values():
-        state = _wait(rds, target, conn.region, clock, sleep, began + deadline_seconds, say)
+    for target, rds, began, how in started.values():
+        state = _wait(
+            rds, target, conn.region, clock, sleep, began + deadline_seconds, say,
+            deferred=how == DEFERRED,
+        )  # fmt: skip
         promotion = Promotion(
-            target.key, target.identifier, target.kind, clock() - began, state.endpoint, already
-        )
+            target.key, target.identifier, target.kind, clock() - began, state.endpoint,
+            how == ALREADY, backing_up=state.backing_up,
+        )  # fmt: skip
         say(promotion.line())
         promotions.append(promotion)
     return promotions
 
 
-def _start(rds: Any, target: Target, region: str, say: Callable[[str], None]) -> bool:
-    """Ask RDS to promote the replica; True when it was promoted already (a rerun)."""
+def _start(rds: Any, target: Target, region: str, say: Callable[[str], None]) -> str:
+    """Ask RDS to promote the replica: ASKED; ALREADY when it was promoted already (a rerun);
+    DEFERRED when it is backing up (RDS would refuse: the wait asks once it is done)."""
     state = read_replica_state(rds, target.key, target.kind, target.identifier, region)
     if not state.exists:
         raise DeployError(
@@ -162,23 +175,12 @@ def _start(rds: Any, target: Target, region: str, say: Callable[[str], None]) ->
         )
     if state.promoted:
         say(f"{state.detail}: promoted already (an earlier run); waiting until it takes writes")
-        return True
+        return ALREADY
     if target.kind == INSTANCE:
-        say(
-            f"promoting DB instance {target.identifier} (stacks.{target.key}) in {region}: "
-            f"PromoteReadReplica, backups kept {target.retention_days} days"
-        )
-        with translated(f"cannot promote DB instance {target.identifier} in {region}", rds):
-            try:
-                rds.promote_read_replica(
-                    DBInstanceIdentifier=target.identifier,
-                    BackupRetentionPeriod=target.retention_days,
-                )
-            except Exception as exc:
-                if _promoted_meanwhile(exc, rds, target, region):
-                    return True
-                raise
-        return False
+        if state.backing_up:
+            say(_backing_up_line(target, region))
+            return DEFERRED
+        return _ask(rds, target, region, say)
     arn = _cluster_arn(rds, target, region)
     say(
         f"detaching DB cluster {target.identifier} (stacks.{target.key}) from global database "
@@ -191,9 +193,44 @@ def _start(rds: Any, target: Target, region: str, say: Callable[[str], None]) ->
             )
         except Exception as exc:
             if _promoted_meanwhile(exc, rds, target, region):
-                return True
+                return ALREADY
             raise
-    return False
+    return ASKED
+
+
+def _backing_up_line(target: Target, region: str) -> str:
+    return (
+        f"DB instance {target.identifier} (stacks.{target.key}) in {region} is backing-up: RDS "
+        "promotes no read replica while it is backing up, so PromoteReadReplica waits until "
+        "the backup is done"
+    )
+
+
+def _ask(rds: Any, target: Target, region: str, say: Callable[[str], None]) -> str:
+    """PromoteReadReplica: ASKED; ALREADY when RDS refused because it stands alone already;
+    DEFERRED when it refused because a backup began meanwhile."""
+    from botocore.exceptions import ClientError
+
+    say(
+        f"promoting DB instance {target.identifier} (stacks.{target.key}) in {region}: "
+        f"PromoteReadReplica, backups kept {target.retention_days} days"
+    )
+    with translated(f"cannot promote DB instance {target.identifier} in {region}", rds):
+        try:
+            rds.promote_read_replica(
+                DBInstanceIdentifier=target.identifier,
+                BackupRetentionPeriod=target.retention_days,
+            )
+        except Exception as exc:
+            if _promoted_meanwhile(exc, rds, target, region):
+                return ALREADY
+            if isinstance(exc, ClientError):
+                again = read_replica_state(rds, target.key, INSTANCE, target.identifier, region)
+                if again.replica and again.backing_up:
+                    say(_backing_up_line(target, region))
+                    return DEFERRED
+            raise
+    return ASKED
 
 
 def _promoted_meanwhile(exc: Exception, rds: Any, target: Target, region: str) -> bool:
@@ -221,15 +258,32 @@ def _wait(
     sleep: Callable[[float], None],
     deadline: float,
     say: Callable[[str], None],
+    *,
+    deferred: bool = False,
 ) -> ReplicaState:
-    """Look until the database is available and stands alone, or the deadline passes."""
+    """Look until the database stands alone and takes writes (available, or backing up), or
+    the deadline passes. `deferred`: PromoteReadReplica is not asked yet (the replica was
+    backing up): it is asked once the replica is no longer backing up."""
     delay = FIRST_WAIT
     while True:
         state = read_replica_state(rds, target.key, target.kind, target.identifier, region)
-        if state.exists and state.promoted and state.available:
+        if state.writable:
             return state
+        if deferred and state.replica and not state.backing_up:
+            deferred = _ask(rds, target, region, say) == DEFERRED
+            state = read_replica_state(rds, target.key, target.kind, target.identifier, region)
+            if state.writable:
+                return state
         left = deadline - clock()
         if left <= 0:
+            if deferred and state.replica:
+                raise DeployError(
+                    f"{state.detail}, status {state.status}: stacks.{target.key} was still "
+                    f"backing up when relight stopped waiting, so it was not promoted (RDS "
+                    "promotes no read replica while it is backing up); nothing after it was "
+                    "changed",
+                    hint="run the failover again once its backup is done: it promotes it then",
+                )
             raise DeployError(
                 f"{state.detail}, status {state.status}: stacks.{target.key} was not writable "
                 f"when relight stopped waiting; its promotion goes on in {region}; nothing "
@@ -240,6 +294,7 @@ def _wait(
         say(
             f"waiting: {target.kind} {target.identifier} {state.status}"
             + ("" if state.promoted else ", still a replica")
+            + (": PromoteReadReplica once its backup is done" if deferred else "")
             + f" ({left:.0f} s left)"
         )
         sleep(min(delay, left))

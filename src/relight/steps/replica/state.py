@@ -6,10 +6,14 @@ replica, absent once promoted; `StatusInfos`, the "read replication" entry: repl
 error, stopped, terminated, ...; `DBInstanceStatus`; `Endpoint`), DescribeDBClusters for an
 Aurora cluster (`GlobalClusterIdentifier`, `ReplicationSourceIdentifier`, `Status`,
 `Endpoint`) with, while the cluster is in a global database, DescribeGlobalClusters for its
-member entry (`IsWriter`, `SynchronizationStatus`). docs/aws-behaviours.md, rows D20-D24.
+member entry (`IsWriter`, `SynchronizationStatus`). docs/aws-behaviours.md, rows D20-D27.
 
 A database the region does not hold is `exists=False`, never an error; a failure of the
-endpoint (or a refusal other than "not found") is an AwsError naming the call.
+endpoint (or a refusal other than "not found") is an AwsError naming the call. One exception:
+DescribeGlobalClusters failing (throttled, a 500, its endpoint unreachable in an outage) leaves
+the cluster's membership unknown (`membership_known=False`), not an error: the cluster's own
+`GlobalClusterIdentifier` (empty once detached) then says whether it is still a secondary, so
+a failover is not stopped by a call about the global database it is leaving.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from relight.aws.failures import translated
+from relight.errors import AwsError
 
 Kind = Literal["instance", "cluster"]
 INSTANCE: Kind = "instance"
@@ -30,6 +35,9 @@ NOT_FOUND = {
     "GlobalClusterNotFoundFault",
 }
 STOPPED = {"error", "stopped", "terminated"}  # replication has stopped: data no longer flows
+BACKING_UP = "backing-up"  # DBInstanceStatus while a backup runs (a promoted one's first, D25)
+# A standalone database takes writes while available, and while its backup runs (D25)
+WRITABLE = {"available", BACKING_UP}
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,9 @@ class ReplicaState:
     endpoint: str | None
     port: int | None
     detail: str  # one line for a person: what it is and how its replication stands
+    # False: DescribeGlobalClusters did not answer, so whether an Aurora secondary still
+    # replicates (and whether it is its global database's writer) is not known
+    membership_known: bool = True
 
     @property
     def replica(self) -> bool:
@@ -57,6 +68,16 @@ class ReplicaState:
     @property
     def available(self) -> bool:
         return self.status == "available"
+
+    @property
+    def writable(self) -> bool:
+        """Stands alone and takes writes: available, or running a backup (a promoted
+        instance's first backup, which RDS starts at once and which may take long: D25)."""
+        return self.exists and self.promoted and self.status in WRITABLE
+
+    @property
+    def backing_up(self) -> bool:
+        return self.status == BACKING_UP
 
 
 def read_replica_state(
@@ -144,8 +165,11 @@ def _cluster(rds: Any, key: str, identifier: str, region: str) -> ReplicaState:
     status = str(db.get("Status") or "")
     arn = str(db.get("DBClusterArn") or "")
     global_id = db.get("GlobalClusterIdentifier") or None
-    member = _member(rds, global_id, arn, region) if global_id else None
     source = db.get("ReplicationSourceIdentifier") or None
+    try:
+        member = _member(rds, global_id, arn, region) if global_id else None
+    except AwsError as exc:
+        return _unknown_membership(db, key, identifier, region, global_id, exc)
     if global_id and member is None:
         # The cluster names a global database that does not list it (yet, or any more):
         # detached as far as replication goes.
@@ -178,6 +202,23 @@ def _cluster(rds: Any, key: str, identifier: str, region: str) -> ReplicaState:
     )  # fmt: skip
 
 
+def _unknown_membership(
+    db: dict[str, Any], key: str, identifier: str, region: str, global_id: Any, exc: AwsError
+) -> ReplicaState:
+    """The cluster names global database `global_id`, which could not be read: a secondary
+    still (not promoted), whose synchronization, and whether it is the writer, are unknown.
+    RemoveFromGlobalCluster's own answer settles it at promotion."""
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return ReplicaState(
+        key, CLUSTER, identifier, region, exists=True, replicating=False, promoted=False,
+        status=str(db.get("Status") or ""), source_arn=str(global_id),
+        endpoint=db.get("Endpoint") or None, port=_port(db.get("Port")),
+        detail=f"DB cluster {identifier} is in global database {global_id} (its own "
+        f"GlobalClusterIdentifier); its membership could not be read: {reason}",
+        membership_known=False,
+    )  # fmt: skip
+
+
 def _global(rds: Any, global_id: str, region: str) -> dict[str, Any] | None:
     answer = _describe(
         rds.describe_global_clusters,
@@ -202,7 +243,10 @@ def _member(rds: Any, global_id: str, arn: str, region: str) -> dict[str, Any] |
 
 
 def _writer_arn(rds: Any, global_id: str | None, region: str) -> str | None:
-    found = _global(rds, global_id, region) if global_id else None
+    try:
+        found = _global(rds, global_id, region) if global_id else None
+    except AwsError:  # read a moment ago; unread now: the writer is only named in the detail
+        return None
     for member in (found or {}).get("GlobalClusterMembers") or []:
         if member.get("IsWriter"):
             return str(member.get("DBClusterArn"))

@@ -102,6 +102,8 @@ def _writable(state: ReplicaState) -> Reading:
         return Reading(WRITABLE, FAILED, state.detail)
     if state.promoted and state.available:
         return Reading(WRITABLE, PASSED, f"{state.detail}; available, takes writes")
+    if state.writable:  # backing-up: its first backup after promotion runs, writes go on (D25)
+        return Reading(WRITABLE, PASSED, f"{state.detail}; writable; its first backup is running")
     if state.promoted and (state.status in _DB_SETTLING or state.status == "promoting"):
         return Reading(WRITABLE, PENDING, state.detail, f"{state.status}, not yet available")
     if state.promoted:
