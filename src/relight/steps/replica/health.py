@@ -119,8 +119,10 @@ def replica_problems(
                 ERROR,
                 f"{where}: {identifier} in {region} was promoted: it is a stand-alone database "
                 "now and replicates nothing (a promotion cannot be undone)",
-                "if a failover is over, bring the data home with relight failback; otherwise "
-                f"delete the prepared database stack and run {prepare}",
+                "if it serves since a failover, bring its data home with relight failback; if "
+                "it was promoted by hand and serves nothing, it holds data written nowhere else: "
+                "keep a snapshot of it, tear the prepared database stack down (relight teardown "
+                f"--prepared; it leaves a final snapshot) and run {prepare}",
             )
         ]
     if not state.replicating:
