@@ -150,8 +150,10 @@ def replica_instance(options: Any, shared: Shared) -> Template:
     a KMS key ID"). The replica inherits engine, version, storage, master user and port from its
     source, so its security group's rule takes the port from the replica itself. Its security
     group is always given (a cross-region replica otherwise gets the VPC's default). No
-    BackupRetentionPeriod (a replica's backups are off, docs D13), and DeletionPolicy Delete,
-    said outright: RDS takes no final snapshot of a read replica; the data is the source's.
+    BackupRetentionPeriod (a replica's backups are off, docs D13). DeletionPolicy and
+    UpdateReplacePolicy Snapshot: CloudFormation ignores a read replica's deletion policy
+    (docs D13), but once the failover promotes it (outside CloudFormation) it is the live
+    database, and its stack's delete then leaves a final snapshot.
     """
     t = Template(Description=f"relight database (replica of the home {options.engine} instance)")
     purpose_parameter(t)
@@ -167,8 +169,8 @@ def replica_instance(options: Any, shared: Shared) -> Template:
             # with SourceDBInstanceIdentifier) and refuses MultiAZ, which a replica takes.
             # cfn-lint checks the template against CloudFormation's schema instead.
             validation=False,
-            DeletionPolicy="Delete",
-            UpdateReplacePolicy="Delete",
+            DeletionPolicy="Snapshot",
+            UpdateReplacePolicy="Snapshot",
             SourceDBInstanceIdentifier=Ref(source),
             SourceRegion=Select(3, Split(":", Ref(source))),
             KmsKeyId=Ref(key),
@@ -229,8 +231,8 @@ def secondary_cluster(options: Any, shared: Shared) -> Template:
     cluster = t.add_resource(
         rds.DBCluster(
             "Cluster",
-            DeletionPolicy="Delete",  # its data is the global database's (the primary's)
-            UpdateReplacePolicy="Delete",
+            DeletionPolicy="Snapshot",  # ignored while a secondary; honoured once promoted
+            UpdateReplacePolicy="Snapshot",
             Engine=options.engine,
             EngineVersion=Ref(version),
             GlobalClusterIdentifier=Ref(global_id),

@@ -213,7 +213,7 @@ def test_a_global_database_with_its_most_secondary_regions_is_refused(tmp_path: 
 # The stand-in under CloudFormation ------------------------------------------------------------
 
 
-def _replica_stack(name: str, source: str) -> str:
+def _replica_stack(name: str, source: str, policy: str = "Delete") -> str:
     t = Template()
     t.add_resource(
         rds.DBInstance(
@@ -222,7 +222,7 @@ def _replica_stack(name: str, source: str) -> str:
             SourceDBInstanceIdentifier=source,
             KmsKeyId="alias/x",
             DBInstanceClass="db.t3.micro",
-            DeletionPolicy="Delete",
+            DeletionPolicy=policy,
         )
     )
     cfn = boto3.client("cloudformation", REGION)
@@ -281,3 +281,68 @@ def test_a_cloudformation_cluster_with_a_global_identifier_joins_as_a_reader() -
     (found,) = boto3.client("rds", REGION).describe_global_clusters()["GlobalClusters"]
     members = {m["DBClusterArn"]: m["IsWriter"] for m in found["GlobalClusterMembers"]}
     assert members == {primary["DBClusterArn"]: True, made["DBClusterArn"]: False}
+
+
+def _stack_status(name: str) -> str:
+    cfn = boto3.client("cloudformation", REGION)
+    found = cfn.describe_stacks(StackName=name)["Stacks"]
+    return str(found[0]["StackStatus"]) if found else "gone"
+
+
+def test_a_replicas_snapshot_policy_is_ignored_until_it_is_promoted() -> None:
+    """CloudFormation ignores a read replica's deletion policy (docs D13): deleting the stack
+    of a replica leaves no final snapshot and no error; of the same replica once promoted (it
+    stands alone), DeletionPolicy Snapshot leaves one."""
+    source = _home_instance()
+    r = boto3.client("rds", REGION)
+    cfn = boto3.client("cloudformation", REGION)
+    assert _replica_stack("replica", source["DBInstanceArn"], "Snapshot") == "CREATE_COMPLETE"
+    cfn.delete_stack(StackName="replica")
+    assert r.describe_db_instances()["DBInstances"] == []
+    assert r.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"] == []
+    assert _replica_stack("promoted", source["DBInstanceArn"], "Snapshot") == "CREATE_COMPLETE"
+    (db,) = r.describe_db_instances()["DBInstances"]
+    r.promote_read_replica(DBInstanceIdentifier=db["DBInstanceIdentifier"])
+    cfn.delete_stack(StackName="promoted")
+    assert r.describe_db_instances()["DBInstances"] == []
+    (final,) = r.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+    assert final["DBInstanceIdentifier"] == db["DBInstanceIdentifier"]
+    assert "-final-" in final["DBSnapshotIdentifier"]
+
+
+def _secondary_stack(name: str) -> str:
+    t = Template()
+    t.add_resource(
+        rds.DBCluster(
+            "Cluster",
+            Engine="aurora-postgresql",
+            GlobalClusterIdentifier="orders-global",
+            KmsKeyId="alias/x",
+            StorageEncrypted=True,
+            DeletionPolicy="Snapshot",
+        )
+    )
+    boto3.client("cloudformation", REGION).create_stack(StackName=name, TemplateBody=t.to_json())
+    return _stack_status(name)
+
+
+def test_a_secondarys_snapshot_policy_is_ignored_until_it_is_detached() -> None:
+    primary = _home_cluster()
+    boto3.client("rds", HOME).create_global_cluster(
+        GlobalClusterIdentifier="orders-global", SourceDBClusterIdentifier=primary["DBClusterArn"]
+    )
+    r = boto3.client("rds", REGION)
+    cfn = boto3.client("cloudformation", REGION)
+    assert _secondary_stack("secondary") == "CREATE_COMPLETE"
+    cfn.delete_stack(StackName="secondary")
+    assert r.describe_db_clusters()["DBClusters"] == []
+    assert r.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"] == []
+    assert _secondary_stack("promoted") == "CREATE_COMPLETE"
+    (cluster,) = r.describe_db_clusters()["DBClusters"]
+    boto3.client("rds", HOME).remove_from_global_cluster(
+        GlobalClusterIdentifier="orders-global", DbClusterIdentifier=cluster["DBClusterArn"]
+    )
+    cfn.delete_stack(StackName="promoted")
+    assert r.describe_db_clusters()["DBClusters"] == []
+    (final,) = r.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
+    assert final["DBClusterIdentifier"] == cluster["DBClusterIdentifier"]

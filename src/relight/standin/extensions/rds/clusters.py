@@ -178,6 +178,14 @@ class RestoredDBCluster(_StackDatabase, DBCluster, CloudFormationModel):
         return {}
 
     @staticmethod
+    def _replicates(model: Any) -> bool:
+        """A secondary of an Aurora global database (a member, not its writer); detached at
+        failover (RemoveFromGlobalCluster, promotion.py) it stands alone."""
+        return bool(getattr(model, "global_cluster_identifier", None)) and not getattr(
+            model, "is_writer", False
+        )
+
+    @staticmethod
     def _remove(model: Any, final_snapshot: str | None) -> None:
         model.backend.delete_db_cluster(model.db_cluster_identifier, final_snapshot)
 
