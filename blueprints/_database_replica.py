@@ -201,8 +201,10 @@ def secondary_cluster(options: Any, shared: Shared) -> Template:
     """A secondary cluster of the home cluster's Aurora global database (mode aurora).
 
     `GlobalClusterIdentifier` is the global database prepare made (or found) in the home region
-    with the home cluster as its primary; `EngineVersion` is that global database's (relight
-    fills both at prepare); `KmsKeyId` is the region's key. A secondary has no master user of
+    with the home cluster as its primary (relight fills it at prepare); `KmsKeyId` is the
+    region's key. No EngineVersion: the cluster takes the global database's, and
+    AWS::RDS::DBCluster says of EngineVersion "Don't use this property if your DB cluster is a
+    member of a global database cluster" (docs D57). A secondary has no master user of
     its own: it replicates the primary's. Its instances (`aurora_instances`) are readers until
     the failover detaches and promotes the cluster.
     """
@@ -217,14 +219,6 @@ def secondary_cluster(options: Any, shared: Shared) -> Template:
             Description="the Aurora global database this cluster joins (relight fills it)",
         )
     )
-    version = t.add_parameter(
-        Parameter(
-            "EngineVersion",
-            Type="String",
-            MinLength=1,
-            Description="the global database's engine version (relight fills it)",
-        )
-    )
     key = _key(t)
     group, subnet_group, client = _network(t, options)
     groups = shared.groups(t)
@@ -234,7 +228,6 @@ def secondary_cluster(options: Any, shared: Shared) -> Template:
             DeletionPolicy="Snapshot",  # ignored while a secondary; honoured once promoted
             UpdateReplacePolicy="Snapshot",
             Engine=options.engine,
-            EngineVersion=Ref(version),
             GlobalClusterIdentifier=Ref(global_id),
             KmsKeyId=Ref(key),
             StorageEncrypted=True,
