@@ -150,8 +150,10 @@ def replica_instance(options: Any, shared: Shared) -> Template:
     a KMS key ID"). The replica inherits engine, version, storage, master user and port from its
     source, so its security group's rule takes the port from the replica itself. Its security
     group is always given (a cross-region replica otherwise gets the VPC's default). No
-    BackupRetentionPeriod (a replica's backups are off, docs D13), and DeletionPolicy Delete,
-    said outright: RDS takes no final snapshot of a read replica; the data is the source's.
+    BackupRetentionPeriod (a replica's backups are off, docs D13). DeletionPolicy and
+    UpdateReplacePolicy Snapshot: CloudFormation ignores a read replica's deletion policy
+    (docs D13), but once the failover promotes it (outside CloudFormation) it is the live
+    database, and its stack's delete then leaves a final snapshot.
     """
     t = Template(Description=f"relight database (replica of the home {options.engine} instance)")
     purpose_parameter(t)
@@ -167,8 +169,8 @@ def replica_instance(options: Any, shared: Shared) -> Template:
             # with SourceDBInstanceIdentifier) and refuses MultiAZ, which a replica takes.
             # cfn-lint checks the template against CloudFormation's schema instead.
             validation=False,
-            DeletionPolicy="Delete",
-            UpdateReplacePolicy="Delete",
+            DeletionPolicy="Snapshot",
+            UpdateReplacePolicy="Snapshot",
             SourceDBInstanceIdentifier=Ref(source),
             SourceRegion=Select(3, Split(":", Ref(source))),
             KmsKeyId=Ref(key),
@@ -199,8 +201,10 @@ def secondary_cluster(options: Any, shared: Shared) -> Template:
     """A secondary cluster of the home cluster's Aurora global database (mode aurora).
 
     `GlobalClusterIdentifier` is the global database prepare made (or found) in the home region
-    with the home cluster as its primary; `EngineVersion` is that global database's (relight
-    fills both at prepare); `KmsKeyId` is the region's key. A secondary has no master user of
+    with the home cluster as its primary (relight fills it at prepare); `KmsKeyId` is the
+    region's key. No EngineVersion: the cluster takes the global database's, and
+    AWS::RDS::DBCluster says of EngineVersion "Don't use this property if your DB cluster is a
+    member of a global database cluster" (docs D57). A secondary has no master user of
     its own: it replicates the primary's. Its instances (`aurora_instances`) are readers until
     the failover detaches and promotes the cluster.
     """
@@ -215,24 +219,15 @@ def secondary_cluster(options: Any, shared: Shared) -> Template:
             Description="the Aurora global database this cluster joins (relight fills it)",
         )
     )
-    version = t.add_parameter(
-        Parameter(
-            "EngineVersion",
-            Type="String",
-            MinLength=1,
-            Description="the global database's engine version (relight fills it)",
-        )
-    )
     key = _key(t)
     group, subnet_group, client = _network(t, options)
     groups = shared.groups(t)
     cluster = t.add_resource(
         rds.DBCluster(
             "Cluster",
-            DeletionPolicy="Delete",  # its data is the global database's (the primary's)
-            UpdateReplacePolicy="Delete",
+            DeletionPolicy="Snapshot",  # ignored while a secondary; honoured once promoted
+            UpdateReplacePolicy="Snapshot",
             Engine=options.engine,
-            EngineVersion=Ref(version),
             GlobalClusterIdentifier=Ref(global_id),
             KmsKeyId=Ref(key),
             StorageEncrypted=True,

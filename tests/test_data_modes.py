@@ -64,7 +64,9 @@ def test_prepare_at_pilot_light_makes_the_replica_of_the_home_instance(tmp_path:
     assert made["Properties"]["KmsKeyId"] == {"Ref": "KmsKeyId"}
     assert "DBSnapshotIdentifier" not in made["Properties"]
     assert made["Properties"]["VPCSecurityGroups"], "given always: else the VPC's default"
-    assert made["DeletionPolicy"] == "Delete", "RDS takes no final snapshot of a replica"
+    assert made["DeletionPolicy"] == made["UpdateReplacePolicy"] == "Snapshot", (
+        "ignored while a replica (D13), honoured once promoted"
+    )
     assert "BackupRetentionPeriod" not in made["Properties"], "a replica's backups are off"
     assert {"DataMode", "ReplicaSourceArn", "Endpoint", "Port"} <= set(body["Outputs"])
     assert plan.tags("database", "run")["relight:prepared"] == "replica"

@@ -90,10 +90,12 @@ class World:
             kms = boto3.client("kms", region)
             key = kms.create_key()["KeyMetadata"]["KeyId"]
             kms.create_alias(AliasName="alias/shop", TargetKeyId=key)
+        # encrypted: a replica is made encrypted, so its source must be (D55)
         made = boto3.client("rds", HOME).create_db_instance(
             DBInstanceIdentifier="shop-orders", Engine="postgres",
             DBInstanceClass="db.t3.micro", AllocatedStorage=20, MasterUsername="shop",
             MasterUserPassword="not-a-secret-1", BackupRetentionPeriod=1,
+            StorageEncrypted=True, KmsKeyId="alias/shop",
         )  # fmt: skip
         self.home_arn = made["DBInstance"]["DBInstanceArn"]
         from conftest import web_artifacts

@@ -45,7 +45,7 @@ class _Aws:
         return boto3.client(service, region)
 
 
-def _plan(tmp_path: Path, aurora: bool = False) -> Plan:
+def _plan(tmp_path: Path, aurora: bool = False, klass: str = "db.r6g.large") -> Plan:
     text = (REPO / "stacks" / "demo.yaml").read_text()
     text = text.replace("    blueprint: database\n", "    blueprint: database\n    data: replica\n")
     if aurora:
@@ -57,17 +57,20 @@ def _plan(tmp_path: Path, aurora: bool = False) -> Plan:
             "      mode: instance\n      engine: postgres\n", "      mode: aurora\n"
         )
         text = text.replace("      multi_az: true\n", "      engine: aurora-postgresql\n")
+        text = text.replace("instance_class: db.t4g.medium", f"instance_class: {klass}")
     path = tmp_path / "demo.yaml"
     path.write_text(text + f"blueprints_dir: {REPO / 'blueprints'}\n")
     loaded = load_environment(str(path), REGION)
     return build_plan(loaded, REGION, stand_in=True, strategy="pilot_light", phase="prepare")
 
 
-def _home_instance(retention: int = 7, engine: str = "postgres") -> dict[str, Any]:
+def _home_instance(
+    retention: int = 7, engine: str = "postgres", encrypted: bool = True
+) -> dict[str, Any]:
     made = boto3.client("rds", HOME).create_db_instance(
         DBInstanceIdentifier="demo-orders", Engine=engine, DBInstanceClass="db.t3.micro",
         AllocatedStorage=20, MasterUsername="shop", MasterUserPassword="not-a-secret-1",
-        StorageEncrypted=True, BackupRetentionPeriod=retention,
+        StorageEncrypted=encrypted, BackupRetentionPeriod=retention,
     )  # fmt: skip
     return dict(made["DBInstance"])
 
@@ -86,11 +89,40 @@ def test_a_source_without_automated_backups_is_refused_with_the_fix(tmp_path: Pa
     assert boto3.client("rds", REGION).describe_db_instances()["DBInstances"] == []
 
 
+class _Custom:
+    """A home RDS whose instance reports an RDS Custom engine (moto makes none)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def describe_db_instances(self, **kwargs: Any) -> dict[str, Any]:
+        found = self.real.describe_db_instances(**kwargs)
+        for db in found["DBInstances"]:
+            db["Engine"] = "custom-oracle-ee"
+        return dict(found)
+
+
+class _AwsCustom:
+    def client(self, service: str, region: str) -> Any:
+        return _Custom(boto3.client(service, region))
+
+
 def test_an_engine_without_cross_region_replicas_is_refused(tmp_path: Path) -> None:
-    _home_instance(engine="sqlserver-se")
-    shown = _refusal(_plan(tmp_path))
-    assert "sqlserver-se, which has no cross-region read replicas" in shown
+    _home_instance()
+    with pytest.raises(PreflightError) as refused:
+        check_sources(_plan(tmp_path), _AwsCustom())
+    shown = str(refused.value)
+    assert "custom-oracle-ee, which has no cross-region read replicas" in shown
     assert "data: snapshot" in shown
+
+
+def test_a_sql_server_source_is_not_refused_for_its_engine(tmp_path: Path) -> None:
+    """The user guide's cross-Region feature table lists SQL Server (docs D15)."""
+    _home_instance(engine="sqlserver-se")
+    assert check_sources(_plan(tmp_path), _Aws()) == []
 
 
 def test_a_source_with_its_most_replicas_is_refused_unless_one_is_this_regions(
@@ -111,16 +143,44 @@ def test_a_source_with_its_most_replicas_is_refused_unless_one_is_this_regions(
     assert check_sources(plan, _Aws()) == [], "a rerun: this region's replica is one of them"
 
 
+def test_an_unencrypted_home_instance_is_refused_naming_the_file_key_and_fix(
+    tmp_path: Path,
+) -> None:
+    _home_instance(encrypted=False)
+    plan = _plan(tmp_path)
+    shown = _refusal(plan)
+    assert f"{tmp_path / 'demo.yaml'}:" in shown
+    assert (
+        "stacks.database.data: replica: the home DB instance demo-orders in us-east-1 is not "
+        "encrypted (StorageEncrypted false)"
+    ) in shown
+    assert "You can't create an encrypted read replica from an unencrypted DB instance" in shown
+    assert "aws rds copy-db-snapshot --kms-key-id KEY" in shown and "data: snapshot" in shown
+    assert boto3.client("rds", REGION).describe_db_instances()["DBInstances"] == []
+
+
+def test_an_unencrypted_aurora_primary_is_refused_before_any_global_database(
+    tmp_path: Path,
+) -> None:
+    _home_cluster(encrypted=False)
+    with pytest.raises(PreflightError) as refused:
+        check_sources(_plan(tmp_path, aurora=True), _AwsVersions(supports=True))
+    shown = str(refused.value)
+    assert "stacks.database.data: replica: the home DB cluster demo-orders" in shown
+    assert "aws rds copy-db-cluster-snapshot --kms-key-id KEY" in shown
+    assert boto3.client("rds", HOME).describe_global_clusters()["GlobalClusters"] == []
+
+
 def test_a_missing_home_database_is_named(tmp_path: Path) -> None:
     assert "the home DB instance demo-orders does not exist in us-east-1" in _refusal(
         _plan(tmp_path)
     )
 
 
-def _home_cluster() -> dict[str, Any]:
+def _home_cluster(encrypted: bool = True) -> dict[str, Any]:
     made = boto3.client("rds", HOME).create_db_cluster(
         DBClusterIdentifier="demo-orders", Engine="aurora-postgresql", EngineVersion="15.4",
-        MasterUsername="shop", MasterUserPassword="not-a-secret-1", StorageEncrypted=True,
+        MasterUsername="shop", MasterUserPassword="not-a-secret-1", StorageEncrypted=encrypted,
     )  # fmt: skip
     return dict(made["DBCluster"])
 
@@ -140,7 +200,7 @@ def test_prepare_makes_the_global_database_at_home_once_and_fills_the_secondary(
     assert made["GlobalClusterMembers"][0]["IsWriter"], "the home cluster writes"
     parameters = plan.stacks["database"].parameters
     assert parameters["GlobalClusterIdentifier"] == "demo-database-global"
-    assert parameters["EngineVersion"] == "15.4", "the global database's, not the snapshot's"
+    assert "EngineVersion" not in parameters, "a global database member gives none (D57)"
     again = _plan(tmp_path, aurora=True)
     assert ensure_global_clusters(again, _Aws()) == [], "an existing one is used"
     assert len(boto3.client("rds", HOME).describe_global_clusters()["GlobalClusters"]) == 1
@@ -191,6 +251,21 @@ def test_an_engine_version_without_global_databases_is_refused(tmp_path: Path) -
     assert boto3.client("rds", HOME).describe_global_clusters()["GlobalClusters"] == []
 
 
+def test_a_burstable_class_for_an_aurora_secondary_is_refused_naming_the_param(
+    tmp_path: Path,
+) -> None:
+    _home_cluster()
+    with pytest.raises(PreflightError) as refused:
+        check_sources(_plan(tmp_path, aurora=True, klass="db.t4g.medium"), _AwsVersions(True))
+    shown = str(refused.value)
+    assert f"{tmp_path / 'demo.yaml'}:" in shown
+    assert "stacks.database.params.instance_class: db.t4g.medium is not memory-optimized" in shown
+    assert "optimized for memory-intensive applications" in shown and "db.r6g.large" in shown
+    assert len(refused.value.problems) == 1, "nothing else is wrong with it"
+    assert boto3.client("rds", HOME).describe_global_clusters()["GlobalClusters"] == []
+    assert check_sources(_plan(tmp_path, aurora=True), _AwsVersions(True)) == []
+
+
 def test_a_global_database_with_its_most_secondary_regions_is_refused(tmp_path: Path) -> None:
     primary = _home_cluster()
     boto3.client("rds", HOME).create_global_cluster(
@@ -213,7 +288,7 @@ def test_a_global_database_with_its_most_secondary_regions_is_refused(tmp_path: 
 # The stand-in under CloudFormation ------------------------------------------------------------
 
 
-def _replica_stack(name: str, source: str) -> str:
+def _replica_stack(name: str, source: str, policy: str = "Delete") -> str:
     t = Template()
     t.add_resource(
         rds.DBInstance(
@@ -222,7 +297,7 @@ def _replica_stack(name: str, source: str) -> str:
             SourceDBInstanceIdentifier=source,
             KmsKeyId="alias/x",
             DBInstanceClass="db.t3.micro",
-            DeletionPolicy="Delete",
+            DeletionPolicy=policy,
         )
     )
     cfn = boto3.client("cloudformation", REGION)
@@ -264,7 +339,6 @@ def test_a_cloudformation_cluster_with_a_global_identifier_joins_as_a_reader() -
         rds.DBCluster(
             "Cluster",
             Engine="aurora-postgresql",
-            EngineVersion="15.4",
             GlobalClusterIdentifier="orders-global",
             KmsKeyId="alias/x",
             StorageEncrypted=True,
@@ -278,6 +352,72 @@ def test_a_cloudformation_cluster_with_a_global_identifier_joins_as_a_reader() -
     )
     (made,) = boto3.client("rds", REGION).describe_db_clusters()["DBClusters"]
     assert made["GlobalClusterIdentifier"] == "orders-global"
+    assert made["EngineVersion"] == "15.4", "no EngineVersion given: the global database's"
     (found,) = boto3.client("rds", REGION).describe_global_clusters()["GlobalClusters"]
     members = {m["DBClusterArn"]: m["IsWriter"] for m in found["GlobalClusterMembers"]}
     assert members == {primary["DBClusterArn"]: True, made["DBClusterArn"]: False}
+
+
+def _stack_status(name: str) -> str:
+    cfn = boto3.client("cloudformation", REGION)
+    found = cfn.describe_stacks(StackName=name)["Stacks"]
+    return str(found[0]["StackStatus"]) if found else "gone"
+
+
+def test_a_replicas_snapshot_policy_is_ignored_until_it_is_promoted() -> None:
+    """CloudFormation ignores a read replica's deletion policy (docs D13): deleting the stack
+    of a replica leaves no final snapshot and no error; of the same replica once promoted (it
+    stands alone), DeletionPolicy Snapshot leaves one."""
+    source = _home_instance()
+    r = boto3.client("rds", REGION)
+    cfn = boto3.client("cloudformation", REGION)
+    assert _replica_stack("replica", source["DBInstanceArn"], "Snapshot") == "CREATE_COMPLETE"
+    cfn.delete_stack(StackName="replica")
+    assert r.describe_db_instances()["DBInstances"] == []
+    assert r.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"] == []
+    assert _replica_stack("promoted", source["DBInstanceArn"], "Snapshot") == "CREATE_COMPLETE"
+    (db,) = r.describe_db_instances()["DBInstances"]
+    r.promote_read_replica(DBInstanceIdentifier=db["DBInstanceIdentifier"])
+    cfn.delete_stack(StackName="promoted")
+    assert r.describe_db_instances()["DBInstances"] == []
+    (final,) = r.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+    assert final["DBInstanceIdentifier"] == db["DBInstanceIdentifier"]
+    assert "-final-" in final["DBSnapshotIdentifier"]
+
+
+def _secondary_stack(name: str) -> str:
+    t = Template()
+    t.add_resource(
+        rds.DBCluster(
+            "Cluster",
+            Engine="aurora-postgresql",
+            GlobalClusterIdentifier="orders-global",
+            KmsKeyId="alias/x",
+            StorageEncrypted=True,
+            DeletionPolicy="Snapshot",
+        )
+    )
+    boto3.client("cloudformation", REGION).create_stack(StackName=name, TemplateBody=t.to_json())
+    return _stack_status(name)
+
+
+def test_a_secondarys_snapshot_policy_is_ignored_until_it_is_detached() -> None:
+    primary = _home_cluster()
+    boto3.client("rds", HOME).create_global_cluster(
+        GlobalClusterIdentifier="orders-global", SourceDBClusterIdentifier=primary["DBClusterArn"]
+    )
+    r = boto3.client("rds", REGION)
+    cfn = boto3.client("cloudformation", REGION)
+    assert _secondary_stack("secondary") == "CREATE_COMPLETE"
+    cfn.delete_stack(StackName="secondary")
+    assert r.describe_db_clusters()["DBClusters"] == []
+    assert r.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"] == []
+    assert _secondary_stack("promoted") == "CREATE_COMPLETE"
+    (cluster,) = r.describe_db_clusters()["DBClusters"]
+    boto3.client("rds", HOME).remove_from_global_cluster(
+        GlobalClusterIdentifier="orders-global", DbClusterIdentifier=cluster["DBClusterArn"]
+    )
+    cfn.delete_stack(StackName="promoted")
+    assert r.describe_db_clusters()["DBClusters"] == []
+    (final,) = r.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
+    assert final["DBClusterIdentifier"] == cluster["DBClusterIdentifier"]

@@ -6,8 +6,12 @@ make the global database there). Before any change, `check_sources` reads each r
 source and refuses (PreflightError, exit 2, nothing changed), naming what to do, a source RDS
 will not replicate across regions (docs/aws-behaviours.md D14-D18):
 
+- a source that is not encrypted (StorageEncrypted false): the replica is made encrypted with
+  the region's key (kms_keys), and "You can't create an encrypted read replica from an
+  unencrypted DB instance" (D55);
 - an RDS instance without automated backups (backup retention 0);
-- an engine without cross-region read replicas (RDS: SQL Server and RDS Custom have none);
+- an engine without cross-region read replicas (RDS Custom; D15: AWS's pages disagree on SQL
+  Server, whose cross-Region replicas the user guide's feature table lists);
 - a source that already has its engine's most read replicas (15; Oracle, SQL Server 5; Db2 3),
   unless this region's replica is one of them (a rerun);
 - an Aurora cluster whose engine version does not support global databases
@@ -17,7 +21,8 @@ will not replicate across regions (docs/aws-behaviours.md D14-D18):
 Once the run is checked, confirmed and holds its lock, `ensure_global_clusters` makes the
 home cluster's global database (CreateGlobalCluster in the home region, with the home cluster
 as its source), or uses the one the home cluster already belongs to, and fills the secondary's
-`GlobalClusterIdentifier` and `EngineVersion` Parameters with that database's.
+`GlobalClusterIdentifier` Parameter with that database's (the secondary takes its engine
+version from it: the template gives none, docs D57).
 """
 
 from __future__ import annotations
@@ -29,7 +34,6 @@ from relight.aws.failures import translated
 from relight.errors import PreflightError, RelightError
 from relight.model.data_modes import (
     GLOBAL_PARAMETER,
-    VERSION_PARAMETER,
     global_cluster_id,
     replica_keys,
     replica_source,
@@ -44,11 +48,19 @@ from relight.model.plan import REPLICA_PREPARED, Plan
 REPLICA_LIMIT = 15
 REPLICA_LIMITS = {"db2": 3, "oracle": 5, "sqlserver": 5}
 # Same page: "This doesn't apply to SQL Server or RDS Custom, which don't support cross-Region
-# replicas."
-NO_CROSS_REGION = ("sqlserver", "custom-")
+# replicas." But the RDS user guide's "Supported Regions and DB engines for cross-Region read
+# replicas" lists SQL Server among the engines that have them ("you can create a ... SQL
+# Server read replica in a different Region", all Regions but a listed few), so only RDS
+# Custom is refused here; a SQL Server source goes to CloudFormation (docs D15).
+NO_CROSS_REGION = ("custom-",)
 # Configuration requirements of an Amazon Aurora global database: "an Aurora global database
 # can have up to 10 secondary AWS Regions".
 MAX_SECONDARY_REGIONS = 10
+# Same page: "An Aurora global database requires DB instance classes that are optimized for
+# memory-intensive applications" (the memory-optimized types: db.r*, db.x*; and Aurora
+# Serverless v2, db.serverless, which the page gives capacity requirements for). A burstable
+# (db.t*) or general-purpose (db.m*) class is not one (docs D56).
+MEMORY_OPTIMIZED = ("db.r", "db.x", "db.serverless")
 
 
 def _family(engine: str) -> str:
@@ -72,7 +84,7 @@ def check_sources(plan: Plan, aws: Any) -> list[str]:
         kind, identifier = found
         where = f"stacks.{key} (data: replica)"
         if kind == "instance":
-            problems += _instance_problems(rds, plan, where, identifier)
+            problems += _instance_problems(rds, plan, key, where, identifier)
         else:
             more, said = _cluster_problems(rds, plan, key, where, identifier)
             problems += more
@@ -86,7 +98,24 @@ def check_sources(plan: Plan, aws: Any) -> list[str]:
     return notes
 
 
-def _instance_problems(rds: Any, plan: Plan, where: str, identifier: str) -> list[str]:
+def _unencrypted(plan: Plan, key: str, what: str, identifier: str, copy: str) -> str:
+    """The problem of an unencrypted source (`copy`: the AWS CLI command that copies its
+    snapshot with a key), placed at the file's stacks.<key>.data."""
+    from relight.model.config import placed
+
+    home = plan.loaded.env.home_region
+    return placed(
+        plan.loaded,
+        f"stacks.{key}.data: replica: the home {what} {identifier} in {home} is not encrypted "
+        f"(StorageEncrypted false), and its replica in {plan.region} is made encrypted with "
+        f"kms_keys.{plan.region}; RDS: \"You can't create an encrypted read replica from an "
+        f'unencrypted DB instance": encrypt the home database (copy a snapshot of it with a '
+        f"KMS key, aws rds {copy} --kms-key-id KEY --region {home}, restore the database from "
+        f"the copy and point the artifact at it), or give the stack data: snapshot",
+    )
+
+
+def _instance_problems(rds: Any, plan: Plan, key: str, where: str, identifier: str) -> list[str]:
     home = plan.loaded.env.home_region
     with translated(f"cannot read the home DB instance {identifier} in {home}", rds):
         found = rds.describe_db_instances(
@@ -99,9 +128,11 @@ def _instance_problems(rds: Any, plan: Plan, where: str, identifier: str) -> lis
     if engine.startswith(NO_CROSS_REGION):
         return [
             f"{where}: {identifier} runs {engine}, which has no cross-region read replicas "
-            "(RDS: SQL Server and RDS Custom have none): give the stack data: snapshot"
+            "(RDS: RDS Custom has none): give the stack data: snapshot"
         ]
     problems = []
+    if not source.get("StorageEncrypted"):
+        problems.append(_unencrypted(plan, key, "DB instance", identifier, "copy-db-snapshot"))
     if not source.get("BackupRetentionPeriod"):
         problems.append(
             f"{where}: {identifier} keeps no automated backups (backup retention 0), and RDS "
@@ -134,6 +165,11 @@ def _cluster_problems(
     engine, version = str(cluster.get("Engine", "")), str(cluster.get("EngineVersion", ""))
     problems: list[str] = []
     notes: list[str] = []
+    problems += _class_problems(plan, key)
+    if not cluster.get("StorageEncrypted"):
+        problems.append(
+            _unencrypted(plan, key, "DB cluster", identifier, "copy-db-cluster-snapshot")
+        )
     try:
         with translated(f"cannot read engine version {engine} {version} in {home}", rds):
             versions = rds.describe_db_engine_versions(Engine=engine, EngineVersion=version)
@@ -166,8 +202,29 @@ def _cluster_problems(
                 f"{len(regions)} secondary regions, the most Aurora allows "
                 f"({MAX_SECONDARY_REGIONS}): remove one, or give the stack data: snapshot"
             )
-    del key
     return problems, notes
+
+
+def _class_problems(plan: Plan, key: str) -> list[str]:
+    """A secondary's instance class Aurora global databases do not take (docs D56)."""
+    from relight.model.config import placed
+
+    given = plan.loaded.env.stacks[key].params.get("instance_class")
+    wanted = str(given) if given is not None else "db.t4g.medium"  # the blueprint's default
+    if wanted.startswith(MEMORY_OPTIMIZED):
+        return []
+    said = f"stacks.{key}.params.instance_class" if given is not None else f"stacks.{key}.params"
+    return [
+        placed(
+            plan.loaded,
+            f"{said}: {wanted}"
+            + ("" if given is not None else " (the database blueprint's default)")
+            + ' is not memory-optimized, and "An Aurora global database requires DB instance '
+            'classes that are optimized for memory-intensive applications": set '
+            f"stacks.{key}.params.instance_class to a db.r* class (AWS recommends db.r5 or "
+            "higher, e.g. db.r6g.large), or give the stack data: snapshot",
+        )
+    ]
 
 
 def _global_of(rds: Any, cluster: dict[str, Any]) -> dict[str, Any] | None:
@@ -186,7 +243,7 @@ def _global_of(rds: Any, cluster: dict[str, Any]) -> dict[str, Any] | None:
 def ensure_global_clusters(plan: Plan, aws: Any) -> list[str]:
     """For each Aurora replica this prepare makes: the home cluster's global database, made
     when it has none (CreateGlobalCluster in the home region, while it is up), and the
-    secondary's Parameters filled with its identifier and engine version. Notes say which."""
+    secondary's Parameter filled with its identifier. Notes say which."""
     env = plan.loaded.env
     rds = aws.client("rds", env.home_region)
     notes = []
@@ -213,9 +270,6 @@ def ensure_global_clusters(plan: Plan, aws: Any) -> list[str]:
         sp = plan.stacks[key]
         parameters = dict(sp.parameters)
         parameters[GLOBAL_PARAMETER] = str(existing["GlobalClusterIdentifier"])
-        parameters[VERSION_PARAMETER] = str(
-            existing.get("EngineVersion") or cluster.get("EngineVersion")
-        )
         plan.stacks[key] = replace(sp, parameters=parameters)
     return notes
 

@@ -38,7 +38,6 @@ SNAPSHOT_PARAMETER = "SnapshotIdentifier"
 SOURCE_PARAMETER = "ReplicaSourceArn"
 KMS_PARAMETER = "KmsKeyId"
 GLOBAL_PARAMETER = "GlobalClusterIdentifier"
-VERSION_PARAMETER = "EngineVersion"
 LOWEST_REPLICA_RUNG = "pilot_light"  # the demo's; the rung a stack's reads need is computed
 
 ReplicaKind = Literal["instance", "cluster"]

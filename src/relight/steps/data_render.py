@@ -19,14 +19,13 @@ from relight.model.data_modes import (
     KMS_PARAMETER,
     SNAPSHOT_PARAMETER,
     SOURCE_PARAMETER,
-    VERSION_PARAMETER,
     data_problems,
     global_cluster_id,
     replica_source,
     replicates,
     rung_for,
 )
-from relight.model.environment import DATA_MODES, STRATEGIES, ArtifactRef, ParamValue
+from relight.model.environment import DATA_MODES, STRATEGIES, ParamValue
 from relight.model.plan import Plan
 
 
@@ -49,9 +48,6 @@ def data_params(plan: Plan, key: str, params: dict[str, ParamValue]) -> dict[str
     given[SOURCE_PARAMETER] = source_arn(plan.loaded.env, kind, identifier)
     if kind == "cluster":  # the global database prepare makes (or finds) at home
         given[GLOBAL_PARAMETER] = global_cluster_id(plan.loaded.env, key)
-        given[VERSION_PARAMETER] = ArtifactRef(
-            artifact=_snapshot_artifact(spec.params), attribute="engine_version"
-        )
     key_id = plan.loaded.env.kms_keys.get(plan.region)
     if KMS_PARAMETER not in given and key_id is not None:
         given[KMS_PARAMETER] = key_id
@@ -103,10 +99,3 @@ def check_data(plan: Plan) -> None:
         from relight.model.config import refuse_placed
 
         refuse_placed(plan.loaded, problems)
-
-
-def _snapshot_artifact(params: dict[str, ParamValue]) -> str:
-    ref = params[SNAPSHOT_PARAMETER]
-    if not isinstance(ref, ArtifactRef):  # data_problems refused it at load
-        raise TypeError(f"{SNAPSHOT_PARAMETER} is not an artifact")
-    return ref.artifact

@@ -6,9 +6,11 @@ stack (`build_plan(..., data="replica")`: the database blueprint with `data: rep
 one difference: its source is R's promoted database (its ARN), not the home database the
 artifact's `db_instance` names. It is deployed alone in the home region (the stacks it reads,
 network and security, read as they stand there), through a change set that replaces home's
-old database (`replace_data`: keep_home_data has kept it as a manual snapshot first, and the
-template's UpdateReplacePolicy leaves a final one). CloudFormation makes the replica with the
-home region's key and in home's network: the template's KmsKeyId and DB subnet group.
+old database (`replace_data`: what keeps home's data is keep_home_data's manual snapshot,
+taken first; the replica template's policies are Snapshot, which CloudFormation ignores while
+the stack holds a read replica and honours once it is promoted). CloudFormation makes the
+replica with the home region's key and in home's network: the template's KmsKeyId and DB
+subnet group.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from moto.core.common_models import CloudFormationModel
-from moto.rds.exceptions import InvalidParameterCombination
+from moto.rds.exceptions import InvalidParameterCombination, RDSClientError
 from moto.rds.models import DBCluster, RDSBackend, rds_backends
 
 from relight.standin.extensions.common import template_flag as _flag
@@ -131,6 +131,8 @@ class RestoredDBCluster(_StackDatabase, DBCluster, CloudFormationModel):
         given = _settings(properties, _CLUSTER_PROPERTIES)
         zones = _subnet_zones(backend, given.get("db_subnet_group_name"))
         given.setdefault("availability_zones", zones or [f"{region_name}{z}" for z in "abc"])
+        if given.get("global_cluster_identifier") and not given.get("engine_version"):
+            given["engine_version"] = _global_version(backend, given["global_cluster_identifier"])
         if properties.get("SnapshotIdentifier"):
             model = cls._restore(backend, identifier, str(properties["SnapshotIdentifier"]), given)
         else:
@@ -178,8 +180,28 @@ class RestoredDBCluster(_StackDatabase, DBCluster, CloudFormationModel):
         return {}
 
     @staticmethod
+    def _replicates(model: Any) -> bool:
+        """A secondary of an Aurora global database (a member, not its writer); detached at
+        failover (RemoveFromGlobalCluster, promotion.py) it stands alone."""
+        return bool(getattr(model, "global_cluster_identifier", None)) and not getattr(
+            model, "is_writer", False
+        )
+
+    @staticmethod
     def _remove(model: Any, final_snapshot: str | None) -> None:
         model.backend.delete_db_cluster(model.db_cluster_identifier, final_snapshot)
+
+
+def _global_version(backend: RDSBackend, identifier: str) -> str | None:
+    """A secondary's engine version: its global database's (the template gives none:
+    AWS::RDS::DBCluster EngineVersion, "Don't use this property if your DB cluster is a member
+    of a global database cluster", docs D57). None when there is no such global database."""
+    from relight.standin.extensions.rds.promotion import _find_global
+
+    try:
+        return str(_find_global(backend, identifier).engine_version)
+    except RDSClientError:
+        return None
 
 
 _CLUSTER_GETATT = {

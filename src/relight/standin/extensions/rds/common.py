@@ -125,6 +125,22 @@ class _StackDatabase:
     def _remove(model: Any, final_snapshot: str | None) -> None:
         raise NotImplementedError
 
+    @staticmethod
+    def _replicates(model: Any) -> bool:
+        """Whether `model` is still a replica (a read replica, an Aurora global database's
+        secondary): CloudFormation ignores its deletion policy then ("Read replicas don't
+        support deletion policies", docs D13), so no final snapshot; once promoted (it stands
+        alone) the policy is honoured."""
+        return False
+
+    @classmethod
+    def _final(cls, model: Any, policy: str) -> str | None:
+        """The final snapshot a delete by `policy` leaves: none for Retain or Delete, none
+        while `model` is still a replica (the policy ignored), else a name."""
+        if policy != "Snapshot" or cls._replicates(model):
+            return None
+        return _final_snapshot_name(model.physical_resource_id)
+
     @classmethod
     def update_from_cloudformation_json(
         cls,
@@ -136,8 +152,9 @@ class _StackDatabase:
     ) -> Any:
         """Changed in place, or replaced: a new one made, then the old one goes by the new
         resource's UpdateReplacePolicy (Delete unless given; Snapshot leaves a final snapshot
-        first). One RDS will not delete (deletion protection) stays: CloudFormation's clean-up
-        leaves what it cannot delete, and the update still completes."""
+        first, unless the old one is still a replica: `_replicates`). One RDS will not delete
+        (deletion protection) stays: CloudFormation's clean-up leaves what it cannot delete, and
+        the update still completes."""
         properties = cloudformation_json.get("Properties") or {}
         old = original_resource
         stack = {"StackId": getattr(old, "cfn_stack_id", ""), "LogicalId": old.logical_resource_id}
@@ -150,15 +167,13 @@ class _StackDatabase:
         )
         policy = cloudformation_json.get("UpdateReplacePolicy", "Delete")
         if policy != "Retain":
-            final = _final_snapshot_name(old.physical_resource_id) if policy == "Snapshot" else None
             with contextlib.suppress(RDSClientError):
-                cls._remove(old, final)
+                cls._remove(old, cls._final(old, policy))
         return new
 
     def delete(self, account_id: str, region_name: str) -> None:
         """The stack's delete: refused by RDS while DeletionProtection is on; DeletionPolicy
-        Snapshot (the default) leaves a final snapshot."""
-        final = None
-        if getattr(self, "cfn_deletion_policy", "Snapshot") == "Snapshot":
-            final = _final_snapshot_name(self.physical_resource_id)  # type: ignore[attr-defined]
-        self._remove(self, final)
+        Snapshot (the default) leaves a final snapshot, unless it is still a replica (the
+        policy ignored, `_replicates`)."""
+        policy = getattr(self, "cfn_deletion_policy", "Snapshot")
+        self._remove(self, self._final(self, policy))

@@ -190,6 +190,10 @@ class RestoredDBInstance(_StackDatabase, DBInstance, CloudFormationModel):
         return {"DeletionPolicy": "Delete"} if member else {}
 
     @staticmethod
+    def _replicates(model: Any) -> bool:
+        return bool(getattr(model, "is_replica", False))
+
+    @staticmethod
     def _remove(model: Any, final_snapshot: str | None) -> None:
         unlist_replica(model)
         model.backend.delete_db_instance(
