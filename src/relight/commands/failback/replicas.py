@@ -269,9 +269,10 @@ def keep_promoted(
     sleep: Callable[[float], None],
 ) -> list[str]:
     """(return), before anything in R is deleted: each database the failover promoted there
-    kept as a manual snapshot, waited for until available (its stack's template is the
-    replica's, DeletionPolicy Delete: RDS takes no final snapshot of a read replica, so none
-    would be left)."""
+    kept as a manual snapshot, waited for until available, before its stack goes: a copy
+    that is relight's to name and that outlives the stack (its DeletionPolicy Snapshot leaves a
+    final snapshot too, now that the promoted database stands alone; CloudFormation ignores
+    the policy only while it is a read replica, docs D13)."""
     from relight.commands.connection import connect_stacks
     from relight.steps.failback import snapshot_name, wait_ready
 
