@@ -37,25 +37,16 @@ ARN = r"^arn:aws[a-zA-Z-]*:rds:[a-z0-9-]+:\d{12}:%s:[a-zA-Z][a-zA-Z0-9-]*$"
 class Shared:
     groups: Callable[[Template], dict[str, object]]  # Parameter name → the group to use
     app_secret: Callable[[Template, str], None]
+    network_parameters: Callable[[Template], tuple[Any, Any, Any]]  # VPC, subnets, client
     log_exports: list[str]
     role_pattern: str
 
 
-def _network(t: Template, options: Any) -> tuple[Any, Any, Any]:
+def _network(t: Template, options: Any, shared: Shared) -> tuple[Any, Any, Any]:
     """The Parameters and resources both modes stand in: the VPC, the data subnets' group and
     the database's own security group (its rule, on the port the replica inherits, comes once
     the database exists: `_open`)."""
-    vpc = t.add_parameter(Parameter("VpcId", Type="AWS::EC2::VPC::Id"))
-    subnets = t.add_parameter(
-        Parameter("SubnetIds", Type="List<AWS::EC2::Subnet::Id>", Description="data subnets")
-    )
-    client = t.add_parameter(
-        Parameter(
-            "ClientSecurityGroupId",
-            Type="AWS::EC2::SecurityGroup::Id",
-            Description="the application's group, allowed to connect",
-        )
-    )
+    vpc, subnets, client = shared.network_parameters(t)
     group = t.add_resource(
         ec2.SecurityGroup(
             "DatabaseSecurityGroup",
@@ -158,7 +149,7 @@ def replica_instance(options: Any, shared: Shared) -> Template:
     t = Template(Description=f"relight database (replica of the home {options.engine} instance)")
     purpose_parameter(t)
     source, key = _source(t, "instance"), _key(t)
-    group, subnet_group, client = _network(t, options)
+    group, subnet_group, client = _network(t, options, shared)
     extra = _monitoring(t, options, shared)
     groups = shared.groups(t)
     replica = t.add_resource(
@@ -220,7 +211,7 @@ def secondary_cluster(options: Any, shared: Shared) -> Template:
         )
     )
     key = _key(t)
-    group, subnet_group, client = _network(t, options)
+    group, subnet_group, client = _network(t, options, shared)
     groups = shared.groups(t)
     cluster = t.add_resource(
         rds.DBCluster(

@@ -247,17 +247,7 @@ def database(options: DatabaseOptions) -> Template:
         MaxValue=65535,
         Description="the port the restored database keeps: the snapshot's (filled from it)",
     )
-    vpc = t.add_parameter(Parameter("VpcId", Type="AWS::EC2::VPC::Id"))
-    subnets = t.add_parameter(
-        Parameter("SubnetIds", Type="List<AWS::EC2::Subnet::Id>", Description="data subnets")
-    )
-    client = t.add_parameter(
-        Parameter(
-            "ClientSecurityGroupId",
-            Type="AWS::EC2::SecurityGroup::Id",
-            Description="the application's group, allowed to connect",
-        )
-    )
+    vpc, subnets, client = _network_parameters(t)
     group = t.add_resource(
         ec2.SecurityGroup(
             "DatabaseSecurityGroup",
@@ -407,6 +397,22 @@ def _app_secret(t: Template, name: str) -> None:
     )
 
 
+def _network_parameters(t: Template) -> tuple[Parameter, Parameter, Parameter]:
+    """The VPC, the data subnets and the application's security group, in either data mode."""
+    vpc = t.add_parameter(Parameter("VpcId", Type="AWS::EC2::VPC::Id"))
+    subnets = t.add_parameter(
+        Parameter("SubnetIds", Type="List<AWS::EC2::Subnet::Id>", Description="data subnets")
+    )
+    client = t.add_parameter(
+        Parameter(
+            "ClientSecurityGroupId",
+            Type="AWS::EC2::SecurityGroup::Id",
+            Description="the application's group, allowed to connect",
+        )
+    )
+    return vpc, subnets, client
+
+
 # The replica (data: replica): in _database_replica.py, beside this file ------------------------
 
 
@@ -417,6 +423,7 @@ def _replica(options: DatabaseOptions) -> Template:
     shared = parts.Shared(
         groups=lambda t: _groups(t, options, replica=True),
         app_secret=_app_secret,
+        network_parameters=_network_parameters,
         log_exports=LOG_EXPORTS[options.engine],
         role_pattern=ROLE_ARN,
     )

@@ -89,3 +89,24 @@ class ReplicaAws:
     def client(self, service: str, region: str, **kwargs: Any) -> Any:
         made = self._aws.client(service, region, **kwargs)
         return ReplicaRds(made, region, self.record) if service == "rds" else made
+
+
+def home_and_replica(
+    home: Any, here: Any, source: str = "orders", replica: str = "orders-replica"
+) -> str:
+    """On moto: a PostgreSQL instance `source` through the home client (automated backups on,
+    as a replica's source needs) and its read replica `replica` through the other region's
+    client, made from the source's ARN as a cross-region replica is. Returns that ARN."""
+    made = home.create_db_instance(
+        DBInstanceIdentifier=source,
+        Engine="postgres",
+        DBInstanceClass="db.t4g.medium",
+        MasterUsername="app",
+        MasterUserPassword="not-a-real-password",
+        AllocatedStorage=20,
+        BackupRetentionPeriod=7,
+    )["DBInstance"]
+    here.create_db_instance_read_replica(
+        DBInstanceIdentifier=replica, SourceDBInstanceIdentifier=made["DBInstanceArn"]
+    )
+    return str(made["DBInstanceArn"])

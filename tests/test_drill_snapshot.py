@@ -12,6 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from fake_replicas import home_and_replica
 from relight.errors import RelightError
 from relight.model.faults import Faults
 from relight.standin.faults import REGISTRY
@@ -26,18 +27,8 @@ from relight.steps.replica.state import read_replica_state
 @pytest.fixture
 def west() -> Iterator[dict[str, Any]]:
     with mock_aws():
-        home = boto3.client("rds", region_name="us-east-1")
-        source = home.create_db_instance(
-            DBInstanceIdentifier="orders", Engine="postgres", DBInstanceClass="db.t4g.medium",
-            AllocatedStorage=20, MasterUsername="admin", MasterUserPassword="secret123",
-            BackupRetentionPeriod=7,
-        )["DBInstance"]  # fmt: skip
         rds = boto3.client("rds", region_name="us-west-2")
-        rds.create_db_instance_read_replica(
-            DBInstanceIdentifier="orders-replica",
-            SourceDBInstanceIdentifier=source["DBInstanceArn"],
-            DBInstanceClass="db.t4g.medium",
-        )
+        home_and_replica(boto3.client("rds", region_name="us-east-1"), rds)
         try:
             yield {"rds": rds, "cloudwatch": boto3.client("cloudwatch", region_name="us-west-2")}
         finally:

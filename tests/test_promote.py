@@ -19,6 +19,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from fake_replicas import home_and_replica
 from relight.aws.clients import Aws, AwsTarget
 from relight.aws.outage import Outage
 from relight.errors import DeployError, PreflightError
@@ -72,22 +73,6 @@ def world() -> Iterator[tuple[Any, Any]]:
         yield boto3.client("rds", HOME), boto3.client("rds", REGION)
 
 
-def _replica(home: Any, here: Any) -> str:
-    home.create_db_instance(
-        DBInstanceIdentifier="orders",
-        Engine="postgres",
-        DBInstanceClass="db.t3.micro",
-        MasterUsername="app",
-        MasterUserPassword="not-a-real-password",
-        AllocatedStorage=20,
-    )
-    arn = str(home.describe_db_instances()["DBInstances"][0]["DBInstanceArn"])
-    here.create_db_instance_read_replica(
-        DBInstanceIdentifier="orders-replica", SourceDBInstanceIdentifier=arn
-    )
-    return arn
-
-
 READY = {"database": {"DatabaseIdentifier": "orders-replica", "Endpoint": "x"}}
 
 
@@ -95,7 +80,7 @@ def test_an_instance_is_promoted_in_the_recovery_region_and_waited_for_until_wri
     world: tuple[Any, Any],
 ) -> None:
     home, here = world
-    _replica(home, here)
+    home_and_replica(home, here)
     clock, lines = Clock(), []
     outage = Outage(HOME)  # the home region is gone: nothing here may need it
     conn = Conn(Aws(AwsTarget()).under_outage(outage))
@@ -121,7 +106,7 @@ def test_a_rerun_finds_the_database_promoted_and_says_so_instead_of_failing(
     world: tuple[Any, Any],
 ) -> None:
     home, here = world
-    _replica(home, here)
+    home_and_replica(home, here)
     conn, clock = Conn(Aws(AwsTarget())), Clock()
     promote_replicas(conn, _plan(None), READY, keys=["database"], clock=clock, sleep=clock.sleep)
     assert here.describe_db_instances()["DBInstances"][0]["BackupRetentionPeriod"] == 7
@@ -440,7 +425,7 @@ def test_a_replica_that_stopped_replicating_is_promoted_with_a_loud_warning(
     world: tuple[Any, Any],
 ) -> None:
     home, here = world
-    _replica(home, here)
+    home_and_replica(home, here)
     home.delete_db_instance(DBInstanceIdentifier="orders", SkipFinalSnapshot=True)
     found = _check(Stacks({"DatabaseIdentifier": "orders-replica"}))
     [note] = found.notes
@@ -454,7 +439,7 @@ def test_a_replica_promoted_outside_a_failover_is_refused_unless_accepted_stale(
     world: tuple[Any, Any],
 ) -> None:
     home, here = world
-    _replica(home, here)
+    home_and_replica(home, here)
     here.promote_read_replica(DBInstanceIdentifier="orders-replica")
     stacks = Stacks({"DatabaseIdentifier": "orders-replica"})
     with pytest.raises(PreflightError) as refused:
@@ -512,7 +497,7 @@ def test_verification_passes_a_promoted_database_the_app_stack_reads(
     world: tuple[Any, Any],
 ) -> None:
     home, here = world
-    _replica(home, here)
+    home_and_replica(home, here)
     here.promote_read_replica(DBInstanceIdentifier="orders-replica")
     here.describe_db_instances()  # the first look still sees "modifying"
     assert _verify_promoted(ENDPOINT) == [
@@ -528,7 +513,7 @@ def test_verification_fails_a_database_still_a_replica_and_a_stack_given_another
     world: tuple[Any, Any],
 ) -> None:
     home, here = world
-    _replica(home, here)
+    home_and_replica(home, here)
     [writable, reads] = _verify_promoted("orders.old-home.example")
     assert writable[:2] == ("promoted database writable", "failed")
     assert writable[2].endswith("(replication: replicating): still a replica, read-only")

@@ -12,6 +12,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from fake_replicas import home_and_replica
 from relight.errors import AwsError
 from relight.model.faults import Faults
 from relight.standin.faults import REGISTRY
@@ -102,18 +103,8 @@ def test_a_refused_read_names_the_metric_the_replica_and_the_region() -> None:
 def replica() -> Iterator[dict[str, Any]]:
     """A PostgreSQL instance in us-east-1 and its read replica in us-west-2, on moto."""
     with mock_aws():
-        home = boto3.client("rds", region_name="us-east-1")
-        source = home.create_db_instance(
-            DBInstanceIdentifier="orders", Engine="postgres", DBInstanceClass="db.t4g.medium",
-            AllocatedStorage=20, MasterUsername="admin", MasterUserPassword="secret123",
-            BackupRetentionPeriod=7,
-        )["DBInstance"]  # fmt: skip
         west = boto3.client("rds", region_name="us-west-2")
-        west.create_db_instance_read_replica(
-            DBInstanceIdentifier="orders-replica",
-            SourceDBInstanceIdentifier=source["DBInstanceArn"],
-            DBInstanceClass="db.t4g.medium",
-        )
+        home_and_replica(boto3.client("rds", region_name="us-east-1"), west)
         try:
             yield {
                 "rds": west,

@@ -14,6 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from fake_replicas import home_and_replica
 from relight.steps.replica.state import read_replica_state
 
 HOME, REGION = "us-east-1", "us-west-2"
@@ -25,22 +26,6 @@ def rds() -> Iterator[tuple[Any, Any]]:
         yield boto3.client("rds", HOME), boto3.client("rds", REGION)
 
 
-def _home_and_replica(home: Any, here: Any) -> str:
-    home.create_db_instance(
-        DBInstanceIdentifier="orders",
-        Engine="postgres",
-        DBInstanceClass="db.t3.micro",
-        MasterUsername="app",
-        MasterUserPassword="not-a-real-password",
-        AllocatedStorage=20,
-    )
-    arn = str(home.describe_db_instances()["DBInstances"][0]["DBInstanceArn"])
-    here.create_db_instance_read_replica(
-        DBInstanceIdentifier="orders-replica", SourceDBInstanceIdentifier=arn
-    )
-    return arn
-
-
 def _instance(client: Any, name: str) -> dict[str, Any]:
     return dict(client.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0])
 
@@ -49,7 +34,7 @@ def test_a_cross_region_replica_reports_its_source_and_that_it_replicates(
     rds: tuple[Any, Any],
 ) -> None:
     home, here = rds
-    arn = _home_and_replica(home, here)
+    arn = home_and_replica(home, here)
     replica = _instance(here, "orders-replica")
     assert replica["ReadReplicaSourceDBInstanceIdentifier"] == arn
     assert replica["StatusInfos"] == [
@@ -64,7 +49,7 @@ def test_promotion_makes_a_standalone_instance_through_modifying_to_available(
     rds: tuple[Any, Any],
 ) -> None:
     home, here = rds
-    _home_and_replica(home, here)
+    home_and_replica(home, here)
     answer = here.promote_read_replica(
         DBInstanceIdentifier="orders-replica", BackupRetentionPeriod=14
     )["DBInstance"]
@@ -84,7 +69,7 @@ def test_promoting_an_instance_that_is_not_a_replica_answers_rds_error_and_there
     rds: tuple[Any, Any],
 ) -> None:
     home, here = rds
-    _home_and_replica(home, here)
+    home_and_replica(home, here)
     here.promote_read_replica(DBInstanceIdentifier="orders-replica")
     for client, name in ((here, "orders-replica"), (home, "orders")):
         with pytest.raises(ClientError) as refused:
@@ -98,7 +83,7 @@ def test_a_replica_whose_source_is_gone_stops_replicating_and_stays_readable(
     rds: tuple[Any, Any],
 ) -> None:
     home, here = rds
-    arn = _home_and_replica(home, here)
+    arn = home_and_replica(home, here)
     home.delete_db_instance(DBInstanceIdentifier="orders", SkipFinalSnapshot=True)
     replica = _instance(here, "orders-replica")
     assert replica["DBInstanceStatus"] == "available"
