@@ -777,3 +777,44 @@ def test_install_is_idempotent() -> None:
     env = {**os.environ, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stderr
+
+
+def test_a_stack_whose_managed_policy_names_its_role_deletes_whole(endpoint: str) -> None:
+    """AWS's AWS::IAM::Role handler detaches the role's managed policies before DeleteRole (its
+    delete permissions: ListAttachedRolePolicies, DetachRolePolicy): the identity stack's
+    CloudFormation service role with its policies (`Roles: [Ref role]`) deletes whole. moto
+    5.2.6 alone leaves it DELETE_FAILED: "Cannot delete entity, must detach all policies
+    first." (standin/extensions/iam.py)."""
+    cfn, iam = _client(endpoint), _client(endpoint, "iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudformation.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    allow = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+    }
+    body = {
+        "Resources": {
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": trust}},
+            "Policy": {
+                "Type": "AWS::IAM::ManagedPolicy",
+                "Properties": {"PolicyDocument": allow, "Roles": [{"Ref": "Role"}]},
+            },
+        },
+        "Outputs": {"Role": {"Value": {"Ref": "Role"}}},
+    }
+    cfn.create_stack(StackName="roles-detached", TemplateBody=json.dumps(body))
+    made = _stack(cfn, "roles-detached")
+    role = made["Outputs"][0]["OutputValue"]
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+    cfn.delete_stack(StackName="roles-detached")
+    gone = cfn.describe_stacks(StackName=made["StackId"])["Stacks"][0]
+    assert gone["StackStatus"] == "DELETE_COMPLETE", gone.get("StackStatusReason")
+    assert role not in {r["RoleName"] for r in iam.list_roles()["Roles"]}

@@ -46,6 +46,7 @@ def install() -> None:
         cloudwatch,
         ec2,
         ec2_network,
+        iam,
         quotas,
         rds,
         replica_lag,
@@ -58,6 +59,7 @@ def install() -> None:
     cloudwatch.install()
     replica_lag.install()
     cloudformation.install()
+    iam.install()
     quotas.install()
     s3.install()
     _installed.append(True)
