@@ -25,6 +25,7 @@ def install() -> None:
     original = Role.delete_from_cloudformation_json
     if getattr(original, _MARK, False):
         return
+    plain = original.__func__  # type: ignore[attr-defined]  # moto's classmethod, unbound
 
     def delete_from_cloudformation_json(
         cls: Any,
@@ -38,7 +39,7 @@ def install() -> None:
         if role is not None:
             for arn in list(role.managed_policies):
                 backend.detach_role_policy(arn, resource_name)
-        original.__func__(cls, resource_name, cloudformation_json, account_id, region_name)
+        plain(cls, resource_name, cloudformation_json, account_id, region_name)
 
     setattr(delete_from_cloudformation_json, _MARK, True)
     Role.delete_from_cloudformation_json = classmethod(delete_from_cloudformation_json)  # type: ignore[method-assign,assignment]
