@@ -36,6 +36,7 @@ PLAN: frozenset[str] = frozenset(
         "rds.DescribeOrderableDBInstanceOptions",
         "route53.ListHostedZonesByName",
         "route53.ListResourceRecordSets",
+        "s3.GetObject",  # replica mode: the region's serving marker (a promoted database's why)
         "s3.HeadBucket",
         "s3.HeadObject",
         "secretsmanager.DescribeSecret",
