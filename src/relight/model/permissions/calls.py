@@ -10,46 +10,42 @@ teardown and failback are the `drill` command's calls.
 
 from __future__ import annotations
 
+from relight.model.permissions.bucket import BUCKET
 from relight.model.permissions.reads import PLAN, READS
 from relight.model.permissions.story import STORY, STORY_CALLS
 
 # A failover is a plan's reads and then the deploy; a drill is a failover or a launch into its
 # namespace, then a teardown (and its own snapshots and report). So their sets are built from
 # each other's, and each lists only what it adds.
-FAILOVER: frozenset[str] = PLAN | frozenset(
-    {
-        "autoscaling.DescribeAutoScalingGroups",
-        "cloudformation.CreateStack",
-        "cloudformation.DeleteStack",
-        "cloudformation.DescribeStackEvents",
-        "cloudformation.ExecuteChangeSet",
-        "cloudformation.ListStackResources",
-        "cloudformation.UpdateStack",
-        "cloudformation.UpdateTerminationProtection",
-        "cloudwatch.PutMetricData",
-        "ec2.DescribeInstanceStatus",
-        "ec2.DescribeSecurityGroups",
-        "ec2.DescribeVolumes",
-        "elbv2.DescribeTargetGroups",
-        "elbv2.DescribeTargetHealth",
-        "kms.GetKeyPolicy",
-        "kms.ListGrants",
-        "s3.CreateBucket",
-        "s3.DeleteObject",
-        "s3.GetObject",
-        "s3.ListBuckets",
-        "s3.PutBucketEncryption",
-        "s3.PutBucketLifecycleConfiguration",
-        "s3.PutBucketPolicy",
-        "s3.PutBucketVersioning",
-        "s3.PutObject",
-        "s3.PutPublicAccessBlock",
-        "rds.PromoteReadReplica",
-        "rds.RemoveFromGlobalCluster",
-        "rds.DescribeGlobalClusters",
-    }
+FAILOVER: frozenset[str] = (
+    PLAN
+    | BUCKET
+    | frozenset(
+        {
+            "autoscaling.DescribeAutoScalingGroups",
+            "cloudformation.CreateStack",
+            "cloudformation.DeleteStack",
+            "cloudformation.DescribeStackEvents",
+            "cloudformation.ExecuteChangeSet",
+            "cloudformation.ListStackResources",
+            "cloudformation.UpdateStack",
+            "cloudformation.UpdateTerminationProtection",
+            "cloudwatch.PutMetricData",
+            "ec2.DescribeInstanceStatus",
+            "ec2.DescribeSecurityGroups",
+            "ec2.DescribeVolumes",
+            "elbv2.DescribeTargetGroups",
+            "elbv2.DescribeTargetHealth",
+            "kms.GetKeyPolicy",
+            "kms.ListGrants",
+            "s3.GetObject",
+            "rds.PromoteReadReplica",
+            "rds.RemoveFromGlobalCluster",
+            "rds.DescribeGlobalClusters",
+        }
+    )
 )
-FAILBACK: frozenset[str] = frozenset(
+FAILBACK: frozenset[str] = BUCKET | frozenset(
     {
         "autoscaling.DescribeAutoScalingGroups",
         "cloudformation.CreateChangeSet",
@@ -96,17 +92,8 @@ FAILBACK: frozenset[str] = frozenset(
         "rds.ListTagsForResource",
         "route53.ListHostedZonesByName",
         "route53.ListResourceRecordSets",
-        "s3.CreateBucket",
-        "s3.DeleteObject",
         "s3.GetObject",
         "s3.HeadObject",
-        "s3.ListBuckets",
-        "s3.PutBucketEncryption",
-        "s3.PutBucketLifecycleConfiguration",
-        "s3.PutBucketPolicy",
-        "s3.PutBucketVersioning",
-        "s3.PutObject",
-        "s3.PutPublicAccessBlock",
         "secretsmanager.DescribeSecret",
         "service-quotas.GetAWSDefaultServiceQuota",
         "service-quotas.GetServiceQuota",
@@ -172,7 +159,7 @@ LAUNCH: frozenset[str] = frozenset(
         "sts.GetCallerIdentity",
     }
 )
-PREPARE: frozenset[str] = frozenset(
+PREPARE: frozenset[str] = BUCKET | frozenset(
     {
         "backup.ListRecoveryPointsByBackupVault",
         "cloudformation.CreateChangeSet",
@@ -218,18 +205,9 @@ PREPARE: frozenset[str] = frozenset(
         "rds.DescribeOrderableDBInstanceOptions",
         "route53.ListHostedZonesByName",
         "route53.ListResourceRecordSets",
-        "s3.CreateBucket",
-        "s3.DeleteObject",
         "s3.GetObject",
         "s3.HeadBucket",
         "s3.HeadObject",
-        "s3.ListBuckets",
-        "s3.PutBucketEncryption",
-        "s3.PutBucketLifecycleConfiguration",
-        "s3.PutBucketPolicy",
-        "s3.PutBucketVersioning",
-        "s3.PutObject",
-        "s3.PutPublicAccessBlock",
         "secretsmanager.DescribeSecret",
         "service-quotas.GetAWSDefaultServiceQuota",
         "service-quotas.GetServiceQuota",
@@ -237,7 +215,7 @@ PREPARE: frozenset[str] = frozenset(
         "sts.GetCallerIdentity",
     }
 )
-REPLICATE: frozenset[str] = frozenset(
+REPLICATE: frozenset[str] = BUCKET | frozenset(
     {
         "autoscaling.DescribeLaunchConfigurations",
         "ec2.CopyImage",
@@ -262,16 +240,7 @@ REPLICATE: frozenset[str] = frozenset(
         "rds.DescribeDBSnapshots",
         "rds.ModifyDBClusterSnapshotAttribute",
         "rds.ModifyDBSnapshotAttribute",
-        "s3.CreateBucket",
-        "s3.DeleteObject",
         "s3.HeadObject",
-        "s3.ListBuckets",
-        "s3.PutBucketEncryption",
-        "s3.PutBucketLifecycleConfiguration",
-        "s3.PutBucketPolicy",
-        "s3.PutBucketVersioning",
-        "s3.PutObject",
-        "s3.PutPublicAccessBlock",
         "sts.AssumeRole",
         "sts.GetCallerIdentity",
     }

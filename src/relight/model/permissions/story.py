@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+from relight.model.permissions.bucket import BUCKET
+
 STORY = "stand-in story"
 
-STORY_CALLS: frozenset[str] = frozenset(
+STORY_CALLS: frozenset[str] = BUCKET | frozenset(
     {
         "autoscaling.DescribeAutoScalingGroups",
         "cloudformation.CreateStack",
@@ -36,16 +38,7 @@ STORY_CALLS: frozenset[str] = frozenset(
         "rds.DescribeDBSnapshots",
         "route53.CreateHostedZone",
         "route53.ListHostedZones",
-        "s3.CreateBucket",
-        "s3.DeleteObject",
         "s3.GetObject",
-        "s3.ListBuckets",
-        "s3.PutBucketEncryption",
-        "s3.PutBucketLifecycleConfiguration",
-        "s3.PutBucketPolicy",
-        "s3.PutBucketVersioning",
-        "s3.PutObject",
-        "s3.PutPublicAccessBlock",
         "secretsmanager.CreateSecret",
         "secretsmanager.DescribeSecret",
         "secretsmanager.ReplicateSecretToRegions",
