@@ -141,21 +141,14 @@ def take_drill_snapshot(
 
 def _describe(rds: Any, kind: str, name: str, region: str) -> dict[str, Any] | None:
     """The snapshot as RDS describes it (TagList included); None when RDS does not know it."""
-    from botocore.exceptions import ClientError
+    from relight.steps.replica.state import describe_first
 
-    with translated(f"cannot read snapshot {name} in {region}", rds):
-        try:
-            if kind == "cluster":
-                answer = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=name)
-                found = answer.get("DBClusterSnapshots") or []
-            else:
-                answer = rds.describe_db_snapshots(DBSnapshotIdentifier=name)
-                found = answer.get("DBSnapshots") or []
-        except ClientError as exc:
-            if "NotFound" in exc.response.get("Error", {}).get("Code", ""):
-                return None
-            raise
-    return dict(found[0]) if found else None
+    what = f"cannot read snapshot {name} in {region}"
+    if kind == "cluster":
+        call, listed = rds.describe_db_cluster_snapshots, "DBClusterSnapshots"
+        return describe_first(call, listed, what, rds, DBClusterSnapshotIdentifier=name)
+    call, listed = rds.describe_db_snapshots, "DBSnapshots"
+    return describe_first(call, listed, what, rds, DBSnapshotIdentifier=name)
 
 
 def _wait(

@@ -33,6 +33,9 @@ NOT_FOUND = {
     "DBInstanceNotFoundFault",
     "DBClusterNotFoundFault",
     "GlobalClusterNotFoundFault",
+    "DBSnapshotNotFound",
+    "DBSnapshotNotFoundFault",
+    "DBClusterSnapshotNotFoundFault",
 }
 STOPPED = {"error", "stopped", "terminated"}  # replication has stopped: data no longer flows
 BACKING_UP = "backing-up"  # DBInstanceStatus while a backup runs (a promoted one's first, D25)
@@ -114,24 +117,37 @@ def _describe(call: Any, what: str, client: Any, **kwargs: Any) -> dict[str, Any
             raise
 
 
+def describe_first(
+    call: Any, listed: str, what: str, client: Any, **kwargs: Any
+) -> dict[str, Any] | None:
+    """The one database (or snapshot) a describe by identifier answers (its `listed` list's
+    first entry); None when RDS answers that it does not exist."""
+    answer = _describe(call, what, client, **kwargs)
+    found = (answer or {}).get(listed) or []
+    return dict(found[0]) if found else None
+
+
+def _replication(instance: dict[str, Any]) -> dict[str, Any]:
+    """The "read replication" entry of an instance's StatusInfos ({}: not reported)."""
+    infos = instance.get("StatusInfos") or []
+    return next((dict(i) for i in infos if i.get("StatusType") == REPLICATION), {})
+
+
 def replication_status(instance: dict[str, Any]) -> str | None:
-    """The "read replication" entry of an instance's StatusInfos (None: not reported)."""
-    for info in instance.get("StatusInfos") or []:
-        if info.get("StatusType") == REPLICATION:
-            return str(info.get("Status") or "") or None
-    return None
+    """The status of an instance's "read replication" (None: not reported)."""
+    return str(_replication(instance).get("Status") or "") or None
 
 
 def _instance(rds: Any, key: str, identifier: str, region: str) -> ReplicaState:
-    answer = _describe(
+    db = describe_first(
         rds.describe_db_instances,
+        "DBInstances",
         f"cannot read DB instance {identifier} in {region}",
         rds,
         DBInstanceIdentifier=identifier,
     )
-    if answer is None or not answer.get("DBInstances"):
+    if db is None:
         return _missing(key, INSTANCE, identifier, region)
-    db = answer["DBInstances"][0]
     status = str(db.get("DBInstanceStatus") or "")
     source = db.get("ReadReplicaSourceDBInstanceIdentifier") or None
     endpoint = db.get("Endpoint") or {}
@@ -141,9 +157,8 @@ def _instance(rds: Any, key: str, identifier: str, region: str) -> ReplicaState:
     else:
         said = replication or "not reported"
         detail = f"DB instance {identifier} replicates from {source} (replication: {said})"
-        for info in db.get("StatusInfos") or []:
-            if info.get("StatusType") == REPLICATION and info.get("Message"):
-                detail += f": {info['Message']}"
+        if message := _replication(db).get("Message"):
+            detail += f": {message}"
     return ReplicaState(
         key, INSTANCE, identifier, region, exists=True,
         replicating=source is not None and replication == "replicating",
@@ -153,15 +168,15 @@ def _instance(rds: Any, key: str, identifier: str, region: str) -> ReplicaState:
 
 
 def _cluster(rds: Any, key: str, identifier: str, region: str) -> ReplicaState:
-    answer = _describe(
+    db = describe_first(
         rds.describe_db_clusters,
+        "DBClusters",
         f"cannot read DB cluster {identifier} in {region}",
         rds,
         DBClusterIdentifier=identifier,
     )
-    if answer is None or not answer.get("DBClusters"):
+    if db is None:
         return _missing(key, CLUSTER, identifier, region)
-    db = answer["DBClusters"][0]
     status = str(db.get("Status") or "")
     arn = str(db.get("DBClusterArn") or "")
     global_id = db.get("GlobalClusterIdentifier") or None
