@@ -13,6 +13,8 @@ client, sharing one record of what was promoted.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,3 +112,26 @@ def home_and_replica(
         DBInstanceIdentifier=replica, SourceDBInstanceIdentifier=made["DBInstanceArn"]
     )
     return str(made["DBInstanceArn"])
+
+
+@contextmanager
+def replica_in_west(faults: str) -> Iterator[dict[str, Any]]:
+    """On moto: `home_and_replica` (orders in us-east-1, orders-replica in us-west-2), with
+    us-west-2's RDS and both regions' CloudWatch clients; the stand-in faults a test set under
+    the source name `faults` are cleared after."""
+    import boto3
+    from moto import mock_aws
+
+    from relight.standin.faults import REGISTRY
+
+    with mock_aws():
+        rds = boto3.client("rds", region_name="us-west-2")
+        home_and_replica(boto3.client("rds", region_name="us-east-1"), rds)
+        try:
+            yield {
+                "rds": rds,
+                "cloudwatch": boto3.client("cloudwatch", region_name="us-west-2"),
+                "home_cloudwatch": boto3.client("cloudwatch", region_name="us-east-1"),
+            }
+        finally:
+            REGISTRY.clear(faults)

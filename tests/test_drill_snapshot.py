@@ -8,11 +8,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from fake_replicas import home_and_replica
+from fake_replicas import replica_in_west
 from relight.errors import RelightError
 from relight.model.faults import Faults
 from relight.standin.faults import REGISTRY
@@ -26,13 +24,8 @@ from relight.steps.replica.state import read_replica_state
 
 @pytest.fixture
 def west() -> Iterator[dict[str, Any]]:
-    with mock_aws():
-        rds = boto3.client("rds", region_name="us-west-2")
-        home_and_replica(boto3.client("rds", region_name="us-east-1"), rds)
-        try:
-            yield {"rds": rds, "cloudwatch": boto3.client("cloudwatch", region_name="us-west-2")}
-        finally:
-            REGISTRY.clear("test-drill-snapshot")
+    with replica_in_west("test-drill-snapshot") as clients:
+        yield clients
 
 
 def _take(west: dict[str, Any], run_id: str = "20261207-050000-ab12") -> Any:

@@ -9,11 +9,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from fake_replicas import home_and_replica
+from fake_replicas import replica_in_west
 from relight.model.faults import Faults
 from relight.standin.faults import REGISTRY
 from relight.steps.replica.health import ERROR, WARNING, replica_problems
@@ -26,13 +24,8 @@ PREPARE = "relight prepare --env demo --region us-west-2 --strategy pilot_light 
 @pytest.fixture
 def west() -> Iterator[dict[str, Any]]:
     """orders in us-east-1 and its read replica orders-replica in us-west-2 (moto)."""
-    with mock_aws():
-        rds = boto3.client("rds", region_name="us-west-2")
-        home_and_replica(boto3.client("rds", region_name="us-east-1"), rds)
-        try:
-            yield {"rds": rds, "cloudwatch": boto3.client("cloudwatch", region_name="us-west-2")}
-        finally:
-            REGISTRY.clear("test-readiness-replica")
+    with replica_in_west("test-readiness-replica") as clients:
+        yield clients
 
 
 def _problems(west: dict[str, Any], outputs: dict[str, Any] | None, rpo: int = 300, **kw: Any):  # type: ignore[no-untyped-def]

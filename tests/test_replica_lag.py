@@ -12,7 +12,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from fake_replicas import home_and_replica
+from fake_replicas import replica_in_west
 from relight.errors import AwsError
 from relight.model.faults import Faults
 from relight.standin.faults import REGISTRY
@@ -102,17 +102,8 @@ def test_a_refused_read_names_the_metric_the_replica_and_the_region() -> None:
 @pytest.fixture
 def replica() -> Iterator[dict[str, Any]]:
     """A PostgreSQL instance in us-east-1 and its read replica in us-west-2, on moto."""
-    with mock_aws():
-        west = boto3.client("rds", region_name="us-west-2")
-        home_and_replica(boto3.client("rds", region_name="us-east-1"), west)
-        try:
-            yield {
-                "rds": west,
-                "cloudwatch": boto3.client("cloudwatch", region_name="us-west-2"),
-                "home_cloudwatch": boto3.client("cloudwatch", region_name="us-east-1"),
-            }
-        finally:
-            REGISTRY.clear("test-replica")
+    with replica_in_west("test-replica") as clients:
+        yield clients
 
 
 def _now() -> datetime:
