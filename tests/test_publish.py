@@ -25,7 +25,7 @@ from relight.aws.bucket import TemplateBucket
 from relight.aws.clients import Aws, AwsTarget
 from relight.aws.outage import Outage
 from relight.commands.connection import Connection
-from relight.commands.readiness import evaluate, publish_verdicts
+from relight.commands.readiness import evaluate
 from relight.errors import AwsError
 from relight.model.config import LoadedEnvironment, load_environment
 from relight.steps.publish import (
@@ -34,6 +34,7 @@ from relight.steps.publish import (
     Verdict,
     alarm_command,
     publish,
+    publish_in,
     ready_alarm,
 )
 
@@ -82,7 +83,7 @@ def test_a_verdict_lands_in_the_recovery_region_only_with_the_home_region_switch
     assert result.ready is False, "no drill recorded: not ready"
     assert set(result.artifact_ages) == {"web_ami", "web_data"}
 
-    published = publish_verdicts(conn, [result])
+    published = publish_in(conn.aws, REGION, [result.verdict()], result.at)
 
     assert published.metrics == {"shop": ["Ready", "ForecastRtoSeconds", "WorstArtifactAgeSeconds"]}
     assert published.line() == (

@@ -49,8 +49,9 @@ def readiness(
     Deploys nothing, changes nothing (--publish writes the verdict to CloudWatch in the region).
     Exit 0 ready, 1 not ready (or not published), 2 bad input."""
     with _errors(debug):
-        from relight.commands.readiness import evaluate, publish_verdicts, write_evaluation
+        from relight.commands.readiness import evaluate, write_evaluation
         from relight.errors import AwsError
+        from relight.steps.publish import publish_in
 
         loaded = _load(env, region)
         _check_directory(reports, "--reports", "the readiness pages")
@@ -61,7 +62,7 @@ def readiness(
         published, refused = None, None
         if publish:
             try:
-                published = publish_verdicts(conn, [result])
+                published = publish_in(conn.aws, region, [result.verdict()], result.at)
             except AwsError as exc:  # the verdict is still shown; then the refusal, exit 1
                 refused = exc
         if json_out:

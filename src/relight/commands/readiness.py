@@ -25,7 +25,7 @@ from relight.drift.prepared import Detected, detect_drift
 from relight.errors import PreflightError
 from relight.model.times import human_age, parse_time
 from relight.steps.discovery import Lister, hits_by_lookup, stale
-from relight.steps.publish import Published, Verdict
+from relight.steps.publish import Verdict
 
 if TYPE_CHECKING:
     from relight.commands.connection import Connection
@@ -199,16 +199,6 @@ def evaluate(
     result.findings += rto_findings(result.forecast_seconds, env.objectives.rto, look)
     result.findings += _drift(loaded, conn, run_command("drift", loaded))
     return result
-
-
-def publish_verdicts(conn: Connection, evaluations: Sequence[Evaluation]) -> Published:
-    """`--publish`: each evaluation's verdict as CloudWatch metrics in the region it is about
-    (PutMetricData, a data-plane call there; steps/publish.py), with `conn`'s credentials."""
-    from relight.steps.publish import publish
-
-    at = max((e.at for e in evaluations), default=datetime.now(UTC))
-    cloudwatch = conn.aws.client("cloudwatch", conn.region)
-    return publish(cloudwatch, conn.region, [e.verdict() for e in evaluations], at)
 
 
 def unfilled_findings(loaded: LoadedEnvironment, region: str, *, stand_in: bool) -> list[Finding]:

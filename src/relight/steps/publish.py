@@ -114,6 +114,12 @@ def publish(cloudwatch: Any, region: str, verdicts: Sequence[Verdict], at: datet
     return Published(region, {v.name: [d["MetricName"] for d in v.data(at)] for v in verdicts})
 
 
+def publish_in(aws: Any, region: str, verdicts: Sequence[Verdict], at: datetime) -> Published:
+    """`publish` with a CloudWatch client of `aws` (relight.aws.clients.Aws: the account the
+    verdicts' environment lives in) in `region`."""
+    return publish(aws.client("cloudwatch", region), region, verdicts, at)
+
+
 def ready_alarm(name: str, *, dimension: str = ENVIRONMENT) -> dict[str, Any]:
     """The alarm that pages when `name` is not ready, or when no verdict came for a period
     (the readiness job stopped): PutMetricAlarm's parameters, AlarmActions aside."""

@@ -1,0 +1,150 @@
+"""`relight estate readiness`: one table, environment by check, worst first; ready only when
+every environment is; `--publish` writes each verdict in the region (and the estate's).
+
+On moto in-process (tests/estate_world.py), with the home region switched off."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import boto3
+import pytest
+
+from estate_world import HOME, REGION, World, estate_world
+from relight.commands.connection import env_option
+from relight.commands.readiness import CHECKS
+from relight.estate.readiness import EnvReadiness, evaluate_estate, worst_first
+
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    yield from estate_world(tmp_path)
+
+
+def _drilled(reports: Path, env: str) -> None:
+    """A passing AWS drill of `env` into the region an hour ago (what readiness reads)."""
+    folder = reports / env / "20261207-080000-abcd"
+    folder.mkdir(parents=True)
+    report = {
+        "run_id": folder.name,
+        "region": REGION,
+        "stand_in": False,
+        "started": (NOW - timedelta(hours=1)).isoformat(),
+        "ok": True,
+    }
+    (folder / "report.json").write_text(json.dumps(report), encoding="utf-8")
+
+
+def test_the_table_is_environment_by_check_with_the_worst_first(
+    world: World, tmp_path: Path
+) -> None:
+    reports = tmp_path / "reports"
+    _drilled(reports, "shared")  # shared: drilled, the others not; storefront's AMI missing
+    estate = world.write(tags={"storefront": "store"})
+    result = evaluate_estate(estate, REGION, reports, connect=world.connect, now=lambda: NOW)
+
+    assert list(result.envs) == ["storefront", "demo", "shared"], "most errors first"
+    storefront, demo, shared = result.envs.values()
+    assert storefront.cells()["artifacts"] == "error" and storefront.cells()["drill"] == "error"
+    assert demo.cells()["artifacts"] == "ok" and demo.cells()["drill"] == "error"
+    assert shared.cells()["drill"] == "ok"
+    assert shared.ready and shared.severity == "warning", "home not built by relight: a warning"
+    assert not demo.ready and not storefront.ready
+    assert result.ready is False
+    assert storefront.worst().startswith("artifacts: artifacts.web_ami: no AMI tagged Role=store")
+    assert demo.worst() == (
+        "drill: no drill into this region has been recorded "
+        f"(fix: relight drill --env {env_option(estate.envs['demo'])} --region us-west-2)"
+    )
+    shown = result.as_dict()
+    assert shown["checks"] == list(CHECKS)
+    assert [(e["env"], e["ready"], e["severity"]) for e in shown["environments"]] == [
+        ("storefront", False, "error"),
+        ("demo", False, "error"),
+        ("shared", True, "warning"),
+    ]
+    for env in ("shared", "demo", "storefront"):  # each environment's own pages, as alone
+        assert (reports / env / "readiness" / "index.html").exists()
+    assert result.critical_path[0] == "shared" and result.forecast_seconds > 0
+    cfn = boto3.client("cloudformation", REGION)
+    assert cfn.describe_stacks()["Stacks"] == [], "readiness builds nothing"
+    assert {r.region for r in world.outage.refused} <= {HOME}
+    assert {(r.service, r.action) for r in world.outage.refused} == {
+        ("cloudformation", "DescribeStacks")
+    }, "only each environment's drift read of home (a hint), refused"
+
+
+def test_an_environment_that_cannot_be_evaluated_comes_first_and_the_rest_are_evaluated(
+    world: World, tmp_path: Path
+) -> None:
+    from relight.errors import AccountError
+
+    estate = world.write()
+
+    def connect(estate_: object, name: str, region: str, **options: object) -> object:
+        if name == "demo":
+            raise AccountError("demo: the role arn:aws:iam::123456789012:role/x refused")
+        return world.connect(estate, name, region)
+
+    result = evaluate_estate(estate, REGION, tmp_path, connect=connect, now=lambda: NOW)
+    assert next(iter(result.envs)) == "demo"
+    demo = result.envs["demo"]
+    assert demo.severity == "not evaluated" and demo.cells() == dict.fromkeys(CHECKS, "?")
+    assert demo.worst() == "demo: the role arn:aws:iam::123456789012:role/x refused"
+    assert result.envs["shared"].evaluation is not None
+    assert result.ready is False
+
+
+def test_worst_first_keeps_the_estates_order_between_equals() -> None:
+    rows = [EnvReadiness(n, 0, "a", error="x") for n in ("b", "a", "c")]
+    assert [r.name for r in worst_first(rows)] == ["b", "a", "c"]
+
+
+def test_publish_writes_every_environments_verdict_and_the_estates_in_the_region(
+    world: World, tmp_path: Path
+) -> None:
+    reports = tmp_path / "reports"
+    _drilled(reports, "shared")
+    estate = world.write()
+    result = evaluate_estate(
+        estate, REGION, reports, publish=True, connect=world.connect, now=lambda: NOW
+    )
+    cloudwatch = boto3.client("cloudwatch", REGION)
+    listed = cloudwatch.list_metrics(Namespace="Relight", MetricName="Ready")["Metrics"]
+    assert sorted((d["Name"], d["Value"]) for m in listed for d in m["Dimensions"]) == [
+        ("Environment", "demo"),
+        ("Environment", "shared"),
+        ("Environment", "storefront"),
+        ("Estate", "corp"),
+    ]
+
+    def ready(name: str, value: str) -> float:
+        points = cloudwatch.get_metric_statistics(
+            Namespace="Relight",
+            MetricName="Ready",
+            Dimensions=[{"Name": name, "Value": value}],
+            StartTime=NOW - timedelta(minutes=5),
+            EndTime=NOW + timedelta(minutes=5),
+            Period=60,
+            Statistics=["Minimum"],
+        )["Datapoints"]
+        return float(points[0]["Minimum"])
+
+    assert ready("Environment", "shared") == 1.0
+    assert ready("Environment", "demo") == 0.0
+    assert ready("Estate", "corp") == 0.0, "not every environment is ready"
+    assert result.published is not None and result.published.metrics == {
+        "corp": ["Ready", "ForecastRtoSeconds", "WorstArtifactAgeSeconds"]
+    }
+    assert result.envs["shared"].published == [
+        "Ready",
+        "ForecastRtoSeconds",
+        "WorstArtifactAgeSeconds",
+    ]
+    home = boto3.client("cloudwatch", HOME).list_metrics(Namespace="Relight")["Metrics"]
+    assert home == [], "nothing published in the home region"
