@@ -84,9 +84,35 @@ def test_an_environment_that_cannot_be_planned_is_said_and_the_others_are_planne
     storefront = result.envs["storefront"]
     assert storefront.error is not None
     assert "artifacts.web_ami" in storefront.error and "Role=store" in storefront.error
-    assert storefront.summary().startswith("cannot plan: ")
+    assert storefront.summary().startswith(
+        "cannot plan: artifacts.web_ami: no AMI tagged Role=store in us-west-2"
+    )
     assert storefront.exit_code == 2, "a preflight problem: bad input, nothing was changed"
     assert storefront.forecast_seconds, "its forecast needs no AWS call: still given"
     assert result.blocked == ["storefront"]
     assert result.exit_code() == 2
     assert result.envs["shared"].actions == BUILT and result.envs["demo"].actions == BUILT
+
+
+def test_the_printed_plan_gives_the_waves_each_row_and_the_estates_forecast(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from relight.cli.estate.plan import _print
+    from relight.dr.report import human_duration
+
+    estate = world.write(tags={"storefront": "store"})
+    result = plan_estate(estate, REGION, tmp_path / "reports", connect=world.connect)
+    _print(result)
+    out = capsys.readouterr().out
+    assert out.splitlines()[:3] == [
+        "estate corp into us-west-2: 3 environment(s) in 2 wave(s)",
+        "  wave 0: shared",
+        "  wave 1: demo, storefront",
+    ]
+    assert "cannot plan: " in out, "its first problem in its row"
+    assert "storefront: preflight found" in out, "the whole problem, under the table"
+    within = "within" if result.within else "OVER"
+    assert (
+        f"RTO forecast for the estate on AWS: {human_duration(result.critical_seconds)} "
+        f"(critical path shared → demo); objective 2 h: {within}"
+    ) in out

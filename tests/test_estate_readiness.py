@@ -148,3 +148,29 @@ def test_publish_writes_every_environments_verdict_and_the_estates_in_the_region
     ]
     home = boto3.client("cloudwatch", HOME).list_metrics(Namespace="Relight")["Metrics"]
     assert home == [], "nothing published in the home region"
+
+
+def test_the_printed_table_lists_the_worst_first_and_says_what_is_wrong(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from relight.cli.estate.readiness import _print
+
+    reports = tmp_path / "reports"
+    _drilled(reports, "shared")
+    estate = world.write(tags={"storefront": "store"})
+    _print(evaluate_estate(estate, REGION, reports, connect=world.connect), False)
+    out = capsys.readouterr().out
+    first = out.splitlines()[0]
+    assert first.startswith(
+        "NOT READY: estate corp into us-west-2: 1 of 3 environment(s) ready; RTO forecast on AWS "
+    )
+    rows = [line for line in out.splitlines() if line.startswith("│ ")]
+    named = [row.split("│")[1].strip() for row in rows]
+    assert [n for n in named if n in ("shared", "demo", "storefront")] == [
+        "storefront",
+        "demo",
+        "shared",
+    ]
+    assert "storefront: artifacts: artifacts.web_ami: no AMI tagged Role=store" in out
+    assert "demo: drill: no drill into this region has been recorded" in out
+    assert "shared:" not in out, "a ready environment has no line under the table"

@@ -50,7 +50,7 @@ class EnvPlan:
     def summary(self) -> str:
         """Its stacks for people: `3 create, 1 prepared`, or what blocks it."""
         if self.error is not None:
-            return "cannot plan: " + self.error.splitlines()[0]
+            return "cannot plan: " + first_problem(self.error)
         counts: dict[str, int] = {}
         for action in self.actions.values():
             counts[action] = counts.get(action, 0) + 1
@@ -69,6 +69,15 @@ class EnvPlan:
         age = human_age(self.restores[oldest]["age_seconds"])
         said = f"{len(self.restores)} copies, oldest {age} ({oldest})"
         return said + (f"; {len(self.missing)} missing" if self.missing else "")
+
+
+def first_problem(error: str) -> str:
+    """An error's first problem for a table cell: a list's first item (`preflight found 2
+    problem(s):` says nothing of what), else its first line."""
+    lines = [line.strip() for line in error.splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].endswith(":"):
+        return lines[1].removeprefix("- ")
+    return lines[0] if lines else error
 
 
 @dataclass

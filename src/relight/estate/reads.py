@@ -2,9 +2,10 @@
 (plan, readiness, status) share.
 
 Each environment is read with its own connection (its account, through its role:
-`relight.estate.accounts.connect_env`), concurrently, under the estate's token budgets when
-given. A read does not wait for the environments its environment comes `after:`: nothing is
-built, so one environment's verdict never hides another's. An environment that cannot be
+`relight.estate.accounts.connect_env`), concurrently, every request taking a token of the
+estate's budget for its account and region (relight.aws.budget), as a failover's do. A
+read does not wait for the environments its environment comes `after:`: nothing is built,
+so one environment's verdict never hides another's. An environment that cannot be
 read (its role refused, an AWS failure, a preflight problem) is said on its own row; the
 others are read all the same.
 """
@@ -60,15 +61,16 @@ def read_each(
         import importlib
 
         connect = importlib.import_module("relight.estate.accounts").connect_env
+    if budgets is None:  # the estate's one budget per account and region, shared by the reads
+        from relight.aws.budget import Budgets
+
+        budgets = Budgets(estate)
     names = estate.order()
 
     def one(name: str) -> EnvRead[T]:
         wave, account = estate.wave_of(name), _account_key(estate, name)
         try:
-            options: dict[str, Any] = {"command": command, "say": say}
-            if budgets is not None:
-                options["budgets"] = budgets
-            conn = connect(estate, name, region, **options)
+            conn = connect(estate, name, region, command=command, budgets=budgets, say=say)
             return EnvRead(name, wave, account, value=read(name, conn))
         except RelightError as exc:
             return EnvRead(name, wave, account, error=str(exc), exit_code=exc.exit_code)
