@@ -180,3 +180,10 @@ def test_an_estate_of_many_verdicts_is_sent_in_requests_under_the_limit() -> Non
     verdicts = [Verdict(f"env{i}", True, 60.0, 60.0) for i in range(400)]
     publish(Recorder(), REGION, verdicts, AT)
     assert sum(sent) == 1200 and max(sent) <= 1000
+
+
+def test_the_policy_grants_publishing_in_the_namespace_relight_publishes_in() -> None:
+    from relight.commands.failover import LATCH_NAMESPACE
+    from relight.model.permissions.policies import METRICS_NAMESPACE
+
+    assert NAMESPACE == METRICS_NAMESPACE == LATCH_NAMESPACE
