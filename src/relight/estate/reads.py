@@ -57,10 +57,10 @@ def read_each(
     """`read` of every environment, in the estate's order (wave, then name)."""
     from relight.aws.failures import is_aws_failure
 
-    if connect is None:  # the model part's relight.estate.accounts (not merged here yet)
-        import importlib
+    if connect is None:
+        from relight.estate.accounts import connect_env
 
-        connect = importlib.import_module("relight.estate.accounts").connect_env
+        connect = connect_env
     if budgets is None:  # the estate's one budget per account and region, shared by the reads
         from relight.aws.budget import Budgets
 
