@@ -131,6 +131,7 @@ def plan_estate(
     budgets: Any = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     say: Callable[[str], None] = lambda _: None,
+    announce: Callable[[Connection], None] = lambda _: None,
 ) -> EstatePlan:
     """Every environment's plan into `region`, and the estate's forecast. Changes nothing."""
     at = now()
@@ -140,7 +141,14 @@ def plan_estate(
         return _plan_env(estate, name, region, conn, at)
 
     found = read_each(
-        estate, region, read, command="plan", connect=connect, budgets=budgets, say=say
+        estate,
+        region,
+        read,
+        command="plan",
+        connect=connect,
+        budgets=budgets,
+        say=say,
+        announce=announce,
     )
     envs: dict[str, EnvPlan] = {}
     for name, got in found.items():

@@ -161,6 +161,7 @@ def evaluate_estate(
     budgets: Any = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     say: Callable[[str], None] = lambda _: None,
+    announce: Callable[[Connection], None] = lambda _: None,
 ) -> EstateReadiness:
     """Every environment's readiness into `region` (and, with `publish`, the verdicts in
     CloudWatch there). Deploys nothing."""
@@ -186,7 +187,14 @@ def evaluate_estate(
         return row
 
     found = read_each(
-        estate, region, read, command="readiness", connect=connect, budgets=budgets, say=say
+        estate,
+        region,
+        read,
+        command="readiness",
+        connect=connect,
+        budgets=budgets,
+        say=say,
+        announce=announce,
     )
     rows = [
         got.value or EnvReadiness(name, got.wave, got.account, error=got.error)

@@ -53,8 +53,10 @@ def read_each(
     budgets: Any = None,
     max_parallel: int = MAX_PARALLEL,
     say: Callable[[str], None] = lambda _: None,
+    announce: Callable[[Connection], None] = lambda _: None,
 ) -> dict[str, EnvRead[T]]:
-    """`read` of every environment, in the estate's order (wave, then name)."""
+    """`read` of every environment, in the estate's order (wave, then name); `announce` is
+    told each connection as soon as it is made (where relight acts: the CLI's banner)."""
     from relight.aws.failures import is_aws_failure
 
     if connect is None:
@@ -70,7 +72,9 @@ def read_each(
     def one(name: str) -> EnvRead[T]:
         wave, account = estate.wave_of(name), _account_key(estate, name)
         try:
-            conn = connect(estate, name, region, command=command, budgets=budgets, say=say)
+            conn = connect(
+                estate, name, region, command=command, budgets=budgets, say=say, announce=announce
+            )
             return EnvRead(name, wave, account, value=read(name, conn))
         except RelightError as exc:
             return EnvRead(name, wave, account, error=str(exc), exit_code=exc.exit_code)

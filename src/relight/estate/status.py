@@ -105,6 +105,7 @@ def estate_status(
     budgets: Any = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     say: Callable[[str], None] = lambda _: None,
+    announce: Callable[[Connection], None] = lambda _: None,
 ) -> EstateStatus:
     """Each environment's state in `region`. Read only."""
     from relight.commands.status import region_state
@@ -116,7 +117,14 @@ def estate_status(
         return EnvStatus(name, estate.wave_of(name), _account(estate, name), state)
 
     found = read_each(
-        estate, region, read, command="status", connect=connect, budgets=budgets, say=say
+        estate,
+        region,
+        read,
+        command="status",
+        connect=connect,
+        budgets=budgets,
+        say=say,
+        announce=announce,
     )
     envs = {
         name: got.value or EnvStatus(name, got.wave, got.account, None, got.error)

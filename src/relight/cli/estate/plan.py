@@ -10,6 +10,7 @@ import typer
 
 from ..common import _check_directory, _console, _errors, _escape, _print_json, _say
 from ..options import DebugOpt, JsonOpt, RegionOpt, ReportsOpt
+from .banner import once_per_account
 from .options import EstateOpt, load
 
 
@@ -28,7 +29,7 @@ def plan(
 
         loaded = load(estate, region)
         _check_directory(reports, "--reports", "nothing (the past drills are read from it)")
-        result = plan_estate(loaded, region, reports, say=_say)
+        result = plan_estate(loaded, region, reports, say=_say, announce=once_per_account())
         if json_out:
             _print_json(result.as_dict())
         else:

@@ -10,6 +10,7 @@ import typer
 
 from ..common import _check_directory, _console, _errors, _escape, _print_json, _say
 from ..options import DebugOpt, JsonOpt, PublishOpt, RegionOpt, ReportsOpt
+from .banner import once_per_account
 from .options import EstateOpt, load
 
 COLOURS = {"ok": "green", "error": "red", "warning": "yellow", "?": "red"}
@@ -32,7 +33,9 @@ def readiness(
 
         loaded = load(estate, region)
         _check_directory(reports, "--reports", "the readiness pages")
-        result = evaluate_estate(loaded, region, reports, publish=publish, say=_say)
+        result = evaluate_estate(
+            loaded, region, reports, publish=publish, say=_say, announce=once_per_account()
+        )
         if json_out:
             _print_json(result.as_dict())
         else:

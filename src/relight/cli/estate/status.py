@@ -7,6 +7,7 @@ from typing import Any
 
 from ..common import _console, _errors, _escape, _print_json, _say
 from ..options import DebugOpt, JsonOpt, RegionOpt
+from .banner import once_per_account
 from .options import EstateOpt, load
 
 
@@ -22,7 +23,7 @@ def status(
         from relight.estate.status import estate_status
 
         loaded = load(estate, region)
-        result = estate_status(loaded, region, say=_say)
+        result = estate_status(loaded, region, say=_say, announce=once_per_account())
         if json_out:
             _print_json(result.as_dict())
             return
