@@ -5,6 +5,7 @@ On moto in-process (tests/estate_world.py), with the home region switched off.""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,11 +13,13 @@ from pathlib import Path
 
 import boto3
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from estate_world import HOME, REGION, World, estate_world
 from relight.commands.connection import env_option
-from relight.commands.readiness import CHECKS
-from relight.estate.readiness import EnvReadiness, evaluate_estate, worst_first
+from relight.commands.readiness import CHECKS, Evaluation, Finding
+from relight.estate.readiness import SEVERITY_RANK, EnvReadiness, evaluate_estate, worst_first
 
 NOW = datetime.now(UTC)
 
@@ -174,3 +177,40 @@ def test_the_printed_table_lists_the_worst_first_and_says_what_is_wrong(
     assert "storefront: artifacts: artifacts.web_ami: no AMI tagged Role=store" in out
     assert "demo: drill: no drill into this region has been recorded" in out
     assert "shared:" not in out, "a ready environment has no line under the table"
+
+
+SEVERITIES = st.lists(st.sampled_from(["error", "warning"]), max_size=4)
+
+
+@given(st.lists(st.one_of(st.none(), SEVERITIES), max_size=8))
+@settings(max_examples=60, deadline=None, derandomize=True)
+def test_worst_first_is_a_stable_order_by_severity_then_errors(
+    found: list[list[str] | None],
+) -> None:
+    """Any estate: not evaluated first, then not ready (more errors first), then warnings, then
+    ready; between rows of equal rank, the estate's order."""
+    rows = []
+    for i, severities in enumerate(found):
+        name = f"env{i}"
+        if severities is None:
+            rows.append(EnvReadiness(name, 0, "a", error="refused"))
+            continue
+        evaluation = Evaluation(name, REGION, "backup_restore", NOW, False)
+        evaluation.findings = [Finding("drill", s, "x") for s in severities]
+        rows.append(EnvReadiness(name, 0, "a", evaluation))
+    ordered = worst_first(rows)
+    assert sorted(r.name for r in ordered) == sorted(r.name for r in rows)
+
+    def key(row: EnvReadiness) -> tuple[int, int]:
+        errors = (
+            sum(f.severity == "error" for f in row.evaluation.findings) if row.evaluation else 0
+        )
+        return (SEVERITY_RANK[row.severity], -errors)
+
+    keys = [key(r) for r in ordered]
+    assert keys == sorted(keys)
+    position = {r.name: i for i, r in enumerate(rows)}
+    for a, b in itertools.pairwise(ordered):
+        if key(a) == key(b):
+            assert position[a.name] < position[b.name]
+    assert [r.ready for r in ordered] == sorted(r.ready for r in ordered), "ready ones last"
