@@ -88,7 +88,7 @@ def test_a_verdict_lands_in_the_recovery_region_only_with_the_home_region_switch
     assert published.metrics == {"shop": ["Ready", "ForecastRtoSeconds", "WorstArtifactAgeSeconds"]}
     assert published.line() == (
         "published to CloudWatch in us-west-2 (namespace Relight): ForecastRtoSeconds, "
-        "Ready, WorstArtifactAgeSeconds for shop"
+        "Ready, WorstArtifactAgeSeconds for Environment=shop"
     )
     dimension = [{"Name": "Environment", "Value": "shop"}]
     assert _metrics(REGION) == {

@@ -28,6 +28,7 @@ class EnvStatus:
     account: str
     state: dict[str, Any] | None  # region_state's row; None when it could not be read
     error: str | None = None
+    artifacts: int = 0  # how many artifacts the environment file declares
 
     @property
     def serving(self) -> bool:
@@ -61,7 +62,7 @@ class EnvStatus:
                 f"; newest data {human_age(ages[oldest])} old ({oldest}, the oldest of {len(ages)})"
             )
         elif "data_age" in state:
-            said += "; no copy to restore from"
+            said += "; no copy to restore from" if self.artifacts else "; restores no data"
         return said
 
     def as_dict(self) -> dict[str, Any]:
@@ -114,7 +115,8 @@ def estate_status(
 
     def read(name: str, conn: Connection) -> EnvStatus:
         state = region_state(estate.envs[name], conn, at)
-        return EnvStatus(name, estate.wave_of(name), _account(estate, name), state)
+        declared = len(estate.envs[name].env.artifacts)
+        return EnvStatus(name, estate.wave_of(name), _account(estate, name), state, None, declared)
 
     found = read_each(
         estate,

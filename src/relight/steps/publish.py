@@ -84,9 +84,10 @@ class Published:
 
     region: str
     metrics: dict[str, list[str]]
+    dimension: str = ENVIRONMENT
 
     def line(self) -> str:
-        names = ", ".join(sorted(self.metrics))
+        names = ", ".join(f"{self.dimension}={name}" for name in sorted(self.metrics))
         return (
             f"published to CloudWatch in {self.region} (namespace {NAMESPACE}): "
             f"{', '.join(sorted({m for ms in self.metrics.values() for m in ms}))} for {names}"
@@ -111,7 +112,11 @@ def publish(cloudwatch: Any, region: str, verdicts: Sequence[Verdict], at: datet
             "readiness); until a verdict lands, the Ready alarm (TreatMissingData breaching) "
             "pages",
         ) from exc
-    return Published(region, {v.name: [d["MetricName"] for d in v.data(at)] for v in verdicts})
+    return Published(
+        region,
+        {v.name: [d["MetricName"] for d in v.data(at)] for v in verdicts},
+        verdicts[0].dimension if verdicts else ENVIRONMENT,  # one kind a call: envs, or an estate
+    )
 
 
 def publish_in(aws: Any, region: str, verdicts: Sequence[Verdict], at: datetime) -> Published:

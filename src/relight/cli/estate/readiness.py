@@ -89,7 +89,7 @@ def _print(result: Any, publish: bool) -> None:
                 f"Environment): {', '.join(published)}[/]"
             )
         if result.published is not None:
-            con.print(f"[dim]{_escape(result.published.line())} (by Estate)[/]")
+            con.print(f"[dim]{_escape(result.published.line())}[/]")
         if result.publish_note:
             con.print(f"[yellow]{_escape(result.publish_note)}[/]")
     con.print(
