@@ -154,11 +154,9 @@ class EstateInterrupted(KeyboardInterrupt):
 
 def default_connect() -> Connect:
     """relight.estate.accounts.connect_env, looked up when a run starts (tests replace it)."""
-    import importlib
+    from relight.estate.accounts import connect_env
 
-    accounts = importlib.import_module("relight.estate.accounts")
-    connect: Connect = accounts.connect_env
-    return connect
+    return connect_env
 
 
 def stopped_line(failed: str) -> str:
