@@ -96,7 +96,7 @@ def test_a_failed_environment_stops_its_dependents_and_the_summary_says_so(
     ]  # fmt: skip  (the estate's order: wave, then name)
     row = {line.split()[0]: line for line in lines if line.startswith("  ")}
     assert row["shared"].endswith("stack shared-web failed: CREATE_FAILED: no capacity")
-    assert row["demo"].endswith("2 stacks (2 created); 1 checks passed")
+    assert row["demo"].endswith("2 stacks (2 created); 1 check passed")
     assert row["storefront"].endswith("- s  stopped: after shared, which failed")
     assert any(line.startswith("critical path (measured): ") for line in lines)
     assert "FAILED: 1 verified in" in result.output

@@ -125,7 +125,8 @@ def summary_line(result: FailoverResult) -> str:
     made = ", ".join(f"{count} {action}" for action, count in sorted(actions.items()))
     checks = Counter(c.result for c in result.checks)
     if result.ok:
-        return f"{len(results)} stacks ({made}); {checks['passed']} checks passed"
+        passed = checks["passed"]
+        return f"{len(results)} stacks ({made}); {passed} check{'' if passed == 1 else 's'} passed"
     failed = [r for r in results if r.action == "failed"]
     if failed:
         first = failed[0]

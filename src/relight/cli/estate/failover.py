@@ -175,7 +175,10 @@ def summary_lines(run: EstateRun) -> list[str]:
     seconds, path = run.critical_path()
     if path:
         lines.append(f"critical path (measured): {' → '.join(path)}, {seconds:.0f} s")
-    peaks: list[Any] = [f"{a} in {r}: {p}" for (a, r), p in run.peaks.items()]
+    keys = {}
+    if run.loaded is not None:
+        keys = {str(a.id): f"{key} ({a.id})" for key, a in run.loaded.file.accounts.items()}
+    peaks: list[Any] = [f"{keys.get(a, a)} in {r}: {p}" for (a, r), p in run.peaks.items()]
     if peaks:
         lines.append("stack operations in flight at most: " + "; ".join(peaks))
     total = (run.ended - run.started).total_seconds()
