@@ -11,7 +11,7 @@ from __future__ import annotations
 import typer
 
 from ..common import named
-from . import check, plan, readiness, status
+from . import check, failover, plan, readiness, status
 
 app = typer.Typer(
     help=(
@@ -27,3 +27,4 @@ app.command()(named(check.check))
 app.command()(named(plan.plan))
 app.command()(named(readiness.readiness))
 app.command()(named(status.status))
+app.command()(named(failover.failover))
