@@ -38,7 +38,7 @@ def test_one_line_per_environment_grouped_by_wave_says_which_the_region_serves(
     assert waves == [[("shared", True)], [("demo", True), ("storefront", False)]]
     lines = {e.name: e.line() for e in result.envs.values()}
     assert lines["shared"].startswith(
-        "serves from us-west-2 (serving since 2026-12-07T08:00:00+00:00); "
+        "serves from us-west-2 (serving since 2026-12-07T08:00:00); "
         "stands in us-west-2: nothing; newest data "
     )
     assert lines["demo"].startswith("serves from us-west-2 (failing over since 2026-12-07T08:30")

@@ -45,7 +45,8 @@ class EnvStatus:
         region = state["region"]
         marker = state.get("serving")
         if marker:
-            said = f"serves from {region} ({marker.get('state')} since {marker.get('since')})"
+            since = str(marker.get("since"))[:19]  # to the second, as `relight status` says it
+            said = f"serves from {region} ({marker.get('state')} since {since})"
             latched = [k for k, v in state.get("latches", {}).items() if v.startswith("latched")]
             if latched:
                 said += ", latched"
