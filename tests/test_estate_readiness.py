@@ -214,3 +214,44 @@ def test_worst_first_is_a_stable_order_by_severity_then_errors(
         if key(a) == key(b):
             assert position[a.name] < position[b.name]
     assert [r.ready for r in ordered] == sorted(r.ready for r in ordered), "ready ones last"
+
+
+def test_the_estates_verdict_goes_to_an_administrator_account_without_environments(
+    world: World, tmp_path: Path
+) -> None:
+    """An administrator's account that holds no environment (a tooling account): its role is
+    assumed (moto: credentials that act in that account) and the estate's verdict lands there."""
+    world.write()
+    path = tmp_path / "estates" / "corp.yaml"
+    text = path.read_text(encoding="utf-8").replace(
+        "administrator: platform", "administrator: tools"
+    )
+    text = text.replace(
+        "accounts:\n",
+        "accounts:\n  tools:\n    id: '111122223333'\n"
+        "    role: arn:aws:iam::111122223333:role/relight-estate\n",
+    )
+    path.write_text(text, encoding="utf-8")
+    from relight.model.estate import load_estate
+
+    estate = load_estate(str(path), REGION)
+    result = evaluate_estate(
+        estate, REGION, tmp_path / "reports", publish=True, connect=world.connect, now=lambda: NOW
+    )
+    assert result.publish_note is None
+    assert result.published is not None and list(result.published.metrics) == ["corp"]
+    here = boto3.client("cloudwatch", REGION).list_metrics(Namespace="Relight", MetricName="Ready")
+    dimensions = {d["Name"] for m in here["Metrics"] for d in m["Dimensions"]}
+    assert dimensions == {"Environment"}, "the estate's verdict is not in the environments' account"
+    creds = boto3.client("sts", REGION).assume_role(
+        RoleArn="arn:aws:iam::111122223333:role/relight-estate", RoleSessionName="check"
+    )["Credentials"]
+    tools = boto3.client(
+        "cloudwatch",
+        REGION,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+    listed = tools.list_metrics(Namespace="Relight", MetricName="Ready")["Metrics"]
+    assert [m["Dimensions"] for m in listed] == [[{"Name": "Estate", "Value": "corp"}]]

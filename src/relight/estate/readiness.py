@@ -169,7 +169,10 @@ def evaluate_estate(
     from relight.errors import RelightError
 
     at = now()
-    admin_conn: list[Connection] = []
+    admin_conn: list[Connection] = []  # an environment's of the administrator's account
+    any_conn: list[
+        Connection
+    ] = []  # any environment's: the administrator's role is assumed with it
 
     def read(name: str, conn: Connection) -> EnvReadiness:
         result = evaluate(estate.envs[name], region, conn, reports, now=lambda: at)
@@ -177,6 +180,7 @@ def evaluate_estate(
         row.page = str(write_evaluation(result, reports)[1])
         if _account(estate, name) == estate.file.administrator:
             admin_conn.append(conn)
+        any_conn.append(conn)
         if publish:
             try:
                 row.published = publish_in(conn.aws, region, [result.verdict()], at).metrics[
@@ -214,27 +218,41 @@ def evaluate_estate(
         critical_path=list(path),
     )
     if publish:
-        _publish_estate(estate, result, admin_conn)
+        _publish_estate(estate, result, admin_conn or any_conn)
     return result
 
 
-def _publish_estate(estate: LoadedEstate, result: EstateReadiness, admin: list[Connection]) -> None:
-    """The estate's verdict, in the administrator's account (the connection of one of its
-    environments there): said, never raised, when it cannot be."""
+def _publish_estate(estate: LoadedEstate, result: EstateReadiness, conns: list[Connection]) -> None:
+    """The estate's verdict, in the administrator's account: with the connection of one of its
+    environments there, else through the administrator's role (and external id) assumed in
+    the region with another environment's credentials. Said, never raised, when it cannot be."""
+    from dataclasses import replace
+
+    from relight.aws.clients import Aws
+    from relight.aws.failures import is_aws_failure
     from relight.errors import RelightError
     from relight.steps.publish import publish
 
-    if not admin:
+    admin = estate.file.accounts[estate.file.administrator]
+    if not conns:
         result.publish_note = (
-            f"the estate's own verdict was not published: no environment of the administrator "
-            f"account ({estate.file.administrator}) could be evaluated to publish it with"
+            "the estate's own verdict was not published: no environment could be evaluated "
+            "(no credentials to reach the administrator's account with)"
         )
         return
-    cloudwatch = admin[0].aws.client("cloudwatch", result.region)
+    aws = conns[0].aws
+    if conns[0].account_id != admin.id:
+        target = replace(
+            aws.target, role_arn=admin.role, external_id=admin.external_id, sts_region=result.region
+        )
+        aws = Aws(target, outage=aws.outage)
     try:
+        cloudwatch = aws.client("cloudwatch", result.region)
         result.published = publish(cloudwatch, result.region, [result.verdict()], result.at)
-    except RelightError as exc:
-        result.publish_note = str(exc)
+    except Exception as exc:
+        if not (isinstance(exc, RelightError) or is_aws_failure(exc)):
+            raise
+        result.publish_note = f"the estate's own verdict was not published: {exc}"
 
 
 def _account(estate: LoadedEstate, name: str) -> str:
