@@ -112,7 +112,11 @@ def test_a_command_narrows_the_operator_policy_to_its_own_calls() -> None:
 def test_the_readiness_policy_is_read_only() -> None:
     document = _policy("--for", "readiness")
     writes = [a for a in _actions(document) if not re.match(r"[\w-]+:(Describe|List|Get)", a)]
-    assert writes == []
+    assert writes == ["cloudwatch:PutMetricData"], "--publish: a metric, in the regions only"
+    [publish] = [s for s in document["Statement"] if "cloudwatch:PutMetricData" in s["Action"]]
+    assert publish["Action"] == ["cloudwatch:PutMetricData"]
+    assert publish["Condition"]["StringEquals"]["cloudwatch:namespace"] == "Relight"
+    assert publish["Condition"]["StringEquals"]["aws:RequestedRegion"]
     for command in ("readiness", "drift", "status"):
         needed = {iam_action(*split_call(c)) for c in CALLS[command]}
         assert needed - {"sts:GetCallerIdentity", "sts:AssumeRole"} <= _actions(document)

@@ -95,6 +95,28 @@ def test_after_a_passing_drill_the_demo_is_ready_and_the_pages_are_written(
 
 
 @pytest.mark.e2e
+def test_publish_writes_the_verdict_to_cloudwatch_in_the_recovery_region_only(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    code, shown = readiness(world, tmp_path, "--env", "demo", "--publish")
+    assert code == 1, "not ready: no drill"
+    assert shown["published"] == {
+        "demo": ["Ready", "ForecastRtoSeconds", "WorstArtifactAgeSeconds"]
+    }
+    found = standin.find(world["state"])
+    assert found, "the stand-in is running"
+
+    def ready_metrics(region: str) -> list[Any]:
+        cloudwatch = boto3.client("cloudwatch", region, endpoint_url=found.endpoint)
+        return cloudwatch.list_metrics(Namespace="Relight", MetricName="Ready")["Metrics"]
+
+    assert [m["Dimensions"] for m in ready_metrics("us-west-2")] == [
+        [{"Name": "Environment", "Value": "demo"}]
+    ]
+    assert ready_metrics("us-east-1") == [], "nothing published in the home region"
+
+
+@pytest.mark.e2e
 def test_a_drill_older_than_the_maximum_age_is_an_error(
     world: dict[str, Any], tmp_path: Path
 ) -> None:

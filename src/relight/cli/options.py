@@ -161,3 +161,11 @@ DataOpt = Annotated[
         "stack's data: in the environment file, else snapshot).",
     ),
 ]
+PublishOpt = Annotated[
+    bool,
+    typer.Option(
+        "--publish",
+        help="Also write the verdict to CloudWatch in the region (namespace Relight: Ready, "
+        "ForecastRtoSeconds, WorstArtifactAgeSeconds by Environment), for an alarm to page on.",
+    ),
+]

@@ -23,6 +23,7 @@ from .options import (
     EnvOpt,
     JsonOpt,
     ProfileOpt,
+    PublishOpt,
     RegionOpt,
     ReportsOpt,
     RoleOpt,
@@ -38,15 +39,19 @@ def readiness(
     data: DataOpt = None,
     reports: ReportsOpt = Path("reports"),
     json_out: JsonOpt = False,
+    publish: PublishOpt = False,
     stand_in: StandInOpt = None,
     profile: ProfileOpt = None,
     role_arn: RoleOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Say whether a failover into the region would work now, and how long it would take.
-    Deploys nothing, changes nothing. Exit 0 ready, 1 not ready, 2 bad input."""
+    Deploys nothing, changes nothing (--publish writes the verdict to CloudWatch in the region).
+    Exit 0 ready, 1 not ready (or not published), 2 bad input."""
     with _errors(debug):
         from relight.commands.readiness import evaluate, write_evaluation
+        from relight.errors import AwsError
+        from relight.steps.publish import publish_in
 
         loaded = _load(env, region)
         _check_directory(reports, "--reports", "the readiness pages")
@@ -54,10 +59,23 @@ def readiness(
         conn = _connect(loaded, region, local, profile, role_arn)
         result = evaluate(loaded, region, conn, reports, strategy=strategy, data=data)
         written = write_evaluation(result, reports)
+        published, refused = None, None
+        if publish:
+            try:
+                published = publish_in(conn.aws, region, [result.verdict()], result.at)
+            except AwsError as exc:  # the verdict is still shown; then the refusal, exit 1
+                refused = exc
         if json_out:
-            _print_json(result.as_dict() | {"page": str(written[1])})
+            shown = result.as_dict() | {"page": str(written[1])}
+            if publish:
+                shown["published"] = published.metrics if published else None
+            _print_json(shown)
         else:
             _print(result, written[1])
+            if published:
+                _console().print(f"[dim]{_escape(published.line())}[/]")
+        if refused is not None:
+            raise refused
     if not result.ready:
         raise typer.Exit(1)
 

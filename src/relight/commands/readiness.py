@@ -25,6 +25,7 @@ from relight.drift.prepared import Detected, detect_drift
 from relight.errors import PreflightError
 from relight.model.times import human_age, parse_time
 from relight.steps.discovery import Lister, hits_by_lookup, stale
+from relight.steps.publish import Verdict
 
 if TYPE_CHECKING:
     from relight.commands.connection import Connection
@@ -59,10 +60,21 @@ class Evaluation:
     rto_seconds: int = 0
     last_drill: dict[str, Any] | None = None
     not_checked: list[str] = field(default_factory=list)
+    # seconds since the data of the newest copy of each artifact found in the region was taken
+    artifact_ages: dict[str, float] = field(default_factory=dict)
 
     @property
     def ready(self) -> bool:
         return not any(f.severity == ERROR for f in self.findings)
+
+    @property
+    def worst_artifact_age(self) -> float | None:
+        """The oldest data among the newest copies found (None: no copy found)."""
+        return max(self.artifact_ages.values(), default=None)
+
+    def verdict(self) -> Verdict:
+        """What `--publish` writes to CloudWatch (steps/publish.py)."""
+        return Verdict(self.env, self.ready, self.forecast_seconds, self.worst_artifact_age)
 
     def checks(self) -> dict[str, str]:
         """Each check's verdict: ok, warning, error or not checked."""
@@ -89,6 +101,7 @@ class Evaluation:
             "forecast_seconds": self.forecast_seconds,
             "rto_seconds": self.rto_seconds,
             "last_drill": self.last_drill,
+            "artifact_ages": self.artifact_ages,
         }
 
 
@@ -138,6 +151,9 @@ def evaluate(
     replicate = run_command("replicate", loaded, "--from", env.home_region, "--to", region)
     stacks = connect_stacks(conn)
     discovery = discover_environment(plan, conn, now=lambda: at)
+    result.artifact_ages = {
+        name: art.age(discovery.at).total_seconds() for name, art in discovery.artifacts.items()
+    }
     pending = _pending(conn.aws, region, env.artifacts, conn.account_id, discovery.artifacts)
     result.findings += artifact_findings(discovery, env.objectives.rpo, pending, replicate)
     look = run_command("plan", loaded, "--region", region, *rung)

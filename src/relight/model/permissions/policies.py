@@ -89,6 +89,11 @@ READS_OBJECTS = frozenset({"s3:GetObject"})
 # CloudFormation names the role `<identity stack>-CloudFormationRole-<suffix>`.
 SERVICE_ROLE_LOGICAL_ID = "CloudFormationRole"
 LINKED_ROLE = "iam:CreateServiceLinkedRole"
+# PutMetricData takes no resource; IAM narrows it by `cloudwatch:namespace` ("Using condition
+# keys to limit access to CloudWatch namespaces", CloudWatch User Guide): relight publishes in
+# one (the failback latch, commands/failover.py; the readiness verdict, steps/publish.py).
+PUBLISH = "cloudwatch:PutMetricData"
+METRICS_NAMESPACE = "Relight"
 # The operator commands (every command of the table but the stand-in's story), and those a
 # schedule runs read-only.
 SCHEDULED = ("readiness", "drift", "status")
@@ -196,6 +201,8 @@ def _statements(scope: Scope, actions: set[str]) -> list[dict[str, Any]]:
     if objects:
         resources = [f"arn:{p}:s3:::relight-templates-{acct}-{r}/*" for r in scope.regions]
         out.append(_statement("RelightsBucketObjects", objects, resources))
+    published = sorted(set(regional) & {PUBLISH})
+    regional = [a for a in regional if a != PUBLISH]
     reads = [a for a in regional if _reads(a)]
     writes = [a for a in regional if not _reads(a)]
     if reads:
@@ -206,6 +213,14 @@ def _statements(scope: Scope, actions: set[str]) -> list[dict[str, Any]]:
         # grants on keys found by alias: not scoped by resource here (tags could narrow some)
         sid = "WritesNotScopedByResourceInTheEnvironmentsRegions"
         out.append(_statement(sid, writes, "*", _in_regions(scope)))
+    if published:  # the readiness verdict and the failback latch: relight's namespace only
+        condition = {
+            "StringEquals": {
+                "aws:RequestedRegion": list(scope.regions),
+                "cloudwatch:namespace": METRICS_NAMESPACE,
+            }
+        }
+        out.append(_statement("PublishOnlyInRelightsMetricNamespace", published, "*", condition))
     if linked:  # prepare makes Auto Scaling's role, and no other (dr/autoscaling_role.py)
         out.append(
             _statement(

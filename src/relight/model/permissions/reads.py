@@ -192,6 +192,7 @@ READS: dict[str, frozenset[str]] = {
             "service-quotas.GetServiceQuota",
             "sts.AssumeRole",
             "sts.GetCallerIdentity",
+            "cloudwatch.PutMetricData",  # --publish: the verdict, in the region (steps/publish.py)
         }
     ),
     "status": frozenset(
