@@ -21,7 +21,13 @@ from relight.aws.clients import Aws, AwsTarget
 from relight.cli import app
 from relight.commands.connection import Connection
 from relight.dr.report import write_reports
-from relight.estate.drill import DrillSettings, drill_estate, drill_line, outage_for
+from relight.estate.drill import (
+    DrillSettings,
+    EstateDrillInterrupted,
+    drill_estate,
+    drill_line,
+    outage_for,
+)
 from relight.model.config import LoadedEnvironment
 from relight.model.estate import LoadedEstate, load_estate
 from test_report import make_report
@@ -214,3 +220,25 @@ def test_only_goes_on_from_what_this_drill_ids_earlier_run_verified(
     assert [c["env"] for c in again.calls] == ["storefront"]
     assert result.ok, "shared verified in the first run: storefront may go on"
     assert result.report["rto_seconds"] is None, "not every environment ran in this run"
+
+
+def test_ctrl_c_still_writes_the_estate_report_and_says_how_to_continue(
+    estate: LoadedEstate, tmp_path: Path
+) -> None:
+    class Interrupted(FakeDrill):
+        def __call__(
+            self, loaded: LoadedEnvironment, conn: Connection, **options: Any
+        ) -> tuple[dict[str, Any], list[Path]]:
+            super().__call__(loaded, conn, **options)  # its drill tore down and wrote its report
+            raise KeyboardInterrupt
+
+    with pytest.raises(EstateDrillInterrupted) as stopped:
+        _drill(estate, tmp_path, Interrupted())
+    html, index = stopped.value.paths[1], stopped.value.paths[2]
+    assert html == tmp_path / "estates" / "demo" / f"{RUN}.html" and index.exists()
+    report = json.loads(stopped.value.paths[0].read_text())
+    assert report["ok"] is False
+    assert stopped.value.run.continue_command() == (
+        "relight estate drill --estate demo --region us-west-2 --only shared,demo,storefront "
+        f"--drill-id {RUN} --reports {tmp_path}"
+    )

@@ -63,6 +63,15 @@ class EstateDrill:
         return bool(self.report["ok"])
 
 
+class EstateDrillInterrupted(EstateInterrupted):
+    """Ctrl-C during an estate drill, once the running drills tore down what they built and the
+    estate report was written (`paths`)."""
+
+    def __init__(self, run: EstateRun, paths: list[Path]) -> None:
+        super().__init__(run)
+        self.paths = paths
+
+
 def outage_for(setting: str | None, home_region: str) -> str | None:
     """The region an environment's drill rehearses as lost: `home` is its own home region."""
     return home_region if setting == OUTAGE_HOME else setting
@@ -147,7 +156,7 @@ def drill_estate(
     verified by this drill id's earlier run, or named too), then write the estate report beside
     the environments' own: reports/estates/<estate>/<run id>.html. On Ctrl-C the report is
     written all the same (each environment's drill tore down what it built), then
-    `EstateInterrupted` goes on up."""
+    `EstateDrillInterrupted` goes on up."""
     try:
         run = run_estate(
             estate,
@@ -163,8 +172,8 @@ def drill_estate(
             options=continue_options(settings),
         )
     except EstateInterrupted as interrupted:
-        _report(estate, interrupted.run, settings)
-        raise
+        _, paths = _report(estate, interrupted.run, settings)
+        raise EstateDrillInterrupted(interrupted.run, paths) from None
     report, paths = _report(estate, run, settings)
     return EstateDrill(run, report, paths)
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..common import _check_directory, _console, _errors, _escape, _print_json, _say
+from ..common import _check_directory, _console, _errors, _escape, _fail, _print_json, _say
 from ..options import DebugOpt, JsonOpt, RegionOpt, ReportsOpt, StrategyOpt
 from .options import EstateOpt, load
 
@@ -58,7 +58,7 @@ def drill(
     soon as its predecessors verified; one report with the estate's RTO and slowest path."""
     with _errors(debug):
         from relight.commands.connection import new_run_id
-        from relight.estate.drill import DrillSettings, drill_estate
+        from relight.estate.drill import DrillSettings, EstateDrillInterrupted, drill_estate
 
         from ..drill import _drill_namespace
 
@@ -80,13 +80,25 @@ def drill(
                 "is touched; no AWS account is used."
             )
         names = [n.strip() for item in only or [] for n in item.split(",") if n.strip()]
-        result = drill_estate(
-            loaded,
-            region,
-            settings,
-            only=names or None,
-            on_progress=(lambda _: None) if json_out else _say,
-        )
+        try:
+            result = drill_estate(
+                loaded,
+                region,
+                settings,
+                only=names or None,
+                on_progress=(lambda _: None) if json_out else _say,
+            )
+        except EstateDrillInterrupted as stopped:
+            running = ", ".join(stopped.run.interrupted) or "none"
+            _fail(
+                _escape(
+                    f"estate drill {drill_id} interrupted while {running} ran: each drill tore "
+                    "down what it built (its own report says if anything is left); estate "
+                    f"report: {stopped.paths[1]}\n  continue with: "
+                    f"{stopped.run.continue_command()}"
+                ),
+                130,
+            )
         if json_out:
             _print_json({**result.report, "files": [str(p) for p in result.paths]})
         else:
