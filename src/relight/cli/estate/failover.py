@@ -87,7 +87,7 @@ def failover(
         try:
             run = run_estate(
                 loaded, region, work, command="failover", only=names, budgets=budgets,
-                on_progress=_say, options=["--yes", *options],
+                on_progress=_say, options=["--yes", *options], ref=estate,
                 verified=lambda name: True,  # checked above, before the question
             )  # fmt: skip
         except EstateInterrupted as stopped:
