@@ -151,10 +151,12 @@ def drill_estate(
     drill: DrillEnv = drill_env,
     on_progress: Callable[[str], None] = lambda _: None,
     max_parallel: int | None = None,
+    ref: str | None = None,
 ) -> EstateDrill:
     """Drill every environment of the estate into `region` (or just `only`: their predecessors
     verified by this drill id's earlier run, or named too), then write the estate report beside
-    the environments' own: reports/estates/<estate>/<run id>.html. On Ctrl-C the report is
+    the environments' own: reports/estates/<estate>/<run id>.html. `ref`: what --estate was
+    given, for the continue command. On Ctrl-C the report is
     written all the same (each environment's drill tore down what it built), then
     `EstateDrillInterrupted` goes on up."""
     try:
@@ -170,6 +172,7 @@ def drill_estate(
             max_parallel=max_parallel,
             verified=lambda name: verified_before(estate, name, settings),
             options=continue_options(settings),
+            ref=ref,
         )
     except EstateInterrupted as interrupted:
         _, paths = _report(estate, interrupted.run, settings)

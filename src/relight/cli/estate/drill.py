@@ -87,6 +87,7 @@ def drill(
                 settings,
                 only=names or None,
                 on_progress=(lambda _: None) if json_out else _say,
+                ref=estate,
             )
         except EstateDrillInterrupted as stopped:
             running = ", ".join(stopped.run.interrupted) or "none"
