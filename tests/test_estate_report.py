@@ -207,3 +207,15 @@ def test_the_page_needs_nothing_from_the_network(estate: LoadedEstate) -> None:
     html = render_estate_html(build_estate_report(estate, all_verified(), run_id=RUN))
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "https://" not in html and "<script" not in html and "<link" not in html
+
+
+def test_a_continued_run_keeps_the_earlier_report_of_its_run_id(
+    estate: LoadedEstate, tmp_path: Path
+) -> None:
+    first = write_estate_report(build_estate_report(estate, shared_failed(), run_id=RUN), tmp_path)
+    again = write_estate_report(build_estate_report(estate, all_verified(), run_id=RUN), tmp_path)
+    assert first[0].name == f"{RUN}.json" and again[0].name == f"{RUN}-2.json"
+    assert json.loads(first[0].read_text())["ok"] is False, "the first run's report is kept"
+    index = parse_html(again[2].read_text())
+    hrefs = [a.attrs["href"] for a in index.by_id("runs").select("a")]
+    assert sorted(hrefs) == [f"{RUN}-2.html", f"{RUN}.html"]

@@ -197,15 +197,21 @@ def estate_dir(reports_dir: Path, estate: str) -> Path:
 
 
 def write_estate_report(report: Mapping[str, Any], reports_dir: Path) -> list[Path]:
-    """`<run id>.json` and `<run id>.html` in reports/estates/<estate>/, then its index.html."""
+    """`<run id>.json` and `<run id>.html` in reports/estates/<estate>/, then its index.html.
+
+    An earlier report of the same run id (a run continued with `--only` and the same
+    `--drill-id`) is kept: this one is `<run id>-2`, `-3`, ... beside it."""
     folder = estate_dir(reports_dir, str(report.get("estate")))
     folder.mkdir(parents=True, exist_ok=True)
     run_id = safe_name(report.get("run_id"), "run_id")
+    stem, n = run_id, 2
+    while (folder / f"{stem}.json").exists():
+        stem, n = f"{run_id}-{n}", n + 1
     return [
         write_page(
-            folder / f"{run_id}.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+            folder / f"{stem}.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n"
         ),
-        write_page(folder / f"{run_id}.html", render_estate_html(report)),
+        write_page(folder / f"{stem}.html", render_estate_html(report)),
         write_page(
             folder / "index.html", render_estate_index(str(report["estate"]), history(folder))
         ),
