@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ class FakeDrill:
     """`commands.drill.drill` as the estate drives it: a report per environment, verified
     unless its name is in `fail`, missing its RTO when in `slow`; every call recorded."""
 
-    def __init__(self, fail: set[str] = frozenset(), slow: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    def __init__(self, fail: Collection[str] = (), slow: Collection[str] = ()) -> None:
         self.fail, self.slow = fail, slow
         self.calls: list[dict[str, Any]] = []
         self.lock = threading.Lock()

@@ -56,7 +56,7 @@ def _outcome(
     wave = 0 if name == "shared" else 1
     account = "shop" if name == "storefront" else "platform"
     return EnvOutcome(
-        name=name, state=state, wave=wave, account=account,  # type: ignore[arg-type]
+        name=name, state=state, wave=wave, account=account,  # type: ignore[arg-type]  # state: a str the tests name, the Literal at run time
         started=at(begin), ended=at(end),
         seconds=None if begin is None or end is None else end - begin,
         line=more.pop("line", f"{name}: {state}"), **more,

@@ -134,7 +134,7 @@ def drill_line(report: dict[str, Any]) -> str:
 
 
 def _measure(name: str, seconds: object, target: object, met: object) -> str:
-    verdict = {True: "met", False: "MISSED"}.get(met, "not measured")  # type: ignore[call-overload]
+    verdict = "met" if met is True else "MISSED" if met is False else "not measured"
     shown = human_duration(seconds if isinstance(seconds, int | float) else None)
     objective = human_duration(target if isinstance(target, int | float) else None)
     return f"{name} {shown} (objective {objective}, {verdict})"
