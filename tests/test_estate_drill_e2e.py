@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from conftest import relight
+from conftest import REPO, relight
 from relight import standin
 
 pytestmark = pytest.mark.e2e
@@ -79,4 +79,51 @@ def test_the_demo_estate_drills_reports_and_leaves_nothing_behind(
     assert running is not None
     for account in ACCOUNTS:
         left = [n for n in _stacks_left(running.endpoint, account) if f"-drill-{DRILL_ID}-" in n]
+        assert left == [], f"{ACCOUNTS[account]} ({account}) still has {left}"
+
+
+def test_a_drill_that_fails_stops_its_dependents_and_tears_down_what_it_built(
+    world: dict[str, Any], tmp_path: Any
+) -> None:
+    """shared's security stack fails on the stand-in (an injected fault): shared's drill tears
+    down its network, demo and storefront never start, and the report and summary say so."""
+    (tmp_path / "estates").mkdir()
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "estates" / "demo.yaml").write_text((REPO / "estates" / "demo.yaml").read_text())
+    for env in ("demo", "storefront"):
+        (tmp_path / "stacks" / f"{env}.yaml").write_text(
+            (REPO / "stacks" / f"{env}.yaml").read_text()
+        )
+    faults = (
+        "\nstand_in_faults:\n  resources:\n"
+        '    - {stack: "shared-drill-*-security", resource: "*", mode: fail, '
+        'message: "injected: no capacity"}\n'
+    )
+    (tmp_path / "stacks" / "shared.yaml").write_text(
+        (REPO / "stacks" / "shared.yaml").read_text() + faults
+    )
+    reports = tmp_path / "reports"
+    failed = relight(
+        world, "estate", "drill", "--estate", str(tmp_path / "estates" / "demo.yaml"),
+        "--region", "us-west-2", "--drill-id", "e2e-failed", "--reports", str(reports),
+    )  # fmt: skip
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "estate drill FAILED" in failed.stdout
+    said = " ".join(failed.stdout.split())
+    assert "continue the estate with: relight estate drill --estate" in said
+    assert "--only shared,demo,storefront --drill-id e2e-failed" in said
+    report = json.loads((reports / "estates" / "demo" / "e2e-failed.json").read_text())
+    rows = {e["name"]: e for e in report["environments"]}
+    assert rows["shared"]["state"] == "failed" and rows["shared"]["teardown"] == "ok"
+    assert "injected: no capacity" in rows["shared"]["line"]
+    for env in ("demo", "storefront"):
+        assert (rows[env]["state"], rows[env]["stopped_by"]) == ("stopped", "shared")
+        assert rows[env]["teardown"] == "nothing built"
+        assert not (reports / env).exists(), f"{env} never started: no drill, no report"
+    html = (reports / "estates" / "demo" / "e2e-failed.html").read_text()
+    assert "stopped: after shared, which failed" in html
+    running = standin.find(world["state"])
+    assert running is not None
+    for account in ACCOUNTS:
+        left = [n for n in _stacks_left(running.endpoint, account) if "-drill-e2e-failed-" in n]
         assert left == [], f"{ACCOUNTS[account]} ({account}) still has {left}"
