@@ -191,7 +191,7 @@ def test_only_runs_those_once_what_they_come_after_is_serving_in_the_region(
     result = _invoke("--estate", path, "--region", "us-west-2", "--yes", "--only", "storefront")
     assert result.exit_code == 0, result.output
     assert ran == ["storefront"] and read == ["shared"]
-    assert "  demo" in result.output and "not run: not in --only" in result.output
+    assert "  demo" in result.output and "not in --only (verified already)" in result.output
     markers["shared"] = "failing over"  # its failover began but was never verified
     refused = _invoke("--estate", path, "--region", "us-west-2", "--yes", "--only", "storefront")
     assert refused.exit_code == 2
