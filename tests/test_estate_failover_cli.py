@@ -53,6 +53,7 @@ def faked(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, str]], list[st
             return _fake_result(conn.env, True)
 
         monkeypatch.setattr("relight.estate.accounts.connect_env", connect)
+        monkeypatch.setattr("relight.estate.failover.lint_plan", lambda plan: None)
         monkeypatch.setattr("relight.estate.failover.failover", failover)
         return ran
 
@@ -191,7 +192,7 @@ def test_only_runs_those_once_what_they_come_after_is_serving_in_the_region(
     result = _invoke("--estate", path, "--region", "us-west-2", "--yes", "--only", "storefront")
     assert result.exit_code == 0, result.output
     assert ran == ["storefront"] and read == ["shared"]
-    assert "  demo" in result.output and "not run: not in --only" in result.output
+    assert "  demo" in result.output and "not in --only (verified already)" in result.output
     markers["shared"] = "failing over"  # its failover began but was never verified
     refused = _invoke("--estate", path, "--region", "us-west-2", "--yes", "--only", "storefront")
     assert refused.exit_code == 2
@@ -200,3 +201,22 @@ def test_only_runs_those_once_what_they_come_after_is_serving_in_the_region(
         "storefront); nothing was run" in refused.output
     )
     assert "add it to --only (--only shared,storefront)" in refused.output
+
+
+def test_the_lints_run_ahead_and_each_environment_gets_its_own_verdict() -> None:
+    from relight.errors import RenderError
+    from relight.estate.failover import Lints
+
+    plans: dict[str, Any] = {n: SimpleNamespace(env_name=n) for n in ("shared", "demo")}
+    linted: list[str] = []
+
+    def lint(plan: Any) -> None:
+        linted.append(plan.env_name)
+        if plan.env_name == "demo":
+            raise RenderError("cfn-lint found 1 error(s) in the rendered templates")
+
+    lints = Lints(plans, lint)
+    lints.result(plans["shared"])
+    with pytest.raises(RenderError, match="cfn-lint found 1 error"):
+        lints.result(plans["demo"])
+    assert linted == ["shared", "demo"], "in the estate's order, each once"

@@ -197,7 +197,7 @@ def test_only_refuses_unknown_names_and_predecessors_neither_verified_nor_run() 
     )  # fmt: skip
     assert sorted(ran) == ["app", "shop"] and run.ok()
     assert run.outcomes["hub"].state == "not run"
-    assert run.outcomes["hub"].line == "not run: not in --only"
+    assert run.outcomes["hub"].line == "not in --only (verified already)"
     ran.clear()
     run_estate(loaded, "r", work, command="failover", only=["hub", "app"], connect=fake_connect)
     assert ran == ["hub", "app"], "a predecessor in --only runs first"

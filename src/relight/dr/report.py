@@ -378,6 +378,11 @@ def _bar(item: Row, origin: datetime | None, span: float) -> Row | None:
     return {"at": at, "length": max(span if end is None else end, 0.0) / span - at}
 
 
+def timeline_ticks(span: float) -> list[Row]:
+    """The ticks of a timeline `span` seconds long (other pages' timelines: the estate's)."""
+    return _ticks(span)
+
+
 def _ticks(span: float) -> list[Row]:
     """At most about ten ticks, a round number of seconds, minutes or hours apart."""
     step = next((s for s in _TICK_STEPS if span / s <= 10), 3600.0 * math.ceil(span / 36000))

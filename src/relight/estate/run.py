@@ -267,7 +267,7 @@ class _Runner:
         self.guard = threading.Lock()
 
     def _outcome(self, name: str) -> EnvOutcome:
-        why = "not started" if name in self.chosen else "not run: not in --only"
+        why = "not started" if name in self.chosen else "not in --only (verified already)"
         account = self.estate.file.environments[name].account
         return EnvOutcome(
             name, "not run", self.estate.wave_of(name), account, None, None, None, why

@@ -59,6 +59,7 @@ def failover(
     stops exactly those after it. Exit 1 when any failed or was stopped."""
     from relight.aws.budget import Budgets
     from relight.estate.failover import (
+        Lints,
         build_plans,
         check_recovery_region,
         failover_work,
@@ -75,6 +76,7 @@ def failover(
         chosen = [n for n in loaded.order() if names is None or n in names]
         check_recovery_region(loaded, region, chosen)
         plans = build_plans(loaded, region, chosen, strategy=strategy, data=data)
+        lints = Lints(plans)  # meanwhile: the question, the first environments' runs
         _show(loaded, region, plans)
         question = f"Fail these {len(chosen)} environments over into {region}?"
         if not _confirm(yes, question, "estate failover needs a yes"):
@@ -82,7 +84,7 @@ def failover(
         options = _options(estate, strategy, data, accept_stale, stack_timeout, verify_timeout)
         work = failover_work(
             plans, on_progress=_say, accept_stale=accept_stale, stack_timeout=stack_timeout,
-            concurrency=concurrency, verify_deadline=verify_timeout,
+            concurrency=concurrency, verify_deadline=verify_timeout, lint=lints.result,
         )  # fmt: skip
         try:
             run = run_estate(
