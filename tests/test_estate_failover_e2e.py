@@ -1,7 +1,8 @@
 """`relight estate failover` end to end on the stand-in, with the demo estate (estates/demo.yaml:
 shared, then demo and storefront, in two accounts): a fault injected into shared's network
 stack fails shared, which stops exactly demo and storefront (never started); the summary says
-so and gives the command that continues; that command, the fault gone, brings all three back.
+so and gives the command that continues; that command, the fault gone, brings all three back,
+CloudFormation throttling storefront's calls meanwhile (slower, never failed).
 
 The `stands: global` stacks every failover reads are prepared first, environment by
 environment, through each account's role (`commands.failover.prepare`)."""
@@ -12,17 +13,23 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from typer.testing import CliRunner
 
 from conftest import REPO
+from relight import standin
 from relight.cli import app
+from relight.standin.faults import read_faults
 
 REGION = "us-west-2"
 FAULT = """\
 stand_in_faults:
   resources:
     - {stack: shared-network, resource: "*", mode: fail, message: "injected: no capacity"}
+"""
+THROTTLE = """\
+stand_in_faults:
+  throttle:
+    - {action: CreateStack, count: 6, region: us-west-2}
 """
 
 
@@ -62,9 +69,8 @@ def _invoke(*args: str) -> Any:
     return CliRunner().invoke(app, ["estate", "failover", *args])
 
 
-@pytest.mark.usefixtures("state_dir")
 def test_a_failed_environment_stops_exactly_its_dependents_and_the_continue_command_finishes(
-    tmp_path: Path,
+    tmp_path: Path, state_dir: Path
 ) -> None:
     _prepare_all()
     faulted = _faulted_estate(tmp_path)
@@ -89,11 +95,18 @@ def test_a_failed_environment_stops_exactly_its_dependents_and_the_continue_comm
     )
     assert f"  {continue_with}" in lines
 
-    # the cause fixed (the fault taken out of shared's file), the continue command as printed
-    shared = faulted.parent.parent / "stacks" / "shared.yaml"
+    # the cause fixed (the fault taken out of shared's file), the continue command as printed;
+    # meanwhile CloudFormation throttles storefront's account: it slows, and fails nothing
+    stacks = faulted.parent.parent / "stacks"
+    shared = stacks / "shared.yaml"
     shared.write_text(shared.read_text(encoding="utf-8").replace(FAULT, ""), encoding="utf-8")
+    storefront = stacks / "storefront.yaml"
+    storefront.write_text(storefront.read_text(encoding="utf-8") + "\n" + THROTTLE, "utf-8")
     again = _invoke(*continue_with.split()[3:], "--json")
     assert again.exit_code == 0, again.output
+    seen = read_faults(standin.ensure_running(state_dir).endpoint)
+    assert seen["sources"]["environment:storefront"]["throttle_left"] == [0]
+    assert len([h for h in seen["hits"] if h["kind"] == "throttle"]) == 6
     result = json.loads(again.stdout)
     states = {e["name"]: e["state"] for e in result["environments"]}
     assert states == {"shared": "verified", "demo": "verified", "storefront": "verified"}

@@ -354,19 +354,21 @@ class _Runner:
 
     def interrupted(self) -> None:
         """Ctrl-C: the running environments get it too; wait for them to stop."""
-        self.run.interrupted = [n for n in self.order if n in self.running.values()]
         with self.guard:
             for ident in self.threads.values():  # as if pressed in their own run
                 _interrupt(ident)
-        for future, name in self.running.items():
+        for future, name in list(self.running.items()):
             outcome = self.outcomes[name]
-            try:
-                future.result()
-            except BaseException as exc:  # what its own run said as it stopped
-                outcome.error = str(exc) or type(exc).__name__
+            stopped = future.exception()  # waits for it
+            if not isinstance(stopped, KeyboardInterrupt):  # it ended before the Ctrl-C got
+                self.finish(name, future)  # to it: what it came to stands
+                continue
+            outcome.error = str(stopped) or "interrupted"  # what its own run said
             outcome.state, outcome.ended = "stopped", self.now()
             outcome.seconds = self.clock() - self.marks[name]
             outcome.line = "interrupted (Ctrl-C) while running: its finished stacks are kept"
+            self.run.interrupted.append(name)
+        self.run.interrupted.sort(key=self.order.index)
         for name in self.pending:
             self.outcomes[name].line = "not started: the run was interrupted"
 
