@@ -44,7 +44,7 @@ from relight.commands.serving_region import (
     refuse_serving_region,
     region_serves,
 )
-from relight.dr.prepared import read_prepared
+from relight.dr.prepared import left_to_stacksets, read_prepared
 from relight.dr.replica_sources import (
     check_sources,
     ensure_global_clusters,
@@ -430,6 +430,7 @@ def prepare(plan: Plan, conn: Connection, **options: Any) -> FailoverResult:
     if plan.phase != "prepare":
         raise ValueError("prepare takes a plan built with phase='prepare'")
     refuse_serving_region(plan, conn)
+    plan, by_stacksets = left_to_stacksets(plan, connect_stacks(conn))  # estate prepare's
     given = options.pop("before_change", None)
 
     def before_change() -> None:  # again under the lock: a failover may have run meanwhile
@@ -441,7 +442,7 @@ def prepare(plan: Plan, conn: Connection, **options: Any) -> FailoverResult:
     def after_take() -> list[str]:  # before the deploy: Aurora's global database at home
         return ensure_global_clusters(plan, conn.aws) + _prepare_autoscaling(plan, conn)
 
-    return failover(
+    result = failover(
         plan,
         conn,
         verify_after=False,
@@ -449,6 +450,8 @@ def prepare(plan: Plan, conn: Connection, **options: Any) -> FailoverResult:
         after_take=after_take,
         **options,
     )
+    result.notes[:0] = by_stacksets
+    return result
 
 
 def _prepare_autoscaling(plan: Plan, conn: Connection) -> list[str]:

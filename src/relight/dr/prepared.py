@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from relight.aws.cloudformation import COMPLETE, Stacks, outputs_of, owned_by
@@ -88,14 +88,18 @@ def read_prepared(stacks: Stacks, plan: Plan, refresh: str) -> Prepared:
     problems = []
     for key, sp in plan.prepared.items():
         stands = plan.loaded.env.stacks[key].stands
-        stack = stacks.state(sp.name)
+        # a global stack may have been made by a StackSet (relight estate prepare)
+        stack = stacks.prepared_state(sp.name) if stands == "global" else stacks.state(sp.name)
+        by_set = stack is not None and stack["StackName"] != sp.name
         needed = readers(plan, key)
         how = f"stands: {stands}" if stands or not replicates(plan, key) else "data: replica"
         where = f"stack {sp.name} (stacks.{key}, {how})"
+        if by_set and stack is not None:
+            where = f"stack {stack['StackName']} (made by a StackSet for {sp.name}, stacks.{key})"
         state = ""
         if stack is None:
             state = "does not exist"
-        elif not owned_by(stack, plan.env_name):
+        elif not by_set and not owned_by(stack, plan.env_name):
             state = "is not relight's"
         elif stack["StackStatus"] not in COMPLETE:
             state = f"is {stack['StackStatus']}"
@@ -128,9 +132,9 @@ def read_prepared(stacks: Stacks, plan: Plan, refresh: str) -> Prepared:
             problems.append(f"{where} is out of date: it has no output {', '.join(lacking)}")
             continue
         template = stacks.call(
-            f"read the template of {sp.name}",
+            f"read the template of {stack['StackName']}",
             stacks.cfn.get_template,
-            StackName=sp.name,
+            StackName=stack["StackName"],
             TemplateStage="Original",
         )["TemplateBody"]
         lacks = role_lacks(plan, template) if _role_output(plan, key) else []
@@ -157,6 +161,34 @@ def read_prepared(stacks: Stacks, plan: Plan, refresh: str) -> Prepared:
             f"{plan.strategy} finds ready (nothing was changed)",
         )
     return found
+
+
+def left_to_stacksets(plan: Plan, stacks: Stacks) -> tuple[Plan, list[str]]:
+    """The prepare plan without the `stands: global` stacks a StackSet made in its region
+    (relight estate prepare, aws/stacksets.py): those are read as prepared, never deployed
+    by relight's own prepare, and a note says so. Relight's own stack of that name, where
+    one stands, is kept (and wins: a failover reads it)."""
+    moved: dict[str, str] = {}
+    for key, sp in plan.stacks.items():
+        if plan.loaded.env.stacks[key].stands != "global" or stacks.state(sp.name) is not None:
+            continue
+        made = stacks.made_by_stackset(sp.name)
+        if made is not None:
+            moved[key] = made["StackName"]
+    if not moved:
+        return plan, []
+    kept = {
+        key: replace(sp, depends_on=tuple(d for d in sp.depends_on if d not in moved))
+        for key, sp in plan.stacks.items()
+        if key not in moved
+    }
+    prepared = {**plan.prepared, **{key: plan.stacks[key] for key in moved}}
+    notes = [
+        f"stacks.{key} ({plan.stacks[key].name}): made by a StackSet (its stack {made} in "
+        f"{plan.region}); relight estate prepare keeps it up to date, this prepare reads it"
+        for key, made in sorted(moved.items())
+    ]
+    return replace(plan, stacks=kept, prepared=prepared), notes
 
 
 # CloudFormation's own drift detection ----------------------------------------------------------
