@@ -115,6 +115,7 @@ def owned_by(stack: dict[str, Any], env_name: str) -> bool:
 # global templates are the same stands for each of theirs).
 STACKSET_PREFIXES = ("StackSet-", "StackSet:")
 SERVES_TAG = "relight:serves:"
+STACKSET_TAG = "relight:stackset"  # the StackSet's name, on it and on its stacks
 
 
 def serves(stack: dict[str, Any], name: str) -> bool:

@@ -19,14 +19,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from relight.aws.cloudformation import COMPLETE, Stacks, outputs_of, owned_by
+from relight.aws.cloudformation import COMPLETE, STACKSET_TAG, Stacks, outputs_of, owned_by
 from relight.errors import PreflightError
 from relight.model.data_modes import replicates
 from relight.model.environment import ArtifactRef, OutputRef, ParamValue, SecretRef, ZonesRef
 from relight.model.plan import SERVICE_ROLE_OUTPUT, Plan, StackPlan, identity_key
-from relight.model.shapes import parameter_dict
+from relight.model.shapes import parameter_dict, tag_dict
 from relight.steps.render import placeholder
-from relight.steps.service_role import role_lacks, uses_role
+from relight.steps.service_role import role_lacks, stackset_body, uses_role
 
 
 @dataclass
@@ -78,6 +78,15 @@ def differences(sp: StackPlan, stack: dict[str, Any], template: Any) -> list[str
         if deployed.get(name) != value:
             found.append(f"parameter {name} ({deployed.get(name)!r}, now {value!r})")
     return found
+
+
+def as_deployed(sp: StackPlan, stack: dict[str, Any]) -> StackPlan:
+    """The plan's stack as it was deployed: a StackSet's (its `relight:stackset` tag) with the
+    template as the StackSet deploys it (steps/service_role.py, `stackset_body`)."""
+    stackset = tag_dict(stack.get("Tags")).get(STACKSET_TAG)
+    if not stackset or stack["StackName"] == sp.name:
+        return sp
+    return replace(sp, body=stackset_body(sp.body, sp.name, stackset))
 
 
 def read_prepared(stacks: Stacks, plan: Plan, refresh: str) -> Prepared:
@@ -147,7 +156,7 @@ def read_prepared(stacks: Stacks, plan: Plan, refresh: str) -> Prepared:
                 "role was prepared for"
             )
             continue
-        changed = differences(sp, stack, template)
+        changed = differences(as_deployed(sp, stack), stack, template)
         if changed:
             found.notes.append(
                 f"{where} differs from today's render ({'; '.join(changed)}): this run uses it "

@@ -30,10 +30,11 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from relight.aws.cloudformation import SERVES_TAG
+from relight.aws.cloudformation import SERVES_TAG, STACKSET_TAG
 from relight.aws.stacksets import SELF_MANAGED
 from relight.dr.prepared import literal_parameters
 from relight.model.plan import GLOBAL_PURPOSE, MAX_INLINE_BODY, Plan
+from relight.steps.service_role import stackset_body
 
 # CloudFormation allows 50 tags on a StackSet; relight's own take 5, each stack it stands for 1.
 MAX_MEMBERS = 45
@@ -67,7 +68,7 @@ class SetPlan:
     def tags(self, estate: str) -> dict[str, str]:
         found = {
             "relight:stack": self.name,
-            "relight:stackset": self.name,
+            STACKSET_TAG: self.name,
             "relight:estate": estate,
             "relight:purpose": GLOBAL_PURPOSE,
             "relight:prepared": "global",
@@ -170,7 +171,11 @@ def place(stacks: list[GlobalStack], permissions: str = SELF_MANAGED) -> Placeme
                 )
             )
             continue
-        canonical = json.dumps(json.loads(stack.body), sort_keys=True)
+        # as a StackSet deploys it: the same for every environment whose template is the same
+        # but for the stack name its role names are made from
+        canonical = json.dumps(
+            json.loads(stackset_body(stack.body, stack.name, "*")), sort_keys=True
+        )
         candidates = by_body.setdefault(canonical, [])
         target = next((s for s in candidates if s.admits(stack, permissions)), None)
         if target is None:
@@ -183,7 +188,8 @@ def place(stacks: list[GlobalStack], permissions: str = SELF_MANAGED) -> Placeme
                     )
                 )
                 continue
-            target = SetPlan(name=stack.name, body=stack.body, parameters=dict(stack.parameters))
+            body = stackset_body(stack.body, stack.name, stack.name)
+            target = SetPlan(name=stack.name, body=body, parameters=dict(stack.parameters))
             candidates.append(target)
             placement.stacksets.append(target)
         target.add(stack)
