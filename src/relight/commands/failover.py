@@ -44,7 +44,7 @@ from relight.commands.serving_region import (
     refuse_serving_region,
     region_serves,
 )
-from relight.dr.prepared import left_to_stacksets, read_prepared
+from relight.dr.prepared import read_prepared
 from relight.dr.replica_sources import (
     check_sources,
     ensure_global_clusters,
@@ -61,6 +61,7 @@ from relight.steps.preflight.kept import KeptCopy, kept_copies, kept_problems
 from relight.steps.preview import PlannedStack, preview
 from relight.steps.replica.preflight import check_replicas
 from relight.steps.replica.promote import Promotion, promote_replicas
+from relight.steps.stackset_stacks import left_to_stacksets
 from relight.steps.verify import DEADLINE_SECONDS, Check, verify
 
 
@@ -266,6 +267,7 @@ def failover(
         )
         replicas = check_promotable(plan, conn, stacks, accept_stale)
         ready = read_prepared(stacks, plan, prepare_command(plan, conn.region))
+        plan = ready.located(plan)  # a StackSet's stacks under their own names
         production = _production(plan, conn)
         serving, unread = already_serving(conn, plan) if production else (False, [])
         kept = check_kept(plan, conn, stacks, discovery, replace_data, accept_stale)
@@ -430,7 +432,7 @@ def prepare(plan: Plan, conn: Connection, **options: Any) -> FailoverResult:
     if plan.phase != "prepare":
         raise ValueError("prepare takes a plan built with phase='prepare'")
     refuse_serving_region(plan, conn)
-    plan, by_stacksets = left_to_stacksets(plan, connect_stacks(conn))  # estate prepare's
+    plan, by_stacksets, _ = left_to_stacksets(plan, connect_stacks(conn))  # estate prepare's
     given = options.pop("before_change", None)
 
     def before_change() -> None:  # again under the lock: a failover may have run meanwhile

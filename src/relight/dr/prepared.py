@@ -36,6 +36,19 @@ class Prepared:
     # the notes about stacks that differ from today's render (a failover goes on with them;
     # readiness says the region is not ready until they are prepared again)
     stale: list[str] = field(default_factory=list)
+    # the prepared stacks a StackSet made (estate prepare): key → their stack's own name
+    by_stackset: dict[str, str] = field(default_factory=dict)
+
+    def located(self, plan: Plan) -> Plan:
+        """The plan with each prepared stack a StackSet made under its stack's own name, so
+        what reads it later (verification, the failback latch) reads that stack."""
+        if not self.by_stackset:
+            return plan
+        prepared = {
+            key: replace(sp, name=self.by_stackset[key]) if key in self.by_stackset else sp
+            for key, sp in plan.prepared.items()
+        }
+        return replace(plan, prepared=prepared)
 
 
 def readers(plan: Plan, key: str) -> list[str]:
@@ -89,6 +102,21 @@ def as_deployed(sp: StackPlan, stack: dict[str, Any]) -> StackPlan:
     return replace(sp, body=stackset_body(sp.body, sp.name, stackset))
 
 
+def _found(
+    stacks: Stacks, plan: Plan, key: str, sp: StackPlan
+) -> tuple[dict[str, Any] | None, bool, str]:
+    """The prepared stack (a global one may be a StackSet's: relight estate prepare), whether
+    a StackSet made it, and how messages name it."""
+    stands = plan.loaded.env.stacks[key].stands
+    stack = stacks.prepared_state(sp.name) if stands == "global" else stacks.state(sp.name)
+    by_set = stack is not None and stack["StackName"] != sp.name
+    how = f"stands: {stands}" if stands or not replicates(plan, key) else "data: replica"
+    where = f"stack {sp.name} (stacks.{key}, {how})"
+    if by_set and stack is not None:
+        where = f"stack {stack['StackName']} (made by a StackSet for {sp.name}, stacks.{key})"
+    return stack, by_set, where
+
+
 def read_prepared(stacks: Stacks, plan: Plan, refresh: str) -> Prepared:
     """The outputs of the plan's prepared stacks in its region; PreflightError (nothing
     changed) when one a failover stack reads is missing or unfinished. `refresh` is the
@@ -96,15 +124,8 @@ def read_prepared(stacks: Stacks, plan: Plan, refresh: str) -> Prepared:
     found = Prepared()
     problems = []
     for key, sp in plan.prepared.items():
-        stands = plan.loaded.env.stacks[key].stands
-        # a global stack may have been made by a StackSet (relight estate prepare)
-        stack = stacks.prepared_state(sp.name) if stands == "global" else stacks.state(sp.name)
-        by_set = stack is not None and stack["StackName"] != sp.name
+        stack, by_set, where = _found(stacks, plan, key, sp)
         needed = readers(plan, key)
-        how = f"stands: {stands}" if stands or not replicates(plan, key) else "data: replica"
-        where = f"stack {sp.name} (stacks.{key}, {how})"
-        if by_set and stack is not None:
-            where = f"stack {stack['StackName']} (made by a StackSet for {sp.name}, stacks.{key})"
         state = ""
         if stack is None:
             state = "does not exist"
@@ -122,6 +143,8 @@ def read_prepared(stacks: Stacks, plan: Plan, refresh: str) -> Prepared:
                 found.notes.append(f"{text}: nothing this run builds needs it; run {refresh}")
             continue
         found.outputs[key] = outputs_of(stack)
+        if by_set:
+            found.by_stackset[key] = stack["StackName"]
         lacking = sorted(
             {
                 f"{v.output} (read by {k})"
@@ -170,34 +193,6 @@ def read_prepared(stacks: Stacks, plan: Plan, refresh: str) -> Prepared:
             f"{plan.strategy} finds ready (nothing was changed)",
         )
     return found
-
-
-def left_to_stacksets(plan: Plan, stacks: Stacks) -> tuple[Plan, list[str]]:
-    """The prepare plan without the `stands: global` stacks a StackSet made in its region
-    (relight estate prepare, aws/stacksets.py): those are read as prepared, never deployed
-    by relight's own prepare, and a note says so. Relight's own stack of that name, where
-    one stands, is kept (and wins: a failover reads it)."""
-    moved: dict[str, str] = {}
-    for key, sp in plan.stacks.items():
-        if plan.loaded.env.stacks[key].stands != "global" or stacks.state(sp.name) is not None:
-            continue
-        made = stacks.made_by_stackset(sp.name)
-        if made is not None:
-            moved[key] = made["StackName"]
-    if not moved:
-        return plan, []
-    kept = {
-        key: replace(sp, depends_on=tuple(d for d in sp.depends_on if d not in moved))
-        for key, sp in plan.stacks.items()
-        if key not in moved
-    }
-    prepared = {**plan.prepared, **{key: plan.stacks[key] for key in moved}}
-    notes = [
-        f"stacks.{key} ({plan.stacks[key].name}): made by a StackSet (its stack {made} in "
-        f"{plan.region}); relight estate prepare keeps it up to date, this prepare reads it"
-        for key, made in sorted(moved.items())
-    ]
-    return replace(plan, stacks=kept, prepared=prepared), notes
 
 
 # CloudFormation's own drift detection ----------------------------------------------------------
