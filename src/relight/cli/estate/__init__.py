@@ -11,7 +11,7 @@ from __future__ import annotations
 import typer
 
 from ..common import named
-from . import check, prepare
+from . import check, failover, prepare
 
 app = typer.Typer(
     help=(
@@ -25,3 +25,4 @@ app = typer.Typer(
 # In the order `relight estate --help` lists them (each owner adds its line).
 app.command()(named(check.check))
 app.command()(named(prepare.prepare))
+app.command()(named(failover.failover))
