@@ -51,15 +51,14 @@ from relight.aws.stacksets import (
 from relight.commands.connection import Connection, Declined
 from relight.commands.failover import FailoverResult
 from relight.commands.failover import prepare as prepare_env
-from relight.errors import RelightError
-from relight.estate.accounts import connect_env
 from relight.estate.placement import Placement, global_stacks, place
+from relight.estate.run import EstateRun, Work, run_estate
 from relight.model.estate import LoadedEstate
 from relight.model.plan import Plan
 from relight.steps.render import build_plan
 
 COMMAND = "estate prepare"
-Connect = Callable[..., Connection]
+Connect = Callable[..., Connection]  # connect_env's signature
 
 
 @dataclass
@@ -81,19 +80,14 @@ class EstatePrepared:
     stacksets: list[StackSetResult] = field(default_factory=list)
     envs: dict[str, EnvPrepared] = field(default_factory=dict)
     seconds: float = 0.0
+    run: EstateRun | None = None  # the environments' prepares (estate/run.py)
 
     @property
     def ok(self) -> bool:
         return all(e.ok for e in self.envs.values())
 
-    def continue_command(self, estate_ref: str) -> str | None:
-        failed = [n for n, e in self.envs.items() if not e.ok]
-        if not failed:
-            return None
-        return (
-            f"relight estate prepare --estate {estate_ref} --region {self.region} "
-            f"--only {','.join(failed)}"
-        )
+    def continue_command(self) -> str | None:
+        return self.run.continue_command() if self.run is not None else None
 
 
 def plans_for(estate: LoadedEstate, region: str, strategy: str | None) -> dict[str, Plan]:
@@ -249,7 +243,8 @@ def prepare_estate(
     *,
     strategy: str | None = None,
     only: list[str] | None = None,
-    connect: Connect = connect_env,
+    connect: Connect | None = None,
+    ref: str | None = None,
     admin: Aws | None = None,
     say: Callable[[str], None] = lambda _: None,
     clock: Callable[[], float] = time.monotonic,
@@ -283,35 +278,35 @@ def prepare_estate(
             done = sets.ensure(spec)
             result.stacksets.append(done)
             say(done.line())
-    for name in estate.order():
-        if only is not None and name not in only:
-            continue
-        result.envs[name] = _prepare_one(estate, name, region, plans[name], connect, say, state_dir,
-                                         env_options or {})  # fmt: skip
-        say(f"{name}: {result.envs[name].line}")
+    ran = run_estate(
+        estate, region, prepare_work(plans, say, env_options or {}), command="prepare",
+        only=only, connect=connect, on_progress=say, verified=lambda _: True, ref=ref,
+        clock=clock,
+    )  # fmt: skip
+    result.run = ran
+    for name, outcome in ran.outcomes.items():
+        ok = outcome.state == "verified"
+        result.envs[name] = EnvPrepared(name, ok, outcome.line, outcome.result, outcome.error)
     result.seconds = clock() - started
     return result
 
 
-def _prepare_one(
-    estate: LoadedEstate,
-    name: str,
-    region: str,
-    plan: Plan,
-    connect: Connect,
-    say: Callable[[str], None],
-    state_dir: Path | None,
-    options: dict[str, Any],
-) -> EnvPrepared:
-    try:
-        conn = connect(estate, name, region, command=COMMAND, say=say, state_dir=state_dir)
-        done = prepare_env(plan, conn, **options)
-    except RelightError as exc:
-        return EnvPrepared(name, False, f"failed: {exc.message}", error=str(exc))
-    results = done.outcome.results.values()
-    made = sorted(f"{r.name} {r.action}" for r in results)
-    line = ("prepared: " if done.ok else "failed: ") + (", ".join(made) or "nothing to deploy")
-    if not done.ok:
-        failed = done.outcome.failed()
-        line += "; " + "; ".join(f"{r.name}: {r.reason}" for r in failed)
-    return EnvPrepared(name, done.ok, line, result=done)
+def prepare_work(
+    plans: dict[str, Plan], say: Callable[[str], None], options: dict[str, Any]
+) -> Work:
+    """The Work that prepares one environment (relight's prepare of its standing stacks; its
+    global stack, where a StackSet made it, read instead)."""
+
+    def work(name: str, conn: Connection) -> tuple[bool, str, Any]:
+        done = prepare_env(plans[name], conn, **options)
+        results = done.outcome.results.values()
+        made = sorted(f"{r.name} {r.action}" for r in results)
+        line = ("prepared: " if done.ok else "failed: ") + (", ".join(made) or "nothing to deploy")
+        if not done.ok:
+            line += "; " + "; ".join(f"{r.name}: {r.reason}" for r in done.outcome.failed())
+        for note in done.notes:
+            if "made by a StackSet" in note:
+                say(f"[{name}] {note}")
+        return done.ok, line, done
+
+    return work

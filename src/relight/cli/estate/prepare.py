@@ -54,9 +54,9 @@ def prepare(
             )
 
         done = prepare_estate(
-            loaded, region, strategy=strategy, only=chosen, say=_say, confirm=confirm
+            loaded, region, strategy=strategy, only=chosen, say=_say, confirm=confirm, ref=estate
         )
-        again = done.continue_command(estate)
+        again = done.continue_command()
         if json_out:
             _print_json(
                 {
