@@ -342,3 +342,14 @@ def test_the_critical_path_breaks_ties_by_name(estate_dir: Callable[..., Path]) 
     loaded = load_estate(str(estate_dir(GOOD)), None)
     total, path = loaded.critical_path({"shared": 10, "demo": 5, "storefront": 5})
     assert (total, path) == (15, ["shared", "demo"])
+
+
+def test_the_demo_estate_is_found_by_name_from_anywhere_and_checks_clean(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no estates/ here: the checkout's is searched next
+    result = CliRunner().invoke(
+        app, ["estate", "check", "--estate", "demo", "--region", "us-west-2", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert '"account_id": "210987654321"' in result.output
