@@ -166,3 +166,24 @@ def test_a_failover_after_it_reads_the_identity_outputs_from_the_stacksets_stack
     result = failover(plan, conn)
     assert result.outcome.ok, [r.reason for r in result.outcome.failed()]
     assert [c for c in result.checks if c.result == "failed"] == []
+
+
+def test_without_a_terminal_or_yes_nothing_is_prepared_and_the_placement_is_shown(
+    world: dict[str, Any], estate: Path
+) -> None:
+    done = relight(world, "estate", "prepare", "--estate", str(estate), "--region", "eu-west-1")
+    assert done.returncode == 2, done.stderr
+    assert "no terminal to ask on" in done.stderr and "--yes" in done.stderr
+    assert "StackSet alpha-identity (administered in eu-west-1" in done.stderr
+
+
+def test_only_naming_no_environment_of_the_estate_is_refused(
+    world: dict[str, Any], estate: Path
+) -> None:
+    done = relight(
+        world, "estate", "prepare", "--estate", str(estate), "--region", REGION,
+        "--only", "gamma", "--yes",
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "--only gamma: not an environment of estate corp" in done.stderr
+    assert "alpha, beta" in done.stderr
