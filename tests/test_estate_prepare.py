@@ -161,6 +161,8 @@ def test_a_failover_after_it_reads_the_identity_outputs_from_the_stacksets_stack
     (made,) = [s for n, s in shop.items() if n.startswith("StackSet-alpha-identity-")]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in made["Outputs"]}
     assert ready.outputs["identity"] == outputs
+    assert ready.stale == []  # its template is compared as the StackSet deploys it
+    assert ready.by_stackset == {"identity": made["StackName"]}
     assert outputs["CloudFormationRoleArn"].startswith(f"arn:aws:iam::{SHOP}:role/")
 
     result = failover(plan, conn)
