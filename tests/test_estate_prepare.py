@@ -189,3 +189,27 @@ def test_only_naming_no_environment_of_the_estate_is_refused(
     assert done.returncode == 2
     assert "--only gamma: not an environment of estate corp" in done.stderr
     assert "alpha, beta" in done.stderr
+
+
+def test_relights_own_global_stack_beside_the_stacksets_is_named_and_left_alone(
+    world: dict[str, Any], estate: Path
+) -> None:
+    admin = _as(_endpoint(world), PLATFORM)
+    body = {"Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}}
+    admin.create_stack(  # as a single-environment prepare made it before the estate's
+        StackName="alpha-identity",
+        TemplateBody=json.dumps(body),
+        Tags=[
+            {"Key": "relight:env", "Value": "alpha"},
+            {"Key": "relight:stack", "Value": "identity"},
+        ],
+    )
+    done = relight(  # beta serves from us-west-2 since the failover above: prepare refuses it
+        world, "estate", "prepare", "--estate", str(estate), "--region", REGION, "--yes",
+        "--only", "alpha",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "relight's own stack alpha-identity stands in us-west-2 too" in done.stderr
+    assert "delete-stack --stack-name alpha-identity" in done.stderr
+    names = [s["StackName"] for s in admin.describe_stacks()["Stacks"]]
+    assert "alpha-identity" in names  # said, never deleted

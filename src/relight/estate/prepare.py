@@ -48,7 +48,7 @@ from relight.aws.stacksets import (
     administration_role_arn,
     preferences,
 )
-from relight.commands.connection import Connection, Declined
+from relight.commands.connection import Connection, Declined, connect_stacks
 from relight.commands.failover import FailoverResult
 from relight.commands.failover import prepare as prepare_env
 from relight.estate.placement import Placement, global_stacks, place
@@ -279,25 +279,50 @@ def prepare_estate(
             result.stacksets.append(done)
             say(done.line())
     ran = run_estate(
-        estate, region, prepare_work(plans, say, env_options or {}), command="prepare",
+        estate, region, prepare_work(plans, say, env_options or {}, _members(placement)),
+        command="prepare",
         only=only, connect=connect, on_progress=say, verified=lambda _: True, ref=ref,
         clock=clock,
     )  # fmt: skip
     result.run = ran
     for name, outcome in ran.outcomes.items():
+        if only is not None and name not in only:
+            continue  # not asked for: neither prepared nor failed
         ok = outcome.state == "verified"
         result.envs[name] = EnvPrepared(name, ok, outcome.line, outcome.result, outcome.error)
     result.seconds = clock() - started
     return result
 
 
+def _members(placement: Placement) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for s in placement.stacksets:
+        for m in s.members:
+            found.setdefault(m.env, []).append(m.name)
+    return found
+
+
 def prepare_work(
-    plans: dict[str, Plan], say: Callable[[str], None], options: dict[str, Any]
+    plans: dict[str, Plan],
+    say: Callable[[str], None],
+    options: dict[str, Any],
+    by_stacksets: dict[str, list[str]] | None = None,
 ) -> Work:
     """The Work that prepares one environment (relight's prepare of its standing stacks; its
-    global stack, where a StackSet made it, read instead)."""
+    global stack, where a StackSet made it, read instead). `by_stacksets`: environment → the
+    names of its stacks a StackSet stands for; relight's own stack of such a name, made before
+    (a single-environment prepare, or the stand-in's story), is what a failover reads while
+    it stands: said, never deleted."""
 
     def work(name: str, conn: Connection) -> tuple[bool, str, Any]:
+        stacks = connect_stacks(conn)
+        for own in (by_stacksets or {}).get(name, []):
+            if stacks.state(own) is not None:
+                say(
+                    f"[{name}] relight's own stack {own} stands in {conn.region} too: failovers "
+                    "read it, not the StackSet's; delete it once nothing uses its roles (aws "
+                    f"cloudformation delete-stack --stack-name {own}) to read the StackSet's"
+                )
         done = prepare_env(plans[name], conn, **options)
         results = done.outcome.results.values()
         made = sorted(f"{r.name} {r.action}" for r in results)
