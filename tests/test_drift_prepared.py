@@ -264,13 +264,15 @@ def test_a_recovery_region_never_prepared_is_one_line_not_a_note_per_stack() -> 
             aws_secret_access_key="x",
         )
         stub = Stubber(cfn)
-        for sp in build_plan(loaded, region).prepared.values():
+        for key, sp in build_plan(loaded, region).prepared.items():
             stub.add_client_error(
                 "describe_stacks",
                 "ValidationError",
                 f"Stack with id {sp.name} does not exist",
                 expected_params={"StackName": sp.name},
             )
+            if loaded.env.stacks[key].stands == "global":  # nor made by a StackSet (listed once)
+                stub.add_response("describe_stacks", {"Stacks": []}, {})
         stub.activate()
         clients[region] = cfn
     found = Drift("demo", "us-east-1", [])

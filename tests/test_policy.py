@@ -88,7 +88,12 @@ def test_the_operator_policy_is_valid_iam_json_scoped_to_the_environment() -> No
 
 def test_every_operator_call_is_granted_and_the_stand_ins_story_is_not() -> None:
     granted = _actions(_policy())
-    operator = {c for command, calls in CALLS.items() if command != STORY for c in calls}
+    operator = {  # an estate's commands act through the accounts' roles: not this policy's
+        c
+        for command, calls in CALLS.items()
+        if command != STORY and not command.startswith("estate ")
+        for c in calls
+    }
     needed = {iam_action(*split_call(c)) for c in operator} - {
         "sts:GetCallerIdentity",
         "sts:AssumeRole",  # the demo assumes no role

@@ -113,6 +113,22 @@ def owned_by(stack: dict[str, Any], env_name: str) -> bool:
     return tag_dict(stack.get("Tags")).get("relight:env") == env_name
 
 
+# A stack a StackSet made in its target account (estate prepare, aws/stacksets.py): AWS names it
+# `StackSet-<StackSet name>-<uuid>`, moto 5.2.6 `StackSet:<name>`; the StackSet's tags reach it,
+# and one tag per stack name it stands for says which (a StackSet shared by environments whose
+# global templates are the same stands for each of theirs).
+STACKSET_PREFIXES = ("StackSet-", "StackSet:")
+SERVES_TAG = "relight:serves:"
+STACKSET_TAG = "relight:stackset"  # the StackSet's name, on it and on its stacks
+
+
+def serves(stack: dict[str, Any], name: str) -> bool:
+    """A StackSet made this stack for relight's stack `name`."""
+    return str(stack.get("StackName", "")).startswith(STACKSET_PREFIXES) and (
+        f"{SERVES_TAG}{name}" in tag_dict(stack.get("Tags"))
+    )
+
+
 def classify(stack: dict[str, Any] | None, env_name: str) -> tuple[str, str]:
     """What a deploy does with the stack of a plan's name, and why: create, recreate (left
     failed by an earlier run), update (a change set decides: update or no change), wait (an
@@ -174,6 +190,7 @@ class Stacks:
         self.template_url = template_url
         self.calls = 0
         self.throttled = 0
+        self._stackset_stacks: list[dict[str, Any]] | None = None  # listed once, when asked
 
     # single calls ------------------------------------------------------------------------------
 
@@ -254,6 +271,21 @@ class Stacks:
             return None
         stack: dict[str, Any] = found["Stacks"][0]
         return None if stack["StackStatus"] == "DELETE_COMPLETE" else stack
+
+    def prepared_state(self, name: str) -> dict[str, Any] | None:
+        """The stack `name` as `state` finds it or, when there is none of that name, the one a
+        StackSet made for it in this account and region (its StackName is the StackSet's)."""
+        return self.state(name) or self.made_by_stackset(name)
+
+    def made_by_stackset(self, name: str) -> dict[str, Any] | None:
+        """The stack a StackSet made for relight's stack `name`, or None. The region's stacks are
+        listed once per Stacks (DescribeStacks, which carries the tags) and only when asked."""
+        if self._stackset_stacks is None:
+            self._stackset_stacks = [
+                s for s in self.list_stacks() if s["StackName"].startswith(STACKSET_PREFIXES)
+            ]
+        found = [s for s in self._stackset_stacks if serves(s, name)]
+        return found[0] if found else None
 
     def list_stacks(self) -> list[dict[str, Any]]:
         """Every live stack in the region (one paginated listing, begun again while

@@ -61,6 +61,7 @@ from relight.steps.preflight.kept import KeptCopy, kept_copies, kept_problems
 from relight.steps.preview import PlannedStack, preview
 from relight.steps.replica.preflight import check_replicas
 from relight.steps.replica.promote import Promotion, promote_replicas
+from relight.steps.stackset_stacks import left_to_stacksets
 from relight.steps.verify import DEADLINE_SECONDS, Check, verify
 
 
@@ -266,6 +267,7 @@ def failover(
         )
         replicas = check_promotable(plan, conn, stacks, accept_stale)
         ready = read_prepared(stacks, plan, prepare_command(plan, conn.region))
+        plan = ready.located(plan)  # a StackSet's stacks under their own names
         production = _production(plan, conn)
         serving, unread = already_serving(conn, plan) if production else (False, [])
         kept = check_kept(plan, conn, stacks, discovery, replace_data, accept_stale)
@@ -430,6 +432,7 @@ def prepare(plan: Plan, conn: Connection, **options: Any) -> FailoverResult:
     if plan.phase != "prepare":
         raise ValueError("prepare takes a plan built with phase='prepare'")
     refuse_serving_region(plan, conn)
+    plan, by_stacksets, _ = left_to_stacksets(plan, connect_stacks(conn))  # estate prepare's
     given = options.pop("before_change", None)
 
     def before_change() -> None:  # again under the lock: a failover may have run meanwhile
@@ -441,7 +444,7 @@ def prepare(plan: Plan, conn: Connection, **options: Any) -> FailoverResult:
     def after_take() -> list[str]:  # before the deploy: Aurora's global database at home
         return ensure_global_clusters(plan, conn.aws) + _prepare_autoscaling(plan, conn)
 
-    return failover(
+    result = failover(
         plan,
         conn,
         verify_after=False,
@@ -449,6 +452,8 @@ def prepare(plan: Plan, conn: Connection, **options: Any) -> FailoverResult:
         after_take=after_take,
         **options,
     )
+    result.notes[:0] = by_stacksets
+    return result
 
 
 def _prepare_autoscaling(plan: Plan, conn: Connection) -> list[str]:

@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from relight.aws.cloudformation import COMPLETE, Stacks, outputs_of, owned_by
+from relight.aws.cloudformation import COMPLETE, STACKSET_TAG, Stacks, outputs_of, owned_by
 from relight.errors import PreflightError
 from relight.model.data_modes import replicates
 from relight.model.environment import ArtifactRef, OutputRef, ParamValue, SecretRef, ZonesRef
 from relight.model.plan import SERVICE_ROLE_OUTPUT, Plan, StackPlan, identity_key
-from relight.model.shapes import parameter_dict
+from relight.model.shapes import parameter_dict, tag_dict
 from relight.steps.render import placeholder
-from relight.steps.service_role import role_lacks, uses_role
+from relight.steps.service_role import role_lacks, stackset_body, uses_role
 
 
 @dataclass
@@ -36,6 +36,19 @@ class Prepared:
     # the notes about stacks that differ from today's render (a failover goes on with them;
     # readiness says the region is not ready until they are prepared again)
     stale: list[str] = field(default_factory=list)
+    # the prepared stacks a StackSet made (estate prepare): key → their stack's own name
+    by_stackset: dict[str, str] = field(default_factory=dict)
+
+    def located(self, plan: Plan) -> Plan:
+        """The plan with each prepared stack a StackSet made under its stack's own name, so
+        what reads it later (verification, the failback latch) reads that stack."""
+        if not self.by_stackset:
+            return plan
+        prepared = {
+            key: replace(sp, name=self.by_stackset[key]) if key in self.by_stackset else sp
+            for key, sp in plan.prepared.items()
+        }
+        return replace(plan, prepared=prepared)
 
 
 def readers(plan: Plan, key: str) -> list[str]:
@@ -80,6 +93,30 @@ def differences(sp: StackPlan, stack: dict[str, Any], template: Any) -> list[str
     return found
 
 
+def as_deployed(sp: StackPlan, stack: dict[str, Any]) -> StackPlan:
+    """The plan's stack as it was deployed: a StackSet's (its `relight:stackset` tag) with the
+    template as the StackSet deploys it (steps/service_role.py, `stackset_body`)."""
+    stackset = tag_dict(stack.get("Tags")).get(STACKSET_TAG)
+    if not stackset or stack["StackName"] == sp.name:
+        return sp
+    return replace(sp, body=stackset_body(sp.body, sp.name, stackset))
+
+
+def _found(
+    stacks: Stacks, plan: Plan, key: str, sp: StackPlan
+) -> tuple[dict[str, Any] | None, bool, str]:
+    """The prepared stack (a global one may be a StackSet's: relight estate prepare), whether
+    a StackSet made it, and how messages name it."""
+    stands = plan.loaded.env.stacks[key].stands
+    stack = stacks.prepared_state(sp.name) if stands == "global" else stacks.state(sp.name)
+    by_set = stack is not None and stack["StackName"] != sp.name
+    how = f"stands: {stands}" if stands or not replicates(plan, key) else "data: replica"
+    where = f"stack {sp.name} (stacks.{key}, {how})"
+    if by_set and stack is not None:
+        where = f"stack {stack['StackName']} (made by a StackSet for {sp.name}, stacks.{key})"
+    return stack, by_set, where
+
+
 def read_prepared(stacks: Stacks, plan: Plan, refresh: str) -> Prepared:
     """The outputs of the plan's prepared stacks in its region; PreflightError (nothing
     changed) when one a failover stack reads is missing or unfinished. `refresh` is the
@@ -87,15 +124,12 @@ def read_prepared(stacks: Stacks, plan: Plan, refresh: str) -> Prepared:
     found = Prepared()
     problems = []
     for key, sp in plan.prepared.items():
-        stands = plan.loaded.env.stacks[key].stands
-        stack = stacks.state(sp.name)
+        stack, by_set, where = _found(stacks, plan, key, sp)
         needed = readers(plan, key)
-        how = f"stands: {stands}" if stands or not replicates(plan, key) else "data: replica"
-        where = f"stack {sp.name} (stacks.{key}, {how})"
         state = ""
         if stack is None:
             state = "does not exist"
-        elif not owned_by(stack, plan.env_name):
+        elif not by_set and not owned_by(stack, plan.env_name):
             state = "is not relight's"
         elif stack["StackStatus"] not in COMPLETE:
             state = f"is {stack['StackStatus']}"
@@ -109,6 +143,8 @@ def read_prepared(stacks: Stacks, plan: Plan, refresh: str) -> Prepared:
                 found.notes.append(f"{text}: nothing this run builds needs it; run {refresh}")
             continue
         found.outputs[key] = outputs_of(stack)
+        if by_set:
+            found.by_stackset[key] = stack["StackName"]
         lacking = sorted(
             {
                 f"{v.output} (read by {k})"
@@ -128,9 +164,9 @@ def read_prepared(stacks: Stacks, plan: Plan, refresh: str) -> Prepared:
             problems.append(f"{where} is out of date: it has no output {', '.join(lacking)}")
             continue
         template = stacks.call(
-            f"read the template of {sp.name}",
+            f"read the template of {stack['StackName']}",
             stacks.cfn.get_template,
-            StackName=sp.name,
+            StackName=stack["StackName"],
             TemplateStage="Original",
         )["TemplateBody"]
         lacks = role_lacks(plan, template) if _role_output(plan, key) else []
@@ -143,7 +179,7 @@ def read_prepared(stacks: Stacks, plan: Plan, refresh: str) -> Prepared:
                 "role was prepared for"
             )
             continue
-        changed = differences(sp, stack, template)
+        changed = differences(as_deployed(sp, stack), stack, template)
         if changed:
             found.notes.append(
                 f"{where} differs from today's render ({'; '.join(changed)}): this run uses it "

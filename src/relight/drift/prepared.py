@@ -41,17 +41,22 @@ def detect_drift(plan: Plan, stacks: Stacks, *, timeout: float = 300.0) -> Detec
     found = Detected()
     started: dict[str, tuple[str, str]] = {}  # key → (stack name, detection id)
     for key, sp in plan.prepared.items():
-        if stacks.state(sp.name) is None:
+        if plan.loaded.env.stacks[key].stands == "global":  # may be a StackSet's (estate prepare)
+            stack = stacks.prepared_state(sp.name)
+        else:
+            stack = stacks.state(sp.name)
+        if stack is None:
             found.missing.append(f"{sp.name} (stacks.{key}) is not prepared in {plan.region}")
             continue
+        name = stack["StackName"]
         try:
             answer = stacks.call(
-                f"detect drift of {sp.name}", stacks.cfn.detect_stack_drift, StackName=sp.name
+                f"detect drift of {name}", stacks.cfn.detect_stack_drift, StackName=name
             )
         except AwsError as exc:  # e.g. a stack being updated, or a detection already running
-            found.notes.append(f"{sp.name}: drift detection could not start: {exc.message}")
+            found.notes.append(f"{name}: drift detection could not start: {exc.message}")
             continue
-        started[key] = (sp.name, answer["StackDriftDetectionId"])
+        started[key] = (name, answer["StackDriftDetectionId"])
     deadline = stacks.clock() + timeout
     for key, (name, detection) in started.items():
         status = _detection(stacks, name, detection, deadline)

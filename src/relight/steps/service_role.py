@@ -152,6 +152,18 @@ def _pruned(actions: Iterable[str]) -> list[str]:
     )
 
 
+def stackset_body(body: str, name: str, stackset: str) -> str:
+    """The identity template as a StackSet deploys it (estate prepare): its stack is named
+    `StackSet-<stackset>-<id>`, not `name`, so the roles CloudFormation names after the stack
+    begin `StackSet-<stackset>-`, and the service role's PassRole patterns say so (the role
+    itself: its logical id after the stack's id). The same for every environment sharing the
+    StackSet, whatever its own stack name. Where IAM cuts a long generated name short (64
+    characters), the stack part is cut first: keep StackSet names short (docs/estates.md)."""
+    return body.replace(
+        f":role/{name}-{ROLE_LOGICAL_ID}-", f":role/StackSet-{stackset}-*-{ROLE_LOGICAL_ID}-"
+    ).replace(f":role/{name}-", f":role/StackSet-{stackset}-")
+
+
 def _role_arn(partition: str, account: str, name: str) -> str:
     return f"arn:{partition}:iam::{account}:role/{name}"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import typer
 
 from ..common import named
-from . import check, drill, failover, plan, readiness, status
+from . import check, drill, failover, plan, prepare, readiness, status
 
 app = typer.Typer(
     help=(
@@ -25,6 +25,7 @@ app = typer.Typer(
 # In the order `relight estate --help` lists them (each owner adds its line).
 app.command()(named(check.check))
 app.command()(named(plan.plan))
+app.command()(named(prepare.prepare))
 app.command()(named(failover.failover))
 app.command()(named(drill.drill))
 app.command()(named(readiness.readiness))

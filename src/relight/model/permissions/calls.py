@@ -301,9 +301,31 @@ DRILL: frozenset[str] = (
     )
 )
 
+# `relight estate prepare`: each environment's prepare (through its account's role), and, from the
+# administrator account, the StackSets of the global stacks with what they need first (the
+# self-managed roles, made as stacks; Organizations' trusted access, read).
+ESTATE_PREPARE: frozenset[str] = PREPARE | frozenset(
+    {
+        "cloudformation.CreateStackInstances",
+        "cloudformation.CreateStackSet",
+        "cloudformation.DescribeStackInstance",
+        "cloudformation.DescribeStackSet",
+        "cloudformation.DescribeStackSetOperation",
+        "cloudformation.ListStackInstances",
+        "cloudformation.ListStackSetOperationResults",
+        "cloudformation.UpdateStackInstances",
+        "cloudformation.UpdateStackSet",
+        "iam.GetRole",
+        "organizations.DescribeOrganization",
+        "organizations.ListAWSServiceAccessForOrganization",
+        "sts.GetCallerIdentity",
+    }
+)
+
 CALLS: dict[str, frozenset[str]] = {
     **READS,
     "drill": DRILL,
+    "estate prepare": ESTATE_PREPARE,
     "failback": FAILBACK,
     "failover": FAILOVER,
     "launch": LAUNCH,

@@ -113,7 +113,9 @@ class Scope:
 
 
 def operator_commands() -> tuple[str, ...]:
-    return tuple(sorted(c for c in CALLS if c != STORY))
+    """The single-environment commands an operator's policy covers (an estate's commands,
+    `estate ...`, act through each account's role and the administrator's: not this policy)."""
+    return tuple(sorted(c for c in CALLS if c != STORY and not c.startswith("estate ")))
 
 
 def actions_of(commands: Iterable[str], calls: Mapping[str, frozenset[str]] = CALLS) -> set[str]:

@@ -19,6 +19,7 @@ from relight.steps.discovery import (
 )
 from relight.steps.render import build_plan
 from relight.steps.replicate import Replicator, replicate
+from relight.steps.stackset_stacks import left_to_stacksets
 
 
 class Story(HomeBuild):
@@ -149,8 +150,9 @@ class Story(HomeBuild):
                 instance_types=instance_types(plan),
             )
             stacks = Stacks(self.aws.client("cloudformation", region), timeout=120)
+            plan, _, ready = left_to_stacksets(plan, stacks)  # an estate's StackSet made them
             outcome = deploy(
-                stacks, plan, found, run_id=run_id,
+                stacks, plan, found, run_id=run_id, ready=ready,
                 autoscaling=self.aws.client("autoscaling", region),
             )  # fmt: skip
             if not outcome.ok:

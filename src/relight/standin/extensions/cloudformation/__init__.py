@@ -31,7 +31,7 @@ What the stand-in does instead, each the AWS behaviour named where its module do
 
 moto still runs each resource's own create, update and delete (its models, or those of
 extensions/ec2.py and extensions/rds/, which win in moto's model map); this package only
-decides when they run and what the stack records. Custom resources, stack sets,
+decides when they run and what the stack records. Custom resources,
 TimeoutInMinutes and rolling back a modified resource (only resources an update added are
 removed by its rollback) stay as moto has them. Written against moto 5.2.5.
 
@@ -47,6 +47,8 @@ Its modules, each importing only those listed before it:
   operation run step by step;
 - `changesets`: ExecuteChangeSet;
 - `api`: what moto's responses do not take or report, and how a stack is seen;
+- `stacksets`: StackSet operations that take time (OperationInProgressException meanwhile),
+  their stacks' parameters and tags, updates that reach the stacks (moto 5.2.6);
 
 and `install()`, here, puts them in moto's place.
 """
@@ -76,6 +78,7 @@ from relight.standin.extensions.cloudformation.lifecycle import (
     delete_stack,
     update_stack,
 )
+from relight.standin.extensions.cloudformation.stacksets import install as _stacksets
 
 _installed: list[bool] = []
 
@@ -115,4 +118,5 @@ def install() -> None:
         response.describe_stack_resource, "StackResourceDetail", one=True
     )
     BaseResponse.call_action = _throttled(BaseResponse.call_action)  # type: ignore[method-assign]
+    _stacksets()  # StackSets' operations over time, their stacks' parameters and tags
     _installed.append(True)

@@ -1,0 +1,204 @@
+"""Which stacks of an estate go where at prepare (estate/placement.py), and what StackSets
+needs first (aws/stackset_roles.py): the two roles of self-managed permissions, checked or
+made; Organizations' trusted access for service-managed, checked and explained."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from relight.aws.cloudformation import Stacks
+from relight.aws.stackset_roles import (
+    EXECUTION_STACK,
+    STACKSETS_PRINCIPAL,
+    RoleNeed,
+    check_organizations,
+    ensure_role,
+    execution_template,
+    trust_problem,
+)
+from relight.aws.stacksets import SELF_MANAGED, SERVICE_MANAGED
+from relight.errors import InputError
+from relight.estate.placement import GlobalStack, place
+
+PLATFORM, SHOP = "123456789012", "210987654321"
+BODY = json.dumps({"Resources": {"R": {"Type": "AWS::SNS::Topic"}}, "Parameters": {"P": {}}})
+OTHER = json.dumps({"Resources": {"Q": {"Type": "AWS::SNS::Topic"}}})
+
+
+def stack(env: str, account: str, params: dict[str, str] | None, body: str = BODY) -> GlobalStack:
+    return GlobalStack(
+        env=env,
+        key="identity",
+        name=f"{env}-identity",
+        account="platform" if account == PLATFORM else "shop",
+        account_id=account,
+        body=body,
+        parameters=params,
+        not_literal=() if params is not None else ("FlowLogGroup",),
+    )
+
+
+def test_identical_templates_share_one_stackset_with_an_instance_per_account() -> None:
+    placed = place(
+        [
+            stack("shared", PLATFORM, {"P": "a"}),
+            stack("storefront", SHOP, {"P": "b"}),
+            stack("demo", PLATFORM, {"P": "a"}),  # same account, same values: served by one
+        ]
+    )
+    (only,) = placed.stacksets
+    assert only.name == "shared-identity"
+    assert only.accounts == {PLATFORM: {}, SHOP: {"P": "b"}}  # ParameterOverrides where they differ
+    tags = only.tags("corp")
+    assert tags["relight:serves:demo-identity"] == "demo"
+    assert tags["relight:serves:storefront-identity"] == "storefront"
+    assert placed.own == []
+
+
+def test_a_second_instance_in_one_account_with_other_values_gets_a_stackset_of_its_own() -> None:
+    placed = place([stack("shared", PLATFORM, {"P": "a"}), stack("demo", PLATFORM, {"P": "z"})])
+    assert [s.name for s in placed.stacksets] == ["shared-identity", "demo-identity"]
+
+
+def test_different_templates_are_different_stacksets() -> None:
+    placed = place([stack("shared", PLATFORM, {}, OTHER), stack("demo", PLATFORM, {"P": "a"})])
+    assert len(placed.stacksets) == 2
+
+
+def test_what_a_stackset_cannot_express_goes_through_relights_prepare_with_its_why() -> None:
+    big = json.dumps({"Resources": {"R": {"Type": "AWS::SNS::Topic"}}, "Description": "x" * 60000})
+    placed = place([stack("shared", PLATFORM, None), stack("demo", PLATFORM, {}, big)])
+    assert placed.stacksets == []
+    reasons = {s.env: why for s, why in placed.own}
+    assert "FlowLogGroup" in reasons["shared"] and "literal values" in reasons["shared"]
+    assert "51,200 bytes" in reasons["demo"]
+    lines = placed.lines("us-west-2", "platform")
+    assert any(line.startswith("relight's prepare: shared/identity") for line in lines)
+
+
+def test_service_managed_cannot_override_one_account_so_a_differing_env_goes_its_own_way() -> None:
+    placed = place(
+        [stack("shared", PLATFORM, {"P": "a"}), stack("storefront", SHOP, {"P": "b"})],
+        SERVICE_MANAGED,
+    )
+    assert [m.env for m in placed.stacksets[0].members] == ["shared"]
+    ((own, why),) = placed.own
+    assert own.env == "storefront" and "organizational unit" in why
+
+
+# the two roles of self-managed permissions --------------------------------------------------
+
+
+def test_a_trust_policy_is_read_as_aws_writes_it() -> None:
+    trusts_admin = {
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{PLATFORM}:root"},
+             "Action": "sts:AssumeRole"}
+        ]
+    }  # fmt: skip
+    assert trust_problem(trusts_admin, PLATFORM) is None
+    problem = trust_problem(trusts_admin, SHOP)
+    assert problem == f"its trust policy lets arn:aws:iam::{PLATFORM}:root assume it, not {SHOP}"
+
+
+def _need() -> RoleNeed:
+    return RoleNeed(
+        account=PLATFORM,
+        role_name="AWSCloudFormationStackSetExecutionRole",
+        trusted=SHOP,
+        stack_name=EXECUTION_STACK,
+        body=execution_template("AWSCloudFormationStackSetExecutionRole", SHOP),
+    )
+
+
+def test_a_missing_execution_role_is_made_as_a_relight_stack_that_trusts_the_administrator() -> (
+    None
+):
+    with mock_aws():
+        iam = boto3.client("iam", region_name="us-west-2")
+        cfn = boto3.client("cloudformation", region_name="us-west-2")
+        line = ensure_role(iam, Stacks(cfn, sleep=lambda _: None), _need())
+        assert "made (stack relight-stackset-execution)" in line
+        role = iam.get_role(RoleName="AWSCloudFormationStackSetExecutionRole")["Role"]
+        assert trust_problem(role["AssumeRolePolicyDocument"], SHOP) is None
+        again = ensure_role(iam, Stacks(cfn), _need())  # a rerun checks it, and changes nothing
+        assert "stands and trusts" in again
+
+
+def test_an_execution_role_that_trusts_someone_else_is_named_and_left_alone() -> None:
+    with mock_aws():
+        iam = boto3.client("iam", region_name="us-west-2")
+        cfn = boto3.client("cloudformation", region_name="us-west-2")
+        iam.create_role(
+            RoleName="AWSCloudFormationStackSetExecutionRole",
+            AssumeRolePolicyDocument=json.dumps(
+                {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "111111111111"},
+                                "Action": "sts:AssumeRole"}]}
+            ),
+        )  # fmt: skip
+        with pytest.raises(InputError) as refused:
+            ensure_role(iam, Stacks(cfn), _need())
+        assert "lets 111111111111 assume it, not 210987654321" in refused.value.message
+        assert "nothing was changed" in str(refused.value.hint)
+        assert cfn.describe_stacks()["Stacks"] == []
+
+
+# service-managed: AWS Organizations -----------------------------------------------------------
+
+
+def _organizations(**answers: Any) -> tuple[Any, Stubber]:
+    client = boto3.client(
+        "organizations", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    return client, Stubber(client)
+
+
+def test_service_managed_outside_an_organization_is_refused_with_the_way_on() -> None:
+    client, stub = _organizations()
+    stub.add_client_error(
+        "describe_organization",
+        "AWSOrganizationsNotInUseException",
+        "Your account is not a member of an organization.",
+    )
+    with stub, pytest.raises(InputError) as refused:
+        check_organizations(client, PLATFORM)
+    assert "not in an AWS Organizations organization" in refused.value.message
+    assert "self_managed" in str(refused.value.hint)
+
+
+def test_service_managed_without_trusted_access_says_how_to_activate_it() -> None:
+    client, stub = _organizations()
+    org = {"Organization": {"Id": "o-abc", "MasterAccountId": PLATFORM}}
+    stub.add_response("describe_organization", org)
+    stub.add_response("list_aws_service_access_for_organization", {"EnabledServicePrincipals": []})
+    with stub, pytest.raises(InputError) as refused:
+        check_organizations(client, PLATFORM)
+    assert STACKSETS_PRINCIPAL in refused.value.message
+    assert "activate-organizations-access" in str(refused.value.hint)
+
+    stub.add_response("describe_organization", org)
+    stub.add_response(
+        "list_aws_service_access_for_organization",
+        {"EnabledServicePrincipals": [{"ServicePrincipal": STACKSETS_PRINCIPAL}]},
+    )
+    with stub:
+        (note,) = check_organizations(client, PLATFORM)
+    assert "trusted access is active" in note
+
+
+def test_service_managed_from_a_member_account_is_refused() -> None:
+    client, stub = _organizations()
+    stub.add_response("describe_organization", {"Organization": {"MasterAccountId": SHOP}})
+    with stub, pytest.raises(InputError) as refused:
+        check_organizations(client, PLATFORM)
+    assert f"not the organization's management account ({SHOP})" in refused.value.message
+
+
+def test_self_managed_is_the_default_permission_model() -> None:
+    assert place([stack("a", PLATFORM, {})]).stacksets[0].admits(stack("b", SHOP, {}), SELF_MANAGED)
