@@ -21,7 +21,9 @@ role that already exists is a data-plane matter, served in every region.
   log groups under `/relight/flow-logs/` (where blueprints/network.py puts
   its group). Output `FlowLogRoleArn`.
 - `rds_monitoring`: the RDS enhanced-monitoring role. Output `MonitoringRoleArn`.
-- always, the CloudFormation service role (`CloudFormationRole`, trusted by
+- in the environment's first identity stack (`cloudformation_role`, filled by relight: a
+  second identity stack, such as an estate's baseline, has none), the CloudFormation service
+  role (`CloudFormationRole`, trusted by
   cloudformation.amazonaws.com): every stack operation on the environment's other stacks
   passes it as RoleARN, so CloudFormation acts with it, not with the operator's session.
   Its policy (`cloudformation_policy`) is filled by relight when it renders the identity
@@ -97,6 +99,12 @@ class IdentityOptions(Options):
     )
     flow_logs: bool = Field(default=False, description="the role VPC flow logs deliver with")
     rds_monitoring: bool = Field(default=False, description="the RDS enhanced-monitoring role")
+    cloudformation_role: bool = Field(
+        default=True,
+        description="filled by relight: the CloudFormation service role stands in the "
+        "environment's first identity stack only (a second one, e.g. what every account of an "
+        "estate needs, holds no service role)",
+    )
     cloudformation_policy: list[dict[str, Any]] = Field(
         default_factory=list,
         description="filled by relight (relight.steps.service_role), never by the file: the "
@@ -297,5 +305,6 @@ def identity(options: IdentityOptions) -> Template:
         _flow_log_role(t)
     if options.rds_monitoring:
         _monitoring_role(t)
-    _cloudformation_role(t, options.cloudformation_policy)
+    if options.cloudformation_role:
+        _cloudformation_role(t, options.cloudformation_policy)
     return t

@@ -93,13 +93,28 @@ def differences(sp: StackPlan, stack: dict[str, Any], template: Any) -> list[str
     return found
 
 
-def as_deployed(sp: StackPlan, stack: dict[str, Any]) -> StackPlan:
+def as_deployed(
+    sp: StackPlan, stack: dict[str, Any], sets: Mapping[str, str] | None = None
+) -> StackPlan:
     """The plan's stack as it was deployed: a StackSet's (its `relight:stackset` tag) with the
-    template as the StackSet deploys it (steps/service_role.py, `stackset_body`)."""
+    template as the StackSet deploys it (steps/service_role.py, `stackset_body`), the roles of
+    the environment's other StackSet-made stacks (`sets`: relight's name → StackSet) named as
+    estate prepare names them (estate/placement.py)."""
     stackset = tag_dict(stack.get("Tags")).get(STACKSET_TAG)
     if not stackset or stack["StackName"] == sp.name:
         return sp
-    return replace(sp, body=stackset_body(sp.body, sp.name, stackset))
+    body = stackset_body(sp.body, sp.name, stackset)
+    for name, other in (sets or {}).items():
+        if name != sp.name:
+            body = body.replace(f":role/{name}-", f":role/StackSet-{other}-")
+    return replace(sp, body=body)
+
+
+def _stackset_of(stack: Mapping[str, Any] | None, name: str) -> str | None:
+    """The StackSet that made `stack` in place of relight's `name`, or None."""
+    if stack is None or stack["StackName"] == name:
+        return None
+    return tag_dict(stack.get("Tags")).get(STACKSET_TAG)
 
 
 def _found(
@@ -123,8 +138,14 @@ def read_prepared(stacks: Stacks, plan: Plan, refresh: str) -> Prepared:
     command that prepares them."""
     found = Prepared()
     problems = []
+    located = {key: _found(stacks, plan, key, sp) for key, sp in plan.prepared.items()}
+    sets = {
+        sp.name: made
+        for key, sp in plan.prepared.items()
+        if (made := _stackset_of(located[key][0], sp.name))
+    }
     for key, sp in plan.prepared.items():
-        stack, by_set, where = _found(stacks, plan, key, sp)
+        stack, by_set, where = located[key]
         needed = readers(plan, key)
         state = ""
         if stack is None:
@@ -179,11 +200,17 @@ def read_prepared(stacks: Stacks, plan: Plan, refresh: str) -> Prepared:
                 "role was prepared for"
             )
             continue
-        changed = differences(as_deployed(sp, stack), stack, template)
+        changed = differences(as_deployed(sp, stack, sets), stack, template)
         if changed:
+            estate = tag_dict(stack.get("Tags")).get("relight:estate")
+            again = (
+                f"relight estate prepare --estate {estate} --region {plan.region}"
+                if by_set and estate
+                else refresh
+            )
             found.notes.append(
                 f"{where} differs from today's render ({'; '.join(changed)}): this run uses it "
-                f"as it stands; refresh it with {refresh} while every region is healthy"
+                f"as it stands; refresh it with {again} while every region is healthy"
             )
             found.stale.append(found.notes[-1])
     if problems:

@@ -193,4 +193,20 @@ def place(stacks: list[GlobalStack], permissions: str = SELF_MANAGED) -> Placeme
             candidates.append(target)
             placement.stacksets.append(target)
         target.add(stack)
+    _pass_stackset_roles(placement)
     return placement
+
+
+def _pass_stackset_roles(placement: Placement) -> None:
+    """An environment's service role may pass the roles of each of its identity stacks
+    (`role/<env>-<key>-*`, steps/service_role.py); where a StackSet made one of them, its roles
+    are named after the StackSet's stack (`StackSet-<set>-...`, whichever environment the set
+    is named after), so the patterns of every StackSet body that names them say so."""
+    made = [(m, s.name) for s in placement.stacksets for m in s.members]
+    for stackset in placement.stacksets:
+        for member in stackset.members:
+            for other, name in made:
+                if other.env == member.env and other.name != member.name:
+                    stackset.body = stackset.body.replace(
+                        f":role/{other.name}-", f":role/StackSet-{name}-"
+                    )

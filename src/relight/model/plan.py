@@ -127,6 +127,16 @@ IDENTITY_BLUEPRINT = "identity"
 SERVICE_ROLE_OUTPUT = "CloudFormationRoleArn"
 
 
+def identity_keys(plan: Plan) -> list[str]:
+    """The keys of the environment's stacks of blueprint `identity` standing in the plan's
+    region, in the file's order (the first holds the service role)."""
+    return [
+        key
+        for key, spec in plan.loaded.env.stacks.items()
+        if spec.blueprint == IDENTITY_BLUEPRINT and spec.stands_in(plan.region)
+    ]
+
+
 def identity_key(plan: Plan) -> str | None:
     """The key of the environment's identity stack (the first stack of blueprint `identity`
     in the file), or None when it has none."""

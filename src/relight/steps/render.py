@@ -41,6 +41,7 @@ from relight.model.plan import (
     MAX_STACK_NAME,
     Plan,
     StackPlan,
+    identity_key,
     stack_name,
 )
 from relight.model.stateful import launch_parameters, stateful_parts
@@ -313,7 +314,11 @@ def _stack_plan(plan: Plan, key: str, standby: bool) -> StackPlan:
     spec = loaded.env.stacks[key]
     params = data_params(plan, key, _for_region(plan, key, spec.params_for(stand_in, standby)))
     if spec.blueprint == IDENTITY_BLUEPRINT:  # its CloudFormation role, from the other stacks
-        params = with_service_role(plan, key, params)
+        params = (
+            with_service_role(plan, key, params)
+            if key == identity_key(plan)
+            else {**params, "cloudformation_role": False}  # one service role per environment
+        )
     shared = spec.stands == "global"  # one per account and region, whoever reads it
     name = stack_name(loaded.env.name, key, None if shared else plan.namespace)
     if len(name) > MAX_STACK_NAME:

@@ -42,6 +42,7 @@ from relight.model.plan import (
     SERVICE_ROLE_OUTPUT,
     Plan,
     identity_key,
+    identity_keys,
     stack_name,
 )
 
@@ -209,12 +210,16 @@ def service_role_policy(
                 "Condition": {"StringEquals": {"aws:RequestedRegion": region}},
             }
         )
+    passed = [  # the roles of every identity stack of the environment (a baseline's too)
+        _role_arn(partition, account, f"{stack_name(plan.env_name, k)}-*")
+        for k in identity_keys(plan)
+    ] or [_role_arn(partition, account, f"{identity}-*")]
     statements.append(
         {
             "Sid": "PassIdentityRoles",
             "Effect": "Allow",
             "Action": "iam:PassRole",
-            "Resource": _role_arn(partition, account, f"{identity}-*"),
+            "Resource": passed[0] if len(passed) == 1 else passed,
         }
     )
     statements.append(
