@@ -202,3 +202,26 @@ def test_service_managed_from_a_member_account_is_refused() -> None:
 
 def test_self_managed_is_the_default_permission_model() -> None:
     assert place([stack("a", PLATFORM, {})]).stacksets[0].admits(stack("b", SHOP, {}), SELF_MANAGED)
+
+
+def test_the_demo_estates_baseline_is_one_stackset_in_both_accounts_and_passed_by_each() -> None:
+    """The demo estate as shipped (estates/demo.yaml, rendered, no AWS call): the baseline both
+    accounts need is one template, so one StackSet with an instance in each account; each
+    environment's own identity stays its own StackSet, and its service role may pass the
+    baseline's roles by the names the shared StackSet gives them (not `<env>-baseline-*`)."""
+    from relight.estate.prepare import placement_for, plans_for
+    from relight.model.estate import load_estate
+
+    estate = load_estate("demo", "us-west-2")
+    placed = placement_for(estate, plans_for(estate, "us-west-2", None))
+    by_name = {s.name: s for s in placed.stacksets}
+    assert sorted(by_name) == [
+        "demo-identity", "shared-baseline", "shared-identity", "storefront-identity"
+    ]  # fmt: skip
+    assert sorted(by_name["shared-baseline"].accounts) == [PLATFORM, SHOP]
+    assert "CloudFormationRole" not in by_name["shared-baseline"].body  # one per environment
+    storefront = by_name["storefront-identity"].body
+    assert ":role/StackSet-shared-baseline-" in storefront
+    assert ":role/storefront-baseline-" not in storefront
+    assert ":role/StackSet-storefront-identity-" in storefront
+    assert placed.own == []
