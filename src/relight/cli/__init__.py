@@ -34,6 +34,7 @@ from . import (
     unlock,
 )
 from .common import named
+from .estate import app as estate_app
 
 app = typer.Typer(
     help="Rebuild a whole AWS environment in another region from its newest cross-region copies.",
@@ -46,6 +47,7 @@ local_app = typer.Typer(
     help="The local stand-in (moto on 127.0.0.1).", no_args_is_help=True, rich_markup_mode=None
 )
 app.add_typer(local_app, name="local")
+app.add_typer(estate_app, name="estate")
 
 # In the order `relight --help` lists them.
 app.command()(named(render.render))

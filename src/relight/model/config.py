@@ -28,6 +28,7 @@ from relight.model.graph import stack_order
 
 if TYPE_CHECKING:
     import yaml
+    from pydantic import ValidationError
 
 
 # A large broken file lists this many problems and counts the rest.
@@ -39,7 +40,7 @@ KeyLines = dict[str, int]
 Problem = tuple[int | None, str]
 
 
-def _locate(problems: list[str], lines: KeyLines | None) -> list[Problem]:
+def locate(problems: list[str], lines: KeyLines | None) -> list[Problem]:
     """Pair each `key.path: ...` problem with the line of its key, or of its nearest parent."""
     located: list[Problem] = []
     for problem in problems:
@@ -54,7 +55,7 @@ def _locate(problems: list[str], lines: KeyLines | None) -> list[Problem]:
     return located
 
 
-def _refuse(path: Path, problems: list[Problem]) -> NoReturn:
+def refuse(path: Path, problems: list[Problem]) -> NoReturn:
     """One ConfigError for all problems, in file order, at most MAX_PROBLEMS of them."""
     if len(problems) == 1:
         ((line, problem),) = problems
@@ -226,7 +227,7 @@ def parse_yaml(path: Path, text: str) -> tuple[dict[str, Any], KeyLines]:
             )
         lines, duplicates = _check_keys(node, loader.construct_object)
         if duplicates:
-            _refuse(path, duplicates)
+            refuse(path, duplicates)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
@@ -266,23 +267,32 @@ def _allowed_keys(model: type[Any], loc: tuple[int | str, ...]) -> list[str]:
     return []
 
 
+def model_problems(
+    model: type[Any], exc: ValidationError
+) -> list[tuple[tuple[int | str, ...], str]]:
+    """Each of pydantic's errors as (its location, `key.path: what is wrong`), worded as
+    relight words a file's problems (an unknown key lists the allowed ones)."""
+    problems = []
+    for err in exc.errors():
+        where = _key_path(err["loc"])
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(model, err["loc"])
+            problems.append((err["loc"], f"{where}: unknown key; allowed: {', '.join(allowed)}"))
+        elif err["type"] == "missing":
+            problems.append((err["loc"], f"{where}: required key is missing"))
+        else:
+            problems.append((err["loc"], f"{where}: {err['msg'].removeprefix('Value error, ')}"))
+    return problems
+
+
 def validate_model(path: Path, data: dict[str, Any], lines: KeyLines | None = None) -> Environment:
     from pydantic import ValidationError
 
     try:
         return Environment.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            where = _key_path(err["loc"])
-            if err["type"] == "extra_forbidden":
-                allowed = _allowed_keys(Environment, err["loc"])
-                problems.append(f"{where}: unknown key; allowed: {', '.join(allowed)}")
-            elif err["type"] == "missing":
-                problems.append(f"{where}: required key is missing")
-            else:
-                problems.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
-    _refuse(path, _locate(problems, lines))
+        problems = [text for _, text in model_problems(Environment, exc)]
+    refuse(path, locate(problems, lines))
 
 
 def check_stack_names(path: Path, env: Environment, lines: KeyLines | None = None) -> None:
@@ -300,7 +310,7 @@ def check_stack_names(path: Path, env: Environment, lines: KeyLines | None = Non
         if len(keys) > 1
     ]
     if problems:
-        _refuse(path, _locate(problems, lines))
+        refuse(path, locate(problems, lines))
 
 
 def check_references(path: Path, env: Environment, lines: KeyLines | None = None) -> None:
@@ -342,7 +352,7 @@ def check_references(path: Path, env: Environment, lines: KeyLines | None = None
                 elif value.stack == key:
                     problems.append(f"{where}: a stack cannot read its own outputs")
     if problems:
-        _refuse(path, _locate(problems, lines))
+        refuse(path, locate(problems, lines))
 
 
 def blueprints_directory(
@@ -359,9 +369,9 @@ def blueprints_directory(
     if env.blueprints_dir:
         directory = (path.parent / env.blueprints_dir).resolve()
         if not directory.is_dir():
-            _refuse(
+            refuse(
                 shown or path,
-                _locate(
+                locate(
                     [
                         f"blueprints_dir: {directory} is not a directory; it names the "
                         "environment's own blueprints, added to relight's shipped ones (leave "
@@ -403,7 +413,7 @@ def check_blueprints(
                 problems.append(exc.at(f"stacks.{key}.{section}"))
                 break
     if problems:
-        _refuse(path, _locate(problems, lines))
+        refuse(path, locate(problems, lines))
 
 
 def check_zone_needs(
@@ -433,7 +443,7 @@ def check_zone_needs(
         if count < fewest
     ]
     if problems:
-        _refuse(path, _locate(problems, lines))
+        refuse(path, locate(problems, lines))
 
 
 def load_environment(
@@ -456,7 +466,7 @@ def load_environment(
     check_references(shown, env, lines)
     wrong = data_problems(env)
     if wrong:
-        _refuse(shown, _locate(wrong, lines))
+        refuse(shown, locate(wrong, lines))
     registry = load_blueprints(blueprints_directory(path, env, lines, shown))
     check_blueprints(shown, env, registry, lines)
     check_zone_needs(shown, env, registry, lines)
@@ -473,7 +483,7 @@ def placed(loaded: LoadedEnvironment, problem: str) -> str:
         lines = parse_yaml(loaded.path, loaded.text)[1] if loaded.text else {}
     except ConfigError:
         lines = {}
-    ((line, _),) = _locate([problem], lines)
+    ((line, _),) = locate([problem], lines)
     return f"{loaded.path}:{line}: {problem}" if line else f"{loaded.path}: {problem}"
 
 
@@ -484,4 +494,4 @@ def refuse_placed(loaded: LoadedEnvironment, problems: list[str]) -> NoReturn:
         lines = parse_yaml(loaded.path, loaded.text)[1] if loaded.text else {}
     except ConfigError:
         lines = {}
-    _refuse(loaded.path, _locate(problems, lines))
+    refuse(loaded.path, locate(problems, lines))
