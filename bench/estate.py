@@ -1,0 +1,441 @@
+"""An estate at scale: 50 environments of 7 stacks over 5 accounts, failed over on the stand-in.
+
+Generated into a temporary directory: an estate file (5 accounts, each reached through its
+role; budgets default {20 requests/s, burst 40, 8 stack operations}) and one environment file
+per environment, each the 7-stack shape of bench/standin_graph.py (a network, five stacks that
+need it, one that also needs one of the five). The environments come in three waves: a few
+shared-services environments, platform environments `after:` one of them, and applications
+`after:` a shared and a platform one.
+
+Printed, all measured in the same run, twice: on raw moto, and with the stand-in's latency
+knob (`stand_in_faults.slow`: every stack operation stays *_IN_PROGRESS for --slow seconds
+before its first resource, as CloudFormation spends minutes on AWS):
+
+- the estate's wall time against the slowest environment failed over alone, and against the
+  critical path of the environments' alone times through their `after:` edges (what no
+  scheduler can beat; the bench's estate is three environments deep). Target at most 1.3x;
+- CloudFormation calls per stack in the estate against a single environment's (target: no
+  more);
+- the peak of stack operations in flight per account and region (Budgets.peaks()) against
+  the budget's stack_operations, and the seconds the token budgets made requests wait;
+- relight's own memory: the peak RSS of this process (the stand-in is another process and
+  is not counted). Target under 500 MB. And what one `Aws` (a boto3 session with the clients
+  a failover uses) costs, with botocore's service models shared between sessions and not.
+
+Which figure is which: on raw moto a stack is made inside its CreateStack request, so the
+estate is bound by the CPU (relight's and the one moto process's, on this machine's cores)
+and the ratio measures contention, not scheduling. With the knob, each stack's time is
+CloudFormation's waiting, as on AWS, and the ratio measures relight's scheduling and budget.
+
+--trend N,N,...: the estate (raw moto only) at those sizes, to show how calls and seconds per
+environment grow (docs/estates.md, "At 500 environments").
+
+Usage: .venv/bin/python bench/estate.py [--envs 50] [--slow 8] [--trend 10,25,50]
+       .venv/bin/python bench/estate.py --quick   (6 environments, 2 accounts; the suite's check
+                                                  that this script still works)
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import resource
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+REGION = "us-west-2"
+BUDGET = {"requests_per_second": 20, "burst": 40, "stack_operations": 8}
+STACKS_PER_ENV = 7
+GROUPS = (
+    "      groups: {app: {description: app, ingress: [{cidr: 10.0.0.0/8, port: 443,"
+    " description: https}]}}"
+)
+
+
+# the estate, generated --------------------------------------------------------------------------
+
+
+def account_ids(count: int) -> list[str]:
+    """moto's default account first (the administrator), then made-up 12-digit ids."""
+    return ["123456789012"] + [f"{210987654300 + n}" for n in range(1, count)]
+
+
+def shape(envs: int) -> tuple[int, int, int]:
+    """(shared, platform, applications) for `envs` environments: about 6% shared services,
+    a quarter platform, the rest applications (50: 3, 12, 35; 6: 1, 2, 3)."""
+    shared = max(1, round(envs * 0.06))
+    platform = max(1, round(envs * 0.25))
+    return shared, platform, envs - shared - platform
+
+
+def environment_file(name: str, index: int, account: str, prefix: str) -> str:
+    lines = [
+        f"name: {name}",
+        "home_region: us-east-1",
+        f"recovery_regions: [{REGION}]",
+        "stand_in: true",
+        f'account_id: "{account}"',
+        "objectives: {rpo: 4h, rto: 1h}",
+        "zones: {count: 2}",
+        f"blueprints_dir: {REPO / 'blueprints'}",
+        f"tags: {{estate: {prefix}}}",
+        "stacks:",
+        "  network:",
+        "    blueprint: network",
+        f"    params: {{cidr: 10.{index}.0.0/16, az_count: 2, nat: none, flow_logs: false,"
+        " AvailabilityZones: {zones: names}}",
+    ]
+    for n in range(1, 6):
+        lines += [f"  tier{n}:", "    blueprint: security", "    params:"]
+        lines += ["      VpcId: {output: network.VpcId}", GROUPS]
+    lines += ["  edge:", "    blueprint: security", "    depends_on: [tier1]", "    params:"]
+    lines += ["      VpcId: {output: network.VpcId}", GROUPS]
+    return "\n".join(lines) + "\n"
+
+
+def generate(directory: Path, envs: int, accounts: int = 5, prefix: str = "e") -> Path:
+    """Write estates/<prefix>.yaml and stacks/<env>.yaml under `directory`; the estate's path."""
+    ids = account_ids(accounts)
+    keys = [f"acct{n}" for n in range(accounts)]
+    shared, platform, apps = shape(envs)
+    names = (
+        [f"{prefix}-shared{n}" for n in range(shared)]
+        + [f"{prefix}-plat{n:02d}" for n in range(platform)]
+        + [f"{prefix}-app{n:02d}" for n in range(apps)]
+    )
+    (directory / "stacks").mkdir(parents=True, exist_ok=True)
+    (directory / "estates").mkdir(parents=True, exist_ok=True)
+    lines = [
+        f"name: {prefix}-estate",
+        f"description: bench/estate.py, {envs} environments over {accounts} accounts",
+        "stand_in: true",
+        "administrator: acct0",
+        "objectives: {rto: 2h}",
+        "accounts:",
+    ]
+    for key, account in zip(keys, ids, strict=True):
+        lines += [
+            f"  {key}:",
+            f'    id: "{account}"',
+            f"    role: arn:aws:iam::{account}:role/relight-estate",
+            f"    external_id: bench-{key}",
+        ]
+    lines += ["budgets:", f"  default: {json.dumps(BUDGET)}", "environments:"]
+    for index, name in enumerate(names):
+        # shared services live in the administrator's account; the rest round-robin
+        key = keys[0] if index < shared else keys[index % accounts]
+        after: list[str] = []
+        if shared <= index < shared + platform:
+            after = [names[index % shared]]
+        elif index >= shared + platform:
+            after = [names[index % shared], names[shared + index % platform]]
+        lines += [f"  {name}:", f"    file: ../stacks/{name}.yaml", f"    account: {key}"]
+        if after:
+            lines.append(f"    after: [{', '.join(after)}]")
+        account = ids[keys.index(key)]
+        (directory / "stacks" / f"{name}.yaml").write_text(
+            environment_file(name, index, account, prefix), encoding="utf-8"
+        )
+    path = directory / "estates" / f"{prefix}.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+# measuring --------------------------------------------------------------------------------------
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (Linux: ru_maxrss in KiB); the stand-in is a child
+    process and is not counted."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@dataclass
+class Alone:
+    name: str
+    seconds: float
+    cfn_calls: int
+    deploy_calls: int
+
+
+@dataclass
+class EstateFigures:
+    envs: int
+    seconds: float
+    ok: bool
+    cfn_calls: int
+    deploy_calls: int
+    stacks: int
+    peaks: dict[tuple[str, str], int]
+    waited: float
+    requests: int
+    env_seconds: dict[str, float]
+    critical: tuple[float, list[str]]  # measured in the estate run
+    ideal: tuple[float, list[str]] = (0.0, [])  # the alone times summed along the longest chain
+    lines: list[str] = field(default_factory=list)
+
+
+def fail_over(loaded: Any, conn: Any) -> tuple[bool, str, Any]:
+    """What `relight failover --yes` does for one environment once connected: render, then
+    discover, preflight, deploy and verify (commands.failover.failover)."""
+    from relight.commands.failover import failover
+    from relight.steps.render import build_plan
+
+    plan = build_plan(loaded, REGION, stand_in=True)
+    result = failover(plan, conn)
+    return result.ok, f"{len(plan.stacks)} stacks in {result.seconds:.1f} s", result
+
+
+def slow_down(endpoint: str, seconds: float) -> None:
+    from relight.standin.faults import clear_faults, set_faults
+
+    if seconds > 0:
+        set_faults(
+            endpoint,
+            {"slow": [{"stack": "*", "seconds": seconds, "region": REGION}]},
+            source="bench",
+        )
+    else:
+        clear_faults(endpoint, "bench")
+
+
+def tell_stories(estate: Any, names: list[str]) -> float:
+    """Each environment's first connection tells the stand-in's story (its simulated
+    production, built at home): done before the clock starts, as it is not a failover's."""
+    from relight.estate.accounts import connect_env
+
+    started = time.perf_counter()
+    for name in names:
+        connect_env(estate, name, REGION, command="failover")
+    return time.perf_counter() - started
+
+
+def alone(estate: Any, name: str) -> Alone:
+    """`name` failed over by itself, nothing else running."""
+    from relight.estate.accounts import connect_env
+
+    conn = connect_env(estate, name, REGION, command="failover")
+    before = conn.aws.calls.get("cloudformation", 0)
+    started = time.perf_counter()
+    ok, line, result = fail_over(estate.envs[name], conn)
+    took = time.perf_counter() - started
+    assert ok, f"{name} failed over alone: {line}"
+    return Alone(
+        name,
+        took,
+        conn.aws.calls.get("cloudformation", 0) - before,
+        result.outcome.api_calls,
+    )
+
+
+def run(estate: Any) -> EstateFigures:
+    """The whole estate, as `relight estate failover` runs it (run_estate, one shared token
+    budget per account and region)."""
+    from relight.aws.budget import Budgets
+    from relight.estate.run import run_estate
+
+    budgets = Budgets(estate)
+    counted: Counter[str] = Counter()
+    deploy_calls: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def work(name: str, conn: Any) -> tuple[bool, str, Any]:
+        before = conn.aws.calls.get("cloudformation", 0)
+        ok, line, result = fail_over(estate.envs[name], conn)
+        with lock:
+            counted[name] = conn.aws.calls.get("cloudformation", 0) - before
+            deploy_calls[name] = result.outcome.api_calls
+        return ok, line, result
+
+    started = time.perf_counter()
+    done = run_estate(estate, REGION, work, command="failover", budgets=budgets)
+    took = time.perf_counter() - started
+    tokens = [budgets.for_(estate.access(n).id, REGION) for n in estate.envs]
+    unique = {id(t): t for t in tokens}.values()
+    seconds = {n: o.seconds or 0.0 for n, o in done.outcomes.items()}
+    return EstateFigures(
+        envs=len(estate.envs),
+        seconds=took,
+        ok=done.ok(),
+        cfn_calls=sum(counted.values()),
+        deploy_calls=sum(deploy_calls.values()),
+        stacks=STACKS_PER_ENV * len(estate.envs),
+        peaks=budgets.peaks(),
+        waited=sum(t.waited_seconds for t in unique),
+        requests=sum(t.requests for t in unique),
+        env_seconds=seconds,
+        critical=done.critical_path(),
+        lines=[o.line for o in done.outcomes.values() if o.state != "verified"],
+    )
+
+
+def one_world(
+    envs: int, accounts: int, slow: float, samples: int
+) -> tuple[EstateFigures, list[Alone]]:
+    """A fresh stand-in: the stories told, `samples` environments (one per wave) failed over
+    alone under copies of their own name, then the whole estate."""
+    from relight import standin
+    from relight.model.estate import load_estate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        state = root / "state"
+        os.environ["RELIGHT_STATE_DIR"] = str(state)
+        running = standin.ensure_running(state)
+        try:
+            estate = load_estate(str(generate(root / "estate", envs, accounts, "e")), REGION)
+            solo = load_estate(str(generate(root / "solo", envs, accounts, "s")), REGION)
+            picked = [wave[0] for wave in solo.waves][:samples]
+            told = tell_stories(estate, estate.order()) + tell_stories(solo, picked)
+            print(f"  (stand-in stories told in {told:.0f} s, before any clock)", flush=True)
+            slow_down(running.endpoint, slow)
+            alones = [alone(solo, name) for name in picked]
+            gc.collect()
+            figures = run(estate)
+            by_wave = {solo.wave_of(a.name): a.seconds for a in alones}
+            slowest = max(by_wave.values())
+            figures.ideal = estate.critical_path(
+                {n: by_wave.get(estate.wave_of(n), slowest) for n in estate.envs}
+            )
+        finally:
+            standin.stop(state)
+    return figures, alones
+
+
+def report(title: str, figures: EstateFigures, alones: list[Alone]) -> None:
+    slowest = max(alones, key=lambda a: a.seconds)
+    per_env = {a.name: a.seconds for a in alones}
+    alone_calls = sum(a.cfn_calls for a in alones) / (STACKS_PER_ENV * len(alones))
+    alone_deploy = sum(a.deploy_calls for a in alones) / (STACKS_PER_ENV * len(alones))
+    best, chain = figures.ideal
+    print(f"{title}:")
+    print(
+        f"  estate of {figures.envs} environments ({figures.stacks} stacks): "
+        f"{figures.seconds:.1f} s, {'all verified' if figures.ok else 'NOT all verified'}"
+    )
+    for line in figures.lines[:5]:
+        print(f"    {line}")
+    print(
+        f"  slowest environment alone: {slowest.seconds:.1f} s ({slowest.name}; "
+        f"{len(alones)} failed over alone: "
+        + ", ".join(f"{n} {s:.1f} s" for n, s in per_env.items())
+        + ")"
+    )
+    print(
+        f"  estate / slowest alone = {figures.seconds / slowest.seconds:.2f}x; but the "
+        f"estate is {len(chain)} environments deep ({' -> '.join(chain)}): its critical path "
+        f"of alone times is {best:.1f} s, estate / critical path = "
+        f"{figures.seconds / best:.2f}x (target <= 1.3x)"
+    )
+    measured, path = figures.critical
+    print(
+        f"  measured in the estate: critical path {measured:.1f} s ({' -> '.join(path)}); "
+        f"environments took {min(figures.env_seconds.values()):.1f}-"
+        f"{max(figures.env_seconds.values()):.1f} s each"
+    )
+    print(
+        f"  CloudFormation calls per stack: estate {figures.cfn_calls / figures.stacks:.1f} "
+        f"(deploy {figures.deploy_calls / figures.stacks:.1f}), alone {alone_calls:.1f} "
+        f"(deploy {alone_deploy:.1f}); target: no more"
+    )
+    ops = BUDGET["stack_operations"]
+    peaks = ", ".join(f"{a}/{r} {p}" for (a, r), p in sorted(figures.peaks.items()))
+    print(f"  peak stack operations in flight (budget {ops} per account/region): {peaks}")
+    print(
+        f"  token budgets: {figures.requests} requests, {figures.waited:.1f} s waited in all "
+        f"({BUDGET['requests_per_second']}/s, burst {BUDGET['burst']} per account/region)"
+    )
+
+
+# memory of one Aws ------------------------------------------------------------------------------
+
+SERVICES = ("sts", "cloudformation", "s3", "ec2", "elbv2", "rds", "autoscaling")
+
+
+def aws_memory(count: int) -> float:
+    """MB of resident memory per `Aws` with the clients a failover builds (no call is made:
+    clients are built, each loading its service model)."""
+    from relight.aws.clients import Aws, AwsTarget
+
+    gc.collect()
+    before = rss_mb()
+    kept = []
+    for n in range(count):
+        aws = Aws(AwsTarget(endpoint_url="http://127.0.0.1:9", stand_in=True, command=f"b{n}"))
+        for service in SERVICES:
+            aws.client(service, REGION)
+        kept.append(aws)
+    gc.collect()
+    return (rss_mb() - before) / count
+
+
+def memory_figures(count: int) -> None:
+    per = aws_memory(count)
+    print(
+        f"one Aws with {len(SERVICES)} clients ({', '.join(SERVICES)}): {per:.1f} MB each "
+        f"(measured over {count}, in this process)"
+    )
+
+
+# main -------------------------------------------------------------------------------------------
+
+
+def trend(sizes: list[int], accounts: int) -> None:
+    print("trend on raw moto (docs/estates.md, 'At 500 environments'):")
+    for size in sizes:
+        figures, _ = one_world(size, accounts, 0.0, 1)
+        print(
+            f"  {size:3d} environments: {figures.seconds:6.1f} s, "
+            f"{figures.seconds / size:.2f} s per environment, "
+            f"{figures.cfn_calls / size:.1f} CloudFormation calls per environment, "
+            f"{figures.requests / size:.0f} requests per environment",
+            flush=True,
+        )
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="6 environments, 2 accounts")
+    parser.add_argument("--envs", type=int, default=50)
+    parser.add_argument("--accounts", type=int, default=5)
+    parser.add_argument("--slow", type=float, default=8.0, help="seconds per stack operation")
+    parser.add_argument("--trend", default="", help="sizes, e.g. 10,25,50 (raw moto)")
+    args = parser.parse_args(argv)
+    envs, accounts, slow = (6, 2, 2.0) if args.quick else (args.envs, args.accounts, args.slow)
+    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    start_rss = peak_rss_mb()
+    memory_figures(3 if args.quick else 20)
+    if args.trend:
+        trend([int(s) for s in args.trend.split(",")], accounts)
+        return
+    samples = 2 if args.quick else 3
+    raw, raw_alone = one_world(envs, accounts, 0.0, samples)
+    report("raw moto (CPU-bound: stacks made inside the request)", raw, raw_alone)
+    modelled, modelled_alone = one_world(envs, accounts, slow, samples)
+    report(
+        f"AWS modelled (each stack operation waits {slow:g} s in *_IN_PROGRESS)",
+        modelled,
+        modelled_alone,
+    )
+    print(
+        f"relight's peak RSS: {peak_rss_mb():.0f} MB (this process; {start_rss:.0f} MB after "
+        "imports; the stand-in not counted); target < 500 MB"
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
