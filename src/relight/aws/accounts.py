@@ -30,8 +30,9 @@ def account_of(role_arn: str) -> str:
 
 def as_role(base: Aws, role_arn: str, region: str) -> Aws:
     """An Aws acting as `role_arn`, assumed through STS in `region`, with the base's profile,
-    endpoint and outage rehearsal."""
-    return Aws(replace(base.target, role_arn=role_arn, sts_region=region), outage=base.outage)
+    endpoint, outage rehearsal and request budget."""
+    target = replace(base.target, role_arn=role_arn, sts_region=region)
+    return Aws(target, outage=base.outage, budget=base.budget)
 
 
 @dataclass

@@ -60,6 +60,7 @@ from relight.errors import AccountError, AwsError
 if TYPE_CHECKING:
     import boto3
 
+    from relight.aws.budget import TokenBudget
     from relight.aws.outage import Outage
 
 
@@ -98,12 +99,17 @@ class Aws:
     """Builds and caches boto3 clients per (service, region); safe to share between threads.
 
     With an `outage` (outage.py), an outage rehearsal: every client it builds, the STS client
-    that assumes the role included, refuses what would need the region switched off.
+    that assumes the role included, refuses what would need the region switched off. With a
+    `budget` (budget.py: the estate's, shared by every environment in one account and region),
+    every request its clients send, retries included, first takes a token of it.
     """
 
-    def __init__(self, target: AwsTarget, outage: Outage | None = None) -> None:
+    def __init__(
+        self, target: AwsTarget, outage: Outage | None = None, budget: TokenBudget | None = None
+    ) -> None:
         self.target = target
         self.outage = outage
+        self.budget = budget
         self._lock = threading.Lock()
         self._session: boto3.session.Session | None = None
         self._clients: dict[tuple[str, str, bool], Any] = {}
@@ -144,7 +150,7 @@ class Aws:
     def under_outage(self, outage: Outage) -> Aws:
         """An Aws for the same target whose every client has `outage` installed: clients,
         session (the role assumed again, through the outage) and counters of its own."""
-        twin = Aws(self.target, outage)
+        twin = Aws(self.target, outage, self.budget)
         twin._account = self._account
         return twin
 
@@ -192,6 +198,8 @@ class Aws:
                 metadata[ENVIRONMENT] = self.target.env
 
         events = client.meta.events
+        if self.budget is not None:  # first: a request waits for its token, then is sent
+            events.register("before-send", self.budget.before_send)
         log = os.environ.get(CALL_LOG)
         if log:
             events.register("before-call", functools.partial(_log_call, log, self.target.command))

@@ -10,7 +10,10 @@ botocore errors into relight's (AwsError, Throttled), and knows how to wait:
 - a call throttled even after botocore's own retries (standard mode) does not
   fail the stack: the poll waits longer and asks again, up to the timeout;
 - every wait has a timeout (a stack that never finishes, the stand-in's hang fault
-  included, ends there).
+  included, ends there);
+- with a `budget` (aws/budget.py: an estate's, per account and region), a stack's create,
+  update or delete holds one of its stack-operation slots until the stack leaves
+  *_IN_PROGRESS (`holding`); a stack that finds them all taken waits its turn and says so.
 
 The waits are generators (see model/scheduler.py): they yield seconds to wait and
 return the final state, so one loop can watch many stacks. `run` drives one
@@ -24,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+from relight.aws.budget import TokenBudget
 from relight.aws.failures import aws_failure
 from relight.errors import AwsError, DeployError
 from relight.model.plan import MAX_INLINE_BODY
@@ -155,8 +159,10 @@ class Stacks:
         on_event: Event = quiet,
         events: bool = False,
         template_url: Callable[[str], str] | None = None,
+        budget: TokenBudget | None = None,
     ) -> None:
         self.cfn = cfn
+        self.budget = budget
         self.clock = clock
         self.sleep = sleep
         self.timeout = timeout
@@ -357,6 +363,25 @@ class Stacks:
 
     # waits (generators) -------------------------------------------------------------------------
 
+    def holding(self, name: str, operation: Task[T]) -> Task[T]:
+        """Run a stack operation (`operation`: its call and its wait) holding one of the budget's
+        stack-operation slots; without a budget, just run it. While every slot is taken the stack
+        waits (yielding, so the other stacks of the run go on) and its progress line says so."""
+        budget = self.budget
+        if budget is None:
+            return (yield from operation)
+        delays = backoff(first=0.5, ceiling=5.0)
+        said = False
+        while not budget.try_acquire(name):
+            if not said:
+                self.on_event(name, "WAITING_FOR_SLOT", budget.busy())
+                said = True
+            yield next(delays)
+        try:
+            return (yield from operation)
+        finally:  # also when the run stops (Ctrl-C closes the task) or the operation fails
+            budget.release(name)
+
     def watch(
         self, name: str, started: float, mark: str | None, *, report: bool = True
     ) -> Task[dict[str, Any] | None]:
@@ -429,7 +454,11 @@ class Stacks:
 
     def delete(self, name: str, *, force: bool = False, role_arn: str | None = None) -> Task[None]:
         """Delete a stack and wait until it is gone; DeployError when the delete failed.
-        `role_arn`: the CloudFormation service role the delete runs with (RoleARN)."""
+        `role_arn`: the CloudFormation service role the delete runs with (RoleARN). Holds a
+        stack-operation slot of the budget while it runs (`holding`)."""
+        yield from self.holding(name, self._delete(name, force=force, role_arn=role_arn))
+
+    def _delete(self, name: str, *, force: bool, role_arn: str | None) -> Task[None]:
         started = self.clock()
         mark = yield from self.patiently(lambda: self.newest_event(name))
         if force:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from relight import standin
 from relight.aws.accounts import RoutedCloudFormation, StackRoles
+from relight.aws.budget import TokenBudget
 from relight.aws.clients import Aws, AwsTarget, check_account
 from relight.aws.cloudformation import Event, Stacks, quiet
 from relight.aws.lease import REPLICATION, LockRef
@@ -51,6 +52,12 @@ class Connection:
             said += f", role session {seconds / 3600:g} h (refreshed before it expires)"
         return said
 
+    @property
+    def budget(self) -> TokenBudget | None:
+        """The estate's request and stack-operation budget for this account and region
+        (aws/budget.py), None outside an estate run: what the deploy holds a slot of."""
+        return self.aws.budget
+
     def aws_for(self, stack_name: str) -> Aws:
         """The Aws a stack is made and read with: its role_arn's, or the connection's."""
         role = self.roles.role_for(stack_name) if self.roles else None
@@ -78,6 +85,7 @@ def connect(
     announce: Callable[[Connection], None] = lambda _: None,
     say: Callable[[str], None] = lambda _: None,
     command: str | None = None,
+    budget: TokenBudget | None = None,
 ) -> Connection:
     """Reach AWS or the stand-in (never one in place of the other) and check the account.
 
@@ -88,6 +96,8 @@ def connect(
     as that is known, before anything else happens there; `say` receives progress lines.
     `command` is the CLI command the calls are made for (AwsTarget.command: the call log and
     the policy an access-denied error advises); the stand-in's story is `stand-in story`.
+    `budget`: the estate's budget for this account and region (aws/budget.py), which every
+    request of the run (not the stand-in's story) takes a token of.
     The file's `stand_in_faults` go to the stand-in, after its story (standin/faults.py); on
     AWS they are ignored, with a note.
     """
@@ -106,7 +116,8 @@ def connect(
                 max_attempts=3,
                 command=command,
                 env=env_option(loaded),
-            )
+            ),
+            budget=budget,
         )
         account = check_account(aws, region, loaded.env.account_id, str(loaded.path))
         conn = Connection(aws, region, account, running, stack_roles(loaded))
@@ -114,7 +125,7 @@ def connect(
         from relight.standin.story import ensure_story
 
         # its own Aws: the story's calls (the simulated production) are not this run's
-        story = Aws(replace(aws.target, command=STORY))
+        story = Aws(replace(aws.target, command=STORY))  # nor do they take of the budget
         ensure_story(story, loaded, run_id=new_run_id(), say=say)
         send_faults(loaded.env.name, loaded.env.stand_in_faults, running.endpoint, say)
         return conn
@@ -129,7 +140,8 @@ def connect(
             sts_region=region,
             command=command,
             env=env_option(loaded),
-        )
+        ),
+        budget=budget,
     )
     account = check_account(aws, region, expected, str(loaded.path), key)
     conn = Connection(aws, region, account, roles=stack_roles(loaded))
@@ -241,4 +253,5 @@ def connect_stacks(
         template_url=bucket.url_for,
         on_event=on_event or quiet,
         events=events,
+        budget=conn.budget,
     )

@@ -23,6 +23,10 @@ A rerun converges:
   deleted and created again; relight lifts its own termination protection to do so;
 - a stack still in progress (after Ctrl-C, say) is waited for, then treated as above.
 
+In an estate run (aws/budget.py) each stack's create, update or delete holds one of its
+account's stack-operation slots in that region until the stack is done; a stack that finds
+them all taken waits, and its progress line says so.
+
 Data is never replaced by a rerun (model/stateful.py): a stack that exists keeps the snapshot
 it was restored from, and a change set that would replace or delete a database, cluster
 or data volume is refused, unless the operator names the stack (`replace_data`). Nor is a
@@ -260,6 +264,10 @@ class _Run:
         return (yield from self.stacks.patiently(lambda: holds_data(self.stacks, sp, existing)))
 
     def _create(self, sp: StackPlan, result: StackResult) -> Task[None]:
+        final = yield from self.stacks.holding(sp.name, self._creating(sp, result))
+        self._finish(sp, result, final, None, "CREATE_COMPLETE")
+
+    def _creating(self, sp: StackPlan, result: StackResult) -> Task[dict[str, Any] | None]:
         s = self.stacks
         started = s.clock()
         self.still_held()
@@ -282,8 +290,7 @@ class _Run:
             result.status = "CREATE_REFUSED"
             raise DeployError(exc.message) from exc
         s.on_event(sp.name, "CREATE_IN_PROGRESS", "")
-        final = yield from s.watch(sp.name, started, None)
-        self._finish(sp, result, final, None, "CREATE_COMPLETE")
+        return (yield from s.watch(sp.name, started, None))
 
     def _retry(self, sp: StackPlan, existing: dict[str, Any], result: StackResult) -> Task[None]:
         """CloudFormation's retry from the point of failure, with rollback disabled: what the
@@ -296,6 +303,10 @@ class _Run:
         if made is not None:
             yield from self._execute(sp, made, result, "retrying with the change(s)")
             return
+        yield from s.holding(sp.name, self._retrying(sp, result))
+
+    def _retrying(self, sp: StackPlan, result: StackResult) -> Task[None]:
+        s = self.stacks
         mark = yield from s.patiently(lambda: s.newest_event(sp.name))
         started = s.clock()
         self.still_held()
@@ -367,6 +378,11 @@ class _Run:
         return str(made["Id"])
 
     def _execute(
+        self, sp: StackPlan, change_set: str, result: StackResult, note: str
+    ) -> Task[None]:
+        yield from self.stacks.holding(sp.name, self._executing(sp, change_set, result, note))
+
+    def _executing(
         self, sp: StackPlan, change_set: str, result: StackResult, note: str
     ) -> Task[None]:
         s = self.stacks
