@@ -213,6 +213,31 @@ def slow_down(endpoint: str, seconds: float) -> None:
         clear_faults(endpoint, "bench")
 
 
+def raise_vpc_quota(endpoint: str, accounts: list[str], envs: int) -> None:
+    """Each environment has its own VPC, and AWS allows five per Region: an account holding
+    more raises its quota beforehand (Service Quotas, as on AWS; the stand-in approves at once).
+    Each account is reached through its role, assumed in the stand-in's STS."""
+    import boto3
+
+    keys = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
+    sts = boto3.client("sts", REGION, endpoint_url=endpoint, **keys)
+    for account in accounts:
+        creds = sts.assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/relight-estate", RoleSessionName="bench"
+        )["Credentials"]
+        quotas = boto3.client(
+            "service-quotas",
+            REGION,
+            endpoint_url=endpoint,
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
+        quotas.request_service_quota_increase(
+            ServiceCode="vpc", QuotaCode="L-F678F1CE", DesiredValue=float(envs + 5)
+        )
+
+
 def tell_stories(estate: Any, names: list[str]) -> float:
     """Each environment's first connection tells the stand-in's story (its simulated
     production, built at home): done before the clock starts, as it is not a failover's."""
@@ -245,8 +270,9 @@ def alone(estate: Any, name: str) -> Alone:
 def run(estate: Any) -> EstateFigures:
     """The whole estate, as `relight estate failover` runs it (run_estate, one shared token
     budget per account and region)."""
-    from relight.aws.budget import Budgets
     from relight.estate.run import run_estate
+
+    from relight.aws.budget import Budgets
 
     budgets = Budgets(estate)
     counted: Counter[str] = Counter()
@@ -264,8 +290,7 @@ def run(estate: Any) -> EstateFigures:
     started = time.perf_counter()
     done = run_estate(estate, REGION, work, command="failover", budgets=budgets)
     took = time.perf_counter() - started
-    tokens = [budgets.for_(estate.access(n).id, REGION) for n in estate.envs]
-    unique = {id(t): t for t in tokens}.values()
+    unique = budgets.all().values()
     seconds = {n: o.seconds or 0.0 for n, o in done.outcomes.items()}
     return EstateFigures(
         envs=len(estate.envs),
@@ -302,6 +327,7 @@ def one_world(
             picked = [wave[0] for wave in solo.waves][:samples]
             told = tell_stories(estate, estate.order()) + tell_stories(solo, picked)
             print(f"  (stand-in stories told in {told:.0f} s, before any clock)", flush=True)
+            raise_vpc_quota(running.endpoint, account_ids(accounts), 2 * envs)
             slow_down(running.endpoint, slow)
             alones = [alone(solo, name) for name in picked]
             gc.collect()
