@@ -11,7 +11,7 @@ from __future__ import annotations
 import typer
 
 from ..common import named
-from . import check
+from . import check, failover
 
 app = typer.Typer(
     help=(
@@ -24,3 +24,4 @@ app = typer.Typer(
 
 # In the order `relight estate --help` lists them (each owner adds its line).
 app.command()(named(check.check))
+app.command()(named(failover.failover))
