@@ -47,6 +47,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,9 +56,11 @@ REPO = Path(__file__).resolve().parent.parent
 REGION = "us-west-2"
 BUDGET = {"requests_per_second": 20, "burst": 40, "stack_operations": 8}
 STACKS_PER_ENV = 7
+# Each environment's templates are its own (the description names it), as real environments'
+# are: the lint cache answers none of them for another environment.
 GROUPS = (
-    "      groups: {app: {description: app, ingress: [{cidr: 10.0.0.0/8, port: 443,"
-    " description: https}]}}"
+    "      groups: {{app: {{description: app of {name}, ingress: [{{cidr: 10.0.0.0/8, port: 443,"
+    " description: https}}]}}}}"
 )
 
 
@@ -96,9 +99,9 @@ def environment_file(name: str, index: int, account: str, prefix: str) -> str:
     ]
     for n in range(1, 6):
         lines += [f"  tier{n}:", "    blueprint: security", "    params:"]
-        lines += ["      VpcId: {output: network.VpcId}", GROUPS]
+        lines += ["      VpcId: {output: network.VpcId}", GROUPS.format(name=f"{name} {n}")]
     lines += ["  edge:", "    blueprint: security", "    depends_on: [tier1]", "    params:"]
-    lines += ["      VpcId: {output: network.VpcId}", GROUPS]
+    lines += ["      VpcId: {output: network.VpcId}", GROUPS.format(name=f"{name} edge")]
     return "\n".join(lines) + "\n"
 
 
@@ -159,6 +162,53 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class TreeMemory:
+    """The resident memory of this process and its descendants (the lint workers each
+    environment's failover starts), the stand-in's process tree left out; sampled twice a
+    second from /proc (Linux), its peak kept."""
+
+    def __init__(self, exclude: int) -> None:
+        self.exclude = exclude
+        self.peak_mb = 0.0
+        self.peak_processes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not self._stop.wait(0.5):
+            parents: dict[int, int] = {}
+            rss: dict[int, int] = {}
+            for entry in Path("/proc").iterdir():
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                    parents[int(entry.name)] = int(fields[1])
+                    rss[int(entry.name)] = int(fields[21]) * page
+                except (OSError, IndexError, ValueError):
+                    continue
+            mine = {os.getpid()}
+            for pid in sorted(parents):  # parents before children mostly; loop to be sure
+                del pid
+                grew = {p for p, parent in parents.items() if parent in mine and p not in mine}
+                grew.discard(self.exclude)
+                if not grew:
+                    break
+                mine |= grew
+            total = sum(rss.get(p, 0) for p in mine) / 2**20
+            if total > self.peak_mb:
+                self.peak_mb, self.peak_processes = total, len(mine)
+
+
 def rss_mb() -> float:
     with open("/proc/self/statm", encoding="ascii") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -185,19 +235,38 @@ class EstateFigures:
     requests: int
     env_seconds: dict[str, float]
     critical: tuple[float, list[str]]  # measured in the estate run
+    rendered: float = 0.0  # seconds building every plan, before the run (not in `seconds`)
+    tree_mb: float = 0.0  # peak RSS of relight and its lint workers during the run
+    tree_processes: int = 0
     ideal: tuple[float, list[str]] = (0.0, [])  # the alone times summed along the longest chain
     lines: list[str] = field(default_factory=list)
 
 
-def fail_over(loaded: Any, conn: Any) -> tuple[bool, str, Any]:
-    """What `relight failover --yes` does for one environment once connected: render, then
-    discover, preflight, deploy and verify (commands.failover.failover)."""
-    from relight.commands.failover import failover
-    from relight.steps.render import build_plan
+def connector() -> Callable[..., Any]:
+    """How the estate reaches an environment: relight.estate.accounts.connect_env (through its
+    account's role). Before that lands, plain `connect` (moto's default account only)."""
+    try:
+        from relight.estate.accounts import connect_env
+    except ImportError:
+        from relight.commands.connection import connect
 
-    plan = build_plan(loaded, REGION, stand_in=True)
-    result = failover(plan, conn)
-    return result.ok, f"{len(plan.stacks)} stacks in {result.seconds:.1f} s", result
+        def connect_env(  # type: ignore[misc]
+            estate: Any, name: str, region: str, *, command: str, budgets: Any = None, **_: Any
+        ) -> Any:
+            budget = budgets.for_(estate.access(name).id, region) if budgets else None
+            return connect(estate.envs[name], region, command=command, budget=budget)
+
+    return connect_env
+
+
+def plans_for(estate: Any, names: list[str]) -> tuple[dict[str, Any], float]:
+    """Every environment's failover plan, as `relight estate failover` builds them up front
+    (rendered; linted later, per environment, in its work); and the seconds it took."""
+    from relight.estate.failover import build_plans
+
+    started = time.perf_counter()
+    plans = build_plans(estate, REGION, names)
+    return plans, time.perf_counter() - started
 
 
 def slow_down(endpoint: str, seconds: float) -> None:
@@ -241,22 +310,34 @@ def raise_vpc_quota(endpoint: str, accounts: list[str], envs: int) -> None:
 def tell_stories(estate: Any, names: list[str]) -> float:
     """Each environment's first connection tells the stand-in's story (its simulated
     production, built at home): done before the clock starts, as it is not a failover's."""
-    from relight.estate.accounts import connect_env
-
+    connect = connector()
     started = time.perf_counter()
     for name in names:
-        connect_env(estate, name, REGION, command="failover")
+        connect(estate, name, REGION, command="failover")
     return time.perf_counter() - started
 
 
-def alone(estate: Any, name: str) -> Alone:
-    """`name` failed over by itself, nothing else running."""
-    from relight.estate.accounts import connect_env
+def warm_up(estate: Any, name: str) -> None:
+    """Lint one environment's templates (not one measured: the lint cache would answer) so that
+    cfn-lint's import and worker processes are not charged to the first environment timed."""
+    from relight.steps.render import lint_plan
 
-    conn = connect_env(estate, name, REGION, command="failover")
+    plans, _ = plans_for(estate, [name])
+    lint_plan(plans[name])
+
+
+def alone(estate: Any, name: str) -> Alone:
+    """`name` failed over by itself, nothing else running: the same work as in the estate
+    (failover_work: lint, discover, preflight, deploy, verify), connected the same way, with
+    a budget of its own."""
+    from relight.aws.budget import Budgets
+    from relight.estate.failover import failover_work
+
+    plans, _ = plans_for(estate, [name])
+    conn = connector()(estate, name, REGION, command="failover", budgets=Budgets(estate))
     before = conn.aws.calls.get("cloudformation", 0)
     started = time.perf_counter()
-    ok, line, result = fail_over(estate.envs[name], conn)
+    ok, line, result = failover_work(plans)(name, conn)
     took = time.perf_counter() - started
     assert ok, f"{name} failed over alone: {line}"
     return Alone(
@@ -270,25 +351,29 @@ def alone(estate: Any, name: str) -> Alone:
 def run(estate: Any) -> EstateFigures:
     """The whole estate, as `relight estate failover` runs it (run_estate, one shared token
     budget per account and region)."""
-    from relight.estate.run import run_estate
-
     from relight.aws.budget import Budgets
+    from relight.estate.failover import failover_work
+    from relight.estate.run import run_estate
 
     budgets = Budgets(estate)
     counted: Counter[str] = Counter()
     deploy_calls: Counter[str] = Counter()
     lock = threading.Lock()
+    plans, rendered = plans_for(estate, estate.order())
+    failover = failover_work(plans)
 
     def work(name: str, conn: Any) -> tuple[bool, str, Any]:
         before = conn.aws.calls.get("cloudformation", 0)
-        ok, line, result = fail_over(estate.envs[name], conn)
+        ok, line, result = failover(name, conn)
         with lock:
             counted[name] = conn.aws.calls.get("cloudformation", 0) - before
             deploy_calls[name] = result.outcome.api_calls
         return ok, line, result
 
     started = time.perf_counter()
-    done = run_estate(estate, REGION, work, command="failover", budgets=budgets)
+    done = run_estate(
+        estate, REGION, work, command="failover", budgets=budgets, connect=connector()
+    )
     took = time.perf_counter() - started
     unique = budgets.all().values()
     seconds = {n: o.seconds or 0.0 for n, o in done.outcomes.items()}
@@ -304,6 +389,7 @@ def run(estate: Any) -> EstateFigures:
         requests=sum(t.requests for t in unique),
         env_seconds=seconds,
         critical=done.critical_path(),
+        rendered=rendered,
         lines=[o.line for o in done.outcomes.values() if o.state != "verified"],
     )
 
@@ -329,9 +415,12 @@ def one_world(
             print(f"  (stand-in stories told in {told:.0f} s, before any clock)", flush=True)
             raise_vpc_quota(running.endpoint, account_ids(accounts), 2 * envs)
             slow_down(running.endpoint, slow)
+            warm_up(solo, solo.order()[-1])
             alones = [alone(solo, name) for name in picked]
             gc.collect()
-            figures = run(estate)
+            with TreeMemory(exclude=running.pid) as tree:
+                figures = run(estate)
+            figures.tree_mb, figures.tree_processes = tree.peak_mb, tree.peak_processes
             by_wave = {solo.wave_of(a.name): a.seconds for a in alones}
             slowest = max(by_wave.values())
             figures.ideal = estate.critical_path(
@@ -351,7 +440,8 @@ def report(title: str, figures: EstateFigures, alones: list[Alone]) -> None:
     print(f"{title}:")
     print(
         f"  estate of {figures.envs} environments ({figures.stacks} stacks): "
-        f"{figures.seconds:.1f} s, {'all verified' if figures.ok else 'NOT all verified'}"
+        f"{figures.seconds:.1f} s, {'all verified' if figures.ok else 'NOT all verified'} "
+        f"(its plans rendered before, in {figures.rendered:.1f} s)"
     )
     for line in figures.lines[:5]:
         print(f"    {line}")
@@ -381,6 +471,10 @@ def report(title: str, figures: EstateFigures, alones: list[Alone]) -> None:
     ops = BUDGET["stack_operations"]
     peaks = ", ".join(f"{a}/{r} {p}" for (a, r), p in sorted(figures.peaks.items()))
     print(f"  peak stack operations in flight (budget {ops} per account/region): {peaks}")
+    print(
+        f"  relight's memory during the run, its lint worker processes included: peak "
+        f"{figures.tree_mb:.0f} MB over {figures.tree_processes} processes (target < 500 MB)"
+    )
     print(
         f"  token budgets: {figures.requests} requests, {figures.waited:.1f} s waited in all "
         f"({BUDGET['requests_per_second']}/s, burst {BUDGET['burst']} per account/region)"
@@ -437,11 +531,12 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="6 environments, 2 accounts")
     parser.add_argument("--envs", type=int, default=50)
-    parser.add_argument("--accounts", type=int, default=5)
+    parser.add_argument("--accounts", type=int, default=None, help="default 5 (--quick: 2)")
     parser.add_argument("--slow", type=float, default=8.0, help="seconds per stack operation")
     parser.add_argument("--trend", default="", help="sizes, e.g. 10,25,50 (raw moto)")
     args = parser.parse_args(argv)
-    envs, accounts, slow = (6, 2, 2.0) if args.quick else (args.envs, args.accounts, args.slow)
+    envs, accounts, slow = (6, 2, 2.0) if args.quick else (args.envs, 5, args.slow)
+    accounts = args.accounts or accounts
     os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     start_rss = peak_rss_mb()
     memory_figures(3 if args.quick else 20)
