@@ -24,9 +24,9 @@ from relight.errors import InputError
 from relight.model.config import LoadedEnvironment, load_environment
 from relight.model.environment import ArtifactLookup
 from relight.standin.story import (
-    MARKER_BUCKET,
     Story,
     ensure_story,
+    marker_bucket,
     story_exists,
     unseedable,
 )
@@ -36,6 +36,7 @@ ACCOUNT = "123456789012"
 HOME, RECOVERY = "us-east-1", "us-west-2"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CLAIM = "stories/shop.claim.json"
+MARKER = marker_bucket("123456789012")  # moto's default account
 TELLS = "stand-in story for shop:"
 
 # MINIMAL's stacks (a network, its security groups, two web instances restored from an AMI and a
@@ -228,8 +229,8 @@ def _claim_of(run: str, at: datetime, **more: Any) -> bytes:
 
 def _left_claim(body: bytes) -> None:
     s3 = boto3.client("s3", HOME)
-    s3.create_bucket(Bucket=MARKER_BUCKET)
-    s3.put_object(Bucket=MARKER_BUCKET, Key=CLAIM, Body=body)
+    s3.create_bucket(Bucket=MARKER)
+    s3.put_object(Bucket=MARKER, Key=CLAIM, Body=body)
 
 
 def test_a_claim_whose_run_was_killed_is_taken_over_at_once(
@@ -279,14 +280,14 @@ def test_a_failed_story_removes_only_its_own_claim(
     s3 = boto3.client("s3", HOME)
 
     def taken_over_then_failed() -> None:  # another run took the claim over meanwhile
-        s3.put_object(Bucket=MARKER_BUCKET, Key=CLAIM, Body=_claim_of("run-b", NOW))
+        s3.put_object(Bucket=MARKER, Key=CLAIM, Body=_claim_of("run-b", NOW))
         raise Interrupted
 
     with pytest.raises(Interrupted):
         ensure_story(
             _aws(), loaded, run_id="run-a", say=lambda _: None, tell=taken_over_then_failed
         )
-    claim = s3.get_object(Bucket=MARKER_BUCKET, Key=CLAIM)["Body"].read()
+    claim = s3.get_object(Bucket=MARKER, Key=CLAIM)["Body"].read()
     assert json.loads(claim)["run"] == "run-b"
 
 

@@ -82,6 +82,9 @@ class AwsTarget:
     command: str | None = None
     # What `--env` takes to name the environment (for the `relight policy` an error advises).
     env: str | None = None
+    # Sent as ExternalId when `role_arn` is assumed (an estate's account whose role's trust
+    # policy requires one: sts:ExternalId in its Condition).
+    external_id: str | None = None
 
     def describe(self) -> str:
         if self.stand_in:
@@ -241,6 +244,7 @@ class Aws:
                         self.target.role_arn,
                         self.target.endpoint_url,
                         self.target.sts_region,
+                        external_id=self.target.external_id,
                         watch=self._instrument,
                         granted=self._granted,
                     )
@@ -407,6 +411,7 @@ def assume_role_session(
     *,
     watch: Callable[[Any, str], None] | None = None,
     granted: Callable[[int], None] | None = None,
+    external_id: str | None = None,
 ) -> boto3.session.Session:
     """A session whose credentials come from `role_arn` (assumed through STS in `region`) and
     refresh before they expire, its STS regional like `base`'s (`regional`: a fresh botocore
@@ -417,7 +422,8 @@ def assume_role_session(
     answers that the role's MaxSessionDuration is lower (read only through IAM, homed in
     us-east-1: not asked), and 1 hour at once for a chained role (credentials that are a
     role's session themselves). `granted` is told the duration STS granted; refreshes ask
-    for it again, not for 12 hours."""
+    for it again, not for 12 hours. `external_id` is sent as ExternalId (a trust policy that
+    requires one refuses the assumption without it)."""
     import boto3.session
     from botocore.credentials import RefreshableCredentials
     from botocore.exceptions import BotoCoreError, ClientError
@@ -428,12 +434,16 @@ def assume_role_session(
     if watch is not None:
         watch(sts, "sts")
     durations = list(SESSION_SECONDS)
+    extra = {"ExternalId": external_id} if external_id else {}
 
     def assume() -> dict[str, Any]:
         while True:
             try:
                 answer: dict[str, Any] = sts.assume_role(
-                    RoleArn=role_arn, RoleSessionName="relight", DurationSeconds=durations[0]
+                    RoleArn=role_arn,
+                    RoleSessionName="relight",
+                    DurationSeconds=durations[0],
+                    **extra,
                 )
             except ClientError as exc:
                 message = str(exc.response.get("Error", {}).get("Message", ""))
@@ -465,9 +475,14 @@ def assume_role_session(
                 else "check the credentials relight starts from (profile, environment)",
             ) from exc
         except ClientError as exc:
+            sent = f" with external id {external_id!r}" if external_id else " (no external id)"
             raise AwsError(
-                f"cannot assume role {role_arn}: {exc}",
-                hint="the role's trust policy must allow your identity to call sts:AssumeRole",
+                f"cannot assume role {role_arn}{sent}: {exc}",
+                hint="the role's trust policy must allow your identity to call sts:AssumeRole"
+                + (
+                    ", and its sts:ExternalId condition must match the external id sent "
+                    "(an estate's accounts.<key>.external_id)"
+                ),
             ) from exc
         return {
             "access_key": creds["AccessKeyId"],

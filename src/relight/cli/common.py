@@ -133,7 +133,13 @@ def _connect(
     """Connect (commands.connection.connect), printing the banner as soon as relight knows where it
     acts; `announce` replaces the banner when a command needs more at that moment."""
     from relight.commands.connection import connect
+    from relight.errors import InputError
 
+    if role_arn and _on_stand_in(loaded, stand_in):  # connect assumes one only for an estate
+        raise InputError(
+            "--profile and --role-arn do not apply to the local stand-in",
+            hint="pass --aws to act on real AWS instead",
+        )
     return connect(
         loaded,
         region,

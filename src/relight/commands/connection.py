@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from relight import standin
-from relight.aws.accounts import RoutedCloudFormation, StackRoles
+from relight.aws.accounts import RoutedCloudFormation, StackRoles, account_of
 from relight.aws.budget import TokenBudget
 from relight.aws.clients import Aws, AwsTarget, check_account
 from relight.aws.cloudformation import Event, Stacks, quiet
@@ -80,6 +80,7 @@ def connect(
     use_stand_in: bool | None = None,
     profile: str | None = None,
     role_arn: str | None = None,
+    external_id: str | None = None,
     source_side: bool = False,
     state_dir: Path | None = None,
     announce: Callable[[Connection], None] = lambda _: None,
@@ -92,7 +93,14 @@ def connect(
     On AWS, `role_arn` (or the environment's) is the role relight assumes to act in the
     recovery account; those credentials must be in `recovery_account_id` when that is set,
     else in `account_id`. `source_side` (replicate's reading of the sources) uses the plain
-    credentials, checked against `account_id`. `announce` is told where relight acts as soon
+    credentials, checked against `account_id`. `external_id` goes with the role assumed.
+
+    On the stand-in, a `role_arn` given here (an estate's account: estate/accounts.py) is
+    assumed through the stand-in's STS, whose credentials act in the role's account (moto
+    keeps one world per account); the account check then expects the file's `account_id`, or
+    the role's account. The stand-in's story runs as that role, so that account's simulated
+    production is built in it. (The CLI refuses --role-arn with the stand-in: cli/common.py.)
+    `announce` is told where relight acts as soon
     as that is known, before anything else happens there; `say` receives progress lines.
     `command` is the CLI command the calls are made for (AwsTarget.command: the call log and
     the policy an access-denied error advises); the stand-in's story is `stand-in story`.
@@ -103,7 +111,7 @@ def connect(
     """
     on_stand_in = loaded.env.stand_in if use_stand_in is None else use_stand_in
     if on_stand_in:
-        if profile or role_arn:
+        if profile:
             raise InputError(
                 "--profile and --role-arn do not apply to the local stand-in",
                 hint="pass --aws to act on real AWS instead",
@@ -116,10 +124,14 @@ def connect(
                 max_attempts=3,
                 command=command,
                 env=env_option(loaded),
+                role_arn=role_arn,
+                sts_region=region if role_arn else None,
+                external_id=external_id if role_arn else None,
             ),
             budget=budget,
         )
-        account = check_account(aws, region, loaded.env.account_id, str(loaded.path))
+        expected = loaded.env.account_id or (account_of(role_arn) if role_arn else None)
+        account = check_account(aws, region, expected, str(loaded.path))
         conn = Connection(aws, region, account, running, stack_roles(loaded))
         announce(conn)
         from relight.standin.story import ensure_story
@@ -140,6 +152,7 @@ def connect(
             sts_region=region,
             command=command,
             env=env_option(loaded),
+            external_id=external_id if role else None,
         ),
         budget=budget,
     )

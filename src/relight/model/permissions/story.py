@@ -42,6 +42,7 @@ STORY_CALLS: frozenset[str] = BUCKET | frozenset(
         "secretsmanager.CreateSecret",
         "secretsmanager.DescribeSecret",
         "secretsmanager.ReplicateSecretToRegions",
+        "sts.AssumeRole",  # an estate's account: its story is told as the estate's role there
         "sts.GetCallerIdentity",
     }
 )

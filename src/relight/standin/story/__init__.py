@@ -47,6 +47,7 @@ from relight.standin.story.bookkeeping import (
     STORY_WAIT_SECONDS,
     Claim,
     ensure_story,
+    marker_bucket,
     story_exists,
     story_fingerprint,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "Story",
     "Unseeded",
     "ensure_story",
+    "marker_bucket",
     "story_exists",
     "story_fingerprint",
     "unseedable",

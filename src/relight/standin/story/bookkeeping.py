@@ -24,7 +24,15 @@ from relight.model.times import parse_time
 from relight.standin.story.common import Say, _code
 from relight.standin.story.telling import Story
 
-MARKER_BUCKET = "relight-stand-in"
+MARKER_BUCKET = "relight-stand-in"  # + the account: bucket names are global, on moto too
+
+
+def marker_bucket(account: str) -> str:
+    """Where the story's markers and claims live in `account` (moto, like S3, refuses a second
+    account a bucket name another account holds: an estate's accounts each keep their own)."""
+    return f"{MARKER_BUCKET}-{account}"
+
+
 # How long a run waits for another run's story (it takes seconds to a minute); a claim this
 # old without a marker was left by a run that stopped in the middle of the story.
 STORY_WAIT_SECONDS = 600.0
@@ -45,7 +53,7 @@ def story_exists(aws: Aws, env_name: str, region: str, fingerprint: str | None =
 
     s3 = aws.client("s3", region)
     try:
-        got = s3.get_object(Bucket=MARKER_BUCKET, Key=_marker_key(env_name))
+        got = s3.get_object(Bucket=_bucket(aws, region), Key=_marker_key(env_name))
     except ClientError:  # 404 or no bucket: no story yet
         return False
     if fingerprint is None:
@@ -99,7 +107,13 @@ class Claim:
         return f"run {self.run}" + (f" (process {self.pid})" if self.pid else "")
 
 
-def _claim(s3: Any, env_name: str, run_id: str, now: datetime, **condition: str) -> str | None:
+def _bucket(aws: Aws, region: str) -> str:
+    return marker_bucket(aws.owner(region))
+
+
+def _claim(
+    s3: Any, bucket: str, env_name: str, run_id: str, now: datetime, **condition: str
+) -> str | None:
     """Write this run's claim under `condition` (If-None-Match "*": nobody's; If-Match: take
     over that claim); its ETag, or None when another run's write won."""
     from botocore.exceptions import ClientError
@@ -108,7 +122,7 @@ def _claim(s3: Any, env_name: str, run_id: str, now: datetime, **condition: str)
     body.update(pid=os.getpid(), host=socket.gethostname())
     try:
         put = s3.put_object(
-            Bucket=MARKER_BUCKET, Key=_claim_key(env_name), Body=json.dumps(body), **condition
+            Bucket=bucket, Key=_claim_key(env_name), Body=json.dumps(body), **condition
         )
     except ClientError as exc:
         if _code(exc) in _LOST:
@@ -117,12 +131,12 @@ def _claim(s3: Any, env_name: str, run_id: str, now: datetime, **condition: str)
     return str(put["ETag"])
 
 
-def _claimed(s3: Any, env_name: str) -> Claim | None:
+def _claimed(s3: Any, bucket: str, env_name: str) -> Claim | None:
     """The claim that stands, or None when none does."""
     from botocore.exceptions import ClientError
 
     try:
-        got = s3.get_object(Bucket=MARKER_BUCKET, Key=_claim_key(env_name))
+        got = s3.get_object(Bucket=bucket, Key=_claim_key(env_name))
     except ClientError:
         return None
     try:
@@ -140,12 +154,12 @@ def _claimed(s3: Any, env_name: str) -> Claim | None:
     )
 
 
-def _give_up(s3: Any, env_name: str, etag: str) -> None:
+def _give_up(s3: Any, bucket: str, env_name: str, etag: str) -> None:
     """Remove this run's claim (only its own: If-Match), so a later run tells the story."""
     from botocore.exceptions import ClientError
 
     try:
-        s3.delete_object(Bucket=MARKER_BUCKET, Key=_claim_key(env_name), IfMatch=etag)
+        s3.delete_object(Bucket=bucket, Key=_claim_key(env_name), IfMatch=etag)
     except ClientError as exc:
         if _code(exc) not in (*_LOST, "NoSuchKey"):
             raise
@@ -181,12 +195,13 @@ def ensure_story(
             "it was told; telling it again (what is there is used as it is)"
         )
     s3 = aws.client("s3", home)
-    create_bucket(s3, MARKER_BUCKET, home)
+    bucket = _bucket(aws, home)
+    create_bucket(s3, bucket, home)
     said = False
     while not story_exists(aws, env_name, home, fingerprint):
-        etag = _claim(s3, env_name, run_id, now(), IfNoneMatch="*")
+        etag = _claim(s3, bucket, env_name, run_id, now(), IfNoneMatch="*")
         if etag is None:
-            claim = _claimed(s3, env_name)
+            claim = _claimed(s3, bucket, env_name)
             if claim is None:
                 continue  # given up by the run that made it: claim it again
             waited = (now() - claim.at).total_seconds()
@@ -206,25 +221,25 @@ def ensure_story(
                     "story again, reusing what it made; relight local stop starts the "
                     "stand-in from nothing",
                 )
-            etag = _claim(s3, env_name, run_id, now(), IfMatch=claim.etag)
+            etag = _claim(s3, bucket, env_name, run_id, now(), IfMatch=claim.etag)
             if etag is None:
                 continue  # another waiting run took it over first
             why = "stopped" if not alive else f"did not finish in {waited:.0f} s"
             say(f"stand-in story for {env_name}: {claim.who()} {why}; telling it again")
         if story_exists(aws, env_name, home, fingerprint):
-            _give_up(s3, env_name, etag)
+            _give_up(s3, bucket, env_name, etag)
             return False  # told by a run whose claim was given up just before ours
         try:
             (tell or (lambda: Story(aws, loaded, say).run(now(), run_id)))()
         except BaseException:  # failed or interrupted: let a later run tell it
-            _give_up(s3, env_name, etag)
+            _give_up(s3, bucket, env_name, etag)
             raise
         told = {"env": env_name, "at": now().isoformat(), "run": run_id}
         s3.put_object(
-            Bucket=MARKER_BUCKET,
+            Bucket=bucket,
             Key=_marker_key(env_name),
             Body=json.dumps({**told, "fingerprint": fingerprint}),
         )
-        _give_up(s3, env_name, etag)  # told: the claim is done with
+        _give_up(s3, bucket, env_name, etag)  # told: the claim is done with
         return True
     return False
