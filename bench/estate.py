@@ -394,6 +394,28 @@ def run(estate: Any) -> EstateFigures:
     )
 
 
+LINT_CACHE: Path | None = None  # one lint cache for every world of the run (set in main)
+LINT_AHEAD = True  # every plan linted before the clock, through one pool (--lint-in-run: not)
+
+
+def lint_ahead(estates: list[Any]) -> tuple[float, float, int]:
+    """Every template of every plan linted once, through one pool of worker processes (as
+    many as CPUs), filling the lint cache the environments' own lint then reads: the change
+    docs/estates.md proposes for `relight estate failover`. (seconds, peak MB, templates)."""
+    from relight.steps.lint import lint_templates
+
+    templates = []
+    for estate in estates:
+        plans, _ = plans_for(estate, estate.order())
+        templates += [
+            (sp.body, plan.region) for plan in plans.values() for sp in plan.stacks.values()
+        ]
+    started = time.perf_counter()
+    with TreeMemory(exclude=-1) as tree:
+        lint_templates(templates)
+    return time.perf_counter() - started, tree.peak_mb, len(templates)
+
+
 def one_world(
     envs: int, accounts: int, slow: float, samples: int
 ) -> tuple[EstateFigures, list[Alone]]:
@@ -406,16 +428,27 @@ def one_world(
         root = Path(tmp)
         state = root / "state"
         os.environ["RELIGHT_STATE_DIR"] = str(state)
+        state.mkdir(parents=True)
+        if LINT_CACHE is not None:
+            (state / "lint-cache").symlink_to(LINT_CACHE, target_is_directory=True)
         running = standin.ensure_running(state)
         try:
             estate = load_estate(str(generate(root / "estate", envs, accounts, "e")), REGION)
             solo = load_estate(str(generate(root / "solo", envs, accounts, "s")), REGION)
+            if LINT_AHEAD:
+                took, peak, count = lint_ahead([estate, solo])
+                print(
+                    f"  (lint ahead, before any clock: {count} templates in {took:.0f} s through "
+                    f"one pool, peak {peak:.0f} MB with its workers; cached ones are read)",
+                    flush=True,
+                )
             picked = [wave[0] for wave in solo.waves][:samples]
             told = tell_stories(estate, estate.order()) + tell_stories(solo, picked)
             print(f"  (stand-in stories told in {told:.0f} s, before any clock)", flush=True)
             raise_vpc_quota(running.endpoint, account_ids(accounts), 2 * envs)
             slow_down(running.endpoint, slow)
-            warm_up(solo, solo.order()[-1])
+            if not LINT_AHEAD:
+                warm_up(solo, solo.order()[-1])
             alones = [alone(solo, name) for name in picked]
             gc.collect()
             with TreeMemory(exclude=running.pid) as tree:
@@ -504,11 +537,34 @@ def aws_memory(count: int) -> float:
 
 
 def memory_figures(count: int) -> None:
-    per = aws_memory(count)
+    """Each in a fresh process: the first Aws (models loaded), then `count` more, botocore's
+    service models shared between sessions (relight.aws.clients) and not (botocore's way)."""
+    import subprocess
+
+    figures = {}
+    for mode in ("own", "shared"):
+        done = subprocess.run(
+            [sys.executable, __file__, "--aws-memory", mode, str(count)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        figures[mode] = done.stdout.split()
+    own, shared = figures["own"], figures["shared"]
     print(
-        f"one Aws with {len(SERVICES)} clients ({', '.join(SERVICES)}): {per:.1f} MB each "
-        f"(measured over {count}, in this process)"
+        f"one Aws with the {len(SERVICES)} clients a failover builds ({', '.join(SERVICES)}): "
+        f"the first {float(shared[0]):.0f} MB (models loaded), each more {float(shared[1]):.1f} MB "
+        f"with the service models shared, {float(own[1]):.1f} MB with a copy per session "
+        f"(botocore's way; measured over {count} more, each in a fresh process)"
     )
+
+
+def aws_memory_main(mode: str, count: int) -> None:
+    from relight.aws import clients
+
+    clients.SHARE_MODELS = mode == "shared"
+    first = aws_memory(1)
+    print(f"{first:.1f} {aws_memory(count):.1f}")
 
 
 # main -------------------------------------------------------------------------------------------
@@ -534,7 +590,17 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--accounts", type=int, default=None, help="default 5 (--quick: 2)")
     parser.add_argument("--slow", type=float, default=8.0, help="seconds per stack operation")
     parser.add_argument("--trend", default="", help="sizes, e.g. 10,25,50 (raw moto)")
+    parser.add_argument(
+        "--lint-in-run",
+        action="store_true",
+        help="each environment lints its own templates in its run, in worker processes of its "
+        "own, as relight estate failover does today (not ahead, through one pool)",
+    )
     args = parser.parse_args(argv)
+    global LINT_CACHE, LINT_AHEAD
+    LINT_AHEAD = not args.lint_in_run
+    shared = tempfile.TemporaryDirectory()
+    LINT_CACHE = None if args.lint_in_run else Path(shared.name)
     envs, accounts, slow = (6, 2, 2.0) if args.quick else (args.envs, 5, args.slow)
     accounts = args.accounts or accounts
     os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
@@ -559,4 +625,7 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    if sys.argv[1:2] == ["--aws-memory"]:  # memory_figures' subprocess
+        aws_memory_main(sys.argv[2], int(sys.argv[3]))
+    else:
+        main(sys.argv[1:])
