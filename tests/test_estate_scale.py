@@ -61,3 +61,23 @@ def test_the_bench_estate_is_one_load_estate_takes(tmp_path: Path) -> None:
     seconds, chain = estate.critical_path(dict.fromkeys(estate.envs, 1.0))
     assert seconds == 3.0 and len(chain) == 3, "shared, then platform, then an application"
     assert estate.predecessors("e-app00") == {"e-shared0", "e-plat03"}
+
+
+# CloudFormation's stack quota at 500 environments (docs/aws-behaviours.md X2; docs/estates.md,
+# "At 500 environments").
+STACKS_PER_ACCOUNT_REGION = 2_000  # "Stacks": 2000 stacks (per account, per Region)
+
+
+def test_at_500_environments_each_account_holds_its_own_stacks_under_the_stack_quota(
+    tmp_path: Path,
+) -> None:
+    """Stacks count per account and Region: 500 environments of 7 stacks over 50 accounts are
+    70 a recovery account, and the same again at home; in one account they would be 3,500."""
+    bench = _bench()
+    estate = load_estate(str(bench.generate(tmp_path, 500, 50, "e")), "us-west-2")
+    per_account: dict[str, int] = {}
+    for name, loaded in estate.envs.items():
+        account = estate.access(name).id
+        per_account[account] = per_account.get(account, 0) + len(loaded.env.stacks)
+    assert max(per_account.values()) <= STACKS_PER_ACCOUNT_REGION
+    assert sum(per_account.values()) == 3_500 > STACKS_PER_ACCOUNT_REGION, "not in one account"
