@@ -27,10 +27,17 @@ estate is bound by the CPU (relight's and the one moto process's, on this machin
 and the ratio measures contention, not scheduling. With the knob, each stack's time is
 CloudFormation's waiting, as on AWS, and the ratio measures relight's scheduling and budget.
 
+Before any clock: each environment's stand-in story (its simulated production, built at home)
+is told; each account's VPC quota is raised (Service Quotas, as on AWS: ten environments of a
+VPC each do not fit the default five); and every plan is linted once through one pool of
+workers, filling the lint cache the environments' own lint then reads (--lint-in-run: not, as
+`relight estate failover` runs today, each environment linting in worker processes of its own).
+
 --trend N,N,...: the estate (raw moto only) at those sizes, to show how calls and seconds per
 environment grow (docs/estates.md, "At 500 environments").
 
-Usage: .venv/bin/python bench/estate.py [--envs 50] [--slow 8] [--trend 10,25,50]
+Usage: .venv/bin/python bench/estate.py [--envs 50] [--slow 8] [--worlds raw,modelled]
+                                        [--lint-in-run] [--trend 10,25,50]
        .venv/bin/python bench/estate.py --quick   (6 environments, 2 accounts; the suite's check
                                                   that this script still works)
 """
@@ -592,6 +599,12 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--slow", type=float, default=8.0, help="seconds per stack operation")
     parser.add_argument("--trend", default="", help="sizes, e.g. 10,25,50 (raw moto)")
     parser.add_argument(
+        "--stack-operations",
+        type=int,
+        default=BUDGET["stack_operations"],
+        help="the budget's stack operations per account and region (default: the demo's 8)",
+    )
+    parser.add_argument(
         "--worlds",
         default="raw,modelled",
         help="which runs, each on a fresh stand-in: raw (moto as it is), modelled (--slow)",
@@ -607,6 +620,7 @@ def main(argv: list[str]) -> None:
     LINT_AHEAD = not args.lint_in_run
     shared = tempfile.TemporaryDirectory()
     LINT_CACHE = None if args.lint_in_run else Path(shared.name)
+    BUDGET["stack_operations"] = args.stack_operations
     envs, accounts, slow = (6, 2, 2.0) if args.quick else (args.envs, 5, args.slow)
     accounts = args.accounts or accounts
     os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
