@@ -30,8 +30,9 @@ CloudFormation's waiting, as on AWS, and the ratio measures relight's scheduling
 Before any clock: each environment's stand-in story (its simulated production, built at home)
 is told; each account's VPC quota is raised (Service Quotas, as on AWS: ten environments of a
 VPC each do not fit the default five); and every plan is linted once through one pool of
-workers, filling the lint cache the environments' own lint then reads (--lint-in-run: not, as
-`relight estate failover` runs today, each environment linting in worker processes of its own).
+workers, filling the lint cache the environments' own lint then reads (--lint-in-run: within
+the clock, as `relight estate failover` runs it: every plan linted in one background thread
+from the start, each environment waiting for its own verdict before its first change).
 
 --trend N,N,...: the estate (raw moto only) at those sizes, to show how calls and seconds per
 environment grow (docs/estates.md, "At 500 environments").
@@ -368,7 +369,13 @@ def run(estate: Any) -> EstateFigures:
     deploy_calls: Counter[str] = Counter()
     lock = threading.Lock()
     plans, rendered = plans_for(estate, estate.order())
-    failover = failover_work(plans)
+    if LINT_AHEAD:  # every verdict in the lint cache already
+        failover = failover_work(plans)
+    else:  # as `relight estate failover`: every plan linted in one background thread, in the
+        # estate's order, from the start; each environment waits for its own verdict
+        from relight.estate.failover import Lints
+
+        failover = failover_work(plans, lint=Lints(plans).result)
 
     def work(name: str, conn: Any) -> tuple[bool, str, Any]:
         before = conn.aws.calls.get("cloudformation", 0)
@@ -599,6 +606,11 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--slow", type=float, default=8.0, help="seconds per stack operation")
     parser.add_argument("--trend", default="", help="sizes, e.g. 10,25,50 (raw moto)")
     parser.add_argument(
+        "--lint-cache",
+        default=None,
+        help="a directory for the lint cache shared by the runs (default: a temporary one)",
+    )
+    parser.add_argument(
         "--stack-operations",
         type=int,
         default=BUDGET["stack_operations"],
@@ -612,14 +624,16 @@ def main(argv: list[str]) -> None:
     parser.add_argument(
         "--lint-in-run",
         action="store_true",
-        help="each environment lints its own templates in its run, in worker processes of its "
-        "own, as relight estate failover does today (not ahead, through one pool)",
+        help="lint in the run's clock, as relight estate failover does: every plan in one "
+        "background thread from the start, each environment waiting for its own verdict",
     )
     args = parser.parse_args(argv)
     global LINT_CACHE, LINT_AHEAD
     LINT_AHEAD = not args.lint_in_run
     shared = tempfile.TemporaryDirectory()
-    LINT_CACHE = None if args.lint_in_run else Path(shared.name)
+    LINT_CACHE = None if args.lint_in_run else Path(args.lint_cache or shared.name)
+    if LINT_CACHE is not None:
+        LINT_CACHE.mkdir(parents=True, exist_ok=True)
     BUDGET["stack_operations"] = args.stack_operations
     envs, accounts, slow = (6, 2, 2.0) if args.quick else (args.envs, 5, args.slow)
     accounts = args.accounts or accounts
