@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ENV ?= demo
+# The estate the estate-* targets act on (estates/ESTATE.yaml; docs/estates.md)
+ESTATE ?= demo
 # REGION has no default on purpose: the recovery region is always chosen at run time.
 REGION ?=
 ARGS ?=
@@ -19,14 +21,14 @@ DATA ?=
 RUNG = $(if $(STRATEGY),--strategy $(STRATEGY)) $(if $(DATA),--data $(DATA))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-serial golden scan lint render plan prepare failover failback launch drill report graph discover status teardown local-status local-stop clean bench drift readiness docs
+.PHONY: help setup test test-serial golden scan lint render plan prepare failover failback launch drill report graph discover status teardown local-status local-stop clean bench drift readiness docs estate-plan estate-prepare estate-failover estate-drill estate-readiness estate-status
 
 help: ## Show the targets and what they do
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo ""
 	@echo "  Variables: REGION=<aws region> (required where a region is used), ENV=$(ENV), NAME=<test copy>,"
 	@echo "             STRATEGY=backup_restore|pilot_light|warm_standby, DATA=snapshot|replica, OUTAGE=<region> (drill),"
-	@echo "             ARGS='extra relight flags'"
+	@echo "             ESTATE=$(ESTATE) (the estate-* targets: estates/ESTATE.yaml), ARGS='extra relight flags'"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -131,6 +133,34 @@ status: setup ## Which region serves ENV, since when, its latch and data (REGION
 teardown: setup ## Delete the stacks relight made for ENV in REGION (NAME= for a test copy; never AMIs or snapshots)
 	$(need_region)
 	$(BIN)/relight teardown --env $(ENV) --region $(REGION) $(if $(NAME),--as $(NAME)) $(ARGS)
+
+# Estates (docs/estates.md): every environment of estates/ESTATE.yaml, in its account, in waves.
+# As for the single-environment targets, prepare and failover pass --yes without a terminal.
+estate-plan: setup ## The estate's waves, each environment's plan and forecast RTO, the critical path
+	$(need_region)
+	$(BIN)/relight estate plan --estate $(ESTATE) --region $(REGION) $(ARGS)
+
+estate-prepare: setup ## Before a disaster: the stands: global stacks of ESTATE in every account, through StackSets
+	$(need_region)
+	@if [ -t 0 ]; then yes=; else yes=--yes; fi; \
+	set -x; $(BIN)/relight estate prepare --estate $(ESTATE) --region $(REGION) $$yes $(ARGS)
+
+estate-failover: setup ## Fail every environment of ESTATE over into REGION, wave by wave, under one API budget per account
+	$(need_region)
+	@if [ -t 0 ]; then yes=; else yes=--yes; fi; \
+	set -x; $(BIN)/relight estate failover --estate $(ESTATE) --region $(REGION) $$yes $(ARGS)
+
+estate-drill: setup ## Rehearse the whole estate into REGION; one estate report
+	$(need_region)
+	$(BIN)/relight estate drill --estate $(ESTATE) --region $(REGION) $(ARGS)
+
+estate-readiness: setup ## Would the estate's failover into REGION work now? (exit 1 when any environment is not ready)
+	$(need_region)
+	$(BIN)/relight estate readiness --estate $(ESTATE) --region $(REGION) $(ARGS)
+
+estate-status: setup ## Where each environment of ESTATE serves from, its stacks in REGION
+	$(need_region)
+	$(BIN)/relight estate status --estate $(ESTATE) --region $(REGION) $(ARGS)
 
 local-status: setup ## Show whether the local stand-in is running, and where
 	$(BIN)/relight local status

@@ -331,3 +331,20 @@ def test_a_failed_or_interrupted_stack_gives_its_slot_back(write_env: Any) -> No
     with pytest.raises(Interrupted):
         deploy(stacks, _plan(write_env), _inputs(), run_id="r")
     assert budget.in_flight == 0, "Ctrl-C closed the stack's task, which gave its slot back"
+
+
+def test_slots_go_first_come_first_served_and_a_waiter_that_stops_leaves_the_line() -> None:
+    budget = TokenBudget(Settings(stack_operations=1), time.monotonic, time.sleep)
+    first, second, third = object(), object(), object()
+    assert budget.try_acquire("shared-network", first)
+    assert not budget.try_acquire("demo-network", second), "every slot taken: in line"
+    assert not budget.try_acquire("shop-network", third)
+    budget.release("shared-network")
+    assert not budget.try_acquire("shop-network", third), "demo-network asked first"
+    assert budget.try_acquire("demo-network", second)
+    budget.release("demo-network")
+    late = object()
+    assert not budget.try_acquire("late-network", late), "shop-network is still in line"
+    budget.give_up(third)  # shop's deploy stopped while it waited
+    assert budget.try_acquire("late-network", late)
+    assert budget.slot_waits == 3

@@ -197,7 +197,7 @@ def test_only_refuses_unknown_names_and_predecessors_neither_verified_nor_run() 
     )  # fmt: skip
     assert sorted(ran) == ["app", "shop"] and run.ok()
     assert run.outcomes["hub"].state == "not run"
-    assert run.outcomes["hub"].line == "not run: not in --only"
+    assert run.outcomes["hub"].line == "not in --only (verified already)"
     ran.clear()
     run_estate(loaded, "r", work, command="failover", only=["hub", "app"], connect=fake_connect)
     assert ran == ["hub", "app"], "a predecessor in --only runs first"
@@ -283,3 +283,34 @@ def test_the_measured_critical_path_runs_through_predecessors() -> None:
     }  # fmt: skip
     assert run.critical_path() == (40.0, ["hub", "shop"])
     assert run.as_dict()["critical_path"] == {"seconds": 40.0, "environments": ["hub", "shop"]}
+
+
+def test_an_environment_that_ends_as_the_ctrl_c_comes_keeps_what_it_came_to() -> None:
+    """At the Ctrl-C, hub had just been verified and net had just failed (their threads ended
+    before it reached them), storefront's run took it: only storefront is "interrupted"; what
+    comes after net is stopped by it, not merely left unstarted."""
+    from concurrent.futures import Future
+
+    from relight.aws.budget import Budgets
+    from relight.estate.run import _Runner
+
+    loaded = estate({"hub": [], "net": [], "shop": [], "app": ["net"], "api": ["hub"]})
+    runner = _Runner(loaded, "r", lambda n, c: (True, "", None), "failover", None,
+                     Budgets(loaded), fake_connect)  # fmt: skip
+    ended: dict[str, Future[tuple[bool, str, Any]]] = {n: Future() for n in ("hub", "net", "shop")}
+    ended["hub"].set_result((True, "verified", None))
+    ended["net"].set_exception(DeployError("stack net-network: CREATE_FAILED"))
+    ended["shop"].set_exception(KeyboardInterrupt())
+    for name, future in ended.items():
+        runner.pending.remove(name)
+        runner.running[future] = name
+        runner.marks[name] = runner.clock()
+    runner.interrupted()
+    states = {n: o.state for n, o in runner.outcomes.items()}
+    assert states == {
+        "hub": "verified", "net": "failed", "shop": "stopped", "app": "stopped", "api": "not run"
+    }  # fmt: skip
+    assert runner.outcomes["app"].line == "after net, which failed"
+    assert runner.outcomes["shop"].line.startswith("interrupted (Ctrl-C) while running")
+    assert runner.outcomes["api"].line == "not started: the run was interrupted"
+    assert runner.run.interrupted == ["shop"]

@@ -30,8 +30,8 @@ def account_of(role_arn: str) -> str:
 
 def as_role(base: Aws, role_arn: str, region: str) -> Aws:
     """An Aws acting as `role_arn`, assumed through STS in `region`, with the base's profile,
-    endpoint, outage rehearsal and request budget (not the base role's external id: it is that
-    role's)."""
+    endpoint, outage rehearsal and request budget (not the base role's external id: it is
+    that role's)."""
     target = replace(base.target, role_arn=role_arn, sts_region=region, external_id=None)
     return Aws(target, outage=base.outage, budget=base.budget)
 

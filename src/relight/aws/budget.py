@@ -14,7 +14,8 @@ environment relight runs in one account and region draws on one `TokenBudget`:
   from the call that starts it until the stack leaves *_IN_PROGRESS (steps/deploy.py,
   aws/cloudformation.py `Stacks.delete`). The deploy drives its stacks as generators in one
   thread, so it asks for a slot without blocking (`try_acquire`) and waits its turn by yielding,
-  saying so in the stack's progress line; `operation` is the blocking form for a thread.
+  saying so in the stack's progress line; `operation` is the blocking form for a thread. Slots
+  go first come, first served: a stack that waits is not overtaken by one that asks later.
 
 Throttling that still happens (another tool in the account, a quota lower than the budget)
 slows a run, never fails it: botocore's standard retry mode retries `Throttling` with backoff,
@@ -68,6 +69,7 @@ class TokenBudget:
         self._stamp = clock()
         self._free = threading.Condition(threading.Lock())
         self._holding: dict[str, int] = {}  # what holds a slot → how many it holds
+        self._line: list[object] = []  # the tickets waiting for a slot, first come first
         self.in_flight = 0
         self.peak_operations = 0
         self.waited_seconds = 0.0
@@ -98,23 +100,48 @@ class TokenBudget:
 
     # stack operations --------------------------------------------------------------------------
 
-    def try_acquire(self, what: str) -> bool:
-        """Take a stack-operation slot for `what` if one is free, at once; whether it was."""
+    def try_acquire(self, what: str, ticket: object | None = None) -> bool:
+        """Take a stack-operation slot for `what` if one is free for it, at once; whether it
+        was. Slots go in the order they were first asked for: a `ticket` (any object, the same
+        for every try of one operation; default `what`) that found none free waits in line, and
+        a later one does not jump it. An operation that stops waiting gives its ticket up
+        (`give_up`)."""
+        ticket = what if ticket is None else ticket
         with self._free:
-            if self.in_flight >= self.slots:
-                self.slot_waits += 1
-                return False
-            self._hold(what)
-            return True
+            if self._grant(ticket):
+                self._hold(what)
+                return True
+            return False
+
+    def give_up(self, ticket: object) -> None:
+        """`ticket` no longer waits for a slot (its operation stopped): the next one may go."""
+        with self._free:
+            if ticket in self._line:
+                self._line.remove(ticket)
+                self._free.notify_all()
 
     def acquire(self, what: str) -> None:
-        """Take a slot for `what`, waiting until one is free."""
+        """Take a slot for `what`, waiting in line until one is free for it."""
+        ticket = object()
         with self._free:
-            if self.in_flight >= self.slots:
-                self.slot_waits += 1
-            while self.in_flight >= self.slots:
+            while not self._grant(ticket):
                 self._free.wait()
             self._hold(what)
+
+    def _grant(self, ticket: object) -> bool:
+        """Under the lock: whether `ticket` may take a slot now (a free one, and no ticket
+        ahead of it in line for it); it joins the line when not."""
+        free = self.slots - self.in_flight
+        if ticket in self._line:
+            if self._line.index(ticket) < free:
+                self._line.remove(ticket)
+                return True
+            return False
+        if free > len(self._line):
+            return True
+        self._line.append(ticket)
+        self.slot_waits += 1
+        return False
 
     def release(self, what: str) -> None:
         with self._free:
@@ -126,7 +153,7 @@ class TokenBudget:
             else:
                 self._holding[what] = held - 1
             self.in_flight -= 1
-            self._free.notify()
+            self._free.notify_all()
 
     def _hold(self, what: str) -> None:
         self._holding[what] = self._holding.get(what, 0) + 1

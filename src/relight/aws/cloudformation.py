@@ -370,13 +370,17 @@ class Stacks:
         budget = self.budget
         if budget is None:
             return (yield from operation)
-        delays = backoff(first=0.5, ceiling=5.0)
-        said = False
-        while not budget.try_acquire(name):
-            if not said:
-                self.on_event(name, "WAITING_FOR_SLOT", budget.busy())
-                said = True
-            yield next(delays)
+        delays = backoff(first=0.2, ceiling=1.0)  # a local check, no API call: cheap
+        said, ticket = False, object()
+        try:
+            while not budget.try_acquire(name, ticket):
+                if not said:
+                    self.on_event(name, "WAITING_FOR_SLOT", budget.busy())
+                    said = True
+                yield next(delays)
+        except BaseException:  # stopped while in line (Ctrl-C closes the task): leave the line
+            budget.give_up(ticket)
+            raise
         try:
             return (yield from operation)
         finally:  # also when the run stops (Ctrl-C closes the task) or the operation fails

@@ -14,6 +14,7 @@ environments it leaves out.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
@@ -79,6 +80,38 @@ def build_plans(
     return plans
 
 
+class Lints:
+    """Every plan's cfn-lint, started at once in a daemon thread (in the estate's order, each
+    plan's templates linted in parallel worker processes): it runs while the operator answers
+    and the first environments fail over, so a later environment's lint is done, or nearly,
+    by the time it starts. `result(plan)` waits for that plan's and raises its error, if any
+    (daemon: a Ctrl-C is never held up by it)."""
+
+    def __init__(
+        self, plans: dict[str, Plan], lint: Callable[[Plan], object] | None = None
+    ) -> None:
+        self._plans = plans
+        self._lint = lint or (lambda plan: lint_plan(plan))
+        self._done = {name: threading.Event() for name in plans}
+        self._errors: dict[str, BaseException] = {}
+        threading.Thread(target=self._run, name="relight-estate-lint", daemon=True).start()
+
+    def _run(self) -> None:
+        for name, plan in self._plans.items():
+            try:
+                self._lint(plan)
+            except BaseException as exc:  # handed to the environment's run
+                self._errors[name] = exc
+            finally:
+                self._done[name].set()
+
+    def result(self, plan: Plan) -> None:
+        name = next(n for n, p in self._plans.items() if p is plan)
+        self._done[name].wait()
+        if name in self._errors:
+            raise self._errors[name]
+
+
 def failover_work(
     plans: dict[str, Plan],
     *,
@@ -125,7 +158,8 @@ def summary_line(result: FailoverResult) -> str:
     made = ", ".join(f"{count} {action}" for action, count in sorted(actions.items()))
     checks = Counter(c.result for c in result.checks)
     if result.ok:
-        return f"{len(results)} stacks ({made}); {checks['passed']} checks passed"
+        passed = checks["passed"]
+        return f"{len(results)} stacks ({made}); {passed} check{'' if passed == 1 else 's'} passed"
     failed = [r for r in results if r.action == "failed"]
     if failed:
         first = failed[0]

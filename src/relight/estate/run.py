@@ -90,6 +90,7 @@ class EstateRun:
     options: list[str] = field(default_factory=list)
     loaded: LoadedEstate | None = field(default=None, repr=False, compare=False)
     interrupted: list[str] = field(default_factory=list)  # running when Ctrl-C came
+    ref: str | None = None  # what --estate was given (a name or a path), for the continue command
 
     def ran(self) -> list[str]:
         """The environments this run was asked to run, in order."""
@@ -118,7 +119,7 @@ class EstateRun:
         left = self.unfinished()
         if not left:
             return None
-        words = ["relight", "estate", self.command, "--estate", self.estate]
+        words = ["relight", "estate", self.command, "--estate", self.ref or self.estate]
         words += ["--region", self.region, "--only", ",".join(left), *self.options]
         return shlex.join(words)
 
@@ -153,11 +154,9 @@ class EstateInterrupted(KeyboardInterrupt):
 
 def default_connect() -> Connect:
     """relight.estate.accounts.connect_env, looked up when a run starts (tests replace it)."""
-    import importlib
+    from relight.estate.accounts import connect_env
 
-    accounts = importlib.import_module("relight.estate.accounts")
-    connect: Connect = accounts.connect_env
-    return connect
+    return connect_env
 
 
 def stopped_line(failed: str) -> str:
@@ -212,6 +211,7 @@ def run_estate(
     max_parallel: int | None = None,
     verified: Callable[[str], bool] | None = None,
     options: list[str] | None = None,
+    ref: str | None = None,
     clock: Callable[[], float] = time.monotonic,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> EstateRun:
@@ -219,7 +219,8 @@ def run_estate(
     as its predecessors are verified. `connect` reaches an environment (default: through its
     account's role, `relight.estate.accounts.connect_env`), with `budgets` (default: one made
     from the estate's). `verified(name)`: whether an environment outside `only` is verified
-    already in the region. `options`: what the continue command repeats. EstateInterrupted on
+    already in the region. `options`: what the continue command repeats, after `--estate ref`
+    (default: the estate's name). EstateInterrupted on
     Ctrl-C, once the running environments stopped."""
     if connect is None:
         connect = default_connect()
@@ -227,7 +228,7 @@ def run_estate(
         check_only(estate, only, verified, command)
     runner = _Runner(estate, region, work, command, only, budgets or Budgets(estate), connect)
     runner.on_progress, runner.clock, runner.now = on_progress, clock, now
-    runner.run.options = list(options or [])
+    runner.run.options, runner.run.ref = list(options or []), ref
     return runner.go(max_parallel)
 
 
@@ -266,7 +267,7 @@ class _Runner:
         self.guard = threading.Lock()
 
     def _outcome(self, name: str) -> EnvOutcome:
-        why = "not started" if name in self.chosen else "not run: not in --only"
+        why = "not started" if name in self.chosen else "not in --only (verified already)"
         account = self.estate.file.environments[name].account
         return EnvOutcome(
             name, "not run", self.estate.wave_of(name), account, None, None, None, why
@@ -353,19 +354,21 @@ class _Runner:
 
     def interrupted(self) -> None:
         """Ctrl-C: the running environments get it too; wait for them to stop."""
-        self.run.interrupted = [n for n in self.order if n in self.running.values()]
         with self.guard:
             for ident in self.threads.values():  # as if pressed in their own run
                 _interrupt(ident)
-        for future, name in self.running.items():
+        for future, name in list(self.running.items()):
             outcome = self.outcomes[name]
-            try:
-                future.result()
-            except BaseException as exc:  # what its own run said as it stopped
-                outcome.error = str(exc) or type(exc).__name__
+            stopped = future.exception()  # waits for it
+            if not isinstance(stopped, KeyboardInterrupt):  # it ended before the Ctrl-C got
+                self.finish(name, future)  # to it: what it came to stands
+                continue
+            outcome.error = str(stopped) or "interrupted"  # what its own run said
             outcome.state, outcome.ended = "stopped", self.now()
             outcome.seconds = self.clock() - self.marks[name]
             outcome.line = "interrupted (Ctrl-C) while running: its finished stacks are kept"
+            self.run.interrupted.append(name)
+        self.run.interrupted.sort(key=self.order.index)
         for name in self.pending:
             self.outcomes[name].line = "not started: the run was interrupted"
 

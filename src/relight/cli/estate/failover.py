@@ -59,6 +59,7 @@ def failover(
     stops exactly those after it. Exit 1 when any failed or was stopped."""
     from relight.aws.budget import Budgets
     from relight.estate.failover import (
+        Lints,
         build_plans,
         check_recovery_region,
         failover_work,
@@ -75,6 +76,7 @@ def failover(
         chosen = [n for n in loaded.order() if names is None or n in names]
         check_recovery_region(loaded, region, chosen)
         plans = build_plans(loaded, region, chosen, strategy=strategy, data=data)
+        lints = Lints(plans)  # meanwhile: the question, the first environments' runs
         _show(loaded, region, plans)
         question = f"Fail these {len(chosen)} environments over into {region}?"
         if not _confirm(yes, question, "estate failover needs a yes"):
@@ -82,12 +84,12 @@ def failover(
         options = _options(estate, strategy, data, accept_stale, stack_timeout, verify_timeout)
         work = failover_work(
             plans, on_progress=_say, accept_stale=accept_stale, stack_timeout=stack_timeout,
-            concurrency=concurrency, verify_deadline=verify_timeout,
+            concurrency=concurrency, verify_deadline=verify_timeout, lint=lints.result,
         )  # fmt: skip
         try:
             run = run_estate(
                 loaded, region, work, command="failover", only=names, budgets=budgets,
-                on_progress=_say, options=["--yes", *options],
+                on_progress=_say, options=["--yes", *options], ref=estate,
                 verified=lambda name: True,  # checked above, before the question
             )  # fmt: skip
         except EstateInterrupted as stopped:
@@ -175,7 +177,10 @@ def summary_lines(run: EstateRun) -> list[str]:
     seconds, path = run.critical_path()
     if path:
         lines.append(f"critical path (measured): {' → '.join(path)}, {seconds:.0f} s")
-    peaks: list[Any] = [f"{a} in {r}: {p}" for (a, r), p in run.peaks.items()]
+    keys = {}
+    if run.loaded is not None:
+        keys = {str(a.id): f"{key} ({a.id})" for key, a in run.loaded.file.accounts.items()}
+    peaks: list[Any] = [f"{keys.get(a, a)} in {r}: {p}" for (a, r), p in run.peaks.items()]
     if peaks:
         lines.append("stack operations in flight at most: " + "; ".join(peaks))
     total = (run.ended - run.started).total_seconds()

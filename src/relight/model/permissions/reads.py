@@ -21,6 +21,7 @@ PLAN: frozenset[str] = frozenset(
         "ec2.DescribeKeyPairs",
         "ec2.DescribeNatGateways",
         "ec2.DescribeSnapshots",
+        "ec2.DescribeSubnets",  # preflight: the zone of each NAT gateway already in the region
         "ec2.DescribeVpcs",
         "elbv2.DescribeLoadBalancers",
         "kms.DescribeKey",
