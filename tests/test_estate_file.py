@@ -342,3 +342,33 @@ def test_the_critical_path_breaks_ties_by_name(estate_dir: Callable[..., Path]) 
     loaded = load_estate(str(estate_dir(GOOD)), None)
     total, path = loaded.critical_path({"shared": 10, "demo": 5, "storefront": 5})
     assert (total, path) == (15, ["shared", "demo"])
+
+
+def test_the_demo_estate_is_found_by_name_from_anywhere_and_checks_clean(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no estates/ here: the checkout's is searched next
+    result = CliRunner().invoke(
+        app, ["estate", "check", "--estate", "demo", "--region", "us-west-2", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert '"account_id": "210987654321"' in result.output
+
+
+def test_stackset_settings_are_checked_and_the_administration_role_defaults_to_awss_name(
+    estate_dir: Callable[..., Path],
+) -> None:
+    text = GOOD + (
+        "stacksets:\n  permissions: service_managed\n  organizational_units: [corp]\n"
+        "  administration_role: arn:aws:iam::123456789012:role/admin\n"
+        "  failure_tolerance_count: 1\n  failure_tolerance_percentage: 10\n"
+    )
+    message = refused(estate_dir(text))
+    assert "stacksets: give failure_tolerance_count or failure_tolerance_percentage" in message
+    assert "administration_role is for self_managed permissions" in message
+    assert "organizational_units: corp: an OU id starts ou- (the root r-)" in message
+    loaded = load_estate(str(estate_dir(GOOD)), None)
+    admin = loaded.file.accounts[loaded.file.administrator]
+    assert loaded.file.stacksets.administration_role_arn(admin) == (
+        "arn:aws:iam::123456789012:role/AWSCloudFormationStackSetAdministrationRole"
+    )
