@@ -367,6 +367,25 @@ def test_the_stand_in_answers_service_quotas_defaults_and_rds_account_quotas(mot
     assert (quotas["ManualSnapshots"]["Used"], quotas["ManualSnapshots"]["Max"]) == (1, 100)
 
 
+def test_on_the_stand_in_a_quota_increase_is_approved_at_once_for_that_account_and_region(
+    moto: None,
+) -> None:
+    """An estate with more environments in one account than five VPCs raises the quota
+    beforehand, as on AWS; the stand-in approves it at once (bench/estate.py relies on it)."""
+    sq = boto3.client("service-quotas", REGION)
+    assert sq.get_service_quota(ServiceCode="vpc", QuotaCode="L-F678F1CE")["Quota"]["Value"] == 5
+    asked = sq.request_service_quota_increase(
+        ServiceCode="vpc", QuotaCode="L-F678F1CE", DesiredValue=20
+    )
+    assert asked["RequestedQuota"]["Status"] == "APPROVED"
+    assert sq.get_service_quota(ServiceCode="vpc", QuotaCode="L-F678F1CE")["Quota"]["Value"] == 20
+    elsewhere = boto3.client("service-quotas", "eu-west-1")
+    assert (
+        elsewhere.get_service_quota(ServiceCode="vpc", QuotaCode="L-F678F1CE")["Quota"]["Value"]
+        == 5
+    ), "raised in one region only"
+
+
 def test_readiness_reports_a_quota_shortfall_as_an_error_with_the_request(  # type: ignore[no-untyped-def]
     moto: None, write_env
 ) -> None:

@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 from relight import standin
 from relight.aws.cloudformation import Stacks, classify, no_changes
 from relight.errors import StandInError
+from relight.model.faults import Faults
 from relight.standin.faults import clear_faults, read_faults, set_faults
 
 REGION = "us-west-2"
@@ -655,6 +656,31 @@ def test_a_hang_of_some_seconds_goes_on_by_itself(endpoint: str) -> None:
     assert _stack(cfn, "slow")["StackStatus"] == "CREATE_IN_PROGRESS"
     time.sleep(1.2)
     assert _stack(cfn, "slow")["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_a_slow_stack_stays_in_progress_with_nothing_made_then_goes_on_by_itself(
+    endpoint: str,
+) -> None:
+    """The latency knob bench/estate.py models AWS's provisioning wait with: every operation of
+    a matching stack waits its seconds before its first resource; other stacks do not."""
+    cfn = _client(endpoint)
+    set_faults(endpoint, {"slow": {"stack": "lagging-*", "seconds": 0.6, "region": REGION}})
+    _create(cfn, "lagging-1", FIXED)
+    _create(cfn, "brisk", FIXED)
+    assert _stack(cfn, "lagging-1")["StackStatus"] == "CREATE_IN_PROGRESS"
+    assert _resources(cfn, "lagging-1") == {}, "nothing made while CloudFormation 'provisions'"
+    assert _stack(cfn, "brisk")["StackStatus"] == "CREATE_COMPLETE", "not a matching stack"
+    time.sleep(0.7)
+    made = _stack(cfn, "lagging-1")
+    assert made["StackStatus"] == "CREATE_COMPLETE"
+    cfn.delete_stack(StackName="lagging-1")
+    assert _stack(cfn, "lagging-1")["StackStatus"] == "DELETE_IN_PROGRESS", "a delete waits too"
+    time.sleep(0.7)
+    assert _stack(cfn, made["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    assert (
+        "every operation of lagging-* takes 0.6 s"
+        in Faults.model_validate({"slow": [{"stack": "lagging-*", "seconds": 0.6}]}).describe()
+    )
 
 
 def test_deleting_a_stack_whose_create_hangs_cancels_it(endpoint: str) -> None:

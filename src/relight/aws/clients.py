@@ -215,15 +215,17 @@ class Aws:
         import boto3.session
 
         if self.target.stand_in:
-            return boto3.session.Session(
-                aws_access_key_id="relight-stand-in",
-                aws_secret_access_key="relight-stand-in",
-                region_name="us-east-1",
+            return shared_models(
+                boto3.session.Session(
+                    aws_access_key_id="relight-stand-in",
+                    aws_secret_access_key="relight-stand-in",
+                    region_name="us-east-1",
+                )
             )
         from botocore.exceptions import ProfileNotFound
 
         try:
-            return boto3.session.Session(profile_name=self.target.profile)
+            return shared_models(boto3.session.Session(profile_name=self.target.profile))
         except ProfileNotFound as exc:
             raise missing_profile(self.target.profile) from exc
         except Exception as exc:  # a config file botocore cannot read, and the like
@@ -341,6 +343,37 @@ def _log_call(path: str, command: str | None, model: Any, **_: Any) -> None:
     line = f"{command or '-'}\t{model.service_model.service_name}\t{model.name}\n"
     with _call_log_lock, open(path, "a", encoding="utf-8") as log:
         log.write(line)
+
+
+# One botocore loader for every session relight makes (`shared_models`): a session otherwise
+# loads and keeps its own parsed copy of each service's model and of the endpoint data, about
+# 30 MB for the clients a failover builds, once per environment of an estate (bench/estate.py
+# measures it). False: each session its own loader, as botocore does (the bench's "before").
+SHARE_MODELS = True
+_loader: Any = None
+_loader_lock = threading.Lock()
+
+
+def share_loader(session: Any) -> Any:
+    """Give the botocore `session` the process's shared data loader (the first session's),
+    before it builds any client. Its cache only ever holds the JSON botocore ships (service
+    models, paginators, waiters, endpoints), read-only once parsed; every session of the
+    process has the same search path (botocore's and boto3's data, AWS_DATA_PATH)."""
+    global _loader
+    if not SHARE_MODELS:
+        return session
+    with _loader_lock:
+        if _loader is None:
+            _loader = session.get_component("data_loader")
+        else:
+            session.register_component("data_loader", _loader)
+    return session
+
+
+def shared_models(session: boto3.session.Session) -> boto3.session.Session:
+    """A boto3 session whose botocore session shares the process's loader (`share_loader`)."""
+    share_loader(session._session)
+    return session
 
 
 def sts_client(base: boto3.session.Session, region: str | None, endpoint_url: str | None) -> Any:
@@ -462,6 +495,7 @@ def assume_role_session(
         metadata=fetch(), refresh_using=fetch, method="sts-assume-role"
     )
     botocore_session = get_session()
+    share_loader(botocore_session)
     botocore_session._credentials = credentials  # type: ignore[attr-defined]  # no public setter for refreshable credentials
     return regional(boto3.session.Session(botocore_session=botocore_session))
 

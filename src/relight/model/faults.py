@@ -41,6 +41,25 @@ class ResourceFault(_Strict):
         return self.message or f"stand-in fault: {logical_id} made to fail ({self.action})"
 
 
+class SlowStack(_Strict):
+    """Every matching stack operation (create, update or delete) stays *_IN_PROGRESS for
+    `seconds` before its first resource is touched: the time CloudFormation spends on AWS,
+    which moto does not (it makes a stack at once). For benchmarks that model AWS's waiting
+    (bench/estate.py), and drills that want a failover to take time."""
+
+    stack: str = Field(default="*", min_length=1, description="stack name, a glob: demo-*")
+    seconds: float = Field(gt=0)
+    action: Action | Literal["*"] = "*"
+    region: str = "*"  # a glob
+
+    def matches(self, region: str, stack: str, action: str) -> bool:
+        return (
+            self.action in ("*", action)
+            and fnmatch.fnmatchcase(region, self.region)
+            and fnmatch.fnmatchcase(stack, self.stack)
+        )
+
+
 class Throttle(_Strict):
     """The next `count` calls of an action are refused as throttled."""
 
@@ -79,6 +98,11 @@ class Faults(_Strict):
     resources: list[ResourceFault] = Field(default_factory=list)
     throttle: Annotated[list[Throttle], BeforeValidator(_listed)] = Field(default_factory=list)
     replicas: Annotated[list[ReplicaFault], BeforeValidator(_listed)] = Field(default_factory=list)
+    slow: Annotated[list[SlowStack], BeforeValidator(_listed)] = Field(default_factory=list)
+
+    def any(self) -> bool:
+        """Whether this asks anything of the stand-in."""
+        return bool(self.resources or self.throttle or self.replicas or self.slow)
 
     def describe(self) -> str:
         parts = (
@@ -91,6 +115,11 @@ class Faults(_Strict):
                 f"replica {r.db} "
                 + (f"lags {r.lag:g} s" if r.mode == "lag" else "stopped replicating")
                 for r in self.replicas
+            ]
+            + [
+                f"{'every' if s.action == '*' else s.action} operation of {s.stack} takes "
+                f"{s.seconds:g} s"
+                for s in self.slow
             ]
         )
         return "; ".join(parts) or "none"

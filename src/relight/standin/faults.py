@@ -12,7 +12,11 @@ For tests and drills only, never on AWS. The stand-in server keeps a set of faul
   as AWS does under load (`Throttling: Rate exceeded`), before the action runs;
 - a replica fault makes a read replica (or an Aurora secondary cluster) lag by `lag` seconds,
   or stop replicating (`mode: stopped`), in what CloudWatch and DescribeDBInstances report
-  of it (extensions/replica_lag.py).
+  of it (extensions/replica_lag.py);
+- a slow stack makes every create, update or delete of the matching stacks stay
+  `*_IN_PROGRESS` for `seconds` before its first resource is touched: AWS's provisioning wait,
+  which moto lacks (it makes a stack within the request). bench/estate.py uses it to model
+  AWS, where an estate waits on CloudFormation instead of on relight's own CPU.
 
 Set them with an HTTP request to the stand-in (`PUT /_relight/faults/<source>` with the JSON of
 `Faults`; `GET` lists them and what fired; `DELETE` clears a source, or all), with the helpers
@@ -26,6 +30,8 @@ below (`set_faults`, `clear_faults`, `read_faults`), or in the environment file:
       replicas:
         - {db: "*", lag: 600}        # every replica ten minutes behind its source
         # - {db: "*", mode: stopped}  # or none replicating at all
+      slow:
+        - {stack: "demo-*", seconds: 30, region: us-west-2}  # each operation takes 30 s
 
 relight sends the file's faults to the stand-in as the source `environment:<name>` each time it
 connects (replacing what that source had, so removing them from the file clears them); on AWS
@@ -100,6 +106,15 @@ class Registry:
                 for fault in faults.replicas:
                     if fault.matches(region, identifier):
                         return fault
+        return None
+
+    def slow_for(self, region: str, stack: str, action: str) -> float | None:
+        """How long this stack operation stays in progress before it starts, or None."""
+        with self._lock:
+            for faults in self._sources.values():
+                for slow in faults.slow:
+                    if slow.matches(region, stack, action):
+                        return slow.seconds
         return None
 
     def throttled(self, service: str, action: str, region: str) -> bool:
@@ -233,14 +248,14 @@ def send_environment_faults(
     (`endpoint`), replace that file's faults there (none: clear them); on AWS (None), ignore
     them and say so."""
     if endpoint is None:
-        if faults and (faults.resources or faults.throttle or faults.replicas):
+        if faults and faults.any():
             say(
                 "stand_in_faults ignored: relight acts on AWS, and faults are only ever "
                 "injected into the local stand-in"
             )
         return
     source = environment_source(env_name)
-    if faults and (faults.resources or faults.throttle or faults.replicas):
+    if faults and faults.any():
         set_faults(endpoint, faults, source=source)
         say(f"stand-in faults from the environment file: {faults.describe()}")
     else:

@@ -1,7 +1,8 @@
 """What makes a stack operation fail, and what its failure does to the stack.
 
 The fault injection of standin/faults.py: a step that fails or hangs (`_begin`, at each step of
-resources.py) and a call a throttle refuses before it runs (`_throttled`, on every API call);
+resources.py), an operation of a slow stack that waits before it starts (`_waiting`), and a call
+a throttle refuses before it runs (`_throttled`, on every API call);
 then how an operation ends, per the stack's failure options (FAILURE_OPTIONS): complete, rolled
 back, deleted (OnFailure DELETE), or *_FAILED keeping what was made (DisableRollback)."""
 
@@ -54,6 +55,20 @@ def _fault(
     if fault.seconds is not None and time.monotonic() - operation.hanging[1] >= fault.seconds:
         return None
     return "hang", ""
+
+
+# An operation's kind → the action a slow stack (faults.py) names; rollbacks are not slowed.
+_SLOWED = {"CREATE": "create", "UPDATE": "update", "DELETE": "delete"}
+
+
+def _waiting(stack: Any, operation: _Operation) -> bool:
+    """Whether a slow stack's operation still waits before its first step (it stays
+    *_IN_PROGRESS, as on AWS while CloudFormation provisions; a later request goes on)."""
+    action = _SLOWED.get(operation.kind)
+    if action is None:
+        return False
+    seconds = REGISTRY.slow_for(stack.region_name, stack.name, action)
+    return seconds is not None and time.monotonic() - operation.started < seconds
 
 
 def _begin(stack: Any, logical_id: str, action: str, operation: _Operation) -> str | None:

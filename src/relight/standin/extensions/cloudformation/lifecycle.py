@@ -12,7 +12,7 @@ from moto.cloudformation import models, parsing
 from moto.cloudformation.exceptions import AlreadyExistsException, ValidationError
 from moto.cloudformation.utils import generate_stack_id
 
-from relight.standin.extensions.cloudformation.failure import _finish
+from relight.standin.extensions.cloudformation.failure import _finish, _waiting
 from relight.standin.extensions.cloudformation.order import _order, _references
 from relight.standin.extensions.cloudformation.resources import _STEPS
 from relight.standin.extensions.cloudformation.state import (
@@ -38,6 +38,8 @@ ENFORCE_TERMINATION_PROTECTION = True
 def _run(stack: Any) -> None:
     """Go on with the stack's operation until it ends or a step hangs."""
     operation = _progress(stack).operation
+    if operation is not None and _waiting(stack, operation):
+        return
     while operation is not None:
         while operation.steps:
             action, target = operation.steps[0]

@@ -5,6 +5,7 @@ as its operations change them."""
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,7 @@ class _Operation:
     kept: set[str] = field(default_factory=set)  # delete: still needed by what failed to go
     hanging: tuple[str, float] | None = None  # (logical id, since) of the step that hangs
     before: tuple[Any, ...] | None = None  # UPDATE: the template and parameters to go back to
+    started: float = field(default_factory=time.monotonic)  # a slow stack (faults.py) waits on it
 
 
 @dataclass
