@@ -67,6 +67,7 @@ accounts:
     external_id: corp-dr
 stacksets:
   max_concurrent_accounts: 2
+  concurrency_mode: SOFT_FAILURE_TOLERANCE  # else StackSets runs one account at a time
   failure_tolerance_count: 0
 environments:
   alpha: {{file: ../stacks/alpha.yaml, account: platform}}
