@@ -214,3 +214,28 @@ def test_relights_own_global_stack_beside_the_stacksets_is_named_and_left_alone(
     assert "delete-stack --stack-name alpha-identity" in done.stderr
     names = [s["StackName"] for s in admin.describe_stacks()["Stacks"]]
     assert "alpha-identity" in names  # said, never deleted
+
+
+def test_another_estates_stackset_of_the_same_name_is_refused_and_nothing_changes(
+    world: dict[str, Any], estate: Path
+) -> None:
+    # A second estate administered from the same account and region, with an environment of
+    # the same name: its StackSet would be alpha-identity too, corp's (U11)
+    retail = estate.parent / "retail.yaml"
+    retail.write_text(ESTATE.replace("name: corp", "name: retail"))
+    admin = _as(_endpoint(world), PLATFORM)
+    before = admin.list_stack_set_operations(StackSetName="alpha-identity")["Summaries"]
+    done = relight(
+        world, "estate", "prepare", "--estate", str(retail), "--region", REGION, "--yes",
+        "--only", "alpha",
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr + done.stdout
+    assert "StackSet alpha-identity in us-west-2 already stands and is estate corp's" in (
+        done.stderr
+    )
+    assert "relight:estate=corp" in done.stderr and "nothing was changed" in done.stderr
+    after = admin.list_stack_set_operations(StackSetName="alpha-identity")["Summaries"]
+    assert after == before
+    tags = {t["Key"]: t["Value"] for t in admin.describe_stack_set(StackSetName="alpha-identity")[
+        "StackSet"]["Tags"]}  # fmt: skip
+    assert tags["relight:estate"] == "corp"
