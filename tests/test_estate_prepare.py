@@ -239,3 +239,47 @@ def test_another_estates_stackset_of_the_same_name_is_refused_and_nothing_change
     tags = {t["Key"]: t["Value"] for t in admin.describe_stack_set(StackSetName="alpha-identity")[
         "StackSet"]["Tags"]}  # fmt: skip
     assert tags["relight:estate"] == "corp"
+
+
+def test_a_delegated_administrator_sends_the_management_accounts_stack_to_relights_prepare(
+    estate: Path,
+) -> None:
+    # AWS: StackSets deploys no instance to the management account (DeploymentTargets, U10);
+    # from a delegated administrator relight asks Organizations which account that is
+    from botocore.stub import Stubber
+
+    from relight.commands.connection import Declined
+    from relight.estate.prepare import prepare_estate
+    from relight.model.estate import load_estate
+
+    org = estate.parent / "corp-org.yaml"
+    org.write_text(
+        ESTATE.replace("name: corp", "name: corporg")
+        .replace("administrator: platform", "administrator: shop")
+        .replace(
+            "stacksets:\n",
+            "stacksets:\n  permissions: service_managed\n  call_as: DELEGATED_ADMIN\n"
+            "  organizational_units: [ou-ab12-cdef3456]\n",
+        )
+    )
+    organizations = boto3.client(
+        "organizations", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    stub = Stubber(organizations)
+    stub.add_response("describe_organization", {"Organization": {"MasterAccountId": PLATFORM}})
+
+    class Admin:
+        def client(self, service: str, region: str) -> Any:
+            assert service == "organizations"
+            return organizations
+
+    said: list[str] = []
+    with stub, pytest.raises(Declined):
+        prepare_estate(
+            load_estate(str(org), REGION), REGION, admin=Admin(),  # type: ignore[arg-type]
+            say=said.append, confirm=lambda _: False,
+        )  # fmt: skip
+    alpha = next(line for line in said if "alpha/identity" in line)
+    assert alpha.startswith("relight's prepare: alpha/identity (alpha-identity): its account")
+    assert f"{PLATFORM} is the organization's management account" in alpha
+    assert any(line.startswith("StackSet beta-identity") for line in said), said
