@@ -92,6 +92,66 @@ def test_service_managed_cannot_override_one_account_so_a_differing_env_goes_its
     assert own.env == "storefront" and "organizational unit" in why
 
 
+def test_service_managed_sends_the_management_accounts_stack_to_relights_prepare_with_why() -> None:
+    # AWS: "StackSets doesn't deploy stack instances to the organization management account"
+    # (DeploymentTargets, U10)
+    placed = place(
+        [stack("shared", PLATFORM, {"P": "a"}), stack("storefront", SHOP, {"P": "a"})],
+        SERVICE_MANAGED,
+        management=PLATFORM,
+    )
+    (only,) = placed.stacksets
+    assert [m.env for m in only.members] == ["storefront"] and list(only.accounts) == [SHOP]
+    ((own, why),) = placed.own
+    assert own.env == "shared"
+    assert f"{PLATFORM} is the organization's management account" in why
+    assert "deploys no stack instance" in why
+    line = next(x for x in placed.lines("us-west-2", "platform") if "shared/identity" in x)
+    assert line.startswith("relight's prepare: shared/identity (shared-identity): its account")
+    # self-managed deploys to any account with the execution role: no exception there
+    assert len(place([stack("shared", PLATFORM, {"P": "a"})], management=PLATFORM).stacksets) == 1
+
+
+def test_two_stackset_stacks_serving_one_name_are_refused_naming_both_never_the_first() -> None:
+    with mock_aws():
+        cfn = boto3.client("cloudformation", region_name="us-west-2")
+        for stackset in ("shared-identity", "storefront-identity"):
+            cfn.create_stack(
+                StackName=f"StackSet-{stackset}-0f6a2b8e-7c1d-4e55-9a0b-3c2d1e0f9a8b",
+                TemplateBody=OTHER,
+                Tags=[
+                    {"Key": "relight:stackset", "Value": stackset},
+                    {"Key": "relight:serves:storefront-identity", "Value": "storefront"},
+                ],
+            )
+        with pytest.raises(InputError) as refused:
+            Stacks(cfn).made_by_stackset("storefront-identity")
+    message = refused.value.message
+    assert "stacks of several StackSets serve relight's stack storefront-identity" in message
+    assert "(shared-identity)" in message and "(storefront-identity)" in message
+    assert "Retiring a stack instance" in str(refused.value.hint)
+    assert refused.value.exit_code == 2
+
+
+def test_a_delegated_administrator_is_checked_as_one() -> None:
+    client, stub = _organizations()
+    org = {"Organization": {"Id": "o-abc", "MasterAccountId": SHOP}}
+    stub.add_response("describe_organization", org)
+    stub.add_response(
+        "list_aws_service_access_for_organization",
+        {"EnabledServicePrincipals": [{"ServicePrincipal": STACKSETS_PRINCIPAL}]},
+    )
+    with stub:
+        (note,) = check_organizations(client, PLATFORM, "DELEGATED_ADMIN")
+    assert f"does not deploy to the management account {SHOP}" in note
+    assert "called as DELEGATED_ADMIN" in note
+    stub.add_response("describe_organization", {"Organization": {"MasterAccountId": PLATFORM}})
+    with stub, pytest.raises(InputError) as refused:
+        check_organizations(client, PLATFORM, "DELEGATED_ADMIN")
+    assert "is the organization's management account" in refused.value.message
+    assert "call_as: SELF" in str(refused.value.hint)
+
+
 # the two roles of self-managed permissions --------------------------------------------------
 
 
@@ -198,6 +258,7 @@ def test_service_managed_from_a_member_account_is_refused() -> None:
     with stub, pytest.raises(InputError) as refused:
         check_organizations(client, PLATFORM)
     assert f"not the organization's management account ({SHOP})" in refused.value.message
+    assert "call_as: DELEGATED_ADMIN" in str(refused.value.hint)
 
 
 def test_self_managed_is_the_default_permission_model() -> None:

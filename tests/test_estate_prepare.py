@@ -67,6 +67,7 @@ accounts:
     external_id: corp-dr
 stacksets:
   max_concurrent_accounts: 2
+  concurrency_mode: SOFT_FAILURE_TOLERANCE  # else StackSets runs one account at a time
   failure_tolerance_count: 0
 environments:
   alpha: {{file: ../stacks/alpha.yaml, account: platform}}
@@ -213,3 +214,72 @@ def test_relights_own_global_stack_beside_the_stacksets_is_named_and_left_alone(
     assert "delete-stack --stack-name alpha-identity" in done.stderr
     names = [s["StackName"] for s in admin.describe_stacks()["Stacks"]]
     assert "alpha-identity" in names  # said, never deleted
+
+
+def test_another_estates_stackset_of_the_same_name_is_refused_and_nothing_changes(
+    world: dict[str, Any], estate: Path
+) -> None:
+    # A second estate administered from the same account and region, with an environment of
+    # the same name: its StackSet would be alpha-identity too, corp's (U11)
+    retail = estate.parent / "retail.yaml"
+    retail.write_text(ESTATE.replace("name: corp", "name: retail"))
+    admin = _as(_endpoint(world), PLATFORM)
+    before = admin.list_stack_set_operations(StackSetName="alpha-identity")["Summaries"]
+    done = relight(
+        world, "estate", "prepare", "--estate", str(retail), "--region", REGION, "--yes",
+        "--only", "alpha",
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr + done.stdout
+    assert "StackSet alpha-identity in us-west-2 already stands and is estate corp's" in (
+        done.stderr
+    )
+    assert "relight:estate=corp" in done.stderr and "nothing was changed" in done.stderr
+    after = admin.list_stack_set_operations(StackSetName="alpha-identity")["Summaries"]
+    assert after == before
+    tags = {t["Key"]: t["Value"] for t in admin.describe_stack_set(StackSetName="alpha-identity")[
+        "StackSet"]["Tags"]}  # fmt: skip
+    assert tags["relight:estate"] == "corp"
+
+
+def test_a_delegated_administrator_sends_the_management_accounts_stack_to_relights_prepare(
+    estate: Path,
+) -> None:
+    # AWS: StackSets deploys no instance to the management account (DeploymentTargets, U10);
+    # from a delegated administrator relight asks Organizations which account that is
+    from botocore.stub import Stubber
+
+    from relight.commands.connection import Declined
+    from relight.estate.prepare import prepare_estate
+    from relight.model.estate import load_estate
+
+    org = estate.parent / "corp-org.yaml"
+    org.write_text(
+        ESTATE.replace("name: corp", "name: corporg")
+        .replace("administrator: platform", "administrator: shop")
+        .replace(
+            "stacksets:\n",
+            "stacksets:\n  permissions: service_managed\n  call_as: DELEGATED_ADMIN\n"
+            "  organizational_units: [ou-ab12-cdef3456]\n",
+        )
+    )
+    organizations = boto3.client(
+        "organizations", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    stub = Stubber(organizations)
+    stub.add_response("describe_organization", {"Organization": {"MasterAccountId": PLATFORM}})
+
+    class Admin:
+        def client(self, service: str, region: str) -> Any:
+            assert service == "organizations"
+            return organizations
+
+    said: list[str] = []
+    with stub, pytest.raises(Declined):
+        prepare_estate(
+            load_estate(str(org), REGION), REGION, admin=Admin(),  # type: ignore[arg-type]
+            say=said.append, confirm=lambda _: False,
+        )  # fmt: skip
+    alpha = next(line for line in said if "alpha/identity" in line)
+    assert alpha.startswith("relight's prepare: alpha/identity (alpha-identity): its account")
+    assert f"{PLATFORM} is the organization's management account" in alpha
+    assert any(line.startswith("StackSet beta-identity") for line in said), said

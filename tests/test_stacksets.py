@@ -20,7 +20,7 @@ from relight.aws.stacksets import (
     preferences,
     set_differences,
 )
-from relight.errors import AwsError, DeployError
+from relight.errors import AwsError, DeployError, InputError
 
 REGION = "us-west-2"
 ADMIN, SHOP = "123456789012", "210987654321"
@@ -85,6 +85,10 @@ class Sleeps:
         return self.now
 
 
+def ok(account: str) -> dict[str, Any]:
+    return {"Account": account, "Region": REGION, "Status": "SUCCEEDED"}
+
+
 def stubbed() -> tuple[Any, Stubber]:
     cfn = boto3.client(
         "cloudformation",
@@ -119,11 +123,13 @@ def test_another_operation_in_progress_is_waited_out_and_asked_again_never_faile
         "describe_stack_set_operation",
         {"StackSetOperation": {"OperationId": "op-1", "Action": "CREATE", "Status": "SUCCEEDED"}},
     )
+    stub.add_response("list_stack_set_operation_results", {"Summaries": [ok(ADMIN)]})
     stub.add_response("create_stack_instances", {"OperationId": "op-2"})
     stub.add_response(
         "describe_stack_set_operation",
         {"StackSetOperation": {"OperationId": "op-2", "Action": "CREATE", "Status": "SUCCEEDED"}},
     )
+    stub.add_response("list_stack_set_operation_results", {"Summaries": [ok(SHOP)]})
     with stub:
         sets = StackSets(cfn, REGION, clock=time.clock, sleep=time.sleep, on_progress=said.append)
         result = sets.ensure(spec())
@@ -187,8 +193,166 @@ def test_a_failed_operation_names_each_failed_instance_and_its_reason() -> None:
     with stub, pytest.raises(DeployError) as raised:
         StackSets(cfn, REGION, clock=time.clock, sleep=time.sleep).wait("shared-identity", "op-9")
     message = raised.value.message
-    assert f"account {SHOP} {REGION}: Account {SHOP} should have" in message
+    assert f"account {SHOP} {REGION}: FAILED, Account {SHOP} should have" in message
     assert ADMIN not in message.split("FAILED: ", 1)[1]  # the instance that succeeded is not named
+
+
+def test_an_operation_succeeded_within_its_tolerance_still_fails_for_its_failed_instance() -> None:
+    # AWS: FailureToleranceCount is "The number of accounts per Region this operation can fail
+    # in before CloudFormation stops the operation in that Region": with 1, one account fails
+    # and the operation still ends SUCCEEDED (StackSetOperationPreferences, U2)
+    cfn, stub = stubbed()
+    time = Sleeps()
+    stub.add_response("describe_stack_set", {"StackSet": described()})
+    stub.add_response("list_stack_instances", {"Summaries": []})
+    stub.add_response("create_stack_instances", {"OperationId": "op-1"})
+    stub.add_response(
+        "describe_stack_set_operation",
+        {"StackSetOperation": {"OperationId": "op-1", "Action": "CREATE", "Status": "SUCCEEDED"}},
+    )
+    stub.add_response(
+        "list_stack_set_operation_results",
+        {
+            "Summaries": [
+                {
+                    "Account": SHOP,
+                    "Region": REGION,
+                    "Status": "FAILED",
+                    "StatusReason": "ResourceLogicalId:Role, ResourceType:AWS::IAM::Role, "
+                    'ResourceStatusReason:Resource handler returned message: "Access Denied".',
+                }
+            ],
+            "NextToken": "page-2",
+        },
+    )
+    stub.add_response(
+        "list_stack_set_operation_results",
+        {"Summaries": [ok(ADMIN)]},
+        {"StackSetName": "shared-identity", "OperationId": "op-1", "NextToken": "page-2",
+         "CallAs": "SELF"},
+    )  # fmt: skip
+    tolerant = preferences(failure_tolerance_count=1, max_concurrent_accounts=2)
+    with stub, pytest.raises(DeployError) as raised:
+        StackSets(cfn, REGION, clock=time.clock, sleep=time.sleep).ensure(
+            spec(accounts={ADMIN: {}, SHOP: {}}, preferences=tolerant)
+        )
+    message = raised.value.message
+    assert "SUCCEEDED within the failure tolerance, but not every instance succeeded" in message
+    assert f"account {SHOP} {REGION}: FAILED, ResourceLogicalId:Role" in message
+    assert ADMIN not in message.split("succeeded: ", 1)[1]
+    assert "were not prepared" in str(raised.value.hint)
+    assert raised.value.exit_code == 1
+    stub.assert_no_pending_responses()
+
+
+def described(**changes: Any) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "StackSetName": "shared-identity",
+        "Status": "ACTIVE",
+        "TemplateBody": BODY,
+        "Parameters": [{"ParameterKey": "Suffix", "ParameterValue": "a"}],
+        "Tags": [{"Key": k, "Value": v} for k, v in spec().tags.items()],
+        "PermissionModel": "SELF_MANAGED",
+    }
+    found.update(changes)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("tags", "said"),
+    [
+        ([], "is not tagged relight:estate (its tags: no tags)"),
+        (
+            [{"Key": "relight:estate", "Value": "retail"}],
+            "is estate retail's (its tags: relight:estate=retail)",
+        ),
+    ],
+)
+def test_a_stack_set_of_the_same_name_not_this_estates_is_refused_and_nothing_changed(
+    tags: list[dict[str, str]], said: str
+) -> None:
+    cfn, stub = stubbed()
+    stub.add_response("describe_stack_set", {"StackSet": described(Tags=tags)})
+    with stub, pytest.raises(InputError) as raised:  # no update, no instance: no call stubbed
+        StackSets(cfn, REGION).ensure(spec(tags={**spec().tags, "relight:estate": "corp"}))
+    assert f"StackSet shared-identity in {REGION} already stands and {said}" in (
+        raised.value.message
+    )
+    assert "estate corp would overwrite its template and instances" in raised.value.message
+    assert "nothing was changed" in str(raised.value.hint)
+    assert "relight:estate=corp" in str(raised.value.hint)
+    assert raised.value.exit_code == 2
+    stub.assert_no_pending_responses()
+
+
+def test_service_managed_reaches_only_the_estates_accounts_and_calls_as_delegated_admin() -> None:
+    cfn, stub = stubbed()
+    time = Sleeps()
+    outside = "333333333333"  # the estate has no environment there, nor in the OU's others
+    calls = {"CallAs": "DELEGATED_ADMIN"}
+    service = spec(
+        permissions="SERVICE_MANAGED",
+        organizational_units=("ou-ab12-cdef3456",),
+        accounts={SHOP: {}, outside: {}},
+    )
+    stub.add_client_error(
+        "describe_stack_set", "StackSetNotFoundException", "StackSet shared-identity not found",
+        expected_params={"StackSetName": "shared-identity", **calls},
+    )  # fmt: skip
+    created = service.set_arguments()
+    stub.add_response("create_stack_set", {"StackSetId": "s:1"}, {**created, **calls})
+    listing = {"StackSetName": "shared-identity", **calls}
+    stub.add_response("list_stack_instances", {"Summaries": []}, listing)
+    stub.add_response(
+        "create_stack_instances",
+        {"OperationId": "op-1"},
+        {
+            "StackSetName": "shared-identity",
+            "DeploymentTargets": {
+                "OrganizationalUnitIds": ["ou-ab12-cdef3456"],
+                "Accounts": [SHOP, outside],
+                "AccountFilterType": "INTERSECTION",
+            },
+            "Regions": [REGION],
+            "OperationPreferences": dict(service.preferences),
+            **calls,
+        },
+    )
+    operation = {"StackSetName": "shared-identity", "OperationId": "op-1", **calls}
+    stub.add_response(
+        "describe_stack_set_operation",
+        {"StackSetOperation": {"OperationId": "op-1", "Action": "CREATE", "Status": "SUCCEEDED"}},
+        operation,
+    )
+    stub.add_response("list_stack_set_operation_results", {"Summaries": [ok(SHOP)]}, operation)
+    stub.add_response(  # the account no OU holds got no instance
+        "list_stack_instances",
+        {"Summaries": [{"Account": SHOP, "Region": REGION, "StackSetId": "s:1"}]},
+        listing,
+    )
+    with stub, pytest.raises(DeployError) as raised:
+        StackSets(
+            cfn, REGION, clock=time.clock, sleep=time.sleep, call_as="DELEGATED_ADMIN"
+        ).ensure(service)
+    assert f"no stack instance in account(s) {outside}" in raised.value.message
+    assert "none of the organizational units ou-ab12-cdef3456 holds them" in raised.value.message
+    stub.assert_no_pending_responses()
+
+
+def test_max_concurrent_accounts_that_strict_failure_tolerance_would_ignore_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from relight.model.estate_schema import StackSetSettings
+
+    with pytest.raises(ValidationError) as raised:
+        StackSetSettings(max_concurrent_accounts=5, failure_tolerance_count=0)
+    assert "max_concurrent_accounts 5 cannot take effect" in str(raised.value)
+    assert "set concurrency_mode: SOFT_FAILURE_TOLERANCE, or max_concurrent_accounts: 1" in str(
+        raised.value
+    )
+    soft = StackSetSettings(max_concurrent_accounts=5, concurrency_mode="SOFT_FAILURE_TOLERANCE")
+    assert soft.max_concurrent_accounts == 5
+    assert StackSetSettings(max_concurrent_accounts=3, failure_tolerance_count=2)
 
 
 def test_a_stack_set_of_the_other_permission_model_is_refused_not_changed() -> None:
@@ -201,6 +365,7 @@ def test_a_stack_set_of_the_other_permission_model_is_refused_not_changed() -> N
 def test_preferences_carry_the_estate_files_settings_and_only_those_given() -> None:
     assert preferences(max_concurrent_percentage=50, failure_tolerance_percentage=10) == {
         "RegionConcurrencyType": "PARALLEL",
+        "ConcurrencyMode": "STRICT_FAILURE_TOLERANCE",  # AWS's default, said explicitly
         "MaxConcurrentPercentage": 50,
         "FailureTolerancePercentage": 10,
     }

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 from relight.aws.budget import TokenBudget
 from relight.aws.failures import aws_failure
-from relight.errors import AwsError, DeployError
+from relight.errors import AwsError, DeployError, InputError
 from relight.model.plan import MAX_INLINE_BODY
 from relight.model.scheduler import Task
 from relight.model.shapes import tag_dict
@@ -285,6 +285,15 @@ class Stacks:
                 s for s in self.list_stacks() if s["StackName"].startswith(STACKSET_PREFIXES)
             ]
         found = [s for s in self._stackset_stacks if serves(s, name)]
+        if len(found) > 1:  # an instance left over (docs/estates.md): never a guess
+            named = ", ".join(
+                f"{s['StackName']} ({tag_dict(s.get('Tags')).get(STACKSET_TAG)})" for s in found
+            )
+            raise InputError(
+                f"stacks of several StackSets serve relight's stack {name}: {named}",
+                hint='delete the stack instance no longer wanted (docs/estates.md, "Retiring a '
+                'stack instance"), then rerun',
+            )
         return found[0] if found else None
 
     def list_stacks(self) -> list[dict[str, Any]]:

@@ -216,13 +216,12 @@ def _wait_created(stacks: Stacks, name: str) -> None:
         delay = min(delay * 1.5, 10.0)
 
 
-def check_organizations(organizations: Any, administrator: str) -> list[str]:
-    """Service-managed permissions: what Organizations says, as notes when all is well;
-    InputError (nothing changed) naming what to do when it is not."""
+def organization(organizations: Any, administrator: str) -> dict[str, Any]:
+    """DescribeOrganization; InputError (nothing changed) when the account is in none."""
     from botocore.exceptions import ClientError
 
     try:
-        org = organizations.describe_organization()["Organization"]
+        found: dict[str, Any] = organizations.describe_organization()["Organization"]
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code == "AWSOrganizationsNotInUseException":
@@ -233,12 +232,31 @@ def check_organizations(organizations: Any, administrator: str) -> list[str]:
                 "prepare with the organization's management account as administrator",
             ) from exc
         raise aws_failure(exc, "read the organization (AWS Organizations)", organizations) from exc
-    if org.get("MasterAccountId") != administrator:
+    return found
+
+
+def check_organizations(organizations: Any, administrator: str, call_as: str = "SELF") -> list[str]:
+    """Service-managed permissions: what Organizations says, as notes when all is well;
+    InputError (nothing changed) naming what to do when it is not. CallAs SELF acts as the
+    management account; DELEGATED_ADMIN as a delegated administrator (a member account)."""
+    from botocore.exceptions import ClientError
+
+    org = organization(organizations, administrator)
+    management = org.get("MasterAccountId")
+    if call_as == "SELF" and management != administrator:
         raise InputError(
             f"stacksets.permissions is service_managed, but the administrator {administrator} is "
-            f"not the organization's management account ({org.get('MasterAccountId')})",
-            hint="relight acts as the management account (CallAs SELF): make it the estate's "
-            "administrator, or use permissions: self_managed",
+            f"not the organization's management account ({management})",
+            hint="if it is a delegated administrator for StackSets, set stacksets.call_as: "
+            "DELEGATED_ADMIN; else make the management account the estate's administrator, or "
+            "use permissions: self_managed",
+        )
+    if call_as == "DELEGATED_ADMIN" and management == administrator:
+        raise InputError(
+            f"stacksets.call_as is DELEGATED_ADMIN, but the administrator {administrator} is the "
+            "organization's management account",
+            hint="set stacksets.call_as: SELF (or make a delegated administrator the estate's "
+            "administrator); nothing was changed",
         )
     try:
         enabled = organizations.list_aws_service_access_for_organization()
@@ -255,5 +273,6 @@ def check_organizations(organizations: Any, administrator: str) -> list[str]:
         )
     return [
         f"organization {org.get('Id')}: StackSets' trusted access is active; StackSets makes "
-        "its own roles in the member accounts (it does not deploy to the management account)"
+        f"its own roles in the member accounts (it does not deploy to the management account "
+        f"{management}), called as {call_as}"
     ]

@@ -8,8 +8,13 @@ What CloudFormation documents, and this module relies on (docs/aws-behaviours.md
 - only one operation runs on a StackSet at a time; another call meanwhile is refused with
   `OperationInProgressException`: relight waits and asks again, it never fails on it;
 - an operation is asynchronous: its id is polled with DescribeStackSetOperation until
-  SUCCEEDED, FAILED or STOPPED; a failed one names each failed instance's StatusReason
-  (ListStackSetOperationResults);
+  SUCCEEDED, FAILED or STOPPED; whatever it ended as, each instance's result is read
+  (ListStackSetOperationResults): one SUCCEEDED within its failure tolerance can still have
+  failed instances, and any instance that did not succeed fails the prepare, named;
+- a StackSet's name is unique in its region: one found by name that is not this estate's
+  (its `relight:estate` tag) is refused, never taken over;
+- service-managed instances go through the OUs, filtered to the estate's accounts
+  (AccountFilterType INTERSECTION); CallAs (SELF or DELEGATED_ADMIN) is sent on every call;
 - UpdateStackSet updates every instance; per-instance ParameterOverrides only override
   parameters the StackSet already has;
 - with self-managed permissions, CloudFormation acts through the administration role in the
@@ -20,78 +25,35 @@ Clock and sleep are passed in; nothing here waits without a timeout.
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from relight.aws.failures import aws_failure
-from relight.errors import AwsError, DeployError
+from relight.aws.stackset_spec import (
+    DEFAULT_ADMINISTRATION_ROLE,
+    DEFAULT_EXECUTION_ROLE,
+    ESTATE_TAG,
+    OUT_OF_DATE,
+    SELF_MANAGED,
+    SERVICE_MANAGED,
+    CallAs,
+    StackSetSpec,
+    _parameters,
+    administration_role_arn,
+    preferences,
+    set_differences,
+)
+from relight.errors import DeployError, InputError
 
-SELF_MANAGED: Literal["SELF_MANAGED"] = "SELF_MANAGED"
-SERVICE_MANAGED: Literal["SERVICE_MANAGED"] = "SERVICE_MANAGED"
-CAPABILITIES = ["CAPABILITY_NAMED_IAM"]
+__all__ = [  # the spec's vocabulary, re-exported: callers import StackSets' words from here
+    "DEFAULT_ADMINISTRATION_ROLE", "DEFAULT_EXECUTION_ROLE", "ESTATE_TAG", "SELF_MANAGED",
+    "SERVICE_MANAGED", "StackSetResult", "StackSetSpec", "StackSets", "administration_role_arn",
+    "preferences", "set_differences",
+]  # fmt: skip
 IN_PROGRESS = "OperationInProgressException"
 DONE = {"SUCCEEDED", "FAILED", "STOPPED"}
-# A stack instance that does not match its StackSet (an update it missed, or a failed one).
-OUT_OF_DATE = {"OUTDATED", "INOPERABLE"}
-DEFAULT_ADMINISTRATION_ROLE = "AWSCloudFormationStackSetAdministrationRole"
-DEFAULT_EXECUTION_ROLE = "AWSCloudFormationStackSetExecutionRole"
-
-
-def administration_role_arn(account_id: str, given: str | None = None) -> str:
-    """The administration role CloudFormation uses: the file's, else AWS's default name."""
-    return given or f"arn:aws:iam::{account_id}:role/{DEFAULT_ADMINISTRATION_ROLE}"
-
-
-@dataclass(frozen=True)
-class StackSetSpec:
-    """What one StackSet should be: its template, parameters, tags, permission model, and the
-    stack instances it should have (account → the parameters that differ from the set's)."""
-
-    name: str
-    body: str
-    parameters: Mapping[str, str]
-    tags: Mapping[str, str]
-    regions: tuple[str, ...]
-    accounts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    permissions: Literal["SELF_MANAGED", "SERVICE_MANAGED"] = SELF_MANAGED
-    administration_role: str | None = None  # self-managed
-    execution_role_name: str | None = None  # self-managed
-    organizational_units: tuple[str, ...] = ()  # service-managed
-    auto_deployment: bool = True  # service-managed
-    preferences: Mapping[str, Any] = field(default_factory=dict)  # StackSetOperationPreferences
-    description: str = ""
-
-    def set_arguments(self) -> dict[str, Any]:
-        """CreateStackSet's (and UpdateStackSet's) arguments."""
-        args: dict[str, Any] = {
-            "StackSetName": self.name,
-            "TemplateBody": self.body,
-            "Parameters": _parameters(self.parameters),
-            "Capabilities": CAPABILITIES,
-            "Tags": [{"Key": k, "Value": v} for k, v in sorted(self.tags.items())],
-            "PermissionModel": self.permissions,
-            "CallAs": "SELF",
-        }
-        if self.description:
-            args["Description"] = self.description
-        if self.permissions == SELF_MANAGED:
-            if self.administration_role:
-                args["AdministrationRoleARN"] = self.administration_role
-            if self.execution_role_name:
-                args["ExecutionRoleName"] = self.execution_role_name
-        else:
-            args["AutoDeployment"] = {
-                "Enabled": self.auto_deployment,
-                **({"RetainStacksOnAccountRemoval": True} if self.auto_deployment else {}),
-            }
-        return args
-
-
-def _parameters(values: Mapping[str, str]) -> list[dict[str, str]]:
-    return [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(values.items())]
 
 
 @dataclass
@@ -129,8 +91,10 @@ class StackSets:
         timeout: float = 3600.0,
         poll: float = 2.0,
         on_progress: Callable[[str], None] = lambda _: None,
+        call_as: CallAs = "SELF",
     ) -> None:
         self.cfn = cfn
+        self.call_as = call_as  # sent as CallAs on every StackSets call
         self.region = region
         self.clock = clock
         self.sleep = sleep
@@ -147,6 +111,7 @@ class StackSets:
         out and asked again, up to the timeout; any other failure an AwsError naming `what`."""
         from botocore.exceptions import ClientError
 
+        kwargs["CallAs"] = self.call_as
         started = self.clock()
         delays = _backoff(self.poll)
         while True:
@@ -184,9 +149,9 @@ class StackSets:
 
         self.calls += 1
         try:
-            found: dict[str, Any] = self.cfn.describe_stack_set(StackSetName=name, CallAs="SELF")[
-                "StackSet"
-            ]
+            found: dict[str, Any] = self.cfn.describe_stack_set(
+                StackSetName=name, CallAs=self.call_as
+            )["StackSet"]
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "StackSetNotFoundException":
                 return None
@@ -202,7 +167,6 @@ class StackSets:
                 f"list the stack instances of {name}",
                 self.cfn.list_stack_instances,
                 StackSetName=name,
-                CallAs="SELF",
                 **({"NextToken": token} if token else {}),
             )
             found += page.get("Summaries", [])
@@ -218,7 +182,6 @@ class StackSets:
             StackSetName=name,
             StackInstanceAccount=account,
             StackInstanceRegion=region,
-            CallAs="SELF",
         )["StackInstance"]
         return {p["ParameterKey"]: p["ParameterValue"] for p in got.get("ParameterOverrides", [])}
 
@@ -235,7 +198,6 @@ class StackSets:
                 self.cfn.describe_stack_set_operation,
                 StackSetName=name,
                 OperationId=operation_id,
-                CallAs="SELF",
             )["StackSetOperation"]
             status = operation.get("Status", "")
             if status in DONE:
@@ -248,31 +210,68 @@ class StackSets:
                     "and then converges",
                 )
             self.sleep(next(delays))
-        if status != "SUCCEEDED":
-            reasons = self.failures(name, operation_id) or [operation.get("StatusReason") or status]
+        failed = self.failures(name, operation_id)
+        if status != "SUCCEEDED" or failed:
+            how = (
+                f"{status} within the failure tolerance, but not every instance succeeded"
+                if status == "SUCCEEDED"
+                else status
+            )
+            reasons = failed or [operation.get("StatusReason") or status]
             raise DeployError(
                 f"StackSet {name} in {self.region}: operation {operation.get('Action', '')} "
-                f"{operation_id} {status}: " + "; ".join(reasons),
+                f"{operation_id} {how}: " + "; ".join(reasons),
                 hint="fix what each instance names (often the execution role, or a resource that "
-                "already exists in that account), then rerun `relight estate prepare`",
+                "already exists in that account), then rerun `relight estate prepare`; the "
+                "environments of those accounts were not prepared",
             )
         return operation
 
     def failures(self, name: str, operation_id: str) -> list[str]:
-        """Each failed instance of an operation with its StatusReason."""
-        results = self._call(
-            f"list the results of operation {operation_id} of StackSet {name}",
-            self.cfn.list_stack_set_operation_results,
-            StackSetName=name,
-            OperationId=operation_id,
-            CallAs="SELF",
-        ).get("Summaries", [])
-        return [
-            f"account {r.get('Account', '?')} {r.get('Region', '?')}: "
-            f"{r.get('StatusReason') or r.get('Status', '')}"
-            for r in results
-            if r.get("Status") not in ("SUCCEEDED", "PENDING", "RUNNING")
-        ]
+        """Each instance of an ended operation that did not succeed (FAILED, CANCELLED, ...),
+        with its account, region and StatusReason (ListStackSetOperationResults, all pages).
+        An operation SUCCEEDED within its failure tolerance still has such instances."""
+        found: list[str] = []
+        token: str | None = None
+        while True:
+            page = self._call(
+                f"list the results of operation {operation_id} of StackSet {name}",
+                self.cfn.list_stack_set_operation_results,
+                StackSetName=name,
+                OperationId=operation_id,
+                **({"NextToken": token} if token else {}),
+            )
+            found += [
+                f"account {r.get('Account', '?')} {r.get('Region', '?')}: "
+                f"{r.get('Status', '?')}, {r.get('StatusReason') or 'no reason given'}"
+                for r in page.get("Summaries", [])
+                if r.get("Status") != "SUCCEEDED"
+            ]
+            token = page.get("NextToken")
+            if not token:
+                return found
+
+    def check_owned(self, spec: StackSetSpec) -> dict[str, Any] | None:
+        """InputError (nothing changed) when a StackSet of the spec's name stands but is not
+        this estate's (no `relight:estate` tag, or another estate's): made by hand, or by
+        another estate administered from the same account and region."""
+        current = self.describe(spec.name)
+        if current is None or spec.estate is None:
+            return current
+        tags = {t["Key"]: t["Value"] for t in current.get("Tags", [])}
+        if tags.get(ESTATE_TAG) == spec.estate:
+            return current
+        whose = f"estate {tags[ESTATE_TAG]}'s" if ESTATE_TAG in tags else f"not tagged {ESTATE_TAG}"
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(tags.items())) or "no tags"
+        raise InputError(
+            f"StackSet {spec.name} in {self.region} already stands and is {whose} (its tags: "
+            f"{shown}); estate {spec.estate} would overwrite its template and instances",
+            hint="nothing was changed. If it is another estate's or made by hand, rename this "
+            "estate's environment (StackSets are named <environment>-<stack>) or administer "
+            f"this estate from another account; if it is this estate's, add the tag {ESTATE_TAG}="
+            f"{spec.estate} to it (aws cloudformation update-stack-set --stack-set-name "
+            f"{spec.name} --use-previous-template --tags with its other tags too) and rerun",
+        )
 
     # making it so ------------------------------------------------------------------------------
 
@@ -280,7 +279,7 @@ class StackSets:
         """Create the StackSet or bring it up to date, then its stack instances; each
         operation waited for. A second run with nothing changed starts no operation."""
         result = StackSetResult(spec.name)
-        current = self.describe(spec.name)
+        current = self.check_owned(spec)
         if current is None:
             self._call(
                 f"create StackSet {spec.name}", self.cfn.create_stack_set, **spec.set_arguments()
@@ -322,7 +321,6 @@ class StackSets:
                     "Regions": [region],
                     "ParameterOverrides": _parameters(dict(overrides)),
                     "OperationPreferences": dict(spec.preferences),
-                    "CallAs": "SELF",
                 }
                 if not overrides:
                     args.pop("ParameterOverrides")
@@ -349,7 +347,6 @@ class StackSets:
                     "Regions": [region],
                     "ParameterOverrides": _parameters(dict(overrides)),
                     "OperationPreferences": dict(spec.preferences),
-                    "CallAs": "SELF",
                 }
                 self._operate(
                     result,
@@ -364,19 +361,23 @@ class StackSets:
     def _ensure_ou_instances(
         self, spec: StackSetSpec, result: StackSetResult, existing: list[dict[str, Any]]
     ) -> None:
-        """Service-managed: instances in every account of the OUs (DeploymentTargets); the
-        accounts come from Organizations, so an OU already deployed is left to AutoDeployment."""
+        """Service-managed: an instance in each of the spec's accounts, reached through the OUs
+        (DeploymentTargets) but only there: AccountFilterType INTERSECTION with the accounts, so
+        an OU's other accounts get none. An account no OU holds gets none either: said."""
         for region in spec.regions:
-            seen = {i.get("OrganizationalUnitId") for i in existing if i.get("Region") == region}
-            missing = [ou for ou in spec.organizational_units if ou not in seen]
+            have = {i.get("Account") for i in existing if i.get("Region") == region}
+            missing = [a for a in sorted(spec.accounts) if a not in have]
             if not missing:
                 continue
             args = {
                 "StackSetName": spec.name,
-                "DeploymentTargets": {"OrganizationalUnitIds": missing},
+                "DeploymentTargets": {
+                    "OrganizationalUnitIds": list(spec.organizational_units),
+                    "Accounts": missing,
+                    "AccountFilterType": "INTERSECTION",
+                },
                 "Regions": [region],
                 "OperationPreferences": dict(spec.preferences),
-                "CallAs": "SELF",
             }
             self._operate(
                 result,
@@ -384,9 +385,22 @@ class StackSets:
                 self.cfn.create_stack_instances,
                 args,
             )
+            made = {
+                i.get("Account") for i in self.instances(spec.name) if i.get("Region") == region
+            }
+            outside = [a for a in missing if a not in made]
+            if outside:
+                raise DeployError(
+                    f"StackSet {spec.name} in {region}: no stack instance in account(s) "
+                    f"{', '.join(outside)}: none of the organizational units "
+                    f"{', '.join(spec.organizational_units)} holds them",
+                    hint="add the OU that holds each account to stacksets.organizational_units "
+                    "(aws organizations list-parents --child-id <account>), then rerun; their "
+                    "environments were not prepared",
+                )
             result.instances.update(dict.fromkeys(missing, "created"))
-        for instance in self.instances(spec.name) if result.operations else existing:
-            result.instances.setdefault(str(instance.get("Account", "")), "current")
+        for account in spec.accounts:
+            result.instances.setdefault(account, "current")
 
 
 def _grouped(
@@ -397,59 +411,6 @@ def _grouped(
     for account in accounts:
         groups.setdefault(tuple(sorted(spec.accounts[account].items())), []).append(account)
     return groups
-
-
-def set_differences(current: Mapping[str, Any], spec: StackSetSpec) -> list[str]:
-    """What differs between a StackSet as DescribeStackSet shows it and the spec."""
-    found = []
-    try:
-        same_body = json.loads(current.get("TemplateBody") or "null") == json.loads(spec.body)
-    except ValueError:
-        same_body = current.get("TemplateBody") == spec.body
-    if not same_body:
-        found.append("its template")
-    params = {p["ParameterKey"]: p.get("ParameterValue") for p in current.get("Parameters", [])}
-    if params != dict(spec.parameters):
-        found.append("its parameters")
-    tags = {t["Key"]: t["Value"] for t in current.get("Tags", [])}
-    if tags != dict(spec.tags):
-        found.append("its tags")
-    if spec.permissions == SELF_MANAGED:
-        role = current.get("AdministrationRoleARN")
-        if spec.administration_role and role and role != spec.administration_role:
-            found.append("its administration role")
-        name = current.get("ExecutionRoleName")
-        if spec.execution_role_name and name and name != spec.execution_role_name:
-            found.append("its execution role name")
-    given = current.get("PermissionModel")
-    if given and given != spec.permissions:
-        raise AwsError(
-            f"StackSet {spec.name} in {current.get('Region', '')} is {given}, the estate file "
-            f"says {spec.permissions}: a StackSet's permission model cannot change",
-            hint="set stacksets.permissions back, or delete the StackSet (its instances first) "
-            "and rerun `relight estate prepare`",
-        )
-    return found
-
-
-def preferences(
-    *,
-    max_concurrent_accounts: int | None = None,
-    max_concurrent_percentage: int | None = None,
-    failure_tolerance_count: int | None = None,
-    failure_tolerance_percentage: int | None = None,
-    region_concurrency: str = "PARALLEL",
-) -> dict[str, Any]:
-    """StackSetOperationPreferences from the estate file's stacksets: settings."""
-    found: dict[str, Any] = {"RegionConcurrencyType": region_concurrency}
-    pairs = {
-        "MaxConcurrentCount": max_concurrent_accounts,
-        "MaxConcurrentPercentage": max_concurrent_percentage,
-        "FailureToleranceCount": failure_tolerance_count,
-        "FailureTolerancePercentage": failure_tolerance_percentage,
-    }
-    found.update({k: v for k, v in pairs.items() if v is not None})
-    return found
 
 
 def _backoff(first: float, factor: float = 1.5, ceiling: float = 30.0) -> Iterator[float]:

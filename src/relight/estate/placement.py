@@ -17,7 +17,8 @@ ParameterOverrides. What a StackSet cannot express goes through relight's own pr
   other parameter values (a StackSet has one instance per account and region): it gets a
   StackSet of its own;
 - with service-managed permissions, an environment whose parameters differ from the StackSet's
-  (instances are made per organizational unit, so an override cannot name one account);
+  (instances are made per organizational unit, so an override cannot name one account), and
+  one in the organization's management account (StackSets deploys no instance there);
 - every stack that is not `stands: global` (the rung's network, load balancer, standby compute):
   those differ per environment and read each other's outputs in order.
 
@@ -147,12 +148,24 @@ def global_stacks(
     return found
 
 
-def place(stacks: list[GlobalStack], permissions: str = SELF_MANAGED) -> Placement:
+def place(
+    stacks: list[GlobalStack], permissions: str = SELF_MANAGED, management: str | None = None
+) -> Placement:
     """One StackSet per distinct template (split where an account would need a second
-    instance with other parameters), the rest through relight's prepare, each with its why."""
+    instance with other parameters), the rest through relight's prepare, each with its why.
+    `management`: the organization's management account (service-managed)."""
     placement = Placement()
     by_body: dict[str, list[SetPlan]] = {}
     for stack in stacks:
+        if permissions != SELF_MANAGED and management and stack.account_id == management:
+            placement.own.append(
+                (
+                    stack,
+                    f"its account {stack.account_id} is the organization's management account, "
+                    "where a service-managed StackSet deploys no stack instance",
+                )
+            )
+            continue
         if stack.parameters is None:
             placement.own.append(
                 (

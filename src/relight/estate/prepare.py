@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from relight import standin
 from relight.aws.clients import Aws, AwsTarget, check_account
@@ -38,6 +38,7 @@ from relight.aws.stackset_roles import (
     check_organizations,
     ensure_role,
     execution_template,
+    organization,
 )
 from relight.aws.stacksets import (
     SELF_MANAGED,
@@ -104,12 +105,22 @@ def plans_for(estate: LoadedEstate, region: str, strategy: str | None) -> dict[s
     }
 
 
-def placement_for(estate: LoadedEstate, plans: dict[str, Plan]) -> Placement:
+def placement_for(
+    estate: LoadedEstate, plans: dict[str, Plan], management: str | None = None
+) -> Placement:
+    """Where each global stack goes. `management`: the organization's management account
+    (service-managed); CallAs SELF makes it the administrator (stackset_roles checks that)."""
     accounts = {
         name: (estate.file.environments[name].account, estate.access(name).id) for name in plans
     }
     permissions = _permissions(estate)
-    return place(global_stacks(plans, accounts), permissions)
+    if management is None and permissions == SERVICE_MANAGED and _call_as(estate) == "SELF":
+        management = estate.file.accounts[estate.file.administrator].id
+    return place(global_stacks(plans, accounts), permissions, management)
+
+
+def _call_as(estate: LoadedEstate) -> Literal["SELF", "DELEGATED_ADMIN"]:
+    return estate.file.stacksets.call_as
 
 
 def _permissions(estate: LoadedEstate) -> str:
@@ -194,7 +205,9 @@ def prepare_permissions(
         return []
     if _permissions(estate) == SERVICE_MANAGED:
         admin_id = estate.file.accounts[estate.file.administrator].id
-        return check_organizations(admin.client("organizations", "us-east-1"), admin_id)
+        return check_organizations(
+            admin.client("organizations", "us-east-1"), admin_id, _call_as(estate)
+        )
     lines = []
     for need in _role_needs(estate, placement):
         aws = _account_aws(estate, admin, need.account, region)
@@ -212,6 +225,7 @@ def stackset_specs(estate: LoadedEstate, placement: Placement, region: str) -> l
         failure_tolerance_count=settings.failure_tolerance_count,
         failure_tolerance_percentage=settings.failure_tolerance_percentage,
         region_concurrency=settings.region_concurrency,
+        concurrency_mode=settings.concurrency_mode,
     )
     self_managed = _permissions(estate) == SELF_MANAGED
     return [
@@ -260,7 +274,13 @@ def prepare_estate(
     changes; a "no" stops there (Declined, nothing changed)."""
     started = clock()
     plans = plans_for(estate, region, strategy)
-    placement = placement_for(estate, plans)
+    management = None
+    if _permissions(estate) == SERVICE_MANAGED and _call_as(estate) == "DELEGATED_ADMIN":
+        admin = admin or administrator(estate, region, state_dir=state_dir)
+        admin_id = estate.file.accounts[estate.file.administrator].id
+        org = organization(admin.client("organizations", "us-east-1"), admin_id)
+        management = org.get("MasterAccountId")
+    placement = placement_for(estate, plans, management)
     result = EstatePrepared(estate.file.name, region, placement)
     result.lines = placement.lines(region, estate.file.administrator)
     for line in result.lines:
@@ -269,12 +289,15 @@ def prepare_estate(
         raise Declined("not confirmed; nothing was changed")
     if placement.stacksets:
         admin = admin or administrator(estate, region, state_dir=state_dir)
-        result.roles = prepare_permissions(estate, placement, admin, region, say=say)
         sets = StackSets(
             admin.client("cloudformation", region), region, clock=clock, sleep=sleep, poll=poll,
-            on_progress=say,
+            on_progress=say, call_as=_call_as(estate),
         )  # fmt: skip
-        for spec in stackset_specs(estate, placement, region):
+        specs = stackset_specs(estate, placement, region)
+        for spec in specs:  # another estate's StackSet of the same name: refused, none changed
+            sets.check_owned(spec)
+        result.roles = prepare_permissions(estate, placement, admin, region, say=say)
+        for spec in specs:
             done = sets.ensure(spec)
             result.stacksets.append(done)
             say(done.line())

@@ -63,6 +63,12 @@ class StackSetSettings(_Strict):
     failure_tolerance_count: int | None = Field(default=None, ge=0)
     failure_tolerance_percentage: int | None = Field(default=None, ge=0, le=100)
     region_concurrency: Literal["SEQUENTIAL", "PARALLEL"] = "PARALLEL"
+    # STRICT (AWS's default): concurrency at most failure tolerance + 1; SOFT: max_concurrent_*
+    concurrency_mode: Literal["STRICT_FAILURE_TOLERANCE", "SOFT_FAILURE_TOLERANCE"] = (
+        "STRICT_FAILURE_TOLERANCE"
+    )
+    # service_managed: SELF from the management account, DELEGATED_ADMIN from a delegated one
+    call_as: Literal["SELF", "DELEGATED_ADMIN"] = "SELF"
 
     def administration_role_arn(self, administrator: AccountAccess) -> str:
         """The self-managed administration role: given, else AWS's documented default name in
@@ -81,6 +87,25 @@ class StackSetSettings(_Strict):
         ):
             if getattr(self, a) is not None and getattr(self, b) is not None:
                 problems.append(f"give {a} or {b}, not both (StackSets takes one of the two)")
+        tolerance = (self.failure_tolerance_count or 0) + 1
+        if (
+            self.concurrency_mode == "STRICT_FAILURE_TOLERANCE"
+            and self.max_concurrent_accounts is not None
+            and self.failure_tolerance_percentage is None
+            and self.max_concurrent_accounts > tolerance
+        ):
+            problems.append(
+                f"max_concurrent_accounts {self.max_concurrent_accounts} cannot take effect: "
+                "under concurrency_mode STRICT_FAILURE_TOLERANCE (the default) StackSets runs at "
+                f"most failure_tolerance_count + 1 = {tolerance} account(s) at once; set "
+                "concurrency_mode: SOFT_FAILURE_TOLERANCE, or max_concurrent_accounts: "
+                f"{tolerance}"
+            )
+        if self.call_as == "DELEGATED_ADMIN" and self.permissions != "service_managed":
+            problems.append(
+                "call_as DELEGATED_ADMIN is for service_managed permissions (a delegated "
+                "administrator of the organization): remove it, or use service_managed"
+            )
         if self.permissions == "service_managed" and not self.organizational_units:
             problems.append(
                 "service_managed permissions deploy to organizational units: list them in "

@@ -4,7 +4,9 @@
 (aws/stacksets.py); the stack in each account is the StackSet's (`StackSet-<name>-<id>`),
 found by its `relight:serves:<stack>` tag (aws/cloudformation.py, `Stacks.made_by_stackset`).
 A prepare of one environment (and the stand-in's story, which prepares the recovery region
-as a first run would) reads such a stack as prepared instead of making relight's own.
+as a first run would) reads such a stack as prepared instead of making relight's own. Two
+StackSets' stacks serving one name (an instance left over after its environment moved) are
+refused naming both, never the first taken (docs/estates.md, "Retiring a stack instance").
 """
 
 from __future__ import annotations
