@@ -54,3 +54,27 @@ def test_a_drill_reads_the_global_stacks_a_stackset_made(
         left = [n for n in after[account] if f"-drill-{DRILL_ID}-" in n]
         assert left == [], f"{ACCOUNTS[account]} ({account}) still has {left}"
     assert after == before  # the prepared stacks, the StackSet's among them, untouched
+
+
+def test_status_shows_and_teardown_prepared_leaves_the_stackset_stack(
+    world: dict[str, Any],
+) -> None:
+    """After the estate prepare above: `relight status` lists shared's baseline under the
+    StackSet's stack name; `relight teardown --prepared` deletes relight's own prepared stacks,
+    names the StackSet's and leaves it standing."""
+    shown = relight(world, "status", "--env", "shared", "--region", "us-west-2", "--json")
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    rows = {r["name"]: r["stack"] for r in json.loads(shown.stdout)}
+    made = [n for n in rows if n.startswith("StackSet-shared-baseline-")]
+    assert len(made) == 1 and rows[made[0]] == "baseline", rows
+    gone = relight(
+        world, "teardown", "--env", "shared", "--region", "us-west-2", "--prepared", "--yes"
+    )
+    said = " ".join((gone.stdout + gone.stderr).split())
+    assert gone.returncode == 0, said
+    assert f"left alone: {made[0]}, made by StackSet shared-baseline" in said
+    assert "never by teardown" in said
+    running = standin.find(world["state"])
+    assert running is not None
+    left = _stacks_left(running.endpoint, "123456789012")
+    assert made[0] in left and "shared-identity" not in left, left
