@@ -54,6 +54,14 @@ def test_a_drill_reads_the_global_stacks_a_stackset_made(
         left = [n for n in after[account] if f"-drill-{DRILL_ID}-" in n]
         assert left == [], f"{ACCOUNTS[account]} ({account}) still has {left}"
     assert after == before  # the prepared stacks, the StackSet's among them, untouched
+    # readiness reads the StackSet's stack too, and finds the drill just recorded
+    ready = relight(
+        world, "readiness", "--env", "shared", "--region", "us-west-2",
+        "--reports", str(reports), "--json",
+    )  # fmt: skip
+    verdict = json.loads(ready.stdout)
+    findings = [f for f in verdict["findings"] if f["check"] in ("prepared", "drill")]
+    assert not [f for f in findings if f["severity"] == "error"], findings
 
 
 def test_status_shows_and_teardown_prepared_leaves_the_stackset_stack(
