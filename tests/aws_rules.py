@@ -418,28 +418,30 @@ def alarm_states(
     alarm: Mapping[str, Any], periods: list[list[float]], state: str = "INSUFFICIENT_DATA"
 ) -> list[str]:
     """The alarm's state after each period, given the values its metric received in it (an
-    empty list: no data). An alarm evaluating one period (EvaluationPeriods 1, one datapoint
-    to alarm): the period's statistic against the threshold, ALARM or OK; a period without
-    data as TreatMissingData says: `breaching` ALARM, `notBreaching` OK, `ignore` the
-    current state maintained, `missing` (the default) INSUFFICIENT_DATA, all of the
-    evaluation range being missing."""
-    if int(alarm["EvaluationPeriods"]) != 1 or int(alarm.get("DatapointsToAlarm", 1)) != 1:
-        raise NotImplementedError("only one-period alarms are modelled")
+    empty list: no data). Each period is breaching when its statistic crosses the threshold;
+    the alarm is ALARM when at least DatapointsToAlarm (M) of the last EvaluationPeriods (N)
+    periods breach, OK otherwise ("M out of N"; periods before the first are without data).
+    A period without data counts as TreatMissingData says: `breaching` breaching,
+    `notBreaching` not; with one period evaluated (1 of 1), `ignore` keeps the current state
+    and `missing` (the default) is INSUFFICIENT_DATA, all of the evaluation range missing
+    (those two over several periods are not modelled)."""
+    n = int(alarm["EvaluationPeriods"])
+    m = int(alarm.get("DatapointsToAlarm", n))
     compare = OPERATORS[alarm["ComparisonOperator"]]
     statistic = STATISTICS[alarm["Statistic"]]
     missing = alarm.get("TreatMissingData", "missing")
+    if n != 1 and missing not in ("breaching", "notBreaching"):
+        raise NotImplementedError("ignore and missing are modelled over one period only")
+    history: list[bool | None] = [None] * (n - 1)  # None: a period without data
     states = []
     for values in periods:
-        if values:
-            breaching = compare(statistic(values), float(alarm["Threshold"]))
-            state = "ALARM" if breaching else "OK"
-        elif missing == "breaching":
-            state = "ALARM"
-        elif missing == "notBreaching":
-            state = "OK"
-        elif missing == "missing":
-            state = "INSUFFICIENT_DATA"
-        # "ignore": the state stays as it is
+        history.append(compare(statistic(values), float(alarm["Threshold"])) if values else None)
+        window = history[-n:]
+        if all(b is None for b in window) and missing in ("missing", "ignore"):
+            state = "INSUFFICIENT_DATA" if missing == "missing" else state
+        else:
+            bad = sum(1 for b in window if b or (b is None and missing == "breaching"))
+            state = "ALARM" if bad >= m else "OK"
         states.append(state)
     return states
 

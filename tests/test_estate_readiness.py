@@ -174,6 +174,10 @@ def test_the_printed_table_lists_the_worst_first_and_says_what_is_wrong(
         "demo",
         "shared",
     ]
+    waves = {row.split("│")[1].strip(): row.split("│")[2].strip() for row in rows}
+    assert (waves["shared"], waves["demo"], waves["storefront"]) == ("1", "2", "2"), (
+        "waves counted from 1, as estate failover's and drill's lines count them"
+    )
     assert "storefront: artifacts: artifacts.web_ami: no AMI tagged Role=store" in out
     assert "demo: drill: no drill into this region has been recorded" in out
     assert "shared:" not in out, "a ready environment has no line under the table"

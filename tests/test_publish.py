@@ -128,9 +128,17 @@ def test_the_documented_alarm_watches_the_published_metric_and_pages_on_zero_and
     for datum in Verdict("demo", False, 60.0, 3600.0).data(AT):
         assert alarm_sees(alarm, NAMESPACE, datum) is (datum["MetricName"] == "Ready")
     assert not alarm_sees(alarm, NAMESPACE, Verdict("shop", True).data(AT)[0]), "another env"
-    # hourly periods: ready, not ready, ready again, then the readiness job stops running
-    states = alarm_states(alarm, [[1.0], [1.0, 0.0], [1.0], [], []])
-    assert states == ["OK", "ALARM", "OK", "ALARM", "ALARM"]
+    assert (alarm["Period"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (3600, 2, 2)
+    # an hourly job whose run drifts across an hour boundary (10:59:50, then 12:00:05):
+    # one hour without a verdict between two ready ones does not page
+    assert alarm_states(alarm, [[1.0], [], [1.0], [1.0], [], [1.0]]) == ["OK"] * 6
+    # the readiness job stops running: the second hour without a verdict pages
+    assert alarm_states(alarm, [[1.0], [1.0], [], [], []]) == ["OK", "OK", "OK", "ALARM", "ALARM"]
+    # not ready, still not ready an hour later: pages, and clears on a ready verdict
+    states = alarm_states(alarm, [[1.0], [1.0, 0.0], [0.0], [1.0], [1.0]])
+    assert states == ["OK", "OK", "ALARM", "OK", "OK"]
+    # not ready, and then no verdict: pages too
+    assert alarm_states(alarm, [[1.0], [0.0], []]) == ["OK", "OK", "ALARM"]
     estate = ready_alarm("corp", dimension=ESTATE)
     assert alarm_sees(estate, NAMESPACE, Verdict("corp", True, dimension=ESTATE).data(AT)[0])
     assert not alarm_sees(estate, NAMESPACE, Verdict("corp", True).data(AT)[0])
@@ -141,12 +149,14 @@ def test_the_alarm_command_in_the_docs_is_the_one_relight_describes() -> None:
     assert command == (
         "aws cloudwatch put-metric-alarm --region us-west-2 --alarm-name relight-demo-not-ready "
         "--namespace Relight --metric-name Ready --dimensions Name=Environment,Value=demo "
-        "--statistic Minimum --period 3600 --evaluation-periods 1 --datapoints-to-alarm 1 "
+        "--statistic Minimum --period 3600 --evaluation-periods 2 --datapoints-to-alarm 2 "
         "--threshold 1 --comparison-operator LessThanThreshold --treat-missing-data breaching "
         "--alarm-actions TOPIC-ARN"
     )
     docs = (REPO / "docs" / "readiness.md").read_text(encoding="utf-8")
     assert command.replace(" --", " \\\n  --") in docs
+    estates = (REPO / "docs" / "estates.md").read_text(encoding="utf-8").replace("\\\n", " ")
+    assert alarm_command("us-west-2", "demo", dimension=ESTATE) in " ".join(estates.split())
 
 
 def test_a_refused_publish_is_relights_error_naming_the_region_and_the_grant() -> None:

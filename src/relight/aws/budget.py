@@ -2,8 +2,12 @@
 
 An estate fails over many environments at once, often several in one account and region, and
 AWS's limits are the account's, per region, not the environment's: CloudFormation throttles the
-account's calls ("Rate exceeded") and caps the stack operations it runs at once. So every
-environment relight runs in one account and region draws on one `TokenBudget`:
+account's calls ("Rate exceeded"), and its quotas (DescribeAccountLimits: concurrent resources,
+stacks, stack outputs; docs/aws-behaviours.md T2) count every stack of the account. AWS sets no
+limit on stack operations in flight as such: `stack_operations` is relight's own, a bound it
+keeps so that an estate's operations (and the resources they provision) stay under those quotas
+and leave room for the account's other users. So every environment relight runs in one account
+and region draws on one `TokenBudget`:
 
 - a token bucket of requests (`requests_per_second` refill, `burst` at most, every service):
   each HTTP request a client of that `Aws` sends takes a token first (botocore's

@@ -54,7 +54,7 @@ def teardown(
     """Delete the stacks relight made for the environment in --region. Never AMIs or snapshots."""
     with _errors(debug) as interruption:
         from relight.commands.connection import Declined
-        from relight.commands.teardown import stacks_to_delete
+        from relight.commands.teardown import made_by_stacksets, stacks_to_delete
         from relight.commands.teardown import teardown as run_teardown
         from relight.model.plan import check_namespace
 
@@ -69,6 +69,13 @@ def teardown(
         if kept:
             _console(stderr=True).print(
                 f"left alone (made by relight prepare; --prepared deletes them): {', '.join(kept)}"
+            )
+        for name, stackset in made_by_stacksets(loaded, conn) if prepared and not namespace else []:
+            _console(stderr=True).print(
+                f"left alone: {name}, made by StackSet {stackset} (relight estate prepare), "
+                "maybe for other environments too: a StackSet's stack is deleted through its "
+                "StackSet (DeleteStackInstances, in the estate's administrator account), "
+                "never by teardown"
             )
         if not names:
             _console(stderr=True).print(f"no stacks of {what} in {region}; nothing to do")

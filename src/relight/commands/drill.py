@@ -285,6 +285,7 @@ def _prepare(run: Run, stacks: Stacks, held: RunLock, accept_stale: bool, concur
         lint_plan(plan)
         discovery = discover_environment(plan, conn, now=run.now)
         ready = read_prepared(stacks, plan, prepare_command(plan, conn.region))
+        plan = ready.located(plan)  # a StackSet's stacks under their own names
         run.prepared = deploy(
             stacks,
             plan,
@@ -357,6 +358,7 @@ def _rebuild(
             account_id=conn.account_id,
         )
         ready = read_prepared(stacks, run.plan, prepare_command(run.plan, conn.region))
+        run.plan = ready.located(run.plan)  # verify reads a StackSet's stacks by their names
         run.notes += checked.notes + ready.notes  # a skipped read among them: in the report
     with run.phase("deploy") as deploying:
         run.outcome = deploy(

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from relight.aws.cloudformation import serves
 from relight.aws.lease import Holder, break_lock, read_lock
 from relight.commands.connection import Connection, connect_stacks, lock_ref
 from relight.model.config import LoadedEnvironment
+from relight.model.plan import stack_name
 from relight.model.shapes import tag_dict
 
 
@@ -47,11 +49,21 @@ def status(
     loaded: LoadedEnvironment, conn: Connection, listed: list[dict[str, Any]] | None = None
 ) -> list[dict[str, Any]]:
     """Every stack relight made for the environment in the region, any namespace (from
-    `listed`, the region's DescribeStacks, when the caller has it already)."""
+    `listed`, the region's DescribeStacks, when the caller has it already), and the stacks a
+    StackSet made for its global ones (relight estate prepare: tagged for the stacks they
+    serve, not for the environment; shown by relight's key)."""
     rows = []
+    made_for = {
+        stack_name(loaded.env.name, key): key
+        for key, s in loaded.env.stacks.items()
+        if s.stands == "global"
+    }
     for stack in connect_stacks(conn).list_stacks() if listed is None else listed:
         tags = tag_dict(stack.get("Tags"))
-        if tags.get("relight:env") != loaded.env.name:
+        served = [key for name, key in made_for.items() if serves(stack, name)]
+        if served:
+            tags = {**tags, "relight:stack": served[0], "relight:namespace": ""}
+        elif tags.get("relight:env") != loaded.env.name:
             continue
         changed = stack.get("LastUpdatedTime") or stack.get("CreationTime")
         rows.append(

@@ -100,7 +100,7 @@ def service_role_arn(stacks: Stacks, loaded: LoadedEnvironment) -> str | None:
     key = identity_stack_key(loaded)
     if key is None:
         return None
-    found = stacks.state(stack_name(loaded.env.name, key))
+    found = stacks.prepared_state(stack_name(loaded.env.name, key))  # may be a StackSet's
     return outputs_of(found).get(SERVICE_ROLE_OUTPUT) if found else None
 
 
@@ -219,3 +219,21 @@ def stacks_to_delete(
     prepared: bool = False,
 ) -> list[dict[str, Any]]:
     return environment_stacks(connect_stacks(conn), loaded.env.name, namespace, prepared=prepared)
+
+
+def made_by_stacksets(loaded: LoadedEnvironment, conn: Connection) -> list[tuple[str, str]]:
+    """The stacks a StackSet made for the environment's global stacks (relight estate
+    prepare), as (stack name, StackSet): a teardown never deletes them (a StackSet's stack goes
+    with its stack instance, through the StackSet), so `--prepared` names them instead."""
+    from relight.aws.cloudformation import STACKSET_TAG
+    from relight.model.shapes import tag_dict
+
+    stacks = connect_stacks(conn)
+    found = []
+    for key, spec in loaded.env.stacks.items():
+        if spec.stands != "global":
+            continue
+        made = stacks.made_by_stackset(stack_name(loaded.env.name, key))
+        if made is not None:
+            found.append((str(made["StackName"]), tag_dict(made.get("Tags")).get(STACKSET_TAG, "")))
+    return found

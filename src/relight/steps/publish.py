@@ -14,9 +14,11 @@ alarms page on "not ready" (docs/aws-behaviours.md, W1 to W3):
   published to, which is the region the verdict is about, and an alarm must name every
   dimension of the metric it watches (a dimension more is another metric).
 
-The alarm to create (`ready_alarm`, `alarm_command`) pages on `Ready < 1` and on missing
-data (`TreatMissingData: breaching`): a readiness job that stopped running is not ready
-either.
+The alarm to create (`ready_alarm`, `alarm_command`) pages when two hourly periods in a row
+are `Ready < 1` or without a verdict (2 out of 2, `TreatMissingData: breaching`): a readiness
+job that stopped running is not ready either, while an hourly job whose run drifts across an
+hour boundary (10:59:50, then 12:00:05) leaves one empty hour between two good ones, which
+does not page (docs/aws-behaviours.md, W3).
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ NAMESPACE = "Relight"
 READY, FORECAST, WORST_AGE = "Ready", "ForecastRtoSeconds", "WorstArtifactAgeSeconds"
 ENVIRONMENT, ESTATE = "Environment", "Estate"
 # The alarm's period: readiness runs at least once in it (hourly, docs/scheduling.md); a
-# period without a verdict is breaching.
+# period without a verdict is breaching, and the alarm pages on two such periods in a row
+# (M out of N: 2 of 2), so one hour a drifting schedule skips does not page.
 ALARM_PERIOD = 3600
+ALARM_PERIODS = 2
 # PutMetricData takes at most 1,000 metrics a request; an estate's verdicts are sent in
 # batches well under it.
 BATCH = 150
@@ -126,8 +130,9 @@ def publish_in(aws: Any, region: str, verdicts: Sequence[Verdict], at: datetime)
 
 
 def ready_alarm(name: str, *, dimension: str = ENVIRONMENT) -> dict[str, Any]:
-    """The alarm that pages when `name` is not ready, or when no verdict came for a period
-    (the readiness job stopped): PutMetricAlarm's parameters, AlarmActions aside."""
+    """The alarm that pages when `name` is not ready, or no verdict came, for two periods in
+    a row (a not-ready verdict still not ready an hour later; the readiness job stopped):
+    PutMetricAlarm's parameters, AlarmActions aside."""
     return {
         "AlarmName": f"relight-{name}-not-ready",
         "Namespace": NAMESPACE,
@@ -135,8 +140,8 @@ def ready_alarm(name: str, *, dimension: str = ENVIRONMENT) -> dict[str, Any]:
         "Dimensions": [{"Name": dimension, "Value": name}],
         "Statistic": "Minimum",
         "Period": ALARM_PERIOD,
-        "EvaluationPeriods": 1,
-        "DatapointsToAlarm": 1,
+        "EvaluationPeriods": ALARM_PERIODS,
+        "DatapointsToAlarm": ALARM_PERIODS,
         "Threshold": 1.0,
         "ComparisonOperator": "LessThanThreshold",
         "TreatMissingData": "breaching",

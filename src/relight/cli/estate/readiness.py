@@ -70,7 +70,7 @@ def _print(result: Any, publish: bool) -> None:
         cells = env.cells()
         table.add_row(
             env.name,
-            str(env.wave),
+            str(env.wave + 1),  # waves counted from 1, as failover's and drill's lines do
             "[green]yes[/]" if env.ready else "[red]no[/]",
             *(f"[{COLOURS.get(cells[c], 'dim')}]{cells[c]}[/]" for c in CHECKS),
         )
