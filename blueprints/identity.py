@@ -158,7 +158,7 @@ class IdentityOptions(Options):
     @field_validator("role_path")
     @classmethod
     def _path(cls, path: str) -> str:
-        if not ROLE_PATH.fullmatch(path) or "//" in path:
+        if not ROLE_PATH.fullmatch(path):
             raise ValueError(
                 f"{path!r}: an IAM path is / or begins and ends with / (ASCII ! to ~ between)"
             )

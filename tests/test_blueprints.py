@@ -570,8 +570,22 @@ def test_identity_roles_get_relights_path_and_the_service_role_none() -> None:
     assert all("Path" not in p["Properties"] for p in profiles)
 
 
+def test_a_roles_path_is_create_only_so_changing_it_replaces_the_role() -> None:
+    """AWS's registry schema for AWS::IAM::Role (as cfn-lint ships it): Path is create-only, so
+    the first prepare after relight gave the identity roles a path replaces them (docs/aws.md),
+    and the pattern relight checks a path against is the schema's."""
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", "AWS::IAM::Role").schema
+    assert "/properties/Path" in schema["createOnlyProperties"]
+    assert schema["properties"]["Path"]["maxLength"] == 512
+    pattern = re.compile(schema["properties"]["Path"]["pattern"])
+    for path in ("/", "/relight/env/demo/", "/relight/stack/baseline/"):
+        assert pattern.fullmatch(path), path
+
+
 @pytest.mark.parametrize(
-    "path", ["relight/", "/relight", "/a//b/", "/sp ace/", "/" + "a" * 511 + "/"]
+    "path", ["relight/", "/relight", "/sp ace/", "/tab\t/", "/" + "a" * 511 + "/"]
 )
 def test_an_identity_role_path_iam_refuses_is_refused_before_rendering(path: str) -> None:
     with pytest.raises(Exception, match="an IAM path is / or begins and ends with /"):
