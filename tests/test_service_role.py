@@ -242,6 +242,17 @@ def test_the_file_cannot_give_the_service_roles_policy(write_env: Callable[..., 
     assert str(refused.value).startswith(str(loaded.path))
 
 
+def test_the_file_cannot_give_the_identity_roles_path(write_env: Callable[..., Path]) -> None:
+    """The service role passes the roles under the path relight gives them: a path from the
+    file would put the roles where the service role may not pass them (or widen what it may)."""
+    text = LADDER.replace("params: {instance_roles: {web: {}}}", "params: {role_path: /mine/}")
+    loaded = load_environment(str(write_env(text)), REGION)
+    with pytest.raises(ConfigError) as refused:
+        build_plan(loaded, REGION, phase="prepare", strategy="pilot_light")
+    assert "stacks.identity.params.role_path: relight fills it" in str(refused.value)
+    assert "remove the key" in str(refused.value)
+
+
 # RoleARN on every stack operation ---------------------------------------------------------------
 
 
