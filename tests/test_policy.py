@@ -185,7 +185,7 @@ def test_the_service_policy_printed_is_what_the_identity_stack_gives_its_role() 
     assert regional["Condition"] == {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}
     assert {"ec2:CreateVpc", "rds:RestoreDBInstanceFromDBSnapshot"} <= set(regional["Action"])
     passed = _statement(printed, "PassIdentityRoles")["Resource"]
-    assert passed == "arn:aws:iam::123456789012:role/demo-identity-*"
+    assert passed == "arn:aws:iam::123456789012:role/relight/env/demo/*"  # its roles' path
     assert _policy("--for", "service") != printed  # the first recovery region's: us-west-2
     wrong = ["policy", "--env", DEMO, "--for", "operator", "--region", "us-west-2"]
     run = RUNNER.invoke(app, wrong)
@@ -202,8 +202,8 @@ def test_the_bootstrap_is_an_administrators_policy_held_to_the_identity_stacks_n
     assert {"iam:CreateRole", "iam:CreatePolicy", "iam:CreateInstanceProfile"} <= set(own["Action"])
     assert own["Resource"] == [
         f"arn:aws:iam::123456789012:{kind}/demo-identity-*"
-        for kind in ("role", "policy", "instance-profile")
-    ]
+        for kind in ("role", "role/relight/env/demo", "policy", "instance-profile")
+    ]  # the service role has no path; the roles it passes are under the environment's
     assert not any(a.endswith(("UserPolicy", "GroupPolicy")) for a in own["Action"])
     operator = _actions(_policy("--for", "operator"))
     assert not operator & {"iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy"}
