@@ -48,8 +48,10 @@ path, so the grant holds whatever stack made the role (relight's prepare, or a S
   of that key may pass each other's roles of that stack. Keep roles that belong to one
   environment (instance roles that read its secrets) in its first identity stack.
 
-The service role has no path (`/`): it is outside every pattern it may pass, and a Deny
-(`NeverPassItself`) refuses passing any role outside relight's paths. Instance profiles keep
+The service role has a path of its own, `/relight-cloudformation/<env>/` (`service_role_path`):
+outside `/relight/`, so outside every pattern it may pass, and a Deny (`NeverPassItself`)
+refuses passing any role outside `/relight/`; the operator passes it to CloudFormation by that
+path, whichever stack (relight's or a StackSet's) made it. Instance profiles keep
 `/`: `iam:PassRole` is checked on the role a profile holds. A role's path cannot change in
 place (CloudFormation replaces the role): the first prepare after upgrading replaces the
 identity roles, which relight's prepare does while every region is healthy.
@@ -131,6 +133,11 @@ class IdentityOptions(Options):
         description="filled by relight (relight.steps.service_role.role_path): the IAM path of "
         "every role but the service role, which the service role may pass",
     )
+    service_role_path: str = Field(
+        default="/",
+        description="filled by relight: the CloudFormation service role's IAM path (outside "
+        "role_path's, so it never passes itself; the operator passes it by this path)",
+    )
     cloudformation_policy: list[dict[str, Any]] = Field(
         default_factory=list,
         description="filled by relight (relight.steps.service_role), never by the file: the "
@@ -155,7 +162,7 @@ class IdentityOptions(Options):
             seen[name] = key
         return roles
 
-    @field_validator("role_path")
+    @field_validator("role_path", "service_role_path")
     @classmethod
     def _path(cls, path: str) -> str:
         if not ROLE_PATH.fullmatch(path):
@@ -281,12 +288,13 @@ def _substituted(value: Any) -> Any:
     return Sub(value) if isinstance(value, str) and "${AWS::" in value else value
 
 
-def _cloudformation_role(t: Template, documents: list[dict[str, Any]]) -> None:
+def _cloudformation_role(t: Template, documents: list[dict[str, Any]], path: str = "/") -> None:
     role = t.add_resource(
         iam.Role(
             "CloudFormationRole",
             AssumeRolePolicyDocument=trusted_by("cloudformation.amazonaws.com"),
             Tags=Tags(Name=Sub("${AWS::StackName}-cloudformation")),
+            **_path(path),
         )
     )
     for number, document in enumerate(documents, start=1):
@@ -314,6 +322,7 @@ def _cloudformation_role(t: Template, documents: list[dict[str, Any]]) -> None:
         "flow_logs": True,
         "rds_monitoring": True,
         "role_path": "/relight/env/demo/",
+        "service_role_path": "/relight-cloudformation/demo/",
         "cloudformation_policy": [
             {
                 "Version": "2012-10-17",
@@ -349,5 +358,5 @@ def identity(options: IdentityOptions) -> Template:
     if options.rds_monitoring:
         _monitoring_role(t, path)
     if options.cloudformation_role:
-        _cloudformation_role(t, options.cloudformation_policy)
+        _cloudformation_role(t, options.cloudformation_policy, options.service_role_path)
     return t

@@ -549,7 +549,7 @@ def test_identity_names_nothing_so_two_recovery_regions_never_collide() -> None:
             assert resource["Properties"]["Tags"]
 
 
-def test_identity_roles_get_relights_path_and_the_service_role_none() -> None:
+def test_identity_roles_get_relights_path_and_the_service_role_its_own() -> None:
     """The service role passes the identity roles by their IAM path (a role's ARN holds it),
     so every role but the service role itself is under the path relight fills in."""
     template = REGISTRY["identity"].render(REGISTRY["identity"].sample).to_dict()
@@ -562,7 +562,7 @@ def test_identity_roles_get_relights_path_and_the_service_role_none() -> None:
         "WebInstanceRole": "/relight/env/demo/",
         "FlowLogRole": "/relight/env/demo/",
         "MonitoringRole": "/relight/env/demo/",
-        "CloudFormationRole": None,  # `/`: outside every pattern it may pass
+        "CloudFormationRole": "/relight-cloudformation/demo/",  # outside what it may pass
     }
     profiles = [
         r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::InstanceProfile"

@@ -147,7 +147,7 @@ def test_pass_role_reaches_only_the_identity_stacks_own_roles_never_the_service_
     assert not any(s.get("Resource") == "*" for s in passing)
     # IAM matches the pattern against the role's ARN, path included (IAM identifiers): the
     # identity roles whatever stack made them (and however CloudFormation shortened the
-    # generated name), never the service role, which has no path
+    # generated name), never the service role, under /relight-cloudformation/<env>/
     account = "arn:aws:iam::123456789012:role/"
 
     def may_pass(role: str) -> bool:
@@ -156,7 +156,8 @@ def test_pass_role_reaches_only_the_identity_stacks_own_roles_never_the_service_
 
     assert may_pass("relight/env/demo/demo-identity-WebInstanceRole-1A2B3C4D5E6F")
     assert may_pass("relight/env/demo/StackSet-demo-identi-WebInstanceRole-1A2B3C4D5E6F")
-    assert not may_pass("demo-identity-CloudFormationRole-1A2B3C4D5E6F")
+    assert not may_pass("relight-cloudformation/demo/demo-identity-CloudFormationRole-1A2B3C4D5E")
+    assert not may_pass("demo-identity-CloudFormationRole-1A2B3C4D5E6F")  # as before its path
     assert not may_pass("relight/env/demo-other/demo-other-identity-WebInstanceRole-1A2B")
     assert not may_pass("relight/stack/baseline/shared-baseline-FlowLogRole-1A2B")  # demo has none
 

@@ -126,7 +126,10 @@ def bootstrap_policy(loaded: LoadedEnvironment, scope: Scope) -> dict[str, Any]:
     resources = [
         f"arn:{p}:iam::{acct}:{kind}/{name}-*" for kind in ("role", "policy", "instance-profile")
     ]
-    resources.insert(1, f"arn:{p}:iam::{acct}:role/{path}{name}-*")
+    resources[1:1] = [
+        f"arn:{p}:iam::{acct}:role/{path}{name}-*",
+        f"arn:{p}:iam::{acct}:role/relight-cloudformation/{loaded.env.name}/{name}-*",
+    ]
     statements = [
         {
             "Sid": "TheIdentityStacksOwnResourcesMadeThroughCloudFormation",

@@ -21,7 +21,8 @@ Scoped where AWS allows it:
   (`role_path`: `/relight/env/<env>/` for the first identity stack, `/relight/stack/<key>/`
   for any other; a role's ARN holds its path, so the grant does not depend on the name
   CloudFormation generates, whichever stack, relight's or a StackSet's, made the role), never
-  to this role itself, which has no path (a Deny on every role outside relight's paths);
+  to this role itself, whose path is `/relight-cloudformation/<env>/` (a Deny on every role
+  outside `/relight/`);
 - `iam:CreateServiceLinkedRole` only for the services whose types ask for it
   (`iam:AWSServiceName`).
 
@@ -166,6 +167,7 @@ def stackset_body(body: str, name: str, stackset: str) -> str:
 
 
 RELIGHT_PATH = "/relight/"  # every identity role's path begins so; the service role's does not
+SERVICE_ROLE_PATH = "/relight-cloudformation/{env}/"  # outside RELIGHT_PATH: never passes itself
 
 
 def role_path(env_name: str, key: str, first: bool) -> str:
@@ -304,6 +306,7 @@ def _cut(statement: dict[str, Any], limit: int) -> list[dict[str, Any]]:
 
 POLICY_OPTION = "cloudformation_policy"  # the identity blueprint's options relight fills
 PATH_OPTION = "role_path"
+SERVICE_PATH_OPTION = "service_role_path"
 
 
 def with_service_role(plan: Plan, key: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -321,6 +324,7 @@ def with_service_role(plan: Plan, key: str, params: dict[str, Any]) -> dict[str,
         **params,
         POLICY_OPTION: split(service_role_policy(plan)),
         PATH_OPTION: role_path(plan.env_name, key, True),
+        SERVICE_PATH_OPTION: SERVICE_ROLE_PATH.format(env=plan.env_name),
     }
 
 
@@ -329,12 +333,13 @@ def identity_params(plan: Plan, key: str, params: dict[str, Any]) -> dict[str, A
     (`with_service_role`); any other holds none (one per environment), and its roles' path."""
     from relight.model.config import placed
 
-    if PATH_OPTION in plan.loaded.env.stacks[key].params:
-        raise ConfigError(
-            placed(plan.loaded, f"stacks.{key}.params.{PATH_OPTION}: relight fills it (the "
-            "IAM path of the roles the environment's CloudFormation service role may pass); "
-            "remove the key")
-        )  # fmt: skip
+    for option in (PATH_OPTION, SERVICE_PATH_OPTION):
+        if option in plan.loaded.env.stacks[key].params:
+            raise ConfigError(
+                placed(plan.loaded, f"stacks.{key}.params.{option}: relight fills it (the IAM "
+                "paths of the environment's CloudFormation service role and of the roles it "
+                "may pass); remove the key")
+            )  # fmt: skip
     if key == identity_key(plan):
         return with_service_role(plan, key, params)
     path = role_path(plan.env_name, key, False)
