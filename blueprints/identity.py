@@ -33,6 +33,28 @@ role that already exists is a data-plane matter, served in every region.
 
 No role or profile is given a name: CloudFormation makes unique ones, so one
 identity stack per recovery region never collides with another.
+
+Every role but the CloudFormation service role gets the IAM path `role_path` (filled by
+relight: relight.steps.service_role, `role_path`), and the service role may pass exactly the
+roles under its environment's paths (`iam:PassRole` on `role/<path>*`): a role's ARN holds its
+path, so the grant holds whatever stack made the role (relight's prepare, or a StackSet's
+`StackSet-<name>-<id>` stack) and however CloudFormation shortens a generated name.
+
+- the environment's first identity stack (the one holding the service role): `/relight/env/<env>/`;
+  only that environment's service role passes them.
+- any other identity stack (e.g. an estate's `baseline`, one StackSet for every account):
+  `/relight/stack/<key>/`, the same for every environment, so the template is the same in
+  every account. The trade-off: environments in one account that both have an identity stack
+  of that key may pass each other's roles of that stack. Keep roles that belong to one
+  environment (instance roles that read its secrets) in its first identity stack.
+
+The service role has a path of its own, `/relight-cloudformation/<env>/` (`service_role_path`):
+outside `/relight/`, so outside every pattern it may pass, and a Deny (`NeverPassItself`)
+refuses passing any role outside `/relight/`; the operator passes it to CloudFormation by that
+path, whichever stack (relight's or a StackSet's) made it. Instance profiles keep
+`/`: `iam:PassRole` is checked on the role a profile holds. A role's path cannot change in
+place (CloudFormation replaces the role): the first prepare after upgrading replaces the
+identity roles, which relight's prepare does while every region is healthy.
 """
 
 from __future__ import annotations
@@ -52,6 +74,7 @@ ADMIN_POLICIES = {"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"}
 FLOW_LOG_PREFIX = "/relight/flow-logs/"  # blueprints/network.py names its log group under it
 ROLE_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
+ROLE_PATH = re.compile(r"/|/[\x21-\x7e]{1,510}/")  # IAM: AWS::IAM::Role Path, at most 512
 
 
 def camel(key: str) -> str:
@@ -105,6 +128,16 @@ class IdentityOptions(Options):
         "environment's first identity stack only (a second one, e.g. what every account of an "
         "estate needs, holds no service role)",
     )
+    role_path: str = Field(
+        default="/",
+        description="filled by relight (relight.steps.service_role.role_path): the IAM path of "
+        "every role but the service role, which the service role may pass",
+    )
+    service_role_path: str = Field(
+        default="/",
+        description="filled by relight: the CloudFormation service role's IAM path (outside "
+        "role_path's, so it never passes itself; the operator passes it by this path)",
+    )
     cloudformation_policy: list[dict[str, Any]] = Field(
         default_factory=list,
         description="filled by relight (relight.steps.service_role), never by the file: the "
@@ -129,6 +162,15 @@ class IdentityOptions(Options):
             seen[name] = key
         return roles
 
+    @field_validator("role_path", "service_role_path")
+    @classmethod
+    def _path(cls, path: str) -> str:
+        if not ROLE_PATH.fullmatch(path):
+            raise ValueError(
+                f"{path!r}: an IAM path is / or begins and ends with / (ASCII ! to ~ between)"
+            )
+        return path
+
     @field_validator("cloudformation_policy")
     @classmethod
     def _fits(cls, documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -141,7 +183,11 @@ class IdentityOptions(Options):
         return documents
 
 
-def _instance_role(t: Template, key: str, role: InstanceRole) -> None:
+def _path(path: str) -> dict[str, str]:
+    return {} if path == "/" else {"Path": path}
+
+
+def _instance_role(t: Template, key: str, role: InstanceRole, path: str = "/") -> None:
     name = camel(key)
     policies = ["AmazonSSMManagedInstanceCore", *role.managed_policies]
     made = t.add_resource(
@@ -150,6 +196,7 @@ def _instance_role(t: Template, key: str, role: InstanceRole) -> None:
             AssumeRolePolicyDocument=trusted_by("ec2.amazonaws.com"),
             ManagedPolicyArns=[managed_policy(policy) for policy in policies],
             Tags=Tags(Name=Sub(f"${{AWS::StackName}}-{key}")),
+            **_path(path),
             **({"Policies": [_read_secrets(role.secrets)]} if role.secrets else {}),
         )
     )
@@ -206,7 +253,7 @@ def _service_role(
     t.add_output(Output(f"{logical}Arn", Value=GetAtt(role, "Arn"), Description=f"for {reader}"))
 
 
-def _flow_log_role(t: Template) -> None:
+def _flow_log_role(t: Template, path: str = "/") -> None:
     groups = f"arn:${{AWS::Partition}}:logs:*:${{AWS::AccountId}}:log-group:{FLOW_LOG_PREFIX}*"
     statement = {
         "Effect": "Allow",
@@ -219,15 +266,16 @@ def _flow_log_role(t: Template) -> None:
     )
     _service_role(
         t, "FlowLogRole", "vpc-flow-logs.amazonaws.com", "flow-logs",
-        "network's FlowLogRoleArn", Policies=[policy],
+        "network's FlowLogRoleArn", Policies=[policy], **_path(path),
     )  # fmt: skip
 
 
-def _monitoring_role(t: Template) -> None:
+def _monitoring_role(t: Template, path: str = "/") -> None:
     _service_role(
         t, "MonitoringRole", "monitoring.rds.amazonaws.com", "rds-monitoring",
         "database's MonitoringRoleArn",
         ManagedPolicyArns=[managed_policy("service-role/AmazonRDSEnhancedMonitoringRole")],
+        **_path(path),
     )  # fmt: skip
 
 
@@ -240,12 +288,13 @@ def _substituted(value: Any) -> Any:
     return Sub(value) if isinstance(value, str) and "${AWS::" in value else value
 
 
-def _cloudformation_role(t: Template, documents: list[dict[str, Any]]) -> None:
+def _cloudformation_role(t: Template, documents: list[dict[str, Any]], path: str = "/") -> None:
     role = t.add_resource(
         iam.Role(
             "CloudFormationRole",
             AssumeRolePolicyDocument=trusted_by("cloudformation.amazonaws.com"),
             Tags=Tags(Name=Sub("${AWS::StackName}-cloudformation")),
+            **_path(path),
         )
     )
     for number, document in enumerate(documents, start=1):
@@ -272,6 +321,8 @@ def _cloudformation_role(t: Template, documents: list[dict[str, Any]]) -> None:
         "instance_roles": {"web": {"managed_policies": ["CloudWatchAgentServerPolicy"]}},
         "flow_logs": True,
         "rds_monitoring": True,
+        "role_path": "/relight/env/demo/",
+        "service_role_path": "/relight-cloudformation/demo/",
         "cloudformation_policy": [
             {
                 "Version": "2012-10-17",
@@ -286,7 +337,7 @@ def _cloudformation_role(t: Template, documents: list[dict[str, Any]]) -> None:
                         "Effect": "Allow",
                         "Action": "iam:PassRole",
                         "Resource": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/"
-                        "demo-identity-*",
+                        "relight/env/demo/*",
                     },
                 ],
             }
@@ -299,12 +350,13 @@ def identity(options: IdentityOptions) -> Template:
         Description="relight identity: IAM roles, instance profiles and the CloudFormation "
         "service role, made ahead"
     )
+    path = options.role_path
     for key, role in options.instance_roles.items():
-        _instance_role(t, key, role)
+        _instance_role(t, key, role, path)
     if options.flow_logs:
-        _flow_log_role(t)
+        _flow_log_role(t, path)
     if options.rds_monitoring:
-        _monitoring_role(t)
+        _monitoring_role(t, path)
     if options.cloudformation_role:
-        _cloudformation_role(t, options.cloudformation_policy)
+        _cloudformation_role(t, options.cloudformation_policy, options.service_role_path)
     return t

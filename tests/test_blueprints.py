@@ -544,9 +544,52 @@ def test_the_flow_log_and_monitoring_roles_trust_their_services() -> None:
 def test_identity_names_nothing_so_two_recovery_regions_never_collide() -> None:
     template = REGISTRY["identity"].render(REGISTRY["identity"].sample).to_dict()
     for resource in template["Resources"].values():
-        assert not {"RoleName", "InstanceProfileName", "Path"} & set(resource["Properties"])
+        assert not {"RoleName", "InstanceProfileName"} & set(resource["Properties"])
         if resource["Type"] == "AWS::IAM::Role":
             assert resource["Properties"]["Tags"]
+
+
+def test_identity_roles_get_relights_path_and_the_service_role_its_own() -> None:
+    """The service role passes the identity roles by their IAM path (a role's ARN holds it),
+    so every role but the service role itself is under the path relight fills in."""
+    template = REGISTRY["identity"].render(REGISTRY["identity"].sample).to_dict()
+    roles = {
+        k: r["Properties"]
+        for k, r in template["Resources"].items()
+        if r["Type"] == "AWS::IAM::Role"
+    }
+    assert {k: p.get("Path") for k, p in roles.items()} == {
+        "WebInstanceRole": "/relight/env/demo/",
+        "FlowLogRole": "/relight/env/demo/",
+        "MonitoringRole": "/relight/env/demo/",
+        "CloudFormationRole": "/relight-cloudformation/demo/",  # outside what it may pass
+    }
+    profiles = [
+        r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::InstanceProfile"
+    ]
+    assert all("Path" not in p["Properties"] for p in profiles)
+
+
+def test_a_roles_path_is_create_only_so_changing_it_replaces_the_role() -> None:
+    """AWS's registry schema for AWS::IAM::Role (as cfn-lint ships it): Path is create-only, so
+    the first prepare after relight gave the identity roles a path replaces them (docs/aws.md),
+    and the pattern relight checks a path against is the schema's."""
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", "AWS::IAM::Role").schema
+    assert "/properties/Path" in schema["createOnlyProperties"]
+    assert schema["properties"]["Path"]["maxLength"] == 512
+    pattern = re.compile(schema["properties"]["Path"]["pattern"])
+    for path in ("/", "/relight/env/demo/", "/relight/stack/baseline/"):
+        assert pattern.fullmatch(path), path
+
+
+@pytest.mark.parametrize(
+    "path", ["relight/", "/relight", "/sp ace/", "/tab\t/", "/" + "a" * 511 + "/"]
+)
+def test_an_identity_role_path_iam_refuses_is_refused_before_rendering(path: str) -> None:
+    with pytest.raises(Exception, match="an IAM path is / or begins and ends with /"):
+        REGISTRY["identity"].render({**REGISTRY["identity"].sample, "role_path": path})
 
 
 FAILOVER_TIME = [

@@ -115,7 +115,9 @@ def test_every_stack_the_failover_made_runs_with_the_identity_stacks_service_rol
     found = {s["StackName"]: s for s in stacks}
     identity = found["demo-identity"]
     role = {o["OutputKey"]: o["OutputValue"] for o in identity["Outputs"]}["CloudFormationRoleArn"]
-    assert role.startswith(f"arn:aws:iam::{ACCOUNT}:role/demo-identity-CloudFormationRole")
+    assert role.startswith(  # its own path, outside /relight/ (the roles it may pass)
+        f"arn:aws:iam::{ACCOUNT}:role/relight-cloudformation/demo/demo-identity-CloudFormationRole"
+    )
     assert "RoleARN" not in identity, "the bootstrap: made with the operator's credentials"
     made = {name: s.get("RoleARN") for name, s in found.items() if name != "demo-identity"}
     assert sorted(made) == [

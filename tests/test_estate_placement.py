@@ -268,8 +268,9 @@ def test_self_managed_is_the_default_permission_model() -> None:
 def test_the_demo_estates_baseline_is_one_stackset_in_both_accounts_and_passed_by_each() -> None:
     """The demo estate as shipped (estates/demo.yaml, rendered, no AWS call): the baseline both
     accounts need is one template, so one StackSet with an instance in each account; each
-    environment's own identity stays its own StackSet, and its service role may pass the
-    baseline's roles by the names the shared StackSet gives them (not `<env>-baseline-*`)."""
+    environment's own identity stays its own StackSet, and its service role passes its own
+    identity's roles and the baseline's by their IAM paths, which do not depend on the name of
+    the stack that made them (relight's `<env>-baseline` or the StackSet's)."""
     from relight.estate.prepare import placement_for, plans_for
     from relight.model.estate import load_estate
 
@@ -281,8 +282,22 @@ def test_the_demo_estates_baseline_is_one_stackset_in_both_accounts_and_passed_b
     ]  # fmt: skip
     assert sorted(by_name["shared-baseline"].accounts) == [PLATFORM, SHOP]
     assert "CloudFormationRole" not in by_name["shared-baseline"].body  # one per environment
-    storefront = by_name["storefront-identity"].body
-    assert ":role/StackSet-shared-baseline-" in storefront
-    assert ":role/storefront-baseline-" not in storefront
-    assert ":role/StackSet-storefront-identity-" in storefront
+    baseline = json.loads(by_name["shared-baseline"].body)["Resources"]
+    assert {
+        r["Properties"]["Path"] for r in baseline.values() if r["Type"] == "AWS::IAM::Role"
+    } == {
+        "/relight/stack/baseline/"
+    }  # the same in both accounts, whichever environment the StackSet is named after
+    storefront = json.loads(by_name["storefront-identity"].body)["Resources"]
+    passed = [
+        s["Resource"]
+        for r in storefront.values()
+        if r["Type"] == "AWS::IAM::ManagedPolicy"
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "PassIdentityRoles"
+    ]
+    assert [[r["Fn::Sub"].split(":role/")[1] for r in p] for p in passed] == [
+        ["relight/env/storefront/*", "relight/stack/baseline/*"]
+    ]
+    assert "StackSet-" not in by_name["storefront-identity"].body  # no stack name to guess
     assert placed.own == []

@@ -1,6 +1,7 @@
 """`relight estate prepare` on the stand-in: the global stacks of an estate's environments go
-through one StackSet administered in the recovery region, with a stack instance in each
-account; each environment's other standing stacks through relight's prepare; a failover then
+through StackSets administered in the recovery region (the baseline both environments share:
+one StackSet with a stack instance in each account; each environment's own identity: one
+each); each environment's other standing stacks through relight's prepare; a failover then
 reads the identity outputs from the StackSet's stack (estate/prepare.py)."""
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ def _env(name: str, account: str, cidr: str) -> str:
             params:
               instance_roles:
                 web: {{managed_policies: []}}
+          baseline:
+            blueprint: identity
+            stands: global
+            params: {{flow_logs: true}}
           network:
             blueprint: network
             stands: pilot_light
@@ -117,30 +122,36 @@ def test_estate_prepare_makes_one_stackset_with_an_instance_in_each_account(
     )
     assert done.returncode == 0, done.stderr + done.stdout
     said = json.loads(done.stdout)
-    (stackset,) = said["stacksets"]
-    assert stackset["name"] == "alpha-identity" and stackset["created"]
+    sets = {s["name"]: s for s in said["stacksets"]}
+    # each environment's first identity stack is its own (its roles' path names it, and its
+    # service role holds what its own stacks need); the baseline is one template in both
+    assert sorted(sets) == ["alpha-baseline", "alpha-identity", "beta-identity"]
+    stackset = sets["alpha-baseline"]
+    assert stackset["created"]
     assert stackset["instances"] == {PLATFORM: "created", SHOP: "created"}
-    assert any("StackSet alpha-identity" in line and "beta/identity" in line
+    assert sets["beta-identity"]["instances"] == {SHOP: "created"}
+    assert any("StackSet alpha-baseline" in line and "beta/baseline" in line
                for line in said["placement"])  # fmt: skip
     assert any("relight-stackset-execution" in line for line in said["permissions"])
     assert said["environments"]["beta"]["ok"], said["environments"]
 
     endpoint = _endpoint(world)
     admin = _as(endpoint, PLATFORM)
-    instances = admin.list_stack_instances(StackSetName="alpha-identity")["Summaries"]
+    instances = admin.list_stack_instances(StackSetName="alpha-baseline")["Summaries"]
     assert sorted(i["Account"] for i in instances) == [PLATFORM, SHOP]
     shop = {s["StackName"]: s for s in _as(endpoint, SHOP).describe_stacks()["Stacks"]}
-    made = [n for n in shop if n.startswith("StackSet-alpha-identity-")]
+    made = [n for n in shop if n.startswith("StackSet-alpha-baseline-")]
     assert len(made) == 1, sorted(shop)
-    assert "beta-identity" not in shop  # the StackSet's stack stands for it
+    assert len([n for n in shop if n.startswith("StackSet-beta-identity-")]) == 1, sorted(shop)
+    assert "beta-identity" not in shop and "beta-baseline" not in shop  # the StackSets' stand
     assert shop["beta-network"]["StackStatus"] == "CREATE_COMPLETE"  # relight's prepare
 
     again = relight(
         world, "estate", "prepare", "--estate", str(estate), "--region", REGION, "--yes", "--json"
     )
     assert again.returncode == 0, again.stderr
-    (rerun,) = json.loads(again.stdout)["stacksets"]
-    assert rerun["operations"] == [] and not rerun["updated"]  # nothing changed, no operation
+    for rerun in json.loads(again.stdout)["stacksets"]:  # nothing changed, no operation
+        assert rerun["operations"] == [] and not rerun["updated"], rerun
 
 
 def test_a_failover_after_it_reads_the_identity_outputs_from_the_stacksets_stack(
@@ -159,11 +170,16 @@ def test_a_failover_after_it_reads_the_identity_outputs_from_the_stacksets_stack
     plan = build_plan(loaded.envs["beta"], REGION, stand_in=True)
     ready = read_prepared(connect_stacks(conn), plan, "relight estate prepare")
     shop = {s["StackName"]: s for s in _as(_endpoint(world), SHOP).describe_stacks()["Stacks"]}
-    (made,) = [s for n, s in shop.items() if n.startswith("StackSet-alpha-identity-")]
+    (made,) = [s for n, s in shop.items() if n.startswith("StackSet-beta-identity-")]
+    (baseline,) = [s for n, s in shop.items() if n.startswith("StackSet-alpha-baseline-")]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in made["Outputs"]}
     assert ready.outputs["identity"] == outputs
-    assert ready.stale == []  # its template is compared as the StackSet deploys it
-    assert ready.by_stackset == {"identity": made["StackName"]}
+    assert ready.stale == []  # the StackSet deploys the template as rendered
+    assert ready.by_stackset == {
+        "identity": made["StackName"], "baseline": baseline["StackName"]
+    }  # fmt: skip
+    flow_logs = {o["OutputKey"]: o["OutputValue"] for o in baseline["Outputs"]}["FlowLogRoleArn"]
+    assert flow_logs.startswith(f"arn:aws:iam::{SHOP}:role/relight/stack/baseline/StackSet-")
     assert outputs["CloudFormationRoleArn"].startswith(f"arn:aws:iam::{SHOP}:role/")
 
     result = failover(plan, conn)

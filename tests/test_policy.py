@@ -4,6 +4,7 @@ schedule, and the same JSON docs/aws.md shows for the demo."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from typing import Any
@@ -61,9 +62,19 @@ def test_the_operator_policy_is_valid_iam_json_scoped_to_the_environment() -> No
     }
     passing = _statement(document, "PassOnlyTheCloudFormationServiceRoleToCloudFormation")
     assert passing["Action"] == ["iam:PassRole"]
-    # the service role only, never the identity stack's instance or flow-log roles
-    assert passing["Resource"] == (
-        "arn:aws:iam::123456789012:role/demo-identity-CloudFormationRole-*"
+    # the service role only (by its path, whichever stack made it: relight's or a StackSet's;
+    # by its name as prepared before it had one), never the identity roles under /relight/
+    assert passing["Resource"] == [
+        "arn:aws:iam::123456789012:role/relight-cloudformation/demo/*",
+        "arn:aws:iam::123456789012:role/demo-identity-CloudFormationRole-*",
+    ]
+    made_by_stackset = "role/relight-cloudformation/demo/StackSet-demo-identity-0f1e-Cloud-AB12"
+    assert fnmatch.fnmatchcase(
+        f"arn:aws:iam::123456789012:{made_by_stackset}", passing["Resource"][0]
+    )
+    assert not any(
+        fnmatch.fnmatchcase("arn:aws:iam::123456789012:role/relight/env/demo/demo-identity-x", r)
+        for r in passing["Resource"]
     )
     assert passing["Condition"] == {
         "StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}
@@ -185,7 +196,7 @@ def test_the_service_policy_printed_is_what_the_identity_stack_gives_its_role() 
     assert regional["Condition"] == {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}
     assert {"ec2:CreateVpc", "rds:RestoreDBInstanceFromDBSnapshot"} <= set(regional["Action"])
     passed = _statement(printed, "PassIdentityRoles")["Resource"]
-    assert passed == "arn:aws:iam::123456789012:role/demo-identity-*"
+    assert passed == "arn:aws:iam::123456789012:role/relight/env/demo/*"  # its roles' path
     assert _policy("--for", "service") != printed  # the first recovery region's: us-west-2
     wrong = ["policy", "--env", DEMO, "--for", "operator", "--region", "us-west-2"]
     run = RUNNER.invoke(app, wrong)
@@ -202,8 +213,11 @@ def test_the_bootstrap_is_an_administrators_policy_held_to_the_identity_stacks_n
     assert {"iam:CreateRole", "iam:CreatePolicy", "iam:CreateInstanceProfile"} <= set(own["Action"])
     assert own["Resource"] == [
         f"arn:aws:iam::123456789012:{kind}/demo-identity-*"
-        for kind in ("role", "policy", "instance-profile")
-    ]
+        for kind in (
+            "role", "role/relight/env/demo", "role/relight-cloudformation/demo", "policy",
+            "instance-profile",
+        )
+    ]  # fmt: skip  # the roles under the environment's path, the service role under its own
     assert not any(a.endswith(("UserPolicy", "GroupPolicy")) for a in own["Action"])
     operator = _actions(_policy("--for", "operator"))
     assert not operator & {"iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy"}

@@ -124,7 +124,7 @@ def test_the_role_holds_every_action_the_registry_schemas_name_for_the_demos_typ
 def test_every_action_is_bound_to_the_region_and_a_global_one_to_its_control_plane() -> None:
     document = service_role_policy(_demo("eu-west-1"))
     for statement in document["Statement"]:
-        if statement["Resource"] != "*":
+        if statement.get("Resource") != "*":
             continue
         region = statement["Condition"]["StringEquals"]["aws:RequestedRegion"]
         for action in statement["Action"]:
@@ -141,10 +141,25 @@ def test_pass_role_reaches_only_the_identity_stacks_own_roles_never_the_service_
     document = service_role_policy(_demo(), account="123456789012", partition="aws")
     passing = [s for s in document["Statement"] if "iam:PassRole" in json.dumps(s["Action"])]
     allowed = [s["Resource"] for s in passing if s["Effect"] == "Allow"]
-    denied = [s["Resource"] for s in passing if s["Effect"] == "Deny"]
-    assert allowed == ["arn:aws:iam::123456789012:role/demo-identity-*"]
-    assert denied == ["arn:aws:iam::123456789012:role/demo-identity-CloudFormationRole-*"]
-    assert not any(s["Resource"] == "*" for s in passing)
+    denied = [s["NotResource"] for s in passing if s["Effect"] == "Deny"]
+    assert allowed == ["arn:aws:iam::123456789012:role/relight/env/demo/*"]
+    assert denied == ["arn:aws:iam::123456789012:role/relight/*"]  # deny all but relight's paths
+    assert not any(s.get("Resource") == "*" for s in passing)
+    # IAM matches the pattern against the role's ARN, path included (IAM identifiers): the
+    # identity roles whatever stack made them (and however CloudFormation shortened the
+    # generated name), never the service role, under /relight-cloudformation/<env>/
+    account = "arn:aws:iam::123456789012:role/"
+
+    def may_pass(role: str) -> bool:
+        arn = account + role
+        return fnmatch.fnmatchcase(arn, allowed[0]) and fnmatch.fnmatchcase(arn, denied[0])
+
+    assert may_pass("relight/env/demo/demo-identity-WebInstanceRole-1A2B3C4D5E6F")
+    assert may_pass("relight/env/demo/StackSet-demo-identi-WebInstanceRole-1A2B3C4D5E6F")
+    assert not may_pass("relight-cloudformation/demo/demo-identity-CloudFormationRole-1A2B3C4D5E")
+    assert not may_pass("demo-identity-CloudFormationRole-1A2B3C4D5E6F")  # as before its path
+    assert not may_pass("relight/env/demo-other/demo-other-identity-WebInstanceRole-1A2B")
+    assert not may_pass("relight/stack/baseline/shared-baseline-FlowLogRole-1A2B")  # demo has none
 
 
 def test_service_linked_roles_only_for_the_services_whose_types_ask_for_them() -> None:
@@ -226,6 +241,17 @@ def test_the_file_cannot_give_the_service_roles_policy(write_env: Callable[..., 
         build_plan(loaded, REGION, phase="prepare", strategy="pilot_light")
     assert "stacks.identity.params.cloudformation_policy: relight derives" in str(refused.value)
     assert str(refused.value).startswith(str(loaded.path))
+
+
+def test_the_file_cannot_give_the_identity_roles_path(write_env: Callable[..., Path]) -> None:
+    """The service role passes the roles under the path relight gives them: a path from the
+    file would put the roles where the service role may not pass them (or widen what it may)."""
+    text = LADDER.replace("params: {instance_roles: {web: {}}}", "params: {role_path: /mine/}")
+    loaded = load_environment(str(write_env(text)), REGION)
+    with pytest.raises(ConfigError) as refused:
+        build_plan(loaded, REGION, phase="prepare", strategy="pilot_light")
+    assert "stacks.identity.params.role_path: relight fills it" in str(refused.value)
+    assert "remove the key" in str(refused.value)
 
 
 # RoleARN on every stack operation ---------------------------------------------------------------
@@ -489,4 +515,63 @@ def test_a_role_prepared_before_a_new_resource_type_is_refused_naming_what_it_la
             "role, as last prepared, may not ec2:CreateVpc, which the stacks this run builds need"
         )
         assert "run relight prepare --env shop while IAM (us-east-1) answers" in problem
+        assert [s["StackName"] for s in cfn.describe_stacks()["Stacks"]] == ["shop-identity"]
+
+
+def test_a_role_prepared_to_pass_roles_by_stack_name_is_refused_and_prepare_named(
+    write_env: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service role prepared before relight passed the identity roles by IAM path holds
+    iam:PassRole on `role/<stack>-*`; the roles now have a path (`role/relight/env/<env>/...`),
+    which that pattern does not match, so a failover would be refused PassRole at the first
+    stack that passes an instance or monitoring role. Preflight says so before any change."""
+    from relight.steps.service_role import role_lacks
+
+    monkeypatch.chdir(tmp_path)
+    plan = _ladder(write_env)
+    today = json.loads(plan.prepared["identity"].body)
+    assert role_lacks(plan, today) == []
+    (passing,) = [
+        s
+        for r in today["Resources"].values()
+        if r["Type"] == "AWS::IAM::ManagedPolicy"
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "PassIdentityRoles"
+    ]
+    assert passing["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/relight/env/shop/*"
+    }
+    passing["Resource"] = {  # as prepared before the paths
+        "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/shop-identity-*"
+    }
+    assert role_lacks(plan, today) == ["iam:PassRole on role/relight/env/shop/*"]
+    passing["Resource"] = [{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"}]
+    assert role_lacks(plan, today) == [], "a wider grant covers the path"
+    passing["Resource"] = {
+        "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/shop-identity-*"
+    }
+    deployed = {
+        "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}, **{
+            k: {"Type": r["Type"], "Properties": {  # the role itself left out: moto's IAM
+                "PolicyDocument": r["Properties"]["PolicyDocument"]}}
+            for k, r in today["Resources"].items() if r["Type"] == "AWS::IAM::ManagedPolicy"
+        }, "CloudFormationRole": today["Resources"]["CloudFormationRole"]},
+        "Outputs": {"CloudFormationRoleArn": {"Value": "arn:aws:iam::123456789012:role/x"},
+                    "WebInstanceProfileArn": {"Value": PROFILE}},
+    }  # fmt: skip
+    with mock_aws():
+        cfn = boto3.client("cloudformation", REGION)
+        cfn.create_stack(
+            StackName="shop-identity", TemplateBody=json.dumps(deployed),
+            Tags=[{"Key": "relight:env", "Value": "shop"}],
+        )  # fmt: skip
+        with pytest.raises(PreflightError) as refused:
+            read_prepared(Stacks(cfn, timeout=30), plan, "relight prepare --env shop")
+        (problem,) = refused.value.problems
+        assert problem.startswith(
+            "stack shop-identity (stacks.identity, stands: global): its CloudFormation service "
+            "role, as last prepared, may not iam:PassRole on role/relight/env/shop/*, which the "
+            "stacks this run builds need (roles it must pass (its iam:PassRole patterns predate "
+            "the identity roles' IAM paths)); run relight prepare --env shop while IAM"
+        )
         assert [s["StackName"] for s in cfn.describe_stacks()["Stacks"]] == ["shop-identity"]

@@ -93,7 +93,8 @@ def bootstrap_policy(loaded: LoadedEnvironment, scope: Scope) -> dict[str, Any]:
     runs the `relight prepare` that creates, changes or (teardown --prepared) deletes the
     identity stack, to make its IAM resources (AWS's registry schemas, as for the service
     role), held to the identity stack's own roles, policies and instance profiles
-    (CloudFormation names them `<stack>-<logical id>-<suffix>`); IAM's List* on `*`.
+    (CloudFormation names them `<stack>-<logical id>-<suffix>`; its roles but the service role
+    under the IAM path `/relight/env/<env>/`); IAM's List* on `*`.
 
     It is not in the operator's policy: whoever may change those roles' permissions may give
     the CloudFormation service role any permission, so it is an administrator's, used when the
@@ -105,7 +106,7 @@ def bootstrap_policy(loaded: LoadedEnvironment, scope: Scope) -> dict[str, Any]:
             hint="add `identity: {blueprint: identity, stands: global, params: {}}` to stacks:",
         )
     from relight.steps.render import build_plan
-    from relight.steps.service_role import handler_actions, iam_knows
+    from relight.steps.service_role import handler_actions, iam_knows, role_path
 
     region = loaded.env.recovery_regions[0]
     plan = build_plan(loaded, region, phase="prepare")
@@ -121,8 +122,13 @@ def bootstrap_policy(loaded: LoadedEnvironment, scope: Scope) -> dict[str, Any]:
     lists = sorted(actions & UNSCOPED_IAM_LISTS)
     own = sorted(actions - set(lists))
     p, acct, name = scope.partition, scope.account, scope.identity_stack
+    path = role_path(loaded.env.name, key, True)[1:]  # its roles but the service role have it
     resources = [
         f"arn:{p}:iam::{acct}:{kind}/{name}-*" for kind in ("role", "policy", "instance-profile")
+    ]
+    resources[1:1] = [
+        f"arn:{p}:iam::{acct}:role/{path}{name}-*",
+        f"arn:{p}:iam::{acct}:role/relight-cloudformation/{loaded.env.name}/{name}-*",
     ]
     statements = [
         {

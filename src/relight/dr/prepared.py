@@ -19,14 +19,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from relight.aws.cloudformation import COMPLETE, STACKSET_TAG, Stacks, outputs_of, owned_by
+from relight.aws.cloudformation import COMPLETE, Stacks, outputs_of, owned_by
 from relight.errors import PreflightError
 from relight.model.data_modes import replicates
 from relight.model.environment import ArtifactRef, OutputRef, ParamValue, SecretRef, ZonesRef
 from relight.model.plan import SERVICE_ROLE_OUTPUT, Plan, StackPlan, identity_key
 from relight.model.shapes import parameter_dict, tag_dict
 from relight.steps.render import placeholder
-from relight.steps.service_role import role_lacks, stackset_body, uses_role
+from relight.steps.service_role import role_lacks, uses_role
 
 
 @dataclass
@@ -93,30 +93,6 @@ def differences(sp: StackPlan, stack: dict[str, Any], template: Any) -> list[str
     return found
 
 
-def as_deployed(
-    sp: StackPlan, stack: dict[str, Any], sets: Mapping[str, str] | None = None
-) -> StackPlan:
-    """The plan's stack as it was deployed: a StackSet's (its `relight:stackset` tag) with the
-    template as the StackSet deploys it (steps/service_role.py, `stackset_body`), the roles of
-    the environment's other StackSet-made stacks (`sets`: relight's name → StackSet) named as
-    estate prepare names them (estate/placement.py)."""
-    stackset = tag_dict(stack.get("Tags")).get(STACKSET_TAG)
-    if not stackset or stack["StackName"] == sp.name:
-        return sp
-    body = stackset_body(sp.body, sp.name, stackset)
-    for name, other in (sets or {}).items():
-        if name != sp.name:
-            body = body.replace(f":role/{name}-", f":role/StackSet-{other}-")
-    return replace(sp, body=body)
-
-
-def _stackset_of(stack: Mapping[str, Any] | None, name: str) -> str | None:
-    """The StackSet that made `stack` in place of relight's `name`, or None."""
-    if stack is None or stack["StackName"] == name:
-        return None
-    return tag_dict(stack.get("Tags")).get(STACKSET_TAG)
-
-
 def _found(
     stacks: Stacks, plan: Plan, key: str, sp: StackPlan
 ) -> tuple[dict[str, Any] | None, bool, str]:
@@ -139,11 +115,6 @@ def read_prepared(stacks: Stacks, plan: Plan, refresh: str) -> Prepared:
     found = Prepared()
     problems = []
     located = {key: _found(stacks, plan, key, sp) for key, sp in plan.prepared.items()}
-    sets = {
-        sp.name: made
-        for key, sp in plan.prepared.items()
-        if (made := _stackset_of(located[key][0], sp.name))
-    }
     for key, sp in plan.prepared.items():
         stack, by_set, where = located[key]
         needed = readers(plan, key)
@@ -193,14 +164,19 @@ def read_prepared(stacks: Stacks, plan: Plan, refresh: str) -> Prepared:
         lacks = role_lacks(plan, template) if _role_output(plan, key) else []
         if lacks:  # a stack of a type added since then would be refused halfway through
             shown = ", ".join(lacks[:6]) + (f" and {len(lacks) - 6} more" if len(lacks) > 6 else "")
+            why = (  # a role prepared before relight passed the identity roles by IAM path
+                "roles it must pass (its iam:PassRole patterns predate the identity roles' IAM "
+                "paths)"
+                if any(" on " in lack for lack in lacks)
+                else "a resource type added since the last prepare"
+            )
             problems.append(
                 f"{where}: its CloudFormation service role, as last prepared, may not {shown}, "
-                "which the stacks this run builds need (a resource type added since the last "
-                f"prepare); run {refresh} while IAM (us-east-1) answers, or build only what the "
-                "role was prepared for"
+                f"which the stacks this run builds need ({why}); run {refresh} while IAM "
+                "(us-east-1) answers, or build only what the role was prepared for"
             )
             continue
-        changed = differences(as_deployed(sp, stack, sets), stack, template)
+        changed = differences(sp, stack, template)
         if changed:
             estate = tag_dict(stack.get("Tags")).get("relight:estate")
             again = (

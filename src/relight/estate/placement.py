@@ -211,15 +211,8 @@ def place(
 
 
 def _pass_stackset_roles(placement: Placement) -> None:
-    """An environment's service role may pass the roles of each of its identity stacks
-    (`role/<env>-<key>-*`, steps/service_role.py); where a StackSet made one of them, its roles
-    are named after the StackSet's stack (`StackSet-<set>-...`, whichever environment the set
-    is named after), so the patterns of every StackSet body that names them say so."""
-    made = [(m, s.name) for s in placement.stacksets for m in s.members]
-    for stackset in placement.stacksets:
-        for member in stackset.members:
-            for other, name in made:
-                if other.env == member.env and other.name != member.name:
-                    stackset.body = stackset.body.replace(
-                        f":role/{other.name}-", f":role/StackSet-{name}-"
-                    )
+    """Nothing to rewrite: an environment's service role passes the roles of its identity
+    stacks by their IAM path (steps/service_role.py, `role_path`), which is the same whether
+    relight's prepare or a StackSet (`StackSet-<set>-<id>`) made them, so every StackSet body
+    stays as rendered."""
+    del placement

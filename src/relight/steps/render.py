@@ -41,14 +41,13 @@ from relight.model.plan import (
     MAX_STACK_NAME,
     Plan,
     StackPlan,
-    identity_key,
     stack_name,
 )
 from relight.model.stateful import launch_parameters, stateful_parts
 from relight.steps.data_render import check_data, data_params
 from relight.steps.lint import Finding, check_limits, lint_templates
 from relight.steps.parameters import ParameterProblems, _where, split_params
-from relight.steps.service_role import warn_without_identity, with_service_role
+from relight.steps.service_role import identity_params, warn_without_identity
 
 # troposphere refuses to add past CloudFormation's limits: "Maximum outputs 200 reached",
 # "Maximum number of resources 500 reached".
@@ -314,11 +313,7 @@ def _stack_plan(plan: Plan, key: str, standby: bool) -> StackPlan:
     spec = loaded.env.stacks[key]
     params = data_params(plan, key, _for_region(plan, key, spec.params_for(stand_in, standby)))
     if spec.blueprint == IDENTITY_BLUEPRINT:  # its CloudFormation role, from the other stacks
-        params = (
-            with_service_role(plan, key, params)
-            if key == identity_key(plan)
-            else {**params, "cloudformation_role": False}  # one service role per environment
-        )
+        params = identity_params(plan, key, params)  # one service role per environment
     shared = spec.stands == "global"  # one per account and region, whoever reads it
     name = stack_name(loaded.env.name, key, None if shared else plan.namespace)
     if len(name) > MAX_STACK_NAME:

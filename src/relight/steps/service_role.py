@@ -17,8 +17,12 @@ Scoped where AWS allows it:
 - every action is bound to the region the identity stack serves with `aws:RequestedRegion`
   (each recovery region has its own identity stack and role); the actions of a global
   service (IAM, Route 53, ...) to the region its control plane lives in (model/control_planes);
-- `iam:PassRole` only to the identity stack's own roles (CloudFormation names a role it
-  makes without a name `<stack name>-<logical id>-<suffix>`), never to this role itself;
+- `iam:PassRole` only to the roles of the environment's identity stacks, by their IAM path
+  (`role_path`: `/relight/env/<env>/` for the first identity stack, `/relight/stack/<key>/`
+  for any other; a role's ARN holds its path, so the grant does not depend on the name
+  CloudFormation generates, whichever stack, relight's or a StackSet's, made the role), never
+  to this role itself, whose path is `/relight-cloudformation/<env>/` (a Deny on every role
+  outside `/relight/`);
 - `iam:CreateServiceLinkedRole` only for the services whose types ask for it
   (`iam:AWSServiceName`).
 
@@ -154,15 +158,33 @@ def _pruned(actions: Iterable[str]) -> list[str]:
 
 
 def stackset_body(body: str, name: str, stackset: str) -> str:
-    """The identity template as a StackSet deploys it (estate prepare): its stack is named
-    `StackSet-<stackset>-<id>`, not `name`, so the roles CloudFormation names after the stack
-    begin `StackSet-<stackset>-`, and the service role's PassRole patterns say so (the role
-    itself: its logical id after the stack's id). The same for every environment sharing the
-    StackSet, whatever its own stack name. Where IAM cuts a long generated name short (64
-    characters), the stack part is cut first: keep StackSet names short (docs/estates.md)."""
-    return body.replace(
-        f":role/{name}-{ROLE_LOGICAL_ID}-", f":role/StackSet-{stackset}-*-{ROLE_LOGICAL_ID}-"
-    ).replace(f":role/{name}-", f":role/StackSet-{stackset}-")
+    """The template as a StackSet deploys it (estate prepare): the same body. Its stack is
+    named `StackSet-<stackset>-<id>`, not `name`, but nothing in relight's templates depends on
+    the stack's name: the service role passes the identity roles by their IAM path
+    (`role_path`), not by the names CloudFormation makes from the stack's."""
+    del name, stackset  # kept for the callers: the body no longer names its stack
+    return body
+
+
+RELIGHT_PATH = "/relight/"  # every identity role's path begins so; the service role's does not
+SERVICE_ROLE_PATH = "/relight-cloudformation/{env}/"  # outside RELIGHT_PATH: never passes itself
+
+
+def role_path(env_name: str, key: str, first: bool) -> str:
+    """The IAM path of the roles identity stack `key` makes: `/relight/env/<env>/` for the
+    environment's first identity stack (only its service role passes them),
+    `/relight/stack/<key>/` for any other (the same template in every account and
+    environment: an estate's baseline is one StackSet; environments of one account sharing the
+    key share the path)."""
+    return f"{RELIGHT_PATH}env/{env_name}/" if first else f"{RELIGHT_PATH}stack/{key}/"
+
+
+def identity_paths(plan: Plan) -> list[str]:
+    """The paths of the roles the plan's environment's service role may pass: those of every
+    identity stack standing in the plan's region (a baseline's too)."""
+    first = identity_key(plan)
+    keys = identity_keys(plan) or [first or IDENTITY_BLUEPRINT]
+    return [role_path(plan.env_name, k, k == first or first is None) for k in keys]
 
 
 def _role_arn(partition: str, account: str, name: str) -> str:
@@ -184,8 +206,6 @@ def service_role_policy(
     `${AWS::AccountId}` and `${AWS::Partition}`, as the template does (CloudFormation fills
     them); with them, the ARNs the role holds in that account."""
     account, partition = account or ACCOUNT, partition or PARTITION
-    key = identity_key(plan)
-    identity = stack_name(plan.env_name, key or IDENTITY_BLUEPRINT)
     by_region: dict[str, set[str]] = {}
     linked: set[str] = set()
     for kind, stacks in resource_types(plan).items():
@@ -211,9 +231,8 @@ def service_role_policy(
             }
         )
     passed = [  # the roles of every identity stack of the environment (a baseline's too)
-        _role_arn(partition, account, f"{stack_name(plan.env_name, k)}-*")
-        for k in identity_keys(plan)
-    ] or [_role_arn(partition, account, f"{identity}-*")]
+        _role_arn(partition, account, f"{path[1:]}*") for path in identity_paths(plan)
+    ]
     statements.append(
         {
             "Sid": "PassIdentityRoles",
@@ -224,10 +243,10 @@ def service_role_policy(
     )
     statements.append(
         {
-            "Sid": "NeverPassItself",
+            "Sid": "NeverPassItself",  # nor any role outside relight's paths: it has none
             "Effect": "Deny",
             "Action": "iam:PassRole",
-            "Resource": _role_arn(partition, account, f"{identity}-{ROLE_LOGICAL_ID}-*"),
+            "NotResource": _role_arn(partition, account, f"{RELIGHT_PATH[1:]}*"),
         }
     )
     if linked:
@@ -285,7 +304,9 @@ def _cut(statement: dict[str, Any], limit: int) -> list[dict[str, Any]]:
     return _cut(first, limit) + _cut(second, limit)
 
 
-POLICY_OPTION = "cloudformation_policy"  # the identity blueprint's option relight fills
+POLICY_OPTION = "cloudformation_policy"  # the identity blueprint's options relight fills
+PATH_OPTION = "role_path"
+SERVICE_PATH_OPTION = "service_role_path"
 
 
 def with_service_role(plan: Plan, key: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -299,7 +320,30 @@ def with_service_role(plan: Plan, key: str, params: dict[str, Any]) -> dict[str,
             "CloudFormation service role's policy from the other stacks' resource types; "
             "remove the key (`relight policy --for service` prints what it derives)")
         )  # fmt: skip
-    return {**params, POLICY_OPTION: split(service_role_policy(plan))}
+    return {
+        **params,
+        POLICY_OPTION: split(service_role_policy(plan)),
+        PATH_OPTION: role_path(plan.env_name, key, True),
+        SERVICE_PATH_OPTION: SERVICE_ROLE_PATH.format(env=plan.env_name),
+    }
+
+
+def identity_params(plan: Plan, key: str, params: dict[str, Any]) -> dict[str, Any]:
+    """An identity stack's options as relight fills them: the first holds the service role
+    (`with_service_role`); any other holds none (one per environment), and its roles' path."""
+    from relight.model.config import placed
+
+    for option in (PATH_OPTION, SERVICE_PATH_OPTION):
+        if option in plan.loaded.env.stacks[key].params:
+            raise ConfigError(
+                placed(plan.loaded, f"stacks.{key}.params.{option}: relight fills it (the IAM "
+                "paths of the environment's CloudFormation service role and of the roles it "
+                "may pass); remove the key")
+            )  # fmt: skip
+    if key == identity_key(plan):
+        return with_service_role(plan, key, params)
+    path = role_path(plan.env_name, key, False)
+    return {**params, "cloudformation_role": False, PATH_OPTION: path}
 
 
 def uses_role(plan: Plan, key: str) -> bool:
@@ -353,16 +397,34 @@ def role_dependencies(plan: Plan) -> dict[str, tuple[str, ...]]:
     }
 
 
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _passed(statement: Mapping[str, Any]) -> list[str]:
+    """The role ARN patterns an Allow of iam:PassRole names (a template's `Fn::Sub` strings)."""
+    if "iam:passrole" not in {str(a).lower() for a in _listed(statement.get("Action", []))}:
+        return []
+    found: list[str] = []
+    for resource in _listed(statement.get("Resource", [])):
+        text = resource.get("Fn::Sub") if isinstance(resource, dict) else resource
+        found.extend(t for t in _listed(text) if isinstance(t, str))  # Fn::Sub [text, vars]
+    return found
+
+
 def role_lacks(plan: Plan, deployed: str | Mapping[str, Any]) -> list[str]:
-    """The actions today's service role policy allows (`service_role_policy`) that the role in
-    the deployed identity stack's template (`deployed`: its body) does not: what a stack of a
-    resource type added since the last prepare would be refused mid-deploy. Empty when the
-    template does not make relight's role itself (its ARN only given as an output), or when the
-    deployed role holds them all."""
+    """What today's service role policy allows (`service_role_policy`) that the role in the
+    deployed identity stack's template (`deployed`: its body) does not: the actions a stack of
+    a resource type added since the last prepare would be refused mid-deploy, and
+    `iam:PassRole on role/<path>*` for each identity role path it may not pass (a role
+    prepared before relight passed roles by path: its patterns name stacks, and the roles now
+    have paths). Empty when the template does not make relight's role itself (its ARN only
+    given as an output), or when the deployed role holds them all."""
     body = json.loads(deployed) if isinstance(deployed, str) else deployed
     if ROLE_LOGICAL_ID not in (body.get("Resources") or {}):
         return []  # a role the template does not make (an output only): its policy is not ours
     held: set[str] = set()
+    passes: list[str] = []
     for resource in (body.get("Resources") or {}).values():
         if resource.get("Type") != "AWS::IAM::ManagedPolicy":
             continue
@@ -370,14 +432,14 @@ def role_lacks(plan: Plan, deployed: str | Mapping[str, Any]) -> list[str]:
             resource.get("Properties", {}).get("PolicyDocument", {}).get("Statement", [])
         ):
             if statement.get("Effect") == "Allow":
-                action = statement.get("Action", [])
-                held |= {action} if isinstance(action, str) else set(action)
-    wanted = {
-        action
-        for statement in service_role_policy(plan)["Statement"]
-        if statement["Effect"] == "Allow"
-        for action in (
-            [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
-        )
-    }
+                held |= set(_listed(statement.get("Action", [])))
+                passes.extend(_passed(statement))
+    wanted: set[str] = set()
+    for statement in service_role_policy(plan)["Statement"]:
+        if statement["Effect"] != "Allow":
+            continue
+        wanted |= set(_listed(statement["Action"]))
+        for pattern in _passed(statement):
+            if not any(fnmatch.fnmatchcase(pattern, p) for p in passes):
+                wanted.add(f"iam:PassRole on role/{pattern.split(':role/', 1)[-1]}")
     return sorted(wanted - held)

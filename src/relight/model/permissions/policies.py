@@ -193,7 +193,10 @@ def _statements(scope: Scope, actions: set[str]) -> list[dict[str, Any]]:
             _statement(
                 "PassOnlyTheCloudFormationServiceRoleToCloudFormation",
                 {"iam:PassRole"},
-                f"arn:{p}:iam::{acct}:role/{scope.identity_stack}-{SERVICE_ROLE_LOGICAL_ID}-*",
+                [  # by its path (whichever stack made it), or its name as prepared before
+                    f"arn:{p}:iam::{acct}:role/relight-cloudformation/{scope.env}/*",
+                    f"arn:{p}:iam::{acct}:role/{scope.identity_stack}-{SERVICE_ROLE_LOGICAL_ID}-*",
+                ],
                 {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
             )
         )
