@@ -35,9 +35,9 @@ def test_the_demo_estate_loads_with_its_waves_accounts_and_budget() -> None:
         for name, loaded in estate.envs.items()
     }
     assert global_stacks == {
-        "shared": ["identity"],
+        "shared": ["identity", "baseline"],
         "demo": ["identity"],
-        "storefront": ["identity"],
+        "storefront": ["identity", "baseline"],
     }
 
 
