@@ -575,9 +575,9 @@ def memory_figures(count: int) -> None:
 
 
 def aws_memory_main(mode: str, count: int) -> None:
-    from relight.aws import clients
+    from relight.aws import sessions
 
-    clients.SHARE_MODELS = mode == "shared"
+    sessions.SHARE_MODELS = mode == "shared"
     first = aws_memory(1)
     print(f"{first:.1f} {aws_memory(count):.1f}")
 

@@ -336,7 +336,8 @@ def test_relights_bucket_is_configured_by_prepare_and_used_by_object_calls_in_an
 def test_sts_is_regional_even_where_the_operator_configured_legacy_endpoints(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from relight.aws.clients import Aws, AwsTarget, sts_client
+    from relight.aws.clients import Aws, AwsTarget
+    from relight.aws.sessions import sts_client
 
     monkeypatch.setenv("AWS_STS_REGIONAL_ENDPOINTS", "legacy")
     base = boto3.session.Session(region_name="us-east-1")

@@ -236,23 +236,24 @@ def test_another_estates_stackset_of_the_same_name_is_refused_and_nothing_change
     world: dict[str, Any], estate: Path
 ) -> None:
     # A second estate administered from the same account and region, with an environment of
-    # the same name: its StackSet would be alpha-identity too, corp's (U11)
+    # the same name: its StackSets would be alpha-baseline and alpha-identity too, corp's; the
+    # first checked is named (U11)
     retail = estate.parent / "retail.yaml"
     retail.write_text(ESTATE.replace("name: corp", "name: retail"))
     admin = _as(_endpoint(world), PLATFORM)
-    before = admin.list_stack_set_operations(StackSetName="alpha-identity")["Summaries"]
+    before = admin.list_stack_set_operations(StackSetName="alpha-baseline")["Summaries"]
     done = relight(
         world, "estate", "prepare", "--estate", str(retail), "--region", REGION, "--yes",
         "--only", "alpha",
     )  # fmt: skip
     assert done.returncode == 2, done.stderr + done.stdout
-    assert "StackSet alpha-identity in us-west-2 already stands and is estate corp's" in (
+    assert "StackSet alpha-baseline in us-west-2 already stands and is estate corp's" in (
         done.stderr
     )
     assert "relight:estate=corp" in done.stderr and "nothing was changed" in done.stderr
-    after = admin.list_stack_set_operations(StackSetName="alpha-identity")["Summaries"]
+    after = admin.list_stack_set_operations(StackSetName="alpha-baseline")["Summaries"]
     assert after == before
-    tags = {t["Key"]: t["Value"] for t in admin.describe_stack_set(StackSetName="alpha-identity")[
+    tags = {t["Key"]: t["Value"] for t in admin.describe_stack_set(StackSetName="alpha-baseline")[
         "StackSet"]["Tags"]}  # fmt: skip
     assert tags["relight:estate"] == "corp"
 

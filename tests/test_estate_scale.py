@@ -1,5 +1,5 @@
 """What an estate needs at scale, apart from its commands: relight's memory with one `Aws` per
-environment (every session shares botocore's parsed service models, relight.aws.clients), and
+environment (every session shares botocore's parsed service models, relight.aws.sessions), and
 the estate bench/estate.py generates (load_estate takes it: accounts, waves, after:)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from conftest import REPO
-from relight.aws import clients
+from relight.aws import sessions
 from relight.aws.clients import Aws, AwsTarget
 from relight.model.estate import load_estate
 
@@ -46,7 +46,7 @@ def test_every_aws_shares_one_parsed_copy_of_each_service_model() -> None:
 
 def test_without_sharing_each_session_parses_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
     """The bench's "before": what botocore does by itself."""
-    monkeypatch.setattr(clients, "SHARE_MODELS", False)
+    monkeypatch.setattr(sessions, "SHARE_MODELS", False)
     one, other = _aws("failover"), _aws("drill")
     assert _model(one, "cloudformation") is not _model(other, "cloudformation")
 

@@ -21,7 +21,8 @@ from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from moto import mock_aws
 
 from conftest import MINIMAL
-from relight.aws.clients import Aws, AwsTarget, check_account, sts_client
+from relight.aws.clients import Aws, AwsTarget, check_account
+from relight.aws.sessions import sts_client
 from relight.errors import AwsError
 from relight.model.config import load_environment
 from relight.steps.discovery import discover
@@ -116,17 +117,17 @@ def test_a_role_is_assumed_through_the_target_regions_sts() -> None:
 def test_connect_assumes_the_role_in_the_region_it_acts_in(
     write_env: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import relight.aws.clients
+    import relight.aws.sessions
     from relight.commands.connection import connect
 
     asked: list[str | None] = []
-    real = relight.aws.clients.sts_client
+    real = relight.aws.sessions.sts_client
 
     def spy(base: Any, region: str | None, endpoint_url: str | None) -> Any:
         asked.append(region)
         return real(base, region, endpoint_url)
 
-    monkeypatch.setattr(relight.aws.clients, "sts_client", spy)
+    monkeypatch.setattr(relight.aws.sessions, "sts_client", spy)
     text = MINIMAL.replace("stand_in: true", "role_arn: arn:aws:iam::210987654321:role/relight")
     loaded = load_environment(str(write_env(text)), "eu-west-1")
     with mock_aws():

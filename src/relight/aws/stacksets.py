@@ -315,15 +315,7 @@ class StackSets:
         for region in spec.regions:
             missing = [a for a in sorted(spec.accounts) if (a, region) not in have]
             for overrides, accounts in _grouped(spec, missing).items():
-                args = {
-                    "StackSetName": spec.name,
-                    "Accounts": accounts,
-                    "Regions": [region],
-                    "ParameterOverrides": _parameters(dict(overrides)),
-                    "OperationPreferences": dict(spec.preferences),
-                }
-                if not overrides:
-                    args.pop("ParameterOverrides")
+                args = _instances_args(spec, accounts, region, overrides, keep_empty=False)
                 self._operate(
                     result,
                     f"create stack instances of {spec.name}",
@@ -341,13 +333,7 @@ class StackSets:
                 )
             ]
             for overrides, accounts in _grouped(spec, stale).items():
-                args = {
-                    "StackSetName": spec.name,
-                    "Accounts": accounts,
-                    "Regions": [region],
-                    "ParameterOverrides": _parameters(dict(overrides)),
-                    "OperationPreferences": dict(spec.preferences),
-                }
+                args = _instances_args(spec, accounts, region, overrides, keep_empty=True)
                 self._operate(
                     result,
                     f"update stack instances of {spec.name}",
@@ -418,3 +404,26 @@ def _backoff(first: float, factor: float = 1.5, ceiling: float = 30.0) -> Iterat
     while True:
         yield delay
         delay = min(delay * factor, ceiling)
+
+
+def _instances_args(
+    spec: StackSetSpec,
+    accounts: list[str],
+    region: str,
+    overrides: Any,
+    *,
+    keep_empty: bool,
+) -> dict[str, Any]:
+    """CreateStackInstances' or UpdateStackInstances' arguments for `accounts` in `region`;
+    an update sends its (even empty) ParameterOverrides, which replace the instances' earlier
+    ones; a create leaves them out when there are none."""
+    args: dict[str, Any] = {
+        "StackSetName": spec.name,
+        "Accounts": accounts,
+        "Regions": [region],
+        "ParameterOverrides": _parameters(dict(overrides)),
+        "OperationPreferences": dict(spec.preferences),
+    }
+    if not overrides and not keep_empty:
+        args.pop("ParameterOverrides")
+    return args
