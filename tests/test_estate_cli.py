@@ -87,7 +87,7 @@ def test_estate_plan_and_status_read_the_region_and_change_nothing(
     lines = out.splitlines()
     assert lines[:2] == [
         "estate one in us-west-2: 0 of 1 environment(s) served from us-west-2",
-        "wave 0",
+        "wave 1",
     ]
     assert lines[2].split()[:1] == ["demo"]
     assert (

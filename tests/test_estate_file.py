@@ -150,12 +150,15 @@ def test_one_environment_in_two_waves_and_a_wave_before_its_after_are_refused(
     path = estate_dir(GOOD + "waves: [[shared, storefront], [demo, storefront], [ghost]]\n")
     message = refused(path)
     line = line_of(path, "waves:")
-    assert f"line {line}: waves.1: storefront is in two waves (0 and 1): keep it in one" in message
+    assert (
+        f"line {line}: waves.1: storefront is in two waves (wave 1 and wave 2): keep it in one"
+        in message
+    )
     assert "waves.2: unknown environment 'ghost'" in message
     after = line_of(path, "storefront: {account: shop")
     assert (
-        f"line {after}: environments.storefront.after: storefront is in wave 0, but it is after "
-        "shared, in wave 0: move storefront to a later wave than shared"
+        f"line {after}: environments.storefront.after: storefront is in wave 1, but it is after "
+        "shared, in wave 1: move storefront to a later wave than shared"
     ) in message
 
 
@@ -245,7 +248,7 @@ def test_the_cli_exits_2_naming_every_problem(estate_dir: Callable[..., Path]) -
 def test_the_cli_prints_the_waves_of_a_good_estate(estate_dir: Callable[..., Path]) -> None:
     result = CliRunner().invoke(app, ["estate", "check", "--estate", str(estate_dir(GOOD))])
     assert result.exit_code == 0, result.output
-    assert "wave 1: demo, storefront" in result.output
+    assert "wave 2: demo, storefront" in result.output
 
 
 # --- the graph, as properties over random estates (no files: the model alone) ---

@@ -106,8 +106,8 @@ def test_the_printed_plan_gives_the_waves_each_row_and_the_estates_forecast(
     out = capsys.readouterr().out
     assert out.splitlines()[:3] == [
         "estate corp into us-west-2: 3 environment(s) in 2 wave(s)",
-        "  wave 0: shared",
-        "  wave 1: demo, storefront",
+        "  wave 1: shared",
+        "  wave 2: demo, storefront",
     ]
     assert "cannot plan: " in out, "its first problem in its row"
     assert "storefront: preflight found" in out, "the whole problem, under the table"

@@ -169,7 +169,8 @@ def _waves(estate: EstateFile, broken: dict[str, set[str]]) -> tuple[list[str], 
                     )
             elif name in wave_of:
                 problems.append(
-                    f"waves.{k}: {name} is in two waves ({wave_of[name]} and {k}): keep it in one"
+                    f"waves.{k}: {name} is in two waves (wave {wave_of[name] + 1} and wave "
+                    f"{k + 1}): keep it in one"
                 )
             else:
                 wave_of[name] = k
@@ -183,9 +184,9 @@ def _waves(estate: EstateFile, broken: dict[str, set[str]]) -> tuple[list[str], 
         for other in spec.after:
             if other in wave_of and wave_of[other] >= wave_of[name]:
                 problems.append(
-                    f"environments.{name}.after: {name} is in wave {wave_of[name]}, but it is "
-                    f"after {other}, in wave {wave_of[other]}: move {name} to a later wave than "
-                    f"{other}"
+                    f"environments.{name}.after: {name} is in wave {wave_of[name] + 1}, but it is "
+                    f"after {other}, in wave {wave_of[other] + 1}: move {name} to a later wave "
+                    f"than {other}"
                 )
     return problems, [sorted(w) for w in estate.waves]
 

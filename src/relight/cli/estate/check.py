@@ -42,7 +42,7 @@ def check(
         con = _console()
         con.print(_escape(f"{loaded.path}: estate {loaded.file.name}, {len(rows)} environments"))
         for k, wave in enumerate(loaded.waves):
-            con.print(f"  wave {k}: {', '.join(wave)}")
+            con.print(f"  wave {k + 1}: {', '.join(wave)}")
         for row in rows:
             after = ", ".join(row["after"]) or "-"
             con.print(

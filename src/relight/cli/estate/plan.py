@@ -49,7 +49,7 @@ def _print(result: Any) -> None:
         f"environment(s) in {len(result.waves)} wave(s)"
     )
     for i, wave in enumerate(result.waves):
-        con.print(f"  wave {i}: {', '.join(wave)}")
+        con.print(f"  wave {i + 1}: {', '.join(wave)}")
     table = Table(title=f"plan of estate {result.estate} in {result.region}")
     for column in ("wave", "environment", "account", "after", "strategy", "stacks",
                    "restores from", "forecast RTO", "objective"):  # fmt: skip

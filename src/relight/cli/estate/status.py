@@ -38,7 +38,7 @@ def _print(result: Any) -> None:
         f"{len(result.envs)} environment(s) served from {result.region}"
     )
     for i, wave in enumerate(result.by_wave()):
-        con.print(f"wave {i}")
+        con.print(f"wave {i + 1}")
         width = max((len(e.name) for e in wave), default=0)
         for env in wave:
             colour = (
