@@ -61,7 +61,7 @@ def _print(result: Any) -> None:
             colour = "green" if env.forecast_seconds <= env.rto_seconds else "red"
             forecast = f"[{colour}]{human_duration(env.forecast_seconds)}[/]"
         table.add_row(
-            str(env.wave),
+            str(env.wave + 1),
             env.name,
             env.account,
             ", ".join(env.predecessors) or "-",
