@@ -6,6 +6,7 @@ The work is fake (latches: threading Events) and so is the connection: no AWS, n
 from __future__ import annotations
 
 import _thread
+import signal
 import threading
 import time
 from pathlib import Path
@@ -253,8 +254,15 @@ def test_ctrl_c_stops_the_running_environments_and_says_how_to_continue() -> Non
             raise
         return True, "", None
 
-    with pytest.raises(EstateInterrupted) as caught:
-        run_estate(loaded, "us-west-2", work, command="failover", connect=fake_connect)
+    # Ctrl-C as a terminal delivers it, whatever this process inherited: a job a shell starts in
+    # the background has SIGINT ignored, and then interrupt_main does nothing (Python's docs)
+    assert threading.current_thread() is threading.main_thread()
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(EstateInterrupted) as caught:
+            run_estate(loaded, "us-west-2", work, command="failover", connect=fake_connect)
+    finally:
+        signal.signal(signal.SIGINT, before)
     run = caught.value.run
     assert sorted(stopped) == ["hub", "net"], "each running environment got the Ctrl-C"
     assert run.interrupted == ["hub", "net"]
