@@ -35,7 +35,6 @@ from relight.aws.cloudformation import SERVES_TAG, STACKSET_TAG
 from relight.aws.stacksets import SELF_MANAGED
 from relight.dr.prepared import literal_parameters
 from relight.model.plan import GLOBAL_PURPOSE, MAX_INLINE_BODY, Plan
-from relight.steps.service_role import stackset_body
 
 # CloudFormation allows 50 tags on a StackSet; relight's own take 5, each stack it stands for 1.
 MAX_MEMBERS = 45
@@ -184,11 +183,8 @@ def place(
                 )
             )
             continue
-        # as a StackSet deploys it: the same for every environment whose template is the same
-        # but for the stack name its role names are made from
-        canonical = json.dumps(
-            json.loads(stackset_body(stack.body, stack.name, "*")), sort_keys=True
-        )
+        # the body as the StackSet deploys it (it names no stack: roles are passed by IAM path)
+        canonical = json.dumps(json.loads(stack.body), sort_keys=True)
         candidates = by_body.setdefault(canonical, [])
         target = next((s for s in candidates if s.admits(stack, permissions)), None)
         if target is None:
@@ -201,18 +197,8 @@ def place(
                     )
                 )
                 continue
-            body = stackset_body(stack.body, stack.name, stack.name)
-            target = SetPlan(name=stack.name, body=body, parameters=dict(stack.parameters))
+            target = SetPlan(name=stack.name, body=stack.body, parameters=dict(stack.parameters))
             candidates.append(target)
             placement.stacksets.append(target)
         target.add(stack)
-    _pass_stackset_roles(placement)
     return placement
-
-
-def _pass_stackset_roles(placement: Placement) -> None:
-    """Nothing to rewrite: an environment's service role passes the roles of its identity
-    stacks by their IAM path (steps/service_role.py, `role_path`), which is the same whether
-    relight's prepare or a StackSet (`StackSet-<set>-<id>`) made them, so every StackSet body
-    stays as rendered."""
-    del placement

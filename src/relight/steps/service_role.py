@@ -157,15 +157,6 @@ def _pruned(actions: Iterable[str]) -> list[str]:
     )
 
 
-def stackset_body(body: str, name: str, stackset: str) -> str:
-    """The template as a StackSet deploys it (estate prepare): the same body. Its stack is
-    named `StackSet-<stackset>-<id>`, not `name`, but nothing in relight's templates depends on
-    the stack's name: the service role passes the identity roles by their IAM path
-    (`role_path`), not by the names CloudFormation makes from the stack's."""
-    del name, stackset  # kept for the callers: the body no longer names its stack
-    return body
-
-
 RELIGHT_PATH = "/relight/"  # every identity role's path begins so; the service role's does not
 SERVICE_ROLE_PATH = "/relight-cloudformation/{env}/"  # outside RELIGHT_PATH: never passes itself
 
