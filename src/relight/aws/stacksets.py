@@ -158,21 +158,22 @@ class StackSets:
             raise aws_failure(exc, f"describe StackSet {name} in {self.region}", self.cfn) from exc
         return None if found.get("Status") == "DELETED" else found
 
-    def instances(self, name: str) -> list[dict[str, Any]]:
-        """Every stack instance of the StackSet (ListStackInstances, all pages)."""
-        found: list[dict[str, Any]] = []
+    def _summaries(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> list[Any]:
+        """Every page's Summaries of a StackSets listing (NextToken)."""
+        found: list[Any] = []
         token: str | None = None
         while True:
-            page = self._call(
-                f"list the stack instances of {name}",
-                self.cfn.list_stack_instances,
-                StackSetName=name,
-                **({"NextToken": token} if token else {}),
-            )
+            page = self._call(what, fn, **kwargs, **({"NextToken": token} if token else {}))
             found += page.get("Summaries", [])
             token = page.get("NextToken")
             if not token:
                 return found
+
+    def instances(self, name: str) -> list[dict[str, Any]]:
+        """Every stack instance of the StackSet (ListStackInstances, all pages)."""
+        return self._summaries(
+            f"list the stack instances of {name}", self.cfn.list_stack_instances, StackSetName=name
+        )
 
     def overrides_of(self, name: str, account: str, region: str) -> dict[str, str]:
         """The ParameterOverrides a stack instance has."""
@@ -231,25 +232,18 @@ class StackSets:
         """Each instance of an ended operation that did not succeed (FAILED, CANCELLED, ...),
         with its account, region and StatusReason (ListStackSetOperationResults, all pages).
         An operation SUCCEEDED within its failure tolerance still has such instances."""
-        found: list[str] = []
-        token: str | None = None
-        while True:
-            page = self._call(
-                f"list the results of operation {operation_id} of StackSet {name}",
-                self.cfn.list_stack_set_operation_results,
-                StackSetName=name,
-                OperationId=operation_id,
-                **({"NextToken": token} if token else {}),
-            )
-            found += [
-                f"account {r.get('Account', '?')} {r.get('Region', '?')}: "
-                f"{r.get('Status', '?')}, {r.get('StatusReason') or 'no reason given'}"
-                for r in page.get("Summaries", [])
-                if r.get("Status") != "SUCCEEDED"
-            ]
-            token = page.get("NextToken")
-            if not token:
-                return found
+        results = self._summaries(
+            f"list the results of operation {operation_id} of StackSet {name}",
+            self.cfn.list_stack_set_operation_results,
+            StackSetName=name,
+            OperationId=operation_id,
+        )
+        return [
+            f"account {r.get('Account', '?')} {r.get('Region', '?')}: "
+            f"{r.get('Status', '?')}, {r.get('StatusReason') or 'no reason given'}"
+            for r in results
+            if r.get("Status") != "SUCCEEDED"
+        ]
 
     def check_owned(self, spec: StackSetSpec) -> dict[str, Any] | None:
         """InputError (nothing changed) when a StackSet of the spec's name stands but is not
